@@ -1,0 +1,89 @@
+//! Who is calling. Each extractor refuses the request before the handler runs, so a
+//! handler that takes one cannot forget the check.
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use schemas::{AgencyId, MemberRole};
+use std::future::{Ready, ready};
+use trust::Practitioner;
+
+fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>().ok_or(ApiError::Internal)
+}
+
+/// The directory member behind the request's client certificate.
+fn member(req: &HttpRequest) -> Result<(trust::Member, web::Data<AppState>), ApiError> {
+    let state = state(req)?.clone();
+    let directory = state.directory.get();
+    let peer = trust::http::peer_certificate(req);
+    let member = directory
+        .authenticate(peer.as_ref())
+        .map_err(ApiError::NotAMember)?
+        .clone();
+    Ok((member, state))
+}
+
+/// An agency's own system, allowed to write to this node: directory role `integration`
+/// and `acts_for` this node.
+#[derive(Debug, Clone)]
+pub struct IntegrationClient {
+    pub member_id: AgencyId,
+}
+
+impl FromRequest for IntegrationClient {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(member(req).and_then(|(member, state)| {
+            if member.role == MemberRole::Integration
+                && member.acts_for.as_ref() == Some(&state.agency_id)
+            {
+                Ok(Self {
+                    member_id: member.id,
+                })
+            } else {
+                Err(ApiError::Forbidden(format!(
+                    "'{}' is not an integration client of this agency",
+                    member.id
+                )))
+            }
+        }))
+    }
+}
+
+/// A gateway reading on behalf of a practitioner: directory role `gateway`, and a valid
+/// practitioner token, which this node verifies itself.
+#[derive(Debug, Clone)]
+pub struct FederatedCaller {
+    pub gateway_id: AgencyId,
+    pub practitioner: Practitioner,
+}
+
+impl FromRequest for FederatedCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(member(req).and_then(|(member, state)| {
+            if member.role != MemberRole::Gateway {
+                return Err(ApiError::Forbidden(format!(
+                    "'{}' is not a gateway; the federation face serves gateways only",
+                    member.id
+                )));
+            }
+            let token = trust::http::bearer_token(req)
+                .ok_or(ApiError::Token(trust::TokenError::Missing))?;
+            let practitioner = state
+                .directory
+                .get()
+                .verify_token(token)
+                .map_err(ApiError::Token)?;
+            Ok(Self {
+                gateway_id: member.id,
+                practitioner,
+            })
+        }))
+    }
+}

@@ -1,0 +1,127 @@
+//! The node's one error type. Each variant maps once to a status and a stable problem
+//! code; bodies never carry SQL, paths or internal messages.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use schemas::{FieldError, Problem};
+use trust::directory::MembershipError;
+use trust::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    NotAMember(MembershipError),
+    #[error("caller role not allowed here: {0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Token(TokenError),
+    #[error("child not found")]
+    ChildNotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn problem(&self) -> Problem {
+        match self {
+            ApiError::Invalid(errors) => {
+                let n = errors.len();
+                Problem::new("invalid-request", "The request is not valid", 400)
+                    .with_detail(format!(
+                        "{n} field{} invalid",
+                        if n == 1 { " is" } else { "s are" }
+                    ))
+                    .with_errors(errors.clone())
+            }
+            ApiError::NotAMember(e) => {
+                Problem::new("not-a-member", "The client is not a federation member", 403)
+                    .with_detail(e.to_string())
+            }
+            ApiError::Forbidden(detail) => {
+                Problem::new("forbidden", "This member may not call this operation", 403)
+                    .with_detail(detail.clone())
+            }
+            ApiError::Token(e) => {
+                Problem::new("invalid-token", "The practitioner token is not accepted", 401)
+                    .with_detail(e.to_string())
+            }
+            ApiError::ChildNotFound => {
+                Problem::new("child-not-found", "This node holds no such child", 404)
+            }
+            ApiError::Conflict(detail) => {
+                Problem::new("conflict", "The change conflicts with stored data", 409)
+                    .with_detail(detail.clone())
+            }
+            ApiError::Unavailable => Problem::new(
+                "unavailable",
+                "The node cannot reach its database just now; retry shortly",
+                503,
+            ),
+            ApiError::Internal => {
+                Problem::new("internal", "The node failed to handle the request", 500)
+            }
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.problem().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        trust::http::problem_response(&self.problem())
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        use crate::db::DbError as D;
+        match e {
+            D::Conflict(detail) => ApiError::Conflict(detail),
+            D::Pool(_) => {
+                tracing::error!(error = %e, "database pool");
+                ApiError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "database");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_one_status_and_code() {
+        let table = [
+            (ApiError::Invalid(vec![]), 400, "invalid-request"),
+            (ApiError::NotAMember(MembershipError::NotListed), 403, "not-a-member"),
+            (ApiError::Forbidden(String::new()), 403, "forbidden"),
+            (ApiError::Token(TokenError::Expired), 401, "invalid-token"),
+            (ApiError::ChildNotFound, 404, "child-not-found"),
+            (ApiError::Conflict(String::new()), 409, "conflict"),
+            (ApiError::Unavailable, 503, "unavailable"),
+            (ApiError::Internal, 500, "internal"),
+        ];
+        for (error, status, code) in table {
+            let p = error.problem();
+            assert_eq!((p.status, p.code()), (status, code), "{error:?}");
+            assert_eq!(error.status_code().as_u16(), status);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! An agency's node: the agency's own records behind mutual TLS, with an integration face
+//! for its systems and a federation face for gateways.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod matching;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+
+pub use config::Settings;
+pub use startup::Application;

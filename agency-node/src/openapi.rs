@@ -1,0 +1,70 @@
+use crate::routes;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Agency node",
+        description = "An agency's node in the multi-agency child view federation. \
+            Every `/v1` operation needs a client certificate issued by the federation CA and \
+            listed in the federation directory. The **integration** face serves the agency's \
+            own systems (directory role `integration`); the **federation** face serves gateways, \
+            reading on behalf of a practitioner whose bearer token the node verifies itself.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::children::upsert_child,
+        routes::children::get_child,
+        routes::children::upsert_record,
+        routes::children::list_records,
+        routes::federation::match_child,
+        routes::federation::child_records,
+    ),
+    components(schemas(schemas::AgencyKind, schemas::federation::Purpose, schemas::federation::LegalBasis)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "integration", description = "The agency's own systems write and read their records"),
+        (name = "federation", description = "Gateways find children and read records for practitioners"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+pub struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("mutual_tls", SecurityScheme::MutualTls {
+            description: Some(
+                "Client certificate from the federation CA whose URI SAN (urn:agency:<member id>) \
+                 is listed in the federation directory."
+                    .into(),
+            ),
+            extensions: None,
+        });
+        components.add_security_scheme(
+            "practitioner_jwt",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "The practitioner's EdDSA token from an issuer in the federation directory, \
+                         forwarded by the gateway.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The node's OpenAPI document, as committed in `openapi/agency-node.json`.
+pub fn openapi_json() -> String {
+    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}

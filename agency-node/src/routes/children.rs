@@ -1,0 +1,171 @@
+//! Integration face: the agency's own systems write and read back their records.
+
+use crate::auth::IntegrationClient;
+use crate::db;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use actix_web::{HttpResponse, get, post, put, web};
+use schemas::{Child, ChildUpsert, Problem, Record, RecordUpsert, RecordUpsertResult};
+
+fn check_local_id(local_id: &str) -> Result<(), ApiError> {
+    let len = local_id.chars().count();
+    if len == 0 || len > 100 {
+        return Err(ApiError::Invalid(vec![schemas::FieldError::new(
+            "local_id",
+            "must have 1 to 100 characters",
+        )]));
+    }
+    Ok(())
+}
+
+/// Create or update a child by the agency's local id.
+///
+/// Idempotent: sending the same child again updates it in place.
+#[utoipa::path(
+    tag = "integration",
+    params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
+    request_body = ChildUpsert,
+    responses(
+        (status = 201, description = "The child was created", body = Child),
+        (status = 200, description = "The child was updated", body = Child),
+        (status = 400, description = "Invalid child", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Caller is not this agency's integration client", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[put("/v1/children/{local_id}")]
+pub async fn upsert_child(
+    _caller: IntegrationClient,
+    state: web::Data<AppState>,
+    local_id: web::Path<String>,
+    body: web::Json<ChildUpsert>,
+) -> Result<HttpResponse, ApiError> {
+    let local_id = local_id.into_inner();
+    check_local_id(&local_id)?;
+    let child = body.into_inner();
+    let errors = child.validate();
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let pool = state.pool.clone();
+    let (row, created) = web::block(move || {
+        let mut conn = pool.get()?;
+        db::children::upsert(&mut conn, &local_id, &child)
+    })
+    .await??;
+    let child = row.into_wire()?;
+    Ok(if created {
+        HttpResponse::Created().json(child)
+    } else {
+        HttpResponse::Ok().json(child)
+    })
+}
+
+/// Read back a child by the agency's local id.
+#[utoipa::path(
+    tag = "integration",
+    params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
+    responses(
+        (status = 200, description = "The child", body = Child),
+        (status = 404, description = "No such child", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[get("/v1/children/{local_id}")]
+pub async fn get_child(
+    _caller: IntegrationClient,
+    state: web::Data<AppState>,
+    local_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let pool = state.pool.clone();
+    let row = web::block(move || {
+        let mut conn = pool.get()?;
+        db::children::find_by_local_id(&mut conn, &local_id)
+    })
+    .await??
+    .ok_or(ApiError::ChildNotFound)?;
+    Ok(HttpResponse::Ok().json(row.into_wire()?))
+}
+
+/// Create or update one of a child's records, keyed by its source system id.
+///
+/// The same `source_system_id` sent twice is one record: the second call updates it and
+/// raises its `version`. The category must be one this agency kind holds.
+#[utoipa::path(
+    tag = "integration",
+    params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
+    request_body = RecordUpsert,
+    responses(
+        (status = 201, description = "The record was created", body = RecordUpsertResult),
+        (status = 200, description = "The record was updated", body = RecordUpsertResult),
+        (status = 400, description = "Invalid record", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such child", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The source id belongs to another child's record", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[post("/v1/children/{local_id}/records")]
+pub async fn upsert_record(
+    _caller: IntegrationClient,
+    state: web::Data<AppState>,
+    local_id: web::Path<String>,
+    body: web::Json<RecordUpsert>,
+) -> Result<HttpResponse, ApiError> {
+    let record = body.into_inner();
+    let errors = record.validate(state.agency_kind);
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let pool = state.pool.clone();
+    let outcome = web::block(move || {
+        let mut conn = pool.get()?;
+        match db::children::find_by_local_id(&mut conn, &local_id)? {
+            Some(child) => db::records::upsert(&mut conn, &child.id, &record).map(Some),
+            None => Ok(None),
+        }
+    })
+    .await??;
+    let (row, created) = outcome.ok_or(ApiError::ChildNotFound)?;
+    let result = RecordUpsertResult {
+        created,
+        record: row.into_wire()?,
+    };
+    Ok(if created {
+        HttpResponse::Created().json(result)
+    } else {
+        HttpResponse::Ok().json(result)
+    })
+}
+
+/// List a child's records, newest first.
+#[utoipa::path(
+    tag = "integration",
+    params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
+    responses(
+        (status = 200, description = "The child's records", body = Vec<Record>),
+        (status = 404, description = "No such child", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[get("/v1/children/{local_id}/records")]
+pub async fn list_records(
+    _caller: IntegrationClient,
+    state: web::Data<AppState>,
+    local_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let pool = state.pool.clone();
+    let rows = web::block(move || {
+        let mut conn = pool.get()?;
+        match db::children::find_by_local_id(&mut conn, &local_id)? {
+            Some(child) => db::records::for_child(&mut conn, &child.id).map(Some),
+            None => Ok(None),
+        }
+    })
+    .await??
+    .ok_or(ApiError::ChildNotFound)?;
+    let records = rows
+        .into_iter()
+        .map(|r| r.into_wire())
+        .collect::<Result<Vec<Record>, _>>()?;
+    Ok(HttpResponse::Ok().json(records))
+}

@@ -1,0 +1,3 @@
+pub mod children;
+pub mod federation;
+pub mod health;

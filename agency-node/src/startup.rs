@@ -1,0 +1,112 @@
+//! Building and running the node: `Application::build` binds (port 0 allowed), so tests
+//! start the real server exactly as production does.
+
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::openapi::ApiDoc;
+use crate::routes;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use schemas::{AgencyId, AgencyKind, MemberRole};
+use std::net::TcpListener;
+use std::time::Duration;
+use trust::DirectoryHandle;
+use trust::tls::ClientAuth;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub agency_id: AgencyId,
+    pub agency_kind: AgencyKind,
+    pub pool: DbPool,
+    pub directory: DirectoryHandle,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Largest JSON body the node accepts.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+impl Application {
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        trust::install_crypto_provider();
+        let directory = DirectoryHandle::load(&settings.directory.path)?;
+        {
+            let current = directory.get();
+            let me = current.member(&settings.agency.id).with_context(|| {
+                format!(
+                    "the federation directory does not list this node '{}'",
+                    settings.agency.id
+                )
+            })?;
+            anyhow::ensure!(
+                me.role == MemberRole::Node && me.kind == Some(settings.agency.kind),
+                "the federation directory lists '{}' with another role or kind",
+                settings.agency.id
+            );
+        }
+        directory.watch(Duration::from_secs(settings.directory.reload_seconds.max(1)));
+        let pool = db::connect(&settings.database.url)
+            .with_context(|| format!("opening database {}", settings.database.url))?;
+        let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
+        let listener = TcpListener::bind(&settings.server.listen)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            agency_id: settings.agency.id.clone(),
+            agency_kind: settings.agency.kind,
+            pool,
+            directory,
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_actix_web_lite())
+                .app_data(state.clone())
+                .app_data(trust::http::json_config(BODY_LIMIT))
+                .app_data(trust::http::query_config())
+                .app_data(trust::http::path_config())
+                .service(routes::health::healthz)
+                .service(routes::health::readyz)
+                .service(routes::children::upsert_child)
+                .service(routes::children::get_child)
+                .service(routes::children::upsert_record)
+                .service(routes::children::list_records)
+                .service(routes::federation::match_child)
+                .service(routes::federation::child_records)
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()),
+                )
+                .default_service(web::to(trust::http::not_found))
+        })
+        .on_connect(trust::http::capture_peer_certificate)
+        .shutdown_timeout(10);
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server.listen_rustls_0_23(listener, tls)?.run();
+        tracing::info!(agency = %settings.agency.id, port, "agency node listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Request logging: method, path, status and latency per request.
+fn tracing_actix_web_lite() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%r %s %Dms")
+}

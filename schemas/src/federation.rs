@@ -1,0 +1,255 @@
+//! What gateways and nodes say to each other, and what the gateway answers practitioners.
+
+use crate::agency::AgencyKind;
+use crate::child::{ChildIdentifiers, Demographics};
+use crate::identifiers::AgencyId;
+use crate::problem::FieldError;
+use crate::record::{Record, RecordCategory};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Why the practitioner is reading. Every federated read carries one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    Safeguarding,
+    EducationSupport,
+    CarePlanning,
+    HealthCare,
+    EarlyHelp,
+}
+
+/// The lawful basis the practitioner relies on for this read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LegalBasis {
+    Consent,
+    PublicTask,
+    /// Sharing without consent to protect a child; needs `reason`, and is flagged in the
+    /// audit and in the child's access report.
+    SafeguardingOverride,
+}
+
+/// Purpose and legal basis of a federated read, sent as query parameters.
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct AccessContext {
+    /// Why the record is being read.
+    pub purpose: Purpose,
+    /// The lawful basis for reading it.
+    pub legal_basis: LegalBasis,
+    /// Mandatory with `safeguarding_override`: why consent is being overridden.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl AccessContext {
+    pub fn validate(&self) -> Vec<FieldError> {
+        let reason_given = self.reason.as_deref().is_some_and(|r| !r.trim().is_empty());
+        if self.legal_basis == LegalBasis::SafeguardingOverride && !reason_given {
+            vec![FieldError::new(
+                "reason",
+                "a safeguarding override needs a reason",
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Who to look for: identifiers, demographics, or both. Identifiers are tried first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "identifiers": {"upn": "U999123456789"},
+    "demographics": {"given_name": "Amelia", "family_name": "Okafor",
+      "date_of_birth": "2014-03-09", "postcode": "ZZ1 4AB"}
+}))]
+pub struct ChildQuery {
+    #[serde(default)]
+    pub identifiers: ChildIdentifiers,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demographics: Option<Demographics>,
+}
+
+impl ChildQuery {
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(d) = &self.demographics {
+            d.validate("demographics.", &mut errors);
+        } else if self.identifiers.is_empty() {
+            errors.push(FieldError::new(
+                "identifiers",
+                "give at least one identifier, or demographics",
+            ));
+        }
+        errors
+    }
+}
+
+/// How sure a node is that its child is the one searched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchGrade {
+    Certain,
+    Probable,
+    Possible,
+}
+
+/// A node's answer to a match request. It never returns the node's own demographics.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"held": true, "local_ref": "c6f1e0c2-3f5e-4c1e-9d1c-2d4b5f6a7b8c",
+  "grade": "certain", "matched_on": ["upn"]}))]
+pub struct MatchResponse {
+    pub held: bool,
+    /// The node's reference for the child, valid only at this node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<MatchGrade>,
+    /// Which fields agreed: `upn`, `nhs_number`, `given_name`, `family_name`,
+    /// `date_of_birth`, `postcode`.
+    #[serde(default)]
+    pub matched_on: Vec<String>,
+}
+
+/// A node's records for one child, as disclosed to a gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChildRecords {
+    pub agency_id: AgencyId,
+    pub agency_kind: AgencyKind,
+    pub records: Vec<Record>,
+}
+
+/// Whether an agency holds the searched-for child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchStatus {
+    Held,
+    NotFound,
+    Timeout,
+    Unavailable,
+    Error,
+}
+
+/// One agency's part of a search answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AgencySearchResult {
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    pub kind: AgencyKind,
+    pub status: SearchStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<MatchGrade>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched_on: Vec<String>,
+    /// Why the agency could not answer, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The gateway's answer to a search.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "reference": "fr1.q83vEjRk…",
+    "expires_at": "2026-11-25T23:10:00Z",
+    "agencies": [
+        {"agency_id": "school-a", "agency_name": "Northfield Primary School", "kind": "school",
+         "status": "held", "grade": "certain", "matched_on": ["upn"]},
+        {"agency_id": "police", "agency_name": "County Police", "kind": "police",
+         "status": "unavailable", "reason": "connection refused"}
+    ]
+}))]
+pub struct SearchResponse {
+    /// Opaque, signed, expiring reference to this child across the federation; pass it to
+    /// the view. Absent when no agency holds the child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub agencies: Vec<AgencySearchResult>,
+}
+
+/// The state of one agency's section of a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SectionStatus {
+    /// The agency answered.
+    Ok,
+    /// The agency does not hold the child.
+    NotFound,
+    /// The agency holds information it will not disclose for this request.
+    Withheld,
+    /// The agency did not answer within its deadline.
+    Timeout,
+    /// The agency could not be reached (connection refused, TLS failure).
+    Unavailable,
+    /// The agency answered with something that is not a valid answer.
+    Error,
+}
+
+/// One agency's section of a view.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AgencySection {
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    pub kind: AgencyKind,
+    pub status: SectionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How long the agency took to answer, in milliseconds.
+    pub elapsed_ms: u64,
+    #[serde(default)]
+    pub records: Vec<Record>,
+}
+
+/// One significant event in the merged chronology.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChronologyEntry {
+    #[schema(value_type = String, format = Date)]
+    pub date: NaiveDate,
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    pub category: RecordCategory,
+    pub impact: String,
+}
+
+/// A child's multi-agency view: exists only for the duration of the request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChildView {
+    #[schema(value_type = String, format = DateTime)]
+    pub generated_at: DateTime<Utc>,
+    pub purpose: Purpose,
+    pub legal_basis: LegalBasis,
+    /// One section per agency in the federation, each with its status.
+    pub sections: Vec<AgencySection>,
+    /// Events from every agency that answered, newest first.
+    pub chronology: Vec<ChronologyEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_without_reason_is_invalid() {
+        let ctx = AccessContext {
+            purpose: Purpose::Safeguarding,
+            legal_basis: LegalBasis::SafeguardingOverride,
+            reason: Some("  ".into()),
+        };
+        assert_eq!(ctx.validate().len(), 1);
+        let ctx = AccessContext {
+            reason: Some("child disclosed harm this morning".into()),
+            ..ctx
+        };
+        assert!(ctx.validate().is_empty());
+    }
+
+    #[test]
+    fn empty_query_is_invalid() {
+        let q: ChildQuery = serde_json::from_str("{}").unwrap();
+        assert_eq!(q.validate()[0].field, "identifiers");
+    }
+}

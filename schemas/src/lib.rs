@@ -1,0 +1,19 @@
+//! The federation's single vocabulary: every type that crosses the wire between an
+//! agency's systems, its node, the gateway and a practitioner's client.
+//!
+//! Types here carry serde, OpenAPI (utoipa) schemas and validation. Domain logic lives in
+//! the services.
+
+pub mod agency;
+pub mod child;
+pub mod federation;
+pub mod identifiers;
+pub mod problem;
+pub mod record;
+
+pub use agency::{AgencyKind, MemberRole, PractitionerRole};
+pub use child::{Child, ChildIdentifiers, ChildUpsert, Demographics, Sex};
+pub use federation::*;
+pub use identifiers::{AgencyId, InvalidIdentifier, NhsNumber, Upn};
+pub use problem::{FieldError, Problem};
+pub use record::{Record, RecordCategory, RecordUpsert, RecordUpsertResult};

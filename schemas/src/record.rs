@@ -1,0 +1,244 @@
+use crate::agency::AgencyKind;
+use crate::problem::FieldError;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What a record is about. Each category belongs to the agency kinds that hold such
+/// records: a police node does not store attendance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordCategory {
+    // Education
+    Enrolment,
+    Attendance,
+    Exclusion,
+    SpecialEducationalNeeds,
+    PupilPremium,
+    Attainment,
+    Behaviour,
+    TrustedAdult,
+    PupilPassport,
+    // Children's social care
+    ChildInNeedEpisode,
+    ChildInNeedPlan,
+    ChildProtectionPlan,
+    LookedAfter,
+    AllocatedSocialWorker,
+    AssessmentFactors,
+    PersonalEducationPlan,
+    PlacementMove,
+    // Health
+    ChildProtectionInformation,
+    SchoolNurseContact,
+    CamhsReferral,
+    StrengthsAndDifficulties,
+    // Police
+    EncompassNotification,
+    // Early help
+    EarlyHelpAssessment,
+    TeamAroundTheFamily,
+    LeadPractitioner,
+}
+
+impl RecordCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordCategory::Enrolment => "enrolment",
+            RecordCategory::Attendance => "attendance",
+            RecordCategory::Exclusion => "exclusion",
+            RecordCategory::SpecialEducationalNeeds => "special_educational_needs",
+            RecordCategory::PupilPremium => "pupil_premium",
+            RecordCategory::Attainment => "attainment",
+            RecordCategory::Behaviour => "behaviour",
+            RecordCategory::TrustedAdult => "trusted_adult",
+            RecordCategory::PupilPassport => "pupil_passport",
+            RecordCategory::ChildInNeedEpisode => "child_in_need_episode",
+            RecordCategory::ChildInNeedPlan => "child_in_need_plan",
+            RecordCategory::ChildProtectionPlan => "child_protection_plan",
+            RecordCategory::LookedAfter => "looked_after",
+            RecordCategory::AllocatedSocialWorker => "allocated_social_worker",
+            RecordCategory::AssessmentFactors => "assessment_factors",
+            RecordCategory::PersonalEducationPlan => "personal_education_plan",
+            RecordCategory::PlacementMove => "placement_move",
+            RecordCategory::ChildProtectionInformation => "child_protection_information",
+            RecordCategory::SchoolNurseContact => "school_nurse_contact",
+            RecordCategory::CamhsReferral => "camhs_referral",
+            RecordCategory::StrengthsAndDifficulties => "strengths_and_difficulties",
+            RecordCategory::EncompassNotification => "encompass_notification",
+            RecordCategory::EarlyHelpAssessment => "early_help_assessment",
+            RecordCategory::TeamAroundTheFamily => "team_around_the_family",
+            RecordCategory::LeadPractitioner => "lead_practitioner",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
+    }
+
+    /// Whether a node of this agency kind may hold records of this category.
+    pub fn held_by(self, kind: AgencyKind) -> bool {
+        use RecordCategory::*;
+        match kind {
+            AgencyKind::School => matches!(
+                self,
+                Enrolment
+                    | Attendance
+                    | Exclusion
+                    | SpecialEducationalNeeds
+                    | PupilPremium
+                    | Attainment
+                    | Behaviour
+                    | TrustedAdult
+                    | PupilPassport
+            ),
+            AgencyKind::SocialCare => matches!(
+                self,
+                ChildInNeedEpisode
+                    | ChildInNeedPlan
+                    | ChildProtectionPlan
+                    | LookedAfter
+                    | AllocatedSocialWorker
+                    | AssessmentFactors
+                    | PersonalEducationPlan
+                    | PlacementMove
+            ),
+            AgencyKind::Health => matches!(
+                self,
+                ChildProtectionInformation
+                    | SchoolNurseContact
+                    | CamhsReferral
+                    | StrengthsAndDifficulties
+            ),
+            AgencyKind::Police => matches!(self, EncompassNotification),
+            AgencyKind::EarlyHelp => {
+                matches!(self, EarlyHelpAssessment | TeamAroundTheFamily | LeadPractitioner)
+            }
+            AgencyKind::VirtualSchool => matches!(
+                self,
+                PersonalEducationPlan | Attendance | Exclusion | SpecialEducationalNeeds | Attainment
+            ),
+        }
+    }
+}
+
+/// A record as the agency's own system sends it. `source_system_id` is the key: sending
+/// the same id again updates the one record instead of adding another.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "source_system_id": "MIS-ATT-2026-AUT-000123",
+    "category": "attendance",
+    "effective_from": "2026-09-03",
+    "effective_to": "2026-10-24",
+    "impact": "Attendance 84% this half-term: persistent absence",
+    "details": {"sessions_possible": 100, "sessions_present": 84, "authorised": 6, "unauthorised": 10}
+}))]
+pub struct RecordUpsert {
+    /// The record's id in the agency's own system; stable across updates.
+    pub source_system_id: String,
+    pub category: RecordCategory,
+    /// When what the record describes started (or happened).
+    #[schema(value_type = String, format = Date)]
+    pub effective_from: NaiveDate,
+    /// When it ended, if it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub effective_to: Option<NaiveDate>,
+    /// When the agency recorded it; defaults to the time the node receives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// One line saying what this means for the child, safe to share at summary level:
+    /// the impact without the confidential details.
+    pub impact: String,
+    /// The record's details, as a JSON object.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+impl RecordUpsert {
+    pub fn validate(&self, holder: AgencyKind) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let id_len = self.source_system_id.chars().count();
+        if id_len == 0 || id_len > 200 {
+            errors.push(FieldError::new("source_system_id", "must have 1 to 200 characters"));
+        }
+        if !self.category.held_by(holder) {
+            errors.push(FieldError::new(
+                "category",
+                format!(
+                    "a {} node does not hold {} records",
+                    holder.as_str(),
+                    self.category.as_str()
+                ),
+            ));
+        }
+        let impact_len = self.impact.trim().chars().count();
+        if impact_len == 0 || impact_len > 280 {
+            errors.push(FieldError::new("impact", "must have 1 to 280 characters"));
+        }
+        if let Some(to) = self.effective_to {
+            if to < self.effective_from {
+                errors.push(FieldError::new(
+                    "effective_to",
+                    "must not be before effective_from",
+                ));
+            }
+        }
+        if !self.details.is_object() {
+            errors.push(FieldError::new("details", "must be a JSON object"));
+        }
+        errors
+    }
+}
+
+/// A record held by a node.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Record {
+    pub source_system_id: String,
+    pub category: RecordCategory,
+    #[schema(value_type = String, format = Date)]
+    pub effective_from: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub effective_to: Option<NaiveDate>,
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: DateTime<Utc>,
+    pub impact: String,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// Increases by one on every change; the basis of the record's ETag.
+    pub version: i64,
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordUpsertResult {
+    /// `true` when the record was new, `false` when an existing one was updated.
+    pub created: bool,
+    pub record: Record,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn police_node_does_not_hold_attendance() {
+        assert!(!RecordCategory::Attendance.held_by(AgencyKind::Police));
+        assert!(RecordCategory::EncompassNotification.held_by(AgencyKind::Police));
+    }
+
+    #[test]
+    fn category_names_round_trip() {
+        for c in [RecordCategory::Attendance, RecordCategory::ChildProtectionPlan] {
+            assert_eq!(RecordCategory::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(RecordCategory::parse("gossip"), None);
+    }
+}

@@ -1,0 +1,20 @@
+//! Federation trust primitives shared by the gateway, the nodes and the dev tooling:
+//! the federation directory (who is a member, in which role, with which certificate),
+//! mutual-TLS configuration, the peer identity read from a client certificate, and
+//! practitioner tokens (JWT).
+
+pub mod directory;
+pub mod http;
+pub mod telemetry;
+pub mod token;
+pub mod tls;
+
+pub use directory::{Directory, DirectoryError, DirectoryHandle, Issuer, Member};
+pub use tls::{PeerCertificate, TlsError};
+pub use token::{Practitioner, PractitionerClaims, TokenError};
+
+/// Installs the one crypto provider of the build (aws-lc-rs). Safe to call many times.
+pub fn install_crypto_provider() {
+    // Already installed is fine: every service and test calls this at start.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}

@@ -1,0 +1,175 @@
+//! rustls configurations for the federation, and the identity carried by a peer's
+//! certificate.
+
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::Path;
+use std::sync::Arc;
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {what} from {path}: {source}")]
+    Pem {
+        what: &'static str,
+        path: String,
+        source: rustls_pki_types::pem::Error,
+    },
+    #[error("{0} holds no certificate")]
+    NoCertificate(String),
+    #[error("invalid TLS configuration: {0}")]
+    Config(String),
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| TlsError::Pem {
+            what: "certificates",
+            path: path.display().to_string(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate(path.display().to_string()));
+    }
+    Ok(certs)
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|source| TlsError::Pem {
+        what: "a private key",
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn root_store(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(ca)? {
+        roots
+            .add(cert)
+            .map_err(|e| TlsError::Config(format!("federation CA {}: {e}", ca.display())))?;
+    }
+    Ok(Arc::new(roots))
+}
+
+/// Files that make up one member's TLS identity.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct TlsFiles {
+    /// PEM certificate chain of this member, leaf first.
+    pub cert: std::path::PathBuf,
+    /// PEM private key (PKCS#8).
+    pub key: std::path::PathBuf,
+    /// PEM certificate(s) of the federation CA.
+    pub ca: std::path::PathBuf,
+}
+
+/// Whether a server asks for client certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// A client certificate is requested; if one is presented it must chain to the
+    /// federation CA (else the handshake fails). Routes that need one refuse requests
+    /// without it (403). Lets health checks and the API docs answer without a certificate.
+    VerifyIfPresented,
+    /// No client certificate is requested (the gateway's practitioner face).
+    None,
+}
+
+/// Server configuration with HTTP/2 and HTTP/1.1 offered by ALPN.
+pub fn server_config(
+    files: &TlsFiles,
+    client_auth: ClientAuth,
+) -> Result<rustls::ServerConfig, TlsError> {
+    crate::install_crypto_provider();
+    let builder = rustls::ServerConfig::builder();
+    let builder = match client_auth {
+        ClientAuth::VerifyIfPresented => {
+            let verifier = WebPkiClientVerifier::builder(root_store(&files.ca)?)
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        ClientAuth::None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(read_certs(&files.cert)?, read_key(&files.key)?)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Client configuration presenting this member's certificate and trusting only the
+/// federation CA.
+pub fn client_config(files: &TlsFiles) -> Result<rustls::ClientConfig, TlsError> {
+    crate::install_crypto_provider();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(root_store(&files.ca)?)
+        .with_client_auth_cert(read_certs(&files.cert)?, read_key(&files.key)?)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// What a verified client certificate says about its holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificate {
+    /// URI subject alternative names, e.g. `urn:agency:school-a`.
+    pub uris: Vec<String>,
+    /// Serial number, lower-case hex without separators.
+    pub serial: String,
+}
+
+impl PeerCertificate {
+    /// Reads the leaf certificate (the first of the peer's chain). The chain has already
+    /// been verified by rustls against the federation CA.
+    pub fn from_der(der: &[u8]) -> Result<Self, TlsError> {
+        let (_, cert) = X509Certificate::from_der(der)
+            .map_err(|e| TlsError::Config(format!("unreadable peer certificate: {e}")))?;
+        let uris = cert
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|san| {
+                san.value
+                    .general_names
+                    .iter()
+                    .filter_map(|name| match name {
+                        GeneralName::URI(uri) => Some((*uri).to_owned()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            uris,
+            serial: hex(cert.raw_serial()),
+        })
+    }
+}
+
+/// Lower-case hex without separators; leading zero bytes of DER integers are dropped so
+/// that a serial reads the same whichever tool printed it.
+pub fn hex(bytes: &[u8]) -> String {
+    let trimmed = match bytes.iter().position(|b| *b != 0) {
+        Some(first) => &bytes[first..],
+        None => &bytes[bytes.len().saturating_sub(1)..],
+    };
+    trimmed.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The URI SAN that names a member in its certificate.
+pub fn member_uri(member_id: &str) -> String {
+    format!("urn:agency:{member_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_drops_leading_zero_bytes() {
+        assert_eq!(super::hex(&[0, 0x1f, 0xa0]), "1fa0");
+        assert_eq!(super::hex(&[0]), "00");
+    }
+}
