@@ -1,0 +1,39 @@
+//! The practitioner behind a request, from their bearer token.
+
+use crate::error::GatewayError;
+use crate::startup::AppState;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use std::future::{Ready, ready};
+use trust::{Practitioner, TokenError};
+
+/// A practitioner whose token this gateway verified. The raw token is kept to forward
+/// to nodes, which verify it again.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub practitioner: Practitioner,
+    pub token: String,
+}
+
+impl FromRequest for Authenticated {
+    type Error = GatewayError;
+    type Future = Ready<Result<Self, GatewayError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready((|| {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or(GatewayError::Internal)?;
+            let token = trust::http::bearer_token(req)
+                .ok_or(GatewayError::Token(TokenError::Missing))?;
+            let practitioner = state
+                .directory
+                .get()
+                .verify_token(token)
+                .map_err(GatewayError::Token)?;
+            Ok(Self {
+                practitioner,
+                token: token.to_owned(),
+            })
+        })())
+    }
+}

@@ -1,0 +1,101 @@
+//! Gateway configuration: a TOML file, then environment variables prefixed `GATEWAY__`
+//! (sections separated by `__`, e.g. `GATEWAY__FEDERATION__NODE_TIMEOUT_MS`).
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use trust::tls::TlsFiles;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    /// The gateway's certificate serves practitioners (TLS) and identifies the gateway to
+    /// nodes (mutual TLS): it carries both server and client usages.
+    pub tls: TlsFiles,
+    pub directory: DirectorySettings,
+    #[serde(default)]
+    pub federation: FederationSettings,
+    pub reference: ReferenceSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on, e.g. `127.0.0.1:8443`; port 0 picks a free port.
+    pub listen: String,
+    #[serde(default)]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySettings {
+    pub path: PathBuf,
+    #[serde(default = "default_reload_seconds")]
+    pub reload_seconds: u64,
+}
+
+fn default_reload_seconds() -> u64 {
+    2
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSettings {
+    /// Longest wait for one node, in milliseconds. Nodes are asked in parallel, so this
+    /// also bounds a whole search or view.
+    #[serde(default = "default_node_timeout_ms")]
+    pub node_timeout_ms: u64,
+    /// Longest wait to open a connection (TCP + TLS) to a node, in milliseconds.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+}
+
+fn default_node_timeout_ms() -> u64 {
+    2000
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    1000
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        Self {
+            node_timeout_ms: default_node_timeout_ms(),
+            connect_timeout_ms: default_connect_timeout_ms(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSettings {
+    /// File holding the base64 of a 32-byte key that seals federated references. Every
+    /// replica of the gateway must share it.
+    pub key_file: PathBuf,
+    /// How long a federated reference stays valid, in seconds.
+    #[serde(default = "default_reference_ttl")]
+    pub ttl_seconds: i64,
+}
+
+fn default_reference_ttl() -> i64 {
+    30 * 60
+}
+
+impl Settings {
+    pub fn load(path: Option<&Path>) -> Result<Self, config::ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = path {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        builder
+            .add_source(
+                config::Environment::with_prefix("GATEWAY")
+                    .prefix_separator("__")
+                    .separator("__"),
+            )
+            .build()?
+            .try_deserialize()
+    }
+}

@@ -1,0 +1,88 @@
+//! The gateway's one error type: each variant maps once to a status and a stable
+//! problem code.
+
+use crate::reference::ReferenceError;
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use schemas::{FieldError, Problem};
+use trust::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("invalid request")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    Token(TokenError),
+    #[error("{0}")]
+    Reference(ReferenceError),
+    #[error("internal error")]
+    Internal,
+}
+
+impl GatewayError {
+    pub fn problem(&self) -> Problem {
+        match self {
+            GatewayError::Invalid(errors) => {
+                let n = errors.len();
+                Problem::new("invalid-request", "The request is not valid", 400)
+                    .with_detail(format!(
+                        "{n} field{} invalid",
+                        if n == 1 { " is" } else { "s are" }
+                    ))
+                    .with_errors(errors.clone())
+            }
+            GatewayError::Token(e) => {
+                Problem::new("invalid-token", "The practitioner token is not accepted", 401)
+                    .with_detail(e.to_string())
+            }
+            GatewayError::Reference(e @ ReferenceError::Invalid) => {
+                Problem::new("invalid-reference", "The federated reference is not valid", 404)
+                    .with_detail(e.to_string())
+            }
+            GatewayError::Reference(e @ ReferenceError::Expired) => {
+                Problem::new("reference-expired", "The federated reference has expired", 410)
+                    .with_detail(e.to_string())
+            }
+            GatewayError::Reference(e @ ReferenceError::NotYours) => Problem::new(
+                "reference-not-yours",
+                "The federated reference belongs to another practitioner",
+                403,
+            )
+            .with_detail(e.to_string()),
+            GatewayError::Internal => {
+                Problem::new("internal", "The gateway failed to handle the request", 500)
+            }
+        }
+    }
+}
+
+impl ResponseError for GatewayError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.problem().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        trust::http::problem_response(&self.problem())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_one_status_and_code() {
+        let table = [
+            (GatewayError::Invalid(vec![]), 400, "invalid-request"),
+            (GatewayError::Token(TokenError::BadSignature), 401, "invalid-token"),
+            (GatewayError::Reference(ReferenceError::Invalid), 404, "invalid-reference"),
+            (GatewayError::Reference(ReferenceError::Expired), 410, "reference-expired"),
+            (GatewayError::Reference(ReferenceError::NotYours), 403, "reference-not-yours"),
+            (GatewayError::Internal, 500, "internal"),
+        ];
+        for (error, status, code) in table {
+            let p = error.problem();
+            assert_eq!((p.status, p.code()), (status, code), "{error:?}");
+            assert_eq!(error.status_code().as_u16(), status);
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Searching for a child across every node and merging their answers into one view.
+//! Nodes are asked in parallel, each under its own deadline; one failing node never
+//! fails the whole answer.
+
+use crate::reference::{NodeEntry, ReferenceClaims};
+use crate::upstream::{Failure, NodeClient};
+use chrono::Utc;
+use futures::future::join_all;
+use schemas::{
+    AccessContext, AgencyId, AgencySearchResult, AgencySection, ChildQuery, ChildView,
+    ChronologyEntry, MatchGrade, SearchStatus, SectionStatus,
+};
+use std::time::Duration;
+use trust::{Directory, Member};
+
+pub struct Fanout<'a> {
+    pub http: &'a reqwest::Client,
+    pub token: &'a str,
+    pub deadline: Duration,
+    pub traceparent: Option<&'a str>,
+}
+
+impl<'a> Fanout<'a> {
+    fn client(&self, member: &'a Member) -> NodeClient<'a> {
+        NodeClient {
+            http: self.http,
+            base_url: member.base_url.as_deref().unwrap_or_default(),
+            token: self.token,
+            deadline: self.deadline,
+            traceparent: self.traceparent,
+        }
+    }
+}
+
+pub struct SearchOutcome {
+    pub agencies: Vec<AgencySearchResult>,
+    pub nodes: Vec<(AgencyId, NodeEntry)>,
+}
+
+pub async fn search(directory: &Directory, fanout: &Fanout<'_>, query: &ChildQuery) -> SearchOutcome {
+    let nodes: Vec<&Member> = directory.nodes().collect();
+    let answers = join_all(
+        nodes
+            .iter()
+            .map(|member| async { fanout.client(member).match_child(query).await }),
+    )
+    .await;
+    let mut agencies = Vec::with_capacity(nodes.len());
+    let mut entries = Vec::with_capacity(nodes.len());
+    for (member, outcome) in nodes.into_iter().zip(answers) {
+        let mut result = AgencySearchResult {
+            agency_id: member.id.clone(),
+            agency_name: member.name.clone(),
+            kind: member.kind.unwrap_or(schemas::AgencyKind::School),
+            status: SearchStatus::NotFound,
+            grade: None,
+            matched_on: Vec::new(),
+            reason: None,
+        };
+        let entry = match outcome.result {
+            Ok(answer) => match (answer.held, answer.local_ref) {
+                (true, Some(local_ref)) => {
+                    result.status = SearchStatus::Held;
+                    result.grade = answer.grade.or(Some(MatchGrade::Possible));
+                    result.matched_on = answer.matched_on;
+                    NodeEntry::Held { r: local_ref }
+                }
+                (true, None) => {
+                    result.status = SearchStatus::Error;
+                    result.reason = Some("node said it holds the child but gave no reference".into());
+                    NodeEntry::Unknown
+                }
+                (false, _) => NodeEntry::NotFound,
+            },
+            Err(failure) => {
+                let (status, reason) = search_failure(failure);
+                result.status = status;
+                result.reason = reason;
+                if status == SearchStatus::NotFound {
+                    NodeEntry::NotFound
+                } else {
+                    NodeEntry::Unknown
+                }
+            }
+        };
+        agencies.push(result);
+        entries.push((member.id.clone(), entry));
+    }
+    SearchOutcome {
+        agencies,
+        nodes: entries,
+    }
+}
+
+fn search_failure(failure: Failure) -> (SearchStatus, Option<String>) {
+    match failure {
+        Failure::NotFound => (SearchStatus::NotFound, None),
+        Failure::Timeout => (SearchStatus::Timeout, Some("no answer within the deadline".into())),
+        Failure::Unavailable(why) => (SearchStatus::Unavailable, Some(why)),
+        Failure::Error(why) => (SearchStatus::Error, Some(why)),
+    }
+}
+
+pub async fn view(
+    directory: &Directory,
+    fanout: &Fanout<'_>,
+    reference: &ReferenceClaims,
+    context: &AccessContext,
+) -> ChildView {
+    let nodes: Vec<&Member> = directory.nodes().collect();
+    let entry_for = |id: &AgencyId| {
+        reference
+            .nodes
+            .iter()
+            .find(|(node, _)| node == id)
+            .map(|(_, entry)| entry.clone())
+    };
+    let sections = join_all(nodes.iter().map(|member| {
+        let entry = entry_for(&member.id);
+        async move {
+            let mut section = AgencySection {
+                agency_id: member.id.clone(),
+                agency_name: member.name.clone(),
+                kind: member.kind.unwrap_or(schemas::AgencyKind::School),
+                status: SectionStatus::NotFound,
+                reason: None,
+                elapsed_ms: 0,
+                records: Vec::new(),
+            };
+            match entry {
+                Some(NodeEntry::Held { r }) => {
+                    let outcome = fanout.client(member).records(&r, context).await;
+                    section.elapsed_ms = outcome.elapsed.as_millis() as u64;
+                    match outcome.result {
+                        Ok(answer) => {
+                            section.status = SectionStatus::Ok;
+                            section.records = answer.records;
+                        }
+                        Err(failure) => {
+                            let (status, reason) = view_failure(failure);
+                            section.status = status;
+                            section.reason = reason;
+                        }
+                    }
+                }
+                Some(NodeEntry::NotFound) => {}
+                Some(NodeEntry::Unknown) => {
+                    section.status = SectionStatus::Unavailable;
+                    section.reason = Some(
+                        "this agency could not be asked when the child was searched for; search again"
+                            .into(),
+                    );
+                }
+                None => {
+                    section.status = SectionStatus::Unavailable;
+                    section.reason =
+                        Some("this agency joined the federation after the search; search again".into());
+                }
+            }
+            section
+        }
+    }))
+    .await;
+    let chronology = chronology(&sections);
+    ChildView {
+        generated_at: Utc::now(),
+        purpose: context.purpose,
+        legal_basis: context.legal_basis,
+        sections,
+        chronology,
+    }
+}
+
+fn view_failure(failure: Failure) -> (SectionStatus, Option<String>) {
+    match failure {
+        Failure::NotFound => (
+            SectionStatus::NotFound,
+            Some("the agency no longer holds this child".into()),
+        ),
+        Failure::Timeout => (SectionStatus::Timeout, Some("no answer within the deadline".into())),
+        Failure::Unavailable(why) => (SectionStatus::Unavailable, Some(why)),
+        Failure::Error(why) => (SectionStatus::Error, Some(why)),
+    }
+}
+
+/// Every answered record as one event, newest first; ties keep agency order.
+pub fn chronology(sections: &[AgencySection]) -> Vec<ChronologyEntry> {
+    let mut entries: Vec<ChronologyEntry> = sections
+        .iter()
+        .filter(|s| s.status == SectionStatus::Ok)
+        .flat_map(|s| {
+            s.records.iter().map(|r| ChronologyEntry {
+                date: r.effective_from,
+                agency_id: s.agency_id.clone(),
+                agency_name: s.agency_name.clone(),
+                category: r.category,
+                impact: r.impact.clone(),
+            })
+        })
+        .collect();
+    entries.sort_by(|a, b| b.date.cmp(&a.date));
+    entries
+}

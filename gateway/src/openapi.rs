@@ -1,0 +1,56 @@
+use crate::routes;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Multi-agency child view gateway",
+        description = "Find a child across the agencies around them (schools, social care, \
+            health, police, early help) and read one merged view. The gateway stores no \
+            children: every answer is assembled from the agencies' own nodes at request time, \
+            and each node decides what it discloses. Authenticate with a practitioner token \
+            (`Authorization: Bearer …`) from an issuer the federation trusts.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::children::search,
+        routes::children::view,
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "children", description = "Search for a child and read their multi-agency view"),
+        (name = "operations", description = "Health and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+pub struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "practitioner_jwt",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "EdDSA-signed practitioner token with iss, sub, aud, exp, iat, jti, \
+                         agency and role claims, from an issuer in the federation directory.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The gateway's OpenAPI document, as committed in `openapi/gateway.json`.
+pub fn openapi_json() -> String {
+    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}

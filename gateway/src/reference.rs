@@ -1,0 +1,176 @@
+//! Federated references: what the gateway hands a client after a search instead of
+//! keeping any state. A reference seals (AES-256-GCM) the per-node local references,
+//! the practitioner it was issued to and its expiry; it is opaque to the client and any
+//! change to it is detected.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use schemas::AgencyId;
+use serde::{Deserialize, Serialize};
+
+const PREFIX: &str = "fr1.";
+/// Binds the ciphertext to this format version.
+const AAD: &[u8] = b"child-view federated reference v1";
+
+/// What one node said about the child at search time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "s", rename_all = "snake_case")]
+pub enum NodeEntry {
+    /// The node holds the child under this local reference.
+    Held { r: String },
+    /// The node does not hold the child.
+    NotFound,
+    /// The node could not be asked (down, timed out, broken answer).
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceClaims {
+    /// Issuer and subject of the practitioner the reference was issued to.
+    pub iss: String,
+    pub sub: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    pub nodes: Vec<(AgencyId, NodeEntry)>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReferenceError {
+    #[error("the reference is not one this federation issued, or it was altered")]
+    Invalid,
+    #[error("the reference has expired; search again")]
+    Expired,
+    #[error("the reference was issued to another practitioner")]
+    NotYours,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the reference key must be the base64 of 32 bytes")]
+pub struct BadKey;
+
+pub struct ReferenceSealer {
+    key: LessSafeKey,
+    rng: SystemRandom,
+}
+
+impl ReferenceSealer {
+    pub fn from_base64(key: &str) -> Result<Self, BadKey> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .map_err(|_| BadKey)?;
+        let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| BadKey)?;
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// A fresh random key, base64-encoded (for the dev federation and tests).
+    pub fn generate_key() -> Result<String, BadKey> {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new().fill(&mut bytes).map_err(|_| BadKey)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn seal(&self, claims: &ReferenceClaims) -> Result<String, ReferenceError> {
+        let mut in_out = serde_json::to_vec(claims).map_err(|_| ReferenceError::Invalid)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).map_err(|_| ReferenceError::Invalid)?;
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(AAD),
+                &mut in_out,
+            )
+            .map_err(|_| ReferenceError::Invalid)?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&in_out);
+        Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed)))
+    }
+
+    /// Opens a reference for this practitioner, checking integrity, expiry and owner.
+    pub fn open(
+        &self,
+        reference: &str,
+        issuer: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ReferenceClaims, ReferenceError> {
+        let body = reference.strip_prefix(PREFIX).ok_or(ReferenceError::Invalid)?;
+        let mut sealed = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| ReferenceError::Invalid)?;
+        if sealed.len() <= NONCE_LEN {
+            return Err(ReferenceError::Invalid);
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&sealed[..NONCE_LEN]);
+        let plain = self
+            .key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(AAD),
+                &mut sealed[NONCE_LEN..],
+            )
+            .map_err(|_| ReferenceError::Invalid)?;
+        let claims: ReferenceClaims =
+            serde_json::from_slice(plain).map_err(|_| ReferenceError::Invalid)?;
+        if claims.exp <= now.timestamp() {
+            return Err(ReferenceError::Expired);
+        }
+        if claims.iss != issuer || claims.sub != subject {
+            return Err(ReferenceError::NotYours);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealer() -> ReferenceSealer {
+        ReferenceSealer::from_base64(&ReferenceSealer::generate_key().unwrap()).unwrap()
+    }
+
+    fn claims(exp: i64) -> ReferenceClaims {
+        ReferenceClaims {
+            iss: "idp".into(),
+            sub: "dsl-1".into(),
+            exp,
+            nodes: vec![(
+                AgencyId::parse("school-a").unwrap(),
+                NodeEntry::Held { r: "abc".into() },
+            )],
+        }
+    }
+
+    #[test]
+    fn reference_round_trips_and_hides_local_refs() {
+        let s = sealer();
+        let now = Utc::now();
+        let r = s.seal(&claims(now.timestamp() + 60)).unwrap();
+        assert!(!r.contains("school-a") && !r.contains("abc"));
+        assert_eq!(s.open(&r, "idp", "dsl-1", now).unwrap(), claims(now.timestamp() + 60));
+    }
+
+    #[test]
+    fn altered_expired_foreign_or_others_references_are_refused() {
+        let s = sealer();
+        let now = Utc::now();
+        let r = s.seal(&claims(now.timestamp() + 60)).unwrap();
+        let mut altered = r.clone().into_bytes();
+        let last = altered.len() - 3;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).unwrap();
+        assert_eq!(s.open(&altered, "idp", "dsl-1", now), Err(ReferenceError::Invalid));
+        assert_eq!(sealer().open(&r, "idp", "dsl-1", now), Err(ReferenceError::Invalid));
+        assert_eq!(s.open(&r, "idp", "someone-else", now), Err(ReferenceError::NotYours));
+        let old = s.seal(&claims(now.timestamp() - 1)).unwrap();
+        assert_eq!(s.open(&old, "idp", "dsl-1", now), Err(ReferenceError::Expired));
+        assert_eq!(s.open("garbage", "idp", "dsl-1", now), Err(ReferenceError::Invalid));
+    }
+}

@@ -1,0 +1,26 @@
+use crate::startup::AppState;
+use actix_web::{HttpResponse, get, web};
+use serde_json::json;
+
+/// Liveness: the process is up.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "The gateway is running")))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Readiness: the gateway has a federation directory with at least one node.
+#[utoipa::path(tag = "operations", responses(
+    (status = 200, description = "The gateway can serve requests"),
+    (status = 503, description = "No agency node is listed")
+))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let directory = state.directory.get();
+    let nodes = directory.nodes().count();
+    if nodes > 0 {
+        HttpResponse::Ok().json(json!({"status": "ready", "federation": directory.federation, "nodes": nodes}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(json!({"status": "no agency nodes listed"}))
+    }
+}

@@ -1,0 +1,2 @@
+pub mod children;
+pub mod health;

@@ -1,0 +1,90 @@
+use crate::config::Settings;
+use crate::openapi::ApiDoc;
+use crate::reference::ReferenceSealer;
+use crate::routes;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::time::Duration;
+use trust::DirectoryHandle;
+use trust::tls::ClientAuth;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub struct AppState {
+    pub directory: DirectoryHandle,
+    pub http: reqwest::Client,
+    pub references: ReferenceSealer,
+    pub node_deadline: Duration,
+    pub reference_ttl_seconds: i64,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+const BODY_LIMIT: usize = 64 * 1024;
+
+impl Application {
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        trust::install_crypto_provider();
+        let directory = DirectoryHandle::load(&settings.directory.path)?;
+        directory.watch(Duration::from_secs(settings.directory.reload_seconds.max(1)));
+        let key = std::fs::read_to_string(&settings.reference.key_file).with_context(|| {
+            format!("reading the reference key {}", settings.reference.key_file.display())
+        })?;
+        let references = ReferenceSealer::from_base64(&key)?;
+        let http = crate::upstream::build_client(
+            &settings.tls,
+            Duration::from_millis(settings.federation.connect_timeout_ms),
+        )?;
+        let tls = trust::tls::server_config(&settings.tls, ClientAuth::None)?;
+        let listener = TcpListener::bind(&settings.server.listen)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            directory,
+            http,
+            references,
+            node_deadline: Duration::from_millis(settings.federation.node_timeout_ms),
+            reference_ttl_seconds: settings.reference.ttl_seconds,
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::Logger::new("%r %s %Dms"))
+                .app_data(state.clone())
+                .app_data(trust::http::json_config(BODY_LIMIT))
+                .app_data(trust::http::query_config())
+                .app_data(trust::http::path_config())
+                .service(routes::health::healthz)
+                .service(routes::health::readyz)
+                .service(routes::children::search)
+                .service(routes::children::view)
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()),
+                )
+                .default_service(web::to(trust::http::not_found))
+        })
+        .shutdown_timeout(10);
+        if let Some(workers) = settings.server.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server.listen_rustls_0_23(listener, tls)?.run();
+        tracing::info!(port, "gateway listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
