@@ -9,7 +9,8 @@ use std::future::{Ready, ready};
 use trust::Practitioner;
 
 fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
-    req.app_data::<web::Data<AppState>>().ok_or(ApiError::Internal)
+    req.app_data::<web::Data<AppState>>()
+        .ok_or(ApiError::Internal)
 }
 
 /// The directory member behind the request's client certificate.

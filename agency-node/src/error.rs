@@ -3,8 +3,8 @@
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use schemas::{FieldError, Problem};
-use trust::directory::MembershipError;
 use trust::TokenError;
+use trust::directory::MembershipError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -46,10 +46,12 @@ impl ApiError {
                 Problem::new("forbidden", "This member may not call this operation", 403)
                     .with_detail(detail.clone())
             }
-            ApiError::Token(e) => {
-                Problem::new("invalid-token", "The practitioner token is not accepted", 401)
-                    .with_detail(e.to_string())
-            }
+            ApiError::Token(e) => Problem::new(
+                "invalid-token",
+                "The practitioner token is not accepted",
+                401,
+            )
+            .with_detail(e.to_string()),
             ApiError::ChildNotFound => {
                 Problem::new("child-not-found", "This node holds no such child", 404)
             }
@@ -110,7 +112,11 @@ mod tests {
     fn every_variant_has_one_status_and_code() {
         let table = [
             (ApiError::Invalid(vec![]), 400, "invalid-request"),
-            (ApiError::NotAMember(MembershipError::NotListed), 403, "not-a-member"),
+            (
+                ApiError::NotAMember(MembershipError::NotListed),
+                403,
+                "not-a-member",
+            ),
             (ApiError::Forbidden(String::new()), 403, "forbidden"),
             (ApiError::Token(TokenError::Expired), 401, "invalid-token"),
             (ApiError::ChildNotFound, 404, "child-not-found"),

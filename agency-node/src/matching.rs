@@ -87,7 +87,10 @@ fn agreeing_demographics(child: &ChildRow, query: &ChildQuery) -> Vec<String> {
     if d.date_of_birth == child.date_of_birth {
         fields.push("date_of_birth".to_owned());
     }
-    if d.postcode.as_deref().map(schemas::child::normalise_postcode) == child.postcode_norm
+    if d.postcode
+        .as_deref()
+        .map(schemas::child::normalise_postcode)
+        == child.postcode_norm
         && child.postcode_norm.is_some()
     {
         fields.push("postcode".to_owned());

@@ -50,7 +50,9 @@ impl Application {
                 settings.agency.id
             );
         }
-        directory.watch(Duration::from_secs(settings.directory.reload_seconds.max(1)));
+        directory.watch(Duration::from_secs(
+            settings.directory.reload_seconds.max(1),
+        ));
         let pool = db::connect(&settings.database.url)
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
@@ -78,9 +80,7 @@ impl Application {
                 .service(routes::children::list_records)
                 .service(routes::federation::match_child)
                 .service(routes::federation::child_records)
-                .service(
-                    SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()),
-                )
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
                 .default_service(web::to(trust::http::not_found))
         })
         .on_connect(trust::http::capture_peer_certificate)

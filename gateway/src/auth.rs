@@ -23,8 +23,8 @@ impl FromRequest for Authenticated {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or(GatewayError::Internal)?;
-            let token = trust::http::bearer_token(req)
-                .ok_or(GatewayError::Token(TokenError::Missing))?;
+            let token =
+                trust::http::bearer_token(req).ok_or(GatewayError::Token(TokenError::Missing))?;
             let practitioner = state
                 .directory
                 .get()

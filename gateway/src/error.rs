@@ -30,18 +30,24 @@ impl GatewayError {
                     ))
                     .with_errors(errors.clone())
             }
-            GatewayError::Token(e) => {
-                Problem::new("invalid-token", "The practitioner token is not accepted", 401)
-                    .with_detail(e.to_string())
-            }
-            GatewayError::Reference(e @ ReferenceError::Invalid) => {
-                Problem::new("invalid-reference", "The federated reference is not valid", 404)
-                    .with_detail(e.to_string())
-            }
-            GatewayError::Reference(e @ ReferenceError::Expired) => {
-                Problem::new("reference-expired", "The federated reference has expired", 410)
-                    .with_detail(e.to_string())
-            }
+            GatewayError::Token(e) => Problem::new(
+                "invalid-token",
+                "The practitioner token is not accepted",
+                401,
+            )
+            .with_detail(e.to_string()),
+            GatewayError::Reference(e @ ReferenceError::Invalid) => Problem::new(
+                "invalid-reference",
+                "The federated reference is not valid",
+                404,
+            )
+            .with_detail(e.to_string()),
+            GatewayError::Reference(e @ ReferenceError::Expired) => Problem::new(
+                "reference-expired",
+                "The federated reference has expired",
+                410,
+            )
+            .with_detail(e.to_string()),
             GatewayError::Reference(e @ ReferenceError::NotYours) => Problem::new(
                 "reference-not-yours",
                 "The federated reference belongs to another practitioner",
@@ -73,10 +79,26 @@ mod tests {
     fn every_variant_has_one_status_and_code() {
         let table = [
             (GatewayError::Invalid(vec![]), 400, "invalid-request"),
-            (GatewayError::Token(TokenError::BadSignature), 401, "invalid-token"),
-            (GatewayError::Reference(ReferenceError::Invalid), 404, "invalid-reference"),
-            (GatewayError::Reference(ReferenceError::Expired), 410, "reference-expired"),
-            (GatewayError::Reference(ReferenceError::NotYours), 403, "reference-not-yours"),
+            (
+                GatewayError::Token(TokenError::BadSignature),
+                401,
+                "invalid-token",
+            ),
+            (
+                GatewayError::Reference(ReferenceError::Invalid),
+                404,
+                "invalid-reference",
+            ),
+            (
+                GatewayError::Reference(ReferenceError::Expired),
+                410,
+                "reference-expired",
+            ),
+            (
+                GatewayError::Reference(ReferenceError::NotYours),
+                403,
+                "reference-not-yours",
+            ),
             (GatewayError::Internal, 500, "internal"),
         ];
         for (error, status, code) in table {

@@ -37,7 +37,11 @@ pub struct SearchOutcome {
     pub nodes: Vec<(AgencyId, NodeEntry)>,
 }
 
-pub async fn search(directory: &Directory, fanout: &Fanout<'_>, query: &ChildQuery) -> SearchOutcome {
+pub async fn search(
+    directory: &Directory,
+    fanout: &Fanout<'_>,
+    query: &ChildQuery,
+) -> SearchOutcome {
     let nodes: Vec<&Member> = directory.nodes().collect();
     let answers = join_all(
         nodes
@@ -67,7 +71,8 @@ pub async fn search(directory: &Directory, fanout: &Fanout<'_>, query: &ChildQue
                 }
                 (true, None) => {
                     result.status = SearchStatus::Error;
-                    result.reason = Some("node said it holds the child but gave no reference".into());
+                    result.reason =
+                        Some("node said it holds the child but gave no reference".into());
                     NodeEntry::Unknown
                 }
                 (false, _) => NodeEntry::NotFound,
@@ -95,7 +100,10 @@ pub async fn search(directory: &Directory, fanout: &Fanout<'_>, query: &ChildQue
 fn search_failure(failure: Failure) -> (SearchStatus, Option<String>) {
     match failure {
         Failure::NotFound => (SearchStatus::NotFound, None),
-        Failure::Timeout => (SearchStatus::Timeout, Some("no answer within the deadline".into())),
+        Failure::Timeout => (
+            SearchStatus::Timeout,
+            Some("no answer within the deadline".into()),
+        ),
         Failure::Unavailable(why) => (SearchStatus::Unavailable, Some(why)),
         Failure::Error(why) => (SearchStatus::Error, Some(why)),
     }
@@ -177,7 +185,10 @@ fn view_failure(failure: Failure) -> (SectionStatus, Option<String>) {
             SectionStatus::NotFound,
             Some("the agency no longer holds this child".into()),
         ),
-        Failure::Timeout => (SectionStatus::Timeout, Some("no answer within the deadline".into())),
+        Failure::Timeout => (
+            SectionStatus::Timeout,
+            Some("no answer within the deadline".into()),
+        ),
         Failure::Unavailable(why) => (SectionStatus::Unavailable, Some(why)),
         Failure::Error(why) => (SectionStatus::Error, Some(why)),
     }

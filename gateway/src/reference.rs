@@ -78,7 +78,9 @@ impl ReferenceSealer {
     pub fn seal(&self, claims: &ReferenceClaims) -> Result<String, ReferenceError> {
         let mut in_out = serde_json::to_vec(claims).map_err(|_| ReferenceError::Invalid)?;
         let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(|_| ReferenceError::Invalid)?;
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| ReferenceError::Invalid)?;
         self.key
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
@@ -99,7 +101,9 @@ impl ReferenceSealer {
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<ReferenceClaims, ReferenceError> {
-        let body = reference.strip_prefix(PREFIX).ok_or(ReferenceError::Invalid)?;
+        let body = reference
+            .strip_prefix(PREFIX)
+            .ok_or(ReferenceError::Invalid)?;
         let mut sealed = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| ReferenceError::Invalid)?;
@@ -154,7 +158,10 @@ mod tests {
         let now = Utc::now();
         let r = s.seal(&claims(now.timestamp() + 60)).unwrap();
         assert!(!r.contains("school-a") && !r.contains("abc"));
-        assert_eq!(s.open(&r, "idp", "dsl-1", now).unwrap(), claims(now.timestamp() + 60));
+        assert_eq!(
+            s.open(&r, "idp", "dsl-1", now).unwrap(),
+            claims(now.timestamp() + 60)
+        );
     }
 
     #[test]
@@ -166,11 +173,26 @@ mod tests {
         let last = altered.len() - 3;
         altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
         let altered = String::from_utf8(altered).unwrap();
-        assert_eq!(s.open(&altered, "idp", "dsl-1", now), Err(ReferenceError::Invalid));
-        assert_eq!(sealer().open(&r, "idp", "dsl-1", now), Err(ReferenceError::Invalid));
-        assert_eq!(s.open(&r, "idp", "someone-else", now), Err(ReferenceError::NotYours));
+        assert_eq!(
+            s.open(&altered, "idp", "dsl-1", now),
+            Err(ReferenceError::Invalid)
+        );
+        assert_eq!(
+            sealer().open(&r, "idp", "dsl-1", now),
+            Err(ReferenceError::Invalid)
+        );
+        assert_eq!(
+            s.open(&r, "idp", "someone-else", now),
+            Err(ReferenceError::NotYours)
+        );
         let old = s.seal(&claims(now.timestamp() - 1)).unwrap();
-        assert_eq!(s.open(&old, "idp", "dsl-1", now), Err(ReferenceError::Expired));
-        assert_eq!(s.open("garbage", "idp", "dsl-1", now), Err(ReferenceError::Invalid));
+        assert_eq!(
+            s.open(&old, "idp", "dsl-1", now),
+            Err(ReferenceError::Expired)
+        );
+        assert_eq!(
+            s.open("garbage", "idp", "dsl-1", now),
+            Err(ReferenceError::Invalid)
+        );
     }
 }

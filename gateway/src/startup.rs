@@ -31,9 +31,14 @@ impl Application {
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
         trust::install_crypto_provider();
         let directory = DirectoryHandle::load(&settings.directory.path)?;
-        directory.watch(Duration::from_secs(settings.directory.reload_seconds.max(1)));
+        directory.watch(Duration::from_secs(
+            settings.directory.reload_seconds.max(1),
+        ));
         let key = std::fs::read_to_string(&settings.reference.key_file).with_context(|| {
-            format!("reading the reference key {}", settings.reference.key_file.display())
+            format!(
+                "reading the reference key {}",
+                settings.reference.key_file.display()
+            )
         })?;
         let references = ReferenceSealer::from_base64(&key)?;
         let http = crate::upstream::build_client(
@@ -62,9 +67,7 @@ impl Application {
                 .service(routes::health::readyz)
                 .service(routes::children::search)
                 .service(routes::children::view)
-                .service(
-                    SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()),
-                )
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
                 .default_service(web::to(trust::http::not_found))
         })
         .shutdown_timeout(10);

@@ -50,7 +50,8 @@ impl Demographics {
         }
         if let Some(postcode) = &self.postcode {
             let compact = normalise_postcode(postcode);
-            if !(5..=7).contains(&compact.len()) || !compact.bytes().all(|b| b.is_ascii_alphanumeric())
+            if !(5..=7).contains(&compact.len())
+                || !compact.bytes().all(|b| b.is_ascii_alphanumeric())
             {
                 errors.push(FieldError::new(
                     format!("{prefix}postcode"),

@@ -78,9 +78,9 @@ impl Upn {
     pub fn with_check_letter(body: &str) -> Result<Self, InvalidIdentifier> {
         let mut sum: u32 = 0;
         for (i, c) in body.chars().enumerate() {
-            let d = c.to_digit(10).ok_or_else(|| {
-                InvalidIdentifier("a UPN body must be 12 digits".into())
-            })?;
+            let d = c
+                .to_digit(10)
+                .ok_or_else(|| InvalidIdentifier("a UPN body must be 12 digits".into()))?;
             sum += (i as u32 + 2) * d;
         }
         let letter = UPN_LETTERS[(sum % 23) as usize] as char;
@@ -121,7 +121,10 @@ impl NhsNumber {
 
     /// Builds a valid NHS number from nine digits, or `None` where no check digit exists.
     pub fn with_check_digit(nine: &str) -> Option<Self> {
-        let digits: Vec<u32> = nine.chars().map(|c| c.to_digit(10)).collect::<Option<_>>()?;
+        let digits: Vec<u32> = nine
+            .chars()
+            .map(|c| c.to_digit(10))
+            .collect::<Option<_>>()?;
         if digits.len() != 9 {
             return None;
         }

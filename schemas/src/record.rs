@@ -112,11 +112,18 @@ impl RecordCategory {
             ),
             AgencyKind::Police => matches!(self, EncompassNotification),
             AgencyKind::EarlyHelp => {
-                matches!(self, EarlyHelpAssessment | TeamAroundTheFamily | LeadPractitioner)
+                matches!(
+                    self,
+                    EarlyHelpAssessment | TeamAroundTheFamily | LeadPractitioner
+                )
             }
             AgencyKind::VirtualSchool => matches!(
                 self,
-                PersonalEducationPlan | Attendance | Exclusion | SpecialEducationalNeeds | Attainment
+                PersonalEducationPlan
+                    | Attendance
+                    | Exclusion
+                    | SpecialEducationalNeeds
+                    | Attainment
             ),
         }
     }
@@ -166,7 +173,10 @@ impl RecordUpsert {
         let mut errors = Vec::new();
         let id_len = self.source_system_id.chars().count();
         if id_len == 0 || id_len > 200 {
-            errors.push(FieldError::new("source_system_id", "must have 1 to 200 characters"));
+            errors.push(FieldError::new(
+                "source_system_id",
+                "must have 1 to 200 characters",
+            ));
         }
         if !self.category.held_by(holder) {
             errors.push(FieldError::new(
@@ -236,7 +246,10 @@ mod tests {
 
     #[test]
     fn category_names_round_trip() {
-        for c in [RecordCategory::Attendance, RecordCategory::ChildProtectionPlan] {
+        for c in [
+            RecordCategory::Attendance,
+            RecordCategory::ChildProtectionPlan,
+        ] {
             assert_eq!(RecordCategory::parse(c.as_str()), Some(c));
         }
         assert_eq!(RecordCategory::parse("gossip"), None);

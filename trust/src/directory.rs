@@ -225,10 +225,7 @@ impl Directory {
     }
 
     /// The member a verified client certificate belongs to.
-    pub fn authenticate(
-        &self,
-        peer: Option<&PeerCertificate>,
-    ) -> Result<&Member, MembershipError> {
+    pub fn authenticate(&self, peer: Option<&PeerCertificate>) -> Result<&Member, MembershipError> {
         let peer = peer.ok_or(MembershipError::NoCertificate)?;
         if self.revoked.contains(&peer.serial) {
             return Err(MembershipError::Revoked);
@@ -246,10 +243,14 @@ impl Directory {
         let issuer = self.issuers.get(&iss).ok_or(TokenError::UnknownIssuer)?;
         let practitioner = token::verify(token, &issuer.issuer, &issuer.key, &self.audience)?;
         if !issuer.agencies.is_empty() && !issuer.agencies.contains(&practitioner.agency) {
-            return Err(TokenError::AgencyNotAllowed(practitioner.agency.to_string()));
+            return Err(TokenError::AgencyNotAllowed(
+                practitioner.agency.to_string(),
+            ));
         }
         if self.member(&practitioner.agency).is_none() {
-            return Err(TokenError::AgencyNotAllowed(practitioner.agency.to_string()));
+            return Err(TokenError::AgencyNotAllowed(
+                practitioner.agency.to_string(),
+            ));
         }
         Ok(practitioner)
     }

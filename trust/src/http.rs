@@ -63,13 +63,11 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                         .with_detail(err.to_string()),
                 )
                 .into(),
-                E::ContentType => ProblemError(
-                    Problem::new(
-                        "unsupported-media-type",
-                        "The request body must be application/json",
-                        415,
-                    ),
-                )
+                E::ContentType => ProblemError(Problem::new(
+                    "unsupported-media-type",
+                    "The request body must be application/json",
+                    415,
+                ))
                 .into(),
                 _ => invalid("body", err.to_string()),
             }

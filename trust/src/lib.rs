@@ -6,8 +6,8 @@
 pub mod directory;
 pub mod http;
 pub mod telemetry;
-pub mod token;
 pub mod tls;
+pub mod token;
 
 pub use directory::{Directory, DirectoryError, DirectoryHandle, Issuer, Member};
 pub use tls::{PeerCertificate, TlsError};

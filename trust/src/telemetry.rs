@@ -6,7 +6,9 @@ use tracing_subscriber::EnvFilter;
 /// `RUST_LOG` (default `info`).
 pub fn init(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     // A second initialisation (tests) keeps the first subscriber.
     let _ = if format == "json" {
         builder.json().try_init()

@@ -173,3 +173,14 @@ mod tests {
         assert_eq!(super::hex(&[0]), "00");
     }
 }
+
+/// Client configuration that trusts the federation CA but presents no certificate
+/// (health probes; tests of refusals).
+pub fn client_config_without_identity(ca: &Path) -> Result<rustls::ClientConfig, TlsError> {
+    crate::install_crypto_provider();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(root_store(ca)?)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}

@@ -102,8 +102,8 @@ pub fn verify(
     validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_exp = true;
-    let data = jsonwebtoken::decode::<PractitionerClaims>(token, &key.key, &validation).map_err(
-        |e| {
+    let data =
+        jsonwebtoken::decode::<PractitionerClaims>(token, &key.key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             match e.kind() {
                 K::ExpiredSignature => TokenError::Expired,
@@ -118,8 +118,7 @@ pub fn verify(
                 K::Json(e) => TokenError::InvalidClaims(e.to_string()),
                 _ => TokenError::Malformed,
             }
-        },
-    )?;
+        })?;
     let claims = data.claims;
     let agency = AgencyId::parse(&claims.agency)
         .map_err(|e| TokenError::InvalidClaims(format!("agency: {e}")))?;

@@ -1,48 +1,48 @@
+use super::DbError;
 use super::models::ChildRow;
 use super::schema::children::dsl as c;
-use super::DbError;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use schemas::{ChildUpsert, Demographics};
 
 /// Inserts or updates the child with this local id; returns the stored row and whether
-/// it was new.
+/// it was new. Call it inside [`super::write`].
 pub fn upsert(
     conn: &mut SqliteConnection,
     local_id: &str,
     child: &ChildUpsert,
 ) -> Result<(ChildRow, bool), DbError> {
-    conn.immediate_transaction(|conn| {
-        let now = chrono::Utc::now().naive_utc();
-        let existing = find_by_local_id(conn, local_id)?;
-        match existing {
-            Some(old) => {
-                let mut row = ChildRow::new(
-                    old.id.clone(),
-                    local_id,
-                    &child.demographics,
-                    &child.identifiers,
-                    now,
-                );
-                row.created_at = old.created_at;
-                diesel::update(c::children.find(&old.id))
-                    .set(&row)
-                    .execute(conn)?;
-                Ok((row, false))
-            }
-            None => {
-                let row = ChildRow::new(
-                    uuid::Uuid::new_v4().to_string(),
-                    local_id,
-                    &child.demographics,
-                    &child.identifiers,
-                    now,
-                );
-                diesel::insert_into(c::children).values(&row).execute(conn)?;
-                Ok((row, true))
-            }
+    let now = chrono::Utc::now().naive_utc();
+    let existing = find_by_local_id(conn, local_id)?;
+    match existing {
+        Some(old) => {
+            let mut row = ChildRow::new(
+                old.id.clone(),
+                local_id,
+                &child.demographics,
+                &child.identifiers,
+                now,
+            );
+            row.created_at = old.created_at;
+            diesel::update(c::children.find(&old.id))
+                .set(&row)
+                .execute(conn)?;
+            Ok((row, false))
         }
-    })
+        None => {
+            let row = ChildRow::new(
+                uuid::Uuid::new_v4().to_string(),
+                local_id,
+                &child.demographics,
+                &child.identifiers,
+                now,
+            );
+            diesel::insert_into(c::children)
+                .values(&row)
+                .execute(conn)?;
+            Ok((row, true))
+        }
+    }
 }
 
 pub fn find_by_local_id(

@@ -40,11 +40,22 @@ struct SqlitePragmas;
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+            // busy_timeout first: switching to WAL needs a lock other connections may hold.
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
              PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
     }
+}
+
+/// Runs `f` in an immediate (write-locking) transaction: concurrent writers queue on the
+/// busy timeout instead of failing when a read would have to upgrade to a write.
+/// Every write goes through here, so a change and what it implies commit together.
+pub fn write<T>(
+    conn: &mut SqliteConnection,
+    f: impl FnOnce(&mut SqliteConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    conn.immediate_transaction(f)
 }
 
 /// Opens the pool and brings the schema up to date.
@@ -53,11 +64,18 @@ pub fn connect(database_url: &str) -> Result<DbPool, DbError> {
         .strip_prefix("sqlite://")
         .or_else(|| database_url.strip_prefix("sqlite:"))
         .unwrap_or(database_url);
-    if path.contains("://") {
+    if path.contains("://") || path.is_empty() {
         return Err(DbError::UnsupportedUrl(database_url.to_owned()));
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| DbError::Migration(format!("creating {}: {e}", parent.display())))?;
+        }
     }
     let pool = Pool::builder()
         .max_size(8)
+        .connection_timeout(std::time::Duration::from_secs(10))
         .connection_customizer(Box::new(SqlitePragmas))
         .build(ConnectionManager::<SqliteConnection>::new(path))?;
     let mut conn = pool.get()?;

@@ -78,7 +78,10 @@ impl ChildRow {
             date_of_birth: d.date_of_birth,
             sex: d.sex.map(|s| sex_to_str(s).to_owned()),
             postcode: d.postcode.as_ref().map(|p| p.trim().to_owned()),
-            postcode_norm: d.postcode.as_deref().map(schemas::child::normalise_postcode),
+            postcode_norm: d
+                .postcode
+                .as_deref()
+                .map(schemas::child::normalise_postcode),
             upn: ids.upn.as_ref().map(|u| u.as_str().to_owned()),
             nhs_number: ids.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
             created_at: now,
@@ -98,7 +101,12 @@ impl ChildRow {
                 postcode: self.postcode,
             },
             identifiers: ChildIdentifiers {
-                upn: self.upn.as_deref().map(Upn::parse).transpose().map_err(corrupt)?,
+                upn: self
+                    .upn
+                    .as_deref()
+                    .map(Upn::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
                 nhs_number: self
                     .nhs_number
                     .as_deref()

@@ -50,7 +50,7 @@ pub async fn upsert_child(
     let pool = state.pool.clone();
     let (row, created) = web::block(move || {
         let mut conn = pool.get()?;
-        db::children::upsert(&mut conn, &local_id, &child)
+        db::write(&mut conn, |c| db::children::upsert(c, &local_id, &child))
     })
     .await??;
     let child = row.into_wire()?;
@@ -119,10 +119,12 @@ pub async fn upsert_record(
     let pool = state.pool.clone();
     let outcome = web::block(move || {
         let mut conn = pool.get()?;
-        match db::children::find_by_local_id(&mut conn, &local_id)? {
-            Some(child) => db::records::upsert(&mut conn, &child.id, &record).map(Some),
-            None => Ok(None),
-        }
+        db::write(&mut conn, |c| {
+            match db::children::find_by_local_id(c, &local_id)? {
+                Some(child) => db::records::upsert(c, &child.id, &record).map(Some),
+                None => Ok(None),
+            }
+        })
     })
     .await??;
     let (row, created) = outcome.ok_or(ApiError::ChildNotFound)?;

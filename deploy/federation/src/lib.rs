@@ -1,1 +1,11 @@
+//! The dev federation: lay out PKI, directory and configuration, seed synthetic
+//! children, and run every node and the gateway. Shared by the `federation` command and
+//! the cross-service tests.
 
+pub mod load;
+pub mod pki;
+pub mod plan;
+pub mod seed;
+pub mod up;
+
+pub use plan::{Federation, Plan};

@@ -62,7 +62,10 @@ pub async fn search(
             exp: expires_at.timestamp(),
             nodes: outcome.nodes,
         };
-        let sealed = state.references.seal(&claims).map_err(GatewayError::Reference)?;
+        let sealed = state
+            .references
+            .seal(&claims)
+            .map_err(GatewayError::Reference)?;
         (Some(sealed), Some(expires_at))
     } else {
         (None, None)

@@ -19,7 +19,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let directory = state.directory.get();
     let nodes = directory.nodes().count();
     if nodes > 0 {
-        HttpResponse::Ok().json(json!({"status": "ready", "federation": directory.federation, "nodes": nodes}))
+        HttpResponse::Ok()
+            .json(json!({"status": "ready", "federation": directory.federation, "nodes": nodes}))
     } else {
         HttpResponse::ServiceUnavailable().json(json!({"status": "no agency nodes listed"}))
     }

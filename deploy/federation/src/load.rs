@@ -1,0 +1,38 @@
+//! Writes synthetic children into each node's database through the node's own data
+//! layer (the same upserts the integration API uses), one transaction per node.
+
+use crate::plan::Federation;
+use crate::seed::SyntheticChild;
+use anyhow::Context;
+use std::collections::BTreeMap;
+
+/// Returns the number of children written per node.
+pub fn load(
+    federation: &Federation,
+    children: &[SyntheticChild],
+) -> anyhow::Result<BTreeMap<String, usize>> {
+    let mut written = BTreeMap::new();
+    for (node, (_, db_path)) in &federation.node_configs {
+        let pool = agency_node::db::connect(&format!("sqlite://{}", db_path.display()))
+            .with_context(|| format!("opening {}", db_path.display()))?;
+        let mut conn = pool.get()?;
+        let count = agency_node::db::write(&mut conn, |conn| {
+            let mut count = 0;
+            for holding in children
+                .iter()
+                .flat_map(|c| &c.holdings)
+                .filter(|h| h.node == node)
+            {
+                let (row, _) =
+                    agency_node::db::children::upsert(conn, &holding.local_id, &holding.child)?;
+                for record in &holding.records {
+                    agency_node::db::records::upsert(conn, &row.id, record)?;
+                }
+                count += 1;
+            }
+            Ok(count)
+        })?;
+        written.insert(node.clone(), count);
+    }
+    Ok(written)
+}

@@ -1,0 +1,656 @@
+//! Deterministic synthetic children for the dev federation and tests. Every name, date,
+//! identifier and event here is generated: no real person's data.
+//!
+//! Shape: about 1 in 10 children are ever in need (held by social care, mostly with
+//! health too, some with police notifications and early help); half of those have SEN;
+//! absence and suspensions are more common among them.
+
+use chrono::{Datelike, Duration, NaiveDate};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use schemas::{
+    ChildIdentifiers, ChildUpsert, Demographics, NhsNumber, RecordCategory, RecordUpsert, Sex, Upn,
+};
+use serde::Serialize;
+use serde_json::json;
+
+/// The day the synthetic history runs up to. Fixed, so a seed always gives the same data.
+pub fn anchor() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 2).unwrap_or_default()
+}
+
+const GIVEN_F: &[&str] = &[
+    "Amelia", "Olivia", "Isla", "Ava", "Freya", "Aisha", "Zara", "Maya", "Ivy", "Lily", "Grace",
+    "Sofia", "Hannah", "Chloe", "Niamh", "Priya", "Leah", "Ellie", "Ruby", "Mia",
+];
+const GIVEN_M: &[&str] = &[
+    "Oliver", "Noah", "Muhammad", "Leo", "Arthur", "Harry", "Oscar", "Jacob", "Ethan", "Kai",
+    "Reuben", "Tomasz", "Ibrahim", "Finley", "Caleb", "Dylan", "Rhys", "Samuel", "Yusuf", "Alfie",
+];
+const FAMILY: &[&str] = &[
+    "Smith",
+    "Jones",
+    "Okafor",
+    "Patel",
+    "Williams",
+    "Brown",
+    "Taylor",
+    "Khan",
+    "Nowak",
+    "Evans",
+    "Thomas",
+    "Hughes",
+    "O'Neill",
+    "Murphy",
+    "Ahmed",
+    "Wilson",
+    "Davies",
+    "Roberts",
+    "Mensah",
+    "Kowalski",
+    "Clarke",
+    "Walker",
+    "Hussain",
+    "Wright",
+    "Green",
+    "Hall",
+    "Wood",
+    "Lewis",
+    "Baker",
+    "Begum",
+    "Campbell",
+    "Adeyemi",
+    "Harris",
+    "Martin",
+    "Jackson",
+    "Thompson",
+    "White",
+    "Scott",
+    "Morris",
+    "Cooper",
+    "Ward",
+    "Turner",
+    "Ali",
+    "Phillips",
+    "Parker",
+    "Shah",
+    "Edwards",
+    "Collins",
+    "Stewart",
+    "Morgan",
+    "Bell",
+    "Kelly",
+    "Price",
+    "Bennett",
+    "Wood-Allen",
+    "Singh",
+    "Chen",
+    "Nguyen",
+    "Fernandes",
+    "Da Silva",
+];
+const STAFF: &[&str] = &[
+    "Ms Achterberg",
+    "Mr Obi",
+    "Mrs Lindqvist",
+    "Ms Farah",
+    "Mr Delaney",
+    "Ms Quarshie",
+];
+const SEN_NEEDS: &[(&str, &str)] = &[
+    ("SEMH", "social, emotional and mental health"),
+    ("SLCN", "speech, language and communication"),
+    ("ASD", "autistic spectrum"),
+    ("MLD", "moderate learning difficulty"),
+    ("SPLD", "specific learning difficulty"),
+];
+const ABUSE: &[&str] = &["neglect", "emotional abuse", "physical abuse", "multiple"];
+const SUSPENSION_REASONS: &[&str] = &[
+    "persistent disruptive behaviour",
+    "verbal abuse or threatening behaviour against an adult",
+    "physical assault against a pupil",
+];
+
+/// One agency's copy of a child.
+#[derive(Debug, Clone, Serialize)]
+pub struct Holding {
+    pub node: &'static str,
+    pub local_id: String,
+    pub child: ChildUpsert,
+    pub records: Vec<RecordUpsert>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyntheticChild {
+    pub index: usize,
+    pub demographics: Demographics,
+    pub upn: Upn,
+    pub nhs_number: Option<NhsNumber>,
+    pub in_need: bool,
+    /// A short description of this child's situation, for people reading the samples.
+    pub story: String,
+    pub holdings: Vec<Holding>,
+}
+
+impl SyntheticChild {
+    pub fn agencies(&self) -> Vec<&'static str> {
+        self.holdings.iter().map(|h| h.node).collect()
+    }
+}
+
+struct Gen {
+    rng: ChaCha8Rng,
+    nhs_counter: u32,
+}
+
+impl Gen {
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.rng.random_range(0..items.len())]
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng.random_bool(p.clamp(0.0, 1.0))
+    }
+
+    fn date_between(&mut self, from: NaiveDate, to: NaiveDate) -> NaiveDate {
+        let days = (to - from).num_days().max(1);
+        from + Duration::days(self.rng.random_range(0..days))
+    }
+
+    fn next_nhs(&mut self) -> Option<NhsNumber> {
+        // 999 prefixes are never issued to real patients; skip numbers with no check digit.
+        loop {
+            self.nhs_counter += 1;
+            if self.nhs_counter > 999_999 {
+                return None;
+            }
+            if let Some(n) = NhsNumber::with_check_digit(&format!("999{:06}", self.nhs_counter)) {
+                return Some(n);
+            }
+        }
+    }
+
+    fn postcode(&mut self) -> String {
+        let letters = b"ABDEFGHJLNPQRSTUWXYZ";
+        format!(
+            "ZZ{} {}{}{}",
+            self.rng.random_range(1..10),
+            self.rng.random_range(1..10),
+            *self.pick(letters) as char,
+            *self.pick(letters) as char
+        )
+    }
+}
+
+fn rec(
+    node: &str,
+    index: usize,
+    n: &mut usize,
+    category: RecordCategory,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+    impact: String,
+    details: serde_json::Value,
+) -> RecordUpsert {
+    *n += 1;
+    RecordUpsert {
+        source_system_id: format!("{node}-{}-{index:06}-{n}", category.as_str()),
+        category,
+        effective_from: from,
+        effective_to: to,
+        recorded_at: None,
+        impact,
+        details,
+    }
+}
+
+/// The academic year (starting September) a date of birth falls in.
+fn cohort(dob: NaiveDate) -> i32 {
+    if dob.month() >= 9 {
+        dob.year()
+    } else {
+        dob.year() - 1
+    }
+}
+
+/// Generates `count` children from `seed`. Same seed, same children.
+pub fn population(seed: u64, count: usize) -> Vec<SyntheticChild> {
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        nhs_counter: 0,
+    };
+    (0..count).map(|i| child(&mut g, i)).collect()
+}
+
+fn child(g: &mut Gen, index: usize) -> SyntheticChild {
+    let sex = if g.chance(0.5) {
+        Sex::Female
+    } else {
+        Sex::Male
+    };
+    let given = if sex == Sex::Female {
+        *g.pick(GIVEN_F)
+    } else {
+        *g.pick(GIVEN_M)
+    };
+    let family = *g.pick(FAMILY);
+    let dob = g.date_between(
+        NaiveDate::from_ymd_opt(2010, 9, 1).unwrap_or_default(),
+        NaiveDate::from_ymd_opt(2021, 8, 31).unwrap_or_default(),
+    );
+    let demographics = Demographics {
+        given_name: given.to_owned(),
+        family_name: family.to_owned(),
+        date_of_birth: dob,
+        sex: Some(sex),
+        postcode: Some(g.postcode()),
+    };
+    // LA code 999 is not a real authority: these UPNs cannot collide with a real pupil's.
+    let upn = Upn::with_check_letter(&format!("999{:09}", index + 1))
+        .unwrap_or_else(|_| unreachable_upn());
+    let nhs_number = g.next_nhs();
+    let in_need = g.chance(0.10);
+    let a = anchor();
+    let mut holdings = Vec::new();
+    let mut story = Vec::new();
+
+    // School: primary for the younger cohorts, the academy for the older.
+    let year_group = 2026 - cohort(dob) - 5;
+    let (school, prefix, school_name) = if year_group <= 6 {
+        ("school-a", "NPS", "Northfield Primary School")
+    } else {
+        ("school-b", "RVA", "Riverside Academy")
+    };
+    let mut n = 0;
+    let mut records = Vec::new();
+    let year_label = if year_group <= 0 {
+        "Reception".to_owned()
+    } else {
+        format!("Year {year_group}")
+    };
+    let joined = NaiveDate::from_ymd_opt(
+        if year_group <= 6 {
+            cohort(dob) + 4
+        } else {
+            cohort(dob) + 11
+        },
+        9,
+        3,
+    )
+    .unwrap_or(a);
+    records.push(rec(school, index, &mut n, RecordCategory::Enrolment, joined, None,
+        format!("On roll at {school_name}, {year_label}"),
+        json!({"urn": if school == "school-a" { "999101" } else { "999102" }, "year_group": year_group})));
+    let terms = [
+        ("autumn term 2025", (2025, 9, 3), (2025, 12, 19)),
+        ("spring term 2026", (2026, 1, 5), (2026, 3, 27)),
+        ("summer term 2026", (2026, 4, 13), (2026, 7, 22)),
+        ("autumn term 2026 to date", (2026, 9, 3), (2026, 10, 23)),
+    ];
+    let base: f64 = if in_need { 0.87 } else { 0.955 };
+    for (label, from, to) in terms {
+        let from = NaiveDate::from_ymd_opt(from.0, from.1, from.2).unwrap_or(a);
+        let to = NaiveDate::from_ymd_opt(to.0, to.1, to.2).unwrap_or(a);
+        if to < joined {
+            continue;
+        }
+        let possible: i64 = (to - from).num_days() * 10 / 7;
+        let rate = (base + g.rng.random_range(-0.06..0.04)).clamp(0.5, 1.0);
+        let present = (possible as f64 * rate).round() as i64;
+        let absent = possible - present;
+        let authorised = absent / 2;
+        let pct = 100.0 * present as f64 / possible as f64;
+        let pa = pct < 90.0;
+        records.push(rec(
+            school,
+            index,
+            &mut n,
+            RecordCategory::Attendance,
+            from,
+            Some(to),
+            format!(
+                "Attendance {pct:.1}% ({label}){}",
+                if pa { ": persistent absence" } else { "" }
+            ),
+            json!({"sessions_possible": possible, "sessions_present": present,
+                   "authorised_absence": authorised, "unauthorised_absence": absent - authorised,
+                   "persistent_absence": pa}),
+        ));
+    }
+    if g.chance(if in_need { 0.18 } else { 0.02 }) && year_group >= 1 {
+        let date = g.date_between(NaiveDate::from_ymd_opt(2025, 9, 8).unwrap_or(a), a);
+        let days = g.rng.random_range(1..=5);
+        let reason = *g.pick(SUSPENSION_REASONS);
+        records.push(rec(
+            school,
+            index,
+            &mut n,
+            RecordCategory::Exclusion,
+            date,
+            Some(date + Duration::days(days - 1)),
+            format!(
+                "Suspended for {days} day{} from {date}",
+                if days == 1 { "" } else { "s" }
+            ),
+            json!({"type": "suspension", "days": days, "reason_category": reason}),
+        ));
+        story.push("suspension");
+    }
+    if g.chance(if in_need { 0.5 } else { 0.13 }) {
+        let (code, label) = *g.pick(SEN_NEEDS);
+        let ehcp = g.chance(0.2);
+        records.push(rec(school, index, &mut n, RecordCategory::SpecialEducationalNeeds, joined, None,
+            format!("{}: {label} needs", if ehcp { "EHC plan" } else { "SEN support" }),
+            json!({"provision": if ehcp { "ehc_plan" } else { "sen_support" }, "primary_need": code})));
+        story.push(if ehcp { "EHC plan" } else { "SEN support" });
+    }
+    if g.chance(if in_need { 0.7 } else { 0.24 }) {
+        records.push(rec(
+            school,
+            index,
+            &mut n,
+            RecordCategory::PupilPremium,
+            NaiveDate::from_ymd_opt(2026, 9, 1).unwrap_or(a),
+            None,
+            "Eligible for pupil premium".into(),
+            json!({"eligible": true}),
+        ));
+    }
+    if in_need || g.chance(0.05) {
+        let adult = *g.pick(STAFF);
+        records.push(rec(
+            school,
+            index,
+            &mut n,
+            RecordCategory::TrustedAdult,
+            NaiveDate::from_ymd_opt(2026, 9, 10).unwrap_or(a),
+            None,
+            format!("Trusted adult in school: {adult}"),
+            json!({"name": adult, "role": "learning mentor"}),
+        ));
+    }
+    if in_need && g.chance(0.3) {
+        let date = g.date_between(NaiveDate::from_ymd_opt(2026, 9, 3).unwrap_or(a), a);
+        records.push(rec(
+            school,
+            index,
+            &mut n,
+            RecordCategory::Behaviour,
+            date,
+            None,
+            "Behaviour incident: left lesson without permission, calmed with trusted adult".into(),
+            json!({"type": "left_lesson", "points": 2}),
+        ));
+    }
+    holdings.push(Holding {
+        node: school,
+        local_id: format!("{prefix}-{:06}", index + 1),
+        child: ChildUpsert {
+            demographics: demographics.clone(),
+            identifiers: ChildIdentifiers {
+                upn: Some(upn.clone()),
+                nhs_number: None,
+            },
+        },
+        records,
+    });
+
+    if in_need {
+        let mut n = 0;
+        let mut records = Vec::new();
+        let referral = g.date_between(
+            NaiveDate::from_ymd_opt(2024, 1, 8).unwrap_or(a),
+            a - Duration::days(40),
+        );
+        records.push(rec("social-care", index, &mut n, RecordCategory::ChildInNeedEpisode, referral, None,
+            format!("Known to children's social care since {referral}"),
+            json!({"referral_date": referral, "primary_need_code": *g.pick(&["N1", "N2", "N3", "N4", "N5"])})));
+        let plan_start = g.date_between(referral + Duration::days(20), a);
+        let roll: f64 = g.rng.random();
+        if roll < 0.4 {
+            let category = *g.pick(ABUSE);
+            records.push(rec("social-care", index, &mut n, RecordCategory::ChildProtectionPlan, plan_start, None,
+                format!("Open child protection plan since {plan_start}: be alert to distress and share concerns with the DSL"),
+                json!({"category_of_abuse": category, "review_due": plan_start + Duration::days(90)})));
+            story.push("child protection plan");
+        } else if roll < 0.6 {
+            records.push(rec("social-care", index, &mut n, RecordCategory::LookedAfter, plan_start, None,
+                format!("Looked after by the local authority since {plan_start}"),
+                json!({"legal_status": "C2", "placement_type": "foster care with a relative or friend"})));
+            records.push(rec(
+                "social-care",
+                index,
+                &mut n,
+                RecordCategory::PersonalEducationPlan,
+                plan_start + Duration::days(20),
+                None,
+                "Personal education plan in place; next review this term".into(),
+                json!({"targets": ["reading fluency", "attendance above 95%"]}),
+            ));
+            story.push("looked after");
+        } else {
+            records.push(rec(
+                "social-care",
+                index,
+                &mut n,
+                RecordCategory::ChildInNeedPlan,
+                plan_start,
+                None,
+                format!("Child in need plan since {plan_start}"),
+                json!({}),
+            ));
+            story.push("child in need plan");
+        }
+        records.push(rec("social-care", index, &mut n, RecordCategory::AllocatedSocialWorker, plan_start, None,
+            "Allocated social worker in the Family Support team (contact via the duty line)".into(),
+            json!({"team": "Family Support", "worker": *g.pick(&["K. Brennan", "D. Osei", "R. Lindgren"])})));
+        if g.chance(0.5) {
+            records.push(rec(
+                "social-care",
+                index,
+                &mut n,
+                RecordCategory::AssessmentFactors,
+                referral,
+                None,
+                "Assessment identified factors affecting the family".into(),
+                json!({"factors": [*g.pick(&["3A", "4A", "2A", "1C"])]}),
+            ));
+        }
+        holdings.push(Holding {
+            node: "social-care",
+            local_id: format!("LCS-{:06}", index + 1),
+            child: ChildUpsert {
+                demographics: demographics.clone(),
+                identifiers: ChildIdentifiers {
+                    upn: Some(upn.clone()),
+                    nhs_number: nhs_number.clone(),
+                },
+            },
+            records,
+        });
+    }
+
+    if nhs_number.is_some() && (in_need || g.chance(0.2)) {
+        let mut n = 0;
+        let mut records = Vec::new();
+        let date = g.date_between(NaiveDate::from_ymd_opt(2025, 9, 1).unwrap_or(a), a);
+        records.push(rec(
+            "health",
+            index,
+            &mut n,
+            RecordCategory::SchoolNurseContact,
+            date,
+            None,
+            "Seen by the school nursing team".into(),
+            json!({"reason": *g.pick(&["wellbeing check", "sleep difficulties", "continence"])}),
+        ));
+        if story.contains(&"child protection plan") || story.contains(&"looked after") {
+            records.push(rec(
+                "health",
+                index,
+                &mut n,
+                RecordCategory::ChildProtectionInformation,
+                date,
+                None,
+                "CP-IS flag: child subject to a plan; unscheduled care settings alerted".into(),
+                json!({"flag": "cp-is"}),
+            ));
+        }
+        if g.chance(if in_need { 0.35 } else { 0.08 }) {
+            let referred = g.date_between(NaiveDate::from_ymd_opt(2025, 6, 1).unwrap_or(a), a);
+            records.push(rec(
+                "health",
+                index,
+                &mut n,
+                RecordCategory::CamhsReferral,
+                referred,
+                None,
+                "CAMHS referral accepted; waiting for first appointment".into(),
+                json!({"status": "waiting"}),
+            ));
+            story.push("CAMHS referral");
+        }
+        holdings.push(Holding {
+            node: "health",
+            local_id: format!("HLT-{:06}", index + 1),
+            child: ChildUpsert {
+                demographics: demographics.clone(),
+                identifiers: ChildIdentifiers {
+                    upn: None,
+                    nhs_number: nhs_number.clone(),
+                },
+            },
+            records,
+        });
+    }
+
+    if g.chance(if in_need { 0.3 } else { 0.005 }) {
+        let mut n = 0;
+        let mut records = Vec::new();
+        for _ in 0..g.rng.random_range(1..=2) {
+            let date = g.date_between(NaiveDate::from_ymd_opt(2026, 6, 1).unwrap_or(a), a);
+            let hour = g.rng.random_range(18..24);
+            records.push(rec("police", index, &mut n, RecordCategory::EncompassNotification, date, None,
+                format!("Operation Encompass: police attended a domestic abuse incident at the child's home on {date}; the child may need support at school"),
+                json!({"incident_time": format!("{date}T{hour:02}:{:02}:00Z", g.rng.random_range(0..60)),
+                       "child_present": g.chance(0.6), "police_reference": format!("CC-{:07}", g.rng.random_range(0..10_000_000))})));
+        }
+        story.push("police notification");
+        // The police hold names, date of birth and address, not education or NHS numbers.
+        holdings.push(Holding {
+            node: "police",
+            local_id: format!("CC-P-{:06}", index + 1),
+            child: ChildUpsert {
+                demographics: demographics.clone(),
+                identifiers: ChildIdentifiers::default(),
+            },
+            records,
+        });
+    }
+
+    if g.chance(if in_need { 0.2 } else { 0.05 }) {
+        let mut n = 0;
+        let start = g.date_between(NaiveDate::from_ymd_opt(2025, 1, 6).unwrap_or(a), a);
+        let records = vec![
+            rec(
+                "early-help",
+                index,
+                &mut n,
+                RecordCategory::EarlyHelpAssessment,
+                start,
+                None,
+                format!("Early help assessment completed {start}"),
+                json!({"type": "EHA"}),
+            ),
+            rec(
+                "early-help",
+                index,
+                &mut n,
+                RecordCategory::TeamAroundTheFamily,
+                start + Duration::days(14),
+                None,
+                "Team around the family meets every six weeks".into(),
+                json!({"frequency_weeks": 6}),
+            ),
+            rec(
+                "early-help",
+                index,
+                &mut n,
+                RecordCategory::LeadPractitioner,
+                start + Duration::days(14),
+                None,
+                "Lead practitioner: family support worker".into(),
+                json!({"role": "family support worker"}),
+            ),
+        ];
+        story.push("early help");
+        holdings.push(Holding {
+            node: "early-help",
+            local_id: format!("EH-{:06}", index + 1),
+            child: ChildUpsert {
+                demographics: demographics.clone(),
+                identifiers: ChildIdentifiers {
+                    upn: Some(upn.clone()),
+                    nhs_number: None,
+                },
+            },
+            records,
+        });
+    }
+
+    SyntheticChild {
+        index,
+        demographics,
+        upn,
+        nhs_number,
+        in_need,
+        story: if story.is_empty() {
+            "attends school".into()
+        } else {
+            story.join(", ")
+        },
+        holdings,
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_upn() -> Upn {
+    // with_check_letter only fails on non-digit input, which the format above never makes.
+    panic!("synthetic UPN body was not 12 digits")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_children() {
+        let a = serde_json::to_string(&population(7, 50)).unwrap();
+        let b = serde_json::to_string(&population(7, 50)).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, serde_json::to_string(&population(8, 50)).unwrap());
+    }
+
+    #[test]
+    fn population_has_the_expected_shape() {
+        let children = population(42, 2000);
+        let in_need = children.iter().filter(|c| c.in_need).count();
+        assert!((140..=260).contains(&in_need), "in need: {in_need}");
+        let at_social_care = children
+            .iter()
+            .filter(|c| c.agencies().contains(&"social-care"))
+            .count();
+        assert_eq!(at_social_care, in_need);
+        assert!(children.iter().all(|c| {
+            c.agencies()
+                .iter()
+                .filter(|a| a.starts_with("school"))
+                .count()
+                == 1
+        }));
+        let multi = children.iter().filter(|c| c.holdings.len() >= 4).count();
+        assert!(multi > 10, "children known to 4+ agencies: {multi}");
+        let upns: std::collections::HashSet<_> = children.iter().map(|c| c.upn.clone()).collect();
+        assert_eq!(upns.len(), children.len());
+    }
+}

@@ -1,0 +1,395 @@
+//! `federation up`: lay out, seed, start every node and the gateway as child processes,
+//! wait until they answer, print how to use them, and stop them all on Ctrl-C.
+
+use crate::plan::{Federation, Plan};
+use crate::seed::{self, SyntheticChild};
+use anyhow::Context;
+use schemas::PractitionerRole;
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+pub struct UpOptions {
+    pub dir: PathBuf,
+    pub children: usize,
+    pub seed: u64,
+    pub gateway_port: u16,
+    pub first_node_port: u16,
+    pub token_ttl_hours: i64,
+}
+
+/// Demo practitioners whose tokens `up` prints: (env name, role, agency, subject).
+pub const DEMO_PRACTITIONERS: &[(&str, PractitionerRole, &str, &str)] = &[
+    (
+        "TOKEN_DSL",
+        PractitionerRole::DesignatedSafeguardingLead,
+        "school-a",
+        "dsl.northfield",
+    ),
+    (
+        "TOKEN_TEACHER",
+        PractitionerRole::Teacher,
+        "school-a",
+        "teacher.northfield",
+    ),
+    (
+        "TOKEN_SOCIAL_WORKER",
+        PractitionerRole::SocialWorker,
+        "social-care",
+        "sw.county",
+    ),
+    (
+        "TOKEN_SCHOOL_NURSE",
+        PractitionerRole::SchoolNurse,
+        "health",
+        "nurse.community",
+    ),
+    (
+        "TOKEN_POLICE_OFFICER",
+        PractitionerRole::PoliceOfficer,
+        "police",
+        "officer.county",
+    ),
+];
+
+/// Refuses to clear a folder that does not look like one `up` made.
+fn clear_previous(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let ours = dir.join("directory.toml").exists() || std::fs::read_dir(dir)?.next().is_none();
+    anyhow::ensure!(
+        ours,
+        "{} exists and is not a dev federation folder; choose another --dir",
+        dir.display()
+    );
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
+
+pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
+    let started = Instant::now();
+    clear_previous(&opts.dir)?;
+    let plan = Plan::dev(opts.gateway_port, opts.first_node_port);
+    let federation = Federation::generate(&opts.dir, plan)?;
+    println!(
+        "Generated the dev PKI, federation directory and token issuer in {}",
+        federation.root.display()
+    );
+
+    let children = seed::population(opts.seed, opts.children);
+    let written = crate::load::load(&federation, &children)?;
+    let summary: Vec<String> = written
+        .iter()
+        .map(|(node, n)| format!("{node} {n}"))
+        .collect();
+    println!(
+        "Seeded {} synthetic children (seed {}): {}",
+        children.len(),
+        opts.seed,
+        summary.join(", ")
+    );
+
+    let mut processes = start_all(&federation).await?;
+    wait_until_ready(&federation, &mut processes).await?;
+    write_session(&federation, &opts, &processes, &children)?;
+    print_banner(&federation, &children, &processes, started.elapsed());
+
+    supervise(&mut processes).await;
+    println!("\nStopping the federation…");
+    stop_all(&mut processes).await;
+    println!("Stopped.");
+    Ok(())
+}
+
+pub struct Process {
+    pub name: String,
+    pub url: String,
+    pub child: Child,
+    pub log: PathBuf,
+    pub exited: bool,
+}
+
+async fn start_all(federation: &Federation) -> anyhow::Result<Vec<Process>> {
+    let exe = std::env::current_exe().context("locating the federation binary")?;
+    let logs = federation.root.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let mut processes = Vec::new();
+    let mut services: Vec<(String, &str, PathBuf, String)> = federation
+        .plan
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            let (config, _) = federation.node_configs.get(&node.id)?;
+            Some((
+                node.id.clone(),
+                "run-node",
+                config.clone(),
+                federation.plan.node_url(node),
+            ))
+        })
+        .collect();
+    services.push((
+        "gateway".into(),
+        "run-gateway",
+        federation.gateway_config.clone(),
+        federation.plan.gateway_url(),
+    ));
+    for (name, command, config, url) in services {
+        let log = logs.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log)?;
+        let child = Command::new(&exe)
+            .arg(command)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        processes.push(Process {
+            name,
+            url,
+            child,
+            log,
+            exited: false,
+        });
+    }
+    Ok(processes)
+}
+
+async fn wait_until_ready(
+    federation: &Federation,
+    processes: &mut [Process],
+) -> anyhow::Result<()> {
+    let tls = trust::tls::client_config_without_identity(&federation.ca_file)?;
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for p in processes.iter_mut() {
+        loop {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                let tail = std::fs::read_to_string(&p.log).unwrap_or_default();
+                let tail: Vec<&str> = tail.lines().rev().take(15).collect();
+                anyhow::bail!(
+                    "{} exited during start ({status}); its log {} ends:\n{}",
+                    p.name,
+                    p.log.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+            }
+            let ready = http
+                .get(format!("{}/readyz", p.url))
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if ready {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} did not become ready within 60 s; see {}",
+                p.name,
+                p.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+fn env_name(id: &str) -> String {
+    id.to_ascii_uppercase().replace('-', "_")
+}
+
+/// Up to five children chosen to show the federation: known to many agencies, looked
+/// after, found by police only through demographics, and one known only to school.
+pub fn samples(children: &[SyntheticChild]) -> Vec<&SyntheticChild> {
+    let mut chosen: Vec<&SyntheticChild> = Vec::new();
+    let mut take = |pred: &dyn Fn(&SyntheticChild) -> bool| {
+        if let Some(c) = children
+            .iter()
+            .find(|c| pred(c) && !chosen.iter().any(|s| s.index == c.index))
+        {
+            chosen.push(c);
+        }
+    };
+    take(&|c| {
+        c.story.contains("child protection plan")
+            && c.agencies().contains(&"police")
+            && c.holdings.len() >= 4
+    });
+    take(&|c| c.story.contains("child protection plan") && c.holdings.len() >= 3);
+    take(&|c| c.story.contains("looked after"));
+    take(&|c| c.story.contains("early help") && !c.in_need);
+    take(&|c| c.holdings.len() == 1);
+    chosen
+}
+
+fn write_session(
+    federation: &Federation,
+    opts: &UpOptions,
+    processes: &[Process],
+    children: &[SyntheticChild],
+) -> anyhow::Result<()> {
+    let mut env =
+        String::from("# Written by `federation up`: source it to drive the dev federation.\n");
+    let gw = federation.plan.gateway_url();
+    writeln!(env, "GATEWAY_URL={gw}")?;
+    writeln!(env, "DOCS_URL={gw}/docs/")?;
+    writeln!(env, "CA_CERT={}", federation.ca_file.display())?;
+    writeln!(env, "DIRECTORY={}", federation.directory_file.display())?;
+    for node in &federation.plan.nodes {
+        writeln!(
+            env,
+            "NODE_URL_{}={}",
+            env_name(&node.id),
+            federation.plan.node_url(node)
+        )?;
+    }
+    if let (Some(node), Some(tls)) = (
+        federation.plan.nodes.first(),
+        federation.integration_tls.get("school-a"),
+    ) {
+        writeln!(
+            env,
+            "INTEGRATION_NODE_URL={}",
+            federation.plan.node_url(node)
+        )?;
+        writeln!(env, "INTEGRATION_CERT={}", tls.cert.display())?;
+        writeln!(env, "INTEGRATION_KEY={}", tls.key.display())?;
+    }
+    for (name, role, agency, subject) in DEMO_PRACTITIONERS {
+        let token = federation.token(*role, agency, subject, opts.token_ttl_hours * 3600)?;
+        writeln!(env, "{name}={token}")?;
+    }
+    for p in processes {
+        if let Some(pid) = p.child.id() {
+            writeln!(env, "PID_{}={pid}", env_name(&p.name))?;
+        }
+    }
+    std::fs::write(federation.root.join("session.env"), env)?;
+    let samples: Vec<_> = samples(children)
+        .into_iter()
+        .map(|c| {
+            json!({
+                "story": c.story,
+                "demographics": c.demographics,
+                "identifiers": {"upn": c.upn, "nhs_number": c.nhs_number},
+                "expected_agencies": c.agencies(),
+            })
+        })
+        .collect();
+    std::fs::write(
+        federation.root.join("sample-children.json"),
+        serde_json::to_string_pretty(&samples)? + "\n",
+    )?;
+    Ok(())
+}
+
+fn print_banner(
+    federation: &Federation,
+    children: &[SyntheticChild],
+    processes: &[Process],
+    took: Duration,
+) {
+    let root = federation.root.display();
+    let gw = federation.plan.gateway_url();
+    println!("\nThe dev federation is up ({:.1} s):", took.as_secs_f64());
+    for p in processes {
+        println!(
+            "  {:<12} {}   pid {}   log {}",
+            p.name,
+            p.url,
+            p.child.id().unwrap_or(0),
+            p.log.display()
+        );
+    }
+    println!("\nAPI docs (Swagger UI):  {gw}/docs/");
+    println!(
+        "  Your browser will not know the dev CA: accept the warning, or import {}.",
+        federation.ca_file.display()
+    );
+    println!("  Authorize with a token from {root}/session.env (e.g. TOKEN_DSL).");
+    println!("\nTokens, certificates and URLs:  {root}/session.env");
+    println!("Sample children to search for: {root}/sample-children.json");
+    if let Some(child) = samples(children).first() {
+        println!(
+            "\nTry it (a child known to {}):",
+            child.agencies().join(", ")
+        );
+        println!("  source {root}/session.env");
+        println!(
+            "  curl -s --cacert \"$CA_CERT\" -H \"Authorization: Bearer $TOKEN_DSL\" -H 'content-type: application/json' \\\n    -d '{{\"identifiers\": {{\"upn\": \"{}\"}}}}' \"$GATEWAY_URL/v1/children:search\"",
+            child.upn
+        );
+        println!("  # then, with the \"reference\" it returns:");
+        println!(
+            "  curl -s --cacert \"$CA_CERT\" -H \"Authorization: Bearer $TOKEN_DSL\" \\\n    \"$GATEWAY_URL/v1/children/$REFERENCE/view?purpose=safeguarding&legal_basis=public_task\""
+        );
+        println!(
+            "\nStop one agency (e.g. kill the police node's pid above) and view again: its section turns \"unavailable\"."
+        );
+    }
+    println!("\nPress Ctrl-C to stop everything.");
+}
+
+/// Runs until Ctrl-C or SIGTERM, reporting any service that stops on its own.
+async fn supervise(processes: &mut [Process]) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        #[cfg(unix)]
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = terminated => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                for p in processes.iter_mut().filter(|p| !p.exited) {
+                    if let Ok(Some(status)) = p.child.try_wait() {
+                        p.exited = true;
+                        println!("{} stopped ({status}); the gateway now reports it unavailable.", p.name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn stop_all(processes: &mut [Process]) {
+    for p in processes.iter_mut().filter(|p| !p.exited) {
+        if let Some(pid) = p.child.id() {
+            // SIGTERM lets actix drain in-flight requests; kill follows if it lingers.
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+    }
+    for p in processes.iter_mut() {
+        if tokio::time::timeout(Duration::from_secs(10), p.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = p.child.kill().await;
+        }
+    }
+}
