@@ -33,7 +33,16 @@ pub struct Application {
 const BODY_LIMIT: usize = 1024 * 1024;
 
 impl Application {
+    /// Binds `server.listen` and builds the server.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.server.listen)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        Self::build_with_listener(settings, listener)
+    }
+
+    /// Builds the server on a listener the caller already bound (tests bind port 0
+    /// first, so every address is known before anything starts).
+    pub fn build_with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         trust::install_crypto_provider();
         let directory = DirectoryHandle::load(&settings.directory.path)?;
         {
@@ -56,8 +65,6 @@ impl Application {
         let pool = db::connect(&settings.database.url)
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
-        let listener = TcpListener::bind(&settings.server.listen)
-            .with_context(|| format!("binding {}", settings.server.listen))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             agency_id: settings.agency.id.clone(),

@@ -1,1 +1,177 @@
+//! A real federation for tests: generated PKI, directory and tokens, SQLite databases
+//! seeded with synthetic children, every node and the gateway started in-process on
+//! ephemeral ports with real TLS. Each test reads as a scenario over it.
 
+use actix_web::dev::ServerHandle;
+use federation::plan::{Federation, NodePlan, Plan};
+use federation::seed::{self, SyntheticChild};
+use schemas::PractitionerRole;
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::time::Duration;
+use trust::tls::TlsFiles;
+
+pub struct Options {
+    /// Which of the dev federation's nodes to start.
+    pub nodes: Vec<&'static str>,
+    pub children: usize,
+    pub node_timeout_ms: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            nodes: vec!["school-a", "school-b", "social-care", "health", "police", "early-help"],
+            children: 300,
+            node_timeout_ms: 2000,
+        }
+    }
+}
+
+pub struct TestFederation {
+    pub files: Federation,
+    pub children: Vec<SyntheticChild>,
+    pub gateway_url: String,
+    pub node_urls: BTreeMap<String, String>,
+    nodes: BTreeMap<String, ServerHandle>,
+    gateway: ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+fn free_listener() -> anyhow::Result<TcpListener> {
+    Ok(TcpListener::bind("127.0.0.1:0")?)
+}
+
+/// Starts a federation and returns once every service accepts connections.
+pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation> {
+    trust::install_crypto_provider();
+    let dir = tempfile::tempdir()?;
+    let gateway_listener = free_listener()?;
+    let dev = Plan::dev(0, 0);
+    let mut listeners = BTreeMap::new();
+    let mut nodes: Vec<NodePlan> = Vec::new();
+    for node in dev.nodes.into_iter().filter(|n| options.nodes.contains(&n.id.as_str())) {
+        let listener = free_listener()?;
+        nodes.push(NodePlan { port: listener.local_addr()?.port(), ..node });
+        listeners.insert(nodes[nodes.len() - 1].id.clone(), listener);
+    }
+    let plan = Plan {
+        host: "127.0.0.1".into(),
+        gateway_port: gateway_listener.local_addr()?.port(),
+        nodes,
+        workers: Some(1),
+        node_timeout_ms: options.node_timeout_ms,
+    };
+    let files = Federation::generate(dir.path(), plan)?;
+    let children = seed::population(42, options.children);
+    federation::load::load(&files, &children)?;
+
+    let mut handles = BTreeMap::new();
+    let mut node_urls = BTreeMap::new();
+    for node in &files.plan.nodes {
+        let listener = listeners
+            .remove(&node.id)
+            .ok_or_else(|| anyhow::anyhow!("no listener for {}", node.id))?;
+        let app = agency_node::Application::build_with_listener(files.node_settings(&node.id)?, listener)?;
+        handles.insert(node.id.clone(), app.handle());
+        node_urls.insert(node.id.clone(), files.plan.node_url(node));
+        tokio::spawn(app.run_until_stopped());
+    }
+    let app = gateway::Application::build_with_listener(files.gateway_settings()?, gateway_listener)?;
+    let gateway = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    Ok(TestFederation {
+        gateway_url: files.plan.gateway_url(),
+        files,
+        children,
+        node_urls,
+        nodes: handles,
+        gateway,
+        _dir: dir,
+    })
+}
+
+impl TestFederation {
+    /// A token for a demo practitioner, valid for ten minutes.
+    pub fn token(&self, role: PractitionerRole, agency: &str) -> String {
+        self.files
+            .token(role, agency, &format!("{}.{agency}", role.as_str()), 600)
+            .unwrap_or_default()
+    }
+
+    pub fn dsl_token(&self) -> String {
+        self.token(PractitionerRole::DesignatedSafeguardingLead, "school-a")
+    }
+
+    /// An HTTPS client that trusts the federation CA and presents no certificate (what a
+    /// practitioner's app is to the gateway).
+    pub fn anonymous_client(&self) -> reqwest::Client {
+        client(trust::tls::client_config_without_identity(&self.files.ca_file).ok())
+    }
+
+    /// A client presenting the given member certificate.
+    pub fn member_client(&self, tls: &TlsFiles) -> reqwest::Client {
+        client(trust::tls::client_config(tls).ok())
+    }
+
+    /// The gateway's own identity, as nodes see it.
+    pub fn gateway_identity(&self) -> reqwest::Client {
+        self.member_client(&self.files.gateway_tls)
+    }
+
+    /// The integration client (`<node>-system`) of a node.
+    pub fn integration_client(&self, node: &str) -> reqwest::Client {
+        match self.files.integration_tls.get(node) {
+            Some(tls) => self.member_client(tls),
+            None => self.anonymous_client(),
+        }
+    }
+
+    pub fn node_url(&self, node: &str) -> &str {
+        self.node_urls.get(node).map(String::as_str).unwrap_or_default()
+    }
+
+    /// Stops one node as if its host went away.
+    pub async fn stop_node(&self, node: &str) {
+        if let Some(handle) = self.nodes.get(node) {
+            handle.stop(false).await;
+        }
+    }
+
+    /// A seeded child known to at least `min_agencies` of the running nodes, with a
+    /// query (identifiers and demographics) that finds it.
+    pub fn child_known_to(&self, min_agencies: usize, must_include: &[&str]) -> Option<&SyntheticChild> {
+        self.children.iter().find(|c| {
+            let agencies = c.agencies();
+            agencies.iter().filter(|a| self.node_urls.contains_key(**a)).count() >= min_agencies
+                && must_include.iter().all(|m| agencies.contains(m))
+        })
+    }
+
+    pub async fn shutdown(self) {
+        self.gateway.stop(false).await;
+        for handle in self.nodes.values() {
+            handle.stop(false).await;
+        }
+    }
+}
+
+/// The query a practitioner would type for this child: every identifier and the
+/// demographics.
+pub fn query_for(child: &SyntheticChild) -> serde_json::Value {
+    serde_json::json!({
+        "identifiers": {"upn": child.upn, "nhs_number": child.nhs_number},
+        "demographics": child.demographics,
+    })
+}
+
+fn client(config: Option<rustls::ClientConfig>) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10));
+    let builder = match config {
+        Some(config) => builder.tls_backend_preconfigured(config),
+        None => builder,
+    };
+    builder.build().unwrap_or_default()
+}

@@ -365,7 +365,11 @@ async fn supervise(processes: &mut [Process]) {
                 for p in processes.iter_mut().filter(|p| !p.exited) {
                     if let Ok(Some(status)) = p.child.try_wait() {
                         p.exited = true;
-                        println!("{} stopped ({status}); the gateway now reports it unavailable.", p.name);
+                        if p.name == "gateway" {
+                            println!("the gateway stopped ({status}); restart `federation up` to get it back");
+                        } else {
+                            println!("{} stopped ({status}); the gateway now reports it unavailable", p.name);
+                        }
                     }
                 }
             }
