@@ -209,6 +209,6 @@ pub fn chronology(sections: &[AgencySection]) -> Vec<ChronologyEntry> {
             })
         })
         .collect();
-    entries.sort_by(|a, b| b.date.cmp(&a.date));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.date));
     entries
 }

@@ -192,13 +192,11 @@ impl RecordUpsert {
         if impact_len == 0 || impact_len > 280 {
             errors.push(FieldError::new("impact", "must have 1 to 280 characters"));
         }
-        if let Some(to) = self.effective_to {
-            if to < self.effective_from {
-                errors.push(FieldError::new(
-                    "effective_to",
-                    "must not be before effective_from",
-                ));
-            }
+        if self.effective_to.is_some_and(|to| to < self.effective_from) {
+            errors.push(FieldError::new(
+                "effective_to",
+                "must not be before effective_from",
+            ));
         }
         if !self.details.is_object() {
             errors.push(FieldError::new("details", "must be a JSON object"));

@@ -21,7 +21,14 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            nodes: vec!["school-a", "school-b", "social-care", "health", "police", "early-help"],
+            nodes: vec![
+                "school-a",
+                "school-b",
+                "social-care",
+                "health",
+                "police",
+                "early-help",
+            ],
             children: 300,
             node_timeout_ms: 2000,
         }
@@ -50,9 +57,16 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
     let dev = Plan::dev(0, 0);
     let mut listeners = BTreeMap::new();
     let mut nodes: Vec<NodePlan> = Vec::new();
-    for node in dev.nodes.into_iter().filter(|n| options.nodes.contains(&n.id.as_str())) {
+    for node in dev
+        .nodes
+        .into_iter()
+        .filter(|n| options.nodes.contains(&n.id.as_str()))
+    {
         let listener = free_listener()?;
-        nodes.push(NodePlan { port: listener.local_addr()?.port(), ..node });
+        nodes.push(NodePlan {
+            port: listener.local_addr()?.port(),
+            ..node
+        });
         listeners.insert(nodes[nodes.len() - 1].id.clone(), listener);
     }
     let plan = Plan {
@@ -72,12 +86,16 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         let listener = listeners
             .remove(&node.id)
             .ok_or_else(|| anyhow::anyhow!("no listener for {}", node.id))?;
-        let app = agency_node::Application::build_with_listener(files.node_settings(&node.id)?, listener)?;
+        let app = agency_node::Application::build_with_listener(
+            files.node_settings(&node.id)?,
+            listener,
+        )?;
         handles.insert(node.id.clone(), app.handle());
         node_urls.insert(node.id.clone(), files.plan.node_url(node));
         tokio::spawn(app.run_until_stopped());
     }
-    let app = gateway::Application::build_with_listener(files.gateway_settings()?, gateway_listener)?;
+    let app =
+        gateway::Application::build_with_listener(files.gateway_settings()?, gateway_listener)?;
     let gateway = app.handle();
     tokio::spawn(app.run_until_stopped());
     Ok(TestFederation {
@@ -128,7 +146,10 @@ impl TestFederation {
     }
 
     pub fn node_url(&self, node: &str) -> &str {
-        self.node_urls.get(node).map(String::as_str).unwrap_or_default()
+        self.node_urls
+            .get(node)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     /// Stops one node as if its host went away.
@@ -140,10 +161,18 @@ impl TestFederation {
 
     /// A seeded child known to at least `min_agencies` of the running nodes, with a
     /// query (identifiers and demographics) that finds it.
-    pub fn child_known_to(&self, min_agencies: usize, must_include: &[&str]) -> Option<&SyntheticChild> {
+    pub fn child_known_to(
+        &self,
+        min_agencies: usize,
+        must_include: &[&str],
+    ) -> Option<&SyntheticChild> {
         self.children.iter().find(|c| {
             let agencies = c.agencies();
-            agencies.iter().filter(|a| self.node_urls.contains_key(**a)).count() >= min_agencies
+            agencies
+                .iter()
+                .filter(|a| self.node_urls.contains_key(**a))
+                .count()
+                >= min_agencies
                 && must_include.iter().all(|m| agencies.contains(m))
         })
     }

@@ -1,6 +1,9 @@
 //! Every security refusal, over real TLS: certificates at the nodes, tokens at the
 //! gateway and again at the nodes.
 
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use federation::pki::{CertificateAuthority, Usage, Validity};
@@ -11,14 +14,27 @@ use serde_json::{Value, json};
 use trust::tls::TlsFiles;
 
 fn small() -> Options {
-    Options { nodes: vec!["school-a", "social-care", "police"], children: 30, ..Options::default() }
+    Options {
+        nodes: vec!["school-a", "social-care", "police"],
+        children: 30,
+        ..Options::default()
+    }
 }
 
 async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let body: Value = response.json().await.unwrap();
-    assert!(body["type"].as_str().unwrap().ends_with(&format!("/{code}")), "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{code}")),
+        "{body}"
+    );
     body
 }
 
@@ -27,8 +43,20 @@ fn match_body() -> Value {
 }
 
 /// Writes a certificate issued by `ca` for `member_id` into the federation's folder.
-fn issue(fed: &TestFederation, ca: &CertificateAuthority, member_id: &str, usage: Usage) -> TlsFiles {
-    let cert = ca.issue(member_id, &["localhost", "127.0.0.1"], usage, Validity::default()).unwrap();
+fn issue(
+    fed: &TestFederation,
+    ca: &CertificateAuthority,
+    member_id: &str,
+    usage: Usage,
+) -> TlsFiles {
+    let cert = ca
+        .issue(
+            member_id,
+            &["localhost", "127.0.0.1"],
+            usage,
+            Validity::default(),
+        )
+        .unwrap();
     let dir = fed.files.root.join("extra");
     std::fs::create_dir_all(&dir).unwrap();
     let files = TlsFiles {
@@ -53,9 +81,19 @@ async fn node_refuses_a_caller_without_a_client_certificate() {
         .await
         .unwrap();
     let body = problem(response, 403, "not-a-member").await;
-    assert!(body["detail"].as_str().unwrap().contains("no client certificate"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no client certificate")
+    );
     // Health and docs stay reachable without a certificate.
-    let health = fed.anonymous_client().get(format!("{}/healthz", fed.node_url("school-a"))).send().await.unwrap();
+    let health = fed
+        .anonymous_client()
+        .get(format!("{}/healthz", fed.node_url("school-a")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     fed.shutdown().await;
 }
@@ -67,11 +105,24 @@ async fn node_refuses_a_certificate_from_another_ca_at_the_handshake() {
     // Same identity as the real gateway, wrong issuer.
     let rogue = issue(&fed, &rogue_ca, "gateway", Usage::ServerAndClient);
     let url = format!("{}/v1/federation/match", fed.node_url("school-a"));
-    let refused = fed.member_client(&rogue).post(&url).bearer_auth(fed.dsl_token()).json(&match_body()).send().await;
+    let refused = fed
+        .member_client(&rogue)
+        .post(&url)
+        .bearer_auth(fed.dsl_token())
+        .json(&match_body())
+        .send()
+        .await;
     let error = refused.expect_err("a rogue-CA certificate must not get an HTTP answer");
     assert!(!error.is_status());
     // The same request with the real gateway certificate is answered.
-    let accepted = fed.gateway_identity().post(&url).bearer_auth(fed.dsl_token()).json(&match_body()).send().await.unwrap();
+    let accepted = fed
+        .gateway_identity()
+        .post(&url)
+        .bearer_auth(fed.dsl_token())
+        .json(&match_body())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(accepted.status(), 200);
     fed.shutdown().await;
 }
@@ -111,13 +162,28 @@ async fn integration_client_cannot_use_the_federation_face() {
 #[tokio::test]
 async fn gateway_and_other_agencies_cannot_use_the_integration_face() {
     let fed = spawn_federation(small()).await.unwrap();
-    let url = format!("{}/v1/children/NPS-000001/records", fed.node_url("school-a"));
+    let url = format!(
+        "{}/v1/children/NPS-000001/records",
+        fed.node_url("school-a")
+    );
     let record = json!({"source_system_id": "x", "category": "attendance",
         "effective_from": "2026-09-01", "impact": "Attendance 99%"});
-    let by_gateway = fed.gateway_identity().post(&url).json(&record).send().await.unwrap();
+    let by_gateway = fed
+        .gateway_identity()
+        .post(&url)
+        .json(&record)
+        .send()
+        .await
+        .unwrap();
     problem(by_gateway, 403, "forbidden").await;
     // Another agency's integration client writes only to its own node.
-    let by_police_system = fed.integration_client("police").post(&url).json(&record).send().await.unwrap();
+    let by_police_system = fed
+        .integration_client("police")
+        .post(&url)
+        .json(&record)
+        .send()
+        .await
+        .unwrap();
     problem(by_police_system, 403, "forbidden").await;
     fed.shutdown().await;
 }
@@ -132,7 +198,11 @@ async fn a_revoked_certificate_is_refused_after_the_directory_changes_without_re
 
     let serial = fed.files.serials["school-a-system"].clone();
     let text = std::fs::read_to_string(&fed.files.directory_file).unwrap();
-    let revoked = text.replacen("revoked_serials = []", &format!("revoked_serials = [\"{serial}\"]"), 1);
+    let revoked = text.replacen(
+        "revoked_serials = []",
+        &format!("revoked_serials = [\"{serial}\"]"),
+        1,
+    );
     assert_ne!(text, revoked, "the directory lists revoked_serials");
     std::fs::write(&fed.files.directory_file, revoked).unwrap();
 
@@ -163,7 +233,12 @@ fn claims(tweak: impl FnOnce(&mut Value)) -> Value {
 
 fn sign_eddsa(claims: &Value, private_pem: &str) -> String {
     let key = jsonwebtoken::EncodingKey::from_ed_pem(private_pem.as_bytes()).unwrap();
-    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA), claims, &key).unwrap()
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        claims,
+        &key,
+    )
+    .unwrap()
 }
 
 /// Every kind of bad token, named.
@@ -190,13 +265,34 @@ fn bad_tokens(fed: &TestFederation) -> Vec<(&'static str, String)> {
     )
     .unwrap();
     vec![
-        ("expired", sign_eddsa(&claims(|c| c["exp"] = json!(chrono::Utc::now().timestamp() - 600)), issuer_key)),
-        ("wrong aud", sign_eddsa(&claims(|c| c["aud"] = json!("urn:another-federation")), issuer_key)),
-        ("wrong iss", sign_eddsa(&claims(|c| c["iss"] = json!("https://idp.elsewhere.test")), issuer_key)),
+        (
+            "expired",
+            sign_eddsa(
+                &claims(|c| c["exp"] = json!(chrono::Utc::now().timestamp() - 600)),
+                issuer_key,
+            ),
+        ),
+        (
+            "wrong aud",
+            sign_eddsa(
+                &claims(|c| c["aud"] = json!("urn:another-federation")),
+                issuer_key,
+            ),
+        ),
+        (
+            "wrong iss",
+            sign_eddsa(
+                &claims(|c| c["iss"] = json!("https://idp.elsewhere.test")),
+                issuer_key,
+            ),
+        ),
         ("bad signature", sign_eddsa(&claims(|_| {}), &other_key)),
         ("alg none", none_token),
         ("HS256 with the public key", hs256_with_public_key),
-        ("unknown agency", sign_eddsa(&claims(|c| c["agency"] = json!("nowhere")), issuer_key)),
+        (
+            "unknown agency",
+            sign_eddsa(&claims(|c| c["agency"] = json!("nowhere")), issuer_key),
+        ),
         ("not a JWT", "hello".to_owned()),
     ]
 }
@@ -206,15 +302,35 @@ async fn gateway_refuses_every_bad_token() {
     let fed = spawn_federation(small()).await.unwrap();
     let url = format!("{}/v1/children:search", fed.gateway_url);
     let good = sign_eddsa(&claims(|_| {}), &fed.files.issuer_private_pem);
-    let accepted = fed.anonymous_client().post(&url).bearer_auth(&good).json(&match_body()).send().await.unwrap();
+    let accepted = fed
+        .anonymous_client()
+        .post(&url)
+        .bearer_auth(&good)
+        .json(&match_body())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(accepted.status(), 200, "the untweaked token is accepted");
     for (name, token) in bad_tokens(&fed) {
-        let response = fed.anonymous_client().post(&url).bearer_auth(&token).json(&match_body()).send().await.unwrap();
+        let response = fed
+            .anonymous_client()
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&match_body())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 401, "{name}");
         assert_eq!(response.headers()["www-authenticate"], "Bearer", "{name}");
         problem(response, 401, "invalid-token").await;
     }
-    let missing = fed.anonymous_client().post(&url).json(&match_body()).send().await.unwrap();
+    let missing = fed
+        .anonymous_client()
+        .post(&url)
+        .json(&match_body())
+        .send()
+        .await
+        .unwrap();
     problem(missing, 401, "invalid-token").await;
     fed.shutdown().await;
 }
@@ -225,10 +341,22 @@ async fn nodes_verify_the_forwarded_token_themselves() {
     let url = format!("{}/v1/federation/match", fed.node_url("social-care"));
     let gateway = fed.gateway_identity();
     let good = fed.token(PractitionerRole::SocialWorker, "social-care");
-    let accepted = gateway.post(&url).bearer_auth(&good).json(&match_body()).send().await.unwrap();
+    let accepted = gateway
+        .post(&url)
+        .bearer_auth(&good)
+        .json(&match_body())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(accepted.status(), 200);
     for (name, token) in bad_tokens(&fed) {
-        let response = gateway.post(&url).bearer_auth(&token).json(&match_body()).send().await.unwrap();
+        let response = gateway
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&match_body())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 401, "{name}");
     }
     let missing = gateway.post(&url).json(&match_body()).send().await.unwrap();

@@ -1,5 +1,8 @@
 //! Search and view across a running federation: real TLS, real HTTP, real SQLite.
 
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use federation_tests::{Options, query_for, spawn_federation};
 use serde_json::Value;
 
@@ -16,7 +19,11 @@ async fn search(fed: &federation_tests::TestFederation, token: &str, query: &Val
     response.json().await.unwrap()
 }
 
-async fn view(fed: &federation_tests::TestFederation, token: &str, reference: &str) -> reqwest::Response {
+async fn view(
+    fed: &federation_tests::TestFederation,
+    token: &str,
+    reference: &str,
+) -> reqwest::Response {
     fed.anonymous_client()
         .get(format!(
             "{}/v1/children/{reference}/view?purpose=safeguarding&legal_basis=public_task",
@@ -40,13 +47,30 @@ fn status_of<'a>(list: &'a Value, agency: &str) -> &'a str {
 #[tokio::test]
 async fn search_then_view_shows_every_agency_that_holds_the_child() {
     let fed = spawn_federation(Options::default()).await.unwrap();
-    let child = fed.child_known_to(4, &["social-care", "health"]).expect("a child known to 4 agencies");
+    let child = fed
+        .child_known_to(4, &["social-care", "health"])
+        .expect("a child known to 4 agencies");
     let token = fed.dsl_token();
 
     let found = search(&fed, &token, &query_for(child)).await;
-    for agency in ["school-a", "school-b", "social-care", "health", "police", "early-help"] {
-        let expected = if child.agencies().contains(&agency) { "held" } else { "not_found" };
-        assert_eq!(status_of(&found["agencies"], agency), expected, "{agency}: {found}");
+    for agency in [
+        "school-a",
+        "school-b",
+        "social-care",
+        "health",
+        "police",
+        "early-help",
+    ] {
+        let expected = if child.agencies().contains(&agency) {
+            "held"
+        } else {
+            "not_found"
+        };
+        assert_eq!(
+            status_of(&found["agencies"], agency),
+            expected,
+            "{agency}: {found}"
+        );
     }
     let reference = found["reference"].as_str().unwrap();
     assert!(reference.starts_with("fr1."));
@@ -62,17 +86,25 @@ async fn search_then_view_shows_every_agency_that_holds_the_child() {
             .find(|s| s["agency_id"] == holding.node)
             .unwrap();
         assert_eq!(section["status"], "ok", "{section}");
-        assert_eq!(section["records"].as_array().unwrap().len(), holding.records.len());
+        assert_eq!(
+            section["records"].as_array().unwrap().len(),
+            holding.records.len()
+        );
     }
     let chronology = body["chronology"].as_array().unwrap();
     let total: usize = child.holdings.iter().map(|h| h.records.len()).sum();
     assert_eq!(chronology.len(), total);
-    let dates: Vec<&str> = chronology.iter().map(|e| e["date"].as_str().unwrap()).collect();
+    let dates: Vec<&str> = chronology
+        .iter()
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
     let mut sorted = dates.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(dates, sorted, "chronology is newest first");
-    let agencies_in_chronology: std::collections::HashSet<&str> =
-        chronology.iter().map(|e| e["agency_id"].as_str().unwrap()).collect();
+    let agencies_in_chronology: std::collections::HashSet<&str> = chronology
+        .iter()
+        .map(|e| e["agency_id"].as_str().unwrap())
+        .collect();
     assert!(agencies_in_chronology.len() >= 3);
     fed.shutdown().await;
 }
@@ -80,20 +112,34 @@ async fn search_then_view_shows_every_agency_that_holds_the_child() {
 #[tokio::test]
 async fn police_find_a_child_by_demographics_alone() {
     let fed = spawn_federation(Options::default()).await.unwrap();
-    let child = fed.child_known_to(2, &["police"]).expect("a child known to police");
+    let child = fed
+        .child_known_to(2, &["police"])
+        .expect("a child known to police");
     let query = serde_json::json!({"demographics": child.demographics});
     let found = search(&fed, &fed.dsl_token(), &query).await;
-    let police = found["agencies"].as_array().unwrap().iter().find(|a| a["agency_id"] == "police").unwrap();
+    let police = found["agencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agency_id"] == "police")
+        .unwrap();
     assert_eq!(police["status"], "held");
     assert_eq!(police["grade"], "probable");
-    assert!(police["matched_on"].as_array().unwrap().contains(&Value::from("date_of_birth")));
+    assert!(
+        police["matched_on"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("date_of_birth"))
+    );
     fed.shutdown().await;
 }
 
 #[tokio::test]
 async fn view_marks_a_stopped_node_unavailable_and_still_answers() {
     let fed = spawn_federation(Options::default()).await.unwrap();
-    let child = fed.child_known_to(3, &["police", "social-care"]).expect("a child known to police");
+    let child = fed
+        .child_known_to(3, &["police", "social-care"])
+        .expect("a child known to police");
     let token = fed.dsl_token();
     let found = search(&fed, &token, &query_for(child)).await;
     let reference = found["reference"].as_str().unwrap().to_owned();
@@ -102,9 +148,19 @@ async fn view_marks_a_stopped_node_unavailable_and_still_answers() {
     let response = view(&fed, &token, &reference).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(status_of(&body["sections"], "police"), "unavailable", "{body}");
+    assert_eq!(
+        status_of(&body["sections"], "police"),
+        "unavailable",
+        "{body}"
+    );
     assert_eq!(status_of(&body["sections"], "social-care"), "ok");
-    assert!(body["chronology"].as_array().unwrap().iter().all(|e| e["agency_id"] != "police"));
+    assert!(
+        body["chronology"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["agency_id"] != "police")
+    );
 
     // A search made while it is down says so, and still finds the others.
     let again = search(&fed, &token, &query_for(child)).await;
@@ -115,18 +171,34 @@ async fn view_marks_a_stopped_node_unavailable_and_still_answers() {
 
 #[tokio::test]
 async fn a_child_nobody_holds_gets_no_reference() {
-    let fed = spawn_federation(Options { children: 20, ..Options::default() }).await.unwrap();
+    let fed = spawn_federation(Options {
+        children: 20,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
     let query = serde_json::json!({"demographics": {
         "given_name": "Nobody", "family_name": "Unknown", "date_of_birth": "2015-01-01"}});
     let found = search(&fed, &fed.dsl_token(), &query).await;
     assert!(found.get("reference").is_none());
-    assert!(found["agencies"].as_array().unwrap().iter().all(|a| a["status"] == "not_found"));
+    assert!(
+        found["agencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] == "not_found")
+    );
     fed.shutdown().await;
 }
 
 #[tokio::test]
 async fn references_are_sealed_bound_to_their_practitioner_and_need_a_purpose() {
-    let fed = spawn_federation(Options { children: 50, ..Options::default() }).await.unwrap();
+    let fed = spawn_federation(Options {
+        children: 50,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
     let child = fed.child_known_to(1, &[]).unwrap();
     let token = fed.dsl_token();
     let found = search(&fed, &token, &query_for(child)).await;
@@ -137,32 +209,55 @@ async fn references_are_sealed_bound_to_their_practitioner_and_need_a_purpose() 
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     let response = view(&fed, &token, &tampered).await;
     assert_eq!(response.status(), 404);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
 
     let teacher = fed.token(schemas::PractitionerRole::Teacher, "school-a");
     let response = view(&fed, &teacher, reference).await;
     assert_eq!(response.status(), 403);
     let problem: Value = response.json().await.unwrap();
-    assert!(problem["type"].as_str().unwrap().ends_with("/reference-not-yours"));
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/reference-not-yours")
+    );
 
-    for query in ["", "?purpose=safeguarding", "?purpose=gossip&legal_basis=consent",
-                  "?purpose=safeguarding&legal_basis=safeguarding_override"] {
+    for query in [
+        "",
+        "?purpose=safeguarding",
+        "?purpose=gossip&legal_basis=consent",
+        "?purpose=safeguarding&legal_basis=safeguarding_override",
+    ] {
         let response = fed
             .anonymous_client()
-            .get(format!("{}/v1/children/{reference}/view{query}", fed.gateway_url))
+            .get(format!(
+                "{}/v1/children/{reference}/view{query}",
+                fed.gateway_url
+            ))
             .bearer_auth(&token)
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 400, "{query}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
     }
     fed.shutdown().await;
 }
 
 #[tokio::test]
 async fn invalid_search_is_a_problem_listing_the_fields() {
-    let fed = spawn_federation(Options { children: 5, ..Options::default() }).await.unwrap();
+    let fed = spawn_federation(Options {
+        children: 5,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
     let post = |body: &'static str| {
         fed.anonymous_client()
             .post(format!("{}/v1/children:search", fed.gateway_url))
@@ -176,13 +271,24 @@ async fn invalid_search_is_a_problem_listing_the_fields() {
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["errors"][0]["field"], "identifiers");
 
-    let response = post(r#"{"identifiers": {"upn": "A999000000001"}}"#).await.unwrap();
+    let response = post(r#"{"identifiers": {"upn": "A999000000001"}}"#)
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
     let problem: Value = response.json().await.unwrap();
-    assert!(problem["detail"].as_str().unwrap().contains("UPN check letter"), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("UPN check letter"),
+        "{problem}"
+    );
 
     let response = post("not json").await.unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     fed.shutdown().await;
 }

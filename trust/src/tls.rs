@@ -165,15 +165,6 @@ pub fn member_uri(member_id: &str) -> String {
     format!("urn:agency:{member_id}")
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hex_drops_leading_zero_bytes() {
-        assert_eq!(super::hex(&[0, 0x1f, 0xa0]), "1fa0");
-        assert_eq!(super::hex(&[0]), "00");
-    }
-}
-
 /// Client configuration that trusts the federation CA but presents no certificate
 /// (health probes; tests of refusals).
 pub fn client_config_without_identity(ca: &Path) -> Result<rustls::ClientConfig, TlsError> {
@@ -183,4 +174,13 @@ pub fn client_config_without_identity(ca: &Path) -> Result<rustls::ClientConfig,
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_drops_leading_zero_bytes() {
+        assert_eq!(super::hex(&[0, 0x1f, 0xa0]), "1fa0");
+        assert_eq!(super::hex(&[0]), "00");
+    }
 }

@@ -67,11 +67,12 @@ pub fn connect(database_url: &str) -> Result<DbPool, DbError> {
     if path.contains("://") || path.is_empty() {
         return Err(DbError::UnsupportedUrl(database_url.to_owned()));
     }
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| DbError::Migration(format!("creating {}: {e}", parent.display())))?;
-        }
+    if let Some(parent) = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| DbError::Migration(format!("creating {}: {e}", parent.display())))?;
     }
     let pool = Pool::builder()
         .max_size(8)

@@ -182,19 +182,36 @@ impl Gen {
     }
 }
 
-fn rec(
-    node: &str,
+/// Source system ids for one agency's records of one child.
+struct SourceIds {
+    node: &'static str,
     index: usize,
-    n: &mut usize,
+    n: usize,
+}
+
+impl SourceIds {
+    fn new(node: &'static str, index: usize) -> Self {
+        Self { node, index, n: 0 }
+    }
+}
+
+fn rec(
+    ids: &mut SourceIds,
     category: RecordCategory,
     from: NaiveDate,
     to: Option<NaiveDate>,
     impact: String,
     details: serde_json::Value,
 ) -> RecordUpsert {
-    *n += 1;
+    ids.n += 1;
     RecordUpsert {
-        source_system_id: format!("{node}-{}-{index:06}-{n}", category.as_str()),
+        source_system_id: format!(
+            "{}-{}-{:06}-{}",
+            ids.node,
+            category.as_str(),
+            ids.index,
+            ids.n
+        ),
         category,
         effective_from: from,
         effective_to: to,
@@ -261,7 +278,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     } else {
         ("school-b", "RVA", "Riverside Academy")
     };
-    let mut n = 0;
+    let mut ids = SourceIds::new(school, index);
     let mut records = Vec::new();
     let year_label = if year_group <= 0 {
         "Reception".to_owned()
@@ -278,7 +295,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
         3,
     )
     .unwrap_or(a);
-    records.push(rec(school, index, &mut n, RecordCategory::Enrolment, joined, None,
+    records.push(rec(&mut ids, RecordCategory::Enrolment, joined, None,
         format!("On roll at {school_name}, {year_label}"),
         json!({"urn": if school == "school-a" { "999101" } else { "999102" }, "year_group": year_group})));
     let terms = [
@@ -302,9 +319,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
         let pct = 100.0 * present as f64 / possible as f64;
         let pa = pct < 90.0;
         records.push(rec(
-            school,
-            index,
-            &mut n,
+            &mut ids,
             RecordCategory::Attendance,
             from,
             Some(to),
@@ -322,9 +337,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
         let days = g.rng.random_range(1..=5);
         let reason = *g.pick(SUSPENSION_REASONS);
         records.push(rec(
-            school,
-            index,
-            &mut n,
+            &mut ids,
             RecordCategory::Exclusion,
             date,
             Some(date + Duration::days(days - 1)),
@@ -339,16 +352,14 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     if g.chance(if in_need { 0.5 } else { 0.13 }) {
         let (code, label) = *g.pick(SEN_NEEDS);
         let ehcp = g.chance(0.2);
-        records.push(rec(school, index, &mut n, RecordCategory::SpecialEducationalNeeds, joined, None,
+        records.push(rec(&mut ids, RecordCategory::SpecialEducationalNeeds, joined, None,
             format!("{}: {label} needs", if ehcp { "EHC plan" } else { "SEN support" }),
             json!({"provision": if ehcp { "ehc_plan" } else { "sen_support" }, "primary_need": code})));
         story.push(if ehcp { "EHC plan" } else { "SEN support" });
     }
     if g.chance(if in_need { 0.7 } else { 0.24 }) {
         records.push(rec(
-            school,
-            index,
-            &mut n,
+            &mut ids,
             RecordCategory::PupilPremium,
             NaiveDate::from_ymd_opt(2026, 9, 1).unwrap_or(a),
             None,
@@ -359,9 +370,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     if in_need || g.chance(0.05) {
         let adult = *g.pick(STAFF);
         records.push(rec(
-            school,
-            index,
-            &mut n,
+            &mut ids,
             RecordCategory::TrustedAdult,
             NaiveDate::from_ymd_opt(2026, 9, 10).unwrap_or(a),
             None,
@@ -372,9 +381,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     if in_need && g.chance(0.3) {
         let date = g.date_between(NaiveDate::from_ymd_opt(2026, 9, 3).unwrap_or(a), a);
         records.push(rec(
-            school,
-            index,
-            &mut n,
+            &mut ids,
             RecordCategory::Behaviour,
             date,
             None,
@@ -396,31 +403,29 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     });
 
     if in_need {
-        let mut n = 0;
+        let mut ids = SourceIds::new("social-care", index);
         let mut records = Vec::new();
         let referral = g.date_between(
             NaiveDate::from_ymd_opt(2024, 1, 8).unwrap_or(a),
             a - Duration::days(40),
         );
-        records.push(rec("social-care", index, &mut n, RecordCategory::ChildInNeedEpisode, referral, None,
+        records.push(rec(&mut ids, RecordCategory::ChildInNeedEpisode, referral, None,
             format!("Known to children's social care since {referral}"),
             json!({"referral_date": referral, "primary_need_code": *g.pick(&["N1", "N2", "N3", "N4", "N5"])})));
         let plan_start = g.date_between(referral + Duration::days(20), a);
         let roll: f64 = g.rng.random();
         if roll < 0.4 {
             let category = *g.pick(ABUSE);
-            records.push(rec("social-care", index, &mut n, RecordCategory::ChildProtectionPlan, plan_start, None,
+            records.push(rec(&mut ids, RecordCategory::ChildProtectionPlan, plan_start, None,
                 format!("Open child protection plan since {plan_start}: be alert to distress and share concerns with the DSL"),
                 json!({"category_of_abuse": category, "review_due": plan_start + Duration::days(90)})));
             story.push("child protection plan");
         } else if roll < 0.6 {
-            records.push(rec("social-care", index, &mut n, RecordCategory::LookedAfter, plan_start, None,
+            records.push(rec(&mut ids, RecordCategory::LookedAfter, plan_start, None,
                 format!("Looked after by the local authority since {plan_start}"),
                 json!({"legal_status": "C2", "placement_type": "foster care with a relative or friend"})));
             records.push(rec(
-                "social-care",
-                index,
-                &mut n,
+                &mut ids,
                 RecordCategory::PersonalEducationPlan,
                 plan_start + Duration::days(20),
                 None,
@@ -430,9 +435,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             story.push("looked after");
         } else {
             records.push(rec(
-                "social-care",
-                index,
-                &mut n,
+                &mut ids,
                 RecordCategory::ChildInNeedPlan,
                 plan_start,
                 None,
@@ -441,14 +444,12 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             ));
             story.push("child in need plan");
         }
-        records.push(rec("social-care", index, &mut n, RecordCategory::AllocatedSocialWorker, plan_start, None,
+        records.push(rec(&mut ids, RecordCategory::AllocatedSocialWorker, plan_start, None,
             "Allocated social worker in the Family Support team (contact via the duty line)".into(),
             json!({"team": "Family Support", "worker": *g.pick(&["K. Brennan", "D. Osei", "R. Lindgren"])})));
         if g.chance(0.5) {
             records.push(rec(
-                "social-care",
-                index,
-                &mut n,
+                &mut ids,
                 RecordCategory::AssessmentFactors,
                 referral,
                 None,
@@ -471,13 +472,11 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     }
 
     if nhs_number.is_some() && (in_need || g.chance(0.2)) {
-        let mut n = 0;
+        let mut ids = SourceIds::new("health", index);
         let mut records = Vec::new();
         let date = g.date_between(NaiveDate::from_ymd_opt(2025, 9, 1).unwrap_or(a), a);
         records.push(rec(
-            "health",
-            index,
-            &mut n,
+            &mut ids,
             RecordCategory::SchoolNurseContact,
             date,
             None,
@@ -486,9 +485,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
         ));
         if story.contains(&"child protection plan") || story.contains(&"looked after") {
             records.push(rec(
-                "health",
-                index,
-                &mut n,
+                &mut ids,
                 RecordCategory::ChildProtectionInformation,
                 date,
                 None,
@@ -499,9 +496,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
         if g.chance(if in_need { 0.35 } else { 0.08 }) {
             let referred = g.date_between(NaiveDate::from_ymd_opt(2025, 6, 1).unwrap_or(a), a);
             records.push(rec(
-                "health",
-                index,
-                &mut n,
+                &mut ids,
                 RecordCategory::CamhsReferral,
                 referred,
                 None,
@@ -525,12 +520,12 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     }
 
     if g.chance(if in_need { 0.3 } else { 0.005 }) {
-        let mut n = 0;
+        let mut ids = SourceIds::new("police", index);
         let mut records = Vec::new();
         for _ in 0..g.rng.random_range(1..=2) {
             let date = g.date_between(NaiveDate::from_ymd_opt(2026, 6, 1).unwrap_or(a), a);
             let hour = g.rng.random_range(18..24);
-            records.push(rec("police", index, &mut n, RecordCategory::EncompassNotification, date, None,
+            records.push(rec(&mut ids, RecordCategory::EncompassNotification, date, None,
                 format!("Operation Encompass: police attended a domestic abuse incident at the child's home on {date}; the child may need support at school"),
                 json!({"incident_time": format!("{date}T{hour:02}:{:02}:00Z", g.rng.random_range(0..60)),
                        "child_present": g.chance(0.6), "police_reference": format!("CC-{:07}", g.rng.random_range(0..10_000_000))})));
@@ -549,13 +544,11 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     }
 
     if g.chance(if in_need { 0.2 } else { 0.05 }) {
-        let mut n = 0;
+        let mut ids = SourceIds::new("early-help", index);
         let start = g.date_between(NaiveDate::from_ymd_opt(2025, 1, 6).unwrap_or(a), a);
         let records = vec![
             rec(
-                "early-help",
-                index,
-                &mut n,
+                &mut ids,
                 RecordCategory::EarlyHelpAssessment,
                 start,
                 None,
@@ -563,9 +556,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
                 json!({"type": "EHA"}),
             ),
             rec(
-                "early-help",
-                index,
-                &mut n,
+                &mut ids,
                 RecordCategory::TeamAroundTheFamily,
                 start + Duration::days(14),
                 None,
@@ -573,9 +564,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
                 json!({"frequency_weeks": 6}),
             ),
             rec(
-                "early-help",
-                index,
-                &mut n,
+                &mut ids,
                 RecordCategory::LeadPractitioner,
                 start + Duration::days(14),
                 None,

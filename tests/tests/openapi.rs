@@ -1,0 +1,74 @@
+//! The committed OpenAPI documents match the code, and both services serve them with
+//! Swagger UI from local assets.
+
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use federation_tests::{Options, spawn_federation};
+
+fn committed(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../openapi")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_default()
+}
+
+#[test]
+fn committed_openapi_documents_match_the_code() {
+    for (name, generated) in [
+        ("gateway.json", gateway::openapi::openapi_json()),
+        ("agency-node.json", agency_node::openapi::openapi_json()),
+    ] {
+        assert!(
+            committed(name) == generated,
+            "openapi/{name} is stale: run `cargo run --bin federation -- openapi` and commit it"
+        );
+    }
+}
+
+#[tokio::test]
+async fn services_serve_their_spec_and_swagger_ui_locally() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a"],
+        children: 1,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    for (base, title) in [
+        (fed.gateway_url.clone(), "Multi-agency child view gateway"),
+        (fed.node_url("school-a").to_owned(), "Agency node"),
+    ] {
+        let spec: serde_json::Value = fed
+            .anonymous_client()
+            .get(format!("{base}/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(spec["info"]["title"], title);
+        let page = fed
+            .anonymous_client()
+            .get(format!("{base}/docs/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("swagger-ui"), "{html}");
+        assert!(
+            !html.contains("cdn") && !html.contains("unpkg"),
+            "assets must be local"
+        );
+        let asset = fed
+            .anonymous_client()
+            .get(format!("{base}/docs/swagger-ui-bundle.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asset.status(), 200);
+    }
+    fed.shutdown().await;
+}
