@@ -189,7 +189,10 @@ impl Federation {
             );
             members.push(Member {
                 id: AgencyId::parse(&system_id)?,
-                name: format!("{} case system", node.name),
+                name: match node.kind {
+                    AgencyKind::School => format!("{} MIS", node.name),
+                    _ => format!("{} case management system", node.name),
+                },
                 role: schemas::MemberRole::Integration,
                 kind: Some(node.kind),
                 base_url: None,

@@ -327,9 +327,15 @@ fn print_banner(
             child.agencies().join(", ")
         );
         println!("  source {root}/session.env");
+        let query = json!({
+            "identifiers": {"upn": child.upn, "nhs_number": child.nhs_number},
+            "demographics": child.demographics,
+        })
+        .to_string()
+        // Names such as O'Neill must survive the single-quoted shell argument.
+        .replace('\'', "'\\''");
         println!(
-            "  curl -s --cacert \"$CA_CERT\" -H \"Authorization: Bearer $TOKEN_DSL\" -H 'content-type: application/json' \\\n    -d '{{\"identifiers\": {{\"upn\": \"{}\"}}}}' \"$GATEWAY_URL/v1/children:search\"",
-            child.upn
+            "  curl -s --cacert \"$CA_CERT\" -H \"Authorization: Bearer $TOKEN_DSL\" -H 'content-type: application/json' \\\n    -d '{query}' \"$GATEWAY_URL/v1/children:search\""
         );
         println!("  # then, with the \"reference\" it returns:");
         println!(

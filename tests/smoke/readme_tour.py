@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Walks the README's five-minute tour against a running `federation up`.
+
+Reads .federation/session.env and sample-children.json, searches for the first sample
+child, reads the view, stops the police node and checks its section turns unavailable.
+Standard library only.
+"""
+import json
+import os
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+
+root = sys.argv[1] if len(sys.argv) > 1 else ".federation"
+env = {}
+with open(os.path.join(root, "session.env")) as f:
+    for line in f:
+        if "=" in line and not line.startswith("#"):
+            k, v = line.rstrip("\n").split("=", 1)
+            env[k] = v
+ctx = ssl.create_default_context(cafile=env["CA_CERT"])
+
+
+def call(method, path, token, body=None):
+    req = urllib.request.Request(
+        env["GATEWAY_URL"] + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+checks = []
+
+
+def check(name, ok, detail=""):
+    checks.append(ok)
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"))
+
+
+sample = json.load(open(os.path.join(root, "sample-children.json")))[0]
+query = {"identifiers": sample["identifiers"], "demographics": sample["demographics"]}
+status, found = call("POST", "/v1/children:search", env["TOKEN_DSL"], query)
+check("search answers 200", status == 200, found)
+held = sorted(a["agency_id"] for a in found.get("agencies", []) if a["status"] == "held")
+check("search finds the expected agencies", held == sorted(sample["expected_agencies"]), held)
+
+view_path = f"/v1/children/{found.get('reference')}/view?purpose=safeguarding&legal_basis=public_task"
+status, view = call("GET", view_path, env["TOKEN_DSL"])
+check("view answers 200", status == 200, view)
+ok = sorted(s["agency_id"] for s in view.get("sections", []) if s["status"] == "ok")
+check("every holding agency answers", ok == sorted(sample["expected_agencies"]), ok)
+check("chronology spans 3+ agencies", len({e["agency_id"] for e in view.get("chronology", [])}) >= 3)
+
+os.kill(int(env["PID_POLICE"]), 15)
+time.sleep(1.5)
+status, view = call("GET", view_path, env["TOKEN_DSL"])
+police = [s for s in view.get("sections", []) if s["agency_id"] == "police"]
+check("view still answers with police stopped", status == 200, view)
+check("police marked unavailable", police and police[0]["status"] == "unavailable", police)
+
+status, problem = call("GET", view_path.replace("purpose=safeguarding&", ""), env["TOKEN_DSL"])
+check("view without a purpose is a 400 problem", status == 400, problem)
+
+passed = sum(checks)
+print(f"{passed} passed, {len(checks) - passed} failed")
+sys.exit(0 if passed == len(checks) else 1)
