@@ -14,6 +14,16 @@ pub struct Settings {
     pub tls: TlsFiles,
     pub directory: DirectorySettings,
     pub database: DatabaseSettings,
+    #[serde(default)]
+    pub matching: crate::matching::MatchingSettings,
+    pub policy: PolicySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettings {
+    /// The node's sharing policy file (TOML); see `deploy/policies/`.
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -16,6 +16,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     Token(TokenError),
+    #[error("safeguarding override not allowed")]
+    OverrideNotAllowed,
     #[error("child not found")]
     ChildNotFound,
     #[error("conflict: {0}")]
@@ -52,6 +54,15 @@ impl ApiError {
                 401,
             )
             .with_detail(e.to_string()),
+            ApiError::OverrideNotAllowed => Problem::new(
+                "override-not-allowed",
+                "This node's sharing policy does not allow a safeguarding override here",
+                403,
+            )
+            .with_detail(
+                "the policy allows safeguarding_override only for some roles and purposes; \
+                 use public_task or consent",
+            ),
             ApiError::ChildNotFound => {
                 Problem::new("child-not-found", "This node holds no such child", 404)
             }
@@ -119,6 +130,7 @@ mod tests {
             ),
             (ApiError::Forbidden(String::new()), 403, "forbidden"),
             (ApiError::Token(TokenError::Expired), 401, "invalid-token"),
+            (ApiError::OverrideNotAllowed, 403, "override-not-allowed"),
             (ApiError::ChildNotFound, 404, "child-not-found"),
             (ApiError::Conflict(String::new()), 409, "conflict"),
             (ApiError::Unavailable, 503, "unavailable"),

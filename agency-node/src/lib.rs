@@ -1,9 +1,11 @@
 //! An agency's node: the agency's own records behind mutual TLS, with an integration face
 //! for its systems and a federation face for gateways.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod disclosure;
 pub mod error;
 pub mod matching;
 pub mod openapi;

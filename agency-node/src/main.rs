@@ -25,6 +25,18 @@ enum Command {
     Serve,
     /// Print the node's OpenAPI document.
     Openapi,
+    /// Work with the node's audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of the audit log; exits 1 and names the first broken entry
+    /// when any entry was edited, removed or reordered.
+    Verify,
 }
 
 fn main() -> anyhow::Result<()> {

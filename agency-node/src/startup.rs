@@ -3,6 +3,7 @@
 
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::disclosure::Policy;
 use crate::openapi::ApiDoc;
 use crate::routes;
 use actix_web::dev::{Server, ServerHandle};
@@ -22,6 +23,9 @@ pub struct AppState {
     pub agency_kind: AgencyKind,
     pub pool: DbPool,
     pub directory: DirectoryHandle,
+    /// The `[matching]` settings, validated at start.
+    pub matching: crate::matching::MatchingSettings,
+    pub policy: Policy,
 }
 
 pub struct Application {
@@ -62,8 +66,13 @@ impl Application {
         directory.watch(Duration::from_secs(
             settings.directory.reload_seconds.max(1),
         ));
+        settings
+            .matching
+            .validate()
+            .map_err(|why| anyhow::anyhow!("invalid [matching] settings: {why}"))?;
         let pool = db::connect(&settings.database.url)
             .with_context(|| format!("opening database {}", settings.database.url))?;
+        let policy = Policy::load(&settings.policy.path, settings.agency.kind)?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
@@ -71,6 +80,8 @@ impl Application {
             agency_kind: settings.agency.kind,
             pool,
             directory,
+            matching: settings.matching.clone(),
+            policy,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -85,6 +96,9 @@ impl Application {
                 .service(routes::children::get_child)
                 .service(routes::children::upsert_record)
                 .service(routes::children::list_records)
+                .service(routes::children::record_consent)
+                .service(routes::children::list_consents)
+                .service(routes::audit::verify)
                 .service(routes::federation::match_child)
                 .service(routes::federation::child_records)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))

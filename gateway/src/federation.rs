@@ -8,7 +8,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use schemas::{
     AccessContext, AgencyId, AgencySearchResult, AgencySection, ChildQuery, ChildView,
-    ChronologyEntry, MatchGrade, SearchStatus, SectionStatus,
+    ChronologyEntry, MatchGrade, MatchOutcome, SearchStatus, SectionStatus,
 };
 use std::time::Duration;
 use trust::{Directory, Member};
@@ -41,12 +41,13 @@ pub async fn search(
     directory: &Directory,
     fanout: &Fanout<'_>,
     query: &ChildQuery,
+    context: &AccessContext,
 ) -> SearchOutcome {
     let nodes: Vec<&Member> = directory.nodes().collect();
     let answers = join_all(
         nodes
             .iter()
-            .map(|member| async { fanout.client(member).match_child(query).await }),
+            .map(|member| async { fanout.client(member).match_child(query, context).await }),
     )
     .await;
     let mut agencies = Vec::with_capacity(nodes.len());
@@ -59,6 +60,7 @@ pub async fn search(
             status: SearchStatus::NotFound,
             grade: None,
             matched_on: Vec::new(),
+            candidates: Vec::new(),
             reason: None,
         };
         let entry = match outcome.result {
@@ -75,7 +77,16 @@ pub async fn search(
                         Some("node said it holds the child but gave no reference".into());
                     NodeEntry::Unknown
                 }
-                (false, _) => NodeEntry::NotFound,
+                (false, _) => {
+                    // Ambiguous and possible matches are reported, never linked.
+                    result.status = match answer.outcome {
+                        MatchOutcome::Ambiguous => SearchStatus::Ambiguous,
+                        MatchOutcome::Candidates => SearchStatus::Candidates,
+                        MatchOutcome::Held | MatchOutcome::NotHeld => SearchStatus::NotFound,
+                    };
+                    result.candidates = answer.candidates;
+                    NodeEntry::NotFound
+                }
             },
             Err(failure) => {
                 let (status, reason) = search_failure(failure);
@@ -133,6 +144,9 @@ pub async fn view(
                 status: SectionStatus::NotFound,
                 reason: None,
                 elapsed_ms: 0,
+                contact: None,
+                disclosure: Vec::new(),
+                override_used: false,
                 records: Vec::new(),
             };
             match entry {
@@ -141,7 +155,16 @@ pub async fn view(
                     section.elapsed_ms = outcome.elapsed.as_millis() as u64;
                     match outcome.result {
                         Ok(answer) => {
-                            section.status = SectionStatus::Ok;
+                            // Known to the agency, but nothing shared beyond how to
+                            // reach it (existence level, or consent refused).
+                            section.status = if answer.records.is_empty() {
+                                SectionStatus::Withheld
+                            } else {
+                                SectionStatus::Ok
+                            };
+                            section.contact = answer.contact;
+                            section.disclosure = answer.disclosure;
+                            section.override_used = answer.override_used;
                             section.records = answer.records;
                         }
                         Err(failure) => {

@@ -49,10 +49,15 @@ pub struct NodeClient<'a> {
 }
 
 impl NodeClient<'_> {
-    pub async fn match_child(&self, query: &ChildQuery) -> Outcome<MatchResponse> {
+    pub async fn match_child(
+        &self,
+        query: &ChildQuery,
+        ctx: &AccessContext,
+    ) -> Outcome<MatchResponse> {
         let request = self
             .http
             .post(format!("{}/v1/federation/match", self.base_url))
+            .query(ctx)
             .json(query);
         self.send(request).await
     }
@@ -105,11 +110,39 @@ impl NodeClient<'_> {
 fn classify(e: reqwest::Error) -> Failure {
     if e.is_timeout() {
         Failure::Timeout
-    } else if e.is_connect() {
+    } else if e.is_connect() || connection_lost(&e) {
         Failure::Unavailable(root_cause(&e))
     } else {
         Failure::Error(root_cause(&e))
     }
+}
+
+/// A kept-alive connection the node dropped (it stopped, restarted or its host went
+/// away): the node is unavailable, not answering wrongly.
+fn connection_lost(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as K;
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        let io_lost = err.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::ConnectionRefused
+                    | K::BrokenPipe
+                    | K::NotConnected
+                    | K::UnexpectedEof
+            )
+        });
+        let hyper_lost = err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_incomplete_message() || h.is_closed() || h.is_canceled());
+        if io_lost || hyper_lost {
+            return true;
+        }
+        current = err.source();
+    }
+    false
 }
 
 /// The innermost error message: "connection refused", "invalid peer certificate: …".

@@ -2,6 +2,7 @@
 
 use crate::agency::AgencyKind;
 use crate::child::{ChildIdentifiers, Demographics};
+use crate::disclosure::{CategoryDisclosure, ContactRoute};
 use crate::identifiers::AgencyId;
 use crate::problem::FieldError;
 use crate::record::{Record, RecordCategory};
@@ -88,6 +89,10 @@ impl ChildQuery {
 }
 
 /// How sure a node is that its child is the one searched for.
+///
+/// `certain`: an agreeing UPN or NHS number that the demographics do not contradict.
+/// `probable`: demographics alone, strong enough to link. `possible`: some agreement,
+/// not enough to link; never linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchGrade {
@@ -96,28 +101,76 @@ pub enum MatchGrade {
     Possible,
 }
 
-/// A node's answer to a match request. It never returns the node's own demographics.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"held": true, "local_ref": "c6f1e0c2-3f5e-4c1e-9d1c-2d4b5f6a7b8c",
-  "grade": "certain", "matched_on": ["upn"]}))]
-pub struct MatchResponse {
-    pub held: bool,
-    /// The node's reference for the child, valid only at this node.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local_ref: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grade: Option<MatchGrade>,
-    /// Which fields agreed: `upn`, `nhs_number`, `given_name`, `family_name`,
-    /// `date_of_birth`, `postcode`.
-    #[serde(default)]
+/// What a node concluded about a match request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchOutcome {
+    /// One child, `certain` or `probable`: linked, with a `local_ref`.
+    Held,
+    /// No child here resembles the one searched for.
+    NotHeld,
+    /// More than one child here fits about equally well (or the identifiers point to
+    /// different children): none is linked. Search with an identifier.
+    Ambiguous,
+    /// Only `possible` matches: none is linked. Search with an identifier or fuller
+    /// demographics.
+    Candidates,
+}
+
+/// A child a node did not link: how well it matched and which fields agreed. It carries
+/// no reference and none of the node's own demographics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MatchCandidate {
+    pub grade: MatchGrade,
+    /// Fields of the query that agreed, as in `matched_on`.
     pub matched_on: Vec<String>,
 }
 
-/// A node's records for one child, as disclosed to a gateway.
+/// A node's answer to a match request. It never returns the node's own demographics.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"outcome": "held", "held": true,
+  "local_ref": "c6f1e0c2-3f5e-4c1e-9d1c-2d4b5f6a7b8c",
+  "grade": "certain", "matched_on": ["upn", "date_of_birth"]}))]
+pub struct MatchResponse {
+    pub outcome: MatchOutcome,
+    /// `true` exactly when `outcome` is `held`.
+    pub held: bool,
+    /// The node's reference for the child, valid only at this node. Only when held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_ref: Option<String>,
+    /// The grade of the linked child. Only when held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grade: Option<MatchGrade>,
+    /// Which fields of the query agreed with the linked child: `upn`, `nhs_number`,
+    /// `given_name`, `family_name`, `date_of_birth`, `postcode`, `sex` for full agreement;
+    /// `given_name:alias`, `given_name:similar`, `family_name:part`,
+    /// `family_name:similar`, `date_of_birth:day_month_swapped`,
+    /// `date_of_birth:one_digit`, `date_of_birth:same_month`, `postcode:sector`,
+    /// `postcode:district` for partial agreement.
+    #[serde(default)]
+    pub matched_on: Vec<String>,
+    /// With `ambiguous` or `candidates`: the children not linked, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<MatchCandidate>,
+}
+
+/// What a node discloses of one child to a gateway, for one practitioner and purpose.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChildRecords {
     pub agency_id: AgencyId,
     pub agency_kind: AgencyKind,
+    /// How to reach the agency about this child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactRoute>,
+    /// The level applied to every category this kind of agency can hold, and why any
+    /// was withheld.
+    #[serde(default)]
+    pub disclosure: Vec<CategoryDisclosure>,
+    /// Consent was overridden for safeguarding; the override is in the node's audit and
+    /// in the child's access report.
+    #[serde(default)]
+    pub override_used: bool,
+    /// The records at the levels applied: `full` with details, `summary` without.
     pub records: Vec<Record>,
 }
 
@@ -125,8 +178,14 @@ pub struct ChildRecords {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchStatus {
+    /// The agency holds the child (`certain` or `probable`).
     Held,
+    /// The agency does not hold a child like the one searched for.
     NotFound,
+    /// Several of the agency's children fit about equally well; none is linked.
+    Ambiguous,
+    /// The agency has only `possible` matches; none is linked.
+    Candidates,
     Timeout,
     Unavailable,
     Error,
@@ -143,6 +202,9 @@ pub struct AgencySearchResult {
     pub grade: Option<MatchGrade>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched_on: Vec<String>,
+    /// With `ambiguous` or `candidates`: the unlinked matches, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<MatchCandidate>,
     /// Why the agency could not answer, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -179,7 +241,8 @@ pub enum SectionStatus {
     Ok,
     /// The agency does not hold the child.
     NotFound,
-    /// The agency holds information it will not disclose for this request.
+    /// The agency knows the child but shares no records for this request (its policy
+    /// gives existence only, or consent was refused): `contact` says how to reach it.
     Withheld,
     /// The agency did not answer within its deadline.
     Timeout,
@@ -200,6 +263,15 @@ pub struct AgencySection {
     pub reason: Option<String>,
     /// How long the agency took to answer, in milliseconds.
     pub elapsed_ms: u64,
+    /// How to reach the agency about this child, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ContactRoute>,
+    /// The level the agency applied per category, when it answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disclosure: Vec<CategoryDisclosure>,
+    /// The agency disclosed under a safeguarding override.
+    #[serde(default)]
+    pub override_used: bool,
     #[serde(default)]
     pub records: Vec<Record>,
 }

@@ -6,6 +6,7 @@
 
 pub mod agency;
 pub mod child;
+pub mod disclosure;
 pub mod federation;
 pub mod identifiers;
 pub mod problem;
@@ -13,6 +14,7 @@ pub mod record;
 
 pub use agency::{AgencyKind, MemberRole, PractitionerRole};
 pub use child::{Child, ChildIdentifiers, ChildUpsert, Demographics, Sex};
+pub use disclosure::{CategoryDisclosure, ContactRoute, DisclosureLevel, WithheldReason};
 pub use federation::*;
 pub use identifiers::{AgencyId, InvalidIdentifier, NhsNumber, Upn};
 pub use problem::{FieldError, Problem};

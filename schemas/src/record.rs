@@ -6,7 +6,9 @@ use utoipa::ToSchema;
 
 /// What a record is about. Each category belongs to the agency kinds that hold such
 /// records: a police node does not store attendance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordCategory {
     // Education
@@ -42,6 +44,34 @@ pub enum RecordCategory {
 }
 
 impl RecordCategory {
+    pub const ALL: [RecordCategory; 25] = [
+        RecordCategory::Enrolment,
+        RecordCategory::Attendance,
+        RecordCategory::Exclusion,
+        RecordCategory::SpecialEducationalNeeds,
+        RecordCategory::PupilPremium,
+        RecordCategory::Attainment,
+        RecordCategory::Behaviour,
+        RecordCategory::TrustedAdult,
+        RecordCategory::PupilPassport,
+        RecordCategory::ChildInNeedEpisode,
+        RecordCategory::ChildInNeedPlan,
+        RecordCategory::ChildProtectionPlan,
+        RecordCategory::LookedAfter,
+        RecordCategory::AllocatedSocialWorker,
+        RecordCategory::AssessmentFactors,
+        RecordCategory::PersonalEducationPlan,
+        RecordCategory::PlacementMove,
+        RecordCategory::ChildProtectionInformation,
+        RecordCategory::SchoolNurseContact,
+        RecordCategory::CamhsReferral,
+        RecordCategory::StrengthsAndDifficulties,
+        RecordCategory::EncompassNotification,
+        RecordCategory::EarlyHelpAssessment,
+        RecordCategory::TeamAroundTheFamily,
+        RecordCategory::LeadPractitioner,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RecordCategory::Enrolment => "enrolment",
@@ -218,8 +248,10 @@ pub struct Record {
     #[schema(value_type = String, format = DateTime)]
     pub recorded_at: DateTime<Utc>,
     pub impact: String,
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
+    /// The record's details; absent when disclosed at `summary` level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
     /// Increases by one on every change; the basis of the record's ETag.
     pub version: i64,
 }
@@ -240,6 +272,19 @@ mod tests {
     fn police_node_does_not_hold_attendance() {
         assert!(!RecordCategory::Attendance.held_by(AgencyKind::Police));
         assert!(RecordCategory::EncompassNotification.held_by(AgencyKind::Police));
+    }
+
+    #[test]
+    fn all_lists_every_category_once() {
+        let names: std::collections::BTreeSet<&str> =
+            RecordCategory::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), RecordCategory::ALL.len());
+        for kind in AgencyKind::ALL {
+            assert!(
+                RecordCategory::ALL.iter().any(|c| c.held_by(kind)),
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]

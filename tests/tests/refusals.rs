@@ -74,7 +74,10 @@ async fn node_refuses_a_caller_without_a_client_certificate() {
     let fed = spawn_federation(small()).await.unwrap();
     let response = fed
         .anonymous_client()
-        .post(format!("{}/v1/federation/match", fed.node_url("school-a")))
+        .post(format!(
+            "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
+            fed.node_url("school-a")
+        ))
         .bearer_auth(fed.dsl_token())
         .json(&match_body())
         .send()
@@ -104,7 +107,10 @@ async fn node_refuses_a_certificate_from_another_ca_at_the_handshake() {
     let rogue_ca = CertificateAuthority::generate("Rogue CA").unwrap();
     // Same identity as the real gateway, wrong issuer.
     let rogue = issue(&fed, &rogue_ca, "gateway", Usage::ServerAndClient);
-    let url = format!("{}/v1/federation/match", fed.node_url("school-a"));
+    let url = format!(
+        "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
+        fed.node_url("school-a")
+    );
     let refused = fed
         .member_client(&rogue)
         .post(&url)
@@ -133,7 +139,10 @@ async fn node_refuses_a_ca_signed_certificate_the_directory_does_not_list() {
     let stranger = issue(&fed, &fed.files.ca, "stranger", Usage::ServerAndClient);
     let response = fed
         .member_client(&stranger)
-        .post(format!("{}/v1/federation/match", fed.node_url("school-a")))
+        .post(format!(
+            "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
+            fed.node_url("school-a")
+        ))
         .bearer_auth(fed.dsl_token())
         .json(&match_body())
         .send()
@@ -149,7 +158,10 @@ async fn integration_client_cannot_use_the_federation_face() {
     let fed = spawn_federation(small()).await.unwrap();
     let response = fed
         .integration_client("school-a")
-        .post(format!("{}/v1/federation/match", fed.node_url("school-a")))
+        .post(format!(
+            "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
+            fed.node_url("school-a")
+        ))
         .bearer_auth(fed.dsl_token())
         .json(&match_body())
         .send()
@@ -300,7 +312,10 @@ fn bad_tokens(fed: &TestFederation) -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn gateway_refuses_every_bad_token() {
     let fed = spawn_federation(small()).await.unwrap();
-    let url = format!("{}/v1/children:search", fed.gateway_url);
+    let url = format!(
+        "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+        fed.gateway_url
+    );
     let good = sign_eddsa(&claims(|_| {}), &fed.files.issuer_private_pem);
     let accepted = fed
         .anonymous_client()
@@ -338,7 +353,10 @@ async fn gateway_refuses_every_bad_token() {
 #[tokio::test]
 async fn nodes_verify_the_forwarded_token_themselves() {
     let fed = spawn_federation(small()).await.unwrap();
-    let url = format!("{}/v1/federation/match", fed.node_url("social-care"));
+    let url = format!(
+        "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
+        fed.node_url("social-care")
+    );
     let gateway = fed.gateway_identity();
     let good = fed.token(PractitionerRole::SocialWorker, "social-care");
     let accepted = gateway

@@ -9,7 +9,10 @@ use serde_json::Value;
 async fn search(fed: &federation_tests::TestFederation, token: &str, query: &Value) -> Value {
     let response = fed
         .anonymous_client()
-        .post(format!("{}/v1/children:search", fed.gateway_url))
+        .post(format!(
+            "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+            fed.gateway_url
+        ))
         .bearer_auth(token)
         .json(query)
         .send()
@@ -50,7 +53,8 @@ async fn search_then_view_shows_every_agency_that_holds_the_child() {
     let child = fed
         .child_known_to(4, &["social-care", "health"])
         .expect("a child known to 4 agencies");
-    let token = fed.dsl_token();
+    // A social worker, keeping the child safe: every agency's policy shares something.
+    let token = fed.token(schemas::PractitionerRole::SocialWorker, "social-care");
 
     let found = search(&fed, &token, &query_for(child)).await;
     for agency in [
@@ -260,7 +264,10 @@ async fn invalid_search_is_a_problem_listing_the_fields() {
     .unwrap();
     let post = |body: &'static str| {
         fed.anonymous_client()
-            .post(format!("{}/v1/children:search", fed.gateway_url))
+            .post(format!(
+                "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+                fed.gateway_url
+            ))
             .bearer_auth(fed.dsl_token())
             .header("content-type", "application/json")
             .body(body)

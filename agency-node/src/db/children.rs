@@ -1,9 +1,10 @@
 use super::DbError;
 use super::models::ChildRow;
 use super::schema::children::dsl as c;
+use crate::matching::{BlockingKeys, MATCH_KEYS_VERSION};
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
-use schemas::{ChildUpsert, Demographics};
+use schemas::ChildUpsert;
 
 /// Inserts or updates the child with this local id; returns the stored row and whether
 /// it was new. Call it inside [`super::write`].
@@ -83,23 +84,270 @@ pub fn find_by_nhs_number(
         .load(conn)?)
 }
 
-/// Children whose normalised names and date of birth equal the query's (and postcode,
-/// when the query has one). Served by the `children_demographics` index.
-pub fn find_by_exact_demographics(
+/// Candidates for a demographic match: the union of the blocks of `keys`, each read
+/// through its own index and capped at `per_block` rows, so a search never scans the
+/// table. The blocks, most specific first: date of birth (as given, and with day and
+/// month swapped); phonetic family name (either stored key) and birth year; postcode
+/// sector and birth year.
+pub fn match_candidates(
     conn: &mut SqliteConnection,
-    d: &Demographics,
+    keys: &BlockingKeys,
+    per_block: i64,
 ) -> Result<Vec<ChildRow>, DbError> {
-    let mut query = c::children
-        .filter(c::family_name_norm.eq(schemas::child::normalise_name(&d.family_name)))
-        .filter(c::date_of_birth.eq(d.date_of_birth))
-        .filter(c::given_name_norm.eq(schemas::child::normalise_name(&d.given_name)))
-        .into_boxed();
-    if let Some(postcode) = &d.postcode {
-        query = query.filter(c::postcode_norm.eq(schemas::child::normalise_postcode(postcode)));
+    let mut found: Vec<ChildRow> = Vec::new();
+    for block in blocks(keys) {
+        for row in block
+            .select(ChildRow::as_select())
+            .limit(per_block)
+            .load(conn)?
+        {
+            if !found.iter().any(|r| r.id == row.id) {
+                found.push(row);
+            }
+        }
     }
-    Ok(query.select(ChildRow::as_select()).limit(5).load(conn)?)
+    Ok(found)
+}
+
+type Block<'a> = super::schema::children::BoxedQuery<'a, diesel::sqlite::Sqlite>;
+
+fn blocks(keys: &BlockingKeys) -> Vec<Block<'_>> {
+    let mut blocks = vec![
+        c::children
+            .filter(c::date_of_birth.eq_any(&keys.dates))
+            .into_boxed(),
+        c::children
+            .filter(c::family_name_key.eq_any(&keys.family))
+            .filter(c::birth_year.eq(keys.birth_year))
+            .into_boxed(),
+        c::children
+            .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
+            .filter(c::birth_year.eq(keys.birth_year))
+            .into_boxed(),
+    ];
+    if let Some(sector) = &keys.postcode_sector {
+        blocks.push(
+            c::children
+                .filter(c::postcode_sector.eq(sector))
+                .filter(c::birth_year.eq(keys.birth_year))
+                .into_boxed(),
+        );
+    }
+    blocks
+}
+
+/// Computes the blocking keys of rows written before they existed, or under an older
+/// way of computing them, in batches. Runs at start; a no-op once every row is current.
+pub fn refresh_match_keys(conn: &mut SqliteConnection) -> Result<usize, DbError> {
+    let mut refreshed = 0;
+    loop {
+        let stale: Vec<ChildRow> = c::children
+            .filter(c::match_keys_version.ne(MATCH_KEYS_VERSION))
+            .select(ChildRow::as_select())
+            .limit(500)
+            .load(conn)?;
+        if stale.is_empty() {
+            return Ok(refreshed);
+        }
+        super::write(conn, |conn| {
+            for old in &stale {
+                let wire = old.clone().into_wire()?;
+                let mut row = ChildRow::new(
+                    old.id.clone(),
+                    &old.local_id,
+                    &wire.demographics,
+                    &wire.identifiers,
+                    old.updated_at,
+                );
+                row.created_at = old.created_at;
+                diesel::update(c::children.find(&old.id))
+                    .set((
+                        c::family_name_key.eq(row.family_name_key),
+                        c::family_name_key2.eq(row.family_name_key2),
+                        c::birth_year.eq(row.birth_year),
+                        c::postcode_sector.eq(row.postcode_sector),
+                        c::match_keys_version.eq(row.match_keys_version),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })?;
+        refreshed += stale.len();
+    }
 }
 
 pub fn count(conn: &mut SqliteConnection) -> Result<i64, DbError> {
     Ok(c::children.count().get_result(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+    use diesel_migrations::MigrationHarness;
+    use schemas::{ChildIdentifiers, Demographics};
+
+    fn memory_db() -> SqliteConnection {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        conn.run_pending_migrations(super::super::MIGRATIONS)
+            .unwrap();
+        conn
+    }
+
+    fn upsert_child(
+        conn: &mut SqliteConnection,
+        local_id: &str,
+        family: &str,
+        dob: &str,
+        postcode: &str,
+    ) {
+        let child = ChildUpsert {
+            demographics: Demographics {
+                given_name: "Amelia".into(),
+                family_name: family.into(),
+                date_of_birth: dob.parse().unwrap(),
+                sex: None,
+                postcode: Some(postcode.into()),
+            },
+            identifiers: ChildIdentifiers::default(),
+        };
+        super::super::write(conn, |conn| upsert(conn, local_id, &child)).unwrap();
+    }
+
+    fn keys_for(family: &str, dob: &str, postcode: &str) -> BlockingKeys {
+        crate::matching::blocking_keys(&Demographics {
+            given_name: "Amelia".into(),
+            family_name: family.into(),
+            date_of_birth: dob.parse().unwrap(),
+            sex: None,
+            postcode: Some(postcode.into()),
+        })
+    }
+
+    #[derive(QueryableByName)]
+    struct PlanRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    #[test]
+    fn every_block_is_read_through_an_index() {
+        let mut conn = memory_db();
+        // A spread of names, dates and postcodes, so the planner's statistics look like a
+        // real node's.
+        let families = [
+            "Smith",
+            "Jones",
+            "Okafor",
+            "Patel",
+            "Nowak",
+            "Wood-Allen",
+            "Khan",
+        ];
+        for i in 0..700u32 {
+            let dob =
+                chrono::NaiveDate::from_ymd_opt(2010 + (i % 11) as i32, 1 + i % 12, 1 + i % 28)
+                    .unwrap()
+                    .to_string();
+            let postcode = format!("ZZ{} {}AB", 1 + i % 9, 1 + (i / 9) % 9);
+            upsert_child(
+                &mut conn,
+                &format!("L{i}"),
+                families[i as usize % 7],
+                &dob,
+                &postcode,
+            );
+        }
+        conn.batch_execute("ANALYZE").unwrap();
+        let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
+        let blocks = blocks(&keys);
+        assert_eq!(blocks.len(), 4);
+        for block in blocks {
+            let query = block.select(ChildRow::as_select()).limit(200);
+            let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
+            let sql = sql.split(" -- binds:").next().unwrap();
+            // Unbound parameters are NULL: the plan does not depend on the values.
+            let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .load(&mut conn)
+                .unwrap();
+            assert!(!plan.is_empty());
+            for step in &plan {
+                assert!(
+                    step.detail.contains("USING INDEX") && !step.detail.starts_with("SCAN"),
+                    "{sql}: {}",
+                    step.detail
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn candidates_come_from_any_block_once_each() {
+        let mut conn = memory_db();
+        upsert_child(&mut conn, "same-dob", "Jones", "2014-03-09", "ZZ9 9XY");
+        upsert_child(&mut conn, "swapped-dob", "Jones", "2014-09-03", "ZZ9 9XY");
+        upsert_child(
+            &mut conn,
+            "same-surname-year",
+            "Smyth",
+            "2014-11-30",
+            "ZZ9 9XY",
+        );
+        upsert_child(
+            &mut conn,
+            "double-barrelled",
+            "Wood-Smith",
+            "2014-12-01",
+            "ZZ9 9XY",
+        );
+        upsert_child(
+            &mut conn,
+            "same-sector-year",
+            "Patel",
+            "2014-07-01",
+            "ZZ1 4QQ",
+        );
+        upsert_child(&mut conn, "everything", "Smith", "2014-03-09", "ZZ1 4AB");
+        upsert_child(&mut conn, "none", "Patel", "2015-07-01", "ZZ1 4QQ");
+        let found =
+            match_candidates(&mut conn, &keys_for("Smith", "2014-03-09", "ZZ1 4AB"), 200).unwrap();
+        let mut ids: Vec<&str> = found.iter().map(|r| r.local_id.as_str()).collect();
+        ids.sort();
+        assert_eq!(
+            ids,
+            vec![
+                "double-barrelled",
+                "everything",
+                "same-dob",
+                "same-sector-year",
+                "same-surname-year",
+                "swapped-dob"
+            ]
+        );
+        let capped =
+            match_candidates(&mut conn, &keys_for("Smith", "2014-03-09", "ZZ1 4AB"), 1).unwrap();
+        assert!(capped.len() <= 4);
+    }
+
+    #[test]
+    fn stale_keys_are_recomputed() {
+        let mut conn = memory_db();
+        upsert_child(&mut conn, "old", "Okafor", "2014-03-09", "ZZ1 4AB");
+        diesel::update(c::children)
+            .set((
+                c::family_name_key.eq(""),
+                c::birth_year.eq(0),
+                c::match_keys_version.eq(0),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(refresh_match_keys(&mut conn).unwrap(), 1);
+        let row = find_by_local_id(&mut conn, "old").unwrap().unwrap();
+        assert_eq!(row.birth_year, 2014);
+        assert_eq!(
+            row.family_name_key,
+            crate::matching::phonetic::refined_soundex("okafor")
+        );
+        assert_eq!(refresh_match_keys(&mut conn).unwrap(), 0);
+    }
 }

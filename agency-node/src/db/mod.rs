@@ -1,7 +1,9 @@
 //! The node's database: a pool of diesel connections, migrations embedded and run at
 //! start, and one module per table. No SQL lives outside this module.
 
+pub mod audit;
 pub mod children;
+pub mod consents;
 pub mod models;
 pub mod records;
 pub mod schema;
@@ -82,5 +84,6 @@ pub fn connect(database_url: &str) -> Result<DbPool, DbError> {
     let mut conn = pool.get()?;
     conn.run_pending_migrations(MIGRATIONS)
         .map_err(|e| DbError::Migration(e.to_string()))?;
+    children::refresh_match_keys(&mut conn)?;
     Ok(pool)
 }

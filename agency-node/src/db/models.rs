@@ -24,6 +24,13 @@ pub struct ChildRow {
     pub nhs_number: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Blocking keys for matching, computed here at every write (see
+    /// [`crate::matching::keys`]).
+    pub family_name_key: String,
+    pub family_name_key2: Option<String>,
+    pub birth_year: i32,
+    pub postcode_sector: Option<String>,
+    pub match_keys_version: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -68,6 +75,7 @@ impl ChildRow {
         ids: &ChildIdentifiers,
         now: NaiveDateTime,
     ) -> Self {
+        let keys = crate::matching::stored_keys(d);
         Self {
             id,
             local_id: local_id.to_owned(),
@@ -86,6 +94,11 @@ impl ChildRow {
             nhs_number: ids.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
             created_at: now,
             updated_at: now,
+            family_name_key: keys.family_name_key,
+            family_name_key2: keys.family_name_key2,
+            birth_year: keys.birth_year,
+            postcode_sector: keys.postcode_sector,
+            match_keys_version: crate::matching::MATCH_KEYS_VERSION,
         }
     }
 
@@ -124,8 +137,10 @@ impl RecordRow {
         Ok(Record {
             category: RecordCategory::parse(&self.category)
                 .ok_or_else(|| DbError::Corrupt(format!("unknown category {}", self.category)))?,
-            details: serde_json::from_str(&self.details)
-                .map_err(|e| DbError::Corrupt(format!("record details: {e}")))?,
+            details: Some(
+                serde_json::from_str(&self.details)
+                    .map_err(|e| DbError::Corrupt(format!("record details: {e}")))?,
+            ),
             source_system_id: self.source_system_id,
             effective_from: self.effective_from,
             effective_to: self.effective_to,

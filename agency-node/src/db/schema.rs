@@ -17,6 +17,11 @@ diesel::table! {
         nhs_number -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        family_name_key -> Text,
+        family_name_key2 -> Nullable<Text>,
+        birth_year -> Integer,
+        postcode_sector -> Nullable<Text>,
+        match_keys_version -> Integer,
     }
 }
 
@@ -36,5 +41,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    consents (id) {
+        id -> Text,
+        child_id -> Text,
+        category -> Nullable<Text>,
+        recipient_kind -> Text,
+        state -> Text,
+        decided_on -> Date,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        at -> Timestamp,
+        action -> Text,
+        actor_user -> Nullable<Text>,
+        actor_role -> Nullable<Text>,
+        actor_agency -> Nullable<Text>,
+        via_member -> Text,
+        purpose -> Nullable<Text>,
+        legal_basis -> Nullable<Text>,
+        override_reason -> Nullable<Text>,
+        child_id -> Nullable<Text>,
+        detail -> Text,
+        correlation_id -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
 diesel::joinable!(records -> children (child_id));
-diesel::allow_tables_to_appear_in_same_query!(children, records);
+diesel::allow_tables_to_appear_in_same_query!(children, records, consents, audit_log);

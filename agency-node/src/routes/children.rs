@@ -1,11 +1,14 @@
 //! Integration face: the agency's own systems write and read back their records.
 
+use crate::audit::{self, NewEntry};
 use crate::auth::IntegrationClient;
 use crate::db;
 use crate::error::ApiError;
 use crate::startup::AppState;
-use actix_web::{HttpResponse, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
+use schemas::disclosure::{ConsentDecision, StoredConsent};
 use schemas::{Child, ChildUpsert, Problem, Record, RecordUpsert, RecordUpsertResult};
+use serde_json::json;
 
 fn check_local_id(local_id: &str) -> Result<(), ApiError> {
     let len = local_id.chars().count();
@@ -35,8 +38,9 @@ fn check_local_id(local_id: &str) -> Result<(), ApiError> {
 )]
 #[put("/v1/children/{local_id}")]
 pub async fn upsert_child(
-    _caller: IntegrationClient,
+    caller: IntegrationClient,
     state: web::Data<AppState>,
+    req: HttpRequest,
     local_id: web::Path<String>,
     body: web::Json<ChildUpsert>,
 ) -> Result<HttpResponse, ApiError> {
@@ -48,9 +52,21 @@ pub async fn upsert_child(
         return Err(ApiError::Invalid(errors));
     }
     let pool = state.pool.clone();
+    let correlation_id = audit::correlation_of(&req);
     let (row, created) = web::block(move || {
         let mut conn = pool.get()?;
-        db::write(&mut conn, |c| db::children::upsert(c, &local_id, &child))
+        db::write(&mut conn, |c| {
+            let (row, created) = db::children::upsert(c, &local_id, &child)?;
+            let detail = json!({"wrote": "child", "local_id": local_id, "created": created});
+            let entry = NewEntry::by_system(
+                &caller.member_id,
+                &correlation_id,
+                Some(row.id.clone()),
+                detail,
+            );
+            db::audit::append(c, &entry)?;
+            Ok((row, created))
+        })
     })
     .await??;
     let child = row.into_wire()?;
@@ -106,8 +122,9 @@ pub async fn get_child(
 )]
 #[post("/v1/children/{local_id}/records")]
 pub async fn upsert_record(
-    _caller: IntegrationClient,
+    caller: IntegrationClient,
     state: web::Data<AppState>,
+    req: HttpRequest,
     local_id: web::Path<String>,
     body: web::Json<RecordUpsert>,
 ) -> Result<HttpResponse, ApiError> {
@@ -117,13 +134,22 @@ pub async fn upsert_record(
         return Err(ApiError::Invalid(errors));
     }
     let pool = state.pool.clone();
+    let correlation_id = audit::correlation_of(&req);
     let outcome = web::block(move || {
         let mut conn = pool.get()?;
         db::write(&mut conn, |c| {
-            match db::children::find_by_local_id(c, &local_id)? {
-                Some(child) => db::records::upsert(c, &child.id, &record).map(Some),
-                None => Ok(None),
-            }
+            let Some(child) = db::children::find_by_local_id(c, &local_id)? else {
+                return Ok(None);
+            };
+            let (row, created) = db::records::upsert(c, &child.id, &record)?;
+            let detail = json!({
+                "wrote": "record", "source_system_id": row.source_system_id,
+                "category": row.category, "version": row.version, "created": created,
+            });
+            let entry =
+                NewEntry::by_system(&caller.member_id, &correlation_id, Some(child.id), detail);
+            db::audit::append(c, &entry)?;
+            Ok(Some((row, created)))
         })
     })
     .await??;
@@ -170,4 +196,100 @@ pub async fn list_records(
         .map(|r| r.into_wire())
         .collect::<Result<Vec<Record>, _>>()?;
     Ok(HttpResponse::Ok().json(records))
+}
+
+/// Record a consent decision about sharing a child's information.
+///
+/// Decisions are kept, never overwritten: the latest decision for a category (or for
+/// every category) and a kind of recipient agency applies. A refusal or withdrawal caps
+/// what that kind of agency sees to nothing, unless a permitted safeguarding override is
+/// used; with the legal basis `consent`, sharing needs a decision that gives consent.
+#[utoipa::path(
+    tag = "integration",
+    params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
+    request_body = ConsentDecision,
+    responses(
+        (status = 201, description = "The decision was recorded", body = StoredConsent),
+        (status = 400, description = "Invalid decision", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such child", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[post("/v1/children/{local_id}/consents")]
+pub async fn record_consent(
+    caller: IntegrationClient,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    local_id: web::Path<String>,
+    body: web::Json<ConsentDecision>,
+) -> Result<HttpResponse, ApiError> {
+    let decision = body.into_inner();
+    let mut errors = Vec::new();
+    if let Some(category) = decision.category.filter(|c| !c.held_by(state.agency_kind)) {
+        errors.push(schemas::FieldError::new(
+            "category",
+            format!(
+                "a {} node does not hold {} records",
+                state.agency_kind.as_str(),
+                category.as_str()
+            ),
+        ));
+    }
+    if decision.recorded_by.trim().is_empty() {
+        errors.push(schemas::FieldError::new(
+            "recorded_by",
+            "must name who recorded the decision",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let pool = state.pool.clone();
+    let correlation_id = audit::correlation_of(&req);
+    let stored = web::block(move || {
+        let mut conn = pool.get()?;
+        db::write(&mut conn, |c| {
+            let Some(child) = db::children::find_by_local_id(c, &local_id)? else {
+                return Ok(None);
+            };
+            let stored = db::consents::record(c, &child.id, &decision)?;
+            let detail = json!({"wrote": "consent", "decision": decision});
+            let entry =
+                NewEntry::by_system(&caller.member_id, &correlation_id, Some(child.id), detail);
+            db::audit::append(c, &entry)?;
+            Ok(Some(stored))
+        })
+    })
+    .await??
+    .ok_or(ApiError::ChildNotFound)?;
+    Ok(HttpResponse::Created().json(stored))
+}
+
+/// List a child's consent decisions, oldest first.
+#[utoipa::path(
+    tag = "integration",
+    params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
+    responses(
+        (status = 200, description = "The decisions", body = Vec<StoredConsent>),
+        (status = 404, description = "No such child", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[get("/v1/children/{local_id}/consents")]
+pub async fn list_consents(
+    _caller: IntegrationClient,
+    state: web::Data<AppState>,
+    local_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let pool = state.pool.clone();
+    let consents = web::block(move || {
+        let mut conn = pool.get()?;
+        match db::children::find_by_local_id(&mut conn, &local_id)? {
+            Some(child) => db::consents::for_child(&mut conn, &child.id).map(Some),
+            None => Ok(None),
+        }
+    })
+    .await??
+    .ok_or(ApiError::ChildNotFound)?;
+    Ok(HttpResponse::Ok().json(consents))
 }

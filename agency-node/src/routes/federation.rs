@@ -1,50 +1,140 @@
-//! Federation face: gateways find a child here and read their records, on behalf of a
-//! practitioner whose token this node verifies itself.
+//! Federation face: gateways find a child here and read what this node's policy lets the
+//! practitioner see, on behalf of that practitioner, whose token this node verifies
+//! itself. Every request is audited in the same transaction as what it reads.
+//!
+//! When policy and consent leave a requester nothing, the answer is the same as for a
+//! child this node does not hold: same status, same shape, and the same database work.
 
+use crate::audit::{self, Action, NewEntry, wire_name};
 use crate::auth::FederatedCaller;
 use crate::db;
+use crate::disclosure::{self, Requester};
 use crate::error::ApiError;
 use crate::matching;
 use crate::startup::AppState;
-use actix_web::{HttpResponse, get, post, web};
-use schemas::{AccessContext, ChildQuery, ChildRecords, MatchResponse, Problem, Record};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use schemas::disclosure::ConsentDecision;
+use schemas::federation::AccessContext;
+use schemas::{ChildQuery, ChildRecords, MatchOutcome, MatchResponse, Problem, Record};
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// Who is asking, for policy: their agency's kind comes from the directory.
+fn requester(
+    state: &AppState,
+    caller: &FederatedCaller,
+    context: &AccessContext,
+) -> Result<Requester, ApiError> {
+    let directory = state.directory.get();
+    let kind = directory
+        .member(&caller.practitioner.agency)
+        .and_then(|m| m.kind)
+        .ok_or_else(|| {
+            ApiError::Forbidden(format!("'{}' is not an agency", caller.practitioner.agency))
+        })?;
+    let who = Requester {
+        kind,
+        role: caller.practitioner.role,
+        purpose: context.purpose,
+        own_agency: caller.practitioner.agency == state.agency_id,
+    };
+    if context.legal_basis == schemas::federation::LegalBasis::SafeguardingOverride
+        && !state.policy.allows_override(&who)
+    {
+        return Err(ApiError::OverrideNotAllowed);
+    }
+    Ok(who)
+}
+
+/// The answer for a child this node does not hold.
+fn not_held() -> MatchResponse {
+    MatchResponse {
+        outcome: MatchOutcome::NotHeld,
+        held: false,
+        local_ref: None,
+        grade: None,
+        matched_on: Vec::new(),
+        candidates: Vec::new(),
+    }
+}
+
+fn decisions(consents: Vec<schemas::disclosure::StoredConsent>) -> Vec<ConsentDecision> {
+    consents.into_iter().map(|c| c.decision).collect()
+}
 
 /// Find a child among this agency's records.
 ///
-/// Exact on validated identifiers (UPN, NHS number) first, then exact on normalised
-/// demographics. Never returns the node's own demographics.
+/// Exact on validated identifiers (UPN, NHS number) first, then on demographics. Never
+/// returns the node's own demographics. A child whom this node's policy (and the child's
+/// consent) lets the practitioner see nothing of is reported as not held.
 #[utoipa::path(
     tag = "federation",
+    params(AccessContext),
     request_body = ChildQuery,
     responses(
         (status = 200, description = "Whether this node holds the child", body = MatchResponse),
-        (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query, purpose or legal basis", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Practitioner token missing or not accepted", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Caller is not a gateway", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Caller is not a gateway, or override not allowed", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = [], "practitioner_jwt" = []))
 )]
 #[post("/v1/federation/match")]
 pub async fn match_child(
-    _caller: FederatedCaller,
+    caller: FederatedCaller,
     state: web::Data<AppState>,
+    req: HttpRequest,
+    context: web::Query<AccessContext>,
     body: web::Json<ChildQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let context = context.into_inner();
     let query = body.into_inner();
-    let errors = query.validate();
+    let mut errors = context.validate();
+    errors.extend(query.validate());
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let pool = state.pool.clone();
+    let who = requester(&state, &caller, &context)?;
+    let correlation_id = audit::correlation_of(&req);
+    let state_for_block = state.clone();
     let answer = web::block(move || {
-        let mut conn = pool.get()?;
-        matching::find(&mut conn, &query)
+        let state = state_for_block;
+        let mut conn = state.pool.get()?;
+        db::write(&mut conn, |c| {
+            let found = matching::find(c, &query)?;
+            let child_id = found.local_ref.clone();
+            let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
+            // A linked child: policy and the child's consent decide. Unlinked candidates
+            // or an ambiguity: policy alone, since no child's consent applies.
+            let visible = match &child_id {
+                Some(_) => disclosure::decide(
+                    &state.policy,
+                    &who,
+                    &context,
+                    state.agency_kind,
+                    &decisions(consents),
+                    &BTreeSet::new(),
+                )
+                .map(|d| d.visible)
+                .unwrap_or(false),
+                None => state.policy.grants_anything(&who, state.agency_kind),
+            };
+            let answer = if visible { found } else { not_held() };
+            let entry = NewEntry::by_practitioner(Action::Match, &caller.practitioner, &caller.gateway_id, &context, &correlation_id, child_id, json!({"answered": if visible { wire_name(&answer.outcome) } else { "not_held".to_owned() }}));
+            db::audit::append(c, &entry)?;
+            Ok(answer)
+        })
     })
     .await??;
     Ok(HttpResponse::Ok().json(answer))
 }
 
-/// Read a child's records, for a stated purpose and legal basis.
+/// Read what this node discloses of a child, for a stated purpose and legal basis.
+///
+/// The node's sharing policy decides a level per category (`full`, `summary`,
+/// `existence`, `none`) for the practitioner's agency kind, role and purpose; the
+/// child's consent decisions cap it unless a permitted `safeguarding_override` is used.
+/// The answer lists the level applied to every category and why any was withheld.
 #[utoipa::path(
     tag = "federation",
     params(
@@ -52,42 +142,89 @@ pub async fn match_child(
         AccessContext,
     ),
     responses(
-        (status = 200, description = "The child's records at this agency", body = ChildRecords),
+        (status = 200, description = "What this agency discloses of the child", body = ChildRecords),
         (status = 400, description = "Missing or unknown purpose or legal basis", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Practitioner token missing or not accepted", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Caller is not a gateway", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such child here", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Caller is not a gateway, or override not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such child here (or nothing this practitioner may see)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = [], "practitioner_jwt" = []))
 )]
 #[get("/v1/federation/children/{local_ref}/records")]
 pub async fn child_records(
-    _caller: FederatedCaller,
+    caller: FederatedCaller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     local_ref: web::Path<String>,
     context: web::Query<AccessContext>,
 ) -> Result<HttpResponse, ApiError> {
+    let context = context.into_inner();
     let errors = context.validate();
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let pool = state.pool.clone();
-    let rows = web::block(move || {
-        let mut conn = pool.get()?;
-        match db::children::find_by_id(&mut conn, &local_ref)? {
-            Some(child) => db::records::for_child(&mut conn, &child.id).map(Some),
-            None => Ok(None),
-        }
+    let who = requester(&state, &caller, &context)?;
+    let correlation_id = audit::correlation_of(&req);
+    let state_for_block = state.clone();
+    let answer = web::block(move || {
+        let state = state_for_block;
+        let mut conn = state.pool.get()?;
+        db::write(&mut conn, |c| {
+            let child = db::children::find_by_id(c, &local_ref)?;
+            let child_id = child.as_ref().map(|ch| ch.id.clone());
+            let key = child_id.as_deref().unwrap_or_default();
+            let consents = db::consents::for_child(c, key)?;
+            let rows = db::records::for_child(c, key)?;
+            let records = rows
+                .into_iter()
+                .map(|r| r.into_wire())
+                .collect::<Result<Vec<Record>, _>>()?;
+            let held: BTreeSet<_> = records.iter().map(|r| r.category).collect();
+            let decision = disclosure::decide(
+                &state.policy,
+                &who,
+                &context,
+                state.agency_kind,
+                &decisions(consents),
+                &held,
+            )
+            .map_err(|_| db::DbError::Conflict("override not allowed".into()))?;
+            let disclosed = child.is_some() && decision.visible;
+            let shaped = if disclosed {
+                decision.shape(records)
+            } else {
+                Vec::new()
+            };
+            let detail = json!({
+                "disclosed": disclosed,
+                "override": decision.override_used,
+                "levels": decision.categories.iter()
+                    .filter(|d| d.level > schemas::DisclosureLevel::None)
+                    .map(|d| (d.category.as_str(), d.level.as_str()))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+                "records": shaped.iter().map(|r| r.source_system_id.as_str()).collect::<Vec<_>>(),
+            });
+            let entry = NewEntry::by_practitioner(
+                Action::Disclosure,
+                &caller.practitioner,
+                &caller.gateway_id,
+                &context,
+                &correlation_id,
+                child_id,
+                detail,
+            );
+            db::audit::append(c, &entry)?;
+            Ok(disclosed.then(|| ChildRecords {
+                agency_id: state.agency_id.clone(),
+                agency_kind: state.agency_kind,
+                contact: Some(state.policy.contact.clone()),
+                disclosure: decision.categories,
+                override_used: decision.override_used,
+                records: shaped,
+            }))
+        })
     })
     .await??
     .ok_or(ApiError::ChildNotFound)?;
-    let records = rows
-        .into_iter()
-        .map(|r| r.into_wire())
-        .collect::<Result<Vec<Record>, _>>()?;
-    Ok(HttpResponse::Ok().json(ChildRecords {
-        agency_id: state.agency_id.clone(),
-        agency_kind: state.agency_kind,
-        records,
-    }))
+    Ok(HttpResponse::Ok().json(answer))
 }

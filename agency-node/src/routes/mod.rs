@@ -1,3 +1,4 @@
+pub mod audit;
 pub mod children;
 pub mod federation;
 pub mod health;

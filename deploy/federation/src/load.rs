@@ -30,6 +30,12 @@ pub fn load(
                 }
                 count += 1;
             }
+            // One audit entry for the whole import, in its transaction.
+            let seeder = schemas::AgencyId::parse("federation-seed")
+                .map_err(|e| agency_node::db::DbError::Corrupt(e.0))?;
+            let detail = serde_json::json!({"wrote": "synthetic import", "children": count});
+            let entry = agency_node::audit::NewEntry::by_system(&seeder, "seed", None, detail);
+            agency_node::db::audit::append(conn, &entry)?;
             Ok(count)
         })?;
         written.insert(node.clone(), count);

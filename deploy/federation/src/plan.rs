@@ -200,6 +200,8 @@ impl Federation {
                 cert_uris: vec![trust::tls::member_uri(&system_id)],
             });
 
+            let policy = root.join("policies").join(format!("{}.toml", node.id));
+            write(&policy, default_policy(node.kind))?;
             let db = root.join("data").join(format!("{}.db", node.id));
             let config = root.join("config").join(format!("{}.toml", node.id));
             let mut text = String::new();
@@ -227,8 +229,13 @@ impl Federation {
             )?;
             writeln!(
                 text,
-                "[database]\nurl = {}",
+                "[database]\nurl = {}\n",
                 q(&format!("sqlite://{}", db.display()))
+            )?;
+            writeln!(
+                text,
+                "[policy]\npath = {}",
+                q(&policy.display().to_string())
             )?;
             write(&config, &text)?;
             node_configs.insert(node.id.clone(), (config, db));
@@ -327,6 +334,18 @@ impl Federation {
 
     pub fn gateway_settings(&self) -> anyhow::Result<gateway::Settings> {
         Ok(gateway::Settings::load(Some(&self.gateway_config))?)
+    }
+}
+
+/// The ship-with sharing policy for an agency kind (`deploy/policies/`).
+pub fn default_policy(kind: AgencyKind) -> &'static str {
+    match kind {
+        AgencyKind::School => include_str!("../../policies/school.toml"),
+        AgencyKind::SocialCare => include_str!("../../policies/social_care.toml"),
+        AgencyKind::Health => include_str!("../../policies/health.toml"),
+        AgencyKind::Police => include_str!("../../policies/police.toml"),
+        AgencyKind::EarlyHelp => include_str!("../../policies/early_help.toml"),
+        AgencyKind::VirtualSchool => include_str!("../../policies/virtual_school.toml"),
     }
 }
 

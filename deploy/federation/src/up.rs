@@ -335,7 +335,7 @@ fn print_banner(
         // Names such as O'Neill must survive the single-quoted shell argument.
         .replace('\'', "'\\''");
         println!(
-            "  curl -s --cacert \"$CA_CERT\" -H \"Authorization: Bearer $TOKEN_DSL\" -H 'content-type: application/json' \\\n    -d '{query}' \"$GATEWAY_URL/v1/children:search\""
+            "  curl -s --cacert \"$CA_CERT\" -H \"Authorization: Bearer $TOKEN_DSL\" -H 'content-type: application/json' \\\n    -d '{query}' \"$GATEWAY_URL/v1/children:search?purpose=safeguarding&legal_basis=public_task\""
         );
         println!("  # then, with the \"reference\" it returns:");
         println!(

@@ -22,16 +22,18 @@ fn fanout<'a>(state: &'a AppState, auth: &'a Authenticated, req: &'a HttpRequest
 /// Find a child across the federation.
 ///
 /// Asks every agency node in parallel whether it holds the child (identifiers first,
-/// then demographics) and returns, per agency, whether it does, plus an opaque, signed,
+/// then demographics), for a stated purpose and legal basis, and returns, per agency, whether it does, plus an opaque, signed,
 /// expiring `reference` to read the child's view with. No state is kept at the gateway:
 /// everything needed later is sealed inside the reference, which only the practitioner
-/// who searched can use.
+/// who searched can use. A node whose sharing policy gives this practitioner nothing
+/// answers as if it did not hold the child.
 #[utoipa::path(
     tag = "children",
+    params(AccessContext),
     request_body = ChildQuery,
     responses(
         (status = 200, description = "Per agency, whether it holds the child", body = SearchResponse),
-        (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query, purpose or legal basis", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or not accepted", body = Problem, content_type = "application/problem+json"),
     ),
     security(("practitioner_jwt" = []))
@@ -41,15 +43,19 @@ pub async fn search(
     auth: Authenticated,
     state: web::Data<AppState>,
     req: HttpRequest,
+    context: web::Query<AccessContext>,
     body: web::Json<ChildQuery>,
 ) -> Result<HttpResponse, GatewayError> {
+    let context = context.into_inner();
     let query = body.into_inner();
-    let errors = query.validate();
+    let mut errors = context.validate();
+    errors.extend(query.validate());
     if !errors.is_empty() {
         return Err(GatewayError::Invalid(errors));
     }
     let directory = state.directory.get();
-    let outcome = federation::search(&directory, &fanout(&state, &auth, &req), &query).await;
+    let outcome =
+        federation::search(&directory, &fanout(&state, &auth, &req), &query, &context).await;
     let any_held = outcome
         .nodes
         .iter()

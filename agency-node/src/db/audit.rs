@@ -1,0 +1,169 @@
+//! Appending to and reading the hash-chained audit log.
+
+use super::DbError;
+use super::schema::{audit_head, audit_log};
+use crate::audit::{self, NewEntry};
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use schemas::disclosure::AuditVerification;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: chrono::NaiveDateTime,
+    pub action: String,
+    pub actor_user: Option<String>,
+    pub actor_role: Option<String>,
+    pub actor_agency: Option<String>,
+    pub via_member: String,
+    pub purpose: Option<String>,
+    pub legal_basis: Option<String>,
+    pub override_reason: Option<String>,
+    pub child_id: Option<String>,
+    pub detail: String,
+    pub correlation_id: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRow {
+    fn entry(&self) -> Result<NewEntry, DbError> {
+        Ok(NewEntry {
+            action: match self.action.as_str() {
+                "match" => "match",
+                "disclosure" => "disclosure",
+                "write" => "write",
+                other => return Err(DbError::Corrupt(format!("unknown audit action {other}"))),
+            },
+            actor_user: self.actor_user.clone(),
+            actor_role: self.actor_role.clone(),
+            actor_agency: self.actor_agency.clone(),
+            via_member: self.via_member.clone(),
+            purpose: self.purpose.clone(),
+            legal_basis: self.legal_basis.clone(),
+            override_reason: self.override_reason.clone(),
+            child_id: self.child_id.clone(),
+            detail: serde_json::from_str(&self.detail)
+                .map_err(|e| DbError::Corrupt(format!("audit detail: {e}")))?,
+            correlation_id: self.correlation_id.clone(),
+        })
+    }
+}
+
+/// Appends an entry. Call it inside [`super::write`], in the transaction of the change or
+/// disclosure it records.
+pub fn append(conn: &mut SqliteConnection, entry: &NewEntry) -> Result<i64, DbError> {
+    let head: Option<(i64, String)> = audit_head::table
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)
+        .optional()?;
+    let (prev_seq, prev_hash) = head.unwrap_or((0, audit::GENESIS.to_owned()));
+    let seq = prev_seq + 1;
+    let at = audit::now();
+    let hash = audit::chain_hash(&prev_hash, seq, at, entry);
+    let row = AuditRow {
+        seq,
+        at,
+        action: entry.action.to_owned(),
+        actor_user: entry.actor_user.clone(),
+        actor_role: entry.actor_role.clone(),
+        actor_agency: entry.actor_agency.clone(),
+        via_member: entry.via_member.clone(),
+        purpose: entry.purpose.clone(),
+        legal_basis: entry.legal_basis.clone(),
+        override_reason: entry.override_reason.clone(),
+        child_id: entry.child_id.clone(),
+        detail: entry.detail.to_string(),
+        correlation_id: entry.correlation_id.clone(),
+        prev_hash,
+        hash: hash.clone(),
+    };
+    diesel::insert_into(audit_log::table)
+        .values(&row)
+        .execute(conn)?;
+    diesel::replace_into(audit_head::table)
+        .values((
+            audit_head::id.eq(1),
+            audit_head::seq.eq(seq),
+            audit_head::hash.eq(&hash),
+        ))
+        .execute(conn)?;
+    Ok(seq)
+}
+
+/// Walks the whole chain in sequence order and reports the first entry that does not
+/// chain: edited (its hash no longer matches), removed (a gap, or a `prev_hash` that is
+/// not its predecessor's hash), reordered, or cut from the end (the head disagrees).
+pub fn verify(conn: &mut SqliteConnection) -> Result<AuditVerification, DbError> {
+    let rows: Vec<AuditRow> = audit_log::table
+        .order(audit_log::seq.asc())
+        .select(AuditRow::as_select())
+        .load(conn)?;
+    let broken = |seq: i64, detail: String, entries: usize| AuditVerification {
+        intact: false,
+        entries: entries as u64,
+        first_broken: Some(seq),
+        detail: Some(detail),
+    };
+    let mut prev_hash = audit::GENESIS.to_owned();
+    for (i, row) in rows.iter().enumerate() {
+        let expected_seq = i as i64 + 1;
+        if row.seq != expected_seq {
+            return Ok(broken(
+                expected_seq,
+                format!("entry {expected_seq} is missing"),
+                rows.len(),
+            ));
+        }
+        if row.prev_hash != prev_hash {
+            return Ok(broken(
+                row.seq,
+                "does not follow the entry before it".into(),
+                rows.len(),
+            ));
+        }
+        let recomputed = match row.entry() {
+            Ok(entry) => audit::chain_hash(&prev_hash, row.seq, row.at, &entry),
+            Err(e) => return Ok(broken(row.seq, e.to_string(), rows.len())),
+        };
+        if recomputed != row.hash {
+            return Ok(broken(
+                row.seq,
+                "its content was changed after it was written".into(),
+                rows.len(),
+            ));
+        }
+        prev_hash = row.hash.clone();
+    }
+    let head: Option<(i64, String)> = audit_head::table
+        .select((audit_head::seq, audit_head::hash))
+        .first(conn)
+        .optional()?;
+    let last = rows.last().map(|r| (r.seq, r.hash.clone()));
+    if head != last {
+        let seq = last.map(|(s, _)| s + 1).unwrap_or(1);
+        return Ok(broken(
+            seq,
+            "entries were removed from the end of the log".into(),
+            rows.len(),
+        ));
+    }
+    Ok(AuditVerification {
+        intact: true,
+        entries: rows.len() as u64,
+        first_broken: None,
+        detail: None,
+    })
+}
+
+/// A child's disclosures, oldest first.
+pub fn for_child(conn: &mut SqliteConnection, child_id: &str) -> Result<Vec<AuditRow>, DbError> {
+    Ok(audit_log::table
+        .filter(audit_log::child_id.eq(child_id))
+        .filter(audit_log::action.eq("disclosure"))
+        .order(audit_log::seq.asc())
+        .select(AuditRow::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,266 @@
+//! Finding a child in this node's own records (plain mode).
+//!
+//! 1. Identifiers first: a UPN or NHS number that agrees is `certain`, unless the
+//!    demographics flatly contradict it (then that child is not linked).
+//! 2. Otherwise demographics, scored Fellegi–Sunter style over candidates read from
+//!    indexed blocking keys (see [`keys`]), graded by configurable thresholds.
+//! 3. Never a silent merge: two candidates close in score are `ambiguous`, `possible`
+//!    candidates are reported without a reference, and a child who differs from the
+//!    searched-for one only by given name (a twin) is never linked.
+//!
+//! A wrong link would show a practitioner another child's history, so every doubt
+//! resolves to "not linked". The rules, weights and thresholds are in `docs/matching.md`.
+
+pub mod keys;
+pub mod nicknames;
+pub mod normalise;
+pub mod phonetic;
+pub mod score;
+pub mod settings;
+pub mod similarity;
+
+pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stored_keys};
+pub use settings::MatchingSettings;
+
+use crate::db::{self, DbError, models::ChildRow};
+use diesel::sqlite::SqliteConnection;
+use schemas::{ChildQuery, MatchCandidate, MatchGrade, MatchOutcome, MatchResponse, Sex};
+use score::{Comparison, Person};
+
+/// Most unlinked candidates reported in one answer.
+const MAX_REPORTED_CANDIDATES: usize = 5;
+
+/// Finds the child with the default settings.
+pub fn find(conn: &mut SqliteConnection, query: &ChildQuery) -> Result<MatchResponse, DbError> {
+    find_with(conn, query, &MatchingSettings::default())
+}
+
+/// Finds the child with the node's `[matching]` settings.
+pub fn find_with(
+    conn: &mut SqliteConnection,
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+) -> Result<MatchResponse, DbError> {
+    let by_identifier = identifier_matches(conn, query)?;
+    let mut rejected: Vec<String> = Vec::new();
+    let mut linked: Vec<(&ChildRow, Vec<String>)> = Vec::new();
+    for (child, fields) in &by_identifier {
+        let comparison = query
+            .demographics
+            .as_ref()
+            .map(|_| compare(query, child, settings));
+        if comparison
+            .as_ref()
+            .is_some_and(Comparison::contradicts_identifier)
+        {
+            // The identifier agrees but the person does not: do not link this child.
+            rejected.push(child.id.clone());
+            continue;
+        }
+        if conflicting_identifier(query, child) {
+            // One identifier agrees and another differs: leave it to the score.
+            continue;
+        }
+        let mut matched_on = fields.clone();
+        matched_on.extend(comparison.map(|c| c.matched_on()).unwrap_or_default());
+        linked.push((child, matched_on));
+    }
+    match linked.as_slice() {
+        [(child, matched_on)] => {
+            return Ok(held(child, MatchGrade::Certain, matched_on.clone()));
+        }
+        [_, _, ..] => {
+            // The UPN and the NHS number name different children here.
+            return Ok(unlinked(
+                MatchOutcome::Ambiguous,
+                linked
+                    .iter()
+                    .map(|(_, matched_on)| MatchCandidate {
+                        grade: MatchGrade::Certain,
+                        matched_on: matched_on.clone(),
+                    })
+                    .collect(),
+            ));
+        }
+        [] => {}
+    }
+
+    let Some(demographics) = &query.demographics else {
+        return Ok(not_held());
+    };
+    let mut rows = db::children::match_candidates(
+        conn,
+        &blocking_keys(demographics),
+        settings.max_candidates_per_block,
+    )?;
+    // A child found by identifier but not linked (a conflicting identifier) is scored
+    // like any other; one the demographics contradict is not.
+    for (child, _) in by_identifier {
+        if !rows.iter().any(|r| r.id == child.id) {
+            rows.push(child);
+        }
+    }
+    rows.retain(|r| !rejected.contains(&r.id));
+    Ok(decide(query, rows, settings))
+}
+
+/// A scored candidate.
+struct Scored {
+    child: ChildRow,
+    score: f64,
+    grade: MatchGrade,
+    matched_on: Vec<String>,
+}
+
+/// Scores every candidate and applies the linking rules.
+fn decide(query: &ChildQuery, rows: Vec<ChildRow>, settings: &MatchingSettings) -> MatchResponse {
+    let mut scored: Vec<Scored> = rows
+        .into_iter()
+        .filter_map(|child| {
+            let comparison = compare(query, &child, settings);
+            let score = comparison.score(settings);
+            let mut grade = score::grade(score, settings)?;
+            if comparison.could_be_a_sibling() {
+                grade = MatchGrade::Possible;
+            }
+            Some(Scored {
+                matched_on: comparison.matched_on(),
+                child,
+                score,
+                grade,
+            })
+        })
+        .collect();
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let report = |scored: &[Scored]| {
+        scored
+            .iter()
+            .take(MAX_REPORTED_CANDIDATES)
+            .map(|s| MatchCandidate {
+                grade: s.grade,
+                matched_on: s.matched_on.clone(),
+            })
+            .collect()
+    };
+    let Some(best) = scored.first() else {
+        return not_held();
+    };
+    let close_second = scored
+        .get(1)
+        .is_some_and(|second| best.score - second.score < settings.ambiguity_margin);
+    if close_second {
+        return unlinked(MatchOutcome::Ambiguous, report(&scored));
+    }
+    if best.grade == MatchGrade::Possible {
+        return unlinked(MatchOutcome::Candidates, report(&scored));
+    }
+    held(&best.child, best.grade, best.matched_on.clone())
+}
+
+/// Children whose UPN or NHS number equals the query's, with the identifiers that
+/// agreed.
+fn identifier_matches(
+    conn: &mut SqliteConnection,
+    query: &ChildQuery,
+) -> Result<Vec<(ChildRow, Vec<String>)>, DbError> {
+    let mut found: Vec<(ChildRow, Vec<String>)> = Vec::new();
+    let mut add = |rows: Vec<ChildRow>, field: &str| {
+        for row in rows {
+            match found.iter_mut().find(|(r, _)| r.id == row.id) {
+                Some((_, fields)) => fields.push(field.to_owned()),
+                None => found.push((row, vec![field.to_owned()])),
+            }
+        }
+    };
+    if let Some(upn) = &query.identifiers.upn {
+        add(db::children::find_by_upn(conn, upn.as_str())?, "upn");
+    }
+    if let Some(nhs) = &query.identifiers.nhs_number {
+        add(
+            db::children::find_by_nhs_number(conn, nhs.as_str())?,
+            "nhs_number",
+        );
+    }
+    Ok(found)
+}
+
+/// The query and the child both hold an identifier, and it differs.
+fn conflicting_identifier(query: &ChildQuery, child: &ChildRow) -> bool {
+    let differs = |q: Option<&str>, c: Option<&str>| matches!((q, c), (Some(q), Some(c)) if q != c);
+    differs(
+        query.identifiers.upn.as_ref().map(|u| u.as_str()),
+        child.upn.as_deref(),
+    ) || differs(
+        query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
+        child.nhs_number.as_deref(),
+    )
+}
+
+/// Compares the query's demographics with a stored child. Only call with demographics.
+fn compare(query: &ChildQuery, child: &ChildRow, settings: &MatchingSettings) -> Comparison {
+    let held = Person {
+        given_name: &child.given_name,
+        family_name: &child.family_name,
+        date_of_birth: child.date_of_birth,
+        sex: child.sex.as_deref().and_then(sex_from_str),
+        postcode: child.postcode.as_deref(),
+        upn: child.upn.as_deref(),
+        nhs_number: child.nhs_number.as_deref(),
+    };
+    let asked = match &query.demographics {
+        Some(d) => Person {
+            given_name: &d.given_name,
+            family_name: &d.family_name,
+            date_of_birth: d.date_of_birth,
+            sex: d.sex,
+            postcode: d.postcode.as_deref(),
+            upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
+            nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
+        },
+        // Without demographics there is nothing to compare but identifiers; compare the
+        // child with itself so that only identifiers can differ.
+        None => Person {
+            upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
+            nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
+            ..held.clone()
+        },
+    };
+    score::compare(&asked, &held, settings)
+}
+
+fn sex_from_str(s: &str) -> Option<Sex> {
+    match s {
+        "female" => Some(Sex::Female),
+        "male" => Some(Sex::Male),
+        _ => None,
+    }
+}
+
+fn held(child: &ChildRow, grade: MatchGrade, matched_on: Vec<String>) -> MatchResponse {
+    MatchResponse {
+        outcome: MatchOutcome::Held,
+        held: true,
+        local_ref: Some(child.id.clone()),
+        grade: Some(grade),
+        matched_on,
+        candidates: Vec::new(),
+    }
+}
+
+fn unlinked(outcome: MatchOutcome, candidates: Vec<MatchCandidate>) -> MatchResponse {
+    MatchResponse {
+        outcome,
+        held: false,
+        local_ref: None,
+        grade: None,
+        matched_on: Vec::new(),
+        candidates,
+    }
+}
+
+fn not_held() -> MatchResponse {
+    unlinked(MatchOutcome::NotHeld, Vec::new())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,194 @@
+//! The forms names, dates and postcodes are compared in. Agencies type the same child's
+//! name differently (`O'Neill`, `ONeill`, `O Neill`; `Zoë`, `Zoe`; `Wood-Allen`,
+//! `Wood Allen`), so comparison never looks at the raw text.
+
+use chrono::{Datelike, NaiveDate};
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Particles that start many family names (`Da Silva`, `Van Dijk`, `Al Hassan`): a shared
+/// particle is not evidence of a shared name, so they never count as a matching part.
+const PARTICLES: &[&str] = &[
+    "da", "de", "del", "della", "der", "den", "di", "do", "dos", "das", "du", "la", "le", "van",
+    "von", "al", "el", "bin", "ibn", "ben", "st",
+];
+
+/// A name as compared: accents removed by Unicode decomposition (NFKD, then combining
+/// marks dropped), lower case, apostrophes removed, and split into parts on hyphens,
+/// spaces and other punctuation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalName {
+    /// All parts joined without separators: `Wood-Allen` → `woodallen`,
+    /// `O'Neill` → `oneill`.
+    pub joined: String,
+    /// The parts: `Wood-Allen` → `["wood", "allen"]`.
+    pub parts: Vec<String>,
+}
+
+impl NormalName {
+    pub fn new(raw: &str) -> Self {
+        let folded: String = raw
+            .nfkd()
+            .filter(|c| !is_combining_mark(*c))
+            .flat_map(char::to_lowercase)
+            // Letters that do not decompose but have a usual ASCII spelling.
+            .flat_map(|c| match c {
+                'ß' => vec!['s', 's'],
+                'æ' => vec!['a', 'e'],
+                'œ' => vec!['o', 'e'],
+                'ø' => vec!['o'],
+                'ł' => vec!['l'],
+                'đ' | 'ð' => vec!['d'],
+                'þ' => vec!['t', 'h'],
+                'ı' => vec!['i'],
+                other => vec![other],
+            })
+            .filter(|c| !matches!(c, '\'' | '’' | '‘' | '`' | 'ʼ' | '´'))
+            .collect();
+        let parts: Vec<String> = folded
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Self {
+            joined: parts.concat(),
+            parts,
+        }
+    }
+
+    /// Parts that can stand for the whole name on their own: two letters or more and not
+    /// a particle. `O Neill` has one (`neill`), `Wood-Allen` two.
+    pub fn significant_parts(&self) -> impl Iterator<Item = &str> {
+        self.parts
+            .iter()
+            .map(String::as_str)
+            .filter(|p| p.chars().count() >= 2 && !PARTICLES.contains(p))
+    }
+
+    pub fn is_multi_part(&self) -> bool {
+        self.significant_parts().count() > 1
+    }
+}
+
+/// A UK postcode split into the units compared: `ZZ1 4AB` → district `ZZ1`,
+/// sector `ZZ1 4`, full `ZZ14AB`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Postcode {
+    pub full: String,
+    pub sector: String,
+    pub district: String,
+}
+
+impl Postcode {
+    /// `None` for text too short to be a postcode (the inward code is always three
+    /// characters, the outward two to four).
+    pub fn parse(raw: &str) -> Option<Self> {
+        let full = schemas::child::normalise_postcode(raw);
+        if full.len() < 5 || !full.is_ascii() {
+            return None;
+        }
+        let (outward, inward) = full.split_at(full.len() - 3);
+        let sector_digit = inward.chars().next()?;
+        Some(Self {
+            sector: format!("{outward} {sector_digit}"),
+            district: outward.to_owned(),
+            full,
+        })
+    }
+}
+
+/// The date with day and month exchanged, when that is another valid date: the usual
+/// slip between UK and US date order.
+pub fn swap_day_month(date: NaiveDate) -> Option<NaiveDate> {
+    if date.day() == date.month() || date.day() > 12 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(date.year(), date.day(), date.month())
+}
+
+/// The eight digits `YYYYMMDD` of a date, compared position by position.
+pub fn date_digits(date: NaiveDate) -> [u8; 8] {
+    let text = date.format("%Y%m%d").to_string();
+    let mut digits = [0u8; 8];
+    for (slot, b) in digits.iter_mut().zip(text.bytes()) {
+        *slot = b;
+    }
+    digits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn case_and_surrounding_space_do_not_matter() {
+        assert_eq!(NormalName::new("  SMITH ").joined, "smith");
+        assert_eq!(NormalName::new("smith"), NormalName::new("Smith"));
+    }
+
+    #[test]
+    fn accents_are_removed_by_decomposition() {
+        assert_eq!(NormalName::new("Zoë").joined, "zoe");
+        assert_eq!(NormalName::new("José").joined, "jose");
+        assert_eq!(NormalName::new("Siân").joined, "sian");
+        assert_eq!(NormalName::new("Łukasz").joined, "lukasz");
+        assert_eq!(NormalName::new("Müller").joined, "muller");
+    }
+
+    #[test]
+    fn apostrophes_are_dropped_so_oneill_spellings_agree() {
+        for spelling in ["O'Neill", "ONeill", "O’Neill", "o'neill"] {
+            assert_eq!(NormalName::new(spelling).joined, "oneill", "{spelling}");
+        }
+        // With a space the parts differ, but the joined form still agrees.
+        assert_eq!(NormalName::new("O Neill").joined, "oneill");
+    }
+
+    #[test]
+    fn hyphens_and_spaces_split_double_barrelled_names() {
+        let n = NormalName::new("Wood-Allen");
+        assert_eq!(n.joined, "woodallen");
+        assert_eq!(n.parts, vec!["wood", "allen"]);
+        assert!(n.is_multi_part());
+        assert_eq!(NormalName::new("Wood Allen").joined, "woodallen");
+    }
+
+    #[test]
+    fn particles_and_initials_are_not_significant_parts() {
+        assert_eq!(
+            NormalName::new("Da Silva")
+                .significant_parts()
+                .collect::<Vec<_>>(),
+            vec!["silva"]
+        );
+        assert!(!NormalName::new("O Neill").is_multi_part());
+    }
+
+    #[test]
+    fn postcodes_split_into_sector_and_district() {
+        let p = Postcode::parse("zz1 4ab").unwrap();
+        assert_eq!(p.full, "ZZ14AB");
+        assert_eq!(p.sector, "ZZ1 4");
+        assert_eq!(p.district, "ZZ1");
+        let long = Postcode::parse("SW1A 1AA").unwrap();
+        assert_eq!(long.sector, "SW1A 1");
+        assert_eq!(long.district, "SW1A");
+        assert!(Postcode::parse("AB1").is_none());
+    }
+
+    #[test]
+    fn day_and_month_swap_only_when_both_can_be_months() {
+        assert_eq!(swap_day_month(d("2014-03-09")), Some(d("2014-09-03")));
+        assert_eq!(swap_day_month(d("2014-03-13")), None);
+        assert_eq!(swap_day_month(d("2014-05-05")), None);
+    }
+
+    #[test]
+    fn dates_have_eight_digits() {
+        assert_eq!(&date_digits(d("2014-03-09")), b"20140309");
+    }
+}

@@ -1,0 +1,520 @@
+//! Comparing a query with one stored child, field by field, and the Fellegi–Sunter score:
+//! each field's agreement level contributes `log2(m/u)`; the sum decides the grade.
+
+use super::nicknames::are_aliases;
+use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
+use super::phonetic::refined_soundex;
+use super::settings::{MatchingSettings, disagreement_weight};
+use super::similarity::jaro_winkler;
+use chrono::{Datelike, NaiveDate};
+use schemas::{MatchGrade, Sex};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GivenLevel {
+    Exact,
+    Alias,
+    Similar,
+    Disagree,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FamilyLevel {
+    Exact,
+    Part,
+    Similar,
+    Disagree,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DobLevel {
+    Exact,
+    DayMonthSwapped,
+    OneDigit,
+    SameMonth,
+    Disagree,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostcodeLevel {
+    Full,
+    Sector,
+    District,
+    Disagree,
+}
+
+/// One side of a comparison: what the query says, or what the node holds. Sex and
+/// postcode may be missing; a missing field adds nothing to the score.
+#[derive(Debug, Clone)]
+pub struct Person<'a> {
+    pub given_name: &'a str,
+    pub family_name: &'a str,
+    pub date_of_birth: NaiveDate,
+    pub sex: Option<Sex>,
+    pub postcode: Option<&'a str>,
+    pub upn: Option<&'a str>,
+    pub nhs_number: Option<&'a str>,
+}
+
+/// How each field compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub given_name: GivenLevel,
+    pub family_name: FamilyLevel,
+    pub date_of_birth: DobLevel,
+    /// `None` when either side has no postcode.
+    pub postcode: Option<PostcodeLevel>,
+    /// `None` when either side has no sex, or it is `unknown`.
+    pub sex_agrees: Option<bool>,
+    pub upn_differs: bool,
+    pub nhs_number_differs: bool,
+}
+
+fn similar(a: &str, b: &str, similar_at: f64) -> bool {
+    refined_soundex(a) == refined_soundex(b) || jaro_winkler(a, b) >= similar_at
+}
+
+pub fn compare_given(a: &str, b: &str, similar_at: f64) -> GivenLevel {
+    let (a, b) = (NormalName::new(a), NormalName::new(b));
+    if a.joined.is_empty() || b.joined.is_empty() {
+        return GivenLevel::Disagree;
+    }
+    if a.joined == b.joined {
+        return GivenLevel::Exact;
+    }
+    // A short form, or one part of a hyphenated given name (`Mary-Jane`/`Mary`), or a
+    // short form of either part.
+    let alias = |x: &str, y: &str| x == y || are_aliases(x, y);
+    let a_forms: Vec<&str> = std::iter::once(a.joined.as_str())
+        .chain(a.significant_parts())
+        .collect();
+    let b_forms: Vec<&str> = std::iter::once(b.joined.as_str())
+        .chain(b.significant_parts())
+        .collect();
+    if a_forms.iter().any(|x| b_forms.iter().any(|y| alias(x, y))) {
+        return GivenLevel::Alias;
+    }
+    if similar(&a.joined, &b.joined, similar_at) {
+        return GivenLevel::Similar;
+    }
+    GivenLevel::Disagree
+}
+
+pub fn compare_family(a: &str, b: &str, similar_at: f64) -> FamilyLevel {
+    let (a, b) = (NormalName::new(a), NormalName::new(b));
+    if a.joined.is_empty() || b.joined.is_empty() {
+        return FamilyLevel::Disagree;
+    }
+    if a.joined == b.joined {
+        return FamilyLevel::Exact;
+    }
+    // Either part of a double-barrelled name stands for it.
+    if a.is_multi_part() || b.is_multi_part() {
+        let a_forms: Vec<&str> = std::iter::once(a.joined.as_str())
+            .chain(a.significant_parts())
+            .collect();
+        let b_forms: Vec<&str> = std::iter::once(b.joined.as_str())
+            .chain(b.significant_parts())
+            .collect();
+        if a_forms.iter().any(|x| b_forms.contains(x)) {
+            return FamilyLevel::Part;
+        }
+    }
+    if similar(&a.joined, &b.joined, similar_at) {
+        return FamilyLevel::Similar;
+    }
+    FamilyLevel::Disagree
+}
+
+pub fn compare_dob(a: NaiveDate, b: NaiveDate) -> DobLevel {
+    if a == b {
+        return DobLevel::Exact;
+    }
+    if swap_day_month(a) == Some(b) {
+        return DobLevel::DayMonthSwapped;
+    }
+    let differing = date_digits(a)
+        .iter()
+        .zip(date_digits(b).iter())
+        .filter(|(x, y)| x != y)
+        .count();
+    if differing == 1 {
+        return DobLevel::OneDigit;
+    }
+    if a.year() == b.year() && a.month() == b.month() {
+        return DobLevel::SameMonth;
+    }
+    DobLevel::Disagree
+}
+
+pub fn compare_postcode(a: &str, b: &str) -> Option<PostcodeLevel> {
+    let (a, b) = (Postcode::parse(a)?, Postcode::parse(b)?);
+    Some(if a.full == b.full {
+        PostcodeLevel::Full
+    } else if a.sector == b.sector {
+        PostcodeLevel::Sector
+    } else if a.district == b.district {
+        PostcodeLevel::District
+    } else {
+        PostcodeLevel::Disagree
+    })
+}
+
+fn known(sex: Option<Sex>) -> Option<Sex> {
+    sex.filter(|s| *s != Sex::Unknown)
+}
+
+pub fn compare(query: &Person<'_>, held: &Person<'_>, settings: &MatchingSettings) -> Comparison {
+    let differs = |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if a != b);
+    Comparison {
+        given_name: compare_given(query.given_name, held.given_name, settings.similar_at),
+        family_name: compare_family(query.family_name, held.family_name, settings.similar_at),
+        date_of_birth: compare_dob(query.date_of_birth, held.date_of_birth),
+        postcode: match (query.postcode, held.postcode) {
+            (Some(a), Some(b)) => compare_postcode(a, b),
+            _ => None,
+        },
+        sex_agrees: match (known(query.sex), known(held.sex)) {
+            (Some(a), Some(b)) => Some(a == b),
+            _ => None,
+        },
+        upn_differs: differs(query.upn, held.upn),
+        nhs_number_differs: differs(query.nhs_number, held.nhs_number),
+    }
+}
+
+impl Comparison {
+    /// The Fellegi–Sunter score: the sum of each field's log2(m/u) weight.
+    pub fn score(&self, settings: &MatchingSettings) -> f64 {
+        let w = &settings.weights;
+        let g = &w.given_name;
+        let given = match self.given_name {
+            GivenLevel::Exact => g.exact.weight(),
+            GivenLevel::Alias => g.alias.weight(),
+            GivenLevel::Similar => g.similar.weight(),
+            GivenLevel::Disagree => disagreement_weight(&[g.exact, g.alias, g.similar]),
+        };
+        let f = &w.family_name;
+        let family = match self.family_name {
+            FamilyLevel::Exact => f.exact.weight(),
+            FamilyLevel::Part => f.part.weight(),
+            FamilyLevel::Similar => f.similar.weight(),
+            FamilyLevel::Disagree => disagreement_weight(&[f.exact, f.part, f.similar]),
+        };
+        let d = &w.date_of_birth;
+        let dob = match self.date_of_birth {
+            DobLevel::Exact => d.exact.weight(),
+            DobLevel::DayMonthSwapped => d.day_month_swapped.weight(),
+            DobLevel::OneDigit => d.one_digit.weight(),
+            DobLevel::SameMonth => d.same_month.weight(),
+            DobLevel::Disagree => {
+                disagreement_weight(&[d.exact, d.day_month_swapped, d.one_digit, d.same_month])
+            }
+        };
+        let p = &w.postcode;
+        let postcode = match self.postcode {
+            None => 0.0,
+            Some(PostcodeLevel::Full) => p.full.weight(),
+            Some(PostcodeLevel::Sector) => p.sector.weight(),
+            Some(PostcodeLevel::District) => p.district.weight(),
+            Some(PostcodeLevel::Disagree) => disagreement_weight(&[p.full, p.sector, p.district]),
+        };
+        let sex = match self.sex_agrees {
+            None => 0.0,
+            Some(true) => w.sex.agree.weight(),
+            Some(false) => disagreement_weight(&[w.sex.agree]),
+        };
+        let mut identifiers = 0.0;
+        if self.upn_differs {
+            identifiers += w.identifiers.upn_differs.weight();
+        }
+        if self.nhs_number_differs {
+            identifiers += w.identifiers.nhs_number_differs.weight();
+        }
+        given + family + dob + postcode + sex + identifiers
+    }
+
+    /// Twins (and other multiple births) share a family name, a date of birth and
+    /// usually an address: everything but the given name. So when the family name and
+    /// date of birth agree, only an exact or known-short-form given name can make a link;
+    /// a merely similar or different one leaves the candidate at `possible` at most.
+    pub fn could_be_a_sibling(&self) -> bool {
+        self.family_name != FamilyLevel::Disagree
+            && self.date_of_birth == DobLevel::Exact
+            && !matches!(self.given_name, GivenLevel::Exact | GivenLevel::Alias)
+    }
+
+    /// Whether the demographics flatly contradict an agreeing identifier: a date of
+    /// birth that is not the same even allowing for a typo, and neither name agreeing.
+    pub fn contradicts_identifier(&self) -> bool {
+        matches!(self.date_of_birth, DobLevel::Disagree | DobLevel::SameMonth)
+            && self.given_name == GivenLevel::Disagree
+            && self.family_name == FamilyLevel::Disagree
+    }
+
+    /// The fields that agreed, for the answer: the plain field name for full agreement,
+    /// `field:level` for a partial one.
+    pub fn matched_on(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut push = |s: &str| out.push(s.to_owned());
+        match self.given_name {
+            GivenLevel::Exact => push("given_name"),
+            GivenLevel::Alias => push("given_name:alias"),
+            GivenLevel::Similar => push("given_name:similar"),
+            GivenLevel::Disagree => {}
+        }
+        match self.family_name {
+            FamilyLevel::Exact => push("family_name"),
+            FamilyLevel::Part => push("family_name:part"),
+            FamilyLevel::Similar => push("family_name:similar"),
+            FamilyLevel::Disagree => {}
+        }
+        match self.date_of_birth {
+            DobLevel::Exact => push("date_of_birth"),
+            DobLevel::DayMonthSwapped => push("date_of_birth:day_month_swapped"),
+            DobLevel::OneDigit => push("date_of_birth:one_digit"),
+            DobLevel::SameMonth => push("date_of_birth:same_month"),
+            DobLevel::Disagree => {}
+        }
+        match self.postcode {
+            Some(PostcodeLevel::Full) => push("postcode"),
+            Some(PostcodeLevel::Sector) => push("postcode:sector"),
+            Some(PostcodeLevel::District) => push("postcode:district"),
+            Some(PostcodeLevel::Disagree) | None => {}
+        }
+        if self.sex_agrees == Some(true) {
+            push("sex");
+        }
+        out
+    }
+}
+
+/// The grade a score reaches under the thresholds, if any.
+pub fn grade(score: f64, settings: &MatchingSettings) -> Option<MatchGrade> {
+    let t = &settings.thresholds;
+    if t.certain.is_some_and(|c| score >= c) {
+        Some(MatchGrade::Certain)
+    } else if score >= t.probable {
+        Some(MatchGrade::Probable)
+    } else if score >= t.possible {
+        Some(MatchGrade::Possible)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JW: f64 = 0.92;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn person<'a>(
+        given: &'a str,
+        family: &'a str,
+        dob: &str,
+        postcode: Option<&'a str>,
+    ) -> Person<'a> {
+        Person {
+            given_name: given,
+            family_name: family,
+            date_of_birth: d(dob),
+            sex: Some(Sex::Female),
+            postcode,
+            upn: None,
+            nhs_number: None,
+        }
+    }
+
+    #[test]
+    fn given_names_compare_by_level() {
+        assert_eq!(compare_given("AMELIA", " amelia", JW), GivenLevel::Exact);
+        assert_eq!(compare_given("Zoë", "Zoe", JW), GivenLevel::Exact);
+        assert_eq!(compare_given("Alfie", "Alfred", JW), GivenLevel::Alias);
+        assert_eq!(compare_given("Mo", "Muhammad", JW), GivenLevel::Alias);
+        assert_eq!(compare_given("Mary-Jane", "Mary", JW), GivenLevel::Alias);
+        assert_eq!(compare_given("Amelia", "Amelai", JW), GivenLevel::Similar);
+        assert_eq!(
+            compare_given("Mohammed", "Muhamad", JW),
+            GivenLevel::Similar
+        );
+        assert_eq!(compare_given("Amelia", "Olivia", JW), GivenLevel::Disagree);
+        assert_eq!(
+            compare_given("Alexander", "Alexandra", JW),
+            GivenLevel::Similar
+        );
+    }
+
+    #[test]
+    fn family_names_compare_by_level() {
+        assert_eq!(compare_family("O'Neill", "ONeill", JW), FamilyLevel::Exact);
+        assert_eq!(compare_family("O'Neill", "O Neill", JW), FamilyLevel::Exact);
+        assert_eq!(
+            compare_family("Wood-Allen", "Wood Allen", JW),
+            FamilyLevel::Exact
+        );
+        assert_eq!(compare_family("Wood-Allen", "Allen", JW), FamilyLevel::Part);
+        assert_eq!(compare_family("Wood", "Wood-Allen", JW), FamilyLevel::Part);
+        assert_eq!(compare_family("Smith", "Smyth", JW), FamilyLevel::Similar);
+        assert_eq!(
+            compare_family("Thompson", "Thomson", JW),
+            FamilyLevel::Similar
+        );
+        assert_eq!(compare_family("Smith", "Jones", JW), FamilyLevel::Disagree);
+        // A shared particle is not a shared name.
+        assert_eq!(
+            compare_family("Da Silva", "Da Costa", JW),
+            FamilyLevel::Disagree
+        );
+    }
+
+    #[test]
+    fn dates_of_birth_compare_by_level() {
+        assert_eq!(
+            compare_dob(d("2014-03-09"), d("2014-03-09")),
+            DobLevel::Exact
+        );
+        assert_eq!(
+            compare_dob(d("2014-03-09"), d("2014-09-03")),
+            DobLevel::DayMonthSwapped
+        );
+        assert_eq!(
+            compare_dob(d("2014-03-09"), d("2014-03-08")),
+            DobLevel::OneDigit
+        );
+        assert_eq!(
+            compare_dob(d("2014-03-09"), d("2015-03-09")),
+            DobLevel::OneDigit
+        );
+        assert_eq!(
+            compare_dob(d("2014-03-09"), d("2014-03-21")),
+            DobLevel::SameMonth
+        );
+        assert_eq!(
+            compare_dob(d("2014-03-09"), d("2016-07-21")),
+            DobLevel::Disagree
+        );
+    }
+
+    #[test]
+    fn postcodes_compare_by_level() {
+        assert_eq!(
+            compare_postcode("ZZ1 4AB", "zz14ab"),
+            Some(PostcodeLevel::Full)
+        );
+        assert_eq!(
+            compare_postcode("ZZ1 4AB", "ZZ1 4XY"),
+            Some(PostcodeLevel::Sector)
+        );
+        assert_eq!(
+            compare_postcode("ZZ1 4AB", "ZZ1 7XY"),
+            Some(PostcodeLevel::District)
+        );
+        assert_eq!(
+            compare_postcode("ZZ1 4AB", "ZZ2 4AB"),
+            Some(PostcodeLevel::Disagree)
+        );
+    }
+
+    #[test]
+    fn sex_counts_only_when_both_sides_know_it() {
+        let s = MatchingSettings::default();
+        let a = person("Amelia", "Okafor", "2014-03-09", None);
+        let mut b = a.clone();
+        b.sex = Some(Sex::Unknown);
+        assert_eq!(compare(&a, &b, &s).sex_agrees, None);
+        b.sex = Some(Sex::Male);
+        assert_eq!(compare(&a, &b, &s).sex_agrees, Some(false));
+        assert!(compare(&a, &b, &s).score(&s) < compare(&a, &a, &s).score(&s));
+    }
+
+    #[test]
+    fn default_grades_of_typical_pairs() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let grade_of = |h: &Person<'_>| grade(compare(&q, h, &s).score(&s), &s);
+        // Everything agrees, no identifier: probable, never certain by default.
+        assert_eq!(grade_of(&q), Some(MatchGrade::Probable));
+        // No postcode to compare, name and date agree: still probable.
+        assert_eq!(
+            grade_of(&person("Amelia", "Okafor", "2014-03-09", None)),
+            Some(MatchGrade::Probable)
+        );
+        // Short form and a typo in the date.
+        assert_eq!(
+            grade_of(&person("Millie", "Okafor", "2014-09-03", Some("ZZ1 4AB"))),
+            Some(MatchGrade::Probable)
+        );
+        // The family moved to another district: only possible.
+        assert_eq!(
+            grade_of(&person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"))),
+            Some(MatchGrade::Possible)
+        );
+        // A sibling at the same address.
+        assert_eq!(
+            grade_of(&person("Olivia", "Okafor", "2011-06-30", Some("ZZ1 4AB"))),
+            None
+        );
+        // Someone else entirely.
+        assert_eq!(
+            grade_of(&person("Noah", "Smith", "2016-01-20", Some("ZZ3 9XY"))),
+            None
+        );
+    }
+
+    #[test]
+    fn a_differing_identifier_lowers_the_score() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let mut h = q.clone();
+        h.nhs_number = Some("9990000018");
+        let mut q2 = q.clone();
+        q2.nhs_number = Some("9990000026");
+        let c = compare(&q2, &h, &s);
+        assert!(c.nhs_number_differs);
+        assert!(c.score(&s) < compare(&q, &q, &s).score(&s) - 6.0);
+    }
+
+    #[test]
+    fn twins_could_be_siblings_but_a_short_form_could_not() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let twin = person("Olivia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        assert!(compare(&q, &twin, &s).could_be_a_sibling());
+        let millie = person("Millie", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        assert!(!compare(&q, &millie, &s).could_be_a_sibling());
+    }
+
+    #[test]
+    fn only_a_wholly_different_person_contradicts_an_identifier() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", None);
+        let other = person("Noah", "Smith", "2016-01-20", None);
+        assert!(compare(&q, &other, &s).contradicts_identifier());
+        // A date typo, or one agreeing name, is not a contradiction.
+        let typo = person("Noah", "Smith", "2014-03-08", None);
+        assert!(!compare(&q, &typo, &s).contradicts_identifier());
+        let renamed = person("Amelia", "Smith", "2016-01-20", None);
+        assert!(!compare(&q, &renamed, &s).contradicts_identifier());
+    }
+
+    #[test]
+    fn matched_on_names_the_level() {
+        let s = MatchingSettings::default();
+        let q = person("Alfie", "Wood-Allen", "2014-03-09", Some("ZZ1 4AB"));
+        let h = person("Alfred", "Allen", "2014-09-03", Some("ZZ1 4XY"));
+        assert_eq!(
+            compare(&q, &h, &s).matched_on(),
+            vec![
+                "given_name:alias",
+                "family_name:part",
+                "date_of_birth:day_month_swapped",
+                "postcode:sector",
+                "sex"
+            ]
+        );
+    }
+}

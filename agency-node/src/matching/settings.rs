@@ -1,0 +1,332 @@
+//! The `[matching]` section of the node configuration: the m and u probabilities behind
+//! each agreement weight, the grade thresholds and the ambiguity margin. Every value has
+//! a documented default (see `docs/matching.md`); a node changes them only with evidence
+//! from its own data.
+
+use serde::{Deserialize, Serialize};
+
+/// The two probabilities of one agreement level, from Fellegi and Sunter (1969):
+/// `m`, how often a true match shows this level; `u`, how often two different children
+/// do. The level's weight is `log2(m / u)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agreement {
+    pub m: f64,
+    pub u: f64,
+}
+
+impl Agreement {
+    pub const fn new(m: f64, u: f64) -> Self {
+        Self { m, u }
+    }
+
+    pub fn weight(&self) -> f64 {
+        (self.m / self.u).log2()
+    }
+}
+
+/// Weight of the "disagree" level of a field: what is left of m and u once every
+/// agreeing level has taken its share.
+pub fn disagreement_weight(levels: &[Agreement]) -> f64 {
+    let m: f64 = levels.iter().map(|l| l.m).sum();
+    let u: f64 = levels.iter().map(|l| l.u).sum();
+    ((1.0 - m) / (1.0 - u)).log2()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GivenNameWeights {
+    pub exact: Agreement,
+    /// A known short form or spelling (`Alfie`/`Alfred`), or one part of a hyphenated
+    /// given name.
+    pub alias: Agreement,
+    /// Same phonetic code, or Jaro-Winkler at or above `similar_at`.
+    pub similar: Agreement,
+}
+
+impl Default for GivenNameWeights {
+    fn default() -> Self {
+        Self {
+            exact: Agreement::new(0.90, 0.01),
+            alias: Agreement::new(0.04, 0.002),
+            similar: Agreement::new(0.03, 0.01),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FamilyNameWeights {
+    pub exact: Agreement,
+    /// One part of a double-barrelled name agrees (`Wood-Allen`/`Allen`).
+    pub part: Agreement,
+    /// Same phonetic code, or Jaro-Winkler at or above `similar_at`.
+    pub similar: Agreement,
+}
+
+impl Default for FamilyNameWeights {
+    fn default() -> Self {
+        Self {
+            exact: Agreement::new(0.88, 0.005),
+            part: Agreement::new(0.04, 0.001),
+            similar: Agreement::new(0.03, 0.005),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DateOfBirthWeights {
+    pub exact: Agreement,
+    pub day_month_swapped: Agreement,
+    /// Exactly one of the eight digits `YYYYMMDD` differs.
+    pub one_digit: Agreement,
+    pub same_month: Agreement,
+}
+
+impl Default for DateOfBirthWeights {
+    fn default() -> Self {
+        Self {
+            exact: Agreement::new(0.95, 0.0003),
+            day_month_swapped: Agreement::new(0.01, 0.0001),
+            one_digit: Agreement::new(0.02, 0.004),
+            same_month: Agreement::new(0.01, 0.005),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostcodeWeights {
+    pub full: Agreement,
+    /// Outward code and first inward digit (`ZZ1 4`).
+    pub sector: Agreement,
+    /// Outward code (`ZZ1`).
+    pub district: Agreement,
+}
+
+impl Default for PostcodeWeights {
+    fn default() -> Self {
+        Self {
+            full: Agreement::new(0.75, 0.001),
+            sector: Agreement::new(0.07, 0.01),
+            district: Agreement::new(0.06, 0.05),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SexWeights {
+    pub agree: Agreement,
+}
+
+impl Default for SexWeights {
+    fn default() -> Self {
+        Self {
+            agree: Agreement::new(0.97, 0.5),
+        }
+    }
+}
+
+/// Identifiers that both sides hold and that differ. Agreement never reaches the score:
+/// an agreeing identifier is decided before scoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentifierWeights {
+    /// UPNs change (a temporary UPN replaced, a move between authorities).
+    pub upn_differs: Agreement,
+    /// NHS numbers almost never change.
+    pub nhs_number_differs: Agreement,
+}
+
+impl Default for IdentifierWeights {
+    fn default() -> Self {
+        Self {
+            upn_differs: Agreement::new(0.05, 0.999),
+            nhs_number_differs: Agreement::new(0.01, 0.999),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Weights {
+    pub given_name: GivenNameWeights,
+    pub family_name: FamilyNameWeights,
+    pub date_of_birth: DateOfBirthWeights,
+    pub postcode: PostcodeWeights,
+    pub sex: SexWeights,
+    pub identifiers: IdentifierWeights,
+}
+
+/// Scores (sums of log2 weights) at which a candidate reaches each grade.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Unset by default: demographics alone never make a match `certain`; only an
+    /// agreeing UPN or NHS number does.
+    pub certain: Option<f64>,
+    pub probable: f64,
+    pub possible: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            certain: None,
+            probable: 25.0,
+            possible: 15.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MatchingSettings {
+    pub thresholds: Thresholds,
+    /// Two graded candidates whose scores differ by less than this are ambiguous: the
+    /// node links neither.
+    pub ambiguity_margin: f64,
+    /// Jaro-Winkler similarity from which two names count as `similar`.
+    pub similar_at: f64,
+    /// Most children read from each blocking key for one search.
+    pub max_candidates_per_block: i64,
+    pub weights: Weights,
+}
+
+impl Default for MatchingSettings {
+    fn default() -> Self {
+        Self {
+            thresholds: Thresholds::default(),
+            ambiguity_margin: 3.0,
+            similar_at: 0.92,
+            max_candidates_per_block: 200,
+            weights: Weights::default(),
+        }
+    }
+}
+
+impl MatchingSettings {
+    /// Refuses settings that would make the weights meaningless or the grades unsafe.
+    pub fn validate(&self) -> Result<(), String> {
+        let w = &self.weights;
+        let fields: [(&str, Vec<Agreement>); 6] = [
+            (
+                "given_name",
+                vec![w.given_name.exact, w.given_name.alias, w.given_name.similar],
+            ),
+            (
+                "family_name",
+                vec![
+                    w.family_name.exact,
+                    w.family_name.part,
+                    w.family_name.similar,
+                ],
+            ),
+            (
+                "date_of_birth",
+                vec![
+                    w.date_of_birth.exact,
+                    w.date_of_birth.day_month_swapped,
+                    w.date_of_birth.one_digit,
+                    w.date_of_birth.same_month,
+                ],
+            ),
+            (
+                "postcode",
+                vec![w.postcode.full, w.postcode.sector, w.postcode.district],
+            ),
+            ("sex", vec![w.sex.agree]),
+            (
+                "identifiers",
+                vec![w.identifiers.upn_differs, w.identifiers.nhs_number_differs],
+            ),
+        ];
+        for (field, levels) in &fields {
+            for level in levels {
+                let in_range = |p: f64| p > 0.0 && p < 1.0;
+                if !in_range(level.m) || !in_range(level.u) {
+                    return Err(format!(
+                        "matching.weights.{field}: m and u must be between 0 and 1, exclusive"
+                    ));
+                }
+            }
+            // Identifier levels are alternatives of different fields, not shares of one.
+            if *field != "identifiers" {
+                let m: f64 = levels.iter().map(|l| l.m).sum();
+                let u: f64 = levels.iter().map(|l| l.u).sum();
+                if m >= 1.0 || u >= 1.0 {
+                    return Err(format!(
+                        "matching.weights.{field}: the m (and the u) of its levels must sum to less than 1"
+                    ));
+                }
+            }
+        }
+        let t = &self.thresholds;
+        if !(t.possible.is_finite() && t.probable.is_finite() && t.possible <= t.probable) {
+            return Err("matching.thresholds: possible must not exceed probable".into());
+        }
+        if t.certain.is_some_and(|c| !c.is_finite() || c < t.probable) {
+            return Err("matching.thresholds: certain must not be below probable".into());
+        }
+        if !(self.ambiguity_margin.is_finite() && self.ambiguity_margin >= 0.0) {
+            return Err("matching.ambiguity_margin must be zero or more".into());
+        }
+        if !(0.5..=1.0).contains(&self.similar_at) {
+            return Err("matching.similar_at must be between 0.5 and 1".into());
+        }
+        if !(1..=10_000).contains(&self.max_candidates_per_block) {
+            return Err("matching.max_candidates_per_block must be between 1 and 10000".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        MatchingSettings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn weights_are_log2_likelihood_ratios() {
+        assert!((Agreement::new(0.9, 0.01).weight() - 90f64.log2()).abs() < 1e-9);
+        let levels = [Agreement::new(0.9, 0.01)];
+        assert!((disagreement_weight(&levels) - (0.1f64 / 0.99).log2()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_partial_section_keeps_the_other_defaults() {
+        let s: MatchingSettings = toml_like(
+            r#"{"thresholds": {"probable": 27.0}, "weights": {"sex": {"agree": {"m": 0.9, "u": 0.5}}}}"#,
+        );
+        assert_eq!(s.thresholds.probable, 27.0);
+        assert_eq!(s.thresholds.possible, 15.0);
+        assert_eq!(s.weights.sex.agree.m, 0.9);
+        assert_eq!(s.weights.given_name, GivenNameWeights::default());
+    }
+
+    #[test]
+    fn unsafe_settings_are_refused() {
+        let mut s = MatchingSettings::default();
+        s.thresholds.possible = 30.0;
+        assert!(s.validate().is_err());
+        let mut s = MatchingSettings::default();
+        s.weights.postcode.full = Agreement::new(0.95, 0.001);
+        assert!(s.validate().is_err(), "postcode m sums past 1");
+        let mut s = MatchingSettings::default();
+        s.weights.sex.agree.u = 0.0;
+        assert!(s.validate().is_err());
+        let mut s = MatchingSettings::default();
+        s.thresholds.certain = Some(10.0);
+        assert!(s.validate().is_err());
+    }
+
+    fn toml_like(json: &str) -> MatchingSettings {
+        serde_json::from_str(json).unwrap()
+    }
+}

@@ -1,0 +1,376 @@
+//! Matching against a real (in-memory) SQLite database with the node's migrations.
+
+use super::*;
+use crate::db::children::upsert;
+use diesel::Connection;
+use diesel_migrations::MigrationHarness;
+use schemas::{ChildIdentifiers, ChildUpsert, Demographics, NhsNumber, Upn};
+
+fn memory_db() -> SqliteConnection {
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    conn.run_pending_migrations(crate::db::MIGRATIONS).unwrap();
+    conn
+}
+
+fn demographics(given: &str, family: &str, dob: &str, postcode: Option<&str>) -> Demographics {
+    Demographics {
+        given_name: given.into(),
+        family_name: family.into(),
+        date_of_birth: dob.parse().unwrap(),
+        sex: None,
+        postcode: postcode.map(str::to_owned),
+    }
+}
+
+fn upn(n: u32) -> Upn {
+    Upn::with_check_letter(&format!("999{n:09}")).unwrap()
+}
+
+fn nhs(n: u32) -> NhsNumber {
+    (n..n + 20)
+        .find_map(|k| NhsNumber::with_check_digit(&format!("999{k:06}")))
+        .unwrap()
+}
+
+/// Stores a child; returns its local reference (the row id).
+fn store(
+    conn: &mut SqliteConnection,
+    local_id: &str,
+    d: Demographics,
+    ids: ChildIdentifiers,
+) -> String {
+    let child = ChildUpsert {
+        demographics: d,
+        identifiers: ids,
+    };
+    crate::db::write(conn, |conn| upsert(conn, local_id, &child))
+        .unwrap()
+        .0
+        .id
+}
+
+fn ask(
+    conn: &mut SqliteConnection,
+    d: Option<Demographics>,
+    ids: ChildIdentifiers,
+) -> MatchResponse {
+    find(
+        conn,
+        &ChildQuery {
+            identifiers: ids,
+            demographics: d,
+        },
+    )
+    .unwrap()
+}
+
+fn by_upn(n: u32) -> ChildIdentifiers {
+    ChildIdentifiers {
+        upn: Some(upn(n)),
+        nhs_number: None,
+    }
+}
+
+fn no_ids() -> ChildIdentifiers {
+    ChildIdentifiers::default()
+}
+
+#[test]
+fn an_agreeing_identifier_is_certain() {
+    let mut conn = memory_db();
+    let id = store(
+        &mut conn,
+        "A",
+        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+        by_upn(1),
+    );
+    let answer = ask(&mut conn, None, by_upn(1));
+    assert_eq!(answer.outcome, MatchOutcome::Held);
+    assert!(answer.held);
+    assert_eq!(answer.local_ref.as_deref(), Some(id.as_str()));
+    assert_eq!(answer.grade, Some(MatchGrade::Certain));
+    assert_eq!(answer.matched_on, vec!["upn"]);
+    // With demographics that agree except for a typo and a new surname: still certain.
+    let answer = ask(
+        &mut conn,
+        Some(demographics("Amelia", "Mensah", "2014-03-08", None)),
+        by_upn(1),
+    );
+    assert_eq!(answer.grade, Some(MatchGrade::Certain));
+    assert!(answer.matched_on.contains(&"given_name".to_owned()));
+}
+
+#[test]
+fn an_identifier_the_demographics_contradict_is_not_linked() {
+    let mut conn = memory_db();
+    store(
+        &mut conn,
+        "A",
+        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+        by_upn(1),
+    );
+    let answer = ask(
+        &mut conn,
+        Some(demographics("Noah", "Smith", "2017-11-20", Some("ZZ5 2QP"))),
+        by_upn(1),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::NotHeld);
+    assert!(!answer.held);
+    assert_eq!(answer.local_ref, None);
+}
+
+#[test]
+fn a_upn_and_an_nhs_number_naming_different_children_are_ambiguous() {
+    let mut conn = memory_db();
+    store(
+        &mut conn,
+        "A",
+        demographics("Amelia", "Okafor", "2014-03-09", None),
+        by_upn(1),
+    );
+    store(
+        &mut conn,
+        "B",
+        demographics("Amelia", "Okafor", "2014-03-09", None),
+        ChildIdentifiers {
+            upn: None,
+            nhs_number: Some(nhs(100)),
+        },
+    );
+    let answer = ask(
+        &mut conn,
+        None,
+        ChildIdentifiers {
+            upn: Some(upn(1)),
+            nhs_number: Some(nhs(100)),
+        },
+    );
+    assert_eq!(answer.outcome, MatchOutcome::Ambiguous);
+    assert_eq!(answer.local_ref, None);
+    assert_eq!(answer.candidates.len(), 2);
+}
+
+#[test]
+fn demographics_alone_are_probable_and_tolerate_variants() {
+    let mut conn = memory_db();
+    let id = store(
+        &mut conn,
+        "A",
+        demographics("Alfred", "Wood-Allen", "2014-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    store(
+        &mut conn,
+        "other",
+        demographics("Noah", "Smith", "2016-01-20", Some("ZZ3 9XY")),
+        no_ids(),
+    );
+    for query in [
+        demographics("ALFRED", "wood allen", "2014-03-09", Some("zz14ab")),
+        demographics("Alfie", "Allen", "2014-03-09", Some("ZZ1 4AB")),
+        demographics("Alfred", "Wood-Allen", "2014-09-03", Some("ZZ1 4AB")),
+        demographics("Alfred", "Wood", "2014-03-09", Some("ZZ1 4AB")),
+        demographics("Alfred", "Wood-Allen", "2014-03-08", Some("ZZ1 4AB")),
+    ] {
+        let answer = ask(&mut conn, Some(query.clone()), no_ids());
+        assert_eq!(answer.outcome, MatchOutcome::Held, "{query:?}: {answer:?}");
+        assert_eq!(answer.grade, Some(MatchGrade::Probable), "{query:?}");
+        assert_eq!(answer.local_ref.as_deref(), Some(id.as_str()));
+    }
+}
+
+#[test]
+fn a_weak_match_is_reported_as_a_candidate_without_a_reference() {
+    let mut conn = memory_db();
+    store(
+        &mut conn,
+        "A",
+        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    // The family moved: name and date agree, the postcode does not.
+    let answer = ask(
+        &mut conn,
+        Some(demographics(
+            "Amelia",
+            "Okafor",
+            "2014-03-09",
+            Some("ZZ7 1XY"),
+        )),
+        no_ids(),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::Candidates);
+    assert!(!answer.held);
+    assert_eq!(answer.local_ref, None);
+    assert_eq!(answer.grade, None);
+    assert_eq!(answer.candidates.len(), 1);
+    assert_eq!(answer.candidates[0].grade, MatchGrade::Possible);
+    // Nothing of the node's own record is in the answer.
+    let json = serde_json::to_string(&answer).unwrap();
+    assert!(!json.contains("ZZ1"), "{json}");
+}
+
+#[test]
+fn someone_else_is_not_held() {
+    let mut conn = memory_db();
+    store(
+        &mut conn,
+        "A",
+        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    let answer = ask(
+        &mut conn,
+        Some(demographics("Noah", "Smith", "2016-01-20", Some("ZZ3 9XY"))),
+        no_ids(),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::NotHeld);
+    assert!(answer.candidates.is_empty());
+}
+
+#[test]
+fn twins_are_never_linked_to_each_other() {
+    let mut conn = memory_db();
+    let olivia = store(
+        &mut conn,
+        "twin-1",
+        demographics("Olivia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    // The node holds only Olivia; a search for her twin Amelia must not find Olivia.
+    let answer = ask(
+        &mut conn,
+        Some(demographics(
+            "Amelia",
+            "Okafor",
+            "2014-03-09",
+            Some("ZZ1 4AB"),
+        )),
+        no_ids(),
+    );
+    assert!(!answer.held, "{answer:?}");
+    assert_eq!(answer.local_ref, None);
+    // Twins with similar names too (Leo and Leon).
+    store(
+        &mut conn,
+        "twin-3",
+        demographics("Leon", "Smith", "2015-06-01", Some("ZZ2 1AB")),
+        no_ids(),
+    );
+    let answer = ask(
+        &mut conn,
+        Some(demographics("Leo", "Smith", "2015-06-01", Some("ZZ2 1AB"))),
+        no_ids(),
+    );
+    assert!(!answer.held, "{answer:?}");
+    // When both twins are held, each is found as herself.
+    let amelia = store(
+        &mut conn,
+        "twin-2",
+        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    for (given, id) in [("Amelia", &amelia), ("Olivia", &olivia)] {
+        let answer = ask(
+            &mut conn,
+            Some(demographics(given, "Okafor", "2014-03-09", Some("ZZ1 4AB"))),
+            no_ids(),
+        );
+        assert_eq!(answer.outcome, MatchOutcome::Held, "{given}");
+        assert_eq!(answer.local_ref.as_ref(), Some(id), "{given}");
+    }
+}
+
+#[test]
+fn two_close_candidates_are_ambiguous_and_neither_is_linked() {
+    let mut conn = memory_db();
+    // Two records that fit "Alex Smith" equally: an Alexander and an Alexandra, twins.
+    store(
+        &mut conn,
+        "A",
+        demographics("Alexander", "Smith", "2014-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    store(
+        &mut conn,
+        "B",
+        demographics("Alexandra", "Smith", "2014-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    let answer = ask(
+        &mut conn,
+        Some(demographics("Alex", "Smith", "2014-03-09", Some("ZZ1 4AB"))),
+        no_ids(),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::Ambiguous, "{answer:?}");
+    assert!(!answer.held);
+    assert_eq!(answer.local_ref, None);
+    assert_eq!(answer.candidates.len(), 2);
+    // Sex tells them apart.
+    let mut male = demographics("Alex", "Smith", "2014-03-09", Some("ZZ1 4AB"));
+    male.sex = Some(Sex::Male);
+    let mut conn2 = memory_db();
+    let mut alexander = demographics("Alexander", "Smith", "2014-03-09", Some("ZZ1 4AB"));
+    alexander.sex = Some(Sex::Male);
+    let mut alexandra = demographics("Alexandra", "Smith", "2014-03-09", Some("ZZ1 4AB"));
+    alexandra.sex = Some(Sex::Female);
+    let id = store(&mut conn2, "A", alexander, no_ids());
+    store(&mut conn2, "B", alexandra, no_ids());
+    let answer = ask(&mut conn2, Some(male), no_ids());
+    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
+    assert_eq!(answer.local_ref, Some(id));
+}
+
+#[test]
+fn a_duplicate_record_makes_the_search_ambiguous() {
+    let mut conn = memory_db();
+    let d = demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+    store(&mut conn, "A", d.clone(), no_ids());
+    store(&mut conn, "A-again", d.clone(), no_ids());
+    let answer = ask(&mut conn, Some(d), no_ids());
+    assert_eq!(answer.outcome, MatchOutcome::Ambiguous);
+}
+
+#[test]
+fn a_configured_certain_threshold_lets_demographics_be_certain() {
+    let mut conn = memory_db();
+    let d = demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+    store(&mut conn, "A", d.clone(), no_ids());
+    let mut settings = MatchingSettings::default();
+    settings.thresholds.certain = Some(30.0);
+    let answer = find_with(
+        &mut conn,
+        &ChildQuery {
+            identifiers: no_ids(),
+            demographics: Some(d),
+        },
+        &settings,
+    )
+    .unwrap();
+    assert_eq!(answer.grade, Some(MatchGrade::Certain));
+}
+
+#[test]
+fn an_unknown_upn_falls_back_to_demographics_with_a_penalty_for_a_different_one() {
+    let mut conn = memory_db();
+    let id = store(
+        &mut conn,
+        "A",
+        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+        by_upn(1),
+    );
+    let answer = ask(
+        &mut conn,
+        Some(demographics(
+            "Amelia",
+            "Okafor",
+            "2014-03-09",
+            Some("ZZ1 4AB"),
+        )),
+        by_upn(2),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::Held);
+    assert_eq!(answer.grade, Some(MatchGrade::Probable));
+    assert_eq!(answer.local_ref, Some(id));
+    assert!(!answer.matched_on.contains(&"upn".to_owned()));
+}

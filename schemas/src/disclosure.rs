@@ -1,0 +1,136 @@
+//! What a node discloses: a level per record category, decided at the node by its
+//! sharing policy and capped by the child's consent decisions.
+
+use crate::agency::AgencyKind;
+use crate::record::RecordCategory;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// How much of a category a requester sees. Ordered: `none` < `existence` < `summary` <
+/// `full`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DisclosureLevel {
+    /// Nothing.
+    None,
+    /// Only that the agency knows the child, and how to contact it.
+    Existence,
+    /// The impact statements: what it means for the child, without confidential details.
+    Summary,
+    /// The records themselves.
+    Full,
+}
+
+impl DisclosureLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisclosureLevel::None => "none",
+            DisclosureLevel::Existence => "existence",
+            DisclosureLevel::Summary => "summary",
+            DisclosureLevel::Full => "full",
+        }
+    }
+}
+
+/// Why a category was not disclosed. Never says what is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WithheldReason {
+    /// The node's sharing policy gives this requester nothing of this category.
+    Policy,
+    /// The child (or whoever decides for them) refused or withdrew consent.
+    ConsentRefused,
+    /// The legal basis is consent, and no consent is recorded.
+    ConsentNotRecorded,
+    /// The requester may see this category, and the agency holds none of it.
+    NotHeld,
+}
+
+/// The level applied to one category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CategoryDisclosure {
+    pub category: RecordCategory,
+    pub level: DisclosureLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<WithheldReason>,
+}
+
+/// How to reach the agency about this child.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ContactRoute {
+    /// The team that holds the records.
+    pub team: String,
+    /// How to contact it: a duty line, a secure mailbox.
+    pub route: String,
+}
+
+/// A consent decision as recorded by the agency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentState {
+    Given,
+    Refused,
+    Withdrawn,
+}
+
+/// A consent decision about sharing one category (or every category) with one kind of
+/// agency.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "category": "camhs_referral", "recipient_kind": "school", "state": "refused",
+    "decided_on": "2026-10-01", "recorded_by": "nurse.community"
+}))]
+pub struct ConsentDecision {
+    /// The category, or absent for every category this agency holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<RecordCategory>,
+    /// Which kind of agency the decision is about.
+    pub recipient_kind: AgencyKind,
+    pub state: ConsentState,
+    /// The day the decision was made.
+    #[schema(value_type = String, format = Date)]
+    pub decided_on: NaiveDate,
+    /// Who recorded it, in the agency's own system.
+    pub recorded_by: String,
+}
+
+/// A recorded consent decision with when the node stored it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StoredConsent {
+    #[serde(flatten)]
+    pub decision: ConsentDecision,
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Result of checking the audit chain.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditVerification {
+    /// `true` when every entry is intact and in order.
+    pub intact: bool,
+    /// How many entries were checked.
+    pub entries: u64,
+    /// The sequence number of the first entry that does not chain, when one does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_broken: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One line of a child's access report: who saw what, when and why, in plain words.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReportEntry {
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+    /// The agency that holds the information.
+    pub holder: String,
+    /// The kind of agency whose practitioner saw it.
+    pub seen_by: String,
+    /// What they saw, why, in words a young person can read.
+    pub sentence: String,
+    /// `true` when consent was overridden to keep the child safe.
+    pub override_used: bool,
+}

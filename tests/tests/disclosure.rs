@@ -1,0 +1,608 @@
+//! Purpose-bound disclosure decided at each node: the sharing policy, consent, the
+//! safeguarding override, answers indistinguishable from "not held", and the
+//! tamper-evident audit.
+
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use diesel::{Connection, RunQueryDsl, SqliteConnection};
+use federation::seed::SyntheticChild;
+use federation_tests::{Options, TestFederation, spawn_federation};
+use schemas::PractitionerRole::{self, *};
+use serde_json::{Value, json};
+
+fn social_care_only() -> Options {
+    Options {
+        nodes: vec!["social-care", "school-a", "school-b"],
+        children: 300,
+        ..Options::default()
+    }
+}
+
+fn cp_child(fed: &TestFederation) -> &SyntheticChild {
+    fed.children
+        .iter()
+        .find(|c| c.story.contains("child protection plan"))
+        .expect("a child with a child protection plan")
+}
+
+fn holding<'a>(child: &'a SyntheticChild, node: &str) -> &'a federation::seed::Holding {
+    child.holdings.iter().find(|h| h.node == node).unwrap()
+}
+
+/// The node's reference for a child, found as the gateway would (by UPN), with a
+/// requester that may see it.
+async fn local_ref(fed: &TestFederation, node: &str, child: &SyntheticChild) -> String {
+    let token = fed.token(SocialWorker, "social-care");
+    let answer: Value = fed
+        .gateway_identity()
+        .post(format!(
+            "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
+            fed.node_url(node)
+        ))
+        .bearer_auth(token)
+        .json(&json!({"identifiers": {"upn": child.upn}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["local_ref"].as_str().expect("held").to_owned()
+}
+
+async fn read(
+    fed: &TestFederation,
+    node: &str,
+    reference: &str,
+    token: &str,
+    query: &str,
+) -> (u16, Value) {
+    let response = fed
+        .gateway_identity()
+        .get(format!(
+            "{}/v1/federation/children/{reference}/records?{query}",
+            fed.node_url(node)
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn level(answer: &Value, category: &str) -> String {
+    answer["disclosure"]
+        .as_array()
+        .and_then(|d| d.iter().find(|c| c["category"] == category))
+        .map(|c| c["level"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| "absent".into())
+}
+
+async fn record_consent(fed: &TestFederation, node: &str, local_id: &str, decision: Value) {
+    let response = fed
+        .integration_client(node)
+        .post(format!(
+            "{}/v1/children/{local_id}/consents",
+            fed.node_url(node)
+        ))
+        .json(&decision)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+}
+
+/// Role × purpose × legal basis × consent state → the exact level of the child
+/// protection plan at the social care node (`404` = answered as not held).
+#[tokio::test]
+async fn disclosure_matrix_for_a_child_protection_plan() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let child = cp_child(&fed);
+    let reference = local_ref(&fed, "social-care", child).await;
+    let sc = holding(child, "social-care");
+    let override_reason =
+        "legal_basis=safeguarding_override&reason=child%20disclosed%20harm%20this%20morning";
+
+    // (role, agency, purpose, legal basis, expected status, expected CP level)
+    let without_consent: &[(PractitionerRole, &str, &str, &str, u16, &str)] = &[
+        (
+            DesignatedSafeguardingLead,
+            "school-a",
+            "safeguarding",
+            "legal_basis=public_task",
+            200,
+            "full",
+        ),
+        (
+            DesignatedSafeguardingLead,
+            "school-a",
+            "education_support",
+            "legal_basis=public_task",
+            200,
+            "summary",
+        ),
+        (
+            DesignatedSafeguardingLead,
+            "school-a",
+            "safeguarding",
+            "legal_basis=consent",
+            404,
+            "",
+        ),
+        (
+            DesignatedSafeguardingLead,
+            "school-a",
+            "safeguarding",
+            override_reason,
+            200,
+            "full",
+        ),
+        (
+            Teacher,
+            "school-a",
+            "education_support",
+            "legal_basis=public_task",
+            200,
+            "summary",
+        ),
+        (
+            Teacher,
+            "school-a",
+            "care_planning",
+            "legal_basis=public_task",
+            404,
+            "",
+        ),
+        (
+            Teacher,
+            "school-a",
+            "education_support",
+            "legal_basis=consent",
+            404,
+            "",
+        ),
+        (
+            SocialWorker,
+            "social-care",
+            "care_planning",
+            "legal_basis=public_task",
+            200,
+            "full",
+        ),
+        (
+            SocialWorker,
+            "social-care",
+            "care_planning",
+            "legal_basis=consent",
+            200,
+            "full",
+        ),
+    ];
+    for (role, agency, purpose, basis, status, expected) in without_consent {
+        let token = fed.token(*role, agency);
+        let (got, answer) = read(
+            &fed,
+            "social-care",
+            &reference,
+            &token,
+            &format!("purpose={purpose}&{basis}"),
+        )
+        .await;
+        assert_eq!(got, *status, "{role:?} {purpose} {basis}: {answer}");
+        if *status == 200 {
+            assert_eq!(
+                level(&answer, "child_protection_plan"),
+                *expected,
+                "{role:?} {purpose} {basis}"
+            );
+        }
+    }
+
+    // The child refuses sharing their plan with schools; the decision caps school staff.
+    record_consent(
+        &fed,
+        "social-care",
+        &sc.local_id,
+        json!({
+        "category": "child_protection_plan", "recipient_kind": "school", "state": "refused",
+        "decided_on": "2026-10-01", "recorded_by": "sw.county"}),
+    )
+    .await;
+    let with_refusal: &[(PractitionerRole, &str, &str, &str, u16, &str)] = &[
+        (
+            DesignatedSafeguardingLead,
+            "school-a",
+            "safeguarding",
+            "legal_basis=public_task",
+            200,
+            "none",
+        ),
+        (
+            Teacher,
+            "school-a",
+            "education_support",
+            "legal_basis=public_task",
+            200,
+            "none",
+        ),
+        (
+            DesignatedSafeguardingLead,
+            "school-a",
+            "safeguarding",
+            override_reason,
+            200,
+            "full",
+        ),
+        (
+            SocialWorker,
+            "social-care",
+            "care_planning",
+            "legal_basis=public_task",
+            200,
+            "full",
+        ),
+    ];
+    for (role, agency, purpose, basis, status, expected) in with_refusal {
+        let token = fed.token(*role, agency);
+        let (got, answer) = read(
+            &fed,
+            "social-care",
+            &reference,
+            &token,
+            &format!("purpose={purpose}&{basis}"),
+        )
+        .await;
+        assert_eq!(
+            got, *status,
+            "after refusal: {role:?} {purpose} {basis}: {answer}"
+        );
+        if *status == 200 {
+            assert_eq!(
+                level(&answer, "child_protection_plan"),
+                *expected,
+                "after refusal: {role:?} {purpose} {basis}"
+            );
+        }
+        if *expected == "none" {
+            let cp = answer["disclosure"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["category"] == "child_protection_plan")
+                .unwrap();
+            assert_eq!(cp["withheld"], "consent_refused");
+        }
+    }
+
+    // Consent given later for every category: sharing on the basis of consent works.
+    record_consent(&fed, "social-care", &sc.local_id, json!({
+        "recipient_kind": "school", "state": "given", "decided_on": "2026-11-01", "recorded_by": "sw.county"})).await;
+    let token = fed.token(DesignatedSafeguardingLead, "school-a");
+    let (got, answer) = read(
+        &fed,
+        "social-care",
+        &reference,
+        &token,
+        "purpose=safeguarding&legal_basis=consent",
+    )
+    .await;
+    assert_eq!(
+        (got, level(&answer, "child_protection_plan").as_str()),
+        (200, "full"),
+        "{answer}"
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn summary_is_the_impact_without_the_details_and_existence_is_a_contact_route() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let child = cp_child(&fed);
+    let reference = local_ref(&fed, "social-care", child).await;
+    let teacher = fed.token(Teacher, "school-a");
+    let (status, answer) = read(
+        &fed,
+        "social-care",
+        &reference,
+        &teacher,
+        "purpose=education_support&legal_basis=public_task",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let records = answer["records"].as_array().unwrap();
+    assert!(!records.is_empty());
+    for r in records {
+        assert!(
+            r.get("details").is_none(),
+            "summary must not carry details: {r}"
+        );
+        assert!(
+            [
+                "child_protection_plan",
+                "child_in_need_plan",
+                "looked_after"
+            ]
+            .contains(&r["category"].as_str().unwrap()),
+            "{r}"
+        );
+    }
+    let text = answer.to_string();
+    for secret in [
+        "category_of_abuse",
+        "neglect",
+        "emotional abuse",
+        "physical abuse",
+        "K. Brennan",
+        "D. Osei",
+        "R. Lindgren",
+    ] {
+        assert!(!text.contains(secret), "summary leaked {secret}: {text}");
+    }
+    assert_eq!(level(&answer, "allocated_social_worker"), "existence");
+    assert_eq!(
+        answer["contact"]["team"],
+        "Children's Services front door (MASH)"
+    );
+    assert!(
+        answer["disclosure"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["withheld"] == "policy")
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn nothing_to_see_is_answered_exactly_like_not_held() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let child = cp_child(&fed);
+    let reference = local_ref(&fed, "social-care", child).await;
+    // A teacher reading for health care: the policy gives nothing, in any category.
+    let token = fed.token(Teacher, "school-a");
+    let ctx = "purpose=health_care&legal_basis=public_task";
+
+    let (held_status, held_body) = read(&fed, "social-care", &reference, &token, ctx).await;
+    let (absent_status, absent_body) = read(
+        &fed,
+        "social-care",
+        "00000000-0000-4000-8000-000000000000",
+        &token,
+        ctx,
+    )
+    .await;
+    assert_eq!((held_status, &held_body), (absent_status, &absent_body));
+    assert_eq!(held_status, 404);
+
+    let url = format!("{}/v1/federation/match?{ctx}", fed.node_url("social-care"));
+    let find = |query: Value| {
+        let token = token.clone();
+        let client = fed.gateway_identity();
+        let url = url.clone();
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&query)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let for_held =
+        find(json!({"identifiers": {"upn": child.upn}, "demographics": child.demographics})).await;
+    let for_nobody = find(json!({"demographics": {"given_name": "Nobody", "family_name": "Atall", "date_of_birth": "2015-01-01"}})).await;
+    assert_eq!(for_held, for_nobody);
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn override_needs_a_reason_and_a_policy_that_allows_it() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let child = cp_child(&fed);
+    let reference = local_ref(&fed, "social-care", child).await;
+    let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+    let (status, problem) = read(
+        &fed,
+        "social-care",
+        &reference,
+        &dsl,
+        "purpose=safeguarding&legal_basis=safeguarding_override",
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["errors"][0]["field"], "reason");
+    let teacher = fed.token(Teacher, "school-a");
+    let (status, problem) = read(
+        &fed,
+        "social-care",
+        &reference,
+        &teacher,
+        "purpose=education_support&legal_basis=safeguarding_override&reason=worried",
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/override-not-allowed")
+    );
+    let (status, answer) = read(
+        &fed,
+        "social-care",
+        &reference,
+        &dsl,
+        "purpose=safeguarding&legal_basis=safeguarding_override&reason=disclosed%20harm",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["override_used"], true);
+    for (query, why) in [
+        ("purpose=gossip&legal_basis=public_task", "unknown purpose"),
+        ("legal_basis=public_task", "no purpose"),
+        ("purpose=safeguarding", "no legal basis"),
+    ] {
+        let (status, _) = read(&fed, "social-care", &reference, &dsl, query).await;
+        assert_eq!(status, 400, "{why}");
+    }
+    fed.shutdown().await;
+}
+
+fn database(fed: &TestFederation, node: &str) -> SqliteConnection {
+    let (_, path) = &fed.files.node_configs[node];
+    SqliteConnection::establish(path.to_str().unwrap()).unwrap()
+}
+
+async fn verify(fed: &TestFederation, node: &str) -> Value {
+    let response = fed
+        .integration_client(node)
+        .get(format!("{}/v1/audit/verify", fed.node_url(node)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Makes a few audited disclosures and writes, returns how many entries there are.
+async fn some_history(fed: &TestFederation) -> u64 {
+    let child = cp_child(fed);
+    let reference = local_ref(fed, "social-care", child).await;
+    let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+    for _ in 0..3 {
+        let (status, _) = read(
+            fed,
+            "social-care",
+            &reference,
+            &dsl,
+            "purpose=safeguarding&legal_basis=public_task",
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let sc = holding(child, "social-care");
+    record_consent(fed, "social-care", &sc.local_id, json!({
+        "recipient_kind": "police", "state": "refused", "decided_on": "2026-10-01", "recorded_by": "sw"})).await;
+    let report = verify(fed, "social-care").await;
+    assert_eq!(report["intact"], true, "{report}");
+    report["entries"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn audit_records_every_disclosure_and_write_in_an_intact_chain() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    // seed import + match + 3 disclosures + 1 consent write
+    assert_eq!(some_history(&fed).await, 6);
+    let mut conn = database(&fed, "social-care");
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        action: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        purpose: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        actor_role: Option<String>,
+    }
+    let rows: Vec<Row> =
+        diesel::sql_query("SELECT action, purpose, actor_role FROM audit_log ORDER BY seq")
+            .load(&mut conn)
+            .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "write",
+            "match",
+            "disclosure",
+            "disclosure",
+            "disclosure",
+            "write"
+        ]
+    );
+    assert_eq!(rows[2].purpose.as_deref(), Some("safeguarding"));
+    assert_eq!(
+        rows[2].actor_role.as_deref(),
+        Some("designated_safeguarding_lead")
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn editing_the_audit_in_the_database_file_is_detected() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    some_history(&fed).await;
+    diesel::sql_query("UPDATE audit_log SET purpose = 'education_support' WHERE seq = 3")
+        .execute(&mut database(&fed, "social-care"))
+        .unwrap();
+    let report = verify(&fed, "social-care").await;
+    assert_eq!(
+        (report["intact"].clone(), report["first_broken"].clone()),
+        (json!(false), json!(3)),
+        "{report}"
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn deleting_an_audit_entry_is_detected() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    some_history(&fed).await;
+    diesel::sql_query("DELETE FROM audit_log WHERE seq = 4")
+        .execute(&mut database(&fed, "social-care"))
+        .unwrap();
+    let report = verify(&fed, "social-care").await;
+    assert_eq!(
+        (report["intact"].clone(), report["first_broken"].clone()),
+        (json!(false), json!(4)),
+        "{report}"
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn reordering_audit_entries_is_detected() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    some_history(&fed).await;
+    let mut conn = database(&fed, "social-care");
+    for statement in [
+        "UPDATE audit_log SET seq = -1 WHERE seq = 3",
+        "UPDATE audit_log SET seq = 3 WHERE seq = 4",
+        "UPDATE audit_log SET seq = 4 WHERE seq = -1",
+    ] {
+        diesel::sql_query(statement).execute(&mut conn).unwrap();
+    }
+    let report = verify(&fed, "social-care").await;
+    assert_eq!(
+        (report["intact"].clone(), report["first_broken"].clone()),
+        (json!(false), json!(3)),
+        "{report}"
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn cutting_the_end_of_the_audit_is_detected() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let entries = some_history(&fed).await;
+    diesel::sql_query(format!("DELETE FROM audit_log WHERE seq = {entries}"))
+        .execute(&mut database(&fed, "social-care"))
+        .unwrap();
+    let report = verify(&fed, "social-care").await;
+    assert_eq!(report["intact"], false, "{report}");
+    assert_eq!(report["first_broken"], json!(entries));
+    fed.shutdown().await;
+}
+
+#[test]
+fn every_ship_with_policy_is_valid_for_its_agency_kind() {
+    for kind in schemas::AgencyKind::ALL {
+        agency_node::disclosure::Policy::from_toml(federation::plan::default_policy(kind), kind)
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+    }
+}
