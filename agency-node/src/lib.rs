@@ -1,6 +1,7 @@
 //! An agency's node: the agency's own records behind mutual TLS, with an integration face
 //! for its systems and a federation face for gateways.
 
+pub mod access_report;
 pub mod audit;
 pub mod auth;
 pub mod config;

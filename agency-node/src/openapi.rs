@@ -23,6 +23,8 @@ use utoipa::{Modify, OpenApi};
         routes::children::record_consent,
         routes::children::list_consents,
         routes::audit::verify,
+        routes::audit::release,
+        routes::federation::access_report,
         routes::federation::match_child,
         routes::federation::child_records,
     ),

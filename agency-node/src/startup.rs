@@ -99,6 +99,8 @@ impl Application {
                 .service(routes::children::record_consent)
                 .service(routes::children::list_consents)
                 .service(routes::audit::verify)
+                .service(routes::audit::release)
+                .service(routes::federation::access_report)
                 .service(routes::federation::match_child)
                 .service(routes::federation::child_records)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))

@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         routes::health::readyz,
         routes::children::search,
         routes::children::view,
+        routes::access_report::access_report,
     ),
     modifiers(&SecuritySchemes),
     tags(

@@ -74,6 +74,7 @@ impl Application {
                 .service(routes::health::readyz)
                 .service(routes::children::search)
                 .service(routes::children::view)
+                .service(routes::access_report::access_report)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
                 .default_service(web::to(trust::http::not_found))
         })

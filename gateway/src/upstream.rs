@@ -2,6 +2,7 @@
 //! every way such a call can fail.
 
 use reqwest::{Client, StatusCode};
+use schemas::disclosure::AccessReport;
 use schemas::{AccessContext, ChildQuery, ChildRecords, MatchResponse, Problem};
 use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
@@ -70,6 +71,14 @@ impl NodeClient<'_> {
                 self.base_url, local_ref
             ))
             .query(ctx);
+        self.send(request).await
+    }
+
+    pub async fn access_report(&self, local_ref: &str) -> Outcome<AccessReport> {
+        let request = self.http.get(format!(
+            "{}/v1/federation/children/{}/access-report",
+            self.base_url, local_ref
+        ));
         self.send(request).await
     }
 

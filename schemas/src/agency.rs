@@ -59,9 +59,26 @@ pub enum PractitionerRole {
     SchoolNurse,
     PoliceOfficer,
     EarlyHelpWorker,
+    /// The agency's data protection officer: answers subject access requests, sees and
+    /// releases deferred entries of a child's access report.
+    DataProtectionOfficer,
 }
 
 impl PractitionerRole {
+    /// The role in plain words, with its article: "a social worker".
+    pub fn in_words(self) -> &'static str {
+        match self {
+            PractitionerRole::DesignatedSafeguardingLead => "a school's safeguarding lead",
+            PractitionerRole::Teacher => "a teacher",
+            PractitionerRole::SocialWorker => "a social worker",
+            PractitionerRole::VirtualSchoolHead => "the head of the virtual school",
+            PractitionerRole::SchoolNurse => "a school nurse",
+            PractitionerRole::PoliceOfficer => "a police officer",
+            PractitionerRole::EarlyHelpWorker => "an early help worker",
+            PractitionerRole::DataProtectionOfficer => "a data protection officer",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             PractitionerRole::DesignatedSafeguardingLead => "designated_safeguarding_lead",
@@ -71,6 +88,7 @@ impl PractitionerRole {
             PractitionerRole::SchoolNurse => "school_nurse",
             PractitionerRole::PoliceOfficer => "police_officer",
             PractitionerRole::EarlyHelpWorker => "early_help_worker",
+            PractitionerRole::DataProtectionOfficer => "data_protection_officer",
         }
     }
 }

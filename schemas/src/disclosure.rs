@@ -120,17 +120,78 @@ pub struct AuditVerification {
     pub detail: Option<String>,
 }
 
+/// Why, in plain words for a young person: "to help keep you safe".
+pub fn purpose_in_words(purpose: crate::federation::Purpose) -> &'static str {
+    use crate::federation::Purpose;
+    match purpose {
+        Purpose::Safeguarding => "to help keep you safe",
+        Purpose::EducationSupport => "to support your learning",
+        Purpose::CarePlanning => "to plan your care",
+        Purpose::HealthCare => "to look after your health",
+        Purpose::EarlyHelp => "to give your family early help",
+    }
+}
+
 /// One line of a child's access report: who saw what, when and why, in plain words.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "at": "2026-11-25T08:12:00Z",
+    "holder": "County Children's Social Care",
+    "seen_by": "a school's safeguarding lead at Northfield Primary School",
+    "sentence": "On 25 November 2026, a school's safeguarding lead at Northfield Primary School saw the details of your child protection plan, to help keep you safe.",
+    "override_used": false
+}))]
 pub struct AccessReportEntry {
     #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     /// The agency that holds the information.
     pub holder: String,
-    /// The kind of agency whose practitioner saw it.
+    /// Who saw it: their role and agency, in words.
     pub seen_by: String,
-    /// What they saw, why, in words a young person can read.
+    /// What they saw, when and why, in words a young person can read.
     pub sentence: String,
-    /// `true` when consent was overridden to keep the child safe.
+    /// `true` when information was shared without asking first, to keep the child safe.
     pub override_used: bool,
+    /// Held back from the child's report until this day (only the agency's data
+    /// protection officer sees such entries before then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub deferred_until: Option<NaiveDate>,
+    /// The audit entry this line comes from, at the holding agency.
+    pub audit_seq: i64,
+}
+
+/// One agency's part of a child's access report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReport {
+    pub agency_id: crate::AgencyId,
+    pub entries: Vec<AccessReportEntry>,
+}
+
+/// Releases a deferred access-report entry early.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeferralRelease {
+    /// Who released it (the data protection officer's user id).
+    pub released_by: String,
+}
+
+/// Whether one agency's part of an access report could be read.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReportSource {
+    pub agency_id: crate::AgencyId,
+    pub agency_name: String,
+    pub status: crate::federation::SectionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A child's access report across the federation: who has seen their information, at
+/// every agency that holds it, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChildAccessReport {
+    #[schema(value_type = String, format = DateTime)]
+    pub generated_at: DateTime<Utc>,
+    pub entries: Vec<AccessReportEntry>,
+    /// Per agency holding the child: whether its part was read.
+    pub agencies: Vec<AccessReportSource>,
 }

@@ -102,6 +102,39 @@ impl RecordCategory {
         }
     }
 
+    /// The category in plain words for a young person: "your attendance".
+    pub fn in_words(self) -> &'static str {
+        match self {
+            RecordCategory::Enrolment => "which school you go to",
+            RecordCategory::Attendance => "your attendance at school",
+            RecordCategory::Exclusion => "times you were sent home from school",
+            RecordCategory::SpecialEducationalNeeds => "the extra help you get with learning",
+            RecordCategory::PupilPremium => "extra school funding for you",
+            RecordCategory::Attainment => "how you are doing in your learning",
+            RecordCategory::Behaviour => "behaviour records at school",
+            RecordCategory::TrustedAdult => "your trusted adult at school",
+            RecordCategory::PupilPassport => "your 'all about me' page",
+            RecordCategory::ChildInNeedEpisode => "your time getting help from children's services",
+            RecordCategory::ChildInNeedPlan => "your child in need plan",
+            RecordCategory::ChildProtectionPlan => "your child protection plan",
+            RecordCategory::LookedAfter => "your care arrangements",
+            RecordCategory::AllocatedSocialWorker => "who your social worker is",
+            RecordCategory::AssessmentFactors => "what was found in an assessment of your family",
+            RecordCategory::PersonalEducationPlan => "your personal education plan",
+            RecordCategory::PlacementMove => "changes of where you live",
+            RecordCategory::ChildProtectionInformation => "a safety flag on your health record",
+            RecordCategory::SchoolNurseContact => "times you saw the school nurse",
+            RecordCategory::CamhsReferral => "your referral to mental health support (CAMHS)",
+            RecordCategory::StrengthsAndDifficulties => "a questionnaire about how you are feeling",
+            RecordCategory::EncompassNotification => {
+                "a police report about something that happened at home"
+            }
+            RecordCategory::EarlyHelpAssessment => "your family's early help assessment",
+            RecordCategory::TeamAroundTheFamily => "meetings of the team around your family",
+            RecordCategory::LeadPractitioner => "who leads the help for your family",
+        }
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
         serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
     }

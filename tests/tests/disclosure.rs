@@ -606,3 +606,210 @@ fn every_ship_with_policy_is_valid_for_its_agency_kind() {
             .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     }
 }
+
+async fn gateway_search(
+    fed: &TestFederation,
+    token: &str,
+    child: &SyntheticChild,
+    ctx: &str,
+) -> String {
+    let found: Value = fed
+        .anonymous_client()
+        .post(format!("{}/v1/children:search?{ctx}", fed.gateway_url))
+        .bearer_auth(token)
+        .json(&federation_tests::query_for(child))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    found["reference"].as_str().expect("a reference").to_owned()
+}
+
+async fn gateway_report(fed: &TestFederation, token: &str, reference: &str) -> Value {
+    let response = fed
+        .anonymous_client()
+        .get(format!(
+            "{}/v1/children/{reference}/access-report",
+            fed.gateway_url
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn sentences(report: &Value) -> Vec<String> {
+    report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sentence"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn access_report_tells_the_child_who_saw_what_and_why() {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let child = cp_child(&fed);
+    let safeguarding = "purpose=safeguarding&legal_basis=public_task";
+
+    // A school's DSL reads the child's view, then uses an override once.
+    let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+    let reference = gateway_search(&fed, &dsl, child, safeguarding).await;
+    let view = fed
+        .anonymous_client()
+        .get(format!(
+            "{}/v1/children/{reference}/view?{safeguarding}",
+            fed.gateway_url
+        ))
+        .bearer_auth(&dsl)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(view.status(), 200);
+    let overridden = fed.anonymous_client()
+        .get(format!("{}/v1/children/{reference}/view?purpose=safeguarding&legal_basis=safeguarding_override&reason=disclosure%20in%20class", fed.gateway_url))
+        .bearer_auth(&dsl).send().await.unwrap();
+    assert_eq!(overridden.status(), 200);
+
+    // The child's social worker fetches the report on the child's behalf.
+    let sw = fed.token(SocialWorker, "social-care");
+    let sw_reference = gateway_search(
+        &fed,
+        &sw,
+        child,
+        "purpose=care_planning&legal_basis=public_task",
+    )
+    .await;
+    let report = gateway_report(&fed, &sw, &sw_reference).await;
+    let lines = sentences(&report);
+    let from_dsl: Vec<&String> = lines
+        .iter()
+        .filter(|s| s.contains("a school's safeguarding lead at Northfield Primary School"))
+        .collect();
+    assert!(from_dsl.len() >= 2, "{lines:#?}");
+    assert!(
+        from_dsl.iter().any(|s| s.contains("the details of")
+            && s.contains("your child protection plan")
+            && s.ends_with("to help keep you safe.")),
+        "{lines:#?}"
+    );
+    let overrides: Vec<&Value> = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["override_used"] == true)
+        .collect();
+    assert_eq!(overrides.len(), 1);
+    assert!(
+        overrides[0]["sentence"]
+            .as_str()
+            .unwrap()
+            .contains("without asking you first")
+    );
+    let social_care = report["agencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agency_id"] == "social-care")
+        .unwrap();
+    assert_eq!(social_care["status"], "ok");
+
+    // A teacher may not fetch it: the node says so, the gateway reports it per agency.
+    let teacher = fed.token(Teacher, "school-a");
+    let teacher_reference = gateway_search(
+        &fed,
+        &teacher,
+        child,
+        "purpose=education_support&legal_basis=public_task",
+    )
+    .await;
+    let report = gateway_report(&fed, &teacher, &teacher_reference).await;
+    assert!(report["entries"].as_array().unwrap().is_empty());
+    assert!(
+        report["agencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] == "error"),
+        "{report}"
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_police_enquiry_is_deferred_from_the_report_until_released() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["social-care", "police"],
+        children: 300,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let child = cp_child(&fed);
+    let reference = local_ref(&fed, "social-care", child).await;
+    let officer = fed.token(PoliceOfficer, "police");
+    let (status, _) = read(
+        &fed,
+        "social-care",
+        &reference,
+        &officer,
+        "purpose=safeguarding&legal_basis=public_task",
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let node_report = |token: String| {
+        let client = fed.gateway_identity();
+        let url = format!(
+            "{}/v1/federation/children/{reference}/access-report",
+            fed.node_url("social-care")
+        );
+        async move {
+            let response = client.get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let by_police = |report: &Value| -> Vec<Value> {
+        report["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["seen_by"].as_str().unwrap().contains("police officer"))
+            .cloned()
+            .collect()
+    };
+    let sw_view = node_report(fed.token(SocialWorker, "social-care")).await;
+    assert!(
+        by_police(&sw_view).is_empty(),
+        "deferred entries stay out of the report: {sw_view}"
+    );
+    let dpo_view = node_report(fed.token(DataProtectionOfficer, "social-care")).await;
+    let deferred = by_police(&dpo_view);
+    assert_eq!(deferred.len(), 1, "{dpo_view}");
+    assert!(deferred[0]["deferred_until"].is_string());
+
+    let seq = deferred[0]["audit_seq"].as_i64().unwrap();
+    let released = fed
+        .integration_client("social-care")
+        .post(format!(
+            "{}/v1/audit/{seq}/release",
+            fed.node_url("social-care")
+        ))
+        .json(&json!({"released_by": "dpo.county"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(released.status(), 201);
+    let sw_view = node_report(fed.token(SocialWorker, "social-care")).await;
+    let visible = by_police(&sw_view);
+    assert_eq!(visible.len(), 1, "{sw_view}");
+    assert!(visible[0].get("deferred_until").is_none());
+    assert_eq!(verify(&fed, "social-care").await["intact"], true);
+    fed.shutdown().await;
+}

@@ -158,12 +158,19 @@ pub fn verify(conn: &mut SqliteConnection) -> Result<AuditVerification, DbError>
     })
 }
 
-/// A child's disclosures, oldest first.
+/// Every entry about a child, oldest first.
 pub fn for_child(conn: &mut SqliteConnection, child_id: &str) -> Result<Vec<AuditRow>, DbError> {
     Ok(audit_log::table
         .filter(audit_log::child_id.eq(child_id))
-        .filter(audit_log::action.eq("disclosure"))
         .order(audit_log::seq.asc())
         .select(AuditRow::as_select())
         .load(conn)?)
+}
+
+pub fn find(conn: &mut SqliteConnection, seq: i64) -> Result<Option<AuditRow>, DbError> {
+    Ok(audit_log::table
+        .find(seq)
+        .select(AuditRow::as_select())
+        .first(conn)
+        .optional()?)
 }

@@ -32,6 +32,41 @@ pub struct PolicyFile {
     pub contact: ContactRoute,
     #[serde(default, rename = "rule")]
     pub rules: Vec<Rule>,
+    #[serde(default)]
+    pub access_report: AccessReportPolicy,
+    #[serde(default, rename = "deferral")]
+    pub deferrals: Vec<Deferral>,
+}
+
+/// Who may fetch a child's access report on the child's behalf.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessReportPolicy {
+    pub roles: Vec<PractitionerRole>,
+}
+
+impl Default for AccessReportPolicy {
+    fn default() -> Self {
+        Self {
+            roles: vec![PractitionerRole::DataProtectionOfficer],
+        }
+    }
+}
+
+/// Disclosures to these requesters are held back from the child's access report (so an
+/// enquiry is not tipped off) for at most `max_days`, or until the data protection
+/// officer releases them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deferral {
+    pub description: String,
+    #[serde(default)]
+    pub requester_kinds: Vec<AgencyKind>,
+    #[serde(default)]
+    pub roles: Vec<PractitionerRole>,
+    #[serde(default)]
+    pub purposes: Vec<Purpose>,
+    pub max_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +95,8 @@ pub struct Rule {
 pub struct Policy {
     pub contact: ContactRoute,
     rules: Vec<CompiledRule>,
+    pub access_report_roles: Vec<PractitionerRole>,
+    deferrals: Vec<Deferral>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,9 +181,19 @@ impl Policy {
                 levels,
             });
         }
+        for d in &file.deferrals {
+            if !(1..=365).contains(&d.max_days) {
+                return Err(format!(
+                    "deferral '{}': max_days must be 1 to 365, not {}",
+                    d.description, d.max_days
+                ));
+            }
+        }
         Ok(Self {
             contact: file.contact,
             rules,
+            access_report_roles: file.access_report.roles,
+            deferrals: file.deferrals,
         })
     }
 
@@ -176,6 +223,25 @@ impl Policy {
             .iter()
             .filter(|c| c.held_by(holder))
             .any(|c| self.level(who, *c) > DisclosureLevel::None)
+    }
+
+    /// How many days a disclosure to this requester is held back from the child's access
+    /// report: the longest of the matching deferrals, if any.
+    pub fn deferral_days(
+        &self,
+        kind: AgencyKind,
+        role: PractitionerRole,
+        purpose: Purpose,
+    ) -> Option<u32> {
+        self.deferrals
+            .iter()
+            .filter(|d| {
+                (d.requester_kinds.is_empty() || d.requester_kinds.contains(&kind))
+                    && (d.roles.is_empty() || d.roles.contains(&role))
+                    && (d.purposes.is_empty() || d.purposes.contains(&purpose))
+            })
+            .map(|d| d.max_days)
+            .max()
     }
 
     /// Whether a matching rule lets this requester override consent.

@@ -13,8 +13,9 @@ use crate::error::ApiError;
 use crate::matching;
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use schemas::disclosure::ConsentDecision;
-use schemas::federation::AccessContext;
+use schemas::PractitionerRole;
+use schemas::disclosure::{AccessReport, ConsentDecision};
+use schemas::federation::{AccessContext, LegalBasis, Purpose};
 use schemas::{ChildQuery, ChildRecords, MatchOutcome, MatchResponse, Problem, Record};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -101,7 +102,7 @@ pub async fn match_child(
         let state = state_for_block;
         let mut conn = state.pool.get()?;
         db::write(&mut conn, |c| {
-            let found = matching::find(c, &query)?;
+            let found = matching::find_with(c, &query, &state.matching)?;
             let child_id = found.local_ref.clone();
             let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
             // A linked child: policy and the child's consent decide. Unlinked candidates
@@ -197,6 +198,7 @@ pub async fn child_records(
             };
             let detail = json!({
                 "disclosed": disclosed,
+                "requester_kind": who.kind.as_str(),
                 "override": decision.override_used,
                 "levels": decision.categories.iter()
                     .filter(|d| d.level > schemas::DisclosureLevel::None)
@@ -227,4 +229,92 @@ pub async fn child_records(
     .await??
     .ok_or(ApiError::ChildNotFound)?;
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// A child's access report at this agency: who has seen which kinds of their
+/// information, when and why, in plain words.
+///
+/// For the child and those acting for them: the node's policy lists the roles that may
+/// fetch it (by default its data protection officer). Disclosures the policy defers, so
+/// an enquiry is not tipped off, appear only after their date or once released; this
+/// agency's own data protection officer sees them, marked with `deferred_until`.
+#[utoipa::path(
+    tag = "federation",
+    params(("local_ref" = String, Path, description = "This node's reference for the child, from a match")),
+    responses(
+        (status = 200, description = "The child's access report at this agency", body = AccessReport),
+        (status = 401, description = "Practitioner token missing or not accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "This role may not fetch access reports here", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such child here", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = [], "practitioner_jwt" = []))
+)]
+#[get("/v1/federation/children/{local_ref}/access-report")]
+pub async fn access_report(
+    caller: FederatedCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    local_ref: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let role = caller.practitioner.role;
+    if !state.policy.access_report_roles.contains(&role) {
+        return Err(ApiError::Forbidden(format!(
+            "this agency's policy does not let a {} fetch access reports",
+            role.as_str()
+        )));
+    }
+    let reader = crate::access_report::Reader {
+        is_holders_dpo: role == PractitionerRole::DataProtectionOfficer
+            && caller.practitioner.agency == state.agency_id,
+    };
+    let correlation_id = audit::correlation_of(&req);
+    let context = AccessContext {
+        purpose: Purpose::Safeguarding,
+        legal_basis: LegalBasis::PublicTask,
+        reason: None,
+    };
+    let state_for_block = state.clone();
+    let rows = web::block(move || {
+        let state = state_for_block;
+        let mut conn = state.pool.get()?;
+        db::write(&mut conn, |c| {
+            let Some(child) = db::children::find_by_id(c, &local_ref)? else {
+                return Ok(None);
+            };
+            let rows = db::audit::for_child(c, &child.id)?;
+            let detail = json!({"disclosed": false, "access_report": true});
+            let entry = NewEntry::by_practitioner(
+                Action::Disclosure,
+                &caller.practitioner,
+                &caller.gateway_id,
+                &context,
+                &correlation_id,
+                Some(child.id),
+                detail,
+            );
+            db::audit::append(c, &entry)?;
+            Ok(Some(rows))
+        })
+    })
+    .await??
+    .ok_or(ApiError::ChildNotFound)?;
+    let directory = state.directory.get();
+    let names = |id: &str| {
+        schemas::AgencyId::parse(id)
+            .ok()
+            .and_then(|id| directory.member(&id).map(|m| m.name.clone()))
+    };
+    let holder = names(state.agency_id.as_str()).unwrap_or_else(|| state.agency_id.to_string());
+    let entries = crate::access_report::build(
+        &rows,
+        &holder,
+        &state.policy,
+        &names,
+        &reader,
+        chrono::Utc::now().date_naive(),
+    );
+    Ok(HttpResponse::Ok().json(AccessReport {
+        agency_id: state.agency_id.clone(),
+        entries,
+    }))
 }

@@ -1,2 +1,3 @@
+pub mod access_report;
 pub mod children;
 pub mod health;

@@ -1,0 +1,150 @@
+//! A child's access report, built from the node's audit: who has seen which kinds of
+//! information, when and why, in words a young person can read. Disclosures the policy
+//! defers (so an enquiry is not tipped off) stay out of the report until their date or
+//! until the data protection officer releases them; that officer sees them, marked.
+
+use crate::db::audit::AuditRow;
+use crate::disclosure::Policy;
+use chrono::{Duration, NaiveDate};
+use schemas::disclosure::AccessReportEntry;
+use schemas::federation::Purpose;
+use schemas::{AgencyKind, DisclosureLevel, PractitionerRole, RecordCategory};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Who is reading the report.
+pub struct Reader {
+    /// A data protection officer of the holding agency: sees deferred entries too.
+    pub is_holders_dpo: bool,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
+}
+
+fn list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// "the details of your child protection plan, and a summary of your attendance".
+fn what_was_seen(levels: &BTreeMap<String, String>) -> String {
+    let mut by_level: BTreeMap<DisclosureLevel, Vec<&str>> = BTreeMap::new();
+    for (category, level) in levels {
+        if let (Some(c), Some(l)) = (
+            RecordCategory::parse(category),
+            parse::<DisclosureLevel>(level),
+        ) {
+            by_level.entry(l).or_default().push(c.in_words());
+        }
+    }
+    let mut parts = Vec::new();
+    for (level, prefix) in [
+        (DisclosureLevel::Full, "the details of "),
+        (DisclosureLevel::Summary, "a summary of "),
+        (
+            DisclosureLevel::Existence,
+            "that we hold information about ",
+        ),
+    ] {
+        if let Some(items) = by_level.get(&level) {
+            parts.push(format!("{prefix}{}", list(items)));
+        }
+    }
+    if parts.is_empty() {
+        "that we know you".to_owned()
+    } else {
+        parts.join(", and ")
+    }
+}
+
+/// The report lines for one child, newest first.
+pub fn build(
+    rows: &[AuditRow],
+    holder_name: &str,
+    policy: &Policy,
+    agency_names: &dyn Fn(&str) -> Option<String>,
+    reader: &Reader,
+    today: NaiveDate,
+) -> Vec<AccessReportEntry> {
+    let released: BTreeSet<i64> = rows
+        .iter()
+        .filter(|r| r.action == "write")
+        .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.detail).ok())
+        .filter_map(|d| d.get("released").and_then(|v| v.as_i64()))
+        .collect();
+    let mut entries: Vec<AccessReportEntry> = rows
+        .iter()
+        .filter(|r| r.action == "disclosure")
+        .filter_map(|r| {
+            let detail: serde_json::Value = serde_json::from_str(&r.detail).ok()?;
+            if detail.get("disclosed").and_then(|v| v.as_bool()) != Some(true) {
+                return None;
+            }
+            let levels: BTreeMap<String, String> =
+                serde_json::from_value(detail.get("levels").cloned().unwrap_or_default()).unwrap_or_default();
+            let role = r.actor_role.as_deref().and_then(parse::<PractitionerRole>);
+            let purpose = r.purpose.as_deref().and_then(parse::<Purpose>);
+            let kind = detail.get("requester_kind").and_then(|k| k.as_str()).and_then(parse::<AgencyKind>);
+            let agency = r
+                .actor_agency
+                .as_deref()
+                .map(|a| agency_names(a).unwrap_or_else(|| a.to_owned()))
+                .unwrap_or_else(|| "another agency".to_owned());
+            let seen_by = format!("{} at {agency}", role.map(|r| r.in_words()).unwrap_or("someone"));
+            let override_used = detail.get("override").and_then(|v| v.as_bool()).unwrap_or(false);
+            let deferred_until = match (kind, role, purpose) {
+                (Some(k), Some(ro), Some(p)) => policy
+                    .deferral_days(k, ro, p)
+                    .map(|days| r.at.date() + Duration::days(i64::from(days)))
+                    .filter(|until| *until > today && !released.contains(&r.seq)),
+                _ => None,
+            };
+            if deferred_until.is_some() && !reader.is_holders_dpo {
+                return None;
+            }
+            let why = purpose.map(schemas::disclosure::purpose_in_words).unwrap_or("for their work");
+            let mut sentence = format!(
+                "On {}, {seen_by} saw {}, {why}.",
+                r.at.format("%-d %B %Y"),
+                what_was_seen(&levels)
+            );
+            if override_used {
+                sentence.push_str(
+                    " They shared it without asking you first, because they were worried about your safety.",
+                );
+            }
+            Some(AccessReportEntry {
+                at: r.at.and_utc(),
+                holder: holder_name.to_owned(),
+                seen_by,
+                sentence,
+                override_used,
+                deferred_until,
+                audit_seq: r.seq,
+            })
+        })
+        .collect();
+    entries.sort_by(|a, b| b.at.cmp(&a.at).then(b.audit_seq.cmp(&a.audit_seq)));
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_read_as_plain_words() {
+        let levels = BTreeMap::from([
+            ("child_protection_plan".to_owned(), "full".to_owned()),
+            ("looked_after".to_owned(), "summary".to_owned()),
+            ("allocated_social_worker".to_owned(), "summary".to_owned()),
+        ]);
+        assert_eq!(
+            what_was_seen(&levels),
+            "the details of your child protection plan, and a summary of who your social worker is and your care arrangements"
+        );
+    }
+}
