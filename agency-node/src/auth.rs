@@ -22,6 +22,10 @@ fn member(req: &HttpRequest) -> Result<(trust::Member, web::Data<AppState>), Api
         .authenticate(peer.as_ref())
         .map_err(ApiError::NotAMember)?
         .clone();
+    state
+        .limiter
+        .check(member.id.as_str())
+        .map_err(ApiError::RateLimited)?;
     Ok((member, state))
 }
 

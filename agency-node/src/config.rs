@@ -17,6 +17,9 @@ pub struct Settings {
     #[serde(default)]
     pub matching: crate::matching::MatchingSettings,
     pub policy: PolicySettings,
+    /// Per-member rate limit (requests per second and burst).
+    #[serde(default)]
+    pub limits: trust::limits::RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

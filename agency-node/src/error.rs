@@ -22,6 +22,8 @@ pub enum ApiError {
     ChildNotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("rate limited")]
+    RateLimited(std::time::Duration),
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -70,6 +72,11 @@ impl ApiError {
                 Problem::new("conflict", "The change conflicts with stored data", 409)
                     .with_detail(detail.clone())
             }
+            ApiError::RateLimited(wait) => {
+                Problem::new("rate-limited", "Too many requests from this member", 429).with_detail(
+                    format!("retry after {} s", trust::http::retry_after_seconds(*wait)),
+                )
+            }
             ApiError::Unavailable => Problem::new(
                 "unavailable",
                 "The node cannot reach its database just now; retry shortly",
@@ -88,7 +95,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        trust::http::problem_response(&self.problem())
+        let mut response = trust::http::problem_response(&self.problem());
+        if let ApiError::RateLimited(wait) = self {
+            trust::http::set_retry_after(&mut response, *wait);
+        }
+        response
     }
 }
 
@@ -133,6 +144,11 @@ mod tests {
             (ApiError::OverrideNotAllowed, 403, "override-not-allowed"),
             (ApiError::ChildNotFound, 404, "child-not-found"),
             (ApiError::Conflict(String::new()), 409, "conflict"),
+            (
+                ApiError::RateLimited(std::time::Duration::from_secs(1)),
+                429,
+                "rate-limited",
+            ),
             (ApiError::Unavailable, 503, "unavailable"),
             (ApiError::Internal, 500, "internal"),
         ];

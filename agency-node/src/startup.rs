@@ -26,6 +26,7 @@ pub struct AppState {
     /// The `[matching]` settings, validated at start.
     pub matching: crate::matching::MatchingSettings,
     pub policy: Policy,
+    pub limiter: trust::limits::RateLimiter,
 }
 
 pub struct Application {
@@ -82,6 +83,7 @@ impl Application {
             directory,
             matching: settings.matching.clone(),
             policy,
+            limiter: trust::limits::RateLimiter::new(settings.limits),
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -30,6 +30,10 @@ impl FromRequest for Authenticated {
                 .get()
                 .verify_token(token)
                 .map_err(GatewayError::Token)?;
+            state
+                .limiter
+                .check(practitioner.agency.as_str())
+                .map_err(GatewayError::RateLimited)?;
             Ok(Self {
                 practitioner,
                 token: token.to_owned(),

@@ -16,6 +16,9 @@ pub struct Settings {
     #[serde(default)]
     pub federation: FederationSettings,
     pub reference: ReferenceSettings,
+    /// Rate limit per practitioner agency (requests per second and burst).
+    #[serde(default)]
+    pub limits: trust::limits::RateLimitSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

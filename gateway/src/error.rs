@@ -14,6 +14,8 @@ pub enum GatewayError {
     Token(TokenError),
     #[error("{0}")]
     Reference(ReferenceError),
+    #[error("rate limited")]
+    RateLimited(std::time::Duration),
     #[error("internal error")]
     Internal,
 }
@@ -54,6 +56,11 @@ impl GatewayError {
                 403,
             )
             .with_detail(e.to_string()),
+            GatewayError::RateLimited(wait) => {
+                Problem::new("rate-limited", "Too many requests from this agency", 429).with_detail(
+                    format!("retry after {} s", trust::http::retry_after_seconds(*wait)),
+                )
+            }
             GatewayError::Internal => {
                 Problem::new("internal", "The gateway failed to handle the request", 500)
             }
@@ -67,7 +74,11 @@ impl ResponseError for GatewayError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        trust::http::problem_response(&self.problem())
+        let mut response = trust::http::problem_response(&self.problem());
+        if let GatewayError::RateLimited(wait) = self {
+            trust::http::set_retry_after(&mut response, *wait);
+        }
+        response
     }
 }
 
@@ -98,6 +109,11 @@ mod tests {
                 GatewayError::Reference(ReferenceError::NotYours),
                 403,
                 "reference-not-yours",
+            ),
+            (
+                GatewayError::RateLimited(std::time::Duration::from_secs(1)),
+                429,
+                "rate-limited",
             ),
             (GatewayError::Internal, 500, "internal"),
         ];

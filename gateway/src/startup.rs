@@ -18,6 +18,7 @@ pub struct AppState {
     pub references: ReferenceSealer,
     pub node_deadline: Duration,
     pub reference_ttl_seconds: i64,
+    pub limiter: trust::limits::RateLimiter,
 }
 
 pub struct Application {
@@ -62,6 +63,7 @@ impl Application {
             references,
             node_deadline: Duration::from_millis(settings.federation.node_timeout_ms),
             reference_ttl_seconds: settings.reference.ttl_seconds,
+            limiter: trust::limits::RateLimiter::new(settings.limits),
         });
         let mut server = HttpServer::new(move || {
             App::new()

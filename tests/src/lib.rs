@@ -16,6 +16,8 @@ pub struct Options {
     pub nodes: Vec<&'static str>,
     pub children: usize,
     pub node_timeout_ms: u64,
+    /// Per-member rate limit (per second, burst) for every service.
+    pub rate_limit: Option<(f64, u32)>,
 }
 
 impl Default for Options {
@@ -31,6 +33,7 @@ impl Default for Options {
             ],
             children: 300,
             node_timeout_ms: 2000,
+            rate_limit: None,
         }
     }
 }
@@ -75,6 +78,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         nodes,
         workers: Some(1),
         node_timeout_ms: options.node_timeout_ms,
+        rate_limit: options.rate_limit,
     };
     let files = Federation::generate(dir.path(), plan)?;
     let children = seed::population(42, options.children);

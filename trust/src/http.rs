@@ -119,3 +119,15 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
 }
+
+/// Whole seconds to wait, rounded up, at least 1.
+pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+/// Adds `Retry-After` to a 429 or 503 response.
+pub fn set_retry_after(response: &mut HttpResponse, wait: std::time::Duration) {
+    if let Ok(value) = HeaderValue::from_str(&retry_after_seconds(wait).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+}

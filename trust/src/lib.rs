@@ -5,6 +5,7 @@
 
 pub mod directory;
 pub mod http;
+pub mod limits;
 pub mod telemetry;
 pub mod tls;
 pub mod token;

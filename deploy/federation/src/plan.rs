@@ -30,6 +30,8 @@ pub struct Plan {
     /// Worker threads per service (`None`: one per core).
     pub workers: Option<usize>,
     pub node_timeout_ms: u64,
+    /// Per-member rate limit written to every service (`None`: the services' defaults).
+    pub rate_limit: Option<(f64, u32)>,
 }
 
 impl Plan {
@@ -67,6 +69,7 @@ impl Plan {
                 .collect(),
             workers: None,
             node_timeout_ms: 2000,
+            rate_limit: None,
         }
     }
 
@@ -237,6 +240,7 @@ impl Federation {
                 "[policy]\npath = {}",
                 q(&policy.display().to_string())
             )?;
+            write_limits(&mut text, plan.rate_limit)?;
             write(&config, &text)?;
             node_configs.insert(node.id.clone(), (config, db));
         }
@@ -296,6 +300,7 @@ impl Federation {
             "[reference]\nkey_file = {}",
             q(&reference_key.display().to_string())
         )?;
+        write_limits(&mut text, plan.rate_limit)?;
         write(&gateway_config, &text)?;
 
         Ok(Self {
@@ -334,6 +339,18 @@ impl Federation {
 
     pub fn gateway_settings(&self) -> anyhow::Result<gateway::Settings> {
         Ok(gateway::Settings::load(Some(&self.gateway_config))?)
+    }
+}
+
+fn write_limits(text: &mut String, limit: Option<(f64, u32)>) -> std::fmt::Result {
+    match limit {
+        Some((per_second, burst)) => {
+            write!(
+                text,
+                "\n[limits]\nper_second = {per_second:?}\nburst = {burst}\n"
+            )
+        }
+        None => Ok(()),
     }
 }
 
