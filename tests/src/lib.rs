@@ -18,6 +18,27 @@ pub struct Options {
     pub node_timeout_ms: u64,
     /// Per-member rate limit (per second, burst) for every service.
     pub rate_limit: Option<(f64, u32)>,
+    /// Broken nodes to list in the directory beside the real ones.
+    pub misbehaving: Vec<(&'static str, Misbehaviour)>,
+}
+
+/// How a broken node fails. Each one says it holds every child it is asked about, then
+/// fails when its records are read, except `NoHandshake` and `ExpiredCertificate`,
+/// which fail before any HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misbehaviour {
+    /// Accepts TCP connections and never says anything.
+    NoHandshake,
+    /// Answers the match, then never answers the read.
+    HangsOnRead,
+    /// Answers the read with 200 and a body that is not JSON.
+    Garbage,
+    /// Answers the read with 200 and JSON of the wrong shape.
+    WrongShape,
+    /// Answers the read with a 500.
+    ServerError,
+    /// Serves with a certificate from the federation CA that expired.
+    ExpiredCertificate,
 }
 
 impl Default for Options {
@@ -34,6 +55,7 @@ impl Default for Options {
             children: 300,
             node_timeout_ms: 2000,
             rate_limit: None,
+            misbehaving: Vec::new(),
         }
     }
 }
@@ -83,6 +105,10 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
     let files = Federation::generate(dir.path(), plan)?;
     let children = seed::population(42, options.children);
     federation::load::load(&files, &children)?;
+    let mut broken = Vec::new();
+    for (id, behaviour) in &options.misbehaving {
+        broken.push(start_misbehaving_node(&files, id, *behaviour).await?);
+    }
 
     let mut handles = BTreeMap::new();
     let mut node_urls = BTreeMap::new();
@@ -102,6 +128,9 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         gateway::Application::build_with_listener(files.gateway_settings()?, gateway_listener)?;
     let gateway = app.handle();
     tokio::spawn(app.run_until_stopped());
+    for (id, url) in &broken {
+        node_urls.insert(id.clone(), url.clone());
+    }
     Ok(TestFederation {
         gateway_url: files.plan.gateway_url(),
         files,
@@ -196,6 +225,102 @@ pub fn query_for(child: &SyntheticChild) -> serde_json::Value {
         "identifiers": {"upn": child.upn, "nhs_number": child.nhs_number},
         "demographics": child.demographics,
     })
+}
+
+/// Starts a broken node and lists it in the directory (as a virtual school). Returns its
+/// id and URL.
+async fn start_misbehaving_node(
+    files: &Federation,
+    id: &str,
+    behaviour: Misbehaviour,
+) -> anyhow::Result<(String, String)> {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    use federation::pki::{Usage, Validity};
+    let listener = free_listener()?;
+    let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
+    let validity = if behaviour == Misbehaviour::ExpiredCertificate {
+        Validity {
+            not_before: (2024, 1, 1),
+            not_after: (2025, 1, 1),
+        }
+    } else {
+        Validity::default()
+    };
+    let cert = files.ca.issue(
+        id,
+        &["localhost", "127.0.0.1"],
+        Usage::ServerAndClient,
+        validity,
+    )?;
+    let dir = files.root.join("broken");
+    std::fs::create_dir_all(&dir)?;
+    let tls = TlsFiles {
+        cert: dir.join(format!("{id}.pem")),
+        key: dir.join(format!("{id}.key")),
+        ca: files.ca_file.clone(),
+    };
+    std::fs::write(&tls.cert, cert.cert_pem)?;
+    std::fs::write(&tls.key, cert.key_pem)?;
+
+    if behaviour == Misbehaviour::NoHandshake {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+    } else {
+        let server = HttpServer::new(move || {
+            App::new()
+                .route(
+                    "/v1/federation/match",
+                    web::post().to(|| async {
+                        HttpResponse::Ok().json(serde_json::json!({
+                            "outcome": "held", "held": true, "local_ref": "broken-1",
+                            "grade": "certain", "matched_on": ["upn"]
+                        }))
+                    }),
+                )
+                .default_service(web::to(move || async move {
+                    match behaviour {
+                        Misbehaviour::HangsOnRead => {
+                            tokio::time::sleep(Duration::from_secs(120)).await;
+                            HttpResponse::Ok().finish()
+                        }
+                        Misbehaviour::Garbage => HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body("}{ this is not json"),
+                        Misbehaviour::WrongShape => {
+                            HttpResponse::Ok().json(serde_json::json!({"records": "none today"}))
+                        }
+                        _ => HttpResponse::InternalServerError().body("boom"),
+                    }
+                }))
+        })
+        .workers(1)
+        .listen_rustls_0_23(
+            listener,
+            trust::tls::server_config(&tls, trust::tls::ClientAuth::VerifyIfPresented)?,
+        )?
+        .run();
+        tokio::spawn(server);
+    }
+
+    let text = std::fs::read_to_string(&files.directory_file)?;
+    let mut directory: trust::directory::DirectoryFile = toml::from_str(&text)?;
+    directory.members.push(trust::Member {
+        id: schemas::AgencyId::parse(id)?,
+        name: format!("Broken node {id}"),
+        role: schemas::MemberRole::Node,
+        kind: Some(schemas::AgencyKind::VirtualSchool),
+        base_url: Some(url.clone()),
+        acts_for: None,
+        cert_uris: vec![trust::tls::member_uri(id)],
+    });
+    std::fs::write(&files.directory_file, toml::to_string_pretty(&directory)?)?;
+    Ok((id.to_owned(), url))
 }
 
 fn client(config: Option<rustls::ClientConfig>) -> reqwest::Client {

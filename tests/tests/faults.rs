@@ -1,0 +1,123 @@
+//! A practitioner gets an answer by the deadline even when agencies' nodes are down,
+//! silent, slow or broken: every agency has its status, and nothing fails the whole.
+
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use federation_tests::{Misbehaviour, Options, query_for, spawn_federation};
+use schemas::PractitionerRole;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const DEADLINE_MS: u64 = 800;
+
+fn status<'a>(list: &'a Value, agency: &str) -> (&'a str, &'a str) {
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agency_id"] == agency)
+        .unwrap();
+    (
+        entry["status"].as_str().unwrap(),
+        entry["reason"].as_str().unwrap_or(""),
+    )
+}
+
+#[tokio::test]
+async fn every_kind_of_broken_node_gets_its_own_status_within_the_deadline() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a", "school-b", "social-care"],
+        children: 200,
+        node_timeout_ms: DEADLINE_MS,
+        misbehaving: vec![
+            ("silent", Misbehaviour::NoHandshake),
+            ("slow", Misbehaviour::HangsOnRead),
+            ("garbage", Misbehaviour::Garbage),
+            ("wrong-shape", Misbehaviour::WrongShape),
+            ("failing", Misbehaviour::ServerError),
+            ("expired", Misbehaviour::ExpiredCertificate),
+        ],
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let child = fed.child_known_to(2, &["social-care"]).unwrap();
+    let token = fed.token(PractitionerRole::SocialWorker, "social-care");
+    let client = fed.anonymous_client();
+    let ctx = "purpose=safeguarding&legal_basis=public_task";
+
+    let started = Instant::now();
+    let response = client
+        .post(format!("{}/v1/children:search?{ctx}", fed.gateway_url))
+        .bearer_auth(&token)
+        .json(&query_for(child))
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(response.status(), 200);
+    let found: Value = response.json().await.unwrap();
+    // Generous margin: this checks the deadline holds, not how fast the machine is.
+    assert!(
+        took < Duration::from_millis(DEADLINE_MS) + Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(status(&found["agencies"], "social-care").0, "held");
+    assert_eq!(status(&found["agencies"], "silent").0, "timeout", "{found}");
+    assert_eq!(
+        status(&found["agencies"], "expired").0,
+        "unavailable",
+        "{found}"
+    );
+    let (expired, why) = status(&found["agencies"], "expired");
+    assert!(
+        expired == "unavailable" && why.to_lowercase().contains("expired"),
+        "{why}"
+    );
+    for broken in ["slow", "garbage", "wrong-shape", "failing"] {
+        assert_eq!(
+            status(&found["agencies"], broken).0,
+            "held",
+            "{broken} answers the match"
+        );
+    }
+
+    let reference = found["reference"].as_str().unwrap();
+    let started = Instant::now();
+    let response = client
+        .get(format!(
+            "{}/v1/children/{reference}/view?{ctx}",
+            fed.gateway_url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(response.status(), 200);
+    let view: Value = response.json().await.unwrap();
+    assert!(
+        took < Duration::from_millis(DEADLINE_MS) + Duration::from_secs(3),
+        "{took:?}"
+    );
+    let sections = &view["sections"];
+    assert_eq!(status(sections, "social-care").0, "ok");
+    assert_eq!(status(sections, "slow").0, "timeout");
+    for broken in ["garbage", "wrong-shape"] {
+        let (s, why) = status(sections, broken);
+        assert!(
+            s == "error" && why.contains("invalid body"),
+            "{broken}: {s} {why}"
+        );
+    }
+    let (s, why) = status(sections, "failing");
+    assert!(s == "error" && why.contains("500"), "{s} {why}");
+    assert_eq!(
+        status(sections, "silent").0,
+        "unavailable",
+        "asked at search time, it could not be reached"
+    );
+    assert_eq!(status(sections, "expired").0, "unavailable");
+    fed.shutdown().await;
+}
