@@ -7,8 +7,8 @@ use crate::upstream::{Failure, NodeClient};
 use chrono::Utc;
 use futures::future::join_all;
 use schemas::{
-    AccessContext, AgencyId, AgencySearchResult, AgencySection, ChildQuery, ChildView,
-    ChronologyEntry, MatchGrade, MatchOutcome, SearchStatus, SectionStatus,
+    AccessContext, AgencyId, AgencySearchResult, AgencySection, ChildQuery, ChildView, MatchGrade,
+    MatchOutcome, SearchStatus, SectionStatus, ViewFilter,
 };
 use std::time::Duration;
 use trust::{Directory, Member};
@@ -125,6 +125,7 @@ pub async fn view(
     fanout: &Fanout<'_>,
     reference: &ReferenceClaims,
     context: &AccessContext,
+    filter: &ViewFilter,
 ) -> ChildView {
     let nodes: Vec<&Member> = directory.nodes().collect();
     let entry_for = |id: &AgencyId| {
@@ -192,13 +193,17 @@ pub async fn view(
         }
     }))
     .await;
-    let chronology = chronology(&sections);
+    let merged = crate::view::merge(sections, filter);
     ChildView {
         generated_at: Utc::now(),
         purpose: context.purpose,
         legal_basis: context.legal_basis,
-        sections,
-        chronology,
+        sections: merged.sections,
+        chronology: merged.chronology,
+        barriers: merged.barriers,
+        transitions: merged.transitions,
+        key_contacts: merged.key_contacts,
+        filter: filter.clone(),
     }
 }
 
@@ -215,23 +220,4 @@ fn view_failure(failure: Failure) -> (SectionStatus, Option<String>) {
         Failure::Unavailable(why) => (SectionStatus::Unavailable, Some(why)),
         Failure::Error(why) => (SectionStatus::Error, Some(why)),
     }
-}
-
-/// Every answered record as one event, newest first; ties keep agency order.
-pub fn chronology(sections: &[AgencySection]) -> Vec<ChronologyEntry> {
-    let mut entries: Vec<ChronologyEntry> = sections
-        .iter()
-        .filter(|s| s.status == SectionStatus::Ok)
-        .flat_map(|s| {
-            s.records.iter().map(|r| ChronologyEntry {
-                date: r.effective_from,
-                agency_id: s.agency_id.clone(),
-                agency_name: s.agency_name.clone(),
-                category: r.category,
-                impact: r.impact.clone(),
-            })
-        })
-        .collect();
-    entries.sort_by_key(|e| std::cmp::Reverse(e.date));
-    entries
 }

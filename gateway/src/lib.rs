@@ -11,6 +11,7 @@ pub mod reference;
 pub mod routes;
 pub mod startup;
 pub mod upstream;
+pub mod view;
 
 pub use config::Settings;
 pub use startup::Application;

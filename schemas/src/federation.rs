@@ -279,12 +279,17 @@ pub struct AgencySection {
 /// One significant event in the merged chronology.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChronologyEntry {
+    /// The day the event happened or began.
     #[schema(value_type = String, format = Date)]
     pub date: NaiveDate,
     pub agency_id: AgencyId,
     pub agency_name: String,
     pub category: RecordCategory,
+    /// The agency's one-line statement of what the event means for the child.
     pub impact: String,
+    /// The record's id in the agency's own system.
+    #[serde(default)]
+    pub source_system_id: String,
 }
 
 /// A child's multi-agency view: exists only for the duration of the request.
@@ -296,8 +301,21 @@ pub struct ChildView {
     pub legal_basis: LegalBasis,
     /// One section per agency in the federation, each with its status.
     pub sections: Vec<AgencySection>,
-    /// Events from every agency that answered, newest first.
+    /// Events from every agency that answered, newest first; events on the same day in
+    /// agency id, then category, then source record id order.
     pub chronology: Vec<ChronologyEntry>,
+    /// The four barriers (attendance, learning, behaviour, wellbeing): the current
+    /// signal of each and the records it rests on.
+    pub barriers: crate::view::Barriers,
+    /// School moves, plan changes, placement moves and changes of practitioner, oldest
+    /// first.
+    pub transitions: Vec<crate::view::Transition>,
+    /// Whom to contact about the child: trusted adult, social worker, designated
+    /// safeguarding lead, lead practitioner, as far as the agencies disclosed them.
+    pub key_contacts: Vec<crate::view::KeyContact>,
+    /// The filter applied to this view (`from`, `to`, `category`), when one was given.
+    #[serde(default, skip_serializing_if = "crate::view::ViewFilter::is_empty")]
+    pub filter: crate::view::ViewFilter,
 }
 
 #[cfg(test)]

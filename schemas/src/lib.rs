@@ -11,6 +11,7 @@ pub mod federation;
 pub mod identifiers;
 pub mod problem;
 pub mod record;
+pub mod view;
 
 pub use agency::{AgencyKind, MemberRole, PractitionerRole};
 pub use child::{Child, ChildIdentifiers, ChildUpsert, Demographics, Sex};
@@ -19,3 +20,4 @@ pub use federation::*;
 pub use identifiers::{AgencyId, InvalidIdentifier, NhsNumber, Upn};
 pub use problem::{FieldError, Problem};
 pub use record::{Record, RecordCategory, RecordUpsert, RecordUpsertResult};
+pub use view::*;

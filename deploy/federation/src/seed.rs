@@ -104,6 +104,21 @@ const SEN_NEEDS: &[(&str, &str)] = &[
     ("MLD", "moderate learning difficulty"),
     ("SPLD", "specific learning difficulty"),
 ];
+const OTHER_SCHOOLS_PRIMARY: &[(&str, &str)] = &[
+    ("999103", "Hillcrest Primary School"),
+    ("999105", "St Anne's C of E Primary School"),
+];
+const OTHER_SCHOOLS_SECONDARY: &[(&str, &str)] = &[
+    ("999104", "Kingsmead Academy"),
+    ("999106", "Lowfield High School"),
+];
+const SOCIAL_WORKERS: &[&str] = &["K. Brennan", "D. Osei", "R. Lindgren", "M. Achebe"];
+const PLACEMENTS: &[&str] = &[
+    "foster care with a relative or friend",
+    "foster care with an agency carer",
+    "foster care with a local authority carer",
+    "children's home",
+];
 const ABUSE: &[&str] = &["neglect", "emotional abuse", "physical abuse", "multiple"];
 const SUSPENSION_REASONS: &[&str] = &[
     "persistent disruptive behaviour",
@@ -140,6 +155,10 @@ impl SyntheticChild {
 
 struct Gen {
     rng: ChaCha8Rng,
+    /// Draws for transitions (school moves, plan steps, placement moves, new workers).
+    /// A stream of its own, so adding transitions left every other generated value as it
+    /// was.
+    moves: ChaCha8Rng,
     nhs_counter: u32,
 }
 
@@ -234,6 +253,7 @@ fn cohort(dob: NaiveDate) -> i32 {
 pub fn population(seed: u64, count: usize) -> Vec<SyntheticChild> {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
+        moves: ChaCha8Rng::seed_from_u64(seed ^ 0x6d6f_7665_735f_7631),
         nhs_counter: 0,
     };
     (0..count).map(|i| child(&mut g, i)).collect()
@@ -295,9 +315,58 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
         3,
     )
     .unwrap_or(a);
-    records.push(rec(&mut ids, RecordCategory::Enrolment, joined, None,
-        format!("On roll at {school_name}, {year_label}"),
-        json!({"urn": if school == "school-a" { "999101" } else { "999102" }, "year_group": year_group})));
+    let urn = if school == "school-a" {
+        "999101"
+    } else {
+        "999102"
+    };
+    // Some children joined mid-year from another school: the previous school's
+    // enrolment (from the common transfer file) ends the day before they started here.
+    let moved_on = {
+        let p = if in_need { 0.12 } else { 0.05 };
+        let earliest = NaiveDate::from_ymd_opt(2025, 10, 6).unwrap_or(a);
+        if g.moves.random_bool(p) && joined < earliest {
+            let day = earliest
+                + Duration::days(
+                    g.moves
+                        .random_range(0..(a - earliest).num_days().max(1) - 14),
+                );
+            let (other_urn, other_name) = if year_group <= 6 {
+                OTHER_SCHOOLS_PRIMARY[g.moves.random_range(0..OTHER_SCHOOLS_PRIMARY.len())]
+            } else {
+                OTHER_SCHOOLS_SECONDARY[g.moves.random_range(0..OTHER_SCHOOLS_SECONDARY.len())]
+            };
+            records.push(rec(
+                &mut ids,
+                RecordCategory::Enrolment,
+                joined,
+                Some(day - Duration::days(1)),
+                format!(
+                    "Was on roll at {other_name} until {}",
+                    day - Duration::days(1)
+                ),
+                json!({"urn": other_urn, "school_name": other_name, "year_group": year_group,
+                       "leaving_reason": "moved house"}),
+            ));
+            story.push("moved school mid-year");
+            Some(day)
+        } else {
+            None
+        }
+    };
+    records.push(rec(
+        &mut ids,
+        RecordCategory::Enrolment,
+        moved_on.unwrap_or(joined),
+        None,
+        match moved_on {
+            Some(day) => {
+                format!("On roll at {school_name}, {year_label}, since {day} (joined mid-year)")
+            }
+            None => format!("On roll at {school_name}, {year_label}"),
+        },
+        json!({"urn": urn, "school_name": school_name, "year_group": year_group}),
+    ));
     let terms = [
         ("autumn term 2025", (2025, 9, 3), (2025, 12, 19)),
         ("spring term 2026", (2026, 1, 5), (2026, 3, 27)),
@@ -414,39 +483,139 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             json!({"referral_date": referral, "primary_need_code": *g.pick(&["N1", "N2", "N3", "N4", "N5"])})));
         let plan_start = g.date_between(referral + Duration::days(20), a);
         let roll: f64 = g.rng.random();
-        if roll < 0.4 {
-            let category = *g.pick(ABUSE);
-            records.push(rec(&mut ids, RecordCategory::ChildProtectionPlan, plan_start, None,
-                format!("Open child protection plan since {plan_start}: be alert to distress and share concerns with the DSL"),
-                json!({"category_of_abuse": category, "review_due": plan_start + Duration::days(90)})));
-            story.push("child protection plan");
-        } else if roll < 0.6 {
-            records.push(rec(&mut ids, RecordCategory::LookedAfter, plan_start, None,
-                format!("Looked after by the local authority since {plan_start}"),
-                json!({"legal_status": "C2", "placement_type": "foster care with a relative or friend"})));
-            records.push(rec(
-                &mut ids,
-                RecordCategory::PersonalEducationPlan,
-                plan_start + Duration::days(20),
-                None,
-                "Personal education plan in place; next review this term".into(),
-                json!({"targets": ["reading fluency", "attendance above 95%"]}),
-            ));
-            story.push("looked after");
+        // Plans step up (CIN to CP, CP to looked after) or down (CP to CIN): the earlier
+        // plan ends the day before the next starts. Only where there is room for both.
+        let step: Option<NaiveDate> = if (a - plan_start).num_days() > 90 {
+            let room = (a - plan_start).num_days() - 60;
+            Some(plan_start + Duration::days(30 + g.moves.random_range(0..room)))
         } else {
-            records.push(rec(
+            None
+        };
+        let step_roll: f64 = g.moves.random();
+        let mut plan = if roll < 0.4 {
+            PlanKind::Cp
+        } else if roll < 0.6 {
+            PlanKind::Lac
+        } else {
+            PlanKind::Cin
+        };
+        let mut start = plan_start;
+        // Drawn from the main stream only where it always was (children whose first plan
+        // is child protection), so every other value stays as it was.
+        let abuse = if roll < 0.4 {
+            *g.pick(ABUSE)
+        } else {
+            ABUSE[g.moves.random_range(0..ABUSE.len())]
+        };
+        if let Some(step) = step {
+            let next = match plan {
+                PlanKind::Cin if step_roll < 0.3 => Some(PlanKind::Cp),
+                PlanKind::Cp if step_roll < 0.2 => Some(PlanKind::Lac),
+                PlanKind::Cp if step_roll < 0.35 => Some(PlanKind::Cin),
+                _ => None,
+            };
+            if let Some(next) = next {
+                records.push(plan_record(
+                    &mut ids,
+                    plan,
+                    start,
+                    Some(step - Duration::days(1)),
+                    abuse,
+                ));
+                story.push(match (plan, next) {
+                    (PlanKind::Cin, _) => "stepped up from child in need to child protection",
+                    (_, PlanKind::Lac) => "came into care from a child protection plan",
+                    _ => "stepped down from child protection to child in need",
+                });
+                plan = next;
+                start = step;
+            }
+        }
+        records.push(plan_record(&mut ids, plan, start, None, abuse));
+        match plan {
+            PlanKind::Cp => story.push("child protection plan"),
+            PlanKind::Cin => story.push("child in need plan"),
+            PlanKind::Lac => {
+                records.push(rec(
+                    &mut ids,
+                    RecordCategory::PersonalEducationPlan,
+                    start + Duration::days(20),
+                    None,
+                    "Personal education plan in place; next review this term".into(),
+                    json!({"targets": ["reading fluency", "attendance above 95%"]}),
+                ));
+                story.push("looked after");
+                // Some looked-after children have moved placement since.
+                let mut placement = PLACEMENTS[0];
+                let mut since = start;
+                for _ in 0..g.moves.random_range(0..=2u32) {
+                    if (a - since).num_days() < 45 {
+                        break;
+                    }
+                    let day = since
+                        + Duration::days(g.moves.random_range(30..(a - since).num_days() - 7));
+                    let others: Vec<&str> = PLACEMENTS
+                        .iter()
+                        .copied()
+                        .filter(|p| *p != placement)
+                        .collect();
+                    let next = others[g.moves.random_range(0..others.len())];
+                    records.push(rec(
+                        &mut ids,
+                        RecordCategory::PlacementMove,
+                        day,
+                        None,
+                        format!("Moved placement on {day}: the child may be unsettled and travelling further to school"),
+                        json!({"from_placement": placement, "to_placement": next, "reason": "placement ended at the carer's request"}),
+                    ));
+                    story.push("placement move");
+                    placement = next;
+                    since = day;
+                }
+            }
+        }
+        let worker = *g.pick(&["K. Brennan", "D. Osei", "R. Lindgren"]);
+        // Some children's social worker changed (a worker left, or the case moved team).
+        let handover = if (a - plan_start).num_days() > 60 && g.moves.random_bool(0.3) {
+            Some(
+                plan_start
+                    + Duration::days(g.moves.random_range(20..(a - plan_start).num_days() - 10)),
+            )
+        } else {
+            None
+        };
+        let asw_impact =
+            "Allocated social worker in the Family Support team (contact via the duty line)";
+        match handover {
+            Some(day) => {
+                let others: Vec<&str> = SOCIAL_WORKERS
+                    .iter()
+                    .copied()
+                    .filter(|w| *w != worker)
+                    .collect();
+                let new = others[g.moves.random_range(0..others.len())];
+                records.push(rec(
+                    &mut ids,
+                    RecordCategory::AllocatedSocialWorker,
+                    plan_start,
+                    Some(day - Duration::days(1)),
+                    asw_impact.into(),
+                    json!({"team": "Family Support", "worker": worker}),
+                ));
+                records.push(rec(&mut ids, RecordCategory::AllocatedSocialWorker, day, None,
+                    format!("New allocated social worker from {day} in the Family Support team (contact via the duty line)"),
+                    json!({"team": "Family Support", "worker": new})));
+                story.push("new social worker");
+            }
+            None => records.push(rec(
                 &mut ids,
-                RecordCategory::ChildInNeedPlan,
+                RecordCategory::AllocatedSocialWorker,
                 plan_start,
                 None,
-                format!("Child in need plan since {plan_start}"),
-                json!({}),
-            ));
-            story.push("child in need plan");
+                asw_impact.into(),
+                json!({"team": "Family Support", "worker": worker}),
+            )),
         }
-        records.push(rec(&mut ids, RecordCategory::AllocatedSocialWorker, plan_start, None,
-            "Allocated social worker in the Family Support team (contact via the duty line)".into(),
-            json!({"team": "Family Support", "worker": *g.pick(&["K. Brennan", "D. Osei", "R. Lindgren"])})));
         if g.chance(0.5) {
             records.push(rec(
                 &mut ids,
@@ -602,6 +771,54 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlanKind {
+    Cin,
+    Cp,
+    Lac,
+}
+
+fn plan_record(
+    ids: &mut SourceIds,
+    plan: PlanKind,
+    from: NaiveDate,
+    to: Option<NaiveDate>,
+    abuse: &str,
+) -> RecordUpsert {
+    let ended = to.map(|to| format!(", ended {to}")).unwrap_or_default();
+    match plan {
+        PlanKind::Cp => rec(
+            ids,
+            RecordCategory::ChildProtectionPlan,
+            from,
+            to,
+            match to {
+                None => format!(
+                    "Open child protection plan since {from}: be alert to distress and share concerns with the DSL"
+                ),
+                Some(_) => format!("Child protection plan from {from}{ended}"),
+            },
+            json!({"category_of_abuse": abuse, "review_due": from + Duration::days(90)}),
+        ),
+        PlanKind::Lac => rec(
+            ids,
+            RecordCategory::LookedAfter,
+            from,
+            to,
+            format!("Looked after by the local authority since {from}{ended}"),
+            json!({"legal_status": "C2", "placement_type": PLACEMENTS[0]}),
+        ),
+        PlanKind::Cin => rec(
+            ids,
+            RecordCategory::ChildInNeedPlan,
+            from,
+            to,
+            format!("Child in need plan since {from}{ended}"),
+            json!({}),
+        ),
+    }
+}
+
 #[allow(clippy::panic)]
 fn unreachable_upn() -> Upn {
     // with_check_letter only fails on non-digit input, which the format above never makes.
@@ -641,5 +858,83 @@ mod tests {
         assert!(multi > 10, "children known to 4+ agencies: {multi}");
         let upns: std::collections::HashSet<_> = children.iter().map(|c| c.upn.clone()).collect();
         assert_eq!(upns.len(), children.len());
+    }
+
+    fn records_of(
+        child: &SyntheticChild,
+        category: RecordCategory,
+    ) -> impl Iterator<Item = &RecordUpsert> {
+        child
+            .holdings
+            .iter()
+            .flat_map(|h| h.records.iter())
+            .filter(move |r| r.category == category)
+    }
+
+    #[test]
+    fn every_record_is_valid_for_the_node_that_holds_it() {
+        let kinds: std::collections::HashMap<String, schemas::AgencyKind> =
+            crate::plan::Plan::dev(0, 0)
+                .nodes
+                .into_iter()
+                .map(|n| (n.id, n.kind))
+                .collect();
+        for child in population(42, 2000) {
+            for holding in &child.holdings {
+                for record in &holding.records {
+                    let errors = record.validate(kinds[holding.node]);
+                    assert!(errors.is_empty(), "{}: {errors:?}", record.source_system_id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn some_children_move_school_step_plans_move_placement_or_change_worker() {
+        let children = population(42, 2000);
+        let count = |f: &dyn Fn(&SyntheticChild) -> bool| children.iter().filter(|c| f(c)).count();
+        let school_moves = count(&|c| {
+            let urns: std::collections::BTreeSet<String> = records_of(c, RecordCategory::Enrolment)
+                .map(|r| r.details["urn"].to_string())
+                .collect();
+            urns.len() == 2
+        });
+        let plan_steps = count(&|c| {
+            [
+                RecordCategory::ChildInNeedPlan,
+                RecordCategory::ChildProtectionPlan,
+                RecordCategory::LookedAfter,
+            ]
+            .iter()
+            .map(|cat| records_of(c, *cat).count())
+            .sum::<usize>()
+                == 2
+        });
+        let placement_moves = count(&|c| records_of(c, RecordCategory::PlacementMove).count() > 0);
+        let new_workers =
+            count(&|c| records_of(c, RecordCategory::AllocatedSocialWorker).count() == 2);
+        assert!(school_moves >= 40, "school moves: {school_moves}");
+        assert!(plan_steps >= 10, "plan steps: {plan_steps}");
+        assert!(placement_moves >= 3, "placement moves: {placement_moves}");
+        assert!(new_workers >= 10, "new social workers: {new_workers}");
+        // An earlier enrolment or plan always ends before the next one starts.
+        for c in &children {
+            for cat in [
+                RecordCategory::Enrolment,
+                RecordCategory::AllocatedSocialWorker,
+            ] {
+                let mut spans: Vec<_> = records_of(c, cat)
+                    .map(|r| (r.effective_from, r.effective_to))
+                    .collect();
+                spans.sort();
+                for pair in spans.windows(2) {
+                    assert!(
+                        pair[0].1.is_some_and(|end| end < pair[1].0),
+                        "{}: {pair:?}",
+                        c.index
+                    );
+                }
+            }
+        }
     }
 }

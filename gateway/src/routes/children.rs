@@ -5,7 +5,9 @@ use crate::reference::ReferenceClaims;
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{Duration, Utc};
-use schemas::{AccessContext, ChildQuery, ChildView, Problem, SearchResponse};
+use schemas::{
+    AccessContext, ChildQuery, ChildView, FieldError, Problem, SearchResponse, ViewFilter,
+};
 
 fn fanout<'a>(state: &'a AppState, auth: &'a Authenticated, req: &'a HttpRequest) -> Fanout<'a> {
     Fanout {
@@ -87,17 +89,24 @@ pub async fn search(
 ///
 /// Reads the child's records from every agency that holds them, in parallel and each
 /// under a deadline, and merges them into one view: a section per agency with its
-/// status (`ok`, `not_found`, `withheld`, `timeout`, `unavailable`, `error`) and a
-/// chronology across agencies. An agency that is down is marked, never fatal.
+/// status (`ok`, `not_found`, `withheld`, `timeout`, `unavailable`, `error`), a
+/// chronology across agencies, the four barriers (attendance, learning, behaviour,
+/// wellbeing) with their evidence, the transitions in the child's life and the key
+/// contacts. An agency that is down is marked, never fatal; everything is read only from
+/// what the agencies that answered disclosed.
+///
+/// Narrow the view with `from`, `to` (dates) and `category` (repeat it, or separate with
+/// commas): records, chronology, barrier evidence and transitions are filtered alike.
 #[utoipa::path(
     tag = "children",
     params(
         ("reference" = String, Path, description = "The federated reference from a search"),
         AccessContext,
+        ViewFilter,
     ),
     responses(
         (status = 200, description = "The merged view", body = ChildView),
-        (status = 400, description = "Missing or invalid purpose or legal basis", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing or invalid purpose or legal basis, or an invalid filter (a date that is not a calendar date, `to` before `from`, an unknown category)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or not accepted", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The reference was issued to another practitioner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The reference is not valid", body = Problem, content_type = "application/problem+json"),
@@ -114,7 +123,17 @@ pub async fn view(
     context: web::Query<AccessContext>,
 ) -> Result<HttpResponse, GatewayError> {
     let context = context.into_inner();
-    let errors = context.validate();
+    let mut errors = context.validate();
+    // Read by hand: `category` may repeat, which a struct extractor refuses.
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| GatewayError::Invalid(vec![FieldError::new("query", e.to_string())]))?;
+    let filter = match ViewFilter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(filter) => filter,
+        Err(filter_errors) => {
+            errors.extend(filter_errors);
+            ViewFilter::default()
+        }
+    };
     if !errors.is_empty() {
         return Err(GatewayError::Invalid(errors));
     }
@@ -128,6 +147,13 @@ pub async fn view(
         )
         .map_err(GatewayError::Reference)?;
     let directory = state.directory.get();
-    let view = federation::view(&directory, &fanout(&state, &auth, &req), &claims, &context).await;
+    let view = federation::view(
+        &directory,
+        &fanout(&state, &auth, &req),
+        &claims,
+        &context,
+        &filter,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -1,0 +1,1729 @@
+//! What a practitioner acts on, read from the sections of a merged view: the chronology,
+//! the four barriers, the transitions and the key contacts, narrowed by a `ViewFilter`.
+//!
+//! Pure functions over the agencies' sections: they see only what the nodes disclosed.
+//! A record disclosed at `summary` level has no details, so every rule falls back on the
+//! impact line and says so.
+
+use schemas::{
+    AgencyKind, AgencySection, Barrier, BarrierEvidence, BarrierSignal, Barriers, ChronologyEntry,
+    ContactRoute, DisclosureLevel, KeyContact, KeyContactRole, Record, RecordCategory,
+    SectionStatus, Transition, TransitionKind, ViewFilter,
+};
+use std::cmp::Reverse;
+
+/// Attendance under this share of possible sessions is persistent absence.
+const PERSISTENT_ABSENCE_PCT: f64 = 90.0;
+/// Attendance under this share is worth watching.
+const WATCH_ATTENDANCE_PCT: f64 = 95.0;
+/// This many behaviour incidents in the period make behaviour a concern.
+const INCIDENTS_FOR_CONCERN: usize = 3;
+/// A plan starting this many days after another ended follows on from it.
+const PLAN_FOLLOW_ON_DAYS: i64 = 14;
+
+/// The parts of a view computed from its sections.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub sections: Vec<AgencySection>,
+    pub chronology: Vec<ChronologyEntry>,
+    pub barriers: Barriers,
+    pub transitions: Vec<Transition>,
+    pub key_contacts: Vec<KeyContact>,
+}
+
+/// Narrows the sections to the filter and reads everything else from them. Key contacts
+/// are read before filtering (whom to call does not depend on the period asked about);
+/// transitions are read from every record (a move needs the school before it) and kept
+/// when they fall in the period.
+pub fn merge(mut sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
+    let key_contacts = key_contacts(&sections);
+    let transitions = transitions(&sections)
+        .into_iter()
+        .filter(|(t, categories)| {
+            filter.contains(t.date) && categories.iter().any(|c| filter.admits_category(*c))
+        })
+        .map(|(t, _)| t)
+        .collect();
+    for section in &mut sections {
+        section.records.retain(|r| {
+            filter.admits_category(r.category) && filter.overlaps(r.effective_from, end_of(r))
+        });
+    }
+    let chronology = chronology(&sections)
+        .into_iter()
+        .filter(|e| filter.contains(e.date))
+        .collect();
+    let barriers = barriers(&sections, filter);
+    Merged {
+        sections,
+        chronology,
+        barriers,
+        transitions,
+        key_contacts,
+    }
+}
+
+/// The last day a record is in effect. A record of something that happens on a day (a
+/// notification, an incident, a contact, a move) without an end date ended that day;
+/// anything else without one is still in effect.
+fn end_of(r: &Record) -> Option<chrono::NaiveDate> {
+    use RecordCategory::*;
+    let event = matches!(
+        r.category,
+        EncompassNotification
+            | Behaviour
+            | Exclusion
+            | SchoolNurseContact
+            | PlacementMove
+            | StrengthsAndDifficulties
+            | Attainment
+            | EarlyHelpAssessment
+    );
+    match r.effective_to {
+        None if event => Some(r.effective_from),
+        end => end,
+    }
+}
+
+/// Records of the sections that answered, with their agency.
+fn answered(sections: &[AgencySection]) -> impl Iterator<Item = (&AgencySection, &Record)> {
+    sections
+        .iter()
+        .filter(|s| s.status == SectionStatus::Ok)
+        .flat_map(|s| s.records.iter().map(move |r| (s, r)))
+}
+
+/// Every answered record as one event, newest first. Events on the same day are ordered
+/// by agency id, category and source record id, so the order never depends on which node
+/// answered first or how a node ordered its rows.
+pub fn chronology(sections: &[AgencySection]) -> Vec<ChronologyEntry> {
+    let mut entries: Vec<ChronologyEntry> = answered(sections)
+        .map(|(s, r)| ChronologyEntry {
+            date: r.effective_from,
+            agency_id: s.agency_id.clone(),
+            agency_name: s.agency_name.clone(),
+            category: r.category,
+            impact: r.impact.clone(),
+            source_system_id: r.source_system_id.clone(),
+        })
+        .collect();
+    entries.sort_by(|a, b| {
+        b.date
+            .cmp(&a.date)
+            .then_with(|| a.agency_id.cmp(&b.agency_id))
+            .then_with(|| a.category.cmp(&b.category))
+            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    });
+    entries
+}
+
+// ---------------------------------------------------------------------------------------
+// Details, read defensively: agencies' systems send what they send.
+
+fn detail<'a>(r: &'a Record, key: &str) -> Option<&'a serde_json::Value> {
+    r.details.as_ref().and_then(|d| d.get(key))
+}
+
+fn detail_text(r: &Record, key: &str) -> Option<String> {
+    match detail(r, key)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn detail_number(r: &Record, key: &str) -> Option<f64> {
+    match detail(r, key)? {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn level_of(r: &Record) -> DisclosureLevel {
+    if r.details.is_some() {
+        DisclosureLevel::Full
+    } else {
+        DisclosureLevel::Summary
+    }
+}
+
+fn impact_has(r: &Record, needle: &str) -> bool {
+    r.impact.to_lowercase().contains(needle)
+}
+
+/// The first percentage in an impact line ("Attendance 84.2% this term").
+fn percentage_in(text: &str) -> Option<f64> {
+    let end = text.find('%')?;
+    let start = text[..end]
+        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or(0, |i| i + 1);
+    text[start..end].parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------
+// Barriers
+
+/// Categories each barrier is read from.
+const ATTENDANCE: &[RecordCategory] = &[RecordCategory::Attendance];
+const LEARNING: &[RecordCategory] = &[
+    RecordCategory::SpecialEducationalNeeds,
+    RecordCategory::Attainment,
+    RecordCategory::PersonalEducationPlan,
+];
+const BEHAVIOUR: &[RecordCategory] = &[RecordCategory::Exclusion, RecordCategory::Behaviour];
+const WELLBEING: &[RecordCategory] = &[
+    RecordCategory::ChildProtectionPlan,
+    RecordCategory::LookedAfter,
+    RecordCategory::ChildProtectionInformation,
+    RecordCategory::EncompassNotification,
+    RecordCategory::ChildInNeedPlan,
+    RecordCategory::ChildInNeedEpisode,
+    RecordCategory::CamhsReferral,
+    RecordCategory::StrengthsAndDifficulties,
+    RecordCategory::AssessmentFactors,
+    RecordCategory::EarlyHelpAssessment,
+    RecordCategory::TeamAroundTheFamily,
+];
+
+pub fn barriers(sections: &[AgencySection], filter: &ViewFilter) -> Barriers {
+    Barriers {
+        attendance: attendance_barrier(sections, filter),
+        learning: rule_barrier(sections, filter, "learning", LEARNING, learning_signal),
+        behaviour: behaviour_barrier(sections, filter),
+        wellbeing: rule_barrier(sections, filter, "wellbeing", WELLBEING, wellbeing_signal),
+    }
+}
+
+fn evidence(
+    sections: &[AgencySection],
+    categories: &[RecordCategory],
+    signal: impl Fn(&Record) -> BarrierSignal,
+) -> Vec<BarrierEvidence> {
+    let mut evidence: Vec<BarrierEvidence> = answered(sections)
+        .filter(|(_, r)| categories.contains(&r.category))
+        .map(|(s, r)| BarrierEvidence {
+            agency_id: s.agency_id.clone(),
+            agency_name: s.agency_name.clone(),
+            category: r.category,
+            source_system_id: r.source_system_id.clone(),
+            date: r.effective_from,
+            impact: r.impact.clone(),
+            signal: signal(r),
+            level: level_of(r),
+        })
+        .collect();
+    evidence.sort_by(|a, b| {
+        b.date
+            .cmp(&a.date)
+            .then_with(|| a.agency_id.cmp(&b.agency_id))
+            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    });
+    evidence
+}
+
+fn not_assessed(name: &str) -> Barrier {
+    Barrier {
+        signal: BarrierSignal::NotAssessed,
+        summary: format!(
+            "Not assessed: the category filter leaves out every record {name} is read from"
+        ),
+        summary_level_only: false,
+        evidence: Vec::new(),
+    }
+}
+
+fn summary_level_only(evidence: &[BarrierEvidence]) -> bool {
+    !evidence.is_empty() && evidence.iter().all(|e| e.level == DisclosureLevel::Summary)
+}
+
+fn signal_word(signal: BarrierSignal) -> &'static str {
+    match signal {
+        BarrierSignal::Concern => "Concern",
+        BarrierSignal::Watch => "Watch",
+        BarrierSignal::NoneKnown => "None known",
+        BarrierSignal::NotAssessed => "Not assessed",
+    }
+}
+
+/// A barrier whose signal is the strongest of its records'.
+fn rule_barrier(
+    sections: &[AgencySection],
+    filter: &ViewFilter,
+    name: &str,
+    categories: &[RecordCategory],
+    signal: fn(&Record) -> BarrierSignal,
+) -> Barrier {
+    if !categories.iter().any(|c| filter.admits_category(*c)) {
+        return not_assessed(name);
+    }
+    let evidence = evidence(sections, categories, signal);
+    finish(name, evidence, None)
+}
+
+/// Builds the barrier from its evidence: the signal is `overall` when given, else the
+/// strongest piece of evidence's; the summary names the strongest, newest record.
+fn finish(
+    name: &str,
+    evidence: Vec<BarrierEvidence>,
+    overall: Option<(BarrierSignal, String)>,
+) -> Barrier {
+    let summary_only = summary_level_only(&evidence);
+    let strongest = evidence
+        .iter()
+        .max_by_key(|e| (e.signal, e.date, Reverse(e.source_system_id.clone())));
+    let (signal, mut summary) = match (overall, strongest) {
+        (Some(overall), _) => overall,
+        (None, None) => (
+            BarrierSignal::NoneKnown,
+            format!("No records bearing on {name} were disclosed by the agencies that answered"),
+        ),
+        (None, Some(e)) if e.signal <= BarrierSignal::NoneKnown => (
+            BarrierSignal::NoneKnown,
+            format!(
+                "Nothing disclosed points to a {name} barrier ({} record{} read)",
+                evidence.len(),
+                if evidence.len() == 1 { "" } else { "s" }
+            ),
+        ),
+        (None, Some(e)) => {
+            let others = evidence
+                .iter()
+                .filter(|o| o.signal >= BarrierSignal::Watch)
+                .count()
+                - 1;
+            let agencies: std::collections::BTreeSet<&str> = evidence
+                .iter()
+                .filter(|o| o.signal >= BarrierSignal::Watch)
+                .map(|o| o.agency_id.as_str())
+                .collect();
+            let mut text = format!(
+                "{}: {} ({})",
+                signal_word(e.signal),
+                e.impact,
+                e.agency_name
+            );
+            if others > 0 {
+                text.push_str(&format!(
+                    "; {others} more record{} from {} agenc{}",
+                    if others == 1 { "" } else { "s" },
+                    agencies.len(),
+                    if agencies.len() == 1 { "y" } else { "ies" }
+                ));
+            }
+            (e.signal, text)
+        }
+    };
+    if summary_only {
+        summary.push_str(" [summary-level evidence only: read from the agencies' impact lines, no details disclosed]");
+    }
+    Barrier {
+        signal,
+        summary,
+        summary_level_only: summary_only,
+        evidence,
+    }
+}
+
+/// Attendance of one record: the share of sessions attended from the details, or the
+/// impact line's own words at summary level.
+fn attendance_pct(r: &Record) -> Option<f64> {
+    match (
+        detail_number(r, "sessions_possible"),
+        detail_number(r, "sessions_present"),
+    ) {
+        (Some(possible), Some(present)) if possible > 0.0 => Some(100.0 * present / possible),
+        _ => None,
+    }
+}
+
+fn attendance_signal(r: &Record) -> BarrierSignal {
+    let pct = attendance_pct(r).or_else(|| {
+        if r.details.is_none() {
+            percentage_in(&r.impact)
+        } else {
+            None
+        }
+    });
+    match pct {
+        Some(p) if p < PERSISTENT_ABSENCE_PCT => BarrierSignal::Concern,
+        Some(p) if p < WATCH_ATTENDANCE_PCT => BarrierSignal::Watch,
+        Some(_) => BarrierSignal::NoneKnown,
+        None if impact_has(r, "persistent absence") => BarrierSignal::Concern,
+        None => BarrierSignal::NoneKnown,
+    }
+}
+
+/// Attendance: the latest period decides; an earlier persistent absence keeps it on
+/// watch; the rate across every period with session counts is a concern under 90%.
+fn attendance_barrier(sections: &[AgencySection], filter: &ViewFilter) -> Barrier {
+    if !filter.admits_category(RecordCategory::Attendance) {
+        return not_assessed("attendance");
+    }
+    let evidence = evidence(sections, ATTENDANCE, attendance_signal);
+    let Some(latest) = evidence.first() else {
+        return finish("attendance", evidence, None);
+    };
+    let records: Vec<&Record> = answered(sections)
+        .filter(|(_, r)| r.category == RecordCategory::Attendance)
+        .map(|(_, r)| r)
+        .collect();
+    let (possible, present, counted) = records.iter().fold((0.0, 0.0, 0), |acc, r| {
+        match (
+            detail_number(r, "sessions_possible"),
+            detail_number(r, "sessions_present"),
+        ) {
+            (Some(pos), Some(pre)) if pos > 0.0 => (acc.0 + pos, acc.1 + pre, acc.2 + 1),
+            _ => acc,
+        }
+    });
+    let overall = (counted > 0).then(|| 100.0 * present / possible);
+    let earlier = evidence[1..].iter().map(|e| e.signal).max();
+    let mut signal = latest.signal;
+    if earlier >= Some(BarrierSignal::Watch) {
+        signal = signal.max(BarrierSignal::Watch);
+    }
+    if overall.is_some_and(|p| p < PERSISTENT_ABSENCE_PCT) {
+        signal = BarrierSignal::Concern;
+    }
+    let latest_record = records
+        .iter()
+        .find(|r| r.source_system_id == latest.source_system_id);
+    let latest_words = match latest_record.and_then(|r| attendance_pct(r)) {
+        Some(p) => format!(
+            "{p:.1}% in the latest period (from {}{})",
+            latest.date,
+            latest_record
+                .and_then(|r| r.effective_to)
+                .map(|to| format!(" to {to}"))
+                .unwrap_or_default()
+        ),
+        None => format!("latest record says \"{}\"", latest.impact),
+    };
+    let lead = match signal {
+        BarrierSignal::Concern => "Persistent absence",
+        BarrierSignal::Watch if latest.signal == BarrierSignal::Watch => "Attendance below 95%",
+        BarrierSignal::Watch => "Attendance improved after an earlier persistent absence",
+        _ => "No attendance barrier known",
+    };
+    let mut summary = format!("{lead}: {latest_words}");
+    if let Some(p) = overall {
+        summary.push_str(&format!(
+            "; {p:.1}% across {counted} period{} with session counts",
+            if counted == 1 { "" } else { "s" }
+        ));
+    }
+    finish("attendance", evidence, Some((signal, summary)))
+}
+
+fn learning_signal(r: &Record) -> BarrierSignal {
+    let signal = match r.category {
+        RecordCategory::SpecialEducationalNeeds => {
+            let provision = detail_text(r, "provision").map(|p| p.to_lowercase());
+            match provision.as_deref() {
+                Some("ehc_plan") => BarrierSignal::Concern,
+                Some(_) => BarrierSignal::Watch,
+                None if impact_has(r, "ehc plan")
+                    || impact_has(r, "education, health and care") =>
+                {
+                    BarrierSignal::Concern
+                }
+                None => BarrierSignal::Watch,
+            }
+        }
+        RecordCategory::Attainment => {
+            let working_at = detail_text(r, "working_at").map(|w| w.to_lowercase());
+            match working_at.as_deref() {
+                Some("well_below") => BarrierSignal::Concern,
+                Some("below") => BarrierSignal::Watch,
+                Some(_) => BarrierSignal::NoneKnown,
+                None if impact_has(r, "well below") => BarrierSignal::Concern,
+                None if impact_has(r, "below") => BarrierSignal::Watch,
+                None => BarrierSignal::NoneKnown,
+            }
+        }
+        // A looked-after child's education is being planned for: support is in place.
+        RecordCategory::PersonalEducationPlan => BarrierSignal::Watch,
+        _ => BarrierSignal::NoneKnown,
+    };
+    cap_if_ended(r, signal)
+}
+
+/// Something that has ended is history worth knowing, not a current concern.
+fn cap_if_ended(r: &Record, signal: BarrierSignal) -> BarrierSignal {
+    if r.effective_to.is_some() {
+        signal.min(BarrierSignal::Watch)
+    } else {
+        signal
+    }
+}
+
+fn behaviour_barrier(sections: &[AgencySection], filter: &ViewFilter) -> Barrier {
+    if !BEHAVIOUR.iter().any(|c| filter.admits_category(*c)) {
+        return not_assessed("behaviour");
+    }
+    let evidence = evidence(sections, BEHAVIOUR, |r| match r.category {
+        // A suspension or exclusion is a formal sanction: always a concern in its period.
+        RecordCategory::Exclusion => BarrierSignal::Concern,
+        RecordCategory::Behaviour => BarrierSignal::Watch,
+        _ => BarrierSignal::NoneKnown,
+    });
+    let incidents = evidence
+        .iter()
+        .filter(|e| e.category == RecordCategory::Behaviour)
+        .count();
+    let has_exclusion = evidence
+        .iter()
+        .any(|e| e.category == RecordCategory::Exclusion);
+    if incidents >= INCIDENTS_FOR_CONCERN && !has_exclusion {
+        let summary = format!("Concern: {incidents} behaviour incidents recorded in the period");
+        return finish(
+            "behaviour",
+            evidence,
+            Some((BarrierSignal::Concern, summary)),
+        );
+    }
+    finish("behaviour", evidence, None)
+}
+
+fn wellbeing_signal(r: &Record) -> BarrierSignal {
+    use RecordCategory::*;
+    match r.category {
+        ChildProtectionPlan | LookedAfter | ChildProtectionInformation => {
+            cap_if_ended(r, BarrierSignal::Concern)
+        }
+        // Operation Encompass: the child may need support now.
+        EncompassNotification => BarrierSignal::Concern,
+        StrengthsAndDifficulties => match detail_number(r, "total_difficulties") {
+            Some(score) if score >= 17.0 => cap_if_ended(r, BarrierSignal::Concern),
+            Some(score) if score < 14.0 => BarrierSignal::NoneKnown,
+            _ => BarrierSignal::Watch,
+        },
+        ChildInNeedPlan | ChildInNeedEpisode | CamhsReferral | AssessmentFactors
+        | EarlyHelpAssessment | TeamAroundTheFamily => BarrierSignal::Watch,
+        _ => BarrierSignal::NoneKnown,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Transitions
+
+/// Every transition in the answered records, oldest first, with the categories it was
+/// read from (for the category filter).
+pub fn transitions(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCategory>)> {
+    let mut out = Vec::new();
+    out.extend(school_moves(sections));
+    out.extend(plan_changes(sections));
+    out.extend(placement_moves(sections));
+    out.extend(practitioner_changes(
+        sections,
+        RecordCategory::AllocatedSocialWorker,
+    ));
+    out.extend(practitioner_changes(
+        sections,
+        RecordCategory::LeadPractitioner,
+    ));
+    out.sort_by(|(a, _), (b, _)| {
+        a.date
+            .cmp(&b.date)
+            .then_with(|| a.agency_id.cmp(&b.agency_id))
+            .then_with(|| a.source_system_ids.cmp(&b.source_system_ids))
+    });
+    out
+}
+
+/// Records of these categories, oldest first (ties by source id).
+fn in_order<'a>(
+    sections: &'a [AgencySection],
+    categories: &[RecordCategory],
+) -> Vec<(&'a AgencySection, &'a Record)> {
+    let mut records: Vec<_> = answered(sections)
+        .filter(|(_, r)| categories.contains(&r.category))
+        .collect();
+    records.sort_by(|(sa, a), (sb, b)| {
+        a.effective_from
+            .cmp(&b.effective_from)
+            .then_with(|| sa.agency_id.cmp(&sb.agency_id))
+            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    });
+    records
+}
+
+fn transition(
+    kind: TransitionKind,
+    date: chrono::NaiveDate,
+    section: &AgencySection,
+    from: Option<String>,
+    to: Option<String>,
+    description: String,
+    records: &[&Record],
+) -> (Transition, Vec<RecordCategory>) {
+    (
+        Transition {
+            kind,
+            date,
+            agency_id: section.agency_id.clone(),
+            agency_name: section.agency_name.clone(),
+            from,
+            to,
+            description,
+            source_system_ids: records.iter().map(|r| r.source_system_id.clone()).collect(),
+        },
+        records.iter().map(|r| r.category).collect(),
+    )
+}
+
+/// Which school an enrolment is at: its URN (or name) when details were disclosed, else
+/// its impact line.
+fn school_of(r: &Record) -> (String, String) {
+    let name = detail_text(r, "school_name");
+    match (detail_text(r, "urn"), name) {
+        (Some(urn), Some(name)) => (urn, name),
+        (Some(urn), None) => (urn.clone(), format!("school URN {urn}")),
+        (None, Some(name)) => (name.clone(), name),
+        (None, None) => (r.impact.clone(), r.impact.clone()),
+    }
+}
+
+fn school_moves(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCategory>)> {
+    let enrolments = in_order(sections, &[RecordCategory::Enrolment]);
+    enrolments
+        .windows(2)
+        .filter_map(|pair| {
+            let ((_, before), (section, after)) = (pair[0], pair[1]);
+            let (was, was_label) = school_of(before);
+            let (now, now_label) = school_of(after);
+            if was == now {
+                return None;
+            }
+            let summary_only = before.details.is_none() || after.details.is_none();
+            let mut description = format!("Moved school: from {was_label} to {now_label}");
+            if let Some(left) = before.effective_to {
+                description.push_str(&format!(" (left {left})"));
+            }
+            if summary_only {
+                description.push_str(" [read from summary-level enrolment records]");
+            }
+            Some(transition(
+                TransitionKind::SchoolMove,
+                after.effective_from,
+                section,
+                Some(was_label),
+                Some(now_label),
+                description,
+                &[before, after],
+            ))
+        })
+        .collect()
+}
+
+const PLANS: &[RecordCategory] = &[
+    RecordCategory::ChildInNeedPlan,
+    RecordCategory::ChildProtectionPlan,
+    RecordCategory::LookedAfter,
+];
+
+fn plan_rank(category: RecordCategory) -> u8 {
+    match category {
+        RecordCategory::ChildInNeedPlan => 1,
+        RecordCategory::ChildProtectionPlan => 2,
+        _ => 3,
+    }
+}
+
+fn plan_name(category: RecordCategory) -> &'static str {
+    match category {
+        RecordCategory::ChildInNeedPlan => "child in need plan",
+        RecordCategory::ChildProtectionPlan => "child protection plan",
+        _ => "looked after",
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Plan starts, step-ups, step-downs and ends, from the plan records' dates.
+fn plan_changes(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCategory>)> {
+    let plans = in_order(sections, PLANS);
+    let mut out = Vec::new();
+    for (i, (section, plan)) in plans.iter().enumerate() {
+        let now = plan_name(plan.category);
+        // The plan this one follows on from: the latest earlier plan still open when this
+        // one started, or ended shortly before.
+        let previous = plans[..i].iter().rev().find(|(_, p)| {
+            p.effective_to.is_none_or(|end| {
+                end >= plan.effective_from - chrono::Duration::days(PLAN_FOLLOW_ON_DAYS)
+            })
+        });
+        let change = match previous {
+            None => transition(
+                TransitionKind::PlanChange,
+                plan.effective_from,
+                section,
+                None,
+                Some(now.into()),
+                format!("{} started", capitalised(now)),
+                &[plan],
+            ),
+            Some((_, before)) => {
+                let was = plan_name(before.category);
+                let verb = match plan_rank(plan.category).cmp(&plan_rank(before.category)) {
+                    std::cmp::Ordering::Greater => "stepped up",
+                    std::cmp::Ordering::Less => "stepped down",
+                    std::cmp::Ordering::Equal => "renewed",
+                };
+                transition(
+                    TransitionKind::PlanChange,
+                    plan.effective_from,
+                    section,
+                    Some(was.into()),
+                    Some(now.into()),
+                    format!("{} {verb} to {now}", capitalised(was)),
+                    &[before, plan],
+                )
+            }
+        };
+        out.push(change);
+        // An ended plan no other plan follows on from.
+        if let Some(end) = plan.effective_to {
+            let followed = plans.iter().any(|(_, next)| {
+                next.source_system_id != plan.source_system_id
+                    && next.effective_from >= plan.effective_from
+                    && next.effective_from <= end + chrono::Duration::days(PLAN_FOLLOW_ON_DAYS)
+                    && next.effective_from >= end - chrono::Duration::days(PLAN_FOLLOW_ON_DAYS)
+            });
+            if !followed {
+                out.push(transition(
+                    TransitionKind::PlanChange,
+                    end,
+                    section,
+                    Some(now.into()),
+                    None,
+                    format!("{} ended", capitalised(now)),
+                    &[plan],
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn placement_moves(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCategory>)> {
+    in_order(sections, &[RecordCategory::PlacementMove])
+        .into_iter()
+        .map(|(section, r)| {
+            transition(
+                TransitionKind::PlacementMove,
+                r.effective_from,
+                section,
+                detail_text(r, "from_placement"),
+                detail_text(r, "to_placement"),
+                r.impact.clone(),
+                &[r],
+            )
+        })
+        .collect()
+}
+
+fn practitioner_name(r: &Record) -> Option<String> {
+    detail_text(r, "worker").or_else(|| detail_text(r, "name"))
+}
+
+fn practitioner_changes(
+    sections: &[AgencySection],
+    category: RecordCategory,
+) -> Vec<(Transition, Vec<RecordCategory>)> {
+    let who = if category == RecordCategory::AllocatedSocialWorker {
+        "allocated social worker"
+    } else {
+        "lead practitioner"
+    };
+    in_order(sections, &[category])
+        .windows(2)
+        .filter_map(|pair| {
+            let ((_, before), (section, after)) = (pair[0], pair[1]);
+            let (was, now) = (practitioner_name(before), practitioner_name(after));
+            if was.is_some() && was == now {
+                return None;
+            }
+            let description = match (&was, &now) {
+                (Some(w), Some(n)) => format!("New {who}: {n} took over from {w}"),
+                _ => format!("New {who}: {}", after.impact),
+            };
+            Some(transition(
+                TransitionKind::PractitionerChange,
+                after.effective_from,
+                section,
+                was,
+                now,
+                description,
+                &[before, after],
+            ))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Key contacts
+
+/// Whom to contact, from what was disclosed. A name only when an agency disclosed one;
+/// an agency that shares only that it knows the child gives its contact route.
+pub fn key_contacts(sections: &[AgencySection]) -> Vec<KeyContact> {
+    let mut out = Vec::new();
+    let wanted = [
+        (KeyContactRole::TrustedAdult, RecordCategory::TrustedAdult),
+        (
+            KeyContactRole::SocialWorker,
+            RecordCategory::AllocatedSocialWorker,
+        ),
+        (
+            KeyContactRole::DesignatedSafeguardingLead,
+            RecordCategory::Enrolment,
+        ),
+        (
+            KeyContactRole::LeadPractitioner,
+            RecordCategory::LeadPractitioner,
+        ),
+    ];
+    for (role, category) in wanted {
+        for section in sections
+            .iter()
+            .filter(|s| matches!(s.status, SectionStatus::Ok | SectionStatus::Withheld))
+        {
+            if role == KeyContactRole::DesignatedSafeguardingLead {
+                if let (Some(route), AgencyKind::School) = (&section.contact, section.kind) {
+                    out.push(route_only(role, section, route));
+                }
+                continue;
+            }
+            if !category.held_by(section.kind) {
+                continue;
+            }
+            let current = section
+                .records
+                .iter()
+                .filter(|r| r.category == category)
+                .max_by_key(|r| {
+                    (
+                        r.effective_to.is_none(),
+                        r.effective_from,
+                        r.source_system_id.clone(),
+                    )
+                });
+            match current {
+                Some(r) => out.push(KeyContact {
+                    role,
+                    agency_id: section.agency_id.clone(),
+                    agency_name: section.agency_name.clone(),
+                    name: practitioner_name(r),
+                    team: detail_text(r, "team").or_else(|| detail_text(r, "role")),
+                    note: Some(r.impact.clone()),
+                    route: section.contact.clone(),
+                    source_system_id: Some(r.source_system_id.clone()),
+                }),
+                None => {
+                    let existence_only = section
+                        .disclosure
+                        .iter()
+                        .any(|d| d.category == category && d.level == DisclosureLevel::Existence);
+                    if let (true, Some(route)) = (existence_only, &section.contact) {
+                        out.push(route_only(role, section, route));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn route_only(role: KeyContactRole, section: &AgencySection, route: &ContactRoute) -> KeyContact {
+    KeyContact {
+        role,
+        agency_id: section.agency_id.clone(),
+        agency_name: section.agency_name.clone(),
+        name: None,
+        team: Some(route.team.clone()),
+        note: None,
+        route: Some(route.clone()),
+        source_system_id: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone, Utc};
+    use schemas::{AgencyId, CategoryDisclosure};
+    use serde_json::json;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn record(
+        id: &str,
+        category: RecordCategory,
+        from: &str,
+        to: Option<&str>,
+        impact: &str,
+        details: Option<serde_json::Value>,
+    ) -> Record {
+        Record {
+            source_system_id: id.into(),
+            category,
+            effective_from: d(from),
+            effective_to: to.map(d),
+            recorded_at: Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
+            impact: impact.into(),
+            details,
+            version: 1,
+        }
+    }
+
+    fn section(id: &str, kind: AgencyKind, records: Vec<Record>) -> AgencySection {
+        AgencySection {
+            agency_id: AgencyId::parse(id).unwrap(),
+            agency_name: format!("{id} name"),
+            kind,
+            status: SectionStatus::Ok,
+            reason: None,
+            elapsed_ms: 3,
+            contact: Some(ContactRoute {
+                team: format!("{id} team"),
+                route: format!("{id} duty line"),
+            }),
+            disclosure: Vec::new(),
+            override_used: false,
+            records,
+        }
+    }
+
+    /// Attendance over a term: from `from` for about seven weeks.
+    fn attendance(id: &str, from: &str, possible: i64, present: i64) -> Record {
+        let to = (d(from) + chrono::Duration::days(50)).to_string();
+        record(
+            id,
+            RecordCategory::Attendance,
+            from,
+            Some(&to),
+            &format!(
+                "Attendance {:.1}%",
+                100.0 * present as f64 / possible as f64
+            ),
+            Some(json!({"sessions_possible": possible, "sessions_present": present})),
+        )
+    }
+
+    fn all() -> ViewFilter {
+        ViewFilter::default()
+    }
+
+    fn school(records: Vec<Record>) -> Vec<AgencySection> {
+        vec![section("school-a", AgencyKind::School, records)]
+    }
+
+    // --- chronology
+
+    #[test]
+    fn chronology_is_newest_first_with_deterministic_ties() {
+        let sections = vec![
+            section(
+                "social-care",
+                AgencyKind::SocialCare,
+                vec![
+                    record(
+                        "sc-2",
+                        RecordCategory::ChildProtectionPlan,
+                        "2026-03-01",
+                        None,
+                        "CP",
+                        None,
+                    ),
+                    record(
+                        "sc-1",
+                        RecordCategory::ChildInNeedEpisode,
+                        "2025-01-01",
+                        None,
+                        "CIN",
+                        None,
+                    ),
+                ],
+            ),
+            section(
+                "police",
+                AgencyKind::Police,
+                vec![record(
+                    "p-1",
+                    RecordCategory::EncompassNotification,
+                    "2026-03-01",
+                    None,
+                    "E",
+                    None,
+                )],
+            ),
+            section(
+                "school-a",
+                AgencyKind::School,
+                vec![
+                    record(
+                        "s-b",
+                        RecordCategory::Exclusion,
+                        "2026-03-01",
+                        None,
+                        "X2",
+                        None,
+                    ),
+                    record(
+                        "s-a",
+                        RecordCategory::Exclusion,
+                        "2026-03-01",
+                        None,
+                        "X1",
+                        None,
+                    ),
+                    record(
+                        "s-c",
+                        RecordCategory::Attendance,
+                        "2026-06-01",
+                        None,
+                        "A",
+                        None,
+                    ),
+                ],
+            ),
+        ];
+        let ids: Vec<String> = chronology(&sections)
+            .into_iter()
+            .map(|e| e.source_system_id)
+            .collect();
+        assert_eq!(ids, ["s-c", "p-1", "s-a", "s-b", "sc-2", "sc-1"]);
+        let mut reversed = sections.clone();
+        reversed.reverse();
+        for s in &mut reversed {
+            s.records.reverse();
+        }
+        let again: Vec<String> = chronology(&reversed)
+            .into_iter()
+            .map(|e| e.source_system_id)
+            .collect();
+        assert_eq!(ids, again, "order does not depend on answer order");
+    }
+
+    #[test]
+    fn chronology_leaves_out_agencies_that_did_not_answer() {
+        let mut down = section(
+            "police",
+            AgencyKind::Police,
+            vec![record(
+                "p-1",
+                RecordCategory::EncompassNotification,
+                "2026-03-01",
+                None,
+                "E",
+                None,
+            )],
+        );
+        down.status = SectionStatus::Unavailable;
+        assert!(chronology(&[down]).is_empty());
+    }
+
+    // --- attendance
+
+    #[test]
+    fn attendance_under_90_percent_in_the_latest_period_is_a_concern() {
+        let b = barriers(
+            &school(vec![
+                attendance("a1", "2026-01-05", 100, 97),
+                attendance("a2", "2026-09-03", 100, 84),
+            ]),
+            &all(),
+        );
+        assert_eq!(b.attendance.signal, BarrierSignal::Concern);
+        assert!(
+            b.attendance.summary.contains("84.0%"),
+            "{}",
+            b.attendance.summary
+        );
+        assert_eq!(b.attendance.evidence[0].source_system_id, "a2");
+        assert!(!b.attendance.summary_level_only);
+    }
+
+    #[test]
+    fn attendance_that_recovered_from_persistent_absence_is_watched() {
+        let b = barriers(
+            &school(vec![
+                attendance("a1", "2026-01-05", 100, 91),
+                attendance("a2", "2025-09-03", 100, 89),
+                attendance("a3", "2026-09-03", 100, 98),
+            ]),
+            &all(),
+        );
+        assert_eq!(b.attendance.signal, BarrierSignal::Watch);
+        assert!(
+            b.attendance.summary.contains("improved"),
+            "{}",
+            b.attendance.summary
+        );
+    }
+
+    #[test]
+    fn attendance_between_90_and_95_percent_is_watched_and_above_is_fine() {
+        let b = barriers(
+            &school(vec![attendance("a1", "2026-09-03", 100, 93)]),
+            &all(),
+        );
+        assert_eq!(b.attendance.signal, BarrierSignal::Watch);
+        let b = barriers(
+            &school(vec![attendance("a1", "2026-09-03", 100, 97)]),
+            &all(),
+        );
+        assert_eq!(b.attendance.signal, BarrierSignal::NoneKnown);
+    }
+
+    #[test]
+    fn attendance_across_periods_under_90_percent_is_a_concern() {
+        let b = barriers(
+            &school(vec![
+                attendance("a1", "2026-01-05", 200, 150),
+                attendance("a2", "2026-09-03", 100, 95),
+            ]),
+            &all(),
+        );
+        assert_eq!(b.attendance.signal, BarrierSignal::Concern);
+        assert!(b.attendance.summary.contains("across 2 periods"));
+    }
+
+    #[test]
+    fn summary_level_attendance_falls_back_on_the_impact_line_and_says_so() {
+        let b = barriers(
+            &school(vec![record(
+                "a1",
+                RecordCategory::Attendance,
+                "2026-09-03",
+                Some("2026-10-23"),
+                "Attendance 86.2% (autumn term 2026 to date): persistent absence",
+                None,
+            )]),
+            &all(),
+        );
+        assert_eq!(b.attendance.signal, BarrierSignal::Concern);
+        assert!(b.attendance.summary_level_only);
+        assert!(
+            b.attendance.summary.contains("summary-level"),
+            "{}",
+            b.attendance.summary
+        );
+        assert_eq!(b.attendance.evidence[0].level, DisclosureLevel::Summary);
+
+        let b = barriers(
+            &school(vec![record(
+                "a1",
+                RecordCategory::Attendance,
+                "2026-09-03",
+                None,
+                "Attendance is a persistent absence concern",
+                None,
+            )]),
+            &all(),
+        );
+        assert_eq!(b.attendance.signal, BarrierSignal::Concern);
+    }
+
+    #[test]
+    fn no_attendance_records_means_none_known() {
+        let b = barriers(&school(vec![]), &all());
+        assert_eq!(b.attendance.signal, BarrierSignal::NoneKnown);
+        assert!(b.attendance.evidence.is_empty());
+    }
+
+    // --- learning
+
+    #[test]
+    fn an_ehc_plan_is_a_learning_concern_and_sen_support_is_watched() {
+        let ehcp = record(
+            "s1",
+            RecordCategory::SpecialEducationalNeeds,
+            "2024-09-03",
+            None,
+            "EHC plan: autistic spectrum needs",
+            Some(json!({"provision": "ehc_plan", "primary_need": "ASD"})),
+        );
+        assert_eq!(
+            barriers(&school(vec![ehcp.clone()]), &all())
+                .learning
+                .signal,
+            BarrierSignal::Concern
+        );
+        let mut summary = ehcp.clone();
+        summary.details = None;
+        let b = barriers(&school(vec![summary]), &all());
+        assert_eq!(b.learning.signal, BarrierSignal::Concern);
+        assert!(b.learning.summary_level_only);
+        let support = record(
+            "s2",
+            RecordCategory::SpecialEducationalNeeds,
+            "2024-09-03",
+            None,
+            "SEN support: speech, language and communication needs",
+            None,
+        );
+        assert_eq!(
+            barriers(&school(vec![support]), &all()).learning.signal,
+            BarrierSignal::Watch
+        );
+    }
+
+    #[test]
+    fn attainment_below_expected_and_a_pep_are_learning_signals() {
+        let below = record(
+            "t1",
+            RecordCategory::Attainment,
+            "2026-07-01",
+            None,
+            "Reading well below the expected standard",
+            Some(json!({"working_at": "well_below"})),
+        );
+        assert_eq!(
+            barriers(&school(vec![below]), &all()).learning.signal,
+            BarrierSignal::Concern
+        );
+        let at = record(
+            "t2",
+            RecordCategory::Attainment,
+            "2026-07-01",
+            None,
+            "At the expected standard",
+            None,
+        );
+        assert_eq!(
+            barriers(&school(vec![at]), &all()).learning.signal,
+            BarrierSignal::NoneKnown
+        );
+        let pep = vec![section(
+            "social-care",
+            AgencyKind::SocialCare,
+            vec![record(
+                "p1",
+                RecordCategory::PersonalEducationPlan,
+                "2026-02-01",
+                None,
+                "PEP in place",
+                None,
+            )],
+        )];
+        assert_eq!(barriers(&pep, &all()).learning.signal, BarrierSignal::Watch);
+    }
+
+    // --- behaviour
+
+    #[test]
+    fn an_exclusion_is_a_behaviour_concern() {
+        let b = barriers(
+            &school(vec![record(
+                "x1",
+                RecordCategory::Exclusion,
+                "2026-10-01",
+                Some("2026-10-02"),
+                "Suspended for 2 days from 2026-10-01",
+                Some(json!({"type": "suspension", "days": 2})),
+            )]),
+            &all(),
+        );
+        assert_eq!(b.behaviour.signal, BarrierSignal::Concern);
+        assert!(
+            b.behaviour.summary.contains("Suspended"),
+            "{}",
+            b.behaviour.summary
+        );
+    }
+
+    #[test]
+    fn behaviour_incidents_are_watched_until_there_are_three() {
+        let incident = |id: &str, day: &str| {
+            record(
+                id,
+                RecordCategory::Behaviour,
+                day,
+                None,
+                "Left lesson",
+                None,
+            )
+        };
+        let b = barriers(&school(vec![incident("b1", "2026-09-10")]), &all());
+        assert_eq!(b.behaviour.signal, BarrierSignal::Watch);
+        let b = barriers(
+            &school(vec![
+                incident("b1", "2026-09-10"),
+                incident("b2", "2026-09-17"),
+                incident("b3", "2026-10-01"),
+            ]),
+            &all(),
+        );
+        assert_eq!(b.behaviour.signal, BarrierSignal::Concern);
+        assert!(b.behaviour.summary.contains("3 behaviour incidents"));
+    }
+
+    // --- wellbeing
+
+    #[test]
+    fn an_open_cp_plan_or_an_encompass_notification_is_a_wellbeing_concern() {
+        let sections = vec![
+            section(
+                "social-care",
+                AgencyKind::SocialCare,
+                vec![record(
+                    "c1",
+                    RecordCategory::ChildProtectionPlan,
+                    "2026-03-01",
+                    None,
+                    "Open CP plan",
+                    None,
+                )],
+            ),
+            section(
+                "police",
+                AgencyKind::Police,
+                vec![record(
+                    "e1",
+                    RecordCategory::EncompassNotification,
+                    "2026-10-01",
+                    None,
+                    "Encompass",
+                    None,
+                )],
+            ),
+        ];
+        let b = barriers(&sections, &all());
+        assert_eq!(b.wellbeing.signal, BarrierSignal::Concern);
+        assert_eq!(b.wellbeing.evidence.len(), 2);
+        assert!(
+            b.wellbeing
+                .summary
+                .contains("1 more record from 2 agencies"),
+            "{}",
+            b.wellbeing.summary
+        );
+    }
+
+    #[test]
+    fn ended_plans_cin_camhs_and_early_help_are_watched() {
+        for r in [
+            record(
+                "c1",
+                RecordCategory::ChildProtectionPlan,
+                "2025-03-01",
+                Some("2025-09-01"),
+                "Ended CP plan",
+                None,
+            ),
+            record(
+                "c2",
+                RecordCategory::ChildInNeedPlan,
+                "2026-03-01",
+                None,
+                "CIN plan",
+                None,
+            ),
+            record(
+                "c3",
+                RecordCategory::CamhsReferral,
+                "2026-03-01",
+                None,
+                "CAMHS",
+                None,
+            ),
+            record(
+                "c4",
+                RecordCategory::EarlyHelpAssessment,
+                "2026-03-01",
+                None,
+                "EHA",
+                None,
+            ),
+        ] {
+            let b = barriers(
+                &[section("x-agency", AgencyKind::SocialCare, vec![r.clone()])],
+                &all(),
+            );
+            assert_eq!(b.wellbeing.signal, BarrierSignal::Watch, "{:?}", r.category);
+        }
+        let b = barriers(&[section("x-agency", AgencyKind::Health, vec![])], &all());
+        assert_eq!(b.wellbeing.signal, BarrierSignal::NoneKnown);
+    }
+
+    #[test]
+    fn a_cp_is_flag_is_a_wellbeing_concern() {
+        let b = barriers(
+            &[section(
+                "health",
+                AgencyKind::Health,
+                vec![record(
+                    "h1",
+                    RecordCategory::ChildProtectionInformation,
+                    "2026-03-01",
+                    None,
+                    "CP-IS flag",
+                    Some(json!({"flag": "cp-is"})),
+                )],
+            )],
+            &all(),
+        );
+        assert_eq!(b.wellbeing.signal, BarrierSignal::Concern);
+    }
+
+    #[test]
+    fn a_category_filter_that_leaves_a_barrier_out_marks_it_not_assessed() {
+        let filter = ViewFilter::from_pairs([("category", "attendance")]).unwrap();
+        let b = barriers(
+            &school(vec![attendance("a1", "2026-09-03", 100, 80)]),
+            &filter,
+        );
+        assert_eq!(b.attendance.signal, BarrierSignal::Concern);
+        assert_eq!(b.behaviour.signal, BarrierSignal::NotAssessed);
+        assert_eq!(b.wellbeing.signal, BarrierSignal::NotAssessed);
+        assert_eq!(b.learning.signal, BarrierSignal::NotAssessed);
+    }
+
+    // --- transitions
+
+    fn enrolment(id: &str, from: &str, to: Option<&str>, urn: &str, name: &str) -> Record {
+        record(
+            id,
+            RecordCategory::Enrolment,
+            from,
+            to,
+            &format!("On roll at {name}"),
+            Some(json!({"urn": urn, "school_name": name})),
+        )
+    }
+
+    #[test]
+    fn enrolments_at_different_schools_are_a_school_move() {
+        let t = transitions(&school(vec![
+            enrolment(
+                "e2",
+                "2026-01-05",
+                None,
+                "999101",
+                "Northfield Primary School",
+            ),
+            enrolment(
+                "e1",
+                "2023-09-04",
+                Some("2025-12-19"),
+                "999103",
+                "Hillcrest Primary School",
+            ),
+        ]));
+        assert_eq!(t.len(), 1);
+        let (t, categories) = &t[0];
+        assert_eq!(t.kind, TransitionKind::SchoolMove);
+        assert_eq!(t.date, d("2026-01-05"));
+        assert_eq!(t.from.as_deref(), Some("Hillcrest Primary School"));
+        assert_eq!(t.to.as_deref(), Some("Northfield Primary School"));
+        assert_eq!(t.source_system_ids, ["e1", "e2"]);
+        assert_eq!(
+            categories,
+            &[RecordCategory::Enrolment, RecordCategory::Enrolment]
+        );
+    }
+
+    #[test]
+    fn a_new_enrolment_at_the_same_school_is_not_a_move() {
+        let t = transitions(&school(vec![
+            enrolment(
+                "e1",
+                "2023-09-04",
+                Some("2025-07-19"),
+                "999101",
+                "Northfield",
+            ),
+            enrolment("e2", "2025-09-03", None, "999101", "Northfield"),
+        ]));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn plans_stepping_up_and_down_are_plan_changes_in_date_order() {
+        let sc = vec![section(
+            "social-care",
+            AgencyKind::SocialCare,
+            vec![
+                record(
+                    "p3",
+                    RecordCategory::LookedAfter,
+                    "2026-06-01",
+                    None,
+                    "LAC",
+                    None,
+                ),
+                record(
+                    "p1",
+                    RecordCategory::ChildInNeedPlan,
+                    "2025-05-01",
+                    Some("2025-11-02"),
+                    "CIN",
+                    None,
+                ),
+                record(
+                    "p2",
+                    RecordCategory::ChildProtectionPlan,
+                    "2025-11-03",
+                    Some("2026-06-01"),
+                    "CP",
+                    None,
+                ),
+            ],
+        )];
+        let t: Vec<Transition> = transitions(&sc).into_iter().map(|(t, _)| t).collect();
+        let described: Vec<&str> = t.iter().map(|t| t.description.as_str()).collect();
+        assert_eq!(
+            described,
+            [
+                "Child in need plan started",
+                "Child in need plan stepped up to child protection plan",
+                "Child protection plan stepped up to looked after",
+            ]
+        );
+        assert!(t.iter().all(|t| t.kind == TransitionKind::PlanChange));
+        assert_eq!(t[1].date, d("2025-11-03"));
+        assert_eq!(t[1].source_system_ids, ["p1", "p2"]);
+
+        let down = vec![section(
+            "social-care",
+            AgencyKind::SocialCare,
+            vec![
+                record(
+                    "p1",
+                    RecordCategory::ChildProtectionPlan,
+                    "2025-05-01",
+                    Some("2026-01-10"),
+                    "CP",
+                    None,
+                ),
+                record(
+                    "p2",
+                    RecordCategory::ChildInNeedPlan,
+                    "2026-01-10",
+                    Some("2026-07-01"),
+                    "CIN",
+                    None,
+                ),
+            ],
+        )];
+        let t: Vec<String> = transitions(&down)
+            .into_iter()
+            .map(|(t, _)| t.description)
+            .collect();
+        assert_eq!(
+            t,
+            [
+                "Child protection plan started",
+                "Child protection plan stepped down to child in need plan",
+                "Child in need plan ended",
+            ]
+        );
+    }
+
+    #[test]
+    fn placement_moves_and_new_social_workers_are_transitions() {
+        let sc = vec![section(
+            "social-care",
+            AgencyKind::SocialCare,
+            vec![
+                record(
+                    "w1",
+                    RecordCategory::AllocatedSocialWorker,
+                    "2025-05-01",
+                    Some("2026-02-01"),
+                    "Allocated social worker",
+                    Some(json!({"worker": "K. Brennan", "team": "Family Support"})),
+                ),
+                record(
+                    "w2",
+                    RecordCategory::AllocatedSocialWorker,
+                    "2026-02-02",
+                    None,
+                    "Allocated social worker",
+                    Some(json!({"worker": "D. Osei", "team": "Family Support"})),
+                ),
+                record(
+                    "m1",
+                    RecordCategory::PlacementMove,
+                    "2026-04-20",
+                    None,
+                    "Moved to a new foster placement",
+                    Some(json!({"from_placement": "kinship care", "to_placement": "foster care"})),
+                ),
+            ],
+        )];
+        let t: Vec<Transition> = transitions(&sc).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].kind, TransitionKind::PractitionerChange);
+        assert_eq!(
+            t[0].description,
+            "New allocated social worker: D. Osei took over from K. Brennan"
+        );
+        assert_eq!(t[1].kind, TransitionKind::PlacementMove);
+        assert_eq!(t[1].to.as_deref(), Some("foster care"));
+    }
+
+    #[test]
+    fn practitioner_change_at_summary_level_names_nobody() {
+        let sc = vec![section(
+            "social-care",
+            AgencyKind::SocialCare,
+            vec![
+                record(
+                    "w1",
+                    RecordCategory::AllocatedSocialWorker,
+                    "2025-05-01",
+                    Some("2026-02-01"),
+                    "Allocated social worker",
+                    None,
+                ),
+                record(
+                    "w2",
+                    RecordCategory::AllocatedSocialWorker,
+                    "2026-02-02",
+                    None,
+                    "New allocated social worker",
+                    None,
+                ),
+            ],
+        )];
+        let t = transitions(&sc);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].0.from, None);
+        assert_eq!(t[0].0.to, None);
+    }
+
+    // --- key contacts and filtering
+
+    #[test]
+    fn key_contacts_name_only_who_was_disclosed() {
+        let mut social = section("social-care", AgencyKind::SocialCare, vec![]);
+        social.status = SectionStatus::Withheld;
+        social.disclosure = vec![CategoryDisclosure {
+            category: RecordCategory::AllocatedSocialWorker,
+            level: DisclosureLevel::Existence,
+            withheld: None,
+        }];
+        let sections = vec![
+            section(
+                "school-a",
+                AgencyKind::School,
+                vec![record(
+                    "t1",
+                    RecordCategory::TrustedAdult,
+                    "2026-09-10",
+                    None,
+                    "Trusted adult in school: Mr Obi",
+                    Some(json!({"name": "Mr Obi", "role": "learning mentor"})),
+                )],
+            ),
+            social,
+            section(
+                "early-help",
+                AgencyKind::EarlyHelp,
+                vec![record(
+                    "l1",
+                    RecordCategory::LeadPractitioner,
+                    "2026-01-10",
+                    None,
+                    "Lead practitioner: family support worker",
+                    None,
+                )],
+            ),
+        ];
+        let contacts = key_contacts(&sections);
+        let roles: Vec<KeyContactRole> = contacts.iter().map(|c| c.role).collect();
+        assert_eq!(
+            roles,
+            [
+                KeyContactRole::TrustedAdult,
+                KeyContactRole::SocialWorker,
+                KeyContactRole::DesignatedSafeguardingLead,
+                KeyContactRole::LeadPractitioner,
+            ]
+        );
+        assert_eq!(contacts[0].name.as_deref(), Some("Mr Obi"));
+        assert_eq!(contacts[1].name, None);
+        assert_eq!(
+            contacts[1].route.as_ref().unwrap().route,
+            "social-care duty line"
+        );
+        assert_eq!(contacts[2].route.as_ref().unwrap().team, "school-a team");
+        assert_eq!(contacts[3].name, None, "summary level names nobody");
+        assert_eq!(
+            contacts[3].note.as_deref(),
+            Some("Lead practitioner: family support worker")
+        );
+    }
+
+    #[test]
+    fn merge_filters_records_chronology_evidence_and_transitions() {
+        let sections = vec![section(
+            "school-a",
+            AgencyKind::School,
+            vec![
+                enrolment(
+                    "e1",
+                    "2023-09-04",
+                    Some("2025-12-19"),
+                    "999103",
+                    "Hillcrest",
+                ),
+                enrolment("e2", "2026-01-05", None, "999101", "Northfield"),
+                attendance("a1", "2025-09-03", 100, 80),
+                attendance("a2", "2026-09-03", 100, 97),
+                record(
+                    "x1",
+                    RecordCategory::Exclusion,
+                    "2026-02-01",
+                    Some("2026-02-01"),
+                    "Suspended",
+                    None,
+                ),
+            ],
+        )];
+        let filter = ViewFilter::from_pairs([("from", "2026-06-01")]).unwrap();
+        let merged = merge(sections.clone(), &filter);
+        let kept: Vec<&str> = merged.sections[0]
+            .records
+            .iter()
+            .map(|r| r.source_system_id.as_str())
+            .collect();
+        assert_eq!(
+            kept,
+            ["e2", "a2"],
+            "open enrolment overlaps, others ended before"
+        );
+        assert_eq!(merged.chronology.len(), 1, "only a2 happened in the period");
+        assert_eq!(merged.barriers.attendance.signal, BarrierSignal::NoneKnown);
+        assert_eq!(merged.barriers.behaviour.signal, BarrierSignal::NoneKnown);
+        assert!(merged.transitions.is_empty());
+        assert_eq!(merged.key_contacts.len(), 1, "contacts are not filtered");
+
+        let filter = ViewFilter::from_pairs([("category", "enrolment,exclusion")]).unwrap();
+        let merged = merge(sections, &filter);
+        assert_eq!(merged.sections[0].records.len(), 3);
+        assert_eq!(merged.transitions.len(), 1);
+        assert_eq!(
+            merged.barriers.attendance.signal,
+            BarrierSignal::NotAssessed
+        );
+        assert_eq!(merged.barriers.behaviour.signal, BarrierSignal::Concern);
+        assert!(
+            merged
+                .chronology
+                .iter()
+                .all(|e| e.category != RecordCategory::Attendance)
+        );
+    }
+}

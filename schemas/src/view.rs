@@ -1,0 +1,344 @@
+//! The parts of a child's merged view a practitioner acts on: the four barriers, the
+//! transitions in the child's life, the key contacts, and the filter that narrows a view
+//! to a period and to categories.
+
+use crate::disclosure::{ContactRoute, DisclosureLevel};
+use crate::identifiers::AgencyId;
+use crate::problem::FieldError;
+use crate::record::RecordCategory;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use utoipa::{IntoParams, ToSchema};
+
+/// How strongly the records that answered point to a barrier.
+///
+/// Ordered: `not_assessed` < `none_known` < `watch` < `concern`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum BarrierSignal {
+    /// The view's `category` filter left out every category this barrier is read from.
+    NotAssessed,
+    /// Nothing disclosed points to this barrier. It does not mean there is none: an
+    /// agency may not have answered, or may have shared less than it holds.
+    NoneKnown,
+    /// Something to keep an eye on: a lower-level need, support already in place, or a
+    /// concern that has eased.
+    Watch,
+    /// A current barrier that practitioners should know about and act on.
+    Concern,
+}
+
+/// One disclosed record behind a barrier's signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BarrierEvidence {
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    pub category: RecordCategory,
+    /// The record's id in the agency's own system: quote it when contacting the agency.
+    pub source_system_id: String,
+    #[schema(value_type = String, format = Date)]
+    pub date: NaiveDate,
+    /// The agency's one-line statement of what the record means for the child.
+    pub impact: String,
+    /// What this record alone says about the barrier.
+    pub signal: BarrierSignal,
+    /// `full` when the record's details were read, `summary` when only its impact line
+    /// was disclosed.
+    pub level: DisclosureLevel,
+}
+
+/// One of the four barriers: the current signal, why, and the records it rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "signal": "concern",
+    "summary": "Persistent absence: 84.0% in the latest period (2026-09-03 to 2026-10-23); 88.9% across 4 periods",
+    "summary_level_only": false,
+    "evidence": [{"agency_id": "school-b", "agency_name": "Riverside Academy",
+        "category": "attendance", "source_system_id": "school-b-attendance-000042-5",
+        "date": "2026-09-03", "impact": "Attendance 84.0% (autumn term 2026 to date): persistent absence",
+        "signal": "concern", "level": "full"}]
+}))]
+pub struct Barrier {
+    /// The strongest signal among the evidence.
+    pub signal: BarrierSignal,
+    /// One sentence a practitioner can read: what the signal rests on.
+    pub summary: String,
+    /// `true` when every piece of evidence was disclosed at `summary` level, so the
+    /// signal rests on the agencies' impact lines rather than on the records' details.
+    pub summary_level_only: bool,
+    /// The records read for this barrier, newest first.
+    pub evidence: Vec<BarrierEvidence>,
+}
+
+/// The four barriers to a child's learning and wellbeing, each read from whatever the
+/// agencies that answered disclosed.
+///
+/// * `attendance`: attendance records (`concern` under 90%, persistent absence; `watch`
+///   under 95% or an earlier persistent absence).
+/// * `learning`: SEN (EHC plan `concern`, SEN support `watch`), attainment below the
+///   expected standard, personal education plans.
+/// * `behaviour`: suspensions and permanent exclusions (`concern`), behaviour incidents
+///   (`watch`; three or more `concern`).
+/// * `wellbeing`: child protection and looked-after plans, CP-IS flags and Operation
+///   Encompass notifications (`concern`); child in need plans and episodes, CAMHS,
+///   early help, assessment factors and ended plans (`watch`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Barriers {
+    pub attendance: Barrier,
+    pub learning: Barrier,
+    pub behaviour: Barrier,
+    pub wellbeing: Barrier,
+}
+
+/// What changed in a transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransitionKind {
+    /// The child moved from one school to another.
+    SchoolMove,
+    /// A social care plan started, stepped up or down (child in need, child protection,
+    /// looked after) or ended.
+    PlanChange,
+    /// A looked-after child moved placement.
+    PlacementMove,
+    /// The child's allocated social worker or early help lead practitioner changed.
+    PractitionerChange,
+}
+
+/// A change in the child's life that practitioners should plan around.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "kind": "plan_change", "date": "2026-03-02", "agency_id": "social-care",
+    "agency_name": "Children's Social Care", "from": "child in need plan",
+    "to": "child protection plan",
+    "description": "Child in need plan stepped up to a child protection plan",
+    "source_system_ids": ["social-care-child_in_need_plan-000042-2", "social-care-child_protection_plan-000042-3"]
+}))]
+pub struct Transition {
+    pub kind: TransitionKind,
+    /// The day the change took effect.
+    #[schema(value_type = String, format = Date)]
+    pub date: NaiveDate,
+    /// The agency whose records show the change.
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    /// What the child moved from, in words (a school, a plan, a placement, a
+    /// practitioner), when the records say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// What the child moved to, in words, when the records say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// One sentence describing the change.
+    pub description: String,
+    /// The records the change was read from.
+    pub source_system_ids: Vec<String>,
+}
+
+/// Which key contact this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyContactRole {
+    /// The adult in school the child has chosen to go to.
+    TrustedAdult,
+    /// The child's allocated social worker.
+    SocialWorker,
+    /// The school's designated safeguarding lead or designated teacher.
+    DesignatedSafeguardingLead,
+    /// The early help lead practitioner for the family.
+    LeadPractitioner,
+}
+
+/// Someone to contact about the child, from what the agencies disclosed. A name is
+/// given only when an agency disclosed one; otherwise the agency's contact route says
+/// how to reach the right person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "role": "social_worker", "agency_id": "social-care", "agency_name": "Children's Social Care",
+    "name": "D. Osei", "team": "Family Support",
+    "note": "Allocated social worker in the Family Support team (contact via the duty line)",
+    "route": {"team": "Children's Services front door (MASH)", "route": "duty line 0300 000 0001"},
+    "source_system_id": "social-care-allocated_social_worker-000042-4"
+}))]
+pub struct KeyContact {
+    pub role: KeyContactRole,
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    /// The person's name, exactly as the agency disclosed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Their team or role, when disclosed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The agency's impact line about this contact, when a record was disclosed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// How to reach the agency about this child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<ContactRoute>,
+    /// The record this contact was read from; absent when only the agency's contact
+    /// route is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_system_id: Option<String>,
+}
+
+/// Narrows a view to a period and to record categories. Applies to each section's
+/// records, the chronology, the barriers' evidence and the transitions; key contacts are
+/// always given in full.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams, ToSchema)]
+#[into_params(parameter_in = Query)]
+pub struct ViewFilter {
+    /// Earliest day of interest (`YYYY-MM-DD`). A record is kept when it was in effect on
+    /// any day from `from` to `to` (a one-off event such as a notification or an incident
+    /// on its day; a plan or enrolment without an end date until today); a chronology
+    /// event or transition when it happened in that period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub from: Option<NaiveDate>,
+    /// Latest day of interest (`YYYY-MM-DD`), inclusive. Not before `from`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub to: Option<NaiveDate>,
+    /// Record categories to keep: repeat the parameter (`category=attendance&category=exclusion`)
+    /// or separate with commas (`category=attendance,exclusion`). Absent: every category.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[param(explode = true, style = Form)]
+    pub category: Vec<RecordCategory>,
+}
+
+impl ViewFilter {
+    /// Reads the filter from a query string's decoded pairs, ignoring other parameters.
+    /// Every invalid value is reported, by field.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut filter = ViewFilter::default();
+        let mut errors = Vec::new();
+        let mut categories = BTreeSet::new();
+        for (key, value) in pairs {
+            match key {
+                "from" | "to" => {
+                    let slot = if key == "from" {
+                        &mut filter.from
+                    } else {
+                        &mut filter.to
+                    };
+                    if slot.is_some() {
+                        errors.push(FieldError::new(key, "give this parameter at most once"));
+                        continue;
+                    }
+                    match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
+                        Ok(date) => *slot = Some(date),
+                        Err(_) => errors.push(FieldError::new(
+                            key,
+                            format!("`{value}` is not a calendar date (YYYY-MM-DD)"),
+                        )),
+                    }
+                }
+                "category" => {
+                    for name in value.split(',').map(str::trim) {
+                        match RecordCategory::parse(name) {
+                            Some(c) => {
+                                categories.insert(c);
+                            }
+                            None => errors.push(FieldError::new(
+                                "category",
+                                format!("`{name}` is not a record category"),
+                            )),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if filter
+            .from
+            .zip(filter.to)
+            .is_some_and(|(from, to)| to < from)
+        {
+            errors.push(FieldError::new("to", "must not be before `from`"));
+        }
+        filter.category = categories.into_iter().collect();
+        if errors.is_empty() {
+            Ok(filter)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Whether records of this category are kept.
+    pub fn admits_category(&self, category: RecordCategory) -> bool {
+        self.category.is_empty() || self.category.contains(&category)
+    }
+
+    /// Whether something in effect from `start` to `end` (open when `None`) overlaps the
+    /// period.
+    pub fn overlaps(&self, start: NaiveDate, end: Option<NaiveDate>) -> bool {
+        self.to.is_none_or(|to| start <= to)
+            && self.from.is_none_or(|from| end.is_none_or(|e| e >= from))
+    }
+
+    /// Whether a day falls in the period.
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.from.is_none_or(|from| day >= from) && self.to.is_none_or(|to| day <= to)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.from.is_none() && self.to.is_none() && self.category.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn filter_reads_repeated_and_comma_separated_categories() {
+        let f = ViewFilter::from_pairs([
+            ("purpose", "safeguarding"),
+            ("category", "attendance,exclusion"),
+            ("category", "child_protection_plan"),
+            ("from", "2026-01-01"),
+        ])
+        .unwrap();
+        assert_eq!(f.category.len(), 3);
+        assert!(f.admits_category(RecordCategory::Exclusion));
+        assert!(!f.admits_category(RecordCategory::Behaviour));
+        assert_eq!(f.from, Some(d("2026-01-01")));
+    }
+
+    #[test]
+    fn filter_refuses_impossible_dates_unknown_categories_and_reversed_ranges() {
+        let errors = ViewFilter::from_pairs([
+            ("from", "2026-02-30"),
+            ("to", "yesterday"),
+            ("category", "gossip"),
+        ])
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["from", "to", "category"]);
+        let errors =
+            ViewFilter::from_pairs([("from", "2026-05-01"), ("to", "2026-04-30")]).unwrap_err();
+        assert_eq!(errors[0].field, "to");
+        assert!(ViewFilter::from_pairs([("from", "2026-05-01"), ("from", "2026-05-02")]).is_err());
+    }
+
+    #[test]
+    fn overlap_keeps_open_records_that_started_before_the_period() {
+        let f = ViewFilter::from_pairs([("from", "2026-09-01"), ("to", "2026-09-30")]).unwrap();
+        assert!(f.overlaps(d("2025-01-01"), None));
+        assert!(f.overlaps(d("2026-08-01"), Some(d("2026-09-01"))));
+        assert!(!f.overlaps(d("2026-08-01"), Some(d("2026-08-31"))));
+        assert!(!f.overlaps(d("2026-10-01"), None));
+        assert!(f.contains(d("2026-09-30")) && !f.contains(d("2026-10-01")));
+    }
+}
