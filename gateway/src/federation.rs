@@ -14,21 +14,16 @@ use std::time::Duration;
 use trust::{Directory, Member};
 
 pub struct Fanout<'a> {
-    pub http: &'a reqwest::Client,
+    pub http: &'a crate::upstream::Upstream,
     pub token: &'a str,
     pub deadline: Duration,
     pub traceparent: Option<&'a str>,
 }
 
 impl<'a> Fanout<'a> {
-    fn client(&self, member: &'a Member) -> NodeClient<'a> {
-        NodeClient {
-            http: self.http,
-            base_url: member.base_url.as_deref().unwrap_or_default(),
-            token: self.token,
-            deadline: self.deadline,
-            traceparent: self.traceparent,
-        }
+    pub fn client(&self, member: &'a Member) -> NodeClient<'a> {
+        self.http
+            .node(member, self.token, self.deadline, self.traceparent)
     }
 }
 

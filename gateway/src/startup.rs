@@ -14,7 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub struct AppState {
     pub directory: DirectoryHandle,
-    pub http: reqwest::Client,
+    pub http: crate::upstream::Upstream,
     pub references: ReferenceSealer,
     pub node_deadline: Duration,
     pub reference_ttl_seconds: i64,
@@ -51,9 +51,14 @@ impl Application {
             )
         })?;
         let references = ReferenceSealer::from_base64(&key)?;
-        let http = crate::upstream::build_client(
-            &settings.tls,
+        let http = crate::upstream::Upstream::new(
+            settings.tls.clone(),
+            directory.clone(),
             Duration::from_millis(settings.federation.connect_timeout_ms),
+            crate::upstream::BreakerSettings {
+                failures: settings.federation.breaker_failures,
+                cool_down: Duration::from_millis(settings.federation.breaker_cool_down_ms),
+            },
         )?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::None)?;
         let port = listener.local_addr()?.port();

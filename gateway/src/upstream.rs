@@ -2,9 +2,12 @@
 //! every way such a call can fail.
 
 use reqwest::{Client, StatusCode};
+use schemas::AgencyId;
 use schemas::disclosure::AccessReport;
 use schemas::{AccessContext, ChildQuery, ChildRecords, MatchResponse, Problem};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How a call to one node ended, when it did not give an answer.
@@ -25,24 +28,194 @@ pub struct Outcome<T> {
     pub elapsed: Duration,
 }
 
-/// One client for every node: the gateway's certificate as client identity, only the
-/// federation CA trusted, connections kept alive and reused.
-pub fn build_client(
-    tls: &trust::tls::TlsFiles,
+/// When to stop waiting on a failing node, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerSettings {
+    /// Consecutive failures that open the circuit.
+    pub failures: u32,
+    /// How long an open circuit answers `unavailable` at once before one probe is let
+    /// through (half-open).
+    pub cool_down: Duration,
+}
+
+/// A circuit breaker for one node.
+#[derive(Debug)]
+pub struct Breaker {
+    settings: BreakerSettings,
+    inner: Mutex<BreakerInner>,
+}
+
+#[derive(Debug, Default)]
+struct BreakerInner {
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+    probing: bool,
+}
+
+/// What a breaker is doing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl Breaker {
+    fn new(settings: BreakerSettings) -> Self {
+        Self {
+            settings,
+            inner: Mutex::new(BreakerInner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BreakerInner> {
+        match self.inner.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Whether a call may go ahead: always when closed; when open, only once the
+    /// cool-down has passed, and then only one probe at a time.
+    pub fn allow(&self) -> bool {
+        let mut inner = self.lock();
+        match inner.open_until {
+            None => true,
+            Some(until) if Instant::now() < until => false,
+            Some(_) if inner.probing => false,
+            Some(_) => {
+                inner.probing = true;
+                true
+            }
+        }
+    }
+
+    pub fn record(&self, success: bool) {
+        let mut inner = self.lock();
+        if success {
+            *inner = BreakerInner::default();
+            return;
+        }
+        inner.consecutive_failures += 1;
+        if inner.probing || inner.consecutive_failures >= self.settings.failures.max(1) {
+            inner.open_until = Some(Instant::now() + self.settings.cool_down);
+            inner.probing = false;
+        }
+    }
+
+    pub fn state(&self) -> BreakerState {
+        let inner = self.lock();
+        match inner.open_until {
+            None => BreakerState::Closed,
+            Some(until) if Instant::now() < until => BreakerState::Open,
+            Some(_) => BreakerState::HalfOpen,
+        }
+    }
+}
+
+/// The gateway's connections to nodes: one HTTP client per node, each presenting the
+/// gateway's certificate and accepting only that node's certificate as the directory
+/// lists it (so one member cannot stand in for another), kept alive and reused; and a
+/// circuit breaker per node.
+pub struct Upstream {
+    tls: trust::tls::TlsFiles,
+    directory: trust::DirectoryHandle,
     connect_timeout: Duration,
-) -> anyhow::Result<Client> {
-    let config = trust::tls::client_config(tls)?;
-    Ok(Client::builder()
-        .tls_backend_preconfigured(config)
-        .no_proxy()
-        .connect_timeout(connect_timeout)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(16)
-        .build()?)
+    breaker: BreakerSettings,
+    clients: Mutex<HashMap<AgencyId, Client>>,
+    breakers: Mutex<HashMap<AgencyId, Arc<Breaker>>>,
+}
+
+impl Upstream {
+    pub fn new(
+        tls: trust::tls::TlsFiles,
+        directory: trust::DirectoryHandle,
+        connect_timeout: Duration,
+        breaker: BreakerSettings,
+    ) -> anyhow::Result<Self> {
+        // Fail at start, not at the first request, if the gateway's identity is unusable.
+        trust::tls::client_config(&tls)?;
+        Ok(Self {
+            tls,
+            directory,
+            connect_timeout,
+            breaker,
+            clients: Mutex::new(HashMap::new()),
+            breakers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn client(&self, member: &AgencyId) -> Result<Client, Failure> {
+        let mut clients = match self.clients.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(client) = clients.get(member) {
+            return Ok(client.clone());
+        }
+        let config =
+            trust::tls::client_config_for_member(&self.tls, member.clone(), self.directory.clone())
+                .map_err(|e| Failure::Error(format!("gateway TLS configuration: {e}")))?;
+        let client = Client::builder()
+            .tls_backend_preconfigured(config)
+            .no_proxy()
+            .connect_timeout(self.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(16)
+            .build()
+            .map_err(|e| Failure::Error(format!("gateway HTTP client: {e}")))?;
+        clients.insert(member.clone(), client.clone());
+        Ok(client)
+    }
+
+    fn breaker(&self, member: &AgencyId) -> Arc<Breaker> {
+        let mut breakers = match self.breakers.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        breakers
+            .entry(member.clone())
+            .or_insert_with(|| Arc::new(Breaker::new(self.breaker)))
+            .clone()
+    }
+
+    /// Every node's breaker state, for readiness and metrics.
+    pub fn breaker_states(&self) -> Vec<(AgencyId, BreakerState)> {
+        let breakers = match self.breakers.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut states: Vec<_> = breakers
+            .iter()
+            .map(|(id, b)| (id.clone(), b.state()))
+            .collect();
+        states.sort_by(|a, b| a.0.cmp(&b.0));
+        states
+    }
+
+    /// A client for one call, or several, to `member`.
+    pub fn node<'a>(
+        &self,
+        member: &'a trust::Member,
+        token: &'a str,
+        deadline: Duration,
+        traceparent: Option<&'a str>,
+    ) -> NodeClient<'a> {
+        NodeClient {
+            http: self.client(&member.id),
+            breaker: self.breaker(&member.id),
+            base_url: member.base_url.as_deref().unwrap_or_default(),
+            token,
+            deadline,
+            traceparent,
+        }
+    }
 }
 
 pub struct NodeClient<'a> {
-    pub http: &'a Client,
+    http: Result<Client, Failure>,
+    breaker: Arc<Breaker>,
     pub base_url: &'a str,
     pub token: &'a str,
     pub deadline: Duration,
@@ -55,8 +228,10 @@ impl NodeClient<'_> {
         query: &ChildQuery,
         ctx: &AccessContext,
     ) -> Outcome<MatchResponse> {
-        let request = self
-            .http
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http
             .post(format!("{}/v1/federation/match", self.base_url))
             .query(ctx)
             .json(query);
@@ -64,8 +239,10 @@ impl NodeClient<'_> {
     }
 
     pub async fn records(&self, local_ref: &str, ctx: &AccessContext) -> Outcome<ChildRecords> {
-        let request = self
-            .http
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http
             .get(format!(
                 "{}/v1/federation/children/{}/records",
                 self.base_url, local_ref
@@ -75,15 +252,38 @@ impl NodeClient<'_> {
     }
 
     pub async fn access_report(&self, local_ref: &str) -> Outcome<AccessReport> {
-        let request = self.http.get(format!(
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http.get(format!(
             "{}/v1/federation/children/{}/access-report",
             self.base_url, local_ref
         ));
         self.send(request).await
     }
 
+    fn unbuilt<T>(&self) -> Outcome<T> {
+        let failure = match &self.http {
+            Err(failure) => failure.clone(),
+            Ok(_) => Failure::Error("no client".into()),
+        };
+        Outcome {
+            result: Err(failure),
+            elapsed: Duration::ZERO,
+        }
+    }
+
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Outcome<T> {
         let started = Instant::now();
+        if !self.breaker.allow() {
+            return Outcome {
+                result: Err(Failure::Unavailable(
+                    "circuit open after repeated failures; not asked until the cool-down ends"
+                        .into(),
+                )),
+                elapsed: Duration::ZERO,
+            };
+        }
         let mut request = request.bearer_auth(self.token).timeout(self.deadline);
         if let Some(tp) = self.traceparent {
             request = request.header("traceparent", tp);
@@ -109,6 +309,9 @@ impl NodeClient<'_> {
             Ok(result) => result,
             Err(_) => Err(Failure::Timeout),
         };
+        // A node that answers, even "not found", is healthy.
+        self.breaker
+            .record(matches!(result, Ok(_) | Err(Failure::NotFound)));
         Outcome {
             result,
             elapsed: started.elapsed(),
@@ -161,4 +364,34 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         current = next;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaker_opens_after_failures_probes_once_and_closes_on_success() {
+        let b = Breaker::new(BreakerSettings {
+            failures: 2,
+            cool_down: Duration::from_millis(30),
+        });
+        assert!(b.allow());
+        b.record(false);
+        assert_eq!(b.state(), BreakerState::Closed);
+        b.record(false);
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(!b.allow());
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        assert!(b.allow(), "one probe");
+        assert!(!b.allow(), "only one probe at a time");
+        b.record(false);
+        assert_eq!(b.state(), BreakerState::Open, "a failed probe reopens");
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.allow());
+        b.record(true);
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(b.allow() && b.allow());
+    }
 }

@@ -18,6 +18,8 @@ pub struct Options {
     pub node_timeout_ms: u64,
     /// Per-member rate limit (per second, burst) for every service.
     pub rate_limit: Option<(f64, u32)>,
+    /// The gateway's circuit breakers: consecutive failures, cool-down in milliseconds.
+    pub breaker: (u32, u64),
     /// Broken nodes to list in the directory beside the real ones.
     pub misbehaving: Vec<(&'static str, Misbehaviour)>,
 }
@@ -56,6 +58,7 @@ impl Default for Options {
             node_timeout_ms: 2000,
             rate_limit: None,
             misbehaving: Vec::new(),
+            breaker: (5, 10_000),
         }
     }
 }
@@ -101,6 +104,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         workers: Some(1),
         node_timeout_ms: options.node_timeout_ms,
         rate_limit: options.rate_limit,
+        breaker: options.breaker,
     };
     let files = Federation::generate(dir.path(), plan)?;
     let children = seed::population(42, options.children);
@@ -183,6 +187,15 @@ impl TestFederation {
             .get(node)
             .map(String::as_str)
             .unwrap_or_default()
+    }
+
+    /// Starts a stopped node again, on the same address and database.
+    pub async fn restart_node(&mut self, node: &str) -> anyhow::Result<()> {
+        let settings = self.files.node_settings(node)?;
+        let app = agency_node::Application::build(settings)?;
+        self.nodes.insert(node.to_owned(), app.handle());
+        tokio::spawn(app.run_until_stopped());
+        Ok(())
     }
 
     /// Stops one node as if its host went away.

@@ -121,3 +121,118 @@ async fn every_kind_of_broken_node_gets_its_own_status_within_the_deadline() {
     assert_eq!(status(sections, "expired").0, "unavailable");
     fed.shutdown().await;
 }
+
+async fn search(fed: &federation_tests::TestFederation, token: &str, query: &Value) -> Value {
+    fed.anonymous_client()
+        .post(format!(
+            "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+            fed.gateway_url
+        ))
+        .bearer_auth(token)
+        .json(query)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn breaker_state(fed: &federation_tests::TestFederation, node: &str) -> String {
+    let ready: Value = fed
+        .anonymous_client()
+        .get(format!("{}/readyz", fed.gateway_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    ready["breakers"][node]
+        .as_str()
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_failing_node_trips_its_breaker_which_closes_again_when_it_recovers() {
+    let mut fed = spawn_federation(Options {
+        nodes: vec!["school-a", "police"],
+        children: 100,
+        breaker: (2, 1500),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let token = fed.token(PractitionerRole::PoliceOfficer, "police");
+    let child = fed.child_known_to(1, &[]).unwrap();
+    let query = query_for(child);
+    assert_eq!(
+        status(&search(&fed, &token, &query).await["agencies"], "police").0,
+        "not_found"
+    );
+    assert_eq!(breaker_state(&fed, "police").await, "closed");
+
+    fed.stop_node("police").await;
+    for _ in 0..2 {
+        let found = search(&fed, &token, &query).await;
+        let (s, why) = status(&found["agencies"], "police");
+        assert_eq!(s, "unavailable");
+        assert!(!why.contains("circuit open"), "{why}");
+    }
+    assert_eq!(breaker_state(&fed, "police").await, "open");
+    let found = search(&fed, &token, &query).await;
+    let (s, why) = status(&found["agencies"], "police");
+    assert!(s == "unavailable" && why.contains("circuit open"), "{why}");
+    assert_eq!(
+        status(&search(&fed, &token, &query).await["agencies"], "school-a").0,
+        "held",
+        "others unaffected"
+    );
+
+    fed.restart_node("police").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert_eq!(breaker_state(&fed, "police").await, "half_open");
+    assert_eq!(
+        status(&search(&fed, &token, &query).await["agencies"], "police").0,
+        "not_found",
+        "the probe goes through"
+    );
+    assert_eq!(breaker_state(&fed, "police").await, "closed");
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_gateway_refuses_a_node_presenting_another_members_certificate() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a", "police"],
+        children: 50,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    // Point the directory's police entry at school A's node: a valid federation
+    // certificate, but not police's.
+    let text = std::fs::read_to_string(&fed.files.directory_file).unwrap();
+    let swapped = text.replace(
+        &format!("base_url = \"{}\"", fed.node_url("police")),
+        &format!("base_url = \"{}\"", fed.node_url("school-a")),
+    );
+    assert_ne!(text, swapped);
+    std::fs::write(&fed.files.directory_file, swapped).unwrap();
+    let token = fed.token(PractitionerRole::PoliceOfficer, "police");
+    let query = query_for(fed.child_known_to(1, &[]).unwrap());
+    let mut last = (String::new(), String::new());
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let found = search(&fed, &token, &query).await;
+        let (s, why) = status(&found["agencies"], "police");
+        last = (s.to_owned(), why.to_owned());
+        if s == "unavailable" {
+            break;
+        }
+    }
+    assert_eq!(last.0, "unavailable", "{last:?}");
+    assert!(last.1.contains("not of 'police'"), "{last:?}");
+    fed.shutdown().await;
+}

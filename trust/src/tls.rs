@@ -176,6 +176,91 @@ pub fn client_config_without_identity(ca: &Path) -> Result<rustls::ClientConfig,
     Ok(config)
 }
 
+/// Client configuration for calling one particular member: besides chaining to the
+/// federation CA and naming the host, the server's certificate must carry one of the
+/// identities the directory lists for `member`, and must not be revoked. Checked at every
+/// handshake against the directory in force, so rotation and revocation need no restart.
+pub fn client_config_for_member(
+    files: &TlsFiles,
+    member: schemas::AgencyId,
+    directory: crate::DirectoryHandle,
+) -> Result<rustls::ClientConfig, TlsError> {
+    let mut config = client_config(files)?;
+    let inner = rustls::client::WebPkiServerVerifier::builder(root_store(&files.ca)?)
+        .build()
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    config
+        .dangerous()
+        .set_certificate_verifier(Arc::new(MemberServerVerifier {
+            inner,
+            member,
+            directory,
+        }));
+    Ok(config)
+}
+
+/// The CA check of webpki, then the directory's say on who this server may be.
+#[derive(Debug)]
+struct MemberServerVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    member: schemas::AgencyId,
+    directory: crate::DirectoryHandle,
+}
+
+impl rustls::client::danger::ServerCertVerifier for MemberServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        let peer = PeerCertificate::from_der(end_entity.as_ref())
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let directory = self.directory.get();
+        match directory.authenticate(Some(&peer)) {
+            Ok(found) if found.id == self.member => Ok(verified),
+            Ok(found) => Err(rustls::Error::General(format!(
+                "the server presented the certificate of '{}', not of '{}'",
+                found.id, self.member
+            ))),
+            Err(e) => Err(rustls::Error::General(format!(
+                "server certificate refused: {e}"
+            ))),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -32,6 +32,8 @@ pub struct Plan {
     pub node_timeout_ms: u64,
     /// Per-member rate limit written to every service (`None`: the services' defaults).
     pub rate_limit: Option<(f64, u32)>,
+    /// The gateway's circuit breakers: consecutive failures, cool-down in milliseconds.
+    pub breaker: (u32, u64),
 }
 
 impl Plan {
@@ -70,6 +72,7 @@ impl Plan {
             workers: None,
             node_timeout_ms: 2000,
             rate_limit: None,
+            breaker: (5, 10_000),
         }
     }
 
@@ -292,8 +295,8 @@ impl Federation {
         )?;
         writeln!(
             text,
-            "[federation]\nnode_timeout_ms = {}\n",
-            plan.node_timeout_ms
+            "[federation]\nnode_timeout_ms = {}\nbreaker_failures = {}\nbreaker_cool_down_ms = {}\n",
+            plan.node_timeout_ms, plan.breaker.0, plan.breaker.1
         )?;
         writeln!(
             text,

@@ -5,7 +5,7 @@ use crate::auth::Authenticated;
 use crate::error::GatewayError;
 use crate::reference::NodeEntry;
 use crate::startup::AppState;
-use crate::upstream::{Failure, NodeClient};
+use crate::upstream::Failure;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::Utc;
 use futures::future::join_all;
@@ -62,13 +62,9 @@ pub async fn access_report(
         })
         .collect();
     let answers = join_all(held.iter().map(|(member, r)| {
-        let client = NodeClient {
-            http: &state.http,
-            base_url: member.base_url.as_deref().unwrap_or_default(),
-            token: &auth.token,
-            deadline: state.node_deadline,
-            traceparent,
-        };
+        let client = state
+            .http
+            .node(member, &auth.token, state.node_deadline, traceparent);
         async move { client.access_report(r).await }
     }))
     .await;
