@@ -20,8 +20,12 @@ pub enum ApiError {
     OverrideNotAllowed,
     #[error("child not found")]
     ChildNotFound,
+    #[error("record not found")]
+    RecordNotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("precondition failed")]
+    Stale(i64),
     #[error("rate limited")]
     RateLimited(std::time::Duration),
     #[error("database unavailable")]
@@ -68,10 +72,26 @@ impl ApiError {
             ApiError::ChildNotFound => {
                 Problem::new("child-not-found", "This node holds no such child", 404)
             }
+            ApiError::RecordNotFound => Problem::new(
+                "record-not-found",
+                "This child has no such record (or it was retracted)",
+                404,
+            ),
             ApiError::Conflict(detail) => {
                 Problem::new("conflict", "The change conflicts with stored data", 409)
                     .with_detail(detail.clone())
             }
+            ApiError::Stale(0) => Problem::new(
+                "precondition-failed",
+                "The record does not exist, so it cannot match If-Match",
+                412,
+            ),
+            ApiError::Stale(current) => Problem::new(
+                "precondition-failed",
+                "The record changed since you read it",
+                412,
+            )
+            .with_detail(format!("the stored version is {current}; read it again")),
             ApiError::RateLimited(wait) => {
                 Problem::new("rate-limited", "Too many requests from this member", 429).with_detail(
                     format!("retry after {} s", trust::http::retry_after_seconds(*wait)),
@@ -108,6 +128,7 @@ impl From<crate::db::DbError> for ApiError {
         use crate::db::DbError as D;
         match e {
             D::Conflict(detail) => ApiError::Conflict(detail),
+            D::Stale(version) => ApiError::Stale(version),
             D::Pool(_) => {
                 tracing::error!(error = %e, "database pool");
                 ApiError::Unavailable
@@ -117,6 +138,12 @@ impl From<crate::db::DbError> for ApiError {
                 ApiError::Internal
             }
         }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        crate::db::DbError::Query(e).into()
     }
 }
 
@@ -143,7 +170,9 @@ mod tests {
             (ApiError::Token(TokenError::Expired), 401, "invalid-token"),
             (ApiError::OverrideNotAllowed, 403, "override-not-allowed"),
             (ApiError::ChildNotFound, 404, "child-not-found"),
+            (ApiError::RecordNotFound, 404, "record-not-found"),
             (ApiError::Conflict(String::new()), 409, "conflict"),
+            (ApiError::Stale(3), 412, "precondition-failed"),
             (
                 ApiError::RateLimited(std::time::Duration::from_secs(1)),
                 429,

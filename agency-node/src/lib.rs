@@ -12,6 +12,7 @@ pub mod matching;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
+pub mod writes;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -37,6 +37,9 @@ pub struct Application {
 /// Largest JSON body the node accepts.
 const BODY_LIMIT: usize = 1024 * 1024;
 
+/// Largest batch body: 50,000 records of about a kilobyte.
+const BATCH_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
 impl Application {
     /// Binds `server.listen` and builds the server.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
@@ -98,6 +101,15 @@ impl Application {
                 .service(routes::children::get_child)
                 .service(routes::children::upsert_record)
                 .service(routes::children::list_records)
+                .service(routes::records::get_record)
+                .service(routes::records::put_record)
+                .service(routes::records::retract_record)
+                .service(routes::records::changes)
+                .service(
+                    web::resource("/v1/batch")
+                        .app_data(trust::http::json_config(BATCH_BODY_LIMIT))
+                        .route(web::post().to(routes::records::batch)),
+                )
                 .service(routes::children::record_consent)
                 .service(routes::children::list_consents)
                 .service(routes::audit::verify)

@@ -19,5 +19,8 @@ pub use disclosure::{CategoryDisclosure, ContactRoute, DisclosureLevel, Withheld
 pub use federation::*;
 pub use identifiers::{AgencyId, InvalidIdentifier, NhsNumber, Upn};
 pub use problem::{FieldError, Problem};
-pub use record::{Record, RecordCategory, RecordUpsert, RecordUpsertResult};
+pub use record::{
+    BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, Record,
+    RecordCategory, RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
+};
 pub use view::*;

@@ -297,6 +297,97 @@ pub struct RecordUpsertResult {
     pub record: Record,
 }
 
+/// Why a record is retracted; kept in the node's audit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecordRetraction {
+    /// Why the record is withdrawn, e.g. "entered against the wrong pupil".
+    pub reason: String,
+}
+
+/// One operation of a batch.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum BatchOperation {
+    /// Create or update a child by local id.
+    UpsertChild {
+        local_id: String,
+        child: crate::child::ChildUpsert,
+    },
+    /// Create or update a record of a child (by its source system id).
+    UpsertRecord {
+        local_id: String,
+        record: RecordUpsert,
+    },
+    /// Retract a record with a reason.
+    RetractRecord {
+        local_id: String,
+        source_system_id: String,
+        reason: String,
+    },
+}
+
+/// Up to 50,000 operations, applied in order. Each succeeds or fails on its own and
+/// entirely: a failed item leaves nothing half-written, and does not stop the others.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"items": [
+    {"op": "upsert_child", "local_id": "NPS-000123", "child": {"demographics": {
+        "given_name": "Amelia", "family_name": "Okafor", "date_of_birth": "2014-03-09"}}},
+    {"op": "upsert_record", "local_id": "NPS-000123", "record": {
+        "source_system_id": "MIS-ATT-2026-AUT-000123", "category": "attendance",
+        "effective_from": "2026-09-03", "impact": "Attendance 84% this half-term: persistent absence"}},
+    {"op": "retract_record", "local_id": "NPS-000123", "source_system_id": "MIS-BEH-77",
+     "reason": "entered against the wrong pupil"}
+]}))]
+pub struct BatchRequest {
+    #[schema(value_type = Vec<BatchOperation>)]
+    pub items: Vec<serde_json::Value>,
+}
+
+/// What happened to one item of a batch.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchItemResult {
+    /// The item's position in the request, from 0.
+    pub index: usize,
+    /// The status the item would have had as a single request (200, 201, 400, 404, 409).
+    pub status: u16,
+    /// `created`, `updated`, `retracted` or `failed`.
+    pub outcome: String,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<crate::problem::Problem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponse {
+    pub succeeded: usize,
+    pub failed: usize,
+    pub results: Vec<BatchItemResult>,
+}
+
+/// One change of the node's change feed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordChange {
+    /// The change's number; pass the last one you processed as `since`.
+    pub change: i64,
+    /// The child's local id.
+    pub local_id: String,
+    pub record: Record,
+    /// The record was retracted (with this reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retracted: Option<String>,
+}
+
+/// Records changed since a cursor, oldest change first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangeFeed {
+    pub changes: Vec<RecordChange>,
+    /// Pass this as `since` next time.
+    pub next: i64,
+    /// More changes are waiting beyond this page.
+    pub more: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

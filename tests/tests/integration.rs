@@ -310,3 +310,397 @@ async fn unknown_routes_and_oversized_bodies_are_problems() {
     );
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn if_match_guards_updates_against_lost_writes() {
+    let fed = spawn_federation(small()).await.unwrap();
+    let mis = fed.integration_client("school-a");
+    assert_eq!(
+        mis.put(url(&fed, "school-a", "/v1/children/T-E"))
+            .json(&child())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let record_url = url(
+        &fed,
+        "school-a",
+        "/v1/children/T-E/records/MIS-ATT-2026-AUT-T1",
+    );
+    let created = mis
+        .put(&record_url)
+        .json(&attendance("Attendance 84%"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.headers()["etag"], "\"1\"");
+
+    let read = mis.get(&record_url).send().await.unwrap();
+    let etag = read.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, "\"1\"");
+    let first = mis
+        .put(&record_url)
+        .header("if-match", &etag)
+        .json(&attendance("Attendance 85%"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["etag"], "\"2\"");
+    // A second writer still holding version 1 loses, and changes nothing.
+    let stale = mis
+        .put(&record_url)
+        .header("if-match", &etag)
+        .json(&attendance("Attendance 99%"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
+    assert_eq!(stale.headers()["content-type"], "application/problem+json");
+    let now: Value = mis
+        .get(&record_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (now["impact"].clone(), now["version"].clone()),
+        (json!("Attendance 85%"), json!(2))
+    );
+    // If-Match on a record that does not exist is 412 too; a garbled one is 400.
+    let missing = url(&fed, "school-a", "/v1/children/T-E/records/NOPE");
+    let mut other = attendance("x");
+    other["source_system_id"] = json!("NOPE");
+    assert_eq!(
+        mis.put(&missing)
+            .header("if-match", "\"1\"")
+            .json(&other)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        412
+    );
+    assert_eq!(
+        mis.put(&record_url)
+            .header("if-match", "banana")
+            .json(&attendance("y"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn retracting_a_record_needs_a_reason_and_shows_in_the_change_feed() {
+    let fed = spawn_federation(small()).await.unwrap();
+    let mis = fed.integration_client("school-a");
+    assert_eq!(
+        mis.put(url(&fed, "school-a", "/v1/children/T-R"))
+            .json(&child())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let records = url(&fed, "school-a", "/v1/children/T-R/records");
+    assert_eq!(
+        mis.post(&records)
+            .json(&attendance("Attendance 84%"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let record_url = format!("{records}/MIS-ATT-2026-AUT-T1");
+    assert_eq!(
+        mis.delete(&record_url).send().await.unwrap().status(),
+        400,
+        "a reason is required"
+    );
+    assert_eq!(
+        mis.delete(format!("{record_url}?reason="))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let gone = mis
+        .delete(format!(
+            "{record_url}?reason=entered%20against%20the%20wrong%20pupil"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    assert_eq!(mis.get(&record_url).send().await.unwrap().status(), 404);
+    let listed: Vec<Value> = mis
+        .get(&records)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(listed.is_empty());
+    assert_eq!(
+        mis.delete(format!("{record_url}?reason=again"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let feed: Value = mis
+        .get(url(&fed, "school-a", "/v1/changes?since=0&limit=5000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ours: Vec<&Value> = feed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["local_id"] == "T-R")
+        .collect();
+    assert_eq!(ours.len(), 1, "one change per record, its latest state");
+    assert_eq!(ours[0]["retracted"], "entered against the wrong pupil");
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn change_feed_pages_in_order_and_resumes_from_a_cursor() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a"],
+        children: 0,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let mis = fed.integration_client("school-a");
+    assert_eq!(
+        mis.put(url(&fed, "school-a", "/v1/children/T-F"))
+            .json(&child())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let records = url(&fed, "school-a", "/v1/children/T-F/records");
+    for i in 0..7 {
+        let mut r = attendance(&format!("Attendance week {i}"));
+        r["source_system_id"] = json!(format!("ATT-{i}"));
+        assert_eq!(
+            mis.post(&records).json(&r).send().await.unwrap().status(),
+            201
+        );
+    }
+    // Update an early one: it moves to the end of the feed.
+    let mut r = attendance("Attendance week 1, corrected");
+    r["source_system_id"] = json!("ATT-1");
+    assert_eq!(
+        mis.post(&records).json(&r).send().await.unwrap().status(),
+        200
+    );
+
+    let mut seen = Vec::new();
+    let mut since = 0;
+    loop {
+        let page: Value = mis
+            .get(url(
+                &fed,
+                "school-a",
+                &format!("/v1/changes?since={since}&limit=3"),
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for c in page["changes"].as_array().unwrap() {
+            seen.push((
+                c["change"].as_i64().unwrap(),
+                c["record"]["source_system_id"].as_str().unwrap().to_owned(),
+            ));
+        }
+        since = page["next"].as_i64().unwrap();
+        if page["more"] == false {
+            break;
+        }
+    }
+    let ids: Vec<&str> = seen.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "ATT-0", "ATT-2", "ATT-3", "ATT-4", "ATT-5", "ATT-6", "ATT-1"
+        ]
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "change numbers increase"
+    );
+    let empty: Value = mis
+        .get(url(&fed, "school-a", &format!("/v1/changes?since={since}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(empty["changes"].as_array().unwrap().is_empty());
+    assert_eq!(empty["next"], since);
+    assert_eq!(
+        mis.get(url(&fed, "school-a", "/v1/changes?limit=0"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_ten_thousand_reports_each_item_and_never_half_writes() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a"],
+        children: 0,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let mis = fed.integration_client("school-a");
+    let mut items = Vec::new();
+    for c in 0..500 {
+        let mut ch = child();
+        ch["identifiers"] = json!({});
+        items.push(json!({"op": "upsert_child", "local_id": format!("B-{c}"), "child": ch}));
+        for k in 0..20 {
+            let mut r = attendance(&format!("Attendance period {k}"));
+            r["source_system_id"] = json!(format!("B-{c}-ATT-{k}"));
+            items.push(json!({"op": "upsert_record", "local_id": format!("B-{c}"), "record": r}));
+        }
+    }
+    let valid = items.len();
+    // Bad items, spread through the batch.
+    let mut police = attendance("x");
+    police["category"] = json!("encompass_notification");
+    police["source_system_id"] = json!("BAD-CATEGORY");
+    items.insert(
+        5,
+        json!({"op": "upsert_record", "local_id": "B-0", "record": police}),
+    );
+    items.insert(
+        4000,
+        json!({"op": "upsert_record", "local_id": "NOBODY", "record": attendance("x")}),
+    );
+    items.insert(7000, json!({"op": "upsert_child", "local_id": "B-BAD", "child": {"demographics": {"given_name": "A"}}}));
+    items.insert(9000, json!({"op": "levitate", "local_id": "B-1"}));
+    items.push(json!({"op": "retract_record", "local_id": "B-2", "source_system_id": "B-2-ATT-0", "reason": "duplicate"}));
+    assert!(items.len() > 10_000);
+
+    let response = mis
+        .post(url(&fed, "school-a", "/v1/batch"))
+        .timeout(std::time::Duration::from_secs(120))
+        .json(&json!({"items": items}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["failed"],
+        4,
+        "{}",
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["outcome"] == "failed")
+            .cloned()
+            .collect::<Vec<_>>()
+            .len()
+    );
+    assert_eq!(body["succeeded"].as_u64().unwrap() as usize, valid + 1);
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), items.len());
+    let failed: Vec<(u64, u64)> = results
+        .iter()
+        .filter(|r| r["outcome"] == "failed")
+        .map(|r| (r["index"].as_u64().unwrap(), r["status"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(failed, [(5, 400), (4000, 404), (7000, 400), (9000, 400)]);
+    assert_eq!(results[5]["problem"]["errors"][0]["field"], "category");
+    assert_eq!(results.last().unwrap()["outcome"], "retracted");
+
+    // Nothing of a failed item exists; every good one does.
+    assert_eq!(
+        mis.get(url(&fed, "school-a", "/v1/children/B-BAD"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        mis.get(url(
+            &fed,
+            "school-a",
+            "/v1/children/B-0/records/BAD-CATEGORY"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .status(),
+        404
+    );
+    let b0: Vec<Value> = mis
+        .get(url(&fed, "school-a", "/v1/children/B-499/records"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b0.len(), 20);
+    let b2: Vec<Value> = mis
+        .get(url(&fed, "school-a", "/v1/children/B-2/records"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b2.len(), 19);
+    let audit: Value = mis
+        .get(url(&fed, "school-a", "/v1/audit/verify"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["intact"], true);
+    assert_eq!(
+        audit["entries"].as_u64().unwrap() as usize,
+        1 + valid + 1,
+        "one audit entry per written item (plus the seed import)"
+    );
+    fed.shutdown().await;
+}

@@ -30,6 +30,9 @@ pub enum DbError {
     UnsupportedUrl(String),
     #[error("{0}")]
     Conflict(String),
+    /// The stored version is not the one the caller expected (0: nothing stored).
+    #[error("the stored version is {0}")]
+    Stale(i64),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
 }

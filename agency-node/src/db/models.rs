@@ -35,6 +35,8 @@ pub struct ChildRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = records)]
+// An update writes every column: a cleared `effective_to` must become NULL.
+#[diesel(treat_none_as_null = true)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite))]
 pub struct RecordRow {
     pub id: String,
@@ -48,6 +50,9 @@ pub struct RecordRow {
     pub details: String,
     pub version: i64,
     pub updated_at: NaiveDateTime,
+    pub change_seq: i64,
+    pub retracted_at: Option<NaiveDateTime>,
+    pub retraction_reason: Option<String>,
 }
 
 fn sex_to_str(sex: Sex) -> &'static str {

@@ -5,28 +5,47 @@ use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use schemas::RecordUpsert;
 
+/// The next change number: one above any the node has given. Runs inside the write
+/// transaction, which holds SQLite's write lock, so numbers are unique and increasing.
+fn next_change_seq(conn: &mut SqliteConnection) -> Result<i64, DbError> {
+    let max: Option<i64> = r::records
+        .select(diesel::dsl::max(r::change_seq))
+        .first(conn)?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+/// What an upsert expects to find, for optimistic concurrency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Create or update, whatever is stored.
+    Anything,
+    /// Update only if the stored version is this one (`If-Match`).
+    Version(i64),
+}
+
 /// Inserts or updates the record with this source system id for the child; returns the
-/// stored row and whether it was new. The same id twice is one record. Call it inside
-/// [`super::write`].
+/// stored row and whether it was new. The same id twice is one record; upserting a
+/// retracted record brings it back. Call it inside [`super::write`].
 pub fn upsert(
     conn: &mut SqliteConnection,
     child_id: &str,
     record: &RecordUpsert,
+    expect: Expect,
 ) -> Result<(RecordRow, bool), DbError> {
     let now = chrono::Utc::now().naive_utc();
     let details =
         serde_json::to_string(&record.details).map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let existing: Option<RecordRow> = r::records
-        .filter(r::source_system_id.eq(&record.source_system_id))
-        .select(RecordRow::as_select())
-        .first(conn)
-        .optional()?;
+    let existing = find_by_source_id(conn, &record.source_system_id)?;
     let recorded_at = record.recorded_at.map(|t| t.naive_utc()).unwrap_or(now);
+    let change_seq = next_change_seq(conn)?;
     match existing {
         Some(old) if old.child_id != child_id => Err(DbError::Conflict(format!(
             "source_system_id '{}' already identifies a record of another child",
             record.source_system_id
         ))),
+        Some(old) if matches!(expect, Expect::Version(v) if v != old.version) => {
+            Err(DbError::Stale(old.version))
+        }
         Some(old) => {
             let row = RecordRow {
                 id: old.id.clone(),
@@ -40,12 +59,16 @@ pub fn upsert(
                 details,
                 version: old.version + 1,
                 updated_at: now,
+                change_seq,
+                retracted_at: None,
+                retraction_reason: None,
             };
             diesel::update(r::records.find(&old.id))
                 .set(&row)
                 .execute(conn)?;
             Ok((row, false))
         }
+        None if matches!(expect, Expect::Version(_)) => Err(DbError::Stale(0)),
         None => {
             let row = RecordRow {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -59,6 +82,9 @@ pub fn upsert(
                 details,
                 version: 1,
                 updated_at: now,
+                change_seq,
+                retracted_at: None,
+                retraction_reason: None,
             };
             diesel::insert_into(r::records).values(&row).execute(conn)?;
             Ok((row, true))
@@ -66,11 +92,68 @@ pub fn upsert(
     }
 }
 
-/// A child's records, newest first.
+/// Retracts a record with a reason: it leaves every read and disclosure, stays in the
+/// change feed as retracted, and its reason goes to the audit. Returns the updated row,
+/// or `None` when no such record is held for the child. Call it inside [`super::write`].
+pub fn retract(
+    conn: &mut SqliteConnection,
+    child_id: &str,
+    source_system_id: &str,
+    reason: &str,
+    expect: Expect,
+) -> Result<Option<RecordRow>, DbError> {
+    let Some(mut row) = find_by_source_id(conn, source_system_id)?
+        .filter(|row| row.child_id == child_id && row.retracted_at.is_none())
+    else {
+        return Ok(None);
+    };
+    if matches!(expect, Expect::Version(v) if v != row.version) {
+        return Err(DbError::Stale(row.version));
+    }
+    let now = chrono::Utc::now().naive_utc();
+    row.change_seq = next_change_seq(conn)?;
+    row.version += 1;
+    row.updated_at = now;
+    row.retracted_at = Some(now);
+    row.retraction_reason = Some(reason.to_owned());
+    diesel::update(r::records.find(&row.id))
+        .set(&row)
+        .execute(conn)?;
+    Ok(Some(row))
+}
+
+pub fn find_by_source_id(
+    conn: &mut SqliteConnection,
+    source_system_id: &str,
+) -> Result<Option<RecordRow>, DbError> {
+    Ok(r::records
+        .filter(r::source_system_id.eq(source_system_id))
+        .select(RecordRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// A child's records in force (not retracted), newest first.
 pub fn for_child(conn: &mut SqliteConnection, child_id: &str) -> Result<Vec<RecordRow>, DbError> {
     Ok(r::records
         .filter(r::child_id.eq(child_id))
+        .filter(r::retracted_at.is_null())
         .order((r::effective_from.desc(), r::source_system_id.asc()))
+        .select(RecordRow::as_select())
+        .load(conn)?)
+}
+
+/// Records changed after `cursor` (a change number), oldest change first, at most
+/// `limit`; retracted records included.
+pub fn changed_since(
+    conn: &mut SqliteConnection,
+    cursor: i64,
+    limit: i64,
+) -> Result<Vec<RecordRow>, DbError> {
+    Ok(r::records
+        .filter(r::change_seq.gt(cursor))
+        .order(r::change_seq.asc())
+        .limit(limit)
         .select(RecordRow::as_select())
         .load(conn)?)
 }

@@ -38,6 +38,9 @@ diesel::table! {
         details -> Text,
         version -> BigInt,
         updated_at -> Timestamp,
+        change_seq -> BigInt,
+        retracted_at -> Nullable<Timestamp>,
+        retraction_reason -> Nullable<Text>,
     }
 }
 

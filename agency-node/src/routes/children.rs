@@ -3,23 +3,14 @@
 use crate::audit::{self, NewEntry};
 use crate::auth::IntegrationClient;
 use crate::db;
+use crate::db::records::Expect;
 use crate::error::ApiError;
 use crate::startup::AppState;
+use crate::writes::{self, Write, Written};
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use schemas::disclosure::{ConsentDecision, StoredConsent};
 use schemas::{Child, ChildUpsert, Problem, Record, RecordUpsert, RecordUpsertResult};
 use serde_json::json;
-
-fn check_local_id(local_id: &str) -> Result<(), ApiError> {
-    let len = local_id.chars().count();
-    if len == 0 || len > 100 {
-        return Err(ApiError::Invalid(vec![schemas::FieldError::new(
-            "local_id",
-            "must have 1 to 100 characters",
-        )]));
-    }
-    Ok(())
-}
 
 /// Create or update a child by the agency's local id.
 ///
@@ -45,36 +36,63 @@ pub async fn upsert_child(
     body: web::Json<ChildUpsert>,
 ) -> Result<HttpResponse, ApiError> {
     let local_id = local_id.into_inner();
-    check_local_id(&local_id)?;
     let child = body.into_inner();
-    let errors = child.validate();
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
-    let pool = state.pool.clone();
-    let correlation_id = audit::correlation_of(&req);
-    let (row, created) = web::block(move || {
-        let mut conn = pool.get()?;
-        db::write(&mut conn, |c| {
-            let (row, created) = db::children::upsert(c, &local_id, &child)?;
-            let detail = json!({"wrote": "child", "local_id": local_id, "created": created});
-            let entry = NewEntry::by_system(
-                &caller.member_id,
-                &correlation_id,
-                Some(row.id.clone()),
-                detail,
-            );
-            db::audit::append(c, &entry)?;
-            Ok((row, created))
-        })
+    let write = Write::Child {
+        local_id: &local_id,
+        child: &child,
+    };
+    writes::validate(&write, state.agency_kind)?;
+    let written = write_one(&state, &caller, &req, move |c, writer| {
+        writes::apply(
+            c,
+            writer,
+            &Write::Child {
+                local_id: &local_id,
+                child: &child,
+            },
+        )
     })
-    .await??;
+    .await?;
+    let Written::Child(row, created) = written else {
+        return Err(ApiError::Internal);
+    };
     let child = row.into_wire()?;
     Ok(if created {
         HttpResponse::Created().json(child)
     } else {
         HttpResponse::Ok().json(child)
     })
+}
+
+/// Runs one write in its own immediate transaction, off the async workers.
+pub(crate) async fn write_one<F>(
+    state: &web::Data<AppState>,
+    caller: &IntegrationClient,
+    req: &HttpRequest,
+    f: F,
+) -> Result<Written, ApiError>
+where
+    F: FnOnce(
+            &mut diesel::sqlite::SqliteConnection,
+            &writes::Writer<'_>,
+        ) -> Result<Written, ApiError>
+        + Send
+        + 'static,
+{
+    let pool = state.pool.clone();
+    let system = caller.member_id.clone();
+    let holder = state.agency_kind;
+    let correlation_id = audit::correlation_of(req);
+    web::block(move || {
+        let mut conn = pool.get().map_err(crate::db::DbError::from)?;
+        let writer = writes::Writer {
+            system: &system,
+            holder,
+            correlation_id: &correlation_id,
+        };
+        conn.immediate_transaction(|c| f(c, &writer))
+    })
+    .await?
 }
 
 /// Read back a child by the agency's local id.
@@ -128,41 +146,50 @@ pub async fn upsert_record(
     local_id: web::Path<String>,
     body: web::Json<RecordUpsert>,
 ) -> Result<HttpResponse, ApiError> {
+    let local_id = local_id.into_inner();
     let record = body.into_inner();
-    let errors = record.validate(state.agency_kind);
-    if !errors.is_empty() {
-        return Err(ApiError::Invalid(errors));
-    }
-    let pool = state.pool.clone();
-    let correlation_id = audit::correlation_of(&req);
-    let outcome = web::block(move || {
-        let mut conn = pool.get()?;
-        db::write(&mut conn, |c| {
-            let Some(child) = db::children::find_by_local_id(c, &local_id)? else {
-                return Ok(None);
-            };
-            let (row, created) = db::records::upsert(c, &child.id, &record)?;
-            let detail = json!({
-                "wrote": "record", "source_system_id": row.source_system_id,
-                "category": row.category, "version": row.version, "created": created,
-            });
-            let entry =
-                NewEntry::by_system(&caller.member_id, &correlation_id, Some(child.id), detail);
-            db::audit::append(c, &entry)?;
-            Ok(Some((row, created)))
-        })
+    writes::validate(
+        &Write::Record {
+            local_id: &local_id,
+            record: &record,
+            expect: Expect::Anything,
+        },
+        state.agency_kind,
+    )?;
+    let written = write_one(&state, &caller, &req, move |c, writer| {
+        writes::apply(
+            c,
+            writer,
+            &Write::Record {
+                local_id: &local_id,
+                record: &record,
+                expect: Expect::Anything,
+            },
+        )
     })
-    .await??;
-    let (row, created) = outcome.ok_or(ApiError::ChildNotFound)?;
+    .await?;
+    record_response(written)
+}
+
+/// 201 or 200 with the record, its `ETag` and a `Location`.
+pub(crate) fn record_response(written: Written) -> Result<HttpResponse, ApiError> {
+    let (row, created) = match written {
+        Written::Record(row, created) => (row, created),
+        _ => return Err(ApiError::Internal),
+    };
+    let etag = format!("\"{}\"", row.version);
     let result = RecordUpsertResult {
         created,
         record: row.into_wire()?,
     };
-    Ok(if created {
-        HttpResponse::Created().json(result)
+    let mut response = if created {
+        HttpResponse::Created()
     } else {
-        HttpResponse::Ok().json(result)
-    })
+        HttpResponse::Ok()
+    };
+    Ok(response
+        .insert_header((actix_web::http::header::ETAG, etag))
+        .json(result))
 }
 
 /// List a child's records, newest first.

@@ -2,3 +2,4 @@ pub mod audit;
 pub mod children;
 pub mod federation;
 pub mod health;
+pub mod records;

@@ -26,7 +26,12 @@ pub fn load(
                 let (row, _) =
                     agency_node::db::children::upsert(conn, &holding.local_id, &holding.child)?;
                 for record in &holding.records {
-                    agency_node::db::records::upsert(conn, &row.id, record)?;
+                    agency_node::db::records::upsert(
+                        conn,
+                        &row.id,
+                        record,
+                        agency_node::db::records::Expect::Anything,
+                    )?;
                 }
                 count += 1;
             }

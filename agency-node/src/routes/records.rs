@@ -1,0 +1,412 @@
+//! Integration face, for systems that sync: single records with optimistic concurrency
+//! (`ETag` / `If-Match`), retraction with a reason, batches, and a change feed.
+
+use crate::auth::IntegrationClient;
+use crate::db::{self, records::Expect};
+use crate::error::ApiError;
+use crate::routes::children::{record_response, write_one};
+use crate::startup::AppState;
+use crate::writes::{self, Write, Written};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use diesel::Connection;
+use schemas::{
+    BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, Problem, Record,
+    RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// `If-Match: "3"` → expect version 3; absent → anything.
+fn expectation(req: &HttpRequest) -> Result<Expect, ApiError> {
+    match req.headers().get(header::IF_MATCH) {
+        None => Ok(Expect::Anything),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(Expect::Version)
+            .ok_or_else(|| {
+                ApiError::Invalid(vec![schemas::FieldError::new(
+                    "If-Match",
+                    "must be an ETag this node gave, such as \"3\"",
+                )])
+            }),
+    }
+}
+
+/// Read one record, with its `ETag` for a later `If-Match`.
+#[utoipa::path(
+    tag = "integration",
+    params(
+        ("local_id" = String, Path, description = "The child's id in the agency's own system"),
+        ("source_system_id" = String, Path, description = "The record's id in the agency's own system"),
+    ),
+    responses(
+        (status = 200, description = "The record; its version is the ETag", body = Record,
+         headers(("ETag" = String, description = "The record's version, quoted"))),
+        (status = 404, description = "No such child or record", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[get("/v1/children/{local_id}/records/{source_system_id}")]
+pub async fn get_record(
+    _caller: IntegrationClient,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (local_id, source_system_id) = path.into_inner();
+    let pool = state.pool.clone();
+    let row = web::block(move || {
+        let mut conn = pool.get()?;
+        let Some(child) = db::children::find_by_local_id(&mut conn, &local_id)? else {
+            return Ok(None);
+        };
+        db::records::find_by_source_id(&mut conn, &source_system_id)
+            .map(|r| r.filter(|r| r.child_id == child.id && r.retracted_at.is_none()))
+    })
+    .await??
+    .ok_or(ApiError::RecordNotFound)?;
+    let etag = format!("\"{}\"", row.version);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .json(row.into_wire()?))
+}
+
+/// Create or update one record, optionally only if it is unchanged since read.
+///
+/// With `If-Match: "<version>"` the update happens only if the stored record still has
+/// that version; otherwise 412, and nothing changes. The body's `source_system_id` must
+/// be the one in the path.
+#[utoipa::path(
+    tag = "integration",
+    params(
+        ("local_id" = String, Path, description = "The child's id in the agency's own system"),
+        ("source_system_id" = String, Path, description = "The record's id in the agency's own system"),
+        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\""),
+    ),
+    request_body = RecordUpsert,
+    responses(
+        (status = 201, description = "Created", body = RecordUpsertResult),
+        (status = 200, description = "Updated", body = RecordUpsertResult),
+        (status = 400, description = "Invalid record", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such child", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The record changed since it was read", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[put("/v1/children/{local_id}/records/{source_system_id}")]
+pub async fn put_record(
+    caller: IntegrationClient,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<RecordUpsert>,
+) -> Result<HttpResponse, ApiError> {
+    let (local_id, source_system_id) = path.into_inner();
+    let record = body.into_inner();
+    if record.source_system_id != source_system_id {
+        return Err(ApiError::Invalid(vec![schemas::FieldError::new(
+            "source_system_id",
+            "must equal the source_system_id in the path",
+        )]));
+    }
+    let expect = expectation(&req)?;
+    writes::validate(
+        &Write::Record {
+            local_id: &local_id,
+            record: &record,
+            expect,
+        },
+        state.agency_kind,
+    )?;
+    let written = write_one(&state, &caller, &req, move |c, writer| {
+        writes::apply(
+            c,
+            writer,
+            &Write::Record {
+                local_id: &local_id,
+                record: &record,
+                expect,
+            },
+        )
+    })
+    .await?;
+    record_response(written)
+}
+
+/// Retract a record, with a reason.
+///
+/// The record leaves every read and disclosure, and shows in the change feed as
+/// retracted; the reason is kept in the audit. `If-Match` applies as for updates.
+#[utoipa::path(
+    tag = "integration",
+    params(
+        ("local_id" = String, Path, description = "The child's id in the agency's own system"),
+        ("source_system_id" = String, Path, description = "The record's id in the agency's own system"),
+        RecordRetraction,
+        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\""),
+    ),
+    responses(
+        (status = 204, description = "Retracted"),
+        (status = 400, description = "No reason given", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such child or record", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The record changed since it was read", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[delete("/v1/children/{local_id}/records/{source_system_id}")]
+pub async fn retract_record(
+    caller: IntegrationClient,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    retraction: web::Query<RecordRetraction>,
+) -> Result<HttpResponse, ApiError> {
+    let (local_id, source_system_id) = path.into_inner();
+    let reason = retraction.into_inner().reason;
+    let expect = expectation(&req)?;
+    let write = Write::Retract {
+        local_id: &local_id,
+        source_system_id: &source_system_id,
+        reason: &reason,
+        expect,
+    };
+    writes::validate(&write, state.agency_kind)?;
+    write_one(&state, &caller, &req, move |c, writer| {
+        writes::apply(
+            c,
+            writer,
+            &Write::Retract {
+                local_id: &local_id,
+                source_system_id: &source_system_id,
+                reason: &reason,
+                expect,
+            },
+        )
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Most operations one batch may carry.
+pub const BATCH_LIMIT: usize = 50_000;
+
+fn item_result(index: usize, result: Result<Written, ApiError>) -> BatchItemResult {
+    match result {
+        Ok(written) => {
+            let (status, outcome) = match written {
+                Written::Child(_, true) | Written::Record(_, true) => (201, "created"),
+                Written::Child(_, false) | Written::Record(_, false) => (200, "updated"),
+                Written::Retracted(_) => (200, "retracted"),
+            };
+            BatchItemResult {
+                index,
+                status,
+                outcome: outcome.into(),
+                problem: None,
+            }
+        }
+        Err(e) => {
+            let problem = e.problem();
+            BatchItemResult {
+                index,
+                status: problem.status,
+                outcome: "failed".into(),
+                problem: Some(problem),
+            }
+        }
+    }
+}
+
+/// Apply many writes in one call.
+///
+/// Up to 50,000 operations (`upsert_child`, `upsert_record`, `retract_record`), applied
+/// in order. Each item succeeds or fails on its own and entirely: a failed item leaves
+/// nothing half-written and does not stop the others. The answer gives, per item, the
+/// status it would have had alone and, when it failed, a problem naming the fields.
+#[utoipa::path(
+    post,
+    path = "/v1/batch",
+    tag = "integration",
+    request_body = BatchRequest,
+    responses(
+        (status = 200, description = "Per-item results", body = BatchResponse),
+        (status = 400, description = "Not a batch, or too many items", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 MiB", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+pub async fn batch(
+    caller: IntegrationClient,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<BatchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let items = body.into_inner().items;
+    if items.len() > BATCH_LIMIT {
+        return Err(ApiError::Invalid(vec![schemas::FieldError::new(
+            "items",
+            format!("at most {BATCH_LIMIT} items a batch; split it"),
+        )]));
+    }
+    let holder = state.agency_kind;
+    let results = write_batch(&state, &caller, &req, move |c, writer| {
+        Ok(items
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                let result = serde_json::from_value::<BatchOperation>(value)
+                    .map_err(|e| {
+                        ApiError::Invalid(vec![schemas::FieldError::new("item", e.to_string())])
+                    })
+                    .and_then(|op| {
+                        let write = match &op {
+                            BatchOperation::UpsertChild { local_id, child } => {
+                                Write::Child { local_id, child }
+                            }
+                            BatchOperation::UpsertRecord { local_id, record } => Write::Record {
+                                local_id,
+                                record,
+                                expect: Expect::Anything,
+                            },
+                            BatchOperation::RetractRecord {
+                                local_id,
+                                source_system_id,
+                                reason,
+                            } => Write::Retract {
+                                local_id,
+                                source_system_id,
+                                reason,
+                                expect: Expect::Anything,
+                            },
+                        };
+                        writes::validate(&write, holder)?;
+                        // A savepoint per item: a failure undoes that item only.
+                        c.transaction(|c| writes::apply(c, writer, &write))
+                    });
+                item_result(index, result)
+            })
+            .collect())
+    })
+    .await?;
+    let failed = results.iter().filter(|r| r.problem.is_some()).count();
+    Ok(HttpResponse::Ok().json(BatchResponse {
+        succeeded: results.len() - failed,
+        failed,
+        results,
+    }))
+}
+
+async fn write_batch<F>(
+    state: &web::Data<AppState>,
+    caller: &IntegrationClient,
+    req: &HttpRequest,
+    f: F,
+) -> Result<Vec<BatchItemResult>, ApiError>
+where
+    F: FnOnce(
+            &mut diesel::sqlite::SqliteConnection,
+            &writes::Writer<'_>,
+        ) -> Result<Vec<BatchItemResult>, ApiError>
+        + Send
+        + 'static,
+{
+    let pool = state.pool.clone();
+    let system = caller.member_id.clone();
+    let holder = state.agency_kind;
+    let correlation_id = crate::audit::correlation_of(req);
+    web::block(move || {
+        let mut conn = pool.get().map_err(db::DbError::from)?;
+        let writer = writes::Writer {
+            system: &system,
+            holder,
+            correlation_id: &correlation_id,
+        };
+        conn.immediate_transaction(|c| f(c, &writer))
+    })
+    .await?
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// The `next` of the previous page; 0 (the default) for everything.
+    #[serde(default)]
+    pub since: i64,
+    /// Page size, 1 to 5,000 (default 1,000).
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+}
+
+fn default_limit() -> i64 {
+    1000
+}
+
+/// Records changed since a cursor.
+///
+/// Every create, update and retraction gets a node-wide, increasing change number.
+/// Page through with `since` = the previous page's `next` until `more` is false; keep
+/// `next` to resume later. Retracted records appear with their reason.
+#[utoipa::path(
+    tag = "integration",
+    params(ChangesQuery),
+    responses(
+        (status = 200, description = "A page of changes", body = ChangeFeed),
+        (status = 400, description = "Invalid cursor or limit", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[get("/v1/changes")]
+pub async fn changes(
+    _caller: IntegrationClient,
+    state: web::Data<AppState>,
+    query: web::Query<ChangesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let ChangesQuery { since, limit } = query.into_inner();
+    let mut errors = Vec::new();
+    if since < 0 {
+        errors.push(schemas::FieldError::new(
+            "since",
+            "must be 0 or a `next` from this node",
+        ));
+    }
+    if !(1..=5000).contains(&limit) {
+        errors.push(schemas::FieldError::new("limit", "must be 1 to 5000"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let pool = state.pool.clone();
+    let rows = web::block(move || {
+        let mut conn = pool.get()?;
+        let rows = db::records::changed_since(&mut conn, since, limit + 1)?;
+        rows.into_iter()
+            .map(|row| {
+                let local_id = db::children::find_by_id(&mut conn, &row.child_id)?
+                    .map(|c| c.local_id)
+                    .unwrap_or_default();
+                Ok((local_id, row))
+            })
+            .collect::<Result<Vec<_>, db::DbError>>()
+    })
+    .await??;
+    let more = rows.len() as i64 > limit;
+    let mut changes = Vec::with_capacity(rows.len());
+    for (local_id, row) in rows.into_iter().take(limit as usize) {
+        let retracted = row.retraction_reason.clone();
+        changes.push(RecordChange {
+            change: row.change_seq,
+            local_id,
+            retracted,
+            record: row.into_wire()?,
+        });
+    }
+    let next = changes.last().map(|c| c.change).unwrap_or(since);
+    Ok(HttpResponse::Ok().json(ChangeFeed {
+        changes,
+        next,
+        more,
+    }))
+}
