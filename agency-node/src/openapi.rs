@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         routes::health::healthz,
         routes::health::readyz,
+        routes::health::metrics,
         routes::children::upsert_child,
         routes::children::get_child,
         routes::children::upsert_record,

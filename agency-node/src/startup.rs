@@ -79,6 +79,7 @@ impl Application {
         let policy = Policy::load(&settings.policy.path, settings.agency.kind)?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let port = listener.local_addr()?.port();
+        let metrics = web::Data::new(trust::metrics::Metrics::new("agency-node"));
         let state = web::Data::new(AppState {
             agency_id: settings.agency.id.clone(),
             agency_kind: settings.agency.kind,
@@ -90,13 +91,16 @@ impl Application {
         });
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(tracing_actix_web_lite())
+                .wrap(actix_web::middleware::from_fn(trust::metrics::observe))
+                .wrap(actix_web::middleware::Logger::new("%r %s %Dms"))
                 .app_data(state.clone())
+                .app_data(metrics.clone())
                 .app_data(trust::http::json_config(BODY_LIMIT))
                 .app_data(trust::http::query_config())
                 .app_data(trust::http::path_config())
                 .service(routes::health::healthz)
                 .service(routes::health::readyz)
+                .service(routes::health::metrics)
                 .service(routes::children::upsert_child)
                 .service(routes::children::get_child)
                 .service(routes::children::upsert_record)
@@ -141,9 +145,4 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-/// Request logging: method, path, status and latency per request.
-fn tracing_actix_web_lite() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms")
 }

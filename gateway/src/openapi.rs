@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         routes::health::healthz,
         routes::health::readyz,
+        routes::health::metrics,
         routes::children::search,
         routes::children::view,
         routes::access_report::access_report,

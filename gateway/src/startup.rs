@@ -51,7 +51,9 @@ impl Application {
             )
         })?;
         let references = ReferenceSealer::from_base64(&key)?;
+        let metrics = web::Data::new(trust::metrics::Metrics::new("gateway"));
         let http = crate::upstream::Upstream::new(
+            metrics.clone().into_inner(),
             settings.tls.clone(),
             directory.clone(),
             Duration::from_millis(settings.federation.connect_timeout_ms),
@@ -72,13 +74,16 @@ impl Application {
         });
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(trust::metrics::observe))
                 .wrap(actix_web::middleware::Logger::new("%r %s %Dms"))
                 .app_data(state.clone())
+                .app_data(metrics.clone())
                 .app_data(trust::http::json_config(BODY_LIMIT))
                 .app_data(trust::http::query_config())
                 .app_data(trust::http::path_config())
                 .service(routes::health::healthz)
                 .service(routes::health::readyz)
+                .service(routes::health::metrics)
                 .service(routes::children::search)
                 .service(routes::children::view)
                 .service(routes::access_report::access_report)

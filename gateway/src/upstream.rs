@@ -119,6 +119,7 @@ impl Breaker {
 /// lists it (so one member cannot stand in for another), kept alive and reused; and a
 /// circuit breaker per node.
 pub struct Upstream {
+    metrics: Arc<trust::metrics::Metrics>,
     tls: trust::tls::TlsFiles,
     directory: trust::DirectoryHandle,
     connect_timeout: Duration,
@@ -129,6 +130,7 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(
+        metrics: Arc<trust::metrics::Metrics>,
         tls: trust::tls::TlsFiles,
         directory: trust::DirectoryHandle,
         connect_timeout: Duration,
@@ -137,6 +139,7 @@ impl Upstream {
         // Fail at start, not at the first request, if the gateway's identity is unusable.
         trust::tls::client_config(&tls)?;
         Ok(Self {
+            metrics,
             tls,
             directory,
             connect_timeout,
@@ -205,6 +208,8 @@ impl Upstream {
         NodeClient {
             http: self.client(&member.id),
             breaker: self.breaker(&member.id),
+            node: member.id.clone(),
+            metrics: self.metrics.clone(),
             base_url: member.base_url.as_deref().unwrap_or_default(),
             token,
             deadline,
@@ -216,6 +221,8 @@ impl Upstream {
 pub struct NodeClient<'a> {
     http: Result<Client, Failure>,
     breaker: Arc<Breaker>,
+    node: AgencyId,
+    metrics: Arc<trust::metrics::Metrics>,
     pub base_url: &'a str,
     pub token: &'a str,
     pub deadline: Duration,
@@ -312,6 +319,15 @@ impl NodeClient<'_> {
         // A node that answers, even "not found", is healthy.
         self.breaker
             .record(matches!(result, Ok(_) | Err(Failure::NotFound)));
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(Failure::NotFound) => "not_found",
+            Err(Failure::Timeout) => "timeout",
+            Err(Failure::Unavailable(_)) => "unavailable",
+            Err(Failure::Error(_)) => "error",
+        };
+        self.metrics
+            .observe_upstream(self.node.as_str(), outcome, started.elapsed());
         Outcome {
             result,
             elapsed: started.elapsed(),

@@ -6,6 +6,7 @@
 pub mod directory;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod telemetry;
 pub mod tls;
 pub mod token;

@@ -29,3 +29,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         None => HttpResponse::ServiceUnavailable().json(json!({"status": "database unavailable"})),
     }
 }
+
+/// Prometheus metrics: requests by route, method and status, and their latency.
+#[utoipa::path(tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition", content_type = "text/plain")
+))]
+#[get("/metrics")]
+pub async fn metrics(metrics: web::Data<trust::metrics::Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render(""))
+}

@@ -36,3 +36,33 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::ServiceUnavailable().json(json!({"status": "no agency nodes listed"}))
     }
 }
+
+/// Prometheus metrics: requests by route, method and status and their latency; calls to
+/// each agency node by outcome and their latency; each node's circuit breaker
+/// (0 closed, 1 half-open, 2 open).
+#[utoipa::path(tag = "operations", responses(
+    (status = 200, description = "Prometheus text exposition", content_type = "text/plain")
+))]
+#[get("/metrics")]
+pub async fn metrics(
+    state: web::Data<AppState>,
+    metrics: web::Data<trust::metrics::Metrics>,
+) -> HttpResponse {
+    let mut extra = String::from(
+        "# HELP upstream_breaker_state Circuit breaker per node: 0 closed, 1 half-open, 2 open.\n\
+         # TYPE upstream_breaker_state gauge\n",
+    );
+    for (node, s) in state.http.breaker_states() {
+        let value = match s {
+            crate::upstream::BreakerState::Closed => 0,
+            crate::upstream::BreakerState::HalfOpen => 1,
+            crate::upstream::BreakerState::Open => 2,
+        };
+        extra.push_str(&format!(
+            "upstream_breaker_state{{node=\"{node}\"}} {value}\n"
+        ));
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render(&extra))
+}

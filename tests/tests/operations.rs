@@ -1,0 +1,105 @@
+//! Operability: a W3C traceparent follows a read from the gateway to every node and into
+//! their audit, and both services expose Prometheus metrics.
+
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use diesel::{Connection, RunQueryDsl, SqliteConnection};
+use federation_tests::{Options, query_for, spawn_federation};
+use schemas::PractitionerRole;
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[tokio::test]
+async fn traceparent_reaches_every_node_and_its_audit_and_metrics_count_the_calls() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a", "school-b", "police"],
+        children: 50,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let child = fed.child_known_to(1, &[]).unwrap();
+    let token = fed.token(PractitionerRole::PoliceOfficer, "police");
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    let response = fed
+        .anonymous_client()
+        .post(format!(
+            "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+            fed.gateway_url
+        ))
+        .bearer_auth(&token)
+        .header("traceparent", &traceparent)
+        .json(&query_for(child))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["traceparent"], traceparent.as_str());
+
+    for node in ["school-a", "school-b", "police"] {
+        let (_, db) = &fed.files.node_configs[node];
+        let mut conn = SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+        let found: Count = diesel::sql_query(format!(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'match' AND correlation_id = '{trace}'"
+        ))
+        .get_result(&mut conn)
+        .unwrap();
+        assert_eq!(
+            found.n, 1,
+            "{node} audited the search under the caller's trace id"
+        );
+    }
+
+    // Without one, the gateway makes one and says which.
+    let response = fed
+        .anonymous_client()
+        .get(format!("{}/healthz", fed.gateway_url))
+        .send()
+        .await
+        .unwrap();
+    let made = response.headers()["traceparent"].to_str().unwrap();
+    assert!(trust::metrics::valid_traceparent(made).is_some(), "{made}");
+
+    let text = fed
+        .anonymous_client()
+        .get(format!("{}/metrics", fed.gateway_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("http_requests_total{service=\"gateway\",route=\"/v1/children:search\",method=\"POST\",status=\"200\"} 1"), "{text}");
+    for node in ["school-a", "school-b", "police"] {
+        assert!(
+            text.contains(&format!(
+                "upstream_request_duration_seconds_count{{node=\"{node}\"}} 1"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("upstream_breaker_state{{node=\"{node}\"}} 0")),
+            "{text}"
+        );
+    }
+    let node_text = fed
+        .anonymous_client()
+        .get(format!("{}/metrics", fed.node_url("police")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        node_text.contains("route=\"/v1/federation/match\",method=\"POST\",status=\"200\"} 1"),
+        "{node_text}"
+    );
+    fed.shutdown().await;
+}
