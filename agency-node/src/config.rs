@@ -4,6 +4,7 @@
 use schemas::{AgencyId, AgencyKind};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+pub use trust::settings::{DirectorySettings, ServerSettings};
 use trust::tls::TlsFiles;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,29 +40,6 @@ pub struct AgencySettings {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Address to listen on, e.g. `127.0.0.1:9001`; port 0 picks a free port.
-    pub listen: String,
-    /// Worker threads; defaults to the number of cores.
-    #[serde(default)]
-    pub workers: Option<usize>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySettings {
-    pub path: PathBuf,
-    /// How often to look for changes to the directory file, in seconds.
-    #[serde(default = "default_reload_seconds")]
-    pub reload_seconds: u64,
-}
-
-fn default_reload_seconds() -> u64 {
-    2
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://PATH` (or a plain path).
     pub url: String,
@@ -69,17 +47,6 @@ pub struct DatabaseSettings {
 
 impl Settings {
     pub fn load(path: Option<&Path>) -> Result<Self, config::ConfigError> {
-        let mut builder = config::Config::builder();
-        if let Some(path) = path {
-            builder = builder.add_source(config::File::from(path).required(true));
-        }
-        builder
-            .add_source(
-                config::Environment::with_prefix("AGENCY_NODE")
-                    .prefix_separator("__")
-                    .separator("__"),
-            )
-            .build()?
-            .try_deserialize()
+        trust::settings::load(path, "AGENCY_NODE")
     }
 }

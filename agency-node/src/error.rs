@@ -115,11 +115,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = trust::http::problem_response(&self.problem());
-        if let ApiError::RateLimited(wait) = self {
-            trust::http::set_retry_after(&mut response, *wait);
-        }
-        response
+        let retry_after = match self {
+            ApiError::RateLimited(wait) => Some(*wait),
+            _ => None,
+        };
+        trust::http::problem_response_retry_after(&self.problem(), retry_after)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+pub use trust::settings::{DirectorySettings, ServerSettings};
 use trust::tls::TlsFiles;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -19,27 +20,6 @@ pub struct Settings {
     /// Rate limit per practitioner agency (requests per second and burst).
     #[serde(default)]
     pub limits: trust::limits::RateLimitSettings,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Address to listen on, e.g. `127.0.0.1:8443`; port 0 picks a free port.
-    pub listen: String,
-    #[serde(default)]
-    pub workers: Option<usize>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DirectorySettings {
-    pub path: PathBuf,
-    #[serde(default = "default_reload_seconds")]
-    pub reload_seconds: u64,
-}
-
-fn default_reload_seconds() -> u64 {
-    2
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,17 +84,6 @@ fn default_reference_ttl() -> i64 {
 
 impl Settings {
     pub fn load(path: Option<&Path>) -> Result<Self, config::ConfigError> {
-        let mut builder = config::Config::builder();
-        if let Some(path) = path {
-            builder = builder.add_source(config::File::from(path).required(true));
-        }
-        builder
-            .add_source(
-                config::Environment::with_prefix("GATEWAY")
-                    .prefix_separator("__")
-                    .separator("__"),
-            )
-            .build()?
-            .try_deserialize()
+        trust::settings::load(path, "GATEWAY")
     }
 }

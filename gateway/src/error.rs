@@ -74,11 +74,11 @@ impl ResponseError for GatewayError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = trust::http::problem_response(&self.problem());
-        if let GatewayError::RateLimited(wait) = self {
-            trust::http::set_retry_after(&mut response, *wait);
-        }
-        response
+        let retry_after = match self {
+            GatewayError::RateLimited(wait) => Some(*wait),
+            _ => None,
+        };
+        trust::http::problem_response_retry_after(&self.problem(), retry_after)
     }
 }
 

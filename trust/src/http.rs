@@ -125,9 +125,16 @@ pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
-/// Adds `Retry-After` to a 429 or 503 response.
-pub fn set_retry_after(response: &mut HttpResponse, wait: std::time::Duration) {
-    if let Ok(value) = HeaderValue::from_str(&retry_after_seconds(wait).to_string()) {
+/// A problem response, with `Retry-After` when the caller should wait (429, 503).
+pub fn problem_response_retry_after(
+    problem: &Problem,
+    retry_after: Option<std::time::Duration>,
+) -> HttpResponse {
+    let mut response = problem_response(problem);
+    if let Some(value) =
+        retry_after.and_then(|w| HeaderValue::from_str(&retry_after_seconds(w).to_string()).ok())
+    {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
+    response
 }

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod settings;
 pub mod telemetry;
 pub mod tls;
 pub mod token;

@@ -64,18 +64,17 @@ pub async fn upsert_child(
     })
 }
 
-/// Runs one write in its own immediate transaction, off the async workers.
-pub(crate) async fn write_one<F>(
+/// Runs writes in one immediate transaction, off the async workers, as the calling
+/// agency system.
+pub(crate) async fn write_one<T, F>(
     state: &web::Data<AppState>,
     caller: &IntegrationClient,
     req: &HttpRequest,
     f: F,
-) -> Result<Written, ApiError>
+) -> Result<T, ApiError>
 where
-    F: FnOnce(
-            &mut diesel::sqlite::SqliteConnection,
-            &writes::Writer<'_>,
-        ) -> Result<Written, ApiError>
+    T: Send + 'static,
+    F: FnOnce(&mut diesel::sqlite::SqliteConnection, &writes::Writer<'_>) -> Result<T, ApiError>
         + Send
         + 'static,
 {

@@ -252,7 +252,7 @@ pub async fn batch(
         )]));
     }
     let holder = state.agency_kind;
-    let results = write_batch(&state, &caller, &req, move |c, writer| {
+    let results: Vec<BatchItemResult> = write_one(&state, &caller, &req, move |c, writer| {
         Ok(items
             .into_iter()
             .enumerate()
@@ -297,36 +297,6 @@ pub async fn batch(
         failed,
         results,
     }))
-}
-
-async fn write_batch<F>(
-    state: &web::Data<AppState>,
-    caller: &IntegrationClient,
-    req: &HttpRequest,
-    f: F,
-) -> Result<Vec<BatchItemResult>, ApiError>
-where
-    F: FnOnce(
-            &mut diesel::sqlite::SqliteConnection,
-            &writes::Writer<'_>,
-        ) -> Result<Vec<BatchItemResult>, ApiError>
-        + Send
-        + 'static,
-{
-    let pool = state.pool.clone();
-    let system = caller.member_id.clone();
-    let holder = state.agency_kind;
-    let correlation_id = crate::audit::correlation_of(req);
-    web::block(move || {
-        let mut conn = pool.get().map_err(db::DbError::from)?;
-        let writer = writes::Writer {
-            system: &system,
-            holder,
-            correlation_id: &correlation_id,
-        };
-        conn.immediate_transaction(|c| f(c, &writer))
-    })
-    .await?
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,0 +1,49 @@
+//! Configuration sections every service shares, and the layered loader: a TOML file,
+//! then environment variables `<PREFIX>__<SECTION>__<KEY>`.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on, e.g. `127.0.0.1:9001`; port 0 picks a free port.
+    pub listen: String,
+    /// Worker threads; defaults to the number of cores.
+    #[serde(default)]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySettings {
+    /// The federation directory file.
+    pub path: PathBuf,
+    /// How often to look for changes to it, in seconds.
+    #[serde(default = "default_reload_seconds")]
+    pub reload_seconds: u64,
+}
+
+fn default_reload_seconds() -> u64 {
+    2
+}
+
+/// Loads `T` from an optional TOML file overlaid with `PREFIX__SECTION__KEY` variables.
+pub fn load<T: DeserializeOwned>(
+    path: Option<&Path>,
+    prefix: &str,
+) -> Result<T, config::ConfigError> {
+    let mut builder = config::Config::builder();
+    if let Some(path) = path {
+        builder = builder.add_source(config::File::from(path).required(true));
+    }
+    builder
+        .add_source(
+            config::Environment::with_prefix(prefix)
+                .prefix_separator("__")
+                .separator("__"),
+        )
+        .build()?
+        .try_deserialize()
+}
