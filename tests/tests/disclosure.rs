@@ -813,3 +813,248 @@ async fn a_police_enquiry_is_deferred_from_the_report_until_released() {
     assert_eq!(verify(&fed, "social-care").await["intact"], true);
     fed.shutdown().await;
 }
+
+/// The level a profile's policy grants each category, as the ship-with policy states it.
+fn expected_levels(
+    table: &[(&str, &str)],
+    default: &str,
+    categories: &[&str],
+) -> Vec<(String, String)> {
+    categories
+        .iter()
+        .map(|c| {
+            let level = table
+                .iter()
+                .find(|(cat, _)| cat == c)
+                .map(|(_, l)| *l)
+                .unwrap_or(default);
+            ((*c).to_owned(), level.to_owned())
+        })
+        .collect()
+}
+
+const SOCIAL_CARE: &[&str] = &[
+    "child_in_need_episode",
+    "child_in_need_plan",
+    "child_protection_plan",
+    "looked_after",
+    "allocated_social_worker",
+    "assessment_factors",
+    "personal_education_plan",
+    "placement_move",
+];
+const SCHOOL: &[&str] = &[
+    "enrolment",
+    "attendance",
+    "exclusion",
+    "special_educational_needs",
+    "pupil_premium",
+    "attainment",
+    "behaviour",
+    "trusted_adult",
+    "pupil_passport",
+];
+
+/// Every category, for each kind of requester: the level the policy grants where the
+/// agency holds such records, `none` with `not_held` where it holds none, `none` with
+/// `policy` where the policy grants nothing.
+#[tokio::test]
+async fn every_category_gets_the_level_its_policy_grants() {
+    let fed = spawn_federation(Options {
+        nodes: vec![
+            "social-care",
+            "school-a",
+            "school-b",
+            "health",
+            "police",
+            "early-help",
+        ],
+        children: 300,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let child = cp_child(&fed);
+    let school = child
+        .holdings
+        .iter()
+        .find(|h| h.node.starts_with("school"))
+        .unwrap()
+        .node;
+
+    // (node, role, agency, purpose, per-category table, default for unnamed categories)
+    type Case<'a> = (
+        &'a str,
+        PractitionerRole,
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "social-care",
+            DesignatedSafeguardingLead,
+            "school-a",
+            "safeguarding",
+            &[
+                ("child_protection_plan", "full"),
+                ("child_in_need_plan", "full"),
+                ("looked_after", "full"),
+                ("allocated_social_worker", "full"),
+                ("personal_education_plan", "full"),
+            ],
+            "summary",
+        ),
+        (
+            "social-care",
+            Teacher,
+            "school-a",
+            "education_support",
+            &[
+                ("child_protection_plan", "summary"),
+                ("child_in_need_plan", "summary"),
+                ("looked_after", "summary"),
+                ("allocated_social_worker", "existence"),
+            ],
+            "none",
+        ),
+        (
+            "social-care",
+            PoliceOfficer,
+            "police",
+            "safeguarding",
+            &[("child_protection_plan", "summary")],
+            "existence",
+        ),
+        (
+            "social-care",
+            SchoolNurse,
+            "health",
+            "health_care",
+            &[("assessment_factors", "none")],
+            "summary",
+        ),
+        (
+            "social-care",
+            EarlyHelpWorker,
+            "early-help",
+            "early_help",
+            &[],
+            "summary",
+        ),
+        (
+            school,
+            SocialWorker,
+            "social-care",
+            "care_planning",
+            &[
+                ("attendance", "full"),
+                ("exclusion", "full"),
+                ("special_educational_needs", "full"),
+                ("enrolment", "full"),
+                ("behaviour", "full"),
+                ("trusted_adult", "full"),
+                ("pupil_passport", "full"),
+            ],
+            "summary",
+        ),
+        (
+            school,
+            SchoolNurse,
+            "health",
+            "health_care",
+            &[
+                ("attendance", "summary"),
+                ("special_educational_needs", "summary"),
+                ("trusted_adult", "summary"),
+                ("pupil_passport", "summary"),
+            ],
+            "none",
+        ),
+        (
+            school,
+            PoliceOfficer,
+            "police",
+            "safeguarding",
+            &[("enrolment", "existence")],
+            "none",
+        ),
+        (
+            school,
+            EarlyHelpWorker,
+            "early-help",
+            "early_help",
+            &[
+                ("attendance", "summary"),
+                ("exclusion", "summary"),
+                ("special_educational_needs", "summary"),
+                ("trusted_adult", "summary"),
+                ("enrolment", "summary"),
+            ],
+            "none",
+        ),
+    ];
+    for (node, role, agency, purpose, table, default) in cases {
+        let categories = if node == "social-care" {
+            SOCIAL_CARE
+        } else {
+            SCHOOL
+        };
+        let held: std::collections::BTreeSet<String> = holding(child, node)
+            .records
+            .iter()
+            .map(|r| r.category.as_str().to_owned())
+            .collect();
+        let reference = local_ref(&fed, node, child).await;
+        let token = fed.token(role, agency);
+        let (status, answer) = read(
+            &fed,
+            node,
+            &reference,
+            &token,
+            &format!("purpose={purpose}&legal_basis=public_task"),
+        )
+        .await;
+        assert_eq!(status, 200, "{node} {role:?} {purpose}: {answer}");
+        let got: Vec<(String, String, String)> = answer["disclosure"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["category"].as_str().unwrap().to_owned(),
+                    d["level"].as_str().unwrap().to_owned(),
+                    d["withheld"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String, String)> = expected_levels(table, default, categories)
+            .into_iter()
+            .map(|(c, level)| match (level.as_str(), held.contains(&c)) {
+                ("none", _) => (c, "none".into(), "policy".into()),
+                (_, false) => (c, "none".into(), "not_held".into()),
+                (_, true) => (c, level, String::new()),
+            })
+            .collect();
+        assert_eq!(got, want, "{node} {role:?} {purpose}");
+        // And the records returned are exactly those of categories at summary or full.
+        for r in answer["records"].as_array().unwrap() {
+            let level = &want
+                .iter()
+                .find(|(c, _, _)| c == r["category"].as_str().unwrap())
+                .unwrap()
+                .1;
+            assert!(
+                level == "full" || level == "summary",
+                "{node} {role:?}: {r}"
+            );
+            assert_eq!(
+                r.get("details").is_some(),
+                level == "full",
+                "{node} {role:?}: {r}"
+            );
+        }
+    }
+    fed.shutdown().await;
+}
