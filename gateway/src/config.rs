@@ -32,12 +32,19 @@ pub struct FederationSettings {
     /// Longest wait to open a connection (TCP + TLS) to a node, in milliseconds.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// Searches, views and access reports in flight at once; beyond it, 503 at once.
+    #[serde(default = "default_max_concurrent_fanouts")]
+    pub max_concurrent_fanouts: usize,
     /// Consecutive failures after which the gateway stops asking a node for a while.
     #[serde(default = "default_breaker_failures")]
     pub breaker_failures: u32,
     /// How long, in milliseconds, before one probe is let through to that node again.
     #[serde(default = "default_breaker_cool_down_ms")]
     pub breaker_cool_down_ms: u64,
+}
+
+fn default_max_concurrent_fanouts() -> usize {
+    512
 }
 
 fn default_breaker_failures() -> u32 {
@@ -61,6 +68,7 @@ impl Default for FederationSettings {
         Self {
             node_timeout_ms: default_node_timeout_ms(),
             connect_timeout_ms: default_connect_timeout_ms(),
+            max_concurrent_fanouts: default_max_concurrent_fanouts(),
             breaker_failures: default_breaker_failures(),
             breaker_cool_down_ms: default_breaker_cool_down_ms(),
         }

@@ -16,6 +16,8 @@ pub enum GatewayError {
     Reference(ReferenceError),
     #[error("rate limited")]
     RateLimited(std::time::Duration),
+    #[error("busy")]
+    Busy,
     #[error("internal error")]
     Internal,
 }
@@ -61,6 +63,11 @@ impl GatewayError {
                     format!("retry after {} s", trust::http::retry_after_seconds(*wait)),
                 )
             }
+            GatewayError::Busy => Problem::new(
+                "busy",
+                "The gateway is answering as many requests as it can; retry shortly",
+                503,
+            ),
             GatewayError::Internal => {
                 Problem::new("internal", "The gateway failed to handle the request", 500)
             }
@@ -76,6 +83,7 @@ impl ResponseError for GatewayError {
     fn error_response(&self) -> HttpResponse {
         let retry_after = match self {
             GatewayError::RateLimited(wait) => Some(*wait),
+            GatewayError::Busy => Some(std::time::Duration::from_secs(1)),
             _ => None,
         };
         trust::http::problem_response_retry_after(&self.problem(), retry_after)
@@ -115,6 +123,7 @@ mod tests {
                 429,
                 "rate-limited",
             ),
+            (GatewayError::Busy, 503, "busy"),
             (GatewayError::Internal, 500, "internal"),
         ];
         for (error, status, code) in table {

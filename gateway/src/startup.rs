@@ -19,6 +19,8 @@ pub struct AppState {
     pub node_deadline: Duration,
     pub reference_ttl_seconds: i64,
     pub limiter: trust::limits::RateLimiter,
+    /// Fan-outs in flight; a request past the limit gets 503 at once.
+    pub fanouts: tokio::sync::Semaphore,
 }
 
 pub struct Application {
@@ -71,6 +73,7 @@ impl Application {
             node_deadline: Duration::from_millis(settings.federation.node_timeout_ms),
             reference_ttl_seconds: settings.reference.ttl_seconds,
             limiter: trust::limits::RateLimiter::new(settings.limits),
+            fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
         });
         let mut server = HttpServer::new(move || {
             App::new()

@@ -269,6 +269,38 @@ impl NodeClient<'_> {
         self.send(request).await
     }
 
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        request: Option<reqwest::RequestBuilder>,
+        deadline: Instant,
+    ) -> Result<T, Failure> {
+        let Some(request) = request else {
+            return Err(Failure::Error("request could not be prepared".into()));
+        };
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let call = async {
+            let response = request.timeout(remaining).send().await.map_err(classify)?;
+            let status = response.status();
+            let bytes = response.bytes().await.map_err(classify)?;
+            if status == StatusCode::NOT_FOUND {
+                return Err(Failure::NotFound);
+            }
+            if !status.is_success() {
+                let title = serde_json::from_slice::<Problem>(&bytes)
+                    .map(|p| p.detail.unwrap_or(p.title))
+                    .unwrap_or_else(|_| "no problem details".to_owned());
+                return Err(Failure::Error(format!("node answered {status}: {title}")));
+            }
+            serde_json::from_slice::<T>(&bytes)
+                .map_err(|e| Failure::Error(format!("node answered with an invalid body: {e}")))
+        };
+        // The request timeout covers the exchange; this bounds anything around it too.
+        match tokio::time::timeout(remaining, call).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure::Timeout),
+        }
+    }
+
     fn unbuilt<T>(&self) -> Outcome<T> {
         let failure = match &self.http {
             Err(failure) => failure.clone(),
@@ -291,31 +323,22 @@ impl NodeClient<'_> {
                 elapsed: Duration::ZERO,
             };
         }
-        let mut request = request.bearer_auth(self.token).timeout(self.deadline);
+        let mut request = request.bearer_auth(self.token);
         if let Some(tp) = self.traceparent {
             request = request.header("traceparent", tp);
         }
-        let call = async {
-            let response = request.send().await.map_err(classify)?;
-            let status = response.status();
-            let bytes = response.bytes().await.map_err(classify)?;
-            if status == StatusCode::NOT_FOUND {
-                return Err(Failure::NotFound);
+        // Every call here is a read, so a connection-level failure (a node restarting, a
+        // kept-alive connection it dropped) is retried once, after a jittered pause, if
+        // the deadline leaves room for it.
+        let deadline = started + self.deadline;
+        let mut result = self.attempt::<T>(request.try_clone(), deadline).await;
+        if matches!(result, Err(Failure::Unavailable(_))) {
+            let pause = Duration::from_millis(50 + u64::from(jitter_byte()) % 100);
+            if Instant::now() + pause + Duration::from_millis(100) < deadline {
+                tokio::time::sleep(pause).await;
+                result = self.attempt::<T>(Some(request), deadline).await;
             }
-            if !status.is_success() {
-                let title = serde_json::from_slice::<Problem>(&bytes)
-                    .map(|p| p.detail.unwrap_or(p.title))
-                    .unwrap_or_else(|_| "no problem details".to_owned());
-                return Err(Failure::Error(format!("node answered {status}: {title}")));
-            }
-            serde_json::from_slice::<T>(&bytes)
-                .map_err(|e| Failure::Error(format!("node answered with an invalid body: {e}")))
-        };
-        // The request timeout covers the exchange; this bounds anything around it too.
-        let result = match tokio::time::timeout(self.deadline, call).await {
-            Ok(result) => result,
-            Err(_) => Err(Failure::Timeout),
-        };
+        }
         // A node that answers, even "not found", is healthy.
         self.breaker
             .record(matches!(result, Ok(_) | Err(Failure::NotFound)));
@@ -333,6 +356,13 @@ impl NodeClient<'_> {
             elapsed: started.elapsed(),
         }
     }
+}
+
+fn jitter_byte() -> u8 {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut byte = [0u8; 1];
+    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut byte);
+    byte[0]
 }
 
 fn classify(e: reqwest::Error) -> Failure {

@@ -20,6 +20,8 @@ pub struct Options {
     pub rate_limit: Option<(f64, u32)>,
     /// The gateway's circuit breakers: consecutive failures, cool-down in milliseconds.
     pub breaker: (u32, u64),
+    /// Searches, views and access reports the gateway runs at once.
+    pub max_concurrent_fanouts: usize,
     /// Broken nodes to list in the directory beside the real ones.
     pub misbehaving: Vec<(&'static str, Misbehaviour)>,
 }
@@ -59,6 +61,7 @@ impl Default for Options {
             rate_limit: None,
             misbehaving: Vec::new(),
             breaker: (5, 10_000),
+            max_concurrent_fanouts: 512,
         }
     }
 }
@@ -105,6 +108,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         node_timeout_ms: options.node_timeout_ms,
         rate_limit: options.rate_limit,
         breaker: options.breaker,
+        max_concurrent_fanouts: options.max_concurrent_fanouts,
     };
     let files = Federation::generate(dir.path(), plan)?;
     let children = seed::population(42, options.children);

@@ -236,3 +236,43 @@ async fn the_gateway_refuses_a_node_presenting_another_members_certificate() {
     assert!(last.1.contains("not of 'police'"), "{last:?}");
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn past_the_fan_out_limit_the_gateway_says_busy_at_once() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a"],
+        children: 20,
+        node_timeout_ms: 1500,
+        max_concurrent_fanouts: 1,
+        misbehaving: vec![("silent", Misbehaviour::NoHandshake)],
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let query = query_for(fed.child_known_to(1, &[]).unwrap());
+    let slow = search(&fed, &token, &query);
+    let busy = async {
+        // Starts while the first search waits on the silent node.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        fed.anonymous_client()
+            .post(format!(
+                "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+                fed.gateway_url
+            ))
+            .bearer_auth(&token)
+            .json(&query)
+            .send()
+            .await
+            .unwrap()
+    };
+    let (first, second) = tokio::join!(slow, busy);
+    assert_eq!(status(&first["agencies"], "silent").0, "timeout");
+    assert_eq!(second.status(), 503);
+    assert_eq!(second.headers()["retry-after"], "1");
+    assert_eq!(second.headers()["content-type"], "application/problem+json");
+    // Once the first is done, the slot is free again.
+    let again = search(&fed, &token, &query).await;
+    assert_eq!(status(&again["agencies"], "school-a").0, "held");
+    fed.shutdown().await;
+}

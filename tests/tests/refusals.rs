@@ -381,3 +381,95 @@ async fn nodes_verify_the_forwarded_token_themselves() {
     problem(missing, 401, "invalid-token").await;
     fed.shutdown().await;
 }
+
+/// Polls until `check` holds, for up to ten seconds (the directory is re-read every 2 s).
+async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..50 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn removing_a_member_and_rotating_an_issuer_key_take_effect_without_restart() {
+    let fed = spawn_federation(small()).await.unwrap();
+    let text = std::fs::read_to_string(&fed.files.directory_file).unwrap();
+    let mut directory: trust::directory::DirectoryFile = toml::from_str(&text).unwrap();
+
+    // Remove school A's MIS and rotate the issuer's key in one directory change.
+    directory
+        .members
+        .retain(|m| m.id.as_str() != "school-a-system");
+    let (new_private, new_public) = federation::pki::token_issuer_keys().unwrap();
+    directory.issuers[0].public_key_pem = new_public;
+    let old_token = fed.dsl_token();
+    std::fs::write(
+        &fed.files.directory_file,
+        toml::to_string_pretty(&directory).unwrap(),
+    )
+    .unwrap();
+
+    let mis = fed.integration_client("school-a");
+    let url = format!("{}/v1/children/NPS-000001", fed.node_url("school-a"));
+    assert!(
+        eventually(|| async { mis.get(&url).send().await.unwrap().status() == 403 }).await,
+        "the removed member is refused"
+    );
+    let search = format!(
+        "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+        fed.gateway_url
+    );
+    let client = fed.anonymous_client();
+    assert!(
+        eventually(|| async {
+            client
+                .post(&search)
+                .bearer_auth(&old_token)
+                .json(&match_body())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 401
+        })
+        .await,
+        "tokens signed with the old key are refused"
+    );
+    let new_token = federation::plan::dev_token(
+        &new_private,
+        PractitionerRole::DesignatedSafeguardingLead,
+        "school-a",
+        "dsl",
+        300,
+    )
+    .unwrap();
+    let accepted = client
+        .post(&search)
+        .bearer_auth(&new_token)
+        .json(&match_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        accepted.status(),
+        200,
+        "tokens from the new key work at gateway and nodes"
+    );
+    let found: Value = accepted.json().await.unwrap();
+    assert!(
+        found["agencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] != "error"),
+        "{found}"
+    );
+    fed.shutdown().await;
+}

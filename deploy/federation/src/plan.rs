@@ -34,6 +34,8 @@ pub struct Plan {
     pub rate_limit: Option<(f64, u32)>,
     /// The gateway's circuit breakers: consecutive failures, cool-down in milliseconds.
     pub breaker: (u32, u64),
+    /// Searches, views and access reports the gateway runs at once.
+    pub max_concurrent_fanouts: usize,
 }
 
 impl Plan {
@@ -73,6 +75,7 @@ impl Plan {
             node_timeout_ms: 2000,
             rate_limit: None,
             breaker: (5, 10_000),
+            max_concurrent_fanouts: 512,
         }
     }
 
@@ -295,8 +298,8 @@ impl Federation {
         )?;
         writeln!(
             text,
-            "[federation]\nnode_timeout_ms = {}\nbreaker_failures = {}\nbreaker_cool_down_ms = {}\n",
-            plan.node_timeout_ms, plan.breaker.0, plan.breaker.1
+            "[federation]\nnode_timeout_ms = {}\nbreaker_failures = {}\nbreaker_cool_down_ms = {}\nmax_concurrent_fanouts = {}\n",
+            plan.node_timeout_ms, plan.breaker.0, plan.breaker.1, plan.max_concurrent_fanouts
         )?;
         writeln!(
             text,

@@ -47,6 +47,11 @@ pub async fn access_report(
             Utc::now(),
         )
         .map_err(GatewayError::Reference)?;
+    // Bounded fan-outs: past the limit, say so at once rather than queue.
+    let _slot = state
+        .fanouts
+        .try_acquire()
+        .map_err(|_| GatewayError::Busy)?;
     let directory = state.directory.get();
     let traceparent = req
         .headers()

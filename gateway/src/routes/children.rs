@@ -55,6 +55,11 @@ pub async fn search(
     if !errors.is_empty() {
         return Err(GatewayError::Invalid(errors));
     }
+    // Bounded fan-outs: past the limit, say so at once rather than queue.
+    let _slot = state
+        .fanouts
+        .try_acquire()
+        .map_err(|_| GatewayError::Busy)?;
     let directory = state.directory.get();
     let outcome =
         federation::search(&directory, &fanout(&state, &auth, &req), &query, &context).await;
@@ -146,6 +151,11 @@ pub async fn view(
             Utc::now(),
         )
         .map_err(GatewayError::Reference)?;
+    // Bounded fan-outs: past the limit, say so at once rather than queue.
+    let _slot = state
+        .fanouts
+        .try_acquire()
+        .map_err(|_| GatewayError::Busy)?;
     let directory = state.directory.get();
     let view = federation::view(
         &directory,
