@@ -2,6 +2,7 @@
 //! children, and run every node and the gateway. Shared by the `federation` command and
 //! the cross-service tests.
 
+pub mod bench;
 pub mod load;
 pub mod pki;
 pub mod plan;

@@ -80,6 +80,32 @@ enum Cmd {
         #[arg(long, default_value = "text")]
         log_format: String,
     },
+    /// Measure the federation against labelled synthetic data.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Matching quality (precision, recall, wrong links, twins) and latency of a node's
+    /// plain-mode matching, over drifted agency copies of synthetic children.
+    Matching {
+        /// How many true children to generate (twins are added on top).
+        #[arg(long, default_value_t = 10_000)]
+        children: usize,
+        /// How many children to search for; each at every agency.
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
+        /// Seed of the population, the drift and the queries.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Folder for the agencies' databases (kept); a temporary one, removed at the
+        /// end, if not given.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn parse_role(s: &str) -> Result<PractitionerRole, String> {
@@ -162,6 +188,20 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Cmd::Bench {
+            what:
+                BenchCmd::Matching {
+                    children,
+                    queries,
+                    seed,
+                    dir,
+                },
+        } => federation::bench::matching(&federation::bench::Options {
+            children,
+            queries,
+            seed,
+            dir,
+        }),
         Cmd::RunGateway { config, log_format } => {
             trust::telemetry::init(&log_format);
             let settings = gateway::Settings::load(Some(&config))?;
