@@ -13,7 +13,7 @@ async fn a_flooding_member_gets_429_then_recovers_and_others_are_unaffected() {
     let fed = spawn_federation(Options {
         nodes: vec!["school-a", "police"],
         children: 5,
-        rate_limit: Some((2.0, 3)),
+        rate_limit: Some((0.5, 3)),
         ..Options::default()
     })
     .await
