@@ -57,7 +57,8 @@ impl Default for Options {
                 "early-help",
             ],
             children: 300,
-            node_timeout_ms: 2000,
+            // Generous: a slow answer on a loaded CI machine is not what these tests test.
+            node_timeout_ms: 5000,
             rate_limit: None,
             misbehaving: Vec::new(),
             breaker: (5, 10_000),
