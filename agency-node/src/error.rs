@@ -37,15 +37,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn problem(&self) -> Problem {
         match self {
-            ApiError::Invalid(errors) => {
-                let n = errors.len();
-                Problem::new("invalid-request", "The request is not valid", 400)
-                    .with_detail(format!(
-                        "{n} field{} invalid",
-                        if n == 1 { " is" } else { "s are" }
-                    ))
-                    .with_errors(errors.clone())
-            }
+            ApiError::Invalid(errors) => Problem::invalid(errors.clone()),
             ApiError::NotAMember(e) => {
                 Problem::new("not-a-member", "The client is not a federation member", 403)
                     .with_detail(e.to_string())
@@ -92,11 +84,7 @@ impl ApiError {
                 412,
             )
             .with_detail(format!("the stored version is {current}; read it again")),
-            ApiError::RateLimited(wait) => {
-                Problem::new("rate-limited", "Too many requests from this member", 429).with_detail(
-                    format!("retry after {} s", trust::http::retry_after_seconds(*wait)),
-                )
-            }
+            ApiError::RateLimited(wait) => trust::http::rate_limited_problem("member", *wait),
             ApiError::Unavailable => Problem::new(
                 "unavailable",
                 "The node cannot reach its database just now; retry shortly",

@@ -25,15 +25,7 @@ pub enum GatewayError {
 impl GatewayError {
     pub fn problem(&self) -> Problem {
         match self {
-            GatewayError::Invalid(errors) => {
-                let n = errors.len();
-                Problem::new("invalid-request", "The request is not valid", 400)
-                    .with_detail(format!(
-                        "{n} field{} invalid",
-                        if n == 1 { " is" } else { "s are" }
-                    ))
-                    .with_errors(errors.clone())
-            }
+            GatewayError::Invalid(errors) => Problem::invalid(errors.clone()),
             GatewayError::Token(e) => Problem::new(
                 "invalid-token",
                 "The practitioner token is not accepted",
@@ -58,11 +50,7 @@ impl GatewayError {
                 403,
             )
             .with_detail(e.to_string()),
-            GatewayError::RateLimited(wait) => {
-                Problem::new("rate-limited", "Too many requests from this agency", 429).with_detail(
-                    format!("retry after {} s", trust::http::retry_after_seconds(*wait)),
-                )
-            }
+            GatewayError::RateLimited(wait) => trust::http::rate_limited_problem("agency", *wait),
             GatewayError::Busy => Problem::new(
                 "busy",
                 "The gateway is answering as many requests as it can; retry shortly",

@@ -41,6 +41,17 @@ impl Problem {
         }
     }
 
+    /// 400 `invalid-request` listing every invalid field.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let n = errors.len();
+        Self::new("invalid-request", "The request is not valid", 400)
+            .with_detail(format!(
+                "{n} field{} invalid",
+                if n == 1 { " is" } else { "s are" }
+            ))
+            .with_errors(errors)
+    }
+
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self

@@ -125,6 +125,16 @@ pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
+/// 429 `rate-limited` for a flooding `who` (member, agency), saying how long to wait.
+pub fn rate_limited_problem(who: &str, wait: std::time::Duration) -> Problem {
+    Problem::new(
+        "rate-limited",
+        &format!("Too many requests from this {who}"),
+        429,
+    )
+    .with_detail(format!("retry after {} s", retry_after_seconds(wait)))
+}
+
 /// A problem response, with `Retry-After` when the caller should wait (429, 503).
 pub fn problem_response_retry_after(
     problem: &Problem,
