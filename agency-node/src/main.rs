@@ -47,6 +47,16 @@ fn main() -> anyhow::Result<()> {
     }
     trust::telemetry::init(&cli.log_format);
     let settings = agency_node::Settings::load(cli.config.as_deref())?;
+    if let Some(Command::Audit {
+        command: AuditCommand::Verify,
+    }) = cli.command
+    {
+        let pool = agency_node::db::connect(&settings.database.url)?;
+        let mut conn = pool.get()?;
+        let result = agency_node::db::audit::verify(&mut conn)?;
+        println!("{}", serde_json::to_string_pretty(&result)?);
+        std::process::exit(if result.intact { 0 } else { 1 });
+    }
     actix_web::rt::System::new().block_on(async move {
         agency_node::Application::build(settings)?
             .run_until_stopped()
