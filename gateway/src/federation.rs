@@ -11,7 +11,7 @@ use schemas::{
     MatchOutcome, SearchStatus, SectionStatus, ViewFilter,
 };
 use std::time::Duration;
-use trust::{Directory, Member};
+use trust::{Directory, Node};
 
 pub struct Fanout<'a> {
     pub http: &'a crate::upstream::Upstream,
@@ -21,7 +21,7 @@ pub struct Fanout<'a> {
 }
 
 impl<'a> Fanout<'a> {
-    pub fn client(&self, member: &'a Member) -> NodeClient<'a> {
+    pub fn client(&self, member: Node<'a>) -> NodeClient<'a> {
         self.http
             .node(member, self.token, self.deadline, self.traceparent)
     }
@@ -38,11 +38,11 @@ pub async fn search(
     query: &ChildQuery,
     context: &AccessContext,
 ) -> SearchOutcome {
-    let nodes: Vec<&Member> = directory.nodes().collect();
+    let nodes: Vec<Node<'_>> = directory.nodes().collect();
     let answers = join_all(
         nodes
             .iter()
-            .map(|member| async { fanout.client(member).match_child(query, context).await }),
+            .map(|member| async { fanout.client(*member).match_child(query, context).await }),
     )
     .await;
     let mut agencies = Vec::with_capacity(nodes.len());
@@ -51,7 +51,7 @@ pub async fn search(
         let mut result = AgencySearchResult {
             agency_id: member.id.clone(),
             agency_name: member.name.clone(),
-            kind: member.kind.unwrap_or(schemas::AgencyKind::School),
+            kind: member.kind,
             status: SearchStatus::NotFound,
             grade: None,
             matched_on: Vec::new(),
@@ -122,7 +122,7 @@ pub async fn view(
     context: &AccessContext,
     filter: &ViewFilter,
 ) -> ChildView {
-    let nodes: Vec<&Member> = directory.nodes().collect();
+    let nodes: Vec<Node<'_>> = directory.nodes().collect();
     let entry_for = |id: &AgencyId| {
         reference
             .nodes
@@ -136,7 +136,7 @@ pub async fn view(
             let mut section = AgencySection {
                 agency_id: member.id.clone(),
                 agency_name: member.name.clone(),
-                kind: member.kind.unwrap_or(schemas::AgencyKind::School),
+                kind: member.kind,
                 status: SectionStatus::NotFound,
                 reason: None,
                 elapsed_ms: 0,
@@ -147,7 +147,7 @@ pub async fn view(
             };
             match entry {
                 Some(NodeEntry::Held { r }) => {
-                    let outcome = fanout.client(member).records(&r, context).await;
+                    let outcome = fanout.client(*member).records(&r, context).await;
                     section.elapsed_ms = outcome.elapsed.as_millis() as u64;
                     match outcome.result {
                         Ok(answer) => {

@@ -200,7 +200,7 @@ impl Upstream {
     /// A client for one call, or several, to `member`.
     pub fn node<'a>(
         &self,
-        member: &'a trust::Member,
+        member: trust::Node<'a>,
         token: &'a str,
         deadline: Duration,
         traceparent: Option<&'a str>,
@@ -210,7 +210,7 @@ impl Upstream {
             breaker: self.breaker(&member.id),
             node: member.id.clone(),
             metrics: self.metrics.clone(),
-            base_url: member.base_url.as_deref().unwrap_or_default(),
+            base_url: member.base_url,
             token,
             deadline,
             traceparent,

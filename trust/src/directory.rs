@@ -65,6 +65,22 @@ pub struct IssuerFile {
     pub agencies: Vec<AgencyId>,
 }
 
+/// An agency node listed in the directory, with its kind and base URL.
+#[derive(Debug, Clone, Copy)]
+pub struct Node<'a> {
+    pub member: &'a Member,
+    pub kind: AgencyKind,
+    pub base_url: &'a str,
+}
+
+impl std::ops::Deref for Node<'_> {
+    type Target = Member;
+
+    fn deref(&self) -> &Member {
+        self.member
+    }
+}
+
 /// A trusted token issuer, its key parsed.
 #[derive(Debug, Clone)]
 pub struct Issuer {
@@ -219,9 +235,19 @@ impl Directory {
         self.members.iter().find(|m| &m.id == id)
     }
 
-    /// Agency nodes, in directory order.
-    pub fn nodes(&self) -> impl Iterator<Item = &Member> {
-        self.members.iter().filter(|m| m.role == MemberRole::Node)
+    /// Agency nodes, in directory order. Validation guarantees every node has a kind and
+    /// a base URL, so callers get them without a fallback.
+    pub fn nodes(&self) -> impl Iterator<Item = Node<'_>> {
+        self.members.iter().filter_map(|member| {
+            match (member.role, member.kind, &member.base_url) {
+                (MemberRole::Node, Some(kind), Some(base_url)) => Some(Node {
+                    member,
+                    kind,
+                    base_url,
+                }),
+                _ => None,
+            }
+        })
     }
 
     /// The member a verified client certificate belongs to.

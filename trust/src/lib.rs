@@ -12,7 +12,7 @@ pub mod telemetry;
 pub mod tls;
 pub mod token;
 
-pub use directory::{Directory, DirectoryError, DirectoryHandle, Issuer, Member};
+pub use directory::{Directory, DirectoryError, DirectoryHandle, Issuer, Member, Node};
 pub use tls::{PeerCertificate, TlsError};
 pub use token::{Practitioner, PractitionerClaims, TokenError};
 

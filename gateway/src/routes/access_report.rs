@@ -69,7 +69,7 @@ pub async fn access_report(
     let answers = join_all(held.iter().map(|(member, r)| {
         let client = state
             .http
-            .node(member, &auth.token, state.node_deadline, traceparent);
+            .node(*member, &auth.token, state.node_deadline, traceparent);
         async move { client.access_report(r).await }
     }))
     .await;
