@@ -75,6 +75,41 @@ impl NewEntry {
         }
     }
 
+    /// The same entry recorded as another action.
+    pub fn with_action(mut self, action: Action) -> Self {
+        self.action = action.as_str();
+        self
+    }
+
+    /// An event this node sent (through `gateway`) to another agency, at a level: a
+    /// disclosure to that agency's practitioners, for safeguarding, which the child's
+    /// access report lists like any other.
+    pub fn notification_disclosure(
+        recipient: &str,
+        kind: schemas::AgencyKind,
+        child_id: &str,
+        event_id: &str,
+        detail: serde_json::Value,
+    ) -> Self {
+        Self {
+            action: Action::Disclosure.as_str(),
+            actor_user: None,
+            actor_role: Some(
+                crate::notifications::recipient_role(kind)
+                    .as_str()
+                    .to_owned(),
+            ),
+            actor_agency: Some(recipient.to_owned()),
+            via_member: "gateway".to_owned(),
+            purpose: Some(wire_name(&schemas::federation::Purpose::Safeguarding)),
+            legal_basis: Some(wire_name(&schemas::federation::LegalBasis::PublicTask)),
+            override_reason: None,
+            child_id: Some(child_id.to_owned()),
+            detail,
+            correlation_id: event_id.to_owned(),
+        }
+    }
+
     /// A write by the agency's own system.
     pub fn by_system(
         system: &schemas::AgencyId,

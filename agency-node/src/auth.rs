@@ -92,3 +92,30 @@ impl FromRequest for FederatedCaller {
         }))
     }
 }
+
+/// A gateway acting for the federation itself (routing a notification), not for a
+/// practitioner: directory role `gateway`, no token.
+#[derive(Debug, Clone)]
+pub struct GatewayCaller {
+    pub gateway_id: AgencyId,
+}
+
+impl FromRequest for GatewayCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(member(req).and_then(|(member, _)| {
+            if member.role == MemberRole::Gateway {
+                Ok(Self {
+                    gateway_id: member.id,
+                })
+            } else {
+                Err(ApiError::Forbidden(format!(
+                    "'{}' is not a gateway; notifications arrive through gateways only",
+                    member.id
+                )))
+            }
+        }))
+    }
+}

@@ -21,6 +21,13 @@ pub struct Settings {
     /// Per-member rate limit (requests per second and burst).
     #[serde(default)]
     pub limits: trust::limits::RateLimitSettings,
+    /// Outbox delivery, webhook secret, subscriptions.
+    #[serde(default)]
+    pub notifications: crate::notifications::NotificationSettings,
+    /// A school's day start and term dates (school nodes), for Operation Encompass
+    /// deadlines. A school without it counts every weekday from 08:30 Europe/London.
+    #[serde(default)]
+    pub school: Option<crate::notifications::calendar::SchoolSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -28,6 +28,12 @@ pub enum ApiError {
     Stale(i64),
     #[error("rate limited")]
     RateLimited(std::time::Duration),
+    #[error("bad signature: {0}")]
+    BadSignature(trust::webhook::WebhookError),
+    #[error("notification not found")]
+    NotificationNotFound,
+    #[error("not configured: {0}")]
+    NotConfigured(&'static str),
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -85,6 +91,23 @@ impl ApiError {
             )
             .with_detail(format!("the stored version is {current}; read it again")),
             ApiError::RateLimited(wait) => trust::http::rate_limited_problem("member", *wait),
+            ApiError::BadSignature(e) => Problem::new(
+                "bad-signature",
+                "The delivery's webhook signature is not accepted",
+                401,
+            )
+            .with_detail(e.to_string()),
+            ApiError::NotificationNotFound => Problem::new(
+                "notification-not-found",
+                "This node has no such notification",
+                404,
+            ),
+            ApiError::NotConfigured(what) => Problem::new(
+                "not-configured",
+                "This node is not configured for this operation",
+                503,
+            )
+            .with_detail(format!("set {what} in the node's configuration")),
             ApiError::Unavailable => Problem::new(
                 "unavailable",
                 "The node cannot reach its database just now; retry shortly",
@@ -166,6 +189,17 @@ mod tests {
                 429,
                 "rate-limited",
             ),
+            (
+                ApiError::BadSignature(trust::webhook::WebhookError::Stale),
+                401,
+                "bad-signature",
+            ),
+            (
+                ApiError::NotificationNotFound,
+                404,
+                "notification-not-found",
+            ),
+            (ApiError::NotConfigured("x"), 503, "not-configured"),
             (ApiError::Unavailable, 503, "unavailable"),
             (ApiError::Internal, 500, "internal"),
         ];

@@ -9,6 +9,7 @@ pub mod db;
 pub mod disclosure;
 pub mod error;
 pub mod matching;
+pub mod notifications;
 pub mod openapi;
 pub mod routes;
 pub mod startup;

@@ -4,6 +4,7 @@
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::disclosure::Policy;
+use crate::notifications::calendar::SchoolCalendar;
 use crate::openapi::ApiDoc;
 use crate::routes;
 use actix_web::dev::{Server, ServerHandle};
@@ -27,11 +28,19 @@ pub struct AppState {
     pub matching: crate::matching::MatchingSettings,
     pub policy: Policy,
     pub limiter: trust::limits::RateLimiter,
+    pub notifications: crate::notifications::NotificationSettings,
+    /// The earliest any school day starts: the sender's Encompass deadline.
+    pub earliest_school_day: SchoolCalendar,
+    /// This school's own calendar (school nodes only).
+    pub school_calendar: Option<SchoolCalendar>,
+    /// The secret the gateway signs deliveries to this node with.
+    pub webhook_secret: Option<trust::webhook::WebhookSecret>,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
+    worker: Option<crate::notifications::worker::Worker>,
 }
 
 /// Largest JSON body the node accepts.
@@ -77,6 +86,42 @@ impl Application {
         let pool = db::connect(&settings.database.url)
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let policy = Policy::load(&settings.policy.path, settings.agency.kind)?;
+        let earliest_school_day = settings
+            .notifications
+            .earliest_calendar()
+            .map_err(|why| anyhow::anyhow!("invalid [notifications] settings: {why}"))?;
+        let school_calendar = match (settings.agency.kind, &settings.school) {
+            (AgencyKind::School, school) => Some(
+                SchoolCalendar::from_settings(&school.clone().unwrap_or_default())
+                    .map_err(|why| anyhow::anyhow!("invalid [school] settings: {why}"))?,
+            ),
+            (_, Some(_)) => anyhow::bail!("only a school node takes a [school] section"),
+            (_, None) => None,
+        };
+        let webhook_secret = settings
+            .notifications
+            .webhook_secret_file
+            .as_deref()
+            .map(trust::webhook::WebhookSecret::load)
+            .transpose()?;
+        {
+            let subscribe = settings.notifications.subscribe.clone().unwrap_or_else(|| {
+                crate::notifications::default_subscriptions(settings.agency.kind)
+            });
+            let names: Vec<&str> = subscribe.iter().map(|t| t.as_str()).collect();
+            let mut conn = pool.get()?;
+            db::notifications::ensure_subscriptions(
+                &mut conn,
+                &names,
+                chrono::Utc::now().naive_utc(),
+            )?;
+        }
+        let worker = crate::notifications::worker::Worker::new(
+            pool.clone(),
+            policy.clone(),
+            settings.notifications.clone(),
+            &settings.tls,
+        )?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let port = listener.local_addr()?.port();
         let metrics = web::Data::new(trust::metrics::Metrics::new("agency-node"));
@@ -88,6 +133,10 @@ impl Application {
             matching: settings.matching.clone(),
             policy,
             limiter: trust::limits::RateLimiter::new(settings.limits),
+            notifications: settings.notifications.clone(),
+            earliest_school_day,
+            school_calendar,
+            webhook_secret,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -121,6 +170,17 @@ impl Application {
                 .service(routes::federation::access_report)
                 .service(routes::federation::match_child)
                 .service(routes::federation::child_records)
+                .service(routes::notifications::publish)
+                .service(routes::notifications::outbox)
+                .service(routes::notifications::outbox_event)
+                .service(routes::notifications::replay)
+                .service(routes::notifications::inbox)
+                .service(routes::notifications::acknowledge)
+                .service(routes::notifications::subscriptions)
+                .service(routes::notifications::set_subscription)
+                .service(routes::notifications::offer)
+                .service(routes::notifications::receive)
+                .service(routes::notifications::acknowledged)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
                 .default_service(web::to(trust::http::not_found))
         })
@@ -131,7 +191,11 @@ impl Application {
         }
         let server = server.listen_rustls_0_23(listener, tls)?.run();
         tracing::info!(agency = %settings.agency.id, port, "agency node listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -142,7 +206,17 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped; the notification worker runs alongside and stops with the
+    /// server (what it had not finished stays in the outbox for the next start).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.worker {
+            Some(worker) => {
+                tokio::select! {
+                    result = self.server => result,
+                    () = worker.run() => Ok(()),
+                }
+            }
+            None => self.server.await,
+        }
     }
 }

@@ -6,6 +6,7 @@ use crate::audit::NewEntry;
 use crate::db::records::Expect;
 use crate::db::{self, models::ChildRow, models::RecordRow};
 use crate::error::ApiError;
+use crate::notifications;
 use diesel::sqlite::SqliteConnection;
 use schemas::{AgencyId, AgencyKind, ChildUpsert, FieldError, RecordUpsert};
 use serde_json::json;
@@ -39,6 +40,10 @@ pub struct Writer<'a> {
     pub system: &'a AgencyId,
     pub holder: AgencyKind,
     pub correlation_id: &'a str,
+    /// Writes about things older than this many days raise no notification.
+    pub raise_within_days: i64,
+    /// For an Operation Encompass event: the earliest any school day can start.
+    pub earliest_school_day: Option<&'a crate::notifications::calendar::SchoolCalendar>,
 }
 
 pub fn check_local_id(local_id: &str) -> Result<(), ApiError> {
@@ -96,10 +101,14 @@ pub fn apply(
         } => {
             let child =
                 db::children::find_by_local_id(conn, local_id)?.ok_or(ApiError::ChildNotFound)?;
+            let previous = db::records::find_by_source_id(conn, &record.source_system_id)?
+                .filter(|p| p.child_id == child.id);
             let (row, created) = db::records::upsert(conn, &child.id, record, *expect)?;
+            let event = raise(conn, writer, &child.id, previous.as_ref(), record)?;
             let detail = json!({
                 "wrote": "record", "source_system_id": row.source_system_id,
                 "category": row.category, "version": row.version, "created": created,
+                "raised": event,
             });
             (child.id, detail, Written::Record(row, created))
         }
@@ -123,4 +132,38 @@ pub fn apply(
     let entry = NewEntry::by_system(writer.system, writer.correlation_id, Some(child_id), detail);
     db::audit::append(conn, &entry)?;
     Ok(written)
+}
+
+/// Puts the event a record write raises (if any, and if recent) in the outbox, in the
+/// write's transaction. Returns the event's id and type for the audit entry.
+fn raise(
+    conn: &mut SqliteConnection,
+    writer: &Writer<'_>,
+    child_id: &str,
+    previous: Option<&RecordRow>,
+    record: &RecordUpsert,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    let Some(event_type) = notifications::event_for(previous, record) else {
+        return Ok(None);
+    };
+    let occurred_at = notifications::occurred_at(event_type, record);
+    if occurred_at < chrono::Utc::now() - chrono::Duration::days(writer.raise_within_days) {
+        return Ok(None);
+    }
+    let id = notifications::enqueue(
+        conn,
+        &notifications::NewEvent {
+            event_type,
+            child_id,
+            category: record.category,
+            occurred_at,
+            impact: &record.impact,
+            details: &record.details,
+            source_system_id: Some(&record.source_system_id),
+        },
+        writer.earliest_school_day,
+    )?;
+    Ok(Some(
+        json!({"event_id": id, "event_type": event_type.as_str()}),
+    ))
 }

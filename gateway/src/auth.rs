@@ -41,3 +41,41 @@ impl FromRequest for Authenticated {
         })())
     }
 }
+
+/// An agency node calling the gateway with its own certificate (to route a
+/// notification): a directory member with role `node`.
+#[derive(Debug, Clone)]
+pub struct NodeMember {
+    pub member: trust::Member,
+}
+
+impl FromRequest for NodeMember {
+    type Error = GatewayError;
+    type Future = Ready<Result<Self, GatewayError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready((|| {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or(GatewayError::Internal)?;
+            let peer = trust::http::peer_certificate(req);
+            let member = state
+                .directory
+                .get()
+                .authenticate(peer.as_ref())
+                .map_err(GatewayError::NotAMember)?
+                .clone();
+            if member.role != schemas::MemberRole::Node {
+                return Err(GatewayError::Forbidden(format!(
+                    "'{}' is not an agency node; only nodes publish notifications",
+                    member.id
+                )));
+            }
+            state
+                .limiter
+                .check(member.id.as_str())
+                .map_err(GatewayError::RateLimited)?;
+            Ok(Self { member })
+        })())
+    }
+}

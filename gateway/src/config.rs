@@ -20,6 +20,19 @@ pub struct Settings {
     /// Rate limit per practitioner agency (requests per second and burst).
     #[serde(default)]
     pub limits: trust::limits::RateLimitSettings,
+    #[serde(default)]
+    pub notifications: NotificationSettings,
+}
+
+/// Routing notifications between nodes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Directory of webhook secrets, one file per node: `<member id>.secret` holding
+    /// `whsec_<base64>`. Read at each delivery, so a rotated secret applies at once.
+    /// Without it, the gateway refuses to route notifications.
+    #[serde(default)]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -18,6 +18,16 @@ pub enum GatewayError {
     RateLimited(std::time::Duration),
     #[error("busy")]
     Busy,
+    #[error("{0}")]
+    NotAMember(trust::directory::MembershipError),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not configured: {0}")]
+    NotConfigured(&'static str),
+    #[error("not delivered: {0}")]
+    NotDelivered(String),
+    #[error("unknown event")]
+    UnknownEvent,
     #[error("internal error")]
     Internal,
 }
@@ -56,6 +66,31 @@ impl GatewayError {
                 "The gateway is answering as many requests as it can; retry shortly",
                 503,
             ),
+            GatewayError::NotAMember(e) => {
+                Problem::new("not-a-member", "The client is not a federation member", 403)
+                    .with_detail(e.to_string())
+            }
+            GatewayError::Forbidden(detail) => {
+                Problem::new("forbidden", "This member may not call this operation", 403)
+                    .with_detail(detail.clone())
+            }
+            GatewayError::NotConfigured(what) => Problem::new(
+                "not-configured",
+                "The gateway is not configured for this operation",
+                503,
+            )
+            .with_detail(format!("set {what} in the gateway's configuration")),
+            GatewayError::UnknownEvent => Problem::new(
+                "unknown-event",
+                "The sending agency does not know this event",
+                404,
+            ),
+            GatewayError::NotDelivered(why) => Problem::new(
+                "not-delivered",
+                "The agency could not be reached; retry later",
+                502,
+            )
+            .with_detail(why.clone()),
             GatewayError::Internal => {
                 Problem::new("internal", "The gateway failed to handle the request", 500)
             }

@@ -20,10 +20,13 @@ use utoipa::{Modify, OpenApi};
         routes::children::search,
         routes::children::view,
         routes::access_report::access_report,
+        routes::notifications::route,
+        routes::notifications::acknowledge,
     ),
     modifiers(&SecuritySchemes),
     tags(
         (name = "children", description = "Search for a child and read their multi-agency view"),
+        (name = "notifications", description = "Agency nodes route events to the agencies that hold the child"),
         (name = "operations", description = "Health and readiness"),
     )
 )]
@@ -34,6 +37,17 @@ pub struct SecuritySchemes;
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "mutual_tls",
+            SecurityScheme::MutualTls {
+                description: Some(
+                    "Agency nodes only: the node's client certificate from the federation CA, \
+                     listed in the federation directory with role `node`."
+                        .into(),
+                ),
+                extensions: None,
+            },
+        );
         components.add_security_scheme(
             "practitioner_jwt",
             SecurityScheme::Http(

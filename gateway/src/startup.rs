@@ -21,6 +21,8 @@ pub struct AppState {
     pub limiter: trust::limits::RateLimiter,
     /// Fan-outs in flight; a request past the limit gets 503 at once.
     pub fanouts: tokio::sync::Semaphore,
+    /// Where the nodes' webhook secrets are (`<member id>.secret`).
+    pub notification_secrets: Option<std::path::PathBuf>,
 }
 
 pub struct Application {
@@ -64,7 +66,8 @@ impl Application {
                 cool_down: Duration::from_millis(settings.federation.breaker_cool_down_ms),
             },
         )?;
-        let tls = trust::tls::server_config(&settings.tls, ClientAuth::None)?;
+        // Practitioners' apps present no certificate; nodes routing notifications do.
+        let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             directory,
@@ -74,6 +77,7 @@ impl Application {
             reference_ttl_seconds: settings.reference.ttl_seconds,
             limiter: trust::limits::RateLimiter::new(settings.limits),
             fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
+            notification_secrets: settings.notifications.secrets_dir.clone(),
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -90,9 +94,12 @@ impl Application {
                 .service(routes::children::search)
                 .service(routes::children::view)
                 .service(routes::access_report::access_report)
+                .service(routes::notifications::route)
+                .service(routes::notifications::acknowledge)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
                 .default_service(web::to(trust::http::not_found))
         })
+        .on_connect(trust::http::capture_peer_certificate)
         .shutdown_timeout(10);
         if let Some(workers) = settings.server.workers {
             server = server.workers(workers.max(1));

@@ -4,6 +4,7 @@
 use reqwest::{Client, StatusCode};
 use schemas::AgencyId;
 use schemas::disclosure::AccessReport;
+use schemas::notification::{NotificationOffer, OfferAnswer};
 use schemas::{AccessContext, ChildQuery, ChildRecords, MatchResponse, Problem};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -269,6 +270,44 @@ impl NodeClient<'_> {
         self.send(request).await
     }
 
+    /// Offers a notification: does the node hold the child and want the event?
+    pub async fn offer(&self, offer: &NotificationOffer) -> Outcome<OfferAnswer> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http
+            .post(format!(
+                "{}/v1/federation/notifications/offers",
+                self.base_url
+            ))
+            .json(offer);
+        self.send(request).await
+    }
+
+    /// Posts a signed body (Standard Webhooks headers) to one of the node's
+    /// notification endpoints.
+    pub async fn signed_post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        id: &str,
+        body: Vec<u8>,
+        secret: &trust::webhook::WebhookSecret,
+    ) -> Outcome<T> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = secret.sign(id, timestamp, &body);
+        let request = http
+            .post(format!("{}{path}", self.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(trust::webhook::ID_HEADER, id)
+            .header(trust::webhook::TIMESTAMP_HEADER, timestamp.to_string())
+            .header(trust::webhook::SIGNATURE_HEADER, signature)
+            .body(body);
+        self.send(request).await
+    }
+
     async fn attempt<T: DeserializeOwned>(
         &self,
         request: Option<reqwest::RequestBuilder>,
@@ -323,7 +362,11 @@ impl NodeClient<'_> {
                 elapsed: Duration::ZERO,
             };
         }
-        let mut request = request.bearer_auth(self.token);
+        let mut request = if self.token.is_empty() {
+            request
+        } else {
+            request.bearer_auth(self.token)
+        };
         if let Some(tp) = self.traceparent {
             request = request.header("traceparent", tp);
         }

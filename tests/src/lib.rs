@@ -110,6 +110,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         rate_limit: options.rate_limit,
         breaker: options.breaker,
         max_concurrent_fanouts: options.max_concurrent_fanouts,
+        notification_backoff_ms: Some((200, 2_000)),
     };
     let files = Federation::generate(dir.path(), plan)?;
     let children = seed::population(42, options.children);
@@ -201,6 +202,25 @@ impl TestFederation {
         self.nodes.insert(node.to_owned(), app.handle());
         tokio::spawn(app.run_until_stopped());
         Ok(())
+    }
+
+    /// Stops the gateway as if its host went away.
+    pub async fn stop_gateway(&self) {
+        self.gateway.stop(false).await;
+    }
+
+    /// Starts the stopped gateway again on the same address.
+    pub async fn restart_gateway(&mut self) -> anyhow::Result<()> {
+        let app = gateway::Application::build(self.files.gateway_settings()?)?;
+        self.gateway = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Ok(())
+    }
+
+    /// The webhook secret the gateway signs deliveries to `node` with.
+    pub fn webhook_secret(&self, node: &str) -> Option<trust::webhook::WebhookSecret> {
+        let path = self.files.webhook_secrets.get(node)?;
+        trust::webhook::WebhookSecret::load(path).ok()
     }
 
     /// Stops one node as if its host went away.

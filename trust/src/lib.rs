@@ -11,6 +11,7 @@ pub mod settings;
 pub mod telemetry;
 pub mod tls;
 pub mod token;
+pub mod webhook;
 
 pub use directory::{Directory, DirectoryError, DirectoryHandle, Issuer, Member, Node};
 pub use tls::{PeerCertificate, TlsError};

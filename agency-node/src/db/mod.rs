@@ -5,6 +5,7 @@ pub mod audit;
 pub mod children;
 pub mod consents;
 pub mod models;
+pub mod notifications;
 pub mod records;
 pub mod schema;
 

@@ -85,5 +85,76 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        event_type -> Text,
+        child_id -> Text,
+        category -> Text,
+        occurred_at -> Timestamp,
+        impact -> Text,
+        details -> Text,
+        source_system_id -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        deadline -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox_recipients (event_id, agency_id) {
+        event_id -> Text,
+        agency_id -> Text,
+        agency_name -> Text,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        deadline -> Nullable<Timestamp>,
+        acknowledged_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    inbox (id) {
+        id -> Text,
+        event_type -> Text,
+        child_id -> Text,
+        occurred_at -> Timestamp,
+        received_at -> Timestamp,
+        sender -> Text,
+        sender_name -> Text,
+        category -> Text,
+        level -> Text,
+        impact -> Text,
+        details -> Nullable<Text>,
+        deadline -> Nullable<Timestamp>,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledged_by -> Nullable<Text>,
+        ack_relayed -> Bool,
+    }
+}
+
+diesel::table! {
+    subscriptions (event_type) {
+        event_type -> Text,
+        active -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(records -> children (child_id));
-diesel::allow_tables_to_appear_in_same_query!(children, records, consents, audit_log);
+diesel::joinable!(outbox -> children (child_id));
+diesel::joinable!(inbox -> children (child_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    children,
+    records,
+    consents,
+    audit_log,
+    outbox,
+    outbox_recipients,
+    inbox,
+    subscriptions
+);

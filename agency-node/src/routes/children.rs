@@ -82,12 +82,15 @@ where
     let system = caller.member_id.clone();
     let holder = state.agency_kind;
     let correlation_id = audit::correlation_of(req);
+    let state = state.clone();
     web::block(move || {
         let mut conn = pool.get().map_err(crate::db::DbError::from)?;
         let writer = writes::Writer {
             system: &system,
             holder,
             correlation_id: &correlation_id,
+            raise_within_days: state.notifications.raise_within_days,
+            earliest_school_day: Some(&state.earliest_school_day),
         };
         conn.immediate_transaction(|c| f(c, &writer))
     })

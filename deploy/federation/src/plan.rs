@@ -36,6 +36,9 @@ pub struct Plan {
     pub breaker: (u32, u64),
     /// Searches, views and access reports the gateway runs at once.
     pub max_concurrent_fanouts: usize,
+    /// Notification retry backoff (first delay, longest delay) in milliseconds
+    /// (`None`: the nodes' defaults).
+    pub notification_backoff_ms: Option<(u64, u64)>,
 }
 
 impl Plan {
@@ -76,6 +79,7 @@ impl Plan {
             rate_limit: None,
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
+            notification_backoff_ms: None,
         }
     }
 
@@ -104,6 +108,8 @@ pub struct Federation {
     pub integration_tls: BTreeMap<String, TlsFiles>,
     /// Serial of every issued certificate, by member id.
     pub serials: BTreeMap<String, String>,
+    /// Per node id: its webhook secret file (the gateway holds a copy of each).
+    pub webhook_secrets: BTreeMap<String, PathBuf>,
 }
 
 fn write(path: &Path, contents: &str) -> anyhow::Result<()> {
@@ -171,6 +177,8 @@ impl Federation {
 
         let mut node_configs = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
+        let mut webhook_secrets = BTreeMap::new();
+        let gateway_secrets = root.join("gateway").join("webhook-secrets");
         for node in &plan.nodes {
             let cert = ca.issue(
                 &node.id,
@@ -246,9 +254,23 @@ impl Federation {
                 "[policy]\npath = {}",
                 q(&policy.display().to_string())
             )?;
+            let secret = trust::webhook::WebhookSecret::generate();
+            let secret_file = root
+                .join("secrets")
+                .join(format!("{}.webhook-secret", node.id));
+            write(&secret_file, &secret)?;
+            write(
+                &gateway_secrets.join(format!("{}.secret", node.id)),
+                &secret,
+            )?;
+            write_notifications(&mut text, &plan, &secret_file)?;
+            if node.kind == AgencyKind::School {
+                write_school_calendar(&mut text, &node.id)?;
+            }
             write_limits(&mut text, plan.rate_limit)?;
             write(&config, &text)?;
             node_configs.insert(node.id.clone(), (config, db));
+            webhook_secrets.insert(node.id.clone(), secret_file);
         }
 
         let (issuer_private_pem, issuer_public_pem) = crate::pki::token_issuer_keys()?;
@@ -306,6 +328,11 @@ impl Federation {
             "[reference]\nkey_file = {}",
             q(&reference_key.display().to_string())
         )?;
+        writeln!(
+            text,
+            "\n[notifications]\nsecrets_dir = {}",
+            q(&gateway_secrets.display().to_string())
+        )?;
         write_limits(&mut text, plan.rate_limit)?;
         write(&gateway_config, &text)?;
 
@@ -321,6 +348,7 @@ impl Federation {
             node_configs,
             integration_tls,
             serials,
+            webhook_secrets,
         })
     }
 
@@ -346,6 +374,55 @@ impl Federation {
     pub fn gateway_settings(&self) -> anyhow::Result<gateway::Settings> {
         Ok(gateway::Settings::load(Some(&self.gateway_config))?)
     }
+}
+
+fn write_notifications(text: &mut String, plan: &Plan, secret: &Path) -> std::fmt::Result {
+    writeln!(
+        text,
+        "\n[notifications]\ngateway_url = {}\nwebhook_secret_file = {}",
+        q(&plan.gateway_url()),
+        q(&secret.display().to_string())
+    )?;
+    if let Some((base, max)) = plan.notification_backoff_ms {
+        writeln!(text, "backoff_base_ms = {base}\nbackoff_max_ms = {max}")?;
+    }
+    Ok(())
+}
+
+/// A synthetic but typical English school calendar: six half-terms a year, for the
+/// academic years around today, so "next school day" is computed from real-looking
+/// term dates whenever the dev federation runs.
+fn write_school_calendar(text: &mut String, node: &str) -> std::fmt::Result {
+    use chrono::Datelike;
+    const HALF_TERMS: [((u32, u32), (u32, u32)); 6] = [
+        ((1, 5), (2, 12)),
+        ((2, 22), (3, 26)),
+        ((4, 12), (5, 28)),
+        ((6, 7), (7, 21)),
+        ((9, 3), (10, 23)),
+        ((11, 2), (12, 18)),
+    ];
+    let this_year = chrono::Utc::now().year();
+    let starts = if node.ends_with('a') {
+        "08:40"
+    } else {
+        "08:50"
+    };
+    writeln!(
+        text,
+        "\n[school]\nday_starts = {}\ntimezone = \"Europe/London\"",
+        q(starts)
+    )?;
+    writeln!(text, "terms = [")?;
+    for year in this_year - 1..=this_year + 1 {
+        for ((fm, fd), (lm, ld)) in HALF_TERMS {
+            writeln!(
+                text,
+                "  {{ first_day = \"{year}-{fm:02}-{fd:02}\", last_day = \"{year}-{lm:02}-{ld:02}\" }},"
+            )?;
+        }
+    }
+    writeln!(text, "]")
 }
 
 fn write_limits(text: &mut String, limit: Option<(f64, u32)>) -> std::fmt::Result {

@@ -267,6 +267,21 @@ fn write_session(
         writeln!(env, "INTEGRATION_CERT={}", tls.cert.display())?;
         writeln!(env, "INTEGRATION_KEY={}", tls.key.display())?;
     }
+    // Every agency's own system, e.g. INTEGRATION_CERT_POLICE for the police case system.
+    for (node, tls) in &federation.integration_tls {
+        writeln!(
+            env,
+            "INTEGRATION_CERT_{}={}",
+            env_name(node),
+            tls.cert.display()
+        )?;
+        writeln!(
+            env,
+            "INTEGRATION_KEY_{}={}",
+            env_name(node),
+            tls.key.display()
+        )?;
+    }
     for (name, role, agency, subject) in DEMO_PRACTITIONERS {
         let token = federation.token(*role, agency, subject, opts.token_ttl_hours * 3600)?;
         writeln!(env, "{name}={token}")?;
@@ -285,6 +300,9 @@ fn write_session(
                 "demographics": c.demographics,
                 "identifiers": {"upn": c.upn, "nhs_number": c.nhs_number},
                 "expected_agencies": c.agencies(),
+                "local_ids": c.holdings.iter()
+                    .map(|h| (h.node.to_owned(), json!(h.local_id)))
+                    .collect::<serde_json::Map<String, serde_json::Value>>(),
             })
         })
         .collect();

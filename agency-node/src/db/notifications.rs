@@ -1,0 +1,384 @@
+//! The outbox (events this node raised, and where each reached), the inbox (events other
+//! agencies sent), and the node's subscriptions.
+
+use super::DbError;
+use super::schema::{inbox, outbox, outbox_recipients, subscriptions};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+pub struct OutboxRow {
+    pub id: String,
+    pub event_type: String,
+    pub child_id: String,
+    pub category: String,
+    pub occurred_at: NaiveDateTime,
+    pub impact: String,
+    pub details: String,
+    pub source_system_id: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub deadline: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox_recipients)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+pub struct RecipientRow {
+    pub event_id: String,
+    pub agency_id: String,
+    pub agency_name: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub delivered_at: Option<NaiveDateTime>,
+    pub deadline: Option<NaiveDateTime>,
+    pub acknowledged_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inbox)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+pub struct InboxRow {
+    pub id: String,
+    pub event_type: String,
+    pub child_id: String,
+    pub occurred_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+    pub sender: String,
+    pub sender_name: String,
+    pub category: String,
+    pub level: String,
+    pub impact: String,
+    pub details: Option<String>,
+    pub deadline: Option<NaiveDateTime>,
+    pub acknowledged_at: Option<NaiveDateTime>,
+    pub acknowledged_by: Option<String>,
+    pub ack_relayed: bool,
+}
+
+pub const PENDING: &str = "pending";
+pub const DELIVERED: &str = "delivered";
+pub const DEAD: &str = "dead";
+
+pub fn enqueue(conn: &mut SqliteConnection, row: &OutboxRow) -> Result<(), DbError> {
+    diesel::insert_into(outbox::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Pending events whose next attempt is due, oldest first.
+pub fn due(
+    conn: &mut SqliteConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, DbError> {
+    Ok(outbox::table
+        .filter(outbox::status.eq(PENDING))
+        .filter(outbox::next_attempt_at.le(now))
+        .order(outbox::next_attempt_at.asc())
+        .limit(limit)
+        .select(OutboxRow::as_select())
+        .load(conn)?)
+}
+
+pub fn find(conn: &mut SqliteConnection, id: &str) -> Result<Option<OutboxRow>, DbError> {
+    Ok(outbox::table
+        .find(id)
+        .select(OutboxRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Outbox events, newest first, optionally of one status.
+pub fn list(
+    conn: &mut SqliteConnection,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, DbError> {
+    let mut query = outbox::table
+        .select(OutboxRow::as_select())
+        .order(outbox::created_at.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(outbox::status.eq(status.to_owned()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// Pending events with a deadline at or before `horizon`.
+pub fn pending_due_by(
+    conn: &mut SqliteConnection,
+    horizon: NaiveDateTime,
+) -> Result<Vec<OutboxRow>, DbError> {
+    Ok(outbox::table
+        .filter(outbox::status.eq(PENDING))
+        .filter(outbox::deadline.le(horizon))
+        .select(OutboxRow::as_select())
+        .load(conn)?)
+}
+
+pub fn count_by_status(conn: &mut SqliteConnection) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+pub fn recipients(
+    conn: &mut SqliteConnection,
+    event_id: &str,
+) -> Result<Vec<RecipientRow>, DbError> {
+    Ok(outbox_recipients::table
+        .filter(outbox_recipients::event_id.eq(event_id))
+        .order(outbox_recipients::agency_id.asc())
+        .select(RecipientRow::as_select())
+        .load(conn)?)
+}
+
+/// After an attempt: the event's new state, and what each recipient answered. A
+/// recipient keeps its first delivery time and any acknowledgement.
+pub fn record_attempt(
+    conn: &mut SqliteConnection,
+    event_id: &str,
+    status: &str,
+    attempts: i32,
+    next_attempt_at: Option<NaiveDateTime>,
+    last_error: Option<String>,
+    answered: &[RecipientRow],
+) -> Result<(), DbError> {
+    diesel::update(outbox::table.find(event_id))
+        .set((
+            outbox::status.eq(status),
+            outbox::attempts.eq(attempts),
+            outbox::next_attempt_at.eq(next_attempt_at),
+            outbox::last_error.eq(last_error),
+        ))
+        .execute(conn)?;
+    for row in answered {
+        let existing: Option<RecipientRow> = outbox_recipients::table
+            .find((&row.event_id, &row.agency_id))
+            .select(RecipientRow::as_select())
+            .first(conn)
+            .optional()?;
+        match existing {
+            None => {
+                diesel::insert_into(outbox_recipients::table)
+                    .values(row)
+                    .execute(conn)?;
+            }
+            Some(old) => {
+                // A retry that finds the event already delivered keeps it delivered.
+                let outcome = if old.delivered_at.is_some() && row.outcome != "delivered" {
+                    "delivered".to_owned()
+                } else {
+                    row.outcome.clone()
+                };
+                diesel::update(outbox_recipients::table.find((&row.event_id, &row.agency_id)))
+                    .set((
+                        outbox_recipients::agency_name.eq(&row.agency_name),
+                        outbox_recipients::outcome.eq(outcome),
+                        outbox_recipients::reason.eq(&row.reason),
+                        outbox_recipients::delivered_at.eq(old.delivered_at.or(row.delivered_at)),
+                        outbox_recipients::deadline.eq(row.deadline.or(old.deadline)),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts a dead event back in the queue, due now. `false` when it is not dead.
+pub fn replay(conn: &mut SqliteConnection, id: &str, now: NaiveDateTime) -> Result<bool, DbError> {
+    let changed = diesel::update(outbox::table.find(id).filter(outbox::status.eq(DEAD)))
+        .set((
+            outbox::status.eq(PENDING),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// A recipient acknowledged one of our events. `false` when no such delivery exists.
+pub fn acknowledged_by_recipient(
+    conn: &mut SqliteConnection,
+    event_id: &str,
+    agency_id: &str,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let changed = diesel::update(outbox_recipients::table.find((event_id, agency_id)))
+        .set(outbox_recipients::acknowledged_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Stores a received event unless one with its id is already here. Returns whether it
+/// was new. Runs inside [`super::write`], so the check and the insert are one step.
+pub fn receive(conn: &mut SqliteConnection, row: &InboxRow) -> Result<bool, DbError> {
+    let exists = inbox::table
+        .find(&row.id)
+        .select(inbox::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    diesel::insert_into(inbox::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(true)
+}
+
+pub fn inbox_item(conn: &mut SqliteConnection, id: &str) -> Result<Option<InboxRow>, DbError> {
+    Ok(inbox::table
+        .find(id)
+        .select(InboxRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Inbox items, newest first; only unacknowledged ones when asked.
+pub fn inbox(
+    conn: &mut SqliteConnection,
+    unacknowledged_only: bool,
+    limit: i64,
+) -> Result<Vec<InboxRow>, DbError> {
+    let mut query = inbox::table
+        .select(InboxRow::as_select())
+        .order(inbox::received_at.desc())
+        .limit(limit)
+        .into_boxed();
+    if unacknowledged_only {
+        query = query.filter(inbox::acknowledged_at.is_null());
+    }
+    Ok(query.load(conn)?)
+}
+
+/// Unacknowledged items with a deadline at or before `horizon`.
+pub fn unacknowledged_due_by(
+    conn: &mut SqliteConnection,
+    horizon: NaiveDateTime,
+) -> Result<Vec<InboxRow>, DbError> {
+    Ok(inbox::table
+        .filter(inbox::acknowledged_at.is_null())
+        .filter(inbox::deadline.le(horizon))
+        .select(InboxRow::as_select())
+        .load(conn)?)
+}
+
+/// Marks an item acknowledged (the first acknowledgement stands). Returns the item.
+pub fn acknowledge(
+    conn: &mut SqliteConnection,
+    id: &str,
+    by: &str,
+    at: NaiveDateTime,
+) -> Result<Option<InboxRow>, DbError> {
+    diesel::update(
+        inbox::table
+            .find(id)
+            .filter(inbox::acknowledged_at.is_null()),
+    )
+    .set((
+        inbox::acknowledged_at.eq(Some(at)),
+        inbox::acknowledged_by.eq(Some(by)),
+    ))
+    .execute(conn)?;
+    inbox_item(conn, id)
+}
+
+/// Acknowledgements not yet passed back to their senders.
+pub fn unrelayed_acknowledgements(
+    conn: &mut SqliteConnection,
+    limit: i64,
+) -> Result<Vec<InboxRow>, DbError> {
+    Ok(inbox::table
+        .filter(inbox::ack_relayed.eq(false))
+        .filter(inbox::acknowledged_at.is_not_null())
+        .limit(limit)
+        .select(InboxRow::as_select())
+        .load(conn)?)
+}
+
+pub fn mark_relayed(conn: &mut SqliteConnection, id: &str) -> Result<(), DbError> {
+    diesel::update(inbox::table.find(id))
+        .set(inbox::ack_relayed.eq(true))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Adds an active subscription for each type not yet listed; leaves the others (a
+/// paused subscription stays paused across restarts).
+pub fn ensure_subscriptions(
+    conn: &mut SqliteConnection,
+    types: &[&str],
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    for event_type in types {
+        let exists = subscriptions::table
+            .find(event_type)
+            .select(subscriptions::event_type)
+            .first::<String>(conn)
+            .optional()?
+            .is_some();
+        if !exists {
+            diesel::insert_into(subscriptions::table)
+                .values((
+                    subscriptions::event_type.eq(event_type),
+                    subscriptions::active.eq(true),
+                    subscriptions::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn subscriptions(conn: &mut SqliteConnection) -> Result<Vec<(String, bool)>, DbError> {
+    Ok(subscriptions::table
+        .order(subscriptions::event_type.asc())
+        .select((subscriptions::event_type, subscriptions::active))
+        .load(conn)?)
+}
+
+pub fn set_subscription(
+    conn: &mut SqliteConnection,
+    event_type: &str,
+    active: bool,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    let changed = diesel::update(subscriptions::table.find(event_type))
+        .set((
+            subscriptions::active.eq(active),
+            subscriptions::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        diesel::insert_into(subscriptions::table)
+            .values((
+                subscriptions::event_type.eq(event_type),
+                subscriptions::active.eq(active),
+                subscriptions::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn is_subscribed(conn: &mut SqliteConnection, event_type: &str) -> Result<bool, DbError> {
+    Ok(subscriptions::table
+        .find(event_type)
+        .select(subscriptions::active)
+        .first::<bool>(conn)
+        .optional()?
+        .unwrap_or(false))
+}

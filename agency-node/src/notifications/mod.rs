@@ -1,0 +1,528 @@
+//! Notifications: events this node raises from its own writes (or an explicit publish)
+//! go into the outbox in the write's transaction; the [`worker`] hands them to the
+//! gateway, which finds the agencies that hold the child and have subscribed. Events
+//! from other agencies arrive signed, land in the inbox once per id, and are
+//! acknowledged by the agency's own system on behalf of its practitioner.
+
+pub mod calendar;
+pub mod worker;
+
+use crate::db::models::RecordRow;
+use crate::db::notifications::{InboxRow, OutboxRow, RecipientRow};
+use crate::db::{self, DbError};
+use crate::disclosure::{Policy, Requester};
+use calendar::SchoolCalendar;
+use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc};
+use diesel::sqlite::SqliteConnection;
+use schemas::federation::Purpose;
+use schemas::notification::{
+    DeliveryOutcome, EventType, InboxItem, KindPayload, OutboxItem, OutboxStatus, RecipientState,
+};
+use schemas::{
+    AgencyId, AgencyKind, DisclosureLevel, PractitionerRole, RecordCategory, RecordUpsert,
+};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The `[notifications]` section of a node's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// The gateway that routes this node's events (`https://host:port`). Without it,
+    /// events wait in the outbox.
+    #[serde(default)]
+    pub gateway_url: Option<String>,
+    /// The secret (`whsec_…`) the gateway signs deliveries to this node with. Without
+    /// it, this node refuses every delivery.
+    #[serde(default)]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Event types subscribed to when the node first starts; afterwards the
+    /// subscriptions API decides. Default: those that matter to the agency's kind.
+    #[serde(default)]
+    pub subscribe: Option<Vec<EventType>>,
+    /// How often the delivery worker looks for due events, in milliseconds.
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u64,
+    /// Attempts before an event becomes a dead letter.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: i32,
+    /// First retry delay; doubles each attempt, with full jitter, up to `backoff_max_ms`.
+    #[serde(default = "default_backoff_base_ms")]
+    pub backoff_base_ms: u64,
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    /// Writes about things older than this raise no event (a backfill is not news).
+    #[serde(default = "default_raise_within_days")]
+    pub raise_within_days: i64,
+    /// An unacknowledged (inbox) or undelivered (outbox) Operation Encompass
+    /// notification is at risk this many minutes before its deadline.
+    #[serde(default = "default_at_risk_minutes")]
+    pub at_risk_minutes: i64,
+    /// The earliest a school day starts anywhere (`HH:MM`, local time): the sender's
+    /// deadline for an Encompass notification before it knows the school's calendar.
+    #[serde(default = "default_earliest_start")]
+    pub earliest_school_day_start: String,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+fn default_poll_ms() -> u64 {
+    250
+}
+fn default_max_attempts() -> i32 {
+    10
+}
+fn default_backoff_base_ms() -> u64 {
+    1_000
+}
+fn default_backoff_max_ms() -> u64 {
+    300_000
+}
+fn default_raise_within_days() -> i64 {
+    30
+}
+fn default_at_risk_minutes() -> i64 {
+    60
+}
+fn default_earliest_start() -> String {
+    "08:00".into()
+}
+fn default_timezone() -> String {
+    "Europe/London".into()
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            gateway_url: None,
+            webhook_secret_file: None,
+            subscribe: None,
+            poll_ms: default_poll_ms(),
+            max_attempts: default_max_attempts(),
+            backoff_base_ms: default_backoff_base_ms(),
+            backoff_max_ms: default_backoff_max_ms(),
+            raise_within_days: default_raise_within_days(),
+            at_risk_minutes: default_at_risk_minutes(),
+            earliest_school_day_start: default_earliest_start(),
+            timezone: default_timezone(),
+        }
+    }
+}
+
+impl NotificationSettings {
+    /// The sender's calendar for Encompass deadlines: every weekday from the earliest
+    /// start.
+    pub fn earliest_calendar(&self) -> Result<SchoolCalendar, String> {
+        let timezone = self.timezone.parse().map_err(|_| {
+            format!(
+                "notifications.timezone '{}' is not a time zone",
+                self.timezone
+            )
+        })?;
+        let start =
+            NaiveTime::parse_from_str(&self.earliest_school_day_start, "%H:%M").map_err(|_| {
+                format!(
+                    "notifications.earliest_school_day_start '{}' is not HH:MM",
+                    self.earliest_school_day_start
+                )
+            })?;
+        if self.max_attempts < 1 || self.poll_ms == 0 || self.backoff_base_ms == 0 {
+            return Err(
+                "notifications: max_attempts, poll_ms and backoff_base_ms must be positive".into(),
+            );
+        }
+        Ok(SchoolCalendar::weekdays(timezone, start))
+    }
+}
+
+/// The event types an agency of this kind subscribes to unless configured otherwise.
+pub fn default_subscriptions(kind: AgencyKind) -> Vec<EventType> {
+    use EventType::*;
+    match kind {
+        AgencyKind::School => vec![
+            EncompassNotification,
+            PlanStarted,
+            PlanEnded,
+            PractitionerChanged,
+        ],
+        AgencyKind::SocialCare => vec![
+            EncompassNotification,
+            Exclusion,
+            PersistentAbsence,
+            SchoolMove,
+        ],
+        AgencyKind::Health => vec![PlanStarted, PlanEnded],
+        AgencyKind::Police => Vec::new(),
+        AgencyKind::EarlyHelp => vec![
+            EncompassNotification,
+            Exclusion,
+            PersistentAbsence,
+            PlanStarted,
+            PlanEnded,
+        ],
+        AgencyKind::VirtualSchool => vec![
+            Exclusion,
+            PersistentAbsence,
+            SchoolMove,
+            PlanStarted,
+            PlanEnded,
+        ],
+    }
+}
+
+/// The practitioner role a notification to an agency of this kind is for.
+pub fn recipient_role(kind: AgencyKind) -> PractitionerRole {
+    match kind {
+        AgencyKind::School => PractitionerRole::DesignatedSafeguardingLead,
+        AgencyKind::SocialCare => PractitionerRole::SocialWorker,
+        AgencyKind::Health => PractitionerRole::SchoolNurse,
+        AgencyKind::Police => PractitionerRole::PoliceOfficer,
+        AgencyKind::EarlyHelp => PractitionerRole::EarlyHelpWorker,
+        AgencyKind::VirtualSchool => PractitionerRole::VirtualSchoolHead,
+    }
+}
+
+/// What each kind of agency may receive of an event, by this node's sharing policy for
+/// that kind's notification role and the purpose `safeguarding`. Kinds granted nothing
+/// are left out.
+pub fn payloads(
+    policy: &Policy,
+    category: RecordCategory,
+    impact: &str,
+    details: &serde_json::Value,
+) -> Vec<KindPayload> {
+    AgencyKind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let who = Requester {
+                kind,
+                role: recipient_role(kind),
+                purpose: Purpose::Safeguarding,
+                own_agency: false,
+            };
+            let level = policy.level(&who, category);
+            let (impact, details) = match level {
+                DisclosureLevel::None => return None,
+                DisclosureLevel::Existence => (
+                    format!(
+                        "Recorded: {}; contact the agency for more",
+                        category.in_words()
+                    ),
+                    None,
+                ),
+                DisclosureLevel::Summary => (impact.to_owned(), None),
+                DisclosureLevel::Full => (impact.to_owned(), Some(details.clone())),
+            };
+            Some(KindPayload {
+                kind,
+                level,
+                impact,
+                details,
+            })
+        })
+        .collect()
+}
+
+fn attendance_rate(details: &serde_json::Value) -> Option<f64> {
+    let possible = details.get("sessions_possible")?.as_f64()?;
+    let present = details.get("sessions_present")?.as_f64()?;
+    (possible > 0.0).then(|| present / possible)
+}
+
+/// Below this attendance rate a child is persistently absent.
+pub const PERSISTENT_ABSENCE_BELOW: f64 = 0.9;
+
+/// The event a record write raises, if any. `previous` is the record as stored before
+/// the write (none when new).
+pub fn event_for(previous: Option<&RecordRow>, record: &RecordUpsert) -> Option<EventType> {
+    use RecordCategory::*;
+    let created = previous.is_none_or(|p| p.retracted_at.is_some());
+    match record.category {
+        EncompassNotification if created => Some(EventType::EncompassNotification),
+        ChildInNeedPlan | ChildProtectionPlan | LookedAfter => {
+            let was_open = previous.is_some_and(|p| p.effective_to.is_none() && !created);
+            match (created, record.effective_to) {
+                (true, None) => Some(EventType::PlanStarted),
+                (false, Some(_)) if was_open => Some(EventType::PlanEnded),
+                _ => None,
+            }
+        }
+        Exclusion if created => Some(EventType::Exclusion),
+        Attendance => {
+            let now_absent = attendance_rate(&record.details)
+                .is_some_and(|rate| rate < PERSISTENT_ABSENCE_BELOW);
+            let was_absent = previous
+                .filter(|_| !created)
+                .and_then(|p| serde_json::from_str(&p.details).ok())
+                .and_then(|d: serde_json::Value| attendance_rate(&d))
+                .is_some_and(|rate| rate < PERSISTENT_ABSENCE_BELOW);
+            (now_absent && !was_absent).then_some(EventType::PersistentAbsence)
+        }
+        Enrolment if created => Some(EventType::SchoolMove),
+        AllocatedSocialWorker | LeadPractitioner | TrustedAdult if created => {
+            Some(EventType::PractitionerChanged)
+        }
+        _ => None,
+    }
+}
+
+/// When the event happened: an Encompass record's `details.incident_at` if given,
+/// otherwise the day the record takes effect (or ends, for a plan ending).
+pub fn occurred_at(event: EventType, record: &RecordUpsert) -> DateTime<Utc> {
+    if let Some(at) = record
+        .details
+        .get("incident_at")
+        .and_then(|v| v.as_str())
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+    {
+        return at.with_timezone(&Utc);
+    }
+    let day = match (event, record.effective_to) {
+        (EventType::PlanEnded, Some(to)) => to,
+        _ => record.effective_from,
+    };
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// What a new outbox row looks like; the worker fills in the rest as it delivers.
+pub struct NewEvent<'a> {
+    pub event_type: EventType,
+    pub child_id: &'a str,
+    pub category: RecordCategory,
+    pub occurred_at: DateTime<Utc>,
+    pub impact: &'a str,
+    pub details: &'a serde_json::Value,
+    pub source_system_id: Option<&'a str>,
+}
+
+/// Puts an event in the outbox, inside the caller's transaction. Returns its id.
+pub fn enqueue(
+    conn: &mut SqliteConnection,
+    event: &NewEvent<'_>,
+    earliest: Option<&SchoolCalendar>,
+) -> Result<String, DbError> {
+    let now = Utc::now();
+    let id = uuid::Uuid::new_v4().to_string();
+    let deadline = match (event.event_type, earliest) {
+        (EventType::EncompassNotification, Some(calendar)) => calendar
+            .next_day_start(event.occurred_at)
+            .map(|d| d.naive_utc()),
+        _ => None,
+    };
+    db::notifications::enqueue(
+        conn,
+        &OutboxRow {
+            id: id.clone(),
+            event_type: event.event_type.as_str().to_owned(),
+            child_id: event.child_id.to_owned(),
+            category: event.category.as_str().to_owned(),
+            occurred_at: event.occurred_at.naive_utc(),
+            impact: event.impact.to_owned(),
+            details: serde_json::to_string(event.details)
+                .map_err(|e| DbError::Corrupt(e.to_string()))?,
+            source_system_id: event.source_system_id.map(str::to_owned),
+            status: db::notifications::PENDING.to_owned(),
+            attempts: 0,
+            next_attempt_at: Some(now.naive_utc()),
+            last_error: None,
+            deadline,
+            created_at: now.naive_utc(),
+        },
+    )?;
+    Ok(id)
+}
+
+fn corrupt(what: &str, value: &str) -> DbError {
+    DbError::Corrupt(format!("stored {what} '{value}' is not recognised"))
+}
+
+fn parse_wire<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> Result<T, DbError> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| corrupt(what, value))
+}
+
+fn uuid_of(value: &str) -> Result<uuid::Uuid, DbError> {
+    uuid::Uuid::parse_str(value).map_err(|_| corrupt("event id", value))
+}
+
+fn agency(value: &str) -> Result<AgencyId, DbError> {
+    AgencyId::parse(value).map_err(|_| corrupt("agency id", value))
+}
+
+fn at_risk(deadline: Option<NaiveDateTime>, open: bool, horizon: NaiveDateTime) -> bool {
+    open && deadline.is_some_and(|d| d <= horizon)
+}
+
+pub fn inbox_item(
+    row: InboxRow,
+    local_id: String,
+    horizon: NaiveDateTime,
+) -> Result<InboxItem, DbError> {
+    Ok(InboxItem {
+        id: uuid_of(&row.id)?,
+        event_type: EventType::parse(&row.event_type)
+            .ok_or_else(|| corrupt("event type", &row.event_type))?,
+        occurred_at: row.occurred_at.and_utc(),
+        received_at: row.received_at.and_utc(),
+        sender: agency(&row.sender)?,
+        sender_name: row.sender_name,
+        local_id,
+        category: RecordCategory::parse(&row.category)
+            .ok_or_else(|| corrupt("category", &row.category))?,
+        level: parse_wire("level", &row.level)?,
+        impact: row.impact,
+        details: row
+            .details
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| DbError::Corrupt(e.to_string()))?,
+        deadline: row.deadline.map(|d| d.and_utc()),
+        acknowledged_at: row.acknowledged_at.map(|d| d.and_utc()),
+        acknowledged_by: row.acknowledged_by,
+        at_risk: at_risk(row.deadline, row.acknowledged_at.is_none(), horizon),
+    })
+}
+
+pub fn outbox_item(
+    row: OutboxRow,
+    local_id: String,
+    recipients: Vec<RecipientRow>,
+    horizon: NaiveDateTime,
+) -> Result<OutboxItem, DbError> {
+    let status: OutboxStatus = parse_wire("status", &row.status)?;
+    Ok(OutboxItem {
+        id: uuid_of(&row.id)?,
+        event_type: EventType::parse(&row.event_type)
+            .ok_or_else(|| corrupt("event type", &row.event_type))?,
+        occurred_at: row.occurred_at.and_utc(),
+        local_id,
+        category: RecordCategory::parse(&row.category)
+            .ok_or_else(|| corrupt("category", &row.category))?,
+        status,
+        attempts: row.attempts,
+        next_attempt_at: row
+            .next_attempt_at
+            .filter(|_| status == OutboxStatus::Pending)
+            .map(|d| d.and_utc()),
+        last_error: row.last_error,
+        deadline: row.deadline.map(|d| d.and_utc()),
+        at_risk: at_risk(row.deadline, status != OutboxStatus::Delivered, horizon),
+        recipients: recipients
+            .into_iter()
+            .map(|r| {
+                Ok(RecipientState {
+                    agency_id: agency(&r.agency_id)?,
+                    agency_name: r.agency_name,
+                    outcome: parse_wire::<DeliveryOutcome>("outcome", &r.outcome)?,
+                    reason: r.reason,
+                    delivered_at: r.delivered_at.map(|d| d.and_utc()),
+                    deadline: r.deadline.map(|d| d.and_utc()),
+                    acknowledged_at: r.acknowledged_at.map(|d| d.and_utc()),
+                })
+            })
+            .collect::<Result<_, DbError>>()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn record(category: RecordCategory, details: serde_json::Value) -> RecordUpsert {
+        RecordUpsert {
+            source_system_id: "SRC-1".into(),
+            category,
+            effective_from: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default(),
+            effective_to: None,
+            recorded_at: None,
+            impact: "impact".into(),
+            details,
+        }
+    }
+
+    fn stored(upsert: &RecordUpsert) -> RecordRow {
+        RecordRow {
+            id: "r1".into(),
+            child_id: "c1".into(),
+            source_system_id: upsert.source_system_id.clone(),
+            category: upsert.category.as_str().into(),
+            effective_from: upsert.effective_from,
+            effective_to: upsert.effective_to,
+            recorded_at: NaiveDateTime::default(),
+            impact: upsert.impact.clone(),
+            details: upsert.details.to_string(),
+            version: 1,
+            updated_at: NaiveDateTime::default(),
+            change_seq: 1,
+            retracted_at: None,
+            retraction_reason: None,
+        }
+    }
+
+    #[test]
+    fn new_plan_starts_and_closing_it_ends() {
+        let mut plan = record(RecordCategory::ChildProtectionPlan, serde_json::json!({}));
+        assert_eq!(event_for(None, &plan), Some(EventType::PlanStarted));
+        let open = stored(&plan);
+        // Updating an open plan without closing it is not news.
+        assert_eq!(event_for(Some(&open), &plan), None);
+        plan.effective_to = NaiveDate::from_ymd_opt(2026, 11, 24);
+        assert_eq!(event_for(Some(&open), &plan), Some(EventType::PlanEnded));
+        // Already closed: a further edit ends nothing.
+        assert_eq!(event_for(Some(&stored(&plan)), &plan), None);
+    }
+
+    #[test]
+    fn attendance_raises_persistent_absence_once_when_it_crosses_90_percent() {
+        let good = record(
+            RecordCategory::Attendance,
+            serde_json::json!({"sessions_possible": 100, "sessions_present": 95}),
+        );
+        let poor = record(
+            RecordCategory::Attendance,
+            serde_json::json!({"sessions_possible": 100, "sessions_present": 84}),
+        );
+        assert_eq!(event_for(None, &good), None);
+        assert_eq!(event_for(None, &poor), Some(EventType::PersistentAbsence));
+        assert_eq!(
+            event_for(Some(&stored(&good)), &poor),
+            Some(EventType::PersistentAbsence)
+        );
+        assert_eq!(event_for(Some(&stored(&poor)), &poor), None);
+    }
+
+    #[test]
+    fn encompass_occurred_at_is_the_incident_time() {
+        let r = record(
+            RecordCategory::EncompassNotification,
+            serde_json::json!({"incident_at": "2026-11-24T22:10:00Z"}),
+        );
+        assert_eq!(event_for(None, &r), Some(EventType::EncompassNotification));
+        assert_eq!(
+            occurred_at(EventType::EncompassNotification, &r).to_rfc3339(),
+            "2026-11-24T22:10:00+00:00"
+        );
+        // Edits of a notification already sent do not send it again.
+        assert_eq!(event_for(Some(&stored(&r)), &r), None);
+    }
+
+    #[test]
+    fn other_categories_raise_their_events_on_creation_only() {
+        for (category, event) in [
+            (RecordCategory::Exclusion, EventType::Exclusion),
+            (RecordCategory::Enrolment, EventType::SchoolMove),
+            (
+                RecordCategory::AllocatedSocialWorker,
+                EventType::PractitionerChanged,
+            ),
+        ] {
+            let r = record(category, serde_json::json!({}));
+            assert_eq!(event_for(None, &r), Some(event));
+            assert_eq!(event_for(Some(&stored(&r)), &r), None);
+        }
+        let r = record(RecordCategory::Behaviour, serde_json::json!({}));
+        assert_eq!(event_for(None, &r), None);
+    }
+}

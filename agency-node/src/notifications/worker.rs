@@ -1,0 +1,303 @@
+//! The delivery worker: takes due events from the outbox, hands each to the gateway, and
+//! records what every recipient answered. An event stays pending until every agency that
+//! holds the child has answered; retries back off exponentially with jitter; after
+//! `max_attempts` the event becomes a dead letter (listed, replayable). The outbox is the
+//! only state, so a crash or restart of either side loses nothing: the worker simply
+//! picks the event up again, and recipients ignore a second delivery with the same id.
+//!
+//! It also passes the inbox's acknowledgements back to their senders, the same way.
+
+use super::NotificationSettings;
+use crate::db::notifications::{DEAD, DELIVERED, InboxRow, OutboxRow, PENDING, RecipientRow};
+use crate::db::{self, DbError, DbPool};
+use crate::disclosure::Policy;
+use chrono::{Duration as ChronoDuration, Utc};
+use rand::Rng;
+use schemas::notification::{
+    Acknowledgement, DeliveryOutcome, EventType, RouteRequest, RouteResponse,
+};
+use schemas::{AgencyId, ChildQuery, RecordCategory};
+use std::time::Duration;
+
+pub struct Worker {
+    pool: DbPool,
+    policy: Policy,
+    settings: NotificationSettings,
+    gateway_url: String,
+    http: reqwest::Client,
+}
+
+/// How long one call to the gateway may take (it asks every node, then delivers).
+const GATEWAY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Events handled per round.
+const BATCH: i64 = 16;
+
+impl Worker {
+    /// `None` when no gateway is configured: events then wait in the outbox.
+    pub fn new(
+        pool: DbPool,
+        policy: Policy,
+        settings: NotificationSettings,
+        tls: &trust::tls::TlsFiles,
+    ) -> anyhow::Result<Option<Self>> {
+        let Some(gateway_url) = settings.gateway_url.clone() else {
+            return Ok(None);
+        };
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(trust::tls::client_config(tls)?)
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Some(Self {
+            pool,
+            policy,
+            settings,
+            gateway_url: gateway_url.trim_end_matches('/').to_owned(),
+            http,
+        }))
+    }
+
+    /// Runs until the task is dropped (the node stopping).
+    pub async fn run(self) {
+        let poll = Duration::from_millis(self.settings.poll_ms);
+        loop {
+            if let Err(e) = self.round().await {
+                tracing::warn!(error = %e, "notification worker round failed");
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut db::DbConn) -> Result<T, DbError> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let pool = self.pool.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await??;
+        Ok(result)
+    }
+
+    async fn round(&self) -> anyhow::Result<()> {
+        let now = Utc::now().naive_utc();
+        let due = self
+            .blocking(move |c| db::notifications::due(c, now, BATCH))
+            .await?;
+        for event in due {
+            self.deliver(event).await?;
+        }
+        let acks = self
+            .blocking(|c| db::notifications::unrelayed_acknowledgements(c, BATCH))
+            .await?;
+        for ack in acks {
+            self.relay_acknowledgement(ack).await?;
+        }
+        Ok(())
+    }
+
+    /// The delay before attempt `attempts + 1`: doubling from the base, capped, with
+    /// "equal jitter" (half fixed, half random) so retries of many events spread out.
+    fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = attempts.clamp(1, 30) as u32 - 1;
+        let ceiling = self
+            .settings
+            .backoff_base_ms
+            .saturating_mul(1u64 << exponent.min(40))
+            .min(self.settings.backoff_max_ms)
+            .max(1);
+        let half = ceiling / 2;
+        Duration::from_millis(half + rand::rng().random_range(0..=ceiling - half))
+    }
+
+    async fn deliver(&self, event: OutboxRow) -> anyhow::Result<()> {
+        let child_id = event.child_id.clone();
+        let child = self
+            .blocking(move |c| db::children::find_by_id(c, &child_id))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("outbox event {} names no child", event.id))?
+            .into_wire()?;
+        let category = RecordCategory::parse(&event.category)
+            .ok_or_else(|| anyhow::anyhow!("outbox event {}: unknown category", event.id))?;
+        let event_type = EventType::parse(&event.event_type)
+            .ok_or_else(|| anyhow::anyhow!("outbox event {}: unknown type", event.id))?;
+        let details: serde_json::Value = serde_json::from_str(&event.details)?;
+        let request = RouteRequest {
+            id: uuid::Uuid::parse_str(&event.id)?,
+            event_type,
+            occurred_at: event.occurred_at.and_utc(),
+            category,
+            child: ChildQuery {
+                identifiers: child.identifiers,
+                demographics: Some(child.demographics),
+            },
+            payloads: super::payloads(&self.policy, category, &event.impact, &details),
+        };
+        let attempts = event.attempts + 1;
+        let mut disclosed = Vec::new();
+        let (answered, error) = if request.payloads.is_empty() {
+            // This node's policy lets no agency receive it: nothing to send.
+            (Vec::new(), None)
+        } else {
+            match self.route(&request).await {
+                Ok(response) => {
+                    let now = Utc::now().naive_utc();
+                    let failures: Vec<String> = response
+                        .recipients
+                        .iter()
+                        .filter(|r| r.outcome == DeliveryOutcome::Failed)
+                        .map(|r| {
+                            format!(
+                                "{}: {}",
+                                r.agency_id,
+                                r.reason.as_deref().unwrap_or("failed")
+                            )
+                        })
+                        .chain(
+                            response
+                                .unreachable
+                                .iter()
+                                .map(|a| format!("{a}: could not be asked")),
+                        )
+                        .collect();
+                    for r in &response.recipients {
+                        let level = request.payloads.iter().find(|p| p.kind == r.kind);
+                        if let (DeliveryOutcome::Delivered, Some(payload)) = (r.outcome, level) {
+                            disclosed.push((
+                                r.agency_id.to_string(),
+                                r.kind,
+                                crate::audit::wire_name(&payload.level),
+                            ));
+                        }
+                    }
+                    let rows = response
+                        .recipients
+                        .into_iter()
+                        .map(|r| RecipientRow {
+                            event_id: event.id.clone(),
+                            agency_id: r.agency_id.to_string(),
+                            agency_name: r.agency_name,
+                            outcome: crate::audit::wire_name(&r.outcome),
+                            reason: r.reason,
+                            delivered_at: matches!(
+                                r.outcome,
+                                DeliveryOutcome::Delivered | DeliveryOutcome::Duplicate
+                            )
+                            .then_some(now),
+                            deadline: r.deadline.map(|d| d.naive_utc()),
+                            acknowledged_at: None,
+                        })
+                        .collect();
+                    let error = (!failures.is_empty()).then(|| failures.join("; "));
+                    (rows, error)
+                }
+                Err(e) => (Vec::new(), Some(format!("gateway: {e}"))),
+            }
+        };
+        let (status, next) = match &error {
+            None => (DELIVERED, None),
+            Some(_) if attempts >= self.settings.max_attempts => (DEAD, None),
+            Some(_) => {
+                let wait = ChronoDuration::from_std(self.backoff(attempts))?;
+                (PENDING, Some(Utc::now().naive_utc() + wait))
+            }
+        };
+        match (&error, status) {
+            (Some(why), DEAD) => {
+                tracing::error!(event = %event.id, attempts, error = %why, "notification is a dead letter")
+            }
+            (Some(why), _) => {
+                tracing::warn!(event = %event.id, attempts, error = %why, "notification delivery will be retried")
+            }
+            _ => tracing::info!(event = %event.id, attempts, "notification delivered"),
+        }
+        let id = event.id.clone();
+        let child_id = event.child_id.clone();
+        self.blocking(move |c| {
+            db::write(c, |c| {
+                // Each new delivery is a disclosure to that agency, audited with it.
+                for (recipient, kind, level) in &disclosed {
+                    let detail = serde_json::json!({
+                        "disclosed": true, "notification": id, "event_type": event_type.as_str(),
+                        "requester_kind": kind, "levels": {category.as_str(): level},
+                    });
+                    let entry = crate::audit::NewEntry::notification_disclosure(
+                        recipient, *kind, &child_id, &id, detail,
+                    );
+                    db::audit::append(c, &entry)?;
+                }
+                db::notifications::record_attempt(c, &id, status, attempts, next, error, &answered)
+            })
+        })
+        .await
+    }
+
+    async fn route(&self, request: &RouteRequest) -> anyhow::Result<RouteResponse> {
+        let response = self
+            .http
+            .post(format!("{}/v1/notifications", self.gateway_url))
+            .timeout(GATEWAY_TIMEOUT)
+            .json(request)
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            anyhow::bail!(
+                "answered {status}: {}",
+                body.chars().take(300).collect::<String>()
+            );
+        }
+        Ok(response.json().await?)
+    }
+
+    async fn relay_acknowledgement(&self, ack: InboxRow) -> anyhow::Result<()> {
+        let (Some(at), Ok(event_id), Ok(sender)) = (
+            ack.acknowledged_at,
+            uuid::Uuid::parse_str(&ack.id),
+            AgencyId::parse(&ack.sender),
+        ) else {
+            anyhow::bail!("inbox item {} cannot be relayed", ack.id);
+        };
+        let body = Acknowledgement {
+            event_id,
+            agency_id: sender,
+            acknowledged_at: at.and_utc(),
+        };
+        let sent = self
+            .http
+            .post(format!(
+                "{}/v1/notifications/acknowledgements",
+                self.gateway_url
+            ))
+            .timeout(GATEWAY_TIMEOUT)
+            .json(&body)
+            .send()
+            .await;
+        let done = match sent {
+            Ok(response) if response.status().is_success() => true,
+            // The sender no longer knows the event: nothing more to tell it.
+            Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => {
+                tracing::warn!(event = %ack.id, "sender does not know the acknowledged event");
+                true
+            }
+            Ok(response) => {
+                tracing::warn!(event = %ack.id, status = %response.status(), "acknowledgement not relayed; will retry");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(event = %ack.id, error = %e, "acknowledgement not relayed; will retry");
+                false
+            }
+        };
+        if done {
+            let id = ack.id.clone();
+            self.blocking(move |c| db::notifications::mark_relayed(c, &id))
+                .await?;
+        }
+        Ok(())
+    }
+}

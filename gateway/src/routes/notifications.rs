@@ -1,0 +1,255 @@
+//! Routing notifications. A node hands the gateway an event with the child's identity
+//! and, per agency kind, the payload its policy allows. The gateway offers the event to
+//! every other node (the offer carries the child's identity, never the payload); nodes
+//! that hold the child and subscribe get the payload for their kind, signed with their
+//! webhook secret. The gateway keeps nothing: the sending node's outbox is the only
+//! record, and it retries whatever this answer says failed.
+
+use crate::auth::NodeMember;
+use crate::error::GatewayError;
+use crate::startup::AppState;
+use crate::upstream::Failure;
+use actix_web::{HttpResponse, post, web};
+use futures::future::join_all;
+use schemas::notification::{
+    Acknowledgement, DeliveryOutcome, DeliveryReceipt, Notification, NotificationOffer,
+    RecipientOutcome, RouteRequest, RouteResponse,
+};
+use schemas::{AgencyId, FieldError, Problem};
+use std::collections::HashSet;
+use trust::webhook::WebhookSecret;
+
+fn secret_for(state: &AppState, agency: &AgencyId) -> Result<WebhookSecret, String> {
+    let dir = state
+        .notification_secrets
+        .as_ref()
+        .ok_or_else(|| "the gateway has no notifications.secrets_dir".to_owned())?;
+    WebhookSecret::load(&dir.join(format!("{agency}.secret"))).map_err(|e| e.to_string())
+}
+
+fn failure_text(failure: Failure) -> String {
+    match failure {
+        Failure::NotFound => "the agency no longer holds the child".into(),
+        Failure::Timeout => "no answer within the deadline".into(),
+        Failure::Unavailable(why) | Failure::Error(why) => why,
+    }
+}
+
+enum Asked {
+    /// Does not hold the child: not listed.
+    NotHeld,
+    /// Could not be asked.
+    Unreachable(AgencyId),
+    Answered(RecipientOutcome),
+}
+
+/// Route a notification to the agencies that hold the child (nodes only).
+///
+/// Called by an agency node's outbox worker with the node's own certificate. Every
+/// other node is asked whether it holds the child and subscribes to the event type;
+/// those that do receive the payload the sender's policy allows their kind, signed
+/// (Standard Webhooks headers) with their webhook secret. Answers per recipient:
+/// `delivered`, `duplicate`, `not_subscribed` or `failed`, and which agencies could not
+/// be asked; the sender retries failures. Agencies that do not hold the child are not
+/// listed.
+#[utoipa::path(
+    tag = "notifications",
+    request_body = RouteRequest,
+    responses(
+        (status = 200, description = "Per recipient, what happened", body = RouteResponse),
+        (status = 400, description = "Invalid event", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Caller is not an agency node of the federation", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this node", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Notifications not configured, or the gateway is busy", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[post("/v1/notifications")]
+pub async fn route(
+    sender: NodeMember,
+    state: web::Data<AppState>,
+    body: web::Json<RouteRequest>,
+) -> Result<HttpResponse, GatewayError> {
+    let event = body.into_inner();
+    let mut errors = event.child.validate();
+    let mut kinds = HashSet::new();
+    for (i, payload) in event.payloads.iter().enumerate() {
+        if !kinds.insert(payload.kind) {
+            errors.push(FieldError::new(
+                format!("payloads[{i}].kind"),
+                "each agency kind may appear once",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(GatewayError::Invalid(errors));
+    }
+    if state.notification_secrets.is_none() {
+        return Err(GatewayError::NotConfigured("notifications.secrets_dir"));
+    }
+    let _slot = state
+        .fanouts
+        .try_acquire()
+        .map_err(|_| GatewayError::Busy)?;
+    let directory = state.directory.get();
+    let sender = &sender.member;
+    let offer = NotificationOffer {
+        event_id: event.id,
+        event_type: event.event_type,
+        sender: sender.id.clone(),
+        child: event.child.clone(),
+    };
+    let asked = join_all(
+        directory
+            .nodes()
+            .filter(|node| node.id != sender.id)
+            .filter_map(|node| {
+                let payload = event.payloads.iter().find(|p| p.kind == node.kind)?;
+                Some((node, payload))
+            })
+            .map(|(node, payload)| {
+                let state = &state;
+                let offer = &offer;
+                let event = &event;
+                async move {
+                    let client = state.http.node(node, "", state.node_deadline, None);
+                    let answer = match client.offer(offer).await.result {
+                        Ok(answer) => answer,
+                        Err(Failure::NotFound) => return Asked::NotHeld,
+                        Err(_) => return Asked::Unreachable(node.id.clone()),
+                    };
+                    let mut outcome = RecipientOutcome {
+                        agency_id: node.id.clone(),
+                        agency_name: node.name.clone(),
+                        kind: node.kind,
+                        outcome: DeliveryOutcome::NotSubscribed,
+                        reason: None,
+                        deadline: None,
+                    };
+                    let local_ref = match (answer.wanted, answer.local_ref) {
+                        (true, Some(local_ref)) => local_ref,
+                        _ if answer.reason == "not_subscribed" => return Asked::Answered(outcome),
+                        _ => return Asked::NotHeld,
+                    };
+                    let notification = Notification {
+                        id: event.id,
+                        event_type: event.event_type,
+                        occurred_at: event.occurred_at,
+                        sender: sender.id.clone(),
+                        sender_name: sender.name.clone(),
+                        local_ref,
+                        category: event.category,
+                        level: payload.level,
+                        impact: payload.impact.clone(),
+                        details: payload.details.clone(),
+                    };
+                    let delivered = match (
+                        secret_for(state, &node.id),
+                        serde_json::to_vec(&notification),
+                    ) {
+                        (Ok(secret), Ok(body)) => client
+                            .signed_post::<DeliveryReceipt>(
+                                "/v1/federation/notifications",
+                                &event.id.to_string(),
+                                body,
+                                &secret,
+                            )
+                            .await
+                            .result
+                            .map_err(failure_text),
+                        (Err(why), _) => Err(why),
+                        (_, Err(e)) => Err(e.to_string()),
+                    };
+                    match delivered {
+                        Ok(receipt) => {
+                            outcome.outcome = receipt.outcome;
+                            outcome.deadline = receipt.deadline;
+                        }
+                        Err(why) => {
+                            outcome.outcome = DeliveryOutcome::Failed;
+                            outcome.reason = Some(why);
+                        }
+                    }
+                    Asked::Answered(outcome)
+                }
+            }),
+    )
+    .await;
+    let mut response = RouteResponse {
+        recipients: Vec::new(),
+        unreachable: Vec::new(),
+    };
+    for result in asked {
+        match result {
+            Asked::NotHeld => {}
+            Asked::Unreachable(id) => response.unreachable.push(id),
+            Asked::Answered(outcome) => response.recipients.push(outcome),
+        }
+    }
+    tracing::info!(
+        event = %event.id, event_type = event.event_type.as_str(), sender = %sender.id,
+        recipients = response.recipients.len(), unreachable = response.unreachable.len(),
+        "notification routed"
+    );
+    Ok(HttpResponse::Ok().json(response))
+}
+
+/// Pass an acknowledgement back to the agency that sent the event (nodes only).
+///
+/// `agency_id` names the sender of the acknowledged event; the sender learns which
+/// agency acknowledged (the caller) and when, signed with its webhook secret.
+#[utoipa::path(
+    tag = "notifications",
+    request_body = Acknowledgement,
+    responses(
+        (status = 200, description = "The sender recorded it", body = Acknowledgement),
+        (status = 403, description = "Caller is not an agency node of the federation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The sender does not know this event", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The sender could not be reached; retry later", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Notifications not configured", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[post("/v1/notifications/acknowledgements")]
+pub async fn acknowledge(
+    recipient: NodeMember,
+    state: web::Data<AppState>,
+    body: web::Json<Acknowledgement>,
+) -> Result<HttpResponse, GatewayError> {
+    let ack = body.into_inner();
+    if state.notification_secrets.is_none() {
+        return Err(GatewayError::NotConfigured("notifications.secrets_dir"));
+    }
+    let directory = state.directory.get();
+    let sender = directory
+        .nodes()
+        .find(|n| n.id == ack.agency_id)
+        .ok_or_else(|| {
+            GatewayError::Invalid(vec![FieldError::new(
+                "agency_id",
+                "is not an agency node of the federation",
+            )])
+        })?;
+    let forwarded = Acknowledgement {
+        event_id: ack.event_id,
+        agency_id: recipient.member.id.clone(),
+        acknowledged_at: ack.acknowledged_at,
+    };
+    let secret = secret_for(&state, &sender.id).map_err(GatewayError::NotDelivered)?;
+    let body = serde_json::to_vec(&forwarded).map_err(|_| GatewayError::Internal)?;
+    let client = state.http.node(sender, "", state.node_deadline, None);
+    match client
+        .signed_post::<Acknowledgement>(
+            "/v1/federation/notifications/acknowledgements",
+            &forwarded.event_id.to_string(),
+            body,
+            &secret,
+        )
+        .await
+        .result
+    {
+        Ok(recorded) => Ok(HttpResponse::Ok().json(recorded)),
+        Err(Failure::NotFound) => Err(GatewayError::UnknownEvent),
+        Err(failure) => Err(GatewayError::NotDelivered(failure_text(failure))),
+    }
+}

@@ -1,0 +1,415 @@
+//! Notifications between agencies: a node raises an event from its own writes (or an
+//! explicit publish), keeps it in a durable outbox, and hands it to the gateway, which
+//! finds the agencies that hold the child and have subscribed, and delivers to each a
+//! payload the sender's sharing policy allows for that agency's kind.
+
+use crate::agency::AgencyKind;
+use crate::disclosure::DisclosureLevel;
+use crate::federation::ChildQuery;
+use crate::identifiers::AgencyId;
+use crate::problem::FieldError;
+use crate::record::RecordCategory;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// What happened.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// Police attended a domestic-abuse incident where the child lives (Operation
+    /// Encompass): the school must know before the next school day starts.
+    EncompassNotification,
+    /// A child in need plan, child protection plan or period of being looked after began.
+    PlanStarted,
+    /// Such a plan or period ended.
+    PlanEnded,
+    /// A suspension or permanent exclusion.
+    Exclusion,
+    /// Attendance fell below 90%.
+    PersistentAbsence,
+    /// The child joined a new school.
+    SchoolMove,
+    /// A new allocated social worker, lead practitioner or trusted adult.
+    PractitionerChanged,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 7] = [
+        EventType::EncompassNotification,
+        EventType::PlanStarted,
+        EventType::PlanEnded,
+        EventType::Exclusion,
+        EventType::PersistentAbsence,
+        EventType::SchoolMove,
+        EventType::PractitionerChanged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::EncompassNotification => "encompass_notification",
+            EventType::PlanStarted => "plan_started",
+            EventType::PlanEnded => "plan_ended",
+            EventType::Exclusion => "exclusion",
+            EventType::PersistentAbsence => "persistent_absence",
+            EventType::SchoolMove => "school_move",
+            EventType::PractitionerChanged => "practitioner_changed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+}
+
+/// An event an agency's system publishes explicitly for one of its children.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "event_type": "exclusion",
+    "occurred_at": "2026-11-20T13:05:00Z",
+    "category": "exclusion",
+    "impact": "Suspended for 3 days from 20 November; return meeting planned",
+    "details": {"kind": "suspension", "days": 3, "reason_category": "persistent disruptive behaviour"}
+}))]
+pub struct EventPublish {
+    pub event_type: EventType,
+    /// When it happened.
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: DateTime<Utc>,
+    /// The category of record the event is about; decides what the sharing policy lets
+    /// each recipient see.
+    pub category: RecordCategory,
+    /// One line safe to share at summary level.
+    pub impact: String,
+    /// Details for recipients whose policy grants `full`.
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+impl EventPublish {
+    pub fn validate(&self, holder: AgencyKind) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if !self.category.held_by(holder) {
+            errors.push(FieldError::new(
+                "category",
+                format!(
+                    "a {} node does not hold {} records",
+                    holder.as_str(),
+                    self.category.as_str()
+                ),
+            ));
+        }
+        let impact_len = self.impact.trim().chars().count();
+        if impact_len == 0 || impact_len > 280 {
+            errors.push(FieldError::new("impact", "must have 1 to 280 characters"));
+        }
+        if !self.details.is_object() {
+            errors.push(FieldError::new("details", "must be a JSON object"));
+        }
+        if self.occurred_at > Utc::now() + chrono::Duration::minutes(5) {
+            errors.push(FieldError::new("occurred_at", "must not be in the future"));
+        }
+        errors
+    }
+}
+
+/// What one kind of recipient agency may receive, decided by the sender's policy.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KindPayload {
+    pub kind: AgencyKind,
+    /// `existence`, `summary` or `full`.
+    pub level: DisclosureLevel,
+    /// The impact line; empty at `existence` level.
+    pub impact: String,
+    /// Present only at `full` level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// A node hands an event to the gateway for routing (`POST /v1/notifications`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RouteRequest {
+    /// The event's id; recipients ignore a second delivery with the same id.
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub event_type: EventType,
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: DateTime<Utc>,
+    pub category: RecordCategory,
+    /// How the gateway finds the child at the other agencies (sent to them as a match,
+    /// never with the event's payload).
+    pub child: ChildQuery,
+    /// One payload per agency kind the sender's policy lets receive this event; kinds
+    /// not listed receive nothing.
+    pub payloads: Vec<KindPayload>,
+}
+
+/// What happened at one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryOutcome {
+    /// Stored in the recipient's inbox.
+    Delivered,
+    /// The recipient already had this event (a retry); nothing changed.
+    Duplicate,
+    /// The recipient holds the child but has not subscribed to (or has paused) this
+    /// event type.
+    NotSubscribed,
+    /// The recipient could not be reached or refused; the sender retries.
+    Failed,
+}
+
+/// One recipient's result, as the gateway reports it to the sender.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecipientOutcome {
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    pub kind: AgencyKind,
+    pub outcome: DeliveryOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For Operation Encompass at a school: the start of the school's next school day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// The gateway's answer to a route request. Agencies that do not hold the child are not
+/// listed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RouteResponse {
+    pub recipients: Vec<RecipientOutcome>,
+    /// Agencies that could not be asked whether they hold the child (down, timed out):
+    /// the sender retries, since one of them may hold the child.
+    #[serde(default)]
+    pub unreachable: Vec<AgencyId>,
+}
+
+/// The gateway asks a node whether it wants an event about a child
+/// (`POST /v1/federation/notifications/offers`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NotificationOffer {
+    #[schema(value_type = String, format = Uuid)]
+    pub event_id: Uuid,
+    pub event_type: EventType,
+    pub sender: AgencyId,
+    pub child: ChildQuery,
+}
+
+/// A node's answer to an offer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OfferAnswer {
+    /// The node holds the child (linked, not a mere candidate) and has an active
+    /// subscription to the event type.
+    pub wanted: bool,
+    /// `held`, `not_held` or `not_subscribed`.
+    pub reason: String,
+    /// The child's reference at this node; only when wanted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_ref: Option<String>,
+}
+
+/// An event delivered to a recipient node, signed by the gateway
+/// (`POST /v1/federation/notifications`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub event_type: EventType,
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: DateTime<Utc>,
+    pub sender: AgencyId,
+    pub sender_name: String,
+    /// The child, as the recipient knows it.
+    pub local_ref: String,
+    pub category: RecordCategory,
+    pub level: DisclosureLevel,
+    pub impact: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// The recipient node's receipt for a delivery.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryReceipt {
+    pub outcome: DeliveryOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+/// A notification in a recipient's inbox, as its practitioners read it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InboxItem {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub event_type: EventType,
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: DateTime<Utc>,
+    pub sender: AgencyId,
+    pub sender_name: String,
+    /// The child's local id at this agency.
+    pub local_id: String,
+    pub category: RecordCategory,
+    pub level: DisclosureLevel,
+    pub impact: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+    /// Operation Encompass: the start of the next school day, by when the designated
+    /// safeguarding lead must know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deadline: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    /// Not acknowledged, and the deadline is near or passed.
+    pub at_risk: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Inbox {
+    pub items: Vec<InboxItem>,
+}
+
+/// Where an outbox event stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    /// Waiting for its next delivery attempt.
+    Pending,
+    /// Every agency that holds the child has answered.
+    Delivered,
+    /// Gave up after the configured number of attempts; can be replayed.
+    Dead,
+}
+
+/// One recipient of an outbox event, as the sender sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecipientState {
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    pub outcome: DeliveryOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deadline: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// An event in the sender's outbox.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OutboxItem {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub event_type: EventType,
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: DateTime<Utc>,
+    pub local_id: String,
+    pub category: RecordCategory,
+    pub status: OutboxStatus,
+    pub attempts: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Operation Encompass: the earliest time a school day can start after the
+    /// incident (the sender cannot know each school's calendar before delivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deadline: Option<DateTime<Utc>>,
+    /// Not yet delivered everywhere, and the deadline is near or passed.
+    pub at_risk: bool,
+    pub recipients: Vec<RecipientState>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Outbox {
+    pub items: Vec<OutboxItem>,
+}
+
+/// An agency's subscription to one event type.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"event_type": "encompass_notification", "active": true}))]
+pub struct Subscription {
+    pub event_type: EventType,
+    /// `false` pauses delivery: the gateway is told "not subscribed" meanwhile.
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"active": true}))]
+pub struct SubscriptionUpdate {
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Subscriptions {
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// A recipient acknowledged an event; relayed by the gateway to the sender.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Acknowledgement {
+    #[schema(value_type = String, format = Uuid)]
+    pub event_id: Uuid,
+    /// The agency that sent the event (on the way to the gateway) or that acknowledged
+    /// it (on the way from the gateway to the sender).
+    pub agency_id: AgencyId,
+    #[schema(value_type = String, format = DateTime)]
+    pub acknowledged_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_type_names_round_trip() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+            assert_eq!(
+                serde_json::to_value(t).unwrap_or_default(),
+                serde_json::Value::String(t.as_str().into())
+            );
+        }
+        assert_eq!(EventType::parse("gossip"), None);
+    }
+
+    #[test]
+    fn publish_checks_category_against_holder() {
+        let event = EventPublish {
+            event_type: EventType::Exclusion,
+            occurred_at: Utc::now(),
+            category: RecordCategory::Exclusion,
+            impact: "Suspended for two days".into(),
+            details: empty_object(),
+        };
+        assert!(event.validate(AgencyKind::School).is_empty());
+        let errors = event.validate(AgencyKind::Police);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "category");
+    }
+}

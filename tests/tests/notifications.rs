@@ -1,0 +1,576 @@
+//! Notifications end to end, over real mutual TLS: an Operation Encompass incident
+//! recorded at the police node reaches the child's school (and no other school) as a
+//! signed summary, survives either side being down, and is acknowledged back.
+
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{Duration as ChronoDuration, Utc};
+use federation_tests::{Options, TestFederation, query_for, spawn_federation};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// Long enough for a loaded CI machine; a working delivery takes well under a second.
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn federation() -> TestFederation {
+    spawn_federation(Options {
+        nodes: vec!["school-a", "school-b", "social-care", "police"],
+        children: 300,
+        ..Options::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// A seeded child the police and school A know, and school B does not. Returns the
+/// child's local ids at the police and at school A.
+fn known_child(fed: &TestFederation) -> (String, String, &federation::seed::SyntheticChild) {
+    let child = fed
+        .children
+        .iter()
+        .find(|c| {
+            let a = c.agencies();
+            a.contains(&"police") && a.contains(&"school-a") && !a.contains(&"school-b")
+        })
+        .expect("the seed has a child known to police and school A only");
+    let local = |node: &str| {
+        child
+            .holdings
+            .iter()
+            .find(|h| h.node == node)
+            .unwrap()
+            .local_id
+            .clone()
+    };
+    (local("police"), local("school-a"), child)
+}
+
+const POLICE_REFERENCE: &str = "ZZ/00042/26";
+const CIRCUMSTANCES: &str = "Neighbour reported shouting; officers attended";
+
+/// Records an Encompass notification at the police node; returns the raised event id.
+async fn record_incident(fed: &TestFederation, police_local_id: &str, source_id: &str) -> String {
+    let incident_at = (Utc::now() - ChronoDuration::hours(2)).to_rfc3339();
+    let response = fed
+        .integration_client("police")
+        .post(format!(
+            "{}/v1/children/{police_local_id}/records",
+            fed.node_url("police")
+        ))
+        .json(&json!({
+            "source_system_id": source_id,
+            "category": "encompass_notification",
+            "effective_from": Utc::now().date_naive(),
+            "impact": "Police attended a domestic incident at home last night; the child was present. A quiet check-in this morning would help.",
+            "details": {
+                "police_reference": POLICE_REFERENCE,
+                "incident_at": incident_at,
+                "location": "the family home",
+                "child_present": true,
+                "child_voice": "Said they were scared and hid upstairs",
+                "circumstances": CIRCUMSTANCES,
+            }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    // The event is in the outbox, committed with the record.
+    let outbox: Value = fed
+        .integration_client("police")
+        .get(format!(
+            "{}/v1/notifications/outbox",
+            fed.node_url("police")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["event_type"] == "encompass_notification" && i["local_id"] == police_local_id)
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .expect("the record raised an outbox event")
+}
+
+async fn outbox_event(fed: &TestFederation, id: &str) -> Value {
+    fed.integration_client("police")
+        .get(format!(
+            "{}/v1/notifications/outbox/{id}",
+            fed.node_url("police")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls the police outbox until `done` holds for the event.
+async fn wait_for(
+    fed: &TestFederation,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    loop {
+        let event = outbox_event(fed, id).await;
+        if done(&event) {
+            return event;
+        }
+        assert!(started.elapsed() < WAIT, "{what}: still {event:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn inbox(fed: &TestFederation, node: &str) -> Vec<Value> {
+    let body: Value = fed
+        .integration_client(node)
+        .get(format!("{}/v1/notifications/inbox", fed.node_url(node)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["items"].as_array().unwrap().clone()
+}
+
+fn recipient<'a>(event: &'a Value, agency: &str) -> Option<&'a Value> {
+    event["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["agency_id"] == agency)
+}
+
+#[tokio::test]
+async fn encompass_reaches_the_childs_school_as_a_summary_and_no_other_school() {
+    let fed = federation().await;
+    let (police_id, school_id, _) = known_child(&fed);
+    let id = record_incident(&fed, &police_id, "POL-ENC-T1").await;
+
+    let event = wait_for(&fed, &id, "delivery", |e| e["status"] == "delivered").await;
+    let to_school = recipient(&event, "school-a").expect("school A is a recipient");
+    assert_eq!(to_school["outcome"], "delivered");
+    assert!(recipient(&event, "school-b").is_none(), "{event:#}");
+
+    let items = inbox(&fed, "school-a").await;
+    let item = items
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .expect("in school A's inbox");
+    assert_eq!(
+        item["local_id"],
+        school_id.as_str(),
+        "named as the school knows the child"
+    );
+    assert_eq!(item["sender"], "police");
+    assert_eq!(item["level"], "summary");
+    assert!(
+        item["impact"]
+            .as_str()
+            .unwrap()
+            .starts_with("Police attended")
+    );
+    assert!(
+        item.get("details").is_none(),
+        "no incident details at summary: {item:#}"
+    );
+    let text = serde_json::to_string(&items).unwrap();
+    assert!(!text.contains(POLICE_REFERENCE) && !text.contains(CIRCUMSTANCES));
+    // The deadline is the start of the school's next school day after the incident,
+    // computed by the school from its own calendar, and reported back to the police.
+    let deadline = item["deadline"].as_str().expect("an Encompass deadline");
+    let deadline = chrono::DateTime::parse_from_rfc3339(deadline).unwrap();
+    let occurred =
+        chrono::DateTime::parse_from_rfc3339(item["occurred_at"].as_str().unwrap()).unwrap();
+    assert!(deadline > occurred && deadline - occurred < ChronoDuration::days(80));
+    assert_eq!(to_school["deadline"], item["deadline"]);
+
+    // School B, which does not hold the child, received nothing.
+    assert!(
+        inbox(&fed, "school-b")
+            .await
+            .iter()
+            .all(|i| i["id"] != id.as_str())
+    );
+
+    // The school's DSL acknowledges; the police see it.
+    let response = fed
+        .integration_client("school-a")
+        .post(format!(
+            "{}/v1/notifications/inbox/{id}/acknowledge",
+            fed.node_url("school-a")
+        ))
+        .json(&json!({"by": "dsl.school-a"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let acked: Value = response.json().await.unwrap();
+    assert_eq!(acked["acknowledged_by"], "dsl.school-a");
+    assert_eq!(acked["at_risk"], false);
+    wait_for(&fed, &id, "acknowledgement", |e| {
+        recipient(e, "school-a").is_some_and(|r| r["acknowledged_at"].is_string())
+    })
+    .await;
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_school_that_is_down_gets_the_notification_once_when_it_is_back() {
+    let mut fed = federation().await;
+    let (police_id, _, _) = known_child(&fed);
+    fed.stop_node("school-a").await;
+    let id = record_incident(&fed, &police_id, "POL-ENC-T2").await;
+    let waiting = wait_for(&fed, &id, "a failed attempt", |e| {
+        e["attempts"].as_i64().unwrap() >= 1
+    })
+    .await;
+    assert_eq!(waiting["status"], "pending");
+    assert!(
+        waiting["last_error"].as_str().unwrap().contains("school-a"),
+        "{waiting:#}"
+    );
+
+    fed.restart_node("school-a").await.unwrap();
+    let event = wait_for(&fed, &id, "delivery after restart", |e| {
+        e["status"] == "delivered"
+    })
+    .await;
+    assert_eq!(
+        recipient(&event, "school-a").unwrap()["outcome"],
+        "delivered"
+    );
+    let copies = inbox(&fed, "school-a")
+        .await
+        .iter()
+        .filter(|i| i["id"] == id.as_str())
+        .count();
+    assert_eq!(copies, 1);
+
+    // Delivering the same event again (a retry after a lost answer) changes nothing.
+    let status = redeliver(&fed, &id).await;
+    assert_eq!(status["outcome"], "duplicate");
+    let copies = inbox(&fed, "school-a")
+        .await
+        .iter()
+        .filter(|i| i["id"] == id.as_str())
+        .count();
+    assert_eq!(copies, 1);
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_committed_before_the_sender_stopped_is_delivered_after_restart() {
+    let mut fed = federation().await;
+    let (police_id, _, _) = known_child(&fed);
+    // The gateway is down, so the police node cannot deliver what it commits.
+    fed.stop_gateway().await;
+    let id = record_incident(&fed, &police_id, "POL-ENC-T3").await;
+    let waiting = wait_for(&fed, &id, "a failed attempt", |e| {
+        e["attempts"].as_i64().unwrap() >= 1
+    })
+    .await;
+    assert!(
+        waiting["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("gateway"),
+        "{waiting:#}"
+    );
+    // The police node stops with the event undelivered; then everything comes back.
+    fed.stop_node("police").await;
+    fed.restart_gateway().await.unwrap();
+    fed.restart_node("police").await.unwrap();
+    let event = wait_for(&fed, &id, "delivery after restart", |e| {
+        e["status"] == "delivered"
+    })
+    .await;
+    assert_eq!(
+        recipient(&event, "school-a").unwrap()["outcome"],
+        "delivered"
+    );
+    let copies = inbox(&fed, "school-a")
+        .await
+        .iter()
+        .filter(|i| i["id"] == id.as_str())
+        .count();
+    assert_eq!(copies, 1);
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_paused_subscription_receives_nothing() {
+    let fed = federation().await;
+    let (police_id, _, _) = known_child(&fed);
+    let paused = fed
+        .integration_client("school-a")
+        .put(format!(
+            "{}/v1/notifications/subscriptions/encompass_notification",
+            fed.node_url("school-a")
+        ))
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paused.status(), 200);
+    let id = record_incident(&fed, &police_id, "POL-ENC-T4").await;
+    let event = wait_for(&fed, &id, "routing", |e| e["status"] == "delivered").await;
+    assert_eq!(
+        recipient(&event, "school-a").unwrap()["outcome"],
+        "not_subscribed"
+    );
+    assert!(
+        inbox(&fed, "school-a")
+            .await
+            .iter()
+            .all(|i| i["id"] != id.as_str())
+    );
+
+    let unknown = fed
+        .integration_client("school-a")
+        .put(format!(
+            "{}/v1/notifications/subscriptions/gossip",
+            fed.node_url("school-a")
+        ))
+        .json(&json!({"active": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+    fed.shutdown().await;
+}
+
+/// The gateway's signed delivery, rebuilt by the test from the police outbox: what
+/// school A would receive for event `id`.
+async fn delivery_body(fed: &TestFederation, id: &str) -> Vec<u8> {
+    let (_, _, child) = known_child(fed);
+    let offer: Value = fed
+        .gateway_identity()
+        .post(format!(
+            "{}/v1/federation/notifications/offers",
+            fed.node_url("school-a")
+        ))
+        .json(&json!({
+            "event_id": id, "event_type": "encompass_notification", "sender": "police",
+            "child": query_for(child),
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(offer["wanted"], true, "{offer:#}");
+    serde_json::to_vec(&json!({
+        "id": id, "event_type": "encompass_notification",
+        "occurred_at": Utc::now().to_rfc3339(), "sender": "police",
+        "sender_name": "County Constabulary", "local_ref": offer["local_ref"],
+        "category": "encompass_notification", "level": "summary",
+        "impact": "Police attended a domestic incident at home last night.",
+    }))
+    .unwrap()
+}
+
+async fn post_signed(
+    fed: &TestFederation,
+    client: &reqwest::Client,
+    id: &str,
+    timestamp: i64,
+    signature: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    client
+        .post(format!(
+            "{}/v1/federation/notifications",
+            fed.node_url("school-a")
+        ))
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn redeliver(fed: &TestFederation, id: &str) -> Value {
+    let body = delivery_body(fed, id).await;
+    let secret = fed.webhook_secret("school-a").unwrap();
+    let now = Utc::now().timestamp();
+    let signature = secret.sign(id, now, &body);
+    let response = post_signed(fed, &fed.gateway_identity(), id, now, &signature, body).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// The problem's code: the last segment of its type URI.
+fn code(p: &Value) -> Option<&str> {
+    p["type"].as_str().and_then(|t| t.rsplit('/').next())
+}
+
+async fn problem(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn deliveries_that_are_not_signed_right_are_refused() {
+    let fed = federation().await;
+    let id = uuid::Uuid::new_v4().to_string();
+    let body = delivery_body(&fed, &id).await;
+    let secret = fed.webhook_secret("school-a").unwrap();
+    let gateway = fed.gateway_identity();
+    let now = Utc::now().timestamp();
+
+    // Tampered: the body changed after signing.
+    let signature = secret.sign(&id, now, &body);
+    let mut tampered = body.clone();
+    let at = tampered.iter().position(|b| *b == b'P').unwrap();
+    tampered[at] = b'Q';
+    let (status, p) =
+        problem(post_signed(&fed, &gateway, &id, now, &signature, tampered).await).await;
+    assert_eq!((status, code(&p)), (401, Some("bad-signature")), "{p:#}");
+
+    // Replayed: a correctly signed delivery from ten minutes ago.
+    let old = now - 600;
+    let signature = secret.sign(&id, old, &body);
+    let (status, p) =
+        problem(post_signed(&fed, &gateway, &id, old, &signature, body.clone()).await).await;
+    assert_eq!(status, 401);
+    assert!(p["detail"].as_str().unwrap().contains("replay"), "{p:#}");
+
+    // Signed with another node's secret.
+    let wrong = fed.webhook_secret("school-b").unwrap();
+    let signature = wrong.sign(&id, now, &body);
+    let (status, _) =
+        problem(post_signed(&fed, &gateway, &id, now, &signature, body.clone()).await).await;
+    assert_eq!(status, 401);
+
+    // Right signature, but not from a gateway: the school's own system, and no
+    // certificate at all.
+    let signature = secret.sign(&id, now, &body);
+    let (status, p) = problem(
+        post_signed(
+            &fed,
+            &fed.integration_client("school-a"),
+            &id,
+            now,
+            &signature,
+            body.clone(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, code(&p)), (403, Some("forbidden")));
+    let (status, p) = problem(
+        post_signed(
+            &fed,
+            &fed.anonymous_client(),
+            &id,
+            now,
+            &signature,
+            body.clone(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, code(&p)), (403, Some("not-a-member")));
+
+    // None of the refused deliveries was stored; the right one is.
+    assert!(
+        inbox(&fed, "school-a")
+            .await
+            .iter()
+            .all(|i| i["id"] != id.as_str())
+    );
+    let response = post_signed(&fed, &gateway, &id, now, &signature, body).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["outcome"],
+        "delivered"
+    );
+    assert_eq!(
+        inbox(&fed, "school-a")
+            .await
+            .iter()
+            .filter(|i| i["id"] == id.as_str())
+            .count(),
+        1
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_agency_nodes_may_ask_the_gateway_to_route() {
+    let fed = federation().await;
+    let (_, _, child) = known_child(&fed);
+    let body = json!({
+        "id": uuid::Uuid::new_v4(), "event_type": "encompass_notification",
+        "occurred_at": Utc::now().to_rfc3339(), "category": "encompass_notification",
+        "child": query_for(child),
+        "payloads": [{"kind": "school", "level": "summary", "impact": "x"}],
+    });
+    let url = format!("{}/v1/notifications", fed.gateway_url);
+    let (status, p) = problem(
+        fed.integration_client("police")
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code(&p)), (403, Some("forbidden")), "{p:#}");
+    let (status, p) = problem(
+        fed.anonymous_client()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code(&p)), (403, Some("not-a-member")), "{p:#}");
+
+    // A publish that does not fit the agency: police do not hold exclusions.
+    let (police_id, _, _) = known_child(&fed);
+    let (status, p) = problem(
+        fed.integration_client("police")
+            .post(format!(
+                "{}/v1/children/{police_id}/events",
+                fed.node_url("police")
+            ))
+            .json(&json!({
+                "event_type": "exclusion", "occurred_at": Utc::now().to_rfc3339(),
+                "category": "exclusion", "impact": ""
+            }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["category", "impact"], "{p:#}");
+    fed.shutdown().await;
+}
