@@ -24,6 +24,8 @@ pub struct Options {
     pub max_concurrent_fanouts: usize,
     /// Broken nodes to list in the directory beside the real ones.
     pub misbehaving: Vec<(&'static str, Misbehaviour)>,
+    /// Notification retries and deadlines (default: quick retries for tests).
+    pub notifications: federation::plan::NotificationKnobs,
 }
 
 /// How a broken node fails. Each one says it holds every child it is asked about, then
@@ -63,6 +65,10 @@ impl Default for Options {
             misbehaving: Vec::new(),
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
+            notifications: federation::plan::NotificationKnobs {
+                backoff_ms: Some((200, 2_000)),
+                ..Default::default()
+            },
         }
     }
 }
@@ -110,7 +116,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         rate_limit: options.rate_limit,
         breaker: options.breaker,
         max_concurrent_fanouts: options.max_concurrent_fanouts,
-        notification_backoff_ms: Some((200, 2_000)),
+        notifications: options.notifications,
     };
     let files = Federation::generate(dir.path(), plan)?;
     let children = seed::population(42, options.children);

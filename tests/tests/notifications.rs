@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration as ChronoDuration, Utc};
+use federation::plan::NotificationKnobs;
 use federation_tests::{Options, TestFederation, query_for, spawn_federation};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -14,9 +15,14 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn federation() -> TestFederation {
+    federation_with(Options::default().notifications).await
+}
+
+async fn federation_with(knobs: NotificationKnobs) -> TestFederation {
     spawn_federation(Options {
         nodes: vec!["school-a", "school-b", "social-care", "police"],
         children: 300,
+        notifications: knobs,
         ..Options::default()
     })
     .await
@@ -572,5 +578,133 @@ async fn only_agency_nodes_may_ask_the_gateway_to_route() {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["category", "impact"], "{p:#}");
+    fed.shutdown().await;
+}
+
+async fn metric(fed: &TestFederation, node: &str, series: &str) -> String {
+    let text = fed
+        .anonymous_client()
+        .get(format!("{}/metrics", fed.node_url(node)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .unwrap_or_else(|| panic!("no {series} in {text}"))
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn undelivered_events_become_dead_letters_that_can_be_replayed() {
+    let mut fed = federation_with(NotificationKnobs {
+        backoff_ms: Some((100, 200)),
+        max_attempts: Some(2),
+        ..Default::default()
+    })
+    .await;
+    let (police_id, _, _) = known_child(&fed);
+    fed.stop_gateway().await;
+    let id = record_incident(&fed, &police_id, "POL-ENC-T5").await;
+    let dead = wait_for(&fed, &id, "a dead letter", |e| e["status"] == "dead").await;
+    assert_eq!(dead["attempts"], 2);
+    assert_eq!(
+        metric(
+            &fed,
+            "police",
+            "notifications_outbox_events{status=\"dead\"}"
+        )
+        .await,
+        "1"
+    );
+    let listed: Value = fed
+        .integration_client("police")
+        .get(format!(
+            "{}/v1/notifications/outbox?status=dead",
+            fed.node_url("police")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id.as_str())
+    );
+
+    fed.restart_gateway().await.unwrap();
+    let replay = |fed: &TestFederation| {
+        fed.integration_client("police").post(format!(
+            "{}/v1/notifications/outbox/{id}/replay",
+            fed.node_url("police")
+        ))
+    };
+    let response = replay(&fed).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    wait_for(&fed, &id, "delivery after replay", |e| {
+        e["status"] == "delivered"
+    })
+    .await;
+    // Only dead letters are replayed.
+    let (status, p) = problem(replay(&fed).send().await.unwrap()).await;
+    assert_eq!((status, code(&p)), (409, Some("conflict")), "{p:#}");
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unacknowledged_encompass_notification_is_at_risk_until_acknowledged() {
+    // Every deadline counts as near, so the one delivered here is at risk at once.
+    let fed = federation_with(NotificationKnobs {
+        backoff_ms: Some((200, 2_000)),
+        at_risk_minutes: Some(200_000),
+        ..Default::default()
+    })
+    .await;
+    let (police_id, _, _) = known_child(&fed);
+    let id = record_incident(&fed, &police_id, "POL-ENC-T6").await;
+    wait_for(&fed, &id, "delivery", |e| e["status"] == "delivered").await;
+    let at_risk = |fed: &TestFederation| {
+        fed.integration_client("school-a")
+            .get(format!(
+                "{}/v1/notifications/inbox?at_risk=true",
+                fed.node_url("school-a")
+            ))
+            .send()
+    };
+    let listed: Value = at_risk(&fed).await.unwrap().json().await.unwrap();
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == id.as_str())
+    );
+    let inbox_series = "notifications_at_risk{box=\"inbox\"}";
+    assert_eq!(metric(&fed, "school-a", inbox_series).await, "1");
+
+    let response = fed
+        .integration_client("school-a")
+        .post(format!(
+            "{}/v1/notifications/inbox/{id}/acknowledge",
+            fed.node_url("school-a")
+        ))
+        .json(&json!({"by": "dsl.school-a"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let listed: Value = at_risk(&fed).await.unwrap().json().await.unwrap();
+    assert!(listed["items"].as_array().unwrap().is_empty(), "{listed:#}");
+    assert_eq!(metric(&fed, "school-a", inbox_series).await, "0");
     fed.shutdown().await;
 }

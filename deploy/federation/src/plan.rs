@@ -36,9 +36,18 @@ pub struct Plan {
     pub breaker: (u32, u64),
     /// Searches, views and access reports the gateway runs at once.
     pub max_concurrent_fanouts: usize,
-    /// Notification retry backoff (first delay, longest delay) in milliseconds
-    /// (`None`: the nodes' defaults).
-    pub notification_backoff_ms: Option<(u64, u64)>,
+    /// Notification settings written to every node (`None`s: the nodes' defaults).
+    pub notifications: NotificationKnobs,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotificationKnobs {
+    /// Retry backoff: first delay, longest delay, in milliseconds.
+    pub backoff_ms: Option<(u64, u64)>,
+    /// Attempts before a dead letter.
+    pub max_attempts: Option<i32>,
+    /// How near a deadline counts as at risk.
+    pub at_risk_minutes: Option<i64>,
 }
 
 impl Plan {
@@ -79,7 +88,7 @@ impl Plan {
             rate_limit: None,
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
-            notification_backoff_ms: None,
+            notifications: NotificationKnobs::default(),
         }
     }
 
@@ -383,8 +392,15 @@ fn write_notifications(text: &mut String, plan: &Plan, secret: &Path) -> std::fm
         q(&plan.gateway_url()),
         q(&secret.display().to_string())
     )?;
-    if let Some((base, max)) = plan.notification_backoff_ms {
+    let knobs = plan.notifications;
+    if let Some((base, max)) = knobs.backoff_ms {
         writeln!(text, "backoff_base_ms = {base}\nbackoff_max_ms = {max}")?;
+    }
+    if let Some(attempts) = knobs.max_attempts {
+        writeln!(text, "max_attempts = {attempts}")?;
+    }
+    if let Some(minutes) = knobs.at_risk_minutes {
+        writeln!(text, "at_risk_minutes = {minutes}")?;
     }
     Ok(())
 }
