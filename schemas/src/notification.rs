@@ -107,10 +107,7 @@ impl EventPublish {
                 ),
             ));
         }
-        let impact_len = self.impact.trim().chars().count();
-        if impact_len == 0 || impact_len > 280 {
-            errors.push(FieldError::new("impact", "must have 1 to 280 characters"));
-        }
+        crate::record::check_impact(&self.impact, &mut errors);
         if !self.details.is_object() {
             errors.push(FieldError::new("details", "must be a JSON object"));
         }

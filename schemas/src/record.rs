@@ -231,6 +231,14 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
+/// The one-line impact statement: 1 to 280 characters.
+pub fn check_impact(impact: &str, errors: &mut Vec<FieldError>) {
+    let len = impact.trim().chars().count();
+    if len == 0 || len > 280 {
+        errors.push(FieldError::new("impact", "must have 1 to 280 characters"));
+    }
+}
+
 impl RecordUpsert {
     pub fn validate(&self, holder: AgencyKind) -> Vec<FieldError> {
         let mut errors = Vec::new();
@@ -251,10 +259,7 @@ impl RecordUpsert {
                 ),
             ));
         }
-        let impact_len = self.impact.trim().chars().count();
-        if impact_len == 0 || impact_len > 280 {
-            errors.push(FieldError::new("impact", "must have 1 to 280 characters"));
-        }
+        check_impact(&self.impact, &mut errors);
         if self.effective_to.is_some_and(|to| to < self.effective_from) {
             errors.push(FieldError::new(
                 "effective_to",

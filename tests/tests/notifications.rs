@@ -149,6 +149,24 @@ async fn inbox(fed: &TestFederation, node: &str) -> Vec<Value> {
     body["items"].as_array().unwrap().clone()
 }
 
+/// Waits for the event to be delivered, then checks school A holds exactly one copy.
+async fn delivered_once_to_school_a(fed: &TestFederation, id: &str) {
+    let event = wait_for(fed, id, "delivery", |e| e["status"] == "delivered").await;
+    assert_eq!(
+        recipient(&event, "school-a").unwrap()["outcome"],
+        "delivered"
+    );
+    assert_eq!(copies_at_school_a(fed, id).await, 1);
+}
+
+async fn copies_at_school_a(fed: &TestFederation, id: &str) -> usize {
+    inbox(fed, "school-a")
+        .await
+        .iter()
+        .filter(|i| i["id"] == id)
+        .count()
+}
+
 fn recipient<'a>(event: &'a Value, agency: &str) -> Option<&'a Value> {
     event["recipients"]
         .as_array()
@@ -248,30 +266,12 @@ async fn a_school_that_is_down_gets_the_notification_once_when_it_is_back() {
     );
 
     fed.restart_node("school-a").await.unwrap();
-    let event = wait_for(&fed, &id, "delivery after restart", |e| {
-        e["status"] == "delivered"
-    })
-    .await;
-    assert_eq!(
-        recipient(&event, "school-a").unwrap()["outcome"],
-        "delivered"
-    );
-    let copies = inbox(&fed, "school-a")
-        .await
-        .iter()
-        .filter(|i| i["id"] == id.as_str())
-        .count();
-    assert_eq!(copies, 1);
+    delivered_once_to_school_a(&fed, &id).await;
 
     // Delivering the same event again (a retry after a lost answer) changes nothing.
     let status = redeliver(&fed, &id).await;
     assert_eq!(status["outcome"], "duplicate");
-    let copies = inbox(&fed, "school-a")
-        .await
-        .iter()
-        .filter(|i| i["id"] == id.as_str())
-        .count();
-    assert_eq!(copies, 1);
+    assert_eq!(copies_at_school_a(&fed, &id).await, 1);
     fed.shutdown().await;
 }
 
@@ -297,20 +297,7 @@ async fn an_event_committed_before_the_sender_stopped_is_delivered_after_restart
     fed.stop_node("police").await;
     fed.restart_gateway().await.unwrap();
     fed.restart_node("police").await.unwrap();
-    let event = wait_for(&fed, &id, "delivery after restart", |e| {
-        e["status"] == "delivered"
-    })
-    .await;
-    assert_eq!(
-        recipient(&event, "school-a").unwrap()["outcome"],
-        "delivered"
-    );
-    let copies = inbox(&fed, "school-a")
-        .await
-        .iter()
-        .filter(|i| i["id"] == id.as_str())
-        .count();
-    assert_eq!(copies, 1);
+    delivered_once_to_school_a(&fed, &id).await;
     fed.shutdown().await;
 }
 
@@ -510,14 +497,7 @@ async fn deliveries_that_are_not_signed_right_are_refused() {
         response.json::<Value>().await.unwrap()["outcome"],
         "delivered"
     );
-    assert_eq!(
-        inbox(&fed, "school-a")
-            .await
-            .iter()
-            .filter(|i| i["id"] == id.as_str())
-            .count(),
-        1
-    );
+    assert_eq!(copies_at_school_a(&fed, &id).await, 1);
     fed.shutdown().await;
 }
 
