@@ -39,6 +39,8 @@ pub struct Writer<'a> {
     pub system: &'a AgencyId,
     pub holder: AgencyKind,
     pub correlation_id: &'a str,
+    /// The federation's matching key, when the node keeps keyed encodings.
+    pub matching_key: Option<&'a crate::matching::MatchingKey>,
 }
 
 pub fn check_local_id(local_id: &str) -> Result<(), ApiError> {
@@ -86,6 +88,9 @@ pub fn apply(
     let (child_id, detail, written) = match write {
         Write::Child { local_id, child } => {
             let (row, created) = db::children::upsert(conn, local_id, child)?;
+            if let Some(key) = writer.matching_key {
+                db::keyed::store(conn, &row, key)?;
+            }
             let detail = json!({"wrote": "child", "local_id": local_id, "created": created});
             (row.id.clone(), detail, Written::Child(row, created))
         }

@@ -81,6 +81,7 @@ where
     let pool = state.pool.clone();
     let system = caller.member_id.clone();
     let holder = state.agency_kind;
+    let matching_key = state.matching_key.clone();
     let correlation_id = audit::correlation_of(req);
     web::block(move || {
         let mut conn = pool.get().map_err(crate::db::DbError::from)?;
@@ -88,6 +89,7 @@ where
             system: &system,
             holder,
             correlation_id: &correlation_id,
+            matching_key: matching_key.as_deref(),
         };
         conn.immediate_transaction(|c| f(c, &writer))
     })

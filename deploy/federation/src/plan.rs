@@ -36,6 +36,9 @@ pub struct Plan {
     pub breaker: (u32, u64),
     /// Searches, views and access reports the gateway runs at once.
     pub max_concurrent_fanouts: usize,
+    /// How the gateway asks nodes to find a child. The matching key is generated and
+    /// given to every node either way, so nodes keep keyed encodings in both modes.
+    pub matching_mode: agency_node::matching::MatchingMode,
 }
 
 impl Plan {
@@ -76,6 +79,7 @@ impl Plan {
             rate_limit: None,
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
+            matching_mode: agency_node::matching::MatchingMode::Plain,
         }
     }
 
@@ -169,6 +173,21 @@ impl Federation {
             cert_uris: vec![trust::tls::member_uri("gateway")],
         });
 
+        // The federation's matching key: held by the gateway and every node (they encode
+        // their own children with it), never by practitioners' clients.
+        let matching_key = pki.join("matching.key");
+        write(
+            &matching_key,
+            &agency_node::matching::MatchingKey::generate()?,
+        )?;
+        let matching_section = format!(
+            "[matching]\nmode = {}\nkey_file = {}\n",
+            q(match plan.matching_mode {
+                agency_node::matching::MatchingMode::Plain => "plain",
+                agency_node::matching::MatchingMode::Keyed => "keyed",
+            }),
+            q(&matching_key.display().to_string())
+        );
         let mut node_configs = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
         for node in &plan.nodes {
@@ -243,9 +262,10 @@ impl Federation {
             )?;
             writeln!(
                 text,
-                "[policy]\npath = {}",
+                "[policy]\npath = {}\n",
                 q(&policy.display().to_string())
             )?;
+            writeln!(text, "{matching_section}")?;
             write_limits(&mut text, plan.rate_limit)?;
             write(&config, &text)?;
             node_configs.insert(node.id.clone(), (config, db));
@@ -303,9 +323,10 @@ impl Federation {
         )?;
         writeln!(
             text,
-            "[reference]\nkey_file = {}",
+            "[reference]\nkey_file = {}\n",
             q(&reference_key.display().to_string())
         )?;
+        writeln!(text, "{matching_section}")?;
         write_limits(&mut text, plan.rate_limit)?;
         write(&gateway_config, &text)?;
 
