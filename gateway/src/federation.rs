@@ -8,8 +8,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use schemas::{
     AccessContext, AgencyId, AgencySearchResult, AgencySection, ChildQuery, ChildView,
-    KeyedChildQuery, MatchGrade,
-    MatchOutcome, SearchStatus, SectionStatus, ViewFilter,
+    KeyedChildQuery, MatchGrade, MatchOutcome, SearchStatus, SectionStatus, ViewFilter,
 };
 use std::time::Duration;
 use trust::{Directory, Node};

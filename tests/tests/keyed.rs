@@ -98,7 +98,14 @@ fn found_in(haystack: &str, needles: &[String]) -> Vec<String> {
 fn recorded_bodies(fed: &TestFederation) -> String {
     fed.recorded(WATCHED)
         .iter()
-        .map(|r| format!("{} {}\n{}\n", r.method, r.target, String::from_utf8_lossy(&r.body)))
+        .map(|r| {
+            format!(
+                "{} {}\n{}\n",
+                r.method,
+                r.target,
+                String::from_utf8_lossy(&r.body)
+            )
+        })
         .collect::<String>()
         .to_lowercase()
 }
@@ -137,7 +144,9 @@ fn status_at(found: &Value, agency: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_keyed_mode_a_node_learns_no_plain_demographics() {
     let logs_before = captured_logs().lock().unwrap().len();
-    let fed = spawn_federation(options(MatchingMode::Keyed)).await.unwrap();
+    let fed = spawn_federation(options(MatchingMode::Keyed))
+        .await
+        .unwrap();
 
     // Keyed matching finds a child the watched node holds, from demographics alone.
     let child = fed.child_known_to(1, &[WATCHED]).unwrap();
@@ -150,7 +159,10 @@ async fn in_keyed_mode_a_node_learns_no_plain_demographics() {
     assert_eq!(status_at(&found, WATCHED), "held", "{found}");
     let bodies = recorded_bodies(&fed);
     assert!(bodies.contains("/v1/federation/match/keyed"), "{bodies}");
-    assert_eq!(found_in(&bodies, &needles(&held_query)), Vec::<String>::new());
+    assert_eq!(
+        found_in(&bodies, &needles(&held_query)),
+        Vec::<String>::new()
+    );
     let ids = std::iter::once(child.upn.as_str().to_lowercase())
         .chain(child.nhs_number.as_ref().map(|n| n.as_str().to_lowercase()));
     for id in ids {
@@ -160,7 +172,10 @@ async fn in_keyed_mode_a_node_learns_no_plain_demographics() {
     // A child nobody holds: nothing of it is at the node before the search...
     let query = stranger();
     let needles = needles(&query);
-    assert_eq!(found_in(&database_text(&fed), &needles), Vec::<String>::new());
+    assert_eq!(
+        found_in(&database_text(&fed), &needles),
+        Vec::<String>::new()
+    );
     let sent_before = fed.recorded(WATCHED).len();
     let found = search(&fed, &query).await;
     assert_eq!(status_at(&found, WATCHED), "not_found", "{found}");
@@ -168,17 +183,30 @@ async fn in_keyed_mode_a_node_learns_no_plain_demographics() {
     let received = fed.recorded(WATCHED);
     assert_eq!(received.len(), sent_before + 1);
     let last = received.last().unwrap();
-    assert!(last.target.starts_with("/v1/federation/match/keyed?"), "{}", last.target);
+    assert!(
+        last.target.starts_with("/v1/federation/match/keyed?"),
+        "{}",
+        last.target
+    );
     assert!(last.body.len() > 1000, "a keyed query, not an empty one");
     // ...and neither what it received, nor the logs, nor its database (with the audit
     // entry of this search) hold the child's names, date of birth or postcode.
-    assert_eq!(found_in(&recorded_bodies(&fed), &needles), Vec::<String>::new());
+    assert_eq!(
+        found_in(&recorded_bodies(&fed), &needles),
+        Vec::<String>::new()
+    );
     let logs = logs_text();
     assert!(logs.len() > logs_before, "logs were captured");
-    assert!(logs.contains("/v1/federation/match/keyed"), "the node's request log is in the capture");
+    assert!(
+        logs.contains("/v1/federation/match/keyed"),
+        "the node's request log is in the capture"
+    );
     assert_eq!(found_in(&logs, &needles), Vec::<String>::new());
     let db = database_text(&fed);
-    assert!(db.contains("\"answered\""), "the search was audited in this file");
+    assert!(
+        db.contains("\"answered\""),
+        "the search was audited in this file"
+    );
     assert_eq!(found_in(&db, &needles), Vec::<String>::new());
     fed.shutdown().await;
 }
@@ -188,14 +216,19 @@ async fn in_keyed_mode_a_node_learns_no_plain_demographics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_plain_mode_the_same_check_finds_the_demographics() {
     captured_logs();
-    let fed = spawn_federation(options(MatchingMode::Plain)).await.unwrap();
+    let fed = spawn_federation(options(MatchingMode::Plain))
+        .await
+        .unwrap();
     let query = stranger();
     let needles = needles(&query);
     let found = search(&fed, &query).await;
     assert_eq!(status_at(&found, WATCHED), "not_found", "{found}");
     let leaked = found_in(&recorded_bodies(&fed), &needles);
     for expected in ["quillon", "vrzakowitz", "2009-07-23", "zz10 0kv"] {
-        assert!(leaked.contains(&expected.to_owned()), "{expected} not caught: {leaked:?}");
+        assert!(
+            leaked.contains(&expected.to_owned()),
+            "{expected} not caught: {leaked:?}"
+        );
     }
     fed.shutdown().await;
 }
@@ -247,7 +280,10 @@ async fn a_keyed_node_refuses_plain_queries_and_foreign_keys() {
         .unwrap();
     assert_eq!(response.status(), 409);
     let body: Value = response.json().await.unwrap();
-    assert!(body["detail"].as_str().unwrap().contains(other.id()), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains(other.id()),
+        "{body}"
+    );
 
     // Malformed encodings are a 400 naming the field.
     let mut broken = serde_json::to_value(&foreign).unwrap();
@@ -261,6 +297,9 @@ async fn a_keyed_node_refuses_plain_queries_and_foreign_keys() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
-    assert!(body.to_string().contains("demographics.given_name.bloom"), "{body}");
+    assert!(
+        body.to_string().contains("demographics.given_name.bloom"),
+        "{body}"
+    );
     fed.shutdown().await;
 }

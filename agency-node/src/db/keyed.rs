@@ -65,7 +65,11 @@ impl KeyedRow {
 
 /// Writes (or rewrites) the encodings of a stored child. Call it in the transaction that
 /// wrote the child.
-pub fn store(conn: &mut SqliteConnection, child: &ChildRow, key: &MatchingKey) -> Result<(), DbError> {
+pub fn store(
+    conn: &mut SqliteConnection,
+    child: &ChildRow,
+    key: &MatchingKey,
+) -> Result<(), DbError> {
     let wire = child.clone().into_wire()?;
     let row = KeyedRow::new(
         &child.id,
@@ -162,7 +166,11 @@ fn blocks<'a>(dates: &'a [String], blocks: &'a KeyedBlocks, key_id: &'a str) -> 
             .into_boxed(),
     ];
     if let Some(sector) = &blocks.sector {
-        out.push(k::child_keyed.filter(k::sector_block.eq(sector)).into_boxed());
+        out.push(
+            k::child_keyed
+                .filter(k::sector_block.eq(sector))
+                .into_boxed(),
+        );
     }
     out.into_iter()
         .map(|b| b.filter(k::key_id.eq(key_id)))
@@ -202,7 +210,8 @@ mod tests {
 
     fn memory_db() -> SqliteConnection {
         let mut conn = SqliteConnection::establish(":memory:").unwrap();
-        conn.run_pending_migrations(super::super::MIGRATIONS).unwrap();
+        conn.run_pending_migrations(super::super::MIGRATIONS)
+            .unwrap();
         conn
     }
 
@@ -213,7 +222,15 @@ mod tests {
     }
 
     fn child(i: u32) -> ChildUpsert {
-        let families = ["Smith", "Jones", "Okafor", "Patel", "Nowak", "Wood-Allen", "Khan"];
+        let families = [
+            "Smith",
+            "Jones",
+            "Okafor",
+            "Patel",
+            "Nowak",
+            "Wood-Allen",
+            "Khan",
+        ];
         ChildUpsert {
             demographics: Demographics {
                 given_name: "Amelia".into(),
@@ -259,8 +276,7 @@ mod tests {
             .chain(d.date_of_birth.swapped.clone())
             .collect();
         let keyed_blocks = query.blocks.as_ref().unwrap();
-        let found =
-            match_candidates(&mut conn, &dates, keyed_blocks, rotated.id(), 200).unwrap();
+        let found = match_candidates(&mut conn, &dates, keyed_blocks, rotated.id(), 200).unwrap();
         let wanted = super::super::children::find_by_local_id(&mut conn, "L5")
             .unwrap()
             .unwrap();

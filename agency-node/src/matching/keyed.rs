@@ -182,8 +182,7 @@ impl MatchingKey {
                 forms: Vec::new(),
                 aliases: Vec::new(),
                 phonetic: String::new(),
-                bloom: base64::engine::general_purpose::STANDARD
-                    .encode(self.bloom(field, "")),
+                bloom: base64::engine::general_purpose::STANDARD.encode(self.bloom(field, "")),
             };
         }
         let mut forms: Vec<&str> = std::iter::once(name.joined.as_str())
@@ -475,7 +474,8 @@ pub fn compare(
     held_ids: &KeyedIdentifiers,
     settings: &MatchingSettings,
 ) -> Comparison {
-    let differs = |a: Option<&String>, b: Option<&String>| matches!((a, b), (Some(a), Some(b)) if a != b);
+    let differs =
+        |a: Option<&String>, b: Option<&String>| matches!((a, b), (Some(a), Some(b)) if a != b);
     let upn_differs = differs(query.identifiers.upn.as_ref(), held_ids.upn.as_ref());
     let nhs_number_differs = differs(
         query.identifiers.nhs_number.as_ref(),
@@ -621,8 +621,10 @@ mod tests {
             ("ZZ1 4AB", "ZZ9 4AB"),
         ] {
             let plain = score::compare_postcode(a, b).unwrap();
-            let keyed =
-                compare_postcode(&k.encode_postcode(a).unwrap(), &k.encode_postcode(b).unwrap());
+            let keyed = compare_postcode(
+                &k.encode_postcode(a).unwrap(),
+                &k.encode_postcode(b).unwrap(),
+            );
             assert_eq!(plain, keyed, "{a}/{b}");
         }
     }
@@ -642,7 +644,14 @@ mod tests {
         };
         let encoded = serde_json::to_string(&k.encode_query(&q)).unwrap();
         // Hex and base64 can hold short digit runs by chance, not these.
-        for plain in ["amelia", "okafor", "2014-03-09", "20140309", "zz14ab", "female"] {
+        for plain in [
+            "amelia",
+            "okafor",
+            "2014-03-09",
+            "20140309",
+            "zz14ab",
+            "female",
+        ] {
             assert!(!encoded.to_lowercase().contains(plain), "{plain}");
         }
         assert!(k.encode_query(&q).validate().is_empty());

@@ -20,8 +20,8 @@ pub mod score;
 pub mod settings;
 pub mod similarity;
 
-pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stored_keys};
 pub use keyed::MatchingKey;
+pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stored_keys};
 pub use settings::{MatchingMode, MatchingSettings};
 
 use crate::db::{self, DbError, models::ChildRow};

@@ -11,12 +11,12 @@ use crate::db;
 use crate::disclosure::{self, Requester};
 use crate::error::ApiError;
 use crate::matching;
+use crate::matching::MatchingMode;
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use schemas::PractitionerRole;
 use schemas::disclosure::{AccessReport, ConsentDecision};
 use schemas::federation::{AccessContext, LegalBasis, Purpose};
-use crate::matching::MatchingMode;
 use schemas::{
     ChildQuery, ChildRecords, KeyedChildQuery, MatchOutcome, MatchResponse, Problem, Record,
 };

@@ -794,7 +794,11 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
     );
     println!("| `not_held` for a held child | {} |", t.not_found_held);
     println!(
-        "| match latency p50 / p99 (plain, {} searches) | {} / {} |",
+        "| match latency p50 / p99 ({}, {} searches) | {} / {} |",
+        match options.mode {
+            MatchingMode::Plain => "plain",
+            MatchingMode::Keyed => "keyed, encoding included",
+        },
         t.match_latency.len(),
         ms(percentile(&t.match_latency, 0.50)),
         ms(percentile(&t.match_latency, 0.99))

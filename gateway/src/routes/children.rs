@@ -62,7 +62,10 @@ pub async fn search(
         .map_err(|_| GatewayError::Busy)?;
     let directory = state.directory.get();
     // In keyed mode the plain query stays here: nodes get its keyed encodings only.
-    let keyed = state.matching_key.as_ref().map(|key| key.encode_query(&query));
+    let keyed = state
+        .matching_key
+        .as_ref()
+        .map(|key| key.encode_query(&query));
     let node_query = match &keyed {
         Some(keyed) => federation::NodeQuery::Keyed(keyed),
         None => federation::NodeQuery::Plain(&query),
