@@ -32,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         routes::audit::release,
         routes::federation::access_report,
         routes::federation::match_child,
+        routes::federation::match_child_keyed,
         routes::federation::child_records,
         routes::notifications::publish,
         routes::notifications::outbox,

@@ -26,6 +26,9 @@ pub struct AppState {
     pub directory: DirectoryHandle,
     /// The `[matching]` settings, validated at start.
     pub matching: crate::matching::MatchingSettings,
+    /// The federation's matching key, when `matching.key_file` is set: the node keeps its
+    /// children's keyed encodings current and, in keyed mode, answers keyed queries.
+    pub matching_key: Option<std::sync::Arc<crate::matching::MatchingKey>>,
     pub policy: Policy,
     pub limiter: trust::limits::RateLimiter,
     pub notifications: crate::notifications::NotificationSettings,
@@ -85,6 +88,16 @@ impl Application {
             .map_err(|why| anyhow::anyhow!("invalid [matching] settings: {why}"))?;
         let pool = db::connect(&settings.database.url)
             .with_context(|| format!("opening database {}", settings.database.url))?;
+        let matching_key = match &settings.matching.key_file {
+            Some(path) => {
+                let key = crate::matching::MatchingKey::load(path)?;
+                let mut conn = pool.get()?;
+                let encoded = db::keyed::refresh(&mut conn, &key)?;
+                tracing::info!(encoded, key_id = key.id(), "keyed encodings current");
+                Some(std::sync::Arc::new(key))
+            }
+            None => None,
+        };
         let policy = Policy::load(&settings.policy.path, settings.agency.kind)?;
         let earliest_school_day = settings
             .notifications
@@ -131,6 +144,7 @@ impl Application {
             pool,
             directory,
             matching: settings.matching.clone(),
+            matching_key,
             policy,
             limiter: trust::limits::RateLimiter::new(settings.limits),
             notifications: settings.notifications.clone(),
@@ -169,6 +183,7 @@ impl Application {
                 .service(routes::audit::release)
                 .service(routes::federation::access_report)
                 .service(routes::federation::match_child)
+                .service(routes::federation::match_child_keyed)
                 .service(routes::federation::child_records)
                 .service(routes::notifications::publish)
                 .service(routes::notifications::outbox)

@@ -44,6 +44,8 @@ pub struct Writer<'a> {
     pub raise_within_days: i64,
     /// For an Operation Encompass event: the earliest any school day can start.
     pub earliest_school_day: Option<&'a crate::notifications::calendar::SchoolCalendar>,
+    /// The federation's matching key, when the node keeps keyed encodings.
+    pub matching_key: Option<&'a crate::matching::MatchingKey>,
 }
 
 pub fn check_local_id(local_id: &str) -> Result<(), ApiError> {
@@ -91,6 +93,9 @@ pub fn apply(
     let (child_id, detail, written) = match write {
         Write::Child { local_id, child } => {
             let (row, created) = db::children::upsert(conn, local_id, child)?;
+            if let Some(key) = writer.matching_key {
+                db::keyed::store(conn, &row, key)?;
+            }
             let detail = json!({"wrote": "child", "local_id": local_id, "created": created});
             (row.id.clone(), detail, Written::Child(row, created))
         }

@@ -17,6 +17,10 @@ pub struct Settings {
     #[serde(default)]
     pub federation: FederationSettings,
     pub reference: ReferenceSettings,
+    /// How the gateway asks nodes to find a child: `mode = "plain"` (default) or
+    /// `"keyed"` with `key_file`, the federation's matching key (see `docs/matching.md`).
+    #[serde(default)]
+    pub matching: GatewayMatchingSettings,
     /// Rate limit per practitioner agency (requests per second and burst).
     #[serde(default)]
     pub limits: trust::limits::RateLimitSettings,
@@ -86,6 +90,16 @@ impl Default for FederationSettings {
             breaker_cool_down_ms: default_breaker_cool_down_ms(),
         }
     }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayMatchingSettings {
+    #[serde(default)]
+    pub mode: agency_node::matching::MatchingMode,
+    /// File holding the base64 of the federation's 32-byte matching key; needed in keyed
+    /// mode.
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

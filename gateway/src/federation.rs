@@ -7,8 +7,8 @@ use crate::upstream::{Failure, NodeClient};
 use chrono::Utc;
 use futures::future::join_all;
 use schemas::{
-    AccessContext, AgencyId, AgencySearchResult, AgencySection, ChildQuery, ChildView, MatchGrade,
-    MatchOutcome, SearchStatus, SectionStatus, ViewFilter,
+    AccessContext, AgencyId, AgencySearchResult, AgencySection, ChildQuery, ChildView,
+    KeyedChildQuery, MatchGrade, MatchOutcome, SearchStatus, SectionStatus, ViewFilter,
 };
 use std::time::Duration;
 use trust::{Directory, Node};
@@ -32,18 +32,27 @@ pub struct SearchOutcome {
     pub nodes: Vec<(AgencyId, NodeEntry)>,
 }
 
+/// What nodes are asked: the plain query, or its keyed encodings.
+#[derive(Clone, Copy)]
+pub enum NodeQuery<'a> {
+    Plain(&'a ChildQuery),
+    Keyed(&'a KeyedChildQuery),
+}
+
 pub async fn search(
     directory: &Directory,
     fanout: &Fanout<'_>,
-    query: &ChildQuery,
+    query: NodeQuery<'_>,
     context: &AccessContext,
 ) -> SearchOutcome {
     let nodes: Vec<Node<'_>> = directory.nodes().collect();
-    let answers = join_all(
-        nodes
-            .iter()
-            .map(|member| async { fanout.client(*member).match_child(query, context).await }),
-    )
+    let answers = join_all(nodes.iter().map(|member| async {
+        let client = fanout.client(*member);
+        match query {
+            NodeQuery::Plain(q) => client.match_child(q, context).await,
+            NodeQuery::Keyed(q) => client.match_child_keyed(q, context).await,
+        }
+    }))
     .await;
     let mut agencies = Vec::with_capacity(nodes.len());
     let mut entries = Vec::with_capacity(nodes.len());

@@ -23,6 +23,8 @@ pub struct AppState {
     pub fanouts: tokio::sync::Semaphore,
     /// Where the nodes' webhook secrets are (`<member id>.secret`).
     pub notification_secrets: Option<std::path::PathBuf>,
+    /// In keyed mode, the matching key: searches go to nodes as keyed encodings only.
+    pub matching_key: Option<std::sync::Arc<agency_node::matching::MatchingKey>>,
 }
 
 pub struct Application {
@@ -55,6 +57,15 @@ impl Application {
             )
         })?;
         let references = ReferenceSealer::from_base64(&key)?;
+        let matching_key = match (settings.matching.mode, &settings.matching.key_file) {
+            (agency_node::matching::MatchingMode::Plain, _) => None,
+            (agency_node::matching::MatchingMode::Keyed, Some(path)) => Some(std::sync::Arc::new(
+                agency_node::matching::MatchingKey::load(path)?,
+            )),
+            (agency_node::matching::MatchingMode::Keyed, None) => {
+                anyhow::bail!("matching.mode = \"keyed\" needs matching.key_file")
+            }
+        };
         let metrics = web::Data::new(trust::metrics::Metrics::new("gateway"));
         let http = crate::upstream::Upstream::new(
             metrics.clone().into_inner(),
@@ -78,6 +89,7 @@ impl Application {
             limiter: trust::limits::RateLimiter::new(settings.limits),
             fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
             notification_secrets: settings.notifications.secrets_dir.clone(),
+            matching_key,
         });
         let mut server = HttpServer::new(move || {
             App::new()

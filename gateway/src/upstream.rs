@@ -246,6 +246,22 @@ impl NodeClient<'_> {
         self.send(request).await
     }
 
+    /// The keyed twin of [`Self::match_child`]: only encodings leave the gateway.
+    pub async fn match_child_keyed(
+        &self,
+        query: &schemas::KeyedChildQuery,
+        ctx: &AccessContext,
+    ) -> Outcome<MatchResponse> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http
+            .post(format!("{}/v1/federation/match/keyed", self.base_url))
+            .query(ctx)
+            .json(query);
+        self.send(request).await
+    }
+
     pub async fn records(&self, local_ref: &str, ctx: &AccessContext) -> Outcome<ChildRecords> {
         let Ok(http) = &self.http else {
             return self.unbuilt();

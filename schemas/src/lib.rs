@@ -9,6 +9,7 @@ pub mod child;
 pub mod disclosure;
 pub mod federation;
 pub mod identifiers;
+pub mod keyed;
 pub mod notification;
 pub mod problem;
 pub mod record;
@@ -19,6 +20,10 @@ pub use child::{Child, ChildIdentifiers, ChildUpsert, Demographics, Sex};
 pub use disclosure::{CategoryDisclosure, ContactRoute, DisclosureLevel, WithheldReason};
 pub use federation::*;
 pub use identifiers::{AgencyId, InvalidIdentifier, NhsNumber, Upn};
+pub use keyed::{
+    KeyedBlocks, KeyedChildQuery, KeyedDate, KeyedDemographics, KeyedIdentifiers, KeyedName,
+    KeyedPostcode,
+};
 pub use problem::{FieldError, Problem};
 pub use record::{
     BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, Record,

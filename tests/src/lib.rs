@@ -26,6 +26,12 @@ pub struct Options {
     pub misbehaving: Vec<(&'static str, Misbehaviour)>,
     /// Notification retries and deadlines (default: quick retries for tests).
     pub notifications: federation::plan::NotificationKnobs,
+    /// Plain (default) or keyed matching, for the gateway and every node.
+    pub matching_mode: agency_node::matching::MatchingMode,
+    /// Nodes put behind a recording relay: a TLS-terminating proxy that presents the
+    /// node's own certificate, keeps every request body it passes on, and forwards it to
+    /// the node as the gateway. The directory lists the relay as the node.
+    pub recorded: Vec<&'static str>,
 }
 
 /// How a broken node fails. Each one says it holds every child it is asked about, then
@@ -69,6 +75,8 @@ impl Default for Options {
                 backoff_ms: Some((200, 2_000)),
                 ..Default::default()
             },
+            matching_mode: agency_node::matching::MatchingMode::Plain,
+            recorded: Vec::new(),
         }
     }
 }
@@ -80,8 +88,22 @@ pub struct TestFederation {
     pub node_urls: BTreeMap<String, String>,
     nodes: BTreeMap<String, ServerHandle>,
     gateway: ServerHandle,
+    /// What the recording relays passed on, per recorded node.
+    pub recordings: BTreeMap<String, Recording>,
+    relays: Vec<ServerHandle>,
     _dir: tempfile::TempDir,
 }
+
+/// One request a recording relay passed on to its node.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path and query string.
+    pub target: String,
+    pub body: Vec<u8>,
+}
+
+pub type Recording = std::sync::Arc<std::sync::Mutex<Vec<RecordedRequest>>>;
 
 fn free_listener() -> anyhow::Result<TcpListener> {
     Ok(TcpListener::bind("127.0.0.1:0")?)
@@ -117,6 +139,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         breaker: options.breaker,
         max_concurrent_fanouts: options.max_concurrent_fanouts,
         notifications: options.notifications,
+        matching_mode: options.matching_mode,
     };
     let files = Federation::generate(dir.path(), plan)?;
     let children = seed::population(42, options.children);
@@ -140,6 +163,13 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         node_urls.insert(node.id.clone(), files.plan.node_url(node));
         tokio::spawn(app.run_until_stopped());
     }
+    let mut recordings = BTreeMap::new();
+    let mut relays = Vec::new();
+    for node in &options.recorded {
+        let (recording, handle) = start_recording_relay(&files, node).await?;
+        recordings.insert((*node).to_owned(), recording);
+        relays.push(handle);
+    }
     let app =
         gateway::Application::build_with_listener(files.gateway_settings()?, gateway_listener)?;
     let gateway = app.handle();
@@ -154,6 +184,8 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         node_urls,
         nodes: handles,
         gateway,
+        recordings,
+        relays,
         _dir: dir,
     })
 }
@@ -254,7 +286,36 @@ impl TestFederation {
         })
     }
 
+    /// Every request a recorded node received through its relay so far.
+    pub fn recorded(&self, node: &str) -> Vec<RecordedRequest> {
+        self.recordings
+            .get(node)
+            .map(|r| match r.lock() {
+                Ok(guard) => guard.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            })
+            .unwrap_or_default()
+    }
+
+    /// The node's database file and its journals, as bytes.
+    pub fn database_bytes(&self, node: &str) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        if let Some((_, db)) = self.files.node_configs.get(node) {
+            for suffix in ["", "-wal", "-journal"] {
+                let mut path = db.clone().into_os_string();
+                path.push(suffix);
+                if let Ok(b) = std::fs::read(&path) {
+                    bytes.extend(b);
+                }
+            }
+        }
+        bytes
+    }
+
     pub async fn shutdown(self) {
+        for relay in &self.relays {
+            relay.stop(false).await;
+        }
         self.gateway.stop(false).await;
         for handle in self.nodes.values() {
             handle.stop(false).await;
@@ -365,6 +426,99 @@ async fn start_misbehaving_node(
     });
     std::fs::write(&files.directory_file, toml::to_string_pretty(&directory)?)?;
     Ok((id.to_owned(), url))
+}
+
+/// Starts a recording relay for `node` and lists it in the directory in the node's place.
+/// It terminates TLS with the node's own certificate (so the gateway's checks of the
+/// node's identity pass), keeps each request's method, target and body, and forwards the
+/// request to the node over mutual TLS with the gateway's certificate.
+async fn start_recording_relay(
+    files: &Federation,
+    node: &str,
+) -> anyhow::Result<(Recording, ServerHandle)> {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    let listener = free_listener()?;
+    let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
+    let node_plan = files
+        .plan
+        .nodes
+        .iter()
+        .find(|n| n.id == node)
+        .ok_or_else(|| anyhow::anyhow!("no node '{node}'"))?;
+    let target = files.plan.node_url(node_plan);
+    let node_tls = files.node_settings(node)?.tls;
+    let upstream = client(trust::tls::client_config(&files.gateway_tls).ok());
+    let recording: Recording = Default::default();
+    let kept = recording.clone();
+    let server = HttpServer::new(move || {
+        let upstream = upstream.clone();
+        let target = target.clone();
+        let kept = kept.clone();
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let upstream = upstream.clone();
+            let target = target.clone();
+            let kept = kept.clone();
+            async move {
+                let path = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default();
+                if let Ok(mut k) = kept.lock() {
+                    k.push(RecordedRequest {
+                        method: req.method().to_string(),
+                        target: path.clone(),
+                        body: body.to_vec(),
+                    });
+                }
+                let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes())
+                    .unwrap_or(reqwest::Method::GET);
+                let mut forward = upstream.request(method, format!("{target}{path}"));
+                for (name, value) in req.headers() {
+                    if !matches!(name.as_str(), "host" | "content-length" | "connection") {
+                        forward = forward.header(name.as_str(), value.as_bytes());
+                    }
+                }
+                match forward.body(body.to_vec()).send().await {
+                    Ok(answer) => {
+                        let status = answer.status().as_u16();
+                        let content_type = answer
+                            .headers()
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("application/json")
+                            .to_owned();
+                        let bytes = answer.bytes().await.unwrap_or_default();
+                        HttpResponse::build(
+                            actix_web::http::StatusCode::from_u16(status)
+                                .unwrap_or(actix_web::http::StatusCode::BAD_GATEWAY),
+                        )
+                        .content_type(content_type)
+                        .body(bytes.to_vec())
+                    }
+                    Err(_) => HttpResponse::BadGateway().finish(),
+                }
+            }
+        }))
+    })
+    .workers(1)
+    .listen_rustls_0_23(
+        listener,
+        trust::tls::server_config(&node_tls, trust::tls::ClientAuth::VerifyIfPresented)?,
+    )?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    let text = std::fs::read_to_string(&files.directory_file)?;
+    let mut directory: trust::directory::DirectoryFile = toml::from_str(&text)?;
+    for member in &mut directory.members {
+        if member.id.as_str() == node {
+            member.base_url = Some(url.clone());
+        }
+    }
+    std::fs::write(&files.directory_file, toml::to_string_pretty(&directory)?)?;
+    Ok((recording, handle))
 }
 
 fn client(config: Option<rustls::ClientConfig>) -> reqwest::Client {

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod children;
 pub mod consents;
+pub mod keyed;
 pub mod models;
 pub mod notifications;
 pub mod records;

@@ -145,9 +145,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    child_keyed (child_id) {
+        child_id -> Text,
+        key_id -> Text,
+        upn -> Nullable<Text>,
+        nhs_number -> Nullable<Text>,
+        date_of_birth -> Text,
+        family_block -> Text,
+        family_block2 -> Nullable<Text>,
+        sector_block -> Nullable<Text>,
+        encoding -> Text,
+    }
+}
+
 diesel::joinable!(records -> children (child_id));
 diesel::joinable!(outbox -> children (child_id));
 diesel::joinable!(inbox -> children (child_id));
+diesel::joinable!(child_keyed -> children (child_id));
 diesel::allow_tables_to_appear_in_same_query!(
     children,
     records,
@@ -156,5 +171,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     outbox_recipients,
     inbox,
-    subscriptions
+    subscriptions,
+    child_keyed
 );

@@ -11,6 +11,7 @@
 //! A wrong link would show a practitioner another child's history, so every doubt
 //! resolves to "not linked". The rules, weights and thresholds are in `docs/matching.md`.
 
+pub mod keyed;
 pub mod keys;
 pub mod nicknames;
 pub mod normalise;
@@ -19,8 +20,9 @@ pub mod score;
 pub mod settings;
 pub mod similarity;
 
+pub use keyed::MatchingKey;
 pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stored_keys};
-pub use settings::MatchingSettings;
+pub use settings::{MatchingMode, MatchingSettings};
 
 use crate::db::{self, DbError, models::ChildRow};
 use diesel::sqlite::SqliteConnection;
@@ -42,48 +44,22 @@ pub fn find_with(
     settings: &MatchingSettings,
 ) -> Result<MatchResponse, DbError> {
     let by_identifier = identifier_matches(conn, query)?;
-    let mut rejected: Vec<String> = Vec::new();
-    let mut linked: Vec<(&ChildRow, Vec<String>)> = Vec::new();
-    for (child, fields) in &by_identifier {
-        let comparison = query
-            .demographics
-            .as_ref()
-            .map(|_| compare(query, child, settings));
-        if comparison
-            .as_ref()
-            .is_some_and(Comparison::contradicts_identifier)
-        {
-            // The identifier agrees but the person does not: do not link this child.
-            rejected.push(child.id.clone());
-            continue;
-        }
-        if conflicting_identifier(query, child) {
-            // One identifier agrees and another differs: leave it to the score.
-            continue;
-        }
-        let mut matched_on = fields.clone();
-        matched_on.extend(comparison.map(|c| c.matched_on()).unwrap_or_default());
-        linked.push((child, matched_on));
-    }
-    match linked.as_slice() {
-        [(child, matched_on)] => {
-            return Ok(held(child, MatchGrade::Certain, matched_on.clone()));
-        }
-        [_, _, ..] => {
-            // The UPN and the NHS number name different children here.
-            return Ok(unlinked(
-                MatchOutcome::Ambiguous,
-                linked
-                    .iter()
-                    .map(|(_, matched_on)| MatchCandidate {
-                        grade: MatchGrade::Certain,
-                        matched_on: matched_on.clone(),
-                    })
-                    .collect(),
-            ));
-        }
-        [] => {}
-    }
+    let found: Vec<ByIdentifier> = by_identifier
+        .iter()
+        .map(|(child, fields)| ByIdentifier {
+            id: child.id.clone(),
+            fields: fields.clone(),
+            comparison: query
+                .demographics
+                .as_ref()
+                .map(|_| compare(query, child, settings)),
+            conflicting: conflicting_identifier(query, child),
+        })
+        .collect();
+    let rejected = match settle_by_identifier(&found) {
+        Ok(answer) => return Ok(answer),
+        Err(rejected) => rejected,
+    };
 
     let Some(demographics) = &query.demographics else {
         return Ok(not_held());
@@ -101,23 +77,141 @@ pub fn find_with(
         }
     }
     rows.retain(|r| !rejected.contains(&r.id));
-    Ok(decide(query, rows, settings))
+    let compared = rows
+        .into_iter()
+        .map(|child| {
+            let comparison = compare(query, &child, settings);
+            (child.id, comparison)
+        })
+        .collect();
+    Ok(decide(compared, settings))
+}
+
+/// Finds the child from a keyed query (`matching.mode = "keyed"`): the same steps and
+/// rules as [`find_with`], on the children's keyed encodings.
+pub fn find_keyed(
+    conn: &mut SqliteConnection,
+    query: &schemas::KeyedChildQuery,
+    settings: &MatchingSettings,
+) -> Result<MatchResponse, DbError> {
+    let by_identifier = db::keyed::identifier_matches(conn, &query.identifiers, &query.key_id)?;
+    let found: Vec<ByIdentifier> = by_identifier
+        .iter()
+        .map(|(child, fields)| {
+            let comparison =
+                keyed::compare(query, &child.demographics, &child.identifiers, settings);
+            ByIdentifier {
+                id: child.child_id.clone(),
+                fields: fields.clone(),
+                conflicting: comparison.upn_differs || comparison.nhs_number_differs,
+                comparison: query.demographics.as_ref().map(|_| comparison),
+            }
+        })
+        .collect();
+    let rejected = match settle_by_identifier(&found) {
+        Ok(answer) => return Ok(answer),
+        Err(rejected) => rejected,
+    };
+    let (Some(demographics), Some(blocks)) = (&query.demographics, &query.blocks) else {
+        return Ok(not_held());
+    };
+    let dates: Vec<String> = std::iter::once(demographics.date_of_birth.exact.clone())
+        .chain(demographics.date_of_birth.swapped.clone())
+        .collect();
+    let mut rows = db::keyed::match_candidates(
+        conn,
+        &dates,
+        blocks,
+        &query.key_id,
+        settings.max_candidates_per_block,
+    )?;
+    for (child, _) in by_identifier {
+        if !rows.iter().any(|r| r.child_id == child.child_id) {
+            rows.push(child);
+        }
+    }
+    rows.retain(|r| !rejected.contains(&r.child_id));
+    let compared = rows
+        .into_iter()
+        .map(|child| {
+            let comparison =
+                keyed::compare(query, &child.demographics, &child.identifiers, settings);
+            (child.child_id, comparison)
+        })
+        .collect();
+    Ok(decide(compared, settings))
+}
+
+/// A child whose UPN or NHS number equals the query's.
+struct ByIdentifier {
+    id: String,
+    /// The identifiers that agreed.
+    fields: Vec<String>,
+    /// How the demographics compare, when the query has any.
+    comparison: Option<Comparison>,
+    /// Another identifier both sides hold differs.
+    conflicting: bool,
+}
+
+/// Step 1, identifiers: the answer when they settle it, otherwise the children whose
+/// demographics contradict their agreeing identifier (never to be linked).
+fn settle_by_identifier(found: &[ByIdentifier]) -> Result<MatchResponse, Vec<String>> {
+    let mut rejected: Vec<String> = Vec::new();
+    let mut linked: Vec<(&str, Vec<String>)> = Vec::new();
+    for child in found {
+        if child
+            .comparison
+            .as_ref()
+            .is_some_and(Comparison::contradicts_identifier)
+        {
+            // The identifier agrees but the person does not: do not link this child.
+            rejected.push(child.id.clone());
+            continue;
+        }
+        if child.conflicting {
+            // One identifier agrees and another differs: leave it to the score.
+            continue;
+        }
+        let mut matched_on = child.fields.clone();
+        matched_on.extend(
+            child
+                .comparison
+                .as_ref()
+                .map(Comparison::matched_on)
+                .unwrap_or_default(),
+        );
+        linked.push((&child.id, matched_on));
+    }
+    match linked.as_slice() {
+        [(id, matched_on)] => Ok(held(id, MatchGrade::Certain, matched_on.clone())),
+        // The UPN and the NHS number name different children here.
+        [_, _, ..] => Ok(unlinked(
+            MatchOutcome::Ambiguous,
+            linked
+                .iter()
+                .map(|(_, matched_on)| MatchCandidate {
+                    grade: MatchGrade::Certain,
+                    matched_on: matched_on.clone(),
+                })
+                .collect(),
+        )),
+        [] => Err(rejected),
+    }
 }
 
 /// A scored candidate.
 struct Scored {
-    child: ChildRow,
+    id: String,
     score: f64,
     grade: MatchGrade,
     matched_on: Vec<String>,
 }
 
-/// Scores every candidate and applies the linking rules.
-fn decide(query: &ChildQuery, rows: Vec<ChildRow>, settings: &MatchingSettings) -> MatchResponse {
-    let mut scored: Vec<Scored> = rows
+/// Scores every compared candidate and applies the linking rules.
+fn decide(compared: Vec<(String, Comparison)>, settings: &MatchingSettings) -> MatchResponse {
+    let mut scored: Vec<Scored> = compared
         .into_iter()
-        .filter_map(|child| {
-            let comparison = compare(query, &child, settings);
+        .filter_map(|(id, comparison)| {
             let score = comparison.score(settings);
             let mut grade = score::grade(score, settings)?;
             if comparison.could_be_a_sibling() {
@@ -125,7 +219,7 @@ fn decide(query: &ChildQuery, rows: Vec<ChildRow>, settings: &MatchingSettings) 
             }
             Some(Scored {
                 matched_on: comparison.matched_on(),
-                child,
+                id,
                 score,
                 grade,
             })
@@ -154,7 +248,7 @@ fn decide(query: &ChildQuery, rows: Vec<ChildRow>, settings: &MatchingSettings) 
     if best.grade == MatchGrade::Possible {
         return unlinked(MatchOutcome::Candidates, report(&scored));
     }
-    held(&best.child, best.grade, best.matched_on.clone())
+    held(&best.id, best.grade, best.matched_on.clone())
 }
 
 /// Children whose UPN or NHS number equals the query's, with the identifiers that
@@ -236,11 +330,11 @@ fn sex_from_str(s: &str) -> Option<Sex> {
     }
 }
 
-fn held(child: &ChildRow, grade: MatchGrade, matched_on: Vec<String>) -> MatchResponse {
+fn held(id: &str, grade: MatchGrade, matched_on: Vec<String>) -> MatchResponse {
     MatchResponse {
         outcome: MatchOutcome::Held,
         held: true,
-        local_ref: Some(child.id.clone()),
+        local_ref: Some(id.to_owned()),
         grade: Some(grade),
         matched_on,
         candidates: Vec::new(),

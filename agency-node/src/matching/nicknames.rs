@@ -104,6 +104,15 @@ const GROUPS: &[&[&str]] = &[
     &["ibrahim", "ebrahim", "ibraheem"],
 ];
 
+/// The groups a normalised given name belongs to, each named by its full name. Two
+/// different names are aliases exactly when they share a group.
+pub fn groups_of(name: &str) -> impl Iterator<Item = &'static str> + '_ {
+    GROUPS
+        .iter()
+        .filter(move |group| group.contains(&name))
+        .map(|group| group[0])
+}
+
 /// Whether two normalised given names are short and full forms of one another (or two
 /// spellings of one name). Equal names are not aliases; compare them first.
 pub fn are_aliases(a: &str, b: &str) -> bool {

@@ -181,9 +181,29 @@ impl Default for Thresholds {
     }
 }
 
+/// What a gateway sends a node to find a child.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchingMode {
+    /// Plain demographics and identifiers.
+    #[default]
+    Plain,
+    /// Keyed encodings only (HMAC tokens and Bloom filters); see `docs/matching.md`.
+    Keyed,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MatchingSettings {
+    /// `plain` (default) or `keyed`. A node in keyed mode refuses plain match queries.
+    pub mode: MatchingMode,
+    /// File holding the base64 of the federation's 32-byte matching key. Needed in keyed
+    /// mode; when given in plain mode the node keeps its keyed encodings current too, so
+    /// switching modes needs no re-encoding.
+    pub key_file: Option<std::path::PathBuf>,
+    /// Dice similarity of two names' balanced Bloom filters from which they count as
+    /// `similar` in keyed mode (the keyed stand-in for `similar_at`).
+    pub keyed_similar_at: f64,
     pub thresholds: Thresholds,
     /// Two graded candidates whose scores differ by less than this are ambiguous: the
     /// node links neither.
@@ -198,6 +218,9 @@ pub struct MatchingSettings {
 impl Default for MatchingSettings {
     fn default() -> Self {
         Self {
+            mode: MatchingMode::Plain,
+            key_file: None,
+            keyed_similar_at: 0.9,
             thresholds: Thresholds::default(),
             ambiguity_margin: 3.0,
             similar_at: 0.92,
@@ -275,6 +298,12 @@ impl MatchingSettings {
         }
         if !(0.5..=1.0).contains(&self.similar_at) {
             return Err("matching.similar_at must be between 0.5 and 1".into());
+        }
+        if !(0.5..=1.0).contains(&self.keyed_similar_at) {
+            return Err("matching.keyed_similar_at must be between 0.5 and 1".into());
+        }
+        if self.mode == MatchingMode::Keyed && self.key_file.is_none() {
+            return Err("matching.mode = \"keyed\" needs matching.key_file".into());
         }
         if !(1..=10_000).contains(&self.max_candidates_per_block) {
             return Err("matching.max_candidates_per_block must be between 1 and 10000".into());

@@ -43,10 +43,20 @@ fn store(
         demographics: d,
         identifiers: ids,
     };
-    crate::db::write(conn, |conn| upsert(conn, local_id, &child))
-        .unwrap()
-        .0
-        .id
+    crate::db::write(conn, |conn| {
+        let (row, _) = upsert(conn, local_id, &child)?;
+        // Every child is stored with its keyed encodings too, so that every search in
+        // these tests is also run in keyed mode (see `ask`).
+        crate::db::keyed::store(conn, &row, test_key())?;
+        Ok(row)
+    })
+    .unwrap()
+    .id
+}
+
+fn test_key() -> &'static MatchingKey {
+    static KEY: std::sync::OnceLock<MatchingKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap())
 }
 
 fn ask(
@@ -54,14 +64,24 @@ fn ask(
     d: Option<Demographics>,
     ids: ChildIdentifiers,
 ) -> MatchResponse {
-    find(
+    let query = ChildQuery {
+        identifiers: ids,
+        demographics: d,
+    };
+    let plain = find(conn, &query).unwrap();
+    // Keyed mode gives the same answer: outcome, reference, grade, fields, candidates.
+    let keyed = find_keyed(
         conn,
-        &ChildQuery {
-            identifiers: ids,
-            demographics: d,
-        },
+        &test_key().encode_query(&query),
+        &MatchingSettings::default(),
     )
-    .unwrap()
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(&keyed).unwrap(),
+        serde_json::to_value(&plain).unwrap(),
+        "keyed and plain answers differ for {query:?}"
+    );
+    plain
 }
 
 fn by_upn(n: u32) -> ChildIdentifiers {

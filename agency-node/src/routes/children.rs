@@ -81,6 +81,7 @@ where
     let pool = state.pool.clone();
     let system = caller.member_id.clone();
     let holder = state.agency_kind;
+    let matching_key = state.matching_key.clone();
     let correlation_id = audit::correlation_of(req);
     let state = state.clone();
     web::block(move || {
@@ -91,6 +92,7 @@ where
             correlation_id: &correlation_id,
             raise_within_days: state.notifications.raise_within_days,
             earliest_school_day: Some(&state.earliest_school_day),
+            matching_key: matching_key.as_deref(),
         };
         conn.immediate_transaction(|c| f(c, &writer))
     })

@@ -11,12 +11,15 @@ use crate::db;
 use crate::disclosure::{self, Requester};
 use crate::error::ApiError;
 use crate::matching;
+use crate::matching::MatchingMode;
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use schemas::PractitionerRole;
 use schemas::disclosure::{AccessReport, ConsentDecision};
 use schemas::federation::{AccessContext, LegalBasis, Purpose};
-use schemas::{ChildQuery, ChildRecords, MatchOutcome, MatchResponse, Problem, Record};
+use schemas::{
+    ChildQuery, ChildRecords, KeyedChildQuery, MatchOutcome, MatchResponse, Problem, Record,
+};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -90,11 +93,94 @@ pub async fn match_child(
 ) -> Result<HttpResponse, ApiError> {
     let context = context.into_inner();
     let query = body.into_inner();
+    if state.matching.mode == MatchingMode::Keyed {
+        return Err(ApiError::Conflict(
+            "this node matches in keyed mode: send a keyed query to /v1/federation/match/keyed"
+                .into(),
+        ));
+    }
     let mut errors = context.validate();
     errors.extend(query.validate());
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
+    answer_match(state, caller, req, context, move |c, settings| {
+        matching::find_with(c, &query, settings)
+    })
+    .await
+}
+
+/// Find a child from keyed encodings (`matching.mode = "keyed"`).
+///
+/// The same matching as the plain search, on HMAC tokens and Bloom filters made with the
+/// federation's matching key instead of the plain identifiers and demographics. The
+/// answer, the audit and the disclosure rules are those of the plain search.
+#[utoipa::path(
+    tag = "federation",
+    params(AccessContext),
+    request_body = KeyedChildQuery,
+    responses(
+        (status = 200, description = "Whether this node holds the child", body = MatchResponse),
+        (status = 400, description = "Invalid query, purpose or legal basis", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Practitioner token missing or not accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Caller is not a gateway, or override not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This node holds no matching key, or another one", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = [], "practitioner_jwt" = []))
+)]
+#[post("/v1/federation/match/keyed")]
+pub async fn match_child_keyed(
+    caller: FederatedCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    context: web::Query<AccessContext>,
+    body: web::Json<KeyedChildQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let context = context.into_inner();
+    let query = body.into_inner();
+    let mut errors = context.validate();
+    errors.extend(query.validate());
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    match &state.matching_key {
+        None => {
+            return Err(ApiError::Conflict(
+                "this node holds no matching key: it answers plain queries only".into(),
+            ));
+        }
+        Some(key) if key.id() != query.key_id => {
+            return Err(ApiError::Conflict(format!(
+                "the query was encoded with matching key '{}'; this node holds '{}'",
+                query.key_id,
+                key.id()
+            )));
+        }
+        Some(_) => {}
+    }
+    answer_match(state, caller, req, context, move |c, settings| {
+        matching::find_keyed(c, &query, settings)
+    })
+    .await
+}
+
+/// Runs a match, applies policy and consent to the answer and audits it, in one
+/// transaction.
+async fn answer_match<F>(
+    state: web::Data<AppState>,
+    caller: FederatedCaller,
+    req: HttpRequest,
+    context: AccessContext,
+    find: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(
+            &mut diesel::sqlite::SqliteConnection,
+            &matching::MatchingSettings,
+        ) -> Result<MatchResponse, db::DbError>
+        + Send
+        + 'static,
+{
     let who = requester(&state, &caller, &context)?;
     let correlation_id = audit::correlation_of(&req);
     let state_for_block = state.clone();
@@ -102,7 +188,7 @@ pub async fn match_child(
         let state = state_for_block;
         let mut conn = state.pool.get()?;
         db::write(&mut conn, |c| {
-            let found = matching::find_with(c, &query, &state.matching)?;
+            let found = find(c, &state.matching)?;
             let child_id = found.local_ref.clone();
             let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
             // A linked child: policy and the child's consent decide. Unlinked candidates

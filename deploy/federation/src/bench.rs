@@ -1,4 +1,4 @@
-//! `federation bench matching`: measures the node's plain-mode matching against labelled
+//! `federation bench matching`: measures the node's matching (plain or keyed mode) against labelled
 //! synthetic data, so that the claims in `docs/matching.md` are measured, not asserted.
 //!
 //! The true children come from the dev generator ([`crate::seed::population`]), with twins
@@ -9,7 +9,9 @@
 //! node's own data layer; queries are the *true* demographics without identifiers.
 
 use agency_node::db;
-use agency_node::matching::{self, MatchingSettings, nicknames, normalise::NormalName};
+use agency_node::matching::{
+    self, MatchingKey, MatchingMode, MatchingSettings, nicknames, normalise::NormalName,
+};
 use anyhow::Context;
 use chrono::{Datelike, NaiveDate};
 use rand::{Rng, SeedableRng};
@@ -32,6 +34,9 @@ pub struct Options {
     pub seed: u64,
     /// Folder for the agencies' databases; a fresh temporary folder when `None`.
     pub dir: Option<PathBuf>,
+    /// `plain`, or `keyed`: every child is also stored with its keyed encodings (a
+    /// matching key generated for the run) and every search is a keyed query.
+    pub mode: MatchingMode,
 }
 
 /// The agencies of the benchmark and the share of children each holds. The shares
@@ -498,6 +503,19 @@ pub fn matching(options: &Options) -> anyhow::Result<()> {
 
 fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyhow::Result<()> {
     let settings = MatchingSettings::default();
+    let key = match options.mode {
+        MatchingMode::Plain => None,
+        MatchingMode::Keyed => Some(MatchingKey::from_base64(&MatchingKey::generate()?)?),
+    };
+    // One search, in the run's mode; the keyed query is encoded as the gateway would.
+    let find = |conn: &mut diesel::sqlite::SqliteConnection,
+                query: &ChildQuery|
+     -> Result<schemas::MatchResponse, db::DbError> {
+        match &key {
+            None => matching::find_with(conn, query, &settings),
+            Some(key) => matching::find_keyed(conn, &key.encode_query(query), &settings),
+        }
+    };
     // Per agency: the connection, and for each child the row id it was stored under.
     let mut nodes = Vec::new();
     let mut drifts_at: Vec<Vec<Option<Vec<Drift>>>> = Vec::new();
@@ -526,6 +544,9 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                     };
                     let local_id = format!("{name}-{:08}", copy.child);
                     let (row, _) = db::children::upsert(conn, &local_id, &upsert)?;
+                    if let Some(key) = &key {
+                        db::keyed::store(conn, &row, key)?;
+                    }
                     ids.push(row.id);
                 }
                 Ok(ids)
@@ -567,7 +588,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             let held = drifts[asked].as_ref();
             let twin_held = truth.twin.is_some_and(|twin| drifts[twin].is_some());
             let clock = Instant::now();
-            let answer = matching::find_with(conn, &plain, &settings)?;
+            let answer = find(conn, &plain)?;
             t.match_latency.push(clock.elapsed());
             if twin_held {
                 t.twin_exposures += 1;
@@ -641,7 +662,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
 
             if by_upn.identifiers.upn.is_some() {
                 let clock = Instant::now();
-                let answer = matching::find_with(conn, &by_upn, &settings)?;
+                let answer = find(conn, &by_upn)?;
                 t.id_latency.push(clock.elapsed());
                 let linked = answer
                     .local_ref
@@ -719,8 +740,14 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
     };
     println!();
     println!(
-        "command: cargo run --release --bin federation -- bench matching --children {} --queries {} --seed {}",
-        options.children, options.queries, options.seed
+        "command: cargo run --release --bin federation -- bench matching --children {} --queries {} --seed {} --mode {}",
+        options.children,
+        options.queries,
+        options.seed,
+        match options.mode {
+            MatchingMode::Plain => "plain",
+            MatchingMode::Keyed => "keyed",
+        }
     );
     println!("machine: {}", machine());
     println!("commit: {}", commit());
@@ -767,7 +794,11 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
     );
     println!("| `not_held` for a held child | {} |", t.not_found_held);
     println!(
-        "| match latency p50 / p99 (plain, {} searches) | {} / {} |",
+        "| match latency p50 / p99 ({}, {} searches) | {} / {} |",
+        match options.mode {
+            MatchingMode::Plain => "plain",
+            MatchingMode::Keyed => "keyed, encoding included",
+        },
         t.match_latency.len(),
         ms(percentile(&t.match_latency, 0.50)),
         ms(percentile(&t.match_latency, 0.99))

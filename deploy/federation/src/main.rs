@@ -39,6 +39,9 @@ enum Cmd {
         /// Lifetime of the printed demo tokens, in hours.
         #[arg(long, default_value_t = 12)]
         token_ttl_hours: i64,
+        /// `plain`, or `keyed`: the gateway sends nodes keyed encodings only.
+        #[arg(long, default_value = "plain", value_parser = parse_mode)]
+        matching: agency_node::matching::MatchingMode,
     },
     /// Mint a practitioner token from the running dev federation's issuer.
     Token {
@@ -105,7 +108,18 @@ enum BenchCmd {
         /// end, if not given.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// `plain`, or `keyed` (searches as keyed encodings under a key made for the run).
+        #[arg(long, default_value = "plain", value_parser = parse_mode)]
+        mode: agency_node::matching::MatchingMode,
     },
+}
+
+fn parse_mode(s: &str) -> Result<agency_node::matching::MatchingMode, String> {
+    match s {
+        "plain" => Ok(agency_node::matching::MatchingMode::Plain),
+        "keyed" => Ok(agency_node::matching::MatchingMode::Keyed),
+        other => Err(format!("'{other}': use plain or keyed")),
+    }
 }
 
 fn parse_role(s: &str) -> Result<PractitionerRole, String> {
@@ -122,6 +136,7 @@ fn main() -> anyhow::Result<()> {
             gateway_port,
             first_node_port,
             token_ttl_hours,
+            matching,
         } => {
             trust::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -134,6 +149,7 @@ fn main() -> anyhow::Result<()> {
                 gateway_port,
                 first_node_port,
                 token_ttl_hours,
+                matching,
             }))
         }
         Cmd::Token {
@@ -195,12 +211,14 @@ fn main() -> anyhow::Result<()> {
                     queries,
                     seed,
                     dir,
+                    mode,
                 },
         } => federation::bench::matching(&federation::bench::Options {
             children,
             queries,
             seed,
             dir,
+            mode,
         }),
         Cmd::RunGateway { config, log_format } => {
             trust::telemetry::init(&log_format);

@@ -36,6 +36,9 @@ pub struct Plan {
     pub breaker: (u32, u64),
     /// Searches, views and access reports the gateway runs at once.
     pub max_concurrent_fanouts: usize,
+    /// How the gateway asks nodes to find a child. The matching key is generated and
+    /// given to every node either way, so nodes keep keyed encodings in both modes.
+    pub matching_mode: agency_node::matching::MatchingMode,
     /// Notification settings written to every node (`None`s: the nodes' defaults).
     pub notifications: NotificationKnobs,
 }
@@ -89,6 +92,7 @@ impl Plan {
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
             notifications: NotificationKnobs::default(),
+            matching_mode: agency_node::matching::MatchingMode::Plain,
         }
     }
 
@@ -184,6 +188,21 @@ impl Federation {
             cert_uris: vec![trust::tls::member_uri("gateway")],
         });
 
+        // The federation's matching key: held by the gateway and every node (they encode
+        // their own children with it), never by practitioners' clients.
+        let matching_key = pki.join("matching.key");
+        write(
+            &matching_key,
+            &agency_node::matching::MatchingKey::generate()?,
+        )?;
+        let matching_section = format!(
+            "[matching]\nmode = {}\nkey_file = {}\n",
+            q(match plan.matching_mode {
+                agency_node::matching::MatchingMode::Plain => "plain",
+                agency_node::matching::MatchingMode::Keyed => "keyed",
+            }),
+            q(&matching_key.display().to_string())
+        );
         let mut node_configs = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
         let mut webhook_secrets = BTreeMap::new();
@@ -260,7 +279,7 @@ impl Federation {
             )?;
             writeln!(
                 text,
-                "[policy]\npath = {}",
+                "[policy]\npath = {}\n",
                 q(&policy.display().to_string())
             )?;
             let secret = trust::webhook::WebhookSecret::generate();
@@ -276,6 +295,7 @@ impl Federation {
             if node.kind == AgencyKind::School {
                 write_school_calendar(&mut text, &node.id)?;
             }
+            writeln!(text, "{matching_section}")?;
             write_limits(&mut text, plan.rate_limit)?;
             write(&config, &text)?;
             node_configs.insert(node.id.clone(), (config, db));
@@ -334,7 +354,7 @@ impl Federation {
         )?;
         writeln!(
             text,
-            "[reference]\nkey_file = {}",
+            "[reference]\nkey_file = {}\n",
             q(&reference_key.display().to_string())
         )?;
         writeln!(
@@ -342,6 +362,7 @@ impl Federation {
             "\n[notifications]\nsecrets_dir = {}",
             q(&gateway_secrets.display().to_string())
         )?;
+        writeln!(text, "{matching_section}")?;
         write_limits(&mut text, plan.rate_limit)?;
         write(&gateway_config, &text)?;
 

@@ -19,6 +19,8 @@ pub struct UpOptions {
     pub gateway_port: u16,
     pub first_node_port: u16,
     pub token_ttl_hours: i64,
+    /// How the gateway asks nodes to find a child.
+    pub matching: agency_node::matching::MatchingMode,
 }
 
 /// Demo practitioners whose tokens `up` prints: (env name, role, agency, subject).
@@ -73,7 +75,10 @@ fn clear_previous(dir: &Path) -> anyhow::Result<()> {
 pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     clear_previous(&opts.dir)?;
-    let plan = Plan::dev(opts.gateway_port, opts.first_node_port);
+    let plan = Plan {
+        matching_mode: opts.matching,
+        ..Plan::dev(opts.gateway_port, opts.first_node_port)
+    };
     let federation = Federation::generate(&opts.dir, plan)?;
     println!(
         "Generated the dev PKI, federation directory and token issuer in {}",

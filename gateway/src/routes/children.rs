@@ -61,8 +61,22 @@ pub async fn search(
         .try_acquire()
         .map_err(|_| GatewayError::Busy)?;
     let directory = state.directory.get();
-    let outcome =
-        federation::search(&directory, &fanout(&state, &auth, &req), &query, &context).await;
+    // In keyed mode the plain query stays here: nodes get its keyed encodings only.
+    let keyed = state
+        .matching_key
+        .as_ref()
+        .map(|key| key.encode_query(&query));
+    let node_query = match &keyed {
+        Some(keyed) => federation::NodeQuery::Keyed(keyed),
+        None => federation::NodeQuery::Plain(&query),
+    };
+    let outcome = federation::search(
+        &directory,
+        &fanout(&state, &auth, &req),
+        node_query,
+        &context,
+    )
+    .await;
     let any_held = outcome
         .nodes
         .iter()

@@ -1,0 +1,305 @@
+//! Each child's keyed encodings (see [`crate::matching::keyed`]): written with the child,
+//! refreshed at start when the matching key changed, and read for keyed matching through
+//! indexed tokens only.
+
+use super::DbError;
+use super::models::ChildRow;
+use super::schema::child_keyed::dsl as k;
+use super::schema::children::dsl as c;
+use crate::matching::keyed::{MatchingKey, StoredEncoding};
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use schemas::{KeyedBlocks, KeyedDemographics, KeyedIdentifiers};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::child_keyed)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+pub struct KeyedRow {
+    pub child_id: String,
+    pub key_id: String,
+    pub upn: Option<String>,
+    pub nhs_number: Option<String>,
+    pub date_of_birth: String,
+    pub family_block: String,
+    pub family_block2: Option<String>,
+    pub sector_block: Option<String>,
+    pub encoding: String,
+}
+
+/// A stored child's encodings, ready to compare.
+#[derive(Debug, Clone)]
+pub struct KeyedChild {
+    pub child_id: String,
+    pub identifiers: KeyedIdentifiers,
+    pub demographics: KeyedDemographics,
+}
+
+impl KeyedRow {
+    fn new(child_id: &str, e: StoredEncoding) -> Result<Self, DbError> {
+        Ok(Self {
+            child_id: child_id.to_owned(),
+            key_id: e.key_id,
+            upn: e.upn,
+            nhs_number: e.nhs_number,
+            date_of_birth: e.date_of_birth,
+            family_block: e.family_block,
+            family_block2: e.family_block2,
+            sector_block: e.sector_block,
+            encoding: serde_json::to_string(&e.demographics)
+                .map_err(|e| DbError::Corrupt(format!("keyed encoding: {e}")))?,
+        })
+    }
+
+    fn into_child(self) -> Result<KeyedChild, DbError> {
+        Ok(KeyedChild {
+            demographics: serde_json::from_str(&self.encoding)
+                .map_err(|e| DbError::Corrupt(format!("keyed encoding: {e}")))?,
+            identifiers: KeyedIdentifiers {
+                upn: self.upn,
+                nhs_number: self.nhs_number,
+            },
+            child_id: self.child_id,
+        })
+    }
+}
+
+/// Writes (or rewrites) the encodings of a stored child. Call it in the transaction that
+/// wrote the child.
+pub fn store(
+    conn: &mut SqliteConnection,
+    child: &ChildRow,
+    key: &MatchingKey,
+) -> Result<(), DbError> {
+    let wire = child.clone().into_wire()?;
+    let row = KeyedRow::new(
+        &child.id,
+        key.encode_stored(&wire.demographics, &wire.identifiers),
+    )?;
+    diesel::delete(k::child_keyed.find(&child.id)).execute(conn)?;
+    diesel::insert_into(k::child_keyed)
+        .values(&row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Encodes every child without encodings under the current key (new rows loaded
+/// straight into the database, or all of them after a key rotation), in batches. Runs at
+/// start; a no-op once every row is current.
+pub fn refresh(conn: &mut SqliteConnection, key: &MatchingKey) -> Result<usize, DbError> {
+    let mut refreshed = 0;
+    loop {
+        let current = k::child_keyed
+            .filter(k::child_id.eq(c::id))
+            .filter(k::key_id.eq(key.id()));
+        let stale: Vec<ChildRow> = c::children
+            .filter(diesel::dsl::not(diesel::dsl::exists(current)))
+            .select(ChildRow::as_select())
+            .limit(500)
+            .load(conn)?;
+        if stale.is_empty() {
+            return Ok(refreshed);
+        }
+        super::write(conn, |conn| {
+            for child in &stale {
+                store(conn, child, key)?;
+            }
+            Ok(())
+        })?;
+        refreshed += stale.len();
+    }
+}
+
+fn load(rows: Vec<KeyedRow>) -> Result<Vec<KeyedChild>, DbError> {
+    rows.into_iter().map(KeyedRow::into_child).collect()
+}
+
+/// Children whose UPN or NHS number token equals the query's, with the identifiers that
+/// agreed.
+pub fn identifier_matches(
+    conn: &mut SqliteConnection,
+    ids: &KeyedIdentifiers,
+    key_id: &str,
+) -> Result<Vec<(KeyedChild, Vec<String>)>, DbError> {
+    let mut found: Vec<(KeyedChild, Vec<String>)> = Vec::new();
+    let mut add = |rows: Vec<KeyedChild>, field: &str| {
+        for row in rows {
+            match found.iter_mut().find(|(r, _)| r.child_id == row.child_id) {
+                Some((_, fields)) => fields.push(field.to_owned()),
+                None => found.push((row, vec![field.to_owned()])),
+            }
+        }
+    };
+    if let Some(upn) = &ids.upn {
+        let rows = k::child_keyed
+            .filter(k::upn.eq(upn))
+            .filter(k::key_id.eq(key_id))
+            .select(KeyedRow::as_select())
+            .load(conn)?;
+        add(load(rows)?, "upn");
+    }
+    if let Some(nhs) = &ids.nhs_number {
+        let rows = k::child_keyed
+            .filter(k::nhs_number.eq(nhs))
+            .filter(k::key_id.eq(key_id))
+            .select(KeyedRow::as_select())
+            .load(conn)?;
+        add(load(rows)?, "nhs_number");
+    }
+    Ok(found)
+}
+
+type Block<'a> = super::schema::child_keyed::BoxedQuery<'a, diesel::sqlite::Sqlite>;
+
+/// The keyed twins of plain matching's blocks: date of birth (as given or swapped),
+/// phonetic family name with birth year (either stored key), postcode sector with birth
+/// year. Each is one indexed token column.
+fn blocks<'a>(dates: &'a [String], blocks: &'a KeyedBlocks, key_id: &'a str) -> Vec<Block<'a>> {
+    let mut out = vec![
+        k::child_keyed
+            .filter(k::date_of_birth.eq_any(dates))
+            .into_boxed(),
+        k::child_keyed
+            .filter(k::family_block.eq_any(&blocks.family))
+            .into_boxed(),
+        k::child_keyed
+            .filter(k::family_block2.assume_not_null().eq_any(&blocks.family))
+            .into_boxed(),
+    ];
+    if let Some(sector) = &blocks.sector {
+        out.push(
+            k::child_keyed
+                .filter(k::sector_block.eq(sector))
+                .into_boxed(),
+        );
+    }
+    out.into_iter()
+        .map(|b| b.filter(k::key_id.eq(key_id)))
+        .collect()
+}
+
+/// Candidates for a keyed demographic match: the union of the blocks, each capped at
+/// `per_block` rows.
+pub fn match_candidates(
+    conn: &mut SqliteConnection,
+    dates: &[String],
+    keyed_blocks: &KeyedBlocks,
+    key_id: &str,
+    per_block: i64,
+) -> Result<Vec<KeyedChild>, DbError> {
+    let mut found: Vec<KeyedChild> = Vec::new();
+    for block in blocks(dates, keyed_blocks, key_id) {
+        for row in block
+            .select(KeyedRow::as_select())
+            .limit(per_block)
+            .load(conn)?
+        {
+            if !found.iter().any(|r| r.child_id == row.child_id) {
+                found.push(row.into_child()?);
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::connection::SimpleConnection;
+    use diesel_migrations::MigrationHarness;
+    use schemas::{ChildIdentifiers, ChildUpsert, Demographics};
+
+    fn memory_db() -> SqliteConnection {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        conn.run_pending_migrations(super::super::MIGRATIONS)
+            .unwrap();
+        conn
+    }
+
+    #[derive(QueryableByName)]
+    struct PlanRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    fn child(i: u32) -> ChildUpsert {
+        let families = [
+            "Smith",
+            "Jones",
+            "Okafor",
+            "Patel",
+            "Nowak",
+            "Wood-Allen",
+            "Khan",
+        ];
+        ChildUpsert {
+            demographics: Demographics {
+                given_name: "Amelia".into(),
+                family_name: families[i as usize % 7].into(),
+                date_of_birth: chrono::NaiveDate::from_ymd_opt(
+                    2010 + (i % 11) as i32,
+                    1 + i % 12,
+                    1 + i % 28,
+                )
+                .unwrap(),
+                sex: None,
+                postcode: Some(format!("ZZ{} {}AB", 1 + i % 9, 1 + (i / 9) % 9)),
+            },
+            identifiers: ChildIdentifiers::default(),
+        }
+    }
+
+    #[test]
+    fn encodings_are_written_refreshed_and_read_through_indexes() {
+        let mut conn = memory_db();
+        let key = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
+        for i in 0..700u32 {
+            let (row, _) =
+                super::super::children::upsert(&mut conn, &format!("L{i}"), &child(i)).unwrap();
+            if i % 2 == 0 {
+                store(&mut conn, &row, &key).unwrap();
+            }
+        }
+        // Half were loaded without encodings: the refresh encodes exactly those.
+        assert_eq!(refresh(&mut conn, &key).unwrap(), 350);
+        assert_eq!(refresh(&mut conn, &key).unwrap(), 0);
+        // A new key re-encodes every child.
+        let rotated = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
+        assert_eq!(refresh(&mut conn, &rotated).unwrap(), 700);
+
+        conn.batch_execute("ANALYZE").unwrap();
+        let query = rotated.encode_query(&schemas::ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(child(5).demographics),
+        });
+        let d = query.demographics.as_ref().unwrap();
+        let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())
+            .chain(d.date_of_birth.swapped.clone())
+            .collect();
+        let keyed_blocks = query.blocks.as_ref().unwrap();
+        let found = match_candidates(&mut conn, &dates, keyed_blocks, rotated.id(), 200).unwrap();
+        let wanted = super::super::children::find_by_local_id(&mut conn, "L5")
+            .unwrap()
+            .unwrap();
+        assert!(found.iter().any(|c| c.child_id == wanted.id));
+        assert!(found.len() < 700);
+
+        let all = blocks(&dates, keyed_blocks, rotated.id());
+        assert_eq!(all.len(), 4);
+        for block in all {
+            let q = block.select(KeyedRow::as_select()).limit(200);
+            let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
+            let sql = sql.split(" -- binds:").next().unwrap();
+            let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .load(&mut conn)
+                .unwrap();
+            assert!(!plan.is_empty());
+            for step in &plan {
+                assert!(
+                    step.detail.contains("USING INDEX") && !step.detail.starts_with("SCAN"),
+                    "{sql}: {}",
+                    step.detail
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,659 @@
+//! Keyed (privacy-preserving) matching: the encodings a gateway sends instead of plain
+//! demographics, the same encodings of a node's own children (computed at write time),
+//! and their comparison at the same levels as plain matching.
+//!
+//! Every encoding is made with the federation's matching key:
+//!
+//! * a **token** is the first 16 bytes of `HMAC-SHA-256(key, label ‖ 0 ‖ value)` of a
+//!   normalised value (identifier, whole name, name part, short-form group, phonetic
+//!   code, date, masked date, postcode unit, blocking key). The label separates fields,
+//!   so equal values of different fields give unrelated tokens;
+//! * a **Bloom filter** holds a name's padded bigrams, 15 positions each in 512 bits,
+//!   the positions taken from an HMAC of the bigram under a key of its own per field
+//!   ("random hashing" with per-field salting), then **balanced**: the filter is followed
+//!   by its complement and the 1024 bits permuted by a keyed permutation, so every filter
+//!   has exactly 512 bits set whatever the name's length.
+//!
+//! Comparison reproduces plain matching's levels: equal tokens stand for equal values,
+//! and only the Jaro-Winkler half of a name's `similar` level becomes Dice similarity of
+//! the Bloom filters. `docs/matching.md` has the threat model.
+
+use super::nicknames::groups_of;
+use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
+use super::phonetic::refined_soundex;
+use super::score::{Comparison, DobLevel, FamilyLevel, GivenLevel, PostcodeLevel};
+use super::settings::MatchingSettings;
+use aws_lc_rs::hmac;
+use base64::Engine;
+use chrono::{Datelike, NaiveDate};
+use schemas::keyed::{BLOOM_BYTES, TOKEN_HEX_LEN};
+use schemas::{
+    ChildIdentifiers, ChildQuery, Demographics, KeyedBlocks, KeyedChildQuery, KeyedDate,
+    KeyedDemographics, KeyedIdentifiers, KeyedName, KeyedPostcode, Sex,
+};
+use std::path::Path;
+
+/// Raise when the encodings change: it is part of the key id, so nodes re-encode their
+/// children at start and gateways with the old version are refused.
+pub const KEYED_ENCODING_VERSION: u32 = 1;
+
+/// Bits of a Bloom filter before balancing.
+const BLOOM_BITS: usize = BLOOM_BYTES * 8 / 2;
+/// Positions set per bigram.
+const BLOOM_HASHES: usize = 15;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("reading the matching key {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("the matching key must be the base64 of 32 random bytes")]
+    Malformed,
+    #[error("no random bytes for a new matching key")]
+    Random,
+}
+
+/// A name field: each has its own Bloom filter key and permutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameField {
+    Given,
+    Family,
+}
+
+impl NameField {
+    fn label(self) -> &'static str {
+        match self {
+            NameField::Given => "given_name",
+            NameField::Family => "family_name",
+        }
+    }
+}
+
+struct FieldBloom {
+    key: hmac::Key,
+    /// Where bit `i` of the filter-and-complement goes.
+    permutation: Vec<u16>,
+}
+
+/// The federation's matching key, with what is derived from it.
+pub struct MatchingKey {
+    key: hmac::Key,
+    id: String,
+    given: FieldBloom,
+    family: FieldBloom,
+}
+
+impl std::fmt::Debug for MatchingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatchingKey").field("id", &self.id).finish()
+    }
+}
+
+impl MatchingKey {
+    /// A new key, as the base64 text a key file holds.
+    pub fn generate() -> Result<String, KeyError> {
+        use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+        let mut bytes = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| KeyError::Random)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| KeyError::Read(path.display().to_string(), e))?;
+        Self::from_base64(&text)
+    }
+
+    pub fn from_base64(text: &str) -> Result<Self, KeyError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| KeyError::Malformed)?;
+        if bytes.len() != 32 {
+            return Err(KeyError::Malformed);
+        }
+        let key = hmac::Key::new(hmac::HMAC_SHA256, &bytes);
+        let tag = hmac::sign(&key, b"matching-key-id");
+        let id = format!("{}.v{KEYED_ENCODING_VERSION}", hex(&tag.as_ref()[..8]));
+        let field = |field: NameField| {
+            let sub = hmac::sign(&key, format!("bloom-key\0{}", field.label()).as_bytes());
+            let field_key = hmac::Key::new(hmac::HMAC_SHA256, sub.as_ref());
+            FieldBloom {
+                permutation: permutation(&field_key, 2 * BLOOM_BITS),
+                key: field_key,
+            }
+        };
+        Ok(Self {
+            given: field(NameField::Given),
+            family: field(NameField::Family),
+            key,
+            id,
+        })
+    }
+
+    /// A fingerprint of the key and of the encoding version; reveals nothing of the key.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `HMAC-SHA-256(key, label ‖ 0 ‖ value)`, first 16 bytes, hex.
+    pub fn token(&self, label: &str, value: &str) -> String {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(label.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(value.as_bytes());
+        hex(&ctx.sign().as_ref()[..TOKEN_HEX_LEN / 2])
+    }
+
+    /// The balanced keyed Bloom filter of a normalised name's padded bigrams.
+    pub fn bloom(&self, field: NameField, joined: &str) -> Vec<u8> {
+        let keyed = match field {
+            NameField::Given => &self.given,
+            NameField::Family => &self.family,
+        };
+        let mut bits = vec![false; 2 * BLOOM_BITS];
+        for gram in bigrams(joined) {
+            let tag = hmac::sign(&keyed.key, gram.as_bytes());
+            for pair in tag.as_ref().chunks_exact(2).take(BLOOM_HASHES) {
+                let position = usize::from(u16::from_be_bytes([pair[0], pair[1]])) % BLOOM_BITS;
+                bits[position] = true;
+            }
+        }
+        // Balancing: the complement follows, so every filter has BLOOM_BITS bits set.
+        for i in 0..BLOOM_BITS {
+            bits[BLOOM_BITS + i] = !bits[i];
+        }
+        let mut out = vec![0u8; BLOOM_BYTES];
+        for (i, bit) in bits.iter().enumerate() {
+            if *bit {
+                let to = usize::from(keyed.permutation[i]);
+                out[to / 8] |= 1 << (to % 8);
+            }
+        }
+        out
+    }
+
+    pub fn encode_name(&self, field: NameField, raw: &str) -> KeyedName {
+        let label = field.label();
+        let name = NormalName::new(raw);
+        if name.joined.is_empty() {
+            return KeyedName {
+                exact: String::new(),
+                forms: Vec::new(),
+                aliases: Vec::new(),
+                phonetic: String::new(),
+                bloom: base64::engine::general_purpose::STANDARD.encode(self.bloom(field, "")),
+            };
+        }
+        let mut forms: Vec<&str> = std::iter::once(name.joined.as_str())
+            .chain(name.significant_parts())
+            .collect();
+        forms.sort_unstable();
+        forms.dedup();
+        let mut aliases: Vec<String> = match field {
+            NameField::Given => forms
+                .iter()
+                .flat_map(|f| groups_of(f))
+                .map(|group| self.token(&format!("{label}:alias"), group))
+                .collect(),
+            NameField::Family => Vec::new(),
+        };
+        aliases.sort_unstable();
+        aliases.dedup();
+        let mut form_tokens: Vec<String> = forms
+            .iter()
+            .map(|f| self.token(&format!("{label}:form"), f))
+            .collect();
+        form_tokens.sort_unstable();
+        KeyedName {
+            exact: self.token(&format!("{label}:exact"), &name.joined),
+            forms: form_tokens,
+            aliases,
+            phonetic: self.token(&format!("{label}:phonetic"), &refined_soundex(&name.joined)),
+            bloom: base64::engine::general_purpose::STANDARD
+                .encode(self.bloom(field, &name.joined)),
+        }
+    }
+
+    pub fn encode_date(&self, date: NaiveDate, with_swap: bool) -> KeyedDate {
+        let digits = date_digits(date);
+        let masked = (0..digits.len())
+            .map(|i| {
+                let text: String = digits
+                    .iter()
+                    .enumerate()
+                    .map(|(j, d)| if i == j { '_' } else { char::from(*d) })
+                    .collect();
+                self.token("date_of_birth:masked", &text)
+            })
+            .collect();
+        KeyedDate {
+            exact: self.token("date_of_birth:exact", &date.to_string()),
+            swapped: if with_swap {
+                swap_day_month(date).map(|s| self.token("date_of_birth:exact", &s.to_string()))
+            } else {
+                None
+            },
+            masked,
+            month: self.token(
+                "date_of_birth:month",
+                &format!("{:04}-{:02}", date.year(), date.month()),
+            ),
+        }
+    }
+
+    fn encode_postcode(&self, raw: &str) -> Option<KeyedPostcode> {
+        let p = Postcode::parse(raw)?;
+        Some(KeyedPostcode {
+            full: self.token("postcode:full", &p.full),
+            sector: self.token("postcode:sector", &p.sector),
+            district: self.token("postcode:district", &p.district),
+        })
+    }
+
+    /// Demographics encoded for comparison. `query`: also the swapped date.
+    pub fn encode_demographics(&self, d: &Demographics, query: bool) -> KeyedDemographics {
+        KeyedDemographics {
+            given_name: self.encode_name(NameField::Given, &d.given_name),
+            family_name: self.encode_name(NameField::Family, &d.family_name),
+            date_of_birth: self.encode_date(d.date_of_birth, query),
+            sex: match d.sex {
+                Some(Sex::Female) => Some(self.token("sex", "female")),
+                Some(Sex::Male) => Some(self.token("sex", "male")),
+                Some(Sex::Unknown) | None => None,
+            },
+            postcode: d.postcode.as_deref().and_then(|p| self.encode_postcode(p)),
+        }
+    }
+
+    pub fn encode_identifiers(&self, ids: &ChildIdentifiers) -> KeyedIdentifiers {
+        KeyedIdentifiers {
+            upn: ids.upn.as_ref().map(|u| self.token("upn", u.as_str())),
+            nhs_number: ids
+                .nhs_number
+                .as_ref()
+                .map(|n| self.token("nhs_number", n.as_str())),
+        }
+    }
+
+    fn family_block(&self, code: &str, year: i32) -> String {
+        self.token("block:family", &format!("{code}|{year}"))
+    }
+
+    fn sector_block(&self, sector: &str, year: i32) -> String {
+        self.token("block:sector", &format!("{sector}|{year}"))
+    }
+
+    /// The keyed query a gateway sends for a plain one.
+    pub fn encode_query(&self, q: &ChildQuery) -> KeyedChildQuery {
+        let blocks = q.demographics.as_ref().map(|d| {
+            let keys = super::blocking_keys(d);
+            KeyedBlocks {
+                family: keys
+                    .family
+                    .iter()
+                    .map(|code| self.family_block(code, keys.birth_year))
+                    .collect(),
+                sector: keys
+                    .postcode_sector
+                    .as_deref()
+                    .map(|s| self.sector_block(s, keys.birth_year)),
+            }
+        });
+        KeyedChildQuery {
+            key_id: self.id.clone(),
+            identifiers: self.encode_identifiers(&q.identifiers),
+            demographics: q
+                .demographics
+                .as_ref()
+                .map(|d| self.encode_demographics(d, true)),
+            blocks,
+        }
+    }
+
+    /// What a node stores for one of its children.
+    pub fn encode_stored(&self, d: &Demographics, ids: &ChildIdentifiers) -> StoredEncoding {
+        let keys = super::stored_keys(d);
+        let ids = self.encode_identifiers(ids);
+        let demographics = self.encode_demographics(d, false);
+        StoredEncoding {
+            key_id: self.id.clone(),
+            upn: ids.upn,
+            nhs_number: ids.nhs_number,
+            date_of_birth: demographics.date_of_birth.exact.clone(),
+            family_block: self.family_block(&keys.family_name_key, keys.birth_year),
+            family_block2: keys
+                .family_name_key2
+                .as_deref()
+                .map(|k| self.family_block(k, keys.birth_year)),
+            sector_block: keys
+                .postcode_sector
+                .as_deref()
+                .map(|s| self.sector_block(s, keys.birth_year)),
+            demographics,
+        }
+    }
+}
+
+/// A child's keyed encodings as a node stores them: the indexed lookup tokens and the
+/// rest for comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEncoding {
+    pub key_id: String,
+    pub upn: Option<String>,
+    pub nhs_number: Option<String>,
+    pub date_of_birth: String,
+    pub family_block: String,
+    pub family_block2: Option<String>,
+    pub sector_block: Option<String>,
+    pub demographics: KeyedDemographics,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `_ab`, padded: `anna` → `_a an nn na a_`.
+fn bigrams(joined: &str) -> Vec<String> {
+    if joined.is_empty() {
+        return Vec::new();
+    }
+    let chars: Vec<char> = std::iter::once('_')
+        .chain(joined.chars())
+        .chain(std::iter::once('_'))
+        .collect();
+    chars.windows(2).map(|w| w.iter().collect()).collect()
+}
+
+/// A keyed Fisher–Yates permutation of `0..n`.
+fn permutation(key: &hmac::Key, n: usize) -> Vec<u16> {
+    let mut p: Vec<u16> = (0..n).map(|i| i as u16).collect();
+    for i in (1..n).rev() {
+        let tag = hmac::sign(key, format!("permutation\0{i}").as_bytes());
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&tag.as_ref()[..8]);
+        let j = (u64::from_be_bytes(word) % (i as u64 + 1)) as usize;
+        p.swap(i, j);
+    }
+    p
+}
+
+/// Dice similarity of two Bloom filters, in base64: 2|A∩B| / (|A| + |B|). `None` when
+/// either is not a filter.
+pub fn dice(a: &str, b: &str) -> Option<f64> {
+    let decode = |s: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .ok()
+            .filter(|v| v.len() == BLOOM_BYTES)
+    };
+    let (a, b) = (decode(a)?, decode(b)?);
+    let ones = |v: &[u8]| v.iter().map(|x| x.count_ones()).sum::<u32>();
+    let both: u32 = a.iter().zip(&b).map(|(x, y)| (x & y).count_ones()).sum();
+    let total = ones(&a) + ones(&b);
+    (total > 0).then(|| 2.0 * f64::from(both) / f64::from(total))
+}
+
+fn intersects(a: &[String], b: &[String]) -> bool {
+    a.iter().any(|x| b.contains(x))
+}
+
+fn similar(a: &KeyedName, b: &KeyedName, similar_at: f64) -> bool {
+    a.phonetic == b.phonetic || dice(&a.bloom, &b.bloom).is_some_and(|d| d >= similar_at)
+}
+
+pub fn compare_given(a: &KeyedName, b: &KeyedName, similar_at: f64) -> GivenLevel {
+    if a.exact.is_empty() || b.exact.is_empty() {
+        return GivenLevel::Disagree;
+    }
+    if a.exact == b.exact {
+        return GivenLevel::Exact;
+    }
+    if intersects(&a.forms, &b.forms) || intersects(&a.aliases, &b.aliases) {
+        return GivenLevel::Alias;
+    }
+    if similar(a, b, similar_at) {
+        return GivenLevel::Similar;
+    }
+    GivenLevel::Disagree
+}
+
+pub fn compare_family(a: &KeyedName, b: &KeyedName, similar_at: f64) -> FamilyLevel {
+    if a.exact.is_empty() || b.exact.is_empty() {
+        return FamilyLevel::Disagree;
+    }
+    if a.exact == b.exact {
+        return FamilyLevel::Exact;
+    }
+    if intersects(&a.forms, &b.forms) {
+        return FamilyLevel::Part;
+    }
+    if similar(a, b, similar_at) {
+        return FamilyLevel::Similar;
+    }
+    FamilyLevel::Disagree
+}
+
+/// `query` carries the swapped date; `held` is a stored encoding.
+pub fn compare_dob(query: &KeyedDate, held: &KeyedDate) -> DobLevel {
+    if query.exact == held.exact {
+        return DobLevel::Exact;
+    }
+    if query.swapped.as_ref() == Some(&held.exact) {
+        return DobLevel::DayMonthSwapped;
+    }
+    // A masked token holds the position of its mask, so equal masked tokens are the
+    // same seven digits at the same places: exactly one digit differs.
+    if query.masked.len() == held.masked.len()
+        && query.masked.iter().zip(&held.masked).any(|(a, b)| a == b)
+    {
+        return DobLevel::OneDigit;
+    }
+    if query.month == held.month {
+        return DobLevel::SameMonth;
+    }
+    DobLevel::Disagree
+}
+
+pub fn compare_postcode(a: &KeyedPostcode, b: &KeyedPostcode) -> PostcodeLevel {
+    if a.full == b.full {
+        PostcodeLevel::Full
+    } else if a.sector == b.sector {
+        PostcodeLevel::Sector
+    } else if a.district == b.district {
+        PostcodeLevel::District
+    } else {
+        PostcodeLevel::Disagree
+    }
+}
+
+/// Compares a keyed query with a stored child, field by field, as plain matching does.
+pub fn compare(
+    query: &KeyedChildQuery,
+    held_demographics: &KeyedDemographics,
+    held_ids: &KeyedIdentifiers,
+    settings: &MatchingSettings,
+) -> Comparison {
+    let differs =
+        |a: Option<&String>, b: Option<&String>| matches!((a, b), (Some(a), Some(b)) if a != b);
+    let upn_differs = differs(query.identifiers.upn.as_ref(), held_ids.upn.as_ref());
+    let nhs_number_differs = differs(
+        query.identifiers.nhs_number.as_ref(),
+        held_ids.nhs_number.as_ref(),
+    );
+    let held = held_demographics;
+    let Some(q) = &query.demographics else {
+        // Only identifiers to compare: the child is compared with itself otherwise.
+        return Comparison {
+            given_name: GivenLevel::Exact,
+            family_name: FamilyLevel::Exact,
+            date_of_birth: DobLevel::Exact,
+            postcode: held.postcode.as_ref().map(|_| PostcodeLevel::Full),
+            sex_agrees: held.sex.as_ref().map(|_| true),
+            upn_differs,
+            nhs_number_differs,
+        };
+    };
+    Comparison {
+        given_name: compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at),
+        family_name: compare_family(&q.family_name, &held.family_name, settings.keyed_similar_at),
+        date_of_birth: compare_dob(&q.date_of_birth, &held.date_of_birth),
+        postcode: match (&q.postcode, &held.postcode) {
+            (Some(a), Some(b)) => Some(compare_postcode(a, b)),
+            _ => None,
+        },
+        sex_agrees: match (&q.sex, &held.sex) {
+            (Some(a), Some(b)) => Some(a == b),
+            _ => None,
+        },
+        upn_differs,
+        nhs_number_differs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::score;
+
+    fn key() -> MatchingKey {
+        MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap()
+    }
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn keys_are_32_bytes_of_base64_and_ids_differ() {
+        assert!(MatchingKey::from_base64("c2hvcnQ=").is_err());
+        assert!(MatchingKey::from_base64("not base64 at all!").is_err());
+        let (a, b) = (key(), key());
+        assert_ne!(a.id(), b.id());
+        assert_ne!(a.token("upn", "x"), b.token("upn", "x"));
+        assert_eq!(a.token("upn", "x").len(), TOKEN_HEX_LEN);
+        assert_ne!(a.token("upn", "x"), a.token("nhs_number", "x"));
+    }
+
+    #[test]
+    fn balanced_filters_have_half_their_bits_set_whatever_the_length() {
+        let k = key();
+        for name in ["al", "oneill", "woodallenbarrington"] {
+            let f = k.bloom(NameField::Given, name);
+            let ones: u32 = f.iter().map(|b| b.count_ones()).sum();
+            assert_eq!(ones as usize, BLOOM_BITS, "{name}");
+        }
+        // Field keys differ: the same name gives another filter in another field.
+        assert_ne!(
+            k.bloom(NameField::Given, "morgan"),
+            k.bloom(NameField::Family, "morgan")
+        );
+    }
+
+    #[test]
+    fn dice_orders_names_by_likeness() {
+        let k = key();
+        let enc = |s: &str| k.encode_name(NameField::Family, s).bloom;
+        let same = dice(&enc("Thompson"), &enc("thompson")).unwrap();
+        let typo = dice(&enc("Thompson"), &enc("Thomspon")).unwrap();
+        let other = dice(&enc("Thompson"), &enc("Okafor")).unwrap();
+        assert!((same - 1.0).abs() < 1e-9);
+        assert!(typo > other, "{typo} {other}");
+        assert!(typo >= 0.85, "{typo}");
+        assert!(other < 0.8, "{other}");
+    }
+
+    /// Every comparison level that plain matching decides by equality comes out the
+    /// same from the encodings. (Only `similar` by Jaro-Winkler, which becomes Dice of the
+    /// Bloom filters, may differ: `dice_orders_names_by_likeness`.)
+    #[test]
+    fn levels_agree_with_plain_matching() {
+        let k = key();
+        let s = MatchingSettings::default();
+        let given = [
+            ("Amelia", "Amelia"),
+            ("Alfie", "Alfred"),
+            ("Mary-Jane", "Mary"),
+            ("Amelia", "Olivia"),
+            ("Zoë", "Zoe"),
+        ];
+        for (a, b) in given {
+            let plain = score::compare_given(a, b, s.similar_at);
+            let keyed = compare_given(
+                &k.encode_name(NameField::Given, a),
+                &k.encode_name(NameField::Given, b),
+                s.keyed_similar_at,
+            );
+            assert_eq!(plain, keyed, "{a}/{b}");
+        }
+        let family = [
+            ("O'Neill", "ONeill"),
+            ("Wood-Allen", "Allen"),
+            ("Smith", "Smyth"),
+            ("Okafor", "Nowak"),
+        ];
+        for (a, b) in family {
+            let plain = score::compare_family(a, b, s.similar_at);
+            let keyed = compare_family(
+                &k.encode_name(NameField::Family, a),
+                &k.encode_name(NameField::Family, b),
+                s.keyed_similar_at,
+            );
+            assert_eq!(plain, keyed, "{a}/{b}");
+        }
+        let dates = [
+            ("2014-03-09", "2014-03-09"),
+            ("2014-03-09", "2014-09-03"),
+            ("2014-03-09", "2014-03-08"),
+            ("2014-03-09", "2013-03-09"),
+            ("2014-03-09", "2014-03-21"),
+            ("2014-03-09", "2012-07-21"),
+        ];
+        for (a, b) in dates {
+            let plain = score::compare_dob(d(a), d(b));
+            let keyed = compare_dob(&k.encode_date(d(a), true), &k.encode_date(d(b), false));
+            assert_eq!(plain, keyed, "{a}/{b}");
+        }
+        for (a, b) in [
+            ("ZZ1 4AB", "zz14ab"),
+            ("ZZ1 4AB", "ZZ1 4XY"),
+            ("ZZ1 4AB", "ZZ1 7AB"),
+            ("ZZ1 4AB", "ZZ9 4AB"),
+        ] {
+            let plain = score::compare_postcode(a, b).unwrap();
+            let keyed = compare_postcode(
+                &k.encode_postcode(a).unwrap(),
+                &k.encode_postcode(b).unwrap(),
+            );
+            assert_eq!(plain, keyed, "{a}/{b}");
+        }
+    }
+
+    #[test]
+    fn no_encoding_carries_the_plain_values() {
+        let k = key();
+        let q = ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(Demographics {
+                given_name: "Amelia".into(),
+                family_name: "Okafor".into(),
+                date_of_birth: d("2014-03-09"),
+                sex: Some(Sex::Female),
+                postcode: Some("ZZ1 4AB".into()),
+            }),
+        };
+        let encoded = serde_json::to_string(&k.encode_query(&q)).unwrap();
+        // Hex and base64 can hold short digit runs by chance, not these.
+        for plain in [
+            "amelia",
+            "okafor",
+            "2014-03-09",
+            "20140309",
+            "zz14ab",
+            "female",
+        ] {
+            assert!(!encoded.to_lowercase().contains(plain), "{plain}");
+        }
+        assert!(k.encode_query(&q).validate().is_empty());
+    }
+}
