@@ -4,7 +4,6 @@
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::disclosure::Policy;
-use crate::openapi::ApiDoc;
 use crate::routes;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -14,7 +13,6 @@ use std::net::TcpListener;
 use std::time::Duration;
 use trust::DirectoryHandle;
 use trust::tls::ClientAuth;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// What every request handler can reach.
@@ -89,6 +87,12 @@ impl Application {
             policy,
             limiter: trust::limits::RateLimiter::new(settings.limits),
         });
+        let openapi = crate::openapi::document();
+        let routes = web::Data::new(trust::http::RouteTable::new(
+            serde_json::to_value(&openapi)
+                .map(|doc| schemas::openapi::route_methods(&doc))
+                .unwrap_or_default(),
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(trust::metrics::observe))
@@ -121,7 +125,8 @@ impl Application {
                 .service(routes::federation::access_report)
                 .service(routes::federation::match_child)
                 .service(routes::federation::child_records)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+                .app_data(routes.clone())
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(trust::http::not_found))
         })
         .on_connect(trust::http::capture_peer_certificate)

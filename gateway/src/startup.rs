@@ -1,5 +1,4 @@
 use crate::config::Settings;
-use crate::openapi::ApiDoc;
 use crate::reference::ReferenceSealer;
 use crate::routes;
 use actix_web::dev::{Server, ServerHandle};
@@ -9,7 +8,6 @@ use std::net::TcpListener;
 use std::time::Duration;
 use trust::DirectoryHandle;
 use trust::tls::ClientAuth;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub struct AppState {
@@ -75,6 +73,12 @@ impl Application {
             limiter: trust::limits::RateLimiter::new(settings.limits),
             fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
         });
+        let openapi = crate::openapi::document();
+        let routes = web::Data::new(trust::http::RouteTable::new(
+            serde_json::to_value(&openapi)
+                .map(|doc| schemas::openapi::route_methods(&doc))
+                .unwrap_or_default(),
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(trust::metrics::observe))
@@ -90,7 +94,8 @@ impl Application {
                 .service(routes::children::search)
                 .service(routes::children::view)
                 .service(routes::access_report::access_report)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+                .app_data(routes.clone())
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(trust::http::not_found))
         })
         .shutdown_timeout(10);

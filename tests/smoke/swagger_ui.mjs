@@ -71,7 +71,9 @@ async function tryItOut(page, opblockId, fill) {
   const status = `${block} .live-responses-table .response .response-col_status`;
   await page.waitForSelector(status, { timeout: 30000 });
   const code = (await page.$eval(status, (e) => e.textContent)).trim();
-  const body = await page.$eval(`${block} .live-responses-table .response-col_description`, (e) => e.textContent);
+  const body = await page.$$eval(`${block} .live-responses-table .response-col_description pre`, (els) =>
+    els.map((e) => e.textContent).join("\n"),
+  );
   return { code, body };
 }
 

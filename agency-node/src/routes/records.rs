@@ -37,6 +37,9 @@ fn expectation(req: &HttpRequest) -> Result<Expect, ApiError> {
 }
 
 /// Read one record, with its `ETag` for a later `If-Match`.
+///
+/// The record as stored, by the id the agency's own system gave it. Send the `ETag` back
+/// as `If-Match` when replacing or retracting it to avoid overwriting a newer version.
 #[utoipa::path(
     tag = "integration",
     params(
