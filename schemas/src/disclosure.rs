@@ -173,6 +173,7 @@ pub struct AccessReport {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeferralRelease {
     /// Who released it (the data protection officer's user id).
+    #[schema(min_length = 1, pattern = r"\S")]
     pub released_by: String,
 }
 

@@ -9,6 +9,7 @@ pub mod child;
 pub mod disclosure;
 pub mod federation;
 pub mod identifiers;
+pub mod object;
 pub mod openapi;
 pub mod problem;
 pub mod record;

@@ -87,7 +87,7 @@ pub async fn get_record(
     params(
         ("local_id" = String, Path, description = "The child's id in the agency's own system"),
         ("source_system_id" = String, Path, description = "The record's id in the agency's own system"),
-        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\"", pattern = r#"^"[0-9]+"$"#),
     ),
     request_body = RecordUpsert,
     responses(
@@ -149,7 +149,7 @@ pub async fn put_record(
         ("local_id" = String, Path, description = "The child's id in the agency's own system"),
         ("source_system_id" = String, Path, description = "The record's id in the agency's own system"),
         RecordRetraction,
-        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\"", pattern = r#"^"[0-9]+"$"#),
     ),
     responses(
         (status = 204, description = "Retracted"),
