@@ -51,8 +51,8 @@ def check(argv):
             continue
         # Long help: an entry line (`  -x, --flag <V>` / `  <ARG>`) then its indented text.
         for i, line in enumerate(lines):
-            m = re.match(r"^  (?:-\w, )?(--[\w-]+|<[\w-]+>|\[[\w-]+\])", line)
-            if not m or line.startswith("      " + " " * 4):
+            m = re.match(r"^ {2,6}(?:-\w, )?(--[\w-]+|<[\w-]+>|\[[\w-]+\])", line)
+            if not m:
                 continue
             name = m.group(1)
             if name in ("--help", "--version"):
@@ -60,7 +60,10 @@ def check(argv):
             checked += 1
             same_line = re.sub(r"^\s*(?:-\w, )?(--[\w-]+|<[\w-]+>|\[[\w-]+\])(\s+<[\w-]+>)?", "", line).strip()
             following = lines[i + 1] if i + 1 < len(lines) else ""
-            described = same_line or (following.startswith("          ") and following.strip())
+            if not following.startswith("          "):
+                following = ""
+            # clap prints `[default: …]` / `[env: …]` even for an undocumented flag.
+            described = re.sub(r"\[(default|env|possible values): [^]]*\]", "", same_line + following).strip()
             if not described:
                 problems.append(f"{' '.join(argv)}: {name} has no description")
     for sub in subcommands:
