@@ -153,8 +153,7 @@ pub struct ServiceErrors {
 pub fn polish(doc: &mut Value, errors: &ServiceErrors) {
     doc["servers"] = json!([{
         "url": "/",
-        "description": "The service that serves this document (the dev federation's gateway \
-                        is https://localhost:8443)",
+        "description": "The service that serves this document",
     }]);
     if let Some(license) = doc
         .pointer_mut("/info/license")
