@@ -88,7 +88,29 @@ impl Modify for SecuritySchemes {
 
 /// The node's OpenAPI document, as committed in `openapi/agency-node.json`.
 pub fn openapi_json() -> String {
-    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    let mut json = document().to_pretty_json().unwrap_or_default();
     json.push('\n');
     json
+}
+
+/// The document served at `/openapi.json`: utoipa's, with the conventions of
+/// [`schemas::openapi::polish`] applied.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let errors = schemas::openapi::ServiceErrors {
+        rate_limited: trust::http::rate_limited_problem(
+            "member",
+            std::time::Duration::from_secs(1),
+        ),
+        unavailable: schemas::Problem::new(
+            "unavailable",
+            "The node cannot reach its database just now; retry shortly",
+            503,
+        ),
+    };
+    let raw = ApiDoc::openapi();
+    let Ok(mut value) = serde_json::to_value(&raw) else {
+        return raw;
+    };
+    schemas::openapi::polish(&mut value, &errors);
+    serde_json::from_value(value).unwrap_or(raw)
 }

@@ -5,7 +5,6 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::disclosure::Policy;
 use crate::notifications::calendar::SchoolCalendar;
-use crate::openapi::ApiDoc;
 use crate::routes;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -15,7 +14,6 @@ use std::net::TcpListener;
 use std::time::Duration;
 use trust::DirectoryHandle;
 use trust::tls::ClientAuth;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// What every request handler can reach.
@@ -152,6 +150,12 @@ impl Application {
             school_calendar,
             webhook_secret,
         });
+        let openapi = crate::openapi::document();
+        let routes = web::Data::new(trust::http::RouteTable::new(
+            serde_json::to_value(&openapi)
+                .map(|doc| schemas::openapi::route_methods(&doc))
+                .unwrap_or_default(),
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(trust::metrics::observe))
@@ -196,7 +200,8 @@ impl Application {
                 .service(routes::notifications::offer)
                 .service(routes::notifications::receive)
                 .service(routes::notifications::acknowledged)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+                .app_data(routes.clone())
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(trust::http::not_found))
         })
         .on_connect(trust::http::capture_peer_certificate)

@@ -66,7 +66,29 @@ impl Modify for SecuritySchemes {
 
 /// The gateway's OpenAPI document, as committed in `openapi/gateway.json`.
 pub fn openapi_json() -> String {
-    let mut json = ApiDoc::openapi().to_pretty_json().unwrap_or_default();
+    let mut json = document().to_pretty_json().unwrap_or_default();
     json.push('\n');
     json
+}
+
+/// The document served at `/openapi.json`: utoipa's, with the conventions of
+/// [`schemas::openapi::polish`] applied.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let errors = schemas::openapi::ServiceErrors {
+        rate_limited: trust::http::rate_limited_problem(
+            "agency",
+            std::time::Duration::from_secs(1),
+        ),
+        unavailable: schemas::Problem::new(
+            "busy",
+            "The gateway is answering as many requests as it can; retry shortly",
+            503,
+        ),
+    };
+    let raw = ApiDoc::openapi();
+    let Ok(mut value) = serde_json::to_value(&raw) else {
+        return raw;
+    };
+    schemas::openapi::polish(&mut value, &errors);
+    serde_json::from_value(value).unwrap_or(raw)
 }

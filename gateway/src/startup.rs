@@ -1,5 +1,4 @@
 use crate::config::Settings;
-use crate::openapi::ApiDoc;
 use crate::reference::ReferenceSealer;
 use crate::routes;
 use actix_web::dev::{Server, ServerHandle};
@@ -9,7 +8,6 @@ use std::net::TcpListener;
 use std::time::Duration;
 use trust::DirectoryHandle;
 use trust::tls::ClientAuth;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub struct AppState {
@@ -91,6 +89,12 @@ impl Application {
             notification_secrets: settings.notifications.secrets_dir.clone(),
             matching_key,
         });
+        let openapi = crate::openapi::document();
+        let routes = web::Data::new(trust::http::RouteTable::new(
+            serde_json::to_value(&openapi)
+                .map(|doc| schemas::openapi::route_methods(&doc))
+                .unwrap_or_default(),
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(trust::metrics::observe))
@@ -108,7 +112,8 @@ impl Application {
                 .service(routes::access_report::access_report)
                 .service(routes::notifications::route)
                 .service(routes::notifications::acknowledge)
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+                .app_data(routes.clone())
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(trust::http::not_found))
         })
         .on_connect(trust::http::capture_peer_certificate)

@@ -100,8 +100,9 @@ impl ChildIdentifiers {
     "identifiers": {"upn": "U999123456789"}
 }))]
 pub struct ChildUpsert {
+    #[serde(deserialize_with = "crate::object::object")]
     pub demographics: Demographics,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::object::object")]
     pub identifiers: ChildIdentifiers,
 }
 

@@ -139,7 +139,8 @@ pub fn purpose_in_words(purpose: crate::federation::Purpose) -> &'static str {
     "holder": "County Children's Social Care",
     "seen_by": "a school's safeguarding lead at Northfield Primary School",
     "sentence": "On 25 November 2026, a school's safeguarding lead at Northfield Primary School saw the details of your child protection plan, to help keep you safe.",
-    "override_used": false
+    "override_used": false,
+    "audit_seq": 412
 }))]
 pub struct AccessReportEntry {
     #[schema(value_type = String, format = DateTime)]
@@ -172,6 +173,7 @@ pub struct AccessReport {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeferralRelease {
     /// Who released it (the data protection officer's user id).
+    #[schema(min_length = 1, pattern = r"\S")]
     pub released_by: String,
 }
 

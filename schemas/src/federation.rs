@@ -67,7 +67,7 @@ impl AccessContext {
       "date_of_birth": "2014-03-09", "postcode": "ZZ1 4AB"}
 }))]
 pub struct ChildQuery {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::object::object")]
     pub identifiers: ChildIdentifiers,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demographics: Option<Demographics>,

@@ -18,7 +18,7 @@ const UPN_LETTERS: &[u8; 23] = b"ABCDEFGHJKLMNPQRTUVWXYZ";
 /// spaces.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "H999123456789", pattern = "^[A-Z][0-9]{11}[0-9A-Z]$")]
+#[schema(value_type = String, example = "U999123456789", pattern = "^[A-Z][0-9]{11}[0-9A-Z]$")]
 pub struct Upn(String);
 
 impl Upn {

@@ -11,6 +11,8 @@ pub mod federation;
 pub mod identifiers;
 pub mod keyed;
 pub mod notification;
+pub mod object;
+pub mod openapi;
 pub mod problem;
 pub mod record;
 pub mod view;

@@ -143,7 +143,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
     };
     let files = Federation::generate(dir.path(), plan)?;
     let children = seed::population(42, options.children);
-    federation::load::load(&files, &children)?;
+    federation::load::load(&files, &children, &federation::load::Progress::Quiet)?;
     let mut broken = Vec::new();
     for (id, behaviour) in &options.misbehaving {
         broken.push(start_misbehaving_node(&files, id, *behaviour).await?);

@@ -72,3 +72,41 @@ async fn services_serve_their_spec_and_swagger_ui_locally() {
     }
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_known_path_with_another_method_is_405_naming_the_allowed_ones() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a"],
+        children: 1,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    for (url, allow) in [
+        (format!("{}/v1/children:search", fed.gateway_url), "POST"),
+        (
+            format!("{}/v1/children/NPS-1", fed.node_url("school-a")),
+            "GET, PUT",
+        ),
+    ] {
+        let response = fed.anonymous_client().delete(&url).send().await.unwrap();
+        assert_eq!(response.status(), 405, "{url}");
+        assert_eq!(response.headers()["allow"], allow, "{url}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{url}"
+        );
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["status"], 405);
+    }
+    // A path that is no route stays a 404.
+    let response = fed
+        .anonymous_client()
+        .delete(format!("{}/v1/nothing-here", fed.gateway_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    fed.shutdown().await;
+}

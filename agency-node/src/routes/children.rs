@@ -100,6 +100,9 @@ where
 }
 
 /// Read back a child by the agency's local id.
+///
+/// Returns the child as stored, with the identifiers and demographics the agency's system
+/// last wrote. For the agency's own systems (directory role `integration`) only.
 #[utoipa::path(
     tag = "integration",
     params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
@@ -197,6 +200,9 @@ pub(crate) fn record_response(written: Written) -> Result<HttpResponse, ApiError
 }
 
 /// List a child's records, newest first.
+///
+/// Every current record the agency's systems wrote for the child; retracted records are
+/// not listed. For the agency's own systems only.
 #[utoipa::path(
     tag = "integration",
     params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
@@ -297,6 +303,9 @@ pub async fn record_consent(
 }
 
 /// List a child's consent decisions, oldest first.
+///
+/// Every decision recorded for the child, including those later superseded, so the
+/// history of consent can be read back. For the agency's own systems only.
 #[utoipa::path(
     tag = "integration",
     params(("local_id" = String, Path, description = "The child's id in the agency's own system")),

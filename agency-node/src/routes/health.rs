@@ -3,16 +3,24 @@ use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
 /// Liveness: the process is up.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "The node is running")))]
+///
+/// Answers `200` while the process runs, whatever the state of its dependencies; for an
+/// orchestrator's liveness probe. Needs no credentials.
+#[utoipa::path(tag = "operations", security(()), responses(
+    (status = 200, description = "The node is running", body = Object, example = json!({"status": "ok"}))
+))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// Readiness: the database answers.
-#[utoipa::path(tag = "operations", responses(
-    (status = 200, description = "The node can serve requests"),
-    (status = 503, description = "The database does not answer")
+///
+/// The body counts the children the node holds. For an orchestrator's readiness probe; needs no credentials. When not ready the answer
+/// is a `503` problem saying why.
+#[utoipa::path(tag = "operations", security(()), responses(
+    (status = 200, description = "The node can serve requests", body = Object, example = json!({"status": "ready", "children": 1200})),
+    (status = 503, description = "The database does not answer", body = schemas::Problem, content_type = "application/problem+json")
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -26,14 +34,24 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     .flatten();
     match ready {
         Some(children) => HttpResponse::Ok().json(json!({"status": "ready", "children": children})),
-        None => HttpResponse::ServiceUnavailable().json(json!({"status": "database unavailable"})),
+        None => trust::http::problem_response(&schemas::Problem::new(
+            "database-unavailable",
+            "The node cannot reach its database",
+            503,
+        )),
     }
 }
 
 /// Prometheus metrics: requests by route, method and status, and their latency; outbox
 /// depth by state; notifications at risk of missing their deadline.
-#[utoipa::path(tag = "operations", responses(
-    (status = 200, description = "Prometheus text exposition", content_type = "text/plain")
+///
+/// Prometheus text exposition format 0.0.4, for a scraper; needs no credentials.
+#[utoipa::path(tag = "operations", security(()), responses(
+    (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain",
+     example = json!("# HELP http_requests_total Requests by route, method and status.
+# TYPE http_requests_total counter
+http_requests_total{route=\"/v1/batch\",method=\"POST\",status=\"200\"} 3
+"))
 ))]
 #[get("/metrics")]
 pub async fn metrics(

@@ -37,6 +37,9 @@ fn expectation(req: &HttpRequest) -> Result<Expect, ApiError> {
 }
 
 /// Read one record, with its `ETag` for a later `If-Match`.
+///
+/// The record as stored, by the id the agency's own system gave it. Send the `ETag` back
+/// as `If-Match` when replacing or retracting it to avoid overwriting a newer version.
 #[utoipa::path(
     tag = "integration",
     params(
@@ -84,7 +87,7 @@ pub async fn get_record(
     params(
         ("local_id" = String, Path, description = "The child's id in the agency's own system"),
         ("source_system_id" = String, Path, description = "The record's id in the agency's own system"),
-        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\"", pattern = r#"^"[0-9]+"$"#),
     ),
     request_body = RecordUpsert,
     responses(
@@ -146,7 +149,7 @@ pub async fn put_record(
         ("local_id" = String, Path, description = "The child's id in the agency's own system"),
         ("source_system_id" = String, Path, description = "The record's id in the agency's own system"),
         RecordRetraction,
-        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\""),
+        ("If-Match" = Option<String>, Header, description = "The ETag read earlier, e.g. \"3\"", pattern = r#"^"[0-9]+"$"#),
     ),
     responses(
         (status = 204, description = "Retracted"),

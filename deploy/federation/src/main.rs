@@ -66,20 +66,25 @@ enum Cmd {
         /// Only check that the committed documents match the code; exit 1 if not.
         #[arg(long)]
         check: bool,
+        /// Folder to write (or, with --check, compare) gateway.json and agency-node.json in.
         #[arg(long, default_value = "openapi")]
         out: PathBuf,
     },
     /// Run one agency node (what `up` starts for each agency).
     RunNode {
+        /// The node's TOML configuration file (as `up` writes it).
         #[arg(long)]
         config: PathBuf,
+        /// Log format on standard output: `text` for people, `json` for log shippers.
         #[arg(long, default_value = "text")]
         log_format: String,
     },
     /// Run the gateway (what `up` starts).
     RunGateway {
+        /// The gateway's TOML configuration file (as `up` writes it).
         #[arg(long)]
         config: PathBuf,
+        /// Log format on standard output: `text` for people, `json` for log shippers.
         #[arg(long, default_value = "text")]
         log_format: String,
     },

@@ -86,7 +86,9 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     );
 
     let children = seed::population(opts.seed, opts.children);
-    let written = crate::load::load(&federation, &children)?;
+    let progress =
+        crate::load::Progress::for_stdout(crate::load::holdings(&children) as u64, "seeding");
+    let written = crate::load::load(&federation, &children, &progress)?;
     let summary: Vec<String> = written
         .iter()
         .map(|(node, n)| format!("{node} {n}"))

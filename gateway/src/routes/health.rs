@@ -3,19 +3,25 @@ use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
 /// Liveness: the process is up.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "The gateway is running")))]
+///
+/// Answers `200` while the process runs, whatever the state of its dependencies; for an
+/// orchestrator's liveness probe. Needs no credentials.
+#[utoipa::path(tag = "operations", security(()), responses(
+    (status = 200, description = "The gateway is running", body = Object, example = json!({"status": "ok"}))
+))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Readiness: the gateway has a federation directory with at least one node. The body
-/// lists the circuit breaker (`closed`, `open`, `half_open`) of each node it has called. The body
-/// lists each node's circuit breaker (`closed`, `open`, `half_open`) among those the
-/// gateway has called.
-#[utoipa::path(tag = "operations", responses(
-    (status = 200, description = "The gateway can serve requests"),
-    (status = 503, description = "No agency node is listed")
+/// Readiness: the gateway has a federation directory with at least one node.
+///
+/// The body lists each node's circuit breaker (`closed`, `open`, `half_open`) among those
+/// the gateway has called. For an orchestrator's readiness probe; needs no credentials. When not ready the answer
+/// is a `503` problem saying why.
+#[utoipa::path(tag = "operations", security(()), responses(
+    (status = 200, description = "The gateway can serve requests", body = Object, example = json!({"status": "ready", "federation": "dev", "nodes": 5, "breakers": {"police": "closed"}})),
+    (status = 503, description = "No agency node is listed", body = schemas::Problem, content_type = "application/problem+json")
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -33,15 +39,25 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "breakers": breakers,
         }))
     } else {
-        HttpResponse::ServiceUnavailable().json(json!({"status": "no agency nodes listed"}))
+        trust::http::problem_response(&schemas::Problem::new(
+            "no-agency-nodes",
+            "The gateway has no agency node to ask",
+            503,
+        ))
     }
 }
 
 /// Prometheus metrics: requests by route, method and status and their latency; calls to
 /// each agency node by outcome and their latency; each node's circuit breaker
 /// (0 closed, 1 half-open, 2 open).
-#[utoipa::path(tag = "operations", responses(
-    (status = 200, description = "Prometheus text exposition", content_type = "text/plain")
+///
+/// Prometheus text exposition format 0.0.4, for a scraper; needs no credentials.
+#[utoipa::path(tag = "operations", security(()), responses(
+    (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain",
+     example = json!("# HELP http_requests_total Requests by route, method and status.
+# TYPE http_requests_total counter
+http_requests_total{route=\"/v1/children:search\",method=\"POST\",status=\"200\"} 3
+"))
 ))]
 #[get("/metrics")]
 pub async fn metrics(
