@@ -174,7 +174,7 @@ def find_children(fed):
                               fed.token, query, ca=fed.ca)
         if status != 200:
             raise SystemExit(f"search answered {status}: {answer}")
-        held = [a["agency_id"] for a in answer["agencies"] if a.get("held")]
+        held = [a["agency_id"] for a in answer["agencies"] if a.get("status") == "held"]
         found.append((sample, query, held, answer.get("reference")))
     four = [f for f in found if len(f[2]) == 4] or sorted(found, key=lambda f: -len(f[2]))
     one = [f for f in found if len(f[2]) == 1]

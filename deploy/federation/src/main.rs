@@ -87,6 +87,8 @@ enum Cmd {
     },
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum BenchCmd {
     /// Matching quality (precision, recall, wrong links, twins) and latency of a node's
