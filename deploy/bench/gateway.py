@@ -258,6 +258,20 @@ def start_nginx(nginx, work, fed, node_url, port):
     raise SystemExit("nginx did not answer within 20 s")
 
 
+def children_of(pid):
+    """Pids of a process's children (nginx's workers), from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return sorted(found)
+
+
 def load(exe, args, fed, label, url, concurrency, identity=False, reject=(), watch=()):
     cmd = [exe, "bench", "load", url, "--label", label, "--ca", fed.ca,
            "--header", f"Authorization: Bearer {fed.token}",
@@ -318,6 +332,8 @@ def main():
         log(f"view child held by {len(held4)}: {', '.join(held4)}; one-node child held by {lone}")
         nginx_proc = start_nginx(nginx, work, fed, fed.node_url(lone), args.nginx_port)
         gw = fed.env["GATEWAY_URL"]
+        nginx_watch = [("nginx master", nginx_proc.pid)] + [
+            (f"nginx worker {i}", w) for i, w in enumerate(children_of(nginx_proc.pid), 1)]
         watch_all = [("gateway", fed.pid("gateway"))] + [(m, fed.pid(m)) for m in held4]
         for rnd in range(1, args.rounds + 1):
             log(f"round {rnd} of {args.rounds}")
@@ -338,7 +354,7 @@ def main():
                 results.append((rnd, "hop", "nginx", c,
                                 load(exe, args, fed, f"nginx -> {lone}",
                                      f"https://127.0.0.1:{args.nginx_port}{path}", c,
-                                     watch=[("nginx", nginx_proc.pid), (lone, fed.pid(lone))])))
+                                     watch=nginx_watch + [(lone, fed.pid(lone))])))
                 results.append((rnd, "hop", "gateway", c,
                                 load(exe, args, fed, f"gateway view (1 node: {lone})",
                                      f"{gw}/v1/children/{ref1}/view?{CONTEXT}", c,
