@@ -95,6 +95,8 @@ enum Cmd {
     },
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum BenchCmd {
     /// Matching quality (precision, recall, wrong links, twins) and latency of a node's
@@ -117,6 +119,69 @@ enum BenchCmd {
         #[arg(long, default_value = "plain", value_parser = parse_mode)]
         mode: agency_node::matching::MatchingMode,
     },
+    /// A closed-loop HTTPS load generator that can present a client certificate (which
+    /// wrk cannot): `concurrency` connections, each sending the next request as soon as
+    /// the last answer is read, for a warm-up and then a measured window. Prints one JSON
+    /// object: good answers, errors by status, throughput, latency percentiles (p50, p90,
+    /// p99, p99.9, max) and the resident memory of the `--watch`ed processes.
+    Load {
+        /// Full URL to call, e.g. https://127.0.0.1:8443/healthz.
+        url: String,
+        /// A name for this run, repeated in the report.
+        #[arg(long, default_value = "load")]
+        label: String,
+        /// JSON body: the request is a POST with it, a GET without.
+        #[arg(long)]
+        body: Option<String>,
+        /// Extra header, `Name: value`; repeat for more.
+        #[arg(long = "header", value_parser = parse_header)]
+        headers: Vec<(String, String)>,
+        /// The CA that signed the server's certificate (the federation CA).
+        #[arg(long)]
+        ca: PathBuf,
+        /// Client certificate to present (PEM), with `--key`.
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        /// Private key of `--cert` (PEM).
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// Requests in flight at once (one connection each with HTTP/1.1).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds of warm-up, not recorded.
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        /// Seconds of the measured window.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Speak HTTP/2 (one multiplexed connection) instead of HTTP/1.1.
+        #[arg(long)]
+        http2: bool,
+        /// Count a 2xx answer whose body contains this text as an error; repeat for more.
+        #[arg(long)]
+        reject: Vec<String>,
+        /// `name=pid` of a process whose resident memory to sample; repeat for more.
+        #[arg(long, value_parser = parse_watch)]
+        watch: Vec<(String, u32)>,
+        /// Runtime threads of the load generator itself.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("'{s}' is not `Name: value`"))?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
+}
+
+fn parse_watch(s: &str) -> Result<(String, u32), String> {
+    let (name, pid) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not `name=pid`"))?;
+    let pid = pid.parse().map_err(|_| format!("'{pid}' is not a pid"))?;
+    Ok((name.to_owned(), pid))
 }
 
 fn parse_mode(s: &str) -> Result<agency_node::matching::MatchingMode, String> {
@@ -225,6 +290,55 @@ fn main() -> anyhow::Result<()> {
             dir,
             mode,
         }),
+        Cmd::Bench {
+            what:
+                BenchCmd::Load {
+                    url,
+                    label,
+                    body,
+                    headers,
+                    ca,
+                    cert,
+                    key,
+                    concurrency,
+                    warmup,
+                    duration,
+                    http2,
+                    reject,
+                    watch,
+                    threads,
+                },
+        } => {
+            trust::install_crypto_provider();
+            let seconds = |s: f64, what: &str| {
+                anyhow::ensure!(
+                    s.is_finite() && s >= 0.0,
+                    "--{what} must be a number of seconds"
+                );
+                Ok(std::time::Duration::from_secs_f64(s))
+            };
+            let options = federation::loadgen::LoadOptions {
+                label,
+                url,
+                body,
+                headers,
+                ca,
+                identity: cert.zip(key),
+                concurrency,
+                warmup: seconds(warmup, "warmup")?,
+                duration: seconds(duration, "duration")?,
+                http2,
+                reject,
+                watch,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(threads.max(1))
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(federation::loadgen::run(options))?;
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
         Cmd::RunGateway { config, log_format } => {
             trust::telemetry::init(&log_format);
             let settings = gateway::Settings::load(Some(&config))?;
