@@ -51,6 +51,52 @@ const SCHEMA_EXAMPLES: &[(&str, &str)] = &[
         "ChildAccessReport",
         include_str!("../openapi-examples/ChildAccessReport.json"),
     ),
+    (
+        "KeyedChildQuery",
+        include_str!("../openapi-examples/KeyedChildQuery.json"),
+    ),
+    (
+        "OutboxItem",
+        include_str!("../openapi-examples/OutboxItem.json"),
+    ),
+    (
+        "InboxItem",
+        include_str!("../openapi-examples/InboxItem.json"),
+    ),
+    (
+        "Subscriptions",
+        include_str!("../openapi-examples/Subscriptions.json"),
+    ),
+    (
+        "NotificationOffer",
+        include_str!("../openapi-examples/NotificationOffer.json"),
+    ),
+    (
+        "OfferAnswer",
+        include_str!("../openapi-examples/OfferAnswer.json"),
+    ),
+    (
+        "Notification",
+        include_str!("../openapi-examples/Notification.json"),
+    ),
+    (
+        "DeliveryReceipt",
+        include_str!("../openapi-examples/DeliveryReceipt.json"),
+    ),
+    (
+        "Acknowledgement",
+        include_str!("../openapi-examples/Acknowledgement.json"),
+    ),
+    (
+        "RouteRequest",
+        include_str!("../openapi-examples/RouteRequest.json"),
+    ),
+    (
+        "RouteResponse",
+        include_str!("../openapi-examples/RouteResponse.json"),
+    ),
+    ("Outbox", include_str!("../openapi-examples/Outbox.json")),
+    ("Inbox", include_str!("../openapi-examples/Inbox.json")),
 ];
 
 fn problem_response(description: &str, example: Value, retry_after: bool) -> Value {

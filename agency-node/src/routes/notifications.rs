@@ -177,6 +177,9 @@ pub async fn outbox(
 }
 
 /// One event of the outbox.
+///
+/// Its state (`pending`, `delivered`, `dead`), attempts so far, the last error, and per
+/// recipient what it answered and when it was delivered and acknowledged.
 #[utoipa::path(
     tag = "notifications",
     params(("id" = String, Path, description = "The event's id")),
@@ -356,6 +359,9 @@ pub async fn acknowledge(
 }
 
 /// The event types this agency receives, and whether each is active or paused.
+///
+/// A node starts with the subscriptions its configuration (or its agency kind) gives;
+/// changes made here last across restarts.
 #[utoipa::path(
     tag = "notifications",
     responses(

@@ -59,7 +59,6 @@ enum Asked {
         (status = 200, description = "Per recipient, what happened", body = RouteResponse),
         (status = 400, description = "Invalid event", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Caller is not an agency node of the federation", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this node", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Notifications not configured, or the gateway is busy", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = []))
