@@ -6,7 +6,7 @@ use crate::audit::NewEntry;
 use crate::db::records::Expect;
 use crate::db::{self, models::ChildRow, models::RecordRow};
 use crate::error::ApiError;
-use diesel::sqlite::SqliteConnection;
+use crate::db::DbConnection;
 use schemas::{AgencyId, AgencyKind, ChildUpsert, FieldError, RecordUpsert};
 use serde_json::json;
 
@@ -79,7 +79,7 @@ pub fn validate(write: &Write<'_>, holder: AgencyKind) -> Result<(), ApiError> {
 
 /// Applies one validated write and its audit entry. Call it inside a transaction.
 pub fn apply(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     writer: &Writer<'_>,
     write: &Write<'_>,
 ) -> Result<Written, ApiError> {

@@ -4,12 +4,12 @@ use super::DbError;
 use super::schema::{audit_head, audit_log};
 use crate::audit::{self, NewEntry};
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
+use super::DbConnection;
 use schemas::disclosure::AuditVerification;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct AuditRow {
     pub seq: i64,
     pub at: chrono::NaiveDateTime,
@@ -54,7 +54,7 @@ impl AuditRow {
 
 /// Appends an entry. Call it inside [`super::write`], in the transaction of the change or
 /// disclosure it records.
-pub fn append(conn: &mut SqliteConnection, entry: &NewEntry) -> Result<i64, DbError> {
+pub fn append(conn: &mut DbConnection, entry: &NewEntry) -> Result<i64, DbError> {
     let head: Option<(i64, String)> = audit_head::table
         .select((audit_head::seq, audit_head::hash))
         .first(conn)
@@ -83,20 +83,31 @@ pub fn append(conn: &mut SqliteConnection, entry: &NewEntry) -> Result<i64, DbEr
     diesel::insert_into(audit_log::table)
         .values(&row)
         .execute(conn)?;
-    diesel::replace_into(audit_head::table)
-        .values((
-            audit_head::id.eq(1),
-            audit_head::seq.eq(seq),
-            audit_head::hash.eq(&hash),
-        ))
+    let moved = diesel::update(audit_head::table.find(1))
+        .set((audit_head::seq.eq(seq), audit_head::hash.eq(&hash)))
         .execute(conn)?;
+    if moved == 0 {
+        diesel::insert_into(audit_head::table)
+            .values((
+                audit_head::id.eq(1),
+                audit_head::seq.eq(seq),
+                audit_head::hash.eq(&hash),
+            ))
+            .execute(conn)?;
+    }
     Ok(seq)
 }
 
 /// Walks the whole chain in sequence order and reports the first entry that does not
 /// chain: edited (its hash no longer matches), removed (a gap, or a `prev_hash` that is
 /// not its predecessor's hash), reordered, or cut from the end (the head disagrees).
-pub fn verify(conn: &mut SqliteConnection) -> Result<AuditVerification, DbError> {
+pub fn verify(conn: &mut DbConnection) -> Result<AuditVerification, DbError> {
+    // The log and its head read from one snapshot: a write committing between the two
+    // reads would otherwise look like a cut.
+    super::read_snapshot(conn, verify_snapshot)
+}
+
+fn verify_snapshot(conn: &mut DbConnection) -> Result<AuditVerification, DbError> {
     let rows: Vec<AuditRow> = audit_log::table
         .order(audit_log::seq.asc())
         .select(AuditRow::as_select())
@@ -159,7 +170,7 @@ pub fn verify(conn: &mut SqliteConnection) -> Result<AuditVerification, DbError>
 }
 
 /// Every entry about a child, oldest first.
-pub fn for_child(conn: &mut SqliteConnection, child_id: &str) -> Result<Vec<AuditRow>, DbError> {
+pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<AuditRow>, DbError> {
     Ok(audit_log::table
         .filter(audit_log::child_id.eq(child_id))
         .order(audit_log::seq.asc())
@@ -167,7 +178,7 @@ pub fn for_child(conn: &mut SqliteConnection, child_id: &str) -> Result<Vec<Audi
         .load(conn)?)
 }
 
-pub fn find(conn: &mut SqliteConnection, seq: i64) -> Result<Option<AuditRow>, DbError> {
+pub fn find(conn: &mut DbConnection, seq: i64) -> Result<Option<AuditRow>, DbError> {
     Ok(audit_log::table
         .find(seq)
         .select(AuditRow::as_select())

@@ -23,7 +23,7 @@ pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stor
 pub use settings::MatchingSettings;
 
 use crate::db::{self, DbError, models::ChildRow};
-use diesel::sqlite::SqliteConnection;
+use crate::db::DbConnection;
 use schemas::{ChildQuery, MatchCandidate, MatchGrade, MatchOutcome, MatchResponse, Sex};
 use score::{Comparison, Person};
 
@@ -31,13 +31,13 @@ use score::{Comparison, Person};
 const MAX_REPORTED_CANDIDATES: usize = 5;
 
 /// Finds the child with the default settings.
-pub fn find(conn: &mut SqliteConnection, query: &ChildQuery) -> Result<MatchResponse, DbError> {
+pub fn find(conn: &mut DbConnection, query: &ChildQuery) -> Result<MatchResponse, DbError> {
     find_with(conn, query, &MatchingSettings::default())
 }
 
 /// Finds the child with the node's `[matching]` settings.
 pub fn find_with(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     query: &ChildQuery,
     settings: &MatchingSettings,
 ) -> Result<MatchResponse, DbError> {
@@ -160,7 +160,7 @@ fn decide(query: &ChildQuery, rows: Vec<ChildRow>, settings: &MatchingSettings) 
 /// Children whose UPN or NHS number equals the query's, with the identifiers that
 /// agreed.
 fn identifier_matches(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     query: &ChildQuery,
 ) -> Result<Vec<(ChildRow, Vec<String>)>, DbError> {
     let mut found: Vec<(ChildRow, Vec<String>)> = Vec::new();

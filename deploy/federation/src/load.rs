@@ -12,9 +12,8 @@ pub fn load(
     children: &[SyntheticChild],
 ) -> anyhow::Result<BTreeMap<String, usize>> {
     let mut written = BTreeMap::new();
-    for (node, (_, db_path)) in &federation.node_configs {
-        let pool = agency_node::db::connect(&format!("sqlite://{}", db_path.display()))
-            .with_context(|| format!("opening {}", db_path.display()))?;
+    for (node, url) in &federation.database_urls {
+        let pool = agency_node::db::connect(url).with_context(|| format!("opening {url}"))?;
         let mut conn = pool.get()?;
         let count = agency_node::db::write(&mut conn, |conn| {
             let mut count = 0;

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 ///
 /// `federation up` generates a development PKI (a federation CA and a certificate per
 /// member), a federation directory and a token issuer; seeds synthetic children into a
-/// SQLite database per agency; starts every agency node and the gateway; and prints the
-/// URLs, tokens and a curl walk-through. Ctrl-C stops everything.
+/// database per agency (SQLite, or PostgreSQL with `--database postgres`); starts every
+/// agency node and the gateway; and prints the URLs, tokens and a curl walk-through.
+/// Ctrl-C stops everything.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -39,6 +40,12 @@ enum Cmd {
         /// Lifetime of the printed demo tokens, in hours.
         #[arg(long, default_value_t = 12)]
         token_ttl_hours: i64,
+        /// Where the nodes keep their data: `sqlite` (a file per node in --dir), or
+        /// `postgres[=postgres://USER@HOST:PORT]` (a database `federation_<node>` per
+        /// node on that server, default postgres://postgres@127.0.0.1:5432, emptied and
+        /// created on every run).
+        #[arg(long, env = "FEDERATION_DATABASE", default_value = "sqlite", value_parser = parse_database)]
+        database: federation::plan::Database,
     },
     /// Mint a practitioner token from the running dev federation's issuer.
     Token {
@@ -105,7 +112,34 @@ enum BenchCmd {
         /// end, if not given.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// `sqlite` (files in --dir), or `postgres[=postgres://USER@HOST:PORT]`: a
+        /// database `bench_<agency>` per agency on that server, emptied first and
+        /// dropped at the end.
+        #[arg(long, default_value = "sqlite", value_parser = parse_database)]
+        database: federation::plan::Database,
     },
+}
+
+fn parse_database(s: &str) -> Result<federation::plan::Database, String> {
+    use federation::plan::{Database, DatabaseNames};
+    let server = match s.split_once('=') {
+        None if s == "sqlite" => return Ok(Database::Sqlite),
+        None if s == "postgres" => "postgres://postgres@127.0.0.1:5432",
+        Some(("postgres", url))
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
+        {
+            url
+        }
+        _ => {
+            return Err(format!(
+                "'{s}': use sqlite, postgres or postgres=postgres://USER@HOST:PORT"
+            ));
+        }
+    };
+    Ok(Database::Postgres {
+        server: server.trim_end_matches('/').to_owned(),
+        names: DatabaseNames::Named,
+    })
 }
 
 fn parse_role(s: &str) -> Result<PractitionerRole, String> {
@@ -122,6 +156,7 @@ fn main() -> anyhow::Result<()> {
             gateway_port,
             first_node_port,
             token_ttl_hours,
+            database,
         } => {
             trust::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -134,6 +169,7 @@ fn main() -> anyhow::Result<()> {
                 gateway_port,
                 first_node_port,
                 token_ttl_hours,
+                database,
             }))
         }
         Cmd::Token {
@@ -195,12 +231,17 @@ fn main() -> anyhow::Result<()> {
                     queries,
                     seed,
                     dir,
+                    database,
                 },
         } => federation::bench::matching(&federation::bench::Options {
             children,
             queries,
             seed,
             dir,
+            postgres: match database {
+                federation::plan::Database::Postgres { server, .. } => Some(server),
+                federation::plan::Database::Sqlite => None,
+            },
         }),
         Cmd::RunGateway { config, log_format } => {
             trust::telemetry::init(&log_format);

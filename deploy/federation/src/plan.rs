@@ -36,6 +36,48 @@ pub struct Plan {
     pub breaker: (u32, u64),
     /// Searches, views and access reports the gateway runs at once.
     pub max_concurrent_fanouts: usize,
+    /// Where the nodes keep their data.
+    pub database: Database,
+}
+
+/// Where the nodes of a laid-out federation keep their data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file per node under the federation folder.
+    #[default]
+    Sqlite,
+    /// A database per node on this PostgreSQL server (`postgres://USER@HOST:PORT`),
+    /// created when missing. `Named`: `federation_<node>` (the dev federation, the same
+    /// databases every run, emptied first); `Unique`: a fresh name per node per run
+    /// (tests, which drop them at the end).
+    Postgres { server: String, names: DatabaseNames },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseNames {
+    Named,
+    Unique,
+}
+
+impl Database {
+    /// The database URL of one node; `data` is the federation's data folder.
+    fn node_url(&self, node: &str, data: &Path) -> String {
+        match self {
+            Self::Sqlite => format!("sqlite://{}", data.join(format!("{node}.db")).display()),
+            Self::Postgres {
+                server,
+                names: DatabaseNames::Named,
+            } => format!(
+                "{}/federation_{}",
+                server.trim_end_matches('/'),
+                node.replace('-', "_")
+            ),
+            Self::Postgres {
+                server,
+                names: DatabaseNames::Unique,
+            } => agency_node::db::unique_database_url(server, &format!("fedtest_{node}")),
+        }
+    }
 }
 
 impl Plan {
@@ -76,6 +118,7 @@ impl Plan {
             rate_limit: None,
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
+            database: Database::Sqlite,
         }
     }
 
@@ -98,8 +141,10 @@ pub struct Federation {
     pub issuer_private_pem: String,
     pub gateway_config: PathBuf,
     pub gateway_tls: TlsFiles,
-    /// Per node id: its config file and database path.
+    /// Per node id: its config file and SQLite database path (unused on PostgreSQL).
     pub node_configs: BTreeMap<String, (PathBuf, PathBuf)>,
+    /// Per node id: its database URL (`sqlite://…` or `postgres://…`).
+    pub database_urls: BTreeMap<String, String>,
     /// Per node id: the TLS files of its integration client (`<id>-system`).
     pub integration_tls: BTreeMap<String, TlsFiles>,
     /// Serial of every issued certificate, by member id.
@@ -170,6 +215,7 @@ impl Federation {
         });
 
         let mut node_configs = BTreeMap::new();
+        let mut database_urls = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
         for node in &plan.nodes {
             let cert = ca.issue(
@@ -212,6 +258,16 @@ impl Federation {
             let policy = root.join("policies").join(format!("{}.toml", node.id));
             write(&policy, default_policy(node.kind))?;
             let db = root.join("data").join(format!("{}.db", node.id));
+            let database_url = plan.database.node_url(&node.id, &root.join("data"));
+            if let Database::Postgres { names, .. } = &plan.database {
+                if *names == DatabaseNames::Named {
+                    // A fresh dev federation, like the SQLite files of a replaced folder.
+                    agency_node::db::drop_database(&database_url)
+                        .with_context(|| format!("emptying {database_url}"))?;
+                }
+                agency_node::db::create_database_if_missing(&database_url)
+                    .with_context(|| format!("creating {database_url}"))?;
+            }
             let config = root.join("config").join(format!("{}.toml", node.id));
             let mut text = String::new();
             writeln!(text, "# Agency node '{}' of the dev federation.", node.id)?;
@@ -236,11 +292,7 @@ impl Federation {
                 "[directory]\npath = {}\n",
                 q(&root.join("directory.toml").display().to_string())
             )?;
-            writeln!(
-                text,
-                "[database]\nurl = {}\n",
-                q(&format!("sqlite://{}", db.display()))
-            )?;
+            writeln!(text, "[database]\nurl = {}\n", q(&database_url))?;
             writeln!(
                 text,
                 "[policy]\npath = {}",
@@ -249,6 +301,7 @@ impl Federation {
             write_limits(&mut text, plan.rate_limit)?;
             write(&config, &text)?;
             node_configs.insert(node.id.clone(), (config, db));
+            database_urls.insert(node.id.clone(), database_url);
         }
 
         let (issuer_private_pem, issuer_public_pem) = crate::pki::token_issuer_keys()?;
@@ -319,6 +372,7 @@ impl Federation {
             gateway_config,
             gateway_tls,
             node_configs,
+            database_urls,
             integration_tls,
             serials,
         })
@@ -341,6 +395,15 @@ impl Federation {
             .get(id)
             .with_context(|| format!("no node '{id}'"))?;
         Ok(agency_node::Settings::load(Some(config))?)
+    }
+
+    /// Drops the nodes' PostgreSQL databases (nothing to do on SQLite: the files go
+    /// with the folder).
+    pub fn drop_databases(&self) -> anyhow::Result<()> {
+        for url in self.database_urls.values() {
+            agency_node::db::drop_database(url).with_context(|| format!("dropping {url}"))?;
+        }
+        Ok(())
     }
 
     pub fn gateway_settings(&self) -> anyhow::Result<gateway::Settings> {

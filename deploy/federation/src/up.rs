@@ -1,7 +1,7 @@
 //! `federation up`: lay out, seed, start every node and the gateway as child processes,
 //! wait until they answer, print how to use them, and stop them all on Ctrl-C.
 
-use crate::plan::{Federation, Plan};
+use crate::plan::{Database, Federation, Plan};
 use crate::seed::{self, SyntheticChild};
 use anyhow::Context;
 use schemas::PractitionerRole;
@@ -19,6 +19,7 @@ pub struct UpOptions {
     pub gateway_port: u16,
     pub first_node_port: u16,
     pub token_ttl_hours: i64,
+    pub database: Database,
 }
 
 /// Demo practitioners whose tokens `up` prints: (env name, role, agency, subject).
@@ -73,12 +74,26 @@ fn clear_previous(dir: &Path) -> anyhow::Result<()> {
 pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     let started = Instant::now();
     clear_previous(&opts.dir)?;
-    let plan = Plan::dev(opts.gateway_port, opts.first_node_port);
+    let plan = Plan {
+        database: opts.database.clone(),
+        ..Plan::dev(opts.gateway_port, opts.first_node_port)
+    };
     let federation = Federation::generate(&opts.dir, plan)?;
     println!(
         "Generated the dev PKI, federation directory and token issuer in {}",
         federation.root.display()
     );
+    if let Database::Postgres { server, .. } = &opts.database {
+        println!(
+            "Databases on PostgreSQL at {server}: {}",
+            federation
+                .database_urls
+                .values()
+                .filter_map(|url| url.rsplit('/').next())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 
     let children = seed::population(opts.seed, opts.children);
     let written = crate::load::load(&federation, &children)?;
