@@ -3,10 +3,10 @@
 //! whole or not at all.
 
 use crate::audit::NewEntry;
+use crate::db::DbConnection;
 use crate::db::records::Expect;
 use crate::db::{self, models::ChildRow, models::RecordRow};
 use crate::error::ApiError;
-use crate::db::DbConnection;
 use schemas::{AgencyId, AgencyKind, ChildUpsert, FieldError, RecordUpsert};
 use serde_json::json;
 

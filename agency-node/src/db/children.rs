@@ -1,9 +1,9 @@
+use super::DbConnection;
 use super::DbError;
 use super::models::ChildRow;
 use super::schema::children::dsl as c;
 use crate::matching::{BlockingKeys, MATCH_KEYS_VERSION};
 use diesel::prelude::*;
-use super::DbConnection;
 use schemas::ChildUpsert;
 
 /// Inserts or updates the child with this local id; returns the stored row and whether
@@ -73,10 +73,7 @@ pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, 
         .load(conn)?)
 }
 
-pub fn find_by_nhs_number(
-    conn: &mut DbConnection,
-    nhs: &str,
-) -> Result<Vec<ChildRow>, DbError> {
+pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<ChildRow>, DbError> {
     Ok(c::children
         .filter(c::nhs_number.eq(nhs))
         .select(ChildRow::as_select())

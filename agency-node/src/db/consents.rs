@@ -1,7 +1,7 @@
+use super::DbConnection;
 use super::DbError;
 use super::schema::consents::dsl as k;
 use diesel::prelude::*;
-use super::DbConnection;
 use schemas::disclosure::{ConsentDecision, ConsentState, StoredConsent};
 use schemas::{AgencyKind, RecordCategory};
 
@@ -38,10 +38,7 @@ pub fn record(
 
 /// A child's decisions, oldest first. Pass an id that matches nothing to get an empty
 /// list at the same cost.
-pub fn for_child(
-    conn: &mut DbConnection,
-    child_id: &str,
-) -> Result<Vec<StoredConsent>, DbError> {
+pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<StoredConsent>, DbError> {
     type Row = (
         Option<String>,
         String,

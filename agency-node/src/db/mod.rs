@@ -216,7 +216,9 @@ where
         return conn.transaction(f);
     }
     match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
         DbConnection::Pg(c) => {
             AnsiTransactionManager::begin_transaction(c)?;
             if let Err(e) = diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
@@ -228,7 +230,10 @@ where
             }
         }
     }
-    match f(conn) {
+    match f(conn).and_then(|value| {
+        audit::move_head(conn)?;
+        Ok(value)
+    }) {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
             Ok(value)
@@ -351,11 +356,10 @@ pub fn create_database_if_missing(database_url: &str) -> Result<bool, DbError> {
         return Ok(false);
     }
     let (mut conn, name) = postgres_maintenance(database_url)?;
-    let found = diesel::sql_query(
-        "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists",
-    )
-    .bind::<diesel::sql_types::Text, _>(&name)
-    .get_result::<Exists>(&mut conn)?;
+    let found =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result::<Exists>(&mut conn)?;
     if found.exists {
         return Ok(false);
     }
@@ -544,7 +548,8 @@ mod concurrency_tests {
             ),
         };
         let pool = Arc::new(connect(&url).unwrap_or_else(|e| panic!("{e}")));
-        let system = schemas::AgencyId::parse("school-a-system").unwrap_or_else(|e| panic!("{e:?}"));
+        let system =
+            schemas::AgencyId::parse("school-a-system").unwrap_or_else(|e| panic!("{e:?}"));
 
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {

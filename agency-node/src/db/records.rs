@@ -1,8 +1,8 @@
+use super::DbConnection;
 use super::DbError;
 use super::models::RecordRow;
 use super::schema::records::dsl as r;
 use diesel::prelude::*;
-use super::DbConnection;
 use schemas::RecordUpsert;
 
 /// The next change number: one above any the node has given. Runs inside the write

@@ -22,8 +22,8 @@ pub mod similarity;
 pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stored_keys};
 pub use settings::MatchingSettings;
 
-use crate::db::{self, DbError, models::ChildRow};
 use crate::db::DbConnection;
+use crate::db::{self, DbError, models::ChildRow};
 use schemas::{ChildQuery, MatchCandidate, MatchGrade, MatchOutcome, MatchResponse, Sex};
 use score::{Comparison, Person};
 

@@ -47,11 +47,7 @@ fn store(
         .id
 }
 
-fn ask(
-    conn: &mut DbConnection,
-    d: Option<Demographics>,
-    ids: ChildIdentifiers,
-) -> MatchResponse {
+fn ask(conn: &mut DbConnection, d: Option<Demographics>, ids: ChildIdentifiers) -> MatchResponse {
     find(
         conn,
         &ChildQuery {

@@ -50,7 +50,10 @@ pub enum Database {
     /// created when missing. `Named`: `federation_<node>` (the dev federation, the same
     /// databases every run, emptied first); `Unique`: a fresh name per node per run
     /// (tests, which drop them at the end).
-    Postgres { server: String, names: DatabaseNames },
+    Postgres {
+        server: String,
+        names: DatabaseNames,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
