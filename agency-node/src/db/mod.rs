@@ -191,7 +191,8 @@ const WRITE_LOCK: i64 = 0x414e_4f44_4557_5254;
 /// database write lock); concurrent writers queue on the busy timeout. PostgreSQL: a
 /// transaction-scoped advisory lock taken first, so every read inside `f` (each its own
 /// snapshot under READ COMMITTED) sees the previous writer's commit. Reads outside
-/// `write` are never blocked.
+/// `write` are never blocked. Before committing, the audit's stored head is moved to the
+/// last entry the write appended (see [`audit::append`]).
 pub fn write<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
@@ -235,8 +236,16 @@ where
         Ok(value)
     }) {
         Ok(value) => {
-            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
-            Ok(value)
+            match <DbConnection as Connection>::TransactionManager::commit_transaction(conn) {
+                Ok(()) => Ok(value),
+                Err(e) => {
+                    // Leave the connection outside any transaction for its next user.
+                    let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(
+                        conn,
+                    );
+                    Err(E::from(e))
+                }
+            }
         }
         Err(e) => {
             <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;

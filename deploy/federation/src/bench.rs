@@ -710,7 +710,7 @@ fn database_size(conn: &mut db::DbConnection, url: &str) -> anyhow::Result<u64> 
     use diesel::RunQueryDsl;
     match conn {
         db::DbConnection::Pg(pg) => {
-            // Counted after a checkpoint-free VACUUM-less read: what is on disk now.
+            // What PostgreSQL reports on disk now (no VACUUM first).
             let size: Size =
                 diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes")
                     .get_result(pg)?;
