@@ -48,7 +48,7 @@ pub struct AgencySettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
-    /// `sqlite://PATH` (or a plain path).
+    /// `sqlite://PATH` (or a plain path), or `postgres://USER@HOST:PORT/DB`.
     pub url: String,
 }
 

@@ -3,11 +3,11 @@
 //! whole or not at all.
 
 use crate::audit::NewEntry;
+use crate::db::DbConnection;
 use crate::db::records::Expect;
 use crate::db::{self, models::ChildRow, models::RecordRow};
 use crate::error::ApiError;
 use crate::notifications;
-use diesel::sqlite::SqliteConnection;
 use schemas::{AgencyId, AgencyKind, ChildUpsert, FieldError, RecordUpsert};
 use serde_json::json;
 
@@ -86,7 +86,7 @@ pub fn validate(write: &Write<'_>, holder: AgencyKind) -> Result<(), ApiError> {
 
 /// Applies one validated write and its audit entry. Call it inside a transaction.
 pub fn apply(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     writer: &Writer<'_>,
     write: &Write<'_>,
 ) -> Result<Written, ApiError> {
@@ -142,7 +142,7 @@ pub fn apply(
 /// Puts the event a record write raises (if any, and if recent) in the outbox, in the
 /// write's transaction. Returns the event's id and type for the audit entry.
 fn raise(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     writer: &Writer<'_>,
     child_id: &str,
     previous: Option<&RecordRow>,

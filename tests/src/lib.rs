@@ -1,9 +1,13 @@
-//! A real federation for tests: generated PKI, directory and tokens, SQLite databases
-//! seeded with synthetic children, every node and the gateway started in-process on
-//! ephemeral ports with real TLS. Each test reads as a scenario over it.
+//! A real federation for tests: generated PKI, directory and tokens, databases seeded
+//! with synthetic children, every node and the gateway started in-process on ephemeral
+//! ports with real TLS. Each test reads as a scenario over it.
+//!
+//! The databases are SQLite files, or, when `FEDERATION_TEST_DATABASE` names a
+//! PostgreSQL server (`postgres://postgres@127.0.0.1:5432`), a fresh database per node
+//! per test on it, dropped when the federation is dropped.
 
 use actix_web::dev::ServerHandle;
-use federation::plan::{Federation, NodePlan, Plan};
+use federation::plan::{Database, DatabaseNames, Federation, NodePlan, Plan};
 use federation::seed::{self, SyntheticChild};
 use schemas::PractitionerRole;
 use std::collections::BTreeMap;
@@ -104,6 +108,43 @@ pub struct RecordedRequest {
 }
 
 pub type Recording = std::sync::Arc<std::sync::Mutex<Vec<RecordedRequest>>>;
+/// The backend of this test run: PostgreSQL when `FEDERATION_TEST_DATABASE` names a
+/// server, SQLite otherwise.
+pub fn test_database() -> Database {
+    match std::env::var(agency_node::db::TEST_DATABASE_ENV) {
+        Ok(server) if !server.trim().is_empty() => Database::Postgres {
+            server: server.trim().trim_end_matches('/').to_owned(),
+            names: DatabaseNames::Unique,
+        },
+        _ => Database::Sqlite,
+    }
+}
+
+/// Drops a federation's PostgreSQL databases unless taken back out.
+struct DropDatabases(Option<Federation>);
+
+impl DropDatabases {
+    fn take(mut self) -> Federation {
+        self.0.take().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl std::ops::Deref for DropDatabases {
+    type Target = Federation;
+    fn deref(&self) -> &Federation {
+        self.0.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for DropDatabases {
+    fn drop(&mut self) {
+        if let Some(files) = &self.0
+            && let Err(e) = files.drop_databases()
+        {
+            eprintln!("{e:#}");
+        }
+    }
+}
 
 fn free_listener() -> anyhow::Result<TcpListener> {
     Ok(TcpListener::bind("127.0.0.1:0")?)
@@ -140,8 +181,11 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         max_concurrent_fanouts: options.max_concurrent_fanouts,
         notifications: options.notifications,
         matching_mode: options.matching_mode,
+        database: test_database(),
     };
     let files = Federation::generate(dir.path(), plan)?;
+    // From here on the databases exist: dropped with the federation, or now on failure.
+    let files = DropDatabases(Some(files));
     let children = seed::population(42, options.children);
     federation::load::load(&files, &children, &federation::load::Progress::Quiet)?;
     let mut broken = Vec::new();
@@ -177,6 +221,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
     for (id, url) in &broken {
         node_urls.insert(id.clone(), url.clone());
     }
+    let files = files.take();
     Ok(TestFederation {
         gateway_url: files.plan.gateway_url(),
         files,
@@ -224,6 +269,13 @@ impl TestFederation {
             Some(tls) => self.member_client(tls),
             None => self.anonymous_client(),
         }
+    }
+
+    /// A direct connection to a node's database (what an administrator with access to
+    /// the database server could do).
+    pub fn database(&self, node: &str) -> agency_node::db::DbConnection {
+        let url = &self.files.database_urls[node];
+        agency_node::db::establish(url).unwrap_or_else(|e| panic!("opening {url}: {e}"))
     }
 
     pub fn node_url(&self, node: &str) -> &str {
@@ -319,6 +371,15 @@ impl TestFederation {
         self.gateway.stop(false).await;
         for handle in self.nodes.values() {
             handle.stop(false).await;
+        }
+    }
+}
+
+impl Drop for TestFederation {
+    fn drop(&mut self) {
+        // The nodes' sessions are closed by the drop (WITH (FORCE)).
+        if let Err(e) = self.files.drop_databases() {
+            eprintln!("{e:#}");
         }
     }
 }

@@ -5,7 +5,7 @@
 // Test helpers here panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use diesel::{Connection, RunQueryDsl, SqliteConnection};
+use diesel::RunQueryDsl;
 use federation::seed::SyntheticChild;
 use federation_tests::{Options, TestFederation, spawn_federation};
 use schemas::PractitionerRole::{self, *};
@@ -454,9 +454,8 @@ async fn override_needs_a_reason_and_a_policy_that_allows_it() {
     fed.shutdown().await;
 }
 
-fn database(fed: &TestFederation, node: &str) -> SqliteConnection {
-    let (_, path) = &fed.files.node_configs[node];
-    SqliteConnection::establish(path.to_str().unwrap()).unwrap()
+fn database(fed: &TestFederation, node: &str) -> agency_node::db::DbConnection {
+    fed.database(node)
 }
 
 async fn verify(fed: &TestFederation, node: &str) -> Value {

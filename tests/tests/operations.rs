@@ -4,7 +4,7 @@
 // Test helpers here panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use diesel::{Connection, RunQueryDsl, SqliteConnection};
+use diesel::RunQueryDsl;
 use federation_tests::{Options, query_for, spawn_federation};
 use schemas::PractitionerRole;
 
@@ -43,8 +43,7 @@ async fn traceparent_reaches_every_node_and_its_audit_and_metrics_count_the_call
     assert_eq!(response.headers()["traceparent"], traceparent.as_str());
 
     for node in ["school-a", "school-b", "police"] {
-        let (_, db) = &fed.files.node_configs[node];
-        let mut conn = SqliteConnection::establish(db.to_str().unwrap()).unwrap();
+        let mut conn = fed.database(node);
         let found: Count = diesel::sql_query(format!(
             "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'match' AND correlation_id = '{trace}'"
         ))

@@ -1,15 +1,15 @@
 //! Appending to and reading the hash-chained audit log.
 
+use super::DbConnection;
 use super::DbError;
 use super::schema::{audit_head, audit_log};
 use crate::audit::{self, NewEntry};
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 use schemas::disclosure::AuditVerification;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct AuditRow {
     pub seq: i64,
     pub at: chrono::NaiveDateTime,
@@ -52,14 +52,36 @@ impl AuditRow {
     }
 }
 
-/// Appends an entry. Call it inside [`super::write`], in the transaction of the change or
-/// disclosure it records.
-pub fn append(conn: &mut SqliteConnection, entry: &NewEntry) -> Result<i64, DbError> {
-    let head: Option<(i64, String)> = audit_head::table
+/// The stored head: the last entry of the chain as of the last committed write.
+fn stored_head(conn: &mut DbConnection) -> QueryResult<Option<(i64, String)>> {
+    audit_head::table
         .select((audit_head::seq, audit_head::hash))
         .first(conn)
-        .optional()?;
-    let (prev_seq, prev_hash) = head.unwrap_or((0, audit::GENESIS.to_owned()));
+        .optional()
+}
+
+/// The newest entry after `seq`: one appended by the current write transaction (every
+/// write moves the head to its last entry before it commits).
+fn newest_after(conn: &mut DbConnection, seq: i64) -> QueryResult<Option<(i64, String)>> {
+    audit_log::table
+        .filter(audit_log::seq.gt(seq))
+        .order(audit_log::seq.desc())
+        .select((audit_log::seq, audit_log::hash))
+        .first(conn)
+        .optional()
+}
+
+/// Appends an entry. Call it inside [`super::write`], in the transaction of the change or
+/// disclosure it records; the write moves the stored head when it commits.
+///
+/// The entry chains from the newest entry this transaction appended, else from the
+/// stored head, never from whatever row is last in the table: entries cut from the end
+/// stay detectable after later writes. The head row is written once per transaction,
+/// not per entry: on PostgreSQL, rewriting one row ten thousand times in one
+/// transaction (a batch) makes every later read of it walk all its versions.
+pub fn append(conn: &mut DbConnection, entry: &NewEntry) -> Result<i64, DbError> {
+    let head = stored_head(conn)?.unwrap_or((0, audit::GENESIS.to_owned()));
+    let (prev_seq, prev_hash) = newest_after(conn, head.0)?.unwrap_or(head);
     let seq = prev_seq + 1;
     let at = audit::now();
     let hash = audit::chain_hash(&prev_hash, seq, at, entry);
@@ -83,20 +105,42 @@ pub fn append(conn: &mut SqliteConnection, entry: &NewEntry) -> Result<i64, DbEr
     diesel::insert_into(audit_log::table)
         .values(&row)
         .execute(conn)?;
-    diesel::replace_into(audit_head::table)
-        .values((
-            audit_head::id.eq(1),
-            audit_head::seq.eq(seq),
-            audit_head::hash.eq(&hash),
-        ))
-        .execute(conn)?;
     Ok(seq)
+}
+
+/// Moves the stored head to the last entry the current transaction appended, if any.
+/// [`super::write`] calls it just before it commits.
+pub(crate) fn move_head(conn: &mut DbConnection) -> QueryResult<()> {
+    let head = stored_head(conn)?;
+    let Some((seq, hash)) = newest_after(conn, head.as_ref().map_or(0, |h| h.0))? else {
+        return Ok(());
+    };
+    if head.is_some() {
+        diesel::update(audit_head::table.find(1))
+            .set((audit_head::seq.eq(seq), audit_head::hash.eq(&hash)))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(audit_head::table)
+            .values((
+                audit_head::id.eq(1),
+                audit_head::seq.eq(seq),
+                audit_head::hash.eq(&hash),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Walks the whole chain in sequence order and reports the first entry that does not
 /// chain: edited (its hash no longer matches), removed (a gap, or a `prev_hash` that is
 /// not its predecessor's hash), reordered, or cut from the end (the head disagrees).
-pub fn verify(conn: &mut SqliteConnection) -> Result<AuditVerification, DbError> {
+pub fn verify(conn: &mut DbConnection) -> Result<AuditVerification, DbError> {
+    // The log and its head read from one snapshot: a write committing between the two
+    // reads would otherwise look like a cut.
+    super::read_snapshot(conn, verify_snapshot)
+}
+
+fn verify_snapshot(conn: &mut DbConnection) -> Result<AuditVerification, DbError> {
     let rows: Vec<AuditRow> = audit_log::table
         .order(audit_log::seq.asc())
         .select(AuditRow::as_select())
@@ -159,7 +203,7 @@ pub fn verify(conn: &mut SqliteConnection) -> Result<AuditVerification, DbError>
 }
 
 /// Every entry about a child, oldest first.
-pub fn for_child(conn: &mut SqliteConnection, child_id: &str) -> Result<Vec<AuditRow>, DbError> {
+pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<AuditRow>, DbError> {
     Ok(audit_log::table
         .filter(audit_log::child_id.eq(child_id))
         .order(audit_log::seq.asc())
@@ -167,7 +211,7 @@ pub fn for_child(conn: &mut SqliteConnection, child_id: &str) -> Result<Vec<Audi
         .load(conn)?)
 }
 
-pub fn find(conn: &mut SqliteConnection, seq: i64) -> Result<Option<AuditRow>, DbError> {
+pub fn find(conn: &mut DbConnection, seq: i64) -> Result<Option<AuditRow>, DbError> {
     Ok(audit_log::table
         .find(seq)
         .select(AuditRow::as_select())

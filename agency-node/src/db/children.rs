@@ -1,15 +1,15 @@
+use super::DbConnection;
 use super::DbError;
 use super::models::ChildRow;
 use super::schema::children::dsl as c;
 use crate::matching::{BlockingKeys, MATCH_KEYS_VERSION};
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 use schemas::ChildUpsert;
 
 /// Inserts or updates the child with this local id; returns the stored row and whether
 /// it was new. Call it inside [`super::write`].
 pub fn upsert(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     local_id: &str,
     child: &ChildUpsert,
 ) -> Result<(ChildRow, bool), DbError> {
@@ -47,7 +47,7 @@ pub fn upsert(
 }
 
 pub fn find_by_local_id(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     local_id: &str,
 ) -> Result<Option<ChildRow>, DbError> {
     Ok(c::children
@@ -57,7 +57,7 @@ pub fn find_by_local_id(
         .optional()?)
 }
 
-pub fn find_by_id(conn: &mut SqliteConnection, id: &str) -> Result<Option<ChildRow>, DbError> {
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<ChildRow>, DbError> {
     Ok(c::children
         .find(id)
         .select(ChildRow::as_select())
@@ -65,7 +65,7 @@ pub fn find_by_id(conn: &mut SqliteConnection, id: &str) -> Result<Option<ChildR
         .optional()?)
 }
 
-pub fn find_by_upn(conn: &mut SqliteConnection, upn: &str) -> Result<Vec<ChildRow>, DbError> {
+pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, DbError> {
     Ok(c::children
         .filter(c::upn.eq(upn))
         .select(ChildRow::as_select())
@@ -73,10 +73,7 @@ pub fn find_by_upn(conn: &mut SqliteConnection, upn: &str) -> Result<Vec<ChildRo
         .load(conn)?)
 }
 
-pub fn find_by_nhs_number(
-    conn: &mut SqliteConnection,
-    nhs: &str,
-) -> Result<Vec<ChildRow>, DbError> {
+pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<ChildRow>, DbError> {
     Ok(c::children
         .filter(c::nhs_number.eq(nhs))
         .select(ChildRow::as_select())
@@ -90,7 +87,7 @@ pub fn find_by_nhs_number(
 /// month swapped); phonetic family name (either stored key) and birth year; postcode
 /// sector and birth year.
 pub fn match_candidates(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     keys: &BlockingKeys,
     per_block: i64,
 ) -> Result<Vec<ChildRow>, DbError> {
@@ -109,36 +106,45 @@ pub fn match_candidates(
     Ok(found)
 }
 
-type Block<'a> = super::schema::children::BoxedQuery<'a, diesel::sqlite::Sqlite>;
+type Block<'a> = super::schema::children::BoxedQuery<'a, super::DbBackend>;
 
-fn blocks(keys: &BlockingKeys) -> Vec<Block<'_>> {
-    let mut blocks = vec![
-        c::children
-            .filter(c::date_of_birth.eq_any(&keys.dates))
-            .into_boxed(),
-        c::children
-            .filter(c::family_name_key.eq_any(&keys.family))
-            .filter(c::birth_year.eq(keys.birth_year))
-            .into_boxed(),
-        c::children
-            .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
-            .filter(c::birth_year.eq(keys.birth_year))
-            .into_boxed(),
-    ];
-    if let Some(sector) = &keys.postcode_sector {
-        blocks.push(
+/// The blocks of `keys` as boxed queries for backend `$db`: the node's own backend, or
+/// one concrete backend in tests that read its query plans.
+macro_rules! blocks_for {
+    ($db:ty, $keys:expr) => {{
+        let keys: &BlockingKeys = $keys;
+        let mut blocks = vec![
             c::children
-                .filter(c::postcode_sector.eq(sector))
+                .filter(c::date_of_birth.eq_any(&keys.dates))
+                .into_boxed::<$db>(),
+            c::children
+                .filter(c::family_name_key.eq_any(&keys.family))
                 .filter(c::birth_year.eq(keys.birth_year))
                 .into_boxed(),
-        );
-    }
-    blocks
+            c::children
+                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
+                .filter(c::birth_year.eq(keys.birth_year))
+                .into_boxed(),
+        ];
+        if let Some(sector) = &keys.postcode_sector {
+            blocks.push(
+                c::children
+                    .filter(c::postcode_sector.eq(sector))
+                    .filter(c::birth_year.eq(keys.birth_year))
+                    .into_boxed(),
+            );
+        }
+        blocks
+    }};
+}
+
+fn blocks(keys: &BlockingKeys) -> Vec<Block<'_>> {
+    blocks_for!(super::DbBackend, keys)
 }
 
 /// Computes the blocking keys of rows written before they existed, or under an older
 /// way of computing them, in batches. Runs at start; a no-op once every row is current.
-pub fn refresh_match_keys(conn: &mut SqliteConnection) -> Result<usize, DbError> {
+pub fn refresh_match_keys(conn: &mut DbConnection) -> Result<usize, DbError> {
     let mut refreshed = 0;
     loop {
         let stale: Vec<ChildRow> = c::children
@@ -176,26 +182,23 @@ pub fn refresh_match_keys(conn: &mut SqliteConnection) -> Result<usize, DbError>
     }
 }
 
-pub fn count(conn: &mut SqliteConnection) -> Result<i64, DbError> {
+pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
     Ok(c::children.count().get_result(conn)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::testing::TestDb;
     use diesel::connection::SimpleConnection;
-    use diesel_migrations::MigrationHarness;
     use schemas::{ChildIdentifiers, Demographics};
 
-    fn memory_db() -> SqliteConnection {
-        let mut conn = SqliteConnection::establish(":memory:").unwrap();
-        conn.run_pending_migrations(super::super::MIGRATIONS)
-            .unwrap();
-        conn
+    fn memory_db() -> TestDb {
+        TestDb::fresh()
     }
 
     fn upsert_child(
-        conn: &mut SqliteConnection,
+        conn: &mut DbConnection,
         local_id: &str,
         family: &str,
         dob: &str,
@@ -232,7 +235,8 @@ mod tests {
 
     #[test]
     fn every_block_is_read_through_an_index() {
-        let mut conn = memory_db();
+        // SQLite's planner (PostgreSQL's: see the node benchmark).
+        let mut conn = TestDb::sqlite_memory();
         // A spread of names, dates and postcodes, so the planner's statistics look like a
         // real node's.
         let families = [
@@ -260,7 +264,7 @@ mod tests {
         }
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
-        let blocks = blocks(&keys);
+        let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
         assert_eq!(blocks.len(), 4);
         for block in blocks {
             let query = block.select(ChildRow::as_select()).limit(200);
@@ -268,7 +272,7 @@ mod tests {
             let sql = sql.split(" -- binds:").next().unwrap();
             // Unbound parameters are NULL: the plan does not depend on the values.
             let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                .load(&mut conn)
+                .load(&mut *conn)
                 .unwrap();
             assert!(!plan.is_empty());
             for step in &plan {
@@ -339,7 +343,7 @@ mod tests {
                 c::birth_year.eq(0),
                 c::match_keys_version.eq(0),
             ))
-            .execute(&mut conn)
+            .execute(&mut *conn)
             .unwrap();
         assert_eq!(refresh_match_keys(&mut conn).unwrap(), 1);
         let row = find_by_local_id(&mut conn, "old").unwrap().unwrap();

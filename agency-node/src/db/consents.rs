@@ -1,7 +1,7 @@
+use super::DbConnection;
 use super::DbError;
 use super::schema::consents::dsl as k;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 use schemas::disclosure::{ConsentDecision, ConsentState, StoredConsent};
 use schemas::{AgencyKind, RecordCategory};
 
@@ -13,7 +13,7 @@ fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Result<T, DbError> {
 /// Records a decision. Decisions are never overwritten: the latest one applies.
 /// Call it inside [`super::write`].
 pub fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     child_id: &str,
     decision: &ConsentDecision,
 ) -> Result<StoredConsent, DbError> {
@@ -38,10 +38,7 @@ pub fn record(
 
 /// A child's decisions, oldest first. Pass an id that matches nothing to get an empty
 /// list at the same cost.
-pub fn for_child(
-    conn: &mut SqliteConnection,
-    child_id: &str,
-) -> Result<Vec<StoredConsent>, DbError> {
+pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<StoredConsent>, DbError> {
     type Row = (
         Option<String>,
         String,

@@ -6,14 +6,14 @@ use super::DbError;
 use super::models::ChildRow;
 use super::schema::child_keyed::dsl as k;
 use super::schema::children::dsl as c;
+use crate::db::DbConnection;
 use crate::matching::keyed::{MatchingKey, StoredEncoding};
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 use schemas::{KeyedBlocks, KeyedDemographics, KeyedIdentifiers};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = super::schema::child_keyed)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct KeyedRow {
     pub child_id: String,
     pub key_id: String,
@@ -65,11 +65,7 @@ impl KeyedRow {
 
 /// Writes (or rewrites) the encodings of a stored child. Call it in the transaction that
 /// wrote the child.
-pub fn store(
-    conn: &mut SqliteConnection,
-    child: &ChildRow,
-    key: &MatchingKey,
-) -> Result<(), DbError> {
+pub fn store(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) -> Result<(), DbError> {
     let wire = child.clone().into_wire()?;
     let row = KeyedRow::new(
         &child.id,
@@ -85,7 +81,7 @@ pub fn store(
 /// Encodes every child without encodings under the current key (new rows loaded
 /// straight into the database, or all of them after a key rotation), in batches. Runs at
 /// start; a no-op once every row is current.
-pub fn refresh(conn: &mut SqliteConnection, key: &MatchingKey) -> Result<usize, DbError> {
+pub fn refresh(conn: &mut DbConnection, key: &MatchingKey) -> Result<usize, DbError> {
     let mut refreshed = 0;
     loop {
         let current = k::child_keyed
@@ -116,7 +112,7 @@ fn load(rows: Vec<KeyedRow>) -> Result<Vec<KeyedChild>, DbError> {
 /// Children whose UPN or NHS number token equals the query's, with the identifiers that
 /// agreed.
 pub fn identifier_matches(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     ids: &KeyedIdentifiers,
     key_id: &str,
 ) -> Result<Vec<(KeyedChild, Vec<String>)>, DbError> {
@@ -148,39 +144,47 @@ pub fn identifier_matches(
     Ok(found)
 }
 
-type Block<'a> = super::schema::child_keyed::BoxedQuery<'a, diesel::sqlite::Sqlite>;
+type Block<'a> = super::schema::child_keyed::BoxedQuery<'a, super::DbBackend>;
 
-/// The keyed twins of plain matching's blocks: date of birth (as given or swapped),
-/// phonetic family name with birth year (either stored key), postcode sector with birth
-/// year. Each is one indexed token column.
-fn blocks<'a>(dates: &'a [String], blocks: &'a KeyedBlocks, key_id: &'a str) -> Vec<Block<'a>> {
-    let mut out = vec![
-        k::child_keyed
-            .filter(k::date_of_birth.eq_any(dates))
-            .into_boxed(),
-        k::child_keyed
-            .filter(k::family_block.eq_any(&blocks.family))
-            .into_boxed(),
-        k::child_keyed
-            .filter(k::family_block2.assume_not_null().eq_any(&blocks.family))
-            .into_boxed(),
-    ];
-    if let Some(sector) = &blocks.sector {
-        out.push(
+/// The keyed twins of plain matching's blocks, as boxed queries for backend `$db` (the
+/// node's own, or SQLite in the test that reads query plans): date of birth (as given or
+/// swapped), phonetic family name with birth year (either stored key), postcode sector
+/// with birth year. Each is one indexed token column.
+macro_rules! keyed_blocks_for {
+    ($db:ty, $dates:expr, $blocks:expr, $key_id:expr) => {{
+        let (dates, blocks, key_id): (&[String], &KeyedBlocks, &str) = ($dates, $blocks, $key_id);
+        let mut out = vec![
             k::child_keyed
-                .filter(k::sector_block.eq(sector))
+                .filter(k::date_of_birth.eq_any(dates))
+                .into_boxed::<$db>(),
+            k::child_keyed
+                .filter(k::family_block.eq_any(&blocks.family))
                 .into_boxed(),
-        );
-    }
-    out.into_iter()
-        .map(|b| b.filter(k::key_id.eq(key_id)))
-        .collect()
+            k::child_keyed
+                .filter(k::family_block2.assume_not_null().eq_any(&blocks.family))
+                .into_boxed(),
+        ];
+        if let Some(sector) = &blocks.sector {
+            out.push(
+                k::child_keyed
+                    .filter(k::sector_block.eq(sector))
+                    .into_boxed(),
+            );
+        }
+        out.into_iter()
+            .map(|b| b.filter(k::key_id.eq(key_id)))
+            .collect::<Vec<_>>()
+    }};
+}
+
+fn blocks<'a>(dates: &'a [String], blocks: &'a KeyedBlocks, key_id: &'a str) -> Vec<Block<'a>> {
+    keyed_blocks_for!(super::DbBackend, dates, blocks, key_id)
 }
 
 /// Candidates for a keyed demographic match: the union of the blocks, each capped at
 /// `per_block` rows.
 pub fn match_candidates(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     dates: &[String],
     keyed_blocks: &KeyedBlocks,
     key_id: &str,
@@ -205,14 +209,11 @@ pub fn match_candidates(
 mod tests {
     use super::*;
     use diesel::connection::SimpleConnection;
-    use diesel_migrations::MigrationHarness;
     use schemas::{ChildIdentifiers, ChildUpsert, Demographics};
 
-    fn memory_db() -> SqliteConnection {
-        let mut conn = SqliteConnection::establish(":memory:").unwrap();
-        conn.run_pending_migrations(super::super::MIGRATIONS)
-            .unwrap();
-        conn
+    // These tests read SQLite's query plans, so they use SQLite whatever the backend.
+    fn memory_db() -> crate::db::testing::TestDb {
+        crate::db::testing::TestDb::sqlite_memory()
     }
 
     #[derive(QueryableByName)]
@@ -283,14 +284,14 @@ mod tests {
         assert!(found.iter().any(|c| c.child_id == wanted.id));
         assert!(found.len() < 700);
 
-        let all = blocks(&dates, keyed_blocks, rotated.id());
+        let all = keyed_blocks_for!(diesel::sqlite::Sqlite, &dates, keyed_blocks, rotated.id());
         assert_eq!(all.len(), 4);
         for block in all {
             let q = block.select(KeyedRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
             let sql = sql.split(" -- binds:").next().unwrap();
             let plan: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                .load(&mut conn)
+                .load(&mut *conn)
                 .unwrap();
             assert!(!plan.is_empty());
             for step in &plan {

@@ -8,7 +8,7 @@ use schemas::{Child, ChildIdentifiers, Demographics, NhsNumber, Record, RecordCa
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = children)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct ChildRow {
     pub id: String,
     pub local_id: String,
@@ -37,7 +37,7 @@ pub struct ChildRow {
 #[diesel(table_name = records)]
 // An update writes every column: a cleared `effective_to` must become NULL.
 #[diesel(treat_none_as_null = true)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct RecordRow {
     pub id: String,
     pub child_id: String,

@@ -3,13 +3,13 @@
 
 use super::DbError;
 use super::schema::{inbox, outbox, outbox_recipients, subscriptions};
+use crate::db::DbConnection;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct OutboxRow {
     pub id: String,
     pub event_type: String,
@@ -29,7 +29,7 @@ pub struct OutboxRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox_recipients)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct RecipientRow {
     pub event_id: String,
     pub agency_id: String,
@@ -43,7 +43,7 @@ pub struct RecipientRow {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = inbox)]
-#[diesel(check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct InboxRow {
     pub id: String,
     pub event_type: String,
@@ -66,7 +66,7 @@ pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const DEAD: &str = "dead";
 
-pub fn enqueue(conn: &mut SqliteConnection, row: &OutboxRow) -> Result<(), DbError> {
+pub fn enqueue(conn: &mut DbConnection, row: &OutboxRow) -> Result<(), DbError> {
     diesel::insert_into(outbox::table)
         .values(row)
         .execute(conn)?;
@@ -75,7 +75,7 @@ pub fn enqueue(conn: &mut SqliteConnection, row: &OutboxRow) -> Result<(), DbErr
 
 /// Pending events whose next attempt is due, oldest first.
 pub fn due(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     now: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, DbError> {
@@ -88,7 +88,7 @@ pub fn due(
         .load(conn)?)
 }
 
-pub fn find(conn: &mut SqliteConnection, id: &str) -> Result<Option<OutboxRow>, DbError> {
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<OutboxRow>, DbError> {
     Ok(outbox::table
         .find(id)
         .select(OutboxRow::as_select())
@@ -98,7 +98,7 @@ pub fn find(conn: &mut SqliteConnection, id: &str) -> Result<Option<OutboxRow>, 
 
 /// Outbox events, newest first, optionally of one status.
 pub fn list(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, DbError> {
@@ -115,7 +115,7 @@ pub fn list(
 
 /// Pending events with a deadline at or before `horizon`.
 pub fn pending_due_by(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     horizon: NaiveDateTime,
 ) -> Result<Vec<OutboxRow>, DbError> {
     Ok(outbox::table
@@ -125,17 +125,14 @@ pub fn pending_due_by(
         .load(conn)?)
 }
 
-pub fn count_by_status(conn: &mut SqliteConnection) -> Result<Vec<(String, i64)>, DbError> {
+pub fn count_by_status(conn: &mut DbConnection) -> Result<Vec<(String, i64)>, DbError> {
     Ok(outbox::table
         .group_by(outbox::status)
         .select((outbox::status, diesel::dsl::count_star()))
         .load(conn)?)
 }
 
-pub fn recipients(
-    conn: &mut SqliteConnection,
-    event_id: &str,
-) -> Result<Vec<RecipientRow>, DbError> {
+pub fn recipients(conn: &mut DbConnection, event_id: &str) -> Result<Vec<RecipientRow>, DbError> {
     Ok(outbox_recipients::table
         .filter(outbox_recipients::event_id.eq(event_id))
         .order(outbox_recipients::agency_id.asc())
@@ -146,7 +143,7 @@ pub fn recipients(
 /// After an attempt: the event's new state, and what each recipient answered. A
 /// recipient keeps its first delivery time and any acknowledgement.
 pub fn record_attempt(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     event_id: &str,
     status: &str,
     attempts: i32,
@@ -197,7 +194,7 @@ pub fn record_attempt(
 }
 
 /// Puts a dead event back in the queue, due now. `false` when it is not dead.
-pub fn replay(conn: &mut SqliteConnection, id: &str, now: NaiveDateTime) -> Result<bool, DbError> {
+pub fn replay(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<bool, DbError> {
     let changed = diesel::update(outbox::table.find(id).filter(outbox::status.eq(DEAD)))
         .set((
             outbox::status.eq(PENDING),
@@ -210,7 +207,7 @@ pub fn replay(conn: &mut SqliteConnection, id: &str, now: NaiveDateTime) -> Resu
 
 /// A recipient acknowledged one of our events. `false` when no such delivery exists.
 pub fn acknowledged_by_recipient(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     event_id: &str,
     agency_id: &str,
     at: NaiveDateTime,
@@ -223,7 +220,7 @@ pub fn acknowledged_by_recipient(
 
 /// Stores a received event unless one with its id is already here. Returns whether it
 /// was new. Runs inside [`super::write`], so the check and the insert are one step.
-pub fn receive(conn: &mut SqliteConnection, row: &InboxRow) -> Result<bool, DbError> {
+pub fn receive(conn: &mut DbConnection, row: &InboxRow) -> Result<bool, DbError> {
     let exists = inbox::table
         .find(&row.id)
         .select(inbox::id)
@@ -239,7 +236,7 @@ pub fn receive(conn: &mut SqliteConnection, row: &InboxRow) -> Result<bool, DbEr
     Ok(true)
 }
 
-pub fn inbox_item(conn: &mut SqliteConnection, id: &str) -> Result<Option<InboxRow>, DbError> {
+pub fn inbox_item(conn: &mut DbConnection, id: &str) -> Result<Option<InboxRow>, DbError> {
     Ok(inbox::table
         .find(id)
         .select(InboxRow::as_select())
@@ -249,7 +246,7 @@ pub fn inbox_item(conn: &mut SqliteConnection, id: &str) -> Result<Option<InboxR
 
 /// Inbox items, newest first; only unacknowledged ones when asked.
 pub fn inbox(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     unacknowledged_only: bool,
     limit: i64,
 ) -> Result<Vec<InboxRow>, DbError> {
@@ -266,7 +263,7 @@ pub fn inbox(
 
 /// Unacknowledged items with a deadline at or before `horizon`.
 pub fn unacknowledged_due_by(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     horizon: NaiveDateTime,
 ) -> Result<Vec<InboxRow>, DbError> {
     Ok(inbox::table
@@ -278,7 +275,7 @@ pub fn unacknowledged_due_by(
 
 /// Marks an item acknowledged (the first acknowledgement stands). Returns the item.
 pub fn acknowledge(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     id: &str,
     by: &str,
     at: NaiveDateTime,
@@ -298,7 +295,7 @@ pub fn acknowledge(
 
 /// Acknowledgements not yet passed back to their senders.
 pub fn unrelayed_acknowledgements(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     limit: i64,
 ) -> Result<Vec<InboxRow>, DbError> {
     Ok(inbox::table
@@ -309,7 +306,7 @@ pub fn unrelayed_acknowledgements(
         .load(conn)?)
 }
 
-pub fn mark_relayed(conn: &mut SqliteConnection, id: &str) -> Result<(), DbError> {
+pub fn mark_relayed(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
     diesel::update(inbox::table.find(id))
         .set(inbox::ack_relayed.eq(true))
         .execute(conn)?;
@@ -319,7 +316,7 @@ pub fn mark_relayed(conn: &mut SqliteConnection, id: &str) -> Result<(), DbError
 /// Adds an active subscription for each type not yet listed; leaves the others (a
 /// paused subscription stays paused across restarts).
 pub fn ensure_subscriptions(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     types: &[&str],
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
@@ -343,7 +340,7 @@ pub fn ensure_subscriptions(
     Ok(())
 }
 
-pub fn subscriptions(conn: &mut SqliteConnection) -> Result<Vec<(String, bool)>, DbError> {
+pub fn subscriptions(conn: &mut DbConnection) -> Result<Vec<(String, bool)>, DbError> {
     Ok(subscriptions::table
         .order(subscriptions::event_type.asc())
         .select((subscriptions::event_type, subscriptions::active))
@@ -351,7 +348,7 @@ pub fn subscriptions(conn: &mut SqliteConnection) -> Result<Vec<(String, bool)>,
 }
 
 pub fn set_subscription(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     event_type: &str,
     active: bool,
     now: NaiveDateTime,
@@ -374,7 +371,7 @@ pub fn set_subscription(
     Ok(())
 }
 
-pub fn is_subscribed(conn: &mut SqliteConnection, event_type: &str) -> Result<bool, DbError> {
+pub fn is_subscribed(conn: &mut DbConnection, event_type: &str) -> Result<bool, DbError> {
     Ok(subscriptions::table
         .find(event_type)
         .select(subscriptions::active)

@@ -1,13 +1,13 @@
+use super::DbConnection;
 use super::DbError;
 use super::models::RecordRow;
 use super::schema::records::dsl as r;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 use schemas::RecordUpsert;
 
 /// The next change number: one above any the node has given. Runs inside the write
 /// transaction, which holds SQLite's write lock, so numbers are unique and increasing.
-fn next_change_seq(conn: &mut SqliteConnection) -> Result<i64, DbError> {
+fn next_change_seq(conn: &mut DbConnection) -> Result<i64, DbError> {
     let max: Option<i64> = r::records
         .select(diesel::dsl::max(r::change_seq))
         .first(conn)?;
@@ -27,7 +27,7 @@ pub enum Expect {
 /// stored row and whether it was new. The same id twice is one record; upserting a
 /// retracted record brings it back. Call it inside [`super::write`].
 pub fn upsert(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     child_id: &str,
     record: &RecordUpsert,
     expect: Expect,
@@ -96,7 +96,7 @@ pub fn upsert(
 /// change feed as retracted, and its reason goes to the audit. Returns the updated row,
 /// or `None` when no such record is held for the child. Call it inside [`super::write`].
 pub fn retract(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     child_id: &str,
     source_system_id: &str,
     reason: &str,
@@ -123,7 +123,7 @@ pub fn retract(
 }
 
 pub fn find_by_source_id(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     source_system_id: &str,
 ) -> Result<Option<RecordRow>, DbError> {
     Ok(r::records
@@ -134,7 +134,7 @@ pub fn find_by_source_id(
 }
 
 /// A child's records in force (not retracted), newest first.
-pub fn for_child(conn: &mut SqliteConnection, child_id: &str) -> Result<Vec<RecordRow>, DbError> {
+pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<RecordRow>, DbError> {
     Ok(r::records
         .filter(r::child_id.eq(child_id))
         .filter(r::retracted_at.is_null())
@@ -146,7 +146,7 @@ pub fn for_child(conn: &mut SqliteConnection, child_id: &str) -> Result<Vec<Reco
 /// Records changed after `cursor` (a change number), oldest change first, at most
 /// `limit`; retracted records included.
 pub fn changed_since(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     cursor: i64,
     limit: i64,
 ) -> Result<Vec<RecordRow>, DbError> {

@@ -24,8 +24,8 @@ pub use keyed::MatchingKey;
 pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stored_keys};
 pub use settings::{MatchingMode, MatchingSettings};
 
+use crate::db::DbConnection;
 use crate::db::{self, DbError, models::ChildRow};
-use diesel::sqlite::SqliteConnection;
 use schemas::{ChildQuery, MatchCandidate, MatchGrade, MatchOutcome, MatchResponse, Sex};
 use score::{Comparison, Person};
 
@@ -33,13 +33,13 @@ use score::{Comparison, Person};
 const MAX_REPORTED_CANDIDATES: usize = 5;
 
 /// Finds the child with the default settings.
-pub fn find(conn: &mut SqliteConnection, query: &ChildQuery) -> Result<MatchResponse, DbError> {
+pub fn find(conn: &mut DbConnection, query: &ChildQuery) -> Result<MatchResponse, DbError> {
     find_with(conn, query, &MatchingSettings::default())
 }
 
 /// Finds the child with the node's `[matching]` settings.
 pub fn find_with(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     query: &ChildQuery,
     settings: &MatchingSettings,
 ) -> Result<MatchResponse, DbError> {
@@ -90,7 +90,7 @@ pub fn find_with(
 /// Finds the child from a keyed query (`matching.mode = "keyed"`): the same steps and
 /// rules as [`find_with`], on the children's keyed encodings.
 pub fn find_keyed(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     query: &schemas::KeyedChildQuery,
     settings: &MatchingSettings,
 ) -> Result<MatchResponse, DbError> {
@@ -254,7 +254,7 @@ fn decide(compared: Vec<(String, Comparison)>, settings: &MatchingSettings) -> M
 /// Children whose UPN or NHS number equals the query's, with the identifiers that
 /// agreed.
 fn identifier_matches(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     query: &ChildQuery,
 ) -> Result<Vec<(ChildRow, Vec<String>)>, DbError> {
     let mut found: Vec<(ChildRow, Vec<String>)> = Vec::new();

@@ -1,15 +1,13 @@
-//! Matching against a real (in-memory) SQLite database with the node's migrations.
+//! Matching against a real database with the node's migrations: in-memory SQLite, or a
+//! fresh PostgreSQL database when `FEDERATION_TEST_DATABASE` names a server.
 
 use super::*;
 use crate::db::children::upsert;
-use diesel::Connection;
-use diesel_migrations::MigrationHarness;
+use crate::db::testing::TestDb;
 use schemas::{ChildIdentifiers, ChildUpsert, Demographics, NhsNumber, Upn};
 
-fn memory_db() -> SqliteConnection {
-    let mut conn = SqliteConnection::establish(":memory:").unwrap();
-    conn.run_pending_migrations(crate::db::MIGRATIONS).unwrap();
-    conn
+fn memory_db() -> TestDb {
+    TestDb::fresh()
 }
 
 fn demographics(given: &str, family: &str, dob: &str, postcode: Option<&str>) -> Demographics {
@@ -34,7 +32,7 @@ fn nhs(n: u32) -> NhsNumber {
 
 /// Stores a child; returns its local reference (the row id).
 fn store(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     local_id: &str,
     d: Demographics,
     ids: ChildIdentifiers,
@@ -59,11 +57,7 @@ fn test_key() -> &'static MatchingKey {
     KEY.get_or_init(|| MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap())
 }
 
-fn ask(
-    conn: &mut SqliteConnection,
-    d: Option<Demographics>,
-    ids: ChildIdentifiers,
-) -> MatchResponse {
+fn ask(conn: &mut DbConnection, d: Option<Demographics>, ids: ChildIdentifiers) -> MatchResponse {
     let query = ChildQuery {
         identifiers: ids,
         demographics: d,

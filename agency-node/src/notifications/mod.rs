@@ -7,13 +7,13 @@
 pub mod calendar;
 pub mod worker;
 
+use crate::db::DbConnection;
 use crate::db::models::RecordRow;
 use crate::db::notifications::{InboxRow, OutboxRow, RecipientRow};
 use crate::db::{self, DbError};
 use crate::disclosure::{Policy, Requester};
 use calendar::SchoolCalendar;
 use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc};
-use diesel::sqlite::SqliteConnection;
 use schemas::federation::Purpose;
 use schemas::notification::{
     DeliveryOutcome, EventType, InboxItem, KindPayload, OutboxItem, OutboxStatus, RecipientState,
@@ -297,7 +297,7 @@ pub struct NewEvent<'a> {
 
 /// Puts an event in the outbox, inside the caller's transaction. Returns its id.
 pub fn enqueue(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     event: &NewEvent<'_>,
     earliest: Option<&SchoolCalendar>,
 ) -> Result<String, DbError> {

@@ -74,7 +74,7 @@ pub(crate) async fn write_one<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut diesel::sqlite::SqliteConnection, &writes::Writer<'_>) -> Result<T, ApiError>
+    F: FnOnce(&mut crate::db::DbConnection, &writes::Writer<'_>) -> Result<T, ApiError>
         + Send
         + 'static,
 {
@@ -94,7 +94,7 @@ where
             earliest_school_day: Some(&state.earliest_school_day),
             matching_key: matching_key.as_deref(),
         };
-        conn.immediate_transaction(|c| f(c, &writer))
+        crate::db::write_with(&mut conn, |c| f(c, &writer))
     })
     .await?
 }

@@ -175,7 +175,7 @@ async fn answer_match<F>(
 ) -> Result<HttpResponse, ApiError>
 where
     F: FnOnce(
-            &mut diesel::sqlite::SqliteConnection,
+            &mut crate::db::DbConnection,
             &matching::MatchingSettings,
         ) -> Result<MatchResponse, db::DbError>
         + Send

@@ -76,7 +76,7 @@ pub async fn metrics(
 }
 
 fn notification_metrics(
-    conn: &mut diesel::sqlite::SqliteConnection,
+    conn: &mut crate::db::DbConnection,
     horizon: chrono::NaiveDateTime,
 ) -> Result<String, crate::db::DbError> {
     use crate::db::notifications as n;

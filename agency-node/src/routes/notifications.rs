@@ -5,6 +5,7 @@
 
 use crate::audit::{self, NewEntry};
 use crate::auth::{GatewayCaller, IntegrationClient};
+use crate::db::DbConnection;
 use crate::db::{self, DbError};
 use crate::error::ApiError;
 use crate::matching;
@@ -13,7 +14,6 @@ use crate::routes::children::write_one;
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{NaiveDateTime, Utc};
-use diesel::sqlite::SqliteConnection;
 use schemas::notification::{
     Acknowledgement, DeliveryOutcome, DeliveryReceipt, EventPublish, EventType, Inbox, InboxItem,
     Notification, NotificationOffer, OfferAnswer, Outbox, OutboxItem, Subscription,
@@ -31,14 +31,14 @@ fn horizon(state: &AppState) -> NaiveDateTime {
     (Utc::now() + chrono::Duration::minutes(state.notifications.at_risk_minutes)).naive_utc()
 }
 
-fn local_id_of(conn: &mut SqliteConnection, child_id: &str) -> Result<String, DbError> {
+fn local_id_of(conn: &mut DbConnection, child_id: &str) -> Result<String, DbError> {
     db::children::find_by_id(conn, child_id)?
         .map(|c| c.local_id)
         .ok_or_else(|| DbError::Corrupt(format!("notification names unknown child {child_id}")))
 }
 
 fn outbox_item(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     row: db::notifications::OutboxRow,
     horizon: NaiveDateTime,
 ) -> Result<OutboxItem, DbError> {
@@ -48,7 +48,7 @@ fn outbox_item(
 }
 
 fn inbox_item(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     row: db::notifications::InboxRow,
     horizon: NaiveDateTime,
 ) -> Result<InboxItem, DbError> {

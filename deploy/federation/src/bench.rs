@@ -5,8 +5,9 @@
 //! added deliberately. Each agency holds an overlapping subset of them, each copy drifted
 //! the way real records drift (typos, nicknames, surname changes, date slips, house
 //! moves, missing fields), and every drift is recorded, so each answer can be scored
-//! against the truth. Each agency's copy goes into a real SQLite node database through the
-//! node's own data layer; queries are the *true* demographics without identifiers.
+//! against the truth. Each agency's copy goes into a real node database (SQLite, or
+//! PostgreSQL with `--database postgres`) through the node's own data layer; queries are
+//! the *true* demographics without identifiers.
 
 use agency_node::db;
 use agency_node::matching::{
@@ -37,6 +38,10 @@ pub struct Options {
     /// `plain`, or `keyed`: every child is also stored with its keyed encodings (a
     /// matching key generated for the run) and every search is a keyed query.
     pub mode: MatchingMode,
+    /// A PostgreSQL server (`postgres://USER@HOST:PORT`) to hold the agencies'
+    /// databases (`bench_<agency>`, emptied first, dropped at the end) instead of SQLite
+    /// files in `dir`.
+    pub postgres: Option<String>,
 }
 
 /// The agencies of the benchmark and the share of children each holds. The shares
@@ -508,7 +513,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
         MatchingMode::Keyed => Some(MatchingKey::from_base64(&MatchingKey::generate()?)?),
     };
     // One search, in the run's mode; the keyed query is encoded as the gateway would.
-    let find = |conn: &mut diesel::sqlite::SqliteConnection,
+    let find = |conn: &mut agency_node::db::DbConnection,
                 query: &ChildQuery|
      -> Result<schemas::MatchResponse, db::DbError> {
         match &key {
@@ -519,12 +524,27 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
     // Per agency: the connection, and for each child the row id it was stored under.
     let mut nodes = Vec::new();
     let mut drifts_at: Vec<Vec<Option<Vec<Drift>>>> = Vec::new();
+    let mut seeded = Vec::new();
     for (agency, (name, _)) in AGENCIES.iter().enumerate() {
         let copies = agency_copies(children, agency, options.seed);
-        let path = dir.join(format!("{name}.sqlite"));
-        let _ = std::fs::remove_file(&path);
-        let pool = db::connect(&format!("sqlite://{}", path.display()))
-            .with_context(|| format!("opening {}", path.display()))?;
+        let url = match &options.postgres {
+            Some(server) => {
+                let url = format!(
+                    "{}/bench_{}",
+                    server.trim_end_matches('/'),
+                    name.replace('-', "_")
+                );
+                db::drop_database(&url)?;
+                db::create_database_if_missing(&url)?;
+                url
+            }
+            None => {
+                let path = dir.join(format!("{name}.sqlite"));
+                let _ = std::fs::remove_file(&path);
+                format!("sqlite://{}", path.display())
+            }
+        };
+        let pool = db::connect(&url).with_context(|| format!("opening {url}"))?;
         let mut conn = pool.get()?;
         let loading = Instant::now();
         let mut row_child: std::collections::HashMap<String, usize> =
@@ -556,14 +576,19 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                 drifts[copy.child] = Some(copy.drifts.clone());
             }
         }
+        let seeding = loading.elapsed();
         let drifted = copies.iter().filter(|c| !c.drifts.is_empty()).count();
+        let size = database_size(&mut conn, &url)?;
         println!(
-            "{name}: {} children loaded ({} drifted) in {:.1}s",
+            "{name}: {} children loaded ({} drifted) in {:.1}s; database {:.1} MiB",
             copies.len(),
             drifted,
-            loading.elapsed().as_secs_f64()
+            seeding.as_secs_f64(),
+            size as f64 / (1024.0 * 1024.0)
         );
-        nodes.push((*name, conn, row_child));
+        seeded.push((*name, copies.len(), seeding, size));
+        drop(pool);
+        nodes.push((*name, conn, row_child, url));
         drifts_at.push(drifts);
     }
 
@@ -584,7 +609,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             },
             demographics: None,
         };
-        for ((_, conn, row_child), drifts) in nodes.iter_mut().zip(&drifts_at) {
+        for ((_, conn, row_child, _), drifts) in nodes.iter_mut().zip(&drifts_at) {
             let held = drifts[asked].as_ref();
             let twin_held = truth.twin.is_some_and(|twin| drifts[twin].is_some());
             let clock = Instant::now();
@@ -677,7 +702,50 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
         }
     }
     report(options, children.len(), queries, &mut t);
+    println!();
+    println!("| agency | children | seeding | database size |");
+    println!("|---|---|---|---|");
+    for (name, count, seeding, size) in &seeded {
+        println!(
+            "| {name} | {count} | {:.1} s | {:.1} MiB |",
+            seeding.as_secs_f64(),
+            *size as f64 / (1024.0 * 1024.0)
+        );
+    }
+    if options.postgres.is_some() {
+        for (_, conn, _, url) in nodes {
+            drop(conn);
+            db::drop_database(&url)?;
+        }
+    }
     Ok(())
+}
+
+/// Bytes the database takes: PostgreSQL's own count, or the SQLite file and its WAL.
+fn database_size(conn: &mut db::DbConnection, url: &str) -> anyhow::Result<u64> {
+    #[derive(diesel::QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bytes: i64,
+    }
+    use diesel::RunQueryDsl;
+    match conn {
+        db::DbConnection::Pg(pg) => {
+            // What PostgreSQL reports on disk now (no VACUUM first).
+            let size: Size =
+                diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes")
+                    .get_result(pg)?;
+            Ok(u64::try_from(size.bytes).unwrap_or_default())
+        }
+        db::DbConnection::Sqlite(_) => {
+            let path = url.trim_start_matches("sqlite://");
+            let mut bytes = 0;
+            for file in [path.to_owned(), format!("{path}-wal")] {
+                bytes += std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            }
+            Ok(bytes)
+        }
+    }
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
@@ -740,13 +808,17 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
     };
     println!();
     println!(
-        "command: cargo run --release --bin federation -- bench matching --children {} --queries {} --seed {} --mode {}",
+        "command: cargo run --release --bin federation -- bench matching --children {} --queries {} --seed {} --mode {}{}",
         options.children,
         options.queries,
         options.seed,
         match options.mode {
             MatchingMode::Plain => "plain",
             MatchingMode::Keyed => "keyed",
+        },
+        match &options.postgres {
+            Some(server) => format!(" --database postgres={server}"),
+            None => String::new(),
         }
     );
     println!("machine: {}", machine());

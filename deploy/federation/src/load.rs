@@ -72,10 +72,9 @@ pub fn load(
     progress: &Progress,
 ) -> anyhow::Result<BTreeMap<String, usize>> {
     let mut written = BTreeMap::new();
-    for (node, (_, db_path)) in &federation.node_configs {
+    for (node, url) in &federation.database_urls {
         progress.start(node);
-        let pool = agency_node::db::connect(&format!("sqlite://{}", db_path.display()))
-            .with_context(|| format!("opening {}", db_path.display()))?;
+        let pool = agency_node::db::connect(url).with_context(|| format!("opening {url}"))?;
         let mut conn = pool.get()?;
         let count = agency_node::db::write(&mut conn, |conn| {
             let mut count = 0;

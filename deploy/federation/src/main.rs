@@ -7,8 +7,9 @@ use std::path::PathBuf;
 ///
 /// `federation up` generates a development PKI (a federation CA and a certificate per
 /// member), a federation directory and a token issuer; seeds synthetic children into a
-/// SQLite database per agency; starts every agency node and the gateway; and prints the
-/// URLs, tokens and a curl walk-through. Ctrl-C stops everything.
+/// database per agency (SQLite, or PostgreSQL with `--database postgres`); starts every
+/// agency node and the gateway; and prints the URLs, tokens and a curl walk-through.
+/// Ctrl-C stops everything.
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -42,6 +43,12 @@ enum Cmd {
         /// `plain`, or `keyed`: the gateway sends nodes keyed encodings only.
         #[arg(long, default_value = "plain", value_parser = parse_mode)]
         matching: agency_node::matching::MatchingMode,
+        /// Where the nodes keep their data: `sqlite` (a file per node in --dir), or
+        /// `postgres[=postgres://USER@HOST:PORT]` (a database `federation_<node>` per
+        /// node on that server, default postgres://postgres@127.0.0.1:5432, emptied and
+        /// created on every run).
+        #[arg(long, env = "FEDERATION_DATABASE", default_value = "sqlite", value_parser = parse_database)]
+        database: federation::plan::Database,
     },
     /// Mint a practitioner token from the running dev federation's issuer.
     Token {
@@ -118,6 +125,11 @@ enum BenchCmd {
         /// `plain`, or `keyed` (searches as keyed encodings under a key made for the run).
         #[arg(long, default_value = "plain", value_parser = parse_mode)]
         mode: agency_node::matching::MatchingMode,
+        /// `sqlite` (files in --dir), or `postgres[=postgres://USER@HOST:PORT]`: a
+        /// database `bench_<agency>` per agency on that server, emptied first and
+        /// dropped at the end.
+        #[arg(long, default_value = "sqlite", value_parser = parse_database)]
+        database: federation::plan::Database,
     },
     /// A closed-loop HTTPS load generator that can present a client certificate (which
     /// wrk cannot): `concurrency` connections, each sending the next request as soon as
@@ -192,6 +204,28 @@ fn parse_mode(s: &str) -> Result<agency_node::matching::MatchingMode, String> {
     }
 }
 
+fn parse_database(s: &str) -> Result<federation::plan::Database, String> {
+    use federation::plan::{Database, DatabaseNames};
+    let server = match s.split_once('=') {
+        None if s == "sqlite" => return Ok(Database::Sqlite),
+        None if s == "postgres" => "postgres://postgres@127.0.0.1:5432",
+        Some(("postgres", url))
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
+        {
+            url
+        }
+        _ => {
+            return Err(format!(
+                "'{s}': use sqlite, postgres or postgres=postgres://USER@HOST:PORT"
+            ));
+        }
+    };
+    Ok(Database::Postgres {
+        server: server.trim_end_matches('/').to_owned(),
+        names: DatabaseNames::Named,
+    })
+}
+
 fn parse_role(s: &str) -> Result<PractitionerRole, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| format!("unknown role '{s}'"))
@@ -207,6 +241,7 @@ fn main() -> anyhow::Result<()> {
             first_node_port,
             token_ttl_hours,
             matching,
+            database,
         } => {
             trust::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -220,6 +255,7 @@ fn main() -> anyhow::Result<()> {
                 first_node_port,
                 token_ttl_hours,
                 matching,
+                database,
             }))
         }
         Cmd::Token {
@@ -282,6 +318,7 @@ fn main() -> anyhow::Result<()> {
                     seed,
                     dir,
                     mode,
+                    database,
                 },
         } => federation::bench::matching(&federation::bench::Options {
             children,
@@ -289,6 +326,10 @@ fn main() -> anyhow::Result<()> {
             seed,
             dir,
             mode,
+            postgres: match database {
+                federation::plan::Database::Postgres { server, .. } => Some(server),
+                federation::plan::Database::Sqlite => None,
+            },
         }),
         Cmd::Bench {
             what:

@@ -41,6 +41,8 @@ pub struct Plan {
     pub matching_mode: agency_node::matching::MatchingMode,
     /// Notification settings written to every node (`None`s: the nodes' defaults).
     pub notifications: NotificationKnobs,
+    /// Where the nodes keep their data.
+    pub database: Database,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,6 +53,49 @@ pub struct NotificationKnobs {
     pub max_attempts: Option<i32>,
     /// How near a deadline counts as at risk.
     pub at_risk_minutes: Option<i64>,
+}
+
+/// Where the nodes of a laid-out federation keep their data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file per node under the federation folder.
+    #[default]
+    Sqlite,
+    /// A database per node on this PostgreSQL server (`postgres://USER@HOST:PORT`),
+    /// created when missing. `Named`: `federation_<node>` (the dev federation, the same
+    /// databases every run, emptied first); `Unique`: a fresh name per node per run
+    /// (tests, which drop them at the end).
+    Postgres {
+        server: String,
+        names: DatabaseNames,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseNames {
+    Named,
+    Unique,
+}
+
+impl Database {
+    /// The database URL of one node; `data` is the federation's data folder.
+    fn node_url(&self, node: &str, data: &Path) -> String {
+        match self {
+            Self::Sqlite => format!("sqlite://{}", data.join(format!("{node}.db")).display()),
+            Self::Postgres {
+                server,
+                names: DatabaseNames::Named,
+            } => format!(
+                "{}/federation_{}",
+                server.trim_end_matches('/'),
+                node.replace('-', "_")
+            ),
+            Self::Postgres {
+                server,
+                names: DatabaseNames::Unique,
+            } => agency_node::db::unique_database_url(server, &format!("fedtest_{node}")),
+        }
+    }
 }
 
 impl Plan {
@@ -93,6 +138,7 @@ impl Plan {
             max_concurrent_fanouts: 512,
             notifications: NotificationKnobs::default(),
             matching_mode: agency_node::matching::MatchingMode::Plain,
+            database: Database::Sqlite,
         }
     }
 
@@ -115,8 +161,10 @@ pub struct Federation {
     pub issuer_private_pem: String,
     pub gateway_config: PathBuf,
     pub gateway_tls: TlsFiles,
-    /// Per node id: its config file and database path.
+    /// Per node id: its config file and SQLite database path (unused on PostgreSQL).
     pub node_configs: BTreeMap<String, (PathBuf, PathBuf)>,
+    /// Per node id: its database URL (`sqlite://…` or `postgres://…`).
+    pub database_urls: BTreeMap<String, String>,
     /// Per node id: the TLS files of its integration client (`<id>-system`).
     pub integration_tls: BTreeMap<String, TlsFiles>,
     /// Serial of every issued certificate, by member id.
@@ -204,6 +252,7 @@ impl Federation {
             q(&matching_key.display().to_string())
         );
         let mut node_configs = BTreeMap::new();
+        let mut database_urls = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
         let mut webhook_secrets = BTreeMap::new();
         let gateway_secrets = root.join("gateway").join("webhook-secrets");
@@ -248,6 +297,16 @@ impl Federation {
             let policy = root.join("policies").join(format!("{}.toml", node.id));
             write(&policy, default_policy(node.kind))?;
             let db = root.join("data").join(format!("{}.db", node.id));
+            let database_url = plan.database.node_url(&node.id, &root.join("data"));
+            if let Database::Postgres { names, .. } = &plan.database {
+                if *names == DatabaseNames::Named {
+                    // A fresh dev federation, like the SQLite files of a replaced folder.
+                    agency_node::db::drop_database(&database_url)
+                        .with_context(|| format!("emptying {database_url}"))?;
+                }
+                agency_node::db::create_database_if_missing(&database_url)
+                    .with_context(|| format!("creating {database_url}"))?;
+            }
             let config = root.join("config").join(format!("{}.toml", node.id));
             let mut text = String::new();
             writeln!(text, "# Agency node '{}' of the dev federation.", node.id)?;
@@ -272,11 +331,7 @@ impl Federation {
                 "[directory]\npath = {}\n",
                 q(&root.join("directory.toml").display().to_string())
             )?;
-            writeln!(
-                text,
-                "[database]\nurl = {}\n",
-                q(&format!("sqlite://{}", db.display()))
-            )?;
+            writeln!(text, "[database]\nurl = {}\n", q(&database_url))?;
             writeln!(
                 text,
                 "[policy]\npath = {}\n",
@@ -300,6 +355,7 @@ impl Federation {
             write(&config, &text)?;
             node_configs.insert(node.id.clone(), (config, db));
             webhook_secrets.insert(node.id.clone(), secret_file);
+            database_urls.insert(node.id.clone(), database_url);
         }
 
         let (issuer_private_pem, issuer_public_pem) = crate::pki::token_issuer_keys()?;
@@ -376,6 +432,7 @@ impl Federation {
             gateway_config,
             gateway_tls,
             node_configs,
+            database_urls,
             integration_tls,
             serials,
             webhook_secrets,
@@ -399,6 +456,15 @@ impl Federation {
             .get(id)
             .with_context(|| format!("no node '{id}'"))?;
         Ok(agency_node::Settings::load(Some(config))?)
+    }
+
+    /// Drops the nodes' PostgreSQL databases (nothing to do on SQLite: the files go
+    /// with the folder).
+    pub fn drop_databases(&self) -> anyhow::Result<()> {
+        for url in self.database_urls.values() {
+            agency_node::db::drop_database(url).with_context(|| format!("dropping {url}"))?;
+        }
+        Ok(())
     }
 
     pub fn gateway_settings(&self) -> anyhow::Result<gateway::Settings> {

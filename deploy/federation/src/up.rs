@@ -1,7 +1,7 @@
 //! `federation up`: lay out, seed, start every node and the gateway as child processes,
 //! wait until they answer, print how to use them, and stop them all on Ctrl-C.
 
-use crate::plan::{Federation, Plan};
+use crate::plan::{Database, Federation, Plan};
 use crate::seed::{self, SyntheticChild};
 use anyhow::Context;
 use schemas::PractitionerRole;
@@ -21,6 +21,7 @@ pub struct UpOptions {
     pub token_ttl_hours: i64,
     /// How the gateway asks nodes to find a child.
     pub matching: agency_node::matching::MatchingMode,
+    pub database: Database,
 }
 
 /// Demo practitioners whose tokens `up` prints: (env name, role, agency, subject).
@@ -77,6 +78,7 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     clear_previous(&opts.dir)?;
     let plan = Plan {
         matching_mode: opts.matching,
+        database: opts.database.clone(),
         ..Plan::dev(opts.gateway_port, opts.first_node_port)
     };
     let federation = Federation::generate(&opts.dir, plan)?;
@@ -84,6 +86,17 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
         "Generated the dev PKI, federation directory and token issuer in {}",
         federation.root.display()
     );
+    if let Database::Postgres { server, .. } = &opts.database {
+        println!(
+            "Databases on PostgreSQL at {server}: {}",
+            federation
+                .database_urls
+                .values()
+                .filter_map(|url| url.rsplit('/').next())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 
     let children = seed::population(opts.seed, opts.children);
     let progress =
