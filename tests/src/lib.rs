@@ -350,8 +350,39 @@ impl TestFederation {
     }
 
     /// The node's database file and its journals, as bytes.
+    /// Everything a node's database holds, as bytes to search: the SQLite files (with
+    /// their journals), or on PostgreSQL every row of every table as JSON text.
     pub fn database_bytes(&self, node: &str) -> Vec<u8> {
         let mut bytes = Vec::new();
+        let url = &self.files.database_urls[node];
+        if url.starts_with("postgres") {
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct Row {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                text: String,
+            }
+            let mut conn = self.database(node);
+            let tables: Vec<Row> = diesel::sql_query(
+                "SELECT table_name::text AS text FROM information_schema.tables \
+                 WHERE table_schema = 'public'",
+            )
+            .load(&mut conn)
+            .unwrap_or_default();
+            for table in tables {
+                let rows: Vec<Row> = diesel::sql_query(format!(
+                    "SELECT row_to_json(t)::text AS text FROM \"{}\" t",
+                    table.text.replace('"', "")
+                ))
+                .load(&mut conn)
+                .unwrap_or_default();
+                for row in rows {
+                    bytes.extend(row.text.into_bytes());
+                    bytes.push(b'\n');
+                }
+            }
+            return bytes;
+        }
         if let Some((_, db)) = self.files.node_configs.get(node) {
             for suffix in ["", "-wal", "-journal"] {
                 let mut path = db.clone().into_os_string();
