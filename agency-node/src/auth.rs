@@ -92,3 +92,30 @@ impl FromRequest for FederatedCaller {
         }))
     }
 }
+
+/// A gateway calling for itself, not on behalf of a practitioner (it fetches what a
+/// gateway needs to route, such as the record-locator filter): directory role `gateway`.
+#[derive(Debug, Clone)]
+pub struct GatewayPeer {
+    pub gateway_id: AgencyId,
+}
+
+impl FromRequest for GatewayPeer {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(member(req).and_then(|(member, _)| {
+            if member.role == MemberRole::Gateway {
+                Ok(Self {
+                    gateway_id: member.id,
+                })
+            } else {
+                Err(ApiError::Forbidden(format!(
+                    "'{}' is not a gateway; only gateways read the locator filter",
+                    member.id
+                )))
+            }
+        }))
+    }
+}

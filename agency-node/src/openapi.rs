@@ -33,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         routes::federation::access_report,
         routes::federation::match_child,
         routes::federation::child_records,
+        routes::federation::locator_filter,
     ),
     components(schemas(schemas::AgencyKind, schemas::federation::Purpose, schemas::federation::LegalBasis)),
     modifiers(&SecuritySchemes),

@@ -27,6 +27,8 @@ pub struct AppState {
     pub matching: crate::matching::MatchingSettings,
     pub policy: Policy,
     pub limiter: trust::limits::RateLimiter,
+    /// The locator key and the filter's target false-positive rate, when configured.
+    pub locator: Option<(trust::locator::LocatorKey, f64)>,
 }
 
 pub struct Application {
@@ -77,6 +79,20 @@ impl Application {
         let pool = db::connect(&settings.database.url)
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let policy = Policy::load(&settings.policy.path, settings.agency.kind)?;
+        let locator = match &settings.locator {
+            Some(l) => {
+                let text = std::fs::read_to_string(&l.key_file).with_context(|| {
+                    format!("reading the locator key {}", l.key_file.display())
+                })?;
+                let key = trust::locator::LocatorKey::from_base64(&text)?;
+                anyhow::ensure!(
+                    l.false_positive_rate > 0.0 && l.false_positive_rate < 0.5,
+                    "[locator] false_positive_rate must be between 0 and 0.5"
+                );
+                Some((key, l.false_positive_rate))
+            }
+            None => None,
+        };
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let port = listener.local_addr()?.port();
         let metrics = web::Data::new(trust::metrics::Metrics::new("agency-node"));
@@ -88,6 +104,7 @@ impl Application {
             matching: settings.matching.clone(),
             policy,
             limiter: trust::limits::RateLimiter::new(settings.limits),
+            locator,
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -121,6 +138,7 @@ impl Application {
                 .service(routes::federation::access_report)
                 .service(routes::federation::match_child)
                 .service(routes::federation::child_records)
+                .service(routes::federation::locator_filter)
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
                 .default_service(web::to(trust::http::not_found))
         })

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod load;
+pub mod locator_bench;
 pub mod pki;
 pub mod plan;
 pub mod seed;

@@ -106,6 +106,31 @@ enum BenchCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// The record locator at the size of England: each node's keyed membership filter
+    /// built with the real filter code over a synthetic population (no network), then
+    /// filter sizes, false-positive rates, nodes contacted per search against nodes truly
+    /// holding the child, and refresh cost.
+    Locator {
+        /// Children aged 0-17 in the federation.
+        #[arg(long, default_value_t = 12_000_000)]
+        children: usize,
+        #[arg(long, default_value_t = 150)]
+        local_authorities: usize,
+        #[arg(long, default_value_t = 24_000)]
+        schools: usize,
+        #[arg(long, default_value_t = 42)]
+        health_bodies: usize,
+        #[arg(long, default_value_t = 43)]
+        police_forces: usize,
+        /// Searches simulated; each tests every node's filter.
+        #[arg(long, default_value_t = 5_000)]
+        queries: usize,
+        /// Target false-positive rate of each filter, per looked-up token.
+        #[arg(long, default_value_t = 1e-6)]
+        false_positive_rate: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 fn parse_role(s: &str) -> Result<PractitionerRole, String> {
@@ -201,6 +226,28 @@ fn main() -> anyhow::Result<()> {
             queries,
             seed,
             dir,
+        }),
+        Cmd::Bench {
+            what:
+                BenchCmd::Locator {
+                    children,
+                    local_authorities,
+                    schools,
+                    health_bodies,
+                    police_forces,
+                    queries,
+                    false_positive_rate,
+                    seed,
+                },
+        } => federation::locator_bench::locator(&federation::locator_bench::Options {
+            children,
+            local_authorities,
+            schools,
+            health_bodies,
+            police_forces,
+            queries,
+            false_positive_rate,
+            seed,
         }),
         Cmd::RunGateway { config, log_format } => {
             trust::telemetry::init(&log_format);

@@ -169,6 +169,10 @@ impl Federation {
             cert_uris: vec![trust::tls::member_uri("gateway")],
         });
 
+        // One locator key for the federation: nodes key their filters with it, gateways
+        // their lookups.
+        let locator_key = root.join("locator.key");
+        write(&locator_key, &trust::locator::LocatorKey::generate()?)?;
         let mut node_configs = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
         for node in &plan.nodes {
@@ -245,6 +249,11 @@ impl Federation {
                 text,
                 "[policy]\npath = {}",
                 q(&policy.display().to_string())
+            )?;
+            writeln!(
+                text,
+                "\n[locator]\nkey_file = {}",
+                q(&locator_key.display().to_string())
             )?;
             write_limits(&mut text, plan.rate_limit)?;
             write(&config, &text)?;
