@@ -228,6 +228,25 @@ impl TestFederation {
         })
     }
 
+    /// Starts one more gateway replica from the federation's gateway configuration file
+    /// (so with the same reference key), or with the reference key in `other_key_file`.
+    /// Returns its URL and handle; stop it with `handle.stop(false)`.
+    pub async fn spawn_gateway_replica(
+        &self,
+        other_key_file: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<(String, ServerHandle)> {
+        let listener = free_listener()?;
+        let port = listener.local_addr()?.port();
+        let mut settings = self.files.gateway_settings()?;
+        if let Some(key_file) = other_key_file {
+            settings.reference.key_file = key_file;
+        }
+        let app = gateway::Application::build_with_listener(settings, listener)?;
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Ok((format!("https://127.0.0.1:{port}"), handle))
+    }
+
     pub async fn shutdown(self) {
         self.gateway.stop(false).await;
         for handle in self.nodes.values() {

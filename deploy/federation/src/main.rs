@@ -40,6 +40,30 @@ enum Cmd {
         #[arg(long, default_value_t = 12)]
         token_ttl_hours: i64,
     },
+    /// Lay out and seed the dev federation with each service on its own host address,
+    /// without starting anything (for running the services on separate hosts, as
+    /// `deploy/netns/multi-host.sh` does). Writes `layout.env` and `sample-query.json`.
+    Layout {
+        #[arg(long, default_value = ".federation")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        children: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Address the gateway listens on (and its certificate names).
+        #[arg(long, default_value = "127.0.0.1")]
+        gateway_host: String,
+        #[arg(long, default_value_t = 8443)]
+        gateway_port: u16,
+        #[arg(long, default_value_t = 9101)]
+        first_node_port: u16,
+        /// A node on its own host: `ID=ADDRESS`, e.g. `health=10.77.4.2`. Repeatable.
+        #[arg(long = "node-host", value_parser = parse_node_host)]
+        node_hosts: Vec<(String, String)>,
+        /// The gateway's wait for one node, in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        node_timeout_ms: u64,
+    },
     /// Mint a practitioner token from the running dev federation's issuer.
     Token {
         /// Role claim, e.g. designated_safeguarding_lead, teacher, social_worker.
@@ -133,6 +157,15 @@ enum BenchCmd {
     },
 }
 
+fn parse_node_host(s: &str) -> Result<(String, String), String> {
+    let (id, host) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected ID=ADDRESS, got '{s}'"))?;
+    host.parse::<std::net::IpAddr>()
+        .map_err(|_| format!("'{host}' is not an IP address"))?;
+    Ok((id.to_owned(), host.to_owned()))
+}
+
 fn parse_role(s: &str) -> Result<PractitionerRole, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| format!("unknown role '{s}'"))
@@ -161,6 +194,25 @@ fn main() -> anyhow::Result<()> {
                 token_ttl_hours,
             }))
         }
+        Cmd::Layout {
+            dir,
+            children,
+            seed,
+            gateway_host,
+            gateway_port,
+            first_node_port,
+            node_hosts,
+            node_timeout_ms,
+        } => federation::up::layout(federation::up::LayoutOptions {
+            dir,
+            children,
+            seed,
+            gateway_host,
+            gateway_port,
+            first_node_port,
+            node_hosts,
+            node_timeout_ms,
+        }),
         Cmd::Token {
             role,
             agency,

@@ -20,6 +20,9 @@ pub struct NodePlan {
     pub name: String,
     pub kind: AgencyKind,
     pub port: u16,
+    /// The node's own host address when it runs on another host than the gateway
+    /// (`None`: the plan's `host`). Its certificate names it.
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +72,7 @@ impl Plan {
                     name: (*name).into(),
                     kind: *kind,
                     port: first_node_port + i as u16,
+                    host: None,
                 })
                 .collect(),
             workers: None,
@@ -79,8 +83,12 @@ impl Plan {
         }
     }
 
+    pub fn node_host<'a>(&'a self, node: &'a NodePlan) -> &'a str {
+        node.host.as_deref().unwrap_or(&self.host)
+    }
+
     pub fn node_url(&self, node: &NodePlan) -> String {
-        format!("https://{}:{}", self.host, node.port)
+        format!("https://{}:{}", self.node_host(node), node.port)
     }
 
     pub fn gateway_url(&self) -> String {
@@ -176,9 +184,10 @@ impl Federation {
         let mut node_configs = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
         for node in &plan.nodes {
+            let node_hosts = ["localhost", plan.node_host(node)];
             let cert = ca.issue(
                 &node.id,
-                &hosts,
+                &node_hosts,
                 Usage::ServerAndClient,
                 Validity::default(),
             )?;
@@ -228,7 +237,7 @@ impl Federation {
             writeln!(
                 text,
                 "[server]\nlisten = {}",
-                q(&format!("{}:{}", plan.host, node.port))
+                q(&format!("{}:{}", plan.node_host(node), node.port))
             )?;
             if let Some(w) = plan.workers {
                 writeln!(text, "workers = {w}")?;
