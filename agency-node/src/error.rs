@@ -167,7 +167,11 @@ mod tests {
             (ApiError::OverrideNotAllowed, 403, "override-not-allowed"),
             (ApiError::ChildNotFound, 404, "child-not-found"),
             (ApiError::RecordNotFound, 404, "record-not-found"),
-            (ApiError::LocatorNotConfigured, 404, "locator-not-configured"),
+            (
+                ApiError::LocatorNotConfigured,
+                404,
+                "locator-not-configured",
+            ),
             (ApiError::Conflict(String::new()), 409, "conflict"),
             (ApiError::Stale(3), 412, "precondition-failed"),
             (

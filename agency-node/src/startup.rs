@@ -81,9 +81,8 @@ impl Application {
         let policy = Policy::load(&settings.policy.path, settings.agency.kind)?;
         let locator = match &settings.locator {
             Some(l) => {
-                let text = std::fs::read_to_string(&l.key_file).with_context(|| {
-                    format!("reading the locator key {}", l.key_file.display())
-                })?;
+                let text = std::fs::read_to_string(&l.key_file)
+                    .with_context(|| format!("reading the locator key {}", l.key_file.display()))?;
                 let key = trust::locator::LocatorKey::from_base64(&text)?;
                 anyhow::ensure!(
                     l.false_positive_rate > 0.0 && l.false_positive_rate < 0.5,

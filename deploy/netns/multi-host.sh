@@ -46,7 +46,7 @@ ip netns add "$GW"
 ip -n "$GW" link set lo up
 ip -n "$GW" addr add 10.77.0.1/32 dev lo
 # A link whose other end went down takes its routes with it, as a cut cable would.
-ip netns exec "$GW" sysctl -qw net.ipv4.conf.all.ignore_routes_with_linkdown=1
+ip netns exec "$GW" sh -c "echo 1 > /proc/sys/net/ipv4/conf/all/ignore_routes_with_linkdown"
 HOST_ARGS=()
 i=1
 for node in "${NODES[@]}"; do

@@ -112,7 +112,8 @@ async fn only_gateways_read_the_filter() {
         let response = client.get(&url).send().await.unwrap();
         assert_eq!(response.status(), 403, "{who}");
         assert_eq!(
-            response.headers()["content-type"], "application/problem+json",
+            response.headers()["content-type"],
+            "application/problem+json",
             "{who}"
         );
         let problem: Value = response.json().await.unwrap();

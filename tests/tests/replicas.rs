@@ -98,7 +98,10 @@ async fn a_reference_from_one_replica_opens_on_another_and_not_under_another_key
     );
     let problem: Value = refused.json().await.unwrap();
     assert!(
-        problem["type"].as_str().unwrap().ends_with("invalid-reference"),
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("invalid-reference"),
         "{problem}"
     );
 

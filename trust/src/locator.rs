@@ -53,7 +53,10 @@ pub enum Item<'a> {
     Upn(&'a str),
     NhsNumber(&'a str),
     /// A child's id at a local authority (the LA's member id and the child's id there).
-    LaChildId { la: &'a str, id: &'a str },
+    LaChildId {
+        la: &'a str,
+        id: &'a str,
+    },
     /// Demographic blocking key without the postcode.
     Wide(&'a BlockingInput<'a>),
     /// Demographic blocking key with the postcode area; nothing when no postcode.
@@ -152,7 +155,11 @@ impl LocatorKey {
         items.extend(la_child_id.map(|(la, id)| Item::LaChildId { la, id }));
         if let Some(d) = demographics {
             let has_area = d.postcode.and_then(postcode_area).is_some();
-            items.push(if has_area { Item::Area(d) } else { Item::Wide(d) });
+            items.push(if has_area {
+                Item::Area(d)
+            } else {
+                Item::Wide(d)
+            });
         }
         items.into_iter().filter_map(|i| self.token(i)).collect()
     }
@@ -544,7 +551,10 @@ mod tests {
         let rate = false_positives as f64 / probes.len() as f64;
         // 200 expected at most; a generous band, the bound is not the point here.
         assert!(rate < 2e-3, "measured {rate}");
-        assert!(false_positives > 0, "a 1e-3 filter that never errs is too big");
+        assert!(
+            false_positives > 0,
+            "a 1e-3 filter that never errs is too big"
+        );
     }
 
     #[test]

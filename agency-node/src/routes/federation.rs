@@ -354,9 +354,8 @@ pub async fn locator_filter(
         };
         let mut conn = state.pool.get().map_err(|_| ApiError::Unavailable)?;
         let mut tokens = Vec::new();
-        let children = db::children::locator_rows(
-            &mut conn,
-            |(upn, nhs, given, family, dob, postcode)| {
+        let children =
+            db::children::locator_rows(&mut conn, |(upn, nhs, given, family, dob, postcode)| {
                 let input = trust::locator::BlockingInput {
                     given_name: &given,
                     family_name: &family,
@@ -364,8 +363,7 @@ pub async fn locator_filter(
                     postcode: postcode.as_deref(),
                 };
                 tokens.extend(key.child_tokens(upn.as_deref(), nhs.as_deref(), None, &input));
-            },
-        )?;
+            })?;
         let filter = trust::locator::LocatorFilter::build(&tokens, *rate);
         Ok(schemas::LocatorFilterDocument {
             agency: state.agency_id.clone(),

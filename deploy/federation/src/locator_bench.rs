@@ -437,6 +437,7 @@ fn area_postcode(area: Option<usize>) -> Option<String> {
 }
 
 /// The tokens of one copy, exactly as a node computes them ([`LocatorKey::child_tokens`]).
+#[cfg(test)]
 fn tokens_of(key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token> {
     let upn = format!("U{child:012}");
     let nhs = format!("{:010}", 4_000_000_000u64 + child as u64);
@@ -457,14 +458,17 @@ fn tokens_of(key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token> {
     )
 }
 
-/// The same tokens as [`tokens_of`], computed once per child for what its copies share
+/// Family name, initial, date of birth, postcode area.
+type DemographicKey = (String, char, NaiveDate, Option<usize>);
+
+/// The same tokens as `tokens_of`, computed once per child for what its copies share
 /// (identifiers; demographics that did not drift): the HMACs are most of the run time.
 #[derive(Default)]
 struct ChildTokenCache {
     upn: Option<Token>,
     nhs: Option<Token>,
     la: Vec<(String, Token)>,
-    demographics: Vec<((String, char, NaiveDate, Option<usize>), Vec<Token>)>,
+    demographics: Vec<(DemographicKey, Vec<Token>)>,
 }
 
 impl ChildTokenCache {
@@ -572,7 +576,12 @@ fn stats(values: &mut [f64]) -> (f64, f64, f64, f64) {
     values.sort_by(f64::total_cmp);
     let n = values.len().max(1);
     let mean = values.iter().sum::<f64>() / n as f64;
-    let at = |q: f64| values.get(((n - 1) as f64 * q) as usize).copied().unwrap_or(0.0);
+    let at = |q: f64| {
+        values
+            .get(((n - 1) as f64 * q) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     (at(0.0), at(0.5), mean, at(1.0))
 }
 
@@ -611,8 +620,9 @@ pub fn locator(options: &Options) -> anyhow::Result<()> {
     for child in 0..options.children {
         let copies = layout.child(child);
         for c in &copies {
-            items[c.node as usize] += 2 + usize::from(c.upn) + usize::from(c.nhs) + usize::from(c.la_id)
-                - usize::from(c.area.is_none());
+            items[c.node as usize] +=
+                2 + usize::from(c.upn) + usize::from(c.nhs) + usize::from(c.la_id)
+                    - usize::from(c.area.is_none());
             children_at[c.node as usize] += 1;
         }
         if child % stride == 0 && queries.len() < options.queries {

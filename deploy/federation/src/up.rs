@@ -446,7 +446,11 @@ pub fn layout(opts: LayoutOptions) -> anyhow::Result<()> {
     let mut env = String::from("# Written by `federation layout`.\n");
     writeln!(env, "GATEWAY_URL={}", federation.plan.gateway_url())?;
     writeln!(env, "CA_CERT={}", federation.ca_file.display())?;
-    writeln!(env, "GATEWAY_CONFIG={}", federation.gateway_config.display())?;
+    writeln!(
+        env,
+        "GATEWAY_CONFIG={}",
+        federation.gateway_config.display()
+    )?;
     for node in &federation.plan.nodes {
         let name = env_name(&node.id);
         writeln!(env, "NODE_URL_{name}={}", federation.plan.node_url(node))?;

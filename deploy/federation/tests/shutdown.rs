@@ -45,7 +45,10 @@ async fn sigterm_drains_the_request_in_flight_then_exits() {
 
     // One node, answering a match only when the test lets it.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let node_url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let node_url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
     let cert = files
         .ca
         .issue(
@@ -102,7 +105,11 @@ async fn sigterm_drains_the_request_in_flight_then_exits() {
         acts_for: None,
         cert_uris: vec![trust::tls::member_uri("school-a")],
     });
-    std::fs::write(&files.directory_file, toml::to_string_pretty(&directory).unwrap()).unwrap();
+    std::fs::write(
+        &files.directory_file,
+        toml::to_string_pretty(&directory).unwrap(),
+    )
+    .unwrap();
 
     // The real gateway, as its own process.
     let mut gateway = Command::new(env!("CARGO_BIN_EXE_federation"))
@@ -150,7 +157,6 @@ async fn sigterm_drains_the_request_in_flight_then_exits() {
                 .post(url)
                 .bearer_auth(token)
                 .json(&serde_json::json!({
-                    "identifiers": {"upn": "A123456789012"},
                     "demographics": {"given_name": "Amelia", "family_name": "Okafor",
                         "date_of_birth": "2014-03-09"}
                 }))
