@@ -112,7 +112,7 @@ impl FromRequest for GatewayCaller {
                 })
             } else {
                 Err(ApiError::Forbidden(format!(
-                    "'{}' is not a gateway; notifications arrive through gateways only",
+                    "'{}' is not a gateway; this operation serves gateways only",
                     member.id
                 )))
             }

@@ -28,6 +28,26 @@ pub struct Settings {
     /// deadlines. A school without it counts every weekday from 08:30 Europe/London.
     #[serde(default)]
     pub school: Option<crate::notifications::calendar::SchoolSettings>,
+    /// The record locator: without it, the node publishes no filter.
+    #[serde(default)]
+    pub locator: Option<LocatorSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocatorSettings {
+    /// File holding the base64 of the federation's 32-byte locator key, shared by every
+    /// node and gateway of the federation.
+    pub key_file: PathBuf,
+    /// Target false-positive rate of the published filter, per looked-up token. A
+    /// gateway tests every node's filter, so this times the number of nodes is about the
+    /// nodes asked needlessly per search.
+    #[serde(default = "default_locator_fp")]
+    pub false_positive_rate: f64,
+}
+
+fn default_locator_fp() -> f64 {
+    1e-6
 }
 
 #[derive(Debug, Clone, Deserialize)]

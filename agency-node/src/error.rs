@@ -22,6 +22,8 @@ pub enum ApiError {
     ChildNotFound,
     #[error("record not found")]
     RecordNotFound,
+    #[error("record locator not configured")]
+    LocatorNotConfigured,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("precondition failed")]
@@ -70,6 +72,12 @@ impl ApiError {
             ApiError::ChildNotFound => {
                 Problem::new("child-not-found", "This node holds no such child", 404)
             }
+            ApiError::LocatorNotConfigured => Problem::new(
+                "locator-not-configured",
+                "This node publishes no record-locator filter",
+                404,
+            )
+            .with_detail("the node's configuration has no [locator] section"),
             ApiError::RecordNotFound => Problem::new(
                 "record-not-found",
                 "This child has no such record (or it was retracted)",
@@ -182,6 +190,11 @@ mod tests {
             (ApiError::OverrideNotAllowed, 403, "override-not-allowed"),
             (ApiError::ChildNotFound, 404, "child-not-found"),
             (ApiError::RecordNotFound, 404, "record-not-found"),
+            (
+                ApiError::LocatorNotConfigured,
+                404,
+                "locator-not-configured",
+            ),
             (ApiError::Conflict(String::new()), 409, "conflict"),
             (ApiError::Stale(3), 412, "precondition-failed"),
             (

@@ -45,6 +45,7 @@ use utoipa::{Modify, OpenApi};
         routes::notifications::offer,
         routes::notifications::receive,
         routes::notifications::acknowledged,
+        routes::federation::locator_filter,
     ),
     components(schemas(schemas::AgencyKind, schemas::federation::Purpose, schemas::federation::LegalBasis)),
     modifiers(&SecuritySchemes),

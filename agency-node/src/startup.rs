@@ -36,6 +36,8 @@ pub struct AppState {
     pub school_calendar: Option<SchoolCalendar>,
     /// The secret the gateway signs deliveries to this node with.
     pub webhook_secret: Option<trust::webhook::WebhookSecret>,
+    /// The locator key and the filter's target false-positive rate, when configured.
+    pub locator: Option<(trust::locator::LocatorKey, f64)>,
 }
 
 pub struct Application {
@@ -133,6 +135,19 @@ impl Application {
             settings.notifications.clone(),
             &settings.tls,
         )?;
+        let locator = match &settings.locator {
+            Some(l) => {
+                let text = std::fs::read_to_string(&l.key_file)
+                    .with_context(|| format!("reading the locator key {}", l.key_file.display()))?;
+                let key = trust::locator::LocatorKey::from_base64(&text)?;
+                anyhow::ensure!(
+                    l.false_positive_rate > 0.0 && l.false_positive_rate < 0.5,
+                    "[locator] false_positive_rate must be between 0 and 0.5"
+                );
+                Some((key, l.false_positive_rate))
+            }
+            None => None,
+        };
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let port = listener.local_addr()?.port();
         let metrics = web::Data::new(trust::metrics::Metrics::new("agency-node"));
@@ -147,6 +162,7 @@ impl Application {
             limiter: trust::limits::RateLimiter::new(settings.limits),
             notifications: settings.notifications.clone(),
             earliest_school_day,
+            locator,
             school_calendar,
             webhook_secret,
         });
@@ -200,6 +216,7 @@ impl Application {
                 .service(routes::notifications::offer)
                 .service(routes::notifications::receive)
                 .service(routes::notifications::acknowledged)
+                .service(routes::federation::locator_filter)
                 .app_data(routes.clone())
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(trust::http::not_found))

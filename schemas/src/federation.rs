@@ -343,3 +343,27 @@ mod tests {
         assert_eq!(q.validate()[0].field, "identifiers");
     }
 }
+
+/// A node's record-locator filter: a keyed membership filter of the children it holds,
+/// which a gateway tests before asking the node (DESIGN §6). It holds no identifier and
+/// no name, only bits set by HMAC-SHA-256 tokens under the federation's locator key.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LocatorFilterDocument {
+    /// The node that published it.
+    #[schema(value_type = String)]
+    pub agency: AgencyId,
+    /// Format of `filter`: `blocked-bloom-512/v1`.
+    pub format: String,
+    /// Public name of the locator key the tokens were made with (not the key).
+    pub key_id: String,
+    /// Children the filter covers.
+    pub children: u64,
+    /// Tokens inserted (identifiers and demographic blocking keys).
+    pub tokens: u64,
+    /// The false-positive rate per looked-up token expected from its size and contents.
+    pub expected_false_positive_rate: f64,
+    #[schema(value_type = String, format = DateTime)]
+    pub built_at: DateTime<Utc>,
+    /// The filter, base64.
+    pub filter: String,
+}

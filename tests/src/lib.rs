@@ -349,7 +349,6 @@ impl TestFederation {
             .unwrap_or_default()
     }
 
-    /// The node's database file and its journals, as bytes.
     /// Everything a node's database holds, as bytes to search: the SQLite files (with
     /// their journals), or on PostgreSQL every row of every table as JSON text.
     pub fn database_bytes(&self, node: &str) -> Vec<u8> {
@@ -393,6 +392,25 @@ impl TestFederation {
             }
         }
         bytes
+    }
+
+    /// Starts one more gateway replica from the federation's gateway configuration file
+    /// (so with the same reference key), or with the reference key in `other_key_file`.
+    /// Returns its URL and handle; stop it with `handle.stop(false)`.
+    pub async fn spawn_gateway_replica(
+        &self,
+        other_key_file: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<(String, ServerHandle)> {
+        let listener = free_listener()?;
+        let port = listener.local_addr()?.port();
+        let mut settings = self.files.gateway_settings()?;
+        if let Some(key_file) = other_key_file {
+            settings.reference.key_file = key_file;
+        }
+        let app = gateway::Application::build_with_listener(settings, listener)?;
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Ok((format!("https://127.0.0.1:{port}"), handle))
     }
 
     pub async fn shutdown(self) {

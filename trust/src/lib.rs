@@ -6,6 +6,7 @@
 pub mod directory;
 pub mod http;
 pub mod limits;
+pub mod locator;
 pub mod metrics;
 pub mod settings;
 pub mod telemetry;

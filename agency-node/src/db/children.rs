@@ -186,6 +186,54 @@ pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
     Ok(c::children.count().get_result(conn)?)
 }
 
+/// What the record locator keys of one child: identifiers and demographics.
+pub type LocatorRow = (
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    chrono::NaiveDate,
+    Option<String>,
+);
+
+/// Every child's locator inputs (UPN, NHS number, given and family name, date of birth,
+/// postcode), in pages so the whole table is never one result set.
+pub fn locator_rows(
+    conn: &mut DbConnection,
+    mut each: impl FnMut(LocatorRow),
+) -> Result<u64, DbError> {
+    const PAGE: i64 = 10_000;
+    let mut after = String::new();
+    let mut count = 0u64;
+    loop {
+        let page: Vec<(String, LocatorRow)> = c::children
+            .filter(c::id.gt(&after))
+            .order(c::id.asc())
+            .select((
+                c::id,
+                (
+                    c::upn,
+                    c::nhs_number,
+                    c::given_name,
+                    c::family_name,
+                    c::date_of_birth,
+                    c::postcode,
+                ),
+            ))
+            .limit(PAGE)
+            .load(conn)?;
+        let last = page.last().map(|(id, _)| id.clone());
+        for (_, row) in page {
+            each(row);
+            count += 1;
+        }
+        match last {
+            Some(id) => after = id,
+            None => return Ok(count),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

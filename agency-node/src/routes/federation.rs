@@ -404,3 +404,67 @@ pub async fn access_report(
         entries,
     }))
 }
+
+/// This node's record-locator filter, for gateways only.
+///
+/// A keyed membership filter over the children this node holds: the HMAC-SHA-256, under
+/// the federation's locator key, of each child's UPN and NHS number and of two
+/// demographic blocking keys (date of birth, Soundex of the family name, initial of the
+/// given name; once more with the postcode area). A gateway tests a search's tokens
+/// against every node's filter and asks only the nodes that may hold the child. The
+/// filter says nothing about whom it holds to anyone without the key; it is built from
+/// the current records on each request.
+#[utoipa::path(
+    tag = "federation",
+    responses(
+        (status = 200, description = "The node's current filter", body = schemas::LocatorFilterDocument),
+        (status = 403, description = "Caller is not a gateway, or not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "This node has no locator configured", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[get("/v1/federation/locator-filter")]
+pub async fn locator_filter(
+    _caller: crate::auth::GatewayCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if state.locator.is_none() {
+        return Err(ApiError::LocatorNotConfigured);
+    }
+    let state_for_block = state.clone();
+    let document = web::block(move || -> Result<_, ApiError> {
+        let state = state_for_block;
+        let Some((key, rate)) = &state.locator else {
+            return Err(ApiError::LocatorNotConfigured);
+        };
+        let mut conn = state.pool.get().map_err(|_| ApiError::Unavailable)?;
+        let mut tokens = Vec::new();
+        let children =
+            db::children::locator_rows(&mut conn, |(upn, nhs, given, family, dob, postcode)| {
+                let input = trust::locator::BlockingInput {
+                    given_name: &given,
+                    family_name: &family,
+                    date_of_birth: dob,
+                    postcode: postcode.as_deref(),
+                };
+                tokens.extend(key.child_tokens(upn.as_deref(), nhs.as_deref(), None, &input));
+            })?;
+        let filter = trust::locator::LocatorFilter::build(&tokens, *rate);
+        Ok(schemas::LocatorFilterDocument {
+            agency: state.agency_id.clone(),
+            format: "blocked-bloom-512/v1".into(),
+            key_id: key.id().to_owned(),
+            children,
+            tokens: filter.items(),
+            expected_false_positive_rate: filter.expected_false_positive_rate(),
+            built_at: chrono::Utc::now(),
+            filter: base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                filter.to_bytes(),
+            ),
+        })
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(document))
+}

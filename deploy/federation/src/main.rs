@@ -50,6 +50,30 @@ enum Cmd {
         #[arg(long, env = "FEDERATION_DATABASE", default_value = "sqlite", value_parser = parse_database)]
         database: federation::plan::Database,
     },
+    /// Lay out and seed the dev federation with each service on its own host address,
+    /// without starting anything (for running the services on separate hosts, as
+    /// `deploy/netns/multi-host.sh` does). Writes `layout.env` and `sample-query.json`.
+    Layout {
+        #[arg(long, default_value = ".federation")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        children: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Address the gateway listens on (and its certificate names).
+        #[arg(long, default_value = "127.0.0.1")]
+        gateway_host: String,
+        #[arg(long, default_value_t = 8443)]
+        gateway_port: u16,
+        #[arg(long, default_value_t = 9101)]
+        first_node_port: u16,
+        /// A node on its own host: `ID=ADDRESS`, e.g. `health=10.77.4.2`. Repeatable.
+        #[arg(long = "node-host", value_parser = parse_node_host)]
+        node_hosts: Vec<(String, String)>,
+        /// The gateway's wait for one node, in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        node_timeout_ms: u64,
+    },
     /// Mint a practitioner token from the running dev federation's issuer.
     Token {
         /// Role claim, e.g. designated_safeguarding_lead, teacher, social_worker.
@@ -179,6 +203,31 @@ enum BenchCmd {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// The record locator at the size of England: each node's keyed membership filter
+    /// built with the real filter code over a synthetic population (no network), then
+    /// filter sizes, false-positive rates, nodes contacted per search against nodes truly
+    /// holding the child, and refresh cost.
+    Locator {
+        /// Children aged 0-17 in the federation.
+        #[arg(long, default_value_t = 12_000_000)]
+        children: usize,
+        #[arg(long, default_value_t = 150)]
+        local_authorities: usize,
+        #[arg(long, default_value_t = 24_000)]
+        schools: usize,
+        #[arg(long, default_value_t = 42)]
+        health_bodies: usize,
+        #[arg(long, default_value_t = 43)]
+        police_forces: usize,
+        /// Searches simulated; each tests every node's filter.
+        #[arg(long, default_value_t = 5_000)]
+        queries: usize,
+        /// Target false-positive rate of each filter, per looked-up token.
+        #[arg(long, default_value_t = 1e-6)]
+        false_positive_rate: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 fn parse_header(s: &str) -> Result<(String, String), String> {
@@ -226,6 +275,15 @@ fn parse_database(s: &str) -> Result<federation::plan::Database, String> {
     })
 }
 
+fn parse_node_host(s: &str) -> Result<(String, String), String> {
+    let (id, host) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected ID=ADDRESS, got '{s}'"))?;
+    host.parse::<std::net::IpAddr>()
+        .map_err(|_| format!("'{host}' is not an IP address"))?;
+    Ok((id.to_owned(), host.to_owned()))
+}
+
 fn parse_role(s: &str) -> Result<PractitionerRole, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| format!("unknown role '{s}'"))
@@ -258,6 +316,25 @@ fn main() -> anyhow::Result<()> {
                 database,
             }))
         }
+        Cmd::Layout {
+            dir,
+            children,
+            seed,
+            gateway_host,
+            gateway_port,
+            first_node_port,
+            node_hosts,
+            node_timeout_ms,
+        } => federation::up::layout(federation::up::LayoutOptions {
+            dir,
+            children,
+            seed,
+            gateway_host,
+            gateway_port,
+            first_node_port,
+            node_hosts,
+            node_timeout_ms,
+        }),
         Cmd::Token {
             role,
             agency,
@@ -380,6 +457,28 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&report)?);
             Ok(())
         }
+        Cmd::Bench {
+            what:
+                BenchCmd::Locator {
+                    children,
+                    local_authorities,
+                    schools,
+                    health_bodies,
+                    police_forces,
+                    queries,
+                    false_positive_rate,
+                    seed,
+                },
+        } => federation::locator_bench::locator(&federation::locator_bench::Options {
+            children,
+            local_authorities,
+            schools,
+            health_bodies,
+            police_forces,
+            queries,
+            false_positive_rate,
+            seed,
+        }),
         Cmd::RunGateway { config, log_format } => {
             trust::telemetry::init(&log_format);
             let settings = gateway::Settings::load(Some(&config))?;

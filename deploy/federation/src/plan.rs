@@ -20,6 +20,9 @@ pub struct NodePlan {
     pub name: String,
     pub kind: AgencyKind,
     pub port: u16,
+    /// The node's own host address when it runs on another host than the gateway
+    /// (`None`: the plan's `host`). Its certificate names it.
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +132,7 @@ impl Plan {
                     name: (*name).into(),
                     kind: *kind,
                     port: first_node_port + i as u16,
+                    host: None,
                 })
                 .collect(),
             workers: None,
@@ -142,8 +146,12 @@ impl Plan {
         }
     }
 
+    pub fn node_host<'a>(&'a self, node: &'a NodePlan) -> &'a str {
+        node.host.as_deref().unwrap_or(&self.host)
+    }
+
     pub fn node_url(&self, node: &NodePlan) -> String {
-        format!("https://{}:{}", self.host, node.port)
+        format!("https://{}:{}", self.node_host(node), node.port)
     }
 
     pub fn gateway_url(&self) -> String {
@@ -251,15 +259,20 @@ impl Federation {
             }),
             q(&matching_key.display().to_string())
         );
+        // One locator key for the federation: nodes key their filters with it, gateways
+        // their lookups.
+        let locator_key = root.join("locator.key");
+        write(&locator_key, &trust::locator::LocatorKey::generate()?)?;
         let mut node_configs = BTreeMap::new();
         let mut database_urls = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
         let mut webhook_secrets = BTreeMap::new();
         let gateway_secrets = root.join("gateway").join("webhook-secrets");
         for node in &plan.nodes {
+            let node_hosts = ["localhost", plan.node_host(node)];
             let cert = ca.issue(
                 &node.id,
-                &hosts,
+                &node_hosts,
                 Usage::ServerAndClient,
                 Validity::default(),
             )?;
@@ -319,7 +332,7 @@ impl Federation {
             writeln!(
                 text,
                 "[server]\nlisten = {}",
-                q(&format!("{}:{}", plan.host, node.port))
+                q(&format!("{}:{}", plan.node_host(node), node.port))
             )?;
             if let Some(w) = plan.workers {
                 writeln!(text, "workers = {w}")?;
@@ -351,6 +364,11 @@ impl Federation {
                 write_school_calendar(&mut text, &node.id)?;
             }
             writeln!(text, "{matching_section}")?;
+            writeln!(
+                text,
+                "\n[locator]\nkey_file = {}",
+                q(&locator_key.display().to_string())
+            )?;
             write_limits(&mut text, plan.rate_limit)?;
             write(&config, &text)?;
             node_configs.insert(node.id.clone(), (config, db));

@@ -59,7 +59,7 @@ pub const DEMO_PRACTITIONERS: &[(&str, PractitionerRole, &str, &str)] = &[
 ];
 
 /// Refuses to clear a folder that does not look like one `up` made.
-fn clear_previous(dir: &Path) -> anyhow::Result<()> {
+pub fn clear_previous(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
         return Ok(());
     }
@@ -440,4 +440,85 @@ async fn stop_all(processes: &mut [Process]) {
             let _ = p.child.kill().await;
         }
     }
+}
+
+/// What `federation layout` is asked to lay out: the dev federation with each service on
+/// a host address of its own (for a multi-host run), not started.
+pub struct LayoutOptions {
+    pub dir: PathBuf,
+    pub children: usize,
+    pub seed: u64,
+    pub gateway_host: String,
+    pub gateway_port: u16,
+    pub first_node_port: u16,
+    /// `(node id, host address)`; nodes not named stay on the gateway's host.
+    pub node_hosts: Vec<(String, String)>,
+    pub node_timeout_ms: u64,
+}
+
+/// Generates and seeds a federation without starting it, and writes `layout.env` (the
+/// URLs, the CA and a few practitioner tokens) and `sample-query.json` (a query for a
+/// child whom several agencies hold) next to it.
+pub fn layout(opts: LayoutOptions) -> anyhow::Result<()> {
+    clear_previous(&opts.dir)?;
+    let mut plan = Plan::dev(opts.gateway_port, opts.first_node_port);
+    plan.host = opts.gateway_host.clone();
+    plan.node_timeout_ms = opts.node_timeout_ms;
+    for node in &mut plan.nodes {
+        node.host = opts
+            .node_hosts
+            .iter()
+            .find(|(id, _)| *id == node.id)
+            .map(|(_, host)| host.clone());
+    }
+    let unknown: Vec<&str> = opts
+        .node_hosts
+        .iter()
+        .filter(|(id, _)| !plan.nodes.iter().any(|n| &n.id == id))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    anyhow::ensure!(unknown.is_empty(), "no such node: {}", unknown.join(", "));
+    let federation = Federation::generate(&opts.dir, plan)?;
+    let children = seed::population(opts.seed, opts.children);
+    let progress =
+        crate::load::Progress::for_stdout(crate::load::holdings(&children) as u64, "seeding");
+    crate::load::load(&federation, &children, &progress)?;
+    let mut env = String::from("# Written by `federation layout`.\n");
+    writeln!(env, "GATEWAY_URL={}", federation.plan.gateway_url())?;
+    writeln!(env, "CA_CERT={}", federation.ca_file.display())?;
+    writeln!(
+        env,
+        "GATEWAY_CONFIG={}",
+        federation.gateway_config.display()
+    )?;
+    for node in &federation.plan.nodes {
+        let name = env_name(&node.id);
+        writeln!(env, "NODE_URL_{name}={}", federation.plan.node_url(node))?;
+        if let Some((config, _)) = federation.node_configs.get(&node.id) {
+            writeln!(env, "NODE_CONFIG_{name}={}", config.display())?;
+        }
+    }
+    for (name, role, agency, subject) in DEMO_PRACTITIONERS {
+        let token = federation.token(*role, agency, subject, 3600)?;
+        writeln!(env, "{name}={token}")?;
+    }
+    std::fs::write(federation.root.join("layout.env"), env)?;
+    let most_known = children
+        .iter()
+        .max_by_key(|c| c.agencies().len())
+        .context("no children generated")?;
+    std::fs::write(
+        federation.root.join("sample-query.json"),
+        serde_json::to_string_pretty(&serde_json::json!({
+            "identifiers": {"upn": most_known.upn, "nhs_number": most_known.nhs_number},
+            "demographics": most_known.demographics,
+        }))?,
+    )?;
+    println!(
+        "Laid out the federation in {} ({} children; the sample child is held by {})",
+        federation.root.display(),
+        children.len(),
+        most_known.agencies().join(", ")
+    );
+    Ok(())
 }
