@@ -420,7 +420,6 @@ pub async fn access_report(
         (status = 200, description = "The node's current filter", body = schemas::LocatorFilterDocument),
         (status = 403, description = "Caller is not a gateway, or not a member", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "This node has no locator configured", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limited", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = []))
 )]
