@@ -97,6 +97,10 @@ const SCHEMA_EXAMPLES: &[(&str, &str)] = &[
     ),
     ("Outbox", include_str!("../openapi-examples/Outbox.json")),
     ("Inbox", include_str!("../openapi-examples/Inbox.json")),
+    (
+        "LocatorFilterDocument",
+        include_str!("../openapi-examples/LocatorFilterDocument.json"),
+    ),
 ];
 
 fn problem_response(description: &str, example: Value, retry_after: bool) -> Value {
