@@ -54,17 +54,22 @@ enum Cmd {
     /// without starting anything (for running the services on separate hosts, as
     /// `deploy/netns/multi-host.sh` does). Writes `layout.env` and `sample-query.json`.
     Layout {
+        /// Folder to lay the federation out in (replaced).
         #[arg(long, default_value = ".federation")]
         dir: PathBuf,
+        /// How many synthetic children to generate and seed.
         #[arg(long, default_value_t = 300)]
         children: usize,
+        /// Seed of the synthetic population: the same seed gives the same children.
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Address the gateway listens on (and its certificate names).
         #[arg(long, default_value = "127.0.0.1")]
         gateway_host: String,
+        /// Port of the gateway.
         #[arg(long, default_value_t = 8443)]
         gateway_port: u16,
+        /// Port of the first node; the others follow it.
         #[arg(long, default_value_t = 9101)]
         first_node_port: u16,
         /// A node on its own host: `ID=ADDRESS`, e.g. `health=10.77.4.2`. Repeatable.
@@ -211,12 +216,16 @@ enum BenchCmd {
         /// Children aged 0-17 in the federation.
         #[arg(long, default_value_t = 12_000_000)]
         children: usize,
+        /// Local authorities, each with a social care and an early help node.
         #[arg(long, default_value_t = 150)]
         local_authorities: usize,
+        /// Schools, each a node.
         #[arg(long, default_value_t = 24_000)]
         schools: usize,
+        /// Health bodies, each a node.
         #[arg(long, default_value_t = 42)]
         health_bodies: usize,
+        /// Police forces, each a node.
         #[arg(long, default_value_t = 43)]
         police_forces: usize,
         /// Searches simulated; each tests every node's filter.
@@ -225,6 +234,7 @@ enum BenchCmd {
         /// Target false-positive rate of each filter, per looked-up token.
         #[arg(long, default_value_t = 1e-6)]
         false_positive_rate: f64,
+        /// Seed of the synthetic population and of the searches.
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
