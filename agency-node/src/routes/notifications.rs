@@ -16,7 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{NaiveDateTime, Utc};
 use schemas::notification::{
     Acknowledgement, DeliveryOutcome, DeliveryReceipt, EventPublish, EventType, Inbox, InboxItem,
-    Notification, NotificationOffer, OfferAnswer, Outbox, OutboxItem, Subscription,
+    Notification, NotificationOffer, OfferAnswer, Outbox, OutboxItem, OutboxStatus, Subscription,
     SubscriptionUpdate, Subscriptions,
 };
 use schemas::{FieldError, MatchOutcome, Problem};
@@ -120,8 +120,8 @@ pub async fn publish(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
-    /// Only events in this state: `pending`, `delivered` or `dead`.
-    pub status: Option<String>,
+    /// Only events in this state.
+    pub status: Option<OutboxStatus>,
     /// Only events at risk of missing their deadline.
     #[serde(default)]
     pub at_risk: bool,
@@ -137,7 +137,7 @@ pub struct OutboxQuery {
     params(OutboxQuery),
     responses(
         (status = 200, description = "The outbox", body = Outbox),
-        (status = 400, description = "Unknown status", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid query parameters", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Caller is not this agency's integration client", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = []))
@@ -149,24 +149,13 @@ pub async fn outbox(
     query: web::Query<OutboxQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    if let Some(status) = &query.status
-        && ![
-            db::notifications::PENDING,
-            db::notifications::DELIVERED,
-            db::notifications::DEAD,
-        ]
-        .contains(&status.as_str())
-    {
-        return Err(ApiError::Invalid(vec![FieldError::new(
-            "status",
-            "must be pending, delivered or dead",
-        )]));
-    }
+    // Anything but pending, delivered or dead is refused with 400 as the query is read.
+    let status = query.status.map(|s| audit::wire_name(&s));
     let horizon = horizon(&state);
     let pool = state.pool.clone();
     let items = web::block(move || -> Result<Vec<OutboxItem>, DbError> {
         let mut conn = pool.get()?;
-        let rows = db::notifications::list(&mut conn, query.status.as_deref(), LIST_LIMIT)?;
+        let rows = db::notifications::list(&mut conn, status.as_deref(), LIST_LIMIT)?;
         rows.into_iter()
             .map(|row| outbox_item(&mut conn, row, horizon))
             .filter(|item| !query.at_risk || item.as_ref().is_ok_and(|i| i.at_risk))
@@ -276,6 +265,7 @@ pub struct InboxQuery {
     params(InboxQuery),
     responses(
         (status = 200, description = "The inbox", body = Inbox),
+        (status = 400, description = "Invalid query parameters", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Caller is not this agency's integration client", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = []))
@@ -305,6 +295,7 @@ pub async fn inbox(
 #[schema(example = json!({"by": "dsl.school-a"}))]
 pub struct AcknowledgeRequest {
     /// Who read it: the practitioner's user name in the agency's own system.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub by: String,
 }
 
