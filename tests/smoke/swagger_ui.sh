@@ -31,11 +31,15 @@ openssl pkcs12 -export -in "$INTEGRATION_CERT" -inkey "$INTEGRATION_KEY" \
   -name "dev federation integration client" -passout pass: -out "$browser_home/client.p12"
 pk12util -d "$nss" -i "$browser_home/client.p12" -W ""
 
-# Present the integration certificate to the node without asking (headless cannot ask).
-node_origin=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(f"{p.scheme}://{p.netloc}")' "$INTEGRATION_NODE_URL")
+# Present the integration certificate without asking (headless cannot ask): to the node,
+# which requires one, and to the gateway, which asks every client for an optional one
+# (nodes routing notifications present theirs; a practitioner's is ignored there).
+origin() { python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(f"{p.scheme}://{p.netloc}")' "$1"; }
+node_origin=$(origin "$INTEGRATION_NODE_URL")
+gateway_origin=$(origin "$GATEWAY_URL")
 mkdir -p "$policy_dir"
 cat >"$policy" <<JSON
-{"AutoSelectCertificateForUrls": ["{\"pattern\":\"$node_origin\",\"filter\":{}}"]}
+{"AutoSelectCertificateForUrls": ["{\"pattern\":\"$node_origin\",\"filter\":{}}", "{\"pattern\":\"$gateway_origin\",\"filter\":{}}"]}
 JSON
 
 HOME="$browser_home" NODE_PATH="$PWD/.ci/npm/node_modules" \
