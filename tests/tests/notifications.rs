@@ -167,6 +167,19 @@ async fn copies_at_school_a(fed: &TestFederation, id: &str) -> usize {
         .count()
 }
 
+/// School A's system acknowledges the event on behalf of its DSL.
+async fn acknowledge_at_school_a(fed: &TestFederation, id: &str) -> reqwest::Response {
+    fed.integration_client("school-a")
+        .post(format!(
+            "{}/v1/notifications/inbox/{id}/acknowledge",
+            fed.node_url("school-a")
+        ))
+        .json(&json!({"by": "dsl.school-a"}))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn recipient<'a>(event: &'a Value, agency: &str) -> Option<&'a Value> {
     event["recipients"]
         .as_array()
@@ -228,16 +241,7 @@ async fn encompass_reaches_the_childs_school_as_a_summary_and_no_other_school() 
     );
 
     // The school's DSL acknowledges; the police see it.
-    let response = fed
-        .integration_client("school-a")
-        .post(format!(
-            "{}/v1/notifications/inbox/{id}/acknowledge",
-            fed.node_url("school-a")
-        ))
-        .json(&json!({"by": "dsl.school-a"}))
-        .send()
-        .await
-        .unwrap();
+    let response = acknowledge_at_school_a(&fed, &id).await;
     assert_eq!(response.status(), 200);
     let acked: Value = response.json().await.unwrap();
     assert_eq!(acked["acknowledged_by"], "dsl.school-a");
@@ -672,16 +676,7 @@ async fn an_unacknowledged_encompass_notification_is_at_risk_until_acknowledged(
     let inbox_series = "notifications_at_risk{box=\"inbox\"}";
     assert_eq!(metric(&fed, "school-a", inbox_series).await, "1");
 
-    let response = fed
-        .integration_client("school-a")
-        .post(format!(
-            "{}/v1/notifications/inbox/{id}/acknowledge",
-            fed.node_url("school-a")
-        ))
-        .json(&json!({"by": "dsl.school-a"}))
-        .send()
-        .await
-        .unwrap();
+    let response = acknowledge_at_school_a(&fed, &id).await;
     assert_eq!(response.status(), 200);
     let listed: Value = at_risk(&fed).await.unwrap().json().await.unwrap();
     assert!(listed["items"].as_array().unwrap().is_empty(), "{listed:#}");
