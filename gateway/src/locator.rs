@@ -108,6 +108,7 @@ impl Locator {
             family_name: &d.family_name,
             date_of_birth: d.date_of_birth,
             postcode: d.postcode.as_deref(),
+            sex: d.sex,
         });
         self.key
             .query_tokens(upn.as_deref(), nhs.as_deref(), None, demographics.as_ref())
@@ -289,6 +290,7 @@ mod tests {
                 family_name: "Okafor",
                 date_of_birth: NaiveDate::from_ymd_opt(2014, 3, 9).unwrap(),
                 postcode: Some("ZZ1 4AB"),
+                sex: None,
             },
         )
     }

@@ -15,6 +15,7 @@ fn tokens_of(key: &LocatorKey, child: &schemas::ChildUpsert) -> Vec<Token> {
         family_name: &d.family_name,
         date_of_birth: d.date_of_birth,
         postcode: d.postcode.as_deref(),
+        sex: d.sex,
     };
     let mut tokens = identifier_tokens(key, child);
     tokens.extend(key.query_tokens(None, None, None, Some(&demographics)));
