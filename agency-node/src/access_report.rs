@@ -77,10 +77,13 @@ pub fn build(
         .collect();
     let mut entries: Vec<AccessReportEntry> = rows
         .iter()
-        .filter(|r| r.action == "disclosure")
+        .filter(|r| r.action == "disclosure" || r.action == "confirm")
         .filter_map(|r| {
             let detail: serde_json::Value = serde_json::from_str(&r.detail).ok()?;
-            if detail.get("disclosed").and_then(|v| v.as_bool()) != Some(true) {
+            // A confirmation that linked nothing (the child gone, or nothing this
+            // practitioner may see) told them nothing.
+            let flag = if r.action == "confirm" { "confirmed" } else { "disclosed" };
+            if detail.get(flag).and_then(|v| v.as_bool()) != Some(true) {
                 return None;
             }
             let levels: BTreeMap<String, String> =
@@ -106,11 +109,20 @@ pub fn build(
                 return None;
             }
             let why = purpose.map(schemas::disclosure::purpose_in_words).unwrap_or("for their work");
-            let mut sentence = format!(
-                "On {}, {seen_by} saw {}, {why}.",
-                r.at.format("%-d %B %Y"),
-                what_was_seen(&levels)
-            );
+            let mut sentence = if r.action == "confirm" {
+                format!(
+                    "On {}, {seen_by} told us that you are the child they were looking for, \
+                     {why}. Our records did not match their search exactly, so they saw \
+                     nothing from us until they had checked and confirmed it.",
+                    r.at.format("%-d %B %Y"),
+                )
+            } else {
+                format!(
+                    "On {}, {seen_by} saw {}, {why}.",
+                    r.at.format("%-d %B %Y"),
+                    what_was_seen(&levels)
+                )
+            };
             if override_used {
                 sentence.push_str(
                     " They shared it without asking you first, because they were worried about your safety.",
