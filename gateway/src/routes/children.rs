@@ -5,7 +5,7 @@ use crate::reference::{NodeEntry, ReferenceClaims};
 use crate::startup::AppState;
 use crate::upstream::Failure;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{Duration, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use schemas::{
     AccessContext, AgencySearchResult, CandidateConfirmation, ChildQuery, ChildView,
     ConfirmRequest, ConfirmResponse, FieldError, MatchGrade, Problem, SearchResponse, SearchStatus,
@@ -108,7 +108,10 @@ pub async fn search(
         .iter()
         .any(|(_, e)| matches!(e, NodeEntry::Held { .. } | NodeEntry::Candidates { .. }));
     let (reference, expires_at) = if any_held {
-        let expires_at = Utc::now() + Duration::seconds(state.reference_ttl_seconds);
+        // Whole seconds: what the reference holds, so a confirmation's new reference
+        // says the same expiry.
+        let expires_at =
+            Utc::now().trunc_subsecs(0) + Duration::seconds(state.reference_ttl_seconds);
         let claims = ReferenceClaims {
             iss: auth.practitioner.issuer.clone(),
             sub: auth.practitioner.subject.clone(),
