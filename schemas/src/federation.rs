@@ -215,7 +215,7 @@ pub struct CandidateConfirmation {
     /// Why the practitioner is sure the candidate is the child. Recorded in the node's
     /// audit.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(required = true, min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -247,7 +247,7 @@ pub struct ConfirmRequest {
     /// Why you are sure this candidate is the child you searched for. Recorded in the
     /// agency's audit.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(required = true, min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
