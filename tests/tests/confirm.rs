@@ -63,6 +63,10 @@ async fn put_record(fed: &TestFederation, node: &str, local_id: &str, record: Va
 /// copy drifted the way records drift: a misspelt given name and a move to another
 /// postcode district. The social care copy has a record.
 async fn seed_drifted_child(fed: &TestFederation) {
+    seed_drifted_copy(fed, "Rosalynd").await;
+}
+
+async fn seed_drifted_copy(fed: &TestFederation, drifted_given_name: &str) {
     put_child(
         fed,
         "school-a",
@@ -84,7 +88,7 @@ async fn seed_drifted_child(fed: &TestFederation) {
         fed,
         "social-care",
         "LCS-QUENBY-9",
-        json!({"given_name": "Rosalynd", "family_name": "Quenby",
+        json!({"given_name": drifted_given_name, "family_name": "Quenby",
             "date_of_birth": "2015-06-21", "sex": "female", "postcode": "ZZ8 7QT"}),
     )
     .await;
@@ -514,5 +518,34 @@ async fn confirmation_refusals() {
             .ends_with("agency-unavailable"),
         "{problem}"
     );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn candidates_found_in_keyed_mode_are_confirmed_the_same_way() {
+    let fed = spawn_federation(Options {
+        matching_mode: agency_node::matching::MatchingMode::Keyed,
+        ..two_agencies()
+    })
+    .await
+    .unwrap();
+    seed_drifted_copy(&fed, "Rosalinda").await;
+    let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+    let found = search(&fed, &dsl, &query("Rosalind")).await;
+    let social = agency(&found, "social-care");
+    assert_eq!(social["status"], "candidates", "{found}");
+    assert_eq!(social["candidates"][0]["confirmable"], true, "{social}");
+    let reference = found["reference"].as_str().unwrap().to_owned();
+    let (status, confirmed) = confirm(
+        &fed,
+        &dsl,
+        &reference,
+        json!({"agency_id": "social-care", "candidate": 1, "reason": REASON}),
+    )
+    .await;
+    assert_eq!(status, 200, "{confirmed}");
+    let linked = confirmed["reference"].as_str().unwrap().to_owned();
+    let after = view(&fed, &dsl, &linked).await;
+    assert_eq!(section(&after, "social-care")["status"], "ok", "{after}");
     fed.shutdown().await;
 }
