@@ -236,6 +236,13 @@ async fn candidate_confirmation_flow_through_the_gateway() {
         "{text}"
     );
     let reference = found["reference"].as_str().unwrap().to_owned();
+    // The candidate's token rides inside the reference, which stays short enough for a
+    // URL path.
+    eprintln!(
+        "reference with one candidate: {} characters",
+        reference.len()
+    );
+    assert!(reference.len() < 1024, "{} characters", reference.len());
 
     // Before confirmation nothing of social care's is read.
     let before = view(&fed, &dsl, &reference).await;
@@ -269,6 +276,7 @@ async fn candidate_confirmation_flow_through_the_gateway() {
     assert_eq!(confirmed["expires_at"], found["expires_at"]);
     let linked = confirmed["reference"].as_str().unwrap().to_owned();
     assert_ne!(linked, reference);
+    eprintln!("reference after confirmation: {} characters", linked.len());
 
     // The new reference reads social care's records; the old one still does not.
     let after = view(&fed, &dsl, &linked).await;
