@@ -105,7 +105,8 @@ pub enum MatchGrade {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchOutcome {
-    /// One child, `certain` or `probable`: linked, with a `local_ref`.
+    /// One child, `certain` or `probable`: linked, with a `local_ref`. Also the answer to
+    /// a confirmation: a `possible` candidate the practitioner confirmed (`confirmed`).
     Held,
     /// No child here resembles the one searched for.
     NotHeld,
@@ -308,7 +309,8 @@ pub struct ChildRecords {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchStatus {
-    /// The agency holds the child (`certain` or `probable`).
+    /// The agency holds the child (`certain` or `probable`, or a candidate the
+    /// practitioner confirmed).
     Held,
     /// The agency does not hold a child like the one searched for.
     NotFound,
