@@ -26,6 +26,10 @@ pub struct Settings {
     pub limits: trust::limits::RateLimitSettings,
     #[serde(default)]
     pub notifications: NotificationSettings,
+    /// The record locator: with it, a search asks only the nodes whose keyed membership
+    /// filter may hold the child (see `docs/benchmarks.md`). Without it, every node.
+    #[serde(default)]
+    pub locator: Option<crate::locator::LocatorSettings>,
 }
 
 /// Routing notifications between nodes.

@@ -40,19 +40,28 @@ pub enum NodeQuery<'a> {
     Keyed(&'a KeyedChildQuery),
 }
 
+/// With the record locator: the nodes' filters and the search's tokens.
+pub type LocatorLookup<'a> = Option<(&'a crate::locator::Locator, &'a [trust::locator::Token])>;
+
 pub async fn search(
     directory: &Directory,
     fanout: &Fanout<'_>,
     query: NodeQuery<'_>,
     context: &AccessContext,
+    locator: LocatorLookup<'_>,
 ) -> SearchOutcome {
     let nodes: Vec<Node<'_>> = directory.nodes().collect();
     let answers = join_all(nodes.iter().map(|member| async {
+        if let Some((locator, tokens)) = locator
+            && locator.decide(&member.id, tokens) == crate::locator::Decision::NotHeld
+        {
+            return None;
+        }
         let client = fanout.client(*member);
-        match query {
+        Some(match query {
             NodeQuery::Plain(q) => client.match_child(q, context).await,
             NodeQuery::Keyed(q) => client.match_child_keyed(q, context).await,
-        }
+        })
     }))
     .await;
     let mut agencies = Vec::with_capacity(nodes.len());
@@ -68,6 +77,14 @@ pub async fn search(
             confirmed: false,
             candidates: Vec::new(),
             reason: None,
+        };
+        let Some(outcome) = outcome else {
+            result.reason = Some(
+                "not asked: the agency's record-locator filter does not hold this child".into(),
+            );
+            agencies.push(result);
+            entries.push((member.id.clone(), NodeEntry::NotFound));
+            continue;
         };
         let entry = match outcome.result {
             Ok(node_answer) => match (

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod federation;
+pub mod locator;
 pub mod openapi;
 pub mod reference;
 pub mod routes;

@@ -23,6 +23,8 @@ pub struct AppState {
     pub notification_secrets: Option<std::path::PathBuf>,
     /// In keyed mode, the matching key: searches go to nodes as keyed encodings only.
     pub matching_key: Option<std::sync::Arc<agency_node::matching::MatchingKey>>,
+    /// With `[locator]`: the nodes' filters, refreshed in the background.
+    pub locator: Option<std::sync::Arc<crate::locator::Locator>>,
 }
 
 pub struct Application {
@@ -64,6 +66,10 @@ impl Application {
                 anyhow::bail!("matching.mode = \"keyed\" needs matching.key_file")
             }
         };
+        let locator = match &settings.locator {
+            Some(l) => Some(std::sync::Arc::new(crate::locator::Locator::load(l)?)),
+            None => None,
+        };
         let metrics = web::Data::new(trust::metrics::Metrics::new("gateway"));
         let http = crate::upstream::Upstream::new(
             metrics.clone().into_inner(),
@@ -88,7 +94,14 @@ impl Application {
             fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
             notification_secrets: settings.notifications.secrets_dir.clone(),
             matching_key,
+            locator,
         });
+        if let Some(l) = &settings.locator {
+            crate::locator::Locator::spawn_refresh(
+                state.clone(),
+                Duration::from_secs(l.refresh_seconds.max(1)),
+            );
+        }
         let openapi = crate::openapi::document();
         let routes = web::Data::new(trust::http::RouteTable::new(
             serde_json::to_value(&openapi)

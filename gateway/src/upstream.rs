@@ -324,6 +324,15 @@ impl NodeClient<'_> {
         self.send(request).await
     }
 
+    /// The node's record-locator filter (served to gateways only, no token).
+    pub async fn locator_filter(&self) -> Outcome<schemas::LocatorFilterDocument> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http.get(format!("{}/v1/federation/locator-filter", self.base_url));
+        self.send(request).await
+    }
+
     /// Offers a notification: does the node hold the child and want the event?
     pub async fn offer(&self, offer: &NotificationOffer) -> Outcome<OfferAnswer> {
         let Ok(http) = &self.http else {

@@ -36,6 +36,8 @@ pub struct Options {
     /// node's own certificate, keeps every request body it passes on, and forwards it to
     /// the node as the gateway. The directory lists the relay as the node.
     pub recorded: Vec<&'static str>,
+    /// The gateway uses the nodes' record-locator filters, fetched this often (seconds).
+    pub locator_refresh_seconds: Option<u64>,
 }
 
 /// How a broken node fails. Each one says it holds every child it is asked about, then
@@ -81,6 +83,7 @@ impl Default for Options {
             },
             matching_mode: agency_node::matching::MatchingMode::Plain,
             recorded: Vec::new(),
+            locator_refresh_seconds: None,
         }
     }
 }
@@ -182,6 +185,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         notifications: options.notifications,
         matching_mode: options.matching_mode,
         database: test_database(),
+        locator_refresh_seconds: options.locator_refresh_seconds,
     };
     let files = Federation::generate(dir.path(), plan)?;
     // From here on the databases exist: dropped with the federation, or now on failure.

@@ -6,9 +6,12 @@
 //! HMAC-SHA-256 under the federation's locator key of one normalised keyed item:
 //!
 //! - each identifier the node holds (UPN, NHS number, local-authority child id);
-//! - a demographic blocking key: date of birth, the Soundex code of the family name and
-//!   the given name's initial — once on its own (`wide`) and once with the postcode area
-//!   (`area`, the letters of the outward code) when a postcode is known.
+//! - a demographic blocking key: date of birth, the Soundex code of the family name, the
+//!   given name's initial and sex (`U` when not recorded) — once on its own (`wide`) and
+//!   once with the postcode area (`area`, the letters of the outward code) when a
+//!   postcode is known. A search looks up its own sex and `U` (both sexes and `U` when
+//!   it gives none), so a copy without sex is still found; sex halves the other children
+//!   who share a key, which is what makes a search ask nodes that do not hold the child.
 //!
 //! Without the key, a filter is a bit array that says nothing about who is in it. The
 //! key is held by the nodes and the gateways (it is federation configuration, like the
@@ -70,6 +73,8 @@ pub struct BlockingInput<'a> {
     pub family_name: &'a str,
     pub date_of_birth: NaiveDate,
     pub postcode: Option<&'a str>,
+    /// `None` and `Unknown` key alike (as not recorded).
+    pub sex: Option<schemas::Sex>,
 }
 
 /// A keyed item: what a filter holds and what a gateway looks up.
@@ -153,15 +158,26 @@ impl LocatorKey {
         items.extend(upn.map(Item::Upn));
         items.extend(nhs_number.map(Item::NhsNumber));
         items.extend(la_child_id.map(|(la, id)| Item::LaChildId { la, id }));
+        let mut tokens: Vec<Token> = items.into_iter().filter_map(|i| self.token(i)).collect();
         if let Some(d) = demographics {
             let has_area = d.postcode.and_then(postcode_area).is_some();
-            items.push(if has_area {
-                Item::Area(d)
+            let known = sex_letter(d.sex) != 'U';
+            let sexes: &[Option<schemas::Sex>] = if known {
+                &[d.sex, None]
             } else {
-                Item::Wide(d)
-            });
+                &[Some(schemas::Sex::Female), Some(schemas::Sex::Male), None]
+            };
+            for sex in sexes {
+                let variant = BlockingInput { sex: *sex, ..*d };
+                let item = if has_area {
+                    Item::Area(&variant)
+                } else {
+                    Item::Wide(&variant)
+                };
+                tokens.extend(self.token(item));
+            }
         }
-        items.into_iter().filter_map(|i| self.token(i)).collect()
+        tokens
     }
 }
 
@@ -207,10 +223,19 @@ fn blocking_core(d: &BlockingInput<'_>) -> Option<String> {
         .find(|c| c.is_alphabetic())
         .map(|c| c.to_ascii_uppercase())?;
     Some(format!(
-        "{}:{}:{initial}",
+        "{}:{}:{initial}:{}",
         d.date_of_birth.format("%Y-%m-%d"),
-        soundex(d.family_name)?
+        soundex(d.family_name)?,
+        sex_letter(d.sex)
     ))
+}
+
+fn sex_letter(sex: Option<schemas::Sex>) -> char {
+    match sex {
+        Some(schemas::Sex::Female) => 'F',
+        Some(schemas::Sex::Male) => 'M',
+        Some(schemas::Sex::Unknown) | None => 'U',
+    }
 }
 
 /// The letters before the first digit of a postcode: `ZZ` for `ZZ1 4AB`.
@@ -479,6 +504,7 @@ mod tests {
             family_name: family,
             date_of_birth: NaiveDate::from_ymd_opt(2014, 3, 9).unwrap(),
             postcode,
+            sex: Some(schemas::Sex::Female),
         }
     }
 
@@ -598,5 +624,32 @@ mod tests {
         assert!(filter.may_hold_any(&by_demographics));
         let without_postcode = input("Amelia", "Okafor", None);
         assert!(filter.may_hold_any(&k.query_tokens(None, None, None, Some(&without_postcode))));
+    }
+
+    #[test]
+    fn sex_narrows_the_key_but_a_copy_without_sex_is_still_found() {
+        let k = key(3);
+        let with = |sex| BlockingInput {
+            sex,
+            ..input("Amelia", "Okafor", Some("ZZ1 4AB"))
+        };
+        let held = |sex| LocatorFilter::build(&k.child_tokens(None, None, None, &with(sex)), 1e-6);
+        let female = Some(schemas::Sex::Female);
+        let male = Some(schemas::Sex::Male);
+        let ask = |sex| k.query_tokens(None, None, None, Some(&with(sex)));
+        assert!(held(female).may_hold_any(&ask(female)));
+        assert!(
+            !held(male).may_hold_any(&ask(female)),
+            "a boy with the same key is not asked"
+        );
+        assert!(
+            held(None).may_hold_any(&ask(female)),
+            "a copy without sex is found"
+        );
+        assert!(
+            held(male).may_hold_any(&ask(None)),
+            "a search without sex finds either"
+        );
+        assert!(held(female).may_hold_any(&ask(Some(schemas::Sex::Unknown))));
     }
 }

@@ -194,10 +194,11 @@ pub type LocatorRow = (
     String,
     chrono::NaiveDate,
     Option<String>,
+    Option<String>,
 );
 
 /// Every child's locator inputs (UPN, NHS number, given and family name, date of birth,
-/// postcode), in pages so the whole table is never one result set.
+/// postcode, sex), in pages so the whole table is never one result set.
 pub fn locator_rows(
     conn: &mut DbConnection,
     mut each: impl FnMut(LocatorRow),
@@ -218,6 +219,7 @@ pub fn locator_rows(
                     c::family_name,
                     c::date_of_birth,
                     c::postcode,
+                    c::sex,
                 ),
             ))
             .limit(PAGE)

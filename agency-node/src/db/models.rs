@@ -63,7 +63,7 @@ fn sex_to_str(sex: Sex) -> &'static str {
     }
 }
 
-fn sex_from_str(s: &str) -> Option<Sex> {
+pub fn sex_from_str(s: &str) -> Option<Sex> {
     match s {
         "female" => Some(Sex::Female),
         "male" => Some(Sex::Male),

@@ -604,16 +604,19 @@ pub async fn locator_filter(
         };
         let mut conn = state.pool.get().map_err(|_| ApiError::Unavailable)?;
         let mut tokens = Vec::new();
-        let children =
-            db::children::locator_rows(&mut conn, |(upn, nhs, given, family, dob, postcode)| {
+        let children = db::children::locator_rows(
+            &mut conn,
+            |(upn, nhs, given, family, dob, postcode, sex)| {
                 let input = trust::locator::BlockingInput {
                     given_name: &given,
                     family_name: &family,
                     date_of_birth: dob,
                     postcode: postcode.as_deref(),
+                    sex: sex.as_deref().and_then(db::models::sex_from_str),
                 };
                 tokens.extend(key.child_tokens(upn.as_deref(), nhs.as_deref(), None, &input));
-            })?;
+            },
+        )?;
         let filter = trust::locator::LocatorFilter::build(&tokens, *rate);
         Ok(schemas::LocatorFilterDocument {
             agency: state.agency_id.clone(),

@@ -80,6 +80,7 @@ const P_FAMILY_TYPO: f64 = 0.02;
 const P_GIVEN_VARIANT: f64 = 0.02;
 const P_DAY_MONTH_SWAP: f64 = 0.005;
 const P_NO_POSTCODE: f64 = 0.05;
+const P_NO_SEX: f64 = 0.05;
 /// Postcode areas (`ZZ` of `ZZ1 4AB`) in England, shared among local authorities.
 const POSTCODE_AREAS: usize = 110;
 
@@ -121,6 +122,7 @@ struct Copy {
     given_initial: char,
     dob: NaiveDate,
     area: Option<usize>,
+    sex: Option<schemas::Sex>,
 }
 
 struct Layout {
@@ -288,6 +290,16 @@ impl Layout {
             given_initial,
             dob,
             area: Some(self.area_of(la)),
+            // From a stream of its own, so every other draw stays as it was.
+            sex: Some(
+                if ChaCha8Rng::seed_from_u64(self.options.seed ^ 0x5e5 ^ ((index as u64) << 8))
+                    .random_bool(0.5)
+                {
+                    schemas::Sex::Female
+                } else {
+                    schemas::Sex::Male
+                },
+            ),
         };
         let mut copies = vec![truth.clone()];
         let mut held_by = |node: u32, upn: bool, nhs: bool, la_id: bool, rng: &mut ChaCha8Rng| {
@@ -383,6 +395,9 @@ fn drift(c: &mut Copy, rng: &mut ChaCha8Rng) {
     if rng.random_bool(P_NO_POSTCODE) {
         c.area = None;
     }
+    if rng.random_bool(P_NO_SEX) {
+        c.sex = None;
+    }
 }
 
 /// Synthetic family names with a long-tailed frequency: the commonest is about 1.3 % of
@@ -449,6 +464,7 @@ fn tokens_of(key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token> {
         family_name: &c.family,
         date_of_birth: c.dob,
         postcode: area.as_deref(),
+        sex: c.sex,
     };
     key.child_tokens(
         c.upn.then_some(upn.as_str()),
@@ -458,8 +474,8 @@ fn tokens_of(key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token> {
     )
 }
 
-/// Family name, initial, date of birth, postcode area.
-type DemographicKey = (String, char, NaiveDate, Option<usize>);
+/// Family name, initial, date of birth, postcode area, sex.
+type DemographicKey = (String, char, NaiveDate, Option<usize>, Option<schemas::Sex>);
 
 /// The same tokens as `tokens_of`, computed once per child for what its copies share
 /// (identifiers; demographics that did not drift): the HMACs are most of the run time.
@@ -475,7 +491,7 @@ impl ChildTokenCache {
     fn tokens(&mut self, key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token> {
         use trust::locator::Item;
         let mut out = Vec::with_capacity(5);
-        let demo_key = (c.family.clone(), c.given_initial, c.dob, c.area);
+        let demo_key = (c.family.clone(), c.given_initial, c.dob, c.area, c.sex);
         match self.demographics.iter().find(|(k, _)| *k == demo_key) {
             Some((_, t)) => out.extend_from_slice(t),
             None => {
@@ -486,6 +502,7 @@ impl ChildTokenCache {
                     family_name: &c.family,
                     date_of_birth: c.dob,
                     postcode: area.as_deref(),
+                    sex: c.sex,
                 };
                 let t: Vec<Token> = [Item::Wide(&input), Item::Area(&input)]
                     .into_iter()
@@ -544,6 +561,7 @@ fn query_tokens(key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token
         family_name: &c.family,
         date_of_birth: c.dob,
         postcode: area.as_deref(),
+        sex: c.sex,
     };
     key.query_tokens(
         c.upn.then_some(upn.as_str()),

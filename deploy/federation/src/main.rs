@@ -49,6 +49,10 @@ enum Cmd {
         /// created on every run).
         #[arg(long, env = "FEDERATION_DATABASE", default_value = "sqlite", value_parser = parse_database)]
         database: federation::plan::Database,
+        /// Let the gateway ask only the nodes whose record-locator filter may hold the
+        /// child (filters fetched every 60 s), instead of every node.
+        #[arg(long)]
+        locator: bool,
     },
     /// Lay out and seed the dev federation with each service on its own host address,
     /// without starting anything (for running the services on separate hosts, as
@@ -310,6 +314,7 @@ fn main() -> anyhow::Result<()> {
             token_ttl_hours,
             matching,
             database,
+            locator,
         } => {
             trust::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -324,6 +329,7 @@ fn main() -> anyhow::Result<()> {
                 token_ttl_hours,
                 matching,
                 database,
+                locator,
             }))
         }
         Cmd::Layout {

@@ -46,6 +46,9 @@ pub struct Plan {
     pub notifications: NotificationKnobs,
     /// Where the nodes keep their data.
     pub database: Database,
+    /// The gateway asks only nodes whose record-locator filter may hold the child,
+    /// fetching the filters every this many seconds; `None`: it asks every node.
+    pub locator_refresh_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -143,6 +146,7 @@ impl Plan {
             notifications: NotificationKnobs::default(),
             matching_mode: agency_node::matching::MatchingMode::Plain,
             database: Database::Sqlite,
+            locator_refresh_seconds: None,
         }
     }
 
@@ -437,6 +441,13 @@ impl Federation {
             q(&gateway_secrets.display().to_string())
         )?;
         writeln!(text, "{matching_section}")?;
+        if let Some(every) = plan.locator_refresh_seconds {
+            writeln!(
+                text,
+                "[locator]\nkey_file = {}\nrefresh_seconds = {every}\n",
+                q(&locator_key.display().to_string())
+            )?;
+        }
         write_limits(&mut text, plan.rate_limit)?;
         write(&gateway_config, &text)?;
 

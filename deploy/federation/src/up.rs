@@ -22,6 +22,8 @@ pub struct UpOptions {
     /// How the gateway asks nodes to find a child.
     pub matching: agency_node::matching::MatchingMode,
     pub database: Database,
+    /// The gateway uses the nodes' record-locator filters.
+    pub locator: bool,
 }
 
 /// Demo practitioners whose tokens `up` prints: (env name, role, agency, subject).
@@ -79,6 +81,7 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     let plan = Plan {
         matching_mode: opts.matching,
         database: opts.database.clone(),
+        locator_refresh_seconds: opts.locator.then_some(60),
         ..Plan::dev(opts.gateway_port, opts.first_node_port)
     };
     let federation = Federation::generate(&opts.dir, plan)?;

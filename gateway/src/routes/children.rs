@@ -94,11 +94,15 @@ pub async fn search(
         Some(keyed) => federation::NodeQuery::Keyed(keyed),
         None => federation::NodeQuery::Plain(&query),
     };
+    // With the record locator, only nodes whose filter may hold the child are asked.
+    let tokens = state.locator.as_ref().map(|l| l.query_tokens(&query));
+    let lookup = state.locator.as_deref().zip(tokens.as_deref());
     let outcome = federation::search(
         &directory,
         &fanout(&state, &auth, &req),
         node_query,
         &context,
+        lookup,
     )
     .await;
     // A reference is worth issuing when there is something to read, or a candidate to

@@ -78,6 +78,9 @@ pub async fn metrics(
             "upstream_breaker_state{{node=\"{node}\"}} {value}\n"
         ));
     }
+    if let Some(locator) = &state.locator {
+        extra.push_str(&locator.render_metrics());
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render(&extra))
