@@ -77,10 +77,13 @@ pub fn build(
         .collect();
     let mut entries: Vec<AccessReportEntry> = rows
         .iter()
-        .filter(|r| r.action == "disclosure")
+        .filter(|r| r.action == "disclosure" || r.action == "confirm")
         .filter_map(|r| {
             let detail: serde_json::Value = serde_json::from_str(&r.detail).ok()?;
-            if detail.get("disclosed").and_then(|v| v.as_bool()) != Some(true) {
+            // A confirmation that linked nothing (the child gone, or nothing this
+            // practitioner may see) told them nothing.
+            let flag = if r.action == "confirm" { "confirmed" } else { "disclosed" };
+            if detail.get(flag).and_then(|v| v.as_bool()) != Some(true) {
                 return None;
             }
             let levels: BTreeMap<String, String> =
@@ -106,11 +109,20 @@ pub fn build(
                 return None;
             }
             let why = purpose.map(schemas::disclosure::purpose_in_words).unwrap_or("for their work");
-            let mut sentence = format!(
-                "On {}, {seen_by} saw {}, {why}.",
-                r.at.format("%-d %B %Y"),
-                what_was_seen(&levels)
-            );
+            let mut sentence = if r.action == "confirm" {
+                format!(
+                    "On {}, {seen_by} told us that you are the child they were looking for, \
+                     {why}. Our records did not match their search exactly, so they saw \
+                     nothing from us until they had checked and confirmed it.",
+                    r.at.format("%-d %B %Y"),
+                )
+            } else {
+                format!(
+                    "On {}, {seen_by} saw {}, {why}.",
+                    r.at.format("%-d %B %Y"),
+                    what_was_seen(&levels)
+                )
+            };
             if override_used {
                 sentence.push_str(
                     " They shared it without asking you first, because they were worried about your safety.",
@@ -134,6 +146,92 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(seq: i64, action: &str, role: &str, detail: serde_json::Value) -> AuditRow {
+        AuditRow {
+            seq,
+            at: NaiveDate::from_ymd_opt(2026, 11, 20)
+                .unwrap()
+                .and_hms_opt(9, 30, 0)
+                .unwrap(),
+            action: action.into(),
+            actor_user: Some("someone".into()),
+            actor_role: Some(role.into()),
+            actor_agency: Some("school-a".into()),
+            via_member: "gateway".into(),
+            purpose: Some("safeguarding".into()),
+            legal_basis: Some("public_task".into()),
+            override_reason: None,
+            child_id: Some("child-1".into()),
+            detail: detail.to_string(),
+            correlation_id: "c".into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_confirmation_reads_as_plain_words_and_is_deferred_like_a_disclosure() {
+        let policy = Policy::from_toml(
+            r#"
+            [contact]
+            team = "Front door"
+            route = "duty line"
+            [[rule]]
+            description = "DSLs"
+            requester_kinds = ["school", "police"]
+            purposes = ["safeguarding"]
+            levels = { "*" = "summary" }
+            [[deferral]]
+            description = "A police enquiry"
+            requester_kinds = ["police"]
+            purposes = ["safeguarding"]
+            max_days = 90
+            "#,
+            AgencyKind::SocialCare,
+        )
+        .unwrap();
+        let confirmed = |confirmed: bool, kind: &str, seq: i64, role: &str| {
+            row(
+                seq,
+                "confirm",
+                role,
+                serde_json::json!({"confirmed": confirmed, "reason": "checked with the carer",
+                    "grade": "possible", "matched_on": ["family_name"], "requester_kind": kind}),
+            )
+        };
+        let rows = [
+            confirmed(true, "school", 1, "designated_safeguarding_lead"),
+            // Linked nothing: not in the report.
+            confirmed(false, "school", 2, "designated_safeguarding_lead"),
+            // A police enquiry: held back from the child for now.
+            confirmed(true, "police", 3, "police_officer"),
+        ];
+        let names = |id: &str| (id == "school-a").then(|| "Northfield Primary School".to_owned());
+        let today = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let child = Reader {
+            is_holders_dpo: false,
+        };
+        let entries = build(&rows, "Social care", &policy, &names, &child, today);
+        assert_eq!(entries.len(), 1, "{entries:#?}");
+        assert_eq!(
+            entries[0].sentence,
+            "On 20 November 2026, a school's safeguarding lead at Northfield Primary School told \
+             us that you are the child they were looking for, to help keep you safe. Our records \
+             did not match their search exactly, so they saw nothing from us until they had \
+             checked and confirmed it."
+        );
+        assert!(
+            !entries[0].sentence.contains("carer"),
+            "the reason stays in the audit"
+        );
+        let dpo = Reader {
+            is_holders_dpo: true,
+        };
+        let entries = build(&rows, "Social care", &policy, &names, &dpo, today);
+        assert_eq!(entries.len(), 2);
+        assert!(entries.iter().any(|e| e.deferred_until.is_some()));
+    }
 
     #[test]
     fn levels_read_as_plain_words() {

@@ -19,6 +19,9 @@ pub enum Action {
     Disclosure,
     /// The agency's own system wrote a child, a record or a consent decision.
     Write,
+    /// A practitioner confirmed that one of this node's candidates is the child they
+    /// searched for, so the node linked it.
+    Confirm,
 }
 
 impl Action {
@@ -27,6 +30,7 @@ impl Action {
             Action::Match => "match",
             Action::Disclosure => "disclosure",
             Action::Write => "write",
+            Action::Confirm => "confirm",
         }
     }
 }

@@ -31,6 +31,36 @@ pub struct Settings {
     /// The record locator: without it, the node publishes no filter.
     #[serde(default)]
     pub locator: Option<LocatorSettings>,
+    /// Candidate tokens: how a practitioner confirms a `possible` match.
+    #[serde(default)]
+    pub confirmation: ConfirmationSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmationSettings {
+    /// File holding the base64 of a 32-byte key that seals this node's candidate tokens.
+    /// Without it the node makes a key at start: tokens then die with a restart, and
+    /// replicas of one node (which must open each other's tokens) need the file.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// How long a candidate token stays valid, in seconds: at least the gateway's
+    /// reference lifetime, so a candidate can be confirmed while its reference lives.
+    #[serde(default = "default_candidate_ttl")]
+    pub token_ttl_seconds: i64,
+}
+
+impl Default for ConfirmationSettings {
+    fn default() -> Self {
+        Self {
+            key_file: None,
+            token_ttl_seconds: default_candidate_ttl(),
+        }
+    }
+}
+
+fn default_candidate_ttl() -> i64 {
+    60 * 60
 }
 
 #[derive(Debug, Clone, Deserialize)]

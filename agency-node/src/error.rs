@@ -20,6 +20,8 @@ pub enum ApiError {
     OverrideNotAllowed,
     #[error("child not found")]
     ChildNotFound,
+    #[error("{0}")]
+    Candidate(crate::confirm::TokenError),
     #[error("record not found")]
     RecordNotFound,
     #[error("record locator not configured")]
@@ -71,6 +73,19 @@ impl ApiError {
             ),
             ApiError::ChildNotFound => {
                 Problem::new("child-not-found", "This node holds no such child", 404)
+            }
+            ApiError::Candidate(e @ crate::confirm::TokenError::Invalid) => {
+                Problem::invalid(vec![FieldError::new("candidate_token", e.to_string())])
+            }
+            ApiError::Candidate(e @ crate::confirm::TokenError::NotYours) => Problem::new(
+                "candidate-not-yours",
+                "The candidate token was issued to another practitioner",
+                403,
+            )
+            .with_detail(e.to_string()),
+            ApiError::Candidate(e @ crate::confirm::TokenError::Expired) => {
+                Problem::new("candidate-expired", "The candidate token has expired", 410)
+                    .with_detail(e.to_string())
             }
             ApiError::LocatorNotConfigured => Problem::new(
                 "locator-not-configured",
@@ -189,6 +204,21 @@ mod tests {
             (ApiError::Token(TokenError::Expired), 401, "invalid-token"),
             (ApiError::OverrideNotAllowed, 403, "override-not-allowed"),
             (ApiError::ChildNotFound, 404, "child-not-found"),
+            (
+                ApiError::Candidate(crate::confirm::TokenError::Invalid),
+                400,
+                "invalid-request",
+            ),
+            (
+                ApiError::Candidate(crate::confirm::TokenError::NotYours),
+                403,
+                "candidate-not-yours",
+            ),
+            (
+                ApiError::Candidate(crate::confirm::TokenError::Expired),
+                410,
+                "candidate-expired",
+            ),
             (ApiError::RecordNotFound, 404, "record-not-found"),
             (
                 ApiError::LocatorNotConfigured,

@@ -5,6 +5,7 @@ pub mod access_report;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod confirm;
 pub mod db;
 pub mod disclosure;
 pub mod error;

@@ -33,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         routes::federation::access_report,
         routes::federation::match_child,
         routes::federation::match_child_keyed,
+        routes::federation::confirm_candidate,
         routes::federation::child_records,
         routes::notifications::publish,
         routes::notifications::outbox,

@@ -38,6 +38,8 @@ pub struct AppState {
     pub webhook_secret: Option<trust::webhook::WebhookSecret>,
     /// The locator key and the filter's target false-positive rate, when configured.
     pub locator: Option<(trust::locator::LocatorKey, f64)>,
+    /// Seals and opens the candidate tokens of `candidates` answers.
+    pub candidates: crate::confirm::CandidateSealer,
 }
 
 pub struct Application {
@@ -148,6 +150,23 @@ impl Application {
             }
             None => None,
         };
+        let candidates = {
+            let c = &settings.confirmation;
+            anyhow::ensure!(
+                c.token_ttl_seconds > 0,
+                "[confirmation] token_ttl_seconds must be more than 0"
+            );
+            let key = match &c.key_file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the candidate key {}", path.display()))?,
+                None => crate::confirm::CandidateSealer::generate_key()?,
+            };
+            crate::confirm::CandidateSealer::new(
+                &key,
+                settings.agency.id.as_str(),
+                c.token_ttl_seconds,
+            )?
+        };
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let port = listener.local_addr()?.port();
         let metrics = web::Data::new(trust::metrics::Metrics::new("agency-node"));
@@ -165,6 +184,7 @@ impl Application {
             locator,
             school_calendar,
             webhook_secret,
+            candidates,
         });
         let openapi = crate::openapi::document();
         let routes = web::Data::new(trust::http::RouteTable::new(
@@ -204,6 +224,7 @@ impl Application {
                 .service(routes::federation::access_report)
                 .service(routes::federation::match_child)
                 .service(routes::federation::match_child_keyed)
+                .service(routes::federation::confirm_candidate)
                 .service(routes::federation::child_records)
                 .service(routes::notifications::publish)
                 .service(routes::notifications::outbox)

@@ -28,6 +28,15 @@ pub enum GatewayError {
     NotDelivered(String),
     #[error("unknown event")]
     UnknownEvent,
+    /// The agency refused a confirmation: its status and its problem's code and detail.
+    #[error("confirmation refused ({status}): {detail}")]
+    ConfirmationRefused {
+        status: u16,
+        code: String,
+        detail: String,
+    },
+    #[error("agency unavailable: {0}")]
+    AgencyUnavailable(String),
     #[error("internal error")]
     Internal,
 }
@@ -91,6 +100,41 @@ impl GatewayError {
                 502,
             )
             .with_detail(why.clone()),
+            GatewayError::ConfirmationRefused {
+                status,
+                code,
+                detail,
+            } => {
+                // 400: the candidate's token did not open at the agency (it was altered,
+                // or the agency changed its key since the search): the field is the
+                // candidate the practitioner named.
+                let status = match status {
+                    400 | 403 | 404 | 410 => *status,
+                    _ => 409,
+                };
+                let problem = Problem::new(
+                    "confirmation-refused",
+                    "The agency refused the confirmation",
+                    status,
+                )
+                .with_detail(format!("{code}: {detail}"));
+                if status == 400 {
+                    problem.with_errors(vec![FieldError::new(
+                        "candidate",
+                        format!(
+                            "the agency does not accept this candidate: {detail}; search again"
+                        ),
+                    )])
+                } else {
+                    problem
+                }
+            }
+            GatewayError::AgencyUnavailable(why) => Problem::new(
+                "agency-unavailable",
+                "The agency could not be reached; nothing was confirmed, retry shortly",
+                502,
+            )
+            .with_detail(why.clone()),
             GatewayError::Internal => {
                 Problem::new("internal", "The gateway failed to handle the request", 500)
             }
@@ -147,6 +191,38 @@ mod tests {
                 "rate-limited",
             ),
             (GatewayError::Busy, 503, "busy"),
+            (
+                GatewayError::ConfirmationRefused {
+                    status: 410,
+                    code: "candidate-expired".into(),
+                    detail: String::new(),
+                },
+                410,
+                "confirmation-refused",
+            ),
+            (
+                GatewayError::ConfirmationRefused {
+                    status: 400,
+                    code: "invalid-request".into(),
+                    detail: String::new(),
+                },
+                400,
+                "confirmation-refused",
+            ),
+            (
+                GatewayError::ConfirmationRefused {
+                    status: 422,
+                    code: "x".into(),
+                    detail: String::new(),
+                },
+                409,
+                "confirmation-refused",
+            ),
+            (
+                GatewayError::AgencyUnavailable(String::new()),
+                502,
+                "agency-unavailable",
+            ),
             (GatewayError::Internal, 500, "internal"),
         ];
         for (error, status, code) in table {

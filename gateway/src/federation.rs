@@ -8,7 +8,8 @@ use chrono::Utc;
 use futures::future::join_all;
 use schemas::{
     AccessContext, AgencyId, AgencySearchResult, AgencySection, ChildQuery, ChildView,
-    KeyedChildQuery, MatchGrade, MatchOutcome, SearchStatus, SectionStatus, ViewFilter,
+    KeyedChildQuery, MatchGrade, MatchOutcome, SearchCandidate, SearchStatus, SectionStatus,
+    ViewFilter,
 };
 use std::time::Duration;
 use trust::{Directory, Node};
@@ -73,6 +74,7 @@ pub async fn search(
             status: SearchStatus::NotFound,
             grade: None,
             matched_on: Vec::new(),
+            confirmed: false,
             candidates: Vec::new(),
             reason: None,
         };
@@ -85,11 +87,14 @@ pub async fn search(
             continue;
         };
         let entry = match outcome.result {
-            Ok(answer) => match (answer.held, answer.local_ref) {
+            Ok(node_answer) => match (
+                node_answer.answer.held,
+                node_answer.answer.local_ref.clone(),
+            ) {
                 (true, Some(local_ref)) => {
                     result.status = SearchStatus::Held;
-                    result.grade = answer.grade.or(Some(MatchGrade::Possible));
-                    result.matched_on = answer.matched_on;
+                    result.grade = node_answer.answer.grade.or(Some(MatchGrade::Possible));
+                    result.matched_on = node_answer.answer.matched_on;
                     NodeEntry::Held { r: local_ref }
                 }
                 (true, None) => {
@@ -99,14 +104,32 @@ pub async fn search(
                     NodeEntry::Unknown
                 }
                 (false, _) => {
-                    // Ambiguous and possible matches are reported, never linked.
+                    // Ambiguous and possible matches are reported, never linked. Possible
+                    // ones the node gave a token for can be confirmed by the practitioner.
+                    let answer = node_answer.answer;
                     result.status = match answer.outcome {
                         MatchOutcome::Ambiguous => SearchStatus::Ambiguous,
                         MatchOutcome::Candidates => SearchStatus::Candidates,
                         MatchOutcome::Held | MatchOutcome::NotHeld => SearchStatus::NotFound,
                     };
-                    result.candidates = answer.candidates;
-                    NodeEntry::NotFound
+                    let confirmable = answer.outcome == MatchOutcome::Candidates
+                        && !answer.candidates.is_empty()
+                        && node_answer.candidate_tokens.len() == answer.candidates.len();
+                    result.candidates = (1..)
+                        .zip(answer.candidates)
+                        .map(|(candidate, matched)| SearchCandidate {
+                            candidate,
+                            matched,
+                            confirmable,
+                        })
+                        .collect();
+                    if confirmable {
+                        NodeEntry::Candidates {
+                            t: node_answer.candidate_tokens,
+                        }
+                    } else {
+                        NodeEntry::NotFound
+                    }
                 }
             },
             Err(failure) => {
@@ -197,6 +220,15 @@ pub async fn view(
                     }
                 }
                 Some(NodeEntry::NotFound) => {}
+                Some(NodeEntry::Candidates { t }) => {
+                    section.status = SectionStatus::Candidates;
+                    section.reason = Some(format!(
+                        "candidates: this agency has {} possible match{} and nothing is read \
+                         until you confirm one (POST /v1/children/{{reference}}/confirm)",
+                        t.len(),
+                        if t.len() == 1 { "" } else { "es" }
+                    ));
+                }
                 Some(NodeEntry::Unknown) => {
                     section.status = SectionStatus::Unavailable;
                     section.reason = Some(

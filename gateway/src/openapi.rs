@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         routes::health::metrics,
         routes::children::search,
         routes::children::view,
+        routes::children::confirm,
         routes::access_report::access_report,
         routes::notifications::route,
         routes::notifications::acknowledge,

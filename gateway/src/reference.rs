@@ -21,6 +21,10 @@ const AAD: &[u8] = b"child-view federated reference v1";
 pub enum NodeEntry {
     /// The node holds the child under this local reference.
     Held { r: String },
+    /// The node has only `possible` matches: one candidate token per candidate, in the
+    /// order of the search answer (candidate 1 first). Opaque here; only the node that
+    /// sealed a token can open it, and only for the practitioner it was issued to.
+    Candidates { t: Vec<String> },
     /// The node does not hold the child.
     NotFound,
     /// The node could not be asked (down, timed out, broken answer).
@@ -145,10 +149,18 @@ mod tests {
             iss: "idp".into(),
             sub: "dsl-1".into(),
             exp,
-            nodes: vec![(
-                AgencyId::parse("school-a").unwrap(),
-                NodeEntry::Held { r: "abc".into() },
-            )],
+            nodes: vec![
+                (
+                    AgencyId::parse("school-a").unwrap(),
+                    NodeEntry::Held { r: "abc".into() },
+                ),
+                (
+                    AgencyId::parse("social-care").unwrap(),
+                    NodeEntry::Candidates {
+                        t: vec!["ct1.token-one".into(), "ct1.token-two".into()],
+                    },
+                ),
+            ],
         }
     }
 
@@ -157,7 +169,7 @@ mod tests {
         let s = sealer();
         let now = Utc::now();
         let r = s.seal(&claims(now.timestamp() + 60)).unwrap();
-        assert!(!r.contains("school-a") && !r.contains("abc"));
+        assert!(!r.contains("school-a") && !r.contains("abc") && !r.contains("token"));
         assert_eq!(
             s.open(&r, "idp", "dsl-1", now).unwrap(),
             claims(now.timestamp() + 60)

@@ -122,6 +122,7 @@ impl Application {
                 .service(routes::health::metrics)
                 .service(routes::children::search)
                 .service(routes::children::view)
+                .service(routes::children::confirm)
                 .service(routes::access_report::access_report)
                 .service(routes::notifications::route)
                 .service(routes::notifications::acknowledge)

@@ -5,7 +5,9 @@ use reqwest::{Client, StatusCode};
 use schemas::AgencyId;
 use schemas::disclosure::AccessReport;
 use schemas::notification::{NotificationOffer, OfferAnswer};
-use schemas::{AccessContext, ChildQuery, ChildRecords, MatchResponse, Problem};
+use schemas::{
+    AccessContext, CandidateConfirmation, ChildQuery, ChildRecords, NodeMatchAnswer, Problem,
+};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,14 @@ pub enum Failure {
     Unavailable(String),
     /// Answered, but not with a valid answer.
     Error(String),
+}
+
+/// A node's refusal of a request, with its own problem: passed on where the status
+/// means something to the practitioner (a confirmation refused).
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub status: u16,
+    pub problem: Problem,
 }
 
 pub struct Outcome<T> {
@@ -235,7 +245,7 @@ impl NodeClient<'_> {
         &self,
         query: &ChildQuery,
         ctx: &AccessContext,
-    ) -> Outcome<MatchResponse> {
+    ) -> Outcome<NodeMatchAnswer> {
         let Ok(http) = &self.http else {
             return self.unbuilt();
         };
@@ -251,7 +261,7 @@ impl NodeClient<'_> {
         &self,
         query: &schemas::KeyedChildQuery,
         ctx: &AccessContext,
-    ) -> Outcome<MatchResponse> {
+    ) -> Outcome<NodeMatchAnswer> {
         let Ok(http) = &self.http else {
             return self.unbuilt();
         };
@@ -260,6 +270,34 @@ impl NodeClient<'_> {
             .query(ctx)
             .json(query);
         self.send(request).await
+    }
+
+    /// Confirms a candidate at the node that issued its token. A refusal (4xx with a
+    /// problem) is an answer, not a failure: the node is healthy and said no.
+    pub async fn confirm_candidate(
+        &self,
+        confirmation: &CandidateConfirmation,
+        ctx: &AccessContext,
+    ) -> Outcome<Result<NodeMatchAnswer, Refusal>> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http
+            .post(format!("{}/v1/federation/match/confirm", self.base_url))
+            .query(ctx)
+            .json(confirmation);
+        self.send_with(request, |status, bytes| {
+            if status.is_client_error()
+                && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
+            {
+                return Ok(Err(Refusal {
+                    status: status.as_u16(),
+                    problem,
+                }));
+            }
+            decode_json(status, bytes).map(Ok)
+        })
+        .await
     }
 
     pub async fn records(&self, local_ref: &str, ctx: &AccessContext) -> Outcome<ChildRecords> {
@@ -333,10 +371,11 @@ impl NodeClient<'_> {
         self.send(request).await
     }
 
-    async fn attempt<T: DeserializeOwned>(
+    async fn attempt<T>(
         &self,
         request: Option<reqwest::RequestBuilder>,
         deadline: Instant,
+        decode: fn(StatusCode, &[u8]) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
         let Some(request) = request else {
             return Err(Failure::Error("request could not be prepared".into()));
@@ -346,17 +385,7 @@ impl NodeClient<'_> {
             let response = request.timeout(remaining).send().await.map_err(classify)?;
             let status = response.status();
             let bytes = response.bytes().await.map_err(classify)?;
-            if status == StatusCode::NOT_FOUND {
-                return Err(Failure::NotFound);
-            }
-            if !status.is_success() {
-                let title = serde_json::from_slice::<Problem>(&bytes)
-                    .map(|p| p.detail.unwrap_or(p.title))
-                    .unwrap_or_else(|_| "no problem details".to_owned());
-                return Err(Failure::Error(format!("node answered {status}: {title}")));
-            }
-            serde_json::from_slice::<T>(&bytes)
-                .map_err(|e| Failure::Error(format!("node answered with an invalid body: {e}")))
+            decode(status, &bytes)
         };
         // The request timeout covers the exchange; this bounds anything around it too.
         match tokio::time::timeout(remaining, call).await {
@@ -377,6 +406,14 @@ impl NodeClient<'_> {
     }
 
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Outcome<T> {
+        self.send_with(request, decode_json::<T>).await
+    }
+
+    async fn send_with<T>(
+        &self,
+        request: reqwest::RequestBuilder,
+        decode: fn(StatusCode, &[u8]) -> Result<T, Failure>,
+    ) -> Outcome<T> {
         let started = Instant::now();
         if !self.breaker.allow() {
             return Outcome {
@@ -395,16 +432,17 @@ impl NodeClient<'_> {
         if let Some(tp) = self.traceparent {
             request = request.header("traceparent", tp);
         }
-        // Every call here is a read, so a connection-level failure (a node restarting, a
-        // kept-alive connection it dropped) is retried once, after a jittered pause, if
-        // the deadline leaves room for it.
+        // Every call here is a read, or a confirmation that is safe to repeat (the same
+        // token links the same child; the node audits each call), so a connection-level
+        // failure (a node restarting, a kept-alive connection it dropped) is retried
+        // once, after a jittered pause, if the deadline leaves room for it.
         let deadline = started + self.deadline;
-        let mut result = self.attempt::<T>(request.try_clone(), deadline).await;
+        let mut result = self.attempt(request.try_clone(), deadline, decode).await;
         if matches!(result, Err(Failure::Unavailable(_))) {
             let pause = Duration::from_millis(50 + u64::from(jitter_byte()) % 100);
             if Instant::now() + pause + Duration::from_millis(100) < deadline {
                 tokio::time::sleep(pause).await;
-                result = self.attempt::<T>(Some(request), deadline).await;
+                result = self.attempt(Some(request), deadline, decode).await;
             }
         }
         // A node that answers, even "not found", is healthy.
@@ -424,6 +462,22 @@ impl NodeClient<'_> {
             elapsed: started.elapsed(),
         }
     }
+}
+
+/// The usual reading of a node's answer: 404 is "not held", any other non-success a
+/// failure, a success the JSON body.
+fn decode_json<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, Failure> {
+    if status == StatusCode::NOT_FOUND {
+        return Err(Failure::NotFound);
+    }
+    if !status.is_success() {
+        let title = serde_json::from_slice::<Problem>(bytes)
+            .map(|p| p.detail.unwrap_or(p.title))
+            .unwrap_or_else(|_| "no problem details".to_owned());
+        return Err(Failure::Error(format!("node answered {status}: {title}")));
+    }
+    serde_json::from_slice::<T>(bytes)
+        .map_err(|e| Failure::Error(format!("node answered with an invalid body: {e}")))
 }
 
 fn jitter_byte() -> u8 {

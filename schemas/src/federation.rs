@@ -105,7 +105,8 @@ pub enum MatchGrade {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchOutcome {
-    /// One child, `certain` or `probable`: linked, with a `local_ref`.
+    /// One child, `certain` or `probable`: linked, with a `local_ref`. Also the answer to
+    /// a confirmation: a `possible` candidate the practitioner confirmed (`confirmed`).
     Held,
     /// No child here resembles the one searched for.
     NotHeld,
@@ -154,6 +155,136 @@ pub struct MatchResponse {
     pub candidates: Vec<MatchCandidate>,
 }
 
+/// A node's answer on its federation face: the match, and for `candidates` a token per
+/// candidate with which a practitioner can confirm it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"outcome": "candidates", "held": false, "matched_on": [],
+  "candidates": [{"grade": "possible",
+    "matched_on": ["given_name:similar", "family_name", "date_of_birth", "sex"]}],
+  "candidate_tokens": ["ct1.3q2-7wFh0cQ9L1mVx5…"]}))]
+pub struct NodeMatchAnswer {
+    #[serde(flatten)]
+    pub answer: MatchResponse,
+    /// With outcome `candidates`: one opaque token per entry of `candidates`, in the same
+    /// order, sealed by this node for this practitioner and gateway and expiring. Pass
+    /// one to `POST /v1/federation/match/confirm`. Absent otherwise: the candidates of
+    /// an `ambiguous` answer cannot be confirmed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidate_tokens: Vec<String>,
+    /// The link was made by a practitioner confirming a candidate, not by this node's
+    /// matching alone; `grade` is the candidate's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed: bool,
+}
+
+impl From<MatchResponse> for NodeMatchAnswer {
+    fn from(answer: MatchResponse) -> Self {
+        Self {
+            answer,
+            candidate_tokens: Vec::new(),
+            confirmed: false,
+        }
+    }
+}
+
+/// Most characters of a confirmation's reason.
+pub const MAX_REASON_CHARS: usize = 2000;
+
+fn reason_errors(reason: &str, errors: &mut Vec<FieldError>) {
+    if reason.trim().is_empty() {
+        errors.push(FieldError::new(
+            "reason",
+            "say why you are sure this candidate is the child (it is recorded in the agency's audit)",
+        ));
+    } else if reason.chars().count() > MAX_REASON_CHARS {
+        errors.push(FieldError::new(
+            "reason",
+            format!("at most {MAX_REASON_CHARS} characters"),
+        ));
+    }
+}
+
+/// A practitioner's confirmation, sent by a gateway to the node that issued the token.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"candidate_token": "ct1.3q2-7wFh0cQ9L1mVx5…",
+  "reason": "Same child: date of birth and family name confirmed with the child's carer; the given name was misspelt at enrolment."}))]
+pub struct CandidateConfirmation {
+    /// A token from this node's `candidate_tokens`, issued to the same practitioner
+    /// through the same gateway, not expired.
+    #[schema(min_length = 1)]
+    pub candidate_token: String,
+    /// Why the practitioner is sure the candidate is the child. Recorded in the node's
+    /// audit.
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 2000)]
+    pub reason: String,
+}
+
+impl CandidateConfirmation {
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.candidate_token.trim().is_empty() {
+            errors.push(FieldError::new(
+                "candidate_token",
+                "give the candidate's token",
+            ));
+        }
+        reason_errors(&self.reason, &mut errors);
+        errors
+    }
+}
+
+/// Which candidate of a search the practitioner confirms, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"agency_id": "social-care", "candidate": 1,
+  "reason": "Same child: date of birth and family name confirmed with the child's carer; the given name was misspelt at enrolment."}))]
+pub struct ConfirmRequest {
+    /// The agency whose candidate it is, as in the search answer.
+    #[schema(value_type = String)]
+    pub agency_id: AgencyId,
+    /// The candidate's number in the search answer.
+    #[schema(minimum = 1)]
+    pub candidate: u32,
+    /// Why you are sure this candidate is the child you searched for. Recorded in the
+    /// agency's audit.
+    #[serde(default)]
+    #[schema(required = true, min_length = 1, max_length = 2000)]
+    pub reason: String,
+}
+
+impl ConfirmRequest {
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.candidate == 0 {
+            errors.push(FieldError::new(
+                "candidate",
+                "candidates are numbered from 1",
+            ));
+        }
+        reason_errors(&self.reason, &mut errors);
+        errors
+    }
+}
+
+/// The answer to a confirmation: a new reference in which the agency is linked.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "reference": "fr1.Zm9vYmFy…",
+    "expires_at": "2026-11-25T23:10:00Z",
+    "agency": {"agency_id": "social-care", "agency_name": "County Children's Social Care",
+      "kind": "social_care", "status": "held", "grade": "possible", "confirmed": true,
+      "matched_on": ["given_name:similar", "family_name", "date_of_birth", "sex"]}
+}))]
+pub struct ConfirmResponse {
+    /// A new reference: the old one with this agency linked. The old reference still
+    /// shows the agency as `candidates`. It expires when the old one does.
+    pub reference: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: DateTime<Utc>,
+    /// The agency's part of the search, now `held` and `confirmed`.
+    pub agency: AgencySearchResult,
+}
+
 /// What a node discloses of one child to a gateway, for one practitioner and purpose.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ChildRecords {
@@ -178,7 +309,8 @@ pub struct ChildRecords {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchStatus {
-    /// The agency holds the child (`certain` or `probable`).
+    /// The agency holds the child (`certain` or `probable`, or a candidate the
+    /// practitioner confirmed).
     Held,
     /// The agency does not hold a child like the one searched for.
     NotFound,
@@ -202,12 +334,34 @@ pub struct AgencySearchResult {
     pub grade: Option<MatchGrade>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched_on: Vec<String>,
+    /// Linked because a practitioner confirmed one of the agency's candidates
+    /// (`POST /v1/children/{reference}/confirm`), not by the agency's matching alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirmed: bool,
     /// With `ambiguous` or `candidates`: the unlinked matches, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub candidates: Vec<MatchCandidate>,
+    pub candidates: Vec<SearchCandidate>,
     /// Why the agency could not answer, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// One unlinked match in a search answer, numbered so the practitioner can name it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"candidate": 1, "grade": "possible",
+  "matched_on": ["given_name:similar", "family_name", "date_of_birth", "sex"],
+  "confirmable": true}))]
+pub struct SearchCandidate {
+    /// The candidate's number within its agency (1, 2, …): what
+    /// `POST /v1/children/{reference}/confirm` takes as `candidate`.
+    pub candidate: u32,
+    #[serde(flatten)]
+    pub matched: MatchCandidate,
+    /// Whether a practitioner may confirm this candidate: only the candidates of an
+    /// agency whose status is `candidates` (never those of an `ambiguous` one, which
+    /// nothing the practitioner is shown tells apart).
+    #[serde(default)]
+    pub confirmable: bool,
 }
 
 /// The gateway's answer to a search.
@@ -224,7 +378,8 @@ pub struct AgencySearchResult {
 }))]
 pub struct SearchResponse {
     /// Opaque, signed, expiring reference to this child across the federation; pass it to
-    /// the view. Absent when no agency holds the child.
+    /// the view, or to confirm a candidate. Absent when no agency holds the child or has
+    /// a candidate a practitioner may confirm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,6 +405,9 @@ pub enum SectionStatus {
     Unavailable,
     /// The agency answered with something that is not a valid answer.
     Error,
+    /// The agency has only possible matches: nothing is read until the practitioner
+    /// confirms one (`POST /v1/children/{reference}/confirm`).
+    Candidates,
 }
 
 /// One agency's section of a view.
@@ -335,6 +493,38 @@ mod tests {
             ..ctx
         };
         assert!(ctx.validate().is_empty());
+    }
+
+    #[test]
+    fn confirmation_needs_a_reason_and_a_numbered_candidate() {
+        let r: ConfirmRequest =
+            serde_json::from_str(r#"{"agency_id": "social-care", "candidate": 0}"#).unwrap();
+        let fields: Vec<_> = r.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["candidate", "reason"]);
+        let c: CandidateConfirmation =
+            serde_json::from_str(r#"{"candidate_token": " ", "reason": "  "}"#).unwrap();
+        let fields: Vec<_> = c.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["candidate_token", "reason"]);
+        let long = ConfirmRequest {
+            reason: "x".repeat(MAX_REASON_CHARS + 1),
+            candidate: 1,
+            ..r
+        };
+        assert_eq!(long.validate()[0].field, "reason");
+    }
+
+    #[test]
+    fn node_answer_reads_as_a_match_response_with_tokens() {
+        let text = r#"{"outcome": "candidates", "held": false,
+            "candidates": [{"grade": "possible", "matched_on": ["family_name"]}],
+            "candidate_tokens": ["ct1.x"]}"#;
+        let answer: NodeMatchAnswer = serde_json::from_str(text).unwrap();
+        assert_eq!(answer.answer.outcome, MatchOutcome::Candidates);
+        assert_eq!(answer.candidate_tokens, ["ct1.x"]);
+        // An answer without tokens (an older node) still reads.
+        let plain: NodeMatchAnswer =
+            serde_json::from_str(r#"{"outcome": "not_held", "held": false}"#).unwrap();
+        assert!(plain.candidate_tokens.is_empty() && !plain.confirmed);
     }
 
     #[test]

@@ -35,6 +35,7 @@ impl AuditRow {
                 "match" => "match",
                 "disclosure" => "disclosure",
                 "write" => "write",
+                "confirm" => "confirm",
                 other => return Err(DbError::Corrupt(format!("unknown audit action {other}"))),
             },
             actor_user: self.actor_user.clone(),

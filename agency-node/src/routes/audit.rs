@@ -74,7 +74,9 @@ pub async fn release(
     web::block(move || {
         let mut conn = pool.get()?;
         db::write(&mut conn, |c| {
-            let Some(row) = db::audit::find(c, seq)?.filter(|r| r.action == "disclosure") else {
+            let Some(row) = db::audit::find(c, seq)?
+                .filter(|r| r.action == "disclosure" || r.action == "confirm")
+            else {
                 return Ok(None);
             };
             let detail = json!({"released": seq, "released_by": release.released_by});

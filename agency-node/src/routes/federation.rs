@@ -18,7 +18,8 @@ use schemas::PractitionerRole;
 use schemas::disclosure::{AccessReport, ConsentDecision};
 use schemas::federation::{AccessContext, LegalBasis, Purpose};
 use schemas::{
-    ChildQuery, ChildRecords, KeyedChildQuery, MatchOutcome, MatchResponse, Problem, Record,
+    CandidateConfirmation, ChildQuery, ChildRecords, KeyedChildQuery, MatchOutcome, MatchResponse,
+    NodeMatchAnswer, Problem, Record,
 };
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -70,13 +71,15 @@ fn decisions(consents: Vec<schemas::disclosure::StoredConsent>) -> Vec<ConsentDe
 ///
 /// Exact on validated identifiers (UPN, NHS number) first, then on demographics. Never
 /// returns the node's own demographics. A child whom this node's policy (and the child's
-/// consent) lets the practitioner see nothing of is reported as not held.
+/// consent) lets the practitioner see nothing of is reported as not held. With outcome
+/// `candidates`, each candidate comes with a `candidate_tokens` entry the practitioner
+/// can confirm it with (`/v1/federation/match/confirm`); nothing is linked until then.
 #[utoipa::path(
     tag = "federation",
     params(AccessContext),
     request_body = ChildQuery,
     responses(
-        (status = 200, description = "Whether this node holds the child", body = MatchResponse),
+        (status = 200, description = "Whether this node holds the child", body = NodeMatchAnswer),
         (status = 400, description = "Invalid query, purpose or legal basis", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Practitioner token missing or not accepted", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Caller is not a gateway, or override not allowed", body = Problem, content_type = "application/problem+json"),
@@ -105,7 +108,14 @@ pub async fn match_child(
         return Err(ApiError::Invalid(errors));
     }
     answer_match(state, caller, req, context, move |c, settings| {
-        matching::find_with(c, &query, settings)
+        let found = matching::find_with(c, &query, settings)?;
+        let ids = match found.outcome {
+            MatchOutcome::Candidates => {
+                crate::confirm::candidate_ids(c, &query, settings, &found.candidates)?
+            }
+            _ => None,
+        };
+        Ok((found, ids))
     })
     .await
 }
@@ -114,13 +124,14 @@ pub async fn match_child(
 ///
 /// The same matching as the plain search, on HMAC tokens and Bloom filters made with the
 /// federation's matching key instead of the plain identifiers and demographics. The
-/// answer, the audit and the disclosure rules are those of the plain search.
+/// answer, the audit, the candidate tokens and the disclosure rules are those of the
+/// plain search.
 #[utoipa::path(
     tag = "federation",
     params(AccessContext),
     request_body = KeyedChildQuery,
     responses(
-        (status = 200, description = "Whether this node holds the child", body = MatchResponse),
+        (status = 200, description = "Whether this node holds the child", body = NodeMatchAnswer),
         (status = 400, description = "Invalid query, purpose or legal basis", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Practitioner token missing or not accepted", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Caller is not a gateway, or override not allowed", body = Problem, content_type = "application/problem+json"),
@@ -159,13 +170,28 @@ pub async fn match_child_keyed(
         Some(_) => {}
     }
     answer_match(state, caller, req, context, move |c, settings| {
-        matching::find_keyed(c, &query, settings)
+        let found = matching::find_keyed(c, &query, settings)?;
+        let ids = match found.outcome {
+            MatchOutcome::Candidates => {
+                crate::confirm::candidate_ids_keyed(c, &query, settings, &found.candidates)?
+            }
+            _ => None,
+        };
+        Ok((found, ids))
     })
     .await
 }
 
+fn holder(caller: &FederatedCaller) -> crate::confirm::Holder<'_> {
+    crate::confirm::Holder {
+        issuer: &caller.practitioner.issuer,
+        subject: &caller.practitioner.subject,
+        gateway: caller.gateway_id.as_str(),
+    }
+}
+
 /// Runs a match, applies policy and consent to the answer and audits it, in one
-/// transaction.
+/// transaction. `find` gives the match and, for `candidates`, the candidates' ids.
 async fn answer_match<F>(
     state: web::Data<AppState>,
     caller: FederatedCaller,
@@ -177,7 +203,7 @@ where
     F: FnOnce(
             &mut crate::db::DbConnection,
             &matching::MatchingSettings,
-        ) -> Result<MatchResponse, db::DbError>
+        ) -> Result<(MatchResponse, Option<Vec<String>>), db::DbError>
         + Send
         + 'static,
 {
@@ -188,7 +214,7 @@ where
         let state = state_for_block;
         let mut conn = state.pool.get()?;
         db::write(&mut conn, |c| {
-            let found = find(c, &state.matching)?;
+            let (found, candidate_ids) = find(c, &state.matching)?;
             let child_id = found.local_ref.clone();
             let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
             // A linked child: policy and the child's consent decide. Unlinked candidates
@@ -206,14 +232,153 @@ where
                 .unwrap_or(false),
                 None => state.policy.grants_anything(&who, state.agency_kind),
             };
-            let answer = if visible { found } else { not_held() };
-            let entry = NewEntry::by_practitioner(Action::Match, &caller.practitioner, &caller.gateway_id, &context, &correlation_id, child_id, json!({"answered": if visible { wire_name(&answer.outcome) } else { "not_held".to_owned() }}));
+            let mut answer = NodeMatchAnswer::from(if visible { found } else { not_held() });
+            if visible && let Some(ids) = candidate_ids {
+                let now = chrono::Utc::now().timestamp();
+                answer.candidate_tokens = ids
+                    .iter()
+                    .zip(&answer.answer.candidates)
+                    .map(|(id, candidate)| {
+                        state.candidates.seal(
+                            id,
+                            candidate.grade,
+                            &candidate.matched_on,
+                            holder(&caller),
+                            now,
+                        )
+                    })
+                    .collect::<Result<_, _>>()
+                    .unwrap_or_default();
+            }
+            let mut detail = json!({"answered": wire_name(&answer.answer.outcome)});
+            if !answer.candidate_tokens.is_empty() {
+                detail["confirmable"] = json!(answer.candidate_tokens.len());
+            }
+            let entry = NewEntry::by_practitioner(
+                Action::Match,
+                &caller.practitioner,
+                &caller.gateway_id,
+                &context,
+                &correlation_id,
+                child_id,
+                detail,
+            );
             db::audit::append(c, &entry)?;
             Ok(answer)
         })
     })
     .await??;
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Confirm a candidate: the practitioner says it is the child they searched for.
+///
+/// Takes a token from a `candidates` answer of `/v1/federation/match` (or its keyed
+/// twin) and the practitioner's reason. The token must have been issued to the same
+/// practitioner through the same gateway, unaltered and unexpired. The same sharing
+/// policy and consent checks as a match apply; the confirmation, with the reason, the
+/// candidate's grade and the fields that agreed, is appended to the audit in the same
+/// transaction, and the answer is that of a `held` match with `confirmed: true`.
+/// Candidates of an `ambiguous` answer have no token and cannot be confirmed.
+#[utoipa::path(
+    tag = "federation",
+    params(AccessContext),
+    request_body = CandidateConfirmation,
+    responses(
+        (status = 200, description = "The candidate is linked: a held match, confirmed by the practitioner", body = NodeMatchAnswer,
+            example = json!({"outcome": "held", "held": true,
+                "local_ref": "c6f1e0c2-3f5e-4c1e-9d1c-2d4b5f6a7b8c", "grade": "possible",
+                "matched_on": ["given_name:similar", "family_name", "date_of_birth", "sex"],
+                "confirmed": true})),
+        (status = 400, description = "Missing reason, invalid purpose or legal basis, or a token this node did not issue (or that was altered)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Practitioner token missing or not accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Caller is not a gateway, override not allowed, or the token was issued to another practitioner or through another gateway", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The child is no longer here (or nothing this practitioner may see)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The token has expired: search again", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = [], "practitioner_jwt" = []))
+)]
+#[post("/v1/federation/match/confirm")]
+pub async fn confirm_candidate(
+    caller: FederatedCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    context: web::Query<AccessContext>,
+    body: web::Json<CandidateConfirmation>,
+) -> Result<HttpResponse, ApiError> {
+    let context = context.into_inner();
+    let confirmation = body.into_inner();
+    let mut errors = context.validate();
+    errors.extend(confirmation.validate());
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let who = requester(&state, &caller, &context)?;
+    let candidate = state
+        .candidates
+        .open(
+            &confirmation.candidate_token,
+            holder(&caller),
+            chrono::Utc::now().timestamp(),
+        )
+        .map_err(ApiError::Candidate)?;
+    let correlation_id = audit::correlation_of(&req);
+    let state_for_block = state.clone();
+    let linked = candidate.clone();
+    let visible = web::block(move || {
+        let state = state_for_block;
+        let mut conn = state.pool.get()?;
+        db::write(&mut conn, |c| {
+            let child = db::children::find_by_id(c, &linked.local_ref)?;
+            let child_id = child.as_ref().map(|ch| ch.id.clone());
+            let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
+            let visible = child.is_some()
+                && disclosure::decide(
+                    &state.policy,
+                    &who,
+                    &context,
+                    state.agency_kind,
+                    &decisions(consents),
+                    &BTreeSet::new(),
+                )
+                .map(|d| d.visible)
+                .unwrap_or(false);
+            let detail = json!({
+                "confirmed": visible,
+                "reason": confirmation.reason.trim(),
+                "grade": wire_name(&linked.grade),
+                "matched_on": linked.matched_on,
+                "requester_kind": who.kind.as_str(),
+            });
+            let entry = NewEntry::by_practitioner(
+                Action::Confirm,
+                &caller.practitioner,
+                &caller.gateway_id,
+                &context,
+                &correlation_id,
+                child_id,
+                detail,
+            );
+            db::audit::append(c, &entry)?;
+            Ok(visible)
+        })
+    })
+    .await??;
+    if !visible {
+        return Err(ApiError::ChildNotFound);
+    }
+    Ok(HttpResponse::Ok().json(NodeMatchAnswer {
+        answer: MatchResponse {
+            outcome: MatchOutcome::Held,
+            held: true,
+            local_ref: Some(candidate.local_ref),
+            grade: Some(candidate.grade),
+            matched_on: candidate.matched_on,
+            candidates: Vec::new(),
+        },
+        candidate_tokens: Vec::new(),
+        confirmed: true,
+    }))
 }
 
 /// Read what this node discloses of a child, for a stated purpose and legal basis.

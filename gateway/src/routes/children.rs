@@ -1,12 +1,15 @@
 use crate::auth::Authenticated;
 use crate::error::GatewayError;
 use crate::federation::{self, Fanout};
-use crate::reference::ReferenceClaims;
+use crate::reference::{NodeEntry, ReferenceClaims};
 use crate::startup::AppState;
+use crate::upstream::Failure;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{Duration, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 use schemas::{
-    AccessContext, ChildQuery, ChildView, FieldError, Problem, SearchResponse, ViewFilter,
+    AccessContext, AgencySearchResult, CandidateConfirmation, ChildQuery, ChildView,
+    ConfirmRequest, ConfirmResponse, FieldError, MatchGrade, Problem, SearchResponse, SearchStatus,
+    ViewFilter,
 };
 
 fn fanout<'a>(state: &'a AppState, auth: &'a Authenticated, req: &'a HttpRequest) -> Fanout<'a> {
@@ -29,12 +32,33 @@ fn fanout<'a>(state: &'a AppState, auth: &'a Authenticated, req: &'a HttpRequest
 /// everything needed later is sealed inside the reference, which only the practitioner
 /// who searched can use. A node whose sharing policy gives this practitioner nothing
 /// answers as if it did not hold the child.
+///
+/// An agency with only `possible` matches answers `candidates`, each numbered
+/// (`candidate`: 1, 2, …) with its grade and the fields that agreed, never the agency's
+/// own details. Nothing of theirs is read until you confirm one with
+/// `POST /v1/children/{reference}/confirm`; the reference is issued for that too.
+/// Candidates of an `ambiguous` agency cannot be confirmed: search with an identifier.
 #[utoipa::path(
     tag = "children",
     params(AccessContext),
     request_body = ChildQuery,
     responses(
-        (status = 200, description = "Per agency, whether it holds the child", body = SearchResponse),
+        (status = 200, description = "Per agency, whether it holds the child", body = SearchResponse,
+            example = json!({
+                "reference": "fr1.q83vEjRk…",
+                "expires_at": "2026-11-25T23:10:00Z",
+                "agencies": [
+                    {"agency_id": "school-a", "agency_name": "Northfield Primary School",
+                     "kind": "school", "status": "held", "grade": "certain",
+                     "matched_on": ["upn", "given_name", "family_name", "date_of_birth"]},
+                    {"agency_id": "social-care", "agency_name": "County Children's Social Care",
+                     "kind": "social_care", "status": "candidates",
+                     "candidates": [{"candidate": 1, "grade": "possible", "confirmable": true,
+                       "matched_on": ["given_name:similar", "family_name", "date_of_birth", "sex"]}]},
+                    {"agency_id": "police", "agency_name": "County Police", "kind": "police",
+                     "status": "unavailable", "reason": "connection refused"}
+                ]
+            })),
         (status = 400, description = "Invalid query, purpose or legal basis", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or not accepted", body = Problem, content_type = "application/problem+json"),
     ),
@@ -81,12 +105,17 @@ pub async fn search(
         lookup,
     )
     .await;
+    // A reference is worth issuing when there is something to read, or a candidate to
+    // confirm.
     let any_held = outcome
         .nodes
         .iter()
-        .any(|(_, e)| matches!(e, crate::reference::NodeEntry::Held { .. }));
+        .any(|(_, e)| matches!(e, NodeEntry::Held { .. } | NodeEntry::Candidates { .. }));
     let (reference, expires_at) = if any_held {
-        let expires_at = Utc::now() + Duration::seconds(state.reference_ttl_seconds);
+        // Whole seconds: what the reference holds, so a confirmation's new reference
+        // says the same expiry.
+        let expires_at =
+            Utc::now().trunc_subsecs(0) + Duration::seconds(state.reference_ttl_seconds);
         let claims = ReferenceClaims {
             iss: auth.practitioner.issuer.clone(),
             sub: auth.practitioner.subject.clone(),
@@ -184,4 +213,168 @@ pub async fn view(
     )
     .await;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// Confirm one agency's candidate as the child you searched for.
+///
+/// When a search found only `possible` matches at an agency (status `candidates`),
+/// nothing of theirs is read until you, who can see the child or talk to their family,
+/// confirm one: name the agency, the candidate's number from the search answer and why
+/// you are sure. The agency checks the candidate was offered to you, applies its sharing
+/// policy, records the confirmation with your reason in its audit (and the child's access
+/// report says so), and links the child. The answer is a NEW reference in which that
+/// agency holds the child; read the view with it. The old reference still shows the
+/// agency as `candidates`. Confirm only a candidate you have checked: a wrong link shows
+/// you another child's information.
+#[utoipa::path(
+    tag = "children",
+    params(
+        ("reference" = String, Path, description = "The federated reference from the search"),
+        AccessContext,
+    ),
+    request_body = ConfirmRequest,
+    responses(
+        (status = 200, description = "Confirmed: a new reference in which the agency holds the child", body = ConfirmResponse),
+        (status = 400, description = "Missing reason, invalid purpose or legal basis, an agency with no candidate to confirm in this reference, a candidate number it does not have, or a candidate the agency no longer accepts (search again)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Token missing or not accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The reference (or the candidate) was issued to another practitioner, or the agency's policy does not allow this override", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The reference is not valid, or the agency no longer holds the candidate (or shares nothing of it with you)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The reference or the candidate has expired: search again", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The agency could not be reached or gave no valid answer; nothing was confirmed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("practitioner_jwt" = []))
+)]
+#[post("/v1/children/{reference}/confirm")]
+pub async fn confirm(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    reference: web::Path<String>,
+    context: web::Query<AccessContext>,
+    body: web::Json<ConfirmRequest>,
+) -> Result<HttpResponse, GatewayError> {
+    let context = context.into_inner();
+    let request = body.into_inner();
+    let mut errors = context.validate();
+    errors.extend(request.validate());
+    if !errors.is_empty() {
+        return Err(GatewayError::Invalid(errors));
+    }
+    let mut claims = state
+        .references
+        .open(
+            &reference,
+            &auth.practitioner.issuer,
+            &auth.practitioner.subject,
+            Utc::now(),
+        )
+        .map_err(GatewayError::Reference)?;
+    let invalid =
+        |field: &str, message: String| GatewayError::Invalid(vec![FieldError::new(field, message)]);
+    let Some(index) = claims
+        .nodes
+        .iter()
+        .position(|(id, _)| *id == request.agency_id)
+    else {
+        return Err(invalid(
+            "agency_id",
+            format!("'{}' was not asked in this search", request.agency_id),
+        ));
+    };
+    let token = match &claims.nodes[index].1 {
+        NodeEntry::Candidates { t } => {
+            t.get(request.candidate as usize - 1)
+                .cloned()
+                .ok_or_else(|| {
+                    invalid(
+                        "candidate",
+                        format!(
+                            "this agency has {} candidate{} in this search",
+                            t.len(),
+                            if t.len() == 1 { "" } else { "s" }
+                        ),
+                    )
+                })?
+        }
+        NodeEntry::Held { .. } => {
+            return Err(invalid(
+                "agency_id",
+                "this agency already holds the child in this reference: read the view".into(),
+            ));
+        }
+        NodeEntry::NotFound | NodeEntry::Unknown => {
+            return Err(invalid(
+                "agency_id",
+                "this agency has no candidate to confirm in this search (an ambiguous \
+                 agency's candidates cannot be confirmed: search with an identifier)"
+                    .into(),
+            ));
+        }
+    };
+    let directory = state.directory.get();
+    let Some(member) = directory.nodes().find(|m| m.id == request.agency_id) else {
+        return Err(invalid(
+            "agency_id",
+            "this agency is no longer a member of the federation".into(),
+        ));
+    };
+    let confirmation = CandidateConfirmation {
+        candidate_token: token,
+        reason: request.reason.trim().to_owned(),
+    };
+    let outcome = fanout(&state, &auth, &req)
+        .client(member)
+        .confirm_candidate(&confirmation, &context)
+        .await;
+    let answer = match outcome.result {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(refusal)) => {
+            return Err(GatewayError::ConfirmationRefused {
+                status: refusal.status,
+                code: refusal.problem.code().to_owned(),
+                detail: refusal.problem.detail.unwrap_or(refusal.problem.title),
+            });
+        }
+        Err(Failure::NotFound) => {
+            return Err(GatewayError::ConfirmationRefused {
+                status: 404,
+                code: "child-not-found".into(),
+                detail: "the agency no longer holds this child".into(),
+            });
+        }
+        Err(Failure::Timeout) => {
+            return Err(GatewayError::AgencyUnavailable(
+                "no answer within the deadline".into(),
+            ));
+        }
+        Err(Failure::Unavailable(why) | Failure::Error(why)) => {
+            return Err(GatewayError::AgencyUnavailable(why));
+        }
+    };
+    let (true, Some(local_ref)) = (answer.answer.held, answer.answer.local_ref) else {
+        return Err(GatewayError::AgencyUnavailable(
+            "the agency answered without linking the child".into(),
+        ));
+    };
+    claims.nodes[index].1 = NodeEntry::Held { r: local_ref };
+    let sealed = state
+        .references
+        .seal(&claims)
+        .map_err(GatewayError::Reference)?;
+    let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+    Ok(HttpResponse::Ok().json(ConfirmResponse {
+        reference: sealed,
+        expires_at,
+        agency: AgencySearchResult {
+            agency_id: member.id.clone(),
+            agency_name: member.name.clone(),
+            kind: member.kind,
+            status: SearchStatus::Held,
+            grade: answer.answer.grade.or(Some(MatchGrade::Possible)),
+            matched_on: answer.answer.matched_on,
+            confirmed: true,
+            candidates: Vec::new(),
+            reason: None,
+        },
+    }))
 }

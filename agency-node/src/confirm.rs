@@ -1,0 +1,537 @@
+//! Candidate confirmation: a practitioner links a `possible` match by an explicit,
+//! audited call, never the node on its own (issue #6, DESIGN §6).
+//!
+//! For an answer whose outcome is `candidates`, the node seals one **candidate token**
+//! per candidate (AES-256-GCM under a node-held key): the child's local reference, the
+//! candidate's grade and agreeing fields, an expiry, and a fingerprint of the
+//! practitioner (issuer, subject) and gateway it was issued to. The token is meaningless
+//! to anyone else: the gateway and the practitioner see an opaque string, never the
+//! local reference. `POST /v1/federation/match/confirm` opens it, refuses it when it was
+//! altered, issued to another practitioner or gateway, or expired, and links the child.
+//!
+//! The candidates of an `ambiguous` answer get no token: they scored about equally and
+//! the practitioner is shown nothing (no names, no dates) that could tell them apart, so
+//! confirming one would be a guess. Search with an identifier instead.
+//!
+//! Matching reports candidates without their ids; [`candidate_ids`] finds them again in
+//! the same transaction with the same comparison and scoring functions, and hands them
+//! out only when its list agrees with the reported one position by position (grade and
+//! agreeing fields). If the two ever disagree, no token is issued: a candidate is then
+//! not confirmable, never confirmable as another child.
+
+use crate::db::{self, DbConnection, DbError, models::ChildRow};
+use crate::matching::score::{self, Comparison, Person};
+use crate::matching::{self, MatchingSettings};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use schemas::{ChildQuery, KeyedChildQuery, MatchCandidate, MatchGrade, Sex};
+use sha2::{Digest, Sha256};
+
+const PREFIX: &str = "ct1.";
+const VERSION: u8 = 1;
+const FINGERPRINT_LEN: usize = 8;
+
+/// What a token says about its candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// This node's id of the child.
+    pub local_ref: String,
+    pub grade: MatchGrade,
+    pub matched_on: Vec<String>,
+    /// Seconds since the epoch.
+    pub expires_at: i64,
+}
+
+/// Whom a token is issued to: the practitioner (by issuer and subject) and the gateway
+/// that asked on their behalf.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub gateway: &'a str,
+}
+
+impl Holder<'_> {
+    fn fingerprint(&self) -> [u8; FINGERPRINT_LEN] {
+        let mut hash = Sha256::new();
+        for part in [self.issuer, self.subject, self.gateway] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        let digest = hash.finalize();
+        let mut out = [0u8; FINGERPRINT_LEN];
+        out.copy_from_slice(&digest[..FINGERPRINT_LEN]);
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("not a candidate token this node issued, or it was altered")]
+    Invalid,
+    #[error("the candidate token was issued to another practitioner or through another gateway")]
+    NotYours,
+    #[error("the candidate token has expired; search again")]
+    Expired,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the candidate key must be the base64 of 32 bytes")]
+pub struct BadKey;
+
+/// Seals and opens candidate tokens with this node's key.
+pub struct CandidateSealer {
+    key: LessSafeKey,
+    rng: SystemRandom,
+    /// Binds every token to this node (a key copied to another node opens nothing there).
+    aad: Vec<u8>,
+    ttl_seconds: i64,
+}
+
+impl CandidateSealer {
+    pub fn new(key_base64: &str, agency: &str, ttl_seconds: i64) -> Result<Self, BadKey> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key_base64.trim())
+            .map_err(|_| BadKey)?;
+        let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| BadKey)?;
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+            rng: SystemRandom::new(),
+            aad: format!("child-view candidate token v1|{agency}").into_bytes(),
+            ttl_seconds,
+        })
+    }
+
+    /// A fresh random key, base64-encoded.
+    pub fn generate_key() -> Result<String, BadKey> {
+        let mut bytes = [0u8; 32];
+        SystemRandom::new().fill(&mut bytes).map_err(|_| BadKey)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn ttl_seconds(&self) -> i64 {
+        self.ttl_seconds
+    }
+
+    /// A token for one candidate, for this holder, expiring `ttl_seconds` from `now`.
+    pub fn seal(
+        &self,
+        local_ref: &str,
+        grade: MatchGrade,
+        matched_on: &[String],
+        holder: Holder<'_>,
+        now: i64,
+    ) -> Result<String, TokenError> {
+        let reference = local_ref.as_bytes();
+        let ref_len = u8::try_from(reference.len()).map_err(|_| TokenError::Invalid)?;
+        let mut plain = Vec::with_capacity(80 + reference.len());
+        plain.push(VERSION);
+        plain.extend_from_slice(&(now + self.ttl_seconds).to_be_bytes());
+        plain.push(grade_byte(grade));
+        plain.extend_from_slice(&holder.fingerprint());
+        plain.push(ref_len);
+        plain.extend_from_slice(reference);
+        plain.extend_from_slice(matched_on.join(",").as_bytes());
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).map_err(|_| TokenError::Invalid)?;
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(self.aad.as_slice()),
+                &mut plain,
+            )
+            .map_err(|_| TokenError::Invalid)?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&plain);
+        Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed)))
+    }
+
+    /// Opens a token presented by `holder` at `now`: refuses it when altered, issued to
+    /// someone else, or expired.
+    pub fn open(&self, token: &str, holder: Holder<'_>, now: i64) -> Result<Candidate, TokenError> {
+        let body = token
+            .trim()
+            .strip_prefix(PREFIX)
+            .ok_or(TokenError::Invalid)?;
+        let mut sealed = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| TokenError::Invalid)?;
+        if sealed.len() <= NONCE_LEN {
+            return Err(TokenError::Invalid);
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&sealed[..NONCE_LEN]);
+        let plain = self
+            .key
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(self.aad.as_slice()),
+                &mut sealed[NONCE_LEN..],
+            )
+            .map_err(|_| TokenError::Invalid)?;
+        let (candidate, fingerprint) = decode(plain).ok_or(TokenError::Invalid)?;
+        if fingerprint != holder.fingerprint() {
+            return Err(TokenError::NotYours);
+        }
+        if candidate.expires_at <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(candidate)
+    }
+}
+
+fn grade_byte(grade: MatchGrade) -> u8 {
+    match grade {
+        MatchGrade::Certain => 1,
+        MatchGrade::Probable => 2,
+        MatchGrade::Possible => 3,
+    }
+}
+
+fn decode(plain: &[u8]) -> Option<(Candidate, [u8; FINGERPRINT_LEN])> {
+    let (&version, rest) = plain.split_first()?;
+    if version != VERSION {
+        return None;
+    }
+    let (exp, rest) = rest.split_first_chunk::<8>()?;
+    let (&grade, rest) = rest.split_first()?;
+    let (fingerprint, rest) = rest.split_first_chunk::<FINGERPRINT_LEN>()?;
+    let (&ref_len, rest) = rest.split_first()?;
+    let (reference, rest) = rest.split_at_checked(usize::from(ref_len))?;
+    let grade = match grade {
+        1 => MatchGrade::Certain,
+        2 => MatchGrade::Probable,
+        3 => MatchGrade::Possible,
+        _ => return None,
+    };
+    let matched_on = std::str::from_utf8(rest).ok()?;
+    Some((
+        Candidate {
+            local_ref: String::from_utf8(reference.to_vec()).ok()?,
+            grade,
+            matched_on: matched_on
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            expires_at: i64::from_be_bytes(*exp),
+        },
+        *fingerprint,
+    ))
+}
+
+/// One re-scored candidate.
+struct Scored {
+    id: String,
+    score: f64,
+    grade: MatchGrade,
+    matched_on: Vec<String>,
+}
+
+/// The same scoring and ordering as matching's decision: grade by score, a possible
+/// sibling never above `possible`, best first (a stable sort over rows in the same
+/// order), then the ids of the reported candidates when the lists agree.
+fn align(
+    compared: Vec<(String, Comparison)>,
+    settings: &MatchingSettings,
+    reported: &[MatchCandidate],
+) -> Option<Vec<String>> {
+    let mut scored: Vec<Scored> = compared
+        .into_iter()
+        .filter_map(|(id, comparison)| {
+            let score = comparison.score(settings);
+            let mut grade = score::grade(score, settings)?;
+            if comparison.could_be_a_sibling() {
+                grade = MatchGrade::Possible;
+            }
+            Some(Scored {
+                matched_on: comparison.matched_on(),
+                id,
+                score,
+                grade,
+            })
+        })
+        .collect();
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score));
+    if reported.is_empty() || scored.len() < reported.len() {
+        return None;
+    }
+    reported
+        .iter()
+        .zip(scored)
+        .map(|(r, s)| (r.grade == s.grade && r.matched_on == s.matched_on).then_some(s.id))
+        .collect()
+}
+
+/// The ids of the candidates a plain match reported, in their order, or `None` when
+/// they cannot be told with certainty. Call in the match's transaction.
+pub fn candidate_ids(
+    conn: &mut DbConnection,
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+    reported: &[MatchCandidate],
+) -> Result<Option<Vec<String>>, DbError> {
+    let Some(demographics) = &query.demographics else {
+        return Ok(None);
+    };
+    let mut by_identifier: Vec<ChildRow> = Vec::new();
+    if let Some(upn) = &query.identifiers.upn {
+        by_identifier.extend(db::children::find_by_upn(conn, upn.as_str())?);
+    }
+    if let Some(nhs) = &query.identifiers.nhs_number {
+        for row in db::children::find_by_nhs_number(conn, nhs.as_str())? {
+            if !by_identifier.iter().any(|r| r.id == row.id) {
+                by_identifier.push(row);
+            }
+        }
+    }
+    let rejected: Vec<String> = by_identifier
+        .iter()
+        .filter(|child| compare(query, child, settings).contradicts_identifier())
+        .map(|child| child.id.clone())
+        .collect();
+    let mut rows = db::children::match_candidates(
+        conn,
+        &matching::blocking_keys(demographics),
+        settings.max_candidates_per_block,
+    )?;
+    for child in by_identifier {
+        if !rows.iter().any(|r| r.id == child.id) {
+            rows.push(child);
+        }
+    }
+    rows.retain(|r| !rejected.contains(&r.id));
+    let compared = rows
+        .into_iter()
+        .map(|child| {
+            let comparison = compare(query, &child, settings);
+            (child.id, comparison)
+        })
+        .collect();
+    Ok(align(compared, settings, reported))
+}
+
+/// The keyed twin of [`candidate_ids`].
+pub fn candidate_ids_keyed(
+    conn: &mut DbConnection,
+    query: &KeyedChildQuery,
+    settings: &MatchingSettings,
+    reported: &[MatchCandidate],
+) -> Result<Option<Vec<String>>, DbError> {
+    let (Some(demographics), Some(blocks)) = (&query.demographics, &query.blocks) else {
+        return Ok(None);
+    };
+    let by_identifier = db::keyed::identifier_matches(conn, &query.identifiers, &query.key_id)?;
+    let rejected: Vec<String> = by_identifier
+        .iter()
+        .filter(|(child, _)| {
+            matching::keyed::compare(query, &child.demographics, &child.identifiers, settings)
+                .contradicts_identifier()
+        })
+        .map(|(child, _)| child.child_id.clone())
+        .collect();
+    let dates: Vec<String> = std::iter::once(demographics.date_of_birth.exact.clone())
+        .chain(demographics.date_of_birth.swapped.clone())
+        .collect();
+    let mut rows = db::keyed::match_candidates(
+        conn,
+        &dates,
+        blocks,
+        &query.key_id,
+        settings.max_candidates_per_block,
+    )?;
+    for (child, _) in by_identifier {
+        if !rows.iter().any(|r| r.child_id == child.child_id) {
+            rows.push(child);
+        }
+    }
+    rows.retain(|r| !rejected.contains(&r.child_id));
+    let compared = rows
+        .into_iter()
+        .map(|child| {
+            let comparison =
+                matching::keyed::compare(query, &child.demographics, &child.identifiers, settings);
+            (child.child_id, comparison)
+        })
+        .collect();
+    Ok(align(compared, settings, reported))
+}
+
+fn compare(query: &ChildQuery, child: &ChildRow, settings: &MatchingSettings) -> Comparison {
+    let held = Person {
+        given_name: &child.given_name,
+        family_name: &child.family_name,
+        date_of_birth: child.date_of_birth,
+        sex: match child.sex.as_deref() {
+            Some("female") => Some(Sex::Female),
+            Some("male") => Some(Sex::Male),
+            _ => None,
+        },
+        postcode: child.postcode.as_deref(),
+        upn: child.upn.as_deref(),
+        nhs_number: child.nhs_number.as_deref(),
+    };
+    let asked = match &query.demographics {
+        Some(d) => Person {
+            given_name: &d.given_name,
+            family_name: &d.family_name,
+            date_of_birth: d.date_of_birth,
+            sex: d.sex,
+            postcode: d.postcode.as_deref(),
+            upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
+            nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
+        },
+        None => Person {
+            upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
+            nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
+            ..held.clone()
+        },
+    };
+    score::compare(&asked, &held, settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn sealer(agency: &str) -> CandidateSealer {
+        CandidateSealer::new(&CandidateSealer::generate_key().unwrap(), agency, 600).unwrap()
+    }
+
+    fn holder(subject: &str) -> Holder<'_> {
+        Holder {
+            issuer: "idp",
+            subject,
+            gateway: "gateway",
+        }
+    }
+
+    fn fields() -> Vec<String> {
+        vec![
+            "given_name:similar".into(),
+            "family_name".into(),
+            "date_of_birth".into(),
+        ]
+    }
+
+    #[test]
+    fn token_round_trips_without_showing_the_local_reference() {
+        let s = sealer("social-care");
+        let local_ref = "7d0c6c3e-7d7a-4b7e-9c55-0d8f5f0e2a11";
+        let token = s
+            .seal(
+                local_ref,
+                MatchGrade::Possible,
+                &fields(),
+                holder("sw-1"),
+                NOW,
+            )
+            .unwrap();
+        assert!(token.starts_with(PREFIX));
+        assert!(!token.contains("7d0c6c3e") && !token.contains("family"));
+        assert!(token.len() < 200, "{} characters", token.len());
+        assert_eq!(
+            s.open(&token, holder("sw-1"), NOW + 1).unwrap(),
+            Candidate {
+                local_ref: local_ref.into(),
+                grade: MatchGrade::Possible,
+                matched_on: fields(),
+                expires_at: NOW + 600,
+            }
+        );
+        // Two tokens for the same candidate differ (fresh nonce).
+        let again = s
+            .seal(
+                local_ref,
+                MatchGrade::Possible,
+                &fields(),
+                holder("sw-1"),
+                NOW,
+            )
+            .unwrap();
+        assert_ne!(token, again);
+    }
+
+    #[test]
+    fn altered_foreign_expired_and_others_tokens_are_refused() {
+        let s = sealer("social-care");
+        let token = s
+            .seal(
+                "child-1",
+                MatchGrade::Possible,
+                &fields(),
+                holder("sw-1"),
+                NOW,
+            )
+            .unwrap();
+        // Every single-character change is detected.
+        for i in PREFIX.len()..token.len() {
+            let mut altered = token.clone().into_bytes();
+            altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
+            let altered = String::from_utf8(altered).unwrap();
+            assert_eq!(
+                s.open(&altered, holder("sw-1"), NOW),
+                Err(TokenError::Invalid),
+                "change at {i}"
+            );
+        }
+        assert_eq!(
+            s.open(&token, holder("sw-2"), NOW),
+            Err(TokenError::NotYours)
+        );
+        let other_gateway = Holder {
+            gateway: "gateway-2",
+            ..holder("sw-1")
+        };
+        assert_eq!(
+            s.open(&token, other_gateway, NOW),
+            Err(TokenError::NotYours)
+        );
+        assert_eq!(
+            s.open(&token, holder("sw-1"), NOW + 600),
+            Err(TokenError::Expired)
+        );
+        // Another node's key, or the same key at another node, opens nothing.
+        assert_eq!(
+            sealer("social-care").open(&token, holder("sw-1"), NOW),
+            Err(TokenError::Invalid)
+        );
+        let key = CandidateSealer::generate_key().unwrap();
+        let here = CandidateSealer::new(&key, "social-care", 600).unwrap();
+        let there = CandidateSealer::new(&key, "health", 600).unwrap();
+        let token = here
+            .seal("child-1", MatchGrade::Possible, &[], holder("sw-1"), NOW)
+            .unwrap();
+        assert!(here.open(&token, holder("sw-1"), NOW).is_ok());
+        assert_eq!(
+            there.open(&token, holder("sw-1"), NOW),
+            Err(TokenError::Invalid)
+        );
+        for garbage in ["", "ct1.", "ct1.!!", "fr1.abc", "ct1.AAAA"] {
+            assert_eq!(
+                s.open(garbage, holder("sw-1"), NOW),
+                Err(TokenError::Invalid),
+                "{garbage:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn holder_parts_cannot_be_shifted_between_fields() {
+        let a = Holder {
+            issuer: "idp",
+            subject: "ab",
+            gateway: "c",
+        };
+        let b = Holder {
+            issuer: "idp",
+            subject: "a",
+            gateway: "bc",
+        };
+        assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+}

@@ -1,0 +1,559 @@
+//! Candidate confirmation through the gateway (issue #6): a `possible` match is never
+//! linked by the node; the practitioner sees it as a numbered candidate, must confirm it
+//! with a reason (audited at the node) before any record of that agency is read, and
+//! every wrong way of confirming is refused.
+
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use diesel::RunQueryDsl;
+use federation_tests::{Options, TestFederation, spawn_federation};
+use schemas::PractitionerRole::{DesignatedSafeguardingLead, SocialWorker};
+use serde_json::{Value, json};
+
+const CTX: &str = "purpose=safeguarding&legal_basis=public_task";
+const REASON: &str = "Date of birth and family name checked with the child's carer; \
+                      the agency misspelt the given name and has an old address";
+
+fn two_agencies() -> Options {
+    Options {
+        nodes: vec!["school-a", "social-care"],
+        children: 20,
+        ..Options::default()
+    }
+}
+
+/// What the practitioner types: demographics only, no identifier.
+fn query(given_name: &str) -> Value {
+    json!({"demographics": {"given_name": given_name, "family_name": "Quenby",
+        "date_of_birth": "2015-06-21", "sex": "female", "postcode": "ZZ4 2GH"}})
+}
+
+async fn put_child(fed: &TestFederation, node: &str, local_id: &str, demographics: Value) {
+    let response = fed
+        .integration_client(node)
+        .put(format!("{}/v1/children/{local_id}", fed.node_url(node)))
+        .json(&json!({"demographics": demographics, "identifiers": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+async fn put_record(fed: &TestFederation, node: &str, local_id: &str, record: Value) {
+    let response = fed
+        .integration_client(node)
+        .post(format!(
+            "{}/v1/children/{local_id}/records",
+            fed.node_url(node)
+        ))
+        .json(&record)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{} {}",
+        response.status(),
+        response.text().await.unwrap_or_default()
+    );
+}
+
+/// The child as the school holds it (exactly as searched for), and the social care
+/// copy drifted the way records drift: a misspelt given name and a move to another
+/// postcode district. The social care copy has a record.
+async fn seed_drifted_child(fed: &TestFederation) {
+    seed_drifted_copy(fed, "Rosalynd").await;
+}
+
+async fn seed_drifted_copy(fed: &TestFederation, drifted_given_name: &str) {
+    put_child(
+        fed,
+        "school-a",
+        "MIS-QUENBY-1",
+        json!({"given_name": "Rosalind", "family_name": "Quenby",
+            "date_of_birth": "2015-06-21", "sex": "female", "postcode": "ZZ4 2GH"}),
+    )
+    .await;
+    put_record(
+        fed,
+        "school-a",
+        "MIS-QUENBY-1",
+        json!({"source_system_id": "ATT-QUENBY-1", "category": "attendance",
+            "effective_from": "2026-09-03", "impact": "Attendance 97% this term",
+            "details": {}}),
+    )
+    .await;
+    put_child(
+        fed,
+        "social-care",
+        "LCS-QUENBY-9",
+        json!({"given_name": drifted_given_name, "family_name": "Quenby",
+            "date_of_birth": "2015-06-21", "sex": "female", "postcode": "ZZ8 7QT"}),
+    )
+    .await;
+    put_record(
+        fed,
+        "social-care",
+        "LCS-QUENBY-9",
+        json!({"source_system_id": "LCS-ASW-QUENBY", "category": "allocated_social_worker",
+            "effective_from": "2026-05-01", "impact": "Allocated social worker: duty team",
+            "details": {"team": "Duty and assessment"}}),
+    )
+    .await;
+}
+
+async fn search(fed: &TestFederation, token: &str, body: &Value) -> Value {
+    let response = fed
+        .anonymous_client()
+        .post(format!("{}/v1/children:search?{CTX}", fed.gateway_url))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn agency<'a>(answer: &'a Value, id: &str) -> &'a Value {
+    answer["agencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agency_id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {answer}"))
+}
+
+async fn view(fed: &TestFederation, token: &str, reference: &str) -> Value {
+    let response = fed
+        .anonymous_client()
+        .get(format!(
+            "{}/v1/children/{reference}/view?{CTX}",
+            fed.gateway_url
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn section<'a>(view: &'a Value, id: &str) -> &'a Value {
+    view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["agency_id"] == id)
+        .unwrap_or_else(|| panic!("no {id} section in {view}"))
+}
+
+async fn confirm(fed: &TestFederation, token: &str, reference: &str, body: Value) -> (u16, Value) {
+    let response = fed
+        .anonymous_client()
+        .post(format!(
+            "{}/v1/children/{reference}/confirm?{CTX}",
+            fed.gateway_url
+        ))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status != 200 {
+        assert_eq!(content_type, "application/problem+json", "{body}");
+    }
+    (status, body)
+}
+
+fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .map(|f| f["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(diesel::QueryableByName, Debug)]
+struct AuditLine {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    action: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    actor_user: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    child_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    detail: String,
+}
+
+fn audit(fed: &TestFederation, node: &str) -> Vec<AuditLine> {
+    diesel::sql_query("SELECT action, actor_user, child_id, detail FROM audit_log ORDER BY seq")
+        .load(&mut fed.database(node))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn candidate_confirmation_flow_through_the_gateway() {
+    let fed = spawn_federation(two_agencies()).await.unwrap();
+    seed_drifted_child(&fed).await;
+    let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+
+    // The search: the school holds the child; social care has a candidate, not a link.
+    // (If matching changes so that this copy is no longer `candidates`, this says so.)
+    let found = search(&fed, &dsl, &query("Rosalind")).await;
+    assert_eq!(agency(&found, "school-a")["status"], "held", "{found}");
+    let social = agency(&found, "social-care");
+    assert_eq!(social["status"], "candidates", "{found}");
+    assert!(social.get("grade").is_none(), "{social}");
+    let candidates = social["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 1, "{social}");
+    assert_eq!(candidates[0]["candidate"], 1);
+    assert_eq!(candidates[0]["grade"], "possible");
+    assert_eq!(candidates[0]["confirmable"], true);
+    let matched_on = candidates[0]["matched_on"].clone();
+    assert!(
+        matched_on
+            .as_array()
+            .unwrap()
+            .contains(&json!("family_name")),
+        "{matched_on}"
+    );
+    // Nothing of the node's own copy comes back.
+    let text = found.to_string();
+    assert!(
+        !text.contains("Rosalynd") && !text.contains("ZZ8"),
+        "{text}"
+    );
+    let reference = found["reference"].as_str().unwrap().to_owned();
+    // The candidate's token rides inside the reference, which stays short enough for a
+    // URL path.
+    eprintln!(
+        "reference with one candidate: {} characters",
+        reference.len()
+    );
+    assert!(reference.len() < 1024, "{} characters", reference.len());
+
+    // Before confirmation nothing of social care's is read.
+    let before = view(&fed, &dsl, &reference).await;
+    let s = section(&before, "social-care");
+    assert_eq!(s["status"], "candidates", "{s}");
+    assert!(s["reason"].as_str().unwrap().contains("confirm"), "{s}");
+    assert_eq!(s["records"], json!([]));
+    assert_eq!(section(&before, "school-a")["status"], "ok");
+    let disclosures_before = audit(&fed, "social-care")
+        .iter()
+        .filter(|l| l.action == "disclosure")
+        .count();
+    assert_eq!(
+        disclosures_before, 0,
+        "social care disclosed before confirmation"
+    );
+
+    // The practitioner confirms candidate 1, with a reason.
+    let (status, confirmed) = confirm(
+        &fed,
+        &dsl,
+        &reference,
+        json!({"agency_id": "social-care", "candidate": 1, "reason": REASON}),
+    )
+    .await;
+    assert_eq!(status, 200, "{confirmed}");
+    assert_eq!(confirmed["agency"]["status"], "held");
+    assert_eq!(confirmed["agency"]["confirmed"], true);
+    assert_eq!(confirmed["agency"]["grade"], "possible");
+    assert_eq!(confirmed["agency"]["matched_on"], matched_on);
+    assert_eq!(confirmed["expires_at"], found["expires_at"]);
+    let linked = confirmed["reference"].as_str().unwrap().to_owned();
+    assert_ne!(linked, reference);
+    eprintln!("reference after confirmation: {} characters", linked.len());
+
+    // The new reference reads social care's records; the old one still does not.
+    let after = view(&fed, &dsl, &linked).await;
+    let s = section(&after, "social-care");
+    assert_eq!(s["status"], "ok", "{s}");
+    assert_eq!(s["records"][0]["source_system_id"], "LCS-ASW-QUENBY", "{s}");
+    assert_eq!(section(&after, "school-a")["status"], "ok");
+    let old = view(&fed, &dsl, &reference).await;
+    assert_eq!(section(&old, "social-care")["status"], "candidates");
+
+    // The node's audit: the match offered one confirmable candidate, then the
+    // confirmation with the practitioner, reason, grade and agreeing fields, then the
+    // disclosure; and the chain is intact.
+    let lines = audit(&fed, "social-care");
+    let matched = lines
+        .iter()
+        .find(|l| l.action == "match" && l.detail.contains("candidates"))
+        .expect("the match");
+    let matched: Value = serde_json::from_str(&matched.detail).unwrap();
+    assert_eq!(matched["confirmable"], 1, "{matched}");
+    let confirm_lines: Vec<&AuditLine> = lines.iter().filter(|l| l.action == "confirm").collect();
+    assert_eq!(confirm_lines.len(), 1, "{lines:?}");
+    let entry = confirm_lines[0];
+    assert_eq!(
+        entry.actor_user.as_deref(),
+        Some("designated_safeguarding_lead.school-a")
+    );
+    let detail: Value = serde_json::from_str(&entry.detail).unwrap();
+    assert_eq!(detail["confirmed"], true);
+    assert_eq!(detail["reason"], REASON);
+    assert_eq!(detail["grade"], "possible");
+    assert_eq!(detail["matched_on"], matched_on);
+    let local_ref = entry.child_id.clone().expect("the confirmed child");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.action == "disclosure" && l.child_id.as_deref() == Some(&local_ref)),
+        "{lines:?}"
+    );
+    let verify: Value = fed
+        .integration_client("social-care")
+        .get(format!("{}/v1/audit/verify", fed.node_url("social-care")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["intact"], true, "{verify}");
+
+    // The child's access report at social care says who confirmed them, in words.
+    let report: Value = fed
+        .gateway_identity()
+        .get(format!(
+            "{}/v1/federation/children/{local_ref}/access-report",
+            fed.node_url("social-care")
+        ))
+        .bearer_auth(fed.token(SocialWorker, "social-care"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sentences: Vec<&str> = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sentence"].as_str().unwrap())
+        .collect();
+    assert!(
+        sentences.iter().any(|s| s.contains(
+            "a school's safeguarding lead at Northfield Primary School told us that you are the child they were looking for"
+        )),
+        "{sentences:#?}"
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn confirmation_refusals() {
+    let fed = spawn_federation(two_agencies()).await.unwrap();
+    seed_drifted_child(&fed).await;
+    let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+    let found = search(&fed, &dsl, &query("Rosalind")).await;
+    assert_eq!(
+        agency(&found, "social-care")["status"],
+        "candidates",
+        "{found}"
+    );
+    let reference = found["reference"].as_str().unwrap().to_owned();
+    let first_reference = reference.clone();
+    let good = json!({"agency_id": "social-care", "candidate": 1, "reason": REASON});
+
+    // Another practitioner's reference.
+    let other = fed.token(SocialWorker, "social-care");
+    let (status, problem) = confirm(&fed, &other, &reference, good.clone()).await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("reference-not-yours")
+    );
+
+    // No reason, or only spaces.
+    for body in [
+        json!({"agency_id": "social-care", "candidate": 1}),
+        json!({"agency_id": "social-care", "candidate": 1, "reason": "   "}),
+    ] {
+        let (status, problem) = confirm(&fed, &dsl, &reference, body).await;
+        assert_eq!(status, 400, "{problem}");
+        assert_eq!(fields(&problem), ["reason"], "{problem}");
+    }
+
+    // A candidate the agency does not have; an agency without candidates; one not asked.
+    for (body, field) in [
+        (
+            json!({"agency_id": "social-care", "candidate": 2, "reason": REASON}),
+            "candidate",
+        ),
+        (
+            json!({"agency_id": "social-care", "candidate": 0, "reason": REASON}),
+            "candidate",
+        ),
+        (
+            json!({"agency_id": "school-a", "candidate": 1, "reason": REASON}),
+            "agency_id",
+        ),
+        (
+            json!({"agency_id": "health", "candidate": 1, "reason": REASON}),
+            "agency_id",
+        ),
+    ] {
+        let (status, problem) = confirm(&fed, &dsl, &reference, body).await;
+        assert_eq!(status, 400, "{problem}");
+        assert_eq!(fields(&problem), [field], "{problem}");
+    }
+
+    // An altered reference.
+    let mut altered = reference.clone().into_bytes();
+    let at = altered.len() - 5;
+    altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
+    let (status, _) = confirm(
+        &fed,
+        &dsl,
+        &String::from_utf8(altered).unwrap(),
+        good.clone(),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // At the node: a token altered, or presented for another practitioner, is refused,
+    // and nothing is linked or audited as confirmed.
+    let node = fed.node_url("social-care");
+    let answer: Value = fed
+        .gateway_identity()
+        .post(format!("{node}/v1/federation/match?{CTX}"))
+        .bearer_auth(&dsl)
+        .json(&query("Rosalind"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["outcome"], "candidates", "{answer}");
+    assert!(answer.get("local_ref").is_none(), "{answer}");
+    let token = answer["candidate_tokens"][0].as_str().unwrap().to_owned();
+    let node_confirm = |token: String, who: String| {
+        let client = fed.gateway_identity();
+        let url = format!("{node}/v1/federation/match/confirm?{CTX}");
+        async move {
+            let response = client
+                .post(url)
+                .bearer_auth(who)
+                .json(&json!({"candidate_token": token, "reason": REASON}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let mut tampered = token.clone().into_bytes();
+    let at = tampered.len() / 2;
+    tampered[at] = if tampered[at] == b'x' { b'y' } else { b'x' };
+    let (status, problem) = node_confirm(String::from_utf8(tampered).unwrap(), dsl.clone()).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(fields(&problem), ["candidate_token"], "{problem}");
+    let (status, problem) = node_confirm(token.clone(), other.clone()).await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("candidate-not-yours")
+    );
+    assert!(
+        !audit(&fed, "social-care")
+            .iter()
+            .any(|l| l.action == "confirm"),
+        "a refused confirmation was audited as one"
+    );
+    // The genuine token, by its practitioner, works at the node too.
+    let (status, linked) = node_confirm(token, dsl.clone()).await;
+    assert_eq!(status, 200, "{linked}");
+    assert_eq!(
+        (linked["outcome"].clone(), linked["confirmed"].clone()),
+        (json!("held"), json!(true))
+    );
+
+    // Two copies that fit equally well: ambiguous, and not confirmable.
+    put_child(
+        &fed,
+        "social-care",
+        "LCS-QUENBY-TWIN",
+        json!({"given_name": "Rosalinde", "family_name": "Quenby",
+            "date_of_birth": "2015-06-21", "sex": "female", "postcode": "ZZ8 7QT"}),
+    )
+    .await;
+    let found = search(&fed, &dsl, &query("Rosalind")).await;
+    let social = agency(&found, "social-care");
+    assert_eq!(social["status"], "ambiguous", "{found}");
+    assert!(
+        social["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["confirmable"] == false),
+        "{social}"
+    );
+    let reference = found["reference"].as_str().unwrap().to_owned();
+    let (status, problem) = confirm(&fed, &dsl, &reference, good.clone()).await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(fields(&problem), ["agency_id"], "{problem}");
+
+    // The agency down: a clear problem, nothing confirmed (the first search's reference
+    // still holds the candidate).
+    fed.stop_node("social-care").await;
+    let (status, problem) = confirm(&fed, &dsl, &first_reference, good).await;
+    assert_eq!(status, 502, "{problem}");
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("agency-unavailable"),
+        "{problem}"
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn candidates_found_in_keyed_mode_are_confirmed_the_same_way() {
+    let fed = spawn_federation(Options {
+        matching_mode: agency_node::matching::MatchingMode::Keyed,
+        ..two_agencies()
+    })
+    .await
+    .unwrap();
+    seed_drifted_copy(&fed, "Rosalinda").await;
+    let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+    let found = search(&fed, &dsl, &query("Rosalind")).await;
+    let social = agency(&found, "social-care");
+    assert_eq!(social["status"], "candidates", "{found}");
+    assert_eq!(social["candidates"][0]["confirmable"], true, "{social}");
+    let reference = found["reference"].as_str().unwrap().to_owned();
+    let (status, confirmed) = confirm(
+        &fed,
+        &dsl,
+        &reference,
+        json!({"agency_id": "social-care", "candidate": 1, "reason": REASON}),
+    )
+    .await;
+    assert_eq!(status, 200, "{confirmed}");
+    let linked = confirmed["reference"].as_str().unwrap().to_owned();
+    let after = view(&fed, &dsl, &linked).await;
+    assert_eq!(section(&after, "social-care")["status"], "ok", "{after}");
+    fed.shutdown().await;
+}
