@@ -227,10 +227,19 @@ pub struct AttendanceDetails {
 pub const PERSISTENT_ABSENCE_BELOW_PCT: f64 = 90.0;
 
 impl AttendanceDetails {
+    /// The attendance percentage, exact.
+    pub fn exact_rate(&self) -> f64 {
+        100.0 * self.sessions_present.get() as f64 / self.sessions_possible.get() as f64
+    }
+
     /// The attendance percentage, to one decimal place.
     pub fn rate(&self) -> f64 {
-        let pct = 100.0 * self.sessions_present.get() as f64 / self.sessions_possible.get() as f64;
-        (pct * 10.0).round() / 10.0
+        (self.exact_rate() * 10.0).round() / 10.0
+    }
+
+    /// Under 90% (exactly, not after rounding).
+    pub fn is_persistent_absence(&self) -> bool {
+        self.exact_rate() < PERSISTENT_ABSENCE_BELOW_PCT
     }
 }
 
@@ -251,7 +260,7 @@ impl Fields for AttendanceDetails {
             return;
         }
         let rate = self.rate();
-        let persistent = rate < PERSISTENT_ABSENCE_BELOW_PCT;
+        let persistent = self.is_persistent_absence();
         if let Some(sent) = self.attendance_rate {
             if (sent - rate).abs() > 0.051 {
                 errors.push(FieldError::new(
@@ -920,7 +929,9 @@ impl Fields for StrengthsAndDifficultiesDetails {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"incident_at": "2026-11-01T21:40:00Z", "child_present": true,
-    "school_to_inform": "999102", "police_reference": "CC-0012345"}))]
+    "school_to_inform": "999102", "police_reference": "CC-0012345", "location": "the family home",
+    "circumstances": "Neighbour reported shouting; officers attended",
+    "child_voice": "Said they were scared and hid upstairs"}))]
 pub struct EncompassNotificationDetails {
     /// When the incident happened (RFC 3339).
     #[schema(value_type = String, format = DateTime)]
@@ -934,6 +945,18 @@ pub struct EncompassNotificationDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
     pub police_reference: Option<Short>,
+    /// Where it happened, in words ("the family home").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub location: Option<Short>,
+    /// What happened, as far as the school needs to know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub circumstances: Option<Long>,
+    /// What the child said, in their words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub child_voice: Option<Long>,
 }
 
 impl Fields for EncompassNotificationDetails {
