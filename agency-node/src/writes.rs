@@ -61,7 +61,10 @@ pub fn check_local_id(local_id: &str) -> Result<(), ApiError> {
 
 /// Parses a record from a request body for a node of kind `holder`, listing every invalid
 /// field (the record's and its `details.<field>`s) at once.
-pub fn parse_record(value: &serde_json::Value, holder: AgencyKind) -> Result<RecordUpsert, ApiError> {
+pub fn parse_record(
+    value: &serde_json::Value,
+    holder: AgencyKind,
+) -> Result<RecordUpsert, ApiError> {
     RecordUpsert::parse(value, holder).map_err(ApiError::Invalid)
 }
 

@@ -1558,7 +1558,9 @@ mod tests {
                     "2026-04-20",
                     None,
                     "Moved to a new foster placement",
-                    Some(json!({"from_placement": "foster_relative_or_friend", "to_placement": "foster_agency_carer"})),
+                    Some(
+                        json!({"from_placement": "foster_relative_or_friend", "to_placement": "foster_agency_carer"}),
+                    ),
                 ),
             ],
         )];

@@ -265,11 +265,16 @@ impl Fields for AttendanceDetails {
             if (sent - rate).abs() > 0.051 {
                 errors.push(FieldError::new(
                     "attendance_rate",
-                    format!("must be {rate:.1} (sessions_present / sessions_possible), or left out"),
+                    format!(
+                        "must be {rate:.1} (sessions_present / sessions_possible), or left out"
+                    ),
                 ));
             }
         }
-        if self.persistent_absence.is_some_and(|sent| sent != persistent) {
+        if self
+            .persistent_absence
+            .is_some_and(|sent| sent != persistent)
+        {
             errors.push(FieldError::new(
                 "persistent_absence",
                 format!("must be {persistent} for an attendance of {rate:.1}%, or left out"),
@@ -1169,7 +1174,10 @@ mod tests {
     fn every_category_example_parses_and_round_trips() {
         for category in RecordCategory::ALL {
             let example = RecordDetails::example(category);
-            assert!(example.as_object().is_some_and(|o| !o.is_empty()), "{category:?}");
+            assert!(
+                example.as_object().is_some_and(|o| !o.is_empty()),
+                "{category:?}"
+            );
             let parsed = RecordDetails::parse(category, &example)
                 .unwrap_or_else(|e| panic!("{category:?}: {e:?}"));
             assert_eq!(parsed.category(), category);
@@ -1415,8 +1423,11 @@ mod tests {
         }
         for good in ["1A", "21", "24A", "10C"] {
             assert!(
-                RecordDetails::parse(RecordCategory::AssessmentFactors, &json!({"factors": [good]}))
-                    .is_ok(),
+                RecordDetails::parse(
+                    RecordCategory::AssessmentFactors,
+                    &json!({"factors": [good]})
+                )
+                .is_ok(),
                 "{good}"
             );
         }
@@ -1474,7 +1485,10 @@ mod tests {
             json!({"assessment_type": "eha"}),
         );
         assert_eq!(fields_of(&e), ["details.assessment_type"]);
-        let e = errors(RecordCategory::LeadPractitioner, json!({"name": "J. Haddad"}));
+        let e = errors(
+            RecordCategory::LeadPractitioner,
+            json!({"name": "J. Haddad"}),
+        );
         assert_eq!(fields_of(&e), ["details.role"]);
     }
 

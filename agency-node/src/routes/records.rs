@@ -209,7 +209,10 @@ pub async fn retract_record(
 
 /// One batch item. A record is parsed field by field, so a bad one names every invalid
 /// field (as a single upsert would); the other operations are plain serde.
-fn parse_item(value: serde_json::Value, holder: schemas::AgencyKind) -> Result<BatchOperation, ApiError> {
+fn parse_item(
+    value: serde_json::Value,
+    holder: schemas::AgencyKind,
+) -> Result<BatchOperation, ApiError> {
     if value.get("op").and_then(|op| op.as_str()) == Some("upsert_record") {
         if let (Some(local_id), Some(record)) = (
             value.get("local_id").and_then(|id| id.as_str()),
@@ -293,30 +296,30 @@ pub async fn batch(
             .enumerate()
             .map(|(index, value)| {
                 let result = parse_item(value, holder).and_then(|op| {
-                        let write = match &op {
-                            BatchOperation::UpsertChild { local_id, child } => {
-                                Write::Child { local_id, child }
-                            }
-                            BatchOperation::UpsertRecord { local_id, record } => Write::Record {
-                                local_id,
-                                record,
-                                expect: Expect::Anything,
-                            },
-                            BatchOperation::RetractRecord {
-                                local_id,
-                                source_system_id,
-                                reason,
-                            } => Write::Retract {
-                                local_id,
-                                source_system_id,
-                                reason,
-                                expect: Expect::Anything,
-                            },
-                        };
-                        writes::validate(&write, holder)?;
-                        // A savepoint per item: a failure undoes that item only.
-                        c.transaction(|c| writes::apply(c, writer, &write))
-                    });
+                    let write = match &op {
+                        BatchOperation::UpsertChild { local_id, child } => {
+                            Write::Child { local_id, child }
+                        }
+                        BatchOperation::UpsertRecord { local_id, record } => Write::Record {
+                            local_id,
+                            record,
+                            expect: Expect::Anything,
+                        },
+                        BatchOperation::RetractRecord {
+                            local_id,
+                            source_system_id,
+                            reason,
+                        } => Write::Retract {
+                            local_id,
+                            source_system_id,
+                            reason,
+                            expect: Expect::Anything,
+                        },
+                    };
+                    writes::validate(&write, holder)?;
+                    // A savepoint per item: a failure undoes that item only.
+                    c.transaction(|c| writes::apply(c, writer, &write))
+                });
                 item_result(index, result)
             })
             .collect())

@@ -9,8 +9,8 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schemas::{
-    ChildIdentifiers, ChildUpsert, Demographics, NhsNumber, RecordCategory, RecordDetails, RecordUpsert,
-    Sex, Upn,
+    ChildIdentifiers, ChildUpsert, Demographics, NhsNumber, RecordCategory, RecordDetails,
+    RecordUpsert, Sex, Upn,
 };
 use serde::Serialize;
 use serde_json::json;
