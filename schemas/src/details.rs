@@ -261,15 +261,14 @@ impl Fields for AttendanceDetails {
         }
         let rate = self.rate();
         let persistent = self.is_persistent_absence();
-        if let Some(sent) = self.attendance_rate {
-            if (sent - rate).abs() > 0.051 {
-                errors.push(FieldError::new(
-                    "attendance_rate",
-                    format!(
-                        "must be {rate:.1} (sessions_present / sessions_possible), or left out"
-                    ),
-                ));
-            }
+        if self
+            .attendance_rate
+            .is_some_and(|sent| (sent - rate).abs() > 0.051)
+        {
+            errors.push(FieldError::new(
+                "attendance_rate",
+                format!("must be {rate:.1} (sessions_present / sessions_possible), or left out"),
+            ));
         }
         if self
             .persistent_absence

@@ -274,10 +274,9 @@ impl RecordUpsert {
                     }
                     if let Ok(record) =
                         serde_json::from_value::<RecordUpsert>(serde_json::Value::Object(patched))
+                        && let Err(more) = record.check(holder)
                     {
-                        if let Err(more) = record.check(holder) {
-                            errors.extend(more.into_iter().filter(|e| !judges_stand_in(e)));
-                        }
+                        errors.extend(more.into_iter().filter(|e| !judges_stand_in(e)));
                     }
                 }
                 Err(errors)

@@ -213,16 +213,16 @@ fn parse_item(
     value: serde_json::Value,
     holder: schemas::AgencyKind,
 ) -> Result<BatchOperation, ApiError> {
-    if value.get("op").and_then(|op| op.as_str()) == Some("upsert_record") {
-        if let (Some(local_id), Some(record)) = (
+    if value.get("op").and_then(|op| op.as_str()) == Some("upsert_record")
+        && let (Some(local_id), Some(record)) = (
             value.get("local_id").and_then(|id| id.as_str()),
             value.get("record"),
-        ) {
-            return Ok(BatchOperation::UpsertRecord {
-                local_id: local_id.to_owned(),
-                record: writes::parse_record(record, holder)?,
-            });
-        }
+        )
+    {
+        return Ok(BatchOperation::UpsertRecord {
+            local_id: local_id.to_owned(),
+            record: writes::parse_record(record, holder)?,
+        });
     }
     serde_json::from_value::<BatchOperation>(value)
         .map_err(|e| ApiError::Invalid(vec![schemas::FieldError::new("item", e.to_string())]))

@@ -98,7 +98,9 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
         );
     }
 
+    let seeding = Instant::now();
     let children = seed::population(opts.seed, opts.children);
+    let generated = seeding.elapsed();
     let progress =
         crate::load::Progress::for_stdout(crate::load::holdings(&children) as u64, "seeding");
     let written = crate::load::load(&federation, &children, &progress)?;
@@ -107,14 +109,17 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
         .map(|(node, n)| format!("{node} {n}"))
         .collect();
     println!(
-        "Seeded {} synthetic children (seed {}): {}",
+        "Seeded {} synthetic children (seed {}) in {:.1} s ({:.1} s generating): {}",
         children.len(),
         opts.seed,
+        seeding.elapsed().as_secs_f64(),
+        generated.as_secs_f64(),
         summary.join(", ")
     );
 
     let mut processes = start_all(&federation).await?;
-    wait_until_ready(&federation, &mut processes).await?;
+    let largest = written.values().copied().max().unwrap_or(0);
+    wait_until_ready(&federation, &mut processes, ready_within(largest)).await?;
     write_session(&federation, &opts, &processes, &children)?;
     print_banner(&federation, &children, &processes, started.elapsed());
 
@@ -182,9 +187,19 @@ async fn start_all(federation: &Federation) -> anyhow::Result<Vec<Process>> {
     Ok(processes)
 }
 
+/// How long to wait for the services to answer `/readyz`. A node brings its derived data
+/// (keyed encodings) up to date before it listens, which takes time in proportion to the
+/// children it holds: with 100,000 children a school node holds over 50,000, which a debug
+/// build on a loaded machine needed more than the first minute for. So: a minute, plus
+/// a second for every 150 children of the largest node.
+pub fn ready_within(largest_node_children: usize) -> Duration {
+    Duration::from_secs(60 + (largest_node_children / 150) as u64)
+}
+
 async fn wait_until_ready(
     federation: &Federation,
     processes: &mut [Process],
+    within: Duration,
 ) -> anyhow::Result<()> {
     let tls = trust::tls::client_config_without_identity(&federation.ca_file)?;
     let http = reqwest::Client::builder()
@@ -192,7 +207,7 @@ async fn wait_until_ready(
         .no_proxy()
         .timeout(Duration::from_secs(2))
         .build()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + within;
     for p in processes.iter_mut() {
         loop {
             if let Ok(Some(status)) = p.child.try_wait() {
@@ -216,8 +231,9 @@ async fn wait_until_ready(
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "{} did not become ready within 60 s; see {}",
+                "{} did not become ready within {} s; see {}",
                 p.name,
+                within.as_secs(),
                 p.log.display()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
