@@ -538,3 +538,16 @@ pub fn layout(opts: LayoutOptions) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_wait_grows_with_the_largest_node() {
+        assert_eq!(ready_within(2_000), Duration::from_secs(73));
+        // 100,000 children: school-a holds 54,563 and needed 116 s in a debug build on a
+        // loaded machine; the old fixed 60 s stopped `up`.
+        assert!(ready_within(54_563) > Duration::from_secs(116 * 3));
+    }
+}
