@@ -59,6 +59,15 @@ pub fn check_local_id(local_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Parses a record from a request body for a node of kind `holder`, listing every invalid
+/// field (the record's and its `details.<field>`s) at once.
+pub fn parse_record(
+    value: &serde_json::Value,
+    holder: AgencyKind,
+) -> Result<RecordUpsert, ApiError> {
+    RecordUpsert::parse(value, holder).map_err(ApiError::Invalid)
+}
+
 /// Validates a write before any database work, listing every invalid field.
 pub fn validate(write: &Write<'_>, holder: AgencyKind) -> Result<(), ApiError> {
     let (local_id, errors) = match write {
@@ -104,6 +113,12 @@ pub fn apply(
             record,
             expect,
         } => {
+            // Stored as the node reads it back: the details typed and computed fields
+            // (an attendance rate) filled in.
+            let record = &(*record)
+                .clone()
+                .checked(writer.holder)
+                .map_err(ApiError::Invalid)?;
             let child =
                 db::children::find_by_local_id(conn, local_id)?.ok_or(ApiError::ChildNotFound)?;
             let previous = db::records::find_by_source_id(conn, &record.source_system_id)?

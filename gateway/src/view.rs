@@ -1230,7 +1230,7 @@ mod tests {
                 "2026-10-01",
                 Some("2026-10-02"),
                 "Suspended for 2 days from 2026-10-01",
-                Some(json!({"type": "suspension", "days": 2})),
+                Some(json!({"exclusion_type": "suspension", "days": 2, "reason_category": "PD"})),
             )]),
             &all(),
         );
@@ -1368,7 +1368,7 @@ mod tests {
                     "2026-03-01",
                     None,
                     "CP-IS flag",
-                    Some(json!({"flag": "cp-is"})),
+                    Some(json!({"flag": "child_protection_plan"})),
                 )],
             )],
             &all(),
@@ -1558,7 +1558,9 @@ mod tests {
                     "2026-04-20",
                     None,
                     "Moved to a new foster placement",
-                    Some(json!({"from_placement": "kinship care", "to_placement": "foster care"})),
+                    Some(
+                        json!({"from_placement": "foster_relative_or_friend", "to_placement": "foster_agency_carer"}),
+                    ),
                 ),
             ],
         )];
@@ -1570,7 +1572,7 @@ mod tests {
             "New allocated social worker: D. Osei took over from K. Brennan"
         );
         assert_eq!(t[1].kind, TransitionKind::PlacementMove);
-        assert_eq!(t[1].to.as_deref(), Some("foster care"));
+        assert_eq!(t[1].to.as_deref(), Some("foster_agency_carer"));
     }
 
     #[test]

@@ -6,8 +6,10 @@
 
 pub mod agency;
 pub mod child;
+pub mod details;
 pub mod disclosure;
 pub mod federation;
+pub mod fields;
 pub mod identifiers;
 pub mod keyed;
 pub mod notification;
@@ -19,6 +21,7 @@ pub mod view;
 
 pub use agency::{AgencyKind, MemberRole, PractitionerRole};
 pub use child::{Child, ChildIdentifiers, ChildUpsert, Demographics, Sex};
+pub use details::RecordDetails;
 pub use disclosure::{CategoryDisclosure, ContactRoute, DisclosureLevel, WithheldReason};
 pub use federation::*;
 pub use identifiers::{AgencyId, InvalidIdentifier, NhsNumber, Upn};

@@ -1,4 +1,5 @@
 use crate::agency::AgencyKind;
+use crate::details::RecordDetails;
 use crate::problem::FieldError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -201,7 +202,8 @@ impl RecordCategory {
     "effective_from": "2026-09-03",
     "effective_to": "2026-10-24",
     "impact": "Attendance 84% this half-term: persistent absence",
-    "details": {"sessions_possible": 100, "sessions_present": 84, "authorised": 6, "unauthorised": 10}
+    "details": {"sessions_possible": 100, "sessions_present": 84, "authorised_absence": 6,
+                "unauthorised_absence": 10}
 }))]
 pub struct RecordUpsert {
     /// The record's id in the agency's own system; stable across updates.
@@ -221,9 +223,10 @@ pub struct RecordUpsert {
     /// One line saying what this means for the child, safe to share at summary level:
     /// the impact without the confidential details.
     pub impact: String,
-    /// The record's details, as a JSON object.
+    /// The record's details: the object of the schema named for `category`
+    /// (see `RecordDetails`).
     #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = RecordDetails)]
     pub details: serde_json::Value,
 }
 
@@ -239,8 +242,63 @@ pub fn check_impact(impact: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+impl crate::fields::Fields for RecordUpsert {}
+
 impl RecordUpsert {
+    /// Parses a record from JSON and checks it for a node of kind `holder`, listing every
+    /// invalid field at once: type errors of the record's own fields, the details'
+    /// fields (`details.<field>`) and the rules across them. The record comes back with
+    /// its details as the node stores them (computed fields filled in).
+    pub fn parse(value: &serde_json::Value, holder: AgencyKind) -> Result<Self, Vec<FieldError>> {
+        match crate::fields::parse::<RecordUpsert>(value, "") {
+            Ok(record) => record.checked(holder),
+            Err(mut errors) => {
+                // Still check the rest: with the mistyped fields replaced by valid
+                // stand-ins, the rules show what else is wrong, except where they would
+                // only be judging a stand-in.
+                let bad: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+                let judges_stand_in = |e: &FieldError| {
+                    bad.contains(&e.field)
+                        || (e.field == "effective_to" && bad.iter().any(|b| b == "effective_from"))
+                        || (e.field.starts_with("details") && bad.iter().any(|b| b == "category"))
+                };
+                if let (serde_json::Value::Object(given), serde_json::Value::Object(example)) =
+                    (value, <Self as crate::fields::Fields>::example())
+                {
+                    let mut patched = given.clone();
+                    for field in &bad {
+                        match example.get(field) {
+                            Some(v) => patched.insert(field.clone(), v.clone()),
+                            None => patched.remove(field),
+                        };
+                    }
+                    if let Ok(record) =
+                        serde_json::from_value::<RecordUpsert>(serde_json::Value::Object(patched))
+                        && let Err(more) = record.check(holder)
+                    {
+                        errors.extend(more.into_iter().filter(|e| !judges_stand_in(e)));
+                    }
+                }
+                Err(errors)
+            }
+        }
+    }
+
+    /// Every invalid field of the record for a node of kind `holder`, or none.
     pub fn validate(&self, holder: AgencyKind) -> Vec<FieldError> {
+        self.check(holder).err().unwrap_or_default()
+    }
+
+    /// The record with its details as a node stores them (computed fields filled in), or
+    /// every invalid field.
+    pub fn checked(mut self, holder: AgencyKind) -> Result<Self, Vec<FieldError>> {
+        let details = self.check(holder)?;
+        self.details = details.to_value();
+        Ok(self)
+    }
+
+    /// The typed details, or every invalid field of the record.
+    pub fn check(&self, holder: AgencyKind) -> Result<RecordDetails, Vec<FieldError>> {
         let mut errors = Vec::new();
         let id_len = self.source_system_id.chars().count();
         if id_len == 0 || id_len > 200 {
@@ -266,10 +324,17 @@ impl RecordUpsert {
                 "must not be before effective_from",
             ));
         }
-        if !self.details.is_object() {
-            errors.push(FieldError::new("details", "must be a JSON object"));
+        let details = match RecordDetails::parse(self.category, &self.details) {
+            Ok(details) => Some(details),
+            Err(more) => {
+                errors.extend(more);
+                None
+            }
+        };
+        match details {
+            Some(details) if errors.is_empty() => Ok(details),
+            _ => Err(errors),
         }
-        errors
     }
 }
 
@@ -286,9 +351,10 @@ pub struct Record {
     #[schema(value_type = String, format = DateTime)]
     pub recorded_at: DateTime<Utc>,
     pub impact: String,
-    /// The record's details; absent when disclosed at `summary` level.
+    /// The record's details, of the schema named for `category` (see `RecordDetails`);
+    /// absent when disclosed at `summary` level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<RecordDetails>)]
     pub details: Option<serde_json::Value>,
     /// Increases by one on every change; the basis of the record's ETag.
     pub version: i64,
@@ -340,7 +406,9 @@ pub enum BatchOperation {
         "given_name": "Amelia", "family_name": "Okafor", "date_of_birth": "2014-03-09"}}},
     {"op": "upsert_record", "local_id": "NPS-000123", "record": {
         "source_system_id": "MIS-ATT-2026-AUT-000123", "category": "attendance",
-        "effective_from": "2026-09-03", "impact": "Attendance 84% this half-term: persistent absence"}},
+        "effective_from": "2026-09-03", "impact": "Attendance 84% this half-term: persistent absence",
+        "details": {"sessions_possible": 100, "sessions_present": 84, "authorised_absence": 6,
+                    "unauthorised_absence": 10}}},
     {"op": "retract_record", "local_id": "NPS-000123", "source_system_id": "MIS-BEH-77",
      "reason": "entered against the wrong pupil"}
 ]}))]

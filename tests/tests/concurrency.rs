@@ -22,6 +22,8 @@ fn record(source_id: &str, impact: &str) -> Value {
         "category": "attendance",
         "effective_from": "2026-09-03",
         "impact": impact,
+        "details": {"sessions_possible": 100, "sessions_present": 97,
+                    "authorised_absence": 3, "unauthorised_absence": 0},
     })
 }
 

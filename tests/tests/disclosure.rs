@@ -331,9 +331,12 @@ async fn summary_is_the_impact_without_the_details_and_existence_is_a_contact_ro
     let text = answer.to_string();
     for secret in [
         "category_of_abuse",
+        // The CIN census codes the generator writes (neglect, emotional, physical, multiple).
+        "\"NEG\"",
+        "\"EMO\"",
+        "\"PHY\"",
+        "\"MUL\"",
         "neglect",
-        "emotional abuse",
-        "physical abuse",
         "K. Brennan",
         "D. Osei",
         "R. Lindgren",

@@ -33,7 +33,8 @@ fn attendance(impact: &str) -> Value {
         "effective_from": "2026-09-03",
         "effective_to": "2026-10-23",
         "impact": impact,
-        "details": {"sessions_possible": 100, "sessions_present": 84}
+        "details": {"sessions_possible": 100, "sessions_present": 84,
+                    "authorised_absence": 6, "unauthorised_absence": 10}
     })
 }
 
@@ -167,7 +168,22 @@ async fn invalid_writes_are_problems_and_change_nothing() {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["category", "impact", "effective_to"]);
+    // The details are checked against the category's type too: every invalid field at once.
+    assert_eq!(
+        fields,
+        [
+            "category",
+            "impact",
+            "effective_to",
+            "details.sessions_possible",
+            "details.sessions_present",
+            "details.authorised_absence",
+            "details.unauthorised_absence",
+            "details.incident_at",
+            "details.child_present"
+        ],
+        "{problem:#}"
+    );
 
     let stored: Value = mis
         .get(&child_url)

@@ -179,7 +179,9 @@ async fn gateway_and_other_agencies_cannot_use_the_integration_face() {
         fed.node_url("school-a")
     );
     let record = json!({"source_system_id": "x", "category": "attendance",
-        "effective_from": "2026-09-01", "impact": "Attendance 99%"});
+        "effective_from": "2026-09-01", "impact": "Attendance 99%",
+        "details": {"sessions_possible": 100, "sessions_present": 99,
+                    "authorised_absence": 1, "unauthorised_absence": 0}});
     let by_gateway = fed
         .gateway_identity()
         .post(&url)

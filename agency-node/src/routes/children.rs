@@ -151,10 +151,10 @@ pub async fn upsert_record(
     state: web::Data<AppState>,
     req: HttpRequest,
     local_id: web::Path<String>,
-    body: web::Json<RecordUpsert>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let local_id = local_id.into_inner();
-    let record = body.into_inner();
+    let record = writes::parse_record(&body, state.agency_kind)?;
     writes::validate(
         &Write::Record {
             local_id: &local_id,

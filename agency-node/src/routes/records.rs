@@ -105,16 +105,30 @@ pub async fn put_record(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<RecordUpsert>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let (local_id, source_system_id) = path.into_inner();
-    let record = body.into_inner();
-    if record.source_system_id != source_system_id {
-        return Err(ApiError::Invalid(vec![schemas::FieldError::new(
+    let body = body.into_inner();
+    let mut errors = Vec::new();
+    if body
+        .get("source_system_id")
+        .and_then(|id| id.as_str())
+        .is_some_and(|id| id != source_system_id)
+    {
+        errors.push(schemas::FieldError::new(
             "source_system_id",
             "must equal the source_system_id in the path",
-        )]));
+        ));
     }
+    let record = match writes::parse_record(&body, state.agency_kind) {
+        Ok(record) if errors.is_empty() => record,
+        Ok(_) => return Err(ApiError::Invalid(errors)),
+        Err(ApiError::Invalid(more)) => {
+            errors.extend(more);
+            return Err(ApiError::Invalid(errors));
+        }
+        Err(e) => return Err(e),
+    };
     let expect = expectation(&req)?;
     writes::validate(
         &Write::Record {
@@ -193,6 +207,27 @@ pub async fn retract_record(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// One batch item. A record is parsed field by field, so a bad one names every invalid
+/// field (as a single upsert would); the other operations are plain serde.
+fn parse_item(
+    value: serde_json::Value,
+    holder: schemas::AgencyKind,
+) -> Result<BatchOperation, ApiError> {
+    if value.get("op").and_then(|op| op.as_str()) == Some("upsert_record")
+        && let (Some(local_id), Some(record)) = (
+            value.get("local_id").and_then(|id| id.as_str()),
+            value.get("record"),
+        )
+    {
+        return Ok(BatchOperation::UpsertRecord {
+            local_id: local_id.to_owned(),
+            record: writes::parse_record(record, holder)?,
+        });
+    }
+    serde_json::from_value::<BatchOperation>(value)
+        .map_err(|e| ApiError::Invalid(vec![schemas::FieldError::new("item", e.to_string())]))
+}
+
 /// Most operations one batch may carry.
 pub const BATCH_LIMIT: usize = 50_000;
 
@@ -260,35 +295,31 @@ pub async fn batch(
             .into_iter()
             .enumerate()
             .map(|(index, value)| {
-                let result = serde_json::from_value::<BatchOperation>(value)
-                    .map_err(|e| {
-                        ApiError::Invalid(vec![schemas::FieldError::new("item", e.to_string())])
-                    })
-                    .and_then(|op| {
-                        let write = match &op {
-                            BatchOperation::UpsertChild { local_id, child } => {
-                                Write::Child { local_id, child }
-                            }
-                            BatchOperation::UpsertRecord { local_id, record } => Write::Record {
-                                local_id,
-                                record,
-                                expect: Expect::Anything,
-                            },
-                            BatchOperation::RetractRecord {
-                                local_id,
-                                source_system_id,
-                                reason,
-                            } => Write::Retract {
-                                local_id,
-                                source_system_id,
-                                reason,
-                                expect: Expect::Anything,
-                            },
-                        };
-                        writes::validate(&write, holder)?;
-                        // A savepoint per item: a failure undoes that item only.
-                        c.transaction(|c| writes::apply(c, writer, &write))
-                    });
+                let result = parse_item(value, holder).and_then(|op| {
+                    let write = match &op {
+                        BatchOperation::UpsertChild { local_id, child } => {
+                            Write::Child { local_id, child }
+                        }
+                        BatchOperation::UpsertRecord { local_id, record } => Write::Record {
+                            local_id,
+                            record,
+                            expect: Expect::Anything,
+                        },
+                        BatchOperation::RetractRecord {
+                            local_id,
+                            source_system_id,
+                            reason,
+                        } => Write::Retract {
+                            local_id,
+                            source_system_id,
+                            reason,
+                            expect: Expect::Anything,
+                        },
+                    };
+                    writes::validate(&write, holder)?;
+                    // A savepoint per item: a failure undoes that item only.
+                    c.transaction(|c| writes::apply(c, writer, &write))
+                });
                 item_result(index, result)
             })
             .collect())

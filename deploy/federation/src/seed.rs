@@ -9,7 +9,8 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schemas::{
-    ChildIdentifiers, ChildUpsert, Demographics, NhsNumber, RecordCategory, RecordUpsert, Sex, Upn,
+    ChildIdentifiers, ChildUpsert, Demographics, NhsNumber, RecordCategory, RecordDetails,
+    RecordUpsert, Sex, Upn,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -113,18 +114,18 @@ const OTHER_SCHOOLS_SECONDARY: &[(&str, &str)] = &[
     ("999106", "Lowfield High School"),
 ];
 const SOCIAL_WORKERS: &[&str] = &["K. Brennan", "D. Osei", "R. Lindgren", "M. Achebe"];
+/// Placement types (`schemas::details::PlacementType`).
 const PLACEMENTS: &[&str] = &[
-    "foster care with a relative or friend",
-    "foster care with an agency carer",
-    "foster care with a local authority carer",
-    "children's home",
+    "foster_relative_or_friend",
+    "foster_agency_carer",
+    "foster_local_authority_carer",
+    "childrens_home",
 ];
-const ABUSE: &[&str] = &["neglect", "emotional abuse", "physical abuse", "multiple"];
-const SUSPENSION_REASONS: &[&str] = &[
-    "persistent disruptive behaviour",
-    "verbal abuse or threatening behaviour against an adult",
-    "physical assault against a pupil",
-];
+/// CIN census categories of abuse: neglect, emotional, physical, multiple.
+const ABUSE: &[&str] = &["NEG", "EMO", "PHY", "MUL"];
+/// DfE suspension reasons: persistent disruptive behaviour, verbal abuse or threatening
+/// behaviour against an adult, physical assault against a pupil.
+const SUSPENSION_REASONS: &[&str] = &["PD", "VA", "PP"];
 
 /// One agency's copy of a child.
 #[derive(Debug, Clone, Serialize)]
@@ -223,6 +224,10 @@ fn rec(
     details: serde_json::Value,
 ) -> RecordUpsert {
     ids.n += 1;
+    // As the node stores it: typed, with computed fields (an attendance rate) filled in.
+    let details = RecordDetails::parse(category, &details)
+        .map(|d| d.to_value())
+        .unwrap_or(details);
     RecordUpsert {
         source_system_id: format!(
             "{}-{}-{:06}-{}",
@@ -414,7 +419,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
                 "Suspended for {days} day{} from {date}",
                 if days == 1 { "" } else { "s" }
             ),
-            json!({"type": "suspension", "days": days, "reason_category": reason}),
+            json!({"exclusion_type": "suspension", "days": days, "reason_category": reason}),
         ));
         story.push("suspension");
     }
@@ -455,7 +460,8 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             date,
             None,
             "Behaviour incident: left lesson without permission, calmed with trusted adult".into(),
-            json!({"type": "left_lesson", "points": 2}),
+            json!({"incident_type": "left_lesson", "points": 2,
+                   "action_taken": "calmed with trusted adult"}),
         ));
     }
     holdings.push(Holding {
@@ -659,7 +665,11 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
                 date,
                 None,
                 "CP-IS flag: child subject to a plan; unscheduled care settings alerted".into(),
-                json!({"flag": "cp-is"}),
+                json!({"flag": if story.contains(&"looked after") {
+                    "looked_after"
+                } else {
+                    "child_protection_plan"
+                }}),
             ));
         }
         if g.chance(if in_need { 0.35 } else { 0.08 }) {
@@ -696,8 +706,9 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             let hour = g.rng.random_range(18..24);
             records.push(rec(&mut ids, RecordCategory::EncompassNotification, date, None,
                 format!("Operation Encompass: police attended a domestic abuse incident at the child's home on {date}; the child may need support at school"),
-                json!({"incident_time": format!("{date}T{hour:02}:{:02}:00Z", g.rng.random_range(0..60)),
-                       "child_present": g.chance(0.6), "police_reference": format!("CC-{:07}", g.rng.random_range(0..10_000_000))})));
+                json!({"incident_at": format!("{date}T{hour:02}:{:02}:00Z", g.rng.random_range(0..60)),
+                       "child_present": g.chance(0.6), "police_reference": format!("CC-{:07}", g.rng.random_range(0..10_000_000)),
+                       "school_to_inform": urn})));
         }
         story.push("police notification");
         // The police hold names, date of birth and address, not education or NHS numbers.
@@ -722,7 +733,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
                 start,
                 None,
                 format!("Early help assessment completed {start}"),
-                json!({"type": "EHA"}),
+                json!({"assessment_type": "EHA"}),
             ),
             rec(
                 &mut ids,

@@ -101,7 +101,9 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
         );
     }
 
+    let seeding = Instant::now();
     let children = seed::population(opts.seed, opts.children);
+    let generated = seeding.elapsed();
     let progress =
         crate::load::Progress::for_stdout(crate::load::holdings(&children) as u64, "seeding");
     let written = crate::load::load(&federation, &children, &progress)?;
@@ -110,14 +112,17 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
         .map(|(node, n)| format!("{node} {n}"))
         .collect();
     println!(
-        "Seeded {} synthetic children (seed {}): {}",
+        "Seeded {} synthetic children (seed {}) in {:.1} s ({:.1} s generating): {}",
         children.len(),
         opts.seed,
+        seeding.elapsed().as_secs_f64(),
+        generated.as_secs_f64(),
         summary.join(", ")
     );
 
     let mut processes = start_all(&federation).await?;
-    wait_until_ready(&federation, &mut processes).await?;
+    let largest = written.values().copied().max().unwrap_or(0);
+    wait_until_ready(&federation, &mut processes, ready_within(largest)).await?;
     write_session(&federation, &opts, &processes, &children)?;
     print_banner(&federation, &children, &processes, started.elapsed());
 
@@ -185,9 +190,19 @@ async fn start_all(federation: &Federation) -> anyhow::Result<Vec<Process>> {
     Ok(processes)
 }
 
+/// How long to wait for the services to answer `/readyz`. A node brings its derived data
+/// (keyed encodings) up to date before it listens, which takes time in proportion to the
+/// children it holds: with 100,000 children a school node holds over 50,000, which a debug
+/// build on a loaded machine needed more than the first minute for. So: a minute, plus
+/// a second for every 150 children of the largest node.
+pub fn ready_within(largest_node_children: usize) -> Duration {
+    Duration::from_secs(60 + (largest_node_children / 150) as u64)
+}
+
 async fn wait_until_ready(
     federation: &Federation,
     processes: &mut [Process],
+    within: Duration,
 ) -> anyhow::Result<()> {
     let tls = trust::tls::client_config_without_identity(&federation.ca_file)?;
     let http = reqwest::Client::builder()
@@ -195,7 +210,7 @@ async fn wait_until_ready(
         .no_proxy()
         .timeout(Duration::from_secs(2))
         .build()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + within;
     for p in processes.iter_mut() {
         loop {
             if let Ok(Some(status)) = p.child.try_wait() {
@@ -219,8 +234,9 @@ async fn wait_until_ready(
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
-                "{} did not become ready within 60 s; see {}",
+                "{} did not become ready within {} s; see {}",
                 p.name,
+                within.as_secs(),
                 p.log.display()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -524,4 +540,17 @@ pub fn layout(opts: LayoutOptions) -> anyhow::Result<()> {
         most_known.agencies().join(", ")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_wait_grows_with_the_largest_node() {
+        assert_eq!(ready_within(2_000), Duration::from_secs(73));
+        // 100,000 children: school-a holds 54,563 and needed 116 s in a debug build on a
+        // loaded machine; the old fixed 60 s stopped `up`.
+        assert!(ready_within(54_563) > Duration::from_secs(116 * 3));
+    }
 }

@@ -1,0 +1,1521 @@
+//! The `details` of a record: one typed, validated struct per [`RecordCategory`].
+//!
+//! The wire keeps `category` + `details` side by side; a node checks `details` against the
+//! category's struct on every write (single upsert and batch item) and answers a bad one
+//! with every invalid field, e.g. `details.sessions_present`. Unknown fields are refused
+//! (a misspelt field in an MIS export is a bug to surface, not data to drop silently).
+//! Code lists follow the DfE school census, the children in need (CIN) census and the
+//! looked-after children (SSDA903) return where they exist.
+#![allow(clippy::upper_case_acronyms)]
+
+use crate::fields::{self, Fields};
+use crate::problem::FieldError;
+use crate::record::RecordCategory;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::borrow::Cow;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+
+// ---------------------------------------------------------------------------------------
+// Building blocks
+
+/// An integer from `MIN` to `MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct Bounded<const MIN: i64, const MAX: i64>(i64);
+
+impl<const MIN: i64, const MAX: i64> Bounded<MIN, MAX> {
+    pub fn new(value: i64) -> Option<Self> {
+        Self::try_from(value).ok()
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> TryFrom<i64> for Bounded<MIN, MAX> {
+    type Error = String;
+    fn try_from(value: i64) -> Result<Self, String> {
+        if (MIN..=MAX).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(format!("must be {MIN} to {MAX}, not {value}"))
+        }
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> From<Bounded<MIN, MAX>> for i64 {
+    fn from(value: Bounded<MIN, MAX>) -> i64 {
+        value.0
+    }
+}
+
+/// Text of 1 to `MAX` characters, not only spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Text<const MAX: usize>(String);
+
+impl<const MAX: usize> Text<MAX> {
+    pub fn new(value: impl Into<String>) -> Option<Self> {
+        Self::try_from(value.into()).ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MAX: usize> TryFrom<String> for Text<MAX> {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        let len = value.chars().count();
+        if value.trim().is_empty() || len > MAX {
+            Err(format!("must have 1 to {MAX} characters, not only spaces"))
+        } else {
+            Ok(Self(value))
+        }
+    }
+}
+
+impl<const MAX: usize> From<Text<MAX>> for String {
+    fn from(value: Text<MAX>) -> String {
+        value.0
+    }
+}
+
+/// A short name or label.
+pub type Short = Text<200>;
+/// A paragraph.
+pub type Long = Text<4000>;
+
+/// A school's unique reference number (URN): 6 digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Urn(String);
+
+impl Urn {
+    pub fn new(value: impl Into<String>) -> Option<Self> {
+        Self::try_from(value.into()).ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Urn {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(value))
+        } else {
+            Err("must be a school URN: 6 digits".to_owned())
+        }
+    }
+}
+
+impl From<Urn> for String {
+    fn from(value: Urn) -> String {
+        value.0
+    }
+}
+
+/// A factor code of the children in need census: a number 1 to 24, with a letter A, B or
+/// C where the factor is about the child, a parent or another person (`3A`, `4B`, `21`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FactorCode(String);
+
+impl TryFrom<String> for FactorCode {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        let digits: String = value.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let rest = &value[digits.len()..];
+        let number_ok = digits
+            .parse::<u8>()
+            .is_ok_and(|n| (1..=24).contains(&n) && !digits.starts_with('0'));
+        if number_ok && matches!(rest, "" | "A" | "B" | "C") {
+            Ok(Self(value))
+        } else {
+            Err("must be a CIN census factor code such as 3A, 4B or 21".to_owned())
+        }
+    }
+}
+
+impl From<FactorCode> for String {
+    fn from(value: FactorCode) -> String {
+        value.0
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Education
+
+/// Why a pupil left a school, or the kind of a school move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolmentStatus {
+    /// On roll at this school only (census `C`).
+    Current,
+    /// Dual registered; this is the main school (census `M`).
+    MainDual,
+    /// Dual registered; this is the subsidiary school (census `S`).
+    Subsidiary,
+}
+
+/// A pupil's enrolment at a school. The record's `effective_from` is the entry date and
+/// `effective_to` the leaving date: a school move is one enrolment ending and the next
+/// starting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"urn": "999102", "school_name": "Riverside Academy", "year_group": 8,
+    "enrolment_status": "current", "leaving_reason": "moved house"}))]
+pub struct EnrolmentDetails {
+    /// The school's unique reference number (6 digits).
+    #[schema(value_type = String, pattern = "^[0-9]{6}$")]
+    pub urn: Urn,
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub school_name: Short,
+    /// National curriculum year group: -2 and -1 nursery, 0 Reception, 1 to 14.
+    #[schema(value_type = i64, minimum = -2, maximum = 14)]
+    pub year_group: Bounded<-2, 14>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolment_status: Option<EnrolmentStatus>,
+    /// Why the pupil left, when the enrolment has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub leaving_reason: Option<Short>,
+}
+
+impl Fields for EnrolmentDetails {}
+
+/// Attendance over one period (a term, half-term or year to date), in sessions (half
+/// days). `attendance_rate` and `persistent_absence` are computed by the node; a sender
+/// may include them, and then they must agree with the counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sessions_possible": 100, "sessions_present": 84,
+    "authorised_absence": 6, "unauthorised_absence": 10,
+    "attendance_rate": 84.0, "persistent_absence": true}))]
+pub struct AttendanceDetails {
+    /// Sessions the pupil could have attended in the period.
+    #[schema(value_type = i64, minimum = 1, maximum = 1000)]
+    pub sessions_possible: Bounded<1, 1000>,
+    /// Sessions attended (including approved educational activity).
+    #[schema(value_type = i64, minimum = 0, maximum = 1000)]
+    pub sessions_present: Bounded<0, 1000>,
+    /// Sessions missed with the school's authorisation.
+    #[schema(value_type = i64, minimum = 0, maximum = 1000)]
+    pub authorised_absence: Bounded<0, 1000>,
+    /// Sessions missed without authorisation.
+    #[schema(value_type = i64, minimum = 0, maximum = 1000)]
+    pub unauthorised_absence: Bounded<0, 1000>,
+    /// Percentage of possible sessions attended, to one decimal place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 100)]
+    pub attendance_rate: Option<f64>,
+    /// Attendance under 90%: the DfE's persistent absence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_absence: Option<bool>,
+}
+
+/// Below this attendance percentage a pupil is persistently absent.
+pub const PERSISTENT_ABSENCE_BELOW_PCT: f64 = 90.0;
+
+impl AttendanceDetails {
+    /// The attendance percentage, exact.
+    pub fn exact_rate(&self) -> f64 {
+        100.0 * self.sessions_present.get() as f64 / self.sessions_possible.get() as f64
+    }
+
+    /// The attendance percentage, to one decimal place.
+    pub fn rate(&self) -> f64 {
+        (self.exact_rate() * 10.0).round() / 10.0
+    }
+
+    /// Under 90% (exactly, not after rounding).
+    pub fn is_persistent_absence(&self) -> bool {
+        self.exact_rate() < PERSISTENT_ABSENCE_BELOW_PCT
+    }
+}
+
+impl Fields for AttendanceDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        let accounted = self.sessions_present.get()
+            + self.authorised_absence.get()
+            + self.unauthorised_absence.get();
+        if accounted > self.sessions_possible.get() {
+            errors.push(FieldError::new(
+                "sessions_present",
+                format!(
+                    "sessions_present + authorised_absence + unauthorised_absence ({accounted}) \
+                     must not exceed sessions_possible ({})",
+                    self.sessions_possible.get()
+                ),
+            ));
+            return;
+        }
+        let rate = self.rate();
+        let persistent = self.is_persistent_absence();
+        if self
+            .attendance_rate
+            .is_some_and(|sent| (sent - rate).abs() > 0.051)
+        {
+            errors.push(FieldError::new(
+                "attendance_rate",
+                format!("must be {rate:.1} (sessions_present / sessions_possible), or left out"),
+            ));
+        }
+        if self
+            .persistent_absence
+            .is_some_and(|sent| sent != persistent)
+        {
+            errors.push(FieldError::new(
+                "persistent_absence",
+                format!("must be {persistent} for an attendance of {rate:.1}%, or left out"),
+            ));
+        }
+        self.attendance_rate = Some(rate);
+        self.persistent_absence = Some(persistent);
+    }
+}
+
+/// A suspension (fixed period) or a permanent exclusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExclusionType {
+    Suspension,
+    PermanentExclusion,
+}
+
+/// The DfE school census reason for a suspension or exclusion: `PP` physical assault
+/// against a pupil, `PA` against an adult, `VP` verbal abuse or threatening behaviour
+/// against a pupil, `VA` against an adult, `BU` bullying, `RA` racist abuse, `LG` abuse
+/// against sexual orientation or gender identity, `DS` abuse relating to disability, `SM`
+/// sexual misconduct, `DA` drug and alcohol related, `DM` damage, `TH` theft, `MT` use or
+/// threat of use of an offensive weapon or prohibited item, `PD` persistent disruptive
+/// behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum ExclusionReason {
+    PP,
+    PA,
+    VP,
+    VA,
+    BU,
+    RA,
+    LG,
+    DS,
+    SM,
+    DA,
+    DM,
+    TH,
+    MT,
+    PD,
+}
+
+/// A suspension or permanent exclusion. The record's `effective_from` is its first day,
+/// `effective_to` (for a suspension) its last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"exclusion_type": "suspension", "days": 2, "reason_category": "PD"}))]
+pub struct ExclusionDetails {
+    pub exclusion_type: ExclusionType,
+    /// School days of a suspension (at most 45 in a school year); none for a permanent
+    /// exclusion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 45)]
+    pub days: Option<Bounded<1, 45>>,
+    pub reason_category: ExclusionReason,
+}
+
+impl Fields for ExclusionDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        match (self.exclusion_type, self.days) {
+            (ExclusionType::Suspension, None) => {
+                errors.push(FieldError::new("days", "is required for a suspension"))
+            }
+            (ExclusionType::PermanentExclusion, Some(_)) => errors.push(FieldError::new(
+                "days",
+                "must be left out for a permanent exclusion",
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// SEN provision: `sen_support` or an education, health and care plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SenProvision {
+    SenSupport,
+    EhcPlan,
+}
+
+/// The DfE school census SEN type of need: `SPLD` specific learning difficulty, `MLD`
+/// moderate, `SLD` severe, `PMLD` profound and multiple learning difficulty, `SEMH`
+/// social, emotional and mental health, `SLCN` speech, language and communication needs,
+/// `HI` hearing impairment, `VI` vision impairment, `MSI` multi-sensory impairment, `PD`
+/// physical disability, `ASD` autistic spectrum disorder, `OTH` other difficulty or
+/// disability, `NSA` SEN support but no specialist assessment of type of need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum SenNeed {
+    SPLD,
+    MLD,
+    SLD,
+    PMLD,
+    SEMH,
+    SLCN,
+    HI,
+    VI,
+    MSI,
+    PD,
+    ASD,
+    OTH,
+    NSA,
+}
+
+/// Special educational needs: the provision and the primary (and any secondary) need.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"provision": "sen_support", "primary_need": "SEMH", "secondary_need": "SLCN"}))]
+pub struct SpecialEducationalNeedsDetails {
+    pub provision: SenProvision,
+    pub primary_need: SenNeed,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary_need: Option<SenNeed>,
+}
+
+impl Fields for SpecialEducationalNeedsDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.secondary_need == Some(self.primary_need) {
+            errors.push(FieldError::new(
+                "secondary_need",
+                "must differ from primary_need",
+            ));
+        }
+    }
+}
+
+/// Why a pupil attracts pupil premium.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum PupilPremiumBasis {
+    /// Eligible for free school meals in the last six years.
+    #[serde(rename = "ever_6_fsm")]
+    Ever6Fsm,
+    #[serde(rename = "looked_after")]
+    LookedAfter,
+    /// Left care through adoption, a special guardianship or child arrangements order.
+    #[serde(rename = "previously_looked_after")]
+    PreviouslyLookedAfter,
+    #[serde(rename = "service_child")]
+    ServiceChild,
+}
+
+/// Pupil premium eligibility.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"eligible": true, "basis": "ever_6_fsm"}))]
+pub struct PupilPremiumDetails {
+    pub eligible: bool,
+    /// Why, when eligible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<PupilPremiumBasis>,
+}
+
+impl Fields for PupilPremiumDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if !self.eligible && self.basis.is_some() {
+            errors.push(FieldError::new(
+                "basis",
+                "must be left out when eligible is false",
+            ));
+        }
+    }
+}
+
+/// Where a pupil is working against expectations for their age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkingAt {
+    WellBelow,
+    Below,
+    Expected,
+    Above,
+}
+
+/// Attainment or progress in one subject at one assessment point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": "reading", "working_at": "below",
+    "assessment": "Year 6 autumn teacher assessment", "progress_score": -2.5}))]
+pub struct AttainmentDetails {
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub subject: Short,
+    pub working_at: WorkingAt,
+    /// Which assessment this is, e.g. "Key stage 2 teacher assessment".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub assessment: Option<Short>,
+    /// Progress against similar pupils, -10 to 10 (0 is as expected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = -10, maximum = 10)]
+    pub progress_score: Option<f64>,
+}
+
+impl Fields for AttainmentDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self
+            .progress_score
+            .is_some_and(|p| !(-10.0..=10.0).contains(&p))
+        {
+            errors.push(FieldError::new("progress_score", "must be -10 to 10"));
+        }
+    }
+}
+
+/// A behaviour incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"incident_type": "left_lesson", "points": 2,
+    "action_taken": "calmed with trusted adult"}))]
+pub struct BehaviourDetails {
+    /// The school's own incident type.
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub incident_type: Short,
+    /// Behaviour points, where the school uses them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 100)]
+    pub points: Option<Bounded<0, 100>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub action_taken: Option<Long>,
+}
+
+impl Fields for BehaviourDetails {}
+
+/// The adult in school the child trusts and goes to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Mr Obi", "role": "learning mentor"}))]
+pub struct TrustedAdultDetails {
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub name: Short,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub role: Option<Short>,
+}
+
+impl Fields for TrustedAdultDetails {}
+
+/// The pupil passport ("all about me"): the child's own words and wishes, as they said
+/// them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"about_me": "I like drawing and football. Loud rooms make me worried.",
+    "what_helps_me": ["a quiet space at lunch", "knowing about changes before they happen"],
+    "my_wishes": "I want to stay in the same class as my friends."}))]
+pub struct PupilPassportDetails {
+    #[schema(value_type = String, min_length = 1, max_length = 4000)]
+    pub about_me: Long,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>, max_items = 20)]
+    pub what_helps_me: Vec<Short>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub my_wishes: Option<Long>,
+}
+
+impl Fields for PupilPassportDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.what_helps_me.len() > 20 {
+            errors.push(FieldError::new("what_helps_me", "at most 20 items"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Children's social care
+
+/// CIN census primary need: `N1` abuse or neglect, `N2` child's disability or illness,
+/// `N3` parental disability or illness, `N4` family in acute stress, `N5` family
+/// dysfunction, `N6` socially unacceptable behaviour, `N7` low income, `N8` absent
+/// parenting, `N9` cases other than children in need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum CinPrimaryNeed {
+    N1,
+    N2,
+    N3,
+    N4,
+    N5,
+    N6,
+    N7,
+    N8,
+    N9,
+}
+
+/// CIN census reason for closure: `RC1` adopted, `RC2` died, `RC3` child arrangements
+/// order, `RC4` special guardianship order, `RC5` transferred to another local authority,
+/// `RC6` transferred to adult services, `RC7` services ceased for any other reason
+/// (including the child no longer in need), `RC8` case closed after assessment, no
+/// further action, `RC9` case closed after assessment, referred to early help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum CinClosureReason {
+    RC1,
+    RC2,
+    RC3,
+    RC4,
+    RC5,
+    RC6,
+    RC7,
+    RC8,
+    RC9,
+}
+
+/// A children in need episode: from referral to closure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"referral_date": "2025-02-10", "primary_need_code": "N1",
+    "closure_date": "2026-03-31", "closure_reason": "RC7"}))]
+pub struct ChildInNeedEpisodeDetails {
+    #[schema(value_type = String, format = Date)]
+    pub referral_date: NaiveDate,
+    pub primary_need_code: CinPrimaryNeed,
+    /// When the episode closed; with a `closure_reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub closure_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closure_reason: Option<CinClosureReason>,
+}
+
+impl Fields for ChildInNeedEpisodeDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.closure_date.is_some_and(|c| c < self.referral_date) {
+            errors.push(FieldError::new(
+                "closure_date",
+                "must not be before referral_date",
+            ));
+        }
+        match (self.closure_date, self.closure_reason) {
+            (Some(_), None) => errors.push(FieldError::new(
+                "closure_reason",
+                "is required when closure_date is given",
+            )),
+            (None, Some(_)) => errors.push(FieldError::new(
+                "closure_date",
+                "is required when closure_reason is given",
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// A child in need plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"review_due": "2026-12-14"}))]
+pub struct ChildInNeedPlanDetails {
+    /// When the plan is next reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub review_due: Option<NaiveDate>,
+}
+
+impl Fields for ChildInNeedPlanDetails {}
+
+/// CIN census category of abuse of a child protection plan: `NEG` neglect, `PHY` physical
+/// abuse, `EMO` emotional abuse, `SAB` sexual abuse, `MUL` multiple.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum AbuseCategory {
+    NEG,
+    PHY,
+    EMO,
+    SAB,
+    MUL,
+}
+
+/// A child protection plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"category_of_abuse": "NEG", "review_due": "2026-12-01"}))]
+pub struct ChildProtectionPlanDetails {
+    pub category_of_abuse: AbuseCategory,
+    /// When the review conference is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub review_due: Option<NaiveDate>,
+}
+
+impl Fields for ChildProtectionPlanDetails {}
+
+/// SSDA903 legal status of a looked-after child: `C1` interim care order, `C2` full care
+/// order, `D1` freeing order granted, `E1` placement order granted, `J1` remanded to local
+/// authority accommodation, `J2` placed under a police protection order in local authority
+/// accommodation, `J3` sentenced to a youth rehabilitation order with residence or
+/// fostering requirement, `L1` under police protection, `L2` emergency protection order,
+/// `L3` under child assessment order and in local authority accommodation, `V2` single
+/// period of accommodation under section 20, `V3` accommodated under an agreed series of
+/// short-term breaks, `V4` accommodated under an agreed series of short-term breaks when
+/// individual episodes of care are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum LegalStatus {
+    C1,
+    C2,
+    D1,
+    E1,
+    J1,
+    J2,
+    J3,
+    L1,
+    L2,
+    L3,
+    V2,
+    V3,
+    V4,
+}
+
+/// Where a looked-after child lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementType {
+    FosterRelativeOrFriend,
+    FosterAgencyCarer,
+    FosterLocalAuthorityCarer,
+    ChildrensHome,
+    PlacedWithParents,
+    SupportedAccommodation,
+    ResidentialSchool,
+    SecureUnit,
+    Other,
+}
+
+/// A period of being looked after by the local authority.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"legal_status": "C2", "placement_type": "foster_relative_or_friend"}))]
+pub struct LookedAfterDetails {
+    pub legal_status: LegalStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement_type: Option<PlacementType>,
+}
+
+impl Fields for LookedAfterDetails {}
+
+/// The child's allocated social worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"worker": "D. Osei", "team": "Family Support"}))]
+pub struct AllocatedSocialWorkerDetails {
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub worker: Short,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub team: Option<Short>,
+}
+
+impl Fields for AllocatedSocialWorkerDetails {}
+
+/// The factors identified at the end of an assessment (CIN census factor codes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"factors": ["3A", "4B"]}))]
+pub struct AssessmentFactorsDetails {
+    /// One or more CIN census factor codes, each once.
+    #[schema(value_type = Vec<String>, min_items = 1, max_items = 30, pattern = "^([1-9]|1[0-9]|2[0-4])[ABC]?$")]
+    pub factors: Vec<FactorCode>,
+}
+
+impl Fields for AssessmentFactorsDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.factors.is_empty() || self.factors.len() > 30 {
+            errors.push(FieldError::new("factors", "must list 1 to 30 factor codes"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if !self.factors.iter().all(|f| seen.insert(f.0.as_str())) {
+            errors.push(FieldError::new("factors", "must list each code once"));
+        }
+    }
+}
+
+/// A looked-after child's personal education plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"targets": ["reading fluency", "attendance above 95%"],
+    "review_due": "2027-01-15", "designated_teacher": "Ms Farah"}))]
+pub struct PersonalEducationPlanDetails {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>, max_items = 20)]
+    pub targets: Vec<Short>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub review_due: Option<NaiveDate>,
+    /// The school's designated teacher for looked-after children.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub designated_teacher: Option<Short>,
+}
+
+impl Fields for PersonalEducationPlanDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.targets.len() > 20 {
+            errors.push(FieldError::new("targets", "at most 20 items"));
+        }
+    }
+}
+
+/// A looked-after child's move from one placement to another, on the record's
+/// `effective_from`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"from_placement": "foster_relative_or_friend",
+    "to_placement": "foster_agency_carer", "reason": "placement ended at the carer's request"}))]
+pub struct PlacementMoveDetails {
+    pub from_placement: PlacementType,
+    pub to_placement: PlacementType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub reason: Option<Short>,
+}
+
+impl Fields for PlacementMoveDetails {}
+
+// ---------------------------------------------------------------------------------------
+// Health
+
+/// The CP-IS flag on a child's health record: a child protection plan, looked after, or
+/// an unborn child's protection plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CpisFlag {
+    ChildProtectionPlan,
+    LookedAfter,
+    UnbornChildProtectionPlan,
+}
+
+/// A child protection information sharing (CP-IS) flag, which alerts unscheduled care
+/// settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"flag": "child_protection_plan"}))]
+pub struct ChildProtectionInformationDetails {
+    pub flag: CpisFlag,
+}
+
+impl Fields for ChildProtectionInformationDetails {}
+
+/// How the school nurse saw the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactType {
+    DropIn,
+    Appointment,
+    HomeVisit,
+    Telephone,
+}
+
+/// A contact with the school nursing team.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "sleep difficulties", "contact_type": "drop_in",
+    "outcome": "advice given; review in four weeks"}))]
+pub struct SchoolNurseContactDetails {
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub reason: Short,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_type: Option<ContactType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub outcome: Option<Short>,
+}
+
+impl Fields for SchoolNurseContactDetails {}
+
+/// Where a CAMHS referral stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CamhsStatus {
+    Referred,
+    Waiting,
+    InTreatment,
+    NotAccepted,
+    Discharged,
+}
+
+/// A referral to child and adolescent mental health services. The record's
+/// `effective_from` is the referral date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "waiting", "referred_by": "GP",
+    "first_appointment": "2027-01-20"}))]
+pub struct CamhsReferralDetails {
+    pub status: CamhsStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub referred_by: Option<Short>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub first_appointment: Option<NaiveDate>,
+}
+
+impl Fields for CamhsReferralDetails {}
+
+/// Who filled in a strengths and difficulties questionnaire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SdqInformant {
+    Parent,
+    Carer,
+    Teacher,
+    /// The young person (11 to 17).
+    SelfReport,
+}
+
+/// Strengths and difficulties questionnaire (SDQ) scores. The total difficulties score
+/// (0 to 40) is the sum of the four difficulty scales (each 0 to 10); 17 or more is high.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"total_difficulties": 18, "informant": "carer", "emotional": 6,
+    "conduct": 4, "hyperactivity": 5, "peer_problems": 3, "prosocial": 7}))]
+pub struct StrengthsAndDifficultiesDetails {
+    #[schema(value_type = i64, minimum = 0, maximum = 40)]
+    pub total_difficulties: Bounded<0, 40>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub informant: Option<SdqInformant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10)]
+    pub emotional: Option<Bounded<0, 10>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10)]
+    pub conduct: Option<Bounded<0, 10>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10)]
+    pub hyperactivity: Option<Bounded<0, 10>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10)]
+    pub peer_problems: Option<Bounded<0, 10>>,
+    /// The prosocial scale: a strength, not part of the total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 10)]
+    pub prosocial: Option<Bounded<0, 10>>,
+}
+
+impl Fields for StrengthsAndDifficultiesDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        let scales = [
+            self.emotional,
+            self.conduct,
+            self.hyperactivity,
+            self.peer_problems,
+        ];
+        if scales.iter().all(Option::is_some) {
+            let sum: i64 = scales.iter().flatten().map(|s| s.get()).sum();
+            if sum != self.total_difficulties.get() {
+                errors.push(FieldError::new(
+                    "total_difficulties",
+                    format!(
+                        "must be the sum of emotional, conduct, hyperactivity and peer_problems ({sum})"
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Police
+
+/// An Operation Encompass notification: police attended a domestic abuse incident where
+/// the child lives, and the school is told before the next school day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"incident_at": "2026-11-01T21:40:00Z", "child_present": true,
+    "school_to_inform": "999102", "police_reference": "CC-0012345", "location": "the family home",
+    "circumstances": "Neighbour reported shouting; officers attended",
+    "child_voice": "Said they were scared and hid upstairs"}))]
+pub struct EncompassNotificationDetails {
+    /// When the incident happened (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
+    pub incident_at: DateTime<Utc>,
+    /// Whether the child was present.
+    pub child_present: bool,
+    /// URN of the school to inform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
+    pub school_to_inform: Option<Urn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub police_reference: Option<Short>,
+    /// Where it happened, in words ("the family home").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub location: Option<Short>,
+    /// What happened, as far as the school needs to know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub circumstances: Option<Long>,
+    /// What the child said, in their words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub child_voice: Option<Long>,
+}
+
+impl Fields for EncompassNotificationDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.incident_at > Utc::now() + chrono::Duration::minutes(5) {
+            errors.push(FieldError::new("incident_at", "must not be in the future"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Early help
+
+/// The kind of early help assessment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum EarlyHelpAssessmentType {
+    /// Early help assessment.
+    EHA,
+    /// Common assessment framework (its predecessor).
+    CAF,
+}
+
+/// An early help assessment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"assessment_type": "EHA", "outcome": "team around the family set up"}))]
+pub struct EarlyHelpAssessmentDetails {
+    pub assessment_type: EarlyHelpAssessmentType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub outcome: Option<Short>,
+}
+
+impl Fields for EarlyHelpAssessmentDetails {}
+
+/// The team around the family: who meets, and how often.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"frequency_weeks": 6, "members": ["school", "health visitor", "housing"],
+    "next_meeting": "2026-11-24"}))]
+pub struct TeamAroundTheFamilyDetails {
+    /// Weeks between meetings, 1 to 52.
+    #[schema(value_type = i64, minimum = 1, maximum = 52)]
+    pub frequency_weeks: Bounded<1, 52>,
+    /// The agencies or roles that take part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>, max_items = 20)]
+    pub members: Vec<Short>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub next_meeting: Option<NaiveDate>,
+}
+
+impl Fields for TeamAroundTheFamilyDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.members.len() > 20 {
+            errors.push(FieldError::new("members", "at most 20 items"));
+        }
+    }
+}
+
+/// The practitioner who leads the help for the family.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "family support worker", "name": "J. Haddad"}))]
+pub struct LeadPractitionerDetails {
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub role: Short,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Short>,
+}
+
+impl Fields for LeadPractitionerDetails {}
+
+// ---------------------------------------------------------------------------------------
+// One type over all categories
+
+macro_rules! record_details {
+    ($($variant:ident => $ty:ident),* $(,)?) => {
+        /// A record's details, typed by its category.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(untagged)]
+        pub enum RecordDetails {
+            $($variant($ty)),*
+        }
+
+        impl RecordDetails {
+            /// Parses `details` as the type of `category`, or lists every invalid field
+            /// (named `details.<field>`).
+            pub fn parse(category: RecordCategory, details: &Value) -> Result<Self, Vec<FieldError>> {
+                match category {
+                    $(RecordCategory::$variant => fields::parse::<$ty>(details, "details.").map(RecordDetails::$variant)),*
+                }
+            }
+
+            pub fn category(&self) -> RecordCategory {
+                match self {
+                    $(RecordDetails::$variant(_) => RecordCategory::$variant),*
+                }
+            }
+
+            /// A complete valid example of the category's details.
+            pub fn example(category: RecordCategory) -> Value {
+                match category {
+                    $(RecordCategory::$variant => <$ty as Fields>::example()),*
+                }
+            }
+
+            /// The schema name of the category's details.
+            pub fn schema_name(category: RecordCategory) -> Cow<'static, str> {
+                match category {
+                    $(RecordCategory::$variant => <$ty as ToSchema>::name()),*
+                }
+            }
+        }
+
+        impl utoipa::PartialSchema for RecordDetails {
+            fn schema() -> RefOr<Schema> {
+                let mut any_of = AnyOfBuilder::new().description(Some(DETAILS_DESCRIPTION));
+                $(any_of = any_of.item(Ref::from_schema_name(<$ty as ToSchema>::name()));)*
+                any_of = any_of.examples([json!({"sessions_possible": 100, "sessions_present": 84,
+                    "authorised_absence": 6, "unauthorised_absence": 10})]);
+                RefOr::T(Schema::AnyOf(any_of.build()))
+            }
+        }
+
+        impl ToSchema for RecordDetails {
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                $(
+                    schemas.push((<$ty as ToSchema>::name().into(), <$ty as utoipa::PartialSchema>::schema()));
+                    <$ty as ToSchema>::schemas(schemas);
+                )*
+            }
+        }
+    };
+}
+
+const DETAILS_DESCRIPTION: &str = "The record's details: an object of the schema named for \
+the record's `category` (`attendance` → `AttendanceDetails`, `child_protection_plan` → \
+`ChildProtectionPlanDetails`, and so on). Checked on every write; unknown fields are \
+refused, and a bad payload is answered 400 with every invalid field named \
+`details.<field>`. Absent when a record is disclosed at `summary` level.";
+
+record_details! {
+    Enrolment => EnrolmentDetails,
+    Attendance => AttendanceDetails,
+    Exclusion => ExclusionDetails,
+    SpecialEducationalNeeds => SpecialEducationalNeedsDetails,
+    PupilPremium => PupilPremiumDetails,
+    Attainment => AttainmentDetails,
+    Behaviour => BehaviourDetails,
+    TrustedAdult => TrustedAdultDetails,
+    PupilPassport => PupilPassportDetails,
+    ChildInNeedEpisode => ChildInNeedEpisodeDetails,
+    ChildInNeedPlan => ChildInNeedPlanDetails,
+    ChildProtectionPlan => ChildProtectionPlanDetails,
+    LookedAfter => LookedAfterDetails,
+    AllocatedSocialWorker => AllocatedSocialWorkerDetails,
+    AssessmentFactors => AssessmentFactorsDetails,
+    PersonalEducationPlan => PersonalEducationPlanDetails,
+    PlacementMove => PlacementMoveDetails,
+    ChildProtectionInformation => ChildProtectionInformationDetails,
+    SchoolNurseContact => SchoolNurseContactDetails,
+    CamhsReferral => CamhsReferralDetails,
+    StrengthsAndDifficulties => StrengthsAndDifficultiesDetails,
+    EncompassNotification => EncompassNotificationDetails,
+    EarlyHelpAssessment => EarlyHelpAssessmentDetails,
+    TeamAroundTheFamily => TeamAroundTheFamilyDetails,
+    LeadPractitioner => LeadPractitionerDetails,
+}
+
+impl RecordDetails {
+    /// The details as JSON, with what the node computes filled in.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agency::AgencyKind;
+    use crate::record::RecordUpsert;
+
+    fn fields_of(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    fn errors(category: RecordCategory, details: Value) -> Vec<FieldError> {
+        match RecordDetails::parse(category, &details) {
+            Ok(parsed) => panic!("accepted {details}: {parsed:?}"),
+            Err(errors) => errors,
+        }
+    }
+
+    fn with(category: RecordCategory, changes: Value) -> Value {
+        let mut example = RecordDetails::example(category);
+        for (k, v) in changes.as_object().cloned().unwrap_or_default() {
+            if v.is_null() {
+                example.as_object_mut().unwrap().remove(&k);
+            } else {
+                example[k] = v;
+            }
+        }
+        example
+    }
+
+    #[test]
+    fn every_category_example_parses_and_round_trips() {
+        for category in RecordCategory::ALL {
+            let example = RecordDetails::example(category);
+            assert!(
+                example.as_object().is_some_and(|o| !o.is_empty()),
+                "{category:?}"
+            );
+            let parsed = RecordDetails::parse(category, &example)
+                .unwrap_or_else(|e| panic!("{category:?}: {e:?}"));
+            assert_eq!(parsed.category(), category);
+            assert_eq!(parsed.to_value(), example, "{category:?}");
+            assert!(
+                RecordDetails::schema_name(category).ends_with("Details"),
+                "{category:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn schema_required_fields_are_the_ones_serde_requires() {
+        for category in RecordCategory::ALL {
+            let example = RecordDetails::example(category);
+            let object = example.as_object().unwrap();
+            for name in object.keys() {
+                let mut without = object.clone();
+                without.remove(name);
+                let result = RecordDetails::parse(category, &Value::Object(without));
+                let required = result
+                    .as_ref()
+                    .err()
+                    .is_some_and(|e| e.iter().any(|e| e.message == "is required"));
+                let schema_required = matches!(
+                    RecordDetails::parse(category, &json!({})),
+                    Err(e) if e.iter().any(|e| e.field == format!("details.{name}") && e.message == "is required")
+                );
+                assert_eq!(required, schema_required, "{category:?}.{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_invalid_field_is_named_at_once_type_errors_included() {
+        let e = errors(
+            RecordCategory::Attendance,
+            json!({"sessions_possible": "a hundred", "sessions_present": -1,
+                   "authorised_absence": 6, "late_marks": 3}),
+        );
+        assert_eq!(
+            fields_of(&e),
+            [
+                "details.late_marks",
+                "details.sessions_possible",
+                "details.sessions_present",
+                "details.unauthorised_absence",
+            ],
+            "{e:?}"
+        );
+        assert!(e[0].message.starts_with("unknown field"), "{e:?}");
+        assert!(e[3].message == "is required", "{e:?}");
+    }
+
+    #[test]
+    fn details_must_be_an_object() {
+        let e = errors(RecordCategory::Attendance, json!([1, 2]));
+        assert_eq!(fields_of(&e), ["details"]);
+    }
+
+    #[test]
+    fn attendance_counts_must_fit_in_sessions_possible() {
+        let e = errors(
+            RecordCategory::Attendance,
+            json!({"sessions_possible": 100, "sessions_present": 90,
+                   "authorised_absence": 6, "unauthorised_absence": 10}),
+        );
+        assert_eq!(fields_of(&e), ["details.sessions_present"]);
+    }
+
+    #[test]
+    fn attendance_rate_and_persistent_absence_are_computed_or_checked() {
+        let parsed = RecordDetails::parse(
+            RecordCategory::Attendance,
+            &json!({"sessions_possible": 120, "sessions_present": 107,
+                    "authorised_absence": 8, "unauthorised_absence": 5}),
+        )
+        .unwrap();
+        assert_eq!(parsed.to_value()["attendance_rate"], json!(89.2));
+        assert_eq!(parsed.to_value()["persistent_absence"], json!(true));
+        let e = errors(
+            RecordCategory::Attendance,
+            with(
+                RecordCategory::Attendance,
+                json!({"attendance_rate": 95.0, "persistent_absence": false}),
+            ),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.attendance_rate", "details.persistent_absence"]
+        );
+        let e = errors(
+            RecordCategory::Attendance,
+            with(RecordCategory::Attendance, json!({"sessions_possible": 0})),
+        );
+        assert_eq!(fields_of(&e), ["details.sessions_possible"]);
+    }
+
+    #[test]
+    fn suspension_needs_days_and_permanent_exclusion_has_none() {
+        let e = errors(
+            RecordCategory::Exclusion,
+            json!({"exclusion_type": "suspension", "reason_category": "PD"}),
+        );
+        assert_eq!(fields_of(&e), ["details.days"]);
+        let e = errors(
+            RecordCategory::Exclusion,
+            json!({"exclusion_type": "permanent_exclusion", "days": 3, "reason_category": "PA"}),
+        );
+        assert_eq!(fields_of(&e), ["details.days"]);
+        let e = errors(
+            RecordCategory::Exclusion,
+            with(
+                RecordCategory::Exclusion,
+                json!({"reason_category": "OT", "days": 46}),
+            ),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.days", "details.reason_category"],
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn sen_needs_census_codes_and_a_distinct_secondary_need() {
+        let e = errors(
+            RecordCategory::SpecialEducationalNeeds,
+            json!({"provision": "sen_support", "primary_need": "SEMH", "secondary_need": "SEMH"}),
+        );
+        assert_eq!(fields_of(&e), ["details.secondary_need"]);
+        let e = errors(
+            RecordCategory::SpecialEducationalNeeds,
+            json!({"provision": "statement", "primary_need": "semh"}),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.provision", "details.primary_need"],
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn pupil_premium_basis_only_when_eligible() {
+        let e = errors(
+            RecordCategory::PupilPremium,
+            json!({"eligible": false, "basis": "ever_6_fsm"}),
+        );
+        assert_eq!(fields_of(&e), ["details.basis"]);
+    }
+
+    #[test]
+    fn attainment_progress_score_is_bounded() {
+        let e = errors(
+            RecordCategory::Attainment,
+            with(RecordCategory::Attainment, json!({"progress_score": 12.5})),
+        );
+        assert_eq!(fields_of(&e), ["details.progress_score"]);
+    }
+
+    #[test]
+    fn text_fields_must_not_be_blank_and_urns_have_six_digits() {
+        let e = errors(
+            RecordCategory::Enrolment,
+            with(
+                RecordCategory::Enrolment,
+                json!({"school_name": "  ", "urn": "99910", "year_group": 15}),
+            ),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.urn", "details.school_name", "details.year_group"],
+            "{e:?}"
+        );
+        let e = errors(
+            RecordCategory::PupilPassport,
+            with(
+                RecordCategory::PupilPassport,
+                json!({"what_helps_me": vec!["x"; 21]}),
+            ),
+        );
+        assert_eq!(fields_of(&e), ["details.what_helps_me"]);
+    }
+
+    #[test]
+    fn cin_episode_closes_after_referral_with_a_reason() {
+        let e = errors(
+            RecordCategory::ChildInNeedEpisode,
+            json!({"referral_date": "2025-02-10", "primary_need_code": "N1",
+                   "closure_date": "2025-01-31", "closure_reason": "RC7"}),
+        );
+        assert_eq!(fields_of(&e), ["details.closure_date"]);
+        let e = errors(
+            RecordCategory::ChildInNeedEpisode,
+            json!({"referral_date": "2025-02-10", "primary_need_code": "N1",
+                   "closure_date": "2025-03-31"}),
+        );
+        assert_eq!(fields_of(&e), ["details.closure_reason"]);
+        let e = errors(
+            RecordCategory::ChildInNeedEpisode,
+            json!({"referral_date": "2025-02-10", "primary_need_code": "N1",
+                   "closure_reason": "RC8"}),
+        );
+        assert_eq!(fields_of(&e), ["details.closure_date"]);
+        let e = errors(
+            RecordCategory::ChildInNeedEpisode,
+            json!({"referral_date": "10/02/2025", "primary_need_code": "N10"}),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.referral_date", "details.primary_need_code"]
+        );
+    }
+
+    #[test]
+    fn social_care_code_lists_are_enforced() {
+        let e = errors(
+            RecordCategory::ChildProtectionPlan,
+            json!({"category_of_abuse": "neglect"}),
+        );
+        assert_eq!(fields_of(&e), ["details.category_of_abuse"]);
+        let e = errors(RecordCategory::LookedAfter, json!({"legal_status": "C3"}));
+        assert_eq!(fields_of(&e), ["details.legal_status"]);
+        let e = errors(
+            RecordCategory::PlacementMove,
+            json!({"from_placement": "children's home", "to_placement": "childrens_home"}),
+        );
+        assert_eq!(fields_of(&e), ["details.from_placement"]);
+    }
+
+    #[test]
+    fn assessment_factors_are_census_codes_each_once() {
+        let e = errors(RecordCategory::AssessmentFactors, json!({"factors": []}));
+        assert_eq!(fields_of(&e), ["details.factors"]);
+        let e = errors(
+            RecordCategory::AssessmentFactors,
+            json!({"factors": ["3A", "3A"]}),
+        );
+        assert_eq!(fields_of(&e), ["details.factors"]);
+        for bad in ["25A", "3D", "03A", "A3", ""] {
+            let e = errors(RecordCategory::AssessmentFactors, json!({"factors": [bad]}));
+            assert_eq!(fields_of(&e), ["details.factors"], "{bad}");
+        }
+        for good in ["1A", "21", "24A", "10C"] {
+            assert!(
+                RecordDetails::parse(
+                    RecordCategory::AssessmentFactors,
+                    &json!({"factors": [good]})
+                )
+                .is_ok(),
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
+    fn sdq_total_is_0_to_40_and_the_sum_of_its_scales() {
+        let e = errors(
+            RecordCategory::StrengthsAndDifficulties,
+            with(
+                RecordCategory::StrengthsAndDifficulties,
+                json!({"total_difficulties": 20}),
+            ),
+        );
+        assert_eq!(fields_of(&e), ["details.total_difficulties"]);
+        let e = errors(
+            RecordCategory::StrengthsAndDifficulties,
+            json!({"total_difficulties": 41, "conduct": 11}),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.total_difficulties", "details.conduct"]
+        );
+    }
+
+    #[test]
+    fn encompass_incident_is_not_in_the_future() {
+        let e = errors(
+            RecordCategory::EncompassNotification,
+            with(
+                RecordCategory::EncompassNotification,
+                json!({"incident_at": (Utc::now() + chrono::Duration::days(1)).to_rfc3339()}),
+            ),
+        );
+        assert_eq!(fields_of(&e), ["details.incident_at"]);
+        let e = errors(
+            RecordCategory::EncompassNotification,
+            json!({"incident_at": "last night", "child_present": "yes"}),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.incident_at", "details.child_present"]
+        );
+    }
+
+    #[test]
+    fn early_help_fields_are_checked() {
+        let e = errors(
+            RecordCategory::TeamAroundTheFamily,
+            json!({"frequency_weeks": 0}),
+        );
+        assert_eq!(fields_of(&e), ["details.frequency_weeks"]);
+        let e = errors(
+            RecordCategory::EarlyHelpAssessment,
+            json!({"assessment_type": "eha"}),
+        );
+        assert_eq!(fields_of(&e), ["details.assessment_type"]);
+        let e = errors(
+            RecordCategory::LeadPractitioner,
+            json!({"name": "J. Haddad"}),
+        );
+        assert_eq!(fields_of(&e), ["details.role"]);
+    }
+
+    #[test]
+    fn a_record_lists_its_own_and_its_details_errors_together() {
+        let value = json!({
+            "source_system_id": "MIS-ATT-1", "category": "attendance",
+            "effective_from": "3rd September", "impact": "",
+            "details": {"sessions_possible": 100, "sessions_present": "84",
+                        "authorised_absence": 6, "unauthorised_absence": 10}
+        });
+        let e = RecordUpsert::parse(&value, AgencyKind::School).unwrap_err();
+        assert_eq!(
+            fields_of(&e),
+            ["effective_from", "impact", "details.sessions_present"],
+            "{e:?}"
+        );
+        let mut value = value;
+        value["effective_from"] = json!("2026-09-03");
+        let e = RecordUpsert::parse(&value, AgencyKind::Police).unwrap_err();
+        assert_eq!(
+            fields_of(&e),
+            ["category", "impact", "details.sessions_present"],
+            "{e:?}"
+        );
+        value["impact"] = json!("Attendance 84%");
+        value["details"]["sessions_present"] = json!(84);
+        let record = RecordUpsert::parse(&value, AgencyKind::School).unwrap();
+        assert_eq!(record.details["persistent_absence"], json!(true));
+    }
+}
