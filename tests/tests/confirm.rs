@@ -81,7 +81,8 @@ async fn seed_drifted_copy(fed: &TestFederation, drifted_given_name: &str) {
         "MIS-QUENBY-1",
         json!({"source_system_id": "ATT-QUENBY-1", "category": "attendance",
             "effective_from": "2026-09-03", "impact": "Attendance 97% this term",
-            "details": {}}),
+            "details": {"sessions_possible": 100, "sessions_present": 97,
+                "authorised_absence": 3, "unauthorised_absence": 0}}),
     )
     .await;
     put_child(
@@ -98,7 +99,7 @@ async fn seed_drifted_copy(fed: &TestFederation, drifted_given_name: &str) {
         "LCS-QUENBY-9",
         json!({"source_system_id": "LCS-ASW-QUENBY", "category": "allocated_social_worker",
             "effective_from": "2026-05-01", "impact": "Allocated social worker: duty team",
-            "details": {"team": "Duty and assessment"}}),
+            "details": {"worker": "Duty social worker", "team": "Duty and assessment"}}),
     )
     .await;
 }
