@@ -317,6 +317,25 @@ impl TestFederation {
         trust::webhook::WebhookSecret::load(path).ok()
     }
 
+    /// Searches through the gateway (safeguarding, public task) and returns the answer.
+    pub async fn search(&self, token: &str, query: &serde_json::Value) -> serde_json::Value {
+        let response = self
+            .anonymous_client()
+            .post(format!(
+                "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+                self.gateway_url
+            ))
+            .bearer_auth(token)
+            .json(query)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("search: {e}"));
+        response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("search answer: {e}"))
+    }
+
     /// Stops one node as if its host went away.
     pub async fn stop_node(&self, node: &str) {
         if let Some(handle) = self.nodes.get(node) {

@@ -124,19 +124,7 @@ async fn every_kind_of_broken_node_gets_its_own_status_within_the_deadline() {
 }
 
 async fn search(fed: &federation_tests::TestFederation, token: &str, query: &Value) -> Value {
-    fed.anonymous_client()
-        .post(format!(
-            "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .json(query)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    fed.search(token, query).await
 }
 
 async fn breaker_state(fed: &federation_tests::TestFederation, node: &str) -> String {

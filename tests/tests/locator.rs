@@ -151,8 +151,6 @@ async fn locator_metrics(fed: &federation_tests::TestFederation) -> (u64, u64, u
     )
 }
 
-const CONTEXT: &str = "purpose=safeguarding&legal_basis=public_task";
-
 #[tokio::test]
 async fn with_the_locator_the_gateway_asks_only_nodes_whose_filter_may_hold_the_child() {
     let nodes = vec!["school-a", "school-b", "social-care", "health", "police"];
@@ -197,17 +195,12 @@ async fn with_the_locator_the_gateway_asks_only_nodes_whose_filter_may_hold_the_
             .count()
     };
     let before = locator_metrics(&fed).await;
-    let found: Value = fed
-        .anonymous_client()
-        .post(format!("{}/v1/children:search?{CONTEXT}", fed.gateway_url))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"demographics": child.demographics}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found = fed
+        .search(
+            &token,
+            &serde_json::json!({"demographics": child.demographics}),
+        )
+        .await;
     let after = locator_metrics(&fed).await;
     let agencies = found["agencies"].as_array().unwrap();
     assert_eq!(
@@ -252,17 +245,12 @@ async fn with_the_locator_the_gateway_asks_only_nodes_whose_filter_may_hold_the_
         .iter()
         .find(|c| c.agencies().contains(&"school-b"))
         .expect("a child at school-b");
-    let found: Value = fed
-        .anonymous_client()
-        .post(format!("{}/v1/children:search?{CONTEXT}", fed.gateway_url))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"demographics": at_b.demographics}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found = fed
+        .search(
+            &token,
+            &serde_json::json!({"demographics": at_b.demographics}),
+        )
+        .await;
     let school_b = found["agencies"]
         .as_array()
         .unwrap()
