@@ -73,6 +73,22 @@ pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, 
         .load(conn)?)
 }
 
+/// The given names of these children, by row id (for keyed matching's typo rule).
+pub fn given_names(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, String>, DbError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(c::children
+        .filter(c::id.eq_any(ids))
+        .select((c::id, c::given_name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<ChildRow>, DbError> {
     Ok(c::children
         .filter(c::nhs_number.eq(nhs))
@@ -83,9 +99,9 @@ pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<Chil
 
 /// Candidates for a demographic match: the union of the blocks of `keys`, each read
 /// through its own index and capped at `per_block` rows, so a search never scans the
-/// table. The blocks, most specific first: date of birth (as given, and with day and
-/// month swapped); phonetic family name (either stored key) and birth year; postcode
-/// sector and birth year.
+/// table. The blocks: date of birth (as given, and with day and month swapped);
+/// phonetic family name (either stored key) and birth year; phonetic family name and a
+/// date of birth one digit off; postcode sector and birth year.
 pub fn match_candidates(
     conn: &mut DbConnection,
     keys: &BlockingKeys,
@@ -122,10 +138,26 @@ macro_rules! blocks_for {
                 .filter(c::birth_year.eq(keys.birth_year))
                 .into_boxed(),
             c::children
+                .filter(c::family_name_key2.is_not_null())
                 .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
                 .filter(c::birth_year.eq(keys.birth_year))
                 .into_boxed(),
         ];
+        // A date one digit off (in the year too, which no other block reads) with the
+        // same phonetic family name: an index on (key, date of birth) each.
+        blocks.push(
+            c::children
+                .filter(c::family_name_key.eq_any(&keys.family))
+                .filter(c::date_of_birth.eq_any(&keys.near_dates))
+                .into_boxed(),
+        );
+        blocks.push(
+            c::children
+                .filter(c::family_name_key2.is_not_null())
+                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
+                .filter(c::date_of_birth.eq_any(&keys.near_dates))
+                .into_boxed(),
+        );
         if let Some(sector) = &keys.postcode_sector {
             blocks.push(
                 c::children
@@ -180,6 +212,39 @@ pub fn refresh_match_keys(conn: &mut DbConnection) -> Result<usize, DbError> {
         })?;
         refreshed += stale.len();
     }
+}
+
+/// About how many children the node holds, cheaply enough to ask at every search: in
+/// SQLite the largest row id (an overestimate after deletions, which only makes matching
+/// more careful); in PostgreSQL the planner's row estimate for the table (kept by
+/// autovacuum's ANALYZE), or the exact count while there is no estimate yet.
+pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
+    #[derive(QueryableByName)]
+    struct Estimate {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let estimate = match conn {
+        DbConnection::Sqlite(lite) => {
+            diesel::sql_query("SELECT COALESCE(MAX(rowid), 0) AS n FROM children")
+                .get_result::<Estimate>(lite)?
+                .n
+        }
+        DbConnection::Pg(pg) => {
+            let n = diesel::sql_query(
+                "SELECT COALESCE(MAX(reltuples), -1)::bigint AS n FROM pg_class \
+                 WHERE oid = 'children'::regclass",
+            )
+            .get_result::<Estimate>(pg)?
+            .n;
+            if n < 0 {
+                c::children.count().get_result(pg)?
+            } else {
+                n
+            }
+        }
+    };
+    Ok(u64::try_from(estimate).unwrap_or(0))
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
@@ -313,7 +378,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
         let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
-        assert_eq!(blocks.len(), 4);
+        assert_eq!(blocks.len(), 6);
         for block in blocks {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();

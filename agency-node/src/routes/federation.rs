@@ -158,8 +158,9 @@ pub async fn match_child_keyed(
         }
         Some(_) => {}
     }
+    let key = state.matching_key.clone();
     answer_match(state, caller, req, context, move |c, settings| {
-        matching::find_keyed(c, &query, settings)
+        matching::find_keyed(c, &query, key.as_deref(), settings)
     })
     .await
 }
