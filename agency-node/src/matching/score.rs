@@ -279,13 +279,14 @@ impl Comparison {
     }
 
     /// Family name agreeing at some level and date of birth the same (allowing for a
-    /// swap or one digit): another child like this at the node may be the searched-for
-    /// child's twin, so no candidate is linked on a typo of the given name.
+    /// day/month swap): another child like this at the node may be the searched-for
+    /// child's twin, so no candidate is linked on a typo of the given name. (A date one
+    /// digit off is not counted: every family has children born a digit apart.)
     pub fn shares_family_and_birth(&self) -> bool {
         self.family_name != FamilyLevel::Disagree
             && matches!(
                 self.date_of_birth,
-                DobLevel::Exact | DobLevel::DayMonthSwapped | DobLevel::OneDigit
+                DobLevel::Exact | DobLevel::DayMonthSwapped
             )
     }
 
