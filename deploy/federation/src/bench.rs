@@ -477,6 +477,8 @@ struct Tally {
     match_latency: Vec<Duration>,
     id_latency: Vec<Duration>,
     id_wrong: usize,
+    /// Wrong links by the fields that agreed (`matched_on`).
+    wrong_by_fields: BTreeMap<String, usize>,
 }
 
 /// Runs the benchmark and prints its report.
@@ -671,6 +673,9 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                         if answer.grade == Some(MatchGrade::Certain) {
                             t.wrong_certain += 1;
                         }
+                        *t.wrong_by_fields
+                            .entry(answer.matched_on.join(", "))
+                            .or_default() += 1;
                         if linked.is_some() && linked == truth.twin {
                             t.twin_links += 1;
                         }
@@ -906,6 +911,16 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
         ms(percentile(&t.id_latency, 0.99))
     );
     println!("| wrong answers to UPN-only lookups | {} |", t.id_wrong);
+    if !t.wrong_by_fields.is_empty() {
+        println!();
+        println!("Wrong links by the fields that agreed:");
+        println!();
+        println!("| matched_on | wrong links |");
+        println!("|---|---|");
+        for (fields, n) in &t.wrong_by_fields {
+            println!("| {fields} | {n} |");
+        }
+    }
     println!();
     println!("Recall by drift of the held copy (a copy may carry several drifts):");
     println!();
