@@ -109,13 +109,14 @@ pub fn match_candidates(
     per_block: i64,
 ) -> Result<Vec<ChildRow>, DbError> {
     let mut found: Vec<ChildRow> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for block in blocks(keys) {
         for row in block
             .select(ChildRow::as_select())
             .limit(per_block)
             .load(conn)?
         {
-            if !found.iter().any(|r| r.id == row.id) {
+            if seen.insert(row.id.clone()) {
                 found.push(row);
             }
         }

@@ -207,13 +207,14 @@ pub fn match_candidates(
     per_block: i64,
 ) -> Result<Vec<KeyedChild>, DbError> {
     let mut found: Vec<KeyedChild> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for block in blocks(dates, keyed_blocks, key_id) {
         for row in block
             .select(KeyedRow::as_select())
             .limit(per_block)
             .load(conn)?
         {
-            if !found.iter().any(|r| r.child_id == row.child_id) {
+            if seen.insert(row.child_id.clone()) {
                 found.push(row.into_child()?);
             }
         }
