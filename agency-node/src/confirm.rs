@@ -13,20 +13,15 @@
 //! the practitioner is shown nothing (no names, no dates) that could tell them apart, so
 //! confirming one would be a guess. Search with an identifier instead.
 //!
-//! Matching reports candidates without their ids; [`candidate_ids`] finds them again in
-//! the same transaction with the same comparison and scoring functions, and hands them
-//! out only when its list agrees with the reported one position by position (grade and
-//! agreeing fields). If the two ever disagree, no token is issued: a candidate is then
-//! not confirmable, never confirmable as another child.
+//! Matching hands the node its candidates' references beside the answer
+//! (`MatchResponse::candidate_refs`, never serialised); a token is sealed for each, in
+//! the same transaction as the match and its audit entry.
 
-use crate::db::{self, DbConnection, DbError, models::ChildRow};
-use crate::matching::score::{self, Comparison, Person};
-use crate::matching::{self, MatchingSettings};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use schemas::{ChildQuery, KeyedChildQuery, MatchCandidate, MatchGrade, Sex};
+use schemas::MatchGrade;
 use sha2::{Digest, Sha256};
 
 const PREFIX: &str = "ct1.";
@@ -220,176 +215,6 @@ fn decode(plain: &[u8]) -> Option<(Candidate, [u8; FINGERPRINT_LEN])> {
         },
         *fingerprint,
     ))
-}
-
-/// One re-scored candidate.
-struct Scored {
-    id: String,
-    score: f64,
-    grade: MatchGrade,
-    matched_on: Vec<String>,
-}
-
-/// The same scoring and ordering as matching's decision: grade by score, a possible
-/// sibling never above `possible`, best first (a stable sort over rows in the same
-/// order), then the ids of the reported candidates when the lists agree.
-fn align(
-    compared: Vec<(String, Comparison)>,
-    settings: &MatchingSettings,
-    reported: &[MatchCandidate],
-) -> Option<Vec<String>> {
-    let mut scored: Vec<Scored> = compared
-        .into_iter()
-        .filter_map(|(id, comparison)| {
-            let score = comparison.score(settings);
-            let mut grade = score::grade(score, settings)?;
-            if comparison.could_be_a_sibling() {
-                grade = MatchGrade::Possible;
-            }
-            Some(Scored {
-                matched_on: comparison.matched_on(),
-                id,
-                score,
-                grade,
-            })
-        })
-        .collect();
-    scored.sort_by(|a, b| b.score.total_cmp(&a.score));
-    if reported.is_empty() || scored.len() < reported.len() {
-        return None;
-    }
-    reported
-        .iter()
-        .zip(scored)
-        .map(|(r, s)| (r.grade == s.grade && r.matched_on == s.matched_on).then_some(s.id))
-        .collect()
-}
-
-/// The ids of the candidates a plain match reported, in their order, or `None` when
-/// they cannot be told with certainty. Call in the match's transaction.
-pub fn candidate_ids(
-    conn: &mut DbConnection,
-    query: &ChildQuery,
-    settings: &MatchingSettings,
-    reported: &[MatchCandidate],
-) -> Result<Option<Vec<String>>, DbError> {
-    let Some(demographics) = &query.demographics else {
-        return Ok(None);
-    };
-    let mut by_identifier: Vec<ChildRow> = Vec::new();
-    if let Some(upn) = &query.identifiers.upn {
-        by_identifier.extend(db::children::find_by_upn(conn, upn.as_str())?);
-    }
-    if let Some(nhs) = &query.identifiers.nhs_number {
-        for row in db::children::find_by_nhs_number(conn, nhs.as_str())? {
-            if !by_identifier.iter().any(|r| r.id == row.id) {
-                by_identifier.push(row);
-            }
-        }
-    }
-    let rejected: Vec<String> = by_identifier
-        .iter()
-        .filter(|child| compare(query, child, settings).contradicts_identifier())
-        .map(|child| child.id.clone())
-        .collect();
-    let mut rows = db::children::match_candidates(
-        conn,
-        &matching::blocking_keys(demographics),
-        settings.max_candidates_per_block,
-    )?;
-    for child in by_identifier {
-        if !rows.iter().any(|r| r.id == child.id) {
-            rows.push(child);
-        }
-    }
-    rows.retain(|r| !rejected.contains(&r.id));
-    let compared = rows
-        .into_iter()
-        .map(|child| {
-            let comparison = compare(query, &child, settings);
-            (child.id, comparison)
-        })
-        .collect();
-    Ok(align(compared, settings, reported))
-}
-
-/// The keyed twin of [`candidate_ids`].
-pub fn candidate_ids_keyed(
-    conn: &mut DbConnection,
-    query: &KeyedChildQuery,
-    settings: &MatchingSettings,
-    reported: &[MatchCandidate],
-) -> Result<Option<Vec<String>>, DbError> {
-    let (Some(demographics), Some(blocks)) = (&query.demographics, &query.blocks) else {
-        return Ok(None);
-    };
-    let by_identifier = db::keyed::identifier_matches(conn, &query.identifiers, &query.key_id)?;
-    let rejected: Vec<String> = by_identifier
-        .iter()
-        .filter(|(child, _)| {
-            matching::keyed::compare(query, &child.demographics, &child.identifiers, settings)
-                .contradicts_identifier()
-        })
-        .map(|(child, _)| child.child_id.clone())
-        .collect();
-    let dates: Vec<String> = std::iter::once(demographics.date_of_birth.exact.clone())
-        .chain(demographics.date_of_birth.swapped.clone())
-        .collect();
-    let mut rows = db::keyed::match_candidates(
-        conn,
-        &dates,
-        blocks,
-        &query.key_id,
-        settings.max_candidates_per_block,
-    )?;
-    for (child, _) in by_identifier {
-        if !rows.iter().any(|r| r.child_id == child.child_id) {
-            rows.push(child);
-        }
-    }
-    rows.retain(|r| !rejected.contains(&r.child_id));
-    let compared = rows
-        .into_iter()
-        .map(|child| {
-            let comparison =
-                matching::keyed::compare(query, &child.demographics, &child.identifiers, settings);
-            (child.child_id, comparison)
-        })
-        .collect();
-    Ok(align(compared, settings, reported))
-}
-
-fn compare(query: &ChildQuery, child: &ChildRow, settings: &MatchingSettings) -> Comparison {
-    let held = Person {
-        given_name: &child.given_name,
-        family_name: &child.family_name,
-        date_of_birth: child.date_of_birth,
-        sex: match child.sex.as_deref() {
-            Some("female") => Some(Sex::Female),
-            Some("male") => Some(Sex::Male),
-            _ => None,
-        },
-        postcode: child.postcode.as_deref(),
-        upn: child.upn.as_deref(),
-        nhs_number: child.nhs_number.as_deref(),
-    };
-    let asked = match &query.demographics {
-        Some(d) => Person {
-            given_name: &d.given_name,
-            family_name: &d.family_name,
-            date_of_birth: d.date_of_birth,
-            sex: d.sex,
-            postcode: d.postcode.as_deref(),
-            upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
-            nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
-        },
-        None => Person {
-            upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
-            nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
-            ..held.clone()
-        },
-    };
-    score::compare(&asked, &held, settings)
 }
 
 #[cfg(test)]

@@ -153,6 +153,10 @@ pub struct MatchResponse {
     /// With `ambiguous` or `candidates`: the children not linked, best first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<MatchCandidate>,
+    /// Inside the node only: its own references of `candidates`, in the same order, for
+    /// sealing candidate tokens. Never serialised, so it never leaves the node.
+    #[serde(skip)]
+    pub candidate_refs: Vec<String>,
 }
 
 /// A node's answer on its federation face: the match, and for `candidates` a token per
@@ -525,6 +529,26 @@ mod tests {
         let plain: NodeMatchAnswer =
             serde_json::from_str(r#"{"outcome": "not_held", "held": false}"#).unwrap();
         assert!(plain.candidate_tokens.is_empty() && !plain.confirmed);
+    }
+
+    #[test]
+    fn candidate_references_never_leave_the_node() {
+        let answer = MatchResponse {
+            outcome: MatchOutcome::Candidates,
+            held: false,
+            local_ref: None,
+            grade: None,
+            matched_on: Vec::new(),
+            candidates: vec![MatchCandidate {
+                grade: MatchGrade::Possible,
+                matched_on: vec!["family_name".into()],
+            }],
+            candidate_refs: vec!["child-secret-ref".into()],
+        };
+        let text = serde_json::to_string(&answer).unwrap();
+        assert!(!text.contains("child-secret-ref"), "{text}");
+        let back: MatchResponse = serde_json::from_str(&text).unwrap();
+        assert!(back.candidate_refs.is_empty());
     }
 
     #[test]

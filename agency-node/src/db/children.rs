@@ -73,6 +73,22 @@ pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, 
         .load(conn)?)
 }
 
+/// The given names of these children, by row id (for keyed matching's typo rule).
+pub fn given_names(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, String>, DbError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(c::children
+        .filter(c::id.eq_any(ids))
+        .select((c::id, c::given_name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<ChildRow>, DbError> {
     Ok(c::children
         .filter(c::nhs_number.eq(nhs))
@@ -83,22 +99,24 @@ pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<Chil
 
 /// Candidates for a demographic match: the union of the blocks of `keys`, each read
 /// through its own index and capped at `per_block` rows, so a search never scans the
-/// table. The blocks, most specific first: date of birth (as given, and with day and
-/// month swapped); phonetic family name (either stored key) and birth year; postcode
-/// sector and birth year.
+/// table. The blocks: date of birth (as given, and with day and month swapped);
+/// phonetic family name (either stored key) and birth year; phonetic family name and
+/// that date; phonetic family name and a date of birth one digit off; postcode sector
+/// and birth year.
 pub fn match_candidates(
     conn: &mut DbConnection,
     keys: &BlockingKeys,
     per_block: i64,
 ) -> Result<Vec<ChildRow>, DbError> {
     let mut found: Vec<ChildRow> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for block in blocks(keys) {
         for row in block
             .select(ChildRow::as_select())
             .limit(per_block)
             .load(conn)?
         {
-            if !found.iter().any(|r| r.id == row.id) {
+            if seen.insert(row.id.clone()) {
                 found.push(row);
             }
         }
@@ -122,10 +140,42 @@ macro_rules! blocks_for {
                 .filter(c::birth_year.eq(keys.birth_year))
                 .into_boxed(),
             c::children
+                .filter(c::family_name_key2.is_not_null())
                 .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
                 .filter(c::birth_year.eq(keys.birth_year))
                 .into_boxed(),
         ];
+        // The same phonetic family name and date of birth (or swapped date): the
+        // smallest block, complete even where the date-of-birth block alone is cut at
+        // `per_block` (about 180 children share a birthday among 700,000).
+        blocks.push(
+            c::children
+                .filter(c::family_name_key.eq_any(&keys.family))
+                .filter(c::date_of_birth.eq_any(&keys.dates))
+                .into_boxed(),
+        );
+        blocks.push(
+            c::children
+                .filter(c::family_name_key2.is_not_null())
+                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
+                .filter(c::date_of_birth.eq_any(&keys.dates))
+                .into_boxed(),
+        );
+        // A date one digit off (in the year too, which no other block reads) with the
+        // same phonetic family name: an index on (key, date of birth) each.
+        blocks.push(
+            c::children
+                .filter(c::family_name_key.eq_any(&keys.family))
+                .filter(c::date_of_birth.eq_any(&keys.near_dates))
+                .into_boxed(),
+        );
+        blocks.push(
+            c::children
+                .filter(c::family_name_key2.is_not_null())
+                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
+                .filter(c::date_of_birth.eq_any(&keys.near_dates))
+                .into_boxed(),
+        );
         if let Some(sector) = &keys.postcode_sector {
             blocks.push(
                 c::children
@@ -180,6 +230,39 @@ pub fn refresh_match_keys(conn: &mut DbConnection) -> Result<usize, DbError> {
         })?;
         refreshed += stale.len();
     }
+}
+
+/// About how many children the node holds, cheaply enough to ask at every search: in
+/// SQLite the largest row id (an overestimate after deletions, which only makes matching
+/// more careful); in PostgreSQL the planner's row estimate for the table (kept by
+/// autovacuum's ANALYZE), or the exact count while there is no estimate yet.
+pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
+    #[derive(QueryableByName)]
+    struct Estimate {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let estimate = match conn {
+        DbConnection::Sqlite(lite) => {
+            diesel::sql_query("SELECT COALESCE(MAX(rowid), 0) AS n FROM children")
+                .get_result::<Estimate>(lite)?
+                .n
+        }
+        DbConnection::Pg(pg) => {
+            let n = diesel::sql_query(
+                "SELECT COALESCE(MAX(reltuples), -1)::bigint AS n FROM pg_class \
+                 WHERE oid = 'children'::regclass",
+            )
+            .get_result::<Estimate>(pg)?
+            .n;
+            if n < 0 {
+                c::children.count().get_result(pg)?
+            } else {
+                n
+            }
+        }
+    };
+    Ok(u64::try_from(estimate).unwrap_or(0))
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
@@ -315,7 +398,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
         let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
-        assert_eq!(blocks.len(), 4);
+        assert_eq!(blocks.len(), 8);
         for block in blocks {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
@@ -380,7 +463,7 @@ mod tests {
         );
         let capped =
             match_candidates(&mut conn, &keys_for("Smith", "2014-03-09", "ZZ1 4AB"), 1).unwrap();
-        assert!(capped.len() <= 4);
+        assert!(capped.len() <= 8, "one per block at most");
     }
 
     #[test]

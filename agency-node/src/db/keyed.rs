@@ -24,6 +24,8 @@ pub struct KeyedRow {
     pub family_block2: Option<String>,
     pub sector_block: Option<String>,
     pub encoding: String,
+    pub day_block: Option<String>,
+    pub day_block2: Option<String>,
 }
 
 /// A stored child's encodings, ready to compare.
@@ -45,6 +47,8 @@ impl KeyedRow {
             family_block: e.family_block,
             family_block2: e.family_block2,
             sector_block: e.sector_block,
+            day_block: Some(e.day_block),
+            day_block2: e.day_block2,
             encoding: serde_json::to_string(&e.demographics)
                 .map_err(|e| DbError::Corrupt(format!("keyed encoding: {e}")))?,
         })
@@ -148,8 +152,10 @@ type Block<'a> = super::schema::child_keyed::BoxedQuery<'a, super::DbBackend>;
 
 /// The keyed twins of plain matching's blocks, as boxed queries for backend `$db` (the
 /// node's own, or SQLite in the test that reads query plans): date of birth (as given or
-/// swapped), phonetic family name with birth year (either stored key), postcode sector
-/// with birth year. Each is one indexed token column.
+/// swapped), phonetic family name with birth year (either stored key), phonetic family
+/// name with day and month of birth (either key; `blocks.family` carries both kinds of
+/// token, told apart by their labels), postcode sector with birth year. Each is one
+/// indexed token column.
 macro_rules! keyed_blocks_for {
     ($db:ty, $dates:expr, $blocks:expr, $key_id:expr) => {{
         let (dates, blocks, key_id): (&[String], &KeyedBlocks, &str) = ($dates, $blocks, $key_id);
@@ -161,7 +167,17 @@ macro_rules! keyed_blocks_for {
                 .filter(k::family_block.eq_any(&blocks.family))
                 .into_boxed(),
             k::child_keyed
+                .filter(k::family_block2.is_not_null())
                 .filter(k::family_block2.assume_not_null().eq_any(&blocks.family))
+                .into_boxed(),
+            // Family name with day and month of birth, any year (a year slip).
+            k::child_keyed
+                .filter(k::day_block.is_not_null())
+                .filter(k::day_block.assume_not_null().eq_any(&blocks.family))
+                .into_boxed(),
+            k::child_keyed
+                .filter(k::day_block2.is_not_null())
+                .filter(k::day_block2.assume_not_null().eq_any(&blocks.family))
                 .into_boxed(),
         ];
         if let Some(sector) = &blocks.sector {
@@ -191,13 +207,14 @@ pub fn match_candidates(
     per_block: i64,
 ) -> Result<Vec<KeyedChild>, DbError> {
     let mut found: Vec<KeyedChild> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for block in blocks(dates, keyed_blocks, key_id) {
         for row in block
             .select(KeyedRow::as_select())
             .limit(per_block)
             .load(conn)?
         {
-            if !found.iter().any(|r| r.child_id == row.child_id) {
+            if seen.insert(row.child_id.clone()) {
                 found.push(row.into_child()?);
             }
         }
@@ -285,7 +302,7 @@ mod tests {
         assert!(found.len() < 700);
 
         let all = keyed_blocks_for!(diesel::sqlite::Sqlite, &dates, keyed_blocks, rotated.id());
-        assert_eq!(all.len(), 4);
+        assert_eq!(all.len(), 6);
         for block in all {
             let q = block.select(KeyedRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();

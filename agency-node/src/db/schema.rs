@@ -156,6 +156,8 @@ diesel::table! {
         family_block2 -> Nullable<Text>,
         sector_block -> Nullable<Text>,
         encoding -> Text,
+        day_block -> Nullable<Text>,
+        day_block2 -> Nullable<Text>,
     }
 }
 

@@ -21,7 +21,7 @@
 use super::nicknames::groups_of;
 use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
 use super::phonetic::refined_soundex;
-use super::score::{Comparison, DobLevel, FamilyLevel, GivenLevel, PostcodeLevel};
+use super::score::{Comparison, DobLevel, FamilyLevel, GivenLevel, PostcodeLevel, typo_possible};
 use super::settings::MatchingSettings;
 use aws_lc_rs::hmac;
 use base64::Engine;
@@ -35,7 +35,7 @@ use std::path::Path;
 
 /// Raise when the encodings change: it is part of the key id, so nodes re-encode their
 /// children at start and gateways with the old version are refused.
-pub const KEYED_ENCODING_VERSION: u32 = 1;
+pub const KEYED_ENCODING_VERSION: u32 = 2;
 
 /// Bits of a Bloom filter before balancing.
 const BLOOM_BITS: usize = BLOOM_BYTES * 8 / 2;
@@ -280,6 +280,14 @@ impl MatchingKey {
         self.token("block:family", &format!("{code}|{year}"))
     }
 
+    /// Family name with day and month of birth, no year: finds a slip in the year.
+    fn day_block(&self, code: &str, date: NaiveDate) -> String {
+        self.token(
+            "block:family_day",
+            &format!("{code}|{:02}-{:02}", date.month(), date.day()),
+        )
+    }
+
     fn sector_block(&self, sector: &str, year: i32) -> String {
         self.token("block:sector", &format!("{sector}|{year}"))
     }
@@ -293,6 +301,12 @@ impl MatchingKey {
                     .family
                     .iter()
                     .map(|code| self.family_block(code, keys.birth_year))
+                    .chain(
+                        keys.family
+                            .iter()
+                            .map(|code| self.day_block(code, d.date_of_birth)),
+                    )
+                    .take(schemas::keyed::MAX_TOKENS)
                     .collect(),
                 sector: keys
                     .postcode_sector
@@ -330,6 +344,11 @@ impl MatchingKey {
                 .postcode_sector
                 .as_deref()
                 .map(|s| self.sector_block(s, keys.birth_year)),
+            day_block: self.day_block(&keys.family_name_key, d.date_of_birth),
+            day_block2: keys
+                .family_name_key2
+                .as_deref()
+                .map(|k| self.day_block(k, d.date_of_birth)),
             demographics,
         }
     }
@@ -346,6 +365,8 @@ pub struct StoredEncoding {
     pub family_block: String,
     pub family_block2: Option<String>,
     pub sector_block: Option<String>,
+    pub day_block: String,
+    pub day_block2: Option<String>,
     pub demographics: KeyedDemographics,
 }
 
@@ -467,11 +488,30 @@ pub fn compare_postcode(a: &KeyedPostcode, b: &KeyedPostcode) -> PostcodeLevel {
     }
 }
 
+/// Whether the query's given name is a typo of the held child's (plain: the node's own
+/// record): some one-keystroke variant of the held name has the query's exact token,
+/// and that variant and the held name pass the typo rules of plain matching. The node
+/// learns which variant it was, as it learns the name when exact tokens agree.
+pub fn is_typo(key: &MatchingKey, query: &KeyedName, held_given: &str) -> bool {
+    let held = NormalName::new(held_given).joined;
+    if held.is_empty() || query.exact.is_empty() {
+        return false;
+    }
+    super::given_names::one_edit_variants(&held)
+        .into_iter()
+        .find(|v| key.token("given_name:exact", v) == query.exact)
+        .is_some_and(|v| super::given_names::is_typo_of(&v, &held))
+}
+
 /// Compares a keyed query with a stored child, field by field, as plain matching does.
+/// `held_given`, the node's plain given name of the child, lets a one-keystroke typo of
+/// the given name be found (with `key`); without it a typo counts as plain `similar` or
+/// `disagree` at most.
 pub fn compare(
     query: &KeyedChildQuery,
     held_demographics: &KeyedDemographics,
     held_ids: &KeyedIdentifiers,
+    held_given: Option<(&MatchingKey, &str)>,
     settings: &MatchingSettings,
 ) -> Comparison {
     let differs =
@@ -494,10 +534,19 @@ pub fn compare(
             nhs_number_differs,
         };
     };
+    let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
+    let family_name = compare_family(&q.family_name, &held.family_name, settings.keyed_similar_at);
+    let date_of_birth = compare_dob(&q.date_of_birth, &held.date_of_birth);
+    if let Some((key, plain)) = held_given
+        && typo_possible(given_name, family_name, date_of_birth)
+        && is_typo(key, &q.given_name, plain)
+    {
+        given_name = GivenLevel::Typo;
+    }
     Comparison {
-        given_name: compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at),
-        family_name: compare_family(&q.family_name, &held.family_name, settings.keyed_similar_at),
-        date_of_birth: compare_dob(&q.date_of_birth, &held.date_of_birth),
+        given_name,
+        family_name,
+        date_of_birth,
         postcode: match (&q.postcode, &held.postcode) {
             (Some(a), Some(b)) => Some(compare_postcode(a, b)),
             _ => None,

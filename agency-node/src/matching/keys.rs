@@ -50,7 +50,30 @@ pub struct BlockingKeys {
     pub family: Vec<String>,
     pub birth_year: i32,
     pub dates: Vec<NaiveDate>,
+    /// Every valid date one of whose eight digits `YYYYMMDD` differs from the date of
+    /// birth: read with the family name, so a slip in the year is found too.
+    pub near_dates: Vec<NaiveDate>,
     pub postcode_sector: Option<String>,
+}
+
+/// Valid dates that differ from `date` in exactly one digit of `YYYYMMDD`.
+pub fn one_digit_dates(date: NaiveDate) -> Vec<NaiveDate> {
+    let digits = super::normalise::date_digits(date);
+    let mut out = Vec::new();
+    for at in 0..digits.len() {
+        for d in b'0'..=b'9' {
+            if d == digits[at] {
+                continue;
+            }
+            let mut v = digits;
+            v[at] = d;
+            let text = String::from_utf8_lossy(&v).into_owned();
+            if let Ok(near) = NaiveDate::parse_from_str(&text, "%Y%m%d") {
+                out.push(near);
+            }
+        }
+    }
+    out
 }
 
 pub fn blocking_keys(d: &Demographics) -> BlockingKeys {
@@ -69,6 +92,7 @@ pub fn blocking_keys(d: &Demographics) -> BlockingKeys {
         family,
         birth_year: d.date_of_birth.year(),
         dates,
+        near_dates: one_digit_dates(d.date_of_birth),
         postcode_sector: d
             .postcode
             .as_deref()

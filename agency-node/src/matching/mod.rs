@@ -11,6 +11,7 @@
 //! A wrong link would show a practitioner another child's history, so every doubt
 //! resolves to "not linked". The rules, weights and thresholds are in `docs/matching.md`.
 
+pub mod given_names;
 pub mod keyed;
 pub mod keys;
 pub mod nicknames;
@@ -84,22 +85,32 @@ pub fn find_with(
             (child.id, comparison)
         })
         .collect();
-    Ok(decide(compared, settings))
+    let children = db::children::estimated_count(conn)?;
+    Ok(decide(compared, settings, children))
 }
 
 /// Finds the child from a keyed query (`matching.mode = "keyed"`): the same steps and
 /// rules as [`find_with`], on the children's keyed encodings.
+///
+/// `key` is the node's matching key: with it, a one-keystroke typo of the given name is
+/// found as in plain mode (see [`keyed::is_typo`]); without it, never.
 pub fn find_keyed(
     conn: &mut DbConnection,
     query: &schemas::KeyedChildQuery,
+    key: Option<&MatchingKey>,
     settings: &MatchingSettings,
 ) -> Result<MatchResponse, DbError> {
     let by_identifier = db::keyed::identifier_matches(conn, &query.identifiers, &query.key_id)?;
     let found: Vec<ByIdentifier> = by_identifier
         .iter()
         .map(|(child, fields)| {
-            let comparison =
-                keyed::compare(query, &child.demographics, &child.identifiers, settings);
+            let comparison = keyed::compare(
+                query,
+                &child.demographics,
+                &child.identifiers,
+                None,
+                settings,
+            );
             ByIdentifier {
                 id: child.child_id.clone(),
                 fields: fields.clone(),
@@ -131,15 +142,25 @@ pub fn find_keyed(
         }
     }
     rows.retain(|r| !rejected.contains(&r.child_id));
+    // The node's own plain given names of the candidates: a typo is found by encoding
+    // each one-keystroke variant of the held name (see `keyed::compare`).
+    let ids: Vec<String> = rows.iter().map(|r| r.child_id.clone()).collect();
+    let given_names = db::children::given_names(conn, &ids)?;
     let compared = rows
         .into_iter()
         .map(|child| {
-            let comparison =
-                keyed::compare(query, &child.demographics, &child.identifiers, settings);
+            let comparison = keyed::compare(
+                query,
+                &child.demographics,
+                &child.identifiers,
+                key.zip(given_names.get(&child.child_id).map(String::as_str)),
+                settings,
+            );
             (child.child_id, comparison)
         })
         .collect();
-    Ok(decide(compared, settings))
+    let children = db::children::estimated_count(conn)?;
+    Ok(decide(compared, settings, children))
 }
 
 /// A child whose UPN or NHS number equals the query's.
@@ -189,9 +210,14 @@ fn settle_by_identifier(found: &[ByIdentifier]) -> Result<MatchResponse, Vec<Str
             MatchOutcome::Ambiguous,
             linked
                 .iter()
-                .map(|(_, matched_on)| MatchCandidate {
-                    grade: MatchGrade::Certain,
-                    matched_on: matched_on.clone(),
+                .map(|(id, matched_on)| {
+                    (
+                        (*id).to_owned(),
+                        MatchCandidate {
+                            grade: MatchGrade::Certain,
+                            matched_on: matched_on.clone(),
+                        },
+                    )
                 })
                 .collect(),
         )),
@@ -208,13 +234,25 @@ struct Scored {
 }
 
 /// Scores every compared candidate and applies the linking rules.
-fn decide(compared: Vec<(String, Comparison)>, settings: &MatchingSettings) -> MatchResponse {
+fn decide(
+    compared: Vec<(String, Comparison)>,
+    settings: &MatchingSettings,
+    children: u64,
+) -> MatchResponse {
+    // Children who share the family name and date of birth: with two of them here, a
+    // given name one keystroke off may be the other twin's, so it links neither.
+    let sharing = compared
+        .iter()
+        .filter(|(_, c)| c.shares_family_and_birth())
+        .count();
     let mut scored: Vec<Scored> = compared
         .into_iter()
         .filter_map(|(id, comparison)| {
             let score = comparison.score(settings);
-            let mut grade = score::grade(score, settings)?;
-            if comparison.could_be_a_sibling() {
+            let mut grade = score::grade_at(score, settings, children)?;
+            let typo_with_a_sibling_here =
+                comparison.given_name == score::GivenLevel::Typo && sharing > 1;
+            if comparison.could_be_a_sibling() || typo_with_a_sibling_here {
                 grade = MatchGrade::Possible;
             }
             Some(Scored {
@@ -230,9 +268,14 @@ fn decide(compared: Vec<(String, Comparison)>, settings: &MatchingSettings) -> M
         scored
             .iter()
             .take(MAX_REPORTED_CANDIDATES)
-            .map(|s| MatchCandidate {
-                grade: s.grade,
-                matched_on: s.matched_on.clone(),
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    MatchCandidate {
+                        grade: s.grade,
+                        matched_on: s.matched_on.clone(),
+                    },
+                )
             })
             .collect()
     };
@@ -338,10 +381,14 @@ fn held(id: &str, grade: MatchGrade, matched_on: Vec<String>) -> MatchResponse {
         grade: Some(grade),
         matched_on,
         candidates: Vec::new(),
+        candidate_refs: Vec::new(),
     }
 }
 
-fn unlinked(outcome: MatchOutcome, candidates: Vec<MatchCandidate>) -> MatchResponse {
+/// An answer that links no child: the candidates (with this node's references, kept
+/// inside the node) best first.
+fn unlinked(outcome: MatchOutcome, candidates: Vec<(String, MatchCandidate)>) -> MatchResponse {
+    let (candidate_refs, candidates) = candidates.into_iter().unzip();
     MatchResponse {
         outcome,
         held: false,
@@ -349,6 +396,7 @@ fn unlinked(outcome: MatchOutcome, candidates: Vec<MatchCandidate>) -> MatchResp
         grade: None,
         matched_on: Vec::new(),
         candidates,
+        candidate_refs,
     }
 }
 

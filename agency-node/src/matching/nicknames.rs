@@ -7,7 +7,7 @@
 
 /// One group per full name; the full name first. Lower case, accents removed (the form
 /// [`super::normalise::NormalName`] gives).
-const GROUPS: &[&[&str]] = &[
+pub(crate) const GROUPS: &[&[&str]] = &[
     &["alexander", "alex", "alec", "xander", "sandy", "alexandre"],
     &["alexandra", "alex", "alexa", "lexi", "sasha"],
     &["william", "will", "bill", "billy", "willie", "wills"],

@@ -27,24 +27,27 @@ pub struct NormalName {
 
 impl NormalName {
     pub fn new(raw: &str) -> Self {
-        let folded: String = raw
+        let mut folded = String::with_capacity(raw.len());
+        for c in raw
             .nfkd()
             .filter(|c| !is_combining_mark(*c))
             .flat_map(char::to_lowercase)
-            // Letters that do not decompose but have a usual ASCII spelling.
-            .flat_map(|c| match c {
-                'ß' => vec!['s', 's'],
-                'æ' => vec!['a', 'e'],
-                'œ' => vec!['o', 'e'],
-                'ø' => vec!['o'],
-                'ł' => vec!['l'],
-                'đ' | 'ð' => vec!['d'],
-                'þ' => vec!['t', 'h'],
-                'ı' => vec!['i'],
-                other => vec![other],
-            })
-            .filter(|c| !matches!(c, '\'' | '’' | '‘' | '`' | 'ʼ' | '´'))
-            .collect();
+        {
+            match c {
+                // Letters that do not decompose but have a usual ASCII spelling.
+                'ß' => folded.push_str("ss"),
+                'æ' => folded.push_str("ae"),
+                'œ' => folded.push_str("oe"),
+                'ø' => folded.push('o'),
+                'ł' => folded.push('l'),
+                'đ' | 'ð' => folded.push('d'),
+                'þ' => folded.push_str("th"),
+                'ı' => folded.push('i'),
+                // Apostrophes are dropped (`O'Neill` = `ONeill`).
+                '\'' | '’' | '‘' | '`' | 'ʼ' | '´' => {}
+                other => folded.push(other),
+            }
+        }
         let parts: Vec<String> = folded
             .split(|c: char| !c.is_alphanumeric())
             .filter(|p| !p.is_empty())

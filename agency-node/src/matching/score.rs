@@ -1,6 +1,7 @@
 //! Comparing a query with one stored child, field by field, and the Fellegi–Sunter score:
 //! each field's agreement level contributes `log2(m/u)`; the sum decides the grade.
 
+use super::given_names::is_typo_of;
 use super::nicknames::are_aliases;
 use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
 use super::phonetic::refined_soundex;
@@ -13,6 +14,10 @@ use schemas::{MatchGrade, Sex};
 pub enum GivenLevel {
     Exact,
     Alias,
+    /// One keystroke from the other name, and taken for a typo of it (see
+    /// [`super::given_names::is_typo_of`]); only when family name and date of birth
+    /// agree too (see [`typo_possible`]).
+    Typo,
     Similar,
     Disagree,
 }
@@ -163,12 +168,35 @@ fn known(sex: Option<Sex>) -> Option<Sex> {
     sex.filter(|s| *s != Sex::Unknown)
 }
 
+/// Whether a given name one keystroke off may count as a typo: only when the family name
+/// agrees at some level and the date of birth is the same, allowing for a swap or one
+/// digit. A typo is never the only thing that ties two records together.
+pub fn typo_possible(given: GivenLevel, family: FamilyLevel, dob: DobLevel) -> bool {
+    matches!(given, GivenLevel::Similar | GivenLevel::Disagree)
+        && family != FamilyLevel::Disagree
+        && matches!(
+            dob,
+            DobLevel::Exact | DobLevel::DayMonthSwapped | DobLevel::OneDigit
+        )
+}
+
 pub fn compare(query: &Person<'_>, held: &Person<'_>, settings: &MatchingSettings) -> Comparison {
     let differs = |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if a != b);
+    let mut given_name = compare_given(query.given_name, held.given_name, settings.similar_at);
+    let family_name = compare_family(query.family_name, held.family_name, settings.similar_at);
+    let date_of_birth = compare_dob(query.date_of_birth, held.date_of_birth);
+    if typo_possible(given_name, family_name, date_of_birth)
+        && is_typo_of(
+            &NormalName::new(query.given_name).joined,
+            &NormalName::new(held.given_name).joined,
+        )
+    {
+        given_name = GivenLevel::Typo;
+    }
     Comparison {
-        given_name: compare_given(query.given_name, held.given_name, settings.similar_at),
-        family_name: compare_family(query.family_name, held.family_name, settings.similar_at),
-        date_of_birth: compare_dob(query.date_of_birth, held.date_of_birth),
+        given_name,
+        family_name,
+        date_of_birth,
         postcode: match (query.postcode, held.postcode) {
             (Some(a), Some(b)) => compare_postcode(a, b),
             _ => None,
@@ -190,8 +218,9 @@ impl Comparison {
         let given = match self.given_name {
             GivenLevel::Exact => g.exact.weight(),
             GivenLevel::Alias => g.alias.weight(),
+            GivenLevel::Typo => g.typo.weight(),
             GivenLevel::Similar => g.similar.weight(),
-            GivenLevel::Disagree => disagreement_weight(&[g.exact, g.alias, g.similar]),
+            GivenLevel::Disagree => disagreement_weight(&[g.exact, g.alias, g.typo, g.similar]),
         };
         let f = &w.family_name;
         let family = match self.family_name {
@@ -235,12 +264,30 @@ impl Comparison {
 
     /// Twins (and other multiple births) share a family name, a date of birth and
     /// usually an address: everything but the given name. So when the family name and
-    /// date of birth agree, only an exact or known-short-form given name can make a link;
-    /// a merely similar or different one leaves the candidate at `possible` at most.
+    /// date of birth agree, only an exact or known-short-form given name, or a typo of
+    /// the name (under the rules of [`super::given_names`]), can make a link; a merely
+    /// similar or different one leaves the candidate at `possible` at most. A typo is
+    /// capped too when the node holds another child of that family name and date of birth
+    /// (see [`Comparison::shares_family_and_birth`]; applied by the caller).
     pub fn could_be_a_sibling(&self) -> bool {
         self.family_name != FamilyLevel::Disagree
             && self.date_of_birth == DobLevel::Exact
-            && !matches!(self.given_name, GivenLevel::Exact | GivenLevel::Alias)
+            && !matches!(
+                self.given_name,
+                GivenLevel::Exact | GivenLevel::Alias | GivenLevel::Typo
+            )
+    }
+
+    /// Family name agreeing at some level and date of birth the same (allowing for a
+    /// day/month swap): another child like this at the node may be the searched-for
+    /// child's twin, so no candidate is linked on a typo of the given name. (A date one
+    /// digit off is not counted: every family has children born a digit apart.)
+    pub fn shares_family_and_birth(&self) -> bool {
+        self.family_name != FamilyLevel::Disagree
+            && matches!(
+                self.date_of_birth,
+                DobLevel::Exact | DobLevel::DayMonthSwapped
+            )
     }
 
     /// Whether the demographics flatly contradict an agreeing identifier: a date of
@@ -259,6 +306,7 @@ impl Comparison {
         match self.given_name {
             GivenLevel::Exact => push("given_name"),
             GivenLevel::Alias => push("given_name:alias"),
+            GivenLevel::Typo => push("given_name:typo"),
             GivenLevel::Similar => push("given_name:similar"),
             GivenLevel::Disagree => {}
         }
@@ -288,9 +336,17 @@ impl Comparison {
     }
 }
 
-/// The grade a score reaches under the thresholds, if any.
+/// The grade a score reaches under the thresholds, if any, at a node of up to
+/// `reference_children` children.
 pub fn grade(score: f64, settings: &MatchingSettings) -> Option<MatchGrade> {
+    grade_at(score, settings, 0)
+}
+
+/// The grade a score reaches at a node holding `children` children: the thresholds rise
+/// with the node's size (see [`super::settings::Thresholds::raise_for`]).
+pub fn grade_at(score: f64, settings: &MatchingSettings, children: u64) -> Option<MatchGrade> {
     let t = &settings.thresholds;
+    let score = score - t.raise_for(children);
     if t.certain.is_some_and(|c| score >= c) {
         Some(MatchGrade::Certain)
     } else if score >= t.probable {
@@ -448,11 +504,34 @@ mod tests {
             grade_of(&person("Millie", "Okafor", "2014-09-03", Some("ZZ1 4AB"))),
             Some(MatchGrade::Probable)
         );
-        // The family moved to another district: only possible.
+        // The family moved to another district: probable, with everything else agreeing
+        // (children's families move; this rule changed with the recall work).
         assert_eq!(
             grade_of(&person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"))),
+            Some(MatchGrade::Probable)
+        );
+        // ... but only possible when one side does not record sex.
+        let mut moved = person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"));
+        moved.sex = None;
+        assert_eq!(grade_of(&moved), Some(MatchGrade::Possible));
+        // A new family name at the same address, the rest agreeing: probable.
+        assert_eq!(
+            grade_of(&person("Amelia", "Mensah", "2014-03-09", Some("ZZ1 4AB"))),
+            Some(MatchGrade::Probable)
+        );
+        // A typo in the given name, the rest agreeing, no postcode: probable.
+        assert_eq!(
+            grade_of(&person("Amelai", "Okafor", "2014-03-09", None)),
+            Some(MatchGrade::Probable)
+        );
+        // The same child at a node of a million children: the thresholds rise by
+        // log2(100) = 6.6, so a move is no longer enough, a full agreement still is.
+        let at_a_million = |h: &Person<'_>| grade_at(compare(&q, h, &s).score(&s), &s, 1_000_000);
+        assert_eq!(
+            at_a_million(&person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"))),
             Some(MatchGrade::Possible)
         );
+        assert_eq!(at_a_million(&q), Some(MatchGrade::Probable));
         // A sibling at the same address.
         assert_eq!(
             grade_of(&person("Olivia", "Okafor", "2011-06-30", Some("ZZ1 4AB"))),

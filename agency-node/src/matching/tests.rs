@@ -67,6 +67,7 @@ fn ask(conn: &mut DbConnection, d: Option<Demographics>, ids: ChildIdentifiers) 
     let keyed = find_keyed(
         conn,
         &test_key().encode_query(&query),
+        Some(test_key()),
         &MatchingSettings::default(),
     )
     .unwrap();
@@ -387,4 +388,143 @@ fn an_unknown_upn_falls_back_to_demographics_with_a_penalty_for_a_different_one(
     assert_eq!(answer.grade, Some(MatchGrade::Probable));
     assert_eq!(answer.local_ref, Some(id));
     assert!(!answer.matched_on.contains(&"upn".to_owned()));
+}
+
+#[test]
+fn a_typo_in_the_given_name_is_linked_when_no_twin_is_held() {
+    let mut conn = memory_db();
+    let id = store(
+        &mut conn,
+        "A",
+        demographics("Amelai", "Okafor", "2014-03-09", None),
+        no_ids(),
+    );
+    // Another child of the family, born another year: not a twin.
+    store(
+        &mut conn,
+        "B",
+        demographics("Olivia", "Okafor", "2011-06-30", None),
+        no_ids(),
+    );
+    let answer = ask(
+        &mut conn,
+        Some(demographics("Amelia", "Okafor", "2014-03-09", None)),
+        no_ids(),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
+    assert_eq!(answer.local_ref.as_ref(), Some(&id));
+    assert_eq!(answer.grade, Some(MatchGrade::Probable));
+    assert!(answer.matched_on.contains(&"given_name:typo".to_owned()));
+}
+
+#[test]
+fn a_typo_in_the_given_name_is_not_linked_when_a_twin_is_held() {
+    let mut conn = memory_db();
+    store(
+        &mut conn,
+        "A",
+        demographics("Amelai", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    store(
+        &mut conn,
+        "B",
+        demographics("Olivia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    let answer = ask(
+        &mut conn,
+        Some(demographics(
+            "Amelia",
+            "Okafor",
+            "2014-03-09",
+            Some("ZZ1 4AB"),
+        )),
+        no_ids(),
+    );
+    assert!(!answer.held, "{answer:?}");
+    assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
+}
+
+#[test]
+fn a_twin_one_keystroke_away_is_never_taken_for_a_typo() {
+    let mut conn = memory_db();
+    // Only one twin is held; the other's name is one keystroke from hers.
+    for (held, asked) in [("Leah", "Lea"), ("Mia", "Mila"), ("Miya", "Maya")] {
+        store(
+            &mut conn,
+            held,
+            demographics(held, "Nowak", "2015-02-11", Some("ZZ2 1AB")),
+            no_ids(),
+        );
+        let answer = ask(
+            &mut conn,
+            Some(demographics(asked, "Nowak", "2015-02-11", Some("ZZ2 1AB"))),
+            no_ids(),
+        );
+        assert!(!answer.held, "{held} for {asked}: {answer:?}");
+        conn = memory_db();
+    }
+}
+
+#[test]
+fn a_slip_in_the_year_of_birth_is_found() {
+    let mut conn = memory_db();
+    let id = store(
+        &mut conn,
+        "A",
+        demographics("Amelia", "Okafor", "2016-03-09", Some("ZZ1 4AB")),
+        no_ids(),
+    );
+    // No block carrying the birth year (family name, postcode sector) holds 2016 for a
+    // search for 2014: only the family name with the near dates finds her.
+    let answer = ask(
+        &mut conn,
+        Some(demographics(
+            "Amelia",
+            "Okafor",
+            "2014-03-09",
+            Some("ZZ1 4AB"),
+        )),
+        no_ids(),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
+    assert_eq!(answer.local_ref.as_ref(), Some(&id));
+    assert!(
+        answer
+            .matched_on
+            .contains(&"date_of_birth:one_digit".to_owned())
+    );
+}
+
+#[test]
+fn a_bigger_node_asks_for_more_evidence() {
+    let mut settings = MatchingSettings::default();
+    let mut conn = memory_db();
+    let id = store(
+        &mut conn,
+        "A",
+        demographics("Amelia", "Okafor", "2014-03-09", None),
+        no_ids(),
+    );
+    let query = ChildQuery {
+        identifiers: no_ids(),
+        demographics: Some(demographics("Amelia", "Okafor", "2014-03-09", None)),
+    };
+    let answer = find_with(&mut conn, &query, &settings).unwrap();
+    assert_eq!(answer.local_ref.as_ref(), Some(&id));
+    // The same evidence at a node of 1,000 times the reference size is not enough.
+    settings.thresholds.reference_children = 1;
+    let answer = find_with(&mut conn, &query, &settings).unwrap();
+    assert!(answer.held, "one child: no rise");
+    for i in 0..1000 {
+        store(
+            &mut conn,
+            &format!("other-{i}"),
+            demographics("Noah", "Smith", "2016-01-20", None),
+            no_ids(),
+        );
+    }
+    let answer = find_with(&mut conn, &query, &settings).unwrap();
+    assert!(!answer.held, "{answer:?}");
 }

@@ -60,6 +60,7 @@ fn not_held() -> MatchResponse {
         grade: None,
         matched_on: Vec::new(),
         candidates: Vec::new(),
+        candidate_refs: Vec::new(),
     }
 }
 
@@ -108,14 +109,7 @@ pub async fn match_child(
         return Err(ApiError::Invalid(errors));
     }
     answer_match(state, caller, req, context, move |c, settings| {
-        let found = matching::find_with(c, &query, settings)?;
-        let ids = match found.outcome {
-            MatchOutcome::Candidates => {
-                crate::confirm::candidate_ids(c, &query, settings, &found.candidates)?
-            }
-            _ => None,
-        };
-        Ok((found, ids))
+        matching::find_with(c, &query, settings)
     })
     .await
 }
@@ -169,15 +163,9 @@ pub async fn match_child_keyed(
         }
         Some(_) => {}
     }
+    let key = state.matching_key.clone();
     answer_match(state, caller, req, context, move |c, settings| {
-        let found = matching::find_keyed(c, &query, settings)?;
-        let ids = match found.outcome {
-            MatchOutcome::Candidates => {
-                crate::confirm::candidate_ids_keyed(c, &query, settings, &found.candidates)?
-            }
-            _ => None,
-        };
-        Ok((found, ids))
+        matching::find_keyed(c, &query, key.as_deref(), settings)
     })
     .await
 }
@@ -203,7 +191,7 @@ where
     F: FnOnce(
             &mut crate::db::DbConnection,
             &matching::MatchingSettings,
-        ) -> Result<(MatchResponse, Option<Vec<String>>), db::DbError>
+        ) -> Result<MatchResponse, db::DbError>
         + Send
         + 'static,
 {
@@ -214,7 +202,11 @@ where
         let state = state_for_block;
         let mut conn = state.pool.get()?;
         db::write(&mut conn, |c| {
-            let (found, candidate_ids) = find(c, &state.matching)?;
+            let found = find(c, &state.matching)?;
+            // Only `candidates` can be confirmed; an ambiguity cannot (see crate::confirm).
+            let candidate_ids = (found.outcome == MatchOutcome::Candidates
+                && found.candidate_refs.len() == found.candidates.len())
+            .then(|| found.candidate_refs.clone());
             let child_id = found.local_ref.clone();
             let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
             // A linked child: policy and the child's consent decide. Unlinked candidates
@@ -375,6 +367,7 @@ pub async fn confirm_candidate(
             grade: Some(candidate.grade),
             matched_on: candidate.matched_on,
             candidates: Vec::new(),
+            candidate_refs: Vec::new(),
         },
         candidate_tokens: Vec::new(),
         confirmed: true,

@@ -146,8 +146,8 @@ pub struct AgencyCopy {
 /// The true children: the dev generator's population, then a twin for some of them (same
 /// family name, date of birth and postcode, another given name).
 pub fn true_children(seed: u64, count: usize) -> Vec<TrueChild> {
-    let mut children: Vec<TrueChild> = crate::seed::population(seed, count)
-        .into_iter()
+    // One child at a time: the generator's records of each child are dropped at once.
+    let mut children: Vec<TrueChild> = crate::seed::population_iter(seed, count)
         .map(|c| TrueChild {
             demographics: c.demographics,
             upn: Some(c.upn),
@@ -477,6 +477,8 @@ struct Tally {
     match_latency: Vec<Duration>,
     id_latency: Vec<Duration>,
     id_wrong: usize,
+    /// Wrong links by the fields that agreed (`matched_on`).
+    wrong_by_fields: BTreeMap<String, usize>,
 }
 
 /// Runs the benchmark and prints its report.
@@ -518,7 +520,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
      -> Result<schemas::MatchResponse, db::DbError> {
         match &key {
             None => matching::find_with(conn, query, &settings),
-            Some(key) => matching::find_keyed(conn, &key.encode_query(query), &settings),
+            Some(key) => matching::find_keyed(conn, &key.encode_query(query), Some(key), &settings),
         }
     };
     // Per agency: the connection, and for each child the row id it was stored under.
@@ -575,6 +577,12 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                 row_child.insert(id, copy.child);
                 drifts[copy.child] = Some(copy.drifts.clone());
             }
+        }
+        if let db::DbConnection::Pg(pg) = &mut *conn {
+            // What autovacuum would do soon after a bulk load: the planner's statistics
+            // (the node reads its size from them).
+            use diesel::RunQueryDsl;
+            diesel::sql_query("ANALYZE children").execute(pg)?;
         }
         let seeding = loading.elapsed();
         let drifted = copies.iter().filter(|c| !c.drifts.is_empty()).count();
@@ -665,6 +673,9 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                         if answer.grade == Some(MatchGrade::Certain) {
                             t.wrong_certain += 1;
                         }
+                        *t.wrong_by_fields
+                            .entry(answer.matched_on.join(", "))
+                            .or_default() += 1;
                         if linked.is_some() && linked == truth.twin {
                             t.twin_links += 1;
                         }
@@ -712,6 +723,14 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             *size as f64 / (1024.0 * 1024.0)
         );
     }
+    println!();
+    println!(
+        "bench process peak resident memory (VmHWM): {}",
+        peak_memory().map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{:.1} MiB", kib as f64 / 1024.0)
+        )
+    );
     if options.postgres.is_some() {
         for (_, conn, _, url) in nodes {
             drop(conn);
@@ -746,6 +765,16 @@ fn database_size(conn: &mut db::DbConnection, url: &str) -> anyhow::Result<u64> 
             Ok(bytes)
         }
     }
+}
+
+/// The process's peak resident memory in KiB (`VmHWM` in `/proc/self/status`), where
+/// Linux tells it.
+fn peak_memory() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
@@ -882,6 +911,16 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
         ms(percentile(&t.id_latency, 0.99))
     );
     println!("| wrong answers to UPN-only lookups | {} |", t.id_wrong);
+    if !t.wrong_by_fields.is_empty() {
+        println!();
+        println!("Wrong links by the fields that agreed:");
+        println!();
+        println!("| matched_on | wrong links |");
+        println!("|---|---|");
+        for (fields, n) in &t.wrong_by_fields {
+            println!("| {fields} | {n} |");
+        }
+    }
     println!();
     println!("Recall by drift of the held copy (a copy may carry several drifts):");
     println!();

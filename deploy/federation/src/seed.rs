@@ -256,12 +256,18 @@ fn cohort(dob: NaiveDate) -> i32 {
 
 /// Generates `count` children from `seed`. Same seed, same children.
 pub fn population(seed: u64, count: usize) -> Vec<SyntheticChild> {
+    population_iter(seed, count).collect()
+}
+
+/// The children of [`population`], one at a time (the same children for the same seed),
+/// so that a caller keeping only part of each child never holds all their records.
+pub fn population_iter(seed: u64, count: usize) -> impl Iterator<Item = SyntheticChild> {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
         moves: ChaCha8Rng::seed_from_u64(seed ^ 0x6d6f_7665_735f_7631),
         nhs_counter: 0,
     };
-    (0..count).map(|i| child(&mut g, i)).collect()
+    (0..count).map(move |i| child(&mut g, i))
 }
 
 fn child(g: &mut Gen, index: usize) -> SyntheticChild {
