@@ -51,8 +51,15 @@ fn node_bench_at_300_children_reports_every_figure_and_cleans_up() {
     assert!(report.node_rss_idle_kib > 0);
     assert!(report.node_rss_high_water_kib >= report.node_rss_idle_kib);
     // Every looked-up UPN is a seeded child's.
-    assert_eq!(report.answers["identifier"].get("held"), Some(&200));
-    assert!(report.answers["demographic"].get("held").copied().unwrap_or(0) > 100);
+    assert_eq!(report.answers["identifier"].get("held"), Some(&300));
+    assert_eq!(report.answers["demographic exact"].get("held"), Some(&150));
+    assert!(
+        report.answers["demographic drifted"]
+            .get("held")
+            .copied()
+            .unwrap_or(0)
+            > 100
+    );
     let kinds: Vec<(&str, usize)> = report
         .runs
         .iter()
@@ -69,12 +76,16 @@ fn node_bench_at_300_children_reports_every_figure_and_cleans_up() {
     );
     for run in &report.runs {
         assert!(run.ok > 0, "{} c={}: no answer", run.kind, run.concurrency);
-        assert_eq!(run.errors, 0, "{} c={}: {:?}", run.kind, run.concurrency, run.outcomes);
+        assert_eq!(
+            run.errors, 0,
+            "{} c={}: {:?}",
+            run.kind, run.concurrency, run.outcomes
+        );
         assert!(run.latency_ms.p50 > 0.0 && run.latency_ms.p99 >= run.latency_ms.p50);
         assert!(run.node_rss_peak_kib > 0);
     }
     // Every answered search is audited at the node.
-    let answered: u64 = 400 + report.runs.iter().map(|r| r.ok).sum::<u64>();
+    let answered: u64 = 600 + report.runs.iter().map(|r| r.ok).sum::<u64>();
     assert!(report.audit_rows_after - report.audit_rows_before >= answered as i64);
     assert_eq!(report.in_process.len(), 2);
     assert!(report.in_process.iter().all(|p| p.searches == 300));
