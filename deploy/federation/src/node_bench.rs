@@ -162,9 +162,8 @@ pub fn node(options: &Options) -> anyhow::Result<Report> {
             true,
         ),
     };
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("emptying {}", dir.display()))?;
-    }
+    // Only a folder this command (or `up`) laid out, or an empty one, is replaced.
+    crate::up::clear_previous(&dir)?;
     let mut plan = Plan::dev(options.port.wrapping_add(1), options.port);
     plan.nodes = vec![NodePlan {
         id: NODE.into(),
@@ -258,7 +257,7 @@ fn measure(options: &Options, federation: &Federation) -> anyhow::Result<Report>
         .build()?;
     let result = runtime.block_on(drive(options, federation, &mut node, spawned, &targets));
     node.stop();
-    let (startup_seconds, idle, high_water, answers, runs, audit_before) = result?;
+    let driven = result?;
 
     let pool = db::connect(&url)?;
     let mut conn = pool.get()?;
@@ -277,13 +276,13 @@ fn measure(options: &Options, federation: &Federation) -> anyhow::Result<Report>
         load_average_start: report_head.2,
         load_average_end: load_average(),
         seeding,
-        startup_seconds,
-        node_rss_idle_kib: idle,
-        node_rss_high_water_kib: high_water,
-        answers,
-        runs,
+        startup_seconds: driven.startup_seconds,
+        node_rss_idle_kib: driven.idle_kib,
+        node_rss_high_water_kib: driven.high_water_kib,
+        answers: driven.answers,
+        runs: driven.runs,
         in_process,
-        audit_rows_before: audit_before,
+        audit_rows_before: driven.audit_before,
         audit_rows_after: audit_after,
         database_bytes_after,
         total_seconds: started.elapsed().as_secs_f64(),
@@ -462,14 +461,15 @@ impl NodeProcess {
     }
 }
 
-type Driven = (
-    f64,
-    u64,
-    u64,
-    BTreeMap<String, BTreeMap<String, u64>>,
-    Vec<Run>,
-    i64,
-);
+/// What the HTTP part of the run measured.
+struct Driven {
+    startup_seconds: f64,
+    idle_kib: u64,
+    high_water_kib: u64,
+    answers: BTreeMap<String, BTreeMap<String, u64>>,
+    runs: Vec<Run>,
+    audit_before: i64,
+}
 
 async fn drive(
     options: &Options,
@@ -686,7 +686,14 @@ async fn drive(
         }
     }
     let high_water = proc_status_kib(node.pid(), "VmHWM:").unwrap_or(0);
-    Ok((startup, idle, high_water, answers, runs, audit_before))
+    Ok(Driven {
+        startup_seconds: startup,
+        idle_kib: idle,
+        high_water_kib: high_water,
+        answers,
+        runs,
+        audit_before,
+    })
 }
 
 /// The same searches through the node's matching code on the same database, no HTTP.
