@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Sub-bucket precision: values below `2^PRECISION_BITS` µs are exact.
@@ -128,8 +128,11 @@ impl Histogram {
 pub struct LoadOptions {
     pub label: String,
     pub url: String,
-    /// JSON body to POST; a GET when absent.
+    /// JSON body to POST; a GET when absent (and `bodies` is empty).
     pub body: Option<String>,
+    /// JSON bodies to POST in turn instead of `body`: each request, from any connection,
+    /// takes the next one (round robin), so a run can ask for many different children.
+    pub bodies: Vec<String>,
     pub headers: Vec<(String, String)>,
     pub ca: PathBuf,
     /// Client certificate and key to present, if any.
@@ -233,6 +236,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 async fn one_task(
     http: reqwest::Client,
     opts: Arc<LoadOptions>,
+    next_body: Arc<AtomicUsize>,
     measure_from: Instant,
     end: Instant,
 ) -> TaskResult {
@@ -242,7 +246,13 @@ async fn one_task(
         if started >= end {
             break;
         }
-        let request = match &opts.body {
+        let body = if opts.bodies.is_empty() {
+            opts.body.as_ref()
+        } else {
+            opts.bodies
+                .get(next_body.fetch_add(1, Ordering::Relaxed) % opts.bodies.len())
+        };
+        let request = match body {
             Some(body) => http
                 .post(&opts.url)
                 .header("content-type", "application/json")
@@ -322,8 +332,17 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<Report> {
         })
     };
 
+    let next_body = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..opts.concurrency)
-        .map(|_| tokio::spawn(one_task(http.clone(), opts.clone(), measure_from, end)))
+        .map(|_| {
+            tokio::spawn(one_task(
+                http.clone(),
+                opts.clone(),
+                next_body.clone(),
+                measure_from,
+                end,
+            ))
+        })
         .collect();
     let mut histogram = Histogram::new();
     let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();

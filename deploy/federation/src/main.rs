@@ -212,6 +212,46 @@ enum BenchCmd {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// One real agency node holding every child (1,000,000 by default): seeds a node
+    /// database through the node's data layer, starts a real node process on it, drives
+    /// it over mutual TLS as the gateway would (identifier lookups and demographic
+    /// matches, at concurrency 1 and `--concurrency`), and prints seeding time, database
+    /// size, start-up time, latency percentiles, throughput and the node's memory, with
+    /// the machine and the commit. Traffic goes only to 127.0.0.1.
+    Node {
+        /// Children the node holds.
+        #[arg(long, default_value_t = 1_000_000)]
+        children: usize,
+        /// `sqlite` (a file in --dir), or `postgres[=postgres://USER@HOST:PORT]`: a fresh
+        /// database on that server, dropped at the end unless --keep.
+        #[arg(long, default_value = "sqlite", value_parser = parse_database)]
+        database: federation::plan::Database,
+        /// Seed of the synthetic children and of the searches.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Folder for the layout, the database file and the node's log (replaced); a
+        /// temporary one if not given. Removed at the end unless --keep.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Seconds of each of the four measured load runs.
+        #[arg(long, default_value_t = 20.0)]
+        duration: f64,
+        /// Seconds of warm-up before each load run, not recorded.
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        /// Requests in flight in the concurrent runs (the others run one at a time).
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Port of the node on 127.0.0.1.
+        #[arg(long, default_value_t = 39101)]
+        port: u16,
+        /// Keep the folder (and the PostgreSQL database) after the run.
+        #[arg(long)]
+        keep: bool,
+        /// Also print the whole report as one JSON object at the end.
+        #[arg(long)]
+        json: bool,
+    },
     /// The record locator at the size of England: each node's keyed membership filter
     /// built with the real filter code over a synthetic population (no network), then
     /// filter sizes, false-positive rates, nodes contacted per search against nodes truly
@@ -455,6 +495,7 @@ fn main() -> anyhow::Result<()> {
                 label,
                 url,
                 body,
+                bodies: Vec::new(),
                 headers,
                 ca,
                 identity: cert.zip(key),
@@ -495,6 +536,39 @@ fn main() -> anyhow::Result<()> {
             false_positive_rate,
             seed,
         }),
+        Cmd::Bench {
+            what:
+                BenchCmd::Node {
+                    children,
+                    database,
+                    seed,
+                    dir,
+                    duration,
+                    warmup,
+                    concurrency,
+                    port,
+                    keep,
+                    json,
+                },
+        } => {
+            let report = federation::node_bench::node(&federation::node_bench::Options {
+                children,
+                database,
+                seed,
+                dir,
+                duration,
+                warmup,
+                concurrency,
+                port,
+                keep,
+                exe: std::env::current_exe().context("locating the federation binary")?,
+                verbose: true,
+            })?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            }
+            Ok(())
+        }
         Cmd::RunGateway { config, log_format } => {
             trust::telemetry::init(&log_format);
             let settings = gateway::Settings::load(Some(&config))?;
