@@ -741,7 +741,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
 }
 
 /// Bytes the database takes: PostgreSQL's own count, or the SQLite file and its WAL.
-fn database_size(conn: &mut db::DbConnection, url: &str) -> anyhow::Result<u64> {
+pub(crate) fn database_size(conn: &mut db::DbConnection, url: &str) -> anyhow::Result<u64> {
     #[derive(diesel::QueryableByName)]
     struct Size {
         #[diesel(sql_type = diesel::sql_types::BigInt)]

@@ -262,7 +262,7 @@ fn measure(options: &Options, federation: &Federation) -> anyhow::Result<Report>
     let pool = db::connect(&url)?;
     let mut conn = pool.get()?;
     let audit_after = audit_rows(&mut conn)?;
-    let database_bytes_after = database_size(&mut conn, &url)?;
+    let database_bytes_after = crate::bench::database_size(&mut conn, &url)?;
     let in_process = in_process(&mut conn, &targets)?;
     drop(conn);
     drop(pool);
@@ -388,7 +388,7 @@ fn seed(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let database_bytes = database_size(&mut conn, url)?;
+    let database_bytes = crate::bench::database_size(&mut conn, url)?;
     // Searches in a fixed but shuffled order.
     use rand::seq::SliceRandom;
     targets.shuffle(&mut rng);
@@ -739,31 +739,6 @@ fn in_process(conn: &mut db::DbConnection, targets: &[Target]) -> anyhow::Result
 fn audit_rows(conn: &mut db::DbConnection) -> anyhow::Result<i64> {
     use diesel::prelude::*;
     Ok(db::schema::audit_log::table.count().get_result(conn)?)
-}
-
-/// Bytes the database takes: PostgreSQL's own count, or the SQLite file and its WAL.
-fn database_size(conn: &mut db::DbConnection, url: &str) -> anyhow::Result<u64> {
-    #[derive(diesel::QueryableByName)]
-    struct Size {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        bytes: i64,
-    }
-    use diesel::RunQueryDsl;
-    match conn {
-        db::DbConnection::Pg(pg) => {
-            let size: Size =
-                diesel::sql_query("SELECT pg_database_size(current_database()) AS bytes")
-                    .get_result(pg)?;
-            Ok(u64::try_from(size.bytes).unwrap_or_default())
-        }
-        db::DbConnection::Sqlite(_) => {
-            let path = url.trim_start_matches("sqlite://");
-            Ok([path.to_owned(), format!("{path}-wal")]
-                .iter()
-                .map(|f| std::fs::metadata(Path::new(f)).map_or(0, |m| m.len()))
-                .sum())
-        }
-    }
 }
 
 /// A field of `/proc/PID/status` in KiB (Linux only).
