@@ -17,10 +17,6 @@
 //! (`MatchResponse::candidate_refs`, never serialised); a token is sealed for each, in
 //! the same transaction as the match and its audit entry.
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use schemas::MatchGrade;
 use sha2::{Digest, Sha256};
 
@@ -72,14 +68,11 @@ pub enum TokenError {
     Expired,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the candidate key must be the base64 of 32 bytes")]
-pub struct BadKey;
+pub use trust::seal::BadKey;
 
 /// Seals and opens candidate tokens with this node's key.
 pub struct CandidateSealer {
-    key: LessSafeKey,
-    rng: SystemRandom,
+    sealer: trust::seal::Sealer,
     /// Binds every token to this node (a key copied to another node opens nothing there).
     aad: Vec<u8>,
     ttl_seconds: i64,
@@ -87,13 +80,8 @@ pub struct CandidateSealer {
 
 impl CandidateSealer {
     pub fn new(key_base64: &str, agency: &str, ttl_seconds: i64) -> Result<Self, BadKey> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(key_base64.trim())
-            .map_err(|_| BadKey)?;
-        let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| BadKey)?;
         Ok(Self {
-            key: LessSafeKey::new(unbound),
-            rng: SystemRandom::new(),
+            sealer: trust::seal::Sealer::from_base64(key_base64, PREFIX)?,
             aad: format!("child-view candidate token v1|{agency}").into_bytes(),
             ttl_seconds,
         })
@@ -101,9 +89,7 @@ impl CandidateSealer {
 
     /// A fresh random key, base64-encoded.
     pub fn generate_key() -> Result<String, BadKey> {
-        let mut bytes = [0u8; 32];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| BadKey)?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+        trust::seal::Sealer::generate_key()
     }
 
     pub fn ttl_seconds(&self) -> i64 {
@@ -129,44 +115,19 @@ impl CandidateSealer {
         plain.push(ref_len);
         plain.extend_from_slice(reference);
         plain.extend_from_slice(matched_on.join(",").as_bytes());
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(|_| TokenError::Invalid)?;
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad.as_slice()),
-                &mut plain,
-            )
-            .map_err(|_| TokenError::Invalid)?;
-        let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(&plain);
-        Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed)))
+        self.sealer
+            .seal(plain, &self.aad)
+            .ok_or(TokenError::Invalid)
     }
 
     /// Opens a token presented by `holder` at `now`: refuses it when altered, issued to
     /// someone else, or expired.
     pub fn open(&self, token: &str, holder: Holder<'_>, now: i64) -> Result<Candidate, TokenError> {
-        let body = token
-            .trim()
-            .strip_prefix(PREFIX)
-            .ok_or(TokenError::Invalid)?;
-        let mut sealed = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| TokenError::Invalid)?;
-        if sealed.len() <= NONCE_LEN {
-            return Err(TokenError::Invalid);
-        }
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(&sealed[..NONCE_LEN]);
         let plain = self
-            .key
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad.as_slice()),
-                &mut sealed[NONCE_LEN..],
-            )
-            .map_err(|_| TokenError::Invalid)?;
-        let (candidate, fingerprint) = decode(plain).ok_or(TokenError::Invalid)?;
+            .sealer
+            .open(token, &self.aad)
+            .ok_or(TokenError::Invalid)?;
+        let (candidate, fingerprint) = decode(&plain).ok_or(TokenError::Invalid)?;
         if fingerprint != holder.fingerprint() {
             return Err(TokenError::NotYours);
         }

@@ -3,10 +3,6 @@
 //! the practitioner it was issued to and its expiry; it is opaque to the client and any
 //! change to it is detected.
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use schemas::AgencyId;
 use serde::{Deserialize, Serialize};
@@ -51,50 +47,27 @@ pub enum ReferenceError {
     NotYours,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the reference key must be the base64 of 32 bytes")]
-pub struct BadKey;
+pub use trust::seal::BadKey;
 
 pub struct ReferenceSealer {
-    key: LessSafeKey,
-    rng: SystemRandom,
+    sealer: trust::seal::Sealer,
 }
 
 impl ReferenceSealer {
     pub fn from_base64(key: &str) -> Result<Self, BadKey> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(key.trim())
-            .map_err(|_| BadKey)?;
-        let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| BadKey)?;
         Ok(Self {
-            key: LessSafeKey::new(unbound),
-            rng: SystemRandom::new(),
+            sealer: trust::seal::Sealer::from_base64(key, PREFIX)?,
         })
     }
 
     /// A fresh random key, base64-encoded (for the dev federation and tests).
     pub fn generate_key() -> Result<String, BadKey> {
-        let mut bytes = [0u8; 32];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| BadKey)?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+        trust::seal::Sealer::generate_key()
     }
 
     pub fn seal(&self, claims: &ReferenceClaims) -> Result<String, ReferenceError> {
-        let mut in_out = serde_json::to_vec(claims).map_err(|_| ReferenceError::Invalid)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng
-            .fill(&mut nonce)
-            .map_err(|_| ReferenceError::Invalid)?;
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(AAD),
-                &mut in_out,
-            )
-            .map_err(|_| ReferenceError::Invalid)?;
-        let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(&in_out);
-        Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(sealed)))
+        let plain = serde_json::to_vec(claims).map_err(|_| ReferenceError::Invalid)?;
+        self.sealer.seal(plain, AAD).ok_or(ReferenceError::Invalid)
     }
 
     /// Opens a reference for this practitioner, checking integrity, expiry and owner.
@@ -105,27 +78,12 @@ impl ReferenceSealer {
         subject: &str,
         now: DateTime<Utc>,
     ) -> Result<ReferenceClaims, ReferenceError> {
-        let body = reference
-            .strip_prefix(PREFIX)
-            .ok_or(ReferenceError::Invalid)?;
-        let mut sealed = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| ReferenceError::Invalid)?;
-        if sealed.len() <= NONCE_LEN {
-            return Err(ReferenceError::Invalid);
-        }
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(&sealed[..NONCE_LEN]);
         let plain = self
-            .key
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(AAD),
-                &mut sealed[NONCE_LEN..],
-            )
-            .map_err(|_| ReferenceError::Invalid)?;
+            .sealer
+            .open(reference, AAD)
+            .ok_or(ReferenceError::Invalid)?;
         let claims: ReferenceClaims =
-            serde_json::from_slice(plain).map_err(|_| ReferenceError::Invalid)?;
+            serde_json::from_slice(&plain).map_err(|_| ReferenceError::Invalid)?;
         if claims.exp <= now.timestamp() {
             return Err(ReferenceError::Expired);
         }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod limits;
 pub mod locator;
 pub mod metrics;
+pub mod seal;
 pub mod settings;
 pub mod telemetry;
 pub mod tls;
