@@ -317,7 +317,8 @@ impl TestFederation {
         trust::webhook::WebhookSecret::load(path).ok()
     }
 
-    /// Searches through the gateway (safeguarding, public task) and returns the answer.
+    /// Searches through the gateway (safeguarding, public task), checks it answered 200,
+    /// and returns the answer.
     pub async fn search(&self, token: &str, query: &serde_json::Value) -> serde_json::Value {
         let response = self
             .anonymous_client()
@@ -330,6 +331,7 @@ impl TestFederation {
             .send()
             .await
             .unwrap_or_else(|e| panic!("search: {e}"));
+        assert_eq!(response.status(), 200, "a search answers 200");
         response
             .json()
             .await

@@ -105,16 +105,7 @@ async fn seed_drifted_copy(fed: &TestFederation, drifted_given_name: &str) {
 }
 
 async fn search(fed: &TestFederation, token: &str, body: &Value) -> Value {
-    let response = fed
-        .anonymous_client()
-        .post(format!("{}/v1/children:search?{CTX}", fed.gateway_url))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    fed.search(token, body).await
 }
 
 fn agency<'a>(answer: &'a Value, id: &str) -> &'a Value {
