@@ -549,3 +549,35 @@ async fn candidates_found_in_keyed_mode_are_confirmed_the_same_way() {
     assert_eq!(section(&after, "social-care")["status"], "ok", "{after}");
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_candidate_found_before_its_node_restarted_can_still_be_confirmed() {
+    let mut fed = spawn_federation(two_agencies()).await.unwrap();
+    seed_drifted_child(&fed).await;
+    let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+    let found = search(&fed, &dsl, &query("Rosalind")).await;
+    assert_eq!(
+        agency(&found, "social-care")["status"],
+        "candidates",
+        "{found}"
+    );
+    let reference = found["reference"].as_str().unwrap().to_owned();
+
+    // The node goes down and comes back between the search and the confirmation: its
+    // candidate-token key is on file, so the token it issued still opens.
+    fed.stop_node("social-care").await;
+    fed.restart_node("social-care").await.unwrap();
+
+    let (status, confirmed) = confirm(
+        &fed,
+        &dsl,
+        &reference,
+        json!({"agency_id": "social-care", "candidate": 1, "reason": REASON}),
+    )
+    .await;
+    assert_eq!(status, 200, "{confirmed}");
+    let linked = confirmed["reference"].as_str().unwrap().to_owned();
+    let after = view(&fed, &dsl, &linked).await;
+    assert_eq!(section(&after, "social-care")["status"], "ok", "{after}");
+    fed.shutdown().await;
+}

@@ -363,6 +363,20 @@ impl Federation {
                 &gateway_secrets.join(format!("{}.secret", node.id)),
                 &secret,
             )?;
+            // The node's own candidate-token key: on file, so a node restarted by hand
+            // still opens the candidate tokens it issued before.
+            let candidate_key = root
+                .join("secrets")
+                .join(format!("{}.candidate-key", node.id));
+            write(
+                &candidate_key,
+                &agency_node::confirm::CandidateSealer::generate_key()?,
+            )?;
+            writeln!(
+                text,
+                "[confirmation]\nkey_file = {}\n",
+                q(&candidate_key.display().to_string())
+            )?;
             write_notifications(&mut text, &plan, &secret_file)?;
             if node.kind == AgencyKind::School {
                 write_school_calendar(&mut text, &node.id)?;
