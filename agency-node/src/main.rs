@@ -30,6 +30,35 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Tools for the node's matching settings.
+    Matching {
+        #[command(subcommand)]
+        command: MatchingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MatchingCommand {
+    /// Estimate the u probabilities of the match weights from this node's own children and
+    /// print a `[matching.weights]` section to paste into the configuration.
+    ///
+    /// u is how often two different children agree at a level (same given name, same
+    /// birthday, same postcode sector, ...): counted over pairs of the node's children, it
+    /// reflects how common its names and dates really are. m (how often a true match
+    /// agrees) cannot be read from one node's data and is printed as configured. The
+    /// comparison with the configured values goes to standard error.
+    EstimateU {
+        /// Children read, a uniform random sample of the node's.
+        #[arg(long, default_value_t = 20_000)]
+        sample: i64,
+        /// Pairs compared: every pair of the sample when there are at most this many,
+        /// otherwise this many random pairs.
+        #[arg(long, default_value_t = 2_000_000)]
+        pairs: u64,
+        /// Seed of the random pairs, so a run can be repeated on the same sample.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -56,6 +85,31 @@ fn main() -> anyhow::Result<()> {
         let result = agency_node::db::audit::verify(&mut conn)?;
         println!("{}", serde_json::to_string_pretty(&result)?);
         std::process::exit(if result.intact { 0 } else { 1 });
+    }
+    if let Some(Command::Matching {
+        command:
+            MatchingCommand::EstimateU {
+                sample,
+                pairs,
+                seed,
+            },
+    }) = cli.command
+    {
+        let pool = agency_node::db::connect(&settings.database.url)?;
+        let mut conn = pool.get()?;
+        let children = agency_node::db::children::sample(&mut conn, sample)?;
+        let estimate =
+            agency_node::matching::estimate::estimate_u(&children, pairs, seed, &settings.matching)
+                .ok_or_else(|| anyhow::anyhow!("the node holds fewer than two children"))?;
+        eprint!(
+            "{}",
+            agency_node::matching::estimate::report(&estimate, &settings.matching)
+        );
+        print!(
+            "{}",
+            agency_node::matching::estimate::weights_toml(&estimate)?
+        );
+        return Ok(());
     }
     actix_web::rt::System::new().block_on(async move {
         agency_node::Application::build(settings)?

@@ -61,3 +61,63 @@ fn audit_verify_reports_an_intact_chain_and_exits_1_on_a_broken_one() {
     assert_eq!(code, 1);
     assert_eq!(report["first_broken"], 2);
 }
+
+#[test]
+fn matching_estimate_u_prints_weights_the_node_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("node.db");
+    let pool = agency_node::db::connect(&format!("sqlite://{}", db.display())).unwrap();
+    for i in 0..40u32 {
+        let child = schemas::ChildUpsert {
+            demographics: schemas::Demographics {
+                // Four given names, so an exact given name is common here: u = 0.23.
+                given_name: ["Amelia", "Noah", "Isla", "Leo"][(i % 4) as usize].into(),
+                family_name: format!(
+                    "{}{}",
+                    [
+                        "Ash", "Brook", "Cole", "Dunn", "Eve", "Frost", "Gale", "Hart"
+                    ][(i / 5) as usize],
+                    ["ford", "well", "by", "ton", "wick"][(i % 5) as usize]
+                ),
+                date_of_birth: chrono::NaiveDate::from_ymd_opt(2014, 1 + i % 12, 1 + i % 28)
+                    .unwrap(),
+                sex: Some(if i.is_multiple_of(2) {
+                    schemas::Sex::Female
+                } else {
+                    schemas::Sex::Male
+                }),
+                postcode: Some(format!("ZZ{} {}AB", 1 + i % 3, i % 10)),
+            },
+            identifiers: schemas::ChildIdentifiers::default(),
+        };
+        agency_node::db::write(&mut pool.get().unwrap(), |c| {
+            agency_node::db::children::upsert(c, &format!("e{i}"), &child)
+        })
+        .unwrap();
+    }
+    let config = config(dir.path(), &db);
+    let out = Command::new(env!("CARGO_BIN_EXE_agency-node"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "matching",
+            "estimate-u",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("40 children sampled; 780 pairs compared (every pair)"),
+        "{stderr}"
+    );
+    #[derive(serde::Deserialize)]
+    struct File {
+        matching: agency_node::matching::MatchingSettings,
+    }
+    let printed: File = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    // 4 names × C(10,2) = 180 of the 780 pairs share a given name.
+    let u = printed.matching.weights.given_name.exact.u;
+    assert!((u - 180.0 / 780.0).abs() < 1e-9, "{u}");
+    printed.matching.validate().unwrap();
+}

@@ -265,6 +265,46 @@ pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
     Ok(u64::try_from(estimate).unwrap_or(0))
 }
 
+/// Given and family name, date of birth, sex and postcode.
+type SampleRow = (
+    String,
+    String,
+    chrono::NaiveDate,
+    Option<String>,
+    Option<String>,
+);
+
+/// A uniform random sample of up to `limit` children's demographics, for estimating match
+/// weights from the node's own data (`agency-node matching estimate-u`).
+pub fn sample(
+    conn: &mut DbConnection,
+    limit: i64,
+) -> Result<Vec<crate::matching::estimate::Sampled>, DbError> {
+    let rows: Vec<SampleRow> = c::children
+        .select((
+            c::given_name,
+            c::family_name,
+            c::date_of_birth,
+            c::sex,
+            c::postcode,
+        ))
+        .order(diesel::dsl::sql::<diesel::sql_types::Double>("RANDOM()"))
+        .limit(limit)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(given_name, family_name, date_of_birth, sex, postcode)| {
+            crate::matching::estimate::Sampled {
+                given_name,
+                family_name,
+                date_of_birth,
+                sex,
+                postcode,
+            }
+        })
+        .collect())
+}
+
 pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
     Ok(c::children.count().get_result(conn)?)
 }

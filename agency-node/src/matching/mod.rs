@@ -11,6 +11,7 @@
 //! A wrong link would show a practitioner another child's history, so every doubt
 //! resolves to "not linked". The rules, weights and thresholds are in `docs/matching.md`.
 
+pub mod estimate;
 pub mod given_names;
 pub mod keyed;
 pub mod keys;

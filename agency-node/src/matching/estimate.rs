@@ -1,0 +1,508 @@
+//! Estimating the *u* probabilities of the match weights from the node's own children.
+//!
+//! *u* is how often two **different** children show an agreement level. Within one node
+//! each child is held once, so pairs of distinct rows are pairs of different children (up
+//! to the node's own duplicates, which only make the estimate slightly high, the safe
+//! side): counting each level over pairs of the node's children estimates *u* directly,
+//! for that node's population — how common its names, birthdays and postcodes really are.
+//! *m* (how often a true match shows a level) cannot be read from one node's data; it
+//! stays as configured. See `docs/matching.md`, "Weights from the node's own data".
+
+use super::score::{self, DobLevel, FamilyLevel, GivenLevel, Person, PostcodeLevel};
+use super::settings::{Agreement, MatchingSettings, Weights};
+use chrono::NaiveDate;
+use rand::{Rng, SeedableRng};
+
+/// The demographics of one sampled child.
+#[derive(Debug, Clone)]
+pub struct Sampled {
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    pub sex: Option<String>,
+    pub postcode: Option<String>,
+}
+
+/// How many pairs showed each level.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub pairs: u64,
+    /// Exact, alias, similar.
+    pub given: [u64; 3],
+    /// Exact, part, similar.
+    pub family: [u64; 3],
+    /// Exact, day and month swapped, one digit, same month.
+    pub date_of_birth: [u64; 4],
+    /// Pairs where both children have a postcode, then full, sector, district.
+    pub postcode_pairs: u64,
+    pub postcode: [u64; 3],
+    /// Pairs where both children's sex is known, then those that agree.
+    pub sex_pairs: u64,
+    pub sex_agree: u64,
+}
+
+/// The outcome: the tally, and the weights with every estimable *u* replaced.
+#[derive(Debug, Clone)]
+pub struct Estimate {
+    pub children: usize,
+    /// Every pair was counted (a small sample), rather than a random draw of pairs.
+    pub exhaustive: bool,
+    pub tally: Tally,
+    pub weights: Weights,
+    /// Levels no pair showed: their *u* is set to half a pair's share, an upper bound.
+    pub unseen: Vec<&'static str>,
+}
+
+fn person(s: &Sampled) -> Person<'_> {
+    Person {
+        given_name: &s.given_name,
+        family_name: &s.family_name,
+        date_of_birth: s.date_of_birth,
+        sex: s.sex.as_deref().and_then(super::sex_from_str),
+        postcode: s.postcode.as_deref(),
+        upn: None,
+        nhs_number: None,
+    }
+}
+
+impl Tally {
+    fn add(&mut self, a: &Sampled, b: &Sampled, settings: &MatchingSettings) {
+        let c = score::compare(&person(a), &person(b), settings);
+        self.pairs += 1;
+        // The typo level needs family name and date of birth to agree too; among
+        // different children it is too rare to count, and keeps its configured u.
+        match c.given_name {
+            GivenLevel::Exact => self.given[0] += 1,
+            GivenLevel::Alias => self.given[1] += 1,
+            GivenLevel::Similar | GivenLevel::Typo => self.given[2] += 1,
+            GivenLevel::Disagree => {}
+        }
+        match c.family_name {
+            FamilyLevel::Exact => self.family[0] += 1,
+            FamilyLevel::Part => self.family[1] += 1,
+            FamilyLevel::Similar => self.family[2] += 1,
+            FamilyLevel::Disagree => {}
+        }
+        match c.date_of_birth {
+            DobLevel::Exact => self.date_of_birth[0] += 1,
+            DobLevel::DayMonthSwapped => self.date_of_birth[1] += 1,
+            DobLevel::OneDigit => self.date_of_birth[2] += 1,
+            DobLevel::SameMonth => self.date_of_birth[3] += 1,
+            DobLevel::Disagree => {}
+        }
+        if let Some(level) = c.postcode {
+            self.postcode_pairs += 1;
+            match level {
+                PostcodeLevel::Full => self.postcode[0] += 1,
+                PostcodeLevel::Sector => self.postcode[1] += 1,
+                PostcodeLevel::District => self.postcode[2] += 1,
+                PostcodeLevel::Disagree => {}
+            }
+        }
+        if let Some(agree) = c.sex_agrees {
+            self.sex_pairs += 1;
+            self.sex_agree += u64::from(agree);
+        }
+    }
+}
+
+/// Counts the levels over every pair of `sample` when that is at most `max_pairs`
+/// pairs, otherwise over `max_pairs` random pairs (drawn with `seed`), and gives the
+/// configured weights with the estimated *u* values. `None` with fewer than two children.
+pub fn estimate_u(
+    sample: &[Sampled],
+    max_pairs: u64,
+    seed: u64,
+    settings: &MatchingSettings,
+) -> Option<Estimate> {
+    let n = sample.len();
+    if n < 2 {
+        return None;
+    }
+    let all_pairs = (n as u64) * (n as u64 - 1) / 2;
+    let mut tally = Tally::default();
+    let exhaustive = all_pairs <= max_pairs;
+    if exhaustive {
+        for (i, a) in sample.iter().enumerate() {
+            for b in &sample[i + 1..] {
+                tally.add(a, b, settings);
+            }
+        }
+    } else {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        for _ in 0..max_pairs {
+            let i = rng.random_range(0..n);
+            let mut j = rng.random_range(0..n - 1);
+            if j >= i {
+                j += 1;
+            }
+            tally.add(&sample[i], &sample[j], settings);
+        }
+    }
+    let mut unseen = Vec::new();
+    let mut u = |count: u64, pairs: u64, level: &'static str, configured: Agreement| {
+        if pairs == 0 {
+            return configured;
+        }
+        let share = if count == 0 {
+            unseen.push(level);
+            0.5 / pairs as f64
+        } else {
+            count as f64 / pairs as f64
+        };
+        Agreement::new(configured.m, share)
+    };
+    let mut w = settings.weights.clone();
+    let t = &tally;
+    w.given_name.exact = u(t.given[0], t.pairs, "given_name.exact", w.given_name.exact);
+    w.given_name.alias = u(t.given[1], t.pairs, "given_name.alias", w.given_name.alias);
+    w.given_name.similar = u(
+        t.given[2],
+        t.pairs,
+        "given_name.similar",
+        w.given_name.similar,
+    );
+    w.family_name.exact = u(
+        t.family[0],
+        t.pairs,
+        "family_name.exact",
+        w.family_name.exact,
+    );
+    w.family_name.part = u(t.family[1], t.pairs, "family_name.part", w.family_name.part);
+    w.family_name.similar = u(
+        t.family[2],
+        t.pairs,
+        "family_name.similar",
+        w.family_name.similar,
+    );
+    let d = &mut w.date_of_birth;
+    d.exact = u(t.date_of_birth[0], t.pairs, "date_of_birth.exact", d.exact);
+    d.day_month_swapped = u(
+        t.date_of_birth[1],
+        t.pairs,
+        "date_of_birth.day_month_swapped",
+        d.day_month_swapped,
+    );
+    d.one_digit = u(
+        t.date_of_birth[2],
+        t.pairs,
+        "date_of_birth.one_digit",
+        d.one_digit,
+    );
+    d.same_month = u(
+        t.date_of_birth[3],
+        t.pairs,
+        "date_of_birth.same_month",
+        d.same_month,
+    );
+    let p = &mut w.postcode;
+    p.full = u(t.postcode[0], t.postcode_pairs, "postcode.full", p.full);
+    p.sector = u(t.postcode[1], t.postcode_pairs, "postcode.sector", p.sector);
+    p.district = u(
+        t.postcode[2],
+        t.postcode_pairs,
+        "postcode.district",
+        p.district,
+    );
+    w.sex.agree = u(t.sex_agree, t.sex_pairs, "sex.agree", w.sex.agree);
+    Some(Estimate {
+        children: n,
+        exhaustive,
+        tally,
+        weights: w,
+        unseen,
+    })
+}
+
+/// Every level whose *u* is estimated, by name, as (configured, estimated).
+fn levels<'a>(
+    before: &'a Weights,
+    after: &'a Weights,
+) -> Vec<(&'static str, &'a Agreement, &'a Agreement)> {
+    vec![
+        (
+            "given_name.exact",
+            &before.given_name.exact,
+            &after.given_name.exact,
+        ),
+        (
+            "given_name.alias",
+            &before.given_name.alias,
+            &after.given_name.alias,
+        ),
+        (
+            "given_name.similar",
+            &before.given_name.similar,
+            &after.given_name.similar,
+        ),
+        (
+            "family_name.exact",
+            &before.family_name.exact,
+            &after.family_name.exact,
+        ),
+        (
+            "family_name.part",
+            &before.family_name.part,
+            &after.family_name.part,
+        ),
+        (
+            "family_name.similar",
+            &before.family_name.similar,
+            &after.family_name.similar,
+        ),
+        (
+            "date_of_birth.exact",
+            &before.date_of_birth.exact,
+            &after.date_of_birth.exact,
+        ),
+        (
+            "date_of_birth.day_month_swapped",
+            &before.date_of_birth.day_month_swapped,
+            &after.date_of_birth.day_month_swapped,
+        ),
+        (
+            "date_of_birth.one_digit",
+            &before.date_of_birth.one_digit,
+            &after.date_of_birth.one_digit,
+        ),
+        (
+            "date_of_birth.same_month",
+            &before.date_of_birth.same_month,
+            &after.date_of_birth.same_month,
+        ),
+        ("postcode.full", &before.postcode.full, &after.postcode.full),
+        (
+            "postcode.sector",
+            &before.postcode.sector,
+            &after.postcode.sector,
+        ),
+        (
+            "postcode.district",
+            &before.postcode.district,
+            &after.postcode.district,
+        ),
+        ("sex.agree", &before.sex.agree, &after.sex.agree),
+    ]
+}
+
+/// For people: what was counted, and each level's configured and estimated u and weight.
+pub fn report(estimate: &Estimate, settings: &MatchingSettings) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let t = &estimate.tally;
+    let _ = writeln!(
+        out,
+        "{} children sampled; {} pairs compared ({}); {} with both postcodes, {} with both sexes known",
+        estimate.children,
+        t.pairs,
+        if estimate.exhaustive {
+            "every pair"
+        } else {
+            "random pairs"
+        },
+        t.postcode_pairs,
+        t.sex_pairs
+    );
+    let _ = writeln!(
+        out,
+        "{:<32} {:>12} {:>12} {:>9} {:>9}",
+        "level", "u configured", "u estimated", "weight", "now"
+    );
+    for (name, before, after) in levels(&settings.weights, &estimate.weights) {
+        let _ = writeln!(
+            out,
+            "{name:<32} {:>12.6} {:>12.6} {:>+9.2} {:>+9.2}{}",
+            before.u,
+            after.u,
+            before.weight(),
+            after.weight(),
+            if estimate.unseen.contains(&name) {
+                "  (no pair: an upper bound)"
+            } else {
+                ""
+            }
+        );
+    }
+    let check = MatchingSettings {
+        weights: estimate.weights.clone(),
+        ..settings.clone()
+    };
+    if let Err(problem) = check.validate() {
+        let _ = writeln!(out, "these weights would be refused: {problem}");
+    }
+    let _ = writeln!(
+        out,
+        "u of given_name.typo and of the identifiers is kept as configured; m is never estimated here"
+    );
+    out
+}
+
+/// The estimated weights as a `[matching.weights]` section of the node configuration.
+pub fn weights_toml(estimate: &Estimate) -> Result<String, toml::ser::Error> {
+    #[derive(serde::Serialize)]
+    struct Section<'a> {
+        weights: &'a Weights,
+    }
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        matching: Section<'a>,
+    }
+    toml::to_string(&File {
+        matching: Section {
+            weights: &estimate.weights,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn child(given: &str, family: &str, dob: &str, sex: &str, postcode: &str) -> Sampled {
+        Sampled {
+            given_name: given.into(),
+            family_name: family.into(),
+            date_of_birth: dob.parse().unwrap(),
+            sex: Some(sex.into()),
+            postcode: Some(postcode.into()),
+        }
+    }
+
+    /// 100 children: 50 called Amelia, the others with given names no two of which
+    /// compare at any level; all with different family names, born on different days.
+    fn population() -> Vec<Sampled> {
+        const LETTERS: &[u8] = b"bcdfghjklmnpqrstvwxz";
+        (0..100)
+            .map(|i: usize| {
+                let given = if i < 50 {
+                    "Amelia".to_owned()
+                } else {
+                    // Distinct, unpronounceable and far apart: different first letters
+                    // and lengths keep Jaro-Winkler and Soundex from calling them similar.
+                    let a = LETTERS[i % 20] as char;
+                    let b = LETTERS[(i / 20 + 7) % 20] as char;
+                    format!("{a}{b}{}", "y".repeat(i % 7 + 1))
+                };
+                let sex = if i.is_multiple_of(2) {
+                    "female"
+                } else {
+                    "male"
+                };
+                let dob = NaiveDate::from_ymd_opt(2012, 1, 1).unwrap()
+                    + chrono::Duration::days(i64::try_from(i * 40).unwrap());
+                child(
+                    &given,
+                    &format!("Family{i:03}"),
+                    &dob.to_string(),
+                    sex,
+                    if i < 10 { "ZZ1 1AA" } else { "" },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_pair_is_counted_when_the_sample_is_small() {
+        let sample = population();
+        let e = estimate_u(&sample, 10_000, 1, &MatchingSettings::default()).unwrap();
+        assert!(e.exhaustive);
+        assert_eq!(e.tally.pairs, 4_950);
+        // 50 Amelias make 50 × 49 / 2 = 1,225 exact given-name pairs; `u` = 1225/4950.
+        assert_eq!(e.tally.given[0], 1_225);
+        assert!((e.weights.given_name.exact.u - 1_225.0 / 4_950.0).abs() < 1e-12);
+        // m is never estimated here.
+        assert_eq!(
+            e.weights.given_name.exact.m,
+            MatchingSettings::default().weights.given_name.exact.m
+        );
+        // Half are female, half male: sex agrees in (2 × C(50,2)) / C(100,2) of pairs.
+        assert_eq!(e.tally.sex_pairs, 4_950);
+        assert_eq!(e.tally.sex_agree, 2 * 1_225);
+        // Only the 10 children with a (parseable) postcode make postcode pairs.
+        assert_eq!(e.tally.postcode_pairs, 45);
+        assert_eq!(e.tally.postcode[0], 45);
+        assert_eq!(e.weights.postcode.full.u, 1.0);
+        // No two share a birthday: the level is unseen and gets half a pair's share.
+        assert_eq!(e.tally.date_of_birth[0], 0);
+        assert!(e.unseen.contains(&"date_of_birth.exact"));
+        assert!((e.weights.date_of_birth.exact.u - 0.5 / 4_950.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn random_pairs_approach_the_exhaustive_count() {
+        let sample = population();
+        let exact = estimate_u(&sample, 10_000, 1, &MatchingSettings::default()).unwrap();
+        let drawn = estimate_u(&sample, 4_000, 9, &MatchingSettings::default()).unwrap();
+        assert!(!drawn.exhaustive);
+        assert_eq!(drawn.tally.pairs, 4_000);
+        let (a, b) = (
+            exact.weights.given_name.exact.u,
+            drawn.weights.given_name.exact.u,
+        );
+        // A binomial proportion of ~0.25 over 4,000 draws: sd ≈ 0.007.
+        assert!((a - b).abs() < 0.04, "{a} vs {b}");
+        // Deterministic by seed.
+        let again = estimate_u(&sample, 4_000, 9, &MatchingSettings::default()).unwrap();
+        assert_eq!(drawn.tally, again.tally);
+    }
+
+    #[test]
+    fn fewer_than_two_children_give_no_estimate() {
+        let one = &population()[..1];
+        assert!(estimate_u(one, 100, 1, &MatchingSettings::default()).is_none());
+    }
+
+    #[test]
+    fn the_printed_section_is_accepted_as_matching_settings() {
+        let sample = population();
+        let settings = MatchingSettings::default();
+        let e = estimate_u(&sample, 10_000, 1, &settings).unwrap();
+        #[derive(serde::Deserialize)]
+        struct File {
+            matching: MatchingSettings,
+        }
+        let read: File = toml::from_str(&weights_toml(&e).unwrap()).unwrap();
+        assert_eq!(read.matching.weights, e.weights);
+        let text = report(&e, &settings);
+        assert!(text.contains("4950 pairs compared (every pair)"), "{text}");
+        // Every sampled postcode is the same: full agreement has u = 1, which no weight
+        // can be made of, and the report says so.
+        assert!(text.contains("would be refused"), "{text}");
+    }
+
+    #[test]
+    fn the_sample_is_read_from_the_node_database() {
+        let mut db = crate::db::testing::TestDb::fresh();
+        let conn: &mut crate::db::DbConnection = &mut db;
+        for (i, given) in ["Amelia", "Amelia", "Amelia", "Noah", "Leo", "Ivy"]
+            .iter()
+            .enumerate()
+        {
+            let child = schemas::ChildUpsert {
+                demographics: schemas::Demographics {
+                    given_name: (*given).into(),
+                    family_name: format!("Sampleton{i}"),
+                    date_of_birth: "2015-04-01".parse().unwrap(),
+                    sex: None,
+                    postcode: None,
+                },
+                identifiers: schemas::ChildIdentifiers::default(),
+            };
+            crate::db::write(conn, |c| {
+                crate::db::children::upsert(c, &format!("s{i}"), &child)
+            })
+            .unwrap();
+        }
+        let some = crate::db::children::sample(conn, 4).unwrap();
+        assert_eq!(some.len(), 4);
+        let all = crate::db::children::sample(conn, 100).unwrap();
+        assert_eq!(all.len(), 6);
+        let e = estimate_u(&all, 100, 1, &MatchingSettings::default()).unwrap();
+        // C(6,2) = 15 pairs, of which the three Amelias make 3 and every pair shares the
+        // birthday.
+        assert_eq!((e.tally.pairs, e.tally.given[0]), (15, 3));
+        assert_eq!(e.tally.date_of_birth[0], 15);
+        assert_eq!(e.tally.sex_pairs, 0);
+    }
+}
