@@ -536,17 +536,7 @@ async fn candidates_found_in_keyed_mode_are_confirmed_the_same_way() {
     assert_eq!(social["status"], "candidates", "{found}");
     assert_eq!(social["candidates"][0]["confirmable"], true, "{social}");
     let reference = found["reference"].as_str().unwrap().to_owned();
-    let (status, confirmed) = confirm(
-        &fed,
-        &dsl,
-        &reference,
-        json!({"agency_id": "social-care", "candidate": 1, "reason": REASON}),
-    )
-    .await;
-    assert_eq!(status, 200, "{confirmed}");
-    let linked = confirmed["reference"].as_str().unwrap().to_owned();
-    let after = view(&fed, &dsl, &linked).await;
-    assert_eq!(section(&after, "social-care")["status"], "ok", "{after}");
+    confirm_social_care_candidate_and_read(&fed, &dsl, &reference).await;
     fed.shutdown().await;
 }
 
@@ -568,16 +558,26 @@ async fn a_candidate_found_before_its_node_restarted_can_still_be_confirmed() {
     fed.stop_node("social-care").await;
     fed.restart_node("social-care").await.unwrap();
 
+    confirm_social_care_candidate_and_read(&fed, &dsl, &reference).await;
+    fed.shutdown().await;
+}
+
+/// Confirms social care's first candidate with a reason and checks that the new
+/// reference reads social care's section.
+async fn confirm_social_care_candidate_and_read(
+    fed: &TestFederation,
+    token: &str,
+    reference: &str,
+) {
     let (status, confirmed) = confirm(
-        &fed,
-        &dsl,
-        &reference,
+        fed,
+        token,
+        reference,
         json!({"agency_id": "social-care", "candidate": 1, "reason": REASON}),
     )
     .await;
     assert_eq!(status, 200, "{confirmed}");
     let linked = confirmed["reference"].as_str().unwrap().to_owned();
-    let after = view(&fed, &dsl, &linked).await;
+    let after = view(fed, token, &linked).await;
     assert_eq!(section(&after, "social-care")["status"], "ok", "{after}");
-    fed.shutdown().await;
 }
