@@ -8,9 +8,9 @@
 //! had such a namesake at 1,000,000 children), which is not the population a node's
 //! matcher faces. The shape here: the most common given name is about 1.3 % of its sex,
 //! the ten most common about 11 %, the hundred most common about 58 % (England and Wales
-//! birth registrations: about 1.5 %, 10 % and 50 %, the rest spread over thousands of
-//! names); the most common family name about 1.1 %, the hundred most common about 31 %
-//! (England: about 1.2 % and 22 %). So namesakes are still somewhat commoner here than in
+//! birth registrations, roughly: 1–1.5 %, 10 % and 50 %, the rest spread over thousands
+//! of names); the most common family name about 1.1 %, the hundred most common about 31 %
+//! (England, roughly: 1.2 % and 22 %). So namesakes are still somewhat commoner here than in
 //! England, on the side that makes matching harder. Figures: [`namesakes_per_million`]
 //! and `docs/benchmarks.md`.
 //!
