@@ -232,6 +232,22 @@ struct Scored {
     score: f64,
     grade: MatchGrade,
     matched_on: Vec<String>,
+    comparison: Comparison,
+}
+
+/// Whether `second` is only a sibling of the best candidate, not a rival for the link:
+/// both share the family and the date of birth the query gives, the best one's given name
+/// agrees (exactly or as a known short form) and `second`'s flatly disagrees. Twins score
+/// within a few bits of each other when the searched-for twin's record has drifted (a
+/// move, no postcode), but the given name, the one field that tells twins apart, says
+/// which one is searched for. Two candidates whose given names both fit the query
+/// (`Alex` for an Alexander and an Alexandra, or a duplicate record) stay ambiguous.
+fn only_a_sibling_of(best: &Comparison, second: &Comparison) -> bool {
+    use score::{FamilyLevel, GivenLevel};
+    matches!(best.given_name, GivenLevel::Exact | GivenLevel::Alias)
+        && best.family_name != FamilyLevel::Disagree
+        && second.given_name == GivenLevel::Disagree
+        && second.could_be_a_sibling()
 }
 
 /// Scores every compared candidate and applies the linking rules.
@@ -261,6 +277,7 @@ fn decide(
                 id,
                 score,
                 grade,
+                comparison,
             })
         })
         .collect();
@@ -283,9 +300,10 @@ fn decide(
     let Some(best) = scored.first() else {
         return not_held();
     };
-    let close_second = scored
-        .get(1)
-        .is_some_and(|second| best.score - second.score < settings.ambiguity_margin);
+    let close_second = scored.get(1).is_some_and(|second| {
+        best.score - second.score < settings.ambiguity_margin
+            && !only_a_sibling_of(&best.comparison, &second.comparison)
+    });
     if close_second {
         return unlinked(MatchOutcome::Ambiguous, report(&scored));
     }

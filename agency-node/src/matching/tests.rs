@@ -297,6 +297,29 @@ fn twins_are_never_linked_to_each_other() {
 }
 
 #[test]
+fn a_twin_whose_record_drifted_is_told_from_the_other_by_the_given_name() {
+    let mut conn = memory_db();
+    // Both twins held; Amelia's record has no postcode (or an old one in the district), so
+    // she scores within the ambiguity margin of Olivia, who agrees on everything but the
+    // given name. The given name says which twin is searched for.
+    let mut amelia = demographics("Amelia", "Okafor", "2014-03-09", None);
+    amelia.sex = Some(Sex::Female);
+    let mut olivia = demographics("Olivia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+    olivia.sex = Some(Sex::Female);
+    let amelia_id = store(&mut conn, "twin-1", amelia, no_ids());
+    let olivia_id = store(&mut conn, "twin-2", olivia, no_ids());
+    let mut query = demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+    query.sex = Some(Sex::Female);
+    let answer = ask(&mut conn, Some(query.clone()), no_ids());
+    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
+    assert_eq!(answer.local_ref.as_ref(), Some(&amelia_id));
+    // Olivia is still found as herself.
+    query.given_name = "Olivia".into();
+    let answer = ask(&mut conn, Some(query), no_ids());
+    assert_eq!(answer.local_ref.as_ref(), Some(&olivia_id), "{answer:?}");
+}
+
+#[test]
 fn two_close_candidates_are_ambiguous_and_neither_is_linked() {
     let mut conn = memory_db();
     // Two records that fit "Alex Smith" equally: an Alexander and an Alexandra, twins.

@@ -64,7 +64,7 @@ const P_MOVED: f64 = 0.10;
 const P_NO_POSTCODE: f64 = 0.05;
 const P_NO_SEX: f64 = 0.05;
 
-/// Short forms and spellings of the generator's given names. Only pairs that the
+/// Short forms and spellings of some of the generator's given names. Only pairs that the
 /// matcher's own nickname groups hold are used (checked with
 /// [`nicknames::are_aliases`] at use and in a test), so the label "nickname" means a
 /// drift the matcher is meant to recognise.
@@ -72,17 +72,47 @@ const NICKNAMES: &[(&str, &[&str])] = &[
     ("Amelia", &["Millie", "Melia"]),
     ("Olivia", &["Liv", "Livvy", "Livia"]),
     ("Ellie", &["Eleanor", "Elle", "Nell"]),
+    ("Eleanor", &["Ellie", "Nell", "Elinor"]),
+    ("Elizabeth", &["Beth", "Lizzie", "Libby"]),
     ("Sofia", &["Sophia", "Sophie"]),
+    ("Sophia", &["Sophie", "Sofia"]),
+    ("Isabella", &["Izzy", "Bella", "Isobel"]),
+    ("Charlotte", &["Lottie", "Charlie"]),
+    ("Emily", &["Em", "Emmy"]),
+    ("Jessica", &["Jess", "Jessie"]),
+    ("Abigail", &["Abi", "Abbie"]),
+    ("Rebecca", &["Becky", "Becca"]),
+    ("Victoria", &["Vicky", "Tori"]),
+    ("Katherine", &["Kate", "Katie", "Kathryn"]),
+    ("Josephine", &["Josie", "Jo"]),
     ("Aisha", &["Ayesha", "Aysha"]),
     ("Oliver", &["Ollie", "Olly"]),
     ("Muhammad", &["Mo", "Mohammed", "Mohamed"]),
     ("Harry", &["Henry", "Hal"]),
+    ("Henry", &["Harry", "Hal"]),
+    ("Theodore", &["Theo", "Teddy"]),
+    ("Freddie", &["Fred", "Frederick"]),
+    ("Thomas", &["Tom", "Tommy"]),
+    ("William", &["Will", "Billy"]),
+    ("James", &["Jamie", "Jim"]),
+    ("Joshua", &["Josh"]),
+    ("Alexander", &["Alex", "Xander"]),
+    ("Benjamin", &["Ben", "Benji"]),
+    ("Daniel", &["Dan", "Danny"]),
+    ("Joseph", &["Joe", "Joey"]),
+    ("Zachary", &["Zach", "Zak"]),
+    ("Edward", &["Ed", "Eddie", "Ted"]),
     ("Samuel", &["Sam", "Sammy"]),
     ("Yusuf", &["Yousuf", "Youssef"]),
     ("Alfie", &["Alfred", "Alf", "Fred"]),
     ("Tomasz", &["Thomas", "Tom"]),
     ("Ibrahim", &["Ebrahim", "Ibraheem"]),
 ];
+
+/// The given names the benchmark can drift to a short form or other spelling.
+pub fn nickname_names() -> impl Iterator<Item = &'static str> {
+    NICKNAMES.iter().map(|(full, _)| *full)
+}
 
 /// One way a record drifts from the truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -481,6 +511,25 @@ struct Tally {
     wrong_by_fields: BTreeMap<String, usize>,
 }
 
+/// Children who share sex, given name, family name and date of birth (as the matcher
+/// normalises names) with at least one other child: namesakes no matcher can tell apart
+/// without a postcode or an identifier.
+pub fn children_with_namesakes(children: &[TrueChild]) -> usize {
+    let mut groups: std::collections::HashMap<(String, String, NaiveDate, bool), usize> =
+        std::collections::HashMap::new();
+    for child in children {
+        let d = &child.demographics;
+        let key = (
+            NormalName::new(&d.given_name).joined,
+            NormalName::new(&d.family_name).joined,
+            d.date_of_birth,
+            d.sex == Some(Sex::Female),
+        );
+        *groups.entry(key).or_default() += 1;
+    }
+    groups.values().filter(|n| **n > 1).sum()
+}
+
 /// Runs the benchmark and prints its report.
 pub fn matching(options: &Options) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -491,6 +540,12 @@ pub fn matching(options: &Options) -> anyhow::Result<()> {
         children.len(),
         twins,
         started.elapsed().as_secs_f64()
+    );
+    let namesakes = children_with_namesakes(&children);
+    println!(
+        "children sharing sex, given name, family name and date of birth with another: {} ({:.0} per million)",
+        namesakes,
+        namesakes as f64 * 1e6 / children.len().max(1) as f64
     );
 
     let (dir, temporary) = match &options.dir {
@@ -1158,6 +1213,17 @@ mod tests {
             assert!(!far.starts_with("ZZ3 "), "{far}");
             assert!(far.starts_with("ZZ") && far.len() == 7, "{far}");
         }
+    }
+
+    #[test]
+    fn namesakes_are_counted_per_child() {
+        let mut children = true_children(3, 50);
+        let before = children_with_namesakes(&children);
+        let mut copy = children[0].clone();
+        copy.twin = None;
+        children.push(copy.clone());
+        children.push(copy);
+        assert_eq!(children_with_namesakes(&children), before + 3);
     }
 
     #[test]

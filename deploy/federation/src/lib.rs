@@ -6,6 +6,7 @@ pub mod bench;
 pub mod load;
 pub mod loadgen;
 pub mod locator_bench;
+pub mod names;
 pub mod node_bench;
 pub mod pki;
 pub mod plan;

@@ -5,6 +5,7 @@
 //! health too, some with police notifications and early help); half of those have SEN;
 //! absence and suspensions are more common among them.
 
+use crate::names;
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,76 +21,6 @@ pub fn anchor() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 2).unwrap_or_default()
 }
 
-const GIVEN_F: &[&str] = &[
-    "Amelia", "Olivia", "Isla", "Ava", "Freya", "Aisha", "Zara", "Maya", "Ivy", "Lily", "Grace",
-    "Sofia", "Hannah", "Chloe", "Niamh", "Priya", "Leah", "Ellie", "Ruby", "Mia",
-];
-const GIVEN_M: &[&str] = &[
-    "Oliver", "Noah", "Muhammad", "Leo", "Arthur", "Harry", "Oscar", "Jacob", "Ethan", "Kai",
-    "Reuben", "Tomasz", "Ibrahim", "Finley", "Caleb", "Dylan", "Rhys", "Samuel", "Yusuf", "Alfie",
-];
-const FAMILY: &[&str] = &[
-    "Smith",
-    "Jones",
-    "Okafor",
-    "Patel",
-    "Williams",
-    "Brown",
-    "Taylor",
-    "Khan",
-    "Nowak",
-    "Evans",
-    "Thomas",
-    "Hughes",
-    "O'Neill",
-    "Murphy",
-    "Ahmed",
-    "Wilson",
-    "Davies",
-    "Roberts",
-    "Mensah",
-    "Kowalski",
-    "Clarke",
-    "Walker",
-    "Hussain",
-    "Wright",
-    "Green",
-    "Hall",
-    "Wood",
-    "Lewis",
-    "Baker",
-    "Begum",
-    "Campbell",
-    "Adeyemi",
-    "Harris",
-    "Martin",
-    "Jackson",
-    "Thompson",
-    "White",
-    "Scott",
-    "Morris",
-    "Cooper",
-    "Ward",
-    "Turner",
-    "Ali",
-    "Phillips",
-    "Parker",
-    "Shah",
-    "Edwards",
-    "Collins",
-    "Stewart",
-    "Morgan",
-    "Bell",
-    "Kelly",
-    "Price",
-    "Bennett",
-    "Wood-Allen",
-    "Singh",
-    "Chen",
-    "Nguyen",
-    "Fernandes",
-    "Da Silva",
-];
 const STAFF: &[&str] = &[
     "Ms Achterberg",
     "Mr Obi",
@@ -276,12 +207,9 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
     } else {
         Sex::Male
     };
-    let given = if sex == Sex::Female {
-        *g.pick(GIVEN_F)
-    } else {
-        *g.pick(GIVEN_M)
-    };
-    let family = *g.pick(FAMILY);
+    // One uniform draw per name, read through the pool's skewed shares.
+    let given = names::given(sex).draw(g.rng.random::<f64>());
+    let family = names::family().draw(g.rng.random::<f64>());
     let dob = g.date_between(
         NaiveDate::from_ymd_opt(2010, 9, 1).unwrap_or_default(),
         NaiveDate::from_ymd_opt(2021, 8, 31).unwrap_or_default(),
