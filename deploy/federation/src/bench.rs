@@ -42,6 +42,31 @@ pub struct Options {
     /// databases (`bench_<agency>`, emptied first, dropped at the end) instead of SQLite
     /// files in `dir`.
     pub postgres: Option<String>,
+    /// The nodes' matching settings (default: `MatchingSettings::default()`), e.g. from
+    /// `--settings` with weights printed by `agency-node matching estimate-u`.
+    pub settings: MatchingSettings,
+}
+
+/// The `[matching]` section of a TOML file (a node configuration, or the output of
+/// `agency-node matching estimate-u`), checked as a node would check it; the defaults
+/// without a file.
+pub fn settings_file(path: Option<&std::path::Path>) -> anyhow::Result<MatchingSettings> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(default)]
+        matching: MatchingSettings,
+    }
+    let Some(path) = path else {
+        return Ok(MatchingSettings::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: File =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    file.matching
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(file.matching)
 }
 
 /// The agencies of the benchmark and the share of children each holds. The shares
@@ -564,7 +589,7 @@ pub fn matching(options: &Options) -> anyhow::Result<()> {
 }
 
 fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyhow::Result<()> {
-    let settings = MatchingSettings::default();
+    let settings = &options.settings;
     let key = match options.mode {
         MatchingMode::Plain => None,
         MatchingMode::Keyed => Some(MatchingKey::from_base64(&MatchingKey::generate()?)?),
@@ -574,8 +599,8 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                 query: &ChildQuery|
      -> Result<schemas::MatchResponse, db::DbError> {
         match &key {
-            None => matching::find_with(conn, query, &settings),
-            Some(key) => matching::find_keyed(conn, &key.encode_query(query), Some(key), &settings),
+            None => matching::find_with(conn, query, settings),
+            Some(key) => matching::find_keyed(conn, &key.encode_query(query), Some(key), settings),
         }
     };
     // Per agency: the connection, and for each child the row id it was stored under.
@@ -907,6 +932,14 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
     );
     println!("machine: {}", machine());
     println!("commit: {}", commit());
+    if options.settings != MatchingSettings::default() {
+        println!(
+            "matching settings (not the defaults): {}",
+            toml::to_string(&options.settings)
+                .unwrap_or_default()
+                .replace('\n', " ")
+        );
+    }
     println!(
         "true children: {children}; queries: {queries} children x {} agencies = {} searches \
          ({} for a child the agency holds, {} for one it does not)",
@@ -1014,6 +1047,29 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_settings_file_is_read_and_checked_like_a_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.toml");
+        std::fs::write(
+            &good,
+            "[matching.weights.given_name.exact]\nm = 0.9\nu = 0.002\n",
+        )
+        .unwrap();
+        let read = settings_file(Some(&good)).unwrap();
+        assert_eq!(read.weights.given_name.exact.u, 0.002);
+        assert_eq!(read.thresholds, MatchingSettings::default().thresholds);
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(
+            &bad,
+            "[matching.weights.postcode.full]\nm = 0.75\nu = 1.0\n",
+        )
+        .unwrap();
+        let err = settings_file(Some(&bad)).unwrap_err().to_string();
+        assert!(err.contains("postcode"), "{err}");
+        assert_eq!(settings_file(None).unwrap(), MatchingSettings::default());
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

@@ -163,6 +163,11 @@ enum BenchCmd {
         /// dropped at the end.
         #[arg(long, default_value = "sqlite", value_parser = parse_database)]
         database: federation::plan::Database,
+        /// A TOML file with a `[matching]` section (as in a node's configuration) to use
+        /// at every agency instead of the defaults; e.g. the weights printed by
+        /// `agency-node matching estimate-u`.
+        #[arg(long)]
+        settings: Option<PathBuf>,
     },
     /// A closed-loop HTTPS load generator that can present a client certificate (which
     /// wrk cannot): `concurrency` connections, each sending the next request as soon as
@@ -452,6 +457,7 @@ fn main() -> anyhow::Result<()> {
                     dir,
                     mode,
                     database,
+                    settings,
                 },
         } => federation::bench::matching(&federation::bench::Options {
             children,
@@ -459,6 +465,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             dir,
             mode,
+            settings: federation::bench::settings_file(settings.as_deref())?,
             postgres: match database {
                 federation::plan::Database::Postgres { server, .. } => Some(server),
                 federation::plan::Database::Sqlite => None,
