@@ -7,6 +7,8 @@
    proxying to the node over mutual TLS: the reference cost of one TLS hop.
    Target: gateway throughput >= 0.5 x nginx's.
 3. Memory: gateway and node resident set size under load.
+4. CPU time per request of every process involved (gateway, nodes, nginx, the load
+   generator itself), read from /proc over each measured window: where a view's time goes.
 
 Every figure comes from the same load generator (`federation bench load`, which can
 present a client certificate; wrk cannot). Traffic goes only to 127.0.0.1. Standard
@@ -440,6 +442,33 @@ def report(info, nginx_version, args, levels, held4, lone, results, took):
     out.append("|---|---|---|")
     for name in sorted(peaks):
         out.append(f"| {name} | {max(peaks[name]) / 1024:.1f} | {statistics.mean(peaks[name]) / 1024:.1f} |")
+    out.append("")
+    out.append("### 4. CPU time per request (ms of CPU, user + system, medians across rounds)")
+    out.append("")
+    out.append("Read from `/proc/<pid>/stat` at the start and end of each measured window, over the "
+               f"requests answered in it. On {info['cores']} cores, a figure whose processes use more "
+               "CPU per request than cores x latency cannot be served in parallel: they queue.")
+    out.append("")
+    out.append("| concurrency | measurement | CPU ms per request, by process | total |")
+    out.append("|---|---|---|---|")
+    seen = []
+    for r in results:
+        key = (r[3], r[1], r[2])
+        if key in seen:
+            continue
+        seen.append(key)
+        c, kind, label = key
+        reports = [x[4] for x in results if (x[3], x[1], x[2]) == key]
+        names = sorted({n for rep in reports for n in rep.get("cpu", {})},
+                       key=lambda n: (n == "load generator", n))
+        per = {n: median([rep["cpu"][n]["ms_per_request"] for rep in reports if n in rep.get("cpu", {})])
+               for n in names}
+        if not per:
+            continue
+        what = {"direct": f"direct {label}", "view": f"gateway view ({len(held4)} nodes)",
+                "hop": f"{label} (one node, {lone})"}[kind]
+        cells = ", ".join(f"{n} {v:.3f}" for n, v in per.items())
+        out.append(f"| {c} | {what} | {cells} | {sum(per.values()):.3f} |")
     out.append("")
     out.append("### Ratios")
     out.append("")

@@ -228,20 +228,37 @@ impl Locator {
         taken
     }
 
-    /// Refreshes now and then every `every`, for as long as the process runs.
-    pub fn spawn_refresh(state: actix_web::web::Data<crate::startup::AppState>, every: Duration) {
+    /// Refreshes now and then every `every`, for as long as the gateway's state lives.
+    ///
+    /// The task holds the state weakly and watches `stopped` (closed when the state is
+    /// dropped), so a stopped gateway's refresher ends with it instead of keeping the
+    /// state alive and polling the nodes for the rest of the process.
+    pub fn spawn_refresh(
+        state: std::sync::Weak<crate::startup::AppState>,
+        mut stopped: tokio::sync::watch::Receiver<()>,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let Some(locator) = state.locator.clone() else {
-                return;
-            };
             loop {
-                let taken = locator
-                    .refresh(&state.directory, &state.http, state.node_deadline)
-                    .await;
-                tracing::info!(filters = taken, "record-locator filters refreshed");
-                tokio::time::sleep(every).await;
+                {
+                    let Some(state) = state.upgrade() else {
+                        return;
+                    };
+                    let Some(locator) = state.locator.clone() else {
+                        return;
+                    };
+                    let taken = locator
+                        .refresh(&state.directory, &state.http, state.node_deadline)
+                        .await;
+                    tracing::info!(filters = taken, "record-locator filters refreshed");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    // Nothing is ever sent: this resolves when the state is dropped.
+                    _ = stopped.changed() => return,
+                }
             }
-        });
+        })
     }
 }
 

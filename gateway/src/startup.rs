@@ -25,11 +25,18 @@ pub struct AppState {
     pub matching_key: Option<std::sync::Arc<agency_node::matching::MatchingKey>>,
     /// With `[locator]`: the nodes' filters, refreshed in the background.
     pub locator: Option<std::sync::Arc<crate::locator::Locator>>,
+    /// Closed when the state is dropped (the server stopped): background tasks stop.
+    stopped: tokio::sync::watch::Sender<()>,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
+    state: std::sync::Weak<AppState>,
+    /// Resolves (with an error) when the state is dropped.
+    state_dropped: tokio::sync::watch::Receiver<()>,
+    /// The record-locator refresher, which ends when the state is dropped.
+    refresher: Option<tokio::task::JoinHandle<()>>,
 }
 
 const BODY_LIMIT: usize = 64 * 1024;
@@ -95,13 +102,17 @@ impl Application {
             notification_secrets: settings.notifications.secrets_dir.clone(),
             matching_key,
             locator,
+            stopped: tokio::sync::watch::channel(()).0,
         });
-        if let Some(l) = &settings.locator {
+        let weak_state = std::sync::Arc::downgrade(&state.clone().into_inner());
+        let state_dropped = state.stopped.subscribe();
+        let refresher = settings.locator.as_ref().map(|l| {
             crate::locator::Locator::spawn_refresh(
-                state.clone(),
+                weak_state.clone(),
+                state.stopped.subscribe(),
                 Duration::from_secs(l.refresh_seconds.max(1)),
-            );
-        }
+            )
+        });
         let openapi = crate::openapi::document();
         let routes = web::Data::new(trust::http::RouteTable::new(
             serde_json::to_value(&openapi)
@@ -137,7 +148,13 @@ impl Application {
         }
         let server = server.listen_rustls_0_23(listener, tls)?.run();
         tracing::info!(port, "gateway listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            state: weak_state,
+            state_dropped,
+            refresher,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -148,7 +165,21 @@ impl Application {
         self.server.handle()
     }
 
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// The gateway's state, held weakly: alive while the server runs, gone once
+    /// `run_until_stopped` has returned.
+    pub fn state(&self) -> std::sync::Weak<AppState> {
+        self.state.clone()
+    }
+
+    /// Runs until the server is stopped, then waits until its state is dropped (with the
+    /// server's workers) and its background tasks have ended.
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        let served = self.server.await;
+        // Nothing is ever sent: this returns when the state's sender is dropped.
+        let _ = self.state_dropped.changed().await;
+        if let Some(refresher) = self.refresher {
+            let _ = refresher.await;
+        }
+        served
     }
 }

@@ -260,3 +260,49 @@ async fn with_the_locator_the_gateway_asks_only_nodes_whose_filter_may_hold_the_
     assert_eq!(school_b["status"], "held", "{found}");
     assert_eq!(matches_at_school_b(), 1, "school-b was asked once");
 }
+
+#[tokio::test]
+async fn a_stopped_gateway_drops_its_state_and_its_locator_refresher_ends() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a"],
+        children: 30,
+        // Refreshed once at start, then not for an hour: only the stop can end it.
+        locator_refresh_seconds: Some(3600),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let settings = fed.files.gateway_settings().unwrap();
+    assert!(settings.locator.is_some(), "the gateway runs a locator");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = gateway::Application::build_with_listener(settings, listener).unwrap();
+    let state = app.state();
+    let handle = app.handle();
+    let running = tokio::spawn(app.run_until_stopped());
+    // The refresher has run: the node's filter is held.
+    let mut usable = 0;
+    for _ in 0..200 {
+        usable = state
+            .upgrade()
+            .and_then(|s| s.locator.as_ref().map(|l| l.usable()))
+            .unwrap_or(0);
+        if usable == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(usable, 1, "the refresher fetched the node's filter");
+
+    handle.stop(false).await;
+    // A guard against hanging, not a measure of speed.
+    tokio::time::timeout(std::time::Duration::from_secs(60), running)
+        .await
+        .expect("the stopped gateway's run ends, refresher included")
+        .unwrap()
+        .unwrap();
+    assert!(
+        state.upgrade().is_none(),
+        "nothing (the refresher included) keeps a stopped gateway's state alive"
+    );
+    fed.shutdown().await;
+}

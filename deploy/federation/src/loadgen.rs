@@ -143,8 +143,17 @@ pub struct LoadOptions {
     pub http2: bool,
     /// A 2xx answer whose body contains one of these counts as an error.
     pub reject: Vec<String>,
-    /// Processes whose resident memory is sampled during the measured window.
+    /// Processes whose resident memory is sampled, and whose CPU time is read, during
+    /// the measured window.
     pub watch: Vec<(String, u32)>,
+}
+
+/// CPU time (user + system, every thread) a process used in the measured window.
+#[derive(Debug, Serialize)]
+pub struct CpuUse {
+    pub seconds: f64,
+    /// `seconds` over the requests answered in the window (good and failed), in ms.
+    pub ms_per_request: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,6 +189,8 @@ pub struct Report {
     pub throughput_rps: f64,
     pub latency_ms: LatencyMs,
     pub rss: BTreeMap<String, Rss>,
+    /// Per watched process, and `load generator` for this process itself.
+    pub cpu: BTreeMap<String, CpuUse>,
 }
 
 #[derive(Default)]
@@ -225,6 +236,21 @@ fn client(opts: &LoadOptions) -> anyhow::Result<reqwest::Client> {
 }
 
 /// Resident set size of a process in KiB, from `/proc` (Linux only).
+/// User + system CPU seconds of a process, all its threads (live and exited), from
+/// `/proc/<pid>/stat`; `None` for this process. Clock ticks are Linux's fixed USER_HZ, 100.
+fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_owned(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
@@ -320,6 +346,13 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<Report> {
         tokio::spawn(async move {
             let mut samples: BTreeMap<String, Vec<u64>> = BTreeMap::new();
             tokio::time::sleep_until(measure_from.into()).await;
+            let processes: Vec<(String, Option<u32>)> = watch
+                .iter()
+                .map(|(name, pid)| (name.clone(), Some(*pid)))
+                .chain([("load generator".to_owned(), None)])
+                .collect();
+            let cpu_at_start: Vec<Option<f64>> =
+                processes.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
             while sampling.load(Ordering::Relaxed) {
                 for (name, pid) in &watch {
                     if let Some(kib) = rss_kib(*pid) {
@@ -328,7 +361,14 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<Report> {
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            samples
+            let cpu: BTreeMap<String, f64> = processes
+                .iter()
+                .zip(cpu_at_start)
+                .filter_map(|((name, pid), start)| {
+                    Some((name.clone(), (cpu_seconds(*pid)? - start?).max(0.0)))
+                })
+                .collect();
+            (samples, cpu)
         })
     };
 
@@ -360,7 +400,18 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<Report> {
         .as_secs_f64()
         .max(opts.duration.as_secs_f64());
     sampling.store(false, Ordering::Relaxed);
-    let samples = sampler.await?;
+    let (samples, cpu) = sampler.await?;
+    let answered = (histogram.count() + errors).max(1) as f64;
+    let cpu = cpu
+        .into_iter()
+        .map(|(name, seconds)| {
+            let used = CpuUse {
+                seconds,
+                ms_per_request: 1000.0 * seconds / answered,
+            };
+            (name, used)
+        })
+        .collect();
     let rss = samples
         .into_iter()
         .filter(|(_, s)| !s.is_empty())
@@ -393,6 +444,7 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<Report> {
             mean: histogram.mean() / 1000.0,
         },
         rss,
+        cpu,
     })
 }
 

@@ -173,7 +173,8 @@ enum BenchCmd {
     /// wrk cannot): `concurrency` connections, each sending the next request as soon as
     /// the last answer is read, for a warm-up and then a measured window. Prints one JSON
     /// object: good answers, errors by status, throughput, latency percentiles (p50, p90,
-    /// p99, p99.9, max) and the resident memory of the `--watch`ed processes.
+    /// p99, p99.9, max), the resident memory of the `--watch`ed processes, and the CPU
+    /// time each of them (and the load generator) used per request in the window.
     Load {
         /// Full URL to call, e.g. https://127.0.0.1:8443/healthz.
         url: String,
@@ -210,7 +211,8 @@ enum BenchCmd {
         /// Count a 2xx answer whose body contains this text as an error; repeat for more.
         #[arg(long)]
         reject: Vec<String>,
-        /// `name=pid` of a process whose resident memory to sample; repeat for more.
+        /// `name=pid` of a process whose resident memory to sample and CPU time to read
+        /// (user + system, over the measured window); repeat for more.
         #[arg(long, value_parser = parse_watch)]
         watch: Vec<(String, u32)>,
         /// Runtime threads of the load generator itself.
