@@ -44,6 +44,17 @@ pub fn find_with(
     query: &ChildQuery,
     settings: &MatchingSettings,
 ) -> Result<MatchResponse, DbError> {
+    find_reading(conn, query, settings, true)
+}
+
+/// [`find_with`]; `settle_early`: leave the broad blocks unread when the narrow ones
+/// settle the answer (see [`settled_without_broad_blocks`]). Tests compare both ways.
+fn find_reading(
+    conn: &mut DbConnection,
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+    settle_early: bool,
+) -> Result<MatchResponse, DbError> {
     let by_identifier = identifier_matches(conn, query)?;
     let found: Vec<ByIdentifier> = by_identifier
         .iter()
@@ -91,7 +102,10 @@ pub fn find_with(
         }
     }
     let mut compared = score(rows);
-    if complete && settled_without_broad_blocks(&compared, query, settings, children) {
+    if settle_early
+        && complete
+        && settled_without_broad_blocks(&compared, query, settings, children)
+    {
         return Ok(decide(compared, settings, children));
     }
     let read: std::collections::HashSet<String> =
