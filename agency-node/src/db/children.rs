@@ -248,7 +248,8 @@ pub fn refresh_match_keys(conn: &mut DbConnection) -> Result<usize, DbError> {
 /// About how many children the node holds, cheaply enough to ask at every search: in
 /// SQLite the largest row id (an overestimate after deletions, which only makes matching
 /// more careful); in PostgreSQL the planner's row estimate for the table (kept by
-/// autovacuum's ANALYZE), or the exact count while there is no estimate yet.
+/// autovacuum's ANALYZE) or the statistics collector's live-row count, whichever is
+/// larger, or the exact count while there is neither (a new, empty node).
 pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
     #[derive(QueryableByName)]
     struct Estimate {
@@ -262,9 +263,19 @@ pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
                 .n
         }
         DbConnection::Pg(pg) => {
+            // The larger of the planner's estimate and the statistics collector's
+            // live-row count (kept at every commit): a table never analysed (reltuples
+            // -1: autovacuum has not run yet, or is off) still has the latter, and
+            // counting a million rows would cost every search a full scan (100-250 ms
+            // measured). The larger, since an overestimate only makes matching more
+            // careful and either may be stale.
             let n = diesel::sql_query(
-                "SELECT COALESCE(MAX(reltuples), -1)::bigint AS n FROM pg_class \
-                 WHERE oid = 'children'::regclass",
+                "SELECT COALESCE(GREATEST(\
+                   (SELECT MAX(reltuples)::bigint FROM pg_class \
+                    WHERE oid = 'children'::regclass AND reltuples >= 0), \
+                   (SELECT NULLIF(MAX(n_live_tup), 0) FROM pg_stat_user_tables \
+                    WHERE relid = 'children'::regclass)), \
+                   -1) AS n",
             )
             .get_result::<Estimate>(pg)?
             .n;
