@@ -1,5 +1,7 @@
-//! The node's tamper-evident audit: every disclosure and every write appends an entry in
-//! the same transaction as the data it describes. Entries are hash-chained
+//! The node's tamper-evident audit: every write appends an entry in the same transaction
+//! as the data it describes; every disclosure appends one in a short write transaction,
+//! committed before the answer leaves the node, after reading on a snapshot (see
+//! `routes::federation`). Entries are hash-chained
 //! (`hash = SHA-256(prev_hash || canonical entry)`), so editing, removing or reordering
 //! any stored entry breaks the chain at that entry.
 

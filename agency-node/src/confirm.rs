@@ -14,8 +14,9 @@
 //! confirming one would be a guess. Search with an identifier instead.
 //!
 //! Matching hands the node its candidates' references beside the answer
-//! (`MatchResponse::candidate_refs`, never serialised); a token is sealed for each, in
-//! the same transaction as the match and its audit entry.
+//! (`MatchResponse::candidate_refs`, never serialised); a token is sealed for each, on
+//! the match's snapshot, and the match's audit entry is committed before the answer (and
+//! its tokens) leaves the node.
 
 use schemas::MatchGrade;
 use sha2::{Digest, Sha256};

@@ -171,3 +171,128 @@ async fn concurrent_writes_searches_and_checks_keep_the_audit_chain_intact() {
     assert_eq!(shared["change"].as_i64(), numbers.last().copied());
     assert_eq!(shared["record"]["version"], json!(WRITERS * WRITES_EACH));
 }
+
+const MATCHERS: usize = 16;
+const READERS: usize = 16;
+
+/// Matches and record reads at one node, straight over the gateway's mutual TLS:
+/// they read on snapshots and only their audit appends take the write lock, so many
+/// run at once. Every one succeeds, answers as it does alone, and leaves exactly one
+/// audit entry, on an intact chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_matches_and_record_reads_each_leave_one_audit_entry() {
+    let fed = std::sync::Arc::new(
+        spawn_federation(Options {
+            nodes: vec!["school-a"],
+            children: 20,
+            rate_limit: Some((10_000.0, 10_000)),
+            ..Options::default()
+        })
+        .await
+        .unwrap(),
+    );
+    let node = fed.node_url("school-a").to_owned();
+    let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let ctx = "purpose=safeguarding&legal_basis=public_task";
+    let held: Vec<_> = fed
+        .children
+        .iter()
+        .filter(|c| c.holdings.iter().any(|h| h.node == "school-a"))
+        .take(4)
+        .collect();
+    assert!(!held.is_empty(), "the seed gives school-a children");
+
+    // Alone first: each child's reference, and what a demographic search answers.
+    let mut expected = Vec::new();
+    for child in &held {
+        let by_id: Value = fed
+            .gateway_identity()
+            .post(format!("{node}/v1/federation/match?{ctx}"))
+            .bearer_auth(&token)
+            .json(&query_for(child))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(by_id["outcome"], "held", "{by_id}");
+        let demographic = json!({"identifiers": {}, "demographics": child.demographics});
+        let alone: Value = fed
+            .gateway_identity()
+            .post(format!("{node}/v1/federation/match?{ctx}"))
+            .bearer_auth(&token)
+            .json(&demographic)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        expected.push((
+            by_id["local_ref"].as_str().unwrap().to_owned(),
+            demographic,
+            alone["outcome"].clone(),
+        ));
+    }
+    let before = audit_report(&fed).await["entries"].as_u64().unwrap();
+    let expected = std::sync::Arc::new(expected);
+
+    let mut tasks = Vec::new();
+    for m in 0..MATCHERS {
+        let (fed, expected, node, token) = (
+            std::sync::Arc::clone(&fed),
+            std::sync::Arc::clone(&expected),
+            node.clone(),
+            token.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (_, query, outcome) = &expected[m % expected.len()];
+            let response = fed
+                .gateway_identity()
+                .post(format!("{node}/v1/federation/match?{ctx}"))
+                .bearer_auth(&token)
+                .json(query)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "match {m}");
+            let answer: Value = response.json().await.unwrap();
+            assert_eq!(&answer["outcome"], outcome, "match {m}: {answer}");
+        }));
+    }
+    for r in 0..READERS {
+        let (fed, expected, node, token) = (
+            std::sync::Arc::clone(&fed),
+            std::sync::Arc::clone(&expected),
+            node.clone(),
+            token.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (reference, _, _) = &expected[r % expected.len()];
+            let response = fed
+                .gateway_identity()
+                .get(format!(
+                    "{node}/v1/federation/children/{reference}/records?{ctx}"
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "read {r}");
+            let answer: Value = response.json().await.unwrap();
+            assert_eq!(answer["agency_id"], "school-a", "read {r}: {answer}");
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    let report = audit_report(&fed).await;
+    assert_eq!(report["intact"], true, "{report}");
+    assert_eq!(
+        report["entries"].as_u64().unwrap(),
+        before + (MATCHERS + READERS) as u64,
+        "one entry per match and per read: {report}"
+    );
+}

@@ -97,44 +97,88 @@ pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<Chil
         .load(conn)?)
 }
 
-/// Candidates for a demographic match: the union of the blocks of `keys`, each read
-/// through its own index and capped at `per_block` rows, so a search never scans the
-/// table. The blocks: date of birth (as given, and with day and month swapped);
-/// phonetic family name (either stored key) and birth year; phonetic family name and
-/// that date; phonetic family name and a date of birth one digit off; postcode sector
-/// and birth year.
+/// Which blocks of a search to read (see [`match_candidates`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// The phonetic family name (either stored key) with the date of birth as given,
+    /// day and month swapped, or one digit off: a few rows, read first. A child whose
+    /// name and date of birth agree (allowing for those slips) is always in them.
+    Narrow,
+    /// The broad blocks, each capped at `per_block` rows: date of birth (as given or
+    /// swapped) alone; phonetic family name and birth year; postcode sector and birth
+    /// year. They find the children whose family name or date of birth changed.
+    Broad,
+    Both,
+}
+
+/// The blocks of the narrow tier: they come first in [`blocks_for`].
+const NARROW_BLOCKS: usize = 2;
+
+/// Candidates for a demographic match: the union of the blocks of `keys` in `tier`, each
+/// read through its own index and capped at `per_block` rows, so a search never scans
+/// the table. Also says whether every block read was complete (none reached
+/// `per_block`). Rows whose id is in `skip` (already read) are left out.
 pub fn match_candidates(
     conn: &mut DbConnection,
     keys: &BlockingKeys,
     per_block: i64,
-) -> Result<Vec<ChildRow>, DbError> {
+    tier: Tier,
+    skip: &std::collections::HashSet<String>,
+) -> Result<(Vec<ChildRow>, bool), DbError> {
     let mut found: Vec<ChildRow> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for block in blocks(keys) {
-        for row in block
+    let mut complete = true;
+    let chosen = blocks(keys)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| match tier {
+            Tier::Narrow => *i < NARROW_BLOCKS,
+            Tier::Broad => *i >= NARROW_BLOCKS,
+            Tier::Both => true,
+        });
+    for (_, block) in chosen {
+        let rows = block
             .select(ChildRow::as_select())
             .limit(per_block)
-            .load(conn)?
-        {
-            if seen.insert(row.id.clone()) {
+            .load(conn)?;
+        complete &= (rows.len() as i64) < per_block;
+        for row in rows {
+            if !skip.contains(&row.id) && seen.insert(row.id.clone()) {
                 found.push(row);
             }
         }
     }
-    Ok(found)
+    Ok((found, complete))
 }
 
 type Block<'a> = super::schema::children::BoxedQuery<'a, super::DbBackend>;
 
 /// The blocks of `keys` as boxed queries for backend `$db`: the node's own backend, or
-/// one concrete backend in tests that read its query plans.
+/// one concrete backend in tests that read their query plans. The narrow tier's
+/// [`NARROW_BLOCKS`] come first.
 macro_rules! blocks_for {
     ($db:ty, $keys:expr) => {{
         let keys: &BlockingKeys = $keys;
+        // The same phonetic family name with the date of birth, the swapped date or a
+        // date one digit off (in the year too, which no other block reads): the
+        // smallest blocks, complete even where the date-of-birth block alone is cut at
+        // `per_block` (about 150 children share a birthday among 1,000,000). An index on
+        // (key, date of birth) each.
+        let near: Vec<chrono::NaiveDate> =
+            keys.dates.iter().chain(&keys.near_dates).copied().collect();
         let mut blocks = vec![
             c::children
-                .filter(c::date_of_birth.eq_any(&keys.dates))
+                .filter(c::family_name_key.eq_any(&keys.family))
+                .filter(c::date_of_birth.eq_any(near.clone()))
                 .into_boxed::<$db>(),
+            c::children
+                .filter(c::family_name_key2.is_not_null())
+                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
+                .filter(c::date_of_birth.eq_any(near))
+                .into_boxed(),
+            c::children
+                .filter(c::date_of_birth.eq_any(&keys.dates))
+                .into_boxed(),
             c::children
                 .filter(c::family_name_key.eq_any(&keys.family))
                 .filter(c::birth_year.eq(keys.birth_year))
@@ -145,37 +189,6 @@ macro_rules! blocks_for {
                 .filter(c::birth_year.eq(keys.birth_year))
                 .into_boxed(),
         ];
-        // The same phonetic family name and date of birth (or swapped date): the
-        // smallest block, complete even where the date-of-birth block alone is cut at
-        // `per_block` (about 180 children share a birthday among 700,000).
-        blocks.push(
-            c::children
-                .filter(c::family_name_key.eq_any(&keys.family))
-                .filter(c::date_of_birth.eq_any(&keys.dates))
-                .into_boxed(),
-        );
-        blocks.push(
-            c::children
-                .filter(c::family_name_key2.is_not_null())
-                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
-                .filter(c::date_of_birth.eq_any(&keys.dates))
-                .into_boxed(),
-        );
-        // A date one digit off (in the year too, which no other block reads) with the
-        // same phonetic family name: an index on (key, date of birth) each.
-        blocks.push(
-            c::children
-                .filter(c::family_name_key.eq_any(&keys.family))
-                .filter(c::date_of_birth.eq_any(&keys.near_dates))
-                .into_boxed(),
-        );
-        blocks.push(
-            c::children
-                .filter(c::family_name_key2.is_not_null())
-                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
-                .filter(c::date_of_birth.eq_any(&keys.near_dates))
-                .into_boxed(),
-        );
         if let Some(sector) = &keys.postcode_sector {
             blocks.push(
                 c::children
@@ -235,7 +248,8 @@ pub fn refresh_match_keys(conn: &mut DbConnection) -> Result<usize, DbError> {
 /// About how many children the node holds, cheaply enough to ask at every search: in
 /// SQLite the largest row id (an overestimate after deletions, which only makes matching
 /// more careful); in PostgreSQL the planner's row estimate for the table (kept by
-/// autovacuum's ANALYZE), or the exact count while there is no estimate yet.
+/// autovacuum's ANALYZE) or the statistics collector's live-row count, whichever is
+/// larger, or the exact count while there is neither (a new, empty node).
 pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
     #[derive(QueryableByName)]
     struct Estimate {
@@ -249,9 +263,19 @@ pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
                 .n
         }
         DbConnection::Pg(pg) => {
+            // The larger of the planner's estimate and the statistics collector's
+            // live-row count (kept at every commit): a table never analysed (reltuples
+            // -1: autovacuum has not run yet, or is off) still has the latter, and
+            // counting a million rows would cost every search a full scan (100-250 ms
+            // measured). The larger, since an overestimate only makes matching more
+            // careful and either may be stale.
             let n = diesel::sql_query(
-                "SELECT COALESCE(MAX(reltuples), -1)::bigint AS n FROM pg_class \
-                 WHERE oid = 'children'::regclass",
+                "SELECT COALESCE(GREATEST(\
+                   (SELECT MAX(reltuples)::bigint FROM pg_class \
+                    WHERE oid = 'children'::regclass AND reltuples >= 0), \
+                   (SELECT NULLIF(MAX(n_live_tup), 0) FROM pg_stat_user_tables \
+                    WHERE relid = 'children'::regclass)), \
+                   -1) AS n",
             )
             .get_result::<Estimate>(pg)?
             .n;
@@ -438,7 +462,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
         let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
-        assert_eq!(blocks.len(), 8);
+        assert_eq!(blocks.len(), 6);
         for block in blocks {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
@@ -485,9 +509,12 @@ mod tests {
             "ZZ1 4QQ",
         );
         upsert_child(&mut conn, "everything", "Smith", "2014-03-09", "ZZ1 4AB");
+        upsert_child(&mut conn, "year-slip", "Smith", "2015-03-09", "ZZ9 9XY");
         upsert_child(&mut conn, "none", "Patel", "2015-07-01", "ZZ1 4QQ");
-        let found =
-            match_candidates(&mut conn, &keys_for("Smith", "2014-03-09", "ZZ1 4AB"), 200).unwrap();
+        let none = std::collections::HashSet::new();
+        let keys = keys_for("Smith", "2014-03-09", "ZZ1 4AB");
+        let (found, complete) = match_candidates(&mut conn, &keys, 200, Tier::Both, &none).unwrap();
+        assert!(complete);
         let mut ids: Vec<&str> = found.iter().map(|r| r.local_id.as_str()).collect();
         ids.sort();
         assert_eq!(
@@ -498,12 +525,18 @@ mod tests {
                 "same-dob",
                 "same-sector-year",
                 "same-surname-year",
-                "swapped-dob"
+                "swapped-dob",
+                "year-slip"
             ]
         );
-        let capped =
-            match_candidates(&mut conn, &keys_for("Smith", "2014-03-09", "ZZ1 4AB"), 1).unwrap();
-        assert!(capped.len() <= 8, "one per block at most");
+        // The narrow tier: the family name with the date (or a slip of it) only.
+        let (narrow, _) = match_candidates(&mut conn, &keys, 200, Tier::Narrow, &none).unwrap();
+        let mut narrow: Vec<&str> = narrow.iter().map(|r| r.local_id.as_str()).collect();
+        narrow.sort();
+        assert_eq!(narrow, vec!["everything", "year-slip"]);
+        let (capped, complete) = match_candidates(&mut conn, &keys, 1, Tier::Both, &none).unwrap();
+        assert!(capped.len() <= 6, "one per block at most");
+        assert!(!complete, "a block reached its cap");
     }
 
     #[test]

@@ -45,6 +45,17 @@ pub fn find_with(
     query: &ChildQuery,
     settings: &MatchingSettings,
 ) -> Result<MatchResponse, DbError> {
+    find_reading(conn, query, settings, true)
+}
+
+/// [`find_with`]; `settle_early`: leave the broad blocks unread when the narrow ones
+/// settle the answer (see [`settled_without_broad_blocks`]). Tests compare both ways.
+fn find_reading(
+    conn: &mut DbConnection,
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+    settle_early: bool,
+) -> Result<MatchResponse, DbError> {
     let by_identifier = identifier_matches(conn, query)?;
     let found: Vec<ByIdentifier> = by_identifier
         .iter()
@@ -66,28 +77,163 @@ pub fn find_with(
     let Some(demographics) = &query.demographics else {
         return Ok(not_held());
     };
-    let mut rows = db::children::match_candidates(
+    let keys = blocking_keys(demographics);
+    let children = db::children::estimated_count(conn)?;
+    let score = |rows: Vec<ChildRow>| -> Vec<(String, Comparison)> {
+        rows.into_iter()
+            .filter(|r| !rejected.contains(&r.id))
+            .map(|child| {
+                let comparison = compare(query, &child, settings);
+                (child.id, comparison)
+            })
+            .collect()
+    };
+    // The narrow blocks first; a child found by identifier but not linked (a conflicting
+    // identifier) is scored like any other; one the demographics contradict is not.
+    let (mut rows, complete) = db::children::match_candidates(
         conn,
-        &blocking_keys(demographics),
+        &keys,
         settings.max_candidates_per_block,
+        db::children::Tier::Narrow,
+        &Default::default(),
     )?;
-    // A child found by identifier but not linked (a conflicting identifier) is scored
-    // like any other; one the demographics contradict is not.
     for (child, _) in by_identifier {
         if !rows.iter().any(|r| r.id == child.id) {
             rows.push(child);
         }
     }
-    rows.retain(|r| !rejected.contains(&r.id));
-    let compared = rows
-        .into_iter()
-        .map(|child| {
-            let comparison = compare(query, &child, settings);
-            (child.id, comparison)
-        })
-        .collect();
-    let children = db::children::estimated_count(conn)?;
+    let mut compared = score(rows);
+    if settle_early
+        && complete
+        && settled_without_broad_blocks(&compared, query, settings, children)
+    {
+        return Ok(decide(compared, settings, children));
+    }
+    let read: std::collections::HashSet<String> =
+        compared.iter().map(|(id, _)| id.clone()).collect();
+    let (broad, _) = db::children::match_candidates(
+        conn,
+        &keys,
+        settings.max_candidates_per_block,
+        db::children::Tier::Broad,
+        &read,
+    )?;
+    compared.extend(score(broad));
     Ok(decide(compared, settings, children))
+}
+
+/// Whether the broad blocks can be left unread: the narrow ones (complete) already link
+/// one child, and no child outside them could change that answer.
+///
+/// A child outside the narrow blocks has a family name whose phonetic code differs
+/// from the searched-for one's (so it agrees at most as `similar`: an exact name has the
+/// same code, and so does one part of a double-barrelled name when it is the first or
+/// last part), or a date of birth that is neither the same, swapped nor one digit off
+/// (so at most `same_month`). Its score is then at most [`outside_narrow_bound`]; when
+/// the linked child leads that by the ambiguity margin, no such child could be a close
+/// second or lead. A typo of the given name is never settled this way: another child of
+/// the same family name and date of birth (which a `similar` family name outside the
+/// narrow blocks can be) would cap it at `possible`.
+///
+/// One case is left out of the bound: a stored family name of three or more parts
+/// whose middle part alone is the searched-for name (`part`, with another phonetic
+/// code) and the same date of birth.
+fn settled_without_broad_blocks(
+    compared: &[(String, Comparison)],
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+    children: u64,
+) -> bool {
+    let Some((_, best)) = compared
+        .iter()
+        .max_by(|a, b| a.1.score(settings).total_cmp(&b.1.score(settings)))
+    else {
+        return false;
+    };
+    if best.given_name == score::GivenLevel::Typo || best.could_be_a_sibling() {
+        return false;
+    }
+    let best_score = best.score(settings);
+    if !matches!(
+        score::grade_at(best_score, settings, children),
+        Some(MatchGrade::Probable | MatchGrade::Certain)
+    ) {
+        return false;
+    }
+    let second = compared
+        .iter()
+        .map(|(_, c)| c.score(settings))
+        .filter(|s| *s < best_score)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let ties = compared
+        .iter()
+        .filter(|(_, c)| c.score(settings) >= best_score)
+        .count();
+    ties == 1
+        && best_score - second >= settings.ambiguity_margin
+        && best_score - outside_narrow_bound(query, settings) >= settings.ambiguity_margin
+}
+
+/// The highest score a child outside the narrow blocks can reach against `query` (see
+/// [`settled_without_broad_blocks`]): every field at its best level, but the family
+/// name at most `similar` or the date of birth at most `same_month`.
+fn outside_narrow_bound(query: &ChildQuery, settings: &MatchingSettings) -> f64 {
+    use settings::disagreement_weight as disagree;
+    let w = &settings.weights;
+    let best = |levels: &[f64]| levels.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let g = &w.given_name;
+    let given = best(&[
+        g.exact.weight(),
+        g.alias.weight(),
+        g.typo.weight(),
+        g.similar.weight(),
+        disagree(&[g.exact, g.alias, g.typo, g.similar]),
+    ]);
+    let f = &w.family_name;
+    let family_disagree = disagree(&[f.exact, f.part, f.similar]);
+    let family_any = best(&[
+        f.exact.weight(),
+        f.part.weight(),
+        f.similar.weight(),
+        family_disagree,
+    ]);
+    let family_other_code = best(&[f.similar.weight(), family_disagree]);
+    let d = &w.date_of_birth;
+    let dob_disagree = disagree(&[d.exact, d.day_month_swapped, d.one_digit, d.same_month]);
+    let dob_any = best(&[
+        d.exact.weight(),
+        d.day_month_swapped.weight(),
+        d.one_digit.weight(),
+        d.same_month.weight(),
+        dob_disagree,
+    ]);
+    let dob_far = best(&[d.same_month.weight(), dob_disagree]);
+    let demographics = query.demographics.as_ref();
+    // A field either side lacks scores nothing.
+    let p = &w.postcode;
+    let postcode = if demographics.and_then(|d| d.postcode.as_ref()).is_some() {
+        best(&[
+            0.0,
+            p.full.weight(),
+            p.sector.weight(),
+            p.district.weight(),
+            disagree(&[p.full, p.sector, p.district]),
+        ])
+    } else {
+        0.0
+    };
+    let sex = if demographics.and_then(|d| d.sex).is_some() {
+        best(&[0.0, w.sex.agree.weight(), disagree(&[w.sex.agree])])
+    } else {
+        0.0
+    };
+    let identifiers = w.identifiers.upn_differs.weight().max(0.0)
+        + w.identifiers.nhs_number_differs.weight().max(0.0);
+    given
+        + postcode
+        + sex
+        + identifiers
+        + f64::max(family_other_code + dob_any, family_any + dob_far)
 }
 
 /// Finds the child from a keyed query (`matching.mode = "keyed"`): the same steps and

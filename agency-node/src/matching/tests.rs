@@ -551,3 +551,63 @@ fn a_bigger_node_asks_for_more_evidence() {
     let answer = find_with(&mut conn, &query, &settings).unwrap();
     assert!(!answer.held, "{answer:?}");
 }
+
+#[test]
+fn leaving_the_broad_blocks_unread_changes_no_answer() {
+    let mut db = memory_db();
+    let conn = &mut *db;
+    // The searched-for children, and around them children only the broad blocks find:
+    // the same date of birth under another family name, the same family name and birth
+    // year, the same sector and birth year, a twin, a namesake born a month later.
+    let people = [
+        ("Amelia", "Okafor", "2014-03-09", "ZZ1 4AB"),
+        ("Amelia", "Brennan", "2014-03-09", "ZZ1 4AB"),
+        ("Amelie", "Okafor", "2014-03-09", "ZZ1 4AB"),
+        ("Amelia", "Okafor", "2014-04-19", "ZZ1 4AB"),
+        ("Amelia", "Okafur", "2014-11-02", "ZZ1 4QT"),
+        ("Noah", "Patel", "2015-07-21", "ZZ2 1CD"),
+        ("Noah", "Pateel", "2015-07-21", "ZZ2 1CD"),
+        ("Noah", "Patel", "2015-07-12", "ZZ2 1CD"),
+        ("Maya", "Wood-Allen", "2013-01-30", "ZZ3 2EF"),
+        ("Maya", "Allen", "2013-01-30", "ZZ3 2EF"),
+        ("Ivy", "Nowak", "2016-10-05", "ZZ4 3GH"),
+        ("Ivy", "Kowalski", "2016-10-05", "ZZ4 3GH"),
+        ("Ivy", "Nowak", "2016-10-25", "ZZ4 3GH"),
+    ];
+    for (i, (given, family, dob, postcode)) in people.iter().enumerate() {
+        store(
+            conn,
+            &format!("L{i}"),
+            demographics(given, family, dob, Some(postcode)),
+            no_ids(),
+        );
+    }
+    // Each stored child searched for as stored and drifted: another given name, family
+    // name, date or postcode, none.
+    let mut queries = Vec::new();
+    for (given, family, dob, postcode) in people {
+        queries.push(demographics(given, family, dob, Some(postcode)));
+        queries.push(demographics(given, family, dob, None));
+        queries.push(demographics("Amelia", family, dob, Some(postcode)));
+        queries.push(demographics(given, "Okafor", dob, Some(postcode)));
+        queries.push(demographics(given, family, "2014-03-09", Some(postcode)));
+        queries.push(demographics(given, family, dob, Some("ZZ9 9ZZ")));
+    }
+    let settings = MatchingSettings::default();
+    let mut linked = 0;
+    for d in queries {
+        let query = ChildQuery {
+            identifiers: no_ids(),
+            demographics: Some(d),
+        };
+        let early = find_reading(conn, &query, &settings, true).unwrap();
+        let every = find_reading(conn, &query, &settings, false).unwrap();
+        assert_eq!(
+            serde_json::to_value(&early).unwrap(),
+            serde_json::to_value(&every).unwrap(),
+            "{query:?}"
+        );
+        linked += usize::from(early.outcome == MatchOutcome::Held);
+    }
+    assert!(linked > 0, "some searches link a child");
+}

@@ -1,6 +1,9 @@
 //! Federation face: gateways find a child here and read what this node's policy lets the
 //! practitioner see, on behalf of that practitioner, whose token this node verifies
-//! itself. Every request is audited in the same transaction as what it reads.
+//! itself. Every request is audited: what it reads is read on one snapshot, outside the
+//! node's write lock, and its audit entry is appended (and committed) in a short write
+//! transaction before the answer leaves the node. Nothing is disclosed without its
+//! committed entry, and concurrent searches and reads do not queue behind each other.
 //!
 //! When policy and consent leave a requester nothing, the answer is the same as for a
 //! child this node does not hold: same status, same shape, and the same database work.
@@ -178,8 +181,41 @@ fn holder(caller: &FederatedCaller) -> crate::confirm::Holder<'_> {
     }
 }
 
-/// Runs a match, applies policy and consent to the answer and audits it, in one
-/// transaction. `find` gives the match and, for `candidates`, the candidates' ids.
+/// Reads on one snapshot, then appends the read's audit entry in its own short write
+/// transaction, committed before this returns: the caller answers only afterwards, so
+/// nothing leaves the node without its committed entry. Only the append holds the
+/// node's write lock (SQLite's, or PostgreSQL's advisory lock), and it reads the chain
+/// head inside it, so concurrent readers never break the hash chain; searches and reads
+/// themselves run in parallel.
+///
+/// What was read is what the snapshot held: a change committed between the snapshot and
+/// the append (a withdrawn consent, say) applies from the next request on, as it would
+/// had it committed a moment later.
+fn audited<T>(
+    conn: &mut db::DbConnection,
+    read: impl FnOnce(&mut db::DbConnection) -> Result<(T, NewEntry), db::DbError>,
+) -> Result<T, db::DbError> {
+    let (value, entry) = db::read_snapshot(conn, read)?;
+    db::write(conn, |c| db::audit::append(c, &entry))?;
+    Ok(value)
+}
+
+/// [`audited`] for reads that may find nothing to audit (no such child): then nothing
+/// is written.
+fn audited_if_found<T>(
+    conn: &mut db::DbConnection,
+    read: impl FnOnce(&mut db::DbConnection) -> Result<Option<(T, NewEntry)>, db::DbError>,
+) -> Result<Option<T>, db::DbError> {
+    let Some((value, entry)) = db::read_snapshot(conn, read)? else {
+        return Ok(None);
+    };
+    db::write(conn, |c| db::audit::append(c, &entry))?;
+    Ok(Some(value))
+}
+
+/// Runs a match and applies policy and consent to the answer on one read snapshot, then
+/// audits it in a short write transaction (see [`audited`]). `find` gives the match and,
+/// for `candidates`, the candidates' ids.
 async fn answer_match<F>(
     state: web::Data<AppState>,
     caller: FederatedCaller,
@@ -201,7 +237,7 @@ where
     let answer = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
-        db::write(&mut conn, |c| {
+        audited(&mut conn, |c| {
             let found = find(c, &state.matching)?;
             // Only `candidates` can be confirmed; an ambiguity cannot (see crate::confirm).
             let candidate_ids = (found.outcome == MatchOutcome::Candidates
@@ -255,8 +291,7 @@ where
                 child_id,
                 detail,
             );
-            db::audit::append(c, &entry)?;
-            Ok(answer)
+            Ok((answer, entry))
         })
     })
     .await??;
@@ -320,7 +355,7 @@ pub async fn confirm_candidate(
     let visible = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
-        db::write(&mut conn, |c| {
+        audited(&mut conn, |c| {
             let child = db::children::find_by_id(c, &linked.local_ref)?;
             let child_id = child.as_ref().map(|ch| ch.id.clone());
             let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
@@ -351,8 +386,7 @@ pub async fn confirm_candidate(
                 child_id,
                 detail,
             );
-            db::audit::append(c, &entry)?;
-            Ok(visible)
+            Ok((visible, entry))
         })
     })
     .await??;
@@ -414,7 +448,7 @@ pub async fn child_records(
     let answer = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
-        db::write(&mut conn, |c| {
+        audited(&mut conn, |c| {
             let child = db::children::find_by_id(c, &local_ref)?;
             let child_id = child.as_ref().map(|ch| ch.id.clone());
             let key = child_id.as_deref().unwrap_or_default();
@@ -459,15 +493,15 @@ pub async fn child_records(
                 child_id,
                 detail,
             );
-            db::audit::append(c, &entry)?;
-            Ok(disclosed.then(|| ChildRecords {
+            let answer = disclosed.then(|| ChildRecords {
                 agency_id: state.agency_id.clone(),
                 agency_kind: state.agency_kind,
                 contact: Some(state.policy.contact.clone()),
                 disclosure: decision.categories,
                 override_used: decision.override_used,
                 records: shaped,
-            }))
+            });
+            Ok((answer, entry))
         })
     })
     .await??
@@ -521,7 +555,7 @@ pub async fn access_report(
     let rows = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
-        db::write(&mut conn, |c| {
+        audited_if_found(&mut conn, |c| {
             let Some(child) = db::children::find_by_id(c, &local_ref)? else {
                 return Ok(None);
             };
@@ -536,8 +570,7 @@ pub async fn access_report(
                 Some(child.id),
                 detail,
             );
-            db::audit::append(c, &entry)?;
-            Ok(Some(rows))
+            Ok(Some((rows, entry)))
         })
     })
     .await??
