@@ -532,6 +532,7 @@ pub fn compare(
             sex_agrees: held.sex.as_ref().map(|_| true),
             upn_differs,
             nhs_number_differs,
+            name_weights: Default::default(),
         };
     };
     let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
@@ -557,6 +558,7 @@ pub fn compare(
         },
         upn_differs,
         nhs_number_differs,
+        name_weights: Default::default(),
     }
 }
 

@@ -79,14 +79,14 @@ pub fn find_with(
         }
     }
     rows.retain(|r| !rejected.contains(&r.id));
-    let compared = rows
-        .into_iter()
-        .map(|child| {
-            let comparison = compare(query, &child, settings);
-            (child.id, comparison)
-        })
-        .collect();
+    let mut compared: Vec<(String, Comparison)> = Vec::with_capacity(rows.len());
+    let mut names: Vec<(String, String)> = Vec::with_capacity(rows.len());
+    for child in rows {
+        compared.push((child.id.clone(), compare(query, &child, settings)));
+        names.push((child.given_name, child.family_name));
+    }
     let children = db::children::estimated_count(conn)?;
+    weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
     Ok(decide(compared, settings, children))
 }
 
@@ -146,22 +146,80 @@ pub fn find_keyed(
     // The node's own plain given names of the candidates: a typo is found by encoding
     // each one-keystroke variant of the held name (see `keyed::compare`).
     let ids: Vec<String> = rows.iter().map(|r| r.child_id.clone()).collect();
-    let given_names = db::children::given_names(conn, &ids)?;
-    let compared = rows
-        .into_iter()
-        .map(|child| {
-            let comparison = keyed::compare(
-                query,
-                &child.demographics,
-                &child.identifiers,
-                key.zip(given_names.get(&child.child_id).map(String::as_str)),
-                settings,
-            );
-            (child.child_id, comparison)
+    let plain_names = db::children::names(conn, &ids)?;
+    let mut compared: Vec<(String, Comparison)> = Vec::with_capacity(rows.len());
+    let mut names: Vec<(String, String)> = Vec::with_capacity(rows.len());
+    for child in rows {
+        let plain = plain_names.get(&child.child_id);
+        let comparison = keyed::compare(
+            query,
+            &child.demographics,
+            &child.identifiers,
+            key.zip(plain.map(|(given, _)| given.as_str())),
+            settings,
+        );
+        names.push(plain.cloned().unwrap_or_default());
+        compared.push((child.child_id, comparison));
+    }
+    let children = db::children::estimated_count(conn)?;
+    // An exact keyed name token is the HMAC of the normalised name the node counts, so
+    // the held child's plain name stands for the query's.
+    weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
+    Ok(decide(compared, settings, children))
+}
+
+/// Sets each candidate's frequency-based weights of exact name agreement (when
+/// `weights.frequency_based`): `names[i]` holds the plain given and family name of
+/// `compared[i]`'s child. Where a name agrees exactly, it is the query's name too, so its
+/// count at the node says how often two different children would agree on it.
+fn weigh_names_by_frequency(
+    conn: &mut DbConnection,
+    settings: &MatchingSettings,
+    children: u64,
+    compared: &mut [(String, Comparison)],
+    names: &[(String, String)],
+) -> Result<(), DbError> {
+    use db::name_counts::{NameKind, count_key, counts};
+    use score::{FamilyLevel, GivenLevel};
+    let w = &settings.weights;
+    if !w.frequency_based {
+        return Ok(());
+    }
+    let keys: Vec<(Option<String>, Option<String>)> = compared
+        .iter()
+        .zip(names)
+        .map(|((_, c), (given, family))| {
+            (
+                (c.given_name == GivenLevel::Exact).then(|| count_key(given)),
+                (c.family_name == FamilyLevel::Exact).then(|| count_key(family)),
+            )
         })
         .collect();
-    let children = db::children::estimated_count(conn)?;
-    Ok(decide(compared, settings, children))
+    let distinct = |pick: fn(&(Option<String>, Option<String>)) -> &Option<String>| {
+        let mut v: Vec<String> = keys.iter().filter_map(|k| pick(k).clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let given = counts(conn, NameKind::Given, &distinct(|k| &k.0))?;
+    let family = counts(conn, NameKind::Family, &distinct(|k| &k.1))?;
+    let f = &w.frequency;
+    // The held child carries the name, so it counts at least once.
+    let weight = |counts: &std::collections::HashMap<String, i64>, name: &String, level| {
+        let count = counts.get(name).copied().unwrap_or(0).max(1) as u64;
+        f.exact_weight(level, count, children)
+    };
+    for ((_, comparison), (g, fam)) in compared.iter_mut().zip(&keys) {
+        // An empty counted form (a name of punctuation only) has no count.
+        if let Some(g) = g.as_ref().filter(|g| !g.is_empty()) {
+            comparison.name_weights.given_exact = Some(weight(&given, g, w.given_name.exact));
+        }
+        if let Some(fam) = fam.as_ref().filter(|f| !f.is_empty()) {
+            comparison.name_weights.family_exact =
+                Some(weight(&family, fam, w.family_name.exact));
+        }
+    }
+    Ok(())
 }
 
 /// A child whose UPN or NHS number equals the query's.
