@@ -67,7 +67,10 @@ pub fn record_write(
     given: &str,
     family: &str,
 ) -> Result<(), DbError> {
-    let new = [(NameKind::Given, count_key(given)), (NameKind::Family, count_key(family))];
+    let new = [
+        (NameKind::Given, count_key(given)),
+        (NameKind::Family, count_key(family)),
+    ];
     let old = old.map(|(g, f)| [count_key(g), count_key(f)]);
     for (i, (kind, name)) in new.iter().enumerate() {
         match &old {
@@ -105,10 +108,7 @@ pub fn counts(
 /// children were counted.
 pub fn fill_if_missing(conn: &mut DbConnection) -> Result<u64, DbError> {
     super::write(conn, |conn| {
-        let any_count: Option<String> = n::name_counts
-            .select(n::name)
-            .first(conn)
-            .optional()?;
+        let any_count: Option<String> = n::name_counts.select(n::name).first(conn).optional()?;
         if any_count.is_some() {
             return Ok(0);
         }

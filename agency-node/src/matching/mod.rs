@@ -215,8 +215,7 @@ fn weigh_names_by_frequency(
             comparison.name_weights.given_exact = Some(weight(&given, g, w.given_name.exact));
         }
         if let Some(fam) = fam.as_ref().filter(|f| !f.is_empty()) {
-            comparison.name_weights.family_exact =
-                Some(weight(&family, fam, w.family_name.exact));
+            comparison.name_weights.family_exact = Some(weight(&family, fam, w.family_name.exact));
         }
     }
     Ok(())

@@ -388,7 +388,9 @@ impl MatchingSettings {
             return Err("matching.weights.frequency.prior_children must be zero or more".into());
         }
         if !(f.min_u > 0.0 && f.min_u < 1.0) {
-            return Err("matching.weights.frequency.min_u must be between 0 and 1, exclusive".into());
+            return Err(
+                "matching.weights.frequency.min_u must be between 0 and 1, exclusive".into(),
+            );
         }
         let t = &self.thresholds;
         if !(t.possible.is_finite() && t.probable.is_finite() && t.possible <= t.probable) {
