@@ -185,7 +185,9 @@ fn weigh_names_by_frequency(
     if !w.frequency_based {
         return Ok(());
     }
-    let keys: Vec<(Option<String>, Option<String>)> = compared
+    // Each candidate's counted given and family name, where it agrees exactly.
+    type Agreeing = (Option<String>, Option<String>);
+    let keys: Vec<Agreeing> = compared
         .iter()
         .zip(names)
         .map(|((_, c), (given, family))| {
@@ -195,7 +197,7 @@ fn weigh_names_by_frequency(
             )
         })
         .collect();
-    let distinct = |pick: fn(&(Option<String>, Option<String>)) -> &Option<String>| {
+    let distinct = |pick: fn(&Agreeing) -> &Option<String>| {
         let mut v: Vec<String> = keys.iter().filter_map(|k| pick(k).clone()).collect();
         v.sort();
         v.dedup();
