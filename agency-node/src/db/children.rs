@@ -28,6 +28,12 @@ pub fn upsert(
             diesel::update(c::children.find(&old.id))
                 .set(&row)
                 .execute(conn)?;
+            super::name_counts::record_write(
+                conn,
+                Some((&old.given_name, &old.family_name)),
+                &row.given_name,
+                &row.family_name,
+            )?;
             Ok((row, false))
         }
         None => {
@@ -41,6 +47,7 @@ pub fn upsert(
             diesel::insert_into(c::children)
                 .values(&row)
                 .execute(conn)?;
+            super::name_counts::record_write(conn, None, &row.given_name, &row.family_name)?;
             Ok((row, true))
         }
     }
@@ -73,19 +80,21 @@ pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, 
         .load(conn)?)
 }
 
-/// The given names of these children, by row id (for keyed matching's typo rule).
-pub fn given_names(
+/// The given and family names of these children, by row id (for keyed matching's typo
+/// rule and frequency-based name weights).
+pub fn names(
     conn: &mut DbConnection,
     ids: &[String],
-) -> Result<std::collections::HashMap<String, String>, DbError> {
+) -> Result<std::collections::HashMap<String, (String, String)>, DbError> {
     if ids.is_empty() {
         return Ok(Default::default());
     }
     Ok(c::children
         .filter(c::id.eq_any(ids))
-        .select((c::id, c::given_name))
-        .load::<(String, String)>(conn)?
+        .select((c::id, c::given_name, c::family_name))
+        .load::<(String, String, String)>(conn)?
         .into_iter()
+        .map(|(id, given, family)| (id, (given, family)))
         .collect())
 }
 

@@ -6,6 +6,7 @@ pub mod children;
 pub mod consents;
 pub mod keyed;
 pub mod models;
+pub mod name_counts;
 pub mod notifications;
 pub mod records;
 pub mod schema;
@@ -313,6 +314,7 @@ pub fn connect(database_url: &str) -> Result<DbPool, DbError> {
     let mut conn = pool.get()?;
     migrate(&mut conn)?;
     children::refresh_match_keys(&mut conn)?;
+    name_counts::fill_if_missing(&mut conn)?;
     Ok(pool)
 }
 

@@ -161,6 +161,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    name_counts (kind, name) {
+        kind -> Text,
+        name -> Text,
+        count -> BigInt,
+    }
+}
+
 diesel::joinable!(records -> children (child_id));
 diesel::joinable!(outbox -> children (child_id));
 diesel::joinable!(inbox -> children (child_id));
@@ -174,5 +182,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_recipients,
     inbox,
     subscriptions,
-    child_keyed
+    child_keyed,
+    name_counts
 );

@@ -532,6 +532,7 @@ pub fn compare(
             sex_agrees: held.sex.as_ref().map(|_| true),
             upn_differs,
             nhs_number_differs,
+            name_weights: Default::default(),
         };
     };
     let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
@@ -557,6 +558,7 @@ pub fn compare(
         },
         upn_differs,
         nhs_number_differs,
+        name_weights: Default::default(),
     }
 }
 
@@ -601,15 +603,27 @@ mod tests {
 
     #[test]
     fn dice_orders_names_by_likeness() {
-        let k = key();
-        let enc = |s: &str| k.encode_name(NameField::Family, s).bloom;
-        let same = dice(&enc("Thompson"), &enc("thompson")).unwrap();
-        let typo = dice(&enc("Thompson"), &enc("Thomspon")).unwrap();
-        let other = dice(&enc("Thompson"), &enc("Okafor")).unwrap();
-        assert!((same - 1.0).abs() < 1e-9);
-        assert!(typo > other, "{typo} {other}");
-        assert!(typo >= 0.85, "{typo}");
-        assert!(other < 0.8, "{other}");
+        // Fixed keys, so the test does not depend on the luck of one random key (Bloom
+        // filter collisions move a Dice value by a few hundredths from key to key).
+        let mut typos = Vec::new();
+        for byte in 0..32u8 {
+            let k = MatchingKey::from_base64(&base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                [byte; 32],
+            ))
+            .unwrap();
+            let enc = |s: &str| k.encode_name(NameField::Family, s).bloom;
+            let same = dice(&enc("Thompson"), &enc("thompson")).unwrap();
+            let typo = dice(&enc("Thompson"), &enc("Thomspon")).unwrap();
+            let other = dice(&enc("Thompson"), &enc("Okafor")).unwrap();
+            assert!((same - 1.0).abs() < 1e-9);
+            assert!(typo > other, "key {byte}: {typo} {other}");
+            assert!(other < 0.8, "key {byte}: {other}");
+            typos.push(typo);
+        }
+        typos.sort_by(f64::total_cmp);
+        let median = typos[typos.len() / 2];
+        assert!(median >= 0.85, "{typos:?}");
     }
 
     /// Every comparison level that plain matching decides by equality comes out the

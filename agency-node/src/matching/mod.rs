@@ -79,15 +79,6 @@ fn find_reading(
     };
     let keys = blocking_keys(demographics);
     let children = db::children::estimated_count(conn)?;
-    let score = |rows: Vec<ChildRow>| -> Vec<(String, Comparison)> {
-        rows.into_iter()
-            .filter(|r| !rejected.contains(&r.id))
-            .map(|child| {
-                let comparison = compare(query, &child, settings);
-                (child.id, comparison)
-            })
-            .collect()
-    };
     // The narrow blocks first; a child found by identifier but not linked (a conflicting
     // identifier) is scored like any other; one the demographics contradict is not.
     let (mut rows, complete) = db::children::match_candidates(
@@ -102,10 +93,16 @@ fn find_reading(
             rows.push(child);
         }
     }
-    let mut compared = score(rows);
+    let mut compared = score_rows(conn, query, settings, children, &rejected, rows)?;
     if settle_early
         && complete
-        && settled_without_broad_blocks(&compared, query, settings, children)
+        && settled_without_broad_blocks(
+            &compared,
+            query,
+            settings,
+            children,
+            query_name_weights(conn, demographics, settings, children)?,
+        )
     {
         return Ok(decide(compared, settings, children));
     }
@@ -118,8 +115,69 @@ fn find_reading(
         db::children::Tier::Broad,
         &read,
     )?;
-    compared.extend(score(broad));
+    compared.extend(score_rows(
+        conn, query, settings, children, &rejected, broad,
+    )?);
     Ok(decide(compared, settings, children))
+}
+
+/// Compares the query with each row not `rejected`, with the frequency-based weights of
+/// exact name agreement when they are on.
+fn score_rows(
+    conn: &mut DbConnection,
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+    children: u64,
+    rejected: &[String],
+    rows: Vec<ChildRow>,
+) -> Result<Vec<(String, Comparison)>, DbError> {
+    let mut compared: Vec<(String, Comparison)> = Vec::with_capacity(rows.len());
+    let mut names: Vec<(String, String)> = Vec::with_capacity(rows.len());
+    for child in rows.into_iter().filter(|r| !rejected.contains(&r.id)) {
+        compared.push((child.id.clone(), compare(query, &child, settings)));
+        names.push((child.given_name, child.family_name));
+    }
+    weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
+    Ok(compared)
+}
+
+/// What exact agreement on the query's own given and family name weighs at this node:
+/// a child agreeing exactly carries the query's name, so this is the weight it would
+/// get (the level's weight when frequency-based weights are off).
+fn query_name_weights(
+    conn: &mut DbConnection,
+    demographics: &schemas::Demographics,
+    settings: &MatchingSettings,
+    children: u64,
+) -> Result<(f64, f64), DbError> {
+    use db::name_counts::{NameKind, count_key, counts};
+    let w = &settings.weights;
+    if !w.frequency_based {
+        return Ok((w.given_name.exact.weight(), w.family_name.exact.weight()));
+    }
+    let mut one = |kind, raw: &str, level: settings::Agreement| -> Result<f64, DbError> {
+        let key = count_key(raw);
+        if key.is_empty() {
+            return Ok(level.weight());
+        }
+        let count = counts(conn, kind, std::slice::from_ref(&key))?
+            .get(&key)
+            .copied()
+            .unwrap_or(0)
+            .max(1) as u64;
+        Ok(w.frequency.exact_weight(level, count, children))
+    };
+    let given = one(
+        NameKind::Given,
+        &demographics.given_name,
+        w.given_name.exact,
+    )?;
+    let family = one(
+        NameKind::Family,
+        &demographics.family_name,
+        w.family_name.exact,
+    )?;
+    Ok((given, family))
 }
 
 /// Whether the broad blocks can be left unread: the narrow ones (complete) already link
@@ -143,6 +201,7 @@ fn settled_without_broad_blocks(
     query: &ChildQuery,
     settings: &MatchingSettings,
     children: u64,
+    query_names: (f64, f64),
 ) -> bool {
     let Some((_, best)) = compared
         .iter()
@@ -171,19 +230,24 @@ fn settled_without_broad_blocks(
         .count();
     ties == 1
         && best_score - second >= settings.ambiguity_margin
-        && best_score - outside_narrow_bound(query, settings) >= settings.ambiguity_margin
+        && best_score - outside_narrow_bound(query, settings, query_names)
+            >= settings.ambiguity_margin
 }
 
 /// The highest score a child outside the narrow blocks can reach against `query` (see
 /// [`settled_without_broad_blocks`]): every field at its best level, but the family
 /// name at most `similar` or the date of birth at most `same_month`.
-fn outside_narrow_bound(query: &ChildQuery, settings: &MatchingSettings) -> f64 {
+fn outside_narrow_bound(
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+    (given_exact, family_exact): (f64, f64),
+) -> f64 {
     use settings::disagreement_weight as disagree;
     let w = &settings.weights;
     let best = |levels: &[f64]| levels.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let g = &w.given_name;
     let given = best(&[
-        g.exact.weight(),
+        given_exact,
         g.alias.weight(),
         g.typo.weight(),
         g.similar.weight(),
@@ -192,7 +256,7 @@ fn outside_narrow_bound(query: &ChildQuery, settings: &MatchingSettings) -> f64 
     let f = &w.family_name;
     let family_disagree = disagree(&[f.exact, f.part, f.similar]);
     let family_any = best(&[
-        f.exact.weight(),
+        family_exact,
         f.part.weight(),
         f.similar.weight(),
         family_disagree,
@@ -292,22 +356,81 @@ pub fn find_keyed(
     // The node's own plain given names of the candidates: a typo is found by encoding
     // each one-keystroke variant of the held name (see `keyed::compare`).
     let ids: Vec<String> = rows.iter().map(|r| r.child_id.clone()).collect();
-    let given_names = db::children::given_names(conn, &ids)?;
-    let compared = rows
-        .into_iter()
-        .map(|child| {
-            let comparison = keyed::compare(
-                query,
-                &child.demographics,
-                &child.identifiers,
-                key.zip(given_names.get(&child.child_id).map(String::as_str)),
-                settings,
-            );
-            (child.child_id, comparison)
+    let plain_names = db::children::names(conn, &ids)?;
+    let mut compared: Vec<(String, Comparison)> = Vec::with_capacity(rows.len());
+    let mut names: Vec<(String, String)> = Vec::with_capacity(rows.len());
+    for child in rows {
+        let plain = plain_names.get(&child.child_id);
+        let comparison = keyed::compare(
+            query,
+            &child.demographics,
+            &child.identifiers,
+            key.zip(plain.map(|(given, _)| given.as_str())),
+            settings,
+        );
+        names.push(plain.cloned().unwrap_or_default());
+        compared.push((child.child_id, comparison));
+    }
+    let children = db::children::estimated_count(conn)?;
+    // An exact keyed name token is the HMAC of the normalised name the node counts, so
+    // the held child's plain name stands for the query's.
+    weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
+    Ok(decide(compared, settings, children))
+}
+
+/// Sets each candidate's frequency-based weights of exact name agreement (when
+/// `weights.frequency_based`): `names[i]` holds the plain given and family name of
+/// `compared[i]`'s child. Where a name agrees exactly, it is the query's name too, so its
+/// count at the node says how often two different children would agree on it.
+fn weigh_names_by_frequency(
+    conn: &mut DbConnection,
+    settings: &MatchingSettings,
+    children: u64,
+    compared: &mut [(String, Comparison)],
+    names: &[(String, String)],
+) -> Result<(), DbError> {
+    use db::name_counts::{NameKind, count_key, counts};
+    use score::{FamilyLevel, GivenLevel};
+    let w = &settings.weights;
+    if !w.frequency_based {
+        return Ok(());
+    }
+    // Each candidate's counted given and family name, where it agrees exactly.
+    type Agreeing = (Option<String>, Option<String>);
+    let keys: Vec<Agreeing> = compared
+        .iter()
+        .zip(names)
+        .map(|((_, c), (given, family))| {
+            (
+                (c.given_name == GivenLevel::Exact).then(|| count_key(given)),
+                (c.family_name == FamilyLevel::Exact).then(|| count_key(family)),
+            )
         })
         .collect();
-    let children = db::children::estimated_count(conn)?;
-    Ok(decide(compared, settings, children))
+    let distinct = |pick: fn(&Agreeing) -> &Option<String>| {
+        let mut v: Vec<String> = keys.iter().filter_map(|k| pick(k).clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let given = counts(conn, NameKind::Given, &distinct(|k| &k.0))?;
+    let family = counts(conn, NameKind::Family, &distinct(|k| &k.1))?;
+    let f = &w.frequency;
+    // The held child carries the name, so it counts at least once.
+    let weight = |counts: &std::collections::HashMap<String, i64>, name: &String, level| {
+        let count = counts.get(name).copied().unwrap_or(0).max(1) as u64;
+        f.exact_weight(level, count, children)
+    };
+    for ((_, comparison), (g, fam)) in compared.iter_mut().zip(&keys) {
+        // An empty counted form (a name of punctuation only) has no count.
+        if let Some(g) = g.as_ref().filter(|g| !g.is_empty()) {
+            comparison.name_weights.given_exact = Some(weight(&given, g, w.given_name.exact));
+        }
+        if let Some(fam) = fam.as_ref().filter(|f| !f.is_empty()) {
+            comparison.name_weights.family_exact = Some(weight(&family, fam, w.family_name.exact));
+        }
+    }
+    Ok(())
 }
 
 /// A child whose UPN or NHS number equals the query's.

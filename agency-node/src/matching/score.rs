@@ -72,6 +72,17 @@ pub struct Comparison {
     pub sex_agrees: Option<bool>,
     pub upn_differs: bool,
     pub nhs_number_differs: bool,
+    /// Frequency-based weights of exact name agreement, when known (see
+    /// [`super::settings::FrequencyWeights`]); otherwise the level's weight counts.
+    pub name_weights: NameWeights,
+}
+
+/// Weights of exact given- and family-name agreement for this pair, from how common the
+/// agreeing name is at the node. Set by the caller, which holds the counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NameWeights {
+    pub given_exact: Option<f64>,
+    pub family_exact: Option<f64>,
 }
 
 fn similar(a: &str, b: &str, similar_at: f64) -> bool {
@@ -207,6 +218,7 @@ pub fn compare(query: &Person<'_>, held: &Person<'_>, settings: &MatchingSetting
         },
         upn_differs: differs(query.upn, held.upn),
         nhs_number_differs: differs(query.nhs_number, held.nhs_number),
+        name_weights: NameWeights::default(),
     }
 }
 
@@ -216,7 +228,7 @@ impl Comparison {
         let w = &settings.weights;
         let g = &w.given_name;
         let given = match self.given_name {
-            GivenLevel::Exact => g.exact.weight(),
+            GivenLevel::Exact => self.name_weights.given_exact.unwrap_or(g.exact.weight()),
             GivenLevel::Alias => g.alias.weight(),
             GivenLevel::Typo => g.typo.weight(),
             GivenLevel::Similar => g.similar.weight(),
@@ -224,7 +236,7 @@ impl Comparison {
         };
         let f = &w.family_name;
         let family = match self.family_name {
-            FamilyLevel::Exact => f.exact.weight(),
+            FamilyLevel::Exact => self.name_weights.family_exact.unwrap_or(f.exact.weight()),
             FamilyLevel::Part => f.part.weight(),
             FamilyLevel::Similar => f.similar.weight(),
             FamilyLevel::Disagree => disagreement_weight(&[f.exact, f.part, f.similar]),

@@ -158,7 +158,50 @@ impl Default for IdentifierWeights {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Value-specific u for exact agreement of a given or family name (Winkler's
+/// frequency-based weights): two different children agree on a name about as often as
+/// the name is carried, so agreeing on a rare name is stronger evidence than agreeing on
+/// a common one. The share is estimated from the node's own counts
+/// ([`crate::db::name_counts`]), smoothed towards the level's configured `u`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FrequencyWeights {
+    /// Pseudo-children carrying the level's configured `u` added to the node's own
+    /// counts: `u_v = (count + prior_children * u) / (children + prior_children)`. A
+    /// small node's counts say little, so its weights stay near the configured ones; a
+    /// large node's follow its names.
+    pub prior_children: f64,
+    /// Floor of `u_v`: however rare a name, agreeing on it weighs at most `log2(m /
+    /// min_u)` (a name seen once may be rarer at this node than in the population).
+    pub min_u: f64,
+}
+
+impl Default for FrequencyWeights {
+    fn default() -> Self {
+        Self {
+            prior_children: 1000.0,
+            min_u: 0.0001,
+        }
+    }
+}
+
+impl FrequencyWeights {
+    /// The u of exact agreement on a name `count` of the node's `children` children
+    /// carry, for a level configured as `level`. Never above the level's `m`: agreeing
+    /// on even the commonest name is no evidence against a match.
+    pub fn exact_u(&self, level: Agreement, count: u64, children: u64) -> f64 {
+        let u = (count as f64 + self.prior_children * level.u)
+            / (children.max(count) as f64 + self.prior_children);
+        u.clamp(self.min_u.min(level.m), level.m)
+    }
+
+    /// The weight `log2(m / u_v)` of that agreement.
+    pub fn exact_weight(&self, level: Agreement, count: u64, children: u64) -> f64 {
+        (level.m / self.exact_u(level, count, children)).log2()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Weights {
     pub given_name: GivenNameWeights,
@@ -167,6 +210,25 @@ pub struct Weights {
     pub postcode: PostcodeWeights,
     pub sex: SexWeights,
     pub identifiers: IdentifierWeights,
+    /// Weigh exact agreement of given and family name by how common the name is at the
+    /// node (see [`FrequencyWeights`]) instead of one `u` for every name. On by default.
+    pub frequency_based: bool,
+    pub frequency: FrequencyWeights,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            given_name: GivenNameWeights::default(),
+            family_name: FamilyNameWeights::default(),
+            date_of_birth: DateOfBirthWeights::default(),
+            postcode: PostcodeWeights::default(),
+            sex: SexWeights::default(),
+            identifiers: IdentifierWeights::default(),
+            frequency_based: true,
+            frequency: FrequencyWeights::default(),
+        }
+    }
 }
 
 /// Scores (sums of log2 weights) at which a candidate reaches each grade.
@@ -321,6 +383,15 @@ impl MatchingSettings {
                 }
             }
         }
+        let f = &w.frequency;
+        if !(f.prior_children.is_finite() && f.prior_children >= 0.0) {
+            return Err("matching.weights.frequency.prior_children must be zero or more".into());
+        }
+        if !(f.min_u > 0.0 && f.min_u < 1.0) {
+            return Err(
+                "matching.weights.frequency.min_u must be between 0 and 1, exclusive".into(),
+            );
+        }
         let t = &self.thresholds;
         if !(t.possible.is_finite() && t.probable.is_finite() && t.possible <= t.probable) {
             return Err("matching.thresholds: possible must not exceed probable".into());
@@ -364,6 +435,25 @@ mod tests {
         assert!((Agreement::new(0.9, 0.01).weight() - 90f64.log2()).abs() < 1e-9);
         let levels = [Agreement::new(0.9, 0.01)];
         assert!((disagreement_weight(&levels) - (0.1f64 / 0.99).log2()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_rare_name_weighs_more_than_a_common_one() {
+        let f = FrequencyWeights::default();
+        let level = GivenNameWeights::default().exact;
+        let flat = level.weight();
+        // At a node of 10,000 children: a name carried by 2 of them, and one carried by
+        // 300 (3 %, a very common name).
+        let rare = f.exact_weight(level, 2, 10_000);
+        let common = f.exact_weight(level, 300, 10_000);
+        assert!(rare > flat + 2.0, "rare {rare} vs flat {flat}");
+        assert!(common < flat - 1.0, "common {common} vs flat {flat}");
+        // Never more than the floor allows, never below zero.
+        assert!(f.exact_weight(level, 1, 100_000_000) <= (level.m / f.min_u).log2() + 1e-9);
+        assert!(f.exact_weight(level, 9_999, 10_000) >= 0.0);
+        // A small node's counts say little: its weights stay near the configured ones.
+        let small = f.exact_weight(level, 1, 20);
+        assert!((small - flat).abs() < 0.2, "small {small} vs flat {flat}");
     }
 
     #[test]

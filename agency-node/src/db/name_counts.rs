@@ -1,0 +1,235 @@
+//! How many of the node's children carry each normalised given and family name (the
+//! `joined` form of [`NormalName`]: accents folded, case and punctuation dropped), for
+//! frequency-based name weights (see `docs/matching.md` §3). Kept in step by
+//! [`super::children::upsert`]; a node that held children before the table existed fills
+//! it at start ([`fill_if_missing`]).
+
+use super::DbConnection;
+use super::DbError;
+use super::schema::children::dsl as c;
+use super::schema::name_counts::dsl as n;
+use crate::matching::normalise::NormalName;
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+/// Which name a count is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameKind {
+    Given,
+    Family,
+}
+
+impl NameKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            NameKind::Given => "given",
+            NameKind::Family => "family",
+        }
+    }
+}
+
+/// The form a name is counted in.
+pub fn count_key(raw: &str) -> String {
+    NormalName::new(raw).joined
+}
+
+/// Adds `delta` (positive or negative) to a name's count; a count that reaches zero is
+/// removed. Call inside [`super::write`].
+fn add(conn: &mut DbConnection, kind: NameKind, name: &str, delta: i64) -> Result<(), DbError> {
+    if name.is_empty() || delta == 0 {
+        return Ok(());
+    }
+    let row = n::name_counts.find((kind.as_str(), name));
+    let updated = diesel::update(row)
+        .set(n::count.eq(n::count + delta))
+        .execute(conn)?;
+    if updated == 0 {
+        if delta > 0 {
+            diesel::insert_into(n::name_counts)
+                .values((
+                    n::kind.eq(kind.as_str()),
+                    n::name.eq(name),
+                    n::count.eq(delta),
+                ))
+                .execute(conn)?;
+        }
+    } else if delta < 0 {
+        diesel::delete(row.filter(n::count.le(0))).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A child was written: with `old` its previous given and family names (a rename), or
+/// `None` for a new child. Call inside [`super::write`].
+pub fn record_write(
+    conn: &mut DbConnection,
+    old: Option<(&str, &str)>,
+    given: &str,
+    family: &str,
+) -> Result<(), DbError> {
+    let new = [
+        (NameKind::Given, count_key(given)),
+        (NameKind::Family, count_key(family)),
+    ];
+    let old = old.map(|(g, f)| [count_key(g), count_key(f)]);
+    for (i, (kind, name)) in new.iter().enumerate() {
+        match &old {
+            Some(old) if old[i] == *name => {}
+            Some(old) => {
+                add(conn, *kind, &old[i], -1)?;
+                add(conn, *kind, name, 1)?;
+            }
+            None => add(conn, *kind, name, 1)?,
+        }
+    }
+    Ok(())
+}
+
+/// The counts of these names (in their counted form); a name no child carries is absent.
+pub fn counts(
+    conn: &mut DbConnection,
+    kind: NameKind,
+    names: &[String],
+) -> Result<HashMap<String, i64>, DbError> {
+    if names.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(n::name_counts
+        .filter(n::kind.eq(kind.as_str()))
+        .filter(n::name.eq_any(names))
+        .select((n::name, n::count))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Counts every child's names when the table is empty but the node holds children (a
+/// node migrated from before the table existed). Runs at start; returns how many
+/// children were counted.
+pub fn fill_if_missing(conn: &mut DbConnection) -> Result<u64, DbError> {
+    super::write(conn, |conn| {
+        let any_count: Option<String> = n::name_counts.select(n::name).first(conn).optional()?;
+        if any_count.is_some() {
+            return Ok(0);
+        }
+        const PAGE: i64 = 10_000;
+        let mut tally: HashMap<(NameKind, String), i64> = HashMap::new();
+        let mut after = String::new();
+        let mut counted = 0u64;
+        loop {
+            let page: Vec<(String, String, String)> = c::children
+                .filter(c::id.gt(&after))
+                .order(c::id.asc())
+                .select((c::id, c::given_name, c::family_name))
+                .limit(PAGE)
+                .load(conn)?;
+            let Some((last, _, _)) = page.last() else {
+                break;
+            };
+            after = last.clone();
+            for (_, given, family) in &page {
+                for (kind, raw) in [(NameKind::Given, given), (NameKind::Family, family)] {
+                    let name = count_key(raw);
+                    if !name.is_empty() {
+                        *tally.entry((kind, name)).or_default() += 1;
+                    }
+                }
+                counted += 1;
+            }
+        }
+        for ((kind, name), count) in tally {
+            diesel::insert_into(n::name_counts)
+                .values((
+                    n::kind.eq(kind.as_str()),
+                    n::name.eq(name),
+                    n::count.eq(count),
+                ))
+                .execute(conn)?;
+        }
+        Ok(counted)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing::TestDb;
+    use schemas::{ChildIdentifiers, ChildUpsert, Demographics};
+
+    fn child(given: &str, family: &str) -> ChildUpsert {
+        ChildUpsert {
+            demographics: Demographics {
+                given_name: given.into(),
+                family_name: family.into(),
+                date_of_birth: "2014-03-09".parse().unwrap(),
+                sex: None,
+                postcode: None,
+            },
+            identifiers: ChildIdentifiers::default(),
+        }
+    }
+
+    fn write_child(conn: &mut DbConnection, local_id: &str, given: &str, family: &str) {
+        let c = child(given, family);
+        crate::db::write(conn, |conn| {
+            crate::db::children::upsert(conn, local_id, &c).map(drop)
+        })
+        .unwrap();
+    }
+
+    fn count_of(conn: &mut DbConnection, kind: NameKind, raw: &str) -> i64 {
+        let name = count_key(raw);
+        counts(conn, kind, std::slice::from_ref(&name))
+            .unwrap()
+            .get(&name)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn counts_follow_inserts_and_renames() {
+        let mut db = TestDb::fresh();
+        let conn = &mut *db;
+        write_child(conn, "a", "Amelia", "O'Neill");
+        write_child(conn, "b", "amelia", "ONeill");
+        write_child(conn, "c", "Zoë", "Okafor");
+        assert_eq!(count_of(conn, NameKind::Given, "Amelia"), 2);
+        assert_eq!(count_of(conn, NameKind::Family, "O Neill"), 2);
+        assert_eq!(count_of(conn, NameKind::Given, "Zoe"), 1);
+        // Given and family counts are kept apart.
+        assert_eq!(count_of(conn, NameKind::Family, "Amelia"), 0);
+        // Writing the same child again with the same names changes nothing.
+        write_child(conn, "a", "AMELIA", "O'Neill");
+        assert_eq!(count_of(conn, NameKind::Given, "Amelia"), 2);
+        // A rename moves the child's count from the old name to the new one.
+        write_child(conn, "b", "Amelia", "Mensah");
+        assert_eq!(count_of(conn, NameKind::Family, "ONeill"), 1);
+        assert_eq!(count_of(conn, NameKind::Family, "Mensah"), 1);
+        write_child(conn, "c", "Olivia", "Okafor");
+        assert_eq!(count_of(conn, NameKind::Given, "Zoe"), 0);
+        assert_eq!(count_of(conn, NameKind::Given, "Olivia"), 1);
+        assert_eq!(count_of(conn, NameKind::Family, "Okafor"), 1);
+    }
+
+    #[test]
+    fn a_node_without_counts_fills_them_at_start() {
+        let mut db = TestDb::fresh();
+        let conn = &mut *db;
+        write_child(conn, "a", "Amelia", "Okafor");
+        write_child(conn, "b", "Amélia", "Smith");
+        write_child(conn, "c", "Noah", "Smith");
+        // As if the node had held these children before the table existed.
+        crate::db::write(conn, |conn| {
+            diesel::delete(n::name_counts).execute(conn)?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(fill_if_missing(conn).unwrap(), 3);
+        assert_eq!(count_of(conn, NameKind::Given, "Amelia"), 2);
+        assert_eq!(count_of(conn, NameKind::Family, "Smith"), 2);
+        assert_eq!(count_of(conn, NameKind::Family, "Okafor"), 1);
+        // Once filled, a second start leaves them alone.
+        assert_eq!(fill_if_missing(conn).unwrap(), 0);
+        assert_eq!(count_of(conn, NameKind::Given, "Noah"), 1);
+    }
+}
