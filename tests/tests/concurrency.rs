@@ -38,18 +38,21 @@ async fn audit_report(fed: &TestFederation) -> Value {
     response.json().await.unwrap()
 }
 
+/// One school node with 20 children and a rate limit no burst of these tests reaches.
+async fn one_busy_school() -> TestFederation {
+    spawn_federation(Options {
+        nodes: vec!["school-a"],
+        children: 20,
+        rate_limit: Some((10_000.0, 10_000)),
+        ..Options::default()
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writes_searches_and_checks_keep_the_audit_chain_intact() {
-    let fed = std::sync::Arc::new(
-        spawn_federation(Options {
-            nodes: vec!["school-a"],
-            children: 20,
-            rate_limit: Some((10_000.0, 10_000)),
-            ..Options::default()
-        })
-        .await
-        .unwrap(),
-    );
+    let fed = std::sync::Arc::new(one_busy_school().await);
     let node = fed.node_url("school-a").to_owned();
     let before = audit_report(&fed).await["entries"].as_u64().unwrap();
     let put = fed
@@ -181,16 +184,7 @@ const READERS: usize = 16;
 /// audit entry, on an intact chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_matches_and_record_reads_each_leave_one_audit_entry() {
-    let fed = std::sync::Arc::new(
-        spawn_federation(Options {
-            nodes: vec!["school-a"],
-            children: 20,
-            rate_limit: Some((10_000.0, 10_000)),
-            ..Options::default()
-        })
-        .await
-        .unwrap(),
-    );
+    let fed = std::sync::Arc::new(one_busy_school().await);
     let node = fed.node_url("school-a").to_owned();
     let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
     let ctx = "purpose=safeguarding&legal_basis=public_task";
