@@ -101,7 +101,7 @@ fn find_reading(
             query,
             settings,
             children,
-            query_name_weights(conn, demographics, settings, children)?,
+            query_name_weights(conn, demographics, settings, children, &compared)?,
         )
     {
         return Ok(decide(compared, settings, children));
@@ -143,39 +143,52 @@ fn score_rows(
 
 /// What exact agreement on the query's own given and family name weighs at this node:
 /// a child agreeing exactly carries the query's name, so this is the weight it would
-/// get (the level's weight when frequency-based weights are off).
+/// get (the level's weight when frequency-based weights are off). A candidate already
+/// compared that agrees exactly carries that weight; the counts are read only for a name
+/// no candidate agreed on.
 fn query_name_weights(
     conn: &mut DbConnection,
     demographics: &schemas::Demographics,
     settings: &MatchingSettings,
     children: u64,
+    compared: &[(String, Comparison)],
 ) -> Result<(f64, f64), DbError> {
     use db::name_counts::{NameKind, count_key, counts};
     let w = &settings.weights;
     if !w.frequency_based {
         return Ok((w.given_name.exact.weight(), w.family_name.exact.weight()));
     }
-    let mut one = |kind, raw: &str, level: settings::Agreement| -> Result<f64, DbError> {
-        let key = count_key(raw);
-        if key.is_empty() {
-            return Ok(level.weight());
-        }
-        let count = counts(conn, kind, std::slice::from_ref(&key))?
-            .get(&key)
-            .copied()
-            .unwrap_or(0)
-            .max(1) as u64;
-        Ok(w.frequency.exact_weight(level, count, children))
-    };
+    let mut one =
+        |kind, raw: &str, level: settings::Agreement, known: Option<f64>| -> Result<f64, DbError> {
+            if let Some(weight) = known {
+                return Ok(weight);
+            }
+            let key = count_key(raw);
+            if key.is_empty() {
+                return Ok(level.weight());
+            }
+            let count = counts(conn, kind, std::slice::from_ref(&key))?
+                .get(&key)
+                .copied()
+                .unwrap_or(0)
+                .max(1) as u64;
+            Ok(w.frequency.exact_weight(level, count, children))
+        };
     let given = one(
         NameKind::Given,
         &demographics.given_name,
         w.given_name.exact,
+        compared
+            .iter()
+            .find_map(|(_, c)| c.name_weights.given_exact),
     )?;
     let family = one(
         NameKind::Family,
         &demographics.family_name,
         w.family_name.exact,
+        compared
+            .iter()
+            .find_map(|(_, c)| c.name_weights.family_exact),
     )?;
     Ok((given, family))
 }
