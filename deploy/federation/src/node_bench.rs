@@ -508,13 +508,7 @@ async fn drive(
                 node.tail()
             );
         }
-        let ready = probe
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .map(|r| r.status().is_success())
-            .unwrap_or(false);
-        if ready {
+        if crate::up::answers_ready(&probe, &base).await {
             break;
         }
         anyhow::ensure!(

@@ -190,6 +190,16 @@ async fn start_all(federation: &Federation) -> anyhow::Result<Vec<Process>> {
     Ok(processes)
 }
 
+/// Whether the service at `base_url` answers `/readyz` with a success now.
+pub async fn answers_ready(client: &reqwest::Client, base_url: &str) -> bool {
+    client
+        .get(format!("{base_url}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status().is_success())
+        .unwrap_or(false)
+}
+
 /// How long to wait for the services to answer `/readyz`. A node brings its derived data
 /// (keyed encodings) up to date before it listens, which takes time in proportion to the
 /// children it holds: with 100,000 children a school node holds over 50,000, which a debug
@@ -223,13 +233,7 @@ async fn wait_until_ready(
                     tail.into_iter().rev().collect::<Vec<_>>().join("\n")
                 );
             }
-            let ready = http
-                .get(format!("{}/readyz", p.url))
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
-            if ready {
+            if answers_ready(&http, &p.url).await {
                 break;
             }
             anyhow::ensure!(
