@@ -1,6 +1,7 @@
 //! A child's access report across the federation: each holding node builds its own part
 //! from its audit; the gateway only gathers them.
 
+use super::{fanout, fanout_slot, open_reference};
 use crate::auth::Authenticated;
 use crate::error::GatewayError;
 use crate::reference::NodeEntry;
@@ -38,25 +39,10 @@ pub async fn access_report(
     req: HttpRequest,
     reference: web::Path<String>,
 ) -> Result<HttpResponse, GatewayError> {
-    let claims = state
-        .references
-        .open(
-            &reference,
-            &auth.practitioner.issuer,
-            &auth.practitioner.subject,
-            Utc::now(),
-        )
-        .map_err(GatewayError::Reference)?;
-    // Bounded fan-outs: past the limit, say so at once rather than queue.
-    let _slot = state
-        .fanouts
-        .try_acquire()
-        .map_err(|_| GatewayError::Busy)?;
+    let claims = open_reference(&state, &auth, &reference)?;
+    let _slot = fanout_slot(&state)?;
     let directory = state.directory.get();
-    let traceparent = req
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok());
+    let fanout = fanout(&state, &auth, &req);
     let held: Vec<_> = directory
         .nodes()
         .filter_map(|member| {
@@ -67,9 +53,7 @@ pub async fn access_report(
         })
         .collect();
     let answers = join_all(held.iter().map(|(member, r)| {
-        let client = state
-            .http
-            .node(*member, &auth.token, state.node_deadline, traceparent);
+        let client = fanout.client(*member);
         async move { client.access_report(r).await }
     }))
     .await;

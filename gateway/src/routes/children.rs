@@ -1,6 +1,7 @@
+use super::{fanout, fanout_slot, open_reference};
 use crate::auth::Authenticated;
 use crate::error::GatewayError;
-use crate::federation::{self, Fanout};
+use crate::federation;
 use crate::reference::{NodeEntry, ReferenceClaims};
 use crate::startup::AppState;
 use crate::upstream::Failure;
@@ -11,18 +12,6 @@ use schemas::{
     ConfirmRequest, ConfirmResponse, FieldError, MatchGrade, Problem, SearchResponse, SearchStatus,
     ViewFilter,
 };
-
-fn fanout<'a>(state: &'a AppState, auth: &'a Authenticated, req: &'a HttpRequest) -> Fanout<'a> {
-    Fanout {
-        http: &state.http,
-        token: &auth.token,
-        deadline: state.node_deadline,
-        traceparent: req
-            .headers()
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok()),
-    }
-}
 
 /// Find a child across the federation.
 ///
@@ -79,11 +68,7 @@ pub async fn search(
     if !errors.is_empty() {
         return Err(GatewayError::Invalid(errors));
     }
-    // Bounded fan-outs: past the limit, say so at once rather than queue.
-    let _slot = state
-        .fanouts
-        .try_acquire()
-        .map_err(|_| GatewayError::Busy)?;
+    let _slot = fanout_slot(&state)?;
     let directory = state.directory.get();
     // In keyed mode the plain query stays here: nodes get its keyed encodings only.
     let keyed = state
@@ -189,20 +174,8 @@ pub async fn view(
     if !errors.is_empty() {
         return Err(GatewayError::Invalid(errors));
     }
-    let claims = state
-        .references
-        .open(
-            &reference,
-            &auth.practitioner.issuer,
-            &auth.practitioner.subject,
-            Utc::now(),
-        )
-        .map_err(GatewayError::Reference)?;
-    // Bounded fan-outs: past the limit, say so at once rather than queue.
-    let _slot = state
-        .fanouts
-        .try_acquire()
-        .map_err(|_| GatewayError::Busy)?;
+    let claims = open_reference(&state, &auth, &reference)?;
+    let _slot = fanout_slot(&state)?;
     let directory = state.directory.get();
     let view = federation::view(
         &directory,
@@ -260,15 +233,7 @@ pub async fn confirm(
     if !errors.is_empty() {
         return Err(GatewayError::Invalid(errors));
     }
-    let mut claims = state
-        .references
-        .open(
-            &reference,
-            &auth.practitioner.issuer,
-            &auth.practitioner.subject,
-            Utc::now(),
-        )
-        .map_err(GatewayError::Reference)?;
+    let mut claims = open_reference(&state, &auth, &reference)?;
     let invalid =
         |field: &str, message: String| GatewayError::Invalid(vec![FieldError::new(field, message)]);
     let Some(index) = claims

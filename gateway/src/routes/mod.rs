@@ -2,3 +2,47 @@ pub mod access_report;
 pub mod children;
 pub mod health;
 pub mod notifications;
+
+use crate::auth::Authenticated;
+use crate::error::GatewayError;
+use crate::federation::Fanout;
+use crate::reference::ReferenceClaims;
+use crate::startup::AppState;
+use actix_web::HttpRequest;
+use chrono::Utc;
+
+/// How this request reaches the nodes: the gateway's client, the practitioner's token,
+/// the per-node deadline and the caller's trace context.
+fn fanout<'a>(state: &'a AppState, auth: &'a Authenticated, req: &'a HttpRequest) -> Fanout<'a> {
+    Fanout {
+        http: &state.http,
+        token: &auth.token,
+        deadline: state.node_deadline,
+        traceparent: req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok()),
+    }
+}
+
+/// Opens a reference for the practitioner presenting it: only the one who searched can.
+fn open_reference(
+    state: &AppState,
+    auth: &Authenticated,
+    reference: &str,
+) -> Result<ReferenceClaims, GatewayError> {
+    state
+        .references
+        .open(
+            reference,
+            &auth.practitioner.issuer,
+            &auth.practitioner.subject,
+            Utc::now(),
+        )
+        .map_err(GatewayError::Reference)
+}
+
+/// One of the bounded fan-out slots: past the limit, say so at once rather than queue.
+fn fanout_slot(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, GatewayError> {
+    state.fanouts.try_acquire().map_err(|_| GatewayError::Busy)
+}

@@ -86,10 +86,7 @@ pub async fn route(
     if state.notification_secrets.is_none() {
         return Err(GatewayError::NotConfigured("notifications.secrets_dir"));
     }
-    let _slot = state
-        .fanouts
-        .try_acquire()
-        .map_err(|_| GatewayError::Busy)?;
+    let _slot = super::fanout_slot(&state)?;
     let directory = state.directory.get();
     let sender = &sender.member;
     let offer = NotificationOffer {
