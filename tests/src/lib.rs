@@ -6,6 +6,10 @@
 //! PostgreSQL server (`postgres://postgres@127.0.0.1:5432`), a fresh database per node
 //! per test on it, dropped when the federation is dropped.
 
+pub mod scenario;
+
+pub use scenario::{Answer, Call, SAFEGUARDING, System};
+
 use actix_web::dev::ServerHandle;
 use federation::plan::{Database, DatabaseNames, Federation, NodePlan, Plan};
 use federation::seed::{self, SyntheticChild};
