@@ -18,12 +18,21 @@ pub struct Answer {
     pub status: u16,
     pub headers: HeaderMap,
     pub text: String,
+    /// Names the case in every failure message (see [`Answer::case`]).
+    pub label: String,
 }
 
 impl Answer {
     /// The body as JSON (`Null` when it is not JSON).
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// The same answer, its failure messages starting with `case` (for table-driven
+    /// tests: the failing row is named).
+    pub fn case(mut self, case: impl std::fmt::Display) -> Self {
+        self.label = format!("{case}: ");
+        self
     }
 
     /// A header's value as text ("" when absent).
@@ -37,7 +46,7 @@ impl Answer {
     /// Checks the status (naming the body on failure) and returns the body as JSON.
     #[track_caller]
     pub fn expect(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.status, status, "{}{}", self.label, self.text);
         self.json()
     }
 
@@ -46,18 +55,24 @@ impl Answer {
     #[track_caller]
     pub fn expect_problem(&self, status: u16, code: &str) -> Value {
         let problem = self.expect_any_problem(status);
-        assert_eq!(problem_code(&problem), Some(code), "{problem}");
+        assert_eq!(
+            problem_code(&problem),
+            Some(code),
+            "{}{problem}",
+            self.label
+        );
         problem
     }
 
     /// Checks the answer is a problem with this status, whatever its type.
     #[track_caller]
     pub fn expect_any_problem(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.status, status, "{}{}", self.label, self.text);
         assert_eq!(
             self.header("content-type"),
             "application/problem+json",
-            "{}",
+            "{}{}",
+            self.label,
             self.text
         );
         self.json()
@@ -103,6 +118,7 @@ impl Call for reqwest::RequestBuilder {
             status,
             headers,
             text,
+            label: String::new(),
         }
     }
 }
