@@ -7,7 +7,7 @@
 
 use diesel::RunQueryDsl;
 use federation::seed::SyntheticChild;
-use federation_tests::{Options, TestFederation, spawn_federation};
+use federation_tests::{Call, Options, SAFEGUARDING, TestFederation, spawn_federation};
 use schemas::PractitionerRole::{self, *};
 use serde_json::{Value, json};
 
@@ -34,20 +34,17 @@ fn holding<'a>(child: &'a SyntheticChild, node: &str) -> &'a federation::seed::H
 /// requester that may see it.
 async fn local_ref(fed: &TestFederation, node: &str, child: &SyntheticChild) -> String {
     let token = fed.token(SocialWorker, "social-care");
-    let answer: Value = fed
-        .gateway_identity()
-        .post(format!(
-            "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
-            fed.node_url(node)
-        ))
-        .bearer_auth(token)
+    let answer = fed
+        .as_gateway(
+            reqwest::Method::POST,
+            node,
+            &format!("/v1/federation/match?{SAFEGUARDING}"),
+            &token,
+        )
         .json(&json!({"identifiers": {"upn": child.upn}}))
-        .send()
+        .answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     answer["local_ref"].as_str().expect("held").to_owned()
 }
 
@@ -58,18 +55,16 @@ async fn read(
     token: &str,
     query: &str,
 ) -> (u16, Value) {
-    let response = fed
-        .gateway_identity()
-        .get(format!(
-            "{}/v1/federation/children/{reference}/records?{query}",
-            fed.node_url(node)
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let answer = fed
+        .as_gateway(
+            reqwest::Method::GET,
+            node,
+            &format!("/v1/federation/children/{reference}/records?{query}"),
+            token,
+        )
+        .answer()
+        .await;
+    (answer.status, answer.json())
 }
 
 fn level(answer: &Value, category: &str) -> String {
@@ -81,17 +76,44 @@ fn level(answer: &Value, category: &str) -> String {
 }
 
 async fn record_consent(fed: &TestFederation, node: &str, local_id: &str, decision: Value) {
-    let response = fed
-        .integration_client(node)
-        .post(format!(
-            "{}/v1/children/{local_id}/consents",
-            fed.node_url(node)
-        ))
-        .json(&decision)
-        .send()
+    fed.system(node)
+        .post(&format!("/v1/children/{local_id}/consents"), &decision)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        .expect(201);
+}
+
+/// (role, agency, purpose, legal basis, expected status, expected level of the child
+/// protection plan; `none` means withheld because consent was refused)
+type CpCase<'a> = (PractitionerRole, &'a str, &'a str, &'a str, u16, &'a str);
+
+/// Reads the child's records at the social care node for each case and checks the
+/// status and the level of the child protection plan, naming the case on failure.
+async fn expect_cp_levels(fed: &TestFederation, reference: &str, when: &str, cases: &[CpCase<'_>]) {
+    for (role, agency, purpose, basis, status, expected) in cases {
+        let case = format!("{when}: {role:?} {purpose} {basis}");
+        let token = fed.token(*role, agency);
+        let (got, answer) = read(
+            fed,
+            "social-care",
+            reference,
+            &token,
+            &format!("purpose={purpose}&{basis}"),
+        )
+        .await;
+        assert_eq!(got, *status, "{case}: {answer}");
+        if *status == 200 {
+            assert_eq!(level(&answer, "child_protection_plan"), *expected, "{case}");
+        }
+        if *expected == "none" {
+            let cp = answer["disclosure"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["category"] == "child_protection_plan")
+                .unwrap();
+            assert_eq!(cp["withheld"], "consent_refused", "{case}");
+        }
+    }
 }
 
 /// Role × purpose × legal basis × consent state → the exact level of the child
@@ -106,7 +128,7 @@ async fn disclosure_matrix_for_a_child_protection_plan() {
         "legal_basis=safeguarding_override&reason=child%20disclosed%20harm%20this%20morning";
 
     // (role, agency, purpose, legal basis, expected status, expected CP level)
-    let without_consent: &[(PractitionerRole, &str, &str, &str, u16, &str)] = &[
+    let without_consent: &[CpCase] = &[
         (
             DesignatedSafeguardingLead,
             "school-a",
@@ -180,25 +202,7 @@ async fn disclosure_matrix_for_a_child_protection_plan() {
             "full",
         ),
     ];
-    for (role, agency, purpose, basis, status, expected) in without_consent {
-        let token = fed.token(*role, agency);
-        let (got, answer) = read(
-            &fed,
-            "social-care",
-            &reference,
-            &token,
-            &format!("purpose={purpose}&{basis}"),
-        )
-        .await;
-        assert_eq!(got, *status, "{role:?} {purpose} {basis}: {answer}");
-        if *status == 200 {
-            assert_eq!(
-                level(&answer, "child_protection_plan"),
-                *expected,
-                "{role:?} {purpose} {basis}"
-            );
-        }
-    }
+    expect_cp_levels(&fed, &reference, "without consent", without_consent).await;
 
     // The child refuses sharing their plan with schools; the decision caps school staff.
     record_consent(
@@ -210,7 +214,7 @@ async fn disclosure_matrix_for_a_child_protection_plan() {
         "decided_on": "2026-10-01", "recorded_by": "sw.county"}),
     )
     .await;
-    let with_refusal: &[(PractitionerRole, &str, &str, &str, u16, &str)] = &[
+    let with_refusal: &[CpCase] = &[
         (
             DesignatedSafeguardingLead,
             "school-a",
@@ -244,37 +248,7 @@ async fn disclosure_matrix_for_a_child_protection_plan() {
             "full",
         ),
     ];
-    for (role, agency, purpose, basis, status, expected) in with_refusal {
-        let token = fed.token(*role, agency);
-        let (got, answer) = read(
-            &fed,
-            "social-care",
-            &reference,
-            &token,
-            &format!("purpose={purpose}&{basis}"),
-        )
-        .await;
-        assert_eq!(
-            got, *status,
-            "after refusal: {role:?} {purpose} {basis}: {answer}"
-        );
-        if *status == 200 {
-            assert_eq!(
-                level(&answer, "child_protection_plan"),
-                *expected,
-                "after refusal: {role:?} {purpose} {basis}"
-            );
-        }
-        if *expected == "none" {
-            let cp = answer["disclosure"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["category"] == "child_protection_plan")
-                .unwrap();
-            assert_eq!(cp["withheld"], "consent_refused");
-        }
-    }
+    expect_cp_levels(&fed, &reference, "after refusal", with_refusal).await;
 
     // Consent given later for every category: sharing on the basis of consent works.
     record_consent(&fed, "social-care", &sc.local_id, json!({
@@ -462,14 +436,29 @@ fn database(fed: &TestFederation, node: &str) -> agency_node::db::DbConnection {
 }
 
 async fn verify(fed: &TestFederation, node: &str) -> Value {
-    let response = fed
-        .integration_client(node)
-        .get(format!("{}/v1/audit/verify", fed.node_url(node)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    fed.system(node).verify_audit().await
+}
+
+/// Makes some history at the social care node, changes its audit table with
+/// `statements` (given the number of entries) as someone with access to the database
+/// could, and checks the node's verification finds the chain broken at `first_broken`.
+async fn tampering_is_detected(
+    statements: impl Fn(u64) -> Vec<String>,
+    first_broken: impl Fn(u64) -> u64,
+) {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let entries = some_history(&fed).await;
+    let mut conn = database(&fed, "social-care");
+    for statement in statements(entries) {
+        diesel::sql_query(statement).execute(&mut conn).unwrap();
+    }
+    let report = verify(&fed, "social-care").await;
+    assert_eq!(
+        (report["intact"].clone(), report["first_broken"].clone()),
+        (json!(false), json!(first_broken(entries))),
+        "{report}"
+    );
+    fed.shutdown().await;
 }
 
 /// Makes a few audited disclosures and writes, returns how many entries there are.
@@ -537,68 +526,44 @@ async fn audit_records_every_disclosure_and_write_in_an_intact_chain() {
 
 #[tokio::test]
 async fn editing_the_audit_in_the_database_file_is_detected() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    some_history(&fed).await;
-    diesel::sql_query("UPDATE audit_log SET purpose = 'education_support' WHERE seq = 3")
-        .execute(&mut database(&fed, "social-care"))
-        .unwrap();
-    let report = verify(&fed, "social-care").await;
-    assert_eq!(
-        (report["intact"].clone(), report["first_broken"].clone()),
-        (json!(false), json!(3)),
-        "{report}"
-    );
-    fed.shutdown().await;
+    tampering_is_detected(
+        |_| vec!["UPDATE audit_log SET purpose = 'education_support' WHERE seq = 3".into()],
+        |_| 3,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn deleting_an_audit_entry_is_detected() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    some_history(&fed).await;
-    diesel::sql_query("DELETE FROM audit_log WHERE seq = 4")
-        .execute(&mut database(&fed, "social-care"))
-        .unwrap();
-    let report = verify(&fed, "social-care").await;
-    assert_eq!(
-        (report["intact"].clone(), report["first_broken"].clone()),
-        (json!(false), json!(4)),
-        "{report}"
-    );
-    fed.shutdown().await;
+    tampering_is_detected(
+        |_| vec!["DELETE FROM audit_log WHERE seq = 4".into()],
+        |_| 4,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn reordering_audit_entries_is_detected() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    some_history(&fed).await;
-    let mut conn = database(&fed, "social-care");
-    for statement in [
-        "UPDATE audit_log SET seq = -1 WHERE seq = 3",
-        "UPDATE audit_log SET seq = 3 WHERE seq = 4",
-        "UPDATE audit_log SET seq = 4 WHERE seq = -1",
-    ] {
-        diesel::sql_query(statement).execute(&mut conn).unwrap();
-    }
-    let report = verify(&fed, "social-care").await;
-    assert_eq!(
-        (report["intact"].clone(), report["first_broken"].clone()),
-        (json!(false), json!(3)),
-        "{report}"
-    );
-    fed.shutdown().await;
+    tampering_is_detected(
+        |_| {
+            vec![
+                "UPDATE audit_log SET seq = -1 WHERE seq = 3".into(),
+                "UPDATE audit_log SET seq = 3 WHERE seq = 4".into(),
+                "UPDATE audit_log SET seq = 4 WHERE seq = -1".into(),
+            ]
+        },
+        |_| 3,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn cutting_the_end_of_the_audit_is_detected() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    let entries = some_history(&fed).await;
-    diesel::sql_query(format!("DELETE FROM audit_log WHERE seq = {entries}"))
-        .execute(&mut database(&fed, "social-care"))
-        .unwrap();
-    let report = verify(&fed, "social-care").await;
-    assert_eq!(report["intact"], false, "{report}");
-    assert_eq!(report["first_broken"], json!(entries));
-    fed.shutdown().await;
+    tampering_is_detected(
+        |entries| vec![format!("DELETE FROM audit_log WHERE seq = {entries}")],
+        |entries| entries,
+    )
+    .await;
 }
 
 #[test]
@@ -615,33 +580,13 @@ async fn gateway_search(
     child: &SyntheticChild,
     ctx: &str,
 ) -> String {
-    let found: Value = fed
-        .anonymous_client()
-        .post(format!("{}/v1/children:search?{ctx}", fed.gateway_url))
-        .bearer_auth(token)
-        .json(&federation_tests::query_for(child))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    found["reference"].as_str().expect("a reference").to_owned()
+    fed.reference_for(token, child, ctx).await
 }
 
 async fn gateway_report(fed: &TestFederation, token: &str, reference: &str) -> Value {
-    let response = fed
-        .anonymous_client()
-        .get(format!(
-            "{}/v1/children/{reference}/access-report",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .send()
+    fed.gateway_get(token, &format!("/v1/children/{reference}/access-report"))
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+        .expect(200)
 }
 
 fn sentences(report: &Value) -> Vec<String> {
@@ -662,21 +607,14 @@ async fn access_report_tells_the_child_who_saw_what_and_why() {
     // A school's DSL reads the child's view, then uses an override once.
     let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
     let reference = gateway_search(&fed, &dsl, child, safeguarding).await;
-    let view = fed
-        .anonymous_client()
-        .get(format!(
-            "{}/v1/children/{reference}/view?{safeguarding}",
-            fed.gateway_url
-        ))
-        .bearer_auth(&dsl)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(view.status(), 200);
-    let overridden = fed.anonymous_client()
-        .get(format!("{}/v1/children/{reference}/view?purpose=safeguarding&legal_basis=safeguarding_override&reason=disclosure%20in%20class", fed.gateway_url))
-        .bearer_auth(&dsl).send().await.unwrap();
-    assert_eq!(overridden.status(), 200);
+    fed.view(&dsl, &reference, safeguarding).await.expect(200);
+    fed.view(
+        &dsl,
+        &reference,
+        "purpose=safeguarding&legal_basis=safeguarding_override&reason=disclosure%20in%20class",
+    )
+    .await
+    .expect(200);
 
     // The child's social worker fetches the report on the child's behalf.
     let sw = fed.token(SocialWorker, "social-care");
@@ -765,17 +703,10 @@ async fn a_police_enquiry_is_deferred_from_the_report_until_released() {
     .await;
     assert_eq!(status, 200);
 
+    let path = format!("/v1/federation/children/{reference}/access-report");
     let node_report = |token: String| {
-        let client = fed.gateway_identity();
-        let url = format!(
-            "{}/v1/federation/children/{reference}/access-report",
-            fed.node_url("social-care")
-        );
-        async move {
-            let response = client.get(url).bearer_auth(token).send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            response.json::<Value>().await.unwrap()
-        }
+        let request = fed.as_gateway(reqwest::Method::GET, "social-care", &path, &token);
+        async move { request.answer().await.expect(200) }
     };
     let by_police = |report: &Value| -> Vec<Value> {
         report["entries"]
@@ -797,17 +728,13 @@ async fn a_police_enquiry_is_deferred_from_the_report_until_released() {
     assert!(deferred[0]["deferred_until"].is_string());
 
     let seq = deferred[0]["audit_seq"].as_i64().unwrap();
-    let released = fed
-        .integration_client("social-care")
-        .post(format!(
-            "{}/v1/audit/{seq}/release",
-            fed.node_url("social-care")
-        ))
-        .json(&json!({"released_by": "dpo.county"}))
-        .send()
+    fed.system("social-care")
+        .post(
+            &format!("/v1/audit/{seq}/release"),
+            &json!({"released_by": "dpo.county"}),
+        )
         .await
-        .unwrap();
-    assert_eq!(released.status(), 201);
+        .expect(201);
     let sw_view = node_report(fed.token(SocialWorker, "social-care")).await;
     let visible = by_police(&sw_view);
     assert_eq!(visible.len(), 1, "{sw_view}");
