@@ -11,6 +11,8 @@ use federation_tests::{Call, Options, SAFEGUARDING, TestFederation, spawn_federa
 use schemas::PractitionerRole::{self, *};
 use serde_json::{Value, json};
 
+const PUBLIC_TASK: &str = "legal_basis=public_task";
+
 fn social_care_only() -> Options {
     Options {
         nodes: vec!["social-care", "school-a", "school-b"],
@@ -67,6 +69,19 @@ async fn read(
     (answer.status, answer.json())
 }
 
+/// The social-care federation, and the social care node's reference for the child
+/// with a child protection plan.
+async fn cp_child_at_social_care() -> (TestFederation, String) {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let reference = local_ref(&fed, "social-care", cp_child(&fed)).await;
+    (fed, reference)
+}
+
+/// Reads the child's records at the social care node.
+async fn read_cp(fed: &TestFederation, reference: &str, token: &str, query: &str) -> (u16, Value) {
+    read(fed, "social-care", reference, token, query).await
+}
+
 fn level(answer: &Value, category: &str) -> String {
     answer["disclosure"]
         .as_array()
@@ -92,9 +107,8 @@ async fn expect_cp_levels(fed: &TestFederation, reference: &str, when: &str, cas
     for (role, agency, purpose, basis, status, expected) in cases {
         let case = format!("{when}: {role:?} {purpose} {basis}");
         let token = fed.token(*role, agency);
-        let (got, answer) = read(
+        let (got, answer) = read_cp(
             fed,
-            "social-care",
             reference,
             &token,
             &format!("purpose={purpose}&{basis}"),
@@ -120,87 +134,24 @@ async fn expect_cp_levels(fed: &TestFederation, reference: &str, when: &str, cas
 /// protection plan at the social care node (`404` = answered as not held).
 #[tokio::test]
 async fn disclosure_matrix_for_a_child_protection_plan() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let (fed, reference) = cp_child_at_social_care().await;
     let child = cp_child(&fed);
-    let reference = local_ref(&fed, "social-care", child).await;
     let sc = holding(child, "social-care");
     let override_reason =
         "legal_basis=safeguarding_override&reason=child%20disclosed%20harm%20this%20morning";
 
     // (role, agency, purpose, legal basis, expected status, expected CP level)
+    #[rustfmt::skip]
     let without_consent: &[CpCase] = &[
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            "legal_basis=public_task",
-            200,
-            "full",
-        ),
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "education_support",
-            "legal_basis=public_task",
-            200,
-            "summary",
-        ),
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            "legal_basis=consent",
-            404,
-            "",
-        ),
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            override_reason,
-            200,
-            "full",
-        ),
-        (
-            Teacher,
-            "school-a",
-            "education_support",
-            "legal_basis=public_task",
-            200,
-            "summary",
-        ),
-        (
-            Teacher,
-            "school-a",
-            "care_planning",
-            "legal_basis=public_task",
-            404,
-            "",
-        ),
-        (
-            Teacher,
-            "school-a",
-            "education_support",
-            "legal_basis=consent",
-            404,
-            "",
-        ),
-        (
-            SocialWorker,
-            "social-care",
-            "care_planning",
-            "legal_basis=public_task",
-            200,
-            "full",
-        ),
-        (
-            SocialWorker,
-            "social-care",
-            "care_planning",
-            "legal_basis=consent",
-            200,
-            "full",
-        ),
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", PUBLIC_TASK, 200, "full"),
+        (DesignatedSafeguardingLead, "school-a", "education_support", PUBLIC_TASK, 200, "summary"),
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", "legal_basis=consent", 404, ""),
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", override_reason, 200, "full"),
+        (Teacher, "school-a", "education_support", PUBLIC_TASK, 200, "summary"),
+        (Teacher, "school-a", "care_planning", PUBLIC_TASK, 404, ""),
+        (Teacher, "school-a", "education_support", "legal_basis=consent", 404, ""),
+        (SocialWorker, "social-care", "care_planning", PUBLIC_TASK, 200, "full"),
+        (SocialWorker, "social-care", "care_planning", "legal_basis=consent", 200, "full"),
     ];
     expect_cp_levels(&fed, &reference, "without consent", without_consent).await;
 
@@ -214,39 +165,12 @@ async fn disclosure_matrix_for_a_child_protection_plan() {
         "decided_on": "2026-10-01", "recorded_by": "sw.county"}),
     )
     .await;
+    #[rustfmt::skip]
     let with_refusal: &[CpCase] = &[
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            "legal_basis=public_task",
-            200,
-            "none",
-        ),
-        (
-            Teacher,
-            "school-a",
-            "education_support",
-            "legal_basis=public_task",
-            200,
-            "none",
-        ),
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            override_reason,
-            200,
-            "full",
-        ),
-        (
-            SocialWorker,
-            "social-care",
-            "care_planning",
-            "legal_basis=public_task",
-            200,
-            "full",
-        ),
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", PUBLIC_TASK, 200, "none"),
+        (Teacher, "school-a", "education_support", PUBLIC_TASK, 200, "none"),
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", override_reason, 200, "full"),
+        (SocialWorker, "social-care", "care_planning", PUBLIC_TASK, 200, "full"),
     ];
     expect_cp_levels(&fed, &reference, "after refusal", with_refusal).await;
 
@@ -254,9 +178,8 @@ async fn disclosure_matrix_for_a_child_protection_plan() {
     record_consent(&fed, "social-care", &sc.local_id, json!({
         "recipient_kind": "school", "state": "given", "decided_on": "2026-11-01", "recorded_by": "sw.county"})).await;
     let token = fed.token(DesignatedSafeguardingLead, "school-a");
-    let (got, answer) = read(
+    let (got, answer) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &token,
         "purpose=safeguarding&legal_basis=consent",
@@ -272,13 +195,10 @@ async fn disclosure_matrix_for_a_child_protection_plan() {
 
 #[tokio::test]
 async fn summary_is_the_impact_without_the_details_and_existence_is_a_contact_route() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    let child = cp_child(&fed);
-    let reference = local_ref(&fed, "social-care", child).await;
+    let (fed, reference) = cp_child_at_social_care().await;
     let teacher = fed.token(Teacher, "school-a");
-    let (status, answer) = read(
+    let (status, answer) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &teacher,
         "purpose=education_support&legal_basis=public_task",
@@ -334,14 +254,13 @@ async fn summary_is_the_impact_without_the_details_and_existence_is_a_contact_ro
 
 #[tokio::test]
 async fn nothing_to_see_is_answered_exactly_like_not_held() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let (fed, reference) = cp_child_at_social_care().await;
     let child = cp_child(&fed);
-    let reference = local_ref(&fed, "social-care", child).await;
     // A teacher reading for health care: the policy gives nothing, in any category.
     let token = fed.token(Teacher, "school-a");
     let ctx = "purpose=health_care&legal_basis=public_task";
 
-    let (held_status, held_body) = read(&fed, "social-care", &reference, &token, ctx).await;
+    let (held_status, held_body) = read_cp(&fed, &reference, &token, ctx).await;
     let (absent_status, absent_body) = read(
         &fed,
         "social-care",
@@ -380,13 +299,10 @@ async fn nothing_to_see_is_answered_exactly_like_not_held() {
 
 #[tokio::test]
 async fn override_needs_a_reason_and_a_policy_that_allows_it() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    let child = cp_child(&fed);
-    let reference = local_ref(&fed, "social-care", child).await;
+    let (fed, reference) = cp_child_at_social_care().await;
     let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
-    let (status, problem) = read(
+    let (status, problem) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &dsl,
         "purpose=safeguarding&legal_basis=safeguarding_override",
@@ -395,9 +311,8 @@ async fn override_needs_a_reason_and_a_policy_that_allows_it() {
     assert_eq!(status, 400);
     assert_eq!(problem["errors"][0]["field"], "reason");
     let teacher = fed.token(Teacher, "school-a");
-    let (status, problem) = read(
+    let (status, problem) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &teacher,
         "purpose=education_support&legal_basis=safeguarding_override&reason=worried",
@@ -410,9 +325,8 @@ async fn override_needs_a_reason_and_a_policy_that_allows_it() {
             .unwrap()
             .ends_with("/override-not-allowed")
     );
-    let (status, answer) = read(
+    let (status, answer) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &dsl,
         "purpose=safeguarding&legal_basis=safeguarding_override&reason=disclosed%20harm",
@@ -425,7 +339,7 @@ async fn override_needs_a_reason_and_a_policy_that_allows_it() {
         ("legal_basis=public_task", "no purpose"),
         ("purpose=safeguarding", "no legal basis"),
     ] {
-        let (status, _) = read(&fed, "social-care", &reference, &dsl, query).await;
+        let (status, _) = read_cp(&fed, &reference, &dsl, query).await;
         assert_eq!(status, 400, "{why}");
     }
     fed.shutdown().await;
@@ -467,9 +381,8 @@ async fn some_history(fed: &TestFederation) -> u64 {
     let reference = local_ref(fed, "social-care", child).await;
     let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
     for _ in 0..3 {
-        let (status, _) = read(
+        let (status, _) = read_cp(
             fed,
-            "social-care",
             &reference,
             &dsl,
             "purpose=safeguarding&legal_basis=public_task",
@@ -693,9 +606,8 @@ async fn a_police_enquiry_is_deferred_from_the_report_until_released() {
     let child = cp_child(&fed);
     let reference = local_ref(&fed, "social-care", child).await;
     let officer = fed.token(PoliceOfficer, "police");
-    let (status, _) = read(
+    let (status, _) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &officer,
         "purpose=safeguarding&legal_basis=public_task",
