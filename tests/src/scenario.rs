@@ -277,6 +277,36 @@ impl TestFederation {
             .bearer_auth(token)
     }
 
+    /// `POST /v1/federation/match?{context}` at a node, as the gateway sends it.
+    pub async fn node_match(
+        &self,
+        node: &str,
+        token: &str,
+        context: &str,
+        query: &Value,
+    ) -> Answer {
+        let path = format!("/v1/federation/match?{context}");
+        self.as_gateway(reqwest::Method::POST, node, &path, token)
+            .json(query)
+            .answer()
+            .await
+    }
+
+    /// `GET /v1/federation/children/{reference}/records?{context}` at a node, as the
+    /// gateway sends it.
+    pub async fn node_records(
+        &self,
+        node: &str,
+        token: &str,
+        reference: &str,
+        context: &str,
+    ) -> Answer {
+        let path = format!("/v1/federation/children/{reference}/records?{context}");
+        self.as_gateway(reqwest::Method::GET, node, &path, token)
+            .answer()
+            .await
+    }
+
     /// A node's Prometheus text (`/metrics`).
     pub async fn metrics(&self, node: &str) -> String {
         self.anonymous_client()

@@ -36,15 +36,9 @@ fn holding<'a>(child: &'a SyntheticChild, node: &str) -> &'a federation::seed::H
 /// requester that may see it.
 async fn local_ref(fed: &TestFederation, node: &str, child: &SyntheticChild) -> String {
     let token = fed.token(SocialWorker, "social-care");
+    let query = json!({"identifiers": {"upn": child.upn}});
     let answer = fed
-        .as_gateway(
-            reqwest::Method::POST,
-            node,
-            &format!("/v1/federation/match?{SAFEGUARDING}"),
-            &token,
-        )
-        .json(&json!({"identifiers": {"upn": child.upn}}))
-        .answer()
+        .node_match(node, &token, SAFEGUARDING, &query)
         .await
         .json();
     answer["local_ref"].as_str().expect("held").to_owned()
@@ -57,15 +51,7 @@ async fn read(
     token: &str,
     query: &str,
 ) -> (u16, Value) {
-    let answer = fed
-        .as_gateway(
-            reqwest::Method::GET,
-            node,
-            &format!("/v1/federation/children/{reference}/records?{query}"),
-            token,
-        )
-        .answer()
-        .await;
+    let answer = fed.node_records(node, token, reference, query).await;
     (answer.status, answer.json())
 }
 
