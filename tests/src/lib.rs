@@ -63,6 +63,18 @@ pub enum Misbehaviour {
     ExpiredCertificate,
 }
 
+impl Options {
+    /// Only these of the dev federation's nodes, with this many seeded children; the
+    /// rest as by default.
+    pub fn nodes(nodes: &[&'static str], children: usize) -> Self {
+        Self {
+            nodes: nodes.to_vec(),
+            children,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {

@@ -307,11 +307,21 @@ impl TestFederation {
             .await
     }
 
+    /// A GET without certificate or token (health, metrics, docs, specs), read whole.
+    pub async fn fetch(&self, url: &str) -> Answer {
+        self.anonymous_client().get(url).answer().await
+    }
+
     /// A node's Prometheus text (`/metrics`).
     pub async fn metrics(&self, node: &str) -> String {
-        self.anonymous_client()
-            .get(format!("{}/metrics", self.node_url(node)))
-            .answer()
+        self.fetch(&format!("{}/metrics", self.node_url(node)))
+            .await
+            .text
+    }
+
+    /// The gateway's Prometheus text (`/metrics`).
+    pub async fn gateway_metrics(&self) -> String {
+        self.fetch(&format!("{}/metrics", self.gateway_url))
             .await
             .text
     }
