@@ -17,11 +17,7 @@ const REASON: &str = "Date of birth and family name checked with the child's car
                       the agency misspelt the given name and has an old address";
 
 fn two_agencies() -> Options {
-    Options {
-        nodes: vec!["school-a", "social-care"],
-        children: 20,
-        ..Options::default()
-    }
+    Options::nodes(&["school-a", "social-care"], 20)
 }
 
 /// What the practitioner types: demographics only, no identifier.

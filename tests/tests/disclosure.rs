@@ -14,11 +14,7 @@ use serde_json::{Value, json};
 const PUBLIC_TASK: &str = "legal_basis=public_task";
 
 fn social_care_only() -> Options {
-    Options {
-        nodes: vec!["social-care", "school-a", "school-b"],
-        children: 300,
-        ..Options::default()
-    }
+    Options::nodes(&["social-care", "school-a", "school-b"], 300)
 }
 
 fn cp_child(fed: &TestFederation) -> &SyntheticChild {
@@ -582,13 +578,9 @@ async fn access_report_tells_the_child_who_saw_what_and_why() {
 
 #[tokio::test]
 async fn a_police_enquiry_is_deferred_from_the_report_until_released() {
-    let fed = spawn_federation(Options {
-        nodes: vec!["social-care", "police"],
-        children: 300,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let fed = spawn_federation(Options::nodes(&["social-care", "police"], 300))
+        .await
+        .unwrap();
     let child = cp_child(&fed);
     let reference = local_ref(&fed, "social-care", child).await;
     let officer = fed.token(PoliceOfficer, "police");
@@ -687,8 +679,8 @@ const SCHOOL: &[&str] = &[
 /// `policy` where the policy grants nothing.
 #[tokio::test]
 async fn every_category_gets_the_level_its_policy_grants() {
-    let fed = spawn_federation(Options {
-        nodes: vec![
+    let fed = spawn_federation(Options::nodes(
+        &[
             "social-care",
             "school-a",
             "school-b",
@@ -696,9 +688,8 @@ async fn every_category_gets_the_level_its_policy_grants() {
             "police",
             "early-help",
         ],
-        children: 300,
-        ..Options::default()
-    })
+        300,
+    ))
     .await
     .unwrap();
     let child = cp_child(&fed);

@@ -128,15 +128,10 @@ async fn search(fed: &federation_tests::TestFederation, token: &str, query: &Val
 }
 
 async fn breaker_state(fed: &federation_tests::TestFederation, node: &str) -> String {
-    let ready: Value = fed
-        .anonymous_client()
-        .get(format!("{}/readyz", fed.gateway_url))
-        .send()
+    let ready = fed
+        .fetch(&format!("{}/readyz", fed.gateway_url))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     ready["breakers"][node]
         .as_str()
         .unwrap_or("unknown")
@@ -193,13 +188,9 @@ async fn a_failing_node_trips_its_breaker_which_closes_again_when_it_recovers() 
 
 #[tokio::test]
 async fn the_gateway_refuses_a_node_presenting_another_members_certificate() {
-    let fed = spawn_federation(Options {
-        nodes: vec!["school-a", "police"],
-        children: 50,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let fed = spawn_federation(Options::nodes(&["school-a", "police"], 50))
+        .await
+        .unwrap();
     // Point the directory's police entry at school A's node: a valid federation
     // certificate, but not police's.
     let text = std::fs::read_to_string(&fed.files.directory_file).unwrap();

@@ -8,19 +8,11 @@ use federation_tests::{Call, Options, spawn_federation};
 use serde_json::{Value, json};
 
 fn small() -> Options {
-    Options {
-        nodes: vec!["school-a", "police"],
-        children: 10,
-        ..Options::default()
-    }
+    Options::nodes(&["school-a", "police"], 10)
 }
 
 fn school_a_only() -> Options {
-    Options {
-        nodes: vec!["school-a"],
-        children: 0,
-        ..Options::default()
-    }
+    Options::nodes(&["school-a"], 0)
 }
 
 #[tokio::test]

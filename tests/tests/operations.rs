@@ -16,13 +16,9 @@ struct Count {
 
 #[tokio::test]
 async fn traceparent_reaches_every_node_and_its_audit_and_metrics_count_the_calls() {
-    let fed = spawn_federation(Options {
-        nodes: vec!["school-a", "school-b", "police"],
-        children: 50,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let fed = spawn_federation(Options::nodes(&["school-a", "school-b", "police"], 50))
+        .await
+        .unwrap();
     let child = fed.child_known_to(1, &[]).unwrap();
     let token = fed.token(PractitionerRole::PoliceOfficer, "police");
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";

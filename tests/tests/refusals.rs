@@ -14,11 +14,7 @@ use serde_json::{Value, json};
 use trust::tls::TlsFiles;
 
 fn small() -> Options {
-    Options {
-        nodes: vec!["school-a", "social-care", "police"],
-        children: 30,
-        ..Options::default()
-    }
+    Options::nodes(&["school-a", "social-care", "police"], 30)
 }
 
 fn match_body() -> Value {
