@@ -254,22 +254,12 @@ async fn nothing_to_see_is_answered_exactly_like_not_held() {
     assert_eq!((held_status, &held_body), (absent_status, &absent_body));
     assert_eq!(held_status, 404);
 
-    let url = format!("{}/v1/federation/match?{ctx}", fed.node_url("social-care"));
     let find = |query: Value| {
-        let token = token.clone();
-        let client = fed.gateway_identity();
-        let url = url.clone();
+        let (fed, token) = (&fed, token.clone());
         async move {
-            client
-                .post(url)
-                .bearer_auth(token)
-                .json(&query)
-                .send()
+            fed.node_match("social-care", &token, ctx, &query)
                 .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+                .text
         }
     };
     let for_held =
