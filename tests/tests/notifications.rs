@@ -150,6 +150,15 @@ async fn acknowledge_at_school_a(fed: &TestFederation, id: &str) -> Answer {
         .await
 }
 
+/// Whether a listing (`{"items": [...]}`) holds the event.
+fn lists(listing: &Value, id: &str) -> bool {
+    listing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["id"] == id)
+}
+
 fn recipient<'a>(event: &'a Value, agency: &str) -> Option<&'a Value> {
     event["recipients"]
         .as_array()
@@ -568,13 +577,7 @@ async fn undelivered_events_become_dead_letters_that_can_be_replayed() {
         .get("/v1/notifications/outbox?status=dead")
         .await
         .expect(200);
-    assert!(
-        listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == id.as_str())
-    );
+    assert!(lists(&listed, &id));
 
     fed.restart_gateway().await.unwrap();
     let police = fed.system("police");
@@ -614,13 +617,7 @@ async fn an_unacknowledged_encompass_notification_is_at_risk_until_acknowledged(
     let school = fed.system("school-a");
     let at_risk = || school.get("/v1/notifications/inbox?at_risk=true");
     let listed = at_risk().await.expect(200);
-    assert!(
-        listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == id.as_str())
-    );
+    assert!(lists(&listed, &id));
     let inbox_series = "notifications_at_risk{box=\"inbox\"}";
     assert_eq!(metric(&fed, "school-a", inbox_series).await, "1");
 

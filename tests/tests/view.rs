@@ -25,14 +25,8 @@ async fn search_then_view_shows_every_agency_that_holds_the_child() {
     let token = fed.token(schemas::PractitionerRole::SocialWorker, "social-care");
 
     let found = fed.search(&token, &query_for(child)).await;
-    for agency in [
-        "school-a",
-        "school-b",
-        "social-care",
-        "health",
-        "police",
-        "early-help",
-    ] {
+    // Every node this federation runs (it was spawned with the defaults).
+    for agency in Options::default().nodes {
         let expected = if child.agencies().contains(&agency) {
             "held"
         } else {
