@@ -5,8 +5,6 @@ on PYTHONPATH), against a running `federation up` whose folder is argv[1].
 
 Checks that the typed answers parse into the generated models (a spec that disagrees
 with the service fails here) and that a bad token comes back as a typed Problem."""
-import json
-import os
 import sys
 
 from child_view_gateway_client import AuthenticatedClient
@@ -20,20 +18,10 @@ from child_view_gateway_client.models import (
     SearchResponse,
 )
 
-root = sys.argv[1] if len(sys.argv) > 1 else ".federation"
-env = {}
-with open(os.path.join(root, "session.env")) as f:
-    for line in f:
-        if "=" in line and not line.startswith("#"):
-            k, v = line.rstrip("\n").split("=", 1)
-            env[k] = v
+from smoke_session import Checks, session
 
-checks = []
-
-
-def check(name, ok, detail=""):
-    checks.append(bool(ok))
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"))
+env, sample = session(sys.argv)
+check = Checks()
 
 
 def client(token):
@@ -43,7 +31,6 @@ def client(token):
     )
 
 
-sample = json.load(open(os.path.join(root, "sample-children.json")))[0]
 query = ChildQuery.from_dict(
     {"identifiers": sample["identifiers"], "demographics": sample["demographics"]}
 )
@@ -74,6 +61,4 @@ with client("not-a-token") as api:
     check("a bad token is a 401", refused.status_code == 401, refused.status_code)
     check("the 401 parses as a Problem", isinstance(refused.parsed, Problem), refused.parsed)
 
-passed = sum(checks)
-print(f"generated client: {passed} passed, {len(checks) - passed} failed")
-sys.exit(0 if passed == len(checks) else 1)
+check.finish("generated client: ")

@@ -13,13 +13,9 @@ import time
 import urllib.error
 import urllib.request
 
-root = sys.argv[1] if len(sys.argv) > 1 else ".federation"
-env = {}
-with open(os.path.join(root, "session.env")) as f:
-    for line in f:
-        if "=" in line and not line.startswith("#"):
-            k, v = line.rstrip("\n").split("=", 1)
-            env[k] = v
+from smoke_session import Checks, session
+
+env, sample = session(sys.argv)
 ctx = ssl.create_default_context(cafile=env["CA_CERT"])
 
 
@@ -37,15 +33,7 @@ def call(method, path, token, body=None):
         return e.code, json.load(e)
 
 
-checks = []
-
-
-def check(name, ok, detail=""):
-    checks.append(ok)
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"))
-
-
-sample = json.load(open(os.path.join(root, "sample-children.json")))[0]
+check = Checks()
 query = {"identifiers": sample["identifiers"], "demographics": sample["demographics"]}
 status, found = call("POST", "/v1/children:search?purpose=safeguarding&legal_basis=public_task", env["TOKEN_DSL"], query)
 check("search answers 200", status == 200, found)
@@ -69,6 +57,4 @@ check("police marked unavailable", police and police[0]["status"] == "unavailabl
 status, problem = call("GET", view_path.replace("purpose=safeguarding&", ""), env["TOKEN_DSL"])
 check("view without a purpose is a 400 problem", status == 400, problem)
 
-passed = sum(checks)
-print(f"{passed} passed, {len(checks) - passed} failed")
-sys.exit(0 if passed == len(checks) else 1)
+check.finish()

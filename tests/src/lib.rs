@@ -6,6 +6,10 @@
 //! PostgreSQL server (`postgres://postgres@127.0.0.1:5432`), a fresh database per node
 //! per test on it, dropped when the federation is dropped.
 
+pub mod scenario;
+
+pub use scenario::{Answer, Call, SAFEGUARDING, System};
+
 use actix_web::dev::ServerHandle;
 use federation::plan::{Database, DatabaseNames, Federation, NodePlan, Plan};
 use federation::seed::{self, SyntheticChild};
@@ -57,6 +61,18 @@ pub enum Misbehaviour {
     ServerError,
     /// Serves with a certificate from the federation CA that expired.
     ExpiredCertificate,
+}
+
+impl Options {
+    /// Only these of the dev federation's nodes, with this many seeded children; the
+    /// rest as by default.
+    pub fn nodes(nodes: &[&'static str], children: usize) -> Self {
+        Self {
+            nodes: nodes.to_vec(),
+            children,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Options {

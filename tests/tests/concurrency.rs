@@ -6,7 +6,8 @@
 // Test helpers here panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use federation_tests::{Options, TestFederation, query_for, spawn_federation};
+use federation_tests::scenario::{child, with};
+use federation_tests::{Options, SAFEGUARDING, TestFederation, query_for, spawn_federation};
 use schemas::PractitionerRole;
 use serde_json::{Value, json};
 
@@ -28,14 +29,7 @@ fn record(source_id: &str, impact: &str) -> Value {
 }
 
 async fn audit_report(fed: &TestFederation) -> Value {
-    let response = fed
-        .integration_client("school-a")
-        .get(format!("{}/v1/audit/verify", fed.node_url("school-a")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    fed.system("school-a").verify_audit().await
 }
 
 /// One school node with 20 children and a rate limit no burst of these tests reaches.
@@ -53,44 +47,28 @@ async fn one_busy_school() -> TestFederation {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writes_searches_and_checks_keep_the_audit_chain_intact() {
     let fed = std::sync::Arc::new(one_busy_school().await);
-    let node = fed.node_url("school-a").to_owned();
     let before = audit_report(&fed).await["entries"].as_u64().unwrap();
-    let put = fed
-        .integration_client("school-a")
-        .put(format!("{node}/v1/children/C-1"))
-        .json(&json!({
-            "demographics": {"given_name": "Tegan", "family_name": "Marsh-Idowu",
-                "date_of_birth": "2016-05-14", "sex": "female", "postcode": "zz3 9xy"},
-            "identifiers": {}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success(), "{}", put.status());
+    fed.system("school-a")
+        .store_child("C-1", &with(child(), json!({"identifiers": {}})))
+        .await;
 
     let mut tasks = Vec::new();
     for w in 0..WRITERS {
         let fed = std::sync::Arc::clone(&fed);
-        let node = node.clone();
         tasks.push(tokio::spawn(async move {
-            let mis = fed.integration_client("school-a");
+            let mis = fed.system("school-a");
             for i in 0..WRITES_EACH {
                 // Its own record, then the one every writer updates.
                 for body in [
                     record(&format!("ATT-{w}-{i}"), "own"),
                     record("ATT-SHARED", &format!("by {w}-{i}")),
                 ] {
-                    let response = mis
-                        .post(format!("{node}/v1/children/C-1/records"))
-                        .json(&body)
-                        .send()
-                        .await
-                        .unwrap();
+                    let answer = mis.post_record("C-1", &body).await;
                     assert!(
-                        response.status().is_success(),
+                        matches!(answer.status, 200 | 201),
                         "write {w}-{i}: {} {}",
-                        response.status(),
-                        response.text().await.unwrap_or_default()
+                        answer.status,
+                        answer.text
                     );
                 }
             }
@@ -102,19 +80,7 @@ async fn concurrent_writes_searches_and_checks_keep_the_audit_chain_intact() {
             let child = fed.child_known_to(1, &["school-a"]).unwrap();
             let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
             for _ in 0..SEARCHES_EACH {
-                let response = fed
-                    .anonymous_client()
-                    .post(format!(
-                        "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
-                        fed.gateway_url
-                    ))
-                    .bearer_auth(&token)
-                    .json(&query_for(child))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 200);
-                let answer: Value = response.json().await.unwrap();
+                let answer = fed.search(&token, &query_for(child)).await;
                 assert_eq!(answer["agencies"][0]["status"], "held", "{answer}");
             }
         }));
@@ -139,15 +105,11 @@ async fn concurrent_writes_searches_and_checks_keep_the_audit_chain_intact() {
         before + 1 + (2 * WRITERS * WRITES_EACH) as u64 + (SEARCHERS * SEARCHES_EACH) as u64;
     assert_eq!(report["entries"].as_u64().unwrap(), expected, "{report}");
 
-    let feed: Value = fed
-        .integration_client("school-a")
-        .get(format!("{node}/v1/changes?since=0&limit=5000"))
-        .send()
+    let feed = fed
+        .system("school-a")
+        .get("/v1/changes?since=0&limit=5000")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200);
     let ours: Vec<&Value> = feed["changes"]
         .as_array()
         .unwrap()
@@ -185,9 +147,8 @@ const READERS: usize = 16;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_matches_and_record_reads_each_leave_one_audit_entry() {
     let fed = std::sync::Arc::new(one_busy_school().await);
-    let node = fed.node_url("school-a").to_owned();
     let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
-    let ctx = "purpose=safeguarding&legal_basis=public_task";
+    let ctx = SAFEGUARDING;
     let held: Vec<_> = fed
         .children
         .iter()
@@ -199,30 +160,16 @@ async fn concurrent_matches_and_record_reads_each_leave_one_audit_entry() {
     // Alone first: each child's reference, and what a demographic search answers.
     let mut expected = Vec::new();
     for child in &held {
-        let by_id: Value = fed
-            .gateway_identity()
-            .post(format!("{node}/v1/federation/match?{ctx}"))
-            .bearer_auth(&token)
-            .json(&query_for(child))
-            .send()
+        let by_id = fed
+            .node_match("school-a", &token, ctx, &query_for(child))
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         assert_eq!(by_id["outcome"], "held", "{by_id}");
         let demographic = json!({"identifiers": {}, "demographics": child.demographics});
-        let alone: Value = fed
-            .gateway_identity()
-            .post(format!("{node}/v1/federation/match?{ctx}"))
-            .bearer_auth(&token)
-            .json(&demographic)
-            .send()
+        let alone = fed
+            .node_match("school-a", &token, ctx, &demographic)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         expected.push((
             by_id["local_ref"].as_str().unwrap().to_owned(),
             demographic,
@@ -234,47 +181,34 @@ async fn concurrent_matches_and_record_reads_each_leave_one_audit_entry() {
 
     let mut tasks = Vec::new();
     for m in 0..MATCHERS {
-        let (fed, expected, node, token) = (
+        let (fed, expected, token) = (
             std::sync::Arc::clone(&fed),
             std::sync::Arc::clone(&expected),
-            node.clone(),
             token.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let (_, query, outcome) = &expected[m % expected.len()];
-            let response = fed
-                .gateway_identity()
-                .post(format!("{node}/v1/federation/match?{ctx}"))
-                .bearer_auth(&token)
-                .json(query)
-                .send()
+            let answer = fed
+                .node_match("school-a", &token, ctx, query)
                 .await
-                .unwrap();
-            assert_eq!(response.status(), 200, "match {m}");
-            let answer: Value = response.json().await.unwrap();
+                .case(format!("match {m}"))
+                .expect(200);
             assert_eq!(&answer["outcome"], outcome, "match {m}: {answer}");
         }));
     }
     for r in 0..READERS {
-        let (fed, expected, node, token) = (
+        let (fed, expected, token) = (
             std::sync::Arc::clone(&fed),
             std::sync::Arc::clone(&expected),
-            node.clone(),
             token.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let (reference, _, _) = &expected[r % expected.len()];
-            let response = fed
-                .gateway_identity()
-                .get(format!(
-                    "{node}/v1/federation/children/{reference}/records?{ctx}"
-                ))
-                .bearer_auth(&token)
-                .send()
+            let answer = fed
+                .node_records("school-a", &token, reference, ctx)
                 .await
-                .unwrap();
-            assert_eq!(response.status(), 200, "read {r}");
-            let answer: Value = response.json().await.unwrap();
+                .case(format!("read {r}"))
+                .expect(200);
             assert_eq!(answer["agency_id"], "school-a", "read {r}: {answer}");
         }));
     }

@@ -7,7 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use diesel::RunQueryDsl;
-use federation_tests::{Options, TestFederation, spawn_federation};
+use federation_tests::scenario::problem_fields;
+use federation_tests::{Call, Options, TestFederation, spawn_federation};
 use schemas::PractitionerRole::{DesignatedSafeguardingLead, SocialWorker};
 use serde_json::{Value, json};
 
@@ -16,11 +17,7 @@ const REASON: &str = "Date of birth and family name checked with the child's car
                       the agency misspelt the given name and has an old address";
 
 fn two_agencies() -> Options {
-    Options {
-        nodes: vec!["school-a", "social-care"],
-        children: 20,
-        ..Options::default()
-    }
+    Options::nodes(&["school-a", "social-care"], 20)
 }
 
 /// What the practitioner types: demographics only, no identifier.
@@ -30,33 +27,16 @@ fn query(given_name: &str) -> Value {
 }
 
 async fn put_child(fed: &TestFederation, node: &str, local_id: &str, demographics: Value) {
-    let response = fed
-        .integration_client(node)
-        .put(format!("{}/v1/children/{local_id}", fed.node_url(node)))
-        .json(&json!({"demographics": demographics, "identifiers": {}}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
+    fed.system(node)
+        .store_child(
+            local_id,
+            &json!({"demographics": demographics, "identifiers": {}}),
+        )
+        .await;
 }
 
 async fn put_record(fed: &TestFederation, node: &str, local_id: &str, record: Value) {
-    let response = fed
-        .integration_client(node)
-        .post(format!(
-            "{}/v1/children/{local_id}/records",
-            fed.node_url(node)
-        ))
-        .json(&record)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{} {}",
-        response.status(),
-        response.text().await.unwrap_or_default()
-    );
+    fed.system(node).store_record(local_id, &record).await;
 }
 
 /// The child as the school holds it (exactly as searched for), and the social care
@@ -118,18 +98,7 @@ fn agency<'a>(answer: &'a Value, id: &str) -> &'a Value {
 }
 
 async fn view(fed: &TestFederation, token: &str, reference: &str) -> Value {
-    let response = fed
-        .anonymous_client()
-        .get(format!(
-            "{}/v1/children/{reference}/view?{CTX}",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    fed.view(token, reference, CTX).await.expect(200)
 }
 
 fn section<'a>(view: &'a Value, id: &str) -> &'a Value {
@@ -142,39 +111,34 @@ fn section<'a>(view: &'a Value, id: &str) -> &'a Value {
 }
 
 async fn confirm(fed: &TestFederation, token: &str, reference: &str, body: Value) -> (u16, Value) {
-    let response = fed
-        .anonymous_client()
-        .post(format!(
-            "{}/v1/children/{reference}/confirm?{CTX}",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    if status != 200 {
-        assert_eq!(content_type, "application/problem+json", "{body}");
+    let answer = fed
+        .gateway_post(
+            token,
+            &format!("/v1/children/{reference}/confirm?{CTX}"),
+            &body,
+        )
+        .await;
+    if answer.status != 200 {
+        answer.expect_any_problem(answer.status);
     }
-    (status, body)
+    (answer.status, answer.json())
 }
 
 fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|e| {
-            e.iter()
-                .map(|f| f["field"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    problem_fields(problem)
+}
+
+/// Searches for the drifted child as the school's DSL and checks social care answers
+/// with candidates; returns the answer and its reference.
+async fn search_with_candidates(fed: &TestFederation, dsl: &str) -> (Value, String) {
+    let found = search(fed, dsl, &query("Rosalind")).await;
+    assert_eq!(
+        agency(&found, "social-care")["status"],
+        "candidates",
+        "{found}"
+    );
+    let reference = found["reference"].as_str().unwrap().to_owned();
+    (found, reference)
 }
 
 #[derive(diesel::QueryableByName, Debug)]
@@ -308,31 +272,20 @@ async fn candidate_confirmation_flow_through_the_gateway() {
             .any(|l| l.action == "disclosure" && l.child_id.as_deref() == Some(&local_ref)),
         "{lines:?}"
     );
-    let verify: Value = fed
-        .integration_client("social-care")
-        .get(format!("{}/v1/audit/verify", fed.node_url("social-care")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let verify = fed.system("social-care").verify_audit().await;
     assert_eq!(verify["intact"], true, "{verify}");
 
     // The child's access report at social care says who confirmed them, in words.
-    let report: Value = fed
-        .gateway_identity()
-        .get(format!(
-            "{}/v1/federation/children/{local_ref}/access-report",
-            fed.node_url("social-care")
-        ))
-        .bearer_auth(fed.token(SocialWorker, "social-care"))
-        .send()
+    let report = fed
+        .as_gateway(
+            reqwest::Method::GET,
+            "social-care",
+            &format!("/v1/federation/children/{local_ref}/access-report"),
+            &fed.token(SocialWorker, "social-care"),
+        )
+        .answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     let sentences: Vec<&str> = report["entries"]
         .as_array()
         .unwrap()
@@ -353,13 +306,7 @@ async fn confirmation_refusals() {
     let fed = spawn_federation(two_agencies()).await.unwrap();
     seed_drifted_child(&fed).await;
     let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
-    let found = search(&fed, &dsl, &query("Rosalind")).await;
-    assert_eq!(
-        agency(&found, "social-care")["status"],
-        "candidates",
-        "{found}"
-    );
-    let reference = found["reference"].as_str().unwrap().to_owned();
+    let (_, reference) = search_with_candidates(&fed, &dsl).await;
     let first_reference = reference.clone();
     let good = json!({"agency_id": "social-care", "candidate": 1, "reason": REASON});
 
@@ -374,38 +321,37 @@ async fn confirmation_refusals() {
             .ends_with("reference-not-yours")
     );
 
-    // No reason, or only spaces.
-    for body in [
-        json!({"agency_id": "social-care", "candidate": 1}),
-        json!({"agency_id": "social-care", "candidate": 1, "reason": "   "}),
-    ] {
-        let (status, problem) = confirm(&fed, &dsl, &reference, body).await;
-        assert_eq!(status, 400, "{problem}");
-        assert_eq!(fields(&problem), ["reason"], "{problem}");
-    }
-
-    // A candidate the agency does not have; an agency without candidates; one not asked.
-    for (body, field) in [
+    // No reason, or only spaces; a candidate the agency does not have; an agency
+    // without candidates; one not asked.
+    let with_reason = |agency: &str, candidate: u32| json!({"agency_id": agency, "candidate": candidate, "reason": REASON});
+    let bad_bodies = [
         (
-            json!({"agency_id": "social-care", "candidate": 2, "reason": REASON}),
+            "no reason",
+            json!({"agency_id": "social-care", "candidate": 1}),
+            "reason",
+        ),
+        (
+            "a reason of spaces",
+            json!({"agency_id": "social-care", "candidate": 1, "reason": "   "}),
+            "reason",
+        ),
+        (
+            "a candidate the agency does not have",
+            with_reason("social-care", 2),
             "candidate",
         ),
+        ("candidate zero", with_reason("social-care", 0), "candidate"),
         (
-            json!({"agency_id": "social-care", "candidate": 0, "reason": REASON}),
-            "candidate",
-        ),
-        (
-            json!({"agency_id": "school-a", "candidate": 1, "reason": REASON}),
+            "an agency without candidates",
+            with_reason("school-a", 1),
             "agency_id",
         ),
-        (
-            json!({"agency_id": "health", "candidate": 1, "reason": REASON}),
-            "agency_id",
-        ),
-    ] {
+        ("an agency not asked", with_reason("health", 1), "agency_id"),
+    ];
+    for (case, body, field) in bad_bodies {
         let (status, problem) = confirm(&fed, &dsl, &reference, body).await;
-        assert_eq!(status, 400, "{problem}");
-        assert_eq!(fields(&problem), [field], "{problem}");
+        assert_eq!(status, 400, "{case}: {problem}");
+        assert_eq!(fields(&problem), [field], "{case}: {problem}");
     }
 
     // An altered reference.
@@ -423,34 +369,28 @@ async fn confirmation_refusals() {
 
     // At the node: a token altered, or presented for another practitioner, is refused,
     // and nothing is linked or audited as confirmed.
-    let node = fed.node_url("social-care");
-    let answer: Value = fed
-        .gateway_identity()
-        .post(format!("{node}/v1/federation/match?{CTX}"))
-        .bearer_auth(&dsl)
+    let answer = fed
+        .as_gateway(
+            reqwest::Method::POST,
+            "social-care",
+            &format!("/v1/federation/match?{CTX}"),
+            &dsl,
+        )
         .json(&query("Rosalind"))
-        .send()
+        .answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(answer["outcome"], "candidates", "{answer}");
     assert!(answer.get("local_ref").is_none(), "{answer}");
     let token = answer["candidate_tokens"][0].as_str().unwrap().to_owned();
+    let confirm_path = format!("/v1/federation/match/confirm?{CTX}");
     let node_confirm = |token: String, who: String| {
-        let client = fed.gateway_identity();
-        let url = format!("{node}/v1/federation/match/confirm?{CTX}");
+        let request = fed
+            .as_gateway(reqwest::Method::POST, "social-care", &confirm_path, &who)
+            .json(&json!({"candidate_token": token, "reason": REASON}));
         async move {
-            let response = client
-                .post(url)
-                .bearer_auth(who)
-                .json(&json!({"candidate_token": token, "reason": REASON}))
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap())
+            let answer = request.answer().await;
+            (answer.status, answer.json())
         }
     };
     let mut tampered = token.clone().into_bytes();
@@ -545,13 +485,7 @@ async fn a_candidate_found_before_its_node_restarted_can_still_be_confirmed() {
     let mut fed = spawn_federation(two_agencies()).await.unwrap();
     seed_drifted_child(&fed).await;
     let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
-    let found = search(&fed, &dsl, &query("Rosalind")).await;
-    assert_eq!(
-        agency(&found, "social-care")["status"],
-        "candidates",
-        "{found}"
-    );
-    let reference = found["reference"].as_str().unwrap().to_owned();
+    let (_, reference) = search_with_candidates(&fed, &dsl).await;
 
     // The node goes down and comes back between the search and the confirmation: its
     // candidate-token key is on file, so the token it issued still opens.

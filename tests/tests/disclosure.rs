@@ -7,16 +7,14 @@
 
 use diesel::RunQueryDsl;
 use federation::seed::SyntheticChild;
-use federation_tests::{Options, TestFederation, spawn_federation};
+use federation_tests::{Call, Options, SAFEGUARDING, TestFederation, spawn_federation};
 use schemas::PractitionerRole::{self, *};
 use serde_json::{Value, json};
 
+const PUBLIC_TASK: &str = "legal_basis=public_task";
+
 fn social_care_only() -> Options {
-    Options {
-        nodes: vec!["social-care", "school-a", "school-b"],
-        children: 300,
-        ..Options::default()
-    }
+    Options::nodes(&["social-care", "school-a", "school-b"], 300)
 }
 
 fn cp_child(fed: &TestFederation) -> &SyntheticChild {
@@ -34,20 +32,11 @@ fn holding<'a>(child: &'a SyntheticChild, node: &str) -> &'a federation::seed::H
 /// requester that may see it.
 async fn local_ref(fed: &TestFederation, node: &str, child: &SyntheticChild) -> String {
     let token = fed.token(SocialWorker, "social-care");
-    let answer: Value = fed
-        .gateway_identity()
-        .post(format!(
-            "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
-            fed.node_url(node)
-        ))
-        .bearer_auth(token)
-        .json(&json!({"identifiers": {"upn": child.upn}}))
-        .send()
+    let query = json!({"identifiers": {"upn": child.upn}});
+    let answer = fed
+        .node_match(node, &token, SAFEGUARDING, &query)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     answer["local_ref"].as_str().expect("held").to_owned()
 }
 
@@ -58,18 +47,21 @@ async fn read(
     token: &str,
     query: &str,
 ) -> (u16, Value) {
-    let response = fed
-        .gateway_identity()
-        .get(format!(
-            "{}/v1/federation/children/{reference}/records?{query}",
-            fed.node_url(node)
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let answer = fed.node_records(node, token, reference, query).await;
+    (answer.status, answer.json())
+}
+
+/// The social-care federation, and the social care node's reference for the child
+/// with a child protection plan.
+async fn cp_child_at_social_care() -> (TestFederation, String) {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let reference = local_ref(&fed, "social-care", cp_child(&fed)).await;
+    (fed, reference)
+}
+
+/// Reads the child's records at the social care node.
+async fn read_cp(fed: &TestFederation, reference: &str, token: &str, query: &str) -> (u16, Value) {
+    read(fed, "social-care", reference, token, query).await
 }
 
 fn level(answer: &Value, category: &str) -> String {
@@ -81,124 +73,69 @@ fn level(answer: &Value, category: &str) -> String {
 }
 
 async fn record_consent(fed: &TestFederation, node: &str, local_id: &str, decision: Value) {
-    let response = fed
-        .integration_client(node)
-        .post(format!(
-            "{}/v1/children/{local_id}/consents",
-            fed.node_url(node)
-        ))
-        .json(&decision)
-        .send()
+    fed.system(node)
+        .post(&format!("/v1/children/{local_id}/consents"), &decision)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        .expect(201);
+}
+
+/// (role, agency, purpose, legal basis, expected status, expected level of the child
+/// protection plan; `none` means withheld because consent was refused)
+type CpCase<'a> = (PractitionerRole, &'a str, &'a str, &'a str, u16, &'a str);
+
+/// Reads the child's records at the social care node for each case and checks the
+/// status and the level of the child protection plan, naming the case on failure.
+async fn expect_cp_levels(fed: &TestFederation, reference: &str, when: &str, cases: &[CpCase<'_>]) {
+    for (role, agency, purpose, basis, status, expected) in cases {
+        let case = format!("{when}: {role:?} {purpose} {basis}");
+        let token = fed.token(*role, agency);
+        let (got, answer) = read_cp(
+            fed,
+            reference,
+            &token,
+            &format!("purpose={purpose}&{basis}"),
+        )
+        .await;
+        assert_eq!(got, *status, "{case}: {answer}");
+        if *status == 200 {
+            assert_eq!(level(&answer, "child_protection_plan"), *expected, "{case}");
+        }
+        if *expected == "none" {
+            let cp = answer["disclosure"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["category"] == "child_protection_plan")
+                .unwrap();
+            assert_eq!(cp["withheld"], "consent_refused", "{case}");
+        }
+    }
 }
 
 /// Role × purpose × legal basis × consent state → the exact level of the child
 /// protection plan at the social care node (`404` = answered as not held).
 #[tokio::test]
 async fn disclosure_matrix_for_a_child_protection_plan() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let (fed, reference) = cp_child_at_social_care().await;
     let child = cp_child(&fed);
-    let reference = local_ref(&fed, "social-care", child).await;
     let sc = holding(child, "social-care");
     let override_reason =
         "legal_basis=safeguarding_override&reason=child%20disclosed%20harm%20this%20morning";
 
     // (role, agency, purpose, legal basis, expected status, expected CP level)
-    let without_consent: &[(PractitionerRole, &str, &str, &str, u16, &str)] = &[
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            "legal_basis=public_task",
-            200,
-            "full",
-        ),
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "education_support",
-            "legal_basis=public_task",
-            200,
-            "summary",
-        ),
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            "legal_basis=consent",
-            404,
-            "",
-        ),
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            override_reason,
-            200,
-            "full",
-        ),
-        (
-            Teacher,
-            "school-a",
-            "education_support",
-            "legal_basis=public_task",
-            200,
-            "summary",
-        ),
-        (
-            Teacher,
-            "school-a",
-            "care_planning",
-            "legal_basis=public_task",
-            404,
-            "",
-        ),
-        (
-            Teacher,
-            "school-a",
-            "education_support",
-            "legal_basis=consent",
-            404,
-            "",
-        ),
-        (
-            SocialWorker,
-            "social-care",
-            "care_planning",
-            "legal_basis=public_task",
-            200,
-            "full",
-        ),
-        (
-            SocialWorker,
-            "social-care",
-            "care_planning",
-            "legal_basis=consent",
-            200,
-            "full",
-        ),
+    #[rustfmt::skip]
+    let without_consent: &[CpCase] = &[
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", PUBLIC_TASK, 200, "full"),
+        (DesignatedSafeguardingLead, "school-a", "education_support", PUBLIC_TASK, 200, "summary"),
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", "legal_basis=consent", 404, ""),
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", override_reason, 200, "full"),
+        (Teacher, "school-a", "education_support", PUBLIC_TASK, 200, "summary"),
+        (Teacher, "school-a", "care_planning", PUBLIC_TASK, 404, ""),
+        (Teacher, "school-a", "education_support", "legal_basis=consent", 404, ""),
+        (SocialWorker, "social-care", "care_planning", PUBLIC_TASK, 200, "full"),
+        (SocialWorker, "social-care", "care_planning", "legal_basis=consent", 200, "full"),
     ];
-    for (role, agency, purpose, basis, status, expected) in without_consent {
-        let token = fed.token(*role, agency);
-        let (got, answer) = read(
-            &fed,
-            "social-care",
-            &reference,
-            &token,
-            &format!("purpose={purpose}&{basis}"),
-        )
-        .await;
-        assert_eq!(got, *status, "{role:?} {purpose} {basis}: {answer}");
-        if *status == 200 {
-            assert_eq!(
-                level(&answer, "child_protection_plan"),
-                *expected,
-                "{role:?} {purpose} {basis}"
-            );
-        }
-    }
+    expect_cp_levels(&fed, &reference, "without consent", without_consent).await;
 
     // The child refuses sharing their plan with schools; the decision caps school staff.
     record_consent(
@@ -210,79 +147,21 @@ async fn disclosure_matrix_for_a_child_protection_plan() {
         "decided_on": "2026-10-01", "recorded_by": "sw.county"}),
     )
     .await;
-    let with_refusal: &[(PractitionerRole, &str, &str, &str, u16, &str)] = &[
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            "legal_basis=public_task",
-            200,
-            "none",
-        ),
-        (
-            Teacher,
-            "school-a",
-            "education_support",
-            "legal_basis=public_task",
-            200,
-            "none",
-        ),
-        (
-            DesignatedSafeguardingLead,
-            "school-a",
-            "safeguarding",
-            override_reason,
-            200,
-            "full",
-        ),
-        (
-            SocialWorker,
-            "social-care",
-            "care_planning",
-            "legal_basis=public_task",
-            200,
-            "full",
-        ),
+    #[rustfmt::skip]
+    let with_refusal: &[CpCase] = &[
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", PUBLIC_TASK, 200, "none"),
+        (Teacher, "school-a", "education_support", PUBLIC_TASK, 200, "none"),
+        (DesignatedSafeguardingLead, "school-a", "safeguarding", override_reason, 200, "full"),
+        (SocialWorker, "social-care", "care_planning", PUBLIC_TASK, 200, "full"),
     ];
-    for (role, agency, purpose, basis, status, expected) in with_refusal {
-        let token = fed.token(*role, agency);
-        let (got, answer) = read(
-            &fed,
-            "social-care",
-            &reference,
-            &token,
-            &format!("purpose={purpose}&{basis}"),
-        )
-        .await;
-        assert_eq!(
-            got, *status,
-            "after refusal: {role:?} {purpose} {basis}: {answer}"
-        );
-        if *status == 200 {
-            assert_eq!(
-                level(&answer, "child_protection_plan"),
-                *expected,
-                "after refusal: {role:?} {purpose} {basis}"
-            );
-        }
-        if *expected == "none" {
-            let cp = answer["disclosure"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["category"] == "child_protection_plan")
-                .unwrap();
-            assert_eq!(cp["withheld"], "consent_refused");
-        }
-    }
+    expect_cp_levels(&fed, &reference, "after refusal", with_refusal).await;
 
     // Consent given later for every category: sharing on the basis of consent works.
     record_consent(&fed, "social-care", &sc.local_id, json!({
         "recipient_kind": "school", "state": "given", "decided_on": "2026-11-01", "recorded_by": "sw.county"})).await;
     let token = fed.token(DesignatedSafeguardingLead, "school-a");
-    let (got, answer) = read(
+    let (got, answer) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &token,
         "purpose=safeguarding&legal_basis=consent",
@@ -298,13 +177,10 @@ async fn disclosure_matrix_for_a_child_protection_plan() {
 
 #[tokio::test]
 async fn summary_is_the_impact_without_the_details_and_existence_is_a_contact_route() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    let child = cp_child(&fed);
-    let reference = local_ref(&fed, "social-care", child).await;
+    let (fed, reference) = cp_child_at_social_care().await;
     let teacher = fed.token(Teacher, "school-a");
-    let (status, answer) = read(
+    let (status, answer) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &teacher,
         "purpose=education_support&legal_basis=public_task",
@@ -360,14 +236,13 @@ async fn summary_is_the_impact_without_the_details_and_existence_is_a_contact_ro
 
 #[tokio::test]
 async fn nothing_to_see_is_answered_exactly_like_not_held() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let (fed, reference) = cp_child_at_social_care().await;
     let child = cp_child(&fed);
-    let reference = local_ref(&fed, "social-care", child).await;
     // A teacher reading for health care: the policy gives nothing, in any category.
     let token = fed.token(Teacher, "school-a");
     let ctx = "purpose=health_care&legal_basis=public_task";
 
-    let (held_status, held_body) = read(&fed, "social-care", &reference, &token, ctx).await;
+    let (held_status, held_body) = read_cp(&fed, &reference, &token, ctx).await;
     let (absent_status, absent_body) = read(
         &fed,
         "social-care",
@@ -379,22 +254,12 @@ async fn nothing_to_see_is_answered_exactly_like_not_held() {
     assert_eq!((held_status, &held_body), (absent_status, &absent_body));
     assert_eq!(held_status, 404);
 
-    let url = format!("{}/v1/federation/match?{ctx}", fed.node_url("social-care"));
     let find = |query: Value| {
-        let token = token.clone();
-        let client = fed.gateway_identity();
-        let url = url.clone();
+        let (fed, token) = (&fed, token.clone());
         async move {
-            client
-                .post(url)
-                .bearer_auth(token)
-                .json(&query)
-                .send()
+            fed.node_match("social-care", &token, ctx, &query)
                 .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+                .text
         }
     };
     let for_held =
@@ -406,13 +271,10 @@ async fn nothing_to_see_is_answered_exactly_like_not_held() {
 
 #[tokio::test]
 async fn override_needs_a_reason_and_a_policy_that_allows_it() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    let child = cp_child(&fed);
-    let reference = local_ref(&fed, "social-care", child).await;
+    let (fed, reference) = cp_child_at_social_care().await;
     let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
-    let (status, problem) = read(
+    let (status, problem) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &dsl,
         "purpose=safeguarding&legal_basis=safeguarding_override",
@@ -421,9 +283,8 @@ async fn override_needs_a_reason_and_a_policy_that_allows_it() {
     assert_eq!(status, 400);
     assert_eq!(problem["errors"][0]["field"], "reason");
     let teacher = fed.token(Teacher, "school-a");
-    let (status, problem) = read(
+    let (status, problem) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &teacher,
         "purpose=education_support&legal_basis=safeguarding_override&reason=worried",
@@ -436,9 +297,8 @@ async fn override_needs_a_reason_and_a_policy_that_allows_it() {
             .unwrap()
             .ends_with("/override-not-allowed")
     );
-    let (status, answer) = read(
+    let (status, answer) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &dsl,
         "purpose=safeguarding&legal_basis=safeguarding_override&reason=disclosed%20harm",
@@ -451,7 +311,7 @@ async fn override_needs_a_reason_and_a_policy_that_allows_it() {
         ("legal_basis=public_task", "no purpose"),
         ("purpose=safeguarding", "no legal basis"),
     ] {
-        let (status, _) = read(&fed, "social-care", &reference, &dsl, query).await;
+        let (status, _) = read_cp(&fed, &reference, &dsl, query).await;
         assert_eq!(status, 400, "{why}");
     }
     fed.shutdown().await;
@@ -462,14 +322,29 @@ fn database(fed: &TestFederation, node: &str) -> agency_node::db::DbConnection {
 }
 
 async fn verify(fed: &TestFederation, node: &str) -> Value {
-    let response = fed
-        .integration_client(node)
-        .get(format!("{}/v1/audit/verify", fed.node_url(node)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    fed.system(node).verify_audit().await
+}
+
+/// Makes some history at the social care node, changes its audit table with
+/// `statements` (given the number of entries) as someone with access to the database
+/// could, and checks the node's verification finds the chain broken at `first_broken`.
+async fn tampering_is_detected(
+    statements: impl Fn(u64) -> Vec<String>,
+    first_broken: impl Fn(u64) -> u64,
+) {
+    let fed = spawn_federation(social_care_only()).await.unwrap();
+    let entries = some_history(&fed).await;
+    let mut conn = database(&fed, "social-care");
+    for statement in statements(entries) {
+        diesel::sql_query(statement).execute(&mut conn).unwrap();
+    }
+    let report = verify(&fed, "social-care").await;
+    assert_eq!(
+        (report["intact"].clone(), report["first_broken"].clone()),
+        (json!(false), json!(first_broken(entries))),
+        "{report}"
+    );
+    fed.shutdown().await;
 }
 
 /// Makes a few audited disclosures and writes, returns how many entries there are.
@@ -478,9 +353,8 @@ async fn some_history(fed: &TestFederation) -> u64 {
     let reference = local_ref(fed, "social-care", child).await;
     let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
     for _ in 0..3 {
-        let (status, _) = read(
+        let (status, _) = read_cp(
             fed,
-            "social-care",
             &reference,
             &dsl,
             "purpose=safeguarding&legal_basis=public_task",
@@ -537,68 +411,44 @@ async fn audit_records_every_disclosure_and_write_in_an_intact_chain() {
 
 #[tokio::test]
 async fn editing_the_audit_in_the_database_file_is_detected() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    some_history(&fed).await;
-    diesel::sql_query("UPDATE audit_log SET purpose = 'education_support' WHERE seq = 3")
-        .execute(&mut database(&fed, "social-care"))
-        .unwrap();
-    let report = verify(&fed, "social-care").await;
-    assert_eq!(
-        (report["intact"].clone(), report["first_broken"].clone()),
-        (json!(false), json!(3)),
-        "{report}"
-    );
-    fed.shutdown().await;
+    tampering_is_detected(
+        |_| vec!["UPDATE audit_log SET purpose = 'education_support' WHERE seq = 3".into()],
+        |_| 3,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn deleting_an_audit_entry_is_detected() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    some_history(&fed).await;
-    diesel::sql_query("DELETE FROM audit_log WHERE seq = 4")
-        .execute(&mut database(&fed, "social-care"))
-        .unwrap();
-    let report = verify(&fed, "social-care").await;
-    assert_eq!(
-        (report["intact"].clone(), report["first_broken"].clone()),
-        (json!(false), json!(4)),
-        "{report}"
-    );
-    fed.shutdown().await;
+    tampering_is_detected(
+        |_| vec!["DELETE FROM audit_log WHERE seq = 4".into()],
+        |_| 4,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn reordering_audit_entries_is_detected() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    some_history(&fed).await;
-    let mut conn = database(&fed, "social-care");
-    for statement in [
-        "UPDATE audit_log SET seq = -1 WHERE seq = 3",
-        "UPDATE audit_log SET seq = 3 WHERE seq = 4",
-        "UPDATE audit_log SET seq = 4 WHERE seq = -1",
-    ] {
-        diesel::sql_query(statement).execute(&mut conn).unwrap();
-    }
-    let report = verify(&fed, "social-care").await;
-    assert_eq!(
-        (report["intact"].clone(), report["first_broken"].clone()),
-        (json!(false), json!(3)),
-        "{report}"
-    );
-    fed.shutdown().await;
+    tampering_is_detected(
+        |_| {
+            vec![
+                "UPDATE audit_log SET seq = -1 WHERE seq = 3".into(),
+                "UPDATE audit_log SET seq = 3 WHERE seq = 4".into(),
+                "UPDATE audit_log SET seq = 4 WHERE seq = -1".into(),
+            ]
+        },
+        |_| 3,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn cutting_the_end_of_the_audit_is_detected() {
-    let fed = spawn_federation(social_care_only()).await.unwrap();
-    let entries = some_history(&fed).await;
-    diesel::sql_query(format!("DELETE FROM audit_log WHERE seq = {entries}"))
-        .execute(&mut database(&fed, "social-care"))
-        .unwrap();
-    let report = verify(&fed, "social-care").await;
-    assert_eq!(report["intact"], false, "{report}");
-    assert_eq!(report["first_broken"], json!(entries));
-    fed.shutdown().await;
+    tampering_is_detected(
+        |entries| vec![format!("DELETE FROM audit_log WHERE seq = {entries}")],
+        |entries| entries,
+    )
+    .await;
 }
 
 #[test]
@@ -615,33 +465,13 @@ async fn gateway_search(
     child: &SyntheticChild,
     ctx: &str,
 ) -> String {
-    let found: Value = fed
-        .anonymous_client()
-        .post(format!("{}/v1/children:search?{ctx}", fed.gateway_url))
-        .bearer_auth(token)
-        .json(&federation_tests::query_for(child))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    found["reference"].as_str().expect("a reference").to_owned()
+    fed.reference_for(token, child, ctx).await
 }
 
 async fn gateway_report(fed: &TestFederation, token: &str, reference: &str) -> Value {
-    let response = fed
-        .anonymous_client()
-        .get(format!(
-            "{}/v1/children/{reference}/access-report",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .send()
+    fed.gateway_get(token, &format!("/v1/children/{reference}/access-report"))
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+        .expect(200)
 }
 
 fn sentences(report: &Value) -> Vec<String> {
@@ -662,21 +492,14 @@ async fn access_report_tells_the_child_who_saw_what_and_why() {
     // A school's DSL reads the child's view, then uses an override once.
     let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
     let reference = gateway_search(&fed, &dsl, child, safeguarding).await;
-    let view = fed
-        .anonymous_client()
-        .get(format!(
-            "{}/v1/children/{reference}/view?{safeguarding}",
-            fed.gateway_url
-        ))
-        .bearer_auth(&dsl)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(view.status(), 200);
-    let overridden = fed.anonymous_client()
-        .get(format!("{}/v1/children/{reference}/view?purpose=safeguarding&legal_basis=safeguarding_override&reason=disclosure%20in%20class", fed.gateway_url))
-        .bearer_auth(&dsl).send().await.unwrap();
-    assert_eq!(overridden.status(), 200);
+    fed.view(&dsl, &reference, safeguarding).await.expect(200);
+    fed.view(
+        &dsl,
+        &reference,
+        "purpose=safeguarding&legal_basis=safeguarding_override&reason=disclosure%20in%20class",
+    )
+    .await
+    .expect(200);
 
     // The child's social worker fetches the report on the child's behalf.
     let sw = fed.token(SocialWorker, "social-care");
@@ -745,19 +568,14 @@ async fn access_report_tells_the_child_who_saw_what_and_why() {
 
 #[tokio::test]
 async fn a_police_enquiry_is_deferred_from_the_report_until_released() {
-    let fed = spawn_federation(Options {
-        nodes: vec!["social-care", "police"],
-        children: 300,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let fed = spawn_federation(Options::nodes(&["social-care", "police"], 300))
+        .await
+        .unwrap();
     let child = cp_child(&fed);
     let reference = local_ref(&fed, "social-care", child).await;
     let officer = fed.token(PoliceOfficer, "police");
-    let (status, _) = read(
+    let (status, _) = read_cp(
         &fed,
-        "social-care",
         &reference,
         &officer,
         "purpose=safeguarding&legal_basis=public_task",
@@ -765,17 +583,10 @@ async fn a_police_enquiry_is_deferred_from_the_report_until_released() {
     .await;
     assert_eq!(status, 200);
 
+    let path = format!("/v1/federation/children/{reference}/access-report");
     let node_report = |token: String| {
-        let client = fed.gateway_identity();
-        let url = format!(
-            "{}/v1/federation/children/{reference}/access-report",
-            fed.node_url("social-care")
-        );
-        async move {
-            let response = client.get(url).bearer_auth(token).send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            response.json::<Value>().await.unwrap()
-        }
+        let request = fed.as_gateway(reqwest::Method::GET, "social-care", &path, &token);
+        async move { request.answer().await.expect(200) }
     };
     let by_police = |report: &Value| -> Vec<Value> {
         report["entries"]
@@ -797,17 +608,13 @@ async fn a_police_enquiry_is_deferred_from_the_report_until_released() {
     assert!(deferred[0]["deferred_until"].is_string());
 
     let seq = deferred[0]["audit_seq"].as_i64().unwrap();
-    let released = fed
-        .integration_client("social-care")
-        .post(format!(
-            "{}/v1/audit/{seq}/release",
-            fed.node_url("social-care")
-        ))
-        .json(&json!({"released_by": "dpo.county"}))
-        .send()
+    fed.system("social-care")
+        .post(
+            &format!("/v1/audit/{seq}/release"),
+            &json!({"released_by": "dpo.county"}),
+        )
         .await
-        .unwrap();
-    assert_eq!(released.status(), 201);
+        .expect(201);
     let sw_view = node_report(fed.token(SocialWorker, "social-care")).await;
     let visible = by_police(&sw_view);
     assert_eq!(visible.len(), 1, "{sw_view}");
@@ -862,8 +669,8 @@ const SCHOOL: &[&str] = &[
 /// `policy` where the policy grants nothing.
 #[tokio::test]
 async fn every_category_gets_the_level_its_policy_grants() {
-    let fed = spawn_federation(Options {
-        nodes: vec![
+    let fed = spawn_federation(Options::nodes(
+        &[
             "social-care",
             "school-a",
             "school-b",
@@ -871,9 +678,8 @@ async fn every_category_gets_the_level_its_policy_grants() {
             "police",
             "early-help",
         ],
-        children: 300,
-        ..Options::default()
-    })
+        300,
+    ))
     .await
     .unwrap();
     let child = cp_child(&fed);

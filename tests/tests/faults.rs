@@ -4,7 +4,7 @@
 // Test helpers here panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use federation_tests::{Misbehaviour, Options, query_for, spawn_federation};
+use federation_tests::{Misbehaviour, Options, SAFEGUARDING, query_for, spawn_federation};
 use schemas::PractitionerRole;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -128,15 +128,10 @@ async fn search(fed: &federation_tests::TestFederation, token: &str, query: &Val
 }
 
 async fn breaker_state(fed: &federation_tests::TestFederation, node: &str) -> String {
-    let ready: Value = fed
-        .anonymous_client()
-        .get(format!("{}/readyz", fed.gateway_url))
-        .send()
+    let ready = fed
+        .fetch(&format!("{}/readyz", fed.gateway_url))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     ready["breakers"][node]
         .as_str()
         .unwrap_or("unknown")
@@ -193,13 +188,9 @@ async fn a_failing_node_trips_its_breaker_which_closes_again_when_it_recovers() 
 
 #[tokio::test]
 async fn the_gateway_refuses_a_node_presenting_another_members_certificate() {
-    let fed = spawn_federation(Options {
-        nodes: vec!["school-a", "police"],
-        children: 50,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let fed = spawn_federation(Options::nodes(&["school-a", "police"], 50))
+        .await
+        .unwrap();
     // Point the directory's police entry at school A's node: a valid federation
     // certificate, but not police's.
     let text = std::fs::read_to_string(&fed.files.directory_file).unwrap();
@@ -244,22 +235,17 @@ async fn past_the_fan_out_limit_the_gateway_says_busy_at_once() {
     let busy = async {
         // Starts while the first search waits on the silent node.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        fed.anonymous_client()
-            .post(format!(
-                "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
-                fed.gateway_url
-            ))
-            .bearer_auth(&token)
-            .json(&query)
-            .send()
-            .await
-            .unwrap()
+        fed.gateway_post(
+            &token,
+            &format!("/v1/children:search?{SAFEGUARDING}"),
+            &query,
+        )
+        .await
     };
     let (first, second) = tokio::join!(slow, busy);
     assert_eq!(status(&first["agencies"], "silent").0, "timeout");
-    assert_eq!(second.status(), 503);
-    assert_eq!(second.headers()["retry-after"], "1");
-    assert_eq!(second.headers()["content-type"], "application/problem+json");
+    assert_eq!(second.header("retry-after"), "1");
+    second.expect_any_problem(503);
     // Once the first is done, the slot is free again.
     let again = search(&fed, &token, &query).await;
     assert_eq!(status(&again["agencies"], "school-a").0, "held");

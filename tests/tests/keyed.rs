@@ -8,7 +8,7 @@
 //! are captured at debug level; the node's database file is read as bytes.
 
 use agency_node::matching::MatchingMode;
-use federation_tests::{Options, TestFederation, query_for, spawn_federation};
+use federation_tests::{Call, Options, SAFEGUARDING, TestFederation, query_for, spawn_federation};
 use schemas::PractitionerRole;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -122,19 +122,7 @@ fn database_text(fed: &TestFederation) -> String {
 
 async fn search(fed: &TestFederation, query: &Value) -> Value {
     let token = fed.token(PractitionerRole::SocialWorker, WATCHED);
-    let response = fed
-        .anonymous_client()
-        .post(format!(
-            "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .json(query)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    fed.search(&token, query).await
 }
 
 fn status_at(found: &Value, agency: &str) -> String {
@@ -253,26 +241,21 @@ async fn a_keyed_node_refuses_plain_queries_and_foreign_keys() {
     })
     .await
     .unwrap();
-    let url = |path: &str| {
-        format!(
-            "{}{path}?purpose=safeguarding&legal_basis=public_task",
-            fed.node_url("school-a")
+    let dsl = fed.dsl_token();
+    let keyed_match = |query: Value| {
+        fed.as_gateway(
+            reqwest::Method::POST,
+            "school-a",
+            &format!("/v1/federation/match/keyed?{SAFEGUARDING}"),
+            &dsl,
         )
+        .json(&query)
+        .answer()
     };
-    let client = fed.gateway_identity();
     // Plain demographics are refused before anything is matched.
-    let response = client
-        .post(url("/v1/federation/match"))
-        .bearer_auth(fed.dsl_token())
-        .json(&stranger())
-        .send()
+    fed.node_match("school-a", &dsl, SAFEGUARDING, &stranger())
         .await
-        .unwrap();
-    assert_eq!(response.status(), 409);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
+        .expect_any_problem(409);
 
     // A query encoded under another key is refused, and says so.
     let other = agency_node::matching::MatchingKey::from_base64(
@@ -281,15 +264,9 @@ async fn a_keyed_node_refuses_plain_queries_and_foreign_keys() {
     .unwrap();
     let plain: schemas::ChildQuery = serde_json::from_value(stranger()).unwrap();
     let foreign = other.encode_query(&plain);
-    let response = client
-        .post(url("/v1/federation/match/keyed"))
-        .bearer_auth(fed.dsl_token())
-        .json(&foreign)
-        .send()
+    let body = keyed_match(serde_json::to_value(&foreign).unwrap())
         .await
-        .unwrap();
-    assert_eq!(response.status(), 409);
-    let body: Value = response.json().await.unwrap();
+        .expect(409);
     assert!(
         body["detail"].as_str().unwrap().contains(other.id()),
         "{body}"
@@ -298,15 +275,7 @@ async fn a_keyed_node_refuses_plain_queries_and_foreign_keys() {
     // Malformed encodings are a 400 naming the field.
     let mut broken = serde_json::to_value(&foreign).unwrap();
     broken["demographics"]["given_name"]["bloom"] = json!("Quillon");
-    let response = client
-        .post(url("/v1/federation/match/keyed"))
-        .bearer_auth(fed.dsl_token())
-        .json(&broken)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
+    let body = keyed_match(broken).await.expect(400);
     assert!(
         body.to_string().contains("demographics.given_name.bloom"),
         "{body}"

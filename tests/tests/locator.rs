@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use base64::Engine;
-use federation_tests::{Options, spawn_federation};
+use federation_tests::{Call, Options, spawn_federation};
 use serde_json::Value;
 use trust::locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 
@@ -94,13 +94,9 @@ async fn a_gateway_reads_a_filter_that_finds_every_child_the_node_holds() {
 
 #[tokio::test]
 async fn only_gateways_read_the_filter() {
-    let fed = spawn_federation(Options {
-        nodes: vec!["school-a"],
-        children: 20,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let fed = spawn_federation(Options::nodes(&["school-a"], 20))
+        .await
+        .unwrap();
     let url = format!("{}/v1/federation/locator-filter", fed.node_url("school-a"));
     for (who, client, code) in [
         (
@@ -110,18 +106,12 @@ async fn only_gateways_read_the_filter() {
         ),
         ("no certificate", fed.anonymous_client(), "not-a-member"),
     ] {
-        let response = client.get(&url).send().await.unwrap();
-        assert_eq!(response.status(), 403, "{who}");
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json",
-            "{who}"
-        );
-        let problem: Value = response.json().await.unwrap();
-        assert!(
-            problem["type"].as_str().unwrap().ends_with(code),
-            "{who}: {problem}"
-        );
+        let problem = client
+            .get(&url)
+            .answer()
+            .await
+            .case(who)
+            .expect_problem(403, code);
         assert!(problem.get("filter").is_none());
     }
     fed.shutdown().await;
@@ -129,15 +119,7 @@ async fn only_gateways_read_the_filter() {
 
 /// The gateway's locator decisions so far, from its metrics.
 async fn locator_metrics(fed: &federation_tests::TestFederation) -> (u64, u64, u64, u64) {
-    let text = fed
-        .anonymous_client()
-        .get(format!("{}/metrics", fed.gateway_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = fed.gateway_metrics().await;
     let value = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())

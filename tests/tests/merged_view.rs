@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use federation::seed::SyntheticChild;
-use federation_tests::{Options, TestFederation, query_for, spawn_federation};
+use federation_tests::{Answer, Options, SAFEGUARDING, TestFederation, spawn_federation};
 use schemas::{PractitionerRole, RecordCategory, RecordUpsert};
 use serde_json::Value;
 
@@ -36,37 +36,13 @@ fn social_worker(fed: &TestFederation) -> String {
 }
 
 async fn reference_for(fed: &TestFederation, token: &str, child: &SyntheticChild) -> String {
-    let response = fed
-        .anonymous_client()
-        .post(format!(
-            "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .json(&query_for(child))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let found: Value = response.json().await.unwrap();
-    found["reference"].as_str().unwrap().to_owned()
+    fed.reference_for(token, child, SAFEGUARDING).await
 }
 
-async fn view(
-    fed: &TestFederation,
-    token: &str,
-    reference: &str,
-    filter: &str,
-) -> reqwest::Response {
-    fed.anonymous_client()
-        .get(format!(
-            "{}/v1/children/{reference}/view?purpose=safeguarding&legal_basis=public_task{filter}",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .send()
+/// The merged view in a safeguarding context, with a filter (`&from=…`) or "".
+async fn view(fed: &TestFederation, token: &str, reference: &str, filter: &str) -> Answer {
+    fed.view(token, reference, &format!("{SAFEGUARDING}{filter}"))
         .await
-        .unwrap()
 }
 
 fn ids(list: &Value, key: &str) -> Vec<String> {
@@ -96,9 +72,7 @@ async fn a_child_on_a_cp_plan_with_exclusions_and_encompass_gets_an_actionable_v
         .expect("a seeded child with a CP plan, a suspension and an Encompass notification");
     let token = social_worker(&fed);
     let reference = reference_for(&fed, &token, child).await;
-    let response = view(&fed, &token, &reference, "").await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = view(&fed, &token, &reference, "").await.expect(200);
 
     // Chronology: every disclosed record, from at least three agencies, newest first,
     // same-day events by agency id then source id.
@@ -219,8 +193,7 @@ async fn a_child_on_a_cp_plan_with_exclusions_and_encompass_gets_an_actionable_v
         &format!("&from={from}&category=exclusion&category=encompass_notification"),
     )
     .await;
-    assert_eq!(filtered.status(), 200);
-    let filtered: Value = filtered.json().await.unwrap();
+    let filtered = filtered.expect(200);
     let kept = |r: &&RecordUpsert| {
         matches!(
             r.category,
@@ -271,7 +244,7 @@ async fn a_child_on_a_cp_plan_with_exclusions_and_encompass_gets_an_actionable_v
         &format!("&from={from}&category=exclusion,encompass_notification"),
     )
     .await;
-    let commas: Value = commas.json().await.unwrap();
+    let commas = commas.json();
     assert_eq!(commas["chronology"], filtered["chronology"]);
     fed.shutdown().await;
 }
@@ -294,13 +267,10 @@ async fn an_invalid_view_filter_is_a_problem_naming_the_field() {
         ("&category=gossip", "category"),
         ("&category=attendance,", "category"),
     ] {
-        let response = view(&fed, &token, &reference, filter).await;
-        assert_eq!(response.status(), 400, "{filter}");
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json"
-        );
-        let problem: Value = response.json().await.unwrap();
+        let problem = view(&fed, &token, &reference, filter)
+            .await
+            .case(filter)
+            .expect_any_problem(400);
         assert_eq!(problem["errors"][0]["field"], field, "{filter}: {problem}");
     }
     fed.shutdown().await;
@@ -322,11 +292,7 @@ async fn school_moves_plan_steps_and_new_social_workers_are_transitions() {
         .find(|c| records(c, RecordCategory::Enrolment).count() == 2)
         .expect("a child who moved school");
     let reference = reference_for(&fed, &token, mover).await;
-    let body: Value = view(&fed, &token, &reference, "")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = view(&fed, &token, &reference, "").await.json();
     let now = records(mover, RecordCategory::Enrolment)
         .find(|r| r.effective_to.is_none())
         .unwrap();
@@ -361,11 +327,7 @@ async fn school_moves_plan_steps_and_new_social_workers_are_transitions() {
         })
         .expect("a child whose plan changed and who has a new social worker");
     let reference = reference_for(&fed, &token, stepped).await;
-    let body: Value = view(&fed, &token, &reference, "")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = view(&fed, &token, &reference, "").await.json();
     let transitions = body["transitions"].as_array().unwrap();
     let kinds: Vec<&str> = transitions
         .iter()
@@ -394,9 +356,7 @@ async fn school_moves_plan_steps_and_new_social_workers_are_transitions() {
         "&category=allocated_social_worker",
     )
     .await
-    .json()
-    .await
-    .unwrap();
+    .json();
     let kinds: Vec<&str> = filtered["transitions"]
         .as_array()
         .unwrap()

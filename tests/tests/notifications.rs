@@ -7,7 +7,8 @@
 
 use chrono::{Duration as ChronoDuration, Utc};
 use federation::plan::NotificationKnobs;
-use federation_tests::{Options, TestFederation, query_for, spawn_federation};
+use federation_tests::scenario::problem_fields;
+use federation_tests::{Answer, Call, Options, TestFederation, query_for, spawn_federation};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -58,13 +59,9 @@ const CIRCUMSTANCES: &str = "Neighbour reported shouting; officers attended";
 /// Records an Encompass notification at the police node; returns the raised event id.
 async fn record_incident(fed: &TestFederation, police_local_id: &str, source_id: &str) -> String {
     let incident_at = (Utc::now() - ChronoDuration::hours(2)).to_rfc3339();
-    let response = fed
-        .integration_client("police")
-        .post(format!(
-            "{}/v1/children/{police_local_id}/records",
-            fed.node_url("police")
-        ))
-        .json(&json!({
+    let police = fed.system("police");
+    police
+        .post_record(police_local_id, &json!({
             "source_system_id": source_id,
             "category": "encompass_notification",
             "effective_from": Utc::now().date_naive(),
@@ -78,23 +75,10 @@ async fn record_incident(fed: &TestFederation, police_local_id: &str, source_id:
                 "circumstances": CIRCUMSTANCES,
             }
         }))
-        .send()
         .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        .expect(201);
     // The event is in the outbox, committed with the record.
-    let outbox: Value = fed
-        .integration_client("police")
-        .get(format!(
-            "{}/v1/notifications/outbox",
-            fed.node_url("police")
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let outbox = police.get("/v1/notifications/outbox").await.expect(200);
     outbox["items"]
         .as_array()
         .unwrap()
@@ -105,17 +89,10 @@ async fn record_incident(fed: &TestFederation, police_local_id: &str, source_id:
 }
 
 async fn outbox_event(fed: &TestFederation, id: &str) -> Value {
-    fed.integration_client("police")
-        .get(format!(
-            "{}/v1/notifications/outbox/{id}",
-            fed.node_url("police")
-        ))
-        .send()
+    fed.system("police")
+        .get(&format!("/v1/notifications/outbox/{id}"))
         .await
-        .unwrap()
         .json()
-        .await
-        .unwrap()
 }
 
 /// Polls the police outbox until `done` holds for the event.
@@ -137,15 +114,11 @@ async fn wait_for(
 }
 
 async fn inbox(fed: &TestFederation, node: &str) -> Vec<Value> {
-    let body: Value = fed
-        .integration_client(node)
-        .get(format!("{}/v1/notifications/inbox", fed.node_url(node)))
-        .send()
+    let body = fed
+        .system(node)
+        .get("/v1/notifications/inbox")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .expect(200);
     body["items"].as_array().unwrap().clone()
 }
 
@@ -168,16 +141,22 @@ async fn copies_at_school_a(fed: &TestFederation, id: &str) -> usize {
 }
 
 /// School A's system acknowledges the event on behalf of its DSL.
-async fn acknowledge_at_school_a(fed: &TestFederation, id: &str) -> reqwest::Response {
-    fed.integration_client("school-a")
-        .post(format!(
-            "{}/v1/notifications/inbox/{id}/acknowledge",
-            fed.node_url("school-a")
-        ))
-        .json(&json!({"by": "dsl.school-a"}))
-        .send()
+async fn acknowledge_at_school_a(fed: &TestFederation, id: &str) -> Answer {
+    fed.system("school-a")
+        .post(
+            &format!("/v1/notifications/inbox/{id}/acknowledge"),
+            &json!({"by": "dsl.school-a"}),
+        )
         .await
+}
+
+/// Whether a listing (`{"items": [...]}`) holds the event.
+fn lists(listing: &Value, id: &str) -> bool {
+    listing["items"]
+        .as_array()
         .unwrap()
+        .iter()
+        .any(|i| i["id"] == id)
 }
 
 fn recipient<'a>(event: &'a Value, agency: &str) -> Option<&'a Value> {
@@ -241,9 +220,7 @@ async fn encompass_reaches_the_childs_school_as_a_summary_and_no_other_school() 
     );
 
     // The school's DSL acknowledges; the police see it.
-    let response = acknowledge_at_school_a(&fed, &id).await;
-    assert_eq!(response.status(), 200);
-    let acked: Value = response.json().await.unwrap();
+    let acked = acknowledge_at_school_a(&fed, &id).await.expect(200);
     assert_eq!(acked["acknowledged_by"], "dsl.school-a");
     assert_eq!(acked["at_risk"], false);
     wait_for(&fed, &id, "acknowledgement", |e| {
@@ -309,17 +286,19 @@ async fn an_event_committed_before_the_sender_stopped_is_delivered_after_restart
 async fn a_paused_subscription_receives_nothing() {
     let fed = federation().await;
     let (police_id, _, _) = known_child(&fed);
-    let paused = fed
-        .integration_client("school-a")
-        .put(format!(
-            "{}/v1/notifications/subscriptions/encompass_notification",
-            fed.node_url("school-a")
-        ))
-        .json(&json!({"active": false}))
-        .send()
+    let subscription = |event: &str, active: bool| {
+        fed.system("school-a")
+            .client
+            .put(format!(
+                "{}/v1/notifications/subscriptions/{event}",
+                fed.node_url("school-a")
+            ))
+            .json(&json!({"active": active}))
+            .answer()
+    };
+    subscription("encompass_notification", false)
         .await
-        .unwrap();
-    assert_eq!(paused.status(), 200);
+        .expect(200);
     let id = record_incident(&fed, &police_id, "POL-ENC-T4").await;
     let event = wait_for(&fed, &id, "routing", |e| e["status"] == "delivered").await;
     assert_eq!(
@@ -333,17 +312,7 @@ async fn a_paused_subscription_receives_nothing() {
             .all(|i| i["id"] != id.as_str())
     );
 
-    let unknown = fed
-        .integration_client("school-a")
-        .put(format!(
-            "{}/v1/notifications/subscriptions/gossip",
-            fed.node_url("school-a")
-        ))
-        .json(&json!({"active": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 400);
+    subscription("gossip", true).await.expect(400);
     fed.shutdown().await;
 }
 
@@ -351,7 +320,7 @@ async fn a_paused_subscription_receives_nothing() {
 /// school A would receive for event `id`.
 async fn delivery_body(fed: &TestFederation, id: &str) -> Vec<u8> {
     let (_, _, child) = known_child(fed);
-    let offer: Value = fed
+    let offer = fed
         .gateway_identity()
         .post(format!(
             "{}/v1/federation/notifications/offers",
@@ -361,12 +330,9 @@ async fn delivery_body(fed: &TestFederation, id: &str) -> Vec<u8> {
             "event_id": id, "event_type": "encompass_notification", "sender": "police",
             "child": query_for(child),
         }))
-        .send()
+        .answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json();
     assert_eq!(offer["wanted"], true, "{offer:#}");
     serde_json::to_vec(&json!({
         "id": id, "event_type": "encompass_notification",
@@ -385,7 +351,7 @@ async fn post_signed(
     timestamp: i64,
     signature: &str,
     body: Vec<u8>,
-) -> reqwest::Response {
+) -> Answer {
     client
         .post(format!(
             "{}/v1/federation/notifications",
@@ -396,9 +362,8 @@ async fn post_signed(
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
         .body(body)
-        .send()
+        .answer()
         .await
-        .unwrap()
 }
 
 async fn redeliver(fed: &TestFederation, id: &str) -> Value {
@@ -406,23 +371,23 @@ async fn redeliver(fed: &TestFederation, id: &str) -> Value {
     let secret = fed.webhook_secret("school-a").unwrap();
     let now = Utc::now().timestamp();
     let signature = secret.sign(id, now, &body);
-    let response = post_signed(fed, &fed.gateway_identity(), id, now, &signature, body).await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    post_signed(fed, &fed.gateway_identity(), id, now, &signature, body)
+        .await
+        .expect(200)
 }
 
-/// The problem's code: the last segment of its type URI.
-fn code(p: &Value) -> Option<&str> {
-    p["type"].as_str().and_then(|t| t.rsplit('/').next())
-}
-
-async fn problem(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    (status, response.json().await.unwrap())
+/// A delivery to school A that must be refused, and how.
+struct Refused<'a> {
+    case: &'static str,
+    client: &'a reqwest::Client,
+    timestamp: i64,
+    signature: String,
+    body: Vec<u8>,
+    status: u16,
+    /// The problem's code, if the case is about which refusal it is.
+    code: Option<&'static str>,
+    /// What the problem's detail must say, if anything in particular.
+    detail: Option<&'static str>,
 }
 
 #[tokio::test]
@@ -434,59 +399,83 @@ async fn deliveries_that_are_not_signed_right_are_refused() {
     let gateway = fed.gateway_identity();
     let now = Utc::now().timestamp();
 
-    // Tampered: the body changed after signing.
     let signature = secret.sign(&id, now, &body);
+    let old = now - 600;
     let mut tampered = body.clone();
     let at = tampered.iter().position(|b| *b == b'P').unwrap();
     tampered[at] = b'Q';
-    let (status, p) =
-        problem(post_signed(&fed, &gateway, &id, now, &signature, tampered).await).await;
-    assert_eq!((status, code(&p)), (401, Some("bad-signature")), "{p:#}");
-
-    // Replayed: a correctly signed delivery from ten minutes ago.
-    let old = now - 600;
-    let signature = secret.sign(&id, old, &body);
-    let (status, p) =
-        problem(post_signed(&fed, &gateway, &id, old, &signature, body.clone()).await).await;
-    assert_eq!(status, 401);
-    assert!(p["detail"].as_str().unwrap().contains("replay"), "{p:#}");
-
-    // Signed with another node's secret.
-    let wrong = fed.webhook_secret("school-b").unwrap();
-    let signature = wrong.sign(&id, now, &body);
-    let (status, _) =
-        problem(post_signed(&fed, &gateway, &id, now, &signature, body.clone()).await).await;
-    assert_eq!(status, 401);
-
-    // Right signature, but not from a gateway: the school's own system, and no
-    // certificate at all.
-    let signature = secret.sign(&id, now, &body);
-    let (status, p) = problem(
-        post_signed(
-            &fed,
-            &fed.integration_client("school-a"),
-            &id,
-            now,
-            &signature,
-            body.clone(),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!((status, code(&p)), (403, Some("forbidden")));
-    let (status, p) = problem(
-        post_signed(
-            &fed,
-            &fed.anonymous_client(),
-            &id,
-            now,
-            &signature,
-            body.clone(),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!((status, code(&p)), (403, Some("not-a-member")));
+    let refused_by = |case, client, status, code| Refused {
+        case,
+        client,
+        timestamp: now,
+        signature: signature.clone(),
+        body: body.clone(),
+        status,
+        code: Some(code),
+        detail: None,
+    };
+    let integration = fed.integration_client("school-a");
+    let anonymous = fed.anonymous_client();
+    let refusals = [
+        Refused {
+            body: tampered,
+            ..refused_by(
+                "the body changed after signing",
+                &gateway,
+                401,
+                "bad-signature",
+            )
+        },
+        Refused {
+            timestamp: old,
+            signature: secret.sign(&id, old, &body),
+            code: None,
+            detail: Some("replay"),
+            ..refused_by(
+                "a correctly signed delivery from ten minutes ago",
+                &gateway,
+                401,
+                "",
+            )
+        },
+        Refused {
+            signature: fed
+                .webhook_secret("school-b")
+                .unwrap()
+                .sign(&id, now, &body),
+            code: None,
+            ..refused_by("signed with another node's secret", &gateway, 401, "")
+        },
+        // Right signature, but not from a gateway.
+        refused_by(
+            "from the school's own system",
+            &integration,
+            403,
+            "forbidden",
+        ),
+        refused_by(
+            "with no certificate at all",
+            &anonymous,
+            403,
+            "not-a-member",
+        ),
+    ];
+    for r in refusals {
+        let answer = post_signed(&fed, r.client, &id, r.timestamp, &r.signature, r.body)
+            .await
+            .case(r.case);
+        let p = match r.code {
+            Some(code) => answer.expect_problem(r.status, code),
+            None => answer.expect_any_problem(r.status),
+        };
+        if let Some(detail) = r.detail {
+            assert!(
+                p["detail"].as_str().unwrap().contains(detail),
+                "{}: {p:#}",
+                r.case
+            );
+        }
+    }
 
     // None of the refused deliveries was stored; the right one is.
     assert!(
@@ -495,12 +484,8 @@ async fn deliveries_that_are_not_signed_right_are_refused() {
             .iter()
             .all(|i| i["id"] != id.as_str())
     );
-    let response = post_signed(&fed, &gateway, &id, now, &signature, body).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["outcome"],
-        "delivered"
-    );
+    let delivered = post_signed(&fed, &gateway, &id, now, &signature, body).await;
+    assert_eq!(delivered.expect(200)["outcome"], "delivered");
     assert_eq!(copies_at_school_a(&fed, &id).await, 1);
     fed.shutdown().await;
 }
@@ -516,65 +501,46 @@ async fn only_agency_nodes_may_ask_the_gateway_to_route() {
         "payloads": [{"kind": "school", "level": "summary", "impact": "x"}],
     });
     let url = format!("{}/v1/notifications", fed.gateway_url);
-    let (status, p) = problem(
-        fed.integration_client("police")
+    for (case, client, code) in [
+        (
+            "a node's integration client",
+            fed.integration_client("police"),
+            "forbidden",
+        ),
+        (
+            "a caller without a certificate",
+            fed.anonymous_client(),
+            "not-a-member",
+        ),
+    ] {
+        client
             .post(&url)
             .json(&body)
-            .send()
+            .answer()
             .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!((status, code(&p)), (403, Some("forbidden")), "{p:#}");
-    let (status, p) = problem(
-        fed.anonymous_client()
-            .post(&url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!((status, code(&p)), (403, Some("not-a-member")), "{p:#}");
+            .case(case)
+            .expect_problem(403, code);
+    }
 
     // A publish that does not fit the agency: police do not hold exclusions.
     let (police_id, _, _) = known_child(&fed);
-    let (status, p) = problem(
-        fed.integration_client("police")
-            .post(format!(
-                "{}/v1/children/{police_id}/events",
-                fed.node_url("police")
-            ))
-            .json(&json!({
+    let p = fed
+        .system("police")
+        .post(
+            &format!("/v1/children/{police_id}/events"),
+            &json!({
                 "event_type": "exclusion", "occurred_at": Utc::now().to_rfc3339(),
                 "category": "exclusion", "impact": ""
-            }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 400);
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["category", "impact"], "{p:#}");
+            }),
+        )
+        .await
+        .expect_any_problem(400);
+    assert_eq!(problem_fields(&p), ["category", "impact"], "{p:#}");
     fed.shutdown().await;
 }
 
 async fn metric(fed: &TestFederation, node: &str, series: &str) -> String {
-    let text = fed
-        .anonymous_client()
-        .get(format!("{}/metrics", fed.node_url(node)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = fed.metrics(node).await;
     text.lines()
         .find(|l| l.starts_with(series))
         .unwrap_or_else(|| panic!("no {series} in {text}"))
@@ -606,42 +572,33 @@ async fn undelivered_events_become_dead_letters_that_can_be_replayed() {
         .await,
         "1"
     );
-    let listed: Value = fed
-        .integration_client("police")
-        .get(format!(
-            "{}/v1/notifications/outbox?status=dead",
-            fed.node_url("police")
-        ))
-        .send()
+    let listed = fed
+        .system("police")
+        .get("/v1/notifications/outbox?status=dead")
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == id.as_str())
-    );
+        .expect(200);
+    assert!(lists(&listed, &id));
 
     fed.restart_gateway().await.unwrap();
-    let replay = |fed: &TestFederation| {
-        fed.integration_client("police").post(format!(
-            "{}/v1/notifications/outbox/{id}/replay",
-            fed.node_url("police")
-        ))
-    };
-    let response = replay(&fed).send().await.unwrap();
-    assert_eq!(response.status(), 200);
+    let police = fed.system("police");
+    let replay = format!("/v1/notifications/outbox/{id}/replay");
+    police
+        .client
+        .post(police.url(&replay))
+        .answer()
+        .await
+        .expect(200);
     wait_for(&fed, &id, "delivery after replay", |e| {
         e["status"] == "delivered"
     })
     .await;
     // Only dead letters are replayed.
-    let (status, p) = problem(replay(&fed).send().await.unwrap()).await;
-    assert_eq!((status, code(&p)), (409, Some("conflict")), "{p:#}");
+    police
+        .client
+        .post(police.url(&replay))
+        .answer()
+        .await
+        .expect_problem(409, "conflict");
     fed.shutdown().await;
 }
 
@@ -657,28 +614,15 @@ async fn an_unacknowledged_encompass_notification_is_at_risk_until_acknowledged(
     let (police_id, _, _) = known_child(&fed);
     let id = record_incident(&fed, &police_id, "POL-ENC-T6").await;
     wait_for(&fed, &id, "delivery", |e| e["status"] == "delivered").await;
-    let at_risk = |fed: &TestFederation| {
-        fed.integration_client("school-a")
-            .get(format!(
-                "{}/v1/notifications/inbox?at_risk=true",
-                fed.node_url("school-a")
-            ))
-            .send()
-    };
-    let listed: Value = at_risk(&fed).await.unwrap().json().await.unwrap();
-    assert!(
-        listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|i| i["id"] == id.as_str())
-    );
+    let school = fed.system("school-a");
+    let at_risk = || school.get("/v1/notifications/inbox?at_risk=true");
+    let listed = at_risk().await.expect(200);
+    assert!(lists(&listed, &id));
     let inbox_series = "notifications_at_risk{box=\"inbox\"}";
     assert_eq!(metric(&fed, "school-a", inbox_series).await, "1");
 
-    let response = acknowledge_at_school_a(&fed, &id).await;
-    assert_eq!(response.status(), 200);
-    let listed: Value = at_risk(&fed).await.unwrap().json().await.unwrap();
+    acknowledge_at_school_a(&fed, &id).await.expect(200);
+    let listed = at_risk().await.expect(200);
     assert!(listed["items"].as_array().unwrap().is_empty(), "{listed:#}");
     assert_eq!(metric(&fed, "school-a", inbox_series).await, "0");
     fed.shutdown().await;

@@ -4,7 +4,7 @@
 // Test helpers here panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use federation_tests::{Options, spawn_federation};
+use federation_tests::{Call, Options, spawn_federation};
 
 fn committed(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,60 +28,35 @@ fn committed_openapi_documents_match_the_code() {
 
 #[tokio::test]
 async fn services_serve_their_spec_and_swagger_ui_locally() {
-    let fed = spawn_federation(Options {
-        nodes: vec!["school-a"],
-        children: 1,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let fed = spawn_federation(Options::nodes(&["school-a"], 1))
+        .await
+        .unwrap();
     for (base, title) in [
         (fed.gateway_url.clone(), "Multi-agency child view gateway"),
         (fed.node_url("school-a").to_owned(), "Agency node"),
     ] {
-        let spec: serde_json::Value = fed
-            .anonymous_client()
-            .get(format!("{base}/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let spec = fed.fetch(&format!("{base}/openapi.json")).await.json();
         assert_eq!(spec["info"]["title"], title);
-        let page = fed
-            .anonymous_client()
-            .get(format!("{base}/docs/"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(page.status(), 200);
-        let html = page.text().await.unwrap();
+        let page = fed.fetch(&format!("{base}/docs/")).await;
+        page.expect(200);
+        let html = page.text;
         assert!(html.contains("swagger-ui"), "{html}");
         assert!(
             !html.contains("cdn") && !html.contains("unpkg"),
             "assets must be local"
         );
-        let asset = fed
-            .anonymous_client()
-            .get(format!("{base}/docs/swagger-ui-bundle.js"))
-            .send()
+        fed.fetch(&format!("{base}/docs/swagger-ui-bundle.js"))
             .await
-            .unwrap();
-        assert_eq!(asset.status(), 200);
+            .expect(200);
     }
     fed.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_known_path_with_another_method_is_405_naming_the_allowed_ones() {
-    let fed = spawn_federation(Options {
-        nodes: vec!["school-a"],
-        children: 1,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let fed = spawn_federation(Options::nodes(&["school-a"], 1))
+        .await
+        .unwrap();
     for (url, allow) in [
         (format!("{}/v1/children:search", fed.gateway_url), "POST"),
         (
@@ -89,24 +64,16 @@ async fn a_known_path_with_another_method_is_405_naming_the_allowed_ones() {
             "GET, PUT",
         ),
     ] {
-        let response = fed.anonymous_client().delete(&url).send().await.unwrap();
-        assert_eq!(response.status(), 405, "{url}");
-        assert_eq!(response.headers()["allow"], allow, "{url}");
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json",
-            "{url}"
-        );
-        let problem: serde_json::Value = response.json().await.unwrap();
+        let answer = fed.anonymous_client().delete(&url).answer().await;
+        assert_eq!(answer.header("allow"), allow, "{url}");
+        let problem = answer.case(&url).expect_any_problem(405);
         assert_eq!(problem["status"], 405);
     }
     // A path that is no route stays a 404.
-    let response = fed
-        .anonymous_client()
+    fed.anonymous_client()
         .delete(format!("{}/v1/nothing-here", fed.gateway_url))
-        .send()
+        .answer()
         .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+        .expect(404);
     fed.shutdown().await;
 }

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use diesel::RunQueryDsl;
-use federation_tests::{Options, query_for, spawn_federation};
+use federation_tests::{Call, Options, SAFEGUARDING, query_for, spawn_federation};
 use schemas::PractitionerRole;
 
 #[derive(diesel::QueryableByName)]
@@ -16,31 +16,26 @@ struct Count {
 
 #[tokio::test]
 async fn traceparent_reaches_every_node_and_its_audit_and_metrics_count_the_calls() {
-    let fed = spawn_federation(Options {
-        nodes: vec!["school-a", "school-b", "police"],
-        children: 50,
-        ..Options::default()
-    })
-    .await
-    .unwrap();
+    let fed = spawn_federation(Options::nodes(&["school-a", "school-b", "police"], 50))
+        .await
+        .unwrap();
     let child = fed.child_known_to(1, &[]).unwrap();
     let token = fed.token(PractitionerRole::PoliceOfficer, "police");
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
-    let response = fed
+    let answer = fed
         .anonymous_client()
         .post(format!(
-            "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+            "{}/v1/children:search?{SAFEGUARDING}",
             fed.gateway_url
         ))
         .bearer_auth(&token)
         .header("traceparent", &traceparent)
         .json(&query_for(child))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["traceparent"], traceparent.as_str());
+        .answer()
+        .await;
+    answer.expect(200);
+    assert_eq!(answer.header("traceparent"), traceparent.as_str());
 
     for node in ["school-a", "school-b", "police"] {
         let mut conn = fed.database(node);
@@ -56,24 +51,11 @@ async fn traceparent_reaches_every_node_and_its_audit_and_metrics_count_the_call
     }
 
     // Without one, the gateway makes one and says which.
-    let response = fed
-        .anonymous_client()
-        .get(format!("{}/healthz", fed.gateway_url))
-        .send()
-        .await
-        .unwrap();
-    let made = response.headers()["traceparent"].to_str().unwrap();
+    let health = fed.fetch(&format!("{}/healthz", fed.gateway_url)).await;
+    let made = health.header("traceparent");
     assert!(trust::metrics::valid_traceparent(made).is_some(), "{made}");
 
-    let text = fed
-        .anonymous_client()
-        .get(format!("{}/metrics", fed.gateway_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = fed.gateway_metrics().await;
     assert!(text.contains("http_requests_total{service=\"gateway\",route=\"/v1/children:search\",method=\"POST\",status=\"200\"} 1"), "{text}");
     for node in ["school-a", "school-b", "police"] {
         assert!(
@@ -87,15 +69,7 @@ async fn traceparent_reaches_every_node_and_its_audit_and_metrics_count_the_call
             "{text}"
         );
     }
-    let node_text = fed
-        .anonymous_client()
-        .get(format!("{}/metrics", fed.node_url("police")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let node_text = fed.metrics("police").await;
     assert!(
         node_text.contains("route=\"/v1/federation/match\",method=\"POST\",status=\"200\"} 1"),
         "{node_text}"

@@ -5,6 +5,7 @@
 // Test helpers here panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use federation_tests::scenario::problem_fields;
 use federation_tests::{Options, TestFederation, spawn_federation};
 use schemas::{AgencyKind, RecordCategory, RecordDetails};
 use serde_json::{Value, json};
@@ -17,30 +18,19 @@ const NODES: [(&str, AgencyKind); 5] = [
     ("early-help", AgencyKind::EarlyHelp),
 ];
 
-fn options(nodes: Vec<&'static str>) -> Options {
-    Options {
-        nodes,
-        children: 5,
-        ..Options::default()
-    }
-}
-
-fn url(fed: &TestFederation, node: &str, path: &str) -> String {
-    format!("{}{path}", fed.node_url(node))
+fn options(nodes: &[&'static str]) -> Options {
+    Options::nodes(nodes, 5)
 }
 
 async fn put_child(fed: &TestFederation, node: &str, local_id: &str) {
-    let response = fed
-        .integration_client(node)
-        .put(url(fed, node, &format!("/v1/children/{local_id}")))
-        .json(
+    fed.system(node)
+        .put_child(
+            local_id,
             &json!({"demographics": {"given_name": "Tegan", "family_name": "Marsh-Idowu",
             "date_of_birth": "2016-05-14"}}),
         )
-        .send()
         .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        .expect(201);
 }
 
 fn record(source_system_id: &str, category: RecordCategory, details: Value) -> Value {
@@ -54,54 +44,36 @@ fn record(source_system_id: &str, category: RecordCategory, details: Value) -> V
 }
 
 async fn get_record(fed: &TestFederation, node: &str, local_id: &str, id: &str) -> Value {
-    let response = fed
-        .integration_client(node)
-        .get(url(
-            fed,
-            node,
-            &format!("/v1/children/{local_id}/records/{id}"),
-        ))
-        .send()
+    fed.system(node)
+        .get(&format!("/v1/children/{local_id}/records/{id}"))
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+        .expect(200)
 }
 
-fn fields(problem: &Value) -> Vec<&str> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect()
+fn fields(problem: &Value) -> Vec<String> {
+    problem_fields(problem)
 }
 
 #[tokio::test]
 async fn every_category_round_trips_through_the_node_that_holds_it() {
-    let fed = spawn_federation(options(NODES.iter().map(|(n, _)| *n).collect()))
+    let fed = spawn_federation(options(&NODES.map(|(n, _)| n)))
         .await
         .unwrap();
     let mut seen = Vec::new();
     for (node, kind) in NODES {
         put_child(&fed, node, "RD-1").await;
-        let client = fed.integration_client(node);
+        let system = fed.system(node);
         for category in RecordCategory::ALL.into_iter().filter(|c| c.held_by(kind)) {
             let id = format!("RD-{}", category.as_str());
             let details = RecordDetails::example(category);
-            let response = client
-                .put(url(&fed, node, &format!("/v1/children/RD-1/records/{id}")))
-                .json(&record(&id, category, details.clone()))
-                .send()
+            let written = system
+                .put(
+                    &format!("/v1/children/RD-1/records/{id}"),
+                    &record(&id, category, details.clone()),
+                )
                 .await
-                .unwrap();
-            assert_eq!(
-                response.status(),
-                201,
-                "{category:?}: {}",
-                response.text().await.unwrap()
-            );
-            let written: Value = response.json().await.unwrap();
+                .case(format!("{category:?}"))
+                .expect(201);
             assert_eq!(written["record"]["details"], details, "{category:?}");
             let read = get_record(&fed, node, "RD-1", &id).await;
             assert_eq!(read["details"], details, "{category:?}");
@@ -114,18 +86,13 @@ async fn every_category_round_trips_through_the_node_that_holds_it() {
     // The node computes what the sender may leave out.
     let attendance = json!({"sessions_possible": 120, "sessions_present": 107,
         "authorised_absence": 8, "unauthorised_absence": 5});
-    let response = fed
-        .integration_client("school-a")
-        .post(url(&fed, "school-a", "/v1/children/RD-1/records"))
-        .json(&record(
-            "RD-ATT-2",
-            RecordCategory::Attendance,
-            attendance.clone(),
-        ))
-        .send()
+    fed.system("school-a")
+        .post_record(
+            "RD-1",
+            &record("RD-ATT-2", RecordCategory::Attendance, attendance.clone()),
+        )
         .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+        .expect(201);
     let read = get_record(&fed, "school-a", "RD-1", "RD-ATT-2").await;
     let mut expected = attendance;
     expected["attendance_rate"] = json!(89.2);
@@ -136,18 +103,14 @@ async fn every_category_round_trips_through_the_node_that_holds_it() {
 
 #[tokio::test]
 async fn a_bad_batch_item_names_every_invalid_field_and_leaves_the_stored_record_untouched() {
-    let fed = spawn_federation(options(vec!["school-a"])).await.unwrap();
+    let fed = spawn_federation(options(&["school-a"])).await.unwrap();
     put_child(&fed, "school-a", "RD-2").await;
-    let mis = fed.integration_client("school-a");
+    let mis = fed.system("school-a");
     let good = json!({"sessions_possible": 100, "sessions_present": 84,
         "authorised_absence": 6, "unauthorised_absence": 10});
-    let response = mis
-        .post(url(&fed, "school-a", "/v1/children/RD-2/records"))
-        .json(&record("ATT-1", RecordCategory::Attendance, good))
-        .send()
+    mis.post_record("RD-2", &record("ATT-1", RecordCategory::Attendance, good))
         .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+        .expect(201);
     let before = get_record(&fed, "school-a", "RD-2", "ATT-1").await;
 
     // An update of ATT-1 wrong in four fields, one of them outside the details.
@@ -183,14 +146,10 @@ async fn a_bad_batch_item_names_every_invalid_field_and_leaves_the_stored_record
         .into_iter()
         .map(|r| json!({"op": "upsert_record", "local_id": "RD-2", "record": r}))
         .collect();
-    let response = mis
-        .post(url(&fed, "school-a", "/v1/batch"))
-        .json(&json!({"items": items}))
-        .send()
+    let body = mis
+        .post("/v1/batch", &json!({"items": items}))
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+        .expect(200);
     let results = body["results"].as_array().unwrap();
     assert_eq!(
         (body["failed"].as_u64(), body["succeeded"].as_u64()),
@@ -234,18 +193,10 @@ async fn a_bad_batch_item_names_every_invalid_field_and_leaves_the_stored_record
     assert_eq!(after, before, "the stored record changed");
 
     // The same bad record sent alone: the same fields, the same untouched record.
-    let response = mis
-        .put(url(&fed, "school-a", "/v1/children/RD-2/records/ATT-1"))
-        .json(&items[0]["record"])
-        .send()
+    let problem = mis
+        .put("/v1/children/RD-2/records/ATT-1", &items[0]["record"])
         .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let problem: Value = response.json().await.unwrap();
+        .expect_any_problem(400);
     assert_eq!(fields(&problem), fields(&results[0]["problem"]));
     assert_eq!(get_record(&fed, "school-a", "RD-2", "ATT-1").await, before);
     fed.shutdown().await;

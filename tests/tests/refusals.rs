@@ -8,34 +8,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use federation::pki::{CertificateAuthority, Usage, Validity};
 use federation::plan::{DEV_AUDIENCE, DEV_ISSUER};
-use federation_tests::{Options, TestFederation, spawn_federation};
+use federation_tests::{Call, Options, SAFEGUARDING, TestFederation, spawn_federation};
 use schemas::PractitionerRole;
 use serde_json::{Value, json};
 use trust::tls::TlsFiles;
 
 fn small() -> Options {
-    Options {
-        nodes: vec!["school-a", "social-care", "police"],
-        children: 30,
-        ..Options::default()
-    }
-}
-
-async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert!(
-        body["type"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!("/{code}")),
-        "{body}"
-    );
-    body
+    Options::nodes(&["school-a", "social-care", "police"], 30)
 }
 
 fn match_body() -> Value {
@@ -69,35 +48,109 @@ fn issue(
     files
 }
 
+/// The federation face's match endpoint of a node, in a safeguarding context.
+fn match_url(fed: &TestFederation, node: &str) -> String {
+    format!("{}/v1/federation/match?{SAFEGUARDING}", fed.node_url(node))
+}
+
+/// A caller at a face of a node it may not use, and the problem it must get.
+struct Refusal {
+    case: &'static str,
+    client: reqwest::Client,
+    url: String,
+    token: Option<String>,
+    body: Value,
+    code: &'static str,
+    /// What the problem's detail must say, if anything in particular.
+    detail: Option<&'static str>,
+}
+
+/// Each caller is refused with a 403 problem at the face it may not use: the federation
+/// face wants a listed member's certificate and is not for integration clients; the
+/// integration face is only for the node's own agency's system.
 #[tokio::test]
-async fn node_refuses_a_caller_without_a_client_certificate() {
+async fn nodes_refuse_callers_at_a_face_they_may_not_use() {
     let fed = spawn_federation(small()).await.unwrap();
-    let response = fed
-        .anonymous_client()
-        .post(format!(
-            "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
-            fed.node_url("school-a")
-        ))
-        .bearer_auth(fed.dsl_token())
-        .json(&match_body())
-        .send()
-        .await
-        .unwrap();
-    let body = problem(response, 403, "not-a-member").await;
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("no client certificate")
+    let stranger = issue(&fed, &fed.files.ca, "stranger", Usage::ServerAndClient);
+    let records = format!(
+        "{}/v1/children/NPS-000001/records",
+        fed.node_url("school-a")
     );
+    let record = json!({"source_system_id": "x", "category": "attendance",
+        "effective_from": "2026-09-01", "impact": "Attendance 99%",
+        "details": {"sessions_possible": 100, "sessions_present": 99,
+                    "authorised_absence": 1, "unauthorised_absence": 0}});
+    let at_match = |case, client, code, detail| Refusal {
+        case,
+        client,
+        url: match_url(&fed, "school-a"),
+        token: Some(fed.dsl_token()),
+        body: match_body(),
+        code,
+        detail,
+    };
+    let at_records = |case, client| Refusal {
+        case,
+        client,
+        url: records.clone(),
+        token: None,
+        body: record.clone(),
+        code: "forbidden",
+        detail: None,
+    };
+    let refusals = [
+        at_match(
+            "a caller without a client certificate",
+            fed.anonymous_client(),
+            "not-a-member",
+            Some("no client certificate"),
+        ),
+        at_match(
+            "a CA-signed certificate the directory does not list",
+            fed.member_client(&stranger),
+            "not-a-member",
+            Some("not listed"),
+        ),
+        at_match(
+            "the node's own integration client at the federation face",
+            fed.integration_client("school-a"),
+            "forbidden",
+            None,
+        ),
+        at_records(
+            "the gateway at the integration face",
+            fed.gateway_identity(),
+        ),
+        // Another agency's integration client writes only to its own node.
+        at_records(
+            "another agency's integration client at the integration face",
+            fed.integration_client("police"),
+        ),
+    ];
+    for refusal in refusals {
+        let mut request = refusal.client.post(&refusal.url).json(&refusal.body);
+        if let Some(token) = &refusal.token {
+            request = request.bearer_auth(token);
+        }
+        let problem = request
+            .answer()
+            .await
+            .case(refusal.case)
+            .expect_problem(403, refusal.code);
+        if let Some(detail) = refusal.detail {
+            assert!(
+                problem["detail"].as_str().unwrap().contains(detail),
+                "{}: {problem}",
+                refusal.case
+            );
+        }
+    }
     // Health and docs stay reachable without a certificate.
-    let health = fed
-        .anonymous_client()
+    fed.anonymous_client()
         .get(format!("{}/healthz", fed.node_url("school-a")))
-        .send()
+        .answer()
         .await
-        .unwrap();
-    assert_eq!(health.status(), 200);
+        .expect(200);
     fed.shutdown().await;
 }
 
@@ -107,10 +160,7 @@ async fn node_refuses_a_certificate_from_another_ca_at_the_handshake() {
     let rogue_ca = CertificateAuthority::generate("Rogue CA").unwrap();
     // Same identity as the real gateway, wrong issuer.
     let rogue = issue(&fed, &rogue_ca, "gateway", Usage::ServerAndClient);
-    let url = format!(
-        "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
-        fed.node_url("school-a")
-    );
+    let url = match_url(&fed, "school-a");
     let refused = fed
         .member_client(&rogue)
         .post(&url)
@@ -121,94 +171,22 @@ async fn node_refuses_a_certificate_from_another_ca_at_the_handshake() {
     let error = refused.expect_err("a rogue-CA certificate must not get an HTTP answer");
     assert!(!error.is_status());
     // The same request with the real gateway certificate is answered.
-    let accepted = fed
-        .gateway_identity()
+    fed.gateway_identity()
         .post(&url)
         .bearer_auth(fed.dsl_token())
         .json(&match_body())
-        .send()
+        .answer()
         .await
-        .unwrap();
-    assert_eq!(accepted.status(), 200);
-    fed.shutdown().await;
-}
-
-#[tokio::test]
-async fn node_refuses_a_ca_signed_certificate_the_directory_does_not_list() {
-    let fed = spawn_federation(small()).await.unwrap();
-    let stranger = issue(&fed, &fed.files.ca, "stranger", Usage::ServerAndClient);
-    let response = fed
-        .member_client(&stranger)
-        .post(format!(
-            "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
-            fed.node_url("school-a")
-        ))
-        .bearer_auth(fed.dsl_token())
-        .json(&match_body())
-        .send()
-        .await
-        .unwrap();
-    let body = problem(response, 403, "not-a-member").await;
-    assert!(body["detail"].as_str().unwrap().contains("not listed"));
-    fed.shutdown().await;
-}
-
-#[tokio::test]
-async fn integration_client_cannot_use_the_federation_face() {
-    let fed = spawn_federation(small()).await.unwrap();
-    let response = fed
-        .integration_client("school-a")
-        .post(format!(
-            "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
-            fed.node_url("school-a")
-        ))
-        .bearer_auth(fed.dsl_token())
-        .json(&match_body())
-        .send()
-        .await
-        .unwrap();
-    problem(response, 403, "forbidden").await;
-    fed.shutdown().await;
-}
-
-#[tokio::test]
-async fn gateway_and_other_agencies_cannot_use_the_integration_face() {
-    let fed = spawn_federation(small()).await.unwrap();
-    let url = format!(
-        "{}/v1/children/NPS-000001/records",
-        fed.node_url("school-a")
-    );
-    let record = json!({"source_system_id": "x", "category": "attendance",
-        "effective_from": "2026-09-01", "impact": "Attendance 99%",
-        "details": {"sessions_possible": 100, "sessions_present": 99,
-                    "authorised_absence": 1, "unauthorised_absence": 0}});
-    let by_gateway = fed
-        .gateway_identity()
-        .post(&url)
-        .json(&record)
-        .send()
-        .await
-        .unwrap();
-    problem(by_gateway, 403, "forbidden").await;
-    // Another agency's integration client writes only to its own node.
-    let by_police_system = fed
-        .integration_client("police")
-        .post(&url)
-        .json(&record)
-        .send()
-        .await
-        .unwrap();
-    problem(by_police_system, 403, "forbidden").await;
+        .expect(200);
     fed.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_revoked_certificate_is_refused_after_the_directory_changes_without_restart() {
     let fed = spawn_federation(small()).await.unwrap();
-    let url = format!("{}/v1/children/NPS-000001", fed.node_url("school-a"));
-    let client = fed.integration_client("school-a");
-    let before = client.get(&url).send().await.unwrap();
-    assert_ne!(before.status(), 403);
+    let mis = fed.system("school-a");
+    let before = mis.get("/v1/children/NPS-000001").await;
+    assert_ne!(before.status, 403);
 
     let serial = fed.files.serials["school-a-system"].clone();
     let text = std::fs::read_to_string(&fed.files.directory_file).unwrap();
@@ -223,14 +201,16 @@ async fn a_revoked_certificate_is_refused_after_the_directory_changes_without_re
     let mut refused = None;
     for _ in 0..50 {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let response = client.get(&url).send().await.unwrap();
-        if response.status() == 403 {
-            refused = Some(response);
+        let answer = mis.get("/v1/children/NPS-000001").await;
+        if answer.status == 403 {
+            refused = Some(answer);
             break;
         }
     }
-    let body = problem(refused.expect("refused within 10 s"), 403, "not-a-member").await;
-    assert!(body["detail"].as_str().unwrap().contains("revoked"));
+    let problem = refused
+        .expect("refused within 10 s")
+        .expect_problem(403, "not-a-member");
+    assert!(problem["detail"].as_str().unwrap().contains("revoked"));
     fed.shutdown().await;
 }
 
@@ -314,73 +294,50 @@ fn bad_tokens(fed: &TestFederation) -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn gateway_refuses_every_bad_token() {
     let fed = spawn_federation(small()).await.unwrap();
-    let url = format!(
-        "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
-        fed.gateway_url
-    );
+    let search = format!("/v1/children:search?{SAFEGUARDING}");
     let good = sign_eddsa(&claims(|_| {}), &fed.files.issuer_private_pem);
-    let accepted = fed
-        .anonymous_client()
-        .post(&url)
-        .bearer_auth(&good)
-        .json(&match_body())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(accepted.status(), 200, "the untweaked token is accepted");
+    let accepted = fed.gateway_post(&good, &search, &match_body()).await;
+    assert_eq!(accepted.status, 200, "the untweaked token is accepted");
     for (name, token) in bad_tokens(&fed) {
-        let response = fed
-            .anonymous_client()
-            .post(&url)
-            .bearer_auth(&token)
-            .json(&match_body())
-            .send()
+        let refused = fed
+            .gateway_post(&token, &search, &match_body())
             .await
-            .unwrap();
-        assert_eq!(response.status(), 401, "{name}");
-        assert_eq!(response.headers()["www-authenticate"], "Bearer", "{name}");
-        problem(response, 401, "invalid-token").await;
+            .case(name);
+        assert_eq!(refused.header("www-authenticate"), "Bearer", "{name}");
+        refused.expect_problem(401, "invalid-token");
     }
-    let missing = fed
-        .anonymous_client()
-        .post(&url)
+    fed.anonymous_client()
+        .post(format!("{}{search}", fed.gateway_url))
         .json(&match_body())
-        .send()
+        .answer()
         .await
-        .unwrap();
-    problem(missing, 401, "invalid-token").await;
+        .expect_problem(401, "invalid-token");
     fed.shutdown().await;
 }
 
 #[tokio::test]
 async fn nodes_verify_the_forwarded_token_themselves() {
     let fed = spawn_federation(small()).await.unwrap();
-    let url = format!(
-        "{}/v1/federation/match?purpose=safeguarding&legal_basis=public_task",
-        fed.node_url("social-care")
-    );
+    let url = match_url(&fed, "social-care");
     let gateway = fed.gateway_identity();
-    let good = fed.token(PractitionerRole::SocialWorker, "social-care");
-    let accepted = gateway
-        .post(&url)
-        .bearer_auth(&good)
-        .json(&match_body())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(accepted.status(), 200);
-    for (name, token) in bad_tokens(&fed) {
-        let response = gateway
+    let with_token = |token: &str| {
+        gateway
             .post(&url)
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .json(&match_body())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 401, "{name}");
+            .answer()
+    };
+    let good = fed.token(PractitionerRole::SocialWorker, "social-care");
+    with_token(&good).await.expect(200);
+    for (name, token) in bad_tokens(&fed) {
+        with_token(&token).await.case(name).expect(401);
     }
-    let missing = gateway.post(&url).json(&match_body()).send().await.unwrap();
-    problem(missing, 401, "invalid-token").await;
+    gateway
+        .post(&url)
+        .json(&match_body())
+        .answer()
+        .await
+        .expect_problem(401, "invalid-token");
     fed.shutdown().await;
 }
 
@@ -418,27 +375,17 @@ async fn removing_a_member_and_rotating_an_issuer_key_take_effect_without_restar
     )
     .unwrap();
 
-    let mis = fed.integration_client("school-a");
-    let url = format!("{}/v1/children/NPS-000001", fed.node_url("school-a"));
+    let mis = fed.system("school-a");
     assert!(
-        eventually(|| async { mis.get(&url).send().await.unwrap().status() == 403 }).await,
+        eventually(|| async { mis.get("/v1/children/NPS-000001").await.status == 403 }).await,
         "the removed member is refused"
     );
-    let search = format!(
-        "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
-        fed.gateway_url
-    );
-    let client = fed.anonymous_client();
+    let search = format!("/v1/children:search?{SAFEGUARDING}");
     assert!(
         eventually(|| async {
-            client
-                .post(&search)
-                .bearer_auth(&old_token)
-                .json(&match_body())
-                .send()
+            fed.gateway_post(&old_token, &search, &match_body())
                 .await
-                .unwrap()
-                .status()
+                .status
                 == 401
         })
         .await,
@@ -452,19 +399,11 @@ async fn removing_a_member_and_rotating_an_issuer_key_take_effect_without_restar
         300,
     )
     .unwrap();
-    let accepted = client
-        .post(&search)
-        .bearer_auth(&new_token)
-        .json(&match_body())
-        .send()
+    let found = fed
+        .gateway_post(&new_token, &search, &match_body())
         .await
-        .unwrap();
-    assert_eq!(
-        accepted.status(),
-        200,
-        "tokens from the new key work at gateway and nodes"
-    );
-    let found: Value = accepted.json().await.unwrap();
+        .case("tokens from the new key work at gateway and nodes")
+        .expect(200);
     assert!(
         found["agencies"]
             .as_array()

@@ -4,10 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use federation_tests::{Options, query_for, spawn_federation};
+use federation_tests::{Call, Options, SAFEGUARDING as CONTEXT, spawn_federation};
 use serde_json::Value;
-
-const CONTEXT: &str = "purpose=safeguarding&legal_basis=public_task";
 
 #[tokio::test]
 async fn a_reference_from_one_replica_opens_on_another_and_not_under_another_key() {
@@ -33,17 +31,7 @@ async fn a_reference_from_one_replica_opens_on_another_and_not_under_another_key
     let client = fed.anonymous_client();
 
     // Replica A searches.
-    let found: Value = client
-        .post(format!("{}/v1/children:search?{CONTEXT}", fed.gateway_url))
-        .bearer_auth(&token)
-        .json(&query_for(child))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let reference = found["reference"].as_str().expect("a reference").to_owned();
+    let reference = fed.reference_for(&token, child, CONTEXT).await;
 
     let view = |base: String| {
         let client = client.clone();
@@ -53,19 +41,14 @@ async fn a_reference_from_one_replica_opens_on_another_and_not_under_another_key
             client
                 .get(format!("{base}/v1/children/{reference}/view?{CONTEXT}"))
                 .bearer_auth(token)
-                .send()
+                .answer()
                 .await
-                .unwrap()
         }
     };
 
     // Replica B opens it: the same child's view, with the agencies that hold the child.
-    let on_a = view(fed.gateway_url.clone()).await;
-    assert_eq!(on_a.status(), 200);
-    let on_a: Value = on_a.json().await.unwrap();
-    let on_b = view(replica_b).await;
-    assert_eq!(on_b.status(), 200);
-    let on_b: Value = on_b.json().await.unwrap();
+    let on_a = view(fed.gateway_url.clone()).await.expect(200);
+    let on_b = view(replica_b).await.expect(200);
     let sections = |v: &Value| -> Vec<(String, String)> {
         let mut s: Vec<(String, String)> = v["sections"]
             .as_array()
@@ -90,20 +73,7 @@ async fn a_reference_from_one_replica_opens_on_another_and_not_under_another_key
     }
 
     // A gateway with another reference key refuses it, as problem+json.
-    let refused = view(foreign).await;
-    assert_eq!(refused.status(), 404);
-    assert_eq!(
-        refused.headers()["content-type"].to_str().unwrap(),
-        "application/problem+json"
-    );
-    let problem: Value = refused.json().await.unwrap();
-    assert!(
-        problem["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("invalid-reference"),
-        "{problem}"
-    );
+    view(foreign).await.expect_problem(404, "invalid-reference");
 
     b.stop(false).await;
     c.stop(false).await;

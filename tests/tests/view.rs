@@ -3,40 +3,8 @@
 // Test helpers here panic on purpose: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use federation_tests::{Options, query_for, spawn_federation};
+use federation_tests::{Call, Options, SAFEGUARDING, query_for, spawn_federation};
 use serde_json::Value;
-
-async fn search(fed: &federation_tests::TestFederation, token: &str, query: &Value) -> Value {
-    let response = fed
-        .anonymous_client()
-        .post(format!(
-            "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .json(query)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
-async fn view(
-    fed: &federation_tests::TestFederation,
-    token: &str,
-    reference: &str,
-) -> reqwest::Response {
-    fed.anonymous_client()
-        .get(format!(
-            "{}/v1/children/{reference}/view?purpose=safeguarding&legal_basis=public_task",
-            fed.gateway_url
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
 
 fn status_of<'a>(list: &'a Value, agency: &str) -> &'a str {
     list.as_array()
@@ -56,15 +24,9 @@ async fn search_then_view_shows_every_agency_that_holds_the_child() {
     // A social worker, keeping the child safe: every agency's policy shares something.
     let token = fed.token(schemas::PractitionerRole::SocialWorker, "social-care");
 
-    let found = search(&fed, &token, &query_for(child)).await;
-    for agency in [
-        "school-a",
-        "school-b",
-        "social-care",
-        "health",
-        "police",
-        "early-help",
-    ] {
+    let found = fed.search(&token, &query_for(child)).await;
+    // Every node this federation runs (it was spawned with the defaults).
+    for agency in Options::default().nodes {
         let expected = if child.agencies().contains(&agency) {
             "held"
         } else {
@@ -79,9 +41,7 @@ async fn search_then_view_shows_every_agency_that_holds_the_child() {
     let reference = found["reference"].as_str().unwrap();
     assert!(reference.starts_with("fr1."));
 
-    let response = view(&fed, &token, reference).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = fed.view(&token, reference, SAFEGUARDING).await.expect(200);
     for holding in &child.holdings {
         let section = body["sections"]
             .as_array()
@@ -120,7 +80,7 @@ async fn police_find_a_child_by_demographics_alone() {
         .child_known_to(2, &["police"])
         .expect("a child known to police");
     let query = serde_json::json!({"demographics": child.demographics});
-    let found = search(&fed, &fed.dsl_token(), &query).await;
+    let found = fed.search(&fed.dsl_token(), &query).await;
     let police = found["agencies"]
         .as_array()
         .unwrap()
@@ -145,13 +105,11 @@ async fn view_marks_a_stopped_node_unavailable_and_still_answers() {
         .child_known_to(3, &["police", "social-care"])
         .expect("a child known to police");
     let token = fed.dsl_token();
-    let found = search(&fed, &token, &query_for(child)).await;
+    let found = fed.search(&token, &query_for(child)).await;
     let reference = found["reference"].as_str().unwrap().to_owned();
 
     fed.stop_node("police").await;
-    let response = view(&fed, &token, &reference).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = fed.view(&token, &reference, SAFEGUARDING).await.expect(200);
     assert_eq!(
         status_of(&body["sections"], "police"),
         "unavailable",
@@ -167,7 +125,7 @@ async fn view_marks_a_stopped_node_unavailable_and_still_answers() {
     );
 
     // A search made while it is down says so, and still finds the others.
-    let again = search(&fed, &token, &query_for(child)).await;
+    let again = fed.search(&token, &query_for(child)).await;
     assert_eq!(status_of(&again["agencies"], "police"), "unavailable");
     assert_eq!(status_of(&again["agencies"], "social-care"), "held");
     fed.shutdown().await;
@@ -183,7 +141,7 @@ async fn a_child_nobody_holds_gets_no_reference() {
     .unwrap();
     let query = serde_json::json!({"demographics": {
         "given_name": "Nobody", "family_name": "Unknown", "date_of_birth": "2015-01-01"}});
-    let found = search(&fed, &fed.dsl_token(), &query).await;
+    let found = fed.search(&fed.dsl_token(), &query).await;
     assert!(found.get("reference").is_none());
     assert!(
         found["agencies"]
@@ -205,29 +163,20 @@ async fn references_are_sealed_bound_to_their_practitioner_and_need_a_purpose() 
     .unwrap();
     let child = fed.child_known_to(1, &[]).unwrap();
     let token = fed.dsl_token();
-    let found = search(&fed, &token, &query_for(child)).await;
+    let found = fed.search(&token, &query_for(child)).await;
     let reference = found["reference"].as_str().unwrap();
 
     let mut tampered = reference.to_owned();
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
-    let response = view(&fed, &token, &tampered).await;
-    assert_eq!(response.status(), 404);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
+    fed.view(&token, &tampered, SAFEGUARDING)
+        .await
+        .expect_any_problem(404);
 
     let teacher = fed.token(schemas::PractitionerRole::Teacher, "school-a");
-    let response = view(&fed, &teacher, reference).await;
-    assert_eq!(response.status(), 403);
-    let problem: Value = response.json().await.unwrap();
-    assert!(
-        problem["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("/reference-not-yours")
-    );
+    fed.view(&teacher, reference, SAFEGUARDING)
+        .await
+        .expect_problem(403, "reference-not-yours");
 
     for query in [
         "",
@@ -235,21 +184,10 @@ async fn references_are_sealed_bound_to_their_practitioner_and_need_a_purpose() 
         "?purpose=gossip&legal_basis=consent",
         "?purpose=safeguarding&legal_basis=safeguarding_override",
     ] {
-        let response = fed
-            .anonymous_client()
-            .get(format!(
-                "{}/v1/children/{reference}/view{query}",
-                fed.gateway_url
-            ))
-            .bearer_auth(&token)
-            .send()
+        fed.gateway_get(&token, &format!("/v1/children/{reference}/view{query}"))
             .await
-            .unwrap();
-        assert_eq!(response.status(), 400, "{query}");
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json"
-        );
+            .case(query)
+            .expect_any_problem(400);
     }
     fed.shutdown().await;
 }
@@ -265,24 +203,20 @@ async fn invalid_search_is_a_problem_listing_the_fields() {
     let post = |body: &'static str| {
         fed.anonymous_client()
             .post(format!(
-                "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+                "{}/v1/children:search?{SAFEGUARDING}",
                 fed.gateway_url
             ))
             .bearer_auth(fed.dsl_token())
             .header("content-type", "application/json")
             .body(body)
-            .send()
+            .answer()
     };
-    let response = post("{}").await.unwrap();
-    assert_eq!(response.status(), 400);
-    let problem: Value = response.json().await.unwrap();
+    let problem = post("{}").await.expect(400);
     assert_eq!(problem["errors"][0]["field"], "identifiers");
 
-    let response = post(r#"{"identifiers": {"upn": "A999000000001"}}"#)
+    let problem = post(r#"{"identifiers": {"upn": "A999000000001"}}"#)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let problem: Value = response.json().await.unwrap();
+        .expect(400);
     assert!(
         problem["detail"]
             .as_str()
@@ -291,11 +225,6 @@ async fn invalid_search_is_a_problem_listing_the_fields() {
         "{problem}"
     );
 
-    let response = post("not json").await.unwrap();
-    assert_eq!(response.status(), 400);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
+    post("not json").await.expect_any_problem(400);
     fed.shutdown().await;
 }
