@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::free_port;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use federation::pki::{Usage, Validity};
 use federation::plan::{Federation, Plan};
@@ -13,13 +16,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use trust::tls::TlsFiles;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Polls until `f` is true or a generous deadline passes.
 async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
