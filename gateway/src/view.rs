@@ -966,7 +966,12 @@ mod tests {
                 record("sc-2", ChildProtectionPlan, "2026-03-01", "CP"),
                 record("sc-1", ChildInNeedEpisode, "2025-01-01", "CIN"),
             ]),
-            police(vec![record("p-1", EncompassNotification, "2026-03-01", "E")]),
+            police(vec![record(
+                "p-1",
+                EncompassNotification,
+                "2026-03-01",
+                "E",
+            )]),
             section(
                 "school-a",
                 AgencyKind::School,
@@ -1089,7 +1094,12 @@ mod tests {
     #[test]
     fn an_ehc_plan_is_a_learning_concern_and_sen_support_is_watched() {
         let sen = |id: &str, impact: &str| {
-            record(id, RecordCategory::SpecialEducationalNeeds, "2024-09-03", impact)
+            record(
+                id,
+                RecordCategory::SpecialEducationalNeeds,
+                "2024-09-03",
+                impact,
+            )
         };
         let ehcp = sen("s1", "EHC plan: autistic spectrum needs")
             .with_details(json!({"provision": "ehc_plan", "primary_need": "ASD"}));
@@ -1114,9 +1124,8 @@ mod tests {
 
     #[test]
     fn attainment_below_expected_and_a_pep_are_learning_signals() {
-        let attainment = |id: &str, impact: &str| {
-            record(id, RecordCategory::Attainment, "2026-07-01", impact)
-        };
+        let attainment =
+            |id: &str, impact: &str| record(id, RecordCategory::Attainment, "2026-07-01", impact);
         let below = attainment("t1", "Reading well below the expected standard")
             .with_details(json!({"working_at": "well_below"}));
         assert_eq!(
@@ -1149,7 +1158,9 @@ mod tests {
                 "Suspended for 2 days from 2026-10-01",
             )
             .until("2026-10-02")
-            .with_details(json!({"exclusion_type": "suspension", "days": 2, "reason_category": "PD"})),
+            .with_details(
+                json!({"exclusion_type": "suspension", "days": 2, "reason_category": "PD"}),
+            ),
         ]);
         assert_barrier(&b.behaviour, BarrierSignal::Concern, "Suspended");
     }
@@ -1165,7 +1176,11 @@ mod tests {
             incident("b2", "2026-09-17"),
             incident("b3", "2026-10-01"),
         ]);
-        assert_barrier(&b.behaviour, BarrierSignal::Concern, "3 behaviour incidents");
+        assert_barrier(
+            &b.behaviour,
+            BarrierSignal::Concern,
+            "3 behaviour incidents",
+        );
     }
 
     // --- wellbeing
@@ -1226,10 +1241,7 @@ mod tests {
             "CP-IS flag",
         )
         .with_details(json!({"flag": "child_protection_plan"}));
-        let b = barriers(
-            &[section("health", AgencyKind::Health, vec![flag])],
-            &all(),
-        );
+        let b = barriers(&[section("health", AgencyKind::Health, vec![flag])], &all());
         assert_eq!(b.wellbeing.signal, BarrierSignal::Concern);
     }
 

@@ -305,7 +305,12 @@ mod tests {
             ("DSL", &dsl, LookedAfter, Summary),
             ("teacher", &teacher, ChildProtectionPlan, Existence),
             ("teacher", &teacher, LookedAfter, DisclosureLevel::None),
-            ("police", &police, ChildProtectionPlan, DisclosureLevel::None),
+            (
+                "police",
+                &police,
+                ChildProtectionPlan,
+                DisclosureLevel::None,
+            ),
             ("own agency", &own, LookedAfter, Full),
         ] {
             assert_eq!(p.level(requester, category), level, "{who}, {category:?}");

@@ -11,7 +11,6 @@ use federation::node_bench::{Options, node};
 use federation::plan::{Database, DatabaseNames};
 use std::path::PathBuf;
 
-
 #[test]
 fn node_bench_at_300_children_reports_every_figure_and_cleans_up() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::free_port;
 use actix_web::{App, HttpResponse, HttpServer, web};
+use common::free_port;
 use federation::pki::{Usage, Validity};
 use federation::plan::{Federation, Plan};
 use std::net::TcpListener;
@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use trust::tls::TlsFiles;
-
 
 /// Polls until `f` is true or a generous deadline passes.
 async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
