@@ -205,19 +205,23 @@ mod tests {
         ]
     }
 
+    /// A possible match of `local_ref` on [`fields`], sealed for `sw-1` at [`NOW`].
+    fn seal_for_sw1(s: &CandidateSealer, local_ref: &str) -> String {
+        s.seal(
+            local_ref,
+            MatchGrade::Possible,
+            &fields(),
+            holder("sw-1"),
+            NOW,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn token_round_trips_without_showing_the_local_reference() {
         let s = sealer("social-care");
         let local_ref = "7d0c6c3e-7d7a-4b7e-9c55-0d8f5f0e2a11";
-        let token = s
-            .seal(
-                local_ref,
-                MatchGrade::Possible,
-                &fields(),
-                holder("sw-1"),
-                NOW,
-            )
-            .unwrap();
+        let token = seal_for_sw1(&s, local_ref);
         assert!(token.starts_with(PREFIX));
         assert!(!token.contains("7d0c6c3e") && !token.contains("family"));
         assert!(token.len() < 200, "{} characters", token.len());
@@ -231,30 +235,14 @@ mod tests {
             }
         );
         // Two tokens for the same candidate differ (fresh nonce).
-        let again = s
-            .seal(
-                local_ref,
-                MatchGrade::Possible,
-                &fields(),
-                holder("sw-1"),
-                NOW,
-            )
-            .unwrap();
+        let again = seal_for_sw1(&s, local_ref);
         assert_ne!(token, again);
     }
 
     #[test]
     fn altered_foreign_expired_and_others_tokens_are_refused() {
         let s = sealer("social-care");
-        let token = s
-            .seal(
-                "child-1",
-                MatchGrade::Possible,
-                &fields(),
-                holder("sw-1"),
-                NOW,
-            )
-            .unwrap();
+        let token = seal_for_sw1(&s, "child-1");
         // Every single-character change is detected.
         for i in PREFIX.len()..token.len() {
             let mut altered = token.clone().into_bytes();

@@ -312,41 +312,36 @@ mod tests {
         )
     }
 
+    /// The gateway's own locator key in these tests.
+    fn own_key() -> LocatorKey {
+        LocatorKey::from_bytes(&[7; 32]).unwrap()
+    }
+
+    /// What the locator decides about asking `agency` for a child named `given`
+    /// (otherwise as [`query`]).
+    fn decide(locator: &Locator, agency: &str, given: &str) -> Decision {
+        let agency = AgencyId::parse(agency).unwrap();
+        locator.decide(&agency, &locator.query_tokens(&query(given)))
+    }
+
     #[test]
     fn a_filter_decides_and_a_node_without_one_is_asked() {
         let key = key();
-        let locator = Locator::new(
-            LocatorKey::from_bytes(&[7; 32]).unwrap(),
-            Duration::from_secs(60),
-        );
-        let own = LocatorKey::from_bytes(&[7; 32]).unwrap();
+        let locator = Locator::new(own_key(), Duration::from_secs(60));
+        let own = own_key();
         locator
             .accept(&document(&own, "school-a", &held_tokens(&own, "Amelia")))
             .unwrap();
-        let school_a = AgencyId::parse("school-a").unwrap();
-        let school_b = AgencyId::parse("school-b").unwrap();
-        assert_eq!(
-            locator.decide(&school_a, &locator.query_tokens(&query("Amelia"))),
-            Decision::Maybe
-        );
-        assert_eq!(
-            locator.decide(&school_a, &locator.query_tokens(&query("Zed"))),
-            Decision::NotHeld
-        );
-        assert_eq!(
-            locator.decide(&school_b, &locator.query_tokens(&query("Zed"))),
-            Decision::NoFilter
-        );
+        assert_eq!(decide(&locator, "school-a", "Amelia"), Decision::Maybe);
+        assert_eq!(decide(&locator, "school-a", "Zed"), Decision::NotHeld);
+        assert_eq!(decide(&locator, "school-b", "Zed"), Decision::NoFilter);
         // A filter made with another key says nothing usable: refused, the node is asked.
         assert!(
             locator
                 .accept(&document(&key, "school-b", &held_tokens(&key, "Amelia")))
                 .is_err()
         );
-        assert_eq!(
-            locator.decide(&school_b, &locator.query_tokens(&query("Zed"))),
-            Decision::NoFilter
-        );
+        assert_eq!(decide(&locator, "school-b", "Zed"), Decision::NoFilter);
         let metrics = locator.render_metrics();
         assert!(metrics.contains("locator_filters 1\n"), "{metrics}");
         assert!(
@@ -357,16 +352,12 @@ mod tests {
 
     #[test]
     fn a_stale_filter_is_not_used() {
-        let own = LocatorKey::from_bytes(&[7; 32]).unwrap();
-        let locator = Locator::new(LocatorKey::from_bytes(&[7; 32]).unwrap(), Duration::ZERO);
+        let own = own_key();
+        let locator = Locator::new(own_key(), Duration::ZERO);
         locator
             .accept(&document(&own, "school-a", &held_tokens(&own, "Amelia")))
             .unwrap();
         std::thread::sleep(Duration::from_millis(5));
-        let school_a = AgencyId::parse("school-a").unwrap();
-        assert_eq!(
-            locator.decide(&school_a, &locator.query_tokens(&query("Zed"))),
-            Decision::NoFilter
-        );
+        assert_eq!(decide(&locator, "school-a", "Zed"), Decision::NoFilter);
     }
 }

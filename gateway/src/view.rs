@@ -865,23 +865,36 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
-    fn record(
-        id: &str,
-        category: RecordCategory,
-        from: &str,
-        to: Option<&str>,
-        impact: &str,
-        details: Option<serde_json::Value>,
-    ) -> Record {
+    /// An open record of `category` from `from`, with no details; [`RecordBuilder`] sets
+    /// an end and details.
+    fn record(id: &str, category: RecordCategory, from: &str, impact: &str) -> Record {
         Record {
             source_system_id: id.into(),
             category,
             effective_from: d(from),
-            effective_to: to.map(d),
+            effective_to: None,
             recorded_at: Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
             impact: impact.into(),
-            details,
+            details: None,
             version: 1,
+        }
+    }
+
+    trait RecordBuilder {
+        /// The record's period ends on `to`.
+        fn until(self, to: &str) -> Self;
+        /// The record carries these details (full level).
+        fn with_details(self, details: serde_json::Value) -> Self;
+    }
+
+    impl RecordBuilder for Record {
+        fn until(mut self, to: &str) -> Self {
+            self.effective_to = Some(d(to));
+            self
+        }
+        fn with_details(mut self, details: serde_json::Value) -> Self {
+            self.details = Some(details);
+            self
         }
     }
 
@@ -903,20 +916,24 @@ mod tests {
         }
     }
 
+    fn social_care(records: Vec<Record>) -> AgencySection {
+        section("social-care", AgencyKind::SocialCare, records)
+    }
+
+    fn police(records: Vec<Record>) -> AgencySection {
+        section("police", AgencyKind::Police, records)
+    }
+
     /// Attendance over a term: from `from` for about seven weeks.
     fn attendance(id: &str, from: &str, possible: i64, present: i64) -> Record {
         let to = (d(from) + chrono::Duration::days(50)).to_string();
-        record(
-            id,
-            RecordCategory::Attendance,
-            from,
-            Some(&to),
-            &format!(
-                "Attendance {:.1}%",
-                100.0 * present as f64 / possible as f64
-            ),
-            Some(json!({"sessions_possible": possible, "sessions_present": present})),
-        )
+        let impact = format!(
+            "Attendance {:.1}%",
+            100.0 * present as f64 / possible as f64
+        );
+        record(id, RecordCategory::Attendance, from, &impact)
+            .until(&to)
+            .with_details(json!({"sessions_possible": possible, "sessions_present": present}))
     }
 
     fn all() -> ViewFilter {
@@ -927,107 +944,71 @@ mod tests {
         vec![section("school-a", AgencyKind::School, records)]
     }
 
+    /// The barriers of a school's records, unfiltered.
+    fn school_barriers(records: Vec<Record>) -> Barriers {
+        barriers(&school(records), &all())
+    }
+
+    /// The barrier has `signal`, and its summary says `says`.
+    #[track_caller]
+    fn assert_barrier(barrier: &Barrier, signal: BarrierSignal, says: &str) {
+        assert_eq!(barrier.signal, signal, "{}", barrier.summary);
+        assert!(barrier.summary.contains(says), "{}", barrier.summary);
+    }
+
     // --- chronology
 
     #[test]
     fn chronology_is_newest_first_with_deterministic_ties() {
+        use RecordCategory::*;
         let sections = vec![
-            section(
-                "social-care",
-                AgencyKind::SocialCare,
-                vec![
-                    record(
-                        "sc-2",
-                        RecordCategory::ChildProtectionPlan,
-                        "2026-03-01",
-                        None,
-                        "CP",
-                        None,
-                    ),
-                    record(
-                        "sc-1",
-                        RecordCategory::ChildInNeedEpisode,
-                        "2025-01-01",
-                        None,
-                        "CIN",
-                        None,
-                    ),
-                ],
-            ),
-            section(
-                "police",
-                AgencyKind::Police,
-                vec![record(
-                    "p-1",
-                    RecordCategory::EncompassNotification,
-                    "2026-03-01",
-                    None,
-                    "E",
-                    None,
-                )],
-            ),
+            social_care(vec![
+                record("sc-2", ChildProtectionPlan, "2026-03-01", "CP"),
+                record("sc-1", ChildInNeedEpisode, "2025-01-01", "CIN"),
+            ]),
+            police(vec![record(
+                "p-1",
+                EncompassNotification,
+                "2026-03-01",
+                "E",
+            )]),
             section(
                 "school-a",
                 AgencyKind::School,
                 vec![
-                    record(
-                        "s-b",
-                        RecordCategory::Exclusion,
-                        "2026-03-01",
-                        None,
-                        "X2",
-                        None,
-                    ),
-                    record(
-                        "s-a",
-                        RecordCategory::Exclusion,
-                        "2026-03-01",
-                        None,
-                        "X1",
-                        None,
-                    ),
-                    record(
-                        "s-c",
-                        RecordCategory::Attendance,
-                        "2026-06-01",
-                        None,
-                        "A",
-                        None,
-                    ),
+                    record("s-b", Exclusion, "2026-03-01", "X2"),
+                    record("s-a", Exclusion, "2026-03-01", "X1"),
+                    record("s-c", Attendance, "2026-06-01", "A"),
                 ],
             ),
         ];
-        let ids: Vec<String> = chronology(&sections)
-            .into_iter()
-            .map(|e| e.source_system_id)
-            .collect();
-        assert_eq!(ids, ["s-c", "p-1", "s-a", "s-b", "sc-2", "sc-1"]);
+        let ids = |sections: &[AgencySection]| -> Vec<String> {
+            chronology(sections)
+                .into_iter()
+                .map(|e| e.source_system_id)
+                .collect()
+        };
+        assert_eq!(ids(&sections), ["s-c", "p-1", "s-a", "s-b", "sc-2", "sc-1"]);
         let mut reversed = sections.clone();
         reversed.reverse();
         for s in &mut reversed {
             s.records.reverse();
         }
-        let again: Vec<String> = chronology(&reversed)
-            .into_iter()
-            .map(|e| e.source_system_id)
-            .collect();
-        assert_eq!(ids, again, "order does not depend on answer order");
+        assert_eq!(
+            ids(&sections),
+            ids(&reversed),
+            "order does not depend on answer order"
+        );
     }
 
     #[test]
     fn chronology_leaves_out_agencies_that_did_not_answer() {
-        let mut down = section(
-            "police",
-            AgencyKind::Police,
-            vec![record(
-                "p-1",
-                RecordCategory::EncompassNotification,
-                "2026-03-01",
-                None,
-                "E",
-                None,
-            )],
-        );
+        let mut down = police(vec![record(
+            "p-1",
+            RecordCategory::EncompassNotification,
+            "2026-03-01",
+            "E",
+        )]);
         down.status = SectionStatus::Unavailable;
         assert!(chronology(&[down]).is_empty());
     }
@@ -1036,81 +1017,53 @@ mod tests {
 
     #[test]
     fn attendance_under_90_percent_in_the_latest_period_is_a_concern() {
-        let b = barriers(
-            &school(vec![
-                attendance("a1", "2026-01-05", 100, 97),
-                attendance("a2", "2026-09-03", 100, 84),
-            ]),
-            &all(),
-        );
-        assert_eq!(b.attendance.signal, BarrierSignal::Concern);
-        assert!(
-            b.attendance.summary.contains("84.0%"),
-            "{}",
-            b.attendance.summary
-        );
+        let b = school_barriers(vec![
+            attendance("a1", "2026-01-05", 100, 97),
+            attendance("a2", "2026-09-03", 100, 84),
+        ]);
+        assert_barrier(&b.attendance, BarrierSignal::Concern, "84.0%");
         assert_eq!(b.attendance.evidence[0].source_system_id, "a2");
         assert!(!b.attendance.summary_level_only);
     }
 
     #[test]
     fn attendance_that_recovered_from_persistent_absence_is_watched() {
-        let b = barriers(
-            &school(vec![
-                attendance("a1", "2026-01-05", 100, 91),
-                attendance("a2", "2025-09-03", 100, 89),
-                attendance("a3", "2026-09-03", 100, 98),
-            ]),
-            &all(),
-        );
-        assert_eq!(b.attendance.signal, BarrierSignal::Watch);
-        assert!(
-            b.attendance.summary.contains("improved"),
-            "{}",
-            b.attendance.summary
-        );
+        let b = school_barriers(vec![
+            attendance("a1", "2026-01-05", 100, 91),
+            attendance("a2", "2025-09-03", 100, 89),
+            attendance("a3", "2026-09-03", 100, 98),
+        ]);
+        assert_barrier(&b.attendance, BarrierSignal::Watch, "improved");
     }
 
     #[test]
     fn attendance_between_90_and_95_percent_is_watched_and_above_is_fine() {
-        let b = barriers(
-            &school(vec![attendance("a1", "2026-09-03", 100, 93)]),
-            &all(),
-        );
-        assert_eq!(b.attendance.signal, BarrierSignal::Watch);
-        let b = barriers(
-            &school(vec![attendance("a1", "2026-09-03", 100, 97)]),
-            &all(),
-        );
-        assert_eq!(b.attendance.signal, BarrierSignal::NoneKnown);
+        for (present, signal) in [(93, BarrierSignal::Watch), (97, BarrierSignal::NoneKnown)] {
+            let b = school_barriers(vec![attendance("a1", "2026-09-03", 100, present)]);
+            assert_eq!(b.attendance.signal, signal, "{present}%");
+        }
     }
 
     #[test]
     fn attendance_across_periods_under_90_percent_is_a_concern() {
-        let b = barriers(
-            &school(vec![
-                attendance("a1", "2026-01-05", 200, 150),
-                attendance("a2", "2026-09-03", 100, 95),
-            ]),
-            &all(),
-        );
-        assert_eq!(b.attendance.signal, BarrierSignal::Concern);
-        assert!(b.attendance.summary.contains("across 2 periods"));
+        let b = school_barriers(vec![
+            attendance("a1", "2026-01-05", 200, 150),
+            attendance("a2", "2026-09-03", 100, 95),
+        ]);
+        assert_barrier(&b.attendance, BarrierSignal::Concern, "across 2 periods");
     }
 
     #[test]
     fn summary_level_attendance_falls_back_on_the_impact_line_and_says_so() {
-        let b = barriers(
-            &school(vec![record(
+        let b = school_barriers(vec![
+            record(
                 "a1",
                 RecordCategory::Attendance,
                 "2026-09-03",
-                Some("2026-10-23"),
                 "Attendance 86.2% (autumn term 2026 to date): persistent absence",
-                None,
-            )]),
-            &all(),
-        );
+            )
+            .until("2026-10-23"),
+        ]);
         assert_eq!(b.attendance.signal, BarrierSignal::Concern);
         assert!(b.attendance.summary_level_only);
         assert!(
@@ -1120,23 +1073,18 @@ mod tests {
         );
         assert_eq!(b.attendance.evidence[0].level, DisclosureLevel::Summary);
 
-        let b = barriers(
-            &school(vec![record(
-                "a1",
-                RecordCategory::Attendance,
-                "2026-09-03",
-                None,
-                "Attendance is a persistent absence concern",
-                None,
-            )]),
-            &all(),
-        );
+        let b = school_barriers(vec![record(
+            "a1",
+            RecordCategory::Attendance,
+            "2026-09-03",
+            "Attendance is a persistent absence concern",
+        )]);
         assert_eq!(b.attendance.signal, BarrierSignal::Concern);
     }
 
     #[test]
     fn no_attendance_records_means_none_known() {
-        let b = barriers(&school(vec![]), &all());
+        let b = school_barriers(vec![]);
         assert_eq!(b.attendance.signal, BarrierSignal::NoneKnown);
         assert!(b.attendance.evidence.is_empty());
     }
@@ -1145,77 +1093,56 @@ mod tests {
 
     #[test]
     fn an_ehc_plan_is_a_learning_concern_and_sen_support_is_watched() {
-        let ehcp = record(
-            "s1",
-            RecordCategory::SpecialEducationalNeeds,
-            "2024-09-03",
-            None,
-            "EHC plan: autistic spectrum needs",
-            Some(json!({"provision": "ehc_plan", "primary_need": "ASD"})),
-        );
+        let sen = |id: &str, impact: &str| {
+            record(
+                id,
+                RecordCategory::SpecialEducationalNeeds,
+                "2024-09-03",
+                impact,
+            )
+        };
+        let ehcp = sen("s1", "EHC plan: autistic spectrum needs")
+            .with_details(json!({"provision": "ehc_plan", "primary_need": "ASD"}));
         assert_eq!(
-            barriers(&school(vec![ehcp.clone()]), &all())
-                .learning
-                .signal,
+            school_barriers(vec![ehcp.clone()]).learning.signal,
             BarrierSignal::Concern
         );
         let mut summary = ehcp.clone();
         summary.details = None;
-        let b = barriers(&school(vec![summary]), &all());
+        let b = school_barriers(vec![summary]);
         assert_eq!(b.learning.signal, BarrierSignal::Concern);
         assert!(b.learning.summary_level_only);
-        let support = record(
+        let support = sen(
             "s2",
-            RecordCategory::SpecialEducationalNeeds,
-            "2024-09-03",
-            None,
             "SEN support: speech, language and communication needs",
-            None,
         );
         assert_eq!(
-            barriers(&school(vec![support]), &all()).learning.signal,
+            school_barriers(vec![support]).learning.signal,
             BarrierSignal::Watch
         );
     }
 
     #[test]
     fn attainment_below_expected_and_a_pep_are_learning_signals() {
-        let below = record(
-            "t1",
-            RecordCategory::Attainment,
-            "2026-07-01",
-            None,
-            "Reading well below the expected standard",
-            Some(json!({"working_at": "well_below"})),
-        );
+        let attainment =
+            |id: &str, impact: &str| record(id, RecordCategory::Attainment, "2026-07-01", impact);
+        let below = attainment("t1", "Reading well below the expected standard")
+            .with_details(json!({"working_at": "well_below"}));
         assert_eq!(
-            barriers(&school(vec![below]), &all()).learning.signal,
+            school_barriers(vec![below]).learning.signal,
             BarrierSignal::Concern
         );
-        let at = record(
-            "t2",
-            RecordCategory::Attainment,
-            "2026-07-01",
-            None,
-            "At the expected standard",
-            None,
-        );
+        let at = attainment("t2", "At the expected standard");
         assert_eq!(
-            barriers(&school(vec![at]), &all()).learning.signal,
+            school_barriers(vec![at]).learning.signal,
             BarrierSignal::NoneKnown
         );
-        let pep = vec![section(
-            "social-care",
-            AgencyKind::SocialCare,
-            vec![record(
-                "p1",
-                RecordCategory::PersonalEducationPlan,
-                "2026-02-01",
-                None,
-                "PEP in place",
-                None,
-            )],
-        )];
+        let pep = vec![social_care(vec![record(
+            "p1",
+            RecordCategory::PersonalEducationPlan,
+            "2026-02-01",
+            "PEP in place",
+        )])];
         assert_eq!(barriers(&pep, &all()).learning.signal, BarrierSignal::Watch);
     }
 
@@ -1223,49 +1150,37 @@ mod tests {
 
     #[test]
     fn an_exclusion_is_a_behaviour_concern() {
-        let b = barriers(
-            &school(vec![record(
+        let b = school_barriers(vec![
+            record(
                 "x1",
                 RecordCategory::Exclusion,
                 "2026-10-01",
-                Some("2026-10-02"),
                 "Suspended for 2 days from 2026-10-01",
-                Some(json!({"exclusion_type": "suspension", "days": 2, "reason_category": "PD"})),
-            )]),
-            &all(),
-        );
-        assert_eq!(b.behaviour.signal, BarrierSignal::Concern);
-        assert!(
-            b.behaviour.summary.contains("Suspended"),
-            "{}",
-            b.behaviour.summary
-        );
+            )
+            .until("2026-10-02")
+            .with_details(
+                json!({"exclusion_type": "suspension", "days": 2, "reason_category": "PD"}),
+            ),
+        ]);
+        assert_barrier(&b.behaviour, BarrierSignal::Concern, "Suspended");
     }
 
     #[test]
     fn behaviour_incidents_are_watched_until_there_are_three() {
-        let incident = |id: &str, day: &str| {
-            record(
-                id,
-                RecordCategory::Behaviour,
-                day,
-                None,
-                "Left lesson",
-                None,
-            )
-        };
-        let b = barriers(&school(vec![incident("b1", "2026-09-10")]), &all());
+        let incident =
+            |id: &str, day: &str| record(id, RecordCategory::Behaviour, day, "Left lesson");
+        let b = school_barriers(vec![incident("b1", "2026-09-10")]);
         assert_eq!(b.behaviour.signal, BarrierSignal::Watch);
-        let b = barriers(
-            &school(vec![
-                incident("b1", "2026-09-10"),
-                incident("b2", "2026-09-17"),
-                incident("b3", "2026-10-01"),
-            ]),
-            &all(),
+        let b = school_barriers(vec![
+            incident("b1", "2026-09-10"),
+            incident("b2", "2026-09-17"),
+            incident("b3", "2026-10-01"),
+        ]);
+        assert_barrier(
+            &b.behaviour,
+            BarrierSignal::Concern,
+            "3 behaviour incidents",
         );
-        assert_eq!(b.behaviour.signal, BarrierSignal::Concern);
-        assert!(b.behaviour.summary.contains("3 behaviour incidents"));
     }
 
     // --- wellbeing
@@ -1273,30 +1188,18 @@ mod tests {
     #[test]
     fn an_open_cp_plan_or_an_encompass_notification_is_a_wellbeing_concern() {
         let sections = vec![
-            section(
-                "social-care",
-                AgencyKind::SocialCare,
-                vec![record(
-                    "c1",
-                    RecordCategory::ChildProtectionPlan,
-                    "2026-03-01",
-                    None,
-                    "Open CP plan",
-                    None,
-                )],
-            ),
-            section(
-                "police",
-                AgencyKind::Police,
-                vec![record(
-                    "e1",
-                    RecordCategory::EncompassNotification,
-                    "2026-10-01",
-                    None,
-                    "Encompass",
-                    None,
-                )],
-            ),
+            social_care(vec![record(
+                "c1",
+                RecordCategory::ChildProtectionPlan,
+                "2026-03-01",
+                "Open CP plan",
+            )]),
+            police(vec![record(
+                "e1",
+                RecordCategory::EncompassNotification,
+                "2026-10-01",
+                "Encompass",
+            )]),
         ];
         let b = barriers(&sections, &all());
         assert_eq!(b.wellbeing.signal, BarrierSignal::Concern);
@@ -1312,39 +1215,12 @@ mod tests {
 
     #[test]
     fn ended_plans_cin_camhs_and_early_help_are_watched() {
+        use RecordCategory::*;
         for r in [
-            record(
-                "c1",
-                RecordCategory::ChildProtectionPlan,
-                "2025-03-01",
-                Some("2025-09-01"),
-                "Ended CP plan",
-                None,
-            ),
-            record(
-                "c2",
-                RecordCategory::ChildInNeedPlan,
-                "2026-03-01",
-                None,
-                "CIN plan",
-                None,
-            ),
-            record(
-                "c3",
-                RecordCategory::CamhsReferral,
-                "2026-03-01",
-                None,
-                "CAMHS",
-                None,
-            ),
-            record(
-                "c4",
-                RecordCategory::EarlyHelpAssessment,
-                "2026-03-01",
-                None,
-                "EHA",
-                None,
-            ),
+            record("c1", ChildProtectionPlan, "2025-03-01", "Ended CP plan").until("2025-09-01"),
+            record("c2", ChildInNeedPlan, "2026-03-01", "CIN plan"),
+            record("c3", CamhsReferral, "2026-03-01", "CAMHS"),
+            record("c4", EarlyHelpAssessment, "2026-03-01", "EHA"),
         ] {
             let b = barriers(
                 &[section("x-agency", AgencyKind::SocialCare, vec![r.clone()])],
@@ -1358,21 +1234,14 @@ mod tests {
 
     #[test]
     fn a_cp_is_flag_is_a_wellbeing_concern() {
-        let b = barriers(
-            &[section(
-                "health",
-                AgencyKind::Health,
-                vec![record(
-                    "h1",
-                    RecordCategory::ChildProtectionInformation,
-                    "2026-03-01",
-                    None,
-                    "CP-IS flag",
-                    Some(json!({"flag": "child_protection_plan"})),
-                )],
-            )],
-            &all(),
-        );
+        let flag = record(
+            "h1",
+            RecordCategory::ChildProtectionInformation,
+            "2026-03-01",
+            "CP-IS flag",
+        )
+        .with_details(json!({"flag": "child_protection_plan"}));
+        let b = barriers(&[section("health", AgencyKind::Health, vec![flag])], &all());
         assert_eq!(b.wellbeing.signal, BarrierSignal::Concern);
     }
 
@@ -1392,14 +1261,23 @@ mod tests {
     // --- transitions
 
     fn enrolment(id: &str, from: &str, to: Option<&str>, urn: &str, name: &str) -> Record {
-        record(
+        let mut r = record(
             id,
             RecordCategory::Enrolment,
             from,
-            to,
             &format!("On roll at {name}"),
-            Some(json!({"urn": urn, "school_name": name})),
         )
+        .with_details(json!({"urn": urn, "school_name": name}));
+        r.effective_to = to.map(d);
+        r
+    }
+
+    /// The transitions of one social care section's records, without their categories.
+    fn social_care_transitions(records: Vec<Record>) -> Vec<Transition> {
+        transitions(&[social_care(records)])
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
     }
 
     #[test]
@@ -1450,37 +1328,12 @@ mod tests {
 
     #[test]
     fn plans_stepping_up_and_down_are_plan_changes_in_date_order() {
-        let sc = vec![section(
-            "social-care",
-            AgencyKind::SocialCare,
-            vec![
-                record(
-                    "p3",
-                    RecordCategory::LookedAfter,
-                    "2026-06-01",
-                    None,
-                    "LAC",
-                    None,
-                ),
-                record(
-                    "p1",
-                    RecordCategory::ChildInNeedPlan,
-                    "2025-05-01",
-                    Some("2025-11-02"),
-                    "CIN",
-                    None,
-                ),
-                record(
-                    "p2",
-                    RecordCategory::ChildProtectionPlan,
-                    "2025-11-03",
-                    Some("2026-06-01"),
-                    "CP",
-                    None,
-                ),
-            ],
-        )];
-        let t: Vec<Transition> = transitions(&sc).into_iter().map(|(t, _)| t).collect();
+        use RecordCategory::*;
+        let t = social_care_transitions(vec![
+            record("p3", LookedAfter, "2026-06-01", "LAC"),
+            record("p1", ChildInNeedPlan, "2025-05-01", "CIN").until("2025-11-02"),
+            record("p2", ChildProtectionPlan, "2025-11-03", "CP").until("2026-06-01"),
+        ]);
         let described: Vec<&str> = t.iter().map(|t| t.description.as_str()).collect();
         assert_eq!(
             described,
@@ -1494,32 +1347,13 @@ mod tests {
         assert_eq!(t[1].date, d("2025-11-03"));
         assert_eq!(t[1].source_system_ids, ["p1", "p2"]);
 
-        let down = vec![section(
-            "social-care",
-            AgencyKind::SocialCare,
-            vec![
-                record(
-                    "p1",
-                    RecordCategory::ChildProtectionPlan,
-                    "2025-05-01",
-                    Some("2026-01-10"),
-                    "CP",
-                    None,
-                ),
-                record(
-                    "p2",
-                    RecordCategory::ChildInNeedPlan,
-                    "2026-01-10",
-                    Some("2026-07-01"),
-                    "CIN",
-                    None,
-                ),
-            ],
-        )];
-        let t: Vec<String> = transitions(&down)
-            .into_iter()
-            .map(|(t, _)| t.description)
-            .collect();
+        let t: Vec<String> = social_care_transitions(vec![
+            record("p1", ChildProtectionPlan, "2025-05-01", "CP").until("2026-01-10"),
+            record("p2", ChildInNeedPlan, "2026-01-10", "CIN").until("2026-07-01"),
+        ])
+        .into_iter()
+        .map(|t| t.description)
+        .collect();
         assert_eq!(
             t,
             [
@@ -1532,39 +1366,26 @@ mod tests {
 
     #[test]
     fn placement_moves_and_new_social_workers_are_transitions() {
-        let sc = vec![section(
-            "social-care",
-            AgencyKind::SocialCare,
-            vec![
-                record(
-                    "w1",
-                    RecordCategory::AllocatedSocialWorker,
-                    "2025-05-01",
-                    Some("2026-02-01"),
-                    "Allocated social worker",
-                    Some(json!({"worker": "K. Brennan", "team": "Family Support"})),
-                ),
-                record(
-                    "w2",
-                    RecordCategory::AllocatedSocialWorker,
-                    "2026-02-02",
-                    None,
-                    "Allocated social worker",
-                    Some(json!({"worker": "D. Osei", "team": "Family Support"})),
-                ),
-                record(
-                    "m1",
-                    RecordCategory::PlacementMove,
-                    "2026-04-20",
-                    None,
-                    "Moved to a new foster placement",
-                    Some(
-                        json!({"from_placement": "foster_relative_or_friend", "to_placement": "foster_agency_carer"}),
-                    ),
-                ),
-            ],
-        )];
-        let t: Vec<Transition> = transitions(&sc).into_iter().map(|(t, _)| t).collect();
+        use RecordCategory::*;
+        let worker = |id: &str, from: &str| {
+            record(id, AllocatedSocialWorker, from, "Allocated social worker")
+        };
+        let t = social_care_transitions(vec![
+            worker("w1", "2025-05-01")
+                .until("2026-02-01")
+                .with_details(json!({"worker": "K. Brennan", "team": "Family Support"})),
+            worker("w2", "2026-02-02")
+                .with_details(json!({"worker": "D. Osei", "team": "Family Support"})),
+            record(
+                "m1",
+                PlacementMove,
+                "2026-04-20",
+                "Moved to a new foster placement",
+            )
+            .with_details(
+                json!({"from_placement": "foster_relative_or_friend", "to_placement": "foster_agency_carer"}),
+            ),
+        ]);
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].kind, TransitionKind::PractitionerChange);
         assert_eq!(
@@ -1577,39 +1398,32 @@ mod tests {
 
     #[test]
     fn practitioner_change_at_summary_level_names_nobody() {
-        let sc = vec![section(
-            "social-care",
-            AgencyKind::SocialCare,
-            vec![
-                record(
-                    "w1",
-                    RecordCategory::AllocatedSocialWorker,
-                    "2025-05-01",
-                    Some("2026-02-01"),
-                    "Allocated social worker",
-                    None,
-                ),
-                record(
-                    "w2",
-                    RecordCategory::AllocatedSocialWorker,
-                    "2026-02-02",
-                    None,
-                    "New allocated social worker",
-                    None,
-                ),
-            ],
-        )];
-        let t = transitions(&sc);
+        use RecordCategory::*;
+        let t = social_care_transitions(vec![
+            record(
+                "w1",
+                AllocatedSocialWorker,
+                "2025-05-01",
+                "Allocated social worker",
+            )
+            .until("2026-02-01"),
+            record(
+                "w2",
+                AllocatedSocialWorker,
+                "2026-02-02",
+                "New allocated social worker",
+            ),
+        ]);
         assert_eq!(t.len(), 1);
-        assert_eq!(t[0].0.from, None);
-        assert_eq!(t[0].0.to, None);
+        assert_eq!(t[0].from, None);
+        assert_eq!(t[0].to, None);
     }
 
     // --- key contacts and filtering
 
     #[test]
     fn key_contacts_name_only_who_was_disclosed() {
-        let mut social = section("social-care", AgencyKind::SocialCare, vec![]);
+        let mut social = social_care(vec![]);
         social.status = SectionStatus::Withheld;
         social.disclosure = vec![CategoryDisclosure {
             category: RecordCategory::AllocatedSocialWorker,
@@ -1620,14 +1434,15 @@ mod tests {
             section(
                 "school-a",
                 AgencyKind::School,
-                vec![record(
-                    "t1",
-                    RecordCategory::TrustedAdult,
-                    "2026-09-10",
-                    None,
-                    "Trusted adult in school: Mr Obi",
-                    Some(json!({"name": "Mr Obi", "role": "learning mentor"})),
-                )],
+                vec![
+                    record(
+                        "t1",
+                        RecordCategory::TrustedAdult,
+                        "2026-09-10",
+                        "Trusted adult in school: Mr Obi",
+                    )
+                    .with_details(json!({"name": "Mr Obi", "role": "learning mentor"})),
+                ],
             ),
             social,
             section(
@@ -1637,9 +1452,7 @@ mod tests {
                     "l1",
                     RecordCategory::LeadPractitioner,
                     "2026-01-10",
-                    None,
                     "Lead practitioner: family support worker",
-                    None,
                 )],
             ),
         ];
@@ -1670,30 +1483,19 @@ mod tests {
 
     #[test]
     fn merge_filters_records_chronology_evidence_and_transitions() {
-        let sections = vec![section(
-            "school-a",
-            AgencyKind::School,
-            vec![
-                enrolment(
-                    "e1",
-                    "2023-09-04",
-                    Some("2025-12-19"),
-                    "999103",
-                    "Hillcrest",
-                ),
-                enrolment("e2", "2026-01-05", None, "999101", "Northfield"),
-                attendance("a1", "2025-09-03", 100, 80),
-                attendance("a2", "2026-09-03", 100, 97),
-                record(
-                    "x1",
-                    RecordCategory::Exclusion,
-                    "2026-02-01",
-                    Some("2026-02-01"),
-                    "Suspended",
-                    None,
-                ),
-            ],
-        )];
+        let sections = school(vec![
+            enrolment(
+                "e1",
+                "2023-09-04",
+                Some("2025-12-19"),
+                "999103",
+                "Hillcrest",
+            ),
+            enrolment("e2", "2026-01-05", None, "999101", "Northfield"),
+            attendance("a1", "2025-09-03", 100, 80),
+            attendance("a2", "2026-09-03", 100, 97),
+            record("x1", RecordCategory::Exclusion, "2026-02-01", "Suspended").until("2026-02-01"),
+        ]);
         let filter = ViewFilter::from_pairs([("from", "2026-06-01")]).unwrap();
         let merged = merge(sections.clone(), &filter);
         let kept: Vec<&str> = merged.sections[0]

@@ -134,21 +134,32 @@ mod tests {
         WebhookSecret::parse(&WebhookSecret::generate()).expect("generated secrets parse")
     }
 
+    /// The sending time of the deliveries below.
+    const SENT: i64 = 1_700_000_000;
+
+    /// Verifies a delivery of event `evt_1` sent at [`SENT`] with `signature` and
+    /// `body`, received at `now`.
+    fn delivered(
+        s: &WebhookSecret,
+        signature: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), WebhookError> {
+        s.verify(
+            Some("evt_1"),
+            Some("1700000000"),
+            Some(signature),
+            body,
+            now,
+        )
+    }
+
     #[test]
     fn signed_delivery_verifies() {
         let s = secret();
         let sig = s.sign("evt_1", 1_700_000_000, b"{\"a\":1}");
         assert!(sig.starts_with("v1,"));
-        assert_eq!(
-            s.verify(
-                Some("evt_1"),
-                Some("1700000000"),
-                Some(&sig),
-                b"{\"a\":1}",
-                1_700_000_010
-            ),
-            Ok(())
-        );
+        assert_eq!(delivered(&s, &sig, b"{\"a\":1}", SENT + 10), Ok(()));
     }
 
     #[test]
@@ -172,13 +183,7 @@ mod tests {
         );
         let other = secret();
         assert_eq!(
-            other.verify(
-                Some("evt_1"),
-                Some("1700000000"),
-                Some(&sig),
-                b"{\"a\":1}",
-                1_700_000_000
-            ),
+            delivered(&other, &sig, b"{\"a\":1}", SENT),
             Err(WebhookError::BadSignature)
         );
     }
@@ -188,13 +193,7 @@ mod tests {
         let s = secret();
         let sig = s.sign("evt_1", 1_700_000_000, b"{}");
         assert_eq!(
-            s.verify(
-                Some("evt_1"),
-                Some("1700000000"),
-                Some(&sig),
-                b"{}",
-                1_700_000_000 + 301
-            ),
+            delivered(&s, &sig, b"{}", SENT + 301),
             Err(WebhookError::Stale)
         );
         assert_eq!(
@@ -214,16 +213,7 @@ mod tests {
         let s = secret();
         let sig = s.sign("evt_1", 1_700_000_000, b"{}");
         let header = format!("v1,AAAA {sig}");
-        assert_eq!(
-            s.verify(
-                Some("evt_1"),
-                Some("1700000000"),
-                Some(&header),
-                b"{}",
-                1_700_000_000
-            ),
-            Ok(())
-        );
+        assert_eq!(delivered(&s, &header, b"{}", SENT), Ok(()));
         assert_eq!(
             s.verify(
                 None,

@@ -284,45 +284,38 @@ mod tests {
 
     #[test]
     fn highest_grant_of_matching_rules_applies() {
+        use DisclosureLevel::{Existence, Full, Summary};
+        use RecordCategory::{ChildProtectionPlan, LookedAfter};
         let p = Policy::from_toml(POLICY, AgencyKind::SocialCare).unwrap();
         let dsl = who(
             PractitionerRole::DesignatedSafeguardingLead,
             Purpose::Safeguarding,
         );
-        assert_eq!(
-            p.level(&dsl, RecordCategory::ChildProtectionPlan),
-            DisclosureLevel::Full
-        );
-        assert_eq!(
-            p.level(&dsl, RecordCategory::LookedAfter),
-            DisclosureLevel::Summary
-        );
         let teacher = who(PractitionerRole::Teacher, Purpose::EducationSupport);
-        assert_eq!(
-            p.level(&teacher, RecordCategory::ChildProtectionPlan),
-            DisclosureLevel::Existence
-        );
-        assert_eq!(
-            p.level(&teacher, RecordCategory::LookedAfter),
-            DisclosureLevel::None
-        );
-        assert!(p.allows_override(&dsl) && !p.allows_override(&teacher));
         let police = Requester {
             kind: AgencyKind::Police,
             ..teacher
         };
-        assert_eq!(
-            p.level(&police, RecordCategory::ChildProtectionPlan),
-            DisclosureLevel::None
-        );
         let own = Requester {
             own_agency: true,
             ..police
         };
-        assert_eq!(
-            p.level(&own, RecordCategory::LookedAfter),
-            DisclosureLevel::Full
-        );
+        for (who, requester, category, level) in [
+            ("DSL", &dsl, ChildProtectionPlan, Full),
+            ("DSL", &dsl, LookedAfter, Summary),
+            ("teacher", &teacher, ChildProtectionPlan, Existence),
+            ("teacher", &teacher, LookedAfter, DisclosureLevel::None),
+            (
+                "police",
+                &police,
+                ChildProtectionPlan,
+                DisclosureLevel::None,
+            ),
+            ("own agency", &own, LookedAfter, Full),
+        ] {
+            assert_eq!(p.level(requester, category), level, "{who}, {category:?}");
+        }
+        assert!(p.allows_override(&dsl) && !p.allows_override(&teacher));
     }
 
     #[test]

@@ -399,92 +399,63 @@ mod tests {
 
     #[test]
     fn given_names_compare_by_level() {
-        assert_eq!(compare_given("AMELIA", " amelia", JW), GivenLevel::Exact);
-        assert_eq!(compare_given("Zoë", "Zoe", JW), GivenLevel::Exact);
-        assert_eq!(compare_given("Alfie", "Alfred", JW), GivenLevel::Alias);
-        assert_eq!(compare_given("Mo", "Muhammad", JW), GivenLevel::Alias);
-        assert_eq!(compare_given("Mary-Jane", "Mary", JW), GivenLevel::Alias);
-        assert_eq!(compare_given("Amelia", "Amelai", JW), GivenLevel::Similar);
-        assert_eq!(
-            compare_given("Mohammed", "Muhamad", JW),
-            GivenLevel::Similar
-        );
-        assert_eq!(compare_given("Amelia", "Olivia", JW), GivenLevel::Disagree);
-        assert_eq!(
-            compare_given("Alexander", "Alexandra", JW),
-            GivenLevel::Similar
-        );
+        for (a, b, level) in [
+            ("AMELIA", " amelia", GivenLevel::Exact),
+            ("Zoë", "Zoe", GivenLevel::Exact),
+            ("Alfie", "Alfred", GivenLevel::Alias),
+            ("Mo", "Muhammad", GivenLevel::Alias),
+            ("Mary-Jane", "Mary", GivenLevel::Alias),
+            ("Amelia", "Amelai", GivenLevel::Similar),
+            ("Mohammed", "Muhamad", GivenLevel::Similar),
+            ("Amelia", "Olivia", GivenLevel::Disagree),
+            ("Alexander", "Alexandra", GivenLevel::Similar),
+        ] {
+            assert_eq!(compare_given(a, b, JW), level, "{a} ~ {b}");
+        }
     }
 
     #[test]
     fn family_names_compare_by_level() {
-        assert_eq!(compare_family("O'Neill", "ONeill", JW), FamilyLevel::Exact);
-        assert_eq!(compare_family("O'Neill", "O Neill", JW), FamilyLevel::Exact);
-        assert_eq!(
-            compare_family("Wood-Allen", "Wood Allen", JW),
-            FamilyLevel::Exact
-        );
-        assert_eq!(compare_family("Wood-Allen", "Allen", JW), FamilyLevel::Part);
-        assert_eq!(compare_family("Wood", "Wood-Allen", JW), FamilyLevel::Part);
-        assert_eq!(compare_family("Smith", "Smyth", JW), FamilyLevel::Similar);
-        assert_eq!(
-            compare_family("Thompson", "Thomson", JW),
-            FamilyLevel::Similar
-        );
-        assert_eq!(compare_family("Smith", "Jones", JW), FamilyLevel::Disagree);
-        // A shared particle is not a shared name.
-        assert_eq!(
-            compare_family("Da Silva", "Da Costa", JW),
-            FamilyLevel::Disagree
-        );
+        for (a, b, level) in [
+            ("O'Neill", "ONeill", FamilyLevel::Exact),
+            ("O'Neill", "O Neill", FamilyLevel::Exact),
+            ("Wood-Allen", "Wood Allen", FamilyLevel::Exact),
+            ("Wood-Allen", "Allen", FamilyLevel::Part),
+            ("Wood", "Wood-Allen", FamilyLevel::Part),
+            ("Smith", "Smyth", FamilyLevel::Similar),
+            ("Thompson", "Thomson", FamilyLevel::Similar),
+            ("Smith", "Jones", FamilyLevel::Disagree),
+            // A shared particle is not a shared name.
+            ("Da Silva", "Da Costa", FamilyLevel::Disagree),
+        ] {
+            assert_eq!(compare_family(a, b, JW), level, "{a} ~ {b}");
+        }
     }
 
     #[test]
     fn dates_of_birth_compare_by_level() {
-        assert_eq!(
-            compare_dob(d("2014-03-09"), d("2014-03-09")),
-            DobLevel::Exact
-        );
-        assert_eq!(
-            compare_dob(d("2014-03-09"), d("2014-09-03")),
-            DobLevel::DayMonthSwapped
-        );
-        assert_eq!(
-            compare_dob(d("2014-03-09"), d("2014-03-08")),
-            DobLevel::OneDigit
-        );
-        assert_eq!(
-            compare_dob(d("2014-03-09"), d("2015-03-09")),
-            DobLevel::OneDigit
-        );
-        assert_eq!(
-            compare_dob(d("2014-03-09"), d("2014-03-21")),
-            DobLevel::SameMonth
-        );
-        assert_eq!(
-            compare_dob(d("2014-03-09"), d("2016-07-21")),
-            DobLevel::Disagree
-        );
+        for (other, level) in [
+            ("2014-03-09", DobLevel::Exact),
+            ("2014-09-03", DobLevel::DayMonthSwapped),
+            ("2014-03-08", DobLevel::OneDigit),
+            ("2015-03-09", DobLevel::OneDigit),
+            ("2014-03-21", DobLevel::SameMonth),
+            ("2016-07-21", DobLevel::Disagree),
+        ] {
+            assert_eq!(compare_dob(d("2014-03-09"), d(other)), level, "{other}");
+        }
     }
 
     #[test]
     fn postcodes_compare_by_level() {
-        assert_eq!(
-            compare_postcode("ZZ1 4AB", "zz14ab"),
-            Some(PostcodeLevel::Full)
-        );
-        assert_eq!(
-            compare_postcode("ZZ1 4AB", "ZZ1 4XY"),
-            Some(PostcodeLevel::Sector)
-        );
-        assert_eq!(
-            compare_postcode("ZZ1 4AB", "ZZ1 7XY"),
-            Some(PostcodeLevel::District)
-        );
-        assert_eq!(
-            compare_postcode("ZZ1 4AB", "ZZ2 4AB"),
-            Some(PostcodeLevel::Disagree)
-        );
+        for (other, level) in [
+            ("zz14ab", PostcodeLevel::Full),
+            ("ZZ1 4XY", PostcodeLevel::Sector),
+            ("ZZ1 7XY", PostcodeLevel::District),
+            ("ZZ2 4AB", PostcodeLevel::Disagree),
+        ] {
+            assert_eq!(compare_postcode("ZZ1 4AB", other), Some(level), "{other}");
+        }
     }
 
     #[test]
@@ -504,38 +475,58 @@ mod tests {
         let s = MatchingSettings::default();
         let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
         let grade_of = |h: &Person<'_>| grade(compare(&q, h, &s).score(&s), &s);
-        // Everything agrees, no identifier: probable, never certain by default.
-        assert_eq!(grade_of(&q), Some(MatchGrade::Probable));
-        // No postcode to compare, name and date agree: still probable.
-        assert_eq!(
-            grade_of(&person("Amelia", "Okafor", "2014-03-09", None)),
-            Some(MatchGrade::Probable)
-        );
-        // Short form and a typo in the date.
-        assert_eq!(
-            grade_of(&person("Millie", "Okafor", "2014-09-03", Some("ZZ1 4AB"))),
-            Some(MatchGrade::Probable)
-        );
-        // The family moved to another district: probable, with everything else agreeing
-        // (children's families move; this rule changed with the recall work).
-        assert_eq!(
-            grade_of(&person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"))),
-            Some(MatchGrade::Probable)
-        );
-        // ... but only possible when one side does not record sex.
-        let mut moved = person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"));
-        moved.sex = None;
-        assert_eq!(grade_of(&moved), Some(MatchGrade::Possible));
-        // A new family name at the same address, the rest agreeing: probable.
-        assert_eq!(
-            grade_of(&person("Amelia", "Mensah", "2014-03-09", Some("ZZ1 4AB"))),
-            Some(MatchGrade::Probable)
-        );
-        // A typo in the given name, the rest agreeing, no postcode: probable.
-        assert_eq!(
-            grade_of(&person("Amelai", "Okafor", "2014-03-09", None)),
-            Some(MatchGrade::Probable)
-        );
+        let mut moved_sex_unknown = person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"));
+        moved_sex_unknown.sex = None;
+        for (case, held, expected) in [
+            (
+                "everything agrees, no identifier: probable, never certain by default",
+                q.clone(),
+                Some(MatchGrade::Probable),
+            ),
+            (
+                "no postcode to compare, name and date agree: still probable",
+                person("Amelia", "Okafor", "2014-03-09", None),
+                Some(MatchGrade::Probable),
+            ),
+            (
+                "short form and a typo in the date",
+                person("Millie", "Okafor", "2014-09-03", Some("ZZ1 4AB")),
+                Some(MatchGrade::Probable),
+            ),
+            // Children's families move; this rule changed with the recall work.
+            (
+                "the family moved to another district, everything else agreeing: probable",
+                person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY")),
+                Some(MatchGrade::Probable),
+            ),
+            (
+                "... but only possible when one side does not record sex",
+                moved_sex_unknown,
+                Some(MatchGrade::Possible),
+            ),
+            (
+                "a new family name at the same address, the rest agreeing: probable",
+                person("Amelia", "Mensah", "2014-03-09", Some("ZZ1 4AB")),
+                Some(MatchGrade::Probable),
+            ),
+            (
+                "a typo in the given name, the rest agreeing, no postcode: probable",
+                person("Amelai", "Okafor", "2014-03-09", None),
+                Some(MatchGrade::Probable),
+            ),
+            (
+                "a sibling at the same address",
+                person("Olivia", "Okafor", "2011-06-30", Some("ZZ1 4AB")),
+                None,
+            ),
+            (
+                "someone else entirely",
+                person("Noah", "Smith", "2016-01-20", Some("ZZ3 9XY")),
+                None,
+            ),
+        ] {
+            assert_eq!(grade_of(&held), expected, "{case}");
+        }
         // The same child at a node of a million children: the thresholds rise by
         // log2(100) = 6.6, so a move is no longer enough, a full agreement still is.
         let at_a_million = |h: &Person<'_>| grade_at(compare(&q, h, &s).score(&s), &s, 1_000_000);
@@ -544,16 +535,6 @@ mod tests {
             Some(MatchGrade::Possible)
         );
         assert_eq!(at_a_million(&q), Some(MatchGrade::Probable));
-        // A sibling at the same address.
-        assert_eq!(
-            grade_of(&person("Olivia", "Okafor", "2011-06-30", Some("ZZ1 4AB"))),
-            None
-        );
-        // Someone else entirely.
-        assert_eq!(
-            grade_of(&person("Noah", "Smith", "2016-01-20", Some("ZZ3 9XY"))),
-            None
-        );
     }
 
     #[test]

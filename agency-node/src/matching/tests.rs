@@ -20,6 +20,49 @@ fn demographics(given: &str, family: &str, dob: &str, postcode: Option<&str>) ->
     }
 }
 
+/// The child most tests store or search for: Amelia Okafor, born 2014-03-09, postcode
+/// ZZ1 4AB, sex not given. Vary it field by field with [`Vary`].
+fn amelia() -> Demographics {
+    demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"))
+}
+
+/// Field-by-field variations of a child's demographics.
+trait Vary {
+    fn with_given(self, given: &str) -> Self;
+    fn with_family(self, family: &str) -> Self;
+    fn with_dob(self, dob: &str) -> Self;
+    fn with_postcode(self, postcode: &str) -> Self;
+    fn without_postcode(self) -> Self;
+    fn with_sex(self, sex: Sex) -> Self;
+}
+
+impl Vary for Demographics {
+    fn with_given(mut self, given: &str) -> Self {
+        self.given_name = given.into();
+        self
+    }
+    fn with_family(mut self, family: &str) -> Self {
+        self.family_name = family.into();
+        self
+    }
+    fn with_dob(mut self, dob: &str) -> Self {
+        self.date_of_birth = dob.parse().unwrap();
+        self
+    }
+    fn with_postcode(mut self, postcode: &str) -> Self {
+        self.postcode = Some(postcode.into());
+        self
+    }
+    fn without_postcode(mut self) -> Self {
+        self.postcode = None;
+        self
+    }
+    fn with_sex(mut self, sex: Sex) -> Self {
+        self.sex = Some(sex);
+        self
+    }
+}
+
 fn upn(n: u32) -> Upn {
     Upn::with_check_letter(&format!("999{n:09}")).unwrap()
 }
@@ -52,6 +95,11 @@ fn store(
     .id
 }
 
+/// Stores a child without identifiers; returns its local reference.
+fn hold(conn: &mut DbConnection, local_id: &str, d: Demographics) -> String {
+    store(conn, local_id, d, no_ids())
+}
+
 fn test_key() -> &'static MatchingKey {
     static KEY: std::sync::OnceLock<MatchingKey> = std::sync::OnceLock::new();
     KEY.get_or_init(|| MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap())
@@ -79,10 +127,42 @@ fn ask(conn: &mut DbConnection, d: Option<Demographics>, ids: ChildIdentifiers) 
     plain
 }
 
+/// A search by demographics alone (plain and keyed, as [`ask`]).
+fn ask_for(conn: &mut DbConnection, d: Demographics) -> MatchResponse {
+    ask(conn, Some(d), no_ids())
+}
+
+/// A search by demographics alone with explicit settings (plain mode only).
+fn ask_with(
+    conn: &mut DbConnection,
+    d: Demographics,
+    settings: &MatchingSettings,
+) -> MatchResponse {
+    let query = ChildQuery {
+        identifiers: no_ids(),
+        demographics: Some(d),
+    };
+    find_with(conn, &query, settings).unwrap()
+}
+
+/// The answer links the searched-for child to the stored child `id`.
+#[track_caller]
+fn assert_links(answer: &MatchResponse, id: &str) {
+    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
+    assert_eq!(answer.local_ref.as_deref(), Some(id), "{answer:?}");
+}
+
 fn by_upn(n: u32) -> ChildIdentifiers {
     ChildIdentifiers {
         upn: Some(upn(n)),
         nhs_number: None,
+    }
+}
+
+fn by_nhs(n: u32) -> ChildIdentifiers {
+    ChildIdentifiers {
+        upn: None,
+        nhs_number: Some(nhs(n)),
     }
 }
 
@@ -93,24 +173,18 @@ fn no_ids() -> ChildIdentifiers {
 #[test]
 fn an_agreeing_identifier_is_certain() {
     let mut conn = memory_db();
-    let id = store(
-        &mut conn,
-        "A",
-        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
-        by_upn(1),
-    );
+    let id = store(&mut conn, "A", amelia(), by_upn(1));
     let answer = ask(&mut conn, None, by_upn(1));
-    assert_eq!(answer.outcome, MatchOutcome::Held);
+    assert_links(&answer, &id);
     assert!(answer.held);
-    assert_eq!(answer.local_ref.as_deref(), Some(id.as_str()));
     assert_eq!(answer.grade, Some(MatchGrade::Certain));
     assert_eq!(answer.matched_on, vec!["upn"]);
     // With demographics that agree except for a typo and a new surname: still certain.
-    let answer = ask(
-        &mut conn,
-        Some(demographics("Amelia", "Mensah", "2014-03-08", None)),
-        by_upn(1),
-    );
+    let drifted = amelia()
+        .with_family("Mensah")
+        .with_dob("2014-03-08")
+        .without_postcode();
+    let answer = ask(&mut conn, Some(drifted), by_upn(1));
     assert_eq!(answer.grade, Some(MatchGrade::Certain));
     assert!(answer.matched_on.contains(&"given_name".to_owned()));
 }
@@ -118,17 +192,9 @@ fn an_agreeing_identifier_is_certain() {
 #[test]
 fn an_identifier_the_demographics_contradict_is_not_linked() {
     let mut conn = memory_db();
-    store(
-        &mut conn,
-        "A",
-        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
-        by_upn(1),
-    );
-    let answer = ask(
-        &mut conn,
-        Some(demographics("Noah", "Smith", "2017-11-20", Some("ZZ5 2QP"))),
-        by_upn(1),
-    );
+    store(&mut conn, "A", amelia(), by_upn(1));
+    let noah = demographics("Noah", "Smith", "2017-11-20", Some("ZZ5 2QP"));
+    let answer = ask(&mut conn, Some(noah), by_upn(1));
     assert_eq!(answer.outcome, MatchOutcome::NotHeld);
     assert!(!answer.held);
     assert_eq!(answer.local_ref, None);
@@ -137,29 +203,13 @@ fn an_identifier_the_demographics_contradict_is_not_linked() {
 #[test]
 fn a_upn_and_an_nhs_number_naming_different_children_are_ambiguous() {
     let mut conn = memory_db();
-    store(
-        &mut conn,
-        "A",
-        demographics("Amelia", "Okafor", "2014-03-09", None),
-        by_upn(1),
-    );
-    store(
-        &mut conn,
-        "B",
-        demographics("Amelia", "Okafor", "2014-03-09", None),
-        ChildIdentifiers {
-            upn: None,
-            nhs_number: Some(nhs(100)),
-        },
-    );
-    let answer = ask(
-        &mut conn,
-        None,
-        ChildIdentifiers {
-            upn: Some(upn(1)),
-            nhs_number: Some(nhs(100)),
-        },
-    );
+    store(&mut conn, "A", amelia().without_postcode(), by_upn(1));
+    store(&mut conn, "B", amelia().without_postcode(), by_nhs(100));
+    let both = ChildIdentifiers {
+        upn: Some(upn(1)),
+        nhs_number: Some(nhs(100)),
+    };
+    let answer = ask(&mut conn, None, both);
     assert_eq!(answer.outcome, MatchOutcome::Ambiguous);
     assert_eq!(answer.local_ref, None);
     assert_eq!(answer.candidates.len(), 2);
@@ -168,26 +218,25 @@ fn a_upn_and_an_nhs_number_naming_different_children_are_ambiguous() {
 #[test]
 fn demographics_alone_are_probable_and_tolerate_variants() {
     let mut conn = memory_db();
-    let id = store(
-        &mut conn,
-        "A",
-        demographics("Alfred", "Wood-Allen", "2014-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
-    store(
+    let alfred = demographics("Alfred", "Wood-Allen", "2014-03-09", Some("ZZ1 4AB"));
+    let id = hold(&mut conn, "A", alfred.clone());
+    hold(
         &mut conn,
         "other",
         demographics("Noah", "Smith", "2016-01-20", Some("ZZ3 9XY")),
-        no_ids(),
     );
     for query in [
-        demographics("ALFRED", "wood allen", "2014-03-09", Some("zz14ab")),
-        demographics("Alfie", "Allen", "2014-03-09", Some("ZZ1 4AB")),
-        demographics("Alfred", "Wood-Allen", "2014-09-03", Some("ZZ1 4AB")),
-        demographics("Alfred", "Wood", "2014-03-09", Some("ZZ1 4AB")),
-        demographics("Alfred", "Wood-Allen", "2014-03-08", Some("ZZ1 4AB")),
+        alfred
+            .clone()
+            .with_given("ALFRED")
+            .with_family("wood allen")
+            .with_postcode("zz14ab"),
+        alfred.clone().with_given("Alfie").with_family("Allen"),
+        alfred.clone().with_dob("2014-09-03"),
+        alfred.clone().with_family("Wood"),
+        alfred.clone().with_dob("2014-03-08"),
     ] {
-        let answer = ask(&mut conn, Some(query.clone()), no_ids());
+        let answer = ask_for(&mut conn, query.clone());
         assert_eq!(answer.outcome, MatchOutcome::Held, "{query:?}: {answer:?}");
         assert_eq!(answer.grade, Some(MatchGrade::Probable), "{query:?}");
         assert_eq!(answer.local_ref.as_deref(), Some(id.as_str()));
@@ -197,23 +246,9 @@ fn demographics_alone_are_probable_and_tolerate_variants() {
 #[test]
 fn a_weak_match_is_reported_as_a_candidate_without_a_reference() {
     let mut conn = memory_db();
-    store(
-        &mut conn,
-        "A",
-        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
+    hold(&mut conn, "A", amelia());
     // The family moved: name and date agree, the postcode does not.
-    let answer = ask(
-        &mut conn,
-        Some(demographics(
-            "Amelia",
-            "Okafor",
-            "2014-03-09",
-            Some("ZZ7 1XY"),
-        )),
-        no_ids(),
-    );
+    let answer = ask_for(&mut conn, amelia().with_postcode("ZZ7 1XY"));
     assert_eq!(answer.outcome, MatchOutcome::Candidates);
     assert!(!answer.held);
     assert_eq!(answer.local_ref, None);
@@ -228,17 +263,9 @@ fn a_weak_match_is_reported_as_a_candidate_without_a_reference() {
 #[test]
 fn someone_else_is_not_held() {
     let mut conn = memory_db();
-    store(
-        &mut conn,
-        "A",
-        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
-    let answer = ask(
-        &mut conn,
-        Some(demographics("Noah", "Smith", "2016-01-20", Some("ZZ3 9XY"))),
-        no_ids(),
-    );
+    hold(&mut conn, "A", amelia());
+    let noah = demographics("Noah", "Smith", "2016-01-20", Some("ZZ3 9XY"));
+    let answer = ask_for(&mut conn, noah);
     assert_eq!(answer.outcome, MatchOutcome::NotHeld);
     assert!(answer.candidates.is_empty());
 }
@@ -246,51 +273,20 @@ fn someone_else_is_not_held() {
 #[test]
 fn twins_are_never_linked_to_each_other() {
     let mut conn = memory_db();
-    let olivia = store(
-        &mut conn,
-        "twin-1",
-        demographics("Olivia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
+    let olivia = hold(&mut conn, "twin-1", amelia().with_given("Olivia"));
     // The node holds only Olivia; a search for her twin Amelia must not find Olivia.
-    let answer = ask(
-        &mut conn,
-        Some(demographics(
-            "Amelia",
-            "Okafor",
-            "2014-03-09",
-            Some("ZZ1 4AB"),
-        )),
-        no_ids(),
-    );
+    let answer = ask_for(&mut conn, amelia());
     assert!(!answer.held, "{answer:?}");
     assert_eq!(answer.local_ref, None);
     // Twins with similar names too (Leo and Leon).
-    store(
-        &mut conn,
-        "twin-3",
-        demographics("Leon", "Smith", "2015-06-01", Some("ZZ2 1AB")),
-        no_ids(),
-    );
-    let answer = ask(
-        &mut conn,
-        Some(demographics("Leo", "Smith", "2015-06-01", Some("ZZ2 1AB"))),
-        no_ids(),
-    );
+    let leon = demographics("Leon", "Smith", "2015-06-01", Some("ZZ2 1AB"));
+    hold(&mut conn, "twin-3", leon.clone());
+    let answer = ask_for(&mut conn, leon.with_given("Leo"));
     assert!(!answer.held, "{answer:?}");
     // When both twins are held, each is found as herself.
-    let amelia = store(
-        &mut conn,
-        "twin-2",
-        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
-    for (given, id) in [("Amelia", &amelia), ("Olivia", &olivia)] {
-        let answer = ask(
-            &mut conn,
-            Some(demographics(given, "Okafor", "2014-03-09", Some("ZZ1 4AB"))),
-            no_ids(),
-        );
+    let amelia_id = hold(&mut conn, "twin-2", amelia());
+    for (given, id) in [("Amelia", &amelia_id), ("Olivia", &olivia)] {
+        let answer = ask_for(&mut conn, amelia().with_given(given));
         assert_eq!(answer.outcome, MatchOutcome::Held, "{given}");
         assert_eq!(answer.local_ref.as_ref(), Some(id), "{given}");
     }
@@ -302,20 +298,13 @@ fn a_twin_whose_record_drifted_is_told_from_the_other_by_the_given_name() {
     // Both twins held; Amelia's record has no postcode (or an old one in the district), so
     // she scores within the ambiguity margin of Olivia, who agrees on everything but the
     // given name. The given name says which twin is searched for.
-    let mut amelia = demographics("Amelia", "Okafor", "2014-03-09", None);
-    amelia.sex = Some(Sex::Female);
-    let mut olivia = demographics("Olivia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
-    olivia.sex = Some(Sex::Female);
-    let amelia_id = store(&mut conn, "twin-1", amelia, no_ids());
-    let olivia_id = store(&mut conn, "twin-2", olivia, no_ids());
-    let mut query = demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
-    query.sex = Some(Sex::Female);
-    let answer = ask(&mut conn, Some(query.clone()), no_ids());
-    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
-    assert_eq!(answer.local_ref.as_ref(), Some(&amelia_id));
+    let girl = amelia().with_sex(Sex::Female);
+    let amelia_id = hold(&mut conn, "twin-1", girl.clone().without_postcode());
+    let olivia_id = hold(&mut conn, "twin-2", girl.clone().with_given("Olivia"));
+    let answer = ask_for(&mut conn, girl.clone());
+    assert_links(&answer, &amelia_id);
     // Olivia is still found as herself.
-    query.given_name = "Olivia".into();
-    let answer = ask(&mut conn, Some(query), no_ids());
+    let answer = ask_for(&mut conn, girl.with_given("Olivia"));
     assert_eq!(answer.local_ref.as_ref(), Some(&olivia_id), "{answer:?}");
 }
 
@@ -323,119 +312,63 @@ fn a_twin_whose_record_drifted_is_told_from_the_other_by_the_given_name() {
 fn two_close_candidates_are_ambiguous_and_neither_is_linked() {
     let mut conn = memory_db();
     // Two records that fit "Alex Smith" equally: an Alexander and an Alexandra, twins.
-    store(
-        &mut conn,
-        "A",
-        demographics("Alexander", "Smith", "2014-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
-    store(
-        &mut conn,
-        "B",
-        demographics("Alexandra", "Smith", "2014-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
-    let answer = ask(
-        &mut conn,
-        Some(demographics("Alex", "Smith", "2014-03-09", Some("ZZ1 4AB"))),
-        no_ids(),
-    );
+    let smith = amelia().with_family("Smith");
+    hold(&mut conn, "A", smith.clone().with_given("Alexander"));
+    hold(&mut conn, "B", smith.clone().with_given("Alexandra"));
+    let answer = ask_for(&mut conn, smith.clone().with_given("Alex"));
     assert_eq!(answer.outcome, MatchOutcome::Ambiguous, "{answer:?}");
     assert!(!answer.held);
     assert_eq!(answer.local_ref, None);
     assert_eq!(answer.candidates.len(), 2);
     // Sex tells them apart.
-    let mut male = demographics("Alex", "Smith", "2014-03-09", Some("ZZ1 4AB"));
-    male.sex = Some(Sex::Male);
     let mut conn2 = memory_db();
-    let mut alexander = demographics("Alexander", "Smith", "2014-03-09", Some("ZZ1 4AB"));
-    alexander.sex = Some(Sex::Male);
-    let mut alexandra = demographics("Alexandra", "Smith", "2014-03-09", Some("ZZ1 4AB"));
-    alexandra.sex = Some(Sex::Female);
-    let id = store(&mut conn2, "A", alexander, no_ids());
-    store(&mut conn2, "B", alexandra, no_ids());
-    let answer = ask(&mut conn2, Some(male), no_ids());
-    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
-    assert_eq!(answer.local_ref, Some(id));
+    let alexander = smith.clone().with_given("Alexander").with_sex(Sex::Male);
+    let alexandra = smith.clone().with_given("Alexandra").with_sex(Sex::Female);
+    let id = hold(&mut conn2, "A", alexander);
+    hold(&mut conn2, "B", alexandra);
+    let answer = ask_for(&mut conn2, smith.with_given("Alex").with_sex(Sex::Male));
+    assert_links(&answer, &id);
 }
 
 #[test]
 fn a_duplicate_record_makes_the_search_ambiguous() {
     let mut conn = memory_db();
-    let d = demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
-    store(&mut conn, "A", d.clone(), no_ids());
-    store(&mut conn, "A-again", d.clone(), no_ids());
-    let answer = ask(&mut conn, Some(d), no_ids());
+    hold(&mut conn, "A", amelia());
+    hold(&mut conn, "A-again", amelia());
+    let answer = ask_for(&mut conn, amelia());
     assert_eq!(answer.outcome, MatchOutcome::Ambiguous);
 }
 
 #[test]
 fn a_configured_certain_threshold_lets_demographics_be_certain() {
     let mut conn = memory_db();
-    let d = demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
-    store(&mut conn, "A", d.clone(), no_ids());
+    hold(&mut conn, "A", amelia());
     let mut settings = MatchingSettings::default();
     settings.thresholds.certain = Some(30.0);
-    let answer = find_with(
-        &mut conn,
-        &ChildQuery {
-            identifiers: no_ids(),
-            demographics: Some(d),
-        },
-        &settings,
-    )
-    .unwrap();
+    let answer = ask_with(&mut conn, amelia(), &settings);
     assert_eq!(answer.grade, Some(MatchGrade::Certain));
 }
 
 #[test]
 fn an_unknown_upn_falls_back_to_demographics_with_a_penalty_for_a_different_one() {
     let mut conn = memory_db();
-    let id = store(
-        &mut conn,
-        "A",
-        demographics("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
-        by_upn(1),
-    );
-    let answer = ask(
-        &mut conn,
-        Some(demographics(
-            "Amelia",
-            "Okafor",
-            "2014-03-09",
-            Some("ZZ1 4AB"),
-        )),
-        by_upn(2),
-    );
-    assert_eq!(answer.outcome, MatchOutcome::Held);
+    let id = store(&mut conn, "A", amelia(), by_upn(1));
+    let answer = ask(&mut conn, Some(amelia()), by_upn(2));
+    assert_links(&answer, &id);
     assert_eq!(answer.grade, Some(MatchGrade::Probable));
-    assert_eq!(answer.local_ref, Some(id));
     assert!(!answer.matched_on.contains(&"upn".to_owned()));
 }
 
 #[test]
 fn a_typo_in_the_given_name_is_linked_when_no_twin_is_held() {
     let mut conn = memory_db();
-    let id = store(
-        &mut conn,
-        "A",
-        demographics("Amelai", "Okafor", "2014-03-09", None),
-        no_ids(),
-    );
+    let amelia = amelia().without_postcode();
+    let id = hold(&mut conn, "A", amelia.clone().with_given("Amelai"));
     // Another child of the family, born another year: not a twin.
-    store(
-        &mut conn,
-        "B",
-        demographics("Olivia", "Okafor", "2011-06-30", None),
-        no_ids(),
-    );
-    let answer = ask(
-        &mut conn,
-        Some(demographics("Amelia", "Okafor", "2014-03-09", None)),
-        no_ids(),
-    );
-    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
-    assert_eq!(answer.local_ref.as_ref(), Some(&id));
+    let sister = amelia.clone().with_given("Olivia").with_dob("2011-06-30");
+    hold(&mut conn, "B", sister);
+    let answer = ask_for(&mut conn, amelia);
+    assert_links(&answer, &id);
     assert_eq!(answer.grade, Some(MatchGrade::Probable));
     assert!(answer.matched_on.contains(&"given_name:typo".to_owned()));
 }
@@ -443,76 +376,33 @@ fn a_typo_in_the_given_name_is_linked_when_no_twin_is_held() {
 #[test]
 fn a_typo_in_the_given_name_is_not_linked_when_a_twin_is_held() {
     let mut conn = memory_db();
-    store(
-        &mut conn,
-        "A",
-        demographics("Amelai", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
-    store(
-        &mut conn,
-        "B",
-        demographics("Olivia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
-    let answer = ask(
-        &mut conn,
-        Some(demographics(
-            "Amelia",
-            "Okafor",
-            "2014-03-09",
-            Some("ZZ1 4AB"),
-        )),
-        no_ids(),
-    );
+    hold(&mut conn, "A", amelia().with_given("Amelai"));
+    hold(&mut conn, "B", amelia().with_given("Olivia"));
+    let answer = ask_for(&mut conn, amelia());
     assert!(!answer.held, "{answer:?}");
     assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
 }
 
 #[test]
 fn a_twin_one_keystroke_away_is_never_taken_for_a_typo() {
-    let mut conn = memory_db();
     // Only one twin is held; the other's name is one keystroke from hers.
+    let nowak = demographics("Leah", "Nowak", "2015-02-11", Some("ZZ2 1AB"));
     for (held, asked) in [("Leah", "Lea"), ("Mia", "Mila"), ("Miya", "Maya")] {
-        store(
-            &mut conn,
-            held,
-            demographics(held, "Nowak", "2015-02-11", Some("ZZ2 1AB")),
-            no_ids(),
-        );
-        let answer = ask(
-            &mut conn,
-            Some(demographics(asked, "Nowak", "2015-02-11", Some("ZZ2 1AB"))),
-            no_ids(),
-        );
+        let mut conn = memory_db();
+        hold(&mut conn, held, nowak.clone().with_given(held));
+        let answer = ask_for(&mut conn, nowak.clone().with_given(asked));
         assert!(!answer.held, "{held} for {asked}: {answer:?}");
-        conn = memory_db();
     }
 }
 
 #[test]
 fn a_slip_in_the_year_of_birth_is_found() {
     let mut conn = memory_db();
-    let id = store(
-        &mut conn,
-        "A",
-        demographics("Amelia", "Okafor", "2016-03-09", Some("ZZ1 4AB")),
-        no_ids(),
-    );
+    let id = hold(&mut conn, "A", amelia().with_dob("2016-03-09"));
     // No block carrying the birth year (family name, postcode sector) holds 2016 for a
     // search for 2014: only the family name with the near dates finds her.
-    let answer = ask(
-        &mut conn,
-        Some(demographics(
-            "Amelia",
-            "Okafor",
-            "2014-03-09",
-            Some("ZZ1 4AB"),
-        )),
-        no_ids(),
-    );
-    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
-    assert_eq!(answer.local_ref.as_ref(), Some(&id));
+    let answer = ask_for(&mut conn, amelia());
+    assert_links(&answer, &id);
     assert!(
         answer
             .matched_on
@@ -524,31 +414,19 @@ fn a_slip_in_the_year_of_birth_is_found() {
 fn a_bigger_node_asks_for_more_evidence() {
     let mut settings = MatchingSettings::default();
     let mut conn = memory_db();
-    let id = store(
-        &mut conn,
-        "A",
-        demographics("Amelia", "Okafor", "2014-03-09", None),
-        no_ids(),
-    );
-    let query = ChildQuery {
-        identifiers: no_ids(),
-        demographics: Some(demographics("Amelia", "Okafor", "2014-03-09", None)),
-    };
-    let answer = find_with(&mut conn, &query, &settings).unwrap();
+    let amelia = amelia().without_postcode();
+    let id = hold(&mut conn, "A", amelia.clone());
+    let answer = ask_with(&mut conn, amelia.clone(), &settings);
     assert_eq!(answer.local_ref.as_ref(), Some(&id));
     // The same evidence at a node of 1,000 times the reference size is not enough.
     settings.thresholds.reference_children = 1;
-    let answer = find_with(&mut conn, &query, &settings).unwrap();
+    let answer = ask_with(&mut conn, amelia.clone(), &settings);
     assert!(answer.held, "one child: no rise");
+    let noah = demographics("Noah", "Smith", "2016-01-20", None);
     for i in 0..1000 {
-        store(
-            &mut conn,
-            &format!("other-{i}"),
-            demographics("Noah", "Smith", "2016-01-20", None),
-            no_ids(),
-        );
+        hold(&mut conn, &format!("other-{i}"), noah.clone());
     }
-    let answer = find_with(&mut conn, &query, &settings).unwrap();
+    let answer = ask_with(&mut conn, amelia, &settings);
     assert!(!answer.held, "{answer:?}");
 }
 

@@ -161,55 +161,47 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    #[test]
-    fn evening_incident_is_due_next_morning() {
-        // Tuesday 24 Nov 2026, 22:10 GMT → Wednesday 08:40 GMT.
+    /// A notification raised at `raised` is due at `due` by [`calendar`] (RFC 3339, UTC).
+    #[track_caller]
+    fn assert_due(raised: &str, due: Option<&str>) {
         assert_eq!(
-            calendar().next_day_start(utc("2026-11-24T22:10:00Z")),
-            Some(utc("2026-11-25T08:40:00Z"))
+            calendar().next_day_start(utc(raised)),
+            due.map(utc),
+            "raised at {raised}"
         );
     }
 
     #[test]
+    fn evening_incident_is_due_next_morning() {
+        // Tuesday 24 Nov 2026, 22:10 GMT → Wednesday 08:40 GMT.
+        assert_due("2026-11-24T22:10:00Z", Some("2026-11-25T08:40:00Z"));
+    }
+
+    #[test]
     fn before_school_on_a_school_day_is_due_that_morning() {
-        assert_eq!(
-            calendar().next_day_start(utc("2026-11-25T06:00:00Z")),
-            Some(utc("2026-11-25T08:40:00Z"))
-        );
+        assert_due("2026-11-25T06:00:00Z", Some("2026-11-25T08:40:00Z"));
         // After the start, the next day.
-        assert_eq!(
-            calendar().next_day_start(utc("2026-11-25T09:00:00Z")),
-            Some(utc("2026-11-26T08:40:00Z"))
-        );
+        assert_due("2026-11-25T09:00:00Z", Some("2026-11-26T08:40:00Z"));
     }
 
     #[test]
     fn weekends_and_closures_are_skipped() {
         // Thursday 26 Nov evening: Friday 27 is a training day, so Monday 30.
-        assert_eq!(
-            calendar().next_day_start(utc("2026-11-26T19:00:00Z")),
-            Some(utc("2026-11-30T08:40:00Z"))
-        );
+        assert_due("2026-11-26T19:00:00Z", Some("2026-11-30T08:40:00Z"));
     }
 
     #[test]
     fn half_term_runs_to_the_first_day_of_next_term() {
         // Friday of half term, in British Summer Time: 08:40 local on 2 November is
         // GMT again (clocks went back on 25 October).
-        assert_eq!(
-            calendar().next_day_start(utc("2026-10-30T12:00:00Z")),
-            Some(utc("2026-11-02T08:40:00Z"))
-        );
+        assert_due("2026-10-30T12:00:00Z", Some("2026-11-02T08:40:00Z"));
         // In September (BST) 08:40 local is 07:40 UTC.
-        assert_eq!(
-            calendar().next_day_start(utc("2026-09-06T20:00:00Z")),
-            Some(utc("2026-09-07T07:40:00Z"))
-        );
+        assert_due("2026-09-06T20:00:00Z", Some("2026-09-07T07:40:00Z"));
     }
 
     #[test]
     fn no_configured_term_ahead_means_no_deadline() {
-        assert_eq!(calendar().next_day_start(utc("2026-12-19T12:00:00Z")), None);
+        assert_due("2026-12-19T12:00:00Z", None);
     }
 
     #[test]

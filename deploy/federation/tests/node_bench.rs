@@ -4,18 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::free_port;
 use federation::node_bench::{Options, node};
 use federation::plan::{Database, DatabaseNames};
-use std::net::TcpListener;
 use std::path::PathBuf;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn node_bench_at_300_children_reports_every_figure_and_cleans_up() {

@@ -3,7 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use actix_web::{App, HttpResponse, HttpServer, web};
+use common::free_port;
 use federation::pki::{Usage, Validity};
 use federation::plan::{Federation, Plan};
 use std::net::TcpListener;
@@ -12,14 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 use trust::tls::TlsFiles;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Polls until `f` is true or a generous deadline passes.
 async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
