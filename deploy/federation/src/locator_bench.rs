@@ -454,6 +454,19 @@ fn area_postcode(area: Option<usize>) -> Option<String> {
 /// The tokens of one copy, exactly as a node computes them ([`LocatorKey::child_tokens`]).
 #[cfg(test)]
 fn tokens_of(key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token> {
+    with_inputs(child, c, la, |upn, nhs, la_id, input| {
+        key.child_tokens(upn, nhs, la_id, input)
+    })
+}
+
+/// Calls `f` with the identifiers and blocking input of one agency's copy of a child, as
+/// its node (or a search for it) hands them to the locator.
+fn with_inputs<R>(
+    child: usize,
+    c: &Copy,
+    la: &str,
+    f: impl FnOnce(Option<&str>, Option<&str>, Option<(&str, &str)>, &BlockingInput) -> R,
+) -> R {
     let upn = format!("U{child:012}");
     let nhs = format!("{:010}", 4_000_000_000u64 + child as u64);
     let id = format!("C{child}");
@@ -466,7 +479,7 @@ fn tokens_of(key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token> {
         postcode: area.as_deref(),
         sex: c.sex,
     };
-    key.child_tokens(
+    f(
         c.upn.then_some(upn.as_str()),
         c.nhs.then_some(nhs.as_str()),
         c.la_id.then_some((la, id.as_str())),
@@ -551,24 +564,9 @@ impl ChildTokenCache {
 }
 
 fn query_tokens(key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token> {
-    let upn = format!("U{child:012}");
-    let nhs = format!("{:010}", 4_000_000_000u64 + child as u64);
-    let id = format!("C{child}");
-    let area = area_postcode(c.area);
-    let given = c.given_initial.to_string();
-    let input = BlockingInput {
-        given_name: &given,
-        family_name: &c.family,
-        date_of_birth: c.dob,
-        postcode: area.as_deref(),
-        sex: c.sex,
-    };
-    key.query_tokens(
-        c.upn.then_some(upn.as_str()),
-        c.nhs.then_some(nhs.as_str()),
-        c.la_id.then_some((la, id.as_str())),
-        Some(&input),
-    )
+    with_inputs(child, c, la, |upn, nhs, la_id, input| {
+        key.query_tokens(upn, nhs, la_id, Some(input))
+    })
 }
 
 fn area_letter(n: usize) -> char {
