@@ -80,7 +80,7 @@ impl Tally {
         match c.family_name {
             FamilyLevel::Exact => self.family[0] += 1,
             FamilyLevel::Part => self.family[1] += 1,
-            FamilyLevel::Similar => self.family[2] += 1,
+            FamilyLevel::Similar | FamilyLevel::Typo => self.family[2] += 1,
             FamilyLevel::Disagree => {}
         }
         match c.date_of_birth {

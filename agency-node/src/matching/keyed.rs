@@ -21,7 +21,10 @@
 use super::nicknames::groups_of;
 use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
 use super::phonetic::refined_soundex;
-use super::score::{Comparison, DobLevel, FamilyLevel, GivenLevel, PostcodeLevel, typo_possible};
+use super::score::{
+    Comparison, DobLevel, FamilyLevel, GivenLevel, PostcodeLevel, family_typo_possible,
+    is_family_typo, typo_possible,
+};
 use super::settings::MatchingSettings;
 use aws_lc_rs::hmac;
 use base64::Engine;
@@ -503,15 +506,29 @@ pub fn is_typo(key: &MatchingKey, query: &KeyedName, held_given: &str) -> bool {
         .is_some_and(|v| super::given_names::is_typo_of(&v, &held))
 }
 
+/// Whether the query's family name is a typo of the held child's (plain: the node's own
+/// record): some one-keystroke variant of the held name has the query's exact token, and
+/// both names are long enough for a typo (as [`is_family_typo`] in plain matching).
+pub fn is_family_name_typo(key: &MatchingKey, query: &KeyedName, held_family: &str) -> bool {
+    let held = NormalName::new(held_family).joined;
+    if held.is_empty() || query.exact.is_empty() {
+        return false;
+    }
+    super::given_names::one_edit_variants(&held)
+        .into_iter()
+        .find(|v| key.token("family_name:exact", v) == query.exact)
+        .is_some_and(|v| is_family_typo(&v, &held))
+}
+
 /// Compares a keyed query with a stored child, field by field, as plain matching does.
-/// `held_given`, the node's plain given name of the child, lets a one-keystroke typo of
-/// the given name be found (with `key`); without it a typo counts as plain `similar` or
-/// `disagree` at most.
+/// `held_plain`, the node's plain given and family name of the child, lets a
+/// one-keystroke typo of either be found (with `key`); without it a typo counts as plain
+/// `similar` or `disagree` at most.
 pub fn compare(
     query: &KeyedChildQuery,
     held_demographics: &KeyedDemographics,
     held_ids: &KeyedIdentifiers,
-    held_given: Option<(&MatchingKey, &str)>,
+    held_plain: Option<(&MatchingKey, &str, &str)>,
     settings: &MatchingSettings,
 ) -> Comparison {
     let differs =
@@ -536,13 +553,20 @@ pub fn compare(
         };
     };
     let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
-    let family_name = compare_family(&q.family_name, &held.family_name, settings.keyed_similar_at);
+    let mut family_name =
+        compare_family(&q.family_name, &held.family_name, settings.keyed_similar_at);
     let date_of_birth = compare_dob(&q.date_of_birth, &held.date_of_birth);
-    if let Some((key, plain)) = held_given
+    if let Some((key, plain, _)) = held_plain
         && typo_possible(given_name, family_name, date_of_birth)
         && is_typo(key, &q.given_name, plain)
     {
         given_name = GivenLevel::Typo;
+    }
+    if let Some((key, _, plain)) = held_plain
+        && family_typo_possible(given_name, family_name, date_of_birth)
+        && is_family_name_typo(key, &q.family_name, plain)
+    {
+        family_name = FamilyLevel::Typo;
     }
     Comparison {
         given_name,

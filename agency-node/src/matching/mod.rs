@@ -197,7 +197,7 @@ fn query_name_weights(
 /// one child, and no child outside them could change that answer.
 ///
 /// A child outside the narrow blocks has a family name whose phonetic code differs
-/// from the searched-for one's (so it agrees at most as `similar`: an exact name has the
+/// from the searched-for one's (so it agrees at most as `typo`: an exact name has the
 /// same code, and so does one part of a double-barrelled name when it is the first or
 /// last part), or a date of birth that is neither the same, swapped nor one digit off
 /// (so at most `same_month`). Its score is then at most [`outside_narrow_bound`]; when
@@ -267,14 +267,16 @@ fn outside_narrow_bound(
         disagree(&[g.exact, g.alias, g.typo, g.similar]),
     ]);
     let f = &w.family_name;
-    let family_disagree = disagree(&[f.exact, f.part, f.similar]);
+    let family_disagree = disagree(&[f.exact, f.part, f.typo, f.similar]);
     let family_any = best(&[
         family_exact,
         f.part.weight(),
+        f.typo.weight(),
         f.similar.weight(),
         family_disagree,
     ]);
-    let family_other_code = best(&[f.similar.weight(), family_disagree]);
+    // A typo may change the phonetic code (`Barker`/`Baqker`).
+    let family_other_code = best(&[f.typo.weight(), f.similar.weight(), family_disagree]);
     let d = &w.date_of_birth;
     let dob_disagree = disagree(&[d.exact, d.day_month_swapped, d.one_digit, d.same_month]);
     let dob_any = best(&[
@@ -366,8 +368,8 @@ pub fn find_keyed(
         }
     }
     rows.retain(|r| !rejected.contains(&r.child_id));
-    // The node's own plain given names of the candidates: a typo is found by encoding
-    // each one-keystroke variant of the held name (see `keyed::compare`).
+    // The node's own plain names of the candidates: a typo is found by encoding each
+    // one-keystroke variant of the held name (see `keyed::compare`).
     let ids: Vec<String> = rows.iter().map(|r| r.child_id.clone()).collect();
     let plain_names = db::children::names(conn, &ids)?;
     let mut compared: Vec<(String, Comparison)> = Vec::with_capacity(rows.len());
@@ -378,7 +380,7 @@ pub fn find_keyed(
             query,
             &child.demographics,
             &child.identifiers,
-            key.zip(plain.map(|(given, _)| given.as_str())),
+            key.and_then(|key| plain.map(|(given, family)| (key, given.as_str(), family.as_str()))),
             settings,
         );
         names.push(plain.cloned().unwrap_or_default());
@@ -707,3 +709,5 @@ fn not_held() -> MatchResponse {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod typo_tests;

@@ -1,7 +1,7 @@
 //! Comparing a query with one stored child, field by field, and the Fellegi–Sunter score:
 //! each field's agreement level contributes `log2(m/u)`; the sum decides the grade.
 
-use super::given_names::is_typo_of;
+use super::given_names::{is_typo_of, one_edit_apart};
 use super::nicknames::are_aliases;
 use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
 use super::phonetic::refined_soundex;
@@ -26,6 +26,10 @@ pub enum GivenLevel {
 pub enum FamilyLevel {
     Exact,
     Part,
+    /// One keystroke from the other name, both at least [`FAMILY_TYPO_MIN_LEN`] letters
+    /// long; only when the given name and date of birth agree (see
+    /// [`family_typo_possible`]).
+    Typo,
     Similar,
     Disagree,
 }
@@ -191,10 +195,38 @@ pub fn typo_possible(given: GivenLevel, family: FamilyLevel, dob: DobLevel) -> b
         )
 }
 
+/// Shortest family name (letters of its normal form) that a one-keystroke difference
+/// counts as a typo in: in a name of three letters or fewer one keystroke changes a third
+/// of it or more, and such names' one-keystroke neighbours are mostly other families'
+/// names (`Li`/`Lu`, `Cox`/`Fox`, `Lee`/`Lea`).
+pub const FAMILY_TYPO_MIN_LEN: usize = 4;
+
+/// Whether a family name one keystroke off may count as a typo: only when the given name
+/// agrees exactly or as a known short form and the date of birth is the same, allowing
+/// for a swap or one digit. As for the given name, a typo never ties two records
+/// together on its own; and since the given name must agree, a twin (who differs by the
+/// given name) is never reached through it.
+pub fn family_typo_possible(given: GivenLevel, family: FamilyLevel, dob: DobLevel) -> bool {
+    matches!(family, FamilyLevel::Similar | FamilyLevel::Disagree)
+        && matches!(given, GivenLevel::Exact | GivenLevel::Alias)
+        && matches!(
+            dob,
+            DobLevel::Exact | DobLevel::DayMonthSwapped | DobLevel::OneDigit
+        )
+}
+
+/// Whether two normalised (`joined`) family names are one keystroke apart, both long
+/// enough for that to be a typo (see [`FAMILY_TYPO_MIN_LEN`]).
+pub fn is_family_typo(a: &str, b: &str) -> bool {
+    a.chars().count() >= FAMILY_TYPO_MIN_LEN
+        && b.chars().count() >= FAMILY_TYPO_MIN_LEN
+        && one_edit_apart(a, b)
+}
+
 pub fn compare(query: &Person<'_>, held: &Person<'_>, settings: &MatchingSettings) -> Comparison {
     let differs = |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if a != b);
     let mut given_name = compare_given(query.given_name, held.given_name, settings.similar_at);
-    let family_name = compare_family(query.family_name, held.family_name, settings.similar_at);
+    let mut family_name = compare_family(query.family_name, held.family_name, settings.similar_at);
     let date_of_birth = compare_dob(query.date_of_birth, held.date_of_birth);
     if typo_possible(given_name, family_name, date_of_birth)
         && is_typo_of(
@@ -203,6 +235,14 @@ pub fn compare(query: &Person<'_>, held: &Person<'_>, settings: &MatchingSetting
         )
     {
         given_name = GivenLevel::Typo;
+    }
+    if family_typo_possible(given_name, family_name, date_of_birth)
+        && is_family_typo(
+            &NormalName::new(query.family_name).joined,
+            &NormalName::new(held.family_name).joined,
+        )
+    {
+        family_name = FamilyLevel::Typo;
     }
     Comparison {
         given_name,
@@ -238,8 +278,9 @@ impl Comparison {
         let family = match self.family_name {
             FamilyLevel::Exact => self.name_weights.family_exact.unwrap_or(f.exact.weight()),
             FamilyLevel::Part => f.part.weight(),
+            FamilyLevel::Typo => f.typo.weight(),
             FamilyLevel::Similar => f.similar.weight(),
-            FamilyLevel::Disagree => disagreement_weight(&[f.exact, f.part, f.similar]),
+            FamilyLevel::Disagree => disagreement_weight(&[f.exact, f.part, f.typo, f.similar]),
         };
         let d = &w.date_of_birth;
         let dob = match self.date_of_birth {
@@ -325,6 +366,7 @@ impl Comparison {
         match self.family_name {
             FamilyLevel::Exact => push("family_name"),
             FamilyLevel::Part => push("family_name:part"),
+            FamilyLevel::Typo => push("family_name:typo"),
             FamilyLevel::Similar => push("family_name:similar"),
             FamilyLevel::Disagree => {}
         }
@@ -459,6 +501,50 @@ mod tests {
     }
 
     #[test]
+    fn a_family_name_one_keystroke_off_is_a_typo_when_given_name_and_date_agree() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", None);
+        let level = |given: &str, family: &str, dob: &str| {
+            compare(&q, &person(given, family, dob, None), &s).family_name
+        };
+        // Substitution, transposition, insertion, deletion; a short form of the given
+        // name and a date one digit off still allow it.
+        assert_eq!(level("Amelia", "Okafar", "2014-03-09"), FamilyLevel::Typo);
+        assert_eq!(level("Amelia", "Okafro", "2014-03-09"), FamilyLevel::Typo);
+        assert_eq!(level("Amelia", "Okkafor", "2014-03-09"), FamilyLevel::Typo);
+        assert_eq!(level("Millie", "Okafr", "2014-03-08"), FamilyLevel::Typo);
+        // Never on its own: the given name must agree, the date be close.
+        assert_eq!(
+            level("Olivia", "Okafro", "2014-03-09"),
+            FamilyLevel::Similar
+        );
+        assert_eq!(
+            level("Amelia", "Okafro", "2016-07-21"),
+            FamilyLevel::Similar
+        );
+        // Two keystrokes are not a typo.
+        assert_ne!(level("Amelia", "Okfaro", "2014-03-09"), FamilyLevel::Typo);
+        // Names of three letters or fewer: their neighbours are other families' names.
+        let short = |a: &str, b: &str| {
+            compare(
+                &person("Amelia", a, "2014-03-09", None),
+                &person("Amelia", b, "2014-03-09", None),
+                &s,
+            )
+            .family_name
+        };
+        assert_ne!(short("Cox", "Fox"), FamilyLevel::Typo);
+        assert_ne!(short("Li", "Lu"), FamilyLevel::Typo);
+        assert_ne!(short("Hall", "Hal"), FamilyLevel::Typo);
+        assert_eq!(short("Mills", "Millss"), FamilyLevel::Typo);
+        // It weighs more than `similar`, less than agreement, and says so.
+        let typo = compare(&q, &person("Amelia", "Okafro", "2014-03-09", None), &s);
+        assert!(typo.score(&s) > compare(&q, &q, &s).score(&s) - 3.0);
+        assert!(s.weights.family_name.typo.weight() > s.weights.family_name.similar.weight());
+        assert!(typo.matched_on().contains(&"family_name:typo".to_owned()));
+    }
+
+    #[test]
     fn sex_counts_only_when_both_sides_know_it() {
         let s = MatchingSettings::default();
         let a = person("Amelia", "Okafor", "2014-03-09", None);
@@ -512,6 +598,12 @@ mod tests {
             (
                 "a typo in the given name, the rest agreeing, no postcode: probable",
                 person("Amelai", "Okafor", "2014-03-09", None),
+                Some(MatchGrade::Probable),
+            ),
+            (
+                "a typo in the family name, the rest agreeing, no postcode: probable \
+                 (was possible while a typo counted as `similar`)",
+                person("Amelia", "Okafro", "2014-03-09", None),
                 Some(MatchGrade::Probable),
             ),
             (
