@@ -96,11 +96,11 @@ fn store(
 }
 
 /// Stores a child without identifiers; returns its local reference.
-fn hold(conn: &mut DbConnection, local_id: &str, d: Demographics) -> String {
+pub(super) fn hold(conn: &mut DbConnection, local_id: &str, d: Demographics) -> String {
     store(conn, local_id, d, no_ids())
 }
 
-fn test_key() -> &'static MatchingKey {
+pub(super) fn test_key() -> &'static MatchingKey {
     static KEY: std::sync::OnceLock<MatchingKey> = std::sync::OnceLock::new();
     KEY.get_or_init(|| MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap())
 }
