@@ -56,6 +56,19 @@ fn find_reading(
     settings: &MatchingSettings,
     settle_early: bool,
 ) -> Result<MatchResponse, DbError> {
+    find_reading_pruned(conn, query, settings, settle_early, true)
+}
+
+/// [`find_reading`]; `prune`: leave a broad-block row out before its names are compared
+/// when it could not reach `possible` whatever they are (see [`Hopeless`]). Tests compare
+/// both ways.
+fn find_reading_pruned(
+    conn: &mut DbConnection,
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+    settle_early: bool,
+    prune: bool,
+) -> Result<MatchResponse, DbError> {
     let by_identifier = identifier_matches(conn, query)?;
     let found: Vec<ByIdentifier> = by_identifier
         .iter()
@@ -93,16 +106,11 @@ fn find_reading(
             rows.push(child);
         }
     }
-    let mut compared = score_rows(conn, query, settings, children, &rejected, rows)?;
+    let mut compared = score_rows(conn, query, settings, children, &rejected, rows, None)?;
+    let query_names = query_name_weights(conn, demographics, settings, children, &compared)?;
     if settle_early
         && complete
-        && settled_without_broad_blocks(
-            &compared,
-            query,
-            settings,
-            children,
-            query_name_weights(conn, demographics, settings, children, &compared)?,
-        )
+        && settled_without_broad_blocks(&compared, query, settings, children, query_names)
     {
         return Ok(decide(compared, settings, children));
     }
@@ -115,14 +123,22 @@ fn find_reading(
         db::children::Tier::Broad,
         &read,
     )?;
+    let mut hopeless = Hopeless::new(settings, children, query_names);
     compared.extend(score_rows(
-        conn, query, settings, children, &rejected, broad,
+        conn,
+        query,
+        settings,
+        children,
+        &rejected,
+        broad,
+        prune.then_some(&mut hopeless),
     )?);
     Ok(decide(compared, settings, children))
 }
 
 /// Compares the query with each row not `rejected`, with the frequency-based weights of
-/// exact name agreement when they are on.
+/// exact name agreement when they are on. With `hopeless`, rows that could not count in
+/// [`decide`] whatever their names are left out uncompared.
 fn score_rows(
     conn: &mut DbConnection,
     query: &ChildQuery,
@@ -130,15 +146,183 @@ fn score_rows(
     children: u64,
     rejected: &[String],
     rows: Vec<ChildRow>,
+    mut hopeless: Option<&mut Hopeless>,
 ) -> Result<Vec<(String, Comparison)>, DbError> {
     let mut compared: Vec<(String, Comparison)> = Vec::with_capacity(rows.len());
     let mut names: Vec<(String, String)> = Vec::with_capacity(rows.len());
     for child in rows.into_iter().filter(|r| !rejected.contains(&r.id)) {
+        if let Some(h) = hopeless.as_deref_mut()
+            && h.cannot_count(query, &child, settings)
+        {
+            continue;
+        }
         compared.push((child.id.clone(), compare(query, &child, settings)));
         names.push((child.given_name, child.family_name));
     }
     weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
     Ok(compared)
+}
+
+/// Which broad-block rows cannot change an answer whatever their names, told before the
+/// names are compared (the costly part of a comparison; a drifted search at 1,000,000
+/// children reads about 600 such rows).
+///
+/// [`decide`] drops a candidate below `possible` at this node's size, and counts it
+/// only towards the children who share the family name and date of birth (the typo
+/// rule). So a row can be left out when its best possible score, every name at its best
+/// level, is below `possible`, and it could not share the family name and date of birth.
+/// The best score is [`Comparison::score`] itself, over every name level, with the
+/// row's own date of birth, postcode, sex and identifiers, and an exact name weighing
+/// what the query's own name weighs at this node (a child agreeing exactly carries it:
+/// see [`query_name_weights`]). First with any family name; when that does not settle
+/// it, or the date of birth is the same or swapped (a possible sibling), with the row's
+/// own family name, compared.
+///
+/// Only for the broad blocks: the narrow ones' rows below `possible` count in
+/// [`settled_without_broad_blocks`] (the runner-up), and they are few.
+struct Hopeless {
+    threshold: f64,
+    names: (f64, f64),
+    /// Best scores already worked out, by the row's other fields' levels and family
+    /// level (`None`: any).
+    best: Vec<(Comparison, Option<score::FamilyLevel>, f64)>,
+    /// Rows left out (for tests).
+    left_out: usize,
+}
+
+impl Hopeless {
+    fn new(settings: &MatchingSettings, children: u64, names: (f64, f64)) -> Self {
+        Self {
+            // `grade_at` grades `score - raise >= possible`; a best score below this by
+            // more than rounding cannot.
+            threshold: settings.thresholds.possible + settings.thresholds.raise_for(children)
+                - 1e-9,
+            names,
+            best: Vec::new(),
+            left_out: 0,
+        }
+    }
+
+    /// Whether `child` cannot count in [`decide`] (then it is counted as left out).
+    fn cannot_count(
+        &mut self,
+        query: &ChildQuery,
+        child: &ChildRow,
+        settings: &MatchingSettings,
+    ) -> bool {
+        use score::{DobLevel, FamilyLevel, GivenLevel};
+        let Some(d) = &query.demographics else {
+            return false;
+        };
+        // The row's fields but the names, as `score::compare` finds them.
+        let differs =
+            |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if a != b);
+        let known = |s: Option<Sex>| s.filter(|s| *s != Sex::Unknown);
+        let others = Comparison {
+            given_name: score::GivenLevel::Exact,
+            family_name: FamilyLevel::Exact,
+            date_of_birth: score::compare_dob(d.date_of_birth, child.date_of_birth),
+            postcode: match (d.postcode.as_deref(), child.postcode.as_deref()) {
+                (Some(a), Some(b)) => score::compare_postcode(a, b),
+                _ => None,
+            },
+            sex_agrees: match (
+                known(d.sex),
+                known(child.sex.as_deref().and_then(sex_from_str)),
+            ) {
+                (Some(a), Some(b)) => Some(a == b),
+                _ => None,
+            },
+            upn_differs: differs(
+                query.identifiers.upn.as_ref().map(|u| u.as_str()),
+                child.upn.as_deref(),
+            ),
+            nhs_number_differs: differs(
+                query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
+                child.nhs_number.as_deref(),
+            ),
+            name_weights: score::NameWeights {
+                given_exact: Some(self.names.0),
+                family_exact: Some(self.names.1),
+            },
+        };
+        let sibling_date = matches!(
+            others.date_of_birth,
+            DobLevel::Exact | DobLevel::DayMonthSwapped
+        );
+        if !sibling_date && self.best(&others, None, settings) < self.threshold {
+            self.left_out += 1;
+            return true;
+        }
+        let mut family =
+            score::compare_family(&d.family_name, &child.family_name, settings.similar_at);
+        if sibling_date && family != FamilyLevel::Disagree {
+            return false;
+        }
+        // A family name one keystroke off may still count as a typo when the given name
+        // agrees (`score::compare` decides that after the given name): bound it so.
+        if matches!(family, FamilyLevel::Similar | FamilyLevel::Disagree)
+            && score::family_typo_possible(GivenLevel::Exact, family, others.date_of_birth)
+            && score::is_family_typo(
+                &normalise::NormalName::new(&d.family_name).joined,
+                &normalise::NormalName::new(&child.family_name).joined,
+            )
+        {
+            family = FamilyLevel::Typo;
+        }
+        if self.best(&others, Some(family), settings) < self.threshold {
+            self.left_out += 1;
+            return true;
+        }
+        false
+    }
+
+    /// The best score of a row whose other fields compare as in `others`, over every
+    /// given-name level and every family-name level (or `family`).
+    fn best(
+        &mut self,
+        others: &Comparison,
+        family: Option<score::FamilyLevel>,
+        settings: &MatchingSettings,
+    ) -> f64 {
+        use score::{FamilyLevel, GivenLevel};
+        if let Some((_, _, best)) = self
+            .best
+            .iter()
+            .find(|(c, f, _)| c == others && *f == family)
+        {
+            return *best;
+        }
+        let families = match family {
+            Some(f) => vec![f],
+            None => vec![
+                FamilyLevel::Exact,
+                FamilyLevel::Part,
+                FamilyLevel::Typo,
+                FamilyLevel::Similar,
+                FamilyLevel::Disagree,
+            ],
+        };
+        let mut best = f64::NEG_INFINITY;
+        for given_name in [
+            GivenLevel::Exact,
+            GivenLevel::Alias,
+            GivenLevel::Typo,
+            GivenLevel::Similar,
+            GivenLevel::Disagree,
+        ] {
+            for family_name in &families {
+                let c = Comparison {
+                    given_name,
+                    family_name: *family_name,
+                    ..others.clone()
+                };
+                best = best.max(c.score(settings));
+            }
+        }
+        self.best.push((others.clone(), family, best));
+        best
+    }
 }
 
 /// What exact agreement on the query's own given and family name weighs at this node:
@@ -707,6 +891,8 @@ fn not_held() -> MatchResponse {
     unlinked(MatchOutcome::NotHeld, Vec::new())
 }
 
+#[cfg(test)]
+mod hopeless_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

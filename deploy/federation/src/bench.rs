@@ -45,6 +45,11 @@ pub struct Options {
     /// The nodes' matching settings (default: `MatchingSettings::default()`), e.g. from
     /// `--settings` with weights printed by `agency-node matching estimate-u`.
     pub settings: MatchingSettings,
+    /// Search the SQLite files already in `dir` (loaded by an earlier run with the same
+    /// children, seed and plain mode) instead of loading them again.
+    pub reuse: bool,
+    /// A file to write every search's answer to, one JSON line each.
+    pub answers: Option<PathBuf>,
 }
 
 /// The `[matching]` section of a TOML file (a node configuration, or the output of
@@ -196,6 +201,13 @@ pub struct AgencyCopy {
     pub child: usize,
     pub demographics: Demographics,
     pub drifts: Vec<Drift>,
+}
+
+impl AgencyCopy {
+    /// The local id the copy is stored under at `agency`.
+    pub fn local_id(&self, agency: &str) -> String {
+        format!("{agency}-{:08}", self.child)
+    }
 }
 
 /// The true children: the dev generator's population, then a twin for some of them (same
@@ -590,6 +602,10 @@ pub fn matching(options: &Options) -> anyhow::Result<()> {
 
 fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyhow::Result<()> {
     let settings = &options.settings;
+    anyhow::ensure!(
+        !options.reuse || (options.postgres.is_none() && options.mode == MatchingMode::Plain),
+        "--reuse: only SQLite databases of a plain-mode run are reused"
+    );
     let key = match options.mode {
         MatchingMode::Plain => None,
         MatchingMode::Keyed => Some(MatchingKey::from_base64(&MatchingKey::generate()?)?),
@@ -622,7 +638,11 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             }
             None => {
                 let path = dir.join(format!("{name}.sqlite"));
-                let _ = std::fs::remove_file(&path);
+                if options.reuse {
+                    anyhow::ensure!(path.exists(), "--reuse: no {} to reuse", path.display());
+                } else {
+                    let _ = std::fs::remove_file(&path);
+                }
                 format!("sqlite://{}", path.display())
             }
         };
@@ -632,7 +652,14 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
         let mut row_child: std::collections::HashMap<String, usize> =
             std::collections::HashMap::with_capacity(copies.len());
         let mut drifts = vec![None; children.len()];
-        for batch in copies.chunks(10_000) {
+        if options.reuse {
+            reused(&mut conn, name, &copies, &mut row_child)?;
+        }
+        let to_load = if options.reuse { &[][..] } else { &copies[..] };
+        for copy in copies.iter().filter(|_| options.reuse) {
+            drifts[copy.child] = Some(copy.drifts.clone());
+        }
+        for batch in to_load.chunks(10_000) {
             let ids = db::write(&mut conn, |conn| {
                 let mut ids = Vec::with_capacity(batch.len());
                 for copy in batch {
@@ -644,7 +671,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                             nhs_number: truth.nhs_number.clone(),
                         },
                     };
-                    let local_id = format!("{name}-{:08}", copy.child);
+                    let local_id = copy.local_id(name);
                     let (row, _) = db::children::upsert(conn, &local_id, &upsert)?;
                     if let Some(key) = &key {
                         db::keyed::store(conn, &row, key)?;
@@ -668,8 +695,9 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
         let drifted = copies.iter().filter(|c| !c.drifts.is_empty()).count();
         let size = database_size(&mut conn, &url)?;
         println!(
-            "{name}: {} children loaded ({} drifted) in {:.1}s; database {:.1} MiB",
+            "{name}: {} children {} ({} drifted) in {:.1}s; database {:.1} MiB",
             copies.len(),
+            if options.reuse { "reused" } else { "loaded" },
             drifted,
             seeding.as_secs_f64(),
             size as f64 / (1024.0 * 1024.0)
@@ -684,6 +712,12 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
     let queries = options.queries.min(children.len());
     let sample = rand::seq::index::sample(&mut rng, children.len(), queries);
     let mut t = Tally::default();
+    let mut answers = match &options.answers {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
     for asked in sample.iter() {
         let truth = &children[asked];
         let plain = ChildQuery {
@@ -697,12 +731,28 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             },
             demographics: None,
         };
-        for ((_, conn, row_child, _), drifts) in nodes.iter_mut().zip(&drifts_at) {
+        for ((name, conn, row_child, _), drifts) in nodes.iter_mut().zip(&drifts_at) {
             let held = drifts[asked].as_ref();
             let twin_held = truth.twin.is_some_and(|twin| drifts[twin].is_some());
             let clock = Instant::now();
             let answer = find(conn, &plain)?;
             t.match_latency.push(clock.elapsed());
+            if let Some(out) = &mut answers {
+                use std::io::Write;
+                // Row ids differ between loads; the children they hold do not.
+                let child_of = |r: &String| row_child.get(r).copied();
+                let line = serde_json::json!({
+                    "agency": name,
+                    "child": asked,
+                    "outcome": answer.outcome,
+                    "grade": answer.grade,
+                    "linked": answer.local_ref.as_ref().map(child_of),
+                    "matched_on": answer.matched_on,
+                    "candidates": answer.candidate_refs.iter().map(child_of).collect::<Vec<_>>(),
+                    "candidate_grades": answer.candidates,
+                });
+                writeln!(out, "{line}")?;
+            }
             if twin_held {
                 t.twin_exposures += 1;
             }
@@ -792,6 +842,10 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             }
         }
     }
+    if let Some(mut out) = answers {
+        use std::io::Write;
+        out.flush()?;
+    }
     report(options, children.len(), queries, &mut t);
     println!();
     println!("| agency | children | seeding | database size |");
@@ -816,6 +870,51 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             drop(conn);
             db::drop_database(&url)?;
         }
+    }
+    Ok(())
+}
+
+/// The row ids of an agency's copies in a database an earlier run loaded (`--reuse`):
+/// each copy is stored under the local id `<agency>-<child>`; the database must hold
+/// exactly these copies, with the same demographics.
+fn reused(
+    conn: &mut db::DbConnection,
+    name: &str,
+    copies: &[AgencyCopy],
+    row_child: &mut std::collections::HashMap<String, usize>,
+) -> anyhow::Result<()> {
+    use db::schema::children::dsl as c;
+    use diesel::prelude::*;
+    type Stored = (String, String, String, String, NaiveDate);
+    let stored: Vec<Stored> = c::children
+        .select((
+            c::id,
+            c::local_id,
+            c::given_name,
+            c::family_name,
+            c::date_of_birth,
+        ))
+        .load(conn)?;
+    let by_local: std::collections::HashMap<String, &AgencyCopy> = copies
+        .iter()
+        .map(|copy| (copy.local_id(name), copy))
+        .collect();
+    anyhow::ensure!(
+        stored.len() == copies.len(),
+        "--reuse: {name} holds {} children, this run makes {}",
+        stored.len(),
+        copies.len()
+    );
+    for (id, local_id, given, family, dob) in stored {
+        let copy = by_local
+            .get(local_id.as_str())
+            .with_context(|| format!("--reuse: {name} holds {local_id}, not of this run"))?;
+        let d = &copy.demographics;
+        anyhow::ensure!(
+            d.given_name == given && d.family_name == family && d.date_of_birth == dob,
+            "--reuse: {name}'s {local_id} differs from this run's copy (another seed?)"
+        );
+        row_child.insert(id, copy.child);
     }
     Ok(())
 }

@@ -168,6 +168,15 @@ enum BenchCmd {
         /// `agency-node matching estimate-u`.
         #[arg(long)]
         settings: Option<PathBuf>,
+        /// Search the SQLite databases an earlier run with the same `--children`,
+        /// `--seed` and `--mode plain` left in `--dir`, instead of loading them again
+        /// (loading 1,000,000 children takes minutes); the run's answers are the same.
+        #[arg(long, requires = "dir")]
+        reuse: bool,
+        /// Write every search's answer to this file, one JSON line each (agency, child
+        /// searched for, answer), to show that two matchers answer alike.
+        #[arg(long)]
+        answers: Option<PathBuf>,
     },
     /// A closed-loop HTTPS load generator that can present a client certificate (which
     /// wrk cannot): `concurrency` connections, each sending the next request as soon as
@@ -460,8 +469,12 @@ fn main() -> anyhow::Result<()> {
                     mode,
                     database,
                     settings,
+                    reuse,
+                    answers,
                 },
         } => federation::bench::matching(&federation::bench::Options {
+            reuse,
+            answers,
             children,
             queries,
             seed,
