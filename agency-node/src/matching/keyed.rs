@@ -496,28 +496,34 @@ pub fn compare_postcode(a: &KeyedPostcode, b: &KeyedPostcode) -> PostcodeLevel {
 /// and that variant and the held name pass the typo rules of plain matching. The node
 /// learns which variant it was, as it learns the name when exact tokens agree.
 pub fn is_typo(key: &MatchingKey, query: &KeyedName, held_given: &str) -> bool {
-    let held = NormalName::new(held_given).joined;
-    if held.is_empty() || query.exact.is_empty() {
-        return false;
-    }
-    super::given_names::one_edit_variants(&held)
-        .into_iter()
-        .find(|v| key.token("given_name:exact", v) == query.exact)
-        .is_some_and(|v| super::given_names::is_typo_of(&v, &held))
+    variant_is_typo(key, "given_name:exact", query, held_given, |v, held| {
+        super::given_names::is_typo_of(v, held)
+    })
 }
 
-/// Whether the query's family name is a typo of the held child's (plain: the node's own
-/// record): some one-keystroke variant of the held name has the query's exact token, and
-/// both names are long enough for a typo (as [`is_family_typo`] in plain matching).
+/// Whether the query's family name is a typo of the held child's, as [`is_typo`]: both
+/// names long enough for a typo (as [`is_family_typo`] in plain matching).
 pub fn is_family_name_typo(key: &MatchingKey, query: &KeyedName, held_family: &str) -> bool {
-    let held = NormalName::new(held_family).joined;
+    variant_is_typo(key, "family_name:exact", query, held_family, is_family_typo)
+}
+
+/// The one-keystroke variant of the held name whose `field` token is the query's exact
+/// token, if any, passed with the held name's normal form to the plain rule `is_typo`.
+fn variant_is_typo(
+    key: &MatchingKey,
+    field: &str,
+    query: &KeyedName,
+    held_plain: &str,
+    is_typo: impl Fn(&str, &str) -> bool,
+) -> bool {
+    let held = NormalName::new(held_plain).joined;
     if held.is_empty() || query.exact.is_empty() {
         return false;
     }
     super::given_names::one_edit_variants(&held)
         .into_iter()
-        .find(|v| key.token("family_name:exact", v) == query.exact)
-        .is_some_and(|v| is_family_typo(&v, &held))
+        .find(|v| key.token(field, v) == query.exact)
+        .is_some_and(|v| is_typo(&v, &held))
 }
 
 /// Compares a keyed query with a stored child, field by field, as plain matching does.

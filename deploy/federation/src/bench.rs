@@ -652,13 +652,15 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
         let mut row_child: std::collections::HashMap<String, usize> =
             std::collections::HashMap::with_capacity(copies.len());
         let mut drifts = vec![None; children.len()];
-        if options.reuse {
+        let to_load = if options.reuse {
             reused(&mut conn, name, &copies, &mut row_child)?;
-        }
-        let to_load = if options.reuse { &[][..] } else { &copies[..] };
-        for copy in copies.iter().filter(|_| options.reuse) {
-            drifts[copy.child] = Some(copy.drifts.clone());
-        }
+            for copy in &copies {
+                drifts[copy.child] = Some(copy.drifts.clone());
+            }
+            &[][..]
+        } else {
+            &copies[..]
+        };
         for batch in to_load.chunks(10_000) {
             let ids = db::write(&mut conn, |conn| {
                 let mut ids = Vec::with_capacity(batch.len());
