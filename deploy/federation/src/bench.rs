@@ -50,6 +50,10 @@ pub struct Options {
     pub reuse: bool,
     /// A file to write every search's answer to, one JSON line each.
     pub answers: Option<PathBuf>,
+    /// Each agency estimates its *u* values from its own children, as
+    /// `agency-node matching estimate-u` does, and searches with them (on top of
+    /// `settings`).
+    pub estimate_u: bool,
 }
 
 /// The `[matching]` section of a TOML file (a node configuration, or the output of
@@ -612,7 +616,8 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
     };
     // One search, in the run's mode; the keyed query is encoded as the gateway would.
     let find = |conn: &mut agency_node::db::DbConnection,
-                query: &ChildQuery|
+                query: &ChildQuery,
+                settings: &MatchingSettings|
      -> Result<schemas::MatchResponse, db::DbError> {
         match &key {
             None => matching::find_with(conn, query, settings),
@@ -622,6 +627,8 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
     // Per agency: the connection, and for each child the row id it was stored under.
     let mut nodes = Vec::new();
     let mut drifts_at: Vec<Vec<Option<Vec<Drift>>>> = Vec::new();
+    // With --answers: each agency's copy of each child, to show what a miss looked like.
+    let mut copies_at: Vec<std::collections::HashMap<usize, Demographics>> = Vec::new();
     let mut seeded = Vec::new();
     for (agency, (name, _)) in AGENCIES.iter().enumerate() {
         let copies = agency_copies(children, agency, options.seed);
@@ -694,6 +701,11 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             diesel::sql_query("ANALYZE children").execute(pg)?;
         }
         let seeding = loading.elapsed();
+        let node_settings = if options.estimate_u {
+            own_estimate(&mut conn, name, options.seed, settings)?
+        } else {
+            settings.clone()
+        };
         let drifted = copies.iter().filter(|c| !c.drifts.is_empty()).count();
         let size = database_size(&mut conn, &url)?;
         println!(
@@ -706,8 +718,16 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
         );
         seeded.push((*name, copies.len(), seeding, size));
         drop(pool);
-        nodes.push((*name, conn, row_child, url));
+        nodes.push((*name, conn, row_child, url, node_settings));
         drifts_at.push(drifts);
+        copies_at.push(if options.answers.is_some() {
+            copies
+                .into_iter()
+                .map(|c| (c.child, c.demographics))
+                .collect()
+        } else {
+            Default::default()
+        });
     }
 
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x0071_7565_7269_6573);
@@ -733,12 +753,23 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             },
             demographics: None,
         };
-        for ((name, conn, row_child, _), drifts) in nodes.iter_mut().zip(&drifts_at) {
+        for (((name, conn, row_child, _, node_settings), drifts), copies) in
+            nodes.iter_mut().zip(&drifts_at).zip(&copies_at)
+        {
             let held = drifts[asked].as_ref();
             let twin_held = truth.twin.is_some_and(|twin| drifts[twin].is_some());
             let clock = Instant::now();
-            let answer = find(conn, &plain)?;
+            let answer = find(conn, &plain, node_settings)?;
             t.match_latency.push(clock.elapsed());
+            if twin_held {
+                t.twin_exposures += 1;
+            }
+            let linked = answer
+                .local_ref
+                .as_ref()
+                .and_then(|r| row_child.get(r))
+                .copied();
+            let right = answer.outcome == MatchOutcome::Held && linked == Some(asked);
             if let Some(out) = &mut answers {
                 use std::io::Write;
                 // Row ids differ between loads; the children they hold do not.
@@ -752,18 +783,15 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                     "matched_on": answer.matched_on,
                     "candidates": answer.candidate_refs.iter().map(child_of).collect::<Vec<_>>(),
                     "candidate_grades": answer.candidates,
+                    "held_drifts": held.map(|d| d.iter().map(|d| d.label()).collect::<Vec<_>>()),
+                    "twin_held": twin_held,
+                    // The names searched for and the agency's drifted copy, when the
+                    // search was for a held child and did not link it.
+                    "missed": (held.is_some() && !right)
+                        .then(|| (&truth.demographics, copies.get(&asked))),
                 });
                 writeln!(out, "{line}")?;
             }
-            if twin_held {
-                t.twin_exposures += 1;
-            }
-            let linked = answer
-                .local_ref
-                .as_ref()
-                .and_then(|r| row_child.get(r))
-                .copied();
-            let right = answer.outcome == MatchOutcome::Held && linked == Some(asked);
             match held {
                 Some(drifts) => {
                     t.held_pairs += 1;
@@ -830,7 +858,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
 
             if by_upn.identifiers.upn.is_some() {
                 let clock = Instant::now();
-                let answer = find(conn, &by_upn)?;
+                let answer = find(conn, &by_upn, node_settings)?;
                 t.id_latency.push(clock.elapsed());
                 let linked = answer
                     .local_ref
@@ -868,12 +896,36 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
         )
     );
     if options.postgres.is_some() {
-        for (_, conn, _, url) in nodes {
+        for (_, conn, _, url, _) in nodes {
             drop(conn);
             db::drop_database(&url)?;
         }
     }
     Ok(())
+}
+
+/// `settings` with the *u* values an agency estimates from a sample of its own children
+/// (`agency-node matching estimate-u`'s defaults: 20,000 children, 2,000,000 pairs); the
+/// estimate's report is printed.
+pub fn own_estimate(
+    conn: &mut db::DbConnection,
+    agency: &str,
+    seed: u64,
+    settings: &MatchingSettings,
+) -> anyhow::Result<MatchingSettings> {
+    let sample = db::children::sample(conn, 20_000)?;
+    let estimate = agency_node::matching::estimate::estimate_u(&sample, 2_000_000, seed, settings)
+        .ok_or_else(|| anyhow::anyhow!("{agency} holds fewer than two children"))?;
+    println!("{agency}: u estimated from its own children");
+    print!(
+        "{}",
+        agency_node::matching::estimate::report(&estimate, settings)
+    );
+    let mut own = settings.clone();
+    own.weights = estimate.weights;
+    own.validate()
+        .map_err(|e| anyhow::anyhow!("{agency}: the estimated weights are refused: {e}"))?;
+    Ok(own)
 }
 
 /// The row ids of an agency's copies in a database an earlier run loaded (`--reuse`):

@@ -177,6 +177,11 @@ enum BenchCmd {
         /// searched for, answer), to show that two matchers answer alike.
         #[arg(long)]
         answers: Option<PathBuf>,
+        /// Each agency estimates its u values from its own children, as
+        /// `agency-node matching estimate-u` does, and searches with them (instead of
+        /// the configured u; on top of --settings).
+        #[arg(long)]
+        estimate_u: bool,
     },
     /// A closed-loop HTTPS load generator that can present a client certificate (which
     /// wrk cannot): `concurrency` connections, each sending the next request as soon as
@@ -471,10 +476,12 @@ fn main() -> anyhow::Result<()> {
                     settings,
                     reuse,
                     answers,
+                    estimate_u,
                 },
         } => federation::bench::matching(&federation::bench::Options {
             reuse,
             answers,
+            estimate_u,
             children,
             queries,
             seed,

@@ -1,7 +1,7 @@
 //! `federation bench matching --reuse --answers`: searching the databases an earlier run
 //! loaded gives the same answers as loading them again.
 
-use federation::bench::{Options, matching};
+use federation::bench::{Options, matching, own_estimate};
 
 fn options(dir: &std::path::Path, seed: u64, reuse: bool, answers: &str) -> Options {
     Options {
@@ -14,6 +14,7 @@ fn options(dir: &std::path::Path, seed: u64, reuse: bool, answers: &str) -> Opti
         settings: Default::default(),
         reuse,
         answers: Some(dir.join(answers)),
+        estimate_u: false,
     }
 }
 
@@ -37,4 +38,32 @@ fn a_reused_run_answers_like_a_fresh_one() {
 fn reuse_needs_the_databases() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matching(&options(dir.path(), 7, true, "none.jsonl")).is_err());
+}
+
+#[test]
+fn each_agency_can_search_with_u_estimated_from_its_own_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let estimating = Options {
+        estimate_u: true,
+        ..options(dir.path(), 7, false, "estimated.jsonl")
+    };
+    matching(&estimating).unwrap();
+    let answers = std::fs::read_to_string(dir.path().join("estimated.jsonl")).unwrap();
+    assert_eq!(answers.lines().count(), 180);
+    assert!(answers.contains("\"outcome\":\"held\""), "{answers}");
+
+    // The estimate replaces the configured u: the generator's children share a full
+    // postcode less often than the configured one in a thousand, and a district (one
+    // of nine) more often than the configured one in twenty.
+    let url = format!("sqlite://{}", dir.path().join("school.sqlite").display());
+    let pool = agency_node::db::connect(&url).unwrap();
+    let configured = agency_node::matching::MatchingSettings::default();
+    let own = own_estimate(&mut pool.get().unwrap(), "school", 7, &configured).unwrap();
+    assert!(
+        own.weights.postcode.full.u < configured.weights.postcode.full.u
+            && own.weights.postcode.district.u > configured.weights.postcode.district.u,
+        "{:?}",
+        own.weights.postcode
+    );
+    assert_eq!(own.thresholds.probable, configured.thresholds.probable);
 }
