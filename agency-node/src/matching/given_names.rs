@@ -638,6 +638,17 @@ pub fn is_typo_of(a: &str, b: &str) -> bool {
     (a_known || only_near(a, b)) && (b_known || only_near(b, a))
 }
 
+/// Whether `a` and `b` (normalised, different) are one keystroke apart without both being
+/// known names: a *slip*, which [`is_typo_of`] may still refuse because a spelling is one
+/// edit from some other known name too (`Evi`: `Evie`, `Eva` or `Eve`?). Whether a slip
+/// counts as a typo is then decided with what the node knows: which spellings its children
+/// carry, and whether another child here shares the family name and date of birth (see
+/// `matching::check_slips`).
+pub fn is_slip_of(a: &str, b: &str) -> bool {
+    let both_known = is_known(a) && is_known(b);
+    !a.is_empty() && !b.is_empty() && one_edit_apart(a, b) && !both_known
+}
+
 /// Every string one edit from `name` over the letters `a`–`z` (the alphabet names are
 /// compared in once normalised, apart from rare letters): what keyed matching encodes to
 /// find a typo without seeing the query's name.
@@ -705,6 +716,21 @@ mod tests {
         assert!(!is_typo_of("mia", "mila"));
         assert!(!is_typo_of("ella", "elle"));
         assert!(!is_typo_of("jan", "jon"));
+    }
+
+    #[test]
+    fn a_slip_is_one_keystroke_without_both_names_known() {
+        // Refused as typos by the lists (`evi` is one edit from `eva` and `eve` too), but
+        // slips: the node's counts and its other children decide.
+        assert!(!is_typo_of("evie", "evi"));
+        assert!(is_slip_of("evie", "evi"));
+        assert!(is_slip_of("mia", "miya"));
+        assert!(is_slip_of("amelia", "amelai"));
+        // Two known names, more than one keystroke, or nothing: never.
+        assert!(!is_slip_of("lea", "leah"));
+        assert!(!is_slip_of("evie", "eva"));
+        assert!(!is_slip_of("amelia", "amelia"));
+        assert!(!is_slip_of("", "a"));
     }
 
     #[test]

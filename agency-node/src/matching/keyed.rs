@@ -496,34 +496,34 @@ pub fn compare_postcode(a: &KeyedPostcode, b: &KeyedPostcode) -> PostcodeLevel {
 /// and that variant and the held name pass the typo rules of plain matching. The node
 /// learns which variant it was, as it learns the name when exact tokens agree.
 pub fn is_typo(key: &MatchingKey, query: &KeyedName, held_given: &str) -> bool {
-    variant_is_typo(key, "given_name:exact", query, held_given, |v, held| {
-        super::given_names::is_typo_of(v, held)
-    })
+    query_variant(key, "given_name:exact", query, held_given)
+        .is_some_and(|(v, held)| super::given_names::is_typo_of(&v, &held))
 }
 
 /// Whether the query's family name is a typo of the held child's, as [`is_typo`]: both
 /// names long enough for a typo (as [`is_family_typo`] in plain matching).
 pub fn is_family_name_typo(key: &MatchingKey, query: &KeyedName, held_family: &str) -> bool {
-    variant_is_typo(key, "family_name:exact", query, held_family, is_family_typo)
+    query_variant(key, "family_name:exact", query, held_family)
+        .is_some_and(|(v, held)| is_family_typo(&v, &held))
 }
 
 /// The one-keystroke variant of the held name whose `field` token is the query's exact
-/// token, if any, passed with the held name's normal form to the plain rule `is_typo`.
-fn variant_is_typo(
+/// token, if any, with the held name's normal form: what the plain typo and slip rules
+/// compare.
+fn query_variant(
     key: &MatchingKey,
     field: &str,
     query: &KeyedName,
     held_plain: &str,
-    is_typo: impl Fn(&str, &str) -> bool,
-) -> bool {
+) -> Option<(String, String)> {
     let held = NormalName::new(held_plain).joined;
     if held.is_empty() || query.exact.is_empty() {
-        return false;
+        return None;
     }
     super::given_names::one_edit_variants(&held)
         .into_iter()
         .find(|v| key.token(field, v) == query.exact)
-        .is_some_and(|v| is_typo(&v, &held))
+        .map(|v| (v, held))
 }
 
 /// Compares a keyed query with a stored child, field by field, as plain matching does.
@@ -556,17 +556,23 @@ pub fn compare(
             upn_differs,
             nhs_number_differs,
             name_weights: Default::default(),
+            given_slip: None,
         };
     };
     let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
     let mut family_name =
         compare_family(&q.family_name, &held.family_name, settings.keyed_similar_at);
     let date_of_birth = compare_dob(&q.date_of_birth, &held.date_of_birth);
+    let mut given_slip = None;
     if let Some((key, plain, _)) = held_plain
         && typo_possible(given_name, family_name, date_of_birth)
-        && is_typo(key, &q.given_name, plain)
+        && let Some((asked, stored)) = query_variant(key, "given_name:exact", &q.given_name, plain)
     {
-        given_name = GivenLevel::Typo;
+        if super::given_names::is_typo_of(&asked, &stored) {
+            given_name = GivenLevel::Typo;
+        } else if super::given_names::is_slip_of(&asked, &stored) {
+            given_slip = Some(asked);
+        }
     }
     if let Some((key, _, plain)) = held_plain
         && family_typo_possible(given_name, family_name, date_of_birth)
@@ -589,6 +595,7 @@ pub fn compare(
         upn_differs,
         nhs_number_differs,
         name_weights: Default::default(),
+        given_slip,
     }
 }
 

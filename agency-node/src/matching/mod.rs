@@ -160,6 +160,7 @@ fn score_rows(
         names.push((child.given_name, child.family_name));
     }
     weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
+    check_slips(conn, settings, children, &mut compared, &names)?;
     Ok(compared)
 }
 
@@ -245,6 +246,7 @@ impl Hopeless {
                 given_exact: Some(self.names.0),
                 family_exact: Some(self.names.1),
             },
+            given_slip: None,
         };
         let sibling_date = matches!(
             others.date_of_birth,
@@ -407,6 +409,11 @@ fn settled_without_broad_blocks(
         return false;
     };
     if best.given_name == score::GivenLevel::Typo || best.could_be_a_sibling() {
+        return false;
+    }
+    // A slip counts as a typo only when no other child shares the family name and date
+    // of birth, which the broad blocks may hold.
+    if compared.iter().any(|(_, c)| c.given_slip.is_some()) {
         return false;
     }
     let best_score = best.score(settings);
@@ -574,7 +581,58 @@ pub fn find_keyed(
     // An exact keyed name token is the HMAC of the normalised name the node counts, so
     // the held child's plain name stands for the query's.
     weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
+    check_slips(conn, settings, children, &mut compared, &names)?;
     Ok(decide(compared, settings, children))
+}
+
+/// Keeps a candidate's given-name slip (see [`given_names::is_slip_of`]) only where the
+/// node's own counts say one of the two spellings is not a name its children carry:
+/// the slip is dropped when the held spelling is carried by another child here too and
+/// the query's spelling by some child here (both are then names given in their own
+/// right, as `Mya` and `Mia` may be). The counts speak only at a node of at least
+/// `weights.frequency.prior_children` children with frequency-based weights on; below
+/// that, or with them off, every slip is dropped. [`decide`] then counts a kept slip as
+/// `typo` when no other candidate shares the family name and date of birth.
+/// `names[i]` holds the plain given and family name of `compared[i]`'s child.
+fn check_slips(
+    conn: &mut DbConnection,
+    settings: &MatchingSettings,
+    children: u64,
+    compared: &mut [(String, Comparison)],
+    names: &[(String, String)],
+) -> Result<(), DbError> {
+    use db::name_counts::{NameKind, count_key, counts};
+    if !compared.iter().any(|(_, c)| c.given_slip.is_some()) {
+        return Ok(());
+    }
+    let w = &settings.weights;
+    if !w.frequency_based || (children as f64) < w.frequency.prior_children {
+        for (_, c) in compared.iter_mut() {
+            c.given_slip = None;
+        }
+        return Ok(());
+    }
+    let mut spellings: Vec<String> = Vec::new();
+    for ((_, c), (given, _)) in compared.iter().zip(names) {
+        if let Some(asked) = &c.given_slip {
+            spellings.push(asked.clone());
+            spellings.push(count_key(given));
+        }
+    }
+    spellings.sort();
+    spellings.dedup();
+    let carried = counts(conn, NameKind::Given, &spellings)?;
+    let count = |name: &str| carried.get(name).copied().unwrap_or(0);
+    for ((_, c), (given, _)) in compared.iter_mut().zip(names) {
+        let both_names_here = c
+            .given_slip
+            .as_deref()
+            .is_some_and(|asked| count(asked) >= 1 && count(&count_key(given)) >= 2);
+        if both_names_here {
+            c.given_slip = None;
+        }
+    }
+    Ok(())
 }
 
 /// Sets each candidate's frequency-based weights of exact name agreement (when
@@ -720,7 +778,7 @@ fn only_a_sibling_of(best: &Comparison, second: &Comparison) -> bool {
 
 /// Scores every compared candidate and applies the linking rules.
 fn decide(
-    compared: Vec<(String, Comparison)>,
+    mut compared: Vec<(String, Comparison)>,
     settings: &MatchingSettings,
     children: u64,
 ) -> MatchResponse {
@@ -730,6 +788,14 @@ fn decide(
         .iter()
         .filter(|(_, c)| c.shares_family_and_birth())
         .count();
+    // A slip the node's counts kept (see [`check_slips`]) is a typo when no other child
+    // here shares the family name and date of birth: no twin here could be meant.
+    for (_, c) in compared.iter_mut() {
+        let others_sharing = sharing - usize::from(c.shares_family_and_birth());
+        if c.given_slip.is_some() && others_sharing == 0 {
+            c.given_name = score::GivenLevel::Typo;
+        }
+    }
     let mut scored: Vec<Scored> = compared
         .into_iter()
         .filter_map(|(id, comparison)| {
@@ -893,6 +959,8 @@ fn not_held() -> MatchResponse {
 
 #[cfg(test)]
 mod hopeless_tests;
+#[cfg(test)]
+mod slip_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

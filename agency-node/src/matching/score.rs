@@ -1,7 +1,7 @@
 //! Comparing a query with one stored child, field by field, and the Fellegi–Sunter score:
 //! each field's agreement level contributes `log2(m/u)`; the sum decides the grade.
 
-use super::given_names::{is_typo_of, one_edit_apart};
+use super::given_names::{is_slip_of, is_typo_of, one_edit_apart};
 use super::nicknames::are_aliases;
 use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
 use super::phonetic::refined_soundex;
@@ -79,6 +79,10 @@ pub struct Comparison {
     /// Frequency-based weights of exact name agreement, when known (see
     /// [`super::settings::FrequencyWeights`]); otherwise the level's weight counts.
     pub name_weights: NameWeights,
+    /// The query's given name (normal form) when it is a slip of the held one (see
+    /// [`super::given_names::is_slip_of`]) that the name lists alone do not take for a
+    /// typo; the caller counts it as `typo` or drops it (`matching::check_slips`).
+    pub given_slip: Option<String>,
 }
 
 /// Weights of exact given- and family-name agreement for this pair, from how common the
@@ -228,13 +232,17 @@ pub fn compare(query: &Person<'_>, held: &Person<'_>, settings: &MatchingSetting
     let mut given_name = compare_given(query.given_name, held.given_name, settings.similar_at);
     let mut family_name = compare_family(query.family_name, held.family_name, settings.similar_at);
     let date_of_birth = compare_dob(query.date_of_birth, held.date_of_birth);
-    if typo_possible(given_name, family_name, date_of_birth)
-        && is_typo_of(
-            &NormalName::new(query.given_name).joined,
-            &NormalName::new(held.given_name).joined,
-        )
-    {
-        given_name = GivenLevel::Typo;
+    let mut given_slip = None;
+    if typo_possible(given_name, family_name, date_of_birth) {
+        let (asked, stored) = (
+            NormalName::new(query.given_name).joined,
+            NormalName::new(held.given_name).joined,
+        );
+        if is_typo_of(&asked, &stored) {
+            given_name = GivenLevel::Typo;
+        } else if is_slip_of(&asked, &stored) {
+            given_slip = Some(asked);
+        }
     }
     if family_typo_possible(given_name, family_name, date_of_birth)
         && is_family_typo(
@@ -259,6 +267,7 @@ pub fn compare(query: &Person<'_>, held: &Person<'_>, settings: &MatchingSetting
         upn_differs: differs(query.upn, held.upn),
         nhs_number_differs: differs(query.nhs_number, held.nhs_number),
         name_weights: NameWeights::default(),
+        given_slip,
     }
 }
 
