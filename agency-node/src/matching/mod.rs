@@ -782,27 +782,37 @@ fn decide(
     settings: &MatchingSettings,
     children: u64,
 ) -> MatchResponse {
-    // Children who share the family name and date of birth: with two of them here, a
-    // given name one keystroke off may be the other twin's, so it links neither.
-    let sharing = compared
+    // Candidates (reaching `possible` here) who share the family name and date of birth:
+    // with two of them here, a given name one keystroke off may be the other twin's, so
+    // it links neither. A child who shares them but not enough else to be a candidate (at
+    // a big node, another family's child born the same day, living elsewhere) is no twin
+    // the search could mean.
+    let shares: Vec<bool> = compared
         .iter()
-        .filter(|(_, c)| c.shares_family_and_birth())
-        .count();
+        .map(|(_, c)| {
+            c.shares_family_and_birth()
+                && score::grade_at(c.score(settings), settings, children).is_some()
+        })
+        .collect();
+    let sharing = shares.iter().filter(|s| **s).count();
     // A slip the node's counts kept (see [`check_slips`]) is a typo when no other child
     // here shares the family name and date of birth: no twin here could be meant.
-    for (_, c) in compared.iter_mut() {
-        let others_sharing = sharing - usize::from(c.shares_family_and_birth());
-        if c.given_slip.is_some() && others_sharing == 0 {
+    let mut others_sharing = Vec::with_capacity(compared.len());
+    for ((_, c), own) in compared.iter_mut().zip(&shares) {
+        let others = sharing - usize::from(*own);
+        if c.given_slip.is_some() && others == 0 {
             c.given_name = score::GivenLevel::Typo;
         }
+        others_sharing.push(others);
     }
     let mut scored: Vec<Scored> = compared
         .into_iter()
-        .filter_map(|(id, comparison)| {
+        .zip(others_sharing)
+        .filter_map(|((id, comparison), others)| {
             let score = comparison.score(settings);
             let mut grade = score::grade_at(score, settings, children)?;
             let typo_with_a_sibling_here =
-                comparison.given_name == score::GivenLevel::Typo && sharing > 1;
+                comparison.given_name == score::GivenLevel::Typo && others > 0;
             if comparison.could_be_a_sibling() || typo_with_a_sibling_here {
                 grade = MatchGrade::Possible;
             }

@@ -146,3 +146,39 @@ fn another_family_one_keystroke_away_is_not_a_typo_without_the_given_name() {
         );
     }
 }
+
+#[test]
+fn another_family_born_the_same_day_elsewhere_does_not_stop_a_typo() {
+    let mut conn = TestDb::fresh();
+    let id = hold(
+        &mut conn,
+        "A",
+        person("Amelai", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+    );
+    // Same family name and birthday, another given name, living in another district:
+    // not even a candidate, so not a twin the search could mean.
+    hold(
+        &mut conn,
+        "B",
+        person("Grace", "Okafor", "2014-03-09", Some("ZZ9 9XY")),
+    );
+    let answer = ask(
+        &mut conn,
+        person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+    );
+    assert_eq!(answer.local_ref.as_ref(), Some(&id), "{answer:?}");
+    assert!(
+        answer.matched_on.contains(&"given_name:typo".to_owned()),
+        "{answer:?}"
+    );
+    // At the same address she is a candidate, and may be the twin: no link.
+    hold(
+        &mut conn,
+        "C",
+        person("Grace", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+    );
+    linked_in_neither(
+        &mut conn,
+        person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+    );
+}
