@@ -6,7 +6,7 @@
 //! a typo only when the names are not both names given in their own right ("known"
 //! names: every name in the short-form groups and a list of names commonly given to
 //! children in England and Wales), and when the unknown spelling is not also one edit
-//! from some *other* known name (`Mya` is one edit from both `Mia` and `Maya`: whose
+//! from some *other* known name (`Miya` is one edit from both `Mia` and `Maya`: whose
 //! typo is it?). The rule that the node holds no other child with the same family name
 //! and date of birth is applied by the caller, which sees every candidate.
 

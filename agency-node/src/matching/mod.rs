@@ -589,7 +589,7 @@ pub fn find_keyed(
 /// node's own counts say one of the two spellings is not a name its children carry:
 /// the slip is dropped when the held spelling is carried by another child here too and
 /// the query's spelling by some child here (both are then names given in their own
-/// right, as `Mya` and `Mia` may be). The counts speak only at a node of at least
+/// right, as `Miya` and `Mia` may be). The counts speak only at a node of at least
 /// `weights.frequency.prior_children` children with frequency-based weights on; below
 /// that, or with them off, every slip is dropped. [`decide`] then counts a kept slip as
 /// `typo` when no other candidate shares the family name and date of birth.
