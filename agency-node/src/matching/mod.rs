@@ -159,8 +159,7 @@ fn score_rows(
         compared.push((child.id.clone(), compare(query, &child, settings)));
         names.push((child.given_name, child.family_name));
     }
-    weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
-    check_slips(conn, settings, children, &mut compared, &names)?;
+    weigh_by_name_counts(conn, settings, children, &mut compared, &names)?;
     Ok(compared)
 }
 
@@ -580,66 +579,24 @@ pub fn find_keyed(
     let children = db::children::estimated_count(conn)?;
     // An exact keyed name token is the HMAC of the normalised name the node counts, so
     // the held child's plain name stands for the query's.
-    weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
-    check_slips(conn, settings, children, &mut compared, &names)?;
+    weigh_by_name_counts(conn, settings, children, &mut compared, &names)?;
     Ok(decide(compared, settings, children))
 }
 
-/// Keeps a candidate's given-name slip (see [`given_names::is_slip_of`]) only where the
-/// node's own counts say one of the two spellings is not a name its children carry:
-/// the slip is dropped when the held spelling is carried by another child here too and
-/// the query's spelling by some child here (both are then names given in their own
-/// right, as `Miya` and `Mia` may be). The counts speak only at a node of at least
-/// `weights.frequency.prior_children` children with frequency-based weights on; below
-/// that, or with them off, every slip is dropped. [`decide`] then counts a kept slip as
-/// `typo` when no other candidate shares the family name and date of birth.
+/// What the node's name counts say of each candidate (one count read per kind of name):
 /// `names[i]` holds the plain given and family name of `compared[i]`'s child.
-fn check_slips(
-    conn: &mut DbConnection,
-    settings: &MatchingSettings,
-    children: u64,
-    compared: &mut [(String, Comparison)],
-    names: &[(String, String)],
-) -> Result<(), DbError> {
-    use db::name_counts::{NameKind, count_key, counts};
-    if !compared.iter().any(|(_, c)| c.given_slip.is_some()) {
-        return Ok(());
-    }
-    let w = &settings.weights;
-    if !w.frequency_based || (children as f64) < w.frequency.prior_children {
-        for (_, c) in compared.iter_mut() {
-            c.given_slip = None;
-        }
-        return Ok(());
-    }
-    let mut spellings: Vec<String> = Vec::new();
-    for ((_, c), (given, _)) in compared.iter().zip(names) {
-        if let Some(asked) = &c.given_slip {
-            spellings.push(asked.clone());
-            spellings.push(count_key(given));
-        }
-    }
-    spellings.sort();
-    spellings.dedup();
-    let carried = counts(conn, NameKind::Given, &spellings)?;
-    let count = |name: &str| carried.get(name).copied().unwrap_or(0);
-    for ((_, c), (given, _)) in compared.iter_mut().zip(names) {
-        let both_names_here = c
-            .given_slip
-            .as_deref()
-            .is_some_and(|asked| count(asked) >= 1 && count(&count_key(given)) >= 2);
-        if both_names_here {
-            c.given_slip = None;
-        }
-    }
-    Ok(())
-}
-
-/// Sets each candidate's frequency-based weights of exact name agreement (when
-/// `weights.frequency_based`): `names[i]` holds the plain given and family name of
-/// `compared[i]`'s child. Where a name agrees exactly, it is the query's name too, so its
-/// count at the node says how often two different children would agree on it.
-fn weigh_names_by_frequency(
+///
+/// * The frequency-based weights of exact name agreement (when
+///   `weights.frequency_based`): where a name agrees exactly, it is the query's name too,
+///   so its count at the node says how often two different children would agree on it.
+/// * Whether a given-name slip (see [`given_names::is_slip_of`]) is kept: it is dropped
+///   when the held spelling is carried by another child here too and the query's spelling
+///   by some child here (both are then names given in their own right, as `Miya` and
+///   `Mia` may be). The counts speak only at a node of at least
+///   `weights.frequency.prior_children` children with frequency-based weights on; below
+///   that, or with them off, every slip is dropped. [`decide`] then counts a kept slip as
+///   `typo` when no other candidate shares the family name and date of birth.
+fn weigh_by_name_counts(
     conn: &mut DbConnection,
     settings: &MatchingSettings,
     children: u64,
@@ -649,6 +606,11 @@ fn weigh_names_by_frequency(
     use db::name_counts::{NameKind, count_key, counts};
     use score::{FamilyLevel, GivenLevel};
     let w = &settings.weights;
+    if !w.frequency_based || (children as f64) < w.frequency.prior_children {
+        for (_, c) in compared.iter_mut() {
+            c.given_slip = None;
+        }
+    }
     if !w.frequency_based {
         return Ok(());
     }
@@ -670,7 +632,16 @@ fn weigh_names_by_frequency(
         v.dedup();
         v
     };
-    let given = counts(conn, NameKind::Given, &distinct(|k| &k.0))?;
+    // The slips' spellings, both sides, are read with the agreeing given names.
+    let mut given_names = distinct(|k| &k.0);
+    for ((_, c), (given, _)) in compared.iter().zip(names) {
+        if let Some(asked) = &c.given_slip {
+            given_names.extend([asked.clone(), count_key(given)]);
+        }
+    }
+    given_names.sort();
+    given_names.dedup();
+    let given = counts(conn, NameKind::Given, &given_names)?;
     let family = counts(conn, NameKind::Family, &distinct(|k| &k.1))?;
     let f = &w.frequency;
     // The held child carries the name, so it counts at least once.
@@ -685,6 +656,16 @@ fn weigh_names_by_frequency(
         }
         if let Some(fam) = fam.as_ref().filter(|f| !f.is_empty()) {
             comparison.name_weights.family_exact = Some(weight(&family, fam, w.family_name.exact));
+        }
+    }
+    let carried = |name: &str| given.get(name).copied().unwrap_or(0);
+    for ((_, c), (held, _)) in compared.iter_mut().zip(names) {
+        let both_names_here = c
+            .given_slip
+            .as_deref()
+            .is_some_and(|asked| carried(asked) >= 1 && carried(&count_key(held)) >= 2);
+        if both_names_here {
+            c.given_slip = None;
         }
     }
     Ok(())
@@ -795,7 +776,7 @@ fn decide(
         })
         .collect();
     let sharing = shares.iter().filter(|s| **s).count();
-    // A slip the node's counts kept (see [`check_slips`]) is a typo when no other child
+    // A slip the node's counts kept (see [`weigh_by_name_counts`]) is a typo when no other child
     // here shares the family name and date of birth: no twin here could be meant.
     let mut others_sharing = Vec::with_capacity(compared.len());
     for ((_, c), own) in compared.iter_mut().zip(&shares) {

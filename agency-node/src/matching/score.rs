@@ -81,7 +81,7 @@ pub struct Comparison {
     pub name_weights: NameWeights,
     /// The query's given name (normal form) when it is a slip of the held one (see
     /// [`super::given_names::is_slip_of`]) that the name lists alone do not take for a
-    /// typo; the caller counts it as `typo` or drops it (`matching::check_slips`).
+    /// typo; the caller counts it as `typo` or drops it (`matching::weigh_by_name_counts`).
     pub given_slip: Option<String>,
 }
 
