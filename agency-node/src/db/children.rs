@@ -1,6 +1,6 @@
 use super::DbConnection;
 use super::DbError;
-use super::models::ChildRow;
+use super::models::{CandidateRow, ChildRow};
 use super::schema::children::dsl as c;
 use crate::matching::{BlockingKeys, MATCH_KEYS_VERSION};
 use diesel::prelude::*;
@@ -133,8 +133,8 @@ pub fn match_candidates(
     per_block: i64,
     tier: Tier,
     skip: &std::collections::HashSet<String>,
-) -> Result<(Vec<ChildRow>, bool), DbError> {
-    let mut found: Vec<ChildRow> = Vec::new();
+) -> Result<(Vec<CandidateRow>, bool), DbError> {
+    let mut found: Vec<CandidateRow> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut complete = true;
     let chosen = blocks(keys)
@@ -145,17 +145,25 @@ pub fn match_candidates(
             Tier::Broad => *i >= NARROW_BLOCKS,
             Tier::Both => true,
         });
+    let cap = usize::try_from(per_block).unwrap_or(0);
     for (_, block) in chosen {
-        let rows = block
-            .select(ChildRow::as_select())
-            .limit(per_block)
-            .load(conn)?;
-        complete &= (rows.len() as i64) < per_block;
-        for row in rows {
+        // The cap is applied while stepping through the rows, not as a bound `LIMIT`:
+        // SQLite's planner reads a bound `LIMIT` when preparing, so binding it (at every
+        // search) expires the statement and SQLite prepares it a second time at the first
+        // step. The rows and their order are those of the same query with the `LIMIT`.
+        let mut read = 0;
+        for row in block
+            .select(CandidateRow::as_select())
+            .load_iter::<CandidateRow, diesel::connection::DefaultLoadingMode>(conn)?
+            .take(cap)
+        {
+            let row = row?;
+            read += 1;
             if !skip.contains(&row.id) && seen.insert(row.id.clone()) {
                 found.push(row);
             }
         }
+        complete &= read < cap;
     }
     Ok((found, complete))
 }
@@ -491,6 +499,13 @@ mod tests {
         }
     }
 
+    /// The local ids of candidates (which carry only the columns matching compares).
+    fn local_ids(conn: &mut DbConnection, rows: &[CandidateRow]) -> Vec<String> {
+        rows.iter()
+            .map(|r| find_by_id(conn, &r.id).unwrap().unwrap().local_id)
+            .collect()
+    }
+
     #[test]
     fn candidates_come_from_any_block_once_each() {
         let mut conn = memory_db();
@@ -524,7 +539,7 @@ mod tests {
         let keys = keys_for("Smith", "2014-03-09", "ZZ1 4AB");
         let (found, complete) = match_candidates(&mut conn, &keys, 200, Tier::Both, &none).unwrap();
         assert!(complete);
-        let mut ids: Vec<&str> = found.iter().map(|r| r.local_id.as_str()).collect();
+        let mut ids = local_ids(&mut conn, &found);
         ids.sort();
         assert_eq!(
             ids,
@@ -540,7 +555,7 @@ mod tests {
         );
         // The narrow tier: the family name with the date (or a slip of it) only.
         let (narrow, _) = match_candidates(&mut conn, &keys, 200, Tier::Narrow, &none).unwrap();
-        let mut narrow: Vec<&str> = narrow.iter().map(|r| r.local_id.as_str()).collect();
+        let mut narrow = local_ids(&mut conn, &narrow);
         narrow.sort();
         assert_eq!(narrow, vec!["everything", "year-slip"]);
         let (capped, complete) = match_candidates(&mut conn, &keys, 1, Tier::Both, &none).unwrap();

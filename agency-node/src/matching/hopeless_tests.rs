@@ -112,11 +112,11 @@ fn queries(rng: &mut impl Rng, n: usize) -> Vec<ChildQuery> {
 fn a_row_left_out_could_not_have_counted() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(6);
     let mut db = node(300, &mut rng);
-    let rows: Vec<ChildRow> = {
+    let rows: Vec<CandidateRow> = {
         use crate::db::schema::children::dsl as c;
         use diesel::prelude::*;
         c::children
-            .select(ChildRow::as_select())
+            .select(CandidateRow::as_select())
             .load(&mut *db)
             .unwrap()
     };

@@ -27,7 +27,7 @@ pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stor
 pub use settings::{MatchingMode, MatchingSettings};
 
 use crate::db::DbConnection;
-use crate::db::{self, DbError, models::ChildRow};
+use crate::db::{self, DbError, models::CandidateRow, models::ChildRow};
 use schemas::{ChildQuery, MatchCandidate, MatchGrade, MatchOutcome, MatchResponse, Sex};
 use score::{Comparison, Person};
 
@@ -145,7 +145,7 @@ fn score_rows(
     settings: &MatchingSettings,
     children: u64,
     rejected: &[String],
-    rows: Vec<ChildRow>,
+    rows: Vec<CandidateRow>,
     mut hopeless: Option<&mut Hopeless>,
 ) -> Result<Vec<(String, Comparison)>, DbError> {
     let mut compared: Vec<(String, Comparison)> = Vec::with_capacity(rows.len());
@@ -207,7 +207,7 @@ impl Hopeless {
     fn cannot_count(
         &mut self,
         query: &ChildQuery,
-        child: &ChildRow,
+        child: &CandidateRow,
         settings: &MatchingSettings,
     ) -> bool {
         use score::{DobLevel, FamilyLevel, GivenLevel};
@@ -786,10 +786,10 @@ fn decide(
 fn identifier_matches(
     conn: &mut DbConnection,
     query: &ChildQuery,
-) -> Result<Vec<(ChildRow, Vec<String>)>, DbError> {
-    let mut found: Vec<(ChildRow, Vec<String>)> = Vec::new();
+) -> Result<Vec<(CandidateRow, Vec<String>)>, DbError> {
+    let mut found: Vec<(CandidateRow, Vec<String>)> = Vec::new();
     let mut add = |rows: Vec<ChildRow>, field: &str| {
-        for row in rows {
+        for row in rows.into_iter().map(CandidateRow::from) {
             match found.iter_mut().find(|(r, _)| r.id == row.id) {
                 Some((_, fields)) => fields.push(field.to_owned()),
                 None => found.push((row, vec![field.to_owned()])),
@@ -809,7 +809,7 @@ fn identifier_matches(
 }
 
 /// The query and the child both hold an identifier, and it differs.
-fn conflicting_identifier(query: &ChildQuery, child: &ChildRow) -> bool {
+fn conflicting_identifier(query: &ChildQuery, child: &CandidateRow) -> bool {
     let differs = |q: Option<&str>, c: Option<&str>| matches!((q, c), (Some(q), Some(c)) if q != c);
     differs(
         query.identifiers.upn.as_ref().map(|u| u.as_str()),
@@ -821,7 +821,7 @@ fn conflicting_identifier(query: &ChildQuery, child: &ChildRow) -> bool {
 }
 
 /// Compares the query's demographics with a stored child. Only call with demographics.
-fn compare(query: &ChildQuery, child: &ChildRow, settings: &MatchingSettings) -> Comparison {
+fn compare(query: &ChildQuery, child: &CandidateRow, settings: &MatchingSettings) -> Comparison {
     let held = Person {
         given_name: &child.given_name,
         family_name: &child.family_name,
