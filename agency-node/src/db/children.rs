@@ -73,11 +73,13 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<ChildRow>,
 }
 
 pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, DbError> {
-    Ok(c::children
-        .filter(c::upn.eq(upn))
-        .select(ChildRow::as_select())
-        .limit(5)
-        .load(conn)?)
+    first_rows(
+        c::children
+            .filter(c::upn.eq(upn))
+            .select(ChildRow::as_select())
+            .load_iter::<ChildRow, diesel::connection::DefaultLoadingMode>(conn)?,
+        IDENTIFIER_ROWS,
+    )
 }
 
 /// The given and family names of these children, by row id (for keyed matching's typo
@@ -99,11 +101,26 @@ pub fn names(
 }
 
 pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<ChildRow>, DbError> {
-    Ok(c::children
-        .filter(c::nhs_number.eq(nhs))
-        .select(ChildRow::as_select())
-        .limit(5)
-        .load(conn)?)
+    first_rows(
+        c::children
+            .filter(c::nhs_number.eq(nhs))
+            .select(ChildRow::as_select())
+            .load_iter::<ChildRow, diesel::connection::DefaultLoadingMode>(conn)?,
+        IDENTIFIER_ROWS,
+    )
+}
+
+/// Most children read for one identifier (an identifier names one child; a few more
+/// show a duplicate).
+const IDENTIFIER_ROWS: usize = 5;
+
+/// The first `n` rows. A cap applied while stepping through the rows rather than as a
+/// bound `LIMIT`: SQLite's planner reads a bound `LIMIT` when preparing, so binding it
+/// (at every use of the cached statement) expires the statement and SQLite prepares it
+/// again at the first step. The rows and their order are those of the query with the
+/// `LIMIT`.
+fn first_rows<T>(rows: impl Iterator<Item = QueryResult<T>>, n: usize) -> Result<Vec<T>, DbError> {
+    Ok(rows.take(n).collect::<QueryResult<Vec<T>>>()?)
 }
 
 /// Which blocks of a search to read (see [`match_candidates`]).
@@ -147,10 +164,7 @@ pub fn match_candidates(
         });
     let cap = usize::try_from(per_block).unwrap_or(0);
     for (_, block) in chosen {
-        // The cap is applied while stepping through the rows, not as a bound `LIMIT`:
-        // SQLite's planner reads a bound `LIMIT` when preparing, so binding it (at every
-        // search) expires the statement and SQLite prepares it a second time at the first
-        // step. The rows and their order are those of the same query with the `LIMIT`.
+        // Capped while stepping, not with a bound `LIMIT` (see `first_rows`).
         let mut read = 0;
         for row in block
             .select(CandidateRow::as_select())
