@@ -152,6 +152,24 @@ pub fn match_candidates(
     skip: &std::collections::HashSet<String>,
 ) -> Result<(Vec<CandidateRow>, bool), DbError> {
     let mut found: Vec<CandidateRow> = Vec::new();
+    let complete = each_match_candidate(conn, keys, per_block, tier, skip, |row| {
+        found.push(row);
+        Ok(())
+    })?;
+    Ok((found, complete))
+}
+
+/// [`match_candidates`], each row handed to `each` as it is read (in the same order)
+/// instead of collected: a row that `each` does not keep is freed before the next is
+/// read, which spares a broad search hundreds of live allocations.
+pub fn each_match_candidate(
+    conn: &mut DbConnection,
+    keys: &BlockingKeys,
+    per_block: i64,
+    tier: Tier,
+    skip: &std::collections::HashSet<String>,
+    mut each: impl FnMut(CandidateRow) -> Result<(), DbError>,
+) -> Result<bool, DbError> {
     let mut seen = std::collections::HashSet::new();
     let mut complete = true;
     let chosen = blocks(keys)
@@ -174,12 +192,12 @@ pub fn match_candidates(
             let row = row?;
             read += 1;
             if !skip.contains(&row.id) && seen.insert(row.id.clone()) {
-                found.push(row);
+                each(row)?;
             }
         }
         complete &= read < cap;
     }
-    Ok((found, complete))
+    Ok(complete)
 }
 
 type Block<'a> = super::schema::children::BoxedQuery<'a, super::DbBackend>;

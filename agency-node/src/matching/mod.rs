@@ -114,23 +114,22 @@ fn find_reading_pruned(
     }
     let read: std::collections::HashSet<String> =
         compared.iter().map(|(id, _)| id.clone()).collect();
-    let (broad, _) = db::children::match_candidates(
+    // The broad blocks' rows are scored as they are read: most are left out, and freeing
+    // each before the next is read keeps the allocator's work small.
+    let mut hopeless = Hopeless::new(settings, children, query_names);
+    let mut broad = RowScorer::new(asked, settings, &rejected, prune.then_some(&mut hopeless));
+    db::children::each_match_candidate(
         conn,
         &keys,
         settings.max_candidates_per_block,
         db::children::Tier::Broad,
         &read,
+        |row| {
+            broad.add(row);
+            Ok(())
+        },
     )?;
-    let mut hopeless = Hopeless::new(settings, children, query_names);
-    compared.extend(score_rows(
-        conn,
-        asked,
-        settings,
-        children,
-        &rejected,
-        broad,
-        prune.then_some(&mut hopeless),
-    )?);
+    compared.extend(broad.finish(conn, children)?);
     Ok(decide(compared, settings, children))
 }
 
@@ -144,21 +143,71 @@ fn score_rows(
     children: u64,
     rejected: &[String],
     rows: Vec<CandidateRow>,
-    mut hopeless: Option<&mut Hopeless>,
+    hopeless: Option<&mut Hopeless>,
 ) -> Result<Vec<(String, Comparison)>, DbError> {
-    let mut compared: Vec<(String, Comparison)> = Vec::with_capacity(rows.len());
-    let mut names: Vec<(String, String)> = Vec::with_capacity(rows.len());
-    for child in rows.into_iter().filter(|r| !rejected.contains(&r.id)) {
-        if let Some(h) = hopeless.as_deref_mut()
-            && h.cannot_count(asked, &child, settings)
-        {
-            continue;
-        }
-        compared.push((child.id.clone(), compare(asked, &child, settings)));
-        names.push((child.given_name, child.family_name));
+    let mut scorer = RowScorer::new(asked, settings, rejected, hopeless);
+    for child in rows {
+        scorer.add(child);
     }
-    weigh_names_by_frequency(conn, settings, children, &mut compared, &names)?;
-    Ok(compared)
+    scorer.finish(conn, children)
+}
+
+/// [`score_rows`] one row at a time, as rows are read.
+struct RowScorer<'a, 'q> {
+    asked: &'a score::Asked<'q>,
+    settings: &'a MatchingSettings,
+    rejected: &'a [String],
+    hopeless: Option<&'a mut Hopeless>,
+    compared: Vec<(String, Comparison)>,
+    /// The plain given and family name of each of `compared`.
+    names: Vec<(String, String)>,
+}
+
+impl<'a, 'q> RowScorer<'a, 'q> {
+    fn new(
+        asked: &'a score::Asked<'q>,
+        settings: &'a MatchingSettings,
+        rejected: &'a [String],
+        hopeless: Option<&'a mut Hopeless>,
+    ) -> Self {
+        Self {
+            asked,
+            settings,
+            rejected,
+            hopeless,
+            compared: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, child: CandidateRow) {
+        if self.rejected.contains(&child.id) {
+            return;
+        }
+        if let Some(h) = self.hopeless.as_deref_mut()
+            && h.cannot_count(self.asked, &child, self.settings)
+        {
+            return;
+        }
+        let comparison = compare(self.asked, &child, self.settings);
+        self.compared.push((child.id, comparison));
+        self.names.push((child.given_name, child.family_name));
+    }
+
+    fn finish(
+        mut self,
+        conn: &mut DbConnection,
+        children: u64,
+    ) -> Result<Vec<(String, Comparison)>, DbError> {
+        weigh_names_by_frequency(
+            conn,
+            self.settings,
+            children,
+            &mut self.compared,
+            &self.names,
+        )?;
+        Ok(self.compared)
+    }
 }
 
 /// Which broad-block rows cannot change an answer whatever their names, told before the
