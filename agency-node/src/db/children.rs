@@ -73,9 +73,9 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<ChildRow>,
 }
 
 pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, DbError> {
+    let query = c::children.filter(c::upn.eq(upn)).into_boxed();
     first_rows(
-        c::children
-            .filter(c::upn.eq(upn))
+        limit_on_postgres(conn, query, IDENTIFIER_ROWS)
             .select(ChildRow::as_select())
             .load_iter::<ChildRow, diesel::connection::DefaultLoadingMode>(conn)?,
         IDENTIFIER_ROWS,
@@ -101,9 +101,9 @@ pub fn names(
 }
 
 pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<ChildRow>, DbError> {
+    let query = c::children.filter(c::nhs_number.eq(nhs)).into_boxed();
     first_rows(
-        c::children
-            .filter(c::nhs_number.eq(nhs))
+        limit_on_postgres(conn, query, IDENTIFIER_ROWS)
             .select(ChildRow::as_select())
             .load_iter::<ChildRow, diesel::connection::DefaultLoadingMode>(conn)?,
         IDENTIFIER_ROWS,
@@ -119,6 +119,16 @@ const IDENTIFIER_ROWS: usize = 5;
 /// (at every use of the cached statement) expires the statement and SQLite prepares it
 /// again at the first step. The rows and their order are those of the query with the
 /// `LIMIT`.
+/// `query` with a bound `LIMIT n` on PostgreSQL only: PostgreSQL sends a whole result at
+/// once, so there the cap belongs in the query (and a bound `LIMIT` costs nothing);
+/// SQLite steps row by row and the cap is applied while stepping (see [`first_rows`]).
+fn limit_on_postgres<'a>(conn: &DbConnection, query: Block<'a>, n: usize) -> Block<'a> {
+    match conn {
+        DbConnection::Pg(_) => query.limit(i64::try_from(n).unwrap_or(i64::MAX)),
+        DbConnection::Sqlite(_) => query,
+    }
+}
+
 fn first_rows<T>(rows: impl Iterator<Item = QueryResult<T>>, n: usize) -> Result<Vec<T>, DbError> {
     Ok(rows.take(n).collect::<QueryResult<Vec<T>>>()?)
 }
@@ -182,9 +192,9 @@ pub fn each_match_candidate(
         });
     let cap = usize::try_from(per_block).unwrap_or(0);
     for (_, block) in chosen {
-        // Capped while stepping, not with a bound `LIMIT` (see `first_rows`).
+        // On SQLite capped while stepping, not with a bound `LIMIT` (see `first_rows`).
         let mut read = 0;
-        for row in block
+        for row in limit_on_postgres(conn, block, cap)
             .select(CandidateRow::as_select())
             .load_iter::<CandidateRow, diesel::connection::DefaultLoadingMode>(conn)?
             .take(cap)
