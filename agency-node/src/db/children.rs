@@ -606,6 +606,39 @@ mod tests {
     }
 
     #[test]
+    fn capping_while_stepping_reads_the_rows_a_limit_would() {
+        let mut conn = memory_db();
+        // Blocks far larger than the cap: one family, one year, a few dates and sectors.
+        for i in 0..240u32 {
+            let dob = format!("2014-03-{:02}", 9 + i % 3);
+            let postcode = format!("ZZ1 {}AB", 4 + i % 2);
+            let family = ["Smith", "Smyth", "Wood-Smith"][i as usize % 3];
+            upsert_child(&mut conn, &format!("L{i}"), family, &dob, &postcode);
+        }
+        let keys = keys_for("Smith", "2014-03-09", "ZZ1 4AB");
+        let none = std::collections::HashSet::new();
+        for cap in [1, 7, 50, 239, 500] {
+            // Each block with a bound LIMIT, in block order, each row once.
+            let mut expected: Vec<String> = Vec::new();
+            let mut every_block_complete = true;
+            for block in blocks(&keys) {
+                let ids: Vec<String> = block.select(c::id).limit(cap).load(&mut *conn).unwrap();
+                every_block_complete &= (ids.len() as i64) < cap;
+                for id in ids {
+                    if !expected.contains(&id) {
+                        expected.push(id);
+                    }
+                }
+            }
+            let (found, complete) =
+                match_candidates(&mut conn, &keys, cap, Tier::Both, &none).unwrap();
+            let found: Vec<String> = found.into_iter().map(|r| r.id).collect();
+            assert_eq!(found, expected, "cap {cap}");
+            assert_eq!(complete, every_block_complete, "cap {cap}");
+        }
+    }
+
+    #[test]
     fn stale_keys_are_recomputed() {
         let mut conn = memory_db();
         upsert_child(&mut conn, "old", "Okafor", "2014-03-09", "ZZ1 4AB");
