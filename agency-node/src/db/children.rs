@@ -1,6 +1,6 @@
 use super::DbConnection;
 use super::DbError;
-use super::models::ChildRow;
+use super::models::{CandidateRow, ChildRow};
 use super::schema::children::dsl as c;
 use crate::matching::{BlockingKeys, MATCH_KEYS_VERSION};
 use diesel::prelude::*;
@@ -73,11 +73,13 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<ChildRow>,
 }
 
 pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, DbError> {
-    Ok(c::children
-        .filter(c::upn.eq(upn))
-        .select(ChildRow::as_select())
-        .limit(5)
-        .load(conn)?)
+    let query = c::children.filter(c::upn.eq(upn)).into_boxed();
+    first_rows(
+        limit_on_postgres(conn, query, IDENTIFIER_ROWS)
+            .select(ChildRow::as_select())
+            .load_iter::<ChildRow, diesel::connection::DefaultLoadingMode>(conn)?,
+        IDENTIFIER_ROWS,
+    )
 }
 
 /// The given and family names of these children, by row id (for keyed matching's typo
@@ -99,11 +101,36 @@ pub fn names(
 }
 
 pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<ChildRow>, DbError> {
-    Ok(c::children
-        .filter(c::nhs_number.eq(nhs))
-        .select(ChildRow::as_select())
-        .limit(5)
-        .load(conn)?)
+    let query = c::children.filter(c::nhs_number.eq(nhs)).into_boxed();
+    first_rows(
+        limit_on_postgres(conn, query, IDENTIFIER_ROWS)
+            .select(ChildRow::as_select())
+            .load_iter::<ChildRow, diesel::connection::DefaultLoadingMode>(conn)?,
+        IDENTIFIER_ROWS,
+    )
+}
+
+/// Most children read for one identifier (an identifier names one child; a few more
+/// show a duplicate).
+const IDENTIFIER_ROWS: usize = 5;
+
+/// The first `n` rows. A cap applied while stepping through the rows rather than as a
+/// bound `LIMIT`: SQLite's planner reads a bound `LIMIT` when preparing, so binding it
+/// (at every use of the cached statement) expires the statement and SQLite prepares it
+/// again at the first step. The rows and their order are those of the query with the
+/// `LIMIT`.
+/// `query` with a bound `LIMIT n` on PostgreSQL only: PostgreSQL sends a whole result at
+/// once, so there the cap belongs in the query (and a bound `LIMIT` costs nothing);
+/// SQLite steps row by row and the cap is applied while stepping (see [`first_rows`]).
+fn limit_on_postgres<'a>(conn: &DbConnection, query: Block<'a>, n: usize) -> Block<'a> {
+    match conn {
+        DbConnection::Pg(_) => query.limit(i64::try_from(n).unwrap_or(i64::MAX)),
+        DbConnection::Sqlite(_) => query,
+    }
+}
+
+fn first_rows<T>(rows: impl Iterator<Item = QueryResult<T>>, n: usize) -> Result<Vec<T>, DbError> {
+    Ok(rows.take(n).collect::<QueryResult<Vec<T>>>()?)
 }
 
 /// Which blocks of a search to read (see [`match_candidates`]).
@@ -133,8 +160,26 @@ pub fn match_candidates(
     per_block: i64,
     tier: Tier,
     skip: &std::collections::HashSet<String>,
-) -> Result<(Vec<ChildRow>, bool), DbError> {
-    let mut found: Vec<ChildRow> = Vec::new();
+) -> Result<(Vec<CandidateRow>, bool), DbError> {
+    let mut found: Vec<CandidateRow> = Vec::new();
+    let complete = each_match_candidate(conn, keys, per_block, tier, skip, |row| {
+        found.push(row);
+        Ok(())
+    })?;
+    Ok((found, complete))
+}
+
+/// [`match_candidates`], each row handed to `each` as it is read (in the same order)
+/// instead of collected: a row that `each` does not keep is freed before the next is
+/// read, which spares a broad search hundreds of live allocations.
+pub fn each_match_candidate(
+    conn: &mut DbConnection,
+    keys: &BlockingKeys,
+    per_block: i64,
+    tier: Tier,
+    skip: &std::collections::HashSet<String>,
+    mut each: impl FnMut(CandidateRow) -> Result<(), DbError>,
+) -> Result<bool, DbError> {
     let mut seen = std::collections::HashSet::new();
     let mut complete = true;
     let chosen = blocks(keys)
@@ -145,19 +190,24 @@ pub fn match_candidates(
             Tier::Broad => *i >= NARROW_BLOCKS,
             Tier::Both => true,
         });
+    let cap = usize::try_from(per_block).unwrap_or(0);
     for (_, block) in chosen {
-        let rows = block
-            .select(ChildRow::as_select())
-            .limit(per_block)
-            .load(conn)?;
-        complete &= (rows.len() as i64) < per_block;
-        for row in rows {
+        // On SQLite capped while stepping, not with a bound `LIMIT` (see `first_rows`).
+        let mut read = 0;
+        for row in limit_on_postgres(conn, block, cap)
+            .select(CandidateRow::as_select())
+            .load_iter::<CandidateRow, diesel::connection::DefaultLoadingMode>(conn)?
+            .take(cap)
+        {
+            let row = row?;
+            read += 1;
             if !skip.contains(&row.id) && seen.insert(row.id.clone()) {
-                found.push(row);
+                each(row)?;
             }
         }
+        complete &= read < cap;
     }
-    Ok((found, complete))
+    Ok(complete)
 }
 
 type Block<'a> = super::schema::children::BoxedQuery<'a, super::DbBackend>;
@@ -491,6 +541,13 @@ mod tests {
         }
     }
 
+    /// The local ids of candidates (which carry only the columns matching compares).
+    fn local_ids(conn: &mut DbConnection, rows: &[CandidateRow]) -> Vec<String> {
+        rows.iter()
+            .map(|r| find_by_id(conn, &r.id).unwrap().unwrap().local_id)
+            .collect()
+    }
+
     #[test]
     fn candidates_come_from_any_block_once_each() {
         let mut conn = memory_db();
@@ -524,7 +581,7 @@ mod tests {
         let keys = keys_for("Smith", "2014-03-09", "ZZ1 4AB");
         let (found, complete) = match_candidates(&mut conn, &keys, 200, Tier::Both, &none).unwrap();
         assert!(complete);
-        let mut ids: Vec<&str> = found.iter().map(|r| r.local_id.as_str()).collect();
+        let mut ids = local_ids(&mut conn, &found);
         ids.sort();
         assert_eq!(
             ids,
@@ -540,12 +597,45 @@ mod tests {
         );
         // The narrow tier: the family name with the date (or a slip of it) only.
         let (narrow, _) = match_candidates(&mut conn, &keys, 200, Tier::Narrow, &none).unwrap();
-        let mut narrow: Vec<&str> = narrow.iter().map(|r| r.local_id.as_str()).collect();
+        let mut narrow = local_ids(&mut conn, &narrow);
         narrow.sort();
         assert_eq!(narrow, vec!["everything", "year-slip"]);
         let (capped, complete) = match_candidates(&mut conn, &keys, 1, Tier::Both, &none).unwrap();
         assert!(capped.len() <= 6, "one per block at most");
         assert!(!complete, "a block reached its cap");
+    }
+
+    #[test]
+    fn capping_while_stepping_reads_the_rows_a_limit_would() {
+        let mut conn = memory_db();
+        // Blocks far larger than the cap: one family, one year, a few dates and sectors.
+        for i in 0..240u32 {
+            let dob = format!("2014-03-{:02}", 9 + i % 3);
+            let postcode = format!("ZZ1 {}AB", 4 + i % 2);
+            let family = ["Smith", "Smyth", "Wood-Smith"][i as usize % 3];
+            upsert_child(&mut conn, &format!("L{i}"), family, &dob, &postcode);
+        }
+        let keys = keys_for("Smith", "2014-03-09", "ZZ1 4AB");
+        let none = std::collections::HashSet::new();
+        for cap in [1, 7, 50, 239, 500] {
+            // Each block with a bound LIMIT, in block order, each row once.
+            let mut expected: Vec<String> = Vec::new();
+            let mut every_block_complete = true;
+            for block in blocks(&keys) {
+                let ids: Vec<String> = block.select(c::id).limit(cap).load(&mut *conn).unwrap();
+                every_block_complete &= (ids.len() as i64) < cap;
+                for id in ids {
+                    if !expected.contains(&id) {
+                        expected.push(id);
+                    }
+                }
+            }
+            let (found, complete) =
+                match_candidates(&mut conn, &keys, cap, Tier::Both, &none).unwrap();
+            let found: Vec<String> = found.into_iter().map(|r| r.id).collect();
+            assert_eq!(found, expected, "cap {cap}");
+            assert_eq!(complete, every_block_complete, "cap {cap}");
+        }
     }
 
     #[test]

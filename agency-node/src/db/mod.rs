@@ -171,7 +171,8 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettin
             // busy_timeout first: switching to WAL needs a lock other connections may hold.
             DbConnection::Sqlite(_) => {
                 "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                 PRAGMA mmap_size = 1073741824;"
             }
             DbConnection::Pg(_) => "SET TIME ZONE 'UTC';",
         };

@@ -33,6 +33,38 @@ pub struct ChildRow {
     pub match_keys_version: i32,
 }
 
+/// The columns of a child that demographic matching compares: a candidate read from a
+/// blocking key carries only these (a broad search reads hundreds of rows, and each
+/// column read is a copy and an allocation).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = children)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct CandidateRow {
+    pub id: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub date_of_birth: NaiveDate,
+    pub sex: Option<String>,
+    pub postcode: Option<String>,
+    pub upn: Option<String>,
+    pub nhs_number: Option<String>,
+}
+
+impl From<ChildRow> for CandidateRow {
+    fn from(row: ChildRow) -> Self {
+        Self {
+            id: row.id,
+            given_name: row.given_name,
+            family_name: row.family_name,
+            date_of_birth: row.date_of_birth,
+            sex: row.sex,
+            postcode: row.postcode,
+            upn: row.upn,
+            nhs_number: row.nhs_number,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = records)]
 // An update writes every column: a cleared `effective_to` must become NULL.

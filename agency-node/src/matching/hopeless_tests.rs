@@ -112,11 +112,11 @@ fn queries(rng: &mut impl Rng, n: usize) -> Vec<ChildQuery> {
 fn a_row_left_out_could_not_have_counted() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(6);
     let mut db = node(300, &mut rng);
-    let rows: Vec<ChildRow> = {
+    let rows: Vec<CandidateRow> = {
         use crate::db::schema::children::dsl as c;
         use diesel::prelude::*;
         c::children
-            .select(ChildRow::as_select())
+            .select(CandidateRow::as_select())
             .load(&mut *db)
             .unwrap()
     };
@@ -129,9 +129,10 @@ fn a_row_left_out_could_not_have_counted() {
             let names = query_name_weights(&mut db, d, &settings, children, &[]).unwrap();
             let mut hopeless = Hopeless::new(&settings, children, names);
             let mut rows_here = rows.clone();
+            let asked = asked_of(&query).unwrap();
             let compared = score_rows(
                 &mut db,
-                &query,
+                &asked,
                 &settings,
                 children,
                 &[],
@@ -141,7 +142,7 @@ fn a_row_left_out_could_not_have_counted() {
             .unwrap();
             for (row, (id, comparison)) in rows.iter().zip(&compared) {
                 assert_eq!(&row.id, id);
-                if hopeless.cannot_count(&query, row, &settings) {
+                if hopeless.cannot_count(&asked, row, &settings) {
                     left_out += 1;
                     let score = comparison.score(&settings);
                     assert!(

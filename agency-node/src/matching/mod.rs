@@ -27,7 +27,7 @@ pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stor
 pub use settings::{MatchingMode, MatchingSettings};
 
 use crate::db::DbConnection;
-use crate::db::{self, DbError, models::ChildRow};
+use crate::db::{self, DbError, models::CandidateRow, models::ChildRow};
 use schemas::{ChildQuery, MatchCandidate, MatchGrade, MatchOutcome, MatchResponse, Sex};
 use score::{Comparison, Person};
 
@@ -70,15 +70,13 @@ fn find_reading_pruned(
     prune: bool,
 ) -> Result<MatchResponse, DbError> {
     let by_identifier = identifier_matches(conn, query)?;
+    let asked = asked_of(query);
     let found: Vec<ByIdentifier> = by_identifier
         .iter()
         .map(|(child, fields)| ByIdentifier {
             id: child.id.clone(),
             fields: fields.clone(),
-            comparison: query
-                .demographics
-                .as_ref()
-                .map(|_| compare(query, child, settings)),
+            comparison: asked.as_ref().map(|asked| compare(asked, child, settings)),
             conflicting: conflicting_identifier(query, child),
         })
         .collect();
@@ -87,7 +85,7 @@ fn find_reading_pruned(
         Err(rejected) => rejected,
     };
 
-    let Some(demographics) = &query.demographics else {
+    let (Some(demographics), Some(asked)) = (&query.demographics, &asked) else {
         return Ok(not_held());
     };
     let keys = blocking_keys(demographics);
@@ -106,7 +104,7 @@ fn find_reading_pruned(
             rows.push(child);
         }
     }
-    let mut compared = score_rows(conn, query, settings, children, &rejected, rows, None)?;
+    let mut compared = score_rows(conn, asked, settings, children, &rejected, rows, None)?;
     let query_names = query_name_weights(conn, demographics, settings, children, &compared)?;
     if settle_early
         && complete
@@ -116,23 +114,22 @@ fn find_reading_pruned(
     }
     let read: std::collections::HashSet<String> =
         compared.iter().map(|(id, _)| id.clone()).collect();
-    let (broad, _) = db::children::match_candidates(
+    // The broad blocks' rows are scored as they are read: most are left out, and freeing
+    // each before the next is read keeps the allocator's work small.
+    let mut hopeless = Hopeless::new(settings, children, query_names);
+    let mut broad = RowScorer::new(asked, settings, &rejected, prune.then_some(&mut hopeless));
+    db::children::each_match_candidate(
         conn,
         &keys,
         settings.max_candidates_per_block,
         db::children::Tier::Broad,
         &read,
+        |row| {
+            broad.add(row);
+            Ok(())
+        },
     )?;
-    let mut hopeless = Hopeless::new(settings, children, query_names);
-    compared.extend(score_rows(
-        conn,
-        query,
-        settings,
-        children,
-        &rejected,
-        broad,
-        prune.then_some(&mut hopeless),
-    )?);
+    compared.extend(broad.finish(conn, children)?);
     Ok(decide(compared, settings, children))
 }
 
@@ -141,26 +138,76 @@ fn find_reading_pruned(
 /// [`decide`] whatever their names are left out uncompared.
 fn score_rows(
     conn: &mut DbConnection,
-    query: &ChildQuery,
+    asked: &score::Asked<'_>,
     settings: &MatchingSettings,
     children: u64,
     rejected: &[String],
-    rows: Vec<ChildRow>,
-    mut hopeless: Option<&mut Hopeless>,
+    rows: Vec<CandidateRow>,
+    hopeless: Option<&mut Hopeless>,
 ) -> Result<Vec<(String, Comparison)>, DbError> {
-    let mut compared: Vec<(String, Comparison)> = Vec::with_capacity(rows.len());
-    let mut names: Vec<(String, String)> = Vec::with_capacity(rows.len());
-    for child in rows.into_iter().filter(|r| !rejected.contains(&r.id)) {
-        if let Some(h) = hopeless.as_deref_mut()
-            && h.cannot_count(query, &child, settings)
-        {
-            continue;
-        }
-        compared.push((child.id.clone(), compare(query, &child, settings)));
-        names.push((child.given_name, child.family_name));
+    let mut scorer = RowScorer::new(asked, settings, rejected, hopeless);
+    for child in rows {
+        scorer.add(child);
     }
-    weigh_by_name_counts(conn, settings, children, &mut compared, &names)?;
-    Ok(compared)
+    scorer.finish(conn, children)
+}
+
+/// [`score_rows`] one row at a time, as rows are read.
+struct RowScorer<'a, 'q> {
+    asked: &'a score::Asked<'q>,
+    settings: &'a MatchingSettings,
+    rejected: &'a [String],
+    hopeless: Option<&'a mut Hopeless>,
+    compared: Vec<(String, Comparison)>,
+    /// The plain given and family name of each of `compared`.
+    names: Vec<(String, String)>,
+}
+
+impl<'a, 'q> RowScorer<'a, 'q> {
+    fn new(
+        asked: &'a score::Asked<'q>,
+        settings: &'a MatchingSettings,
+        rejected: &'a [String],
+        hopeless: Option<&'a mut Hopeless>,
+    ) -> Self {
+        Self {
+            asked,
+            settings,
+            rejected,
+            hopeless,
+            compared: Vec::new(),
+            names: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, child: CandidateRow) {
+        if self.rejected.contains(&child.id) {
+            return;
+        }
+        if let Some(h) = self.hopeless.as_deref_mut()
+            && h.cannot_count(self.asked, &child, self.settings)
+        {
+            return;
+        }
+        let comparison = compare(self.asked, &child, self.settings);
+        self.compared.push((child.id, comparison));
+        self.names.push((child.given_name, child.family_name));
+    }
+
+    fn finish(
+        mut self,
+        conn: &mut DbConnection,
+        children: u64,
+    ) -> Result<Vec<(String, Comparison)>, DbError> {
+        weigh_by_name_counts(
+            conn,
+            self.settings,
+            children,
+            &mut self.compared,
+            &self.names,
+        )?;
+        Ok(self.compared)
+    }
 }
 
 /// Which broad-block rows cannot change an answer whatever their names, told before the
@@ -206,14 +253,12 @@ impl Hopeless {
     /// Whether `child` cannot count in [`decide`] (then it is counted as left out).
     fn cannot_count(
         &mut self,
-        query: &ChildQuery,
-        child: &ChildRow,
+        asked: &score::Asked<'_>,
+        child: &CandidateRow,
         settings: &MatchingSettings,
     ) -> bool {
         use score::{DobLevel, FamilyLevel, GivenLevel};
-        let Some(d) = &query.demographics else {
-            return false;
-        };
+        let d = asked.person();
         // The row's fields but the names, as `score::compare` finds them.
         let differs =
             |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if a != b);
@@ -222,10 +267,7 @@ impl Hopeless {
             given_name: score::GivenLevel::Exact,
             family_name: FamilyLevel::Exact,
             date_of_birth: score::compare_dob(d.date_of_birth, child.date_of_birth),
-            postcode: match (d.postcode.as_deref(), child.postcode.as_deref()) {
-                (Some(a), Some(b)) => score::compare_postcode(a, b),
-                _ => None,
-            },
+            postcode: asked.compare_postcode(child.postcode.as_deref()),
             sex_agrees: match (
                 known(d.sex),
                 known(child.sex.as_deref().and_then(sex_from_str)),
@@ -233,14 +275,8 @@ impl Hopeless {
                 (Some(a), Some(b)) => Some(a == b),
                 _ => None,
             },
-            upn_differs: differs(
-                query.identifiers.upn.as_ref().map(|u| u.as_str()),
-                child.upn.as_deref(),
-            ),
-            nhs_number_differs: differs(
-                query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
-                child.nhs_number.as_deref(),
-            ),
+            upn_differs: differs(d.upn, child.upn.as_deref()),
+            nhs_number_differs: differs(d.nhs_number, child.nhs_number.as_deref()),
             name_weights: score::NameWeights {
                 given_exact: Some(self.names.0),
                 family_exact: Some(self.names.1),
@@ -255,8 +291,7 @@ impl Hopeless {
             self.left_out += 1;
             return true;
         }
-        let mut family =
-            score::compare_family(&d.family_name, &child.family_name, settings.similar_at);
+        let mut family = asked.compare_family(&child.family_name, settings.similar_at);
         if sibling_date && family != FamilyLevel::Disagree {
             return false;
         }
@@ -265,7 +300,7 @@ impl Hopeless {
         if matches!(family, FamilyLevel::Similar | FamilyLevel::Disagree)
             && score::family_typo_possible(GivenLevel::Exact, family, others.date_of_birth)
             && score::is_family_typo(
-                &normalise::NormalName::new(&d.family_name).joined,
+                &asked.family_normal().joined,
                 &normalise::NormalName::new(&child.family_name).joined,
             )
         {
@@ -843,10 +878,10 @@ fn decide(
 fn identifier_matches(
     conn: &mut DbConnection,
     query: &ChildQuery,
-) -> Result<Vec<(ChildRow, Vec<String>)>, DbError> {
-    let mut found: Vec<(ChildRow, Vec<String>)> = Vec::new();
+) -> Result<Vec<(CandidateRow, Vec<String>)>, DbError> {
+    let mut found: Vec<(CandidateRow, Vec<String>)> = Vec::new();
     let mut add = |rows: Vec<ChildRow>, field: &str| {
-        for row in rows {
+        for row in rows.into_iter().map(CandidateRow::from) {
             match found.iter_mut().find(|(r, _)| r.id == row.id) {
                 Some((_, fields)) => fields.push(field.to_owned()),
                 None => found.push((row, vec![field.to_owned()])),
@@ -866,7 +901,7 @@ fn identifier_matches(
 }
 
 /// The query and the child both hold an identifier, and it differs.
-fn conflicting_identifier(query: &ChildQuery, child: &ChildRow) -> bool {
+fn conflicting_identifier(query: &ChildQuery, child: &CandidateRow) -> bool {
     let differs = |q: Option<&str>, c: Option<&str>| matches!((q, c), (Some(q), Some(c)) if q != c);
     differs(
         query.identifiers.upn.as_ref().map(|u| u.as_str()),
@@ -877,8 +912,26 @@ fn conflicting_identifier(query: &ChildQuery, child: &ChildRow) -> bool {
     )
 }
 
-/// Compares the query's demographics with a stored child. Only call with demographics.
-fn compare(query: &ChildQuery, child: &ChildRow, settings: &MatchingSettings) -> Comparison {
+/// The query's side of its comparisons, when it has demographics.
+fn asked_of(query: &ChildQuery) -> Option<score::Asked<'_>> {
+    let d = query.demographics.as_ref()?;
+    Some(score::Asked::new(Person {
+        given_name: &d.given_name,
+        family_name: &d.family_name,
+        date_of_birth: d.date_of_birth,
+        sex: d.sex,
+        postcode: d.postcode.as_deref(),
+        upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
+        nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
+    }))
+}
+
+/// Compares the query's demographics with a stored child.
+fn compare(
+    asked: &score::Asked<'_>,
+    child: &CandidateRow,
+    settings: &MatchingSettings,
+) -> Comparison {
     let held = Person {
         given_name: &child.given_name,
         family_name: &child.family_name,
@@ -888,25 +941,7 @@ fn compare(query: &ChildQuery, child: &ChildRow, settings: &MatchingSettings) ->
         upn: child.upn.as_deref(),
         nhs_number: child.nhs_number.as_deref(),
     };
-    let asked = match &query.demographics {
-        Some(d) => Person {
-            given_name: &d.given_name,
-            family_name: &d.family_name,
-            date_of_birth: d.date_of_birth,
-            sex: d.sex,
-            postcode: d.postcode.as_deref(),
-            upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
-            nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
-        },
-        // Without demographics there is nothing to compare but identifiers; compare the
-        // child with itself so that only identifiers can differ.
-        None => Person {
-            upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
-            nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
-            ..held.clone()
-        },
-    };
-    score::compare(&asked, &held, settings)
+    score::compare_asked(asked, &held, settings)
 }
 
 fn sex_from_str(s: &str) -> Option<Sex> {

@@ -27,27 +27,22 @@ pub struct NormalName {
 
 impl NormalName {
     pub fn new(raw: &str) -> Self {
-        let mut folded = String::with_capacity(raw.len());
-        for c in raw
-            .nfkd()
-            .filter(|c| !is_combining_mark(*c))
-            .flat_map(char::to_lowercase)
-        {
-            match c {
-                // Letters that do not decompose but have a usual ASCII spelling.
-                'ß' => folded.push_str("ss"),
-                'æ' => folded.push_str("ae"),
-                'œ' => folded.push_str("oe"),
-                'ø' => folded.push('o'),
-                'ł' => folded.push('l'),
-                'đ' | 'ð' => folded.push('d'),
-                'þ' => folded.push_str("th"),
-                'ı' => folded.push('i'),
-                // Apostrophes are dropped (`O'Neill` = `ONeill`).
-                '\'' | '’' | '‘' | '`' | 'ʼ' | '´' => {}
-                other => folded.push(other),
-            }
+        // Plain ASCII (nearly every name) decomposes to itself and has no combining mark
+        // or special letter: lower-case it and drop apostrophes, as the general path does.
+        if raw.is_ascii() {
+            let mut folded = String::with_capacity(raw.len());
+            folded.extend(
+                raw.chars()
+                    .filter(|c| !matches!(c, '\'' | '`'))
+                    .map(|c| c.to_ascii_lowercase()),
+            );
+            return Self::from_folded(&folded);
         }
+        Self::from_folded(&fold(raw))
+    }
+
+    /// Splits a folded name (accents removed, lower case, no apostrophes) into parts.
+    fn from_folded(folded: &str) -> Self {
         let parts: Vec<String> = folded
             .split(|c: char| !c.is_alphanumeric())
             .filter(|p| !p.is_empty())
@@ -71,6 +66,33 @@ impl NormalName {
     pub fn is_multi_part(&self) -> bool {
         self.significant_parts().count() > 1
     }
+}
+
+/// Any name folded: decomposed, combining marks dropped, lower case, special letters
+/// spelt in ASCII, apostrophes dropped.
+fn fold(raw: &str) -> String {
+    let mut folded = String::with_capacity(raw.len());
+    for c in raw
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+    {
+        match c {
+            // Letters that do not decompose but have a usual ASCII spelling.
+            'ß' => folded.push_str("ss"),
+            'æ' => folded.push_str("ae"),
+            'œ' => folded.push_str("oe"),
+            'ø' => folded.push('o'),
+            'ł' => folded.push('l'),
+            'đ' | 'ð' => folded.push('d'),
+            'þ' => folded.push_str("th"),
+            'ı' => folded.push('i'),
+            // Apostrophes are dropped (`O'Neill` = `ONeill`).
+            '\'' | '’' | '‘' | '`' | 'ʼ' | '´' => {}
+            other => folded.push(other),
+        }
+    }
+    folded
 }
 
 /// A UK postcode split into the units compared: `ZZ1 4AB` → district `ZZ1`,
@@ -111,6 +133,17 @@ pub fn swap_day_month(date: NaiveDate) -> Option<NaiveDate> {
 
 /// The eight digits `YYYYMMDD` of a date, compared position by position.
 pub fn date_digits(date: NaiveDate) -> [u8; 8] {
+    let (year, month, day) = (date.year(), date.month(), date.day());
+    if (0..=9999).contains(&year) {
+        // What `%Y%m%d` writes for a year of four digits or fewer, without formatting.
+        let mut rest = year.unsigned_abs() * 10_000 + month * 100 + day;
+        let mut digits = [0u8; 8];
+        for slot in digits.iter_mut().rev() {
+            *slot = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        return digits;
+    }
     let text = date.format("%Y%m%d").to_string();
     let mut digits = [0u8; 8];
     for (slot, b) in digits.iter_mut().zip(text.bytes()) {
@@ -193,5 +226,61 @@ mod tests {
     #[test]
     fn dates_have_eight_digits() {
         assert_eq!(&date_digits(d("2014-03-09")), b"20140309");
+    }
+
+    #[test]
+    fn date_digits_are_what_formatting_writes() {
+        let formatted = |date: NaiveDate| {
+            let mut digits = [0u8; 8];
+            for (slot, b) in digits
+                .iter_mut()
+                .zip(date.format("%Y%m%d").to_string().bytes())
+            {
+                *slot = b;
+            }
+            digits
+        };
+        let mut date = d("1899-12-25");
+        while date < d("2031-01-10") {
+            assert_eq!(date_digits(date), formatted(date), "{date}");
+            date += chrono::Duration::days(1);
+        }
+        for far in ["0001-01-01", "0999-09-09", "9999-12-31"] {
+            assert_eq!(date_digits(d(far)), formatted(d(far)), "{far}");
+        }
+        let beyond = NaiveDate::from_ymd_opt(12345, 6, 7).unwrap();
+        assert_eq!(date_digits(beyond), formatted(beyond));
+    }
+
+    #[test]
+    fn ascii_names_fold_as_any_name_does() {
+        // Every printable ASCII character, alone and inside a name, in both cases.
+        let mut names: Vec<String> = (b' '..=b'~')
+            .map(|b| format!("O{}Ne ill-{}x", b as char, b as char))
+            .collect();
+        names.extend(
+            [
+                "O'Neill",
+                "o`neill",
+                "Wood-Allen",
+                "  SMITH ",
+                "Da Silva",
+                "Mary-Jane",
+                "ABC123",
+                "St. John",
+                "a--b  c",
+                "'",
+                "",
+                "X Æ",
+            ]
+            .map(str::to_owned),
+        );
+        for name in names.iter().filter(|n| n.is_ascii()) {
+            assert_eq!(
+                NormalName::new(name),
+                NormalName::from_folded(&fold(name)),
+                "{name:?}"
+            );
+        }
     }
 }

@@ -93,12 +93,78 @@ pub struct NameWeights {
     pub family_exact: Option<f64>,
 }
 
-fn similar(a: &str, b: &str, similar_at: f64) -> bool {
-    refined_soundex(a) == refined_soundex(b) || jaro_winkler(a, b) >= similar_at
+/// A name as compared: its normal form and the phonetic code of that form.
+#[derive(Debug, Clone)]
+struct Name {
+    normal: NormalName,
+    code: String,
+}
+
+impl Name {
+    fn new(raw: &str) -> Self {
+        let normal = NormalName::new(raw);
+        let code = refined_soundex(&normal.joined);
+        Self { normal, code }
+    }
+}
+
+/// The query's side of a comparison, its names and postcode put in the form they are
+/// compared in once for every stored child it is compared with.
+#[derive(Debug, Clone)]
+pub struct Asked<'a> {
+    person: Person<'a>,
+    given: Name,
+    family: Name,
+    /// `None` also when the query's postcode does not parse.
+    postcode: Option<Postcode>,
+}
+
+impl<'a> Asked<'a> {
+    pub fn new(person: Person<'a>) -> Self {
+        Self {
+            given: Name::new(person.given_name),
+            family: Name::new(person.family_name),
+            postcode: person.postcode.and_then(Postcode::parse),
+            person,
+        }
+    }
+
+    pub fn person(&self) -> &Person<'a> {
+        &self.person
+    }
+
+    /// The family name's normal form.
+    pub fn family_normal(&self) -> &NormalName {
+        &self.family.normal
+    }
+
+    /// How the query's family name compares with a stored one (see [`compare_family`]).
+    pub fn compare_family(&self, held: &str, similar_at: f64) -> FamilyLevel {
+        family_level(&self.family, &NormalName::new(held), similar_at)
+    }
+
+    /// How the query's postcode compares with a stored one (see [`compare_postcode`]).
+    pub fn compare_postcode(&self, held: Option<&str>) -> Option<PostcodeLevel> {
+        match (self.person.postcode, held) {
+            (Some(_), Some(held)) => {
+                postcode_level(self.postcode.as_ref()?, &Postcode::parse(held)?)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn similar(a: &Name, b: &NormalName, similar_at: f64) -> bool {
+    a.code == refined_soundex(&b.joined) || jaro_winkler(&a.normal.joined, &b.joined) >= similar_at
 }
 
 pub fn compare_given(a: &str, b: &str, similar_at: f64) -> GivenLevel {
-    let (a, b) = (NormalName::new(a), NormalName::new(b));
+    given_level(&Name::new(a), &NormalName::new(b), similar_at)
+}
+
+fn given_level(a: &Name, b: &NormalName, similar_at: f64) -> GivenLevel {
+    let name = a;
+    let a = &a.normal;
     if a.joined.is_empty() || b.joined.is_empty() {
         return GivenLevel::Disagree;
     }
@@ -117,14 +183,19 @@ pub fn compare_given(a: &str, b: &str, similar_at: f64) -> GivenLevel {
     if a_forms.iter().any(|x| b_forms.iter().any(|y| alias(x, y))) {
         return GivenLevel::Alias;
     }
-    if similar(&a.joined, &b.joined, similar_at) {
+    if similar(name, b, similar_at) {
         return GivenLevel::Similar;
     }
     GivenLevel::Disagree
 }
 
 pub fn compare_family(a: &str, b: &str, similar_at: f64) -> FamilyLevel {
-    let (a, b) = (NormalName::new(a), NormalName::new(b));
+    family_level(&Name::new(a), &NormalName::new(b), similar_at)
+}
+
+fn family_level(a: &Name, b: &NormalName, similar_at: f64) -> FamilyLevel {
+    let name = a;
+    let a = &a.normal;
     if a.joined.is_empty() || b.joined.is_empty() {
         return FamilyLevel::Disagree;
     }
@@ -143,7 +214,7 @@ pub fn compare_family(a: &str, b: &str, similar_at: f64) -> FamilyLevel {
             return FamilyLevel::Part;
         }
     }
-    if similar(&a.joined, &b.joined, similar_at) {
+    if similar(name, b, similar_at) {
         return FamilyLevel::Similar;
     }
     FamilyLevel::Disagree
@@ -171,7 +242,10 @@ pub fn compare_dob(a: NaiveDate, b: NaiveDate) -> DobLevel {
 }
 
 pub fn compare_postcode(a: &str, b: &str) -> Option<PostcodeLevel> {
-    let (a, b) = (Postcode::parse(a)?, Postcode::parse(b)?);
+    postcode_level(&Postcode::parse(a)?, &Postcode::parse(b)?)
+}
+
+fn postcode_level(a: &Postcode, b: &Postcode) -> Option<PostcodeLevel> {
     Some(if a.full == b.full {
         PostcodeLevel::Full
     } else if a.sector == b.sector {
@@ -228,27 +302,36 @@ pub fn is_family_typo(a: &str, b: &str) -> bool {
 }
 
 pub fn compare(query: &Person<'_>, held: &Person<'_>, settings: &MatchingSettings) -> Comparison {
+    compare_asked(&Asked::new(query.clone()), held, settings)
+}
+
+/// [`compare`] with the query's side already prepared: a search compares one query with
+/// many stored children.
+pub fn compare_asked(
+    asked: &Asked<'_>,
+    held: &Person<'_>,
+    settings: &MatchingSettings,
+) -> Comparison {
+    let query = &asked.person;
     let differs = |a: Option<&str>, b: Option<&str>| matches!((a, b), (Some(a), Some(b)) if a != b);
-    let mut given_name = compare_given(query.given_name, held.given_name, settings.similar_at);
-    let mut family_name = compare_family(query.family_name, held.family_name, settings.similar_at);
+    let (held_given, held_family) = (
+        NormalName::new(held.given_name),
+        NormalName::new(held.family_name),
+    );
+    let mut given_name = given_level(&asked.given, &held_given, settings.similar_at);
+    let mut family_name = family_level(&asked.family, &held_family, settings.similar_at);
     let date_of_birth = compare_dob(query.date_of_birth, held.date_of_birth);
     let mut given_slip = None;
     if typo_possible(given_name, family_name, date_of_birth) {
-        let (asked, stored) = (
-            NormalName::new(query.given_name).joined,
-            NormalName::new(held.given_name).joined,
-        );
-        if is_typo_of(&asked, &stored) {
+        let (asked, stored) = (&asked.given.normal.joined, &held_given.joined);
+        if is_typo_of(asked, stored) {
             given_name = GivenLevel::Typo;
-        } else if is_slip_of(&asked, &stored) {
-            given_slip = Some(asked);
+        } else if is_slip_of(asked, stored) {
+            given_slip = Some(asked.clone());
         }
     }
     if family_typo_possible(given_name, family_name, date_of_birth)
-        && is_family_typo(
-            &NormalName::new(query.family_name).joined,
-            &NormalName::new(held.family_name).joined,
-        )
+        && is_family_typo(&asked.family.normal.joined, &held_family.joined)
     {
         family_name = FamilyLevel::Typo;
     }
@@ -256,10 +339,7 @@ pub fn compare(query: &Person<'_>, held: &Person<'_>, settings: &MatchingSetting
         given_name,
         family_name,
         date_of_birth,
-        postcode: match (query.postcode, held.postcode) {
-            (Some(a), Some(b)) => compare_postcode(a, b),
-            _ => None,
-        },
+        postcode: asked.compare_postcode(held.postcode),
         sex_agrees: match (known(query.sex), known(held.sex)) {
             (Some(a), Some(b)) => Some(a == b),
             _ => None,
