@@ -149,7 +149,6 @@ fn a_row_left_out_could_not_have_counted() {
                         score::grade_at(score, &settings, children).is_none(),
                         "{row:?} scores {score} against {query:?}"
                     );
-                    assert!(!comparison.shares_family_and_birth(), "{row:?}");
                 } else {
                     kept += 1;
                 }

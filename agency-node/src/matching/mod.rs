@@ -214,16 +214,15 @@ impl<'a, 'q> RowScorer<'a, 'q> {
 /// names are compared (the costly part of a comparison; a drifted search at 1,000,000
 /// children reads about 600 such rows).
 ///
-/// [`decide`] drops a candidate below `possible` at this node's size, and counts it
-/// only towards the children who share the family name and date of birth (the typo
-/// rule). So a row can be left out when its best possible score, every name at its best
-/// level, is below `possible`, and it could not share the family name and date of birth.
+/// [`decide`] drops a candidate below `possible` at this node's size, and counts only
+/// candidates towards the children who share the family name and date of birth (the
+/// typo rule). So a row can be left out when its best possible score, every name at its
+/// best level, is below `possible`.
 /// The best score is [`Comparison::score`] itself, over every name level, with the
 /// row's own date of birth, postcode, sex and identifiers, and an exact name weighing
 /// what the query's own name weighs at this node (a child agreeing exactly carries it:
 /// see [`query_name_weights`]). First with any family name; when that does not settle
-/// it, or the date of birth is the same or swapped (a possible sibling), with the row's
-/// own family name, compared.
+/// it, with the row's own family name, compared.
 ///
 /// Only for the broad blocks: the narrow ones' rows below `possible` count in
 /// [`settled_without_broad_blocks`] (the runner-up), and they are few.
@@ -257,7 +256,7 @@ impl Hopeless {
         child: &CandidateRow,
         settings: &MatchingSettings,
     ) -> bool {
-        use score::{DobLevel, FamilyLevel, GivenLevel};
+        use score::{FamilyLevel, GivenLevel};
         let d = asked.person();
         // The row's fields but the names, as `score::compare` finds them.
         let differs =
@@ -283,18 +282,11 @@ impl Hopeless {
             },
             given_slip: None,
         };
-        let sibling_date = matches!(
-            others.date_of_birth,
-            DobLevel::Exact | DobLevel::DayMonthSwapped
-        );
-        if !sibling_date && self.best(&others, None, settings) < self.threshold {
+        if self.best(&others, None, settings) < self.threshold {
             self.left_out += 1;
             return true;
         }
         let mut family = asked.compare_family(&child.family_name, settings.similar_at);
-        if sibling_date && family != FamilyLevel::Disagree {
-            return false;
-        }
         // A family name one keystroke off may still count as a typo when the given name
         // agrees (`score::compare` decides that after the given name): bound it so.
         if matches!(family, FamilyLevel::Similar | FamilyLevel::Disagree)
