@@ -73,13 +73,7 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<ChildRow>,
 }
 
 pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, DbError> {
-    let query = c::children.filter(c::upn.eq(upn)).into_boxed();
-    first_rows(
-        limit_on_postgres(conn, query, IDENTIFIER_ROWS)
-            .select(ChildRow::as_select())
-            .load_iter::<ChildRow, diesel::connection::DefaultLoadingMode>(conn)?,
-        IDENTIFIER_ROWS,
-    )
+    first_with_identifier(conn, c::children.filter(c::upn.eq(upn)).into_boxed())
 }
 
 /// The given and family names of these children, by row id (for keyed matching's typo
@@ -101,7 +95,14 @@ pub fn names(
 }
 
 pub fn find_by_nhs_number(conn: &mut DbConnection, nhs: &str) -> Result<Vec<ChildRow>, DbError> {
-    let query = c::children.filter(c::nhs_number.eq(nhs)).into_boxed();
+    first_with_identifier(conn, c::children.filter(c::nhs_number.eq(nhs)).into_boxed())
+}
+
+/// The first [`IDENTIFIER_ROWS`] children `query` (filtered on one identifier) finds.
+fn first_with_identifier(
+    conn: &mut DbConnection,
+    query: Block<'_>,
+) -> Result<Vec<ChildRow>, DbError> {
     first_rows(
         limit_on_postgres(conn, query, IDENTIFIER_ROWS)
             .select(ChildRow::as_select())
