@@ -621,21 +621,21 @@ pub fn one_edit_apart(a: &str, b: &str) -> bool {
     }
 }
 
-/// Whether `a` and `b` (normalised, different) may be one name with a typo: one edit
-/// apart, not both known names, and each unknown spelling one edit from no known name but
-/// the other.
+/// Whether `a` and `b` (normalised, different) may be one name with a typo: a slip (one
+/// edit apart, not both known names, see [`is_slip_of`]) whose unknown spellings are each
+/// one edit from no known name but the other ([`near_only_each_other`]).
 pub fn is_typo_of(a: &str, b: &str) -> bool {
-    if a.is_empty() || b.is_empty() || !one_edit_apart(a, b) {
-        return false;
-    }
-    let (a_known, b_known) = (is_known(a), is_known(b));
-    if a_known && b_known {
-        return false;
-    }
+    is_slip_of(a, b) && near_only_each_other(a, b)
+}
+
+/// For a slip `a`/`b`: whether each spelling that is not a known name is one edit from
+/// no known name but the other (`miya` is one edit from `mia` and from `maya`: whose typo
+/// would it be?). A slip passing this is a typo by the lists alone.
+pub fn near_only_each_other(a: &str, b: &str) -> bool {
     let only_near = |unknown: &str, other: &str| {
-        known_names().all(|k| k == other || !one_edit_apart(unknown, k))
+        is_known(unknown) || known_names().all(|k| k == other || !one_edit_apart(unknown, k))
     };
-    (a_known || only_near(a, b)) && (b_known || only_near(b, a))
+    only_near(a, b) && only_near(b, a)
 }
 
 /// Whether `a` and `b` (normalised, different) are one keystroke apart without both being

@@ -567,10 +567,11 @@ pub fn compare(
     if let Some((key, plain, _)) = held_plain
         && typo_possible(given_name, family_name, date_of_birth)
         && let Some((asked, stored)) = query_variant(key, "given_name:exact", &q.given_name, plain)
+        && super::given_names::is_slip_of(&asked, &stored)
     {
-        if super::given_names::is_typo_of(&asked, &stored) {
+        if super::given_names::near_only_each_other(&asked, &stored) {
             given_name = GivenLevel::Typo;
-        } else if super::given_names::is_slip_of(&asked, &stored) {
+        } else {
             given_slip = Some(asked);
         }
     }

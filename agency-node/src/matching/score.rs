@@ -1,7 +1,7 @@
 //! Comparing a query with one stored child, field by field, and the Fellegi–Sunter score:
 //! each field's agreement level contributes `log2(m/u)`; the sum decides the grade.
 
-use super::given_names::{is_slip_of, is_typo_of, one_edit_apart};
+use super::given_names::{is_slip_of, near_only_each_other, one_edit_apart};
 use super::nicknames::are_aliases;
 use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
 use super::phonetic::refined_soundex;
@@ -324,10 +324,12 @@ pub fn compare_asked(
     let mut given_slip = None;
     if typo_possible(given_name, family_name, date_of_birth) {
         let (asked, stored) = (&asked.given.normal.joined, &held_given.joined);
-        if is_typo_of(asked, stored) {
-            given_name = GivenLevel::Typo;
-        } else if is_slip_of(asked, stored) {
-            given_slip = Some(asked.clone());
+        if is_slip_of(asked, stored) {
+            if near_only_each_other(asked, stored) {
+                given_name = GivenLevel::Typo;
+            } else {
+                given_slip = Some(asked.clone());
+            }
         }
     }
     if family_typo_possible(given_name, family_name, date_of_birth)
