@@ -1,6 +1,7 @@
 //! How many of the node's children carry each normalised given and family name (the
-//! `joined` form of [`NormalName`]: accents folded, case and punctuation dropped), for
-//! frequency-based name weights (see `docs/matching.md` §3). Kept in step by
+//! `joined` form of [`NormalName`]: accents folded, case and punctuation dropped), and
+//! each part of a double-barrelled family name, for frequency-based name weights (see
+//! `docs/matching.md` §3). Kept in step by
 //! [`super::children::upsert`]; a node that held children before the table existed fills
 //! it at start ([`fill_if_missing`]).
 
@@ -17,6 +18,9 @@ use std::collections::HashMap;
 pub enum NameKind {
     Given,
     Family,
+    /// A part of a family name that is not the whole name (`allen` of `Wood-Allen`,
+    /// `silva` of `Da Silva`): what the `part` level agrees on.
+    FamilyPart,
 }
 
 impl NameKind {
@@ -24,6 +28,7 @@ impl NameKind {
         match self {
             NameKind::Given => "given",
             NameKind::Family => "family",
+            NameKind::FamilyPart => "family_part",
         }
     }
 }
@@ -31,6 +36,35 @@ impl NameKind {
 /// The form a name is counted in.
 pub fn count_key(raw: &str) -> String {
     NormalName::new(raw).joined
+}
+
+/// The parts of a family name counted as [`NameKind::FamilyPart`]: its significant parts
+/// (as the `part` level compares them) other than the whole name, each once.
+pub fn family_parts(raw: &str) -> Vec<String> {
+    let name = NormalName::new(raw);
+    let mut parts: Vec<String> = name
+        .significant_parts()
+        .filter(|p| *p != name.joined)
+        .map(str::to_owned)
+        .collect();
+    parts.sort_unstable();
+    parts.dedup();
+    parts
+}
+
+/// Every count a child with these names adds one to.
+fn counted(given: &str, family: &str) -> Vec<(NameKind, String)> {
+    let mut out = vec![
+        (NameKind::Given, count_key(given)),
+        (NameKind::Family, count_key(family)),
+    ];
+    out.extend(
+        family_parts(family)
+            .into_iter()
+            .map(|p| (NameKind::FamilyPart, p)),
+    );
+    out.retain(|(_, name)| !name.is_empty());
+    out
 }
 
 /// Adds `delta` (positive or negative) to a name's count; a count that reaches zero is
@@ -67,20 +101,13 @@ pub fn record_write(
     given: &str,
     family: &str,
 ) -> Result<(), DbError> {
-    let new = [
-        (NameKind::Given, count_key(given)),
-        (NameKind::Family, count_key(family)),
-    ];
-    let old = old.map(|(g, f)| [count_key(g), count_key(f)]);
-    for (i, (kind, name)) in new.iter().enumerate() {
-        match &old {
-            Some(old) if old[i] == *name => {}
-            Some(old) => {
-                add(conn, *kind, &old[i], -1)?;
-                add(conn, *kind, name, 1)?;
-            }
-            None => add(conn, *kind, name, 1)?,
-        }
+    let new = counted(given, family);
+    let old = old.map(|(g, f)| counted(g, f)).unwrap_or_default();
+    for gone in old.iter().filter(|o| !new.contains(o)) {
+        add(conn, gone.0, &gone.1, -1)?;
+    }
+    for came in new.iter().filter(|n| !old.contains(n)) {
+        add(conn, came.0, &came.1, 1)?;
     }
     Ok(())
 }
@@ -115,7 +142,7 @@ pub fn fill_if_missing(conn: &mut DbConnection) -> Result<u64, DbError> {
         const PAGE: i64 = 10_000;
         let mut tally: HashMap<(NameKind, String), i64> = HashMap::new();
         let mut after = String::new();
-        let mut counted = 0u64;
+        let mut children = 0u64;
         loop {
             let page: Vec<(String, String, String)> = c::children
                 .filter(c::id.gt(&after))
@@ -128,13 +155,10 @@ pub fn fill_if_missing(conn: &mut DbConnection) -> Result<u64, DbError> {
             };
             after = last.clone();
             for (_, given, family) in &page {
-                for (kind, raw) in [(NameKind::Given, given), (NameKind::Family, family)] {
-                    let name = count_key(raw);
-                    if !name.is_empty() {
-                        *tally.entry((kind, name)).or_default() += 1;
-                    }
+                for key in counted(given, family) {
+                    *tally.entry(key).or_default() += 1;
                 }
-                counted += 1;
+                children += 1;
             }
         }
         for ((kind, name), count) in tally {
@@ -146,7 +170,7 @@ pub fn fill_if_missing(conn: &mut DbConnection) -> Result<u64, DbError> {
                 ))
                 .execute(conn)?;
         }
-        Ok(counted)
+        Ok(children)
     })
 }
 
@@ -212,22 +236,53 @@ mod tests {
     }
 
     #[test]
+    fn parts_of_double_barrelled_family_names_are_counted_apart() {
+        let mut db = TestDb::fresh();
+        let conn = &mut *db;
+        write_child(conn, "a", "Amelia", "Wood-Allen");
+        write_child(conn, "b", "Noah", "Allen");
+        write_child(conn, "c", "Zoe", "Da Silva");
+        write_child(conn, "d", "Ava", "Allen Allen");
+        // A part is counted when it is not the whole name, once per child.
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Allen"), 2);
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Wood"), 1);
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Silva"), 1);
+        // The particle is no part; a single-part name has none.
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Da"), 0);
+        assert_eq!(count_of(conn, NameKind::Family, "Allen"), 1);
+        // Whole names are counted as before.
+        assert_eq!(count_of(conn, NameKind::Family, "Wood-Allen"), 1);
+        // A rename moves the parts: `Wood` goes, `Allen` stays, `Okafor` comes.
+        write_child(conn, "a", "Amelia", "Okafor-Allen");
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Wood"), 0);
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Allen"), 2);
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Okafor"), 1);
+        write_child(conn, "a", "Amelia", "Okafor");
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Allen"), 1);
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Okafor"), 0);
+        assert_eq!(count_of(conn, NameKind::Family, "Okafor"), 1);
+    }
+
+    #[test]
     fn a_node_without_counts_fills_them_at_start() {
         let mut db = TestDb::fresh();
         let conn = &mut *db;
         write_child(conn, "a", "Amelia", "Okafor");
         write_child(conn, "b", "Amélia", "Smith");
         write_child(conn, "c", "Noah", "Smith");
+        write_child(conn, "d", "Ava", "Smith-Okafor");
         // As if the node had held these children before the table existed.
         crate::db::write(conn, |conn| {
             diesel::delete(n::name_counts).execute(conn)?;
             Ok(())
         })
         .unwrap();
-        assert_eq!(fill_if_missing(conn).unwrap(), 3);
+        assert_eq!(fill_if_missing(conn).unwrap(), 4);
         assert_eq!(count_of(conn, NameKind::Given, "Amelia"), 2);
         assert_eq!(count_of(conn, NameKind::Family, "Smith"), 2);
         assert_eq!(count_of(conn, NameKind::Family, "Okafor"), 1);
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Okafor"), 1);
+        assert_eq!(count_of(conn, NameKind::FamilyPart, "Smith"), 1);
         // Once filled, a second start leaves them alone.
         assert_eq!(fill_if_missing(conn).unwrap(), 0);
         assert_eq!(count_of(conn, NameKind::Given, "Noah"), 1);

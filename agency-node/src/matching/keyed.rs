@@ -22,7 +22,7 @@ use super::nicknames::groups_of;
 use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
 use super::phonetic::refined_soundex;
 use super::score::{
-    Comparison, DobLevel, FamilyLevel, GivenLevel, PostcodeLevel, family_typo_possible,
+    Comparison, DobLevel, FamilyLevel, GivenLevel, PartAgreed, PostcodeLevel, family_typo_possible,
     is_family_typo, typo_possible,
 };
 use super::settings::MatchingSettings;
@@ -557,6 +557,7 @@ pub fn compare(
             nhs_number_differs,
             name_weights: Default::default(),
             given_slip: None,
+            family_part: None,
         };
     };
     let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
@@ -597,7 +598,28 @@ pub fn compare(
         nhs_number_differs,
         name_weights: Default::default(),
         given_slip,
+        family_part: match held_plain {
+            Some((key, _, plain)) if family_name == FamilyLevel::Part => {
+                part_agreed(key, &q.family_name, plain)
+            }
+            _ => None,
+        },
     }
+}
+
+/// The held family name's form (the whole name or a part) whose token is one of the
+/// query's forms: what a `part` agreement agreed on, as plain matching finds it.
+fn part_agreed(key: &MatchingKey, query: &KeyedName, held_plain: &str) -> Option<PartAgreed> {
+    let held = NormalName::new(held_plain);
+    let label = format!("{}:form", NameField::Family.label());
+    std::iter::once(held.joined.as_str())
+        .chain(held.significant_parts())
+        .find(|f| query.forms.contains(&key.token(&label, f)))
+        .map(|f| PartAgreed {
+            name: f.to_owned(),
+            // A single name's only form is itself (its parts are deduplicated).
+            query_has_parts: query.forms.len() > 1,
+        })
 }
 
 #[cfg(test)]

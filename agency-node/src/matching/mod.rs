@@ -229,6 +229,8 @@ impl<'a, 'q> RowScorer<'a, 'q> {
 struct Hopeless {
     threshold: f64,
     names: (f64, f64),
+    /// The most a `part` agreement can weigh here ([`part_weight_bound`]).
+    part_bound: f64,
     /// Best scores already worked out, by the row's other fields' levels and family
     /// level (`None`: any).
     best: Vec<(Comparison, Option<score::FamilyLevel>, f64)>,
@@ -244,6 +246,7 @@ impl Hopeless {
             threshold: settings.thresholds.possible + settings.thresholds.raise_for(children)
                 - 1e-9,
             names,
+            part_bound: part_weight_bound(settings, children),
             best: Vec::new(),
             left_out: 0,
         }
@@ -279,8 +282,10 @@ impl Hopeless {
             name_weights: score::NameWeights {
                 given_exact: Some(self.names.0),
                 family_exact: Some(self.names.1),
+                family_part: Some(self.part_bound),
             },
             given_slip: None,
+            family_part: None,
         };
         if self.best(&others, None, settings) < self.threshold {
             self.left_out += 1;
@@ -350,6 +355,19 @@ impl Hopeless {
         }
         self.best.push((others.clone(), family, best));
         best
+    }
+}
+
+/// The most a `part` agreement of the family names can weigh at a node of `children`:
+/// with frequency-based weights, a part only the held child carries (see
+/// [`weigh_by_name_counts`]); without, or when the part is not known, the level's weight.
+fn part_weight_bound(settings: &MatchingSettings, children: u64) -> f64 {
+    let w = &settings.weights;
+    let level = w.family_name.part.weight();
+    if w.frequency_based {
+        level.max(w.frequency.exact_weight(w.family_name.part, 1, children))
+    } else {
+        level
     }
 }
 
@@ -460,7 +478,7 @@ fn settled_without_broad_blocks(
         .count();
     ties == 1
         && best_score - second >= settings.ambiguity_margin
-        && best_score - outside_narrow_bound(query, settings, query_names)
+        && best_score - outside_narrow_bound(query, settings, children, query_names)
             >= settings.ambiguity_margin
 }
 
@@ -470,6 +488,7 @@ fn settled_without_broad_blocks(
 fn outside_narrow_bound(
     query: &ChildQuery,
     settings: &MatchingSettings,
+    children: u64,
     (given_exact, family_exact): (f64, f64),
 ) -> f64 {
     use settings::disagreement_weight as disagree;
@@ -487,7 +506,7 @@ fn outside_narrow_bound(
     let family_disagree = disagree(&[f.exact, f.part, f.typo, f.similar]);
     let family_any = best(&[
         family_exact,
-        f.part.weight(),
+        part_weight_bound(settings, children),
         f.typo.weight(),
         f.similar.weight(),
         family_disagree,
@@ -668,8 +687,27 @@ fn weigh_by_name_counts(
     }
     given_names.sort();
     given_names.dedup();
+    // A `part` agreement's name is counted as a part, and as a whole name when the
+    // query's own name has parts (see [`score::PartAgreed`]).
+    let parts: Vec<&score::PartAgreed> = compared
+        .iter()
+        .filter_map(|(_, c)| c.family_part.as_ref())
+        .collect();
+    let mut family_names = distinct(|k| &k.1);
+    family_names.extend(
+        parts
+            .iter()
+            .filter(|p| p.query_has_parts)
+            .map(|p| p.name.clone()),
+    );
+    family_names.sort();
+    family_names.dedup();
     let given = counts(conn, NameKind::Given, &given_names)?;
-    let family = counts(conn, NameKind::Family, &distinct(|k| &k.1))?;
+    let family = counts(conn, NameKind::Family, &family_names)?;
+    let mut part_names: Vec<String> = parts.iter().map(|p| p.name.clone()).collect();
+    part_names.sort();
+    part_names.dedup();
+    let family_parts = counts(conn, NameKind::FamilyPart, &part_names)?;
     let f = &w.frequency;
     // The held child carries the name, so it counts at least once.
     let weight = |counts: &std::collections::HashMap<String, i64>, name: &String, level| {
@@ -683,6 +721,22 @@ fn weigh_by_name_counts(
         }
         if let Some(fam) = fam.as_ref().filter(|f| !f.is_empty()) {
             comparison.name_weights.family_exact = Some(weight(&family, fam, w.family_name.exact));
+        }
+        if let Some(part) = comparison
+            .family_part
+            .as_ref()
+            .filter(|p| !p.name.is_empty())
+        {
+            let whole = if part.query_has_parts {
+                family.get(&part.name).copied().unwrap_or(0)
+            } else {
+                0
+            };
+            let as_part = family_parts.get(&part.name).copied().unwrap_or(0);
+            // The held child agrees on it, so it counts at least once.
+            let count = (whole + as_part).max(1) as u64;
+            comparison.name_weights.family_part =
+                Some(f.exact_weight(w.family_name.part, count, children));
         }
     }
     let carried = |name: &str| given.get(name).copied().unwrap_or(0);
@@ -977,6 +1031,8 @@ fn not_held() -> MatchResponse {
 
 #[cfg(test)]
 mod hopeless_tests;
+#[cfg(test)]
+mod part_tests;
 #[cfg(test)]
 mod slip_tests;
 #[cfg(test)]

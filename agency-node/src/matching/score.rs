@@ -83,6 +83,38 @@ pub struct Comparison {
     /// [`super::given_names::is_slip_of`]) that the name lists alone do not take for a
     /// typo; the caller counts it as `typo` or drops it (`matching::weigh_by_name_counts`).
     pub given_slip: Option<String>,
+    /// When the family names agree as `part`: on which part, for its frequency-based
+    /// weight (`matching::weigh_by_name_counts`).
+    pub family_part: Option<PartAgreed>,
+}
+
+/// What a `part` agreement of the family names agreed on: a name of the held child's
+/// (a part of it, or the whole name when the query's is the double-barrelled one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartAgreed {
+    /// The agreeing form, as the name counts count it.
+    pub name: String,
+    /// Whether the query's family name has parts of its own (then a child whose whole
+    /// name is `name` would agree as `part` too, not only one carrying it as a part).
+    pub query_has_parts: bool,
+}
+
+impl PartAgreed {
+    /// The held child's form that is also one of the query's forms, in plain mode.
+    fn of(query: &NormalName, held: &NormalName) -> Option<Self> {
+        let forms = |n: &NormalName| -> Vec<String> {
+            std::iter::once(n.joined.as_str())
+                .chain(n.significant_parts())
+                .map(str::to_owned)
+                .collect()
+        };
+        let query_forms = forms(query);
+        let name = forms(held).into_iter().find(|f| query_forms.contains(f))?;
+        Some(Self {
+            query_has_parts: query_forms.iter().any(|f| *f != query.joined),
+            name,
+        })
+    }
 }
 
 /// Weights of exact given- and family-name agreement for this pair, from how common the
@@ -91,6 +123,8 @@ pub struct Comparison {
 pub struct NameWeights {
     pub given_exact: Option<f64>,
     pub family_exact: Option<f64>,
+    /// Of `part` agreement of the family names, from how common the agreeing part is.
+    pub family_part: Option<f64>,
 }
 
 /// A name as compared: its normal form and the phonetic code of that form.
@@ -350,6 +384,9 @@ pub fn compare_asked(
         nhs_number_differs: differs(query.nhs_number, held.nhs_number),
         name_weights: NameWeights::default(),
         given_slip,
+        family_part: (family_name == FamilyLevel::Part)
+            .then(|| PartAgreed::of(&asked.family.normal, &held_family))
+            .flatten(),
     }
 }
 
@@ -368,7 +405,7 @@ impl Comparison {
         let f = &w.family_name;
         let family = match self.family_name {
             FamilyLevel::Exact => self.name_weights.family_exact.unwrap_or(f.exact.weight()),
-            FamilyLevel::Part => f.part.weight(),
+            FamilyLevel::Part => self.name_weights.family_part.unwrap_or(f.part.weight()),
             FamilyLevel::Typo => f.typo.weight(),
             FamilyLevel::Similar => f.similar.weight(),
             FamilyLevel::Disagree => disagreement_weight(&[f.exact, f.part, f.typo, f.similar]),

@@ -1,0 +1,197 @@
+//! Frequency-based weights of a `part` agreement of the family names (`Thornbury` for a
+//! child now held as `Thornbury-Okafor`): the agreeing part weighs by how many of the
+//! node's children could agree on it, in plain and keyed mode alike.
+
+use super::tests::{hold, test_key};
+use super::*;
+use crate::db::testing::TestDb;
+use schemas::{ChildIdentifiers, Demographics};
+
+fn person(given: &str, family: &str, dob: &str) -> Demographics {
+    Demographics {
+        given_name: given.into(),
+        family_name: family.into(),
+        date_of_birth: dob.parse().unwrap(),
+        sex: Some(Sex::Female),
+        postcode: Some("ZZ1 4AB".into()),
+    }
+}
+
+/// Settings whose name counts speak from two children on.
+fn settings() -> MatchingSettings {
+    let mut settings = MatchingSettings::default();
+    settings.weights.frequency.prior_children = 2.0;
+    settings
+}
+
+fn as_person(d: &Demographics) -> score::Person<'_> {
+    score::Person {
+        given_name: &d.given_name,
+        family_name: &d.family_name,
+        date_of_birth: d.date_of_birth,
+        sex: d.sex,
+        postcode: d.postcode.as_deref(),
+        upn: None,
+        nhs_number: None,
+    }
+}
+
+/// The query compared with `held` and weighed by the node's counts, in plain mode and
+/// in keyed mode (which must agree): the comparison's `part` agreement and its weight.
+fn part_weight(
+    conn: &mut DbConnection,
+    query: &Demographics,
+    held: &Demographics,
+    settings: &MatchingSettings,
+) -> (Option<score::PartAgreed>, Option<f64>) {
+    let children = db::children::estimated_count(conn).unwrap();
+    let names = [(held.given_name.clone(), held.family_name.clone())];
+    let plain = score::compare(&as_person(query), &as_person(held), settings);
+    let key = test_key();
+    let keyed_query = key.encode_query(&ChildQuery {
+        identifiers: ChildIdentifiers::default(),
+        demographics: Some(query.clone()),
+    });
+    let keyed = keyed::compare(
+        &keyed_query,
+        &key.encode_demographics(held, false),
+        &Default::default(),
+        Some((key, &held.given_name, &held.family_name)),
+        settings,
+    );
+    let mut out = Vec::new();
+    for comparison in [plain, keyed] {
+        let mut compared = vec![("held".to_owned(), comparison)];
+        weigh_by_name_counts(conn, settings, children, &mut compared, &names).unwrap();
+        let (_, c) = compared.pop().unwrap();
+        out.push((c.family_part, c.name_weights.family_part));
+    }
+    assert_eq!(out[0], out[1], "plain and keyed differ");
+    out.pop().unwrap()
+}
+
+/// The weight a part carried by `count` of the node's children gets.
+fn expected(conn: &mut DbConnection, settings: &MatchingSettings, count: u64) -> f64 {
+    let children = db::children::estimated_count(conn).unwrap();
+    let w = &settings.weights;
+    w.frequency
+        .exact_weight(w.family_name.part, count, children)
+}
+
+/// A node of `n` children with unrelated names, so that shares are small.
+fn node(n: usize) -> TestDb {
+    let mut conn = TestDb::fresh();
+    for i in 0..n {
+        hold(
+            &mut conn,
+            &format!("F{i}"),
+            person(&format!("Filler{i}"), &format!("Family{i}"), "2012-01-01"),
+        );
+    }
+    conn
+}
+
+#[test]
+fn a_part_only_the_held_child_carries_weighs_more_than_one_many_carry() {
+    // Big enough for one carrier in five to be far apart in share (1 in 400 against 5).
+    let mut conn = node(400);
+    let held = person("Ava", "Thornbury-Okafor", "2014-03-09");
+    hold(&mut conn, "A", held.clone());
+    let query = person("Ava", "Thornbury", "2014-03-09");
+    let s = settings();
+    let (agreed, rare) = part_weight(&mut conn, &query, &held, &s);
+    assert_eq!(
+        agreed,
+        Some(score::PartAgreed {
+            name: "thornbury".into(),
+            query_has_parts: false
+        })
+    );
+    let rare = rare.expect("weighed");
+    assert!((rare - expected(&mut conn, &s, 1)).abs() < 1e-9, "{rare}");
+    // Children named plain `Thornbury` agree exactly, not as a part: they do not count.
+    hold(&mut conn, "T", person("Noah", "Thornbury", "2011-05-05"));
+    // Four more children carry `Thornbury` as a part.
+    for i in 0..4 {
+        hold(
+            &mut conn,
+            &format!("P{i}"),
+            person("Mia", &format!("Thornbury-Other{i}"), "2013-06-06"),
+        );
+    }
+    let (_, common) = part_weight(&mut conn, &query, &held, &s);
+    let common = common.expect("weighed");
+    assert!(
+        (common - expected(&mut conn, &s, 5)).abs() < 1e-9,
+        "{common}"
+    );
+    assert!(common < rare - 2.0, "{common} against {rare}");
+}
+
+#[test]
+fn a_double_barrelled_query_counts_the_children_named_as_its_part_too() {
+    // The query is `Thornbury-Okafor`, the held child plain `Okafor`: every `Okafor` at
+    // the node would agree with the query as a part.
+    let mut conn = node(40);
+    let held = person("Ava", "Okafor", "2014-03-09");
+    hold(&mut conn, "A", held.clone());
+    for i in 0..3 {
+        hold(
+            &mut conn,
+            &format!("O{i}"),
+            person("Noah", "Okafor", "2010-02-02"),
+        );
+    }
+    hold(&mut conn, "P", person("Mia", "Okafor-Smith", "2013-06-06"));
+    let query = person("Ava", "Thornbury-Okafor", "2014-03-09");
+    let s = settings();
+    let (agreed, weight) = part_weight(&mut conn, &query, &held, &s);
+    assert_eq!(
+        agreed,
+        Some(score::PartAgreed {
+            name: "okafor".into(),
+            query_has_parts: true
+        })
+    );
+    // Four whole `Okafor`s and one part.
+    let weight = weight.expect("weighed");
+    assert!(
+        (weight - expected(&mut conn, &s, 5)).abs() < 1e-9,
+        "{weight}"
+    );
+}
+
+#[test]
+fn without_frequency_based_weights_a_part_weighs_the_level() {
+    let mut conn = node(5);
+    let held = person("Ava", "Thornbury-Okafor", "2014-03-09");
+    hold(&mut conn, "A", held.clone());
+    let mut s = settings();
+    s.weights.frequency_based = false;
+    let query = person("Ava", "Thornbury", "2014-03-09");
+    let (agreed, weight) = part_weight(&mut conn, &query, &held, &s);
+    assert!(agreed.is_some());
+    assert_eq!(weight, None);
+    // Scored with the level's own weight.
+    let c = score::compare(&as_person(&query), &as_person(&held), &s);
+    let mut explicit = c.clone();
+    explicit.name_weights.family_part = Some(s.weights.family_name.part.weight());
+    assert_eq!(c.score(&s), explicit.score(&s));
+}
+
+#[test]
+fn the_part_weight_never_exceeds_the_bound_the_pruning_uses() {
+    let s = settings();
+    for children in [1, 10, 1_000, 10_000, 1_000_000] {
+        let bound = part_weight_bound(&s, children);
+        for count in [1, 2, 50, 10_000] {
+            let w = &s.weights;
+            assert!(
+                w.frequency
+                    .exact_weight(w.family_name.part, count, children)
+                    <= bound + 1e-12
+            );
+        }
+        assert!(s.weights.family_name.part.weight() <= bound + 1e-12);
+    }
+}
