@@ -500,11 +500,13 @@ pub fn is_typo(key: &MatchingKey, query: &KeyedName, held_given: &str) -> bool {
         .is_some_and(|(v, held)| super::given_names::is_typo_of(&v, &held))
 }
 
-/// Whether the query's family name is a typo of the held child's, as [`is_typo`]: both
-/// names long enough for a typo (as [`is_family_typo`] in plain matching).
-pub fn is_family_name_typo(key: &MatchingKey, query: &KeyedName, held_family: &str) -> bool {
+/// The query's family name (normal form) when it is a typo of the held child's, as
+/// [`is_typo`]: both names long enough for a typo (as [`is_family_typo`] in plain
+/// matching).
+pub fn family_name_typo(key: &MatchingKey, query: &KeyedName, held_family: &str) -> Option<String> {
     query_variant(key, "family_name:exact", query, held_family)
-        .is_some_and(|(v, held)| is_family_typo(&v, &held))
+        .filter(|(v, held)| is_family_typo(v, held))
+        .map(|(v, _)| v)
 }
 
 /// The one-keystroke variant of the held name whose `field` token is the query's exact
@@ -558,6 +560,7 @@ pub fn compare(
             name_weights: Default::default(),
             given_slip: None,
             family_part: None,
+            family_typo: None,
         };
     };
     let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
@@ -576,11 +579,13 @@ pub fn compare(
             given_slip = Some(asked);
         }
     }
+    let mut family_typo = None;
     if let Some((key, _, plain)) = held_plain
         && family_typo_possible(given_name, family_name, date_of_birth)
-        && is_family_name_typo(key, &q.family_name, plain)
+        && let Some(asked) = family_name_typo(key, &q.family_name, plain)
     {
         family_name = FamilyLevel::Typo;
+        family_typo = Some(asked);
     }
     Comparison {
         given_name,
@@ -604,6 +609,7 @@ pub fn compare(
             }
             _ => None,
         },
+        family_typo,
     }
 }
 

@@ -229,8 +229,10 @@ impl<'a, 'q> RowScorer<'a, 'q> {
 struct Hopeless {
     threshold: f64,
     names: (f64, f64),
-    /// The most a `part` agreement can weigh here ([`part_weight_bound`]).
+    /// The most a `part` and a `typo` agreement of the family names can weigh here
+    /// ([`counted_weight_bound`]).
     part_bound: f64,
+    typo_bound: f64,
     /// Best scores already worked out, by the row's other fields' levels and family
     /// level (`None`: any).
     best: Vec<(Comparison, Option<score::FamilyLevel>, f64)>,
@@ -246,7 +248,8 @@ impl Hopeless {
             threshold: settings.thresholds.possible + settings.thresholds.raise_for(children)
                 - 1e-9,
             names,
-            part_bound: part_weight_bound(settings, children),
+            part_bound: counted_weight_bound(settings, settings.weights.family_name.part, children),
+            typo_bound: counted_weight_bound(settings, settings.weights.family_name.typo, children),
             best: Vec::new(),
             left_out: 0,
         }
@@ -283,9 +286,11 @@ impl Hopeless {
                 given_exact: Some(self.names.0),
                 family_exact: Some(self.names.1),
                 family_part: Some(self.part_bound),
+                family_typo: Some(self.typo_bound),
             },
             given_slip: None,
             family_part: None,
+            family_typo: None,
         };
         if self.best(&others, None, settings) < self.threshold {
             self.left_out += 1;
@@ -358,16 +363,22 @@ impl Hopeless {
     }
 }
 
-/// The most a `part` agreement of the family names can weigh at a node of `children`:
-/// with frequency-based weights, a part only the held child carries (see
-/// [`weigh_by_name_counts`]); without, or when the part is not known, the level's weight.
-fn part_weight_bound(settings: &MatchingSettings, children: u64) -> f64 {
+/// The most a family-name level weighed by the name counts (`part`, `typo`) can weigh at
+/// a node of `children`: with frequency-based weights, when no other child here could
+/// agree so (see [`weigh_by_name_counts`]); without, or when the name is not known, the
+/// level's weight.
+fn counted_weight_bound(
+    settings: &MatchingSettings,
+    level: settings::Agreement,
+    children: u64,
+) -> f64 {
     let w = &settings.weights;
-    let level = w.family_name.part.weight();
     if w.frequency_based {
-        level.max(w.frequency.exact_weight(w.family_name.part, 1, children))
-    } else {
         level
+            .weight()
+            .max(w.frequency.exact_weight(level, 0, children))
+    } else {
+        level.weight()
     }
 }
 
@@ -506,13 +517,17 @@ fn outside_narrow_bound(
     let family_disagree = disagree(&[f.exact, f.part, f.typo, f.similar]);
     let family_any = best(&[
         family_exact,
-        part_weight_bound(settings, children),
-        f.typo.weight(),
+        counted_weight_bound(settings, f.part, children),
+        counted_weight_bound(settings, f.typo, children),
         f.similar.weight(),
         family_disagree,
     ]);
     // A typo may change the phonetic code (`Barker`/`Baqker`).
-    let family_other_code = best(&[f.typo.weight(), f.similar.weight(), family_disagree]);
+    let family_other_code = best(&[
+        counted_weight_bound(settings, f.typo, children),
+        f.similar.weight(),
+        family_disagree,
+    ]);
     let d = &w.date_of_birth;
     let dob_disagree = disagree(&[d.exact, d.day_month_swapped, d.one_digit, d.same_month]);
     let dob_any = best(&[
@@ -708,6 +723,27 @@ fn weigh_by_name_counts(
     part_names.sort();
     part_names.dedup();
     let family_parts = counts(conn, NameKind::FamilyPart, &part_names)?;
+    // The `part` and `typo` levels count the *other* children that would agree so with
+    // the query: the held child is always one of the carriers counted, and counting it
+    // would put every such level below its configured weight at a small node (`typo` at
+    // 20 children: 3.8 bits instead of 5.3), where the counts are meant to say little.
+    let other_carriers = |carriers: i64| carriers.saturating_sub(1).max(0) as u64;
+    // A `typo` agreement: how many children here carry a family name one keystroke from
+    // the query's (long enough to be a typo), the held child's among them. Every
+    // candidate has the query's name, so one read serves them all.
+    let typo_carriers: Option<u64> = match compared.iter().find_map(|(_, c)| c.family_typo.as_ref())
+    {
+        Some(asked) => {
+            let near: Vec<String> = self::given_names::one_edit_variants(asked)
+                .into_iter()
+                .filter(|v| v.chars().count() >= score::FAMILY_TYPO_MIN_LEN)
+                .collect();
+            Some(other_carriers(
+                counts(conn, NameKind::Family, &near)?.values().sum::<i64>(),
+            ))
+        }
+        None => None,
+    };
     let f = &w.frequency;
     // The held child carries the name, so it counts at least once.
     let weight = |counts: &std::collections::HashMap<String, i64>, name: &String, level| {
@@ -733,10 +769,13 @@ fn weigh_by_name_counts(
                 0
             };
             let as_part = family_parts.get(&part.name).copied().unwrap_or(0);
-            // The held child agrees on it, so it counts at least once.
-            let count = (whole + as_part).max(1) as u64;
+            let others = other_carriers(whole + as_part);
             comparison.name_weights.family_part =
-                Some(f.exact_weight(w.family_name.part, count, children));
+                Some(f.exact_weight(w.family_name.part, others, children));
+        }
+        if let (Some(carriers), Some(_)) = (typo_carriers, &comparison.family_typo) {
+            comparison.name_weights.family_typo =
+                Some(f.exact_weight(w.family_name.typo, carriers, children));
         }
     }
     let carried = |name: &str| given.get(name).copied().unwrap_or(0);
@@ -1030,9 +1069,9 @@ fn not_held() -> MatchResponse {
 }
 
 #[cfg(test)]
-mod hopeless_tests;
+mod counted_levels_tests;
 #[cfg(test)]
-mod part_tests;
+mod hopeless_tests;
 #[cfg(test)]
 mod slip_tests;
 #[cfg(test)]

@@ -86,6 +86,9 @@ pub struct Comparison {
     /// When the family names agree as `part`: on which part, for its frequency-based
     /// weight (`matching::weigh_by_name_counts`).
     pub family_part: Option<PartAgreed>,
+    /// When the family names agree as `typo`: the query's family name (normal form), for
+    /// the level's frequency-based weight (`matching::weigh_by_name_counts`).
+    pub family_typo: Option<String>,
 }
 
 /// What a `part` agreement of the family names agreed on: a name of the held child's
@@ -125,6 +128,9 @@ pub struct NameWeights {
     pub family_exact: Option<f64>,
     /// Of `part` agreement of the family names, from how common the agreeing part is.
     pub family_part: Option<f64>,
+    /// Of `typo` agreement of the family names, from how many children carry a name one
+    /// keystroke from the query's.
+    pub family_typo: Option<f64>,
 }
 
 /// A name as compared: its normal form and the phonetic code of that form.
@@ -387,6 +393,7 @@ pub fn compare_asked(
         family_part: (family_name == FamilyLevel::Part)
             .then(|| PartAgreed::of(&asked.family.normal, &held_family))
             .flatten(),
+        family_typo: (family_name == FamilyLevel::Typo).then(|| asked.family.normal.joined.clone()),
     }
 }
 
@@ -406,7 +413,7 @@ impl Comparison {
         let family = match self.family_name {
             FamilyLevel::Exact => self.name_weights.family_exact.unwrap_or(f.exact.weight()),
             FamilyLevel::Part => self.name_weights.family_part.unwrap_or(f.part.weight()),
-            FamilyLevel::Typo => f.typo.weight(),
+            FamilyLevel::Typo => self.name_weights.family_typo.unwrap_or(f.typo.weight()),
             FamilyLevel::Similar => f.similar.weight(),
             FamilyLevel::Disagree => disagreement_weight(&[f.exact, f.part, f.typo, f.similar]),
         };

@@ -1,6 +1,7 @@
-//! Frequency-based weights of a `part` agreement of the family names (`Thornbury` for a
-//! child now held as `Thornbury-Okafor`): the agreeing part weighs by how many of the
-//! node's children could agree on it, in plain and keyed mode alike.
+//! Frequency-based weights of the family name's `part` and `typo` levels (`Thornbury`
+//! for a child now held as `Thornbury-Okafor`, or as `Thornbery`): the agreement weighs
+//! by how many of the node's children could agree so with the query, in plain and keyed
+//! mode alike.
 
 use super::tests::{hold, test_key};
 use super::*;
@@ -36,14 +37,23 @@ fn as_person(d: &Demographics) -> score::Person<'_> {
     }
 }
 
+/// What a comparison of the query with `held` says of the family name, weighed by the
+/// node's counts.
+#[derive(Debug, PartialEq)]
+struct Family {
+    part: Option<score::PartAgreed>,
+    typo: Option<String>,
+    weights: score::NameWeights,
+}
+
 /// The query compared with `held` and weighed by the node's counts, in plain mode and
-/// in keyed mode (which must agree): the comparison's `part` agreement and its weight.
-fn part_weight(
+/// in keyed mode (which must agree).
+fn family(
     conn: &mut DbConnection,
     query: &Demographics,
     held: &Demographics,
     settings: &MatchingSettings,
-) -> (Option<score::PartAgreed>, Option<f64>) {
+) -> Family {
     let children = db::children::estimated_count(conn).unwrap();
     let names = [(held.given_name.clone(), held.family_name.clone())];
     let plain = score::compare(&as_person(query), &as_person(held), settings);
@@ -64,18 +74,44 @@ fn part_weight(
         let mut compared = vec![("held".to_owned(), comparison)];
         weigh_by_name_counts(conn, settings, children, &mut compared, &names).unwrap();
         let (_, c) = compared.pop().unwrap();
-        out.push((c.family_part, c.name_weights.family_part));
+        out.push(Family {
+            part: c.family_part,
+            typo: c.family_typo,
+            weights: c.name_weights,
+        });
     }
     assert_eq!(out[0], out[1], "plain and keyed differ");
     out.pop().unwrap()
 }
 
-/// The weight a part carried by `count` of the node's children gets.
-fn expected(conn: &mut DbConnection, settings: &MatchingSettings, count: u64) -> f64 {
+/// The part agreement and its weight.
+fn part_weight(
+    conn: &mut DbConnection,
+    query: &Demographics,
+    held: &Demographics,
+    settings: &MatchingSettings,
+) -> (Option<score::PartAgreed>, Option<f64>) {
+    let f = family(conn, query, held, settings);
+    (f.part, f.weights.family_part)
+}
+
+/// The weight a level (`part` or `typo`) gets when `others` of the node's children
+/// besides the held one could agree so with the query.
+fn expected(
+    conn: &mut DbConnection,
+    settings: &MatchingSettings,
+    level: settings::Agreement,
+    count: u64,
+) -> f64 {
     let children = db::children::estimated_count(conn).unwrap();
-    let w = &settings.weights;
-    w.frequency
-        .exact_weight(w.family_name.part, count, children)
+    settings
+        .weights
+        .frequency
+        .exact_weight(level, count, children)
+}
+
+fn part(s: &MatchingSettings) -> settings::Agreement {
+    s.weights.family_name.part
 }
 
 /// A node of `n` children with unrelated names, so that shares are small.
@@ -108,7 +144,10 @@ fn a_part_only_the_held_child_carries_weighs_more_than_one_many_carry() {
         })
     );
     let rare = rare.expect("weighed");
-    assert!((rare - expected(&mut conn, &s, 1)).abs() < 1e-9, "{rare}");
+    assert!(
+        (rare - expected(&mut conn, &s, part(&s), 0)).abs() < 1e-9,
+        "{rare}"
+    );
     // Children named plain `Thornbury` agree exactly, not as a part: they do not count.
     hold(&mut conn, "T", person("Noah", "Thornbury", "2011-05-05"));
     // Four more children carry `Thornbury` as a part.
@@ -122,7 +161,7 @@ fn a_part_only_the_held_child_carries_weighs_more_than_one_many_carry() {
     let (_, common) = part_weight(&mut conn, &query, &held, &s);
     let common = common.expect("weighed");
     assert!(
-        (common - expected(&mut conn, &s, 5)).abs() < 1e-9,
+        (common - expected(&mut conn, &s, part(&s), 4)).abs() < 1e-9,
         "{common}"
     );
     assert!(common < rare - 2.0, "{common} against {rare}");
@@ -153,10 +192,10 @@ fn a_double_barrelled_query_counts_the_children_named_as_its_part_too() {
             query_has_parts: true
         })
     );
-    // Four whole `Okafor`s and one part.
+    // Three other whole `Okafor`s and one part.
     let weight = weight.expect("weighed");
     assert!(
-        (weight - expected(&mut conn, &s, 5)).abs() < 1e-9,
+        (weight - expected(&mut conn, &s, part(&s), 4)).abs() < 1e-9,
         "{weight}"
     );
 }
@@ -180,18 +219,79 @@ fn without_frequency_based_weights_a_part_weighs_the_level() {
 }
 
 #[test]
-fn the_part_weight_never_exceeds_the_bound_the_pruning_uses() {
+fn a_family_typo_weighs_by_how_many_children_carry_a_name_one_keystroke_away() {
+    let mut conn = node(400);
+    let held = person("Ava", "Thornbery", "2014-03-09");
+    hold(&mut conn, "A", held.clone());
+    let query = person("Ava", "Thornbury", "2014-03-09");
     let s = settings();
-    for children in [1, 10, 1_000, 10_000, 1_000_000] {
-        let bound = part_weight_bound(&s, children);
-        for count in [1, 2, 50, 10_000] {
-            let w = &s.weights;
-            assert!(
-                w.frequency
-                    .exact_weight(w.family_name.part, count, children)
-                    <= bound + 1e-12
-            );
+    let typo = s.weights.family_name.typo;
+    let alone = family(&mut conn, &query, &held, &s);
+    assert_eq!(alone.typo.as_deref(), Some("thornbury"));
+    let rare = alone.weights.family_typo.expect("weighed");
+    assert!(
+        (rare - expected(&mut conn, &s, typo, 0)).abs() < 1e-9,
+        "{rare}"
+    );
+    // Real families one keystroke from `Thornbury` (and another `Thornbery`) make the
+    // same spelling weaker evidence; `Thornbury`s themselves agree exactly, and names too
+    // short for a typo do not count.
+    for (i, name) in [
+        "Thornburn",
+        "Thornburn",
+        "Hornbury",
+        "Thornbery",
+        "Thornbury",
+    ]
+    .iter()
+    .enumerate()
+    {
+        hold(
+            &mut conn,
+            &format!("N{i}"),
+            person("Mia", name, "2013-06-06"),
+        );
+    }
+    let crowded = family(&mut conn, &query, &held, &s)
+        .weights
+        .family_typo
+        .expect("weighed");
+    assert!(
+        (crowded - expected(&mut conn, &s, typo, 4)).abs() < 1e-9,
+        "{crowded}"
+    );
+    assert!(crowded < rare - 2.0, "{crowded} against {rare}");
+}
+
+#[test]
+fn counted_weights_never_exceed_the_bound_the_pruning_uses() {
+    let s = settings();
+    let f = &s.weights.family_name;
+    for level in [f.part, f.typo] {
+        for children in [1, 10, 1_000, 10_000, 1_000_000] {
+            let bound = counted_weight_bound(&s, level, children);
+            for count in [0, 1, 2, 50, 10_000] {
+                let weight = s.weights.frequency.exact_weight(level, count, children);
+                assert!(weight <= bound + 1e-12);
+            }
+            assert!(level.weight() <= bound + 1e-12);
         }
-        assert!(s.weights.family_name.part.weight() <= bound + 1e-12);
+    }
+}
+
+#[test]
+fn at_a_small_node_a_counted_level_weighs_what_it_is_configured_to() {
+    // The held child is not counted as evidence of how common its name is: at a node of
+    // 20 children, where no other child agrees, `part` and `typo` weigh what their
+    // configured m and u give (to within a small fraction of a bit), not less.
+    let s = MatchingSettings::default();
+    let f = &s.weights.family_name;
+    for level in [f.part, f.typo] {
+        let weight = s.weights.frequency.exact_weight(level, 0, 20);
+        assert!(
+            (weight - level.weight()).abs() < 0.05,
+            "{weight} against {}",
+            level.weight()
+        );
     }
 }
