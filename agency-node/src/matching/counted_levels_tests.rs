@@ -3,20 +3,10 @@
 //! by how many of the node's children could agree so with the query, in plain and keyed
 //! mode alike.
 
-use super::tests::{hold, test_key};
+use super::tests::{girl as person, hold, test_key};
 use super::*;
 use crate::db::testing::TestDb;
 use schemas::{ChildIdentifiers, Demographics};
-
-fn person(given: &str, family: &str, dob: &str) -> Demographics {
-    Demographics {
-        given_name: given.into(),
-        family_name: family.into(),
-        date_of_birth: dob.parse().unwrap(),
-        sex: Some(Sex::Female),
-        postcode: Some("ZZ1 4AB".into()),
-    }
-}
 
 /// Settings whose name counts speak from two children on.
 fn settings() -> MatchingSettings {

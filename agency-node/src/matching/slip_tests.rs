@@ -3,20 +3,10 @@
 //! the other children here allow it, in plain and keyed mode alike, with the broad blocks
 //! read or left unread.
 
-use super::tests::{hold, test_key};
+use super::tests::{girl as person, hold, test_key};
 use super::*;
 use crate::db::testing::TestDb;
 use schemas::{ChildIdentifiers, Demographics};
-
-fn person(given: &str, family: &str, dob: &str) -> Demographics {
-    Demographics {
-        given_name: given.into(),
-        family_name: family.into(),
-        date_of_birth: dob.parse().unwrap(),
-        sex: Some(Sex::Female),
-        postcode: Some("ZZ1 4AB".into()),
-    }
-}
 
 /// Settings whose name counts speak from `from` children on.
 fn counts_from(from: f64) -> MatchingSettings {

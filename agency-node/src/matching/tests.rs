@@ -20,6 +20,14 @@ fn demographics(given: &str, family: &str, dob: &str, postcode: Option<&str>) ->
     }
 }
 
+/// A girl living at ZZ1 4AB: the slip and counted-level tests' children and queries.
+pub(super) fn girl(given: &str, family: &str, dob: &str) -> Demographics {
+    Demographics {
+        sex: Some(Sex::Female),
+        ..demographics(given, family, dob, Some("ZZ1 4AB"))
+    }
+}
+
 /// The child most tests store or search for: Amelia Okafor, born 2014-03-09, postcode
 /// ZZ1 4AB, sex not given. Vary it field by field with [`Vary`].
 fn amelia() -> Demographics {
