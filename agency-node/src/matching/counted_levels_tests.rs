@@ -285,3 +285,36 @@ fn at_a_small_node_a_counted_level_weighs_what_it_is_configured_to() {
         );
     }
 }
+
+/// Whether a plain search reads the broad blocks, after checking that its answer is the
+/// one a search reading every block gives.
+fn reads_broad_blocks(conn: &mut DbConnection, d: &Demographics, s: &MatchingSettings) -> bool {
+    let query = ChildQuery {
+        identifiers: ChildIdentifiers::default(),
+        demographics: Some(d.clone()),
+    };
+    let before = BROAD_READS.with(|n| n.get());
+    let answer = find_with(conn, &query, s).unwrap();
+    let read = BROAD_READS.with(|n| n.get()) > before;
+    let every_block = find_reading(conn, &query, s, false).unwrap();
+    let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();
+    assert_eq!(json(&answer), json(&every_block), "{query:?}");
+    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
+    read
+}
+
+#[test]
+fn a_search_settles_on_the_narrow_blocks_when_no_family_name_here_is_a_keystroke_away() {
+    // Counts that speak at 400 children: `Thornbury`, carried once, weighs 8.5 bits.
+    let mut conn = node(400);
+    let s = settings();
+    let ava = person("Ava", "Thornbury", "2014-03-09");
+    hold(&mut conn, "A", ava.clone());
+    // The most a typo may weigh (7.6 bits) would leave too small a lead over a child
+    // outside the narrow blocks; but no family name here is one keystroke from
+    // `Thornbury`, so no typo is possible and the broad blocks are left unread.
+    assert!(!reads_broad_blocks(&mut conn, &ava, &s));
+    // Once one is (another family's `Thornbery`, born elsewhen), they are read.
+    hold(&mut conn, "T", person("Mia", "Thornbery", "2011-05-05"));
+    assert!(reads_broad_blocks(&mut conn, &ava, &s));
+}

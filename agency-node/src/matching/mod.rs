@@ -105,18 +105,34 @@ fn find_reading_pruned(
         }
     }
     let mut compared = score_rows(conn, asked, settings, children, &rejected, rows, None)?;
-    let query_names = query_name_weights(conn, demographics, settings, children, &compared)?;
-    if settle_early
-        && complete
-        && settled_without_broad_blocks(&compared, query, settings, children, query_names)
-    {
-        return Ok(decide(compared, settings, children));
+    let mut weights = query_name_weights(conn, demographics, settings, children, &compared)?;
+    if settle_early && complete {
+        let settled = |w: &QueryWeights| {
+            settled_without_broad_blocks(&compared, query, settings, children, w)
+        };
+        if settled(&weights) {
+            return Ok(decide(compared, settings, children));
+        }
+        // Only the bound on a family-name typo stands in the way: read what a typo of
+        // this query's family name weighs here (one read of its one-keystroke variants).
+        let no_typo = QueryWeights {
+            typo: Some(f64::NEG_INFINITY),
+            ..weights
+        };
+        if weights.typo.is_none() && settled(&no_typo) {
+            weights.typo = Some(query_typo_weight(conn, demographics, settings, children)?);
+            if settled(&weights) {
+                return Ok(decide(compared, settings, children));
+            }
+        }
     }
+    #[cfg(test)]
+    BROAD_READS.with(|n| n.set(n.get() + 1));
     let read: std::collections::HashSet<String> =
         compared.iter().map(|(id, _)| id.clone()).collect();
     // The broad blocks' rows are scored as they are read: most are left out, and freeing
     // each before the next is read keeps the allocator's work small.
-    let mut hopeless = Hopeless::new(settings, children, query_names);
+    let mut hopeless = Hopeless::new(settings, children, weights);
     let mut broad = RowScorer::new(asked, settings, &rejected, prune.then_some(&mut hopeless));
     db::children::each_match_candidate(
         conn,
@@ -131,6 +147,12 @@ fn find_reading_pruned(
     )?;
     compared.extend(broad.finish(conn, children)?);
     Ok(decide(compared, settings, children))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Searches on this thread that read the broad blocks (tests of settling early).
+    static BROAD_READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Compares the query with each row not `rejected`, with the frequency-based weights of
@@ -228,10 +250,9 @@ impl<'a, 'q> RowScorer<'a, 'q> {
 /// [`settled_without_broad_blocks`] (the runner-up), and they are few.
 struct Hopeless {
     threshold: f64,
-    names: (f64, f64),
-    /// The most a `part` and a `typo` agreement of the family names can weigh here
-    /// ([`counted_weight_bound`]).
-    part_bound: f64,
+    /// The most each name level can weigh for this query here.
+    weights: QueryWeights,
+    /// [`QueryWeights::typo_bound`].
     typo_bound: f64,
     /// Best scores already worked out, by the row's other fields' levels and family
     /// level (`None`: any).
@@ -241,15 +262,14 @@ struct Hopeless {
 }
 
 impl Hopeless {
-    fn new(settings: &MatchingSettings, children: u64, names: (f64, f64)) -> Self {
+    fn new(settings: &MatchingSettings, children: u64, weights: QueryWeights) -> Self {
         Self {
             // `grade_at` grades `score - raise >= possible`; a best score below this by
             // more than rounding cannot.
             threshold: settings.thresholds.possible + settings.thresholds.raise_for(children)
                 - 1e-9,
-            names,
-            part_bound: counted_weight_bound(settings, settings.weights.family_name.part, children),
-            typo_bound: counted_weight_bound(settings, settings.weights.family_name.typo, children),
+            typo_bound: weights.typo_bound(settings, children),
+            weights,
             best: Vec::new(),
             left_out: 0,
         }
@@ -283,9 +303,9 @@ impl Hopeless {
             upn_differs: differs(d.upn, child.upn.as_deref()),
             nhs_number_differs: differs(d.nhs_number, child.nhs_number.as_deref()),
             name_weights: score::NameWeights {
-                given_exact: Some(self.names.0),
-                family_exact: Some(self.names.1),
-                family_part: Some(self.part_bound),
+                given_exact: Some(self.weights.given),
+                family_exact: Some(self.weights.family),
+                family_part: Some(self.weights.part),
                 family_typo: Some(self.typo_bound),
             },
             given_slip: None,
@@ -382,22 +402,52 @@ fn counted_weight_bound(
     }
 }
 
-/// What exact agreement on the query's own given and family name weighs at this node:
-/// a child agreeing exactly carries the query's name, so this is the weight it would
-/// get (the level's weight when frequency-based weights are off). A candidate already
-/// compared that agrees exactly carries that weight; the counts are read only for a name
-/// no candidate agreed on.
+/// The most each name level can weigh for this query at this node, for the bounds that
+/// leave rows uncompared ([`Hopeless`]) and searches settled on the narrow blocks
+/// ([`settled_without_broad_blocks`]). Every weight is the one a candidate would get from
+/// [`weigh_by_name_counts`] (the same counts, the same formula), or above it.
+#[derive(Debug, Clone, Copy)]
+struct QueryWeights {
+    /// Exact agreement on the query's given and family name: a child agreeing exactly
+    /// carries the query's name, so this is the weight it would get.
+    given: f64,
+    family: f64,
+    /// The most a `part` agreement can weigh: over the query's own forms (its whole name
+    /// and its parts), each priced by the children carrying it as
+    /// [`weigh_by_name_counts`] does; minus infinity when no child here could agree so.
+    part: f64,
+    /// What a `typo` agreement weighs (one weight for every candidate: it depends on the
+    /// query's name only), once read ([`query_typo_weight`]); `None`: not read, bound by
+    /// [`counted_weight_bound`].
+    typo: Option<f64>,
+}
+
+impl QueryWeights {
+    fn typo_bound(&self, settings: &MatchingSettings, children: u64) -> f64 {
+        self.typo.unwrap_or_else(|| {
+            counted_weight_bound(settings, settings.weights.family_name.typo, children)
+        })
+    }
+}
+
+/// [`QueryWeights`] for this query: the counts are read only for a name no candidate
+/// already carries the weight of, and for the query's family-name forms.
 fn query_name_weights(
     conn: &mut DbConnection,
     demographics: &schemas::Demographics,
     settings: &MatchingSettings,
     children: u64,
     compared: &[(String, Comparison)],
-) -> Result<(f64, f64), DbError> {
-    use db::name_counts::{NameKind, count_key, counts};
+) -> Result<QueryWeights, DbError> {
+    use db::name_counts::{NameKind, count_key, counts, family_parts};
     let w = &settings.weights;
     if !w.frequency_based {
-        return Ok((w.given_name.exact.weight(), w.family_name.exact.weight()));
+        return Ok(QueryWeights {
+            given: w.given_name.exact.weight(),
+            family: w.family_name.exact.weight(),
+            part: w.family_name.part.weight(),
+            typo: Some(w.family_name.typo.weight()),
+        });
     }
     let mut one =
         |kind, raw: &str, level: settings::Agreement, known: Option<f64>| -> Result<f64, DbError> {
@@ -431,7 +481,74 @@ fn query_name_weights(
             .iter()
             .find_map(|(_, c)| c.name_weights.family_exact),
     )?;
-    Ok((given, family))
+    // A `part` agreement agrees on one of the query's forms: with a single-part query,
+    // its name, carried as a part; with a double-barrelled one, either part (or the whole
+    // name), carried as a part or as a whole name (see [`score::PartAgreed`]).
+    let whole = count_key(&demographics.family_name);
+    let parts = family_parts(&demographics.family_name);
+    let forms: Vec<String> = std::iter::once(whole)
+        .chain(parts.iter().cloned())
+        .collect();
+    let as_part = counts(conn, NameKind::FamilyPart, &forms)?;
+    let as_whole = if parts.is_empty() {
+        Default::default()
+    } else {
+        counts(conn, NameKind::Family, &forms)?
+    };
+    let part = forms
+        .iter()
+        .filter(|f| !f.is_empty())
+        .map(|f| as_part.get(f).copied().unwrap_or(0) + as_whole.get(f).copied().unwrap_or(0))
+        .filter(|carriers| *carriers >= 1)
+        .map(|carriers| {
+            let others = carriers.saturating_sub(1).max(0) as u64;
+            w.frequency
+                .exact_weight(w.family_name.part, others, children)
+        })
+        .fold(f64::NEG_INFINITY, f64::max);
+    Ok(QueryWeights {
+        given,
+        family,
+        part,
+        typo: None,
+    })
+}
+
+/// What a `typo` agreement with the query's family name weighs at this node, as
+/// [`weigh_by_name_counts`] prices it: by the children carrying a family name one
+/// keystroke from the query's (four letters or more); minus infinity when there are none
+/// (no child here could agree so).
+fn query_typo_weight(
+    conn: &mut DbConnection,
+    demographics: &schemas::Demographics,
+    settings: &MatchingSettings,
+    children: u64,
+) -> Result<f64, DbError> {
+    let w = &settings.weights;
+    if !w.frequency_based {
+        return Ok(w.family_name.typo.weight());
+    }
+    let asked = db::name_counts::count_key(&demographics.family_name);
+    if asked.chars().count() < score::FAMILY_TYPO_MIN_LEN {
+        return Ok(f64::NEG_INFINITY);
+    }
+    match typo_carriers(conn, &asked)? {
+        0 => Ok(f64::NEG_INFINITY),
+        carriers => Ok(w
+            .frequency
+            .exact_weight(w.family_name.typo, carriers - 1, children)),
+    }
+}
+
+/// How many children here carry a family name one keystroke from `asked` (a counted
+/// form) and long enough to be a typo of it.
+fn typo_carriers(conn: &mut DbConnection, asked: &str) -> Result<u64, DbError> {
+    let near: Vec<String> = self::given_names::one_edit_variants(asked)
+        .into_iter()
+        .filter(|v| v.chars().count() >= score::FAMILY_TYPO_MIN_LEN)
+        .collect();
+    let counts = db::name_counts::counts(conn, db::name_counts::NameKind::Family, &near)?;
+    Ok(counts.values().sum::<i64>().max(0) as u64)
 }
 
 /// Whether the broad blocks can be left unread: the narrow ones (complete) already link
@@ -455,7 +572,7 @@ fn settled_without_broad_blocks(
     query: &ChildQuery,
     settings: &MatchingSettings,
     children: u64,
-    query_names: (f64, f64),
+    weights: &QueryWeights,
 ) -> bool {
     let Some((_, best)) = compared
         .iter()
@@ -489,7 +606,7 @@ fn settled_without_broad_blocks(
         .count();
     ties == 1
         && best_score - second >= settings.ambiguity_margin
-        && best_score - outside_narrow_bound(query, settings, children, query_names)
+        && best_score - outside_narrow_bound(query, settings, children, weights)
             >= settings.ambiguity_margin
 }
 
@@ -500,14 +617,14 @@ fn outside_narrow_bound(
     query: &ChildQuery,
     settings: &MatchingSettings,
     children: u64,
-    (given_exact, family_exact): (f64, f64),
+    weights: &QueryWeights,
 ) -> f64 {
     use settings::disagreement_weight as disagree;
     let w = &settings.weights;
     let best = |levels: &[f64]| levels.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let g = &w.given_name;
     let given = best(&[
-        given_exact,
+        weights.given,
         g.alias.weight(),
         g.typo.weight(),
         g.similar.weight(),
@@ -516,15 +633,15 @@ fn outside_narrow_bound(
     let f = &w.family_name;
     let family_disagree = disagree(&[f.exact, f.part, f.typo, f.similar]);
     let family_any = best(&[
-        family_exact,
-        counted_weight_bound(settings, f.part, children),
-        counted_weight_bound(settings, f.typo, children),
+        weights.family,
+        weights.part,
+        weights.typo_bound(settings, children),
         f.similar.weight(),
         family_disagree,
     ]);
     // A typo may change the phonetic code (`Barker`/`Baqker`).
     let family_other_code = best(&[
-        counted_weight_bound(settings, f.typo, children),
+        weights.typo_bound(settings, children),
         f.similar.weight(),
         family_disagree,
     ]);
@@ -731,17 +848,8 @@ fn weigh_by_name_counts(
     // A `typo` agreement: how many children here carry a family name one keystroke from
     // the query's (long enough to be a typo), the held child's among them. Every
     // candidate has the query's name, so one read serves them all.
-    let typo_carriers: Option<u64> = match compared.iter().find_map(|(_, c)| c.family_typo.as_ref())
-    {
-        Some(asked) => {
-            let near: Vec<String> = self::given_names::one_edit_variants(asked)
-                .into_iter()
-                .filter(|v| v.chars().count() >= score::FAMILY_TYPO_MIN_LEN)
-                .collect();
-            Some(other_carriers(
-                counts(conn, NameKind::Family, &near)?.values().sum::<i64>(),
-            ))
-        }
+    let typo_others: Option<u64> = match compared.iter().find_map(|(_, c)| c.family_typo.as_ref()) {
+        Some(asked) => Some(other_carriers(typo_carriers(conn, asked)? as i64)),
         None => None,
     };
     let f = &w.frequency;
@@ -773,9 +881,9 @@ fn weigh_by_name_counts(
             comparison.name_weights.family_part =
                 Some(f.exact_weight(w.family_name.part, others, children));
         }
-        if let (Some(carriers), Some(_)) = (typo_carriers, &comparison.family_typo) {
+        if let (Some(others), Some(_)) = (typo_others, &comparison.family_typo) {
             comparison.name_weights.family_typo =
-                Some(f.exact_weight(w.family_name.typo, carriers, children));
+                Some(f.exact_weight(w.family_name.typo, others, children));
         }
     }
     let carried = |name: &str| given.get(name).copied().unwrap_or(0);
