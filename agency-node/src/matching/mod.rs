@@ -268,7 +268,7 @@ impl Hopeless {
             // more than rounding cannot.
             threshold: settings.thresholds.possible + settings.thresholds.raise_for(children)
                 - 1e-9,
-            typo_bound: weights.typo_bound(settings, children),
+            typo_bound: weights.typo_bound(settings),
             weights,
             best: Vec::new(),
             left_out: 0,
@@ -383,25 +383,6 @@ impl Hopeless {
     }
 }
 
-/// The most a family-name level weighed by the name counts (`part`, `typo`) can weigh at
-/// a node of `children`: with frequency-based weights, when no other child here could
-/// agree so (see [`weigh_by_name_counts`]); without, or when the name is not known, the
-/// level's weight.
-fn counted_weight_bound(
-    settings: &MatchingSettings,
-    level: settings::Agreement,
-    children: u64,
-) -> f64 {
-    let w = &settings.weights;
-    if w.frequency_based {
-        level
-            .weight()
-            .max(w.frequency.exact_weight(level, 0, children))
-    } else {
-        level.weight()
-    }
-}
-
 /// The most each name level can weigh for this query at this node, for the bounds that
 /// leave rows uncompared ([`Hopeless`]) and searches settled on the narrow blocks
 /// ([`settled_without_broad_blocks`]). Every weight is the one a candidate would get from
@@ -418,15 +399,14 @@ struct QueryWeights {
     part: f64,
     /// What a `typo` agreement weighs (one weight for every candidate: it depends on the
     /// query's name only), once read ([`query_typo_weight`]); `None`: not read, bound by
-    /// [`counted_weight_bound`].
+    /// the level's configured weight (see [`family_typo_weight`]).
     typo: Option<f64>,
 }
 
 impl QueryWeights {
-    fn typo_bound(&self, settings: &MatchingSettings, children: u64) -> f64 {
-        self.typo.unwrap_or_else(|| {
-            counted_weight_bound(settings, settings.weights.family_name.typo, children)
-        })
+    fn typo_bound(&self, settings: &MatchingSettings) -> f64 {
+        self.typo
+            .unwrap_or_else(|| settings.weights.family_name.typo.weight())
     }
 }
 
@@ -534,10 +514,21 @@ fn query_typo_weight(
     }
     match typo_carriers(conn, &asked)? {
         0 => Ok(f64::NEG_INFINITY),
-        carriers => Ok(w
-            .frequency
-            .exact_weight(w.family_name.typo, carriers - 1, children)),
+        carriers => Ok(family_typo_weight(settings, carriers - 1, children)),
     }
+}
+
+/// What a family-name `typo` agreement weighs when `others` children here besides the
+/// held one carry a name one keystroke from the query's. The counts may lower the
+/// level's configured weight (a name among many real neighbours: `Hill`, `Hall`,
+/// `Hills`), never raise it: a typo of a name with no neighbour here is priced as
+/// configured, so the bounds of pruning and settling early stay those of the level.
+fn family_typo_weight(settings: &MatchingSettings, others: u64, children: u64) -> f64 {
+    let w = &settings.weights;
+    let level = w.family_name.typo;
+    level
+        .weight()
+        .min(w.frequency.exact_weight(level, others, children))
 }
 
 /// How many children here carry a family name one keystroke from `asked` (a counted
@@ -606,8 +597,7 @@ fn settled_without_broad_blocks(
         .count();
     ties == 1
         && best_score - second >= settings.ambiguity_margin
-        && best_score - outside_narrow_bound(query, settings, children, weights)
-            >= settings.ambiguity_margin
+        && best_score - outside_narrow_bound(query, settings, weights) >= settings.ambiguity_margin
 }
 
 /// The highest score a child outside the narrow blocks can reach against `query` (see
@@ -616,7 +606,6 @@ fn settled_without_broad_blocks(
 fn outside_narrow_bound(
     query: &ChildQuery,
     settings: &MatchingSettings,
-    children: u64,
     weights: &QueryWeights,
 ) -> f64 {
     use settings::disagreement_weight as disagree;
@@ -635,13 +624,13 @@ fn outside_narrow_bound(
     let family_any = best(&[
         weights.family,
         weights.part,
-        weights.typo_bound(settings, children),
+        weights.typo_bound(settings),
         f.similar.weight(),
         family_disagree,
     ]);
     // A typo may change the phonetic code (`Barker`/`Baqker`).
     let family_other_code = best(&[
-        weights.typo_bound(settings, children),
+        weights.typo_bound(settings),
         f.similar.weight(),
         family_disagree,
     ]);
@@ -883,7 +872,7 @@ fn weigh_by_name_counts(
         }
         if let (Some(others), Some(_)) = (typo_others, &comparison.family_typo) {
             comparison.name_weights.family_typo =
-                Some(f.exact_weight(w.family_name.typo, others, children));
+                Some(family_typo_weight(settings, others, children));
         }
     }
     let carried = |name: &str| given.get(name).copied().unwrap_or(0);
