@@ -831,8 +831,8 @@ fn weigh_by_name_counts(
     let family_parts = counts(conn, NameKind::FamilyPart, &part_names)?;
     // The `part` and `typo` levels count the *other* children that would agree so with
     // the query: the held child is always one of the carriers counted, and counting it
-    // would put every such level below its configured weight at a small node (`typo` at
-    // 20 children: 3.8 bits instead of 5.3), where the counts are meant to say little.
+    // would put every such level below its configured weight at a small node (`part` at
+    // 20 children: 4.4 bits instead of 5.3), where the counts are meant to say little.
     let other_carriers = |carriers: i64| carriers.saturating_sub(1).max(0) as u64;
     // A `typo` agreement: how many children here carry a family name one keystroke from
     // the query's (long enough to be a typo), the held child's among them. Every
