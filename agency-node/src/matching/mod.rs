@@ -480,11 +480,7 @@ fn query_name_weights(
         .filter(|f| !f.is_empty())
         .map(|f| as_part.get(f).copied().unwrap_or(0) + as_whole.get(f).copied().unwrap_or(0))
         .filter(|carriers| *carriers >= 1)
-        .map(|carriers| {
-            let others = carriers.saturating_sub(1).max(0) as u64;
-            w.frequency
-                .exact_weight(w.family_name.part, others, children)
-        })
+        .map(|carriers| family_part_weight(settings, other_carriers(carriers), children))
         .fold(f64::NEG_INFINITY, f64::max);
     Ok(QueryWeights {
         given,
@@ -514,7 +510,11 @@ fn query_typo_weight(
     }
     match typo_carriers(conn, &asked)? {
         0 => Ok(f64::NEG_INFINITY),
-        carriers => Ok(family_typo_weight(settings, carriers - 1, children)),
+        carriers => Ok(family_typo_weight(
+            settings,
+            other_carriers(carriers as i64),
+            children,
+        )),
     }
 }
 
@@ -529,6 +529,22 @@ fn family_typo_weight(settings: &MatchingSettings, others: u64, children: u64) -
     level
         .weight()
         .min(w.frequency.exact_weight(level, others, children))
+}
+
+/// What a family-name `part` agreement weighs when `others` children here besides the
+/// held one carry the agreeing part (see [`score::PartAgreed`]).
+fn family_part_weight(settings: &MatchingSettings, others: u64, children: u64) -> f64 {
+    let w = &settings.weights;
+    w.frequency
+        .exact_weight(w.family_name.part, others, children)
+}
+
+/// The `part` and `typo` levels count the *other* children that would agree so with the
+/// query: the held child is always one of the `carriers` counted, and counting it would
+/// put such a level below its configured weight at a small node (`part` at 20 children:
+/// 4.4 bits instead of 5.3), where the counts are meant to say little.
+fn other_carriers(carriers: i64) -> u64 {
+    carriers.saturating_sub(1).max(0) as u64
 }
 
 /// How many children here carry a family name one keystroke from `asked` (a counted
@@ -829,11 +845,6 @@ fn weigh_by_name_counts(
     part_names.sort();
     part_names.dedup();
     let family_parts = counts(conn, NameKind::FamilyPart, &part_names)?;
-    // The `part` and `typo` levels count the *other* children that would agree so with
-    // the query: the held child is always one of the carriers counted, and counting it
-    // would put every such level below its configured weight at a small node (`part` at
-    // 20 children: 4.4 bits instead of 5.3), where the counts are meant to say little.
-    let other_carriers = |carriers: i64| carriers.saturating_sub(1).max(0) as u64;
     // A `typo` agreement: how many children here carry a family name one keystroke from
     // the query's (long enough to be a typo), the held child's among them. Every
     // candidate has the query's name, so one read serves them all.
@@ -866,9 +877,11 @@ fn weigh_by_name_counts(
                 0
             };
             let as_part = family_parts.get(&part.name).copied().unwrap_or(0);
-            let others = other_carriers(whole + as_part);
-            comparison.name_weights.family_part =
-                Some(f.exact_weight(w.family_name.part, others, children));
+            comparison.name_weights.family_part = Some(family_part_weight(
+                settings,
+                other_carriers(whole + as_part),
+                children,
+            ));
         }
         if let (Some(others), Some(_)) = (typo_others, &comparison.family_typo) {
             comparison.name_weights.family_typo =
