@@ -272,12 +272,28 @@ fn name_drift(field: &'static str, a: &str, b: &str, out: &mut Vec<String>) {
 /// the mapped fields).
 pub fn drift(a: &Mapped, b: &Mapped) -> Vec<String> {
     let mut out = Vec::new();
-    let transposed = !a.given_name.is_empty()
-        && a.given_name != a.family_name
-        && a.given_name == b.family_name
-        && a.family_name == b.given_name;
+    // Transposed: each name is at most a typo from the other field, and closer so than
+    // to its own field (FEBRL swaps fields, sometimes with a typo on top).
+    let names = [&a.given_name, &a.family_name, &b.given_name, &b.family_name];
+    let transposed = names.iter().all(|n| !n.is_empty()) && {
+        let crossed = (
+            edit_distance(&a.given_name, &b.family_name),
+            edit_distance(&a.family_name, &b.given_name),
+        );
+        let straight = edit_distance(&a.given_name, &b.given_name)
+            + edit_distance(&a.family_name, &b.family_name);
+        crossed.0 <= 1 && crossed.1 <= 1 && crossed.0 + crossed.1 < straight
+    };
     if transposed {
-        out.push("names transposed".to_owned());
+        let exact = a.given_name == b.family_name && a.family_name == b.given_name;
+        out.push(
+            if exact {
+                "names transposed"
+            } else {
+                "names transposed with a typo"
+            }
+            .to_owned(),
+        );
     } else {
         name_drift("given", &a.given_name, &b.given_name, &mut out);
         name_drift("family", &a.family_name, &b.family_name, &mut out);
@@ -485,6 +501,8 @@ mod tests {
         assert_eq!(drift(&a, &c), ["date one digit", "postcode missing"]);
         let d = rec(1, "amelia", "", "20140399", "N42 2AD");
         assert_eq!(drift(&a, &d), ["family missing", "date malformed"]);
+        let e = rec(1, "okafro", "amelia", "2014-03-09", "N42 2AD");
+        assert_eq!(drift(&a, &e), ["names transposed with a typo"]);
         assert_eq!(edit_distance("thompson", "thomspon"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
     }
