@@ -1,0 +1,497 @@
+//! Our side, through the public API only, as an agency and a practitioner would use it:
+//! a real federation (two agency nodes and a gateway, each its own `federation run-node`
+//! / `run-gateway` process, a generated dev PKI, mutual TLS), agency A's and agency B's
+//! systems writing their children with `POST /v1/batch`, and a practitioner of agency B
+//! searching for every A record at the gateway by demographics only.
+//!
+//! Which of B's children an answer points to is read the way a practitioner would read
+//! it: B's system writes one marker record per child (its `source_system_id` names the
+//! child), so the view of a `held` answer shows which child B linked; for a `candidates`
+//! answer the practitioner confirms each candidate in turn (`POST …/confirm`) and reads
+//! the view, until the true child turns up. No truth is written to a node: local ids
+//! and marker ids are row numbers.
+
+use super::febrl::{Mapped, Split};
+use super::score::Answer;
+use crate::plan::{Federation, NodePlan, Plan};
+use agency_node::matching::MatchingMode;
+use anyhow::Context;
+use schemas::{AgencyKind, PractitionerRole};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// Agency A: holds the originals.
+pub const A_NODE: &str = "school-a";
+/// Agency B: holds the first copies; the node whose answers are scored.
+pub const B_NODE: &str = "health";
+const CONTEXT: &str = "purpose=safeguarding&legal_basis=public_task";
+const MARKER: &str = "bench-b-";
+/// Items per `POST /v1/batch`.
+const BATCH: usize = 5_000;
+
+/// What our side gave in one mode.
+pub struct OursRun {
+    pub answers: Vec<Answer>,
+    /// Whether B's node stored each B record.
+    pub b_stored: Vec<bool>,
+    /// How many A records A's node stored.
+    pub a_stored: usize,
+    /// Refusals by the field the node named (`demographics.date_of_birth`, …), both
+    /// agencies, children only.
+    pub refusals: BTreeMap<String, usize>,
+    /// From the first process spawned to every service ready.
+    pub start_seconds: f64,
+    pub load_seconds: f64,
+    pub search_seconds: f64,
+}
+
+struct Process {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A client over `config` (a rustls client configuration).
+fn http(config: impl std::any::Any) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .no_proxy()
+        .timeout(Duration::from_secs(120))
+        .build()?)
+}
+
+/// Lays out the federation in `dir`, runs it, loads, searches and stops it.
+pub async fn run(
+    split: &Split,
+    mode: MatchingMode,
+    exe: &Path,
+    dir: &Path,
+    concurrency: usize,
+) -> anyhow::Result<OursRun> {
+    let mut plan = Plan::dev(free_port()?, 0);
+    plan.nodes = vec![
+        NodePlan {
+            id: A_NODE.into(),
+            name: "Agency A (FEBRL originals)".into(),
+            kind: AgencyKind::School,
+            port: free_port()?,
+            host: None,
+        },
+        NodePlan {
+            id: B_NODE.into(),
+            name: "Agency B (FEBRL first copies)".into(),
+            kind: AgencyKind::Health,
+            port: free_port()?,
+            host: None,
+        },
+    ];
+    // The bench is the only caller: no per-member limit, no breaker opening on a slow
+    // answer of a debug build, a generous deadline.
+    plan.rate_limit = Some((1e9, 1_000_000));
+    plan.breaker = (1_000_000, 1_000);
+    plan.node_timeout_ms = 30_000;
+    plan.matching_mode = mode;
+    let federation = Federation::generate(dir, plan)?;
+    let started = Instant::now();
+    let mut processes = start(&federation, exe)?;
+    let result = async {
+        wait_ready(&federation, &mut processes).await?;
+        let start_seconds = started.elapsed().as_secs_f64();
+        drive(&federation, split, concurrency, start_seconds).await
+    }
+    .await;
+    stop(&mut processes).await;
+    result
+}
+
+fn start(federation: &Federation, exe: &Path) -> anyhow::Result<Vec<Process>> {
+    let logs = federation.root.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let mut services: Vec<(&'static str, &str, PathBuf)> = Vec::new();
+    for id in [A_NODE, B_NODE] {
+        let (config, _) = federation
+            .node_configs
+            .get(id)
+            .with_context(|| format!("no configuration for {id}"))?;
+        services.push((id, "run-node", config.clone()));
+    }
+    services.push(("gateway", "run-gateway", federation.gateway_config.clone()));
+    let mut processes = Vec::new();
+    for (name, command, config) in services {
+        let log = logs.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log)?;
+        let child = Command::new(exe)
+            .arg(command)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        processes.push(Process { name, child, log });
+    }
+    Ok(processes)
+}
+
+async fn wait_ready(federation: &Federation, processes: &mut [Process]) -> anyhow::Result<()> {
+    let client = http(trust::tls::client_config_without_identity(
+        &federation.ca_file,
+    )?)?;
+    let urls: Vec<String> = federation
+        .plan
+        .nodes
+        .iter()
+        .map(|n| federation.plan.node_url(n))
+        .chain([federation.plan.gateway_url()])
+        .collect();
+    let deadline = Instant::now() + crate::up::ready_within(0);
+    for (p, url) in processes.iter_mut().zip(urls) {
+        while !crate::up::answers_ready(&client, &url).await {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                anyhow::bail!(
+                    "{} exited during start ({status}); see {}",
+                    p.name,
+                    p.log.display()
+                );
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} did not become ready; see {}",
+                p.name,
+                p.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn stop(processes: &mut [Process]) {
+    for p in processes.iter() {
+        if let Some(pid) = p.child.id() {
+            // SIGTERM lets actix finish; a kill follows if it lingers.
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+    }
+    for p in processes.iter_mut() {
+        if tokio::time::timeout(Duration::from_secs(10), p.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = p.child.kill().await;
+        }
+    }
+}
+
+fn local_id(agency: char, index: usize) -> String {
+    format!("{agency}-{index:06}")
+}
+
+/// The marker record naming B's child number `index`.
+fn marker(index: usize) -> Value {
+    json!({
+        "source_system_id": format!("{MARKER}{index:06}"),
+        "category": "school_nurse_contact",
+        "effective_from": "2026-01-05",
+        "impact": "Seen by the school nurse (benchmark marker record)",
+        "details": {"reason": "benchmark marker: names the child a link points to"},
+    })
+}
+
+/// Writes one agency's children (and, at B, their marker records) in batches; returns
+/// which children were stored, and the refusals by field.
+async fn load(
+    client: &reqwest::Client,
+    node_url: &str,
+    agency: char,
+    records: &[Mapped],
+    refusals: &mut BTreeMap<String, usize>,
+) -> anyhow::Result<Vec<bool>> {
+    let mut stored = vec![false; records.len()];
+    let with_marker = agency == 'b';
+    let per_child = if with_marker { 2 } else { 1 };
+    for (chunk_number, chunk) in records.chunks(BATCH / per_child).enumerate() {
+        let first = chunk_number * (BATCH / per_child);
+        let mut items = Vec::new();
+        for (offset, r) in chunk.iter().enumerate() {
+            let id = local_id(agency, first + offset);
+            items.push(json!({"op": "upsert_child", "local_id": id,
+                "child": {"demographics": r.demographics_json()}}));
+            if with_marker {
+                items.push(json!({"op": "upsert_record", "local_id": id,
+                    "record": marker(first + offset)}));
+            }
+        }
+        let response = client
+            .post(format!("{node_url}/v1/batch"))
+            .json(&json!({ "items": items }))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "POST /v1/batch: {status} {body}");
+        let results = body["results"]
+            .as_array()
+            .context("a batch answer without results")?;
+        for result in results {
+            let index = result["index"].as_u64().unwrap_or(u64::MAX) as usize;
+            let (offset, is_child) = (index / per_child, index.is_multiple_of(per_child));
+            let failed = result["outcome"] == "failed";
+            if is_child && offset < chunk.len() {
+                stored[first + offset] = !failed;
+                if failed {
+                    let fields: Vec<String> = result["problem"]["errors"]
+                        .as_array()
+                        .map(|errors| {
+                            errors
+                                .iter()
+                                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let key = if fields.is_empty() {
+                        result["problem"]["detail"]
+                            .as_str()
+                            .unwrap_or("refused")
+                            .to_owned()
+                    } else {
+                        fields.join(", ")
+                    };
+                    *refusals.entry(key).or_default() += 1;
+                }
+            } else if !is_child && failed && stored.get(first + offset) == Some(&true) {
+                anyhow::bail!("B's node refused a marker record: {result}");
+            }
+        }
+    }
+    Ok(stored)
+}
+
+struct Searcher {
+    client: reqwest::Client,
+    gateway: String,
+    token: String,
+}
+
+impl Searcher {
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<(u16, Value), String> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(|e| e.to_string())?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// The B child the view of `reference` shows, by its marker record.
+    async fn linked_child(&self, reference: &str) -> Result<usize, String> {
+        let (status, view) = self
+            .call(self.client.get(format!(
+                "{}/v1/children/{reference}/view?{CONTEXT}",
+                self.gateway
+            )))
+            .await?;
+        if status != 200 {
+            return Err(format!("view: {status} {view}"));
+        }
+        let section = view["sections"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["agency_id"] == B_NODE))
+            .ok_or("view: no section of B")?;
+        section["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["source_system_id"].as_str()?.strip_prefix(MARKER))
+            .find_map(|n| n.parse().ok())
+            .ok_or_else(|| format!("view: B's section shows no marker: {section}"))
+    }
+
+    async fn search(&self, a: &Mapped, truth: Option<usize>) -> Answer {
+        match self.try_search(a, truth).await {
+            Ok(answer) => answer,
+            Err(reason) => Answer::Failed { reason },
+        }
+    }
+
+    async fn try_search(&self, a: &Mapped, truth: Option<usize>) -> Result<Answer, String> {
+        let (status, body) = self
+            .call(
+                self.client
+                    .post(format!("{}/v1/children:search?{CONTEXT}", self.gateway))
+                    .json(&json!({ "demographics": a.demographics_json() })),
+            )
+            .await?;
+        if status == 400 && !a.lacks().is_empty() {
+            return Ok(Answer::NotSearchable);
+        }
+        if status != 200 {
+            return Err(format!("search: {status} {body}"));
+        }
+        let b = body["agencies"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["agency_id"] == B_NODE))
+            .ok_or("search: no answer of B")?;
+        let candidates = b["candidates"].as_array().cloned().unwrap_or_default();
+        let reference = body["reference"].as_str().unwrap_or_default();
+        Ok(match b["status"].as_str().unwrap_or_default() {
+            "held" => Answer::Linked {
+                b: self.linked_child(reference).await?,
+            },
+            "not_found" => Answer::NotFound,
+            "ambiguous" => Answer::Ambiguous {
+                count: candidates.len(),
+            },
+            "candidates" => {
+                let mut includes_true = false;
+                // Only a search for a child B holds can have the true child among its
+                // candidates: confirm each in turn, as a practitioner checking them would.
+                if let Some(truth) = truth {
+                    for c in &candidates {
+                        let number = c["candidate"].as_u64().unwrap_or(0);
+                        let (status, confirmed) = self
+                            .call(
+                                self.client
+                                    .post(format!(
+                                        "{}/v1/children/{reference}/confirm?{CONTEXT}",
+                                        self.gateway
+                                    ))
+                                    .json(&json!({
+                                        "agency_id": B_NODE,
+                                        "candidate": number,
+                                        "reason": "Benchmark: reading which child this candidate is.",
+                                    })),
+                            )
+                            .await?;
+                        if status != 200 {
+                            return Err(format!("confirm: {status} {confirmed}"));
+                        }
+                        let new_reference = confirmed["reference"].as_str().unwrap_or_default();
+                        if self.linked_child(new_reference).await? == truth {
+                            includes_true = true;
+                            break;
+                        }
+                    }
+                }
+                Answer::Candidates {
+                    count: candidates.len(),
+                    includes_true,
+                }
+            }
+            other => return Err(format!("search: B answered {other}: {b}")),
+        })
+    }
+}
+
+async fn drive(
+    federation: &Federation,
+    split: &Split,
+    concurrency: usize,
+    start_seconds: f64,
+) -> anyhow::Result<OursRun> {
+    let url = |id: &str| {
+        federation
+            .plan
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| federation.plan.node_url(n))
+            .unwrap_or_default()
+    };
+    let integration = |id: &str| -> anyhow::Result<reqwest::Client> {
+        let tls = federation
+            .integration_tls
+            .get(id)
+            .with_context(|| format!("no integration identity for {id}"))?;
+        http(trust::tls::client_config(tls)?)
+    };
+    let loading = Instant::now();
+    let mut refusals = BTreeMap::new();
+    let a_stored = load(
+        &integration(A_NODE)?,
+        &url(A_NODE),
+        'a',
+        &split.a,
+        &mut refusals,
+    )
+    .await?
+    .into_iter()
+    .filter(|s| *s)
+    .count();
+    let b_stored = load(
+        &integration(B_NODE)?,
+        &url(B_NODE),
+        'b',
+        &split.b,
+        &mut refusals,
+    )
+    .await?;
+    let load_seconds = loading.elapsed().as_secs_f64();
+
+    let searcher = Arc::new(Searcher {
+        client: http(trust::tls::client_config_without_identity(
+            &federation.ca_file,
+        )?)?,
+        gateway: federation.plan.gateway_url(),
+        // A practitioner of agency B: B's own records are read in full, so the view
+        // shows the marker record of whichever child B linked.
+        token: federation.token(
+            PractitionerRole::SchoolNurse,
+            B_NODE,
+            "nurse.linkage-bench",
+            6 * 3600,
+        )?,
+    });
+    let b_of = split.b_by_person();
+    let searching = Instant::now();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, a) in split.a.iter().enumerate() {
+        let (searcher, semaphore, a) = (searcher.clone(), semaphore.clone(), a.clone());
+        let truth = b_of.get(&a.person).copied();
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire().await;
+            (i, searcher.search(&a, truth).await)
+        });
+    }
+    let mut answers = vec![Answer::NotFound; split.a.len()];
+    let mut done = 0;
+    let mut said = Instant::now();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, answer) = joined?;
+        answers[i] = answer;
+        done += 1;
+        if said.elapsed() >= Duration::from_secs(15) {
+            said = Instant::now();
+            println!("  searched {done}/{}", split.a.len());
+        }
+    }
+    Ok(OursRun {
+        answers,
+        b_stored,
+        a_stored,
+        refusals,
+        start_seconds,
+        load_seconds,
+        search_seconds: searching.elapsed().as_secs_f64(),
+    })
+}

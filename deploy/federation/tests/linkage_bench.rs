@@ -1,0 +1,88 @@
+//! `federation bench linkage` on a handful of FEBRL-shaped records, our side only (the
+//! Splink side needs PyPI): a real two-node federation per mode, loaded and searched
+//! through the public API, each kind of answer scored where the bench says. Seconds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use agency_node::matching::MatchingMode;
+use federation::linkage_bench::{Options, linkage, render, score::Answer};
+use std::path::PathBuf;
+
+const FEBRL: &str = "\
+rec_id, given_name, surname, street_number, address_1, address_2, suburb, postcode, state, date_of_birth, soc_sec_id
+rec-1-org, amelia, okafor, 1, a street, , x, 4223, nsw, 19990219, 1
+rec-1-dup-0, amelia, okafor, 1, a street, , x, 4223, nsw, 19990219, 1
+rec-2-org, oscar, pennington, 2, b street, , x, 3150, vic, 19850612, 2
+rec-2-dup-0, theodore, pennington, 2, b street, , x, 3150, vic, 19850612, 2
+rec-3-org, harriet, lindqvist, 3, c street, , x, 2611, act, 19770304, 3
+rec-4-org, freya, castellano, 4, d street, , x, 5012, sa, 19930127, 4
+rec-4-dup-0, freya, castellano, 4, d street, , x, 5012, sa, , 4
+rec-5-org, , whitcombe, 5, e street, , x, 6100, wa, 19881111, 5
+rec-5-dup-0, , whitcombe, 5, e street, , x, 6100, wa, 19881111, 5
+rec-6-org, rowan, abernethy, 6, f street, , x, 7250, tas, 19910305, 6
+rec-6-dup-0, rowan, abernethy, 6, f street, , x, 7250, tas, 19910503, 6
+rec-6-dup-1, rowan, abernethy, 6, f street, , x, 7250, tas, 19910305, 6
+";
+
+#[test]
+fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("febrl.csv");
+    std::fs::write(&data, FEBRL).unwrap();
+    let folder = dir.path().join("run");
+    let report = linkage(&Options {
+        data,
+        modes: vec![MatchingMode::Plain, MatchingMode::Keyed],
+        splink: false,
+        python: "python3".into(),
+        venv: dir.path().join("venv"),
+        dir: Some(folder.clone()),
+        concurrency: 2,
+        seed: 42,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_federation")),
+    })
+    .unwrap();
+
+    assert_eq!((report.a_records, report.b_records), (6, 5));
+    let labels: Vec<&str> = report.sides.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels, ["ours plain", "ours keyed"]);
+    for side in &report.sides {
+        let t = &side.tally;
+        // 1 exact and 6 (day and month swapped) linked; 2 (another given name, the
+        // shape of a twin) offered, never linked; 3 not held and not linked.
+        assert_eq!(
+            side.answers,
+            [
+                Answer::Linked { b: 0 },
+                Answer::Candidates {
+                    count: 1,
+                    includes_true: true
+                },
+                Answer::NotFound,
+                Answer::NotFound,
+                Answer::NotSearchable,
+                Answer::Linked { b: 4 },
+            ],
+            "{}",
+            side.label
+        );
+        assert_eq!((t.true_pairs, t.not_held_searches), (5, 1));
+        // B could not hold 4's copy (no date of birth) nor 5's (no given name).
+        assert_eq!(t.b_not_stored, 2, "{}", side.label);
+        assert_eq!(t.b_not_stored_by_field["date_of_birth"], 1);
+        assert_eq!(t.b_not_stored_by_field["given_name"], 1);
+        assert_eq!((t.right_links, t.wrong_links), (2, 0));
+        assert_eq!(t.precision, Some(1.0));
+        assert!((t.linked_recall - 0.4).abs() < 1e-12);
+        assert!((t.linked_or_offered_recall - 0.6).abs() < 1e-12);
+        assert_eq!(t.failed, 0);
+        assert!(side.meets_conditions);
+        assert_eq!(side.misses["given replaced"], (1, 1));
+    }
+    let text = render(&report);
+    assert!(text.contains("linked recall"), "{text}");
+    assert!(text.contains("keyed F1"), "{text}");
+    // The folder was kept (--dir), with a layout per mode.
+    assert!(folder.join("plain").join("directory.toml").exists());
+    assert!(folder.join("keyed").join("directory.toml").exists());
+}
