@@ -107,7 +107,7 @@ impl<'a> Seen<'a> {
     }
 
     fn feeds(&self, barrier: BarrierKind) -> bool {
-        self.record().category.barrier() == Some(barrier)
+        self.record().category.feeds(barrier)
     }
 }
 
@@ -584,7 +584,7 @@ fn placement_moves(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> 
         let (from, to) = s
             .details()
             .and_then(RecordDetails::placement_move)
-            .map(|(from, to)| (from.as_str().to_owned(), to.as_str().to_owned()))
+            .map(|(from, to)| (from.wire_name(), to.wire_name()))
             .unzip();
         transition(
             TransitionKind::PlacementMove,

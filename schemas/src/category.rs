@@ -13,7 +13,9 @@ use crate::details::{
     AttendanceDetails, RecordDetails, SdqBand, SenProvision, WorkingAt, is_persistent_absence,
 };
 use crate::notification::{EventType, Raises};
-use crate::view::{BarrierKind, BarrierSignal, Disclosed, KeyContactRole, TransitionRule};
+use crate::view::{
+    BarrierKind, BarrierRule, BarrierSignal, Disclosed, KeyContactRole, TransitionRule,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -219,25 +221,33 @@ impl RecordCategory {
         }
     }
 
-    /// The barrier of the merged view this category's records are read for, if any.
-    pub fn barrier(self) -> Option<BarrierKind> {
+    /// The barrier of the merged view this category's records are read for, if any, and
+    /// what one record says about it: read from its details when they were disclosed,
+    /// from its impact line otherwise.
+    pub fn barrier(self) -> Option<BarrierRule> {
+        use BarrierKind::{Attendance, Behaviour, Learning, Wellbeing};
+        use BarrierSignal::{Concern, Watch};
         match self {
-            C::Attendance => Some(BarrierKind::Attendance),
-            C::SpecialEducationalNeeds | C::Attainment | C::PersonalEducationPlan => {
-                Some(BarrierKind::Learning)
+            C::Attendance => reads(Attendance, attendance_signal),
+            C::SpecialEducationalNeeds => reads(Learning, sen_signal),
+            C::Attainment => reads(Learning, attainment_signal),
+            // A looked-after child's education is being planned for: support is in place.
+            C::PersonalEducationPlan => reads(Learning, |_| Watch),
+            // A suspension or exclusion is a formal sanction: always a concern in its period.
+            C::Exclusion => reads(Behaviour, |_| Concern),
+            C::Behaviour => reads(Behaviour, |_| Watch),
+            C::ChildProtectionPlan | C::LookedAfter | C::ChildProtectionInformation => {
+                reads(Wellbeing, |r| r.unless_ended(Concern))
             }
-            C::Exclusion | C::Behaviour => Some(BarrierKind::Behaviour),
-            C::ChildProtectionPlan
-            | C::LookedAfter
-            | C::ChildProtectionInformation
-            | C::EncompassNotification
-            | C::ChildInNeedPlan
+            // Operation Encompass: the child may need support now.
+            C::EncompassNotification => reads(Wellbeing, |_| Concern),
+            C::StrengthsAndDifficulties => reads(Wellbeing, sdq_signal),
+            C::ChildInNeedPlan
             | C::ChildInNeedEpisode
             | C::CamhsReferral
-            | C::StrengthsAndDifficulties
             | C::AssessmentFactors
             | C::EarlyHelpAssessment
-            | C::TeamAroundTheFamily => Some(BarrierKind::Wellbeing),
+            | C::TeamAroundTheFamily => reads(Wellbeing, |_| Watch),
             C::Enrolment
             | C::PupilPremium
             | C::TrustedAdult
@@ -249,68 +259,16 @@ impl RecordCategory {
         }
     }
 
-    /// What one record of this category says about its [`barrier`](Self::barrier): read
-    /// from its details when they were disclosed, from its impact line otherwise.
-    /// `none_known` for a category that feeds no barrier.
+    /// Whether this category's records are read for `barrier`.
+    pub fn feeds(self, barrier: BarrierKind) -> bool {
+        self.barrier().is_some_and(|rule| rule.kind == barrier)
+    }
+
+    /// What one record of this category says about the barrier it feeds; `none_known`
+    /// for a category that feeds none.
     pub fn signal(self, record: &Disclosed<'_>) -> BarrierSignal {
-        use BarrierSignal::{Concern, NoneKnown, Watch};
-        match self {
-            C::Attendance => attendance_signal(record),
-            C::SpecialEducationalNeeds => record.unless_ended(match &record.details {
-                Some(RecordDetails::SpecialEducationalNeeds(sen)) => match sen.provision {
-                    SenProvision::EhcPlan => Concern,
-                    SenProvision::SenSupport => Watch,
-                },
-                _ if record.impact_says("ehc plan")
-                    || record.impact_says("education, health and care") =>
-                {
-                    Concern
-                }
-                _ => Watch,
-            }),
-            C::Attainment => record.unless_ended(match &record.details {
-                Some(RecordDetails::Attainment(a)) => match a.working_at {
-                    WorkingAt::WellBelow => Concern,
-                    WorkingAt::Below => Watch,
-                    WorkingAt::Expected | WorkingAt::Above => NoneKnown,
-                },
-                _ if record.impact_says("well below") => Concern,
-                _ if record.impact_says("below") => Watch,
-                _ => NoneKnown,
-            }),
-            // A looked-after child's education is being planned for: support is in place.
-            C::PersonalEducationPlan => Watch,
-            // A suspension or exclusion is a formal sanction: always a concern in its period.
-            C::Exclusion => Concern,
-            C::Behaviour => Watch,
-            C::ChildProtectionPlan | C::LookedAfter | C::ChildProtectionInformation => {
-                record.unless_ended(Concern)
-            }
-            // Operation Encompass: the child may need support now.
-            C::EncompassNotification => Concern,
-            C::StrengthsAndDifficulties => match &record.details {
-                Some(RecordDetails::StrengthsAndDifficulties(sdq)) => match sdq.band() {
-                    SdqBand::High => record.unless_ended(Concern),
-                    SdqBand::Raised => Watch,
-                    SdqBand::Average => NoneKnown,
-                },
-                _ => Watch,
-            },
-            C::ChildInNeedPlan
-            | C::ChildInNeedEpisode
-            | C::CamhsReferral
-            | C::AssessmentFactors
-            | C::EarlyHelpAssessment
-            | C::TeamAroundTheFamily => Watch,
-            C::Enrolment
-            | C::PupilPremium
-            | C::TrustedAdult
-            | C::PupilPassport
-            | C::AllocatedSocialWorker
-            | C::PlacementMove
-            | C::SchoolNurseContact
-            | C::LeadPractitioner => NoneKnown,
-        }
+        self.barrier()
+            .map_or(BarrierSignal::NoneKnown, |rule| (rule.signal)(record))
     }
 
     /// The transitions this category's records show, if any.
@@ -422,6 +380,10 @@ impl RecordCategory {
     }
 }
 
+fn reads(kind: BarrierKind, signal: fn(&Disclosed<'_>) -> BarrierSignal) -> Option<BarrierRule> {
+    Some(BarrierRule { kind, signal })
+}
+
 /// Attendance of one record: the share of sessions attended from the details, or the
 /// impact line's own percentage at summary level.
 fn attendance_signal(record: &Disclosed<'_>) -> BarrierSignal {
@@ -436,6 +398,47 @@ fn attendance_signal(record: &Disclosed<'_>) -> BarrierSignal {
         Some(_) => BarrierSignal::NoneKnown,
         None if record.impact_says("persistent absence") => BarrierSignal::Concern,
         None => BarrierSignal::NoneKnown,
+    }
+}
+
+/// An EHC plan is a concern, SEN support worth watching.
+fn sen_signal(record: &Disclosed<'_>) -> BarrierSignal {
+    record.unless_ended(match &record.details {
+        Some(RecordDetails::SpecialEducationalNeeds(sen)) => match sen.provision {
+            SenProvision::EhcPlan => BarrierSignal::Concern,
+            SenProvision::SenSupport => BarrierSignal::Watch,
+        },
+        _ if record.impact_says("ehc plan") || record.impact_says("education, health and care") => {
+            BarrierSignal::Concern
+        }
+        _ => BarrierSignal::Watch,
+    })
+}
+
+/// Working well below the expected standard is a concern, below it worth watching.
+fn attainment_signal(record: &Disclosed<'_>) -> BarrierSignal {
+    record.unless_ended(match &record.details {
+        Some(RecordDetails::Attainment(a)) => match a.working_at {
+            WorkingAt::WellBelow => BarrierSignal::Concern,
+            WorkingAt::Below => BarrierSignal::Watch,
+            WorkingAt::Expected | WorkingAt::Above => BarrierSignal::NoneKnown,
+        },
+        _ if record.impact_says("well below") => BarrierSignal::Concern,
+        _ if record.impact_says("below") => BarrierSignal::Watch,
+        _ => BarrierSignal::NoneKnown,
+    })
+}
+
+/// A high total difficulties score is a concern, a raised one worth watching; without
+/// the score, worth watching.
+fn sdq_signal(record: &Disclosed<'_>) -> BarrierSignal {
+    match &record.details {
+        Some(RecordDetails::StrengthsAndDifficulties(sdq)) => match sdq.band() {
+            SdqBand::High => record.unless_ended(BarrierSignal::Concern),
+            SdqBand::Raised => BarrierSignal::Watch,
+            SdqBand::Average => BarrierSignal::NoneKnown,
+        },
+        _ => BarrierSignal::Watch,
     }
 }
 
@@ -505,7 +508,7 @@ mod tests {
             let record = example_record(c);
             let read = Disclosed::read(&record);
             let details = read.details.as_ref().unwrap_or_else(|| panic!("{c:?}"));
-            if c.barrier() == Some(BarrierKind::Attendance) {
+            if c.feeds(BarrierKind::Attendance) {
                 assert!(details.sessions().is_some(), "{c:?}");
             }
             if c.barrier().is_none() {

@@ -58,9 +58,17 @@ impl BarrierKind {
     pub fn categories(self) -> Vec<RecordCategory> {
         RecordCategory::ALL
             .into_iter()
-            .filter(|c| c.barrier() == Some(self))
+            .filter(|c| c.feeds(self))
             .collect()
     }
+}
+
+/// What a category's records feed in the merged view ([`RecordCategory::barrier`]): a
+/// barrier, and what one record says about it.
+#[derive(Debug, Clone, Copy)]
+pub struct BarrierRule {
+    pub kind: BarrierKind,
+    pub signal: fn(&Disclosed<'_>) -> BarrierSignal,
 }
 
 /// A record a node disclosed, with its details read once as the type of its category:
