@@ -8,7 +8,7 @@ use crate::db::records::Expect;
 use crate::db::{self, models::ChildRow, models::RecordRow};
 use crate::error::ApiError;
 use crate::notifications;
-use schemas::{AgencyId, AgencyKind, ChildUpsert, FieldError, RecordUpsert};
+use schemas::{AgencyId, AgencyKind, CheckedRecord, ChildUpsert, FieldError, RecordUpsert};
 use serde_json::json;
 
 pub enum Write<'a> {
@@ -18,7 +18,7 @@ pub enum Write<'a> {
     },
     Record {
         local_id: &'a str,
-        record: &'a RecordUpsert,
+        record: &'a CheckedRecord,
         expect: Expect,
     },
     Retract {
@@ -38,7 +38,6 @@ pub enum Written {
 /// Who writes, and under which correlation id.
 pub struct Writer<'a> {
     pub system: &'a AgencyId,
-    pub holder: AgencyKind,
     pub correlation_id: &'a str,
     /// Writes about things older than this many days raise no notification.
     pub raise_within_days: i64,
@@ -59,22 +58,22 @@ pub fn check_local_id(local_id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Parses a record from a request body for a node of kind `holder`, listing every invalid
-/// field (the record's and its `details.<field>`s) at once.
+/// Parses and checks a record from a request body for a node of kind `holder`, listing
+/// every invalid field (the record's and its `details.<field>`s) at once. The one check of
+/// a record in a request: what comes back is typed and goes to storage as it is.
 pub fn parse_record(
     value: &serde_json::Value,
     holder: AgencyKind,
-) -> Result<RecordUpsert, ApiError> {
+) -> Result<CheckedRecord, ApiError> {
     RecordUpsert::parse(value, holder).map_err(ApiError::Invalid)
 }
 
-/// Validates a write before any database work, listing every invalid field.
-pub fn validate(write: &Write<'_>, holder: AgencyKind) -> Result<(), ApiError> {
+/// Validates a write before any database work, listing every invalid field. A record
+/// was checked when it was parsed ([`parse_record`]); only its child's id is left.
+pub fn validate(write: &Write<'_>) -> Result<(), ApiError> {
     let (local_id, errors) = match write {
         Write::Child { local_id, child } => (local_id, child.validate()),
-        Write::Record {
-            local_id, record, ..
-        } => (local_id, record.validate(holder)),
+        Write::Record { local_id, .. } => (local_id, Vec::new()),
         Write::Retract {
             local_id, reason, ..
         } => {
@@ -113,18 +112,12 @@ pub fn apply(
             record,
             expect,
         } => {
-            // Stored as the node reads it back: the details typed and computed fields
-            // (an attendance rate) filled in.
-            let record = &(*record)
-                .clone()
-                .checked(writer.holder)
-                .map_err(ApiError::Invalid)?;
             let child =
                 db::children::find_by_local_id(conn, local_id)?.ok_or(ApiError::ChildNotFound)?;
-            let previous = db::records::find_by_source_id(conn, &record.source_system_id)?
+            let previous = db::records::find_by_source_id(conn, record.source_system_id())?
                 .filter(|p| p.child_id == child.id);
             let (row, created) = db::records::upsert(conn, &child.id, record, *expect)?;
-            let event = raise(conn, writer, &child.id, previous.as_ref(), record)?;
+            let event = raise(conn, writer, &row, previous.as_ref(), record)?;
             let detail = json!({
                 "wrote": "record", "source_system_id": row.source_system_id,
                 "category": row.category, "version": row.version, "created": created,
@@ -155,13 +148,14 @@ pub fn apply(
 }
 
 /// Puts the event a record write raises (if any, and if recent) in the outbox, in the
-/// write's transaction. Returns the event's id and type for the audit entry.
+/// write's transaction, with the details as `stored` has them. Returns the event's id and
+/// type for the audit entry.
 fn raise(
     conn: &mut DbConnection,
     writer: &Writer<'_>,
-    child_id: &str,
+    stored: &RecordRow,
     previous: Option<&RecordRow>,
-    record: &RecordUpsert,
+    record: &CheckedRecord,
 ) -> Result<Option<serde_json::Value>, ApiError> {
     let Some(event_type) = notifications::event_for(previous, record) else {
         return Ok(None);
@@ -174,12 +168,12 @@ fn raise(
         conn,
         &notifications::NewEvent {
             event_type,
-            child_id,
-            category: record.category,
+            child_id: &stored.child_id,
+            category: record.category(),
             occurred_at,
-            impact: &record.impact,
-            details: &record.details,
-            source_system_id: Some(&record.source_system_id),
+            impact: record.impact(),
+            details: &stored.details,
+            source_system_id: Some(record.source_system_id()),
         },
         writer.earliest_school_day,
     )?;

@@ -2,20 +2,21 @@
 //! the four barriers, the transitions and the key contacts, narrowed by a `ViewFilter`.
 //!
 //! Pure functions over the agencies' sections: they see only what the nodes disclosed.
-//! A record disclosed at `summary` level has no details, so every rule falls back on the
-//! impact line and says so.
+//! Each record's details are read once, as the type of its category
+//! ([`schemas::Disclosed`]); which barrier, transition or key contact a category feeds,
+//! and what one record says there, is defined with the category in `schemas`, so nothing
+//! here lists categories. A record disclosed at `summary` level has no details, so every
+//! rule falls back on the impact line and says so.
 
+use schemas::details::{AttendanceDetails, is_persistent_absence};
+use schemas::view::{BarrierKind, Disclosed, TransitionRule};
 use schemas::{
     AgencyKind, AgencySection, Barrier, BarrierEvidence, BarrierSignal, Barriers, ChronologyEntry,
     ContactRoute, DisclosureLevel, KeyContact, KeyContactRole, Record, RecordCategory,
-    SectionStatus, Transition, TransitionKind, ViewFilter,
+    RecordDetails, SectionStatus, Sessions, Transition, TransitionKind, ViewFilter,
 };
 use std::cmp::Reverse;
 
-/// Attendance under this share of possible sessions is persistent absence.
-const PERSISTENT_ABSENCE_PCT: f64 = 90.0;
-/// Attendance under this share is worth watching.
-const WATCH_ATTENDANCE_PCT: f64 = 95.0;
 /// This many behaviour incidents in the period make behaviour a concern.
 const INCIDENTS_FOR_CONCERN: usize = 3;
 /// A plan starting this many days after another ended follows on from it.
@@ -36,24 +37,35 @@ pub struct Merged {
 /// transitions are read from every record (a move needs the school before it) and kept
 /// when they fall in the period.
 pub fn merge(mut sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
-    let key_contacts = key_contacts(&sections);
-    let transitions = transitions(&sections)
-        .into_iter()
-        .filter(|(t, categories)| {
-            filter.contains(t.date) && categories.iter().any(|c| filter.admits_category(*c))
-        })
-        .map(|(t, _)| t)
-        .collect();
+    let (chronology, barriers, transitions, key_contacts) = {
+        let read = read(&sections);
+        let key_contacts = key_contacts(&read);
+        let answered = answered(&read);
+        let transitions = transitions(&answered)
+            .into_iter()
+            .filter(|(t, categories)| {
+                filter.contains(t.date) && categories.iter().any(|c| filter.admits_category(*c))
+            })
+            .map(|(t, _)| t)
+            .collect();
+        let kept: Vec<Seen<'_>> = answered
+            .into_iter()
+            .filter(|s| keeps(filter, s.record()))
+            .collect();
+        let chronology = chronology(&kept)
+            .into_iter()
+            .filter(|e| filter.contains(e.date))
+            .collect();
+        (
+            chronology,
+            barriers(&kept, filter),
+            transitions,
+            key_contacts,
+        )
+    };
     for section in &mut sections {
-        section.records.retain(|r| {
-            filter.admits_category(r.category) && filter.overlaps(r.effective_from, end_of(r))
-        });
+        section.records.retain(|r| keeps(filter, r));
     }
-    let chronology = chronology(&sections)
-        .into_iter()
-        .filter(|e| filter.contains(e.date))
-        .collect();
-    let barriers = barriers(&sections, filter);
     Merged {
         sections,
         chronology,
@@ -63,48 +75,70 @@ pub fn merge(mut sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
     }
 }
 
-/// The last day a record is in effect. A record of something that happens on a day (a
-/// notification, an incident, a contact, a move) without an end date ended that day;
-/// anything else without one is still in effect.
-fn end_of(r: &Record) -> Option<chrono::NaiveDate> {
-    use RecordCategory::*;
-    let event = matches!(
-        r.category,
-        EncompassNotification
-            | Behaviour
-            | Exclusion
-            | SchoolNurseContact
-            | PlacementMove
-            | StrengthsAndDifficulties
-            | Attainment
-            | EarlyHelpAssessment
-    );
-    match r.effective_to {
-        None if event => Some(r.effective_from),
-        end => end,
+/// Whether the filter keeps a record: its category, in effect in the period.
+fn keeps(filter: &ViewFilter, r: &Record) -> bool {
+    filter.admits_category(r.category) && filter.overlaps(r.effective_from, r.last_day())
+}
+
+/// A section and its records, each with its details read once.
+type Read<'a> = (&'a AgencySection, Vec<Disclosed<'a>>);
+
+fn read(sections: &[AgencySection]) -> Vec<Read<'_>> {
+    sections
+        .iter()
+        .map(|s| (s, s.records.iter().map(Disclosed::read).collect()))
+        .collect()
+}
+
+/// A record of a section that answered, with its agency.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    section: &'a AgencySection,
+    disclosed: &'a Disclosed<'a>,
+}
+
+impl<'a> Seen<'a> {
+    fn record(&self) -> &'a Record {
+        self.disclosed.record
+    }
+
+    fn details(&self) -> Option<&'a RecordDetails> {
+        self.disclosed.details.as_ref()
+    }
+
+    fn feeds(&self, barrier: BarrierKind) -> bool {
+        self.record().category.feeds(barrier)
     }
 }
 
-/// Records of the sections that answered, with their agency.
-fn answered(sections: &[AgencySection]) -> impl Iterator<Item = (&AgencySection, &Record)> {
-    sections
-        .iter()
-        .filter(|s| s.status == SectionStatus::Ok)
-        .flat_map(|s| s.records.iter().map(move |r| (s, r)))
+/// Records of the sections that answered.
+fn answered<'a>(read: &'a [Read<'a>]) -> Vec<Seen<'a>> {
+    read.iter()
+        .filter(|(s, _)| s.status == SectionStatus::Ok)
+        .flat_map(|(section, records)| {
+            records
+                .iter()
+                .map(move |disclosed| Seen { section, disclosed })
+        })
+        .collect()
 }
 
 /// Every answered record as one event, newest first. Events on the same day are ordered
 /// by agency id, category and source record id, so the order never depends on which node
 /// answered first or how a node ordered its rows.
-pub fn chronology(sections: &[AgencySection]) -> Vec<ChronologyEntry> {
-    let mut entries: Vec<ChronologyEntry> = answered(sections)
-        .map(|(s, r)| ChronologyEntry {
-            date: r.effective_from,
-            agency_id: s.agency_id.clone(),
-            agency_name: s.agency_name.clone(),
-            category: r.category,
-            impact: r.impact.clone(),
-            source_system_id: r.source_system_id.clone(),
+fn chronology(seen: &[Seen<'_>]) -> Vec<ChronologyEntry> {
+    let mut entries: Vec<ChronologyEntry> = seen
+        .iter()
+        .map(|s| {
+            let r = s.record();
+            ChronologyEntry {
+                date: r.effective_from,
+                agency_id: s.section.agency_id.clone(),
+                agency_name: s.section.agency_name.clone(),
+                category: r.category,
+                impact: r.impact.clone(),
+                source_system_id: r.source_system_id.clone(),
+            }
         })
         .collect();
     entries.sort_by(|a, b| {
@@ -118,99 +152,42 @@ pub fn chronology(sections: &[AgencySection]) -> Vec<ChronologyEntry> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Details, read defensively: agencies' systems send what they send.
-
-fn detail<'a>(r: &'a Record, key: &str) -> Option<&'a serde_json::Value> {
-    r.details.as_ref().and_then(|d| d.get(key))
-}
-
-fn detail_text(r: &Record, key: &str) -> Option<String> {
-    match detail(r, key)? {
-        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn detail_number(r: &Record, key: &str) -> Option<f64> {
-    match detail(r, key)? {
-        serde_json::Value::Number(n) => n.as_f64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn level_of(r: &Record) -> DisclosureLevel {
-    if r.details.is_some() {
-        DisclosureLevel::Full
-    } else {
-        DisclosureLevel::Summary
-    }
-}
-
-fn impact_has(r: &Record, needle: &str) -> bool {
-    r.impact.to_lowercase().contains(needle)
-}
-
-/// The first percentage in an impact line ("Attendance 84.2% this term").
-fn percentage_in(text: &str) -> Option<f64> {
-    let end = text.find('%')?;
-    let start = text[..end]
-        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .map_or(0, |i| i + 1);
-    text[start..end].parse().ok()
-}
-
-// ---------------------------------------------------------------------------------------
 // Barriers
 
-/// Categories each barrier is read from.
-const ATTENDANCE: &[RecordCategory] = &[RecordCategory::Attendance];
-const LEARNING: &[RecordCategory] = &[
-    RecordCategory::SpecialEducationalNeeds,
-    RecordCategory::Attainment,
-    RecordCategory::PersonalEducationPlan,
-];
-const BEHAVIOUR: &[RecordCategory] = &[RecordCategory::Exclusion, RecordCategory::Behaviour];
-const WELLBEING: &[RecordCategory] = &[
-    RecordCategory::ChildProtectionPlan,
-    RecordCategory::LookedAfter,
-    RecordCategory::ChildProtectionInformation,
-    RecordCategory::EncompassNotification,
-    RecordCategory::ChildInNeedPlan,
-    RecordCategory::ChildInNeedEpisode,
-    RecordCategory::CamhsReferral,
-    RecordCategory::StrengthsAndDifficulties,
-    RecordCategory::AssessmentFactors,
-    RecordCategory::EarlyHelpAssessment,
-    RecordCategory::TeamAroundTheFamily,
-];
-
-pub fn barriers(sections: &[AgencySection], filter: &ViewFilter) -> Barriers {
+fn barriers(seen: &[Seen<'_>], filter: &ViewFilter) -> Barriers {
     Barriers {
-        attendance: attendance_barrier(sections, filter),
-        learning: rule_barrier(sections, filter, "learning", LEARNING, learning_signal),
-        behaviour: behaviour_barrier(sections, filter),
-        wellbeing: rule_barrier(sections, filter, "wellbeing", WELLBEING, wellbeing_signal),
+        attendance: attendance_barrier(seen, filter),
+        learning: rule_barrier(seen, filter, BarrierKind::Learning),
+        behaviour: behaviour_barrier(seen, filter),
+        wellbeing: rule_barrier(seen, filter, BarrierKind::Wellbeing),
     }
 }
 
-fn evidence(
-    sections: &[AgencySection],
-    categories: &[RecordCategory],
-    signal: impl Fn(&Record) -> BarrierSignal,
-) -> Vec<BarrierEvidence> {
-    let mut evidence: Vec<BarrierEvidence> = answered(sections)
-        .filter(|(_, r)| categories.contains(&r.category))
-        .map(|(s, r)| BarrierEvidence {
-            agency_id: s.agency_id.clone(),
-            agency_name: s.agency_name.clone(),
-            category: r.category,
-            source_system_id: r.source_system_id.clone(),
-            date: r.effective_from,
-            impact: r.impact.clone(),
-            signal: signal(r),
-            level: level_of(r),
+/// Whether the filter keeps any category the barrier is read from.
+fn assessed(barrier: BarrierKind, filter: &ViewFilter) -> bool {
+    barrier
+        .categories()
+        .into_iter()
+        .any(|c| filter.admits_category(c))
+}
+
+/// The records read for a barrier, each with what it alone says, newest first.
+fn evidence(seen: &[Seen<'_>], barrier: BarrierKind) -> Vec<BarrierEvidence> {
+    let mut evidence: Vec<BarrierEvidence> = seen
+        .iter()
+        .filter(|s| s.feeds(barrier))
+        .map(|s| {
+            let r = s.record();
+            BarrierEvidence {
+                agency_id: s.section.agency_id.clone(),
+                agency_name: s.section.agency_name.clone(),
+                category: r.category,
+                source_system_id: r.source_system_id.clone(),
+                date: r.effective_from,
+                impact: r.impact.clone(),
+                signal: s.disclosed.signal(),
+                level: s.disclosed.level(),
+            }
         })
         .collect();
     evidence.sort_by(|a, b| {
@@ -222,11 +199,12 @@ fn evidence(
     evidence
 }
 
-fn not_assessed(name: &str) -> Barrier {
+fn not_assessed(barrier: BarrierKind) -> Barrier {
     Barrier {
         signal: BarrierSignal::NotAssessed,
         summary: format!(
-            "Not assessed: the category filter leaves out every record {name} is read from"
+            "Not assessed: the category filter leaves out every record {} is read from",
+            barrier.name()
         ),
         summary_level_only: false,
         evidence: Vec::new(),
@@ -247,18 +225,11 @@ fn signal_word(signal: BarrierSignal) -> &'static str {
 }
 
 /// A barrier whose signal is the strongest of its records'.
-fn rule_barrier(
-    sections: &[AgencySection],
-    filter: &ViewFilter,
-    name: &str,
-    categories: &[RecordCategory],
-    signal: fn(&Record) -> BarrierSignal,
-) -> Barrier {
-    if !categories.iter().any(|c| filter.admits_category(*c)) {
-        return not_assessed(name);
+fn rule_barrier(seen: &[Seen<'_>], filter: &ViewFilter, barrier: BarrierKind) -> Barrier {
+    if !assessed(barrier, filter) {
+        return not_assessed(barrier);
     }
-    let evidence = evidence(sections, categories, signal);
-    finish(name, evidence, None)
+    finish(barrier.name(), evidence(seen, barrier), None)
 }
 
 /// Builds the barrier from its evidence: the signal is `overall` when given, else the
@@ -325,149 +296,78 @@ fn finish(
     }
 }
 
-/// Attendance of one record: the share of sessions attended from the details, or the
-/// impact line's own words at summary level.
-fn attendance_pct(r: &Record) -> Option<f64> {
-    match (
-        detail_number(r, "sessions_possible"),
-        detail_number(r, "sessions_present"),
-    ) {
-        (Some(possible), Some(present)) if possible > 0.0 => Some(100.0 * present / possible),
-        _ => None,
-    }
-}
-
-fn attendance_signal(r: &Record) -> BarrierSignal {
-    let pct = attendance_pct(r).or_else(|| {
-        if r.details.is_none() {
-            percentage_in(&r.impact)
-        } else {
-            None
-        }
-    });
-    match pct {
-        Some(p) if p < PERSISTENT_ABSENCE_PCT => BarrierSignal::Concern,
-        Some(p) if p < WATCH_ATTENDANCE_PCT => BarrierSignal::Watch,
-        Some(_) => BarrierSignal::NoneKnown,
-        None if impact_has(r, "persistent absence") => BarrierSignal::Concern,
-        None => BarrierSignal::NoneKnown,
-    }
-}
-
 /// Attendance: the latest period decides; an earlier persistent absence keeps it on
-/// watch; the rate across every period with session counts is a concern under 90%.
-fn attendance_barrier(sections: &[AgencySection], filter: &ViewFilter) -> Barrier {
-    if !filter.admits_category(RecordCategory::Attendance) {
-        return not_assessed("attendance");
+/// watch; the rate across every period with session counts is a concern when it is
+/// persistent absence.
+fn attendance_barrier(seen: &[Seen<'_>], filter: &ViewFilter) -> Barrier {
+    let barrier = BarrierKind::Attendance;
+    if !assessed(barrier, filter) {
+        return not_assessed(barrier);
     }
-    let evidence = evidence(sections, ATTENDANCE, attendance_signal);
+    let evidence = evidence(seen, barrier);
     let Some(latest) = evidence.first() else {
-        return finish("attendance", evidence, None);
+        return finish(barrier.name(), evidence, None);
     };
-    let records: Vec<&Record> = answered(sections)
-        .filter(|(_, r)| r.category == RecordCategory::Attendance)
-        .map(|(_, r)| r)
+    let records: Vec<&Seen<'_>> = seen.iter().filter(|s| s.feeds(barrier)).collect();
+    let counts: Vec<Sessions> = records
+        .iter()
+        .filter_map(|s| s.details().and_then(RecordDetails::sessions))
         .collect();
-    let (possible, present, counted) = records.iter().fold((0.0, 0.0, 0), |acc, r| {
-        match (
-            detail_number(r, "sessions_possible"),
-            detail_number(r, "sessions_present"),
-        ) {
-            (Some(pos), Some(pre)) if pos > 0.0 => (acc.0 + pos, acc.1 + pre, acc.2 + 1),
-            _ => acc,
-        }
-    });
-    let overall = (counted > 0).then(|| 100.0 * present / possible);
+    let across = counts.iter().fold(Sessions::default(), |sum, s| sum + *s);
+    let overall = across.pct();
     let earlier = evidence[1..].iter().map(|e| e.signal).max();
     let mut signal = latest.signal;
     if earlier >= Some(BarrierSignal::Watch) {
         signal = signal.max(BarrierSignal::Watch);
     }
-    if overall.is_some_and(|p| p < PERSISTENT_ABSENCE_PCT) {
+    if overall.is_some_and(is_persistent_absence) {
         signal = BarrierSignal::Concern;
     }
     let latest_record = records
         .iter()
-        .find(|r| r.source_system_id == latest.source_system_id);
-    let latest_words = match latest_record.and_then(|r| attendance_pct(r)) {
+        .find(|s| s.record().source_system_id == latest.source_system_id);
+    let latest_pct = latest_record
+        .and_then(|s| s.details())
+        .and_then(RecordDetails::sessions)
+        .and_then(Sessions::pct);
+    let latest_words = match latest_pct {
         Some(p) => format!(
             "{p:.1}% in the latest period (from {}{})",
             latest.date,
             latest_record
-                .and_then(|r| r.effective_to)
+                .and_then(|s| s.record().effective_to)
                 .map(|to| format!(" to {to}"))
                 .unwrap_or_default()
         ),
         None => format!("latest record says \"{}\"", latest.impact),
     };
     let lead = match signal {
-        BarrierSignal::Concern => "Persistent absence",
-        BarrierSignal::Watch if latest.signal == BarrierSignal::Watch => "Attendance below 95%",
-        BarrierSignal::Watch => "Attendance improved after an earlier persistent absence",
-        _ => "No attendance barrier known",
+        BarrierSignal::Concern => "Persistent absence".to_owned(),
+        BarrierSignal::Watch if latest.signal == BarrierSignal::Watch => {
+            format!("Attendance below {}%", AttendanceDetails::WATCH_BELOW_PCT)
+        }
+        BarrierSignal::Watch => {
+            "Attendance improved after an earlier persistent absence".to_owned()
+        }
+        _ => "No attendance barrier known".to_owned(),
     };
     let mut summary = format!("{lead}: {latest_words}");
     if let Some(p) = overall {
+        let counted = counts.len();
         summary.push_str(&format!(
             "; {p:.1}% across {counted} period{} with session counts",
             if counted == 1 { "" } else { "s" }
         ));
     }
-    finish("attendance", evidence, Some((signal, summary)))
+    finish(barrier.name(), evidence, Some((signal, summary)))
 }
 
-fn learning_signal(r: &Record) -> BarrierSignal {
-    let signal = match r.category {
-        RecordCategory::SpecialEducationalNeeds => {
-            let provision = detail_text(r, "provision").map(|p| p.to_lowercase());
-            match provision.as_deref() {
-                Some("ehc_plan") => BarrierSignal::Concern,
-                Some(_) => BarrierSignal::Watch,
-                None if impact_has(r, "ehc plan")
-                    || impact_has(r, "education, health and care") =>
-                {
-                    BarrierSignal::Concern
-                }
-                None => BarrierSignal::Watch,
-            }
-        }
-        RecordCategory::Attainment => {
-            let working_at = detail_text(r, "working_at").map(|w| w.to_lowercase());
-            match working_at.as_deref() {
-                Some("well_below") => BarrierSignal::Concern,
-                Some("below") => BarrierSignal::Watch,
-                Some(_) => BarrierSignal::NoneKnown,
-                None if impact_has(r, "well below") => BarrierSignal::Concern,
-                None if impact_has(r, "below") => BarrierSignal::Watch,
-                None => BarrierSignal::NoneKnown,
-            }
-        }
-        // A looked-after child's education is being planned for: support is in place.
-        RecordCategory::PersonalEducationPlan => BarrierSignal::Watch,
-        _ => BarrierSignal::NoneKnown,
-    };
-    cap_if_ended(r, signal)
-}
-
-/// Something that has ended is history worth knowing, not a current concern.
-fn cap_if_ended(r: &Record, signal: BarrierSignal) -> BarrierSignal {
-    if r.effective_to.is_some() {
-        signal.min(BarrierSignal::Watch)
-    } else {
-        signal
+fn behaviour_barrier(seen: &[Seen<'_>], filter: &ViewFilter) -> Barrier {
+    let barrier = BarrierKind::Behaviour;
+    if !assessed(barrier, filter) {
+        return not_assessed(barrier);
     }
-}
-
-fn behaviour_barrier(sections: &[AgencySection], filter: &ViewFilter) -> Barrier {
-    if !BEHAVIOUR.iter().any(|c| filter.admits_category(*c)) {
-        return not_assessed("behaviour");
-    }
-    let evidence = evidence(sections, BEHAVIOUR, |r| match r.category {
-        // A suspension or exclusion is a formal sanction: always a concern in its period.
-        RecordCategory::Exclusion => BarrierSignal::Concern,
-        RecordCategory::Behaviour => BarrierSignal::Watch,
-        _ => BarrierSignal::NoneKnown,
-    });
+    let evidence = evidence(seen, barrier);
     let incidents = evidence
         .iter()
         .filter(|e| e.category == RecordCategory::Behaviour)
@@ -478,31 +378,12 @@ fn behaviour_barrier(sections: &[AgencySection], filter: &ViewFilter) -> Barrier
     if incidents >= INCIDENTS_FOR_CONCERN && !has_exclusion {
         let summary = format!("Concern: {incidents} behaviour incidents recorded in the period");
         return finish(
-            "behaviour",
+            barrier.name(),
             evidence,
             Some((BarrierSignal::Concern, summary)),
         );
     }
-    finish("behaviour", evidence, None)
-}
-
-fn wellbeing_signal(r: &Record) -> BarrierSignal {
-    use RecordCategory::*;
-    match r.category {
-        ChildProtectionPlan | LookedAfter | ChildProtectionInformation => {
-            cap_if_ended(r, BarrierSignal::Concern)
-        }
-        // Operation Encompass: the child may need support now.
-        EncompassNotification => BarrierSignal::Concern,
-        StrengthsAndDifficulties => match detail_number(r, "total_difficulties") {
-            Some(score) if score >= 17.0 => cap_if_ended(r, BarrierSignal::Concern),
-            Some(score) if score < 14.0 => BarrierSignal::NoneKnown,
-            _ => BarrierSignal::Watch,
-        },
-        ChildInNeedPlan | ChildInNeedEpisode | CamhsReferral | AssessmentFactors
-        | EarlyHelpAssessment | TeamAroundTheFamily => BarrierSignal::Watch,
-        _ => BarrierSignal::NoneKnown,
-    }
+    finish(barrier.name(), evidence, None)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -510,19 +391,16 @@ fn wellbeing_signal(r: &Record) -> BarrierSignal {
 
 /// Every transition in the answered records, oldest first, with the categories it was
 /// read from (for the category filter).
-pub fn transitions(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCategory>)> {
+fn transitions(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> {
     let mut out = Vec::new();
-    out.extend(school_moves(sections));
-    out.extend(plan_changes(sections));
-    out.extend(placement_moves(sections));
-    out.extend(practitioner_changes(
-        sections,
-        RecordCategory::AllocatedSocialWorker,
-    ));
-    out.extend(practitioner_changes(
-        sections,
-        RecordCategory::LeadPractitioner,
-    ));
+    out.extend(school_moves(seen));
+    out.extend(plan_changes(seen));
+    out.extend(placement_moves(seen));
+    for category in RecordCategory::ALL {
+        if let Some(TransitionRule::Practitioner { title }) = category.transition() {
+            out.extend(practitioner_changes(seen, category, title));
+        }
+    }
     out.sort_by(|(a, _), (b, _)| {
         a.date
             .cmp(&b.date)
@@ -532,19 +410,19 @@ pub fn transitions(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCat
     out
 }
 
-/// Records of these categories, oldest first (ties by source id).
-fn in_order<'a>(
-    sections: &'a [AgencySection],
-    categories: &[RecordCategory],
-) -> Vec<(&'a AgencySection, &'a Record)> {
-    let mut records: Vec<_> = answered(sections)
-        .filter(|(_, r)| categories.contains(&r.category))
+/// Records whose category passes `wanted`, oldest first (ties by agency, then source id).
+fn in_order<'a>(seen: &[Seen<'a>], wanted: impl Fn(RecordCategory) -> bool) -> Vec<Seen<'a>> {
+    let mut records: Vec<Seen<'a>> = seen
+        .iter()
+        .filter(|s| wanted(s.record().category))
+        .copied()
         .collect();
-    records.sort_by(|(sa, a), (sb, b)| {
-        a.effective_from
-            .cmp(&b.effective_from)
-            .then_with(|| sa.agency_id.cmp(&sb.agency_id))
-            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    records.sort_by(|a, b| {
+        let (ra, rb) = (a.record(), b.record());
+        ra.effective_from
+            .cmp(&rb.effective_from)
+            .then_with(|| a.section.agency_id.cmp(&b.section.agency_id))
+            .then_with(|| ra.source_system_id.cmp(&rb.source_system_id))
     });
     records
 }
@@ -573,26 +451,24 @@ fn transition(
     )
 }
 
-/// Which school an enrolment is at: its URN (or name) when details were disclosed, else
+/// Which school an enrolment is at: its URN and name when details were disclosed, else
 /// its impact line.
-fn school_of(r: &Record) -> (String, String) {
-    let name = detail_text(r, "school_name");
-    match (detail_text(r, "urn"), name) {
-        (Some(urn), Some(name)) => (urn, name),
-        (Some(urn), None) => (urn.clone(), format!("school URN {urn}")),
-        (None, Some(name)) => (name.clone(), name),
-        (None, None) => (r.impact.clone(), r.impact.clone()),
+fn school_of(s: &Seen<'_>) -> (String, String) {
+    match s.details().and_then(RecordDetails::school) {
+        Some((urn, name)) => (urn.to_owned(), name.to_owned()),
+        None => (s.record().impact.clone(), s.record().impact.clone()),
     }
 }
 
-fn school_moves(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCategory>)> {
-    let enrolments = in_order(sections, &[RecordCategory::Enrolment]);
+fn school_moves(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> {
+    let enrolments = in_order(seen, |c| c.transition() == Some(TransitionRule::SchoolMove));
     enrolments
         .windows(2)
         .filter_map(|pair| {
-            let ((_, before), (section, after)) = (pair[0], pair[1]);
-            let (was, was_label) = school_of(before);
-            let (now, now_label) = school_of(after);
+            let (was_at, now_at) = (&pair[0], &pair[1]);
+            let (before, after) = (was_at.record(), now_at.record());
+            let (was, was_label) = school_of(was_at);
+            let (now, now_label) = school_of(now_at);
             if was == now {
                 return None;
             }
@@ -607,7 +483,7 @@ fn school_moves(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCatego
             Some(transition(
                 TransitionKind::SchoolMove,
                 after.effective_from,
-                section,
+                now_at.section,
                 Some(was_label),
                 Some(now_label),
                 description,
@@ -615,28 +491,6 @@ fn school_moves(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCatego
             ))
         })
         .collect()
-}
-
-const PLANS: &[RecordCategory] = &[
-    RecordCategory::ChildInNeedPlan,
-    RecordCategory::ChildProtectionPlan,
-    RecordCategory::LookedAfter,
-];
-
-fn plan_rank(category: RecordCategory) -> u8 {
-    match category {
-        RecordCategory::ChildInNeedPlan => 1,
-        RecordCategory::ChildProtectionPlan => 2,
-        _ => 3,
-    }
-}
-
-fn plan_name(category: RecordCategory) -> &'static str {
-    match category {
-        RecordCategory::ChildInNeedPlan => "child in need plan",
-        RecordCategory::ChildProtectionPlan => "child protection plan",
-        _ => "looked after",
-    }
 }
 
 fn capitalised(text: &str) -> String {
@@ -648,15 +502,22 @@ fn capitalised(text: &str) -> String {
 }
 
 /// Plan starts, step-ups, step-downs and ends, from the plan records' dates.
-fn plan_changes(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCategory>)> {
-    let plans = in_order(sections, PLANS);
+fn plan_changes(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> {
+    let is_plan = |c: RecordCategory| matches!(c.transition(), Some(TransitionRule::Plan { .. }));
+    let plans: Vec<(Seen<'_>, u8, &str)> = in_order(seen, is_plan)
+        .into_iter()
+        .filter_map(|s| match s.record().category.transition() {
+            Some(TransitionRule::Plan { level, name }) => Some((s, level, name)),
+            _ => None,
+        })
+        .collect();
     let mut out = Vec::new();
-    for (i, (section, plan)) in plans.iter().enumerate() {
-        let now = plan_name(plan.category);
+    for (i, (seen_plan, level, now)) in plans.iter().enumerate() {
+        let (section, plan) = (seen_plan.section, seen_plan.record());
         // The plan this one follows on from: the latest earlier plan still open when this
         // one started, or ended shortly before.
-        let previous = plans[..i].iter().rev().find(|(_, p)| {
-            p.effective_to.is_none_or(|end| {
+        let previous = plans[..i].iter().rev().find(|(p, _, _)| {
+            p.record().effective_to.is_none_or(|end| {
                 end >= plan.effective_from - chrono::Duration::days(PLAN_FOLLOW_ON_DAYS)
             })
         });
@@ -666,13 +527,12 @@ fn plan_changes(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCatego
                 plan.effective_from,
                 section,
                 None,
-                Some(now.into()),
+                Some((*now).into()),
                 format!("{} started", capitalised(now)),
                 &[plan],
             ),
-            Some((_, before)) => {
-                let was = plan_name(before.category);
-                let verb = match plan_rank(plan.category).cmp(&plan_rank(before.category)) {
+            Some((before, was_level, was)) => {
+                let verb = match level.cmp(was_level) {
                     std::cmp::Ordering::Greater => "stepped up",
                     std::cmp::Ordering::Less => "stepped down",
                     std::cmp::Ordering::Equal => "renewed",
@@ -681,17 +541,18 @@ fn plan_changes(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCatego
                     TransitionKind::PlanChange,
                     plan.effective_from,
                     section,
-                    Some(was.into()),
-                    Some(now.into()),
+                    Some((*was).into()),
+                    Some((*now).into()),
                     format!("{} {verb} to {now}", capitalised(was)),
-                    &[before, plan],
+                    &[before.record(), plan],
                 )
             }
         };
         out.push(change);
         // An ended plan no other plan follows on from.
         if let Some(end) = plan.effective_to {
-            let followed = plans.iter().any(|(_, next)| {
+            let followed = plans.iter().any(|(next, _, _)| {
+                let next = next.record();
                 next.source_system_id != plan.source_system_id
                     && next.effective_from >= plan.effective_from
                     && next.effective_from <= end + chrono::Duration::days(PLAN_FOLLOW_ON_DAYS)
@@ -702,7 +563,7 @@ fn plan_changes(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCatego
                     TransitionKind::PlanChange,
                     end,
                     section,
-                    Some(now.into()),
+                    Some((*now).into()),
                     None,
                     format!("{} ended", capitalised(now)),
                     &[plan],
@@ -713,44 +574,51 @@ fn plan_changes(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCatego
     out
 }
 
-fn placement_moves(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCategory>)> {
-    in_order(sections, &[RecordCategory::PlacementMove])
-        .into_iter()
-        .map(|(section, r)| {
-            transition(
-                TransitionKind::PlacementMove,
-                r.effective_from,
-                section,
-                detail_text(r, "from_placement"),
-                detail_text(r, "to_placement"),
-                r.impact.clone(),
-                &[r],
-            )
-        })
-        .collect()
+fn placement_moves(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> {
+    in_order(seen, |c| {
+        c.transition() == Some(TransitionRule::PlacementMove)
+    })
+    .into_iter()
+    .map(|s| {
+        let r = s.record();
+        let (from, to) = s
+            .details()
+            .and_then(RecordDetails::placement_move)
+            .map(|(from, to)| (from.wire_name(), to.wire_name()))
+            .unzip();
+        transition(
+            TransitionKind::PlacementMove,
+            r.effective_from,
+            s.section,
+            from,
+            to,
+            r.impact.clone(),
+            &[r],
+        )
+    })
+    .collect()
 }
 
-fn practitioner_name(r: &Record) -> Option<String> {
-    detail_text(r, "worker").or_else(|| detail_text(r, "name"))
+fn practitioner_name(s: &Seen<'_>) -> Option<String> {
+    s.details()
+        .and_then(RecordDetails::person)
+        .map(str::to_owned)
 }
 
 fn practitioner_changes(
-    sections: &[AgencySection],
+    seen: &[Seen<'_>],
     category: RecordCategory,
+    who: &str,
 ) -> Vec<(Transition, Vec<RecordCategory>)> {
-    let who = if category == RecordCategory::AllocatedSocialWorker {
-        "allocated social worker"
-    } else {
-        "lead practitioner"
-    };
-    in_order(sections, &[category])
+    in_order(seen, |c| c == category)
         .windows(2)
         .filter_map(|pair| {
-            let ((_, before), (section, after)) = (pair[0], pair[1]);
-            let (was, now) = (practitioner_name(before), practitioner_name(after));
+            let (was_held, now_held) = (&pair[0], &pair[1]);
+            let (was, now) = (practitioner_name(was_held), practitioner_name(now_held));
             if was.is_some() && was == now {
                 return None;
             }
+            let after = now_held.record();
             let description = match (&was, &now) {
                 (Some(w), Some(n)) => format!("New {who}: {n} took over from {w}"),
                 _ => format!("New {who}: {}", after.impact),
@@ -758,11 +626,11 @@ fn practitioner_changes(
             Some(transition(
                 TransitionKind::PractitionerChange,
                 after.effective_from,
-                section,
+                now_held.section,
                 was,
                 now,
                 description,
-                &[before, after],
+                &[was_held.record(), after],
             ))
         })
         .collect()
@@ -772,28 +640,14 @@ fn practitioner_changes(
 // Key contacts
 
 /// Whom to contact, from what was disclosed. A name only when an agency disclosed one;
-/// an agency that shares only that it knows the child gives its contact route.
-pub fn key_contacts(sections: &[AgencySection]) -> Vec<KeyContact> {
+/// an agency that shares only that it knows the child gives its contact route. A school's
+/// designated safeguarding lead is reached through the school's contact route.
+fn key_contacts(read: &[Read<'_>]) -> Vec<KeyContact> {
     let mut out = Vec::new();
-    let wanted = [
-        (KeyContactRole::TrustedAdult, RecordCategory::TrustedAdult),
-        (
-            KeyContactRole::SocialWorker,
-            RecordCategory::AllocatedSocialWorker,
-        ),
-        (
-            KeyContactRole::DesignatedSafeguardingLead,
-            RecordCategory::Enrolment,
-        ),
-        (
-            KeyContactRole::LeadPractitioner,
-            RecordCategory::LeadPractitioner,
-        ),
-    ];
-    for (role, category) in wanted {
-        for section in sections
+    for role in KeyContactRole::ALL {
+        for (section, records) in read
             .iter()
-            .filter(|s| matches!(s.status, SectionStatus::Ok | SectionStatus::Withheld))
+            .filter(|(s, _)| matches!(s.status, SectionStatus::Ok | SectionStatus::Withheld))
         {
             if role == KeyContactRole::DesignatedSafeguardingLead {
                 if let (Some(route), AgencyKind::School) = (&section.contact, section.kind) {
@@ -801,38 +655,41 @@ pub fn key_contacts(sections: &[AgencySection]) -> Vec<KeyContact> {
                 }
                 continue;
             }
-            if !category.held_by(section.kind) {
-                continue;
-            }
-            let current = section
-                .records
-                .iter()
-                .filter(|r| r.category == category)
-                .max_by_key(|r| {
-                    (
-                        r.effective_to.is_none(),
-                        r.effective_from,
-                        r.source_system_id.clone(),
-                    )
-                });
-            match current {
-                Some(r) => out.push(KeyContact {
-                    role,
-                    agency_id: section.agency_id.clone(),
-                    agency_name: section.agency_name.clone(),
-                    name: practitioner_name(r),
-                    team: detail_text(r, "team").or_else(|| detail_text(r, "role")),
-                    note: Some(r.impact.clone()),
-                    route: section.contact.clone(),
-                    source_system_id: Some(r.source_system_id.clone()),
-                }),
-                None => {
-                    let existence_only = section
-                        .disclosure
-                        .iter()
-                        .any(|d| d.category == category && d.level == DisclosureLevel::Existence);
-                    if let (true, Some(route)) = (existence_only, &section.contact) {
-                        out.push(route_only(role, section, route));
+            for category in RecordCategory::ALL
+                .into_iter()
+                .filter(|c| c.key_contact() == Some(role) && c.held_by(section.kind))
+            {
+                let current = records
+                    .iter()
+                    .filter(|d| d.record.category == category)
+                    .max_by_key(|d| {
+                        (
+                            d.record.effective_to.is_none(),
+                            d.record.effective_from,
+                            d.record.source_system_id.clone(),
+                        )
+                    });
+                match current {
+                    Some(d) => {
+                        let details = d.details.as_ref();
+                        out.push(KeyContact {
+                            role,
+                            agency_id: section.agency_id.clone(),
+                            agency_name: section.agency_name.clone(),
+                            name: details.and_then(RecordDetails::person).map(str::to_owned),
+                            team: details.and_then(RecordDetails::team).map(str::to_owned),
+                            note: Some(d.record.impact.clone()),
+                            route: section.contact.clone(),
+                            source_system_id: Some(d.record.source_system_id.clone()),
+                        })
+                    }
+                    None => {
+                        let existence_only = section.disclosure.iter().any(|d| {
+                            d.category == category && d.level == DisclosureLevel::Existence
+                        });
+                        if let (true, Some(route)) = (existence_only, &section.contact) {
+                            out.push(route_only(role, section, route));
+                        }
                     }
                 }
             }
@@ -860,6 +717,24 @@ mod tests {
     use chrono::{NaiveDate, TimeZone, Utc};
     use schemas::{AgencyId, CategoryDisclosure};
     use serde_json::json;
+
+    // The rules over sections as `merge` runs them, each record's details read once.
+
+    fn chronology(sections: &[AgencySection]) -> Vec<ChronologyEntry> {
+        super::chronology(&answered(&read(sections)))
+    }
+
+    fn barriers(sections: &[AgencySection], filter: &ViewFilter) -> Barriers {
+        super::barriers(&answered(&read(sections)), filter)
+    }
+
+    fn transitions(sections: &[AgencySection]) -> Vec<(Transition, Vec<RecordCategory>)> {
+        super::transitions(&answered(&read(sections)))
+    }
+
+    fn key_contacts(sections: &[AgencySection]) -> Vec<KeyContact> {
+        super::key_contacts(&read(sections))
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -933,7 +808,10 @@ mod tests {
         );
         record(id, RecordCategory::Attendance, from, &impact)
             .until(&to)
-            .with_details(json!({"sessions_possible": possible, "sessions_present": present}))
+            .with_details(
+                json!({"sessions_possible": possible, "sessions_present": present,
+                "authorised_absence": possible - present, "unauthorised_absence": 0}),
+            )
     }
 
     fn all() -> ViewFilter {
@@ -1127,7 +1005,7 @@ mod tests {
         let attainment =
             |id: &str, impact: &str| record(id, RecordCategory::Attainment, "2026-07-01", impact);
         let below = attainment("t1", "Reading well below the expected standard")
-            .with_details(json!({"working_at": "well_below"}));
+            .with_details(json!({"subject": "reading", "working_at": "well_below"}));
         assert_eq!(
             school_barriers(vec![below]).learning.signal,
             BarrierSignal::Concern
@@ -1267,7 +1145,7 @@ mod tests {
             from,
             &format!("On roll at {name}"),
         )
-        .with_details(json!({"urn": urn, "school_name": name}));
+        .with_details(json!({"urn": urn, "school_name": name, "year_group": 5}));
         r.effective_to = to.map(d);
         r
     }

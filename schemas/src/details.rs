@@ -8,9 +8,10 @@
 //! looked-after children (SSDA903) return where they exist.
 #![allow(clippy::upper_case_acronyms)]
 
+use crate::category::RecordCategory;
 use crate::fields::{self, Fields};
+use crate::notification::EventType;
 use crate::problem::FieldError;
-use crate::record::RecordCategory;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -223,23 +224,65 @@ pub struct AttendanceDetails {
     pub persistent_absence: Option<bool>,
 }
 
-/// Below this attendance percentage a pupil is persistently absent.
+/// Below this attendance percentage a pupil is persistently absent (the DfE's measure).
 pub const PERSISTENT_ABSENCE_BELOW_PCT: f64 = 90.0;
 
+/// Whether an attendance percentage is persistent absence: under 90%, exactly (not after
+/// rounding). The one definition: the `persistent_absence` a node computes, the
+/// notification it raises and the gateway's attendance barrier all ask it.
+pub fn is_persistent_absence(attendance_pct: f64) -> bool {
+    attendance_pct < PERSISTENT_ABSENCE_BELOW_PCT
+}
+
+/// Sessions attended out of sessions possible, over one period or added up over several.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sessions {
+    pub possible: i64,
+    pub present: i64,
+}
+
+impl Sessions {
+    /// The attendance percentage, exact; none without a possible session.
+    pub fn pct(self) -> Option<f64> {
+        (self.possible > 0).then(|| 100.0 * self.present as f64 / self.possible as f64)
+    }
+
+    pub fn is_persistent_absence(self) -> bool {
+        self.pct().is_some_and(is_persistent_absence)
+    }
+}
+
+impl std::ops::Add for Sessions {
+    type Output = Sessions;
+    fn add(self, other: Sessions) -> Sessions {
+        Sessions {
+            possible: self.possible + other.possible,
+            present: self.present + other.present,
+        }
+    }
+}
+
 impl AttendanceDetails {
-    /// The attendance percentage, exact.
-    pub fn exact_rate(&self) -> f64 {
-        100.0 * self.sessions_present.get() as f64 / self.sessions_possible.get() as f64
+    /// Attendance under this percentage, though not persistent absence, is worth watching
+    /// (the merged view's attendance barrier).
+    pub const WATCH_BELOW_PCT: f64 = 95.0;
+
+    pub fn sessions(&self) -> Sessions {
+        Sessions {
+            possible: self.sessions_possible.get(),
+            present: self.sessions_present.get(),
+        }
     }
 
     /// The attendance percentage, to one decimal place.
     pub fn rate(&self) -> f64 {
-        (self.exact_rate() * 10.0).round() / 10.0
+        // At least one session is possible: the type says so.
+        let exact = self.sessions().pct().unwrap_or_default();
+        (exact * 10.0).round() / 10.0
     }
 
-    /// Under 90% (exactly, not after rounding).
     pub fn is_persistent_absence(&self) -> bool {
-        self.exact_rate() < PERSISTENT_ABSENCE_BELOW_PCT
+        self.sessions().is_persistent_absence()
     }
 }
 
@@ -693,6 +736,16 @@ pub enum PlacementType {
     Other,
 }
 
+impl PlacementType {
+    /// The placement type's name on the wire (`foster_agency_carer`).
+    pub fn wire_name(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(Value::String(name)) => name,
+            _ => format!("{self:?}"),
+        }
+    }
+}
+
 /// A period of being looked after by the local authority.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -903,6 +956,32 @@ pub struct StrengthsAndDifficultiesDetails {
     pub prosocial: Option<Bounded<0, 10>>,
 }
 
+/// Where a total difficulties score falls among the SDQ's bands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SdqBand {
+    /// Close to average: under 14.
+    Average,
+    /// Slightly raised: 14 to 16.
+    Raised,
+    /// High: 17 or more.
+    High,
+}
+
+impl StrengthsAndDifficultiesDetails {
+    /// A total difficulties score of this or more is high.
+    pub const HIGH_FROM: i64 = 17;
+    /// A total of this or more, under [`Self::HIGH_FROM`], is slightly raised.
+    pub const RAISED_FROM: i64 = 14;
+
+    pub fn band(&self) -> SdqBand {
+        match self.total_difficulties.get() {
+            t if t >= Self::HIGH_FROM => SdqBand::High,
+            t if t >= Self::RAISED_FROM => SdqBand::Raised,
+            _ => SdqBand::Average,
+        }
+    }
+}
+
 impl Fields for StrengthsAndDifficultiesDetails {
     fn check(&mut self, errors: &mut Vec<FieldError>) {
         let scales = [
@@ -1057,6 +1136,15 @@ macro_rules! record_details {
                 }
             }
 
+            /// Reads details a node has already checked (stored by it, or disclosed by it
+            /// to a gateway) as the type of `category`, as they are: the rules across
+            /// fields were applied when they were written. `None` when they do not fit.
+            pub fn read(category: RecordCategory, details: &Value) -> Option<Self> {
+                match category {
+                    $(RecordCategory::$variant => <$ty as Deserialize>::deserialize(details).ok().map(RecordDetails::$variant)),*
+                }
+            }
+
             pub fn category(&self) -> RecordCategory {
                 match self {
                     $(RecordDetails::$variant(_) => RecordCategory::$variant),*
@@ -1133,10 +1221,78 @@ record_details! {
     LeadPractitioner => LeadPractitionerDetails,
 }
 
+// What the node and the gateway read of a record's details: each the field that plays the
+// part in its category, none in a category without it.
 impl RecordDetails {
     /// The details as JSON, with what the node computes filled in.
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// Sessions possible and present, of a record of attendance.
+    pub fn sessions(&self) -> Option<Sessions> {
+        match self {
+            RecordDetails::Attendance(a) => Some(a.sessions()),
+            _ => None,
+        }
+    }
+
+    /// The school an enrolment is at: its URN and its name.
+    pub fn school(&self) -> Option<(&str, &str)> {
+        match self {
+            RecordDetails::Enrolment(e) => Some((e.urn.as_str(), e.school_name.as_str().trim())),
+            _ => None,
+        }
+    }
+
+    /// A placement move: from and to.
+    pub fn placement_move(&self) -> Option<(PlacementType, PlacementType)> {
+        match self {
+            RecordDetails::PlacementMove(m) => Some((m.from_placement, m.to_placement)),
+            _ => None,
+        }
+    }
+
+    /// The person the record names: the child's practitioner or trusted adult.
+    pub fn person(&self) -> Option<&str> {
+        let name = match self {
+            RecordDetails::AllocatedSocialWorker(w) => Some(&w.worker),
+            RecordDetails::TrustedAdult(t) => Some(&t.name),
+            RecordDetails::LeadPractitioner(l) => l.name.as_ref(),
+            _ => None,
+        };
+        name.map(|n| n.as_str().trim())
+    }
+
+    /// The team of the person the record names, or their role where it gives no team.
+    pub fn team(&self) -> Option<&str> {
+        let team = match self {
+            RecordDetails::AllocatedSocialWorker(w) => w.team.as_ref(),
+            RecordDetails::TrustedAdult(t) => t.role.as_ref(),
+            RecordDetails::LeadPractitioner(l) => Some(&l.role),
+            _ => None,
+        };
+        team.map(|t| t.as_str().trim())
+    }
+
+    /// When what the record describes happened, to the minute, where the details say
+    /// (an Operation Encompass incident); otherwise the record's dates tell.
+    pub fn occurred_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            RecordDetails::EncompassNotification(e) => Some(e.incident_at),
+            _ => None,
+        }
+    }
+
+    /// Whether the details show what raises `event` for their category
+    /// ([`RecordCategory::raises`]): attendance under 90% shows persistent absence.
+    pub fn shows(&self, event: EventType) -> bool {
+        match (self, event) {
+            (RecordDetails::Attendance(a), EventType::PersistentAbsence) => {
+                a.is_persistent_absence()
+            }
+            _ => false,
+        }
     }
 }
 
@@ -1273,6 +1429,66 @@ mod tests {
             with(RecordCategory::Attendance, json!({"sessions_possible": 0})),
         );
         assert_eq!(fields_of(&e), ["details.sessions_possible"]);
+    }
+
+    #[test]
+    fn persistent_absence_is_under_90_percent_exactly_in_every_reading() {
+        let attendance = |present: i64, possible: i64| AttendanceDetails {
+            sessions_possible: Bounded::new(possible).unwrap(),
+            sessions_present: Bounded::new(present).unwrap(),
+            authorised_absence: Bounded::new(possible - present).unwrap(),
+            unauthorised_absence: Bounded::new(0).unwrap(),
+            attendance_rate: None,
+            persistent_absence: None,
+        };
+        for (present, possible, absent) in [
+            (90, 100, false),
+            (89, 100, true),
+            (27, 30, false),
+            // 89.96% rounds to 90.0 but is under 90.
+            (224, 249, true),
+        ] {
+            let a = attendance(present, possible);
+            assert_eq!(a.is_persistent_absence(), absent, "{present}/{possible}");
+            let details = RecordDetails::Attendance(a);
+            assert_eq!(details.shows(EventType::PersistentAbsence), absent);
+            let sessions = details.sessions().unwrap();
+            assert_eq!(sessions.is_persistent_absence(), absent);
+            assert_eq!(is_persistent_absence(sessions.pct().unwrap()), absent);
+        }
+        assert_eq!(Sessions::default().pct(), None);
+        assert!(!Sessions::default().is_persistent_absence());
+    }
+
+    #[test]
+    fn sdq_bands_are_average_raised_and_high() {
+        let band = |total: i64| {
+            let mut sdq: StrengthsAndDifficultiesDetails = serde_json::from_value(
+                RecordDetails::example(RecordCategory::StrengthsAndDifficulties),
+            )
+            .unwrap();
+            sdq.total_difficulties = Bounded::new(total).unwrap();
+            sdq.band()
+        };
+        assert_eq!(band(13), SdqBand::Average);
+        assert_eq!(band(14), SdqBand::Raised);
+        assert_eq!(band(16), SdqBand::Raised);
+        assert_eq!(band(17), SdqBand::High);
+    }
+
+    #[test]
+    fn stored_details_read_back_as_their_category_only() {
+        for category in RecordCategory::ALL {
+            let stored = RecordDetails::parse(category, &RecordDetails::example(category))
+                .unwrap()
+                .to_value();
+            let read =
+                RecordDetails::read(category, &stored).unwrap_or_else(|| panic!("{category:?}"));
+            assert_eq!(read.to_value(), stored, "{category:?}");
+        }
+        let attendance = RecordDetails::example(RecordCategory::Attendance);
+        assert!(RecordDetails::read(RecordCategory::Enrolment, &attendance).is_none());
+        assert!(RecordDetails::read(RecordCategory::Attendance, &json!({})).is_none());
     }
 
     #[test]
@@ -1516,6 +1732,9 @@ mod tests {
         value["impact"] = json!("Attendance 84%");
         value["details"]["sessions_present"] = json!(84);
         let record = RecordUpsert::parse(&value, AgencyKind::School).unwrap();
-        assert_eq!(record.details["persistent_absence"], json!(true));
+        assert_eq!(
+            record.details().to_value()["persistent_absence"],
+            json!(true)
+        );
     }
 }

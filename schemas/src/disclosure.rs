@@ -2,7 +2,7 @@
 //! sharing policy and capped by the child's consent decisions.
 
 use crate::agency::AgencyKind;
-use crate::record::RecordCategory;
+use crate::category::RecordCategory;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,11 +1,12 @@
 //! What gateways and nodes say to each other, and what the gateway answers practitioners.
 
 use crate::agency::AgencyKind;
+use crate::category::RecordCategory;
 use crate::child::{ChildIdentifiers, Demographics};
 use crate::disclosure::{CategoryDisclosure, ContactRoute};
 use crate::identifiers::AgencyId;
 use crate::problem::FieldError;
-use crate::record::{Record, RecordCategory};
+use crate::record::Record;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

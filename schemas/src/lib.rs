@@ -5,6 +5,7 @@
 //! the services.
 
 pub mod agency;
+pub mod category;
 pub mod child;
 pub mod details;
 pub mod disclosure;
@@ -20,8 +21,9 @@ pub mod record;
 pub mod view;
 
 pub use agency::{AgencyKind, MemberRole, PractitionerRole};
+pub use category::RecordCategory;
 pub use child::{Child, ChildIdentifiers, ChildUpsert, Demographics, Sex};
-pub use details::RecordDetails;
+pub use details::{RecordDetails, Sessions};
 pub use disclosure::{CategoryDisclosure, ContactRoute, DisclosureLevel, WithheldReason};
 pub use federation::*;
 pub use identifiers::{AgencyId, InvalidIdentifier, NhsNumber, Upn};
@@ -31,7 +33,7 @@ pub use keyed::{
 };
 pub use problem::{FieldError, Problem};
 pub use record::{
-    BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, Record,
-    RecordCategory, RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
+    BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, CheckedRecord,
+    Record, RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
 };
 pub use view::*;

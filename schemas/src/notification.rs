@@ -4,11 +4,11 @@
 //! payload the sender's sharing policy allows for that agency's kind.
 
 use crate::agency::AgencyKind;
+use crate::category::RecordCategory;
 use crate::disclosure::DisclosureLevel;
 use crate::federation::ChildQuery;
 use crate::identifiers::AgencyId;
 use crate::problem::FieldError;
-use crate::record::RecordCategory;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -35,6 +35,21 @@ pub enum EventType {
     SchoolMove,
     /// A new allocated social worker, lead practitioner or trusted adult.
     PractitionerChanged,
+}
+
+/// What writing a record of a category raises ([`RecordCategory::raises`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Raises {
+    Nothing,
+    /// This event when the record is created (or a retracted one comes back).
+    OnCreation(EventType),
+    /// `plan_started` when the record is created without an end date; `plan_ended` when
+    /// an open one is given one.
+    PlanStartedAndEnded,
+    /// This event when the record's details come to show it
+    /// ([`RecordDetails::shows`](crate::RecordDetails::shows)): created showing it, or
+    /// updated from details that did not.
+    WhenDetailsShow(EventType),
 }
 
 impl EventType {

@@ -1,197 +1,14 @@
+//! Records on the wire: what an agency's system sends (`RecordUpsert`), what a node makes
+//! of it once checked (`CheckedRecord`), what it holds and discloses (`Record`), and the
+//! batch and change-feed envelopes around them.
+
 use crate::agency::AgencyKind;
+use crate::category::RecordCategory;
 use crate::details::RecordDetails;
 use crate::problem::FieldError;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// What a record is about. Each category belongs to the agency kinds that hold such
-/// records: a police node does not store attendance.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordCategory {
-    // Education
-    Enrolment,
-    Attendance,
-    Exclusion,
-    SpecialEducationalNeeds,
-    PupilPremium,
-    Attainment,
-    Behaviour,
-    TrustedAdult,
-    PupilPassport,
-    // Children's social care
-    ChildInNeedEpisode,
-    ChildInNeedPlan,
-    ChildProtectionPlan,
-    LookedAfter,
-    AllocatedSocialWorker,
-    AssessmentFactors,
-    PersonalEducationPlan,
-    PlacementMove,
-    // Health
-    ChildProtectionInformation,
-    SchoolNurseContact,
-    CamhsReferral,
-    StrengthsAndDifficulties,
-    // Police
-    EncompassNotification,
-    // Early help
-    EarlyHelpAssessment,
-    TeamAroundTheFamily,
-    LeadPractitioner,
-}
-
-impl RecordCategory {
-    pub const ALL: [RecordCategory; 25] = [
-        RecordCategory::Enrolment,
-        RecordCategory::Attendance,
-        RecordCategory::Exclusion,
-        RecordCategory::SpecialEducationalNeeds,
-        RecordCategory::PupilPremium,
-        RecordCategory::Attainment,
-        RecordCategory::Behaviour,
-        RecordCategory::TrustedAdult,
-        RecordCategory::PupilPassport,
-        RecordCategory::ChildInNeedEpisode,
-        RecordCategory::ChildInNeedPlan,
-        RecordCategory::ChildProtectionPlan,
-        RecordCategory::LookedAfter,
-        RecordCategory::AllocatedSocialWorker,
-        RecordCategory::AssessmentFactors,
-        RecordCategory::PersonalEducationPlan,
-        RecordCategory::PlacementMove,
-        RecordCategory::ChildProtectionInformation,
-        RecordCategory::SchoolNurseContact,
-        RecordCategory::CamhsReferral,
-        RecordCategory::StrengthsAndDifficulties,
-        RecordCategory::EncompassNotification,
-        RecordCategory::EarlyHelpAssessment,
-        RecordCategory::TeamAroundTheFamily,
-        RecordCategory::LeadPractitioner,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordCategory::Enrolment => "enrolment",
-            RecordCategory::Attendance => "attendance",
-            RecordCategory::Exclusion => "exclusion",
-            RecordCategory::SpecialEducationalNeeds => "special_educational_needs",
-            RecordCategory::PupilPremium => "pupil_premium",
-            RecordCategory::Attainment => "attainment",
-            RecordCategory::Behaviour => "behaviour",
-            RecordCategory::TrustedAdult => "trusted_adult",
-            RecordCategory::PupilPassport => "pupil_passport",
-            RecordCategory::ChildInNeedEpisode => "child_in_need_episode",
-            RecordCategory::ChildInNeedPlan => "child_in_need_plan",
-            RecordCategory::ChildProtectionPlan => "child_protection_plan",
-            RecordCategory::LookedAfter => "looked_after",
-            RecordCategory::AllocatedSocialWorker => "allocated_social_worker",
-            RecordCategory::AssessmentFactors => "assessment_factors",
-            RecordCategory::PersonalEducationPlan => "personal_education_plan",
-            RecordCategory::PlacementMove => "placement_move",
-            RecordCategory::ChildProtectionInformation => "child_protection_information",
-            RecordCategory::SchoolNurseContact => "school_nurse_contact",
-            RecordCategory::CamhsReferral => "camhs_referral",
-            RecordCategory::StrengthsAndDifficulties => "strengths_and_difficulties",
-            RecordCategory::EncompassNotification => "encompass_notification",
-            RecordCategory::EarlyHelpAssessment => "early_help_assessment",
-            RecordCategory::TeamAroundTheFamily => "team_around_the_family",
-            RecordCategory::LeadPractitioner => "lead_practitioner",
-        }
-    }
-
-    /// The category in plain words for a young person: "your attendance".
-    pub fn in_words(self) -> &'static str {
-        match self {
-            RecordCategory::Enrolment => "which school you go to",
-            RecordCategory::Attendance => "your attendance at school",
-            RecordCategory::Exclusion => "times you were sent home from school",
-            RecordCategory::SpecialEducationalNeeds => "the extra help you get with learning",
-            RecordCategory::PupilPremium => "extra school funding for you",
-            RecordCategory::Attainment => "how you are doing in your learning",
-            RecordCategory::Behaviour => "behaviour records at school",
-            RecordCategory::TrustedAdult => "your trusted adult at school",
-            RecordCategory::PupilPassport => "your 'all about me' page",
-            RecordCategory::ChildInNeedEpisode => "your time getting help from children's services",
-            RecordCategory::ChildInNeedPlan => "your child in need plan",
-            RecordCategory::ChildProtectionPlan => "your child protection plan",
-            RecordCategory::LookedAfter => "your care arrangements",
-            RecordCategory::AllocatedSocialWorker => "who your social worker is",
-            RecordCategory::AssessmentFactors => "what was found in an assessment of your family",
-            RecordCategory::PersonalEducationPlan => "your personal education plan",
-            RecordCategory::PlacementMove => "changes of where you live",
-            RecordCategory::ChildProtectionInformation => "a safety flag on your health record",
-            RecordCategory::SchoolNurseContact => "times you saw the school nurse",
-            RecordCategory::CamhsReferral => "your referral to mental health support (CAMHS)",
-            RecordCategory::StrengthsAndDifficulties => "a questionnaire about how you are feeling",
-            RecordCategory::EncompassNotification => {
-                "a police report about something that happened at home"
-            }
-            RecordCategory::EarlyHelpAssessment => "your family's early help assessment",
-            RecordCategory::TeamAroundTheFamily => "meetings of the team around your family",
-            RecordCategory::LeadPractitioner => "who leads the help for your family",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        serde_json::from_value(serde_json::Value::String(value.to_owned())).ok()
-    }
-
-    /// Whether a node of this agency kind may hold records of this category.
-    pub fn held_by(self, kind: AgencyKind) -> bool {
-        use RecordCategory::*;
-        match kind {
-            AgencyKind::School => matches!(
-                self,
-                Enrolment
-                    | Attendance
-                    | Exclusion
-                    | SpecialEducationalNeeds
-                    | PupilPremium
-                    | Attainment
-                    | Behaviour
-                    | TrustedAdult
-                    | PupilPassport
-            ),
-            AgencyKind::SocialCare => matches!(
-                self,
-                ChildInNeedEpisode
-                    | ChildInNeedPlan
-                    | ChildProtectionPlan
-                    | LookedAfter
-                    | AllocatedSocialWorker
-                    | AssessmentFactors
-                    | PersonalEducationPlan
-                    | PlacementMove
-            ),
-            AgencyKind::Health => matches!(
-                self,
-                ChildProtectionInformation
-                    | SchoolNurseContact
-                    | CamhsReferral
-                    | StrengthsAndDifficulties
-            ),
-            AgencyKind::Police => matches!(self, EncompassNotification),
-            AgencyKind::EarlyHelp => {
-                matches!(
-                    self,
-                    EarlyHelpAssessment | TeamAroundTheFamily | LeadPractitioner
-                )
-            }
-            AgencyKind::VirtualSchool => matches!(
-                self,
-                PersonalEducationPlan
-                    | Attendance
-                    | Exclusion
-                    | SpecialEducationalNeeds
-                    | Attainment
-            ),
-        }
-    }
-}
 
 /// A record as the agency's own system sends it. `source_system_id` is the key: sending
 /// the same id again updates the one record instead of adding another.
@@ -247,11 +64,14 @@ impl crate::fields::Fields for RecordUpsert {}
 impl RecordUpsert {
     /// Parses a record from JSON and checks it for a node of kind `holder`, listing every
     /// invalid field at once: type errors of the record's own fields, the details'
-    /// fields (`details.<field>`) and the rules across them. The record comes back with
-    /// its details as the node stores them (computed fields filled in).
-    pub fn parse(value: &serde_json::Value, holder: AgencyKind) -> Result<Self, Vec<FieldError>> {
+    /// fields (`details.<field>`) and the rules across them. The record comes back
+    /// checked, its details typed with what the node computes filled in.
+    pub fn parse(
+        value: &serde_json::Value,
+        holder: AgencyKind,
+    ) -> Result<CheckedRecord, Vec<FieldError>> {
         match crate::fields::parse::<RecordUpsert>(value, "") {
-            Ok(record) => record.checked(holder),
+            Ok(record) => record.check(holder),
             Err(mut errors) => {
                 // Still check the rest: with the mistyped fields replaced by valid
                 // stand-ins, the rules show what else is wrong, except where they would
@@ -286,19 +106,12 @@ impl RecordUpsert {
 
     /// Every invalid field of the record for a node of kind `holder`, or none.
     pub fn validate(&self, holder: AgencyKind) -> Vec<FieldError> {
-        self.check(holder).err().unwrap_or_default()
+        self.clone().check(holder).err().unwrap_or_default()
     }
 
-    /// The record with its details as a node stores them (computed fields filled in), or
-    /// every invalid field.
-    pub fn checked(mut self, holder: AgencyKind) -> Result<Self, Vec<FieldError>> {
-        let details = self.check(holder)?;
-        self.details = details.to_value();
-        Ok(self)
-    }
-
-    /// The typed details, or every invalid field of the record.
-    pub fn check(&self, holder: AgencyKind) -> Result<RecordDetails, Vec<FieldError>> {
+    /// The record checked for a node of kind `holder`, its details typed, or every
+    /// invalid field.
+    pub fn check(self, holder: AgencyKind) -> Result<CheckedRecord, Vec<FieldError>> {
         let mut errors = Vec::new();
         let id_len = self.source_system_id.chars().count();
         if id_len == 0 || id_len > 200 {
@@ -332,9 +145,61 @@ impl RecordUpsert {
             }
         };
         match details {
-            Some(details) if errors.is_empty() => Ok(details),
+            Some(details) if errors.is_empty() => Ok(CheckedRecord {
+                source_system_id: self.source_system_id,
+                effective_from: self.effective_from,
+                effective_to: self.effective_to,
+                recorded_at: self.recorded_at,
+                impact: self.impact,
+                details,
+            }),
             _ => Err(errors),
         }
+    }
+}
+
+/// A record checked for a node of one kind: every rule applied once, at the edge, and
+/// its details typed as its category's. What a node's storage and notification rules
+/// take; only [`RecordUpsert::parse`] and [`RecordUpsert::check`] make one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedRecord {
+    source_system_id: String,
+    effective_from: NaiveDate,
+    effective_to: Option<NaiveDate>,
+    recorded_at: Option<DateTime<Utc>>,
+    impact: String,
+    details: RecordDetails,
+}
+
+impl CheckedRecord {
+    pub fn source_system_id(&self) -> &str {
+        &self.source_system_id
+    }
+
+    /// The category, which is that of the details.
+    pub fn category(&self) -> RecordCategory {
+        self.details.category()
+    }
+
+    pub fn effective_from(&self) -> NaiveDate {
+        self.effective_from
+    }
+
+    pub fn effective_to(&self) -> Option<NaiveDate> {
+        self.effective_to
+    }
+
+    pub fn recorded_at(&self) -> Option<DateTime<Utc>> {
+        self.recorded_at
+    }
+
+    pub fn impact(&self) -> &str {
+        &self.impact
+    }
+
+    /// The details, with what the node computes (an attendance rate) filled in.
+    pub fn details(&self) -> &RecordDetails {
+        &self.details
     }
 }
 
@@ -358,6 +223,18 @@ pub struct Record {
     pub details: Option<serde_json::Value>,
     /// Increases by one on every change; the basis of the record's ETag.
     pub version: i64,
+}
+
+impl Record {
+    /// The last day the record is in effect: its `effective_to`; without one, the day it
+    /// happened for something that happens on a day
+    /// ([`RecordCategory::happens_on_a_day`]), and none (still in effect) otherwise.
+    pub fn last_day(&self) -> Option<NaiveDate> {
+        match self.effective_to {
+            None if self.category.happens_on_a_day() => Some(self.effective_from),
+            end => end,
+        }
+    }
 }
 
 /// What an upsert did.
@@ -459,39 +336,4 @@ pub struct ChangeFeed {
     pub next: i64,
     /// More changes are waiting beyond this page.
     pub more: bool,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn police_node_does_not_hold_attendance() {
-        assert!(!RecordCategory::Attendance.held_by(AgencyKind::Police));
-        assert!(RecordCategory::EncompassNotification.held_by(AgencyKind::Police));
-    }
-
-    #[test]
-    fn all_lists_every_category_once() {
-        let names: std::collections::BTreeSet<&str> =
-            RecordCategory::ALL.iter().map(|c| c.as_str()).collect();
-        assert_eq!(names.len(), RecordCategory::ALL.len());
-        for kind in AgencyKind::ALL {
-            assert!(
-                RecordCategory::ALL.iter().any(|c| c.held_by(kind)),
-                "{kind:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn category_names_round_trip() {
-        for c in [
-            RecordCategory::Attendance,
-            RecordCategory::ChildProtectionPlan,
-        ] {
-            assert_eq!(RecordCategory::parse(c.as_str()), Some(c));
-        }
-        assert_eq!(RecordCategory::parse("gossip"), None);
-    }
 }

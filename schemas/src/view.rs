@@ -2,10 +2,12 @@
 //! transitions in the child's life, the key contacts, and the filter that narrows a view
 //! to a period and to categories.
 
+use crate::category::RecordCategory;
+use crate::details::RecordDetails;
 use crate::disclosure::{ContactRoute, DisclosureLevel};
 use crate::identifiers::AgencyId;
 use crate::problem::FieldError;
-use crate::record::RecordCategory;
+use crate::record::Record;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -29,6 +31,94 @@ pub enum BarrierSignal {
     Watch,
     /// A current barrier that practitioners should know about and act on.
     Concern,
+}
+
+/// One of the four barriers, as a category names the one it feeds
+/// ([`RecordCategory::barrier`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BarrierKind {
+    Attendance,
+    Learning,
+    Behaviour,
+    Wellbeing,
+}
+
+impl BarrierKind {
+    /// The barrier's name in a sentence.
+    pub fn name(self) -> &'static str {
+        match self {
+            BarrierKind::Attendance => "attendance",
+            BarrierKind::Learning => "learning",
+            BarrierKind::Behaviour => "behaviour",
+            BarrierKind::Wellbeing => "wellbeing",
+        }
+    }
+
+    /// The categories read for this barrier.
+    pub fn categories(self) -> Vec<RecordCategory> {
+        RecordCategory::ALL
+            .into_iter()
+            .filter(|c| c.feeds(self))
+            .collect()
+    }
+}
+
+/// What a category's records feed in the merged view ([`RecordCategory::barrier`]): a
+/// barrier, and what one record says about it.
+#[derive(Debug, Clone, Copy)]
+pub struct BarrierRule {
+    pub kind: BarrierKind,
+    pub signal: fn(&Disclosed<'_>) -> BarrierSignal,
+}
+
+/// A record a node disclosed, with its details read once as the type of its category:
+/// what the merged view's rules read ([`RecordCategory::signal`], and the parts
+/// [`RecordDetails`] names).
+#[derive(Debug, Clone)]
+pub struct Disclosed<'a> {
+    pub record: &'a Record,
+    /// The typed details; `None` at `summary` level, or when a node sent details that do
+    /// not read as the category's type. Either way a reader falls back on the impact line.
+    pub details: Option<RecordDetails>,
+}
+
+impl<'a> Disclosed<'a> {
+    pub fn read(record: &'a Record) -> Self {
+        let details = record
+            .details
+            .as_ref()
+            .and_then(|d| RecordDetails::read(record.category, d));
+        Self { record, details }
+    }
+
+    /// `full` when the node disclosed details, `summary` when only the impact line.
+    pub fn level(&self) -> DisclosureLevel {
+        if self.record.details.is_some() {
+            DisclosureLevel::Full
+        } else {
+            DisclosureLevel::Summary
+        }
+    }
+
+    /// What this record alone says about the barrier its category feeds.
+    pub fn signal(&self) -> BarrierSignal {
+        self.record.category.signal(self)
+    }
+
+    /// Whether the impact line says these (lower-case) words.
+    pub fn impact_says(&self, words: &str) -> bool {
+        self.record.impact.to_lowercase().contains(words)
+    }
+
+    /// The signal, at most `watch` once the record has ended: something that has ended
+    /// is history worth knowing, not a current concern.
+    pub fn unless_ended(&self, signal: BarrierSignal) -> BarrierSignal {
+        if self.record.effective_to.is_some() {
+            signal.min(BarrierSignal::Watch)
+        } else {
+            signal
+        }
+    }
 }
 
 /// One disclosed record behind a barrier's signal.
@@ -108,6 +198,22 @@ pub enum TransitionKind {
     PractitionerChange,
 }
 
+/// What a category's records show of the transitions in a child's life
+/// ([`RecordCategory::transition`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionRule {
+    /// Consecutive records at different schools ([`RecordDetails::school`]) are a school
+    /// move.
+    SchoolMove,
+    /// A plan of this `level`: one following on from another steps up, down or renews.
+    Plan { level: u8, name: &'static str },
+    /// Each record is a placement move ([`RecordDetails::placement_move`]).
+    PlacementMove,
+    /// Consecutive records naming different people ([`RecordDetails::person`]): a new
+    /// practitioner, with this title.
+    Practitioner { title: &'static str },
+}
+
 /// A change in the child's life that practitioners should plan around.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
@@ -150,6 +256,16 @@ pub enum KeyContactRole {
     DesignatedSafeguardingLead,
     /// The early help lead practitioner for the family.
     LeadPractitioner,
+}
+
+impl KeyContactRole {
+    /// In the order a view lists key contacts.
+    pub const ALL: [KeyContactRole; 4] = [
+        KeyContactRole::TrustedAdult,
+        KeyContactRole::SocialWorker,
+        KeyContactRole::DesignatedSafeguardingLead,
+        KeyContactRole::LeadPractitioner,
+    ];
 }
 
 /// Someone to contact about the child, from what the agencies disclosed. A name is

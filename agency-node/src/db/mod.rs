@@ -518,7 +518,10 @@ mod url_tests {
 #[cfg(test)]
 mod concurrency_tests {
     use super::*;
-    use schemas::{ChildIdentifiers, ChildUpsert, Demographics, RecordUpsert};
+    use schemas::{
+        AgencyKind, CheckedRecord, ChildIdentifiers, ChildUpsert, Demographics, RecordCategory,
+        RecordDetails, RecordUpsert,
+    };
     use std::sync::Arc;
 
     const WRITERS: usize = 8;
@@ -537,13 +540,16 @@ mod concurrency_tests {
         }
     }
 
-    fn record(id: &str, impact: &str) -> RecordUpsert {
-        serde_json::from_value(serde_json::json!({
+    fn record(id: &str, impact: &str) -> CheckedRecord {
+        serde_json::from_value::<RecordUpsert>(serde_json::json!({
             "source_system_id": id,
             "category": "attendance",
             "effective_from": "2026-09-01",
             "impact": impact,
+            "details": RecordDetails::example(RecordCategory::Attendance),
         }))
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.check(AgencyKind::School).map_err(|e| format!("{e:?}")))
         .unwrap_or_else(|e| panic!("{e}"))
     }
 

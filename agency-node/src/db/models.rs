@@ -4,7 +4,10 @@ use super::DbError;
 use super::schema::{children, records};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use schemas::{Child, ChildIdentifiers, Demographics, NhsNumber, Record, RecordCategory, Sex, Upn};
+use schemas::{
+    Child, ChildIdentifiers, Demographics, NhsNumber, Record, RecordCategory, RecordDetails, Sex,
+    Upn,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = children)]
@@ -170,6 +173,14 @@ impl ChildRow {
 }
 
 impl RecordRow {
+    /// The stored details, typed as the stored category's; `None` when they do not read
+    /// as that type.
+    pub fn typed_details(&self) -> Option<RecordDetails> {
+        let category = RecordCategory::parse(&self.category)?;
+        let value: serde_json::Value = serde_json::from_str(&self.details).ok()?;
+        RecordDetails::read(category, &value)
+    }
+
     pub fn into_wire(self) -> Result<Record, DbError> {
         Ok(Record {
             category: RecordCategory::parse(&self.category)

@@ -1,9 +1,12 @@
+//! The `records` table: upserts keyed by source system id with optimistic concurrency,
+//! retraction, and the reads the integration and federation faces make.
+
 use super::DbConnection;
 use super::DbError;
 use super::models::RecordRow;
 use super::schema::records::dsl as r;
 use diesel::prelude::*;
-use schemas::RecordUpsert;
+use schemas::CheckedRecord;
 
 /// The next change number: one above any the node has given. Runs inside the write
 /// transaction, which holds SQLite's write lock, so numbers are unique and increasing.
@@ -23,25 +26,26 @@ pub enum Expect {
     Version(i64),
 }
 
-/// Inserts or updates the record with this source system id for the child; returns the
-/// stored row and whether it was new. The same id twice is one record; upserting a
+/// Inserts or updates the record with this source system id for the child, its typed
+/// details serialised once for the `details` column; returns the stored row and whether
+/// it was new. The same id twice is one record; upserting a
 /// retracted record brings it back. Call it inside [`super::write`].
 pub fn upsert(
     conn: &mut DbConnection,
     child_id: &str,
-    record: &RecordUpsert,
+    record: &CheckedRecord,
     expect: Expect,
 ) -> Result<(RecordRow, bool), DbError> {
     let now = chrono::Utc::now().naive_utc();
     let details =
-        serde_json::to_string(&record.details).map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let existing = find_by_source_id(conn, &record.source_system_id)?;
-    let recorded_at = record.recorded_at.map(|t| t.naive_utc()).unwrap_or(now);
+        serde_json::to_string(record.details()).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let existing = find_by_source_id(conn, record.source_system_id())?;
+    let recorded_at = record.recorded_at().map(|t| t.naive_utc()).unwrap_or(now);
     let change_seq = next_change_seq(conn)?;
     match existing {
         Some(old) if old.child_id != child_id => Err(DbError::Conflict(format!(
             "source_system_id '{}' already identifies a record of another child",
-            record.source_system_id
+            record.source_system_id()
         ))),
         Some(old) if matches!(expect, Expect::Version(v) if v != old.version) => {
             Err(DbError::Stale(old.version))
@@ -51,11 +55,11 @@ pub fn upsert(
                 id: old.id.clone(),
                 child_id: old.child_id,
                 source_system_id: old.source_system_id,
-                category: record.category.as_str().to_owned(),
-                effective_from: record.effective_from,
-                effective_to: record.effective_to,
+                category: record.category().as_str().to_owned(),
+                effective_from: record.effective_from(),
+                effective_to: record.effective_to(),
                 recorded_at,
-                impact: record.impact.trim().to_owned(),
+                impact: record.impact().trim().to_owned(),
                 details,
                 version: old.version + 1,
                 updated_at: now,
@@ -73,12 +77,12 @@ pub fn upsert(
             let row = RecordRow {
                 id: uuid::Uuid::new_v4().to_string(),
                 child_id: child_id.to_owned(),
-                source_system_id: record.source_system_id.clone(),
-                category: record.category.as_str().to_owned(),
-                effective_from: record.effective_from,
-                effective_to: record.effective_to,
+                source_system_id: record.source_system_id().to_owned(),
+                category: record.category().as_str().to_owned(),
+                effective_from: record.effective_from(),
+                effective_to: record.effective_to(),
                 recorded_at,
-                impact: record.impact.trim().to_owned(),
+                impact: record.impact().trim().to_owned(),
                 details,
                 version: 1,
                 updated_at: now,

@@ -16,10 +16,11 @@ use calendar::SchoolCalendar;
 use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc};
 use schemas::federation::Purpose;
 use schemas::notification::{
-    DeliveryOutcome, EventType, InboxItem, KindPayload, OutboxItem, OutboxStatus, RecipientState,
+    DeliveryOutcome, EventType, InboxItem, KindPayload, OutboxItem, OutboxStatus, Raises,
+    RecipientState,
 };
 use schemas::{
-    AgencyId, AgencyKind, DisclosureLevel, PractitionerRole, RecordCategory, RecordUpsert,
+    AgencyId, AgencyKind, CheckedRecord, DisclosureLevel, PractitionerRole, RecordCategory,
 };
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -223,63 +224,41 @@ pub fn payloads(
         .collect()
 }
 
-fn attendance_rate(details: &serde_json::Value) -> Option<f64> {
-    let possible = details.get("sessions_possible")?.as_f64()?;
-    let present = details.get("sessions_present")?.as_f64()?;
-    (possible > 0.0).then(|| present / possible)
-}
-
-/// Below this attendance rate a child is persistently absent.
-pub const PERSISTENT_ABSENCE_BELOW: f64 = 0.9;
-
-/// The event a record write raises, if any. `previous` is the record as stored before
-/// the write (none when new).
-pub fn event_for(previous: Option<&RecordRow>, record: &RecordUpsert) -> Option<EventType> {
-    use RecordCategory::*;
+/// The event a record write raises, if any, as its category says
+/// ([`RecordCategory::raises`]). `previous` is the record as stored before the write (none
+/// when new).
+pub fn event_for(previous: Option<&RecordRow>, record: &CheckedRecord) -> Option<EventType> {
     let created = previous.is_none_or(|p| p.retracted_at.is_some());
-    match record.category {
-        EncompassNotification if created => Some(EventType::EncompassNotification),
-        ChildInNeedPlan | ChildProtectionPlan | LookedAfter => {
+    match record.category().raises() {
+        Raises::Nothing => None,
+        Raises::OnCreation(event) => created.then_some(event),
+        Raises::PlanStartedAndEnded => {
             let was_open = previous.is_some_and(|p| p.effective_to.is_none() && !created);
-            match (created, record.effective_to) {
+            match (created, record.effective_to()) {
                 (true, None) => Some(EventType::PlanStarted),
                 (false, Some(_)) if was_open => Some(EventType::PlanEnded),
                 _ => None,
             }
         }
-        Exclusion if created => Some(EventType::Exclusion),
-        Attendance => {
-            let now_absent = attendance_rate(&record.details)
-                .is_some_and(|rate| rate < PERSISTENT_ABSENCE_BELOW);
-            let was_absent = previous
+        Raises::WhenDetailsShow(event) => {
+            let showed = previous
                 .filter(|_| !created)
-                .and_then(|p| serde_json::from_str(&p.details).ok())
-                .and_then(|d: serde_json::Value| attendance_rate(&d))
-                .is_some_and(|rate| rate < PERSISTENT_ABSENCE_BELOW);
-            (now_absent && !was_absent).then_some(EventType::PersistentAbsence)
+                .and_then(RecordRow::typed_details)
+                .is_some_and(|before| before.shows(event));
+            (record.details().shows(event) && !showed).then_some(event)
         }
-        Enrolment if created => Some(EventType::SchoolMove),
-        AllocatedSocialWorker | LeadPractitioner | TrustedAdult if created => {
-            Some(EventType::PractitionerChanged)
-        }
-        _ => None,
     }
 }
 
-/// When the event happened: an Encompass record's `details.incident_at` if given,
-/// otherwise the day the record takes effect (or ends, for a plan ending).
-pub fn occurred_at(event: EventType, record: &RecordUpsert) -> DateTime<Utc> {
-    if let Some(at) = record
-        .details
-        .get("incident_at")
-        .and_then(|v| v.as_str())
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-    {
-        return at.with_timezone(&Utc);
+/// When the event happened: when the details say (an Encompass incident), otherwise the
+/// day the record takes effect (or ends, for a plan ending).
+pub fn occurred_at(event: EventType, record: &CheckedRecord) -> DateTime<Utc> {
+    if let Some(at) = record.details().occurred_at() {
+        return at;
     }
-    let day = match (event, record.effective_to) {
+    let day = match (event, record.effective_to()) {
         (EventType::PlanEnded, Some(to)) => to,
-        _ => record.effective_from,
+        _ => record.effective_from(),
     };
     day.and_time(NaiveTime::MIN).and_utc()
 }
@@ -291,7 +270,8 @@ pub struct NewEvent<'a> {
     pub category: RecordCategory,
     pub occurred_at: DateTime<Utc>,
     pub impact: &'a str,
-    pub details: &'a serde_json::Value,
+    /// The details as JSON text, as the record's row (or the publish) has them.
+    pub details: &'a str,
     pub source_system_id: Option<&'a str>,
 }
 
@@ -318,8 +298,7 @@ pub fn enqueue(
             category: event.category.as_str().to_owned(),
             occurred_at: event.occurred_at.naive_utc(),
             impact: event.impact.to_owned(),
-            details: serde_json::to_string(event.details)
-                .map_err(|e| DbError::Corrupt(e.to_string()))?,
+            details: event.details.to_owned(),
             source_system_id: event.source_system_id.map(str::to_owned),
             status: db::notifications::PENDING.to_owned(),
             attempts: 0,
@@ -429,30 +408,47 @@ pub fn outbox_item(
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+    use schemas::{RecordDetails, RecordUpsert};
 
-    fn record(category: RecordCategory, details: serde_json::Value) -> RecordUpsert {
+    /// A record of `category` checked as its node would, from the category's example
+    /// details with `changes` over them, ending on `to`.
+    fn record_until(
+        category: RecordCategory,
+        changes: serde_json::Value,
+        to: Option<NaiveDate>,
+    ) -> CheckedRecord {
+        let mut details = RecordDetails::example(category);
+        for (field, value) in changes.as_object().cloned().unwrap_or_default() {
+            details[field] = value;
+        }
         RecordUpsert {
             source_system_id: "SRC-1".into(),
             category,
             effective_from: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default(),
-            effective_to: None,
+            effective_to: to,
             recorded_at: None,
             impact: "impact".into(),
             details,
         }
+        .check(category.holders()[0])
+        .unwrap_or_else(|e| panic!("{category:?}: {e:?}"))
     }
 
-    fn stored(upsert: &RecordUpsert) -> RecordRow {
+    fn record(category: RecordCategory, changes: serde_json::Value) -> CheckedRecord {
+        record_until(category, changes, None)
+    }
+
+    fn stored(record: &CheckedRecord) -> RecordRow {
         RecordRow {
             id: "r1".into(),
             child_id: "c1".into(),
-            source_system_id: upsert.source_system_id.clone(),
-            category: upsert.category.as_str().into(),
-            effective_from: upsert.effective_from,
-            effective_to: upsert.effective_to,
+            source_system_id: record.source_system_id().to_owned(),
+            category: record.category().as_str().into(),
+            effective_from: record.effective_from(),
+            effective_to: record.effective_to(),
             recorded_at: NaiveDateTime::default(),
-            impact: upsert.impact.clone(),
-            details: upsert.details.to_string(),
+            impact: record.impact().to_owned(),
+            details: record.details().to_value().to_string(),
             version: 1,
             updated_at: NaiveDateTime::default(),
             change_seq: 1,
@@ -463,27 +459,33 @@ mod tests {
 
     #[test]
     fn new_plan_starts_and_closing_it_ends() {
-        let mut plan = record(RecordCategory::ChildProtectionPlan, serde_json::json!({}));
+        let plan = record(RecordCategory::ChildProtectionPlan, serde_json::json!({}));
         assert_eq!(event_for(None, &plan), Some(EventType::PlanStarted));
         let open = stored(&plan);
         // Updating an open plan without closing it is not news.
         assert_eq!(event_for(Some(&open), &plan), None);
-        plan.effective_to = NaiveDate::from_ymd_opt(2026, 11, 24);
-        assert_eq!(event_for(Some(&open), &plan), Some(EventType::PlanEnded));
+        let closed = record_until(
+            RecordCategory::ChildProtectionPlan,
+            serde_json::json!({}),
+            NaiveDate::from_ymd_opt(2026, 11, 24),
+        );
+        assert_eq!(event_for(Some(&open), &closed), Some(EventType::PlanEnded));
         // Already closed: a further edit ends nothing.
-        assert_eq!(event_for(Some(&stored(&plan)), &plan), None);
+        assert_eq!(event_for(Some(&stored(&closed)), &closed), None);
     }
 
     #[test]
     fn attendance_raises_persistent_absence_once_when_it_crosses_90_percent() {
-        let good = record(
-            RecordCategory::Attendance,
-            serde_json::json!({"sessions_possible": 100, "sessions_present": 95}),
-        );
-        let poor = record(
-            RecordCategory::Attendance,
-            serde_json::json!({"sessions_possible": 100, "sessions_present": 84}),
-        );
+        let attendance = |present: i64| {
+            record(
+                RecordCategory::Attendance,
+                serde_json::json!({"sessions_possible": 100, "sessions_present": present,
+                    "authorised_absence": 100 - present, "unauthorised_absence": 0,
+                    "attendance_rate": null, "persistent_absence": null}),
+            )
+        };
+        let good = attendance(95);
+        let poor = attendance(84);
         assert_eq!(event_for(None, &good), None);
         assert_eq!(event_for(None, &poor), Some(EventType::PersistentAbsence));
         assert_eq!(
@@ -491,6 +493,12 @@ mod tests {
             Some(EventType::PersistentAbsence)
         );
         assert_eq!(event_for(Some(&stored(&poor)), &poor), None);
+        // Exactly 90% is not persistent absence; one session fewer is.
+        assert_eq!(event_for(None, &attendance(90)), None);
+        assert_eq!(
+            event_for(None, &attendance(89)),
+            Some(EventType::PersistentAbsence)
+        );
     }
 
     #[test]

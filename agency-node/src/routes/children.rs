@@ -41,7 +41,7 @@ pub async fn upsert_child(
         local_id: &local_id,
         child: &child,
     };
-    writes::validate(&write, state.agency_kind)?;
+    writes::validate(&write)?;
     let written = write_one(&state, &caller, &req, move |c, writer| {
         writes::apply(
             c,
@@ -80,7 +80,6 @@ where
 {
     let pool = state.pool.clone();
     let system = caller.member_id.clone();
-    let holder = state.agency_kind;
     let matching_key = state.matching_key.clone();
     let correlation_id = audit::correlation_of(req);
     let state = state.clone();
@@ -88,7 +87,6 @@ where
         let mut conn = pool.get().map_err(crate::db::DbError::from)?;
         let writer = writes::Writer {
             system: &system,
-            holder,
             correlation_id: &correlation_id,
             raise_within_days: state.notifications.raise_within_days,
             earliest_school_day: Some(&state.earliest_school_day),
@@ -155,14 +153,11 @@ pub async fn upsert_record(
 ) -> Result<HttpResponse, ApiError> {
     let local_id = local_id.into_inner();
     let record = writes::parse_record(&body, state.agency_kind)?;
-    writes::validate(
-        &Write::Record {
-            local_id: &local_id,
-            record: &record,
-            expect: Expect::Anything,
-        },
-        state.agency_kind,
-    )?;
+    writes::validate(&Write::Record {
+        local_id: &local_id,
+        record: &record,
+        expect: Expect::Anything,
+    })?;
     let written = write_one(&state, &caller, &req, move |c, writer| {
         writes::apply(
             c,

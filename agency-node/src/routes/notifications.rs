@@ -100,7 +100,7 @@ pub async fn publish(
                 category: event.category,
                 occurred_at: event.occurred_at,
                 impact: &event.impact,
-                details: &event.details,
+                details: &event.details.to_string(),
                 source_system_id: None,
             },
             writer.earliest_school_day,

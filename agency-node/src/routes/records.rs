@@ -11,8 +11,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 use diesel::Connection;
 use schemas::{
-    BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, Problem, Record,
-    RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
+    BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, CheckedRecord,
+    ChildUpsert, Problem, Record, RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -130,14 +130,11 @@ pub async fn put_record(
         Err(e) => return Err(e),
     };
     let expect = expectation(&req)?;
-    writes::validate(
-        &Write::Record {
-            local_id: &local_id,
-            record: &record,
-            expect,
-        },
-        state.agency_kind,
-    )?;
+    writes::validate(&Write::Record {
+        local_id: &local_id,
+        record: &record,
+        expect,
+    })?;
     let written = write_one(&state, &caller, &req, move |c, writer| {
         writes::apply(
             c,
@@ -190,7 +187,7 @@ pub async fn retract_record(
         reason: &reason,
         expect,
     };
-    writes::validate(&write, state.agency_kind)?;
+    writes::validate(&write)?;
     write_one(&state, &caller, &req, move |c, writer| {
         writes::apply(
             c,
@@ -207,25 +204,79 @@ pub async fn retract_record(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A batch item as parsed: a record in it already checked, once.
+enum Item {
+    Child {
+        local_id: String,
+        child: ChildUpsert,
+    },
+    Record {
+        local_id: String,
+        record: CheckedRecord,
+    },
+    Retract {
+        local_id: String,
+        source_system_id: String,
+        reason: String,
+    },
+}
+
+impl Item {
+    /// The write the item asks for; a batch does not use `If-Match`.
+    fn write(&self) -> Write<'_> {
+        match self {
+            Item::Child { local_id, child } => Write::Child { local_id, child },
+            Item::Record { local_id, record } => Write::Record {
+                local_id,
+                record,
+                expect: Expect::Anything,
+            },
+            Item::Retract {
+                local_id,
+                source_system_id,
+                reason,
+            } => Write::Retract {
+                local_id,
+                source_system_id,
+                reason,
+                expect: Expect::Anything,
+            },
+        }
+    }
+}
+
 /// One batch item. A record is parsed field by field, so a bad one names every invalid
 /// field (as a single upsert would); the other operations are plain serde.
-fn parse_item(
-    value: serde_json::Value,
-    holder: schemas::AgencyKind,
-) -> Result<BatchOperation, ApiError> {
+fn parse_item(value: serde_json::Value, holder: schemas::AgencyKind) -> Result<Item, ApiError> {
     if value.get("op").and_then(|op| op.as_str()) == Some("upsert_record")
         && let (Some(local_id), Some(record)) = (
             value.get("local_id").and_then(|id| id.as_str()),
             value.get("record"),
         )
     {
-        return Ok(BatchOperation::UpsertRecord {
+        return Ok(Item::Record {
             local_id: local_id.to_owned(),
             record: writes::parse_record(record, holder)?,
         });
     }
-    serde_json::from_value::<BatchOperation>(value)
-        .map_err(|e| ApiError::Invalid(vec![schemas::FieldError::new("item", e.to_string())]))
+    let op = serde_json::from_value::<BatchOperation>(value)
+        .map_err(|e| ApiError::Invalid(vec![schemas::FieldError::new("item", e.to_string())]))?;
+    Ok(match op {
+        BatchOperation::UpsertChild { local_id, child } => Item::Child { local_id, child },
+        BatchOperation::UpsertRecord { local_id, record } => Item::Record {
+            local_id,
+            record: record.check(holder).map_err(ApiError::Invalid)?,
+        },
+        BatchOperation::RetractRecord {
+            local_id,
+            source_system_id,
+            reason,
+        } => Item::Retract {
+            local_id,
+            source_system_id,
+            reason,
+        },
+    })
 }
 
 /// Most operations one batch may carry.
@@ -295,28 +346,9 @@ pub async fn batch(
             .into_iter()
             .enumerate()
             .map(|(index, value)| {
-                let result = parse_item(value, holder).and_then(|op| {
-                    let write = match &op {
-                        BatchOperation::UpsertChild { local_id, child } => {
-                            Write::Child { local_id, child }
-                        }
-                        BatchOperation::UpsertRecord { local_id, record } => Write::Record {
-                            local_id,
-                            record,
-                            expect: Expect::Anything,
-                        },
-                        BatchOperation::RetractRecord {
-                            local_id,
-                            source_system_id,
-                            reason,
-                        } => Write::Retract {
-                            local_id,
-                            source_system_id,
-                            reason,
-                            expect: Expect::Anything,
-                        },
-                    };
-                    writes::validate(&write, holder)?;
+                let result = parse_item(value, holder).and_then(|item| {
+                    let write = item.write();
+                    writes::validate(&write)?;
                     // A savepoint per item: a failure undoes that item only.
                     c.transaction(|c| writes::apply(c, writer, &write))
                 });

@@ -74,9 +74,16 @@ pub fn load(
     let mut written = BTreeMap::new();
     for (node, url) in &federation.database_urls {
         progress.start(node);
+        let kind = federation
+            .plan
+            .nodes
+            .iter()
+            .find(|n| &n.id == node)
+            .map(|n| n.kind)
+            .with_context(|| format!("{node} is not in the plan"))?;
         let pool = agency_node::db::connect(url).with_context(|| format!("opening {url}"))?;
         let mut conn = pool.get()?;
-        let count = agency_node::db::write(&mut conn, |conn| {
+        let count = agency_node::db::write_with(&mut conn, |conn| -> anyhow::Result<usize> {
             let mut count = 0;
             for holding in children
                 .iter()
@@ -86,10 +93,15 @@ pub fn load(
                 let (row, _) =
                     agency_node::db::children::upsert(conn, &holding.local_id, &holding.child)?;
                 for record in &holding.records {
+                    // Checked as the integration API checks it: storage takes only
+                    // checked records.
+                    let record = record.clone().check(kind).map_err(|errors| {
+                        anyhow::anyhow!("{}: {errors:?}", record.source_system_id)
+                    })?;
                     agency_node::db::records::upsert(
                         conn,
                         &row.id,
-                        record,
+                        &record,
                         agency_node::db::records::Expect::Anything,
                     )?;
                 }
