@@ -37,7 +37,7 @@ pub struct AppState {
     /// The secret the gateway signs deliveries to this node with.
     pub webhook_secret: Option<trust::webhook::WebhookSecret>,
     /// The locator key and the filter's target false-positive rate, when configured.
-    pub locator: Option<(trust::locator::LocatorKey, f64)>,
+    pub locator: Option<(locator::LocatorKey, f64)>,
     /// Seals and opens the candidate tokens of `candidates` answers.
     pub candidates: crate::confirm::CandidateSealer,
 }
@@ -141,7 +141,7 @@ impl Application {
             Some(l) => {
                 let text = std::fs::read_to_string(&l.key_file)
                     .with_context(|| format!("reading the locator key {}", l.key_file.display()))?;
-                let key = trust::locator::LocatorKey::from_base64(&text)?;
+                let key = locator::LocatorKey::from_base64(&text)?;
                 anyhow::ensure!(
                     l.false_positive_rate > 0.0 && l.false_positive_rate < 0.5,
                     "[locator] false_positive_rate must be between 0 and 0.5"

@@ -17,7 +17,7 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use trust::DirectoryHandle;
-use trust::locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
+use locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 
 /// `[locator]` in the gateway's configuration. Without the section the gateway asks every
 /// node (the default, right for a small federation).

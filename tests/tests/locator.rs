@@ -6,7 +6,7 @@
 use base64::Engine;
 use federation_tests::{Call, Options, spawn_federation};
 use serde_json::Value;
-use trust::locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
+use locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 
 fn tokens_of(key: &LocatorKey, child: &schemas::ChildUpsert) -> Vec<Token> {
     let d = &child.demographics;

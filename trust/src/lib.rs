@@ -6,7 +6,6 @@
 pub mod directory;
 pub mod http;
 pub mod limits;
-pub mod locator;
 pub mod metrics;
 pub mod seal;
 pub mod settings;

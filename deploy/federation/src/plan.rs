@@ -266,7 +266,7 @@ impl Federation {
         // One locator key for the federation: nodes key their filters with it, gateways
         // their lookups.
         let locator_key = root.join("locator.key");
-        write(&locator_key, &trust::locator::LocatorKey::generate()?)?;
+        write(&locator_key, &locator::LocatorKey::generate()?)?;
         let mut node_configs = BTreeMap::new();
         let mut database_urls = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
