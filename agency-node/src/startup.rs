@@ -5,16 +5,14 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::disclosure::Policy;
 use crate::notifications::calendar::SchoolCalendar;
-use crate::routes;
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{App, HttpServer, web};
+use actix_web::dev::ServerHandle;
+use actix_web::web;
 use anyhow::Context;
 use schemas::{AgencyId, AgencyKind, MemberRole};
 use std::net::TcpListener;
 use std::time::Duration;
 use trust::DirectoryHandle;
 use trust::tls::ClientAuth;
-use utoipa_swagger_ui::SwaggerUi;
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -28,7 +26,7 @@ pub struct AppState {
     /// children's keyed encodings current and, in keyed mode, answers keyed queries.
     pub matching_key: Option<std::sync::Arc<crate::matching::MatchingKey>>,
     pub policy: Policy,
-    pub limiter: trust::limits::RateLimiter,
+    pub limiter: service::limits::RateLimiter,
     pub notifications: crate::notifications::NotificationSettings,
     /// The earliest any school day starts: the sender's Encompass deadline.
     pub earliest_school_day: SchoolCalendar,
@@ -42,23 +40,28 @@ pub struct AppState {
     pub candidates: crate::confirm::CandidateSealer,
 }
 
+impl service::caller::Gatekeeper for AppState {
+    fn directory(&self) -> &DirectoryHandle {
+        &self.directory
+    }
+
+    fn limiter(&self) -> &service::limits::RateLimiter {
+        &self.limiter
+    }
+}
+
 pub struct Application {
-    port: u16,
-    server: Server,
+    http: service::server::Listening,
     worker: Option<crate::notifications::worker::Worker>,
 }
 
 /// Largest JSON body the node accepts.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-/// Largest batch body: 50,000 records of about a kilobyte.
-const BATCH_BODY_LIMIT: usize = 64 * 1024 * 1024;
-
 impl Application {
     /// Binds `server.listen` and builds the server.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&settings.server.listen)
-            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let listener = service::server::bind(&settings.server)?;
         Self::build_with_listener(settings, listener)
     }
 
@@ -168,8 +171,7 @@ impl Application {
             )?
         };
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
-        let port = listener.local_addr()?.port();
-        let metrics = web::Data::new(trust::metrics::Metrics::new("agency-node"));
+        let metrics = web::Data::new(service::metrics::Metrics::new("agency-node"));
         let state = web::Data::new(AppState {
             agency_id: settings.agency.id.clone(),
             agency_kind: settings.agency.kind,
@@ -178,7 +180,7 @@ impl Application {
             matching: settings.matching.clone(),
             matching_key,
             policy,
-            limiter: trust::limits::RateLimiter::new(settings.limits),
+            limiter: service::limits::RateLimiter::new(settings.limits),
             notifications: settings.notifications.clone(),
             earliest_school_day,
             locator,
@@ -186,95 +188,43 @@ impl Application {
             webhook_secret,
             candidates,
         });
-        let openapi = crate::openapi::document();
-        let routes = web::Data::new(trust::http::RouteTable::new(
-            serde_json::to_value(&openapi)
-                .map(|doc| schemas::openapi::route_methods(&doc))
-                .unwrap_or_default(),
-        ));
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(actix_web::middleware::from_fn(trust::metrics::observe))
-                .wrap(actix_web::middleware::Logger::new("%r %s %Dms"))
-                .app_data(state.clone())
-                .app_data(metrics.clone())
-                .app_data(trust::http::json_config(BODY_LIMIT))
-                .app_data(trust::http::query_config())
-                .app_data(trust::http::path_config())
-                .service(routes::health::healthz)
-                .service(routes::health::readyz)
-                .service(routes::health::metrics)
-                .service(routes::children::upsert_child)
-                .service(routes::children::get_child)
-                .service(routes::children::upsert_record)
-                .service(routes::children::list_records)
-                .service(routes::records::get_record)
-                .service(routes::records::put_record)
-                .service(routes::records::retract_record)
-                .service(routes::records::changes)
-                .service(
-                    web::resource("/v1/batch")
-                        .app_data(trust::http::json_config(BATCH_BODY_LIMIT))
-                        .route(web::post().to(routes::records::batch)),
-                )
-                .service(routes::children::record_consent)
-                .service(routes::children::list_consents)
-                .service(routes::audit::verify)
-                .service(routes::audit::release)
-                .service(routes::federation::access_report)
-                .service(routes::federation::match_child)
-                .service(routes::federation::match_child_keyed)
-                .service(routes::federation::confirm_candidate)
-                .service(routes::federation::child_records)
-                .service(routes::notifications::publish)
-                .service(routes::notifications::outbox)
-                .service(routes::notifications::outbox_event)
-                .service(routes::notifications::replay)
-                .service(routes::notifications::inbox)
-                .service(routes::notifications::acknowledge)
-                .service(routes::notifications::subscriptions)
-                .service(routes::notifications::set_subscription)
-                .service(routes::notifications::offer)
-                .service(routes::notifications::receive)
-                .service(routes::notifications::acknowledged)
-                .service(routes::federation::locator_filter)
-                .app_data(routes.clone())
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
-                .default_service(web::to(trust::http::not_found))
-        })
-        .on_connect(trust::http::capture_peer_certificate)
-        .shutdown_timeout(10);
-        if let Some(workers) = settings.server.workers {
-            server = server.workers(workers.max(1));
-        }
-        let server = server.listen_rustls_0_23(listener, tls)?.run();
+        let http = service::server::start(
+            service::server::Service {
+                state,
+                metrics,
+                operations: crate::routes::operations,
+                openapi: crate::openapi::document(),
+                body_limit: BODY_LIMIT,
+            },
+            &settings.server,
+            tls,
+            listener,
+        )?;
+        let port = http.port();
         tracing::info!(agency = %settings.agency.id, port, "agency node listening");
-        Ok(Self {
-            port,
-            server,
-            worker,
-        })
+        Ok(Self { http, worker })
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.http.port()
     }
 
     pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+        self.http.handle()
     }
 
     /// Serves until stopped; the notification worker runs alongside and stops with the
     /// server (what it had not finished stays in the outbox for the next start).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let server = self.http.server();
         match self.worker {
             Some(worker) => {
                 tokio::select! {
-                    result = self.server => result,
+                    result = server => result,
                     () = worker.run() => Ok(()),
                 }
             }
-            None => self.server.await,
+            None => server.await,
         }
     }
 }

@@ -10,6 +10,7 @@
 use crate::upstream::Upstream;
 use base64::Engine;
 use futures::future::join_all;
+use locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 use schemas::{AgencyId, ChildQuery};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,7 +18,6 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use trust::DirectoryHandle;
-use locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 
 /// `[locator]` in the gateway's configuration. Without the section the gateway asks every
 /// node (the default, right for a small federation).

@@ -1,5 +1,4 @@
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 
 /// The gateway of the multi-agency child view federation.
 ///
@@ -8,13 +7,8 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
-    /// TOML configuration file. Every setting can be overridden by an environment
-    /// variable: GATEWAY__<SECTION>__<KEY>, e.g. GATEWAY__FEDERATION__NODE_TIMEOUT_MS.
-    #[arg(long, short, env = "GATEWAY_CONFIG", global = true)]
-    config: Option<PathBuf>,
-    /// Log format: `text` for people, `json` for log collectors.
-    #[arg(long, default_value = "text", global = true)]
-    log_format: String,
+    #[command(flatten)]
+    common: service::cli::Common,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -28,17 +22,16 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli: Cli = service::cli::parse(
+        "GATEWAY_CONFIG",
+        "TOML configuration file. Every setting can be overridden by an environment variable: \
+         GATEWAY__<SECTION>__<KEY>, e.g. GATEWAY__FEDERATION__NODE_TIMEOUT_MS",
+    );
     if let Some(Command::Openapi) = cli.command {
         print!("{}", gateway::openapi::openapi_json());
         return Ok(());
     }
-    trust::telemetry::init(&cli.log_format);
-    let settings = gateway::Settings::load(cli.config.as_deref())?;
-    actix_web::rt::System::new().block_on(async move {
-        gateway::Application::build(settings)?
-            .run_until_stopped()
-            .await?;
-        Ok(())
-    })
+    cli.common.init_logging();
+    let settings = gateway::Settings::load(cli.common.config.as_deref())?;
+    service::cli::serve(|| Ok(gateway::Application::build(settings)?.run_until_stopped()))
 }

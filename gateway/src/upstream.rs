@@ -130,7 +130,7 @@ impl Breaker {
 /// lists it (so one member cannot stand in for another), kept alive and reused; and a
 /// circuit breaker per node.
 pub struct Upstream {
-    metrics: Arc<trust::metrics::Metrics>,
+    metrics: Arc<service::metrics::Metrics>,
     tls: trust::tls::TlsFiles,
     directory: trust::DirectoryHandle,
     connect_timeout: Duration,
@@ -141,7 +141,7 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(
-        metrics: Arc<trust::metrics::Metrics>,
+        metrics: Arc<service::metrics::Metrics>,
         tls: trust::tls::TlsFiles,
         directory: trust::DirectoryHandle,
         connect_timeout: Duration,
@@ -233,7 +233,7 @@ pub struct NodeClient<'a> {
     http: Result<Client, Failure>,
     breaker: Arc<Breaker>,
     node: AgencyId,
-    metrics: Arc<trust::metrics::Metrics>,
+    metrics: Arc<service::metrics::Metrics>,
     pub base_url: &'a str,
     pub token: &'a str,
     pub deadline: Duration,

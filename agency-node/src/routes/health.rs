@@ -1,18 +1,11 @@
+//! The node's operations for its orchestrator: liveness, readiness (the database answers)
+//! and Prometheus metrics.
+
 use crate::startup::AppState;
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
-/// Liveness: the process is up.
-///
-/// Answers `200` while the process runs, whatever the state of its dependencies; for an
-/// orchestrator's liveness probe. Needs no credentials.
-#[utoipa::path(tag = "operations", security(()), responses(
-    (status = 200, description = "The node is running", body = Object, example = json!({"status": "ok"}))
-))]
-#[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
-}
+service::liveness!("The node is running");
 
 /// Readiness: the database answers.
 ///
@@ -34,11 +27,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     .flatten();
     match ready {
         Some(children) => HttpResponse::Ok().json(json!({"status": "ready", "children": children})),
-        None => trust::http::problem_response(&schemas::Problem::new(
-            "database-unavailable",
-            "The node cannot reach its database",
-            503,
-        )),
+        None => {
+            service::health::not_ready("database-unavailable", "The node cannot reach its database")
+        }
     }
 }
 
@@ -55,7 +46,7 @@ http_requests_total{route=\"/v1/batch\",method=\"POST\",status=\"200\"} 3
 ))]
 #[get("/metrics")]
 pub async fn metrics(
-    metrics: web::Data<trust::metrics::Metrics>,
+    metrics: web::Data<service::metrics::Metrics>,
     state: web::Data<crate::startup::AppState>,
 ) -> HttpResponse {
     let pool = state.pool.clone();

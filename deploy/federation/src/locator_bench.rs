@@ -10,11 +10,11 @@
 //! kept in memory, never the population.
 
 use chrono::{Datelike, Duration as Days, NaiveDate};
+use locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
-use locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 
 /// What `federation bench locator` is asked to do.
 #[derive(Debug, Clone)]

@@ -377,7 +377,7 @@ fn main() -> anyhow::Result<()> {
             database,
             locator,
         } => {
-            trust::telemetry::init("text");
+            service::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -455,7 +455,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::RunNode { config, log_format } => {
-            trust::telemetry::init(&log_format);
+            service::telemetry::init(&log_format);
             let settings = agency_node::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
                 agency_node::Application::build(settings)?
@@ -599,7 +599,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::RunGateway { config, log_format } => {
-            trust::telemetry::init(&log_format);
+            service::telemetry::init(&log_format);
             let settings = gateway::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
                 gateway::Application::build(settings)?

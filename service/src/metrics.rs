@@ -1,7 +1,6 @@
-//! Prometheus metrics and W3C trace context for every service: request counts and
-//! latency histograms per route, upstream calls per node (gateway), and a `traceparent`
-//! on every request and response, so one id follows a read from gateway to nodes to the
-//! audit.
+//! Prometheus metrics for every service: request counts and latency histograms per route,
+//! upstream calls per node (gateway), and the middleware that records each request and
+//! gives it a W3C `traceparent` ([`crate::trace`]).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -173,31 +172,6 @@ impl Metrics {
     }
 }
 
-/// A valid W3C `traceparent`, or `None`.
-pub fn valid_traceparent(value: &str) -> Option<&str> {
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    match parts.as_slice() {
-        [version, trace, parent, flags]
-            if hex(version, 2)
-                && hex(trace, 32)
-                && hex(parent, 16)
-                && hex(flags, 2)
-                && *trace != "00000000000000000000000000000000" =>
-        {
-            Some(value)
-        }
-        _ => None,
-    }
-}
-
-/// A new `traceparent` with a random trace id.
-pub fn new_traceparent() -> String {
-    let trace = uuid::Uuid::new_v4().simple().to_string();
-    let parent = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{trace}-{parent}-01")
-}
-
 /// Middleware: gives every request a `traceparent` (the caller's if valid, else a new
 /// one) that handlers, audit and upstream calls read, echoes it on the response, and
 /// records the request in the service's [`Metrics`] (from app data).
@@ -211,9 +185,9 @@ pub async fn observe(
         .headers()
         .get(&name)
         .and_then(|v| v.to_str().ok())
-        .and_then(valid_traceparent)
+        .and_then(crate::trace::valid_traceparent)
         .map(str::to_owned)
-        .unwrap_or_else(new_traceparent);
+        .unwrap_or_else(crate::trace::new_traceparent);
     if let Ok(value) = HeaderValue::from_str(&traceparent) {
         req.headers_mut().insert(name.clone(), value);
     }
@@ -236,18 +210,6 @@ pub async fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn traceparent_validation() {
-        assert!(valid_traceparent(&new_traceparent()).is_some());
-        assert!(
-            valid_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_some()
-        );
-        assert!(
-            valid_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01").is_none()
-        );
-        assert!(valid_traceparent("garbage").is_none());
-    }
 
     #[test]
     fn exposition_counts_and_buckets() {
