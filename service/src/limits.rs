@@ -1,10 +1,17 @@
-//! Per-member rate limits: a token bucket per key (a member id, or an agency), so one
-//! member's flood does not starve the others. Refusals carry how long to wait.
+//! Per-member rate limits: a quota per key (a member id, or an agency), so one member's
+//! flood does not starve the others. Refusals say how long to wait, which the services
+//! answer as 429 with `Retry-After`.
+//!
+//! The limiter is `governor`'s keyed GCRA limiter: a sustained rate and a burst, the same
+//! admission as a token bucket of `burst` tokens refilled at `per_second`.
 
+use governor::Quota;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,84 +41,79 @@ impl Default for RateLimitSettings {
     }
 }
 
-struct Bucket {
-    tokens: f64,
-    at: Instant,
+impl RateLimitSettings {
+    /// The quota: one request every `1 / per_second` (at least 0.001 per second), `burst`
+    /// at once (at least 1).
+    fn quota(&self) -> Quota {
+        let period = Duration::try_from_secs_f64(1.0 / self.per_second.max(0.001))
+            .ok()
+            .filter(|p| !p.is_zero())
+            .unwrap_or(Duration::from_nanos(1));
+        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
+        Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(burst)
+    }
 }
 
-pub struct RateLimiter {
-    settings: RateLimitSettings,
-    buckets: Mutex<HashMap<String, Bucket>>,
+type Keyed<C> = governor::RateLimiter<
+    String,
+    DashMapStateStore<String>,
+    C,
+    NoOpMiddleware<<C as Clock>::Instant>,
+>;
+
+pub struct RateLimiter<C: Clock = DefaultClock> {
+    limiter: Keyed<C>,
 }
 
 impl RateLimiter {
     pub fn new(settings: RateLimitSettings) -> Self {
+        Self::with_clock(settings, DefaultClock::default())
+    }
+}
+
+impl<C: Clock> RateLimiter<C> {
+    fn with_clock(settings: RateLimitSettings, clock: C) -> Self {
         Self {
-            settings,
-            buckets: Mutex::new(HashMap::new()),
+            limiter: governor::RateLimiter::dashmap_with_clock(settings.quota(), clock),
         }
     }
 
-    /// Takes one token for `key`, or says how long until one is available.
+    /// Takes one request's worth of `key`'s quota, or says how long until there is one.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
-        self.check_at(key, Instant::now())
-    }
-
-    fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let rate = self.settings.per_second.max(0.001);
-        let burst = f64::from(self.settings.burst.max(1));
-        let mut buckets = match self.buckets.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
-            tokens: burst,
-            at: now,
-        });
-        let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / rate))
-        }
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
 
     #[test]
     fn a_burst_then_the_sustained_rate_per_key() {
-        let limiter = RateLimiter::new(RateLimitSettings {
-            per_second: 2.0,
-            burst: 3,
-        });
-        let t0 = Instant::now();
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(
+            RateLimitSettings {
+                per_second: 2.0,
+                burst: 3,
+            },
+            clock.clone(),
+        );
         for _ in 0..3 {
-            assert!(limiter.check_at("a", t0).is_ok());
+            assert!(limiter.check("a").is_ok());
         }
-        let wait = limiter.check_at("a", t0).unwrap_err();
+        let wait = limiter.check("a").unwrap_err();
         assert!(
             wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
             "{wait:?}"
         );
-        assert!(
-            limiter.check_at("b", t0).is_ok(),
-            "other members are unaffected"
-        );
-        assert!(
-            limiter
-                .check_at("a", t0 + Duration::from_millis(500))
-                .is_ok()
-        );
-        assert!(
-            limiter
-                .check_at("a", t0 + Duration::from_millis(500))
-                .is_err()
-        );
+        assert!(limiter.check("b").is_ok(), "other members are unaffected");
+        clock.advance(Duration::from_millis(500));
+        assert!(limiter.check("a").is_ok());
+        assert!(limiter.check("a").is_err());
     }
 }
