@@ -38,6 +38,8 @@ pub struct AppState {
     pub locator: Option<(locator::LocatorKey, f64)>,
     /// Seals and opens the candidate tokens of `candidates` answers.
     pub candidates: crate::confirm::CandidateSealer,
+    /// The outbox and at-risk gauges `/metrics` sets from the database.
+    pub notification_gauges: crate::routes::health::NotificationGauges,
 }
 
 impl service::caller::Gatekeeper for AppState {
@@ -171,7 +173,10 @@ impl Application {
             )?
         };
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
-        let metrics = web::Data::new(service::metrics::Metrics::new("agency-node"));
+        let notification_gauges = crate::routes::health::NotificationGauges::default();
+        let metrics = web::Data::new(service::metrics::Metrics::new("agency-node", |registry| {
+            notification_gauges.register(registry)
+        }));
         let state = web::Data::new(AppState {
             agency_id: settings.agency.id.clone(),
             agency_kind: settings.agency.kind,
@@ -187,6 +192,7 @@ impl Application {
             school_calendar,
             webhook_secret,
             candidates,
+            notification_gauges,
         });
         let http = service::server::start(
             service::server::Service {

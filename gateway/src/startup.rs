@@ -86,9 +86,15 @@ impl Application {
             Some(l) => Some(std::sync::Arc::new(crate::locator::Locator::load(l)?)),
             None => None,
         };
-        let metrics = web::Data::new(service::metrics::Metrics::new("gateway"));
+        let upstream_metrics = crate::upstream::UpstreamMetrics::default();
+        let metrics = web::Data::new(service::metrics::Metrics::new("gateway", |registry| {
+            upstream_metrics.register(registry);
+            if let Some(locator) = &locator {
+                locator.register_metrics(registry);
+            }
+        }));
         let http = crate::upstream::Upstream::new(
-            metrics.clone().into_inner(),
+            upstream_metrics,
             settings.tls.clone(),
             directory.clone(),
             Duration::from_millis(settings.federation.connect_timeout_ms),

@@ -1,174 +1,116 @@
-//! Prometheus metrics for every service: request counts and latency histograms per route,
-//! upstream calls per node (gateway), and the middleware that records each request and
-//! gives it a W3C `traceparent` ([`crate::trace`]).
+//! Prometheus metrics for every service: one registry per service holding the request
+//! counts and latency histograms per route that every service records, and the families a
+//! service registers for itself (upstream calls, breakers, outbox, locator). The
+//! middleware that records each request also gives it a W3C `traceparent`
+//! ([`crate::trace`]).
+//!
+//! The registry and its exposition are `prometheus-client`'s (the Prometheus text format
+//! 0.0.4, as `GET /metrics` has always answered).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, web};
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use actix_web::{Error, HttpResponse, web};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use std::time::{Duration, Instant};
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [
+const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-#[derive(Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// Latency histograms, one per label set, with the buckets every service uses.
+pub type Latency<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// A family of latency histograms.
+pub fn latency<L: EncodeLabelSet + Clone + std::hash::Hash + Eq>() -> Latency<L> {
+    Family::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS))
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                self.counts[i] += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += seconds;
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels},le=\"{bound}\"}} {}",
-                self.counts[i]
-            );
-        }
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
-        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
-    }
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    service: String,
+    route: String,
+    method: String,
+    status: u16,
 }
 
-#[derive(Default)]
-struct Inner {
-    /// (route, method, status) → count
-    requests: BTreeMap<(String, String, u16), u64>,
-    /// route → latency
-    latency: BTreeMap<String, Histogram>,
-    /// (node, outcome) → count
-    upstream: BTreeMap<(String, String), u64>,
-    /// node → latency
-    upstream_latency: BTreeMap<String, Histogram>,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    service: String,
+    route: String,
 }
 
+/// A service's metrics registry.
 pub struct Metrics {
     service: String,
-    inner: Mutex<Inner>,
-}
-
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Latency<RouteLabels>,
 }
 
 impl Metrics {
-    pub fn new(service: &str) -> Self {
+    /// The registry of `service`: the request families every service has, then whatever
+    /// `register` adds.
+    pub fn new(service: &str, register: impl FnOnce(&mut Registry)) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = latency::<RouteLabels>();
+        registry.register(
+            "http_requests",
+            "Requests answered, by route template, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer, by route template",
+            latency.clone(),
+        );
+        register(&mut registry);
         Self {
             service: service.to_owned(),
-            inner: Mutex::new(Inner::default()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        match self.inner.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
+            registry,
+            requests,
+            latency,
         }
     }
 
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let mut inner = self.lock();
-        *inner
-            .requests
-            .entry((route.to_owned(), method.to_owned(), status))
-            .or_default() += 1;
-        inner
-            .latency
-            .entry(route.to_owned())
-            .or_default()
+        self.requests
+            .get_or_create(&RequestLabels {
+                service: self.service.clone(),
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                service: self.service.clone(),
+                route: route.to_owned(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 
-    /// One call from the gateway to a node: `outcome` is `ok`, `not_found`, `timeout`,
-    /// `unavailable` or `error`.
-    pub fn observe_upstream(&self, node: &str, outcome: &str, elapsed: Duration) {
-        let mut inner = self.lock();
-        *inner
-            .upstream
-            .entry((node.to_owned(), outcome.to_owned()))
-            .or_default() += 1;
-        inner
-            .upstream_latency
-            .entry(node.to_owned())
-            .or_default()
-            .observe(elapsed.as_secs_f64());
+    /// The Prometheus text exposition of every registered family.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail; a family that fails to encode is left out.
+        let _ = prometheus_text::encode(&mut text, &self.registry);
+        text
     }
 
-    /// The Prometheus text exposition, with `extra` (service-specific gauges) appended.
-    pub fn render(&self, extra: &str) -> String {
-        let inner = self.lock();
-        let service = escape(&self.service);
-        let mut out = String::new();
-        out.push_str(
-            "# HELP http_requests_total Requests answered, by route template, method and status.\n",
-        );
-        out.push_str("# TYPE http_requests_total counter\n");
-        for ((route, method, status), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "http_requests_total{{service=\"{service}\",route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
-                escape(route),
-                escape(method)
-            );
-        }
-        out.push_str("# HELP http_request_duration_seconds Time to answer, by route template.\n");
-        out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        for (route, h) in &inner.latency {
-            h.render(
-                &mut out,
-                "http_request_duration_seconds",
-                &format!("service=\"{service}\",route=\"{}\"", escape(route)),
-            );
-        }
-        if !inner.upstream.is_empty() {
-            out.push_str(
-                "# HELP upstream_requests_total Calls to agency nodes, by node and outcome.\n",
-            );
-            out.push_str("# TYPE upstream_requests_total counter\n");
-            for ((node, outcome), n) in &inner.upstream {
-                let _ = writeln!(
-                    out,
-                    "upstream_requests_total{{node=\"{}\",outcome=\"{}\"}} {n}",
-                    escape(node),
-                    escape(outcome)
-                );
-            }
-            out.push_str(
-                "# HELP upstream_request_duration_seconds Time for a node to answer, by node.\n",
-            );
-            out.push_str("# TYPE upstream_request_duration_seconds histogram\n");
-            for (node, h) in &inner.upstream_latency {
-                h.render(
-                    &mut out,
-                    "upstream_request_duration_seconds",
-                    &format!("node=\"{}\"", escape(node)),
-                );
-            }
-        }
-        out.push_str(extra);
-        out
+    /// The answer to `GET /metrics`.
+    pub fn respond(&self) -> HttpResponse {
+        HttpResponse::Ok()
+            .content_type(prometheus_text::CONTENT_TYPE)
+            .body(self.encode())
     }
 }
 
@@ -213,7 +155,7 @@ mod tests {
 
     #[test]
     fn exposition_counts_and_buckets() {
-        let m = Metrics::new("gateway");
+        let m = Metrics::new("gateway", |_| {});
         m.observe_request("/v1/children:search", "POST", 200, Duration::from_millis(3));
         m.observe_request(
             "/v1/children:search",
@@ -221,14 +163,18 @@ mod tests {
             200,
             Duration::from_millis(30),
         );
-        m.observe_upstream("police", "timeout", Duration::from_secs(2));
-        let text = m.render("");
-        assert!(text.contains("http_requests_total{service=\"gateway\",route=\"/v1/children:search\",method=\"POST\",status=\"200\"} 2"), "{text}");
-        assert!(text.contains("le=\"0.005\"} 1"), "{text}");
-        assert!(text.contains("le=\"+Inf\"} 2"), "{text}");
+        let text = m.encode();
         assert!(
-            text.contains("upstream_requests_total{node=\"police\",outcome=\"timeout\"} 1"),
+            text.contains("# TYPE http_requests_total counter\n"),
             "{text}"
         );
+        assert!(text.contains("http_requests_total{service=\"gateway\",route=\"/v1/children:search\",method=\"POST\",status=\"200\"} 2"), "{text}");
+        assert!(
+            text.contains("# TYPE http_request_duration_seconds histogram\n"),
+            "{text}"
+        );
+        assert!(text.contains("le=\"0.005\"} 1"), "{text}");
+        assert!(text.contains("le=\"+Inf\"} 2"), "{text}");
+        assert!(text.contains("http_request_duration_seconds_count{service=\"gateway\",route=\"/v1/children:search\"} 2"), "{text}");
     }
 }

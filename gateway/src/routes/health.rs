@@ -53,24 +53,9 @@ pub async fn metrics(
     state: web::Data<AppState>,
     metrics: web::Data<service::metrics::Metrics>,
 ) -> HttpResponse {
-    let mut extra = String::from(
-        "# HELP upstream_breaker_state Circuit breaker per node: 0 closed, 1 half-open, 2 open.\n\
-         # TYPE upstream_breaker_state gauge\n",
-    );
-    for (node, s) in state.http.breaker_states() {
-        let value = match s {
-            crate::upstream::BreakerState::Closed => 0,
-            crate::upstream::BreakerState::HalfOpen => 1,
-            crate::upstream::BreakerState::Open => 2,
-        };
-        extra.push_str(&format!(
-            "upstream_breaker_state{{node=\"{node}\"}} {value}\n"
-        ));
-    }
+    state.http.export_breaker_states();
     if let Some(locator) = &state.locator {
-        extra.push_str(&locator.render_metrics());
+        locator.export_metrics();
     }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(metrics.render(&extra))
+    metrics.respond()
 }
