@@ -448,7 +448,15 @@ impl NodeClient<'_> {
             return self.unbuilt();
         };
         let timestamp = chrono::Utc::now().timestamp();
-        let signature = secret.sign(id, timestamp, &body);
+        let signature = match secret.sign(id, timestamp, &body) {
+            Ok(signature) => signature,
+            Err(e) => {
+                return Outcome {
+                    result: Err(Failure::Error(e.to_string())),
+                    elapsed: Duration::ZERO,
+                };
+            }
+        };
         let request = http
             .post(format!("{}{path}", self.base_url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
