@@ -1,17 +1,4 @@
-use clap::{Parser, Subcommand};
-
-/// An agency's node in the multi-agency child view federation.
-///
-/// Serves the agency's own records over HTTPS with mutual TLS: an integration face for
-/// the agency's systems and a federation face for gateways.
-#[derive(Parser)]
-#[command(version, about, long_about)]
-struct Cli {
-    #[command(flatten)]
-    common: service::cli::Common,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+use clap::Subcommand;
 
 #[derive(Subcommand)]
 enum Command {
@@ -63,13 +50,19 @@ enum AuditCommand {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli: Cli = service::cli::parse(
-        "AGENCY_NODE_CONFIG",
-        "TOML configuration file. Every setting can be overridden by an environment variable: \
-         AGENCY_NODE__<SECTION>__<KEY>, e.g. AGENCY_NODE__DATABASE__URL",
-    );
+    let cli = service::cli::parse::<Command>(&service::cli::Binary {
+        name: env!("CARGO_BIN_NAME"),
+        version: env!("CARGO_PKG_VERSION"),
+        about: "An agency's node in the multi-agency child view federation",
+        long_about: "An agency's node in the multi-agency child view federation.\n\n\
+            Serves the agency's own records over HTTPS with mutual TLS: an integration face for \
+            the agency's systems and a federation face for gateways.",
+        config_env: "AGENCY_NODE_CONFIG",
+        config_help: "TOML configuration file. Every setting can be overridden by an environment \
+            variable: AGENCY_NODE__<SECTION>__<KEY>, e.g. AGENCY_NODE__DATABASE__URL",
+    });
     if let Some(Command::Openapi) = cli.command {
-        print!("{}", agency_node::openapi::openapi_json());
+        print!("{}", agency_node::openapi::SPEC.json());
         return Ok(());
     }
     cli.common.init_logging();

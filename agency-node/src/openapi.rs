@@ -19,39 +19,30 @@ use utoipa::OpenApi;
         (name = "integration", description = "The agency's own systems write and read their records"),
         (name = "federation", description = "Gateways find children and read records for practitioners"),
         (name = "notifications", description = "Events this agency raises (outbox) and receives (inbox), and its subscriptions"),
-        (name = "operations", description = "Health and readiness"),
     )
 )]
 pub struct ApiDoc;
 
-/// The node's OpenAPI document, as committed in `openapi/agency-node.json`.
-pub fn openapi_json() -> String {
-    service::openapi::to_json(&document())
-}
+/// Served at `/openapi.json` and committed in `openapi/agency-node.json`.
+pub const SPEC: service::openapi::Spec =
+    service::openapi::Spec::new(ApiDoc::openapi, crate::routes::operations, conventions);
 
-/// The document served at `/openapi.json`: every operation of
-/// [`routes::operations`](crate::routes::operations), with the node's security schemes and
-/// the conventions of [`schemas::openapi::polish`].
-pub fn document() -> utoipa::openapi::OpenApi {
-    service::openapi::document(
-        ApiDoc::openapi(),
-        crate::routes::operations,
-        &service::openapi::Conventions {
-            mutual_tls: "Client certificate from the federation CA whose URI SAN \
-                (urn:agency:<member id>) is listed in the federation directory.",
-            practitioner_jwt: "The practitioner's EdDSA token from an issuer in the federation \
-                directory, forwarded by the gateway.",
-            errors: schemas::openapi::ServiceErrors {
-                rate_limited: service::problem::rate_limited_problem(
-                    "member",
-                    std::time::Duration::from_secs(1),
-                ),
-                unavailable: schemas::Problem::new(
-                    "unavailable",
-                    "The node cannot reach its database just now; retry shortly",
-                    503,
-                ),
-            },
+fn conventions() -> service::openapi::Conventions {
+    service::openapi::Conventions {
+        mutual_tls: "Client certificate from the federation CA whose URI SAN \
+            (urn:agency:<member id>) is listed in the federation directory.",
+        practitioner_jwt: "The practitioner's EdDSA token from an issuer in the federation \
+            directory, forwarded by the gateway.",
+        errors: schemas::openapi::ServiceErrors {
+            rate_limited: service::problem::rate_limited_problem(
+                "member",
+                std::time::Duration::from_secs(1),
+            ),
+            unavailable: schemas::Problem::new(
+                "unavailable",
+                "The node cannot reach its database just now; retry shortly",
+                503,
+            ),
         },
-    )
+    }
 }

@@ -10,7 +10,6 @@ use actix_web::web;
 use anyhow::Context;
 use schemas::{AgencyId, AgencyKind, MemberRole};
 use std::net::TcpListener;
-use std::time::Duration;
 use trust::DirectoryHandle;
 use trust::tls::ClientAuth;
 
@@ -43,12 +42,9 @@ pub struct AppState {
 }
 
 impl service::caller::Gatekeeper for AppState {
-    fn directory(&self) -> &DirectoryHandle {
-        &self.directory
-    }
-
-    fn limiter(&self) -> &service::limits::RateLimiter {
-        &self.limiter
+    fn gate(&self) -> service::caller::Gate<'_> {
+        let (directory, limiter) = (&self.directory, &self.limiter);
+        service::caller::Gate { directory, limiter }
     }
 }
 
@@ -70,10 +66,7 @@ impl Application {
     /// Builds the server on a listener the caller already bound (tests bind port 0
     /// first, so every address is known before anything starts).
     pub fn build_with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        trust::install_crypto_provider();
-        let directory = DirectoryHandle::load(&settings.directory.path)?;
-        {
-            let current = directory.get();
+        let directory = settings.directory.open(|current| {
             let me = current.member(&settings.agency.id).with_context(|| {
                 format!(
                     "the federation directory does not list this node '{}'",
@@ -85,10 +78,8 @@ impl Application {
                 "the federation directory lists '{}' with another role or kind",
                 settings.agency.id
             );
-        }
-        directory.watch(Duration::from_secs(
-            settings.directory.reload_seconds.max(1),
-        ));
+            Ok(())
+        })?;
         settings
             .matching
             .validate()
@@ -198,8 +189,7 @@ impl Application {
             service::server::Service {
                 state,
                 metrics,
-                operations: crate::routes::operations,
-                openapi: crate::openapi::document(),
+                spec: &crate::openapi::SPEC,
                 body_limit: BODY_LIMIT,
             },
             &settings.server,

@@ -1,17 +1,4 @@
-use clap::{Parser, Subcommand};
-
-/// The gateway of the multi-agency child view federation.
-///
-/// Finds a child at every agency node over mutual TLS and merges their answers into one
-/// view for a practitioner. Stores no children.
-#[derive(Parser)]
-#[command(version, about, long_about)]
-struct Cli {
-    #[command(flatten)]
-    common: service::cli::Common,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+use clap::Subcommand;
 
 #[derive(Subcommand)]
 enum Command {
@@ -22,13 +9,19 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli: Cli = service::cli::parse(
-        "GATEWAY_CONFIG",
-        "TOML configuration file. Every setting can be overridden by an environment variable: \
-         GATEWAY__<SECTION>__<KEY>, e.g. GATEWAY__FEDERATION__NODE_TIMEOUT_MS",
-    );
+    let cli = service::cli::parse::<Command>(&service::cli::Binary {
+        name: env!("CARGO_BIN_NAME"),
+        version: env!("CARGO_PKG_VERSION"),
+        about: "The gateway of the multi-agency child view federation",
+        long_about: "The gateway of the multi-agency child view federation.\n\n\
+            Finds a child at every agency node over mutual TLS and merges their answers into \
+            one view for a practitioner. Stores no children.",
+        config_env: "GATEWAY_CONFIG",
+        config_help: "TOML configuration file. Every setting can be overridden by an environment \
+            variable: GATEWAY__<SECTION>__<KEY>, e.g. GATEWAY__FEDERATION__NODE_TIMEOUT_MS",
+    });
     if let Some(Command::Openapi) = cli.command {
-        print!("{}", gateway::openapi::openapi_json());
+        print!("{}", gateway::openapi::SPEC.json());
         return Ok(());
     }
     cli.common.init_logging();

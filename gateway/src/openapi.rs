@@ -17,39 +17,30 @@ use utoipa::OpenApi;
     tags(
         (name = "children", description = "Search for a child and read their multi-agency view"),
         (name = "notifications", description = "Agency nodes route events to the agencies that hold the child"),
-        (name = "operations", description = "Health and readiness"),
     )
 )]
 pub struct ApiDoc;
 
-/// The gateway's OpenAPI document, as committed in `openapi/gateway.json`.
-pub fn openapi_json() -> String {
-    service::openapi::to_json(&document())
-}
+/// Served at `/openapi.json` and committed in `openapi/gateway.json`.
+pub const SPEC: service::openapi::Spec =
+    service::openapi::Spec::new(ApiDoc::openapi, crate::routes::operations, conventions);
 
-/// The document served at `/openapi.json`: every operation of
-/// [`routes::operations`](crate::routes::operations), with the gateway's security schemes
-/// and the conventions of [`schemas::openapi::polish`].
-pub fn document() -> utoipa::openapi::OpenApi {
-    service::openapi::document(
-        ApiDoc::openapi(),
-        crate::routes::operations,
-        &service::openapi::Conventions {
-            mutual_tls: "Agency nodes only: the node's client certificate from the federation CA, \
-                listed in the federation directory with role `node`.",
-            practitioner_jwt: "EdDSA-signed practitioner token with iss, sub, aud, exp, iat, jti, \
-                agency and role claims, from an issuer in the federation directory.",
-            errors: schemas::openapi::ServiceErrors {
-                rate_limited: service::problem::rate_limited_problem(
-                    "agency",
-                    std::time::Duration::from_secs(1),
-                ),
-                unavailable: schemas::Problem::new(
-                    "busy",
-                    "The gateway is answering as many requests as it can; retry shortly",
-                    503,
-                ),
-            },
+fn conventions() -> service::openapi::Conventions {
+    service::openapi::Conventions {
+        mutual_tls: "Agency nodes only: the node's client certificate from the federation CA, \
+            listed in the federation directory with role `node`.",
+        practitioner_jwt: "EdDSA-signed practitioner token with iss, sub, aud, exp, iat, jti, \
+            agency and role claims, from an issuer in the federation directory.",
+        errors: schemas::openapi::ServiceErrors {
+            rate_limited: service::problem::rate_limited_problem(
+                "agency",
+                std::time::Duration::from_secs(1),
+            ),
+            unavailable: schemas::Problem::new(
+                "busy",
+                "The gateway is answering as many requests as it can; retry shortly",
+                503,
+            ),
         },
-    )
+    }
 }

@@ -31,12 +31,9 @@ pub struct AppState {
 }
 
 impl service::caller::Gatekeeper for AppState {
-    fn directory(&self) -> &DirectoryHandle {
-        &self.directory
-    }
-
-    fn limiter(&self) -> &service::limits::RateLimiter {
-        &self.limiter
+    fn gate(&self) -> service::caller::Gate<'_> {
+        let (directory, limiter) = (&self.directory, &self.limiter);
+        service::caller::Gate { directory, limiter }
     }
 }
 
@@ -61,11 +58,7 @@ impl Application {
     /// Builds the server on a listener the caller already bound (tests bind port 0
     /// first, so every address is known before anything starts).
     pub fn build_with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        trust::install_crypto_provider();
-        let directory = DirectoryHandle::load(&settings.directory.path)?;
-        directory.watch(Duration::from_secs(
-            settings.directory.reload_seconds.max(1),
-        ));
+        let directory = settings.directory.open(|_| Ok(()))?;
         let key = std::fs::read_to_string(&settings.reference.key_file).with_context(|| {
             format!(
                 "reading the reference key {}",
@@ -131,8 +124,7 @@ impl Application {
             service::server::Service {
                 state,
                 metrics,
-                operations: crate::routes::operations,
-                openapi: crate::openapi::document(),
+                spec: &crate::openapi::SPEC,
                 body_limit: BODY_LIMIT,
             },
             &settings.server,

@@ -45,12 +45,16 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// What the caller checks need from a service's state.
+/// What the caller checks need from a service's state: the federation directory in force
+/// and the per-caller rate limits.
+pub struct Gate<'a> {
+    pub directory: &'a DirectoryHandle,
+    pub limiter: &'a RateLimiter,
+}
+
+/// A service's state, which the caller checks read.
 pub trait Gatekeeper: Send + Sync + 'static {
-    /// The federation directory in force.
-    fn directory(&self) -> &DirectoryHandle;
-    /// The per-caller rate limits.
-    fn limiter(&self) -> &RateLimiter;
+    fn gate(&self) -> Gate<'_>;
 }
 
 /// Why a caller was refused before any service rule was applied.
@@ -77,7 +81,8 @@ pub fn state<S: Gatekeeper>(req: &HttpRequest) -> Result<web::Data<S>, Refusal> 
 pub fn member(req: &HttpRequest, state: &impl Gatekeeper) -> Result<Member, Refusal> {
     let peer = peer_certificate(req);
     state
-        .directory()
+        .gate()
+        .directory
         .get()
         .authenticate(peer.as_ref())
         .cloned()
@@ -91,7 +96,8 @@ pub fn practitioner<'r>(
 ) -> Result<(Practitioner, &'r str), Refusal> {
     let token = bearer_token(req).ok_or(Refusal::Token(TokenError::Missing))?;
     let practitioner = state
-        .directory()
+        .gate()
+        .directory
         .get()
         .verify_token(token)
         .map_err(Refusal::Token)?;
@@ -100,5 +106,9 @@ pub fn practitioner<'r>(
 
 /// Counts one request against `key`'s rate (a member id, or an agency).
 pub fn admit(state: &impl Gatekeeper, key: &str) -> Result<(), Refusal> {
-    state.limiter().check(key).map_err(Refusal::RateLimited)
+    state
+        .gate()
+        .limiter
+        .check(key)
+        .map_err(Refusal::RateLimited)
 }

@@ -6,6 +6,7 @@
 
 use crate::fallback::{RouteTable, not_found};
 use crate::metrics::Metrics;
+use crate::openapi::Spec;
 use crate::problem::{json_config, path_config, query_config};
 use crate::settings::ServerSettings;
 use actix_web::dev::{Server, ServerHandle};
@@ -30,9 +31,8 @@ pub struct Service<S> {
     /// The state its handlers and extractors read.
     pub state: web::Data<S>,
     pub metrics: web::Data<Metrics>,
-    pub operations: Operations,
-    /// The document served at `/openapi.json`, made from the same `operations`.
-    pub openapi: utoipa::openapi::OpenApi,
+    /// Its operations and OpenAPI document.
+    pub spec: &'static Spec,
     /// Largest JSON body an operation accepts, unless it sets its own.
     pub body_limit: usize,
 }
@@ -69,10 +69,11 @@ pub fn start<S: Send + Sync + 'static>(
     let Service {
         state,
         metrics,
-        operations,
-        openapi,
+        spec,
         body_limit,
     } = service;
+    let operations = spec.operations;
+    let openapi = spec.document();
     let routes = web::Data::new(RouteTable::new(
         serde_json::to_value(&openapi)
             .map(|doc| schemas::openapi::route_methods(&doc))

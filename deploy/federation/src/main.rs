@@ -431,8 +431,8 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Openapi { check, out } => {
             let documents = [
-                ("gateway.json", gateway::openapi::openapi_json()),
-                ("agency-node.json", agency_node::openapi::openapi_json()),
+                ("gateway.json", gateway::openapi::SPEC.json()),
+                ("agency-node.json", agency_node::openapi::SPEC.json()),
             ];
             let mut stale = Vec::new();
             for (name, json) in documents {
