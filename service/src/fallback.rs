@@ -1,5 +1,9 @@
 //! What a request no operation answers gets: 405 naming the methods the path does answer,
 //! or 404, both in problem+json.
+//!
+//! Written here because actix-web cannot say it: each operation is its own resource with a
+//! method guard, so a path asked with another method falls through to the default service
+//! like an unknown path. The methods come from the service's OpenAPI document.
 
 use crate::problem::problem_response;
 use actix_web::http::header::{self, HeaderValue};

@@ -1,6 +1,9 @@
 //! Errors as `application/problem+json` (RFC 9457): the response for a problem (with
 //! `Retry-After` when the caller should wait), and the extractor configurations that answer
 //! malformed bodies, queries and paths with one.
+//!
+//! The problem document itself is `schemas::Problem`, a wire type with its OpenAPI schema;
+//! only the actix glue is here.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

@@ -1,5 +1,8 @@
 //! W3C trace context: a `traceparent` on every request and response, so one id follows a
 //! read from the gateway to the nodes and into their audit.
+//!
+//! Two small functions written here: the crates that parse trace context come with the
+//! OpenTelemetry SDK, which the services do not otherwise use.
 
 /// A valid W3C `traceparent`, or `None`.
 pub fn valid_traceparent(value: &str) -> Option<&str> {
