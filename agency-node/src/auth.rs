@@ -5,27 +5,15 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use schemas::{AgencyId, MemberRole};
+use service::caller;
 use std::future::{Ready, ready};
 use trust::Practitioner;
 
-fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
-    req.app_data::<web::Data<AppState>>()
-        .ok_or(ApiError::Internal)
-}
-
-/// The directory member behind the request's client certificate.
+/// The directory member behind the request's client certificate, within its rate.
 fn member(req: &HttpRequest) -> Result<(trust::Member, web::Data<AppState>), ApiError> {
-    let state = state(req)?.clone();
-    let directory = state.directory.get();
-    let peer = trust::http::peer_certificate(req);
-    let member = directory
-        .authenticate(peer.as_ref())
-        .map_err(ApiError::NotAMember)?
-        .clone();
-    state
-        .limiter
-        .check(member.id.as_str())
-        .map_err(ApiError::RateLimited)?;
+    let state = caller::state::<AppState>(req)?;
+    let member = caller::member(req, state.get_ref())?;
+    caller::admit(state.get_ref(), member.id.as_str())?;
     Ok((member, state))
 }
 
@@ -78,13 +66,7 @@ impl FromRequest for FederatedCaller {
                     member.id
                 )));
             }
-            let token = trust::http::bearer_token(req)
-                .ok_or(ApiError::Token(trust::TokenError::Missing))?;
-            let practitioner = state
-                .directory
-                .get()
-                .verify_token(token)
-                .map_err(ApiError::Token)?;
+            let (practitioner, _) = caller::practitioner(req, state.get_ref())?;
             Ok(Self {
                 gateway_id: member.id,
                 practitioner,

@@ -3,8 +3,8 @@
 
 use schemas::{AgencyId, AgencyKind};
 use serde::Deserialize;
+pub use service::settings::{DirectorySettings, ServerSettings};
 use std::path::{Path, PathBuf};
-pub use trust::settings::{DirectorySettings, ServerSettings};
 use trust::tls::TlsFiles;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -20,7 +20,7 @@ pub struct Settings {
     pub policy: PolicySettings,
     /// Per-member rate limit (requests per second and burst).
     #[serde(default)]
-    pub limits: trust::limits::RateLimitSettings,
+    pub limits: service::limits::RateLimitSettings,
     /// Outbox delivery, webhook secret, subscriptions.
     #[serde(default)]
     pub notifications: crate::notifications::NotificationSettings,
@@ -104,6 +104,6 @@ pub struct DatabaseSettings {
 
 impl Settings {
     pub fn load(path: Option<&Path>) -> Result<Self, config::ConfigError> {
-        trust::settings::load(path, "AGENCY_NODE")
+        service::settings::load(path, "AGENCY_NODE")
     }
 }

@@ -113,7 +113,7 @@ impl ApiError {
                 412,
             )
             .with_detail(format!("the stored version is {current}; read it again")),
-            ApiError::RateLimited(wait) => trust::http::rate_limited_problem("member", *wait),
+            ApiError::RateLimited(wait) => service::problem::rate_limited_problem("member", *wait),
             ApiError::BadSignature(e) => Problem::new(
                 "bad-signature",
                 "The delivery's webhook signature is not accepted",
@@ -143,6 +143,18 @@ impl ApiError {
     }
 }
 
+impl From<service::caller::Refusal> for ApiError {
+    fn from(refusal: service::caller::Refusal) -> Self {
+        use service::caller::Refusal;
+        match refusal {
+            Refusal::NoState => ApiError::Internal,
+            Refusal::NotAMember(e) => ApiError::NotAMember(e),
+            Refusal::Token(e) => ApiError::Token(e),
+            Refusal::RateLimited(wait) => ApiError::RateLimited(wait),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.problem().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -153,7 +165,7 @@ impl ResponseError for ApiError {
             ApiError::RateLimited(wait) => Some(*wait),
             _ => None,
         };
-        trust::http::problem_response_retry_after(&self.problem(), retry_after)
+        service::problem::problem_response_retry_after(&self.problem(), retry_after)
     }
 }
 

@@ -1,23 +1,4 @@
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
-
-/// An agency's node in the multi-agency child view federation.
-///
-/// Serves the agency's own records over HTTPS with mutual TLS: an integration face for
-/// the agency's systems and a federation face for gateways.
-#[derive(Parser)]
-#[command(version, about, long_about)]
-struct Cli {
-    /// TOML configuration file. Every setting can be overridden by an environment
-    /// variable: AGENCY_NODE__<SECTION>__<KEY>, e.g. AGENCY_NODE__DATABASE__URL.
-    #[arg(long, short, env = "AGENCY_NODE_CONFIG", global = true)]
-    config: Option<PathBuf>,
-    /// Log format: `text` for people, `json` for log collectors.
-    #[arg(long, default_value = "text", global = true)]
-    log_format: String,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+use clap::Subcommand;
 
 #[derive(Subcommand)]
 enum Command {
@@ -69,13 +50,23 @@ enum AuditCommand {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = service::cli::parse::<Command>(&service::cli::Binary {
+        name: env!("CARGO_BIN_NAME"),
+        version: env!("CARGO_PKG_VERSION"),
+        about: "An agency's node in the multi-agency child view federation",
+        long_about: "An agency's node in the multi-agency child view federation.\n\n\
+            Serves the agency's own records over HTTPS with mutual TLS: an integration face for \
+            the agency's systems and a federation face for gateways.",
+        config_env: "AGENCY_NODE_CONFIG",
+        config_help: "TOML configuration file. Every setting can be overridden by an environment \
+            variable: AGENCY_NODE__<SECTION>__<KEY>, e.g. AGENCY_NODE__DATABASE__URL",
+    });
     if let Some(Command::Openapi) = cli.command {
-        print!("{}", agency_node::openapi::openapi_json());
+        print!("{}", agency_node::openapi::SPEC.json());
         return Ok(());
     }
-    trust::telemetry::init(&cli.log_format);
-    let settings = agency_node::Settings::load(cli.config.as_deref())?;
+    cli.common.init_logging();
+    let settings = agency_node::Settings::load(cli.common.config.as_deref())?;
     if let Some(Command::Audit {
         command: AuditCommand::Verify,
     }) = cli.command
@@ -111,10 +102,5 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    actix_web::rt::System::new().block_on(async move {
-        agency_node::Application::build(settings)?
-            .run_until_stopped()
-            .await?;
-        Ok(())
-    })
+    service::cli::serve(|| Ok(agency_node::Application::build(settings)?.run_until_stopped()))
 }

@@ -2,9 +2,10 @@
 
 use crate::error::GatewayError;
 use crate::startup::AppState;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use service::caller;
 use std::future::{Ready, ready};
-use trust::{Practitioner, TokenError};
+use trust::Practitioner;
 
 /// A practitioner whose token this gateway verified. The raw token is kept to forward
 /// to nodes, which verify it again.
@@ -20,20 +21,9 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready((|| {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or(GatewayError::Internal)?;
-            let token =
-                trust::http::bearer_token(req).ok_or(GatewayError::Token(TokenError::Missing))?;
-            let practitioner = state
-                .directory
-                .get()
-                .verify_token(token)
-                .map_err(GatewayError::Token)?;
-            state
-                .limiter
-                .check(practitioner.agency.as_str())
-                .map_err(GatewayError::RateLimited)?;
+            let state = caller::state::<AppState>(req)?;
+            let (practitioner, token) = caller::practitioner(req, state.get_ref())?;
+            caller::admit(state.get_ref(), practitioner.agency.as_str())?;
             Ok(Self {
                 practitioner,
                 token: token.to_owned(),
@@ -55,26 +45,15 @@ impl FromRequest for NodeMember {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready((|| {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .ok_or(GatewayError::Internal)?;
-            let peer = trust::http::peer_certificate(req);
-            let member = state
-                .directory
-                .get()
-                .authenticate(peer.as_ref())
-                .map_err(GatewayError::NotAMember)?
-                .clone();
+            let state = caller::state::<AppState>(req)?;
+            let member = caller::member(req, state.get_ref())?;
             if member.role != schemas::MemberRole::Node {
                 return Err(GatewayError::Forbidden(format!(
                     "'{}' is not an agency node; only nodes publish notifications",
                     member.id
                 )));
             }
-            state
-                .limiter
-                .check(member.id.as_str())
-                .map_err(GatewayError::RateLimited)?;
+            caller::admit(state.get_ref(), member.id.as_str())?;
             Ok(Self { member })
         })())
     }

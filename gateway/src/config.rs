@@ -2,8 +2,8 @@
 //! (sections separated by `__`, e.g. `GATEWAY__FEDERATION__NODE_TIMEOUT_MS`).
 
 use serde::Deserialize;
+pub use service::settings::{DirectorySettings, ServerSettings};
 use std::path::{Path, PathBuf};
-pub use trust::settings::{DirectorySettings, ServerSettings};
 use trust::tls::TlsFiles;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -23,7 +23,7 @@ pub struct Settings {
     pub matching: GatewayMatchingSettings,
     /// Rate limit per practitioner agency (requests per second and burst).
     #[serde(default)]
-    pub limits: trust::limits::RateLimitSettings,
+    pub limits: service::limits::RateLimitSettings,
     #[serde(default)]
     pub notifications: NotificationSettings,
     /// The record locator: with it, a search asks only the nodes whose keyed membership
@@ -123,6 +123,6 @@ fn default_reference_ttl() -> i64 {
 
 impl Settings {
     pub fn load(path: Option<&Path>) -> Result<Self, config::ConfigError> {
-        trust::settings::load(path, "GATEWAY")
+        service::settings::load(path, "GATEWAY")
     }
 }

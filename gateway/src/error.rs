@@ -69,7 +69,9 @@ impl GatewayError {
                 403,
             )
             .with_detail(e.to_string()),
-            GatewayError::RateLimited(wait) => trust::http::rate_limited_problem("agency", *wait),
+            GatewayError::RateLimited(wait) => {
+                service::problem::rate_limited_problem("agency", *wait)
+            }
             GatewayError::Busy => Problem::new(
                 "busy",
                 "The gateway is answering as many requests as it can; retry shortly",
@@ -142,6 +144,18 @@ impl GatewayError {
     }
 }
 
+impl From<service::caller::Refusal> for GatewayError {
+    fn from(refusal: service::caller::Refusal) -> Self {
+        use service::caller::Refusal;
+        match refusal {
+            Refusal::NoState => GatewayError::Internal,
+            Refusal::NotAMember(e) => GatewayError::NotAMember(e),
+            Refusal::Token(e) => GatewayError::Token(e),
+            Refusal::RateLimited(wait) => GatewayError::RateLimited(wait),
+        }
+    }
+}
+
 impl ResponseError for GatewayError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.problem().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -153,7 +167,7 @@ impl ResponseError for GatewayError {
             GatewayError::Busy => Some(std::time::Duration::from_secs(1)),
             _ => None,
         };
-        trust::http::problem_response_retry_after(&self.problem(), retry_after)
+        service::problem::problem_response_retry_after(&self.problem(), retry_after)
     }
 }
 

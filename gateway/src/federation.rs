@@ -41,7 +41,7 @@ pub enum NodeQuery<'a> {
 }
 
 /// With the record locator: the nodes' filters and the search's tokens.
-pub type LocatorLookup<'a> = Option<(&'a crate::locator::Locator, &'a [trust::locator::Token])>;
+pub type LocatorLookup<'a> = Option<(&'a crate::locator::Locator, &'a [locator::Token])>;
 
 pub async fn search(
     directory: &Directory,

@@ -10,14 +10,18 @@
 use crate::upstream::Upstream;
 use base64::Engine;
 use futures::future::join_all;
+use locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use schemas::{AgencyId, ChildQuery};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use trust::DirectoryHandle;
-use trust::locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 
 /// `[locator]` in the gateway's configuration. Without the section the gateway asks every
 /// node (the default, right for a small federation).
@@ -52,8 +56,10 @@ pub struct Locator {
     key: LocatorKey,
     max_age: Duration,
     filters: RwLock<HashMap<AgencyId, Held>>,
-    /// Decisions taken, in the order of [`Decision`].
-    decisions: [AtomicU64; 3],
+    /// Decisions taken.
+    decisions: Family<DecisionLabels, Counter>,
+    /// Nodes whose filter may be used, as of the last scrape.
+    usable_filters: Gauge,
 }
 
 /// Why a node was or was not asked.
@@ -67,14 +73,37 @@ pub enum Decision {
     NoFilter,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    decision: &'static str,
+}
+
+impl From<Decision> for DecisionLabels {
+    fn from(decision: Decision) -> Self {
+        Self {
+            decision: match decision {
+                Decision::Maybe => "maybe",
+                Decision::NotHeld => "not_held",
+                Decision::NoFilter => "no_filter",
+            },
+        }
+    }
+}
+
 impl Locator {
     pub fn new(key: LocatorKey, max_age: Duration) -> Self {
-        Self {
+        let locator = Self {
             key,
             max_age,
             filters: RwLock::new(HashMap::new()),
             decisions: Default::default(),
+            usable_filters: Gauge::default(),
+        };
+        // Every decision is exposed from the start, at 0.
+        for decision in [Decision::Maybe, Decision::NotHeld, Decision::NoFilter] {
+            let _ = locator.decisions.get_or_create(&decision.into());
         }
+        locator
     }
 
     pub fn load(settings: &LocatorSettings) -> anyhow::Result<Self> {
@@ -127,30 +156,29 @@ impl Locator {
             }
             _ => Decision::NoFilter,
         };
-        self.decisions[decision as usize].fetch_add(1, Ordering::Relaxed);
+        self.decisions.get_or_create(&decision.into()).inc();
         decision
     }
 
-    /// Prometheus text: usable filters and the decisions taken so far.
-    pub fn render_metrics(&self) -> String {
-        let mut out = format!(
-            "# HELP locator_filters Nodes whose record-locator filter the gateway may use.\n\
-             # TYPE locator_filters gauge\nlocator_filters {}\n\
-             # HELP locator_decisions_total Per node and search: asked (filter says maybe), \
-             skipped (filter says not held) or asked without a filter.\n\
-             # TYPE locator_decisions_total counter\n",
-            self.usable()
+    /// Adds the locator's families to the gateway's metrics: usable filters and the
+    /// decisions taken so far.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register(
+            "locator_filters",
+            "Nodes whose record-locator filter the gateway may use",
+            self.usable_filters.clone(),
         );
-        for (label, count) in ["maybe", "not_held", "no_filter"]
-            .iter()
-            .zip(&self.decisions)
-        {
-            out.push_str(&format!(
-                "locator_decisions_total{{decision=\"{label}\"}} {}\n",
-                count.load(Ordering::Relaxed)
-            ));
-        }
-        out
+        registry.register(
+            "locator_decisions",
+            "Per node and search: asked (filter says maybe), skipped (filter says not held) \
+             or asked without a filter",
+            self.decisions.clone(),
+        );
+    }
+
+    /// Brings the usable-filter gauge up to date (before a scrape).
+    pub fn export_metrics(&self) {
+        self.usable_filters.set(self.usable() as i64);
     }
 
     /// Nodes whose filter the gateway holds (and may use).
@@ -342,7 +370,11 @@ mod tests {
                 .is_err()
         );
         assert_eq!(decide(&locator, "school-b", "Zed"), Decision::NoFilter);
-        let metrics = locator.render_metrics();
+        let metrics = service::metrics::Metrics::new("gateway", |registry| {
+            locator.register_metrics(registry)
+        });
+        locator.export_metrics();
+        let metrics = metrics.encode();
         assert!(metrics.contains("locator_filters 1\n"), "{metrics}");
         assert!(
             metrics.contains("locator_decisions_total{decision=\"no_filter\"} 2\n"),

@@ -1,23 +1,4 @@
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
-
-/// The gateway of the multi-agency child view federation.
-///
-/// Finds a child at every agency node over mutual TLS and merges their answers into one
-/// view for a practitioner. Stores no children.
-#[derive(Parser)]
-#[command(version, about, long_about)]
-struct Cli {
-    /// TOML configuration file. Every setting can be overridden by an environment
-    /// variable: GATEWAY__<SECTION>__<KEY>, e.g. GATEWAY__FEDERATION__NODE_TIMEOUT_MS.
-    #[arg(long, short, env = "GATEWAY_CONFIG", global = true)]
-    config: Option<PathBuf>,
-    /// Log format: `text` for people, `json` for log collectors.
-    #[arg(long, default_value = "text", global = true)]
-    log_format: String,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+use clap::Subcommand;
 
 #[derive(Subcommand)]
 enum Command {
@@ -28,17 +9,22 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = service::cli::parse::<Command>(&service::cli::Binary {
+        name: env!("CARGO_BIN_NAME"),
+        version: env!("CARGO_PKG_VERSION"),
+        about: "The gateway of the multi-agency child view federation",
+        long_about: "The gateway of the multi-agency child view federation.\n\n\
+            Finds a child at every agency node over mutual TLS and merges their answers into \
+            one view for a practitioner. Stores no children.",
+        config_env: "GATEWAY_CONFIG",
+        config_help: "TOML configuration file. Every setting can be overridden by an environment \
+            variable: GATEWAY__<SECTION>__<KEY>, e.g. GATEWAY__FEDERATION__NODE_TIMEOUT_MS",
+    });
     if let Some(Command::Openapi) = cli.command {
-        print!("{}", gateway::openapi::openapi_json());
+        print!("{}", gateway::openapi::SPEC.json());
         return Ok(());
     }
-    trust::telemetry::init(&cli.log_format);
-    let settings = gateway::Settings::load(cli.config.as_deref())?;
-    actix_web::rt::System::new().block_on(async move {
-        gateway::Application::build(settings)?
-            .run_until_stopped()
-            .await?;
-        Ok(())
-    })
+    cli.common.init_logging();
+    let settings = gateway::Settings::load(cli.common.config.as_deref())?;
+    service::cli::serve(|| Ok(gateway::Application::build(settings)?.run_until_stopped()))
 }

@@ -1,14 +1,15 @@
+//! Building and running the gateway: `Application::build` binds (port 0 allowed), so tests
+//! start the real server exactly as production does.
+
 use crate::config::Settings;
 use crate::reference::ReferenceSealer;
-use crate::routes;
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{App, HttpServer, web};
+use actix_web::dev::ServerHandle;
+use actix_web::web;
 use anyhow::Context;
 use std::net::TcpListener;
 use std::time::Duration;
 use trust::DirectoryHandle;
 use trust::tls::ClientAuth;
-use utoipa_swagger_ui::SwaggerUi;
 
 pub struct AppState {
     pub directory: DirectoryHandle,
@@ -16,7 +17,7 @@ pub struct AppState {
     pub references: ReferenceSealer,
     pub node_deadline: Duration,
     pub reference_ttl_seconds: i64,
-    pub limiter: trust::limits::RateLimiter,
+    pub limiter: service::limits::RateLimiter,
     /// Fan-outs in flight; a request past the limit gets 503 at once.
     pub fanouts: tokio::sync::Semaphore,
     /// Where the nodes' webhook secrets are (`<member id>.secret`).
@@ -29,9 +30,15 @@ pub struct AppState {
     stopped: tokio::sync::watch::Sender<()>,
 }
 
+impl service::caller::Gatekeeper for AppState {
+    fn gate(&self) -> service::caller::Gate<'_> {
+        let (directory, limiter) = (&self.directory, &self.limiter);
+        service::caller::Gate { directory, limiter }
+    }
+}
+
 pub struct Application {
-    port: u16,
-    server: Server,
+    http: service::server::Listening,
     state: std::sync::Weak<AppState>,
     /// Resolves (with an error) when the state is dropped.
     state_dropped: tokio::sync::watch::Receiver<()>,
@@ -44,19 +51,14 @@ const BODY_LIMIT: usize = 64 * 1024;
 impl Application {
     /// Binds `server.listen` and builds the server.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(&settings.server.listen)
-            .with_context(|| format!("binding {}", settings.server.listen))?;
+        let listener = service::server::bind(&settings.server)?;
         Self::build_with_listener(settings, listener)
     }
 
     /// Builds the server on a listener the caller already bound (tests bind port 0
     /// first, so every address is known before anything starts).
     pub fn build_with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        trust::install_crypto_provider();
-        let directory = DirectoryHandle::load(&settings.directory.path)?;
-        directory.watch(Duration::from_secs(
-            settings.directory.reload_seconds.max(1),
-        ));
+        let directory = settings.directory.open(|_| Ok(()))?;
         let key = std::fs::read_to_string(&settings.reference.key_file).with_context(|| {
             format!(
                 "reading the reference key {}",
@@ -77,9 +79,15 @@ impl Application {
             Some(l) => Some(std::sync::Arc::new(crate::locator::Locator::load(l)?)),
             None => None,
         };
-        let metrics = web::Data::new(trust::metrics::Metrics::new("gateway"));
+        let upstream_metrics = crate::upstream::UpstreamMetrics::default();
+        let metrics = web::Data::new(service::metrics::Metrics::new("gateway", |registry| {
+            upstream_metrics.register(registry);
+            if let Some(locator) = &locator {
+                locator.register_metrics(registry);
+            }
+        }));
         let http = crate::upstream::Upstream::new(
-            metrics.clone().into_inner(),
+            upstream_metrics,
             settings.tls.clone(),
             directory.clone(),
             Duration::from_millis(settings.federation.connect_timeout_ms),
@@ -90,14 +98,13 @@ impl Application {
         )?;
         // Practitioners' apps present no certificate; nodes routing notifications do.
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
-        let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             directory,
             http,
             references,
             node_deadline: Duration::from_millis(settings.federation.node_timeout_ms),
             reference_ttl_seconds: settings.reference.ttl_seconds,
-            limiter: trust::limits::RateLimiter::new(settings.limits),
+            limiter: service::limits::RateLimiter::new(settings.limits),
             fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
             notification_secrets: settings.notifications.secrets_dir.clone(),
             matching_key,
@@ -113,44 +120,20 @@ impl Application {
                 Duration::from_secs(l.refresh_seconds.max(1)),
             )
         });
-        let openapi = crate::openapi::document();
-        let routes = web::Data::new(trust::http::RouteTable::new(
-            serde_json::to_value(&openapi)
-                .map(|doc| schemas::openapi::route_methods(&doc))
-                .unwrap_or_default(),
-        ));
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .wrap(actix_web::middleware::from_fn(trust::metrics::observe))
-                .wrap(actix_web::middleware::Logger::new("%r %s %Dms"))
-                .app_data(state.clone())
-                .app_data(metrics.clone())
-                .app_data(trust::http::json_config(BODY_LIMIT))
-                .app_data(trust::http::query_config())
-                .app_data(trust::http::path_config())
-                .service(routes::health::healthz)
-                .service(routes::health::readyz)
-                .service(routes::health::metrics)
-                .service(routes::children::search)
-                .service(routes::children::view)
-                .service(routes::children::confirm)
-                .service(routes::access_report::access_report)
-                .service(routes::notifications::route)
-                .service(routes::notifications::acknowledge)
-                .app_data(routes.clone())
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
-                .default_service(web::to(trust::http::not_found))
-        })
-        .on_connect(trust::http::capture_peer_certificate)
-        .shutdown_timeout(10);
-        if let Some(workers) = settings.server.workers {
-            server = server.workers(workers.max(1));
-        }
-        let server = server.listen_rustls_0_23(listener, tls)?.run();
-        tracing::info!(port, "gateway listening");
+        let http = service::server::start(
+            service::server::Service {
+                state,
+                metrics,
+                spec: &crate::openapi::SPEC,
+                body_limit: BODY_LIMIT,
+            },
+            &settings.server,
+            tls,
+            listener,
+        )?;
+        tracing::info!(port = http.port(), "gateway listening");
         Ok(Self {
-            port,
-            server,
+            http,
             state: weak_state,
             state_dropped,
             refresher,
@@ -158,11 +141,11 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.http.port()
     }
 
     pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+        self.http.handle()
     }
 
     /// The gateway's state, held weakly: alive while the server runs, gone once
@@ -174,7 +157,7 @@ impl Application {
     /// Runs until the server is stopped, then waits until its state is dropped (with the
     /// server's workers) and its background tasks have ended.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
-        let served = self.server.await;
+        let served = self.http.server().await;
         // Nothing is ever sent: this returns when the state's sender is dropped.
         let _ = self.state_dropped.changed().await;
         if let Some(refresher) = self.refresher {

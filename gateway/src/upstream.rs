@@ -1,6 +1,11 @@
 //! Calls from the gateway to agency nodes over mutual TLS, and the classification of
 //! every way such a call can fail.
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use reqwest::{Client, StatusCode};
 use schemas::AgencyId;
 use schemas::disclosure::AccessReport;
@@ -125,12 +130,78 @@ impl Breaker {
     }
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    node: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NodeLabels {
+    node: String,
+}
+
+/// The gateway's metrics of its calls to nodes: calls by outcome, their latency, and each
+/// node's circuit breaker.
+#[derive(Clone)]
+pub struct UpstreamMetrics {
+    calls: Family<CallLabels, Counter>,
+    latency: service::metrics::Latency<NodeLabels>,
+    breakers: Family<NodeLabels, Gauge>,
+}
+
+impl Default for UpstreamMetrics {
+    fn default() -> Self {
+        Self {
+            calls: Family::default(),
+            latency: service::metrics::latency(),
+            breakers: Family::default(),
+        }
+    }
+}
+
+impl UpstreamMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "upstream_requests",
+            "Calls to agency nodes, by node and outcome",
+            self.calls.clone(),
+        );
+        registry.register(
+            "upstream_request_duration_seconds",
+            "Time for a node to answer, by node",
+            self.latency.clone(),
+        );
+        registry.register(
+            "upstream_breaker_state",
+            "Circuit breaker per node: 0 closed, 1 half-open, 2 open",
+            self.breakers.clone(),
+        );
+    }
+
+    /// One call to `node`: `outcome` is `ok`, `not_found`, `timeout`, `unavailable` or
+    /// `error`.
+    fn observe(&self, node: &AgencyId, outcome: &'static str, elapsed: Duration) {
+        self.calls
+            .get_or_create(&CallLabels {
+                node: node.to_string(),
+                outcome,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&NodeLabels {
+                node: node.to_string(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
 /// The gateway's connections to nodes: one HTTP client per node, each presenting the
 /// gateway's certificate and accepting only that node's certificate as the directory
 /// lists it (so one member cannot stand in for another), kept alive and reused; and a
 /// circuit breaker per node.
 pub struct Upstream {
-    metrics: Arc<trust::metrics::Metrics>,
+    metrics: UpstreamMetrics,
     tls: trust::tls::TlsFiles,
     directory: trust::DirectoryHandle,
     connect_timeout: Duration,
@@ -141,7 +212,7 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(
-        metrics: Arc<trust::metrics::Metrics>,
+        metrics: UpstreamMetrics,
         tls: trust::tls::TlsFiles,
         directory: trust::DirectoryHandle,
         connect_timeout: Duration,
@@ -194,6 +265,23 @@ impl Upstream {
             .clone()
     }
 
+    /// Sets the breaker gauge of every node called so far (before a scrape).
+    pub fn export_breaker_states(&self) {
+        for (node, state) in self.breaker_states() {
+            let value = match state {
+                BreakerState::Closed => 0,
+                BreakerState::HalfOpen => 1,
+                BreakerState::Open => 2,
+            };
+            self.metrics
+                .breakers
+                .get_or_create(&NodeLabels {
+                    node: node.to_string(),
+                })
+                .set(value);
+        }
+    }
+
     /// Every node's breaker state, for readiness and metrics.
     pub fn breaker_states(&self) -> Vec<(AgencyId, BreakerState)> {
         let breakers = match self.breakers.lock() {
@@ -233,7 +321,7 @@ pub struct NodeClient<'a> {
     http: Result<Client, Failure>,
     breaker: Arc<Breaker>,
     node: AgencyId,
-    metrics: Arc<trust::metrics::Metrics>,
+    metrics: UpstreamMetrics,
     pub base_url: &'a str,
     pub token: &'a str,
     pub deadline: Duration,
@@ -360,7 +448,15 @@ impl NodeClient<'_> {
             return self.unbuilt();
         };
         let timestamp = chrono::Utc::now().timestamp();
-        let signature = secret.sign(id, timestamp, &body);
+        let signature = match secret.sign(id, timestamp, &body) {
+            Ok(signature) => signature,
+            Err(e) => {
+                return Outcome {
+                    result: Err(Failure::Error(e.to_string())),
+                    elapsed: Duration::ZERO,
+                };
+            }
+        };
         let request = http
             .post(format!("{}{path}", self.base_url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -455,8 +551,7 @@ impl NodeClient<'_> {
             Err(Failure::Unavailable(_)) => "unavailable",
             Err(Failure::Error(_)) => "error",
         };
-        self.metrics
-            .observe_upstream(self.node.as_str(), outcome, started.elapsed());
+        self.metrics.observe(&self.node, outcome, started.elapsed());
         Outcome {
             result,
             elapsed: started.elapsed(),

@@ -573,7 +573,7 @@ async fn start_misbehaving_node(
         kind: Some(schemas::AgencyKind::VirtualSchool),
         base_url: Some(url.clone()),
         acts_for: None,
-        cert_uris: vec![trust::tls::member_uri(id)],
+        cert_uris: vec![trust::identity::member_uri(id)],
     });
     std::fs::write(&files.directory_file, toml::to_string_pretty(&directory)?)?;
     Ok((id.to_owned(), url))

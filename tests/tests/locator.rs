@@ -5,8 +5,8 @@
 
 use base64::Engine;
 use federation_tests::{Call, Options, spawn_federation};
+use locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 use serde_json::Value;
-use trust::locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 
 fn tokens_of(key: &LocatorKey, child: &schemas::ChildUpsert) -> Vec<Token> {
     let d = &child.demographics;

@@ -53,7 +53,7 @@ async fn traceparent_reaches_every_node_and_its_audit_and_metrics_count_the_call
     // Without one, the gateway makes one and says which.
     let health = fed.fetch(&format!("{}/healthz", fed.gateway_url)).await;
     let made = health.header("traceparent");
-    assert!(trust::metrics::valid_traceparent(made).is_some(), "{made}");
+    assert!(service::trace::valid_traceparent(made).is_some(), "{made}");
 
     let text = fed.gateway_metrics().await;
     assert!(text.contains("http_requests_total{service=\"gateway\",route=\"/v1/children:search\",method=\"POST\",status=\"200\"} 1"), "{text}");

@@ -6,7 +6,7 @@
 //! member, revoking a certificate or rotating an issuer key needs no restart. A file
 //! that fails validation is refused and the last good directory stays in force.
 
-use crate::tls::PeerCertificate;
+use crate::identity::PeerCertificate;
 use crate::token::{self, Practitioner, TokenError, VerificationKey};
 use schemas::{AgencyId, AgencyKind, MemberRole};
 use serde::{Deserialize, Serialize};

@@ -1,22 +1,18 @@
-//! Federation trust primitives shared by the gateway, the nodes and the dev tooling:
-//! the federation directory (who is a member, in which role, with which certificate),
-//! mutual-TLS configuration, the peer identity read from a client certificate, and
-//! practitioner tokens (JWT).
+//! Federation trust: who is a member and what each may do (the directory), the federation
+//! PKI (mutual-TLS configurations and the identity a peer certificate carries),
+//! practitioner tokens, and the keyed cryptography members share (sealed strings,
+//! webhook signatures).
 
 pub mod directory;
-pub mod http;
-pub mod limits;
-pub mod locator;
-pub mod metrics;
+pub mod identity;
 pub mod seal;
-pub mod settings;
-pub mod telemetry;
 pub mod tls;
 pub mod token;
 pub mod webhook;
 
 pub use directory::{Directory, DirectoryError, DirectoryHandle, Issuer, Member, Node};
-pub use tls::{PeerCertificate, TlsError};
+pub use identity::PeerCertificate;
+pub use tls::TlsError;
 pub use token::{Practitioner, PractitionerClaims, TokenError};
 
 /// Installs the one crypto provider of the build (aws-lc-rs). Safe to call many times.

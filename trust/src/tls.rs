@@ -1,13 +1,14 @@
-//! rustls configurations for the federation, and the identity carried by a peer's
-//! certificate.
+//! rustls configurations for the federation: servers that ask for a client certificate
+//! from the federation CA, clients that present their member's certificate and check that
+//! the server is the member they meant to call.
 
+use crate::identity::PeerCertificate;
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
 use std::sync::Arc;
-use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -113,58 +114,6 @@ pub fn client_config(files: &TlsFiles) -> Result<rustls::ClientConfig, TlsError>
     Ok(config)
 }
 
-/// What a verified client certificate says about its holder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerCertificate {
-    /// URI subject alternative names, e.g. `urn:agency:school-a`.
-    pub uris: Vec<String>,
-    /// Serial number, lower-case hex without separators.
-    pub serial: String,
-}
-
-impl PeerCertificate {
-    /// Reads the leaf certificate (the first of the peer's chain). The chain has already
-    /// been verified by rustls against the federation CA.
-    pub fn from_der(der: &[u8]) -> Result<Self, TlsError> {
-        let (_, cert) = X509Certificate::from_der(der)
-            .map_err(|e| TlsError::Config(format!("unreadable peer certificate: {e}")))?;
-        let uris = cert
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|san| {
-                san.value
-                    .general_names
-                    .iter()
-                    .filter_map(|name| match name {
-                        GeneralName::URI(uri) => Some((*uri).to_owned()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Self {
-            uris,
-            serial: hex(cert.raw_serial()),
-        })
-    }
-}
-
-/// Lower-case hex without separators; leading zero bytes of DER integers are dropped so
-/// that a serial reads the same whichever tool printed it.
-pub fn hex(bytes: &[u8]) -> String {
-    let trimmed = match bytes.iter().position(|b| *b != 0) {
-        Some(first) => &bytes[first..],
-        None => &bytes[bytes.len().saturating_sub(1)..],
-    };
-    trimmed.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The URI SAN that names a member in its certificate.
-pub fn member_uri(member_id: &str) -> String {
-    format!("urn:agency:{member_id}")
-}
-
 /// Client configuration that trusts the federation CA but presents no certificate
 /// (health probes; tests of refusals).
 pub fn client_config_without_identity(ca: &Path) -> Result<rustls::ClientConfig, TlsError> {
@@ -258,14 +207,5 @@ impl rustls::client::danger::ServerCertVerifier for MemberServerVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.inner.supported_verify_schemes()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hex_drops_leading_zero_bytes() {
-        assert_eq!(super::hex(&[0, 0x1f, 0xa0]), "1fa0");
-        assert_eq!(super::hex(&[0]), "00");
     }
 }

@@ -633,7 +633,7 @@ pub async fn locator_filter(
         let children = db::children::locator_rows(
             &mut conn,
             |(upn, nhs, given, family, dob, postcode, sex)| {
-                let input = trust::locator::BlockingInput {
+                let input = locator::BlockingInput {
                     given_name: &given,
                     family_name: &family,
                     date_of_birth: dob,
@@ -643,7 +643,7 @@ pub async fn locator_filter(
                 tokens.extend(key.child_tokens(upn.as_deref(), nhs.as_deref(), None, &input));
             },
         )?;
-        let filter = trust::locator::LocatorFilter::build(&tokens, *rate);
+        let filter = locator::LocatorFilter::build(&tokens, *rate);
         Ok(schemas::LocatorFilterDocument {
             agency: state.agency_id.clone(),
             format: "blocked-bloom-512/v1".into(),

@@ -1,18 +1,14 @@
+//! The node's operations for its orchestrator: liveness, readiness (the database answers)
+//! and Prometheus metrics.
+
 use crate::startup::AppState;
 use actix_web::{HttpResponse, get, web};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 use serde_json::json;
 
-/// Liveness: the process is up.
-///
-/// Answers `200` while the process runs, whatever the state of its dependencies; for an
-/// orchestrator's liveness probe. Needs no credentials.
-#[utoipa::path(tag = "operations", security(()), responses(
-    (status = 200, description = "The node is running", body = Object, example = json!({"status": "ok"}))
-))]
-#[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
-}
+service::liveness!("The node is running");
 
 /// Readiness: the database answers.
 ///
@@ -34,11 +30,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     .flatten();
     match ready {
         Some(children) => HttpResponse::Ok().json(json!({"status": "ready", "children": children})),
-        None => trust::http::problem_response(&schemas::Problem::new(
-            "database-unavailable",
-            "The node cannot reach its database",
-            503,
-        )),
+        None => {
+            service::health::not_ready("database-unavailable", "The node cannot reach its database")
+        }
     }
 }
 
@@ -55,56 +49,91 @@ http_requests_total{route=\"/v1/batch\",method=\"POST\",status=\"200\"} 3
 ))]
 #[get("/metrics")]
 pub async fn metrics(
-    metrics: web::Data<trust::metrics::Metrics>,
+    metrics: web::Data<service::metrics::Metrics>,
     state: web::Data<crate::startup::AppState>,
 ) -> HttpResponse {
     let pool = state.pool.clone();
     let horizon = (chrono::Utc::now()
         + chrono::Duration::minutes(state.notifications.at_risk_minutes))
     .naive_utc();
-    let extra = web::block(move || -> Result<String, crate::db::DbError> {
+    let counts = web::block(move || -> Result<NotificationCounts, crate::db::DbError> {
         let mut conn = pool.get()?;
-        notification_metrics(&mut conn, horizon)
+        NotificationCounts::read(&mut conn, horizon)
     })
     .await
     .ok()
-    .and_then(Result::ok)
-    .unwrap_or_default();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(metrics.render(&extra))
+    .and_then(Result::ok);
+    state.notification_gauges.set(counts.as_ref());
+    metrics.respond()
 }
 
-fn notification_metrics(
-    conn: &mut crate::db::DbConnection,
-    horizon: chrono::NaiveDateTime,
-) -> Result<String, crate::db::DbError> {
-    use crate::db::notifications as n;
-    use std::fmt::Write;
-    let counts = n::count_by_status(conn)?;
-    let mut out = String::from(
-        "# HELP notifications_outbox_events Events in the outbox by state.\n\
-         # TYPE notifications_outbox_events gauge\n",
-    );
-    for status in [n::PENDING, n::DELIVERED, n::DEAD] {
-        let count = counts
-            .iter()
-            .find(|(s, _)| s == status)
-            .map_or(0, |(_, c)| *c);
-        let _ = writeln!(
-            out,
-            "notifications_outbox_events{{status=\"{status}\"}} {count}"
+/// The outbox by state and the notifications at risk, as the database says.
+struct NotificationCounts {
+    outbox: [(&'static str, i64); 3],
+    at_risk_outbox: usize,
+    at_risk_inbox: usize,
+}
+
+impl NotificationCounts {
+    fn read(
+        conn: &mut crate::db::DbConnection,
+        horizon: chrono::NaiveDateTime,
+    ) -> Result<Self, crate::db::DbError> {
+        use crate::db::notifications as n;
+        let counts = n::count_by_status(conn)?;
+        let count = |status: &str| {
+            counts
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, c)| *c)
+        };
+        Ok(Self {
+            outbox: [n::PENDING, n::DELIVERED, n::DEAD].map(|status| (status, count(status))),
+            at_risk_outbox: n::pending_due_by(conn, horizon)?.len(),
+            at_risk_inbox: n::unacknowledged_due_by(conn, horizon)?.len(),
+        })
+    }
+}
+
+/// The node's notification gauges, set from the database at each scrape.
+#[derive(Default)]
+pub struct NotificationGauges {
+    outbox: Family<[(&'static str, &'static str); 1], Gauge>,
+    at_risk: Family<[(&'static str, &'static str); 1], Gauge>,
+}
+
+impl NotificationGauges {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "notifications_outbox_events",
+            "Events in the outbox by state",
+            self.outbox.clone(),
+        );
+        registry.register(
+            "notifications_at_risk",
+            "Operation Encompass notifications near or past their deadline: undelivered \
+             (outbox) or unacknowledged (inbox)",
+            self.at_risk.clone(),
         );
     }
-    let outbox = n::pending_due_by(conn, horizon)?.len();
-    let inbox = n::unacknowledged_due_by(conn, horizon)?.len();
-    let _ = write!(
-        out,
-        "# HELP notifications_at_risk Operation Encompass notifications near or past their \
-         deadline: undelivered (outbox) or unacknowledged (inbox).\n\
-         # TYPE notifications_at_risk gauge\n\
-         notifications_at_risk{{box=\"outbox\"}} {outbox}\n\
-         notifications_at_risk{{box=\"inbox\"}} {inbox}\n"
-    );
-    Ok(out)
+
+    /// Sets the gauges, or leaves them out when the database did not answer.
+    fn set(&self, counts: Option<&NotificationCounts>) {
+        let Some(counts) = counts else {
+            self.outbox.clear();
+            self.at_risk.clear();
+            return;
+        };
+        for (status, count) in counts.outbox {
+            self.outbox.get_or_create(&[("status", status)]).set(count);
+        }
+        for (r#box, count) in [
+            ("outbox", counts.at_risk_outbox),
+            ("inbox", counts.at_risk_inbox),
+        ] {
+            self.at_risk
+                .get_or_create(&[("box", r#box)])
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
 }

@@ -517,7 +517,6 @@ fn verify_signature(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<
             header(req, TIMESTAMP_HEADER),
             header(req, SIGNATURE_HEADER),
             body,
-            Utc::now().timestamp(),
         )
         .map_err(ApiError::BadSignature)
 }

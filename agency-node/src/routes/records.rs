@@ -8,7 +8,7 @@ use crate::routes::children::{record_response, write_one};
 use crate::startup::AppState;
 use crate::writes::{self, Write, Written};
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use diesel::Connection;
 use schemas::{
     BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, CheckedRecord,
@@ -316,8 +316,6 @@ fn item_result(index: usize, result: Result<Written, ApiError>) -> BatchItemResu
 /// nothing half-written and does not stop the others. The answer gives, per item, the
 /// status it would have had alone and, when it failed, a problem naming the fields.
 #[utoipa::path(
-    post,
-    path = "/v1/batch",
     tag = "integration",
     request_body = BatchRequest,
     responses(
@@ -327,6 +325,7 @@ fn item_result(index: usize, result: Result<Written, ApiError>) -> BatchItemResu
     ),
     security(("mutual_tls" = []))
 )]
+#[post("")]
 pub async fn batch(
     caller: IntegrationClient,
     state: web::Data<AppState>,

@@ -1,5 +1,5 @@
 //! `federation bench locator`: the record locator (DESIGN §6) at the size of England,
-//! simulated with the real filter code ([`trust::locator`]) over a synthetic population,
+//! simulated with the real filter code ([`locator`]) over a synthetic population,
 //! with no network. It answers: how big is each node's filter, how often does a filter
 //! say "maybe" wrongly, how many nodes does a search contact against how many truly hold
 //! the child, and what does a refresh cost.
@@ -10,11 +10,11 @@
 //! kept in memory, never the population.
 
 use chrono::{Datelike, Duration as Days, NaiveDate};
+use locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
-use trust::locator::{BlockingInput, LocatorFilter, LocatorKey, Token};
 
 /// What `federation bench locator` is asked to do.
 #[derive(Debug, Clone)]
@@ -502,7 +502,7 @@ struct ChildTokenCache {
 
 impl ChildTokenCache {
     fn tokens(&mut self, key: &LocatorKey, child: usize, c: &Copy, la: &str) -> Vec<Token> {
-        use trust::locator::Item;
+        use locator::Item;
         let mut out = Vec::with_capacity(5);
         let demo_key = (c.family.clone(), c.given_initial, c.dob, c.area, c.sex);
         match self.demographics.iter().find(|(k, _)| *k == demo_key) {
@@ -834,14 +834,14 @@ pub fn locator(options: &Options) -> anyhow::Result<()> {
     let t = Instant::now();
     let sample = 200_000;
     let made = (0..sample)
-        .filter_map(|i| key.token(trust::locator::Item::Upn(&format!("U{i:012}"))))
+        .filter_map(|i| key.token(locator::Item::Upn(&format!("U{i:012}"))))
         .count();
     let per_token_hmac = t.elapsed().as_secs_f64() / made.max(1) as f64;
     let per_token_insert = insert_time.as_secs_f64() / tokens_made.max(1) as f64;
     let t = Instant::now();
     let rebuilt = LocatorFilter::build(
         &(0..10_000)
-            .filter_map(|i| key.token(trust::locator::Item::Upn(&format!("U{i}"))))
+            .filter_map(|i| key.token(locator::Item::Upn(&format!("U{i}"))))
             .collect::<Vec<_>>(),
         options.false_positive_rate,
     );

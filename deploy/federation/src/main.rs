@@ -418,7 +418,7 @@ fn main() -> anyhow::Result<()> {
             database,
             locator,
         } => {
-            trust::telemetry::init("text");
+            service::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -472,8 +472,8 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Openapi { check, out } => {
             let documents = [
-                ("gateway.json", gateway::openapi::openapi_json()),
-                ("agency-node.json", agency_node::openapi::openapi_json()),
+                ("gateway.json", gateway::openapi::SPEC.json()),
+                ("agency-node.json", agency_node::openapi::SPEC.json()),
             ];
             let mut stale = Vec::new();
             for (name, json) in documents {
@@ -496,7 +496,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::RunNode { config, log_format } => {
-            trust::telemetry::init(&log_format);
+            service::telemetry::init(&log_format);
             let settings = agency_node::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
                 agency_node::Application::build(settings)?
@@ -672,7 +672,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::RunGateway { config, log_format } => {
-            trust::telemetry::init(&log_format);
+            service::telemetry::init(&log_format);
             let settings = gateway::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
                 gateway::Application::build(settings)?

@@ -85,7 +85,7 @@ impl CertificateAuthority {
         let mut params =
             CertificateParams::new(hosts.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>())?;
         params.subject_alt_names.push(SanType::URI(
-            trust::tls::member_uri(member_id)
+            trust::identity::member_uri(member_id)
                 .try_into()
                 .context("member uri")?,
         ));
@@ -112,7 +112,7 @@ impl CertificateAuthority {
         Ok(IssuedCert {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
-            serial: trust::tls::hex(&serial),
+            serial: trust::identity::hex(&serial),
         })
     }
 }

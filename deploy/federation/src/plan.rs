@@ -245,7 +245,7 @@ impl Federation {
             kind: None,
             base_url: None,
             acts_for: None,
-            cert_uris: vec![trust::tls::member_uri("gateway")],
+            cert_uris: vec![trust::identity::member_uri("gateway")],
         });
 
         // The federation's matching key: held by the gateway and every node (they encode
@@ -266,7 +266,7 @@ impl Federation {
         // One locator key for the federation: nodes key their filters with it, gateways
         // their lookups.
         let locator_key = root.join("locator.key");
-        write(&locator_key, &trust::locator::LocatorKey::generate()?)?;
+        write(&locator_key, &locator::LocatorKey::generate()?)?;
         let mut node_configs = BTreeMap::new();
         let mut database_urls = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
@@ -289,7 +289,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: Some(plan.node_url(node)),
                 acts_for: None,
-                cert_uris: vec![trust::tls::member_uri(&node.id)],
+                cert_uris: vec![trust::identity::member_uri(&node.id)],
             });
             let system_id = format!("{}-system", node.id);
             let system_cert = ca.issue(&system_id, &[], Usage::Client, Validity::default())?;
@@ -308,7 +308,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: None,
                 acts_for: Some(AgencyId::parse(&node.id)?),
-                cert_uris: vec![trust::tls::member_uri(&system_id)],
+                cert_uris: vec![trust::identity::member_uri(&system_id)],
             });
 
             let policy = root.join("policies").join(format!("{}.toml", node.id));
@@ -623,5 +623,5 @@ pub fn uuid_like() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
-    trust::tls::hex(&bytes)
+    trust::identity::hex(&bytes)
 }

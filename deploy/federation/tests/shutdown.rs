@@ -98,7 +98,7 @@ async fn sigterm_drains_the_request_in_flight_then_exits() {
         kind: Some(schemas::AgencyKind::School),
         base_url: Some(node_url),
         acts_for: None,
-        cert_uris: vec![trust::tls::member_uri("school-a")],
+        cert_uris: vec![trust::identity::member_uri("school-a")],
     });
     std::fs::write(
         &files.directory_file,

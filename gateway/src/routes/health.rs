@@ -1,18 +1,11 @@
+//! The gateway's operations for its orchestrator: liveness, readiness (a directory with
+//! nodes) and Prometheus metrics.
+
 use crate::startup::AppState;
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
-/// Liveness: the process is up.
-///
-/// Answers `200` while the process runs, whatever the state of its dependencies; for an
-/// orchestrator's liveness probe. Needs no credentials.
-#[utoipa::path(tag = "operations", security(()), responses(
-    (status = 200, description = "The gateway is running", body = Object, example = json!({"status": "ok"}))
-))]
-#[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
-}
+service::liveness!("The gateway is running");
 
 /// Readiness: the gateway has a federation directory with at least one node.
 ///
@@ -39,11 +32,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             "breakers": breakers,
         }))
     } else {
-        trust::http::problem_response(&schemas::Problem::new(
-            "no-agency-nodes",
-            "The gateway has no agency node to ask",
-            503,
-        ))
+        service::health::not_ready("no-agency-nodes", "The gateway has no agency node to ask")
     }
 }
 
@@ -62,26 +51,11 @@ http_requests_total{route=\"/v1/children:search\",method=\"POST\",status=\"200\"
 #[get("/metrics")]
 pub async fn metrics(
     state: web::Data<AppState>,
-    metrics: web::Data<trust::metrics::Metrics>,
+    metrics: web::Data<service::metrics::Metrics>,
 ) -> HttpResponse {
-    let mut extra = String::from(
-        "# HELP upstream_breaker_state Circuit breaker per node: 0 closed, 1 half-open, 2 open.\n\
-         # TYPE upstream_breaker_state gauge\n",
-    );
-    for (node, s) in state.http.breaker_states() {
-        let value = match s {
-            crate::upstream::BreakerState::Closed => 0,
-            crate::upstream::BreakerState::HalfOpen => 1,
-            crate::upstream::BreakerState::Open => 2,
-        };
-        extra.push_str(&format!(
-            "upstream_breaker_state{{node=\"{node}\"}} {value}\n"
-        ));
-    }
+    state.http.export_breaker_states();
     if let Some(locator) = &state.locator {
-        extra.push_str(&locator.render_metrics());
+        locator.export_metrics();
     }
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(metrics.render(&extra))
+    metrics.respond()
 }

@@ -1,7 +1,23 @@
+//! The gateway's operations. [`operations`] registers each of them once: the router and
+//! the OpenAPI document (`crate::openapi`) both come from it.
+
 pub mod access_report;
 pub mod children;
 pub mod health;
 pub mod notifications;
+
+/// Every operation of the gateway, in the order of its OpenAPI document.
+pub fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .service(children::search)
+        .service(children::view)
+        .service(children::confirm)
+        .service(access_report::access_report)
+        .service(notifications::route)
+        .service(notifications::acknowledge);
+}
 
 use crate::auth::Authenticated;
 use crate::error::GatewayError;

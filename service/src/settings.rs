@@ -4,6 +4,8 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+use trust::{Directory, DirectoryHandle};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +29,21 @@ pub struct DirectorySettings {
 
 fn default_reload_seconds() -> u64 {
     2
+}
+
+impl DirectorySettings {
+    /// Loads the federation directory, lets `accept` refuse it (a service it does not list
+    /// as it should, say), then watches the file so that changes apply without a restart.
+    pub fn open(
+        &self,
+        accept: impl FnOnce(&Directory) -> anyhow::Result<()>,
+    ) -> anyhow::Result<DirectoryHandle> {
+        trust::install_crypto_provider();
+        let directory = DirectoryHandle::load(&self.path)?;
+        accept(&directory.get())?;
+        directory.watch(Duration::from_secs(self.reload_seconds.max(1)));
+        Ok(directory)
+    }
 }
 
 /// Loads `T` from an optional TOML file overlaid with `PREFIX__SECTION__KEY` variables.

@@ -1,0 +1,18 @@
+//! What the agency node and the gateway share as HTTP services: the server they build
+//! ([`server`]), their OpenAPI documents ([`openapi`]), their command line ([`cli`]),
+//! liveness ([`health`]), who is calling ([`caller`]), problem+json answers ([`problem`],
+//! [`fallback`]), rate limits ([`limits`]), metrics and trace context ([`metrics`],
+//! [`trace`]), settings ([`settings`]) and logging ([`telemetry`]).
+
+pub mod caller;
+pub mod cli;
+pub mod fallback;
+pub mod health;
+pub mod limits;
+pub mod metrics;
+pub mod openapi;
+pub mod problem;
+pub mod server;
+pub mod settings;
+pub mod telemetry;
+pub mod trace;

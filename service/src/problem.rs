@@ -1,0 +1,112 @@
+//! Errors as `application/problem+json` (RFC 9457): the response for a problem (with
+//! `Retry-After` when the caller should wait), and the extractor configurations that answer
+//! malformed bodies, queries and paths with one.
+//!
+//! The problem document itself is `schemas::Problem`, a wire type with its OpenAPI schema;
+//! only the actix glue is here.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError, web};
+use schemas::Problem;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A problem document as an actix error.
+#[derive(Debug)]
+pub struct ProblemError(pub Problem);
+
+impl std::fmt::Display for ProblemError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.0.code(), self.0.title)
+    }
+}
+
+impl ResponseError for ProblemError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        problem_response(&self.0)
+    }
+}
+
+pub fn problem_response(problem: &Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+    if status == StatusCode::UNAUTHORIZED {
+        response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    response.json(problem)
+}
+
+fn invalid(what: &str, detail: String) -> actix_web::Error {
+    ProblemError(
+        Problem::new("invalid-request", "The request is not valid", 400)
+            .with_detail(format!("{what}: {detail}")),
+    )
+    .into()
+}
+
+/// JSON bodies: at most `limit` bytes; malformed or mistyped bodies are 400 problem+json
+/// naming the first offending field (serde reports one at a time).
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            use actix_web::error::JsonPayloadError as E;
+            match &err {
+                E::OverflowKnownLength { .. } | E::Overflow { .. } => ProblemError(
+                    Problem::new("payload-too-large", "The request body is too large", 413)
+                        .with_detail(err.to_string()),
+                )
+                .into(),
+                E::ContentType => ProblemError(Problem::new(
+                    "unsupported-media-type",
+                    "The request body must be application/json",
+                    415,
+                ))
+                .into(),
+                _ => invalid("body", err.to_string()),
+            }
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| invalid("query", err.to_string()))
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| invalid("path", err.to_string()))
+}
+
+/// Whole seconds to wait, rounded up, at least 1.
+pub fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
+}
+
+/// 429 `rate-limited` for a flooding `who` (member, agency), saying how long to wait.
+pub fn rate_limited_problem(who: &str, wait: std::time::Duration) -> Problem {
+    Problem::new(
+        "rate-limited",
+        &format!("Too many requests from this {who}"),
+        429,
+    )
+    .with_detail(format!("retry after {} s", retry_after_seconds(wait)))
+}
+
+/// A problem response, with `Retry-After` when the caller should wait (429, 503).
+pub fn problem_response_retry_after(
+    problem: &Problem,
+    retry_after: Option<std::time::Duration>,
+) -> HttpResponse {
+    let mut response = problem_response(problem);
+    if let Some(value) =
+        retry_after.and_then(|w| HeaderValue::from_str(&retry_after_seconds(w).to_string()).ok())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
