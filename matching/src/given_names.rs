@@ -15,7 +15,7 @@ use super::nicknames::GROUPS;
 /// Names commonly given to children in England and Wales (lower case, accents removed),
 /// beyond those in the short-form groups. Their own spellings of one another (`Isla`,
 /// `Isler`) are deliberately both listed when both are usual.
-const COMMON: &[&str] = &[
+pub(crate) const COMMON: &[&str] = &[
     // Girls.
     "olivia",
     "amelia",
