@@ -16,7 +16,7 @@ pub struct Settings {
     pub directory: DirectorySettings,
     pub database: DatabaseSettings,
     #[serde(default)]
-    pub matching: crate::matching::MatchingSettings,
+    pub matching: matching::MatchingSettings,
     pub policy: PolicySettings,
     /// Per-member rate limit (requests per second and burst).
     #[serde(default)]

@@ -9,7 +9,7 @@ pub mod confirm;
 pub mod db;
 pub mod disclosure;
 pub mod error;
-pub mod matching;
+pub mod finding;
 pub mod notifications;
 pub mod openapi;
 pub mod routes;

@@ -89,17 +89,13 @@ fn main() -> anyhow::Result<()> {
         let pool = agency_node::db::connect(&settings.database.url)?;
         let mut conn = pool.get()?;
         let children = agency_node::db::children::sample(&mut conn, sample)?;
-        let estimate =
-            agency_node::matching::estimate::estimate_u(&children, pairs, seed, &settings.matching)
-                .ok_or_else(|| anyhow::anyhow!("the node holds fewer than two children"))?;
+        let estimate = matching::estimate::estimate_u(&children, pairs, seed, &settings.matching)
+            .ok_or_else(|| anyhow::anyhow!("the node holds fewer than two children"))?;
         eprint!(
             "{}",
-            agency_node::matching::estimate::report(&estimate, &settings.matching)
+            matching::estimate::report(&estimate, &settings.matching)
         );
-        print!(
-            "{}",
-            agency_node::matching::estimate::weights_toml(&estimate)?
-        );
+        print!("{}", matching::estimate::weights_toml(&estimate)?);
         return Ok(());
     }
     service::cli::serve(|| Ok(agency_node::Application::build(settings)?.run_until_stopped()))

@@ -20,10 +20,10 @@ pub struct AppState {
     pub pool: DbPool,
     pub directory: DirectoryHandle,
     /// The `[matching]` settings, validated at start.
-    pub matching: crate::matching::MatchingSettings,
+    pub matching: matching::MatchingSettings,
     /// The federation's matching key, when `matching.key_file` is set: the node keeps its
     /// children's keyed encodings current and, in keyed mode, answers keyed queries.
-    pub matching_key: Option<std::sync::Arc<crate::matching::MatchingKey>>,
+    pub matching_key: Option<std::sync::Arc<matching::MatchingKey>>,
     pub policy: Policy,
     pub limiter: service::limits::RateLimiter,
     pub notifications: crate::notifications::NotificationSettings,
@@ -88,7 +88,7 @@ impl Application {
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let matching_key = match &settings.matching.key_file {
             Some(path) => {
-                let key = crate::matching::MatchingKey::load(path)?;
+                let key = matching::MatchingKey::load(path)?;
                 let mut conn = pool.get()?;
                 let encoded = db::keyed::refresh(&mut conn, &key)?;
                 tracing::info!(encoded, key_id = key.id(), "keyed encodings current");

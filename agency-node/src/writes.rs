@@ -44,7 +44,7 @@ pub struct Writer<'a> {
     /// For an Operation Encompass event: the earliest any school day can start.
     pub earliest_school_day: Option<&'a crate::notifications::calendar::SchoolCalendar>,
     /// The federation's matching key, when the node keeps keyed encodings.
-    pub matching_key: Option<&'a crate::matching::MatchingKey>,
+    pub matching_key: Option<&'a matching::MatchingKey>,
 }
 
 pub fn check_local_id(local_id: &str) -> Result<(), ApiError> {

@@ -113,7 +113,7 @@ fn matching_estimate_u_prints_weights_the_node_accepts() {
     );
     #[derive(serde::Deserialize)]
     struct File {
-        matching: agency_node::matching::MatchingSettings,
+        matching: matching::MatchingSettings,
     }
     let printed: File = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
     // 4 names × C(10,2) = 180 of the 780 pairs share a given name.

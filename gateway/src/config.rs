@@ -100,7 +100,7 @@ impl Default for FederationSettings {
 #[serde(deny_unknown_fields)]
 pub struct GatewayMatchingSettings {
     #[serde(default)]
-    pub mode: agency_node::matching::MatchingMode,
+    pub mode: matching::MatchingMode,
     /// File holding the base64 of the federation's 32-byte matching key; needed in keyed
     /// mode.
     pub key_file: Option<PathBuf>,

@@ -23,7 +23,7 @@ pub struct AppState {
     /// Where the nodes' webhook secrets are (`<member id>.secret`).
     pub notification_secrets: Option<std::path::PathBuf>,
     /// In keyed mode, the matching key: searches go to nodes as keyed encodings only.
-    pub matching_key: Option<std::sync::Arc<agency_node::matching::MatchingKey>>,
+    pub matching_key: Option<std::sync::Arc<matching::MatchingKey>>,
     /// With `[locator]`: the nodes' filters, refreshed in the background.
     pub locator: Option<std::sync::Arc<crate::locator::Locator>>,
     /// Closed when the state is dropped (the server stopped): background tasks stop.
@@ -67,11 +67,11 @@ impl Application {
         })?;
         let references = ReferenceSealer::from_base64(&key)?;
         let matching_key = match (settings.matching.mode, &settings.matching.key_file) {
-            (agency_node::matching::MatchingMode::Plain, _) => None,
-            (agency_node::matching::MatchingMode::Keyed, Some(path)) => Some(std::sync::Arc::new(
-                agency_node::matching::MatchingKey::load(path)?,
-            )),
-            (agency_node::matching::MatchingMode::Keyed, None) => {
+            (matching::MatchingMode::Plain, _) => None,
+            (matching::MatchingMode::Keyed, Some(path)) => {
+                Some(std::sync::Arc::new(matching::MatchingKey::load(path)?))
+            }
+            (matching::MatchingMode::Keyed, None) => {
                 anyhow::bail!("matching.mode = \"keyed\" needs matching.key_file")
             }
         };

@@ -35,7 +35,7 @@ pub struct Options {
     /// Notification retries and deadlines (default: quick retries for tests).
     pub notifications: federation::plan::NotificationKnobs,
     /// Plain (default) or keyed matching, for the gateway and every node.
-    pub matching_mode: agency_node::matching::MatchingMode,
+    pub matching_mode: matching::MatchingMode,
     /// Nodes put behind a recording relay: a TLS-terminating proxy that presents the
     /// node's own certificate, keeps every request body it passes on, and forwards it to
     /// the node as the gateway. The directory lists the relay as the node.
@@ -97,7 +97,7 @@ impl Default for Options {
                 backoff_ms: Some((200, 2_000)),
                 ..Default::default()
             },
-            matching_mode: agency_node::matching::MatchingMode::Plain,
+            matching_mode: matching::MatchingMode::Plain,
             recorded: Vec::new(),
             locator_refresh_seconds: None,
         }

@@ -464,7 +464,7 @@ async fn confirmation_refusals() {
 #[tokio::test]
 async fn candidates_found_in_keyed_mode_are_confirmed_the_same_way() {
     let fed = spawn_federation(Options {
-        matching_mode: agency_node::matching::MatchingMode::Keyed,
+        matching_mode: matching::MatchingMode::Keyed,
         ..two_agencies()
     })
     .await

@@ -7,8 +7,8 @@
 //! node's certificate, see `federation_tests::Options::recorded`); the process's logs
 //! are captured at debug level; the node's database file is read as bytes.
 
-use agency_node::matching::MatchingMode;
 use federation_tests::{Call, Options, SAFEGUARDING, TestFederation, query_for, spawn_federation};
+use matching::MatchingMode;
 use schemas::PractitionerRole;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -258,10 +258,8 @@ async fn a_keyed_node_refuses_plain_queries_and_foreign_keys() {
         .expect_any_problem(409);
 
     // A query encoded under another key is refused, and says so.
-    let other = agency_node::matching::MatchingKey::from_base64(
-        &agency_node::matching::MatchingKey::generate().unwrap(),
-    )
-    .unwrap();
+    let other =
+        matching::MatchingKey::from_base64(&matching::MatchingKey::generate().unwrap()).unwrap();
     let plain: schemas::ChildQuery = serde_json::from_value(stranger()).unwrap();
     let foreign = other.encode_query(&plain);
     let body = keyed_match(serde_json::to_value(&foreign).unwrap())

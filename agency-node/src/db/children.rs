@@ -2,8 +2,8 @@ use super::DbConnection;
 use super::DbError;
 use super::models::{CandidateRow, ChildRow};
 use super::schema::children::dsl as c;
-use crate::matching::{BlockingKeys, MATCH_KEYS_VERSION};
 use diesel::prelude::*;
+use matching::{BlockingKeys, MATCH_KEYS_VERSION};
 use schemas::ChildUpsert;
 
 /// Inserts or updates the child with this local id; returns the stored row and whether
@@ -363,7 +363,7 @@ type SampleRow = (
 pub fn sample(
     conn: &mut DbConnection,
     limit: i64,
-) -> Result<Vec<crate::matching::estimate::Sampled>, DbError> {
+) -> Result<Vec<matching::estimate::Sampled>, DbError> {
     let rows: Vec<SampleRow> = c::children
         .select((
             c::given_name,
@@ -378,7 +378,7 @@ pub fn sample(
     Ok(rows
         .into_iter()
         .map(|(given_name, family_name, date_of_birth, sex, postcode)| {
-            crate::matching::estimate::Sampled {
+            matching::estimate::Sampled {
                 given_name,
                 family_name,
                 date_of_birth,
@@ -475,7 +475,7 @@ mod tests {
     }
 
     fn keys_for(family: &str, dob: &str, postcode: &str) -> BlockingKeys {
-        crate::matching::blocking_keys(&Demographics {
+        matching::blocking_keys(&Demographics {
             given_name: "Amelia".into(),
             family_name: family.into(),
             date_of_birth: dob.parse().unwrap(),
@@ -656,8 +656,40 @@ mod tests {
         assert_eq!(row.birth_year, 2014);
         assert_eq!(
             row.family_name_key,
-            crate::matching::phonetic::refined_soundex("okafor")
+            matching::phonetic::refined_soundex("okafor")
         );
         assert_eq!(refresh_match_keys(&mut conn).unwrap(), 0);
+    }
+
+    #[test]
+    fn the_sample_is_read_from_the_node_database() {
+        let mut db = TestDb::fresh();
+        let conn: &mut DbConnection = &mut db;
+        for (i, given) in ["Amelia", "Amelia", "Amelia", "Noah", "Leo", "Ivy"]
+            .iter()
+            .enumerate()
+        {
+            let child = schemas::ChildUpsert {
+                demographics: schemas::Demographics {
+                    given_name: (*given).into(),
+                    family_name: format!("Sampleton{i}"),
+                    date_of_birth: "2015-04-01".parse().unwrap(),
+                    sex: None,
+                    postcode: None,
+                },
+                identifiers: schemas::ChildIdentifiers::default(),
+            };
+            crate::db::write(conn, |c| upsert(c, &format!("s{i}"), &child)).unwrap();
+        }
+        let some = sample(conn, 4).unwrap();
+        assert_eq!(some.len(), 4);
+        let all = sample(conn, 100).unwrap();
+        assert_eq!(all.len(), 6);
+        let e = matching::estimate::estimate_u(&all, 100, 1, &Default::default()).unwrap();
+        // C(6,2) = 15 pairs, of which the three Amelias make 3 and every pair shares the
+        // birthday.
+        assert_eq!((e.tally.pairs, e.tally.given[0]), (15, 3));
+        assert_eq!(e.tally.date_of_birth[0], 15);
+        assert_eq!(e.tally.sex_pairs, 0);
     }
 }

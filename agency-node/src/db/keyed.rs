@@ -1,4 +1,4 @@
-//! Each child's keyed encodings (see [`crate::matching::keyed`]): written with the child,
+//! Each child's keyed encodings (see [`matching::keyed`]): written with the child,
 //! refreshed at start when the matching key changed, and read for keyed matching through
 //! indexed tokens only.
 
@@ -7,8 +7,8 @@ use super::models::ChildRow;
 use super::schema::child_keyed::dsl as k;
 use super::schema::children::dsl as c;
 use crate::db::DbConnection;
-use crate::matching::keyed::{MatchingKey, StoredEncoding};
 use diesel::prelude::*;
+use matching::keyed::{MatchingKey, StoredEncoding};
 use schemas::{KeyedBlocks, KeyedDemographics, KeyedIdentifiers};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

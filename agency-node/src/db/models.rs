@@ -28,7 +28,7 @@ pub struct ChildRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     /// Blocking keys for matching, computed here at every write (see
-    /// [`crate::matching::keys`]).
+    /// [`matching::keys`]).
     pub family_name_key: String,
     pub family_name_key2: Option<String>,
     pub birth_year: i32,
@@ -115,7 +115,7 @@ impl ChildRow {
         ids: &ChildIdentifiers,
         now: NaiveDateTime,
     ) -> Self {
-        let keys = crate::matching::stored_keys(d);
+        let keys = matching::stored_keys(d);
         Self {
             id,
             local_id: local_id.to_owned(),
@@ -138,7 +138,7 @@ impl ChildRow {
             family_name_key2: keys.family_name_key2,
             birth_year: keys.birth_year,
             postcode_sector: keys.postcode_sector,
-            match_keys_version: crate::matching::MATCH_KEYS_VERSION,
+            match_keys_version: matching::MATCH_KEYS_VERSION,
         }
     }
 

@@ -9,8 +9,8 @@ use super::DbConnection;
 use super::DbError;
 use super::schema::children::dsl as c;
 use super::schema::name_counts::dsl as n;
-use crate::matching::normalise::NormalName;
 use diesel::prelude::*;
+use matching::normalise::NormalName;
 use std::collections::HashMap;
 
 /// Which name a count is of.

@@ -13,10 +13,10 @@ use crate::auth::FederatedCaller;
 use crate::db;
 use crate::disclosure::{self, Requester};
 use crate::error::ApiError;
-use crate::matching;
-use crate::matching::MatchingMode;
+use crate::finding;
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use matching::MatchingMode;
 use schemas::PractitionerRole;
 use schemas::disclosure::{AccessReport, ConsentDecision};
 use schemas::federation::{AccessContext, LegalBasis, Purpose};
@@ -112,7 +112,7 @@ pub async fn match_child(
         return Err(ApiError::Invalid(errors));
     }
     answer_match(state, caller, req, context, move |c, settings| {
-        matching::find_with(c, &query, settings)
+        finding::find_with(c, &query, settings)
     })
     .await
 }
@@ -168,7 +168,7 @@ pub async fn match_child_keyed(
     }
     let key = state.matching_key.clone();
     answer_match(state, caller, req, context, move |c, settings| {
-        matching::find_keyed(c, &query, key.as_deref(), settings)
+        finding::find_keyed(c, &query, key.as_deref(), settings)
     })
     .await
 }

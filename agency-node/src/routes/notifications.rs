@@ -8,7 +8,7 @@ use crate::auth::{GatewayCaller, IntegrationClient};
 use crate::db::DbConnection;
 use crate::db::{self, DbError};
 use crate::error::ApiError;
-use crate::matching;
+use crate::finding;
 use crate::notifications::{self, NewEvent};
 use crate::routes::children::write_one;
 use crate::startup::AppState;
@@ -465,7 +465,7 @@ pub async fn offer(
         let state = state2;
         let mut conn = state.pool.get().map_err(DbError::from)?;
         Ok(db::write(&mut conn, |c| {
-            let found = matching::find_with(c, &offer.child, &state.matching)?;
+            let found = finding::find_with(c, &offer.child, &state.matching)?;
             let held = found.outcome == MatchOutcome::Held && found.held;
             let subscribed = db::notifications::is_subscribed(c, offer.event_type.as_str())?;
             let (wanted, reason) = match (held, subscribed) {

@@ -9,12 +9,10 @@
 //! PostgreSQL with `--database postgres`) through the node's own data layer; queries are
 //! the *true* demographics without identifiers.
 
-use agency_node::db;
-use agency_node::matching::{
-    self, MatchingKey, MatchingMode, MatchingSettings, nicknames, normalise::NormalName,
-};
+use agency_node::{db, finding};
 use anyhow::Context;
 use chrono::{Datelike, NaiveDate};
+use matching::{MatchingKey, MatchingMode, MatchingSettings, nicknames, normalise::NormalName};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schemas::{
@@ -620,8 +618,8 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                 settings: &MatchingSettings|
      -> Result<schemas::MatchResponse, db::DbError> {
         match &key {
-            None => matching::find_with(conn, query, settings),
-            Some(key) => matching::find_keyed(conn, &key.encode_query(query), Some(key), settings),
+            None => finding::find_with(conn, query, settings),
+            Some(key) => finding::find_keyed(conn, &key.encode_query(query), Some(key), settings),
         }
     };
     // Per agency: the connection, and for each child the row id it was stored under.
@@ -914,13 +912,10 @@ pub fn own_estimate(
     settings: &MatchingSettings,
 ) -> anyhow::Result<MatchingSettings> {
     let sample = db::children::sample(conn, 20_000)?;
-    let estimate = agency_node::matching::estimate::estimate_u(&sample, 2_000_000, seed, settings)
+    let estimate = matching::estimate::estimate_u(&sample, 2_000_000, seed, settings)
         .ok_or_else(|| anyhow::anyhow!("{agency} holds fewer than two children"))?;
     println!("{agency}: u estimated from its own children");
-    print!(
-        "{}",
-        agency_node::matching::estimate::report(&estimate, settings)
-    );
+    print!("{}", matching::estimate::report(&estimate, settings));
     let mut own = settings.clone();
     own.weights = estimate.weights;
     own.validate()
@@ -1330,7 +1325,7 @@ mod tests {
         assert_eq!(swap_day_month(d("2014-04-04")), None);
         // The matcher sees it as a swap.
         assert_eq!(
-            agency_node::matching::normalise::swap_day_month(d("2014-03-09")),
+            matching::normalise::swap_day_month(d("2014-03-09")),
             Some(swapped)
         );
     }

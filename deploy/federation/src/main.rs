@@ -42,7 +42,7 @@ enum Cmd {
         token_ttl_hours: i64,
         /// `plain`, or `keyed`: the gateway sends nodes keyed encodings only.
         #[arg(long, default_value = "plain", value_parser = parse_mode)]
-        matching: agency_node::matching::MatchingMode,
+        matching: matching::MatchingMode,
         /// Where the nodes keep their data: `sqlite` (a file per node in --dir), or
         /// `postgres[=postgres://USER@HOST:PORT]` (a database `federation_<node>` per
         /// node on that server, default postgres://postgres@127.0.0.1:5432, emptied and
@@ -157,7 +157,7 @@ enum BenchCmd {
         dir: Option<PathBuf>,
         /// `plain`, or `keyed` (searches as keyed encodings under a key made for the run).
         #[arg(long, default_value = "plain", value_parser = parse_mode)]
-        mode: agency_node::matching::MatchingMode,
+        mode: matching::MatchingMode,
         /// `sqlite` (files in --dir), or `postgres[=postgres://USER@HOST:PORT]`: a
         /// database `bench_<agency>` per agency on that server, emptied first and
         /// dropped at the end.
@@ -288,7 +288,7 @@ enum BenchCmd {
         data: PathBuf,
         /// Our matcher's modes, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "plain,keyed", value_parser = parse_mode)]
-        modes: Vec<agency_node::matching::MatchingMode>,
+        modes: Vec<matching::MatchingMode>,
         /// Leave Splink out (no Python needed).
         #[arg(long)]
         no_splink: bool,
@@ -361,10 +361,10 @@ fn parse_watch(s: &str) -> Result<(String, u32), String> {
     Ok((name.to_owned(), pid))
 }
 
-fn parse_mode(s: &str) -> Result<agency_node::matching::MatchingMode, String> {
+fn parse_mode(s: &str) -> Result<matching::MatchingMode, String> {
     match s {
-        "plain" => Ok(agency_node::matching::MatchingMode::Plain),
-        "keyed" => Ok(agency_node::matching::MatchingMode::Keyed),
+        "plain" => Ok(matching::MatchingMode::Plain),
+        "keyed" => Ok(matching::MatchingMode::Keyed),
         other => Err(format!("'{other}': use plain or keyed")),
     }
 }

@@ -1154,7 +1154,7 @@ pub fn namesakes_per_million(
 mod tests {
     use super::*;
     use crate::bench::nickname_names;
-    use agency_node::matching::normalise::NormalName;
+    use matching::normalise::NormalName;
     use std::collections::HashSet;
 
     fn shares(pool: &Ranked) -> Vec<f64> {

@@ -22,8 +22,9 @@
 use crate::loadgen::{self, Histogram, LoadOptions};
 use crate::plan::{Database, DatabaseNames, Federation, NodePlan, Plan};
 use agency_node::db;
-use agency_node::matching::{self, MatchingKey, MatchingSettings};
+use agency_node::finding;
 use anyhow::Context;
+use matching::{MatchingKey, MatchingSettings};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use schemas::{
@@ -716,7 +717,7 @@ fn in_process(conn: &mut db::DbConnection, targets: &[Target]) -> anyhow::Result
                 }
             };
             let clock = Instant::now();
-            matching::find_with(conn, &query, &settings)?;
+            finding::find_with(conn, &query, &settings)?;
             histogram.record(u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX));
         }
         out.push(InProcess {

@@ -41,7 +41,7 @@ pub struct Plan {
     pub max_concurrent_fanouts: usize,
     /// How the gateway asks nodes to find a child. The matching key is generated and
     /// given to every node either way, so nodes keep keyed encodings in both modes.
-    pub matching_mode: agency_node::matching::MatchingMode,
+    pub matching_mode: matching::MatchingMode,
     /// Notification settings written to every node (`None`s: the nodes' defaults).
     pub notifications: NotificationKnobs,
     /// Where the nodes keep their data.
@@ -144,7 +144,7 @@ impl Plan {
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
             notifications: NotificationKnobs::default(),
-            matching_mode: agency_node::matching::MatchingMode::Plain,
+            matching_mode: matching::MatchingMode::Plain,
             database: Database::Sqlite,
             locator_refresh_seconds: None,
         }
@@ -251,15 +251,12 @@ impl Federation {
         // The federation's matching key: held by the gateway and every node (they encode
         // their own children with it), never by practitioners' clients.
         let matching_key = pki.join("matching.key");
-        write(
-            &matching_key,
-            &agency_node::matching::MatchingKey::generate()?,
-        )?;
+        write(&matching_key, &matching::MatchingKey::generate()?)?;
         let matching_section = format!(
             "[matching]\nmode = {}\nkey_file = {}\n",
             q(match plan.matching_mode {
-                agency_node::matching::MatchingMode::Plain => "plain",
-                agency_node::matching::MatchingMode::Keyed => "keyed",
+                matching::MatchingMode::Plain => "plain",
+                matching::MatchingMode::Keyed => "keyed",
             }),
             q(&matching_key.display().to_string())
         );

@@ -20,7 +20,7 @@ pub struct UpOptions {
     pub first_node_port: u16,
     pub token_ttl_hours: i64,
     /// How the gateway asks nodes to find a child.
-    pub matching: agency_node::matching::MatchingMode,
+    pub matching: matching::MatchingMode,
     pub database: Database,
     /// The gateway uses the nodes' record-locator filters.
     pub locator: bool,

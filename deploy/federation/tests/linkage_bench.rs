@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use agency_node::matching::MatchingMode;
 use federation::linkage_bench::{Options, linkage, render, score::Answer};
+use matching::MatchingMode;
 use std::path::PathBuf;
 
 const FEBRL: &str = "\

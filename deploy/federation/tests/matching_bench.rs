@@ -9,7 +9,7 @@ fn options(dir: &std::path::Path, seed: u64, reuse: bool, answers: &str) -> Opti
         queries: 60,
         seed,
         dir: Some(dir.to_owned()),
-        mode: agency_node::matching::MatchingMode::Plain,
+        mode: matching::MatchingMode::Plain,
         postgres: None,
         settings: Default::default(),
         reuse,
@@ -57,7 +57,7 @@ fn each_agency_can_search_with_u_estimated_from_its_own_children() {
     // of nine) more often than the configured one in twenty.
     let url = format!("sqlite://{}", dir.path().join("school.sqlite").display());
     let pool = agency_node::db::connect(&url).unwrap();
-    let configured = agency_node::matching::MatchingSettings::default();
+    let configured = matching::MatchingSettings::default();
     let own = own_estimate(&mut pool.get().unwrap(), "school", 7, &configured).unwrap();
     assert!(
         own.weights.postcode.full.u < configured.weights.postcode.full.u

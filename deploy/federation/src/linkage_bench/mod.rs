@@ -17,7 +17,7 @@ pub mod ours;
 pub mod score;
 pub mod splink;
 
-use agency_node::matching::MatchingMode;
+use matching::MatchingMode;
 use score::{Answer, Tally};
 use serde::Serialize;
 use std::collections::BTreeMap;

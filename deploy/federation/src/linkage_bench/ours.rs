@@ -14,8 +14,8 @@
 use super::febrl::{Mapped, Split};
 use super::score::Answer;
 use crate::plan::{Federation, NodePlan, Plan};
-use agency_node::matching::MatchingMode;
 use anyhow::Context;
+use matching::MatchingMode;
 use schemas::{AgencyKind, PractitionerRole};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -5,6 +5,7 @@ use super::*;
 use crate::db::children::upsert;
 use crate::db::testing::TestDb;
 use schemas::{ChildIdentifiers, ChildUpsert, Demographics, NhsNumber, Upn};
+use schemas::{MatchGrade, MatchOutcome, Sex};
 
 fn memory_db() -> TestDb {
     TestDb::fresh()

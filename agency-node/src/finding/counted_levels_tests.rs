@@ -4,8 +4,11 @@
 //! mode alike.
 
 use super::tests::{girl as person, hold, test_key};
+use super::weights::family_typo_weight;
 use super::*;
 use crate::db::testing::TestDb;
+use matching::{score, settings};
+use schemas::MatchOutcome;
 use schemas::{ChildIdentifiers, Demographics};
 
 /// Settings whose name counts speak from two children on.

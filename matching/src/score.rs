@@ -81,13 +81,15 @@ pub struct Comparison {
     pub name_weights: NameWeights,
     /// The query's given name (normal form) when it is a slip of the held one (see
     /// [`super::given_names::is_slip_of`]) that the name lists alone do not take for a
-    /// typo; the caller counts it as `typo` or drops it (`matching::weigh_by_name_counts`).
+    /// typo; the caller counts it as `typo` or drops it (the node's
+    /// `finding::weights::weigh_by_name_counts`).
     pub given_slip: Option<String>,
     /// When the family names agree as `part`: on which part, for its frequency-based
-    /// weight (`matching::weigh_by_name_counts`).
+    /// weight (the node's `finding::weights::weigh_by_name_counts`).
     pub family_part: Option<PartAgreed>,
     /// When the family names agree as `typo`: the query's family name (normal form), for
-    /// the level's frequency-based weight (`matching::weigh_by_name_counts`).
+    /// the level's frequency-based weight (the node's
+    /// `finding::weights::weigh_by_name_counts`).
     pub family_typo: Option<String>,
 }
 
@@ -299,6 +301,16 @@ fn postcode_level(a: &Postcode, b: &Postcode) -> Option<PostcodeLevel> {
 
 fn known(sex: Option<Sex>) -> Option<Sex> {
     sex.filter(|s| *s != Sex::Unknown)
+}
+
+/// A stored sex (`female`, `male`) as a [`Person`]'s; anything else is no sex, which
+/// compares as `unknown` does.
+pub fn sex_from_str(s: &str) -> Option<Sex> {
+    match s {
+        "female" => Some(Sex::Female),
+        "male" => Some(Sex::Male),
+        _ => None,
+    }
 }
 
 /// Whether a given name one keystroke off may count as a typo: only when the family name

@@ -58,7 +58,7 @@ fn person(s: &Sampled) -> Person<'_> {
         given_name: &s.given_name,
         family_name: &s.family_name,
         date_of_birth: s.date_of_birth,
-        sex: s.sex.as_deref().and_then(super::sex_from_str),
+        sex: s.sex.as_deref().and_then(score::sex_from_str),
         postcode: s.postcode.as_deref(),
         upn: None,
         nhs_number: None,
@@ -469,40 +469,5 @@ mod tests {
         // Every sampled postcode is the same: full agreement has u = 1, which no weight
         // can be made of, and the report says so.
         assert!(text.contains("would be refused"), "{text}");
-    }
-
-    #[test]
-    fn the_sample_is_read_from_the_node_database() {
-        let mut db = crate::db::testing::TestDb::fresh();
-        let conn: &mut crate::db::DbConnection = &mut db;
-        for (i, given) in ["Amelia", "Amelia", "Amelia", "Noah", "Leo", "Ivy"]
-            .iter()
-            .enumerate()
-        {
-            let child = schemas::ChildUpsert {
-                demographics: schemas::Demographics {
-                    given_name: (*given).into(),
-                    family_name: format!("Sampleton{i}"),
-                    date_of_birth: "2015-04-01".parse().unwrap(),
-                    sex: None,
-                    postcode: None,
-                },
-                identifiers: schemas::ChildIdentifiers::default(),
-            };
-            crate::db::write(conn, |c| {
-                crate::db::children::upsert(c, &format!("s{i}"), &child)
-            })
-            .unwrap();
-        }
-        let some = crate::db::children::sample(conn, 4).unwrap();
-        assert_eq!(some.len(), 4);
-        let all = crate::db::children::sample(conn, 100).unwrap();
-        assert_eq!(all.len(), 6);
-        let e = estimate_u(&all, 100, 1, &MatchingSettings::default()).unwrap();
-        // C(6,2) = 15 pairs, of which the three Amelias make 3 and every pair shares the
-        // birthday.
-        assert_eq!((e.tally.pairs, e.tally.given[0]), (15, 3));
-        assert_eq!(e.tally.date_of_birth[0], 15);
-        assert_eq!(e.tally.sex_pairs, 0);
     }
 }

@@ -15,7 +15,7 @@ use super::nicknames::GROUPS;
 /// Names commonly given to children in England and Wales (lower case, accents removed),
 /// beyond those in the short-form groups. Their own spellings of one another (`Isla`,
 /// `Isler`) are deliberately both listed when both are usual.
-const COMMON: &[&str] = &[
+pub(crate) const COMMON: &[&str] = &[
     // Girls.
     "olivia",
     "amelia",
@@ -643,7 +643,7 @@ pub fn near_only_each_other(a: &str, b: &str) -> bool {
 /// edit from some other known name too (`Evi`: `Evie`, `Eva` or `Eve`?). Whether a slip
 /// counts as a typo is then decided with what the node knows: which spellings its children
 /// carry, and whether another child here shares the family name and date of birth (see
-/// `matching::weigh_by_name_counts`).
+/// the node's `finding::weights::weigh_by_name_counts`).
 pub fn is_slip_of(a: &str, b: &str) -> bool {
     let both_known = is_known(a) && is_known(b);
     !a.is_empty() && !b.is_empty() && one_edit_apart(a, b) && !both_known

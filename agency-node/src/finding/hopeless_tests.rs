@@ -1,8 +1,11 @@
 //! Leaving hopeless broad-block rows uncompared ([`Hopeless`]) changes no answer.
 
 use super::*;
+use crate::db::models::CandidateRow;
 use crate::db::testing::TestDb;
+use matching::score;
 use rand::{Rng, SeedableRng};
+use schemas::Sex;
 use schemas::{ChildIdentifiers, ChildUpsert, Demographics};
 
 const GIVEN: [&str; 9] = [

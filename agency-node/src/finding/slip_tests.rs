@@ -6,6 +6,7 @@
 use super::tests::{girl as person, hold, test_key};
 use super::*;
 use crate::db::testing::TestDb;
+use schemas::MatchOutcome;
 use schemas::{ChildIdentifiers, Demographics};
 
 /// Settings whose name counts speak from `from` children on.

@@ -6,6 +6,7 @@ use super::tests::{hold, test_key};
 use super::*;
 use crate::db::testing::TestDb;
 use schemas::{ChildIdentifiers, Demographics};
+use schemas::{MatchOutcome, Sex};
 
 fn person(given: &str, family: &str, dob: &str, postcode: Option<&str>) -> Demographics {
     Demographics {

@@ -170,7 +170,7 @@ impl Default for IdentifierWeights {
 /// frequency-based weights): two different children agree on a name about as often as
 /// the name is carried, so agreeing on a rare name is stronger evidence than agreeing on
 /// a common one. The share is estimated from the node's own counts
-/// ([`crate::db::name_counts`]), smoothed towards the level's configured `u`.
+/// (the node's `name_counts` table), smoothed towards the level's configured `u`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FrequencyWeights {

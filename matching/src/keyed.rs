@@ -631,7 +631,7 @@ fn part_agreed(key: &MatchingKey, query: &KeyedName, held_plain: &str) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matching::score;
+    use crate::score;
 
     fn key() -> MatchingKey {
         MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap()
