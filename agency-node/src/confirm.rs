@@ -22,7 +22,9 @@ use schemas::MatchGrade;
 use sha2::{Digest, Sha256};
 
 const PREFIX: &str = "ct1.";
-const VERSION: u8 = 1;
+/// 2: the reference's length takes two bytes (1 took one, so a local id over 255 bytes
+/// could not be sealed and its candidate was silently left unconfirmable).
+const VERSION: u8 = 2;
 const FINGERPRINT_LEN: usize = 8;
 
 /// What a token says about its candidate.
@@ -67,6 +69,9 @@ pub enum TokenError {
     NotYours,
     #[error("the candidate token has expired; search again")]
     Expired,
+    /// Only when sealing: a local reference longer than a token can carry.
+    #[error("the local reference is too long to seal")]
+    TooLong,
 }
 
 pub use trust::seal::BadKey;
@@ -107,13 +112,13 @@ impl CandidateSealer {
         now: i64,
     ) -> Result<String, TokenError> {
         let reference = local_ref.as_bytes();
-        let ref_len = u8::try_from(reference.len()).map_err(|_| TokenError::Invalid)?;
+        let ref_len = u16::try_from(reference.len()).map_err(|_| TokenError::TooLong)?;
         let mut plain = Vec::with_capacity(80 + reference.len());
         plain.push(VERSION);
         plain.extend_from_slice(&(now + self.ttl_seconds).to_be_bytes());
         plain.push(grade_byte(grade));
         plain.extend_from_slice(&holder.fingerprint());
-        plain.push(ref_len);
+        plain.extend_from_slice(&ref_len.to_be_bytes());
         plain.extend_from_slice(reference);
         plain.extend_from_slice(matched_on.join(",").as_bytes());
         self.sealer
@@ -155,8 +160,8 @@ fn decode(plain: &[u8]) -> Option<(Candidate, [u8; FINGERPRINT_LEN])> {
     let (exp, rest) = rest.split_first_chunk::<8>()?;
     let (&grade, rest) = rest.split_first()?;
     let (fingerprint, rest) = rest.split_first_chunk::<FINGERPRINT_LEN>()?;
-    let (&ref_len, rest) = rest.split_first()?;
-    let (reference, rest) = rest.split_at_checked(usize::from(ref_len))?;
+    let (ref_len, rest) = rest.split_first_chunk::<2>()?;
+    let (reference, rest) = rest.split_at_checked(usize::from(u16::from_be_bytes(*ref_len)))?;
     let grade = match grade {
         1 => MatchGrade::Certain,
         2 => MatchGrade::Probable,
@@ -182,6 +187,16 @@ fn decode(plain: &[u8]) -> Option<(Candidate, [u8; FINGERPRINT_LEN])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_reference_over_255_bytes_seals_and_opens() {
+        let s = sealer("health");
+        let long = "L".repeat(300);
+        let token = s
+            .seal(&long, MatchGrade::Possible, &fields(), holder("p1"), NOW)
+            .unwrap();
+        assert_eq!(s.open(&token, holder("p1"), NOW).unwrap().local_ref, long);
+    }
 
     const NOW: i64 = 1_800_000_000;
 

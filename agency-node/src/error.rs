@@ -83,6 +83,10 @@ impl ApiError {
                 403,
             )
             .with_detail(e.to_string()),
+            // Only sealing gives it, never a caller's token: a fault of the node.
+            ApiError::Candidate(crate::confirm::TokenError::TooLong) => {
+                Problem::new("internal", "The node failed to handle the request", 500)
+            }
             ApiError::Candidate(e @ crate::confirm::TokenError::Expired) => {
                 Problem::new("candidate-expired", "The candidate token has expired", 410)
                     .with_detail(e.to_string())
@@ -187,6 +191,20 @@ impl From<crate::db::DbError> for ApiError {
     }
 }
 
+impl From<crate::disclosure::DecisionError> for ApiError {
+    fn from(e: crate::disclosure::DecisionError) -> Self {
+        match e {
+            crate::disclosure::DecisionError::OverrideNotAllowed => ApiError::OverrideNotAllowed,
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        crate::db::DbError::Pool(e).into()
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         crate::db::DbError::Query(e).into()
@@ -194,7 +212,9 @@ impl From<diesel::result::Error> for ApiError {
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(_: actix_web::error::BlockingError) -> Self {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        // The blocking pool is gone (shutting down) or the closure panicked.
+        tracing::error!(error = %e, "blocking task");
         ApiError::Internal
     }
 }

@@ -1,3 +1,6 @@
+//! The `agency-node` binary: serve (the default), or run an operator command (audit
+//! verification, matching estimates) against the node's configuration.
+
 use clap::Subcommand;
 
 #[derive(Subcommand)]

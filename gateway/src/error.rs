@@ -144,6 +144,13 @@ impl GatewayError {
     }
 }
 
+impl From<crate::reference::SealFailed> for GatewayError {
+    fn from(e: crate::reference::SealFailed) -> Self {
+        tracing::error!(error = %e, "search answer not sent");
+        GatewayError::Internal
+    }
+}
+
 impl From<service::caller::Refusal> for GatewayError {
     fn from(refusal: service::caller::Refusal) -> Self {
         use service::caller::Refusal;

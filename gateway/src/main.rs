@@ -1,3 +1,5 @@
+//! The `gateway` binary: serve (the default), or write its OpenAPI document.
+
 use clap::Subcommand;
 
 #[derive(Subcommand)]

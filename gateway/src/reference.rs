@@ -49,6 +49,11 @@ pub enum ReferenceError {
 
 pub use trust::seal::BadKey;
 
+/// Sealing a reference failed: a fault of the gateway, never of the caller.
+#[derive(Debug, thiserror::Error)]
+#[error("sealing a federated reference: {0}")]
+pub struct SealFailed(String);
+
 pub struct ReferenceSealer {
     sealer: trust::seal::Sealer,
 }
@@ -65,9 +70,11 @@ impl ReferenceSealer {
         trust::seal::Sealer::generate_key()
     }
 
-    pub fn seal(&self, claims: &ReferenceClaims) -> Result<String, ReferenceError> {
-        let plain = serde_json::to_vec(claims).map_err(|_| ReferenceError::Invalid)?;
-        self.sealer.seal(plain, AAD).ok_or(ReferenceError::Invalid)
+    pub fn seal(&self, claims: &ReferenceClaims) -> Result<String, SealFailed> {
+        let plain = serde_json::to_vec(claims).map_err(|e| SealFailed(e.to_string()))?;
+        self.sealer
+            .seal(plain, AAD)
+            .ok_or_else(|| SealFailed("the cipher refused to seal".into()))
     }
 
     /// Opens a reference for this practitioner, checking integrity, expiry and owner.

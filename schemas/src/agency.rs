@@ -1,3 +1,5 @@
+//! Agency kinds, member roles and practitioner roles: who takes part in the federation.
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -1,3 +1,6 @@
+//! A child as an agency's system writes it (demographics and identifiers) and as a
+//! node returns it, with their validation.
+
 use crate::identifiers::{NhsNumber, Upn};
 use crate::problem::FieldError;
 use chrono::NaiveDate;

@@ -1,3 +1,6 @@
+//! Problem details (RFC 9457): the one error body every service answers with, and the
+//! invalid-field list it carries.
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

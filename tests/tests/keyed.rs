@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Keyed matching end to end: the gateway sends nodes keyed encodings only, and a node
 //! that does not hold the child learns none of the query's names, date of birth or
 //! postcode from what it receives, logs, audits or stores.
@@ -7,6 +6,7 @@
 //! node's certificate, see `federation_tests::Options::recorded`); the process's logs
 //! are captured at debug level; the node's database file is read as bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use federation_tests::{Call, Options, SAFEGUARDING, TestFederation, query_for, spawn_federation};
 use matching::MatchingMode;
 use schemas::PractitionerRole;

@@ -1,3 +1,6 @@
+//! The children table: upserts, lookups by local id and identifier, and the candidate
+//! rows matching reads by blocking key.
+
 use super::DbConnection;
 use super::DbError;
 use super::models::{CandidateRow, ChildRow};

@@ -1,3 +1,5 @@
+//! The consents table: a child's consent decisions, appended and read per child.
+
 use super::DbConnection;
 use super::DbError;
 use super::schema::consents::dsl as k;

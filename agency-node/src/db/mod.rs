@@ -262,10 +262,13 @@ where
 /// statements that must agree with each other (the audit chain and its head). SQLite: a
 /// deferred transaction (in WAL mode its snapshot is fixed at the first read);
 /// PostgreSQL: a read-only REPEATABLE READ transaction. Inside a write, `f` runs in it.
-pub fn read_snapshot<T>(
+pub fn read_snapshot<T, E>(
     conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
-) -> Result<T, DbError> {
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DbError>,
+{
     let nested = match conn {
         DbConnection::Sqlite(c) => in_transaction(c),
         DbConnection::Pg(c) => in_transaction(c),
@@ -274,15 +277,19 @@ pub fn read_snapshot<T>(
         return f(conn);
     }
     match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction(c).map_err(DbError::from)?
+        }
         DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction_sql(
             c,
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        )?,
+        )
+        .map_err(DbError::from)?,
     }
     let result = f(conn);
     // Nothing was written: ending the transaction either way only releases the snapshot.
-    <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+    <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)
+        .map_err(DbError::from)?;
     result
 }
 

@@ -1,5 +1,5 @@
-// Diesel table definitions; kept in step with migrations/ by hand (checked by the
-// round-trip tests, which run the migrations then every query).
+//! Diesel table definitions, kept in step with `migrations/` by hand (checked by the
+//! round-trip tests, which run the migrations then every query).
 
 diesel::table! {
     children (id) {

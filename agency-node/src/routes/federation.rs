@@ -191,10 +191,10 @@ fn holder(caller: &FederatedCaller) -> crate::confirm::Holder<'_> {
 /// What was read is what the snapshot held: a change committed between the snapshot and
 /// the append (a withdrawn consent, say) applies from the next request on, as it would
 /// had it committed a moment later.
-fn audited<T>(
+fn audited<T, E: From<db::DbError>>(
     conn: &mut db::DbConnection,
-    read: impl FnOnce(&mut db::DbConnection) -> Result<(T, NewEntry), db::DbError>,
-) -> Result<T, db::DbError> {
+    read: impl FnOnce(&mut db::DbConnection) -> Result<(T, NewEntry), E>,
+) -> Result<T, E> {
     let (value, entry) = db::read_snapshot(conn, read)?;
     db::write(conn, |c| db::audit::append(c, &entry))?;
     Ok(value)
@@ -237,7 +237,7 @@ where
     let answer = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
-        audited(&mut conn, |c| {
+        audited::<_, ApiError>(&mut conn, |c| {
             let found = find(c, &state.matching)?;
             // Only `candidates` can be confirmed; an ambiguity cannot (see crate::confirm).
             let candidate_ids = (found.outcome == MatchOutcome::Candidates
@@ -276,7 +276,10 @@ where
                         )
                     })
                     .collect::<Result<_, _>>()
-                    .unwrap_or_default();
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "sealing a candidate token");
+                        ApiError::Internal
+                    })?;
             }
             let mut detail = json!({"answered": wire_name(&answer.answer.outcome)});
             if !answer.candidate_tokens.is_empty() {
@@ -355,7 +358,7 @@ pub async fn confirm_candidate(
     let visible = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
-        audited(&mut conn, |c| {
+        audited::<_, ApiError>(&mut conn, |c| {
             let child = db::children::find_by_id(c, &linked.local_ref)?;
             let child_id = child.as_ref().map(|ch| ch.id.clone());
             let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
@@ -448,7 +451,7 @@ pub async fn child_records(
     let answer = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
-        audited(&mut conn, |c| {
+        audited::<_, ApiError>(&mut conn, |c| {
             let child = db::children::find_by_id(c, &local_ref)?;
             let child_id = child.as_ref().map(|ch| ch.id.clone());
             let key = child_id.as_deref().unwrap_or_default();
@@ -467,7 +470,7 @@ pub async fn child_records(
                 &decisions(consents),
                 &held,
             )
-            .map_err(|_| db::DbError::Conflict("override not allowed".into()))?;
+            .map_err(ApiError::from)?;
             let disclosed = child.is_some() && decision.visible;
             let shaped = if disclosed {
                 decision.shape(records)
@@ -628,7 +631,7 @@ pub async fn locator_filter(
         let Some((key, rate)) = &state.locator else {
             return Err(ApiError::LocatorNotConfigured);
         };
-        let mut conn = state.pool.get().map_err(|_| ApiError::Unavailable)?;
+        let mut conn = state.pool.get()?;
         let mut tokens = Vec::new();
         let children = db::children::locator_rows(
             &mut conn,

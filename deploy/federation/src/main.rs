@@ -1,3 +1,6 @@
+//! The `federation` binary: the dev federation (`up`, `layout`, `token`), the committed
+//! OpenAPI documents (`openapi`), and the benchmarks (`bench ...`).
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use schemas::PractitionerRole;

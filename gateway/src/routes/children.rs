@@ -1,3 +1,5 @@
+//! The practitioner's operations on a child: search, view, confirm a candidate.
+
 use super::{fanout, fanout_slot, open_reference};
 use crate::auth::Authenticated;
 use crate::error::GatewayError;
@@ -107,10 +109,7 @@ pub async fn search(
             exp: expires_at.timestamp(),
             nodes: outcome.nodes,
         };
-        let sealed = state
-            .references
-            .seal(&claims)
-            .map_err(GatewayError::Reference)?;
+        let sealed = state.references.seal(&claims).map_err(GatewayError::from)?;
         (Some(sealed), Some(expires_at))
     } else {
         (None, None)
@@ -322,10 +321,7 @@ pub async fn confirm(
         ));
     };
     claims.nodes[index].1 = NodeEntry::Held { r: local_ref };
-    let sealed = state
-        .references
-        .seal(&claims)
-        .map_err(GatewayError::Reference)?;
+    let sealed = state.references.seal(&claims).map_err(GatewayError::from)?;
     let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
     Ok(HttpResponse::Ok().json(ConfirmResponse {
         reference: sealed,

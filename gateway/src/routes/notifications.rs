@@ -232,7 +232,10 @@ pub async fn acknowledge(
         acknowledged_at: ack.acknowledged_at,
     };
     let secret = secret_for(&state, &sender.id).map_err(GatewayError::NotDelivered)?;
-    let body = serde_json::to_vec(&forwarded).map_err(|_| GatewayError::Internal)?;
+    let body = serde_json::to_vec(&forwarded).map_err(|e| {
+        tracing::error!(error = %e, "encoding an acknowledgement");
+        GatewayError::Internal
+    })?;
     let client = state.http.node(sender, "", state.node_deadline, None);
     match client
         .signed_post::<Acknowledgement>(
