@@ -156,7 +156,9 @@ impl RecordCategory {
             C::PersonalEducationPlan => "your personal education plan",
             C::PlacementMove => "changes of where you live",
             C::Section47Enquiry => "an enquiry by children's services to check you are safe",
-            C::ChildCharacteristics => "your ethnicity and any disability, as children's services recorded them",
+            C::ChildCharacteristics => {
+                "your ethnicity and any disability, as children's services recorded them"
+            }
             C::ChildProtectionInformation => "a safety flag on your health record",
             C::SchoolNurseContact => "times you saw the school nurse",
             C::CamhsReferral => "your referral to mental health support (CAMHS)",

@@ -1072,7 +1072,10 @@ impl TryFrom<String> for EthnicityCode {
         {
             Ok(Self(value))
         } else {
-            Err("must be a DfE ethnicity code: four capital letters or digits, such as WBRI".to_owned())
+            Err(
+                "must be a DfE ethnicity code: four capital letters or digits, such as WBRI"
+                    .to_owned(),
+            )
         }
     }
 }
@@ -1114,10 +1117,7 @@ impl Fields for ChildCharacteristicsDetails {
             seen.push(*d);
         }
         if self.disabilities.contains(&CinDisability::NONE) && self.disabilities.len() > 1 {
-            errors.push(FieldError::new(
-                "disabilities",
-                "NONE must stand alone",
-            ));
+            errors.push(FieldError::new("disabilities", "NONE must stand alone"));
         }
     }
 }
@@ -1998,10 +1998,7 @@ mod tests {
             RecordCategory::LookedAfterStatus,
             json!({"in_care": "Y", "care_authority": "82"}),
         );
-        assert_eq!(
-            fields_of(&e),
-            ["details.in_care", "details.care_authority"]
-        );
+        assert_eq!(fields_of(&e), ["details.in_care", "details.care_authority"]);
         let e = errors(RecordCategory::FreeSchoolMeals, json!({"uk_country": "UK"}));
         assert_eq!(fields_of(&e), ["details.uk_country"]);
         let mut enrolment = RecordDetails::example(RecordCategory::Enrolment);
