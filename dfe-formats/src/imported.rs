@@ -258,6 +258,7 @@ impl Records {
                 record,
             }),
             Err(errors) => {
+                let first = self.problems.len();
                 for error in errors {
                     let field = error.field.strip_prefix("details.").unwrap_or(&error.field);
                     let path = draft
@@ -265,7 +266,11 @@ impl Records {
                         .iter()
                         .find(|(f, _)| *f == field)
                         .map_or_else(|| draft.element.clone(), |(_, p)| p.clone());
-                    self.problems.push(ElementProblem::new(path, error.message));
+                    // Two rules can fall on one element (a closure date before the
+                    // referral is also an end before the start): say it once.
+                    if !self.problems[first..].iter().any(|p| p.path == path) {
+                        self.problems.push(ElementProblem::new(path, error.message));
+                    }
                 }
             }
         }
