@@ -11,6 +11,7 @@
 
 pub mod cin;
 pub mod ctf;
+mod envelope;
 pub mod fixtures;
 pub mod imported;
 pub mod problem;

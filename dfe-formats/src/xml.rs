@@ -39,6 +39,20 @@ impl Node {
     }
 }
 
+/// The repeated `name` elements under `parent` (at `parent_path`), each with its path
+/// (`…/YearData[2]`).
+pub fn each<'a>(
+    parent: Option<&'a Node>,
+    parent_path: String,
+    name: &'a str,
+) -> impl Iterator<Item = (&'a Node, String)> + 'a {
+    parent
+        .into_iter()
+        .flat_map(move |p| p.all(name))
+        .enumerate()
+        .map(move |(i, n)| (n, format!("{parent_path}/{name}[{}]", i + 1)))
+}
+
 /// A stream over one document: its root, then its elements one at a time.
 pub struct Stream<'a> {
     reader: Reader<&'a [u8]>,

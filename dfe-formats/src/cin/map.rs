@@ -10,7 +10,7 @@ use crate::imported::{
 };
 use crate::problem::ElementProblem;
 use crate::spec::{Read, check};
-use crate::xml::Node;
+use crate::xml::{Node, each};
 use chrono::NaiveDate;
 use schemas::{RecordCategory as C, Upn};
 use serde_json::{Map, Value, json};
@@ -87,18 +87,6 @@ pub(super) fn child(
         contacts: Vec::new(),
         not_mapped: records.not_mapped,
     }))
-}
-
-fn each<'a>(
-    parent: Option<&'a Node>,
-    parent_path: String,
-    name: &'a str,
-) -> impl Iterator<Item = (&'a Node, String)> + 'a {
-    parent
-        .into_iter()
-        .flat_map(move |p| p.all(name))
-        .enumerate()
-        .map(move |(i, n)| (n, format!("{parent_path}/{name}[{}]", i + 1)))
 }
 
 fn until(end: Option<NaiveDate>) -> String {

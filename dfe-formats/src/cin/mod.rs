@@ -5,10 +5,11 @@
 mod map;
 pub mod spec;
 
-use crate::imported::{ChildOutcome, FailedChild};
-use crate::problem::{ElementProblem, FileProblem};
+use crate::envelope::Envelope;
+use crate::imported::ChildOutcome;
+use crate::problem::FileProblem;
 use crate::spec::{Read, check};
-use crate::xml::{Node, Stream};
+use crate::xml::Node;
 use chrono::{NaiveDate, NaiveDateTime};
 use schemas::AgencyKind;
 use schemas::details::LaCode;
@@ -67,80 +68,28 @@ const FORMAT: &str = "a children in need census";
 /// invalid header, or from another authority; otherwise an outcome for every child, one
 /// bad child never stopping the rest.
 pub fn read_cin_census(bytes: &[u8], settings: &CinSettings) -> Result<CinImport, FileProblem> {
-    let size = bytes.len() as u64;
-    if size > settings.max_bytes {
-        return Err(FileProblem::TooLarge {
-            size,
-            limit: settings.max_bytes,
-        });
-    }
-    let mut stream = Stream::new(bytes);
-    let root = stream.root()?;
-    if root.name != spec::ROOT {
-        return Err(FileProblem::WrongRoot {
-            found: root.name,
-            expected: spec::ROOT,
-            format: FORMAT,
-        });
-    }
-    if let Some(found) = root.namespace {
-        return Err(FileProblem::WrongNamespace {
-            found,
-            format: FORMAT,
-        });
-    }
-    let root_path = format!("/{}", spec::ROOT);
-    let header = match stream.next_element()? {
-        Some((name, empty)) if name == "Header" => stream.read(name, empty)?,
-        _ => {
-            return Err(FileProblem::InvalidHeader(vec![ElementProblem::new(
-                format!("{root_path}/Header"),
-                "is required, first",
-            )]));
-        }
+    let envelope = Envelope {
+        root: spec::ROOT,
+        format: FORMAT,
+        list: "Children",
+        item: "Child",
     };
-    let header = read_header(&header, &format!("{root_path}/Header"))?;
-    if header.la != settings.la.as_str() {
-        return Err(FileProblem::NotAddressedHere(format!(
-            "the census is local authority {}'s return, not this authority's ({})",
-            header.la,
-            settings.la.as_str()
-        )));
-    }
-    let mut children = Vec::new();
-    while let Some((name, empty)) = stream.next_element()? {
-        let path = format!("{root_path}/{name}");
-        if name != "Children" {
-            return Err(FileProblem::InvalidHeader(vec![ElementProblem::new(
-                path,
-                "is not an element of <Message>; the elements here are Header, Children",
-            )]));
-        }
-        if empty {
-            continue;
-        }
-        stream.enter()?;
-        let mut index = 0;
-        while let Some((name, empty)) = stream.next_element()? {
-            let node = stream.read(name, empty)?;
-            if node.name == "Child" {
-                index += 1;
-                let at = format!("{path}/Child[{index}]");
-                children.push(map::child(&node, &at, &header, settings));
-            } else {
-                let at = format!("{path}/{}", node.name);
-                children.push(ChildOutcome::Failed(FailedChild {
-                    element: at.clone(),
-                    key: None,
-                    problems: vec![ElementProblem::new(
-                        at,
-                        "is not an element of <Children>; the elements here are Child",
-                    )],
-                }));
+    let (header, children) = envelope.read(
+        bytes,
+        settings.max_bytes,
+        |node, path| {
+            let header = read_header(node, path)?;
+            if header.la != settings.la.as_str() {
+                return Err(FileProblem::NotAddressedHere(format!(
+                    "the census is local authority {}'s return, not this authority's ({})",
+                    header.la,
+                    settings.la.as_str()
+                )));
             }
-        }
-    }
-    stream.finish()?;
+            Ok(header)
+        },
+        |node, path, header| map::child(node, path, header, settings),
+    )?;
     Ok(CinImport { header, children })
 }
 

@@ -11,7 +11,7 @@ use crate::imported::{
 };
 use crate::problem::ElementProblem;
 use crate::spec::{Read, check};
-use crate::xml::Node;
+use crate::xml::{Node, each};
 use chrono::{Months, NaiveDate};
 use schemas::{RecordCategory as C, Upn};
 use serde_json::{Map, Value, json};
@@ -104,17 +104,6 @@ struct Pupil<'a> {
 
 /// The repeated `name` elements under the group at `group` (a path below the pupil),
 /// with their paths.
-fn each<'a>(
-    parent: Option<&'a Node>,
-    parent_path: String,
-    name: &'a str,
-) -> impl Iterator<Item = (&'a Node, String)> + 'a {
-    parent
-        .into_iter()
-        .flat_map(move |p| p.all(name))
-        .enumerate()
-        .map(move |(i, n)| (n, format!("{parent_path}/{name}[{}]", i + 1)))
-}
 
 fn ymd(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d)

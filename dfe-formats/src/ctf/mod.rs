@@ -6,10 +6,11 @@
 mod map;
 pub mod spec;
 
+use crate::envelope::Envelope;
 use crate::imported::ChildOutcome;
-use crate::problem::{ElementProblem, FileProblem};
+use crate::problem::FileProblem;
 use crate::spec::{Read, check};
-use crate::xml::{Node, Stream};
+use crate::xml::Node;
 use chrono::NaiveDateTime;
 use schemas::AgencyKind;
 use schemas::details::{LaCode, Urn};
@@ -180,74 +181,22 @@ const FORMAT: &str = "a Common Transfer File";
 /// elsewhere. Otherwise every pupil has an outcome: imported, or failed with the path of
 /// every invalid element; a failed pupil does not stop the others.
 pub fn read_ctf(bytes: &[u8], settings: &CtfSettings) -> Result<CtfImport, FileProblem> {
-    let size = bytes.len() as u64;
-    if size > settings.max_bytes {
-        return Err(FileProblem::TooLarge {
-            size,
-            limit: settings.max_bytes,
-        });
-    }
-    let mut stream = Stream::new(bytes);
-    let root = stream.root()?;
-    if root.name != spec::ROOT {
-        return Err(FileProblem::WrongRoot {
-            found: root.name,
-            expected: spec::ROOT,
-            format: FORMAT,
-        });
-    }
-    if let Some(found) = root.namespace {
-        return Err(FileProblem::WrongNamespace {
-            found,
-            format: FORMAT,
-        });
-    }
-    let root_path = format!("/{}", spec::ROOT);
-    let header = match stream.next_element()? {
-        Some((name, empty)) if name == "Header" => stream.read(name, empty)?,
-        _ => {
-            return Err(FileProblem::InvalidHeader(vec![ElementProblem::new(
-                format!("{root_path}/Header"),
-                "is required, first",
-            )]));
-        }
+    let envelope = Envelope {
+        root: spec::ROOT,
+        format: FORMAT,
+        list: "CTFpupilData",
+        item: "Pupil",
     };
-    let header = read_header(&header, &format!("{root_path}/Header"))?;
-    check_addressee(&header, &settings.addressee)?;
-
-    let mut pupils = Vec::new();
-    while let Some((name, empty)) = stream.next_element()? {
-        let path = format!("{root_path}/{name}");
-        if name != "CTFpupilData" {
-            return Err(FileProblem::InvalidHeader(vec![ElementProblem::new(
-                path,
-                "is not an element of <CTfile>; the elements here are Header, CTFpupilData",
-            )]));
-        }
-        if empty {
-            continue;
-        }
-        stream.enter()?;
-        let mut index = 0;
-        while let Some((name, empty)) = stream.next_element()? {
-            let node = stream.read(name, empty)?;
-            if node.name == "Pupil" {
-                index += 1;
-                let at = format!("{path}/Pupil[{index}]");
-                pupils.push(map::pupil(&node, &at, &header, settings));
-            } else {
-                pupils.push(ChildOutcome::Failed(crate::imported::FailedChild {
-                    element: format!("{path}/{}", node.name),
-                    key: None,
-                    problems: vec![ElementProblem::new(
-                        format!("{path}/{}", node.name),
-                        "is not an element of <CTFpupilData>; the elements here are Pupil",
-                    )],
-                }));
-            }
-        }
-    }
-    stream.finish()?;
+    let (header, pupils) = envelope.read(
+        bytes,
+        settings.max_bytes,
+        |node, path| {
+            let header = read_header(node, path)?;
+            check_addressee(&header, &settings.addressee)?;
+            Ok(header)
+        },
+        |node, path, header| map::pupil(node, path, header, settings),
+    )?;
     Ok(CtfImport { header, pupils })
 }
 
