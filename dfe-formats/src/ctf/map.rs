@@ -102,9 +102,6 @@ struct Pupil<'a> {
     file_date: NaiveDate,
 }
 
-/// The repeated `name` elements under the group at `group` (a path below the pupil),
-/// with their paths.
-
 fn ymd(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d)
 }
