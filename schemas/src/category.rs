@@ -36,6 +36,8 @@ pub enum RecordCategory {
     Behaviour,
     TrustedAdult,
     PupilPassport,
+    FreeSchoolMeals,
+    LookedAfterStatus,
     // Children's social care
     ChildInNeedEpisode,
     ChildInNeedPlan,
@@ -45,6 +47,9 @@ pub enum RecordCategory {
     AssessmentFactors,
     PersonalEducationPlan,
     PlacementMove,
+    #[serde(rename = "section_47_enquiry")]
+    Section47Enquiry,
+    ChildCharacteristics,
     // Health
     ChildProtectionInformation,
     SchoolNurseContact,
@@ -61,7 +66,7 @@ pub enum RecordCategory {
 use RecordCategory as C;
 
 impl RecordCategory {
-    pub const ALL: [RecordCategory; 25] = [
+    pub const ALL: [RecordCategory; 29] = [
         C::Enrolment,
         C::Attendance,
         C::Exclusion,
@@ -71,6 +76,8 @@ impl RecordCategory {
         C::Behaviour,
         C::TrustedAdult,
         C::PupilPassport,
+        C::FreeSchoolMeals,
+        C::LookedAfterStatus,
         C::ChildInNeedEpisode,
         C::ChildInNeedPlan,
         C::ChildProtectionPlan,
@@ -79,6 +86,8 @@ impl RecordCategory {
         C::AssessmentFactors,
         C::PersonalEducationPlan,
         C::PlacementMove,
+        C::Section47Enquiry,
+        C::ChildCharacteristics,
         C::ChildProtectionInformation,
         C::SchoolNurseContact,
         C::CamhsReferral,
@@ -101,6 +110,8 @@ impl RecordCategory {
             C::Behaviour => "behaviour",
             C::TrustedAdult => "trusted_adult",
             C::PupilPassport => "pupil_passport",
+            C::FreeSchoolMeals => "free_school_meals",
+            C::LookedAfterStatus => "looked_after_status",
             C::ChildInNeedEpisode => "child_in_need_episode",
             C::ChildInNeedPlan => "child_in_need_plan",
             C::ChildProtectionPlan => "child_protection_plan",
@@ -109,6 +120,8 @@ impl RecordCategory {
             C::AssessmentFactors => "assessment_factors",
             C::PersonalEducationPlan => "personal_education_plan",
             C::PlacementMove => "placement_move",
+            C::Section47Enquiry => "section_47_enquiry",
+            C::ChildCharacteristics => "child_characteristics",
             C::ChildProtectionInformation => "child_protection_information",
             C::SchoolNurseContact => "school_nurse_contact",
             C::CamhsReferral => "camhs_referral",
@@ -132,6 +145,8 @@ impl RecordCategory {
             C::Behaviour => "behaviour records at school",
             C::TrustedAdult => "your trusted adult at school",
             C::PupilPassport => "your 'all about me' page",
+            C::FreeSchoolMeals => "your free school meals",
+            C::LookedAfterStatus => "your school knowing you are in care",
             C::ChildInNeedEpisode => "your time getting help from children's services",
             C::ChildInNeedPlan => "your child in need plan",
             C::ChildProtectionPlan => "your child protection plan",
@@ -140,6 +155,10 @@ impl RecordCategory {
             C::AssessmentFactors => "what was found in an assessment of your family",
             C::PersonalEducationPlan => "your personal education plan",
             C::PlacementMove => "changes of where you live",
+            C::Section47Enquiry => "an enquiry by children's services to check you are safe",
+            C::ChildCharacteristics => {
+                "your ethnicity and any disability, as children's services recorded them"
+            }
             C::ChildProtectionInformation => "a safety flag on your health record",
             C::SchoolNurseContact => "times you saw the school nurse",
             C::CamhsReferral => "your referral to mental health support (CAMHS)",
@@ -160,9 +179,13 @@ impl RecordCategory {
     pub fn holders(self) -> &'static [AgencyKind] {
         use AgencyKind::*;
         match self {
-            C::Enrolment | C::PupilPremium | C::Behaviour | C::TrustedAdult | C::PupilPassport => {
-                &[School]
-            }
+            C::Enrolment
+            | C::PupilPremium
+            | C::Behaviour
+            | C::TrustedAdult
+            | C::PupilPassport
+            | C::FreeSchoolMeals => &[School],
+            C::LookedAfterStatus => &[School, VirtualSchool],
             C::Attendance | C::Exclusion | C::SpecialEducationalNeeds | C::Attainment => {
                 &[School, VirtualSchool]
             }
@@ -172,7 +195,10 @@ impl RecordCategory {
             | C::LookedAfter
             | C::AllocatedSocialWorker
             | C::AssessmentFactors
-            | C::PlacementMove => &[SocialCare],
+            | C::PlacementMove
+            | C::Section47Enquiry => &[SocialCare],
+            // The CIN census records them at social care, the CTF at school.
+            C::ChildCharacteristics => &[SocialCare, School],
             C::PersonalEducationPlan => &[SocialCare, VirtualSchool],
             C::ChildProtectionInformation
             | C::SchoolNurseContact
@@ -200,13 +226,16 @@ impl RecordCategory {
             | C::PlacementMove
             | C::StrengthsAndDifficulties
             | C::Attainment
-            | C::EarlyHelpAssessment => true,
+            | C::EarlyHelpAssessment
+            | C::Section47Enquiry => true,
             C::Enrolment
             | C::Attendance
             | C::SpecialEducationalNeeds
             | C::PupilPremium
             | C::TrustedAdult
             | C::PupilPassport
+            | C::FreeSchoolMeals
+            | C::LookedAfterStatus
             | C::ChildInNeedEpisode
             | C::ChildInNeedPlan
             | C::ChildProtectionPlan
@@ -214,6 +243,7 @@ impl RecordCategory {
             | C::AllocatedSocialWorker
             | C::AssessmentFactors
             | C::PersonalEducationPlan
+            | C::ChildCharacteristics
             | C::ChildProtectionInformation
             | C::CamhsReferral
             | C::TeamAroundTheFamily
@@ -241,6 +271,10 @@ impl RecordCategory {
             }
             // Operation Encompass: the child may need support now.
             C::EncompassNotification => reads(Wellbeing, |_| Concern),
+            // An enquiry into whether the child is suffering significant harm.
+            C::Section47Enquiry => reads(Wellbeing, |_| Concern),
+            // The school knows the child is in care: support is planned around it.
+            C::LookedAfterStatus => reads(Wellbeing, looked_after_status_signal),
             C::StrengthsAndDifficulties => reads(Wellbeing, sdq_signal),
             C::ChildInNeedPlan
             | C::ChildInNeedEpisode
@@ -255,7 +289,9 @@ impl RecordCategory {
             | C::AllocatedSocialWorker
             | C::PlacementMove
             | C::SchoolNurseContact
-            | C::LeadPractitioner => None,
+            | C::LeadPractitioner
+            | C::FreeSchoolMeals
+            | C::ChildCharacteristics => None,
         }
     }
 
@@ -311,7 +347,11 @@ impl RecordCategory {
             | C::StrengthsAndDifficulties
             | C::EncompassNotification
             | C::EarlyHelpAssessment
-            | C::TeamAroundTheFamily => None,
+            | C::TeamAroundTheFamily
+            | C::FreeSchoolMeals
+            | C::LookedAfterStatus
+            | C::Section47Enquiry
+            | C::ChildCharacteristics => None,
         }
     }
 
@@ -343,7 +383,11 @@ impl RecordCategory {
             | C::StrengthsAndDifficulties
             | C::EncompassNotification
             | C::EarlyHelpAssessment
-            | C::TeamAroundTheFamily => None,
+            | C::TeamAroundTheFamily
+            | C::FreeSchoolMeals
+            | C::LookedAfterStatus
+            | C::Section47Enquiry
+            | C::ChildCharacteristics => None,
         }
     }
 
@@ -375,7 +419,11 @@ impl RecordCategory {
             | C::CamhsReferral
             | C::StrengthsAndDifficulties
             | C::EarlyHelpAssessment
-            | C::TeamAroundTheFamily => Raises::Nothing,
+            | C::TeamAroundTheFamily
+            | C::FreeSchoolMeals
+            | C::LookedAfterStatus
+            | C::Section47Enquiry
+            | C::ChildCharacteristics => Raises::Nothing,
         }
     }
 }
@@ -398,6 +446,17 @@ fn attendance_signal(record: &Disclosed<'_>) -> BarrierSignal {
         Some(_) => BarrierSignal::NoneKnown,
         None if record.impact_says("persistent absence") => BarrierSignal::Concern,
         None => BarrierSignal::NoneKnown,
+    }
+}
+
+/// In care, worth watching while it lasts; not in care (or no longer), nothing known.
+fn looked_after_status_signal(record: &Disclosed<'_>) -> BarrierSignal {
+    match &record.details {
+        Some(RecordDetails::LookedAfterStatus(status)) if !status.in_care => {
+            BarrierSignal::NoneKnown
+        }
+        _ if record.record.effective_to.is_some() => BarrierSignal::NoneKnown,
+        _ => BarrierSignal::Watch,
     }
 }
 

@@ -125,8 +125,41 @@ impl From<Urn> for String {
     }
 }
 
+/// A local authority's three-digit DfE number (`823`): the `LEA` of the DfE's returns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LaCode(String);
+
+impl LaCode {
+    pub fn new(value: impl Into<String>) -> Option<Self> {
+        Self::try_from(value.into()).ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for LaCode {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.len() == 3 && value.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(value))
+        } else {
+            Err("must be a local authority number: 3 digits".to_owned())
+        }
+    }
+}
+
+impl From<LaCode> for String {
+    fn from(value: LaCode) -> String {
+        value.0
+    }
+}
+
 /// A factor code of the children in need census: a number 1 to 24, with a letter A, B or
-/// C where the factor is about the child, a parent or another person (`3A`, `4B`, `21`).
+/// C where the factor is about the child, a parent or another person (`3A`, `4B`, `21`),
+/// or one of the census's `8D`, `8E` and `8F`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct FactorCode(String);
@@ -139,10 +172,12 @@ impl TryFrom<String> for FactorCode {
         let number_ok = digits
             .parse::<u8>()
             .is_ok_and(|n| (1..=24).contains(&n) && !digits.starts_with('0'));
-        if number_ok && matches!(rest, "" | "A" | "B" | "C") {
+        if (number_ok && matches!(rest, "" | "A" | "B" | "C"))
+            || matches!(value.as_str(), "8D" | "8E" | "8F")
+        {
             Ok(Self(value))
         } else {
-            Err("must be a CIN census factor code such as 3A, 4B or 21".to_owned())
+            Err("must be a CIN census factor code such as 3A, 4B, 8E or 21".to_owned())
         }
     }
 }
@@ -181,9 +216,11 @@ pub struct EnrolmentDetails {
     pub urn: Urn,
     #[schema(value_type = String, min_length = 1, max_length = 200)]
     pub school_name: Short,
-    /// National curriculum year group: -2 and -1 nursery, 0 Reception, 1 to 14.
-    #[schema(value_type = i64, minimum = -2, maximum = 14)]
-    pub year_group: Bounded<-2, 14>,
+    /// National curriculum year group: -2 and -1 nursery, 0 Reception, 1 to 14; left out
+    /// where the sender does not know it (a Common Transfer File's earlier schools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = -2, maximum = 14)]
+    pub year_group: Option<Bounded<-2, 14>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrolment_status: Option<EnrolmentStatus>,
     /// Why the pupil left, when the enrolment has ended.
@@ -480,6 +517,48 @@ impl Fields for PupilPremiumDetails {
     }
 }
 
+/// A country of the United Kingdom, as the DfE codes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum UkCountry {
+    /// England.
+    ENG,
+    /// Wales.
+    WLS,
+    /// Scotland.
+    SCT,
+    /// Northern Ireland.
+    NIR,
+}
+
+/// A period of eligibility for free school meals. The record's `effective_from` is the
+/// start of eligibility and `effective_to` its end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"uk_country": "ENG"}))]
+pub struct FreeSchoolMealsDetails {
+    /// Where the pupil was eligible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uk_country: Option<UkCountry>,
+}
+
+impl Fields for FreeSchoolMealsDetails {}
+
+/// What a school knows of a pupil being looked after (in care), and which local authority
+/// looks after them. Social care's own `looked_after` records carry the legal status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"in_care": true, "care_authority": "823"}))]
+pub struct LookedAfterStatusDetails {
+    /// Whether the pupil is looked after.
+    pub in_care: bool,
+    /// The local authority that looks after the pupil (its three-digit number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{3}$")]
+    pub care_authority: Option<LaCode>,
+}
+
+impl Fields for LookedAfterStatusDetails {}
+
 /// Where a pupil is working against expectations for their age.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -583,12 +662,13 @@ impl Fields for PupilPassportDetails {
 // ---------------------------------------------------------------------------------------
 // Children's social care
 
-/// CIN census primary need: `N1` abuse or neglect, `N2` child's disability or illness,
+/// CIN census primary need: `N0` not stated (a referral with no further action), `N1` abuse or neglect, `N2` child's disability or illness,
 /// `N3` parental disability or illness, `N4` family in acute stress, `N5` family
 /// dysfunction, `N6` socially unacceptable behaviour, `N7` low income, `N8` absent
 /// parenting, `N9` cases other than children in need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum CinPrimaryNeed {
+    N0,
     N1,
     N2,
     N3,
@@ -618,11 +698,67 @@ pub enum CinClosureReason {
     RC9,
 }
 
+/// CIN census source of a referral: `1A` an individual (family member, relative or carer),
+/// `1B` an acquaintance, `1C` self, `1D` another individual; `2A` schools, `2B` other
+/// education services; `3A` GP, `3B` health visitor, `3C` school nurse, `3D` other
+/// primary health services, `3E` A&E, `3F` other health services; `4` housing; `5A` local
+/// authority children's social care, `5B` other internal local authority services, `5C`
+/// external (another local authority), `5D` early help; `6` police; `7` other legal
+/// agency; `8` other; `9` anonymous; `10` unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum CinReferralSource {
+    #[serde(rename = "1A")]
+    Individual1A,
+    #[serde(rename = "1B")]
+    Individual1B,
+    #[serde(rename = "1C")]
+    Individual1C,
+    #[serde(rename = "1D")]
+    Individual1D,
+    #[serde(rename = "2A")]
+    Schools2A,
+    #[serde(rename = "2B")]
+    Education2B,
+    #[serde(rename = "3A")]
+    Health3A,
+    #[serde(rename = "3B")]
+    Health3B,
+    #[serde(rename = "3C")]
+    Health3C,
+    #[serde(rename = "3D")]
+    Health3D,
+    #[serde(rename = "3E")]
+    Health3E,
+    #[serde(rename = "3F")]
+    Health3F,
+    #[serde(rename = "4")]
+    Housing4,
+    #[serde(rename = "5A")]
+    LocalAuthority5A,
+    #[serde(rename = "5B")]
+    LocalAuthority5B,
+    #[serde(rename = "5C")]
+    LocalAuthority5C,
+    #[serde(rename = "5D")]
+    LocalAuthority5D,
+    #[serde(rename = "6")]
+    Police6,
+    #[serde(rename = "7")]
+    LegalAgency7,
+    #[serde(rename = "8")]
+    Other8,
+    #[serde(rename = "9")]
+    Anonymous9,
+    #[serde(rename = "10")]
+    Unknown10,
+}
+
 /// A children in need episode: from referral to closure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"referral_date": "2025-02-10", "primary_need_code": "N1",
-    "closure_date": "2026-03-31", "closure_reason": "RC7"}))]
+    "closure_date": "2026-03-31", "closure_reason": "RC7", "referral_source": "2A",
+    "no_further_action": false, "initial_cpc_date": "2025-03-20"}))]
 pub struct ChildInNeedEpisodeDetails {
     #[schema(value_type = String, format = Date)]
     pub referral_date: NaiveDate,
@@ -633,6 +769,17 @@ pub struct ChildInNeedEpisodeDetails {
     pub closure_date: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closure_reason: Option<CinClosureReason>,
+    /// Who made the referral.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral_source: Option<CinReferralSource>,
+    /// The referral led to no further action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_further_action: Option<bool>,
+    /// The initial child protection conference of this episode, where the census records
+    /// it with the episode rather than with a section 47 enquiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub initial_cpc_date: Option<NaiveDate>,
 }
 
 impl Fields for ChildInNeedEpisodeDetails {
@@ -684,16 +831,35 @@ pub enum AbuseCategory {
 /// A child protection plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"category_of_abuse": "NEG", "review_due": "2026-12-01"}))]
+#[schema(example = json!({"category_of_abuse": "NEG", "review_due": "2026-12-01",
+    "initial_category_of_abuse": "EMO", "reviews": ["2026-06-01"], "previous_plans": 0}))]
 pub struct ChildProtectionPlanDetails {
+    /// The category of abuse now (the census's latest category).
     pub category_of_abuse: AbuseCategory,
     /// When the review conference is due.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = Date)]
     pub review_due: Option<NaiveDate>,
+    /// The category of abuse when the plan started, where it differs or is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_category_of_abuse: Option<AbuseCategory>,
+    /// The dates of the plan's review conferences held so far (at most 100).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>, max_items = 100)]
+    pub reviews: Vec<NaiveDate>,
+    /// How many child protection plans the child had before this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 99)]
+    pub previous_plans: Option<Bounded<0, 99>>,
 }
 
-impl Fields for ChildProtectionPlanDetails {}
+impl Fields for ChildProtectionPlanDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.reviews.len() > 100 {
+            errors.push(FieldError::new("reviews", "at most 100 dates"));
+        }
+    }
+}
 
 /// SSDA903 legal status of a looked-after child: `C1` interim care order, `C2` full care
 /// order, `D1` freeing order granted, `E1` placement order granted, `J1` remanded to local
@@ -778,7 +944,7 @@ impl Fields for AllocatedSocialWorkerDetails {}
 #[schema(example = json!({"factors": ["3A", "4B"]}))]
 pub struct AssessmentFactorsDetails {
     /// One or more CIN census factor codes, each once.
-    #[schema(value_type = Vec<String>, min_items = 1, max_items = 30, pattern = "^([1-9]|1[0-9]|2[0-4])[ABC]?$")]
+    #[schema(value_type = Vec<String>, min_items = 1, max_items = 30, pattern = "^(([1-9]|1[0-9]|2[0-4])[ABC]?|8[DEF])$")]
     pub factors: Vec<FactorCode>,
 }
 
@@ -835,6 +1001,126 @@ pub struct PlacementMoveDetails {
 }
 
 impl Fields for PlacementMoveDetails {}
+
+/// A section 47 enquiry: children's social care finding out whether a child is suffering,
+/// or likely to suffer, significant harm. The record's `effective_from` is the day the
+/// enquiry started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"initial_cpc_target": "2026-03-02", "initial_cpc_date": "2026-02-27",
+    "conference_not_required": false}))]
+pub struct Section47EnquiryDetails {
+    /// When the initial child protection conference should be held by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub initial_cpc_target: Option<NaiveDate>,
+    /// When the initial child protection conference was held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub initial_cpc_date: Option<NaiveDate>,
+    /// The enquiry concluded that no conference was needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conference_not_required: Option<bool>,
+}
+
+impl Fields for Section47EnquiryDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.conference_not_required == Some(true) && self.initial_cpc_date.is_some() {
+            errors.push(FieldError::new(
+                "initial_cpc_date",
+                "must be left out when conference_not_required is true",
+            ));
+        }
+    }
+}
+
+/// A disability as the CIN census codes it: `NONE` no disability, `MOB` mobility, `HAND`
+/// hand function, `PC` personal care, `INC` incontinence, `COMM` communication, `LD`
+/// learning, `HEAR` hearing, `VIS` vision, `BEH` behaviour, `CON` consciousness, `AUT`
+/// autism or Asperger syndrome, `DDA` disabled under the Equality Act but in none of the
+/// other categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum CinDisability {
+    NONE,
+    MOB,
+    HAND,
+    PC,
+    INC,
+    COMM,
+    LD,
+    HEAR,
+    VIS,
+    BEH,
+    CON,
+    AUT,
+    DDA,
+}
+
+/// A DfE ethnicity code: a main code (`WBRI`, `MWBC`, `APKN`, `BAFR`, `CHNE`, `REFU`,
+/// `NOBT`, …) or an extended code of the school census; four capital letters or digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct EthnicityCode(String);
+
+impl TryFrom<String> for EthnicityCode {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.len() == 4
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            Ok(Self(value))
+        } else {
+            Err(
+                "must be a DfE ethnicity code: four capital letters or digits, such as WBRI"
+                    .to_owned(),
+            )
+        }
+    }
+}
+
+impl From<EthnicityCode> for String {
+    fn from(value: EthnicityCode) -> String {
+        value.0
+    }
+}
+
+/// The characteristics a DfE return records of a child: ethnicity and disabilities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"ethnicity": "WBRI", "disabilities": ["LD", "COMM"]}))]
+pub struct ChildCharacteristicsDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[A-Z0-9]{4}$")]
+    pub ethnicity: Option<EthnicityCode>,
+    /// The child's disabilities, each once (`NONE` alone when there is none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 13)]
+    pub disabilities: Vec<CinDisability>,
+}
+
+impl Fields for ChildCharacteristicsDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.ethnicity.is_none() && self.disabilities.is_empty() {
+            errors.push(FieldError::new(
+                "ethnicity",
+                "ethnicity or disabilities is required",
+            ));
+        }
+        let mut seen = Vec::new();
+        for d in &self.disabilities {
+            if seen.contains(d) {
+                errors.push(FieldError::new("disabilities", "must list each code once"));
+                return;
+            }
+            seen.push(*d);
+        }
+        if self.disabilities.contains(&CinDisability::NONE) && self.disabilities.len() > 1 {
+            errors.push(FieldError::new("disabilities", "NONE must stand alone"));
+        }
+    }
+}
 
 // ---------------------------------------------------------------------------------------
 // Health
@@ -1203,6 +1489,8 @@ record_details! {
     Behaviour => BehaviourDetails,
     TrustedAdult => TrustedAdultDetails,
     PupilPassport => PupilPassportDetails,
+    FreeSchoolMeals => FreeSchoolMealsDetails,
+    LookedAfterStatus => LookedAfterStatusDetails,
     ChildInNeedEpisode => ChildInNeedEpisodeDetails,
     ChildInNeedPlan => ChildInNeedPlanDetails,
     ChildProtectionPlan => ChildProtectionPlanDetails,
@@ -1211,6 +1499,8 @@ record_details! {
     AssessmentFactors => AssessmentFactorsDetails,
     PersonalEducationPlan => PersonalEducationPlanDetails,
     PlacementMove => PlacementMoveDetails,
+    Section47Enquiry => Section47EnquiryDetails,
+    ChildCharacteristics => ChildCharacteristicsDetails,
     ChildProtectionInformation => ChildProtectionInformationDetails,
     SchoolNurseContact => SchoolNurseContactDetails,
     CamhsReferral => CamhsReferralDetails,
@@ -1646,6 +1936,74 @@ mod tests {
                 "{good}"
             );
         }
+    }
+
+    #[test]
+    fn census_codes_added_for_the_dfe_imports_are_checked() {
+        for good in ["8D", "8E", "8F"] {
+            assert!(
+                RecordDetails::parse(
+                    RecordCategory::AssessmentFactors,
+                    &json!({"factors": [good]})
+                )
+                .is_ok(),
+                "{good}"
+            );
+        }
+        let e = errors(
+            RecordCategory::ChildInNeedEpisode,
+            json!({"referral_date": "2025-02-10", "primary_need_code": "N0",
+                   "referral_source": "11", "no_further_action": "yes"}),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.referral_source", "details.no_further_action"]
+        );
+        let e = errors(
+            RecordCategory::ChildProtectionPlan,
+            json!({"category_of_abuse": "NEG", "initial_category_of_abuse": "SEX",
+                   "reviews": ["2026-13-01"], "previous_plans": 100}),
+        );
+        assert_eq!(
+            fields_of(&e),
+            [
+                "details.initial_category_of_abuse",
+                "details.reviews",
+                "details.previous_plans"
+            ],
+            "{e:?}"
+        );
+        let e = errors(
+            RecordCategory::Section47Enquiry,
+            json!({"initial_cpc_date": "2026-02-27", "conference_not_required": true}),
+        );
+        assert_eq!(fields_of(&e), ["details.initial_cpc_date"]);
+        let e = errors(RecordCategory::ChildCharacteristics, json!({}));
+        assert_eq!(fields_of(&e), ["details.ethnicity"]);
+        let e = errors(
+            RecordCategory::ChildCharacteristics,
+            json!({"ethnicity": "wbri", "disabilities": ["NONE", "LD"]}),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.ethnicity"],
+            "a bad code is named before any rule runs: {e:?}"
+        );
+        let e = errors(
+            RecordCategory::ChildCharacteristics,
+            json!({"disabilities": ["NONE", "LD"]}),
+        );
+        assert_eq!(fields_of(&e), ["details.disabilities"]);
+        let e = errors(
+            RecordCategory::LookedAfterStatus,
+            json!({"in_care": "Y", "care_authority": "82"}),
+        );
+        assert_eq!(fields_of(&e), ["details.in_care", "details.care_authority"]);
+        let e = errors(RecordCategory::FreeSchoolMeals, json!({"uk_country": "UK"}));
+        assert_eq!(fields_of(&e), ["details.uk_country"]);
+        let mut enrolment = RecordDetails::example(RecordCategory::Enrolment);
+        enrolment.as_object_mut().unwrap().remove("year_group");
+        assert!(RecordDetails::parse(RecordCategory::Enrolment, &enrolment).is_ok());
     }
 
     #[test]

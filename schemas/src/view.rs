@@ -172,9 +172,10 @@ pub struct Barrier {
 ///   expected standard, personal education plans.
 /// * `behaviour`: suspensions and permanent exclusions (`concern`), behaviour incidents
 ///   (`watch`; three or more `concern`).
-/// * `wellbeing`: child protection and looked-after plans, CP-IS flags and Operation
-///   Encompass notifications (`concern`); child in need plans and episodes, CAMHS,
-///   early help, assessment factors and ended plans (`watch`).
+/// * `wellbeing`: child protection and looked-after plans, section 47 enquiries, CP-IS
+///   flags and Operation Encompass notifications (`concern`); child in need plans and
+///   episodes, CAMHS, early help, assessment factors, a school's record that a pupil is
+///   in care, and ended plans (`watch`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Barriers {
     pub attendance: Barrier,

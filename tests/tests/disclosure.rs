@@ -651,6 +651,8 @@ const SOCIAL_CARE: &[&str] = &[
     "assessment_factors",
     "personal_education_plan",
     "placement_move",
+    "section_47_enquiry",
+    "child_characteristics",
 ];
 const SCHOOL: &[&str] = &[
     "enrolment",
@@ -662,6 +664,9 @@ const SCHOOL: &[&str] = &[
     "behaviour",
     "trusted_adult",
     "pupil_passport",
+    "free_school_meals",
+    "looked_after_status",
+    "child_characteristics",
 ];
 
 /// Every category, for each kind of requester: the level the policy grants where the
@@ -740,7 +745,11 @@ async fn every_category_gets_the_level_its_policy_grants() {
             SchoolNurse,
             "health",
             "health_care",
-            &[("assessment_factors", "none")],
+            &[
+                ("assessment_factors", "none"),
+                ("section_47_enquiry", "none"),
+                ("child_characteristics", "none"),
+            ],
             "summary",
         ),
         (
@@ -748,7 +757,10 @@ async fn every_category_gets_the_level_its_policy_grants() {
             EarlyHelpWorker,
             "early-help",
             "early_help",
-            &[],
+            &[
+                ("section_47_enquiry", "none"),
+                ("child_characteristics", "none"),
+            ],
             "summary",
         ),
         (
