@@ -103,7 +103,7 @@ pub struct CtfFile {
 }
 
 impl CtfFile {
-    /// A full CTF of `version` (23, 24, 25) from school 999/2001 (URN 999201) to school
+    /// A full CTF of `version` (23 to 26) from school 999/2001 (URN 999201) to school
     /// 999/4001 (URN 999401), with `pupils` synthetic pupils.
     pub fn synthetic(version: u32, pupils: u32) -> Self {
         Self {

@@ -113,11 +113,24 @@ pub fn child_path(parent: &str, name: &str, occurs: Occurs, index: usize) -> Str
     }
 }
 
-/// Checks `node` (at `path`) against the elements `fields` allow, adding a problem for
-/// every unknown, repeated, missing or invalid element.
-pub fn check(node: &Node, fields: &[Field], path: &str, problems: &mut Vec<ElementProblem>) {
+/// What checking an element found: `problems` make it unusable (a repeated, missing or
+/// invalid element); `unknown` are elements this specification does not have, left
+/// unread. A later version of a format adds elements, and a supplier may add its own:
+/// they are reported to the sender, not a reason to refuse the child.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub problems: Vec<ElementProblem>,
+    pub unknown: Vec<ElementProblem>,
+}
+
+/// Checks `node` (at `path`) against the elements `fields` allow, adding to `found` a
+/// problem for every repeated, missing or invalid element and a note for every unknown
+/// one.
+pub fn check(node: &Node, fields: &[Field], path: &str, found: &mut Findings) {
     if !node.text.trim().is_empty() {
-        problems.push(ElementProblem::new(path, "must hold elements, not text"));
+        found
+            .problems
+            .push(ElementProblem::new(path, "must hold elements, not text"));
     }
     let mut seen: Vec<(&str, usize)> = Vec::new();
     for child in &node.children {
@@ -133,10 +146,10 @@ pub fn check(node: &Node, fields: &[Field], path: &str, problems: &mut Vec<Eleme
         };
         let Some(field) = fields.iter().find(|f| f.name == child.name) else {
             let known: Vec<&str> = fields.iter().map(|f| f.name).collect();
-            problems.push(ElementProblem::new(
+            found.unknown.push(ElementProblem::new(
                 format!("{path}/{}", child.name),
                 format!(
-                    "is not an element of <{}> in this specification; the elements here are {}",
+                    "is not an element of <{}> in this specification and was not read; the elements here are {}",
                     node.name,
                     known.join(", ")
                 ),
@@ -145,15 +158,17 @@ pub fn check(node: &Node, fields: &[Field], path: &str, problems: &mut Vec<Eleme
         };
         let child_at = child_path(path, &child.name, field.occurs, count);
         if field.occurs != Occurs::Many && count > 1 {
-            problems.push(ElementProblem::new(child_at, "appears more than once"));
+            found
+                .problems
+                .push(ElementProblem::new(child_at, "appears more than once"));
             continue;
         }
         match field.content {
             Content::NotRead => {}
-            Content::Group(inner) => check(child, inner, &child_at, problems),
+            Content::Group(inner) => check(child, inner, &child_at, found),
             Content::Value(value) => {
                 if !child.children.is_empty() {
-                    problems.push(ElementProblem::new(
+                    found.problems.push(ElementProblem::new(
                         child_at,
                         "must be a value, not elements",
                     ));
@@ -162,19 +177,21 @@ pub fn check(node: &Node, fields: &[Field], path: &str, problems: &mut Vec<Eleme
                 let text = child.text.trim();
                 if text.is_empty() {
                     if field.occurs == Occurs::One {
-                        problems.push(ElementProblem::new(child_at, "is required and is empty"));
+                        found
+                            .problems
+                            .push(ElementProblem::new(child_at, "is required and is empty"));
                     }
                     continue;
                 }
                 if let Err(message) = parse(value, text) {
-                    problems.push(ElementProblem::new(child_at, message));
+                    found.problems.push(ElementProblem::new(child_at, message));
                 }
             }
         }
     }
     for field in fields {
         if field.occurs == Occurs::One && !seen.iter().any(|(n, _)| *n == field.name) {
-            problems.push(ElementProblem::new(
+            found.problems.push(ElementProblem::new(
                 format!("{path}/{}", field.name),
                 "is required",
             ));
@@ -353,32 +370,32 @@ mod tests {
                 node("W", "", vec![node("Anything", "goes", vec![])]),
             ],
         );
-        let mut problems = Vec::new();
-        check(&tree, OUTER, "/R", &mut problems);
+        let mut found = Findings::default();
+        check(&tree, OUTER, "/R", &mut found);
+        let problems = &found.problems;
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            ["/R/G[1]/D", "/R/G[2]/B", "/R/G[2]/X", "/R/A"],
-            "{problems:?}"
-        );
+        assert_eq!(paths, ["/R/G[1]/D", "/R/G[2]/B", "/R/A"], "{problems:?}");
         assert!(problems[0].message.contains("date"), "{problems:?}");
         assert!(
             problems[1].message.contains("true or false"),
             "{problems:?}"
         );
+        assert_eq!(problems[2].message, "is required");
+        // An element the specification does not have is reported, not a problem.
+        let unknown: Vec<&str> = found.unknown.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(unknown, ["/R/G[2]/X"], "{found:?}");
         assert!(
-            problems[2].message.contains("not an element of <G>"),
-            "{problems:?}"
+            found.unknown[0].message.contains("not an element of <G>"),
+            "{found:?}"
         );
-        assert_eq!(problems[3].message, "is required");
     }
 
     #[test]
     fn a_single_element_twice_and_an_empty_required_value_are_problems() {
         let tree = node("R", "", vec![node("A", "", vec![]), node("A", "3", vec![])]);
-        let mut problems = Vec::new();
-        check(&tree, OUTER, "/R", &mut problems);
-        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        let mut found = Findings::default();
+        check(&tree, OUTER, "/R", &mut found);
+        let messages: Vec<&str> = found.problems.iter().map(|p| p.message.as_str()).collect();
         assert_eq!(
             messages,
             ["is required and is empty", "appears more than once"]

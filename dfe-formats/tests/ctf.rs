@@ -30,7 +30,7 @@ fn details_of(child: &ImportedChild, category: RecordCategory) -> Vec<serde_json
 
 #[test]
 fn every_supported_version_imports_every_pupil() {
-    for version in [23, 24, 25] {
+    for version in [23, 24, 25, 26] {
         let file = CtfFile::synthetic(version, 6).to_xml();
         let import = read_ctf(file.as_bytes(), &me()).unwrap_or_else(|e| panic!("{version}: {e}"));
         assert_eq!(import.header.version, version);
@@ -335,10 +335,33 @@ fn a_boolean_that_is_not_one_fails_that_pupil_only() {
 }
 
 #[test]
-fn an_unknown_element_fails_that_pupil_only() {
+fn an_unknown_element_is_reported_not_read_and_the_pupil_is_imported() {
+    // A later version's addition or a supplier's own element: not a reason to refuse.
     let mut file = CtfFile::synthetic(25, 3);
     file.pupils[2].extra = "<Nickname>Sunny</Nickname>".into();
-    only_pupil_fails(&file, 3, &["/CTfile/CTFpupilData/Pupil[3]/Nickname"]);
+    let import = read_ctf(file.to_xml().as_bytes(), &me()).unwrap();
+    let third = import.pupils[2]
+        .imported()
+        .expect("the pupil with an unknown element is imported");
+    let reported: Vec<&str> = third.not_mapped.iter().map(|p| p.path.as_str()).collect();
+    assert!(
+        reported.contains(&"/CTfile/CTFpupilData/Pupil[3]/Nickname"),
+        "{reported:?}"
+    );
+    assert!(
+        third
+            .not_mapped
+            .iter()
+            .any(|p| p.message.contains("not read"))
+    );
+    let first = import.pupils[0].imported().expect("imported");
+    assert!(
+        !first
+            .not_mapped
+            .iter()
+            .any(|p| p.path.ends_with("Nickname")),
+        "only the pupil that has it reports it"
+    );
 }
 
 #[test]
@@ -381,8 +404,8 @@ fn values_our_vocabulary_refuses_are_named_by_their_element() {
 }
 
 #[test]
-fn versions_other_than_the_three_supported_are_refused_whole() {
-    for version in ["22.0", "26.0", "twenty-five", ""] {
+fn versions_other_than_the_supported_ones_are_refused_whole() {
+    for version in ["22.0", "27.0", "twenty-five", ""] {
         let mut file = CtfFile::synthetic(25, 1);
         file.version = version.into();
         let e = read_ctf(file.to_xml().as_bytes(), &me()).unwrap_err();
@@ -390,7 +413,7 @@ fn versions_other_than_the_three_supported_are_refused_whole() {
             matches!(e, FileProblem::UnsupportedVersion { .. }),
             "{version}: {e}"
         );
-        assert!(e.to_string().contains("23.0, 24.0, 25.0"), "{e}");
+        assert!(e.to_string().contains("23.0, 24.0, 25.0, 26.0"), "{e}");
     }
 }
 

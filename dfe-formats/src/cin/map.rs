@@ -9,7 +9,7 @@ use crate::imported::{
     sex,
 };
 use crate::problem::ElementProblem;
-use crate::spec::{Read, check};
+use crate::spec::{Findings, Read, check};
 use crate::xml::{Node, each};
 use chrono::NaiveDate;
 use schemas::{RecordCategory as C, Upn};
@@ -21,8 +21,12 @@ pub(super) fn child(
     header: &CinHeader,
     settings: &CinSettings,
 ) -> ChildOutcome {
-    let mut problems = Vec::new();
-    check(node, spec::CHILD, path, &mut problems);
+    let mut found = Findings::default();
+    check(node, spec::CHILD, path, &mut found);
+    let Findings {
+        mut problems,
+        unknown,
+    } = found;
     let ids = node.child("ChildIdentifiers");
     let ids_at = format!("{path}/ChildIdentifiers");
     let la_child_id = ids.and_then(|i| i.value("LAchildID")).map(str::to_owned);
@@ -46,6 +50,9 @@ pub(super) fn child(
         });
     };
     let mut records = Records::new("cin", &header.la, &la_child_id, settings.holder);
+    for element in unknown {
+        records.not_mapped(element.path, element.message);
+    }
     if ids.value("PersonDeathDate").is_some() {
         records.not_mapped(
             format!("{ids_at}/PersonDeathDate"),

@@ -8,7 +8,7 @@ pub mod spec;
 use crate::envelope::Envelope;
 use crate::imported::ChildOutcome;
 use crate::problem::FileProblem;
-use crate::spec::{Read, check};
+use crate::spec::{Findings, Read, check};
 use crate::xml::Node;
 use chrono::{NaiveDate, NaiveDateTime};
 use schemas::AgencyKind;
@@ -126,10 +126,10 @@ fn read_header(node: &Node, path: &str) -> Result<CinHeader, FileProblem> {
                 .join(", "),
         });
     };
-    let mut problems = Vec::new();
-    check(node, spec::HEADER, path, &mut problems);
-    if !problems.is_empty() {
-        return Err(FileProblem::InvalidHeader(problems));
+    let mut found = Findings::default();
+    check(node, spec::HEADER, path, &mut found);
+    if !found.problems.is_empty() {
+        return Err(FileProblem::InvalidHeader(found.problems));
     }
     let source = node.child("Source");
     Ok(CinHeader {

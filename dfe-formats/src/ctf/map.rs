@@ -10,7 +10,7 @@ use crate::imported::{
     ImportedNames, Records, sex,
 };
 use crate::problem::ElementProblem;
-use crate::spec::{Read, check};
+use crate::spec::{Findings, Read, check};
 use crate::xml::{Node, each};
 use chrono::{Months, NaiveDate};
 use schemas::{RecordCategory as C, Upn};
@@ -22,8 +22,9 @@ pub(super) fn pupil(
     header: &CtfHeader,
     settings: &CtfSettings,
 ) -> ChildOutcome {
-    let mut problems = Vec::new();
-    check(node, spec::PUPIL, path, &mut problems);
+    let mut found = Findings::default();
+    check(node, spec::PUPIL, path, &mut found);
+    let Findings { problems, unknown } = found;
     let key = node.value("UPN").map(str::to_owned);
     let upn = node.value("UPN").and_then(|u| Upn::parse(u).ok());
     let (Some(upn), true) = (upn, problems.is_empty()) else {
@@ -40,6 +41,9 @@ pub(super) fn pupil(
         upn.as_str(),
         settings.holder,
     );
+    for element in unknown {
+        records.not_mapped(element.path, element.message);
+    }
     let pupil = Pupil {
         node,
         path,

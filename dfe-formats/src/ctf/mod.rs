@@ -9,15 +9,18 @@ pub mod spec;
 use crate::envelope::Envelope;
 use crate::imported::ChildOutcome;
 use crate::problem::FileProblem;
-use crate::spec::{Read, check};
+use crate::spec::{Findings, Read, check};
 use crate::xml::Node;
 use chrono::NaiveDateTime;
 use schemas::AgencyKind;
 use schemas::details::{LaCode, Urn};
 
-/// The CTF versions read: the current one and the two before it (`CTFversion` `25.0`,
-/// `24.0`, `23.0`).
-pub const SUPPORTED_VERSIONS: [u32; 3] = [23, 24, 25];
+/// The CTF versions read: the current one (`CTFversion` `26.0`, valid from September
+/// 2026), the two before it (`25.0`, `24.0`), and `23.0`, which files still held by
+/// authorities carry. CTF 26 is read with CTF 25's element tables: an element 26 added is
+/// reported as not read for that pupil, never a reason to refuse them (see
+/// `docs/imports.md`).
+pub const SUPPORTED_VERSIONS: [u32; 4] = [23, 24, 25, 26];
 
 /// The default largest file a node takes: see `docs/imports.md` for the figure.
 pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
@@ -224,10 +227,10 @@ fn read_header(node: &Node, path: &str) -> Result<CtfHeader, FileProblem> {
                 .join(", "),
         });
     };
-    let mut problems = Vec::new();
-    check(node, spec::HEADER, path, &mut problems);
-    if !problems.is_empty() {
-        return Err(FileProblem::InvalidHeader(problems));
+    let mut found = Findings::default();
+    check(node, spec::HEADER, path, &mut found);
+    if !found.problems.is_empty() {
+        return Err(FileProblem::InvalidHeader(found.problems));
     }
     let school = |name: &str| {
         let s = node.child(name);
