@@ -34,6 +34,10 @@ pub struct Settings {
     /// Candidate tokens: how a practitioner confirms a `possible` match.
     #[serde(default)]
     pub confirmation: ConfirmationSettings,
+    /// DfE file imports (CTF, children in need census): whom this node receives files
+    /// for. Without it the import operations answer 503.
+    #[serde(default)]
+    pub imports: Option<crate::imports::ImportSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -38,6 +38,8 @@ pub enum ApiError {
     NotificationNotFound,
     #[error("not configured: {0}")]
     NotConfigured(&'static str),
+    #[error("{0}")]
+    ImportRefused(dfe_formats::FileProblem),
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -135,6 +137,24 @@ impl ApiError {
                 503,
             )
             .with_detail(format!("set {what} in the node's configuration")),
+            ApiError::ImportRefused(file) => {
+                use dfe_formats::FileProblem as F;
+                let (title, status) = match file {
+                    F::TooLarge { .. } => ("The file is over this node's import limit", 413),
+                    F::NotAddressedHere(_) => {
+                        ("The file is addressed to another school or authority", 422)
+                    }
+                    _ => ("The file is not one this node can import", 400),
+                };
+                let mut problem = Problem::new(file.code(), title, status)
+                    .with_detail(format!("{file}; nothing of it was stored"));
+                problem.errors = file
+                    .elements()
+                    .iter()
+                    .map(|e| FieldError::new(e.path.clone(), e.message.clone()))
+                    .collect();
+                problem
+            }
             ApiError::Unavailable => Problem::new(
                 "unavailable",
                 "The node cannot reach its database just now; retry shortly",
@@ -188,6 +208,12 @@ impl From<crate::db::DbError> for ApiError {
                 ApiError::Internal
             }
         }
+    }
+}
+
+impl From<dfe_formats::FileProblem> for ApiError {
+    fn from(e: dfe_formats::FileProblem) -> Self {
+        ApiError::ImportRefused(e)
     }
 }
 
@@ -258,6 +284,21 @@ mod tests {
                 "locator-not-configured",
             ),
             (ApiError::Conflict(String::new()), 409, "conflict"),
+            (
+                ApiError::ImportRefused(dfe_formats::FileProblem::TooLarge { size: 2, limit: 1 }),
+                413,
+                "import-too-large",
+            ),
+            (
+                ApiError::ImportRefused(dfe_formats::FileProblem::NotAddressedHere(String::new())),
+                422,
+                "import-not-addressed-here",
+            ),
+            (
+                ApiError::ImportRefused(dfe_formats::FileProblem::DtdRefused),
+                400,
+                "import-dtd-refused",
+            ),
             (ApiError::Stale(3), 412, "precondition-failed"),
             (
                 ApiError::RateLimited(std::time::Duration::from_secs(1)),

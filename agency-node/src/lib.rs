@@ -10,6 +10,7 @@ pub mod db;
 pub mod disclosure;
 pub mod error;
 pub mod finding;
+pub mod imports;
 pub mod notifications;
 pub mod openapi;
 pub mod routes;

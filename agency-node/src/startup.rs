@@ -39,6 +39,8 @@ pub struct AppState {
     pub candidates: crate::confirm::CandidateSealer,
     /// The outbox and at-risk gauges `/metrics` sets from the database.
     pub notification_gauges: crate::routes::health::NotificationGauges,
+    /// Which DfE files this node imports, and for whom.
+    pub imports: crate::imports::Imports,
 }
 
 impl service::caller::Gatekeeper for AppState {
@@ -163,6 +165,8 @@ impl Application {
                 c.token_ttl_seconds,
             )?
         };
+        let imports = crate::imports::Imports::new(settings.agency.kind, settings.imports.as_ref())
+            .map_err(|why| anyhow::anyhow!("invalid [imports] settings: {why}"))?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let notification_gauges = crate::routes::health::NotificationGauges::default();
         let metrics = web::Data::new(service::metrics::Metrics::new("agency-node", |registry| {
@@ -184,6 +188,7 @@ impl Application {
             webhook_secret,
             candidates,
             notification_gauges,
+            imports,
         });
         let http = service::server::start(
             service::server::Service {

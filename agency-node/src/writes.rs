@@ -45,6 +45,9 @@ pub struct Writer<'a> {
     pub earliest_school_day: Option<&'a crate::notifications::calendar::SchoolCalendar>,
     /// The federation's matching key, when the node keeps keyed encodings.
     pub matching_key: Option<&'a matching::MatchingKey>,
+    /// Whether record writes raise notification events. A load (an import, an agency
+    /// joining) raises none unless asked, so that joining is not a storm of "new" events.
+    pub raise_events: bool,
 }
 
 pub fn check_local_id(local_id: &str) -> Result<(), ApiError> {
@@ -157,6 +160,9 @@ fn raise(
     previous: Option<&RecordRow>,
     record: &CheckedRecord,
 ) -> Result<Option<serde_json::Value>, ApiError> {
+    if !writer.raise_events {
+        return Ok(None);
+    }
     let Some(event_type) = notifications::event_for(previous, record) else {
         return Ok(None);
     };

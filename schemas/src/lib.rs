@@ -12,6 +12,7 @@ pub mod disclosure;
 pub mod federation;
 pub mod fields;
 pub mod identifiers;
+pub mod imports;
 pub mod keyed;
 pub mod notification;
 pub mod object;
@@ -27,6 +28,7 @@ pub use details::{RecordDetails, Sessions};
 pub use disclosure::{CategoryDisclosure, ContactRoute, DisclosureLevel, WithheldReason};
 pub use federation::*;
 pub use identifiers::{AgencyId, InvalidIdentifier, NhsNumber, Upn};
+pub use imports::{ImportElement, ImportOutcome, ImportReport, ImportedChildResult};
 pub use keyed::{
     KeyedBlocks, KeyedChildQuery, KeyedDate, KeyedDemographics, KeyedIdentifiers, KeyedName,
     KeyedPostcode,

@@ -307,7 +307,18 @@ impl TestFederation {
 
     /// Starts a stopped node again, on the same address and database.
     pub async fn restart_node(&mut self, node: &str) -> anyhow::Result<()> {
-        let settings = self.files.node_settings(node)?;
+        self.restart_node_with(node, |_| {}).await
+    }
+
+    /// Starts a stopped node again, on the same address and database, with its
+    /// configuration changed by `change`.
+    pub async fn restart_node_with(
+        &mut self,
+        node: &str,
+        change: impl FnOnce(&mut agency_node::Settings),
+    ) -> anyhow::Result<()> {
+        let mut settings = self.files.node_settings(node)?;
+        change(&mut settings);
         let app = agency_node::Application::build(settings)?;
         self.nodes.insert(node.to_owned(), app.handle());
         tokio::spawn(app.run_until_stopped());

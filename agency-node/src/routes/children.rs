@@ -91,6 +91,7 @@ where
             raise_within_days: state.notifications.raise_within_days,
             earliest_school_day: Some(&state.earliest_school_day),
             matching_key: matching_key.as_deref(),
+            raise_events: true,
         };
         crate::db::write_with(&mut conn, |c| f(c, &writer))
     })

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod children;
 pub mod federation;
 pub mod health;
+pub mod imports;
 pub mod notifications;
 pub mod records;
 
@@ -32,6 +33,8 @@ pub fn operations(cfg: &mut ServiceConfig) {
                 .service(records::batch),
         )
         .service(records::changes)
+        .service(imports::import_ctf)
+        .service(imports::import_cin_census)
         .service(children::record_consent)
         .service(children::list_consents)
         .service(audit::verify)

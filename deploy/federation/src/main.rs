@@ -104,6 +104,38 @@ enum Cmd {
         #[arg(long, default_value = ".federation")]
         dir: PathBuf,
     },
+    /// Import a DfE file at a node, as the agency's own system: a Common Transfer File
+    /// (`ctf`) at a school node, a children in need census (`cin-census`) at a
+    /// social-care node. Prints what became of each child.
+    Import {
+        /// `ctf` or `cin-census`.
+        #[arg(value_parser = parse_format)]
+        format: federation::import::Format,
+        /// The XML file, as the MIS or case system exported it.
+        file: PathBuf,
+        /// A node of the dev federation in --dir (e.g. school-a), reached as its
+        /// integration client. Or give --url, --cert, --key and --ca.
+        #[arg(long, required_unless_present = "url")]
+        node: Option<String>,
+        /// The folder `federation up` wrote.
+        #[arg(long, default_value = ".federation")]
+        dir: PathBuf,
+        /// The node's URL, e.g. https://node.example:9101.
+        #[arg(long, requires_all = ["cert", "key", "ca"], conflicts_with = "node")]
+        url: Option<String>,
+        /// The integration client's certificate (PEM).
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// The integration client's private key (PEM, PKCS#8).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The federation CA certificate (PEM).
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// Raise notification events for what the file creates or changes.
+        #[arg(long)]
+        notify: bool,
+    },
     /// Write the OpenAPI documents of the gateway and the agency node to `openapi/`.
     Openapi {
         /// Only check that the committed documents match the code; exit 1 if not.
@@ -403,6 +435,14 @@ fn parse_node_host(s: &str) -> Result<(String, String), String> {
     Ok((id.to_owned(), host.to_owned()))
 }
 
+fn parse_format(s: &str) -> Result<federation::import::Format, String> {
+    match s {
+        "ctf" => Ok(federation::import::Format::Ctf),
+        "cin-census" => Ok(federation::import::Format::CinCensus),
+        other => Err(format!("'{other}': use ctf or cin-census")),
+    }
+}
+
 fn parse_role(s: &str) -> Result<PractitionerRole, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
         .map_err(|_| format!("unknown role '{s}'"))
@@ -472,6 +512,30 @@ fn main() -> anyhow::Result<()> {
                 federation::plan::dev_token(&key, role, &agency, &subject, ttl_minutes * 60)?
             );
             Ok(())
+        }
+        Cmd::Import {
+            format,
+            file,
+            node,
+            dir,
+            url,
+            cert,
+            key,
+            ca,
+            notify,
+        } => {
+            let target = match (node, url, cert, key, ca) {
+                (Some(node), ..) => federation::import::Target::dev(&dir, &node)?,
+                (None, Some(url), Some(cert), Some(key), Some(ca)) => federation::import::Target {
+                    url,
+                    tls: trust::tls::TlsFiles { cert, key, ca },
+                },
+                _ => anyhow::bail!("give --node, or --url with --cert, --key and --ca"),
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(federation::import::run(format, &file, &target, notify))
         }
         Cmd::Openapi { check, out } => {
             let documents = [

@@ -375,6 +375,7 @@ impl Federation {
                 q(&candidate_key.display().to_string())
             )?;
             write_notifications(&mut text, &plan, &secret_file)?;
+            write_imports(&mut text, &node.id, node.kind)?;
             if node.kind == AgencyKind::School {
                 write_school_calendar(&mut text, &node.id)?;
             }
@@ -530,6 +531,36 @@ fn write_notifications(text: &mut String, plan: &Plan, secret: &Path) -> std::fm
         writeln!(text, "at_risk_minutes = {minutes}")?;
     }
     Ok(())
+}
+
+/// The dev federation's synthetic local authority (`999`, a number no real authority
+/// has) and its schools' establishment numbers and URNs, as DfE files name them. The
+/// seeded enrolments use the same URNs.
+pub const DEV_LA: &str = "999";
+pub const DEV_SCHOOLS: [(&str, &str, &str); 2] = [
+    ("school-a", "1101", "999101"),
+    ("school-b", "1102", "999102"),
+];
+
+/// `[imports]`: each school takes the CTFs addressed to it, social care its authority's
+/// census.
+fn write_imports(text: &mut String, node: &str, kind: AgencyKind) -> std::fmt::Result {
+    match kind {
+        AgencyKind::School => {
+            let Some((_, estab, urn)) = DEV_SCHOOLS.iter().find(|(id, _, _)| *id == node) else {
+                return Ok(());
+            };
+            writeln!(
+                text,
+                "\n[imports]\nla = {}\nestab = {}\nurn = {}",
+                q(DEV_LA),
+                q(estab),
+                q(urn)
+            )
+        }
+        AgencyKind::SocialCare => writeln!(text, "\n[imports]\nla = {}", q(DEV_LA)),
+        _ => Ok(()),
+    }
 }
 
 /// A synthetic but typical English school calendar: six half-terms a year, for the
