@@ -80,3 +80,76 @@ async fn a_record_dated_at_the_end_of_the_calendar_does_not_take_the_view_down()
     }
     fed.shutdown().await;
 }
+
+/// Finding 10: expiry was checked before ownership, so a stranger holding someone
+/// else's reference learnt whether it was still live. Ownership (the token's issuer and
+/// subject) is checked first.
+#[tokio::test]
+async fn a_stranger_is_told_a_reference_is_not_theirs_before_whether_it_expired() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 5))
+        .await
+        .unwrap();
+    let settings = fed.files.gateway_settings().unwrap();
+    let sealer = gateway::reference::ReferenceSealer::from_base64(
+        &std::fs::read_to_string(&settings.reference.key_file).unwrap(),
+    )
+    .unwrap();
+    let dsl = fed.dsl_token();
+    let owner = "designated_safeguarding_lead.school-a";
+    let expired = |sub: &str| {
+        sealer
+            .seal(&gateway::reference::ReferenceClaims {
+                iss: federation::plan::DEV_ISSUER.into(),
+                sub: sub.into(),
+                exp: chrono::Utc::now().timestamp() - 60,
+                nodes: Vec::new(),
+            })
+            .unwrap()
+    };
+    fed.view(&dsl, &expired(owner), SAFEGUARDING)
+        .await
+        .case("the owner")
+        .expect_problem(410, "reference-expired");
+    let stranger = fed.token(PractitionerRole::Teacher, "school-a");
+    fed.view(&stranger, &expired(owner), SAFEGUARDING)
+        .await
+        .case("a stranger")
+        .expect_problem(403, "reference-not-yours");
+    fed.shutdown().await;
+}
+
+/// Finding 11: `federation up` wrote private keys and secrets readable by every user of
+/// the machine (0644). Every key, secret and token file is the owner's only (0600), and
+/// so is the folder of the nodes' databases (0700).
+#[tokio::test]
+async fn keys_secrets_and_tokens_are_written_for_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let fed = spawn_federation(Options::nodes(&["school-a"], 1))
+        .await
+        .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut secrets = Vec::new();
+    let mut pending = vec![fed.files.root.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if [".key", ".secret", ".webhook-secret", ".candidate-key"]
+                .iter()
+                .any(|ext| path.to_string_lossy().ends_with(ext))
+            {
+                secrets.push(path);
+            }
+        }
+    }
+    // The PKI's keys (CA-issued pairs for the gateway, the node and its system), the
+    // issuer's, the reference, matching and locator keys, webhook secrets both sides,
+    // the candidate-token key.
+    assert!(secrets.len() >= 9, "{secrets:?}");
+    for path in &secrets {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    assert_eq!(mode(&fed.files.root.join("data")), 0o700);
+    fed.shutdown().await;
+}
