@@ -153,3 +153,79 @@ async fn keys_secrets_and_tokens_are_written_for_their_owner_only() {
     assert_eq!(mode(&fed.files.root.join("data")), 0o700);
     fed.shutdown().await;
 }
+
+/// Finding 2, the short version (the 20-second run is `federation bench fairness`): nodes
+/// limited every practitioner behind a gateway as one caller, and the gateway counted a
+/// node's 429 as a breaker failure, so one agency's flood emptied everyone's views. Now
+/// a node limits per (gateway, practitioner's agency), and its 429 holds back only the
+/// agency it was for: no breaker opens, and another agency's view stays whole.
+#[tokio::test]
+async fn one_agencys_flood_is_held_back_alone_and_opens_no_breaker() {
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a", "social-care", "police", "health"],
+        children: 60,
+        // The gateway lets the flood through; the nodes are strict, so they answer 429.
+        rate_limit: Some((1_000.0, 1_000)),
+        node_rate_limit: Some((2.0, 8)),
+        // Two failures in a row would open a breaker.
+        breaker: (2, 60_000),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let child = fed
+        .child_known_to(2, &["school-a"])
+        .expect("a child known to school A and another agency");
+    let query = federation_tests::query_for(child);
+    let search = format!("/v1/children:search?{SAFEGUARDING}");
+
+    // Police and social care each flood: 40 searches at once, every node asked each time.
+    let flooders = [
+        fed.token(PractitionerRole::PoliceOfficer, "police"),
+        fed.token(PractitionerRole::SocialWorker, "social-care"),
+    ];
+    let flood = flooders
+        .iter()
+        .flat_map(|token| (0..40).map(|_| fed.gateway_post(token, &search, &query)));
+    let answers = futures::future::join_all(flood).await;
+    let held_back = answers
+        .iter()
+        .flat_map(|a| a.json()["agencies"].as_array().cloned().unwrap_or_default())
+        .filter(|a| {
+            a["status"] == "unavailable"
+                && a["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("rate limit"))
+        })
+        .count();
+    assert!(held_back > 0, "the nodes held the flood back");
+
+    // The school's DSL, meanwhile: every agency answers.
+    let dsl = fed.dsl_token();
+    let reference = fed.reference_for(&dsl, child, SAFEGUARDING).await;
+    let view = fed.view(&dsl, &reference, SAFEGUARDING).await.expect(200);
+    for section in view["sections"].as_array().unwrap() {
+        assert!(
+            matches!(
+                section["status"].as_str(),
+                Some("ok" | "withheld" | "not_found")
+            ),
+            "{section}"
+        );
+    }
+    let metrics = fed.gateway_metrics().await;
+    assert!(
+        metrics.contains("outcome=\"rate_limited\""),
+        "429s are counted apart: {metrics}"
+    );
+    let breakers: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("upstream_breaker_state{"))
+        .collect();
+    assert!(!breakers.is_empty(), "{metrics}");
+    assert!(
+        breakers.iter().all(|l| l.ends_with(" 0")),
+        "every breaker closed: {breakers:?}"
+    );
+    fed.shutdown().await;
+}

@@ -492,6 +492,13 @@ impl Federation {
             )?;
         }
         write_limits(&mut text, plan.rate_limit)?;
+        // The same quota per practitioner: a plan's limit is for whoever calls.
+        if let Some((per_second, burst)) = plan.rate_limit {
+            write!(
+                text,
+                "\n[practitioner_limits]\nper_second = {per_second:?}\nburst = {burst}\n"
+            )?;
+        }
         write(&gateway_config, &text)?;
 
         Ok(Self {
