@@ -11,9 +11,16 @@ use trust::Practitioner;
 
 /// The directory member behind the request's client certificate, within its rate.
 fn member(req: &HttpRequest) -> Result<(trust::Member, web::Data<AppState>), ApiError> {
+    let (member, state) = unmetered_member(req)?;
+    caller::admit(state.get_ref(), member.id.as_str())?;
+    Ok((member, state))
+}
+
+/// The directory member behind the request's client certificate, its rate not yet
+/// counted (the caller decides under which key).
+fn unmetered_member(req: &HttpRequest) -> Result<(trust::Member, web::Data<AppState>), ApiError> {
     let state = caller::state::<AppState>(req)?;
     let member = caller::member(req, state.get_ref())?;
-    caller::admit(state.get_ref(), member.id.as_str())?;
     Ok((member, state))
 }
 
@@ -48,6 +55,11 @@ impl FromRequest for IntegrationClient {
 
 /// A gateway reading on behalf of a practitioner: directory role `gateway`, and a valid
 /// practitioner token, which this node verifies itself.
+///
+/// Its rate is counted per (gateway, practitioner's agency): every practitioner behind a
+/// gateway shares that gateway's connection, and one agency's flood must not use up the
+/// quota of the others. A request whose token is refused counts against the gateway
+/// itself, so bad tokens cannot be sent without limit either.
 #[derive(Debug, Clone)]
 pub struct FederatedCaller {
     pub gateway_id: AgencyId,
@@ -59,14 +71,25 @@ impl FromRequest for FederatedCaller {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(member(req).and_then(|(member, state)| {
+        ready(unmetered_member(req).and_then(|(member, state)| {
             if member.role != MemberRole::Gateway {
+                caller::admit(state.get_ref(), member.id.as_str())?;
                 return Err(ApiError::Forbidden(format!(
                     "'{}' is not a gateway; the federation face serves gateways only",
                     member.id
                 )));
             }
-            let (practitioner, _) = caller::practitioner(req, state.get_ref())?;
+            let practitioner = match caller::practitioner(req, state.get_ref()) {
+                Ok((practitioner, _)) => practitioner,
+                Err(refusal) => {
+                    caller::admit(state.get_ref(), member.id.as_str())?;
+                    return Err(refusal.into());
+                }
+            };
+            caller::admit(
+                state.get_ref(),
+                &format!("{}\n{}", member.id, practitioner.agency),
+            )?;
             Ok(Self {
                 gateway_id: member.id,
                 practitioner,

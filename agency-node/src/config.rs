@@ -18,7 +18,8 @@ pub struct Settings {
     #[serde(default)]
     pub matching: matching::MatchingSettings,
     pub policy: PolicySettings,
-    /// Per-member rate limit (requests per second and burst).
+    /// Rate limit (requests per second and burst) per calling member; for a gateway
+    /// reading on behalf of practitioners, per (gateway, practitioner's agency).
     #[serde(default)]
     pub limits: service::limits::RateLimitSettings,
     /// Outbox delivery, webhook secret, subscriptions.

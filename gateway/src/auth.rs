@@ -23,7 +23,16 @@ impl FromRequest for Authenticated {
         ready((|| {
             let state = caller::state::<AppState>(req)?;
             let (practitioner, token) = caller::practitioner(req, state.get_ref())?;
+            // The agency's quota, then the practitioner's own within it. Issuer and
+            // subject name a practitioner (as a reference is bound to them).
             caller::admit(state.get_ref(), practitioner.agency.as_str())?;
+            state
+                .practitioner_limiter
+                .check(&format!(
+                    "{}\n{}",
+                    practitioner.issuer, practitioner.subject
+                ))
+                .map_err(GatewayError::PractitionerRateLimited)?;
             Ok(Self {
                 practitioner,
                 token: token.to_owned(),

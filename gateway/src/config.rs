@@ -21,15 +21,28 @@ pub struct Settings {
     /// `"keyed"` with `key_file`, the federation's matching key (see `docs/matching.md`).
     #[serde(default)]
     pub matching: GatewayMatchingSettings,
-    /// Rate limit per practitioner agency (requests per second and burst).
+    /// Rate limit per practitioner agency (requests per second and burst): what all of
+    /// one agency's practitioners may ask of this gateway together.
     #[serde(default)]
     pub limits: service::limits::RateLimitSettings,
+    /// Rate limit per practitioner (token issuer and subject), within their agency's:
+    /// one practitioner's script cannot use up their whole agency's quota. Default 10 per
+    /// second, bursts of 20.
+    #[serde(default = "default_practitioner_limits")]
+    pub practitioner_limits: service::limits::RateLimitSettings,
     #[serde(default)]
     pub notifications: NotificationSettings,
     /// The record locator: with it, a search asks only the nodes whose keyed membership
     /// filter may hold the child (see `docs/benchmarks.md`). Without it, every node.
     #[serde(default)]
     pub locator: Option<crate::locator::LocatorSettings>,
+}
+
+fn default_practitioner_limits() -> service::limits::RateLimitSettings {
+    service::limits::RateLimitSettings {
+        per_second: 10.0,
+        burst: 20,
+    }
 }
 
 /// Routing notifications between nodes.

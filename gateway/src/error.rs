@@ -14,8 +14,12 @@ pub enum GatewayError {
     Token(TokenError),
     #[error("{0}")]
     Reference(ReferenceError),
+    /// The practitioner's agency is over its rate at this gateway.
     #[error("rate limited")]
     RateLimited(std::time::Duration),
+    /// The practitioner is over their own rate at this gateway.
+    #[error("rate limited (practitioner)")]
+    PractitionerRateLimited(std::time::Duration),
     #[error("busy")]
     Busy,
     #[error("{0}")]
@@ -71,6 +75,9 @@ impl GatewayError {
             .with_detail(e.to_string()),
             GatewayError::RateLimited(wait) => {
                 service::problem::rate_limited_problem("agency", *wait)
+            }
+            GatewayError::PractitionerRateLimited(wait) => {
+                service::problem::rate_limited_problem("practitioner", *wait)
             }
             GatewayError::Busy => Problem::new(
                 "busy",
@@ -170,7 +177,9 @@ impl ResponseError for GatewayError {
 
     fn error_response(&self) -> HttpResponse {
         let retry_after = match self {
-            GatewayError::RateLimited(wait) => Some(*wait),
+            GatewayError::RateLimited(wait) | GatewayError::PractitionerRateLimited(wait) => {
+                Some(*wait)
+            }
             GatewayError::Busy => Some(std::time::Duration::from_secs(1)),
             _ => None,
         };
@@ -208,6 +217,11 @@ mod tests {
             ),
             (
                 GatewayError::RateLimited(std::time::Duration::from_secs(1)),
+                429,
+                "rate-limited",
+            ),
+            (
+                GatewayError::PractitionerRateLimited(std::time::Duration::from_secs(1)),
                 429,
                 "rate-limited",
             ),

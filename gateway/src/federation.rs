@@ -19,12 +19,15 @@ pub struct Fanout<'a> {
     pub token: &'a str,
     pub deadline: Duration,
     pub traceparent: Option<&'a str>,
+    /// The practitioner's agency: a node's 429 holds back this agency's calls only.
+    pub agency: &'a AgencyId,
 }
 
 impl<'a> Fanout<'a> {
     pub fn client(&self, member: Node<'a>) -> NodeClient<'a> {
         self.http
             .node(member, self.token, self.deadline, self.traceparent)
+            .on_behalf_of(self.agency)
     }
 }
 

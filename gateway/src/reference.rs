@@ -77,7 +77,8 @@ impl ReferenceSealer {
             .ok_or_else(|| SealFailed("the cipher refused to seal".into()))
     }
 
-    /// Opens a reference for this practitioner, checking integrity, expiry and owner.
+    /// Opens a reference for this practitioner, checking integrity, owner and expiry, in
+    /// that order.
     pub fn open(
         &self,
         reference: &str,
@@ -91,11 +92,13 @@ impl ReferenceSealer {
             .ok_or(ReferenceError::Invalid)?;
         let claims: ReferenceClaims =
             serde_json::from_slice(&plain).map_err(|_| ReferenceError::Invalid)?;
-        if claims.exp <= now.timestamp() {
-            return Err(ReferenceError::Expired);
-        }
+        // Owner first: a stranger holding someone else's reference learns nothing more
+        // from it, not even whether it is still live.
         if claims.iss != issuer || claims.sub != subject {
             return Err(ReferenceError::NotYours);
+        }
+        if claims.exp <= now.timestamp() {
+            return Err(ReferenceError::Expired);
         }
         Ok(claims)
     }
@@ -166,6 +169,16 @@ mod tests {
         assert_eq!(
             s.open(&old, "idp", "dsl-1", now),
             Err(ReferenceError::Expired)
+        );
+        assert_eq!(
+            s.open(&old, "idp", "someone-else", now),
+            Err(ReferenceError::NotYours),
+            "a stranger is not told the reference expired"
+        );
+        assert_eq!(
+            s.open(&old, "another-idp", "dsl-1", now),
+            Err(ReferenceError::NotYours),
+            "the same subject from another issuer is a stranger"
         );
         assert_eq!(
             s.open("garbage", "idp", "dsl-1", now),

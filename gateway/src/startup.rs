@@ -17,7 +17,10 @@ pub struct AppState {
     pub references: ReferenceSealer,
     pub node_deadline: Duration,
     pub reference_ttl_seconds: i64,
+    /// Per practitioner agency.
     pub limiter: service::limits::RateLimiter,
+    /// Per practitioner (issuer and subject).
+    pub practitioner_limiter: service::limits::RateLimiter,
     /// Fan-outs in flight; a request past the limit gets 503 at once.
     pub fanouts: tokio::sync::Semaphore,
     /// Where the nodes' webhook secrets are (`<member id>.secret`).
@@ -105,6 +108,7 @@ impl Application {
             node_deadline: Duration::from_millis(settings.federation.node_timeout_ms),
             reference_ttl_seconds: settings.reference.ttl_seconds,
             limiter: service::limits::RateLimiter::new(settings.limits),
+            practitioner_limiter: service::limits::RateLimiter::new(settings.practitioner_limits),
             fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
             notification_secrets: settings.notifications.secrets_dir.clone(),
             matching_key,

@@ -107,6 +107,13 @@ impl Breaker {
         }
     }
 
+    /// A call that says nothing about the node's health (it refused the requesting
+    /// agency's excess with 429): no failure counted, no success either; if it was the
+    /// half-open probe, the next call may probe again.
+    pub fn record_neither(&self) {
+        self.lock().probing = false;
+    }
+
     pub fn record(&self, success: bool) {
         let mut inner = self.lock();
         if success {
@@ -179,8 +186,9 @@ impl UpstreamMetrics {
         );
     }
 
-    /// One call to `node`: `outcome` is `ok`, `not_found`, `timeout`, `unavailable` or
-    /// `error`.
+    /// One call to `node`: `outcome` is `ok`, `not_found`, `timeout`, `unavailable`,
+    /// `error` or `rate_limited` (the node's 429 for the requesting agency, or a call
+    /// held back until its `Retry-After`).
     fn observe(&self, node: &AgencyId, outcome: &'static str, elapsed: Duration) {
         self.calls
             .get_or_create(&CallLabels {
@@ -198,8 +206,9 @@ impl UpstreamMetrics {
 
 /// The gateway's connections to nodes: one HTTP client per node, each presenting the
 /// gateway's certificate and accepting only that node's certificate as the directory
-/// lists it (so one member cannot stand in for another), kept alive and reused; and a
-/// circuit breaker per node.
+/// lists it (so one member cannot stand in for another), kept alive and reused; a
+/// circuit breaker per node; and, per node and requesting agency, how long that node
+/// asked the agency to wait (its 429s).
 pub struct Upstream {
     metrics: UpstreamMetrics,
     tls: trust::tls::TlsFiles,
@@ -208,6 +217,55 @@ pub struct Upstream {
     breaker: BreakerSettings,
     clients: Mutex<HashMap<AgencyId, Client>>,
     breakers: Mutex<HashMap<AgencyId, Arc<Breaker>>>,
+    backoff: Arc<Backoff>,
+}
+
+/// Back-pressure from nodes, per (node, requesting agency): a node that answered 429 for
+/// an agency's practitioners is not asked for that agency again until its `Retry-After`
+/// has passed. Other agencies' calls, and the node's breaker, are untouched: a node
+/// that says "slow down" to one agency is healthy for everyone. The keys are directory
+/// members (a token's agency is a node member), so the map stays small.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    until: Mutex<HashMap<(AgencyId, AgencyId), Instant>>,
+}
+
+impl Backoff {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(AgencyId, AgencyId), Instant>> {
+        match self.until.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// How long `agency` must still wait before asking `node` again, if at all.
+    fn remaining(&self, node: &AgencyId, agency: &AgencyId) -> Option<Duration> {
+        let key = (node.clone(), agency.clone());
+        let mut until = self.lock();
+        let wait = until
+            .get(&key)
+            .map(|t| t.saturating_duration_since(Instant::now()))?;
+        if wait.is_zero() {
+            until.remove(&key);
+            return None;
+        }
+        Some(wait)
+    }
+
+    fn hold(&self, node: &AgencyId, agency: &AgencyId, wait: Duration) {
+        let at = Instant::now() + wait;
+        let mut until = self.lock();
+        let entry = until.entry((node.clone(), agency.clone())).or_insert(at);
+        *entry = (*entry).max(at);
+    }
+}
+
+/// How one attempt ended, before it is an [`Outcome`]: a node's 429 is kept apart from
+/// the failures, because it is about the requesting agency, not about the node.
+enum Attempt<T> {
+    Done(Result<T, Failure>),
+    /// 429: the requesting agency is over its rate at the node; wait this long.
+    Busy(Duration),
 }
 
 impl Upstream {
@@ -228,6 +286,7 @@ impl Upstream {
             breaker,
             clients: Mutex::new(HashMap::new()),
             breakers: Mutex::new(HashMap::new()),
+            backoff: Arc::default(),
         })
     }
 
@@ -313,6 +372,8 @@ impl Upstream {
             token,
             deadline,
             traceparent,
+            agency: None,
+            backoff: self.backoff.clone(),
         }
     }
 }
@@ -326,9 +387,19 @@ pub struct NodeClient<'a> {
     pub token: &'a str,
     pub deadline: Duration,
     pub traceparent: Option<&'a str>,
+    /// The agency of the practitioner the calls are for (the token's), whose 429s at
+    /// this node are remembered for it alone.
+    agency: Option<&'a AgencyId>,
+    backoff: Arc<Backoff>,
 }
 
-impl NodeClient<'_> {
+impl<'a> NodeClient<'a> {
+    /// The calls are on behalf of a practitioner of `agency`.
+    pub fn on_behalf_of(mut self, agency: &'a AgencyId) -> Self {
+        self.agency = Some(agency);
+        self
+    }
+
     pub async fn match_child(
         &self,
         query: &ChildQuery,
@@ -472,21 +543,43 @@ impl NodeClient<'_> {
         request: Option<reqwest::RequestBuilder>,
         deadline: Instant,
         decode: fn(StatusCode, &[u8]) -> Result<T, Failure>,
-    ) -> Result<T, Failure> {
+    ) -> Attempt<T> {
         let Some(request) = request else {
-            return Err(Failure::Error("request could not be prepared".into()));
+            return Attempt::Done(Err(Failure::Error("request could not be prepared".into())));
         };
         let remaining = deadline.saturating_duration_since(Instant::now());
         let call = async {
-            let response = request.timeout(remaining).send().await.map_err(classify)?;
+            let response = match request.timeout(remaining).send().await {
+                Ok(response) => response,
+                Err(e) => return Attempt::Done(Err(classify(e))),
+            };
             let status = response.status();
-            let bytes = response.bytes().await.map_err(classify)?;
-            decode(status, &bytes)
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                return Attempt::Busy(retry_after(response.headers()));
+            }
+            Attempt::Done(match response.bytes().await {
+                Ok(bytes) => decode(status, &bytes),
+                Err(e) => Err(classify(e)),
+            })
         };
         // The request timeout covers the exchange; this bounds anything around it too.
         match tokio::time::timeout(remaining, call).await {
-            Ok(result) => result,
-            Err(_) => Err(Failure::Timeout),
+            Ok(attempt) => attempt,
+            Err(_) => Attempt::Done(Err(Failure::Timeout)),
+        }
+    }
+
+    /// The answer for a call not made, or refused with 429, because the requesting
+    /// agency must wait at this node: unavailable for that agency, saying until when.
+    fn busy<T>(&self, wait: Duration, started: Instant) -> Outcome<T> {
+        self.metrics
+            .observe(&self.node, "rate_limited", started.elapsed());
+        Outcome {
+            result: Err(Failure::Unavailable(format!(
+                "this agency's requests to the node are over its rate limit; retry after {} s",
+                service::problem::retry_after_seconds(wait)
+            ))),
+            elapsed: started.elapsed(),
         }
     }
 
@@ -511,6 +604,12 @@ impl NodeClient<'_> {
         decode: fn(StatusCode, &[u8]) -> Result<T, Failure>,
     ) -> Outcome<T> {
         let started = Instant::now();
+        if let Some(wait) = self
+            .agency
+            .and_then(|agency| self.backoff.remaining(&self.node, agency))
+        {
+            return self.busy(wait, started);
+        }
         if !self.breaker.allow() {
             return Outcome {
                 result: Err(Failure::Unavailable(
@@ -533,14 +632,25 @@ impl NodeClient<'_> {
         // failure (a node restarting, a kept-alive connection it dropped) is retried
         // once, after a jittered pause, if the deadline leaves room for it.
         let deadline = started + self.deadline;
-        let mut result = self.attempt(request.try_clone(), deadline, decode).await;
-        if matches!(result, Err(Failure::Unavailable(_))) {
+        let mut attempt = self.attempt(request.try_clone(), deadline, decode).await;
+        if matches!(attempt, Attempt::Done(Err(Failure::Unavailable(_)))) {
             let pause = Duration::from_millis(50 + u64::from(jitter_byte()) % 100);
             if Instant::now() + pause + Duration::from_millis(100) < deadline {
                 tokio::time::sleep(pause).await;
-                result = self.attempt(Some(request), deadline, decode).await;
+                attempt = self.attempt(Some(request), deadline, decode).await;
             }
         }
+        let result = match attempt {
+            Attempt::Done(result) => result,
+            Attempt::Busy(wait) => {
+                // Back-pressure for the requesting agency only; never a breaker failure.
+                self.breaker.record_neither();
+                if let Some(agency) = self.agency {
+                    self.backoff.hold(&self.node, agency, wait);
+                }
+                return self.busy(wait, started);
+            }
+        };
         // A node that answers, even "not found", is healthy.
         self.breaker
             .record(matches!(result, Ok(_) | Err(Failure::NotFound)));
@@ -557,6 +667,17 @@ impl NodeClient<'_> {
             elapsed: started.elapsed(),
         }
     }
+}
+
+/// A 429's `Retry-After` in seconds (1 s when missing or unreadable, at most a minute:
+/// a node cannot silence an agency for longer with one answer).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
+    let seconds = headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(1);
+    Duration::from_secs(seconds.clamp(1, 60))
 }
 
 /// The usual reading of a node's answer: 404 is "not held", any other non-success a

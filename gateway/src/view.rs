@@ -517,9 +517,9 @@ fn plan_changes(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> {
         // The plan this one follows on from: the latest earlier plan still open when this
         // one started, or ended shortly before.
         let previous = plans[..i].iter().rev().find(|(p, _, _)| {
-            p.record().effective_to.is_none_or(|end| {
-                end >= plan.effective_from - chrono::Duration::days(PLAN_FOLLOW_ON_DAYS)
-            })
+            p.record()
+                .effective_to
+                .is_none_or(|end| days_from(end, plan.effective_from) <= PLAN_FOLLOW_ON_DAYS)
         });
         let change = match previous {
             None => transition(
@@ -555,8 +555,7 @@ fn plan_changes(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> {
                 let next = next.record();
                 next.source_system_id != plan.source_system_id
                     && next.effective_from >= plan.effective_from
-                    && next.effective_from <= end + chrono::Duration::days(PLAN_FOLLOW_ON_DAYS)
-                    && next.effective_from >= end - chrono::Duration::days(PLAN_FOLLOW_ON_DAYS)
+                    && days_from(end, next.effective_from).abs() <= PLAN_FOLLOW_ON_DAYS
             });
             if !followed {
                 out.push(transition(
@@ -572,6 +571,14 @@ fn plan_changes(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> {
         }
     }
     out
+}
+
+/// Days from `a` to `b` (negative when `b` is earlier). Counted, not shifted: a date
+/// ± 14 days panics at the ends of the calendar, and a node (an older or a faulty one)
+/// may send a record dated there; one such record must not take a child's view down.
+fn days_from(a: chrono::NaiveDate, b: chrono::NaiveDate) -> i64 {
+    use chrono::Datelike;
+    i64::from(b.num_days_from_ce()) - i64::from(a.num_days_from_ce())
 }
 
 fn placement_moves(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> {
@@ -1238,6 +1245,37 @@ mod tests {
                 "Child protection plan started",
                 "Child protection plan stepped down to child in need plan",
                 "Child in need plan ended",
+            ]
+        );
+    }
+
+    #[test]
+    fn plans_dated_at_the_ends_of_the_calendar_are_read_without_panicking() {
+        use RecordCategory::*;
+        let mut poison = record("p2", ChildProtectionPlan, "2026-01-10", "CP");
+        poison.effective_to = Some(NaiveDate::MAX);
+        let mut ancient = record("p0", ChildInNeedPlan, "2025-01-01", "CIN");
+        ancient.effective_from = NaiveDate::MIN;
+        ancient.effective_to = Some(NaiveDate::MIN);
+        let t: Vec<(String, NaiveDate)> = social_care_transitions(vec![
+            ancient,
+            record("p1", ChildInNeedPlan, "2025-05-01", "CIN").until("2026-01-10"),
+            poison,
+        ])
+        .into_iter()
+        .map(|t| (t.description, t.date))
+        .collect();
+        assert_eq!(
+            t,
+            [
+                ("Child in need plan started".to_owned(), NaiveDate::MIN),
+                ("Child in need plan ended".to_owned(), NaiveDate::MIN),
+                ("Child in need plan started".to_owned(), d("2025-05-01")),
+                (
+                    "Child in need plan stepped up to child protection plan".to_owned(),
+                    d("2026-01-10")
+                ),
+                ("Child protection plan ended".to_owned(), NaiveDate::MAX),
             ]
         );
     }

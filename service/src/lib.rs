@@ -1,7 +1,7 @@
 //! What the agency node and the gateway share as HTTP services: the server they build
 //! ([`server`]), their OpenAPI documents ([`openapi`]), their command line ([`cli`]),
 //! liveness ([`health`]), who is calling ([`caller`]), problem+json answers ([`problem`],
-//! [`fallback`]), rate limits ([`limits`]), metrics and trace context ([`metrics`],
+//! [`fallback`], and for a handler that panics [`panics`]), rate limits ([`limits`]), metrics and trace context ([`metrics`],
 //! [`trace`]), settings ([`settings`]) and logging ([`telemetry`]).
 
 pub mod caller;
@@ -11,6 +11,7 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod panics;
 pub mod problem;
 pub mod server;
 pub mod settings;

@@ -1,6 +1,6 @@
 //! The HTTP server both services run, built one way: TLS on a listener bound beforehand
 //! (port 0 in tests), the client certificate captured per connection, metrics and trace
-//! context on every request, problem+json for malformed input and for unknown routes, the
+//! context on every request, a panicking handler answered with 500, problem+json for malformed input and for unknown routes, the
 //! service's operations (one list, which also makes its OpenAPI document) and Swagger UI
 //! from local assets.
 
@@ -81,6 +81,7 @@ pub fn start<S: Send + Sync + 'static>(
     ));
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(crate::panics::catch_panic))
             .wrap(actix_web::middleware::from_fn(crate::metrics::observe))
             .wrap(actix_web::middleware::Logger::new("%r %s %Dms"))
             .app_data(state.clone())

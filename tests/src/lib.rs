@@ -26,6 +26,9 @@ pub struct Options {
     pub node_timeout_ms: u64,
     /// Per-member rate limit (per second, burst) for every service.
     pub rate_limit: Option<(f64, u32)>,
+    /// The nodes' rate limit (per second, burst) instead of `rate_limit`, so a test can
+    /// make the nodes stricter than the gateway.
+    pub node_rate_limit: Option<(f64, u32)>,
     /// The gateway's circuit breakers: consecutive failures, cool-down in milliseconds.
     pub breaker: (u32, u64),
     /// Searches, views and access reports the gateway runs at once.
@@ -90,6 +93,7 @@ impl Default for Options {
             // Generous: a slow answer on a loaded CI machine is not what these tests test.
             node_timeout_ms: 5000,
             rate_limit: None,
+            node_rate_limit: None,
             misbehaving: Vec::new(),
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
@@ -219,10 +223,11 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         let listener = listeners
             .remove(&node.id)
             .ok_or_else(|| anyhow::anyhow!("no listener for {}", node.id))?;
-        let app = agency_node::Application::build_with_listener(
-            files.node_settings(&node.id)?,
-            listener,
-        )?;
+        let mut settings = files.node_settings(&node.id)?;
+        if let Some((per_second, burst)) = options.node_rate_limit {
+            settings.limits = service::limits::RateLimitSettings { per_second, burst };
+        }
+        let app = agency_node::Application::build_with_listener(settings, listener)?;
         handles.insert(node.id.clone(), app.handle());
         node_urls.insert(node.id.clone(), files.plan.node_url(node));
         tokio::spawn(app.run_until_stopped());

@@ -214,6 +214,10 @@ async fn a_revoked_certificate_is_refused_after_the_directory_changes_without_re
     fed.shutdown().await;
 }
 
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
 /// A token like the dev issuer's, with one thing changed by `tweak`.
 fn claims(tweak: impl FnOnce(&mut Value)) -> Value {
     let now = chrono::Utc::now().timestamp();
@@ -288,6 +292,42 @@ fn bad_tokens(fed: &TestFederation) -> Vec<(&'static str, String)> {
             sign_eddsa(&claims(|c| c["agency"] = json!("nowhere")), issuer_key),
         ),
         ("not a JWT", "hello".to_owned()),
+        // Times: not yet valid, issued in the future, or living longer than the issuer
+        // may grant (12 h by default).
+        (
+            "nbf in an hour",
+            sign_eddsa(&claims(|c| c["nbf"] = json!(now() + 3600)), issuer_key),
+        ),
+        (
+            "iat a year ahead",
+            sign_eddsa(
+                &claims(|c| {
+                    c["iat"] = json!(now() + 365 * 86_400);
+                    c["exp"] = json!(now() + 365 * 86_400 + 300);
+                }),
+                issuer_key,
+            ),
+        ),
+        (
+            "exp in 2100",
+            sign_eddsa(&claims(|c| c["exp"] = json!(4_102_444_800_i64)), issuer_key),
+        ),
+        (
+            "a 13-hour lifetime",
+            sign_eddsa(&claims(|c| c["exp"] = json!(now() + 13 * 3600)), issuer_key),
+        ),
+        // Members that are not agencies employ no practitioners.
+        (
+            "agency is the gateway",
+            sign_eddsa(&claims(|c| c["agency"] = json!("gateway")), issuer_key),
+        ),
+        (
+            "agency is an integration system",
+            sign_eddsa(
+                &claims(|c| c["agency"] = json!("school-a-system")),
+                issuer_key,
+            ),
+        ),
     ]
 }
 

@@ -60,9 +60,14 @@ pub struct IssuerFile {
     pub algorithm: String,
     /// SubjectPublicKeyInfo PEM of the issuer's Ed25519 key.
     pub public_key_pem: String,
-    /// Agencies whose practitioners this issuer may vouch for; empty means any member.
+    /// Agencies whose practitioners this issuer may vouch for; empty means any agency
+    /// node in the directory.
     #[serde(default)]
     pub agencies: Vec<AgencyId>,
+    /// The longest lifetime (`exp - iat`, seconds) a token from this issuer may have;
+    /// 12 hours when left out. Longer tokens are refused whatever their `exp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lifetime_seconds: Option<u64>,
 }
 
 /// An agency node listed in the directory, with its kind and base URL.
@@ -87,6 +92,7 @@ pub struct Issuer {
     pub issuer: String,
     pub key: VerificationKey,
     pub agencies: Vec<AgencyId>,
+    pub max_lifetime_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +216,9 @@ impl Directory {
                     issuer: i.issuer,
                     key,
                     agencies: i.agencies,
+                    max_lifetime_seconds: i
+                        .max_lifetime_seconds
+                        .unwrap_or(token::DEFAULT_MAX_LIFETIME_SECONDS),
                 },
             );
         }
@@ -263,22 +272,30 @@ impl Directory {
             .ok_or(MembershipError::NotListed)
     }
 
-    /// Verifies a practitioner's bearer token against the issuers listed here.
+    /// Verifies a practitioner's bearer token against the issuers listed here: the
+    /// token itself ([`token::verify`], with the issuer's maximum lifetime), then its
+    /// `agency`, which must be an agency node of this directory that the issuer may
+    /// vouch for. A gateway or an integration system employs no practitioners; a token
+    /// naming one would otherwise be read as some agency's.
     pub fn verify_token(&self, token: &str) -> Result<Practitioner, TokenError> {
         let iss = token::unverified_issuer(token)?;
         let issuer = self.issuers.get(&iss).ok_or(TokenError::UnknownIssuer)?;
-        let practitioner = token::verify(token, &issuer.issuer, &issuer.key, &self.audience)?;
+        let practitioner = token::verify(
+            token,
+            &issuer.issuer,
+            &issuer.key,
+            &self.audience,
+            issuer.max_lifetime_seconds,
+        )?;
+        let agency = practitioner.agency.to_string();
         if !issuer.agencies.is_empty() && !issuer.agencies.contains(&practitioner.agency) {
-            return Err(TokenError::AgencyNotAllowed(
-                practitioner.agency.to_string(),
-            ));
+            return Err(TokenError::AgencyNotAllowed(agency));
         }
-        if self.member(&practitioner.agency).is_none() {
-            return Err(TokenError::AgencyNotAllowed(
-                practitioner.agency.to_string(),
-            ));
+        match self.member(&practitioner.agency) {
+            None => Err(TokenError::AgencyNotAllowed(agency)),
+            Some(m) if m.role != MemberRole::Node => Err(TokenError::NotAnAgency(agency)),
+            Some(_) => Ok(practitioner),
         }
-        Ok(practitioner)
     }
 }
 

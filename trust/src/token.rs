@@ -5,8 +5,13 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use schemas::{AgencyId, PractitionerRole};
 use serde::{Deserialize, Serialize};
 
-/// Seconds of clock skew tolerated on `exp`/`iat` between members.
+/// Seconds of clock skew tolerated on `exp`/`nbf`/`iat` between members.
 pub const LEEWAY_SECONDS: u64 = 30;
+
+/// The longest a token may live (`exp - iat`) unless its issuer's entry in the directory
+/// says otherwise: a working day. A stolen token is worth at most this long, whatever
+/// `exp` its issuer wrote.
+pub const DEFAULT_MAX_LIFETIME_SECONDS: u64 = 12 * 3600;
 
 /// The claims a practitioner token must carry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +51,10 @@ pub enum TokenError {
     UnknownIssuer,
     #[error("the token has expired")]
     Expired,
+    #[error("the token is not valid yet (nbf, or iat in the future)")]
+    NotYetValid,
+    #[error("the token lives longer than its issuer may grant ({0} s at most)")]
+    TooLong(u64),
     #[error("the token is not meant for this federation (audience)")]
     WrongAudience,
     #[error("the token's signature or algorithm is not acceptable")]
@@ -54,6 +63,8 @@ pub enum TokenError {
     InvalidClaims(String),
     #[error("this issuer may not vouch for practitioners of agency '{0}'")]
     AgencyNotAllowed(String),
+    #[error("'{0}' is not an agency node; a practitioner works for an agency")]
+    NotAnAgency(String),
 }
 
 /// A verification key for one issuer, parsed once when the directory loads.
@@ -88,12 +99,15 @@ pub fn unverified_issuer(token: &str) -> Result<String, TokenError> {
 }
 
 /// Verifies signature, algorithm (EdDSA only, never taken from the header), issuer,
-/// audience, expiry and the practitioner claims.
+/// audience, the times (`exp`, `nbf` when present, `iat` not in the future, a lifetime
+/// of at most `max_lifetime_seconds`; each with [`LEEWAY_SECONDS`] of skew) and the
+/// practitioner claims.
 pub fn verify(
     token: &str,
     issuer: &str,
     key: &VerificationKey,
     audience: &str,
+    max_lifetime_seconds: u64,
 ) -> Result<Practitioner, TokenError> {
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.algorithms = vec![Algorithm::EdDSA];
@@ -102,11 +116,13 @@ pub fn verify(
     validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_exp = true;
+    validation.validate_nbf = true;
     let data =
         jsonwebtoken::decode::<PractitionerClaims>(token, &key.key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             match e.kind() {
                 K::ExpiredSignature => TokenError::Expired,
+                K::ImmatureSignature => TokenError::NotYetValid,
                 K::InvalidAudience => TokenError::WrongAudience,
                 K::InvalidIssuer => TokenError::UnknownIssuer,
                 K::InvalidSignature | K::InvalidAlgorithm | K::InvalidAlgorithmName => {
@@ -120,6 +136,18 @@ pub fn verify(
             }
         })?;
     let claims = data.claims;
+    let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(i64::MAX);
+    if claims.iat
+        > i64::try_from(jsonwebtoken::get_current_timestamp())
+            .unwrap_or(i64::MAX)
+            .saturating_add(leeway)
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    let max = i64::try_from(max_lifetime_seconds).unwrap_or(i64::MAX);
+    if claims.exp.saturating_sub(claims.iat) > max {
+        return Err(TokenError::TooLong(max_lifetime_seconds));
+    }
     let agency = AgencyId::parse(&claims.agency)
         .map_err(|e| TokenError::InvalidClaims(format!("agency: {e}")))?;
     if claims.jti.trim().is_empty() {

@@ -40,8 +40,9 @@ enum Cmd {
         /// Port of the first agency node; the others follow it.
         #[arg(long, default_value_t = 9101)]
         first_node_port: u16,
-        /// Lifetime of the printed demo tokens, in hours.
-        #[arg(long, default_value_t = 12)]
+        /// Lifetime of the printed demo tokens, in hours: at most 12, the longest the
+        /// directory's issuer may grant (`max_lifetime_seconds`).
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(i64).range(1..=12))]
         token_ttl_hours: i64,
         /// `plain`, or `keyed`: the gateway sends nodes keyed encodings only.
         #[arg(long, default_value = "plain", value_parser = parse_mode)]
@@ -97,8 +98,8 @@ enum Cmd {
         /// Subject claim: the practitioner's user id.
         #[arg(long, default_value = "dev.practitioner")]
         subject: String,
-        /// Lifetime in minutes.
-        #[arg(long, default_value_t = 60)]
+        /// Lifetime in minutes: at most 720, the longest the dev issuer may grant.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..=720))]
         ttl_minutes: i64,
         /// The folder `federation up` wrote.
         #[arg(long, default_value = ".federation")]

@@ -192,6 +192,35 @@ fn write(path: &Path, contents: &str) -> anyhow::Result<()> {
     std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Writes a private key, secret or token file readable by its owner only (0600), from
+/// the moment it exists: created with that mode, and narrowed if it was already there.
+pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let context = || format!("writing {}", path.display());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(context)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(context)?;
+    file.write_all(contents.as_bytes()).with_context(context)
+}
+
+/// Creates (or narrows) a directory only its owner may enter (0700).
+fn private_dir(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("narrowing {}", path.display()))
+}
+
 fn write_pair(dir: &Path, id: &str, cert: &IssuedCert, ca: &Path) -> anyhow::Result<TlsFiles> {
     let files = TlsFiles {
         cert: dir.join(format!("{id}.pem")),
@@ -199,7 +228,7 @@ fn write_pair(dir: &Path, id: &str, cert: &IssuedCert, ca: &Path) -> anyhow::Res
         ca: ca.to_owned(),
     };
     write(&files.cert, &cert.cert_pem)?;
-    write(&files.key, &cert.key_pem)?;
+    write_secret(&files.key, &cert.key_pem)?;
     Ok(files)
 }
 
@@ -223,6 +252,8 @@ impl Federation {
         std::fs::create_dir_all(root)?;
         let root = root.canonicalize()?;
         let pki = root.join("pki");
+        // The nodes' SQLite files hold the children's records: the owner's only.
+        private_dir(&root.join("data"))?;
         let ca = CertificateAuthority::generate("Child view federation dev CA")?;
         let ca_file = pki.join("ca.pem");
         write(&ca_file, &ca.cert_pem)?;
@@ -251,7 +282,7 @@ impl Federation {
         // The federation's matching key: held by the gateway and every node (they encode
         // their own children with it), never by practitioners' clients.
         let matching_key = pki.join("matching.key");
-        write(&matching_key, &matching::MatchingKey::generate()?)?;
+        write_secret(&matching_key, &matching::MatchingKey::generate()?)?;
         let matching_section = format!(
             "[matching]\nmode = {}\nkey_file = {}\n",
             q(match plan.matching_mode {
@@ -263,7 +294,7 @@ impl Federation {
         // One locator key for the federation: nodes key their filters with it, gateways
         // their lookups.
         let locator_key = root.join("locator.key");
-        write(&locator_key, &locator::LocatorKey::generate()?)?;
+        write_secret(&locator_key, &locator::LocatorKey::generate()?)?;
         let mut node_configs = BTreeMap::new();
         let mut database_urls = BTreeMap::new();
         let mut integration_tls = BTreeMap::new();
@@ -355,8 +386,8 @@ impl Federation {
             let secret_file = root
                 .join("secrets")
                 .join(format!("{}.webhook-secret", node.id));
-            write(&secret_file, &secret)?;
-            write(
+            write_secret(&secret_file, &secret)?;
+            write_secret(
                 &gateway_secrets.join(format!("{}.secret", node.id)),
                 &secret,
             )?;
@@ -365,7 +396,7 @@ impl Federation {
             let candidate_key = root
                 .join("secrets")
                 .join(format!("{}.candidate-key", node.id));
-            write(
+            write_secret(
                 &candidate_key,
                 &agency_node::confirm::CandidateSealer::generate_key()?,
             )?;
@@ -393,7 +424,7 @@ impl Federation {
         }
 
         let (issuer_private_pem, issuer_public_pem) = crate::pki::token_issuer_keys()?;
-        write(&root.join("idp").join("issuer.key"), &issuer_private_pem)?;
+        write_secret(&root.join("idp").join("issuer.key"), &issuer_private_pem)?;
         let directory = DirectoryFile {
             federation: "Child view dev federation".into(),
             audience: DEV_AUDIENCE.into(),
@@ -404,6 +435,7 @@ impl Federation {
                 algorithm: "EdDSA".into(),
                 public_key_pem: issuer_public_pem,
                 agencies: Vec::new(),
+                max_lifetime_seconds: None,
             }],
         };
         let directory_file = root.join("directory.toml");
@@ -416,7 +448,7 @@ impl Federation {
         )?;
 
         let reference_key = root.join("gateway").join("reference.key");
-        write(
+        write_secret(
             &reference_key,
             &gateway::reference::ReferenceSealer::generate_key()?,
         )?;
@@ -461,6 +493,13 @@ impl Federation {
             )?;
         }
         write_limits(&mut text, plan.rate_limit)?;
+        // The same quota per practitioner: a plan's limit is for whoever calls.
+        if let Some((per_second, burst)) = plan.rate_limit {
+            write!(
+                text,
+                "\n[practitioner_limits]\nper_second = {per_second:?}\nburst = {burst}\n"
+            )?;
+        }
         write(&gateway_config, &text)?;
 
         Ok(Self {

@@ -334,7 +334,8 @@ fn write_session(
             writeln!(env, "PID_{}={pid}", env_name(&p.name))?;
         }
     }
-    std::fs::write(federation.root.join("session.env"), env)?;
+    // It holds demo tokens: the owner's only.
+    crate::plan::write_secret(&federation.root.join("session.env"), &env)?;
     let samples: Vec<_> = samples(children)
         .into_iter()
         .map(|c| {
@@ -525,7 +526,7 @@ pub fn layout(opts: LayoutOptions) -> anyhow::Result<()> {
         let token = federation.token(*role, agency, subject, 3600)?;
         writeln!(env, "{name}={token}")?;
     }
-    std::fs::write(federation.root.join("layout.env"), env)?;
+    crate::plan::write_secret(&federation.root.join("layout.env"), &env)?;
     let most_known = children
         .iter()
         .max_by_key(|c| c.agencies().len())

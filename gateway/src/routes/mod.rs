@@ -38,6 +38,7 @@ fn fanout<'a>(state: &'a AppState, auth: &'a Authenticated, req: &'a HttpRequest
             .headers()
             .get("traceparent")
             .and_then(|v| v.to_str().ok()),
+        agency: &auth.practitioner.agency,
     }
 }
 
