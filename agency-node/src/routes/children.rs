@@ -33,10 +33,10 @@ pub async fn upsert_child(
     state: web::Data<AppState>,
     req: HttpRequest,
     local_id: web::Path<String>,
-    body: web::Json<ChildUpsert>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let local_id = local_id.into_inner();
-    let child = body.into_inner();
+    let child = writes::parse_child(&local_id, body.into_inner())?;
     let write = Write::Child {
         local_id: &local_id,
         child: &child,
@@ -149,10 +149,10 @@ pub async fn upsert_record(
     state: web::Data<AppState>,
     req: HttpRequest,
     local_id: web::Path<String>,
-    body: web::Json<serde_json::Value>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let local_id = local_id.into_inner();
-    let record = writes::parse_record(&body, state.agency_kind)?;
+    let record = writes::parse_record(&writes::body_value(body.into_inner())?, state.agency_kind)?;
     writes::validate(&Write::Record {
         local_id: &local_id,
         record: &record,
