@@ -123,6 +123,20 @@ pub fn apply(
 ) -> Result<Written, ApiError> {
     let (child_id, detail, written) = match write {
         Write::Child { local_id, child } => {
+            let held =
+                db::children::identifiers_held_elsewhere(conn, local_id, &child.identifiers)?;
+            if !held.is_empty() {
+                return Err(ApiError::IdentifierHeld(
+                    held.into_iter()
+                        .map(|(field, other)| {
+                            FieldError::new(
+                                field,
+                                format!("is held by the child with local id {other}"),
+                            )
+                        })
+                        .collect(),
+                ));
+            }
             let (row, created) = db::children::upsert(conn, local_id, child)?;
             if let Some(key) = writer.matching_key {
                 db::keyed::store(conn, &row, key)?;

@@ -322,3 +322,60 @@ async fn a_batch_mixing_good_and_bad_items_names_each_bad_field() {
     assert_eq!(mis.records("IF-B1").await.len(), 1);
     fed.shutdown().await;
 }
+
+/// An identifier names one child at a node: a second local id with it is refused with
+/// 409 naming the holder, and nothing of the second child is stored.
+#[tokio::test]
+async fn an_identifier_already_held_by_another_local_id_is_409() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    let first = with(
+        child(),
+        json!({"identifiers": {"upn": "U999123456789", "nhs_number": "9434765919"}}),
+    );
+    mis.put_child("IF-U1", &first).await.expect(201);
+    // The same child again, under its own local id: an update.
+    mis.put_child("IF-U1", &first).await.expect(200);
+
+    for (identifiers, fields) in [
+        (json!({"upn": "U999123456789"}), vec!["identifiers.upn"]),
+        (
+            json!({"nhs_number": "943 476 5919"}),
+            vec!["identifiers.nhs_number"],
+        ),
+        (
+            json!({"upn": "u999 1234 56789", "nhs_number": "9434765919"}),
+            vec!["identifiers.upn", "identifiers.nhs_number"],
+        ),
+    ] {
+        let second = with(child(), json!({ "identifiers": identifiers }));
+        let problem = mis
+            .put_child("IF-U2", &second)
+            .await
+            .expect_problem(409, "identifier-held");
+        assert_eq!(problem_fields(&problem), fields, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("IF-U1"),
+            "{problem}"
+        );
+    }
+    mis.get("/v1/children/IF-U2").await.expect(404);
+
+    // In a batch: the same answer, item by item.
+    let answer = mis
+        .post(
+            "/v1/batch",
+            &json!({"items": [
+                {"op": "upsert_child", "local_id": "IF-U3", "child": child()},
+                {"op": "upsert_child", "local_id": "IF-U4",
+                 "child": with(child(), json!({"identifiers": {}}))},
+            ]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(answer["results"][0]["status"], 409, "{answer}");
+    assert_eq!(answer["results"][0]["outcome"], "failed");
+    assert_eq!(answer["results"][1]["outcome"], "created");
+    mis.get("/v1/children/IF-U3").await.expect(404);
+    fed.shutdown().await;
+}
