@@ -28,6 +28,9 @@ pub enum ApiError {
     LocatorNotConfigured,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Identifiers another local id at this node holds: each field with who holds it.
+    #[error("identifier held by another child")]
+    IdentifierHeld(Vec<FieldError>),
     #[error("precondition failed")]
     Stale(i64),
     #[error("rate limited")]
@@ -108,6 +111,19 @@ impl ApiError {
                 Problem::new("conflict", "The change conflicts with stored data", 409)
                     .with_detail(detail.clone())
             }
+            ApiError::IdentifierHeld(errors) => Problem::new(
+                "identifier-held",
+                "Another child at this node holds this identifier",
+                409,
+            )
+            .with_detail(
+                errors
+                    .iter()
+                    .map(|e| format!("{} {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+            .with_errors(errors.clone()),
             ApiError::Stale(0) => Problem::new(
                 "precondition-failed",
                 "The record does not exist, so it cannot match If-Match",
@@ -198,6 +214,14 @@ impl From<crate::db::DbError> for ApiError {
         use crate::db::DbError as D;
         match e {
             D::Conflict(detail) => ApiError::Conflict(detail),
+            // Two writers racing to give one identifier (or local id) to two children:
+            // the unique index stops the second, which is told to retry.
+            D::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => ApiError::Conflict(
+                "a concurrent write holds the same identifier or id; read and retry".into(),
+            ),
             D::Stale(version) => ApiError::Stale(version),
             D::Pool(_) => {
                 tracing::error!(error = %e, "database pool");
@@ -299,6 +323,7 @@ mod tests {
                 400,
                 "import-dtd-refused",
             ),
+            (ApiError::IdentifierHeld(vec![]), 409, "identifier-held"),
             (ApiError::Stale(3), 412, "precondition-failed"),
             (
                 ApiError::RateLimited(std::time::Duration::from_secs(1)),

@@ -8,6 +8,7 @@ use crate::db::records::Expect;
 use crate::db::{self, models::ChildRow, models::RecordRow};
 use crate::error::ApiError;
 use crate::notifications;
+use schemas::child::local_id_problem;
 use schemas::{AgencyId, AgencyKind, CheckedRecord, ChildUpsert, FieldError, RecordUpsert};
 use serde_json::json;
 
@@ -50,15 +51,37 @@ pub struct Writer<'a> {
     pub raise_events: bool,
 }
 
+/// The local id's rules (`schemas::child::local_id_problem`), as a refusal.
 pub fn check_local_id(local_id: &str) -> Result<(), ApiError> {
-    let len = local_id.chars().count();
-    if len == 0 || len > 100 {
-        return Err(ApiError::Invalid(vec![FieldError::new(
-            "local_id",
-            "must have 1 to 100 characters",
-        )]));
+    match local_id_problem(local_id) {
+        Some(message) => Err(ApiError::Invalid(vec![FieldError::new(
+            "local_id", message,
+        )])),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// A request body's value, or every key it sends twice.
+pub fn body_value(body: schemas::json::Body) -> Result<serde_json::Value, ApiError> {
+    body.into_value().map_err(ApiError::Invalid)
+}
+
+/// Parses a child from a request body with the local id of its path, listing every
+/// invalid field of both at once.
+pub fn parse_child(local_id: &str, body: schemas::json::Body) -> Result<ChildUpsert, ApiError> {
+    let value = body_value(body)?;
+    let mut errors: Vec<FieldError> = local_id_problem(local_id)
+        .map(|message| FieldError::new("local_id", message))
+        .into_iter()
+        .collect();
+    match ChildUpsert::parse(&value, "") {
+        Ok(child) if errors.is_empty() => Ok(child),
+        Ok(_) => Err(ApiError::Invalid(errors)),
+        Err(more) => {
+            errors.extend(more);
+            Err(ApiError::Invalid(errors))
+        }
+    }
 }
 
 /// Parses and checks a record from a request body for a node of kind `holder`, listing
@@ -103,6 +126,20 @@ pub fn apply(
 ) -> Result<Written, ApiError> {
     let (child_id, detail, written) = match write {
         Write::Child { local_id, child } => {
+            let held =
+                db::children::identifiers_held_elsewhere(conn, local_id, &child.identifiers)?;
+            if !held.is_empty() {
+                return Err(ApiError::IdentifierHeld(
+                    held.into_iter()
+                        .map(|(field, other)| {
+                            FieldError::new(
+                                field,
+                                format!("is held by the child with local id {other}"),
+                            )
+                        })
+                        .collect(),
+                ));
+            }
             let (row, created) = db::children::upsert(conn, local_id, child)?;
             if let Some(key) = writer.matching_key {
                 db::keyed::store(conn, &row, key)?;

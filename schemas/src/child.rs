@@ -17,7 +17,12 @@ pub enum Sex {
 }
 
 /// Who the child is, as the agency knows them.
+///
+/// Names have 1 to 100 characters and no control characters. The date of birth lies
+/// between 1990-01-01 and today, or up to 10 months ahead for an expected date of birth
+/// (an unborn child). Unknown fields are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "given_name": "Amelia", "family_name": "Okafor", "date_of_birth": "2014-03-09",
     "sex": "female", "postcode": "ZZ1 4AB"
@@ -27,7 +32,8 @@ pub struct Demographics {
     pub given_name: String,
     /// Family name (surname).
     pub family_name: String,
-    /// Date of birth, ISO 8601 (`YYYY-MM-DD`).
+    /// Date of birth, ISO 8601 (`YYYY-MM-DD`), from 1990-01-01 to 10 months ahead.
+    #[serde(deserialize_with = "crate::dates::date")]
     #[schema(value_type = String, format = Date, example = "2014-03-09")]
     pub date_of_birth: NaiveDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,18 +44,24 @@ pub struct Demographics {
 }
 
 impl Demographics {
+    /// Every invalid field, each named `{prefix}{field}`, judged on the day `today`.
     pub fn validate(&self, prefix: &str, errors: &mut Vec<FieldError>) {
+        self.check_on(crate::dates::today(), prefix, errors);
+    }
+
+    /// [`Demographics::validate`] on a given day (the bounds of a date of birth move
+    /// with it).
+    pub fn check_on(&self, today: NaiveDate, prefix: &str, errors: &mut Vec<FieldError>) {
         for (field, value) in [
             ("given_name", &self.given_name),
             ("family_name", &self.family_name),
         ] {
-            let len = value.trim().chars().count();
-            if len == 0 || len > 100 {
-                errors.push(FieldError::new(
-                    format!("{prefix}{field}"),
-                    "must have 1 to 100 characters",
-                ));
+            if let Some(message) = name_problem(value) {
+                errors.push(FieldError::new(format!("{prefix}{field}"), message));
             }
+        }
+        if let Some(message) = date_of_birth_problem(self.date_of_birth, today) {
+            errors.push(FieldError::new(format!("{prefix}date_of_birth"), message));
         }
         if let Some(postcode) = &self.postcode {
             let compact = normalise_postcode(postcode);
@@ -62,6 +74,85 @@ impl Demographics {
                 ));
             }
         }
+    }
+}
+
+impl crate::fields::Fields for Demographics {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        self.validate("", errors);
+    }
+}
+
+/// Longest name the federation takes, in characters.
+pub const NAME_MAX: usize = 100;
+
+/// How many months ahead an expected date of birth (an unborn child) may lie.
+pub const EXPECTED_BIRTH_MONTHS: u32 = 10;
+
+/// Why a name is not acceptable, if it is not: 1 to [`NAME_MAX`] characters, not only
+/// spaces, and no control characters (a NUL or a line break in a name breaks every
+/// letter, screen and export that prints it).
+pub fn name_problem(name: &str) -> Option<String> {
+    let len = name.chars().count();
+    if name.trim().is_empty() || len > NAME_MAX {
+        Some(format!(
+            "must have 1 to {NAME_MAX} characters, not only spaces"
+        ))
+    } else if name.chars().any(invisible) {
+        Some("must not contain control characters (such as NUL, tab or a line break)".into())
+    } else {
+        None
+    }
+}
+
+/// The latest date of birth taken on `today`: an expected date of birth up to
+/// [`EXPECTED_BIRTH_MONTHS`] ahead.
+pub fn latest_date_of_birth(today: NaiveDate) -> NaiveDate {
+    today
+        .checked_add_months(chrono::Months::new(EXPECTED_BIRTH_MONTHS))
+        .unwrap_or(today)
+}
+
+/// Why a date of birth is not acceptable on `today`, if it is not.
+pub fn date_of_birth_problem(date: NaiveDate, today: NaiveDate) -> Option<String> {
+    let latest = latest_date_of_birth(today);
+    (date < crate::dates::EARLIEST || date > latest).then(|| {
+        format!(
+            "{} (today, or up to {EXPECTED_BIRTH_MONTHS} months ahead for an expected date of birth)",
+            crate::dates::range_message(crate::dates::EARLIEST, latest)
+        )
+    })
+}
+
+/// Characters no name or id may hold: control characters, and the invisible ones that
+/// make two equal-looking values differ (zero-width spaces, byte-order marks, line and
+/// paragraph separators).
+pub(crate) fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// Longest local id the federation takes, in characters.
+pub const LOCAL_ID_MAX: usize = 100;
+
+/// Why a local id (the child's id in the agency's own system) is not acceptable, if it
+/// is not: 1 to [`LOCAL_ID_MAX`] printable characters, no control or invisible
+/// characters, no path separators (`/`, `\\`), no spaces at either end, and not `.` or
+/// `..`. The id travels in URL paths, file names of exports and audit entries.
+pub fn local_id_problem(local_id: &str) -> Option<String> {
+    let len = local_id.chars().count();
+    if len == 0 || len > LOCAL_ID_MAX {
+        Some(format!("must have 1 to {LOCAL_ID_MAX} characters"))
+    } else if local_id.chars().any(invisible) {
+        Some("must not contain control characters".into())
+    } else if local_id.contains(['/', '\\']) {
+        Some("must not contain path separators (/ or \\)".into())
+    } else if local_id.trim() != local_id {
+        Some("must not start or end with a space".into())
+    } else if local_id == "." || local_id == ".." {
+        Some("must not be . or ..".into())
+    } else {
+        None
     }
 }
 
@@ -78,8 +169,10 @@ pub fn normalise_name(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
-/// National identifiers the agency holds for the child. Each is validated on input.
+/// National identifiers the agency holds for the child. Each is validated on input;
+/// unknown fields are refused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChildIdentifiers {
     /// Unique Pupil Number (schools, virtual school, social care).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +181,8 @@ pub struct ChildIdentifiers {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nhs_number: Option<NhsNumber>,
 }
+
+impl crate::fields::Fields for ChildIdentifiers {}
 
 impl ChildIdentifiers {
     pub fn is_empty(&self) -> bool {
@@ -102,6 +197,7 @@ impl ChildIdentifiers {
       "date_of_birth": "2014-03-09", "sex": "female", "postcode": "ZZ1 4AB"},
     "identifiers": {"upn": "U999123456789"}
 }))]
+#[serde(deny_unknown_fields)]
 pub struct ChildUpsert {
     #[serde(deserialize_with = "crate::object::object")]
     pub demographics: Demographics,
@@ -110,10 +206,66 @@ pub struct ChildUpsert {
 }
 
 impl ChildUpsert {
+    /// Parses a child from JSON, listing every invalid field at every level at once
+    /// (`demographics.date_of_birth`, `identifiers.upn`, an unknown `ethnicity`), each
+    /// named with `prefix` before it (`"child."` in a batch item).
+    pub fn parse(value: &serde_json::Value, prefix: &str) -> Result<Self, Vec<FieldError>> {
+        let serde_json::Value::Object(object) = value else {
+            return Err(vec![FieldError::new(
+                whole(prefix),
+                "must be a JSON object with demographics and identifiers",
+            )]);
+        };
+        let mut errors = Vec::new();
+        for name in object.keys() {
+            if name != "demographics" && name != "identifiers" {
+                errors.push(FieldError::new(
+                    format!("{prefix}{name}"),
+                    "unknown field; the fields here are demographics, identifiers",
+                ));
+            }
+        }
+        let demographics = match object.get("demographics") {
+            Some(d) => crate::fields::parse::<Demographics>(d, &format!("{prefix}demographics."))
+                .map_err(|e| errors.extend(e))
+                .ok(),
+            None => {
+                errors.push(FieldError::new(
+                    format!("{prefix}demographics"),
+                    "is required",
+                ));
+                None
+            }
+        };
+        let identifiers = match object.get("identifiers") {
+            None | Some(serde_json::Value::Null) => Some(ChildIdentifiers::default()),
+            Some(i) => {
+                crate::fields::parse::<ChildIdentifiers>(i, &format!("{prefix}identifiers."))
+                    .map_err(|e| errors.extend(e))
+                    .ok()
+            }
+        };
+        match (demographics, identifiers) {
+            (Some(demographics), Some(identifiers)) if errors.is_empty() => Ok(ChildUpsert {
+                demographics,
+                identifiers,
+            }),
+            _ => Err(errors),
+        }
+    }
+
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         self.demographics.validate("demographics.", &mut errors);
         errors
+    }
+}
+
+/// The name of a whole value at `prefix` (`child` for `child.`), or `body`.
+fn whole(prefix: &str) -> String {
+    match prefix.trim_end_matches('.') {
+        "" => "body".to_owned(),
+        name => name.to_owned(),
     }
 }
 

@@ -55,7 +55,8 @@ impl<const MIN: i64, const MAX: i64> From<Bounded<MIN, MAX>> for i64 {
     }
 }
 
-/// Text of 1 to `MAX` characters, not only spaces.
+/// Text of 1 to `MAX` characters, not only spaces, with no control characters but line
+/// breaks and tabs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Text<const MAX: usize>(String);
@@ -76,6 +77,11 @@ impl<const MAX: usize> TryFrom<String> for Text<MAX> {
         let len = value.chars().count();
         if value.trim().is_empty() || len > MAX {
             Err(format!("must have 1 to {MAX} characters, not only spaces"))
+        } else if value
+            .chars()
+            .any(|c| !matches!(c, '\n' | '\r' | '\t') && crate::child::invisible(c))
+        {
+            Err("must not contain control characters other than line breaks and tabs".into())
         } else {
             Ok(Self(value))
         }

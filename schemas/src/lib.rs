@@ -7,12 +7,14 @@
 pub mod agency;
 pub mod category;
 pub mod child;
+pub mod dates;
 pub mod details;
 pub mod disclosure;
 pub mod federation;
 pub mod fields;
 pub mod identifiers;
 pub mod imports;
+pub mod json;
 pub mod keyed;
 pub mod notification;
 pub mod object;
@@ -35,7 +37,7 @@ pub use keyed::{
 };
 pub use problem::{FieldError, Problem};
 pub use record::{
-    BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, CheckedRecord,
-    Record, RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
+    BatchItemResult, BatchOperation, BatchOutcome, BatchRequest, BatchResponse, ChangeFeed,
+    CheckedRecord, Record, RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
 };
 pub use view::*;

@@ -296,6 +296,21 @@ mod tests {
         }
     }
 
+    /// The spec's batch example speaks the code's outcome vocabulary (and its shape).
+    #[test]
+    fn the_batch_example_is_a_batch_response() {
+        let (_, text) = SCHEMA_EXAMPLES
+            .iter()
+            .find(|(name, _)| *name == "BatchResponse")
+            .unwrap();
+        let example: crate::BatchResponse = serde_json::from_str(text).unwrap();
+        let outcomes: Vec<crate::BatchOutcome> =
+            example.results.iter().map(|r| r.outcome).collect();
+        use crate::BatchOutcome::*;
+        assert_eq!(outcomes, [Created, Updated, Failed, Retracted, Failed]);
+        assert_eq!(example.failed, 2);
+    }
+
     #[test]
     fn v1_operations_gain_the_common_problems() {
         let mut doc = json!({

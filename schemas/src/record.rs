@@ -22,23 +22,38 @@ use utoipa::ToSchema;
     "details": {"sessions_possible": 100, "sessions_present": 84, "authorised_absence": 6,
                 "unauthorised_absence": 10}
 }))]
+#[serde(deny_unknown_fields)]
 pub struct RecordUpsert {
-    /// The record's id in the agency's own system; stable across updates.
+    /// The record's id in the agency's own system; stable across updates. 1 to 200
+    /// characters, no control characters.
     pub source_system_id: String,
     pub category: RecordCategory,
-    /// When what the record describes started (or happened).
+    /// When what the record describes started (or happened): from 1990-01-01 to the end
+    /// of the year 25 years ahead.
+    #[serde(deserialize_with = "crate::dates::date")]
     #[schema(value_type = String, format = Date)]
     pub effective_from: NaiveDate,
-    /// When it ended, if it has.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When it ended, if it has (or when it is planned to end); same range, and not
+    /// before `effective_from`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::dates::optional_date"
+    )]
     #[schema(value_type = Option<String>, format = Date)]
     pub effective_to: Option<NaiveDate>,
-    /// When the agency recorded it; defaults to the time the node receives it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// When the agency recorded it; defaults to the time the node receives it. From
+    /// 1990-01-01 to a day after the node's clock (never in the future).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::dates::optional_timestamp"
+    )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub recorded_at: Option<DateTime<Utc>>,
     /// One line saying what this means for the child, safe to share at summary level:
-    /// the impact without the confidential details.
+    /// the impact without the confidential details. 1 to 280 characters, no control
+    /// characters.
     pub impact: String,
     /// The record's details: the object of the schema named for `category`
     /// (see `RecordDetails`).
@@ -51,12 +66,35 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
-/// The one-line impact statement: 1 to 280 characters.
+/// The one-line impact statement: 1 to 280 characters, no control characters (it is
+/// one line wherever it is shown).
 pub fn check_impact(impact: &str, errors: &mut Vec<FieldError>) {
     let len = impact.trim().chars().count();
     if len == 0 || len > 280 {
         errors.push(FieldError::new("impact", "must have 1 to 280 characters"));
+    } else if impact.chars().any(crate::child::invisible) {
+        errors.push(FieldError::new(
+            "impact",
+            "must be one line without control characters",
+        ));
     }
+}
+
+/// How many years ahead of today (to the end of that year) a record's dates may lie:
+/// a plan or placement planned to last until a young person is 25.
+pub const RECORD_YEARS_AHEAD: i32 = 25;
+
+/// The latest date a record may carry on `today`.
+pub fn latest_record_date(today: NaiveDate) -> NaiveDate {
+    use chrono::Datelike;
+    NaiveDate::from_ymd_opt(today.year() + RECORD_YEARS_AHEAD, 12, 31).unwrap_or(today)
+}
+
+/// Why a record's date is out of range on `today`, if it is.
+pub fn record_date_problem(date: NaiveDate, today: NaiveDate) -> Option<String> {
+    let latest = latest_record_date(today);
+    (date < crate::dates::EARLIEST || date > latest)
+        .then(|| crate::dates::range_message(crate::dates::EARLIEST, latest))
 }
 
 impl crate::fields::Fields for RecordUpsert {}
@@ -112,13 +150,51 @@ impl RecordUpsert {
     /// The record checked for a node of kind `holder`, its details typed, or every
     /// invalid field.
     pub fn check(self, holder: AgencyKind) -> Result<CheckedRecord, Vec<FieldError>> {
+        self.check_on(holder, Utc::now())
+    }
+
+    /// [`RecordUpsert::check`] at the time `now` (the bounds of the dates move with it).
+    pub fn check_on(
+        self,
+        holder: AgencyKind,
+        now: DateTime<Utc>,
+    ) -> Result<CheckedRecord, Vec<FieldError>> {
         let mut errors = Vec::new();
+        let today = now.date_naive();
         let id_len = self.source_system_id.chars().count();
         if id_len == 0 || id_len > 200 {
             errors.push(FieldError::new(
                 "source_system_id",
                 "must have 1 to 200 characters",
             ));
+        } else if self.source_system_id.chars().any(crate::child::invisible) {
+            errors.push(FieldError::new(
+                "source_system_id",
+                "must not contain control characters",
+            ));
+        }
+        for (field, date) in [
+            ("effective_from", Some(self.effective_from)),
+            ("effective_to", self.effective_to),
+        ] {
+            if let Some(message) = date.and_then(|d| record_date_problem(d, today)) {
+                errors.push(FieldError::new(field, message));
+            }
+        }
+        if let Some(at) = self.recorded_at {
+            let latest = now + chrono::Duration::days(1);
+            let earliest = crate::dates::EARLIEST
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc());
+            if at > latest || earliest.is_some_and(|e| at < e) {
+                errors.push(FieldError::new(
+                    "recorded_at",
+                    format!(
+                        "must be between {} and now (it says when the agency recorded it)",
+                        crate::dates::EARLIEST
+                    ),
+                ));
+            }
         }
         if !self.category.held_by(holder) {
             errors.push(FieldError::new(
@@ -131,7 +207,10 @@ impl RecordUpsert {
             ));
         }
         check_impact(&self.impact, &mut errors);
-        if self.effective_to.is_some_and(|to| to < self.effective_from) {
+        // Out of range, `effective_from` already has its refusal: no order to judge.
+        if record_date_problem(self.effective_from, today).is_none()
+            && self.effective_to.is_some_and(|to| to < self.effective_from)
+        {
             errors.push(FieldError::new(
                 "effective_to",
                 "must not be before effective_from",
@@ -294,6 +373,20 @@ pub struct BatchRequest {
     pub items: Vec<serde_json::Value>,
 }
 
+/// What one item of a batch did: the one vocabulary of batch (and import) outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchOutcome {
+    /// A child or record that was new (status 201).
+    Created,
+    /// An existing child or record, replaced (status 200).
+    Updated,
+    /// A record retracted (status 200).
+    Retracted,
+    /// Nothing written; `problem` says why (status 400, 404, 409 or 412).
+    Failed,
+}
+
 /// What happened to one item of a batch.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BatchItemResult {
@@ -301,8 +394,7 @@ pub struct BatchItemResult {
     pub index: usize,
     /// The status the item would have had as a single request (200, 201, 400, 404, 409).
     pub status: u16,
-    /// `created`, `updated`, `retracted` or `failed`.
-    pub outcome: String,
+    pub outcome: BatchOutcome,
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<crate::problem::Problem>,

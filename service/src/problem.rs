@@ -51,7 +51,10 @@ fn invalid(what: &str, detail: String) -> actix_web::Error {
 }
 
 /// JSON bodies: at most `limit` bytes; malformed or mistyped bodies are 400 problem+json
-/// naming the first offending field (serde reports one at a time).
+/// with the field `body`. Malformed JSON keeps serde's line and column (they locate the
+/// slip); a well-formed body of the wrong shape does not (they mean nothing to a caller
+/// who built the body as an object). Bodies that name every field read a
+/// `schemas::json::Body` and parse it themselves.
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
@@ -69,9 +72,26 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                     415,
                 ))
                 .into(),
+                E::Deserialize(e) if e.is_syntax() || e.is_eof() => {
+                    body_problem(format!("is not valid JSON: {e}"))
+                }
+                E::Deserialize(e) => body_problem(
+                    e.to_string()
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                ),
                 _ => invalid("body", err.to_string()),
             }
         })
+}
+
+fn body_problem(message: String) -> actix_web::Error {
+    ProblemError(Problem::invalid(vec![schemas::FieldError::new(
+        "body", message,
+    )]))
+    .into()
 }
 
 pub fn query_config() -> web::QueryConfig {

@@ -64,11 +64,12 @@ async fn invalid_writes_are_problems_and_change_nothing() {
         .put_child("T-0002", &bad_upn)
         .await
         .expect_any_problem(400);
+    assert_eq!(problem_fields(&problem), ["identifiers.upn"], "{problem}");
     assert!(
-        problem["detail"]
+        problem["errors"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("UPN check letter"),
+            .starts_with("UPN check letter does not match"),
         "{problem}"
     );
 

@@ -56,6 +56,38 @@ pub fn upsert(
     }
 }
 
+/// The children other than `local_id` that hold one of these identifiers, as (field,
+/// their local id): an identifier names one child at a node (the unique indexes of
+/// migration `2026-12-05-002200_identifiers_unique` enforce it; this names the holder).
+pub fn identifiers_held_elsewhere(
+    conn: &mut DbConnection,
+    local_id: &str,
+    identifiers: &schemas::ChildIdentifiers,
+) -> Result<Vec<(&'static str, String)>, DbError> {
+    let mut held = Vec::new();
+    if let Some(upn) = &identifiers.upn
+        && let Some(other) = c::children
+            .filter(c::upn.eq(upn.as_str()))
+            .filter(c::local_id.ne(local_id))
+            .select(c::local_id)
+            .first::<String>(conn)
+            .optional()?
+    {
+        held.push(("identifiers.upn", other));
+    }
+    if let Some(nhs) = &identifiers.nhs_number
+        && let Some(other) = c::children
+            .filter(c::nhs_number.eq(nhs.as_str()))
+            .filter(c::local_id.ne(local_id))
+            .select(c::local_id)
+            .first::<String>(conn)
+            .optional()?
+    {
+        held.push(("identifiers.nhs_number", other));
+    }
+    Ok(held)
+}
+
 pub fn find_by_local_id(
     conn: &mut DbConnection,
     local_id: &str,
@@ -455,6 +487,85 @@ mod tests {
 
     fn memory_db() -> TestDb {
         TestDb::fresh()
+    }
+
+    /// A node that accepted one UPN for three local ids (and an NHS number for two)
+    /// before identifiers were unique: after the migration the first child keeps each,
+    /// the others are listed in `identifier_conflicts`, and the index refuses a new one.
+    #[test]
+    fn identifiers_held_twice_before_the_migration_are_kept_once_and_listed() {
+        use crate::db::schema::identifier_conflicts::dsl as ic;
+        let mut db = TestDb::before("2026-12-05-002200");
+        let upn = schemas::Upn::parse("U999123456789").unwrap();
+        let nhs = schemas::NhsNumber::parse("9434765919").unwrap();
+        for (n, local_id) in ["D-1", "D-2", "D-3"].into_iter().enumerate() {
+            let child = ChildUpsert {
+                demographics: Demographics {
+                    given_name: "Amelia".into(),
+                    family_name: "Okafor".into(),
+                    date_of_birth: "2014-03-09".parse().unwrap(),
+                    sex: None,
+                    postcode: None,
+                },
+                identifiers: ChildIdentifiers {
+                    upn: Some(upn.clone()),
+                    nhs_number: (n < 2).then(|| nhs.clone()),
+                },
+            };
+            super::super::write(&mut db, |conn| upsert(conn, local_id, &child)).unwrap();
+            // Distinct creation times, in local-id order.
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        crate::db::migrate(&mut db).unwrap();
+
+        let held = |db: &mut TestDb, id: &str| {
+            let row = find_by_local_id(db, id).unwrap().unwrap();
+            (row.upn.is_some(), row.nhs_number.is_some())
+        };
+        assert_eq!(held(&mut db, "D-1"), (true, true));
+        assert_eq!(held(&mut db, "D-2"), (false, false));
+        assert_eq!(held(&mut db, "D-3"), (false, false));
+        let d1 = find_by_local_id(&mut db, "D-1").unwrap().unwrap().id;
+        let mut conflicts: Vec<(String, String, String)> = ic::identifier_conflicts
+            .filter(ic::kept_by.eq(&d1))
+            .select((ic::kind, ic::value, ic::child_id))
+            .load::<(String, String, String)>(&mut *db)
+            .unwrap()
+            .into_iter()
+            .map(|(kind, value, child)| {
+                let local = find_by_id(&mut db, &child).unwrap().unwrap().local_id;
+                (kind, value, local)
+            })
+            .collect();
+        conflicts.sort();
+        let row = |k: &str, v: &str, l: &str| (k.to_owned(), v.to_owned(), l.to_owned());
+        assert_eq!(
+            conflicts,
+            [
+                row("nhs_number", "9434765919", "D-2"),
+                row("upn", "U999123456789", "D-2"),
+                row("upn", "U999123456789", "D-3"),
+            ]
+        );
+        // The index now holds the line even for a writer that skips the check.
+        let again = ChildUpsert {
+            demographics: Demographics {
+                given_name: "Amelia".into(),
+                family_name: "Okafor".into(),
+                date_of_birth: "2014-03-09".parse().unwrap(),
+                sex: None,
+                postcode: None,
+            },
+            identifiers: ChildIdentifiers {
+                upn: Some(upn),
+                nhs_number: None,
+            },
+        };
+        assert!(super::super::write(&mut db, |conn| upsert(conn, "D-4", &again)).is_err());
+        assert_eq!(
+            identifiers_held_elsewhere(&mut db, "D-4", &again.identifiers).unwrap(),
+            [("identifiers.upn", "D-1".to_owned())]
+        );
     }
 
     fn upsert_child(

@@ -439,18 +439,57 @@ pub(crate) mod testing {
 
     impl TestDb {
         pub fn fresh() -> Self {
+            Self::fresh_with(|conn| migrate(conn).expect("migrating"))
+        }
+
+        /// A fresh database migrated up to, not including, the migration whose
+        /// directory starts with `version` (`2026-12-05-002200`): for tests of what a
+        /// migration does to rows stored before it.
+        pub fn before(version: &str) -> Self {
+            let version = version.replace('-', "");
+            Self::fresh_with(|conn| {
+                fn until<DB: diesel::backend::Backend>(
+                    c: &mut impl MigrationHarness<DB>,
+                    source: EmbeddedMigrations,
+                    version: &str,
+                ) where
+                    EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+                {
+                    let pending = c.pending_migrations(source).expect("listing migrations");
+                    for migration in pending {
+                        if migration.name().version().to_string().replace('-', "") == version {
+                            return;
+                        }
+                        c.run_migration(&*migration).expect("migrating");
+                    }
+                    panic!("no migration {version}");
+                }
+                match conn {
+                    DbConnection::Sqlite(c) => until(c, MIGRATIONS, &version),
+                    DbConnection::Pg(c) => until(c, PG_MIGRATIONS, &version),
+                }
+            })
+        }
+
+        fn fresh_with(prepare: impl FnOnce(&mut DbConnection)) -> Self {
             match std::env::var(TEST_DATABASE_ENV) {
                 Ok(server) if !server.is_empty() => {
                     let url = unique_database_url(&server, "node_unit");
                     create_database_if_missing(&url).expect("creating a test database");
                     let mut conn = establish(&url).expect("connecting to the test database");
-                    migrate(&mut conn).expect("migrating");
+                    prepare(&mut conn);
                     Self {
                         conn,
                         url: Some(url),
                     }
                 }
-                _ => Self::sqlite_memory(),
+                _ => {
+                    let mut conn = DbConnection::Sqlite(
+                        SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
+                    );
+                    prepare(&mut conn);
+                    Self { conn, url: None }
+                }
             }
         }
 

@@ -169,6 +169,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Identifiers held by two children before they were made unique (migration
+    /// `2026-12-05-002200_identifiers_unique`): `child_id` lost it, `kept_by` kept it.
+    identifier_conflicts (child_id, kind) {
+        child_id -> Text,
+        kind -> Text,
+        value -> Text,
+        kept_by -> Text,
+        found_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(records -> children (child_id));
 diesel::joinable!(outbox -> children (child_id));
 diesel::joinable!(inbox -> children (child_id));

@@ -14,7 +14,10 @@ use serde_json::json;
 
 /// Create or update a child by the agency's local id.
 ///
-/// Idempotent: sending the same child again updates it in place.
+/// Idempotent: sending the same child again updates it in place. Every invalid field
+/// is named at once (`local_id`, `demographics.date_of_birth`, `identifiers.upn`, an
+/// unknown field, a key sent twice). A UPN or NHS number names one child at a node: one
+/// already held by another local id is refused with 409 naming that local id.
 #[utoipa::path(
     tag = "integration",
     params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
@@ -22,8 +25,9 @@ use serde_json::json;
     responses(
         (status = 201, description = "The child was created", body = Child),
         (status = 200, description = "The child was updated", body = Child),
-        (status = 400, description = "Invalid child", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid child: every invalid or unknown field is named", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Caller is not this agency's integration client", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another local id at this node holds one of the identifiers (`identifier-held`, naming it)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = []))
 )]
@@ -33,10 +37,10 @@ pub async fn upsert_child(
     state: web::Data<AppState>,
     req: HttpRequest,
     local_id: web::Path<String>,
-    body: web::Json<ChildUpsert>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let local_id = local_id.into_inner();
-    let child = body.into_inner();
+    let child = writes::parse_child(&local_id, body.into_inner())?;
     let write = Write::Child {
         local_id: &local_id,
         child: &child,
@@ -150,10 +154,10 @@ pub async fn upsert_record(
     state: web::Data<AppState>,
     req: HttpRequest,
     local_id: web::Path<String>,
-    body: web::Json<serde_json::Value>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let local_id = local_id.into_inner();
-    let record = writes::parse_record(&body, state.agency_kind)?;
+    let record = writes::parse_record(&writes::body_value(body.into_inner())?, state.agency_kind)?;
     writes::validate(&Write::Record {
         local_id: &local_id,
         record: &record,

@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use diesel::Connection;
 use schemas::{
-    BatchItemResult, BatchOperation, BatchRequest, BatchResponse, ChangeFeed, CheckedRecord,
+    BatchItemResult, BatchOutcome, BatchRequest, BatchResponse, ChangeFeed, CheckedRecord,
     ChildUpsert, Problem, Record, RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
 };
 use serde::Deserialize;
@@ -105,10 +105,10 @@ pub async fn put_record(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    body: web::Json<serde_json::Value>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let (local_id, source_system_id) = path.into_inner();
-    let body = body.into_inner();
+    let body = writes::body_value(body.into_inner())?;
     let mut errors = Vec::new();
     if body
         .get("source_system_id")
@@ -245,38 +245,173 @@ impl Item {
     }
 }
 
-/// One batch item. A record is parsed field by field, so a bad one names every invalid
-/// field (as a single upsert would); the other operations are plain serde.
-fn parse_item(value: serde_json::Value, holder: schemas::AgencyKind) -> Result<Item, ApiError> {
-    if value.get("op").and_then(|op| op.as_str()) == Some("upsert_record")
-        && let (Some(local_id), Some(record)) = (
-            value.get("local_id").and_then(|id| id.as_str()),
-            value.get("record"),
-        )
-    {
-        return Ok(Item::Record {
-            local_id: local_id.to_owned(),
-            record: writes::parse_record(record, holder)?,
-        });
+/// One batch item, parsed field by field like the single request it stands for: a bad
+/// item names every invalid field (`local_id`, `demographics.date_of_birth`,
+/// `details.sessions_present`, an unknown field, a key sent twice) as that request
+/// would.
+fn parse_item(
+    value: serde_json::Value,
+    duplicates: Vec<String>,
+    holder: schemas::AgencyKind,
+) -> Result<Item, ApiError> {
+    use schemas::FieldError;
+    if !duplicates.is_empty() {
+        return Err(ApiError::Invalid(
+            duplicates
+                .into_iter()
+                .map(|path| FieldError::new(path, schemas::json::DUPLICATE))
+                .collect(),
+        ));
     }
-    let op = serde_json::from_value::<BatchOperation>(value)
-        .map_err(|e| ApiError::Invalid(vec![schemas::FieldError::new("item", e.to_string())]))?;
-    Ok(match op {
-        BatchOperation::UpsertChild { local_id, child } => Item::Child { local_id, child },
-        BatchOperation::UpsertRecord { local_id, record } => Item::Record {
-            local_id,
-            record: record.check(holder).map_err(ApiError::Invalid)?,
-        },
-        BatchOperation::RetractRecord {
-            local_id,
-            source_system_id,
-            reason,
-        } => Item::Retract {
-            local_id,
-            source_system_id,
-            reason,
-        },
-    })
+    let serde_json::Value::Object(object) = value else {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "item",
+            "must be a JSON object with op and local_id",
+        )]));
+    };
+    let op = object.get("op").and_then(|op| op.as_str()).unwrap_or("");
+    let fields: &[&str] = match op {
+        "upsert_child" => &["op", "local_id", "child"],
+        "upsert_record" => &["op", "local_id", "record"],
+        "retract_record" => &["op", "local_id", "source_system_id", "reason"],
+        _ => {
+            return Err(ApiError::Invalid(vec![FieldError::new(
+                "op",
+                "must be one of upsert_child, upsert_record, retract_record",
+            )]));
+        }
+    };
+    let mut errors = Vec::new();
+    for name in object.keys() {
+        if !fields.contains(&name.as_str()) {
+            errors.push(FieldError::new(
+                name.clone(),
+                format!(
+                    "unknown field; the fields of {op} are {}",
+                    fields.join(", ")
+                ),
+            ));
+        }
+    }
+    let text = |name: &str, errors: &mut Vec<FieldError>| match object.get(name) {
+        Some(serde_json::Value::String(value)) => Some(value.clone()),
+        Some(_) => {
+            errors.push(FieldError::new(name, "must be a string"));
+            None
+        }
+        None => {
+            errors.push(FieldError::new(name, "is required"));
+            None
+        }
+    };
+    let local_id = text("local_id", &mut errors);
+    if let Some(message) = local_id
+        .as_deref()
+        .and_then(schemas::child::local_id_problem)
+    {
+        errors.push(FieldError::new("local_id", message));
+    }
+    let part = |name: &str, errors: &mut Vec<FieldError>| {
+        let found = object.get(name);
+        if found.is_none() {
+            errors.push(FieldError::new(name, "is required"));
+        }
+        found
+    };
+    let item = match op {
+        "upsert_child" => part("child", &mut errors)
+            .and_then(|child| {
+                ChildUpsert::parse(child, "")
+                    .map_err(|more| errors.extend(more))
+                    .ok()
+            })
+            .zip(local_id)
+            .map(|(child, local_id)| Item::Child { local_id, child }),
+        "upsert_record" => part("record", &mut errors)
+            .and_then(|record| {
+                RecordUpsert::parse(record, holder)
+                    .map_err(|more| errors.extend(more))
+                    .ok()
+            })
+            .zip(local_id)
+            .map(|(record, local_id)| Item::Record { local_id, record }),
+        _ => {
+            let source_system_id = text("source_system_id", &mut errors);
+            let reason = text("reason", &mut errors);
+            match (local_id, source_system_id, reason) {
+                (Some(local_id), Some(source_system_id), Some(reason)) => Some(Item::Retract {
+                    local_id,
+                    source_system_id,
+                    reason,
+                }),
+                _ => None,
+            }
+        }
+    };
+    match item {
+        Some(item) if errors.is_empty() => Ok(item),
+        _ => Err(ApiError::Invalid(errors)),
+    }
+}
+
+/// The items of a batch body, each with the keys it sends twice (named within the
+/// item); a batch that is not `{"items": [...]}` of at most [`BATCH_LIMIT`] items, or
+/// that repeats a key outside its items, is refused whole.
+fn batch_items(
+    body: schemas::json::Body,
+) -> Result<Vec<(serde_json::Value, Vec<String>)>, ApiError> {
+    use schemas::FieldError;
+    let (value, duplicates) = body.into_parts();
+    let mut errors = Vec::new();
+    let mut per_item: std::collections::HashMap<usize, Vec<String>> = Default::default();
+    for path in duplicates {
+        let in_item = path
+            .strip_prefix("items[")
+            .and_then(|rest| rest.split_once(']'))
+            .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest.strip_prefix('.')?)));
+        match in_item {
+            Some((n, within)) => per_item.entry(n).or_default().push(within.to_owned()),
+            None => errors.push(FieldError::new(path, schemas::json::DUPLICATE)),
+        }
+    }
+    let serde_json::Value::Object(mut object) = value else {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "body",
+            "must be a JSON object with items",
+        )]));
+    };
+    for name in object.keys().filter(|name| *name != "items") {
+        errors.push(FieldError::new(
+            name.clone(),
+            "unknown field; the field here is items",
+        ));
+    }
+    let items = match object.remove("items") {
+        Some(serde_json::Value::Array(items)) if items.len() > BATCH_LIMIT => {
+            errors.push(FieldError::new(
+                "items",
+                format!("at most {BATCH_LIMIT} items a batch; split it"),
+            ));
+            Vec::new()
+        }
+        Some(serde_json::Value::Array(items)) => items,
+        Some(_) => {
+            errors.push(FieldError::new("items", "must be an array of operations"));
+            Vec::new()
+        }
+        None => {
+            errors.push(FieldError::new("items", "is required"));
+            Vec::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(n, item)| (item, per_item.remove(&n).unwrap_or_default()))
+        .collect())
 }
 
 /// Most operations one batch may carry.
@@ -286,14 +421,16 @@ fn item_result(index: usize, result: Result<Written, ApiError>) -> BatchItemResu
     match result {
         Ok(written) => {
             let (status, outcome) = match written {
-                Written::Child(_, true) | Written::Record(_, true) => (201, "created"),
-                Written::Child(_, false) | Written::Record(_, false) => (200, "updated"),
-                Written::Retracted(_) => (200, "retracted"),
+                Written::Child(_, true) | Written::Record(_, true) => (201, BatchOutcome::Created),
+                Written::Child(_, false) | Written::Record(_, false) => {
+                    (200, BatchOutcome::Updated)
+                }
+                Written::Retracted(_) => (200, BatchOutcome::Retracted),
             };
             BatchItemResult {
                 index,
                 status,
-                outcome: outcome.into(),
+                outcome,
                 problem: None,
             }
         }
@@ -302,7 +439,7 @@ fn item_result(index: usize, result: Result<Written, ApiError>) -> BatchItemResu
             BatchItemResult {
                 index,
                 status: problem.status,
-                outcome: "failed".into(),
+                outcome: BatchOutcome::Failed,
                 problem: Some(problem),
             }
         }
@@ -330,22 +467,16 @@ pub async fn batch(
     caller: IntegrationClient,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<BatchRequest>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, ApiError> {
-    let items = body.into_inner().items;
-    if items.len() > BATCH_LIMIT {
-        return Err(ApiError::Invalid(vec![schemas::FieldError::new(
-            "items",
-            format!("at most {BATCH_LIMIT} items a batch; split it"),
-        )]));
-    }
+    let items = batch_items(body.into_inner())?;
     let holder = state.agency_kind;
     let results: Vec<BatchItemResult> = write_one(&state, &caller, &req, move |c, writer| {
         Ok(items
             .into_iter()
             .enumerate()
-            .map(|(index, value)| {
-                let result = parse_item(value, holder).and_then(|item| {
+            .map(|(index, (value, duplicates))| {
+                let result = parse_item(value, duplicates, holder).and_then(|item| {
                     let write = item.write();
                     writes::validate(&write)?;
                     // A savepoint per item: a failure undoes that item only.

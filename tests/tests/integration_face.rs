@@ -1,0 +1,381 @@
+//! The integration face as a school MIS or a police case system uses it: every bad
+//! field named at every level in one problem, unknown and repeated fields refused,
+//! values held to their documented bounds, and nothing stored changed by a refusal.
+
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use federation_tests::scenario::{System, attendance, child, problem_fields, with};
+use federation_tests::{Call, Options, spawn_federation};
+use serde_json::{Value, json};
+
+fn school() -> Options {
+    Options::nodes(&["school-a"], 0)
+}
+
+/// Sends `body` as it is (not re-serialised: a repeated key survives).
+async fn put_raw(mis: &System, path: &str, body: &str) -> federation_tests::scenario::Answer {
+    mis.client
+        .put(mis.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .answer()
+        .await
+}
+
+/// No message is a deserializer's: no "line 1 column 158", no "Json deserialize error".
+#[track_caller]
+fn messages_are_for_people(problem: &Value) {
+    for error in problem["errors"].as_array().unwrap() {
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            !message.contains(" at line ") && !message.contains("deserialize"),
+            "{error}"
+        );
+    }
+}
+
+/// A child's three mistakes are named together, each by its path, in words.
+#[tokio::test]
+async fn every_bad_field_of_a_child_is_named_at_once() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    let bad = json!({
+        "demographics": {"given_name": "Tegan", "family_name": "Marsh-Idowu",
+            "date_of_birth": "2016-02-30"},
+        "identifiers": {"upn": "A999123456789", "nhs_number": "9434765918"}
+    });
+    let problem = mis
+        .put_child("IF-1", &bad)
+        .await
+        .expect_problem(400, "invalid-request");
+    assert_eq!(
+        problem_fields(&problem),
+        [
+            "demographics.date_of_birth",
+            "identifiers.upn",
+            "identifiers.nhs_number"
+        ],
+        "{problem:#}"
+    );
+    messages_are_for_people(&problem);
+    assert!(
+        problem.to_string().contains("UPN check letter"),
+        "{problem}"
+    );
+    assert!(problem.to_string().contains("YYYY-MM-DD"), "{problem}");
+    mis.get("/v1/children/IF-1").await.expect(404);
+    fed.shutdown().await;
+}
+
+/// An unknown field is refused with its path at every level, and nothing changes.
+#[tokio::test]
+async fn unknown_fields_are_refused_with_their_path_at_every_level() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    mis.store_child("IF-2", &child()).await;
+    mis.store_record("IF-2", &attendance("Attendance 84%"))
+        .await;
+    let child_before = mis.get("/v1/children/IF-2").await.expect(200);
+    let records_before = mis.records("IF-2").await;
+
+    let mut at_top = child();
+    at_top["ethnicity"] = json!("WBRI");
+    let mut in_demographics = child();
+    in_demographics["demographics"]["middle_name"] = json!("Rose");
+    let mut in_identifiers = child();
+    in_identifiers["identifiers"]["uln"] = json!("1234567890");
+    for (body, field) in [
+        (at_top, "ethnicity"),
+        (in_demographics, "demographics.middle_name"),
+        (in_identifiers, "identifiers.uln"),
+    ] {
+        let problem = mis.put_child("IF-2", &body).await.expect_any_problem(400);
+        assert_eq!(problem_fields(&problem), [field], "{problem:#}");
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("unknown field"),
+            "{problem}"
+        );
+    }
+    let with_note = with(attendance("Attendance 50%"), json!({"teacher_note": "x"}));
+    let problem = mis
+        .post_record("IF-2", &with_note)
+        .await
+        .expect_any_problem(400);
+    assert_eq!(problem_fields(&problem), ["teacher_note"], "{problem:#}");
+
+    assert_eq!(mis.get("/v1/children/IF-2").await.expect(200), child_before);
+    assert_eq!(mis.records("IF-2").await, records_before);
+    assert_eq!(mis.verify_audit().await["intact"], true);
+    fed.shutdown().await;
+}
+
+/// A key sent twice is refused (it would otherwise silently keep the last value).
+#[tokio::test]
+async fn repeated_json_keys_are_refused() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    let twice = r#"{"demographics": {"given_name": "Tegan", "given_name": "Mallory",
+        "family_name": "Marsh-Idowu", "date_of_birth": "2016-05-14"}}"#;
+    let problem = put_raw(&mis, "/v1/children/IF-3", twice)
+        .await
+        .expect_any_problem(400);
+    assert_eq!(
+        problem_fields(&problem),
+        ["demographics.given_name"],
+        "{problem:#}"
+    );
+    mis.get("/v1/children/IF-3").await.expect(404);
+
+    mis.store_child("IF-3", &child()).await;
+    let record = r#"{"source_system_id": "R-1", "category": "behaviour", "impact": "a",
+        "impact": "b", "effective_from": "2026-09-03", "details": {"incident_type": "x"}}"#;
+    let problem = put_raw(&mis, "/v1/children/IF-3/records/R-1", record)
+        .await
+        .expect_any_problem(400);
+    assert_eq!(problem_fields(&problem), ["impact"], "{problem:#}");
+    assert!(mis.records("IF-3").await.is_empty());
+    fed.shutdown().await;
+}
+
+/// Local ids are printable, without control characters or path separators, at most 100
+/// characters; names hold no control characters. Each refusal names its field.
+#[tokio::test]
+async fn odd_local_ids_and_control_characters_are_refused() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    for encoded in ["%20", "..%2F..%2Fetc%2Fpasswd", "A%00B", "A%0AB", "A%5CB"] {
+        let problem = mis
+            .put_child(encoded, &child())
+            .await
+            .case(encoded)
+            .expect_any_problem(400);
+        assert_eq!(
+            problem_fields(&problem),
+            ["local_id"],
+            "{encoded}: {problem}"
+        );
+    }
+    // 60 kB: the longest URI an HTTP client library builds is 64 kB.
+    let long = "A".repeat(60_000);
+    let problem = mis.put_child(&long, &child()).await.expect_any_problem(400);
+    assert_eq!(problem_fields(&problem), ["local_id"], "{problem}");
+    mis.store_child(&"A".repeat(100), &child()).await;
+
+    for (field, value) in [
+        ("given_name", "Te\u{0}gan"),
+        ("family_name", "Marsh\nIdowu"),
+        ("given_name", "Tegan\u{200B}"),
+    ] {
+        let mut bad = child();
+        bad["demographics"][field] = json!(value);
+        let problem = mis
+            .put_child("IF-4", &bad)
+            .await
+            .case(field)
+            .expect_any_problem(400);
+        assert_eq!(
+            problem_fields(&problem),
+            [format!("demographics.{field}")],
+            "{problem}"
+        );
+    }
+    mis.get("/v1/children/IF-4").await.expect(404);
+    fed.shutdown().await;
+}
+
+/// Dates of birth lie between 1990-01-01 and today, or up to 10 months ahead (an
+/// expected date of birth); record dates lie between 1990-01-01 and the end of the
+/// year 25 years ahead.
+#[tokio::test]
+async fn dates_out_of_their_documented_range_are_refused() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    let today = chrono::Utc::now().date_naive();
+    let ahead = |months: u32| {
+        today
+            .checked_add_months(chrono::Months::new(months))
+            .unwrap()
+            .to_string()
+    };
+    for date in [
+        "0000-01-01".to_owned(),
+        "-0001-01-01".to_owned(),
+        "9999-12-31".to_owned(),
+        "+262142-12-31".to_owned(),
+        "1989-12-31".to_owned(),
+        ahead(11),
+    ] {
+        let mut bad = child();
+        bad["demographics"]["date_of_birth"] = json!(date);
+        let problem = mis
+            .put_child("IF-5", &bad)
+            .await
+            .case(&date)
+            .expect_any_problem(400);
+        assert_eq!(
+            problem_fields(&problem),
+            ["demographics.date_of_birth"],
+            "{problem}"
+        );
+        messages_are_for_people(&problem);
+    }
+    mis.get("/v1/children/IF-5").await.expect(404);
+    // An unborn child, expected in nine months, is a child.
+    let mut expected = child();
+    expected["demographics"]["date_of_birth"] = json!(ahead(9));
+    mis.put_child("IF-5", &expected).await.expect(201);
+
+    for (field, date) in [
+        ("effective_from", "9999-12-31"),
+        ("effective_from", "0000-01-01"),
+        ("effective_to", "+262142-12-31"),
+        ("recorded_at", "2999-01-01T00:00:00Z"),
+    ] {
+        let bad = with(attendance("Attendance 84%"), json!({ field: date }));
+        let problem = mis
+            .post_record("IF-5", &bad)
+            .await
+            .case(field)
+            .expect_any_problem(400);
+        assert_eq!(problem_fields(&problem), [field], "{date}: {problem}");
+        messages_are_for_people(&problem);
+    }
+    assert!(mis.records("IF-5").await.is_empty());
+    fed.shutdown().await;
+}
+
+/// A batch mixing good and bad items: each bad item is named as the single request
+/// would be, the good ones are stored, and a bad one leaves nothing behind.
+#[tokio::test]
+async fn a_batch_mixing_good_and_bad_items_names_each_bad_field() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    let mut middle_name = child();
+    middle_name["demographics"]["middle_name"] = json!("Rose");
+    let mut three_wrong = child();
+    three_wrong["demographics"]["date_of_birth"] = json!("9999-12-31");
+    three_wrong["identifiers"] = json!({"upn": "A999123456789", "nhs_number": "1"});
+    let items = json!([
+        {"op": "upsert_child", "local_id": "IF-B1", "child": child()},
+        {"op": "upsert_child", "local_id": "IF-B2", "child": middle_name},
+        {"op": "upsert_child", "local_id": "../IF", "child": child(), "note": 1},
+        {"op": "upsert_child", "local_id": "IF-B3", "child": three_wrong},
+        {"op": "upsert_record", "local_id": "IF-B1", "record": attendance("Attendance 84%")},
+        {"op": "upsert_record", "local_id": "IF-B1",
+         "record": with(attendance("x"), json!({"source_system_id": "R-2", "teacher_note": "y"}))},
+        {"op": "levitate", "local_id": "IF-B1"},
+    ]);
+    // Item 7 repeats a key: sent as text so that it survives.
+    let body = format!(
+        r#"{{"items": {}}}"#,
+        items.to_string().trim_end_matches(']').to_owned()
+            + r#", {"op": "retract_record", "local_id": "IF-B1", "source_system_id": "MIS-ATT-2026-AUT-T1", "reason": "a", "reason": "b"}]"#
+    );
+    let answer = mis
+        .client
+        .post(mis.url("/v1/batch"))
+        .header("content-type", "application/json")
+        .body(body)
+        .answer()
+        .await
+        .expect(200);
+    let results = answer["results"].as_array().unwrap();
+    let fields = |i: usize| problem_fields(&results[i]["problem"]);
+    let outcomes: Vec<&str> = results
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "created", "failed", "failed", "failed", "created", "failed", "failed", "failed"
+        ],
+        "{answer:#}"
+    );
+    assert_eq!(fields(1), ["demographics.middle_name"]);
+    assert_eq!(fields(2), ["note", "local_id"]);
+    assert_eq!(
+        fields(3),
+        [
+            "demographics.date_of_birth",
+            "identifiers.upn",
+            "identifiers.nhs_number"
+        ]
+    );
+    assert_eq!(fields(5), ["teacher_note"]);
+    assert_eq!(fields(6), ["op"]);
+    assert_eq!(fields(7), ["reason"]);
+    for r in results.iter().filter(|r| r["outcome"] == "failed") {
+        assert_eq!(r["status"], 400, "{r}");
+        messages_are_for_people(&r["problem"]);
+    }
+    assert_eq!(
+        (answer["succeeded"].clone(), answer["failed"].clone()),
+        (json!(2), json!(6))
+    );
+    mis.get("/v1/children/IF-B2").await.expect(404);
+    mis.get("/v1/children/IF-B3").await.expect(404);
+    assert_eq!(mis.records("IF-B1").await.len(), 1);
+    fed.shutdown().await;
+}
+
+/// An identifier names one child at a node: a second local id with it is refused with
+/// 409 naming the holder, and nothing of the second child is stored.
+#[tokio::test]
+async fn an_identifier_already_held_by_another_local_id_is_409() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    let first = with(
+        child(),
+        json!({"identifiers": {"upn": "U999123456789", "nhs_number": "9434765919"}}),
+    );
+    mis.put_child("IF-U1", &first).await.expect(201);
+    // The same child again, under its own local id: an update.
+    mis.put_child("IF-U1", &first).await.expect(200);
+
+    for (identifiers, fields) in [
+        (json!({"upn": "U999123456789"}), vec!["identifiers.upn"]),
+        (
+            json!({"nhs_number": "943 476 5919"}),
+            vec!["identifiers.nhs_number"],
+        ),
+        (
+            json!({"upn": "u999 1234 56789", "nhs_number": "9434765919"}),
+            vec!["identifiers.upn", "identifiers.nhs_number"],
+        ),
+    ] {
+        let second = with(child(), json!({ "identifiers": identifiers }));
+        let problem = mis
+            .put_child("IF-U2", &second)
+            .await
+            .expect_problem(409, "identifier-held");
+        assert_eq!(problem_fields(&problem), fields, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("IF-U1"),
+            "{problem}"
+        );
+    }
+    mis.get("/v1/children/IF-U2").await.expect(404);
+
+    // In a batch: the same answer, item by item.
+    let answer = mis
+        .post(
+            "/v1/batch",
+            &json!({"items": [
+                {"op": "upsert_child", "local_id": "IF-U3", "child": child()},
+                {"op": "upsert_child", "local_id": "IF-U4",
+                 "child": with(child(), json!({"identifiers": {}}))},
+            ]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(answer["results"][0]["status"], 409, "{answer}");
+    assert_eq!(answer["results"][0]["outcome"], "failed");
+    assert_eq!(answer["results"][1]["outcome"], "created");
+    mis.get("/v1/children/IF-U3").await.expect(404);
+    fed.shutdown().await;
+}
