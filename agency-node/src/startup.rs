@@ -53,7 +53,12 @@ impl service::caller::Gatekeeper for AppState {
 pub struct Application {
     http: service::server::Listening,
     worker: Option<crate::notifications::worker::Worker>,
+    /// Held while the node runs: on SQLite, no second process opens the database.
+    _single_process: db::SingleProcessLock,
 }
+
+/// How long a starting node waits for a stopping one to let go of its SQLite database.
+const SINGLE_PROCESS_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Largest JSON body the node accepts.
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -86,6 +91,8 @@ impl Application {
             .matching
             .validate()
             .map_err(|why| anyhow::anyhow!("invalid [matching] settings: {why}"))?;
+        let single_process =
+            db::SingleProcessLock::acquire(&settings.database.url, SINGLE_PROCESS_WAIT)?;
         let pool = db::connect(&settings.database.url)
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let matching_key = match &settings.matching.key_file {
@@ -157,7 +164,17 @@ impl Application {
             let key = match &c.key_file {
                 Some(path) => std::fs::read_to_string(path)
                     .with_context(|| format!("reading the candidate key {}", path.display()))?,
-                None => crate::confirm::CandidateSealer::generate_key()?,
+                None => {
+                    // PostgreSQL is how a node runs replicas: each would make its own
+                    // key and refuse the others' tokens.
+                    if db::Backend::of(&settings.database.url) == db::Backend::Postgres {
+                        tracing::warn!(
+                            "no [confirmation] key_file: candidate tokens are sealed with a key \
+                             made at start, which replicas of this node do not share"
+                        );
+                    }
+                    crate::confirm::CandidateSealer::generate_key()?
+                }
             };
             crate::confirm::CandidateSealer::new(
                 &key,
@@ -203,7 +220,11 @@ impl Application {
         )?;
         let port = http.port();
         tracing::info!(agency = %settings.agency.id, port, "agency node listening");
-        Ok(Self { http, worker })
+        Ok(Self {
+            http,
+            worker,
+            _single_process: single_process,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -217,6 +238,7 @@ impl Application {
     /// Serves until stopped; the notification worker runs alongside and stops with the
     /// server (what it had not finished stays in the outbox for the next start).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let _single_process = self._single_process;
         let server = self.http.server();
         match self.worker {
             Some(worker) => {

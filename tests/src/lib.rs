@@ -121,6 +121,25 @@ pub struct TestFederation {
     _dir: tempfile::TempDir,
 }
 
+/// A node replica started by [`TestFederation::spawn_node_replica`].
+pub struct NodeReplica {
+    pub url: String,
+    /// The node's own system, talking to this replica.
+    pub system: scenario::System,
+    server: ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl NodeReplica {
+    /// Ends the replica as a crash would: its delivery worker is dropped wherever it
+    /// is (a claim it holds stays on its event until the lease runs out), then its
+    /// server stops without finishing what it was doing.
+    pub async fn kill(self) {
+        self.task.abort();
+        self.server.stop(false).await;
+    }
+}
+
 /// One request a recording relay passed on to its node.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
@@ -468,6 +487,33 @@ impl TestFederation {
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         Ok((format!("https://127.0.0.1:{port}"), handle))
+    }
+
+    /// Starts one more replica of `node` on a fresh port, on the node's own database
+    /// and configuration, after `adjust` has changed its settings. On SQLite the node's
+    /// running process already holds the database, so this fails (one process per
+    /// SQLite database); replicas need PostgreSQL.
+    pub async fn spawn_node_replica(
+        &self,
+        node: &str,
+        adjust: impl FnOnce(&mut agency_node::Settings),
+    ) -> anyhow::Result<NodeReplica> {
+        let listener = free_listener()?;
+        let port = listener.local_addr()?.port();
+        let mut settings = self.files.node_settings(node)?;
+        adjust(&mut settings);
+        let app = agency_node::Application::build_with_listener(settings, listener)?;
+        let server = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        Ok(NodeReplica {
+            url: format!("https://127.0.0.1:{port}"),
+            system: scenario::System {
+                client: self.integration_client(node),
+                base: format!("https://127.0.0.1:{port}"),
+            },
+            server,
+            task,
+        })
     }
 
     pub async fn shutdown(self) {

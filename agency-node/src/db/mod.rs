@@ -157,6 +157,12 @@ pub enum DbError {
     Stale(i64),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// Another node process holds this SQLite database.
+    #[error(
+        "another node process holds this SQLite database (lock file {0}): one process per SQLite \
+         database; run replicas on PostgreSQL"
+    )]
+    HeldByAnotherProcess(String),
 }
 
 /// Settings applied to every connection. SQLite: WAL for concurrent readers, a busy
@@ -326,13 +332,80 @@ pub fn connect(database_url: &str) -> Result<DbPool, DbError> {
     Ok(pool)
 }
 
-/// Runs the backend's pending migrations.
+/// The PostgreSQL advisory lock held while migrations run ("ANODEMIG"), so that
+/// replicas starting together migrate one after the other: the first runs what is
+/// pending, the others then find nothing to do.
+const MIGRATION_LOCK: i64 = 0x414e_4f44_454d_4947;
+
+/// Runs the backend's pending migrations. On PostgreSQL under [`MIGRATION_LOCK`] (a
+/// session lock, released before the connection goes back to its pool, whatever the
+/// outcome); on SQLite one process holds the database (see [`SingleProcessLock`]).
 pub fn migrate(conn: &mut DbConnection) -> Result<(), DbError> {
-    let done = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(MIGRATIONS).map(drop),
-        DbConnection::Pg(c) => c.run_pending_migrations(PG_MIGRATIONS).map(drop),
-    };
-    done.map_err(|e| DbError::Migration(e.to_string()))
+    match conn {
+        DbConnection::Sqlite(c) => c
+            .run_pending_migrations(MIGRATIONS)
+            .map(drop)
+            .map_err(|e| DbError::Migration(e.to_string())),
+        DbConnection::Pg(c) => {
+            diesel::sql_query("SELECT pg_advisory_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                .execute(c)?;
+            let done = c
+                .run_pending_migrations(PG_MIGRATIONS)
+                .map(drop)
+                .map_err(|e| DbError::Migration(e.to_string()));
+            let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                .execute(c);
+            done?;
+            unlocked?;
+            Ok(())
+        }
+    }
+}
+
+/// Proof that this process is the only node process on its SQLite database: an
+/// exclusive lock on the file `<database>.lock`, held until dropped.
+///
+/// SQLite serves one process: its replicas would each run an outbox worker and a
+/// write lock of their own, and SQLite on a network file system (the only way two hosts
+/// could share the file) does not lock reliably. Replicas need PostgreSQL. The lock is
+/// the operating system's (`flock`), so it dies with the process, even on `SIGKILL`.
+#[derive(Debug)]
+pub struct SingleProcessLock {
+    _file: Option<std::fs::File>,
+}
+
+impl SingleProcessLock {
+    /// Takes the lock for `database_url`, waiting up to `wait` for a process that is
+    /// stopping to let go; PostgreSQL URLs need none (an empty lock).
+    pub fn acquire(database_url: &str, wait: std::time::Duration) -> Result<Self, DbError> {
+        if Backend::of(database_url) == Backend::Postgres {
+            return Ok(Self { _file: None });
+        }
+        let path = format!("{}.lock", connection_target(database_url)?);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| DbError::Migration(format!("opening {path}: {e}")))?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: Some(file) }),
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(DbError::HeldByAnotherProcess(path));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(DbError::Migration(format!("locking {path}: {e}")));
+                }
+            }
+        }
+    }
 }
 
 /// Splits a PostgreSQL URL into the server part and the database name
@@ -720,5 +793,27 @@ mod concurrency_tests {
                 eprintln!("dropping {url}: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod single_process_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_second_process_lock_on_one_sqlite_file_is_refused_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}", dir.path().join("node.db").display());
+        let held = SingleProcessLock::acquire(&url, Duration::ZERO)
+            .unwrap_or_else(|e| panic!("the first lock: {e}"));
+        match SingleProcessLock::acquire(&url, Duration::from_millis(300)) {
+            Err(DbError::HeldByAnotherProcess(path)) => assert!(path.ends_with("node.db.lock")),
+            other => panic!("a second lock on one SQLite file: {other:?}"),
+        }
+        drop(held);
+        assert!(SingleProcessLock::acquire(&url, Duration::ZERO).is_ok());
+        // PostgreSQL needs no file lock: replicas share the server.
+        assert!(SingleProcessLock::acquire("postgres://h/x", Duration::ZERO).is_ok());
     }
 }

@@ -73,19 +73,88 @@ pub fn enqueue(conn: &mut DbConnection, row: &OutboxRow) -> Result<(), DbError> 
     Ok(())
 }
 
-/// Pending events whose next attempt is due, oldest first.
-pub fn due(
+/// An outbox event handed to one worker, until `until` or until it records the result.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub event: OutboxRow,
+    /// Fresh per claim: only a result recorded under the token still on the row counts.
+    pub token: String,
+    pub until: NaiveDateTime,
+}
+
+/// Claims the pending event that is due first and that no live claim holds: writes a
+/// fresh token and the lease end `now + lease` on it. `None` when there is nothing to
+/// claim.
+///
+/// Several replicas claim from one outbox at once. PostgreSQL: the candidate row is
+/// locked with `FOR UPDATE SKIP LOCKED`, so concurrent claimants pass over each other's
+/// rows instead of queueing on them, and the claim commits with the row still locked.
+/// SQLite (one process, see [`crate::db::SingleProcessLock`]): the update below is the
+/// claim. On both, the update repeats the conditions, so a row that changed hands since
+/// it was read is not taken twice.
+pub fn claim_due(
     conn: &mut DbConnection,
     now: NaiveDateTime,
-    limit: i64,
-) -> Result<Vec<OutboxRow>, DbError> {
-    Ok(outbox::table
-        .filter(outbox::status.eq(PENDING))
-        .filter(outbox::next_attempt_at.le(now))
-        .order(outbox::next_attempt_at.asc())
-        .limit(limit)
-        .select(OutboxRow::as_select())
-        .load(conn)?)
+    lease: chrono::Duration,
+) -> Result<Option<Claim>, DbError> {
+    let token = uuid::Uuid::new_v4().to_string();
+    let until = now + lease;
+    let take = |conn: &mut DbConnection, id: &str| -> Result<Option<OutboxRow>, DbError> {
+        let changed = diesel::update(
+            outbox::table
+                .find(id)
+                .filter(outbox::status.eq(PENDING))
+                .filter(outbox::next_attempt_at.le(now))
+                .filter(
+                    outbox::claimed_until
+                        .is_null()
+                        .or(outbox::claimed_until.le(now)),
+                ),
+        )
+        .set((
+            outbox::claim_token.eq(Some(&token)),
+            outbox::claimed_until.eq(Some(until)),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        find(conn, id)
+    };
+    // The oldest due, unclaimed event; on PostgreSQL locked until the claim commits.
+    let next = |conn: &mut DbConnection| -> Result<Option<String>, DbError> {
+        let query = outbox::table
+            .filter(outbox::status.eq(PENDING))
+            .filter(outbox::next_attempt_at.le(now))
+            .filter(
+                outbox::claimed_until
+                    .is_null()
+                    .or(outbox::claimed_until.le(now)),
+            )
+            .order(outbox::next_attempt_at.asc())
+            .select(outbox::id);
+        Ok(match conn {
+            DbConnection::Pg(pg) => query.for_update().skip_locked().first(pg).optional()?,
+            DbConnection::Sqlite(_) => query.first(conn).optional()?,
+        })
+    };
+    let event = match conn {
+        DbConnection::Pg(_) => conn.transaction(|conn| match next(conn)? {
+            Some(id) => take(conn, &id),
+            None => Ok(None),
+        })?,
+        // No transaction: a deferred one that reads, then writes, fails at once when
+        // a request wrote in between; the conditional update alone is atomic.
+        DbConnection::Sqlite(_) => match next(conn)? {
+            Some(id) => take(conn, &id)?,
+            None => None,
+        },
+    };
+    Ok(event.map(|event| Claim {
+        event,
+        token,
+        until,
+    }))
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<OutboxRow>, DbError> {
@@ -142,23 +211,39 @@ pub fn recipients(conn: &mut DbConnection, event_id: &str) -> Result<Vec<Recipie
 
 /// After an attempt: the event's new state, and what each recipient answered. A
 /// recipient keeps its first delivery time and any acknowledgement.
+///
+/// Recorded only under the claim `token` still on the event: a claimant whose lease ran
+/// out and whose event another worker has claimed since records nothing and gets
+/// `false` (its delivery, if any, was a second hand-over the recipient ignored by event
+/// id). Recording ends the claim.
+#[allow(clippy::too_many_arguments)]
 pub fn record_attempt(
     conn: &mut DbConnection,
     event_id: &str,
+    token: &str,
     status: &str,
     attempts: i32,
     next_attempt_at: Option<NaiveDateTime>,
     last_error: Option<String>,
     answered: &[RecipientRow],
-) -> Result<(), DbError> {
-    diesel::update(outbox::table.find(event_id))
-        .set((
-            outbox::status.eq(status),
-            outbox::attempts.eq(attempts),
-            outbox::next_attempt_at.eq(next_attempt_at),
-            outbox::last_error.eq(last_error),
-        ))
-        .execute(conn)?;
+) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        outbox::table
+            .find(event_id)
+            .filter(outbox::claim_token.eq(token)),
+    )
+    .set((
+        outbox::status.eq(status),
+        outbox::attempts.eq(attempts),
+        outbox::next_attempt_at.eq(next_attempt_at),
+        outbox::last_error.eq(last_error),
+        outbox::claim_token.eq(None::<String>),
+        outbox::claimed_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Ok(false);
+    }
     for row in answered {
         let existing: Option<RecipientRow> = outbox_recipients::table
             .find((&row.event_id, &row.agency_id))
@@ -190,7 +275,7 @@ pub fn record_attempt(
             }
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Puts a dead event back in the queue, due now. `false` when it is not dead.
@@ -200,6 +285,8 @@ pub fn replay(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<b
             outbox::status.eq(PENDING),
             outbox::attempts.eq(0),
             outbox::next_attempt_at.eq(Some(now)),
+            outbox::claim_token.eq(None::<String>),
+            outbox::claimed_until.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
     Ok(changed == 1)
@@ -378,4 +465,102 @@ pub fn is_subscribed(conn: &mut DbConnection, event_type: &str) -> Result<bool, 
         .first::<bool>(conn)
         .optional()?
         .unwrap_or(false))
+}
+
+/// Claims on one outbox, on the test backend (PostgreSQL when `FEDERATION_TEST_DATABASE`
+/// names a server, SQLite otherwise).
+#[cfg(test)]
+mod claim_tests {
+    use super::*;
+    use crate::db::testing::TestDb;
+    use chrono::{Duration, Utc};
+
+    fn event(conn: &mut DbConnection, id: &str, due: NaiveDateTime) {
+        let child = schemas::ChildUpsert {
+            demographics: schemas::Demographics {
+                given_name: "Amelia".into(),
+                family_name: "Claimtest".into(),
+                date_of_birth: "2015-04-01".parse().unwrap_or_default(),
+                sex: None,
+                postcode: None,
+            },
+            identifiers: schemas::ChildIdentifiers::default(),
+        };
+        let (row, _) = crate::db::children::upsert(conn, "C1", &child)
+            .unwrap_or_else(|e| panic!("storing a child: {e}"));
+        enqueue(
+            conn,
+            &OutboxRow {
+                id: id.to_owned(),
+                event_type: "exclusion".into(),
+                child_id: row.id,
+                category: "exclusion".into(),
+                occurred_at: due,
+                impact: "Synthetic".into(),
+                details: "{}".into(),
+                source_system_id: None,
+                status: PENDING.into(),
+                attempts: 0,
+                next_attempt_at: Some(due),
+                last_error: None,
+                deadline: None,
+                created_at: due,
+            },
+        )
+        .unwrap_or_else(|e| panic!("enqueueing: {e}"));
+    }
+
+    fn claim(conn: &mut DbConnection, now: NaiveDateTime) -> Option<Claim> {
+        claim_due(conn, now, Duration::seconds(30)).unwrap_or_else(|e| panic!("claiming: {e}"))
+    }
+
+    fn record(conn: &mut DbConnection, claim: &Claim) -> bool {
+        record_attempt(
+            conn,
+            &claim.event.id,
+            &claim.token,
+            DELIVERED,
+            1,
+            None,
+            None,
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("recording: {e}"))
+    }
+
+    #[test]
+    fn a_claimed_event_is_handed_over_once_until_its_lease_lapses() {
+        let mut db = TestDb::fresh();
+        let now = Utc::now().naive_utc();
+        event(&mut db, "E1", now - Duration::seconds(1));
+
+        let first = claim(&mut db, now).expect("a due event is claimed");
+        assert_eq!(first.event.id, "E1");
+        assert_eq!(first.until, now + Duration::seconds(30));
+        // Held: nobody else gets it while the lease runs, however often they ask.
+        assert!(claim(&mut db, now + Duration::seconds(29)).is_none());
+
+        // The claimant went quiet: after the lease, another worker takes the event.
+        let second = claim(&mut db, now + Duration::seconds(31)).expect("the lapsed claim");
+        assert_eq!(second.event.id, "E1");
+        assert_ne!(second.token, first.token);
+
+        // The late first claimant's result is discarded; the holder's is recorded.
+        assert!(!record(&mut db, &first));
+        assert_eq!(find(&mut db, "E1").unwrap().unwrap().status, PENDING);
+        assert!(record(&mut db, &second));
+        assert_eq!(find(&mut db, "E1").unwrap().unwrap().status, DELIVERED);
+        // Recorded once: the same token does not record twice, and nothing is left.
+        assert!(!record(&mut db, &second));
+        assert!(claim(&mut db, now + Duration::hours(1)).is_none());
+    }
+
+    #[test]
+    fn an_event_not_yet_due_is_not_claimed() {
+        let mut db = TestDb::fresh();
+        let now = Utc::now().naive_utc();
+        event(&mut db, "E2", now + Duration::seconds(10));
+        assert!(claim(&mut db, now).is_none());
+        assert!(claim(&mut db, now + Duration::seconds(10)).is_some());
+    }
 }

@@ -101,6 +101,8 @@ diesel::table! {
         last_error -> Nullable<Text>,
         deadline -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        claim_token -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
     }
 }
 

@@ -44,6 +44,13 @@ pub struct NotificationSettings {
     /// How often the delivery worker looks for due events, in milliseconds.
     #[serde(default = "default_poll_ms")]
     pub poll_ms: u64,
+    /// How long a worker's claim on an outbox event lasts, in milliseconds: after it,
+    /// another replica's worker may take the event (its claimant is presumed dead). Keep
+    /// it above the longest delivery (a gateway call is cut off after 30 s), or a slow
+    /// delivery is handed over twice (harmless: the recipient keeps one, and the late
+    /// claimant's result is discarded).
+    #[serde(default = "default_claim_timeout_ms")]
+    pub claim_timeout_ms: u64,
     /// Attempts before an event becomes a dead letter.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: i32,
@@ -69,6 +76,9 @@ pub struct NotificationSettings {
 
 fn default_poll_ms() -> u64 {
     250
+}
+fn default_claim_timeout_ms() -> u64 {
+    60_000
 }
 fn default_max_attempts() -> i32 {
     10
@@ -99,6 +109,7 @@ impl Default for NotificationSettings {
             webhook_secret_file: None,
             subscribe: None,
             poll_ms: default_poll_ms(),
+            claim_timeout_ms: default_claim_timeout_ms(),
             max_attempts: default_max_attempts(),
             backoff_base_ms: default_backoff_base_ms(),
             backoff_max_ms: default_backoff_max_ms(),
@@ -131,6 +142,9 @@ impl NotificationSettings {
             return Err(
                 "notifications: max_attempts, poll_ms and backoff_base_ms must be positive".into(),
             );
+        }
+        if self.claim_timeout_ms < 1_000 {
+            return Err("notifications.claim_timeout_ms must be at least 1000".into());
         }
         Ok(SchoolCalendar::weekdays(timezone, start))
     }

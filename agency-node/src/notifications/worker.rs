@@ -5,10 +5,19 @@
 //! only state, so a crash or restart of either side loses nothing: the worker simply
 //! picks the event up again, and recipients ignore a second delivery with the same id.
 //!
+//! Every replica of the node runs a worker on the one outbox. A worker takes one event
+//! at a time with a claim ([`db::notifications::claim_due`]): a lease of
+//! `claim_timeout_ms` and a fresh token. An event whose claimant died is taken by
+//! another worker once the lease has run out; a late claimant's result is discarded
+//! (recorded only under the token still on the row). Each recipient's delivery is
+//! audited once: the first time the sender records that the event reached it, whether
+//! the recipient answered `delivered` or `duplicate` (a claimant that died after
+//! delivering never recorded it, so the next claimant's `duplicate` is that record).
+//!
 //! It also passes the inbox's acknowledgements back to their senders, the same way.
 
 use super::NotificationSettings;
-use crate::db::notifications::{DEAD, DELIVERED, InboxRow, OutboxRow, PENDING, RecipientRow};
+use crate::db::notifications::{Claim, DEAD, DELIVERED, InboxRow, PENDING, RecipientRow};
 use crate::db::{self, DbError, DbPool};
 use crate::disclosure::Policy;
 use chrono::{Duration as ChronoDuration, Utc};
@@ -31,7 +40,7 @@ pub struct Worker {
 const GATEWAY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Events handled per round.
-const BATCH: i64 = 16;
+const BATCH: usize = 16;
 
 impl Worker {
     /// `None` when no gateway is configured: events then wait in the outbox.
@@ -83,15 +92,22 @@ impl Worker {
     }
 
     async fn round(&self) -> anyhow::Result<()> {
-        let now = Utc::now().naive_utc();
-        let due = self
-            .blocking(move |c| db::notifications::due(c, now, BATCH))
-            .await?;
-        for event in due {
-            self.deliver(event).await?;
+        let lease = ChronoDuration::milliseconds(
+            i64::try_from(self.settings.claim_timeout_ms).unwrap_or(i64::MAX / 2),
+        );
+        // One claim at a time, so that each lease covers one delivery only.
+        for _ in 0..BATCH {
+            let now = Utc::now().naive_utc();
+            let Some(claim) = self
+                .blocking(move |c| db::notifications::claim_due(c, now, lease))
+                .await?
+            else {
+                break;
+            };
+            self.deliver(claim).await?;
         }
         let acks = self
-            .blocking(|c| db::notifications::unrelayed_acknowledgements(c, BATCH))
+            .blocking(|c| db::notifications::unrelayed_acknowledgements(c, BATCH as i64))
             .await?;
         for ack in acks {
             self.relay_acknowledgement(ack).await?;
@@ -113,7 +129,8 @@ impl Worker {
         Duration::from_millis(half + rand::rng().random_range(0..=ceiling - half))
     }
 
-    async fn deliver(&self, event: OutboxRow) -> anyhow::Result<()> {
+    async fn deliver(&self, claim: Claim) -> anyhow::Result<()> {
+        let Claim { event, token, .. } = claim;
         let child_id = event.child_id.clone();
         let child = self
             .blocking(move |c| db::children::find_by_id(c, &child_id))
@@ -137,7 +154,8 @@ impl Worker {
             payloads: super::payloads(&self.policy, category, &event.impact, &details),
         };
         let attempts = event.attempts + 1;
-        let mut disclosed = Vec::new();
+        // Recipients the event reached (delivered now, or found already delivered).
+        let mut reached = Vec::new();
         let (answered, error) = if request.payloads.is_empty() {
             // This node's policy lets no agency receive it: nothing to send.
             (Vec::new(), None)
@@ -165,8 +183,12 @@ impl Worker {
                         .collect();
                     for r in &response.recipients {
                         let level = request.payloads.iter().find(|p| p.kind == r.kind);
-                        if let (DeliveryOutcome::Delivered, Some(payload)) = (r.outcome, level) {
-                            disclosed.push((
+                        if let (
+                            DeliveryOutcome::Delivered | DeliveryOutcome::Duplicate,
+                            Some(payload),
+                        ) = (r.outcome, level)
+                        {
+                            reached.push((
                                 r.agency_id.to_string(),
                                 r.kind,
                                 crate::audit::wire_name(&payload.level),
@@ -216,10 +238,24 @@ impl Worker {
         }
         let id = event.id.clone();
         let child_id = event.child_id.clone();
-        self.blocking(move |c| {
-            db::write(c, |c| {
-                // Each new delivery is a disclosure to that agency, audited with it.
-                for (recipient, kind, level) in &disclosed {
+        let recorded = self
+            .blocking(move |c| {
+                db::write(c, |c| {
+                    let already: Vec<String> = db::notifications::recipients(c, &id)?
+                        .into_iter()
+                        .filter(|r| r.delivered_at.is_some())
+                        .map(|r| r.agency_id)
+                        .collect();
+                    if !db::notifications::record_attempt(
+                        c, &id, &token, status, attempts, next, error, &answered,
+                    )? {
+                        return Ok(false);
+                    }
+                    // Each recipient reached for the first time is a disclosure to that
+                    // agency, audited with the record of it.
+                    for (recipient, kind, level) in
+                        reached.iter().filter(|(r, _, _)| !already.contains(r))
+                    {
                     let detail = serde_json::json!({
                         "disclosed": true, "notification": id, "event_type": event_type.as_str(),
                         "requester_kind": kind, "levels": {category.as_str(): level},
@@ -229,10 +265,14 @@ impl Worker {
                     );
                     db::audit::append(c, &entry)?;
                 }
-                db::notifications::record_attempt(c, &id, status, attempts, next, error, &answered)
+                Ok(true)
             })
         })
-        .await
+        .await?;
+        if !recorded {
+            tracing::warn!(event = %event.id, "claim on the notification lapsed and another worker took it; this attempt's result is discarded");
+        }
+        Ok(())
     }
 
     async fn route(&self, request: &RouteRequest) -> anyhow::Result<RouteResponse> {

@@ -12,6 +12,7 @@ pub mod names;
 pub mod node_bench;
 pub mod pki;
 pub mod plan;
+pub mod replicas_bench;
 pub mod seed;
 pub mod up;
 

@@ -269,6 +269,36 @@ enum BenchCmd {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// Two replicas of one agency node (the police) as separate processes on one
+    /// PostgreSQL database, beside school A's node and the gateway: raises `--events`
+    /// Operation Encompass notifications on either replica while one of them is killed
+    /// with SIGKILL every `--kill-every` seconds and started again, then checks that
+    /// every event reached school A exactly once and that the police audit records each
+    /// delivery once, and prints raise and drain times, kills, retried writes and the
+    /// delivery latency. Exits non-zero if any event was lost, repeated or mis-audited.
+    Replicas {
+        #[arg(long, default_value_t = 1_000)]
+        events: usize,
+        /// Seconds between two kills (replica A and B in turn).
+        #[arg(long, default_value_t = 3.0)]
+        kill_every: f64,
+        /// Both replicas' claim lease (`notifications.claim_timeout_ms`).
+        #[arg(long, default_value_t = 3_000)]
+        claim_timeout_ms: u64,
+        /// The PostgreSQL server; a fresh database per node, dropped at the end unless
+        /// --keep.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+        postgres: String,
+        /// Folder for the layout and the logs; a temporary one if not given.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep the folder and the databases after the run.
+        #[arg(long)]
+        keep: bool,
+        /// Also print the report as one JSON object at the end.
+        #[arg(long)]
+        json: bool,
+    },
     /// One real agency node holding every child (1,000,000 by default): seeds a node
     /// database through the node's data layer, starts a real node process on it, drives
     /// it over mutual TLS as the gateway would (identifier lookups and demographic
@@ -734,6 +764,33 @@ fn main() -> anyhow::Result<()> {
                 exe: std::env::current_exe().context("locating the federation binary")?,
                 verbose: true,
             })?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            }
+            Ok(())
+        }
+        Cmd::Bench {
+            what:
+                BenchCmd::Replicas {
+                    events,
+                    kill_every,
+                    claim_timeout_ms,
+                    postgres,
+                    dir,
+                    keep,
+                    json,
+                },
+        } => {
+            let report =
+                federation::replicas_bench::replicas(&federation::replicas_bench::Options {
+                    events,
+                    kill_every,
+                    claim_timeout_ms,
+                    server: postgres,
+                    dir,
+                    keep,
+                    exe: std::env::current_exe().context("locating the federation binary")?,
+                })?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             }

@@ -1,0 +1,2 @@
+ALTER TABLE outbox DROP COLUMN claimed_until;
+ALTER TABLE outbox DROP COLUMN claim_token;
