@@ -12,6 +12,7 @@ pub mod error;
 pub mod finding;
 pub mod notifications;
 pub mod openapi;
+pub mod relationship;
 pub mod routes;
 pub mod startup;
 pub mod writes;
