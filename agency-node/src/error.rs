@@ -43,6 +43,10 @@ pub enum ApiError {
     NotConfigured(&'static str),
     #[error("{0}")]
     ImportRefused(dfe_formats::FileProblem),
+    #[error("no checkpoint of that node's audit is kept here")]
+    NoCheckpoint,
+    #[error("the witnesses could not be reached: {0}")]
+    Witnesses(String),
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -171,6 +175,17 @@ impl ApiError {
                     .collect();
                 problem
             }
+            ApiError::NoCheckpoint => Problem::new(
+                "no-checkpoint",
+                "This node keeps no checkpoint of that node's audit log",
+                404,
+            ),
+            ApiError::Witnesses(why) => Problem::new(
+                "witnesses-unreachable",
+                "The checkpoint was made but the other nodes could not be asked to keep it",
+                502,
+            )
+            .with_detail(why.clone()),
             ApiError::Unavailable => Problem::new(
                 "unavailable",
                 "The node cannot reach its database just now; retry shortly",
@@ -322,6 +337,12 @@ mod tests {
                 ApiError::ImportRefused(dfe_formats::FileProblem::DtdRefused),
                 400,
                 "import-dtd-refused",
+            ),
+            (ApiError::NoCheckpoint, 404, "no-checkpoint"),
+            (
+                ApiError::Witnesses(String::new()),
+                502,
+                "witnesses-unreachable",
             ),
             (ApiError::IdentifierHeld(vec![]), 409, "identifier-held"),
             (ApiError::Stale(3), 412, "precondition-failed"),

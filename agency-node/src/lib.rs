@@ -2,6 +2,7 @@
 //! for its systems and a federation face for gateways.
 
 pub mod access_report;
+pub mod anchoring;
 pub mod audit;
 pub mod auth;
 pub mod config;

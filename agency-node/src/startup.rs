@@ -46,6 +46,9 @@ pub struct AppState {
     pub notification_gauges: crate::routes::health::NotificationGauges,
     /// Which DfE files this node imports, and for whom.
     pub imports: crate::imports::Imports,
+    /// The gateway, to have other nodes witness this node's audit checkpoints; `None`
+    /// without a gateway.
+    pub witnesses: Option<crate::anchoring::Witnesses>,
 }
 
 impl service::caller::Gatekeeper for AppState {
@@ -58,6 +61,8 @@ impl service::caller::Gatekeeper for AppState {
 pub struct Application {
     http: service::server::Listening,
     worker: Option<crate::notifications::worker::Worker>,
+    /// The state and interval of the audit anchoring task, when it runs.
+    anchoring: Option<(web::Data<AppState>, std::time::Duration)>,
     /// Held while the node runs: on SQLite, no second process opens the database.
     _single_process: db::SingleProcessLock,
 }
@@ -223,6 +228,10 @@ impl Application {
         };
         let imports = crate::imports::Imports::new(settings.agency.kind, settings.imports.as_ref())
             .map_err(|why| anyhow::anyhow!("invalid [imports] settings: {why}"))?;
+        let witnesses = crate::anchoring::Witnesses::new(
+            &settings.tls,
+            settings.notifications.gateway_url.as_deref(),
+        )?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let notification_gauges = crate::routes::health::NotificationGauges::default();
         let metrics = web::Data::new(service::metrics::Metrics::new("agency-node", |registry| {
@@ -247,6 +256,13 @@ impl Application {
             signing,
             notification_gauges,
             imports,
+            witnesses,
+        });
+        let anchoring = (settings.audit.checkpoint_seconds > 0).then(|| {
+            (
+                state.clone(),
+                std::time::Duration::from_secs(settings.audit.checkpoint_seconds),
+            )
         });
         let http = service::server::start(
             service::server::Service {
@@ -264,6 +280,7 @@ impl Application {
         Ok(Self {
             http,
             worker,
+            anchoring,
             _single_process: single_process,
         })
     }
@@ -281,14 +298,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let _single_process = self._single_process;
         let server = self.http.server();
-        match self.worker {
-            Some(worker) => {
-                tokio::select! {
-                    result = server => result,
-                    () = worker.run() => Ok(()),
-                }
+        let worker = async {
+            match self.worker {
+                Some(worker) => worker.run().await,
+                None => std::future::pending().await,
             }
-            None => server.await,
+        };
+        let anchoring = async {
+            match self.anchoring {
+                Some((state, every)) => crate::anchoring::run(state, every).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = server => result,
+            () = worker => Ok(()),
+            () = anchoring => Ok(()),
         }
     }
 }

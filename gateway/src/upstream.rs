@@ -506,6 +506,51 @@ impl<'a> NodeClient<'a> {
         self.send(request).await
     }
 
+    /// Asks the node to keep another node's signed audit checkpoint. A refusal (4xx with
+    /// a problem: a bad signature, a different head at the same entry) is an answer.
+    pub async fn keep_checkpoint(
+        &self,
+        checkpoint: &schemas::disclosure::AuditCheckpoint,
+    ) -> Outcome<Result<(), Refusal>> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http
+            .post(format!("{}/v1/federation/audit/checkpoints", self.base_url))
+            .json(checkpoint);
+        self.send_with(request, |status, bytes| {
+            if status.is_client_error()
+                && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
+            {
+                return Ok(Err(Refusal {
+                    status: status.as_u16(),
+                    problem,
+                }));
+            }
+            if status.is_success() {
+                Ok(Ok(()))
+            } else {
+                Err(Failure::Error(format!("node answered {status}")))
+            }
+        })
+        .await
+    }
+
+    /// The newest checkpoint of `node`'s audit log this node keeps (not found: none).
+    pub async fn witnessed_checkpoint(
+        &self,
+        node: &AgencyId,
+    ) -> Outcome<schemas::disclosure::AuditCheckpoint> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http.get(format!(
+            "{}/v1/federation/audit/checkpoints/{node}",
+            self.base_url
+        ));
+        self.send(request).await
+    }
+
     /// Offers a notification: does the node hold the child and want the event?
     pub async fn offer(&self, offer: &NotificationOffer) -> Outcome<OfferAnswer> {
         let Ok(http) = &self.http else {

@@ -5,7 +5,7 @@ use super::DbError;
 use super::schema::{audit_head, audit_log};
 use crate::audit::{self, NewEntry};
 use diesel::prelude::*;
-use schemas::disclosure::AuditVerification;
+use schemas::disclosure::{AuditVerification, Witnessed};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
@@ -29,7 +29,8 @@ pub struct AuditRow {
 }
 
 impl AuditRow {
-    fn entry(&self) -> Result<NewEntry, DbError> {
+    /// The entry this row records, as its hash covers it.
+    pub fn entry(&self) -> Result<NewEntry, DbError> {
         Ok(NewEntry {
             action: match self.action.as_str() {
                 "match" => "match",
@@ -132,75 +133,146 @@ pub(crate) fn move_head(conn: &mut DbConnection) -> QueryResult<()> {
     Ok(())
 }
 
+/// Entries read at a time by [`verify`]: the log is streamed, so verifying a log of any
+/// length holds one page in memory.
+pub const VERIFY_PAGE: i64 = 2_000;
+
 /// Walks the whole chain in sequence order and reports the first entry that does not
 /// chain: edited (its hash no longer matches), removed (a gap, or a `prev_hash` that is
 /// not its predecessor's hash), reordered, or cut from the end (the head disagrees).
 pub fn verify(conn: &mut DbConnection) -> Result<AuditVerification, DbError> {
-    // The log and its head read from one snapshot: a write committing between the two
-    // reads would otherwise look like a cut.
-    super::read_snapshot(conn, verify_snapshot)
+    verify_against(conn, &[], VERIFY_PAGE)
 }
 
-fn verify_snapshot(conn: &mut DbConnection) -> Result<AuditVerification, DbError> {
-    let rows: Vec<AuditRow> = audit_log::table
-        .order(audit_log::seq.asc())
-        .select(AuditRow::as_select())
-        .load(conn)?;
-    let broken = |seq: i64, detail: String, entries: usize| AuditVerification {
+/// [`verify`], and each witnessed checkpoint (its signature already checked) against the
+/// entry it names: a log rewritten whole since a checkpoint, every hash recomputed,
+/// chains, but its entry at the checkpoint no longer has the hash the node signed then.
+/// Reads `page` entries at a time.
+pub fn verify_against(
+    conn: &mut DbConnection,
+    witnessed: &[Witnessed],
+    page: i64,
+) -> Result<AuditVerification, DbError> {
+    // The log and its head read from one snapshot: a write committing between the reads
+    // would otherwise look like a cut.
+    super::read_snapshot(conn, |conn| verify_snapshot(conn, witnessed, page.max(1)))
+}
+
+fn verify_snapshot(
+    conn: &mut DbConnection,
+    witnessed: &[Witnessed],
+    page: i64,
+) -> Result<AuditVerification, DbError> {
+    let broken = |seq: i64, detail: String, entries: i64| AuditVerification {
         intact: false,
-        entries: entries as u64,
+        entries: entries.max(0) as u64,
         first_broken: Some(seq),
         detail: Some(detail),
+        witnesses: None,
     };
+    let mut by_seq: std::collections::BTreeMap<i64, Vec<&Witnessed>> = Default::default();
+    for w in witnessed {
+        by_seq.entry(w.checkpoint.seq).or_default().push(w);
+    }
     let mut prev_hash = audit::GENESIS.to_owned();
-    for (i, row) in rows.iter().enumerate() {
-        let expected_seq = i as i64 + 1;
-        if row.seq != expected_seq {
-            return Ok(broken(
-                expected_seq,
-                format!("entry {expected_seq} is missing"),
-                rows.len(),
-            ));
-        }
-        if row.prev_hash != prev_hash {
-            return Ok(broken(
-                row.seq,
-                "does not follow the entry before it".into(),
-                rows.len(),
-            ));
-        }
-        let recomputed = match row.entry() {
-            Ok(entry) => audit::chain_hash(&prev_hash, row.seq, row.at, &entry),
-            Err(e) => return Ok(broken(row.seq, e.to_string(), rows.len())),
+    let mut last: Option<(i64, String)> = None;
+    loop {
+        let after = last.as_ref().map_or(0, |(seq, _)| *seq);
+        let rows: Vec<AuditRow> = audit_log::table
+            .filter(audit_log::seq.gt(after))
+            .order(audit_log::seq.asc())
+            .limit(page)
+            .select(AuditRow::as_select())
+            .load(conn)?;
+        let Some(end) = rows.last().map(|r| r.seq) else {
+            break;
         };
-        if recomputed != row.hash {
-            return Ok(broken(
-                row.seq,
-                "its content was changed after it was written".into(),
-                rows.len(),
-            ));
+        for row in &rows {
+            let expected_seq = last.as_ref().map_or(1, |(s, _)| s + 1);
+            if row.seq != expected_seq {
+                return Ok(broken(
+                    expected_seq,
+                    format!("entry {expected_seq} is missing"),
+                    row.seq,
+                ));
+            }
+            if row.prev_hash != prev_hash {
+                return Ok(broken(
+                    row.seq,
+                    "does not follow the entry before it".into(),
+                    row.seq,
+                ));
+            }
+            let recomputed = match row.entry() {
+                Ok(entry) => audit::chain_hash(&prev_hash, row.seq, row.at, &entry),
+                Err(e) => return Ok(broken(row.seq, e.to_string(), row.seq)),
+            };
+            if recomputed != row.hash {
+                return Ok(broken(
+                    row.seq,
+                    "its content was changed after it was written".into(),
+                    row.seq,
+                ));
+            }
+            if let Some(w) = by_seq
+                .get(&row.seq)
+                .and_then(|ws| ws.iter().find(|w| w.checkpoint.hash != row.hash))
+            {
+                return Ok(broken(
+                    row.seq,
+                    format!(
+                        "the log was rewritten: entry {} no longer has the hash this node signed \
+                         in its checkpoint of {}, which {} keeps",
+                        row.seq,
+                        w.checkpoint.at.format("%Y-%m-%d %H:%M UTC"),
+                        w.witness
+                    ),
+                    row.seq,
+                ));
+            }
+            prev_hash = row.hash.clone();
+            last = Some((row.seq, row.hash.clone()));
         }
-        prev_hash = row.hash.clone();
+        if end - after < page {
+            break;
+        }
+    }
+    let entries = last.as_ref().map_or(0, |(s, _)| *s);
+    if let Some((seq, ws)) = by_seq.range(entries + 1..).next() {
+        return Ok(broken(
+            entries + 1,
+            format!(
+                "entries were removed: {} keeps this node's checkpoint at entry {seq}, and the \
+                 log ends at entry {entries}",
+                ws[0].witness
+            ),
+            entries,
+        ));
     }
     let head: Option<(i64, String)> = audit_head::table
         .select((audit_head::seq, audit_head::hash))
         .first(conn)
         .optional()?;
-    let last = rows.last().map(|r| (r.seq, r.hash.clone()));
     if head != last {
-        let seq = last.map(|(s, _)| s + 1).unwrap_or(1);
         return Ok(broken(
-            seq,
+            entries + 1,
             "entries were removed from the end of the log".into(),
-            rows.len(),
+            entries,
         ));
     }
     Ok(AuditVerification {
         intact: true,
-        entries: rows.len() as u64,
+        entries: entries as u64,
         first_broken: None,
         detail: None,
+        witnesses: None,
     })
+}
+
+/// The head as it stands: the last entry's sequence number and hash (`0` and the
+/// genesis hash for an empty log).
+pub fn head(conn: &mut DbConnection) -> Result<(i64, String), DbError> {
+    Ok(stored_head(conn)?.unwrap_or((0, audit::GENESIS.to_owned())))
 }
 
 /// Every entry about a child, oldest first.
@@ -218,4 +290,44 @@ pub fn find(conn: &mut DbConnection, seq: i64) -> Result<Option<AuditRow>, DbErr
         .select(AuditRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: i64) -> NewEntry {
+        let system =
+            schemas::AgencyId::parse("school-a-system").unwrap_or_else(|e| panic!("{e:?}"));
+        NewEntry::by_system(&system, "test", None, serde_json::json!({"n": n}))
+    }
+
+    #[test]
+    fn verification_reads_the_log_a_page_at_a_time_and_finds_an_edit_on_any_page() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}", dir.path().join("node.db").display());
+        let pool = super::super::connect(&url).unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+        for n in 1..=7 {
+            super::super::write(&mut conn, |c| append(c, &entry(n)))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        for page in [1, 2, 3, 7, 100] {
+            let result = verify_against(&mut conn, &[], page).unwrap_or_else(|e| panic!("{e}"));
+            assert!(result.intact, "page {page}: {result:?}");
+            assert_eq!(result.entries, 7, "page {page}");
+        }
+        diesel::update(audit_log::table.find(5))
+            .set(audit_log::detail.eq(r#"{"n":50}"#))
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for page in [1, 2, 3, 7] {
+            let result = verify_against(&mut conn, &[], page).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                (result.intact, result.first_broken),
+                (false, Some(5)),
+                "page {page}: {result:?}"
+            );
+        }
+    }
 }

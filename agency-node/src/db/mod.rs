@@ -10,6 +10,7 @@ pub mod name_counts;
 pub mod notifications;
 pub mod records;
 pub mod schema;
+pub mod witnessed;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;

@@ -38,6 +38,7 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(children::record_consent)
         .service(children::list_consents)
         .service(audit::verify)
+        .service(audit::checkpoint_now)
         .service(audit::release)
         .service(federation::access_report)
         .service(federation::match_child)
@@ -55,5 +56,7 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(notifications::offer)
         .service(notifications::receive)
         .service(notifications::acknowledged)
-        .service(federation::locator_filter);
+        .service(federation::locator_filter)
+        .service(audit::keep_checkpoint)
+        .service(audit::witnessed_checkpoint);
 }

@@ -2,6 +2,7 @@
 //! the OpenAPI document (`crate::openapi`) both come from it.
 
 pub mod access_report;
+pub mod audit;
 pub mod children;
 pub mod health;
 pub mod notifications;
@@ -16,7 +17,9 @@ pub fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(children::confirm)
         .service(access_report::access_report)
         .service(notifications::route)
-        .service(notifications::acknowledge);
+        .service(notifications::acknowledge)
+        .service(audit::relay_checkpoint)
+        .service(audit::witnessed_checkpoints);
 }
 
 use crate::auth::Authenticated;
