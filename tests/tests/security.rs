@@ -229,3 +229,237 @@ async fn one_agencys_flood_is_held_back_alone_and_opens_no_breaker() {
     );
     fed.shutdown().await;
 }
+
+/// Finding 6: the raw HTTP method was a metric label, so anyone could grow `/metrics`
+/// without bound by inventing methods (2,000 requests took it from 20 kB to 227 kB).
+/// Labels come only from known methods and route templates.
+#[tokio::test]
+async fn invented_methods_and_paths_do_not_grow_the_metrics() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 1))
+        .await
+        .unwrap();
+    let client = fed.anonymous_client();
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("http_requests_total{"))
+            .count()
+    };
+    let send = |i: usize| {
+        let method = reqwest::Method::from_bytes(format!("X{i:04}").as_bytes()).unwrap();
+        client
+            .request(method, format!("{}/v1/x{i}/children", fed.gateway_url))
+            .send()
+    };
+    for i in 0..20 {
+        let _ = send(i).await;
+    }
+    // The first scrape adds its own series; the second is the baseline.
+    let _ = fed.gateway_metrics().await;
+    let before = fed.gateway_metrics().await;
+    for i in 20..220 {
+        let _ = send(i).await;
+    }
+    let after = fed.gateway_metrics().await;
+    assert_eq!(series(&before), series(&after), "{after}");
+    assert!(after.contains("method=\"OTHER\""), "{after}");
+    assert!(
+        !after.contains("X0042") && !after.contains("/v1/x42"),
+        "{after}"
+    );
+    assert!(
+        after.len() < before.len() + 200,
+        "{} → {}",
+        before.len(),
+        after.len()
+    );
+    fed.shutdown().await;
+}
+
+/// Finding 9: `/readyz` told anyone how many children a node holds and the state of
+/// every breaker, and `/metrics` was open on every service. Probes say ready or not;
+/// metrics are on a loopback address of their own (or, when so configured, for
+/// federation members' certificates only); breakers are in `/metrics` and in the
+/// authenticated `/v1/status`.
+#[tokio::test]
+async fn probes_say_only_ready_and_metrics_are_not_served_to_the_public() {
+    let fed = spawn_federation(Options::nodes(&["school-a", "police"], 5))
+        .await
+        .unwrap();
+    // Readiness: nothing more than ready, at the gateway and at a node (whose TLS wants
+    // a client certificate: the gateway's will do, as an orchestrator's would).
+    let gateway_ready = fed.fetch(&format!("{}/readyz", fed.gateway_url)).await;
+    assert_eq!(
+        gateway_ready.expect(200),
+        serde_json::json!({"status": "ready"})
+    );
+    let node_ready = fed
+        .gateway_identity()
+        .get(format!("{}/readyz", fed.node_url("police")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        node_ready.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "ready"})
+    );
+
+    // Metrics: not on the services' own addresses, to anyone.
+    fed.fetch(&format!("{}/metrics", fed.gateway_url))
+        .await
+        .case("the gateway's address")
+        .expect_problem(404, "not-found");
+    let at_node = fed
+        .gateway_identity()
+        .get(format!("{}/metrics", fed.node_url("police")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(at_node.status(), 404, "a node's address, even to a member");
+    // On the metrics address: /metrics and nothing else.
+    assert!(fed.gateway_metrics().await.contains("http_requests_total"));
+    fed.scrape("police")
+        .await
+        .text
+        .contains("http_requests_total");
+    let url = &fed.metrics_urls["gateway"];
+    let plain = reqwest::Client::builder().no_proxy().build().unwrap();
+    let elsewhere = plain.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(elsewhere.status(), 404);
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "loopback by default: {url}"
+    );
+
+    // The breakers: for practitioners, not for the public.
+    fed.fetch(&format!("{}/v1/status", fed.gateway_url))
+        .await
+        .expect_problem(401, "invalid-token");
+    let status = fed
+        .gateway_get(&fed.dsl_token(), "/v1/status")
+        .await
+        .expect(200);
+    let agencies: Vec<&str> = status["agencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["breaker"].as_str().unwrap())
+        .collect();
+    assert_eq!(agencies, ["closed", "closed"], "{status}");
+
+    // Configured for client certificates instead: a gateway serving /metrics on its own
+    // address to federation members only.
+    let mut settings = fed.files.gateway_settings().unwrap();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.metrics = service::metrics_access::MetricsAccess::ClientCertificate;
+    let app = gateway::Application::build(settings).unwrap();
+    let (port, handle) = (app.port(), app.handle());
+    assert_eq!(app.metrics_port(), None);
+    tokio::spawn(app.run_until_stopped());
+    let metrics = format!("https://127.0.0.1:{port}/metrics");
+    fed.fetch(&metrics)
+        .await
+        .case("no certificate")
+        .expect_problem(403, "not-a-member");
+    let member = fed.gateway_identity().get(&metrics).send().await.unwrap();
+    assert_eq!(member.status(), 200, "a member's certificate");
+    assert!(member.text().await.unwrap().contains("http_requests_total"));
+    handle.stop(false).await;
+    fed.shutdown().await;
+}
+
+/// Finding 7: access logs carried whole request lines, so references and an override's
+/// free-text reason landed in every log, and the reason had no length limit (30,000
+/// characters were stored in every node's audit). Logs name route templates; a reason
+/// is at most 1,000 characters.
+#[tokio::test]
+async fn logs_name_routes_not_references_and_reasons_are_bounded() {
+    let log = capture_logs();
+    let fed = spawn_federation(Options::nodes(&["school-a", "social-care"], 300))
+        .await
+        .unwrap();
+    let child = fed.child_known_to(2, &["school-a", "social-care"]).unwrap();
+    let dsl = fed.dsl_token();
+    let reference = fed.reference_for(&dsl, child, SAFEGUARDING).await;
+    let reason = "Disclosure%20this%20morning%3A%20marker-7c1e";
+    let context = format!("purpose=safeguarding&legal_basis=safeguarding_override&reason={reason}");
+    fed.view(&dsl, &reference, &context).await.expect(200);
+
+    let too_long = "x".repeat(1001);
+    let context =
+        format!("purpose=safeguarding&legal_basis=safeguarding_override&reason={too_long}");
+    let problem = fed
+        .view(&dsl, &reference, &context)
+        .await
+        .expect_problem(400, "invalid-request");
+    assert_eq!(
+        federation_tests::scenario::problem_fields(&problem),
+        ["reason"]
+    );
+    let at_node = fed
+        .node_records(
+            "social-care",
+            &fed.token(PractitionerRole::SocialWorker, "social-care"),
+            "any",
+            &context,
+        )
+        .await;
+    let problem = at_node.expect_problem(400, "invalid-request");
+    assert_eq!(
+        federation_tests::scenario::problem_fields(&problem),
+        ["reason"]
+    );
+
+    let text = log.text();
+    assert!(
+        text.contains("/v1/children/{reference}/view"),
+        "the route template is logged: {text}"
+    );
+    assert!(
+        text.contains("/v1/federation/children/{local_ref}/records")
+            || text.contains("/v1/federation/children/{reference}/records"),
+        "{text}"
+    );
+    assert!(!text.contains(&reference[..20]), "no reference in the logs");
+    assert!(!text.contains("marker-7c1e"), "no reason in the logs");
+    assert!(!text.contains("xxxxxxxxxx"), "no reason in the logs");
+    fed.shutdown().await;
+}
+
+/// Everything this test binary logs from now on, at `info` and above.
+fn capture_logs() -> Captured {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    let buffer = BUFFER
+        .get_or_init(|| {
+            let buffer = Arc::new(Mutex::new(Vec::new()));
+            let writer = buffer.clone();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info")
+                .with_ansi(false)
+                .with_writer(move || Captured(writer.clone()))
+                .try_init();
+            buffer
+        })
+        .clone();
+    Captured(buffer)
+}
+
+#[derive(Clone)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -213,6 +213,17 @@ pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     file.write_all(contents.as_bytes()).with_context(context)
 }
 
+/// Where a service on `port` serves `/metrics`: loopback, 1000 ports up (the gateway's
+/// 8443 → 9443, the first node's 9101 → 10101); any free port when `port` is 0 (tests)
+/// or too high to shift.
+pub fn metrics_address(port: u16) -> String {
+    let metrics_port = match port {
+        0 => 0,
+        p => p.checked_add(1000).unwrap_or(0),
+    };
+    format!("127.0.0.1:{metrics_port}")
+}
+
 /// Creates (or narrows) a directory only its owner may enter (0700).
 fn private_dir(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -363,8 +374,9 @@ impl Federation {
             )?;
             writeln!(
                 text,
-                "[server]\nlisten = {}",
-                q(&format!("{}:{}", plan.node_host(node), node.port))
+                "[server]\nlisten = {}\nmetrics = {{ listen = {} }}",
+                q(&format!("{}:{}", plan.node_host(node), node.port)),
+                q(&metrics_address(node.port))
             )?;
             if let Some(w) = plan.workers {
                 writeln!(text, "workers = {w}")?;
@@ -455,8 +467,9 @@ impl Federation {
         let mut text = String::from("# The dev federation's gateway.\n");
         writeln!(
             text,
-            "[server]\nlisten = {}",
-            q(&format!("{}:{}", plan.host, plan.gateway_port))
+            "[server]\nlisten = {}\nmetrics = {{ listen = {} }}",
+            q(&format!("{}:{}", plan.host, plan.gateway_port)),
+            q(&metrics_address(plan.gateway_port))
         )?;
         if let Some(w) = plan.workers {
             writeln!(text, "workers = {w}")?;
