@@ -463,3 +463,173 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// Held before and kept: bodies nested thousands deep are refused as invalid (the JSON
+/// reader has a depth limit), at the gateway and at a node, and store nothing. Oversized
+/// bodies (413) are `integration::unknown_routes_and_oversized_bodies_are_problems`.
+#[tokio::test]
+async fn deeply_nested_bodies_are_refused_and_store_nothing() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 1))
+        .await
+        .unwrap();
+    let nested = format!(
+        "{{\"identifiers\": {}1{}}}",
+        "[".repeat(5_000),
+        "]".repeat(5_000)
+    );
+    let search = fed
+        .anonymous_client()
+        .post(format!(
+            "{}/v1/children:search?{SAFEGUARDING}",
+            fed.gateway_url
+        ))
+        .bearer_auth(fed.dsl_token())
+        .header("content-type", "application/json")
+        .body(nested.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search.status(), 400);
+    let mis = fed.system("school-a");
+    let write = mis
+        .client
+        .put(mis.url("/v1/children/T-NEST"))
+        .header("content-type", "application/json")
+        .body(nested)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 400);
+    mis.get("/v1/children/T-NEST")
+        .await
+        .expect_problem(404, "child-not-found");
+    fed.shutdown().await;
+}
+
+/// Held before and kept: SQL in every field a caller controls is data, never code
+/// (every query is diesel's, with bound parameters). A search with SQL in its names
+/// finds nobody and changes nothing; a child whose name holds SQL is stored as written
+/// or refused by validation, and the node's tables are all still there.
+#[tokio::test]
+async fn sql_in_names_and_identifiers_is_only_ever_data() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 20))
+        .await
+        .unwrap();
+    let mis = fed.system("school-a");
+    let before = mis.get("/v1/children/NPS-000001").await.expect(200);
+    let injections = [
+        "x' OR '1'='1",
+        "x'; DROP TABLE children; --",
+        "x\" OR \"\"=\"",
+        "x') UNION SELECT * FROM audit_log --",
+    ];
+    for injection in injections {
+        let found = fed
+            .search(
+                &fed.dsl_token(),
+                &serde_json::json!({"demographics": {"given_name": injection,
+                    "family_name": injection, "date_of_birth": "2016-05-14"}}),
+            )
+            .await;
+        assert!(
+            found["agencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["status"] == "not_found"),
+            "{injection}: {found}"
+        );
+        let mut child = federation_tests::scenario::child();
+        child["demographics"]["family_name"] = serde_json::json!(injection);
+        let stored = mis.put_child("T-SQL", &child).await;
+        match stored.status {
+            200 | 201 => {
+                let read = mis.get("/v1/children/T-SQL").await.expect(200);
+                assert_eq!(read["demographics"]["family_name"], injection, "{read}");
+            }
+            400 => {
+                stored.expect_any_problem(400);
+            }
+            other => panic!("{injection}: {other} {}", stored.text),
+        }
+        let injected_id = format!("/v1/children/{}", injection.replace(' ', "%20"));
+        assert!(matches!(mis.get(&injected_id).await.status, 400 | 404));
+    }
+    assert_eq!(mis.get("/v1/children/NPS-000001").await.expect(200), before);
+    assert_eq!(mis.verify_audit().await["intact"], true);
+    fed.shutdown().await;
+}
+
+/// Held before and kept: a node stopped with 200 writes in flight loses none it
+/// acknowledged. Each write either answered 2xx and is there after a restart, or did not
+/// answer 2xx (its system retries it: upserts are idempotent); the audit chain is intact.
+#[tokio::test]
+async fn a_node_stopped_with_writes_in_flight_loses_no_acknowledged_write() {
+    let mut fed = spawn_federation(Options {
+        nodes: vec!["school-a"],
+        children: 1,
+        rate_limit: Some((100_000.0, 100_000)),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let mis = fed.system("school-a");
+    mis.store_child("T-KILL", &federation_tests::scenario::child())
+        .await;
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writes = (0..200).map(|i| {
+        let record = federation_tests::scenario::with(
+            federation_tests::scenario::attendance(&format!("Attendance write {i}")),
+            serde_json::json!({"source_system_id": format!("KILL-{i:03}")}),
+        );
+        let client = mis.client.clone();
+        let url = mis.url("/v1/children/T-KILL/records");
+        let answered = answered.clone();
+        tokio::spawn(async move {
+            let answer = client.post(url).json(&record).send().await;
+            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (i, answer.map(|a| a.status().as_u16()).unwrap_or(0))
+        })
+    });
+    let writes: Vec<_> = writes.collect();
+    // Stop it mid-stream: once a few dozen writes have been answered.
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 30 {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    fed.stop_node("school-a").await;
+    let mut acknowledged = Vec::new();
+    for write in writes {
+        let (i, status) = write.await.unwrap();
+        if matches!(status, 200 | 201) {
+            acknowledged.push(format!("KILL-{i:03}"));
+        }
+    }
+    fed.restart_node("school-a").await.unwrap();
+    let mis = fed.system("school-a");
+    let mut stored = Vec::new();
+    for _ in 0..50 {
+        let answer = mis.get("/v1/children/T-KILL/records").await;
+        if answer.status == 200 {
+            stored = answer
+                .json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["source_system_id"].as_str().unwrap().to_owned())
+                .collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(acknowledged.len() >= 30, "{acknowledged:?}");
+    for id in &acknowledged {
+        assert!(stored.contains(id), "acknowledged {id} was lost");
+    }
+    assert_eq!(mis.verify_audit().await["intact"], true);
+    eprintln!(
+        "{} of 200 writes acknowledged before the stop, {} stored",
+        acknowledged.len(),
+        stored.len()
+    );
+    fed.shutdown().await;
+}
