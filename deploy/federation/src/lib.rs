@@ -3,6 +3,7 @@
 //! the cross-service tests.
 
 pub mod bench;
+pub mod fairness_bench;
 pub mod linkage_bench;
 pub mod load;
 pub mod loadgen;
