@@ -48,7 +48,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
      example = json!("# HELP http_requests_total Requests by route, method and status.
 # TYPE http_requests_total counter
 http_requests_total{route=\"/v1/batch\",method=\"POST\",status=\"200\"} 3
-"))
+")),
+    (status = 403, description = "Configured for client certificates (`metrics = \"client_certificate\"`) and none from a federation member was presented", body = schemas::Problem, content_type = "application/problem+json"),
+    (status = 404, description = "Served on the metrics address instead (the default, `[server] metrics = { listen = … }`)", body = schemas::Problem, content_type = "application/problem+json")
 ))]
 #[get("/metrics")]
 pub async fn metrics(
