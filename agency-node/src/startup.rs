@@ -276,7 +276,7 @@ impl Application {
             listener,
         )?;
         let port = http.port();
-        tracing::info!(agency = %settings.agency.id, port, "agency node listening");
+        tracing::info!(agency = %settings.agency.id, port, metrics_port = ?http.metrics_port(), "agency node listening");
         Ok(Self {
             http,
             worker,
@@ -287,6 +287,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.http.port()
+    }
+
+    /// The port of the plain-HTTP metrics listener (`[server] metrics = { listen = … }`).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.http.metrics_port()
     }
 
     pub fn handle(&self) -> ServerHandle {

@@ -135,7 +135,7 @@ impl Application {
             tls,
             listener,
         )?;
-        tracing::info!(port = http.port(), "gateway listening");
+        tracing::info!(port = http.port(), metrics_port = ?http.metrics_port(), "gateway listening");
         Ok(Self {
             http,
             state: weak_state,
@@ -146,6 +146,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.http.port()
+    }
+
+    /// The port of the plain-HTTP metrics listener (`[server] metrics = { listen = … }`).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.http.metrics_port()
     }
 
     pub fn handle(&self) -> ServerHandle {

@@ -41,10 +41,17 @@ pub struct AccessContext {
     pub purpose: Purpose,
     /// The lawful basis for reading it.
     pub legal_basis: LegalBasis,
-    /// Mandatory with `safeguarding_override`: why consent is being overridden.
+    /// Mandatory with `safeguarding_override`: why consent is being overridden, in at
+    /// most 1,000 characters. Recorded in the audit of every agency that discloses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(max_length = 1000)]
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
+
+/// Most characters of an override's reason: room for the facts that justify it, not
+/// for a document (it is stored in every disclosing agency's audit).
+pub const MAX_OVERRIDE_REASON_CHARS: usize = 1000;
 
 impl AccessContext {
     pub fn validate(&self) -> Vec<FieldError> {
@@ -53,6 +60,15 @@ impl AccessContext {
             vec![FieldError::new(
                 "reason",
                 "a safeguarding override needs a reason",
+            )]
+        } else if self
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.chars().count() > MAX_OVERRIDE_REASON_CHARS)
+        {
+            vec![FieldError::new(
+                "reason",
+                format!("at most {MAX_OVERRIDE_REASON_CHARS} characters"),
             )]
         } else {
             Vec::new()
@@ -537,6 +553,18 @@ mod tests {
             ..ctx
         };
         assert!(ctx.validate().is_empty());
+        let at_most = AccessContext {
+            reason: Some("é".repeat(MAX_OVERRIDE_REASON_CHARS)),
+            ..ctx.clone()
+        };
+        assert!(at_most.validate().is_empty(), "characters, not bytes");
+        let too_long = AccessContext {
+            reason: Some("x".repeat(MAX_OVERRIDE_REASON_CHARS + 1)),
+            ..ctx
+        };
+        let errors = too_long.validate();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "reason");
     }
 
     #[test]

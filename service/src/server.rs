@@ -1,11 +1,14 @@
 //! The HTTP server both services run, built one way: TLS on a listener bound beforehand
-//! (port 0 in tests), the client certificate captured per connection, metrics and trace
-//! context on every request, a panicking handler answered with 500, problem+json for malformed input and for unknown routes, the
-//! service's operations (one list, which also makes its OpenAPI document) and Swagger UI
-//! from local assets.
+//! (port 0 in tests), the client certificate captured per connection, metrics, an access
+//! log line and trace context on every request, a panicking handler answered with 500,
+//! problem+json for malformed input and for unknown routes, the service's operations
+//! (one list, which also makes its OpenAPI document), Swagger UI from local assets, and
+//! `/metrics` only where [`crate::metrics_access`] allows it.
 
+use crate::caller::Gatekeeper;
 use crate::fallback::{RouteTable, not_found};
 use crate::metrics::Metrics;
+use crate::metrics_access::{MetricsAccess, OnMetricsListener};
 use crate::openapi::Spec;
 use crate::problem::{json_config, path_config, query_config};
 use crate::settings::ServerSettings;
@@ -40,12 +43,18 @@ pub struct Service<S> {
 /// A server accepting connections; it serves once awaited.
 pub struct Listening {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
 }
 
 impl Listening {
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the plain-HTTP metrics listener, when `/metrics` has one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -59,7 +68,7 @@ impl Listening {
 }
 
 /// Starts `service` on `listener` with `tls`.
-pub fn start<S: Send + Sync + 'static>(
+pub fn start<S: Gatekeeper>(
     service: Service<S>,
     settings: &ServerSettings,
     tls: rustls::ServerConfig,
@@ -79,12 +88,27 @@ pub fn start<S: Send + Sync + 'static>(
             .map(|doc| schemas::openapi::route_methods(&doc))
             .unwrap_or_default(),
     ));
+    let metrics_access = web::Data::new(settings.metrics.clone());
+    let metrics_listener = match &settings.metrics {
+        MetricsAccess::Listen(address) => Some(
+            TcpListener::bind(address)
+                .with_context(|| format!("binding the metrics address {address}"))?,
+        ),
+        MetricsAccess::ClientCertificate => None,
+    };
+    let metrics_port = match &metrics_listener {
+        Some(l) => Some(l.local_addr()?.port()),
+        None => None,
+    };
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(crate::panics::catch_panic))
+            .wrap(actix_web::middleware::from_fn(
+                crate::metrics_access::gate::<S>,
+            ))
             .wrap(actix_web::middleware::from_fn(crate::metrics::observe))
-            .wrap(actix_web::middleware::Logger::new("%r %s %Dms"))
             .app_data(state.clone())
+            .app_data(metrics_access.clone())
             .app_data(metrics.clone())
             .app_data(json_config(body_limit))
             .app_data(query_config())
@@ -96,11 +120,27 @@ pub fn start<S: Send + Sync + 'static>(
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
             .default_service(web::to(not_found))
     })
-    .on_connect(crate::caller::capture_peer_certificate)
+    .on_connect(on_connect)
     .shutdown_timeout(10);
     if let Some(workers) = settings.workers {
         server = server.workers(workers.max(1));
     }
-    let server = server.listen_rustls_0_23(listener, tls)?.run();
-    Ok(Listening { port, server })
+    server = server.listen_rustls_0_23(listener, tls)?;
+    if let Some(metrics_listener) = metrics_listener {
+        server = server.listen(metrics_listener)?;
+    }
+    Ok(Listening {
+        port,
+        metrics_port,
+        server: server.run(),
+    })
+}
+
+/// Per connection: the client certificate of a TLS connection; a plain one can only
+/// have come in on the metrics listener, and is marked so.
+fn on_connect(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
+    crate::caller::capture_peer_certificate(conn, ext);
+    if conn.is::<actix_web::rt::net::TcpStream>() {
+        ext.insert(OnMetricsListener);
+    }
 }

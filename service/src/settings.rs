@@ -15,6 +15,12 @@ pub struct ServerSettings {
     /// Worker threads; defaults to the number of cores.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// Who may read `GET /metrics`: `{ listen = "127.0.0.1:9464" }` (the default) serves
+    /// it in plain HTTP on that address only, for a scraper on the same host or pod
+    /// network; `"client_certificate"` serves it on the service's own TLS address to
+    /// directory members' certificates only. See [`crate::metrics_access`].
+    #[serde(default)]
+    pub metrics: crate::metrics_access::MetricsAccess,
 }
 
 #[derive(Debug, Clone, Deserialize)]

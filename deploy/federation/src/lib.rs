@@ -3,6 +3,7 @@
 //! the cross-service tests.
 
 pub mod bench;
+pub mod fairness_bench;
 pub mod import;
 pub mod linkage_bench;
 pub mod load;

@@ -219,6 +219,34 @@ enum BenchCmd {
         #[arg(long)]
         estimate_u: bool,
     },
+    /// Fairness under a flood: police and social care each read views at many times
+    /// their quota while school A's DSL reads a few views a second, in a federation
+    /// started in this process (four nodes, SQLite, the gateway). Prints how many of the
+    /// DSL's views every agency answered, what the flooders got, the worst state each
+    /// node's circuit breaker reached, and the calls held back by nodes' 429s; then the
+    /// same as one JSON object. Figures: docs/benchmarks.md.
+    Fairness {
+        /// Each agency's quota, requests per second (bursts of twice as many), at the
+        /// gateway (per agency and per practitioner) and at each node (per gateway and
+        /// agency).
+        #[arg(long, default_value_t = 20.0)]
+        quota: f64,
+        /// The flooders send this many times their quota.
+        #[arg(long, default_value_t = 10.0)]
+        flood_factor: f64,
+        /// How long the flood lasts, in seconds.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// The DSL's views per second.
+        #[arg(long, default_value_t = 5.0)]
+        dsl_per_second: f64,
+        /// Synthetic children seeded across the nodes.
+        #[arg(long, default_value_t = 300)]
+        children: usize,
+        /// Where the federation is laid out (emptied first).
+        #[arg(long, default_value = "target/bench-fairness")]
+        dir: PathBuf,
+    },
     /// A closed-loop HTTPS load generator that can present a client certificate (which
     /// wrk cannot): `concurrency` connections, each sending the next request as soon as
     /// the last answer is read, for a warm-up and then a measured window. Prints one JSON
@@ -632,6 +660,33 @@ fn main() -> anyhow::Result<()> {
                 federation::plan::Database::Sqlite => None,
             },
         }),
+        Cmd::Bench {
+            what:
+                BenchCmd::Fairness {
+                    quota,
+                    flood_factor,
+                    seconds,
+                    dsl_per_second,
+                    children,
+                    dir,
+                },
+        } => {
+            let options = federation::fairness_bench::Options {
+                quota,
+                flood_factor,
+                seconds,
+                dsl_per_second,
+                children,
+                dir,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(federation::fairness_bench::run(&options))?;
+            print!("{}", federation::fairness_bench::render(&report));
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
         Cmd::Bench {
             what:
                 BenchCmd::Load {

@@ -49,6 +49,10 @@ pub struct Plan {
     /// The gateway asks only nodes whose record-locator filter may hold the child,
     /// fetching the filters every this many seconds; `None`: it asks every node.
     pub locator_refresh_seconds: Option<u64>,
+    /// Each service serves `/metrics` on loopback this many ports above its own
+    /// (`federation up`: 1000, so the gateway's 8443 has 9443); `None`: on any free port
+    /// (tests and benches, which run several federations and replicas at once).
+    pub metrics_port_offset: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -147,6 +151,7 @@ impl Plan {
             matching_mode: matching::MatchingMode::Plain,
             database: Database::Sqlite,
             locator_refresh_seconds: None,
+            metrics_port_offset: None,
         }
     }
 
@@ -211,6 +216,16 @@ pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .with_context(context)?;
     file.write_all(contents.as_bytes()).with_context(context)
+}
+
+/// Where a service on `port` serves `/metrics`: loopback, `offset` ports up; any free
+/// port without an offset, or when `port` is 0 or too high to shift.
+pub fn metrics_address(port: u16, offset: Option<u16>) -> String {
+    let metrics_port = match (port, offset) {
+        (0, _) | (_, None) => 0,
+        (p, Some(offset)) => p.checked_add(offset).unwrap_or(0),
+    };
+    format!("127.0.0.1:{metrics_port}")
 }
 
 /// Creates (or narrows) a directory only its owner may enter (0700).
@@ -375,8 +390,9 @@ impl Federation {
             )?;
             writeln!(
                 text,
-                "[server]\nlisten = {}",
-                q(&format!("{}:{}", plan.node_host(node), node.port))
+                "[server]\nlisten = {}\nmetrics = {{ listen = {} }}",
+                q(&format!("{}:{}", plan.node_host(node), node.port)),
+                q(&metrics_address(node.port, plan.metrics_port_offset))
             )?;
             if let Some(w) = plan.workers {
                 writeln!(text, "workers = {w}")?;
@@ -473,8 +489,12 @@ impl Federation {
         let mut text = String::from("# The dev federation's gateway.\n");
         writeln!(
             text,
-            "[server]\nlisten = {}",
-            q(&format!("{}:{}", plan.host, plan.gateway_port))
+            "[server]\nlisten = {}\nmetrics = {{ listen = {} }}",
+            q(&format!("{}:{}", plan.host, plan.gateway_port)),
+            q(&metrics_address(
+                plan.gateway_port,
+                plan.metrics_port_offset
+            ))
         )?;
         if let Some(w) = plan.workers {
             writeln!(text, "workers = {w}")?;

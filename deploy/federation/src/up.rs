@@ -82,6 +82,7 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
         matching_mode: opts.matching,
         database: opts.database.clone(),
         locator_refresh_seconds: opts.locator.then_some(60),
+        metrics_port_offset: Some(1000),
         ..Plan::dev(opts.gateway_port, opts.first_node_port)
     };
     let federation = Federation::generate(&opts.dir, plan)?;
@@ -486,6 +487,7 @@ pub struct LayoutOptions {
 pub fn layout(opts: LayoutOptions) -> anyhow::Result<()> {
     clear_previous(&opts.dir)?;
     let mut plan = Plan::dev(opts.gateway_port, opts.first_node_port);
+    plan.metrics_port_offset = Some(1000);
     plan.host = opts.gateway_host.clone();
     plan.node_timeout_ms = opts.node_timeout_ms;
     for node in &mut plan.nodes {

@@ -12,6 +12,7 @@ pub fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(health::metrics)
+        .service(health::status)
         .service(children::search)
         .service(children::view)
         .service(children::confirm)
