@@ -379,3 +379,78 @@ async fn an_identifier_already_held_by_another_local_id_is_409() {
     mis.get("/v1/children/IF-U3").await.expect(404);
     fed.shutdown().await;
 }
+
+/// `GET /v1/children/{id}/records` narrows by category and period; a bad value or an
+/// unknown parameter is named.
+#[tokio::test]
+async fn a_childs_records_are_filtered_by_category_and_period() {
+    use schemas::{RecordCategory, RecordDetails};
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    mis.store_child("IF-F", &child()).await;
+    // Attendance for the autumn half-term (2026-09-03 to 2026-10-23).
+    mis.store_record("IF-F", &attendance("Attendance 84%"))
+        .await;
+    let record = |id: &str, category: RecordCategory, from: &str| {
+        json!({"source_system_id": id, "category": category.as_str(), "effective_from": from,
+               "impact": "An impact", "details": RecordDetails::example(category)})
+    };
+    // A behaviour incident on its day; an enrolment still open.
+    mis.store_record(
+        "IF-F",
+        &record("BEH-1", RecordCategory::Behaviour, "2026-11-10"),
+    )
+    .await;
+    mis.store_record(
+        "IF-F",
+        &record("ENR-1", RecordCategory::Enrolment, "2025-09-01"),
+    )
+    .await;
+    let ids = |query: &'static str| {
+        let mis = &mis;
+        async move {
+            let mut ids: Vec<String> = mis
+                .get(&format!("/v1/children/IF-F/records{query}"))
+                .await
+                .case(query)
+                .expect(200)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["source_system_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(ids("").await, ["BEH-1", "ENR-1", "MIS-ATT-2026-AUT-T1"]);
+    assert_eq!(ids("?category=attendance").await, ["MIS-ATT-2026-AUT-T1"]);
+    assert_eq!(
+        ids("?category=behaviour&category=attendance").await,
+        ["BEH-1", "MIS-ATT-2026-AUT-T1"]
+    );
+    assert_eq!(
+        ids("?category=behaviour,enrolment").await,
+        ["BEH-1", "ENR-1"]
+    );
+    assert_eq!(ids("?from=2026-11-01").await, ["BEH-1", "ENR-1"]);
+    assert_eq!(ids("?to=2026-08-31").await, ["ENR-1"]);
+    assert_eq!(
+        ids("?from=2026-10-01&to=2026-10-31&category=attendance,behaviour").await,
+        ["MIS-ATT-2026-AUT-T1"]
+    );
+    for (query, fields) in [
+        ("?category=levitation", vec!["category"]),
+        ("?from=2026-13-01", vec!["from"]),
+        ("?from=2026-11-01&to=2026-10-01", vec!["to"]),
+        ("?limit=5&category=x", vec!["limit", "category"]),
+    ] {
+        let problem = mis
+            .get(&format!("/v1/children/IF-F/records{query}"))
+            .await
+            .case(query)
+            .expect_problem(400, "invalid-request");
+        assert_eq!(problem_fields(&problem), fields, "{query}: {problem}");
+    }
+    fed.shutdown().await;
+}
