@@ -42,6 +42,10 @@ pub struct Writer<'a> {
     pub correlation_id: &'a str,
     /// Writes about things older than this many days raise no notification.
     pub raise_within_days: i64,
+    /// Whether record writes raise notification events at all: a single write does; a
+    /// load (a batch, an import) does only when asked, so that joining the federation
+    /// with years of history is not a storm of "new" events.
+    pub raise_events: bool,
     /// For an Operation Encompass event: the earliest any school day can start.
     pub earliest_school_day: Option<&'a crate::notifications::calendar::SchoolCalendar>,
     /// The federation's matching key, when the node keeps keyed encodings.
@@ -194,6 +198,9 @@ fn raise(
     previous: Option<&RecordRow>,
     record: &CheckedRecord,
 ) -> Result<Option<serde_json::Value>, ApiError> {
+    if !writer.raise_events {
+        return Ok(None);
+    }
     let Some(event_type) = notifications::event_for(previous, record) else {
         return Ok(None);
     };

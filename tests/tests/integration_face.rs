@@ -454,3 +454,64 @@ async fn a_childs_records_are_filtered_by_category_and_period() {
     }
     fed.shutdown().await;
 }
+
+/// A load raises no notification events unless asked; each item is audited either way.
+#[tokio::test]
+async fn a_batch_raises_events_only_with_notify() {
+    let fed = spawn_federation(Options::nodes(&["police"], 0))
+        .await
+        .unwrap();
+    let police = fed.system("police");
+    let today = chrono::Utc::now();
+    let incident = |id: &str| {
+        json!({
+            "source_system_id": id,
+            "category": "encompass_notification",
+            "effective_from": today.date_naive(),
+            "impact": "Police attended an incident at home last night; the child was present.",
+            "details": {
+                "police_reference": "ZZ/00042/26",
+                "incident_at": (today - chrono::Duration::hours(2)).to_rfc3339(),
+                "location": "the family home",
+                "child_present": true,
+                "circumstances": "Officers attended",
+            }
+        })
+    };
+    let batch = |local_id: &str, source_id: &str| {
+        json!({"items": [
+            {"op": "upsert_child", "local_id": local_id,
+             "child": with(child(), json!({"identifiers": {}}))},
+            {"op": "upsert_record", "local_id": local_id, "record": incident(source_id)},
+        ]})
+    };
+    let raised = |answer: &Value| -> Vec<String> {
+        answer["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["local_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let loaded = police
+        .post("/v1/batch", &batch("IF-N1", "INC-1"))
+        .await
+        .expect(200);
+    assert_eq!(loaded["succeeded"], 2, "{loaded}");
+    let outbox = police.get("/v1/notifications/outbox").await.expect(200);
+    assert!(raised(&outbox).is_empty(), "{outbox}");
+
+    let asked = police
+        .post("/v1/batch?notify=true", &batch("IF-N2", "INC-2"))
+        .await
+        .expect(200);
+    assert_eq!(asked["succeeded"], 2, "{asked}");
+    let outbox = police.get("/v1/notifications/outbox").await.expect(200);
+    assert_eq!(raised(&outbox), ["IF-N2"], "{outbox}");
+    police
+        .post("/v1/batch?notify=maybe", &batch("IF-N3", "INC-3"))
+        .await
+        .expect_any_problem(400);
+    assert_eq!(police.verify_audit().await["intact"], true);
+    fed.shutdown().await;
+}

@@ -82,6 +82,24 @@ where
         + Send
         + 'static,
 {
+    write_as(state, caller, req, true, f).await
+}
+
+/// [`write_one`], raising the notification events the writes call for only when
+/// `raise_events` (a load raises none unless asked: `/v1/batch?notify=true`).
+pub(crate) async fn write_as<T, F>(
+    state: &web::Data<AppState>,
+    caller: &IntegrationClient,
+    req: &HttpRequest,
+    raise_events: bool,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConnection, &writes::Writer<'_>) -> Result<T, ApiError>
+        + Send
+        + 'static,
+{
     let pool = state.pool.clone();
     let system = caller.member_id.clone();
     let matching_key = state.matching_key.clone();
@@ -93,6 +111,7 @@ where
             system: &system,
             correlation_id: &correlation_id,
             raise_within_days: state.notifications.raise_within_days,
+            raise_events,
             earliest_school_day: Some(&state.earliest_school_day),
             matching_key: matching_key.as_deref(),
         };
