@@ -515,3 +515,130 @@ async fn a_batch_raises_events_only_with_notify() {
     assert_eq!(police.verify_audit().await["intact"], true);
     fed.shutdown().await;
 }
+
+/// Partial records are children: stored with an identifier alone, a family name with
+/// one more fact, or a given name with a date of birth; refused when nothing could find
+/// them again. A child held with identifiers only is found by identifier; one held
+/// without a date of birth is found by demographics, the missing date no evidence
+/// against it.
+#[tokio::test]
+async fn partial_children_are_stored_and_found() {
+    use schemas::PractitionerRole;
+    let fed = spawn_federation(Options::nodes(&["school-a"], 0))
+        .await
+        .unwrap();
+    let mis = fed.system("school-a");
+    // A census child: no names, no date of birth, an NHS number.
+    let stored = mis
+        .put_child(
+            "IF-P1",
+            &json!({"identifiers": {"nhs_number": "9434765919"}}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(stored["demographics"], json!({}), "{stored}");
+    for (id, demographics) in [
+        // A police record: names and a postcode, no date of birth.
+        (
+            "IF-P2",
+            json!({"given_name": "Rowan", "family_name": "Quenby-Astley",
+                         "postcode": "ZZ9 4QT", "sex": "male"}),
+        ),
+        (
+            "IF-P3",
+            json!({"family_name": "Okonjo", "date_of_birth": "2015-06-21"}),
+        ),
+        (
+            "IF-P4",
+            json!({"given_name": "Ines", "date_of_birth": "2013-01-30"}),
+        ),
+    ] {
+        let answer = mis
+            .put_child(id, &json!({"demographics": demographics}))
+            .await
+            .case(id)
+            .expect(201);
+        assert_eq!(answer["demographics"], demographics, "{answer}");
+    }
+    for demographics in [
+        json!({}),
+        json!({"family_name": "Okonjo"}),
+        json!({"given_name": "Ines", "postcode": "ZZ9 4QT", "sex": "female"}),
+    ] {
+        let problem = mis
+            .put_child("IF-P5", &json!({"demographics": demographics}))
+            .await
+            .case(&demographics)
+            .expect_problem(400, "invalid-request");
+        assert_eq!(problem_fields(&problem), ["demographics"], "{problem}");
+    }
+    // Invalid is refused, absent is not: a bad date is still named.
+    let problem = mis
+        .put_child(
+            "IF-P5",
+            &json!({"demographics": {"family_name": "Okonjo", "date_of_birth": "2015-02-30"}}),
+        )
+        .await
+        .expect_any_problem(400);
+    assert_eq!(problem_fields(&problem), ["demographics.date_of_birth"]);
+    mis.get("/v1/children/IF-P5").await.expect(404);
+
+    let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let ctx = federation_tests::scenario::SAFEGUARDING;
+    let by_nhs = fed
+        .node_match(
+            "school-a",
+            &token,
+            ctx,
+            &json!({"identifiers": {"nhs_number": "943 476 5919"}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(by_nhs["outcome"], "held", "{by_nhs}");
+    assert_eq!(by_nhs["grade"], "certain", "{by_nhs}");
+    // The same NHS number with demographics: nothing held contradicts them.
+    let with_demographics = fed
+        .node_match(
+            "school-a",
+            &token,
+            ctx,
+            &json!({"identifiers": {"nhs_number": "9434765919"},
+                    "demographics": {"given_name": "Mia", "family_name": "Bright",
+                                     "date_of_birth": "2016-04-02"}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(with_demographics["outcome"], "held", "{with_demographics}");
+
+    // The child held without a date of birth, found by who they are.
+    let asked = json!({"identifiers": {}, "demographics": {
+        "given_name": "Rowan", "family_name": "Quenby-Astley", "date_of_birth": "2014-11-05",
+        "postcode": "ZZ9 4QT", "sex": "male"}});
+    let found = fed
+        .node_match("school-a", &token, ctx, &asked)
+        .await
+        .expect(200);
+    assert_eq!(
+        (found["outcome"].clone(), found["grade"].clone()),
+        (json!("held"), json!("probable")),
+        "{found}"
+    );
+    assert_eq!(
+        found["matched_on"],
+        json!(["given_name", "family_name", "postcode", "sex"]),
+        "{found}"
+    );
+    // Demographics that only the identifiers-only child could be: nothing to find.
+    let nobody = fed
+        .node_match(
+            "school-a",
+            &token,
+            ctx,
+            &json!({"identifiers": {}, "demographics": {"given_name": "Mia",
+                    "family_name": "Bright", "date_of_birth": "2016-04-02"}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(nobody["outcome"], "not_held", "{nobody}");
+    fed.shutdown().await;
+}

@@ -284,6 +284,14 @@ macro_rules! blocks_for {
                 .filter(c::birth_year.eq(keys.birth_year))
                 .into_boxed(),
         ];
+        // Children held without a date of birth (a partial child), by family name: no
+        // date block reads them, and a missing date is no evidence against them.
+        blocks.push(
+            c::children
+                .filter(c::family_name_key.eq_any(&keys.family))
+                .filter(c::date_of_birth.eq(crate::db::models::UNKNOWN_DATE_OF_BIRTH))
+                .into_boxed(),
+        );
         if let Some(sector) = &keys.postcode_sector {
             blocks.push(
                 c::children
@@ -399,7 +407,12 @@ pub fn sample(
     conn: &mut DbConnection,
     limit: i64,
 ) -> Result<Vec<matching::estimate::Sampled>, DbError> {
+    // Complete children only: the estimate compares pairs field by field, and a
+    // partial child's missing fields are no evidence either way.
     let rows: Vec<SampleRow> = c::children
+        .filter(c::date_of_birth.ne(crate::db::models::UNKNOWN_DATE_OF_BIRTH))
+        .filter(c::given_name.ne(""))
+        .filter(c::family_name.ne(""))
         .select((
             c::given_name,
             c::family_name,
@@ -506,7 +519,8 @@ mod tests {
                     date_of_birth: "2014-03-09".parse().unwrap(),
                     sex: None,
                     postcode: None,
-                },
+                }
+                .into(),
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: (n < 2).then(|| nhs.clone()),
@@ -555,7 +569,8 @@ mod tests {
                 date_of_birth: "2014-03-09".parse().unwrap(),
                 sex: None,
                 postcode: None,
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers {
                 upn: Some(upn),
                 nhs_number: None,
@@ -582,7 +597,8 @@ mod tests {
                 date_of_birth: dob.parse().unwrap(),
                 sex: None,
                 postcode: Some(postcode.into()),
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers::default(),
         };
         super::super::write(conn, |conn| upsert(conn, local_id, &child)).unwrap();
@@ -636,7 +652,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
         let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
-        assert_eq!(blocks.len(), 6);
+        assert_eq!(blocks.len(), 7);
         for block in blocks {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
@@ -790,7 +806,8 @@ mod tests {
                     date_of_birth: "2015-04-01".parse().unwrap(),
                     sex: None,
                     postcode: None,
-                },
+                }
+                .into(),
                 identifiers: schemas::ChildIdentifiers::default(),
             };
             crate::db::write(conn, |c| upsert(c, &format!("s{i}"), &child)).unwrap();

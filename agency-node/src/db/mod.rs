@@ -581,7 +581,8 @@ mod concurrency_tests {
                 date_of_birth: "2015-04-01".parse().unwrap_or_default(),
                 sex: None,
                 postcode: Some("ZZ1 1AA".into()),
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers::default(),
         }
     }

@@ -188,7 +188,8 @@ mod tests {
                 date_of_birth: "2014-03-09".parse().unwrap(),
                 sex: None,
                 postcode: None,
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers::default(),
         }
     }
