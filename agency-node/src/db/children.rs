@@ -88,6 +88,70 @@ pub fn identifiers_held_elsewhere(
     Ok(held)
 }
 
+/// The children with these local ids, by local id (the bulk path reads a chunk's at
+/// once).
+pub fn by_local_ids(
+    conn: &mut DbConnection,
+    local_ids: &[&str],
+) -> Result<std::collections::HashMap<String, ChildRow>, DbError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in local_ids.chunks(super::ROWS_PER_INSERT) {
+        for row in c::children
+            .filter(c::local_id.eq_any(chunk))
+            .select(ChildRow::as_select())
+            .load::<ChildRow>(conn)?
+        {
+            found.insert(row.local_id.clone(), row);
+        }
+    }
+    Ok(found)
+}
+
+/// (identifier, local id of the child holding it) pairs.
+pub type Holders = Vec<(String, String)>;
+
+/// Who holds each of these UPNs and NHS numbers.
+pub fn identifier_holders(
+    conn: &mut DbConnection,
+    upns: &[&str],
+    nhs_numbers: &[&str],
+) -> Result<(Holders, Holders), DbError> {
+    let mut by_upn = Vec::new();
+    for chunk in upns.chunks(super::ROWS_PER_INSERT) {
+        by_upn.extend(
+            c::children
+                .filter(c::upn.eq_any(chunk))
+                .select((c::upn.assume_not_null(), c::local_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    let mut by_nhs = Vec::new();
+    for chunk in nhs_numbers.chunks(super::ROWS_PER_INSERT) {
+        by_nhs.extend(
+            c::children
+                .filter(c::nhs_number.eq_any(chunk))
+                .select((c::nhs_number.assume_not_null(), c::local_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok((by_upn, by_nhs))
+}
+
+/// Inserts new children in multi-row statements, with their names counted (the bulk
+/// path; each row built by [`ChildRow::new`]). Call it inside [`super::write`].
+pub fn insert_new(conn: &mut DbConnection, rows: &[ChildRow]) -> Result<(), DbError> {
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |db| diesel::insert_into(c::children)
+            .values(chunk)
+            .execute(db))?;
+    }
+    let names: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.given_name.as_str(), r.family_name.as_str()))
+        .collect();
+    super::name_counts::record_new(conn, &names)
+}
+
 pub fn find_by_local_id(
     conn: &mut DbConnection,
     local_id: &str,

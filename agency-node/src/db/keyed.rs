@@ -83,6 +83,29 @@ pub fn store(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) -> Re
     Ok(())
 }
 
+/// Writes the encodings of new children in multi-row statements (the bulk path). Call
+/// it in the transaction that wrote them.
+pub fn store_new(
+    conn: &mut DbConnection,
+    children: &[ChildRow],
+    key: &MatchingKey,
+) -> Result<(), DbError> {
+    let mut rows = Vec::with_capacity(children.len());
+    for child in children {
+        let wire = child.clone().into_wire()?;
+        rows.push(KeyedRow::new(
+            &child.id,
+            key.encode_stored_known(&wire.demographics, &wire.identifiers),
+        )?);
+    }
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |c| diesel::insert_into(k::child_keyed)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// Encodes every child without encodings under the current key (new rows loaded
 /// straight into the database, or all of them after a key rotation), in batches. Runs at
 /// start; a no-op once every row is current.

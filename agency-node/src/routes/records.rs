@@ -9,7 +9,6 @@ use crate::startup::AppState;
 use crate::writes::{self, Write, Written};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use diesel::Connection;
 use schemas::{
     BatchItemResult, BatchOutcome, BatchRequest, BatchResponse, ChangeFeed, CheckedRecord,
     ChildUpsert, Problem, Record, RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
@@ -497,15 +496,31 @@ pub async fn batch(
         let chunk: Vec<_> = items.by_ref().take(BATCH_CHUNK).collect();
         results.extend(
             write_as(&state, &caller, &req, notify, move |c, writer| {
-                Ok(chunk
+                let parsed: Vec<(usize, Result<Item, ApiError>)> = chunk
                     .into_iter()
                     .map(|(index, (value, duplicates))| {
-                        let result = parse_item(value, duplicates, holder).and_then(|item| {
-                            let write = item.write();
-                            writes::validate(&write)?;
-                            // A savepoint per item: a failure undoes that item only.
-                            c.transaction(|c| writes::apply(c, writer, &write))
+                        let item = parse_item(value, duplicates, holder).and_then(|item| {
+                            writes::validate(&item.write())?;
+                            Ok(item)
                         });
+                        (index, item)
+                    })
+                    .collect();
+                let applied = {
+                    let valid: Vec<Write<'_>> = parsed
+                        .iter()
+                        .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
+                        .collect();
+                    writes::apply_many(c, writer, &valid)?
+                };
+                let mut applied = applied.into_iter();
+                Ok(parsed
+                    .into_iter()
+                    .map(|(index, item)| {
+                        let result = match item {
+                            Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
+                            Err(e) => Err(e),
+                        };
                         item_result(index, result)
                     })
                     .collect::<Vec<_>>())
