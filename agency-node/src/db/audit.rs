@@ -110,6 +110,45 @@ pub fn append(conn: &mut DbConnection, entry: &NewEntry) -> Result<i64, DbError>
     Ok(seq)
 }
 
+/// Appends entries in order, chained exactly as [`append`] one by one would chain them,
+/// in multi-row inserts (the bulk path of a batch).
+pub fn append_many(conn: &mut DbConnection, entries: &[NewEntry]) -> Result<(), DbError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let head = stored_head(conn)?.unwrap_or((0, audit::GENESIS.to_owned()));
+    let (mut seq, mut prev_hash) = newest_after(conn, head.0)?.unwrap_or(head);
+    let mut rows = Vec::with_capacity(entries.len());
+    for entry in entries {
+        seq += 1;
+        let at = audit::now();
+        let hash = audit::chain_hash(&prev_hash, seq, at, entry);
+        rows.push(AuditRow {
+            seq,
+            at,
+            action: entry.action.to_owned(),
+            actor_user: entry.actor_user.clone(),
+            actor_role: entry.actor_role.clone(),
+            actor_agency: entry.actor_agency.clone(),
+            via_member: entry.via_member.clone(),
+            purpose: entry.purpose.clone(),
+            legal_basis: entry.legal_basis.clone(),
+            override_reason: entry.override_reason.clone(),
+            child_id: entry.child_id.clone(),
+            detail: entry.detail.to_string(),
+            correlation_id: entry.correlation_id.clone(),
+            prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+            hash,
+        });
+    }
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |c| diesel::insert_into(audit_log::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// Moves the stored head to the last entry the current transaction appended, if any.
 /// [`super::write`] calls it just before it commits.
 pub(crate) fn move_head(conn: &mut DbConnection) -> QueryResult<()> {

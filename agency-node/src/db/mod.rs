@@ -19,6 +19,22 @@ use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+/// Most rows one multi-row `INSERT` carries: under SQLite's 32,766 bound parameters
+/// and PostgreSQL's 65,535 for the widest row written in bulk (a child, 19 columns).
+pub const ROWS_PER_INSERT: usize = 1_000;
+
+/// Runs `$body` with `$c` the concrete connection of either backend: multi-row inserts
+/// are written per backend, which diesel's `MultiBackend` does not offer.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 /// SQLite's migrations (the embedded default).
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// PostgreSQL's migrations: the same versions as [`MIGRATIONS`], in PostgreSQL's SQL.
@@ -655,7 +671,8 @@ mod concurrency_tests {
                 date_of_birth: "2015-04-01".parse().unwrap_or_default(),
                 sex: None,
                 postcode: Some("ZZ1 1AA".into()),
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers::default(),
         }
     }

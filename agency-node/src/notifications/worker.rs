@@ -149,7 +149,9 @@ impl Worker {
             category,
             child: ChildQuery {
                 identifiers: child.identifiers,
-                demographics: Some(child.demographics),
+                // A partial child is offered by what a search can state: its
+                // identifiers, with its demographics only when complete.
+                demographics: child.demographics.complete(),
             },
             payloads: super::payloads(&self.policy, category, &event.impact, &details),
         };

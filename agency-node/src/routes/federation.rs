@@ -760,10 +760,16 @@ pub async fn locator_filter(
         let children = db::children::locator_rows(
             &mut conn,
             |(upn, nhs, given, family, dob, postcode, sex)| {
+                // A child held without a date of birth has no demographic blocking key
+                // (a name without it gives none either): it is found by identifier.
+                let Some(date_of_birth) = db::models::known_date_of_birth(dob) else {
+                    tokens.extend(key.query_tokens(upn.as_deref(), nhs.as_deref(), None, None));
+                    return;
+                };
                 let input = locator::BlockingInput {
                     given_name: &given,
                     family_name: &family,
-                    date_of_birth: dob,
+                    date_of_birth,
                     postcode: postcode.as_deref(),
                     sex: sex.as_deref().and_then(db::models::sex_from_str),
                 };

@@ -351,7 +351,7 @@ fn seed(
             upserts.push((
                 format!("H{index:08}"),
                 ChildUpsert {
-                    demographics: child.demographics,
+                    demographics: child.demographics.into(),
                     identifiers: ChildIdentifiers {
                         upn: Some(upn),
                         nhs_number,

@@ -402,7 +402,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
         node: school,
         local_id: format!("{prefix}-{:06}", index + 1),
         child: ChildUpsert {
-            demographics: demographics.clone(),
+            demographics: demographics.clone().into(),
             identifiers: ChildIdentifiers {
                 upn: Some(upn.clone()),
                 nhs_number: None,
@@ -570,7 +570,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             node: "social-care",
             local_id: format!("LCS-{:06}", index + 1),
             child: ChildUpsert {
-                demographics: demographics.clone(),
+                demographics: demographics.clone().into(),
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: nhs_number.clone(),
@@ -622,7 +622,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             node: "health",
             local_id: format!("HLT-{:06}", index + 1),
             child: ChildUpsert {
-                demographics: demographics.clone(),
+                demographics: demographics.clone().into(),
                 identifiers: ChildIdentifiers {
                     upn: None,
                     nhs_number: nhs_number.clone(),
@@ -650,7 +650,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             node: "police",
             local_id: format!("CC-P-{:06}", index + 1),
             child: ChildUpsert {
-                demographics: demographics.clone(),
+                demographics: demographics.clone().into(),
                 identifiers: ChildIdentifiers::default(),
             },
             records,
@@ -691,7 +691,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             node: "early-help",
             local_id: format!("EH-{:06}", index + 1),
             child: ChildUpsert {
-                demographics: demographics.clone(),
+                demographics: demographics.clone().into(),
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: None,
