@@ -101,5 +101,9 @@ fn main() -> anyhow::Result<()> {
         print!("{}", matching::estimate::weights_toml(&estimate)?);
         return Ok(());
     }
-    service::cli::serve(|| Ok(agency_node::Application::build(settings)?.run_until_stopped()))
+    service::cli::serve(|| {
+        let app = agency_node::Application::build(settings)?;
+        actix_web::rt::spawn(app.drain().on_signals());
+        Ok(app.run_until_stopped())
+    })
 }

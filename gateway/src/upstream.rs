@@ -15,6 +15,7 @@ use schemas::{
 };
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -208,6 +209,8 @@ pub struct Upstream {
     breaker: BreakerSettings,
     clients: Mutex<HashMap<AgencyId, Client>>,
     breakers: Mutex<HashMap<AgencyId, Arc<Breaker>>>,
+    /// Turns in the rotation over a node's addresses, one per call.
+    rotation: AtomicUsize,
 }
 
 impl Upstream {
@@ -228,6 +231,7 @@ impl Upstream {
             breaker,
             clients: Mutex::new(HashMap::new()),
             breakers: Mutex::new(HashMap::new()),
+            rotation: AtomicUsize::new(0),
         })
     }
 
@@ -296,7 +300,9 @@ impl Upstream {
         states
     }
 
-    /// A client for one call, or several, to `member`.
+    /// A client for one call, or several, to `member`. A node listed with several
+    /// addresses (replicas) is asked at each in turn: each client starts at the next
+    /// address in a rotation, so calls spread over the replicas.
     pub fn node<'a>(
         &self,
         member: trust::Node<'a>,
@@ -304,12 +310,16 @@ impl Upstream {
         deadline: Duration,
         traceparent: Option<&'a str>,
     ) -> NodeClient<'a> {
+        let mut addresses: Vec<&'a str> = member.addresses().collect();
+        let turn = self.rotation.fetch_add(1, Ordering::Relaxed);
+        let len = addresses.len().max(1);
+        addresses.rotate_left(turn % len);
         NodeClient {
             http: self.client(&member.id),
             breaker: self.breaker(&member.id),
             node: member.id.clone(),
             metrics: self.metrics.clone(),
-            base_url: member.base_url,
+            addresses,
             token,
             deadline,
             traceparent,
@@ -322,7 +332,8 @@ pub struct NodeClient<'a> {
     breaker: Arc<Breaker>,
     node: AgencyId,
     metrics: UpstreamMetrics,
-    pub base_url: &'a str,
+    /// The node's addresses, this client's first choice first.
+    addresses: Vec<&'a str>,
     pub token: &'a str,
     pub deadline: Duration,
     pub traceparent: Option<&'a str>,
@@ -334,14 +345,12 @@ impl NodeClient<'_> {
         query: &ChildQuery,
         ctx: &AccessContext,
     ) -> Outcome<NodeMatchAnswer> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http
-            .post(format!("{}/v1/federation/match", self.base_url))
-            .query(ctx)
-            .json(query);
-        self.send(request).await
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/match"))
+                .query(ctx)
+                .json(query)
+        })
+        .await
     }
 
     /// The keyed twin of [`Self::match_child`]: only encodings leave the gateway.
@@ -350,14 +359,12 @@ impl NodeClient<'_> {
         query: &schemas::KeyedChildQuery,
         ctx: &AccessContext,
     ) -> Outcome<NodeMatchAnswer> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http
-            .post(format!("{}/v1/federation/match/keyed", self.base_url))
-            .query(ctx)
-            .json(query);
-        self.send(request).await
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/match/keyed"))
+                .query(ctx)
+                .json(query)
+        })
+        .await
     }
 
     /// Confirms a candidate at the node that issued its token. A refusal (4xx with a
@@ -367,13 +374,11 @@ impl NodeClient<'_> {
         confirmation: &CandidateConfirmation,
         ctx: &AccessContext,
     ) -> Outcome<Result<NodeMatchAnswer, Refusal>> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
+        let request = |http: &Client, base: &str| {
+            http.post(format!("{base}/v1/federation/match/confirm"))
+                .query(ctx)
+                .json(confirmation)
         };
-        let request = http
-            .post(format!("{}/v1/federation/match/confirm", self.base_url))
-            .query(ctx)
-            .json(confirmation);
         self.send_with(request, |status, bytes| {
             if status.is_client_error()
                 && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
@@ -389,50 +394,35 @@ impl NodeClient<'_> {
     }
 
     pub async fn records(&self, local_ref: &str, ctx: &AccessContext) -> Outcome<ChildRecords> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http
-            .get(format!(
-                "{}/v1/federation/children/{}/records",
-                self.base_url, local_ref
-            ))
-            .query(ctx);
-        self.send(request).await
+        self.send(|http, base| {
+            http.get(format!("{base}/v1/federation/children/{local_ref}/records"))
+                .query(ctx)
+        })
+        .await
     }
 
     pub async fn access_report(&self, local_ref: &str) -> Outcome<AccessReport> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http.get(format!(
-            "{}/v1/federation/children/{}/access-report",
-            self.base_url, local_ref
-        ));
-        self.send(request).await
+        self.send(|http, base| {
+            http.get(format!(
+                "{base}/v1/federation/children/{local_ref}/access-report"
+            ))
+        })
+        .await
     }
 
     /// The node's record-locator filter (served to gateways only, no token).
     pub async fn locator_filter(&self) -> Outcome<schemas::LocatorFilterDocument> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http.get(format!("{}/v1/federation/locator-filter", self.base_url));
-        self.send(request).await
+        self.send(|http, base| http.get(format!("{base}/v1/federation/locator-filter")))
+            .await
     }
 
     /// Offers a notification: does the node hold the child and want the event?
     pub async fn offer(&self, offer: &NotificationOffer) -> Outcome<OfferAnswer> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http
-            .post(format!(
-                "{}/v1/federation/notifications/offers",
-                self.base_url
-            ))
-            .json(offer);
-        self.send(request).await
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/notifications/offers"))
+                .json(offer)
+        })
+        .await
     }
 
     /// Posts a signed body (Standard Webhooks headers) to one of the node's
@@ -444,9 +434,6 @@ impl NodeClient<'_> {
         body: Vec<u8>,
         secret: &trust::webhook::WebhookSecret,
     ) -> Outcome<T> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
         let timestamp = chrono::Utc::now().timestamp();
         let signature = match secret.sign(id, timestamp, &body) {
             Ok(signature) => signature,
@@ -457,14 +444,15 @@ impl NodeClient<'_> {
                 };
             }
         };
-        let request = http
-            .post(format!("{}{path}", self.base_url))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(trust::webhook::ID_HEADER, id)
-            .header(trust::webhook::TIMESTAMP_HEADER, timestamp.to_string())
-            .header(trust::webhook::SIGNATURE_HEADER, signature)
-            .body(body);
-        self.send(request).await
+        self.send(|http, base| {
+            http.post(format!("{base}{path}"))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(trust::webhook::ID_HEADER, id)
+                .header(trust::webhook::TIMESTAMP_HEADER, timestamp.to_string())
+                .header(trust::webhook::SIGNATURE_HEADER, &signature)
+                .body(body.clone())
+        })
+        .await
     }
 
     async fn attempt<T>(
@@ -481,6 +469,10 @@ impl NodeClient<'_> {
             let response = request.timeout(remaining).send().await.map_err(classify)?;
             let status = response.status();
             let bytes = response.bytes().await.map_err(classify)?;
+            if status == StatusCode::SERVICE_UNAVAILABLE && is_draining(&bytes) {
+                // The replica is shutting down and did nothing: another may answer.
+                return Err(Failure::Unavailable("the node is draining".into()));
+            }
             decode(status, &bytes)
         };
         // The request timeout covers the exchange; this bounds anything around it too.
@@ -501,15 +493,21 @@ impl NodeClient<'_> {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Outcome<T> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: impl Fn(&Client, &str) -> reqwest::RequestBuilder,
+    ) -> Outcome<T> {
         self.send_with(request, decode_json::<T>).await
     }
 
     async fn send_with<T>(
         &self,
-        request: reqwest::RequestBuilder,
+        request: impl Fn(&Client, &str) -> reqwest::RequestBuilder,
         decode: fn(StatusCode, &[u8]) -> Result<T, Failure>,
     ) -> Outcome<T> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
         let started = Instant::now();
         if !self.breaker.allow() {
             return Outcome {
@@ -520,25 +518,41 @@ impl NodeClient<'_> {
                 elapsed: Duration::ZERO,
             };
         }
-        let mut request = if self.token.is_empty() {
-            request
-        } else {
-            request.bearer_auth(self.token)
+        let prepare = |base: &str| {
+            let mut request = request(http, base);
+            if !self.token.is_empty() {
+                request = request.bearer_auth(self.token);
+            }
+            if let Some(tp) = self.traceparent {
+                request = request.header("traceparent", tp);
+            }
+            Some(request)
         };
-        if let Some(tp) = self.traceparent {
-            request = request.header("traceparent", tp);
-        }
-        // Every call here is a read, or a confirmation that is safe to repeat (the same
-        // token links the same child; the node audits each call), so a connection-level
-        // failure (a node restarting, a kept-alive connection it dropped) is retried
-        // once, after a jittered pause, if the deadline leaves room for it.
+        // Every call here is a read, a confirmation that is safe to repeat (the same
+        // token links the same child; the node audits each call), or a notification
+        // the recipient keeps once per event id. So a connection-level failure or a
+        // draining answer moves on to the node's next address (replica), each once,
+        // while the deadline leaves room; then the first address is tried once more,
+        // after a jittered pause (a node restarting, a kept-alive connection it dropped).
         let deadline = started + self.deadline;
-        let mut result = self.attempt(request.try_clone(), deadline, decode).await;
-        if matches!(result, Err(Failure::Unavailable(_))) {
+        let room = |pause: Duration| Instant::now() + pause + Duration::from_millis(100) < deadline;
+        let mut result = Err(Failure::Unavailable("the node lists no address".into()));
+        for (i, base) in self.addresses.iter().enumerate() {
+            if i > 0 && !room(Duration::ZERO) {
+                break;
+            }
+            result = self.attempt(prepare(base), deadline, decode).await;
+            if !matches!(result, Err(Failure::Unavailable(_))) {
+                break;
+            }
+        }
+        if matches!(result, Err(Failure::Unavailable(_)))
+            && let Some(first) = self.addresses.first()
+        {
             let pause = Duration::from_millis(50 + u64::from(jitter_byte()) % 100);
-            if Instant::now() + pause + Duration::from_millis(100) < deadline {
+            if room(pause) {
                 tokio::time::sleep(pause).await;
-                result = self.attempt(Some(request), deadline, decode).await;
+                result = self.attempt(prepare(first), deadline, decode).await;
             }
         }
         // A node that answers, even "not found", is healthy.
@@ -557,6 +571,12 @@ impl NodeClient<'_> {
             elapsed: started.elapsed(),
         }
     }
+}
+
+/// Whether a `503` body is a draining service's problem ([`service::server::DRAINING`]).
+fn is_draining(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Problem>(bytes)
+        .is_ok_and(|p| p.type_uri == Problem::new(service::server::DRAINING, "", 503).type_uri)
 }
 
 /// The usual reading of a node's answer: 404 is "not held", any other non-success a

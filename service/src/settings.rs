@@ -15,6 +15,17 @@ pub struct ServerSettings {
     /// Worker threads; defaults to the number of cores.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// On SIGTERM, how long the service drains before it stops, in seconds: readiness
+    /// fails and new requests are answered `503 draining` (with `Retry-After`), so that
+    /// load balancers and gateways send them to another replica; then requests in
+    /// flight are finished (up to 10 s) and the process exits 0. SIGINT stops without
+    /// draining.
+    #[serde(default = "default_drain_seconds")]
+    pub drain_seconds: u64,
+}
+
+fn default_drain_seconds() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]

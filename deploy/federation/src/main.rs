@@ -532,9 +532,9 @@ fn main() -> anyhow::Result<()> {
             service::telemetry::init(&log_format);
             let settings = agency_node::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
-                agency_node::Application::build(settings)?
-                    .run_until_stopped()
-                    .await?;
+                let app = agency_node::Application::build(settings)?;
+                actix_web::rt::spawn(app.drain().on_signals());
+                app.run_until_stopped().await?;
                 Ok(())
             })
         }
@@ -735,9 +735,9 @@ fn main() -> anyhow::Result<()> {
             service::telemetry::init(&log_format);
             let settings = gateway::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
-                gateway::Application::build(settings)?
-                    .run_until_stopped()
-                    .await?;
+                let app = gateway::Application::build(settings)?;
+                actix_web::rt::spawn(app.drain().on_signals());
+                app.run_until_stopped().await?;
                 Ok(())
             })
         }

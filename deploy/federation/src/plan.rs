@@ -245,6 +245,7 @@ impl Federation {
             kind: None,
             base_url: None,
             acts_for: None,
+            replica_urls: Vec::new(),
             cert_uris: vec![trust::identity::member_uri("gateway")],
         });
 
@@ -286,6 +287,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: Some(plan.node_url(node)),
                 acts_for: None,
+                replica_urls: Vec::new(),
                 cert_uris: vec![trust::identity::member_uri(&node.id)],
             });
             let system_id = format!("{}-system", node.id);
@@ -305,6 +307,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: None,
                 acts_for: Some(AgencyId::parse(&node.id)?),
+                replica_urls: Vec::new(),
                 cert_uris: vec![trust::identity::member_uri(&system_id)],
             });
 
