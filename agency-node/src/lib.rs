@@ -4,6 +4,7 @@
 pub mod access_report;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod confirm;
 pub mod db;

@@ -99,7 +99,10 @@ fn the_node_manifest_is_a_configuration_the_node_accepts() {
 fn the_node_runs_as_two_replicas_that_drain_behind_a_disruption_budget() {
     let yaml = manifest("node-school-a.yaml");
     assert!(yaml.contains("  replicas: 2\n"), "two replicas");
-    assert!(yaml.contains("maxUnavailable: 0"), "a rolling update keeps both");
+    assert!(
+        yaml.contains("maxUnavailable: 0"),
+        "a rolling update keeps both"
+    );
     assert!(yaml.contains("kind: PodDisruptionBudget"));
     assert!(yaml.contains("minAvailable: 1"));
     assert!(yaml.contains("kind: Service\n"));

@@ -2,6 +2,7 @@
 //! start, and one module per table. No SQL lives outside this module.
 
 pub mod audit;
+pub mod backup;
 pub mod children;
 pub mod consents;
 pub mod keyed;
@@ -106,7 +107,7 @@ fn sqlite_path(database_url: &str) -> Result<&str, DbError> {
 
 /// The URL diesel's connection establishes for `database_url`: PostgreSQL URLs as
 /// they are, SQLite ones as the file path (with its folder created).
-fn connection_target(database_url: &str) -> Result<String, DbError> {
+pub(crate) fn connection_target(database_url: &str) -> Result<String, DbError> {
     match Backend::of(database_url) {
         Backend::Postgres => Ok(database_url.to_owned()),
         Backend::Sqlite => {
