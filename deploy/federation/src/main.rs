@@ -56,6 +56,11 @@ enum Cmd {
         /// child (filters fetched every 60 s), instead of every node.
         #[arg(long)]
         locator: bool,
+        /// Start a node again when it dies (1 s, then doubling up to 30 s between tries;
+        /// the delay resets once it has run for a minute), and say so. Off by default, so
+        /// a node you stop stays stopped and the gateway reports it `unavailable`.
+        #[arg(long)]
+        restart: bool,
     },
     /// Lay out and seed the dev federation with each service on its own host address,
     /// without starting anything (for running the services on separate hosts, as
@@ -450,6 +455,7 @@ fn main() -> anyhow::Result<()> {
             matching,
             database,
             locator,
+            restart,
         } => {
             service::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -465,6 +471,7 @@ fn main() -> anyhow::Result<()> {
                 matching,
                 database,
                 locator,
+                restart,
             }))
         }
         Cmd::Layout {
