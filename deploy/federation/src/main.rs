@@ -270,6 +270,17 @@ enum BenchCmd {
         /// Also print the report as one JSON object at the end.
         #[arg(long)]
         json: bool,
+        /// Instead: list both replicas in the directory, search and view through the
+        /// gateway without pause, and restart the replicas one at a time (SIGTERM,
+        /// start, wait until ready) for --rounds rounds; fails unless every request is
+        /// answered, none with a 5xx, and every view has the police section `ok`.
+        #[arg(long)]
+        rolling: bool,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Clients searching and viewing at once during --rolling.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
     },
     /// One real agency node holding every child (1,000,000 by default): seeds a node
     /// database through the node's data layer, starts a real node process on it, drives
@@ -721,6 +732,9 @@ fn main() -> anyhow::Result<()> {
                     dir,
                     keep,
                     json,
+                    rolling,
+                    rounds,
+                    concurrency,
                 },
         } => {
             let report =
@@ -732,6 +746,9 @@ fn main() -> anyhow::Result<()> {
                     dir,
                     keep,
                     exe: std::env::current_exe().context("locating the federation binary")?,
+                    rolling,
+                    rounds,
+                    concurrency,
                 })?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
