@@ -116,7 +116,7 @@ pub fn checkpoint(
     node: &AgencyId,
     key: &SigningKey,
 ) -> Result<AuditCheckpoint, DbError> {
-    let (seq, hash) = db::audit::head(conn)?;
+    let (seq, hash) = db::audit::head(conn)?.unwrap_or((0, crate::audit::GENESIS.to_owned()));
     let at = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0)
         .unwrap_or_else(chrono::Utc::now);
     let signature = STANDARD.encode(key.sign(&AuditCheckpoint::signed_bytes(node, seq, &hash, at)));
@@ -237,7 +237,7 @@ pub async fn run(state: web::Data<AppState>, every: Duration) {
         let pool = state.pool.clone();
         let head = web::block(move || -> Result<i64, DbError> {
             let mut conn = pool.get()?;
-            Ok(db::audit::head(&mut conn)?.0)
+            Ok(db::audit::head(&mut conn)?.map_or(0, |(seq, _)| seq))
         })
         .await;
         let Ok(Ok(seq)) = head else {

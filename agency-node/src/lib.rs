@@ -5,6 +5,7 @@ pub mod access_report;
 pub mod anchoring;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod confirm;
 pub mod db;

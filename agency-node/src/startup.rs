@@ -276,6 +276,7 @@ impl Application {
             listener,
         )?;
         let port = http.port();
+        let worker = worker.map(|w| w.stop_claiming_when(http.drain().flag()));
         tracing::info!(agency = %settings.agency.id, port, metrics_port = ?http.metrics_port(), "agency node listening");
         Ok(Self {
             http,
@@ -296,6 +297,11 @@ impl Application {
 
     pub fn handle(&self) -> ServerHandle {
         self.http.handle()
+    }
+
+    /// Drains, then stops the node: on SIGTERM in the binaries, or when a test says so.
+    pub fn drain(&self) -> service::server::Drain {
+        self.http.drain()
     }
 
     /// Serves until stopped; the notification worker runs alongside and stops with the

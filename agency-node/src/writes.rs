@@ -50,9 +50,6 @@ pub struct Writer<'a> {
     pub earliest_school_day: Option<&'a crate::notifications::calendar::SchoolCalendar>,
     /// The federation's matching key, when the node keeps keyed encodings.
     pub matching_key: Option<&'a matching::MatchingKey>,
-    /// Whether record writes raise notification events. A load (an import, an agency
-    /// joining) raises none unless asked, so that joining is not a storm of "new" events.
-    pub raise_events: bool,
 }
 
 /// The local id's rules (`schemas::child::local_id_problem`), as a refusal.

@@ -157,6 +157,11 @@ impl Application {
         self.http.handle()
     }
 
+    /// Drains, then stops the gateway: on SIGTERM in the binaries, or when a test says so.
+    pub fn drain(&self) -> service::server::Drain {
+        self.http.drain()
+    }
+
     /// The gateway's state, held weakly: alive while the server runs, gone once
     /// `run_until_stopped` has returned.
     pub fn state(&self) -> std::sync::Weak<AppState> {

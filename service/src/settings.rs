@@ -21,6 +21,17 @@ pub struct ServerSettings {
     /// directory members' certificates only. See [`crate::metrics_access`].
     #[serde(default)]
     pub metrics: crate::metrics_access::MetricsAccess,
+    /// On SIGTERM, how long the service drains before it stops, in seconds: readiness
+    /// fails and new requests are answered `503 draining` (with `Retry-After`), so that
+    /// load balancers and gateways send them to another replica; then requests in
+    /// flight are finished (up to 10 s) and the process exits 0. SIGINT stops without
+    /// draining.
+    #[serde(default = "default_drain_seconds")]
+    pub drain_seconds: u64,
+}
+
+fn default_drain_seconds() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -129,6 +129,8 @@ pub struct NodeReplica {
     pub url: String,
     /// The node's own system, talking to this replica.
     pub system: scenario::System,
+    /// What SIGTERM does to the replica's process: drain, then stop.
+    pub drain: service::server::Drain,
     server: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -521,9 +523,11 @@ impl TestFederation {
         adjust(&mut settings);
         let app = agency_node::Application::build_with_listener(settings, listener)?;
         let server = app.handle();
+        let drain = app.drain();
         let task = tokio::spawn(app.run_until_stopped());
         Ok(NodeReplica {
             url: format!("https://127.0.0.1:{port}"),
+            drain,
             system: scenario::System {
                 client: self.integration_client(node),
                 base: format!("https://127.0.0.1:{port}"),
@@ -531,6 +535,25 @@ impl TestFederation {
             server,
             task,
         })
+    }
+
+    /// Lists `urls` as the further addresses (replicas) of `node` in the federation
+    /// directory, and waits until every service has reread it.
+    pub async fn set_replica_urls(&self, node: &str, urls: Vec<String>) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(&self.files.directory_file)?;
+        let mut directory: trust::directory::DirectoryFile = toml::from_str(&text)?;
+        for member in &mut directory.members {
+            if member.id.as_str() == node {
+                member.replica_urls = urls.clone();
+            }
+        }
+        std::fs::write(
+            &self.files.directory_file,
+            toml::to_string_pretty(&directory)?,
+        )?;
+        // Services look for changes every 2 s (`directory.reload_seconds`).
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
+        Ok(())
     }
 
     pub async fn shutdown(self) {
@@ -652,6 +675,7 @@ async fn start_misbehaving_node(
         kind: Some(schemas::AgencyKind::VirtualSchool),
         base_url: Some(url.clone()),
         acts_for: None,
+        replica_urls: Vec::new(),
         cert_uris: vec![trust::identity::member_uri(id)],
         signing_key: None,
     });

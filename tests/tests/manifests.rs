@@ -96,6 +96,28 @@ fn the_node_manifest_is_a_configuration_the_node_accepts() {
     agency_node::disclosure::policy::Policy::from_toml(&policy, settings.agency.kind).unwrap();
 }
 
+#[test]
+fn the_node_runs_as_two_replicas_that_drain_behind_a_disruption_budget() {
+    let yaml = manifest("node-school-a.yaml");
+    assert!(yaml.contains("  replicas: 2\n"), "two replicas");
+    assert!(
+        yaml.contains("maxUnavailable: 0"),
+        "a rolling update keeps both"
+    );
+    assert!(yaml.contains("kind: PodDisruptionBudget"));
+    assert!(yaml.contains("minAvailable: 1"));
+    assert!(yaml.contains("kind: Service\n"));
+    let config: toml::Value = toml::from_str(&block(&yaml, "node.toml")).unwrap();
+    let drain = config["server"]["drain_seconds"].as_integer().unwrap();
+    let grace: i64 = block_value(&yaml, "terminationGracePeriodSeconds")
+        .parse()
+        .unwrap();
+    // The pod drains, then finishes requests in flight (up to 10 s), before it is killed.
+    assert!(grace > drain + 10, "grace {grace} s, drain {drain} s");
+    // Replicas must open each other's candidate tokens: the key is a shared file.
+    assert!(config["confirmation"]["key_file"].is_str());
+}
+
 /// The value of a `key: "..."` line (a Secret's `stringData`).
 fn block_value(yaml: &str, key: &str) -> String {
     yaml.lines()

@@ -62,6 +62,12 @@ fn stored_head(conn: &mut DbConnection) -> QueryResult<Option<(i64, String)>> {
         .optional()
 }
 
+/// The stored head of the chain: the last committed entry's sequence number and hash
+/// (`None` before the first entry). What a witness records as a checkpoint.
+pub fn head(conn: &mut DbConnection) -> Result<Option<(i64, String)>, DbError> {
+    Ok(stored_head(conn)?)
+}
+
 /// The newest entry after `seq`: one appended by the current write transaction (every
 /// write moves the head to its last entry before it commits).
 fn newest_after(conn: &mut DbConnection, seq: i64) -> QueryResult<Option<(i64, String)>> {
@@ -306,12 +312,6 @@ fn verify_snapshot(
         detail: None,
         witnesses: None,
     })
-}
-
-/// The head as it stands: the last entry's sequence number and hash (`0` and the
-/// genesis hash for an empty log).
-pub fn head(conn: &mut DbConnection) -> Result<(i64, String), DbError> {
-    Ok(stored_head(conn)?.unwrap_or((0, audit::GENESIS.to_owned())))
 }
 
 /// Every entry about a child, oldest first.

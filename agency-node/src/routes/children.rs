@@ -114,7 +114,6 @@ where
             raise_events,
             earliest_school_day: Some(&state.earliest_school_day),
             matching_key: matching_key.as_deref(),
-            raise_events: true,
         };
         crate::db::write_with(&mut conn, |c| f(c, &writer))
     })

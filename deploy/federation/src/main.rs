@@ -57,6 +57,11 @@ enum Cmd {
         /// child (filters fetched every 60 s), instead of every node.
         #[arg(long)]
         locator: bool,
+        /// Start a node again when it dies (1 s, then doubling up to 30 s between tries;
+        /// the delay resets once it has run for a minute), and say so. Off by default, so
+        /// a node you stop stays stopped and the gateway reports it `unavailable`.
+        #[arg(long)]
+        restart: bool,
     },
     /// Lay out and seed the dev federation with each service on its own host address,
     /// without starting anything (for running the services on separate hosts, as
@@ -326,6 +331,17 @@ enum BenchCmd {
         /// Also print the report as one JSON object at the end.
         #[arg(long)]
         json: bool,
+        /// Instead: list both replicas in the directory, search and view through the
+        /// gateway without pause, and restart the replicas one at a time (SIGTERM,
+        /// start, wait until ready) for --rounds rounds; fails unless every request is
+        /// answered, none with a 5xx, and every view has the police section `ok`.
+        #[arg(long)]
+        rolling: bool,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Clients searching and viewing at once during --rolling.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
     },
     /// One real agency node holding every child (1,000,000 by default): seeds a node
     /// database through the node's data layer, starts a real node process on it, drives
@@ -543,6 +559,7 @@ fn main() -> anyhow::Result<()> {
             matching,
             database,
             locator,
+            restart,
         } => {
             service::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -558,6 +575,7 @@ fn main() -> anyhow::Result<()> {
                 matching,
                 database,
                 locator,
+                restart,
             }))
         }
         Cmd::Layout {
@@ -649,9 +667,9 @@ fn main() -> anyhow::Result<()> {
             service::telemetry::init(&log_format);
             let settings = agency_node::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
-                agency_node::Application::build(settings)?
-                    .run_until_stopped()
-                    .await?;
+                let app = agency_node::Application::build(settings)?;
+                actix_web::rt::spawn(app.drain().on_signals());
+                app.run_until_stopped().await?;
                 Ok(())
             })
         }
@@ -882,6 +900,9 @@ fn main() -> anyhow::Result<()> {
                     dir,
                     keep,
                     json,
+                    rolling,
+                    rounds,
+                    concurrency,
                 },
         } => {
             let report =
@@ -893,6 +914,9 @@ fn main() -> anyhow::Result<()> {
                     dir,
                     keep,
                     exe: std::env::current_exe().context("locating the federation binary")?,
+                    rolling,
+                    rounds,
+                    concurrency,
                 })?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
@@ -903,9 +927,9 @@ fn main() -> anyhow::Result<()> {
             service::telemetry::init(&log_format);
             let settings = gateway::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
-                gateway::Application::build(settings)?
-                    .run_until_stopped()
-                    .await?;
+                let app = gateway::Application::build(settings)?;
+                actix_web::rt::spawn(app.drain().on_signals());
+                app.run_until_stopped().await?;
                 Ok(())
             })
         }

@@ -291,6 +291,7 @@ impl Federation {
             kind: None,
             base_url: None,
             acts_for: None,
+            replica_urls: Vec::new(),
             cert_uris: vec![trust::identity::member_uri("gateway")],
             signing_key: None,
         });
@@ -342,6 +343,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: Some(plan.node_url(node)),
                 acts_for: None,
+                replica_urls: Vec::new(),
                 cert_uris: vec![trust::identity::member_uri(&node.id)],
                 signing_key: Some(signing_public),
             });
@@ -362,6 +364,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: None,
                 acts_for: Some(AgencyId::parse(&node.id)?),
+                replica_urls: Vec::new(),
                 cert_uris: vec![trust::identity::member_uri(&system_id)],
                 signing_key: None,
             });
