@@ -182,7 +182,10 @@ pub async fn view(
     reference: &ReferenceClaims,
     context: &AccessContext,
     filter: &ViewFilter,
+    break_glass: Option<&str>,
 ) -> ChildView {
+    // A break-glass grant stands in for the relationship the practitioner lacks.
+    let relationship = break_glass.or(reference.rel.as_deref());
     let nodes: Vec<Node<'_>> = directory.nodes().collect();
     let entry_for = |id: &AgencyId| {
         reference
@@ -210,7 +213,7 @@ pub async fn view(
                 Some(NodeEntry::Held { r, m }) => {
                     let outcome = fanout
                         .client(*member)
-                        .records(&r, context, m.as_deref(), reference.rel.as_deref())
+                        .records(&r, context, m.as_deref(), relationship)
                         .await;
                     section.elapsed_ms = outcome.elapsed.as_millis() as u64;
                     match outcome.result {
@@ -272,6 +275,7 @@ pub async fn view(
         transitions: merged.transitions,
         key_contacts: merged.key_contacts,
         filter: filter.clone(),
+        break_glass: break_glass.is_some(),
     }
 }
 

@@ -35,6 +35,10 @@ pub enum EventType {
     SchoolMove,
     /// A new allocated social worker, lead practitioner or trusted adult.
     PractitionerChanged,
+    /// Someone whose agency does not work with the child read this agency's records of
+    /// them in an emergency ("break-glass"): an alert to the agency's data protection
+    /// officer and safeguarding lead, raised by the node itself.
+    BreakGlass,
 }
 
 /// What writing a record of a category raises ([`RecordCategory::raises`]).
@@ -53,7 +57,7 @@ pub enum Raises {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::EncompassNotification,
         EventType::PlanStarted,
         EventType::PlanEnded,
@@ -61,6 +65,7 @@ impl EventType {
         EventType::PersistentAbsence,
         EventType::SchoolMove,
         EventType::PractitionerChanged,
+        EventType::BreakGlass,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +77,7 @@ impl EventType {
             EventType::PersistentAbsence => "persistent_absence",
             EventType::SchoolMove => "school_move",
             EventType::PractitionerChanged => "practitioner_changed",
+            EventType::BreakGlass => "break_glass",
         }
     }
 

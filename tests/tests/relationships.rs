@@ -268,7 +268,7 @@ async fn forged_expired_or_borrowed_assertions_disclose_no_more_than_existence()
     }
 
     let claims = payload(&assertion);
-    assert_eq!(claims.basis, RecordCategory::Enrolment);
+    assert_eq!(claims.basis, Some(RecordCategory::Enrolment));
     let key = school_a_key(&fed);
     let stranger = trust::signature::SigningKey::from_pem(
         &trust::signature::SigningKey::generate_pem().unwrap(),
@@ -308,6 +308,13 @@ async fn forged_expired_or_borrowed_assertions_disclose_no_more_than_existence()
             "no assertion",
             dsl.clone(),
             SAFEGUARDING,
+            Some(match_token.clone()),
+            None,
+        ),
+        (
+            "an override without a break-glass grant",
+            dsl.clone(),
+            BREAK_GLASS,
             Some(match_token.clone()),
             None,
         ),
@@ -403,5 +410,149 @@ async fn forged_expired_or_borrowed_assertions_disclose_no_more_than_existence()
         .await
         .expect(200);
     assert_eq!(own["relationship"], "own_agency", "{own}");
+    fed.shutdown().await;
+}
+
+const BREAK_GLASS: &str = "purpose=safeguarding&legal_basis=safeguarding_override&reason=child%20disclosed%20harm%20at%20breakfast%20club";
+
+#[tokio::test]
+async fn break_glass_is_flagged_alerted_in_the_access_report_and_limited_per_day() {
+    let fed = spawn_federation(schools_and_social_care()).await.unwrap();
+    let child = cp_child_at(&fed, "school-b");
+    let dsl = fed.dsl_token();
+    let reference = fed.reference_for(&dsl, child, BREAK_GLASS).await;
+
+    // Without a reason: 400 naming `reason`, and nothing counted.
+    let problem = fed
+        .view(
+            &dsl,
+            &reference,
+            "purpose=safeguarding&legal_basis=safeguarding_override",
+        )
+        .await
+        .expect_any_problem(400);
+    assert_eq!(problem["errors"][0]["field"], "reason", "{problem}");
+
+    // With one: what policy grants, flagged.
+    let view = fed.view(&dsl, &reference, BREAK_GLASS).await.expect(200);
+    assert_eq!(view["break_glass"], true, "{view}");
+    let social_care = section(&view, "social-care");
+    assert_eq!(social_care["status"], "ok", "{social_care}");
+    assert_eq!(social_care["override_used"], true);
+    assert_eq!(
+        category(&social_care["disclosure"], "child_protection_plan")["level"],
+        "full"
+    );
+
+    // The holding agency's inbox has the alert, naming who, from where and why.
+    let inbox = fed
+        .system("social-care")
+        .get("/v1/notifications/inbox")
+        .await
+        .expect(200);
+    let alerts: Vec<&Value> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["event_type"] == "break_glass")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{inbox}");
+    let alert = alerts[0];
+    assert_eq!(alert["sender"], "school-a");
+    let impact = alert["impact"].as_str().unwrap();
+    assert!(
+        impact.contains("Northfield Primary School")
+            && impact.contains("child disclosed harm at breakfast club"),
+        "{impact}"
+    );
+    let held = child
+        .holdings
+        .iter()
+        .find(|h| h.node == "social-care")
+        .unwrap();
+    assert_eq!(alert["local_id"], held.local_id);
+
+    // Both audits: the grant at school A, the flagged disclosure at social care.
+    let actions = |node: &str| -> Vec<(String, String)> {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            action: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let mut conn = fed.database(node);
+        diesel::sql_query("SELECT action, detail FROM audit_log ORDER BY seq")
+            .load::<Row>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.action, r.detail))
+            .collect()
+    };
+    assert_eq!(
+        actions("school-a")
+            .iter()
+            .filter(|(a, _)| a == "break_glass")
+            .count(),
+        1
+    );
+    assert!(
+        actions("social-care")
+            .iter()
+            .any(|(a, d)| a == "disclosure" && d.contains("\"break_glass\":true")),
+    );
+
+    // The child's access report names it.
+    let sw = fed.token(SocialWorker, "social-care");
+    let sw_reference = fed.reference_for(&sw, child, SAFEGUARDING).await;
+    let report = fed
+        .gateway_get(&sw, &format!("/v1/children/{sw_reference}/access-report"))
+        .await
+        .expect(200);
+    let entry = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["break_glass"] == true)
+        .unwrap_or_else(|| panic!("no break-glass entry in {report}"));
+    assert!(
+        entry["sentence"].as_str().unwrap().contains("break-glass"),
+        "{entry}"
+    );
+
+    // Five a day (one per view, however many agencies answer); the sixth is refused.
+    for _ in 2..=5 {
+        fed.view(&dsl, &reference, BREAK_GLASS).await.expect(200);
+    }
+    let refused = fed
+        .view(&dsl, &reference, BREAK_GLASS)
+        .await
+        .expect_problem(429, "break-glass-limit");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("5 of 5"),
+        "{refused}"
+    );
+    // Another DSL of the same school has their own five.
+    let colleague = fed
+        .files
+        .token(
+            DesignatedSafeguardingLead,
+            "school-a",
+            "another-dsl.school-a",
+            600,
+        )
+        .unwrap();
+    let theirs = fed.reference_for(&colleague, child, BREAK_GLASS).await;
+    fed.view(&colleague, &theirs, BREAK_GLASS).await.expect(200);
+
+    // A practitioner with a relationship using an override needs no break-glass.
+    let at_school_b = fed.token(DesignatedSafeguardingLead, "school-b");
+    let related = fed.reference_for(&at_school_b, child, BREAK_GLASS).await;
+    let view = fed
+        .view(&at_school_b, &related, BREAK_GLASS)
+        .await
+        .expect(200);
+    assert_eq!(view.get("break_glass"), None, "{view}");
     fed.shutdown().await;
 }

@@ -203,6 +203,7 @@ pub fn payloads(
                 // An event is offered only to agencies that hold the child (the offer
                 // asks them); the level here is what policy grants such an agency.
                 related: true,
+                break_glass: false,
             };
             let level = policy.level(&who, category);
             let (impact, details) = match level {
