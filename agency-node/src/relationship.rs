@@ -162,7 +162,32 @@ impl Rules {
     /// The record that makes an active involvement with the child on `today`, if any:
     /// its category, as the assertion's basis.
     pub fn active(&self, records: &[Record], today: NaiveDate) -> Option<RecordCategory> {
-        let ended_since = today - Duration::days(i64::from(self.ended_within_days));
+        self.involved(records, today, self.ended_within_days)
+    }
+
+    /// Whether the agency is involved as an event's routing asks
+    /// ([`schemas::notification::route`]): now (no handover window), or actively.
+    pub fn involves(
+        &self,
+        records: &[Record],
+        today: NaiveDate,
+        involvement: schemas::notification::Involvement,
+    ) -> bool {
+        use schemas::notification::Involvement as I;
+        match involvement {
+            I::Nobody => false,
+            I::Current => self.involved(records, today, 0).is_some(),
+            I::Active => self.active(records, today).is_some(),
+        }
+    }
+
+    fn involved(
+        &self,
+        records: &[Record],
+        today: NaiveDate,
+        ended_within_days: u32,
+    ) -> Option<RecordCategory> {
+        let ended_since = today - Duration::days(i64::from(ended_within_days));
         let recent_since = today - Duration::days(i64::from(self.recent_days));
         records
             .iter()

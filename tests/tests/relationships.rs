@@ -556,3 +556,191 @@ async fn break_glass_is_flagged_alerted_in_the_access_report_and_limited_per_day
     assert_eq!(view.get("break_glass"), None, "{view}");
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_virtual_school_head_sees_their_cohorts_education_and_nothing_of_other_children() {
+    let fed = spawn_federation(Options::nodes(
+        &["school-a", "school-b", "social-care", "virtual-school"],
+        300,
+    ))
+    .await
+    .unwrap();
+    let head = fed.token(
+        schemas::PractitionerRole::VirtualSchoolHead,
+        "virtual-school",
+    );
+    const EDUCATION: &str = "purpose=education_support&legal_basis=public_task";
+    let school_of = |c: &SyntheticChild| c.holdings[0].node;
+
+    // A looked-after child: in the virtual school's cohort.
+    let cohort = fed
+        .children
+        .iter()
+        .find(|c| c.story.contains("looked after"))
+        .unwrap();
+    assert!(cohort.agencies().contains(&"virtual-school"));
+    let reference = fed.reference_for(&head, cohort, EDUCATION).await;
+    let view = fed.view(&head, &reference, EDUCATION).await.expect(200);
+    let school = section(&view, school_of(cohort));
+    assert_eq!(school["status"], "ok", "{school}");
+    assert_eq!(
+        category(&school["disclosure"], "attendance")["level"],
+        "full"
+    );
+    assert!(
+        school["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["category"] == "attendance" && r["details"]["sessions_possible"].is_number()),
+        "{school}"
+    );
+    let own = section(&view, "virtual-school");
+    assert_eq!(own["status"], "ok", "{own}");
+
+    // A child outside the cohort: the school says only that it knows them.
+    let outside = fed.children.iter().find(|c| !c.in_need).unwrap();
+    assert!(!outside.agencies().contains(&"virtual-school"));
+    let reference = fed.reference_for(&head, outside, EDUCATION).await;
+    let view = fed.view(&head, &reference, EDUCATION).await.expect(200);
+    let school = section(&view, school_of(outside));
+    assert_eq!(school["status"], "withheld", "{school}");
+    assert!(school["records"].as_array().unwrap().is_empty());
+    assert_eq!(
+        category(&school["disclosure"], "attendance")["withheld"],
+        "no_relationship"
+    );
+    assert!(view["chronology"].as_array().unwrap().is_empty(), "{view}");
+    fed.shutdown().await;
+}
+
+/// Polls a node's inbox until an item satisfies `found`, or gives up after 30 seconds.
+async fn inbox_item(
+    fed: &TestFederation,
+    node: &str,
+    found: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        let inbox = fed
+            .system(node)
+            .get("/v1/notifications/inbox")
+            .await
+            .expect(200);
+        if let Some(item) = inbox["items"].as_array().unwrap().iter().find(|i| found(i)) {
+            return Some(item.clone());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn after_a_school_move_encompass_reaches_only_the_new_school_and_the_old_one_hears_of_the_move_once()
+ {
+    let fed = spawn_federation(Options::nodes(&["school-a", "school-b", "police"], 300))
+        .await
+        .unwrap();
+    let child = fed
+        .children
+        .iter()
+        .find(|c| {
+            let a = c.agencies();
+            a.contains(&"police") && a.contains(&"school-a") && !a.contains(&"school-b")
+        })
+        .unwrap();
+    let at = |node: &str| child.holdings.iter().find(|h| h.node == node).unwrap();
+    let today = Utc::now().date_naive();
+
+    // The child leaves school A three days ago and joins school B two days ago.
+    let mut left = at("school-a")
+        .records
+        .iter()
+        .find(|r| r.category == RecordCategory::Enrolment && r.effective_to.is_none())
+        .cloned()
+        .unwrap();
+    left.effective_to = Some(today - Duration::days(3));
+    fed.system("school-a")
+        .store_record(
+            &at("school-a").local_id,
+            &serde_json::to_value(&left).unwrap(),
+        )
+        .await;
+    let school_b = fed.system("school-b");
+    school_b
+        .store_child(
+            "RVA-JOINER-1",
+            &serde_json::to_value(&at("school-a").child).unwrap(),
+        )
+        .await;
+    school_b
+        .store_record(
+            "RVA-JOINER-1",
+            &json!({"source_system_id": "RVA-ENROL-JOINER-1", "category": "enrolment",
+                "effective_from": today - Duration::days(2),
+                "impact": "Joined Riverside Academy mid-year",
+                "details": {"urn": "999102", "school_name": "Riverside Academy", "year_group": 7}}),
+        )
+        .await;
+
+    // School A, within its handover window, hears where the child went.
+    let moved = inbox_item(&fed, "school-a", |i| i["event_type"] == "school_move")
+        .await
+        .expect("school A is told of the move");
+    assert_eq!(moved["sender"], "school-b", "{moved}");
+
+    // Then police attend an incident: the notice goes to school B only.
+    fed.system("police")
+        .store_record(
+            &at("police").local_id,
+            &json!({"source_system_id": "POL-ENC-AFTER-MOVE", "category": "encompass_notification",
+                "effective_from": today,
+                "impact": "Police attended a domestic incident at home last night; the child was present.",
+                "details": {"police_reference": "ZZ/00077/26",
+                    "incident_at": (Utc::now() - Duration::hours(3)).to_rfc3339(),
+                    "child_present": true}}),
+        )
+        .await;
+    let notice = inbox_item(&fed, "school-b", |i| {
+        i["event_type"] == "encompass_notification"
+    })
+    .await
+    .expect("school B, where the child is on roll, gets the notice");
+    assert_eq!(notice["local_id"], "RVA-JOINER-1");
+    let police = fed.system("police");
+    let outbox = police.get("/v1/notifications/outbox").await.expect(200);
+    let event = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["event_type"] == "encompass_notification")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let routed = police
+        .get(&format!("/v1/notifications/outbox/{event}"))
+        .await
+        .expect(200);
+    let recipients: Vec<&str> = routed["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["agency_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(recipients, ["school-b"], "{routed}");
+    let school_a = fed
+        .system("school-a")
+        .get("/v1/notifications/inbox")
+        .await
+        .expect(200);
+    assert!(
+        school_a["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["event_type"] != "encompass_notification"),
+        "{school_a}"
+    );
+    fed.shutdown().await;
+}

@@ -145,6 +145,9 @@ pub fn default_subscriptions(kind: AgencyKind) -> Vec<EventType> {
             PlanStarted,
             PlanEnded,
             PractitionerChanged,
+            // The school a child left hears where they went (routing allows it within
+            // the handover window only).
+            SchoolMove,
         ],
         AgencyKind::SocialCare => vec![
             EncompassNotification,

@@ -105,8 +105,8 @@ impl Database {
 }
 
 impl Plan {
-    /// The standard dev federation: two schools, children's social care, health, police
-    /// and early help, nodes on consecutive ports after the gateway's.
+    /// The standard dev federation: two schools, children's social care, health, police,
+    /// early help and the virtual school, nodes on consecutive ports after the gateway's.
     pub fn dev(gateway_port: u16, first_node_port: u16) -> Self {
         let nodes = [
             ("school-a", "Northfield Primary School", AgencyKind::School),
@@ -122,6 +122,11 @@ impl Plan {
                 "early-help",
                 "Family Early Help Service",
                 AgencyKind::EarlyHelp,
+            ),
+            (
+                "virtual-school",
+                "County Virtual School",
+                AgencyKind::VirtualSchool,
             ),
         ];
         Self {
