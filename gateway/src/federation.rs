@@ -197,6 +197,7 @@ pub async fn view(
     let sections = join_all(nodes.iter().map(|member| {
         let entry = entry_for(&member.id);
         async move {
+            let mut involved_now = None;
             let mut section = AgencySection {
                 agency_id: member.id.clone(),
                 agency_name: member.name.clone(),
@@ -229,6 +230,7 @@ pub async fn view(
                             section.disclosure = answer.disclosure;
                             section.override_used = answer.override_used;
                             section.records = answer.records;
+                            involved_now = answer.involved_now;
                         }
                         Err(failure) => {
                             let (status, reason) = view_failure(failure);
@@ -260,11 +262,22 @@ pub async fn view(
                         Some("this agency joined the federation after the search; search again".into());
                 }
             }
-            section
+            (section, involved_now)
         }
     }))
     .await;
-    let merged = crate::view::merge(sections, filter);
+    // Key contacts follow relationships: none from an agency that no longer works with
+    // the child (a school they left, within its handover window).
+    let former: Vec<AgencyId> = sections
+        .iter()
+        .filter(|(_, involved)| *involved == Some(false))
+        .map(|(s, _)| s.agency_id.clone())
+        .collect();
+    let sections = sections.into_iter().map(|(s, _)| s).collect();
+    let mut merged = crate::view::merge(sections, filter);
+    merged
+        .key_contacts
+        .retain(|contact| !former.contains(&contact.agency_id));
     ChildView {
         generated_at: Utc::now(),
         purpose: context.purpose,

@@ -368,6 +368,11 @@ pub struct ChildRecords {
     /// `withheld: no_relationship` on what policy would otherwise grant).
     #[serde(default)]
     pub relationship: RelationshipStatus,
+    /// Whether this agency works with the child now (by its relationship rules, without
+    /// a handover window: a school the child has left says `false`). Given only with
+    /// more than `existence`; the gateway takes key contacts only from agencies that do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub involved_now: Option<bool>,
     /// The records at the levels applied: `full` with details, `summary` without.
     pub records: Vec<Record>,
 }

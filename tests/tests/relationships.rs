@@ -744,3 +744,86 @@ async fn after_a_school_move_encompass_reaches_only_the_new_school_and_the_old_o
     );
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn key_contacts_come_only_from_agencies_that_work_with_the_child_now() {
+    let fed = spawn_federation(schools_and_social_care()).await.unwrap();
+    let child = fed
+        .children
+        .iter()
+        .find(|c| {
+            let a = c.agencies();
+            a.contains(&"school-a")
+                && a.contains(&"social-care")
+                && c.holdings[0]
+                    .records
+                    .iter()
+                    .any(|r| r.category == RecordCategory::TrustedAdult)
+        })
+        .unwrap();
+    let sw = fed.token(SocialWorker, "social-care");
+    let contacts_from = |view: &Value, agency: &str| -> usize {
+        view["key_contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["agency_id"] == agency)
+            .count()
+    };
+    let reference = fed.reference_for(&sw, child, SAFEGUARDING).await;
+    let before = fed.view(&sw, &reference, SAFEGUARDING).await.expect(200);
+    assert!(
+        contacts_from(&before, "school-a") > 0,
+        "{}",
+        before["key_contacts"]
+    );
+
+    // The child left school A three days ago (within its handover window, so its records
+    // still show) and joined school B.
+    let today = Utc::now().date_naive();
+    let mut left = child.holdings[0]
+        .records
+        .iter()
+        .find(|r| r.category == RecordCategory::Enrolment && r.effective_to.is_none())
+        .cloned()
+        .unwrap();
+    left.effective_to = Some(today - Duration::days(3));
+    fed.system("school-a")
+        .store_record(
+            &child.holdings[0].local_id,
+            &serde_json::to_value(&left).unwrap(),
+        )
+        .await;
+    let school_b = fed.system("school-b");
+    school_b
+        .store_child(
+            "RVA-JOINER-2",
+            &serde_json::to_value(&child.holdings[0].child).unwrap(),
+        )
+        .await;
+    school_b
+        .store_record(
+            "RVA-JOINER-2",
+            &json!({"source_system_id": "RVA-ENROL-JOINER-2", "category": "enrolment",
+                "effective_from": today - Duration::days(2),
+                "impact": "Joined Riverside Academy mid-year",
+                "details": {"urn": "999102", "school_name": "Riverside Academy", "year_group": 7}}),
+        )
+        .await;
+
+    let reference = fed.reference_for(&sw, child, SAFEGUARDING).await;
+    let after = fed.view(&sw, &reference, SAFEGUARDING).await.expect(200);
+    assert_eq!(section(&after, "school-a")["status"], "ok");
+    assert_eq!(
+        contacts_from(&after, "school-a"),
+        0,
+        "{}",
+        after["key_contacts"]
+    );
+    assert!(
+        contacts_from(&after, "school-b") > 0,
+        "{}",
+        after["key_contacts"]
+    );
+    fed.shutdown().await;
+}

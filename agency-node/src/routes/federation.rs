@@ -600,6 +600,14 @@ pub async fn child_records(
                 .map(|r| r.into_wire())
                 .collect::<Result<Vec<Record>, _>>()?;
             let held: BTreeSet<_> = records.iter().map(|r| r.category).collect();
+            let today = chrono::Utc::now()
+                .with_timezone(&chrono_tz::Europe::London)
+                .date_naive();
+            let involved_now = state.policy.relationship.involves(
+                &records,
+                today,
+                schemas::notification::Involvement::Current,
+            );
             let decision = disclosure::decide(
                 &state.policy,
                 &who,
@@ -610,6 +618,11 @@ pub async fn child_records(
             )
             .map_err(ApiError::from)?;
             let disclosed = child.is_some() && decision.visible;
+            let involved_now = decision
+                .categories
+                .iter()
+                .any(|d| d.level > schemas::DisclosureLevel::Existence)
+                .then_some(involved_now);
             let shaped = if disclosed {
                 decision.shape(records)
             } else {
@@ -643,6 +656,7 @@ pub async fn child_records(
                 disclosure: decision.categories,
                 override_used: decision.override_used,
                 relationship: status,
+                involved_now,
                 records: shaped,
             });
             Ok((answer, entry))
