@@ -35,6 +35,9 @@ pub enum ApiError {
     Stale(i64),
     #[error("rate limited")]
     RateLimited(std::time::Duration),
+    /// The practitioner has used every break-glass view their agency allows today.
+    #[error("break-glass limit reached: {0}")]
+    BreakGlassLimit(String),
     #[error("bad signature: {0}")]
     BadSignature(trust::webhook::WebhookError),
     #[error("notification not found")]
@@ -140,6 +143,12 @@ impl ApiError {
             )
             .with_detail(format!("the stored version is {current}; read it again")),
             ApiError::RateLimited(wait) => service::problem::rate_limited_problem("member", *wait),
+            ApiError::BreakGlassLimit(detail) => Problem::new(
+                "break-glass-limit",
+                "You have used every break-glass view your agency allows today",
+                429,
+            )
+            .with_detail(detail.clone()),
             ApiError::BadSignature(e) => Problem::new(
                 "bad-signature",
                 "The delivery's webhook signature is not accepted",
@@ -350,6 +359,11 @@ mod tests {
                 ApiError::RateLimited(std::time::Duration::from_secs(1)),
                 429,
                 "rate-limited",
+            ),
+            (
+                ApiError::BreakGlassLimit(String::new()),
+                429,
+                "break-glass-limit",
             ),
             (
                 ApiError::BadSignature(trust::webhook::WebhookError::Stale),

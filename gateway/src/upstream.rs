@@ -488,6 +488,35 @@ impl<'a> NodeClient<'a> {
         .await
     }
 
+    /// Asks the practitioner's own agency's node for a break-glass grant. A refusal (4xx
+    /// with a problem: the daily limit, an override its policy does not allow) is an
+    /// answer, not a failure.
+    pub async fn break_glass(
+        &self,
+        request: &schemas::BreakGlassRequest,
+        ctx: &AccessContext,
+    ) -> Outcome<Result<schemas::BreakGlassGrant, Refusal>> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
+        let request = http
+            .post(format!("{}/v1/federation/break-glass", self.base_url))
+            .query(ctx)
+            .json(request);
+        self.send_with(request, |status, bytes| {
+            if status.is_client_error()
+                && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
+            {
+                return Ok(Err(Refusal {
+                    status: status.as_u16(),
+                    problem,
+                }));
+            }
+            decode_json(status, bytes).map(Ok)
+        })
+        .await
+    }
+
     pub async fn access_report(&self, local_ref: &str) -> Outcome<AccessReport> {
         self.send(|http, base| {
             http.get(format!(

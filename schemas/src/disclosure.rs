@@ -163,6 +163,10 @@ pub struct AccessReportEntry {
     pub sentence: String,
     /// `true` when information was shared without asking first, to keep the child safe.
     pub override_used: bool,
+    /// `true` for an emergency read by someone whose agency does not work with the child
+    /// ("break-glass"): the agency's data protection officer was alerted at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
     /// Held back from the child's report until this day (only the agency's data
     /// protection officer sees such entries before then).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -88,6 +88,7 @@ impl Default for Options {
                 "health",
                 "police",
                 "early-help",
+                "virtual-school",
             ],
             children: 300,
             // Generous: a slow answer on a loaded CI machine is not what these tests test.

@@ -315,6 +315,24 @@ fn verify_snapshot(
 }
 
 /// Every entry about a child, oldest first.
+/// How many break-glass grants this node made to one practitioner (by agency and
+/// subject) since `since`: read from the audit, so every replica of the node counts the
+/// same. Call it inside the write transaction that appends the next grant.
+pub fn break_glass_since(
+    conn: &mut DbConnection,
+    agency: &str,
+    subject: &str,
+    since: chrono::NaiveDateTime,
+) -> Result<i64, DbError> {
+    Ok(audit_log::table
+        .filter(audit_log::action.eq(crate::audit::Action::BreakGlass.as_str()))
+        .filter(audit_log::actor_agency.eq(agency))
+        .filter(audit_log::actor_user.eq(subject))
+        .filter(audit_log::at.ge(since))
+        .count()
+        .get_result(conn)?)
+}
+
 pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<AuditRow>, DbError> {
     Ok(audit_log::table
         .filter(audit_log::child_id.eq(child_id))

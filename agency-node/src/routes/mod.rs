@@ -45,6 +45,7 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(federation::match_child_keyed)
         .service(federation::confirm_candidate)
         .service(federation::child_records)
+        .service(federation::grant_break_glass)
         .service(notifications::publish)
         .service(notifications::outbox)
         .service(notifications::outbox_event)

@@ -109,8 +109,8 @@ impl Database {
 }
 
 impl Plan {
-    /// The standard dev federation: two schools, children's social care, health, police
-    /// and early help, nodes on consecutive ports after the gateway's.
+    /// The standard dev federation: two schools, children's social care, health, police,
+    /// early help and the virtual school, nodes on consecutive ports after the gateway's.
     pub fn dev(gateway_port: u16, first_node_port: u16) -> Self {
         let nodes = [
             ("school-a", "Northfield Primary School", AgencyKind::School),
@@ -126,6 +126,11 @@ impl Plan {
                 "early-help",
                 "Family Early Help Service",
                 AgencyKind::EarlyHelp,
+            ),
+            (
+                "virtual-school",
+                "County Virtual School",
+                AgencyKind::VirtualSchool,
             ),
         ];
         Self {

@@ -578,6 +578,45 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             },
             records,
         });
+        // The virtual school's cohort: every looked-after child, and every child with a
+        // social worker (the extended duty). Drawn from nothing random, so every other
+        // generated value stays as it was.
+        let looked_after = plan == PlanKind::Lac;
+        let mut ids = SourceIds::new("virtual-school", index);
+        let mut cohort = vec![rec(
+            &mut ids,
+            RecordCategory::LookedAfterStatus,
+            referral,
+            None,
+            if looked_after {
+                "In the virtual school's cohort: looked after by the local authority".into()
+            } else {
+                "In the virtual school's cohort: has a social worker".into()
+            },
+            json!({"in_care": looked_after, "care_authority": "999"}),
+        )];
+        if looked_after {
+            cohort.push(rec(
+                &mut ids,
+                RecordCategory::PersonalEducationPlan,
+                start + Duration::days(20),
+                None,
+                "Personal education plan agreed with the school; reviewed termly".into(),
+                json!({"targets": ["reading fluency", "attendance above 95%"]}),
+            ));
+        }
+        holdings.push(Holding {
+            node: "virtual-school",
+            local_id: format!("VS-{:06}", index + 1),
+            child: ChildUpsert {
+                demographics: demographics.clone(),
+                identifiers: ChildIdentifiers {
+                    upn: Some(upn.clone()),
+                    nhs_number: None,
+                },
+            },
+            records: cohort,
+        });
     }
 
     if nhs_number.is_some() && (in_need || g.chance(0.2)) {

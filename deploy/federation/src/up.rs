@@ -60,6 +60,20 @@ pub const DEMO_PRACTITIONERS: &[(&str, PractitionerRole, &str, &str)] = &[
         "police",
         "officer.county",
     ),
+    (
+        "TOKEN_VIRTUAL_SCHOOL_HEAD",
+        PractitionerRole::VirtualSchoolHead,
+        "virtual-school",
+        "vsh.county",
+    ),
+    // The other school's DSL: no relationship with Northfield's pupils (the tour shows
+    // what they see, and the break-glass).
+    (
+        "TOKEN_DSL_SCHOOL_B",
+        PractitionerRole::DesignatedSafeguardingLead,
+        "school-b",
+        "dsl.riverside",
+    ),
 ];
 
 /// Refuses to clear a folder that does not look like one `up` made.
@@ -302,9 +316,12 @@ pub fn samples(children: &[SyntheticChild]) -> Vec<&SyntheticChild> {
             chosen.push(c);
         }
     };
+    // First: a Northfield pupil (TOKEN_DSL's school has them on roll, so the tour's DSL
+    // has a relationship with them).
     take(&|c| {
         c.story.contains("child protection plan")
             && c.agencies().contains(&"police")
+            && c.agencies().contains(&"school-a")
             && c.holdings.len() >= 4
     });
     take(&|c| c.story.contains("child protection plan") && c.holdings.len() >= 3);
