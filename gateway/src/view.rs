@@ -11,9 +11,9 @@
 use schemas::details::{AttendanceDetails, is_persistent_absence};
 use schemas::view::{BarrierKind, Disclosed, TransitionRule};
 use schemas::{
-    AgencyKind, AgencySection, Barrier, BarrierEvidence, BarrierSignal, Barriers, ChronologyEntry,
-    ContactRoute, DisclosureLevel, KeyContact, KeyContactRole, Record, RecordCategory,
-    RecordDetails, SectionStatus, Sessions, Transition, TransitionKind, ViewFilter,
+    AgencyKind, AgencySection, Barrier, BarrierEvidence, BarrierIntervention, BarrierSignal,
+    Barriers, ChronologyEntry, ContactRoute, DisclosureLevel, KeyContact, KeyContactRole, Record,
+    RecordCategory, RecordDetails, SectionStatus, Sessions, Transition, TransitionKind, ViewFilter,
 };
 use std::cmp::Reverse;
 
@@ -155,12 +155,54 @@ fn chronology(seen: &[Seen<'_>]) -> Vec<ChronologyEntry> {
 // Barriers
 
 fn barriers(seen: &[Seen<'_>], filter: &ViewFilter) -> Barriers {
+    let with_interventions = |mut barrier: Barrier, kind: BarrierKind| {
+        barrier.interventions = interventions(seen, kind);
+        barrier
+    };
     Barriers {
-        attendance: attendance_barrier(seen, filter),
-        learning: rule_barrier(seen, filter, BarrierKind::Learning),
-        behaviour: behaviour_barrier(seen, filter),
-        wellbeing: rule_barrier(seen, filter, BarrierKind::Wellbeing),
+        attendance: with_interventions(attendance_barrier(seen, filter), BarrierKind::Attendance),
+        learning: with_interventions(
+            rule_barrier(seen, filter, BarrierKind::Learning),
+            BarrierKind::Learning,
+        ),
+        behaviour: with_interventions(behaviour_barrier(seen, filter), BarrierKind::Behaviour),
+        wellbeing: with_interventions(
+            rule_barrier(seen, filter, BarrierKind::Wellbeing),
+            BarrierKind::Wellbeing,
+        ),
     }
+}
+
+/// The interventions aimed at a barrier, newest first: read from the details, or at
+/// `summary` level from the outline the node shares there (no description, no evidence).
+fn interventions(seen: &[Seen<'_>], barrier: BarrierKind) -> Vec<BarrierIntervention> {
+    let mut list: Vec<BarrierIntervention> = seen
+        .iter()
+        .filter_map(|s| {
+            let i = s.details()?.intervention()?;
+            let r = s.record();
+            (i.barrier == barrier).then(|| BarrierIntervention {
+                agency_id: s.section.agency_id.clone(),
+                agency_name: s.section.agency_name.clone(),
+                source_system_id: r.source_system_id.clone(),
+                intervention: i.intervention,
+                started: r.effective_from,
+                review_date: i.review_date,
+                ended: r.effective_to,
+                impact_at_review: i.impact_at_review,
+                evidence: i.evidence.as_ref().map(|e| e.as_str().to_owned()),
+                impact: r.impact.clone(),
+                level: s.disclosed.level(),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        b.started
+            .cmp(&a.started)
+            .then_with(|| a.agency_id.cmp(&b.agency_id))
+            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    });
+    list
 }
 
 /// Whether the filter keeps any category the barrier is read from.
@@ -208,6 +250,7 @@ fn not_assessed(barrier: BarrierKind) -> Barrier {
         ),
         summary_level_only: false,
         evidence: Vec::new(),
+        interventions: Vec::new(),
     }
 }
 
@@ -293,6 +336,7 @@ fn finish(
         summary,
         summary_level_only: summary_only,
         evidence,
+        interventions: Vec::new(),
     }
 }
 
@@ -758,6 +802,7 @@ mod tests {
             recorded_at: Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
             impact: impact.into(),
             details: None,
+            outline: None,
             version: 1,
         }
     }

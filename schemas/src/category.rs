@@ -61,12 +61,14 @@ pub enum RecordCategory {
     EarlyHelpAssessment,
     TeamAroundTheFamily,
     LeadPractitioner,
+    // Across agencies
+    Intervention,
 }
 
 use RecordCategory as C;
 
 impl RecordCategory {
-    pub const ALL: [RecordCategory; 29] = [
+    pub const ALL: [RecordCategory; 30] = [
         C::Enrolment,
         C::Attendance,
         C::Exclusion,
@@ -96,6 +98,7 @@ impl RecordCategory {
         C::EarlyHelpAssessment,
         C::TeamAroundTheFamily,
         C::LeadPractitioner,
+        C::Intervention,
     ];
 
     /// The category's name on the wire (`attendance`), as serde writes it.
@@ -130,6 +133,7 @@ impl RecordCategory {
             C::EarlyHelpAssessment => "early_help_assessment",
             C::TeamAroundTheFamily => "team_around_the_family",
             C::LeadPractitioner => "lead_practitioner",
+            C::Intervention => "intervention",
         }
     }
 
@@ -167,6 +171,7 @@ impl RecordCategory {
             C::EarlyHelpAssessment => "your family's early help assessment",
             C::TeamAroundTheFamily => "meetings of the team around your family",
             C::LeadPractitioner => "who leads the help for your family",
+            C::Intervention => "things tried to help you, and whether they helped",
         }
     }
 
@@ -206,6 +211,8 @@ impl RecordCategory {
             | C::StrengthsAndDifficulties => &[Health],
             C::EncompassNotification => &[Police],
             C::EarlyHelpAssessment | C::TeamAroundTheFamily | C::LeadPractitioner => &[EarlyHelp],
+            // Whoever put the help in place records it and its impact.
+            C::Intervention => &[School, VirtualSchool, SocialCare, Health, EarlyHelp],
         }
     }
 
@@ -247,7 +254,8 @@ impl RecordCategory {
             | C::ChildProtectionInformation
             | C::CamhsReferral
             | C::TeamAroundTheFamily
-            | C::LeadPractitioner => false,
+            | C::LeadPractitioner
+            | C::Intervention => false,
         }
     }
 
@@ -292,6 +300,9 @@ impl RecordCategory {
             | C::LeadPractitioner
             | C::FreeSchoolMeals
             | C::ChildCharacteristics => None,
+            // Help put in place is not itself a sign of a barrier: the view lists each
+            // intervention under the barrier its details name (`RecordDetails::intervention`).
+            C::Intervention => None,
         }
     }
 
@@ -351,7 +362,8 @@ impl RecordCategory {
             | C::FreeSchoolMeals
             | C::LookedAfterStatus
             | C::Section47Enquiry
-            | C::ChildCharacteristics => None,
+            | C::ChildCharacteristics
+            | C::Intervention => None,
         }
     }
 
@@ -387,7 +399,8 @@ impl RecordCategory {
             | C::FreeSchoolMeals
             | C::LookedAfterStatus
             | C::Section47Enquiry
-            | C::ChildCharacteristics => None,
+            | C::ChildCharacteristics
+            | C::Intervention => None,
         }
     }
 
@@ -423,7 +436,8 @@ impl RecordCategory {
             | C::FreeSchoolMeals
             | C::LookedAfterStatus
             | C::Section47Enquiry
-            | C::ChildCharacteristics => Raises::Nothing,
+            | C::ChildCharacteristics
+            | C::Intervention => Raises::Nothing,
         }
     }
 }
@@ -555,6 +569,7 @@ mod tests {
             recorded_at: chrono::DateTime::default(),
             impact: "impact".into(),
             details: Some(RecordDetails::example(category)),
+            outline: None,
             version: 1,
         }
     }

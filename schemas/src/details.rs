@@ -1408,6 +1408,99 @@ pub struct LeadPractitionerDetails {
 impl Fields for LeadPractitionerDetails {}
 
 // ---------------------------------------------------------------------------------------
+// Across agencies: interventions
+
+/// What was done to help the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InterventionKind {
+    /// A reasonable adjustment in school (timetable, seating, a quiet space, exit card).
+    InSchoolAdjustment,
+    Mentoring,
+    Counselling,
+    Tutoring,
+    NurtureGroup,
+    /// Attendance support: a plan, first-day calls, a key adult at the gate.
+    AttendanceSupport,
+    /// Speech, language and communication support.
+    SpeechAndLanguage,
+    /// A behaviour support plan or an alternative provision placement.
+    BehaviourSupport,
+    /// Parenting programme or family support work.
+    FamilySupport,
+    /// Therapy or treatment (CAMHS, play therapy).
+    Therapy,
+    /// Something else: say what in `description`.
+    Other,
+}
+
+/// What an intervention achieved for the barrier it targets, judged at its review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InterventionImpact {
+    Improved,
+    NoChange,
+    Worse,
+}
+
+impl InterventionImpact {
+    /// In words, for a sentence.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            InterventionImpact::Improved => "improved",
+            InterventionImpact::NoChange => "no change",
+            InterventionImpact::Worse => "worse",
+        }
+    }
+}
+
+/// An intervention: what was done to help with one of the four barriers, and whether it
+/// helped. It started on the record's `effective_from` and ended on its `effective_to`
+/// (absent while it goes on). At `summary` level the node shares what was done, the
+/// barrier, the review date and the impact at review, never `description` or
+/// `evidence` (see `Record.outline`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"intervention": "mentoring", "barrier": "attendance",
+    "description": "Weekly mentoring with a learning mentor and a morning check-in",
+    "review_date": "2026-12-11", "impact_at_review": "improved",
+    "evidence": "Attendance rose from 82% to 93% over the half-term"}))]
+pub struct InterventionDetails {
+    /// What was done.
+    pub intervention: InterventionKind,
+    /// The barrier it targets.
+    #[schema(value_type = crate::view::BarrierKind)]
+    pub barrier: crate::view::BarrierKind,
+    /// What was done, in words (confidential: shared only at `full`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub description: Option<Long>,
+    /// When its impact is (or was) reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub review_date: Option<NaiveDate>,
+    /// The impact at review: `improved`, `no_change` or `worse`. Absent until reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact_at_review: Option<InterventionImpact>,
+    /// What shows the impact (confidential: shared only at `full`). Only with
+    /// `impact_at_review`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub evidence: Option<Long>,
+}
+
+impl Fields for InterventionDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.evidence.is_some() && self.impact_at_review.is_none() {
+            errors.push(FieldError::new(
+                "evidence",
+                "only with impact_at_review: evidence of an impact not yet judged",
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // One type over all categories
 
 macro_rules! record_details {
@@ -1515,6 +1608,7 @@ record_details! {
     EarlyHelpAssessment => EarlyHelpAssessmentDetails,
     TeamAroundTheFamily => TeamAroundTheFamilyDetails,
     LeadPractitioner => LeadPractitionerDetails,
+    Intervention => InterventionDetails,
 }
 
 // What the node and the gateway read of a record's details: each the field that plays the
@@ -1576,6 +1670,30 @@ impl RecordDetails {
     pub fn occurred_at(&self) -> Option<DateTime<Utc>> {
         match self {
             RecordDetails::EncompassNotification(e) => Some(e.incident_at),
+            _ => None,
+        }
+    }
+
+    /// What of these details a node shares at `summary` level, if anything: the details
+    /// with every confidential field left out (`Record.outline`). Most categories share
+    /// nothing but their impact line there.
+    pub fn outline(&self) -> Option<RecordDetails> {
+        match self {
+            RecordDetails::Intervention(i) => {
+                Some(RecordDetails::Intervention(InterventionDetails {
+                    description: None,
+                    evidence: None,
+                    ..i.clone()
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// An intervention: what was done, the barrier it targets and its impact at review.
+    pub fn intervention(&self) -> Option<&InterventionDetails> {
+        match self {
+            RecordDetails::Intervention(i) => Some(i),
             _ => None,
         }
     }
