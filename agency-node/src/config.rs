@@ -39,6 +39,26 @@ pub struct Settings {
     /// for. Without it the import operations answer 503.
     #[serde(default)]
     pub imports: Option<crate::imports::ImportSettings>,
+    /// The node's signing key (its public half in the directory). Without it the node
+    /// asserts no relationship, so its practitioners see no more than `existence` at
+    /// other agencies.
+    #[serde(default)]
+    pub signing: Option<SigningSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSettings {
+    /// PKCS#8 PEM of the node's Ed25519 key.
+    pub key_file: PathBuf,
+    /// How long a relationship assertion holds, in seconds: long enough for a view read
+    /// with the reference of the search it came from.
+    #[serde(default = "default_assertion_ttl")]
+    pub assertion_ttl_seconds: i64,
+}
+
+fn default_assertion_ttl() -> i64 {
+    30 * 60
 }
 
 #[derive(Debug, Clone, Deserialize)]

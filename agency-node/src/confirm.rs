@@ -23,8 +23,9 @@ use sha2::{Digest, Sha256};
 
 const PREFIX: &str = "ct1.";
 /// 2: the reference's length takes two bytes (1 took one, so a local id over 255 bytes
-/// could not be sealed and its candidate was silently left unconfirmable).
-const VERSION: u8 = 2;
+/// could not be sealed and its candidate was silently left unconfirmable). 3: the
+/// search's query hash, so a confirmed candidate gets a match token of that search.
+const VERSION: u8 = 3;
 const FINGERPRINT_LEN: usize = 8;
 
 /// What a token says about its candidate.
@@ -36,6 +37,8 @@ pub struct Candidate {
     pub matched_on: Vec<String>,
     /// Seconds since the epoch.
     pub expires_at: i64,
+    /// The hash of the query that found the candidate (`crate::relationship::query_hash`).
+    pub qh: String,
 }
 
 /// Whom a token is issued to: the practitioner (by issuer and subject) and the gateway
@@ -48,7 +51,7 @@ pub struct Holder<'a> {
 }
 
 impl Holder<'_> {
-    fn fingerprint(&self) -> [u8; FINGERPRINT_LEN] {
+    pub(crate) fn fingerprint(&self) -> [u8; FINGERPRINT_LEN] {
         let mut hash = Sha256::new();
         for part in [self.issuer, self.subject, self.gateway] {
             hash.update((part.len() as u64).to_be_bytes());
@@ -108,16 +111,20 @@ impl CandidateSealer {
         local_ref: &str,
         grade: MatchGrade,
         matched_on: &[String],
+        qh: &str,
         holder: Holder<'_>,
         now: i64,
     ) -> Result<String, TokenError> {
         let reference = local_ref.as_bytes();
         let ref_len = u16::try_from(reference.len()).map_err(|_| TokenError::TooLong)?;
-        let mut plain = Vec::with_capacity(80 + reference.len());
+        let qh_len = u8::try_from(qh.len()).map_err(|_| TokenError::TooLong)?;
+        let mut plain = Vec::with_capacity(160 + reference.len());
         plain.push(VERSION);
         plain.extend_from_slice(&(now + self.ttl_seconds).to_be_bytes());
         plain.push(grade_byte(grade));
         plain.extend_from_slice(&holder.fingerprint());
+        plain.push(qh_len);
+        plain.extend_from_slice(qh.as_bytes());
         plain.extend_from_slice(&ref_len.to_be_bytes());
         plain.extend_from_slice(reference);
         plain.extend_from_slice(matched_on.join(",").as_bytes());
@@ -160,6 +167,8 @@ fn decode(plain: &[u8]) -> Option<(Candidate, [u8; FINGERPRINT_LEN])> {
     let (exp, rest) = rest.split_first_chunk::<8>()?;
     let (&grade, rest) = rest.split_first()?;
     let (fingerprint, rest) = rest.split_first_chunk::<FINGERPRINT_LEN>()?;
+    let (&qh_len, rest) = rest.split_first()?;
+    let (qh, rest) = rest.split_at_checked(usize::from(qh_len))?;
     let (ref_len, rest) = rest.split_first_chunk::<2>()?;
     let (reference, rest) = rest.split_at_checked(usize::from(u16::from_be_bytes(*ref_len)))?;
     let grade = match grade {
@@ -179,6 +188,7 @@ fn decode(plain: &[u8]) -> Option<(Candidate, [u8; FINGERPRINT_LEN])> {
                 .map(str::to_owned)
                 .collect(),
             expires_at: i64::from_be_bytes(*exp),
+            qh: String::from_utf8(qh.to_vec()).ok()?,
         },
         *fingerprint,
     ))
@@ -193,12 +203,21 @@ mod tests {
         let s = sealer("health");
         let long = "L".repeat(300);
         let token = s
-            .seal(&long, MatchGrade::Possible, &fields(), holder("p1"), NOW)
+            .seal(
+                &long,
+                MatchGrade::Possible,
+                &fields(),
+                QH,
+                holder("p1"),
+                NOW,
+            )
             .unwrap();
         assert_eq!(s.open(&token, holder("p1"), NOW).unwrap().local_ref, long);
     }
 
     const NOW: i64 = 1_800_000_000;
+    /// A query hash as `crate::relationship::query_hash` makes them.
+    const QH: &str = "0123456789abcdef0123456789abcdef";
 
     fn sealer(agency: &str) -> CandidateSealer {
         CandidateSealer::new(&CandidateSealer::generate_key().unwrap(), agency, 600).unwrap()
@@ -226,6 +245,7 @@ mod tests {
             local_ref,
             MatchGrade::Possible,
             &fields(),
+            QH,
             holder("sw-1"),
             NOW,
         )
@@ -239,7 +259,7 @@ mod tests {
         let token = seal_for_sw1(&s, local_ref);
         assert!(token.starts_with(PREFIX));
         assert!(!token.contains("7d0c6c3e") && !token.contains("family"));
-        assert!(token.len() < 200, "{} characters", token.len());
+        assert!(token.len() < 250, "{} characters", token.len());
         assert_eq!(
             s.open(&token, holder("sw-1"), NOW + 1).unwrap(),
             Candidate {
@@ -247,6 +267,7 @@ mod tests {
                 grade: MatchGrade::Possible,
                 matched_on: fields(),
                 expires_at: NOW + 600,
+                qh: QH.into(),
             }
         );
         // Two tokens for the same candidate differ (fresh nonce).
@@ -294,7 +315,14 @@ mod tests {
         let here = CandidateSealer::new(&key, "social-care", 600).unwrap();
         let there = CandidateSealer::new(&key, "health", 600).unwrap();
         let token = here
-            .seal("child-1", MatchGrade::Possible, &[], holder("sw-1"), NOW)
+            .seal(
+                "child-1",
+                MatchGrade::Possible,
+                &[],
+                QH,
+                holder("sw-1"),
+                NOW,
+            )
             .unwrap();
         assert!(here.open(&token, holder("sw-1"), NOW).is_ok());
         assert_eq!(

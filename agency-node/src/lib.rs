@@ -13,6 +13,7 @@ pub mod finding;
 pub mod imports;
 pub mod notifications;
 pub mod openapi;
+pub mod relationship;
 pub mod routes;
 pub mod startup;
 pub mod writes;

@@ -37,6 +37,11 @@ pub struct AppState {
     pub locator: Option<(locator::LocatorKey, f64)>,
     /// Seals and opens the candidate tokens of `candidates` answers.
     pub candidates: crate::confirm::CandidateSealer,
+    /// Seals and opens this node's match tokens (see [`crate::relationship`]).
+    pub matches: crate::relationship::MatchSealer,
+    /// The node's signing key and how long its relationship assertions hold; `None`:
+    /// it asserts none.
+    pub signing: Option<(trust::signature::SigningKey, i64)>,
     /// The outbox and at-risk gauges `/metrics` sets from the database.
     pub notification_gauges: crate::routes::health::NotificationGauges,
     /// Which DfE files this node imports, and for whom.
@@ -176,11 +181,45 @@ impl Application {
                     crate::confirm::CandidateSealer::generate_key()?
                 }
             };
-            crate::confirm::CandidateSealer::new(
-                &key,
-                settings.agency.id.as_str(),
-                c.token_ttl_seconds,
-            )?
+            (
+                crate::confirm::CandidateSealer::new(
+                    &key,
+                    settings.agency.id.as_str(),
+                    c.token_ttl_seconds,
+                )?,
+                crate::relationship::MatchSealer::new(
+                    &key,
+                    settings.agency.id.as_str(),
+                    c.token_ttl_seconds,
+                )?,
+            )
+        };
+        let (candidates, matches) = candidates;
+        let signing = match &settings.signing {
+            Some(s) => {
+                anyhow::ensure!(
+                    s.assertion_ttl_seconds > 0,
+                    "[signing] assertion_ttl_seconds must be more than 0"
+                );
+                let key = trust::signature::SigningKey::load(&s.key_file)?;
+                let listed = directory
+                    .get()
+                    .member(&settings.agency.id)
+                    .and_then(|m| m.signing_key.clone());
+                anyhow::ensure!(
+                    listed.as_deref() == Some(key.public_key_base64().as_str()),
+                    "the federation directory does not list this node's signing key ({}) for '{}'",
+                    key.public_key_base64(),
+                    settings.agency.id
+                );
+                Some((key, s.assertion_ttl_seconds))
+            }
+            None => {
+                tracing::warn!(
+                    "no [signing] key: this node asserts no relationships, so its practitioners see no more than `existence` at other agencies"
+                );
+                None
+            }
         };
         let imports = crate::imports::Imports::new(settings.agency.kind, settings.imports.as_ref())
             .map_err(|why| anyhow::anyhow!("invalid [imports] settings: {why}"))?;
@@ -204,6 +243,8 @@ impl Application {
             school_calendar,
             webhook_secret,
             candidates,
+            matches,
+            signing,
             notification_gauges,
             imports,
         });

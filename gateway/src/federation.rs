@@ -34,6 +34,8 @@ impl<'a> Fanout<'a> {
 pub struct SearchOutcome {
     pub agencies: Vec<AgencySearchResult>,
     pub nodes: Vec<(AgencyId, NodeEntry)>,
+    /// The relationship assertion of the practitioner's own agency's node, if it gave one.
+    pub relationship: Option<String>,
 }
 
 /// What nodes are asked: the plain query, or its keyed encodings.
@@ -52,6 +54,7 @@ pub async fn search(
     query: NodeQuery<'_>,
     context: &AccessContext,
     locator: LocatorLookup<'_>,
+    requester_agency: &AgencyId,
 ) -> SearchOutcome {
     let nodes: Vec<Node<'_>> = directory.nodes().collect();
     let answers = join_all(nodes.iter().map(|member| async {
@@ -69,6 +72,7 @@ pub async fn search(
     .await;
     let mut agencies = Vec::with_capacity(nodes.len());
     let mut entries = Vec::with_capacity(nodes.len());
+    let mut relationship = None;
     for (member, outcome) in nodes.into_iter().zip(answers) {
         let mut result = AgencySearchResult {
             agency_id: member.id.clone(),
@@ -98,7 +102,14 @@ pub async fn search(
                     result.status = SearchStatus::Held;
                     result.grade = node_answer.answer.grade.or(Some(MatchGrade::Possible));
                     result.matched_on = node_answer.answer.matched_on;
-                    NodeEntry::Held { r: local_ref }
+                    // Only the practitioner's own agency vouches for their relationship.
+                    if &member.id == requester_agency {
+                        relationship = node_answer.relationship;
+                    }
+                    NodeEntry::Held {
+                        r: local_ref,
+                        m: node_answer.match_token,
+                    }
                 }
                 (true, None) => {
                     result.status = SearchStatus::Error;
@@ -152,6 +163,7 @@ pub async fn search(
     SearchOutcome {
         agencies,
         nodes: entries,
+        relationship,
     }
 }
 
@@ -198,8 +210,11 @@ pub async fn view(
                 records: Vec::new(),
             };
             match entry {
-                Some(NodeEntry::Held { r }) => {
-                    let outcome = fanout.client(*member).records(&r, context).await;
+                Some(NodeEntry::Held { r, m }) => {
+                    let outcome = fanout
+                        .client(*member)
+                        .records(&r, context, m.as_deref(), reference.rel.as_deref())
+                        .await;
                     section.elapsed_ms = outcome.elapsed.as_millis() as u64;
                     match outcome.result {
                         Ok(answer) => {

@@ -15,8 +15,13 @@ const AAD: &[u8] = b"child-view federated reference v1";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "s", rename_all = "snake_case")]
 pub enum NodeEntry {
-    /// The node holds the child under this local reference.
-    Held { r: String },
+    /// The node holds the child under this local reference; `m` is the node's match
+    /// token of the search, sent back with every read of it.
+    Held {
+        r: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        m: Option<String>,
+    },
     /// The node has only `possible` matches: one candidate token per candidate, in the
     /// order of the search answer (candidate 1 first). Opaque here; only the node that
     /// sealed a token can open it, and only for the practitioner it was issued to.
@@ -35,6 +40,11 @@ pub struct ReferenceClaims {
     /// Expiry, seconds since the epoch.
     pub exp: i64,
     pub nodes: Vec<(AgencyId, NodeEntry)>,
+    /// The relationship assertion the practitioner's own agency's node signed at the
+    /// search, if it holds the child with an active involvement: passed, opaque, with
+    /// every read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rel: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -120,7 +130,10 @@ mod tests {
             nodes: vec![
                 (
                     AgencyId::parse("school-a").unwrap(),
-                    NodeEntry::Held { r: "abc".into() },
+                    NodeEntry::Held {
+                        r: "abc".into(),
+                        m: None,
+                    },
                 ),
                 (
                     AgencyId::parse("social-care").unwrap(),
@@ -129,6 +142,7 @@ mod tests {
                     },
                 ),
             ],
+            rel: None,
         }
     }
 

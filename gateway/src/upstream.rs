@@ -459,16 +459,30 @@ impl<'a> NodeClient<'a> {
         .await
     }
 
-    pub async fn records(&self, local_ref: &str, ctx: &AccessContext) -> Outcome<ChildRecords> {
+    /// Reads what the node discloses, with its match token of the search and the
+    /// requester's relationship assertion, when there are.
+    pub async fn records(
+        &self,
+        local_ref: &str,
+        ctx: &AccessContext,
+        match_token: Option<&str>,
+        relationship: Option<&str>,
+    ) -> Outcome<ChildRecords> {
         let Ok(http) = &self.http else {
             return self.unbuilt();
         };
-        let request = http
+        let mut request = http
             .get(format!(
                 "{}/v1/federation/children/{}/records",
                 self.base_url, local_ref
             ))
             .query(ctx);
+        if let Some(token) = match_token {
+            request = request.header(schemas::MATCH_TOKEN_HEADER, token);
+        }
+        if let Some(assertion) = relationship {
+            request = request.header(schemas::RELATIONSHIP_HEADER, assertion);
+        }
         self.send(request).await
     }
 

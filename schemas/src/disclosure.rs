@@ -47,6 +47,12 @@ pub enum WithheldReason {
     ConsentNotRecorded,
     /// The requester may see this category, and the agency holds none of it.
     NotHeld,
+    /// Policy would grant more, but the requester's own agency has not asserted an
+    /// active involvement with this child (on roll, open case, allocated worker, open
+    /// assessment, in the virtual school's cohort): without one, an agency discloses no
+    /// more than that it knows the child and how to reach it. A safeguarding override
+    /// (break-glass) is the only way further.
+    NoRelationship,
 }
 
 /// The level applied to one category.

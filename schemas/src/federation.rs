@@ -180,7 +180,25 @@ pub struct NodeMatchAnswer {
     /// matching alone; `grade` is the candidate's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirmed: bool,
+    /// With outcome `held`: this node's signed record of the match, bound to the
+    /// practitioner, the child it found and a hash of the query. Opaque; send it back in
+    /// the `Match-Token` header of a records read, with the requester's relationship
+    /// assertion, so the node can check that both came from the same search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_token: Option<String>,
+    /// Only from the node of the practitioner's own agency, when it holds the child with
+    /// an active involvement by its relationship rules: a short-lived assertion signed
+    /// with this node's key (listed in the directory), bound to the practitioner, the
+    /// purpose and the query's hash. Other nodes disclose more than `existence` only
+    /// with it (`Relationship-Assertion` header of a records read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relationship: Option<String>,
 }
+
+/// The header a records read carries the requester's relationship assertion in.
+pub const RELATIONSHIP_HEADER: &str = "relationship-assertion";
+/// The header a records read carries the disclosing node's own match token in.
+pub const MATCH_TOKEN_HEADER: &str = "match-token";
 
 impl From<MatchResponse> for NodeMatchAnswer {
     fn from(answer: MatchResponse) -> Self {
@@ -188,6 +206,8 @@ impl From<MatchResponse> for NodeMatchAnswer {
             answer,
             candidate_tokens: Vec::new(),
             confirmed: false,
+            match_token: None,
+            relationship: None,
         }
     }
 }
@@ -306,8 +326,27 @@ pub struct ChildRecords {
     /// in the child's access report.
     #[serde(default)]
     pub override_used: bool,
+    /// Whether the requester's relationship with the child was established: `own_agency`
+    /// (the practitioner works here), `asserted` (their agency's node asserted an active
+    /// involvement and this node checked it), or `none` (capped at `existence`, with
+    /// `withheld: no_relationship` on what policy would otherwise grant).
+    #[serde(default)]
+    pub relationship: RelationshipStatus,
     /// The records at the levels applied: `full` with details, `summary` without.
     pub records: Vec<Record>,
+}
+
+/// How a disclosing node established the requester's relationship with the child.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RelationshipStatus {
+    /// The practitioner works for the disclosing agency.
+    OwnAgency,
+    /// The practitioner's agency asserted an active involvement, and the assertion held.
+    Asserted,
+    /// No valid assertion: at most `existence`.
+    #[default]
+    None,
 }
 
 /// Whether an agency holds the searched-for child.

@@ -636,6 +636,7 @@ async fn start_misbehaving_node(
         base_url: Some(url.clone()),
         acts_for: None,
         cert_uris: vec![trust::identity::member_uri(id)],
+        signing_key: None,
     });
     std::fs::write(&files.directory_file, toml::to_string_pretty(&directory)?)?;
     Ok((id.to_owned(), url))

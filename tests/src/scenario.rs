@@ -307,6 +307,61 @@ impl TestFederation {
             .await
     }
 
+    /// A records read at a node as the gateway sends it, with a match token and a
+    /// relationship assertion in their headers (either may be left out).
+    pub async fn node_records_with(
+        &self,
+        node: &str,
+        token: &str,
+        reference: &str,
+        context: &str,
+        match_token: Option<&str>,
+        assertion: Option<&str>,
+    ) -> Answer {
+        let path = format!("/v1/federation/children/{reference}/records?{context}");
+        let mut request = self.as_gateway(reqwest::Method::GET, node, &path, token);
+        if let Some(m) = match_token {
+            request = request.header(schemas::MATCH_TOKEN_HEADER, m);
+        }
+        if let Some(a) = assertion {
+            request = request.header(schemas::RELATIONSHIP_HEADER, a);
+        }
+        request.answer().await
+    }
+
+    /// A records read the way the gateway makes it after a search by `query`: the
+    /// requester's own node (`own`) is asked for its relationship assertion, the
+    /// disclosing node for its reference and match token, and the read carries both.
+    pub async fn related_records(
+        &self,
+        own: &str,
+        node: &str,
+        token: &str,
+        query: &Value,
+        context: &str,
+    ) -> Answer {
+        let asserted = self
+            .node_match(own, token, context, query)
+            .await
+            .expect(200);
+        let found = self
+            .node_match(node, token, context, query)
+            .await
+            .expect(200);
+        let reference = found["local_ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{node} does not hold the child: {found}"));
+        self.node_records_with(
+            node,
+            token,
+            reference,
+            context,
+            found["match_token"].as_str(),
+            asserted["relationship"].as_str(),
+        )
+        .await
+    }
+
     /// A GET without certificate or token (health, metrics, docs, specs), read whole.
     pub async fn fetch(&self, url: &str) -> Answer {
         self.anonymous_client().get(url).answer().await

@@ -17,11 +17,56 @@ fn social_care_only() -> Options {
     Options::nodes(&["social-care", "school-a", "school-b"], 300)
 }
 
+/// A child on a child protection plan who attends school A, so school A's staff have a
+/// relationship with them (they are on its roll).
 fn cp_child(fed: &TestFederation) -> &SyntheticChild {
     fed.children
         .iter()
-        .find(|c| c.story.contains("child protection plan"))
-        .expect("a child with a child protection plan")
+        .find(|c| c.story.contains("child protection plan") && c.agencies().contains(&"school-a"))
+        .expect("a child with a child protection plan at school A")
+}
+
+/// The agency a practitioner token is for (its `agency` claim).
+fn token_agency(token: &str) -> String {
+    use base64::Engine;
+    let claims = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .unwrap();
+    claims["agency"].as_str().unwrap().to_owned()
+}
+
+/// Gives the practitioner's agency an active involvement with the child, as its own
+/// system would record one, when its node does not hold the child already.
+async fn relate(fed: &TestFederation, agency: &str, child: &SyntheticChild) {
+    if child.agencies().contains(&agency) || fed.node_url(agency).is_empty() {
+        return;
+    }
+    let record = match agency {
+        "health" => json!({"source_system_id": "REL-1", "category": "school_nurse_contact",
+            "effective_from": "2026-11-20", "impact": "Seen by the school nurse",
+            "details": {"reason": "wellbeing check"}}),
+        "police" => json!({"source_system_id": "REL-1", "category": "encompass_notification",
+            "effective_from": "2026-11-20", "impact": "Operation Encompass notification",
+            "details": {"incident_at": "2026-11-20T21:10:00Z", "child_present": false,
+                "police_reference": "CC-0000001"}}),
+        "early-help" => json!({"source_system_id": "REL-1", "category": "team_around_the_family",
+            "effective_from": "2026-11-20", "impact": "Team around the family meets monthly",
+            "details": {"frequency_weeks": 4}}),
+        other => panic!("no relationship recipe for {other}"),
+    };
+    let system = fed.system(agency);
+    let held = &child.holdings[0].child;
+    system
+        .store_child("REL-CHILD-1", &serde_json::to_value(held).unwrap())
+        .await;
+    system.store_record("REL-CHILD-1", &record).await;
 }
 
 fn holding<'a>(child: &'a SyntheticChild, node: &str) -> &'a federation::seed::Holding {
@@ -40,6 +85,9 @@ async fn local_ref(fed: &TestFederation, node: &str, child: &SyntheticChild) -> 
     answer["local_ref"].as_str().expect("held").to_owned()
 }
 
+/// Reads the child's records at `node` as the gateway does after a search for the
+/// [`cp_child`]: with the relationship assertion of the practitioner's own agency's
+/// node and this node's match token of the same search, when they give them.
 async fn read(
     fed: &TestFederation,
     node: &str,
@@ -47,7 +95,28 @@ async fn read(
     token: &str,
     query: &str,
 ) -> (u16, Value) {
-    let answer = fed.node_records(node, token, reference, query).await;
+    let search = federation_tests::query_for(cp_child(fed));
+    let own = token_agency(token);
+    let assertion = if fed.node_url(&own).is_empty() {
+        None
+    } else {
+        fed.node_match(&own, token, query, &search).await.json()["relationship"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let match_token = fed.node_match(node, token, query, &search).await.json()["match_token"]
+        .as_str()
+        .map(str::to_owned);
+    let answer = fed
+        .node_records_with(
+            node,
+            token,
+            reference,
+            query,
+            match_token.as_deref(),
+            assertion.as_deref(),
+        )
+        .await;
     (answer.status, answer.json())
 }
 
@@ -350,17 +419,30 @@ async fn tampering_is_detected(
 /// Makes a few audited disclosures and writes, returns how many entries there are.
 async fn some_history(fed: &TestFederation) -> u64 {
     let child = cp_child(fed);
-    let reference = local_ref(fed, "social-care", child).await;
     let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+    // One search (school A asserts, social care matches), then three reads with it.
+    let query = federation_tests::query_for(child);
+    let asserted = fed
+        .node_match("school-a", &dsl, SAFEGUARDING, &query)
+        .await
+        .expect(200);
+    let found = fed
+        .node_match("social-care", &dsl, SAFEGUARDING, &query)
+        .await
+        .expect(200);
     for _ in 0..3 {
-        let (status, _) = read_cp(
-            fed,
-            &reference,
-            &dsl,
-            "purpose=safeguarding&legal_basis=public_task",
-        )
-        .await;
-        assert_eq!(status, 200);
+        let answer = fed
+            .node_records_with(
+                "social-care",
+                &dsl,
+                found["local_ref"].as_str().unwrap(),
+                SAFEGUARDING,
+                found["match_token"].as_str(),
+                asserted["relationship"].as_str(),
+            )
+            .await
+            .expect(200);
+        assert_eq!(answer["relationship"], "asserted", "{answer}");
     }
     let sc = holding(child, "social-care");
     record_consent(fed, "social-care", &sc.local_id, json!({
@@ -694,6 +776,11 @@ async fn every_category_gets_the_level_its_policy_grants() {
         .find(|h| h.node.starts_with("school"))
         .unwrap()
         .node;
+    // Every requesting agency works with the child (what a policy grants applies only
+    // then).
+    for agency in ["health", "police", "early-help"] {
+        relate(&fed, agency, child).await;
+    }
 
     // (node, role, agency, purpose, per-category table, default for unnamed categories)
     type Case<'a> = (

@@ -291,8 +291,11 @@ async fn school_moves_plan_steps_and_new_social_workers_are_transitions() {
         .iter()
         .find(|c| records(c, RecordCategory::Enrolment).count() == 2)
         .expect("a child who moved school");
-    let reference = reference_for(&fed, &token, mover).await;
-    let body: Value = view(&fed, &token, &reference, "").await.json();
+    // Their school's DSL: the school has them on roll.
+    let school = mover.holdings[0].node;
+    let dsl = fed.token(PractitionerRole::DesignatedSafeguardingLead, school);
+    let reference = reference_for(&fed, &dsl, mover).await;
+    let body: Value = view(&fed, &dsl, &reference, "").await.json();
     let now = records(mover, RecordCategory::Enrolment)
         .find(|r| r.effective_to.is_none())
         .unwrap();

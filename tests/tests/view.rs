@@ -102,8 +102,9 @@ async fn police_find_a_child_by_demographics_alone() {
 async fn view_marks_a_stopped_node_unavailable_and_still_answers() {
     let fed = spawn_federation(Options::default()).await.unwrap();
     let child = fed
-        .child_known_to(3, &["police", "social-care"])
-        .expect("a child known to police");
+        .child_known_to(3, &["police", "social-care", "school-a"])
+        .expect("a child at school A known to police");
+    // School A's DSL: the child is on its roll.
     let token = fed.dsl_token();
     let found = fed.search(&token, &query_for(child)).await;
     let reference = found["reference"].as_str().unwrap().to_owned();

@@ -49,6 +49,11 @@ pub struct Member {
     pub acts_for: Option<AgencyId>,
     /// URI subject alternative names this member's certificates carry.
     pub cert_uris: Vec<String>,
+    /// For nodes: the base64 of the node's Ed25519 public key, with which it signs what
+    /// other members must be able to check (relationship assertions); see
+    /// [`crate::signature`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +173,14 @@ impl Directory {
                 if by_uri.insert(uri.clone(), index).is_some() {
                     return invalid(format!("certificate identity '{uri}' is listed twice"));
                 }
+            }
+            if let Some(key) = &m.signing_key
+                && crate::signature::decode_public_key(key).is_none()
+            {
+                return invalid(format!(
+                    "member '{}': signing_key must be the base64 of a 32-byte Ed25519 key",
+                    m.id
+                ));
             }
             match m.role {
                 MemberRole::Node => {

@@ -1,11 +1,12 @@
 //! Federation trust: who is a member and what each may do (the directory), the federation
 //! PKI (mutual-TLS configurations and the identity a peer certificate carries),
-//! practitioner tokens, and the keyed cryptography members share (sealed strings,
+//! practitioner tokens, node signatures (Ed25519 keys the directory lists), and the keyed cryptography members share (sealed strings,
 //! webhook signatures).
 
 pub mod directory;
 pub mod identity;
 pub mod seal;
+pub mod signature;
 pub mod tls;
 pub mod token;
 pub mod webhook;

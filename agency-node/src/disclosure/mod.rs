@@ -1,6 +1,8 @@
 //! Deciding, at the node, what a requester sees of one child: the sharing policy grants a
-//! level per category, the child's consent decisions cap it (unless a permitted
-//! safeguarding override is used), and the records are shaped to the level.
+//! level per category, the requester's relationship with the child caps it at
+//! `existence` when there is none (unless a permitted safeguarding override is used),
+//! the child's consent decisions cap it (unless overridden), and the records are shaped
+//! to the level.
 
 pub mod policy;
 
@@ -67,6 +69,17 @@ pub fn decide(
         .filter(|c| c.held_by(holder))
         .map(|category| {
             let granted = policy.level(who, category);
+            // Relationship first: without one, at most `existence`, and the answer says
+            // why without saying whether the category is held.
+            let capped = !who.own_agency
+                && !who.related
+                && !override_used
+                && granted > DisclosureLevel::Existence;
+            let granted = if capped {
+                DisclosureLevel::Existence
+            } else {
+                granted
+            };
             let (level, withheld) = if granted == DisclosureLevel::None {
                 (DisclosureLevel::None, Some(WithheldReason::Policy))
             } else if override_used || who.own_agency {
@@ -85,7 +98,13 @@ pub fn decide(
                 }
             };
             visible |= level > DisclosureLevel::None;
-            if level > DisclosureLevel::None && !held.contains(&category) {
+            if capped && level == DisclosureLevel::Existence {
+                CategoryDisclosure {
+                    category,
+                    level,
+                    withheld: Some(WithheldReason::NoRelationship),
+                }
+            } else if level > DisclosureLevel::None && !held.contains(&category) {
                 CategoryDisclosure {
                     category,
                     level: DisclosureLevel::None,

@@ -18,7 +18,9 @@
 //!
 //! Rules grant: the level for a category is the highest any matching rule gives it
 //! (`"*"` stands for every category a rule does not name). No matching rule: `none`.
-//! Practitioners of the node's own agency see its records in `full`.
+//! Practitioners of the node's own agency see its records in `full`. Anyone else sees
+//! more than `existence` only with a relationship (`[relationship]`, see
+//! [`crate::relationship`]) or by a safeguarding override.
 
 use schemas::federation::Purpose;
 use schemas::{AgencyKind, ContactRoute, DisclosureLevel, PractitionerRole, RecordCategory};
@@ -36,6 +38,10 @@ pub struct PolicyFile {
     pub access_report: AccessReportPolicy,
     #[serde(default, rename = "deferral")]
     pub deferrals: Vec<Deferral>,
+    /// What counts as this agency's active involvement with a child (see
+    /// [`crate::relationship`]); the agency kind's defaults when absent.
+    #[serde(default)]
+    pub relationship: Option<crate::relationship::RulesFile>,
 }
 
 /// Who may fetch a child's access report on the child's behalf.
@@ -97,6 +103,8 @@ pub struct Policy {
     rules: Vec<CompiledRule>,
     pub access_report_roles: Vec<PractitionerRole>,
     deferrals: Vec<Deferral>,
+    /// When this agency's practitioners have a relationship with a child.
+    pub relationship: crate::relationship::Rules,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +125,11 @@ pub struct Requester {
     pub purpose: Purpose,
     /// The practitioner works for this node's own agency.
     pub own_agency: bool,
+    /// The practitioner's agency asserted an active involvement with the child, and the
+    /// assertion held (see [`crate::relationship::check`]). Without it (and outside
+    /// their own agency) nothing goes beyond `existence`, unless by a safeguarding
+    /// override.
+    pub related: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,11 +202,13 @@ impl Policy {
                 ));
             }
         }
+        let relationship = crate::relationship::Rules::from_file(file.relationship, holder)?;
         Ok(Self {
             contact: file.contact,
             rules,
             access_report_roles: file.access_report.roles,
             deferrals: file.deferrals,
+            relationship,
         })
     }
 
@@ -279,6 +294,7 @@ mod tests {
             role,
             purpose,
             own_agency: false,
+            related: true,
         }
     }
 

@@ -214,6 +214,9 @@ pub fn payloads(
                 role: recipient_role(kind),
                 purpose: Purpose::Safeguarding,
                 own_agency: false,
+                // An event is offered only to agencies that hold the child (the offer
+                // asks them); the level here is what policy grants such an agency.
+                related: true,
             };
             let level = policy.level(&who, category);
             let (impact, details) = match level {

@@ -14,6 +14,7 @@ use crate::db;
 use crate::disclosure::{self, Requester};
 use crate::error::ApiError;
 use crate::finding;
+use crate::relationship;
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use matching::MatchingMode;
@@ -22,7 +23,7 @@ use schemas::disclosure::{AccessReport, ConsentDecision};
 use schemas::federation::{AccessContext, LegalBasis, Purpose};
 use schemas::{
     CandidateConfirmation, ChildQuery, ChildRecords, KeyedChildQuery, MatchOutcome, MatchResponse,
-    NodeMatchAnswer, Problem, Record,
+    NodeMatchAnswer, Problem, Record, RelationshipStatus,
 };
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -45,6 +46,8 @@ fn requester(
         role: caller.practitioner.role,
         purpose: context.purpose,
         own_agency: caller.practitioner.agency == state.agency_id,
+        // Established per read, from the assertion it carries.
+        related: false,
     };
     if context.legal_basis == schemas::federation::LegalBasis::SafeguardingOverride
         && !state.policy.allows_override(&who)
@@ -111,7 +114,8 @@ pub async fn match_child(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    answer_match(state, caller, req, context, move |c, settings| {
+    let qh = relationship::query_hash("plain", &query);
+    answer_match(state, caller, req, context, qh, move |c, settings| {
         finding::find_with(c, &query, settings)
     })
     .await
@@ -167,10 +171,53 @@ pub async fn match_child_keyed(
         Some(_) => {}
     }
     let key = state.matching_key.clone();
-    answer_match(state, caller, req, context, move |c, settings| {
+    let qh = relationship::query_hash("keyed", &query);
+    answer_match(state, caller, req, context, qh, move |c, settings| {
         finding::find_keyed(c, &query, key.as_deref(), settings)
     })
     .await
+}
+
+/// Seals this node's match token into a `held` answer and, when the practitioner works
+/// here and the child is one this agency is actively involved with by its relationship
+/// rules, signs the relationship assertion too. Returns what made the involvement.
+#[allow(clippy::too_many_arguments)]
+fn stamp_match(
+    c: &mut db::DbConnection,
+    state: &AppState,
+    caller: &FederatedCaller,
+    who: &Requester,
+    context: &AccessContext,
+    qh: &str,
+    local_ref: &str,
+    answer: &mut NodeMatchAnswer,
+) -> Result<Option<schemas::RecordCategory>, ApiError> {
+    let now = chrono::Utc::now();
+    answer.match_token = state
+        .matches
+        .seal(local_ref, qh, holder(caller), now.timestamp());
+    let (true, Some((key, ttl))) = (who.own_agency, &state.signing) else {
+        return Ok(None);
+    };
+    let records = db::records::for_child(c, local_ref)?
+        .into_iter()
+        .map(|r| r.into_wire())
+        .collect::<Result<Vec<Record>, _>>()?;
+    let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();
+    let Some(basis) = state.policy.relationship.active(&records, today) else {
+        return Ok(None);
+    };
+    let assertion = relationship::Assertion {
+        agency: state.agency_id.clone(),
+        iss: caller.practitioner.issuer.clone(),
+        sub: caller.practitioner.subject.clone(),
+        purpose: context.purpose,
+        qh: qh.to_owned(),
+        exp: now.timestamp() + ttl,
+        basis,
+    };
+    answer.relationship = Some(assertion.sign(key));
+    Ok(Some(basis))
 }
 
 fn holder(caller: &FederatedCaller) -> crate::confirm::Holder<'_> {
@@ -221,6 +268,7 @@ async fn answer_match<F>(
     caller: FederatedCaller,
     req: HttpRequest,
     context: AccessContext,
+    qh: String,
     find: F,
 ) -> Result<HttpResponse, ApiError>
 where
@@ -271,6 +319,7 @@ where
                             id,
                             candidate.grade,
                             &candidate.matched_on,
+                            &qh,
                             holder(&caller),
                             now,
                         )
@@ -284,6 +333,24 @@ where
             let mut detail = json!({"answered": wire_name(&answer.answer.outcome)});
             if !answer.candidate_tokens.is_empty() {
                 detail["confirmable"] = json!(answer.candidate_tokens.len());
+            }
+            if visible
+                && answer.answer.held
+                && let Some(local_ref) = answer.answer.local_ref.clone()
+            {
+                let asserted = stamp_match(
+                    c,
+                    &state,
+                    &caller,
+                    &who,
+                    &context,
+                    &qh,
+                    &local_ref,
+                    &mut answer,
+                )?;
+                if let Some(basis) = asserted {
+                    detail["relationship_asserted"] = json!(basis.as_str());
+                }
             }
             let entry = NewEntry::by_practitioner(
                 Action::Match,
@@ -352,6 +419,14 @@ pub async fn confirm_candidate(
             chrono::Utc::now().timestamp(),
         )
         .map_err(ApiError::Candidate)?;
+    // Once confirmed, the child is linked as by a match of the search the candidate came
+    // from: a match token of that query lets a read pair with the requester's assertion.
+    let match_token = state.matches.seal(
+        &candidate.local_ref,
+        &candidate.qh,
+        holder(&caller),
+        chrono::Utc::now().timestamp(),
+    );
     let correlation_id = audit::correlation_of(&req);
     let state_for_block = state.clone();
     let linked = candidate.clone();
@@ -408,20 +483,27 @@ pub async fn confirm_candidate(
         },
         candidate_tokens: Vec::new(),
         confirmed: true,
+        match_token,
+        relationship: None,
     }))
 }
 
 /// Read what this node discloses of a child, for a stated purpose and legal basis.
 ///
 /// The node's sharing policy decides a level per category (`full`, `summary`,
-/// `existence`, `none`) for the practitioner's agency kind, role and purpose; the
-/// child's consent decisions cap it unless a permitted `safeguarding_override` is used.
-/// The answer lists the level applied to every category and why any was withheld.
+/// `existence`, `none`) for the practitioner's agency kind, role and purpose. Outside
+/// this agency, it is capped at `existence` (`withheld: no_relationship`) unless the
+/// practitioner's own agency asserts an active involvement with the child (headers
+/// `relationship-assertion` and `match-token`). The child's consent decisions cap it
+/// unless a permitted `safeguarding_override` is used. The answer lists the level
+/// applied to every category and why any was withheld.
 #[utoipa::path(
     tag = "federation",
     params(
         ("local_ref" = String, Path, description = "This node's reference for the child, from a match"),
         AccessContext,
+        ("relationship-assertion" = Option<String>, Header, description = "The relationship assertion the practitioner's own agency's node gave in its match answer (`relationship`). Without a valid one, nothing goes beyond `existence` (unless by a permitted safeguarding override)."),
+        ("match-token" = Option<String>, Header, description = "This node's `match_token` from the same search: the assertion counts only with a match of the same query, for this child and practitioner."),
     ),
     responses(
         (status = 200, description = "What this agency discloses of the child", body = ChildRecords),
@@ -445,7 +527,47 @@ pub async fn child_records(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let who = requester(&state, &caller, &context)?;
+    let mut who = requester(&state, &caller, &context)?;
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (assertion, match_token) = (
+        header(schemas::RELATIONSHIP_HEADER),
+        header(schemas::MATCH_TOKEN_HEADER),
+    );
+    let relationship = if who.own_agency {
+        None
+    } else {
+        Some(relationship::check(
+            &state.directory.get(),
+            &state.matches,
+            &relationship::Presented {
+                assertion: assertion.as_deref(),
+                match_token: match_token.as_deref(),
+                local_ref: &local_ref,
+                practitioner: &caller.practitioner,
+                gateway: caller.gateway_id.as_str(),
+                purpose: context.purpose,
+                now: chrono::Utc::now().timestamp(),
+            },
+        ))
+    };
+    who.related = matches!(relationship, Some(Ok(_)));
+    let (status, relationship_detail) = match &relationship {
+        None => (RelationshipStatus::OwnAgency, "own agency".to_owned()),
+        Some(Ok(basis)) => (
+            RelationshipStatus::Asserted,
+            format!(
+                "asserted by {} ({})",
+                caller.practitioner.agency,
+                basis.as_str()
+            ),
+        ),
+        Some(Err(why)) => (RelationshipStatus::None, format!("none: {why}")),
+    };
     let correlation_id = audit::correlation_of(&req);
     let state_for_block = state.clone();
     let answer = web::block(move || {
@@ -481,6 +603,7 @@ pub async fn child_records(
                 "disclosed": disclosed,
                 "requester_kind": who.kind.as_str(),
                 "override": decision.override_used,
+                "relationship": relationship_detail,
                 "levels": decision.categories.iter()
                     .filter(|d| d.level > schemas::DisclosureLevel::None)
                     .map(|d| (d.category.as_str(), d.level.as_str()))
@@ -502,6 +625,7 @@ pub async fn child_records(
                 contact: Some(state.policy.contact.clone()),
                 disclosure: decision.categories,
                 override_used: decision.override_used,
+                relationship: status,
                 records: shaped,
             });
             Ok((answer, entry))

@@ -547,7 +547,7 @@ async fn drive(
         PractitionerRole::DesignatedSafeguardingLead,
         NODE,
         "bench.practitioner",
-        24 * 3600,
+        12 * 3600, // the longest an issuer may grant
     )?;
     let url = format!("{base}/v1/federation/match?{CONTEXT}");
     let body = |q: ChildQuery| serde_json::to_string(&q);

@@ -277,6 +277,7 @@ impl Federation {
             base_url: None,
             acts_for: None,
             cert_uris: vec![trust::identity::member_uri("gateway")],
+            signing_key: None,
         });
 
         // The federation's matching key: held by the gateway and every node (they encode
@@ -310,6 +311,15 @@ impl Federation {
             )?;
             serials.insert(node.id.clone(), cert.serial.clone());
             let tls = write_pair(&pki, &node.id, &cert, &ca_file)?;
+            // The node's signing key (relationship assertions): private on file for the
+            // node, public in the directory for every member to check against.
+            let signing_pem = trust::signature::SigningKey::generate_pem()?;
+            let signing_public =
+                trust::signature::SigningKey::from_pem(&signing_pem)?.public_key_base64();
+            let signing_key = root
+                .join("secrets")
+                .join(format!("{}.signing-key", node.id));
+            write(&signing_key, &signing_pem)?;
             members.push(Member {
                 id: AgencyId::parse(&node.id)?,
                 name: node.name.clone(),
@@ -318,6 +328,7 @@ impl Federation {
                 base_url: Some(plan.node_url(node)),
                 acts_for: None,
                 cert_uris: vec![trust::identity::member_uri(&node.id)],
+                signing_key: Some(signing_public),
             });
             let system_id = format!("{}-system", node.id);
             let system_cert = ca.issue(&system_id, &[], Usage::Client, Validity::default())?;
@@ -337,6 +348,7 @@ impl Federation {
                 base_url: None,
                 acts_for: Some(AgencyId::parse(&node.id)?),
                 cert_uris: vec![trust::identity::member_uri(&system_id)],
+                signing_key: None,
             });
 
             let policy = root.join("policies").join(format!("{}.toml", node.id));
@@ -381,6 +393,11 @@ impl Federation {
                 text,
                 "[policy]\npath = {}\n",
                 q(&policy.display().to_string())
+            )?;
+            writeln!(
+                text,
+                "[signing]\nkey_file = {}\n",
+                q(&signing_key.display().to_string())
             )?;
             let secret = trust::webhook::WebhookSecret::generate();
             let secret_file = root

@@ -99,6 +99,7 @@ async fn sigterm_drains_the_request_in_flight_then_exits() {
         base_url: Some(node_url),
         acts_for: None,
         cert_uris: vec![trust::identity::member_uri("school-a")],
+        signing_key: None,
     });
     std::fs::write(
         &files.directory_file,

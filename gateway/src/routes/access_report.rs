@@ -47,7 +47,7 @@ pub async fn access_report(
         .nodes()
         .filter_map(|member| {
             claims.nodes.iter().find_map(|(id, entry)| match entry {
-                NodeEntry::Held { r } if id == &member.id => Some((member, r.as_str())),
+                NodeEntry::Held { r, .. } if id == &member.id => Some((member, r.as_str())),
                 _ => None,
             })
         })

@@ -90,6 +90,7 @@ pub async fn search(
         node_query,
         &context,
         lookup,
+        &auth.practitioner.agency,
     )
     .await;
     // A reference is worth issuing when there is something to read, or a candidate to
@@ -108,6 +109,7 @@ pub async fn search(
             sub: auth.practitioner.subject.clone(),
             exp: expires_at.timestamp(),
             nodes: outcome.nodes,
+            rel: outcome.relationship,
         };
         let sealed = state.references.seal(&claims).map_err(GatewayError::from)?;
         (Some(sealed), Some(expires_at))
@@ -320,7 +322,10 @@ pub async fn confirm(
             "the agency answered without linking the child".into(),
         ));
     };
-    claims.nodes[index].1 = NodeEntry::Held { r: local_ref };
+    claims.nodes[index].1 = NodeEntry::Held {
+        r: local_ref,
+        m: answer.match_token,
+    };
     let sealed = state.references.seal(&claims).map_err(GatewayError::from)?;
     let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
     Ok(HttpResponse::Ok().json(ConfirmResponse {
