@@ -23,11 +23,20 @@ async fn federation() -> TestFederation {
     .unwrap()
 }
 
-/// The synthetic child, known to each of these nodes under the same local id.
+/// The synthetic child, known to each of these nodes under the same local id, and on
+/// roll at school-a (the school's legitimate relationship with the child).
 async fn known_to(fed: &TestFederation, nodes: &[&str]) {
     for node in nodes {
         fed.system(node).store_child(LOCAL_ID, &child()).await;
     }
+    fed.system("school-a")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "MIS-ENR-1", "category": "enrolment",
+                "effective_from": "2026-09-01", "impact": "On roll in Year 7",
+                "details": {"urn": "999101", "school_name": "Northgate School", "year_group": 7}}),
+        )
+        .await;
 }
 
 /// The child's merged view for this practitioner in this context.
