@@ -274,6 +274,7 @@ pub async fn view(
         barriers: merged.barriers,
         transitions: merged.transitions,
         key_contacts: merged.key_contacts,
+        decisions: merged.decisions,
         filter: filter.clone(),
     }
 }

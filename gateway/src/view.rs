@@ -13,7 +13,8 @@ use schemas::view::{BarrierKind, Disclosed, TransitionRule};
 use schemas::{
     AgencyKind, AgencySection, Barrier, BarrierEvidence, BarrierIntervention, BarrierSignal,
     Barriers, ChronologyEntry, ContactRoute, DisclosureLevel, KeyContact, KeyContactRole, Record,
-    RecordCategory, RecordDetails, SectionStatus, Sessions, Transition, TransitionKind, ViewFilter,
+    RecordCategory, RecordDetails, SectionStatus, Sessions, Transition, TransitionKind,
+    ViewDecision, ViewFilter,
 };
 use std::cmp::Reverse;
 
@@ -30,14 +31,24 @@ pub struct Merged {
     pub barriers: Barriers,
     pub transitions: Vec<Transition>,
     pub key_contacts: Vec<KeyContact>,
+    pub decisions: Vec<ViewDecision>,
 }
 
 /// Narrows the sections to the filter and reads everything else from them. Key contacts
 /// are read before filtering (whom to call does not depend on the period asked about);
 /// transitions are read from every record (a move needs the school before it) and kept
 /// when they fall in the period.
-pub fn merge(mut sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
-    let (chronology, barriers, transitions, key_contacts) = {
+pub fn merge(sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
+    merge_on(sections, filter, chrono::Utc::now().date_naive())
+}
+
+/// [`merge`] on the day `today` (which decisions are overdue).
+pub fn merge_on(
+    mut sections: Vec<AgencySection>,
+    filter: &ViewFilter,
+    today: chrono::NaiveDate,
+) -> Merged {
+    let (chronology, barriers, transitions, key_contacts, decisions) = {
         let read = read(&sections);
         let key_contacts = key_contacts(&read);
         let answered = answered(&read);
@@ -61,6 +72,7 @@ pub fn merge(mut sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
             barriers(&kept, filter),
             transitions,
             key_contacts,
+            decisions(&kept, &sections, today),
         )
     };
     for section in &mut sections {
@@ -72,7 +84,48 @@ pub fn merge(mut sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
         barriers,
         transitions,
         key_contacts,
+        decisions,
     }
+}
+
+/// The decisions of the meetings read, overdue first, then by due date.
+fn decisions(
+    seen: &[Seen<'_>],
+    sections: &[AgencySection],
+    today: chrono::NaiveDate,
+) -> Vec<ViewDecision> {
+    let mut list: Vec<ViewDecision> = seen
+        .iter()
+        .filter_map(|s| Some((s, s.details()?.meeting()?)))
+        .flat_map(|(s, meeting)| {
+            let r = s.record();
+            meeting.decisions.iter().map(move |d| ViewDecision {
+                agency_id: s.section.agency_id.clone(),
+                agency_name: s.section.agency_name.clone(),
+                source_system_id: r.source_system_id.clone(),
+                meeting_type: meeting.meeting_type,
+                meeting_date: r.effective_from,
+                decision: d.decision.as_str().to_owned(),
+                owner: d.owner.clone(),
+                owner_name: sections
+                    .iter()
+                    .find(|o| o.agency_id == d.owner)
+                    .map(|o| o.agency_name.clone()),
+                due: d.due,
+                done: d.done,
+                overdue: !d.done && d.due < today,
+                level: s.disclosed.level(),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        b.overdue
+            .cmp(&a.overdue)
+            .then_with(|| a.due.cmp(&b.due))
+            .then_with(|| a.agency_id.cmp(&b.agency_id))
+            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    });
+    list
 }
 
 /// Whether the filter keeps a record: its category, in effect in the period.

@@ -63,12 +63,13 @@ pub enum RecordCategory {
     LeadPractitioner,
     // Across agencies
     Intervention,
+    Meeting,
 }
 
 use RecordCategory as C;
 
 impl RecordCategory {
-    pub const ALL: [RecordCategory; 30] = [
+    pub const ALL: [RecordCategory; 31] = [
         C::Enrolment,
         C::Attendance,
         C::Exclusion,
@@ -99,6 +100,7 @@ impl RecordCategory {
         C::TeamAroundTheFamily,
         C::LeadPractitioner,
         C::Intervention,
+        C::Meeting,
     ];
 
     /// The category's name on the wire (`attendance`), as serde writes it.
@@ -134,6 +136,7 @@ impl RecordCategory {
             C::TeamAroundTheFamily => "team_around_the_family",
             C::LeadPractitioner => "lead_practitioner",
             C::Intervention => "intervention",
+            C::Meeting => "meeting",
         }
     }
 
@@ -172,6 +175,7 @@ impl RecordCategory {
             C::TeamAroundTheFamily => "meetings of the team around your family",
             C::LeadPractitioner => "who leads the help for your family",
             C::Intervention => "things tried to help you, and whether they helped",
+            C::Meeting => "meetings about you, what was decided and what you said",
         }
     }
 
@@ -213,6 +217,10 @@ impl RecordCategory {
             C::EarlyHelpAssessment | C::TeamAroundTheFamily | C::LeadPractitioner => &[EarlyHelp],
             // Whoever put the help in place records it and its impact.
             C::Intervention => &[School, VirtualSchool, SocialCare, Health, EarlyHelp],
+            // Whoever convenes the meeting records it: social care (strategy, conferences,
+            // core groups, CIN reviews), early help (TAF), the virtual school or a school
+            // (PEP reviews, transition planning), health.
+            C::Meeting => &[SocialCare, EarlyHelp, VirtualSchool, School, Health],
         }
     }
 
@@ -234,7 +242,8 @@ impl RecordCategory {
             | C::StrengthsAndDifficulties
             | C::Attainment
             | C::EarlyHelpAssessment
-            | C::Section47Enquiry => true,
+            | C::Section47Enquiry
+            | C::Meeting => true,
             C::Enrolment
             | C::Attendance
             | C::SpecialEducationalNeeds
@@ -303,6 +312,8 @@ impl RecordCategory {
             // Help put in place is not itself a sign of a barrier: the view lists each
             // intervention under the barrier its details name (`RecordDetails::intervention`).
             C::Intervention => None,
+            // Its decisions are listed in the view with their owners (`RecordDetails::meeting`).
+            C::Meeting => None,
         }
     }
 
@@ -363,7 +374,8 @@ impl RecordCategory {
             | C::LookedAfterStatus
             | C::Section47Enquiry
             | C::ChildCharacteristics
-            | C::Intervention => None,
+            | C::Intervention
+            | C::Meeting => None,
         }
     }
 
@@ -400,7 +412,8 @@ impl RecordCategory {
             | C::LookedAfterStatus
             | C::Section47Enquiry
             | C::ChildCharacteristics
-            | C::Intervention => None,
+            | C::Intervention
+            | C::Meeting => None,
         }
     }
 
@@ -437,7 +450,10 @@ impl RecordCategory {
             | C::LookedAfterStatus
             | C::Section47Enquiry
             | C::ChildCharacteristics
-            | C::Intervention => Raises::Nothing,
+            | C::Intervention
+            // `meeting_scheduled` and decision events wait for the relationship-based
+            // routing table (issue 20).
+            | C::Meeting => Raises::Nothing,
         }
     }
 }

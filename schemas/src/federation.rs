@@ -515,6 +515,10 @@ pub struct ChildView {
     /// Whom to contact about the child: trusted adult, social worker, designated
     /// safeguarding lead, lead practitioner, as far as the agencies disclosed them.
     pub key_contacts: Vec<crate::view::KeyContact>,
+    /// Decisions of multi-agency meetings with their owners, overdue ones first, then by
+    /// due date.
+    #[serde(default)]
+    pub decisions: Vec<crate::view::ViewDecision>,
     /// The filter applied to this view (`from`, `to`, `category`), when one was given.
     #[serde(default, skip_serializing_if = "crate::view::ViewFilter::is_empty")]
     pub filter: crate::view::ViewFilter,

@@ -234,6 +234,42 @@ pub struct Barriers {
     pub wellbeing: Barrier,
 }
 
+/// A decision of a multi-agency meeting, with its owner: read from a `meeting` record
+/// the reader was shown (at `summary` level, only the decisions the reader's own agency
+/// owns).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "agency_id": "social-care", "agency_name": "Children's Social Care",
+    "source_system_id": "LCS-MTG-0042-3", "meeting_type": "core_group",
+    "meeting_date": "2026-11-06", "decision": "Daily check-in with the trusted adult",
+    "owner": "school-a", "owner_name": "Northgate School", "due": "2026-11-20",
+    "done": false, "overdue": true, "level": "summary"
+}))]
+pub struct ViewDecision {
+    /// The agency that recorded the meeting.
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    /// The meeting record's id in that agency's system.
+    pub source_system_id: String,
+    pub meeting_type: crate::details::MeetingKind,
+    #[schema(value_type = String, format = Date)]
+    pub meeting_date: NaiveDate,
+    /// What was decided.
+    pub decision: String,
+    /// The agency that owns the decision.
+    pub owner: AgencyId,
+    /// The owner's name, when it is a member of the federation this view asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
+    #[schema(value_type = String, format = Date)]
+    pub due: NaiveDate,
+    pub done: bool,
+    /// Not done and its due date has passed (on the day the view was generated).
+    pub overdue: bool,
+    /// `full` when the meeting's details were disclosed, `summary` when its outline.
+    pub level: DisclosureLevel,
+}
+
 /// What changed in a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -132,3 +132,95 @@ async fn an_interventions_impact_shows_under_its_barrier_for_a_dsl_and_for_a_tea
     }
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn meeting_decisions_reach_the_agencies_they_name_and_an_overdue_one_is_marked() {
+    let fed = federation().await;
+    known_to(&fed, &["school-a", "social-care"]).await;
+    let today = chrono::Utc::now().date_naive();
+    let in_a_month = (today + chrono::Duration::days(30)).to_string();
+    fed.system("social-care")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "LCS-MTG-1", "category": "meeting",
+                "effective_from": "2026-01-05",
+                "impact": "Core group met: plan reviewed, actions agreed",
+                "details": {"meeting_type": "core_group",
+                    "invited": ["social-care", "school-a", "health"],
+                    "attended": ["social-care", "school-a"],
+                    "decisions": [
+                        {"decision": "Daily check-in with the trusted adult", "owner": "school-a",
+                         "due": "2026-01-19"},
+                        {"decision": "Share the attendance plan with the family", "owner": "school-a",
+                         "due": in_a_month},
+                        {"decision": "Book the CAMHS assessment", "owner": "health",
+                         "due": "2026-01-12", "done": true},
+                        {"decision": "Visit at home weekly", "owner": "social-care",
+                         "due": "2026-01-12"}],
+                    "child_views": "They just have meetings. I want to be asked first.",
+                    "child_participation": "through_practitioner",
+                    "next_meeting": "2026-02-02"}}),
+        )
+        .await;
+
+    // The school's DSL reads the meeting at summary: the school's own decisions only,
+    // the overdue one marked and first, and not the child's words.
+    let dsl = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let view = view_as(&fed, &dsl, SAFEGUARDING).await;
+    let decisions = view["decisions"].as_array().unwrap();
+    let owners: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["owner"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners, ["school-a", "school-a"], "{decisions:?}");
+    assert_eq!(
+        decisions[0]["decision"],
+        "Daily check-in with the trusted adult"
+    );
+    assert_eq!(decisions[0]["overdue"], true, "{decisions:?}");
+    let school = view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["agency_id"] == "school-a")
+        .unwrap();
+    assert_eq!(decisions[0]["owner_name"], school["agency_name"]);
+    assert_eq!(decisions[0]["level"], "summary");
+    assert_eq!(decisions[0]["meeting_type"], "core_group");
+    assert_eq!(decisions[1]["due"], in_a_month);
+    assert_eq!(decisions[1]["overdue"], false, "{decisions:?}");
+    let text = view.to_string();
+    assert!(!text.contains("CAMHS"), "another agency's decision leaked");
+    assert!(
+        !text.contains("Visit at home"),
+        "another agency's decision leaked"
+    );
+    assert!(
+        !text.contains("I want to be asked first"),
+        "the child's views leaked"
+    );
+
+    // Social care's own worker reads the meeting in full: every decision with its owner,
+    // the one done not overdue, the one past due and not done overdue.
+    let worker = fed.token(PractitionerRole::SocialWorker, "social-care");
+    let view = view_as(&fed, &worker, SAFEGUARDING).await;
+    let decisions = view["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 4, "{decisions:?}");
+    let by_owner = |owner: &str, due: &str| {
+        decisions
+            .iter()
+            .find(|d| d["owner"] == owner && d["due"] == due)
+            .unwrap_or_else(|| panic!("no {owner} decision due {due}: {decisions:?}"))
+    };
+    assert_eq!(by_owner("health", "2026-01-12")["overdue"], false);
+    assert_eq!(by_owner("health", "2026-01-12")["done"], true);
+    assert_eq!(by_owner("social-care", "2026-01-12")["overdue"], true);
+    assert_eq!(by_owner("school-a", "2026-01-19")["overdue"], true);
+    assert_eq!(by_owner("school-a", &in_a_month)["overdue"], false);
+    assert_eq!(
+        decisions[3]["overdue"], false,
+        "overdue decisions come first"
+    );
+    assert!(view.to_string().contains("I want to be asked first"));
+    fed.shutdown().await;
+}

@@ -11,8 +11,8 @@ pub use policy::{Policy, PolicyError, Requester};
 use schemas::disclosure::{ConsentDecision, ConsentState};
 use schemas::federation::{AccessContext, LegalBasis};
 use schemas::{
-    AgencyKind, CategoryDisclosure, DisclosureLevel, Record, RecordCategory, RecordDetails,
-    WithheldReason,
+    AgencyId, AgencyKind, CategoryDisclosure, DisclosureLevel, Record, RecordCategory,
+    RecordDetails, WithheldReason,
 };
 use std::collections::BTreeSet;
 
@@ -136,9 +136,9 @@ impl Decision {
     }
 
     /// Keeps the records the levels allow: `full` as stored, `summary` without details
-    /// (the impact line, and the outline the category shares there:
-    /// [`RecordDetails::outline`]), `existence` and `none` not at all.
-    pub fn shape(&self, records: Vec<Record>) -> Vec<Record> {
+    /// (the impact line, and the outline the category shares there with the reader's
+    /// agency: [`RecordDetails::outline`]), `existence` and `none` not at all.
+    pub fn shape(&self, records: Vec<Record>, reader: &AgencyId) -> Vec<Record> {
         records
             .into_iter()
             .filter_map(|mut r| match self.level(r.category) {
@@ -148,7 +148,7 @@ impl Decision {
                         .details
                         .take()
                         .and_then(|d| RecordDetails::read(r.category, &d))
-                        .and_then(|d| d.outline())
+                        .and_then(|d| d.outline(reader))
                         .map(|o| o.to_value());
                     Some(r)
                 }

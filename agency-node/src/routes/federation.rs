@@ -570,6 +570,7 @@ pub async fn child_records(
     };
     let correlation_id = audit::correlation_of(&req);
     let state_for_block = state.clone();
+    let reader = caller.practitioner.agency.clone();
     let answer = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
@@ -595,7 +596,7 @@ pub async fn child_records(
             .map_err(ApiError::from)?;
             let disclosed = child.is_some() && decision.visible;
             let shaped = if disclosed {
-                decision.shape(records)
+                decision.shape(records, &reader)
             } else {
                 Vec::new()
             };
