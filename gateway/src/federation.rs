@@ -275,6 +275,7 @@ pub async fn view(
         transitions: merged.transitions,
         key_contacts: merged.key_contacts,
         decisions: merged.decisions,
+        people: merged.people,
         filter: filter.clone(),
     }
 }

@@ -14,7 +14,7 @@ use schemas::{
     AgencyKind, AgencySection, Barrier, BarrierEvidence, BarrierIntervention, BarrierSignal,
     Barriers, ChronologyEntry, ContactRoute, DisclosureLevel, KeyContact, KeyContactRole, Record,
     RecordCategory, RecordDetails, SectionStatus, Sessions, Transition, TransitionKind,
-    ViewDecision, ViewFilter,
+    ViewDecision, ViewFilter, ViewPerson,
 };
 use std::cmp::Reverse;
 
@@ -32,6 +32,7 @@ pub struct Merged {
     pub transitions: Vec<Transition>,
     pub key_contacts: Vec<KeyContact>,
     pub decisions: Vec<ViewDecision>,
+    pub people: Vec<ViewPerson>,
 }
 
 /// Narrows the sections to the filter and reads everything else from them. Key contacts
@@ -48,10 +49,11 @@ pub fn merge_on(
     filter: &ViewFilter,
     today: chrono::NaiveDate,
 ) -> Merged {
-    let (chronology, barriers, transitions, key_contacts, decisions) = {
+    let (chronology, barriers, transitions, key_contacts, decisions, people) = {
         let read = read(&sections);
         let key_contacts = key_contacts(&read);
         let answered = answered(&read);
+        let people = people(&answered, today);
         let transitions = transitions(&answered)
             .into_iter()
             .filter(|(t, categories)| {
@@ -73,6 +75,7 @@ pub fn merge_on(
             transitions,
             key_contacts,
             decisions(&kept, &sections, today),
+            people,
         )
     };
     for section in &mut sections {
@@ -85,7 +88,47 @@ pub fn merge_on(
         transitions,
         key_contacts,
         decisions,
+        people,
     }
+}
+
+/// The parents and carers of the answered records still in effect, those with a contact
+/// restriction first.
+fn people(seen: &[Seen<'_>], today: chrono::NaiveDate) -> Vec<ViewPerson> {
+    let mut list: Vec<ViewPerson> = seen
+        .iter()
+        .filter(|s| s.record().effective_to.is_none_or(|end| end >= today))
+        .filter_map(|s| {
+            let p = s.details()?.parent_carer()?;
+            let r = s.record();
+            Some(ViewPerson {
+                agency_id: s.section.agency_id.clone(),
+                agency_name: s.section.agency_name.clone(),
+                source_system_id: r.source_system_id.clone(),
+                relationship: p.relationship,
+                name: p.name.as_ref().map(|n| n.as_str().to_owned()),
+                parental_responsibility: p.parental_responsibility,
+                lives_with_child: p.lives_with_child,
+                contact_restrictions: p
+                    .contact_restrictions
+                    .iter()
+                    .filter(|c| c.until.is_none_or(|until| until >= today))
+                    .cloned()
+                    .collect(),
+                impact: r.impact.clone(),
+                level: s.disclosed.level(),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        // Without restrictions (`true`) after those with.
+        a.contact_restrictions
+            .is_empty()
+            .cmp(&b.contact_restrictions.is_empty())
+            .then_with(|| a.agency_id.cmp(&b.agency_id))
+            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    });
+    list
 }
 
 /// The decisions of the meetings read, overdue first, then by due date.

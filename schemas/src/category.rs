@@ -64,12 +64,13 @@ pub enum RecordCategory {
     // Across agencies
     Intervention,
     Meeting,
+    ParentCarer,
 }
 
 use RecordCategory as C;
 
 impl RecordCategory {
-    pub const ALL: [RecordCategory; 31] = [
+    pub const ALL: [RecordCategory; 32] = [
         C::Enrolment,
         C::Attendance,
         C::Exclusion,
@@ -101,6 +102,7 @@ impl RecordCategory {
         C::LeadPractitioner,
         C::Intervention,
         C::Meeting,
+        C::ParentCarer,
     ];
 
     /// The category's name on the wire (`attendance`), as serde writes it.
@@ -137,6 +139,7 @@ impl RecordCategory {
             C::LeadPractitioner => "lead_practitioner",
             C::Intervention => "intervention",
             C::Meeting => "meeting",
+            C::ParentCarer => "parent_carer",
         }
     }
 
@@ -176,6 +179,7 @@ impl RecordCategory {
             C::LeadPractitioner => "who leads the help for your family",
             C::Intervention => "things tried to help you, and whether they helped",
             C::Meeting => "meetings about you, what was decided and what you said",
+            C::ParentCarer => "your parents and carers, and anyone not allowed to contact you",
         }
     }
 
@@ -221,6 +225,9 @@ impl RecordCategory {
             // core groups, CIN reviews), early help (TAF), the virtual school or a school
             // (PEP reviews, transition planning), health.
             C::Meeting => &[SocialCare, EarlyHelp, VirtualSchool, School, Health],
+            // Schools (CTF contacts), social care, early help, health and the virtual school
+            // each know the adults around the child.
+            C::ParentCarer => &[School, SocialCare, EarlyHelp, Health, VirtualSchool],
         }
     }
 
@@ -264,7 +271,8 @@ impl RecordCategory {
             | C::CamhsReferral
             | C::TeamAroundTheFamily
             | C::LeadPractitioner
-            | C::Intervention => false,
+            | C::Intervention
+            | C::ParentCarer => false,
         }
     }
 
@@ -314,6 +322,8 @@ impl RecordCategory {
             C::Intervention => None,
             // Its decisions are listed in the view with their owners (`RecordDetails::meeting`).
             C::Meeting => None,
+            // Listed in the view's `people`, restrictions first (`RecordDetails::parent_carer`).
+            C::ParentCarer => None,
         }
     }
 
@@ -375,7 +385,8 @@ impl RecordCategory {
             | C::Section47Enquiry
             | C::ChildCharacteristics
             | C::Intervention
-            | C::Meeting => None,
+            | C::Meeting
+            | C::ParentCarer => None,
         }
     }
 
@@ -413,7 +424,8 @@ impl RecordCategory {
             | C::Section47Enquiry
             | C::ChildCharacteristics
             | C::Intervention
-            | C::Meeting => None,
+            | C::Meeting
+            | C::ParentCarer => None,
         }
     }
 
@@ -453,7 +465,8 @@ impl RecordCategory {
             | C::Intervention
             // `meeting_scheduled` and decision events wait for the relationship-based
             // routing table (issue 20).
-            | C::Meeting => Raises::Nothing,
+            | C::Meeting
+            | C::ParentCarer => Raises::Nothing,
         }
     }
 }

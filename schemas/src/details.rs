@@ -1639,6 +1639,112 @@ impl Fields for MeetingDetails {
 }
 
 // ---------------------------------------------------------------------------------------
+// The people around the child
+
+/// How a parent or carer is related to the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParentCarerRelationship {
+    Mother,
+    Father,
+    /// A parent, where the record does not say mother or father.
+    Parent,
+    StepParent,
+    AdoptiveParent,
+    Grandparent,
+    OtherRelative,
+    FosterCarer,
+    SpecialGuardian,
+    /// Another carer (a CTF `CAR` contact).
+    Carer,
+    FamilyFriend,
+    Other,
+}
+
+impl ParentCarerRelationship {
+    /// In words, for a sentence.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            Self::Mother => "mother",
+            Self::Father => "father",
+            Self::Parent => "parent",
+            Self::StepParent => "step-parent",
+            Self::AdoptiveParent => "adoptive parent",
+            Self::Grandparent => "grandparent",
+            Self::OtherRelative => "relative",
+            Self::FosterCarer => "foster carer",
+            Self::SpecialGuardian => "special guardian",
+            Self::Carer => "carer",
+            Self::FamilyFriend => "family friend",
+            Self::Other => "contact",
+        }
+    }
+}
+
+/// What a contact restriction rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestrictionBasis {
+    /// A court order (a child arrangements, prohibited steps or non-molestation order).
+    CourtOrder,
+    ChildProtectionPlan,
+    /// Police bail conditions or another police order.
+    PoliceConditions,
+    /// A safety plan agreed with the family.
+    SafetyPlan,
+    Other,
+}
+
+/// A restriction on someone's contact with the child: shown to every reader at
+/// `summary` level and above.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRestriction {
+    /// What is restricted, in words ("no contact with father", "not to collect from school").
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub restriction: Short,
+    pub basis: RestrictionBasis,
+    /// The last day it applies, when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub until: Option<NaiveDate>,
+}
+
+/// A parent or carer of the child: how they are related, whether they hold parental
+/// responsibility, and any restriction on contact. At `summary` level the node shares
+/// everything but the name (see `Record.outline`): a contact restriction reaches every
+/// reader who sees the record at all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"relationship": "father", "name": "R. Marsh",
+    "parental_responsibility": true, "lives_with_child": false,
+    "contact_restrictions": [{"restriction": "No contact with the child; not to collect from school",
+        "basis": "court_order", "until": "2027-06-30"}]}))]
+pub struct ParentCarerDetails {
+    pub relationship: ParentCarerRelationship,
+    /// Their name as the agency holds it (shared only at `full`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Short>,
+    /// Whether they hold parental responsibility for the child.
+    pub parental_responsibility: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lives_with_child: Option<bool>,
+    /// Restrictions on their contact with the child; at most 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 10)]
+    pub contact_restrictions: Vec<ContactRestriction>,
+}
+
+impl Fields for ParentCarerDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.contact_restrictions.len() > 10 {
+            errors.push(FieldError::new("contact_restrictions", "at most 10 items"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // One type over all categories
 
 macro_rules! record_details {
@@ -1748,6 +1854,7 @@ record_details! {
     LeadPractitioner => LeadPractitionerDetails,
     Intervention => InterventionDetails,
     Meeting => MeetingDetails,
+    ParentCarer => ParentCarerDetails,
 }
 
 // What the node and the gateway read of a record's details: each the field that plays the
@@ -1838,6 +1945,18 @@ impl RecordDetails {
                     .collect(),
                 ..m.clone()
             })),
+            RecordDetails::ParentCarer(p) => Some(RecordDetails::ParentCarer(ParentCarerDetails {
+                name: None,
+                ..p.clone()
+            })),
+            _ => None,
+        }
+    }
+
+    /// A parent or carer: relationship, parental responsibility, contact restrictions.
+    pub fn parent_carer(&self) -> Option<&ParentCarerDetails> {
+        match self {
+            RecordDetails::ParentCarer(p) => Some(p),
             _ => None,
         }
     }

@@ -519,6 +519,10 @@ pub struct ChildView {
     /// due date.
     #[serde(default)]
     pub decisions: Vec<crate::view::ViewDecision>,
+    /// The child's parents and carers as the agencies disclosed them, those with a
+    /// contact restriction first. Like key contacts, given in full whatever the filter.
+    #[serde(default)]
+    pub people: Vec<crate::view::ViewPerson>,
     /// The filter applied to this view (`from`, `to`, `category`), when one was given.
     #[serde(default, skip_serializing_if = "crate::view::ViewFilter::is_empty")]
     pub filter: crate::view::ViewFilter,

@@ -270,6 +270,37 @@ pub struct ViewDecision {
     pub level: DisclosureLevel,
 }
 
+/// A parent or carer of the child, as an agency disclosed them: with any restriction on
+/// their contact with the child, which every reader who sees the record is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "agency_id": "school-a", "agency_name": "Northgate School",
+    "source_system_id": "CTF-8234321-U999123456789-con-2", "relationship": "father",
+    "parental_responsibility": true, "lives_with_child": false,
+    "contact_restrictions": [{"restriction": "No contact with the child; not to collect from school",
+        "basis": "court_order", "until": "2027-06-30"}],
+    "impact": "Father: no contact (court order)", "level": "summary"
+}))]
+pub struct ViewPerson {
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    pub source_system_id: String,
+    pub relationship: crate::details::ParentCarerRelationship,
+    /// Their name, when disclosed in `full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub parental_responsibility: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lives_with_child: Option<bool>,
+    /// Restrictions on their contact with the child.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contact_restrictions: Vec<crate::details::ContactRestriction>,
+    /// The agency's one-line statement.
+    pub impact: String,
+    /// `full` when the record's details were disclosed, `summary` when its outline.
+    pub level: DisclosureLevel,
+}
+
 /// What changed in a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -224,3 +224,63 @@ async fn meeting_decisions_reach_the_agencies_they_name_and_an_overdue_one_is_ma
     assert!(view.to_string().contains("I want to be asked first"));
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_contact_restriction_is_visible_at_summary_level() {
+    let fed = federation().await;
+    known_to(&fed, &["school-a", "social-care"]).await;
+    fed.system("social-care")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "LCS-PER-2", "category": "parent_carer",
+                "effective_from": "2026-03-01",
+                "impact": "Father: no contact with the child (court order)",
+                "details": {"relationship": "father", "name": "R. Marsh-Idowu",
+                    "parental_responsibility": true, "lives_with_child": false,
+                    "contact_restrictions": [{"restriction": "No contact; not to collect from school",
+                        "basis": "court_order", "until": "2099-06-30"}]}}),
+        )
+        .await;
+    fed.system("social-care")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "LCS-PER-1", "category": "parent_carer",
+                "effective_from": "2026-03-01", "impact": "Mother, with parental responsibility",
+                "details": {"relationship": "mother", "parental_responsibility": true,
+                    "lives_with_child": true}}),
+        )
+        .await;
+    for (who, token, context) in [
+        (
+            "DSL",
+            fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a"),
+            SAFEGUARDING,
+        ),
+        (
+            "teacher",
+            fed.token(PractitionerRole::Teacher, "school-a"),
+            EDUCATION_SUPPORT,
+        ),
+    ] {
+        let view = view_as(&fed, &token, context).await;
+        let people = view["people"].as_array().unwrap();
+        assert_eq!(people.len(), 2, "{who}: {people:?}");
+        // The restricted contact comes first, with the restriction and its basis.
+        let father = &people[0];
+        assert_eq!(father["relationship"], "father", "{who}: {people:?}");
+        assert_eq!(father["level"], "summary", "{who}");
+        assert_eq!(father["parental_responsibility"], true, "{who}");
+        let restriction = &father["contact_restrictions"][0];
+        assert_eq!(
+            restriction["restriction"], "No contact; not to collect from school",
+            "{who}"
+        );
+        assert_eq!(restriction["basis"], "court_order", "{who}");
+        // The name stays at the node at summary.
+        assert!(father.get("name").is_none(), "{who}: {father}");
+        assert!(!view.to_string().contains("R. Marsh-Idowu"), "{who}");
+        assert_eq!(people[1]["relationship"], "mother", "{who}");
+        assert!(people[1].get("contact_restrictions").is_none(), "{who}");
+    }
+    fed.shutdown().await;
+}
