@@ -284,3 +284,90 @@ async fn a_contact_restriction_is_visible_at_summary_level() {
     }
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn consent_records_who_decided_and_the_childs_wishes_which_the_access_report_shows() {
+    let fed = federation().await;
+    known_to(&fed, &["school-a", "social-care"]).await;
+    let social_care = fed.system("social-care");
+    let path = format!("/v1/children/{LOCAL_ID}/consents");
+
+    // A child deciding for themselves must have been judged competent to: refused, with
+    // the field named, and nothing stored.
+    let refused = social_care
+        .post(
+            &path,
+            &json!({"category": "looked_after", "recipient_kind": "school", "state": "refused",
+                "decided_on": "2026-10-01", "recorded_by": "sw.osei", "decided_by": "child",
+                "child_wishes": "   "}),
+        )
+        .await
+        .expect(400);
+    let fields: Vec<&str> = refused["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["gillick_competent", "child_wishes"], "{refused}");
+
+    // The parent decides; the child's own wishes are recorded beside the decision.
+    let wishes =
+        "I want my teacher to know so they understand when I'm tired. Not the whole class.";
+    let stored = social_care
+        .post(
+            &path,
+            &json!({"category": "looked_after", "recipient_kind": "school", "state": "given",
+                "decided_on": "2026-10-02", "recorded_by": "sw.osei", "decided_by": "parent",
+                "gillick_competent": false, "child_wishes": wishes}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(stored["decided_by"], "parent", "{stored}");
+    assert_eq!(stored["child_wishes"], wishes, "{stored}");
+    // Later, judged competent, the child decides for themselves.
+    social_care
+        .post(
+            &path,
+            &json!({"category": "child_protection_plan", "recipient_kind": "school", "state": "refused",
+                "decided_on": "2026-11-03", "recorded_by": "sw.osei", "decided_by": "child",
+                "gillick_competent": true}),
+        )
+        .await
+        .expect(201);
+
+    let worker = fed.token(PractitionerRole::SocialWorker, "social-care");
+    let query =
+        json!({"identifiers": child()["identifiers"], "demographics": child()["demographics"]});
+    let found = fed
+        .gateway_post(
+            &worker,
+            &format!("/v1/children:search?{SAFEGUARDING}"),
+            &query,
+        )
+        .await
+        .expect(200);
+    let reference = found["reference"].as_str().unwrap();
+    let report = fed
+        .gateway_get(&worker, &format!("/v1/children/{reference}/access-report"))
+        .await
+        .expect(200);
+    let consents = report["consents"].as_array().unwrap();
+    assert_eq!(consents.len(), 2, "{report}");
+    // Newest first: the child's own decision, then the parent's with the child's words.
+    assert_eq!(consents[0]["decided_by"], "child");
+    assert!(
+        consents[0]["sentence"]
+            .as_str()
+            .unwrap()
+            .starts_with("On 3 November 2026, you said no"),
+        "{}",
+        consents[0]
+    );
+    assert_eq!(consents[1]["decided_by"], "parent");
+    assert_eq!(consents[1]["your_wishes"], wishes);
+    let sentence = consents[1]["sentence"].as_str().unwrap();
+    assert!(sentence.contains("your parent said yes"), "{sentence}");
+    assert!(sentence.contains(wishes), "{sentence}");
+    fed.shutdown().await;
+}

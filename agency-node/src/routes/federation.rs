@@ -680,7 +680,7 @@ pub async fn access_report(
         reason: None,
     };
     let state_for_block = state.clone();
-    let rows = web::block(move || {
+    let (rows, consents) = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
         audited_if_found(&mut conn, |c| {
@@ -688,6 +688,7 @@ pub async fn access_report(
                 return Ok(None);
             };
             let rows = db::audit::for_child(c, &child.id)?;
+            let consents = db::consents::for_child(c, &child.id)?;
             let detail = json!({"disclosed": false, "access_report": true});
             let entry = NewEntry::by_practitioner(
                 Action::Disclosure,
@@ -698,7 +699,7 @@ pub async fn access_report(
                 Some(child.id),
                 detail,
             );
-            Ok(Some((rows, entry)))
+            Ok(Some(((rows, consents), entry)))
         })
     })
     .await??
@@ -718,9 +719,11 @@ pub async fn access_report(
         &reader,
         chrono::Utc::now().date_naive(),
     );
+    let consents = crate::access_report::consents(&consents, &holder);
     Ok(HttpResponse::Ok().json(AccessReport {
         agency_id: state.agency_id.clone(),
         entries,
+        consents,
     }))
 }
 
