@@ -60,6 +60,27 @@ fn what_was_seen(levels: &BTreeMap<String, String>) -> String {
     }
 }
 
+/// The child's consent decisions at this agency, newest first: who decided, and the
+/// child's wishes shown back to them.
+pub fn consents(
+    stored: &[schemas::disclosure::StoredConsent],
+    holder_name: &str,
+) -> Vec<schemas::disclosure::AccessReportConsent> {
+    let mut list: Vec<_> = stored
+        .iter()
+        .map(|s| schemas::disclosure::AccessReportConsent {
+            holder: holder_name.to_owned(),
+            decided_on: s.decision.decided_on,
+            state: s.decision.state,
+            decided_by: s.decision.decided_by,
+            your_wishes: s.decision.child_wishes.clone(),
+            sentence: s.decision.in_words(holder_name),
+        })
+        .collect();
+    list.reverse();
+    list
+}
+
 /// The report lines for one child, newest first.
 pub fn build(
     rows: &[AuditRow],

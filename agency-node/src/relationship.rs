@@ -426,6 +426,7 @@ mod tests {
             recorded_at: Utc::now(),
             impact: "x".into(),
             details: None,
+            outline: None,
             version: 1,
         }
     }

@@ -1,6 +1,6 @@
 //! What an import makes of one pupil or child: the child as a node will store it, its
-//! records already checked for the node's kind, the contacts kept for the parents and
-//! carers model, and what was not mapped — or every problem that failed it.
+//! records already checked for the node's kind (parents and carers among them), the
+//! contacts as the file gives them, and what was not mapped — or every problem that failed it.
 
 use crate::problem::ElementProblem;
 use chrono::NaiveDate;
@@ -91,8 +91,8 @@ pub struct ImportedChild {
     /// derived from the file's source and the element: the same file twice gives the same
     /// records.
     pub records: Vec<ImportedRecord>,
-    /// The people around the child the file names (CTF contacts): kept for the parents
-    /// and carers model, not stored or shown until it exists.
+    /// The people around the child the file names (CTF contacts), as given: those who
+    /// are family or carers are also among `records` as `parent_carer` records.
     pub contacts: Vec<ImportedContact>,
     /// What the file holds for this child that is not mapped, and why.
     pub not_mapped: Vec<ElementProblem>,

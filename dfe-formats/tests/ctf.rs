@@ -247,7 +247,7 @@ fn a_partial_file_from_a_dfe_service_is_read_for_what_it_carries() {
 }
 
 #[test]
-fn contacts_are_kept_for_the_parents_and_carers_model_not_as_records() {
+fn contacts_who_are_parents_or_carers_become_parent_carer_records() {
     let file = CtfFile::synthetic(25, 1).to_xml();
     let import = read_ctf(file.as_bytes(), &me()).unwrap();
     let pupil = imported(&import.pupils)[0];
@@ -260,9 +260,21 @@ fn contacts_are_kept_for_the_parents_and_carers_model_not_as_records() {
     assert_eq!(parent.relationship.as_deref(), Some("PAR"));
     assert_eq!(parent.parental_responsibility, Some(true));
     assert_eq!(parent.phones, [("M".to_owned(), "07700 900000".to_owned())]);
-    for record in &pupil.records {
-        assert!(!record.element.contains("Contacts"), "{}", record.element);
-    }
+    let people: Vec<_> = pupil
+        .records
+        .iter()
+        .filter(|r| r.record.category() == schemas::RecordCategory::ParentCarer)
+        .collect();
+    assert_eq!(people.len(), 2);
+    assert_eq!(people[0].element, parent.element);
+    let details = people[0].record.details().to_value();
+    // The file gives no sex for the contact: a parent, with parental responsibility.
+    assert_eq!(details["relationship"], "parent", "{details}");
+    assert_eq!(details["parental_responsibility"], true, "{details}");
+    assert_eq!(details["lives_with_child"], true, "{details}");
+    let carer = people[1].record.details().to_value();
+    assert_eq!(carer["relationship"], "carer", "{carer}");
+    assert_eq!(carer["parental_responsibility"], false, "{carer}");
 }
 
 #[test]

@@ -290,6 +290,8 @@ pub async fn view(
         barriers: merged.barriers,
         transitions: merged.transitions,
         key_contacts: merged.key_contacts,
+        decisions: merged.decisions,
+        people: merged.people,
         filter: filter.clone(),
         break_glass: break_glass.is_some(),
     }

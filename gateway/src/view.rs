@@ -11,9 +11,10 @@
 use schemas::details::{AttendanceDetails, is_persistent_absence};
 use schemas::view::{BarrierKind, Disclosed, TransitionRule};
 use schemas::{
-    AgencyKind, AgencySection, Barrier, BarrierEvidence, BarrierSignal, Barriers, ChronologyEntry,
-    ContactRoute, DisclosureLevel, KeyContact, KeyContactRole, Record, RecordCategory,
-    RecordDetails, SectionStatus, Sessions, Transition, TransitionKind, ViewFilter,
+    AgencyKind, AgencySection, Barrier, BarrierEvidence, BarrierIntervention, BarrierSignal,
+    Barriers, ChronologyEntry, ContactRoute, DisclosureLevel, KeyContact, KeyContactRole, Record,
+    RecordCategory, RecordDetails, SectionStatus, Sessions, Transition, TransitionKind,
+    ViewDecision, ViewFilter, ViewPerson,
 };
 use std::cmp::Reverse;
 
@@ -30,17 +31,29 @@ pub struct Merged {
     pub barriers: Barriers,
     pub transitions: Vec<Transition>,
     pub key_contacts: Vec<KeyContact>,
+    pub decisions: Vec<ViewDecision>,
+    pub people: Vec<ViewPerson>,
 }
 
 /// Narrows the sections to the filter and reads everything else from them. Key contacts
 /// are read before filtering (whom to call does not depend on the period asked about);
 /// transitions are read from every record (a move needs the school before it) and kept
 /// when they fall in the period.
-pub fn merge(mut sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
-    let (chronology, barriers, transitions, key_contacts) = {
+pub fn merge(sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
+    merge_on(sections, filter, chrono::Utc::now().date_naive())
+}
+
+/// [`merge`] on the day `today` (which decisions are overdue).
+pub fn merge_on(
+    mut sections: Vec<AgencySection>,
+    filter: &ViewFilter,
+    today: chrono::NaiveDate,
+) -> Merged {
+    let (chronology, barriers, transitions, key_contacts, decisions, people) = {
         let read = read(&sections);
         let key_contacts = key_contacts(&read);
         let answered = answered(&read);
+        let people = people(&answered, today);
         let transitions = transitions(&answered)
             .into_iter()
             .filter(|(t, categories)| {
@@ -61,6 +74,8 @@ pub fn merge(mut sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
             barriers(&kept, filter),
             transitions,
             key_contacts,
+            decisions(&kept, &sections, today),
+            people,
         )
     };
     for section in &mut sections {
@@ -72,7 +87,88 @@ pub fn merge(mut sections: Vec<AgencySection>, filter: &ViewFilter) -> Merged {
         barriers,
         transitions,
         key_contacts,
+        decisions,
+        people,
     }
+}
+
+/// The parents and carers of the answered records still in effect, those with a contact
+/// restriction first.
+fn people(seen: &[Seen<'_>], today: chrono::NaiveDate) -> Vec<ViewPerson> {
+    let mut list: Vec<ViewPerson> = seen
+        .iter()
+        .filter(|s| s.record().effective_to.is_none_or(|end| end >= today))
+        .filter_map(|s| {
+            let p = s.details()?.parent_carer()?;
+            let r = s.record();
+            Some(ViewPerson {
+                agency_id: s.section.agency_id.clone(),
+                agency_name: s.section.agency_name.clone(),
+                source_system_id: r.source_system_id.clone(),
+                relationship: p.relationship,
+                name: p.name.as_ref().map(|n| n.as_str().to_owned()),
+                parental_responsibility: p.parental_responsibility,
+                lives_with_child: p.lives_with_child,
+                contact_restrictions: p
+                    .contact_restrictions
+                    .iter()
+                    .filter(|c| c.until.is_none_or(|until| until >= today))
+                    .cloned()
+                    .collect(),
+                impact: r.impact.clone(),
+                level: s.disclosed.level(),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        // Without restrictions (`true`) after those with.
+        a.contact_restrictions
+            .is_empty()
+            .cmp(&b.contact_restrictions.is_empty())
+            .then_with(|| a.agency_id.cmp(&b.agency_id))
+            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    });
+    list
+}
+
+/// The decisions of the meetings read, overdue first, then by due date.
+fn decisions(
+    seen: &[Seen<'_>],
+    sections: &[AgencySection],
+    today: chrono::NaiveDate,
+) -> Vec<ViewDecision> {
+    let mut list: Vec<ViewDecision> = seen
+        .iter()
+        .filter_map(|s| Some((s, s.details()?.meeting()?)))
+        .flat_map(|(s, meeting)| {
+            let r = s.record();
+            meeting.decisions.iter().map(move |d| ViewDecision {
+                agency_id: s.section.agency_id.clone(),
+                agency_name: s.section.agency_name.clone(),
+                source_system_id: r.source_system_id.clone(),
+                meeting_type: meeting.meeting_type,
+                meeting_date: r.effective_from,
+                decision: d.decision.as_str().to_owned(),
+                owner: d.owner.clone(),
+                owner_name: sections
+                    .iter()
+                    .find(|o| o.agency_id == d.owner)
+                    .map(|o| o.agency_name.clone()),
+                due: d.due,
+                done: d.done,
+                overdue: !d.done && d.due < today,
+                level: s.disclosed.level(),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        b.overdue
+            .cmp(&a.overdue)
+            .then_with(|| a.due.cmp(&b.due))
+            .then_with(|| a.agency_id.cmp(&b.agency_id))
+            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    });
+    list
 }
 
 /// Whether the filter keeps a record: its category, in effect in the period.
@@ -155,12 +251,54 @@ fn chronology(seen: &[Seen<'_>]) -> Vec<ChronologyEntry> {
 // Barriers
 
 fn barriers(seen: &[Seen<'_>], filter: &ViewFilter) -> Barriers {
+    let with_interventions = |mut barrier: Barrier, kind: BarrierKind| {
+        barrier.interventions = interventions(seen, kind);
+        barrier
+    };
     Barriers {
-        attendance: attendance_barrier(seen, filter),
-        learning: rule_barrier(seen, filter, BarrierKind::Learning),
-        behaviour: behaviour_barrier(seen, filter),
-        wellbeing: rule_barrier(seen, filter, BarrierKind::Wellbeing),
+        attendance: with_interventions(attendance_barrier(seen, filter), BarrierKind::Attendance),
+        learning: with_interventions(
+            rule_barrier(seen, filter, BarrierKind::Learning),
+            BarrierKind::Learning,
+        ),
+        behaviour: with_interventions(behaviour_barrier(seen, filter), BarrierKind::Behaviour),
+        wellbeing: with_interventions(
+            rule_barrier(seen, filter, BarrierKind::Wellbeing),
+            BarrierKind::Wellbeing,
+        ),
     }
+}
+
+/// The interventions aimed at a barrier, newest first: read from the details, or at
+/// `summary` level from the outline the node shares there (no description, no evidence).
+fn interventions(seen: &[Seen<'_>], barrier: BarrierKind) -> Vec<BarrierIntervention> {
+    let mut list: Vec<BarrierIntervention> = seen
+        .iter()
+        .filter_map(|s| {
+            let i = s.details()?.intervention()?;
+            let r = s.record();
+            (i.barrier == barrier).then(|| BarrierIntervention {
+                agency_id: s.section.agency_id.clone(),
+                agency_name: s.section.agency_name.clone(),
+                source_system_id: r.source_system_id.clone(),
+                intervention: i.intervention,
+                started: r.effective_from,
+                review_date: i.review_date,
+                ended: r.effective_to,
+                impact_at_review: i.impact_at_review,
+                evidence: i.evidence.as_ref().map(|e| e.as_str().to_owned()),
+                impact: r.impact.clone(),
+                level: s.disclosed.level(),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        b.started
+            .cmp(&a.started)
+            .then_with(|| a.agency_id.cmp(&b.agency_id))
+            .then_with(|| a.source_system_id.cmp(&b.source_system_id))
+    });
+    list
 }
 
 /// Whether the filter keeps any category the barrier is read from.
@@ -208,6 +346,7 @@ fn not_assessed(barrier: BarrierKind) -> Barrier {
         ),
         summary_level_only: false,
         evidence: Vec::new(),
+        interventions: Vec::new(),
     }
 }
 
@@ -293,6 +432,7 @@ fn finish(
         summary,
         summary_level_only: summary_only,
         evidence,
+        interventions: Vec::new(),
     }
 }
 
@@ -766,6 +906,7 @@ mod tests {
             recorded_at: Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap(),
             impact: impact.into(),
             details: None,
+            outline: None,
             version: 1,
         }
     }

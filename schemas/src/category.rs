@@ -61,12 +61,16 @@ pub enum RecordCategory {
     EarlyHelpAssessment,
     TeamAroundTheFamily,
     LeadPractitioner,
+    // Across agencies
+    Intervention,
+    Meeting,
+    ParentCarer,
 }
 
 use RecordCategory as C;
 
 impl RecordCategory {
-    pub const ALL: [RecordCategory; 29] = [
+    pub const ALL: [RecordCategory; 32] = [
         C::Enrolment,
         C::Attendance,
         C::Exclusion,
@@ -96,6 +100,9 @@ impl RecordCategory {
         C::EarlyHelpAssessment,
         C::TeamAroundTheFamily,
         C::LeadPractitioner,
+        C::Intervention,
+        C::Meeting,
+        C::ParentCarer,
     ];
 
     /// The category's name on the wire (`attendance`), as serde writes it.
@@ -130,6 +137,9 @@ impl RecordCategory {
             C::EarlyHelpAssessment => "early_help_assessment",
             C::TeamAroundTheFamily => "team_around_the_family",
             C::LeadPractitioner => "lead_practitioner",
+            C::Intervention => "intervention",
+            C::Meeting => "meeting",
+            C::ParentCarer => "parent_carer",
         }
     }
 
@@ -167,6 +177,9 @@ impl RecordCategory {
             C::EarlyHelpAssessment => "your family's early help assessment",
             C::TeamAroundTheFamily => "meetings of the team around your family",
             C::LeadPractitioner => "who leads the help for your family",
+            C::Intervention => "things tried to help you, and whether they helped",
+            C::Meeting => "meetings about you, what was decided and what you said",
+            C::ParentCarer => "your parents and carers, and anyone not allowed to contact you",
         }
     }
 
@@ -206,6 +219,15 @@ impl RecordCategory {
             | C::StrengthsAndDifficulties => &[Health],
             C::EncompassNotification => &[Police],
             C::EarlyHelpAssessment | C::TeamAroundTheFamily | C::LeadPractitioner => &[EarlyHelp],
+            // Whoever put the help in place records it and its impact.
+            C::Intervention => &[School, VirtualSchool, SocialCare, Health, EarlyHelp],
+            // Whoever convenes the meeting records it: social care (strategy, conferences,
+            // core groups, CIN reviews), early help (TAF), the virtual school or a school
+            // (PEP reviews, transition planning), health.
+            C::Meeting => &[SocialCare, EarlyHelp, VirtualSchool, School, Health],
+            // Schools (CTF contacts), social care, early help, health and the virtual school
+            // each know the adults around the child.
+            C::ParentCarer => &[School, SocialCare, EarlyHelp, Health, VirtualSchool],
         }
     }
 
@@ -227,7 +249,8 @@ impl RecordCategory {
             | C::StrengthsAndDifficulties
             | C::Attainment
             | C::EarlyHelpAssessment
-            | C::Section47Enquiry => true,
+            | C::Section47Enquiry
+            | C::Meeting => true,
             C::Enrolment
             | C::Attendance
             | C::SpecialEducationalNeeds
@@ -247,7 +270,9 @@ impl RecordCategory {
             | C::ChildProtectionInformation
             | C::CamhsReferral
             | C::TeamAroundTheFamily
-            | C::LeadPractitioner => false,
+            | C::LeadPractitioner
+            | C::Intervention
+            | C::ParentCarer => false,
         }
     }
 
@@ -292,6 +317,13 @@ impl RecordCategory {
             | C::LeadPractitioner
             | C::FreeSchoolMeals
             | C::ChildCharacteristics => None,
+            // Help put in place is not itself a sign of a barrier: the view lists each
+            // intervention under the barrier its details name (`RecordDetails::intervention`).
+            C::Intervention => None,
+            // Its decisions are listed in the view with their owners (`RecordDetails::meeting`).
+            C::Meeting => None,
+            // Listed in the view's `people`, restrictions first (`RecordDetails::parent_carer`).
+            C::ParentCarer => None,
         }
     }
 
@@ -351,7 +383,10 @@ impl RecordCategory {
             | C::FreeSchoolMeals
             | C::LookedAfterStatus
             | C::Section47Enquiry
-            | C::ChildCharacteristics => None,
+            | C::ChildCharacteristics
+            | C::Intervention
+            | C::Meeting
+            | C::ParentCarer => None,
         }
     }
 
@@ -387,7 +422,10 @@ impl RecordCategory {
             | C::FreeSchoolMeals
             | C::LookedAfterStatus
             | C::Section47Enquiry
-            | C::ChildCharacteristics => None,
+            | C::ChildCharacteristics
+            | C::Intervention
+            | C::Meeting
+            | C::ParentCarer => None,
         }
     }
 
@@ -423,7 +461,12 @@ impl RecordCategory {
             | C::FreeSchoolMeals
             | C::LookedAfterStatus
             | C::Section47Enquiry
-            | C::ChildCharacteristics => Raises::Nothing,
+            | C::ChildCharacteristics
+            | C::Intervention
+            // `meeting_scheduled` and decision events wait for the relationship-based
+            // routing table (issue 20).
+            | C::Meeting
+            | C::ParentCarer => Raises::Nothing,
         }
     }
 }
@@ -555,6 +598,7 @@ mod tests {
             recorded_at: chrono::DateTime::default(),
             impact: "impact".into(),
             details: Some(RecordDetails::example(category)),
+            outline: None,
             version: 1,
         }
     }

@@ -1408,6 +1408,343 @@ pub struct LeadPractitionerDetails {
 impl Fields for LeadPractitionerDetails {}
 
 // ---------------------------------------------------------------------------------------
+// Across agencies: interventions
+
+/// What was done to help the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InterventionKind {
+    /// A reasonable adjustment in school (timetable, seating, a quiet space, exit card).
+    InSchoolAdjustment,
+    Mentoring,
+    Counselling,
+    Tutoring,
+    NurtureGroup,
+    /// Attendance support: a plan, first-day calls, a key adult at the gate.
+    AttendanceSupport,
+    /// Speech, language and communication support.
+    SpeechAndLanguage,
+    /// A behaviour support plan or an alternative provision placement.
+    BehaviourSupport,
+    /// Parenting programme or family support work.
+    FamilySupport,
+    /// Therapy or treatment (CAMHS, play therapy).
+    Therapy,
+    /// Something else: say what in `description`.
+    Other,
+}
+
+/// What an intervention achieved for the barrier it targets, judged at its review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InterventionImpact {
+    Improved,
+    NoChange,
+    Worse,
+}
+
+impl InterventionImpact {
+    /// In words, for a sentence.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            InterventionImpact::Improved => "improved",
+            InterventionImpact::NoChange => "no change",
+            InterventionImpact::Worse => "worse",
+        }
+    }
+}
+
+/// An intervention: what was done to help with one of the four barriers, and whether it
+/// helped. It started on the record's `effective_from` and ended on its `effective_to`
+/// (absent while it goes on). At `summary` level the node shares what was done, the
+/// barrier, the review date and the impact at review, never `description` or
+/// `evidence` (see `Record.outline`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"intervention": "mentoring", "barrier": "attendance",
+    "description": "Weekly mentoring with a learning mentor and a morning check-in",
+    "review_date": "2026-12-11", "impact_at_review": "improved",
+    "evidence": "Attendance rose from 82% to 93% over the half-term"}))]
+pub struct InterventionDetails {
+    /// What was done.
+    pub intervention: InterventionKind,
+    /// The barrier it targets.
+    #[schema(value_type = crate::view::BarrierKind)]
+    pub barrier: crate::view::BarrierKind,
+    /// What was done, in words (confidential: shared only at `full`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub description: Option<Long>,
+    /// When its impact is (or was) reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub review_date: Option<NaiveDate>,
+    /// The impact at review: `improved`, `no_change` or `worse`. Absent until reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact_at_review: Option<InterventionImpact>,
+    /// What shows the impact (confidential: shared only at `full`). Only with
+    /// `impact_at_review`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub evidence: Option<Long>,
+}
+
+impl Fields for InterventionDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.evidence.is_some() && self.impact_at_review.is_none() {
+            errors.push(FieldError::new(
+                "evidence",
+                "only with impact_at_review: evidence of an impact not yet judged",
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Across agencies: meetings and their decisions
+
+/// The kind of multi-agency meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingKind {
+    /// A strategy discussion about whether to start a section 47 enquiry.
+    StrategyDiscussion,
+    InitialChildProtectionConference,
+    ReviewChildProtectionConference,
+    /// The core group that carries out a child protection plan.
+    CoreGroup,
+    ChildInNeedReview,
+    TeamAroundTheFamily,
+    /// A looked-after child's personal education plan review.
+    PepReview,
+    /// Planning a move between schools or phases, or into adulthood.
+    TransitionPlanning,
+}
+
+impl MeetingKind {
+    /// In words, for a sentence.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            MeetingKind::StrategyDiscussion => "strategy discussion",
+            MeetingKind::InitialChildProtectionConference => "initial child protection conference",
+            MeetingKind::ReviewChildProtectionConference => "review child protection conference",
+            MeetingKind::CoreGroup => "core group",
+            MeetingKind::ChildInNeedReview => "child in need review",
+            MeetingKind::TeamAroundTheFamily => "team around the family meeting",
+            MeetingKind::PepReview => "PEP review",
+            MeetingKind::TransitionPlanning => "transition planning meeting",
+        }
+    }
+}
+
+/// Whether and how the child took part in a meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildParticipation {
+    /// The child was there for the whole meeting.
+    Attended,
+    /// The child was there for part of it.
+    AttendedInPart,
+    /// The child's views were brought in writing or a recording.
+    ViewsInWriting,
+    /// An advocate spoke for the child.
+    ThroughAdvocate,
+    /// A practitioner brought what the child told them.
+    ThroughPractitioner,
+    /// The child was asked and chose not to take part.
+    ChoseNotTo,
+    /// The child was not asked (too young, or not appropriate): say why in the minutes.
+    NotAsked,
+}
+
+/// A decision of a meeting: what will be done, by which agency, by when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingDecision {
+    /// What was decided, as an action.
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub decision: Short,
+    /// The agency that owns it (its federation id).
+    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9-]{1,62}$")]
+    pub owner: crate::identifiers::AgencyId,
+    /// When it is due.
+    #[schema(value_type = String, format = Date)]
+    pub due: NaiveDate,
+    /// Whether it has been done; a decision not done after its due date is overdue.
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// A multi-agency meeting about the child, held on the record's `effective_from`: who
+/// was invited and came, what was decided and by whom, and the child's views in their
+/// own words. At `summary` level the node shares the meeting without the child's views,
+/// and only the decisions owned by the reader's own agency (see `Record.outline`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"meeting_type": "core_group",
+    "invited": ["social-care", "school-a", "health"], "attended": ["social-care", "school-a"],
+    "decisions": [
+        {"decision": "Daily check-in with the trusted adult", "owner": "school-a", "due": "2026-11-20", "done": false},
+        {"decision": "Refer to CAMHS", "owner": "health", "due": "2026-11-27", "done": true}],
+    "child_views": "I want to stay at my school. I don't like it when they talk about me and I'm not there.",
+    "child_participation": "views_in_writing", "next_meeting": "2026-12-18"}))]
+pub struct MeetingDetails {
+    pub meeting_type: MeetingKind,
+    /// The agencies invited (federation ids), each once; at most 30.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>, max_items = 30)]
+    pub invited: Vec<crate::identifiers::AgencyId>,
+    /// The agencies that attended, each of them invited.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>, max_items = 30)]
+    pub attended: Vec<crate::identifiers::AgencyId>,
+    /// What was decided, each with its owner and due date; at most 50.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
+    pub decisions: Vec<MeetingDecision>,
+    /// The child's views in their own words (shared only at `full`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 4000)]
+    pub child_views: Option<Long>,
+    /// Whether and how the child took part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_participation: Option<ChildParticipation>,
+    /// The date of the next meeting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub next_meeting: Option<NaiveDate>,
+}
+
+impl Fields for MeetingDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        for (field, list) in [("invited", &self.invited), ("attended", &self.attended)] {
+            if list.len() > 30 {
+                errors.push(FieldError::new(field, "at most 30 agencies"));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if !list.iter().all(|a| seen.insert(a)) {
+                errors.push(FieldError::new(field, "must list each agency once"));
+            }
+        }
+        if let Some(stranger) = self.attended.iter().find(|a| !self.invited.contains(a)) {
+            errors.push(FieldError::new(
+                "attended",
+                format!("`{}` attended but is not in `invited`", stranger.as_str()),
+            ));
+        }
+        if self.decisions.len() > 50 {
+            errors.push(FieldError::new("decisions", "at most 50 decisions"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The people around the child
+
+/// How a parent or carer is related to the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParentCarerRelationship {
+    Mother,
+    Father,
+    /// A parent, where the record does not say mother or father.
+    Parent,
+    StepParent,
+    AdoptiveParent,
+    Grandparent,
+    OtherRelative,
+    FosterCarer,
+    SpecialGuardian,
+    /// Another carer (a CTF `CAR` contact).
+    Carer,
+    FamilyFriend,
+    Other,
+}
+
+impl ParentCarerRelationship {
+    /// In words, for a sentence.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            Self::Mother => "mother",
+            Self::Father => "father",
+            Self::Parent => "parent",
+            Self::StepParent => "step-parent",
+            Self::AdoptiveParent => "adoptive parent",
+            Self::Grandparent => "grandparent",
+            Self::OtherRelative => "relative",
+            Self::FosterCarer => "foster carer",
+            Self::SpecialGuardian => "special guardian",
+            Self::Carer => "carer",
+            Self::FamilyFriend => "family friend",
+            Self::Other => "contact",
+        }
+    }
+}
+
+/// What a contact restriction rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RestrictionBasis {
+    /// A court order (a child arrangements, prohibited steps or non-molestation order).
+    CourtOrder,
+    ChildProtectionPlan,
+    /// Police bail conditions or another police order.
+    PoliceConditions,
+    /// A safety plan agreed with the family.
+    SafetyPlan,
+    Other,
+}
+
+/// A restriction on someone's contact with the child: shown to every reader at
+/// `summary` level and above.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactRestriction {
+    /// What is restricted, in words ("no contact with father", "not to collect from school").
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub restriction: Short,
+    pub basis: RestrictionBasis,
+    /// The last day it applies, when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub until: Option<NaiveDate>,
+}
+
+/// A parent or carer of the child: how they are related, whether they hold parental
+/// responsibility, and any restriction on contact. At `summary` level the node shares
+/// everything but the name (see `Record.outline`): a contact restriction reaches every
+/// reader who sees the record at all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"relationship": "father", "name": "R. Marsh",
+    "parental_responsibility": true, "lives_with_child": false,
+    "contact_restrictions": [{"restriction": "No contact with the child; not to collect from school",
+        "basis": "court_order", "until": "2027-06-30"}]}))]
+pub struct ParentCarerDetails {
+    pub relationship: ParentCarerRelationship,
+    /// Their name as the agency holds it (shared only at `full`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Short>,
+    /// Whether they hold parental responsibility for the child.
+    pub parental_responsibility: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lives_with_child: Option<bool>,
+    /// Restrictions on their contact with the child; at most 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 10)]
+    pub contact_restrictions: Vec<ContactRestriction>,
+}
+
+impl Fields for ParentCarerDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.contact_restrictions.len() > 10 {
+            errors.push(FieldError::new("contact_restrictions", "at most 10 items"));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // One type over all categories
 
 macro_rules! record_details {
@@ -1515,6 +1852,9 @@ record_details! {
     EarlyHelpAssessment => EarlyHelpAssessmentDetails,
     TeamAroundTheFamily => TeamAroundTheFamilyDetails,
     LeadPractitioner => LeadPractitionerDetails,
+    Intervention => InterventionDetails,
+    Meeting => MeetingDetails,
+    ParentCarer => ParentCarerDetails,
 }
 
 // What the node and the gateway read of a record's details: each the field that plays the
@@ -1576,6 +1916,63 @@ impl RecordDetails {
     pub fn occurred_at(&self) -> Option<DateTime<Utc>> {
         match self {
             RecordDetails::EncompassNotification(e) => Some(e.incident_at),
+            _ => None,
+        }
+    }
+
+    /// What of these details a node shares at `summary` level with a reader of agency
+    /// `reader`, if anything: the details with every confidential field left out
+    /// (`Record.outline`). An intervention without its description and evidence; a
+    /// meeting without the child's views and with only the decisions `reader` owns (the
+    /// decisions that name an agency reach it, and no others). Most categories share
+    /// nothing but their impact line there.
+    pub fn outline(&self, reader: &crate::identifiers::AgencyId) -> Option<RecordDetails> {
+        match self {
+            RecordDetails::Intervention(i) => {
+                Some(RecordDetails::Intervention(InterventionDetails {
+                    description: None,
+                    evidence: None,
+                    ..i.clone()
+                }))
+            }
+            RecordDetails::Meeting(m) => Some(RecordDetails::Meeting(MeetingDetails {
+                child_views: None,
+                decisions: m
+                    .decisions
+                    .iter()
+                    .filter(|d| &d.owner == reader)
+                    .cloned()
+                    .collect(),
+                ..m.clone()
+            })),
+            RecordDetails::ParentCarer(p) => Some(RecordDetails::ParentCarer(ParentCarerDetails {
+                name: None,
+                ..p.clone()
+            })),
+            _ => None,
+        }
+    }
+
+    /// A parent or carer: relationship, parental responsibility, contact restrictions.
+    pub fn parent_carer(&self) -> Option<&ParentCarerDetails> {
+        match self {
+            RecordDetails::ParentCarer(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// A meeting: its kind, who came, its decisions and the child's part in it.
+    pub fn meeting(&self) -> Option<&MeetingDetails> {
+        match self {
+            RecordDetails::Meeting(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// An intervention: what was done, the barrier it targets and its impact at review.
+    pub fn intervention(&self) -> Option<&InterventionDetails> {
+        match self {
+            RecordDetails::Intervention(i) => Some(i),
             _ => None,
         }
     }
@@ -1687,6 +2084,65 @@ mod tests {
     fn details_must_be_an_object() {
         let e = errors(RecordCategory::Attendance, json!([1, 2]));
         assert_eq!(fields_of(&e), ["details"]);
+    }
+
+    #[test]
+    fn a_meeting_names_whoever_attended_uninvited_and_repeated_agencies() {
+        let e = errors(
+            RecordCategory::Meeting,
+            with(
+                RecordCategory::Meeting,
+                json!({"invited": ["school-a", "school-a"], "attended": ["police"]}),
+            ),
+        );
+        assert_eq!(
+            fields_of(&e),
+            ["details.invited", "details.attended"],
+            "{e:?}"
+        );
+        assert!(e[1].message.contains("police"), "{e:?}");
+    }
+
+    #[test]
+    fn evidence_needs_an_impact_at_review() {
+        let e = errors(
+            RecordCategory::Intervention,
+            with(
+                RecordCategory::Intervention,
+                json!({"impact_at_review": null}),
+            ),
+        );
+        assert_eq!(fields_of(&e), ["details.evidence"], "{e:?}");
+    }
+
+    #[test]
+    fn a_summary_outline_leaves_out_the_confidential_fields_and_others_decisions() {
+        let reader = crate::identifiers::AgencyId::parse("school-a").unwrap();
+        let meeting = RecordDetails::parse(
+            RecordCategory::Meeting,
+            &RecordDetails::example(RecordCategory::Meeting),
+        )
+        .unwrap();
+        let outline = meeting.outline(&reader).unwrap();
+        let m = outline.meeting().unwrap();
+        assert!(m.child_views.is_none());
+        assert_eq!(m.decisions.len(), 1);
+        assert_eq!(m.decisions[0].owner, reader);
+        let intervention = RecordDetails::parse(
+            RecordCategory::Intervention,
+            &RecordDetails::example(RecordCategory::Intervention),
+        )
+        .unwrap();
+        let i = intervention.outline(&reader).unwrap();
+        let i = i.intervention().unwrap();
+        assert!(i.description.is_none() && i.evidence.is_none());
+        assert!(i.impact_at_review.is_some());
+        let attendance = RecordDetails::parse(
+            RecordCategory::Attendance,
+            &RecordDetails::example(RecordCategory::Attendance),
+        )
+        .unwrap();
+        assert!(attendance.outline(&reader).is_none());
     }
 
     #[test]

@@ -82,12 +82,45 @@ pub enum ConsentState {
     Withdrawn,
 }
 
+/// Who gave, refused or withdrew consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentDecider {
+    /// The child, judged competent to decide (Gillick competence): `gillick_competent`
+    /// must be `true`.
+    Child,
+    /// A parent with parental responsibility.
+    Parent,
+    /// A carer (a foster carer, a special guardian, a relative caring for the child).
+    Carer,
+    /// The local authority, for a child in its care.
+    LocalAuthority,
+}
+
+impl ConsentDecider {
+    /// Who decided, in words for the child.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            ConsentDecider::Child => "you",
+            ConsentDecider::Parent => "your parent",
+            ConsentDecider::Carer => "your carer",
+            ConsentDecider::LocalAuthority => "the local authority that looks after you",
+        }
+    }
+}
+
+/// The most characters of a child's wishes in a consent decision.
+pub const MAX_WISHES_CHARS: usize = 4000;
+
 /// A consent decision about sharing one category (or every category) with one kind of
-/// agency.
+/// agency: who decided, and what the child wants, in their own words, even when someone
+/// else decided.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "category": "camhs_referral", "recipient_kind": "school", "state": "refused",
-    "decided_on": "2026-10-01", "recorded_by": "nurse.community"
+    "decided_on": "2026-10-01", "recorded_by": "nurse.community",
+    "decided_by": "child", "gillick_competent": true,
+    "child_wishes": "I don't want my teachers to know about CAMHS. I'll tell them myself."
 }))]
 pub struct ConsentDecision {
     /// The category, or absent for every category this agency holds.
@@ -101,6 +134,103 @@ pub struct ConsentDecision {
     pub decided_on: NaiveDate,
     /// Who recorded it, in the agency's own system.
     pub recorded_by: String,
+    /// Who made the decision: the child (Gillick competent), a parent with parental
+    /// responsibility, a carer or the local authority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<ConsentDecider>,
+    /// Whether the child was judged competent to decide for themselves. Must be `true`
+    /// when `decided_by` is `child`; may be `false` to record why someone else decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gillick_competent: Option<bool>,
+    /// The child's wishes in their own words (1 to 4,000 characters), recorded even when
+    /// someone else decides; shown back to the child in their access report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 4000)]
+    pub child_wishes: Option<String>,
+}
+
+impl ConsentDecision {
+    /// Every rule the decision breaks, by field (the category's holder is the node's to
+    /// check).
+    pub fn validate(&self) -> Vec<crate::problem::FieldError> {
+        use crate::problem::FieldError;
+        let mut errors = Vec::new();
+        if self.recorded_by.trim().is_empty() {
+            errors.push(FieldError::new(
+                "recorded_by",
+                "must name who recorded the decision",
+            ));
+        }
+        if self.decided_by == Some(ConsentDecider::Child) && self.gillick_competent != Some(true) {
+            errors.push(FieldError::new(
+                "gillick_competent",
+                "must be true when the child decided: a child decides for themselves only when judged competent to",
+            ));
+        }
+        if let Some(wishes) = &self.child_wishes {
+            let len = wishes.chars().count();
+            if wishes.trim().is_empty() || len > MAX_WISHES_CHARS {
+                errors.push(FieldError::new(
+                    "child_wishes",
+                    format!("must have 1 to {MAX_WISHES_CHARS} characters, not only spaces"),
+                ));
+            }
+        }
+        errors
+    }
+
+    /// One sentence for the child's access report: who decided what, about whom.
+    pub fn in_words(&self, holder: &str) -> String {
+        let who = self.decided_by.map_or("someone", ConsentDecider::in_words);
+        let what = self.category.map_or(
+            "the information we hold about you",
+            RecordCategory::in_words,
+        );
+        let with = match self.recipient_kind {
+            AgencyKind::School => "schools",
+            AgencyKind::SocialCare => "children's social care",
+            AgencyKind::Health => "health services",
+            AgencyKind::Police => "the police",
+            AgencyKind::EarlyHelp => "early help",
+            AgencyKind::VirtualSchool => "the virtual school",
+        };
+        let decision = match self.state {
+            ConsentState::Given => format!("said yes to {holder} sharing {what} with {with}"),
+            ConsentState::Refused => format!("said no to {holder} sharing {what} with {with}"),
+            ConsentState::Withdrawn => {
+                format!("took back the yes to {holder} sharing {what} with {with}")
+            }
+        };
+        let mut sentence = format!(
+            "On {}, {who} {decision}.",
+            self.decided_on.format("%-d %B %Y")
+        );
+        if let Some(wishes) = &self.child_wishes {
+            sentence.push_str(&format!(
+                " What you told us you want: \"{}\"",
+                wishes.trim()
+            ));
+        }
+        sentence
+    }
+}
+
+/// A consent decision about the child, in the child's access report: who decided, and
+/// the child's own wishes shown back to them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccessReportConsent {
+    /// The agency that holds the decision.
+    pub holder: String,
+    #[schema(value_type = String, format = Date)]
+    pub decided_on: NaiveDate,
+    pub state: ConsentState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<ConsentDecider>,
+    /// The child's wishes, in their own words, as recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub your_wishes: Option<String>,
+    /// The decision in words a young person can read.
+    pub sentence: String,
 }
 
 /// A recorded consent decision with when the node stored it.
@@ -181,6 +311,9 @@ pub struct AccessReportEntry {
 pub struct AccessReport {
     pub agency_id: crate::AgencyId,
     pub entries: Vec<AccessReportEntry>,
+    /// The consent decisions this agency holds about the child, newest first.
+    #[serde(default)]
+    pub consents: Vec<AccessReportConsent>,
 }
 
 /// Releases a deferred access-report entry early.
@@ -208,6 +341,10 @@ pub struct ChildAccessReport {
     #[schema(value_type = String, format = DateTime)]
     pub generated_at: DateTime<Utc>,
     pub entries: Vec<AccessReportEntry>,
+    /// The consent decisions about the child at every agency, newest first: who decided,
+    /// and the child's wishes in their own words.
+    #[serde(default)]
+    pub consents: Vec<AccessReportConsent>,
     /// Per agency holding the child: whether its part was read.
     pub agencies: Vec<AccessReportSource>,
 }

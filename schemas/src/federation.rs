@@ -575,6 +575,14 @@ pub struct ChildView {
     /// Whom to contact about the child: trusted adult, social worker, designated
     /// safeguarding lead, lead practitioner, as far as the agencies disclosed them.
     pub key_contacts: Vec<crate::view::KeyContact>,
+    /// Decisions of multi-agency meetings with their owners, overdue ones first, then by
+    /// due date.
+    #[serde(default)]
+    pub decisions: Vec<crate::view::ViewDecision>,
+    /// The child's parents and carers as the agencies disclosed them, those with a
+    /// contact restriction first. Like key contacts, given in full whatever the filter.
+    #[serde(default)]
+    pub people: Vec<crate::view::ViewPerson>,
     /// The filter applied to this view (`from`, `to`, `category`), when one was given.
     #[serde(default, skip_serializing_if = "crate::view::ViewFilter::is_empty")]
     pub filter: crate::view::ViewFilter,

@@ -300,6 +300,13 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<RecordDetails>)]
     pub details: Option<serde_json::Value>,
+    /// At `summary` level, for the few categories that share coded facts without their
+    /// confidential details (an intervention's barrier and impact at review, a meeting's
+    /// decisions and owners, a contact restriction): the details with every confidential
+    /// field left out, of the same schema as `details`. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<RecordDetails>)]
+    pub outline: Option<serde_json::Value>,
     /// Increases by one on every change; the basis of the record's ETag.
     pub version: i64,
 }

@@ -33,9 +33,10 @@ pub enum BarrierSignal {
     Concern,
 }
 
-/// One of the four barriers, as a category names the one it feeds
-/// ([`RecordCategory::barrier`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// One of the four barriers to a child's learning and wellbeing, as a category names the
+/// one it feeds ([`RecordCategory::barrier`]) and an intervention the one it targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum BarrierKind {
     Attendance,
     Learning,
@@ -77,8 +78,10 @@ pub struct BarrierRule {
 #[derive(Debug, Clone)]
 pub struct Disclosed<'a> {
     pub record: &'a Record,
-    /// The typed details; `None` at `summary` level, or when a node sent details that do
-    /// not read as the category's type. Either way a reader falls back on the impact line.
+    /// The typed details; at `summary` level the outline a category shares there
+    /// (`Record.outline`: its details without the confidential fields), if any. `None`
+    /// at `summary` for most categories, or when a node sent details that do not read
+    /// as the category's type: a reader falls back on the impact line.
     pub details: Option<RecordDetails>,
 }
 
@@ -87,6 +90,7 @@ impl<'a> Disclosed<'a> {
         let details = record
             .details
             .as_ref()
+            .or(record.outline.as_ref())
             .and_then(|d| RecordDetails::read(record.category, d));
         Self { record, details }
     }
@@ -161,6 +165,49 @@ pub struct Barrier {
     pub summary_level_only: bool,
     /// The records read for this barrier, newest first.
     pub evidence: Vec<BarrierEvidence>,
+    /// The interventions aimed at this barrier and what they achieved, newest first:
+    /// at `summary` level too (what was done and its impact at review, without the
+    /// confidential details).
+    #[serde(default)]
+    pub interventions: Vec<BarrierIntervention>,
+}
+
+/// An intervention aimed at a barrier, and what it achieved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "agency_id": "school-b", "agency_name": "Riverside Academy",
+    "source_system_id": "school-b-intervention-000042-1", "intervention": "mentoring",
+    "started": "2026-09-08", "review_date": "2026-12-11", "impact_at_review": "improved",
+    "evidence": "Attendance rose from 82% to 93% over the half-term",
+    "impact": "Weekly mentoring since September: attendance improving", "level": "full"
+}))]
+pub struct BarrierIntervention {
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    /// The record's id in the agency's own system: quote it when contacting the agency.
+    pub source_system_id: String,
+    /// What was done.
+    pub intervention: crate::details::InterventionKind,
+    #[schema(value_type = String, format = Date)]
+    pub started: NaiveDate,
+    /// When its impact is (or was) reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub review_date: Option<NaiveDate>,
+    /// When it ended; absent while it goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub ended: Option<NaiveDate>,
+    /// What it achieved at review; absent until reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact_at_review: Option<crate::details::InterventionImpact>,
+    /// What shows the impact, when disclosed in `full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// The agency's one-line statement of what the record means for the child.
+    pub impact: String,
+    /// `full` when the record's details were disclosed, `summary` when its outline.
+    pub level: DisclosureLevel,
 }
 
 /// The four barriers to a child's learning and wellbeing, each read from whatever the
@@ -176,12 +223,82 @@ pub struct Barrier {
 ///   flags and Operation Encompass notifications (`concern`); child in need plans and
 ///   episodes, CAMHS, early help, assessment factors, a school's record that a pupil is
 ///   in care, and ended plans (`watch`).
+///
+/// Each barrier also lists the interventions aimed at it (`intervention` records) and
+/// their impact at review; they do not change its signal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Barriers {
     pub attendance: Barrier,
     pub learning: Barrier,
     pub behaviour: Barrier,
     pub wellbeing: Barrier,
+}
+
+/// A decision of a multi-agency meeting, with its owner: read from a `meeting` record
+/// the reader was shown (at `summary` level, only the decisions the reader's own agency
+/// owns).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "agency_id": "social-care", "agency_name": "Children's Social Care",
+    "source_system_id": "LCS-MTG-0042-3", "meeting_type": "core_group",
+    "meeting_date": "2026-11-06", "decision": "Daily check-in with the trusted adult",
+    "owner": "school-a", "owner_name": "Northgate School", "due": "2026-11-20",
+    "done": false, "overdue": true, "level": "summary"
+}))]
+pub struct ViewDecision {
+    /// The agency that recorded the meeting.
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    /// The meeting record's id in that agency's system.
+    pub source_system_id: String,
+    pub meeting_type: crate::details::MeetingKind,
+    #[schema(value_type = String, format = Date)]
+    pub meeting_date: NaiveDate,
+    /// What was decided.
+    pub decision: String,
+    /// The agency that owns the decision.
+    pub owner: AgencyId,
+    /// The owner's name, when it is a member of the federation this view asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
+    #[schema(value_type = String, format = Date)]
+    pub due: NaiveDate,
+    pub done: bool,
+    /// Not done and its due date has passed (on the day the view was generated).
+    pub overdue: bool,
+    /// `full` when the meeting's details were disclosed, `summary` when its outline.
+    pub level: DisclosureLevel,
+}
+
+/// A parent or carer of the child, as an agency disclosed them: with any restriction on
+/// their contact with the child, which every reader who sees the record is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "agency_id": "school-a", "agency_name": "Northgate School",
+    "source_system_id": "CTF-8234321-U999123456789-con-2", "relationship": "father",
+    "parental_responsibility": true, "lives_with_child": false,
+    "contact_restrictions": [{"restriction": "No contact with the child; not to collect from school",
+        "basis": "court_order", "until": "2027-06-30"}],
+    "impact": "Father: no contact (court order)", "level": "summary"
+}))]
+pub struct ViewPerson {
+    pub agency_id: AgencyId,
+    pub agency_name: String,
+    pub source_system_id: String,
+    pub relationship: crate::details::ParentCarerRelationship,
+    /// Their name, when disclosed in `full`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub parental_responsibility: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lives_with_child: Option<bool>,
+    /// Restrictions on their contact with the child.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contact_restrictions: Vec<crate::details::ContactRestriction>,
+    /// The agency's one-line statement.
+    pub impact: String,
+    /// `full` when the record's details were disclosed, `summary` when its outline.
+    pub level: DisclosureLevel,
 }
 
 /// What changed in a transition.

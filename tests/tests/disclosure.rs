@@ -735,6 +735,9 @@ const SOCIAL_CARE: &[&str] = &[
     "placement_move",
     "section_47_enquiry",
     "child_characteristics",
+    "intervention",
+    "meeting",
+    "parent_carer",
 ];
 const SCHOOL: &[&str] = &[
     "enrolment",
@@ -749,6 +752,9 @@ const SCHOOL: &[&str] = &[
     "free_school_meals",
     "looked_after_status",
     "child_characteristics",
+    "intervention",
+    "meeting",
+    "parent_carer",
 ];
 
 /// Every category, for each kind of requester: the level the policy grants where the
@@ -816,6 +822,9 @@ async fn every_category_gets_the_level_its_policy_grants() {
                 ("child_in_need_plan", "summary"),
                 ("looked_after", "summary"),
                 ("allocated_social_worker", "existence"),
+                ("intervention", "summary"),
+                ("meeting", "summary"),
+                ("parent_carer", "summary"),
             ],
             "none",
         ),
@@ -876,6 +885,9 @@ async fn every_category_gets_the_level_its_policy_grants() {
                 ("special_educational_needs", "summary"),
                 ("trusted_adult", "summary"),
                 ("pupil_passport", "summary"),
+                ("intervention", "summary"),
+                ("meeting", "summary"),
+                ("parent_carer", "summary"),
             ],
             "none",
         ),
@@ -898,6 +910,9 @@ async fn every_category_gets_the_level_its_policy_grants() {
                 ("special_educational_needs", "summary"),
                 ("trusted_adult", "summary"),
                 ("enrolment", "summary"),
+                ("intervention", "summary"),
+                ("meeting", "summary"),
+                ("parent_carer", "summary"),
             ],
             "none",
         ),

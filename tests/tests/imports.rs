@@ -114,6 +114,18 @@ async fn a_ctf_is_imported_and_its_school_history_shows_as_transitions_in_the_vi
         .filter(|t| t["kind"] == "school_move")
         .collect();
     assert!(!moves.is_empty(), "a school move: {view}");
+    // The file's contact with parental responsibility is the pupil's parent.
+    let people = view["people"].as_array().unwrap();
+    let parent = people
+        .iter()
+        .find(|p| p["parental_responsibility"] == true)
+        .unwrap_or_else(|| panic!("a parent with parental responsibility: {people:?}"));
+    assert_eq!(parent["relationship"], "parent", "{parent}");
+    assert_eq!(parent["agency_id"], "school-a");
+    assert!(
+        parent["name"].as_str().unwrap().contains("Jordan"),
+        "{parent}"
+    );
     fed.shutdown().await;
 }
 

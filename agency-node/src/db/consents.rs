@@ -4,7 +4,7 @@ use super::DbConnection;
 use super::DbError;
 use super::schema::consents::dsl as k;
 use diesel::prelude::*;
-use schemas::disclosure::{ConsentDecision, ConsentState, StoredConsent};
+use schemas::disclosure::{ConsentDecider, ConsentDecision, ConsentState, StoredConsent};
 use schemas::{AgencyKind, RecordCategory};
 
 fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Result<T, DbError> {
@@ -30,6 +30,9 @@ pub fn record(
             k::decided_on.eq(decision.decided_on),
             k::recorded_by.eq(&decision.recorded_by),
             k::recorded_at.eq(recorded_at),
+            k::decided_by.eq(decision.decided_by.map(|d| crate::audit::wire_name(&d))),
+            k::gillick_competent.eq(decision.gillick_competent),
+            k::child_wishes.eq(decision.child_wishes.as_deref()),
         ))
         .execute(conn)?;
     Ok(StoredConsent {
@@ -48,6 +51,9 @@ pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<StoredCo
         chrono::NaiveDate,
         String,
         chrono::NaiveDateTime,
+        Option<String>,
+        Option<bool>,
+        Option<String>,
     );
     let rows: Vec<Row> = k::consents
         .filter(k::child_id.eq(child_id))
@@ -59,11 +65,24 @@ pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<StoredCo
             k::decided_on,
             k::recorded_by,
             k::recorded_at,
+            k::decided_by,
+            k::gillick_competent,
+            k::child_wishes,
         ))
         .load(conn)?;
     rows.into_iter()
         .map(
-            |(category, recipient, state, decided_on, recorded_by, recorded_at)| {
+            |(
+                category,
+                recipient,
+                state,
+                decided_on,
+                recorded_by,
+                recorded_at,
+                decided_by,
+                gillick_competent,
+                child_wishes,
+            )| {
                 Ok(StoredConsent {
                     decision: ConsentDecision {
                         category: category
@@ -77,6 +96,11 @@ pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<StoredCo
                         state: parse::<ConsentState>(&state)?,
                         decided_on,
                         recorded_by,
+                        decided_by: decided_by
+                            .map(|d| parse::<ConsentDecider>(&d))
+                            .transpose()?,
+                        gillick_competent,
+                        child_wishes,
                     },
                     recorded_at: recorded_at.and_utc(),
                 })

@@ -215,6 +215,7 @@ impl RecordRow {
             effective_to: self.effective_to,
             recorded_at: self.recorded_at.and_utc(),
             impact: self.impact,
+            outline: None,
             version: self.version,
         })
     }

@@ -54,6 +54,9 @@ diesel::table! {
         decided_on -> Date,
         recorded_by -> Text,
         recorded_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        gillick_competent -> Nullable<Bool>,
+        child_wishes -> Nullable<Text>,
     }
 }
 

@@ -11,7 +11,8 @@ pub use policy::{Policy, PolicyError, Requester};
 use schemas::disclosure::{ConsentDecision, ConsentState};
 use schemas::federation::{AccessContext, LegalBasis};
 use schemas::{
-    AgencyKind, CategoryDisclosure, DisclosureLevel, Record, RecordCategory, WithheldReason,
+    AgencyId, AgencyKind, CategoryDisclosure, DisclosureLevel, Record, RecordCategory,
+    RecordDetails, WithheldReason,
 };
 use std::collections::BTreeSet;
 
@@ -135,14 +136,20 @@ impl Decision {
     }
 
     /// Keeps the records the levels allow: `full` as stored, `summary` without details
-    /// (the impact line only), `existence` and `none` not at all.
-    pub fn shape(&self, records: Vec<Record>) -> Vec<Record> {
+    /// (the impact line, and the outline the category shares there with the reader's
+    /// agency: [`RecordDetails::outline`]), `existence` and `none` not at all.
+    pub fn shape(&self, records: Vec<Record>, reader: &AgencyId) -> Vec<Record> {
         records
             .into_iter()
             .filter_map(|mut r| match self.level(r.category) {
                 DisclosureLevel::Full => Some(r),
                 DisclosureLevel::Summary => {
-                    r.details = None;
+                    r.outline = r
+                        .details
+                        .take()
+                        .and_then(|d| RecordDetails::read(r.category, &d))
+                        .and_then(|d| d.outline(reader))
+                        .map(|o| o.to_value());
                     Some(r)
                 }
                 DisclosureLevel::Existence | DisclosureLevel::None => None,

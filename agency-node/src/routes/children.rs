@@ -331,12 +331,7 @@ pub async fn record_consent(
             ),
         ));
     }
-    if decision.recorded_by.trim().is_empty() {
-        errors.push(schemas::FieldError::new(
-            "recorded_by",
-            "must name who recorded the decision",
-        ));
-    }
+    errors.extend(decision.validate());
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }

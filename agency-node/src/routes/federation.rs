@@ -586,6 +586,7 @@ pub async fn child_records(
         correlation_id: correlation_id.clone(),
     };
     let state_for_block = state.clone();
+    let reader = caller.practitioner.agency.clone();
     let answer = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
@@ -624,7 +625,7 @@ pub async fn child_records(
                 .any(|d| d.level > schemas::DisclosureLevel::Existence)
                 .then_some(involved_now);
             let shaped = if disclosed {
-                decision.shape(records)
+                decision.shape(records, &reader)
             } else {
                 Vec::new()
             };
@@ -913,7 +914,7 @@ pub async fn access_report(
         reason: None,
     };
     let state_for_block = state.clone();
-    let rows = web::block(move || {
+    let (rows, consents) = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
         audited_if_found(&mut conn, |c| {
@@ -921,6 +922,7 @@ pub async fn access_report(
                 return Ok(None);
             };
             let rows = db::audit::for_child(c, &child.id)?;
+            let consents = db::consents::for_child(c, &child.id)?;
             let detail = json!({"disclosed": false, "access_report": true});
             let entry = NewEntry::by_practitioner(
                 Action::Disclosure,
@@ -931,7 +933,7 @@ pub async fn access_report(
                 Some(child.id),
                 detail,
             );
-            Ok(Some((rows, entry)))
+            Ok(Some(((rows, consents), entry)))
         })
     })
     .await??
@@ -951,9 +953,11 @@ pub async fn access_report(
         &reader,
         chrono::Utc::now().date_naive(),
     );
+    let consents = crate::access_report::consents(&consents, &holder);
     Ok(HttpResponse::Ok().json(AccessReport {
         agency_id: state.agency_id.clone(),
         entries,
+        consents,
     }))
 }
 

@@ -13,7 +13,7 @@ use crate::problem::ElementProblem;
 use crate::spec::{Findings, Read, check};
 use crate::xml::{Node, each};
 use chrono::{Months, NaiveDate};
-use schemas::{RecordCategory as C, Upn};
+use schemas::{RecordCategory as C, Sex, Upn};
 use serde_json::{Map, Value, json};
 
 pub(super) fn pupil(
@@ -58,6 +58,8 @@ pub(super) fn pupil(
     pupil.school_history(&mut records);
     pupil.assessments(&mut records);
     pupil.characteristics(&mut records);
+    let contacts = contacts(node, path);
+    pupil.parents_and_carers(&contacts, &mut records);
     if !records.problems.is_empty() {
         return ChildOutcome::Failed(FailedChild {
             element: path.to_owned(),
@@ -94,7 +96,7 @@ pub(super) fn pupil(
             .and_then(|a| a.value("PostCode"))
             .map(str::to_owned),
         records: records.records,
-        contacts: contacts(node, path),
+        contacts,
         not_mapped: records.not_mapped,
     }))
 }
@@ -474,6 +476,98 @@ impl Pupil<'_> {
             sources: &sources,
         });
     }
+}
+
+impl Pupil<'_> {
+    /// Each contact who is family or a carer, or holds parental responsibility, as a
+    /// `parent_carer` record. A `PAR` contact is a mother or father where the file gives
+    /// their sex. Professionals (doctor, social worker, childminder) are not parents or
+    /// carers: listed as not mapped.
+    fn parents_and_carers(&self, contacts: &[ImportedContact], records: &mut Records) {
+        for (n, contact) in contacts.iter().enumerate() {
+            let code = contact
+                .relationship
+                .as_deref()
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            let responsibility = contact.parental_responsibility.unwrap_or(false);
+            let relationship = match (code.as_str(), contact.sex) {
+                ("PAR", Some(Sex::Female)) => "mother",
+                ("PAR", Some(Sex::Male)) => "father",
+                ("PAR", _) => "parent",
+                ("STP", _) => "step_parent",
+                ("GRP" | "GRM" | "GRF", _) => "grandparent",
+                ("REL" | "FAM" | "OFM", _) => "other_relative",
+                ("CAR" | "FOC", _) => "carer",
+                ("FOF", _) => "family_friend",
+                (_, _) if responsibility => "other",
+                _ => {
+                    records.not_mapped(
+                        contact.element.clone(),
+                        format!(
+                            "contact relationship `{code}` is not a parent or carer: not stored"
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let name = [&contact.title, &contact.given_name, &contact.family_name]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut details = json!({"relationship": relationship,
+                "parental_responsibility": responsibility});
+            if !name.trim().is_empty() {
+                details["name"] = json!(name);
+            }
+            if let Some(lives) = contact.lives_with_pupil {
+                details["lives_with_child"] = json!(lives);
+            }
+            let words = relationship.replace('_', " ");
+            let impact = format!(
+                "{}{}{} (contact {} in the school's records)",
+                capitalised(&words),
+                if responsibility {
+                    ", with parental responsibility"
+                } else {
+                    ""
+                },
+                match contact.lives_with_pupil {
+                    Some(true) => ", lives with the pupil",
+                    _ => "",
+                },
+                contact.order.unwrap_or(n as i64 + 1)
+            );
+            let sources = [
+                ("relationship", format!("{}/Relationship", contact.element)),
+                (
+                    "parental_responsibility",
+                    format!("{}/Responsibility", contact.element),
+                ),
+                ("name", format!("{}/Surname", contact.element)),
+            ];
+            records.add(Draft {
+                element: contact.element.clone(),
+                key: format!("con-{}", contact.order.unwrap_or(n as i64 + 1)),
+                category: C::ParentCarer,
+                effective_from: self.file_date,
+                effective_to: None,
+                impact,
+                details,
+                sources: &sources,
+            });
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// NCyearActual as a year group: `N1` -2, `N2` -1, `R` 0, `1`-`14`; `X` none.

@@ -58,11 +58,13 @@ pub async fn access_report(
     }))
     .await;
     let mut entries = Vec::new();
+    let mut consents = Vec::new();
     let mut agencies = Vec::new();
     for ((member, _), outcome) in held.iter().zip(answers) {
         let (status, reason) = match outcome.result {
             Ok(part) => {
                 entries.extend(part.entries);
+                consents.extend(part.consents);
                 (SectionStatus::Ok, None)
             }
             Err(Failure::NotFound) => (SectionStatus::NotFound, None),
@@ -81,9 +83,11 @@ pub async fn access_report(
         });
     }
     entries.sort_by_key(|e| std::cmp::Reverse(e.at));
+    consents.sort_by_key(|c| std::cmp::Reverse(c.decided_on));
     Ok(HttpResponse::Ok().json(ChildAccessReport {
         generated_at: Utc::now(),
         entries,
+        consents,
         agencies,
     }))
 }

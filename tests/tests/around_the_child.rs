@@ -1,0 +1,373 @@
+//! What the agencies do around a child, across a running federation: interventions and
+//! their impact under the barrier they target, meetings and their decisions with owners,
+//! the people around the child, and who decided about consent. Real TLS, real HTTP, real
+//! SQLite (or PostgreSQL with `FEDERATION_TEST_DATABASE`).
+
+// Test helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use federation_tests::scenario::child;
+use federation_tests::{Options, SAFEGUARDING, TestFederation, spawn_federation};
+use schemas::PractitionerRole;
+use serde_json::{Value, json};
+
+const EDUCATION_SUPPORT: &str = "purpose=education_support&legal_basis=public_task";
+const LOCAL_ID: &str = "AROUND-1";
+
+async fn federation() -> TestFederation {
+    spawn_federation(Options::nodes(
+        &["school-a", "social-care", "early-help"],
+        10,
+    ))
+    .await
+    .unwrap()
+}
+
+/// The synthetic child, known to each of these nodes under the same local id, and on
+/// roll at school-a (the school's legitimate relationship with the child).
+async fn known_to(fed: &TestFederation, nodes: &[&str]) {
+    for node in nodes {
+        fed.system(node).store_child(LOCAL_ID, &child()).await;
+    }
+    fed.system("school-a")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "MIS-ENR-1", "category": "enrolment",
+                "effective_from": "2026-09-01", "impact": "On roll in Year 7",
+                "details": {"urn": "999101", "school_name": "Northgate School", "year_group": 7}}),
+        )
+        .await;
+}
+
+/// The child's merged view for this practitioner in this context.
+async fn view_as(fed: &TestFederation, token: &str, context: &str) -> Value {
+    let query =
+        json!({"identifiers": child()["identifiers"], "demographics": child()["demographics"]});
+    let found = fed
+        .gateway_post(token, &format!("/v1/children:search?{context}"), &query)
+        .await
+        .expect(200);
+    let reference = found["reference"].as_str().unwrap().to_owned();
+    fed.view(token, &reference, context).await.expect(200)
+}
+
+fn interventions<'a>(view: &'a Value, barrier: &str) -> &'a Vec<Value> {
+    view["barriers"][barrier]["interventions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no interventions under {barrier}: {}", view["barriers"]))
+}
+
+fn by_id<'a>(list: &'a [Value], id: &str) -> &'a Value {
+    list.iter()
+        .find(|i| i["source_system_id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {list:?}"))
+}
+
+#[tokio::test]
+async fn an_interventions_impact_shows_under_its_barrier_for_a_dsl_and_for_a_teacher() {
+    let fed = federation().await;
+    known_to(&fed, &["school-a", "early-help"]).await;
+    fed.system("early-help")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "EH-INT-1", "category": "intervention",
+                "effective_from": "2026-09-08", "effective_to": "2026-12-18",
+                "impact": "Attendance support with the family: attendance improving",
+                "details": {"intervention": "attendance_support", "barrier": "attendance",
+                    "description": "Morning routine work at home after the parent's illness",
+                    "review_date": "2026-11-27", "impact_at_review": "improved",
+                    "evidence": "Attendance up from 81% to 92% since the plan started"}}),
+        )
+        .await;
+    fed.system("school-a")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "MIS-INT-7", "category": "intervention",
+                "effective_from": "2026-10-01",
+                "impact": "Reading tutoring twice a week",
+                "details": {"intervention": "tutoring", "barrier": "learning",
+                    "review_date": "2026-12-10", "impact_at_review": "no_change",
+                    "evidence": "Reading age unchanged at the half-term check"}}),
+        )
+        .await;
+
+    for (who, token, context) in [
+        (
+            "DSL",
+            fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a"),
+            SAFEGUARDING,
+        ),
+        (
+            "teacher",
+            fed.token(PractitionerRole::Teacher, "school-a"),
+            EDUCATION_SUPPORT,
+        ),
+    ] {
+        let view = view_as(&fed, &token, context).await;
+        // Early help's intervention reaches the school at summary: what was done and
+        // what it achieved, never the description or the evidence.
+        let attendance = interventions(&view, "attendance");
+        assert_eq!(attendance.len(), 1, "{who}: {attendance:?}");
+        let help = by_id(attendance, "EH-INT-1");
+        assert_eq!(help["agency_id"], "early-help", "{who}");
+        assert_eq!(help["intervention"], "attendance_support", "{who}");
+        assert_eq!(help["impact_at_review"], "improved", "{who}");
+        assert_eq!(help["review_date"], "2026-11-27", "{who}");
+        assert_eq!(help["ended"], "2026-12-18", "{who}");
+        assert_eq!(help["level"], "summary", "{who}");
+        assert!(help.get("evidence").is_none(), "{who}: {help}");
+        assert!(!view.to_string().contains("parent's illness"), "{who}");
+        assert!(!view.to_string().contains("81% to 92%"), "{who}");
+        // The school's own intervention, in full, under learning; none under the others.
+        let learning = interventions(&view, "learning");
+        let tutoring = by_id(learning, "MIS-INT-7");
+        assert_eq!(tutoring["impact_at_review"], "no_change", "{who}");
+        assert_eq!(tutoring["level"], "full", "{who}");
+        assert_eq!(
+            tutoring["evidence"], "Reading age unchanged at the half-term check",
+            "{who}"
+        );
+        assert!(interventions(&view, "behaviour").is_empty(), "{who}");
+        assert!(interventions(&view, "wellbeing").is_empty(), "{who}");
+    }
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn meeting_decisions_reach_the_agencies_they_name_and_an_overdue_one_is_marked() {
+    let fed = federation().await;
+    known_to(&fed, &["school-a", "social-care"]).await;
+    let today = chrono::Utc::now().date_naive();
+    let in_a_month = (today + chrono::Duration::days(30)).to_string();
+    fed.system("social-care")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "LCS-MTG-1", "category": "meeting",
+                "effective_from": "2026-01-05",
+                "impact": "Core group met: plan reviewed, actions agreed",
+                "details": {"meeting_type": "core_group",
+                    "invited": ["social-care", "school-a", "health"],
+                    "attended": ["social-care", "school-a"],
+                    "decisions": [
+                        {"decision": "Daily check-in with the trusted adult", "owner": "school-a",
+                         "due": "2026-01-19"},
+                        {"decision": "Share the attendance plan with the family", "owner": "school-a",
+                         "due": in_a_month},
+                        {"decision": "Book the CAMHS assessment", "owner": "health",
+                         "due": "2026-01-12", "done": true},
+                        {"decision": "Visit at home weekly", "owner": "social-care",
+                         "due": "2026-01-12"}],
+                    "child_views": "They just have meetings. I want to be asked first.",
+                    "child_participation": "through_practitioner",
+                    "next_meeting": "2026-02-02"}}),
+        )
+        .await;
+
+    // The school's DSL reads the meeting at summary: the school's own decisions only,
+    // the overdue one marked and first, and not the child's words.
+    let dsl = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let view = view_as(&fed, &dsl, SAFEGUARDING).await;
+    let decisions = view["decisions"].as_array().unwrap();
+    let owners: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["owner"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners, ["school-a", "school-a"], "{decisions:?}");
+    assert_eq!(
+        decisions[0]["decision"],
+        "Daily check-in with the trusted adult"
+    );
+    assert_eq!(decisions[0]["overdue"], true, "{decisions:?}");
+    let school = view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["agency_id"] == "school-a")
+        .unwrap();
+    assert_eq!(decisions[0]["owner_name"], school["agency_name"]);
+    assert_eq!(decisions[0]["level"], "summary");
+    assert_eq!(decisions[0]["meeting_type"], "core_group");
+    assert_eq!(decisions[1]["due"], in_a_month);
+    assert_eq!(decisions[1]["overdue"], false, "{decisions:?}");
+    let text = view.to_string();
+    assert!(!text.contains("CAMHS"), "another agency's decision leaked");
+    assert!(
+        !text.contains("Visit at home"),
+        "another agency's decision leaked"
+    );
+    assert!(
+        !text.contains("I want to be asked first"),
+        "the child's views leaked"
+    );
+
+    // Social care's own worker reads the meeting in full: every decision with its owner,
+    // the one done not overdue, the one past due and not done overdue.
+    let worker = fed.token(PractitionerRole::SocialWorker, "social-care");
+    let view = view_as(&fed, &worker, SAFEGUARDING).await;
+    let decisions = view["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 4, "{decisions:?}");
+    let by_owner = |owner: &str, due: &str| {
+        decisions
+            .iter()
+            .find(|d| d["owner"] == owner && d["due"] == due)
+            .unwrap_or_else(|| panic!("no {owner} decision due {due}: {decisions:?}"))
+    };
+    assert_eq!(by_owner("health", "2026-01-12")["overdue"], false);
+    assert_eq!(by_owner("health", "2026-01-12")["done"], true);
+    assert_eq!(by_owner("social-care", "2026-01-12")["overdue"], true);
+    assert_eq!(by_owner("school-a", "2026-01-19")["overdue"], true);
+    assert_eq!(by_owner("school-a", &in_a_month)["overdue"], false);
+    assert_eq!(
+        decisions[3]["overdue"], false,
+        "overdue decisions come first"
+    );
+    assert!(view.to_string().contains("I want to be asked first"));
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_contact_restriction_is_visible_at_summary_level() {
+    let fed = federation().await;
+    known_to(&fed, &["school-a", "social-care"]).await;
+    fed.system("social-care")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "LCS-PER-2", "category": "parent_carer",
+                "effective_from": "2026-03-01",
+                "impact": "Father: no contact with the child (court order)",
+                "details": {"relationship": "father", "name": "R. Marsh-Idowu",
+                    "parental_responsibility": true, "lives_with_child": false,
+                    "contact_restrictions": [{"restriction": "No contact; not to collect from school",
+                        "basis": "court_order", "until": "2099-06-30"}]}}),
+        )
+        .await;
+    fed.system("social-care")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "LCS-PER-1", "category": "parent_carer",
+                "effective_from": "2026-03-01", "impact": "Mother, with parental responsibility",
+                "details": {"relationship": "mother", "parental_responsibility": true,
+                    "lives_with_child": true}}),
+        )
+        .await;
+    for (who, token, context) in [
+        (
+            "DSL",
+            fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a"),
+            SAFEGUARDING,
+        ),
+        (
+            "teacher",
+            fed.token(PractitionerRole::Teacher, "school-a"),
+            EDUCATION_SUPPORT,
+        ),
+    ] {
+        let view = view_as(&fed, &token, context).await;
+        let people = view["people"].as_array().unwrap();
+        assert_eq!(people.len(), 2, "{who}: {people:?}");
+        // The restricted contact comes first, with the restriction and its basis.
+        let father = &people[0];
+        assert_eq!(father["relationship"], "father", "{who}: {people:?}");
+        assert_eq!(father["level"], "summary", "{who}");
+        assert_eq!(father["parental_responsibility"], true, "{who}");
+        let restriction = &father["contact_restrictions"][0];
+        assert_eq!(
+            restriction["restriction"], "No contact; not to collect from school",
+            "{who}"
+        );
+        assert_eq!(restriction["basis"], "court_order", "{who}");
+        // The name stays at the node at summary.
+        assert!(father.get("name").is_none(), "{who}: {father}");
+        assert!(!view.to_string().contains("R. Marsh-Idowu"), "{who}");
+        assert_eq!(people[1]["relationship"], "mother", "{who}");
+        assert!(people[1].get("contact_restrictions").is_none(), "{who}");
+    }
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn consent_records_who_decided_and_the_childs_wishes_which_the_access_report_shows() {
+    let fed = federation().await;
+    known_to(&fed, &["school-a", "social-care"]).await;
+    let social_care = fed.system("social-care");
+    let path = format!("/v1/children/{LOCAL_ID}/consents");
+
+    // A child deciding for themselves must have been judged competent to: refused, with
+    // the field named, and nothing stored.
+    let refused = social_care
+        .post(
+            &path,
+            &json!({"category": "looked_after", "recipient_kind": "school", "state": "refused",
+                "decided_on": "2026-10-01", "recorded_by": "sw.osei", "decided_by": "child",
+                "child_wishes": "   "}),
+        )
+        .await
+        .expect(400);
+    let fields: Vec<&str> = refused["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["gillick_competent", "child_wishes"], "{refused}");
+
+    // The parent decides; the child's own wishes are recorded beside the decision.
+    let wishes =
+        "I want my teacher to know so they understand when I'm tired. Not the whole class.";
+    let stored = social_care
+        .post(
+            &path,
+            &json!({"category": "looked_after", "recipient_kind": "school", "state": "given",
+                "decided_on": "2026-10-02", "recorded_by": "sw.osei", "decided_by": "parent",
+                "gillick_competent": false, "child_wishes": wishes}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(stored["decided_by"], "parent", "{stored}");
+    assert_eq!(stored["child_wishes"], wishes, "{stored}");
+    // Later, judged competent, the child decides for themselves.
+    social_care
+        .post(
+            &path,
+            &json!({"category": "child_protection_plan", "recipient_kind": "school", "state": "refused",
+                "decided_on": "2026-11-03", "recorded_by": "sw.osei", "decided_by": "child",
+                "gillick_competent": true}),
+        )
+        .await
+        .expect(201);
+
+    let worker = fed.token(PractitionerRole::SocialWorker, "social-care");
+    let query =
+        json!({"identifiers": child()["identifiers"], "demographics": child()["demographics"]});
+    let found = fed
+        .gateway_post(
+            &worker,
+            &format!("/v1/children:search?{SAFEGUARDING}"),
+            &query,
+        )
+        .await
+        .expect(200);
+    let reference = found["reference"].as_str().unwrap();
+    let report = fed
+        .gateway_get(&worker, &format!("/v1/children/{reference}/access-report"))
+        .await
+        .expect(200);
+    let consents = report["consents"].as_array().unwrap();
+    assert_eq!(consents.len(), 2, "{report}");
+    // Newest first: the child's own decision, then the parent's with the child's words.
+    assert_eq!(consents[0]["decided_by"], "child");
+    assert!(
+        consents[0]["sentence"]
+            .as_str()
+            .unwrap()
+            .starts_with("On 3 November 2026, you said no"),
+        "{}",
+        consents[0]
+    );
+    assert_eq!(consents[1]["decided_by"], "parent");
+    assert_eq!(consents[1]["your_wishes"], wishes);
+    let sentence = consents[1]["sentence"].as_str().unwrap();
+    assert!(sentence.contains("your parent said yes"), "{sentence}");
+    assert!(sentence.contains(wishes), "{sentence}");
+    fed.shutdown().await;
+}
