@@ -496,13 +496,12 @@ impl<'a> NodeClient<'a> {
         request: &schemas::BreakGlassRequest,
         ctx: &AccessContext,
     ) -> Outcome<Result<schemas::BreakGlassGrant, Refusal>> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
+        let body = request;
+        let request = |http: &Client, base: &str| {
+            http.post(format!("{base}/v1/federation/break-glass"))
+                .query(ctx)
+                .json(body)
         };
-        let request = http
-            .post(format!("{}/v1/federation/break-glass", self.base_url))
-            .query(ctx)
-            .json(request);
         self.send_with(request, |status, bytes| {
             if status.is_client_error()
                 && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)

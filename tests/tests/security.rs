@@ -104,6 +104,7 @@ async fn a_stranger_is_told_a_reference_is_not_theirs_before_whether_it_expired(
                 exp: chrono::Utc::now().timestamp() - 60,
                 nodes: Vec::new(),
                 rel: None,
+                q: None,
             })
             .unwrap()
     };

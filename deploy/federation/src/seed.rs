@@ -609,7 +609,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             node: "virtual-school",
             local_id: format!("VS-{:06}", index + 1),
             child: ChildUpsert {
-                demographics: demographics.clone(),
+                demographics: demographics.clone().into(),
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: None,

@@ -352,6 +352,21 @@ fn write_session(
             federation.plan.node_url(node)
         )?;
     }
+    // Each service's Prometheus metrics: plain HTTP on loopback, not on its TLS address.
+    let metrics = |port| crate::plan::metrics_address(port, federation.plan.metrics_port_offset);
+    writeln!(
+        env,
+        "METRICS_URL_GATEWAY=http://{}/metrics",
+        metrics(federation.plan.gateway_port)
+    )?;
+    for node in &federation.plan.nodes {
+        writeln!(
+            env,
+            "METRICS_URL_{}=http://{}/metrics",
+            env_name(&node.id),
+            metrics(node.port)
+        )?;
+    }
     if let (Some(node), Some(tls)) = (
         federation.plan.nodes.first(),
         federation.integration_tls.get("school-a"),
