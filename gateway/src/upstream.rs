@@ -536,13 +536,26 @@ impl NodeClient<'_> {
         // after a jittered pause (a node restarting, a kept-alive connection it dropped).
         let deadline = started + self.deadline;
         let room = |pause: Duration| Instant::now() + pause + Duration::from_millis(100) < deadline;
+        //
+        // With several addresses, an attempt gets an even share of the time left, so
+        // that a replica that vanished without a word (a kept-alive connection that only
+        // times out) leaves the others time to answer; a timeout then moves on too.
         let mut result = Err(Failure::Unavailable("the node lists no address".into()));
+        let count = self.addresses.len();
         for (i, base) in self.addresses.iter().enumerate() {
             if i > 0 && !room(Duration::ZERO) {
                 break;
             }
-            result = self.attempt(prepare(base), deadline, decode).await;
-            if !matches!(result, Err(Failure::Unavailable(_))) {
+            let left = u32::try_from(count - i).unwrap_or(1).max(1);
+            let now = Instant::now();
+            let share = now + deadline.saturating_duration_since(now) / left;
+            result = self.attempt(prepare(base), share, decode).await;
+            let next = match &result {
+                Err(Failure::Unavailable(_)) => true,
+                Err(Failure::Timeout) => left > 1,
+                _ => false,
+            };
+            if !next {
                 break;
             }
         }

@@ -223,6 +223,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         matching_mode: options.matching_mode,
         database: test_database(),
         locator_refresh_seconds: options.locator_refresh_seconds,
+        replica_hosts: BTreeMap::new(),
     };
     let files = Federation::generate(dir.path(), plan)?;
     // From here on the databases exist: dropped with the federation, or now on failure.

@@ -49,6 +49,9 @@ pub struct Plan {
     /// The gateway asks only nodes whose record-locator filter may hold the child,
     /// fetching the filters every this many seconds; `None`: it asks every node.
     pub locator_refresh_seconds: Option<u64>,
+    /// Further hosts a node runs replicas on (node id → host addresses), on the node's
+    /// port: its certificate names them and the directory lists them as `replica_urls`.
+    pub replica_hosts: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -147,7 +150,18 @@ impl Plan {
             matching_mode: matching::MatchingMode::Plain,
             database: Database::Sqlite,
             locator_refresh_seconds: None,
+            replica_hosts: BTreeMap::new(),
         }
+    }
+
+    /// The URLs of a node's replicas on other hosts ([`Self::replica_hosts`]).
+    pub fn replica_urls(&self, node: &NodePlan) -> Vec<String> {
+        self.replica_hosts
+            .get(&node.id)
+            .into_iter()
+            .flatten()
+            .map(|host| format!("https://{host}:{}", node.port))
+            .collect()
     }
 
     pub fn node_host<'a>(&'a self, node: &'a NodePlan) -> &'a str {
@@ -271,7 +285,14 @@ impl Federation {
         let mut webhook_secrets = BTreeMap::new();
         let gateway_secrets = root.join("gateway").join("webhook-secrets");
         for node in &plan.nodes {
-            let node_hosts = ["localhost", plan.node_host(node)];
+            let mut node_hosts = vec!["localhost", plan.node_host(node)];
+            node_hosts.extend(
+                plan.replica_hosts
+                    .get(&node.id)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
             let cert = ca.issue(
                 &node.id,
                 &node_hosts,
@@ -287,7 +308,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: Some(plan.node_url(node)),
                 acts_for: None,
-                replica_urls: Vec::new(),
+                replica_urls: plan.replica_urls(node),
                 cert_uris: vec![trust::identity::member_uri(&node.id)],
             });
             let system_id = format!("{}-system", node.id);
