@@ -227,6 +227,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let retry_after = match self {
             ApiError::RateLimited(wait) => Some(*wait),
+            ApiError::BreakGlassLimit(_) => Some(service::problem::until_next_day_in_london(
+                chrono::Utc::now(),
+            )),
             _ => None,
         };
         service::problem::problem_response_retry_after(&self.problem(), retry_after)

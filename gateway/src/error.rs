@@ -199,6 +199,9 @@ impl ResponseError for GatewayError {
                 Some(*wait)
             }
             GatewayError::Busy => Some(std::time::Duration::from_secs(1)),
+            GatewayError::BreakGlassLimit(_) => Some(service::problem::until_next_day_in_london(
+                chrono::Utc::now(),
+            )),
             _ => None,
         };
         service::problem::problem_response_retry_after(&self.problem(), retry_after)

@@ -718,15 +718,28 @@ impl<'a> NodeClient<'a> {
         let deadline = started + self.deadline;
         let room = |pause: Duration| Instant::now() + pause + Duration::from_millis(100) < deadline;
         let unavailable = |a: &Attempt<T>| matches!(a, Attempt::Done(Err(Failure::Unavailable(_))));
+        //
+        // With several addresses, an attempt gets an even share of the time left, so
+        // that a replica that vanished without a word (a kept-alive connection that only
+        // times out) leaves the others time to answer; a timeout then moves on too.
         let mut attempt = Attempt::Done(Err(Failure::Unavailable(
             "the node lists no address".into(),
         )));
+        let count = self.addresses.len();
         for (i, base) in self.addresses.iter().enumerate() {
             if i > 0 && !room(Duration::ZERO) {
                 break;
             }
-            attempt = self.attempt(prepare(base), deadline, decode).await;
-            if !unavailable(&attempt) {
+            let left = u32::try_from(count - i).unwrap_or(1).max(1);
+            let now = Instant::now();
+            let share = now + deadline.saturating_duration_since(now) / left;
+            attempt = self.attempt(prepare(base), share, decode).await;
+            let next = match &attempt {
+                Attempt::Done(Err(Failure::Unavailable(_))) => true,
+                Attempt::Done(Err(Failure::Timeout)) => left > 1,
+                _ => false,
+            };
+            if !next {
                 break;
             }
         }

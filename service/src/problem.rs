@@ -130,3 +130,34 @@ pub fn problem_response_retry_after(
     }
     response
 }
+
+/// How long until the next calendar day in England (Europe/London), when a per-day limit
+/// (break-glass views) starts again: the `Retry-After` of its 429.
+pub fn until_next_day_in_london(now: chrono::DateTime<chrono::Utc>) -> std::time::Duration {
+    use chrono::TimeZone;
+    let london = chrono_tz::Europe::London;
+    let today = now.with_timezone(&london).date_naive();
+    let next = today
+        .succ_opt()
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .and_then(|midnight| london.from_local_datetime(&midnight).earliest());
+    let seconds = next.map_or(3600, |at| {
+        (at.with_timezone(&chrono::Utc) - now).num_seconds()
+    });
+    std::time::Duration::from_secs(seconds.clamp(1, 25 * 3600) as u64)
+}
+
+#[cfg(test)]
+mod london_day_tests {
+    use super::until_next_day_in_london;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_next_day_starts_at_london_midnight_in_summer_and_winter() {
+        // 23:00 UTC in July is midnight in London: a new day has just begun.
+        let summer = chrono::Utc.with_ymd_and_hms(2026, 7, 1, 22, 30, 0).unwrap();
+        assert_eq!(until_next_day_in_london(summer).as_secs(), 30 * 60);
+        let winter = chrono::Utc.with_ymd_and_hms(2026, 12, 5, 23, 0, 0).unwrap();
+        assert_eq!(until_next_day_in_london(winter).as_secs(), 3600);
+    }
+}

@@ -237,6 +237,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         database: test_database(),
         locator_refresh_seconds: options.locator_refresh_seconds,
         metrics_port_offset: None,
+        replica_hosts: BTreeMap::new(),
     };
     let files = Federation::generate(dir.path(), plan)?;
     // From here on the databases exist: dropped with the federation, or now on failure.

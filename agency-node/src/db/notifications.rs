@@ -401,8 +401,18 @@ pub fn mark_relayed(conn: &mut DbConnection, id: &str) -> Result<(), DbError> {
 }
 
 /// Adds an active subscription for each type not yet listed; leaves the others (a
-/// paused subscription stays paused across restarts).
+/// paused subscription stays paused across restarts). A write of its own (or part of
+/// the caller's): replicas starting together each run it, and the check and the insert
+/// must not interleave.
 pub fn ensure_subscriptions(
+    conn: &mut DbConnection,
+    types: &[&str],
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    super::write(conn, |conn| insert_missing_subscriptions(conn, types, now))
+}
+
+fn insert_missing_subscriptions(
     conn: &mut DbConnection,
     types: &[&str],
     now: NaiveDateTime,
@@ -563,5 +573,62 @@ mod claim_tests {
         event(&mut db, "E2", now + Duration::seconds(10));
         assert!(claim(&mut db, now).is_none());
         assert!(claim(&mut db, now + Duration::seconds(10)).is_some());
+    }
+}
+
+/// Replicas starting together on one database each ensure the default subscriptions;
+/// none may fail on the others' inserts (the multi-host run found that one did).
+#[cfg(test)]
+mod startup_race_tests {
+    use super::*;
+    use crate::db::{TEST_DATABASE_ENV, connect, create_database_if_missing, drop_database};
+    use std::sync::{Arc, Barrier};
+
+    #[test]
+    fn replicas_ensuring_subscriptions_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (url, drop_after) = match std::env::var(TEST_DATABASE_ENV) {
+            Ok(server) if !server.is_empty() => {
+                let url = crate::db::unique_database_url(&server, "node_subscriptions");
+                create_database_if_missing(&url).unwrap_or_else(|e| panic!("{e}"));
+                (url.clone(), Some(url))
+            }
+            _ => (
+                format!("sqlite://{}", dir.path().join("node.db").display()),
+                None,
+            ),
+        };
+        let pool = connect(&url).unwrap_or_else(|e| panic!("{e}"));
+        const REPLICAS: usize = 6;
+        let barrier = Arc::new(Barrier::new(REPLICAS));
+        let now = chrono::Utc::now().naive_utc();
+        // Each "replica" has its connection before any starts, so all start at once.
+        let conns: Vec<_> = (0..REPLICAS)
+            .map(|_| pool.get().unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let threads: Vec<_> = conns
+            .into_iter()
+            .map(|mut conn| {
+                let barrier = Arc::clone(&barrier);
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    ensure_subscriptions(&mut conn, &["exclusion", "plan_started"], now)
+                })
+            })
+            .collect();
+        let results: Vec<Result<(), DbError>> = threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| panic!("a replica panicked")))
+            .collect();
+        for result in results {
+            result.unwrap_or_else(|e| panic!("a replica failed to start: {e}"));
+        }
+        let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(subscriptions(&mut conn).unwrap_or_default().len(), 2);
+        drop(conn);
+        drop(pool);
+        if let Some(url) = drop_after {
+            drop_database(&url).unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 }

@@ -770,7 +770,7 @@ fn break_glass_alert(
         (status = 400, description = "Not a safeguarding override, no reason, or no valid query hash", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Practitioner token missing or not accepted", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Caller is not a gateway, the practitioner is not this agency's, or this node's policy allows no override for them", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The practitioner has used every break-glass view allowed today", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over a rate limit, or the practitioner has used every break-glass view allowed today", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait: for the daily break-glass limit, until the next day in England"))),
         (status = 503, description = "This node has no signing key", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = [], "practitioner_jwt" = []))

@@ -88,6 +88,16 @@ enum Cmd {
         /// A node on its own host: `ID=ADDRESS`, e.g. `health=10.77.4.2`. Repeatable.
         #[arg(long = "node-host", value_parser = parse_node_host)]
         node_hosts: Vec<(String, String)>,
+        /// A further host a node runs a replica on, `ID=ADDRESS` (same port): its
+        /// certificate names it and the directory lists it in `replica_urls`. Replicas
+        /// share one database, so use with `--database postgres…`. Repeatable.
+        #[arg(long = "replica-host", value_parser = parse_node_host)]
+        replica_hosts: Vec<(String, String)>,
+        /// `sqlite` (a file per node), or `postgres[=postgres://USER@HOST:PORT]`: a fresh
+        /// database per node on that server (names in `layout.env` as
+        /// `DATABASE_URL_<NODE>`; dropping them is the caller's).
+        #[arg(long, default_value = "sqlite", value_parser = parse_database)]
+        database: federation::plan::Database,
         /// The gateway's wait for one node, in milliseconds.
         #[arg(long, default_value_t = 2000)]
         node_timeout_ms: u64,
@@ -586,6 +596,8 @@ fn main() -> anyhow::Result<()> {
             gateway_port,
             first_node_port,
             node_hosts,
+            replica_hosts,
+            database,
             node_timeout_ms,
         } => federation::up::layout(federation::up::LayoutOptions {
             dir,
@@ -595,6 +607,8 @@ fn main() -> anyhow::Result<()> {
             gateway_port,
             first_node_port,
             node_hosts,
+            replica_hosts,
+            database,
             node_timeout_ms,
         }),
         Cmd::Token {

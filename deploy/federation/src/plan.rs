@@ -53,6 +53,9 @@ pub struct Plan {
     /// (`federation up`: 1000, so the gateway's 8443 has 9443); `None`: on any free port
     /// (tests and benches, which run several federations and replicas at once).
     pub metrics_port_offset: Option<u16>,
+    /// Further hosts a node runs replicas on (node id → host addresses), on the node's
+    /// port: its certificate names them and the directory lists them as `replica_urls`.
+    pub replica_hosts: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -157,7 +160,18 @@ impl Plan {
             database: Database::Sqlite,
             locator_refresh_seconds: None,
             metrics_port_offset: None,
+            replica_hosts: BTreeMap::new(),
         }
+    }
+
+    /// The URLs of a node's replicas on other hosts ([`Self::replica_hosts`]).
+    pub fn replica_urls(&self, node: &NodePlan) -> Vec<String> {
+        self.replica_hosts
+            .get(&node.id)
+            .into_iter()
+            .flatten()
+            .map(|host| format!("https://{host}:{}", node.port))
+            .collect()
     }
 
     pub fn node_host<'a>(&'a self, node: &'a NodePlan) -> &'a str {
@@ -323,7 +337,14 @@ impl Federation {
         let mut webhook_secrets = BTreeMap::new();
         let gateway_secrets = root.join("gateway").join("webhook-secrets");
         for node in &plan.nodes {
-            let node_hosts = ["localhost", plan.node_host(node)];
+            let mut node_hosts = vec!["localhost", plan.node_host(node)];
+            node_hosts.extend(
+                plan.replica_hosts
+                    .get(&node.id)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
             let cert = ca.issue(
                 &node.id,
                 &node_hosts,
@@ -348,7 +369,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: Some(plan.node_url(node)),
                 acts_for: None,
-                replica_urls: Vec::new(),
+                replica_urls: plan.replica_urls(node),
                 cert_uris: vec![trust::identity::member_uri(&node.id)],
                 signing_key: Some(signing_public),
             });

@@ -585,6 +585,10 @@ pub struct LayoutOptions {
     pub first_node_port: u16,
     /// `(node id, host address)`; nodes not named stay on the gateway's host.
     pub node_hosts: Vec<(String, String)>,
+    /// `(node id, host address)` of further replicas of a node.
+    pub replica_hosts: Vec<(String, String)>,
+    /// Where the nodes keep their data (PostgreSQL: a fresh database per node).
+    pub database: Database,
     pub node_timeout_ms: u64,
 }
 
@@ -604,9 +608,23 @@ pub fn layout(opts: LayoutOptions) -> anyhow::Result<()> {
             .find(|(id, _)| *id == node.id)
             .map(|(_, host)| host.clone());
     }
+    for (id, host) in &opts.replica_hosts {
+        plan.replica_hosts
+            .entry(id.clone())
+            .or_default()
+            .push(host.clone());
+    }
+    plan.database = match &opts.database {
+        Database::Sqlite => Database::Sqlite,
+        Database::Postgres { server, .. } => Database::Postgres {
+            server: server.clone(),
+            names: crate::plan::DatabaseNames::Unique,
+        },
+    };
     let unknown: Vec<&str> = opts
         .node_hosts
         .iter()
+        .chain(&opts.replica_hosts)
         .filter(|(id, _)| !plan.nodes.iter().any(|n| &n.id == id))
         .map(|(id, _)| id.as_str())
         .collect();
@@ -629,6 +647,15 @@ pub fn layout(opts: LayoutOptions) -> anyhow::Result<()> {
         writeln!(env, "NODE_URL_{name}={}", federation.plan.node_url(node))?;
         if let Some((config, _)) = federation.node_configs.get(&node.id) {
             writeln!(env, "NODE_CONFIG_{name}={}", config.display())?;
+        }
+        for (i, url) in federation.plan.replica_urls(node).iter().enumerate() {
+            writeln!(env, "NODE_REPLICA_URL_{name}_{}={url}", i + 1)?;
+        }
+        if let (Database::Postgres { .. }, Some(url)) = (
+            &federation.plan.database,
+            federation.database_urls.get(&node.id),
+        ) {
+            writeln!(env, "DATABASE_URL_{name}={url}")?;
         }
     }
     for (name, role, agency, subject) in DEMO_PRACTITIONERS {

@@ -1,5 +1,6 @@
-//! Graceful shutdown of the real gateway process: on SIGTERM it stops accepting
-//! connections, lets the request in flight finish, and exits 0.
+//! Graceful shutdown of the real gateway process: on SIGTERM it drains (readiness and
+//! new requests answer `503 draining`), stops accepting connections, lets the request in
+//! flight finish, and exits 0.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -174,7 +175,25 @@ async fn sigterm_drains_the_request_in_flight_then_exits() {
             .unwrap()
             .success()
     );
-    // It stops accepting while the search is still in flight.
+    // First it drains: liveness still answers, readiness and new requests are refused
+    // with `503 draining`, so that load balancers and gateways go elsewhere.
+    eventually("readiness answers 503 draining", async || {
+        match client.get(format!("{gateway_url}/readyz")).send().await {
+            Ok(r) if r.status() == 503 => r
+                .json::<serde_json::Value>()
+                .await
+                .is_ok_and(|p| p["type"].as_str().is_some_and(|t| t.ends_with("draining"))),
+            _ => false,
+        }
+    })
+    .await;
+    let alive = client
+        .get(format!("{gateway_url}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200, "liveness answers while draining");
+    // Then it stops accepting while the search is still in flight.
     eventually("new connections are refused", async || {
         client
             .get(format!("{gateway_url}/healthz"))

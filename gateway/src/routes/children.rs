@@ -162,7 +162,7 @@ pub async fn search(
         (status = 403, description = "The reference was issued to another practitioner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The reference is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The reference has expired", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A break-glass view (safeguarding override without a relationship) beyond the practitioner's daily limit", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over a rate limit, or a break-glass view (safeguarding override without a relationship) beyond the practitioner's daily limit", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait: for the daily break-glass limit, until the next day in England"))),
         (status = 502, description = "A break-glass view, and the practitioner's own agency's node could not record it; nothing was read", body = Problem, content_type = "application/problem+json"),
     ),
     security(("practitioner_jwt" = []))
