@@ -119,6 +119,7 @@ pub fn build(
                 .unwrap_or_else(|| "another agency".to_owned());
             let seen_by = format!("{} at {agency}", role.map(|r| r.in_words()).unwrap_or("someone"));
             let override_used = detail.get("override").and_then(|v| v.as_bool()).unwrap_or(false);
+            let break_glass = detail.get("break_glass").and_then(|v| v.as_bool()).unwrap_or(false);
             let deferred_until = match (kind, role, purpose) {
                 (Some(k), Some(ro), Some(p)) => policy
                     .deferral_days(k, ro, p)
@@ -144,6 +145,12 @@ pub fn build(
                     what_was_seen(&levels)
                 )
             };
+            if break_glass {
+                sentence.push_str(
+                    " They do not usually work with you: they used an emergency \"break-glass\" \
+                     read, which we told our data protection officer about straight away.",
+                );
+            }
             if override_used {
                 sentence.push_str(
                     " They shared it without asking you first, because they were worried about your safety.",
@@ -155,6 +162,7 @@ pub fn build(
                 seen_by,
                 sentence,
                 override_used,
+                break_glass,
                 deferred_until,
                 audit_seq: r.seq,
             })

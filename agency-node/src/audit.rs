@@ -24,6 +24,9 @@ pub enum Action {
     /// A practitioner confirmed that one of this node's candidates is the child they
     /// searched for, so the node linked it.
     Confirm,
+    /// This node granted one of its practitioners a break-glass (an emergency read of a
+    /// child their agency does not work with), counting it against their daily limit.
+    BreakGlass,
 }
 
 impl Action {
@@ -33,6 +36,7 @@ impl Action {
             Action::Disclosure => "disclosure",
             Action::Write => "write",
             Action::Confirm => "confirm",
+            Action::BreakGlass => "break_glass",
         }
     }
 }

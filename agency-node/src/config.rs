@@ -39,6 +39,9 @@ pub struct Settings {
     /// for. Without it the import operations answer 503.
     #[serde(default)]
     pub imports: Option<crate::imports::ImportSettings>,
+    /// Audit anchoring: how often the log's head is signed and witnessed.
+    #[serde(default)]
+    pub audit: crate::anchoring::AuditSettings,
     /// The node's signing key (its public half in the directory). Without it the node
     /// asserts no relationship, so its practitioners see no more than `existence` at
     /// other agencies.

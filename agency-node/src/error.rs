@@ -35,6 +35,9 @@ pub enum ApiError {
     Stale(i64),
     #[error("rate limited")]
     RateLimited(std::time::Duration),
+    /// The practitioner has used every break-glass view their agency allows today.
+    #[error("break-glass limit reached: {0}")]
+    BreakGlassLimit(String),
     #[error("bad signature: {0}")]
     BadSignature(trust::webhook::WebhookError),
     #[error("notification not found")]
@@ -43,6 +46,10 @@ pub enum ApiError {
     NotConfigured(&'static str),
     #[error("{0}")]
     ImportRefused(dfe_formats::FileProblem),
+    #[error("no checkpoint of that node's audit is kept here")]
+    NoCheckpoint,
+    #[error("the witnesses could not be reached: {0}")]
+    Witnesses(String),
     #[error("database unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -136,6 +143,12 @@ impl ApiError {
             )
             .with_detail(format!("the stored version is {current}; read it again")),
             ApiError::RateLimited(wait) => service::problem::rate_limited_problem("member", *wait),
+            ApiError::BreakGlassLimit(detail) => Problem::new(
+                "break-glass-limit",
+                "You have used every break-glass view your agency allows today",
+                429,
+            )
+            .with_detail(detail.clone()),
             ApiError::BadSignature(e) => Problem::new(
                 "bad-signature",
                 "The delivery's webhook signature is not accepted",
@@ -171,6 +184,17 @@ impl ApiError {
                     .collect();
                 problem
             }
+            ApiError::NoCheckpoint => Problem::new(
+                "no-checkpoint",
+                "This node keeps no checkpoint of that node's audit log",
+                404,
+            ),
+            ApiError::Witnesses(why) => Problem::new(
+                "witnesses-unreachable",
+                "The checkpoint was made but the other nodes could not be asked to keep it",
+                502,
+            )
+            .with_detail(why.clone()),
             ApiError::Unavailable => Problem::new(
                 "unavailable",
                 "The node cannot reach its database just now; retry shortly",
@@ -323,12 +347,23 @@ mod tests {
                 400,
                 "import-dtd-refused",
             ),
+            (ApiError::NoCheckpoint, 404, "no-checkpoint"),
+            (
+                ApiError::Witnesses(String::new()),
+                502,
+                "witnesses-unreachable",
+            ),
             (ApiError::IdentifierHeld(vec![]), 409, "identifier-held"),
             (ApiError::Stale(3), 412, "precondition-failed"),
             (
                 ApiError::RateLimited(std::time::Duration::from_secs(1)),
                 429,
                 "rate-limited",
+            ),
+            (
+                ApiError::BreakGlassLimit(String::new()),
+                429,
+                "break-glass-limit",
             ),
             (
                 ApiError::BadSignature(trust::webhook::WebhookError::Stale),

@@ -2,8 +2,10 @@
 //! for its systems and a federation face for gateways.
 
 pub mod access_report;
+pub mod anchoring;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod confirm;
 pub mod db;

@@ -14,6 +14,30 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy the node's database while it runs: a consistent snapshot, to a new file
+    /// (SQLite: `VACUUM INTO`; PostgreSQL: `pg_dump --format=custom` of one snapshot,
+    /// which needs PostgreSQL's client tools). Prints the audit head the copy holds:
+    /// keep it with the backup.
+    Backup {
+        /// The backup file to write; never overwritten.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Bring a backup back into the node's database, with the node stopped (SQLite: the
+    /// file is replaced) or into a fresh, empty PostgreSQL database (created if missing).
+    /// The backup's audit must verify and, with --checkpoint, hold the witnessed entry:
+    /// a backup that would roll the audit back past a witnessed checkpoint, or that holds
+    /// another history, is refused by name. Migrations then run, and the restored audit
+    /// is verified; the result is printed as JSON.
+    Restore {
+        /// The backup file (`agency-node backup --to`).
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// A witnessed audit head, `SEQ:HASH` (e.g. from a witness or an earlier
+        /// `backup`): the restored audit must reach it, with that hash.
+        #[arg(long)]
+        checkpoint: Option<agency_node::backup::Checkpoint>,
+    },
     /// Tools for the node's matching settings.
     Matching {
         #[command(subcommand)]
@@ -80,6 +104,26 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&result)?);
         std::process::exit(if result.intact { 0 } else { 1 });
     }
+    match &cli.command {
+        Some(Command::Backup { to }) => {
+            let report = agency_node::backup::backup(&settings.database.url, to)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(());
+        }
+        Some(Command::Restore { from, checkpoint }) => {
+            match agency_node::backup::restore(from, &settings.database.url, checkpoint.as_ref()) {
+                Ok(report) => {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    return Ok(());
+                }
+                Err(e) => {
+                    eprintln!("restore refused: {e}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        _ => {}
+    }
     if let Some(Command::Matching {
         command:
             MatchingCommand::EstimateU {
@@ -101,5 +145,9 @@ fn main() -> anyhow::Result<()> {
         print!("{}", matching::estimate::weights_toml(&estimate)?);
         return Ok(());
     }
-    service::cli::serve(|| Ok(agency_node::Application::build(settings)?.run_until_stopped()))
+    service::cli::serve(|| {
+        let app = agency_node::Application::build(settings)?;
+        actix_web::rt::spawn(app.drain().on_signals());
+        Ok(app.run_until_stopped())
+    })
 }

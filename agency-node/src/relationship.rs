@@ -18,7 +18,6 @@ use chrono::{Duration, NaiveDate};
 use schemas::federation::Purpose;
 use schemas::{AgencyId, AgencyKind, Record, RecordCategory};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The `[relationship]` section of a policy file. Every field is optional: what is left
 /// out takes the default of the node's agency kind ([`Rules::defaults`]).
@@ -39,6 +38,10 @@ pub struct RulesFile {
     pub recent: Option<Vec<String>>,
     #[serde(default)]
     pub recent_days: Option<u32>,
+    /// Break-glass views one practitioner of this agency may make per calendar day
+    /// (Europe/London); 5 unless set.
+    #[serde(default)]
+    pub break_glass_per_day: Option<u32>,
 }
 
 /// A node's validated relationship rules.
@@ -48,6 +51,7 @@ pub struct Rules {
     pub ended_within_days: u32,
     pub recent: Vec<RecordCategory>,
     pub recent_days: u32,
+    pub break_glass_per_day: u32,
 }
 
 impl Rules {
@@ -103,6 +107,7 @@ impl Rules {
             ended_within_days,
             recent,
             recent_days,
+            break_glass_per_day: 5,
         }
     }
 
@@ -142,6 +147,9 @@ impl Rules {
         if let Some(days) = file.recent_days {
             rules.recent_days = days;
         }
+        if let Some(limit) = file.break_glass_per_day {
+            rules.break_glass_per_day = limit;
+        }
         if rules.open.is_empty() && rules.recent.is_empty() {
             return Err(
                 "[relationship] names no category: no practitioner here could ever have a relationship"
@@ -154,7 +162,32 @@ impl Rules {
     /// The record that makes an active involvement with the child on `today`, if any:
     /// its category, as the assertion's basis.
     pub fn active(&self, records: &[Record], today: NaiveDate) -> Option<RecordCategory> {
-        let ended_since = today - Duration::days(i64::from(self.ended_within_days));
+        self.involved(records, today, self.ended_within_days)
+    }
+
+    /// Whether the agency is involved as an event's routing asks
+    /// ([`schemas::notification::route`]): now (no handover window), or actively.
+    pub fn involves(
+        &self,
+        records: &[Record],
+        today: NaiveDate,
+        involvement: schemas::notification::Involvement,
+    ) -> bool {
+        use schemas::notification::Involvement as I;
+        match involvement {
+            I::Nobody => false,
+            I::Current => self.involved(records, today, 0).is_some(),
+            I::Active => self.active(records, today).is_some(),
+        }
+    }
+
+    fn involved(
+        &self,
+        records: &[Record],
+        today: NaiveDate,
+        ended_within_days: u32,
+    ) -> Option<RecordCategory> {
+        let ended_since = today - Duration::days(i64::from(ended_within_days));
         let recent_since = today - Duration::days(i64::from(self.recent_days));
         records
             .iter()
@@ -173,16 +206,8 @@ impl Rules {
 }
 
 /// The hash both the assertion and the match token carry: of the query as this node
-/// read it (every node reads the same query the same way), and of its form.
-pub fn query_hash(form: &str, query: &impl Serialize) -> String {
-    let mut hash = Sha256::new();
-    hash.update(form.as_bytes());
-    hash.update(b"\n");
-    hash.update(serde_json::to_vec(query).unwrap_or_default());
-    // 128 bits bind a read to its search as well as 256, in half the characters of
-    // every token that carries it.
-    trust::identity::hex(&hash.finalize()[..16])
-}
+/// read it (every node, and the gateway, serialise the same query the same way).
+pub use schemas::federation::query_hash;
 
 const ASSERTION_PREFIX: &str = "ra1.";
 /// Signed bytes start with this, so a node signature made for anything else (an audit
@@ -202,8 +227,20 @@ pub struct Assertion {
     pub qh: String,
     /// Seconds since the epoch.
     pub exp: i64,
-    /// What made the involvement (a category), for the audit.
-    pub basis: RecordCategory,
+    /// What made the involvement (a category), for the audit; none for a break-glass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<RecordCategory>,
+    /// Not a relationship: a break-glass this node granted (and counted) for a read
+    /// under `safeguarding_override`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
+}
+
+/// What a checked assertion grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub basis: Option<RecordCategory>,
+    pub break_glass: bool,
 }
 
 impl Assertion {
@@ -241,6 +278,8 @@ pub enum Rejection {
     NoMatch,
     #[error("the assertion and this node's match are of different searches or children")]
     OtherSearch,
+    #[error("a break-glass grant counts only for a read under safeguarding_override")]
+    BreakGlassWithoutOverride,
 }
 
 /// What a disclosing node is told about one read.
@@ -252,6 +291,8 @@ pub struct Presented<'a> {
     pub practitioner: &'a trust::Practitioner,
     pub gateway: &'a str,
     pub purpose: Purpose,
+    /// The read is under `safeguarding_override`.
+    pub override_basis: bool,
     pub now: i64,
 }
 
@@ -259,12 +300,12 @@ pub struct Presented<'a> {
 /// signed by the node of the practitioner's own agency (as the directory lists its key
 /// now), for this practitioner and purpose, unexpired; the match token must be this
 /// node's, for this practitioner and gateway, for the child being read, unexpired, and
-/// of the same query. Returns what made the involvement.
+/// of the same query. A break-glass grant counts only under `safeguarding_override`.
 pub fn check(
     directory: &trust::Directory,
     matches: &MatchSealer,
     presented: &Presented<'_>,
-) -> Result<RecordCategory, Rejection> {
+) -> Result<Grant, Rejection> {
     let text = presented.assertion.ok_or(Rejection::Absent)?;
     let (payload, signature) = text
         .trim()
@@ -310,7 +351,13 @@ pub fn check(
     if matched.local_ref != presented.local_ref || matched.qh != assertion.qh {
         return Err(Rejection::OtherSearch);
     }
-    Ok(assertion.basis)
+    if assertion.break_glass && !presented.override_basis {
+        return Err(Rejection::BreakGlassWithoutOverride);
+    }
+    Ok(Grant {
+        basis: assertion.basis,
+        break_glass: assertion.break_glass,
+    })
 }
 
 /// A node's match tokens: its own sealed record that, for this practitioner and gateway,

@@ -46,6 +46,9 @@ pub struct AppState {
     pub notification_gauges: crate::routes::health::NotificationGauges,
     /// Which DfE files this node imports, and for whom.
     pub imports: crate::imports::Imports,
+    /// The gateway, to have other nodes witness this node's audit checkpoints; `None`
+    /// without a gateway.
+    pub witnesses: Option<crate::anchoring::Witnesses>,
 }
 
 impl service::caller::Gatekeeper for AppState {
@@ -58,6 +61,8 @@ impl service::caller::Gatekeeper for AppState {
 pub struct Application {
     http: service::server::Listening,
     worker: Option<crate::notifications::worker::Worker>,
+    /// The state and interval of the audit anchoring task, when it runs.
+    anchoring: Option<(web::Data<AppState>, std::time::Duration)>,
     /// Held while the node runs: on SQLite, no second process opens the database.
     _single_process: db::SingleProcessLock,
 }
@@ -223,6 +228,10 @@ impl Application {
         };
         let imports = crate::imports::Imports::new(settings.agency.kind, settings.imports.as_ref())
             .map_err(|why| anyhow::anyhow!("invalid [imports] settings: {why}"))?;
+        let witnesses = crate::anchoring::Witnesses::new(
+            &settings.tls,
+            settings.notifications.gateway_url.as_deref(),
+        )?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let notification_gauges = crate::routes::health::NotificationGauges::default();
         let metrics = web::Data::new(service::metrics::Metrics::new("agency-node", |registry| {
@@ -247,6 +256,13 @@ impl Application {
             signing,
             notification_gauges,
             imports,
+            witnesses,
+        });
+        let anchoring = (settings.audit.checkpoint_seconds > 0).then(|| {
+            (
+                state.clone(),
+                std::time::Duration::from_secs(settings.audit.checkpoint_seconds),
+            )
         });
         let http = service::server::start(
             service::server::Service {
@@ -260,10 +276,12 @@ impl Application {
             listener,
         )?;
         let port = http.port();
-        tracing::info!(agency = %settings.agency.id, port, "agency node listening");
+        let worker = worker.map(|w| w.stop_claiming_when(http.drain().flag()));
+        tracing::info!(agency = %settings.agency.id, port, metrics_port = ?http.metrics_port(), "agency node listening");
         Ok(Self {
             http,
             worker,
+            anchoring,
             _single_process: single_process,
         })
     }
@@ -272,8 +290,18 @@ impl Application {
         self.http.port()
     }
 
+    /// The port of the plain-HTTP metrics listener (`[server] metrics = { listen = … }`).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.http.metrics_port()
+    }
+
     pub fn handle(&self) -> ServerHandle {
         self.http.handle()
+    }
+
+    /// Drains, then stops the node: on SIGTERM in the binaries, or when a test says so.
+    pub fn drain(&self) -> service::server::Drain {
+        self.http.drain()
     }
 
     /// Serves until stopped; the notification worker runs alongside and stops with the
@@ -281,14 +309,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let _single_process = self._single_process;
         let server = self.http.server();
-        match self.worker {
-            Some(worker) => {
-                tokio::select! {
-                    result = server => result,
-                    () = worker.run() => Ok(()),
-                }
+        let worker = async {
+            match self.worker {
+                Some(worker) => worker.run().await,
+                None => std::future::pending().await,
             }
-            None => server.await,
+        };
+        let anchoring = async {
+            match self.anchoring {
+                Some((state, every)) => crate::anchoring::run(state, every).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = server => result,
+            () = worker => Ok(()),
+            () = anchoring => Ok(()),
         }
     }
 }

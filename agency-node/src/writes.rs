@@ -42,13 +42,14 @@ pub struct Writer<'a> {
     pub correlation_id: &'a str,
     /// Writes about things older than this many days raise no notification.
     pub raise_within_days: i64,
+    /// Whether record writes raise notification events at all: a single write does; a
+    /// load (a batch, an import) does only when asked, so that joining the federation
+    /// with years of history is not a storm of "new" events.
+    pub raise_events: bool,
     /// For an Operation Encompass event: the earliest any school day can start.
     pub earliest_school_day: Option<&'a crate::notifications::calendar::SchoolCalendar>,
     /// The federation's matching key, when the node keeps keyed encodings.
     pub matching_key: Option<&'a matching::MatchingKey>,
-    /// Whether record writes raise notification events. A load (an import, an agency
-    /// joining) raises none unless asked, so that joining is not a storm of "new" events.
-    pub raise_events: bool,
 }
 
 /// The local id's rules (`schemas::child::local_id_problem`), as a refusal.
@@ -129,16 +130,7 @@ pub fn apply(
             let held =
                 db::children::identifiers_held_elsewhere(conn, local_id, &child.identifiers)?;
             if !held.is_empty() {
-                return Err(ApiError::IdentifierHeld(
-                    held.into_iter()
-                        .map(|(field, other)| {
-                            FieldError::new(
-                                field,
-                                format!("is held by the child with local id {other}"),
-                            )
-                        })
-                        .collect(),
-                ));
+                return Err(identifier_held(held));
             }
             let (row, created) = db::children::upsert(conn, local_id, child)?;
             if let Some(key) = writer.matching_key {
@@ -187,6 +179,170 @@ pub fn apply(
     Ok(written)
 }
 
+/// Applies validated writes in order inside the caller's transaction, in bulk where it
+/// can, and returns one result per write, in order: what [`apply`] would have given
+/// each, with the same stored rows and the same audit entries in the same order.
+///
+/// The bulk part covers what loading an agency's children is made of: new children and
+/// new records (no notification raised: a load raises none unless asked). It reads the
+/// chunk's local ids, identifiers and source ids once, plans every item in memory, then
+/// writes children, their keyed encodings, name counts, records and the hash-chained
+/// audit entries (one per item) in multi-row statements. From the first item it does not
+/// cover (an update, a retraction, a record raising an event), the rest go one by one
+/// through [`apply`], each in a savepoint, after the planned rows are written. A failure
+/// of the database fails the whole call (the caller's transaction rolls back).
+pub fn apply_many(
+    conn: &mut DbConnection,
+    writer: &Writer<'_>,
+    writes: &[Write<'_>],
+) -> Result<Vec<Result<Written, ApiError>>, ApiError> {
+    use std::collections::{HashMap, HashSet};
+    let mut local_ids: Vec<&str> = Vec::new();
+    let mut upns: Vec<&str> = Vec::new();
+    let mut nhs_numbers: Vec<&str> = Vec::new();
+    let mut sources: Vec<&str> = Vec::new();
+    for write in writes {
+        match write {
+            Write::Child { local_id, child } => {
+                local_ids.push(local_id);
+                upns.extend(child.identifiers.upn.as_ref().map(|u| u.as_str()));
+                nhs_numbers.extend(child.identifiers.nhs_number.as_ref().map(|n| n.as_str()));
+            }
+            Write::Record {
+                local_id, record, ..
+            } => {
+                local_ids.push(local_id);
+                sources.push(record.source_system_id());
+            }
+            Write::Retract { local_id, .. } => local_ids.push(local_id),
+        }
+    }
+    let existing = db::children::by_local_ids(conn, &local_ids)?;
+    let (by_upn, by_nhs) = db::children::identifier_holders(conn, &upns, &nhs_numbers)?;
+    let mut upn_holder: HashMap<String, String> = by_upn.into_iter().collect();
+    let mut nhs_holder: HashMap<String, String> = by_nhs.into_iter().collect();
+    let mut held_sources: HashSet<String> = db::records::held_source_ids(conn, &sources)?;
+    let mut next_change = db::records::next_change(conn)?;
+    let now = chrono::Utc::now().naive_utc();
+
+    let mut results = Vec::with_capacity(writes.len());
+    let mut children: Vec<ChildRow> = Vec::new();
+    let mut records: Vec<RecordRow> = Vec::new();
+    let mut entries: Vec<NewEntry> = Vec::new();
+    let mut new_ids: HashMap<&str, String> = HashMap::new();
+    let mut one_by_one = writes.len();
+    for (i, write) in writes.iter().enumerate() {
+        match write {
+            Write::Child { local_id, child }
+                if !existing.contains_key(*local_id) && !new_ids.contains_key(*local_id) =>
+            {
+                let mut held = Vec::new();
+                if let Some(other) = child
+                    .identifiers
+                    .upn
+                    .as_ref()
+                    .and_then(|u| upn_holder.get(u.as_str()))
+                {
+                    held.push(("identifiers.upn", other.clone()));
+                }
+                if let Some(other) = child
+                    .identifiers
+                    .nhs_number
+                    .as_ref()
+                    .and_then(|n| nhs_holder.get(n.as_str()))
+                {
+                    held.push(("identifiers.nhs_number", other.clone()));
+                }
+                if !held.is_empty() {
+                    results.push(Err(identifier_held(held)));
+                    continue;
+                }
+                let row = ChildRow::new(
+                    uuid::Uuid::new_v4().to_string(),
+                    local_id,
+                    &child.demographics,
+                    &child.identifiers,
+                    now,
+                );
+                if let Some(upn) = &child.identifiers.upn {
+                    upn_holder.insert(upn.as_str().to_owned(), (*local_id).to_owned());
+                }
+                if let Some(nhs) = &child.identifiers.nhs_number {
+                    nhs_holder.insert(nhs.as_str().to_owned(), (*local_id).to_owned());
+                }
+                new_ids.insert(local_id, row.id.clone());
+                entries.push(NewEntry::by_system(
+                    writer.system,
+                    writer.correlation_id,
+                    Some(row.id.clone()),
+                    json!({"wrote": "child", "local_id": local_id, "created": true}),
+                ));
+                results.push(Ok(Written::Child(row.clone(), true)));
+                children.push(row);
+            }
+            Write::Record {
+                local_id,
+                record,
+                expect: Expect::Anything,
+            } if !writer.raise_events && !held_sources.contains(record.source_system_id()) => {
+                let child_id = match existing.get(*local_id) {
+                    Some(row) => row.id.clone(),
+                    None => match new_ids.get(*local_id) {
+                        Some(id) => id.clone(),
+                        None => {
+                            results.push(Err(ApiError::ChildNotFound));
+                            continue;
+                        }
+                    },
+                };
+                let row = db::records::new_row(&child_id, record, next_change)?;
+                next_change += 1;
+                held_sources.insert(row.source_system_id.clone());
+                entries.push(NewEntry::by_system(
+                    writer.system,
+                    writer.correlation_id,
+                    Some(child_id),
+                    json!({
+                        "wrote": "record", "source_system_id": row.source_system_id,
+                        "category": row.category, "version": row.version, "created": true,
+                        "raised": null,
+                    }),
+                ));
+                results.push(Ok(Written::Record(row.clone(), true)));
+                records.push(row);
+            }
+            _ => {
+                one_by_one = i;
+                break;
+            }
+        }
+    }
+    db::children::insert_new(conn, &children)?;
+    if let Some(key) = writer.matching_key {
+        db::keyed::store_new(conn, &children, key)?;
+    }
+    db::records::insert_new(conn, &records)?;
+    db::audit::append_many(conn, &entries)?;
+    for write in &writes[one_by_one..] {
+        // A savepoint per item: a failure undoes that item only.
+        results.push(diesel::Connection::transaction(conn, |c| {
+            apply(c, writer, write)
+        }));
+    }
+    Ok(results)
+}
+
+/// 409 `identifier-held`: each field with the local id holding it.
+fn identifier_held(held: Vec<(&'static str, String)>) -> ApiError {
+    ApiError::IdentifierHeld(
+        held.into_iter()
+            .map(|(field, other)| {
+                FieldError::new(field, format!("is held by the child with local id {other}"))
+            })
+            .collect(),
+    )
+}
+
 /// Puts the event a record write raises (if any, and if recent) in the outbox, in the
 /// write's transaction, with the details as `stored` has them. Returns the event's id and
 /// type for the audit entry.
@@ -223,4 +379,243 @@ fn raise(
     Ok(Some(
         json!({"event_id": id, "event_type": event_type.as_str()}),
     ))
+}
+
+/// The bulk path against the one-by-one path, on the same writes: the same results, the
+/// same stored rows, the same audit entries in the same order, both chains intact.
+#[cfg(test)]
+mod bulk_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::db::schema::{audit_log, child_keyed, children, name_counts, records};
+    use crate::db::testing::TestDb;
+    use diesel::prelude::*;
+    use schemas::{ChildIdentifiers, KnownDemographics, NhsNumber, Upn};
+
+    fn child(n: u32, upn: Option<u32>) -> ChildUpsert {
+        ChildUpsert {
+            demographics: KnownDemographics {
+                given_name: Some(["Amelia", "Rowan", "Ines"][n as usize % 3].into()),
+                family_name: (n % 5 != 4).then(|| format!("Okafor-{}", n % 4)),
+                date_of_birth: (n % 7 != 6)
+                    .then(|| chrono::NaiveDate::from_ymd_opt(2014, 1 + n % 12, 1 + n % 28))
+                    .flatten(),
+                sex: None,
+                postcode: Some(format!("ZZ{} 4AB", 1 + n % 9)),
+            },
+            identifiers: ChildIdentifiers {
+                upn: upn.map(|u| Upn::with_check_letter(&format!("996{u:09}")).unwrap()),
+                nhs_number: n
+                    .is_multiple_of(3)
+                    .then(|| NhsNumber::with_check_digit(&format!("996{:06}", n + 1)))
+                    .flatten(),
+            },
+        }
+    }
+
+    fn record(id: &str) -> CheckedRecord {
+        RecordUpsert::parse(
+            &json!({"source_system_id": id, "category": "attendance",
+                    "effective_from": "2026-09-03", "impact": "Attendance 96%",
+                    "details": {"sessions_possible": 100, "sessions_present": 96,
+                                "authorised_absence": 4, "unauthorised_absence": 0}}),
+            AgencyKind::School,
+        )
+        .unwrap()
+    }
+
+    /// Everything stored, with row ids replaced by local ids and times left out.
+    fn stored(conn: &mut DbConnection) -> Vec<String> {
+        let ids: std::collections::HashMap<String, String> = children::table
+            .select((children::id, children::local_id))
+            .load::<(String, String)>(conn)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let local = |id: &Option<String>| id.as_ref().map(|i| ids[i].clone());
+        let mut out = Vec::new();
+        for mut row in children::table
+            .order(children::local_id)
+            .select(ChildRow::as_select())
+            .load::<ChildRow>(conn)
+            .unwrap()
+        {
+            row.id = String::new();
+            row.created_at = Default::default();
+            row.updated_at = Default::default();
+            out.push(format!("{row:?}"));
+        }
+        for mut row in records::table
+            .order(records::change_seq)
+            .select(RecordRow::as_select())
+            .load::<RecordRow>(conn)
+            .unwrap()
+        {
+            row.id = String::new();
+            row.child_id = ids[&row.child_id].clone();
+            row.updated_at = Default::default();
+            row.recorded_at = Default::default();
+            row.retracted_at = row.retracted_at.map(|_| Default::default());
+            out.push(format!("{row:?}"));
+        }
+        for (seq, action, via, child_id, detail, correlation) in audit_log::table
+            .order(audit_log::seq)
+            .select((
+                audit_log::seq,
+                audit_log::action,
+                audit_log::via_member,
+                audit_log::child_id,
+                audit_log::detail,
+                audit_log::correlation_id,
+            ))
+            .load::<(i64, String, String, Option<String>, String, String)>(conn)
+            .unwrap()
+        {
+            out.push(format!(
+                "audit {seq} {action} {via} {:?} {detail} {correlation}",
+                local(&child_id)
+            ));
+        }
+        for count in name_counts::table
+            .order((name_counts::kind, name_counts::name))
+            .load::<(String, String, i64)>(conn)
+            .unwrap()
+        {
+            out.push(format!("{count:?}"));
+        }
+        let mut keyed: Vec<String> = child_keyed::table
+            .select((
+                child_keyed::child_id,
+                child_keyed::upn,
+                child_keyed::nhs_number,
+                child_keyed::date_of_birth,
+                child_keyed::family_block,
+                child_keyed::encoding,
+            ))
+            .load::<(
+                String,
+                Option<String>,
+                Option<String>,
+                String,
+                String,
+                String,
+            )>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|(id, upn, nhs, dob, block, encoding)| {
+                format!(
+                    "keyed {} {upn:?} {nhs:?} {dob} {block} {encoding}",
+                    ids[&id]
+                )
+            })
+            .collect();
+        keyed.sort();
+        out.extend(keyed);
+        out
+    }
+
+    fn outcome(result: &Result<Written, ApiError>) -> String {
+        match result {
+            Ok(Written::Child(row, created)) => format!("child {} {created}", row.local_id),
+            Ok(Written::Record(row, created)) => {
+                format!("record {} {created}", row.source_system_id)
+            }
+            Ok(Written::Retracted(row)) => format!("retracted {}", row.source_system_id),
+            Err(e) => format!("{:?}", e.problem()),
+        }
+    }
+
+    #[test]
+    fn the_bulk_path_stores_what_single_writes_store() {
+        let key = matching::MatchingKey::from_base64(&matching::MatchingKey::generate().unwrap())
+            .unwrap();
+        let system = AgencyId::parse("school-a-system").unwrap();
+        let writer = Writer {
+            system: &system,
+            correlation_id: "00-bulk",
+            raise_within_days: 30,
+            raise_events: false,
+            earliest_school_day: None,
+            matching_key: Some(&key),
+        };
+        let mut upserts: Vec<(String, ChildUpsert)> = (0..40)
+            .map(|n| (format!("L{n:03}"), child(n, (n % 2 == 0).then_some(n))))
+            .collect();
+        // A second local id with an identifier already held: 409, nothing stored.
+        upserts.push(("L900".into(), child(41, Some(0))));
+        // The same local id again, changed: an update, one by one from here.
+        upserts.push(("L001".into(), child(43, Some(1001))));
+        let records: Vec<(String, CheckedRecord)> = (0..40)
+            .flat_map(|n| {
+                [
+                    (format!("L{n:03}"), record(&format!("R{n}-A"))),
+                    (format!("L{n:03}"), record(&format!("R{n}-B"))),
+                ]
+            })
+            .chain([("NOBODY".to_owned(), record("R-X"))])
+            .collect();
+        let mut writes: Vec<Write<'_>> = Vec::new();
+        for (i, (local_id, child)) in upserts.iter().enumerate() {
+            writes.push(Write::Child { local_id, child });
+            if i < 40 {
+                for (r_local, r) in records.iter().filter(|(l, _)| l == local_id) {
+                    writes.push(Write::Record {
+                        local_id: r_local,
+                        record: r,
+                        expect: Expect::Anything,
+                    });
+                }
+            }
+            if i == 20 {
+                let (l, r) = records.last().unwrap();
+                writes.push(Write::Record {
+                    local_id: l,
+                    record: r,
+                    expect: Expect::Anything,
+                });
+            }
+        }
+        // A retraction, and a record after it (one by one).
+        writes.push(Write::Retract {
+            local_id: "L002",
+            source_system_id: "R2-A",
+            reason: "entered against the wrong pupil",
+            expect: Expect::Anything,
+        });
+        let late = record("R-LATE");
+        writes.push(Write::Record {
+            local_id: "L003",
+            record: &late,
+            expect: Expect::Anything,
+        });
+
+        let mut single = TestDb::fresh();
+        let one_by_one: Vec<String> = writes
+            .iter()
+            .map(|w| {
+                outcome(&crate::db::write_with(&mut single, |c| {
+                    apply(c, &writer, w)
+                }))
+            })
+            .collect();
+        let mut bulk = TestDb::fresh();
+        let together: Vec<String> =
+            crate::db::write_with(&mut bulk, |c| apply_many(c, &writer, &writes))
+                .unwrap()
+                .iter()
+                .map(outcome)
+                .collect();
+        assert_eq!(together, one_by_one);
+        assert!(one_by_one.iter().any(|o| o.contains("identifier-held")));
+        assert!(one_by_one.iter().any(|o| o.contains("child-not-found")));
+        assert!(one_by_one.iter().any(|o| o == "child L001 false"));
+        let (b, s) = (stored(&mut bulk), stored(&mut single));
+        let differing: Vec<(&String, &String)> =
+            b.iter().zip(&s).filter(|(x, y)| x != y).take(3).collect();
+        assert!(differing.is_empty() && b.len() == s.len(), "{differing:#?}");
+        for db in [&mut single, &mut bulk] {
+            let verified = crate::db::audit::verify(db).unwrap();
+            assert!(verified.intact, "{verified:?}");
+        }
+    }
 }

@@ -87,7 +87,8 @@ fn matching_estimate_u_prints_weights_the_node_accepts() {
                     schemas::Sex::Male
                 }),
                 postcode: Some(format!("ZZ{} {}AB", 1 + i % 3, i % 10)),
-            },
+            }
+            .into(),
             identifiers: schemas::ChildIdentifiers::default(),
         };
         agency_node::db::write(&mut pool.get().unwrap(), |c| {

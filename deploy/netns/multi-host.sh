@@ -23,7 +23,7 @@ BIN=${FEDERATION_BIN:-target/release/federation}
 if [ ! -x "$BIN" ]; then cargo build --release --bin federation; BIN=target/release/federation; fi
 BIN=$(realpath "$BIN")
 
-NODES=(school-a school-b social-care health police early-help)
+NODES=(school-a school-b social-care health police early-help virtual-school)
 CUT=${CUT:-health}
 P=cvmh$$            # namespace and link prefix, unique to this run
 GW=$P-gw

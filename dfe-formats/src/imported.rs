@@ -158,7 +158,8 @@ impl ImportedChild {
                     date_of_birth,
                     sex: self.sex,
                     postcode: self.postcode.clone(),
-                },
+                }
+                .into(),
                 identifiers: ChildIdentifiers {
                     upn: self.identifiers.upn.clone(),
                     nhs_number: None,

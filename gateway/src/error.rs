@@ -41,6 +41,12 @@ pub enum GatewayError {
     },
     #[error("agency unavailable: {0}")]
     AgencyUnavailable(String),
+    /// The practitioner's own agency refused a break-glass: the daily limit is used.
+    #[error("break-glass limit: {0}")]
+    BreakGlassLimit(String),
+    /// The practitioner's own agency's node could not grant a break-glass.
+    #[error("break-glass unavailable: {0}")]
+    BreakGlassUnavailable(String),
     #[error("internal error")]
     Internal,
 }
@@ -141,6 +147,18 @@ impl GatewayError {
             GatewayError::AgencyUnavailable(why) => Problem::new(
                 "agency-unavailable",
                 "The agency could not be reached; nothing was confirmed, retry shortly",
+                502,
+            )
+            .with_detail(why.clone()),
+            GatewayError::BreakGlassLimit(why) => Problem::new(
+                "break-glass-limit",
+                "You have used every break-glass view your agency allows today",
+                429,
+            )
+            .with_detail(why.clone()),
+            GatewayError::BreakGlassUnavailable(why) => Problem::new(
+                "break-glass-unavailable",
+                "Your agency's node could not record the break-glass; nothing was read",
                 502,
             )
             .with_detail(why.clone()),
@@ -252,6 +270,16 @@ mod tests {
                 },
                 409,
                 "confirmation-refused",
+            ),
+            (
+                GatewayError::BreakGlassLimit(String::new()),
+                429,
+                "break-glass-limit",
+            ),
+            (
+                GatewayError::BreakGlassUnavailable(String::new()),
+                502,
+                "break-glass-unavailable",
             ),
             (
                 GatewayError::AgencyUnavailable(String::new()),

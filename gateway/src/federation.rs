@@ -185,7 +185,10 @@ pub async fn view(
     reference: &ReferenceClaims,
     context: &AccessContext,
     filter: &ViewFilter,
+    break_glass: Option<&str>,
 ) -> ChildView {
+    // A break-glass grant stands in for the relationship the practitioner lacks.
+    let relationship = break_glass.or(reference.rel.as_deref());
     let nodes: Vec<Node<'_>> = directory.nodes().collect();
     let entry_for = |id: &AgencyId| {
         reference
@@ -197,6 +200,7 @@ pub async fn view(
     let sections = join_all(nodes.iter().map(|member| {
         let entry = entry_for(&member.id);
         async move {
+            let mut involved_now = None;
             let mut section = AgencySection {
                 agency_id: member.id.clone(),
                 agency_name: member.name.clone(),
@@ -213,7 +217,7 @@ pub async fn view(
                 Some(NodeEntry::Held { r, m }) => {
                     let outcome = fanout
                         .client(*member)
-                        .records(&r, context, m.as_deref(), reference.rel.as_deref())
+                        .records(&r, context, m.as_deref(), relationship)
                         .await;
                     section.elapsed_ms = outcome.elapsed.as_millis() as u64;
                     match outcome.result {
@@ -229,6 +233,7 @@ pub async fn view(
                             section.disclosure = answer.disclosure;
                             section.override_used = answer.override_used;
                             section.records = answer.records;
+                            involved_now = answer.involved_now;
                         }
                         Err(failure) => {
                             let (status, reason) = view_failure(failure);
@@ -260,11 +265,22 @@ pub async fn view(
                         Some("this agency joined the federation after the search; search again".into());
                 }
             }
-            section
+            (section, involved_now)
         }
     }))
     .await;
-    let merged = crate::view::merge(sections, filter);
+    // Key contacts follow relationships: none from an agency that no longer works with
+    // the child (a school they left, within its handover window).
+    let former: Vec<AgencyId> = sections
+        .iter()
+        .filter(|(_, involved)| *involved == Some(false))
+        .map(|(s, _)| s.agency_id.clone())
+        .collect();
+    let sections = sections.into_iter().map(|(s, _)| s).collect();
+    let mut merged = crate::view::merge(sections, filter);
+    merged
+        .key_contacts
+        .retain(|contact| !former.contains(&contact.agency_id));
     ChildView {
         generated_at: Utc::now(),
         purpose: context.purpose,
@@ -277,6 +293,7 @@ pub async fn view(
         decisions: merged.decisions,
         people: merged.people,
         filter: filter.clone(),
+        break_glass: break_glass.is_some(),
     }
 }
 

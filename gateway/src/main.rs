@@ -28,5 +28,9 @@ fn main() -> anyhow::Result<()> {
     }
     cli.common.init_logging();
     let settings = gateway::Settings::load(cli.common.config.as_deref())?;
-    service::cli::serve(|| Ok(gateway::Application::build(settings)?.run_until_stopped()))
+    service::cli::serve(|| {
+        let app = gateway::Application::build(settings)?;
+        actix_web::rt::spawn(app.drain().on_signals());
+        Ok(app.run_until_stopped())
+    })
 }

@@ -17,6 +17,7 @@ use utoipa::OpenApi;
     tags(
         (name = "children", description = "Search for a child and read their multi-agency view"),
         (name = "notifications", description = "Agency nodes route events to the agencies that hold the child"),
+        (name = "audit", description = "Agency nodes have each other keep signed checkpoints of their audit logs"),
     )
 )]
 pub struct ApiDoc;

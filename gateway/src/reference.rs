@@ -45,6 +45,10 @@ pub struct ReferenceClaims {
     /// every read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rel: Option<String>,
+    /// The search's query hash (`schemas::query_hash`), for a break-glass grant bound to
+    /// the same search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -143,6 +147,7 @@ mod tests {
                 ),
             ],
             rel: None,
+            q: None,
         }
     }
 

@@ -135,7 +135,7 @@ impl Application {
             tls,
             listener,
         )?;
-        tracing::info!(port = http.port(), "gateway listening");
+        tracing::info!(port = http.port(), metrics_port = ?http.metrics_port(), "gateway listening");
         Ok(Self {
             http,
             state: weak_state,
@@ -148,8 +148,18 @@ impl Application {
         self.http.port()
     }
 
+    /// The port of the plain-HTTP metrics listener (`[server] metrics = { listen = … }`).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.http.metrics_port()
+    }
+
     pub fn handle(&self) -> ServerHandle {
         self.http.handle()
+    }
+
+    /// Drains, then stops the gateway: on SIGTERM in the binaries, or when a test says so.
+    pub fn drain(&self) -> service::server::Drain {
+        self.http.drain()
     }
 
     /// The gateway's state, held weakly: alive while the server runs, gone once

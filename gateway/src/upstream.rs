@@ -15,6 +15,7 @@ use schemas::{
 };
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -218,6 +219,8 @@ pub struct Upstream {
     clients: Mutex<HashMap<AgencyId, Client>>,
     breakers: Mutex<HashMap<AgencyId, Arc<Breaker>>>,
     backoff: Arc<Backoff>,
+    /// Turns in the rotation over a node's addresses, one per call.
+    rotation: AtomicUsize,
 }
 
 /// Back-pressure from nodes, per (node, requesting agency): a node that answered 429 for
@@ -287,6 +290,7 @@ impl Upstream {
             clients: Mutex::new(HashMap::new()),
             breakers: Mutex::new(HashMap::new()),
             backoff: Arc::default(),
+            rotation: AtomicUsize::new(0),
         })
     }
 
@@ -355,7 +359,9 @@ impl Upstream {
         states
     }
 
-    /// A client for one call, or several, to `member`.
+    /// A client for one call, or several, to `member`. A node listed with several
+    /// addresses (replicas) is asked at each in turn: each client starts at the next
+    /// address in a rotation, so calls spread over the replicas.
     pub fn node<'a>(
         &self,
         member: trust::Node<'a>,
@@ -363,12 +369,16 @@ impl Upstream {
         deadline: Duration,
         traceparent: Option<&'a str>,
     ) -> NodeClient<'a> {
+        let mut addresses: Vec<&'a str> = member.addresses().collect();
+        let turn = self.rotation.fetch_add(1, Ordering::Relaxed);
+        let len = addresses.len().max(1);
+        addresses.rotate_left(turn % len);
         NodeClient {
             http: self.client(&member.id),
             breaker: self.breaker(&member.id),
             node: member.id.clone(),
             metrics: self.metrics.clone(),
-            base_url: member.base_url,
+            addresses,
             token,
             deadline,
             traceparent,
@@ -383,7 +393,8 @@ pub struct NodeClient<'a> {
     breaker: Arc<Breaker>,
     node: AgencyId,
     metrics: UpstreamMetrics,
-    pub base_url: &'a str,
+    /// The node's addresses, this client's first choice first.
+    addresses: Vec<&'a str>,
     pub token: &'a str,
     pub deadline: Duration,
     pub traceparent: Option<&'a str>,
@@ -405,14 +416,12 @@ impl<'a> NodeClient<'a> {
         query: &ChildQuery,
         ctx: &AccessContext,
     ) -> Outcome<NodeMatchAnswer> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http
-            .post(format!("{}/v1/federation/match", self.base_url))
-            .query(ctx)
-            .json(query);
-        self.send(request).await
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/match"))
+                .query(ctx)
+                .json(query)
+        })
+        .await
     }
 
     /// The keyed twin of [`Self::match_child`]: only encodings leave the gateway.
@@ -421,14 +430,12 @@ impl<'a> NodeClient<'a> {
         query: &schemas::KeyedChildQuery,
         ctx: &AccessContext,
     ) -> Outcome<NodeMatchAnswer> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http
-            .post(format!("{}/v1/federation/match/keyed", self.base_url))
-            .query(ctx)
-            .json(query);
-        self.send(request).await
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/match/keyed"))
+                .query(ctx)
+                .json(query)
+        })
+        .await
     }
 
     /// Confirms a candidate at the node that issued its token. A refusal (4xx with a
@@ -438,13 +445,11 @@ impl<'a> NodeClient<'a> {
         confirmation: &CandidateConfirmation,
         ctx: &AccessContext,
     ) -> Outcome<Result<NodeMatchAnswer, Refusal>> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
+        let request = |http: &Client, base: &str| {
+            http.post(format!("{base}/v1/federation/match/confirm"))
+                .query(ctx)
+                .json(confirmation)
         };
-        let request = http
-            .post(format!("{}/v1/federation/match/confirm", self.base_url))
-            .query(ctx)
-            .json(confirmation);
         self.send_with(request, |status, bytes| {
             if status.is_client_error()
                 && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
@@ -468,56 +473,108 @@ impl<'a> NodeClient<'a> {
         match_token: Option<&str>,
         relationship: Option<&str>,
     ) -> Outcome<ChildRecords> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
+        self.send(|http, base| {
+            let mut request = http
+                .get(format!("{base}/v1/federation/children/{local_ref}/records"))
+                .query(ctx);
+            if let Some(token) = match_token {
+                request = request.header(schemas::MATCH_TOKEN_HEADER, token);
+            }
+            if let Some(assertion) = relationship {
+                request = request.header(schemas::RELATIONSHIP_HEADER, assertion);
+            }
+            request
+        })
+        .await
+    }
+
+    /// Asks the practitioner's own agency's node for a break-glass grant. A refusal (4xx
+    /// with a problem: the daily limit, an override its policy does not allow) is an
+    /// answer, not a failure.
+    pub async fn break_glass(
+        &self,
+        request: &schemas::BreakGlassRequest,
+        ctx: &AccessContext,
+    ) -> Outcome<Result<schemas::BreakGlassGrant, Refusal>> {
+        let body = request;
+        let request = |http: &Client, base: &str| {
+            http.post(format!("{base}/v1/federation/break-glass"))
+                .query(ctx)
+                .json(body)
         };
-        let mut request = http
-            .get(format!(
-                "{}/v1/federation/children/{}/records",
-                self.base_url, local_ref
-            ))
-            .query(ctx);
-        if let Some(token) = match_token {
-            request = request.header(schemas::MATCH_TOKEN_HEADER, token);
-        }
-        if let Some(assertion) = relationship {
-            request = request.header(schemas::RELATIONSHIP_HEADER, assertion);
-        }
-        self.send(request).await
+        self.send_with(request, |status, bytes| {
+            if status.is_client_error()
+                && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
+            {
+                return Ok(Err(Refusal {
+                    status: status.as_u16(),
+                    problem,
+                }));
+            }
+            decode_json(status, bytes).map(Ok)
+        })
+        .await
     }
 
     pub async fn access_report(&self, local_ref: &str) -> Outcome<AccessReport> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http.get(format!(
-            "{}/v1/federation/children/{}/access-report",
-            self.base_url, local_ref
-        ));
-        self.send(request).await
+        self.send(|http, base| {
+            http.get(format!(
+                "{base}/v1/federation/children/{local_ref}/access-report"
+            ))
+        })
+        .await
     }
 
     /// The node's record-locator filter (served to gateways only, no token).
     pub async fn locator_filter(&self) -> Outcome<schemas::LocatorFilterDocument> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
+        self.send(|http, base| http.get(format!("{base}/v1/federation/locator-filter")))
+            .await
+    }
+
+    /// Asks the node to keep another node's signed audit checkpoint. A refusal (4xx with
+    /// a problem: a bad signature, a different head at the same entry) is an answer.
+    pub async fn keep_checkpoint(
+        &self,
+        checkpoint: &schemas::disclosure::AuditCheckpoint,
+    ) -> Outcome<Result<(), Refusal>> {
+        let request = |http: &Client, base: &str| {
+            http.post(format!("{base}/v1/federation/audit/checkpoints"))
+                .json(checkpoint)
         };
-        let request = http.get(format!("{}/v1/federation/locator-filter", self.base_url));
-        self.send(request).await
+        self.send_with(request, |status, bytes| {
+            if status.is_client_error()
+                && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
+            {
+                return Ok(Err(Refusal {
+                    status: status.as_u16(),
+                    problem,
+                }));
+            }
+            if status.is_success() {
+                Ok(Ok(()))
+            } else {
+                Err(Failure::Error(format!("node answered {status}")))
+            }
+        })
+        .await
+    }
+
+    /// The newest checkpoint of `node`'s audit log this node keeps (not found: none).
+    pub async fn witnessed_checkpoint(
+        &self,
+        node: &AgencyId,
+    ) -> Outcome<schemas::disclosure::AuditCheckpoint> {
+        self.send(|http, base| http.get(format!("{base}/v1/federation/audit/checkpoints/{node}")))
+            .await
     }
 
     /// Offers a notification: does the node hold the child and want the event?
     pub async fn offer(&self, offer: &NotificationOffer) -> Outcome<OfferAnswer> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
-        let request = http
-            .post(format!(
-                "{}/v1/federation/notifications/offers",
-                self.base_url
-            ))
-            .json(offer);
-        self.send(request).await
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/notifications/offers"))
+                .json(offer)
+        })
+        .await
     }
 
     /// Posts a signed body (Standard Webhooks headers) to one of the node's
@@ -529,9 +586,6 @@ impl<'a> NodeClient<'a> {
         body: Vec<u8>,
         secret: &trust::webhook::WebhookSecret,
     ) -> Outcome<T> {
-        let Ok(http) = &self.http else {
-            return self.unbuilt();
-        };
         let timestamp = chrono::Utc::now().timestamp();
         let signature = match secret.sign(id, timestamp, &body) {
             Ok(signature) => signature,
@@ -542,14 +596,15 @@ impl<'a> NodeClient<'a> {
                 };
             }
         };
-        let request = http
-            .post(format!("{}{path}", self.base_url))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(trust::webhook::ID_HEADER, id)
-            .header(trust::webhook::TIMESTAMP_HEADER, timestamp.to_string())
-            .header(trust::webhook::SIGNATURE_HEADER, signature)
-            .body(body);
-        self.send(request).await
+        self.send(|http, base| {
+            http.post(format!("{base}{path}"))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(trust::webhook::ID_HEADER, id)
+                .header(trust::webhook::TIMESTAMP_HEADER, timestamp.to_string())
+                .header(trust::webhook::SIGNATURE_HEADER, &signature)
+                .body(body.clone())
+        })
+        .await
     }
 
     async fn attempt<T>(
@@ -572,6 +627,10 @@ impl<'a> NodeClient<'a> {
                 return Attempt::Busy(retry_after(response.headers()));
             }
             Attempt::Done(match response.bytes().await {
+                // The replica is shutting down and did nothing: another may answer.
+                Ok(bytes) if status == StatusCode::SERVICE_UNAVAILABLE && is_draining(&bytes) => {
+                    Err(Failure::Unavailable("the node is draining".into()))
+                }
                 Ok(bytes) => decode(status, &bytes),
                 Err(e) => Err(classify(e)),
             })
@@ -608,15 +667,21 @@ impl<'a> NodeClient<'a> {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Outcome<T> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: impl Fn(&Client, &str) -> reqwest::RequestBuilder,
+    ) -> Outcome<T> {
         self.send_with(request, decode_json::<T>).await
     }
 
     async fn send_with<T>(
         &self,
-        request: reqwest::RequestBuilder,
+        request: impl Fn(&Client, &str) -> reqwest::RequestBuilder,
         decode: fn(StatusCode, &[u8]) -> Result<T, Failure>,
     ) -> Outcome<T> {
+        let Ok(http) = &self.http else {
+            return self.unbuilt();
+        };
         let started = Instant::now();
         if let Some(wait) = self
             .agency
@@ -633,25 +698,45 @@ impl<'a> NodeClient<'a> {
                 elapsed: Duration::ZERO,
             };
         }
-        let mut request = if self.token.is_empty() {
-            request
-        } else {
-            request.bearer_auth(self.token)
+        let prepare = |base: &str| {
+            let mut request = request(http, base);
+            if !self.token.is_empty() {
+                request = request.bearer_auth(self.token);
+            }
+            if let Some(tp) = self.traceparent {
+                request = request.header("traceparent", tp);
+            }
+            Some(request)
         };
-        if let Some(tp) = self.traceparent {
-            request = request.header("traceparent", tp);
-        }
-        // Every call here is a read, or a confirmation that is safe to repeat (the same
-        // token links the same child; the node audits each call), so a connection-level
-        // failure (a node restarting, a kept-alive connection it dropped) is retried
-        // once, after a jittered pause, if the deadline leaves room for it.
+        // Every call here is a read, a confirmation that is safe to repeat (the same
+        // token links the same child; the node audits each call), a notification the
+        // recipient keeps once per event id, or a checkpoint a witness keeps once. So a
+        // connection-level failure or a draining answer moves on to the node's next
+        // address (replica), each once, while the deadline leaves room; then the first
+        // address is tried once more, after a jittered pause (a node restarting, a
+        // kept-alive connection it dropped).
         let deadline = started + self.deadline;
-        let mut attempt = self.attempt(request.try_clone(), deadline, decode).await;
-        if matches!(attempt, Attempt::Done(Err(Failure::Unavailable(_)))) {
+        let room = |pause: Duration| Instant::now() + pause + Duration::from_millis(100) < deadline;
+        let unavailable = |a: &Attempt<T>| matches!(a, Attempt::Done(Err(Failure::Unavailable(_))));
+        let mut attempt = Attempt::Done(Err(Failure::Unavailable(
+            "the node lists no address".into(),
+        )));
+        for (i, base) in self.addresses.iter().enumerate() {
+            if i > 0 && !room(Duration::ZERO) {
+                break;
+            }
+            attempt = self.attempt(prepare(base), deadline, decode).await;
+            if !unavailable(&attempt) {
+                break;
+            }
+        }
+        if unavailable(&attempt)
+            && let Some(first) = self.addresses.first()
+        {
             let pause = Duration::from_millis(50 + u64::from(jitter_byte()) % 100);
-            if Instant::now() + pause + Duration::from_millis(100) < deadline {
+            if room(pause) {
                 tokio::time::sleep(pause).await;
-                attempt = self.attempt(Some(request), deadline, decode).await;
+                attempt = self.attempt(prepare(first), deadline, decode).await;
             }
         }
         let result = match attempt {
@@ -692,6 +777,12 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(1);
     Duration::from_secs(seconds.clamp(1, 60))
+}
+
+/// Whether a `503` body is a draining service's problem ([`service::server::DRAINING`]).
+fn is_draining(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Problem>(bytes)
+        .is_ok_and(|p| p.type_uri == Problem::new(service::server::DRAINING, "", 503).type_uri)
 }
 
 /// The usual reading of a node's answer: 404 is "not held", any other non-success a

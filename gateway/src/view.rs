@@ -591,35 +591,43 @@ fn transition(
     )
 }
 
-/// Which school an enrolment is at: its URN and name when details were disclosed, else
-/// its impact line.
-fn school_of(s: &Seen<'_>) -> (String, String) {
+/// Which school an enrolment is at: its URN and name when details were disclosed. At
+/// summary level, a school's latest enrolment of the child is its own roll, so the school
+/// is the agency that holds it; an earlier one (a previous school, from the common
+/// transfer file) is known only by its impact line.
+fn school_of(s: &Seen<'_>, own_roll: bool) -> (String, String) {
     match s.details().and_then(RecordDetails::school) {
         Some((urn, name)) => (urn.to_owned(), name.to_owned()),
+        None if own_roll && s.section.kind == schemas::AgencyKind::School => (
+            s.section.agency_id.to_string(),
+            s.section.agency_name.clone(),
+        ),
         None => (s.record().impact.clone(), s.record().impact.clone()),
     }
 }
 
 fn school_moves(seen: &[Seen<'_>]) -> Vec<(Transition, Vec<RecordCategory>)> {
     let enrolments = in_order(seen, |c| c.transition() == Some(TransitionRule::SchoolMove));
-    enrolments
-        .windows(2)
-        .filter_map(|pair| {
-            let (was_at, now_at) = (&pair[0], &pair[1]);
+    // The latest enrolment each section holds.
+    let own_roll = |i: usize| {
+        !enrolments[i + 1..]
+            .iter()
+            .any(|later| later.section.agency_id == enrolments[i].section.agency_id)
+    };
+    (1..enrolments.len())
+        .filter_map(|i| {
+            let (was_at, now_at) = (&enrolments[i - 1], &enrolments[i]);
             let (before, after) = (was_at.record(), now_at.record());
-            let (was, was_label) = school_of(was_at);
-            let (now, now_label) = school_of(now_at);
+            let (was, was_label) = school_of(was_at, own_roll(i - 1));
+            let (now, now_label) = school_of(now_at, own_roll(i));
             if was == now {
                 return None;
             }
-            let summary_only = before.details.is_none() || after.details.is_none();
-            let mut description = format!("Moved school: from {was_label} to {now_label}");
-            if let Some(left) = before.effective_to {
-                description.push_str(&format!(" (left {left})"));
-            }
-            if summary_only {
-                description.push_str(" [read from summary-level enrolment records]");
-            }
+            // One plain sentence, whatever the level the enrolments were disclosed at.
+            let description = format!(
+                "Moved from {was_label} to {now_label} on {}",
+                after.effective_from.format("%-d %B %Y")
+            );
             Some(transition(
                 TransitionKind::SchoolMove,
                 after.effective_from,
@@ -1335,6 +1343,34 @@ mod tests {
             categories,
             &[RecordCategory::Enrolment, RecordCategory::Enrolment]
         );
+    }
+
+    #[test]
+    fn a_move_between_two_schools_reads_in_plain_words_at_summary_level() {
+        let mut left = record(
+            "a1",
+            RecordCategory::Enrolment,
+            "2025-09-03",
+            "Left Northfield Primary School on 2026-12-03 (moved to Riverside Academy)",
+        );
+        left.effective_to = Some(d("2026-12-03"));
+        let joined = record(
+            "b1",
+            RecordCategory::Enrolment,
+            "2026-12-04",
+            "On roll at Riverside Academy",
+        );
+        let mut a = section("school-a", AgencyKind::School, vec![left]);
+        a.agency_name = "Northfield Primary School".into();
+        let mut b = section("school-b", AgencyKind::School, vec![joined]);
+        b.agency_name = "Riverside Academy".into();
+        let t = transitions(&[a, b]);
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            t[0].0.description,
+            "Moved from Northfield Primary School to Riverside Academy on 4 December 2026"
+        );
+        assert_eq!(t[0].0.from.as_deref(), Some("Northfield Primary School"));
     }
 
     #[test]

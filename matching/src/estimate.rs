@@ -57,7 +57,7 @@ fn person(s: &Sampled) -> Person<'_> {
     Person {
         given_name: &s.given_name,
         family_name: &s.family_name,
-        date_of_birth: s.date_of_birth,
+        date_of_birth: Some(s.date_of_birth),
         sex: s.sex.as_deref().and_then(score::sex_from_str),
         postcode: s.postcode.as_deref(),
         upn: None,
@@ -75,20 +75,21 @@ impl Tally {
             GivenLevel::Exact => self.given[0] += 1,
             GivenLevel::Alias => self.given[1] += 1,
             GivenLevel::Similar | GivenLevel::Typo => self.given[2] += 1,
-            GivenLevel::Disagree => {}
+            // The sample is of complete children: nothing is missing.
+            GivenLevel::Disagree | GivenLevel::Missing => {}
         }
         match c.family_name {
             FamilyLevel::Exact => self.family[0] += 1,
             FamilyLevel::Part => self.family[1] += 1,
             FamilyLevel::Similar | FamilyLevel::Typo => self.family[2] += 1,
-            FamilyLevel::Disagree => {}
+            FamilyLevel::Disagree | FamilyLevel::Missing => {}
         }
         match c.date_of_birth {
             DobLevel::Exact => self.date_of_birth[0] += 1,
             DobLevel::DayMonthSwapped => self.date_of_birth[1] += 1,
             DobLevel::OneDigit => self.date_of_birth[2] += 1,
             DobLevel::SameMonth => self.date_of_birth[3] += 1,
-            DobLevel::Disagree => {}
+            DobLevel::Disagree | DobLevel::Missing => {}
         }
         if let Some(level) = c.postcode {
             self.postcode_pairs += 1;

@@ -328,6 +328,34 @@ impl MatchingKey {
         }
     }
 
+    /// What a node stores for one of its children, where any field may be missing. A
+    /// partial child (no given name, family name or date of birth) is encoded by its
+    /// identifiers only: its demographics are no evidence in keyed matching, and its
+    /// blocks are tokens no query sends (an empty phonetic code, an unknown year).
+    pub fn encode_stored_known(
+        &self,
+        d: &schemas::KnownDemographics,
+        ids: &ChildIdentifiers,
+    ) -> StoredEncoding {
+        if let Some(complete) = d.complete() {
+            return self.encode_stored(&complete, ids);
+        }
+        let ids = self.encode_identifiers(ids);
+        let nowhere = self.family_block("", super::UNKNOWN_BIRTH_YEAR);
+        StoredEncoding {
+            key_id: self.id.clone(),
+            upn: ids.upn,
+            nhs_number: ids.nhs_number,
+            date_of_birth: String::new(),
+            family_block: nowhere.clone(),
+            family_block2: None,
+            sector_block: None,
+            day_block: nowhere,
+            day_block2: None,
+            demographics: None,
+        }
+    }
+
     /// What a node stores for one of its children.
     pub fn encode_stored(&self, d: &Demographics, ids: &ChildIdentifiers) -> StoredEncoding {
         let keys = super::stored_keys(d);
@@ -352,7 +380,7 @@ impl MatchingKey {
                 .family_name_key2
                 .as_deref()
                 .map(|k| self.day_block(k, d.date_of_birth)),
-            demographics,
+            demographics: Some(demographics),
         }
     }
 }
@@ -370,7 +398,8 @@ pub struct StoredEncoding {
     pub sector_block: Option<String>,
     pub day_block: String,
     pub day_block2: Option<String>,
-    pub demographics: KeyedDemographics,
+    /// `None` for a partial child (see [`MatchingKey::encode_stored_known`]).
+    pub demographics: Option<KeyedDemographics>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -534,7 +563,7 @@ fn query_variant(
 /// `similar` or `disagree` at most.
 pub fn compare(
     query: &KeyedChildQuery,
-    held_demographics: &KeyedDemographics,
+    held_demographics: Option<&KeyedDemographics>,
     held_ids: &KeyedIdentifiers,
     held_plain: Option<(&MatchingKey, &str, &str)>,
     settings: &MatchingSettings,
@@ -546,7 +575,36 @@ pub fn compare(
         query.identifiers.nhs_number.as_ref(),
         held_ids.nhs_number.as_ref(),
     );
-    let held = held_demographics;
+    let Some(held) = held_demographics else {
+        // A partial child, encoded by its identifiers only: its demographics are no
+        // evidence, for or against.
+        let missing = query.demographics.is_some();
+        return Comparison {
+            given_name: if missing {
+                GivenLevel::Missing
+            } else {
+                GivenLevel::Exact
+            },
+            family_name: if missing {
+                FamilyLevel::Missing
+            } else {
+                FamilyLevel::Exact
+            },
+            date_of_birth: if missing {
+                DobLevel::Missing
+            } else {
+                DobLevel::Exact
+            },
+            postcode: None,
+            sex_agrees: None,
+            upn_differs,
+            nhs_number_differs,
+            name_weights: Default::default(),
+            given_slip: None,
+            family_part: None,
+            family_typo: None,
+        };
+    };
     let Some(q) = &query.demographics else {
         // Only identifiers to compare: the child is compared with itself otherwise.
         return Comparison {

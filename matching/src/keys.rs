@@ -4,7 +4,7 @@
 use super::normalise::{NormalName, Postcode, swap_day_month};
 use super::phonetic::refined_soundex;
 use chrono::{Datelike, NaiveDate};
-use schemas::Demographics;
+use schemas::{Demographics, KnownDemographics};
 
 /// Raise when the way keys are computed changes: rows with an older version have their
 /// keys recomputed at start.
@@ -22,8 +22,19 @@ pub struct StoredKeys {
     pub postcode_sector: Option<String>,
 }
 
+/// The birth year stored for a child whose date of birth is not known: one no search
+/// reads (dates of birth start in 1990), so such a child is in no block of a year.
+pub const UNKNOWN_BIRTH_YEAR: i32 = 0;
+
 pub fn stored_keys(d: &Demographics) -> StoredKeys {
-    let name = NormalName::new(&d.family_name);
+    stored_keys_known(&KnownDemographics::from(d.clone()))
+}
+
+/// [`stored_keys`] of what a node holds, where any field may be missing: no family name
+/// gives an empty key (no search's family keys are empty), no date of birth
+/// [`UNKNOWN_BIRTH_YEAR`].
+pub fn stored_keys_known(d: &KnownDemographics) -> StoredKeys {
+    let name = NormalName::new(d.family_name.as_deref().unwrap_or_default());
     let parts: Vec<&str> = name.significant_parts().collect();
     let (family_name_key, family_name_key2) = match parts.as_slice() {
         [first, .., last] => (refined_soundex(first), Some(refined_soundex(last))),
@@ -32,7 +43,7 @@ pub fn stored_keys(d: &Demographics) -> StoredKeys {
     StoredKeys {
         family_name_key,
         family_name_key2,
-        birth_year: d.date_of_birth.year(),
+        birth_year: d.date_of_birth.map_or(UNKNOWN_BIRTH_YEAR, |d| d.year()),
         postcode_sector: d
             .postcode
             .as_deref()

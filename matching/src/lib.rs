@@ -19,5 +19,8 @@ pub mod settings;
 pub mod similarity;
 
 pub use keyed::MatchingKey;
-pub use keys::{BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, blocking_keys, stored_keys};
+pub use keys::{
+    BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, UNKNOWN_BIRTH_YEAR, blocking_keys, stored_keys,
+    stored_keys_known,
+};
 pub use settings::{MatchingMode, MatchingSettings};

@@ -20,6 +20,8 @@ pub enum GivenLevel {
     Typo,
     Similar,
     Disagree,
+    /// One side has no given name: no evidence, neither for nor against (weight 0).
+    Missing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,15 @@ pub enum FamilyLevel {
     Typo,
     Similar,
     Disagree,
+    /// One side has no family name: no evidence (weight 0).
+    Missing,
+}
+
+impl FamilyLevel {
+    /// Whether the family names agree at some level (`missing` does not).
+    pub fn agrees(self) -> bool {
+        !matches!(self, FamilyLevel::Disagree | FamilyLevel::Missing)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +52,8 @@ pub enum DobLevel {
     OneDigit,
     SameMonth,
     Disagree,
+    /// One side has no date of birth: no evidence (weight 0).
+    Missing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +64,14 @@ pub enum PostcodeLevel {
     Disagree,
 }
 
-/// One side of a comparison: what the query says, or what the node holds. Sex and
-/// postcode may be missing; a missing field adds nothing to the score.
+/// One side of a comparison: what the query says, or what the node holds. Any field may
+/// be missing (a name as `""`, the date of birth as `None`: a partial child); a missing
+/// field adds nothing to the score, for or against.
 #[derive(Debug, Clone)]
 pub struct Person<'a> {
     pub given_name: &'a str,
     pub family_name: &'a str,
-    pub date_of_birth: NaiveDate,
+    pub date_of_birth: Option<NaiveDate>,
     pub sex: Option<Sex>,
     pub postcode: Option<&'a str>,
     pub upn: Option<&'a str>,
@@ -208,7 +222,7 @@ fn given_level(a: &Name, b: &NormalName, similar_at: f64) -> GivenLevel {
     let name = a;
     let a = &a.normal;
     if a.joined.is_empty() || b.joined.is_empty() {
-        return GivenLevel::Disagree;
+        return GivenLevel::Missing;
     }
     if a.joined == b.joined {
         return GivenLevel::Exact;
@@ -239,7 +253,7 @@ fn family_level(a: &Name, b: &NormalName, similar_at: f64) -> FamilyLevel {
     let name = a;
     let a = &a.normal;
     if a.joined.is_empty() || b.joined.is_empty() {
-        return FamilyLevel::Disagree;
+        return FamilyLevel::Missing;
     }
     if a.joined == b.joined {
         return FamilyLevel::Exact;
@@ -260,6 +274,14 @@ fn family_level(a: &Name, b: &NormalName, similar_at: f64) -> FamilyLevel {
         return FamilyLevel::Similar;
     }
     FamilyLevel::Disagree
+}
+
+/// [`compare_dob`] where either side may have no date of birth (`missing`).
+pub fn compare_known_dob(a: Option<NaiveDate>, b: Option<NaiveDate>) -> DobLevel {
+    match (a, b) {
+        (Some(a), Some(b)) => compare_dob(a, b),
+        _ => DobLevel::Missing,
+    }
 }
 
 pub fn compare_dob(a: NaiveDate, b: NaiveDate) -> DobLevel {
@@ -318,7 +340,7 @@ pub fn sex_from_str(s: &str) -> Option<Sex> {
 /// digit. A typo is never the only thing that ties two records together.
 pub fn typo_possible(given: GivenLevel, family: FamilyLevel, dob: DobLevel) -> bool {
     matches!(given, GivenLevel::Similar | GivenLevel::Disagree)
-        && family != FamilyLevel::Disagree
+        && family.agrees()
         && matches!(
             dob,
             DobLevel::Exact | DobLevel::DayMonthSwapped | DobLevel::OneDigit
@@ -372,7 +394,7 @@ pub fn compare_asked(
     );
     let mut given_name = given_level(&asked.given, &held_given, settings.similar_at);
     let mut family_name = family_level(&asked.family, &held_family, settings.similar_at);
-    let date_of_birth = compare_dob(query.date_of_birth, held.date_of_birth);
+    let date_of_birth = compare_known_dob(query.date_of_birth, held.date_of_birth);
     let mut given_slip = None;
     if typo_possible(given_name, family_name, date_of_birth) {
         let (asked, stored) = (&asked.given.normal.joined, &held_given.joined);
@@ -420,6 +442,7 @@ impl Comparison {
             GivenLevel::Typo => g.typo.weight(),
             GivenLevel::Similar => g.similar.weight(),
             GivenLevel::Disagree => disagreement_weight(&[g.exact, g.alias, g.typo, g.similar]),
+            GivenLevel::Missing => 0.0,
         };
         let f = &w.family_name;
         let family = match self.family_name {
@@ -428,6 +451,7 @@ impl Comparison {
             FamilyLevel::Typo => self.name_weights.family_typo.unwrap_or(f.typo.weight()),
             FamilyLevel::Similar => f.similar.weight(),
             FamilyLevel::Disagree => disagreement_weight(&[f.exact, f.part, f.typo, f.similar]),
+            FamilyLevel::Missing => 0.0,
         };
         let d = &w.date_of_birth;
         let dob = match self.date_of_birth {
@@ -438,6 +462,7 @@ impl Comparison {
             DobLevel::Disagree => {
                 disagreement_weight(&[d.exact, d.day_month_swapped, d.one_digit, d.same_month])
             }
+            DobLevel::Missing => 0.0,
         };
         let p = &w.postcode;
         let postcode = match self.postcode {
@@ -470,7 +495,7 @@ impl Comparison {
     /// capped too when the node holds another child of that family name and date of birth
     /// (see [`Comparison::shares_family_and_birth`]; applied by the caller).
     pub fn could_be_a_sibling(&self) -> bool {
-        self.family_name != FamilyLevel::Disagree
+        self.family_name.agrees()
             && self.date_of_birth == DobLevel::Exact
             && !matches!(
                 self.given_name,
@@ -483,7 +508,7 @@ impl Comparison {
     /// child's twin, so no candidate is linked on a typo of the given name. (A date one
     /// digit off is not counted: every family has children born a digit apart.)
     pub fn shares_family_and_birth(&self) -> bool {
-        self.family_name != FamilyLevel::Disagree
+        self.family_name.agrees()
             && matches!(
                 self.date_of_birth,
                 DobLevel::Exact | DobLevel::DayMonthSwapped
@@ -508,21 +533,21 @@ impl Comparison {
             GivenLevel::Alias => push("given_name:alias"),
             GivenLevel::Typo => push("given_name:typo"),
             GivenLevel::Similar => push("given_name:similar"),
-            GivenLevel::Disagree => {}
+            GivenLevel::Disagree | GivenLevel::Missing => {}
         }
         match self.family_name {
             FamilyLevel::Exact => push("family_name"),
             FamilyLevel::Part => push("family_name:part"),
             FamilyLevel::Typo => push("family_name:typo"),
             FamilyLevel::Similar => push("family_name:similar"),
-            FamilyLevel::Disagree => {}
+            FamilyLevel::Disagree | FamilyLevel::Missing => {}
         }
         match self.date_of_birth {
             DobLevel::Exact => push("date_of_birth"),
             DobLevel::DayMonthSwapped => push("date_of_birth:day_month_swapped"),
             DobLevel::OneDigit => push("date_of_birth:one_digit"),
             DobLevel::SameMonth => push("date_of_birth:same_month"),
-            DobLevel::Disagree => {}
+            DobLevel::Disagree | DobLevel::Missing => {}
         }
         match self.postcode {
             Some(PostcodeLevel::Full) => push("postcode"),
@@ -578,12 +603,46 @@ mod tests {
         Person {
             given_name: given,
             family_name: family,
-            date_of_birth: d(dob),
+            date_of_birth: Some(d(dob)),
             sex: Some(Sex::Female),
             postcode,
             upn: None,
             nhs_number: None,
         }
+    }
+
+    /// A partial child's missing fields are no evidence: weight 0, neither agreeing
+    /// (no sibling or twin rule fires on them) nor contradicting an identifier.
+    #[test]
+    fn missing_fields_are_no_evidence_for_or_against() {
+        let settings = MatchingSettings::default();
+        let query = person("Rowan", "Quenby", "2014-11-05", Some("ZZ9 4QT"));
+        let mut held = person("Rowan", "Quenby", "2014-11-05", Some("ZZ9 4QT"));
+        let full = compare(&query, &held, &settings);
+        held.date_of_birth = None;
+        let no_dob = compare(&query, &held, &settings);
+        assert_eq!(no_dob.date_of_birth, DobLevel::Missing);
+        let dob_weight = settings.weights.date_of_birth.exact.weight();
+        assert!((full.score(&settings) - no_dob.score(&settings) - dob_weight).abs() < 1e-9);
+        held.given_name = "";
+        held.family_name = "";
+        let nothing = compare(&query, &held, &settings);
+        assert_eq!(
+            (nothing.given_name, nothing.family_name),
+            (GivenLevel::Missing, FamilyLevel::Missing)
+        );
+        assert!(!nothing.could_be_a_sibling() && !nothing.shares_family_and_birth());
+        assert!(!nothing.contradicts_identifier());
+        assert!(
+            nothing
+                .matched_on()
+                .iter()
+                .all(|m| m == "postcode" || m == "sex")
+        );
+        // Disagreement still counts against: a different date is not a missing one.
+        let mut other = person("Rowan", "Quenby", "2009-02-17", Some("ZZ9 4QT"));
+        other.sex = None;
+        assert!(compare(&query, &other, &settings).score(&settings) < no_dob.score(&settings));
     }
 
     #[test]

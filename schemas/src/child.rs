@@ -83,6 +83,112 @@ impl crate::fields::Fields for Demographics {
     }
 }
 
+/// What an agency knows of who the child is: any field may be missing. A police or
+/// health system often lacks a date of birth or a name, and the children in need census
+/// carries no names at all; such a child is still a child (see
+/// [`ChildUpsert::enough_to_find`]). A missing field is no evidence when matching,
+/// neither for nor against. Each field present obeys the rules of [`Demographics`].
+///
+/// A search states whom it looks for with [`Demographics`], where names and the date of
+/// birth are required: what a node holds may be partial, what a practitioner asks for
+/// is a person.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "given_name": "Amelia", "family_name": "Okafor", "date_of_birth": "2014-03-09",
+    "sex": "female", "postcode": "ZZ1 4AB"
+}))]
+pub struct KnownDemographics {
+    /// First name as used by the agency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// Family name (surname).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// Date of birth, ISO 8601 (`YYYY-MM-DD`), from 1990-01-01 to 10 months ahead (an
+    /// expected date of birth).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::dates::optional_date"
+    )]
+    #[schema(value_type = Option<String>, format = Date, example = "2014-03-09")]
+    pub date_of_birth: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<Sex>,
+    /// Home postcode; spacing and case are normalised for matching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
+}
+
+impl KnownDemographics {
+    /// Every invalid field present, each named `{prefix}{field}`; a missing field is
+    /// not an error.
+    pub fn validate(&self, prefix: &str, errors: &mut Vec<FieldError>) {
+        self.check_on(crate::dates::today(), prefix, errors);
+    }
+
+    /// [`KnownDemographics::validate`] on a given day.
+    pub fn check_on(&self, today: NaiveDate, prefix: &str, errors: &mut Vec<FieldError>) {
+        for (field, value) in [
+            ("given_name", &self.given_name),
+            ("family_name", &self.family_name),
+        ] {
+            if let Some(message) = value.as_deref().and_then(name_problem) {
+                errors.push(FieldError::new(format!("{prefix}{field}"), message));
+            }
+        }
+        if let Some(message) = self
+            .date_of_birth
+            .and_then(|d| date_of_birth_problem(d, today))
+        {
+            errors.push(FieldError::new(format!("{prefix}date_of_birth"), message));
+        }
+        if let Some(postcode) = &self.postcode
+            && let Some(message) = postcode_problem(postcode)
+        {
+            errors.push(FieldError::new(format!("{prefix}postcode"), message));
+        }
+    }
+
+    /// The demographics a search could state, when the names and the date of birth are
+    /// all known.
+    pub fn complete(&self) -> Option<Demographics> {
+        Some(Demographics {
+            given_name: self.given_name.clone()?,
+            family_name: self.family_name.clone()?,
+            date_of_birth: self.date_of_birth?,
+            sex: self.sex,
+            postcode: self.postcode.clone(),
+        })
+    }
+}
+
+impl From<Demographics> for KnownDemographics {
+    fn from(d: Demographics) -> Self {
+        Self {
+            given_name: Some(d.given_name),
+            family_name: Some(d.family_name),
+            date_of_birth: Some(d.date_of_birth),
+            sex: d.sex,
+            postcode: d.postcode,
+        }
+    }
+}
+
+impl crate::fields::Fields for KnownDemographics {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        self.validate("", errors);
+    }
+}
+
+/// Why a postcode is not acceptable, if it is not.
+fn postcode_problem(postcode: &str) -> Option<&'static str> {
+    let compact = normalise_postcode(postcode);
+    (!(5..=7).contains(&compact.len()) || !compact.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then_some("must be a UK postcode such as ZZ1 4AB")
+}
+
 /// Longest name the federation takes, in characters.
 pub const NAME_MAX: usize = 100;
 
@@ -191,6 +297,11 @@ impl ChildIdentifiers {
 }
 
 /// A child as the agency's own system sends it: its local id is the key.
+///
+/// A child is stored with any of: a valid identifier (UPN or NHS number); a family name
+/// with one more fact (a given name, a date of birth or a postcode); a given name with a
+/// date of birth. Anything less could never be found again, and is refused naming
+/// `demographics`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "demographics": {"given_name": "Amelia", "family_name": "Okafor",
@@ -199,8 +310,10 @@ impl ChildIdentifiers {
 }))]
 #[serde(deny_unknown_fields)]
 pub struct ChildUpsert {
-    #[serde(deserialize_with = "crate::object::object")]
-    pub demographics: Demographics,
+    /// What the agency knows of the child; may be partial, or absent when an
+    /// identifier is given (see the rule above).
+    #[serde(default, deserialize_with = "crate::object::object")]
+    pub demographics: KnownDemographics,
     #[serde(default, deserialize_with = "crate::object::object")]
     pub identifiers: ChildIdentifiers,
 }
@@ -226,15 +339,11 @@ impl ChildUpsert {
             }
         }
         let demographics = match object.get("demographics") {
-            Some(d) => crate::fields::parse::<Demographics>(d, &format!("{prefix}demographics."))
-                .map_err(|e| errors.extend(e))
-                .ok(),
-            None => {
-                errors.push(FieldError::new(
-                    format!("{prefix}demographics"),
-                    "is required",
-                ));
-                None
+            None | Some(serde_json::Value::Null) => Some(KnownDemographics::default()),
+            Some(d) => {
+                crate::fields::parse::<KnownDemographics>(d, &format!("{prefix}demographics."))
+                    .map_err(|e| errors.extend(e))
+                    .ok()
             }
         };
         let identifiers = match object.get("identifiers") {
@@ -246,18 +355,54 @@ impl ChildUpsert {
             }
         };
         match (demographics, identifiers) {
-            (Some(demographics), Some(identifiers)) if errors.is_empty() => Ok(ChildUpsert {
-                demographics,
-                identifiers,
-            }),
+            (Some(demographics), Some(identifiers)) if errors.is_empty() => {
+                let child = ChildUpsert {
+                    demographics,
+                    identifiers,
+                };
+                match child.enough_to_find() {
+                    Ok(()) => Ok(child),
+                    Err(e) => Err(vec![FieldError::new(
+                        format!("{prefix}{}", e.field),
+                        e.message,
+                    )]),
+                }
+            }
             _ => Err(errors),
         }
     }
 
+    /// Every invalid field, and whether the child can be found at all.
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         self.demographics.validate("demographics.", &mut errors);
+        if errors.is_empty()
+            && let Err(e) = self.enough_to_find()
+        {
+            errors.push(e);
+        }
         errors
+    }
+
+    /// Whether the child holds enough to be found again: a valid identifier; a family
+    /// name with a given name, a date of birth or a postcode; or a given name with a
+    /// date of birth.
+    pub fn enough_to_find(&self) -> Result<(), FieldError> {
+        let d = &self.demographics;
+        let enough = !self.identifiers.is_empty()
+            || (d.family_name.is_some()
+                && (d.given_name.is_some() || d.date_of_birth.is_some() || d.postcode.is_some()))
+            || (d.given_name.is_some() && d.date_of_birth.is_some());
+        if enough {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                "demographics",
+                "not enough to find this child again: give a UPN or NHS number, a family \
+                 name with a given name, date of birth or postcode, or a given name with a \
+                 date of birth",
+            ))
+        }
     }
 }
 
@@ -274,7 +419,7 @@ fn whole(prefix: &str) -> String {
 pub struct Child {
     /// The id the agency's own system uses for the child.
     pub local_id: String,
-    pub demographics: Demographics,
+    pub demographics: KnownDemographics,
     pub identifiers: ChildIdentifiers,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: chrono::DateTime<chrono::Utc>,

@@ -254,6 +254,10 @@ pub struct AuditVerification {
     pub first_broken: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What the other nodes' signed checkpoints of this log said, when they were asked: a
+    /// log rewritten whole since the last checkpoint chains but no longer agrees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnesses: Option<WitnessCheck>,
 }
 
 /// Why, in plain words for a young person: "to help keep you safe".
@@ -289,6 +293,10 @@ pub struct AccessReportEntry {
     pub sentence: String,
     /// `true` when information was shared without asking first, to keep the child safe.
     pub override_used: bool,
+    /// `true` for an emergency read by someone whose agency does not work with the child
+    /// ("break-glass"): the agency's data protection officer was alerted at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
     /// Held back from the child's report until this day (only the agency's data
     /// protection officer sees such entries before then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -339,4 +347,118 @@ pub struct ChildAccessReport {
     pub consents: Vec<AccessReportConsent>,
     /// Per agency holding the child: whether its part was read.
     pub agencies: Vec<AccessReportSource>,
+}
+
+/// A node's signed statement of its audit log's head: "my log had `seq` entries, the last
+/// with hash `hash`, at `at`". Other nodes keep it as witnesses (through the gateway,
+/// which keeps nothing), so a node's log rewritten after the checkpoint, even with every
+/// hash recomputed, no longer agrees with what they hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "node": "school-a", "seq": 1042,
+    "hash": "5b0f6c1d9e2a4b7c8d3e6f1a2b5c8d9e0f3a6b7c4d1e2f5a8b9c0d3e6f7a4b1c",
+    "at": "2026-12-05T09:15:00Z",
+    "signature": "mF3k...base64 of 64 bytes..."
+}))]
+pub struct AuditCheckpoint {
+    /// The node whose log this is.
+    #[schema(value_type = String)]
+    pub node: crate::AgencyId,
+    /// The number of entries (the last entry's sequence number).
+    pub seq: i64,
+    /// The last entry's hash.
+    pub hash: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Base64 of the node's Ed25519 signature of [`AuditCheckpoint::signed_bytes`], with
+    /// the key the directory lists for it.
+    pub signature: String,
+}
+
+impl AuditCheckpoint {
+    /// What the node signs: a label of this use, then each field on its own line.
+    pub fn signed_bytes(
+        node: &crate::AgencyId,
+        seq: i64,
+        hash: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<u8> {
+        format!(
+            "child-view audit checkpoint v1\n{node}\n{seq}\n{hash}\n{}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+        .into_bytes()
+    }
+
+    /// [`Self::signed_bytes`] of this checkpoint.
+    pub fn bytes(&self) -> Vec<u8> {
+        Self::signed_bytes(&self.node, self.seq, &self.hash, self.at)
+    }
+}
+
+/// Which nodes took a checkpoint to keep, and which did not and why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "checkpoint": {"node": "school-a", "seq": 1042,
+        "hash": "5b0f6c1d9e2a4b7c8d3e6f1a2b5c8d9e0f3a6b7c4d1e2f5a8b9c0d3e6f7a4b1c",
+        "at": "2026-12-05T09:15:00Z", "signature": "mF3k...base64 of 64 bytes..."},
+    "witnessed_by": ["social-care", "health", "police"],
+    "not_witnessed": [{"node": "early-help", "reason": "no answer within the deadline"}]
+}))]
+pub struct CheckpointReceipt {
+    pub checkpoint: Option<AuditCheckpoint>,
+    /// The nodes that keep it now.
+    #[schema(value_type = Vec<String>)]
+    pub witnessed_by: Vec<crate::AgencyId>,
+    /// The nodes asked that did not keep it, each with the reason.
+    pub not_witnessed: Vec<WitnessRefusal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WitnessRefusal {
+    #[schema(value_type = String)]
+    pub node: crate::AgencyId,
+    pub reason: String,
+}
+
+/// The latest checkpoint of one node that each other node keeps, as the gateway
+/// collected them: each is still signed by the node itself, so the gateway cannot make
+/// one up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "witnessed": [{"witness": "social-care", "checkpoint": {"node": "school-a", "seq": 1042,
+        "hash": "5b0f6c1d9e2a4b7c8d3e6f1a2b5c8d9e0f3a6b7c4d1e2f5a8b9c0d3e6f7a4b1c",
+        "at": "2026-12-05T09:15:00Z", "signature": "mF3k...base64 of 64 bytes..."}}],
+    "without": ["early-help"]
+}))]
+pub struct WitnessedCheckpoints {
+    pub witnessed: Vec<Witnessed>,
+    /// Nodes asked that hold none, or did not answer.
+    #[schema(value_type = Vec<String>)]
+    pub without: Vec<crate::AgencyId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Witnessed {
+    #[schema(value_type = String)]
+    pub witness: crate::AgencyId,
+    pub checkpoint: AuditCheckpoint,
+}
+
+/// What the witnesses' checkpoints said of a node's log, in its verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WitnessCheck {
+    /// Whether the node could ask them (it has a signing key and a gateway).
+    pub asked: bool,
+    /// Checkpoints checked against the log, signature and entry.
+    pub checked: usize,
+    /// The newest sequence number a witness vouches for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_seq: Option<i64>,
+    #[schema(value_type = Vec<String>)]
+    pub witnesses: Vec<crate::AgencyId>,
+    /// Why the witnesses could not be asked, when they could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

@@ -41,10 +41,17 @@ pub struct AccessContext {
     pub purpose: Purpose,
     /// The lawful basis for reading it.
     pub legal_basis: LegalBasis,
-    /// Mandatory with `safeguarding_override`: why consent is being overridden.
+    /// Mandatory with `safeguarding_override`: why consent is being overridden, in at
+    /// most 1,000 characters. Recorded in the audit of every agency that discloses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(max_length = 1000)]
+    #[schema(max_length = 1000)]
     pub reason: Option<String>,
 }
+
+/// Most characters of an override's reason: room for the facts that justify it, not
+/// for a document (it is stored in every disclosing agency's audit).
+pub const MAX_OVERRIDE_REASON_CHARS: usize = 1000;
 
 impl AccessContext {
     pub fn validate(&self) -> Vec<FieldError> {
@@ -53,6 +60,15 @@ impl AccessContext {
             vec![FieldError::new(
                 "reason",
                 "a safeguarding override needs a reason",
+            )]
+        } else if self
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.chars().count() > MAX_OVERRIDE_REASON_CHARS)
+        {
+            vec![FieldError::new(
+                "reason",
+                format!("at most {MAX_OVERRIDE_REASON_CHARS} characters"),
             )]
         } else {
             Vec::new()
@@ -195,6 +211,40 @@ pub struct NodeMatchAnswer {
     pub relationship: Option<String>,
 }
 
+/// The hash a relationship assertion and a node's match token carry to bind a read to
+/// the search it follows: of the query as sent to the nodes, and of its form (`plain`
+/// or `keyed`). 128 bits, hex.
+pub fn query_hash(form: &str, query: &impl Serialize) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(form.as_bytes());
+    hash.update(b"\n");
+    hash.update(serde_json::to_vec(query).unwrap_or_default());
+    hash.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A break-glass request from the gateway to the node of the practitioner's own agency,
+/// which counts it against the practitioner's daily limit and audits it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BreakGlassRequest {
+    /// The hash of the search the read follows ([`query_hash`]).
+    pub query_hash: String,
+}
+
+/// A granted break-glass: an assertion (signed by the practitioner's own agency's node)
+/// that the disclosing nodes accept under `safeguarding_override` instead of a
+/// relationship.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BreakGlassGrant {
+    pub assertion: String,
+    /// Break-glass views this practitioner has used today, this one included.
+    pub used_today: u32,
+    pub daily_limit: u32,
+}
+
 /// The header a records read carries the requester's relationship assertion in.
 pub const RELATIONSHIP_HEADER: &str = "relationship-assertion";
 /// The header a records read carries the disclosing node's own match token in.
@@ -328,10 +378,17 @@ pub struct ChildRecords {
     pub override_used: bool,
     /// Whether the requester's relationship with the child was established: `own_agency`
     /// (the practitioner works here), `asserted` (their agency's node asserted an active
-    /// involvement and this node checked it), or `none` (capped at `existence`, with
+    /// involvement and this node checked it), `break_glass` (no relationship: an
+    /// emergency read under `safeguarding_override`, granted and counted by their
+    /// agency's node, and alerted to this agency), or `none` (capped at `existence`, with
     /// `withheld: no_relationship` on what policy would otherwise grant).
     #[serde(default)]
     pub relationship: RelationshipStatus,
+    /// Whether this agency works with the child now (by its relationship rules, without
+    /// a handover window: a school the child has left says `false`). Given only with
+    /// more than `existence`; the gateway takes key contacts only from agencies that do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub involved_now: Option<bool>,
     /// The records at the levels applied: `full` with details, `summary` without.
     pub records: Vec<Record>,
 }
@@ -344,6 +401,9 @@ pub enum RelationshipStatus {
     OwnAgency,
     /// The practitioner's agency asserted an active involvement, and the assertion held.
     Asserted,
+    /// No relationship: a break-glass read (flagged in both agencies' audits, alerted to
+    /// this agency's data protection officer and safeguarding lead).
+    BreakGlass,
     /// No valid assertion: at most `existence`.
     #[default]
     None,
@@ -526,6 +586,11 @@ pub struct ChildView {
     /// The filter applied to this view (`from`, `to`, `category`), when one was given.
     #[serde(default, skip_serializing_if = "crate::view::ViewFilter::is_empty")]
     pub filter: crate::view::ViewFilter,
+    /// This view was a break-glass read: no relationship with the child, a
+    /// safeguarding override with a reason. Each agency that disclosed under it says so
+    /// (`override_used`), audited it and alerted its data protection officer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub break_glass: bool,
 }
 
 #[cfg(test)]
@@ -545,6 +610,18 @@ mod tests {
             ..ctx
         };
         assert!(ctx.validate().is_empty());
+        let at_most = AccessContext {
+            reason: Some("é".repeat(MAX_OVERRIDE_REASON_CHARS)),
+            ..ctx.clone()
+        };
+        assert!(at_most.validate().is_empty(), "characters, not bytes");
+        let too_long = AccessContext {
+            reason: Some("x".repeat(MAX_OVERRIDE_REASON_CHARS + 1)),
+            ..ctx
+        };
+        let errors = too_long.validate();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "reason");
     }
 
     #[test]

@@ -35,6 +35,57 @@ pub enum EventType {
     SchoolMove,
     /// A new allocated social worker, lead practitioner or trusted adult.
     PractitionerChanged,
+    /// Someone whose agency does not work with the child read this agency's records of
+    /// them in an emergency ("break-glass"): an alert to the agency's data protection
+    /// officer and safeguarding lead, raised by the node itself.
+    BreakGlass,
+}
+
+/// What a recipient agency's involvement with the child must be for it to receive an
+/// event ([`route`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Involvement {
+    /// Nobody of this kind receives it (or this kind of sender may not send it).
+    Nobody,
+    /// Involved now: a record that is in effect today, no handover window (a school the
+    /// child is on roll at today).
+    Current,
+    /// An active relationship by the recipient's own rules, handover window included (a
+    /// school the child left a few days ago).
+    Active,
+}
+
+/// The routing table: who may receive an event of this type from this kind of sender.
+/// One table for every rule; the gateway offers events by it and each recipient node
+/// checks it against its own records before accepting. Later rules extend this table
+/// rather than adding checks in handlers.
+pub fn route(event: EventType, sender: AgencyKind, recipient: AgencyKind) -> Involvement {
+    use AgencyKind as K;
+    use EventType as E;
+    use Involvement::{Active, Current, Nobody};
+    let sender_may_send = match event {
+        E::EncompassNotification => sender == K::Police,
+        E::PlanStarted | E::PlanEnded => sender == K::SocialCare,
+        E::Exclusion | E::PersistentAbsence => {
+            matches!(sender, K::School | K::VirtualSchool)
+        }
+        E::SchoolMove => sender == K::School,
+        E::PractitionerChanged => true,
+        // Raised by the holding node in its own inbox, never routed.
+        E::BreakGlass => false,
+    };
+    if !sender_may_send {
+        return Nobody;
+    }
+    match (event, recipient) {
+        // The school the child left hears of the move once, within its handover window
+        // (a children-missing-education check), and nothing after it.
+        (E::SchoolMove, K::School) => Active,
+        // Operation Encompass: the school(s) where the child is on roll now, never one
+        // they have left.
+        (_, K::School) => Current,
+        _ => Active,
+    }
 }
 
 /// What writing a record of a category raises ([`RecordCategory::raises`]).
@@ -53,7 +104,7 @@ pub enum Raises {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::EncompassNotification,
         EventType::PlanStarted,
         EventType::PlanEnded,
@@ -61,6 +112,7 @@ impl EventType {
         EventType::PersistentAbsence,
         EventType::SchoolMove,
         EventType::PractitionerChanged,
+        EventType::BreakGlass,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +124,7 @@ impl EventType {
             EventType::PersistentAbsence => "persistent_absence",
             EventType::SchoolMove => "school_move",
             EventType::PractitionerChanged => "practitioner_changed",
+            EventType::BreakGlass => "break_glass",
         }
     }
 
@@ -223,7 +276,9 @@ pub struct OfferAnswer {
     /// The node holds the child (linked, not a mere candidate) and has an active
     /// subscription to the event type.
     pub wanted: bool,
-    /// `held`, `not_held` or `not_subscribed`.
+    /// `held`, `not_held`, `not_involved` (held, but the routing table wants an
+    /// involvement this agency does not have: a school the child has left) or
+    /// `not_subscribed`.
     pub reason: String,
     /// The child's reference at this node; only when wanted.
     #[serde(default, skip_serializing_if = "Option::is_none")]

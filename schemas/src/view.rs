@@ -512,6 +512,13 @@ impl ViewFilter {
         }
     }
 
+    /// Whether the filter keeps a record: its category, in effect in the period (a
+    /// one-off event on its day, an open-ended one until today).
+    pub fn keeps(&self, record: &crate::record::Record) -> bool {
+        self.admits_category(record.category)
+            && self.overlaps(record.effective_from, record.last_day())
+    }
+
     /// Whether records of this category are kept.
     pub fn admits_category(&self, category: RecordCategory) -> bool {
         self.category.is_empty() || self.category.contains(&category)

@@ -1,8 +1,9 @@
 //! What the agency node and the gateway share as HTTP services: the server they build
 //! ([`server`]), their OpenAPI documents ([`openapi`]), their command line ([`cli`]),
 //! liveness ([`health`]), who is calling ([`caller`]), problem+json answers ([`problem`],
-//! [`fallback`], and for a handler that panics [`panics`]), rate limits ([`limits`]), metrics and trace context ([`metrics`],
-//! [`trace`]), settings ([`settings`]) and logging ([`telemetry`]).
+//! [`fallback`], and for a handler that panics [`panics`]), rate limits ([`limits`]),
+//! metrics, access log and trace context ([`metrics`], [`trace`]), who may read the
+//! metrics ([`metrics_access`]), settings ([`settings`]) and logging ([`telemetry`]).
 
 pub mod caller;
 pub mod cli;
@@ -10,6 +11,7 @@ pub mod fallback;
 pub mod health;
 pub mod limits;
 pub mod metrics;
+pub mod metrics_access;
 pub mod openapi;
 pub mod panics;
 pub mod problem;

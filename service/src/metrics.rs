@@ -2,7 +2,13 @@
 //! counts and latency histograms per route that every service records, and the families a
 //! service registers for itself (upstream calls, breakers, outbox, locator). The
 //! middleware that records each request also gives it a W3C `traceparent`
-//! ([`crate::trace`]).
+//! ([`crate::trace`]) and writes its access log line.
+//!
+//! Labels and log fields come from closed sets only: the route *template*
+//! (`/v1/children/{reference}/view`, never the reference), one of the HTTP methods the
+//! services answer (anything else is `OTHER`), and the status. A caller cannot grow the
+//! registry by inventing methods or paths, and references, query strings and the free
+//! text they may carry (an override's reason) never reach the log.
 //!
 //! The registry and its exposition are `prometheus-client`'s (the Prometheus text format
 //! 0.0.4, as `GET /metrics` has always answered).
@@ -134,24 +140,76 @@ pub async fn observe(
         req.headers_mut().insert(name.clone(), value);
     }
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let method = req.method().to_string();
-    let mut res = next.call(req).await?;
+    let method = known_method(req.method());
+    let answered = next.call(req).await;
+    let (route, status) = match &answered {
+        Ok(res) => (
+            res.request()
+                .match_pattern()
+                .unwrap_or_else(|| UNMATCHED.to_owned()),
+            res.status().as_u16(),
+        ),
+        // An error the chain could not answer itself (a panicking handler): actix answers
+        // it from the error, after this middleware.
+        Err(e) => (
+            FAILED.to_owned(),
+            e.as_response_error().status_code().as_u16(),
+        ),
+    };
+    let elapsed = started.elapsed();
+    tracing::info!(
+        target: "access",
+        method,
+        route = route.as_str(),
+        status,
+        ms = elapsed.as_millis() as u64,
+        "request answered"
+    );
+    if let Some(metrics) = metrics {
+        metrics.observe_request(&route, method, status, elapsed);
+    }
+    let mut res = answered?;
     if let Ok(value) = HeaderValue::from_str(&traceparent) {
         res.headers_mut().insert(name, value);
     }
-    if let Some(metrics) = metrics {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        metrics.observe_request(&route, &method, res.status().as_u16(), started.elapsed());
-    }
     Ok(res)
+}
+
+/// The route label of a request no operation matched.
+const UNMATCHED: &str = "unmatched";
+/// The route label of a request whose handling failed outside any answer.
+const FAILED: &str = "failed";
+
+/// The method as a label: one of those HTTP defines for this use, else `OTHER`.
+fn known_method(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::HEAD => "HEAD",
+        M::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        use actix_web::http::Method;
+        assert_eq!(known_method(&Method::GET), "GET");
+        for invented in ["FOO", "BREW", "X-1234"] {
+            assert_eq!(
+                known_method(&Method::from_bytes(invented.as_bytes()).unwrap()),
+                "OTHER"
+            );
+        }
+    }
 
     #[test]
     fn exposition_counts_and_buckets() {

@@ -15,6 +15,23 @@ pub struct ServerSettings {
     /// Worker threads; defaults to the number of cores.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// Who may read `GET /metrics`: `{ listen = "127.0.0.1:9464" }` (the default) serves
+    /// it in plain HTTP on that address only, for a scraper on the same host or pod
+    /// network; `"client_certificate"` serves it on the service's own TLS address to
+    /// directory members' certificates only. See [`crate::metrics_access`].
+    #[serde(default)]
+    pub metrics: crate::metrics_access::MetricsAccess,
+    /// On SIGTERM, how long the service drains before it stops, in seconds: readiness
+    /// fails and new requests are answered `503 draining` (with `Retry-After`), so that
+    /// load balancers and gateways send them to another replica; then requests in
+    /// flight are finished (up to 10 s) and the process exits 0. SIGINT stops without
+    /// draining.
+    #[serde(default = "default_drain_seconds")]
+    pub drain_seconds: u64,
+}
+
+fn default_drain_seconds() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,7 +2,8 @@
 """Walks the README's five-minute tour against a running `federation up`.
 
 Reads .federation/session.env and sample-children.json, searches for the first sample
-child, reads the view, stops the police node and checks its section turns unavailable.
+child, reads the view, reads it as the other school's DSL (existence only) and by
+break-glass, stops the police node and checks its section turns unavailable.
 Standard library only.
 """
 import json
@@ -46,6 +47,24 @@ check("view answers 200", status == 200, view)
 ok = sorted(s["agency_id"] for s in view.get("sections", []) if s["status"] == "ok")
 check("every holding agency answers", ok == sorted(sample["expected_agencies"]), ok)
 check("chronology spans 3+ agencies", len({e["agency_id"] for e in view.get("chronology", [])}) >= 3)
+
+# The DSL of the other school has no relationship with the child: existence only.
+status, found_b = call("POST", "/v1/children:search?purpose=safeguarding&legal_basis=public_task", env["TOKEN_DSL_SCHOOL_B"], query)
+check("unrelated DSL's search answers 200", status == 200, found_b)
+path_b = f"/v1/children/{found_b.get('reference')}/view?purpose=safeguarding&legal_basis=public_task"
+status, view_b = call("GET", path_b, env["TOKEN_DSL_SCHOOL_B"])
+others = [s for s in view_b.get("sections", []) if s["agency_id"] in sample["expected_agencies"] and s["agency_id"] != "school-b"]
+check("unrelated DSL: every holding agency withheld", others and all(s["status"] == "withheld" and not s["records"] for s in others), others)
+check("unrelated DSL: the answer says no_relationship with a contact route",
+      all(s.get("contact") and any(d.get("withheld") == "no_relationship" for d in s["disclosure"]) for s in others), others)
+
+# Break-glass: an override with a reason, flagged; without a reason, 400 naming it.
+status, problem = call("GET", path_b.replace("legal_basis=public_task", "legal_basis=safeguarding_override"), env["TOKEN_DSL_SCHOOL_B"])
+check("break-glass without a reason is a 400 naming reason", status == 400 and problem.get("errors", [{}])[0].get("field") == "reason", problem)
+status, glass = call("GET", path_b.replace("legal_basis=public_task", "legal_basis=safeguarding_override&reason=child%20disclosed%20harm"), env["TOKEN_DSL_SCHOOL_B"])
+check("break-glass view answers 200, flagged", status == 200 and glass.get("break_glass") is True, glass)
+social = [s for s in glass.get("sections", []) if s["agency_id"] == "social-care"]
+check("break-glass: social care shares under the override", social and social[0]["status"] == "ok" and social[0]["override_used"], social)
 
 os.kill(int(env["PID_POLICE"]), 15)
 time.sleep(1.5)

@@ -88,6 +88,7 @@ impl Default for Options {
                 "health",
                 "police",
                 "early-help",
+                "virtual-school",
             ],
             children: 300,
             // Generous: a slow answer on a loaded CI machine is not what these tests test.
@@ -113,6 +114,9 @@ pub struct TestFederation {
     pub children: Vec<SyntheticChild>,
     pub gateway_url: String,
     pub node_urls: BTreeMap<String, String>,
+    /// Each service's metrics address (`http://127.0.0.1:PORT`), by node id and
+    /// `gateway`.
+    pub metrics_urls: BTreeMap<String, String>,
     nodes: BTreeMap<String, ServerHandle>,
     gateway: ServerHandle,
     /// What the recording relays passed on, per recorded node.
@@ -126,6 +130,8 @@ pub struct NodeReplica {
     pub url: String,
     /// The node's own system, talking to this replica.
     pub system: scenario::System,
+    /// What SIGTERM does to the replica's process: drain, then stop.
+    pub drain: service::server::Drain,
     server: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -188,6 +194,11 @@ impl Drop for DropDatabases {
     }
 }
 
+/// The plain-HTTP address a service serves `/metrics` on.
+fn metrics_url(port: Option<u16>) -> String {
+    format!("http://127.0.0.1:{}", port.unwrap_or_default())
+}
+
 fn free_listener() -> anyhow::Result<TcpListener> {
     Ok(TcpListener::bind("127.0.0.1:0")?)
 }
@@ -225,6 +236,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         matching_mode: options.matching_mode,
         database: test_database(),
         locator_refresh_seconds: options.locator_refresh_seconds,
+        metrics_port_offset: None,
     };
     let files = Federation::generate(dir.path(), plan)?;
     // From here on the databases exist: dropped with the federation, or now on failure.
@@ -238,6 +250,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
 
     let mut handles = BTreeMap::new();
     let mut node_urls = BTreeMap::new();
+    let mut metrics_urls = BTreeMap::new();
     for node in &files.plan.nodes {
         let listener = listeners
             .remove(&node.id)
@@ -247,6 +260,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
             settings.limits = service::limits::RateLimitSettings { per_second, burst };
         }
         let app = agency_node::Application::build_with_listener(settings, listener)?;
+        metrics_urls.insert(node.id.clone(), metrics_url(app.metrics_port()));
         handles.insert(node.id.clone(), app.handle());
         node_urls.insert(node.id.clone(), files.plan.node_url(node));
         tokio::spawn(app.run_until_stopped());
@@ -261,6 +275,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
     let app =
         gateway::Application::build_with_listener(files.gateway_settings()?, gateway_listener)?;
     let gateway = app.handle();
+    metrics_urls.insert("gateway".to_owned(), metrics_url(app.metrics_port()));
     tokio::spawn(app.run_until_stopped());
     for (id, url) in &broken {
         node_urls.insert(id.clone(), url.clone());
@@ -271,6 +286,7 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         files,
         children,
         node_urls,
+        metrics_urls,
         nodes: handles,
         gateway,
         recordings,
@@ -344,6 +360,8 @@ impl TestFederation {
         let mut settings = self.files.node_settings(node)?;
         change(&mut settings);
         let app = agency_node::Application::build(settings)?;
+        self.metrics_urls
+            .insert(node.to_owned(), metrics_url(app.metrics_port()));
         self.nodes.insert(node.to_owned(), app.handle());
         tokio::spawn(app.run_until_stopped());
         Ok(())
@@ -357,6 +375,8 @@ impl TestFederation {
     /// Starts the stopped gateway again on the same address.
     pub async fn restart_gateway(&mut self) -> anyhow::Result<()> {
         let app = gateway::Application::build(self.files.gateway_settings()?)?;
+        self.metrics_urls
+            .insert("gateway".to_owned(), metrics_url(app.metrics_port()));
         self.gateway = app.handle();
         tokio::spawn(app.run_until_stopped());
         Ok(())
@@ -504,9 +524,11 @@ impl TestFederation {
         adjust(&mut settings);
         let app = agency_node::Application::build_with_listener(settings, listener)?;
         let server = app.handle();
+        let drain = app.drain();
         let task = tokio::spawn(app.run_until_stopped());
         Ok(NodeReplica {
             url: format!("https://127.0.0.1:{port}"),
+            drain,
             system: scenario::System {
                 client: self.integration_client(node),
                 base: format!("https://127.0.0.1:{port}"),
@@ -514,6 +536,25 @@ impl TestFederation {
             server,
             task,
         })
+    }
+
+    /// Lists `urls` as the further addresses (replicas) of `node` in the federation
+    /// directory, and waits until every service has reread it.
+    pub async fn set_replica_urls(&self, node: &str, urls: Vec<String>) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(&self.files.directory_file)?;
+        let mut directory: trust::directory::DirectoryFile = toml::from_str(&text)?;
+        for member in &mut directory.members {
+            if member.id.as_str() == node {
+                member.replica_urls = urls.clone();
+            }
+        }
+        std::fs::write(
+            &self.files.directory_file,
+            toml::to_string_pretty(&directory)?,
+        )?;
+        // Services look for changes every 2 s (`directory.reload_seconds`).
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
+        Ok(())
     }
 
     pub async fn shutdown(self) {
@@ -635,6 +676,7 @@ async fn start_misbehaving_node(
         kind: Some(schemas::AgencyKind::VirtualSchool),
         base_url: Some(url.clone()),
         acts_for: None,
+        replica_urls: Vec::new(),
         cert_uris: vec![trust::identity::member_uri(id)],
         signing_key: None,
     });

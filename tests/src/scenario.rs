@@ -367,18 +367,32 @@ impl TestFederation {
         self.anonymous_client().get(url).answer().await
     }
 
-    /// A node's Prometheus text (`/metrics`).
+    /// A node's Prometheus text (`/metrics` on its metrics address).
     pub async fn metrics(&self, node: &str) -> String {
-        self.fetch(&format!("{}/metrics", self.node_url(node)))
-            .await
-            .text
+        let answer = self.scrape(node).await;
+        assert_eq!(answer.status, 200, "metrics of {node}: {}", answer.text);
+        answer.text
     }
 
-    /// The gateway's Prometheus text (`/metrics`).
+    /// The gateway's Prometheus text (`/metrics` on its metrics address).
     pub async fn gateway_metrics(&self) -> String {
-        self.fetch(&format!("{}/metrics", self.gateway_url))
+        self.metrics("gateway").await
+    }
+
+    /// `GET /metrics` on a service's metrics address (a node id or `gateway`), in plain
+    /// HTTP as a scraper on the same host reads it.
+    pub async fn scrape(&self, service: &str) -> Answer {
+        let url = self
+            .metrics_urls
+            .get(service)
+            .unwrap_or_else(|| panic!("no metrics address for {service}"));
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap_or_else(|e| panic!("plain client: {e}"))
+            .get(format!("{url}/metrics"))
+            .answer()
             .await
-            .text
     }
 }
 

@@ -379,3 +379,266 @@ async fn an_identifier_already_held_by_another_local_id_is_409() {
     mis.get("/v1/children/IF-U3").await.expect(404);
     fed.shutdown().await;
 }
+
+/// `GET /v1/children/{id}/records` narrows by category and period; a bad value or an
+/// unknown parameter is named.
+#[tokio::test]
+async fn a_childs_records_are_filtered_by_category_and_period() {
+    use schemas::{RecordCategory, RecordDetails};
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    mis.store_child("IF-F", &child()).await;
+    // Attendance for the autumn half-term (2026-09-03 to 2026-10-23).
+    mis.store_record("IF-F", &attendance("Attendance 84%"))
+        .await;
+    let record = |id: &str, category: RecordCategory, from: &str| {
+        json!({"source_system_id": id, "category": category.as_str(), "effective_from": from,
+               "impact": "An impact", "details": RecordDetails::example(category)})
+    };
+    // A behaviour incident on its day; an enrolment still open.
+    mis.store_record(
+        "IF-F",
+        &record("BEH-1", RecordCategory::Behaviour, "2026-11-10"),
+    )
+    .await;
+    mis.store_record(
+        "IF-F",
+        &record("ENR-1", RecordCategory::Enrolment, "2025-09-01"),
+    )
+    .await;
+    let ids = |query: &'static str| {
+        let mis = &mis;
+        async move {
+            let mut ids: Vec<String> = mis
+                .get(&format!("/v1/children/IF-F/records{query}"))
+                .await
+                .case(query)
+                .expect(200)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["source_system_id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(ids("").await, ["BEH-1", "ENR-1", "MIS-ATT-2026-AUT-T1"]);
+    assert_eq!(ids("?category=attendance").await, ["MIS-ATT-2026-AUT-T1"]);
+    assert_eq!(
+        ids("?category=behaviour&category=attendance").await,
+        ["BEH-1", "MIS-ATT-2026-AUT-T1"]
+    );
+    assert_eq!(
+        ids("?category=behaviour,enrolment").await,
+        ["BEH-1", "ENR-1"]
+    );
+    assert_eq!(ids("?from=2026-11-01").await, ["BEH-1", "ENR-1"]);
+    assert_eq!(ids("?to=2026-08-31").await, ["ENR-1"]);
+    assert_eq!(
+        ids("?from=2026-10-01&to=2026-10-31&category=attendance,behaviour").await,
+        ["MIS-ATT-2026-AUT-T1"]
+    );
+    for (query, fields) in [
+        ("?category=levitation", vec!["category"]),
+        ("?from=2026-13-01", vec!["from"]),
+        ("?from=2026-11-01&to=2026-10-01", vec!["to"]),
+        ("?limit=5&category=x", vec!["limit", "category"]),
+    ] {
+        let problem = mis
+            .get(&format!("/v1/children/IF-F/records{query}"))
+            .await
+            .case(query)
+            .expect_problem(400, "invalid-request");
+        assert_eq!(problem_fields(&problem), fields, "{query}: {problem}");
+    }
+    fed.shutdown().await;
+}
+
+/// A load raises no notification events unless asked; each item is audited either way.
+#[tokio::test]
+async fn a_batch_raises_events_only_with_notify() {
+    let fed = spawn_federation(Options::nodes(&["police"], 0))
+        .await
+        .unwrap();
+    let police = fed.system("police");
+    let today = chrono::Utc::now();
+    let incident = |id: &str| {
+        json!({
+            "source_system_id": id,
+            "category": "encompass_notification",
+            "effective_from": today.date_naive(),
+            "impact": "Police attended an incident at home last night; the child was present.",
+            "details": {
+                "police_reference": "ZZ/00042/26",
+                "incident_at": (today - chrono::Duration::hours(2)).to_rfc3339(),
+                "location": "the family home",
+                "child_present": true,
+                "circumstances": "Officers attended",
+            }
+        })
+    };
+    let batch = |local_id: &str, source_id: &str| {
+        json!({"items": [
+            {"op": "upsert_child", "local_id": local_id,
+             "child": with(child(), json!({"identifiers": {}}))},
+            {"op": "upsert_record", "local_id": local_id, "record": incident(source_id)},
+        ]})
+    };
+    let raised = |answer: &Value| -> Vec<String> {
+        answer["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["local_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let loaded = police
+        .post("/v1/batch", &batch("IF-N1", "INC-1"))
+        .await
+        .expect(200);
+    assert_eq!(loaded["succeeded"], 2, "{loaded}");
+    let outbox = police.get("/v1/notifications/outbox").await.expect(200);
+    assert!(raised(&outbox).is_empty(), "{outbox}");
+
+    let asked = police
+        .post("/v1/batch?notify=true", &batch("IF-N2", "INC-2"))
+        .await
+        .expect(200);
+    assert_eq!(asked["succeeded"], 2, "{asked}");
+    let outbox = police.get("/v1/notifications/outbox").await.expect(200);
+    assert_eq!(raised(&outbox), ["IF-N2"], "{outbox}");
+    police
+        .post("/v1/batch?notify=maybe", &batch("IF-N3", "INC-3"))
+        .await
+        .expect_any_problem(400);
+    assert_eq!(police.verify_audit().await["intact"], true);
+    fed.shutdown().await;
+}
+
+/// Partial records are children: stored with an identifier alone, a family name with
+/// one more fact, or a given name with a date of birth; refused when nothing could find
+/// them again. A child held with identifiers only is found by identifier; one held
+/// without a date of birth is found by demographics, the missing date no evidence
+/// against it.
+#[tokio::test]
+async fn partial_children_are_stored_and_found() {
+    use schemas::PractitionerRole;
+    let fed = spawn_federation(Options::nodes(&["school-a"], 0))
+        .await
+        .unwrap();
+    let mis = fed.system("school-a");
+    // A census child: no names, no date of birth, an NHS number.
+    let stored = mis
+        .put_child(
+            "IF-P1",
+            &json!({"identifiers": {"nhs_number": "9434765919"}}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(stored["demographics"], json!({}), "{stored}");
+    for (id, demographics) in [
+        // A police record: names and a postcode, no date of birth.
+        (
+            "IF-P2",
+            json!({"given_name": "Rowan", "family_name": "Quenby-Astley",
+                         "postcode": "ZZ9 4QT", "sex": "male"}),
+        ),
+        (
+            "IF-P3",
+            json!({"family_name": "Okonjo", "date_of_birth": "2015-06-21"}),
+        ),
+        (
+            "IF-P4",
+            json!({"given_name": "Ines", "date_of_birth": "2013-01-30"}),
+        ),
+    ] {
+        let answer = mis
+            .put_child(id, &json!({"demographics": demographics}))
+            .await
+            .case(id)
+            .expect(201);
+        assert_eq!(answer["demographics"], demographics, "{answer}");
+    }
+    for demographics in [
+        json!({}),
+        json!({"family_name": "Okonjo"}),
+        json!({"given_name": "Ines", "postcode": "ZZ9 4QT", "sex": "female"}),
+    ] {
+        let problem = mis
+            .put_child("IF-P5", &json!({"demographics": demographics}))
+            .await
+            .case(&demographics)
+            .expect_problem(400, "invalid-request");
+        assert_eq!(problem_fields(&problem), ["demographics"], "{problem}");
+    }
+    // Invalid is refused, absent is not: a bad date is still named.
+    let problem = mis
+        .put_child(
+            "IF-P5",
+            &json!({"demographics": {"family_name": "Okonjo", "date_of_birth": "2015-02-30"}}),
+        )
+        .await
+        .expect_any_problem(400);
+    assert_eq!(problem_fields(&problem), ["demographics.date_of_birth"]);
+    mis.get("/v1/children/IF-P5").await.expect(404);
+
+    let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let ctx = federation_tests::scenario::SAFEGUARDING;
+    let by_nhs = fed
+        .node_match(
+            "school-a",
+            &token,
+            ctx,
+            &json!({"identifiers": {"nhs_number": "943 476 5919"}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(by_nhs["outcome"], "held", "{by_nhs}");
+    assert_eq!(by_nhs["grade"], "certain", "{by_nhs}");
+    // The same NHS number with demographics: nothing held contradicts them.
+    let with_demographics = fed
+        .node_match(
+            "school-a",
+            &token,
+            ctx,
+            &json!({"identifiers": {"nhs_number": "9434765919"},
+                    "demographics": {"given_name": "Mia", "family_name": "Bright",
+                                     "date_of_birth": "2016-04-02"}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(with_demographics["outcome"], "held", "{with_demographics}");
+
+    // The child held without a date of birth, found by who they are.
+    let asked = json!({"identifiers": {}, "demographics": {
+        "given_name": "Rowan", "family_name": "Quenby-Astley", "date_of_birth": "2014-11-05",
+        "postcode": "ZZ9 4QT", "sex": "male"}});
+    let found = fed
+        .node_match("school-a", &token, ctx, &asked)
+        .await
+        .expect(200);
+    assert_eq!(
+        (found["outcome"].clone(), found["grade"].clone()),
+        (json!("held"), json!("probable")),
+        "{found}"
+    );
+    assert_eq!(
+        found["matched_on"],
+        json!(["given_name", "family_name", "postcode", "sex"]),
+        "{found}"
+    );
+    // Demographics that only the identifiers-only child could be: nothing to find.
+    let nobody = fed
+        .node_match(
+            "school-a",
+            &token,
+            ctx,
+            &json!({"identifiers": {}, "demographics": {"given_name": "Mia",
+                    "family_name": "Bright", "date_of_birth": "2016-04-02"}}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(nobody["outcome"], "not_held", "{nobody}");
+    fed.shutdown().await;
+}

@@ -11,9 +11,9 @@ use serde_json::Value;
 fn tokens_of(key: &LocatorKey, child: &schemas::ChildUpsert) -> Vec<Token> {
     let d = &child.demographics;
     let demographics = BlockingInput {
-        given_name: &d.given_name,
-        family_name: &d.family_name,
-        date_of_birth: d.date_of_birth,
+        given_name: d.given_name.as_deref().unwrap(),
+        family_name: d.family_name.as_deref().unwrap(),
+        date_of_birth: d.date_of_birth.unwrap(),
         postcode: d.postcode.as_deref(),
         sex: d.sex,
     };

@@ -90,9 +90,32 @@ fn the_node_manifest_is_a_configuration_the_node_accepts() {
 
     let settings: agency_node::Settings = config.try_into().unwrap();
     assert_eq!(settings.agency.id.as_str(), "school-a");
+    assert_metrics_scraped(&settings.server, &yaml);
     assert!(settings.confirmation.key_file.is_some());
     let policy = block(&yaml, "policy.toml");
     agency_node::disclosure::policy::Policy::from_toml(&policy, settings.agency.kind).unwrap();
+}
+
+#[test]
+fn the_node_runs_as_two_replicas_that_drain_behind_a_disruption_budget() {
+    let yaml = manifest("node-school-a.yaml");
+    assert!(yaml.contains("  replicas: 2\n"), "two replicas");
+    assert!(
+        yaml.contains("maxUnavailable: 0"),
+        "a rolling update keeps both"
+    );
+    assert!(yaml.contains("kind: PodDisruptionBudget"));
+    assert!(yaml.contains("minAvailable: 1"));
+    assert!(yaml.contains("kind: Service\n"));
+    let config: toml::Value = toml::from_str(&block(&yaml, "node.toml")).unwrap();
+    let drain = config["server"]["drain_seconds"].as_integer().unwrap();
+    let grace: i64 = block_value(&yaml, "terminationGracePeriodSeconds")
+        .parse()
+        .unwrap();
+    // The pod drains, then finishes requests in flight (up to 10 s), before it is killed.
+    assert!(grace > drain + 10, "grace {grace} s, drain {drain} s");
+    // Replicas must open each other's candidate tokens: the key is a shared file.
+    assert!(config["confirmation"]["key_file"].is_str());
 }
 
 /// The value of a `key: "..."` line (a Secret's `stringData`).
@@ -109,9 +132,44 @@ fn the_gateway_manifest_is_a_configuration_the_gateway_accepts() {
     let config: toml::Value = toml::from_str(&block(&yaml, "gateway.toml")).unwrap();
     assert_paths_mounted(&config, &yaml);
     let settings: gateway::Settings = config.try_into().unwrap();
+    assert_metrics_scraped(&settings.server, &yaml);
     assert!(settings.locator.is_some());
     assert!(settings.notifications.secrets_dir.is_some());
     assert!(yaml.contains("replicas: 2"));
+}
+
+/// `/metrics` has a listener of its own, on the container port named `metrics` that the
+/// pod's scrape annotations name, and the network policy lets only Prometheus reach it.
+fn assert_metrics_scraped(server: &service::settings::ServerSettings, yaml: &str) {
+    let service::metrics_access::MetricsAccess::Listen(address) = &server.metrics else {
+        panic!("metrics on a listener of their own: {:?}", server.metrics);
+    };
+    let port = address.rsplit(':').next().unwrap();
+    assert!(
+        yaml.contains(&format!(
+            "- name: metrics\n              containerPort: {port}\n"
+        )),
+        "a container port named metrics for {address}"
+    );
+    assert!(
+        yaml.contains(&format!("prometheus.io/port: \"{port}\"")),
+        "{yaml}"
+    );
+    assert!(yaml.contains("prometheus.io/scrape: \"true\""));
+    let policy = manifest("network-policy.yaml");
+    let metrics_rule = policy.split("- from:").nth(1).unwrap();
+    assert!(
+        metrics_rule.contains("port: metrics")
+            && metrics_rule.contains("kubernetes.io/metadata.name: monitoring"),
+        "{policy}"
+    );
+    let rules = policy.split("ingress:\n").nth(1).unwrap();
+    let open_rule = rules.split("- from:").next().unwrap();
+    assert!(open_rule.contains("port: https"), "{policy}");
+    assert!(
+        !open_rule.contains("metrics"),
+        "only Prometheus reaches the metrics port"
+    );
 }
 
 #[test]

@@ -166,3 +166,99 @@ async fn two_replicas_deliver_every_event_once_while_one_is_killed() {
     second.kill().await;
     fed.shutdown().await;
 }
+
+/// The view's status for `agency`.
+fn status_of(view: &serde_json::Value, agency: &str) -> String {
+    view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["agency_id"] == agency)
+        .map(|s| s["status"].as_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// A directory member listed at two addresses: the gateway spreads its calls over both
+/// and fails over when one refuses connections or answers that it is draining, so the
+/// agency's section stays `ok`. On PostgreSQL the second address is a real replica,
+/// drained (as SIGTERM does) and then stopped while views run; on SQLite, where a node
+/// has one process, it is an address nobody listens on.
+#[tokio::test]
+async fn views_stay_ok_while_one_of_two_node_addresses_is_down_or_draining() {
+    use federation_tests::{Call, SAFEGUARDING};
+    let fed = spawn_federation(Options::nodes(&["school-a", "social-care", "health"], 200))
+        .await
+        .unwrap();
+    let child = fed
+        .child_known_to(2, &["social-care", "health"])
+        .expect("a child known to social care and health");
+    let token = fed.token(schemas::PractitionerRole::SocialWorker, "social-care");
+    let reference = fed.reference_for(&token, child, SAFEGUARDING).await;
+    let client = fed.anonymous_client();
+    let view = || {
+        client
+            .get(format!(
+                "{}/v1/children/{reference}/view?{SAFEGUARDING}",
+                fed.gateway_url
+            ))
+            .bearer_auth(&token)
+            .answer()
+    };
+    let views_ok = |why: &'static str| {
+        let view = &view;
+        async move {
+            // Enough views that the rotation starts at each address several times.
+            for _ in 0..6 {
+                let answer = view().await.expect(200);
+                assert_eq!(status_of(&answer, "social-care"), "ok", "{why}: {answer}");
+            }
+        }
+    };
+
+    let replica = if test_database() == Database::Sqlite {
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}", dead.local_addr().unwrap());
+        drop(dead);
+        fed.set_replica_urls("social-care", vec![url])
+            .await
+            .unwrap();
+        views_ok("one address refuses connections").await;
+        None
+    } else {
+        let replica = fed
+            .spawn_node_replica("social-care", |s| s.server.drain_seconds = 3)
+            .await
+            .unwrap();
+        fed.set_replica_urls("social-care", vec![replica.url.clone()])
+            .await
+            .unwrap();
+        views_ok("two live replicas").await;
+        // SIGTERM's drain: readiness fails, new requests are answered 503 draining,
+        // and the gateway asks the other replica.
+        let drain = replica.drain.clone();
+        let draining = tokio::spawn(async move { drain.drain_and_stop().await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let ready = fed
+            .anonymous_client()
+            .get(format!("{}/readyz", replica.url))
+            .answer()
+            .await;
+        ready.expect_problem(503, "draining");
+        assert_eq!(ready.headers["retry-after"], "1");
+        let alive = fed
+            .anonymous_client()
+            .get(format!("{}/healthz", replica.url))
+            .answer()
+            .await;
+        alive.expect(200);
+        views_ok("one replica draining").await;
+        draining.await.unwrap();
+        views_ok("one replica stopped").await;
+        Some(replica)
+    };
+
+    if let Some(replica) = replica {
+        replica.kill().await;
+    }
+    fed.shutdown().await;
+}

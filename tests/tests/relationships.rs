@@ -268,7 +268,7 @@ async fn forged_expired_or_borrowed_assertions_disclose_no_more_than_existence()
     }
 
     let claims = payload(&assertion);
-    assert_eq!(claims.basis, RecordCategory::Enrolment);
+    assert_eq!(claims.basis, Some(RecordCategory::Enrolment));
     let key = school_a_key(&fed);
     let stranger = trust::signature::SigningKey::from_pem(
         &trust::signature::SigningKey::generate_pem().unwrap(),
@@ -308,6 +308,13 @@ async fn forged_expired_or_borrowed_assertions_disclose_no_more_than_existence()
             "no assertion",
             dsl.clone(),
             SAFEGUARDING,
+            Some(match_token.clone()),
+            None,
+        ),
+        (
+            "an override without a break-glass grant",
+            dsl.clone(),
+            BREAK_GLASS,
             Some(match_token.clone()),
             None,
         ),
@@ -403,5 +410,420 @@ async fn forged_expired_or_borrowed_assertions_disclose_no_more_than_existence()
         .await
         .expect(200);
     assert_eq!(own["relationship"], "own_agency", "{own}");
+    fed.shutdown().await;
+}
+
+const BREAK_GLASS: &str = "purpose=safeguarding&legal_basis=safeguarding_override&reason=child%20disclosed%20harm%20at%20breakfast%20club";
+
+#[tokio::test]
+async fn break_glass_is_flagged_alerted_in_the_access_report_and_limited_per_day() {
+    let fed = spawn_federation(schools_and_social_care()).await.unwrap();
+    let child = cp_child_at(&fed, "school-b");
+    let dsl = fed.dsl_token();
+    let reference = fed.reference_for(&dsl, child, BREAK_GLASS).await;
+
+    // Without a reason: 400 naming `reason`, and nothing counted.
+    let problem = fed
+        .view(
+            &dsl,
+            &reference,
+            "purpose=safeguarding&legal_basis=safeguarding_override",
+        )
+        .await
+        .expect_any_problem(400);
+    assert_eq!(problem["errors"][0]["field"], "reason", "{problem}");
+
+    // With one: what policy grants, flagged.
+    let view = fed.view(&dsl, &reference, BREAK_GLASS).await.expect(200);
+    assert_eq!(view["break_glass"], true, "{view}");
+    let social_care = section(&view, "social-care");
+    assert_eq!(social_care["status"], "ok", "{social_care}");
+    assert_eq!(social_care["override_used"], true);
+    assert_eq!(
+        category(&social_care["disclosure"], "child_protection_plan")["level"],
+        "full"
+    );
+
+    // The holding agency's inbox has the alert, naming who, from where and why.
+    let inbox = fed
+        .system("social-care")
+        .get("/v1/notifications/inbox")
+        .await
+        .expect(200);
+    let alerts: Vec<&Value> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["event_type"] == "break_glass")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{inbox}");
+    let alert = alerts[0];
+    assert_eq!(alert["sender"], "school-a");
+    let impact = alert["impact"].as_str().unwrap();
+    assert!(
+        impact.contains("Northfield Primary School")
+            && impact.contains("child disclosed harm at breakfast club"),
+        "{impact}"
+    );
+    let held = child
+        .holdings
+        .iter()
+        .find(|h| h.node == "social-care")
+        .unwrap();
+    assert_eq!(alert["local_id"], held.local_id);
+
+    // Both audits: the grant at school A, the flagged disclosure at social care.
+    let actions = |node: &str| -> Vec<(String, String)> {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            action: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let mut conn = fed.database(node);
+        diesel::sql_query("SELECT action, detail FROM audit_log ORDER BY seq")
+            .load::<Row>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.action, r.detail))
+            .collect()
+    };
+    assert_eq!(
+        actions("school-a")
+            .iter()
+            .filter(|(a, _)| a == "break_glass")
+            .count(),
+        1
+    );
+    assert!(
+        actions("social-care")
+            .iter()
+            .any(|(a, d)| a == "disclosure" && d.contains("\"break_glass\":true")),
+    );
+
+    // The child's access report names it.
+    let sw = fed.token(SocialWorker, "social-care");
+    let sw_reference = fed.reference_for(&sw, child, SAFEGUARDING).await;
+    let report = fed
+        .gateway_get(&sw, &format!("/v1/children/{sw_reference}/access-report"))
+        .await
+        .expect(200);
+    let entry = report["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["break_glass"] == true)
+        .unwrap_or_else(|| panic!("no break-glass entry in {report}"));
+    assert!(
+        entry["sentence"].as_str().unwrap().contains("break-glass"),
+        "{entry}"
+    );
+
+    // Five a day (one per view, however many agencies answer); the sixth is refused.
+    for _ in 2..=5 {
+        fed.view(&dsl, &reference, BREAK_GLASS).await.expect(200);
+    }
+    let refused = fed
+        .view(&dsl, &reference, BREAK_GLASS)
+        .await
+        .expect_problem(429, "break-glass-limit");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("5 of 5"),
+        "{refused}"
+    );
+    // Another DSL of the same school has their own five.
+    let colleague = fed
+        .files
+        .token(
+            DesignatedSafeguardingLead,
+            "school-a",
+            "another-dsl.school-a",
+            600,
+        )
+        .unwrap();
+    let theirs = fed.reference_for(&colleague, child, BREAK_GLASS).await;
+    fed.view(&colleague, &theirs, BREAK_GLASS).await.expect(200);
+
+    // A practitioner with a relationship using an override needs no break-glass.
+    let at_school_b = fed.token(DesignatedSafeguardingLead, "school-b");
+    let related = fed.reference_for(&at_school_b, child, BREAK_GLASS).await;
+    let view = fed
+        .view(&at_school_b, &related, BREAK_GLASS)
+        .await
+        .expect(200);
+    assert_eq!(view.get("break_glass"), None, "{view}");
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_virtual_school_head_sees_their_cohorts_education_and_nothing_of_other_children() {
+    let fed = spawn_federation(Options::nodes(
+        &["school-a", "school-b", "social-care", "virtual-school"],
+        300,
+    ))
+    .await
+    .unwrap();
+    let head = fed.token(
+        schemas::PractitionerRole::VirtualSchoolHead,
+        "virtual-school",
+    );
+    const EDUCATION: &str = "purpose=education_support&legal_basis=public_task";
+    let school_of = |c: &SyntheticChild| c.holdings[0].node;
+
+    // A looked-after child: in the virtual school's cohort.
+    let cohort = fed
+        .children
+        .iter()
+        .find(|c| c.story.contains("looked after"))
+        .unwrap();
+    assert!(cohort.agencies().contains(&"virtual-school"));
+    let reference = fed.reference_for(&head, cohort, EDUCATION).await;
+    let view = fed.view(&head, &reference, EDUCATION).await.expect(200);
+    let school = section(&view, school_of(cohort));
+    assert_eq!(school["status"], "ok", "{school}");
+    assert_eq!(
+        category(&school["disclosure"], "attendance")["level"],
+        "full"
+    );
+    assert!(
+        school["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["category"] == "attendance" && r["details"]["sessions_possible"].is_number()),
+        "{school}"
+    );
+    let own = section(&view, "virtual-school");
+    assert_eq!(own["status"], "ok", "{own}");
+
+    // A child outside the cohort: the school says only that it knows them.
+    let outside = fed.children.iter().find(|c| !c.in_need).unwrap();
+    assert!(!outside.agencies().contains(&"virtual-school"));
+    let reference = fed.reference_for(&head, outside, EDUCATION).await;
+    let view = fed.view(&head, &reference, EDUCATION).await.expect(200);
+    let school = section(&view, school_of(outside));
+    assert_eq!(school["status"], "withheld", "{school}");
+    assert!(school["records"].as_array().unwrap().is_empty());
+    assert_eq!(
+        category(&school["disclosure"], "attendance")["withheld"],
+        "no_relationship"
+    );
+    assert!(view["chronology"].as_array().unwrap().is_empty(), "{view}");
+    fed.shutdown().await;
+}
+
+/// Polls a node's inbox until an item satisfies `found`, or gives up after 30 seconds.
+async fn inbox_item(
+    fed: &TestFederation,
+    node: &str,
+    found: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        let inbox = fed
+            .system(node)
+            .get("/v1/notifications/inbox")
+            .await
+            .expect(200);
+        if let Some(item) = inbox["items"].as_array().unwrap().iter().find(|i| found(i)) {
+            return Some(item.clone());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn after_a_school_move_encompass_reaches_only_the_new_school_and_the_old_one_hears_of_the_move_once()
+ {
+    let fed = spawn_federation(Options::nodes(&["school-a", "school-b", "police"], 300))
+        .await
+        .unwrap();
+    let child = fed
+        .children
+        .iter()
+        .find(|c| {
+            let a = c.agencies();
+            a.contains(&"police") && a.contains(&"school-a") && !a.contains(&"school-b")
+        })
+        .unwrap();
+    let at = |node: &str| child.holdings.iter().find(|h| h.node == node).unwrap();
+    let today = Utc::now().date_naive();
+
+    // The child leaves school A three days ago and joins school B two days ago.
+    let mut left = at("school-a")
+        .records
+        .iter()
+        .find(|r| r.category == RecordCategory::Enrolment && r.effective_to.is_none())
+        .cloned()
+        .unwrap();
+    left.effective_to = Some(today - Duration::days(3));
+    fed.system("school-a")
+        .store_record(
+            &at("school-a").local_id,
+            &serde_json::to_value(&left).unwrap(),
+        )
+        .await;
+    let school_b = fed.system("school-b");
+    school_b
+        .store_child(
+            "RVA-JOINER-1",
+            &serde_json::to_value(&at("school-a").child).unwrap(),
+        )
+        .await;
+    school_b
+        .store_record(
+            "RVA-JOINER-1",
+            &json!({"source_system_id": "RVA-ENROL-JOINER-1", "category": "enrolment",
+                "effective_from": today - Duration::days(2),
+                "impact": "Joined Riverside Academy mid-year",
+                "details": {"urn": "999102", "school_name": "Riverside Academy", "year_group": 7}}),
+        )
+        .await;
+
+    // School A, within its handover window, hears where the child went.
+    let moved = inbox_item(&fed, "school-a", |i| i["event_type"] == "school_move")
+        .await
+        .expect("school A is told of the move");
+    assert_eq!(moved["sender"], "school-b", "{moved}");
+
+    // Then police attend an incident: the notice goes to school B only.
+    fed.system("police")
+        .store_record(
+            &at("police").local_id,
+            &json!({"source_system_id": "POL-ENC-AFTER-MOVE", "category": "encompass_notification",
+                "effective_from": today,
+                "impact": "Police attended a domestic incident at home last night; the child was present.",
+                "details": {"police_reference": "ZZ/00077/26",
+                    "incident_at": (Utc::now() - Duration::hours(3)).to_rfc3339(),
+                    "child_present": true}}),
+        )
+        .await;
+    let notice = inbox_item(&fed, "school-b", |i| {
+        i["event_type"] == "encompass_notification"
+    })
+    .await
+    .expect("school B, where the child is on roll, gets the notice");
+    assert_eq!(notice["local_id"], "RVA-JOINER-1");
+    let police = fed.system("police");
+    let outbox = police.get("/v1/notifications/outbox").await.expect(200);
+    let event = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["event_type"] == "encompass_notification")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let routed = police
+        .get(&format!("/v1/notifications/outbox/{event}"))
+        .await
+        .expect(200);
+    let recipients: Vec<&str> = routed["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["agency_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(recipients, ["school-b"], "{routed}");
+    let school_a = fed
+        .system("school-a")
+        .get("/v1/notifications/inbox")
+        .await
+        .expect(200);
+    assert!(
+        school_a["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["event_type"] != "encompass_notification"),
+        "{school_a}"
+    );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn key_contacts_come_only_from_agencies_that_work_with_the_child_now() {
+    let fed = spawn_federation(schools_and_social_care()).await.unwrap();
+    let child = fed
+        .children
+        .iter()
+        .find(|c| {
+            let a = c.agencies();
+            a.contains(&"school-a")
+                && a.contains(&"social-care")
+                && c.holdings[0]
+                    .records
+                    .iter()
+                    .any(|r| r.category == RecordCategory::TrustedAdult)
+        })
+        .unwrap();
+    let sw = fed.token(SocialWorker, "social-care");
+    let contacts_from = |view: &Value, agency: &str| -> usize {
+        view["key_contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["agency_id"] == agency)
+            .count()
+    };
+    let reference = fed.reference_for(&sw, child, SAFEGUARDING).await;
+    let before = fed.view(&sw, &reference, SAFEGUARDING).await.expect(200);
+    assert!(
+        contacts_from(&before, "school-a") > 0,
+        "{}",
+        before["key_contacts"]
+    );
+
+    // The child left school A three days ago (within its handover window, so its records
+    // still show) and joined school B.
+    let today = Utc::now().date_naive();
+    let mut left = child.holdings[0]
+        .records
+        .iter()
+        .find(|r| r.category == RecordCategory::Enrolment && r.effective_to.is_none())
+        .cloned()
+        .unwrap();
+    left.effective_to = Some(today - Duration::days(3));
+    fed.system("school-a")
+        .store_record(
+            &child.holdings[0].local_id,
+            &serde_json::to_value(&left).unwrap(),
+        )
+        .await;
+    let school_b = fed.system("school-b");
+    school_b
+        .store_child(
+            "RVA-JOINER-2",
+            &serde_json::to_value(&child.holdings[0].child).unwrap(),
+        )
+        .await;
+    school_b
+        .store_record(
+            "RVA-JOINER-2",
+            &json!({"source_system_id": "RVA-ENROL-JOINER-2", "category": "enrolment",
+                "effective_from": today - Duration::days(2),
+                "impact": "Joined Riverside Academy mid-year",
+                "details": {"urn": "999102", "school_name": "Riverside Academy", "year_group": 7}}),
+        )
+        .await;
+
+    let reference = fed.reference_for(&sw, child, SAFEGUARDING).await;
+    let after = fed.view(&sw, &reference, SAFEGUARDING).await.expect(200);
+    assert_eq!(section(&after, "school-a")["status"], "ok");
+    assert_eq!(
+        contacts_from(&after, "school-a"),
+        0,
+        "{}",
+        after["key_contacts"]
+    );
+    assert!(
+        contacts_from(&after, "school-b") > 0,
+        "{}",
+        after["key_contacts"]
+    );
     fed.shutdown().await;
 }

@@ -104,6 +104,7 @@ async fn a_stranger_is_told_a_reference_is_not_theirs_before_whether_it_expired(
                 exp: chrono::Utc::now().timestamp() - 60,
                 nodes: Vec::new(),
                 rel: None,
+                q: None,
             })
             .unwrap()
     };
@@ -227,6 +228,410 @@ async fn one_agencys_flood_is_held_back_alone_and_opens_no_breaker() {
     assert!(
         breakers.iter().all(|l| l.ends_with(" 0")),
         "every breaker closed: {breakers:?}"
+    );
+    fed.shutdown().await;
+}
+
+/// Finding 6: the raw HTTP method was a metric label, so anyone could grow `/metrics`
+/// without bound by inventing methods (2,000 requests took it from 20 kB to 227 kB).
+/// Labels come only from known methods and route templates.
+#[tokio::test]
+async fn invented_methods_and_paths_do_not_grow_the_metrics() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 1))
+        .await
+        .unwrap();
+    let client = fed.anonymous_client();
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("http_requests_total{"))
+            .count()
+    };
+    let send = |i: usize| {
+        let method = reqwest::Method::from_bytes(format!("X{i:04}").as_bytes()).unwrap();
+        client
+            .request(method, format!("{}/v1/x{i}/children", fed.gateway_url))
+            .send()
+    };
+    for i in 0..20 {
+        let _ = send(i).await;
+    }
+    // The first scrape adds its own series; the second is the baseline.
+    let _ = fed.gateway_metrics().await;
+    let before = fed.gateway_metrics().await;
+    for i in 20..220 {
+        let _ = send(i).await;
+    }
+    let after = fed.gateway_metrics().await;
+    assert_eq!(series(&before), series(&after), "{after}");
+    assert!(after.contains("method=\"OTHER\""), "{after}");
+    assert!(
+        !after.contains("X0042") && !after.contains("/v1/x42"),
+        "{after}"
+    );
+    assert!(
+        after.len() < before.len() + 200,
+        "{} → {}",
+        before.len(),
+        after.len()
+    );
+    fed.shutdown().await;
+}
+
+/// Finding 9: `/readyz` told anyone how many children a node holds and the state of
+/// every breaker, and `/metrics` was open on every service. Probes say ready or not;
+/// metrics are on a loopback address of their own (or, when so configured, for
+/// federation members' certificates only); breakers are in `/metrics` and in the
+/// authenticated `/v1/status`.
+#[tokio::test]
+async fn probes_say_only_ready_and_metrics_are_not_served_to_the_public() {
+    let fed = spawn_federation(Options::nodes(&["school-a", "police"], 5))
+        .await
+        .unwrap();
+    // Readiness: nothing more than ready, at the gateway and at a node (whose TLS wants
+    // a client certificate: the gateway's will do, as an orchestrator's would).
+    let gateway_ready = fed.fetch(&format!("{}/readyz", fed.gateway_url)).await;
+    assert_eq!(
+        gateway_ready.expect(200),
+        serde_json::json!({"status": "ready"})
+    );
+    let node_ready = fed
+        .gateway_identity()
+        .get(format!("{}/readyz", fed.node_url("police")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        node_ready.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "ready"})
+    );
+
+    // Metrics: not on the services' own addresses, to anyone.
+    fed.fetch(&format!("{}/metrics", fed.gateway_url))
+        .await
+        .case("the gateway's address")
+        .expect_problem(404, "not-found");
+    let at_node = fed
+        .gateway_identity()
+        .get(format!("{}/metrics", fed.node_url("police")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(at_node.status(), 404, "a node's address, even to a member");
+    // On the metrics address: /metrics and nothing else.
+    assert!(fed.gateway_metrics().await.contains("http_requests_total"));
+    fed.scrape("police")
+        .await
+        .text
+        .contains("http_requests_total");
+    let url = &fed.metrics_urls["gateway"];
+    let plain = reqwest::Client::builder().no_proxy().build().unwrap();
+    let elsewhere = plain.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(elsewhere.status(), 404);
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "loopback by default: {url}"
+    );
+
+    // The breakers: for practitioners, not for the public.
+    fed.fetch(&format!("{}/v1/status", fed.gateway_url))
+        .await
+        .expect_problem(401, "invalid-token");
+    let status = fed
+        .gateway_get(&fed.dsl_token(), "/v1/status")
+        .await
+        .expect(200);
+    let agencies: Vec<&str> = status["agencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["breaker"].as_str().unwrap())
+        .collect();
+    assert_eq!(agencies, ["closed", "closed"], "{status}");
+
+    // Configured for client certificates instead: a gateway serving /metrics on its own
+    // address to federation members only.
+    let mut settings = fed.files.gateway_settings().unwrap();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.metrics = service::metrics_access::MetricsAccess::ClientCertificate;
+    let app = gateway::Application::build(settings).unwrap();
+    let (port, handle) = (app.port(), app.handle());
+    assert_eq!(app.metrics_port(), None);
+    tokio::spawn(app.run_until_stopped());
+    let metrics = format!("https://127.0.0.1:{port}/metrics");
+    fed.fetch(&metrics)
+        .await
+        .case("no certificate")
+        .expect_problem(403, "not-a-member");
+    let member = fed.gateway_identity().get(&metrics).send().await.unwrap();
+    assert_eq!(member.status(), 200, "a member's certificate");
+    assert!(member.text().await.unwrap().contains("http_requests_total"));
+    handle.stop(false).await;
+    fed.shutdown().await;
+}
+
+/// Finding 7: access logs carried whole request lines, so references and an override's
+/// free-text reason landed in every log, and the reason had no length limit (30,000
+/// characters were stored in every node's audit). Logs name route templates; a reason
+/// is at most 1,000 characters.
+#[tokio::test]
+async fn logs_name_routes_not_references_and_reasons_are_bounded() {
+    let log = capture_logs();
+    let fed = spawn_federation(Options::nodes(&["school-a", "social-care"], 300))
+        .await
+        .unwrap();
+    let child = fed.child_known_to(2, &["school-a", "social-care"]).unwrap();
+    let dsl = fed.dsl_token();
+    let reference = fed.reference_for(&dsl, child, SAFEGUARDING).await;
+    let reason = "Disclosure%20this%20morning%3A%20marker-7c1e";
+    let context = format!("purpose=safeguarding&legal_basis=safeguarding_override&reason={reason}");
+    fed.view(&dsl, &reference, &context).await.expect(200);
+
+    let too_long = "x".repeat(1001);
+    let context =
+        format!("purpose=safeguarding&legal_basis=safeguarding_override&reason={too_long}");
+    let problem = fed
+        .view(&dsl, &reference, &context)
+        .await
+        .expect_problem(400, "invalid-request");
+    assert_eq!(
+        federation_tests::scenario::problem_fields(&problem),
+        ["reason"]
+    );
+    let at_node = fed
+        .node_records(
+            "social-care",
+            &fed.token(PractitionerRole::SocialWorker, "social-care"),
+            "any",
+            &context,
+        )
+        .await;
+    let problem = at_node.expect_problem(400, "invalid-request");
+    assert_eq!(
+        federation_tests::scenario::problem_fields(&problem),
+        ["reason"]
+    );
+
+    let text = log.text();
+    assert!(
+        text.contains("/v1/children/{reference}/view"),
+        "the route template is logged: {text}"
+    );
+    assert!(
+        text.contains("/v1/federation/children/{local_ref}/records")
+            || text.contains("/v1/federation/children/{reference}/records"),
+        "{text}"
+    );
+    assert!(!text.contains(&reference[..20]), "no reference in the logs");
+    assert!(!text.contains("marker-7c1e"), "no reason in the logs");
+    assert!(!text.contains("xxxxxxxxxx"), "no reason in the logs");
+    fed.shutdown().await;
+}
+
+/// Everything this test binary logs from now on, at `info` and above.
+fn capture_logs() -> Captured {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    let buffer = BUFFER
+        .get_or_init(|| {
+            let buffer = Arc::new(Mutex::new(Vec::new()));
+            let writer = buffer.clone();
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info")
+                .with_ansi(false)
+                .with_writer(move || Captured(writer.clone()))
+                .try_init();
+            buffer
+        })
+        .clone();
+    Captured(buffer)
+}
+
+#[derive(Clone)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Held before and kept: bodies nested thousands deep are refused as invalid (the JSON
+/// reader has a depth limit), at the gateway and at a node, and store nothing. Oversized
+/// bodies (413) are `integration::unknown_routes_and_oversized_bodies_are_problems`.
+#[tokio::test]
+async fn deeply_nested_bodies_are_refused_and_store_nothing() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 1))
+        .await
+        .unwrap();
+    let nested = format!(
+        "{{\"identifiers\": {}1{}}}",
+        "[".repeat(5_000),
+        "]".repeat(5_000)
+    );
+    let search = fed
+        .anonymous_client()
+        .post(format!(
+            "{}/v1/children:search?{SAFEGUARDING}",
+            fed.gateway_url
+        ))
+        .bearer_auth(fed.dsl_token())
+        .header("content-type", "application/json")
+        .body(nested.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search.status(), 400);
+    let mis = fed.system("school-a");
+    let write = mis
+        .client
+        .put(mis.url("/v1/children/T-NEST"))
+        .header("content-type", "application/json")
+        .body(nested)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 400);
+    mis.get("/v1/children/T-NEST")
+        .await
+        .expect_problem(404, "child-not-found");
+    fed.shutdown().await;
+}
+
+/// Held before and kept: SQL in every field a caller controls is data, never code
+/// (every query is diesel's, with bound parameters). A search with SQL in its names
+/// finds nobody and changes nothing; a child whose name holds SQL is stored as written
+/// or refused by validation, and the node's tables are all still there.
+#[tokio::test]
+async fn sql_in_names_and_identifiers_is_only_ever_data() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 20))
+        .await
+        .unwrap();
+    let mis = fed.system("school-a");
+    let before = mis.get("/v1/children/NPS-000001").await.expect(200);
+    let injections = [
+        "x' OR '1'='1",
+        "x'; DROP TABLE children; --",
+        "x\" OR \"\"=\"",
+        "x') UNION SELECT * FROM audit_log --",
+    ];
+    for injection in injections {
+        let found = fed
+            .search(
+                &fed.dsl_token(),
+                &serde_json::json!({"demographics": {"given_name": injection,
+                    "family_name": injection, "date_of_birth": "2016-05-14"}}),
+            )
+            .await;
+        assert!(
+            found["agencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["status"] == "not_found"),
+            "{injection}: {found}"
+        );
+        let mut child = federation_tests::scenario::child();
+        child["demographics"]["family_name"] = serde_json::json!(injection);
+        let stored = mis.put_child("T-SQL", &child).await;
+        match stored.status {
+            200 | 201 => {
+                let read = mis.get("/v1/children/T-SQL").await.expect(200);
+                assert_eq!(read["demographics"]["family_name"], injection, "{read}");
+            }
+            400 => {
+                stored.expect_any_problem(400);
+            }
+            other => panic!("{injection}: {other} {}", stored.text),
+        }
+        let injected_id = format!("/v1/children/{}", injection.replace(' ', "%20"));
+        assert!(matches!(mis.get(&injected_id).await.status, 400 | 404));
+    }
+    assert_eq!(mis.get("/v1/children/NPS-000001").await.expect(200), before);
+    assert_eq!(mis.verify_audit().await["intact"], true);
+    fed.shutdown().await;
+}
+
+/// Held before and kept: a node stopped with 200 writes in flight loses none it
+/// acknowledged. Each write either answered 2xx and is there after a restart, or did not
+/// answer 2xx (its system retries it: upserts are idempotent); the audit chain is intact.
+#[tokio::test]
+async fn a_node_stopped_with_writes_in_flight_loses_no_acknowledged_write() {
+    let mut fed = spawn_federation(Options {
+        nodes: vec!["school-a"],
+        children: 1,
+        rate_limit: Some((100_000.0, 100_000)),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let mis = fed.system("school-a");
+    mis.store_child("T-KILL", &federation_tests::scenario::child())
+        .await;
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writes = (0..200).map(|i| {
+        let record = federation_tests::scenario::with(
+            federation_tests::scenario::attendance(&format!("Attendance write {i}")),
+            serde_json::json!({"source_system_id": format!("KILL-{i:03}")}),
+        );
+        let client = mis.client.clone();
+        let url = mis.url("/v1/children/T-KILL/records");
+        let answered = answered.clone();
+        tokio::spawn(async move {
+            let answer = client.post(url).json(&record).send().await;
+            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (i, answer.map(|a| a.status().as_u16()).unwrap_or(0))
+        })
+    });
+    let writes: Vec<_> = writes.collect();
+    // Stop it mid-stream: once a few dozen writes have been answered.
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 30 {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    fed.stop_node("school-a").await;
+    let mut acknowledged = Vec::new();
+    for write in writes {
+        let (i, status) = write.await.unwrap();
+        if matches!(status, 200 | 201) {
+            acknowledged.push(format!("KILL-{i:03}"));
+        }
+    }
+    fed.restart_node("school-a").await.unwrap();
+    let mis = fed.system("school-a");
+    let mut stored = Vec::new();
+    for _ in 0..50 {
+        let answer = mis.get("/v1/children/T-KILL/records").await;
+        if answer.status == 200 {
+            stored = answer
+                .json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["source_system_id"].as_str().unwrap().to_owned())
+                .collect();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(acknowledged.len() >= 30, "{acknowledged:?}");
+    for id in &acknowledged {
+        assert!(stored.contains(id), "acknowledged {id} was lost");
+    }
+    assert_eq!(mis.verify_audit().await["intact"], true);
+    eprintln!(
+        "{} of 200 writes acknowledged before the stop, {} stored",
+        acknowledged.len(),
+        stored.len()
     );
     fed.shutdown().await;
 }

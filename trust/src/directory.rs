@@ -44,6 +44,11 @@ pub struct Member {
     /// Where a node serves (`https://host:port`); required for nodes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// More addresses of the same node, when it runs as several replicas (each
+    /// `https://host:port`, serving the same certificate identity). Gateways spread
+    /// their calls over `base_url` and these, and fail over between them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_urls: Vec<String>,
     /// For integration clients: the node (member id) they write to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acts_for: Option<AgencyId>,
@@ -81,6 +86,13 @@ pub struct Node<'a> {
     pub member: &'a Member,
     pub kind: AgencyKind,
     pub base_url: &'a str,
+}
+
+impl<'a> Node<'a> {
+    /// Every address the node serves at: `base_url`, then its replicas'.
+    pub fn addresses(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        std::iter::once(self.base_url).chain(self.member.replica_urls.iter().map(String::as_str))
+    }
 }
 
 impl std::ops::Deref for Node<'_> {
@@ -186,6 +198,12 @@ impl Directory {
                 MemberRole::Node => {
                     if m.kind.is_none() || m.base_url.is_none() {
                         return invalid(format!("node '{}' needs a kind and a base_url", m.id));
+                    }
+                    if m.replica_urls.iter().any(|u| !u.starts_with("https://")) {
+                        return invalid(format!(
+                            "node '{}': every replica_urls entry must be an https:// URL",
+                            m.id
+                        ));
                     }
                 }
                 MemberRole::Integration => {

@@ -5,7 +5,7 @@ use super::DbError;
 use super::schema::{audit_head, audit_log};
 use crate::audit::{self, NewEntry};
 use diesel::prelude::*;
-use schemas::disclosure::AuditVerification;
+use schemas::disclosure::{AuditVerification, Witnessed};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
@@ -29,7 +29,8 @@ pub struct AuditRow {
 }
 
 impl AuditRow {
-    fn entry(&self) -> Result<NewEntry, DbError> {
+    /// The entry this row records, as its hash covers it.
+    pub fn entry(&self) -> Result<NewEntry, DbError> {
         Ok(NewEntry {
             action: match self.action.as_str() {
                 "match" => "match",
@@ -59,6 +60,12 @@ fn stored_head(conn: &mut DbConnection) -> QueryResult<Option<(i64, String)>> {
         .select((audit_head::seq, audit_head::hash))
         .first(conn)
         .optional()
+}
+
+/// The stored head of the chain: the last committed entry's sequence number and hash
+/// (`None` before the first entry). What a witness records as a checkpoint.
+pub fn head(conn: &mut DbConnection) -> Result<Option<(i64, String)>, DbError> {
+    Ok(stored_head(conn)?)
 }
 
 /// The newest entry after `seq`: one appended by the current write transaction (every
@@ -109,6 +116,45 @@ pub fn append(conn: &mut DbConnection, entry: &NewEntry) -> Result<i64, DbError>
     Ok(seq)
 }
 
+/// Appends entries in order, chained exactly as [`append`] one by one would chain them,
+/// in multi-row inserts (the bulk path of a batch).
+pub fn append_many(conn: &mut DbConnection, entries: &[NewEntry]) -> Result<(), DbError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let head = stored_head(conn)?.unwrap_or((0, audit::GENESIS.to_owned()));
+    let (mut seq, mut prev_hash) = newest_after(conn, head.0)?.unwrap_or(head);
+    let mut rows = Vec::with_capacity(entries.len());
+    for entry in entries {
+        seq += 1;
+        let at = audit::now();
+        let hash = audit::chain_hash(&prev_hash, seq, at, entry);
+        rows.push(AuditRow {
+            seq,
+            at,
+            action: entry.action.to_owned(),
+            actor_user: entry.actor_user.clone(),
+            actor_role: entry.actor_role.clone(),
+            actor_agency: entry.actor_agency.clone(),
+            via_member: entry.via_member.clone(),
+            purpose: entry.purpose.clone(),
+            legal_basis: entry.legal_basis.clone(),
+            override_reason: entry.override_reason.clone(),
+            child_id: entry.child_id.clone(),
+            detail: entry.detail.to_string(),
+            correlation_id: entry.correlation_id.clone(),
+            prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+            hash,
+        });
+    }
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |c| diesel::insert_into(audit_log::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// Moves the stored head to the last entry the current transaction appended, if any.
 /// [`super::write`] calls it just before it commits.
 pub(crate) fn move_head(conn: &mut DbConnection) -> QueryResult<()> {
@@ -132,78 +178,161 @@ pub(crate) fn move_head(conn: &mut DbConnection) -> QueryResult<()> {
     Ok(())
 }
 
+/// Entries read at a time by [`verify`]: the log is streamed, so verifying a log of any
+/// length holds one page in memory.
+pub const VERIFY_PAGE: i64 = 2_000;
+
 /// Walks the whole chain in sequence order and reports the first entry that does not
 /// chain: edited (its hash no longer matches), removed (a gap, or a `prev_hash` that is
 /// not its predecessor's hash), reordered, or cut from the end (the head disagrees).
 pub fn verify(conn: &mut DbConnection) -> Result<AuditVerification, DbError> {
-    // The log and its head read from one snapshot: a write committing between the two
-    // reads would otherwise look like a cut.
-    super::read_snapshot(conn, verify_snapshot)
+    verify_against(conn, &[], VERIFY_PAGE)
 }
 
-fn verify_snapshot(conn: &mut DbConnection) -> Result<AuditVerification, DbError> {
-    let rows: Vec<AuditRow> = audit_log::table
-        .order(audit_log::seq.asc())
-        .select(AuditRow::as_select())
-        .load(conn)?;
-    let broken = |seq: i64, detail: String, entries: usize| AuditVerification {
+/// [`verify`], and each witnessed checkpoint (its signature already checked) against the
+/// entry it names: a log rewritten whole since a checkpoint, every hash recomputed,
+/// chains, but its entry at the checkpoint no longer has the hash the node signed then.
+/// Reads `page` entries at a time.
+pub fn verify_against(
+    conn: &mut DbConnection,
+    witnessed: &[Witnessed],
+    page: i64,
+) -> Result<AuditVerification, DbError> {
+    // The log and its head read from one snapshot: a write committing between the reads
+    // would otherwise look like a cut.
+    super::read_snapshot(conn, |conn| verify_snapshot(conn, witnessed, page.max(1)))
+}
+
+fn verify_snapshot(
+    conn: &mut DbConnection,
+    witnessed: &[Witnessed],
+    page: i64,
+) -> Result<AuditVerification, DbError> {
+    let broken = |seq: i64, detail: String, entries: i64| AuditVerification {
         intact: false,
-        entries: entries as u64,
+        entries: entries.max(0) as u64,
         first_broken: Some(seq),
         detail: Some(detail),
+        witnesses: None,
     };
+    let mut by_seq: std::collections::BTreeMap<i64, Vec<&Witnessed>> = Default::default();
+    for w in witnessed {
+        by_seq.entry(w.checkpoint.seq).or_default().push(w);
+    }
     let mut prev_hash = audit::GENESIS.to_owned();
-    for (i, row) in rows.iter().enumerate() {
-        let expected_seq = i as i64 + 1;
-        if row.seq != expected_seq {
-            return Ok(broken(
-                expected_seq,
-                format!("entry {expected_seq} is missing"),
-                rows.len(),
-            ));
-        }
-        if row.prev_hash != prev_hash {
-            return Ok(broken(
-                row.seq,
-                "does not follow the entry before it".into(),
-                rows.len(),
-            ));
-        }
-        let recomputed = match row.entry() {
-            Ok(entry) => audit::chain_hash(&prev_hash, row.seq, row.at, &entry),
-            Err(e) => return Ok(broken(row.seq, e.to_string(), rows.len())),
+    let mut last: Option<(i64, String)> = None;
+    loop {
+        let after = last.as_ref().map_or(0, |(seq, _)| *seq);
+        let rows: Vec<AuditRow> = audit_log::table
+            .filter(audit_log::seq.gt(after))
+            .order(audit_log::seq.asc())
+            .limit(page)
+            .select(AuditRow::as_select())
+            .load(conn)?;
+        let Some(end) = rows.last().map(|r| r.seq) else {
+            break;
         };
-        if recomputed != row.hash {
-            return Ok(broken(
-                row.seq,
-                "its content was changed after it was written".into(),
-                rows.len(),
-            ));
+        for row in &rows {
+            let expected_seq = last.as_ref().map_or(1, |(s, _)| s + 1);
+            if row.seq != expected_seq {
+                return Ok(broken(
+                    expected_seq,
+                    format!("entry {expected_seq} is missing"),
+                    row.seq,
+                ));
+            }
+            if row.prev_hash != prev_hash {
+                return Ok(broken(
+                    row.seq,
+                    "does not follow the entry before it".into(),
+                    row.seq,
+                ));
+            }
+            let recomputed = match row.entry() {
+                Ok(entry) => audit::chain_hash(&prev_hash, row.seq, row.at, &entry),
+                Err(e) => return Ok(broken(row.seq, e.to_string(), row.seq)),
+            };
+            if recomputed != row.hash {
+                return Ok(broken(
+                    row.seq,
+                    "its content was changed after it was written".into(),
+                    row.seq,
+                ));
+            }
+            if let Some(w) = by_seq
+                .get(&row.seq)
+                .and_then(|ws| ws.iter().find(|w| w.checkpoint.hash != row.hash))
+            {
+                return Ok(broken(
+                    row.seq,
+                    format!(
+                        "the log was rewritten: entry {} no longer has the hash this node signed \
+                         in its checkpoint of {}, which {} keeps",
+                        row.seq,
+                        w.checkpoint.at.format("%Y-%m-%d %H:%M UTC"),
+                        w.witness
+                    ),
+                    row.seq,
+                ));
+            }
+            prev_hash = row.hash.clone();
+            last = Some((row.seq, row.hash.clone()));
         }
-        prev_hash = row.hash.clone();
+        if end - after < page {
+            break;
+        }
+    }
+    let entries = last.as_ref().map_or(0, |(s, _)| *s);
+    if let Some((seq, ws)) = by_seq.range(entries + 1..).next() {
+        return Ok(broken(
+            entries + 1,
+            format!(
+                "entries were removed: {} keeps this node's checkpoint at entry {seq}, and the \
+                 log ends at entry {entries}",
+                ws[0].witness
+            ),
+            entries,
+        ));
     }
     let head: Option<(i64, String)> = audit_head::table
         .select((audit_head::seq, audit_head::hash))
         .first(conn)
         .optional()?;
-    let last = rows.last().map(|r| (r.seq, r.hash.clone()));
     if head != last {
-        let seq = last.map(|(s, _)| s + 1).unwrap_or(1);
         return Ok(broken(
-            seq,
+            entries + 1,
             "entries were removed from the end of the log".into(),
-            rows.len(),
+            entries,
         ));
     }
     Ok(AuditVerification {
         intact: true,
-        entries: rows.len() as u64,
+        entries: entries as u64,
         first_broken: None,
         detail: None,
+        witnesses: None,
     })
 }
 
 /// Every entry about a child, oldest first.
+/// How many break-glass grants this node made to one practitioner (by agency and
+/// subject) since `since`: read from the audit, so every replica of the node counts the
+/// same. Call it inside the write transaction that appends the next grant.
+pub fn break_glass_since(
+    conn: &mut DbConnection,
+    agency: &str,
+    subject: &str,
+    since: chrono::NaiveDateTime,
+) -> Result<i64, DbError> {
+    Ok(audit_log::table
+        .filter(audit_log::action.eq(crate::audit::Action::BreakGlass.as_str()))
+        .filter(audit_log::actor_agency.eq(agency))
+        .filter(audit_log::actor_user.eq(subject))
+        .filter(audit_log::at.ge(since))
+        .count()
+        .get_result(conn)?)
+}
+
 pub fn for_child(conn: &mut DbConnection, child_id: &str) -> Result<Vec<AuditRow>, DbError> {
     Ok(audit_log::table
         .filter(audit_log::child_id.eq(child_id))
@@ -218,4 +347,44 @@ pub fn find(conn: &mut DbConnection, seq: i64) -> Result<Option<AuditRow>, DbErr
         .select(AuditRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: i64) -> NewEntry {
+        let system =
+            schemas::AgencyId::parse("school-a-system").unwrap_or_else(|e| panic!("{e:?}"));
+        NewEntry::by_system(&system, "test", None, serde_json::json!({"n": n}))
+    }
+
+    #[test]
+    fn verification_reads_the_log_a_page_at_a_time_and_finds_an_edit_on_any_page() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}", dir.path().join("node.db").display());
+        let pool = super::super::connect(&url).unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+        for n in 1..=7 {
+            super::super::write(&mut conn, |c| append(c, &entry(n)))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        for page in [1, 2, 3, 7, 100] {
+            let result = verify_against(&mut conn, &[], page).unwrap_or_else(|e| panic!("{e}"));
+            assert!(result.intact, "page {page}: {result:?}");
+            assert_eq!(result.entries, 7, "page {page}");
+        }
+        diesel::update(audit_log::table.find(5))
+            .set(audit_log::detail.eq(r#"{"n":50}"#))
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for page in [1, 2, 3, 7] {
+            let result = verify_against(&mut conn, &[], page).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                (result.intact, result.first_broken),
+                (false, Some(5)),
+                "page {page}: {result:?}"
+            );
+        }
+    }
 }

@@ -88,6 +88,70 @@ pub fn identifiers_held_elsewhere(
     Ok(held)
 }
 
+/// The children with these local ids, by local id (the bulk path reads a chunk's at
+/// once).
+pub fn by_local_ids(
+    conn: &mut DbConnection,
+    local_ids: &[&str],
+) -> Result<std::collections::HashMap<String, ChildRow>, DbError> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in local_ids.chunks(super::ROWS_PER_INSERT) {
+        for row in c::children
+            .filter(c::local_id.eq_any(chunk))
+            .select(ChildRow::as_select())
+            .load::<ChildRow>(conn)?
+        {
+            found.insert(row.local_id.clone(), row);
+        }
+    }
+    Ok(found)
+}
+
+/// (identifier, local id of the child holding it) pairs.
+pub type Holders = Vec<(String, String)>;
+
+/// Who holds each of these UPNs and NHS numbers.
+pub fn identifier_holders(
+    conn: &mut DbConnection,
+    upns: &[&str],
+    nhs_numbers: &[&str],
+) -> Result<(Holders, Holders), DbError> {
+    let mut by_upn = Vec::new();
+    for chunk in upns.chunks(super::ROWS_PER_INSERT) {
+        by_upn.extend(
+            c::children
+                .filter(c::upn.eq_any(chunk))
+                .select((c::upn.assume_not_null(), c::local_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    let mut by_nhs = Vec::new();
+    for chunk in nhs_numbers.chunks(super::ROWS_PER_INSERT) {
+        by_nhs.extend(
+            c::children
+                .filter(c::nhs_number.eq_any(chunk))
+                .select((c::nhs_number.assume_not_null(), c::local_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok((by_upn, by_nhs))
+}
+
+/// Inserts new children in multi-row statements, with their names counted (the bulk
+/// path; each row built by [`ChildRow::new`]). Call it inside [`super::write`].
+pub fn insert_new(conn: &mut DbConnection, rows: &[ChildRow]) -> Result<(), DbError> {
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |db| diesel::insert_into(c::children)
+            .values(chunk)
+            .execute(db))?;
+    }
+    let names: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.given_name.as_str(), r.family_name.as_str()))
+        .collect();
+    super::name_counts::record_new(conn, &names)
+}
+
 pub fn find_by_local_id(
     conn: &mut DbConnection,
     local_id: &str,
@@ -284,6 +348,14 @@ macro_rules! blocks_for {
                 .filter(c::birth_year.eq(keys.birth_year))
                 .into_boxed(),
         ];
+        // Children held without a date of birth (a partial child), by family name: no
+        // date block reads them, and a missing date is no evidence against them.
+        blocks.push(
+            c::children
+                .filter(c::family_name_key.eq_any(&keys.family))
+                .filter(c::date_of_birth.eq(crate::db::models::UNKNOWN_DATE_OF_BIRTH))
+                .into_boxed(),
+        );
         if let Some(sector) = &keys.postcode_sector {
             blocks.push(
                 c::children
@@ -399,7 +471,12 @@ pub fn sample(
     conn: &mut DbConnection,
     limit: i64,
 ) -> Result<Vec<matching::estimate::Sampled>, DbError> {
+    // Complete children only: the estimate compares pairs field by field, and a
+    // partial child's missing fields are no evidence either way.
     let rows: Vec<SampleRow> = c::children
+        .filter(c::date_of_birth.ne(crate::db::models::UNKNOWN_DATE_OF_BIRTH))
+        .filter(c::given_name.ne(""))
+        .filter(c::family_name.ne(""))
         .select((
             c::given_name,
             c::family_name,
@@ -506,7 +583,8 @@ mod tests {
                     date_of_birth: "2014-03-09".parse().unwrap(),
                     sex: None,
                     postcode: None,
-                },
+                }
+                .into(),
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: (n < 2).then(|| nhs.clone()),
@@ -555,7 +633,8 @@ mod tests {
                 date_of_birth: "2014-03-09".parse().unwrap(),
                 sex: None,
                 postcode: None,
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers {
                 upn: Some(upn),
                 nhs_number: None,
@@ -582,7 +661,8 @@ mod tests {
                 date_of_birth: dob.parse().unwrap(),
                 sex: None,
                 postcode: Some(postcode.into()),
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers::default(),
         };
         super::super::write(conn, |conn| upsert(conn, local_id, &child)).unwrap();
@@ -636,7 +716,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
         let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
-        assert_eq!(blocks.len(), 6);
+        assert_eq!(blocks.len(), 7);
         for block in blocks {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
@@ -790,7 +870,8 @@ mod tests {
                     date_of_birth: "2015-04-01".parse().unwrap(),
                     sex: None,
                     postcode: None,
-                },
+                }
+                .into(),
                 identifiers: schemas::ChildIdentifiers::default(),
             };
             crate::db::write(conn, |c| upsert(c, &format!("s{i}"), &child)).unwrap();

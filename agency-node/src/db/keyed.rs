@@ -33,7 +33,8 @@ pub struct KeyedRow {
 pub struct KeyedChild {
     pub child_id: String,
     pub identifiers: KeyedIdentifiers,
-    pub demographics: KeyedDemographics,
+    /// `None` for a partial child: encoded by its identifiers only.
+    pub demographics: Option<KeyedDemographics>,
 }
 
 impl KeyedRow {
@@ -73,12 +74,35 @@ pub fn store(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) -> Re
     let wire = child.clone().into_wire()?;
     let row = KeyedRow::new(
         &child.id,
-        key.encode_stored(&wire.demographics, &wire.identifiers),
+        key.encode_stored_known(&wire.demographics, &wire.identifiers),
     )?;
     diesel::delete(k::child_keyed.find(&child.id)).execute(conn)?;
     diesel::insert_into(k::child_keyed)
         .values(&row)
         .execute(conn)?;
+    Ok(())
+}
+
+/// Writes the encodings of new children in multi-row statements (the bulk path). Call
+/// it in the transaction that wrote them.
+pub fn store_new(
+    conn: &mut DbConnection,
+    children: &[ChildRow],
+    key: &MatchingKey,
+) -> Result<(), DbError> {
+    let mut rows = Vec::with_capacity(children.len());
+    for child in children {
+        let wire = child.clone().into_wire()?;
+        rows.push(KeyedRow::new(
+            &child.id,
+            key.encode_stored_known(&wire.demographics, &wire.identifiers),
+        )?);
+    }
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |c| diesel::insert_into(k::child_keyed)
+            .values(chunk)
+            .execute(c))?;
+    }
     Ok(())
 }
 
@@ -261,7 +285,8 @@ mod tests {
                 .unwrap(),
                 sex: None,
                 postcode: Some(format!("ZZ{} {}AB", 1 + i % 9, 1 + (i / 9) % 9)),
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers::default(),
         }
     }
@@ -287,7 +312,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let query = rotated.encode_query(&schemas::ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(child(5).demographics),
+            demographics: child(5).demographics.complete(),
         });
         let d = query.demographics.as_ref().unwrap();
         let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())

@@ -2,6 +2,7 @@
 //! start, and one module per table. No SQL lives outside this module.
 
 pub mod audit;
+pub mod backup;
 pub mod children;
 pub mod consents;
 pub mod keyed;
@@ -10,6 +11,7 @@ pub mod name_counts;
 pub mod notifications;
 pub mod records;
 pub mod schema;
+pub mod witnessed;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
@@ -17,6 +19,22 @@ use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// Most rows one multi-row `INSERT` carries: under SQLite's 32,766 bound parameters
+/// and PostgreSQL's 65,535 for the widest row written in bulk (a child, 19 columns).
+pub const ROWS_PER_INSERT: usize = 1_000;
+
+/// Runs `$body` with `$c` the concrete connection of either backend: multi-row inserts
+/// are written per backend, which diesel's `MultiBackend` does not offer.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $body,
+            $crate::db::DbConnection::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
 
 /// SQLite's migrations (the embedded default).
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -106,7 +124,7 @@ fn sqlite_path(database_url: &str) -> Result<&str, DbError> {
 
 /// The URL diesel's connection establishes for `database_url`: PostgreSQL URLs as
 /// they are, SQLite ones as the file path (with its folder created).
-fn connection_target(database_url: &str) -> Result<String, DbError> {
+pub(crate) fn connection_target(database_url: &str) -> Result<String, DbError> {
     match Backend::of(database_url) {
         Backend::Postgres => Ok(database_url.to_owned()),
         Backend::Sqlite => {
@@ -544,6 +562,11 @@ pub(crate) mod testing {
             })
         }
 
+        /// A fresh database without any migration run (tests of the migrations).
+        pub fn unmigrated() -> Self {
+            Self::fresh_with(|_| {})
+        }
+
         fn fresh_with(prepare: impl FnOnce(&mut DbConnection)) -> Self {
             match std::env::var(TEST_DATABASE_ENV) {
                 Ok(server) if !server.is_empty() => {
@@ -654,7 +677,8 @@ mod concurrency_tests {
                 date_of_birth: "2015-04-01".parse().unwrap_or_default(),
                 sex: None,
                 postcode: Some("ZZ1 1AA".into()),
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers::default(),
         }
     }
@@ -815,5 +839,128 @@ mod single_process_tests {
         assert!(SingleProcessLock::acquire(&url, Duration::ZERO).is_ok());
         // PostgreSQL needs no file lock: replicas share the server.
         assert!(SingleProcessLock::acquire("postgres://h/x", Duration::ZERO).is_ok());
+    }
+}
+
+/// The rolling-upgrade rule, tested on the outbox-claims migration: every migration is
+/// expand-then-contract, so a replica of the previous release keeps working on the
+/// database a replica of this release has migrated. The previous release's statements
+/// (written against the schema before the migration, naming their columns) still run,
+/// and this release's code handles the rows they wrote.
+#[cfg(test)]
+mod rolling_upgrade_tests {
+    use super::testing::TestDb;
+    use super::*;
+    use diesel::migration::MigrationSource;
+
+    const CLAIMS: &str = "2026-12-05-002700_outbox_claims";
+
+    /// Runs this backend's migrations up to (`before = true`: not including) `CLAIMS`,
+    /// or the rest of them.
+    fn run_migrations(conn: &mut DbConnection, before: bool) {
+        fn run<B, C>(conn: &mut C, source: EmbeddedMigrations, before: bool)
+        where
+            B: diesel::backend::Backend,
+            C: MigrationHarness<B> + diesel::migration::MigrationConnection,
+            EmbeddedMigrations: MigrationSource<B>,
+        {
+            conn.setup().unwrap_or_else(|e| panic!("{e}"));
+            let mut all =
+                MigrationSource::<B>::migrations(&source).unwrap_or_else(|e| panic!("{e}"));
+            all.sort_by_key(|m| m.name().version().to_string());
+            for m in all {
+                let is_before = m.name().to_string().as_str() < CLAIMS;
+                if is_before == before {
+                    conn.run_migration(&m).unwrap_or_else(|e| panic!("{e}"));
+                }
+            }
+        }
+        match conn {
+            DbConnection::Sqlite(c) => run(c, MIGRATIONS, before),
+            DbConnection::Pg(c) => run(c, PG_MIGRATIONS, before),
+        }
+    }
+
+    #[test]
+    fn the_previous_release_keeps_working_beside_the_outbox_claims_migration() {
+        let mut db = TestDb::unmigrated();
+        run_migrations(&mut db, true);
+        // The previous release stores a child and raises an event.
+        let child = schemas::ChildUpsert {
+            demographics: schemas::Demographics {
+                given_name: "Amelia".into(),
+                family_name: "Upgradetest".into(),
+                date_of_birth: "2015-04-01".parse().unwrap_or_default(),
+                sex: None,
+                postcode: None,
+            }
+            .into(),
+            identifiers: schemas::ChildIdentifiers::default(),
+        };
+        let (row, _) = children::upsert(&mut db, "U1", &child).unwrap_or_else(|e| panic!("{e}"));
+        let old_insert = |conn: &mut DbConnection, id: &str| {
+            diesel::sql_query(
+                "INSERT INTO outbox (id, event_type, child_id, category, occurred_at, impact, \
+                 details, source_system_id, status, attempts, next_attempt_at, last_error, \
+                 deadline, created_at) VALUES ($1, 'exclusion', $2, 'exclusion', \
+                 '2026-12-01 08:00:00', 'Synthetic', '{}', NULL, 'pending', 0, \
+                 '2026-12-01 08:00:00', NULL, NULL, '2026-12-01 08:00:00')",
+            )
+            .bind::<diesel::sql_types::Text, _>(id)
+            .bind::<diesel::sql_types::Text, _>(&row.id)
+            .execute(conn)
+        };
+        old_insert(&mut db, "E-old").unwrap_or_else(|e| panic!("{e}"));
+
+        // A replica of this release starts and migrates.
+        run_migrations(&mut db, false);
+
+        // The previous release's statements still run on the migrated schema...
+        old_insert(&mut db, "E-old-2").unwrap_or_else(|e| panic!("{e}"));
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+        }
+        let old_due: Vec<Id> = diesel::sql_query(
+            "SELECT id, event_type, child_id, category, occurred_at, impact, details, \
+             source_system_id, status, attempts, next_attempt_at, last_error, deadline, \
+             created_at FROM outbox WHERE status = 'pending' ORDER BY id",
+        )
+        .load(&mut *db)
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = old_due.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["E-old", "E-old-2"]);
+        diesel::sql_query(
+            "UPDATE outbox SET status = 'delivered', attempts = 1, next_attempt_at = NULL, \
+             last_error = NULL WHERE id = 'E-old-2'",
+        )
+        .execute(&mut *db)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+        // ...and this release claims and records the row the previous one wrote.
+        let now = chrono::Utc::now().naive_utc();
+        let claim = notifications::claim_due(&mut db, now, chrono::Duration::seconds(30))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("the old release's event is claimed"));
+        assert_eq!(claim.event.id, "E-old");
+        assert!(
+            notifications::record_attempt(
+                &mut db,
+                "E-old",
+                &claim.token,
+                notifications::DELIVERED,
+                1,
+                None,
+                None,
+                &[],
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        );
+        assert!(
+            notifications::claim_due(&mut db, now, chrono::Duration::seconds(30))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_none()
+        );
     }
 }

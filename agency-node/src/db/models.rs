@@ -5,9 +5,28 @@ use super::schema::{children, records};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use schemas::{
-    Child, ChildIdentifiers, Demographics, NhsNumber, Record, RecordCategory, RecordDetails, Sex,
-    Upn,
+    Child, ChildIdentifiers, KnownDemographics, NhsNumber, Record, RecordCategory, RecordDetails,
+    Sex, Upn,
 };
+
+/// The `date_of_birth` stored for a child whose date of birth is not known (the column
+/// is `NOT NULL` since the first migration): a date no child carries (dates of birth
+/// start in 1990), read back as none. Its birth year is [`matching::UNKNOWN_BIRTH_YEAR`];
+/// an unknown name is stored as `""`.
+pub const UNKNOWN_DATE_OF_BIRTH: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(date) => date,
+    None => panic!("a valid constant date"),
+};
+
+/// A stored date of birth, `None` when not known.
+pub fn known_date_of_birth(stored: NaiveDate) -> Option<NaiveDate> {
+    (stored != UNKNOWN_DATE_OF_BIRTH).then_some(stored)
+}
+
+/// A stored name, `None` when not known.
+fn known_name(stored: String) -> Option<String> {
+    (!stored.is_empty()).then_some(stored)
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = children)]
@@ -111,19 +130,21 @@ impl ChildRow {
     pub fn new(
         id: String,
         local_id: &str,
-        d: &Demographics,
+        d: &KnownDemographics,
         ids: &ChildIdentifiers,
         now: NaiveDateTime,
     ) -> Self {
-        let keys = matching::stored_keys(d);
+        let keys = matching::stored_keys_known(d);
+        let given = d.given_name.as_deref().unwrap_or_default();
+        let family = d.family_name.as_deref().unwrap_or_default();
         Self {
             id,
             local_id: local_id.to_owned(),
-            given_name: d.given_name.trim().to_owned(),
-            family_name: d.family_name.trim().to_owned(),
-            given_name_norm: schemas::child::normalise_name(&d.given_name),
-            family_name_norm: schemas::child::normalise_name(&d.family_name),
-            date_of_birth: d.date_of_birth,
+            given_name: given.trim().to_owned(),
+            family_name: family.trim().to_owned(),
+            given_name_norm: schemas::child::normalise_name(given),
+            family_name_norm: schemas::child::normalise_name(family),
+            date_of_birth: d.date_of_birth.unwrap_or(UNKNOWN_DATE_OF_BIRTH),
             sex: d.sex.map(|s| sex_to_str(s).to_owned()),
             postcode: d.postcode.as_ref().map(|p| p.trim().to_owned()),
             postcode_norm: d
@@ -146,10 +167,10 @@ impl ChildRow {
         let corrupt = |e: schemas::InvalidIdentifier| DbError::Corrupt(e.0);
         Ok(Child {
             local_id: self.local_id,
-            demographics: Demographics {
-                given_name: self.given_name,
-                family_name: self.family_name,
-                date_of_birth: self.date_of_birth,
+            demographics: KnownDemographics {
+                given_name: known_name(self.given_name),
+                family_name: known_name(self.family_name),
+                date_of_birth: known_date_of_birth(self.date_of_birth),
                 sex: self.sex.as_deref().and_then(sex_from_str),
                 postcode: self.postcode,
             },

@@ -93,6 +93,24 @@ fn add(conn: &mut DbConnection, kind: NameKind, name: &str, delta: i64) -> Resul
     Ok(())
 }
 
+/// Many new children were written (the bulk path): each name's count rises by how many
+/// of them carry it, one statement per distinct name. Call inside [`super::write`].
+pub fn record_new(conn: &mut DbConnection, names: &[(&str, &str)]) -> Result<(), DbError> {
+    let mut deltas: HashMap<(NameKind, String), i64> = HashMap::new();
+    for (given, family) in names {
+        for key in counted(given, family) {
+            *deltas.entry(key).or_default() += 1;
+        }
+    }
+    let mut deltas: Vec<_> = deltas.into_iter().collect();
+    // A fixed order, so that concurrent writers (PostgreSQL) take row locks alike.
+    deltas.sort_by(|a, b| (a.0.0.as_str(), &a.0.1).cmp(&(b.0.0.as_str(), &b.0.1)));
+    for ((kind, name), delta) in deltas {
+        add(conn, kind, &name, delta)?;
+    }
+    Ok(())
+}
+
 /// A child was written: with `old` its previous given and family names (a rename), or
 /// `None` for a new child. Call inside [`super::write`].
 pub fn record_write(
@@ -188,7 +206,8 @@ mod tests {
                 date_of_birth: "2014-03-09".parse().unwrap(),
                 sex: None,
                 postcode: None,
-            },
+            }
+            .into(),
             identifiers: ChildIdentifiers::default(),
         }
     }

@@ -483,7 +483,8 @@ mod claim_tests {
                 date_of_birth: "2015-04-01".parse().unwrap_or_default(),
                 sex: None,
                 postcode: None,
-            },
+            }
+            .into(),
             identifiers: schemas::ChildIdentifiers::default(),
         };
         let (row, _) = crate::db::children::upsert(conn, "C1", &child)

@@ -17,6 +17,66 @@ fn next_change_seq(conn: &mut DbConnection) -> Result<i64, DbError> {
     Ok(max.unwrap_or(0) + 1)
 }
 
+/// The change number the next record write takes (the bulk path numbers its rows from
+/// it, in item order).
+pub fn next_change(conn: &mut DbConnection) -> Result<i64, DbError> {
+    next_change_seq(conn)
+}
+
+/// Which of these source system ids are held (for any child, retracted or not).
+pub fn held_source_ids(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> Result<std::collections::HashSet<String>, DbError> {
+    let mut held = std::collections::HashSet::new();
+    for chunk in ids.chunks(super::ROWS_PER_INSERT) {
+        held.extend(
+            r::records
+                .filter(r::source_system_id.eq_any(chunk))
+                .select(r::source_system_id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(held)
+}
+
+/// A new record's row, as [`upsert`] would insert it.
+pub fn new_row(
+    child_id: &str,
+    record: &CheckedRecord,
+    change_seq: i64,
+) -> Result<RecordRow, DbError> {
+    let now = chrono::Utc::now().naive_utc();
+    Ok(RecordRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        child_id: child_id.to_owned(),
+        source_system_id: record.source_system_id().to_owned(),
+        category: record.category().as_str().to_owned(),
+        effective_from: record.effective_from(),
+        effective_to: record.effective_to(),
+        recorded_at: record.recorded_at().map(|t| t.naive_utc()).unwrap_or(now),
+        impact: record.impact().trim().to_owned(),
+        details: serde_json::to_string(record.details())
+            .map_err(|e| DbError::Corrupt(e.to_string()))?,
+        version: 1,
+        updated_at: now,
+        change_seq,
+        retracted_at: None,
+        retraction_reason: None,
+    })
+}
+
+/// Inserts new records in multi-row statements (the bulk path). Call it inside
+/// [`super::write`].
+pub fn insert_new(conn: &mut DbConnection, rows: &[RecordRow]) -> Result<(), DbError> {
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |c| diesel::insert_into(r::records)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// What an upsert expects to find, for optimistic concurrency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {

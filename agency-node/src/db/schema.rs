@@ -89,6 +89,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_witnessed (node_id, seq) {
+        node_id -> Text,
+        seq -> BigInt,
+        hash -> Text,
+        signed_at -> Timestamp,
+        signature -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     outbox (id) {
         id -> Text,
         event_type -> Text,

@@ -73,7 +73,7 @@ pub fn decide(
             // why without saying whether the category is held.
             let capped = !who.own_agency
                 && !who.related
-                && !override_used
+                && !who.break_glass
                 && granted > DisclosureLevel::Existence;
             let granted = if capped {
                 DisclosureLevel::Existence

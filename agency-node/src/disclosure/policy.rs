@@ -130,6 +130,9 @@ pub struct Requester {
     /// their own agency) nothing goes beyond `existence`, unless by a safeguarding
     /// override.
     pub related: bool,
+    /// No relationship, but a break-glass their agency's node granted (and counted),
+    /// under a safeguarding override: policy applies as with a relationship.
+    pub break_glass: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -295,6 +298,7 @@ mod tests {
             purpose,
             own_agency: false,
             related: true,
+            break_glass: false,
         }
     }
 

@@ -132,7 +132,7 @@ pub(super) fn asked_of(query: &ChildQuery) -> Option<score::Asked<'_>> {
     Some(score::Asked::new(Person {
         given_name: &d.given_name,
         family_name: &d.family_name,
-        date_of_birth: d.date_of_birth,
+        date_of_birth: Some(d.date_of_birth),
         sex: d.sex,
         postcode: d.postcode.as_deref(),
         upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
@@ -149,7 +149,7 @@ pub(super) fn compare(
     let held = Person {
         given_name: &child.given_name,
         family_name: &child.family_name,
-        date_of_birth: child.date_of_birth,
+        date_of_birth: crate::db::models::known_date_of_birth(child.date_of_birth),
         sex: child.sex.as_deref().and_then(sex_from_str),
         postcode: child.postcode.as_deref(),
         upn: child.upn.as_deref(),

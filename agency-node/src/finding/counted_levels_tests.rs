@@ -22,7 +22,7 @@ fn as_person(d: &Demographics) -> score::Person<'_> {
     score::Person {
         given_name: &d.given_name,
         family_name: &d.family_name,
-        date_of_birth: d.date_of_birth,
+        date_of_birth: Some(d.date_of_birth),
         sex: d.sex,
         postcode: d.postcode.as_deref(),
         upn: None,
@@ -57,7 +57,7 @@ fn family(
     });
     let keyed = keyed::compare(
         &keyed_query,
-        &key.encode_demographics(held, false),
+        Some(&key.encode_demographics(held, false)),
         &Default::default(),
         Some((key, &held.given_name, &held.family_name)),
         settings,

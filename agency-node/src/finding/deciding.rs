@@ -87,9 +87,9 @@ struct Scored {
 /// which one is searched for. Two candidates whose given names both fit the query
 /// (`Alex` for an Alexander and an Alexandra, or a duplicate record) stay ambiguous.
 fn only_a_sibling_of(best: &Comparison, second: &Comparison) -> bool {
-    use score::{FamilyLevel, GivenLevel};
+    use score::GivenLevel;
     matches!(best.given_name, GivenLevel::Exact | GivenLevel::Alias)
-        && best.family_name != FamilyLevel::Disagree
+        && best.family_name.agrees()
         && second.given_name == GivenLevel::Disagree
         && second.could_be_a_sibling()
 }

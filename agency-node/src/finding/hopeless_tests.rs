@@ -68,7 +68,7 @@ fn node(n: usize, rng: &mut impl Rng) -> TestDb {
     crate::db::write(&mut db, |conn| {
         for i in 0..n {
             let child = ChildUpsert {
-                demographics: person(rng),
+                demographics: person(rng).into(),
                 identifiers: ChildIdentifiers {
                     upn: (i % 7 == 0).then(|| upn(i)),
                     nhs_number: None,

@@ -173,7 +173,7 @@ pub fn find_keyed(
         .map(|(child, fields)| {
             let comparison = keyed::compare(
                 query,
-                &child.demographics,
+                child.demographics.as_ref(),
                 &child.identifiers,
                 None,
                 settings,
@@ -219,7 +219,7 @@ pub fn find_keyed(
         let plain = plain_names.get(&child.child_id);
         let comparison = keyed::compare(
             query,
-            &child.demographics,
+            child.demographics.as_ref(),
             &child.identifiers,
             key.and_then(|key| plain.map(|(given, family)| (key, given.as_str(), family.as_str()))),
             settings,

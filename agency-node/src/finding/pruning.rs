@@ -72,7 +72,10 @@ impl Hopeless {
         let others = Comparison {
             given_name: score::GivenLevel::Exact,
             family_name: FamilyLevel::Exact,
-            date_of_birth: score::compare_dob(d.date_of_birth, child.date_of_birth),
+            date_of_birth: score::compare_known_dob(
+                d.date_of_birth,
+                crate::db::models::known_date_of_birth(child.date_of_birth),
+            ),
             postcode: asked.compare_postcode(child.postcode.as_deref()),
             sex_agrees: match (
                 known(d.sex),

@@ -90,7 +90,7 @@ fn store(
     ids: ChildIdentifiers,
 ) -> String {
     let child = ChildUpsert {
-        demographics: d,
+        demographics: d.into(),
         identifiers: ids,
     };
     crate::db::write(conn, |conn| {

@@ -159,6 +159,9 @@ pub fn default_subscriptions(kind: AgencyKind) -> Vec<EventType> {
             PlanStarted,
             PlanEnded,
             PractitionerChanged,
+            // The school a child left hears where they went (routing allows it within
+            // the handover window only).
+            SchoolMove,
         ],
         AgencyKind::SocialCare => vec![
             EncompassNotification,
@@ -217,6 +220,7 @@ pub fn payloads(
                 // An event is offered only to agencies that hold the child (the offer
                 // asks them); the level here is what policy grants such an agency.
                 related: true,
+                break_glass: false,
             };
             let level = policy.level(&who, category);
             let (impact, details) = match level {

@@ -34,6 +34,8 @@ pub struct Worker {
     settings: NotificationSettings,
     gateway_url: String,
     http: reqwest::Client,
+    /// Set when the node drains: the worker finishes its delivery and claims no more.
+    draining: service::server::Draining,
 }
 
 /// How long one call to the gateway may take (it asks every node, then delivers).
@@ -64,7 +66,14 @@ impl Worker {
             settings,
             gateway_url: gateway_url.trim_end_matches('/').to_owned(),
             http,
+            draining: service::server::Draining::default(),
         }))
+    }
+
+    /// Stops claiming events once `draining` is set.
+    pub fn stop_claiming_when(mut self, draining: service::server::Draining) -> Self {
+        self.draining = draining;
+        self
     }
 
     /// Runs until the task is dropped (the node stopping).
@@ -97,6 +106,9 @@ impl Worker {
         );
         // One claim at a time, so that each lease covers one delivery only.
         for _ in 0..BATCH {
+            if self.draining.is_draining() {
+                break;
+            }
             let now = Utc::now().naive_utc();
             let Some(claim) = self
                 .blocking(move |c| db::notifications::claim_due(c, now, lease))
@@ -149,7 +161,9 @@ impl Worker {
             category,
             child: ChildQuery {
                 identifiers: child.identifiers,
-                demographics: Some(child.demographics),
+                // A partial child is offered by what a search can state: its
+                // identifiers, with its demographics only when complete.
+                demographics: child.demographics.complete(),
             },
             payloads: super::payloads(&self.policy, category, &event.impact, &details),
         };

@@ -9,7 +9,7 @@ use crate::startup::AppState;
 use crate::writes::{self, Write, Written};
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use schemas::disclosure::{ConsentDecision, StoredConsent};
-use schemas::{Child, ChildUpsert, Problem, Record, RecordUpsert, RecordUpsertResult};
+use schemas::{Child, ChildUpsert, Problem, Record, RecordUpsert, RecordUpsertResult, ViewFilter};
 use serde_json::json;
 
 /// Create or update a child by the agency's local id.
@@ -82,6 +82,24 @@ where
         + Send
         + 'static,
 {
+    write_as(state, caller, req, true, f).await
+}
+
+/// [`write_one`], raising the notification events the writes call for only when
+/// `raise_events` (a load raises none unless asked: `/v1/batch?notify=true`).
+pub(crate) async fn write_as<T, F>(
+    state: &web::Data<AppState>,
+    caller: &IntegrationClient,
+    req: &HttpRequest,
+    raise_events: bool,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConnection, &writes::Writer<'_>) -> Result<T, ApiError>
+        + Send
+        + 'static,
+{
     let pool = state.pool.clone();
     let system = caller.member_id.clone();
     let matching_key = state.matching_key.clone();
@@ -93,9 +111,9 @@ where
             system: &system,
             correlation_id: &correlation_id,
             raise_within_days: state.notifications.raise_within_days,
+            raise_events,
             earliest_school_day: Some(&state.earliest_school_day),
             matching_key: matching_key.as_deref(),
-            raise_events: true,
         };
         crate::db::write_with(&mut conn, |c| f(c, &writer))
     })
@@ -199,15 +217,22 @@ pub(crate) fn record_response(written: Written) -> Result<HttpResponse, ApiError
         .json(result))
 }
 
-/// List a child's records, newest first.
+/// List a child's records, newest first, optionally narrowed.
 ///
 /// Every current record the agency's systems wrote for the child; retracted records are
-/// not listed. For the agency's own systems only.
+/// not listed. `category` keeps only those categories (repeat it or separate with
+/// commas); `from` and `to` keep the records in effect on any day of that period (a
+/// one-off event on its day, one without an end date until today). A bad value or an
+/// unknown parameter is a 400 naming it. For the agency's own systems only.
 #[utoipa::path(
     tag = "integration",
-    params(("local_id" = String, Path, description = "The child's id in the agency's own system")),
+    params(
+        ("local_id" = String, Path, description = "The child's id in the agency's own system"),
+        ViewFilter,
+    ),
     responses(
         (status = 200, description = "The child's records", body = Vec<Record>),
+        (status = 400, description = "A filter value is invalid (an unknown category, a date that is not YYYY-MM-DD, `to` before `from`) or the parameter is unknown", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such child", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = []))
@@ -216,8 +241,10 @@ pub(crate) fn record_response(written: Written) -> Result<HttpResponse, ApiError
 pub async fn list_records(
     _caller: IntegrationClient,
     state: web::Data<AppState>,
+    req: HttpRequest,
     local_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let filter = records_filter(req.query_string())?;
     let pool = state.pool.clone();
     let rows = web::block(move || {
         let mut conn = pool.get()?;
@@ -228,11 +255,43 @@ pub async fn list_records(
     })
     .await??
     .ok_or(ApiError::ChildNotFound)?;
-    let records = rows
-        .into_iter()
-        .map(|r| r.into_wire())
-        .collect::<Result<Vec<Record>, _>>()?;
+    let mut records = Vec::with_capacity(rows.len());
+    for row in rows {
+        let record = row.into_wire()?;
+        if filter.keeps(&record) {
+            records.push(record);
+        }
+    }
     Ok(HttpResponse::Ok().json(records))
+}
+
+/// The filter of a records list from its query string; `category`, `from` and `to` are
+/// the only parameters, and each bad one is named.
+fn records_filter(query: &str) -> Result<ViewFilter, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query).map_err(|_| {
+        ApiError::Invalid(vec![schemas::FieldError::new(
+            "query",
+            "must be a URL-encoded query string",
+        )])
+    })?;
+    let mut errors: Vec<schemas::FieldError> = pairs
+        .iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "category" | "from" | "to"))
+        .map(|(key, _)| {
+            schemas::FieldError::new(
+                key.clone(),
+                "unknown parameter; the parameters here are category, from, to",
+            )
+        })
+        .collect();
+    match ViewFilter::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+        Ok(filter) if errors.is_empty() => Ok(filter),
+        Ok(_) => Err(ApiError::Invalid(errors)),
+        Err(more) => {
+            errors.extend(more);
+            Err(ApiError::Invalid(errors))
+        }
+    }
 }
 
 /// Record a consent decision about sharing a child's information.

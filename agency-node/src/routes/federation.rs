@@ -21,6 +21,7 @@ use matching::MatchingMode;
 use schemas::PractitionerRole;
 use schemas::disclosure::{AccessReport, ConsentDecision};
 use schemas::federation::{AccessContext, LegalBasis, Purpose};
+use schemas::{BreakGlassGrant, BreakGlassRequest};
 use schemas::{
     CandidateConfirmation, ChildQuery, ChildRecords, KeyedChildQuery, MatchOutcome, MatchResponse,
     NodeMatchAnswer, Problem, Record, RelationshipStatus,
@@ -48,6 +49,7 @@ fn requester(
         own_agency: caller.practitioner.agency == state.agency_id,
         // Established per read, from the assertion it carries.
         related: false,
+        break_glass: false,
     };
     if context.legal_basis == schemas::federation::LegalBasis::SafeguardingOverride
         && !state.policy.allows_override(&who)
@@ -214,7 +216,8 @@ fn stamp_match(
         purpose: context.purpose,
         qh: qh.to_owned(),
         exp: now.timestamp() + ttl,
-        basis,
+        basis: Some(basis),
+        break_glass: false,
     };
     answer.relationship = Some(assertion.sign(key));
     Ok(Some(basis))
@@ -551,24 +554,37 @@ pub async fn child_records(
                 practitioner: &caller.practitioner,
                 gateway: caller.gateway_id.as_str(),
                 purpose: context.purpose,
+                override_basis: context.legal_basis == LegalBasis::SafeguardingOverride,
                 now: chrono::Utc::now().timestamp(),
             },
         ))
     };
-    who.related = matches!(relationship, Some(Ok(_)));
+    who.related = matches!(relationship, Some(Ok(g)) if !g.break_glass);
+    who.break_glass = matches!(relationship, Some(Ok(g)) if g.break_glass);
     let (status, relationship_detail) = match &relationship {
         None => (RelationshipStatus::OwnAgency, "own agency".to_owned()),
-        Some(Ok(basis)) => (
+        Some(Ok(grant)) if grant.break_glass => (
+            RelationshipStatus::BreakGlass,
+            format!("break-glass granted by {}", caller.practitioner.agency),
+        ),
+        Some(Ok(grant)) => (
             RelationshipStatus::Asserted,
             format!(
                 "asserted by {} ({})",
                 caller.practitioner.agency,
-                basis.as_str()
+                grant.basis.map(|b| b.as_str()).unwrap_or("involvement")
             ),
         ),
         Some(Err(why)) => (RelationshipStatus::None, format!("none: {why}")),
     };
+    let break_glass = who.break_glass;
     let correlation_id = audit::correlation_of(&req);
+    let alert_context = AlertContext {
+        practitioner: caller.practitioner.clone(),
+        context: context.clone(),
+        child_id: local_ref.to_string(),
+        correlation_id: correlation_id.clone(),
+    };
     let state_for_block = state.clone();
     let reader = caller.practitioner.agency.clone();
     let answer = web::block(move || {
@@ -585,6 +601,14 @@ pub async fn child_records(
                 .map(|r| r.into_wire())
                 .collect::<Result<Vec<Record>, _>>()?;
             let held: BTreeSet<_> = records.iter().map(|r| r.category).collect();
+            let today = chrono::Utc::now()
+                .with_timezone(&chrono_tz::Europe::London)
+                .date_naive();
+            let involved_now = state.policy.relationship.involves(
+                &records,
+                today,
+                schemas::notification::Involvement::Current,
+            );
             let decision = disclosure::decide(
                 &state.policy,
                 &who,
@@ -595,6 +619,11 @@ pub async fn child_records(
             )
             .map_err(ApiError::from)?;
             let disclosed = child.is_some() && decision.visible;
+            let involved_now = decision
+                .categories
+                .iter()
+                .any(|d| d.level > schemas::DisclosureLevel::Existence)
+                .then_some(involved_now);
             let shaped = if disclosed {
                 decision.shape(records, &reader)
             } else {
@@ -605,6 +634,7 @@ pub async fn child_records(
                 "requester_kind": who.kind.as_str(),
                 "override": decision.override_used,
                 "relationship": relationship_detail,
+                "break_glass": break_glass,
                 "levels": decision.categories.iter()
                     .filter(|d| d.level > schemas::DisclosureLevel::None)
                     .map(|d| (d.category.as_str(), d.level.as_str()))
@@ -627,14 +657,218 @@ pub async fn child_records(
                 disclosure: decision.categories,
                 override_used: decision.override_used,
                 relationship: status,
+                involved_now,
                 records: shaped,
             });
             Ok((answer, entry))
+        })
+        .and_then(|answer| {
+            // Break-glass: the holding agency's data protection officer and safeguarding
+            // lead learn of it at once, in this node's own inbox.
+            if let Some(answer) = answer.as_ref().filter(|_| break_glass) {
+                let alert = break_glass_alert(&state, &alert_context, answer);
+                db::write(&mut conn, |c| db::notifications::receive(c, &alert))?;
+            }
+            Ok(answer)
         })
     })
     .await??
     .ok_or(ApiError::ChildNotFound)?;
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Who broke the glass, for the alert.
+struct AlertContext {
+    practitioner: trust::Practitioner,
+    context: AccessContext,
+    child_id: String,
+    correlation_id: String,
+}
+
+/// The inbox item that tells this agency someone without a relationship read a child's
+/// records here: who, from which agency, what, why, and the reason they gave.
+fn break_glass_alert(
+    state: &AppState,
+    alert: &AlertContext,
+    answer: &ChildRecords,
+) -> db::notifications::InboxRow {
+    let directory = state.directory.get();
+    let agency_name = directory
+        .member(&alert.practitioner.agency)
+        .map(|m| m.name.clone())
+        .unwrap_or_else(|| alert.practitioner.agency.to_string());
+    let seen: Vec<_> = answer
+        .disclosure
+        .iter()
+        .filter(|d| d.level > schemas::DisclosureLevel::Existence)
+        .collect();
+    let top = seen
+        .iter()
+        .max_by_key(|d| d.level)
+        .map(|d| (d.category, d.level))
+        .unwrap_or((
+            answer.disclosure[0].category,
+            schemas::DisclosureLevel::Existence,
+        ));
+    let reason = alert.context.reason.clone().unwrap_or_default();
+    let now = chrono::Utc::now().naive_utc();
+    db::notifications::InboxRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        event_type: schemas::notification::EventType::BreakGlass
+            .as_str()
+            .to_owned(),
+        child_id: alert.child_id.clone(),
+        occurred_at: now,
+        received_at: now,
+        sender: alert.practitioner.agency.to_string(),
+        sender_name: agency_name.clone(),
+        category: top.0.as_str().to_owned(),
+        level: audit::wire_name(&top.1),
+        impact: format!(
+            "Break-glass: a {} at {agency_name}, which does not work with this child, read our records of them ({}) for {}. Reason given: {reason}",
+            alert.practitioner.role.in_words(),
+            seen.iter()
+                .map(|d| format!("{} at {}", d.category.in_words(), d.level.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            schemas::disclosure::purpose_in_words(alert.context.purpose),
+        ),
+        details: Some(
+            json!({
+                "for": ["data_protection_officer", "designated_safeguarding_lead"],
+                "practitioner": alert.practitioner.subject,
+                "role": alert.practitioner.role.as_str(),
+                "agency": alert.practitioner.agency.as_str(),
+                "purpose": wire_name(&alert.context.purpose),
+                "reason": reason,
+                "correlation_id": alert.correlation_id,
+            })
+            .to_string(),
+        ),
+        deadline: None,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        ack_relayed: false,
+    }
+}
+
+/// Grant a break-glass to one of this agency's own practitioners.
+///
+/// For a read of a child this agency does not work with, under `safeguarding_override`
+/// with a reason: the node counts the practitioner's break-glass views today (calendar
+/// day, Europe/London) from its own audit, refuses beyond its policy's daily limit
+/// (`[relationship] break_glass_per_day`, 5 by default) with 429, and otherwise audits
+/// the grant and signs an assertion the disclosing nodes accept, bound to the
+/// practitioner, the purpose and the search's query hash. The gateway asks once per
+/// view, however many agencies answer it.
+#[utoipa::path(
+    tag = "federation",
+    params(AccessContext),
+    request_body = BreakGlassRequest,
+    responses(
+        (status = 200, description = "Granted: the assertion to send with the view's reads", body = BreakGlassGrant),
+        (status = 400, description = "Not a safeguarding override, no reason, or no valid query hash", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Practitioner token missing or not accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Caller is not a gateway, the practitioner is not this agency's, or this node's policy allows no override for them", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The practitioner has used every break-glass view allowed today", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This node has no signing key", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = [], "practitioner_jwt" = []))
+)]
+#[post("/v1/federation/break-glass")]
+pub async fn grant_break_glass(
+    caller: FederatedCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    context: web::Query<AccessContext>,
+    body: web::Json<BreakGlassRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let context = context.into_inner();
+    let request = body.into_inner();
+    let mut errors = context.validate();
+    if context.legal_basis != LegalBasis::SafeguardingOverride {
+        errors.push(schemas::FieldError::new(
+            "legal_basis",
+            "a break-glass is a read under safeguarding_override",
+        ));
+    }
+    let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
+    if request.query_hash.len() != 32 || !request.query_hash.chars().all(hex) {
+        errors.push(schemas::FieldError::new(
+            "query_hash",
+            "must be the 32 hex digits of the search's query hash",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    if caller.practitioner.agency != state.agency_id {
+        return Err(ApiError::Forbidden(
+            "a break-glass is granted only by the practitioner's own agency's node".into(),
+        ));
+    }
+    let Some((key, ttl)) = &state.signing else {
+        return Err(ApiError::NotConfigured("[signing] key_file"));
+    };
+    let limit = state.policy.relationship.break_glass_per_day;
+    let now = chrono::Utc::now();
+    let london = chrono_tz::Europe::London;
+    let since = now
+        .with_timezone(&london)
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .and_then(|midnight| midnight.and_local_timezone(london).earliest())
+        .map(|m| m.naive_utc())
+        .unwrap_or_else(|| now.naive_utc() - chrono::Duration::hours(24));
+    let assertion = relationship::Assertion {
+        agency: state.agency_id.clone(),
+        iss: caller.practitioner.issuer.clone(),
+        sub: caller.practitioner.subject.clone(),
+        purpose: context.purpose,
+        qh: request.query_hash.clone(),
+        exp: now.timestamp() + ttl,
+        basis: None,
+        break_glass: true,
+    }
+    .sign(key);
+    let correlation_id = audit::correlation_of(&req);
+    let state_for_block = state.clone();
+    let used = web::block(move || -> Result<u32, ApiError> {
+        let state = state_for_block;
+        let mut conn = state.pool.get()?;
+        // Counted and appended in one write transaction, so two replicas (or two
+        // requests) cannot both take the last one.
+        db::write_with(&mut conn, |c| {
+            let used = db::audit::break_glass_since(
+                c,
+                caller.practitioner.agency.as_str(),
+                &caller.practitioner.subject,
+                since,
+            )?;
+            if used >= i64::from(limit) {
+                return Err(ApiError::BreakGlassLimit(format!(
+                    "{used} of {limit} break-glass views used today (Europe/London); ask your data protection officer, or work through the agency's contact route"
+                )));
+            }
+            let entry = NewEntry::by_practitioner(
+                Action::BreakGlass,
+                &caller.practitioner,
+                &caller.gateway_id,
+                &context,
+                &correlation_id,
+                None,
+                json!({"query_hash": request.query_hash, "used_today": used + 1, "daily_limit": limit}),
+            );
+            db::audit::append(c, &entry)?;
+            Ok(u32::try_from(used + 1).unwrap_or(u32::MAX))
+        })
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(BreakGlassGrant {
+        assertion,
+        used_today: used,
+        daily_limit: limit,
+    }))
 }
 
 /// A child's access report at this agency: who has seen which kinds of their
@@ -764,10 +998,16 @@ pub async fn locator_filter(
         let children = db::children::locator_rows(
             &mut conn,
             |(upn, nhs, given, family, dob, postcode, sex)| {
+                // A child held without a date of birth has no demographic blocking key
+                // (a name without it gives none either): it is found by identifier.
+                let Some(date_of_birth) = db::models::known_date_of_birth(dob) else {
+                    tokens.extend(key.query_tokens(upn.as_deref(), nhs.as_deref(), None, None));
+                    return;
+                };
                 let input = locator::BlockingInput {
                     given_name: &given,
                     family_name: &family,
-                    date_of_birth: dob,
+                    date_of_birth,
                     postcode: postcode.as_deref(),
                     sex: sex.as_deref().and_then(db::models::sex_from_str),
                 };

@@ -12,10 +12,11 @@ service::liveness!("The node is running");
 
 /// Readiness: the database answers.
 ///
-/// The body counts the children the node holds. For an orchestrator's readiness probe; needs no credentials. When not ready the answer
-/// is a `503` problem saying why.
+/// Says ready or not, nothing more (it needs no credentials, so it tells nobody how many
+/// children the node holds). For an orchestrator's readiness probe. When not ready the
+/// answer is a `503` problem saying why.
 #[utoipa::path(tag = "operations", security(()), responses(
-    (status = 200, description = "The node can serve requests", body = Object, example = json!({"status": "ready", "children": 1200})),
+    (status = 200, description = "The node can serve requests", body = Object, example = json!({"status": "ready"})),
     (status = 503, description = "The database does not answer", body = schemas::Problem, content_type = "application/problem+json")
 ))]
 #[get("/readyz")]
@@ -29,7 +30,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     .ok()
     .flatten();
     match ready {
-        Some(children) => HttpResponse::Ok().json(json!({"status": "ready", "children": children})),
+        Some(_) => HttpResponse::Ok().json(json!({"status": "ready"})),
         None => {
             service::health::not_ready("database-unavailable", "The node cannot reach its database")
         }
@@ -39,13 +40,17 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus metrics: requests by route, method and status, and their latency; outbox
 /// depth by state; notifications at risk of missing their deadline.
 ///
-/// Prometheus text exposition format 0.0.4, for a scraper; needs no credentials.
+/// Prometheus text exposition format 0.0.4, for a scraper: served on the metrics address
+/// (`[server] metrics`, default loopback) and answered 404 here, or here to federation
+/// members' client certificates only.
 #[utoipa::path(tag = "operations", security(()), responses(
     (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain",
      example = json!("# HELP http_requests_total Requests by route, method and status.
 # TYPE http_requests_total counter
 http_requests_total{route=\"/v1/batch\",method=\"POST\",status=\"200\"} 3
-"))
+")),
+    (status = 403, description = "Configured for client certificates (`metrics = \"client_certificate\"`) and none from a federation member was presented", body = schemas::Problem, content_type = "application/problem+json"),
+    (status = 404, description = "Served on the metrics address instead (the default, `[server] metrics = { listen = … }`)", body = schemas::Problem, content_type = "application/problem+json")
 ))]
 #[get("/metrics")]
 pub async fn metrics(

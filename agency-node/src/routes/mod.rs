@@ -38,12 +38,14 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(children::record_consent)
         .service(children::list_consents)
         .service(audit::verify)
+        .service(audit::checkpoint_now)
         .service(audit::release)
         .service(federation::access_report)
         .service(federation::match_child)
         .service(federation::match_child_keyed)
         .service(federation::confirm_candidate)
         .service(federation::child_records)
+        .service(federation::grant_break_glass)
         .service(notifications::publish)
         .service(notifications::outbox)
         .service(notifications::outbox_event)
@@ -55,5 +57,7 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(notifications::offer)
         .service(notifications::receive)
         .service(notifications::acknowledged)
-        .service(federation::locator_filter);
+        .service(federation::locator_filter)
+        .service(audit::keep_checkpoint)
+        .service(audit::witnessed_checkpoint);
 }

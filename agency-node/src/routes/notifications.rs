@@ -460,6 +460,14 @@ pub async fn offer(
         return Err(ApiError::Invalid(errors));
     }
     let correlation_id = audit::correlation_of(&req);
+    let sender_kind = state
+        .directory
+        .get()
+        .member(&offer.sender)
+        .and_then(|m| m.kind);
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
     let state2 = state.clone();
     let answer = web::block(move || -> Result<OfferAnswer, ApiError> {
         let state = state2;
@@ -468,10 +476,31 @@ pub async fn offer(
             let found = finding::find_with(c, &offer.child, &state.matching)?;
             let held = found.outcome == MatchOutcome::Held && found.held;
             let subscribed = db::notifications::is_subscribed(c, offer.event_type.as_str())?;
-            let (wanted, reason) = match (held, subscribed) {
-                (false, _) => (false, "not_held"),
-                (true, false) => (false, "not_subscribed"),
-                (true, true) => (true, "held"),
+            // The routing table: does this agency's involvement with the child, by its
+            // own records, entitle it to this event from this kind of sender?
+            let involved = match (&found.local_ref, sender_kind) {
+                (Some(local_ref), Some(sender_kind)) if held => {
+                    let records = db::records::for_child(c, local_ref)?
+                        .into_iter()
+                        .map(|r| r.into_wire())
+                        .collect::<Result<Vec<_>, _>>()?;
+                    state.policy.relationship.involves(
+                        &records,
+                        today,
+                        schemas::notification::route(
+                            offer.event_type,
+                            sender_kind,
+                            state.agency_kind,
+                        ),
+                    )
+                }
+                _ => false,
+            };
+            let (wanted, reason) = match (held, involved, subscribed) {
+                (false, _, _) => (false, "not_held"),
+                (true, false, _) => (false, "not_involved"),
+                (true, true, false) => (false, "not_subscribed"),
+                (true, true, true) => (true, "held"),
             };
             if held {
                 // The sender learns that this agency holds the child: audited.

@@ -4,12 +4,11 @@
 use crate::auth::IntegrationClient;
 use crate::db::{self, records::Expect};
 use crate::error::ApiError;
-use crate::routes::children::{record_response, write_one};
+use crate::routes::children::{record_response, write_as, write_one};
 use crate::startup::AppState;
 use crate::writes::{self, Write, Written};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use diesel::Connection;
 use schemas::{
     BatchItemResult, BatchOutcome, BatchRequest, BatchResponse, ChangeFeed, CheckedRecord,
     ChildUpsert, Problem, Record, RecordChange, RecordRetraction, RecordUpsert, RecordUpsertResult,
@@ -446,14 +445,32 @@ fn item_result(index: usize, result: Result<Written, ApiError>) -> BatchItemResu
     }
 }
 
+/// How many items of a batch share one transaction: each chunk commits on its own, so a
+/// long batch neither holds the write lock throughout nor loses the chunks before a
+/// failure of the database.
+pub const BATCH_CHUNK: usize = 1_000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BatchParams {
+    /// Raise the notification events the records call for (`true`), as single writes
+    /// do. Default `false`: a load is history, not news.
+    #[serde(default)]
+    pub notify: bool,
+}
+
 /// Apply many writes in one call.
 ///
 /// Up to 50,000 operations (`upsert_child`, `upsert_record`, `retract_record`), applied
-/// in order. Each item succeeds or fails on its own and entirely: a failed item leaves
-/// nothing half-written and does not stop the others. The answer gives, per item, the
-/// status it would have had alone and, when it failed, a problem naming the fields.
+/// in order, in transactions of 1,000 items. Each item succeeds or fails on its own and
+/// entirely: a failed item leaves nothing half-written and does not stop the others. The
+/// answer gives, per item, the status it would have had alone, its outcome (`created`,
+/// `updated`, `retracted` or `failed`) and, when it failed, a problem naming every
+/// invalid field as the single request would. A batch raises no notification events
+/// unless `notify=true`; every item has its audit entry either way.
 #[utoipa::path(
     tag = "integration",
+    params(BatchParams),
     request_body = BatchRequest,
     responses(
         (status = 200, description = "Per-item results", body = BatchResponse),
@@ -467,26 +484,50 @@ pub async fn batch(
     caller: IntegrationClient,
     state: web::Data<AppState>,
     req: HttpRequest,
+    params: web::Query<BatchParams>,
     body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let items = batch_items(body.into_inner())?;
+    let notify = params.into_inner().notify;
     let holder = state.agency_kind;
-    let results: Vec<BatchItemResult> = write_one(&state, &caller, &req, move |c, writer| {
-        Ok(items
-            .into_iter()
-            .enumerate()
-            .map(|(index, (value, duplicates))| {
-                let result = parse_item(value, duplicates, holder).and_then(|item| {
-                    let write = item.write();
-                    writes::validate(&write)?;
-                    // A savepoint per item: a failure undoes that item only.
-                    c.transaction(|c| writes::apply(c, writer, &write))
-                });
-                item_result(index, result)
+    let mut results: Vec<BatchItemResult> = Vec::with_capacity(items.len());
+    let mut items = items.into_iter().enumerate().peekable();
+    while items.peek().is_some() {
+        let chunk: Vec<_> = items.by_ref().take(BATCH_CHUNK).collect();
+        results.extend(
+            write_as(&state, &caller, &req, notify, move |c, writer| {
+                let parsed: Vec<(usize, Result<Item, ApiError>)> = chunk
+                    .into_iter()
+                    .map(|(index, (value, duplicates))| {
+                        let item = parse_item(value, duplicates, holder).and_then(|item| {
+                            writes::validate(&item.write())?;
+                            Ok(item)
+                        });
+                        (index, item)
+                    })
+                    .collect();
+                let applied = {
+                    let valid: Vec<Write<'_>> = parsed
+                        .iter()
+                        .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
+                        .collect();
+                    writes::apply_many(c, writer, &valid)?
+                };
+                let mut applied = applied.into_iter();
+                Ok(parsed
+                    .into_iter()
+                    .map(|(index, item)| {
+                        let result = match item {
+                            Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
+                            Err(e) => Err(e),
+                        };
+                        item_result(index, result)
+                    })
+                    .collect::<Vec<_>>())
             })
-            .collect())
-    })
-    .await?;
+            .await?,
+        );
+    }
     let failed = results.iter().filter(|r| r.problem.is_some()).count();
     Ok(HttpResponse::Ok().json(BatchResponse {
         succeeded: results.len() - failed,

@@ -672,7 +672,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                 for copy in batch {
                     let truth = &children[copy.child];
                     let upsert = ChildUpsert {
-                        demographics: copy.demographics.clone(),
+                        demographics: copy.demographics.clone().into(),
                         identifiers: ChildIdentifiers {
                             upn: truth.upn.clone(),
                             nhs_number: truth.nhs_number.clone(),

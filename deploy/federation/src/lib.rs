@@ -3,6 +3,7 @@
 //! the cross-service tests.
 
 pub mod bench;
+pub mod fairness_bench;
 pub mod import;
 pub mod linkage_bench;
 pub mod load;
@@ -10,6 +11,7 @@ pub mod loadgen;
 pub mod locator_bench;
 pub mod names;
 pub mod node_bench;
+pub mod onboarding_bench;
 pub mod pki;
 pub mod plan;
 pub mod replicas_bench;

@@ -57,6 +57,11 @@ enum Cmd {
         /// child (filters fetched every 60 s), instead of every node.
         #[arg(long)]
         locator: bool,
+        /// Start a node again when it dies (1 s, then doubling up to 30 s between tries;
+        /// the delay resets once it has run for a minute), and say so. Off by default, so
+        /// a node you stop stays stopped and the gateway reports it `unavailable`.
+        #[arg(long)]
+        restart: bool,
     },
     /// Lay out and seed the dev federation with each service on its own host address,
     /// without starting anything (for running the services on separate hosts, as
@@ -219,6 +224,34 @@ enum BenchCmd {
         #[arg(long)]
         estimate_u: bool,
     },
+    /// Fairness under a flood: police and social care each read views at many times
+    /// their quota while school A's DSL reads a few views a second, in a federation
+    /// started in this process (four nodes, SQLite, the gateway). Prints how many of the
+    /// DSL's views every agency answered, what the flooders got, the worst state each
+    /// node's circuit breaker reached, and the calls held back by nodes' 429s; then the
+    /// same as one JSON object. Figures: docs/benchmarks.md.
+    Fairness {
+        /// Each agency's quota, requests per second (bursts of twice as many), at the
+        /// gateway (per agency and per practitioner) and at each node (per gateway and
+        /// agency).
+        #[arg(long, default_value_t = 20.0)]
+        quota: f64,
+        /// The flooders send this many times their quota.
+        #[arg(long, default_value_t = 10.0)]
+        flood_factor: f64,
+        /// How long the flood lasts, in seconds.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// The DSL's views per second.
+        #[arg(long, default_value_t = 5.0)]
+        dsl_per_second: f64,
+        /// Synthetic children seeded across the nodes.
+        #[arg(long, default_value_t = 300)]
+        children: usize,
+        /// Where the federation is laid out (emptied first).
+        #[arg(long, default_value = "target/bench-fairness")]
+        dir: PathBuf,
+    },
     /// A closed-loop HTTPS load generator that can present a client certificate (which
     /// wrk cannot): `concurrency` connections, each sending the next request as soon as
     /// the last answer is read, for a warm-up and then a measured window. Prints one JSON
@@ -298,6 +331,17 @@ enum BenchCmd {
         /// Also print the report as one JSON object at the end.
         #[arg(long)]
         json: bool,
+        /// Instead: list both replicas in the directory, search and view through the
+        /// gateway without pause, and restart the replicas one at a time (SIGTERM,
+        /// start, wait until ready) for --rounds rounds; fails unless every request is
+        /// answered, none with a 5xx, and every view has the police section `ok`.
+        #[arg(long)]
+        rolling: bool,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Clients searching and viewing at once during --rolling.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
     },
     /// One real agency node holding every child (1,000,000 by default): seeds a node
     /// database through the node's data layer, starts a real node process on it, drives
@@ -379,6 +423,30 @@ enum BenchCmd {
         /// as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// An agency joining the federation: one real school node (its own process, mutual
+    /// TLS, SQLite or PostgreSQL) and its MIS loading synthetic children with two records
+    /// each through `POST /v1/batch`, one batch after another. Prints children per
+    /// second and items per second, having checked every item was created and the audit
+    /// chain verifies. Traffic goes only to 127.0.0.1
+    Onboarding {
+        /// Children to load (each with an enrolment and an attendance record).
+        #[arg(long, default_value_t = 20_000)]
+        children: usize,
+        /// Children per batch (three items each).
+        #[arg(long, default_value_t = 5_000)]
+        per_batch: usize,
+        /// `sqlite`, or `postgres[=postgres://USER@HOST:PORT]`: a fresh database on that
+        /// server, dropped at the end.
+        #[arg(long, default_value = "sqlite", value_parser = parse_database)]
+        database: federation::plan::Database,
+        /// Folder for the layout, the database and the node's log (kept); a temporary
+        /// one, removed at the end, if not given.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Print the report as JSON too.
+        #[arg(long)]
+        json: bool,
     },
     /// The record locator at the size of England: each node's keyed membership filter
     /// built with the real filter code over a synthetic population (no network), then
@@ -491,6 +559,7 @@ fn main() -> anyhow::Result<()> {
             matching,
             database,
             locator,
+            restart,
         } => {
             service::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -506,6 +575,7 @@ fn main() -> anyhow::Result<()> {
                 matching,
                 database,
                 locator,
+                restart,
             }))
         }
         Cmd::Layout {
@@ -597,9 +667,9 @@ fn main() -> anyhow::Result<()> {
             service::telemetry::init(&log_format);
             let settings = agency_node::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
-                agency_node::Application::build(settings)?
-                    .run_until_stopped()
-                    .await?;
+                let app = agency_node::Application::build(settings)?;
+                actix_web::rt::spawn(app.drain().on_signals());
+                app.run_until_stopped().await?;
                 Ok(())
             })
         }
@@ -632,6 +702,33 @@ fn main() -> anyhow::Result<()> {
                 federation::plan::Database::Sqlite => None,
             },
         }),
+        Cmd::Bench {
+            what:
+                BenchCmd::Fairness {
+                    quota,
+                    flood_factor,
+                    seconds,
+                    dsl_per_second,
+                    children,
+                    dir,
+                },
+        } => {
+            let options = federation::fairness_bench::Options {
+                quota,
+                flood_factor,
+                seconds,
+                dsl_per_second,
+                children,
+                dir,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(federation::fairness_bench::run(&options))?;
+            print!("{}", federation::fairness_bench::render(&report));
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
         Cmd::Bench {
             what:
                 BenchCmd::Load {
@@ -738,6 +835,30 @@ fn main() -> anyhow::Result<()> {
         }),
         Cmd::Bench {
             what:
+                BenchCmd::Onboarding {
+                    children,
+                    per_batch,
+                    database,
+                    dir,
+                    json,
+                },
+        } => {
+            let report =
+                federation::onboarding_bench::onboarding(&federation::onboarding_bench::Options {
+                    children,
+                    per_batch,
+                    database,
+                    dir,
+                    exe: std::env::current_exe().context("locating the federation binary")?,
+                })?;
+            print!("{}", federation::onboarding_bench::render(&report));
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            }
+            Ok(())
+        }
+        Cmd::Bench {
+            what:
                 BenchCmd::Node {
                     children,
                     database,
@@ -779,6 +900,9 @@ fn main() -> anyhow::Result<()> {
                     dir,
                     keep,
                     json,
+                    rolling,
+                    rounds,
+                    concurrency,
                 },
         } => {
             let report =
@@ -790,6 +914,9 @@ fn main() -> anyhow::Result<()> {
                     dir,
                     keep,
                     exe: std::env::current_exe().context("locating the federation binary")?,
+                    rolling,
+                    rounds,
+                    concurrency,
                 })?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
@@ -800,9 +927,9 @@ fn main() -> anyhow::Result<()> {
             service::telemetry::init(&log_format);
             let settings = gateway::Settings::load(Some(&config))?;
             actix_web::rt::System::new().block_on(async move {
-                gateway::Application::build(settings)?
-                    .run_until_stopped()
-                    .await?;
+                let app = gateway::Application::build(settings)?;
+                actix_web::rt::spawn(app.drain().on_signals());
+                app.run_until_stopped().await?;
                 Ok(())
             })
         }

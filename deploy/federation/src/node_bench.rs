@@ -351,7 +351,7 @@ fn seed(
             upserts.push((
                 format!("H{index:08}"),
                 ChildUpsert {
-                    demographics: child.demographics,
+                    demographics: child.demographics.into(),
                     identifiers: ChildIdentifiers {
                         upn: Some(upn),
                         nhs_number,
@@ -547,7 +547,8 @@ async fn drive(
         PractitionerRole::DesignatedSafeguardingLead,
         NODE,
         "bench.practitioner",
-        12 * 3600, // the longest an issuer may grant
+        // The longest the dev issuer may grant (`max_lifetime_seconds`, 12 h).
+        12 * 3600,
     )?;
     let url = format!("{base}/v1/federation/match?{CONTEXT}");
     let body = |q: ChildQuery| serde_json::to_string(&q);

@@ -49,6 +49,10 @@ pub struct Plan {
     /// The gateway asks only nodes whose record-locator filter may hold the child,
     /// fetching the filters every this many seconds; `None`: it asks every node.
     pub locator_refresh_seconds: Option<u64>,
+    /// Each service serves `/metrics` on loopback this many ports above its own
+    /// (`federation up`: 1000, so the gateway's 8443 has 9443); `None`: on any free port
+    /// (tests and benches, which run several federations and replicas at once).
+    pub metrics_port_offset: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -105,8 +109,8 @@ impl Database {
 }
 
 impl Plan {
-    /// The standard dev federation: two schools, children's social care, health, police
-    /// and early help, nodes on consecutive ports after the gateway's.
+    /// The standard dev federation: two schools, children's social care, health, police,
+    /// early help and the virtual school, nodes on consecutive ports after the gateway's.
     pub fn dev(gateway_port: u16, first_node_port: u16) -> Self {
         let nodes = [
             ("school-a", "Northfield Primary School", AgencyKind::School),
@@ -122,6 +126,11 @@ impl Plan {
                 "early-help",
                 "Family Early Help Service",
                 AgencyKind::EarlyHelp,
+            ),
+            (
+                "virtual-school",
+                "County Virtual School",
+                AgencyKind::VirtualSchool,
             ),
         ];
         Self {
@@ -147,6 +156,7 @@ impl Plan {
             matching_mode: matching::MatchingMode::Plain,
             database: Database::Sqlite,
             locator_refresh_seconds: None,
+            metrics_port_offset: None,
         }
     }
 
@@ -213,6 +223,16 @@ pub fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
     file.write_all(contents.as_bytes()).with_context(context)
 }
 
+/// Where a service on `port` serves `/metrics`: loopback, `offset` ports up; any free
+/// port without an offset, or when `port` is 0 or too high to shift.
+pub fn metrics_address(port: u16, offset: Option<u16>) -> String {
+    let metrics_port = match (port, offset) {
+        (0, _) | (_, None) => 0,
+        (p, Some(offset)) => p.checked_add(offset).unwrap_or(0),
+    };
+    format!("127.0.0.1:{metrics_port}")
+}
+
 /// Creates (or narrows) a directory only its owner may enter (0700).
 fn private_dir(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -276,6 +296,7 @@ impl Federation {
             kind: None,
             base_url: None,
             acts_for: None,
+            replica_urls: Vec::new(),
             cert_uris: vec![trust::identity::member_uri("gateway")],
             signing_key: None,
         });
@@ -327,6 +348,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: Some(plan.node_url(node)),
                 acts_for: None,
+                replica_urls: Vec::new(),
                 cert_uris: vec![trust::identity::member_uri(&node.id)],
                 signing_key: Some(signing_public),
             });
@@ -347,6 +369,7 @@ impl Federation {
                 kind: Some(node.kind),
                 base_url: None,
                 acts_for: Some(AgencyId::parse(&node.id)?),
+                replica_urls: Vec::new(),
                 cert_uris: vec![trust::identity::member_uri(&system_id)],
                 signing_key: None,
             });
@@ -375,8 +398,9 @@ impl Federation {
             )?;
             writeln!(
                 text,
-                "[server]\nlisten = {}",
-                q(&format!("{}:{}", plan.node_host(node), node.port))
+                "[server]\nlisten = {}\nmetrics = {{ listen = {} }}",
+                q(&format!("{}:{}", plan.node_host(node), node.port)),
+                q(&metrics_address(node.port, plan.metrics_port_offset))
             )?;
             if let Some(w) = plan.workers {
                 writeln!(text, "workers = {w}")?;
@@ -473,8 +497,12 @@ impl Federation {
         let mut text = String::from("# The dev federation's gateway.\n");
         writeln!(
             text,
-            "[server]\nlisten = {}",
-            q(&format!("{}:{}", plan.host, plan.gateway_port))
+            "[server]\nlisten = {}\nmetrics = {{ listen = {} }}",
+            q(&format!("{}:{}", plan.host, plan.gateway_port)),
+            q(&metrics_address(
+                plan.gateway_port,
+                plan.metrics_port_offset
+            ))
         )?;
         if let Some(w) = plan.workers {
             writeln!(text, "workers = {w}")?;

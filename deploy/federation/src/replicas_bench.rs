@@ -10,6 +10,12 @@
 //! exactly once and that the police audit records each delivery once with its chain
 //! intact, and prints the figures: raise and drain times, kills, failed writes retried,
 //! delivery latency. Every process and the databases live only for the run.
+//!
+//! With `--rolling` it measures a rolling restart instead: the directory lists both
+//! police replicas, clients search and view through the gateway without pause, and the
+//! replicas are restarted one at a time (SIGTERM: drain, stop; start; wait until ready)
+//! for `--rounds` rounds. Every request must be answered, none with a 5xx, and every
+//! view must have the police section `ok`.
 
 use crate::plan::{Database, DatabaseNames, Federation, NodePlan, NotificationKnobs, Plan};
 use agency_node::db::{self, DbConnection};
@@ -31,6 +37,11 @@ pub struct Options {
     pub dir: Option<PathBuf>,
     pub keep: bool,
     pub exe: PathBuf,
+    /// Measure a rolling restart under load instead of kills under events.
+    pub rolling: bool,
+    /// Rolling restart: rounds (each restarts both replicas) and concurrent clients.
+    pub rounds: usize,
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,7 +81,7 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-pub fn replicas(options: &Options) -> anyhow::Result<Report> {
+pub fn replicas(options: &Options) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(options.events > 0, "--events must be at least 1");
     anyhow::ensure!(
         options.kill_every.is_finite() && options.kill_every > 0.0,
@@ -97,7 +108,10 @@ pub fn replicas(options: &Options) -> anyhow::Result<Report> {
         plan.nodes.len() == 2,
         "the dev plan lacks police or school A"
     );
-    plan.rate_limit = Some((1e9, 1_000_000));
+    // Period 1 µs with a burst of a million: a tolerance of 1 s, so the clients never
+    // meet the per-member limit (a 1 ns period leaves a 1 ms tolerance, which a loaded
+    // machine's clock can overrun).
+    plan.rate_limit = Some((1e6, 1_000_000));
     plan.notifications = NotificationKnobs {
         // Quick retries and no dead letters: a replica may be down for a while.
         backoff_ms: Some((200, 2_000)),
@@ -181,7 +195,7 @@ impl Service {
     }
 }
 
-fn run(options: &Options, federation: &Federation) -> anyhow::Result<Report> {
+fn run(options: &Options, federation: &Federation) -> anyhow::Result<serde_json::Value> {
     let children = crate::seed::population(42, 200);
     crate::load::load(federation, &children, &crate::load::Progress::Quiet)?;
     let child = children
@@ -224,6 +238,11 @@ fn run(options: &Options, federation: &Federation) -> anyhow::Result<Report> {
         "AGENCY_NODE__NOTIFICATIONS__CLAIM_TIMEOUT_MS".to_owned(),
         options.claim_timeout_ms.to_string(),
     );
+    // A short drain keeps the rolling restart brisk; the gateway moves on at once.
+    let drain = (
+        "AGENCY_NODE__SERVER__DRAIN_SECONDS".to_owned(),
+        "2".to_owned(),
+    );
     let (sender_url, sender_config) = node_url(SENDER)?;
     let (recipient_url, recipient_config) = node_url(RECIPIENT)?;
     let b_port = free_port()?;
@@ -249,7 +268,7 @@ fn run(options: &Options, federation: &Federation) -> anyhow::Result<Report> {
             sender_url,
             sender_config.clone(),
             "run-node",
-            vec![lease.clone()],
+            vec![lease.clone(), drain.clone()],
         ),
         service(
             "police-b",
@@ -258,6 +277,7 @@ fn run(options: &Options, federation: &Federation) -> anyhow::Result<Report> {
             "run-node",
             vec![
                 lease,
+                drain,
                 (
                     "AGENCY_NODE__SERVER__LISTEN".to_owned(),
                     format!("127.0.0.1:{b_port}"),
@@ -269,17 +289,258 @@ fn run(options: &Options, federation: &Federation) -> anyhow::Result<Report> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if options.rolling {
+        // The gateway spreads calls over both replicas and fails over between them.
+        let text = std::fs::read_to_string(&federation.directory_file)?;
+        let mut directory: trust::directory::DirectoryFile = toml::from_str(&text)?;
+        for member in &mut directory.members {
+            if member.id.as_str() == SENDER {
+                member.replica_urls = vec![replicas[1].url.clone()];
+            }
+        }
+        std::fs::write(
+            &federation.directory_file,
+            toml::to_string_pretty(&directory)?,
+        )?;
+    }
     let result = runtime.block_on(async {
         for s in others.iter_mut().chain(replicas.iter_mut()) {
             s.start()?;
         }
-        drive(options, federation, &local_id, &mut replicas, &others).await
+        if options.rolling {
+            let report = rolling(options, federation, child, &mut replicas, &others).await?;
+            return Ok(serde_json::to_value(report)?);
+        }
+        let driven = drive(options, federation, &local_id, &mut replicas, &others).await?;
+        Ok::<_, anyhow::Error>(serde_json::to_value(check(options, federation, driven)?)?)
     });
     for s in others.iter_mut().chain(replicas.iter_mut()) {
         s.stop();
     }
-    let driven = result?;
-    check(options, federation, driven)
+    result
+}
+
+#[derive(Debug, Serialize)]
+pub struct RollingReport {
+    pub machine: String,
+    pub commit: String,
+    pub restarts: usize,
+    pub seconds: f64,
+    pub concurrency: usize,
+    /// Searches and views sent, and how they were answered (HTTP status → count).
+    pub requests: u64,
+    pub by_status: BTreeMap<u16, u64>,
+    /// Requests that got no HTTP answer at all (must be 0).
+    pub transport_errors: u64,
+    pub server_errors: u64,
+    /// Views whose police section was not `ok` (status → count; must be empty).
+    pub police_not_ok: BTreeMap<String, u64>,
+    pub latency_ms: RequestLatency,
+}
+
+/// One search or view, sent to answered.
+#[derive(Debug, Serialize)]
+pub struct RequestLatency {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Default)]
+struct Tally {
+    requests: u64,
+    by_status: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    police_not_ok: BTreeMap<String, u64>,
+    latencies: Vec<f64>,
+}
+
+async fn rolling(
+    options: &Options,
+    federation: &Federation,
+    child: &crate::seed::SyntheticChild,
+    replicas: &mut [Service],
+    others: &[Service],
+) -> anyhow::Result<RollingReport> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let probe = reqwest::Client::builder()
+        .tls_backend_preconfigured(trust::tls::client_config_without_identity(
+            &federation.ca_file,
+        )?)
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let all: Vec<&Service> = others.iter().chain(replicas.iter()).collect();
+    wait_ready(&probe, &all).await?;
+    // Both replicas listed: let the gateway reread the directory.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(trust::tls::client_config_without_identity(
+            &federation.ca_file,
+        )?)
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let token = federation.token(
+        schemas::PractitionerRole::DesignatedSafeguardingLead,
+        RECIPIENT,
+        "dsl.bench",
+        3_600,
+    )?;
+    let query = serde_json::json!({
+        "identifiers": {"upn": child.upn, "nhs_number": child.nhs_number},
+        "demographics": child.demographics,
+    });
+    let gateway = federation.plan.gateway_url();
+    let context = "purpose=safeguarding&legal_basis=public_task";
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..options.concurrency.max(1) {
+        let (client, token, query, gateway) = (
+            client.clone(),
+            token.clone(),
+            query.clone(),
+            gateway.clone(),
+        );
+        let (tally, stop) = (Arc::clone(&tally), Arc::clone(&stop));
+        clients.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let search = client
+                    .post(format!("{gateway}/v1/children:search?{context}"))
+                    .bearer_auth(&token)
+                    .json(&query)
+                    .send()
+                    .await;
+                let reference = note(&tally, started, search)
+                    .await
+                    .and_then(|v| v["reference"].as_str().map(str::to_owned));
+                let Some(reference) = reference else {
+                    continue;
+                };
+                let started = Instant::now();
+                let view = client
+                    .get(format!("{gateway}/v1/children/{reference}/view?{context}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
+                if let Some(view) = note(&tally, started, view).await {
+                    let police = view["sections"]
+                        .as_array()
+                        .and_then(|s| s.iter().find(|s| s["agency_id"] == SENDER))
+                        .and_then(|s| s["status"].as_str())
+                        .unwrap_or("missing")
+                        .to_owned();
+                    if police != "ok" {
+                        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                        *t.police_not_ok.entry(police).or_default() += 1;
+                    }
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    let mut restarts = 0;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for round in 0..options.rounds {
+        for replica in replicas.iter_mut() {
+            let at = started.elapsed().as_secs_f64();
+            // What an orchestrator does: SIGTERM (the replica drains, then stops), start
+            // the new one, wait until it is ready, then go on to the next.
+            replica.stop();
+            replica.start()?;
+            wait_ready(&probe, &[&*replica]).await?;
+            restarts += 1;
+            println!(
+                "  round {}: {} restarted ({:.1} s → {:.1} s)",
+                round + 1,
+                replica.name,
+                at,
+                started.elapsed().as_secs_f64()
+            );
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut t = std::mem::take(&mut *tally.lock().unwrap_or_else(|p| p.into_inner()));
+    t.latencies.sort_by(f64::total_cmp);
+    let pick = |q: f64| -> f64 {
+        t.latencies
+            .get(((t.latencies.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    let report = RollingReport {
+        machine: crate::bench::machine(),
+        commit: crate::bench::commit(),
+        restarts,
+        seconds,
+        concurrency: options.concurrency.max(1),
+        requests: t.requests,
+        server_errors: t.by_status.range(500..).map(|(_, n)| n).sum(),
+        by_status: t.by_status.clone(),
+        transport_errors: t.transport_errors,
+        police_not_ok: t.police_not_ok.clone(),
+        latency_ms: RequestLatency {
+            p50: pick(0.5),
+            p99: pick(0.99),
+            max: pick(1.0),
+        },
+    };
+    println!(
+        "{} restarts in {:.1} s; {} requests at concurrency {}: {:?}; 5xx {}; no answer {}; police not ok {:?}",
+        report.restarts,
+        report.seconds,
+        report.requests,
+        report.concurrency,
+        report.by_status,
+        report.server_errors,
+        report.transport_errors,
+        report.police_not_ok
+    );
+    println!(
+        "latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        report.latency_ms.p50, report.latency_ms.p99, report.latency_ms.max
+    );
+    anyhow::ensure!(
+        report.server_errors == 0
+            && report.transport_errors == 0
+            && report.police_not_ok.is_empty(),
+        "the rolling restart was not invisible (see above)"
+    );
+    Ok(report)
+}
+
+/// Counts one answer; its JSON body when it was a success.
+async fn note(
+    tally: &std::sync::Mutex<Tally>,
+    started: Instant,
+    sent: reqwest::Result<reqwest::Response>,
+) -> Option<serde_json::Value> {
+    let (status, body) = match sent {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            (
+                Some(status),
+                response.json::<serde_json::Value>().await.ok(),
+            )
+        }
+        Err(_) => (None, None),
+    };
+    let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    t.requests += 1;
+    t.latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+    match status {
+        Some(s) => *t.by_status.entry(s).or_default() += 1,
+        None => t.transport_errors += 1,
+    }
+    body.filter(|_| status.is_some_and(|s| (200..300).contains(&s)))
 }
 
 struct Driven {

@@ -402,7 +402,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
         node: school,
         local_id: format!("{prefix}-{:06}", index + 1),
         child: ChildUpsert {
-            demographics: demographics.clone(),
+            demographics: demographics.clone().into(),
             identifiers: ChildIdentifiers {
                 upn: Some(upn.clone()),
                 nhs_number: None,
@@ -570,13 +570,52 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             node: "social-care",
             local_id: format!("LCS-{:06}", index + 1),
             child: ChildUpsert {
-                demographics: demographics.clone(),
+                demographics: demographics.clone().into(),
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: nhs_number.clone(),
                 },
             },
             records,
+        });
+        // The virtual school's cohort: every looked-after child, and every child with a
+        // social worker (the extended duty). Drawn from nothing random, so every other
+        // generated value stays as it was.
+        let looked_after = plan == PlanKind::Lac;
+        let mut ids = SourceIds::new("virtual-school", index);
+        let mut cohort = vec![rec(
+            &mut ids,
+            RecordCategory::LookedAfterStatus,
+            referral,
+            None,
+            if looked_after {
+                "In the virtual school's cohort: looked after by the local authority".into()
+            } else {
+                "In the virtual school's cohort: has a social worker".into()
+            },
+            json!({"in_care": looked_after, "care_authority": "999"}),
+        )];
+        if looked_after {
+            cohort.push(rec(
+                &mut ids,
+                RecordCategory::PersonalEducationPlan,
+                start + Duration::days(20),
+                None,
+                "Personal education plan agreed with the school; reviewed termly".into(),
+                json!({"targets": ["reading fluency", "attendance above 95%"]}),
+            ));
+        }
+        holdings.push(Holding {
+            node: "virtual-school",
+            local_id: format!("VS-{:06}", index + 1),
+            child: ChildUpsert {
+                demographics: demographics.clone().into(),
+                identifiers: ChildIdentifiers {
+                    upn: Some(upn.clone()),
+                    nhs_number: None,
+                },
+            },
+            records: cohort,
         });
     }
 
@@ -622,7 +661,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             node: "health",
             local_id: format!("HLT-{:06}", index + 1),
             child: ChildUpsert {
-                demographics: demographics.clone(),
+                demographics: demographics.clone().into(),
                 identifiers: ChildIdentifiers {
                     upn: None,
                     nhs_number: nhs_number.clone(),
@@ -650,7 +689,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             node: "police",
             local_id: format!("CC-P-{:06}", index + 1),
             child: ChildUpsert {
-                demographics: demographics.clone(),
+                demographics: demographics.clone().into(),
                 identifiers: ChildIdentifiers::default(),
             },
             records,
@@ -691,7 +730,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             node: "early-help",
             local_id: format!("EH-{:06}", index + 1),
             child: ChildUpsert {
-                demographics: demographics.clone(),
+                demographics: demographics.clone().into(),
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: None,

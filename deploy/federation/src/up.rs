@@ -24,6 +24,8 @@ pub struct UpOptions {
     pub database: Database,
     /// The gateway uses the nodes' record-locator filters.
     pub locator: bool,
+    /// Start a node that dies again, with backoff.
+    pub restart: bool,
 }
 
 /// Demo practitioners whose tokens `up` prints: (env name, role, agency, subject).
@@ -58,6 +60,20 @@ pub const DEMO_PRACTITIONERS: &[(&str, PractitionerRole, &str, &str)] = &[
         "police",
         "officer.county",
     ),
+    (
+        "TOKEN_VIRTUAL_SCHOOL_HEAD",
+        PractitionerRole::VirtualSchoolHead,
+        "virtual-school",
+        "vsh.county",
+    ),
+    // The other school's DSL: no relationship with Northfield's pupils (the tour shows
+    // what they see, and the break-glass).
+    (
+        "TOKEN_DSL_SCHOOL_B",
+        PractitionerRole::DesignatedSafeguardingLead,
+        "school-b",
+        "dsl.riverside",
+    ),
 ];
 
 /// Refuses to clear a folder that does not look like one `up` made.
@@ -82,6 +98,7 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
         matching_mode: opts.matching,
         database: opts.database.clone(),
         locator_refresh_seconds: opts.locator.then_some(60),
+        metrics_port_offset: Some(1000),
         ..Plan::dev(opts.gateway_port, opts.first_node_port)
     };
     let federation = Federation::generate(&opts.dir, plan)?;
@@ -126,7 +143,7 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
     write_session(&federation, &opts, &processes, &children)?;
     print_banner(&federation, &children, &processes, started.elapsed());
 
-    supervise(&mut processes).await;
+    supervise(&mut processes, opts.restart).await;
     println!("\nStopping the federation…");
     stop_all(&mut processes).await;
     println!("Stopped.");
@@ -139,6 +156,44 @@ pub struct Process {
     pub child: Child,
     pub log: PathBuf,
     pub exited: bool,
+    /// The `federation` subcommand that runs it and its configuration, to start it again.
+    command: &'static str,
+    config: PathBuf,
+    /// With `--restart`: when it last started, how long to wait before the next start
+    /// after a death, and when that start is due.
+    started: Instant,
+    backoff: Duration,
+    restart_at: Option<Instant>,
+}
+
+/// The first wait before a dead node is started again, doubling up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A node that ran this long before dying is started again after [`FIRST_BACKOFF`].
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+
+fn spawn_service(
+    exe: &Path,
+    command: &str,
+    config: &Path,
+    log: &Path,
+    append: bool,
+) -> anyhow::Result<Child> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(log)?;
+    Ok(Command::new(exe)
+        .arg(command)
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .kill_on_drop(true)
+        .spawn()?)
 }
 
 async fn start_all(federation: &Federation) -> anyhow::Result<Vec<Process>> {
@@ -168,16 +223,7 @@ async fn start_all(federation: &Federation) -> anyhow::Result<Vec<Process>> {
     ));
     for (name, command, config, url) in services {
         let log = logs.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log)?;
-        let child = Command::new(&exe)
-            .arg(command)
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .kill_on_drop(true)
-            .spawn()
+        let child = spawn_service(&exe, command, &config, &log, false)
             .with_context(|| format!("starting {name}"))?;
         processes.push(Process {
             name,
@@ -185,6 +231,11 @@ async fn start_all(federation: &Federation) -> anyhow::Result<Vec<Process>> {
             child,
             log,
             exited: false,
+            command,
+            config,
+            started: Instant::now(),
+            backoff: FIRST_BACKOFF,
+            restart_at: None,
         });
     }
     Ok(processes)
@@ -265,9 +316,12 @@ pub fn samples(children: &[SyntheticChild]) -> Vec<&SyntheticChild> {
             chosen.push(c);
         }
     };
+    // First: a Northfield pupil (TOKEN_DSL's school has them on roll, so the tour's DSL
+    // has a relationship with them).
     take(&|c| {
         c.story.contains("child protection plan")
             && c.agencies().contains(&"police")
+            && c.agencies().contains(&"school-a")
             && c.holdings.len() >= 4
     });
     take(&|c| c.story.contains("child protection plan") && c.holdings.len() >= 3);
@@ -296,6 +350,21 @@ fn write_session(
             "NODE_URL_{}={}",
             env_name(&node.id),
             federation.plan.node_url(node)
+        )?;
+    }
+    // Each service's Prometheus metrics: plain HTTP on loopback, not on its TLS address.
+    let metrics = |port| crate::plan::metrics_address(port, federation.plan.metrics_port_offset);
+    writeln!(
+        env,
+        "METRICS_URL_GATEWAY=http://{}/metrics",
+        metrics(federation.plan.gateway_port)
+    )?;
+    for node in &federation.plan.nodes {
+        writeln!(
+            env,
+            "METRICS_URL_{}=http://{}/metrics",
+            env_name(&node.id),
+            metrics(node.port)
         )?;
     }
     if let (Some(node), Some(tls)) = (
@@ -410,8 +479,10 @@ fn print_banner(
     println!("\nPress Ctrl-C to stop everything.");
 }
 
-/// Runs until Ctrl-C or SIGTERM, reporting any service that stops on its own.
-async fn supervise(processes: &mut [Process]) {
+/// Runs until Ctrl-C or SIGTERM, reporting any service that stops on its own; with
+/// `restart`, starting a node that stopped again after a backoff.
+async fn supervise(processes: &mut [Process], restart: bool) {
+    let exe = std::env::current_exe().ok();
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     loop {
@@ -429,14 +500,51 @@ async fn supervise(processes: &mut [Process]) {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return,
             _ = terminated => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {
                 for p in processes.iter_mut().filter(|p| !p.exited) {
                     if let Ok(Some(status)) = p.child.try_wait() {
                         p.exited = true;
                         if p.name == "gateway" {
                             println!("the gateway stopped ({status}); restart `federation up` to get it back");
+                        } else if restart {
+                            if p.started.elapsed() >= STABLE_AFTER {
+                                p.backoff = FIRST_BACKOFF;
+                            }
+                            p.restart_at = Some(Instant::now() + p.backoff);
+                            println!(
+                                "{} stopped ({status}); starting it again in {} s (--restart)",
+                                p.name,
+                                p.backoff.as_secs()
+                            );
                         } else {
                             println!("{} stopped ({status}); the gateway now reports it unavailable", p.name);
+                        }
+                    }
+                }
+                for p in processes.iter_mut().filter(|p| p.exited) {
+                    let (Some(due), Some(exe)) = (p.restart_at, exe.as_deref()) else {
+                        continue;
+                    };
+                    if Instant::now() < due {
+                        continue;
+                    }
+                    p.restart_at = None;
+                    match spawn_service(exe, p.command, &p.config, &p.log, true) {
+                        Ok(child) => {
+                            println!(
+                                "{} started again (pid {})",
+                                p.name,
+                                child.id().unwrap_or_default()
+                            );
+                            p.child = child;
+                            p.exited = false;
+                            p.started = Instant::now();
+                            p.backoff = (p.backoff * 2).min(MAX_BACKOFF);
+                        }
+                        Err(e) => {
+                            p.restart_at = Some(Instant::now() + p.backoff);
+                            println!("{} could not be started again: {e:#}; trying again in {} s", p.name, p.backoff.as_secs());
+                            p.backoff = (p.backoff * 2).min(MAX_BACKOFF);
                         }
                     }
                 }
@@ -486,6 +594,7 @@ pub struct LayoutOptions {
 pub fn layout(opts: LayoutOptions) -> anyhow::Result<()> {
     clear_previous(&opts.dir)?;
     let mut plan = Plan::dev(opts.gateway_port, opts.first_node_port);
+    plan.metrics_port_offset = Some(1000);
     plan.host = opts.gateway_host.clone();
     plan.node_timeout_ms = opts.node_timeout_ms;
     for node in &mut plan.nodes {

@@ -98,6 +98,7 @@ async fn sigterm_drains_the_request_in_flight_then_exits() {
         kind: Some(schemas::AgencyKind::School),
         base_url: Some(node_url),
         acts_for: None,
+        replica_urls: Vec::new(),
         cert_uris: vec![trust::identity::member_uri("school-a")],
         signing_key: None,
     });

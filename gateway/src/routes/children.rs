@@ -84,6 +84,10 @@ pub async fn search(
     // With the record locator, only nodes whose filter may hold the child are asked.
     let tokens = state.locator.as_ref().map(|l| l.query_tokens(&query));
     let lookup = state.locator.as_deref().zip(tokens.as_deref());
+    let query_hash = match &node_query {
+        federation::NodeQuery::Plain(q) => schemas::query_hash("plain", q),
+        federation::NodeQuery::Keyed(q) => schemas::query_hash("keyed", q),
+    };
     let outcome = federation::search(
         &directory,
         &fanout(&state, &auth, &req),
@@ -110,6 +114,7 @@ pub async fn search(
             exp: expires_at.timestamp(),
             nodes: outcome.nodes,
             rel: outcome.relationship,
+            q: Some(query_hash),
         };
         let sealed = state.references.seal(&claims).map_err(GatewayError::from)?;
         (Some(sealed), Some(expires_at))
@@ -135,6 +140,14 @@ pub async fn search(
 ///
 /// Narrow the view with `from`, `to` (dates) and `category` (repeat it, or separate with
 /// commas): records, chronology, barrier evidence and transitions are filtered alike.
+///
+/// Agencies disclose more than `existence` only to a practitioner whose own agency works
+/// with the child (a relationship it asserted at the search). Without one,
+/// `legal_basis=safeguarding_override` with a `reason` is a **break-glass** view: the
+/// practitioner's own agency's node grants and counts it (5 a day by default; beyond,
+/// 429), each disclosing agency whose policy allows the override shares what it would
+/// with a relationship, flags it, audits it and alerts its data protection officer, and
+/// the view says `break_glass: true`.
 #[utoipa::path(
     tag = "children",
     params(
@@ -149,6 +162,8 @@ pub async fn search(
         (status = 403, description = "The reference was issued to another practitioner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The reference is not valid", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The reference has expired", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A break-glass view (safeguarding override without a relationship) beyond the practitioner's daily limit", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "A break-glass view, and the practitioner's own agency's node could not record it; nothing was read", body = Problem, content_type = "application/problem+json"),
     ),
     security(("practitioner_jwt" = []))
 )]
@@ -178,15 +193,63 @@ pub async fn view(
     let claims = open_reference(&state, &auth, &reference)?;
     let _slot = fanout_slot(&state)?;
     let directory = state.directory.get();
+    let fanout = fanout(&state, &auth, &req);
+    let grant = break_glass(&directory, &fanout, &auth, &claims, &context).await?;
     let view = federation::view(
         &directory,
-        &fanout(&state, &auth, &req),
+        &fanout,
         &claims,
         &context,
         &filter,
+        grant.as_deref(),
     )
     .await;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// A break-glass for this view, when it needs one: a safeguarding override by a
+/// practitioner whose agency asserted no relationship with the child. Their own agency's
+/// node grants it (once per view), counting it against their daily limit; beyond it,
+/// 429. A practitioner whose agency runs no node has no relationship and no break-glass:
+/// the view shows what any agency shares without one.
+async fn break_glass(
+    directory: &trust::Directory,
+    fanout: &federation::Fanout<'_>,
+    auth: &Authenticated,
+    claims: &ReferenceClaims,
+    context: &AccessContext,
+) -> Result<Option<String>, GatewayError> {
+    if context.legal_basis != schemas::LegalBasis::SafeguardingOverride || claims.rel.is_some() {
+        return Ok(None);
+    }
+    let (Some(own), Some(query_hash)) = (
+        directory.nodes().find(|n| n.id == auth.practitioner.agency),
+        claims.q.clone(),
+    ) else {
+        return Ok(None);
+    };
+    let outcome = fanout
+        .client(own)
+        .break_glass(&schemas::BreakGlassRequest { query_hash }, context)
+        .await;
+    match outcome.result {
+        Ok(Ok(grant)) => Ok(Some(grant.assertion)),
+        Ok(Err(refusal)) if refusal.status == 429 => Err(GatewayError::BreakGlassLimit(
+            refusal.problem.detail.unwrap_or(refusal.problem.title),
+        )),
+        Ok(Err(refusal)) if refusal.status == 400 => {
+            Err(GatewayError::Invalid(refusal.problem.errors.clone()))
+        }
+        Ok(Err(refusal)) if refusal.status == 403 => Err(GatewayError::Forbidden(
+            refusal.problem.detail.unwrap_or(refusal.problem.title),
+        )),
+        Ok(Err(refusal)) => Err(GatewayError::BreakGlassUnavailable(
+            refusal.problem.detail.unwrap_or(refusal.problem.title),
+        )),
+        Err(failure) => Err(GatewayError::BreakGlassUnavailable(format!(
+            "your agency's node could not be reached: {failure:?}"
+        ))),
+    }
 }
 
 /// Confirm one agency's candidate as the child you searched for.

@@ -2,6 +2,7 @@
 //! the OpenAPI document (`crate::openapi`) both come from it.
 
 pub mod access_report;
+pub mod audit;
 pub mod children;
 pub mod health;
 pub mod notifications;
@@ -11,12 +12,15 @@ pub fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(health::metrics)
+        .service(health::status)
         .service(children::search)
         .service(children::view)
         .service(children::confirm)
         .service(access_report::access_report)
         .service(notifications::route)
-        .service(notifications::acknowledge);
+        .service(notifications::acknowledge)
+        .service(audit::relay_checkpoint)
+        .service(audit::witnessed_checkpoints);
 }
 
 use crate::auth::Authenticated;

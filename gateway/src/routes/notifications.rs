@@ -99,6 +99,14 @@ pub async fn route(
         directory
             .nodes()
             .filter(|node| node.id != sender.id)
+            // The routing table: kinds that may never receive this event from this
+            // sender are not even asked.
+            .filter(|node| {
+                sender.kind.is_some_and(|kind| {
+                    schemas::notification::route(event.event_type, kind, node.kind)
+                        != schemas::notification::Involvement::Nobody
+                })
+            })
             .filter_map(|node| {
                 let payload = event.payloads.iter().find(|p| p.kind == node.kind)?;
                 Some((node, payload))

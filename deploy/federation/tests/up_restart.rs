@@ -1,0 +1,117 @@
+//! `federation up --restart`: a node killed with SIGKILL is started again, with a line
+//! saying so, and answers again on its address.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(180);
+
+fn wait_for_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, needle: &str) {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            let found = line.contains(needle);
+            seen.push(line);
+            if found {
+                return;
+            }
+        }
+    }
+    panic!("no line with '{needle}'; saw:\n{}", seen.join("\n"));
+}
+
+#[tokio::test]
+async fn up_with_restart_starts_a_killed_node_again_and_says_so() {
+    trust::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("federation");
+    let base = common::free_port();
+    let mut up = Command::new(env!("CARGO_BIN_EXE_federation"))
+        .args(["up", "--restart", "--children", "60"])
+        .arg("--dir")
+        .arg(&root)
+        .args(["--gateway-port", &common::free_port().to_string()])
+        .args(["--first-node-port", &base.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (send, lines) = mpsc::channel();
+    let stdout = up.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    wait_for_line(&lines, &mut seen, "Press Ctrl-C");
+
+    let session: BTreeMap<String, String> = std::fs::read_to_string(root.join("session.env"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+        .collect();
+    let pid = &session["PID_POLICE"];
+    let url = &session["NODE_URL_POLICE"];
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for_line(&lines, &mut seen, "police stopped");
+    assert!(
+        seen.last().unwrap().contains("starting it again in 1 s"),
+        "{seen:?}"
+    );
+    wait_for_line(&lines, &mut seen, "police started again");
+
+    // It answers again, on the same address.
+    let probe = reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            trust::tls::client_config_without_identity(std::path::Path::new(&session["CA_CERT"]))
+                .unwrap(),
+        )
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let ready = probe
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the police node did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    Command::new("kill")
+        .args(["-TERM", &up.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while up.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "up did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
