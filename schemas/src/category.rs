@@ -495,8 +495,9 @@ impl RecordCategory {
             | C::Section47Enquiry
             | C::ChildCharacteristics
             | C::Intervention
-            // `meeting_scheduled` and decision events wait for the relationship-based
-            // routing table (issue 20).
+            // Not yet built: `meeting_scheduled`, and decision events that must reach the
+            // owning agency by id (the routing table routes by agency kind). Until then a
+            // meeting's decisions reach their owners through the view's outline.
             | C::Meeting
             | C::ParentCarer
             | C::DesignatedTeacher
