@@ -65,12 +65,15 @@ pub enum RecordCategory {
     Intervention,
     Meeting,
     ParentCarer,
+    DesignatedTeacher,
+    SeniorMentalHealthLead,
+    YoungCarer,
 }
 
 use RecordCategory as C;
 
 impl RecordCategory {
-    pub const ALL: [RecordCategory; 32] = [
+    pub const ALL: [RecordCategory; 35] = [
         C::Enrolment,
         C::Attendance,
         C::Exclusion,
@@ -103,6 +106,9 @@ impl RecordCategory {
         C::Intervention,
         C::Meeting,
         C::ParentCarer,
+        C::DesignatedTeacher,
+        C::SeniorMentalHealthLead,
+        C::YoungCarer,
     ];
 
     /// The category's name on the wire (`attendance`), as serde writes it.
@@ -140,6 +146,9 @@ impl RecordCategory {
             C::Intervention => "intervention",
             C::Meeting => "meeting",
             C::ParentCarer => "parent_carer",
+            C::DesignatedTeacher => "designated_teacher",
+            C::SeniorMentalHealthLead => "senior_mental_health_lead",
+            C::YoungCarer => "young_carer",
         }
     }
 
@@ -180,6 +189,9 @@ impl RecordCategory {
             C::Intervention => "things tried to help you, and whether they helped",
             C::Meeting => "meetings about you, what was decided and what you said",
             C::ParentCarer => "your parents and carers, and anyone not allowed to contact you",
+            C::DesignatedTeacher => "the teacher at school who looks out for children in care",
+            C::SeniorMentalHealthLead => "the person at school who leads on mental health",
+            C::YoungCarer => "the care you give at home, and the help you get with it",
         }
     }
 
@@ -228,6 +240,8 @@ impl RecordCategory {
             // Schools (CTF contacts), social care, early help, health and the virtual school
             // each know the adults around the child.
             C::ParentCarer => &[School, SocialCare, EarlyHelp, Health, VirtualSchool],
+            C::DesignatedTeacher | C::SeniorMentalHealthLead => &[School],
+            C::YoungCarer => &[School, SocialCare, EarlyHelp, Health],
         }
     }
 
@@ -272,7 +286,10 @@ impl RecordCategory {
             | C::TeamAroundTheFamily
             | C::LeadPractitioner
             | C::Intervention
-            | C::ParentCarer => false,
+            | C::ParentCarer
+            | C::DesignatedTeacher
+            | C::SeniorMentalHealthLead
+            | C::YoungCarer => false,
         }
     }
 
@@ -324,6 +341,15 @@ impl RecordCategory {
             C::Meeting => None,
             // Listed in the view's `people`, restrictions first (`RecordDetails::parent_carer`).
             C::ParentCarer => None,
+            C::DesignatedTeacher | C::SeniorMentalHealthLead => None,
+            // Caring at home weighs on a child's wellbeing: worth watching while it lasts.
+            C::YoungCarer => reads(Wellbeing, |r| {
+                if r.record.effective_to.is_some() {
+                    BarrierSignal::NoneKnown
+                } else {
+                    Watch
+                }
+            }),
         }
     }
 
@@ -386,7 +412,10 @@ impl RecordCategory {
             | C::ChildCharacteristics
             | C::Intervention
             | C::Meeting
-            | C::ParentCarer => None,
+            | C::ParentCarer
+            | C::DesignatedTeacher
+            | C::SeniorMentalHealthLead
+            | C::YoungCarer => None,
         }
     }
 
@@ -397,6 +426,8 @@ impl RecordCategory {
             C::TrustedAdult => Some(KeyContactRole::TrustedAdult),
             C::AllocatedSocialWorker => Some(KeyContactRole::SocialWorker),
             C::LeadPractitioner => Some(KeyContactRole::LeadPractitioner),
+            C::DesignatedTeacher => Some(KeyContactRole::DesignatedTeacher),
+            C::SeniorMentalHealthLead => Some(KeyContactRole::SeniorMentalHealthLead),
             C::Enrolment
             | C::Attendance
             | C::Exclusion
@@ -425,7 +456,8 @@ impl RecordCategory {
             | C::ChildCharacteristics
             | C::Intervention
             | C::Meeting
-            | C::ParentCarer => None,
+            | C::ParentCarer
+            | C::YoungCarer => None,
         }
     }
 
@@ -463,10 +495,14 @@ impl RecordCategory {
             | C::Section47Enquiry
             | C::ChildCharacteristics
             | C::Intervention
-            // `meeting_scheduled` and decision events wait for the relationship-based
-            // routing table (issue 20).
+            // Not yet built: `meeting_scheduled`, and decision events that must reach the
+            // owning agency by id (the routing table routes by agency kind). Until then a
+            // meeting's decisions reach their owners through the view's outline.
             | C::Meeting
-            | C::ParentCarer => Raises::Nothing,
+            | C::ParentCarer
+            | C::DesignatedTeacher
+            | C::SeniorMentalHealthLead
+            | C::YoungCarer => Raises::Nothing,
         }
     }
 }

@@ -1744,6 +1744,75 @@ impl Fields for ParentCarerDetails {
     }
 }
 
+/// The school's designated teacher for looked-after and previously looked-after
+/// children: a key contact for the child's social worker and virtual school.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Ms Farah", "role": "assistant head"}))]
+pub struct DesignatedTeacherDetails {
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub name: Short,
+    /// Their post in the school.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub role: Option<Short>,
+}
+
+impl Fields for DesignatedTeacherDetails {}
+
+/// The school's senior mental health lead: a key contact for health and early help.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Mr Adeyemi", "role": "deputy head (pastoral)"}))]
+pub struct SeniorMentalHealthLeadDetails {
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub name: Short,
+    /// Their post in the school.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub role: Option<Short>,
+}
+
+impl Fields for SeniorMentalHealthLeadDetails {}
+
+/// The child is a young carer: whom they care for, their young carer's assessment, and
+/// the support in place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"cares_for": "mother (long-term illness)",
+    "assessment_date": "2026-09-22", "assessment_outcome": "eligible for young carers' support",
+    "support": ["young carers' group on Thursdays", "homework club", "a named adult in school"]}))]
+pub struct YoungCarerDetails {
+    /// Whom the child cares for, in words.
+    #[schema(value_type = String, min_length = 1, max_length = 200)]
+    pub cares_for: Short,
+    /// When their young carer's needs assessment took place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date)]
+    pub assessment_date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub assessment_outcome: Option<Short>,
+    /// The support in place; at most 20.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>, max_items = 20)]
+    pub support: Vec<Short>,
+}
+
+impl Fields for YoungCarerDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.support.len() > 20 {
+            errors.push(FieldError::new("support", "at most 20 items"));
+        }
+        if self.assessment_outcome.is_some() && self.assessment_date.is_none() {
+            errors.push(FieldError::new(
+                "assessment_date",
+                "is required with assessment_outcome",
+            ));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // One type over all categories
 
@@ -1855,6 +1924,9 @@ record_details! {
     Intervention => InterventionDetails,
     Meeting => MeetingDetails,
     ParentCarer => ParentCarerDetails,
+    DesignatedTeacher => DesignatedTeacherDetails,
+    SeniorMentalHealthLead => SeniorMentalHealthLeadDetails,
+    YoungCarer => YoungCarerDetails,
 }
 
 // What the node and the gateway read of a record's details: each the field that plays the
@@ -1895,6 +1967,8 @@ impl RecordDetails {
             RecordDetails::AllocatedSocialWorker(w) => Some(&w.worker),
             RecordDetails::TrustedAdult(t) => Some(&t.name),
             RecordDetails::LeadPractitioner(l) => l.name.as_ref(),
+            RecordDetails::DesignatedTeacher(d) => Some(&d.name),
+            RecordDetails::SeniorMentalHealthLead(s) => Some(&s.name),
             _ => None,
         };
         name.map(|n| n.as_str().trim())
@@ -1906,6 +1980,8 @@ impl RecordDetails {
             RecordDetails::AllocatedSocialWorker(w) => w.team.as_ref(),
             RecordDetails::TrustedAdult(t) => t.role.as_ref(),
             RecordDetails::LeadPractitioner(l) => Some(&l.role),
+            RecordDetails::DesignatedTeacher(d) => d.role.as_ref(),
+            RecordDetails::SeniorMentalHealthLead(s) => s.role.as_ref(),
             _ => None,
         };
         team.map(|t| t.as_str().trim())

@@ -222,7 +222,7 @@ pub struct BarrierIntervention {
 /// * `wellbeing`: child protection and looked-after plans, section 47 enquiries, CP-IS
 ///   flags and Operation Encompass notifications (`concern`); child in need plans and
 ///   episodes, CAMHS, early help, assessment factors, a school's record that a pupil is
-///   in care, and ended plans (`watch`).
+///   in care, a young carer's caring role, and ended plans (`watch`).
 ///
 /// Each barrier also lists the interventions aimed at it (`intervention` records) and
 /// their impact at review; they do not change its signal.
@@ -374,15 +374,22 @@ pub enum KeyContactRole {
     DesignatedSafeguardingLead,
     /// The early help lead practitioner for the family.
     LeadPractitioner,
+    /// The school's designated teacher for looked-after and previously looked-after
+    /// children.
+    DesignatedTeacher,
+    /// The school's senior mental health lead.
+    SeniorMentalHealthLead,
 }
 
 impl KeyContactRole {
     /// In the order a view lists key contacts.
-    pub const ALL: [KeyContactRole; 4] = [
+    pub const ALL: [KeyContactRole; 6] = [
         KeyContactRole::TrustedAdult,
         KeyContactRole::SocialWorker,
         KeyContactRole::DesignatedSafeguardingLead,
         KeyContactRole::LeadPractitioner,
+        KeyContactRole::DesignatedTeacher,
+        KeyContactRole::SeniorMentalHealthLead,
     ];
 }
 

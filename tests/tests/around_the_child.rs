@@ -371,3 +371,71 @@ async fn consent_records_who_decided_and_the_childs_wishes_which_the_access_repo
     assert!(sentence.contains(wishes), "{sentence}");
     fed.shutdown().await;
 }
+
+#[tokio::test]
+async fn designated_teacher_and_mental_health_lead_are_key_contacts_and_a_young_carer_is_watched() {
+    let fed = federation().await;
+    known_to(&fed, &["school-a", "social-care"]).await;
+    let school = fed.system("school-a");
+    for record in [
+        json!({"source_system_id": "MIS-DT-1", "category": "designated_teacher",
+            "effective_from": "2026-09-01", "impact": "Designated teacher for children in care",
+            "details": {"name": "Ms Farah", "role": "assistant head"}}),
+        json!({"source_system_id": "MIS-MHL-1", "category": "senior_mental_health_lead",
+            "effective_from": "2026-09-01", "impact": "Senior mental health lead",
+            "details": {"name": "Mr Adeyemi", "role": "deputy head (pastoral)"}}),
+        json!({"source_system_id": "MIS-YC-1", "category": "young_carer",
+            "effective_from": "2026-09-15", "impact": "Young carer: cares for a parent; support in place",
+            "details": {"cares_for": "mother (long-term illness)", "assessment_date": "2026-09-22",
+                "assessment_outcome": "eligible for young carers' support",
+                "support": ["young carers' group", "homework club"]}}),
+    ] {
+        school.store_record(LOCAL_ID, &record).await;
+    }
+    let contact = |view: &Value, role: &str| -> Value {
+        view["key_contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["role"] == role)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {role} in {}", view["key_contacts"]))
+    };
+    // The school's own DSL: names and posts.
+    let dsl = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let view = view_as(&fed, &dsl, SAFEGUARDING).await;
+    let teacher = contact(&view, "designated_teacher");
+    assert_eq!(teacher["name"], "Ms Farah");
+    assert_eq!(teacher["team"], "assistant head");
+    assert_eq!(
+        contact(&view, "senior_mental_health_lead")["name"],
+        "Mr Adeyemi"
+    );
+    let wellbeing = &view["barriers"]["wellbeing"];
+    assert_eq!(wellbeing["signal"], "watch", "{wellbeing}");
+    assert!(
+        wellbeing["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["category"] == "young_carer"),
+        "{wellbeing}"
+    );
+    // The child's allocated social worker (social care's relationship with the child)
+    // sees them at summary: the role and the impact line, no name.
+    fed.system("social-care")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "LCS-ASW-1", "category": "allocated_social_worker",
+                "effective_from": "2026-05-01", "impact": "Allocated social worker",
+                "details": {"worker": "D. Osei", "team": "Family Support"}}),
+        )
+        .await;
+    let worker = fed.token(PractitionerRole::SocialWorker, "social-care");
+    let view = view_as(&fed, &worker, SAFEGUARDING).await;
+    let teacher = contact(&view, "designated_teacher");
+    assert_eq!(teacher["agency_id"], "school-a");
+    assert!(teacher.get("name").is_none(), "{teacher}");
+    assert_eq!(teacher["note"], "Designated teacher for children in care");
+    fed.shutdown().await;
+}

@@ -738,6 +738,7 @@ const SOCIAL_CARE: &[&str] = &[
     "intervention",
     "meeting",
     "parent_carer",
+    "young_carer",
 ];
 const SCHOOL: &[&str] = &[
     "enrolment",
@@ -755,6 +756,9 @@ const SCHOOL: &[&str] = &[
     "intervention",
     "meeting",
     "parent_carer",
+    "designated_teacher",
+    "senior_mental_health_lead",
+    "young_carer",
 ];
 
 /// Every category, for each kind of requester: the level the policy grants where the
@@ -825,6 +829,7 @@ async fn every_category_gets_the_level_its_policy_grants() {
                 ("intervention", "summary"),
                 ("meeting", "summary"),
                 ("parent_carer", "summary"),
+                ("young_carer", "summary"),
             ],
             "none",
         ),
@@ -888,6 +893,9 @@ async fn every_category_gets_the_level_its_policy_grants() {
                 ("intervention", "summary"),
                 ("meeting", "summary"),
                 ("parent_carer", "summary"),
+                ("designated_teacher", "summary"),
+                ("senior_mental_health_lead", "summary"),
+                ("young_carer", "summary"),
             ],
             "none",
         ),
@@ -913,6 +921,9 @@ async fn every_category_gets_the_level_its_policy_grants() {
                 ("intervention", "summary"),
                 ("meeting", "summary"),
                 ("parent_carer", "summary"),
+                ("designated_teacher", "summary"),
+                ("senior_mental_health_lead", "summary"),
+                ("young_carer", "summary"),
             ],
             "none",
         ),
