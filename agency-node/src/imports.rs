@@ -141,23 +141,16 @@ pub fn store(
                     problems: Vec::new(),
                     not_mapped: elements(&child.not_mapped),
                 };
-                match child.to_child_upsert() {
-                    Err(missing) => result.problems.push(ImportElement {
-                        element: child.element.clone(),
-                        message: missing.to_string(),
-                    }),
-                    Ok(upsert) => {
-                        // A savepoint per child: a failure undoes that child only.
-                        let stored = conn
-                            .transaction(|c| store_child(c, writer, child, &upsert, &mut result));
-                        if let Err(e) = stored {
-                            result.records_written = 0;
-                            result.records_unchanged = 0;
-                            result.child_created = false;
-                            result.local_id = None;
-                            result.problems.push(e.report(&child.element));
-                        }
-                    }
+                let upsert = child.to_child_upsert();
+                // A savepoint per child: a failure undoes that child only.
+                let stored =
+                    conn.transaction(|c| store_child(c, writer, child, &upsert, &mut result));
+                if let Err(e) = stored {
+                    result.records_written = 0;
+                    result.records_unchanged = 0;
+                    result.child_created = false;
+                    result.local_id = None;
+                    result.problems.push(e.report(&child.element));
                 }
                 result
             }

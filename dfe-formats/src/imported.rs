@@ -5,7 +5,7 @@
 use crate::problem::ElementProblem;
 use chrono::NaiveDate;
 use schemas::{
-    AgencyKind, CheckedRecord, ChildIdentifiers, ChildUpsert, Demographics, RecordCategory,
+    AgencyKind, CheckedRecord, ChildIdentifiers, ChildUpsert, KnownDemographics, RecordCategory,
     RecordUpsert, Sex, Upn,
 };
 use serde::Serialize;
@@ -126,46 +126,25 @@ pub struct ImportedContact {
     pub email: Option<String>,
 }
 
-/// What the child upsert of today cannot hold yet.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("today's child upsert needs {}; partial children (the integration-face issue) will take this child", missing.join(", "))]
-pub struct NeedsPartialChild {
-    pub missing: Vec<&'static str>,
-}
-
 impl ImportedChild {
-    /// The child as today's `ChildUpsert`: given name, family name and date of birth are
-    /// required there. A census child (no names) or an unborn child fails with what is
-    /// missing until partial children land; then this becomes the partial upsert.
-    pub fn to_child_upsert(&self) -> Result<ChildUpsert, NeedsPartialChild> {
-        let given = self.preferred_or_legal_given();
-        let family = self.names.family_name.clone();
-        let mut missing = Vec::new();
-        if given.is_none() {
-            missing.push("given_name");
-        }
-        if family.is_none() {
-            missing.push("family_name");
-        }
-        if self.date_of_birth.is_none() {
-            missing.push("date_of_birth");
-        }
-        match (given, family, self.date_of_birth) {
-            (Some(given_name), Some(family_name), Some(date_of_birth)) => Ok(ChildUpsert {
-                demographics: Demographics {
-                    given_name,
-                    family_name,
-                    date_of_birth,
-                    sex: self.sex,
-                    postcode: self.postcode.clone(),
-                }
-                .into(),
-                identifiers: ChildIdentifiers {
-                    upn: self.identifiers.upn.clone(),
-                    nhs_number: None,
-                },
-            }),
-            _ => Err(NeedsPartialChild { missing }),
+    /// The child as a node stores it: whatever the file gives, partial where it is (a
+    /// census child has no names; an unborn child has an expected date of birth, which
+    /// stands for the date of birth). Whether that is enough to store a child is the
+    /// node's rule (`schemas::ChildUpsert::validate`: a valid identifier, a family name
+    /// with one more fact, or a given name with a date of birth), applied when it writes.
+    pub fn to_child_upsert(&self) -> ChildUpsert {
+        ChildUpsert {
+            demographics: KnownDemographics {
+                given_name: self.preferred_or_legal_given(),
+                family_name: self.names.family_name.clone(),
+                date_of_birth: self.date_of_birth.or(self.expected_date_of_birth),
+                sex: self.sex,
+                postcode: self.postcode.clone(),
+            },
+            identifiers: ChildIdentifiers {
+                upn: self.identifiers.upn.clone(),
+                nhs_number: None,
+            },
         }
     }
 

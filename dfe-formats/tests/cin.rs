@@ -136,12 +136,20 @@ fn a_referral_with_no_further_action_is_an_episode_closed_with_n0() {
 }
 
 #[test]
-fn a_census_child_has_no_names_and_waits_for_partial_children() {
+fn a_census_child_has_no_names_and_is_a_partial_child() {
     let file = CinFile::synthetic(2027, 10).to_xml();
     let import = read_cin_census(file.as_bytes(), &me()).unwrap();
     let children = imported(&import.children);
-    let missing = children[0].to_child_upsert().unwrap_err().missing;
-    assert_eq!(missing, ["given_name", "family_name"]);
+    let first = children[0].to_child_upsert();
+    assert_eq!(
+        (
+            &first.demographics.given_name,
+            &first.demographics.family_name
+        ),
+        (&None, &None)
+    );
+    assert!(first.identifiers.upn.is_some(), "found by its UPN");
+    assert!(first.validate().is_empty(), "{:?}", first.validate());
     // Child 10 is unborn: an expected date of birth, no UPN (its reason is not kept).
     let unborn = children[9];
     assert_eq!(unborn.date_of_birth, None);
@@ -156,10 +164,13 @@ fn a_census_child_has_no_names_and_waits_for_partial_children() {
             .iter()
             .any(|n| n.path.ends_with("ChildIdentifiers/UPNunknown"))
     );
+    // Nothing a node could find it by: the node refuses it, naming `demographics`.
+    let unborn = unborn.to_child_upsert();
     assert_eq!(
-        unborn.to_child_upsert().unwrap_err().missing,
-        ["given_name", "family_name", "date_of_birth"]
+        unborn.demographics.date_of_birth.unwrap().to_string(),
+        "2027-06-15"
     );
+    assert!(!unborn.validate().is_empty());
 }
 
 #[test]

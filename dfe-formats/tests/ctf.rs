@@ -50,7 +50,7 @@ fn every_supported_version_imports_every_pupil() {
             "{version}: Gender or Sex is read"
         );
         assert_eq!(first.postcode.as_deref(), Some("ZZ2 1AB"));
-        let child = first.to_child_upsert().unwrap();
+        let child = first.to_child_upsert();
         assert_eq!(
             child.demographics.family_name.as_deref(),
             Some("Sampleford")

@@ -368,28 +368,89 @@ async fn imports_raise_no_events_unless_asked() {
 }
 
 #[tokio::test]
-async fn a_census_child_without_names_waits_for_partial_children() {
-    // The census carries no names: until a node stores partial children, each child is
-    // reported as failed with what is missing, and nothing is stored.
-    let fed = spawn_federation(Options::nodes(&["social-care"], 0))
+async fn a_census_child_protection_plan_reaches_a_dsl_whose_school_holds_the_child() {
+    let fed = spawn_federation(Options::nodes(&["school-a", "social-care"], 0))
         .await
         .unwrap();
     let care = fed.system("social-care");
-    let report = post_xml(
-        &care,
-        "/v1/imports/cin-census",
-        CinFile::synthetic(2027, 2).to_xml(),
-    )
-    .await
-    .expect(200);
+    let census = CinFile::synthetic(2027, 10);
+    let report = post_xml(&care, "/v1/imports/cin-census", census.to_xml())
+        .await
+        .expect(200);
     assert_eq!(
-        (&report["format"], &report["version"], &report["failed"]),
-        (&json!("cin_census"), &json!("2027"), &json!(2)),
+        (&report["format"], &report["version"]),
+        (&json!("cin_census"), &json!("2027")),
         "{report}"
     );
-    let problem = &report["children"][0]["problems"][0]["message"];
-    assert!(problem.as_str().unwrap().contains("given_name"), "{report}");
-    assert_eq!(change_cursor(&care).await, 0);
+    // Child 10 is unborn, with no UPN and no name: nothing to find it by, refused alone.
+    let unborn = &report["children"][9];
+    assert_eq!(unborn["outcome"], "failed", "{report}");
+    assert!(
+        unborn["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("demographics"),
+        "{unborn}"
+    );
+    assert_eq!(report["imported"], 9, "{report}");
+
+    // A child with a protection plan, on roll at school A (its MIS holds the pupil).
+    let with_plan = census
+        .children
+        .iter()
+        .position(|c| c.cp_plan.is_some() && c.upn.is_some())
+        .expect("a census child with a plan and a UPN");
+    let pupil = &census.children[with_plan];
+    let upn = pupil.upn.clone().unwrap();
+    let school = fed.system("school-a");
+    let today = chrono::Utc::now().date_naive();
+    school
+        .put_child(
+            "NPS-CIN-1",
+            &json!({"demographics": {"given_name": "Casey", "family_name": "Censusford",
+                    "date_of_birth": pupil.birth_date.clone().unwrap()},
+                    "identifiers": {"upn": upn}}),
+        )
+        .await
+        .expect(201);
+    school
+        .post_record(
+            "NPS-CIN-1",
+            &json!({"source_system_id": "NPS-ENROL-CIN-1", "category": "enrolment",
+                    "effective_from": today - chrono::Duration::days(30),
+                    "impact": "On roll at Northfield Primary School",
+                    "details": {"urn": "999101", "school_name": "Northfield Primary School",
+                                "year_group": 6}}),
+        )
+        .await
+        .expect(201);
+    let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let found = fed
+        .gateway_post(
+            &token,
+            &format!("/v1/children:search?{SAFEGUARDING}"),
+            &json!({"identifiers": {"upn": upn}}),
+        )
+        .await
+        .expect(200);
+    let reference = found["reference"].as_str().expect("found by UPN");
+    let view = fed.view(&token, reference, SAFEGUARDING).await.expect(200);
+    let care_section = view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["agency_id"] == "social-care")
+        .unwrap_or_else(|| panic!("social care's section: {view}"));
+    let plan = care_section["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["category"] == "child_protection_plan")
+        .unwrap_or_else(|| panic!("the plan in social care's section: {care_section}"));
+    assert_eq!(
+        plan["details"]["category_of_abuse"], "NEG",
+        "the latest category of abuse: {plan}"
+    );
     fed.shutdown().await;
 }
 
