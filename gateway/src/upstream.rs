@@ -450,18 +450,7 @@ impl<'a> NodeClient<'a> {
                 .query(ctx)
                 .json(confirmation)
         };
-        self.send_with(request, |status, bytes| {
-            if status.is_client_error()
-                && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
-            {
-                return Ok(Err(Refusal {
-                    status: status.as_u16(),
-                    problem,
-                }));
-            }
-            decode_json(status, bytes).map(Ok)
-        })
-        .await
+        self.send_with(request, decode_or_refusal).await
     }
 
     /// Reads what the node discloses, with its match token of the search and the
@@ -502,18 +491,7 @@ impl<'a> NodeClient<'a> {
                 .query(ctx)
                 .json(body)
         };
-        self.send_with(request, |status, bytes| {
-            if status.is_client_error()
-                && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
-            {
-                return Ok(Err(Refusal {
-                    status: status.as_u16(),
-                    problem,
-                }));
-            }
-            decode_json(status, bytes).map(Ok)
-        })
-        .await
+        self.send_with(request, decode_or_refusal).await
     }
 
     pub async fn access_report(&self, local_ref: &str) -> Outcome<AccessReport> {
@@ -536,27 +514,12 @@ impl<'a> NodeClient<'a> {
     pub async fn keep_checkpoint(
         &self,
         checkpoint: &schemas::disclosure::AuditCheckpoint,
-    ) -> Outcome<Result<(), Refusal>> {
+    ) -> Outcome<Result<serde_json::Value, Refusal>> {
         let request = |http: &Client, base: &str| {
             http.post(format!("{base}/v1/federation/audit/checkpoints"))
                 .json(checkpoint)
         };
-        self.send_with(request, |status, bytes| {
-            if status.is_client_error()
-                && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
-            {
-                return Ok(Err(Refusal {
-                    status: status.as_u16(),
-                    problem,
-                }));
-            }
-            if status.is_success() {
-                Ok(Ok(()))
-            } else {
-                Err(Failure::Error(format!("node answered {status}")))
-            }
-        })
-        .await
+        self.send_with(request, decode_or_refusal).await
     }
 
     /// The newest checkpoint of `node`'s audit log this node keeps (not found: none).
@@ -623,17 +586,21 @@ impl<'a> NodeClient<'a> {
                 Err(e) => return Attempt::Done(Err(classify(e))),
             };
             let status = response.status();
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                return Attempt::Busy(retry_after(response.headers()));
+            let wait = retry_after(response.headers());
+            let bytes = match response.bytes().await {
+                Ok(bytes) => bytes,
+                Err(e) => return Attempt::Done(Err(classify(e))),
+            };
+            // A rate limit is back-pressure for the requesting agency; another 429 (the
+            // practitioner's daily break-glass views used up) is the node's answer.
+            if status == StatusCode::TOO_MANY_REQUESTS && is_rate_limited(&bytes) {
+                return Attempt::Busy(wait);
             }
-            Attempt::Done(match response.bytes().await {
-                // The replica is shutting down and did nothing: another may answer.
-                Ok(bytes) if status == StatusCode::SERVICE_UNAVAILABLE && is_draining(&bytes) => {
-                    Err(Failure::Unavailable("the node is draining".into()))
-                }
-                Ok(bytes) => decode(status, &bytes),
-                Err(e) => Err(classify(e)),
-            })
+            // The replica is shutting down and did nothing: another may answer.
+            if status == StatusCode::SERVICE_UNAVAILABLE && is_draining(&bytes) {
+                return Attempt::Done(Err(Failure::Unavailable("the node is draining".into())));
+            }
+            Attempt::Done(decode(status, &bytes))
         };
         // The request timeout covers the exchange; this bounds anything around it too.
         match tokio::time::timeout(remaining, call).await {
@@ -792,10 +759,35 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
     Duration::from_secs(seconds.clamp(1, 60))
 }
 
+/// Whether a `429` body is a rate limiter's problem ([`service::problem::rate_limited_problem`]),
+/// or has none (a proxy's): back-pressure, not an answer.
+fn is_rate_limited(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<Problem>(bytes).map_or(true, |p| {
+        p.type_uri == Problem::new("rate-limited", "", 429).type_uri
+    })
+}
+
 /// Whether a `503` body is a draining service's problem ([`service::server::DRAINING`]).
 fn is_draining(bytes: &[u8]) -> bool {
     serde_json::from_slice::<Problem>(bytes)
         .is_ok_and(|p| p.type_uri == Problem::new(service::server::DRAINING, "", 503).type_uri)
+}
+
+/// A node's answer where a refusal (4xx with a problem) is an answer, not a failure: the
+/// node is healthy and said no.
+fn decode_or_refusal<T: DeserializeOwned>(
+    status: StatusCode,
+    bytes: &[u8],
+) -> Result<Result<T, Refusal>, Failure> {
+    if status.is_client_error()
+        && let Ok(problem) = serde_json::from_slice::<Problem>(bytes)
+    {
+        return Ok(Err(Refusal {
+            status: status.as_u16(),
+            problem,
+        }));
+    }
+    decode_json(status, bytes).map(Ok)
 }
 
 /// The usual reading of a node's answer: 404 is "not held", any other non-success a

@@ -68,7 +68,7 @@ pub async fn relay_checkpoint(
     };
     for (node, answer) in asked {
         match answer {
-            Ok(Ok(())) => receipt.witnessed_by.push(node),
+            Ok(Ok(_)) => receipt.witnessed_by.push(node),
             Ok(Err(refusal)) => receipt.not_witnessed.push(WitnessRefusal {
                 node,
                 reason: refusal.problem.detail.unwrap_or(refusal.problem.title),
