@@ -320,6 +320,7 @@ enum BenchCmd {
     /// delivery once, and prints raise and drain times, kills, retried writes and the
     /// delivery latency. Exits non-zero if any event was lost, repeated or mis-audited.
     Replicas {
+        /// Operation Encompass events to raise (the kill loop).
         #[arg(long, default_value_t = 1_000)]
         events: usize,
         /// Seconds between two kills (replica A and B in turn).
@@ -347,6 +348,7 @@ enum BenchCmd {
         /// answered, none with a 5xx, and every view has the police section `ok`.
         #[arg(long)]
         rolling: bool,
+        /// Rounds of the rolling restart (each restarts both replicas in turn).
         #[arg(long, default_value_t = 3)]
         rounds: usize,
         /// Clients searching and viewing at once during --rolling.
