@@ -266,3 +266,31 @@ pub async fn run(state: web::Data<AppState>, every: Duration) {
         }
     }
 }
+
+/// The newest checkpoint of this node's log that another node keeps, its signature
+/// checked against the directory: what a restore must not roll the audit back past.
+/// `None` when no witness keeps one.
+pub async fn newest_witnessed(
+    settings: &crate::config::Settings,
+) -> anyhow::Result<Option<Witnessed>> {
+    let witnesses = Witnesses::new(&settings.tls, settings.notifications.gateway_url.as_deref())?
+        .ok_or_else(|| {
+        anyhow::anyhow!("no notifications.gateway_url to reach the witnesses through")
+    })?;
+    let directory = trust::Directory::load(&settings.directory.path)?;
+    let me = &settings.agency.id;
+    let found = witnesses
+        .collect(me)
+        .await
+        .map_err(|why| anyhow::anyhow!("asking the witnesses: {why}"))?;
+    Ok(found
+        .witnessed
+        .into_iter()
+        .filter(|w| {
+            let signature = STANDARD.decode(&w.checkpoint.signature).unwrap_or_default();
+            w.checkpoint.node == *me
+                && trust::signature::verify(&directory, me, &w.checkpoint.bytes(), &signature)
+                    .is_ok()
+        })
+        .max_by_key(|w| w.checkpoint.seq))
+}

@@ -37,6 +37,10 @@ enum Command {
         /// `backup`): the restored audit must reach it, with that hash.
         #[arg(long)]
         checkpoint: Option<agency_node::backup::Checkpoint>,
+        /// Ask the other nodes (through the gateway) for the newest checkpoint of this
+        /// node's audit they keep, its signature checked, and use it as --checkpoint.
+        #[arg(long, conflicts_with = "checkpoint")]
+        witnessed: bool,
     },
     /// Tools for the node's matching settings.
     Matching {
@@ -110,7 +114,35 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             return Ok(());
         }
-        Some(Command::Restore { from, checkpoint }) => {
+        Some(Command::Restore {
+            from,
+            checkpoint,
+            witnessed,
+        }) => {
+            let checkpoint = if *witnessed {
+                let newest = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(agency_node::anchoring::newest_witnessed(&settings))?;
+                match newest {
+                    Some(w) => {
+                        eprintln!(
+                            "the newest witnessed checkpoint: entry {} ({} keeps it)",
+                            w.checkpoint.seq, w.witness
+                        );
+                        Some(agency_node::backup::Checkpoint {
+                            seq: w.checkpoint.seq,
+                            hash: w.checkpoint.hash,
+                        })
+                    }
+                    None => {
+                        eprintln!("no witness keeps a checkpoint of this node's audit");
+                        None
+                    }
+                }
+            } else {
+                checkpoint.clone()
+            };
             match agency_node::backup::restore(from, &settings.database.url, checkpoint.as_ref()) {
                 Ok(report) => {
                     println!("{}", serde_json::to_string_pretty(&report)?);

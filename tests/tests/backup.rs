@@ -166,3 +166,53 @@ async fn a_restore_over_a_database_in_use_is_refused() {
     );
     fed.shutdown().await;
 }
+
+/// With `--witnessed`, a restore asks the other nodes for the newest checkpoint of the
+/// node's audit they keep: a backup older than it is refused, naming the rollback.
+#[tokio::test]
+async fn a_restore_past_the_newest_witnessed_checkpoint_is_refused() {
+    let fed = spawn_federation(Options::nodes(&["school-a", "social-care", "health"], 0))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = fed.files.database_urls["school-a"].clone();
+    let mis = fed.system("school-a");
+    let child = json!({"demographics": {"given_name": "Robin", "family_name": "Backupson",
+        "date_of_birth": "2015-02-03"}});
+    mis.put_child("B-1", &child).await.expect(201);
+    let file = dir.path().join("school-a.backup");
+    let report = backup::backup(&url, &file).unwrap();
+    // The node goes on writing, and has its head witnessed.
+    mis.put_child("B-2", &child).await.expect(201);
+    let receipt = mis
+        .post("/v1/audit/checkpoints", &json!({}))
+        .await
+        .expect(200);
+    assert_eq!(
+        receipt["witnessed_by"].as_array().unwrap().len(),
+        2,
+        "{receipt}"
+    );
+    let settings = fed.files.node_settings("school-a").unwrap();
+    let newest = agency_node::anchoring::newest_witnessed(&settings)
+        .await
+        .unwrap()
+        .expect("a witnessed checkpoint");
+    assert!(newest.checkpoint.seq > report.audit_head_seq);
+    let checkpoint = Checkpoint {
+        seq: newest.checkpoint.seq,
+        hash: newest.checkpoint.hash,
+    };
+    let (fresh, drop_fresh) = fresh_database(dir.path(), "witnessed");
+    assert!(
+        matches!(
+            backup::restore(&file, &fresh, Some(&checkpoint)),
+            Err(BackupError::RollbackPastCheckpoint { .. })
+        ),
+        "a backup older than the witnessed head"
+    );
+    if let Some(url) = drop_fresh {
+        db::drop_database(&url).unwrap();
+    }
+    fed.shutdown().await;
+}
