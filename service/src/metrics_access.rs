@@ -56,6 +56,8 @@ pub async fn gate<S: Gatekeeper>(
             404,
         )),
         (false, false) => None,
+        // Any other method is the router's to refuse (405), as on every operation.
+        (false, true) if req.method() != actix_web::http::Method::GET => None,
         (false, true) => match access.as_ref().map(|a| a.get_ref()) {
             Some(MetricsAccess::ClientCertificate) => {
                 let state = req.app_data::<web::Data<S>>().cloned();

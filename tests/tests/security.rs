@@ -317,6 +317,17 @@ async fn probes_say_only_ready_and_metrics_are_not_served_to_the_public() {
         .await
         .unwrap();
     assert_eq!(at_node.status(), 404, "a node's address, even to a member");
+    // Another method is refused as on any operation (405), not as a missing one.
+    let trace = fed
+        .anonymous_client()
+        .request(
+            reqwest::Method::TRACE,
+            format!("{}/metrics", fed.gateway_url),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trace.status(), 405, "TRACE /metrics");
     // On the metrics address: /metrics and nothing else.
     assert!(fed.gateway_metrics().await.contains("http_requests_total"));
     fed.scrape("police")
