@@ -424,3 +424,22 @@ pub struct Child {
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn demographics_and_identifiers_must_be_objects_not_arrays_of_their_fields() {
+        let child = serde_json::json!({
+            "demographics": {"given_name": "Amelia", "family_name": "Okafor",
+                             "date_of_birth": "2014-03-09"},
+            "identifiers": [null, null]
+        });
+        let errors = ChildUpsert::parse(&child, "").unwrap_err();
+        assert_eq!(errors[0].field, "identifiers", "{errors:?}");
+        let child = serde_json::json!({"demographics": ["Amelia", "Okafor"]});
+        let errors = ChildUpsert::parse(&child, "").unwrap_err();
+        assert_eq!(errors[0].field, "demographics", "{errors:?}");
+    }
+}

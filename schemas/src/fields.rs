@@ -55,6 +55,14 @@ pub fn schema_fields<T: utoipa::PartialSchema>() -> (Vec<String>, Vec<String>, b
 /// Parses `value` as `T`, or lists every invalid field with `prefix` before its name
 /// (`"details."` gives `details.sessions_present`). Unknown fields are invalid too.
 pub fn parse<T: Fields>(value: &Value, prefix: &str) -> Result<T, Vec<FieldError>> {
+    // Every `Fields` type is an object on the wire; serde would also take a struct as an
+    // array of its fields in order (`[null, null]`), which the schema does not allow.
+    if !value.is_object() {
+        return Err(vec![FieldError::new(
+            whole(prefix),
+            "must be a JSON object",
+        )]);
+    }
     let mut errors = Vec::new();
     let parsed = match T::deserialize(value) {
         Ok(parsed) => Some(parsed),

@@ -375,6 +375,7 @@ pub enum BatchOperation {
     {"op": "retract_record", "local_id": "NPS-000123", "source_system_id": "MIS-BEH-77",
      "reason": "entered against the wrong pupil"}
 ]}))]
+#[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     #[schema(value_type = Vec<BatchOperation>)]
     pub items: Vec<serde_json::Value>,
