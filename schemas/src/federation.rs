@@ -229,7 +229,7 @@ pub fn query_hash(form: &str, query: &impl Serialize) -> String {
 /// A break-glass request from the gateway to the node of the practitioner's own agency,
 /// which counts it against the practitioner's daily limit and audits it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(example = json!({"query_hash": "3f1c9a0d5b7e2a64c8d1f09e7b3a5c2d4e6f8a1b0c9d7e5f3a2b4c6d8e0f1a3b"}))]
+#[schema(example = json!({"query_hash": "3f1c9a0d5b7e2a64c8d1f09e7b3a5c2d"}))]
 pub struct BreakGlassRequest {
     /// The hash of the search the read follows ([`query_hash`]).
     pub query_hash: String,
