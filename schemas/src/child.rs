@@ -338,8 +338,9 @@ impl ChildUpsert {
                 ));
             }
         }
+        // Absent when unknown; `null` is not an object, as the schema says.
         let demographics = match object.get("demographics") {
-            None | Some(serde_json::Value::Null) => Some(KnownDemographics::default()),
+            None => Some(KnownDemographics::default()),
             Some(d) => {
                 crate::fields::parse::<KnownDemographics>(d, &format!("{prefix}demographics."))
                     .map_err(|e| errors.extend(e))
@@ -347,7 +348,7 @@ impl ChildUpsert {
             }
         };
         let identifiers = match object.get("identifiers") {
-            None | Some(serde_json::Value::Null) => Some(ChildIdentifiers::default()),
+            None => Some(ChildIdentifiers::default()),
             Some(i) => {
                 crate::fields::parse::<ChildIdentifiers>(i, &format!("{prefix}identifiers."))
                     .map_err(|e| errors.extend(e))
@@ -439,6 +440,10 @@ mod parse_tests {
         let errors = ChildUpsert::parse(&child, "").unwrap_err();
         assert_eq!(errors[0].field, "identifiers", "{errors:?}");
         let child = serde_json::json!({"demographics": ["Amelia", "Okafor"]});
+        let errors = ChildUpsert::parse(&child, "").unwrap_err();
+        assert_eq!(errors[0].field, "demographics", "{errors:?}");
+        let child = serde_json::json!({"demographics": null,
+                                       "identifiers": {"upn": "U999123456789"}});
         let errors = ChildUpsert::parse(&child, "").unwrap_err();
         assert_eq!(errors[0].field, "demographics", "{errors:?}");
     }
