@@ -131,19 +131,31 @@ pub fn problem_response_retry_after(
     response
 }
 
-/// How long until the next calendar day in England (Europe/London), when a per-day limit
-/// (break-glass views) starts again: the `Retry-After` of its 429.
-pub fn until_next_day_in_london(now: chrono::DateTime<chrono::Utc>) -> std::time::Duration {
+/// The calendar day in England (Europe/London) that `now` falls in, as the UTC instants
+/// it starts and ends: the day of a per-day limit (break-glass views).
+pub fn london_day(
+    now: chrono::DateTime<chrono::Utc>,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
     use chrono::TimeZone;
     let london = chrono_tz::Europe::London;
     let today = now.with_timezone(&london).date_naive();
-    let next = today
+    let start_of = |day: chrono::NaiveDate| {
+        day.and_hms_opt(0, 0, 0)
+            .and_then(|midnight| london.from_local_datetime(&midnight).earliest())
+            .map(|at| at.with_timezone(&chrono::Utc))
+    };
+    let start = start_of(today).unwrap_or(now - chrono::Duration::hours(24));
+    let end = today
         .succ_opt()
-        .and_then(|day| day.and_hms_opt(0, 0, 0))
-        .and_then(|midnight| london.from_local_datetime(&midnight).earliest());
-    let seconds = next.map_or(3600, |at| {
-        (at.with_timezone(&chrono::Utc) - now).num_seconds()
-    });
+        .and_then(start_of)
+        .unwrap_or(now + chrono::Duration::hours(1));
+    (start, end)
+}
+
+/// How long until the next calendar day in England, when a per-day limit starts again:
+/// the `Retry-After` of its 429.
+pub fn until_next_day_in_london(now: chrono::DateTime<chrono::Utc>) -> std::time::Duration {
+    let seconds = (london_day(now).1 - now).num_seconds();
     std::time::Duration::from_secs(seconds.clamp(1, 25 * 3600) as u64)
 }
 

@@ -88,40 +88,12 @@ fn newest_after(conn: &mut DbConnection, seq: i64) -> QueryResult<Option<(i64, S
 /// not per entry: on PostgreSQL, rewriting one row ten thousand times in one
 /// transaction (a batch) makes every later read of it walk all its versions.
 pub fn append(conn: &mut DbConnection, entry: &NewEntry) -> Result<i64, DbError> {
-    let head = stored_head(conn)?.unwrap_or((0, audit::GENESIS.to_owned()));
-    let (prev_seq, prev_hash) = newest_after(conn, head.0)?.unwrap_or(head);
-    let seq = prev_seq + 1;
-    let at = audit::now();
-    let hash = audit::chain_hash(&prev_hash, seq, at, entry);
-    let row = AuditRow {
-        seq,
-        at,
-        action: entry.action.to_owned(),
-        actor_user: entry.actor_user.clone(),
-        actor_role: entry.actor_role.clone(),
-        actor_agency: entry.actor_agency.clone(),
-        via_member: entry.via_member.clone(),
-        purpose: entry.purpose.clone(),
-        legal_basis: entry.legal_basis.clone(),
-        override_reason: entry.override_reason.clone(),
-        child_id: entry.child_id.clone(),
-        detail: entry.detail.to_string(),
-        correlation_id: entry.correlation_id.clone(),
-        prev_hash,
-        hash: hash.clone(),
-    };
-    diesel::insert_into(audit_log::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(seq)
+    append_many(conn, std::slice::from_ref(entry))
 }
 
-/// Appends entries in order, chained exactly as [`append`] one by one would chain them,
-/// in multi-row inserts (the bulk path of a batch).
-pub fn append_many(conn: &mut DbConnection, entries: &[NewEntry]) -> Result<(), DbError> {
-    if entries.is_empty() {
-        return Ok(());
-    }
+/// Appends entries in order, each chained from the one before, in multi-row inserts
+/// (the bulk path of a batch). Returns the last entry's sequence number.
+pub fn append_many(conn: &mut DbConnection, entries: &[NewEntry]) -> Result<i64, DbError> {
     let head = stored_head(conn)?.unwrap_or((0, audit::GENESIS.to_owned()));
     let (mut seq, mut prev_hash) = newest_after(conn, head.0)?.unwrap_or(head);
     let mut rows = Vec::with_capacity(entries.len());
@@ -152,7 +124,7 @@ pub fn append_many(conn: &mut DbConnection, entries: &[NewEntry]) -> Result<(), 
             .values(chunk)
             .execute(c))?;
     }
-    Ok(())
+    Ok(seq)
 }
 
 /// Moves the stored head to the last entry the current transaction appended, if any.

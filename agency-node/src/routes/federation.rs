@@ -812,14 +812,7 @@ pub async fn grant_break_glass(
     };
     let limit = state.policy.relationship.break_glass_per_day;
     let now = chrono::Utc::now();
-    let london = chrono_tz::Europe::London;
-    let since = now
-        .with_timezone(&london)
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .and_then(|midnight| midnight.and_local_timezone(london).earliest())
-        .map(|m| m.naive_utc())
-        .unwrap_or_else(|| now.naive_utc() - chrono::Duration::hours(24));
+    let since = service::problem::london_day(now).0.naive_utc();
     let assertion = relationship::Assertion {
         agency: state.agency_id.clone(),
         iss: caller.practitioner.issuer.clone(),
