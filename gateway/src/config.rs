@@ -46,7 +46,7 @@ fn default_practitioner_limits() -> service::limits::RateLimitSettings {
 }
 
 /// Routing notifications between nodes.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationSettings {
     /// Directory of webhook secrets, one file per node: `<member id>.secret` holding
@@ -54,6 +54,28 @@ pub struct NotificationSettings {
     /// Without it, the gateway refuses to route notifications.
     #[serde(default)]
     pub secrets_dir: Option<PathBuf>,
+    /// Events one sending node may have routed (per second and burst), beyond its
+    /// member quota: routing asks every node about a child, so it is bounded on its
+    /// own. Default 5 per second, bursts of 50 (an outbox catching up after an outage
+    /// is slowed, not refused: it retries after `Retry-After`).
+    #[serde(default = "default_route_limits")]
+    pub route_limits: service::limits::RateLimitSettings,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            secrets_dir: None,
+            route_limits: default_route_limits(),
+        }
+    }
+}
+
+fn default_route_limits() -> service::limits::RateLimitSettings {
+    service::limits::RateLimitSettings {
+        per_second: 5.0,
+        burst: 50,
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

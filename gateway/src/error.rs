@@ -22,6 +22,12 @@ pub enum GatewayError {
     PractitionerRateLimited(std::time::Duration),
     #[error("busy")]
     Busy,
+    /// A node routed more events than its routing quota.
+    #[error("routing rate limited")]
+    RoutingRateLimited(std::time::Duration),
+    /// A node raised an event about a child its own node does not hold.
+    #[error("the sender does not hold the child")]
+    SenderDoesNotHold,
     #[error("{0}")]
     NotAMember(trust::directory::MembershipError),
     #[error("forbidden: {0}")]
@@ -85,6 +91,18 @@ impl GatewayError {
             GatewayError::PractitionerRateLimited(wait) => {
                 service::problem::rate_limited_problem("practitioner", *wait)
             }
+            GatewayError::RoutingRateLimited(wait) => {
+                service::problem::rate_limited_problem("agency node's events", *wait)
+            }
+            GatewayError::SenderDoesNotHold => Problem::new(
+                "sender-does-not-hold-child",
+                "The sending agency's node does not hold this child; nothing was routed",
+                422,
+            )
+            .with_errors(vec![FieldError::new(
+                "child",
+                "is not a child the sending agency's node holds; an agency raises events only about its own children",
+            )]),
             GatewayError::Busy => Problem::new(
                 "busy",
                 "The gateway is answering as many requests as it can; retry shortly",
@@ -195,9 +213,9 @@ impl ResponseError for GatewayError {
 
     fn error_response(&self) -> HttpResponse {
         let retry_after = match self {
-            GatewayError::RateLimited(wait) | GatewayError::PractitionerRateLimited(wait) => {
-                Some(*wait)
-            }
+            GatewayError::RateLimited(wait)
+            | GatewayError::PractitionerRateLimited(wait)
+            | GatewayError::RoutingRateLimited(wait) => Some(*wait),
             GatewayError::Busy => Some(std::time::Duration::from_secs(1)),
             GatewayError::BreakGlassLimit(_) => Some(service::problem::until_next_day_in_london(
                 chrono::Utc::now(),
@@ -247,6 +265,16 @@ mod tests {
                 "rate-limited",
             ),
             (GatewayError::Busy, 503, "busy"),
+            (
+                GatewayError::RoutingRateLimited(std::time::Duration::from_secs(1)),
+                429,
+                "rate-limited",
+            ),
+            (
+                GatewayError::SenderDoesNotHold,
+                422,
+                "sender-does-not-hold-child",
+            ),
             (
                 GatewayError::ConfirmationRefused {
                     status: 410,

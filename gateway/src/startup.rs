@@ -21,6 +21,8 @@ pub struct AppState {
     pub limiter: service::limits::RateLimiter,
     /// Per practitioner (issuer and subject).
     pub practitioner_limiter: service::limits::RateLimiter,
+    /// Notifications routed per sending node.
+    pub route_limiter: service::limits::RateLimiter,
     /// Fan-outs in flight; a request past the limit gets 503 at once.
     pub fanouts: tokio::sync::Semaphore,
     /// Where the nodes' webhook secrets are (`<member id>.secret`).
@@ -109,6 +111,7 @@ impl Application {
             reference_ttl_seconds: settings.reference.ttl_seconds,
             limiter: service::limits::RateLimiter::new(settings.limits),
             practitioner_limiter: service::limits::RateLimiter::new(settings.practitioner_limits),
+            route_limiter: service::limits::RateLimiter::new(settings.notifications.route_limits),
             fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
             notification_secrets: settings.notifications.secrets_dir.clone(),
             matching_key,

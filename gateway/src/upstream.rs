@@ -540,6 +540,18 @@ impl<'a> NodeClient<'a> {
         .await
     }
 
+    /// Asks the sender's own node whether it holds the child of the event it sent.
+    pub async fn origin(
+        &self,
+        offer: &NotificationOffer,
+    ) -> Outcome<schemas::notification::OriginAnswer> {
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/notifications/origin"))
+                .json(offer)
+        })
+        .await
+    }
+
     /// Posts a signed body (Standard Webhooks headers) to one of the node's
     /// notification endpoints.
     pub async fn signed_post<T: DeserializeOwned>(

@@ -63,18 +63,7 @@ pub fn route(event: EventType, sender: AgencyKind, recipient: AgencyKind) -> Inv
     use AgencyKind as K;
     use EventType as E;
     use Involvement::{Active, Current, Nobody};
-    let sender_may_send = match event {
-        E::EncompassNotification => sender == K::Police,
-        E::PlanStarted | E::PlanEnded => sender == K::SocialCare,
-        E::Exclusion | E::PersistentAbsence => {
-            matches!(sender, K::School | K::VirtualSchool)
-        }
-        E::SchoolMove => sender == K::School,
-        E::PractitionerChanged => true,
-        // Raised by the holding node in its own inbox, never routed.
-        E::BreakGlass => false,
-    };
-    if !sender_may_send {
+    if !may_send(event, sender) {
         return Nobody;
     }
     match (event, recipient) {
@@ -85,6 +74,24 @@ pub fn route(event: EventType, sender: AgencyKind, recipient: AgencyKind) -> Inv
         // they have left.
         (_, K::School) => Current,
         _ => Active,
+    }
+}
+
+/// The sender rules of the routing table: whether an agency of this kind may raise this
+/// event at all. The gateway refuses (403) a route request whose sender may not.
+pub fn may_send(event: EventType, sender: AgencyKind) -> bool {
+    use AgencyKind as K;
+    use EventType as E;
+    match event {
+        E::EncompassNotification => sender == K::Police,
+        E::PlanStarted | E::PlanEnded => sender == K::SocialCare,
+        E::Exclusion | E::PersistentAbsence => {
+            matches!(sender, K::School | K::VirtualSchool)
+        }
+        E::SchoolMove => sender == K::School,
+        E::PractitionerChanged => true,
+        // Raised by the holding node in its own inbox, never routed.
+        E::BreakGlass => false,
     }
 }
 
@@ -226,8 +233,9 @@ pub enum DeliveryOutcome {
     Delivered,
     /// The recipient already had this event (a retry); nothing changed.
     Duplicate,
-    /// The recipient holds the child but has not subscribed to (or has paused) this
-    /// event type.
+    /// Never sent by the gateway any more (an agency that does not take an event is not
+    /// listed, so that routing says nothing of who holds a child); kept so that outboxes
+    /// written before can still be read.
     NotSubscribed,
     /// The recipient could not be reached or refused; the sender retries.
     Failed,
@@ -248,8 +256,9 @@ pub struct RecipientOutcome {
     pub deadline: Option<DateTime<Utc>>,
 }
 
-/// The gateway's answer to a route request. Agencies that do not hold the child are not
-/// listed.
+/// The gateway's answer to a route request. Only the agencies that took the event are
+/// listed: an agency that holds the child but did not take it (not subscribed, no
+/// relationship the routing table asks for) is not, exactly as one that does not hold it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RouteResponse {
     pub recipients: Vec<RecipientOutcome>,
@@ -268,6 +277,16 @@ pub struct NotificationOffer {
     pub event_type: EventType,
     pub sender: AgencyId,
     pub child: ChildQuery,
+}
+
+/// The sender's own node's answer to the gateway's question before routing
+/// (`POST /v1/federation/notifications/origin`): does this node hold the child the event
+/// it sent is about? A node may raise events only about its own children.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"held": true}))]
+pub struct OriginAnswer {
+    /// The node holds the child (linked, not a mere candidate).
+    pub held: bool,
 }
 
 /// A node's answer to an offer.

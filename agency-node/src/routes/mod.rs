@@ -55,6 +55,7 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(notifications::subscriptions)
         .service(notifications::set_subscription)
         .service(notifications::offer)
+        .service(notifications::origin)
         .service(notifications::receive)
         .service(notifications::acknowledged)
         .service(federation::locator_filter)
