@@ -55,6 +55,15 @@ pub struct Imports {
 }
 
 impl Imports {
+    /// This school's own URN, from its `[imports]` section (none for other kinds, or a
+    /// school that did not give one).
+    pub fn own_urn(&self) -> Option<&schemas::details::Urn> {
+        match self.ctf.as_ref().map(|c| &c.addressee) {
+            Some(Addressee::School { urn, .. }) => urn.as_ref(),
+            _ => None,
+        }
+    }
+
     /// Checks the section against the node's kind: a school needs its establishment
     /// number; the census is for social care only.
     pub fn new(kind: AgencyKind, settings: Option<&ImportSettings>) -> Result<Self, String> {

@@ -167,18 +167,38 @@ impl Rules {
 
     /// Whether the agency is involved as an event's routing asks
     /// ([`schemas::notification::route`]): now (no handover window), or actively.
+    /// `named`: the event names this agency (an Encompass record's school to inform is
+    /// this school).
     pub fn involves(
         &self,
         records: &[Record],
         today: NaiveDate,
         involvement: schemas::notification::Involvement,
+        named: bool,
     ) -> bool {
         use schemas::notification::Involvement as I;
         match involvement {
             I::Nobody => false,
             I::Current => self.involved(records, today, 0).is_some(),
             I::Active => self.active(records, today).is_some(),
+            I::CurrentOrNamed => {
+                self.involved(records, today, 0).is_some() || (named && !self.left(records, today))
+            }
         }
+    }
+
+    /// The child has left this agency: its records show an involvement (an enrolment)
+    /// that ended before today, and none in effect or still to start.
+    fn left(&self, records: &[Record], today: NaiveDate) -> bool {
+        let open: Vec<&Record> = records
+            .iter()
+            .filter(|r| self.open.contains(&r.category))
+            .collect();
+        open.iter()
+            .any(|r| r.last_day().is_some_and(|last| last < today))
+            && !open
+                .iter()
+                .any(|r| r.last_day().is_none_or(|last| last >= today))
     }
 
     fn involved(

@@ -53,6 +53,11 @@ pub enum Involvement {
     /// An active relationship by the recipient's own rules, handover window included (a
     /// school the child left a few days ago).
     Active,
+    /// Involved now, or the school the event names (an Encompass record's
+    /// `school_to_inform`): that school takes the event when it holds the child even if
+    /// the child is not on its roll yet (joining, the admission not yet in its records),
+    /// but never when its records show the child has left it.
+    CurrentOrNamed,
 }
 
 /// The routing table: who may receive an event of this type from this kind of sender.
@@ -70,8 +75,9 @@ pub fn route(event: EventType, sender: AgencyKind, recipient: AgencyKind) -> Inv
         // The school the child left hears of the move once, within its handover window
         // (a children-missing-education check), and nothing after it.
         (E::SchoolMove, K::School) => Active,
-        // Operation Encompass: the school(s) where the child is on roll now, never one
-        // they have left.
+        // Operation Encompass: the school(s) where the child is on roll now, and the
+        // school the police record names, never one they have left.
+        (E::EncompassNotification, K::School) => Involvement::CurrentOrNamed,
         (_, K::School) => Current,
         _ => Active,
     }
@@ -220,6 +226,11 @@ pub struct RouteRequest {
     /// How the gateway finds the child at the other agencies (sent to them as a match,
     /// never with the event's payload).
     pub child: ChildQuery,
+    /// Operation Encompass: the URN of the school the police record names, which takes
+    /// the event even before the child is on its roll ([`Involvement::CurrentOrNamed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
+    pub school_to_inform: Option<crate::details::Urn>,
     /// One payload per agency kind the sender's policy lets receive this event; kinds
     /// not listed receive nothing.
     pub payloads: Vec<KindPayload>,
@@ -277,6 +288,11 @@ pub struct NotificationOffer {
     pub event_type: EventType,
     pub sender: AgencyId,
     pub child: ChildQuery,
+    /// Operation Encompass: the URN of the school the police record names; a school node
+    /// whose own URN it is takes the event even before the child is on its roll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
+    pub school_to_inform: Option<crate::details::Urn>,
 }
 
 /// The sender's own node's answer to the gateway's question before routing

@@ -745,6 +745,163 @@ async fn after_a_school_move_encompass_reaches_only_the_new_school_and_the_old_o
     fed.shutdown().await;
 }
 
+/// Issue 20: "an Encompass notice goes to the school(s) where the child is enrolled now,
+/// and to the named school when the record names one. It never goes to a school the child
+/// has left." The named school takes it before the child is on its roll (the admission
+/// starts next week); a named school the child has left does not.
+#[tokio::test]
+async fn encompass_reaches_the_named_school_before_the_child_is_on_its_roll_but_never_one_they_left()
+ {
+    let fed = spawn_federation(Options::nodes(&["school-a", "school-b", "police"], 300))
+        .await
+        .unwrap();
+    let child = fed
+        .children
+        .iter()
+        .find(|c| {
+            let a = c.agencies();
+            a.contains(&"police") && a.contains(&"school-a") && !a.contains(&"school-b")
+        })
+        .unwrap();
+    let at = |node: &str| child.holdings.iter().find(|h| h.node == node).unwrap();
+    let today = Utc::now().date_naive();
+
+    // School B knows the child is coming: admitted from next week, not on roll yet.
+    let school_b = fed.system("school-b");
+    school_b
+        .store_child(
+            "RVA-JOINER-2",
+            &serde_json::to_value(&at("school-a").child).unwrap(),
+        )
+        .await;
+    school_b
+        .store_record(
+            "RVA-JOINER-2",
+            &json!({"source_system_id": "RVA-ENROL-JOINER-2", "category": "enrolment",
+                "effective_from": today + Duration::days(7),
+                "impact": "Joins Riverside Academy next week",
+                "details": {"urn": "999102", "school_name": "Riverside Academy", "year_group": 7}}),
+        )
+        .await;
+    let incident = |source: &str, urn: &str, reference: &str| {
+        json!({"source_system_id": source, "category": "encompass_notification",
+            "effective_from": today,
+            "impact": "Police attended a domestic incident at home last night; the child was present.",
+            "details": {"police_reference": reference, "school_to_inform": urn,
+                "incident_at": (Utc::now() - Duration::hours(3)).to_rfc3339(),
+                "child_present": true}})
+    };
+
+    // The police name school B: it takes the notice although the child is not on its
+    // roll yet; school A, where the child is on roll today, takes it too.
+    fed.system("police")
+        .store_record(
+            &at("police").local_id,
+            &incident("POL-ENC-NAMED-1", "999102", "ZZ/00101/26"),
+        )
+        .await;
+    let notice = inbox_item(&fed, "school-b", |i| {
+        i["event_type"] == "encompass_notification"
+    })
+    .await
+    .expect("the named school gets the notice before the child is on its roll");
+    assert_eq!(notice["local_id"], "RVA-JOINER-2");
+    assert!(notice["deadline"].is_string(), "{notice}");
+    let first = recipients_of_new_event(&fed, &[]).await;
+    assert_eq!(first, ["school-a", "school-b"]);
+
+    // A record that names no school reaches only the school the child is on roll at:
+    // school B's future admission is not an involvement on its own.
+    let police = fed.system("police");
+    let before: Vec<String> = police.get("/v1/notifications/outbox").await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut unnamed = incident("POL-ENC-NAMED-2", "999102", "ZZ/00102/26");
+    unnamed["details"]
+        .as_object_mut()
+        .unwrap()
+        .remove("school_to_inform");
+    police.store_record(&at("police").local_id, &unnamed).await;
+    let recipients = recipients_of_new_event(&fed, &before).await;
+    assert_eq!(recipients, ["school-a"]);
+
+    // The child leaves school A; a record that names school A does not reach it.
+    let mut left = at("school-a")
+        .records
+        .iter()
+        .find(|r| r.category == RecordCategory::Enrolment && r.effective_to.is_none())
+        .cloned()
+        .unwrap();
+    left.effective_to = Some(today - Duration::days(3));
+    fed.system("school-a")
+        .store_record(
+            &at("school-a").local_id,
+            &serde_json::to_value(&left).unwrap(),
+        )
+        .await;
+    let before: Vec<String> = police.get("/v1/notifications/outbox").await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    police
+        .store_record(
+            &at("police").local_id,
+            &incident("POL-ENC-NAMED-3", "999101", "ZZ/00103/26"),
+        )
+        .await;
+    let recipients = recipients_of_new_event(&fed, &before).await;
+    assert!(recipients.is_empty(), "{recipients:?}");
+    let school_a = fed
+        .system("school-a")
+        .get("/v1/notifications/inbox")
+        .await
+        .expect(200);
+    assert!(
+        school_a["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| !i["impact"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("ZZ/00103/26")
+                && i["details"]["police_reference"] != "ZZ/00103/26"),
+        "{school_a}"
+    );
+    fed.shutdown().await;
+}
+
+/// The Encompass event the police raised that is not in `before`, once routed: the
+/// agencies that took it.
+async fn recipients_of_new_event(fed: &TestFederation, before: &[String]) -> Vec<String> {
+    let police = fed.system("police");
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        let outbox = police.get("/v1/notifications/outbox").await.expect(200);
+        if let Some(event) = outbox["items"].as_array().unwrap().iter().find(|i| {
+            i["event_type"] == "encompass_notification"
+                && !before.iter().any(|b| i["id"] == b.as_str())
+                && i["status"] == "delivered"
+        }) {
+            let mut recipients: Vec<String> = event["recipients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["agency_id"].as_str().unwrap().to_owned())
+                .collect();
+            recipients.sort();
+            return recipients;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the new Encompass event was not routed");
+}
+
 #[tokio::test]
 async fn key_contacts_come_only_from_agencies_that_work_with_the_child_now() {
     let fed = spawn_federation(schools_and_social_care()).await.unwrap();

@@ -166,6 +166,12 @@ impl Worker {
                 demographics: child.demographics.complete(),
             },
             payloads: super::payloads(&self.policy, category, &event.impact, &details),
+            // The school the police record names takes the event as well (the offer
+            // carries its URN only, never the payload).
+            school_to_inform: (event_type == EventType::EncompassNotification)
+                .then(|| details.get("school_to_inform")?.as_str())
+                .flatten()
+                .and_then(schemas::details::Urn::new),
         };
         let attempts = event.attempts + 1;
         // Recipients the event reached (delivered now, or found already delivered).

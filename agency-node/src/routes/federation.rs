@@ -608,6 +608,7 @@ pub async fn child_records(
                 &records,
                 today,
                 schemas::notification::Involvement::Current,
+                false,
             );
             let decision = disclosure::decide(
                 &state.policy,

@@ -484,6 +484,12 @@ pub async fn offer(
                         .into_iter()
                         .map(|r| r.into_wire())
                         .collect::<Result<Vec<_>, _>>()?;
+                    // The event names this school (the police record's school to
+                    // inform is this node's own URN).
+                    let named = offer
+                        .school_to_inform
+                        .as_ref()
+                        .is_some_and(|urn| state.imports.own_urn() == Some(urn));
                     state.policy.relationship.involves(
                         &records,
                         today,
@@ -492,6 +498,7 @@ pub async fn offer(
                             sender_kind,
                             state.agency_kind,
                         ),
+                        named,
                     )
                 }
                 _ => false,

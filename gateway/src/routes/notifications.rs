@@ -127,6 +127,7 @@ pub async fn route(
         event_type: event.event_type,
         sender: sender.id.clone(),
         child: event.child.clone(),
+        school_to_inform: event.school_to_inform.clone(),
     };
     // The sender's own node must hold the child, as it would answer a search: a node
     // certificate cannot ask who holds someone else's child.
