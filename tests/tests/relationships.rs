@@ -557,6 +557,161 @@ async fn break_glass_is_flagged_alerted_in_the_access_report_and_limited_per_day
     fed.shutdown().await;
 }
 
+/// One request the DPO's receiver got: its webhook headers and body.
+type Received = (Option<String>, Option<String>, Option<String>, Vec<u8>);
+
+/// A real HTTP receiver standing for the data protection officer's system: it refuses
+/// the first delivery (503), as a system restarting would, then accepts.
+async fn dpo_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    actix_web::dev::ServerHandle,
+) {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    let received: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+    let kept = received.clone();
+    let server = HttpServer::new(move || {
+        let kept = kept.clone();
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let kept = kept.clone();
+            async move {
+                let header = |name: &str| {
+                    req.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let mut kept = kept.lock().unwrap();
+                kept.push((
+                    header("webhook-id"),
+                    header("webhook-timestamp"),
+                    header("webhook-signature"),
+                    body.to_vec(),
+                ));
+                if kept.len() == 1 {
+                    HttpResponse::ServiceUnavailable().finish()
+                } else {
+                    HttpResponse::NoContent().finish()
+                }
+            }
+        }))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://{}/alerts", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (url, received, handle)
+}
+
+/// Issue 20: a break-glass "raises an alert at once to the holding agency's data
+/// protection officer". With `[notifications] dpo_webhook` set, the holding node pushes
+/// the alert to the DPO's own system, signed (Standard Webhooks), from a durable queue:
+/// refused once, it is sent again, and the receiver can check the signature.
+#[tokio::test]
+async fn a_break_glass_alert_reaches_the_data_protection_officers_system_signed_and_retried() {
+    let mut fed = spawn_federation(schools_and_social_care()).await.unwrap();
+    let (url, received, receiver) = dpo_receiver().await;
+    let secret = trust::webhook::WebhookSecret::generate();
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret_file = secret_dir.path().join("dpo.secret");
+    std::fs::write(&secret_file, &secret).unwrap();
+    fed.stop_node("social-care").await;
+    let dpo_url = url.clone();
+    fed.restart_node_with("social-care", move |settings| {
+        settings.notifications.dpo_webhook = Some(agency_node::notifications::DpoWebhook {
+            url: dpo_url,
+            secret_file,
+        });
+    })
+    .await
+    .unwrap();
+
+    let child = cp_child_at(&fed, "school-b");
+    let dsl = fed.dsl_token();
+    let reference = fed.reference_for(&dsl, child, BREAK_GLASS).await;
+    let view = fed.view(&dsl, &reference, BREAK_GLASS).await.expect(200);
+    assert_eq!(view["break_glass"], true, "{view}");
+
+    // Refused once, then delivered.
+    let started = std::time::Instant::now();
+    while received.lock().unwrap().len() < 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the alert was not sent again after a refusal: {:?}",
+            received.lock().unwrap().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let deliveries = received.lock().unwrap().clone();
+    let key = trust::webhook::WebhookSecret::parse(&secret).unwrap();
+    let (id, timestamp, signature, body) = &deliveries[1];
+    key.verify(
+        id.as_deref(),
+        timestamp.as_deref(),
+        signature.as_deref(),
+        body,
+    )
+    .expect("the DPO's system can check the alert is the node's");
+    assert_eq!(
+        deliveries[0].0, deliveries[1].0,
+        "the same alert, sent again"
+    );
+    // Another secret does not verify it: the signature is over this body with this key.
+    let other =
+        trust::webhook::WebhookSecret::parse(&trust::webhook::WebhookSecret::generate()).unwrap();
+    assert!(
+        other
+            .verify(
+                id.as_deref(),
+                timestamp.as_deref(),
+                signature.as_deref(),
+                body
+            )
+            .is_err()
+    );
+    let alert: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(alert["type"], "break_glass", "{alert}");
+    assert_eq!(alert["agency_id"], "social-care");
+    assert_eq!(alert["details"]["agency"], "school-a", "{alert}");
+    assert_eq!(
+        alert["details"]["reason"], "child disclosed harm at breakfast club",
+        "{alert}"
+    );
+    let held = child
+        .holdings
+        .iter()
+        .find(|h| h.node == "social-care")
+        .unwrap();
+    assert_eq!(alert["local_id"], held.local_id.as_str(), "{alert}");
+    // The same alert is in the node's own inbox, under the same id.
+    let inbox = fed
+        .system("social-care")
+        .get("/v1/notifications/inbox")
+        .await
+        .expect(200);
+    assert!(
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["event_type"] == "break_glass" && i["id"] == alert["id"]),
+        "{inbox}"
+    );
+    // Delivered once accepted: the queue says so, and nothing more is sent.
+    let mut conn = fed.database("social-care");
+    let queued = agency_node::db::dpo_alerts::list(&mut conn, 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].delivered_at.is_some(), "{queued:?}");
+    assert_eq!(queued[0].attempts, 2);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(received.lock().unwrap().len(), 2);
+    receiver.stop(false).await;
+    fed.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_virtual_school_head_sees_their_cohorts_education_and_nothing_of_other_children() {
     let fed = spawn_federation(Options::nodes(

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod backup;
 pub mod children;
 pub mod consents;
+pub mod dpo_alerts;
 pub mod keyed;
 pub mod models;
 pub mod name_counts;

@@ -100,6 +100,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    dpo_alerts (id) {
+        id -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     outbox (id) {
         id -> Text,
         event_type -> Text,

@@ -72,6 +72,23 @@ pub struct NotificationSettings {
     pub earliest_school_day_start: String,
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// The data protection officer's own system: every break-glass alert this node
+    /// raises is also pushed there at once, signed (Standard Webhooks), from a durable
+    /// queue retried until the endpoint accepts it. Without it, the alert is in this
+    /// node's inbox only.
+    #[serde(default)]
+    pub dpo_webhook: Option<DpoWebhook>,
+}
+
+/// A Standard Webhooks endpoint of the data protection officer's system.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpoWebhook {
+    /// Where alerts are posted (`https://…`; `http://` for a receiver on the same host).
+    pub url: String,
+    /// The shared secret (`whsec_<base64>`) alerts are signed with; read at each
+    /// delivery, so a rotated secret applies at once.
+    pub secret_file: PathBuf,
 }
 
 fn default_poll_ms() -> u64 {
@@ -116,6 +133,7 @@ impl Default for NotificationSettings {
             raise_within_days: default_raise_within_days(),
             at_risk_minutes: default_at_risk_minutes(),
             earliest_school_day_start: default_earliest_start(),
+            dpo_webhook: None,
             timezone: default_timezone(),
         }
     }

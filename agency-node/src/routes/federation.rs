@@ -668,7 +668,17 @@ pub async fn child_records(
             // lead learn of it at once, in this node's own inbox.
             if let Some(answer) = answer.as_ref().filter(|_| break_glass) {
                 let alert = break_glass_alert(&state, &alert_context, answer);
-                db::write(&mut conn, |c| db::notifications::receive(c, &alert))?;
+                let to_dpo = state.notifications.dpo_webhook.is_some();
+                db::write(&mut conn, |c| {
+                    if db::notifications::receive(c, &alert)? && to_dpo {
+                        // Pushed to the data protection officer's own system as well,
+                        // from a queue written with the alert.
+                        let local_id = db::children::find_by_id(c, &alert.child_id)?
+                            .map(|child| child.local_id);
+                        db::dpo_alerts::enqueue(c, &dpo_alert(&state, &alert, local_id))?;
+                    }
+                    Ok(())
+                })?;
             }
             Ok(answer)
         })
@@ -750,6 +760,40 @@ fn break_glass_alert(
         acknowledged_at: None,
         acknowledged_by: None,
         ack_relayed: false,
+    }
+}
+
+/// The break-glass alert as the data protection officer's system receives it: the inbox
+/// item, with the child's local id in this agency's own system.
+fn dpo_alert(
+    state: &AppState,
+    alert: &db::notifications::InboxRow,
+    local_id: Option<String>,
+) -> db::dpo_alerts::DpoAlertRow {
+    let details: serde_json::Value = alert
+        .details
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let body = json!({
+        "type": "break_glass",
+        "id": alert.id,
+        "agency_id": state.agency_id,
+        "occurred_at": alert.occurred_at.and_utc(),
+        "local_id": local_id,
+        "category": alert.category,
+        "level": alert.level,
+        "impact": alert.impact,
+        "details": details,
+    });
+    db::dpo_alerts::DpoAlertRow {
+        id: alert.id.clone(),
+        body: body.to_string(),
+        created_at: alert.received_at,
+        attempts: 0,
+        next_attempt_at: alert.received_at,
+        delivered_at: None,
+        last_error: None,
     }
 }
 
