@@ -168,7 +168,7 @@ impl Rules {
     /// Whether the agency is involved as an event's routing asks
     /// ([`schemas::notification::route`]): now (no handover window), or actively.
     /// `named`: the event names this agency (an Encompass record's school to inform is
-    /// this school).
+    /// this school, or a meeting decision's owner is this agency).
     pub fn involves(
         &self,
         records: &[Record],
@@ -181,6 +181,7 @@ impl Rules {
             I::Nobody => false,
             I::Current => self.involved(records, today, 0).is_some(),
             I::Active => self.active(records, today).is_some(),
+            I::Addressed => named,
             I::CurrentOrNamed => {
                 self.involved(records, today, 0).is_some() || (named && !self.left(records, today))
             }

@@ -356,6 +356,34 @@ fn raise(
     if !writer.raise_events {
         return Ok(None);
     }
+    if record.category().raises() == schemas::notification::Raises::Meeting {
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Europe::London)
+            .date_naive();
+        // A backfilled meeting long past is not news, as for other events.
+        if record.effective_from() < today - chrono::Duration::days(writer.raise_within_days) {
+            return Ok(None);
+        }
+        let mut raised = Vec::new();
+        for event in notifications::meeting_events(previous, record, today) {
+            let details = event.details.to_string();
+            let id = notifications::enqueue(
+                conn,
+                &notifications::NewEvent {
+                    event_type: event.event_type,
+                    child_id: &stored.child_id,
+                    category: record.category(),
+                    occurred_at: event.occurred_at,
+                    impact: &event.impact,
+                    details: &details,
+                    source_system_id: Some(record.source_system_id()),
+                },
+                writer.earliest_school_day,
+            )?;
+            raised.push(json!({"event_id": id, "event_type": event.event_type.as_str()}));
+        }
+        return Ok((!raised.is_empty()).then(|| serde_json::Value::Array(raised)));
+    }
     let Some(event_type) = notifications::event_for(previous, record) else {
         return Ok(None);
     };

@@ -39,6 +39,13 @@ pub enum EventType {
     /// them in an emergency ("break-glass"): an alert to the agency's data protection
     /// officer and safeguarding lead, raised by the node itself.
     BreakGlass,
+    /// A multi-agency meeting about the child was arranged for a future date (a
+    /// `meeting` record written with its date ahead): to the agencies that work with the
+    /// child.
+    MeetingScheduled,
+    /// A meeting made a decision an agency owns: to that agency only (the event names
+    /// it, `recipient`), one event per decision.
+    MeetingDecision,
 }
 
 /// What a recipient agency's involvement with the child must be for it to receive an
@@ -58,6 +65,9 @@ pub enum Involvement {
     /// the child is not on its roll yet (joining, the admission not yet in its records),
     /// but never when its records show the child has left it.
     CurrentOrNamed,
+    /// Only the agency the event is addressed to (a meeting decision's owner, the
+    /// event's `recipient`), when it holds the child; no other agency is even asked.
+    Addressed,
 }
 
 /// The routing table: who may receive an event of this type from this kind of sender.
@@ -72,6 +82,11 @@ pub fn route(event: EventType, sender: AgencyKind, recipient: AgencyKind) -> Inv
         return Nobody;
     }
     match (event, recipient) {
+        // A decision goes to the agency that owns it, and to nobody else.
+        (E::MeetingDecision, _) => Involvement::Addressed,
+        // A meeting being arranged: every agency that works with the child, a school
+        // within its handover window too (it may still be invited).
+        (E::MeetingScheduled, _) => Active,
         // The school the child left hears of the move once, within its handover window
         // (a children-missing-education check), and nothing after it.
         (E::SchoolMove, K::School) => Active,
@@ -98,6 +113,11 @@ pub fn may_send(event: EventType, sender: AgencyKind) -> bool {
         E::PractitionerChanged => true,
         // Raised by the holding node in its own inbox, never routed.
         E::BreakGlass => false,
+        // The agencies that hold meeting records.
+        E::MeetingScheduled | E::MeetingDecision => matches!(
+            sender,
+            K::SocialCare | K::EarlyHelp | K::VirtualSchool | K::School | K::Health
+        ),
     }
 }
 
@@ -114,10 +134,14 @@ pub enum Raises {
     /// ([`RecordDetails::shows`](crate::RecordDetails::shows)): created showing it, or
     /// updated from details that did not.
     WhenDetailsShow(EventType),
+    /// A meeting: `meeting_scheduled` when it is written with a date still ahead (created,
+    /// or moved to a new date), and one `meeting_decision` per decision not in the
+    /// record before, addressed to the decision's owner.
+    Meeting,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 10] = [
         EventType::EncompassNotification,
         EventType::PlanStarted,
         EventType::PlanEnded,
@@ -126,6 +150,8 @@ impl EventType {
         EventType::SchoolMove,
         EventType::PractitionerChanged,
         EventType::BreakGlass,
+        EventType::MeetingScheduled,
+        EventType::MeetingDecision,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -138,6 +164,8 @@ impl EventType {
             EventType::SchoolMove => "school_move",
             EventType::PractitionerChanged => "practitioner_changed",
             EventType::BreakGlass => "break_glass",
+            EventType::MeetingScheduled => "meeting_scheduled",
+            EventType::MeetingDecision => "meeting_decision",
         }
     }
 
@@ -231,6 +259,10 @@ pub struct RouteRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
     pub school_to_inform: Option<crate::details::Urn>,
+    /// The one agency the event is for, when the routing table addresses it
+    /// ([`Involvement::Addressed`]: a meeting decision's owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<AgencyId>,
     /// One payload per agency kind the sender's policy lets receive this event; kinds
     /// not listed receive nothing.
     pub payloads: Vec<KindPayload>,
@@ -293,6 +325,10 @@ pub struct NotificationOffer {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
     pub school_to_inform: Option<crate::details::Urn>,
+    /// The one agency the event is for (a meeting decision's owner); a node that is not
+    /// it does not take the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<AgencyId>,
 }
 
 /// The sender's own node's answer to the gateway's question before routing

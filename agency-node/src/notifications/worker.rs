@@ -252,6 +252,11 @@ impl Worker {
                 .then(|| details.get("school_to_inform")?.as_str())
                 .flatten()
                 .and_then(schemas::details::Urn::new),
+            // A meeting decision goes to its owner only.
+            recipient: (event_type == EventType::MeetingDecision)
+                .then(|| details.get("owner")?.as_str())
+                .flatten()
+                .and_then(|owner| AgencyId::parse(owner).ok()),
         };
         let attempts = event.attempts + 1;
         // Recipients the event reached (delivered now, or found already delivered).

@@ -484,12 +484,13 @@ pub async fn offer(
                         .into_iter()
                         .map(|r| r.into_wire())
                         .collect::<Result<Vec<_>, _>>()?;
-                    // The event names this school (the police record's school to
-                    // inform is this node's own URN).
+                    // The event names this agency: the police record's school to
+                    // inform is this node's own URN, or a meeting decision is ours.
                     let named = offer
                         .school_to_inform
                         .as_ref()
-                        .is_some_and(|urn| state.imports.own_urn() == Some(urn));
+                        .is_some_and(|urn| state.imports.own_urn() == Some(urn))
+                        || offer.recipient.as_ref() == Some(&state.agency_id);
                     state.policy.relationship.involves(
                         &records,
                         today,

@@ -128,6 +128,7 @@ pub async fn route(
         sender: sender.id.clone(),
         child: event.child.clone(),
         school_to_inform: event.school_to_inform.clone(),
+        recipient: event.recipient.clone(),
     };
     // The sender's own node must hold the child, as it would answer a search: a node
     // certificate cannot ask who holds someone else's child.
@@ -160,8 +161,14 @@ pub async fn route(
             // The routing table: kinds that may never receive this event from this
             // sender are not even asked.
             .filter(|node| {
-                schemas::notification::route(event.event_type, sender_kind, node.kind)
-                    != schemas::notification::Involvement::Nobody
+                use schemas::notification::Involvement;
+                match schemas::notification::route(event.event_type, sender_kind, node.kind) {
+                    Involvement::Nobody => false,
+                    // Addressed to one agency (a meeting decision's owner): no other is
+                    // asked.
+                    Involvement::Addressed => event.recipient.as_ref() == Some(&node.id),
+                    _ => true,
+                }
             })
             .filter_map(|node| {
                 let payload = event.payloads.iter().find(|p| p.kind == node.kind)?;
