@@ -457,6 +457,32 @@ mod tests {
     }
 
     #[test]
+    fn the_named_school_takes_an_encompass_notice_before_the_child_is_on_roll_never_after_they_left()
+     {
+        use schemas::notification::Involvement::{Addressed, CurrentOrNamed};
+        let rules = Rules::defaults(AgencyKind::School);
+        let today = day(2026, 12, 4);
+        let joining = record(RecordCategory::Enrolment, day(2026, 12, 11), None);
+        let left = record(
+            RecordCategory::Enrolment,
+            day(2025, 9, 3),
+            Some(day(2026, 12, 1)),
+        );
+        let on_roll = record(RecordCategory::Enrolment, day(2025, 9, 3), None);
+        // Named: before the admission starts, or with no enrolment at all.
+        assert!(rules.involves(&[joining.clone()], today, CurrentOrNamed, true));
+        assert!(rules.involves(&[], today, CurrentOrNamed, true));
+        // Not named: only while on roll.
+        assert!(!rules.involves(&[joining], today, CurrentOrNamed, false));
+        assert!(rules.involves(&[on_roll], today, CurrentOrNamed, false));
+        // Left (even within the handover window): not even when named.
+        assert!(!rules.involves(&[left.clone()], today, CurrentOrNamed, true));
+        // Addressed: the named agency only, whatever its records.
+        assert!(rules.involves(&[left.clone()], today, Addressed, true));
+        assert!(!rules.involves(&[left], today, Addressed, false));
+    }
+
+    #[test]
     fn a_school_holds_a_relationship_while_on_roll_and_for_its_handover_window() {
         let rules = Rules::defaults(AgencyKind::School);
         let today = day(2026, 12, 4);

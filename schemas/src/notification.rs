@@ -537,6 +537,43 @@ mod tests {
     }
 
     #[test]
+    fn the_routing_table_holds_the_sender_and_recipient_rules() {
+        use AgencyKind as K;
+        use EventType as E;
+        // Sender rules: a school may not raise an Encompass notification, nobody routes
+        // a break-glass alert, the police hold no meetings.
+        assert!(may_send(E::EncompassNotification, K::Police));
+        assert!(!may_send(E::EncompassNotification, K::School));
+        assert_eq!(
+            route(E::EncompassNotification, K::School, K::SocialCare),
+            Involvement::Nobody
+        );
+        assert!(
+            EventType::ALL
+                .iter()
+                .all(|e| *e != E::BreakGlass || K::ALL.iter().all(|k| !may_send(*e, *k)))
+        );
+        assert!(!may_send(E::MeetingDecision, K::Police));
+        // Recipients: Encompass to the school on roll or named; a decision to its owner.
+        assert_eq!(
+            route(E::EncompassNotification, K::Police, K::School),
+            Involvement::CurrentOrNamed
+        );
+        assert_eq!(
+            route(E::MeetingDecision, K::SocialCare, K::Health),
+            Involvement::Addressed
+        );
+        assert_eq!(
+            route(E::MeetingScheduled, K::SocialCare, K::School),
+            Involvement::Active
+        );
+        assert_eq!(
+            route(E::PlanStarted, K::SocialCare, K::School),
+            Involvement::Current
+        );
+    }
+
+    #[test]
     fn publish_checks_category_against_holder() {
         let event = EventPublish {
             event_type: EventType::Exclusion,
