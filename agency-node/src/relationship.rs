@@ -470,15 +470,15 @@ mod tests {
         );
         let on_roll = record(RecordCategory::Enrolment, day(2025, 9, 3), None);
         // Named: before the admission starts, or with no enrolment at all.
-        assert!(rules.involves(&[joining.clone()], today, CurrentOrNamed, true));
+        assert!(rules.involves(std::slice::from_ref(&joining), today, CurrentOrNamed, true));
         assert!(rules.involves(&[], today, CurrentOrNamed, true));
         // Not named: only while on roll.
         assert!(!rules.involves(&[joining], today, CurrentOrNamed, false));
         assert!(rules.involves(&[on_roll], today, CurrentOrNamed, false));
         // Left (even within the handover window): not even when named.
-        assert!(!rules.involves(&[left.clone()], today, CurrentOrNamed, true));
+        assert!(!rules.involves(std::slice::from_ref(&left), today, CurrentOrNamed, true));
         // Addressed: the named agency only, whatever its records.
-        assert!(rules.involves(&[left.clone()], today, Addressed, true));
+        assert!(rules.involves(std::slice::from_ref(&left), today, Addressed, true));
         assert!(!rules.involves(&[left], today, Addressed, false));
     }
 
