@@ -898,7 +898,8 @@ mod rolling_upgrade_tests {
             .into(),
             identifiers: schemas::ChildIdentifiers::default(),
         };
-        let (row, _) = children::upsert(&mut db, "U1", &child).unwrap_or_else(|e| panic!("{e}"));
+        let row = children::upsert_as_before_former_upns(&mut db, "U1", &child)
+            .unwrap_or_else(|e| panic!("{e}"));
         let old_insert = |conn: &mut DbConnection, id: &str| {
             diesel::sql_query(
                 "INSERT INTO outbox (id, event_type, child_id, category, occurred_at, impact, \

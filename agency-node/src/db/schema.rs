@@ -22,6 +22,17 @@ diesel::table! {
         birth_year -> Integer,
         postcode_sector -> Nullable<Text>,
         match_keys_version -> Integer,
+        preferred_given_name -> Nullable<Text>,
+        preferred_family_name -> Nullable<Text>,
+        former_family_names -> Nullable<Text>,
+        former_upns -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    child_former_upns (upn, child_id) {
+        upn -> Text,
+        child_id -> Text,
     }
 }
 
@@ -213,8 +224,10 @@ diesel::joinable!(records -> children (child_id));
 diesel::joinable!(outbox -> children (child_id));
 diesel::joinable!(inbox -> children (child_id));
 diesel::joinable!(child_keyed -> children (child_id));
+diesel::joinable!(child_former_upns -> children (child_id));
 diesel::allow_tables_to_appear_in_same_query!(
     children,
+    child_former_upns,
     records,
     consents,
     audit_log,

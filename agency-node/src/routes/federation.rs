@@ -1035,7 +1035,11 @@ pub async fn locator_filter(
         let mut tokens = Vec::new();
         let children = db::children::locator_rows(
             &mut conn,
-            |(upn, nhs, given, family, dob, postcode, sex)| {
+            |(upn, nhs, given, family, dob, postcode, sex, former_upns)| {
+                // A former UPN finds the child as its UPN does.
+                for former in db::models::former_upns_of(former_upns.as_deref()) {
+                    tokens.extend(key.query_tokens(Some(&former), None, None, None));
+                }
                 // A child held without a date of birth has no demographic blocking key
                 // (a name without it gives none either): it is found by identifier.
                 let Some(date_of_birth) = db::models::known_date_of_birth(dob) else {
