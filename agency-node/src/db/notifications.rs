@@ -632,3 +632,21 @@ mod startup_race_tests {
         }
     }
 }
+
+/// Unacknowledged inbox items per child, for these children.
+pub fn unacknowledged_counts(
+    conn: &mut DbConnection,
+    child_ids: &[&str],
+) -> Result<std::collections::HashMap<String, i64>, DbError> {
+    let mut counts = std::collections::HashMap::new();
+    for chunk in child_ids.chunks(super::ROWS_PER_INSERT) {
+        let rows: Vec<(String, i64)> = inbox::table
+            .filter(inbox::child_id.eq_any(chunk))
+            .filter(inbox::acknowledged_at.is_null())
+            .group_by(inbox::child_id)
+            .select((inbox::child_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        counts.extend(rows);
+    }
+    Ok(counts)
+}
