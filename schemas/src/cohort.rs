@@ -67,6 +67,8 @@ pub struct CohortIdentity {
 /// A member of a node's cohort listing.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CohortMember {
+    /// Pass as `cursor` to list the children after this one.
+    pub cursor: String,
     /// This node's reference for the child.
     pub local_ref: String,
     pub identity: CohortIdentity,

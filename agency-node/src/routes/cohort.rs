@@ -210,6 +210,7 @@ pub async fn cohort(
                 break_glass: false,
             };
             children.push(CohortMember {
+                cursor: cursor_of(&child.local_id),
                 local_ref,
                 identity: CohortIdentity {
                     given_name: child.demographics.given_name,
