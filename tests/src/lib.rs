@@ -45,6 +45,8 @@ pub struct Options {
     pub recorded: Vec<&'static str>,
     /// The gateway uses the nodes' record-locator filters, fetched this often (seconds).
     pub locator_refresh_seconds: Option<u64>,
+    /// Children per batched call of a cohort at the gateway (its default unless set).
+    pub cohort_chunk: Option<usize>,
 }
 
 /// How a broken node fails. Each one says it holds every child it is asked about, then
@@ -105,6 +107,7 @@ impl Default for Options {
             matching_mode: matching::MatchingMode::Plain,
             recorded: Vec::new(),
             locator_refresh_seconds: None,
+            cohort_chunk: None,
         }
     }
 }
@@ -273,8 +276,11 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         recordings.insert((*node).to_owned(), recording);
         relays.push(handle);
     }
-    let app =
-        gateway::Application::build_with_listener(files.gateway_settings()?, gateway_listener)?;
+    let mut gateway_settings = files.gateway_settings()?;
+    if let Some(chunk) = options.cohort_chunk {
+        gateway_settings.federation.cohort_chunk = chunk;
+    }
+    let app = gateway::Application::build_with_listener(gateway_settings, gateway_listener)?;
     let gateway = app.handle();
     metrics_urls.insert("gateway".to_owned(), metrics_url(app.metrics_port()));
     tokio::spawn(app.run_until_stopped());
