@@ -161,9 +161,7 @@ impl Run {
                     );
                 }
             } else if given_up.contains(&node.id) {
-                for c in &mut column {
-                    *c = (NodeEntry::Unknown, Some(SectionStatus::Timeout));
-                }
+                column.fill((NodeEntry::Unknown, Some(SectionStatus::Timeout)));
             } else {
                 match outcome {
                     None => {}
@@ -196,9 +194,7 @@ impl Run {
                         if status == SectionStatus::Timeout {
                             self.give_up(&node.id);
                         }
-                        for c in &mut column {
-                            *c = (NodeEntry::Unknown, Some(status));
-                        }
+                        column.fill((NodeEntry::Unknown, Some(status)));
                     }
                 }
             }
@@ -408,7 +404,7 @@ pub fn row(
         .iter()
         .flat_map(|s| s.records.iter().map(Disclosed::read))
         .collect();
-    read.sort_by(|a, b| b.record.effective_from.cmp(&a.record.effective_from));
+    read.sort_by_key(|d| std::cmp::Reverse(d.record.effective_from));
     let in_effect = |d: &Disclosed<'_>| {
         d.record.effective_from <= today && d.record.last_day().is_none_or(|last| last >= today)
     };

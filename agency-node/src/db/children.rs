@@ -555,6 +555,24 @@ pub fn locator_rows(
     }
 }
 
+/// Up to `limit` children after `after` (a local id), in local id order: a cohort
+/// listing pages through the node's children in the agency's own order.
+pub fn page_after(
+    conn: &mut DbConnection,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ChildRow>, DbError> {
+    let mut query = c::children
+        .order(c::local_id.asc())
+        .limit(limit)
+        .select(ChildRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(c::local_id.gt(after));
+    }
+    Ok(query.load(conn)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -887,22 +905,4 @@ mod tests {
         assert_eq!(e.tally.date_of_birth[0], 15);
         assert_eq!(e.tally.sex_pairs, 0);
     }
-}
-
-/// Up to `limit` children after `after` (a local id), in local id order: a cohort
-/// listing pages through the node's children in the agency's own order.
-pub fn page_after(
-    conn: &mut DbConnection,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<ChildRow>, DbError> {
-    let mut query = c::children
-        .order(c::local_id.asc())
-        .limit(limit)
-        .select(ChildRow::as_select())
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(c::local_id.gt(after));
-    }
-    Ok(query.load(conn)?)
 }
