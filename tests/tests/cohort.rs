@@ -362,6 +362,40 @@ async fn bad_cohort_requests_are_refused_naming_the_field_and_nobody_lists_anoth
     .await
     .map(|r| assert_eq!(r.status(), 403))
     .unwrap();
+    // Batches of nothing, or of more than 500, are refused naming the field.
+    for (path, body, field) in [
+        ("match", serde_json::json!({"queries": []}), "queries"),
+        ("records", serde_json::json!({"children": []}), "children"),
+        (
+            "records",
+            serde_json::json!({"children": vec![serde_json::json!({"local_ref": "x"}); 501]}),
+            "children",
+        ),
+        (
+            "match",
+            serde_json::json!({"queries": [{"identifiers": {"upn": "not a upn"}}]}),
+            "queries[0]",
+        ),
+    ] {
+        let answer = fed
+            .as_gateway(
+                reqwest::Method::POST,
+                "social-care",
+                &format!("/v1/federation/batch/{path}?{SAFEGUARDING}"),
+                &dsl,
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{path} {field}");
+        let problem: Value = answer.json().await.unwrap();
+        let fields = federation_tests::scenario::problem_fields(&problem);
+        assert!(
+            fields.iter().any(|f| f.starts_with(field)),
+            "{path}: {problem}"
+        );
+    }
     // A cursor the node did not make.
     let answer = fed
         .as_gateway(

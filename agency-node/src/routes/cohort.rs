@@ -251,6 +251,49 @@ pub async fn cohort(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// Reads a batched match's body query by query, so a bad query is named by its place
+/// (`queries[3]`), not as the whole body.
+fn batch_queries(body: schemas::json::Body) -> Result<BatchMatchRequest, Vec<FieldError>> {
+    use serde_json::Value;
+    let Value::Object(mut map) = body.into_value()? else {
+        return Err(vec![FieldError::new(
+            "body",
+            "must be an object with `queries`",
+        )]);
+    };
+    let mut errors: Vec<FieldError> = map
+        .keys()
+        .filter(|k| k.as_str() != "queries")
+        .map(|k| FieldError::new(k.clone(), "is not a field of a batched match"))
+        .collect();
+    let Some(Value::Array(items)) = map.remove("queries") else {
+        errors.push(FieldError::new(
+            "queries",
+            "must be an array of 1 to 500 queries",
+        ));
+        return Err(errors);
+    };
+    let mut queries = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match serde_json::from_value::<ChildQuery>(item) {
+            Ok(query) => queries.push(query),
+            Err(e) => errors.push(FieldError::new(
+                format!("queries[{i}]"),
+                e.to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(BatchMatchRequest { queries })
+    } else {
+        Err(errors)
+    }
+}
+
 /// Find many children at once (a cohort's chunk).
 ///
 /// Each query is answered exactly as `POST /v1/federation/match` would answer it alone
@@ -275,10 +318,10 @@ pub async fn match_batch(
     state: web::Data<AppState>,
     req: HttpRequest,
     context: web::Query<AccessContext>,
-    body: web::Json<BatchMatchRequest>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let context = context.into_inner();
-    let batch = body.into_inner();
+    let batch = batch_queries(body.into_inner()).map_err(ApiError::Invalid)?;
     if state.matching.mode == MatchingMode::Keyed {
         return Err(ApiError::Conflict(
             "this node matches in keyed mode: a cohort's batched match is plain only".into(),
