@@ -97,6 +97,13 @@ pub struct FederationSettings {
     /// How long, in milliseconds, before one probe is let through to that node again.
     #[serde(default = "default_breaker_cool_down_ms")]
     pub breaker_cool_down_ms: u64,
+    /// Children per batched call of a cohort (1 to 500).
+    #[serde(default = "default_cohort_chunk")]
+    pub cohort_chunk: usize,
+}
+
+fn default_cohort_chunk() -> usize {
+    schemas::cohort::DEFAULT_CHUNK
 }
 
 fn default_max_concurrent_fanouts() -> usize {
@@ -127,6 +134,7 @@ impl Default for FederationSettings {
             max_concurrent_fanouts: default_max_concurrent_fanouts(),
             breaker_failures: default_breaker_failures(),
             breaker_cool_down_ms: default_breaker_cool_down_ms(),
+            cohort_chunk: default_cohort_chunk(),
         }
     }
 }

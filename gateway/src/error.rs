@@ -47,6 +47,9 @@ pub enum GatewayError {
     },
     #[error("agency unavailable: {0}")]
     AgencyUnavailable(String),
+    /// The practitioner's own agency's node could not list their cohort.
+    #[error("cohort unavailable: {0}")]
+    CohortUnavailable(String),
     /// The practitioner's own agency refused a break-glass: the daily limit is used.
     #[error("break-glass limit: {0}")]
     BreakGlassLimit(String),
@@ -165,6 +168,12 @@ impl GatewayError {
             GatewayError::AgencyUnavailable(why) => Problem::new(
                 "agency-unavailable",
                 "The agency could not be reached; nothing was confirmed, retry shortly",
+                502,
+            )
+            .with_detail(why.clone()),
+            GatewayError::CohortUnavailable(why) => Problem::new(
+                "cohort-unavailable",
+                "Your agency's node could not list the children it works with; retry shortly",
                 502,
             )
             .with_detail(why.clone()),
@@ -316,6 +325,11 @@ mod tests {
                 GatewayError::AgencyUnavailable(String::new()),
                 502,
                 "agency-unavailable",
+            ),
+            (
+                GatewayError::CohortUnavailable(String::new()),
+                502,
+                "cohort-unavailable",
             ),
             (GatewayError::Internal, 500, "internal"),
         ];

@@ -17,6 +17,8 @@ pub struct AppState {
     pub references: ReferenceSealer,
     pub node_deadline: Duration,
     pub reference_ttl_seconds: i64,
+    /// Children per batched call of a cohort.
+    pub cohort_chunk: usize,
     /// Per practitioner agency.
     pub limiter: service::limits::RateLimiter,
     /// Per practitioner (issuer and subject).
@@ -108,6 +110,10 @@ impl Application {
             http,
             references,
             node_deadline: Duration::from_millis(settings.federation.node_timeout_ms),
+            cohort_chunk: settings
+                .federation
+                .cohort_chunk
+                .clamp(1, schemas::cohort::MAX_BATCH),
             reference_ttl_seconds: settings.reference.ttl_seconds,
             limiter: service::limits::RateLimiter::new(settings.limits),
             practitioner_limiter: service::limits::RateLimiter::new(settings.practitioner_limits),

@@ -48,6 +48,8 @@ pub struct Options {
     pub recorded: Vec<&'static str>,
     /// The gateway uses the nodes' record-locator filters, fetched this often (seconds).
     pub locator_refresh_seconds: Option<u64>,
+    /// Children per batched call of a cohort at the gateway (its default unless set).
+    pub cohort_chunk: Option<usize>,
 }
 
 /// How a broken node fails. Each one says it holds every child it is asked about, then
@@ -109,6 +111,7 @@ impl Default for Options {
             matching_mode: matching::MatchingMode::Plain,
             recorded: Vec::new(),
             locator_refresh_seconds: None,
+            cohort_chunk: None,
         }
     }
 }
@@ -281,6 +284,9 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
     if let Some((per_second, burst)) = options.route_rate_limit {
         gateway_settings.notifications.route_limits =
             service::limits::RateLimitSettings { per_second, burst };
+    }
+    if let Some(chunk) = options.cohort_chunk {
+        gateway_settings.federation.cohort_chunk = chunk;
     }
     let app = gateway::Application::build_with_listener(gateway_settings, gateway_listener)?;
     let gateway = app.handle();

@@ -648,6 +648,24 @@ pub(crate) fn upsert_as_before_former_upns(
     Ok(row)
 }
 
+/// Up to `limit` children after `after` (a local id), in local id order: a cohort
+/// listing pages through the node's children in the agency's own order.
+pub fn page_after(
+    conn: &mut DbConnection,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ChildRow>, DbError> {
+    let mut query = c::children
+        .order(c::local_id.asc())
+        .limit(limit)
+        .select(ChildRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(c::local_id.gt(after));
+    }
+    Ok(query.load(conn)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

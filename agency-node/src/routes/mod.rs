@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod children;
+pub mod cohort;
 pub mod federation;
 pub mod health;
 pub mod imports;
@@ -46,6 +47,13 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(federation::confirm_candidate)
         .service(federation::child_records)
         .service(federation::grant_break_glass)
+        .service(cohort::cohort)
+        .service(
+            scope::scope("/v1/federation/batch")
+                .app_data(service::problem::json_config(BATCH_BODY_LIMIT))
+                .service(cohort::match_batch)
+                .service(cohort::records_batch),
+        )
         .service(notifications::publish)
         .service(notifications::outbox)
         .service(notifications::outbox_event)
