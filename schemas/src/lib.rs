@@ -7,6 +7,7 @@
 pub mod agency;
 pub mod category;
 pub mod child;
+pub mod concern;
 pub mod dates;
 pub mod details;
 pub mod disclosure;

@@ -39,6 +39,13 @@ pub enum EventType {
     /// them in an emergency ("break-glass"): an alert to the agency's data protection
     /// officer and safeguarding lead, raised by the node itself.
     BreakGlass,
+    /// A concern about the child, raised to the children's social care front door that
+    /// serves them (`/v1/concerns`): delivered to that one front door, never offered
+    /// to subscribers.
+    ConcernRaised,
+    /// Social care's decision on a concern, or a later step, for the agency that raised
+    /// it.
+    ConcernOutcome,
 }
 
 /// What a recipient agency's involvement with the child must be for it to receive an
@@ -73,11 +80,21 @@ pub fn route(event: EventType, sender: AgencyKind, recipient: AgencyKind) -> Inv
         E::PractitionerChanged => true,
         // Raised by the holding node in its own inbox, never routed.
         E::BreakGlass => false,
+        // Any agency may raise a concern; only social care answers one.
+        E::ConcernRaised => sender != K::SocialCare,
+        E::ConcernOutcome => sender == K::SocialCare,
     };
     if !sender_may_send {
         return Nobody;
     }
     match (event, recipient) {
+        // A concern goes to social care only: the node that holds the child, else the
+        // front door of the child's home authority (which then holds a contact).
+        (E::ConcernRaised, K::SocialCare) => Active,
+        (E::ConcernRaised, _) => Nobody,
+        // The decision goes back to whoever raised the concern; later steps only while
+        // the referrer still works with the child.
+        (E::ConcernOutcome, _) => Active,
         // The school the child left hears of the move once, within its handover window
         // (a children-missing-education check), and nothing after it.
         (E::SchoolMove, K::School) => Active,
@@ -104,7 +121,7 @@ pub enum Raises {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 10] = [
         EventType::EncompassNotification,
         EventType::PlanStarted,
         EventType::PlanEnded,
@@ -113,6 +130,8 @@ impl EventType {
         EventType::SchoolMove,
         EventType::PractitionerChanged,
         EventType::BreakGlass,
+        EventType::ConcernRaised,
+        EventType::ConcernOutcome,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +144,8 @@ impl EventType {
             EventType::SchoolMove => "school_move",
             EventType::PractitionerChanged => "practitioner_changed",
             EventType::BreakGlass => "break_glass",
+            EventType::ConcernRaised => "concern_raised",
+            EventType::ConcernOutcome => "concern_outcome",
         }
     }
 
@@ -231,6 +252,9 @@ pub enum DeliveryOutcome {
     NotSubscribed,
     /// The recipient could not be reached or refused; the sender retries.
     Failed,
+    /// The recipient no longer works with the child (a later step of a concern after
+    /// the referrer's relationship ended): nothing was delivered, and nothing is retried.
+    NotInvolved,
 }
 
 /// One recipient's result, as the gateway reports it to the sender.

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod children;
+pub mod concerns;
 pub mod federation;
 pub mod health;
 pub mod imports;
@@ -57,6 +58,13 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(notifications::offer)
         .service(notifications::receive)
         .service(notifications::acknowledged)
+        .service(concerns::raise)
+        .service(concerns::list)
+        .service(concerns::get_concern)
+        .service(concerns::decide)
+        .service(concerns::step)
+        .service(concerns::receive)
+        .service(concerns::outcome_received)
         .service(federation::locator_filter)
         .service(audit::keep_checkpoint)
         .service(audit::witnessed_checkpoint);

@@ -313,6 +313,7 @@ impl Federation {
             replica_urls: Vec::new(),
             cert_uris: vec![trust::identity::member_uri("gateway")],
             signing_key: None,
+            front_door: None,
         });
 
         // The federation's matching key: held by the gateway and every node (they encode
@@ -372,6 +373,7 @@ impl Federation {
                 replica_urls: plan.replica_urls(node),
                 cert_uris: vec![trust::identity::member_uri(&node.id)],
                 signing_key: Some(signing_public),
+                front_door: None,
             });
             let system_id = format!("{}-system", node.id);
             let system_cert = ca.issue(&system_id, &[], Usage::Client, Validity::default())?;
@@ -393,6 +395,7 @@ impl Federation {
                 replica_urls: Vec::new(),
                 cert_uris: vec![trust::identity::member_uri(&system_id)],
                 signing_key: None,
+                front_door: None,
             });
 
             let policy = root.join("policies").join(format!("{}.toml", node.id));
