@@ -205,8 +205,9 @@ pub async fn attempt(
             (DEAD, None)
         }
         Some(_) => {
-            let wait =
-                chrono::Duration::from_std(crate::notifications::worker::backoff(settings, attempts))?;
+            let wait = chrono::Duration::from_std(crate::notifications::worker::backoff(
+                settings, attempts,
+            ))?;
             (PENDING, Some(Utc::now().naive_utc() + wait))
         }
     };
@@ -217,7 +218,9 @@ pub async fn attempt(
         (Some(why), _) => {
             tracing::warn!(message = %message.id, kind = %message.kind, attempts, error = %why, "concern message will be retried")
         }
-        _ => tracing::info!(message = %message.id, kind = %message.kind, attempts, "concern message delivered"),
+        _ => {
+            tracing::info!(message = %message.id, kind = %message.kind, attempts, "concern message delivered")
+        }
     }
     result.error = error.clone();
     let routed = result.routed.clone();

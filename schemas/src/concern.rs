@@ -223,7 +223,10 @@ fn text(
 
 impl ConcernRaise {
     /// The local id and the validated content, or every invalid field.
-    pub fn validate(&self, now: DateTime<Utc>) -> Result<(String, ConcernContent), Vec<FieldError>> {
+    pub fn validate(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(String, ConcernContent), Vec<FieldError>> {
         let mut errors = Vec::new();
         let local_id = text("local_id", self.local_id.as_deref(), true, &mut errors);
         let seen_or_heard = text(
@@ -286,7 +289,10 @@ impl ConcernRaise {
             }
         }
         if self.immediate_risk.is_none() {
-            errors.push(FieldError::new("immediate_risk", "is required: true or false"));
+            errors.push(FieldError::new(
+                "immediate_risk",
+                "is required: true or false",
+            ));
         }
         let parents_not_told_because = text(
             "parents_not_told_because",
@@ -295,7 +301,10 @@ impl ConcernRaise {
             &mut errors,
         );
         if self.parents_told.is_none() {
-            errors.push(FieldError::new("parents_told", "is required: true or false"));
+            errors.push(FieldError::new(
+                "parents_told",
+                "is required: true or false",
+            ));
         }
         let lawful_basis = text(
             "lawful_basis",
@@ -330,7 +339,10 @@ impl ConcernRaise {
                 if let Some(e) = &email
                     && !e.contains('@')
                 {
-                    errors.push(FieldError::new("referrer.email", "must be an email address"));
+                    errors.push(FieldError::new(
+                        "referrer.email",
+                        "must be an email address",
+                    ));
                 }
                 Some(ReferrerContact {
                     name,
@@ -562,7 +574,10 @@ pub struct ConcernDecision {
 impl ConcernDecision {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        let short = |field: &str, value: Option<&str>, required: bool, errors: &mut Vec<FieldError>| {
+        let short = |field: &str,
+                     value: Option<&str>,
+                     required: bool,
+                     errors: &mut Vec<FieldError>| {
             match value.map(str::trim) {
                 None | Some("") if required => errors.push(FieldError::new(field, "is required")),
                 Some(v) if v.chars().count() > TEXT_MAX => errors.push(FieldError::new(
@@ -596,9 +611,10 @@ impl ConcernDecision {
                 "to_authority",
                 "is required: the front door (agency id) the concern goes to",
             )),
-            (d, Some(_)) if d != DecisionKind::AnotherAuthority => errors.push(
-                FieldError::new("to_authority", "only for `another_authority`"),
-            ),
+            (d, Some(_)) if d != DecisionKind::AnotherAuthority => errors.push(FieldError::new(
+                "to_authority",
+                "only for `another_authority`",
+            )),
             _ => {}
         }
         errors

@@ -229,9 +229,7 @@ impl Directory {
                         ));
                     }
                     if !districts.insert(upper.clone()) {
-                        return invalid(format!(
-                            "postcode district '{upper}' has two front doors"
-                        ));
+                        return invalid(format!("postcode district '{upper}' has two front doors"));
                     }
                 }
             }

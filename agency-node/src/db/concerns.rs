@@ -98,10 +98,7 @@ pub fn list(conn: &mut DbConnection, side: &str, limit: i64) -> Result<Vec<Conce
 }
 
 /// Received concerns still awaiting a decision whose deadline is at or before `horizon`.
-pub fn undecided_due_by(
-    conn: &mut DbConnection,
-    horizon: NaiveDateTime,
-) -> Result<i64, DbError> {
+pub fn undecided_due_by(conn: &mut DbConnection, horizon: NaiveDateTime) -> Result<i64, DbError> {
     Ok(concerns::table
         .filter(concerns::side.eq(RECEIVED))
         .filter(concerns::decided_at.is_null())

@@ -498,9 +498,16 @@ pub async fn step(
         outcomes.push(outcome.clone());
         row.outcomes = domain::to_json(&outcomes)?;
         row.updated_at = now.naive_utc();
-        domain::queue(c, &row.id, OUTCOME, domain::outcome_route(&row, &outcome)?, None)?;
+        domain::queue(
+            c,
+            &row.id,
+            OUTCOME,
+            domain::outcome_route(&row, &outcome)?,
+            None,
+        )?;
         db::concerns::update(c, &row)?;
-        let detail = json!({"wrote": "concern_step", "concern_id": row.id, "step": step.step.as_str()});
+        let detail =
+            json!({"wrote": "concern_step", "concern_id": row.id, "step": step.step.as_str()});
         db::audit::append(
             c,
             &NewEntry::by_system(
@@ -578,7 +585,7 @@ pub async fn receive(
     let pool = state.pool.clone();
     let (outcome, deadline) = web::block(move || -> Result<_, ApiError> {
         let mut conn = pool.get().map_err(DbError::from)?;
-        Ok(db::write_with(&mut conn, |c| -> Result<_, ApiError> {
+        db::write_with(&mut conn, |c| -> Result<_, ApiError> {
             if let Some(existing) = db::concerns::find(c, &delivery.id.to_string())? {
                 return Ok((
                     DeliveryOutcome::Duplicate,
@@ -629,7 +636,7 @@ pub async fn receive(
                 &NewEntry::by_system(&caller.gateway_id, &correlation_id, child_id, detail),
             )?;
             Ok((DeliveryOutcome::Delivered, deadline))
-        })?)
+        })
     })
     .await??;
     Ok(HttpResponse::Ok().json(DeliveryReceipt { outcome, deadline }))

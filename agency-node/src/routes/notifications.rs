@@ -539,7 +539,11 @@ pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 }
 
 /// Checks the gateway's webhook signature over the raw body.
-pub(crate) fn verify_signature(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<(), ApiError> {
+pub(crate) fn verify_signature(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(), ApiError> {
     use trust::webhook::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
     let secret = state
         .webhook_secret

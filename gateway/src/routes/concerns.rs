@@ -78,7 +78,9 @@ pub async fn route_concern(
     }
     let sender = &sender.member;
     let Some(sender_kind) = sender.kind else {
-        return Err(GatewayError::Forbidden("the caller has no agency kind".into()));
+        return Err(GatewayError::Forbidden(
+            "the caller has no agency kind".into(),
+        ));
     };
     let forwarding = concern.to.is_some() || concern.referrer.is_some();
     if forwarding && sender_kind != AgencyKind::SocialCare {
@@ -87,8 +89,11 @@ pub async fn route_concern(
         ));
     }
     if !forwarding
-        && schemas::notification::route(EventType::ConcernRaised, sender_kind, AgencyKind::SocialCare)
-            == Involvement::Nobody
+        && schemas::notification::route(
+            EventType::ConcernRaised,
+            sender_kind,
+            AgencyKind::SocialCare,
+        ) == Involvement::Nobody
     {
         return Err(GatewayError::Forbidden(format!(
             "a {} node does not raise concerns to social care",
@@ -162,7 +167,7 @@ pub async fn route_concern(
     // among holders; then any holder; then the home authority.
     holders.sort_by_key(|(node, answer)| {
         (
-            !answer.wanted && answer.reason == "not_involved",
+            answer.reason == "not_involved",
             by_postcode.is_none_or(|home| home.id != node.id),
         )
     });
