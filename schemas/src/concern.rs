@@ -851,6 +851,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn openapi_examples_are_what_they_document() {
+        fn reads<T: serde::de::DeserializeOwned>(text: &str) {
+            if let Err(e) = serde_json::from_str::<T>(text) {
+                panic!("{e}: {text}");
+            }
+        }
+        reads::<ConcernItem>(include_str!("../openapi-examples/ConcernItem.json"));
+        reads::<Concerns>(include_str!("../openapi-examples/Concerns.json"));
+        reads::<ConcernAccepted>(include_str!("../openapi-examples/ConcernAccepted.json"));
+        reads::<ConcernRoute>(include_str!("../openapi-examples/ConcernRoute.json"));
+        reads::<ConcernRouted>(include_str!("../openapi-examples/ConcernRouted.json"));
+        reads::<ConcernDelivery>(include_str!("../openapi-examples/ConcernDelivery.json"));
+        reads::<OutcomeRoute>(include_str!("../openapi-examples/OutcomeRoute.json"));
+        reads::<OutcomeDelivery>(include_str!("../openapi-examples/OutcomeDelivery.json"));
+        let route: ConcernRoute =
+            serde_json::from_str(include_str!("../openapi-examples/ConcernRoute.json"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(route.content.validate().is_empty());
+        assert!(route.child.validate().is_empty());
+    }
+
+    #[test]
     fn districts() {
         assert_eq!(postcode_district("zz1 4ab").as_deref(), Some("ZZ1"));
         assert_eq!(postcode_district("ZZ14AB").as_deref(), Some("ZZ1"));

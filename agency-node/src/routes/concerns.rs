@@ -77,7 +77,7 @@ fn front_door_of(state: &AppState, id: &schemas::AgencyId) -> Option<FrontDoor> 
     security(("mutual_tls" = []))
 )]
 #[post("/v1/concerns")]
-pub async fn raise(
+pub async fn raise_concern(
     caller: IntegrationClient,
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -252,7 +252,7 @@ pub struct ConcernsQuery {
     security(("mutual_tls" = []))
 )]
 #[get("/v1/concerns")]
-pub async fn list(
+pub async fn list_concerns(
     _caller: IntegrationClient,
     state: web::Data<AppState>,
     query: web::Query<ConcernsQuery>,
@@ -283,6 +283,9 @@ pub async fn list(
 }
 
 /// One concern.
+///
+/// As listed: its status, content, where it went (or who sent it), its decision deadline
+/// and decision, and every outcome sent or received.
 #[utoipa::path(
     tag = "concerns",
     params(("id" = String, Path, description = "The concern's id")),
@@ -332,7 +335,7 @@ pub async fn get_concern(
     security(("mutual_tls" = []))
 )]
 #[post("/v1/concerns/{id}/decision")]
-pub async fn decide(
+pub async fn decide_concern(
     caller: IntegrationClient,
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -454,7 +457,7 @@ pub async fn decide(
     security(("mutual_tls" = []))
 )]
 #[post("/v1/concerns/{id}/steps")]
-pub async fn step(
+pub async fn concern_step(
     caller: IntegrationClient,
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -547,7 +550,7 @@ pub async fn step(
     security(("mutual_tls" = []))
 )]
 #[post("/v1/federation/concerns")]
-pub async fn receive(
+pub async fn receive_concern(
     caller: GatewayCaller,
     state: web::Data<AppState>,
     req: HttpRequest,
