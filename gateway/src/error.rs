@@ -38,6 +38,9 @@ pub enum GatewayError {
     NotDelivered(String),
     #[error("unknown event")]
     UnknownEvent,
+    /// No children's social care front door serves the child of a concern.
+    #[error("no front door")]
+    NoFrontDoor(Vec<FieldError>),
     /// The agency refused a confirmation: its status and its problem's code and detail.
     #[error("confirmation refused ({status}): {detail}")]
     ConfirmationRefused {
@@ -125,6 +128,16 @@ impl GatewayError {
                 503,
             )
             .with_detail(format!("set {what} in the gateway's configuration")),
+            GatewayError::NoFrontDoor(errors) => Problem::new(
+                "no-front-door",
+                "No children's social care front door serves this child",
+                422,
+            )
+            .with_detail(
+                "no social care node holds the child, and no authority in the directory \
+                 serves their home postcode district",
+            )
+            .with_errors(errors.clone()),
             GatewayError::UnknownEvent => Problem::new(
                 "unknown-event",
                 "The sending agency does not know this event",
@@ -243,6 +256,7 @@ mod tests {
     fn every_variant_has_one_status_and_code() {
         let table = [
             (GatewayError::Invalid(vec![]), 400, "invalid-request"),
+            (GatewayError::NoFrontDoor(vec![]), 422, "no-front-door"),
             (
                 GatewayError::Token(TokenError::BadSignature),
                 401,

@@ -46,6 +46,13 @@ pub enum EventType {
     /// A meeting made a decision an agency owns: to that agency only (the event names
     /// it, `recipient`), one event per decision.
     MeetingDecision,
+    /// A concern about the child, raised to the children's social care front door that
+    /// serves them (`/v1/concerns`): delivered to that one front door, never offered
+    /// to subscribers.
+    ConcernRaised,
+    /// Social care's decision on a concern, or a later step, for the agency that raised
+    /// it.
+    ConcernOutcome,
 }
 
 /// What a recipient agency's involvement with the child must be for it to receive an
@@ -87,6 +94,13 @@ pub fn route(event: EventType, sender: AgencyKind, recipient: AgencyKind) -> Inv
         // A meeting being arranged: every agency that works with the child, a school
         // within its handover window too (it may still be invited).
         (E::MeetingScheduled, _) => Active,
+        // A concern goes to social care only: the node that holds the child, else the
+        // front door of the child's home authority (which then holds a contact).
+        (E::ConcernRaised, K::SocialCare) => Active,
+        (E::ConcernRaised, _) => Nobody,
+        // The decision goes back to whoever raised the concern; later steps only while
+        // the referrer still works with the child.
+        (E::ConcernOutcome, _) => Active,
         // The school the child left hears of the move once, within its handover window
         // (a children-missing-education check), and nothing after it.
         (E::SchoolMove, K::School) => Active,
@@ -118,6 +132,9 @@ pub fn may_send(event: EventType, sender: AgencyKind) -> bool {
             sender,
             K::SocialCare | K::EarlyHelp | K::VirtualSchool | K::School | K::Health
         ),
+        // Any agency may raise a concern; only social care answers one.
+        E::ConcernRaised => sender != K::SocialCare,
+        E::ConcernOutcome => sender == K::SocialCare,
     }
 }
 
@@ -141,7 +158,7 @@ pub enum Raises {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 12] = [
         EventType::EncompassNotification,
         EventType::PlanStarted,
         EventType::PlanEnded,
@@ -152,6 +169,8 @@ impl EventType {
         EventType::BreakGlass,
         EventType::MeetingScheduled,
         EventType::MeetingDecision,
+        EventType::ConcernRaised,
+        EventType::ConcernOutcome,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -166,6 +185,8 @@ impl EventType {
             EventType::BreakGlass => "break_glass",
             EventType::MeetingScheduled => "meeting_scheduled",
             EventType::MeetingDecision => "meeting_decision",
+            EventType::ConcernRaised => "concern_raised",
+            EventType::ConcernOutcome => "concern_outcome",
         }
     }
 
@@ -282,6 +303,9 @@ pub enum DeliveryOutcome {
     NotSubscribed,
     /// The recipient could not be reached or refused; the sender retries.
     Failed,
+    /// The recipient no longer works with the child (a later step of a concern after
+    /// the referrer's relationship ended): nothing was delivered, and nothing is retried.
+    NotInvolved,
 }
 
 /// One recipient's result, as the gateway reports it to the sender.

@@ -694,6 +694,7 @@ async fn start_misbehaving_node(
         replica_urls: Vec::new(),
         cert_uris: vec![trust::identity::member_uri(id)],
         signing_key: None,
+        front_door: None,
     });
     std::fs::write(&files.directory_file, toml::to_string_pretty(&directory)?)?;
     Ok((id.to_owned(), url))

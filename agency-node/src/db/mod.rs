@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod backup;
 pub mod children;
+pub mod concerns;
 pub mod consents;
 pub mod dpo_alerts;
 pub mod keyed;

@@ -220,7 +220,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    concerns (id) {
+        id -> Text,
+        side -> Text,
+        status -> Text,
+        child_id -> Nullable<Text>,
+        child_query -> Nullable<Text>,
+        postcode -> Nullable<Text>,
+        referrer -> Text,
+        referrer_name -> Text,
+        referrer_kind -> Text,
+        front_door -> Nullable<Text>,
+        content -> Text,
+        raised_at -> Timestamp,
+        received_at -> Nullable<Timestamp>,
+        deadline -> Nullable<Timestamp>,
+        decision -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        outcomes -> Text,
+        forwarded_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    concern_messages (id) {
+        id -> Text,
+        concern_id -> Text,
+        kind -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        claim_token -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(records -> children (child_id));
+diesel::joinable!(concern_messages -> concerns (concern_id));
 diesel::joinable!(outbox -> children (child_id));
 diesel::joinable!(inbox -> children (child_id));
 diesel::joinable!(child_keyed -> children (child_id));
@@ -236,5 +277,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     inbox,
     subscriptions,
     child_keyed,
-    name_counts
+    name_counts,
+    concerns,
+    concern_messages
 );

@@ -28,6 +28,19 @@ use schemas::notification::{
 use schemas::{AgencyId, ChildQuery, RecordCategory};
 use std::time::Duration;
 
+/// The delay before attempt `attempts + 1`: doubling from the base, capped, with
+/// "equal jitter" (half fixed, half random) so retries of many events spread out.
+pub fn backoff(settings: &NotificationSettings, attempts: i32) -> Duration {
+    let exponent = attempts.clamp(1, 30) as u32 - 1;
+    let ceiling = settings
+        .backoff_base_ms
+        .saturating_mul(1u64 << exponent.min(40))
+        .min(settings.backoff_max_ms)
+        .max(1);
+    let half = ceiling / 2;
+    Duration::from_millis(half + rand::rng().random_range(0..=ceiling - half))
+}
+
 pub struct Worker {
     pool: DbPool,
     policy: Policy,
@@ -40,6 +53,8 @@ pub struct Worker {
     dpo_http: reqwest::Client,
     /// Set when the node drains: the worker finishes its delivery and claims no more.
     draining: service::server::Draining,
+    /// Sends the concern messages waiting in the node's queue.
+    concerns: Option<crate::concerns::Sender>,
 }
 
 /// How long one call to the gateway may take (it asks every node, then delivers).
@@ -83,7 +98,14 @@ impl Worker {
             http,
             dpo_http,
             draining: service::server::Draining::default(),
+            concerns: None,
         }))
+    }
+
+    /// Also works the concern queue with this sender.
+    pub fn with_concerns(mut self, sender: Option<crate::concerns::Sender>) -> Self {
+        self.concerns = sender;
+        self
     }
 
     /// Stops claiming events once `draining` is set.
@@ -137,6 +159,11 @@ impl Worker {
                 break;
             };
             self.deliver(claim).await?;
+        }
+        if let Some(sender) = &self.concerns
+            && !self.draining.is_draining()
+        {
+            crate::concerns::work_due(&self.pool, sender, &self.settings, BATCH).await?;
         }
         let acks = self
             .blocking(|c| db::notifications::unrelayed_acknowledgements(c, BATCH as i64))
@@ -210,15 +237,7 @@ impl Worker {
     /// The delay before attempt `attempts + 1`: doubling from the base, capped, with
     /// "equal jitter" (half fixed, half random) so retries of many events spread out.
     fn backoff(&self, attempts: i32) -> Duration {
-        let exponent = attempts.clamp(1, 30) as u32 - 1;
-        let ceiling = self
-            .settings
-            .backoff_base_ms
-            .saturating_mul(1u64 << exponent.min(40))
-            .min(self.settings.backoff_max_ms)
-            .max(1);
-        let half = ceiling / 2;
-        Duration::from_millis(half + rand::rng().random_range(0..=ceiling - half))
+        backoff(&self.settings, attempts)
     }
 
     async fn deliver(&self, claim: Claim) -> anyhow::Result<()> {

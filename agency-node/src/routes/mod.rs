@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod children;
 pub mod cohort;
+pub mod concerns;
 pub mod federation;
 pub mod health;
 pub mod imports;
@@ -66,6 +67,13 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(notifications::origin)
         .service(notifications::receive)
         .service(notifications::acknowledged)
+        .service(concerns::raise_concern)
+        .service(concerns::list_concerns)
+        .service(concerns::get_concern)
+        .service(concerns::decide_concern)
+        .service(concerns::concern_step)
+        .service(concerns::receive_concern)
+        .service(concerns::outcome_received)
         .service(federation::locator_filter)
         .service(audit::keep_checkpoint)
         .service(audit::witnessed_checkpoint);

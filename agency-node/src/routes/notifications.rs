@@ -504,8 +504,13 @@ pub async fn offer(
                 }
                 _ => false,
             };
+            // A concern goes to the social care node that holds the child whatever its
+            // involvement or subscriptions: the front door cannot opt out of concerns.
+            let concern = offer.event_type == EventType::ConcernRaised
+                && state.agency_kind == schemas::AgencyKind::SocialCare;
             let (wanted, reason) = match (held, involved, subscribed) {
                 (false, _, _) => (false, "not_held"),
+                (true, _, _) if concern => (true, if involved { "held" } else { "not_involved" }),
                 (true, false, _) => (false, "not_involved"),
                 (true, true, false) => (false, "not_subscribed"),
                 (true, true, true) => (true, "held"),
@@ -593,12 +598,16 @@ pub async fn origin(
 }
 
 /// The headers of a signed delivery.
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Checks the gateway's webhook signature over the raw body.
-fn verify_signature(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<(), ApiError> {
+pub(crate) fn verify_signature(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(), ApiError> {
     use trust::webhook::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
     let secret = state
         .webhook_secret
@@ -614,7 +623,7 @@ fn verify_signature(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<
         .map_err(ApiError::BadSignature)
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::Invalid(vec![FieldError::new("body", e.to_string())]))
 }

@@ -19,7 +19,7 @@ use schemas::{AgencyId, FieldError, Problem};
 use std::collections::HashSet;
 use trust::webhook::WebhookSecret;
 
-fn secret_for(state: &AppState, agency: &AgencyId) -> Result<WebhookSecret, String> {
+pub(super) fn secret_for(state: &AppState, agency: &AgencyId) -> Result<WebhookSecret, String> {
     let dir = state
         .notification_secrets
         .as_ref()
@@ -27,7 +27,7 @@ fn secret_for(state: &AppState, agency: &AgencyId) -> Result<WebhookSecret, Stri
     WebhookSecret::load(&dir.join(format!("{agency}.secret"))).map_err(|e| e.to_string())
 }
 
-fn failure_text(failure: Failure) -> String {
+pub(super) fn failure_text(failure: Failure) -> String {
     match failure {
         Failure::NotFound => "the agency no longer holds the child".into(),
         Failure::Timeout => "no answer within the deadline".into(),
