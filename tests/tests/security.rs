@@ -722,6 +722,19 @@ async fn notification_routing_is_not_an_oracle() {
         .case("a school raising an Encompass notification")
         .expect_problem(403, "forbidden");
 
+    // A concern goes only through its own route (one front door, the concern's state kept
+    // at both ends), never offered through the notification route.
+    let mut concern = event(stranger);
+    concern["event_type"] = json!("concern_raised");
+    concern["category"] = json!("attendance");
+    school
+        .post(&url)
+        .json(&concern)
+        .answer()
+        .await
+        .case("a concern sent through the notification route")
+        .expect_problem(403, "forbidden");
+
     // The police certificate asking about a child the police do not hold: refused,
     // naming the child, nothing routed and no agency named.
     let probe = event(stranger);

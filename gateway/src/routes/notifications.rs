@@ -93,6 +93,18 @@ pub async fn route(
             event.event_type.as_str()
         )));
     }
+    // Concerns and their outcomes have their own routes, which deliver to one front door
+    // or one referrer and keep the concern's state at both ends: never offered here.
+    if matches!(
+        event.event_type,
+        schemas::notification::EventType::ConcernRaised
+            | schemas::notification::EventType::ConcernOutcome
+    ) {
+        return Err(GatewayError::Forbidden(format!(
+            "{} events are sent through POST /v1/concerns or /v1/concerns/outcomes",
+            event.event_type.as_str()
+        )));
+    }
     let mut errors = event.child.validate();
     if !event.category.held_by(sender_kind) {
         errors.push(FieldError::new(
