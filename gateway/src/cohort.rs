@@ -100,7 +100,12 @@ impl Run {
         };
         self.fanout()
             .client(own)
-            .cohort_page(&self.context, cursor, limit)
+            .cohort_page(
+                &self.context,
+                cursor,
+                limit,
+                self.query.allocated_to.as_deref(),
+            )
             .await
             .result
     }

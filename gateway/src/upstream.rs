@@ -483,10 +483,12 @@ impl<'a> NodeClient<'a> {
         ctx: &AccessContext,
         cursor: Option<&str>,
         limit: usize,
+        allocated_to: Option<&str>,
     ) -> Outcome<schemas::cohort::CohortPage> {
         let page = schemas::cohort::CohortPageQuery {
             cursor: cursor.map(str::to_owned),
             limit: Some(limit),
+            allocated_to: allocated_to.map(str::to_owned),
         };
         self.send(|http, base| {
             http.get(format!("{base}/v1/federation/cohort"))

@@ -31,6 +31,11 @@ pub struct CohortPageQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
+    /// `me`: only the children whose allocated social worker record in effect today names
+    /// the practitioner (`worker_subject` is their token's `sub`): a social worker's own
+    /// caseload. Only where the agency records allocation (children's social care).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_to: Option<String>,
 }
 
 impl CohortPageQuery {
@@ -41,6 +46,9 @@ impl CohortPageQuery {
             }
             _ => Vec::new(),
         }
+        .into_iter()
+        .chain(allocated_to_error(self.allocated_to.as_deref()))
+        .collect()
     }
 }
 
@@ -201,6 +209,12 @@ pub struct CohortQuery {
     /// its column is `ok` or `withheld` (it holds the child and said so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_to: Option<String>,
+    /// `me`: a social worker's own caseload, the children whose allocated social worker
+    /// record in effect today names them (by their token's `sub`, the record's
+    /// `worker_subject`). Only for practitioners of an agency that records allocation
+    /// (children's social care); their node refuses it otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_to: Option<String>,
     /// `true`: only persistent absentees (latest period or this term under 90%).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent_absence: Option<bool>,
@@ -241,6 +255,7 @@ impl CohortQuery {
                 "must be an agency kind (school, social_care, health, police, early_help, virtual_school) or a member's id",
             ));
         }
+        errors.extend(allocated_to_error(self.allocated_to.as_deref()));
         if let Some(plan) = &self.plan
             && PlanKind::parse(plan).is_none()
         {
@@ -259,6 +274,13 @@ impl CohortQuery {
         }
         errors
     }
+}
+
+/// `allocated_to` names the practitioner asking, `me`, or nobody.
+fn allocated_to_error(allocated_to: Option<&str>) -> Option<FieldError> {
+    allocated_to
+        .filter(|a| *a != "me")
+        .map(|_| FieldError::new("allocated_to", "must be `me` (your own caseload)"))
 }
 
 /// An agency kind by its wire name (`social_care`).

@@ -940,6 +940,12 @@ pub struct AllocatedSocialWorkerDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
     pub team: Option<Short>,
+    /// The worker's identity as their practitioner token names them (its `sub`), so that
+    /// their own caseload can be listed (`GET /v1/cohort?allocated_to=me`). Shared as the
+    /// worker's name is, with the details at `full` level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub worker_subject: Option<Short>,
 }
 
 impl Fields for AllocatedSocialWorkerDetails {}

@@ -710,3 +710,110 @@ async fn the_csv_and_the_json_agree() {
         }
     }
 }
+
+/// An allocated social worker record naming (or not) a worker by their token's subject.
+fn allocation(source: &str, worker_subject: &str, from: NaiveDate, to: Option<NaiveDate>) -> Value {
+    let mut record = serde_json::json!({
+        "source_system_id": source,
+        "category": "allocated_social_worker",
+        "effective_from": from,
+        "impact": "Social worker allocated",
+        "details": {"worker": "Social worker, assessment team", "worker_subject": worker_subject}
+    });
+    if let Some(to) = to {
+        record["effective_to"] = serde_json::json!(to);
+    }
+    record
+}
+
+#[tokio::test]
+async fn a_social_workers_caseload_is_the_children_allocated_to_them_today() {
+    let fed = spawn_federation(Options::nodes(&["school-a", "social-care"], 200))
+        .await
+        .unwrap();
+    let me = "social_worker.social-care";
+    let worker = fed.token(SocialWorker, "social-care");
+    let held: Vec<&str> = fed
+        .children
+        .iter()
+        .filter_map(|c| local_id_at(c, "social-care"))
+        .take(4)
+        .collect();
+    assert_eq!(held.len(), 4, "the seed has children social care holds");
+    let system = fed.system("social-care");
+    let today = today();
+    // Two allocated to me now, one to a colleague, one to me until yesterday.
+    for (i, (subject, to)) in [
+        (me, None),
+        (me, None),
+        ("social_worker.colleague", None),
+        (me, Some(today - Duration::days(1))),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        system
+            .store_record(
+                held[i],
+                &allocation(
+                    &format!("ALLOC-{i}"),
+                    subject,
+                    today - Duration::days(30),
+                    to,
+                ),
+            )
+            .await;
+    }
+    let caseload = cohort(
+        &fed,
+        &worker,
+        "purpose=care_planning&legal_basis=public_task&allocated_to=me",
+    )
+    .await;
+    assert_eq!(
+        local_ids(&caseload),
+        BTreeSet::from([held[0].to_owned(), held[1].to_owned()])
+    );
+    // The whole agency's cohort is larger: the caseload narrowed it.
+    let all = cohort(
+        &fed,
+        &worker,
+        "purpose=care_planning&legal_basis=public_task",
+    )
+    .await;
+    assert!(all.len() > caseload.len() + 1, "{} rows", all.len());
+    // The colleague's caseload is theirs.
+    let colleague = fed
+        .files
+        .token(SocialWorker, "social-care", "social_worker.colleague", 600)
+        .unwrap();
+    let theirs = cohort(
+        &fed,
+        &colleague,
+        "purpose=care_planning&legal_basis=public_task&allocated_to=me",
+    )
+    .await;
+    assert_eq!(local_ids(&theirs), BTreeSet::from([held[2].to_owned()]));
+    // Only `me`, and only where the agency records allocation.
+    for (token, query) in [
+        (
+            &worker,
+            "purpose=care_planning&legal_basis=public_task&allocated_to=someone",
+        ),
+        (
+            &fed.dsl_token(),
+            "purpose=safeguarding&legal_basis=public_task&allocated_to=me",
+        ),
+    ] {
+        let problem = fed
+            .gateway_get(token, &format!("/v1/cohort?{query}"))
+            .await
+            .case(query)
+            .expect_any_problem(400);
+        assert_eq!(
+            federation_tests::scenario::problem_fields(&problem),
+            ["allocated_to"],
+            "{query}"
+        );
+    }
+}

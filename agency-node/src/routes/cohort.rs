@@ -21,7 +21,7 @@ use schemas::cohort::{
     BatchRecordsResponse, CohortIdentity, CohortMember, CohortPage, CohortPageQuery, DEFAULT_CHUNK,
 };
 use schemas::federation::AccessContext;
-use schemas::{ChildQuery, Demographics, FieldError, Problem, Record};
+use schemas::{ChildQuery, Demographics, FieldError, Problem, Record, RecordCategory};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -123,6 +123,17 @@ pub async fn cohort(
         ));
     }
     let who = requester(&state, &caller, &context)?;
+    // A caseload: only where this agency records allocation.
+    let caseload = page.allocated_to.is_some();
+    if caseload && !RecordCategory::AllocatedSocialWorker.held_by(state.agency_kind) {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "allocated_to",
+            format!(
+                "a {} agency does not record allocated social workers",
+                state.agency_kind.as_str()
+            ),
+        )]));
+    }
     if state.signing.is_none() {
         return Err(ApiError::NotConfigured("[signing] key_file"));
     }
@@ -136,12 +147,17 @@ pub async fn cohort(
             return Err(ApiError::NotConfigured("[signing] key_file"));
         };
         let rules = &state.policy.relationship;
-        let categories: Vec<&str> = rules
+        let mut categories: Vec<&str> = rules
             .open
             .iter()
             .chain(&rules.recent)
             .map(|c| c.as_str())
             .collect();
+        let allocation = RecordCategory::AllocatedSocialWorker.as_str();
+        if caseload && !categories.contains(&allocation) {
+            categories.push(allocation);
+        }
+        let subject = caller.practitioner.subject.clone();
         let now = chrono::Utc::now();
         let today = now.with_timezone(&chrono_tz::Europe::London).date_naive();
         let mut conn = state.pool.get()?;
@@ -167,6 +183,9 @@ pub async fn cohort(
                     let Some(basis) = rules.active(&held, today) else {
                         continue;
                     };
+                    if caseload && !allocated_to(&held, &subject, today) {
+                        continue;
+                    }
                     total += 1;
                     if members.len() < limit {
                         members.push((row, basis));
@@ -249,6 +268,21 @@ pub async fn cohort(
     })
     .await??;
     Ok(HttpResponse::Ok().json(page))
+}
+
+/// An allocated social worker record in effect today names this practitioner (its
+/// `worker_subject` is their token's `sub`).
+fn allocated_to(records: &[Record], subject: &str, today: chrono::NaiveDate) -> bool {
+    records.iter().any(|r| {
+        r.category == RecordCategory::AllocatedSocialWorker
+            && r.effective_from <= today
+            && r.last_day().is_none_or(|last| last >= today)
+            && r.details
+                .as_ref()
+                .and_then(|d| d.get("worker_subject"))
+                .and_then(|s| s.as_str())
+                == Some(subject)
+    })
 }
 
 /// Reads a batched match's body query by query, so a bad query is named by its place

@@ -56,10 +56,22 @@ async fn first_page(
     directory: &Directory,
     cursor: Option<&str>,
 ) -> Result<CohortPage, GatewayError> {
-    if !directory.nodes().any(|n| n.id == run.practitioner.agency) {
+    let Some(own) = directory.nodes().find(|n| n.id == run.practitioner.agency) else {
         return Err(GatewayError::Forbidden(
             "your agency runs no node: it lists no children it works with".into(),
         ));
+    };
+    // A caseload only where the agency records allocation (its node would refuse too).
+    if run.query.allocated_to.is_some()
+        && !schemas::RecordCategory::AllocatedSocialWorker.held_by(own.kind)
+    {
+        return Err(GatewayError::Invalid(vec![FieldError::new(
+            "allocated_to",
+            format!(
+                "a {} agency does not record allocated social workers",
+                own.kind.as_str()
+            ),
+        )]));
     }
     run.page(directory, cursor, run.chunk)
         .await
