@@ -318,9 +318,22 @@ fn store_child(
 ) -> Result<(), ChildFailure> {
     writes::check_local_id(local_id)?;
     let held = db::children::find_by_local_id(conn, local_id)?;
+    // The child's other UPNs here: a record the sender keyed by one of them is the
+    // same record (the sender's ids carry the UPN, which changed).
+    let mut known_as: Vec<String> = Vec::new();
+    let mut held_id: Option<String> = None;
     let (upsert, same_child) = match held {
         Some(row) => {
+            held_id = Some(row.id.clone());
             let wire = row.into_wire()?;
+            known_as.extend(
+                wire.identifiers
+                    .upn
+                    .iter()
+                    .chain(&wire.identifiers.former_upns)
+                    .filter(|u| Some(*u) != upsert.identifiers.upn.as_ref())
+                    .map(|u| u.as_str().to_owned()),
+            );
             let merged = onto_held(&wire, upsert);
             let same = same_json(&wire.demographics, &merged.demographics)
                 && same_json(&wire.identifiers, &merged.identifiers);
@@ -341,7 +354,13 @@ fn store_child(
         changed = true;
     }
     for imported in &child.records {
-        let record = &imported.record;
+        let record = match (&held_id, &child.identifiers.upn) {
+            (Some(child_id), Some(upn)) if !known_as.is_empty() => {
+                under_held_id(conn, child_id, &imported.record, upn.as_str(), &known_as)?
+            }
+            _ => None,
+        };
+        let record = record.as_ref().unwrap_or(&imported.record);
         let held = db::records::find_by_source_id(conn, record.source_system_id())?;
         if held.is_some_and(|row| row.retracted_at.is_none() && same_record(&row, record)) {
             result.records_unchanged += 1;
@@ -513,6 +532,33 @@ pub fn onto_held(held: &schemas::Child, file: &ChildUpsert) -> ChildUpsert {
             former_upns,
         },
     }
+}
+
+/// The record under the id this child's record already has here, where the sender
+/// keyed it by another of the child's UPNs (`ctf-<sender>-<UPN>-…`) and the node holds
+/// it by that one and not by the file's: so a pupil whose UPN changed keeps one record
+/// per element, not two.
+fn under_held_id(
+    conn: &mut DbConnection,
+    child_id: &str,
+    record: &schemas::CheckedRecord,
+    upn: &str,
+    known_as: &[String],
+) -> Result<Option<schemas::CheckedRecord>, ApiError> {
+    let id = record.source_system_id();
+    let part = format!("-{upn}-");
+    if !id.contains(&part) || db::records::find_by_source_id(conn, id)?.is_some() {
+        return Ok(None);
+    }
+    for other in known_as {
+        let alternative = id.replacen(&part, &format!("-{other}-"), 1);
+        if db::records::find_by_source_id(conn, &alternative)?
+            .is_some_and(|r| r.child_id == child_id)
+        {
+            return Ok(record.rekeyed(&alternative));
+        }
+    }
+    Ok(None)
 }
 
 fn same_json<A: serde::Serialize, B: serde::Serialize>(a: &A, b: &B) -> bool {

@@ -439,7 +439,6 @@ mod bulk_tests {
                 preferred_given_name: n.is_multiple_of(4).then(|| "Sam".into()),
                 preferred_family_name: n.is_multiple_of(6).then(|| "Quill-Harte".into()),
                 former_family_names: (0..n % 3).map(|k| format!("Former-{k}")).collect(),
-                ..Default::default()
             },
             identifiers: ChildIdentifiers {
                 upn: upn.map(|u| Upn::with_check_letter(&format!("996{u:09}")).unwrap()),
