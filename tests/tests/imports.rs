@@ -227,6 +227,69 @@ async fn a_ctf_pupil_keeps_preferred_and_former_names_and_is_found_by_a_former_u
     let unknown = schemas::Upn::with_check_letter("994242424242").unwrap();
     let none = search(unknown.as_str().to_owned()).await;
     assert!(none["reference"].is_null(), "{none}");
+
+    // Where the federation shows names, in the DSL's cohort of pupils on roll, the
+    // preferred names stand beside the legal ones, in JSON and in CSV.
+    let local_id = report["children"][3]["local_id"].as_str().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    school
+        .post_record(
+            local_id,
+            &json!({"source_system_id": "NPS-ENROL-PREF-4", "category": "enrolment",
+                    "effective_from": today - chrono::Duration::days(10),
+                    "impact": "On roll at Northfield Primary School",
+                    "details": {"urn": DEV_SCHOOLS[0].2, "school_name": "Northfield Primary School",
+                                "year_group": 6}}),
+        )
+        .await
+        .expect(201);
+    let rows = fed
+        .gateway_get(&token, &format!("/v1/cohort?{SAFEGUARDING}"))
+        .await
+        .expect(200);
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["identity"]["local_id"] == local_id)
+        .unwrap_or_else(|| panic!("the pupil on roll: {rows}"));
+    let identity = &row["identity"];
+    assert_eq!(
+        (
+            &identity["given_name"],
+            &identity["preferred_given_name"],
+            &identity["preferred_family_name"]
+        ),
+        (
+            &json!(preferred.forename),
+            &json!(preferred.preferred_forename.clone().unwrap()),
+            &json!(preferred.preferred_surname.clone().unwrap()),
+        ),
+        "{row}"
+    );
+    let csv = fed
+        .anonymous_client()
+        .get(format!("{}/v1/cohort?{SAFEGUARDING}", fed.gateway_url))
+        .bearer_auth(&token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let line: Vec<&str> = csv
+        .lines()
+        .find(|l| l.contains(local_id))
+        .unwrap_or_else(|| panic!("{csv}"))
+        .split(',')
+        .collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(
+        line[at("preferred_given_name")],
+        preferred.preferred_forename.clone().unwrap()
+    );
     fed.shutdown().await;
 }
 
