@@ -322,10 +322,12 @@ fn store_child(
     // same record (the sender's ids carry the UPN, which changed).
     let mut known_as: Vec<String> = Vec::new();
     let mut held_id: Option<String> = None;
+    let mut older = false;
     let (upsert, same_child) = match held {
         Some(row) => {
             held_id = Some(row.id.clone());
             let wire = row.into_wire()?;
+            older = is_older(&wire, upsert);
             known_as.extend(
                 wire.identifiers
                     .upn
@@ -362,6 +364,19 @@ fn store_child(
         };
         let record = record.as_ref().unwrap_or(&imported.record);
         let held = db::records::find_by_source_id(conn, record.source_system_id())?;
+        if held.is_some() && older {
+            // An older file does not overwrite what a newer one (or the agency) gave.
+            if !held.as_ref().is_some_and(|row| same_record(row, record)) {
+                result.not_mapped.push(ImportElement {
+                    element: imported.element.clone(),
+                    message: "differs from the record held, which is kept: the file names \
+                              the pupil by a UPN the pupil has since left"
+                        .into(),
+                });
+            }
+            result.records_unchanged += 1;
+            continue;
+        }
         if held.is_some_and(|row| row.retracted_at.is_none() && same_record(&row, record)) {
             result.records_unchanged += 1;
             continue;
@@ -433,6 +448,15 @@ fn local_ids_for(
         .collect())
 }
 
+/// Whether the file is older than what the node holds of the child: it names the child
+/// by a UPN the node holds as one of the child's former UPNs.
+fn is_older(held: &schemas::Child, file: &ChildUpsert) -> bool {
+    file.identifiers
+        .upn
+        .as_ref()
+        .is_some_and(|u| held.identifiers.former_upns.contains(u))
+}
+
 /// What a child the node holds already becomes: what the file gives, and what the node
 /// holds where the file is silent (a census gives no names, neither file an NHS number),
 /// so an import never takes away what the agency's own system wrote. A way the child was
@@ -443,11 +467,7 @@ fn local_ids_for(
 pub fn onto_held(held: &schemas::Child, file: &ChildUpsert) -> ChildUpsert {
     use schemas::child::FORMER_MAX;
     let (h, f) = (&held.demographics, &file.demographics);
-    let older = file
-        .identifiers
-        .upn
-        .as_ref()
-        .is_some_and(|u| held.identifiers.former_upns.contains(u));
+    let older = is_older(held, file);
     // The newer statement first; the other fills what it lacks.
     let pick = |file: &Option<String>, held: &Option<String>| {
         if older {

@@ -362,8 +362,22 @@ async fn a_pupil_with_a_new_upn_lands_on_the_child_held_and_keeps_what_the_file_
 
     // An older file, sent before the UPN changed, names the pupil by the old UPN: the
     // same child, whose UPN stays the current one, and the same records, not copies.
+    // Its first year's attendance was still being counted then: the figure held stays.
+    let attendance = |records: &[Value]| -> Vec<Value> {
+        records
+            .iter()
+            .filter(|r| r["category"] == "attendance")
+            .map(|r| r["details"]["sessions_present"].clone())
+            .collect()
+    };
+    let before = attendance(&school.records("MIS-5").await);
     let mut older = ctf_to_school_a(5);
-    older.pupils = vec![as_before(&moved, &old)];
+    let mut then = as_before(&moved, &old);
+    then.attendance[0].attended = "100".into();
+    then.attendance[0].possible = "120".into();
+    then.attendance[0].authorised = "10".into();
+    then.attendance[0].unauthorised = "10".into();
+    older.pupils = vec![then];
     let report = post_xml(&school, "/v1/imports/ctf", older.to_xml())
         .await
         .expect(200);
@@ -373,6 +387,16 @@ async fn a_pupil_with_a_new_upn_lands_on_the_child_held_and_keeps_what_the_file_
         (&json!("unchanged"), &json!("MIS-5")),
         "{report}"
     );
+    assert!(
+        landed["not_mapped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["element"].as_str().unwrap().contains("/Attendance/")
+                && n["message"].as_str().unwrap().contains("kept")),
+        "the kept record is reported: {landed}"
+    );
+    assert_eq!(attendance(&school.records("MIS-5").await), before);
     let child = held().await;
     assert_eq!(child["identifiers"]["upn"], moved.upn.as_str(), "{child}");
     assert_eq!(child["identifiers"]["former_upns"], json!([old]), "{child}");
