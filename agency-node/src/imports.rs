@@ -318,19 +318,36 @@ fn store_child(
 ) -> Result<(), ChildFailure> {
     writes::check_local_id(local_id)?;
     let held = db::children::find_by_local_id(conn, local_id)?;
-    let same_child = match held {
+    // The child's other UPNs here: a record the sender keyed by one of them is the
+    // same record (the sender's ids carry the UPN, which changed).
+    let mut known_as: Vec<String> = Vec::new();
+    let mut held_id: Option<String> = None;
+    let mut older = false;
+    let (upsert, same_child) = match held {
         Some(row) => {
+            held_id = Some(row.id.clone());
             let wire = row.into_wire()?;
-            same_json(&wire.demographics, &upsert.demographics)
-                && same_json(&wire.identifiers, &upsert.identifiers)
+            older = is_older(&wire, upsert);
+            known_as.extend(
+                wire.identifiers
+                    .upn
+                    .iter()
+                    .chain(&wire.identifiers.former_upns)
+                    .filter(|u| Some(*u) != upsert.identifiers.upn.as_ref())
+                    .map(|u| u.as_str().to_owned()),
+            );
+            let merged = onto_held(&wire, upsert);
+            let same = same_json(&wire.demographics, &merged.demographics)
+                && same_json(&wire.identifiers, &merged.identifiers);
+            (std::borrow::Cow::Owned(merged), same)
         }
-        None => false,
+        None => (std::borrow::Cow::Borrowed(upsert), false),
     };
     let mut changed = false;
     if !same_child {
         let write = Write::Child {
             local_id,
-            child: upsert,
+            child: &upsert,
         };
         writes::validate(&write)?;
         if let writes::Written::Child(_, created) = writes::apply(conn, writer, &write)? {
@@ -339,8 +356,27 @@ fn store_child(
         changed = true;
     }
     for imported in &child.records {
-        let record = &imported.record;
+        let record = match (&held_id, &child.identifiers.upn) {
+            (Some(child_id), Some(upn)) if !known_as.is_empty() => {
+                under_held_id(conn, child_id, &imported.record, upn.as_str(), &known_as)?
+            }
+            _ => None,
+        };
+        let record = record.as_ref().unwrap_or(&imported.record);
         let held = db::records::find_by_source_id(conn, record.source_system_id())?;
+        if held.is_some() && older {
+            // An older file does not overwrite what a newer one (or the agency) gave.
+            if !held.as_ref().is_some_and(|row| same_record(row, record)) {
+                result.not_mapped.push(ImportElement {
+                    element: imported.element.clone(),
+                    message: "differs from the record held, which is kept: the file names \
+                              the pupil by a UPN the pupil has since left"
+                        .into(),
+                });
+            }
+            result.records_unchanged += 1;
+            continue;
+        }
         if held.is_some_and(|row| row.retracted_at.is_none() && same_record(&row, record)) {
             result.records_unchanged += 1;
             continue;
@@ -365,37 +401,184 @@ fn store_child(
 
 /// The local id each child has here: the one of the child already held with its UPN,
 /// where the node holds exactly one; otherwise the one of the child held with its former
-/// UPN as its UPN (the same pupil, given a new UPN), where exactly one; otherwise the id
-/// the file suggests.
+/// UPN as its UPN (the same pupil, given a new UPN), where exactly one; otherwise the one
+/// of the child holding the file's UPN, then its former UPN, among its own former UPNs
+/// (an older file of a pupil whose UPN has changed since), where exactly one; otherwise
+/// the id the file suggests.
 fn local_ids_for(
     conn: &mut DbConnection,
     children: &[&dfe_formats::ImportedChild],
 ) -> Result<Vec<String>, ApiError> {
+    use std::collections::HashMap;
     let upns: Vec<&str> = children
         .iter()
         .flat_map(|c| [&c.identifiers.upn, &c.identifiers.former_upn])
         .filter_map(|u| u.as_ref().map(|u| u.as_str()))
         .collect();
-    let (holders, _) = db::children::identifier_holders(conn, &upns, &[])?;
-    let mut held: std::collections::HashMap<String, Vec<String>> = Default::default();
-    for (upn, local_id) in holders {
-        let ids = held.entry(upn).or_default();
-        if !ids.contains(&local_id) {
-            ids.push(local_id);
+    let group = |holders: db::children::Holders| {
+        let mut held: HashMap<String, Vec<String>> = HashMap::new();
+        for (upn, local_id) in holders {
+            let ids = held.entry(upn).or_default();
+            if !ids.contains(&local_id) {
+                ids.push(local_id);
+            }
         }
-    }
-    let only = |upn: &Option<schemas::Upn>| match upn.as_ref().and_then(|u| held.get(u.as_str())) {
+        held
+    };
+    let (current, _) = db::children::identifier_holders(conn, &upns, &[])?;
+    let current = group(current);
+    let former = group(db::children::former_upn_holders(conn, &upns)?);
+    let only = |held: &HashMap<String, Vec<String>>, upn: &Option<schemas::Upn>| match upn
+        .as_ref()
+        .and_then(|u| held.get(u.as_str()))
+    {
         Some(ids) if ids.len() == 1 => Some(ids[0].clone()),
         _ => None,
     };
     Ok(children
         .iter()
         .map(|c| {
-            only(&c.identifiers.upn)
-                .or_else(|| only(&c.identifiers.former_upn))
+            let ids = &c.identifiers;
+            only(&current, &ids.upn)
+                .or_else(|| only(&current, &ids.former_upn))
+                .or_else(|| only(&former, &ids.upn))
+                .or_else(|| only(&former, &ids.former_upn))
                 .unwrap_or_else(|| c.local_id.clone())
         })
         .collect())
+}
+
+/// Whether the file is older than what the node holds of the child: it names the child
+/// by a UPN the node holds as one of the child's former UPNs.
+fn is_older(held: &schemas::Child, file: &ChildUpsert) -> bool {
+    file.identifiers
+        .upn
+        .as_ref()
+        .is_some_and(|u| held.identifiers.former_upns.contains(u))
+}
+
+/// What a child the node holds already becomes: what the file gives, and what the node
+/// holds where the file is silent (a census gives no names, neither file an NHS number),
+/// so an import never takes away what the agency's own system wrote. A way the child was
+/// known by stays: the held UPN, when the file gives another, joins the former UPNs, and
+/// former UPNs and family names are kept with the file's (the file's first; at most
+/// [`schemas::child::FORMER_MAX`]). A file whose UPN the node holds as a *former* UPN of
+/// the child is older than what the node holds: it fills gaps only.
+pub fn onto_held(held: &schemas::Child, file: &ChildUpsert) -> ChildUpsert {
+    use schemas::child::FORMER_MAX;
+    let (h, f) = (&held.demographics, &file.demographics);
+    let older = is_older(held, file);
+    // The newer statement first; the other fills what it lacks.
+    let pick = |file: &Option<String>, held: &Option<String>| {
+        if older {
+            held.clone().or_else(|| file.clone())
+        } else {
+            file.clone().or_else(|| held.clone())
+        }
+    };
+    let known_sex = |s: Option<schemas::Sex>| s.filter(|s| *s != schemas::Sex::Unknown);
+    let sex = if older {
+        known_sex(h.sex).or(known_sex(f.sex))
+    } else {
+        known_sex(f.sex).or(known_sex(h.sex))
+    }
+    .or(f.sex)
+    .or(h.sex);
+    let upn = if older {
+        held.identifiers.upn.clone()
+    } else {
+        file.identifiers
+            .upn
+            .clone()
+            .or_else(|| held.identifiers.upn.clone())
+    };
+    // Newest first: a newer file's former UPNs, then the UPN held until now, then those
+    // held before it; for an older file, the held ones, then the file's own.
+    let (fi, hi) = (&file.identifiers, &held.identifiers);
+    let ways: Vec<&schemas::Upn> = if older {
+        hi.former_upns
+            .iter()
+            .chain(&fi.upn)
+            .chain(&fi.former_upns)
+            .collect()
+    } else {
+        fi.former_upns
+            .iter()
+            .chain(&hi.upn)
+            .chain(&hi.former_upns)
+            .collect()
+    };
+    let mut former_upns: Vec<schemas::Upn> = Vec::new();
+    for u in ways {
+        if Some(u) != upn.as_ref() && !former_upns.contains(u) {
+            former_upns.push(u.clone());
+        }
+    }
+    former_upns.truncate(FORMER_MAX);
+    let mut former_names: Vec<String> = Vec::new();
+    let names_in_order = if older {
+        [&h.former_family_names, &f.former_family_names]
+    } else {
+        [&f.former_family_names, &h.former_family_names]
+    };
+    for name in names_in_order.into_iter().flatten() {
+        if !former_names.contains(name) {
+            former_names.push(name.clone());
+        }
+    }
+    former_names.truncate(FORMER_MAX);
+    ChildUpsert {
+        demographics: schemas::KnownDemographics {
+            given_name: pick(&f.given_name, &h.given_name),
+            family_name: pick(&f.family_name, &h.family_name),
+            date_of_birth: if older {
+                h.date_of_birth.or(f.date_of_birth)
+            } else {
+                f.date_of_birth.or(h.date_of_birth)
+            },
+            sex,
+            postcode: pick(&f.postcode, &h.postcode),
+            preferred_given_name: pick(&f.preferred_given_name, &h.preferred_given_name),
+            preferred_family_name: pick(&f.preferred_family_name, &h.preferred_family_name),
+            former_family_names: former_names,
+        },
+        identifiers: schemas::ChildIdentifiers {
+            upn,
+            nhs_number: if older {
+                hi.nhs_number.clone().or_else(|| fi.nhs_number.clone())
+            } else {
+                fi.nhs_number.clone().or_else(|| hi.nhs_number.clone())
+            },
+            former_upns,
+        },
+    }
+}
+
+/// The record under the id this child's record already has here, where the sender
+/// keyed it by another of the child's UPNs (`ctf-<sender>-<UPN>-…`) and the node holds
+/// it by that one and not by the file's: so a pupil whose UPN changed keeps one record
+/// per element, not two.
+fn under_held_id(
+    conn: &mut DbConnection,
+    child_id: &str,
+    record: &schemas::CheckedRecord,
+    upn: &str,
+    known_as: &[String],
+) -> Result<Option<schemas::CheckedRecord>, ApiError> {
+    let id = record.source_system_id();
+    let part = format!("-{upn}-");
+    if !id.contains(&part) || db::records::find_by_source_id(conn, id)?.is_some() {
+        return Ok(None);
+    }
+    for other in known_as {
+        let alternative = id.replacen(&part, &format!("-{other}-"), 1);
+        if db::records::find_by_source_id(conn, &alternative)?
+            .is_some_and(|r| r.child_id == child_id)
+        {
+            return Ok(record.rekeyed(&alternative));
+        }
+    }
+    Ok(None)
 }
 
 fn same_json<A: serde::Serialize, B: serde::Serialize>(a: &A, b: &B) -> bool {
@@ -473,5 +656,133 @@ impl ChildFailure {
             element: self.element.unwrap_or_else(|| child_element.to_owned()),
             message,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use schemas::{Child, ChildIdentifiers, KnownDemographics, NhsNumber, Sex, Upn};
+
+    fn upn(n: u32) -> Upn {
+        Upn::with_check_letter(&format!("999{n:09}")).unwrap()
+    }
+
+    /// The child as the agency's own system wrote it: names, an NHS number, a preferred
+    /// name, UPN 1 (after UPN 9).
+    fn held() -> Child {
+        Child {
+            local_id: "MIS-7".into(),
+            demographics: KnownDemographics {
+                given_name: Some("Amelia".into()),
+                family_name: Some("Okafor".into()),
+                date_of_birth: chrono::NaiveDate::from_ymd_opt(2014, 3, 9),
+                sex: Some(Sex::Female),
+                preferred_given_name: Some("Millie".into()),
+                former_family_names: vec!["Stone".into()],
+                ..Default::default()
+            },
+            identifiers: ChildIdentifiers {
+                upn: Some(upn(1)),
+                nhs_number: NhsNumber::with_check_digit("996000001"),
+                former_upns: vec![upn(9)],
+            },
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_newer_file_gives_its_values_and_keeps_the_held_upn_as_a_former_one() {
+        let file = ChildUpsert {
+            demographics: KnownDemographics {
+                given_name: Some("Amelia".into()),
+                family_name: Some("Okafor-Reyes".into()),
+                former_family_names: vec!["Okafor".into()],
+                sex: Some(Sex::Unknown),
+                ..Default::default()
+            },
+            identifiers: ChildIdentifiers {
+                upn: Some(upn(2)),
+                former_upns: vec![upn(1)],
+                ..Default::default()
+            },
+        };
+        let merged = onto_held(&held(), &file);
+        let d = &merged.demographics;
+        assert_eq!(d.family_name.as_deref(), Some("Okafor-Reyes"));
+        assert_eq!(d.former_family_names, ["Okafor", "Stone"]);
+        // What the file is silent on stays as the agency wrote it.
+        assert_eq!(d.preferred_given_name.as_deref(), Some("Millie"));
+        assert_eq!(d.date_of_birth, held().demographics.date_of_birth);
+        assert_eq!(d.sex, Some(Sex::Female), "an unknown sex says nothing");
+        let ids = &merged.identifiers;
+        assert_eq!(ids.upn, Some(upn(2)));
+        assert_eq!(ids.former_upns, [upn(1), upn(9)]);
+        assert_eq!(ids.nhs_number, held().identifiers.nhs_number);
+        assert!(merged.validate().is_empty(), "{:?}", merged.validate());
+    }
+
+    #[test]
+    fn an_older_file_under_a_former_upn_only_fills_gaps() {
+        let file = ChildUpsert {
+            demographics: KnownDemographics {
+                given_name: Some("Amy".into()),
+                family_name: Some("Okafor".into()),
+                postcode: Some("ZZ1 1AB".into()),
+                former_family_names: vec!["Brightwater".into()],
+                ..Default::default()
+            },
+            identifiers: ChildIdentifiers {
+                upn: Some(upn(9)),
+                former_upns: vec![upn(8)],
+                ..Default::default()
+            },
+        };
+        let merged = onto_held(&held(), &file);
+        assert_eq!(
+            merged.identifiers.upn,
+            Some(upn(1)),
+            "the UPN stays current"
+        );
+        assert_eq!(merged.identifiers.former_upns, [upn(9), upn(8)]);
+        let d = &merged.demographics;
+        assert_eq!(d.given_name.as_deref(), Some("Amelia"));
+        assert_eq!(d.postcode.as_deref(), Some("ZZ1 1AB"));
+        assert_eq!(d.former_family_names, ["Stone", "Brightwater"]);
+    }
+
+    #[test]
+    fn the_held_child_again_is_the_held_child_and_former_lists_stay_within_bounds() {
+        let child = held();
+        let same = ChildUpsert {
+            demographics: child.demographics.clone(),
+            identifiers: child.identifiers.clone(),
+        };
+        let merged = onto_held(&child, &same);
+        assert_eq!(merged.demographics, child.demographics);
+        assert_eq!(merged.identifiers, child.identifiers);
+
+        let mut many = held();
+        many.identifiers.former_upns = (10..20).map(upn).collect();
+        many.demographics.former_family_names = (0..10).map(|k| format!("Name-{k}")).collect();
+        let file = ChildUpsert {
+            demographics: KnownDemographics {
+                former_family_names: vec!["Newest".into()],
+                ..Default::default()
+            },
+            identifiers: ChildIdentifiers {
+                upn: Some(upn(3)),
+                ..Default::default()
+            },
+        };
+        let merged = onto_held(&many, &file);
+        assert_eq!(
+            merged.identifiers.former_upns.len(),
+            schemas::child::FORMER_MAX
+        );
+        assert_eq!(merged.identifiers.former_upns[0], upn(1));
+        assert_eq!(merged.demographics.former_family_names[0], "Newest");
+        assert!(merged.validate().is_empty(), "{:?}", merged.validate());
     }
 }

@@ -437,8 +437,8 @@ mod bulk_tests {
                 sex: None,
                 postcode: Some(format!("ZZ{} 4AB", 1 + n % 9)),
                 preferred_given_name: n.is_multiple_of(4).then(|| "Sam".into()),
+                preferred_family_name: n.is_multiple_of(6).then(|| "Quill-Harte".into()),
                 former_family_names: (0..n % 3).map(|k| format!("Former-{k}")).collect(),
-                ..Default::default()
             },
             identifiers: ChildIdentifiers {
                 upn: upn.map(|u| Upn::with_check_letter(&format!("996{u:09}")).unwrap()),
@@ -666,6 +666,12 @@ mod bulk_tests {
             b.iter().any(|l| l.starts_with("former ")),
             "former UPNs kept"
         );
+        for kept in ["Sam", "Quill-Harte", "Former-1"] {
+            assert!(
+                b.iter().any(|l| l.contains(&format!("\"{kept}"))),
+                "{kept} kept"
+            );
+        }
         for db in [&mut single, &mut bulk] {
             let verified = crate::db::audit::verify(db).unwrap();
             assert!(verified.intact, "{verified:?}");

@@ -644,11 +644,13 @@ pub fn csv_header(agencies: &[AgencyId]) -> String {
     fields.join(",") + "\r\n"
 }
 
-const CSV_FIELDS: [&str; 27] = [
+const CSV_FIELDS: [&str; 29] = [
     "cursor",
     "local_id",
     "given_name",
     "family_name",
+    "preferred_given_name",
+    "preferred_family_name",
     "date_of_birth",
     "upn",
     "nhs_number",
@@ -705,6 +707,8 @@ pub fn csv_line(row: &CohortRow, agencies: &[AgencyId]) -> String {
         row.identity.local_id.clone(),
         opt(row.identity.given_name.clone()),
         opt(row.identity.family_name.clone()),
+        opt(row.identity.preferred_given_name.clone()),
+        opt(row.identity.preferred_family_name.clone()),
         opt(row.identity.date_of_birth.map(|d| d.to_string())),
         opt(row.identity.upn.as_ref().map(wire)),
         opt(row.identity.nhs_number.as_ref().map(wire)),

@@ -55,10 +55,19 @@ impl CohortPageQuery {
 /// One child of the requester's agency's cohort, as that agency holds them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CohortIdentity {
+    /// The legal first name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_name: Option<String>,
+    /// The legal family name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_name: Option<String>,
+    /// The first name the child uses, where the agency holds one that differs from the
+    /// legal name: the name to call the child by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_given_name: Option<String>,
+    /// The family name the child uses, where the agency holds one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_family_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, format = Date)]
     pub date_of_birth: Option<NaiveDate>,

@@ -239,7 +239,8 @@ impl RecordUpsert {
 
 /// A record checked for a node of one kind: every rule applied once, at the edge, and
 /// its details typed as its category's. What a node's storage and notification rules
-/// take; only [`RecordUpsert::parse`] and [`RecordUpsert::check`] make one.
+/// take; only [`RecordUpsert::parse`] and [`RecordUpsert::check`] make one (and
+/// [`CheckedRecord::rekeyed`] gives one another id).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedRecord {
     source_system_id: String,
@@ -253,6 +254,19 @@ pub struct CheckedRecord {
 impl CheckedRecord {
     pub fn source_system_id(&self) -> &str {
         &self.source_system_id
+    }
+
+    /// The same record under another source system id, checked as every id is (1 to 200
+    /// characters, none a control character): an import keeping the id a node already
+    /// holds the record by.
+    pub fn rekeyed(&self, source_system_id: &str) -> Option<Self> {
+        let n = source_system_id.chars().count();
+        let valid =
+            (1..=200).contains(&n) && !source_system_id.chars().any(crate::child::invisible);
+        valid.then(|| Self {
+            source_system_id: source_system_id.to_owned(),
+            ..self.clone()
+        })
     }
 
     /// The category, which is that of the details.

@@ -682,6 +682,10 @@ async fn the_csv_and_the_json_agree() {
             ("local_id", &row["identity"]["local_id"]),
             ("given_name", &row["identity"]["given_name"]),
             ("family_name", &row["identity"]["family_name"]),
+            (
+                "preferred_given_name",
+                &row["identity"]["preferred_given_name"],
+            ),
             ("date_of_birth", &row["identity"]["date_of_birth"]),
             ("upn", &row["identity"]["upn"]),
             ("attendance_latest_rate", &row["attendance"]["latest_rate"]),

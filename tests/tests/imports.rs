@@ -4,8 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use dfe_formats::fixtures::CtfSchool;
 use dfe_formats::fixtures::{CinFile, CtfFile};
+use dfe_formats::fixtures::{CtfPupil, CtfSchool};
 use federation::plan::{DEV_LA, DEV_SCHOOLS};
 use federation_tests::scenario::{Answer, SAFEGUARDING, System};
 use federation_tests::{Call, Options, spawn_federation};
@@ -227,7 +227,206 @@ async fn a_ctf_pupil_keeps_preferred_and_former_names_and_is_found_by_a_former_u
     let unknown = schemas::Upn::with_check_letter("994242424242").unwrap();
     let none = search(unknown.as_str().to_owned()).await;
     assert!(none["reference"].is_null(), "{none}");
+
+    // Where the federation shows names, in the DSL's cohort of pupils on roll, the
+    // preferred names stand beside the legal ones, in JSON and in CSV.
+    let local_id = report["children"][3]["local_id"].as_str().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    school
+        .post_record(
+            local_id,
+            &json!({"source_system_id": "NPS-ENROL-PREF-4", "category": "enrolment",
+                    "effective_from": today - chrono::Duration::days(10),
+                    "impact": "On roll at Northfield Primary School",
+                    "details": {"urn": DEV_SCHOOLS[0].2, "school_name": "Northfield Primary School",
+                                "year_group": 6}}),
+        )
+        .await
+        .expect(201);
+    let rows = fed
+        .gateway_get(&token, &format!("/v1/cohort?{SAFEGUARDING}"))
+        .await
+        .expect(200);
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["identity"]["local_id"] == local_id)
+        .unwrap_or_else(|| panic!("the pupil on roll: {rows}"));
+    let identity = &row["identity"];
+    assert_eq!(
+        (
+            &identity["given_name"],
+            &identity["preferred_given_name"],
+            &identity["preferred_family_name"]
+        ),
+        (
+            &json!(preferred.forename),
+            &json!(preferred.preferred_forename.clone().unwrap()),
+            &json!(preferred.preferred_surname.clone().unwrap()),
+        ),
+        "{row}"
+    );
+    let csv = fed
+        .anonymous_client()
+        .get(format!("{}/v1/cohort?{SAFEGUARDING}", fed.gateway_url))
+        .bearer_auth(&token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let line: Vec<&str> = csv
+        .lines()
+        .find(|l| l.contains(local_id))
+        .unwrap_or_else(|| panic!("{csv}"))
+        .split(',')
+        .collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(
+        line[at("preferred_given_name")],
+        preferred.preferred_forename.clone().unwrap()
+    );
     fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pupil_with_a_new_upn_lands_on_the_child_held_and_keeps_what_the_file_lacks() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 0))
+        .await
+        .unwrap();
+    let school = fed.system("school-a");
+    let file = ctf_to_school_a(5);
+    let moved = file.pupils[4].clone();
+    let old = moved.former_upn.clone().unwrap();
+    let nhs = schemas::NhsNumber::with_check_digit("996000017").unwrap();
+    // The school's MIS wrote the pupil under the UPN it had then, with an NHS number and
+    // the name the pupil goes by, neither of which a CTF carries here.
+    school
+        .put_child(
+            "MIS-5",
+            &json!({"demographics": {"given_name": moved.forename, "family_name": moved.surname,
+                    "date_of_birth": moved.dob, "preferred_given_name": "Robin"},
+                    "identifiers": {"upn": old, "nhs_number": nhs.as_str()}}),
+        )
+        .await
+        .expect(201);
+    let report = post_xml(&school, "/v1/imports/ctf", file.to_xml())
+        .await
+        .expect(200);
+    let landed = &report["children"][4];
+    assert_eq!(
+        (
+            &landed["outcome"],
+            &landed["local_id"],
+            &landed["child_created"]
+        ),
+        (&json!("imported"), &json!("MIS-5"), &json!(false)),
+        "found by its former UPN: {report}"
+    );
+    let held = || async { school.get("/v1/children/MIS-5").await.expect(200) };
+    let child = held().await;
+    assert_eq!(child["identifiers"]["upn"], moved.upn.as_str(), "{child}");
+    assert_eq!(child["identifiers"]["former_upns"], json!([old]), "{child}");
+    assert_eq!(child["identifiers"]["nhs_number"], nhs.as_str(), "{child}");
+    assert_eq!(child["demographics"]["preferred_given_name"], "Robin");
+    assert_eq!(
+        child["demographics"]["former_family_names"],
+        json!([moved.former_surname.clone().unwrap()])
+    );
+    school
+        .get(&format!("/v1/children/ctf-{}", moved.upn))
+        .await
+        .expect(404);
+    let records_after_first = school.records("MIS-5").await.len();
+    assert_eq!(
+        landed["records_written"].as_u64().unwrap() as usize,
+        records_after_first
+    );
+
+    // The same file again changes nothing.
+    let (cursor, entries) = (change_cursor(&school).await, audit_entries(&school).await);
+    let again = post_xml(&school, "/v1/imports/ctf", file.to_xml())
+        .await
+        .expect(200);
+    assert_eq!(
+        (&again["unchanged"], &again["imported"]),
+        (&json!(5), &json!(0)),
+        "{again}"
+    );
+    assert_eq!(change_cursor(&school).await, cursor, "no record changed");
+    assert_eq!(audit_entries(&school).await, entries, "nothing audited");
+
+    // An older file, sent before the UPN changed, names the pupil by the old UPN: the
+    // same child, whose UPN stays the current one, and the same records, not copies.
+    // Its first year's attendance was still being counted then: the figure held stays.
+    let attendance = |records: &[Value]| -> Vec<Value> {
+        records
+            .iter()
+            .filter(|r| r["category"] == "attendance")
+            .map(|r| r["details"]["sessions_present"].clone())
+            .collect()
+    };
+    let before = attendance(&school.records("MIS-5").await);
+    let mut older = ctf_to_school_a(5);
+    let mut then = as_before(&moved, &old);
+    then.attendance[0].attended = "100".into();
+    then.attendance[0].possible = "120".into();
+    then.attendance[0].authorised = "10".into();
+    then.attendance[0].unauthorised = "10".into();
+    older.pupils = vec![then];
+    let report = post_xml(&school, "/v1/imports/ctf", older.to_xml())
+        .await
+        .expect(200);
+    let landed = &report["children"][0];
+    assert_eq!(
+        (&landed["outcome"], &landed["local_id"]),
+        (&json!("unchanged"), &json!("MIS-5")),
+        "{report}"
+    );
+    assert!(
+        landed["not_mapped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["element"].as_str().unwrap().contains("/Attendance/")
+                && n["message"].as_str().unwrap().contains("kept")),
+        "the kept record is reported: {landed}"
+    );
+    assert_eq!(attendance(&school.records("MIS-5").await), before);
+    let child = held().await;
+    assert_eq!(child["identifiers"]["upn"], moved.upn.as_str(), "{child}");
+    assert_eq!(child["identifiers"]["former_upns"], json!([old]), "{child}");
+    assert_eq!(school.records("MIS-5").await.len(), records_after_first);
+    school
+        .get(&format!("/v1/children/ctf-{old}"))
+        .await
+        .expect(404);
+
+    // Through the gateway, the old UPN finds the child.
+    let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let found = fed
+        .gateway_post(
+            &token,
+            &format!("/v1/children:search?{SAFEGUARDING}"),
+            &json!({"identifiers": {"upn": old}}),
+        )
+        .await
+        .expect(200);
+    assert!(found["reference"].is_string(), "{found}");
+    fed.shutdown().await;
+}
+
+/// A pupil as an older file gives it: under the UPN it had then, with no former one.
+fn as_before(pupil: &CtfPupil, old: &str) -> CtfPupil {
+    let mut older = pupil.clone();
+    older.upn = old.to_owned();
+    older.former_upn = None;
+    older.former_surname = None;
+    older
 }
 
 #[tokio::test]
@@ -236,7 +435,8 @@ async fn the_same_file_twice_changes_nothing() {
         .await
         .unwrap();
     let school = fed.system("school-a");
-    let xml = ctf_to_school_a(4).to_xml();
+    // Pupil 4 has preferred names, pupil 5 a former UPN and a former surname.
+    let xml = ctf_to_school_a(5).to_xml();
     post_xml(&school, "/v1/imports/ctf", xml.clone())
         .await
         .expect(200);
@@ -245,7 +445,7 @@ async fn the_same_file_twice_changes_nothing() {
     let again = post_xml(&school, "/v1/imports/ctf", xml).await.expect(200);
     assert_eq!(
         (&again["imported"], &again["unchanged"], &again["failed"]),
-        (&json!(0), &json!(4), &json!(0)),
+        (&json!(0), &json!(5), &json!(0)),
         "{again}"
     );
     for child in again["children"].as_array().unwrap() {
@@ -256,14 +456,14 @@ async fn the_same_file_twice_changes_nothing() {
     assert_eq!(audit_entries(&school).await, entries, "nothing audited");
 
     // A pupil whose attendance changed in the next file: only that record is written.
-    let mut next = ctf_to_school_a(4);
+    let mut next = ctf_to_school_a(5);
     next.pupils[1].attendance[0].attended = "300".into();
     let third = post_xml(&school, "/v1/imports/ctf", next.to_xml())
         .await
         .expect(200);
     assert_eq!(
         (&third["imported"], &third["unchanged"]),
-        (&json!(1), &json!(3)),
+        (&json!(1), &json!(4)),
         "{third}"
     );
     assert_eq!(third["children"][1]["records_written"], 1, "{third}");
@@ -569,6 +769,74 @@ async fn a_census_child_protection_plan_reaches_a_dsl_whose_school_holds_the_chi
         plan["details"]["category_of_abuse"], "NEG",
         "the latest category of abuse: {plan}"
     );
+    fed.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_census_child_found_by_its_former_upn_keeps_what_the_case_system_wrote() {
+    let fed = spawn_federation(Options::nodes(&["social-care"], 0))
+        .await
+        .unwrap();
+    let care = fed.system("social-care");
+    let census = CinFile::synthetic(2027, 6);
+    let (n, moved) = census
+        .children
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.former_upn.is_some())
+        .expect("a census child with a former UPN");
+    let old = moved.former_upn.clone().unwrap();
+    let nhs = schemas::NhsNumber::with_check_digit("996000025").unwrap();
+    // The case system holds the child under its own id, with the UPN it had then, its
+    // names and NHS number: none of which the census carries.
+    care.put_child(
+        "CASE-77",
+        &json!({"demographics": {"given_name": "Casey", "family_name": "Censusford",
+                "preferred_given_name": "Cas", "date_of_birth": moved.birth_date.clone().unwrap()},
+                "identifiers": {"upn": old, "nhs_number": nhs.as_str()}}),
+    )
+    .await
+    .expect(201);
+    let xml = census.to_xml();
+    let report = post_xml(&care, "/v1/imports/cin-census", xml.clone())
+        .await
+        .expect(200);
+    let landed = &report["children"][n];
+    assert_eq!(
+        (
+            &landed["outcome"],
+            &landed["local_id"],
+            &landed["child_created"]
+        ),
+        (&json!("imported"), &json!("CASE-77"), &json!(false)),
+        "{report}"
+    );
+    let held = care.get("/v1/children/CASE-77").await.expect(200);
+    let d = &held["demographics"];
+    assert_eq!(
+        (
+            &d["given_name"],
+            &d["family_name"],
+            &d["preferred_given_name"]
+        ),
+        (&json!("Casey"), &json!("Censusford"), &json!("Cas")),
+        "the census has no names and takes none away: {held}"
+    );
+    let ids = &held["identifiers"];
+    assert_eq!(ids["upn"], moved.upn.clone().unwrap().as_str(), "{held}");
+    assert_eq!(ids["former_upns"], json!([old]), "{held}");
+    assert_eq!(ids["nhs_number"], nhs.as_str(), "{held}");
+    care.get(&format!("/v1/children/{}", moved.la_child_id))
+        .await
+        .expect(404);
+
+    let (cursor, entries) = (change_cursor(&care).await, audit_entries(&care).await);
+    let again = post_xml(&care, "/v1/imports/cin-census", xml)
+        .await
+        .expect(200);
+    assert_eq!(again["imported"], 0, "{again}");
+    assert_eq!(change_cursor(&care).await, cursor, "no record changed");
+    assert_eq!(audit_entries(&care).await, entries, "nothing audited");
     fed.shutdown().await;
 }
 

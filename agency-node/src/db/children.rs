@@ -163,6 +163,21 @@ pub fn identifier_holders(
     Ok((by_upn, by_nhs))
 }
 
+/// The children holding one of these UPNs as a former UPN, as (UPN, their local id).
+pub fn former_upn_holders(conn: &mut DbConnection, upns: &[&str]) -> Result<Holders, DbError> {
+    let mut found = Vec::new();
+    for chunk in upns.chunks(super::ROWS_PER_INSERT) {
+        found.extend(
+            fu::child_former_upns
+                .inner_join(c::children)
+                .filter(fu::upn.eq_any(chunk))
+                .select((fu::upn, c::local_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
 /// Inserts new children in multi-row statements, with their names counted (the bulk
 /// path; each row built by [`ChildRow::new`]). Call it inside [`super::write`].
 pub fn insert_new(conn: &mut DbConnection, rows: &[ChildRow]) -> Result<(), DbError> {

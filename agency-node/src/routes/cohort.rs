@@ -234,6 +234,8 @@ pub async fn cohort(
                 identity: CohortIdentity {
                     given_name: child.demographics.given_name,
                     family_name: child.demographics.family_name,
+                    preferred_given_name: child.demographics.preferred_given_name,
+                    preferred_family_name: child.demographics.preferred_family_name,
                     date_of_birth: child.demographics.date_of_birth,
                     upn: child.identifiers.upn,
                     nhs_number: child.identifiers.nhs_number,
