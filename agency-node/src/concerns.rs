@@ -478,3 +478,257 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DbError> {
 pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DbError> {
     parse(text)
 }
+
+/// What the chronology record of a concern says.
+pub struct Chronicle<'a> {
+    pub concern_id: uuid::Uuid,
+    pub content: &'a ConcernContent,
+    pub raised_by: &'a AgencyId,
+    pub front_door: Option<&'a AgencyId>,
+    pub decision: Option<DecisionKind>,
+    /// The one line (cut to 280 characters).
+    pub impact: String,
+    pub raised_on: chrono::NaiveDate,
+}
+
+/// Writes (or rewrites) the child's `concern` record, so the concern and its outcome
+/// show in the chronology, at this node and in the federated view. As `system` (the
+/// agency's own system, or this node when a delivery writes it).
+pub fn chronicle(
+    conn: &mut db::DbConnection,
+    writer: &crate::writes::Writer<'_>,
+    kind: AgencyKind,
+    local_id: &str,
+    entry: &Chronicle<'_>,
+) -> Result<(), crate::error::ApiError> {
+    let details = schemas::details::ConcernDetails {
+        concern_id: entry.concern_id,
+        categories: entry.content.categories.clone(),
+        immediate_risk: entry.content.immediate_risk,
+        raised_by: entry.raised_by.clone(),
+        front_door: entry.front_door.cloned(),
+        decision: entry.decision,
+    };
+    let mut impact: String = entry.impact.chars().take(280).collect();
+    if impact.trim().is_empty() {
+        impact = "Concern raised with children's social care".into();
+    }
+    let upsert = schemas::RecordUpsert {
+        source_system_id: format!("concern:{}", entry.concern_id),
+        category: RecordCategory::Concern,
+        effective_from: entry.raised_on,
+        effective_to: None,
+        recorded_at: None,
+        impact,
+        details: serde_json::to_value(&details).map_err(|e| DbError::Corrupt(e.to_string()))?,
+    };
+    let record = upsert
+        .check(kind)
+        .map_err(crate::error::ApiError::Invalid)?;
+    crate::writes::apply(
+        conn,
+        writer,
+        &crate::writes::Write::Record {
+            local_id,
+            record: &record,
+            expect: db::records::Expect::Anything,
+        },
+    )?;
+    Ok(())
+}
+
+/// What the referrer heard, for its chronology line: the latest decision and, when a
+/// later step came after it, that step ("Child and family assessment started; …. Then:
+/// Plan started: …").
+pub fn outcomes_in_a_line(outcomes: &[ConcernOutcome]) -> String {
+    let decision = outcomes.iter().rposition(|o| o.kind == "decision");
+    let last = outcomes.len().checked_sub(1);
+    match (decision, last) {
+        (Some(d), Some(l)) if l > d => {
+            format!("{}. Then: {}", outcomes[d].summary, outcomes[l].summary)
+        }
+        (_, Some(l)) => outcomes[l].summary.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The categories in words, for a chronology line.
+pub fn categories_in_words(content: &ConcernContent) -> String {
+    content
+        .categories
+        .iter()
+        .map(|c| c.in_words())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What social care's decision opened, written as its own records.
+pub struct Opened {
+    /// The child's row id at this node.
+    pub child_id: String,
+    /// Whether the child was created from the concern's details (a contact until now).
+    pub created: bool,
+}
+
+/// When a decision opens work with a child (a child and family assessment or a section
+/// 47 enquiry), social care holds the child and writes its own record of the work: a
+/// `child_in_need_episode` (referral date: the day the front door received the concern;
+/// referral source: the referrer's kind) and, for an enquiry, a `section_47_enquiry`
+/// starting on the day of the decision. Both have source ids `concern:<id>:…`, so the
+/// authority's own system can later write over them.
+///
+/// The child is the one the concern already names here; else the child this node matches
+/// the concern's child details to, as the federation's match does (`held` only), or the
+/// child that holds one of its identifiers (an identifier names one child at a node);
+/// else a new child (`local_id` `concern-<id>`) from the concern's details.
+///
+/// Any other decision opens nothing: no further action, early help (offered by early
+/// help, not social care) and passing on leave a contact a contact; "already open" names
+/// work the authority's own system holds and writes.
+pub fn open_work(
+    conn: &mut db::DbConnection,
+    writer: &crate::writes::Writer<'_>,
+    settings: &matching::MatchingSettings,
+    concern: &ConcernRow,
+    decision: DecisionKind,
+    decided_on: chrono::NaiveDate,
+) -> Result<Option<Opened>, crate::error::ApiError> {
+    use crate::error::ApiError;
+    use crate::writes::{Write, Written};
+    if !decision.opens_work() {
+        return Ok(None);
+    }
+    let (child_id, created) = match &concern.child_id {
+        Some(id) => (id.clone(), false),
+        None => {
+            let query: ChildQuery = match &concern.child_query {
+                Some(q) => parse(q)?,
+                None => return Err(ApiError::Internal),
+            };
+            match held_child(conn, &query, settings)? {
+                Some(id) => (id, false),
+                None => {
+                    let local_id = format!("concern-{}", concern.id);
+                    let child = schemas::ChildUpsert {
+                        demographics: query
+                            .demographics
+                            .map(|d| schemas::child::KnownDemographics {
+                                given_name: Some(d.given_name),
+                                family_name: Some(d.family_name),
+                                date_of_birth: Some(d.date_of_birth),
+                                sex: d.sex,
+                                postcode: d.postcode,
+                            })
+                            .unwrap_or_default(),
+                        identifiers: query.identifiers,
+                    };
+                    let write = Write::Child {
+                        local_id: &local_id,
+                        child: &child,
+                    };
+                    crate::writes::validate(&write)?;
+                    match crate::writes::apply(conn, writer, &write)? {
+                        Written::Child(row, created) => (row.id, created),
+                        _ => return Err(ApiError::Internal),
+                    }
+                }
+            }
+        }
+    };
+    let child = db::children::find_by_id(conn, &child_id)?.ok_or(ApiError::ChildNotFound)?;
+    let referrer_kind =
+        kind_of(&concern.referrer_kind).ok_or_else(|| DbError::Corrupt("referrer kind".into()))?;
+    let received_on = concern
+        .received_at
+        .unwrap_or(concern.raised_at)
+        .and_utc()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let episode = schemas::details::ChildInNeedEpisodeDetails {
+        referral_date: received_on,
+        primary_need_code: schemas::details::CinPrimaryNeed::N0,
+        closure_date: None,
+        closure_reason: None,
+        referral_source: Some(schemas::details::CinReferralSource::of_referrer(
+            referrer_kind,
+        )),
+        no_further_action: None,
+        initial_cpc_date: None,
+    };
+    let started = match decision {
+        DecisionKind::Section47 => "section 47 enquiry started",
+        _ => "child and family assessment started",
+    };
+    let mut records = vec![(
+        format!("concern:{}:episode", concern.id),
+        RecordCategory::ChildInNeedEpisode,
+        received_on,
+        format!(
+            "Referral from {} accepted: {started}",
+            concern.referrer_name
+        ),
+        serde_json::to_value(&episode).map_err(|e| DbError::Corrupt(e.to_string()))?,
+    )];
+    if decision == DecisionKind::Section47 {
+        records.push((
+            format!("concern:{}:s47", concern.id),
+            RecordCategory::Section47Enquiry,
+            decided_on,
+            "Section 47 enquiry started".to_owned(),
+            serde_json::json!({}),
+        ));
+    }
+    for (source_system_id, category, effective_from, impact, details) in records {
+        let record = schemas::RecordUpsert {
+            source_system_id,
+            category,
+            effective_from,
+            effective_to: None,
+            recorded_at: None,
+            impact,
+            details,
+        }
+        .check(AgencyKind::SocialCare)
+        .map_err(ApiError::Invalid)?;
+        crate::writes::apply(
+            conn,
+            writer,
+            &Write::Record {
+                local_id: &child.local_id,
+                record: &record,
+                expect: db::records::Expect::Anything,
+            },
+        )?;
+    }
+    Ok(Some(Opened { child_id, created }))
+}
+
+/// The child this node holds that `query` names: linked by the node's matching, or
+/// holding one of its identifiers.
+fn held_child(
+    conn: &mut db::DbConnection,
+    query: &ChildQuery,
+    settings: &matching::MatchingSettings,
+) -> Result<Option<String>, DbError> {
+    let found = crate::finding::find_with(conn, query, settings)?;
+    if found.held
+        && let Some(id) = found.local_ref
+    {
+        return Ok(Some(id));
+    }
+    if let Some(upn) = &query.identifiers.upn
+        && let Some(row) = db::children::find_by_upn(conn, upn.as_str())?
+            .into_iter()
+            .next()
+    {
+        return Ok(Some(row.id));
+    }
+    if let Some(nhs) = &query.identifiers.nhs_number
+        && let Some(row) = db::children::find_by_nhs_number(conn, nhs.as_str())?
+            .into_iter()
+            .next()
+    {
+        return Ok(Some(row.id));
+    }
+    Ok(None)
+}

@@ -525,9 +525,13 @@ impl DecisionKind {
         }
     }
 
-    /// Whether the decision opens work with the child (they become known to social care).
+    /// Whether the decision opens new work with the child, so that they become known to
+    /// social care: the front door holds the child from then on and writes a child in
+    /// need episode (and, for `section_47`, the enquiry). `already_open` names work the
+    /// authority's own system already holds and writes; the others leave a contact a
+    /// contact.
     pub fn opens_work(self) -> bool {
-        matches!(self, Self::Assessment | Self::Section47 | Self::AlreadyOpen)
+        matches!(self, Self::Assessment | Self::Section47)
     }
 
     pub fn in_words(self) -> &'static str {

@@ -26,6 +26,32 @@ use utoipa::IntoParams;
 
 const LIST_LIMIT: i64 = 500;
 
+/// The node itself writing a chronology record (for a delivery from the gateway).
+fn node_writer<'a>(
+    agency: &'a schemas::AgencyId,
+    correlation_id: &'a str,
+) -> crate::writes::Writer<'a> {
+    crate::writes::Writer {
+        system: agency,
+        correlation_id,
+        raise_within_days: 0,
+        raise_events: false,
+        earliest_school_day: None,
+        matching_key: None,
+    }
+}
+
+fn london_date(at: chrono::DateTime<Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&chrono_tz::Europe::London).date_naive()
+}
+
+/// The local id of a child row.
+fn local_id_of(c: &mut crate::db::DbConnection, child_id: &str) -> Result<String, ApiError> {
+    Ok(db::children::find_by_id(c, child_id)?
+        .ok_or(ApiError::ChildNotFound)?
+        .local_id)
+}
+
 fn horizon(state: &AppState) -> NaiveDateTime {
     (Utc::now() + chrono::Duration::minutes(state.notifications.at_risk_minutes)).naive_utc()
 }
@@ -153,6 +179,24 @@ pub async fn raise_concern(
             updated_at: now.naive_utc(),
         };
         db::concerns::insert(c, &row)?;
+        domain::chronicle(
+            c,
+            writer,
+            kind,
+            &local_id,
+            &domain::Chronicle {
+                concern_id: id,
+                content: &content,
+                raised_by: &agency,
+                front_door: None,
+                decision: None,
+                impact: format!(
+                    "Concern raised with children's social care: {}",
+                    domain::categories_in_words(&content)
+                ),
+                raised_on: london_date(now),
+            },
+        )?;
         let message = domain::queue(
             c,
             &row.id,
@@ -366,6 +410,9 @@ pub async fn decide_concern(
     }
     let policy = state.policy.clone();
     let horizon = horizon(&state);
+    let state_kind = state.agency_kind;
+    let self_id = state.agency_id.clone();
+    let settings = state.matching.clone();
     let item = write_one(&state, &caller, &req, move |c, writer| {
         let mut row = db::concerns::find(c, &id)?
             .filter(|r| r.side == RECEIVED)
@@ -418,11 +465,51 @@ pub async fn decide_concern(
             domain::queue(c, &row.id, FORWARD, domain::to_json(&forward)?, None)?;
         }
         domain::queue(c, &row.id, OUTCOME, domain::outcome_route(&row, &outcome)?, None)?;
+        // Work opened: social care now holds the child (a contact until now) and its own
+        // records say so.
+        let opened = domain::open_work(
+            c,
+            writer,
+            &settings,
+            &row,
+            decision.decision,
+            london_date(now),
+        )?;
+        if let Some(opened) = &opened {
+            row.child_id = Some(opened.child_id.clone());
+        }
         db::concerns::update(c, &row)?;
+        if let Some(child_id) = &row.child_id {
+            let content: schemas::concern::ConcernContent = domain::from_json(&row.content)?;
+            let local_id = local_id_of(c, child_id)?;
+            domain::chronicle(
+                c,
+                writer,
+                state_kind,
+                &local_id,
+                &domain::Chronicle {
+                    concern_id: outcome_concern_id(&row)?,
+                    content: &content,
+                    raised_by: &schemas::AgencyId::parse(&row.referrer)
+                        .map_err(|_| ApiError::Internal)?,
+                    front_door: Some(&self_id),
+                    decision: Some(decision.decision),
+                    impact: format!(
+                        "Concern from {}: {}. {}",
+                        row.referrer_name,
+                        domain::categories_in_words(&content),
+                        outcome.summary
+                    ),
+                    raised_on: london_date(row.raised_at.and_utc()),
+                },
+            )?;
+        }
         let detail = json!({
             "wrote": "concern_decision", "concern_id": row.id,
             "decision": decision.decision.as_str(), "decided_by": decision.decided_by,
             "to_authority": decision.to_authority, "outcome_level": audit::wire_name(&outcome.level),
+            "opened_work": opened.is_some(),
+            "child_created": opened.as_ref().is_some_and(|o| o.created),
         });
         db::audit::append(
             c,
@@ -437,6 +524,10 @@ pub async fn decide_concern(
     })
     .await?;
     Ok(HttpResponse::Ok().json(item))
+}
+
+fn outcome_concern_id(row: &ConcernRow) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(&row.id).map_err(|_| ApiError::Internal)
 }
 
 /// Tell the referrer a later step (assessment completed, plan started, case closed).
@@ -586,6 +677,7 @@ pub async fn receive_concern(
     let deadline = calendar.decision_deadline(received);
     let correlation_id = audit::correlation_of(&req);
     let pool = state.pool.clone();
+    let self_id = state.agency_id.clone();
     let (outcome, deadline) = web::block(move || -> Result<_, ApiError> {
         let mut conn = pool.get().map_err(DbError::from)?;
         db::write_with(&mut conn, |c| -> Result<_, ApiError> {
@@ -630,6 +722,28 @@ pub async fn receive_concern(
                 updated_at: received.naive_utc(),
             };
             db::concerns::insert(c, &row)?;
+            if let Some(child_id) = &child_id {
+                let local_id = local_id_of(c, child_id)?;
+                domain::chronicle(
+                    c,
+                    &node_writer(&self_id, &correlation_id),
+                    AgencyKind::SocialCare,
+                    &local_id,
+                    &domain::Chronicle {
+                        concern_id: delivery.id,
+                        content: &delivery.content,
+                        raised_by: &delivery.referrer,
+                        front_door: Some(&self_id),
+                        decision: None,
+                        impact: format!(
+                            "Concern from {}: {}",
+                            delivery.referrer_name,
+                            domain::categories_in_words(&delivery.content)
+                        ),
+                        raised_on: london_date(delivery.raised_at),
+                    },
+                )?;
+            }
             let detail = json!({
                 "received": "concern", "concern_id": row.id, "referrer": row.referrer,
                 "contact": child_id.is_none(), "forwarded_by": row.forwarded_by,
@@ -737,6 +851,35 @@ pub async fn outcome_received(
             }
             row.updated_at = Utc::now().naive_utc();
             db::concerns::update(c, &row)?;
+            if let Some(child_id) = &row.child_id {
+                let content: schemas::concern::ConcernContent = domain::from_json(&row.content)?;
+                let local_id = local_id_of(c, child_id)?;
+                let decision = outcomes.iter().rev().find_map(|o| o.decision);
+                domain::chronicle(
+                    c,
+                    &node_writer(&state.agency_id, &correlation_id),
+                    state.agency_kind,
+                    &local_id,
+                    &domain::Chronicle {
+                        concern_id: delivery.concern_id,
+                        content: &content,
+                        raised_by: &state.agency_id,
+                        front_door: Some(&from),
+                        decision,
+                        impact: format!(
+                            "Concern raised with {}: {}. {}",
+                            delivery
+                                .outcome
+                                .from_name
+                                .as_deref()
+                                .unwrap_or("children's social care"),
+                            domain::categories_in_words(&content),
+                            domain::outcomes_in_a_line(&outcomes)
+                        ),
+                        raised_on: london_date(row.raised_at.and_utc()),
+                    },
+                )?;
+            }
             let detail = json!({
                 "received": "concern_outcome", "concern_id": row.id, "from": from,
                 "kind": delivery.outcome.kind, "level": audit::wire_name(&delivery.outcome.level),
