@@ -574,7 +574,8 @@ pub struct Opened {
 /// 47 enquiry), social care holds the child and writes its own record of the work: a
 /// `child_in_need_episode` (referral date: the day the front door received the concern;
 /// referral source: the referrer's kind) and, for an enquiry, a `section_47_enquiry`
-/// starting on the day of the decision. Both have source ids `concern:<id>:…`, so the
+/// starting on the day of the decision (within the child's open episode when there is
+/// one: then no second episode). Both have source ids `concern:<id>:…`, so the
 /// authority's own system can later write over them.
 ///
 /// The child is the one the concern already names here; else the child this node matches
@@ -659,16 +660,28 @@ pub fn open_work(
         DecisionKind::Section47 => "section 47 enquiry started",
         _ => "child and family assessment started",
     };
-    let mut records = vec![(
-        format!("concern:{}:episode", concern.id),
-        RecordCategory::ChildInNeedEpisode,
-        received_on,
-        format!(
-            "Referral from {} accepted: {started}",
-            concern.referrer_name
-        ),
-        serde_json::to_value(&episode).map_err(|e| DbError::Corrupt(e.to_string()))?,
-    )];
+    // An enquiry about a child already in an open episode belongs to that episode.
+    let mut episode_open = false;
+    for row in db::records::for_child(conn, &child_id)? {
+        if row.category == RecordCategory::ChildInNeedEpisode.as_str() {
+            let record = row.into_wire()?;
+            episode_open |= record.effective_from <= decided_on
+                && record.last_day().is_none_or(|last| last >= decided_on);
+        }
+    }
+    let mut records = Vec::new();
+    if !episode_open {
+        records.push((
+            format!("concern:{}:episode", concern.id),
+            RecordCategory::ChildInNeedEpisode,
+            received_on,
+            format!(
+                "Referral from {} accepted: {started}",
+                concern.referrer_name
+            ),
+            serde_json::to_value(&episode).map_err(|e| DbError::Corrupt(e.to_string()))?,
+        ));
+    }
     if decision == DecisionKind::Section47 {
         records.push((
             format!("concern:{}:s47", concern.id),

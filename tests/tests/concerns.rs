@@ -603,6 +603,66 @@ async fn a_concern_goes_to_the_social_care_node_that_holds_the_child() {
     assert_eq!(items[0]["status"], "received");
     assert_eq!(items[0]["local_id"], local("social-care").as_str());
     assert!(received(&fed, "social-care-b", "").await.is_empty());
+
+    // Received about its own child: social care's chronology has the concern at once,
+    // undecided.
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    let social_care = fed.system("social-care");
+    let concern_record = |records: &[Value]| {
+        records
+            .iter()
+            .find(|r| r["source_system_id"] == format!("concern:{id}").as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("the concern record: {records:#?}"))
+    };
+    let before = social_care.records(&local("social-care")).await;
+    let record = concern_record(&before);
+    assert_eq!(record["category"], "concern");
+    assert_eq!(record["details"]["raised_by"], "school-a");
+    assert!(record["details"].get("decision").is_none(), "{record:#}");
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+        .to_string();
+    let open_episode = |records: &[Value]| {
+        records.iter().any(|r| {
+            r["category"] == "child_in_need_episode"
+                && r["effective_to"]
+                    .as_str()
+                    .is_none_or(|end| end >= today.as_str())
+        })
+    };
+    let had_open_episode = open_episode(&before);
+
+    // A section 47 enquiry: the enquiry is social care's own record from today, within
+    // the child's open episode (a new episode only when none was open).
+    social_care
+        .post(
+            &format!("/v1/concerns/{id}/decision"),
+            &json!({"decision": "section_47", "decided_by": "Front door team manager",
+                    "duty_line": "01632 960150"}),
+        )
+        .await
+        .expect(200);
+    let after = social_care.records(&local("social-care")).await;
+    let enquiry = after
+        .iter()
+        .find(|r| r["source_system_id"] == format!("concern:{id}:s47").as_str())
+        .unwrap_or_else(|| panic!("the enquiry: {after:#?}"));
+    assert_eq!(enquiry["category"], "section_47_enquiry");
+    assert_eq!(enquiry["effective_from"], today.as_str());
+    let new_episode = after
+        .iter()
+        .any(|r| r["source_system_id"] == format!("concern:{id}:episode").as_str());
+    assert_eq!(new_episode, !had_open_episode, "{after:#?}");
+    assert!(open_episode(&after));
+    assert_eq!(concern_record(&after)["details"]["decision"], "section_47");
+    // The same child: no second child at social care.
+    let decided = social_care
+        .get(&format!("/v1/concerns/{id}"))
+        .await
+        .expect(200);
+    assert_eq!(decided["local_id"], local("social-care").as_str());
     fed.shutdown().await;
 }
 
