@@ -252,6 +252,19 @@ pub async fn attempt(
                     concern.front_door = Some(json(&routed.front_door)?);
                     concern.updated_at = now;
                     db::concerns::update(c, &concern)?;
+                    if message.kind == RAISE {
+                        let due = routed
+                            .deadline
+                            .map(|d| {
+                                format!(
+                                    ". Decision due by {}",
+                                    d.with_timezone(&chrono_tz::Europe::London)
+                                        .format("%-d %B %Y %H:%M")
+                                )
+                            })
+                            .unwrap_or_default();
+                        chronicle_raised(c, &concern, &message.id, Some(&routed.front_door), &due)?;
+                    }
                     // The concern's content went to the front door: a disclosure, in the
                     // child's access report like any other.
                     if let Some(child_id) = &concern.child_id {
@@ -275,6 +288,13 @@ pub async fn attempt(
                     concern.status = wire(ConcernStatus::Undelivered);
                     concern.updated_at = now;
                     db::concerns::update(c, &concern)?;
+                    chronicle_raised(
+                        c,
+                        &concern,
+                        &message.id,
+                        None,
+                        ". Not delivered: call the front door",
+                    )?;
                 }
                 _ => {}
             }
@@ -535,6 +555,63 @@ pub fn chronicle(
         },
     )?;
     Ok(())
+}
+
+/// Rewrites the referrer's `concern` record as the concern reaches its front door (or
+/// never does), before any outcome: as this node itself, as a delivery does.
+fn chronicle_raised(
+    conn: &mut db::DbConnection,
+    concern: &ConcernRow,
+    correlation_id: &str,
+    front_door: Option<&FrontDoor>,
+    then: &str,
+) -> Result<(), DbError> {
+    let (Some(child_id), Some(kind), Ok(agency)) = (
+        concern.child_id.as_deref(),
+        kind_of(&concern.referrer_kind),
+        AgencyId::parse(&concern.referrer),
+    ) else {
+        return Ok(());
+    };
+    let Some(child) = db::children::find_by_id(conn, child_id)? else {
+        return Ok(());
+    };
+    let content: ConcernContent = parse(&concern.content)?;
+    let writer = crate::writes::Writer {
+        system: &agency,
+        correlation_id,
+        raise_within_days: 0,
+        raise_events: false,
+        earliest_school_day: None,
+        matching_key: None,
+    };
+    let with = front_door.map_or("children's social care", |d| d.name.as_str());
+    chronicle(
+        conn,
+        &writer,
+        kind,
+        &child.local_id,
+        &Chronicle {
+            concern_id: uuid::Uuid::parse_str(&concern.id)
+                .map_err(|_| DbError::Corrupt("concern id".into()))?,
+            content: &content,
+            raised_by: &agency,
+            front_door: front_door.map(|d| &d.agency_id),
+            decision: None,
+            impact: format!(
+                "Concern raised with {with}: {}{then}",
+                categories_in_words(&content)
+            ),
+            raised_on: concern
+                .raised_at
+                .and_utc()
+                .with_timezone(&chrono_tz::Europe::London)
+                .date_naive(),
+        },
+    )
+    // Unexpected here (the node built the record); the attempt's bookkeeping rolls back
+    // and the message is tried again.
+    .map_err(|e| DbError::Corrupt(format!("the concern's record: {e}")))
 }
 
 /// What the referrer heard, for its chronology line: the latest decision and, when a

@@ -209,6 +209,23 @@ async fn concern_round_trip_to_the_front_door_and_the_outcome_back() {
         .collect();
     let deadline = expected_deadline(raised_at, &holidays);
     assert_eq!(at(&accepted["deadline"]), deadline, "{accepted:#}");
+    // The school's own record of it: where it went and when a decision is due.
+    let ours = school.records(&local_id).await;
+    let record = ours
+        .iter()
+        .find(|r| r["source_system_id"] == format!("concern:{id}").as_str())
+        .unwrap_or_else(|| panic!("the school's concern record: {ours:#?}"));
+    assert_eq!(record["category"], "concern");
+    assert_eq!(record["details"]["front_door"], "social-care");
+    assert_eq!(
+        record["details"]["categories"],
+        json!(["physical_abuse", "domestic_abuse"])
+    );
+    let line = record["impact"].as_str().unwrap();
+    assert!(
+        line.contains("physical abuse, domestic abuse") && line.contains("Decision due by"),
+        "{line}"
+    );
 
     // At the front door: a contact (the child is not held there), due by the deadline.
     let inbox = received(&fed, "social-care", "").await;
@@ -721,6 +738,16 @@ async fn an_invalid_concern_names_each_field_and_sends_nothing() {
         .await
         .expect_problem(422, "no-front-door");
     assert_eq!(problem_fields(&problem), ["postcode"]);
+    // The school's chronology says it never went.
+    let records = school.records("NOWHERE-1").await;
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert!(
+        records[0]["impact"]
+            .as_str()
+            .unwrap()
+            .contains("Not delivered: call the front door"),
+        "{records:#?}"
+    );
     // Nothing reached either front door.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(received(&fed, "social-care", "").await.is_empty());
