@@ -822,3 +822,58 @@ fn held_child(
     }
     Ok(None)
 }
+
+/// When social care closes the case a concern opened, the episode the concern opened
+/// (`concern:<id>:episode`) closes too, on `closed_on`: closure reason `RC7` (services
+/// ceased), unless the authority's system has closed or rewritten it already. Returns
+/// whether it closed one.
+pub fn close_work(
+    conn: &mut db::DbConnection,
+    writer: &crate::writes::Writer<'_>,
+    concern: &ConcernRow,
+    closed_on: chrono::NaiveDate,
+) -> Result<bool, crate::error::ApiError> {
+    use crate::error::ApiError;
+    let Some(row) =
+        db::records::find_by_source_id(conn, &format!("concern:{}:episode", concern.id))?
+    else {
+        return Ok(false);
+    };
+    if row.retracted_at.is_some() || Some(&row.child_id) != concern.child_id.as_ref() {
+        return Ok(false);
+    }
+    let child = db::children::find_by_id(conn, &row.child_id)?.ok_or(ApiError::ChildNotFound)?;
+    let record = row.into_wire()?;
+    let Some(details) = record.details else {
+        return Ok(false);
+    };
+    let mut episode: schemas::details::ChildInNeedEpisodeDetails =
+        serde_json::from_value(details).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    if record.effective_to.is_some() || episode.closure_date.is_some() {
+        return Ok(false);
+    }
+    let closed_on = closed_on.max(record.effective_from);
+    episode.closure_date = Some(closed_on);
+    episode.closure_reason = Some(schemas::details::CinClosureReason::RC7);
+    let checked = schemas::RecordUpsert {
+        source_system_id: record.source_system_id,
+        category: record.category,
+        effective_from: record.effective_from,
+        effective_to: Some(closed_on),
+        recorded_at: None,
+        impact: format!("{} Case closed.", record.impact.trim_end_matches('.')),
+        details: serde_json::to_value(&episode).map_err(|e| DbError::Corrupt(e.to_string()))?,
+    }
+    .check(AgencyKind::SocialCare)
+    .map_err(ApiError::Invalid)?;
+    crate::writes::apply(
+        conn,
+        writer,
+        &crate::writes::Write::Record {
+            local_id: &child.local_id,
+            record: &checked,
+            expect: db::records::Expect::Anything,
+        },
+    )?;
+    Ok(true)
+}

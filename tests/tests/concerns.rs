@@ -411,6 +411,33 @@ async fn concern_round_trip_to_the_front_door_and_the_outcome_back() {
     chronology_entry(&view, "social-care", "concern");
     chronology_entry(&view, "school-a", "concern");
     chronology_entry(&view, "social-care", "child_in_need_episode");
+    let line = chronology_entry(&view, "social-care", "concern")["impact"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(line.contains("Then: Plan started"), "{line}");
+
+    // Closing the case closes the episode the concern opened, from today.
+    fed.system("social-care")
+        .post(
+            &format!("/v1/concerns/{id}/steps"),
+            &json!({"step": "case_closed", "summary": "Support in place; case closed."}),
+        )
+        .await
+        .expect(200);
+    let records = fed.system("social-care").records(&social_care_id).await;
+    let episode = records
+        .iter()
+        .find(|r| r["source_system_id"] == format!("concern:{id}:episode").as_str())
+        .unwrap_or_else(|| panic!("the episode: {records:#?}"));
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+        .to_string();
+    assert_eq!(episode["effective_to"], today.as_str(), "{episode:#}");
+    assert_eq!(episode["details"]["closure_date"], today.as_str());
+    assert_eq!(episode["details"]["closure_reason"], "RC7");
+    assert_eq!(episode["details"]["referral_date"], received_on.as_str());
 
     // Both audits record it: the school's disclosure to the front door, social care's
     // receipt and decision.

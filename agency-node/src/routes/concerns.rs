@@ -17,6 +17,7 @@ use chrono::{NaiveDateTime, Utc};
 use schemas::concern::{
     ConcernAccepted, ConcernDecision, ConcernDelivery, ConcernItem, ConcernOutcome, ConcernRaise,
     ConcernRoute, ConcernStatus, ConcernStep, Concerns, DecisionKind, FrontDoor, OutcomeDelivery,
+    StepKind,
 };
 use schemas::notification::{DeliveryOutcome, DeliveryReceipt};
 use schemas::{AgencyKind, FieldError, Problem};
@@ -563,6 +564,7 @@ pub async fn concern_step(
     }
     let policy = state.policy.clone();
     let horizon = horizon(&state);
+    let self_id = state.agency_id.clone();
     let item = write_one(&state, &caller, &req, move |c, writer| {
         let mut row = db::concerns::find(c, &id)?
             .filter(|r| r.side == RECEIVED)
@@ -600,8 +602,43 @@ pub async fn concern_step(
             None,
         )?;
         db::concerns::update(c, &row)?;
-        let detail =
-            json!({"wrote": "concern_step", "concern_id": row.id, "step": step.step.as_str()});
+        // Social care's own records follow: its concern record says what happened since,
+        // and a closed case closes the episode the concern opened.
+        let mut closed = false;
+        if let Some(child_id) = &row.child_id {
+            if step.step == StepKind::CaseClosed {
+                closed = domain::close_work(c, writer, &row, london_date(now))?;
+            }
+            let content: schemas::concern::ConcernContent = domain::from_json(&row.content)?;
+            let decided: Option<ConcernDecision> =
+                row.decision.as_deref().map(domain::from_json).transpose()?;
+            let local_id = local_id_of(c, child_id)?;
+            domain::chronicle(
+                c,
+                writer,
+                AgencyKind::SocialCare,
+                &local_id,
+                &domain::Chronicle {
+                    concern_id: outcome_concern_id(&row)?,
+                    content: &content,
+                    raised_by: &schemas::AgencyId::parse(&row.referrer)
+                        .map_err(|_| ApiError::Internal)?,
+                    front_door: Some(&self_id),
+                    decision: decided.map(|d| d.decision),
+                    impact: format!(
+                        "Concern from {}: {}. {}",
+                        row.referrer_name,
+                        domain::categories_in_words(&content),
+                        domain::outcomes_in_a_line(&outcomes)
+                    ),
+                    raised_on: london_date(row.raised_at.and_utc()),
+                },
+            )?;
+        }
+        let detail = json!({
+            "wrote": "concern_step", "concern_id": row.id, "step": step.step.as_str(),
+            "closed_episode": closed,
+        });
         db::audit::append(
             c,
             &NewEntry::by_system(
