@@ -499,6 +499,19 @@ pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DbErro
     parse(text)
 }
 
+/// The node itself writing a concern's chronology record (for a delivery, or a message
+/// it sent), audited as written by `agency`; it raises no event.
+pub fn node_writer<'a>(agency: &'a AgencyId, correlation_id: &'a str) -> crate::writes::Writer<'a> {
+    crate::writes::Writer {
+        system: agency,
+        correlation_id,
+        raise_within_days: 0,
+        raise_events: false,
+        earliest_school_day: None,
+        matching_key: None,
+    }
+}
+
 /// What the chronology record of a concern says.
 pub struct Chronicle<'a> {
     pub concern_id: uuid::Uuid,
@@ -577,14 +590,7 @@ fn chronicle_raised(
         return Ok(());
     };
     let content: ConcernContent = parse(&concern.content)?;
-    let writer = crate::writes::Writer {
-        system: &agency,
-        correlation_id,
-        raise_within_days: 0,
-        raise_events: false,
-        earliest_school_day: None,
-        matching_key: None,
-    };
+    let writer = node_writer(&agency, correlation_id);
     let with = front_door.map_or("children's social care", |d| d.name.as_str());
     chronicle(
         conn,

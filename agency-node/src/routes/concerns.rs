@@ -27,21 +27,6 @@ use utoipa::IntoParams;
 
 const LIST_LIMIT: i64 = 500;
 
-/// The node itself writing a chronology record (for a delivery from the gateway).
-fn node_writer<'a>(
-    agency: &'a schemas::AgencyId,
-    correlation_id: &'a str,
-) -> crate::writes::Writer<'a> {
-    crate::writes::Writer {
-        system: agency,
-        correlation_id,
-        raise_within_days: 0,
-        raise_events: false,
-        earliest_school_day: None,
-        matching_key: None,
-    }
-}
-
 fn london_date(at: chrono::DateTime<Utc>) -> chrono::NaiveDate {
     at.with_timezone(&chrono_tz::Europe::London).date_naive()
 }
@@ -763,7 +748,7 @@ pub async fn receive_concern(
                 let local_id = local_id_of(c, child_id)?;
                 domain::chronicle(
                     c,
-                    &node_writer(&self_id, &correlation_id),
+                    &domain::node_writer(&self_id, &correlation_id),
                     AgencyKind::SocialCare,
                     &local_id,
                     &domain::Chronicle {
@@ -894,7 +879,7 @@ pub async fn outcome_received(
                 let decision = outcomes.iter().rev().find_map(|o| o.decision);
                 domain::chronicle(
                     c,
-                    &node_writer(&state.agency_id, &correlation_id),
+                    &domain::node_writer(&state.agency_id, &correlation_id),
                     state.agency_kind,
                     &local_id,
                     &domain::Chronicle {
