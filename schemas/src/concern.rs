@@ -501,9 +501,11 @@ pub enum DecisionKind {
     NoFurtherAction,
     /// Early help offered to the family.
     EarlyHelp,
-    /// A child and family assessment starts.
+    /// A child and family assessment starts. Opens work: social care holds the child
+    /// from then on, with a child in need episode.
     Assessment,
-    /// A section 47 enquiry (risk of significant harm) starts.
+    /// A section 47 enquiry (risk of significant harm) starts. Opens work: social care
+    /// holds the child, with a child in need episode and the enquiry.
     #[serde(rename = "section_47")]
     Section47,
     /// The child's case is already open; `allocated_worker` names the worker.

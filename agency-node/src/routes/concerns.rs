@@ -352,6 +352,12 @@ pub async fn get_concern(
 /// deadline). The outcome goes back to the referrer at the level this node's sharing
 /// policy gives the referrer's kind (`child_in_need_episode`). One decision per concern
 /// (409 after it); later steps go by `/steps`.
+///
+/// `assessment` and `section_47` open work: this node holds the child from then on
+/// (created from the concern's child details, local id `concern-<id>`, when it held
+/// none) with a `child_in_need_episode` (and a `section_47_enquiry`) of its own, and the
+/// child's `concern` record here carries the decision. The others open nothing: a
+/// contact stays a contact.
 #[utoipa::path(
     tag = "concerns",
     params(("id" = String, Path, description = "The concern's id")),
@@ -520,7 +526,8 @@ fn outcome_concern_id(row: &ConcernRow) -> Result<uuid::Uuid, ApiError> {
 ///
 /// Only after a decision that kept the concern here. The referrer's node accepts it only
 /// while its agency still works with the child (its relationship rules); otherwise the
-/// step is not delivered, and the outcome's delivery says so.
+/// step is not delivered, and the outcome's delivery says so. `case_closed` closes the
+/// child in need episode the decision opened (reason `RC7`), unless it is closed already.
 #[utoipa::path(
     tag = "concerns",
     params(("id" = String, Path, description = "The concern's id")),
