@@ -601,6 +601,12 @@ async fn concerns_reach_the_childs_own_authority_and_can_be_passed_on() {
         })
         .unwrap_or_else(|| panic!("the concern's outcome in the chronology: {view:#}"));
     assert_eq!(line["agency_id"], "school-a");
+    let record = section_record(&view, "school-a", "concern");
+    assert_eq!(
+        record["details"]["front_door"], "social-care-b",
+        "{record:#}"
+    );
+    assert_eq!(record["details"]["decision"], "no_further_action");
     assert!(
         !view["chronology"]
             .as_array()

@@ -884,6 +884,12 @@ pub async fn outcome_received(
                 let content: schemas::concern::ConcernContent = domain::from_json(&row.content)?;
                 let local_id = local_id_of(c, child_id)?;
                 let decision = outcomes.iter().rev().find_map(|o| o.decision);
+                // The front door that has it now (after a passing on, the new one).
+                let door: Option<FrontDoor> = row
+                    .front_door
+                    .as_deref()
+                    .map(domain::from_json)
+                    .transpose()?;
                 domain::chronicle(
                     c,
                     &domain::node_writer(&state.agency_id, &correlation_id),
@@ -893,7 +899,7 @@ pub async fn outcome_received(
                         concern_id: delivery.concern_id,
                         content: &content,
                         raised_by: &state.agency_id,
-                        front_door: Some(&from),
+                        front_door: Some(door.as_ref().map_or(&from, |d| &d.agency_id)),
                         decision,
                         impact: format!(
                             "Concern raised with {}: {}. {}",
