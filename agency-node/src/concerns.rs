@@ -743,7 +743,7 @@ pub fn open_work(
         DecisionKind::Section47 => "section 47 enquiry started",
         _ => "child and family assessment started",
     };
-    // An enquiry about a child already in an open episode belongs to that episode.
+    // New work for a child already in an open episode belongs to that episode.
     let mut episode_open = false;
     for row in db::records::for_child(conn, &child_id)? {
         if row.category == RecordCategory::ChildInNeedEpisode.as_str() {
@@ -831,8 +831,8 @@ fn held_child(
 
 /// When social care closes the case a concern opened, the episode the concern opened
 /// (`concern:<id>:episode`) closes too, on `closed_on`: closure reason `RC7` (services
-/// ceased), unless the authority's system has closed or rewritten it already. Returns
-/// whether it closed one.
+/// ceased), unless it is closed already (by the authority's system writing over it).
+/// Returns whether it closed one.
 pub fn close_work(
     conn: &mut db::DbConnection,
     writer: &crate::writes::Writer<'_>,
