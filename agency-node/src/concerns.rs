@@ -252,6 +252,19 @@ pub async fn attempt(
                     concern.front_door = Some(json(&routed.front_door)?);
                     concern.updated_at = now;
                     db::concerns::update(c, &concern)?;
+                    if message.kind == RAISE {
+                        let due = routed
+                            .deadline
+                            .map(|d| {
+                                format!(
+                                    ". Decision due by {}",
+                                    d.with_timezone(&chrono_tz::Europe::London)
+                                        .format("%-d %B %Y %H:%M")
+                                )
+                            })
+                            .unwrap_or_default();
+                        chronicle_raised(c, &concern, &message.id, Some(&routed.front_door), &due)?;
+                    }
                     // The concern's content went to the front door: a disclosure, in the
                     // child's access report like any other.
                     if let Some(child_id) = &concern.child_id {
@@ -275,6 +288,13 @@ pub async fn attempt(
                     concern.status = wire(ConcernStatus::Undelivered);
                     concern.updated_at = now;
                     db::concerns::update(c, &concern)?;
+                    chronicle_raised(
+                        c,
+                        &concern,
+                        &message.id,
+                        None,
+                        ". Not delivered: call the front door",
+                    )?;
                 }
                 _ => {}
             }
@@ -477,4 +497,389 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, DbError> {
 /// Reads a value from a row.
 pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DbError> {
     parse(text)
+}
+
+/// The node itself writing a concern's chronology record (for a delivery, or a message
+/// it sent), audited as written by `agency`; it raises no event.
+pub fn node_writer<'a>(agency: &'a AgencyId, correlation_id: &'a str) -> crate::writes::Writer<'a> {
+    crate::writes::Writer {
+        system: agency,
+        correlation_id,
+        raise_within_days: 0,
+        raise_events: false,
+        earliest_school_day: None,
+        matching_key: None,
+    }
+}
+
+/// What the chronology record of a concern says.
+pub struct Chronicle<'a> {
+    pub concern_id: uuid::Uuid,
+    pub content: &'a ConcernContent,
+    pub raised_by: &'a AgencyId,
+    pub front_door: Option<&'a AgencyId>,
+    pub decision: Option<DecisionKind>,
+    /// The one line (cut to 280 characters).
+    pub impact: String,
+    pub raised_on: chrono::NaiveDate,
+}
+
+/// Writes (or rewrites) the child's `concern` record, so the concern and its outcome
+/// show in the chronology, at this node and in the federated view. As `system` (the
+/// agency's own system, or this node when a delivery writes it).
+pub fn chronicle(
+    conn: &mut db::DbConnection,
+    writer: &crate::writes::Writer<'_>,
+    kind: AgencyKind,
+    local_id: &str,
+    entry: &Chronicle<'_>,
+) -> Result<(), crate::error::ApiError> {
+    let details = schemas::details::ConcernDetails {
+        concern_id: entry.concern_id,
+        categories: entry.content.categories.clone(),
+        immediate_risk: entry.content.immediate_risk,
+        raised_by: entry.raised_by.clone(),
+        front_door: entry.front_door.cloned(),
+        decision: entry.decision,
+    };
+    let mut impact: String = entry.impact.chars().take(280).collect();
+    if impact.trim().is_empty() {
+        impact = "Concern raised with children's social care".into();
+    }
+    let upsert = schemas::RecordUpsert {
+        source_system_id: format!("concern:{}", entry.concern_id),
+        category: RecordCategory::Concern,
+        effective_from: entry.raised_on,
+        effective_to: None,
+        recorded_at: None,
+        impact,
+        details: serde_json::to_value(&details).map_err(|e| DbError::Corrupt(e.to_string()))?,
+    };
+    let record = upsert
+        .check(kind)
+        .map_err(crate::error::ApiError::Invalid)?;
+    crate::writes::apply(
+        conn,
+        writer,
+        &crate::writes::Write::Record {
+            local_id,
+            record: &record,
+            expect: db::records::Expect::Anything,
+        },
+    )?;
+    Ok(())
+}
+
+/// Rewrites the referrer's `concern` record as the concern reaches its front door (or
+/// never does), before any outcome: as this node itself, as a delivery does.
+fn chronicle_raised(
+    conn: &mut db::DbConnection,
+    concern: &ConcernRow,
+    correlation_id: &str,
+    front_door: Option<&FrontDoor>,
+    then: &str,
+) -> Result<(), DbError> {
+    let (Some(child_id), Some(kind), Ok(agency)) = (
+        concern.child_id.as_deref(),
+        kind_of(&concern.referrer_kind),
+        AgencyId::parse(&concern.referrer),
+    ) else {
+        return Ok(());
+    };
+    let Some(child) = db::children::find_by_id(conn, child_id)? else {
+        return Ok(());
+    };
+    let content: ConcernContent = parse(&concern.content)?;
+    let writer = node_writer(&agency, correlation_id);
+    let with = front_door.map_or("children's social care", |d| d.name.as_str());
+    chronicle(
+        conn,
+        &writer,
+        kind,
+        &child.local_id,
+        &Chronicle {
+            concern_id: uuid::Uuid::parse_str(&concern.id)
+                .map_err(|_| DbError::Corrupt("concern id".into()))?,
+            content: &content,
+            raised_by: &agency,
+            front_door: front_door.map(|d| &d.agency_id),
+            decision: None,
+            impact: format!(
+                "Concern raised with {with}: {}{then}",
+                categories_in_words(&content)
+            ),
+            raised_on: concern
+                .raised_at
+                .and_utc()
+                .with_timezone(&chrono_tz::Europe::London)
+                .date_naive(),
+        },
+    )
+    // Unexpected here (the node built the record); the attempt's bookkeeping rolls back
+    // and the message is tried again.
+    .map_err(|e| DbError::Corrupt(format!("the concern's record: {e}")))
+}
+
+/// What the referrer heard, for its chronology line: the latest decision and, when a
+/// later step came after it, that step ("Child and family assessment started; …. Then:
+/// Plan started: …").
+pub fn outcomes_in_a_line(outcomes: &[ConcernOutcome]) -> String {
+    let decision = outcomes.iter().rposition(|o| o.kind == "decision");
+    let last = outcomes.len().checked_sub(1);
+    match (decision, last) {
+        (Some(d), Some(l)) if l > d => {
+            format!("{}. Then: {}", outcomes[d].summary, outcomes[l].summary)
+        }
+        (_, Some(l)) => outcomes[l].summary.clone(),
+        _ => String::new(),
+    }
+}
+
+/// The categories in words, for a chronology line.
+pub fn categories_in_words(content: &ConcernContent) -> String {
+    content
+        .categories
+        .iter()
+        .map(|c| c.in_words())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What social care's decision opened, written as its own records.
+pub struct Opened {
+    /// The child's row id at this node.
+    pub child_id: String,
+    /// Whether the child was created from the concern's details (a contact until now).
+    pub created: bool,
+}
+
+/// When a decision opens work with a child (a child and family assessment or a section
+/// 47 enquiry), social care holds the child and writes its own record of the work: a
+/// `child_in_need_episode` (referral date: the day the front door received the concern;
+/// referral source: the referrer's kind) and, for an enquiry, a `section_47_enquiry`
+/// starting on the day of the decision (within the child's open episode when there is
+/// one: then no second episode). Both have source ids `concern:<id>:…`, so the
+/// authority's own system can later write over them.
+///
+/// The child is the one the concern already names here; else the child this node matches
+/// the concern's child details to, as the federation's match does (`held` only), or the
+/// child that holds one of its identifiers (an identifier names one child at a node);
+/// else a new child (`local_id` `concern-<id>`) from the concern's details.
+///
+/// Any other decision opens nothing: no further action, early help (offered by early
+/// help, not social care) and passing on leave a contact a contact; "already open" names
+/// work the authority's own system holds and writes.
+pub fn open_work(
+    conn: &mut db::DbConnection,
+    writer: &crate::writes::Writer<'_>,
+    settings: &matching::MatchingSettings,
+    concern: &ConcernRow,
+    decision: DecisionKind,
+    decided_on: chrono::NaiveDate,
+) -> Result<Option<Opened>, crate::error::ApiError> {
+    use crate::error::ApiError;
+    use crate::writes::{Write, Written};
+    if !decision.opens_work() {
+        return Ok(None);
+    }
+    let (child_id, created) = match &concern.child_id {
+        Some(id) => (id.clone(), false),
+        None => {
+            let query: ChildQuery = match &concern.child_query {
+                Some(q) => parse(q)?,
+                None => return Err(ApiError::Internal),
+            };
+            match held_child(conn, &query, settings)? {
+                Some(id) => (id, false),
+                None => {
+                    let local_id = format!("concern-{}", concern.id);
+                    let child = schemas::ChildUpsert {
+                        demographics: query
+                            .demographics
+                            .map(|d| schemas::child::KnownDemographics {
+                                given_name: Some(d.given_name),
+                                family_name: Some(d.family_name),
+                                date_of_birth: Some(d.date_of_birth),
+                                sex: d.sex,
+                                postcode: d.postcode,
+                            })
+                            .unwrap_or_default(),
+                        identifiers: query.identifiers,
+                    };
+                    let write = Write::Child {
+                        local_id: &local_id,
+                        child: &child,
+                    };
+                    crate::writes::validate(&write)?;
+                    match crate::writes::apply(conn, writer, &write)? {
+                        Written::Child(row, created) => (row.id, created),
+                        _ => return Err(ApiError::Internal),
+                    }
+                }
+            }
+        }
+    };
+    let child = db::children::find_by_id(conn, &child_id)?.ok_or(ApiError::ChildNotFound)?;
+    let referrer_kind =
+        kind_of(&concern.referrer_kind).ok_or_else(|| DbError::Corrupt("referrer kind".into()))?;
+    let received_on = concern
+        .received_at
+        .unwrap_or(concern.raised_at)
+        .and_utc()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let episode = schemas::details::ChildInNeedEpisodeDetails {
+        referral_date: received_on,
+        primary_need_code: schemas::details::CinPrimaryNeed::N0,
+        closure_date: None,
+        closure_reason: None,
+        referral_source: Some(schemas::details::CinReferralSource::of_referrer(
+            referrer_kind,
+        )),
+        no_further_action: None,
+        initial_cpc_date: None,
+    };
+    let started = match decision {
+        DecisionKind::Section47 => "section 47 enquiry started",
+        _ => "child and family assessment started",
+    };
+    // New work for a child already in an open episode belongs to that episode.
+    let mut episode_open = false;
+    for row in db::records::for_child(conn, &child_id)? {
+        if row.category == RecordCategory::ChildInNeedEpisode.as_str() {
+            let record = row.into_wire()?;
+            episode_open |= record.effective_from <= decided_on
+                && record.last_day().is_none_or(|last| last >= decided_on);
+        }
+    }
+    let mut records = Vec::new();
+    if !episode_open {
+        records.push((
+            format!("concern:{}:episode", concern.id),
+            RecordCategory::ChildInNeedEpisode,
+            received_on,
+            format!(
+                "Referral from {} accepted: {started}",
+                concern.referrer_name
+            ),
+            serde_json::to_value(&episode).map_err(|e| DbError::Corrupt(e.to_string()))?,
+        ));
+    }
+    if decision == DecisionKind::Section47 {
+        records.push((
+            format!("concern:{}:s47", concern.id),
+            RecordCategory::Section47Enquiry,
+            decided_on,
+            "Section 47 enquiry started".to_owned(),
+            serde_json::json!({}),
+        ));
+    }
+    for (source_system_id, category, effective_from, impact, details) in records {
+        let record = schemas::RecordUpsert {
+            source_system_id,
+            category,
+            effective_from,
+            effective_to: None,
+            recorded_at: None,
+            impact,
+            details,
+        }
+        .check(AgencyKind::SocialCare)
+        .map_err(ApiError::Invalid)?;
+        crate::writes::apply(
+            conn,
+            writer,
+            &Write::Record {
+                local_id: &child.local_id,
+                record: &record,
+                expect: db::records::Expect::Anything,
+            },
+        )?;
+    }
+    Ok(Some(Opened { child_id, created }))
+}
+
+/// The child this node holds that `query` names: linked by the node's matching, or
+/// holding one of its identifiers.
+fn held_child(
+    conn: &mut db::DbConnection,
+    query: &ChildQuery,
+    settings: &matching::MatchingSettings,
+) -> Result<Option<String>, DbError> {
+    let found = crate::finding::find_with(conn, query, settings)?;
+    if found.held
+        && let Some(id) = found.local_ref
+    {
+        return Ok(Some(id));
+    }
+    if let Some(upn) = &query.identifiers.upn
+        && let Some(row) = db::children::find_by_upn(conn, upn.as_str())?
+            .into_iter()
+            .next()
+    {
+        return Ok(Some(row.id));
+    }
+    if let Some(nhs) = &query.identifiers.nhs_number
+        && let Some(row) = db::children::find_by_nhs_number(conn, nhs.as_str())?
+            .into_iter()
+            .next()
+    {
+        return Ok(Some(row.id));
+    }
+    Ok(None)
+}
+
+/// When social care closes the case a concern opened, the episode the concern opened
+/// (`concern:<id>:episode`) closes too, on `closed_on`: closure reason `RC7` (services
+/// ceased), unless it is closed already (by the authority's system writing over it).
+/// Returns whether it closed one.
+pub fn close_work(
+    conn: &mut db::DbConnection,
+    writer: &crate::writes::Writer<'_>,
+    concern: &ConcernRow,
+    closed_on: chrono::NaiveDate,
+) -> Result<bool, crate::error::ApiError> {
+    use crate::error::ApiError;
+    let Some(row) =
+        db::records::find_by_source_id(conn, &format!("concern:{}:episode", concern.id))?
+    else {
+        return Ok(false);
+    };
+    if row.retracted_at.is_some() || Some(&row.child_id) != concern.child_id.as_ref() {
+        return Ok(false);
+    }
+    let child = db::children::find_by_id(conn, &row.child_id)?.ok_or(ApiError::ChildNotFound)?;
+    let record = row.into_wire()?;
+    let Some(details) = record.details else {
+        return Ok(false);
+    };
+    let mut episode: schemas::details::ChildInNeedEpisodeDetails =
+        serde_json::from_value(details).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    if record.effective_to.is_some() || episode.closure_date.is_some() {
+        return Ok(false);
+    }
+    let closed_on = closed_on.max(record.effective_from);
+    episode.closure_date = Some(closed_on);
+    episode.closure_reason = Some(schemas::details::CinClosureReason::RC7);
+    let checked = schemas::RecordUpsert {
+        source_system_id: record.source_system_id,
+        category: record.category,
+        effective_from: record.effective_from,
+        effective_to: Some(closed_on),
+        recorded_at: None,
+        impact: format!("{} Case closed.", record.impact.trim_end_matches('.')),
+        details: serde_json::to_value(&episode).map_err(|e| DbError::Corrupt(e.to_string()))?,
+    }
+    .check(AgencyKind::SocialCare)
+    .map_err(ApiError::Invalid)?;
+    crate::writes::apply(
+        conn,
+        writer,
+        &crate::writes::Write::Record {
+            local_id: &child.local_id,
+            record: &checked,
+            expect: db::records::Expect::Anything,
+        },
+    )?;
+    Ok(true)
 }

@@ -68,12 +68,15 @@ pub enum RecordCategory {
     DesignatedTeacher,
     SeniorMentalHealthLead,
     YoungCarer,
+    /// A concern raised with children's social care, and its outcome (written by the
+    /// node from the concern, at the referrer and at the front door).
+    Concern,
 }
 
 use RecordCategory as C;
 
 impl RecordCategory {
-    pub const ALL: [RecordCategory; 35] = [
+    pub const ALL: [RecordCategory; 36] = [
         C::Enrolment,
         C::Attendance,
         C::Exclusion,
@@ -109,6 +112,7 @@ impl RecordCategory {
         C::DesignatedTeacher,
         C::SeniorMentalHealthLead,
         C::YoungCarer,
+        C::Concern,
     ];
 
     /// The category's name on the wire (`attendance`), as serde writes it.
@@ -149,6 +153,7 @@ impl RecordCategory {
             C::DesignatedTeacher => "designated_teacher",
             C::SeniorMentalHealthLead => "senior_mental_health_lead",
             C::YoungCarer => "young_carer",
+            C::Concern => "concern",
         }
     }
 
@@ -192,6 +197,9 @@ impl RecordCategory {
             C::DesignatedTeacher => "the teacher at school who looks out for children in care",
             C::SeniorMentalHealthLead => "the person at school who leads on mental health",
             C::YoungCarer => "the care you give at home, and the help you get with it",
+            C::Concern => {
+                "worries someone raised about you with children's social care, and what was decided"
+            }
         }
     }
 
@@ -242,6 +250,8 @@ impl RecordCategory {
             C::ParentCarer => &[School, SocialCare, EarlyHelp, Health, VirtualSchool],
             C::DesignatedTeacher | C::SeniorMentalHealthLead => &[School],
             C::YoungCarer => &[School, SocialCare, EarlyHelp, Health],
+            // Whoever raised it, and the social care front door that received it.
+            C::Concern => &[School, SocialCare, Health, Police, EarlyHelp, VirtualSchool],
         }
     }
 
@@ -255,6 +265,8 @@ impl RecordCategory {
     /// else without one is still in effect.
     pub fn happens_on_a_day(self) -> bool {
         match self {
+            // Raised on one day; the decision is written into the same record.
+            C::Concern => true,
             C::EncompassNotification
             | C::Behaviour
             | C::Exclusion
@@ -300,6 +312,9 @@ impl RecordCategory {
         use BarrierKind::{Attendance, Behaviour, Learning, Wellbeing};
         use BarrierSignal::{Concern, Watch};
         match self {
+            // A concern is listed in the chronology; the barriers read the records of what
+            // social care then does (plans, assessments), not the referral itself.
+            C::Concern => None,
             C::Attendance => reads(Attendance, attendance_signal),
             C::SpecialEducationalNeeds => reads(Learning, sen_signal),
             C::Attainment => reads(Learning, attainment_signal),
@@ -368,6 +383,7 @@ impl RecordCategory {
     /// The transitions this category's records show, if any.
     pub fn transition(self) -> Option<TransitionRule> {
         match self {
+            C::Concern => None,
             C::Enrolment => Some(TransitionRule::SchoolMove),
             C::ChildInNeedPlan => Some(TransitionRule::Plan {
                 level: 1,
@@ -423,6 +439,7 @@ impl RecordCategory {
     /// [`RecordDetails::person`], their team or role: [`RecordDetails::team`]).
     pub fn key_contact(self) -> Option<KeyContactRole> {
         match self {
+            C::Concern => None,
             C::TrustedAdult => Some(KeyContactRole::TrustedAdult),
             C::AllocatedSocialWorker => Some(KeyContactRole::SocialWorker),
             C::LeadPractitioner => Some(KeyContactRole::LeadPractitioner),
@@ -465,6 +482,8 @@ impl RecordCategory {
     /// category.
     pub fn raises(self) -> Raises {
         match self {
+            // The concern travels as its own message (`concern_raised`), not as an event.
+            C::Concern => Raises::Nothing,
             C::EncompassNotification => Raises::OnCreation(EventType::EncompassNotification),
             C::ChildInNeedPlan | C::ChildProtectionPlan | C::LookedAfter => {
                 Raises::PlanStartedAndEnded

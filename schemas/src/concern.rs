@@ -501,9 +501,11 @@ pub enum DecisionKind {
     NoFurtherAction,
     /// Early help offered to the family.
     EarlyHelp,
-    /// A child and family assessment starts.
+    /// A child and family assessment starts. Opens work: social care holds the child
+    /// from then on, with a child in need episode.
     Assessment,
-    /// A section 47 enquiry (risk of significant harm) starts.
+    /// A section 47 enquiry (risk of significant harm) starts. Opens work: social care
+    /// holds the child, with a child in need episode and the enquiry.
     #[serde(rename = "section_47")]
     Section47,
     /// The child's case is already open; `allocated_worker` names the worker.
@@ -525,9 +527,13 @@ impl DecisionKind {
         }
     }
 
-    /// Whether the decision opens work with the child (they become known to social care).
+    /// Whether the decision opens new work with the child, so that they become known to
+    /// social care: the front door holds the child from then on and writes a child in
+    /// need episode (and, for `section_47`, the enquiry). `already_open` names work the
+    /// authority's own system already holds and writes; the others leave a contact a
+    /// contact.
     pub fn opens_work(self) -> bool {
-        matches!(self, Self::Assessment | Self::Section47 | Self::AlreadyOpen)
+        matches!(self, Self::Assessment | Self::Section47)
     }
 
     pub fn in_words(self) -> &'static str {

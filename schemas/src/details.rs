@@ -759,6 +759,23 @@ pub enum CinReferralSource {
     Unknown10,
 }
 
+impl CinReferralSource {
+    /// The source of a referral that came as a concern from an agency of this kind: a
+    /// school `2A`, a virtual school (another education service) `2B`, health `3F`,
+    /// another authority's children's social care `5C`, early help `5D`, police `6`.
+    pub fn of_referrer(kind: crate::agency::AgencyKind) -> Self {
+        use crate::agency::AgencyKind as K;
+        match kind {
+            K::School => Self::Schools2A,
+            K::VirtualSchool => Self::Education2B,
+            K::Health => Self::Health3F,
+            K::SocialCare => Self::LocalAuthority5C,
+            K::EarlyHelp => Self::LocalAuthority5D,
+            K::Police => Self::Police6,
+        }
+    }
+}
+
 /// A children in need episode: from referral to closure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1819,6 +1836,41 @@ impl Fields for YoungCarerDetails {
     }
 }
 
+/// A concern raised with children's social care about the child (at the agency that raised
+/// it) or received at its front door (at social care, about a child it holds), and what
+/// was decided. The node writes it itself from the concern (`source_system_id`
+/// `concern:<id>`), so that both sides' chronologies show the concern and its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"concern_id": "5b0e7a2c-91d4-4f3a-8c6e-2d9f14a7b310",
+    "categories": ["physical_abuse"], "immediate_risk": false,
+    "raised_by": "school-a", "front_door": "social-care", "decision": "assessment"}))]
+pub struct ConcernDetails {
+    #[schema(value_type = String, format = Uuid)]
+    pub concern_id: uuid::Uuid,
+    /// At least one.
+    pub categories: Vec<crate::concern::ConcernCategory>,
+    pub immediate_risk: bool,
+    /// The agency that raised it.
+    #[schema(value_type = String)]
+    pub raised_by: crate::identifiers::AgencyId,
+    /// The front door that has it (once known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub front_door: Option<crate::identifiers::AgencyId>,
+    /// What social care decided, once it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<crate::concern::DecisionKind>,
+}
+
+impl Fields for ConcernDetails {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        if self.categories.is_empty() {
+            errors.push(FieldError::new("categories", "at least one"));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // One type over all categories
 
@@ -1933,6 +1985,7 @@ record_details! {
     DesignatedTeacher => DesignatedTeacherDetails,
     SeniorMentalHealthLead => SeniorMentalHealthLeadDetails,
     YoungCarer => YoungCarerDetails,
+    Concern => ConcernDetails,
 }
 
 // What the node and the gateway read of a record's details: each the field that plays the

@@ -146,6 +146,47 @@ fn gauge(metrics: &str) -> Option<i64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The gateway's merged view of the child with this UPN, for the practitioner of `token`.
+async fn view_by_upn(fed: &TestFederation, token: &str, upn: &Value) -> Value {
+    let found = fed
+        .gateway_post(
+            token,
+            &format!("/v1/children:search?{SAFEGUARDING}"),
+            &json!({"identifiers": {"upn": upn}}),
+        )
+        .await
+        .expect(200);
+    let reference = found["reference"]
+        .as_str()
+        .unwrap_or_else(|| panic!("found by UPN: {found:#}"));
+    fed.view(token, reference, SAFEGUARDING).await.expect(200)
+}
+
+fn chronology_entry<'a>(view: &'a Value, agency: &str, category: &str) -> &'a Value {
+    view["chronology"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["agency_id"] == agency && e["category"] == category)
+        .unwrap_or_else(|| panic!("{agency} {category} in the chronology: {view:#}"))
+}
+
+fn section_record<'a>(view: &'a Value, agency: &str, category: &str) -> &'a Value {
+    view["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["agency_id"] == agency)
+        .and_then(|s| {
+            s["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["category"] == category)
+        })
+        .unwrap_or_else(|| panic!("{agency} {category} in its section: {view:#}"))
+}
+
 #[tokio::test]
 async fn concern_round_trip_to_the_front_door_and_the_outcome_back() {
     let mut fed = federation().await;
@@ -168,6 +209,23 @@ async fn concern_round_trip_to_the_front_door_and_the_outcome_back() {
         .collect();
     let deadline = expected_deadline(raised_at, &holidays);
     assert_eq!(at(&accepted["deadline"]), deadline, "{accepted:#}");
+    // The school's own record of it: where it went and when a decision is due.
+    let ours = school.records(&local_id).await;
+    let record = ours
+        .iter()
+        .find(|r| r["source_system_id"] == format!("concern:{id}").as_str())
+        .unwrap_or_else(|| panic!("the school's concern record: {ours:#?}"));
+    assert_eq!(record["category"], "concern");
+    assert_eq!(record["details"]["front_door"], "social-care");
+    assert_eq!(
+        record["details"]["categories"],
+        json!(["physical_abuse", "domestic_abuse"])
+    );
+    let line = record["impact"].as_str().unwrap();
+    assert!(
+        line.contains("physical abuse, domestic abuse") && line.contains("Decision due by"),
+        "{line}"
+    );
 
     // At the front door: a contact (the child is not held there), due by the deadline.
     let inbox = received(&fed, "social-care", "").await;
@@ -272,6 +330,114 @@ async fn concern_round_trip_to_the_front_door_and_the_outcome_back() {
         mine["outcomes"][1]["summary"],
         "Plan started: Child in need plan agreed; the school is in the core group."
     );
+
+    // The assessment opened work: social care now holds the child (created from the
+    // concern's details), with its own child in need episode from the day it received
+    // the concern, referred by a school.
+    let found = fed
+        .node_match(
+            "social-care",
+            &token,
+            SAFEGUARDING,
+            &json!({"identifiers": {"upn": upn}}),
+        )
+        .await;
+    assert_eq!(found.json()["outcome"], "held", "{}", found.text);
+    let theirs = fed
+        .system("social-care")
+        .get(&format!("/v1/concerns/{id}"))
+        .await
+        .expect(200);
+    let social_care_id = theirs["local_id"].as_str().unwrap().to_owned();
+    let records = fed.system("social-care").records(&social_care_id).await;
+    let episode = records
+        .iter()
+        .find(|r| r["category"] == "child_in_need_episode")
+        .unwrap_or_else(|| panic!("an episode: {records:#?}"));
+    let received_on = at(&item["received_at"])
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+        .to_string();
+    assert_eq!(episode["details"]["referral_date"], received_on.as_str());
+    assert_eq!(episode["effective_from"], received_on.as_str());
+    assert_eq!(episode["details"]["referral_source"], "2A");
+    assert!(episode.get("effective_to").is_none_or(Value::is_null));
+
+    // Both chronologies show the concern and its outcome: the school's DSL, through the
+    // gateway, sees the school's own record in full and social care's at summary, with
+    // the work opened in social care's section.
+    let dsl = fed.token(
+        schemas::PractitionerRole::DesignatedSafeguardingLead,
+        "school-a",
+    );
+    let view = view_by_upn(&fed, &dsl, &upn).await;
+    let ours = chronology_entry(&view, "school-a", "concern");
+    let line = ours["impact"].as_str().unwrap();
+    assert!(
+        line.contains("physical abuse, domestic abuse")
+            && line.contains("Child and family assessment started")
+            && line.contains("Then: Plan started"),
+        "{line}"
+    );
+    assert!(!line.contains("Dad was really angry"), "{line}");
+    let mine_record = section_record(&view, "school-a", "concern");
+    assert_eq!(mine_record["details"]["decision"], "assessment");
+    assert_eq!(mine_record["details"]["front_door"], "social-care");
+    assert_eq!(mine_record["details"]["concern_id"], id.as_str());
+    let theirs_line = chronology_entry(&view, "social-care", "concern")["impact"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        theirs_line.contains("Child and family assessment started"),
+        "{theirs_line}"
+    );
+    let opened = section_record(&view, "social-care", "child_in_need_episode");
+    assert!(
+        opened["impact"]
+            .as_str()
+            .unwrap()
+            .contains("child and family assessment started"),
+        "{opened}"
+    );
+    assert!(opened.get("details").is_none(), "summary: {opened}");
+    let concern_there = section_record(&view, "social-care", "concern");
+    assert!(
+        concern_there.get("details").is_none(),
+        "summary: {concern_there}"
+    );
+    // Social care's worker, who now works with the child, sees both in its view too.
+    let view = view_by_upn(&fed, &token, &upn).await;
+    chronology_entry(&view, "social-care", "concern");
+    chronology_entry(&view, "school-a", "concern");
+    chronology_entry(&view, "social-care", "child_in_need_episode");
+    let line = chronology_entry(&view, "social-care", "concern")["impact"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(line.contains("Then: Plan started"), "{line}");
+
+    // Closing the case closes the episode the concern opened, from today.
+    fed.system("social-care")
+        .post(
+            &format!("/v1/concerns/{id}/steps"),
+            &json!({"step": "case_closed", "summary": "Support in place; case closed."}),
+        )
+        .await
+        .expect(200);
+    let records = fed.system("social-care").records(&social_care_id).await;
+    let episode = records
+        .iter()
+        .find(|r| r["source_system_id"] == format!("concern:{id}:episode").as_str())
+        .unwrap_or_else(|| panic!("the episode: {records:#?}"));
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+        .to_string();
+    assert_eq!(episode["effective_to"], today.as_str(), "{episode:#}");
+    assert_eq!(episode["details"]["closure_date"], today.as_str());
+    assert_eq!(episode["details"]["closure_reason"], "RC7");
+    assert_eq!(episode["details"]["referral_date"], received_on.as_str());
 
     // Both audits record it: the school's disclosure to the front door, social care's
     // receipt and decision.
@@ -396,6 +562,59 @@ async fn concerns_reach_the_childs_own_authority_and_can_be_passed_on() {
     .await;
     assert_eq!(mine["outcomes"][1]["from"], "social-care-b");
     assert_eq!(mine["outcomes"][1]["decision"], "no_further_action");
+    // No further action keeps it a contact: neither authority holds the child.
+    let theirs = fed
+        .system("social-care-b")
+        .get(&format!("/v1/concerns/{id}"))
+        .await
+        .expect(200);
+    assert_eq!(theirs["status"], "decided");
+    assert!(theirs.get("local_id").is_none(), "{theirs:#}");
+    let upn = theirs["child"]["identifiers"]["upn"].clone();
+    for node in ["social-care", "social-care-b"] {
+        let token = fed.token(schemas::PractitionerRole::SocialWorker, node);
+        let found = fed
+            .node_match(
+                node,
+                &token,
+                SAFEGUARDING,
+                &json!({"identifiers": {"upn": upn}}),
+            )
+            .await;
+        assert_ne!(found.json()["outcome"], "held", "{node}: {}", found.text);
+    }
+    // The school's chronology has the concern with the outcome it heard last.
+    let dsl = fed.token(
+        schemas::PractitionerRole::DesignatedSafeguardingLead,
+        "school-a",
+    );
+    let view = view_by_upn(&fed, &dsl, &upn).await;
+    let line = view["chronology"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["category"] == "concern"
+                && e["impact"]
+                    .as_str()
+                    .is_some_and(|i| i.contains("No further action"))
+        })
+        .unwrap_or_else(|| panic!("the concern's outcome in the chronology: {view:#}"));
+    assert_eq!(line["agency_id"], "school-a");
+    let record = section_record(&view, "school-a", "concern");
+    assert_eq!(
+        record["details"]["front_door"], "social-care-b",
+        "{record:#}"
+    );
+    assert_eq!(record["details"]["decision"], "no_further_action");
+    assert!(
+        !view["chronology"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["agency_id"] == "social-care-b" || e["agency_id"] == "social-care"),
+        "{view:#}"
+    );
     fed.shutdown().await;
 }
 
@@ -434,6 +653,66 @@ async fn a_concern_goes_to_the_social_care_node_that_holds_the_child() {
     assert_eq!(items[0]["status"], "received");
     assert_eq!(items[0]["local_id"], local("social-care").as_str());
     assert!(received(&fed, "social-care-b", "").await.is_empty());
+
+    // Received about its own child: social care's chronology has the concern at once,
+    // undecided.
+    let id = accepted["id"].as_str().unwrap().to_owned();
+    let social_care = fed.system("social-care");
+    let concern_record = |records: &[Value]| {
+        records
+            .iter()
+            .find(|r| r["source_system_id"] == format!("concern:{id}").as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("the concern record: {records:#?}"))
+    };
+    let before = social_care.records(&local("social-care")).await;
+    let record = concern_record(&before);
+    assert_eq!(record["category"], "concern");
+    assert_eq!(record["details"]["raised_by"], "school-a");
+    assert!(record["details"].get("decision").is_none(), "{record:#}");
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+        .to_string();
+    let open_episode = |records: &[Value]| {
+        records.iter().any(|r| {
+            r["category"] == "child_in_need_episode"
+                && r["effective_to"]
+                    .as_str()
+                    .is_none_or(|end| end >= today.as_str())
+        })
+    };
+    let had_open_episode = open_episode(&before);
+
+    // A section 47 enquiry: the enquiry is social care's own record from today, within
+    // the child's open episode (a new episode only when none was open).
+    social_care
+        .post(
+            &format!("/v1/concerns/{id}/decision"),
+            &json!({"decision": "section_47", "decided_by": "Front door team manager",
+                    "duty_line": "01632 960150"}),
+        )
+        .await
+        .expect(200);
+    let after = social_care.records(&local("social-care")).await;
+    let enquiry = after
+        .iter()
+        .find(|r| r["source_system_id"] == format!("concern:{id}:s47").as_str())
+        .unwrap_or_else(|| panic!("the enquiry: {after:#?}"));
+    assert_eq!(enquiry["category"], "section_47_enquiry");
+    assert_eq!(enquiry["effective_from"], today.as_str());
+    let new_episode = after
+        .iter()
+        .any(|r| r["source_system_id"] == format!("concern:{id}:episode").as_str());
+    assert_eq!(new_episode, !had_open_episode, "{after:#?}");
+    assert!(open_episode(&after));
+    assert_eq!(concern_record(&after)["details"]["decision"], "section_47");
+    // The same child: no second child at social care.
+    let decided = social_care
+        .get(&format!("/v1/concerns/{id}"))
+        .await
+        .expect(200);
+    assert_eq!(decided["local_id"], local("social-care").as_str());
     fed.shutdown().await;
 }
 
@@ -492,6 +771,16 @@ async fn an_invalid_concern_names_each_field_and_sends_nothing() {
         .await
         .expect_problem(422, "no-front-door");
     assert_eq!(problem_fields(&problem), ["postcode"]);
+    // The school's chronology says it never went.
+    let records = school.records("NOWHERE-1").await;
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert!(
+        records[0]["impact"]
+            .as_str()
+            .unwrap()
+            .contains("Not delivered: call the front door"),
+        "{records:#?}"
+    );
     // Nothing reached either front door.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(received(&fed, "social-care", "").await.is_empty());

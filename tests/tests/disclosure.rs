@@ -739,6 +739,7 @@ const SOCIAL_CARE: &[&str] = &[
     "meeting",
     "parent_carer",
     "young_carer",
+    "concern",
 ];
 const SCHOOL: &[&str] = &[
     "enrolment",
@@ -759,6 +760,7 @@ const SCHOOL: &[&str] = &[
     "designated_teacher",
     "senior_mental_health_lead",
     "young_carer",
+    "concern",
 ];
 
 /// Every category, for each kind of requester: the level the policy grants where the
@@ -850,6 +852,7 @@ async fn every_category_gets_the_level_its_policy_grants() {
                 ("assessment_factors", "none"),
                 ("section_47_enquiry", "none"),
                 ("child_characteristics", "none"),
+                ("concern", "none"),
             ],
             "summary",
         ),
@@ -861,6 +864,7 @@ async fn every_category_gets_the_level_its_policy_grants() {
             &[
                 ("section_47_enquiry", "none"),
                 ("child_characteristics", "none"),
+                ("concern", "none"),
             ],
             "summary",
         ),

@@ -17,6 +17,7 @@ use chrono::{NaiveDateTime, Utc};
 use schemas::concern::{
     ConcernAccepted, ConcernDecision, ConcernDelivery, ConcernItem, ConcernOutcome, ConcernRaise,
     ConcernRoute, ConcernStatus, ConcernStep, Concerns, DecisionKind, FrontDoor, OutcomeDelivery,
+    StepKind,
 };
 use schemas::notification::{DeliveryOutcome, DeliveryReceipt};
 use schemas::{AgencyKind, FieldError, Problem};
@@ -25,6 +26,17 @@ use serde_json::json;
 use utoipa::IntoParams;
 
 const LIST_LIMIT: i64 = 500;
+
+fn london_date(at: chrono::DateTime<Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&chrono_tz::Europe::London).date_naive()
+}
+
+/// The local id of a child row.
+fn local_id_of(c: &mut crate::db::DbConnection, child_id: &str) -> Result<String, ApiError> {
+    Ok(db::children::find_by_id(c, child_id)?
+        .ok_or(ApiError::ChildNotFound)?
+        .local_id)
+}
 
 fn horizon(state: &AppState) -> NaiveDateTime {
     (Utc::now() + chrono::Duration::minutes(state.notifications.at_risk_minutes)).naive_utc()
@@ -153,6 +165,24 @@ pub async fn raise_concern(
             updated_at: now.naive_utc(),
         };
         db::concerns::insert(c, &row)?;
+        domain::chronicle(
+            c,
+            writer,
+            kind,
+            &local_id,
+            &domain::Chronicle {
+                concern_id: id,
+                content: &content,
+                raised_by: &agency,
+                front_door: None,
+                decision: None,
+                impact: format!(
+                    "Concern raised with children's social care: {}",
+                    domain::categories_in_words(&content)
+                ),
+                raised_on: london_date(now),
+            },
+        )?;
         let message = domain::queue(
             c,
             &row.id,
@@ -322,6 +352,12 @@ pub async fn get_concern(
 /// deadline). The outcome goes back to the referrer at the level this node's sharing
 /// policy gives the referrer's kind (`child_in_need_episode`). One decision per concern
 /// (409 after it); later steps go by `/steps`.
+///
+/// `assessment` and `section_47` open work: this node holds the child from then on
+/// (created from the concern's child details, local id `concern-<id>`, when it held
+/// none) with a `child_in_need_episode` (and a `section_47_enquiry`) of its own, and the
+/// child's `concern` record here carries the decision. The others open nothing: a
+/// contact stays a contact.
 #[utoipa::path(
     tag = "concerns",
     params(("id" = String, Path, description = "The concern's id")),
@@ -366,6 +402,9 @@ pub async fn decide_concern(
     }
     let policy = state.policy.clone();
     let horizon = horizon(&state);
+    let state_kind = state.agency_kind;
+    let self_id = state.agency_id.clone();
+    let settings = state.matching.clone();
     let item = write_one(&state, &caller, &req, move |c, writer| {
         let mut row = db::concerns::find(c, &id)?
             .filter(|r| r.side == RECEIVED)
@@ -418,11 +457,51 @@ pub async fn decide_concern(
             domain::queue(c, &row.id, FORWARD, domain::to_json(&forward)?, None)?;
         }
         domain::queue(c, &row.id, OUTCOME, domain::outcome_route(&row, &outcome)?, None)?;
+        // Work opened: social care now holds the child (a contact until now) and its own
+        // records say so.
+        let opened = domain::open_work(
+            c,
+            writer,
+            &settings,
+            &row,
+            decision.decision,
+            london_date(now),
+        )?;
+        if let Some(opened) = &opened {
+            row.child_id = Some(opened.child_id.clone());
+        }
         db::concerns::update(c, &row)?;
+        if let Some(child_id) = &row.child_id {
+            let content: schemas::concern::ConcernContent = domain::from_json(&row.content)?;
+            let local_id = local_id_of(c, child_id)?;
+            domain::chronicle(
+                c,
+                writer,
+                state_kind,
+                &local_id,
+                &domain::Chronicle {
+                    concern_id: outcome_concern_id(&row)?,
+                    content: &content,
+                    raised_by: &schemas::AgencyId::parse(&row.referrer)
+                        .map_err(|_| ApiError::Internal)?,
+                    front_door: Some(&self_id),
+                    decision: Some(decision.decision),
+                    impact: format!(
+                        "Concern from {}: {}. {}",
+                        row.referrer_name,
+                        domain::categories_in_words(&content),
+                        outcome.summary
+                    ),
+                    raised_on: london_date(row.raised_at.and_utc()),
+                },
+            )?;
+        }
         let detail = json!({
             "wrote": "concern_decision", "concern_id": row.id,
             "decision": decision.decision.as_str(), "decided_by": decision.decided_by,
             "to_authority": decision.to_authority, "outcome_level": audit::wire_name(&outcome.level),
+            "opened_work": opened.is_some(),
+            "child_created": opened.as_ref().is_some_and(|o| o.created),
         });
         db::audit::append(
             c,
@@ -439,11 +518,16 @@ pub async fn decide_concern(
     Ok(HttpResponse::Ok().json(item))
 }
 
+fn outcome_concern_id(row: &ConcernRow) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(&row.id).map_err(|_| ApiError::Internal)
+}
+
 /// Tell the referrer a later step (assessment completed, plan started, case closed).
 ///
 /// Only after a decision that kept the concern here. The referrer's node accepts it only
 /// while its agency still works with the child (its relationship rules); otherwise the
-/// step is not delivered, and the outcome's delivery says so.
+/// step is not delivered, and the outcome's delivery says so. `case_closed` closes the
+/// child in need episode the decision opened (reason `RC7`), unless it is closed already.
 #[utoipa::path(
     tag = "concerns",
     params(("id" = String, Path, description = "The concern's id")),
@@ -472,6 +556,7 @@ pub async fn concern_step(
     }
     let policy = state.policy.clone();
     let horizon = horizon(&state);
+    let self_id = state.agency_id.clone();
     let item = write_one(&state, &caller, &req, move |c, writer| {
         let mut row = db::concerns::find(c, &id)?
             .filter(|r| r.side == RECEIVED)
@@ -509,8 +594,43 @@ pub async fn concern_step(
             None,
         )?;
         db::concerns::update(c, &row)?;
-        let detail =
-            json!({"wrote": "concern_step", "concern_id": row.id, "step": step.step.as_str()});
+        // Social care's own records follow: its concern record says what happened since,
+        // and a closed case closes the episode the concern opened.
+        let mut closed = false;
+        if let Some(child_id) = &row.child_id {
+            if step.step == StepKind::CaseClosed {
+                closed = domain::close_work(c, writer, &row, london_date(now))?;
+            }
+            let content: schemas::concern::ConcernContent = domain::from_json(&row.content)?;
+            let decided: Option<ConcernDecision> =
+                row.decision.as_deref().map(domain::from_json).transpose()?;
+            let local_id = local_id_of(c, child_id)?;
+            domain::chronicle(
+                c,
+                writer,
+                AgencyKind::SocialCare,
+                &local_id,
+                &domain::Chronicle {
+                    concern_id: outcome_concern_id(&row)?,
+                    content: &content,
+                    raised_by: &schemas::AgencyId::parse(&row.referrer)
+                        .map_err(|_| ApiError::Internal)?,
+                    front_door: Some(&self_id),
+                    decision: decided.map(|d| d.decision),
+                    impact: format!(
+                        "Concern from {}: {}. {}",
+                        row.referrer_name,
+                        domain::categories_in_words(&content),
+                        domain::outcomes_in_a_line(&outcomes)
+                    ),
+                    raised_on: london_date(row.raised_at.and_utc()),
+                },
+            )?;
+        }
+        let detail = json!({
+            "wrote": "concern_step", "concern_id": row.id, "step": step.step.as_str(),
+            "closed_episode": closed,
+        });
         db::audit::append(
             c,
             &NewEntry::by_system(
@@ -586,6 +706,7 @@ pub async fn receive_concern(
     let deadline = calendar.decision_deadline(received);
     let correlation_id = audit::correlation_of(&req);
     let pool = state.pool.clone();
+    let self_id = state.agency_id.clone();
     let (outcome, deadline) = web::block(move || -> Result<_, ApiError> {
         let mut conn = pool.get().map_err(DbError::from)?;
         db::write_with(&mut conn, |c| -> Result<_, ApiError> {
@@ -630,6 +751,28 @@ pub async fn receive_concern(
                 updated_at: received.naive_utc(),
             };
             db::concerns::insert(c, &row)?;
+            if let Some(child_id) = &child_id {
+                let local_id = local_id_of(c, child_id)?;
+                domain::chronicle(
+                    c,
+                    &domain::node_writer(&self_id, &correlation_id),
+                    AgencyKind::SocialCare,
+                    &local_id,
+                    &domain::Chronicle {
+                        concern_id: delivery.id,
+                        content: &delivery.content,
+                        raised_by: &delivery.referrer,
+                        front_door: Some(&self_id),
+                        decision: None,
+                        impact: format!(
+                            "Concern from {}: {}",
+                            delivery.referrer_name,
+                            domain::categories_in_words(&delivery.content)
+                        ),
+                        raised_on: london_date(delivery.raised_at),
+                    },
+                )?;
+            }
             let detail = json!({
                 "received": "concern", "concern_id": row.id, "referrer": row.referrer,
                 "contact": child_id.is_none(), "forwarded_by": row.forwarded_by,
@@ -738,6 +881,41 @@ pub async fn outcome_received(
             }
             row.updated_at = Utc::now().naive_utc();
             db::concerns::update(c, &row)?;
+            if let Some(child_id) = &row.child_id {
+                let content: schemas::concern::ConcernContent = domain::from_json(&row.content)?;
+                let local_id = local_id_of(c, child_id)?;
+                let decision = outcomes.iter().rev().find_map(|o| o.decision);
+                // The front door that has it now (after a passing on, the new one).
+                let door: Option<FrontDoor> = row
+                    .front_door
+                    .as_deref()
+                    .map(domain::from_json)
+                    .transpose()?;
+                domain::chronicle(
+                    c,
+                    &domain::node_writer(&state.agency_id, &correlation_id),
+                    state.agency_kind,
+                    &local_id,
+                    &domain::Chronicle {
+                        concern_id: delivery.concern_id,
+                        content: &content,
+                        raised_by: &state.agency_id,
+                        front_door: Some(door.as_ref().map_or(&from, |d| &d.agency_id)),
+                        decision,
+                        impact: format!(
+                            "Concern raised with {}: {}. {}",
+                            delivery
+                                .outcome
+                                .from_name
+                                .as_deref()
+                                .unwrap_or("children's social care"),
+                            domain::categories_in_words(&content),
+                            domain::outcomes_in_a_line(&outcomes)
+                        ),
+                        raised_on: london_date(row.raised_at.and_utc()),
+                    },
+                )?;
+            }
             let detail = json!({
                 "received": "concern_outcome", "concern_id": row.id, "from": from,
                 "kind": delivery.outcome.kind, "level": audit::wire_name(&delivery.outcome.level),
