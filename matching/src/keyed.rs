@@ -603,6 +603,7 @@ pub fn compare(
             given_slip: None,
             family_part: None,
             family_typo: None,
+            transposed: false,
         };
     };
     let Some(q) = &query.demographics else {
@@ -619,6 +620,7 @@ pub fn compare(
             given_slip: None,
             family_part: None,
             family_typo: None,
+            transposed: false,
         };
     };
     let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
@@ -645,6 +647,21 @@ pub fn compare(
         family_name = FamilyLevel::Typo;
         family_typo = Some(asked);
     }
+    // Names recorded the other way round: the node encodes its own child's names under
+    // the other field's label and compares them with the query's tokens.
+    let mut transposed = false;
+    if let Some((key, plain_given, plain_family)) = held_plain
+        && let Some((g, f)) = crossed_levels(key, q, plain_given, plain_family)
+        && super::score::configured_names_weight(settings, g, f)
+            + settings.weights.transposed_weight()
+            > super::score::configured_names_weight(settings, given_name, family_name)
+    {
+        given_name = g;
+        family_name = f;
+        given_slip = None;
+        family_typo = None;
+        transposed = true;
+    }
     Comparison {
         given_name,
         family_name,
@@ -668,7 +685,49 @@ pub fn compare(
             _ => None,
         },
         family_typo,
+        transposed,
     }
+}
+
+/// The crossed levels of a keyed query against the node's own plain names (see
+/// [`super::score::transposed_levels`]): exact when the held family name, encoded as a
+/// given name, has the query's exact given-name token (and the other way round);
+/// `similar` when its phonetic token agrees.
+fn crossed_levels(
+    key: &MatchingKey,
+    q: &KeyedDemographics,
+    held_given: &str,
+    held_family: &str,
+) -> Option<(GivenLevel, FamilyLevel)> {
+    let (held_given, held_family) = (
+        NormalName::new(held_given).joined,
+        NormalName::new(held_family).joined,
+    );
+    if held_given.is_empty()
+        || held_family.is_empty()
+        || q.given_name.exact.is_empty()
+        || q.family_name.exact.is_empty()
+    {
+        return None;
+    }
+    let agrees = |field: NameField, query: &KeyedName, held: &str| -> (bool, bool) {
+        let label = field.label();
+        let exact = key.token(&format!("{label}:exact"), held) == query.exact;
+        let similar = exact
+            || key.token(&format!("{label}:phonetic"), &refined_soundex(held)) == query.phonetic;
+        (exact, similar)
+    };
+    let given = match agrees(NameField::Given, &q.given_name, &held_family) {
+        (true, _) => GivenLevel::Exact,
+        (false, true) => GivenLevel::Similar,
+        _ => return None,
+    };
+    let family = match agrees(NameField::Family, &q.family_name, &held_given) {
+        (true, _) => FamilyLevel::Exact,
+        (false, true) => FamilyLevel::Similar,
+        _ => return None,
+    };
+    super::score::transposed_levels(given, family)
 }
 
 /// The held family name's form (the whole name or a part) whose token is one of the
@@ -814,6 +873,67 @@ mod tests {
             );
             assert_eq!(plain, keyed, "{a}/{b}");
         }
+    }
+
+    #[test]
+    fn names_the_other_way_round_are_found_crossed_with_the_key() {
+        let k = key();
+        let s = MatchingSettings::default();
+        let demographics = |given: &str, family: &str| Demographics {
+            given_name: given.into(),
+            family_name: family.into(),
+            date_of_birth: d("2014-03-09"),
+            sex: None,
+            postcode: Some("ZZ1 4AB".into()),
+        };
+        let query = k.encode_query(&ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(demographics("Amelia", "Okafor")),
+        });
+        let compare_with = |given: &str, family: &str, with_key: bool| {
+            let held = k.encode_stored(&demographics(given, family), &ChildIdentifiers::default());
+            compare(
+                &query,
+                held.demographics.as_ref(),
+                &KeyedIdentifiers::default(),
+                with_key.then_some((&k, given, family)),
+                &s,
+            )
+        };
+        let crossed = compare_with("Okafor", "Amelia", true);
+        assert!(crossed.transposed);
+        assert_eq!(
+            (crossed.given_name, crossed.family_name),
+            (GivenLevel::Exact, FamilyLevel::Exact)
+        );
+        // The same levels and score as plain matching.
+        let plain = score::compare(
+            &score::Person {
+                given_name: "Amelia",
+                family_name: "Okafor",
+                date_of_birth: Some(d("2014-03-09")),
+                sex: None,
+                postcode: Some("ZZ1 4AB"),
+                upn: None,
+                nhs_number: None,
+            },
+            &score::Person {
+                given_name: "Okafor",
+                family_name: "Amelia",
+                date_of_birth: Some(d("2014-03-09")),
+                sex: None,
+                postcode: Some("ZZ1 4AB"),
+                upn: None,
+                nhs_number: None,
+            },
+            &s,
+        );
+        assert!((plain.score(&s) - crossed.score(&s)).abs() < 1e-9);
+        // Without the node's own names and the key, tokens of different fields never meet.
+        assert!(!compare_with("Okafor", "Amelia", false).transposed);
+        // A twin (same family name, another given name) is not crossed.
+        assert!(!compare_with("Okafor", "Olivia", true).transposed);
+        assert!(!compare_with("Olivia", "Okafor", true).transposed);
     }
 
     #[test]

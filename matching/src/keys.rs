@@ -59,6 +59,10 @@ pub fn stored_keys_known(d: &KnownDemographics) -> StoredKeys {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockingKeys {
     pub family: Vec<String>,
+    /// Phonetic codes of the query's given name (whole and parts), read as family keys
+    /// with the date of birth (narrow tier only): a child recorded with given and
+    /// family name the other way round. Empty when they equal `family`'s.
+    pub transposed: Vec<String>,
     pub birth_year: i32,
     pub dates: Vec<NaiveDate>,
     /// Every valid date one of whose eight digits `YYYYMMDD` differs from the date of
@@ -96,11 +100,20 @@ pub fn blocking_keys(d: &Demographics) -> BlockingKeys {
         .collect();
     family.sort();
     family.dedup();
+    let given = NormalName::new(&d.given_name);
+    let mut transposed: Vec<String> = std::iter::once(given.joined.as_str())
+        .chain(given.significant_parts())
+        .map(refined_soundex)
+        .filter(|k| !k.is_empty() && !family.contains(k))
+        .collect();
+    transposed.sort();
+    transposed.dedup();
     let dates = std::iter::once(d.date_of_birth)
         .chain(swap_day_month(d.date_of_birth))
         .collect();
     BlockingKeys {
         family,
+        transposed,
         birth_year: d.date_of_birth.year(),
         dates,
         near_dates: one_digit_dates(d.date_of_birth),

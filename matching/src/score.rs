@@ -105,6 +105,11 @@ pub struct Comparison {
     /// the level's frequency-based weight (the node's
     /// `finding::weights::weigh_by_name_counts`).
     pub family_typo: Option<String>,
+    /// The names agree only crossed: the query's given name with the held family name
+    /// and the query's family name with the held given name (see [`transposed_levels`]).
+    /// `given_name` and `family_name` are then the crossed levels; the score prices them
+    /// at their configured weights plus [`super::settings::Weights::transposed_weight`].
+    pub transposed: bool,
 }
 
 /// What a `part` agreement of the family names agreed on: a name of the held child's
@@ -411,6 +416,20 @@ pub fn compare_asked(
     {
         family_name = FamilyLevel::Typo;
     }
+    let crossed = transposed_levels(
+        given_level(&asked.given, &held_family, settings.similar_at),
+        family_level(&asked.family, &held_given, settings.similar_at),
+    )
+    .filter(|&(g, f)| {
+        configured_names_weight(settings, g, f) + settings.weights.transposed_weight()
+            > configured_names_weight(settings, given_name, family_name)
+    });
+    let transposed = crossed.is_some();
+    if let Some((g, f)) = crossed {
+        given_name = g;
+        family_name = f;
+        given_slip = None;
+    }
     Comparison {
         given_name,
         family_name,
@@ -424,17 +443,92 @@ pub fn compare_asked(
         nhs_number_differs: differs(query.nhs_number, held.nhs_number),
         name_weights: NameWeights::default(),
         given_slip,
-        family_part: (family_name == FamilyLevel::Part)
+        family_part: (family_name == FamilyLevel::Part && !transposed)
             .then(|| PartAgreed::of(&asked.family.normal, &held_family))
             .flatten(),
         family_typo: (family_name == FamilyLevel::Typo).then(|| asked.family.normal.joined.clone()),
+        transposed,
     }
+}
+
+/// The crossed levels (the query's given name against the held family name, the query's
+/// family name against the held given name) when they are evidence of names recorded the
+/// other way round: both agree, at least one exactly, the other exactly, as a known short
+/// form or part, or as `similar`. A twin shares the family name and differs by the given
+/// name, so its crossed names never both agree.
+pub fn transposed_levels(
+    given: GivenLevel,
+    family: FamilyLevel,
+) -> Option<(GivenLevel, FamilyLevel)> {
+    let given_ok = matches!(
+        given,
+        GivenLevel::Exact | GivenLevel::Alias | GivenLevel::Similar
+    );
+    let family_ok = matches!(
+        family,
+        FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Similar
+    );
+    let one_exact = given == GivenLevel::Exact || family == FamilyLevel::Exact;
+    (given_ok && family_ok && one_exact).then_some((given, family))
+}
+
+/// The given name's configured weight at `level` (no frequency-based weight).
+pub fn given_weight(settings: &MatchingSettings, level: GivenLevel) -> f64 {
+    let g = &settings.weights.given_name;
+    match level {
+        GivenLevel::Exact => g.exact.weight(),
+        GivenLevel::Alias => g.alias.weight(),
+        GivenLevel::Typo => g.typo.weight(),
+        GivenLevel::Similar => g.similar.weight(),
+        GivenLevel::Disagree => disagreement_weight(&[g.exact, g.alias, g.typo, g.similar]),
+        GivenLevel::Missing => 0.0,
+    }
+}
+
+/// The family name's configured weight at `level` (no frequency-based weight).
+pub fn family_weight(settings: &MatchingSettings, level: FamilyLevel) -> f64 {
+    let f = &settings.weights.family_name;
+    match level {
+        FamilyLevel::Exact => f.exact.weight(),
+        FamilyLevel::Part => f.part.weight(),
+        FamilyLevel::Typo => f.typo.weight(),
+        FamilyLevel::Similar => f.similar.weight(),
+        FamilyLevel::Disagree => disagreement_weight(&[f.exact, f.part, f.typo, f.similar]),
+        FamilyLevel::Missing => 0.0,
+    }
+}
+
+/// Both names' configured weights at these levels.
+pub fn configured_names_weight(
+    settings: &MatchingSettings,
+    given: GivenLevel,
+    family: FamilyLevel,
+) -> f64 {
+    given_weight(settings, given) + family_weight(settings, family)
+}
+
+/// The most a pair whose names agree only crossed can weigh for its names: both exact,
+/// at their configured weights, with the cost of the crossing.
+pub fn transposed_names_bound(settings: &MatchingSettings) -> f64 {
+    configured_names_weight(settings, GivenLevel::Exact, FamilyLevel::Exact)
+        + settings.weights.transposed_weight()
 }
 
 impl Comparison {
     /// The Fellegi–Sunter score: the sum of each field's log2(m/u) weight.
     pub fn score(&self, settings: &MatchingSettings) -> f64 {
         let w = &settings.weights;
+        if self.transposed {
+            let names = configured_names_weight(settings, self.given_name, self.family_name)
+                + w.transposed_weight();
+            let straight = Comparison {
+                given_name: GivenLevel::Missing,
+                family_name: FamilyLevel::Missing,
+                transposed: false,
+                ..self.clone()
+            };
+            return names + straight.score(settings);
+        }
         let g = &w.given_name;
         let given = match self.given_name {
             GivenLevel::Exact => self.name_weights.given_exact.unwrap_or(g.exact.weight()),
@@ -557,6 +651,16 @@ impl Comparison {
         }
         if self.sex_agrees == Some(true) {
             push("sex");
+        }
+        if self.transposed {
+            // The names agreed crossed: say so on each (`given_name:transposed`).
+            for name in out
+                .iter_mut()
+                .filter(|f| f.starts_with("given_name") || f.starts_with("family_name"))
+            {
+                let field = name.split(':').next().unwrap_or_default().to_owned();
+                *name = format!("{field}:transposed");
+            }
         }
         out
     }
@@ -760,6 +864,82 @@ mod tests {
         b.sex = Some(Sex::Male);
         assert_eq!(compare(&a, &b, &s).sex_agrees, Some(false));
         assert!(compare(&a, &b, &s).score(&s) < compare(&a, &a, &s).score(&s));
+    }
+
+    #[test]
+    fn names_recorded_the_other_way_round_are_compared_crossed() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let held = person("Okafor", "Amelia", "2014-03-09", Some("ZZ1 4AB"));
+        let c = compare(&q, &held, &s);
+        assert!(c.transposed);
+        assert_eq!(c.given_name, GivenLevel::Exact);
+        assert_eq!(c.family_name, FamilyLevel::Exact);
+        // Everything else agreeing links it, at the crossing's cost.
+        let straight = compare(&q, &q, &s);
+        let cost = straight.score(&s) - c.score(&s);
+        assert!(
+            (cost + s.weights.transposed_weight()).abs() < 1e-9,
+            "{cost}"
+        );
+        assert_eq!(grade(c.score(&s), &s), Some(MatchGrade::Probable));
+        assert_eq!(
+            c.matched_on(),
+            [
+                "given_name:transposed",
+                "family_name:transposed",
+                "date_of_birth",
+                "postcode",
+                "sex"
+            ]
+        );
+        // With a typo in one of the crossed names too.
+        let typo = compare(
+            &q,
+            &person("Okafro", "Amelia", "2014-03-09", Some("ZZ1 4AB")),
+            &s,
+        );
+        assert!(typo.transposed);
+        assert_eq!(typo.given_name, GivenLevel::Exact);
+        assert_eq!(typo.family_name, FamilyLevel::Similar);
+        // Straight agreement is never replaced by a crossed one.
+        assert!(!straight.transposed);
+        // A name that is both (`Thomas James` / `James Thomas`) crosses exactly.
+        let both = compare(
+            &person("Thomas", "James", "2014-03-09", None),
+            &person("James", "Thomas", "2014-03-09", None),
+            &s,
+        );
+        assert!(both.transposed);
+    }
+
+    #[test]
+    fn a_twin_never_agrees_crossed() {
+        let s = MatchingSettings::default();
+        // Twins: the same family name, date of birth and postcode, another given name,
+        // whichever way round either is recorded.
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        for held in [
+            person("Olivia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+            person("Okafor", "Olivia", "2014-03-09", Some("ZZ1 4AB")),
+        ] {
+            let c = compare(&q, &held, &s);
+            assert!(!c.transposed, "{held:?}");
+            // Straight, the twin rule caps it; crossed, the names disagree.
+            assert!(
+                c.could_be_a_sibling() || grade(c.score(&s), &s).is_none(),
+                "{held:?}"
+            );
+        }
+        // Only one crossed name agreeing is not evidence of a crossing.
+        assert_eq!(
+            transposed_levels(GivenLevel::Exact, FamilyLevel::Disagree),
+            None
+        );
+        assert_eq!(
+            transposed_levels(GivenLevel::Similar, FamilyLevel::Similar),
+            None
+        );
     }
 
     #[test]

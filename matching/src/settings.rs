@@ -222,6 +222,18 @@ pub struct Weights {
     /// node (see [`FrequencyWeights`]) instead of one `u` for every name. On by default.
     pub frequency_based: bool,
     pub frequency: FrequencyWeights,
+    /// Share of true matches whose given and family name are recorded the other way
+    /// round (`Okafor Amelia` for `Amelia Okafor`). A pair whose names agree only so
+    /// crossed scores the crossed levels at their configured weights plus
+    /// `log2(transposed_names)`, which is negative (see `docs/matching.md`).
+    pub transposed_names: f64,
+}
+
+impl Weights {
+    /// What recording the names the other way round costs: `log2(transposed_names)`.
+    pub fn transposed_weight(&self) -> f64 {
+        self.transposed_names.log2()
+    }
 }
 
 impl Default for Weights {
@@ -235,6 +247,9 @@ impl Default for Weights {
             identifiers: IdentifierWeights::default(),
             frequency_based: true,
             frequency: FrequencyWeights::default(),
+            // About one record in fifty: FEBRL's generator swaps one in twelve to
+            // twenty (docs/benchmarks.md), English agency data far fewer.
+            transposed_names: 0.02,
         }
     }
 }
@@ -391,6 +406,11 @@ impl MatchingSettings {
                     ));
                 }
             }
+        }
+        if !(w.transposed_names > 0.0 && w.transposed_names < 1.0) {
+            return Err(
+                "matching.weights.transposed_names must be between 0 and 1, exclusive".into(),
+            );
         }
         let f = &w.frequency;
         if !(f.prior_children.is_finite() && f.prior_children >= 0.0) {

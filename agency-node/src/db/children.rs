@@ -238,7 +238,9 @@ fn first_rows<T>(rows: impl Iterator<Item = QueryResult<T>>, n: usize) -> Result
 pub enum Tier {
     /// The phonetic family name (either stored key) with the date of birth as given,
     /// day and month swapped, or one digit off: a few rows, read first. A child whose
-    /// name and date of birth agree (allowing for those slips) is always in them.
+    /// name and date of birth agree (allowing for those slips) is always in them, and so
+    /// is one recorded with given and family name the other way round (the query's given
+    /// name read as a family key).
     Narrow,
     /// The broad blocks, each capped at `per_block` rows: date of birth (as given or
     /// swapped) alone; phonetic family name and birth year; postcode sector and birth
@@ -248,7 +250,7 @@ pub enum Tier {
 }
 
 /// The blocks of the narrow tier: they come first in [`blocks_for`].
-const NARROW_BLOCKS: usize = 2;
+const NARROW_BLOCKS: usize = 3;
 
 /// Candidates for a demographic match: the union of the blocks of `keys` in `tier`, each
 /// read through its own index and capped at `per_block` rows, so a search never scans
@@ -330,6 +332,12 @@ macro_rules! blocks_for {
                 .filter(c::family_name_key.eq_any(&keys.family))
                 .filter(c::date_of_birth.eq_any(near.clone()))
                 .into_boxed::<$db>(),
+            // The query's given name read as a family name: a child recorded with the
+            // names the other way round (its own block, on the same index).
+            c::children
+                .filter(c::family_name_key.eq_any(&keys.transposed))
+                .filter(c::date_of_birth.eq_any(near.clone()))
+                .into_boxed(),
             c::children
                 .filter(c::family_name_key2.is_not_null())
                 .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
@@ -716,7 +724,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
         let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
-        assert_eq!(blocks.len(), 7);
+        assert_eq!(blocks.len(), 8);
         for block in blocks {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();

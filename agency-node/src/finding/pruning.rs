@@ -95,6 +95,7 @@ impl Hopeless {
             given_slip: None,
             family_part: None,
             family_typo: None,
+            transposed: false,
         };
         if self.best(&others, None, settings) < self.threshold {
             self.left_out += 1;
@@ -162,6 +163,17 @@ impl Hopeless {
                 best = best.max(c.score(settings));
             }
         }
+        // Names recorded the other way round are compared crossed, whatever the row's
+        // own family level: at best both exact, at their configured weights.
+        best = best.max(
+            Comparison {
+                given_name: GivenLevel::Exact,
+                family_name: FamilyLevel::Exact,
+                transposed: true,
+                ..others.clone()
+            }
+            .score(settings),
+        );
         self.best.push((others.clone(), family, best));
         best
     }

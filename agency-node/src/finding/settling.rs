@@ -129,9 +129,9 @@ fn outside_narrow_bound(
     };
     let identifiers = w.identifiers.upn_differs.weight().max(0.0)
         + w.identifiers.nhs_number_differs.weight().max(0.0);
-    given
-        + postcode
-        + sex
-        + identifiers
-        + f64::max(family_other_code + dob_any, family_any + dob_far)
+    // A child whose names are recorded the other way round may be outside the narrow
+    // blocks whatever its date of birth (its family name is the query's given name).
+    let straight = given + f64::max(family_other_code + dob_any, family_any + dob_far);
+    let transposed = score::transposed_names_bound(settings) + dob_any;
+    postcode + sex + identifiers + f64::max(straight, transposed)
 }
