@@ -244,7 +244,8 @@ pub enum Tier {
     Narrow,
     /// The broad blocks, each capped at `per_block` rows: date of birth (as given or
     /// swapped) alone; phonetic family name and birth year; postcode sector and birth
-    /// year. They find the children whose family name or date of birth changed.
+    /// year; phonetic family name and postcode sector, any year. They find the children
+    /// whose family name or date of birth changed.
     Broad,
     Both,
 }
@@ -369,6 +370,15 @@ macro_rules! blocks_for {
                 c::children
                     .filter(c::postcode_sector.eq(sector))
                     .filter(c::birth_year.eq(keys.birth_year))
+                    .into_boxed(),
+            );
+            // The phonetic family name in the same postcode sector, any year: a child
+            // whose date of birth was replaced (no date block reads it). A few rows: one
+            // family's children, and namesakes nearby.
+            blocks.push(
+                c::children
+                    .filter(c::family_name_key.eq_any(&keys.family))
+                    .filter(c::postcode_sector.eq(sector))
                     .into_boxed(),
             );
         }
@@ -724,7 +734,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
         let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
-        assert_eq!(blocks.len(), 8);
+        assert_eq!(blocks.len(), 9);
         for block in blocks {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();

@@ -498,3 +498,77 @@ fn leaving_the_broad_blocks_unread_changes_no_answer() {
     }
     assert!(linked > 0, "some searches link a child");
 }
+
+#[test]
+fn names_recorded_the_other_way_round_are_linked() {
+    let mut conn = memory_db();
+    hold(
+        &mut conn,
+        "other",
+        amelia().with_given("Olivia").with_family("Mensah"),
+    );
+    let id = hold(
+        &mut conn,
+        "crossed",
+        amelia().with_given("Okafor").with_family("Amelia"),
+    );
+    // Plain and keyed alike (`ask`), with everything else agreeing.
+    let answer = ask_for(&mut conn, amelia());
+    assert_links(&answer, &id);
+    assert!(
+        answer
+            .matched_on
+            .contains(&"given_name:transposed".to_owned()),
+        "{answer:?}"
+    );
+    // With the date one digit off too: found (in plain mode, in the narrow blocks: the
+    // query's given name read as a family key), and offered, not linked: two drifts.
+    let answer = ask_for(&mut conn, amelia().with_dob("2014-03-08"));
+    assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
+    assert_eq!(
+        answer.candidates[0].matched_on,
+        [
+            "given_name:transposed",
+            "family_name:transposed",
+            "date_of_birth:one_digit",
+            "postcode"
+        ]
+    );
+    // A twin recorded either way round is never linked.
+    let mut conn = memory_db();
+    hold(
+        &mut conn,
+        "twin",
+        amelia().with_given("Okafor").with_family("Olivia"),
+    );
+    hold(&mut conn, "twin-straight", amelia().with_given("Olivia"));
+    let answer = ask_for(&mut conn, amelia());
+    assert!(!answer.held, "{answer:?}");
+}
+
+#[test]
+fn a_child_whose_date_of_birth_was_replaced_is_offered() {
+    let mut conn = memory_db();
+    hold(
+        &mut conn,
+        "sibling",
+        amelia().with_given("Olivia").with_dob("2011-06-21"),
+    );
+    hold(&mut conn, "replaced", amelia().with_dob("2009-11-27"));
+    // Same names and postcode, a wholly different date: the family-and-sector block
+    // reads it, and it is offered (never linked on names and postcode alone).
+    let answer = ask_with(&mut conn, amelia(), &MatchingSettings::default());
+    assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
+    assert_eq!(answer.candidates.len(), 1, "{answer:?}");
+    assert_eq!(
+        answer.candidates[0].matched_on,
+        ["given_name", "family_name", "postcode"]
+    );
+    // Moved to another sector as well: nothing says it is the child.
+    let answer = ask_with(
+        &mut conn,
+        amelia().with_postcode("ZZ9 9XY"),
+        &MatchingSettings::default(),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::NotHeld, "{answer:?}");
+}

@@ -1,0 +1,1 @@
+DROP INDEX children_block_family_sector;
