@@ -676,6 +676,7 @@ pub fn compare(
             family_part: None,
             family_typo: None,
             transposed: false,
+            family_former: false,
         };
     };
     let Some(q) = &query.demographics else {
@@ -693,6 +694,7 @@ pub fn compare(
             family_part: None,
             family_typo: None,
             transposed: false,
+            family_former: false,
         };
     };
     let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
@@ -758,6 +760,8 @@ pub fn compare(
         },
         family_typo,
         transposed,
+        // Keyed encodings carry no former family names (not built).
+        family_former: false,
     }
 }
 
@@ -988,6 +992,7 @@ mod tests {
                 postcode: Some("ZZ1 4AB"),
                 upn: None,
                 nhs_number: None,
+                former_family_names: &[],
             },
             &score::Person {
                 given_name: "Okafor",
@@ -997,6 +1002,7 @@ mod tests {
                 postcode: Some("ZZ1 4AB"),
                 upn: None,
                 nhs_number: None,
+                former_family_names: &[],
             },
             &s,
         );

@@ -76,6 +76,9 @@ pub struct Person<'a> {
     pub postcode: Option<&'a str>,
     pub upn: Option<&'a str>,
     pub nhs_number: Option<&'a str>,
+    /// Family names the child was known by before, as the agency records them (held
+    /// side; empty when none, and on a query).
+    pub former_family_names: &'a [String],
 }
 
 /// How each field compared.
@@ -110,6 +113,9 @@ pub struct Comparison {
     /// `given_name` and `family_name` are then the crossed levels; the score prices them
     /// at their configured weights plus [`super::settings::Weights::transposed_weight`].
     pub transposed: bool,
+    /// The family names agree (`family_name` is `exact`) on a former family name of the
+    /// held child, not its current one: priced at `family_name.former`.
+    pub family_former: bool,
 }
 
 /// What a `part` agreement of the family names agreed on: a name of the held child's
@@ -400,6 +406,15 @@ pub fn compare_asked(
     let mut given_name = given_level(&asked.given, &held_given, settings.similar_at);
     let mut family_name = family_level(&asked.family, &held_family, settings.similar_at);
     let date_of_birth = compare_known_dob(query.date_of_birth, held.date_of_birth);
+    // A family name the held child was known by before counts nearly as its current one.
+    let family_former = !matches!(family_name, FamilyLevel::Exact | FamilyLevel::Part)
+        && held.former_family_names.iter().any(|former| {
+            family_level(&asked.family, &NormalName::new(former), settings.similar_at)
+                == FamilyLevel::Exact
+        });
+    if family_former {
+        family_name = FamilyLevel::Exact;
+    }
     let mut given_slip = None;
     if typo_possible(given_name, family_name, date_of_birth) {
         let (asked, stored) = (&asked.given.normal.joined, &held_given.joined);
@@ -447,6 +462,7 @@ pub fn compare_asked(
             .then(|| PartAgreed::of(&asked.family.normal, &held_family))
             .flatten(),
         family_typo: (family_name == FamilyLevel::Typo).then(|| asked.family.normal.joined.clone()),
+        family_former: family_former && !transposed,
         transposed,
     }
 }
@@ -540,6 +556,7 @@ impl Comparison {
         };
         let f = &w.family_name;
         let family = match self.family_name {
+            FamilyLevel::Exact if self.family_former => f.former.weight(),
             FamilyLevel::Exact => self.name_weights.family_exact.unwrap_or(f.exact.weight()),
             FamilyLevel::Part => self.name_weights.family_part.unwrap_or(f.part.weight()),
             FamilyLevel::Typo => self.name_weights.family_typo.unwrap_or(f.typo.weight()),
@@ -630,6 +647,7 @@ impl Comparison {
             GivenLevel::Disagree | GivenLevel::Missing => {}
         }
         match self.family_name {
+            FamilyLevel::Exact if self.family_former => push("family_name:former"),
             FamilyLevel::Exact => push("family_name"),
             FamilyLevel::Part => push("family_name:part"),
             FamilyLevel::Typo => push("family_name:typo"),
@@ -712,6 +730,7 @@ mod tests {
             postcode,
             upn: None,
             nhs_number: None,
+            former_family_names: &[],
         }
     }
 
@@ -911,6 +930,35 @@ mod tests {
             &s,
         );
         assert!(both.transposed);
+    }
+
+    #[test]
+    fn a_former_family_name_counts_nearly_as_the_family_name() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let former = vec!["Okafor".to_owned()];
+        let mut renamed = person("Amelia", "Mensah", "2014-03-09", Some("ZZ1 4AB"));
+        let without = compare(&q, &renamed, &s);
+        assert_eq!(without.family_name, FamilyLevel::Disagree);
+        renamed.former_family_names = &former;
+        let with = compare(&q, &renamed, &s);
+        assert!(with.family_former);
+        assert_eq!(with.family_name, FamilyLevel::Exact);
+        let gained = with.score(&s) - without.score(&s);
+        let expected =
+            s.weights.family_name.former.weight() - family_weight(&s, FamilyLevel::Disagree);
+        assert!((gained - expected).abs() < 1e-9);
+        // Less than the current name would weigh, more than a disagreement.
+        assert!(s.weights.family_name.former.weight() < s.weights.family_name.exact.weight());
+        assert!(with.matched_on().contains(&"family_name:former".to_owned()));
+        // The current name agreeing is never replaced by a former one.
+        let mut same = q.clone();
+        same.former_family_names = &former;
+        assert!(!compare(&q, &same, &s).family_former);
+        // A twin (another given name) with the same former name stays a possible sibling.
+        let mut twin = person("Olivia", "Mensah", "2014-03-09", Some("ZZ1 4AB"));
+        twin.former_family_names = &former;
+        assert!(compare(&q, &twin, &s).could_be_a_sibling());
     }
 
     #[test]

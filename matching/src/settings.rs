@@ -74,6 +74,11 @@ pub struct FamilyNameWeights {
     pub typo: Agreement,
     /// Same phonetic code, or Jaro-Winkler at or above `similar_at`.
     pub similar: Agreement,
+    /// The query's family name is one the held child was known by before (a former
+    /// family name the agency records), and not its current one. Not part of the
+    /// disagreement level's sum: it is carved from the true matches whose current name
+    /// disagrees, at nodes that record former names.
+    pub former: Agreement,
 }
 
 impl Default for FamilyNameWeights {
@@ -87,6 +92,9 @@ impl Default for FamilyNameWeights {
             // apart about as rarely as their given names (the given typo level's u).
             typo: Agreement::new(0.02, 0.0005),
             similar: Agreement::new(0.01, 0.005),
+            // Nearly the family name: a stranger carries the query's family name as a
+            // former one about a tenth as often as as a current one.
+            former: Agreement::new(0.03, 0.0005),
         }
     }
 }
@@ -349,7 +357,7 @@ impl MatchingSettings {
     /// Refuses settings that would make the weights meaningless or the grades unsafe.
     pub fn validate(&self) -> Result<(), String> {
         let w = &self.weights;
-        let fields: [(&str, Vec<Agreement>); 6] = [
+        let fields: [(&str, Vec<Agreement>); 7] = [
             (
                 "given_name",
                 vec![
@@ -368,6 +376,7 @@ impl MatchingSettings {
                     w.family_name.similar,
                 ],
             ),
+            ("family_name.former", vec![w.family_name.former]),
             (
                 "date_of_birth",
                 vec![

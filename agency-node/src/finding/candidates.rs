@@ -137,6 +137,7 @@ pub(super) fn asked_of(query: &ChildQuery) -> Option<score::Asked<'_>> {
         postcode: d.postcode.as_deref(),
         upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
         nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
+        former_family_names: &[],
     }))
 }
 
@@ -154,6 +155,8 @@ pub(super) fn compare(
         postcode: child.postcode.as_deref(),
         upn: child.upn.as_deref(),
         nhs_number: child.nhs_number.as_deref(),
+        // Not stored yet: the lead wires the child's former family names here.
+        former_family_names: &[],
     };
     score::compare_asked(asked, &held, settings)
 }
