@@ -165,16 +165,18 @@ impl Hopeless {
             }
         }
         // A former family name of the row's may agree whatever its current one does.
-        for given_name in [GivenLevel::Exact, GivenLevel::Alias, GivenLevel::Typo] {
-            best = best.max(
-                Comparison {
-                    given_name,
-                    family_name: FamilyLevel::Exact,
-                    family_former: true,
-                    ..others.clone()
-                }
-                .score(settings),
-            );
+        if self.weights.former > f64::NEG_INFINITY {
+            for given_name in [GivenLevel::Exact, GivenLevel::Alias, GivenLevel::Typo] {
+                best = best.max(
+                    Comparison {
+                        given_name,
+                        family_name: FamilyLevel::Exact,
+                        family_former: true,
+                        ..others.clone()
+                    }
+                    .score(settings),
+                );
+            }
         }
         // Names recorded the other way round are compared crossed, whatever the row's
         // own family level: at best both exact, at their configured weights.

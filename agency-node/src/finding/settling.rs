@@ -87,7 +87,7 @@ fn outside_narrow_bound(
     let family_disagree = disagree(&[f.exact, f.part, f.typo, f.similar]);
     let family_any = best(&[
         weights.family,
-        f.former.weight(),
+        weights.former,
         weights.part,
         weights.typo_bound(settings),
         f.similar.weight(),
@@ -97,7 +97,7 @@ fn outside_narrow_bound(
     let family_other_code = best(&[
         weights.typo_bound(settings),
         // A former family name need not sound like the current one.
-        f.former.weight(),
+        weights.former,
         f.similar.weight(),
         family_disagree,
     ]);

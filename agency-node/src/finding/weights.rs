@@ -26,6 +26,22 @@ pub(super) struct QueryWeights {
     /// query's name only), once read ([`query_typo_weight`]); `None`: not read, bound by
     /// the level's configured weight (see [`family_typo_weight`]).
     pub(super) typo: Option<f64>,
+    /// The most a `former` family-name agreement can weigh here: minus infinity while
+    /// no child here can carry a former family name (the child model has no such field
+    /// yet; `finding::candidates::compare` passes none). Wiring the field means setting
+    /// this to `family_name.former`'s weight when any child here has one
+    /// ([`former_bound`]).
+    pub(super) former: f64,
+}
+
+/// [`QueryWeights::former`]: the level's configured weight when a child here may carry a
+/// former family name.
+pub(super) fn former_bound(settings: &MatchingSettings, any_held: bool) -> f64 {
+    if any_held {
+        settings.weights.family_name.former.weight()
+    } else {
+        f64::NEG_INFINITY
+    }
 }
 
 impl QueryWeights {
@@ -52,6 +68,7 @@ pub(super) fn query_name_weights(
             family: w.family_name.exact.weight(),
             part: w.family_name.part.weight(),
             typo: Some(w.family_name.typo.weight()),
+            former: former_bound(settings, false),
         });
     }
     let mut one =
@@ -112,6 +129,7 @@ pub(super) fn query_name_weights(
         family,
         part,
         typo: None,
+        former: former_bound(settings, false),
     })
 }
 
