@@ -164,7 +164,10 @@ pub struct MatchResponse {
     /// `given_name:alias`, `given_name:similar`, `family_name:part`,
     /// `family_name:similar`, `date_of_birth:day_month_swapped`,
     /// `date_of_birth:one_digit`, `date_of_birth:same_month`, `postcode:sector`,
-    /// `postcode:district` for partial agreement.
+    /// `postcode:district` for partial agreement; `given_name:transposed` and
+    /// `family_name:transposed` when the names agreed the other way round (the query's
+    /// given name with the child's family name and the reverse), `family_name:former`
+    /// when the query's family name is one the child was known by before.
     #[serde(default)]
     pub matched_on: Vec<String>,
     /// With `ambiguous` or `candidates`: the children not linked, best first.
