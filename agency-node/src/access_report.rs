@@ -120,6 +120,7 @@ pub fn build(
             let seen_by = format!("{} at {agency}", role.map(|r| r.in_words()).unwrap_or("someone"));
             let override_used = detail.get("override").and_then(|v| v.as_bool()).unwrap_or(false);
             let break_glass = detail.get("break_glass").and_then(|v| v.as_bool()).unwrap_or(false);
+            let cohort = detail.get("cohort").and_then(|v| v.as_bool()).unwrap_or(false);
             let deferred_until = match (kind, role, purpose) {
                 (Some(k), Some(ro), Some(p)) => policy
                     .deferral_days(k, ro, p)
@@ -145,6 +146,12 @@ pub fn build(
                     what_was_seen(&levels)
                 )
             };
+            if cohort {
+                sentence.push_str(
+                    " They saw it in a list of all the children their agency works with, \
+                     not by looking you up on your own.",
+                );
+            }
             if break_glass {
                 sentence.push_str(
                     " They do not usually work with you: they used an emergency \"break-glass\" \
@@ -163,6 +170,7 @@ pub fn build(
                 sentence,
                 override_used,
                 break_glass,
+                cohort,
                 deferred_until,
                 audit_seq: r.seq,
             })

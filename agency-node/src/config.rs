@@ -29,6 +29,11 @@ pub struct Settings {
     /// deadlines. A school without it counts every weekday from 08:30 Europe/London.
     #[serde(default)]
     pub school: Option<crate::notifications::calendar::SchoolSettings>,
+    /// A children's social care front door's working days and bank holidays (social
+    /// care nodes), for the deadline of a decision on a concern. Without it: Monday to
+    /// Friday, ending 17:00 Europe/London, no bank holidays.
+    #[serde(default)]
+    pub front_door: Option<crate::notifications::calendar::FrontDoorSettings>,
     /// The record locator: without it, the node publishes no filter.
     #[serde(default)]
     pub locator: Option<LocatorSettings>,

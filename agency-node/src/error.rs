@@ -44,6 +44,12 @@ pub enum ApiError {
     NotificationNotFound,
     #[error("not configured: {0}")]
     NotConfigured(&'static str),
+    #[error("concern not found")]
+    ConcernNotFound,
+    /// No front door serves the child: no social care node holds them, and no
+    /// authority lists their home postcode district.
+    #[error("no front door")]
+    NoFrontDoor(Vec<FieldError>),
     #[error("{0}")]
     ImportRefused(dfe_formats::FileProblem),
     #[error("no checkpoint of that node's audit is kept here")]
@@ -160,6 +166,20 @@ impl ApiError {
                 "This node has no such notification",
                 404,
             ),
+            ApiError::ConcernNotFound => {
+                Problem::new("concern-not-found", "This node has no such concern", 404)
+            }
+            ApiError::NoFrontDoor(errors) => Problem::new(
+                "no-front-door",
+                "No children's social care front door serves this child",
+                422,
+            )
+            .with_detail(
+                "no social care node holds the child, and no authority in the directory \
+                 serves their home postcode district; nothing was sent: call the local \
+                 authority's front door",
+            )
+            .with_errors(errors.clone()),
             ApiError::NotConfigured(what) => Problem::new(
                 "not-configured",
                 "This node is not configured for this operation",
@@ -313,6 +333,8 @@ mod tests {
             (ApiError::Token(TokenError::Expired), 401, "invalid-token"),
             (ApiError::OverrideNotAllowed, 403, "override-not-allowed"),
             (ApiError::ChildNotFound, 404, "child-not-found"),
+            (ApiError::ConcernNotFound, 404, "concern-not-found"),
+            (ApiError::NoFrontDoor(vec![]), 422, "no-front-door"),
             (
                 ApiError::Candidate(crate::confirm::TokenError::Invalid),
                 400,

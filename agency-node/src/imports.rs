@@ -55,6 +55,15 @@ pub struct Imports {
 }
 
 impl Imports {
+    /// This school's own URN, from its `[imports]` section (none for other kinds, or a
+    /// school that did not give one).
+    pub fn own_urn(&self) -> Option<&schemas::details::Urn> {
+        match self.ctf.as_ref().map(|c| &c.addressee) {
+            Some(Addressee::School { urn, .. }) => urn.as_ref(),
+            _ => None,
+        }
+    }
+
     /// Checks the section against the node's kind: a school needs its establishment
     /// number; the census is for social care only.
     pub fn new(kind: AgencyKind, settings: Option<&ImportSettings>) -> Result<Self, String> {
@@ -103,15 +112,152 @@ pub struct FileFacts {
 
 /// Stores every child the file gives, each whole or not at all, and reports each in
 /// file order. Call it inside the write transaction ([`db::write_with`]).
+///
+/// Children the node does not hold yet, with records it does not hold yet (a first
+/// import), are written together through the bulk path ([`writes::apply_many`]:
+/// multi-row statements, one audit entry per write as ever). The others (a child held
+/// already, a record to compare with what is held, a local id twice in the file) are
+/// compared and written one child at a time, each in a savepoint, after them.
 pub fn store(
     conn: &mut DbConnection,
     writer: &Writer<'_>,
     facts: FileFacts,
     outcomes: &[ChildOutcome],
 ) -> Result<ImportReport, ApiError> {
+    use std::collections::{HashMap, HashSet};
+    let imported: Vec<&dfe_formats::ImportedChild> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            ChildOutcome::Imported(child) => Some(&**child),
+            ChildOutcome::Failed(_) => None,
+        })
+        .collect();
+    let local_ids = local_ids_for(conn, &imported)?;
+    let held_children = db::children::by_local_ids(
+        conn,
+        &local_ids.iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    let sources: Vec<&str> = imported
+        .iter()
+        .flat_map(|c| c.records.iter().map(|r| r.record.source_system_id()))
+        .collect();
+    let held_sources = db::records::held_source_ids(conn, &sources)?;
+
+    // Which children go the bulk way: new here, with new records, their local id once.
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut twice: HashSet<&str> = HashSet::new();
+    for local_id in &local_ids {
+        if !seen.insert(local_id) {
+            twice.insert(local_id);
+        }
+    }
+    let upserts: Vec<ChildUpsert> = imported.iter().map(|c| c.to_child_upsert()).collect();
+    let mut bulk: Vec<usize> = Vec::new();
+    let mut results: Vec<Option<ImportedChildResult>> = vec![None; imported.len()];
+    for (i, child) in imported.iter().enumerate() {
+        let local_id = local_ids[i].as_str();
+        let write = Write::Child {
+            local_id,
+            child: &upserts[i],
+        };
+        if let Err(e) = writes::validate(&write) {
+            let mut result = child_result(child);
+            result
+                .problems
+                .push(ChildFailure::from(e).report(&child.element));
+            results[i] = Some(result);
+            continue;
+        }
+        let new_here = !held_children.contains_key(local_id)
+            && !twice.contains(local_id)
+            && child
+                .records
+                .iter()
+                .all(|r| !held_sources.contains(r.record.source_system_id()));
+        if new_here {
+            bulk.push(i);
+        }
+    }
+
+    // The bulk part: each child's upsert, then its records.
+    let mut writes_of: Vec<Write<'_>> = Vec::new();
+    let mut owner: Vec<(usize, Option<&str>)> = Vec::new();
+    for &i in &bulk {
+        writes_of.push(Write::Child {
+            local_id: &local_ids[i],
+            child: &upserts[i],
+        });
+        owner.push((i, None));
+        for r in &imported[i].records {
+            writes_of.push(Write::Record {
+                local_id: &local_ids[i],
+                record: &r.record,
+                expect: Expect::Anything,
+            });
+            owner.push((i, Some(r.element.as_str())));
+        }
+    }
+    let written = writes::apply_many(conn, writer, &writes_of)?;
+    let mut by_child: HashMap<usize, ImportedChildResult> = HashMap::new();
+    for ((i, element), outcome) in owner.into_iter().zip(written) {
+        let child = imported[i];
+        let result = by_child.entry(i).or_insert_with(|| {
+            let mut r = child_result(child);
+            r.outcome = ImportOutcome::Imported;
+            r.local_id = Some(local_ids[i].clone());
+            r
+        });
+        match outcome {
+            Ok(writes::Written::Child(_, created)) => result.child_created = created,
+            Ok(_) => result.records_written += 1,
+            // The child's own write failed: its records found no child, which says no more.
+            Err(ApiError::ChildNotFound) if result.outcome == ImportOutcome::Failed => {}
+            Err(e) => {
+                result.outcome = ImportOutcome::Failed;
+                result.problems.push(
+                    ChildFailure {
+                        element: element.map(str::to_owned),
+                        error: e,
+                    }
+                    .report(&child.element),
+                );
+            }
+        }
+    }
+    for (i, mut result) in by_child {
+        if result.outcome == ImportOutcome::Failed {
+            result.local_id = None;
+            result.child_created = false;
+            result.records_written = 0;
+        }
+        results[i] = Some(result);
+    }
+
+    // The rest one child at a time, compared with what is held.
+    for (i, child) in imported.iter().enumerate() {
+        if results[i].is_some() {
+            continue;
+        }
+        let mut result = child_result(child);
+        // A savepoint per child: a failure undoes that child only.
+        let stored = conn.transaction(|c| {
+            store_child(c, writer, child, &local_ids[i], &upserts[i], &mut result)
+        });
+        if let Err(e) = stored {
+            result.records_written = 0;
+            result.records_unchanged = 0;
+            result.child_created = false;
+            result.local_id = None;
+            result.outcome = ImportOutcome::Failed;
+            result.problems.push(e.report(&child.element));
+        }
+        results[i] = Some(result);
+    }
+
+    let mut results = results.into_iter().flatten();
     let mut children = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
-        let result = match outcome {
+        children.push(match outcome {
             ChildOutcome::Failed(failed) => ImportedChildResult {
                 element: failed.element.clone(),
                 key: failed.key.clone(),
@@ -123,39 +269,8 @@ pub fn store(
                 problems: elements(&failed.problems),
                 not_mapped: Vec::new(),
             },
-            ChildOutcome::Imported(child) => {
-                let key = child
-                    .identifiers
-                    .upn
-                    .as_ref()
-                    .map(|u| u.as_str().to_owned())
-                    .or_else(|| Some(child.local_id.clone()));
-                let mut result = ImportedChildResult {
-                    element: child.element.clone(),
-                    key,
-                    outcome: ImportOutcome::Failed,
-                    local_id: None,
-                    child_created: false,
-                    records_written: 0,
-                    records_unchanged: 0,
-                    problems: Vec::new(),
-                    not_mapped: elements(&child.not_mapped),
-                };
-                let upsert = child.to_child_upsert();
-                // A savepoint per child: a failure undoes that child only.
-                let stored =
-                    conn.transaction(|c| store_child(c, writer, child, &upsert, &mut result));
-                if let Err(e) = stored {
-                    result.records_written = 0;
-                    result.records_unchanged = 0;
-                    result.child_created = false;
-                    result.local_id = None;
-                    result.problems.push(e.report(&child.element));
-                }
-                result
-            }
-        };
-        children.push(result);
+            ChildOutcome::Imported(_) => results.next().ok_or(ApiError::Internal)?,
+        });
     }
     let count = |o: ImportOutcome| children.iter().filter(|c| c.outcome == o).count();
     Ok(ImportReport {
@@ -171,18 +286,38 @@ pub fn store(
     })
 }
 
+/// A child's result before anything is written: failed until stored.
+fn child_result(child: &dfe_formats::ImportedChild) -> ImportedChildResult {
+    ImportedChildResult {
+        element: child.element.clone(),
+        key: child
+            .identifiers
+            .upn
+            .as_ref()
+            .map(|u| u.as_str().to_owned())
+            .or_else(|| Some(child.local_id.clone())),
+        outcome: ImportOutcome::Failed,
+        local_id: None,
+        child_created: false,
+        records_written: 0,
+        records_unchanged: 0,
+        problems: Vec::new(),
+        not_mapped: elements(&child.not_mapped),
+    }
+}
+
 /// One child: which local id it has here, its upsert unless already held as given, and
 /// each record unless already held as given.
 fn store_child(
     conn: &mut DbConnection,
     writer: &Writer<'_>,
     child: &dfe_formats::ImportedChild,
+    local_id: &str,
     upsert: &ChildUpsert,
     result: &mut ImportedChildResult,
 ) -> Result<(), ChildFailure> {
-    let local_id = local_id_for(conn, child)?;
-    writes::check_local_id(&local_id)?;
-    let held = db::children::find_by_local_id(conn, &local_id)?;
+    writes::check_local_id(local_id)?;
+    let held = db::children::find_by_local_id(conn, local_id)?;
     let same_child = match held {
         Some(row) => {
             let wire = row.into_wire()?;
@@ -194,7 +329,7 @@ fn store_child(
     let mut changed = false;
     if !same_child {
         let write = Write::Child {
-            local_id: &local_id,
+            local_id,
             child: upsert,
         };
         writes::validate(&write)?;
@@ -211,7 +346,7 @@ fn store_child(
             continue;
         }
         let write = Write::Record {
-            local_id: &local_id,
+            local_id,
             record,
             expect: Expect::Anything,
         };
@@ -224,23 +359,43 @@ fn store_child(
     } else {
         ImportOutcome::Unchanged
     };
-    result.local_id = Some(local_id);
+    result.local_id = Some(local_id.to_owned());
     Ok(())
 }
 
-/// The local id the child has here: the one already held for its UPN, where the node
-/// holds exactly one child with it; otherwise the id the file suggests.
-fn local_id_for(
+/// The local id each child has here: the one of the child already held with its UPN,
+/// where the node holds exactly one; otherwise the one of the child held with its former
+/// UPN as its UPN (the same pupil, given a new UPN), where exactly one; otherwise the id
+/// the file suggests.
+fn local_ids_for(
     conn: &mut DbConnection,
-    child: &dfe_formats::ImportedChild,
-) -> Result<String, ApiError> {
-    if let Some(upn) = &child.identifiers.upn {
-        let held = db::children::find_by_upn(conn, upn.as_str())?;
-        if let [only] = held.as_slice() {
-            return Ok(only.local_id.clone());
+    children: &[&dfe_formats::ImportedChild],
+) -> Result<Vec<String>, ApiError> {
+    let upns: Vec<&str> = children
+        .iter()
+        .flat_map(|c| [&c.identifiers.upn, &c.identifiers.former_upn])
+        .filter_map(|u| u.as_ref().map(|u| u.as_str()))
+        .collect();
+    let (holders, _) = db::children::identifier_holders(conn, &upns, &[])?;
+    let mut held: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (upn, local_id) in holders {
+        let ids = held.entry(upn).or_default();
+        if !ids.contains(&local_id) {
+            ids.push(local_id);
         }
     }
-    Ok(child.local_id.clone())
+    let only = |upn: &Option<schemas::Upn>| match upn.as_ref().and_then(|u| held.get(u.as_str())) {
+        Some(ids) if ids.len() == 1 => Some(ids[0].clone()),
+        _ => None,
+    };
+    Ok(children
+        .iter()
+        .map(|c| {
+            only(&c.identifiers.upn)
+                .or_else(|| only(&c.identifiers.former_upn))
+                .unwrap_or_else(|| c.local_id.clone())
+        })
+        .collect())
 }
 
 fn same_json<A: serde::Serialize, B: serde::Serialize>(a: &A, b: &B) -> bool {

@@ -6,6 +6,7 @@ pub mod anchoring;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod concerns;
 pub mod config;
 pub mod confirm;
 pub mod db;

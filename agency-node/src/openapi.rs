@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         (name = "integration", description = "The agency's own systems write and read their records"),
         (name = "federation", description = "Gateways find children and read records for practitioners"),
         (name = "notifications", description = "Events this agency raises (outbox) and receives (inbox), and its subscriptions"),
+        (name = "concerns", description = "Concerns this agency raises with children's social care and the outcomes it hears back; at a social care node, the front door's concerns, decisions and later steps"),
     )
 )]
 pub struct ApiDoc;

@@ -167,18 +167,39 @@ impl Rules {
 
     /// Whether the agency is involved as an event's routing asks
     /// ([`schemas::notification::route`]): now (no handover window), or actively.
+    /// `named`: the event names this agency (an Encompass record's school to inform is
+    /// this school, or a meeting decision's owner is this agency).
     pub fn involves(
         &self,
         records: &[Record],
         today: NaiveDate,
         involvement: schemas::notification::Involvement,
+        named: bool,
     ) -> bool {
         use schemas::notification::Involvement as I;
         match involvement {
             I::Nobody => false,
             I::Current => self.involved(records, today, 0).is_some(),
             I::Active => self.active(records, today).is_some(),
+            I::Addressed => named,
+            I::CurrentOrNamed => {
+                self.involved(records, today, 0).is_some() || (named && !self.left(records, today))
+            }
         }
+    }
+
+    /// The child has left this agency: its records show an involvement (an enrolment)
+    /// that ended before today, and none in effect or still to start.
+    fn left(&self, records: &[Record], today: NaiveDate) -> bool {
+        let open: Vec<&Record> = records
+            .iter()
+            .filter(|r| self.open.contains(&r.category))
+            .collect();
+        open.iter()
+            .any(|r| r.last_day().is_some_and(|last| last < today))
+            && !open
+                .iter()
+                .any(|r| r.last_day().is_none_or(|last| last >= today))
     }
 
     fn involved(
@@ -433,6 +454,32 @@ mod tests {
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn the_named_school_takes_an_encompass_notice_before_the_child_is_on_roll_never_after_they_left()
+     {
+        use schemas::notification::Involvement::{Addressed, CurrentOrNamed};
+        let rules = Rules::defaults(AgencyKind::School);
+        let today = day(2026, 12, 4);
+        let joining = record(RecordCategory::Enrolment, day(2026, 12, 11), None);
+        let left = record(
+            RecordCategory::Enrolment,
+            day(2025, 9, 3),
+            Some(day(2026, 12, 1)),
+        );
+        let on_roll = record(RecordCategory::Enrolment, day(2025, 9, 3), None);
+        // Named: before the admission starts, or with no enrolment at all.
+        assert!(rules.involves(std::slice::from_ref(&joining), today, CurrentOrNamed, true));
+        assert!(rules.involves(&[], today, CurrentOrNamed, true));
+        // Not named: only while on roll.
+        assert!(!rules.involves(&[joining], today, CurrentOrNamed, false));
+        assert!(rules.involves(&[on_roll], today, CurrentOrNamed, false));
+        // Left (even within the handover window): not even when named.
+        assert!(!rules.involves(std::slice::from_ref(&left), today, CurrentOrNamed, true));
+        // Addressed: the named agency only, whatever its records.
+        assert!(rules.involves(std::slice::from_ref(&left), today, Addressed, true));
+        assert!(!rules.involves(&[left], today, Addressed, false));
     }
 
     #[test]

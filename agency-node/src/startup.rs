@@ -31,6 +31,10 @@ pub struct AppState {
     pub earliest_school_day: SchoolCalendar,
     /// This school's own calendar (school nodes only).
     pub school_calendar: Option<SchoolCalendar>,
+    /// The front door's working days (social care nodes only).
+    pub working_calendar: Option<crate::notifications::calendar::WorkingCalendar>,
+    /// Sends concerns and their outcomes through the gateway; `None` without a gateway.
+    pub concern_sender: Option<crate::concerns::Sender>,
     /// The secret the gateway signs deliveries to this node with.
     pub webhook_secret: Option<trust::webhook::WebhookSecret>,
     /// The locator key and the filter's target false-positive rate, when configured.
@@ -128,6 +132,17 @@ impl Application {
             (_, Some(_)) => anyhow::bail!("only a school node takes a [school] section"),
             (_, None) => None,
         };
+        let working_calendar = match (settings.agency.kind, &settings.front_door) {
+            (AgencyKind::SocialCare, door) => Some(
+                crate::notifications::calendar::WorkingCalendar::from_settings(
+                    &door.clone().unwrap_or_default(),
+                )
+                .map_err(|why| anyhow::anyhow!("invalid [front_door] settings: {why}"))?,
+            ),
+            (_, Some(_)) => anyhow::bail!("only a social care node takes a [front_door] section"),
+            (_, None) => None,
+        };
+        let concern_sender = crate::concerns::Sender::new(&settings.notifications, &settings.tls)?;
         let webhook_secret = settings
             .notifications
             .webhook_secret_file
@@ -151,7 +166,8 @@ impl Application {
             policy.clone(),
             settings.notifications.clone(),
             &settings.tls,
-        )?;
+        )?
+        .map(|w| w.with_concerns(concern_sender.clone()));
         let locator = match &settings.locator {
             Some(l) => {
                 let text = std::fs::read_to_string(&l.key_file)
@@ -250,6 +266,8 @@ impl Application {
             earliest_school_day,
             locator,
             school_calendar,
+            working_calendar,
+            concern_sender: concern_sender.clone(),
             webhook_secret,
             candidates,
             matches,

@@ -31,7 +31,7 @@ pub enum Write<'a> {
 }
 
 pub enum Written {
-    Child(ChildRow, bool),
+    Child(Box<ChildRow>, bool),
     Record(RecordRow, bool),
     Retracted(RecordRow),
 }
@@ -137,7 +137,11 @@ pub fn apply(
                 db::keyed::store(conn, &row, key)?;
             }
             let detail = json!({"wrote": "child", "local_id": local_id, "created": created});
-            (row.id.clone(), detail, Written::Child(row, created))
+            (
+                row.id.clone(),
+                detail,
+                Written::Child(Box::new(row), created),
+            )
         }
         Write::Record {
             local_id,
@@ -277,7 +281,7 @@ pub fn apply_many(
                     Some(row.id.clone()),
                     json!({"wrote": "child", "local_id": local_id, "created": true}),
                 ));
-                results.push(Ok(Written::Child(row.clone(), true)));
+                results.push(Ok(Written::Child(Box::new(row.clone()), true)));
                 children.push(row);
             }
             Write::Record {
@@ -356,6 +360,34 @@ fn raise(
     if !writer.raise_events {
         return Ok(None);
     }
+    if record.category().raises() == schemas::notification::Raises::Meeting {
+        let today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Europe::London)
+            .date_naive();
+        // A backfilled meeting long past is not news, as for other events.
+        if record.effective_from() < today - chrono::Duration::days(writer.raise_within_days) {
+            return Ok(None);
+        }
+        let mut raised = Vec::new();
+        for event in notifications::meeting_events(previous, record, today) {
+            let details = event.details.to_string();
+            let id = notifications::enqueue(
+                conn,
+                &notifications::NewEvent {
+                    event_type: event.event_type,
+                    child_id: &stored.child_id,
+                    category: record.category(),
+                    occurred_at: event.occurred_at,
+                    impact: &event.impact,
+                    details: &details,
+                    source_system_id: Some(record.source_system_id()),
+                },
+                writer.earliest_school_day,
+            )?;
+            raised.push(json!({"event_id": id, "event_type": event.event_type.as_str()}));
+        }
+        return Ok((!raised.is_empty()).then(|| serde_json::Value::Array(raised)));
+    }
     let Some(event_type) = notifications::event_for(previous, record) else {
         return Ok(None);
     };
@@ -387,7 +419,9 @@ fn raise(
 mod bulk_tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::db::schema::{audit_log, child_keyed, children, name_counts, records};
+    use crate::db::schema::{
+        audit_log, child_former_upns, child_keyed, children, name_counts, records,
+    };
     use crate::db::testing::TestDb;
     use diesel::prelude::*;
     use schemas::{ChildIdentifiers, KnownDemographics, NhsNumber, Upn};
@@ -402,6 +436,9 @@ mod bulk_tests {
                     .flatten(),
                 sex: None,
                 postcode: Some(format!("ZZ{} 4AB", 1 + n % 9)),
+                preferred_given_name: n.is_multiple_of(4).then(|| "Sam".into()),
+                former_family_names: (0..n % 3).map(|k| format!("Former-{k}")).collect(),
+                ..Default::default()
             },
             identifiers: ChildIdentifiers {
                 upn: upn.map(|u| Upn::with_check_letter(&format!("996{u:09}")).unwrap()),
@@ -409,6 +446,9 @@ mod bulk_tests {
                     .is_multiple_of(3)
                     .then(|| NhsNumber::with_check_digit(&format!("996{:06}", n + 1)))
                     .flatten(),
+                former_upns: (0..n % 3)
+                    .map(|k| Upn::with_check_letter(&format!("995{:09}", n * 10 + k)).unwrap())
+                    .collect(),
             },
         }
     }
@@ -511,6 +551,15 @@ mod bulk_tests {
             .collect();
         keyed.sort();
         out.extend(keyed);
+        let mut former: Vec<String> = child_former_upns::table
+            .select((child_former_upns::upn, child_former_upns::child_id))
+            .load::<(String, String)>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|(upn, id)| format!("former {upn} {}", ids[&id]))
+            .collect();
+        former.sort();
+        out.extend(former);
         out
     }
 
@@ -613,6 +662,10 @@ mod bulk_tests {
         let differing: Vec<(&String, &String)> =
             b.iter().zip(&s).filter(|(x, y)| x != y).take(3).collect();
         assert!(differing.is_empty() && b.len() == s.len(), "{differing:#?}");
+        assert!(
+            b.iter().any(|l| l.starts_with("former ")),
+            "former UPNs kept"
+        );
         for db in [&mut single, &mut bulk] {
             let verified = crate::db::audit::verify(db).unwrap();
             assert!(verified.intact, "{verified:?}");

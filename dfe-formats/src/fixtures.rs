@@ -194,6 +194,8 @@ pub struct CtfPupil {
     pub surname: String,
     pub forename: String,
     pub preferred_forename: Option<String>,
+    pub preferred_surname: Option<String>,
+    pub former_surname: Option<String>,
     pub dob: String,
     /// The element the sex is in: `Gender` up to CTF 23, `Sex` after.
     pub sex_element: String,
@@ -260,6 +262,8 @@ impl CtfPupil {
             surname: FAMILY[i % FAMILY.len()].into(),
             forename: GIVEN[i % GIVEN.len()].into(),
             preferred_forename: n.is_multiple_of(4).then(|| "Sam".into()),
+            preferred_surname: n.is_multiple_of(4).then(|| "Quill-Harte".into()),
+            former_surname: n.is_multiple_of(5).then(|| "Brightwater".into()),
             dob: format!("2014-{:02}-{:02}", 1 + n % 12, 1 + n % 28),
             sex_element: if version <= 23 { "Gender" } else { "Sex" }.into(),
             sex: if n.is_multiple_of(2) { "F" } else { "M" }.into(),
@@ -343,6 +347,8 @@ impl CtfPupil {
             .el(self.sex_element.as_str(), self.sex.as_str())
             .open("BasicDetails")
             .el("FormerUPN", self.former_upn.as_deref())
+            .el("PreferredSurname", self.preferred_surname.as_deref())
+            .el("FormerSurname", self.former_surname.as_deref())
             .el("PreferredForename", self.preferred_forename.as_deref())
             .el("NCyearActual", self.nc_year.as_str())
             .el("Ethnicity", self.ethnicity.as_deref())
@@ -571,7 +577,7 @@ impl CinChild {
         Self {
             la_child_id: format!("CH{n:06}"),
             upn: (!unborn).then(|| upn(n + 100_000)),
-            former_upn: None,
+            former_upn: (!unborn && n.is_multiple_of(3)).then(|| upn(n + 700_000)),
             birth_date: (!unborn)
                 .then(|| format!("{}-{:02}-{:02}", 2010 + n % 10, 1 + n % 12, 1 + n % 28)),
             expected_birth_date: unborn.then(|| format!("{year}-06-15")),

@@ -140,10 +140,22 @@ impl ImportedChild {
                 date_of_birth: self.date_of_birth.or(self.expected_date_of_birth),
                 sex: self.sex,
                 postcode: self.postcode.clone(),
+                preferred_given_name: self.names.preferred_given_name.clone(),
+                preferred_family_name: self.names.preferred_family_name.clone(),
+                former_family_names: self.names.former_family_name.iter().cloned().collect(),
             },
             identifiers: ChildIdentifiers {
                 upn: self.identifiers.upn.clone(),
                 nhs_number: None,
+                // A file that gives the current UPN again as the former one says no more
+                // than the UPN.
+                former_upns: self
+                    .identifiers
+                    .former_upn
+                    .iter()
+                    .filter(|f| self.identifiers.upn.as_ref() != Some(*f))
+                    .cloned()
+                    .collect(),
             },
         }
     }

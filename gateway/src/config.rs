@@ -46,7 +46,7 @@ fn default_practitioner_limits() -> service::limits::RateLimitSettings {
 }
 
 /// Routing notifications between nodes.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationSettings {
     /// Directory of webhook secrets, one file per node: `<member id>.secret` holding
@@ -54,6 +54,28 @@ pub struct NotificationSettings {
     /// Without it, the gateway refuses to route notifications.
     #[serde(default)]
     pub secrets_dir: Option<PathBuf>,
+    /// Events one sending node may have routed (per second and burst), beyond its
+    /// member quota: routing asks every node about a child, so it is bounded on its
+    /// own. Default 5 per second, bursts of 50 (an outbox catching up after an outage
+    /// is slowed, not refused: it retries after `Retry-After`).
+    #[serde(default = "default_route_limits")]
+    pub route_limits: service::limits::RateLimitSettings,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            secrets_dir: None,
+            route_limits: default_route_limits(),
+        }
+    }
+}
+
+fn default_route_limits() -> service::limits::RateLimitSettings {
+    service::limits::RateLimitSettings {
+        per_second: 5.0,
+        burst: 50,
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +97,13 @@ pub struct FederationSettings {
     /// How long, in milliseconds, before one probe is let through to that node again.
     #[serde(default = "default_breaker_cool_down_ms")]
     pub breaker_cool_down_ms: u64,
+    /// Children per batched call of a cohort (1 to 500).
+    #[serde(default = "default_cohort_chunk")]
+    pub cohort_chunk: usize,
+}
+
+fn default_cohort_chunk() -> usize {
+    schemas::cohort::DEFAULT_CHUNK
 }
 
 fn default_max_concurrent_fanouts() -> usize {
@@ -105,6 +134,7 @@ impl Default for FederationSettings {
             max_concurrent_fanouts: default_max_concurrent_fanouts(),
             breaker_failures: default_breaker_failures(),
             breaker_cool_down_ms: default_breaker_cool_down_ms(),
+            cohort_chunk: default_cohort_chunk(),
         }
     }
 }

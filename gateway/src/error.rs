@@ -22,6 +22,12 @@ pub enum GatewayError {
     PractitionerRateLimited(std::time::Duration),
     #[error("busy")]
     Busy,
+    /// A node routed more events than its routing quota.
+    #[error("routing rate limited")]
+    RoutingRateLimited(std::time::Duration),
+    /// A node raised an event about a child its own node does not hold.
+    #[error("the sender does not hold the child")]
+    SenderDoesNotHold,
     #[error("{0}")]
     NotAMember(trust::directory::MembershipError),
     #[error("forbidden: {0}")]
@@ -32,6 +38,9 @@ pub enum GatewayError {
     NotDelivered(String),
     #[error("unknown event")]
     UnknownEvent,
+    /// No children's social care front door serves the child of a concern.
+    #[error("no front door")]
+    NoFrontDoor(Vec<FieldError>),
     /// The agency refused a confirmation: its status and its problem's code and detail.
     #[error("confirmation refused ({status}): {detail}")]
     ConfirmationRefused {
@@ -41,6 +50,9 @@ pub enum GatewayError {
     },
     #[error("agency unavailable: {0}")]
     AgencyUnavailable(String),
+    /// The practitioner's own agency's node could not list their cohort.
+    #[error("cohort unavailable: {0}")]
+    CohortUnavailable(String),
     /// The practitioner's own agency refused a break-glass: the daily limit is used.
     #[error("break-glass limit: {0}")]
     BreakGlassLimit(String),
@@ -85,6 +97,18 @@ impl GatewayError {
             GatewayError::PractitionerRateLimited(wait) => {
                 service::problem::rate_limited_problem("practitioner", *wait)
             }
+            GatewayError::RoutingRateLimited(wait) => {
+                service::problem::rate_limited_problem("agency node's events", *wait)
+            }
+            GatewayError::SenderDoesNotHold => Problem::new(
+                "sender-does-not-hold-child",
+                "The sending agency's node does not hold this child; nothing was routed",
+                422,
+            )
+            .with_errors(vec![FieldError::new(
+                "child",
+                "is not a child the sending agency's node holds; an agency raises events only about its own children",
+            )]),
             GatewayError::Busy => Problem::new(
                 "busy",
                 "The gateway is answering as many requests as it can; retry shortly",
@@ -104,6 +128,16 @@ impl GatewayError {
                 503,
             )
             .with_detail(format!("set {what} in the gateway's configuration")),
+            GatewayError::NoFrontDoor(errors) => Problem::new(
+                "no-front-door",
+                "No children's social care front door serves this child",
+                422,
+            )
+            .with_detail(
+                "no social care node holds the child, and no authority in the directory \
+                 serves their home postcode district",
+            )
+            .with_errors(errors.clone()),
             GatewayError::UnknownEvent => Problem::new(
                 "unknown-event",
                 "The sending agency does not know this event",
@@ -147,6 +181,12 @@ impl GatewayError {
             GatewayError::AgencyUnavailable(why) => Problem::new(
                 "agency-unavailable",
                 "The agency could not be reached; nothing was confirmed, retry shortly",
+                502,
+            )
+            .with_detail(why.clone()),
+            GatewayError::CohortUnavailable(why) => Problem::new(
+                "cohort-unavailable",
+                "Your agency's node could not list the children it works with; retry shortly",
                 502,
             )
             .with_detail(why.clone()),
@@ -195,9 +235,9 @@ impl ResponseError for GatewayError {
 
     fn error_response(&self) -> HttpResponse {
         let retry_after = match self {
-            GatewayError::RateLimited(wait) | GatewayError::PractitionerRateLimited(wait) => {
-                Some(*wait)
-            }
+            GatewayError::RateLimited(wait)
+            | GatewayError::PractitionerRateLimited(wait)
+            | GatewayError::RoutingRateLimited(wait) => Some(*wait),
             GatewayError::Busy => Some(std::time::Duration::from_secs(1)),
             GatewayError::BreakGlassLimit(_) => Some(service::problem::until_next_day_in_london(
                 chrono::Utc::now(),
@@ -216,6 +256,7 @@ mod tests {
     fn every_variant_has_one_status_and_code() {
         let table = [
             (GatewayError::Invalid(vec![]), 400, "invalid-request"),
+            (GatewayError::NoFrontDoor(vec![]), 422, "no-front-door"),
             (
                 GatewayError::Token(TokenError::BadSignature),
                 401,
@@ -247,6 +288,16 @@ mod tests {
                 "rate-limited",
             ),
             (GatewayError::Busy, 503, "busy"),
+            (
+                GatewayError::RoutingRateLimited(std::time::Duration::from_secs(1)),
+                429,
+                "rate-limited",
+            ),
+            (
+                GatewayError::SenderDoesNotHold,
+                422,
+                "sender-does-not-hold-child",
+            ),
             (
                 GatewayError::ConfirmationRefused {
                     status: 410,
@@ -288,6 +339,11 @@ mod tests {
                 GatewayError::AgencyUnavailable(String::new()),
                 502,
                 "agency-unavailable",
+            ),
+            (
+                GatewayError::CohortUnavailable(String::new()),
+                502,
+                "cohort-unavailable",
             ),
             (GatewayError::Internal, 500, "internal"),
         ];

@@ -3,6 +3,7 @@
 //! no children and no identity index.
 
 pub mod auth;
+pub mod cohort;
 pub mod config;
 pub mod error;
 pub mod federation;

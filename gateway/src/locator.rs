@@ -139,8 +139,18 @@ impl Locator {
             postcode: d.postcode.as_deref(),
             sex: d.sex,
         });
-        self.key
-            .query_tokens(upn.as_deref(), nhs.as_deref(), None, demographics.as_ref())
+        let mut tokens =
+            self.key
+                .query_tokens(upn.as_deref(), nhs.as_deref(), None, demographics.as_ref());
+        // A former UPN finds the child as a UPN does (a node keys its children's former
+        // UPNs as UPNs).
+        for former in &query.identifiers.former_upns {
+            tokens.extend(
+                self.key
+                    .query_tokens(Some(former.as_str()), None, None, None),
+            );
+        }
+        tokens
     }
 
     /// Whether to ask `node` for a search with these tokens.

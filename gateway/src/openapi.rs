@@ -16,7 +16,9 @@ use utoipa::OpenApi;
     ),
     tags(
         (name = "children", description = "Search for a child and read their multi-agency view"),
+        (name = "cohort", description = "Every child your agency works with, one row each, computed from the agencies at request time"),
         (name = "notifications", description = "Agency nodes route events to the agencies that hold the child"),
+        (name = "concerns", description = "Agency nodes send concerns to the children's social care front door that serves the child, and social care sends outcomes back"),
         (name = "audit", description = "Agency nodes have each other keep signed checkpoints of their audit logs"),
     )
 )]

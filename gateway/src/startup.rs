@@ -17,10 +17,14 @@ pub struct AppState {
     pub references: ReferenceSealer,
     pub node_deadline: Duration,
     pub reference_ttl_seconds: i64,
+    /// Children per batched call of a cohort.
+    pub cohort_chunk: usize,
     /// Per practitioner agency.
     pub limiter: service::limits::RateLimiter,
     /// Per practitioner (issuer and subject).
     pub practitioner_limiter: service::limits::RateLimiter,
+    /// Notifications routed per sending node.
+    pub route_limiter: service::limits::RateLimiter,
     /// Fan-outs in flight; a request past the limit gets 503 at once.
     pub fanouts: tokio::sync::Semaphore,
     /// Where the nodes' webhook secrets are (`<member id>.secret`).
@@ -106,9 +110,14 @@ impl Application {
             http,
             references,
             node_deadline: Duration::from_millis(settings.federation.node_timeout_ms),
+            cohort_chunk: settings
+                .federation
+                .cohort_chunk
+                .clamp(1, schemas::cohort::MAX_BATCH),
             reference_ttl_seconds: settings.reference.ttl_seconds,
             limiter: service::limits::RateLimiter::new(settings.limits),
             practitioner_limiter: service::limits::RateLimiter::new(settings.practitioner_limits),
+            route_limiter: service::limits::RateLimiter::new(settings.notifications.route_limits),
             fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
             notification_secrets: settings.notifications.secrets_dir.clone(),
             matching_key,

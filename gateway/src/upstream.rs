@@ -477,6 +477,53 @@ impl<'a> NodeClient<'a> {
         .await
     }
 
+    /// A page of the practitioner's own agency's cohort (only their own node answers).
+    pub async fn cohort_page(
+        &self,
+        ctx: &AccessContext,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Outcome<schemas::cohort::CohortPage> {
+        let page = schemas::cohort::CohortPageQuery {
+            cursor: cursor.map(str::to_owned),
+            limit: Some(limit),
+        };
+        self.send(|http, base| {
+            http.get(format!("{base}/v1/federation/cohort"))
+                .query(ctx)
+                .query(&page)
+        })
+        .await
+    }
+
+    /// Finds a chunk of a cohort's children in one call.
+    pub async fn match_batch(
+        &self,
+        request: &schemas::cohort::BatchMatchRequest,
+        ctx: &AccessContext,
+    ) -> Outcome<schemas::cohort::BatchMatchResponse> {
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/batch/match"))
+                .query(ctx)
+                .json(request)
+        })
+        .await
+    }
+
+    /// Reads a chunk of a cohort's children in one call.
+    pub async fn records_batch(
+        &self,
+        request: &schemas::cohort::BatchRecordsRequest,
+        ctx: &AccessContext,
+    ) -> Outcome<schemas::cohort::BatchRecordsResponse> {
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/batch/records"))
+                .query(ctx)
+                .json(request)
+        })
+        .await
+    }
+
     /// Asks the practitioner's own agency's node for a break-glass grant. A refusal (4xx
     /// with a problem: the daily limit, an override its policy does not allow) is an
     /// answer, not a failure.
@@ -535,6 +582,18 @@ impl<'a> NodeClient<'a> {
     pub async fn offer(&self, offer: &NotificationOffer) -> Outcome<OfferAnswer> {
         self.send(|http, base| {
             http.post(format!("{base}/v1/federation/notifications/offers"))
+                .json(offer)
+        })
+        .await
+    }
+
+    /// Asks the sender's own node whether it holds the child of the event it sent.
+    pub async fn origin(
+        &self,
+        offer: &NotificationOffer,
+    ) -> Outcome<schemas::notification::OriginAnswer> {
+        self.send(|http, base| {
+            http.post(format!("{base}/v1/federation/notifications/origin"))
                 .json(offer)
         })
         .await

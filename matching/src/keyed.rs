@@ -1035,6 +1035,9 @@ mod tests {
                 date_of_birth: dob.map(d),
                 sex: None,
                 postcode: Some("ZZ1 4AB".into()),
+                preferred_given_name: None,
+                preferred_family_name: None,
+                former_family_names: Vec::new(),
             }
         };
         for (held, levels) in [

@@ -472,6 +472,7 @@ impl RecordCategory {
             C::Exclusion => Raises::OnCreation(EventType::Exclusion),
             C::Attendance => Raises::WhenDetailsShow(EventType::PersistentAbsence),
             C::Enrolment => Raises::OnCreation(EventType::SchoolMove),
+            C::Meeting => Raises::Meeting,
             C::AllocatedSocialWorker | C::LeadPractitioner | C::TrustedAdult => {
                 Raises::OnCreation(EventType::PractitionerChanged)
             }
@@ -495,10 +496,6 @@ impl RecordCategory {
             | C::Section47Enquiry
             | C::ChildCharacteristics
             | C::Intervention
-            // Not yet built: `meeting_scheduled`, and decision events that must reach the
-            // owning agency by id (the routing table routes by agency kind). Until then a
-            // meeting's decisions reach their owners through the view's outline.
-            | C::Meeting
             | C::ParentCarer
             | C::DesignatedTeacher
             | C::SeniorMentalHealthLead

@@ -119,7 +119,21 @@ pub struct KnownDemographics {
     /// Home postcode; spacing and case are normalised for matching.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postcode: Option<String>,
+    /// The first name the child uses, where it differs from `given_name` (the legal
+    /// name, which matching compares). Stored and returned only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_given_name: Option<String>,
+    /// The family name the child uses, where it differs from `family_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_family_name: Option<String>,
+    /// Family names the child was known by before, most recent first; at most
+    /// [`FORMER_MAX`], each a name by the rules above.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub former_family_names: Vec<String>,
 }
+
+/// Most former family names, or former UPNs, a child holds.
+pub const FORMER_MAX: usize = 10;
 
 impl KnownDemographics {
     /// Every invalid field present, each named `{prefix}{field}`; a missing field is
@@ -133,9 +147,25 @@ impl KnownDemographics {
         for (field, value) in [
             ("given_name", &self.given_name),
             ("family_name", &self.family_name),
+            ("preferred_given_name", &self.preferred_given_name),
+            ("preferred_family_name", &self.preferred_family_name),
         ] {
             if let Some(message) = value.as_deref().and_then(name_problem) {
                 errors.push(FieldError::new(format!("{prefix}{field}"), message));
+            }
+        }
+        if self.former_family_names.len() > FORMER_MAX {
+            errors.push(FieldError::new(
+                format!("{prefix}former_family_names"),
+                format!("at most {FORMER_MAX} former family names"),
+            ));
+        }
+        for (i, name) in self.former_family_names.iter().enumerate() {
+            if let Some(message) = name_problem(name) {
+                errors.push(FieldError::new(
+                    format!("{prefix}former_family_names[{i}]"),
+                    message,
+                ));
             }
         }
         if let Some(message) = self
@@ -172,6 +202,7 @@ impl From<Demographics> for KnownDemographics {
             date_of_birth: Some(d.date_of_birth),
             sex: d.sex,
             postcode: d.postcode,
+            ..Self::default()
         }
     }
 }
@@ -286,13 +317,58 @@ pub struct ChildIdentifiers {
     /// NHS number (health, social care).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nhs_number: Option<NhsNumber>,
+    /// UPNs the child held before (a CTF's `FormerUPN`, a census's `FormerUPN`): at most
+    /// [`FORMER_MAX`], each valid, none twice and none the current `upn`. A search by
+    /// UPN finds the child by any of them, as it does by `upn`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<String>, example = json!(["R999123456780"]))]
+    pub former_upns: Vec<Upn>,
 }
 
-impl crate::fields::Fields for ChildIdentifiers {}
+impl crate::fields::Fields for ChildIdentifiers {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        self.validate("", errors);
+    }
+
+    fn listed() -> &'static [&'static str] {
+        &["former_upns"]
+    }
+}
 
 impl ChildIdentifiers {
+    /// Whether no identifier is given. Former UPNs alone find a child (a search by UPN
+    /// reads them), so they count.
     pub fn is_empty(&self) -> bool {
-        self.upn.is_none() && self.nhs_number.is_none()
+        self.upn.is_none() && self.nhs_number.is_none() && self.former_upns.is_empty()
+    }
+
+    /// Every rule across the identifiers broken, each named `{prefix}{field}`: the
+    /// number of former UPNs, one given twice, one that is the current UPN.
+    pub fn validate(&self, prefix: &str, errors: &mut Vec<FieldError>) {
+        if self.former_upns.len() > FORMER_MAX {
+            errors.push(FieldError::new(
+                format!("{prefix}former_upns"),
+                format!("at most {FORMER_MAX} former UPNs"),
+            ));
+        }
+        for (i, former) in self.former_upns.iter().enumerate() {
+            if self.upn.as_ref() == Some(former) {
+                errors.push(FieldError::new(
+                    format!("{prefix}former_upns[{i}]"),
+                    "is the current UPN (identifiers.upn), not a former one",
+                ));
+            } else if self.former_upns[..i].contains(former) {
+                errors.push(FieldError::new(
+                    format!("{prefix}former_upns[{i}]"),
+                    "is given twice",
+                ));
+            }
+        }
+    }
+
+    /// Every UPN the child is known by: the current one, then the former ones.
+    pub fn all_upns(&self) -> impl Iterator<Item = &Upn> {
+        self.upn.iter().chain(&self.former_upns)
     }
 }
 
@@ -377,6 +453,7 @@ impl ChildUpsert {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         self.demographics.validate("demographics.", &mut errors);
+        self.identifiers.validate("identifiers.", &mut errors);
         if errors.is_empty()
             && let Err(e) = self.enough_to_find()
         {
@@ -446,5 +523,118 @@ mod parse_tests {
                                        "identifiers": {"upn": "U999123456789"}});
         let errors = ChildUpsert::parse(&child, "").unwrap_err();
         assert_eq!(errors[0].field, "demographics", "{errors:?}");
+    }
+}
+
+#[cfg(test)]
+mod former_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn preferred_and_former_names_and_former_upns_round_trip() {
+        let body = json!({
+            "demographics": {"given_name": "Amelia", "family_name": "Okafor",
+                             "preferred_given_name": "Millie",
+                             "preferred_family_name": "Okafor-Reid",
+                             "former_family_names": ["Reid", "Stone"]},
+            "identifiers": {"upn": "U999123456789", "former_upns": ["R999123456780"]}
+        });
+        let child = ChildUpsert::parse(&body, "").unwrap();
+        assert_eq!(
+            child.demographics.preferred_given_name.as_deref(),
+            Some("Millie")
+        );
+        assert_eq!(child.demographics.former_family_names, ["Reid", "Stone"]);
+        assert_eq!(child.identifiers.former_upns[0].as_str(), "R999123456780");
+        assert_eq!(
+            serde_json::to_value(&child.demographics).unwrap(),
+            body["demographics"]
+        );
+        assert_eq!(
+            serde_json::to_value(&child.identifiers).unwrap(),
+            body["identifiers"]
+        );
+        // None held: the fields are left out, not sent empty.
+        let plain = ChildIdentifiers::default();
+        assert_eq!(serde_json::to_value(&plain).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn each_bad_former_upn_and_name_is_named_with_its_index() {
+        let body = json!({
+            "demographics": {"given_name": "Amelia", "family_name": "Okafor",
+                             "preferred_given_name": "Mil\u{0}lie",
+                             "former_family_names": ["Reid", "", "St\none"]},
+            "identifiers": {"upn": "U999123456789",
+                            "former_upns": ["R999123456780", "A999123456780", 7]}
+        });
+        let errors = ChildUpsert::parse(&body, "child.").unwrap_err();
+        let mut named = fields(&errors);
+        named.sort();
+        assert_eq!(
+            named,
+            [
+                "child.demographics.former_family_names[1]",
+                "child.demographics.former_family_names[2]",
+                "child.demographics.preferred_given_name",
+                "child.identifiers.former_upns[1]",
+                "child.identifiers.former_upns[2]",
+            ],
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn former_upns_are_bounded_distinct_and_not_the_current_one() {
+        let many: Vec<String> = (0..=FORMER_MAX as u32)
+            .map(|n| {
+                Upn::with_check_letter(&format!("998{n:09}"))
+                    .unwrap()
+                    .as_str()
+                    .to_owned()
+            })
+            .collect();
+        let body = json!({"identifiers": {"upn": "U999123456789", "former_upns": many}});
+        let errors = ChildUpsert::parse(&body, "").unwrap_err();
+        assert_eq!(fields(&errors), ["identifiers.former_upns"], "{errors:?}");
+        let body = json!({"identifiers": {"upn": "U999123456789",
+            "former_upns": ["R999123456780", "U999123456789", "R999123456780"]}});
+        let errors = ChildUpsert::parse(&body, "").unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            ["identifiers.former_upns[1]", "identifiers.former_upns[2]"],
+            "{errors:?}"
+        );
+        let names: Vec<String> = (0..=FORMER_MAX).map(|n| format!("Reid{n}")).collect();
+        let body = json!({"demographics": {"family_name": "Okafor", "given_name": "Amelia",
+                                           "former_family_names": names}});
+        let errors = ChildUpsert::parse(&body, "").unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            ["demographics.former_family_names"],
+            "{errors:?}"
+        );
+        // Unknown fields are still refused beside them.
+        let body = json!({"demographics": {"family_name": "Okafor", "given_name": "Amelia",
+                                           "former_given_names": ["Amy"]},
+                          "identifiers": {"former_upn": "R999123456780"}});
+        let errors = ChildUpsert::parse(&body, "").unwrap_err();
+        let mut named = fields(&errors);
+        named.sort();
+        assert_eq!(
+            named,
+            ["demographics.former_given_names", "identifiers.former_upn"]
+        );
+    }
+
+    #[test]
+    fn a_former_upn_alone_is_enough_to_find_a_child() {
+        let body = json!({"identifiers": {"former_upns": ["R999123456780"]}});
+        assert!(ChildUpsert::parse(&body, "").is_ok());
     }
 }

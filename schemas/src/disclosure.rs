@@ -297,6 +297,11 @@ pub struct AccessReportEntry {
     /// ("break-glass"): the agency's data protection officer was alerted at once.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub break_glass: bool,
+    /// `true` when they saw it in a list of the children their agency works with (a
+    /// cohort: a virtual school's children in care, a school's pupils), not by looking
+    /// the child up on their own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cohort: bool,
     /// Held back from the child's report until this day (only the agency's data
     /// protection officer sees such entries before then).
     #[serde(default, skip_serializing_if = "Option::is_none")]

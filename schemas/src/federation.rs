@@ -93,6 +93,7 @@ pub struct ChildQuery {
 impl ChildQuery {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
+        self.identifiers.validate("identifiers.", &mut errors);
         if let Some(d) = &self.demographics {
             d.validate("demographics.", &mut errors);
         } else if self.identifiers.is_empty() {

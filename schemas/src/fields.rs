@@ -22,6 +22,12 @@ pub trait Fields: DeserializeOwned + utoipa::ToSchema {
     /// Rules across fields, checked once every field is valid on its own. Field names
     /// are relative to the struct; the caller adds the prefix.
     fn check(&mut self, _errors: &mut Vec<FieldError>) {}
+
+    /// List fields whose bad entries are each named with their index
+    /// (`former_upns[1]`) rather than the list as a whole.
+    fn listed() -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// The example on a type's own schema, if any.
@@ -130,11 +136,28 @@ fn collect<T: Fields>(value: &Value, prefix: &str, errors: &mut Vec<FieldError>)
             _ => Map::new(),
         };
         candidate.insert(name.clone(), field.clone());
-        if let Err(e) = T::deserialize(&Value::Object(candidate)) {
-            errors.push(FieldError::new(
-                format!("{prefix}{name}"),
-                clean(&e.to_string()),
-            ));
+        if let Err(e) = T::deserialize(&Value::Object(candidate.clone())) {
+            // A list: name each entry that fails on its own (`former_upns[1]`).
+            let mut entries = Vec::new();
+            if let (Value::Array(items), true) = (field, T::listed().contains(&name.as_str())) {
+                for (i, item) in items.iter().enumerate() {
+                    candidate.insert(name.clone(), Value::Array(vec![item.clone()]));
+                    if let Err(e) = T::deserialize(&Value::Object(candidate.clone())) {
+                        entries.push(FieldError::new(
+                            format!("{prefix}{name}[{i}]"),
+                            clean(&e.to_string()),
+                        ));
+                    }
+                }
+            }
+            if entries.is_empty() {
+                errors.push(FieldError::new(
+                    format!("{prefix}{name}"),
+                    clean(&e.to_string()),
+                ));
+            } else {
+                errors.extend(entries);
+            }
         }
     }
 }

@@ -7,6 +7,8 @@
 pub mod agency;
 pub mod category;
 pub mod child;
+pub mod cohort;
+pub mod concern;
 pub mod dates;
 pub mod details;
 pub mod disclosure;

@@ -39,6 +39,20 @@ pub enum EventType {
     /// them in an emergency ("break-glass"): an alert to the agency's data protection
     /// officer and safeguarding lead, raised by the node itself.
     BreakGlass,
+    /// A multi-agency meeting about the child was arranged for a future date (a
+    /// `meeting` record written with its date ahead): to the agencies that work with the
+    /// child.
+    MeetingScheduled,
+    /// A meeting made a decision an agency owns: to that agency only (the event names
+    /// it, `recipient`), one event per decision.
+    MeetingDecision,
+    /// A concern about the child, raised to the children's social care front door that
+    /// serves them (`/v1/concerns`): delivered to that one front door, never offered
+    /// to subscribers.
+    ConcernRaised,
+    /// Social care's decision on a concern, or a later step, for the agency that raised
+    /// it.
+    ConcernOutcome,
 }
 
 /// What a recipient agency's involvement with the child must be for it to receive an
@@ -53,6 +67,14 @@ pub enum Involvement {
     /// An active relationship by the recipient's own rules, handover window included (a
     /// school the child left a few days ago).
     Active,
+    /// Involved now, or the school the event names (an Encompass record's
+    /// `school_to_inform`): that school takes the event when it holds the child even if
+    /// the child is not on its roll yet (joining, the admission not yet in its records),
+    /// but never when its records show the child has left it.
+    CurrentOrNamed,
+    /// Only the agency the event is addressed to (a meeting decision's owner, the
+    /// event's `recipient`), when it holds the child; no other agency is even asked.
+    Addressed,
 }
 
 /// The routing table: who may receive an event of this type from this kind of sender.
@@ -63,7 +85,39 @@ pub fn route(event: EventType, sender: AgencyKind, recipient: AgencyKind) -> Inv
     use AgencyKind as K;
     use EventType as E;
     use Involvement::{Active, Current, Nobody};
-    let sender_may_send = match event {
+    if !may_send(event, sender) {
+        return Nobody;
+    }
+    match (event, recipient) {
+        // A decision goes to the agency that owns it, and to nobody else.
+        (E::MeetingDecision, _) => Involvement::Addressed,
+        // A meeting being arranged: every agency that works with the child, a school
+        // within its handover window too (it may still be invited).
+        (E::MeetingScheduled, _) => Active,
+        // A concern goes to social care only: the node that holds the child, else the
+        // front door of the child's home authority (which then holds a contact).
+        (E::ConcernRaised, K::SocialCare) => Active,
+        (E::ConcernRaised, _) => Nobody,
+        // The decision goes back to whoever raised the concern; later steps only while
+        // the referrer still works with the child.
+        (E::ConcernOutcome, _) => Active,
+        // The school the child left hears of the move once, within its handover window
+        // (a children-missing-education check), and nothing after it.
+        (E::SchoolMove, K::School) => Active,
+        // Operation Encompass: the school(s) where the child is on roll now, and the
+        // school the police record names, never one they have left.
+        (E::EncompassNotification, K::School) => Involvement::CurrentOrNamed,
+        (_, K::School) => Current,
+        _ => Active,
+    }
+}
+
+/// The sender rules of the routing table: whether an agency of this kind may raise this
+/// event at all. The gateway refuses (403) a route request whose sender may not.
+pub fn may_send(event: EventType, sender: AgencyKind) -> bool {
+    use AgencyKind as K;
+    use EventType as E;
+    match event {
         E::EncompassNotification => sender == K::Police,
         E::PlanStarted | E::PlanEnded => sender == K::SocialCare,
         E::Exclusion | E::PersistentAbsence => {
@@ -73,18 +127,14 @@ pub fn route(event: EventType, sender: AgencyKind, recipient: AgencyKind) -> Inv
         E::PractitionerChanged => true,
         // Raised by the holding node in its own inbox, never routed.
         E::BreakGlass => false,
-    };
-    if !sender_may_send {
-        return Nobody;
-    }
-    match (event, recipient) {
-        // The school the child left hears of the move once, within its handover window
-        // (a children-missing-education check), and nothing after it.
-        (E::SchoolMove, K::School) => Active,
-        // Operation Encompass: the school(s) where the child is on roll now, never one
-        // they have left.
-        (_, K::School) => Current,
-        _ => Active,
+        // The agencies that hold meeting records.
+        E::MeetingScheduled | E::MeetingDecision => matches!(
+            sender,
+            K::SocialCare | K::EarlyHelp | K::VirtualSchool | K::School | K::Health
+        ),
+        // Any agency may raise a concern; only social care answers one.
+        E::ConcernRaised => sender != K::SocialCare,
+        E::ConcernOutcome => sender == K::SocialCare,
     }
 }
 
@@ -101,10 +151,14 @@ pub enum Raises {
     /// ([`RecordDetails::shows`](crate::RecordDetails::shows)): created showing it, or
     /// updated from details that did not.
     WhenDetailsShow(EventType),
+    /// A meeting: `meeting_scheduled` when it is written with a date still ahead (created,
+    /// or moved to a new date), and one `meeting_decision` per decision not in the
+    /// record before, addressed to the decision's owner.
+    Meeting,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 12] = [
         EventType::EncompassNotification,
         EventType::PlanStarted,
         EventType::PlanEnded,
@@ -113,6 +167,10 @@ impl EventType {
         EventType::SchoolMove,
         EventType::PractitionerChanged,
         EventType::BreakGlass,
+        EventType::MeetingScheduled,
+        EventType::MeetingDecision,
+        EventType::ConcernRaised,
+        EventType::ConcernOutcome,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +183,10 @@ impl EventType {
             EventType::SchoolMove => "school_move",
             EventType::PractitionerChanged => "practitioner_changed",
             EventType::BreakGlass => "break_glass",
+            EventType::MeetingScheduled => "meeting_scheduled",
+            EventType::MeetingDecision => "meeting_decision",
+            EventType::ConcernRaised => "concern_raised",
+            EventType::ConcernOutcome => "concern_outcome",
         }
     }
 
@@ -213,6 +275,15 @@ pub struct RouteRequest {
     /// How the gateway finds the child at the other agencies (sent to them as a match,
     /// never with the event's payload).
     pub child: ChildQuery,
+    /// Operation Encompass: the URN of the school the police record names, which takes
+    /// the event even before the child is on its roll ([`Involvement::CurrentOrNamed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
+    pub school_to_inform: Option<crate::details::Urn>,
+    /// The one agency the event is for, when the routing table addresses it
+    /// ([`Involvement::Addressed`]: a meeting decision's owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<AgencyId>,
     /// One payload per agency kind the sender's policy lets receive this event; kinds
     /// not listed receive nothing.
     pub payloads: Vec<KindPayload>,
@@ -226,11 +297,15 @@ pub enum DeliveryOutcome {
     Delivered,
     /// The recipient already had this event (a retry); nothing changed.
     Duplicate,
-    /// The recipient holds the child but has not subscribed to (or has paused) this
-    /// event type.
+    /// Never sent by the gateway any more (an agency that does not take an event is not
+    /// listed, so that routing says nothing of who holds a child); kept so that outboxes
+    /// written before can still be read.
     NotSubscribed,
     /// The recipient could not be reached or refused; the sender retries.
     Failed,
+    /// The recipient no longer works with the child (a later step of a concern after
+    /// the referrer's relationship ended): nothing was delivered, and nothing is retried.
+    NotInvolved,
 }
 
 /// One recipient's result, as the gateway reports it to the sender.
@@ -248,8 +323,9 @@ pub struct RecipientOutcome {
     pub deadline: Option<DateTime<Utc>>,
 }
 
-/// The gateway's answer to a route request. Agencies that do not hold the child are not
-/// listed.
+/// The gateway's answer to a route request. Only the agencies that took the event are
+/// listed: an agency that holds the child but did not take it (not subscribed, no
+/// relationship the routing table asks for) is not, exactly as one that does not hold it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RouteResponse {
     pub recipients: Vec<RecipientOutcome>,
@@ -268,6 +344,25 @@ pub struct NotificationOffer {
     pub event_type: EventType,
     pub sender: AgencyId,
     pub child: ChildQuery,
+    /// Operation Encompass: the URN of the school the police record names; a school node
+    /// whose own URN it is takes the event even before the child is on its roll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
+    pub school_to_inform: Option<crate::details::Urn>,
+    /// The one agency the event is for (a meeting decision's owner); a node that is not
+    /// it does not take the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<AgencyId>,
+}
+
+/// The sender's own node's answer to the gateway's question before routing
+/// (`POST /v1/federation/notifications/origin`): does this node hold the child the event
+/// it sent is about? A node may raise events only about its own children.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"held": true}))]
+pub struct OriginAnswer {
+    /// The node holds the child (linked, not a mere candidate).
+    pub held: bool,
 }
 
 /// A node's answer to an offer.
@@ -463,6 +558,43 @@ mod tests {
             );
         }
         assert_eq!(EventType::parse("gossip"), None);
+    }
+
+    #[test]
+    fn the_routing_table_holds_the_sender_and_recipient_rules() {
+        use AgencyKind as K;
+        use EventType as E;
+        // Sender rules: a school may not raise an Encompass notification, nobody routes
+        // a break-glass alert, the police hold no meetings.
+        assert!(may_send(E::EncompassNotification, K::Police));
+        assert!(!may_send(E::EncompassNotification, K::School));
+        assert_eq!(
+            route(E::EncompassNotification, K::School, K::SocialCare),
+            Involvement::Nobody
+        );
+        assert!(
+            EventType::ALL
+                .iter()
+                .all(|e| *e != E::BreakGlass || K::ALL.iter().all(|k| !may_send(*e, *k)))
+        );
+        assert!(!may_send(E::MeetingDecision, K::Police));
+        // Recipients: Encompass to the school on roll or named; a decision to its owner.
+        assert_eq!(
+            route(E::EncompassNotification, K::Police, K::School),
+            Involvement::CurrentOrNamed
+        );
+        assert_eq!(
+            route(E::MeetingDecision, K::SocialCare, K::Health),
+            Involvement::Addressed
+        );
+        assert_eq!(
+            route(E::MeetingScheduled, K::SocialCare, K::School),
+            Involvement::Active
+        );
+        assert_eq!(
+            route(E::PlanStarted, K::SocialCare, K::School),
+            Involvement::Current
+        );
     }
 
     #[test]

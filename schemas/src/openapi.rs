@@ -98,6 +98,38 @@ const SCHEMA_EXAMPLES: &[(&str, &str)] = &[
     ("Outbox", include_str!("../openapi-examples/Outbox.json")),
     ("Inbox", include_str!("../openapi-examples/Inbox.json")),
     (
+        "ConcernItem",
+        include_str!("../openapi-examples/ConcernItem.json"),
+    ),
+    (
+        "Concerns",
+        include_str!("../openapi-examples/Concerns.json"),
+    ),
+    (
+        "ConcernAccepted",
+        include_str!("../openapi-examples/ConcernAccepted.json"),
+    ),
+    (
+        "ConcernRoute",
+        include_str!("../openapi-examples/ConcernRoute.json"),
+    ),
+    (
+        "ConcernRouted",
+        include_str!("../openapi-examples/ConcernRouted.json"),
+    ),
+    (
+        "ConcernDelivery",
+        include_str!("../openapi-examples/ConcernDelivery.json"),
+    ),
+    (
+        "OutcomeRoute",
+        include_str!("../openapi-examples/OutcomeRoute.json"),
+    ),
+    (
+        "OutcomeDelivery",
+        include_str!("../openapi-examples/OutcomeDelivery.json"),
+    ),
+    (
         "LocatorFilterDocument",
         include_str!("../openapi-examples/LocatorFilterDocument.json"),
     ),

@@ -66,6 +66,54 @@ check("break-glass view answers 200, flagged", status == 200 and glass.get("brea
 social = [s for s in glass.get("sections", []) if s["agency_id"] == "social-care"]
 check("break-glass: social care shares under the override", social and social[0]["status"] == "ok" and social[0]["override_used"], social)
 
+# A concern from school A's MIS to the front door, decided there, and the outcome back.
+node_ctx = {}
+
+
+def node_call(node, method, path, body=None):
+    key = node.upper().replace("-", "_")
+    if key not in node_ctx:
+        c = ssl.create_default_context(cafile=env["CA_CERT"])
+        c.load_cert_chain(env["INTEGRATION_CERT_" + key], env["INTEGRATION_KEY_" + key])
+        node_ctx[key] = c
+    req = urllib.request.Request(
+        env["NODE_URL_" + key] + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, context=node_ctx[key], timeout=30) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+concern = {
+    "local_id": sample["local_ids"]["school-a"],
+    "seen_or_heard": "Arrived with a bruise on the left cheek; said it happened at home.",
+    "seen_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    "childs_words": "Dad was really angry.", "categories": ["physical_abuse"], "immediate_risk": True,
+    "parents_told": False, "parents_not_told_because": "Could put the child at greater risk.",
+    "consent": False, "lawful_basis": "Safeguarding: risk of significant harm.",
+    "referrer": {"name": "Designated safeguarding lead", "role": "dsl", "phone": "01632 960001"},
+}
+status, raised = node_call("school-a", "POST", "/v1/concerns", concern)
+check("concern accepted (202) at the social care front door", status == 202 and raised.get("front_door", {}).get("agency_id") == "social-care", raised)
+check("immediate risk: the answer says to call the front door", "01632 960100" in raised.get("call_now", ""), raised)
+status, inbox = node_call("social-care", "GET", "/v1/concerns?side=received")
+check("front door has it with a deadline", status == 200 and any(i["id"] == raised.get("id") and i.get("deadline") for i in inbox.get("items", [])), inbox)
+status, decided = node_call("social-care", "POST", f"/v1/concerns/{raised.get('id')}/decision", {
+    "decision": "assessment", "decided_by": "Front door team manager", "duty_line": "01632 960150",
+    "allocated_worker": "Social worker, assessment team", "advice": "The social worker will call you today."})
+check("decision recorded", status == 200 and decided.get("status") == "decided", decided)
+for _ in range(50):
+    status, mine = node_call("school-a", "GET", f"/v1/concerns/{raised.get('id')}")
+    if mine.get("status") == "decided":
+        break
+    time.sleep(0.2)
+check("the school has the outcome", mine.get("status") == "decided" and mine["outcomes"][0]["decision"] == "assessment", mine)
+
 os.kill(int(env["PID_POLICE"]), 15)
 time.sleep(1.5)
 status, view = call("GET", view_path, env["TOKEN_DSL"])

@@ -29,6 +29,9 @@ pub struct Options {
     /// The nodes' rate limit (per second, burst) instead of `rate_limit`, so a test can
     /// make the nodes stricter than the gateway.
     pub node_rate_limit: Option<(f64, u32)>,
+    /// The gateway's limit on notifications routed per sending node (per second, burst)
+    /// instead of its default.
+    pub route_rate_limit: Option<(f64, u32)>,
     /// The gateway's circuit breakers: consecutive failures, cool-down in milliseconds.
     pub breaker: (u32, u64),
     /// Searches, views and access reports the gateway runs at once.
@@ -45,6 +48,8 @@ pub struct Options {
     pub recorded: Vec<&'static str>,
     /// The gateway uses the nodes' record-locator filters, fetched this often (seconds).
     pub locator_refresh_seconds: Option<u64>,
+    /// Children per batched call of a cohort at the gateway (its default unless set).
+    pub cohort_chunk: Option<usize>,
 }
 
 /// How a broken node fails. Each one says it holds every child it is asked about, then
@@ -95,6 +100,7 @@ impl Default for Options {
             node_timeout_ms: 5000,
             rate_limit: None,
             node_rate_limit: None,
+            route_rate_limit: None,
             misbehaving: Vec::new(),
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
@@ -105,6 +111,7 @@ impl Default for Options {
             matching_mode: matching::MatchingMode::Plain,
             recorded: Vec::new(),
             locator_refresh_seconds: None,
+            cohort_chunk: None,
         }
     }
 }
@@ -273,8 +280,15 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
         recordings.insert((*node).to_owned(), recording);
         relays.push(handle);
     }
-    let app =
-        gateway::Application::build_with_listener(files.gateway_settings()?, gateway_listener)?;
+    let mut gateway_settings = files.gateway_settings()?;
+    if let Some((per_second, burst)) = options.route_rate_limit {
+        gateway_settings.notifications.route_limits =
+            service::limits::RateLimitSettings { per_second, burst };
+    }
+    if let Some(chunk) = options.cohort_chunk {
+        gateway_settings.federation.cohort_chunk = chunk;
+    }
+    let app = gateway::Application::build_with_listener(gateway_settings, gateway_listener)?;
     let gateway = app.handle();
     metrics_urls.insert("gateway".to_owned(), metrics_url(app.metrics_port()));
     tokio::spawn(app.run_until_stopped());
@@ -680,6 +694,7 @@ async fn start_misbehaving_node(
         replica_urls: Vec::new(),
         cert_uris: vec![trust::identity::member_uri(id)],
         signing_key: None,
+        front_door: None,
     });
     std::fs::write(&files.directory_file, toml::to_string_pretty(&directory)?)?;
     Ok((id.to_owned(), url))

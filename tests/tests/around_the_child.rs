@@ -439,3 +439,210 @@ async fn designated_teacher_and_mental_health_lead_are_key_contacts_and_a_young_
     assert_eq!(teacher["note"], "Designated teacher for children in care");
     fed.shutdown().await;
 }
+
+/// The items of `node`'s inbox of `event_type`, once `count` have arrived (30 s at most).
+async fn inbox_of(fed: &TestFederation, node: &str, event_type: &str, count: usize) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let inbox = fed
+            .system(node)
+            .get("/v1/notifications/inbox")
+            .await
+            .expect(200);
+        let items: Vec<Value> = inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["event_type"] == event_type)
+            .cloned()
+            .collect();
+        if items.len() >= count || started.elapsed() > std::time::Duration::from_secs(30) {
+            return items;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Social care's outbox events of `event_type`, once every one of them is delivered:
+/// for each, its impact and the agencies that took it.
+async fn routed(
+    fed: &TestFederation,
+    event_type: &str,
+    count: usize,
+) -> Vec<(String, Vec<String>)> {
+    let started = std::time::Instant::now();
+    loop {
+        let outbox = fed
+            .system("social-care")
+            .get("/v1/notifications/outbox")
+            .await
+            .expect(200);
+        let items: Vec<&Value> = outbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["event_type"] == event_type)
+            .collect();
+        if items.len() >= count && items.iter().all(|i| i["status"] == "delivered") {
+            let mut routed: Vec<(String, Vec<String>)> = Vec::new();
+            for item in items {
+                let id = item["id"].as_str().unwrap();
+                let event = fed
+                    .system("social-care")
+                    .get(&format!("/v1/notifications/outbox/{id}"))
+                    .await
+                    .expect(200);
+                let mut to: Vec<String> = event["recipients"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["agency_id"].as_str().unwrap().to_owned())
+                    .collect();
+                to.sort();
+                routed.push((id.to_owned(), to));
+            }
+            return routed;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{event_type} events not all routed: {outbox}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Issue 25: "agencies with a relationship to the child receive `meeting_scheduled` and,
+/// afterwards, the decisions that name them". Each decision goes to its owner only, as
+/// the routing table says (`meeting_decision` is addressed); a meeting arranged for a
+/// later date goes to the agencies that work with the child; a decision already sent is
+/// not sent again when the minutes are updated; the overdue decision is marked in the view.
+#[tokio::test]
+async fn meeting_events_reach_the_agencies_that_work_with_the_child_and_each_decision_its_owner_only()
+ {
+    let fed = federation().await;
+    // Early help knows the child but has no active involvement (no open team around
+    // the family): it owns a decision all the same.
+    known_to(&fed, &["school-a", "social-care", "early-help"]).await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |days: i64| (today + chrono::Duration::days(days)).to_string();
+    let mut minutes = json!({"source_system_id": "LCS-MTG-EVENTS-1", "category": "meeting",
+        "effective_from": day(-2),
+        "impact": "Core group met: plan reviewed, actions agreed",
+        "details": {"meeting_type": "core_group",
+            "invited": ["social-care", "school-a", "early-help"],
+            "attended": ["social-care", "school-a"],
+            "decisions": [
+                {"decision": "Daily check-in with the trusted adult", "owner": "school-a",
+                 "due": day(-1)},
+                {"decision": "Offer a family support worker", "owner": "early-help",
+                 "due": day(14)},
+                {"decision": "Visit at home weekly", "owner": "social-care", "due": day(7)}],
+            "child_views": "They just have meetings. I want to be asked first.",
+            "child_participation": "through_practitioner"}});
+    fed.system("social-care")
+        .store_record(LOCAL_ID, &minutes)
+        .await;
+
+    // Each decision reached its owner, and only its owner; social care's own decision
+    // went nowhere (an agency does not notify itself).
+    let decisions = routed(&fed, "meeting_decision", 3).await;
+    let mut recipients: Vec<Vec<String>> = decisions.iter().map(|(_, to)| to.clone()).collect();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        [
+            vec![],
+            vec!["early-help".to_owned()],
+            vec!["school-a".to_owned()]
+        ],
+        "{decisions:?}"
+    );
+    let at_school = inbox_of(&fed, "school-a", "meeting_decision", 1).await;
+    assert_eq!(at_school.len(), 1, "{at_school:?}");
+    let impact = at_school[0]["impact"].as_str().unwrap();
+    assert!(
+        impact.contains("Daily check-in with the trusted adult"),
+        "{impact}"
+    );
+    let at_early_help = inbox_of(&fed, "early-help", "meeting_decision", 1).await;
+    assert_eq!(at_early_help.len(), 1, "{at_early_help:?}");
+    assert!(
+        at_early_help[0]["impact"]
+            .as_str()
+            .unwrap()
+            .contains("Offer a family support worker")
+    );
+    for item in at_school.iter().chain(&at_early_help) {
+        let text = item.to_string();
+        assert!(
+            !text.contains("Visit at home"),
+            "another agency's decision: {text}"
+        );
+        assert!(!text.contains("asked first"), "the child's views: {text}");
+    }
+    assert!(!at_school[0].to_string().contains("family support worker"));
+    // A meeting held already is not "scheduled".
+    assert!(
+        inbox_of(&fed, "school-a", "meeting_scheduled", 0)
+            .await
+            .is_empty()
+    );
+
+    // The minutes are updated with one more decision: only that one is sent.
+    minutes["details"]["decisions"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"decision": "Share the attendance plan with the family",
+            "owner": "school-a", "due": day(21)}),
+        );
+    fed.system("social-care")
+        .store_record(LOCAL_ID, &minutes)
+        .await;
+    let decisions = routed(&fed, "meeting_decision", 4).await;
+    assert_eq!(decisions.len(), 4, "{decisions:?}");
+    let at_school = inbox_of(&fed, "school-a", "meeting_decision", 2).await;
+    assert_eq!(at_school.len(), 2, "{at_school:?}");
+
+    // The next review is arranged: the school, which works with the child, hears of it;
+    // early help, which does not (yet), does not.
+    fed.system("social-care")
+        .store_record(
+            LOCAL_ID,
+            &json!({"source_system_id": "LCS-MTG-EVENTS-2", "category": "meeting",
+                "effective_from": day(10),
+                "impact": "Core group review arranged",
+                "details": {"meeting_type": "core_group",
+                    "invited": ["social-care", "school-a", "early-help"]}}),
+        )
+        .await;
+    let scheduled = routed(&fed, "meeting_scheduled", 1).await;
+    assert_eq!(scheduled.len(), 1);
+    assert_eq!(scheduled[0].1, ["school-a"], "{scheduled:?}");
+    let at_school = inbox_of(&fed, "school-a", "meeting_scheduled", 1).await;
+    assert_eq!(at_school.len(), 1);
+    assert!(
+        at_school[0]["impact"]
+            .as_str()
+            .unwrap()
+            .contains("core group"),
+        "{at_school:?}"
+    );
+    assert!(
+        inbox_of(&fed, "early-help", "meeting_scheduled", 0)
+            .await
+            .is_empty()
+    );
+
+    // The view still marks the school's overdue decision.
+    let dsl = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let view = view_as(&fed, &dsl, SAFEGUARDING).await;
+    let overdue = view["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["decision"] == "Daily check-in with the trusted adult")
+        .unwrap_or_else(|| panic!("{view}"));
+    assert_eq!(overdue["overdue"], true, "{overdue}");
+    fed.shutdown().await;
+}

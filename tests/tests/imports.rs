@@ -130,6 +130,107 @@ async fn a_ctf_is_imported_and_its_school_history_shows_as_transitions_in_the_vi
 }
 
 #[tokio::test]
+async fn a_ctf_pupil_keeps_preferred_and_former_names_and_is_found_by_a_former_upn() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 0))
+        .await
+        .unwrap();
+    let school = fed.system("school-a");
+    // Pupil 4 has preferred names; pupil 5 a former UPN and a former surname.
+    let file = ctf_to_school_a(5);
+    let report = post_xml(&school, "/v1/imports/ctf", file.to_xml())
+        .await
+        .expect(200);
+    assert_eq!(report["imported"], 5, "{report}");
+    let stored = |i: usize| {
+        let local_id = report["children"][i]["local_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let school = &school;
+        async move {
+            school
+                .get(&format!("/v1/children/{local_id}"))
+                .await
+                .expect(200)
+        }
+    };
+    let preferred = &file.pupils[3];
+    let child = stored(3).await;
+    assert_eq!(
+        (
+            &child["demographics"]["given_name"],
+            &child["demographics"]["preferred_given_name"],
+            &child["demographics"]["preferred_family_name"],
+        ),
+        (
+            &json!(preferred.forename),
+            &json!(preferred.preferred_forename.clone().unwrap()),
+            &json!(preferred.preferred_surname.clone().unwrap()),
+        ),
+        "legal and preferred names: {child}"
+    );
+    let moved = &file.pupils[4];
+    let former_upn = moved.former_upn.clone().unwrap();
+    let child = stored(4).await;
+    assert_eq!(child["identifiers"]["upn"], moved.upn.as_str());
+    assert_eq!(child["identifiers"]["former_upns"], json!([former_upn]));
+    assert_eq!(
+        child["demographics"]["former_family_names"],
+        json!([moved.former_surname.clone().unwrap()])
+    );
+    // Pupils without them carry none.
+    let plain = stored(0).await;
+    assert!(plain["identifiers"].get("former_upns").is_none(), "{plain}");
+    assert!(
+        plain["demographics"].get("preferred_given_name").is_none(),
+        "{plain}"
+    );
+
+    // Through the gateway: the former UPN finds the pupil, certain, as its UPN does.
+    let token = fed.token(PractitionerRole::DesignatedSafeguardingLead, "school-a");
+    let search = |upn: String| {
+        let (fed, token) = (&fed, &token);
+        async move {
+            fed.gateway_post(
+                token,
+                &format!("/v1/children:search?{SAFEGUARDING}"),
+                &json!({"identifiers": {"upn": upn}}),
+            )
+            .await
+            .expect(200)
+        }
+    };
+    let by_former = search(former_upn).await;
+    let by_current = search(moved.upn.clone()).await;
+    // References are sealed afresh at every search: the two views show the same child.
+    let school_records = |view: &Value| -> Vec<Value> {
+        let section = view["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["agency_id"] == "school-a")
+            .unwrap_or_else(|| panic!("school A's section: {view}"))
+            .clone();
+        section["records"].as_array().unwrap().clone()
+    };
+    let mut views = Vec::new();
+    for found in [&by_former, &by_current] {
+        let reference = found["reference"]
+            .as_str()
+            .unwrap_or_else(|| panic!("found: {found}"));
+        let view = fed.view(&token, reference, SAFEGUARDING).await.expect(200);
+        views.push(school_records(&view));
+    }
+    assert!(!views[0].is_empty());
+    assert_eq!(views[0], views[1]);
+    // A UPN no pupil has held is found nowhere.
+    let unknown = schemas::Upn::with_check_letter("994242424242").unwrap();
+    let none = search(unknown.as_str().to_owned()).await;
+    assert!(none["reference"].is_null(), "{none}");
+    fed.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_same_file_twice_changes_nothing() {
     let fed = spawn_federation(Options::nodes(&["school-a"], 0))
         .await
@@ -393,6 +494,23 @@ async fn a_census_child_protection_plan_reaches_a_dsl_whose_school_holds_the_chi
         "{unborn}"
     );
     assert_eq!(report["imported"], 9, "{report}");
+    // The census's FormerUPN is stored with the child, and finds it at the node.
+    let (n, moved) = census
+        .children
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.former_upn.is_some())
+        .expect("a census child with a former UPN");
+    let local_id = report["children"][n]["local_id"].as_str().unwrap();
+    let held = care
+        .get(&format!("/v1/children/{local_id}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        held["identifiers"]["former_upns"],
+        json!([moved.former_upn.clone().unwrap()]),
+        "{held}"
+    );
 
     // A child with a protection plan, on roll at school A (its MIS holds the pupil).
     let with_plan = census

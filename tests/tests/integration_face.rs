@@ -642,3 +642,91 @@ async fn partial_children_are_stored_and_found() {
     assert_eq!(nobody["outcome"], "not_held", "{nobody}");
     fed.shutdown().await;
 }
+
+/// Preferred and former names and former UPNs: stored and returned as sent (one by one
+/// and in a batch), each bad entry named by its index with nothing stored, and a
+/// replacement that leaves them out clears them.
+#[tokio::test]
+async fn preferred_and_former_names_and_former_upns_are_kept_and_each_bad_entry_named() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    let mut full = child();
+    full["demographics"]["preferred_given_name"] = json!("Millie");
+    full["demographics"]["preferred_family_name"] = json!("Okafor-Reid");
+    full["demographics"]["former_family_names"] = json!(["Reid", "Stone"]);
+    full["identifiers"] = json!({"upn": "U999123456789", "former_upns": ["R999123456780"]});
+    let stored = mis.put_child("IF-F1", &full).await.expect(201);
+    assert_eq!(stored["demographics"], full["demographics"], "{stored}");
+    assert_eq!(stored["identifiers"], full["identifiers"], "{stored}");
+    let read = mis.get("/v1/children/IF-F1").await.expect(200);
+    assert_eq!(read["demographics"], full["demographics"]);
+    assert_eq!(read["identifiers"], full["identifiers"]);
+
+    // Bad entries, each named; nothing of the child changes.
+    let mut bad = full.clone();
+    bad["demographics"]["former_family_names"] = json!(["Reid", "St\u{0}one"]);
+    bad["demographics"]["preferred_given_name"] = json!(" ");
+    bad["identifiers"]["former_upns"] = json!(["R999123456780", "A999123456780"]);
+    let problem = mis
+        .put_child("IF-F1", &bad)
+        .await
+        .expect_problem(400, "invalid-request");
+    let mut fields = problem_fields(&problem);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "demographics.former_family_names[1]",
+            "demographics.preferred_given_name",
+            "identifiers.former_upns[1]",
+        ],
+        "{problem:#}"
+    );
+    messages_are_for_people(&problem);
+    let mut current_again = full.clone();
+    current_again["identifiers"]["former_upns"] = json!(["U999123456789"]);
+    let problem = mis
+        .put_child("IF-F1", &current_again)
+        .await
+        .expect_problem(400, "invalid-request");
+    assert_eq!(problem_fields(&problem), ["identifiers.former_upns[0]"]);
+    assert_eq!(
+        mis.get("/v1/children/IF-F1").await.expect(200)["identifiers"],
+        full["identifiers"]
+    );
+
+    // In a batch, the same.
+    let answer = mis
+        .post(
+            "/v1/batch",
+            &json!({"items": [
+                {"op": "upsert_child", "local_id": "IF-F2",
+                 "child": {"demographics": full["demographics"],
+                           "identifiers": {"former_upns": ["F999123456781"]}}},
+                {"op": "upsert_child", "local_id": "IF-F3", "child": bad},
+            ]}),
+        )
+        .await
+        .expect(200);
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results[0]["outcome"], "created", "{answer:#}");
+    assert_eq!(results[1]["outcome"], "failed", "{answer:#}");
+    assert!(
+        problem_fields(&results[1]["problem"]).contains(&"identifiers.former_upns[1]".to_owned()),
+        "{answer:#}"
+    );
+    let read = mis.get("/v1/children/IF-F2").await.expect(200);
+    assert_eq!(read["identifiers"]["former_upns"], json!(["F999123456781"]));
+    assert_eq!(read["demographics"], full["demographics"]);
+    mis.get("/v1/children/IF-F3").await.expect(404);
+
+    // A replacement without them clears them.
+    let plain = child();
+    let replaced = mis.put_child("IF-F1", &plain).await.expect(200);
+    assert_eq!(
+        replaced["demographics"], plain["demographics"],
+        "{replaced}"
+    );
+    assert!(replaced["identifiers"].get("former_upns").is_none());
+    fed.shutdown().await;
+}

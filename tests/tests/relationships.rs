@@ -557,6 +557,161 @@ async fn break_glass_is_flagged_alerted_in_the_access_report_and_limited_per_day
     fed.shutdown().await;
 }
 
+/// One request the DPO's receiver got: its webhook headers and body.
+type Received = (Option<String>, Option<String>, Option<String>, Vec<u8>);
+
+/// A real HTTP receiver standing for the data protection officer's system: it refuses
+/// the first delivery (503), as a system restarting would, then accepts.
+async fn dpo_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    actix_web::dev::ServerHandle,
+) {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    let received: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
+    let kept = received.clone();
+    let server = HttpServer::new(move || {
+        let kept = kept.clone();
+        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+            let kept = kept.clone();
+            async move {
+                let header = |name: &str| {
+                    req.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let mut kept = kept.lock().unwrap();
+                kept.push((
+                    header("webhook-id"),
+                    header("webhook-timestamp"),
+                    header("webhook-signature"),
+                    body.to_vec(),
+                ));
+                if kept.len() == 1 {
+                    HttpResponse::ServiceUnavailable().finish()
+                } else {
+                    HttpResponse::NoContent().finish()
+                }
+            }
+        }))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://{}/alerts", server.addrs()[0]);
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (url, received, handle)
+}
+
+/// Issue 20: a break-glass "raises an alert at once to the holding agency's data
+/// protection officer". With `[notifications] dpo_webhook` set, the holding node pushes
+/// the alert to the DPO's own system, signed (Standard Webhooks), from a durable queue:
+/// refused once, it is sent again, and the receiver can check the signature.
+#[tokio::test]
+async fn a_break_glass_alert_reaches_the_data_protection_officers_system_signed_and_retried() {
+    let mut fed = spawn_federation(schools_and_social_care()).await.unwrap();
+    let (url, received, receiver) = dpo_receiver().await;
+    let secret = trust::webhook::WebhookSecret::generate();
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret_file = secret_dir.path().join("dpo.secret");
+    std::fs::write(&secret_file, &secret).unwrap();
+    fed.stop_node("social-care").await;
+    let dpo_url = url.clone();
+    fed.restart_node_with("social-care", move |settings| {
+        settings.notifications.dpo_webhook = Some(agency_node::notifications::DpoWebhook {
+            url: dpo_url,
+            secret_file,
+        });
+    })
+    .await
+    .unwrap();
+
+    let child = cp_child_at(&fed, "school-b");
+    let dsl = fed.dsl_token();
+    let reference = fed.reference_for(&dsl, child, BREAK_GLASS).await;
+    let view = fed.view(&dsl, &reference, BREAK_GLASS).await.expect(200);
+    assert_eq!(view["break_glass"], true, "{view}");
+
+    // Refused once, then delivered.
+    let started = std::time::Instant::now();
+    while received.lock().unwrap().len() < 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the alert was not sent again after a refusal: {:?}",
+            received.lock().unwrap().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let deliveries = received.lock().unwrap().clone();
+    let key = trust::webhook::WebhookSecret::parse(&secret).unwrap();
+    let (id, timestamp, signature, body) = &deliveries[1];
+    key.verify(
+        id.as_deref(),
+        timestamp.as_deref(),
+        signature.as_deref(),
+        body,
+    )
+    .expect("the DPO's system can check the alert is the node's");
+    assert_eq!(
+        deliveries[0].0, deliveries[1].0,
+        "the same alert, sent again"
+    );
+    // Another secret does not verify it: the signature is over this body with this key.
+    let other =
+        trust::webhook::WebhookSecret::parse(&trust::webhook::WebhookSecret::generate()).unwrap();
+    assert!(
+        other
+            .verify(
+                id.as_deref(),
+                timestamp.as_deref(),
+                signature.as_deref(),
+                body
+            )
+            .is_err()
+    );
+    let alert: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(alert["type"], "break_glass", "{alert}");
+    assert_eq!(alert["agency_id"], "social-care");
+    assert_eq!(alert["details"]["agency"], "school-a", "{alert}");
+    assert_eq!(
+        alert["details"]["reason"], "child disclosed harm at breakfast club",
+        "{alert}"
+    );
+    let held = child
+        .holdings
+        .iter()
+        .find(|h| h.node == "social-care")
+        .unwrap();
+    assert_eq!(alert["local_id"], held.local_id.as_str(), "{alert}");
+    // The same alert is in the node's own inbox, under the same id.
+    let inbox = fed
+        .system("social-care")
+        .get("/v1/notifications/inbox")
+        .await
+        .expect(200);
+    assert!(
+        inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["event_type"] == "break_glass" && i["id"] == alert["id"]),
+        "{inbox}"
+    );
+    // Delivered once accepted: the queue says so, and nothing more is sent.
+    let mut conn = fed.database("social-care");
+    let queued = agency_node::db::dpo_alerts::list(&mut conn, 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(queued[0].delivered_at.is_some(), "{queued:?}");
+    assert_eq!(queued[0].attempts, 2);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(received.lock().unwrap().len(), 2);
+    receiver.stop(false).await;
+    fed.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_virtual_school_head_sees_their_cohorts_education_and_nothing_of_other_children() {
     let fed = spawn_federation(Options::nodes(
@@ -743,6 +898,163 @@ async fn after_a_school_move_encompass_reaches_only_the_new_school_and_the_old_o
         "{school_a}"
     );
     fed.shutdown().await;
+}
+
+/// Issue 20: "an Encompass notice goes to the school(s) where the child is enrolled now,
+/// and to the named school when the record names one. It never goes to a school the child
+/// has left." The named school takes it before the child is on its roll (the admission
+/// starts next week); a named school the child has left does not.
+#[tokio::test]
+async fn encompass_reaches_the_named_school_before_the_child_is_on_its_roll_but_never_one_they_left()
+ {
+    let fed = spawn_federation(Options::nodes(&["school-a", "school-b", "police"], 300))
+        .await
+        .unwrap();
+    let child = fed
+        .children
+        .iter()
+        .find(|c| {
+            let a = c.agencies();
+            a.contains(&"police") && a.contains(&"school-a") && !a.contains(&"school-b")
+        })
+        .unwrap();
+    let at = |node: &str| child.holdings.iter().find(|h| h.node == node).unwrap();
+    let today = Utc::now().date_naive();
+
+    // School B knows the child is coming: admitted from next week, not on roll yet.
+    let school_b = fed.system("school-b");
+    school_b
+        .store_child(
+            "RVA-JOINER-2",
+            &serde_json::to_value(&at("school-a").child).unwrap(),
+        )
+        .await;
+    school_b
+        .store_record(
+            "RVA-JOINER-2",
+            &json!({"source_system_id": "RVA-ENROL-JOINER-2", "category": "enrolment",
+                "effective_from": today + Duration::days(7),
+                "impact": "Joins Riverside Academy next week",
+                "details": {"urn": "999102", "school_name": "Riverside Academy", "year_group": 7}}),
+        )
+        .await;
+    let incident = |source: &str, urn: &str, reference: &str| {
+        json!({"source_system_id": source, "category": "encompass_notification",
+            "effective_from": today,
+            "impact": "Police attended a domestic incident at home last night; the child was present.",
+            "details": {"police_reference": reference, "school_to_inform": urn,
+                "incident_at": (Utc::now() - Duration::hours(3)).to_rfc3339(),
+                "child_present": true}})
+    };
+
+    // The police name school B: it takes the notice although the child is not on its
+    // roll yet; school A, where the child is on roll today, takes it too.
+    fed.system("police")
+        .store_record(
+            &at("police").local_id,
+            &incident("POL-ENC-NAMED-1", "999102", "ZZ/00101/26"),
+        )
+        .await;
+    let notice = inbox_item(&fed, "school-b", |i| {
+        i["event_type"] == "encompass_notification"
+    })
+    .await
+    .expect("the named school gets the notice before the child is on its roll");
+    assert_eq!(notice["local_id"], "RVA-JOINER-2");
+    assert!(notice["deadline"].is_string(), "{notice}");
+    let first = recipients_of_new_event(&fed, &[]).await;
+    assert_eq!(first, ["school-a", "school-b"]);
+
+    // A record that names no school reaches only the school the child is on roll at:
+    // school B's future admission is not an involvement on its own.
+    let police = fed.system("police");
+    let before: Vec<String> = police.get("/v1/notifications/outbox").await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut unnamed = incident("POL-ENC-NAMED-2", "999102", "ZZ/00102/26");
+    unnamed["details"]
+        .as_object_mut()
+        .unwrap()
+        .remove("school_to_inform");
+    police.store_record(&at("police").local_id, &unnamed).await;
+    let recipients = recipients_of_new_event(&fed, &before).await;
+    assert_eq!(recipients, ["school-a"]);
+
+    // The child leaves school A; a record that names school A does not reach it.
+    let mut left = at("school-a")
+        .records
+        .iter()
+        .find(|r| r.category == RecordCategory::Enrolment && r.effective_to.is_none())
+        .cloned()
+        .unwrap();
+    left.effective_to = Some(today - Duration::days(3));
+    fed.system("school-a")
+        .store_record(
+            &at("school-a").local_id,
+            &serde_json::to_value(&left).unwrap(),
+        )
+        .await;
+    let before: Vec<String> = police.get("/v1/notifications/outbox").await.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    police
+        .store_record(
+            &at("police").local_id,
+            &incident("POL-ENC-NAMED-3", "999101", "ZZ/00103/26"),
+        )
+        .await;
+    let recipients = recipients_of_new_event(&fed, &before).await;
+    assert!(recipients.is_empty(), "{recipients:?}");
+    let school_a = fed
+        .system("school-a")
+        .get("/v1/notifications/inbox")
+        .await
+        .expect(200);
+    assert!(
+        school_a["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| !i["impact"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("ZZ/00103/26")
+                && i["details"]["police_reference"] != "ZZ/00103/26"),
+        "{school_a}"
+    );
+    fed.shutdown().await;
+}
+
+/// The Encompass event the police raised that is not in `before`, once routed: the
+/// agencies that took it.
+async fn recipients_of_new_event(fed: &TestFederation, before: &[String]) -> Vec<String> {
+    let police = fed.system("police");
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(30) {
+        let outbox = police.get("/v1/notifications/outbox").await.expect(200);
+        if let Some(event) = outbox["items"].as_array().unwrap().iter().find(|i| {
+            i["event_type"] == "encompass_notification"
+                && !before.iter().any(|b| i["id"] == b.as_str())
+                && i["status"] == "delivered"
+        }) {
+            let mut recipients: Vec<String> = event["recipients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["agency_id"].as_str().unwrap().to_owned())
+                .collect();
+            recipients.sort();
+            return recipients;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("the new Encompass event was not routed");
 }
 
 #[tokio::test]

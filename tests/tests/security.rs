@@ -646,3 +646,192 @@ async fn a_node_stopped_with_writes_in_flight_loses_no_acknowledged_write() {
     );
     fed.shutdown().await;
 }
+
+/// The audit entries of `node` whose detail mentions `needle`.
+fn audit_details_mentioning(
+    fed: &federation_tests::TestFederation,
+    node: &str,
+    needle: &str,
+) -> Vec<Value> {
+    use agency_node::db::schema::audit_log;
+    use diesel::prelude::*;
+    let mut conn = fed.database(node);
+    let details: Vec<String> = audit_log::table
+        .order(audit_log::seq.asc())
+        .select(audit_log::detail)
+        .load(&mut conn)
+        .unwrap();
+    details
+        .into_iter()
+        .filter(|d| d.contains(needle))
+        .map(|d| serde_json::from_str(&d).unwrap())
+        .collect()
+}
+
+/// Finding 3: any node certificate could ask the gateway to route an event about any
+/// child, and learn from the answer every agency that holds that child (subscribed or
+/// not); a school could raise an Encompass notification into social care's inbox. Now
+/// the sender's kind must be allowed the event, its own node must hold the child, only
+/// the agencies that took the event are listed, routing is rate-limited per sender, and
+/// every node asked audits the offer.
+#[tokio::test]
+async fn notification_routing_is_not_an_oracle() {
+    use federation_tests::{Call, query_for};
+    use serde_json::json;
+    let fed = spawn_federation(Options {
+        nodes: vec!["school-a", "school-b", "social-care", "police"],
+        children: 300,
+        route_rate_limit: Some((0.2, 8)),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    let holds = |c: &federation::seed::SyntheticChild, node: &str| c.agencies().contains(&node);
+    // A child school A holds and the police do not: what a curious police certificate
+    // would ask about.
+    let stranger = fed
+        .children
+        .iter()
+        .find(|c| holds(c, "school-a") && !holds(c, "police") && !holds(c, "school-b"))
+        .expect("the seed has a child only school A of these holds");
+    // A child the police and school A hold, and school B does not.
+    let shared = fed
+        .children
+        .iter()
+        .find(|c| holds(c, "police") && holds(c, "school-a") && !holds(c, "school-b"))
+        .expect("the seed has a child the police and school A hold");
+    let event = |child: &federation::seed::SyntheticChild| {
+        json!({
+            "id": uuid::Uuid::new_v4(), "event_type": "encompass_notification",
+            "occurred_at": chrono::Utc::now().to_rfc3339(), "category": "encompass_notification",
+            "child": query_for(child),
+            "payloads": [{"kind": "school", "level": "summary", "impact": "Police attended"},
+                         {"kind": "social_care", "level": "summary", "impact": "Police attended"}],
+        })
+    };
+    let url = format!("{}/v1/notifications", fed.gateway_url);
+    let police = fed.member_client(&fed.files.node_settings("police").unwrap().tls);
+    let school = fed.member_client(&fed.files.node_settings("school-a").unwrap().tls);
+
+    // A school may not raise an Encompass notification, about any child.
+    school
+        .post(&url)
+        .json(&event(stranger))
+        .answer()
+        .await
+        .case("a school raising an Encompass notification")
+        .expect_problem(403, "forbidden");
+
+    // The police certificate asking about a child the police do not hold: refused,
+    // naming the child, nothing routed and no agency named.
+    let probe = event(stranger);
+    let refused = police
+        .post(&url)
+        .json(&probe)
+        .answer()
+        .await
+        .case("an event about a child the sender does not hold")
+        .expect_problem(422, "sender-does-not-hold-child");
+    assert_eq!(
+        federation_tests::scenario::problem_fields(&refused),
+        ["child"]
+    );
+    assert!(!refused.to_string().contains("school-a"), "{refused}");
+    let probe_id = probe["id"].as_str().unwrap();
+    assert!(
+        audit_details_mentioning(&fed, "school-a", probe_id).is_empty(),
+        "no other node was asked"
+    );
+    // The sender's own node was asked, and audited it.
+    let origin = audit_details_mentioning(&fed, "police", probe_id);
+    assert_eq!(origin.len(), 1, "{origin:?}");
+    assert_eq!(origin[0]["answered"], "not_held");
+
+    // School A holds the shared child but has paused Encompass: it does not take the
+    // event, and the answer does not list it, exactly as school B, which does not hold
+    // the child at all.
+    fed.system("school-a")
+        .put(
+            "/v1/notifications/subscriptions/encompass_notification",
+            &json!({"active": false}),
+        )
+        .await
+        .expect(200);
+    let routed = event(shared);
+    let answer = police.post(&url).json(&routed).answer().await.expect(200);
+    let listed: Vec<&str> = answer["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["agency_id"].as_str().unwrap())
+        .collect();
+    assert!(!listed.contains(&"school-a"), "{answer:#}");
+    assert!(!listed.contains(&"school-b"), "{answer:#}");
+    assert!(
+        answer["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["outcome"] != "not_subscribed"),
+        "{answer:#}"
+    );
+    // Every node asked audited the offer, taken or not: school A (holds, refused) and
+    // school B (does not hold).
+    let routed_id = routed["id"].as_str().unwrap();
+    for (node, answered) in [("school-a", "not_subscribed"), ("school-b", "not_held")] {
+        let entries = audit_details_mentioning(&fed, node, routed_id);
+        assert_eq!(entries.len(), 1, "{node}: {entries:?}");
+        assert_eq!(entries[0]["answered"], answered, "{node}");
+        assert_eq!(entries[0]["sender"], "police", "{node}");
+    }
+
+    // With the subscription back, school A takes it and is listed.
+    fed.system("school-a")
+        .put(
+            "/v1/notifications/subscriptions/encompass_notification",
+            &json!({"active": true}),
+        )
+        .await
+        .expect(200);
+    let answer = police
+        .post(&url)
+        .json(&event(shared))
+        .answer()
+        .await
+        .expect(200);
+    assert!(
+        answer["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["agency_id"] == "school-a" && r["outcome"] == "delivered"),
+        "{answer:#}"
+    );
+
+    // Routing is rate-limited per sender: a burst of 8, then 429 with Retry-After.
+    let mut limited = None;
+    for _ in 0..12 {
+        let answer = police.post(&url).json(&event(shared)).answer().await;
+        if answer.status == 429 {
+            limited = Some(answer);
+            break;
+        }
+        answer.expect(200);
+    }
+    let limited = limited.expect("the routing limit bites within 12 events");
+    limited.expect_problem(429, "rate-limited");
+    assert!(
+        limited.header("retry-after").parse::<u64>().unwrap() >= 1,
+        "{:?}",
+        limited.headers
+    );
+    // Another sender is not held back by the police's flood (it is refused for what
+    // it sends, not limited).
+    school
+        .post(&url)
+        .json(&event(stranger))
+        .answer()
+        .await
+        .expect_problem(403, "forbidden");
+    fed.shutdown().await;
+}

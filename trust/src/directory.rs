@@ -59,6 +59,21 @@ pub struct Member {
     /// [`crate::signature`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<String>,
+    /// For children's social care nodes: the authority's front door, where concerns
+    /// about children living in its postcode districts go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub front_door: Option<FrontDoorEntry>,
+}
+
+/// A local authority's children's social care front door, as the directory lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FrontDoorEntry {
+    /// The front door's phone line for professionals (what a referrer with a child at
+    /// immediate risk is told to call).
+    pub phone: String,
+    /// The postcode districts (outward codes, e.g. `ZZ1`) whose children it serves.
+    pub districts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -174,6 +189,7 @@ impl Directory {
         let invalid = |m: String| Err(DirectoryError::Invalid(m));
         let mut ids = HashSet::new();
         let mut by_uri = HashMap::new();
+        let mut districts = HashSet::new();
         for (index, m) in file.members.iter().enumerate() {
             if !ids.insert(m.id.clone()) {
                 return invalid(format!("member '{}' is listed twice", m.id));
@@ -193,6 +209,29 @@ impl Directory {
                     "member '{}': signing_key must be the base64 of a 32-byte Ed25519 key",
                     m.id
                 ));
+            }
+            if let Some(door) = &m.front_door {
+                if m.role != MemberRole::Node || m.kind != Some(AgencyKind::SocialCare) {
+                    return invalid(format!(
+                        "member '{}': only a social care node has a front_door",
+                        m.id
+                    ));
+                }
+                if door.phone.trim().is_empty() {
+                    return invalid(format!("member '{}': front_door.phone is empty", m.id));
+                }
+                for d in &door.districts {
+                    let upper = d.trim().to_ascii_uppercase();
+                    if upper.is_empty() || upper.contains(' ') {
+                        return invalid(format!(
+                            "member '{}': front_door district '{d}' is not an outward code",
+                            m.id
+                        ));
+                    }
+                    if !districts.insert(upper.clone()) {
+                        return invalid(format!("postcode district '{upper}' has two front doors"));
+                    }
+                }
             }
             match m.role {
                 MemberRole::Node => {
@@ -264,6 +303,19 @@ impl Directory {
                 .map(|s| s.to_ascii_lowercase().replace(':', ""))
                 .collect(),
             issuers,
+        })
+    }
+
+    /// The social care node whose front door serves this postcode district.
+    pub fn front_door_for_district(&self, district: &str) -> Option<Node<'_>> {
+        let district = district.trim().to_ascii_uppercase();
+        self.nodes().find(|n| {
+            n.kind == AgencyKind::SocialCare
+                && n.front_door.as_ref().is_some_and(|d| {
+                    d.districts
+                        .iter()
+                        .any(|x| x.trim().eq_ignore_ascii_case(&district))
+                })
         })
     }
 

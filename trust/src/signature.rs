@@ -143,6 +143,7 @@ mod tests {
                 acts_for: None,
                 cert_uris: vec![crate::identity::member_uri(id)],
                 signing_key: key,
+                front_door: None,
                 replica_urls: Vec::new(),
             }],
             issuers: Vec::new(),

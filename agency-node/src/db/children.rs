@@ -4,6 +4,7 @@
 use super::DbConnection;
 use super::DbError;
 use super::models::{CandidateRow, ChildRow};
+use super::schema::child_former_upns::dsl as fu;
 use super::schema::children::dsl as c;
 use diesel::prelude::*;
 use matching::{BlockingKeys, MATCH_KEYS_VERSION};
@@ -31,6 +32,11 @@ pub fn upsert(
             diesel::update(c::children.find(&old.id))
                 .set(&row)
                 .execute(conn)?;
+            if row.former_upns != old.former_upns {
+                diesel::delete(fu::child_former_upns.filter(fu::child_id.eq(&old.id)))
+                    .execute(conn)?;
+                insert_former_upns(conn, &[&row])?;
+            }
             super::name_counts::record_write(
                 conn,
                 Some((&old.given_name, &old.family_name)),
@@ -50,10 +56,30 @@ pub fn upsert(
             diesel::insert_into(c::children)
                 .values(&row)
                 .execute(conn)?;
+            insert_former_upns(conn, &[&row])?;
             super::name_counts::record_write(conn, None, &row.given_name, &row.family_name)?;
             Ok((row, true))
         }
     }
+}
+
+/// Keeps the former UPNs of these rows one a row in `child_former_upns`, so that a
+/// search by UPN reads them through an index.
+fn insert_former_upns(conn: &mut DbConnection, rows: &[&ChildRow]) -> Result<(), DbError> {
+    let pairs: Vec<_> = rows
+        .iter()
+        .flat_map(|row| {
+            super::models::former_upns_of(row.former_upns.as_deref())
+                .into_iter()
+                .map(|upn| (fu::upn.eq(upn), fu::child_id.eq(row.id.clone())))
+        })
+        .collect();
+    for chunk in pairs.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |db| diesel::insert_into(fu::child_former_upns)
+            .values(chunk)
+            .execute(db))?;
+    }
+    Ok(())
 }
 
 /// The children other than `local_id` that hold one of these identifiers, as (field,
@@ -145,6 +171,8 @@ pub fn insert_new(conn: &mut DbConnection, rows: &[ChildRow]) -> Result<(), DbEr
             .values(chunk)
             .execute(db))?;
     }
+    let with_former: Vec<&ChildRow> = rows.iter().filter(|r| r.former_upns.is_some()).collect();
+    insert_former_upns(conn, &with_former)?;
     let names: Vec<(&str, &str)> = rows
         .iter()
         .map(|r| (r.given_name.as_str(), r.family_name.as_str()))
@@ -173,6 +201,24 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<ChildRow>,
 
 pub fn find_by_upn(conn: &mut DbConnection, upn: &str) -> Result<Vec<ChildRow>, DbError> {
     first_with_identifier(conn, c::children.filter(c::upn.eq(upn)).into_boxed())
+}
+
+/// The children known by this UPN: as their UPN, then as a former UPN (the first
+/// [`IDENTIFIER_ROWS`] of each).
+pub fn find_by_current_or_former_upn(
+    conn: &mut DbConnection,
+    upn: &str,
+) -> Result<Vec<ChildRow>, DbError> {
+    let mut rows = find_by_upn(conn, upn)?;
+    let former = fu::child_former_upns
+        .filter(fu::upn.eq(upn))
+        .select(fu::child_id);
+    for row in first_with_identifier(conn, c::children.filter(c::id.eq_any(former)).into_boxed())? {
+        if !rows.iter().any(|r| r.id == row.id) {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// The given and family names of these children, by row id (for keyed matching's typo
@@ -532,10 +578,11 @@ pub type LocatorRow = (
     chrono::NaiveDate,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// Every child's locator inputs (UPN, NHS number, given and family name, date of birth,
-/// postcode, sex), in pages so the whole table is never one result set.
+/// postcode, sex, former UPNs as stored), in pages so the whole table is never one result set.
 pub fn locator_rows(
     conn: &mut DbConnection,
     mut each: impl FnMut(LocatorRow),
@@ -557,6 +604,7 @@ pub fn locator_rows(
                     c::date_of_birth,
                     c::postcode,
                     c::sex,
+                    c::former_upns,
                 ),
             ))
             .limit(PAGE)
@@ -571,6 +619,69 @@ pub fn locator_rows(
             None => return Ok(count),
         }
     }
+}
+
+/// Stores a child as the releases before migration `2026-12-05-033000` did (without the
+/// columns it adds): tests of older schemas.
+#[cfg(test)]
+pub(crate) fn upsert_as_before_former_upns(
+    conn: &mut DbConnection,
+    local_id: &str,
+    child: &ChildUpsert,
+) -> Result<ChildRow, DbError> {
+    let row = ChildRow::new(
+        uuid::Uuid::new_v4().to_string(),
+        local_id,
+        &child.demographics,
+        &child.identifiers,
+        chrono::Utc::now().naive_utc(),
+    );
+    super::on_backend!(&mut *conn, |db| diesel::insert_into(c::children)
+        .values((
+            (
+                c::id.eq(&row.id),
+                c::local_id.eq(&row.local_id),
+                c::given_name.eq(&row.given_name),
+                c::family_name.eq(&row.family_name),
+                c::given_name_norm.eq(&row.given_name_norm),
+                c::family_name_norm.eq(&row.family_name_norm),
+                c::date_of_birth.eq(row.date_of_birth),
+                c::sex.eq(&row.sex),
+                c::postcode.eq(&row.postcode),
+                c::postcode_norm.eq(&row.postcode_norm),
+            ),
+            (
+                c::upn.eq(&row.upn),
+                c::nhs_number.eq(&row.nhs_number),
+                c::created_at.eq(row.created_at),
+                c::updated_at.eq(row.updated_at),
+                c::family_name_key.eq(&row.family_name_key),
+                c::family_name_key2.eq(&row.family_name_key2),
+                c::birth_year.eq(row.birth_year),
+                c::postcode_sector.eq(&row.postcode_sector),
+                c::match_keys_version.eq(row.match_keys_version),
+            ),
+        ))
+        .execute(db))?;
+    Ok(row)
+}
+
+/// Up to `limit` children after `after` (a local id), in local id order: a cohort
+/// listing pages through the node's children in the agency's own order.
+pub fn page_after(
+    conn: &mut DbConnection,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ChildRow>, DbError> {
+    let mut query = c::children
+        .order(c::local_id.asc())
+        .limit(limit)
+        .select(ChildRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(c::local_id.gt(after));
+    }
+    Ok(query.load(conn)?)
 }
 
 #[cfg(test)]
@@ -606,9 +717,13 @@ mod tests {
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: (n < 2).then(|| nhs.clone()),
+                    ..Default::default()
                 },
             };
-            super::super::write(&mut db, |conn| upsert(conn, local_id, &child)).unwrap();
+            super::super::write(&mut db, |conn| {
+                upsert_as_before_former_upns(conn, local_id, &child)
+            })
+            .unwrap();
             // Distinct creation times, in local-id order.
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
@@ -656,6 +771,7 @@ mod tests {
             identifiers: ChildIdentifiers {
                 upn: Some(upn),
                 nhs_number: None,
+                ..Default::default()
             },
         };
         assert!(super::super::write(&mut db, |conn| upsert(conn, "D-4", &again)).is_err());

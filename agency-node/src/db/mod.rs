@@ -4,7 +4,9 @@
 pub mod audit;
 pub mod backup;
 pub mod children;
+pub mod concerns;
 pub mod consents;
+pub mod dpo_alerts;
 pub mod keyed;
 pub mod models;
 pub mod name_counts;
@@ -897,7 +899,8 @@ mod rolling_upgrade_tests {
             .into(),
             identifiers: schemas::ChildIdentifiers::default(),
         };
-        let (row, _) = children::upsert(&mut db, "U1", &child).unwrap_or_else(|e| panic!("{e}"));
+        let row = children::upsert_as_before_former_upns(&mut db, "U1", &child)
+            .unwrap_or_else(|e| panic!("{e}"));
         let old_insert = |conn: &mut DbConnection, id: &str| {
             diesel::sql_query(
                 "INSERT INTO outbox (id, event_type, child_id, category, occurred_at, impact, \

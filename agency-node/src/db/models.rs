@@ -30,6 +30,9 @@ fn known_name(stored: String) -> Option<String> {
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = children)]
+// An update replaces the child: a field no longer sent (a postcode, a preferred name)
+// becomes NULL.
+#[diesel(treat_none_as_null = true)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct ChildRow {
     pub id: String,
@@ -53,6 +56,29 @@ pub struct ChildRow {
     pub birth_year: i32,
     pub postcode_sector: Option<String>,
     pub match_keys_version: i32,
+    pub preferred_given_name: Option<String>,
+    pub preferred_family_name: Option<String>,
+    /// A JSON array of names, NULL when none.
+    pub former_family_names: Option<String>,
+    /// A JSON array of UPNs, NULL when none (also one a row in `child_former_upns`).
+    pub former_upns: Option<String>,
+}
+
+/// A list as stored: a JSON array, NULL when empty.
+fn stored_list<T: serde::Serialize>(list: &[T]) -> Option<String> {
+    (!list.is_empty()).then(|| serde_json::to_string(list).unwrap_or_default())
+}
+
+/// A stored list, empty when NULL.
+fn read_list(stored: Option<&str>) -> Result<Vec<String>, DbError> {
+    stored.map_or(Ok(Vec::new()), |s| {
+        serde_json::from_str(s).map_err(|e| DbError::Corrupt(format!("a stored list: {e}")))
+    })
+}
+
+/// The former UPNs of a stored row, as text (for comparisons).
+pub fn former_upns_of(stored: Option<&str>) -> Vec<String> {
+    read_list(stored).unwrap_or_default()
 }
 
 /// The columns of a child that demographic matching compares: a candidate read from a
@@ -70,6 +96,19 @@ pub struct CandidateRow {
     pub postcode: Option<String>,
     pub upn: Option<String>,
     pub nhs_number: Option<String>,
+    /// A JSON array of UPNs, NULL when none: a search by UPN agrees with any of them.
+    pub former_upns: Option<String>,
+}
+
+impl CandidateRow {
+    /// Whether `upn` is this child's UPN or one of its former UPNs.
+    pub fn known_by_upn(&self, upn: &str) -> bool {
+        self.upn.as_deref() == Some(upn)
+            || (self.former_upns.is_some()
+                && former_upns_of(self.former_upns.as_deref())
+                    .iter()
+                    .any(|f| f == upn))
+    }
 }
 
 impl From<ChildRow> for CandidateRow {
@@ -83,6 +122,7 @@ impl From<ChildRow> for CandidateRow {
             postcode: row.postcode,
             upn: row.upn,
             nhs_number: row.nhs_number,
+            former_upns: row.former_upns,
         }
     }
 }
@@ -160,6 +200,18 @@ impl ChildRow {
             birth_year: keys.birth_year,
             postcode_sector: keys.postcode_sector,
             match_keys_version: matching::MATCH_KEYS_VERSION,
+            preferred_given_name: d.preferred_given_name.as_ref().map(|n| n.trim().to_owned()),
+            preferred_family_name: d
+                .preferred_family_name
+                .as_ref()
+                .map(|n| n.trim().to_owned()),
+            former_family_names: stored_list(
+                &d.former_family_names
+                    .iter()
+                    .map(|n| n.trim())
+                    .collect::<Vec<_>>(),
+            ),
+            former_upns: stored_list(&ids.former_upns),
         }
     }
 
@@ -173,6 +225,9 @@ impl ChildRow {
                 date_of_birth: known_date_of_birth(self.date_of_birth),
                 sex: self.sex.as_deref().and_then(sex_from_str),
                 postcode: self.postcode,
+                preferred_given_name: self.preferred_given_name,
+                preferred_family_name: self.preferred_family_name,
+                former_family_names: read_list(self.former_family_names.as_deref())?,
             },
             identifiers: ChildIdentifiers {
                 upn: self
@@ -186,6 +241,11 @@ impl ChildRow {
                     .as_deref()
                     .map(NhsNumber::parse)
                     .transpose()
+                    .map_err(corrupt)?,
+                former_upns: read_list(self.former_upns.as_deref())?
+                    .iter()
+                    .map(|u| Upn::parse(u))
+                    .collect::<Result<_, _>>()
                     .map_err(corrupt)?,
             },
             updated_at: self.updated_at.and_utc(),

@@ -477,6 +477,24 @@ pub fn is_subscribed(conn: &mut DbConnection, event_type: &str) -> Result<bool, 
         .unwrap_or(false))
 }
 
+/// Unacknowledged inbox items per child, for these children.
+pub fn unacknowledged_counts(
+    conn: &mut DbConnection,
+    child_ids: &[&str],
+) -> Result<std::collections::HashMap<String, i64>, DbError> {
+    let mut counts = std::collections::HashMap::new();
+    for chunk in child_ids.chunks(super::ROWS_PER_INSERT) {
+        let rows: Vec<(String, i64)> = inbox::table
+            .filter(inbox::child_id.eq_any(chunk))
+            .filter(inbox::acknowledged_at.is_null())
+            .group_by(inbox::child_id)
+            .select((inbox::child_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        counts.extend(rows);
+    }
+    Ok(counts)
+}
+
 /// Claims on one outbox, on the test backend (PostgreSQL when `FEDERATION_TEST_DATABASE`
 /// names a server, SQLite otherwise).
 #[cfg(test)]

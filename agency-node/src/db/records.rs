@@ -221,3 +221,25 @@ pub fn changed_since(
         .select(RecordRow::as_select())
         .load(conn)?)
 }
+
+/// The records in force of these children in these categories (what a relationship
+/// rule reads), newest first within each child.
+pub fn of_children_in(
+    conn: &mut DbConnection,
+    child_ids: &[&str],
+    categories: &[&str],
+) -> Result<Vec<RecordRow>, DbError> {
+    let mut rows = Vec::new();
+    for chunk in child_ids.chunks(super::ROWS_PER_INSERT) {
+        rows.extend(
+            r::records
+                .filter(r::child_id.eq_any(chunk))
+                .filter(r::category.eq_any(categories))
+                .filter(r::retracted_at.is_null())
+                .order((r::effective_from.desc(), r::source_system_id.asc()))
+                .select(RecordRow::as_select())
+                .load::<RecordRow>(conn)?,
+        );
+    }
+    Ok(rows)
+}

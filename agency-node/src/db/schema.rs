@@ -22,6 +22,17 @@ diesel::table! {
         birth_year -> Integer,
         postcode_sector -> Nullable<Text>,
         match_keys_version -> Integer,
+        preferred_given_name -> Nullable<Text>,
+        preferred_family_name -> Nullable<Text>,
+        former_family_names -> Nullable<Text>,
+        former_upns -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    child_former_upns (upn, child_id) {
+        upn -> Text,
+        child_id -> Text,
     }
 }
 
@@ -96,6 +107,18 @@ diesel::table! {
         signed_at -> Timestamp,
         signature -> Text,
         received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dpo_alerts (id) {
+        id -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -197,12 +220,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    concerns (id) {
+        id -> Text,
+        side -> Text,
+        status -> Text,
+        child_id -> Nullable<Text>,
+        child_query -> Nullable<Text>,
+        postcode -> Nullable<Text>,
+        referrer -> Text,
+        referrer_name -> Text,
+        referrer_kind -> Text,
+        front_door -> Nullable<Text>,
+        content -> Text,
+        raised_at -> Timestamp,
+        received_at -> Nullable<Timestamp>,
+        deadline -> Nullable<Timestamp>,
+        decision -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        outcomes -> Text,
+        forwarded_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    concern_messages (id) {
+        id -> Text,
+        concern_id -> Text,
+        kind -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        claim_token -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(records -> children (child_id));
+diesel::joinable!(concern_messages -> concerns (concern_id));
 diesel::joinable!(outbox -> children (child_id));
 diesel::joinable!(inbox -> children (child_id));
 diesel::joinable!(child_keyed -> children (child_id));
+diesel::joinable!(child_former_upns -> children (child_id));
 diesel::allow_tables_to_appear_in_same_query!(
     children,
+    child_former_upns,
     records,
     consents,
     audit_log,
@@ -211,5 +277,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     inbox,
     subscriptions,
     child_keyed,
-    name_counts
+    name_counts,
+    concerns,
+    concern_messages
 );

@@ -97,13 +97,19 @@ pub(super) fn identifier_matches(
     let mut add = |rows: Vec<ChildRow>, field: &str| {
         for row in rows.into_iter().map(CandidateRow::from) {
             match found.iter_mut().find(|(r, _)| r.id == row.id) {
+                Some((_, fields)) if fields.iter().any(|f| f == field) => {}
                 Some((_, fields)) => fields.push(field.to_owned()),
                 None => found.push((row, vec![field.to_owned()])),
             }
         }
     };
-    if let Some(upn) = &query.identifiers.upn {
-        add(db::children::find_by_upn(conn, upn.as_str())?, "upn");
+    // A UPN agrees with a child's UPN or one of its former UPNs, whichever side holds
+    // it as former: the same match, field and level as a UPN match.
+    for upn in query.identifiers.all_upns() {
+        add(
+            db::children::find_by_current_or_former_upn(conn, upn.as_str())?,
+            "upn",
+        );
     }
     if let Some(nhs) = &query.identifiers.nhs_number {
         add(
@@ -119,11 +125,33 @@ pub(super) fn conflicting_identifier(query: &ChildQuery, child: &CandidateRow) -
     let differs = |q: Option<&str>, c: Option<&str>| matches!((q, c), (Some(q), Some(c)) if q != c);
     differs(
         query.identifiers.upn.as_ref().map(|u| u.as_str()),
-        child.upn.as_deref(),
+        held_upn(query, child),
     ) || differs(
         query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
         child.nhs_number.as_deref(),
     )
+}
+
+/// The query's UPN and the child's differ, allowing for former UPNs on either side.
+pub(super) fn conflicting_upn(query: &ChildQuery, child: &CandidateRow) -> bool {
+    matches!(
+        (query.identifiers.upn.as_ref(), held_upn(query, child)),
+        (Some(q), Some(c)) if q.as_str() != c
+    )
+}
+
+/// The child's UPN as the query's is compared with it: the query's own when any UPN the
+/// query gives (current or former) is any the child is known by, so that a former UPN
+/// agrees as the current one does; otherwise the child's current UPN.
+pub(super) fn held_upn<'a>(query: &'a ChildQuery, child: &'a CandidateRow) -> Option<&'a str> {
+    let agrees = query
+        .identifiers
+        .all_upns()
+        .any(|u| child.known_by_upn(u.as_str()));
+    match (&query.identifiers.upn, agrees) {
+        (Some(upn), true) => Some(upn.as_str()),
+        _ => child.upn.as_deref(),
+    }
 }
 
 /// The query's side of its comparisons, when it has demographics.
@@ -153,7 +181,11 @@ pub(super) fn compare(
         date_of_birth: crate::db::models::known_date_of_birth(child.date_of_birth),
         sex: child.sex.as_deref().and_then(sex_from_str),
         postcode: child.postcode.as_deref(),
-        upn: child.upn.as_deref(),
+        // A query's UPN that is one of the child's former UPNs agrees as its UPN would.
+        upn: match asked.person().upn {
+            Some(upn) if child.known_by_upn(upn) => Some(upn),
+            _ => child.upn.as_deref(),
+        },
         nhs_number: child.nhs_number.as_deref(),
         // Not stored yet: the lead wires the child's former family names here.
         former_family_names: &[],

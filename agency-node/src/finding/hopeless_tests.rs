@@ -72,6 +72,7 @@ fn node(n: usize, rng: &mut impl Rng) -> TestDb {
                 identifiers: ChildIdentifiers {
                     upn: (i % 7 == 0).then(|| upn(i)),
                     nhs_number: None,
+                    ..Default::default()
                 },
             };
             crate::db::children::upsert(conn, &format!("L{i}"), &child)?;
@@ -105,6 +106,7 @@ fn queries(rng: &mut impl Rng, n: usize) -> Vec<ChildQuery> {
                     _ => None,
                 },
                 nhs_number: None,
+                ..Default::default()
             },
             demographics: Some(person(rng)),
         })

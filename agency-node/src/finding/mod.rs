@@ -24,7 +24,8 @@ mod weights;
 
 use crate::db::{self, DbConnection, DbError};
 use candidates::{
-    RowScorer, asked_of, compare, conflicting_identifier, identifier_matches, score_rows,
+    RowScorer, asked_of, compare, conflicting_identifier, conflicting_upn, identifier_matches,
+    score_rows,
 };
 use deciding::{ByIdentifier, decide, not_held, settle_by_identifier};
 use matching::keyed;
@@ -77,7 +78,12 @@ fn find_reading_pruned(
         .map(|(child, fields)| ByIdentifier {
             id: child.id.clone(),
             fields: fields.clone(),
-            comparison: asked.as_ref().map(|asked| compare(asked, child, settings)),
+            comparison: asked.as_ref().map(|asked| {
+                let mut comparison = compare(asked, child, settings);
+                // Found by a former UPN the query gives: its UPN is not against it.
+                comparison.upn_differs &= conflicting_upn(query, child);
+                comparison
+            }),
             conflicting: conflicting_identifier(query, child),
         })
         .collect();

@@ -84,7 +84,8 @@ impl Hopeless {
                 (Some(a), Some(b)) => Some(a == b),
                 _ => None,
             },
-            upn_differs: differs(d.upn, child.upn.as_deref()),
+            upn_differs: differs(d.upn, child.upn.as_deref())
+                && !d.upn.is_some_and(|u| child.known_by_upn(u)),
             nhs_number_differs: differs(d.nhs_number, child.nhs_number.as_deref()),
             name_weights: score::NameWeights {
                 given_exact: Some(self.weights.given),

@@ -165,6 +165,7 @@ fn by_upn(n: u32) -> ChildIdentifiers {
     ChildIdentifiers {
         upn: Some(upn(n)),
         nhs_number: None,
+        ..Default::default()
     }
 }
 
@@ -172,6 +173,7 @@ fn by_nhs(n: u32) -> ChildIdentifiers {
     ChildIdentifiers {
         upn: None,
         nhs_number: Some(nhs(n)),
+        ..Default::default()
     }
 }
 
@@ -217,6 +219,7 @@ fn a_upn_and_an_nhs_number_naming_different_children_are_ambiguous() {
     let both = ChildIdentifiers {
         upn: Some(upn(1)),
         nhs_number: Some(nhs(100)),
+        ..Default::default()
     };
     let answer = ask(&mut conn, None, both);
     assert_eq!(answer.outcome, MatchOutcome::Ambiguous);
@@ -571,4 +574,112 @@ fn a_child_whose_date_of_birth_was_replaced_is_offered() {
         &MatchingSettings::default(),
     );
     assert_eq!(answer.outcome, MatchOutcome::NotHeld, "{answer:?}");
+}
+
+/// A search in plain mode only (keyed mode keys no former UPNs: see `docs/matching.md`).
+fn ask_plain(
+    conn: &mut DbConnection,
+    d: Option<Demographics>,
+    ids: ChildIdentifiers,
+) -> MatchResponse {
+    find(
+        conn,
+        &ChildQuery {
+            identifiers: ids,
+            demographics: d,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_former_upn_on_either_side_agrees_as_a_upn() {
+    let mut conn = memory_db();
+    let moved = store(
+        &mut conn,
+        "A",
+        amelia(),
+        ChildIdentifiers {
+            former_upns: vec![upn(2)],
+            ..by_upn(1)
+        },
+    );
+    // A search by the UPN the child held before finds it, as a UPN match.
+    for d in [None, Some(amelia()), Some(amelia().with_family("Mensah"))] {
+        let answer = ask_plain(&mut conn, d.clone(), by_upn(2));
+        assert_links(&answer, &moved);
+        assert_eq!(answer.grade, Some(MatchGrade::Certain), "{d:?}");
+        assert!(answer.matched_on.contains(&"upn".to_owned()), "{answer:?}");
+        // The same answer as a search by the current UPN.
+        let current = ask_plain(&mut conn, d, by_upn(1));
+        assert_eq!(
+            serde_json::to_value(&answer).unwrap(),
+            serde_json::to_value(&current).unwrap()
+        );
+    }
+    // A search that carries the UPN the node holds as a former one of its own.
+    let held = store(&mut conn, "B", amelia().with_given("Noor"), by_upn(3));
+    let answer = ask_plain(
+        &mut conn,
+        None,
+        ChildIdentifiers {
+            former_upns: vec![upn(3)],
+            ..by_upn(4)
+        },
+    );
+    assert_links(&answer, &held);
+    assert_eq!(answer.matched_on, vec!["upn"]);
+    // Demographics that contradict still leave it unlinked, as with a UPN.
+    let noah = demographics("Noah", "Smith", "2017-11-20", Some("ZZ5 2QP"));
+    let answer = ask_plain(&mut conn, Some(noah), by_upn(2));
+    assert_eq!(answer.outcome, MatchOutcome::NotHeld, "{answer:?}");
+    // A UPN that is no one's, current or former: not held.
+    let answer = ask_plain(&mut conn, None, by_upn(5));
+    assert_eq!(answer.outcome, MatchOutcome::NotHeld);
+}
+
+#[test]
+fn a_replaced_child_keeps_no_former_upn_or_name_it_no_longer_sends() {
+    let mut conn = memory_db();
+    let d = schemas::KnownDemographics {
+        preferred_given_name: Some("Millie".into()),
+        preferred_family_name: Some("Okafor-Reid".into()),
+        former_family_names: vec!["Reid".into()],
+        ..amelia().into()
+    };
+    let child = ChildUpsert {
+        demographics: d.clone(),
+        identifiers: ChildIdentifiers {
+            former_upns: vec![upn(2), upn(6)],
+            ..by_upn(1)
+        },
+    };
+    crate::db::write(&mut conn, |c| upsert(c, "A", &child)).unwrap();
+    let wire = crate::db::children::find_by_local_id(&mut conn, "A")
+        .unwrap()
+        .unwrap()
+        .into_wire()
+        .unwrap();
+    assert_eq!(wire.demographics, d);
+    assert_eq!(wire.identifiers, child.identifiers);
+    assert_eq!(
+        ask_plain(&mut conn, None, by_upn(6)).outcome,
+        MatchOutcome::Held
+    );
+    let plain = ChildUpsert {
+        demographics: amelia().into(),
+        identifiers: by_upn(1),
+    };
+    crate::db::write(&mut conn, |c| upsert(c, "A", &plain)).unwrap();
+    let wire = crate::db::children::find_by_local_id(&mut conn, "A")
+        .unwrap()
+        .unwrap()
+        .into_wire()
+        .unwrap();
+    assert_eq!(wire.demographics, amelia().into());
+    assert_eq!(wire.identifiers, by_upn(1));
+    assert_eq!(
+        ask_plain(&mut conn, None, by_upn(6)).outcome,
+        MatchOutcome::NotHeld
+    );
 }

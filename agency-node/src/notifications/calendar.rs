@@ -128,6 +128,83 @@ impl SchoolCalendar {
     }
 }
 
+/// The `[front_door]` section of a social care node's configuration: the authority's
+/// working days, for the deadline of a decision on a concern (the end of the next
+/// working day after receipt).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontDoorSettings {
+    /// Local time the working day ends, `HH:MM`: a decision is due by then.
+    #[serde(default = "default_day_ends")]
+    pub day_ends: String,
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Bank holidays and other days the front door does not count as working days
+    /// (it still answers the phone: a deadline is about decisions, not cover).
+    #[serde(default)]
+    pub bank_holidays: Vec<NaiveDate>,
+}
+
+fn default_day_ends() -> String {
+    "17:00".into()
+}
+
+impl Default for FrontDoorSettings {
+    fn default() -> Self {
+        Self {
+            day_ends: default_day_ends(),
+            timezone: default_timezone(),
+            bank_holidays: Vec::new(),
+        }
+    }
+}
+
+/// An authority's working days: Monday to Friday, less its bank holidays.
+#[derive(Debug, Clone)]
+pub struct WorkingCalendar {
+    timezone: Tz,
+    day_ends: NaiveTime,
+    holidays: std::collections::BTreeSet<NaiveDate>,
+}
+
+impl WorkingCalendar {
+    pub fn from_settings(settings: &FrontDoorSettings) -> Result<Self, String> {
+        let timezone: Tz = settings.timezone.parse().map_err(|_| {
+            format!(
+                "front_door.timezone '{}' is not a time zone",
+                settings.timezone
+            )
+        })?;
+        let day_ends = NaiveTime::parse_from_str(&settings.day_ends, "%H:%M")
+            .map_err(|_| format!("front_door.day_ends '{}' is not HH:MM", settings.day_ends))?;
+        Ok(Self {
+            timezone,
+            day_ends,
+            holidays: settings.bank_holidays.iter().copied().collect(),
+        })
+    }
+
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&date)
+    }
+
+    /// The decision deadline for a concern received at `received`: the end of the first
+    /// working day after the day of receipt (local time).
+    pub fn decision_deadline(&self, received: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let day = received.with_timezone(&self.timezone).date_naive();
+        day.iter_days()
+            .skip(1)
+            .take(SEARCH_DAYS as usize)
+            .find(|date| self.is_working_day(*date))
+            .and_then(|date| {
+                self.timezone
+                    .from_local_datetime(&date.and_time(self.day_ends))
+                    .earliest()
+            })
+            .map(|end| end.with_timezone(&Utc))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +279,39 @@ mod tests {
     #[test]
     fn no_configured_term_ahead_means_no_deadline() {
         assert_due("2026-12-19T12:00:00Z", None);
+    }
+
+    fn authority() -> WorkingCalendar {
+        WorkingCalendar::from_settings(&FrontDoorSettings {
+            bank_holidays: vec![date("2026-12-25"), date("2026-12-28")],
+            ..FrontDoorSettings::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_decision_is_due_at_the_end_of_the_next_working_day() {
+        let cal = authority();
+        // Wednesday morning → Thursday 17:00.
+        assert_eq!(
+            cal.decision_deadline(utc("2026-12-02T09:00:00Z")),
+            Some(utc("2026-12-03T17:00:00Z"))
+        );
+        // Friday evening → Monday 17:00.
+        assert_eq!(
+            cal.decision_deadline(utc("2026-12-04T18:30:00Z")),
+            Some(utc("2026-12-07T17:00:00Z"))
+        );
+        // Christmas Eve (Thursday): Friday 25 and Monday 28 are bank holidays → Tuesday.
+        assert_eq!(
+            cal.decision_deadline(utc("2026-12-24T11:00:00Z")),
+            Some(utc("2026-12-29T17:00:00Z"))
+        );
+        // In summer time, 17:00 local is 16:00 UTC.
+        assert_eq!(
+            cal.decision_deadline(utc("2026-06-01T10:00:00Z")),
+            Some(utc("2026-06-02T16:00:00Z"))
+        );
     }
 
     #[test]

@@ -72,6 +72,23 @@ pub struct NotificationSettings {
     pub earliest_school_day_start: String,
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// The data protection officer's own system: every break-glass alert this node
+    /// raises is also pushed there at once, signed (Standard Webhooks), from a durable
+    /// queue retried until the endpoint accepts it. Without it, the alert is in this
+    /// node's inbox only.
+    #[serde(default)]
+    pub dpo_webhook: Option<DpoWebhook>,
+}
+
+/// A Standard Webhooks endpoint of the data protection officer's system.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpoWebhook {
+    /// Where alerts are posted (`https://…`; `http://` for a receiver on the same host).
+    pub url: String,
+    /// The shared secret (`whsec_<base64>`) alerts are signed with; read at each
+    /// delivery, so a rotated secret applies at once.
+    pub secret_file: PathBuf,
 }
 
 fn default_poll_ms() -> u64 {
@@ -116,6 +133,7 @@ impl Default for NotificationSettings {
             raise_within_days: default_raise_within_days(),
             at_risk_minutes: default_at_risk_minutes(),
             earliest_school_day_start: default_earliest_start(),
+            dpo_webhook: None,
             timezone: default_timezone(),
         }
     }
@@ -153,7 +171,8 @@ impl NotificationSettings {
 /// The event types an agency of this kind subscribes to unless configured otherwise.
 pub fn default_subscriptions(kind: AgencyKind) -> Vec<EventType> {
     use EventType::*;
-    match kind {
+    // Every agency hears of meetings about its children, and of the decisions it owns.
+    let mut types = match kind {
         AgencyKind::School => vec![
             EncompassNotification,
             PlanStarted,
@@ -185,7 +204,9 @@ pub fn default_subscriptions(kind: AgencyKind) -> Vec<EventType> {
             PlanStarted,
             PlanEnded,
         ],
-    }
+    };
+    types.extend([MeetingScheduled, MeetingDecision]);
+    types
 }
 
 /// The practitioner role a notification to an agency of this kind is for.
@@ -261,6 +282,8 @@ pub fn event_for(previous: Option<&RecordRow>, record: &CheckedRecord) -> Option
                 _ => None,
             }
         }
+        // Several events per write: [`meeting_events`].
+        Raises::Meeting => None,
         Raises::WhenDetailsShow(event) => {
             let showed = previous
                 .filter(|_| !created)
@@ -269,6 +292,91 @@ pub fn event_for(previous: Option<&RecordRow>, record: &CheckedRecord) -> Option
             (record.details().shows(event) && !showed).then_some(event)
         }
     }
+}
+
+/// An event a meeting record's write raises ([`meeting_events`]).
+pub struct MeetingEvent {
+    pub event_type: EventType,
+    pub impact: String,
+    /// The event's details (what a recipient granted `full` sees).
+    pub details: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// The events a write of a `meeting` record raises: `meeting_scheduled` when its date is
+/// after `today` and it is new (or its date moved), and a `meeting_decision` for each
+/// decision the record did not have before (same decision, owner and due date), whose
+/// details name its owner (the one agency it is routed to). A decision event carries
+/// that decision only: never the child's views, nor the other agencies' decisions.
+pub fn meeting_events(
+    previous: Option<&RecordRow>,
+    record: &CheckedRecord,
+    today: chrono::NaiveDate,
+) -> Vec<MeetingEvent> {
+    let Some(meeting) = record.details().meeting() else {
+        return Vec::new();
+    };
+    let before = previous
+        .filter(|p| p.retracted_at.is_none())
+        .and_then(|p| Some((p.effective_from, p.typed_details()?)));
+    let before_meeting = before.as_ref().and_then(|(_, d)| d.meeting().cloned());
+    let held_on = record.effective_from();
+    let kind = meeting.meeting_type.in_words();
+    let now = Utc::now();
+    let mut events = Vec::new();
+    let moved = before.as_ref().is_none_or(|(from, _)| *from != held_on);
+    if held_on > today && moved {
+        events.push(MeetingEvent {
+            event_type: EventType::MeetingScheduled,
+            impact: clip(format!(
+                "A {kind} about the child is arranged for {}",
+                held_on.format("%-d %B %Y")
+            )),
+            details: serde_json::json!({
+                "meeting_type": meeting.meeting_type, "date": held_on,
+                "invited": meeting.invited,
+            }),
+            occurred_at: now,
+        });
+    }
+    for decision in &meeting.decisions {
+        let known = before_meeting.as_ref().is_some_and(|m| {
+            m.decisions.iter().any(|d| {
+                d.decision == decision.decision
+                    && d.owner == decision.owner
+                    && d.due == decision.due
+            })
+        });
+        if known {
+            continue;
+        }
+        events.push(MeetingEvent {
+            event_type: EventType::MeetingDecision,
+            impact: clip(format!(
+                "Decided at the {kind} on {} for your agency, due {}: {}",
+                held_on.format("%-d %B %Y"),
+                decision.due.format("%-d %B %Y"),
+                decision.decision.as_str()
+            )),
+            details: serde_json::json!({
+                "meeting_type": meeting.meeting_type, "date": held_on,
+                "decision": decision.decision.as_str(), "owner": decision.owner,
+                "due": decision.due, "done": decision.done,
+            }),
+            occurred_at: now,
+        });
+    }
+    events
+}
+
+/// An impact line is at most 280 characters.
+fn clip(text: String) -> String {
+    if text.chars().count() <= 280 {
+        return text;
+    }
+    let mut clipped: String = text.chars().take(279).collect();
+    clipped.push('…');
+    clipped
 }
 
 /// When the event happened: when the details say (an Encompass incident), otherwise the

@@ -28,46 +28,84 @@ use schemas::notification::{
 use schemas::{AgencyId, ChildQuery, RecordCategory};
 use std::time::Duration;
 
+/// The delay before attempt `attempts + 1`: doubling from the base, capped, with
+/// "equal jitter" (half fixed, half random) so retries of many events spread out.
+pub fn backoff(settings: &NotificationSettings, attempts: i32) -> Duration {
+    let exponent = attempts.clamp(1, 30) as u32 - 1;
+    let ceiling = settings
+        .backoff_base_ms
+        .saturating_mul(1u64 << exponent.min(40))
+        .min(settings.backoff_max_ms)
+        .max(1);
+    let half = ceiling / 2;
+    Duration::from_millis(half + rand::rng().random_range(0..=ceiling - half))
+}
+
 pub struct Worker {
     pool: DbPool,
     policy: Policy,
     settings: NotificationSettings,
-    gateway_url: String,
+    /// None: events wait in the outbox (the worker runs for the DPO's alerts only).
+    gateway_url: Option<String>,
     http: reqwest::Client,
+    /// For the data protection officer's endpoint: not a federation member, so the
+    /// client presents no certificate of ours.
+    dpo_http: reqwest::Client,
     /// Set when the node drains: the worker finishes its delivery and claims no more.
     draining: service::server::Draining,
+    /// Sends the concern messages waiting in the node's queue.
+    concerns: Option<crate::concerns::Sender>,
 }
 
 /// How long one call to the gateway may take (it asks every node, then delivers).
 const GATEWAY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the DPO's endpoint may take to accept an alert.
+const DPO_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Events handled per round.
 const BATCH: usize = 16;
 
 impl Worker {
-    /// `None` when no gateway is configured: events then wait in the outbox.
+    /// `None` when neither a gateway nor a DPO endpoint is configured: events then wait
+    /// in the outbox.
     pub fn new(
         pool: DbPool,
         policy: Policy,
         settings: NotificationSettings,
         tls: &trust::tls::TlsFiles,
     ) -> anyhow::Result<Option<Self>> {
-        let Some(gateway_url) = settings.gateway_url.clone() else {
+        if settings.gateway_url.is_none() && settings.dpo_webhook.is_none() {
             return Ok(None);
-        };
+        }
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(trust::tls::client_config(tls)?)
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .build()?;
+        let dpo_http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(DPO_TIMEOUT)
+            .build()?;
         Ok(Some(Self {
             pool,
             policy,
+            gateway_url: settings
+                .gateway_url
+                .as_deref()
+                .map(|u| u.trim_end_matches('/').to_owned()),
             settings,
-            gateway_url: gateway_url.trim_end_matches('/').to_owned(),
             http,
+            dpo_http,
             draining: service::server::Draining::default(),
+            concerns: None,
         }))
+    }
+
+    /// Also works the concern queue with this sender.
+    pub fn with_concerns(mut self, sender: Option<crate::concerns::Sender>) -> Self {
+        self.concerns = sender;
+        self
     }
 
     /// Stops claiming events once `draining` is set.
@@ -104,6 +142,10 @@ impl Worker {
         let lease = ChronoDuration::milliseconds(
             i64::try_from(self.settings.claim_timeout_ms).unwrap_or(i64::MAX / 2),
         );
+        self.alert_dpo().await?;
+        if self.gateway_url.is_none() {
+            return Ok(());
+        }
         // One claim at a time, so that each lease covers one delivery only.
         for _ in 0..BATCH {
             if self.draining.is_draining() {
@@ -118,6 +160,11 @@ impl Worker {
             };
             self.deliver(claim).await?;
         }
+        if let Some(sender) = &self.concerns
+            && !self.draining.is_draining()
+        {
+            crate::concerns::work_due(&self.pool, sender, &self.settings, BATCH).await?;
+        }
         let acks = self
             .blocking(|c| db::notifications::unrelayed_acknowledgements(c, BATCH as i64))
             .await?;
@@ -127,18 +174,70 @@ impl Worker {
         Ok(())
     }
 
+    /// Pushes due break-glass alerts to the data protection officer's endpoint, signed
+    /// with its secret (Standard Webhooks: `webhook-id` is the alert's id, so a receiver
+    /// keeps one copy if two replicas or a lost answer send it twice). A refusal or no
+    /// answer is retried with the same backoff as events, without end: an alert is never
+    /// given up.
+    async fn alert_dpo(&self) -> anyhow::Result<()> {
+        let Some(dpo) = self.settings.dpo_webhook.clone() else {
+            return Ok(());
+        };
+        let now = Utc::now().naive_utc();
+        let due = self
+            .blocking(move |c| db::dpo_alerts::due(c, now, BATCH as i64))
+            .await?;
+        for alert in due {
+            let attempts = alert.attempts + 1;
+            let sent = async {
+                let secret = trust::webhook::WebhookSecret::load(&dpo.secret_file)?;
+                let timestamp = Utc::now().timestamp();
+                let signature = secret.sign(&alert.id, timestamp, alert.body.as_bytes())?;
+                let response = self
+                    .dpo_http
+                    .post(&dpo.url)
+                    .header(trust::webhook::ID_HEADER, &alert.id)
+                    .header(trust::webhook::TIMESTAMP_HEADER, timestamp.to_string())
+                    .header(trust::webhook::SIGNATURE_HEADER, signature)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(alert.body.clone())
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "the endpoint answered {}",
+                    response.status()
+                );
+                anyhow::Ok(())
+            }
+            .await;
+            let id = alert.id.clone();
+            match sent {
+                Ok(()) => {
+                    tracing::info!(alert = %id, attempts, "break-glass alert delivered to the DPO");
+                    let at = Utc::now().naive_utc();
+                    self.blocking(move |c| db::dpo_alerts::mark_delivered(c, &id, attempts, at))
+                        .await?;
+                }
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    tracing::warn!(alert = %id, attempts, error = %why, "break-glass alert not delivered to the DPO; will retry");
+                    let next =
+                        Utc::now().naive_utc() + ChronoDuration::from_std(self.backoff(attempts))?;
+                    self.blocking(move |c| {
+                        db::dpo_alerts::record_failure(c, &id, attempts, next, &why)
+                    })
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The delay before attempt `attempts + 1`: doubling from the base, capped, with
     /// "equal jitter" (half fixed, half random) so retries of many events spread out.
     fn backoff(&self, attempts: i32) -> Duration {
-        let exponent = attempts.clamp(1, 30) as u32 - 1;
-        let ceiling = self
-            .settings
-            .backoff_base_ms
-            .saturating_mul(1u64 << exponent.min(40))
-            .min(self.settings.backoff_max_ms)
-            .max(1);
-        let half = ceiling / 2;
-        Duration::from_millis(half + rand::rng().random_range(0..=ceiling - half))
+        backoff(&self.settings, attempts)
     }
 
     async fn deliver(&self, claim: Claim) -> anyhow::Result<()> {
@@ -166,6 +265,17 @@ impl Worker {
                 demographics: child.demographics.complete(),
             },
             payloads: super::payloads(&self.policy, category, &event.impact, &details),
+            // The school the police record names takes the event as well (the offer
+            // carries its URN only, never the payload).
+            school_to_inform: (event_type == EventType::EncompassNotification)
+                .then(|| details.get("school_to_inform")?.as_str())
+                .flatten()
+                .and_then(schemas::details::Urn::new),
+            // A meeting decision goes to its owner only.
+            recipient: (event_type == EventType::MeetingDecision)
+                .then(|| details.get("owner")?.as_str())
+                .flatten()
+                .and_then(|owner| AgencyId::parse(owner).ok()),
         };
         let attempts = event.attempts + 1;
         // Recipients the event reached (delivered now, or found already delivered).
@@ -289,10 +399,16 @@ impl Worker {
         Ok(())
     }
 
+    fn gateway(&self) -> anyhow::Result<&str> {
+        self.gateway_url
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("no gateway is configured"))
+    }
+
     async fn route(&self, request: &RouteRequest) -> anyhow::Result<RouteResponse> {
         let response = self
             .http
-            .post(format!("{}/v1/notifications", self.gateway_url))
+            .post(format!("{}/v1/notifications", self.gateway()?))
             .timeout(GATEWAY_TIMEOUT)
             .json(request)
             .send()
@@ -325,7 +441,7 @@ impl Worker {
             .http
             .post(format!(
                 "{}/v1/notifications/acknowledgements",
-                self.gateway_url
+                self.gateway()?
             ))
             .timeout(GATEWAY_TIMEOUT)
             .json(&body)

@@ -30,7 +30,7 @@ use serde_json::json;
 use std::collections::BTreeSet;
 
 /// Who is asking, for policy: their agency's kind comes from the directory.
-fn requester(
+pub(crate) fn requester(
     state: &AppState,
     caller: &FederatedCaller,
     context: &AccessContext,
@@ -290,85 +290,102 @@ where
         let mut conn = state.pool.get()?;
         audited::<_, ApiError>(&mut conn, |c| {
             let found = find(c, &state.matching)?;
-            // Only `candidates` can be confirmed; an ambiguity cannot (see crate::confirm).
-            let candidate_ids = (found.outcome == MatchOutcome::Candidates
-                && found.candidate_refs.len() == found.candidates.len())
-            .then(|| found.candidate_refs.clone());
-            let child_id = found.local_ref.clone();
-            let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
-            // A linked child: policy and the child's consent decide. Unlinked candidates
-            // or an ambiguity: policy alone, since no child's consent applies.
-            let visible = match &child_id {
-                Some(_) => disclosure::decide(
-                    &state.policy,
-                    &who,
-                    &context,
-                    state.agency_kind,
-                    &decisions(consents),
-                    &BTreeSet::new(),
-                )
-                .map(|d| d.visible)
-                .unwrap_or(false),
-                None => state.policy.grants_anything(&who, state.agency_kind),
-            };
-            let mut answer = NodeMatchAnswer::from(if visible { found } else { not_held() });
-            if visible && let Some(ids) = candidate_ids {
-                let now = chrono::Utc::now().timestamp();
-                answer.candidate_tokens = ids
-                    .iter()
-                    .zip(&answer.answer.candidates)
-                    .map(|(id, candidate)| {
-                        state.candidates.seal(
-                            id,
-                            candidate.grade,
-                            &candidate.matched_on,
-                            &qh,
-                            holder(&caller),
-                            now,
-                        )
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "sealing a candidate token");
-                        ApiError::Internal
-                    })?;
-            }
-            let mut detail = json!({"answered": wire_name(&answer.answer.outcome)});
-            if !answer.candidate_tokens.is_empty() {
-                detail["confirmable"] = json!(answer.candidate_tokens.len());
-            }
-            if visible
-                && answer.answer.held
-                && let Some(local_ref) = answer.answer.local_ref.clone()
-            {
-                let asserted = stamp_match(
-                    c,
-                    &state,
-                    &caller,
-                    &who,
-                    &context,
-                    &qh,
-                    &local_ref,
-                    &mut answer,
-                )?;
-                if let Some(basis) = asserted {
-                    detail["relationship_asserted"] = json!(basis.as_str());
-                }
-            }
-            let entry = NewEntry::by_practitioner(
-                Action::Match,
-                &caller.practitioner,
-                &caller.gateway_id,
+            match_one(
+                c,
+                &state,
+                &caller,
+                &who,
                 &context,
+                &qh,
                 &correlation_id,
-                child_id,
-                detail,
-            );
-            Ok((answer, entry))
+                found,
+            )
         })
     })
     .await??;
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Applies policy and consent to one match, seals this node's match token into a
+/// `held` answer (with the relationship assertion, for the practitioner's own agency),
+/// and gives the audit entry for it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn match_one(
+    c: &mut db::DbConnection,
+    state: &AppState,
+    caller: &FederatedCaller,
+    who: &Requester,
+    context: &AccessContext,
+    qh: &str,
+    correlation_id: &str,
+    found: MatchResponse,
+) -> Result<(NodeMatchAnswer, NewEntry), ApiError> {
+    // Only `candidates` can be confirmed; an ambiguity cannot (see crate::confirm).
+    let candidate_ids = (found.outcome == MatchOutcome::Candidates
+        && found.candidate_refs.len() == found.candidates.len())
+    .then(|| found.candidate_refs.clone());
+    let child_id = found.local_ref.clone();
+    let consents = db::consents::for_child(c, child_id.as_deref().unwrap_or_default())?;
+    // A linked child: policy and the child's consent decide. Unlinked candidates
+    // or an ambiguity: policy alone, since no child's consent applies.
+    let visible = match &child_id {
+        Some(_) => disclosure::decide(
+            &state.policy,
+            who,
+            context,
+            state.agency_kind,
+            &decisions(consents),
+            &BTreeSet::new(),
+        )
+        .map(|d| d.visible)
+        .unwrap_or(false),
+        None => state.policy.grants_anything(who, state.agency_kind),
+    };
+    let mut answer = NodeMatchAnswer::from(if visible { found } else { not_held() });
+    if visible && let Some(ids) = candidate_ids {
+        let now = chrono::Utc::now().timestamp();
+        answer.candidate_tokens = ids
+            .iter()
+            .zip(&answer.answer.candidates)
+            .map(|(id, candidate)| {
+                state.candidates.seal(
+                    id,
+                    candidate.grade,
+                    &candidate.matched_on,
+                    qh,
+                    holder(caller),
+                    now,
+                )
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                tracing::error!(error = %e, "sealing a candidate token");
+                ApiError::Internal
+            })?;
+    }
+    let mut detail = json!({"answered": wire_name(&answer.answer.outcome)});
+    if !answer.candidate_tokens.is_empty() {
+        detail["confirmable"] = json!(answer.candidate_tokens.len());
+    }
+    if visible
+        && answer.answer.held
+        && let Some(local_ref) = answer.answer.local_ref.clone()
+    {
+        let asserted = stamp_match(c, state, caller, who, context, qh, &local_ref, &mut answer)?;
+        if let Some(basis) = asserted {
+            detail["relationship_asserted"] = json!(basis.as_str());
+        }
+    }
+    let entry = NewEntry::by_practitioner(
+        Action::Match,
+        &caller.practitioner,
+        &caller.gateway_id,
+        context,
+        correlation_id,
+        child_id,
+        detail,
+    );
+    Ok((answer, entry))
 }
 
 /// Confirm a candidate: the practitioner says it is the child they searched for.
@@ -530,7 +547,7 @@ pub async fn child_records(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let mut who = requester(&state, &caller, &context)?;
+    let who = requester(&state, &caller, &context)?;
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -541,6 +558,96 @@ pub async fn child_records(
         header(schemas::RELATIONSHIP_HEADER),
         header(schemas::MATCH_TOKEN_HEADER),
     );
+    let correlation_id = audit::correlation_of(&req);
+    let state_for_block = state.clone();
+    let answer = web::block(move || {
+        let state = state_for_block;
+        let mut conn = state.pool.get()?;
+        let read = Read {
+            local_ref: &local_ref,
+            assertion: assertion.as_deref(),
+            match_token: match_token.as_deref(),
+        };
+        let (who, related) = relate(&state, &caller, who, &context, &read);
+        let (answer, entry) = db::read_snapshot(&mut conn, |c| {
+            read_one(
+                c,
+                &state,
+                &caller,
+                &who,
+                &related,
+                &context,
+                &correlation_id,
+                &read,
+                false,
+            )
+        })?;
+        db::write(&mut conn, |c| db::audit::append(c, &entry))?;
+        // Break-glass: the holding agency's data protection officer and safeguarding
+        // lead learn of it at once, in this node's own inbox.
+        if let Some(answer) = answer.as_ref().filter(|_| who.break_glass) {
+            let alert = break_glass_alert(
+                &state,
+                &AlertContext {
+                    practitioner: caller.practitioner.clone(),
+                    context: context.clone(),
+                    child_id: local_ref.to_string(),
+                    correlation_id: correlation_id.clone(),
+                },
+                answer,
+            );
+            let to_dpo = state.notifications.dpo_webhook.is_some();
+            db::write(&mut conn, |c| {
+                if db::notifications::receive(c, &alert)? && to_dpo {
+                    // Pushed to the data protection officer's own system as well, from a
+                    // queue written with the alert.
+                    let local_id =
+                        db::children::find_by_id(c, &alert.child_id)?.map(|child| child.local_id);
+                    db::dpo_alerts::enqueue(c, &dpo_alert(&state, &alert, local_id))?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok::<_, ApiError>(answer)
+    })
+    .await??
+    .ok_or(ApiError::ChildNotFound)?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// One child of a read: this node's reference, and what came with it.
+pub(crate) struct Read<'a> {
+    pub local_ref: &'a str,
+    pub assertion: Option<&'a str>,
+    pub match_token: Option<&'a str>,
+}
+
+/// How the requester stands with the child of one read.
+pub(crate) struct Related {
+    status: RelationshipStatus,
+    /// For the audit.
+    detail: String,
+}
+
+impl Related {
+    /// No relationship, for this reason.
+    pub(crate) fn none(why: &str) -> Self {
+        Self {
+            status: RelationshipStatus::None,
+            detail: format!("none: {why}"),
+        }
+    }
+}
+
+/// Checks the relationship assertion of one read (none needed within the agency) and
+/// says what it grants.
+pub(crate) fn relate(
+    state: &AppState,
+    caller: &FederatedCaller,
+    mut who: Requester,
+    context: &AccessContext,
+    read: &Read<'_>,
+) -> (Requester, Related) {
     let relationship = if who.own_agency {
         None
     } else {
@@ -548,9 +655,9 @@ pub async fn child_records(
             &state.directory.get(),
             &state.matches,
             &relationship::Presented {
-                assertion: assertion.as_deref(),
-                match_token: match_token.as_deref(),
-                local_ref: &local_ref,
+                assertion: read.assertion,
+                match_token: read.match_token,
+                local_ref: read.local_ref,
                 practitioner: &caller.practitioner,
                 gateway: caller.gateway_id.as_str(),
                 purpose: context.purpose,
@@ -561,7 +668,7 @@ pub async fn child_records(
     };
     who.related = matches!(relationship, Some(Ok(g)) if !g.break_glass);
     who.break_glass = matches!(relationship, Some(Ok(g)) if g.break_glass);
-    let (status, relationship_detail) = match &relationship {
+    let (status, detail) = match &relationship {
         None => (RelationshipStatus::OwnAgency, "own agency".to_owned()),
         Some(Ok(grant)) if grant.break_glass => (
             RelationshipStatus::BreakGlass,
@@ -577,104 +684,98 @@ pub async fn child_records(
         ),
         Some(Err(why)) => (RelationshipStatus::None, format!("none: {why}")),
     };
-    let break_glass = who.break_glass;
-    let correlation_id = audit::correlation_of(&req);
-    let alert_context = AlertContext {
-        practitioner: caller.practitioner.clone(),
-        context: context.clone(),
-        child_id: local_ref.to_string(),
-        correlation_id: correlation_id.clone(),
+    (who, Related { status, detail })
+}
+
+/// Reads one child's records and applies policy and consent: the answer (none when
+/// this node does not hold the child or shows it nothing) and its audit entry. Part of
+/// a cohort's batched read when `cohort`, which the entry says.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_one(
+    c: &mut db::DbConnection,
+    state: &AppState,
+    caller: &FederatedCaller,
+    who: &Requester,
+    related: &Related,
+    context: &AccessContext,
+    correlation_id: &str,
+    read: &Read<'_>,
+    cohort: bool,
+) -> Result<(Option<ChildRecords>, NewEntry), ApiError> {
+    let child = db::children::find_by_id(c, read.local_ref)?;
+    let child_id = child.as_ref().map(|ch| ch.id.clone());
+    let key = child_id.as_deref().unwrap_or_default();
+    let consents = db::consents::for_child(c, key)?;
+    let rows = db::records::for_child(c, key)?;
+    let records = rows
+        .into_iter()
+        .map(|r| r.into_wire())
+        .collect::<Result<Vec<Record>, _>>()?;
+    let held: BTreeSet<_> = records.iter().map(|r| r.category).collect();
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let involved_now = state.policy.relationship.involves(
+        &records,
+        today,
+        schemas::notification::Involvement::Current,
+        false,
+    );
+    let decision = disclosure::decide(
+        &state.policy,
+        who,
+        context,
+        state.agency_kind,
+        &decisions(consents),
+        &held,
+    )
+    .map_err(ApiError::from)?;
+    let disclosed = child.is_some() && decision.visible;
+    let involved_now = decision
+        .categories
+        .iter()
+        .any(|d| d.level > schemas::DisclosureLevel::Existence)
+        .then_some(involved_now);
+    let shaped = if disclosed {
+        decision.shape(records, &caller.practitioner.agency)
+    } else {
+        Vec::new()
     };
-    let state_for_block = state.clone();
-    let reader = caller.practitioner.agency.clone();
-    let answer = web::block(move || {
-        let state = state_for_block;
-        let mut conn = state.pool.get()?;
-        audited::<_, ApiError>(&mut conn, |c| {
-            let child = db::children::find_by_id(c, &local_ref)?;
-            let child_id = child.as_ref().map(|ch| ch.id.clone());
-            let key = child_id.as_deref().unwrap_or_default();
-            let consents = db::consents::for_child(c, key)?;
-            let rows = db::records::for_child(c, key)?;
-            let records = rows
-                .into_iter()
-                .map(|r| r.into_wire())
-                .collect::<Result<Vec<Record>, _>>()?;
-            let held: BTreeSet<_> = records.iter().map(|r| r.category).collect();
-            let today = chrono::Utc::now()
-                .with_timezone(&chrono_tz::Europe::London)
-                .date_naive();
-            let involved_now = state.policy.relationship.involves(
-                &records,
-                today,
-                schemas::notification::Involvement::Current,
-            );
-            let decision = disclosure::decide(
-                &state.policy,
-                &who,
-                &context,
-                state.agency_kind,
-                &decisions(consents),
-                &held,
-            )
-            .map_err(ApiError::from)?;
-            let disclosed = child.is_some() && decision.visible;
-            let involved_now = decision
-                .categories
-                .iter()
-                .any(|d| d.level > schemas::DisclosureLevel::Existence)
-                .then_some(involved_now);
-            let shaped = if disclosed {
-                decision.shape(records, &reader)
-            } else {
-                Vec::new()
-            };
-            let detail = json!({
-                "disclosed": disclosed,
-                "requester_kind": who.kind.as_str(),
-                "override": decision.override_used,
-                "relationship": relationship_detail,
-                "break_glass": break_glass,
-                "levels": decision.categories.iter()
-                    .filter(|d| d.level > schemas::DisclosureLevel::None)
-                    .map(|d| (d.category.as_str(), d.level.as_str()))
-                    .collect::<std::collections::BTreeMap<_, _>>(),
-                "records": shaped.iter().map(|r| r.source_system_id.as_str()).collect::<Vec<_>>(),
-            });
-            let entry = NewEntry::by_practitioner(
-                Action::Disclosure,
-                &caller.practitioner,
-                &caller.gateway_id,
-                &context,
-                &correlation_id,
-                child_id,
-                detail,
-            );
-            let answer = disclosed.then(|| ChildRecords {
-                agency_id: state.agency_id.clone(),
-                agency_kind: state.agency_kind,
-                contact: Some(state.policy.contact.clone()),
-                disclosure: decision.categories,
-                override_used: decision.override_used,
-                relationship: status,
-                involved_now,
-                records: shaped,
-            });
-            Ok((answer, entry))
-        })
-        .and_then(|answer| {
-            // Break-glass: the holding agency's data protection officer and safeguarding
-            // lead learn of it at once, in this node's own inbox.
-            if let Some(answer) = answer.as_ref().filter(|_| break_glass) {
-                let alert = break_glass_alert(&state, &alert_context, answer);
-                db::write(&mut conn, |c| db::notifications::receive(c, &alert))?;
-            }
-            Ok(answer)
-        })
-    })
-    .await??
-    .ok_or(ApiError::ChildNotFound)?;
-    Ok(HttpResponse::Ok().json(answer))
+    let mut detail = json!({
+        "disclosed": disclosed,
+        "requester_kind": who.kind.as_str(),
+        "override": decision.override_used,
+        "relationship": related.detail,
+        "break_glass": who.break_glass,
+        "levels": decision.categories.iter()
+            .filter(|d| d.level > schemas::DisclosureLevel::None)
+            .map(|d| (d.category.as_str(), d.level.as_str()))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        "records": shaped.iter().map(|r| r.source_system_id.as_str()).collect::<Vec<_>>(),
+    });
+    if cohort {
+        detail["cohort"] = json!(true);
+    }
+    let entry = NewEntry::by_practitioner(
+        Action::Disclosure,
+        &caller.practitioner,
+        &caller.gateway_id,
+        context,
+        correlation_id,
+        child_id,
+        detail,
+    );
+    let answer = disclosed.then(|| ChildRecords {
+        agency_id: state.agency_id.clone(),
+        agency_kind: state.agency_kind,
+        contact: Some(state.policy.contact.clone()),
+        disclosure: decision.categories,
+        override_used: decision.override_used,
+        relationship: related.status,
+        involved_now,
+        records: shaped,
+    });
+    Ok((answer, entry))
 }
 
 /// Who broke the glass, for the alert.
@@ -749,6 +850,40 @@ fn break_glass_alert(
         acknowledged_at: None,
         acknowledged_by: None,
         ack_relayed: false,
+    }
+}
+
+/// The break-glass alert as the data protection officer's system receives it: the inbox
+/// item, with the child's local id in this agency's own system.
+fn dpo_alert(
+    state: &AppState,
+    alert: &db::notifications::InboxRow,
+    local_id: Option<String>,
+) -> db::dpo_alerts::DpoAlertRow {
+    let details: serde_json::Value = alert
+        .details
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let body = json!({
+        "type": "break_glass",
+        "id": alert.id,
+        "agency_id": state.agency_id,
+        "occurred_at": alert.occurred_at.and_utc(),
+        "local_id": local_id,
+        "category": alert.category,
+        "level": alert.level,
+        "impact": alert.impact,
+        "details": details,
+    });
+    db::dpo_alerts::DpoAlertRow {
+        id: alert.id.clone(),
+        body: body.to_string(),
+        created_at: alert.received_at,
+        attempts: 0,
+        next_attempt_at: alert.received_at,
+        delivered_at: None,
+        last_error: None,
     }
 }
 
@@ -990,7 +1125,11 @@ pub async fn locator_filter(
         let mut tokens = Vec::new();
         let children = db::children::locator_rows(
             &mut conn,
-            |(upn, nhs, given, family, dob, postcode, sex)| {
+            |(upn, nhs, given, family, dob, postcode, sex, former_upns)| {
+                // A former UPN finds the child as its UPN does.
+                for former in db::models::former_upns_of(former_upns.as_deref()) {
+                    tokens.extend(key.query_tokens(Some(&former), None, None, None));
+                }
                 // A child held without a date of birth has no demographic blocking key
                 // (a name without it gives none either): it is found by identifier.
                 let Some(date_of_birth) = db::models::known_date_of_birth(dob) else {

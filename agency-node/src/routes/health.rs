@@ -77,6 +77,8 @@ struct NotificationCounts {
     outbox: [(&'static str, i64); 3],
     at_risk_outbox: usize,
     at_risk_inbox: usize,
+    /// Concerns received here, undecided, near or past their decision deadline.
+    concerns_at_risk: i64,
 }
 
 impl NotificationCounts {
@@ -96,6 +98,7 @@ impl NotificationCounts {
             outbox: [n::PENDING, n::DELIVERED, n::DEAD].map(|status| (status, count(status))),
             at_risk_outbox: n::pending_due_by(conn, horizon)?.len(),
             at_risk_inbox: n::unacknowledged_due_by(conn, horizon)?.len(),
+            concerns_at_risk: crate::db::concerns::undecided_due_by(conn, horizon)?,
         })
     }
 }
@@ -105,6 +108,7 @@ impl NotificationCounts {
 pub struct NotificationGauges {
     outbox: Family<[(&'static str, &'static str); 1], Gauge>,
     at_risk: Family<[(&'static str, &'static str); 1], Gauge>,
+    concerns_at_risk: Family<[(&'static str, &'static str); 1], Gauge>,
 }
 
 impl NotificationGauges {
@@ -120,6 +124,12 @@ impl NotificationGauges {
              (outbox) or unacknowledged (inbox)",
             self.at_risk.clone(),
         );
+        registry.register(
+            "concerns_at_risk",
+            "Concerns received at this front door still awaiting a decision near or past \
+             their deadline (the end of the next working day after receipt)",
+            self.concerns_at_risk.clone(),
+        );
     }
 
     /// Sets the gauges, or leaves them out when the database did not answer.
@@ -127,8 +137,12 @@ impl NotificationGauges {
         let Some(counts) = counts else {
             self.outbox.clear();
             self.at_risk.clear();
+            self.concerns_at_risk.clear();
             return;
         };
+        self.concerns_at_risk
+            .get_or_create(&[("state", "undecided")])
+            .set(counts.concerns_at_risk);
         for (status, count) in counts.outbox {
             self.outbox.get_or_create(&[("status", status)]).set(count);
         }

@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod children;
+pub mod cohort;
+pub mod concerns;
 pub mod federation;
 pub mod health;
 pub mod imports;
@@ -46,6 +48,13 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(federation::confirm_candidate)
         .service(federation::child_records)
         .service(federation::grant_break_glass)
+        .service(cohort::cohort)
+        .service(
+            scope::scope("/v1/federation/batch")
+                .app_data(service::problem::json_config(BATCH_BODY_LIMIT))
+                .service(cohort::match_batch)
+                .service(cohort::records_batch),
+        )
         .service(notifications::publish)
         .service(notifications::outbox)
         .service(notifications::outbox_event)
@@ -55,8 +64,16 @@ pub fn operations(cfg: &mut ServiceConfig) {
         .service(notifications::subscriptions)
         .service(notifications::set_subscription)
         .service(notifications::offer)
+        .service(notifications::origin)
         .service(notifications::receive)
         .service(notifications::acknowledged)
+        .service(concerns::raise_concern)
+        .service(concerns::list_concerns)
+        .service(concerns::get_concern)
+        .service(concerns::decide_concern)
+        .service(concerns::concern_step)
+        .service(concerns::receive_concern)
+        .service(concerns::outcome_received)
         .service(federation::locator_filter)
         .service(audit::keep_checkpoint)
         .service(audit::witnessed_checkpoint);

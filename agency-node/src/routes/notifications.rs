@@ -16,8 +16,8 @@ use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use chrono::{NaiveDateTime, Utc};
 use schemas::notification::{
     Acknowledgement, DeliveryOutcome, DeliveryReceipt, EventPublish, EventType, Inbox, InboxItem,
-    Notification, NotificationOffer, OfferAnswer, Outbox, OutboxItem, OutboxStatus, Subscription,
-    SubscriptionUpdate, Subscriptions,
+    Notification, NotificationOffer, OfferAnswer, OriginAnswer, Outbox, OutboxItem, OutboxStatus,
+    Subscription, SubscriptionUpdate, Subscriptions,
 };
 use schemas::{FieldError, MatchOutcome, Problem};
 use serde::Deserialize;
@@ -484,6 +484,13 @@ pub async fn offer(
                         .into_iter()
                         .map(|r| r.into_wire())
                         .collect::<Result<Vec<_>, _>>()?;
+                    // The event names this agency: the police record's school to
+                    // inform is this node's own URN, or a meeting decision is ours.
+                    let named = offer
+                        .school_to_inform
+                        .as_ref()
+                        .is_some_and(|urn| state.imports.own_urn() == Some(urn))
+                        || offer.recipient.as_ref() == Some(&state.agency_id);
                     state.policy.relationship.involves(
                         &records,
                         today,
@@ -492,31 +499,36 @@ pub async fn offer(
                             sender_kind,
                             state.agency_kind,
                         ),
+                        named,
                     )
                 }
                 _ => false,
             };
+            // A concern goes to the social care node that holds the child whatever its
+            // involvement or subscriptions: the front door cannot opt out of concerns.
+            let concern = offer.event_type == EventType::ConcernRaised
+                && state.agency_kind == schemas::AgencyKind::SocialCare;
             let (wanted, reason) = match (held, involved, subscribed) {
                 (false, _, _) => (false, "not_held"),
+                (true, _, _) if concern => (true, if involved { "held" } else { "not_involved" }),
                 (true, false, _) => (false, "not_involved"),
                 (true, true, false) => (false, "not_subscribed"),
                 (true, true, true) => (true, "held"),
             };
-            if held {
-                // The sender learns that this agency holds the child: audited.
-                let detail = json!({
-                    "notification_offer": offer.event_id, "event_type": offer.event_type.as_str(),
-                    "sender": offer.sender, "answered": reason,
-                });
-                let entry = NewEntry::by_system(
-                    &caller.gateway_id,
-                    &correlation_id,
-                    found.local_ref.clone(),
-                    detail,
-                )
-                .with_action(audit::Action::Match);
-                db::audit::append(c, &entry)?;
-            }
+            // Every offer is audited, taken or not: someone asked this agency about a
+            // child (with the child when it is held here).
+            let detail = json!({
+                "notification_offer": offer.event_id, "event_type": offer.event_type.as_str(),
+                "sender": offer.sender, "answered": reason,
+            });
+            let entry = NewEntry::by_system(
+                &caller.gateway_id,
+                &correlation_id,
+                if held { found.local_ref.clone() } else { None },
+                detail,
+            )
+            .with_action(audit::Action::Match);
+            db::audit::append(c, &entry)?;
             Ok(OfferAnswer {
                 wanted,
                 reason: reason.to_owned(),
@@ -528,13 +540,74 @@ pub async fn offer(
     Ok(HttpResponse::Ok().json(answer))
 }
 
+/// Whether this node holds the child of an event it sent (gateways only).
+///
+/// Before routing an event, the gateway asks the sending agency's own node, as a search
+/// would, whether the child is one of its own: a node may raise events only about the
+/// children it holds, so that routing is not a way to learn who holds anyone else. An
+/// offer naming another sender is answered `held: false`. Audited either way.
+#[utoipa::path(
+    tag = "federation",
+    request_body = NotificationOffer,
+    responses(
+        (status = 200, description = "Whether this node holds the child", body = OriginAnswer),
+        (status = 400, description = "Invalid offer", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Caller is not a gateway", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("mutual_tls" = []))
+)]
+#[post("/v1/federation/notifications/origin")]
+pub async fn origin(
+    caller: GatewayCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<NotificationOffer>,
+) -> Result<HttpResponse, ApiError> {
+    let event = body.into_inner();
+    let errors = event.child.validate();
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let correlation_id = audit::correlation_of(&req);
+    let state2 = state.clone();
+    let held = web::block(move || -> Result<bool, ApiError> {
+        let state = state2;
+        let mut conn = state.pool.get().map_err(DbError::from)?;
+        Ok(db::write(&mut conn, |c| {
+            let found = finding::find_with(c, &event.child, &state.matching)?;
+            let held = event.sender == state.agency_id
+                && found.outcome == MatchOutcome::Held
+                && found.held;
+            let detail = json!({
+                "notification_origin": event.event_id, "event_type": event.event_type.as_str(),
+                "sender": event.sender, "answered": if held { "held" } else { "not_held" },
+            });
+            let entry = NewEntry::by_system(
+                &caller.gateway_id,
+                &correlation_id,
+                if held { found.local_ref.clone() } else { None },
+                detail,
+            )
+            .with_action(audit::Action::Match);
+            db::audit::append(c, &entry)?;
+            Ok(held)
+        })?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(OriginAnswer { held }))
+}
+
 /// The headers of a signed delivery.
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Checks the gateway's webhook signature over the raw body.
-fn verify_signature(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<(), ApiError> {
+pub(crate) fn verify_signature(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(), ApiError> {
     use trust::webhook::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
     let secret = state
         .webhook_secret
@@ -550,7 +623,7 @@ fn verify_signature(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<
         .map_err(ApiError::BadSignature)
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::Invalid(vec![FieldError::new("body", e.to_string())]))
 }

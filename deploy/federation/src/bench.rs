@@ -676,6 +676,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                         identifiers: ChildIdentifiers {
                             upn: truth.upn.clone(),
                             nhs_number: truth.nhs_number.clone(),
+                            ..Default::default()
                         },
                     };
                     let local_id = copy.local_id(name);
@@ -748,6 +749,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             identifiers: ChildIdentifiers {
                 upn: truth.upn.clone(),
                 nhs_number: None,
+                ..Default::default()
             },
             demographics: None,
         };

@@ -3,6 +3,7 @@
 //! the cross-service tests.
 
 pub mod bench;
+pub mod cohort_bench;
 pub mod fairness_bench;
 pub mod import;
 pub mod linkage_bench;

@@ -190,6 +190,24 @@ enum Cmd {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// A school DSL's live cohort (`GET /v1/cohort`) across six nodes: the nodes in this
+    /// process (SQLite), the gateway its own process. Prints p50/p95 of the whole read,
+    /// the gateway's calls per node per read and its peak RSS; then one larger cohort
+    /// streamed. Figures: docs/benchmarks.md.
+    Cohort {
+        /// Children in the cohort (school A's pupils on roll).
+        #[arg(long, default_value_t = 1_000)]
+        cohort: usize,
+        /// Reads of it to time.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// A second federation's cohort, read once, streamed (0: skip).
+        #[arg(long, default_value_t = 10_000)]
+        large: usize,
+        /// Folder for the layouts and databases (emptied first).
+        #[arg(long, default_value = "target/bench-cohort")]
+        dir: PathBuf,
+    },
     /// Matching quality (precision, recall, wrong links, twins) and latency of a node's
     /// plain-mode matching, over drifted agency copies of synthetic children.
     Matching {
@@ -718,6 +736,30 @@ fn main() -> anyhow::Result<()> {
                 federation::plan::Database::Sqlite => None,
             },
         }),
+        Cmd::Bench {
+            what:
+                BenchCmd::Cohort {
+                    cohort,
+                    runs,
+                    large,
+                    dir,
+                },
+        } => {
+            let options = federation::cohort_bench::Options {
+                cohort,
+                runs,
+                large,
+                dir,
+                exe: std::env::current_exe()?,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(federation::cohort_bench::run(&options))?;
+            print!("{}", federation::cohort_bench::render(&report));
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
         Cmd::Bench {
             what:
                 BenchCmd::Fairness {

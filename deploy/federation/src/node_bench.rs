@@ -355,6 +355,7 @@ fn seed(
                     identifiers: ChildIdentifiers {
                         upn: Some(upn),
                         nhs_number,
+                        ..Default::default()
                     },
                 },
             ));
@@ -559,6 +560,7 @@ async fn drive(
                 identifiers: ChildIdentifiers {
                     upn: Some(t.upn.clone()),
                     nhs_number: None,
+                    ..Default::default()
                 },
                 demographics: None,
             })
@@ -704,6 +706,7 @@ fn in_process(conn: &mut db::DbConnection, targets: &[Target]) -> anyhow::Result
                     identifiers: ChildIdentifiers {
                         upn: Some(t.upn.clone()),
                         nhs_number: None,
+                        ..Default::default()
                     },
                     demographics: None,
                 }

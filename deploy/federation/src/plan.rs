@@ -113,7 +113,9 @@ impl Database {
 
 impl Plan {
     /// The standard dev federation: two schools, children's social care, health, police,
-    /// early help and the virtual school, nodes on consecutive ports after the gateway's.
+    /// early help and the virtual school of one local authority (999), and a second
+    /// authority's social care and a school in its area (998), nodes on consecutive ports
+    /// after the gateway's.
     pub fn dev(gateway_port: u16, first_node_port: u16) -> Self {
         let nodes = [
             ("school-a", "Northfield Primary School", AgencyKind::School),
@@ -135,6 +137,14 @@ impl Plan {
                 "County Virtual School",
                 AgencyKind::VirtualSchool,
             ),
+            // A second local authority (998), so that a concern about a child living
+            // there, and "passed to another authority", have somewhere to go.
+            (
+                "social-care-b",
+                "Southvale Children's Social Care",
+                AgencyKind::SocialCare,
+            ),
+            ("school-c", "Southvale Primary School", AgencyKind::School),
         ];
         Self {
             host: "127.0.0.1".into(),
@@ -313,6 +323,7 @@ impl Federation {
             replica_urls: Vec::new(),
             cert_uris: vec![trust::identity::member_uri("gateway")],
             signing_key: None,
+            front_door: None,
         });
 
         // The federation's matching key: held by the gateway and every node (they encode
@@ -372,6 +383,15 @@ impl Federation {
                 replica_urls: plan.replica_urls(node),
                 cert_uris: vec![trust::identity::member_uri(&node.id)],
                 signing_key: Some(signing_public),
+                front_door: DEV_FRONT_DOORS
+                    .iter()
+                    .find(|(id, _, _, _)| *id == node.id)
+                    .map(
+                        |(_, _, phone, districts)| trust::directory::FrontDoorEntry {
+                            phone: (*phone).to_owned(),
+                            districts: districts.iter().map(|d| (*d).to_owned()).collect(),
+                        },
+                    ),
             });
             let system_id = format!("{}-system", node.id);
             let system_cert = ca.issue(&system_id, &[], Usage::Client, Validity::default())?;
@@ -393,6 +413,7 @@ impl Federation {
                 replica_urls: Vec::new(),
                 cert_uris: vec![trust::identity::member_uri(&system_id)],
                 signing_key: None,
+                front_door: None,
             });
 
             let policy = root.join("policies").join(format!("{}.toml", node.id));
@@ -471,6 +492,9 @@ impl Federation {
             write_imports(&mut text, &node.id, node.kind)?;
             if node.kind == AgencyKind::School {
                 write_school_calendar(&mut text, &node.id)?;
+            }
+            if node.kind == AgencyKind::SocialCare {
+                write_front_door(&mut text)?;
             }
             writeln!(text, "{matching_section}")?;
             writeln!(
@@ -647,23 +671,126 @@ pub const DEV_SCHOOLS: [(&str, &str, &str); 2] = [
     ("school-b", "1102", "999102"),
 ];
 
+/// The second dev authority (a number no real authority has either) and its school.
+pub const DEV_LA_B: &str = "998";
+pub const DEV_SCHOOL_C: (&str, &str, &str) = ("school-c", "1201", "998201");
+
+/// The dev authorities' children's social care front doors: node, authority, phone (an
+/// Ofcom drama number) and the synthetic postcode districts each serves (the seeded
+/// children live in ZZ1 to ZZ9).
+pub const DEV_FRONT_DOORS: [(&str, &str, &str, &[&str]); 2] = [
+    (
+        "social-care",
+        DEV_LA,
+        "01632 960100",
+        &["ZZ1", "ZZ2", "ZZ3", "ZZ4", "ZZ5", "ZZ6"],
+    ),
+    (
+        "social-care-b",
+        DEV_LA_B,
+        "01632 960200",
+        &["ZZ7", "ZZ8", "ZZ9"],
+    ),
+];
+
+/// `[front_door]`: a social care node's working days for concern deadlines: to 17:00
+/// London time, and England's bank holidays around today.
+fn write_front_door(text: &mut String) -> std::fmt::Result {
+    use chrono::Datelike;
+    let this_year = chrono::Utc::now().year();
+    writeln!(
+        text,
+        "\n[front_door]\nday_ends = \"17:00\"\ntimezone = \"Europe/London\""
+    )?;
+    writeln!(text, "bank_holidays = [")?;
+    for year in this_year - 1..=this_year + 1 {
+        for day in england_bank_holidays(year) {
+            writeln!(text, "  \"{day}\",")?;
+        }
+    }
+    writeln!(text, "]")
+}
+
+/// England and Wales's bank holidays in a year, by their rules (New Year, Easter,
+/// the May, spring and summer Mondays, Christmas and Boxing Day, each moved off a
+/// weekend). Enough for the dev federation; a real authority lists its own.
+pub fn england_bank_holidays(year: i32) -> Vec<chrono::NaiveDate> {
+    use chrono::{Datelike, NaiveDate, Weekday};
+    let date = |m, d| NaiveDate::from_ymd_opt(year, m, d).unwrap_or_default();
+    let first_monday = |m| {
+        (1..=7)
+            .map(|d| date(m, d))
+            .find(|d| d.weekday() == Weekday::Mon)
+            .unwrap_or_default()
+    };
+    let last_monday = |m: u32, days: u32| {
+        (1..=days)
+            .rev()
+            .map(|d| date(m, d))
+            .find(|d| d.weekday() == Weekday::Mon)
+            .unwrap_or_default()
+    };
+    // Easter Sunday (anonymous Gregorian algorithm).
+    let (a, b, c) = (year % 19, year / 100, year % 100);
+    let (d, e) = (b / 4, b % 4);
+    let f = (b + 8) / 25;
+    let g = (b - f + 1) / 3;
+    let h = (19 * a + b - d - g + 15) % 30;
+    let (i, k) = (c / 4, c % 4);
+    let l = (32 + 2 * e + 2 * i - h - k) % 7;
+    let m = (a + 11 * h + 22 * l) / 451;
+    let month = ((h + l - 7 * m + 114) / 31) as u32;
+    let day = ((h + l - 7 * m + 114) % 31 + 1) as u32;
+    let easter = date(month, day);
+    let mut days = Vec::new();
+    let new_year = date(1, 1);
+    days.push(match new_year.weekday() {
+        Weekday::Sat => date(1, 3),
+        Weekday::Sun => date(1, 2),
+        _ => new_year,
+    });
+    days.push(easter - chrono::Duration::days(2));
+    days.push(easter + chrono::Duration::days(1));
+    days.push(first_monday(5));
+    days.push(last_monday(5, 31));
+    days.push(last_monday(8, 31));
+    let (christmas, boxing) = match date(12, 25).weekday() {
+        Weekday::Fri => (date(12, 25), date(12, 28)),
+        Weekday::Sat => (date(12, 27), date(12, 28)),
+        Weekday::Sun => (date(12, 27), date(12, 26)),
+        _ => (date(12, 25), date(12, 26)),
+    };
+    days.push(christmas);
+    days.push(boxing);
+    days.sort();
+    days
+}
+
 /// `[imports]`: each school takes the CTFs addressed to it, social care its authority's
 /// census.
 fn write_imports(text: &mut String, node: &str, kind: AgencyKind) -> std::fmt::Result {
     match kind {
         AgencyKind::School => {
-            let Some((_, estab, urn)) = DEV_SCHOOLS.iter().find(|(id, _, _)| *id == node) else {
-                return Ok(());
+            let (la, (_, estab, urn)) = match DEV_SCHOOLS.iter().find(|(id, _, _)| *id == node) {
+                Some(school) => (DEV_LA, school),
+                None if node == DEV_SCHOOL_C.0 => (DEV_LA_B, &DEV_SCHOOL_C),
+                None => return Ok(()),
             };
             writeln!(
                 text,
                 "\n[imports]\nla = {}\nestab = {}\nurn = {}",
-                q(DEV_LA),
+                q(la),
                 q(estab),
                 q(urn)
             )
         }
-        AgencyKind::SocialCare => writeln!(text, "\n[imports]\nla = {}", q(DEV_LA)),
+        AgencyKind::SocialCare => {
+            let la = DEV_FRONT_DOORS
+                .iter()
+                .find(|(id, _, _, _)| *id == node)
+                .map_or(DEV_LA, |(_, la, _, _)| la);
+            writeln!(text, "\n[imports]\nla = {}", q(la))
+        }
         _ => Ok(()),
     }
 }

@@ -406,6 +406,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
             identifiers: ChildIdentifiers {
                 upn: Some(upn.clone()),
                 nhs_number: None,
+                ..Default::default()
             },
         },
         records,
@@ -574,6 +575,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: nhs_number.clone(),
+                    ..Default::default()
                 },
             },
             records,
@@ -613,6 +615,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: None,
+                    ..Default::default()
                 },
             },
             records: cohort,
@@ -665,6 +668,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
                 identifiers: ChildIdentifiers {
                     upn: None,
                     nhs_number: nhs_number.clone(),
+                    ..Default::default()
                 },
             },
             records,
@@ -734,6 +738,7 @@ fn child(g: &mut Gen, index: usize) -> SyntheticChild {
                 identifiers: ChildIdentifiers {
                     upn: Some(upn.clone()),
                     nhs_number: None,
+                    ..Default::default()
                 },
             },
             records,

@@ -74,6 +74,19 @@ pub const DEMO_PRACTITIONERS: &[(&str, PractitionerRole, &str, &str)] = &[
         "school-b",
         "dsl.riverside",
     ),
+    // The second authority: its social worker, and the DSL of the school in its area.
+    (
+        "TOKEN_SOCIAL_WORKER_B",
+        PractitionerRole::SocialWorker,
+        "social-care-b",
+        "sw.southvale",
+    ),
+    (
+        "TOKEN_DSL_SCHOOL_C",
+        PractitionerRole::DesignatedSafeguardingLead,
+        "school-c",
+        "dsl.southvale",
+    ),
 ];
 
 /// Refuses to clear a folder that does not look like one `up` made.

@@ -102,6 +102,7 @@ async fn sigterm_drains_the_request_in_flight_then_exits() {
         replica_urls: Vec::new(),
         cert_uris: vec![trust::identity::member_uri("school-a")],
         signing_key: None,
+        front_door: None,
     });
     std::fs::write(
         &files.directory_file,

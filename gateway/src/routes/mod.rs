@@ -4,6 +4,8 @@
 pub mod access_report;
 pub mod audit;
 pub mod children;
+pub mod cohort;
+pub mod concerns;
 pub mod health;
 pub mod notifications;
 
@@ -16,9 +18,13 @@ pub fn operations(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(children::search)
         .service(children::view)
         .service(children::confirm)
+        .service(cohort::list)
+        .service(cohort::figures)
         .service(access_report::access_report)
         .service(notifications::route)
         .service(notifications::acknowledge)
+        .service(concerns::route_concern)
+        .service(concerns::route_outcome)
         .service(audit::relay_checkpoint)
         .service(audit::witnessed_checkpoints);
 }

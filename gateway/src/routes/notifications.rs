@@ -19,7 +19,7 @@ use schemas::{AgencyId, FieldError, Problem};
 use std::collections::HashSet;
 use trust::webhook::WebhookSecret;
 
-fn secret_for(state: &AppState, agency: &AgencyId) -> Result<WebhookSecret, String> {
+pub(super) fn secret_for(state: &AppState, agency: &AgencyId) -> Result<WebhookSecret, String> {
     let dir = state
         .notification_secrets
         .as_ref()
@@ -27,7 +27,7 @@ fn secret_for(state: &AppState, agency: &AgencyId) -> Result<WebhookSecret, Stri
     WebhookSecret::load(&dir.join(format!("{agency}.secret"))).map_err(|e| e.to_string())
 }
 
-fn failure_text(failure: Failure) -> String {
+pub(super) fn failure_text(failure: Failure) -> String {
     match failure {
         Failure::NotFound => "the agency no longer holds the child".into(),
         Failure::Timeout => "no answer within the deadline".into(),
@@ -36,8 +36,8 @@ fn failure_text(failure: Failure) -> String {
 }
 
 enum Asked {
-    /// Does not hold the child: not listed.
-    NotHeld,
+    /// Does not hold the child, or holds it and did not take the event: not listed.
+    NotTaken,
     /// Could not be asked.
     Unreachable(AgencyId),
     Answered(RecipientOutcome),
@@ -45,20 +45,27 @@ enum Asked {
 
 /// Route a notification to the agencies that hold the child (nodes only).
 ///
-/// Called by an agency node's outbox worker with the node's own certificate. Every
-/// other node is asked whether it holds the child and subscribes to the event type;
-/// those that do receive the payload the sender's policy allows their kind, signed
-/// (Standard Webhooks headers) with their webhook secret. Answers per recipient:
-/// `delivered`, `duplicate`, `not_subscribed` or `failed`, and which agencies could not
-/// be asked; the sender retries failures. Agencies that do not hold the child are not
-/// listed.
+/// Called by an agency node's outbox worker with the node's own certificate. The
+/// routing table decides whether the sender's kind may raise the event type at all (403
+/// otherwise) and the category must be one its kind holds (400); then the sender's own
+/// node is asked whether the child is one of its own, as a search would (422 otherwise:
+/// routing is not a way to learn who holds a child). Every other node the table allows
+/// is asked whether it holds the child, is involved as the table asks and subscribes;
+/// those that take the event receive the payload the sender's policy allows their kind,
+/// signed (Standard Webhooks headers) with their webhook secret. Answers, for the
+/// agencies that took the event only, `delivered`, `duplicate` or `failed`, and which
+/// agencies could not be asked; the sender retries failures. An agency that did not take
+/// the event is not listed, whether or not it holds the child. Each sending node may
+/// route a limited number of events per second (429 with `Retry-After`).
 #[utoipa::path(
     tag = "notifications",
     request_body = RouteRequest,
     responses(
-        (status = 200, description = "Per recipient, what happened", body = RouteResponse),
+        (status = 200, description = "The agencies that took the event, and what happened at each", body = RouteResponse),
         (status = 400, description = "Invalid event", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Caller is not an agency node of the federation", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Caller is not an agency node of the federation, or its kind may not raise this event", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The sender's own node does not hold the child", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The sender's own node could not be asked; retry later", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Notifications not configured, or the gateway is busy", body = Problem, content_type = "application/problem+json"),
     ),
     security(("mutual_tls" = []))
@@ -69,8 +76,34 @@ pub async fn route(
     state: web::Data<AppState>,
     body: web::Json<RouteRequest>,
 ) -> Result<HttpResponse, GatewayError> {
+    state
+        .route_limiter
+        .check(sender.member.id.as_str())
+        .map_err(GatewayError::RoutingRateLimited)?;
     let event = body.into_inner();
+    let sender_kind = sender.member.kind.ok_or_else(|| {
+        GatewayError::Forbidden(format!("'{}' has no agency kind", sender.member.id))
+    })?;
+    // The sender rules of the routing table: a school may not raise an Encompass
+    // notification, nobody routes a break-glass alert.
+    if !schemas::notification::may_send(event.event_type, sender_kind) {
+        return Err(GatewayError::Forbidden(format!(
+            "a {} node may not raise {} events",
+            sender_kind.as_str(),
+            event.event_type.as_str()
+        )));
+    }
     let mut errors = event.child.validate();
+    if !event.category.held_by(sender_kind) {
+        errors.push(FieldError::new(
+            "category",
+            format!(
+                "a {} node does not hold {} records",
+                sender_kind.as_str(),
+                event.category.as_str()
+            ),
+        ));
+    }
     let mut kinds = HashSet::new();
     for (i, payload) in event.payloads.iter().enumerate() {
         if !kinds.insert(payload.kind) {
@@ -94,7 +127,33 @@ pub async fn route(
         event_type: event.event_type,
         sender: sender.id.clone(),
         child: event.child.clone(),
+        school_to_inform: event.school_to_inform.clone(),
+        recipient: event.recipient.clone(),
     };
+    // The sender's own node must hold the child, as it would answer a search: a node
+    // certificate cannot ask who holds someone else's child.
+    let Some(own_node) = directory.nodes().find(|node| node.id == sender.id) else {
+        return Err(GatewayError::Forbidden(format!(
+            "'{}' is not an agency node with an address in the directory",
+            sender.id
+        )));
+    };
+    let origin = state
+        .http
+        .node(own_node, "", state.node_deadline, None)
+        .origin(&offer)
+        .await
+        .result;
+    match origin {
+        Ok(answer) if answer.held => {}
+        Ok(_) | Err(Failure::NotFound) => return Err(GatewayError::SenderDoesNotHold),
+        Err(failure) => {
+            return Err(GatewayError::NotDelivered(format!(
+                "the sender's own node could not be asked whether it holds the child: {}",
+                failure_text(failure)
+            )));
+        }
+    }
     let asked = join_all(
         directory
             .nodes()
@@ -102,10 +161,14 @@ pub async fn route(
             // The routing table: kinds that may never receive this event from this
             // sender are not even asked.
             .filter(|node| {
-                sender.kind.is_some_and(|kind| {
-                    schemas::notification::route(event.event_type, kind, node.kind)
-                        != schemas::notification::Involvement::Nobody
-                })
+                use schemas::notification::Involvement;
+                match schemas::notification::route(event.event_type, sender_kind, node.kind) {
+                    Involvement::Nobody => false,
+                    // Addressed to one agency (a meeting decision's owner): no other is
+                    // asked.
+                    Involvement::Addressed => event.recipient.as_ref() == Some(&node.id),
+                    _ => true,
+                }
             })
             .filter_map(|node| {
                 let payload = event.payloads.iter().find(|p| p.kind == node.kind)?;
@@ -119,21 +182,23 @@ pub async fn route(
                     let client = state.http.node(node, "", state.node_deadline, None);
                     let answer = match client.offer(offer).await.result {
                         Ok(answer) => answer,
-                        Err(Failure::NotFound) => return Asked::NotHeld,
+                        Err(Failure::NotFound) => return Asked::NotTaken,
                         Err(_) => return Asked::Unreachable(node.id.clone()),
+                    };
+                    // An agency that did not take the event (not subscribed, not
+                    // involved as the table asks) is told apart from one that does not
+                    // hold the child by nobody: neither is listed.
+                    let local_ref = match (answer.wanted, answer.local_ref) {
+                        (true, Some(local_ref)) => local_ref,
+                        _ => return Asked::NotTaken,
                     };
                     let mut outcome = RecipientOutcome {
                         agency_id: node.id.clone(),
                         agency_name: node.name.clone(),
                         kind: node.kind,
-                        outcome: DeliveryOutcome::NotSubscribed,
+                        outcome: DeliveryOutcome::Failed,
                         reason: None,
                         deadline: None,
-                    };
-                    let local_ref = match (answer.wanted, answer.local_ref) {
-                        (true, Some(local_ref)) => local_ref,
-                        _ if answer.reason == "not_subscribed" => return Asked::Answered(outcome),
-                        _ => return Asked::NotHeld,
                     };
                     let notification = Notification {
                         id: event.id,
@@ -185,7 +250,7 @@ pub async fn route(
     };
     for result in asked {
         match result {
-            Asked::NotHeld => {}
+            Asked::NotTaken => {}
             Asked::Unreachable(id) => response.unreachable.push(id),
             Asked::Answered(outcome) => response.recipients.push(outcome),
         }

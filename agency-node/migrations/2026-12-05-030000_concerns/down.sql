@@ -1,0 +1,2 @@
+DROP TABLE concern_messages;
+DROP TABLE concerns;

@@ -1,0 +1,1 @@
+DROP TABLE dpo_alerts;
