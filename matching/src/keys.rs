@@ -52,6 +52,22 @@ pub fn stored_keys_known(d: &KnownDemographics) -> StoredKeys {
     }
 }
 
+/// The phonetic codes of a child's former family names (one each, of the whole name,
+/// deduplicated, none for an empty one): stored one a row with the child's date of birth,
+/// so that a search by a family name the child was known by before reads it through an
+/// index. A former name counts only when it agrees exactly with the query's (see
+/// [`super::score::compare_asked`]), and then its code is the query's first family key.
+pub fn former_family_keys<S: AsRef<str>>(names: &[S]) -> Vec<String> {
+    let mut keys: Vec<String> = names
+        .iter()
+        .map(|n| refined_soundex(&NormalName::new(n.as_ref()).joined))
+        .filter(|k| !k.is_empty())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 /// The blocks one search reads. A child is a candidate when it falls in any of them:
 /// the same phonetic family name (either stored key) and birth year; the same date of
 /// birth, or that date with day and month swapped; the same postcode sector and birth

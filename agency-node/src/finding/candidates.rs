@@ -175,6 +175,11 @@ pub(super) fn compare(
     child: &CandidateRow,
     settings: &MatchingSettings,
 ) -> Comparison {
+    let former = if child.former_family_names.is_some() {
+        crate::db::models::former_family_names_of(child.former_family_names.as_deref())
+    } else {
+        Vec::new()
+    };
     let held = Person {
         given_name: &child.given_name,
         family_name: &child.family_name,
@@ -187,8 +192,7 @@ pub(super) fn compare(
             _ => child.upn.as_deref(),
         },
         nhs_number: child.nhs_number.as_deref(),
-        // Not stored yet: the lead wires the child's former family names here.
-        former_family_names: &[],
+        former_family_names: &former,
     };
     score::compare_asked(asked, &held, settings)
 }

@@ -1,1 +1,0 @@
-DROP INDEX children_block_family_sector;
