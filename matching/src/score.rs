@@ -634,6 +634,47 @@ impl Comparison {
             && self.family_name == FamilyLevel::Disagree
     }
 
+    /// The fields that did not agree at any level, for a `candidates` answer: what the
+    /// practitioner should check before confirming. `field:disagree` when both sides
+    /// hold the field and it disagrees, `field:missing` when the node holds none of a
+    /// field the query gives (the names and the date of birth, which a query always
+    /// has). Never a value: field names and levels only. Partial agreements are in
+    /// [`Comparison::matched_on`].
+    pub fn disagreed(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut level = |field: &str, disagree: bool, missing: bool| {
+            if disagree {
+                out.push(format!("{field}:disagree"));
+            } else if missing {
+                out.push(format!("{field}:missing"));
+            }
+        };
+        level(
+            "given_name",
+            self.given_name == GivenLevel::Disagree,
+            self.given_name == GivenLevel::Missing,
+        );
+        level(
+            "family_name",
+            self.family_name == FamilyLevel::Disagree,
+            self.family_name == FamilyLevel::Missing,
+        );
+        level(
+            "date_of_birth",
+            self.date_of_birth == DobLevel::Disagree,
+            self.date_of_birth == DobLevel::Missing,
+        );
+        level(
+            "postcode",
+            self.postcode == Some(PostcodeLevel::Disagree),
+            false,
+        );
+        level("sex", self.sex_agrees == Some(false), false);
+        level("upn", self.upn_differs, false);
+        level("nhs_number", self.nhs_number_differs, false);
+        out
+    }
+
     /// The fields that agreed, for the answer: the plain field name for full agreement,
     /// `field:level` for a partial one.
     pub fn matched_on(&self) -> Vec<String> {
@@ -883,6 +924,43 @@ mod tests {
         b.sex = Some(Sex::Male);
         assert_eq!(compare(&a, &b, &s).sex_agrees, Some(false));
         assert!(compare(&a, &b, &s).score(&s) < compare(&a, &a, &s).score(&s));
+    }
+
+    #[test]
+    fn disagreed_names_fields_and_levels_never_values() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        // Everything agreeing: nothing disagreed.
+        assert!(compare(&q, &q, &s).disagreed().is_empty());
+        // Moved far away, another date of birth: both listed, partial levels are not.
+        let moved = person("Amelia", "Okafor", "2012-07-21", Some("ZZ9 9XY"));
+        assert_eq!(
+            compare(&q, &moved, &s).disagreed(),
+            ["date_of_birth:disagree", "postcode:disagree"]
+        );
+        let nearby = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4ZZ"));
+        let c = compare(&q, &nearby, &s);
+        assert!(c.disagreed().is_empty());
+        assert!(c.matched_on().contains(&"postcode:sector".to_owned()));
+        // A field the node does not hold is `missing`; a given name that disagrees, a
+        // differing sex and identifier are listed too.
+        let mut partial = person("Noor", "", "2014-03-09", None);
+        partial.sex = Some(Sex::Male);
+        partial.upn = Some("U999123456789");
+        let mut asked = q.clone();
+        asked.sex = Some(Sex::Female);
+        asked.upn = Some("A999123456780");
+        let c = compare(&asked, &partial, &s);
+        assert_eq!(
+            c.disagreed(),
+            [
+                "given_name:disagree",
+                "family_name:missing",
+                "sex:disagree",
+                "upn:disagree"
+            ]
+        );
+        assert!(c.disagreed().iter().all(|f| !f.contains("Noor")));
     }
 
     #[test]
