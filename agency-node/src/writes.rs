@@ -420,7 +420,8 @@ mod bulk_tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use crate::db::schema::{
-        audit_log, child_former_upns, child_keyed, children, name_counts, records,
+        audit_log, child_former_family_keys, child_former_upns, child_keyed, children, name_counts,
+        records,
     };
     use crate::db::testing::TestDb;
     use diesel::prelude::*;
@@ -560,6 +561,19 @@ mod bulk_tests {
             .collect();
         former.sort();
         out.extend(former);
+        let mut former_keys: Vec<String> = child_former_family_keys::table
+            .select((
+                child_former_family_keys::family_name_key,
+                child_former_family_keys::date_of_birth,
+                child_former_family_keys::child_id,
+            ))
+            .load::<(String, chrono::NaiveDate, String)>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|(key, dob, id)| format!("former key {key} {dob} {}", ids[&id]))
+            .collect();
+        former_keys.sort();
+        out.extend(former_keys);
         out
     }
 

@@ -30,12 +30,26 @@ pub struct Settings {
     /// second, bursts of 20.
     #[serde(default = "default_practitioner_limits")]
     pub practitioner_limits: service::limits::RateLimitSettings,
+    /// Search answers per practitioner that say which fields a candidate disagreed on
+    /// (an agency answered `candidates`): each lets the practitioner check one field of
+    /// a child they may not have, so beyond this a search that would show them is
+    /// refused with 429 (`candidate-detail-rate-limited`) and `Retry-After`. Default 30
+    /// at once, then one every 2 minutes (30 an hour).
+    #[serde(default = "default_candidate_detail_limits")]
+    pub candidate_detail_limits: service::limits::RateLimitSettings,
     #[serde(default)]
     pub notifications: NotificationSettings,
     /// The record locator: with it, a search asks only the nodes whose keyed membership
     /// filter may hold the child (see `docs/benchmarks.md`). Without it, every node.
     #[serde(default)]
     pub locator: Option<crate::locator::LocatorSettings>,
+}
+
+fn default_candidate_detail_limits() -> service::limits::RateLimitSettings {
+    service::limits::RateLimitSettings {
+        per_second: 1.0 / 120.0,
+        burst: 30,
+    }
 }
 
 fn default_practitioner_limits() -> service::limits::RateLimitSettings {

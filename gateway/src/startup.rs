@@ -23,6 +23,8 @@ pub struct AppState {
     pub limiter: service::limits::RateLimiter,
     /// Per practitioner (issuer and subject).
     pub practitioner_limiter: service::limits::RateLimiter,
+    /// Search answers with candidates' disagreeing fields, per practitioner.
+    pub candidate_detail_limiter: service::limits::RateLimiter,
     /// Notifications routed per sending node.
     pub route_limiter: service::limits::RateLimiter,
     /// Fan-outs in flight; a request past the limit gets 503 at once.
@@ -117,6 +119,9 @@ impl Application {
             reference_ttl_seconds: settings.reference.ttl_seconds,
             limiter: service::limits::RateLimiter::new(settings.limits),
             practitioner_limiter: service::limits::RateLimiter::new(settings.practitioner_limits),
+            candidate_detail_limiter: service::limits::RateLimiter::new(
+                settings.candidate_detail_limits,
+            ),
             route_limiter: service::limits::RateLimiter::new(settings.notifications.route_limits),
             fanouts: tokio::sync::Semaphore::new(settings.federation.max_concurrent_fanouts.max(1)),
             notification_secrets: settings.notifications.secrets_dir.clone(),

@@ -62,6 +62,7 @@ fn person(s: &Sampled) -> Person<'_> {
         postcode: s.postcode.as_deref(),
         upn: None,
         nhs_number: None,
+        former_family_names: &[],
     }
 }
 

@@ -38,7 +38,7 @@ use std::path::Path;
 
 /// Raise when the encodings change: it is part of the key id, so nodes re-encode their
 /// children at start and gateways with the old version are refused.
-pub const KEYED_ENCODING_VERSION: u32 = 2;
+pub const KEYED_ENCODING_VERSION: u32 = 3;
 
 /// Bits of a Bloom filter before balancing.
 const BLOOM_BITS: usize = BLOOM_BYTES * 8 / 2;
@@ -309,6 +309,12 @@ impl MatchingKey {
                             .iter()
                             .map(|code| self.day_block(code, d.date_of_birth)),
                     )
+                    // Children held without a date of birth, by family name.
+                    .chain(
+                        keys.family
+                            .iter()
+                            .map(|code| self.family_block(code, super::UNKNOWN_BIRTH_YEAR)),
+                    )
                     .take(schemas::keyed::MAX_TOKENS)
                     .collect(),
                 sector: keys
@@ -340,6 +346,9 @@ impl MatchingKey {
         if let Some(complete) = d.complete() {
             return self.encode_stored(&complete, ids);
         }
+        if d.given_name.is_some() || d.family_name.is_some() || d.date_of_birth.is_some() {
+            return self.encode_stored_partial(d, ids);
+        }
         let ids = self.encode_identifiers(ids);
         let nowhere = self.family_block("", super::UNKNOWN_BIRTH_YEAR);
         StoredEncoding {
@@ -353,6 +362,66 @@ impl MatchingKey {
             day_block: nowhere,
             day_block2: None,
             demographics: None,
+        }
+    }
+
+    /// A partial child with some demographics: what it has is encoded as for a complete
+    /// child, a missing name as an empty one and a missing date of birth as empty tokens
+    /// (both compare as `missing`, no evidence). Its blocks mirror plain matching's: the
+    /// family name with the birth year, or with [`super::UNKNOWN_BIRTH_YEAR`] when the
+    /// date is missing (queries send that block too); the date of birth; the postcode
+    /// sector with the year.
+    fn encode_stored_partial(
+        &self,
+        d: &schemas::KnownDemographics,
+        ids: &ChildIdentifiers,
+    ) -> StoredEncoding {
+        let keys = super::stored_keys_known(d);
+        let ids = self.encode_identifiers(ids);
+        let date_of_birth = match d.date_of_birth {
+            Some(date) => self.encode_date(date, false),
+            None => KeyedDate {
+                exact: String::new(),
+                swapped: None,
+                masked: Vec::new(),
+                month: String::new(),
+            },
+        };
+        let demographics = KeyedDemographics {
+            given_name: self.encode_name(NameField::Given, d.given_name.as_deref().unwrap_or("")),
+            family_name: self
+                .encode_name(NameField::Family, d.family_name.as_deref().unwrap_or("")),
+            date_of_birth,
+            sex: match d.sex {
+                Some(Sex::Female) => Some(self.token("sex", "female")),
+                Some(Sex::Male) => Some(self.token("sex", "male")),
+                Some(Sex::Unknown) | None => None,
+            },
+            postcode: d.postcode.as_deref().and_then(|p| self.encode_postcode(p)),
+        };
+        let nowhere = self.family_block("", super::UNKNOWN_BIRTH_YEAR);
+        let day = |code: &str| match d.date_of_birth {
+            Some(date) => self.day_block(code, date),
+            None => nowhere.clone(),
+        };
+        StoredEncoding {
+            key_id: self.id.clone(),
+            upn: ids.upn,
+            nhs_number: ids.nhs_number,
+            date_of_birth: demographics.date_of_birth.exact.clone(),
+            family_block: self.family_block(&keys.family_name_key, keys.birth_year),
+            family_block2: keys
+                .family_name_key2
+                .as_deref()
+                .map(|k| self.family_block(k, keys.birth_year)),
+            sector_block: keys
+                .postcode_sector
+                .as_deref()
+                .filter(|_| d.date_of_birth.is_some())
+                .map(|s| self.sector_block(s, keys.birth_year)),
+            day_block: day(&keys.family_name_key),
+            day_block2: keys.family_name_key2.as_deref().map(day),
+            demographics: Some(demographics),
         }
     }
 
@@ -457,7 +526,7 @@ fn similar(a: &KeyedName, b: &KeyedName, similar_at: f64) -> bool {
 
 pub fn compare_given(a: &KeyedName, b: &KeyedName, similar_at: f64) -> GivenLevel {
     if a.exact.is_empty() || b.exact.is_empty() {
-        return GivenLevel::Disagree;
+        return GivenLevel::Missing;
     }
     if a.exact == b.exact {
         return GivenLevel::Exact;
@@ -473,7 +542,7 @@ pub fn compare_given(a: &KeyedName, b: &KeyedName, similar_at: f64) -> GivenLeve
 
 pub fn compare_family(a: &KeyedName, b: &KeyedName, similar_at: f64) -> FamilyLevel {
     if a.exact.is_empty() || b.exact.is_empty() {
-        return FamilyLevel::Disagree;
+        return FamilyLevel::Missing;
     }
     if a.exact == b.exact {
         return FamilyLevel::Exact;
@@ -489,6 +558,9 @@ pub fn compare_family(a: &KeyedName, b: &KeyedName, similar_at: f64) -> FamilyLe
 
 /// `query` carries the swapped date; `held` is a stored encoding.
 pub fn compare_dob(query: &KeyedDate, held: &KeyedDate) -> DobLevel {
+    if query.exact.is_empty() || held.exact.is_empty() {
+        return DobLevel::Missing;
+    }
     if query.exact == held.exact {
         return DobLevel::Exact;
     }
@@ -603,6 +675,8 @@ pub fn compare(
             given_slip: None,
             family_part: None,
             family_typo: None,
+            transposed: false,
+            family_former: false,
         };
     };
     let Some(q) = &query.demographics else {
@@ -619,6 +693,8 @@ pub fn compare(
             given_slip: None,
             family_part: None,
             family_typo: None,
+            transposed: false,
+            family_former: false,
         };
     };
     let mut given_name = compare_given(&q.given_name, &held.given_name, settings.keyed_similar_at);
@@ -645,6 +721,21 @@ pub fn compare(
         family_name = FamilyLevel::Typo;
         family_typo = Some(asked);
     }
+    // Names recorded the other way round: the node encodes its own child's names under
+    // the other field's label and compares them with the query's tokens.
+    let mut transposed = false;
+    if let Some((key, plain_given, plain_family)) = held_plain
+        && let Some((g, f)) = crossed_levels(key, q, plain_given, plain_family)
+        && super::score::configured_names_weight(settings, g, f)
+            + settings.weights.transposed_weight()
+            > super::score::configured_names_weight(settings, given_name, family_name)
+    {
+        given_name = g;
+        family_name = f;
+        given_slip = None;
+        family_typo = None;
+        transposed = true;
+    }
     Comparison {
         given_name,
         family_name,
@@ -668,7 +759,51 @@ pub fn compare(
             _ => None,
         },
         family_typo,
+        transposed,
+        // Keyed encodings carry no former family names (not built).
+        family_former: false,
     }
+}
+
+/// The crossed levels of a keyed query against the node's own plain names (see
+/// [`super::score::transposed_levels`]): exact when the held family name, encoded as a
+/// given name, has the query's exact given-name token (and the other way round);
+/// `similar` when its phonetic token agrees.
+fn crossed_levels(
+    key: &MatchingKey,
+    q: &KeyedDemographics,
+    held_given: &str,
+    held_family: &str,
+) -> Option<(GivenLevel, FamilyLevel)> {
+    let (held_given, held_family) = (
+        NormalName::new(held_given).joined,
+        NormalName::new(held_family).joined,
+    );
+    if held_given.is_empty()
+        || held_family.is_empty()
+        || q.given_name.exact.is_empty()
+        || q.family_name.exact.is_empty()
+    {
+        return None;
+    }
+    let agrees = |field: NameField, query: &KeyedName, held: &str| -> (bool, bool) {
+        let label = field.label();
+        let exact = key.token(&format!("{label}:exact"), held) == query.exact;
+        let similar = exact
+            || key.token(&format!("{label}:phonetic"), &refined_soundex(held)) == query.phonetic;
+        (exact, similar)
+    };
+    let given = match agrees(NameField::Given, &q.given_name, &held_family) {
+        (true, _) => GivenLevel::Exact,
+        (false, true) => GivenLevel::Similar,
+        _ => return None,
+    };
+    let family = match agrees(NameField::Family, &q.family_name, &held_given) {
+        (true, _) => FamilyLevel::Exact,
+        (false, true) => FamilyLevel::Similar,
+        _ => return None,
+    };
+    super::score::transposed_levels(given, family)
 }
 
 /// The held family name's form (the whole name or a part) whose token is one of the
@@ -813,6 +948,134 @@ mod tests {
                 &k.encode_postcode(b).unwrap(),
             );
             assert_eq!(plain, keyed, "{a}/{b}");
+        }
+    }
+
+    #[test]
+    fn names_the_other_way_round_are_found_crossed_with_the_key() {
+        let k = key();
+        let s = MatchingSettings::default();
+        let demographics = |given: &str, family: &str| Demographics {
+            given_name: given.into(),
+            family_name: family.into(),
+            date_of_birth: d("2014-03-09"),
+            sex: None,
+            postcode: Some("ZZ1 4AB".into()),
+        };
+        let query = k.encode_query(&ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(demographics("Amelia", "Okafor")),
+        });
+        let compare_with = |given: &str, family: &str, with_key: bool| {
+            let held = k.encode_stored(&demographics(given, family), &ChildIdentifiers::default());
+            compare(
+                &query,
+                held.demographics.as_ref(),
+                &KeyedIdentifiers::default(),
+                with_key.then_some((&k, given, family)),
+                &s,
+            )
+        };
+        let crossed = compare_with("Okafor", "Amelia", true);
+        assert!(crossed.transposed);
+        assert_eq!(
+            (crossed.given_name, crossed.family_name),
+            (GivenLevel::Exact, FamilyLevel::Exact)
+        );
+        // The same levels and score as plain matching.
+        let plain = score::compare(
+            &score::Person {
+                given_name: "Amelia",
+                family_name: "Okafor",
+                date_of_birth: Some(d("2014-03-09")),
+                sex: None,
+                postcode: Some("ZZ1 4AB"),
+                upn: None,
+                nhs_number: None,
+                former_family_names: &[],
+            },
+            &score::Person {
+                given_name: "Okafor",
+                family_name: "Amelia",
+                date_of_birth: Some(d("2014-03-09")),
+                sex: None,
+                postcode: Some("ZZ1 4AB"),
+                upn: None,
+                nhs_number: None,
+                former_family_names: &[],
+            },
+            &s,
+        );
+        assert!((plain.score(&s) - crossed.score(&s)).abs() < 1e-9);
+        // Without the node's own names and the key, tokens of different fields never meet.
+        assert!(!compare_with("Okafor", "Amelia", false).transposed);
+        // A twin (same family name, another given name) is not crossed.
+        assert!(!compare_with("Okafor", "Olivia", true).transposed);
+        assert!(!compare_with("Olivia", "Okafor", true).transposed);
+    }
+
+    #[test]
+    fn a_partial_childs_missing_fields_are_no_evidence_as_in_plain_matching() {
+        let k = key();
+        let s = MatchingSettings::default();
+        let query = k.encode_query(&ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(Demographics {
+                given_name: "Amelia".into(),
+                family_name: "Okafor".into(),
+                date_of_birth: d("2014-03-09"),
+                sex: None,
+                postcode: Some("ZZ1 4AB".into()),
+            }),
+        });
+        let known = |given: Option<&str>, family: Option<&str>, dob: Option<&str>| {
+            schemas::KnownDemographics {
+                given_name: given.map(str::to_owned),
+                family_name: family.map(str::to_owned),
+                date_of_birth: dob.map(d),
+                sex: None,
+                postcode: Some("ZZ1 4AB".into()),
+                preferred_given_name: None,
+                preferred_family_name: None,
+                former_family_names: Vec::new(),
+            }
+        };
+        for (held, levels) in [
+            (
+                known(None, Some("Okafor"), Some("2014-03-09")),
+                (GivenLevel::Missing, FamilyLevel::Exact, DobLevel::Exact),
+            ),
+            (
+                known(Some("Amelia"), None, Some("2014-03-09")),
+                (GivenLevel::Exact, FamilyLevel::Missing, DobLevel::Exact),
+            ),
+            (
+                known(Some("Amelia"), Some("Okafor"), None),
+                (GivenLevel::Exact, FamilyLevel::Exact, DobLevel::Missing),
+            ),
+        ] {
+            let stored = k.encode_stored_known(&held, &ChildIdentifiers::default());
+            let c = compare(
+                &query,
+                stored.demographics.as_ref(),
+                &KeyedIdentifiers::default(),
+                None,
+                &s,
+            );
+            assert_eq!(
+                (c.given_name, c.family_name, c.date_of_birth),
+                levels,
+                "{held:?}"
+            );
+            // Found through a block the query sends: the date, or the family name with
+            // the year or, undated, with the unknown year.
+            let blocks = query.blocks.as_ref().unwrap();
+            assert!(
+                blocks.family.contains(&stored.family_block)
+                    || query.demographics.as_ref().unwrap().date_of_birth.exact
+                        == stored.date_of_birth,
+                "{held:?}"
+            );
         }
     }
 

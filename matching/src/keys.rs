@@ -52,6 +52,22 @@ pub fn stored_keys_known(d: &KnownDemographics) -> StoredKeys {
     }
 }
 
+/// The phonetic codes of a child's former family names (one each, of the whole name,
+/// deduplicated, none for an empty one): stored one a row with the child's date of birth,
+/// so that a search by a family name the child was known by before reads it through an
+/// index. A former name counts only when it agrees exactly with the query's (see
+/// [`super::score::compare_asked`]), and then its code is the query's first family key.
+pub fn former_family_keys<S: AsRef<str>>(names: &[S]) -> Vec<String> {
+    let mut keys: Vec<String> = names
+        .iter()
+        .map(|n| refined_soundex(&NormalName::new(n.as_ref()).joined))
+        .filter(|k| !k.is_empty())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 /// The blocks one search reads. A child is a candidate when it falls in any of them:
 /// the same phonetic family name (either stored key) and birth year; the same date of
 /// birth, or that date with day and month swapped; the same postcode sector and birth
@@ -59,6 +75,10 @@ pub fn stored_keys_known(d: &KnownDemographics) -> StoredKeys {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockingKeys {
     pub family: Vec<String>,
+    /// Phonetic codes of the query's given name (whole and parts), read as family keys
+    /// with the date of birth (narrow tier only): a child recorded with given and
+    /// family name the other way round. Empty when they equal `family`'s.
+    pub transposed: Vec<String>,
     pub birth_year: i32,
     pub dates: Vec<NaiveDate>,
     /// Every valid date one of whose eight digits `YYYYMMDD` differs from the date of
@@ -96,11 +116,20 @@ pub fn blocking_keys(d: &Demographics) -> BlockingKeys {
         .collect();
     family.sort();
     family.dedup();
+    let given = NormalName::new(&d.given_name);
+    let mut transposed: Vec<String> = std::iter::once(given.joined.as_str())
+        .chain(given.significant_parts())
+        .map(refined_soundex)
+        .filter(|k| !k.is_empty() && !family.contains(k))
+        .collect();
+    transposed.sort();
+    transposed.dedup();
     let dates = std::iter::once(d.date_of_birth)
         .chain(swap_day_month(d.date_of_birth))
         .collect();
     BlockingKeys {
         family,
+        transposed,
         birth_year: d.date_of_birth.year(),
         dates,
         near_dates: one_digit_dates(d.date_of_birth),

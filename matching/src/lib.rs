@@ -7,6 +7,7 @@
 //! encodes keyed queries with [`MatchingKey`]. The rules, weights and thresholds are in
 //! `docs/matching.md`.
 
+pub mod em;
 pub mod estimate;
 pub mod given_names;
 pub mod keyed;

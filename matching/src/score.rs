@@ -76,6 +76,9 @@ pub struct Person<'a> {
     pub postcode: Option<&'a str>,
     pub upn: Option<&'a str>,
     pub nhs_number: Option<&'a str>,
+    /// Family names the child was known by before, as the agency records them (held
+    /// side; empty when none, and on a query).
+    pub former_family_names: &'a [String],
 }
 
 /// How each field compared.
@@ -105,6 +108,14 @@ pub struct Comparison {
     /// the level's frequency-based weight (the node's
     /// `finding::weights::weigh_by_name_counts`).
     pub family_typo: Option<String>,
+    /// The names agree only crossed: the query's given name with the held family name
+    /// and the query's family name with the held given name (see [`transposed_levels`]).
+    /// `given_name` and `family_name` are then the crossed levels; the score prices them
+    /// at their configured weights plus [`super::settings::Weights::transposed_weight`].
+    pub transposed: bool,
+    /// The family names agree (`family_name` is `exact`) on a former family name of the
+    /// held child, not its current one: priced at `family_name.former`.
+    pub family_former: bool,
 }
 
 /// What a `part` agreement of the family names agreed on: a name of the held child's
@@ -395,6 +406,15 @@ pub fn compare_asked(
     let mut given_name = given_level(&asked.given, &held_given, settings.similar_at);
     let mut family_name = family_level(&asked.family, &held_family, settings.similar_at);
     let date_of_birth = compare_known_dob(query.date_of_birth, held.date_of_birth);
+    // A family name the held child was known by before counts nearly as its current one.
+    let family_former = !matches!(family_name, FamilyLevel::Exact | FamilyLevel::Part)
+        && held.former_family_names.iter().any(|former| {
+            family_level(&asked.family, &NormalName::new(former), settings.similar_at)
+                == FamilyLevel::Exact
+        });
+    if family_former {
+        family_name = FamilyLevel::Exact;
+    }
     let mut given_slip = None;
     if typo_possible(given_name, family_name, date_of_birth) {
         let (asked, stored) = (&asked.given.normal.joined, &held_given.joined);
@@ -411,6 +431,20 @@ pub fn compare_asked(
     {
         family_name = FamilyLevel::Typo;
     }
+    let crossed = transposed_levels(
+        given_level(&asked.given, &held_family, settings.similar_at),
+        family_level(&asked.family, &held_given, settings.similar_at),
+    )
+    .filter(|&(g, f)| {
+        configured_names_weight(settings, g, f) + settings.weights.transposed_weight()
+            > configured_names_weight(settings, given_name, family_name)
+    });
+    let transposed = crossed.is_some();
+    if let Some((g, f)) = crossed {
+        given_name = g;
+        family_name = f;
+        given_slip = None;
+    }
     Comparison {
         given_name,
         family_name,
@@ -424,17 +458,93 @@ pub fn compare_asked(
         nhs_number_differs: differs(query.nhs_number, held.nhs_number),
         name_weights: NameWeights::default(),
         given_slip,
-        family_part: (family_name == FamilyLevel::Part)
+        family_part: (family_name == FamilyLevel::Part && !transposed)
             .then(|| PartAgreed::of(&asked.family.normal, &held_family))
             .flatten(),
         family_typo: (family_name == FamilyLevel::Typo).then(|| asked.family.normal.joined.clone()),
+        family_former: family_former && !transposed,
+        transposed,
     }
+}
+
+/// The crossed levels (the query's given name against the held family name, the query's
+/// family name against the held given name) when they are evidence of names recorded the
+/// other way round: both agree, at least one exactly, the other exactly, as a known short
+/// form or part, or as `similar`. A twin shares the family name and differs by the given
+/// name, so its crossed names never both agree.
+pub fn transposed_levels(
+    given: GivenLevel,
+    family: FamilyLevel,
+) -> Option<(GivenLevel, FamilyLevel)> {
+    let given_ok = matches!(
+        given,
+        GivenLevel::Exact | GivenLevel::Alias | GivenLevel::Similar
+    );
+    let family_ok = matches!(
+        family,
+        FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Similar
+    );
+    let one_exact = given == GivenLevel::Exact || family == FamilyLevel::Exact;
+    (given_ok && family_ok && one_exact).then_some((given, family))
+}
+
+/// The given name's configured weight at `level` (no frequency-based weight).
+pub fn given_weight(settings: &MatchingSettings, level: GivenLevel) -> f64 {
+    let g = &settings.weights.given_name;
+    match level {
+        GivenLevel::Exact => g.exact.weight(),
+        GivenLevel::Alias => g.alias.weight(),
+        GivenLevel::Typo => g.typo.weight(),
+        GivenLevel::Similar => g.similar.weight(),
+        GivenLevel::Disagree => disagreement_weight(&[g.exact, g.alias, g.typo, g.similar]),
+        GivenLevel::Missing => 0.0,
+    }
+}
+
+/// The family name's configured weight at `level` (no frequency-based weight).
+pub fn family_weight(settings: &MatchingSettings, level: FamilyLevel) -> f64 {
+    let f = &settings.weights.family_name;
+    match level {
+        FamilyLevel::Exact => f.exact.weight(),
+        FamilyLevel::Part => f.part.weight(),
+        FamilyLevel::Typo => f.typo.weight(),
+        FamilyLevel::Similar => f.similar.weight(),
+        FamilyLevel::Disagree => disagreement_weight(&[f.exact, f.part, f.typo, f.similar]),
+        FamilyLevel::Missing => 0.0,
+    }
+}
+
+/// Both names' configured weights at these levels.
+pub fn configured_names_weight(
+    settings: &MatchingSettings,
+    given: GivenLevel,
+    family: FamilyLevel,
+) -> f64 {
+    given_weight(settings, given) + family_weight(settings, family)
+}
+
+/// The most a pair whose names agree only crossed can weigh for its names: both exact,
+/// at their configured weights, with the cost of the crossing.
+pub fn transposed_names_bound(settings: &MatchingSettings) -> f64 {
+    configured_names_weight(settings, GivenLevel::Exact, FamilyLevel::Exact)
+        + settings.weights.transposed_weight()
 }
 
 impl Comparison {
     /// The Fellegi–Sunter score: the sum of each field's log2(m/u) weight.
     pub fn score(&self, settings: &MatchingSettings) -> f64 {
         let w = &settings.weights;
+        if self.transposed {
+            let names = configured_names_weight(settings, self.given_name, self.family_name)
+                + w.transposed_weight();
+            let straight = Comparison {
+                given_name: GivenLevel::Missing,
+                family_name: FamilyLevel::Missing,
+                transposed: false,
+                ..self.clone()
+            };
+            return names + straight.score(settings);
+        }
         let g = &w.given_name;
         let given = match self.given_name {
             GivenLevel::Exact => self.name_weights.given_exact.unwrap_or(g.exact.weight()),
@@ -446,6 +556,7 @@ impl Comparison {
         };
         let f = &w.family_name;
         let family = match self.family_name {
+            FamilyLevel::Exact if self.family_former => f.former.weight(),
             FamilyLevel::Exact => self.name_weights.family_exact.unwrap_or(f.exact.weight()),
             FamilyLevel::Part => self.name_weights.family_part.unwrap_or(f.part.weight()),
             FamilyLevel::Typo => self.name_weights.family_typo.unwrap_or(f.typo.weight()),
@@ -523,6 +634,47 @@ impl Comparison {
             && self.family_name == FamilyLevel::Disagree
     }
 
+    /// The fields that did not agree at any level, for a `candidates` answer: what the
+    /// practitioner should check before confirming. `field:disagree` when both sides
+    /// hold the field and it disagrees, `field:missing` when the node holds none of a
+    /// field the query gives (the names and the date of birth, which a query always
+    /// has). Never a value: field names and levels only. Partial agreements are in
+    /// [`Comparison::matched_on`].
+    pub fn disagreed(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut level = |field: &str, disagree: bool, missing: bool| {
+            if disagree {
+                out.push(format!("{field}:disagree"));
+            } else if missing {
+                out.push(format!("{field}:missing"));
+            }
+        };
+        level(
+            "given_name",
+            self.given_name == GivenLevel::Disagree,
+            self.given_name == GivenLevel::Missing,
+        );
+        level(
+            "family_name",
+            self.family_name == FamilyLevel::Disagree,
+            self.family_name == FamilyLevel::Missing,
+        );
+        level(
+            "date_of_birth",
+            self.date_of_birth == DobLevel::Disagree,
+            self.date_of_birth == DobLevel::Missing,
+        );
+        level(
+            "postcode",
+            self.postcode == Some(PostcodeLevel::Disagree),
+            false,
+        );
+        level("sex", self.sex_agrees == Some(false), false);
+        level("upn", self.upn_differs, false);
+        level("nhs_number", self.nhs_number_differs, false);
+        out
+    }
+
     /// The fields that agreed, for the answer: the plain field name for full agreement,
     /// `field:level` for a partial one.
     pub fn matched_on(&self) -> Vec<String> {
@@ -536,6 +688,7 @@ impl Comparison {
             GivenLevel::Disagree | GivenLevel::Missing => {}
         }
         match self.family_name {
+            FamilyLevel::Exact if self.family_former => push("family_name:former"),
             FamilyLevel::Exact => push("family_name"),
             FamilyLevel::Part => push("family_name:part"),
             FamilyLevel::Typo => push("family_name:typo"),
@@ -557,6 +710,16 @@ impl Comparison {
         }
         if self.sex_agrees == Some(true) {
             push("sex");
+        }
+        if self.transposed {
+            // The names agreed crossed: say so on each (`given_name:transposed`).
+            for name in out
+                .iter_mut()
+                .filter(|f| f.starts_with("given_name") || f.starts_with("family_name"))
+            {
+                let field = name.split(':').next().unwrap_or_default().to_owned();
+                *name = format!("{field}:transposed");
+            }
         }
         out
     }
@@ -608,6 +771,7 @@ mod tests {
             postcode,
             upn: None,
             nhs_number: None,
+            former_family_names: &[],
         }
     }
 
@@ -760,6 +924,148 @@ mod tests {
         b.sex = Some(Sex::Male);
         assert_eq!(compare(&a, &b, &s).sex_agrees, Some(false));
         assert!(compare(&a, &b, &s).score(&s) < compare(&a, &a, &s).score(&s));
+    }
+
+    #[test]
+    fn disagreed_names_fields_and_levels_never_values() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        // Everything agreeing: nothing disagreed.
+        assert!(compare(&q, &q, &s).disagreed().is_empty());
+        // Moved far away, another date of birth: both listed, partial levels are not.
+        let moved = person("Amelia", "Okafor", "2012-07-21", Some("ZZ9 9XY"));
+        assert_eq!(
+            compare(&q, &moved, &s).disagreed(),
+            ["date_of_birth:disagree", "postcode:disagree"]
+        );
+        let nearby = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4ZZ"));
+        let c = compare(&q, &nearby, &s);
+        assert!(c.disagreed().is_empty());
+        assert!(c.matched_on().contains(&"postcode:sector".to_owned()));
+        // A field the node does not hold is `missing`; a given name that disagrees, a
+        // differing sex and identifier are listed too.
+        let mut partial = person("Noor", "", "2014-03-09", None);
+        partial.sex = Some(Sex::Male);
+        partial.upn = Some("U999123456789");
+        let mut asked = q.clone();
+        asked.sex = Some(Sex::Female);
+        asked.upn = Some("A999123456780");
+        let c = compare(&asked, &partial, &s);
+        assert_eq!(
+            c.disagreed(),
+            [
+                "given_name:disagree",
+                "family_name:missing",
+                "sex:disagree",
+                "upn:disagree"
+            ]
+        );
+        assert!(c.disagreed().iter().all(|f| !f.contains("Noor")));
+    }
+
+    #[test]
+    fn names_recorded_the_other_way_round_are_compared_crossed() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let held = person("Okafor", "Amelia", "2014-03-09", Some("ZZ1 4AB"));
+        let c = compare(&q, &held, &s);
+        assert!(c.transposed);
+        assert_eq!(c.given_name, GivenLevel::Exact);
+        assert_eq!(c.family_name, FamilyLevel::Exact);
+        // Everything else agreeing links it, at the crossing's cost.
+        let straight = compare(&q, &q, &s);
+        let cost = straight.score(&s) - c.score(&s);
+        assert!(
+            (cost + s.weights.transposed_weight()).abs() < 1e-9,
+            "{cost}"
+        );
+        assert_eq!(grade(c.score(&s), &s), Some(MatchGrade::Probable));
+        assert_eq!(
+            c.matched_on(),
+            [
+                "given_name:transposed",
+                "family_name:transposed",
+                "date_of_birth",
+                "postcode",
+                "sex"
+            ]
+        );
+        // With a typo in one of the crossed names too.
+        let typo = compare(
+            &q,
+            &person("Okafro", "Amelia", "2014-03-09", Some("ZZ1 4AB")),
+            &s,
+        );
+        assert!(typo.transposed);
+        assert_eq!(typo.given_name, GivenLevel::Exact);
+        assert_eq!(typo.family_name, FamilyLevel::Similar);
+        // Straight agreement is never replaced by a crossed one.
+        assert!(!straight.transposed);
+        // A name that is both (`Thomas James` / `James Thomas`) crosses exactly.
+        let both = compare(
+            &person("Thomas", "James", "2014-03-09", None),
+            &person("James", "Thomas", "2014-03-09", None),
+            &s,
+        );
+        assert!(both.transposed);
+    }
+
+    #[test]
+    fn a_former_family_name_counts_nearly_as_the_family_name() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let former = vec!["Okafor".to_owned()];
+        let mut renamed = person("Amelia", "Mensah", "2014-03-09", Some("ZZ1 4AB"));
+        let without = compare(&q, &renamed, &s);
+        assert_eq!(without.family_name, FamilyLevel::Disagree);
+        renamed.former_family_names = &former;
+        let with = compare(&q, &renamed, &s);
+        assert!(with.family_former);
+        assert_eq!(with.family_name, FamilyLevel::Exact);
+        let gained = with.score(&s) - without.score(&s);
+        let expected =
+            s.weights.family_name.former.weight() - family_weight(&s, FamilyLevel::Disagree);
+        assert!((gained - expected).abs() < 1e-9);
+        // Less than the current name would weigh, more than a disagreement.
+        assert!(s.weights.family_name.former.weight() < s.weights.family_name.exact.weight());
+        assert!(with.matched_on().contains(&"family_name:former".to_owned()));
+        // The current name agreeing is never replaced by a former one.
+        let mut same = q.clone();
+        same.former_family_names = &former;
+        assert!(!compare(&q, &same, &s).family_former);
+        // A twin (another given name) with the same former name stays a possible sibling.
+        let mut twin = person("Olivia", "Mensah", "2014-03-09", Some("ZZ1 4AB"));
+        twin.former_family_names = &former;
+        assert!(compare(&q, &twin, &s).could_be_a_sibling());
+    }
+
+    #[test]
+    fn a_twin_never_agrees_crossed() {
+        let s = MatchingSettings::default();
+        // Twins: the same family name, date of birth and postcode, another given name,
+        // whichever way round either is recorded.
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        for held in [
+            person("Olivia", "Okafor", "2014-03-09", Some("ZZ1 4AB")),
+            person("Okafor", "Olivia", "2014-03-09", Some("ZZ1 4AB")),
+        ] {
+            let c = compare(&q, &held, &s);
+            assert!(!c.transposed, "{held:?}");
+            // Straight, the twin rule caps it; crossed, the names disagree.
+            assert!(
+                c.could_be_a_sibling() || grade(c.score(&s), &s).is_none(),
+                "{held:?}"
+            );
+        }
+        // Only one crossed name agreeing is not evidence of a crossing.
+        assert_eq!(
+            transposed_levels(GivenLevel::Exact, FamilyLevel::Disagree),
+            None
+        );
+        assert_eq!(
+            transposed_levels(GivenLevel::Similar, FamilyLevel::Similar),
+            None
+        );
     }
 
     #[test]

@@ -74,6 +74,11 @@ pub struct FamilyNameWeights {
     pub typo: Agreement,
     /// Same phonetic code, or Jaro-Winkler at or above `similar_at`.
     pub similar: Agreement,
+    /// The query's family name is one the held child was known by before (a former
+    /// family name the agency records), and not its current one. Not part of the
+    /// disagreement level's sum: it is carved from the true matches whose current name
+    /// disagrees, at nodes that record former names.
+    pub former: Agreement,
 }
 
 impl Default for FamilyNameWeights {
@@ -87,6 +92,9 @@ impl Default for FamilyNameWeights {
             // apart about as rarely as their given names (the given typo level's u).
             typo: Agreement::new(0.02, 0.0005),
             similar: Agreement::new(0.01, 0.005),
+            // Nearly the family name: a stranger carries the query's family name as a
+            // former one about a tenth as often as as a current one.
+            former: Agreement::new(0.03, 0.0005),
         }
     }
 }
@@ -222,6 +230,18 @@ pub struct Weights {
     /// node (see [`FrequencyWeights`]) instead of one `u` for every name. On by default.
     pub frequency_based: bool,
     pub frequency: FrequencyWeights,
+    /// Share of true matches whose given and family name are recorded the other way
+    /// round (`Okafor Amelia` for `Amelia Okafor`). A pair whose names agree only so
+    /// crossed scores the crossed levels at their configured weights plus
+    /// `log2(transposed_names)`, which is negative (see `docs/matching.md`).
+    pub transposed_names: f64,
+}
+
+impl Weights {
+    /// What recording the names the other way round costs: `log2(transposed_names)`.
+    pub fn transposed_weight(&self) -> f64 {
+        self.transposed_names.log2()
+    }
 }
 
 impl Default for Weights {
@@ -235,6 +255,9 @@ impl Default for Weights {
             identifiers: IdentifierWeights::default(),
             frequency_based: true,
             frequency: FrequencyWeights::default(),
+            // About one record in fifty: FEBRL's generator swaps one in twelve to
+            // twenty (docs/benchmarks.md), English agency data far fewer.
+            transposed_names: 0.02,
         }
     }
 }
@@ -334,7 +357,7 @@ impl MatchingSettings {
     /// Refuses settings that would make the weights meaningless or the grades unsafe.
     pub fn validate(&self) -> Result<(), String> {
         let w = &self.weights;
-        let fields: [(&str, Vec<Agreement>); 6] = [
+        let fields: [(&str, Vec<Agreement>); 7] = [
             (
                 "given_name",
                 vec![
@@ -353,6 +376,7 @@ impl MatchingSettings {
                     w.family_name.similar,
                 ],
             ),
+            ("family_name.former", vec![w.family_name.former]),
             (
                 "date_of_birth",
                 vec![
@@ -391,6 +415,11 @@ impl MatchingSettings {
                     ));
                 }
             }
+        }
+        if !(w.transposed_names > 0.0 && w.transposed_names < 1.0) {
+            return Err(
+                "matching.weights.transposed_names must be between 0 and 1, exclusive".into(),
+            );
         }
         let f = &w.frequency;
         if !(f.prior_children.is_finite() && f.prior_children >= 0.0) {

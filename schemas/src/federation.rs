@@ -143,6 +143,15 @@ pub struct MatchCandidate {
     pub grade: MatchGrade,
     /// Fields of the query that agreed, as in `matched_on`.
     pub matched_on: Vec<String>,
+    /// With outcome `candidates` only: the fields of the query that did not agree at
+    /// any level, so the practitioner knows what to check before confirming.
+    /// `field:disagree` (both sides hold it and it differs) or `field:missing` (the node
+    /// holds none), for `given_name`, `family_name`, `date_of_birth`, `postcode`, `sex`,
+    /// `upn`, `nhs_number`. Never the node's values. Each such answer is audited at the
+    /// node, and a gateway answers at most `candidate_detail_limits` of them per
+    /// practitioner (beyond, 429).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disagreed: Vec<String>,
 }
 
 /// A node's answer to a match request. It never returns the node's own demographics.
@@ -165,7 +174,10 @@ pub struct MatchResponse {
     /// `given_name:alias`, `given_name:similar`, `family_name:part`,
     /// `family_name:similar`, `date_of_birth:day_month_swapped`,
     /// `date_of_birth:one_digit`, `date_of_birth:same_month`, `postcode:sector`,
-    /// `postcode:district` for partial agreement.
+    /// `postcode:district` for partial agreement; `given_name:transposed` and
+    /// `family_name:transposed` when the names agreed the other way round (the query's
+    /// given name with the child's family name and the reverse), `family_name:former`
+    /// when the query's family name is one the child was known by before.
     #[serde(default)]
     pub matched_on: Vec<String>,
     /// With `ambiguous` or `candidates`: the children not linked, best first.
@@ -670,6 +682,7 @@ mod tests {
             candidates: vec![MatchCandidate {
                 grade: MatchGrade::Possible,
                 matched_on: vec!["family_name".into()],
+                disagreed: vec!["given_name:disagree".into()],
             }],
             candidate_refs: vec!["child-secret-ref".into()],
         };

@@ -32,6 +32,9 @@ pub struct Options {
     /// The gateway's limit on notifications routed per sending node (per second, burst)
     /// instead of its default.
     pub route_rate_limit: Option<(f64, u32)>,
+    /// The gateway's limit on search answers with candidates' disagreeing fields, per
+    /// practitioner (per second, burst), instead of its default.
+    pub candidate_detail_limit: Option<(f64, u32)>,
     /// The gateway's circuit breakers: consecutive failures, cool-down in milliseconds.
     pub breaker: (u32, u64),
     /// Searches, views and access reports the gateway runs at once.
@@ -101,6 +104,7 @@ impl Default for Options {
             rate_limit: None,
             node_rate_limit: None,
             route_rate_limit: None,
+            candidate_detail_limit: None,
             misbehaving: Vec::new(),
             breaker: (5, 10_000),
             max_concurrent_fanouts: 512,
@@ -287,6 +291,10 @@ pub async fn spawn_federation(options: Options) -> anyhow::Result<TestFederation
     }
     if let Some(chunk) = options.cohort_chunk {
         gateway_settings.federation.cohort_chunk = chunk;
+    }
+    if let Some((per_second, burst)) = options.candidate_detail_limit {
+        gateway_settings.candidate_detail_limits =
+            service::limits::RateLimitSettings { per_second, burst };
     }
     let app = gateway::Application::build_with_listener(gateway_settings, gateway_listener)?;
     let gateway = app.handle();

@@ -525,3 +525,104 @@ async fn confirm_social_care_candidate_and_read(
     let after = view(fed, token, &linked).await;
     assert_eq!(section(&after, "social-care")["status"], "ok", "{after}");
 }
+
+/// Issue #28 item 4: a `candidates` answer says which fields disagreed with each
+/// candidate (names and levels, never the node's values); the node audits each such
+/// answer, and the gateway answers at most `candidate_detail_limits` of them per
+/// practitioner (beyond, 429 problem+json with `Retry-After`; other practitioners and
+/// searches without candidates are not held back).
+#[tokio::test]
+async fn candidates_say_which_fields_disagreed_audited_and_limited_per_practitioner() {
+    let fed = spawn_federation(Options {
+        candidate_detail_limit: Some((0.001, 2)),
+        ..two_agencies()
+    })
+    .await
+    .unwrap();
+    seed_drifted_child(&fed).await;
+    let dsl = fed.token(DesignatedSafeguardingLead, "school-a");
+
+    // Social care's copy moved to another district: the postcode disagrees outright;
+    // the misspelt given name agrees at a partial level (in `matched_on`), so it is not
+    // listed.
+    for _ in 0..2 {
+        let (found, _) = search_with_candidates(&fed, &dsl).await;
+        let candidate = &agency(&found, "social-care")["candidates"][0];
+        assert_eq!(
+            candidate["disagreed"],
+            json!(["postcode:disagree"]),
+            "{found}"
+        );
+        assert!(
+            candidate["matched_on"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f.as_str().unwrap().starts_with("given_name:")),
+            "{found}"
+        );
+        // Never the node's values.
+        let text = found.to_string();
+        assert!(
+            !text.contains("Rosalynd") && !text.contains("ZZ8"),
+            "{text}"
+        );
+        // The school holds the child as searched: a link, nothing disagreed.
+        assert!(
+            agency(&found, "school-a").get("candidates").is_none(),
+            "{found}"
+        );
+    }
+
+    // Each answer is in social care's audit with the practitioner and the fields.
+    let matches: Vec<AuditLine> = audit(&fed, "social-care")
+        .into_iter()
+        .filter(|l| l.action == "match")
+        .collect();
+    assert_eq!(matches.len(), 2, "{matches:?}");
+    for line in &matches {
+        let detail: Value = serde_json::from_str(&line.detail).unwrap();
+        assert_eq!(detail["answered"], "candidates", "{detail}");
+        assert_eq!(
+            detail["disagreed"],
+            json!([["postcode:disagree"]]),
+            "{detail}"
+        );
+        assert!(line.actor_user.is_some(), "{line:?}");
+        assert!(!line.detail.contains("ZZ8"), "{line:?}");
+    }
+
+    // The third such answer for this practitioner is refused.
+    let path = format!("/v1/children:search?{CTX}");
+    let refused = fed.gateway_post(&dsl, &path, &query("Rosalind")).await;
+    let problem = refused.expect_any_problem(429);
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("candidate-detail-rate-limited"),
+        "{problem}"
+    );
+    let wait: u64 = refused.header("retry-after").parse().unwrap();
+    assert!(wait >= 1, "{wait}");
+    // The agency still audited the answer it gave the gateway.
+    let audited = audit(&fed, "social-care")
+        .iter()
+        .filter(|l| l.action == "match")
+        .count();
+    assert_eq!(audited, 3);
+
+    // The same practitioner's search that no agency answers with candidates is not
+    // held back; another practitioner's search with candidates is not either.
+    let elsewhere = json!({"demographics": {"given_name": "Tobias", "family_name": "Wrenfield",
+        "date_of_birth": "2011-02-14", "sex": "male", "postcode": "ZZ2 9LD"}});
+    let none = fed.gateway_post(&dsl, &path, &elsewhere).await;
+    assert_eq!(none.status, 200, "{}", none.text);
+    let worker = fed.token(SocialWorker, "social-care");
+    let other = fed.gateway_post(&worker, &path, &query("Rosalind")).await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    assert_eq!(
+        agency(&other.json(), "social-care")["candidates"][0]["disagreed"],
+        json!(["postcode:disagree"])
+    );
+}

@@ -4,6 +4,7 @@
 use super::DbConnection;
 use super::DbError;
 use super::models::{CandidateRow, ChildRow};
+use super::schema::child_former_family_keys::dsl as ff;
 use super::schema::child_former_upns::dsl as fu;
 use super::schema::children::dsl as c;
 use diesel::prelude::*;
@@ -37,6 +38,11 @@ pub fn upsert(
                     .execute(conn)?;
                 insert_former_upns(conn, &[&row])?;
             }
+            if row.former_family_names != old.former_family_names
+                || row.date_of_birth != old.date_of_birth
+            {
+                replace_former_family_keys(conn, &[&row])?;
+            }
             super::name_counts::record_write(
                 conn,
                 Some((&old.given_name, &old.family_name)),
@@ -57,6 +63,7 @@ pub fn upsert(
                 .values(&row)
                 .execute(conn)?;
             insert_former_upns(conn, &[&row])?;
+            insert_former_family_keys(conn, &[&row])?;
             super::name_counts::record_write(conn, None, &row.given_name, &row.family_name)?;
             Ok((row, true))
         }
@@ -80,6 +87,61 @@ fn insert_former_upns(conn: &mut DbConnection, rows: &[&ChildRow]) -> Result<(),
             .execute(db))?;
     }
     Ok(())
+}
+
+/// Keeps the phonetic codes of these rows' former family names one a row in
+/// `child_former_family_keys`, with the child's date of birth (see
+/// [`matching::keys::former_family_keys`]).
+fn insert_former_family_keys(conn: &mut DbConnection, rows: &[&ChildRow]) -> Result<(), DbError> {
+    let triples: Vec<_> = rows
+        .iter()
+        .filter(|row| row.former_family_names.is_some())
+        .flat_map(|row| {
+            let names = super::models::former_family_names_of(row.former_family_names.as_deref());
+            matching::keys::former_family_keys(&names)
+                .into_iter()
+                .map(|key| {
+                    (
+                        ff::family_name_key.eq(key),
+                        ff::date_of_birth.eq(row.date_of_birth),
+                        ff::child_id.eq(row.id.clone()),
+                    )
+                })
+        })
+        .collect();
+    for chunk in triples.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |db| diesel::insert_into(
+            ff::child_former_family_keys
+        )
+        .values(chunk)
+        .execute(db))?;
+    }
+    Ok(())
+}
+
+/// [`insert_former_family_keys`] for rows that may hold keys already (an update, a
+/// refresh of the keys).
+fn replace_former_family_keys(conn: &mut DbConnection, rows: &[&ChildRow]) -> Result<(), DbError> {
+    for row in rows {
+        diesel::delete(ff::child_former_family_keys.filter(ff::child_id.eq(&row.id)))
+            .execute(conn)?;
+    }
+    insert_former_family_keys(conn, rows)
+}
+
+/// Whether any child here was known by a former family name with one of these phonetic
+/// codes (one indexed read): while none is, no candidate can agree on a former family
+/// name, and the bounds that leave rows unread or uncompared need not allow for one.
+pub fn any_former_family_key(conn: &mut DbConnection, keys: &[String]) -> Result<bool, DbError> {
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    Ok(ff::child_former_family_keys
+        .filter(ff::family_name_key.eq_any(keys))
+        .select(ff::child_id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
 }
 
 /// The children other than `local_id` that hold one of these identifiers, as (field,
@@ -188,6 +250,7 @@ pub fn insert_new(conn: &mut DbConnection, rows: &[ChildRow]) -> Result<(), DbEr
     }
     let with_former: Vec<&ChildRow> = rows.iter().filter(|r| r.former_upns.is_some()).collect();
     insert_former_upns(conn, &with_former)?;
+    insert_former_family_keys(conn, &rows.iter().collect::<Vec<_>>())?;
     let names: Vec<(&str, &str)> = rows
         .iter()
         .map(|r| (r.given_name.as_str(), r.family_name.as_str()))
@@ -299,17 +362,22 @@ fn first_rows<T>(rows: impl Iterator<Item = QueryResult<T>>, n: usize) -> Result
 pub enum Tier {
     /// The phonetic family name (either stored key) with the date of birth as given,
     /// day and month swapped, or one digit off: a few rows, read first. A child whose
-    /// name and date of birth agree (allowing for those slips) is always in them.
+    /// name and date of birth agree (allowing for those slips) is always in them, and so
+    /// is one recorded with given and family name the other way round (the query's given
+    /// name read as a family key), and one known before by the query's family name (a
+    /// former family name's key, with the date of birth).
     Narrow,
     /// The broad blocks, each capped at `per_block` rows: date of birth (as given or
-    /// swapped) alone; phonetic family name and birth year; postcode sector and birth
-    /// year. They find the children whose family name or date of birth changed.
+    /// swapped) alone; a former family name's key, any date; phonetic family name and
+    /// birth year; postcode sector and birth year; phonetic family name and postcode
+    /// sector, any year. They find the children
+    /// whose family name or date of birth changed.
     Broad,
     Both,
 }
 
 /// The blocks of the narrow tier: they come first in [`blocks_for`].
-const NARROW_BLOCKS: usize = 2;
+const NARROW_BLOCKS: usize = 4;
 
 /// Candidates for a demographic match: the union of the blocks of `keys` in `tier`, each
 /// read through its own index and capped at `per_block` rows, so a search never scans
@@ -391,13 +459,41 @@ macro_rules! blocks_for {
                 .filter(c::family_name_key.eq_any(&keys.family))
                 .filter(c::date_of_birth.eq_any(near.clone()))
                 .into_boxed::<$db>(),
+            // The query's given name read as a family name: a child recorded with the
+            // names the other way round (its own block, on the same index).
+            c::children
+                .filter(c::family_name_key.eq_any(&keys.transposed))
+                .filter(c::date_of_birth.eq_any(near.clone()))
+                .into_boxed(),
             c::children
                 .filter(c::family_name_key2.is_not_null())
                 .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
-                .filter(c::date_of_birth.eq_any(near))
+                .filter(c::date_of_birth.eq_any(near.clone()))
+                .into_boxed(),
+            // A child known before by the query's family name (a former family name),
+            // with the date of birth or a slip of it: through the former names' keys.
+            c::children
+                .filter(
+                    c::id.eq_any(
+                        ff::child_former_family_keys
+                            .filter(ff::family_name_key.eq_any(&keys.family))
+                            .filter(ff::date_of_birth.eq_any(near))
+                            .select(ff::child_id),
+                    ),
+                )
                 .into_boxed(),
             c::children
                 .filter(c::date_of_birth.eq_any(&keys.dates))
+                .into_boxed(),
+            // The former family name, any date of birth (a replaced date too).
+            c::children
+                .filter(
+                    c::id.eq_any(
+                        ff::child_former_family_keys
+                            .filter(ff::family_name_key.eq_any(&keys.family))
+                            .select(ff::child_id),
+                    ),
+                )
                 .into_boxed(),
             c::children
                 .filter(c::family_name_key.eq_any(&keys.family))
@@ -422,6 +518,15 @@ macro_rules! blocks_for {
                 c::children
                     .filter(c::postcode_sector.eq(sector))
                     .filter(c::birth_year.eq(keys.birth_year))
+                    .into_boxed(),
+            );
+            // The phonetic family name in the same postcode sector, any year: a child
+            // whose date of birth was replaced (no date block reads it). A few rows: one
+            // family's children, and namesakes nearby.
+            blocks.push(
+                c::children
+                    .filter(c::family_name_key.eq_any(&keys.family))
+                    .filter(c::postcode_sector.eq(sector))
                     .into_boxed(),
             );
         }
@@ -459,13 +564,14 @@ pub fn refresh_match_keys(conn: &mut DbConnection) -> Result<usize, DbError> {
                 row.created_at = old.created_at;
                 diesel::update(c::children.find(&old.id))
                     .set((
-                        c::family_name_key.eq(row.family_name_key),
-                        c::family_name_key2.eq(row.family_name_key2),
+                        c::family_name_key.eq(&row.family_name_key),
+                        c::family_name_key2.eq(&row.family_name_key2),
                         c::birth_year.eq(row.birth_year),
-                        c::postcode_sector.eq(row.postcode_sector),
+                        c::postcode_sector.eq(&row.postcode_sector),
                         c::match_keys_version.eq(row.match_keys_version),
                     ))
                     .execute(conn)?;
+                replace_former_family_keys(conn, &[&row])?;
             }
             Ok(())
         })?;
@@ -847,7 +953,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
         let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
-        assert_eq!(blocks.len(), 7);
+        assert_eq!(blocks.len(), 11);
         for block in blocks {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
@@ -857,9 +963,17 @@ mod tests {
                 .load(&mut *conn)
                 .unwrap();
             assert!(!plan.is_empty());
-            for step in &plan {
+            // A former family name's block reads its keys in a subquery (a step of its
+            // own), through the keys table's primary key.
+            for step in plan
+                .iter()
+                .filter(|s| !s.detail.starts_with("LIST SUBQUERY"))
+            {
+                let indexed = ["USING INDEX", "USING COVERING INDEX", "USING PRIMARY KEY"]
+                    .iter()
+                    .any(|way| step.detail.contains(way));
                 assert!(
-                    step.detail.contains("USING INDEX") && !step.detail.starts_with("SCAN"),
+                    indexed && !step.detail.starts_with("SCAN"),
                     "{sql}: {}",
                     step.detail
                 );

@@ -76,6 +76,11 @@ fn read_list(stored: Option<&str>) -> Result<Vec<String>, DbError> {
     })
 }
 
+/// The former family names of a stored row (none when the stored list is unreadable).
+pub fn former_family_names_of(stored: Option<&str>) -> Vec<String> {
+    read_list(stored).unwrap_or_default()
+}
+
 /// The former UPNs of a stored row, as text (for comparisons).
 pub fn former_upns_of(stored: Option<&str>) -> Vec<String> {
     read_list(stored).unwrap_or_default()
@@ -98,6 +103,9 @@ pub struct CandidateRow {
     pub nhs_number: Option<String>,
     /// A JSON array of UPNs, NULL when none: a search by UPN agrees with any of them.
     pub former_upns: Option<String>,
+    /// A JSON array of names, NULL when none: a search by one of them agrees as by the
+    /// family name (`family_name:former`).
+    pub former_family_names: Option<String>,
 }
 
 impl CandidateRow {
@@ -123,6 +131,7 @@ impl From<ChildRow> for CandidateRow {
             upn: row.upn,
             nhs_number: row.nhs_number,
             former_upns: row.former_upns,
+            former_family_names: row.former_family_names,
         }
     }
 }

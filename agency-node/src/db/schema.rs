@@ -37,6 +37,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    child_former_family_keys (family_name_key, date_of_birth, child_id) {
+        family_name_key -> Text,
+        date_of_birth -> Date,
+        child_id -> Text,
+    }
+}
+
+diesel::table! {
     records (id) {
         id -> Text,
         child_id -> Text,
@@ -266,9 +274,11 @@ diesel::joinable!(outbox -> children (child_id));
 diesel::joinable!(inbox -> children (child_id));
 diesel::joinable!(child_keyed -> children (child_id));
 diesel::joinable!(child_former_upns -> children (child_id));
+diesel::joinable!(child_former_family_keys -> children (child_id));
 diesel::allow_tables_to_appear_in_same_query!(
     children,
     child_former_upns,
+    child_former_family_keys,
     records,
     consents,
     audit_log,

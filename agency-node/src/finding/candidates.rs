@@ -165,6 +165,7 @@ pub(super) fn asked_of(query: &ChildQuery) -> Option<score::Asked<'_>> {
         postcode: d.postcode.as_deref(),
         upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),
         nhs_number: query.identifiers.nhs_number.as_ref().map(|n| n.as_str()),
+        former_family_names: &[],
     }))
 }
 
@@ -174,6 +175,11 @@ pub(super) fn compare(
     child: &CandidateRow,
     settings: &MatchingSettings,
 ) -> Comparison {
+    let former = if child.former_family_names.is_some() {
+        crate::db::models::former_family_names_of(child.former_family_names.as_deref())
+    } else {
+        Vec::new()
+    };
     let held = Person {
         given_name: &child.given_name,
         family_name: &child.family_name,
@@ -186,6 +192,7 @@ pub(super) fn compare(
             _ => child.upn.as_deref(),
         },
         nhs_number: child.nhs_number.as_deref(),
+        former_family_names: &former,
     };
     score::compare_asked(asked, &held, settings)
 }

@@ -27,6 +27,7 @@ fn as_person(d: &Demographics) -> score::Person<'_> {
         postcode: d.postcode.as_deref(),
         upn: None,
         nhs_number: None,
+        former_family_names: &[],
     }
 }
 

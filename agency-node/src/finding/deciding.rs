@@ -61,6 +61,7 @@ pub(super) fn settle_by_identifier(found: &[ByIdentifier]) -> Result<MatchRespon
                         MatchCandidate {
                             grade: MatchGrade::Certain,
                             matched_on: matched_on.clone(),
+                            disagreed: Vec::new(),
                         },
                     )
                 })
@@ -144,7 +145,10 @@ pub(super) fn decide(
         })
         .collect();
     scored.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let report = |scored: &[Scored]| {
+    // `with_disagreed`: a `candidates` answer says which fields disagreed with each
+    // candidate (names and levels only); an ambiguous one does not, since none of its
+    // candidates can be confirmed.
+    let report = |scored: &[Scored], with_disagreed: bool| {
         scored
             .iter()
             .take(MAX_REPORTED_CANDIDATES)
@@ -154,6 +158,11 @@ pub(super) fn decide(
                     MatchCandidate {
                         grade: s.grade,
                         matched_on: s.matched_on.clone(),
+                        disagreed: if with_disagreed {
+                            s.comparison.disagreed()
+                        } else {
+                            Vec::new()
+                        },
                     },
                 )
             })
@@ -167,10 +176,10 @@ pub(super) fn decide(
             && !only_a_sibling_of(&best.comparison, &second.comparison)
     });
     if close_second {
-        return unlinked(MatchOutcome::Ambiguous, report(&scored));
+        return unlinked(MatchOutcome::Ambiguous, report(&scored, false));
     }
     if best.grade == MatchGrade::Possible {
-        return unlinked(MatchOutcome::Candidates, report(&scored));
+        return unlinked(MatchOutcome::Candidates, report(&scored, true));
     }
     held(&best.id, best.grade, best.matched_on.clone())
 }

@@ -131,7 +131,15 @@ fn a_row_left_out_could_not_have_counted() {
         let children = crate::db::children::estimated_count(&mut db).unwrap();
         for query in queries(&mut rng, 60) {
             let d = query.demographics.as_ref().unwrap();
-            let names = query_name_weights(&mut db, d, &settings, children, &[]).unwrap();
+            let names = query_name_weights(
+                &mut db,
+                d,
+                &matching::blocking_keys(d).family,
+                &settings,
+                children,
+                &[],
+            )
+            .unwrap();
             let mut hopeless = Hopeless::new(&settings, children, names);
             let mut rows_here = rows.clone();
             let asked = asked_of(&query).unwrap();

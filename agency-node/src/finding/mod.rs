@@ -112,7 +112,14 @@ fn find_reading_pruned(
         }
     }
     let mut compared = score_rows(conn, asked, settings, children, &rejected, rows, None)?;
-    let mut weights = query_name_weights(conn, demographics, settings, children, &compared)?;
+    let mut weights = query_name_weights(
+        conn,
+        demographics,
+        &keys.family,
+        settings,
+        children,
+        &compared,
+    )?;
     if settle_early && complete {
         let settled = |w: &QueryWeights| {
             settled_without_broad_blocks(&compared, query, settings, children, w)

@@ -96,6 +96,8 @@ impl Hopeless {
             given_slip: None,
             family_part: None,
             family_typo: None,
+            transposed: false,
+            family_former: false,
         };
         if self.best(&others, None, settings) < self.threshold {
             self.left_out += 1;
@@ -163,6 +165,31 @@ impl Hopeless {
                 best = best.max(c.score(settings));
             }
         }
+        // A former family name of the row's may agree whatever its current one does.
+        if self.weights.former > f64::NEG_INFINITY {
+            for given_name in [GivenLevel::Exact, GivenLevel::Alias, GivenLevel::Typo] {
+                best = best.max(
+                    Comparison {
+                        given_name,
+                        family_name: FamilyLevel::Exact,
+                        family_former: true,
+                        ..others.clone()
+                    }
+                    .score(settings),
+                );
+            }
+        }
+        // Names recorded the other way round are compared crossed, whatever the row's
+        // own family level: at best both exact, at their configured weights.
+        best = best.max(
+            Comparison {
+                given_name: GivenLevel::Exact,
+                family_name: FamilyLevel::Exact,
+                transposed: true,
+                ..others.clone()
+            }
+            .score(settings),
+        );
         self.best.push((others.clone(), family, best));
         best
     }

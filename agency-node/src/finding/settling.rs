@@ -87,6 +87,7 @@ fn outside_narrow_bound(
     let family_disagree = disagree(&[f.exact, f.part, f.typo, f.similar]);
     let family_any = best(&[
         weights.family,
+        weights.former,
         weights.part,
         weights.typo_bound(settings),
         f.similar.weight(),
@@ -95,6 +96,8 @@ fn outside_narrow_bound(
     // A typo may change the phonetic code (`Barker`/`Baqker`).
     let family_other_code = best(&[
         weights.typo_bound(settings),
+        // A former family name need not sound like the current one.
+        weights.former,
         f.similar.weight(),
         family_disagree,
     ]);
@@ -129,9 +132,9 @@ fn outside_narrow_bound(
     };
     let identifiers = w.identifiers.upn_differs.weight().max(0.0)
         + w.identifiers.nhs_number_differs.weight().max(0.0);
-    given
-        + postcode
-        + sex
-        + identifiers
-        + f64::max(family_other_code + dob_any, family_any + dob_far)
+    // A child whose names are recorded the other way round may be outside the narrow
+    // blocks whatever its date of birth (its family name is the query's given name).
+    let straight = given + f64::max(family_other_code + dob_any, family_any + dob_far);
+    let transposed = score::transposed_names_bound(settings) + dob_any;
+    postcode + sex + identifiers + f64::max(straight, transposed)
 }

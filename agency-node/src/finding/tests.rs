@@ -502,6 +502,80 @@ fn leaving_the_broad_blocks_unread_changes_no_answer() {
     assert!(linked > 0, "some searches link a child");
 }
 
+#[test]
+fn names_recorded_the_other_way_round_are_linked() {
+    let mut conn = memory_db();
+    hold(
+        &mut conn,
+        "other",
+        amelia().with_given("Olivia").with_family("Mensah"),
+    );
+    let id = hold(
+        &mut conn,
+        "crossed",
+        amelia().with_given("Okafor").with_family("Amelia"),
+    );
+    // Plain and keyed alike (`ask`), with everything else agreeing.
+    let answer = ask_for(&mut conn, amelia());
+    assert_links(&answer, &id);
+    assert!(
+        answer
+            .matched_on
+            .contains(&"given_name:transposed".to_owned()),
+        "{answer:?}"
+    );
+    // With the date one digit off too: found (in plain mode, in the narrow blocks: the
+    // query's given name read as a family key), and offered, not linked: two drifts.
+    let answer = ask_for(&mut conn, amelia().with_dob("2014-03-08"));
+    assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
+    assert_eq!(
+        answer.candidates[0].matched_on,
+        [
+            "given_name:transposed",
+            "family_name:transposed",
+            "date_of_birth:one_digit",
+            "postcode"
+        ]
+    );
+    // A twin recorded either way round is never linked.
+    let mut conn = memory_db();
+    hold(
+        &mut conn,
+        "twin",
+        amelia().with_given("Okafor").with_family("Olivia"),
+    );
+    hold(&mut conn, "twin-straight", amelia().with_given("Olivia"));
+    let answer = ask_for(&mut conn, amelia());
+    assert!(!answer.held, "{answer:?}");
+}
+
+#[test]
+fn a_child_whose_date_of_birth_was_replaced_is_offered() {
+    let mut conn = memory_db();
+    hold(
+        &mut conn,
+        "sibling",
+        amelia().with_given("Olivia").with_dob("2011-06-21"),
+    );
+    hold(&mut conn, "replaced", amelia().with_dob("2009-11-27"));
+    // Same names and postcode, a wholly different date: the family-and-sector block
+    // reads it, and it is offered (never linked on names and postcode alone).
+    let answer = ask_with(&mut conn, amelia(), &MatchingSettings::default());
+    assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
+    assert_eq!(answer.candidates.len(), 1, "{answer:?}");
+    assert_eq!(
+        answer.candidates[0].matched_on,
+        ["given_name", "family_name", "postcode"]
+    );
+    // Moved to another sector as well: nothing says it is the child.
+    let answer = ask_with(
+        &mut conn,
+        amelia().with_postcode("ZZ9 9XY"),
+        &MatchingSettings::default(),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::NotHeld, "{answer:?}");
+}
+
 /// A search in plain mode only (keyed mode keys no former UPNs: see `docs/matching.md`).
 fn ask_plain(
     conn: &mut DbConnection,
@@ -608,4 +682,139 @@ fn a_replaced_child_keeps_no_former_upn_or_name_it_no_longer_sends() {
         ask_plain(&mut conn, None, by_upn(6)).outcome,
         MatchOutcome::NotHeld
     );
+}
+
+/// Stores a child known before by `former` family names (plain mode: keyed encodings
+/// carry no former family names, see `docs/matching.md`).
+fn store_with_former(
+    conn: &mut DbConnection,
+    local_id: &str,
+    d: Demographics,
+    former: &[&str],
+) -> String {
+    let child = ChildUpsert {
+        demographics: schemas::KnownDemographics {
+            former_family_names: former.iter().map(|&n| n.to_owned()).collect(),
+            ..d.into()
+        },
+        identifiers: ChildIdentifiers::default(),
+    };
+    crate::db::write(conn, |c| upsert(c, local_id, &child))
+        .unwrap()
+        .0
+        .id
+}
+
+#[test]
+fn a_child_is_found_by_a_former_family_name() {
+    let mut conn = memory_db();
+    // Namesakes and neighbours, none known by a former name.
+    for (i, family) in ["Okafor", "Okafur", "Mensah", "Reid"].iter().enumerate() {
+        let d = amelia()
+            .with_given(["Noor", "Ines", "Rowan", "Maya"][i])
+            .with_family(family);
+        store(&mut conn, &format!("N{i}"), d, ChildIdentifiers::default());
+    }
+    // Amelia Okafor is now Amelia Mensah-Reid at this agency, and recorded so.
+    let renamed = store_with_former(
+        &mut conn,
+        "A",
+        amelia().with_family("Mensah-Reid"),
+        &["Okafor"],
+    );
+    let settings = MatchingSettings::default();
+    let ask_both_ways = |conn: &mut DbConnection, d: Demographics| {
+        let query = ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(d),
+        };
+        let settled = find_reading(conn, &query, &settings, true).unwrap();
+        let read_all = find_reading_pruned(conn, &query, &settings, false, false).unwrap();
+        // Settling on the narrow blocks and pruning change no answer.
+        assert_eq!(
+            serde_json::to_value(&settled).unwrap(),
+            serde_json::to_value(&read_all).unwrap()
+        );
+        settled
+    };
+    // Searched by the name the child had: linked, the former name counted as such.
+    let answer = ask_both_ways(&mut conn, amelia());
+    assert_links(&answer, &renamed);
+    assert!(
+        answer.matched_on.contains(&"family_name:former".to_owned()),
+        "{answer:?}"
+    );
+    // A slip in the date of birth: still read through the former name's key.
+    let answer = ask_both_ways(&mut conn, amelia().with_dob("2014-03-08"));
+    assert_links(&answer, &renamed);
+    // A date of birth replaced outright: offered as a candidate, never linked.
+    let answer = ask_both_ways(&mut conn, amelia().with_dob("2012-07-21"));
+    assert_ne!(answer.outcome, MatchOutcome::Held, "{answer:?}");
+    assert_ne!(answer.outcome, MatchOutcome::NotHeld, "{answer:?}");
+    // A twin known by the same former name, another given name: neither is linked on
+    // the other's search.
+    let twin = store_with_former(
+        &mut conn,
+        "T",
+        amelia().with_given("Aisha").with_family("Mensah-Reid"),
+        &["Okafor"],
+    );
+    let answer = ask_both_ways(&mut conn, amelia().with_given("Aisha"));
+    assert_ne!(
+        answer.local_ref.as_deref(),
+        Some(renamed.as_str()),
+        "{answer:?}"
+    );
+    assert!(answer.local_ref.is_none() || answer.local_ref.as_deref() == Some(twin.as_str()));
+    // The former name dropped by a later write: the child is no longer found by it.
+    let plain = ChildUpsert {
+        demographics: amelia().with_family("Mensah-Reid").into(),
+        identifiers: ChildIdentifiers::default(),
+    };
+    crate::db::write(&mut conn, |c| upsert(c, "A", &plain)).unwrap();
+    let answer = ask_both_ways(&mut conn, amelia());
+    assert_ne!(
+        answer.local_ref.as_deref(),
+        Some(renamed.as_str()),
+        "{answer:?}"
+    );
+}
+
+#[test]
+fn former_family_names_stored_before_their_keys_are_keyed_at_start() {
+    let mut conn = TestDb::before("2026-12-05-050000");
+    let child = ChildUpsert {
+        demographics: schemas::KnownDemographics {
+            former_family_names: vec!["Okafor".into()],
+            ..amelia().with_family("Mensah").into()
+        },
+        identifiers: ChildIdentifiers::default(),
+    };
+    // The release before the keys table: the row holds the list, no key.
+    let row = crate::db::models::ChildRow::new(
+        "row-1".into(),
+        "A",
+        &child.demographics,
+        &child.identifiers,
+        chrono::Utc::now().naive_utc(),
+    );
+    crate::db::write(&mut conn, |c| {
+        use diesel::RunQueryDsl;
+        diesel::insert_into(crate::db::schema::children::table)
+            .values(&row)
+            .execute(c)?;
+        Ok(())
+    })
+    .unwrap();
+    crate::db::migrate(&mut conn).unwrap();
+    crate::db::children::refresh_match_keys(&mut conn).unwrap();
+    let answer = find(
+        &mut conn,
+        &ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(amelia()),
+        },
+    )
+    .unwrap();
+    assert_links(&answer, "row-1");
 }

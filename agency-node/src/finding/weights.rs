@@ -26,6 +26,21 @@ pub(super) struct QueryWeights {
     /// query's name only), once read ([`query_typo_weight`]); `None`: not read, bound by
     /// the level's configured weight (see [`family_typo_weight`]).
     pub(super) typo: Option<f64>,
+    /// The most a `former` family-name agreement can weigh here: the level's weight
+    /// when some child here was known by a former family name with the query's phonetic
+    /// code (one indexed read of `child_former_family_keys`), minus infinity when none
+    /// was, since then no candidate can agree so ([`former_bound`]).
+    pub(super) former: f64,
+}
+
+/// [`QueryWeights::former`]: the level's configured weight when a child here may carry a
+/// former family name.
+pub(super) fn former_bound(settings: &MatchingSettings, any_held: bool) -> f64 {
+    if any_held {
+        settings.weights.family_name.former.weight()
+    } else {
+        f64::NEG_INFINITY
+    }
 }
 
 impl QueryWeights {
@@ -36,22 +51,29 @@ impl QueryWeights {
 }
 
 /// [`QueryWeights`] for this query: the counts are read only for a name no candidate
-/// already carries the weight of, and for the query's family-name forms.
+/// already carries the weight of, and for the query's family-name forms; `family_keys`
+/// are the query's phonetic family keys ([`matching::BlockingKeys::family`]).
 pub(super) fn query_name_weights(
     conn: &mut DbConnection,
     demographics: &schemas::Demographics,
+    family_keys: &[String],
     settings: &MatchingSettings,
     children: u64,
     compared: &[(String, Comparison)],
 ) -> Result<QueryWeights, DbError> {
     use db::name_counts::{NameKind, count_key, counts, family_parts};
     let w = &settings.weights;
+    let former = former_bound(
+        settings,
+        db::children::any_former_family_key(conn, family_keys)?,
+    );
     if !w.frequency_based {
         return Ok(QueryWeights {
             given: w.given_name.exact.weight(),
             family: w.family_name.exact.weight(),
             part: w.family_name.part.weight(),
             typo: Some(w.family_name.typo.weight()),
+            former,
         });
     }
     let mut one =
@@ -112,6 +134,7 @@ pub(super) fn query_name_weights(
         family,
         part,
         typo: None,
+        former,
     })
 }
 

@@ -367,6 +367,24 @@ pub(crate) fn match_one(
     if !answer.candidate_tokens.is_empty() {
         detail["confirmable"] = json!(answer.candidate_tokens.len());
     }
+    // The fields each candidate disagreed on (names and levels, never values): what the
+    // answer told the practitioner, recorded with it, since answering it one search at a
+    // time lets someone probe a value field by field.
+    if answer
+        .answer
+        .candidates
+        .iter()
+        .any(|c| !c.disagreed.is_empty())
+    {
+        detail["disagreed"] = json!(
+            answer
+                .answer
+                .candidates
+                .iter()
+                .map(|c| &c.disagreed)
+                .collect::<Vec<_>>()
+        );
+    }
     if visible
         && answer.answer.held
         && let Some(local_ref) = answer.answer.local_ref.clone()

@@ -583,11 +583,16 @@ impl Federation {
             )?;
         }
         write_limits(&mut text, plan.rate_limit)?;
-        // The same quota per practitioner: a plan's limit is for whoever calls.
+        // The same quota per practitioner, and for the answers listing candidates'
+        // disagreeing fields: a plan's limit is for whoever calls.
         if let Some((per_second, burst)) = plan.rate_limit {
             write!(
                 text,
                 "\n[practitioner_limits]\nper_second = {per_second:?}\nburst = {burst}\n"
+            )?;
+            write!(
+                text,
+                "\n[candidate_detail_limits]\nper_second = {per_second:?}\nburst = {burst}\n"
             )?;
         }
         write(&gateway_config, &text)?;

@@ -45,13 +45,20 @@ use schemas::{
                     {"agency_id": "social-care", "agency_name": "County Children's Social Care",
                      "kind": "social_care", "status": "candidates",
                      "candidates": [{"candidate": 1, "grade": "possible", "confirmable": true,
-                       "matched_on": ["given_name:similar", "family_name", "date_of_birth", "sex"]}]},
+                       "matched_on": ["given_name:similar", "family_name", "date_of_birth", "sex"],
+                       "disagreed": ["postcode:disagree"]}]},
                     {"agency_id": "police", "agency_name": "County Police", "kind": "police",
                      "status": "unavailable", "reason": "connection refused"}
                 ]
             })),
         (status = 400, description = "Invalid query, purpose or legal basis", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or not accepted", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the practitioner's or agency's rate, or (`candidate-detail-rate-limited`) over the practitioner's limit of answers saying which fields candidates disagreed on (`candidate_detail_limits`)", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Whole seconds to wait before retrying")),
+            example = json!({"type": "https://child-view.example/problems/candidate-detail-rate-limited",
+                "title": "Too many search answers with candidates' disagreeing fields for this practitioner",
+                "status": 429,
+                "detail": "an agency answered with candidates and the fields they disagreed on; this practitioner has had as many such answers as this gateway allows for now (each is audited at the agency): retry after 120 s"})),
     ),
     security(("practitioner_jwt" = []))
 )]
@@ -97,6 +104,21 @@ pub async fn search(
         &auth.practitioner.agency,
     )
     .await;
+    // An answer saying which fields a candidate disagreed on counts against the
+    // practitioner's own limit of such answers (the agencies audit each).
+    let shows_disagreement = outcome
+        .agencies
+        .iter()
+        .any(|a| a.candidates.iter().any(|c| !c.matched.disagreed.is_empty()));
+    if shows_disagreement {
+        state
+            .candidate_detail_limiter
+            .check(&format!(
+                "{}\n{}",
+                auth.practitioner.issuer, auth.practitioner.subject
+            ))
+            .map_err(GatewayError::CandidateDetailRateLimited)?;
+    }
     // A reference is worth issuing when there is something to read, or a candidate to
     // confirm.
     let any_held = outcome

@@ -97,8 +97,12 @@ pub async fn run(
         },
     ];
     // The bench is the only caller: no per-member limit, no breaker opening on a slow
-    // answer of a debug build, a generous deadline.
-    plan.rate_limit = Some((1e9, 1_000_000));
+    // answer of a debug build, a generous deadline. The limit's tolerance (burst over
+    // rate) is over an hour: with 1e9/s and a burst of 1,000,000 it was 1 ms, and a
+    // node refused a few percent of keyed searches and views with 429 (5 December 2026:
+    // 83 and 106 failed searches on dataset2 and dataset3; likely the limiter's clock
+    // read on different cores of a loaded machine, not proven). None failed since.
+    plan.rate_limit = Some((1e6, u32::MAX));
     plan.breaker = (1_000_000, 1_000);
     plan.node_timeout_ms = 30_000;
     plan.matching_mode = mode;

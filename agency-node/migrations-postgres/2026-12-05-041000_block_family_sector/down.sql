@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS children_block_family_sector;

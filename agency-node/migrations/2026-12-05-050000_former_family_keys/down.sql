@@ -1,0 +1,1 @@
+DROP TABLE child_former_family_keys;
