@@ -702,6 +702,7 @@ pub fn open_work(
                                 date_of_birth: Some(d.date_of_birth),
                                 sex: d.sex,
                                 postcode: d.postcode,
+                                ..Default::default()
                             })
                             .unwrap_or_default(),
                         identifiers: query.identifiers,
