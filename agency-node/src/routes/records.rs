@@ -448,7 +448,7 @@ fn item_result(index: usize, result: Result<Written, ApiError>) -> BatchItemResu
 /// How many items of a batch share one transaction: each chunk commits on its own, so a
 /// long batch neither holds the write lock throughout nor loses the chunks before a
 /// failure of the database.
-pub const BATCH_CHUNK: usize = 1_000;
+pub const BATCH_CHUNK: usize = 5_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -462,7 +462,7 @@ pub struct BatchParams {
 /// Apply many writes in one call.
 ///
 /// Up to 50,000 operations (`upsert_child`, `upsert_record`, `retract_record`), applied
-/// in order, in transactions of 1,000 items. Each item succeeds or fails on its own and
+/// in order, in transactions of 5,000 items. Each item succeeds or fails on its own and
 /// entirely: a failed item leaves nothing half-written and does not stop the others. The
 /// answer gives, per item, the status it would have had alone, its outcome (`created`,
 /// `updated`, `retracted` or `failed`) and, when it failed, a problem naming every
