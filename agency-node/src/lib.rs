@@ -16,6 +16,7 @@ pub mod finding;
 pub mod imports;
 pub mod notifications;
 pub mod openapi;
+pub mod parallel;
 pub mod relationship;
 pub mod routes;
 pub mod startup;

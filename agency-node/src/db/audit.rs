@@ -9,6 +9,9 @@ use schemas::disclosure::{AuditVerification, Witnessed};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
+// A missing value is NULL, not DEFAULT: what lets SQLite take many rows in one INSERT
+// (with DEFAULT, diesel sends one statement a row).
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct AuditRow {
     pub seq: i64,

@@ -13,6 +13,9 @@ use schemas::{KeyedBlocks, KeyedDemographics, KeyedIdentifiers};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = super::schema::child_keyed)]
+// A missing value is NULL, not DEFAULT: what lets SQLite take many rows in one INSERT
+// (with DEFAULT, diesel sends one statement a row).
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct KeyedRow {
     pub child_id: String,
@@ -83,21 +86,28 @@ pub fn store(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) -> Re
     Ok(())
 }
 
-/// Writes the encodings of new children in multi-row statements (the bulk path). Call
-/// it in the transaction that wrote them.
+/// Writes the encodings of new children in multi-row statements (the bulk path), the
+/// HMACs (about 30 a child) computed on every core. Call it in the transaction that
+/// wrote them.
 pub fn store_new(
     conn: &mut DbConnection,
     children: &[ChildRow],
     key: &MatchingKey,
 ) -> Result<(), DbError> {
-    let mut rows = Vec::with_capacity(children.len());
-    for child in children {
-        let wire = child.clone().into_wire()?;
-        rows.push(KeyedRow::new(
-            &child.id,
-            key.encode_stored_known(&wire.demographics, &wire.identifiers),
-        )?);
-    }
+    let rows = crate::parallel::map_parts(children, |part| {
+        part.iter()
+            .map(|child| {
+                let wire = child.clone().into_wire()?;
+                KeyedRow::new(
+                    &child.id,
+                    key.encode_stored_known(&wire.demographics, &wire.identifiers),
+                )
+            })
+            .collect::<Result<Vec<_>, DbError>>()
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?
+    .concat();
     for chunk in rows.chunks(super::ROWS_PER_INSERT) {
         super::on_backend!(&mut *conn, |c| diesel::insert_into(k::child_keyed)
             .values(chunk)

@@ -33,6 +33,9 @@ fn known_name(stored: String) -> Option<String> {
 // An update replaces the child: a field no longer sent (a postcode, a preferred name)
 // becomes NULL.
 #[diesel(treat_none_as_null = true)]
+// A missing value is NULL, not DEFAULT, in an INSERT too: what lets SQLite take many
+// rows in one INSERT (with DEFAULT, diesel sends one statement a row).
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct ChildRow {
     pub id: String,
@@ -140,6 +143,9 @@ impl From<ChildRow> for CandidateRow {
 #[diesel(table_name = records)]
 // An update writes every column: a cleared `effective_to` must become NULL.
 #[diesel(treat_none_as_null = true)]
+// A missing value is NULL, not DEFAULT, in an INSERT too: what lets SQLite take many
+// rows in one INSERT (with DEFAULT, diesel sends one statement a row).
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct RecordRow {
     pub id: String,

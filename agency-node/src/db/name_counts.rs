@@ -93,20 +93,49 @@ fn add(conn: &mut DbConnection, kind: NameKind, name: &str, delta: i64) -> Resul
     Ok(())
 }
 
+/// A count to add, as the bulk path inserts it.
+#[derive(Insertable)]
+#[diesel(table_name = super::schema::name_counts)]
+#[diesel(treat_none_as_default_value = false)]
+struct Delta<'a> {
+    kind: &'a str,
+    name: &'a str,
+    count: i64,
+}
+
 /// Many new children were written (the bulk path): each name's count rises by how many
-/// of them carry it, one statement per distinct name. Call inside [`super::write`].
+/// of them carry it, aggregated first, then written in multi-row upserts
+/// (`ON CONFLICT (kind, name) DO UPDATE SET count = count + excluded.count`). Call
+/// inside [`super::write`].
 pub fn record_new(conn: &mut DbConnection, names: &[(&str, &str)]) -> Result<(), DbError> {
+    use diesel::upsert::excluded;
     let mut deltas: HashMap<(NameKind, String), i64> = HashMap::new();
     for (given, family) in names {
         for key in counted(given, family) {
             *deltas.entry(key).or_default() += 1;
         }
     }
-    let mut deltas: Vec<_> = deltas.into_iter().collect();
+    let mut deltas: Vec<_> = deltas
+        .into_iter()
+        .filter(|((_, name), delta)| !name.is_empty() && *delta != 0)
+        .collect();
     // A fixed order, so that concurrent writers (PostgreSQL) take row locks alike.
     deltas.sort_by(|a, b| (a.0.0.as_str(), &a.0.1).cmp(&(b.0.0.as_str(), &b.0.1)));
-    for ((kind, name), delta) in deltas {
-        add(conn, kind, &name, delta)?;
+    let rows: Vec<Delta<'_>> = deltas
+        .iter()
+        .map(|((kind, name), delta)| Delta {
+            kind: kind.as_str(),
+            name,
+            count: *delta,
+        })
+        .collect();
+    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+        super::on_backend!(&mut *conn, |c| diesel::insert_into(n::name_counts)
+            .values(chunk)
+            .on_conflict((n::kind, n::name))
+            .do_update()
+            .set(n::count.eq(n::count + excluded(n::count)))
+            .execute(c))?;
     }
     Ok(())
 }

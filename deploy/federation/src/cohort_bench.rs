@@ -49,6 +49,12 @@ pub struct Report {
     pub max_ms: f64,
     /// Gateway calls per node per cohort read.
     pub calls_per_node: BTreeMap<String, f64>,
+    /// Per node, the milliseconds its answers to the gateway's calls took, summed over
+    /// the calls of one read (the calls to different nodes overlap; to one node they
+    /// may too): where a read's time goes.
+    pub node_ms_per_read: BTreeMap<String, f64>,
+    /// The median time to the first row of a read.
+    pub first_row_p50_ms: f64,
     pub gateway_peak_rss_mib: f64,
     pub large_population: usize,
     pub large_cohort: usize,
@@ -219,12 +225,20 @@ impl Running {
 
     /// The gateway's calls so far, per node.
     async fn calls(&self) -> anyhow::Result<BTreeMap<String, f64>> {
+        self.per_node("upstream_requests_total{").await
+    }
+
+    /// The seconds the nodes took to answer the gateway's calls so far, per node.
+    async fn node_seconds(&self) -> anyhow::Result<BTreeMap<String, f64>> {
+        self.per_node("upstream_request_duration_seconds_sum{")
+            .await
+    }
+
+    /// A metric of the gateway's, summed per `node` label.
+    async fn per_node(&self, prefix: &str) -> anyhow::Result<BTreeMap<String, f64>> {
         let text = reqwest::get(&self.metrics_url).await?.text().await?;
         let mut calls = BTreeMap::new();
-        for line in text
-            .lines()
-            .filter(|l| l.starts_with("upstream_requests_total{"))
-        {
+        for line in text.lines().filter(|l| l.starts_with(prefix)) {
             let Some(node) = line
                 .split("node=\"")
                 .nth(1)
@@ -277,20 +291,32 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         // One read to warm connections and caches.
         let (rows, _, _) = fed.read().await?;
         let before = fed.calls().await?;
+        let seconds_before = fed.node_seconds().await?;
         let mut times = Vec::new();
+        let mut firsts = Vec::new();
         for _ in 0..options.runs.max(1) {
-            let (n, _, total) = fed.read().await?;
+            let (n, first, total) = fed.read().await?;
             anyhow::ensure!(n == rows, "a read answered {n} rows, the first {rows}");
             times.push(total.as_secs_f64() * 1000.0);
+            firsts.push(first.as_secs_f64() * 1000.0);
         }
-        let after = fed.calls().await?;
-        let calls_per_node = after
-            .iter()
-            .map(|(node, n)| {
-                let was = before.get(node).copied().unwrap_or(0.0);
-                (node.clone(), (n - was) / options.runs.max(1) as f64)
-            })
-            .collect();
+        let per_read = |after: BTreeMap<String, f64>, before: &BTreeMap<String, f64>| {
+            after
+                .into_iter()
+                .map(|(node, n)| {
+                    let was = before.get(&node).copied().unwrap_or(0.0);
+                    (node, (n - was) / options.runs.max(1) as f64)
+                })
+                .collect::<BTreeMap<String, f64>>()
+        };
+        let calls_per_node = per_read(fed.calls().await?, &before);
+        let node_ms_per_read: BTreeMap<String, f64> =
+            per_read(fed.node_seconds().await?, &seconds_before)
+                .into_iter()
+                .map(|(node, seconds)| (node, seconds * 1000.0))
+                .collect();
+        firsts.sort_by(f64::total_cmp);
+        let first_row_p50 = firsts[firsts.len() / 2];
         times.sort_by(f64::total_cmp);
         let at =
             |q: f64| times[((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1];
@@ -301,12 +327,13 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
             at(1.0),
             calls_per_node,
             fed.peak_rss_mib(),
+            (node_ms_per_read, first_row_p50),
         ))
     }
     .await;
     let (population, cohort_size) = (fed.population, fed.cohort);
     fed.stop().await;
-    let (rows, p50, p95, max, calls_per_node, rss) = result?;
+    let (rows, p50, p95, max, calls_per_node, rss, (node_ms_per_read, first_row_p50_ms)) = result?;
     anyhow::ensure!(
         rows == cohort_size,
         "the cohort has {rows} rows; the seed puts {cohort_size} children on roll"
@@ -320,6 +347,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         p95_ms: p95,
         max_ms: max,
         calls_per_node,
+        node_ms_per_read,
+        first_row_p50_ms,
         gateway_peak_rss_mib: rss,
         large_population: 0,
         large_cohort: 0,
@@ -351,9 +380,16 @@ pub fn render(r: &Report) -> String {
         .map(|(n, c)| format!("{n} {c:.1}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let node_ms = r
+        .node_ms_per_read
+        .iter()
+        .map(|(n, ms)| format!("{n} {ms:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut text = format!(
         "cohort of {} children ({} seeded, {} nodes), {} reads: p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms; \
-         calls per node per read: {calls}; gateway peak RSS {:.1} MiB; commit {}\n",
+         first row p50 {:.0} ms; calls per node per read: {calls}; node answer time per read \
+         (ms, summed over its calls): {node_ms}; gateway peak RSS {:.1} MiB; commit {}\n",
         r.cohort,
         r.population,
         r.nodes,
@@ -361,6 +397,7 @@ pub fn render(r: &Report) -> String {
         r.p50_ms,
         r.p95_ms,
         r.max_ms,
+        r.first_row_p50_ms,
         r.gateway_peak_rss_mib,
         r.commit
     );

@@ -37,7 +37,33 @@ pub struct Report {
     pub children_per_second: f64,
     pub items_per_second: f64,
     pub slowest_batch_seconds: f64,
+    /// CPU seconds (user and system) the node process used from its start to the end of
+    /// the load (Linux `/proc`; `None` elsewhere): a figure less swayed than the wall
+    /// clock by other work on a shared machine.
+    pub node_cpu_seconds: Option<f64>,
+    /// The machine's load average (1 minute) when the load ended (Linux; `None` elsewhere).
+    pub load_average: Option<f64>,
     pub commit: String,
+}
+
+/// User and system CPU seconds of process `pid` (fields 14 and 15 of `/proc/PID/stat`,
+/// in clock ticks of 1/100 s, the value on Linux).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -163,14 +189,19 @@ async fn run(options: &Options, federation: &Federation) -> anyhow::Result<Repor
             .no_proxy()
             .timeout(Duration::from_secs(600))
             .build()?;
-        load(options, &client, &url).await
+        load(options, &client, &url, node.id()).await
     }
     .await;
     let _ = node.kill().await;
     result
 }
 
-async fn load(options: &Options, client: &reqwest::Client, url: &str) -> anyhow::Result<Report> {
+async fn load(
+    options: &Options,
+    client: &reqwest::Client,
+    url: &str,
+    node: Option<u32>,
+) -> anyhow::Result<Report> {
     // Bodies built before the clock starts: the node's work is measured, not ours.
     let mut bodies = Vec::new();
     let mut n = 0;
@@ -208,6 +239,8 @@ async fn load(options: &Options, client: &reqwest::Client, url: &str) -> anyhow:
         slowest = slowest.max(sent.elapsed().as_secs_f64());
     }
     let seconds = started.elapsed().as_secs_f64();
+    let node_cpu_seconds = node.and_then(cpu_seconds);
+    let load_average = load_average();
     let verify: Value = client
         .get(format!("{url}/v1/audit/verify"))
         .send()
@@ -227,6 +260,8 @@ async fn load(options: &Options, client: &reqwest::Client, url: &str) -> anyhow:
         children_per_second: options.children as f64 / seconds,
         items_per_second: (options.children * 3) as f64 / seconds,
         slowest_batch_seconds: slowest,
+        node_cpu_seconds,
+        load_average,
         commit: crate::bench::commit(),
     })
 }
@@ -235,7 +270,8 @@ async fn load(options: &Options, client: &reqwest::Client, url: &str) -> anyhow:
 pub fn render(r: &Report) -> String {
     format!(
         "onboarding on {}: {} children and {} records in {} batches in {:.2} s: \
-         {:.0} children/s ({:.0} items/s); slowest batch {:.2} s; commit {}\n",
+         {:.0} children/s ({:.0} items/s); slowest batch {:.2} s; node CPU {}; \
+         load average {}; commit {}\n",
         r.database,
         r.children,
         r.records,
@@ -244,6 +280,12 @@ pub fn render(r: &Report) -> String {
         r.children_per_second,
         r.items_per_second,
         r.slowest_batch_seconds,
+        r.node_cpu_seconds.map_or("unknown".to_owned(), |s| format!(
+            "{s:.2} s ({:.0} children per CPU second)",
+            r.children as f64 / s
+        )),
+        r.load_average
+            .map_or("unknown".to_owned(), |l| format!("{l:.1}")),
         r.commit
     )
 }
