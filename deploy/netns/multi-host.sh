@@ -32,7 +32,7 @@ BIN=${FEDERATION_BIN:-target/release/federation}
 if [ ! -x "$BIN" ]; then cargo build --release --bin federation; BIN=target/release/federation; fi
 BIN=$(realpath "$BIN")
 
-NODES=(school-a school-b social-care health police early-help virtual-school)
+NODES=(school-a school-b school-c social-care social-care-b health police early-help virtual-school)
 CUT=${CUT:-health}
 REPLICA=${REPLICA:-social-care}
 export PGHOST=${PGHOST:-/var/run/postgresql}

@@ -265,6 +265,14 @@ impl CohortQuery {
             ));
         }
         errors.extend(allocated_to_error(self.allocated_to.as_deref()));
+        if let Some(cursor) = &self.cursor
+            && local_id_of_cursor(cursor).is_none()
+        {
+            errors.push(FieldError::new(
+                "cursor",
+                "is not a cursor of this listing: pass a row's cursor",
+            ));
+        }
         if let Some(plan) = &self.plan
             && PlanKind::parse(plan).is_none()
         {
@@ -283,6 +291,24 @@ impl CohortQuery {
         }
         errors
     }
+}
+
+/// The cursor of a child in its agency's cohort listing: its local id, opaque.
+pub fn cursor_of(local_id: &str) -> String {
+    use base64::Engine;
+    format!(
+        "c1.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(local_id)
+    )
+}
+
+/// The local id a cursor of [`cursor_of`] stands for; none for anything else.
+pub fn local_id_of_cursor(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.strip_prefix("c1.")?)
+        .ok()?;
+    String::from_utf8(bytes).ok().filter(|id| !id.is_empty())
 }
 
 /// `allocated_to` names the practitioner asking, `me`, or nobody.
@@ -466,4 +492,43 @@ pub struct CohortFigures {
     /// Children for whom at least one agency did not answer (timeout, unavailable,
     /// error): the figures leave out what it holds.
     pub incomplete: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_examples_are_what_they_document() {
+        fn reads<T: serde::de::DeserializeOwned>(text: &str) -> T {
+            serde_json::from_str::<T>(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+        }
+        reads::<CohortRow>(include_str!("../openapi-examples/CohortRow.json"));
+        reads::<CohortFigures>(include_str!("../openapi-examples/CohortFigures.json"));
+        let page: CohortPage = reads(include_str!("../openapi-examples/CohortPage.json"));
+        for member in &page.children {
+            assert!(local_id_of_cursor(&member.cursor).is_some());
+        }
+        let asked: BatchMatchRequest =
+            reads(include_str!("../openapi-examples/BatchMatchRequest.json"));
+        assert!(asked.validate().is_empty());
+        reads::<BatchMatchResponse>(include_str!("../openapi-examples/BatchMatchResponse.json"));
+        let read: BatchRecordsRequest =
+            reads(include_str!("../openapi-examples/BatchRecordsRequest.json"));
+        assert!(read.validate().is_empty());
+        reads::<BatchRecordsResponse>(include_str!(
+            "../openapi-examples/BatchRecordsResponse.json"
+        ));
+    }
+
+    #[test]
+    fn a_cursor_reads_back_as_its_local_id_and_nothing_else_is_one() {
+        assert_eq!(
+            local_id_of_cursor(&cursor_of("NPS-000072")).as_deref(),
+            Some("NPS-000072")
+        );
+        for bad in ["", "nonsense", "c1.", "c1.%%", "c2.TlBT"] {
+            assert!(local_id_of_cursor(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -130,6 +130,34 @@ const SCHEMA_EXAMPLES: &[(&str, &str)] = &[
         include_str!("../openapi-examples/OutcomeDelivery.json"),
     ),
     (
+        "CohortRow",
+        include_str!("../openapi-examples/CohortRow.json"),
+    ),
+    (
+        "CohortFigures",
+        include_str!("../openapi-examples/CohortFigures.json"),
+    ),
+    (
+        "CohortPage",
+        include_str!("../openapi-examples/CohortPage.json"),
+    ),
+    (
+        "BatchMatchRequest",
+        include_str!("../openapi-examples/BatchMatchRequest.json"),
+    ),
+    (
+        "BatchMatchResponse",
+        include_str!("../openapi-examples/BatchMatchResponse.json"),
+    ),
+    (
+        "BatchRecordsRequest",
+        include_str!("../openapi-examples/BatchRecordsRequest.json"),
+    ),
+    (
+        "BatchRecordsResponse",
+        include_str!("../openapi-examples/BatchRecordsResponse.json"),
+    ),
+    (
         "LocatorFilterDocument",
         include_str!("../openapi-examples/LocatorFilterDocument.json"),
     ),

@@ -340,6 +340,7 @@ async fn bad_cohort_requests_are_refused_naming_the_field_and_nobody_lists_anoth
             &format!("{SAFEGUARDING}&sort=family_name&cursor=c1.QQ"),
             "cursor",
         ),
+        (&format!("{SAFEGUARDING}&cursor=nonsense"), "cursor"),
     ] {
         let problem = fed
             .gateway_get(&dsl, &format!("/v1/cohort?{query}"))

@@ -873,10 +873,19 @@ async fn after_a_school_move_encompass_reaches_only_the_new_school_and_the_old_o
         .as_str()
         .unwrap()
         .to_owned();
-    let routed = police
-        .get(&format!("/v1/notifications/outbox/{event}"))
-        .await
-        .expect(200);
+    // School B's inbox may have it a moment before the police outbox records the
+    // gateway's answer: wait for the outbox to say where it went.
+    let mut routed = Value::Null;
+    for _ in 0..100 {
+        routed = police
+            .get(&format!("/v1/notifications/outbox/{event}"))
+            .await
+            .expect(200);
+        if routed["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let recipients: Vec<&str> = routed["recipients"]
         .as_array()
         .unwrap()

@@ -13,12 +13,11 @@ use crate::finding;
 use crate::relationship;
 use crate::startup::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use matching::MatchingMode;
 use schemas::cohort::{
     BatchMatchRequest, BatchMatchResponse, BatchReadAnswer, BatchRecordsRequest,
     BatchRecordsResponse, CohortIdentity, CohortMember, CohortPage, CohortPageQuery, DEFAULT_CHUNK,
+    cursor_of, local_id_of_cursor,
 };
 use schemas::federation::AccessContext;
 use schemas::{ChildQuery, Demographics, FieldError, Problem, Record, RecordCategory};
@@ -27,15 +26,6 @@ use std::collections::HashMap;
 
 /// Children read at a time while walking the node's list.
 const SCAN: i64 = 1_000;
-
-fn cursor_of(local_id: &str) -> String {
-    format!("c1.{}", URL_SAFE_NO_PAD.encode(local_id))
-}
-
-fn local_id_of_cursor(cursor: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.strip_prefix("c1.")?).ok()?;
-    String::from_utf8(bytes).ok()
-}
 
 /// The query the other nodes are asked with: identifiers and demographics as this
 /// agency holds them; demographics left out when they would not pass a search's

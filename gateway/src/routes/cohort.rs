@@ -151,7 +151,11 @@ fn body(rows: &[CohortRow], csv: bool, agencies: &[AgencyId]) -> Result<Vec<u8>,
     responses(
         (status = 200, description = "One row per child, streamed", content(
             (Vec<CohortRow> = "application/json"),
-            (String = "text/csv"),
+            (String = "text/csv", example = json!("cursor,local_id,given_name,family_name,preferred_given_name,preferred_family_name,date_of_birth,upn,nhs_number,attendance_latest_rate,attendance_latest_from,attendance_term_rate,persistent_absence,attendance_level,attainment,suspensions,suspension_days,permanent_exclusions,pep_status,pep_review_due,plans,sen_provision,sen_primary_need,barrier_attendance,barrier_learning,barrier_behaviour,barrier_wellbeing,unacknowledged_notifications,reference,agency:school-a,agency:social-care
+c1.TlBTLTAwMDA3Mg,NPS-000072,Jade,Penlow,,,2018-02-27,H999000000072,,88.7,2026-09-03,88.7,true,full,,0,0,0,,,child_in_need,ehc_plan,SPLD,concern,concern,concern,watch,0,fr1._4tZcarPiuSKs__W3CVcE7tAyi5Zz91ipsea,ok,ok
+c1.TlBTLTAwMDA4MA,NPS-000080,Advik,Fairthwaite,,,2019-09-14,T999000000080,,84.5,2026-09-03,84.5,true,full,,0,0,0,,,child_in_need,,,concern,none_known,concern,watch,0,fr1.nt0JeFNgRGD5bxGfjc4KElfZs1m9RoJutw_q,ok,ok
+
+")),
         )),
         (status = 400, description = "Invalid purpose, legal basis or filter; or `sort` on a cohort of more than 2,000 children", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or not accepted", body = Problem, content_type = "application/problem+json"),
