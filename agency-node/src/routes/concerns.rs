@@ -258,6 +258,7 @@ pub async fn raise_concern(
 pub struct ConcernsQuery {
     /// `raised` (concerns this agency raised; the default) or `received` (concerns this
     /// front door received).
+    #[param(pattern = "^(raised|received)$")]
     pub side: Option<String>,
     /// Only received concerns still awaiting a decision whose deadline is near or
     /// passed.
