@@ -303,24 +303,12 @@ pub async fn route_outcome(
         concern_id: route.concern_id,
         outcome,
     };
-    let secret = secret_for(&state, &referrer.id).map_err(GatewayError::NotDelivered)?;
-    let body = serde_json::to_vec(&delivery).map_err(|e| {
-        tracing::error!(error = %e, "encoding a concern outcome");
-        GatewayError::Internal
-    })?;
-    let client = state.http.node(referrer, "", state.node_deadline, None);
-    match client
-        .signed_post::<DeliveryReceipt>(
-            "/v1/federation/concerns/outcomes",
-            &delivery.outcome.id.to_string(),
-            body,
-            &secret,
-        )
-        .await
-        .result
-    {
-        Ok(receipt) => Ok(HttpResponse::Ok().json(receipt)),
-        Err(Failure::NotFound) => Err(GatewayError::UnknownEvent),
-        Err(failure) => Err(GatewayError::NotDelivered(failure_text(failure))),
-    }
+    super::notifications::relay_signed::<_, DeliveryReceipt>(
+        &state,
+        referrer,
+        "/v1/federation/concerns/outcomes",
+        &delivery.outcome.id.to_string(),
+        &delivery,
+    )
+    .await
 }

@@ -275,6 +275,38 @@ pub async fn route(
     Ok(HttpResponse::Ok().json(response))
 }
 
+/// Sends `body`, signed with the node's webhook secret under `id`, to one node's `path`
+/// and answers with the node's own answer: how the gateway relays a message meant for
+/// one agency (an acknowledgement, a concern's outcome). A node that does not know the
+/// message is 404 `unknown-event`; one that cannot be reached is 502.
+pub(super) async fn relay_signed<T, R>(
+    state: &AppState,
+    node: trust::Node<'_>,
+    path: &str,
+    id: &str,
+    body: &T,
+) -> Result<HttpResponse, GatewayError>
+where
+    T: serde::Serialize,
+    R: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let secret = secret_for(state, &node.id).map_err(GatewayError::NotDelivered)?;
+    let body = serde_json::to_vec(body).map_err(|e| {
+        tracing::error!(error = %e, path, "encoding a relayed message");
+        GatewayError::Internal
+    })?;
+    let client = state.http.node(node, "", state.node_deadline, None);
+    match client
+        .signed_post::<R>(path, id, body, &secret)
+        .await
+        .result
+    {
+        Ok(answer) => Ok(HttpResponse::Ok().json(answer)),
+        Err(Failure::NotFound) => Err(GatewayError::UnknownEvent),
+        Err(failure) => Err(GatewayError::NotDelivered(failure_text(failure))),
+    }
+}
+
 /// Pass an acknowledgement back to the agency that sent the event (nodes only).
 ///
 /// `agency_id` names the sender of the acknowledged event; the sender learns which
@@ -316,24 +348,12 @@ pub async fn acknowledge(
         agency_id: recipient.member.id.clone(),
         acknowledged_at: ack.acknowledged_at,
     };
-    let secret = secret_for(&state, &sender.id).map_err(GatewayError::NotDelivered)?;
-    let body = serde_json::to_vec(&forwarded).map_err(|e| {
-        tracing::error!(error = %e, "encoding an acknowledgement");
-        GatewayError::Internal
-    })?;
-    let client = state.http.node(sender, "", state.node_deadline, None);
-    match client
-        .signed_post::<Acknowledgement>(
-            "/v1/federation/notifications/acknowledgements",
-            &forwarded.event_id.to_string(),
-            body,
-            &secret,
-        )
-        .await
-        .result
-    {
-        Ok(recorded) => Ok(HttpResponse::Ok().json(recorded)),
-        Err(Failure::NotFound) => Err(GatewayError::UnknownEvent),
-        Err(failure) => Err(GatewayError::NotDelivered(failure_text(failure))),
-    }
+    relay_signed::<_, Acknowledgement>(
+        &state,
+        sender,
+        "/v1/federation/notifications/acknowledgements",
+        &forwarded.event_id.to_string(),
+        &forwarded,
+    )
+    .await
 }
