@@ -27,6 +27,11 @@ pub struct EmOptions {
     /// A field's *m* values are estimated only when the pairs where both sides have it
     /// hold at least this many expected matches; otherwise they stay as configured.
     pub min_expected_matches: f64,
+    /// Pseudo-matches showing the configured *m*, added to each field's expected
+    /// matches in the M step: a level no pair shows gets a small *m*, not the floor of
+    /// 1e-6 (which would make it a near-veto), and a field with many expected matches
+    /// follows its pairs.
+    pub prior_matches: f64,
 }
 
 impl Default for EmOptions {
@@ -36,6 +41,7 @@ impl Default for EmOptions {
             tolerance: 1e-5,
             max_iterations: 100,
             min_expected_matches: 20.0,
+            prior_matches: 5.0,
         }
     }
 }
@@ -108,8 +114,20 @@ fn fields(w: &Weights) -> [Field; 5] {
     ]
 }
 
-/// The level index of each field for one pair (`None`: either side lacks the field).
-fn levels(c: &Comparison) -> [Option<usize>; 5] {
+/// One pair's agreement level index per field, in the order given name, family name,
+/// date of birth, postcode, sex (`None`: either side lacks the field). Levels only: no
+/// value, no child and no query can be read from it, which is what a node keeps of its
+/// searches to estimate *m* from.
+pub type PairLevels = [Option<u8>; 5];
+
+const GIVEN: usize = 0;
+const FAMILY: usize = 1;
+const DOB: usize = 2;
+const POSTCODE: usize = 3;
+const SEX: usize = 4;
+
+/// The levels of one compared pair (see [`PairLevels`]).
+pub fn pair_levels(c: &Comparison) -> PairLevels {
     let given = match c.given_name {
         GivenLevel::Exact => Some(0),
         GivenLevel::Alias => Some(1),
@@ -144,19 +162,138 @@ fn levels(c: &Comparison) -> [Option<usize>; 5] {
     [given, family, dob, postcode, sex]
 }
 
-/// Estimates *m* by EM over `pairs` (candidate pairs: each a query compared with a
-/// child the blocks read), with *u* and the fallback *m* from `configured`.
-pub fn estimate_m(pairs: &[Comparison], configured: &Weights, options: &EmOptions) -> EmEstimate {
+/// One training session, as Splink's: the pairs a blocking condition selects, with the
+/// fields that condition looks at left out of the model (every selected pair agrees on
+/// them, so they say nothing about *m* there), and the fields whose *m* is taken from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    pub name: &'static str,
+    /// Whether a pair belongs to the session: a condition on the levels of the fields in
+    /// `blocked` only.
+    pub selects: fn(&PairLevels) -> bool,
+    /// The fields the condition looks at (indexes into [`PairLevels`]): out of the model.
+    pub blocked: &'static [usize],
+    /// The fields whose *m* this session estimates (never one of `blocked`).
+    pub estimates: &'static [usize],
+}
+
+/// The node's sessions. Each field's *m* comes from pairs selected without looking at it:
+///
+/// * `date_of_birth`: pairs whose dates of birth agree exactly or with day and month
+///   swapped (the date-of-birth block's own condition). Unrelated children born the same
+///   day are the non-matches; the model is given name, family name, postcode and sex,
+///   whose *m* it estimates.
+/// * `family_name_and_postcode`: pairs whose family names agree exactly and who live in
+///   the same postcode sector (within the family-name-and-sector block). The non-matches
+///   here are mostly siblings; with family name and postcode out of the model they show
+///   a disagreeing given name and date of birth, the non-match pattern, so they cannot
+///   raise the *m* of those levels. Estimates the date of birth's *m* only: a field is
+///   estimated once, from the session that does not hold the siblings for it.
+pub const SESSIONS: [Session; 2] = [
+    Session {
+        name: "date_of_birth",
+        selects: |p| matches!(p[DOB], Some(0 | 1)),
+        blocked: &[DOB],
+        estimates: &[GIVEN, FAMILY, POSTCODE, SEX],
+    },
+    Session {
+        name: "family_name_and_postcode",
+        selects: |p| p[FAMILY] == Some(0) && matches!(p[POSTCODE], Some(0 | 1)),
+        blocked: &[FAMILY, POSTCODE],
+        estimates: &[DOB],
+    },
+];
+
+/// What one session found.
+#[derive(Debug, Clone)]
+pub struct SessionOutcome {
+    pub name: &'static str,
+    pub pairs: usize,
+    pub match_share: f64,
+    pub iterations: usize,
+    pub converged: bool,
+}
+
+/// Estimates *m* session by session (see [`SESSIONS`]) over `pairs` (levels of a query
+/// compared with each child its blocks read), with *u* and the fallback *m* from
+/// `configured`: each field's *m* from the one session that estimates it, kept as
+/// configured unless that session holds at least `min_expected_matches` expected
+/// matches where both sides have the field.
+pub fn estimate_m_by_sessions(
+    pairs: &[PairLevels],
+    configured: &Weights,
+    options: &EmOptions,
+) -> (EmEstimate, Vec<SessionOutcome>) {
+    let mut weights = configured.clone();
+    let mut estimated = Vec::new();
+    let mut outcomes = Vec::new();
+    let (mut iterations, mut converged) = (0, true);
+    for session in SESSIONS {
+        let selected: Vec<PairLevels> = pairs
+            .iter()
+            .filter(|p| (session.selects)(p))
+            .copied()
+            .collect();
+        let mut active = [true; 5];
+        for &b in session.blocked {
+            active[b] = false;
+        }
+        let run = run_em(&selected, configured, options, active);
+        iterations = iterations.max(run.iterations);
+        converged &= run.converged || selected.is_empty();
+        let fields = fields(configured);
+        for &i in session.estimates {
+            if run.expected[i] >= options.min_expected_matches {
+                estimated.push(fields[i].name);
+                set_m(&mut weights, i, &run.m[i]);
+            }
+        }
+        outcomes.push(SessionOutcome {
+            name: session.name,
+            pairs: selected.len(),
+            match_share: run.share,
+            iterations: run.iterations,
+            converged: run.converged,
+        });
+    }
+    let match_share = outcomes.first().map_or(0.0, |o| o.match_share);
+    (
+        EmEstimate {
+            weights,
+            match_share,
+            iterations,
+            converged,
+            estimated,
+        },
+        outcomes,
+    )
+}
+
+struct Run {
+    m: Vec<Vec<f64>>,
+    share: f64,
+    iterations: usize,
+    converged: bool,
+    /// Expected matches per field among pairs that have it, at the last E step.
+    expected: [f64; 5],
+}
+
+/// EM over the `active` fields of `observed`; *u* fixed, *m* and λ free.
+fn run_em(
+    observed: &[PairLevels],
+    configured: &Weights,
+    options: &EmOptions,
+    active: [bool; 5],
+) -> Run {
     let fields = fields(configured);
-    let observed: Vec<[Option<usize>; 5]> = pairs.iter().map(levels).collect();
-    let mut m: Vec<Vec<f64>> = fields.iter().map(Field::configured_m).collect();
+    let prior: Vec<Vec<f64>> = fields.iter().map(Field::configured_m).collect();
+    let mut m = prior.clone();
     let mut share = options.initial_match_share.clamp(1e-6, 1.0 - 1e-6);
     let mut iterations = 0;
     let mut converged = false;
-    // Expected matches per field among pairs that have it, at the last E step.
     let mut expected = [0.0f64; 5];
     const FLOOR: f64 = 1e-6;
-    while iterations < options.max_iterations && !pairs.is_empty() {
+    while iterations < options.max_iterations && !observed.is_empty() {
         iterations += 1;
         // E: each pair's match probability.
         let mut sums: Vec<Vec<f64>> = fields
@@ -165,19 +302,20 @@ pub fn estimate_m(pairs: &[Comparison], configured: &Weights, options: &EmOption
             .collect();
         expected = [0.0; 5];
         let mut total = 0.0;
-        for levels in &observed {
+        for levels in observed {
             let mut log_ratio = (share / (1.0 - share)).ln();
             for (i, level) in levels.iter().enumerate() {
-                if let Some(level) = *level {
+                if let (Some(level), true) = (*level, active[i]) {
                     let f = &fields[i];
+                    let level = usize::from(level);
                     log_ratio += f.m(&m[i], level).max(FLOOR).ln() - f.u(level).max(FLOOR).ln();
                 }
             }
             let p = 1.0 / (1.0 + (-log_ratio).exp());
             total += p;
             for (i, level) in levels.iter().enumerate() {
-                if let Some(level) = *level {
-                    sums[i][level] += p;
+                if let (Some(level), true) = (*level, active[i]) {
+                    sums[i][usize::from(level)] += p;
                     expected[i] += p;
                 }
             }
@@ -188,13 +326,15 @@ pub fn estimate_m(pairs: &[Comparison], configured: &Weights, options: &EmOption
             if expected[i] <= 0.0 {
                 continue;
             }
+            let k = options.prior_matches.max(0.0);
             for level in 0..=f.levels.len() {
-                let new = (sums[i][level] / expected[i]).clamp(FLOOR, 1.0 - FLOOR);
+                let new = ((sums[i][level] + k * prior[i][level]) / (expected[i] + k))
+                    .clamp(FLOOR, 1.0 - FLOOR);
                 moved = moved.max((new - m[i][level]).abs());
                 m[i][level] = new;
             }
         }
-        let new_share = (total / pairs.len() as f64).clamp(1e-6, 1.0 - 1e-6);
+        let new_share = (total / observed.len() as f64).clamp(1e-6, 1.0 - 1e-6);
         moved = moved.max((new_share - share).abs());
         share = new_share;
         if moved < options.tolerance {
@@ -202,51 +342,73 @@ pub fn estimate_m(pairs: &[Comparison], configured: &Weights, options: &EmOption
             break;
         }
     }
+    Run {
+        m,
+        share,
+        iterations,
+        converged,
+        expected,
+    }
+}
+
+/// Estimates *m* by EM over `pairs` (candidate pairs: each a query compared with a
+/// child the blocks read), with *u* and the fallback *m* from `configured`, every field
+/// in one model. A node uses [`estimate_m_by_sessions`] instead.
+pub fn estimate_m(pairs: &[Comparison], configured: &Weights, options: &EmOptions) -> EmEstimate {
+    let observed: Vec<PairLevels> = pairs.iter().map(pair_levels).collect();
+    let run = run_em(&observed, configured, options, [true; 5]);
+    let fields = fields(configured);
     let mut weights = configured.clone();
     let mut estimated = Vec::new();
     for (i, f) in fields.iter().enumerate() {
-        if expected[i] < options.min_expected_matches {
+        if run.expected[i] < options.min_expected_matches {
             continue;
         }
         estimated.push(f.name);
-        let set = |a: &mut Agreement, level: usize| a.m = m[i][level];
-        match f.name {
-            "given_name" => {
-                let g = &mut weights.given_name;
-                set(&mut g.exact, 0);
-                set(&mut g.alias, 1);
-                set(&mut g.typo, 2);
-                set(&mut g.similar, 3);
-            }
-            "family_name" => {
-                let g = &mut weights.family_name;
-                set(&mut g.exact, 0);
-                set(&mut g.part, 1);
-                set(&mut g.typo, 2);
-                set(&mut g.similar, 3);
-            }
-            "date_of_birth" => {
-                let g = &mut weights.date_of_birth;
-                set(&mut g.exact, 0);
-                set(&mut g.day_month_swapped, 1);
-                set(&mut g.one_digit, 2);
-                set(&mut g.same_month, 3);
-            }
-            "postcode" => {
-                let g = &mut weights.postcode;
-                set(&mut g.full, 0);
-                set(&mut g.sector, 1);
-                set(&mut g.district, 2);
-            }
-            _ => set(&mut weights.sex.agree, 0),
-        }
+        set_m(&mut weights, i, &run.m[i]);
     }
     EmEstimate {
         weights,
-        match_share: share,
-        iterations,
-        converged,
+        match_share: run.share,
+        iterations: run.iterations,
+        converged: run.converged,
         estimated,
+    }
+}
+
+/// Puts one field's estimated *m* (its agreeing levels; `disagree` takes the rest) into
+/// `weights`.
+fn set_m(weights: &mut Weights, field: usize, m: &[f64]) {
+    let set = |a: &mut Agreement, level: usize| a.m = m[level];
+    match field {
+        GIVEN => {
+            let g = &mut weights.given_name;
+            set(&mut g.exact, 0);
+            set(&mut g.alias, 1);
+            set(&mut g.typo, 2);
+            set(&mut g.similar, 3);
+        }
+        FAMILY => {
+            let g = &mut weights.family_name;
+            set(&mut g.exact, 0);
+            set(&mut g.part, 1);
+            set(&mut g.typo, 2);
+            set(&mut g.similar, 3);
+        }
+        DOB => {
+            let g = &mut weights.date_of_birth;
+            set(&mut g.exact, 0);
+            set(&mut g.day_month_swapped, 1);
+            set(&mut g.one_digit, 2);
+            set(&mut g.same_month, 3);
+        }
+        POSTCODE => {
+            let g = &mut weights.postcode;
+            set(&mut g.full, 0);
+            set(&mut g.sector, 1);
+            set(&mut g.district, 2);
+        }
+        _ => set(&mut weights.sex.agree, 0),
     }
 }
 
@@ -376,5 +538,103 @@ mod tests {
         let none = estimate_m(&[], &configured, &EmOptions::default());
         assert_eq!(none.weights, configured);
         assert_eq!(none.iterations, 0);
+    }
+
+    /// Draws one pair's levels, field by field, from `source`, with the fields in
+    /// `fixed` set to the given level (what a block's condition makes every pair show).
+    fn draw<R: Rng>(rng: &mut R, source: &[Vec<f64>], fixed: &[(usize, u8)]) -> PairLevels {
+        let mut levels: PairLevels = [None; 5];
+        for (f, probabilities) in source.iter().enumerate() {
+            levels[f] = Some(pick(rng, probabilities) as u8);
+        }
+        for &(f, level) in fixed {
+            levels[f] = Some(level);
+        }
+        levels
+    }
+
+    /// Pairs as a node's searches see them, from a known model with three classes: true
+    /// matches, unrelated children, and siblings (same family name and postcode, another
+    /// given name and date of birth). Each session recovers the true *m* of the fields it
+    /// estimates, and the siblings do not raise the *m* of a disagreeing given name or
+    /// date of birth, as one model over all the pairs does.
+    #[test]
+    fn sessions_recover_m_and_siblings_do_not_raise_given_name_or_date_disagreement() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let configured = Weights::default();
+        let fields = fields(&configured);
+        let true_m: Vec<Vec<f64>> = vec![
+            vec![0.80, 0.06, 0.03, 0.04, 0.07],
+            vec![0.82, 0.04, 0.03, 0.03, 0.08],
+            vec![0.90, 0.02, 0.04, 0.01, 0.03],
+            vec![0.60, 0.10, 0.08, 0.22],
+            vec![0.96, 0.04],
+        ];
+        let u: Vec<Vec<f64>> = fields
+            .iter()
+            .map(|f| (0..=f.levels.len()).map(|l| f.u(usize::from(l as u8))).collect())
+            .collect();
+        // Siblings: names differ (now and then alike), dates of birth differ.
+        let mut sibling = u.clone();
+        sibling[0] = vec![0.0, 0.01, 0.0, 0.04, 0.95];
+        sibling[2] = vec![0.0, 0.0, 0.01, 0.03, 0.96];
+        let mut pairs = Vec::new();
+        for _ in 0..3_000 {
+            // Every search's true match, read by whichever blocks it falls in.
+            pairs.push(draw(&mut rng, &true_m, &[]));
+            // Unrelated children born the same day (the date-of-birth block).
+            for _ in 0..8 {
+                pairs.push(draw(&mut rng, &u, &[(DOB, 0)]));
+            }
+            // Siblings: same family name and postcode (the family-and-sector block).
+            for _ in 0..3 {
+                pairs.push(draw(&mut rng, &sibling, &[(FAMILY, 0), (POSTCODE, 0)]));
+            }
+        }
+        let options = EmOptions::default();
+        let (estimate, sessions) = estimate_m_by_sessions(&pairs, &configured, &options);
+        assert_eq!(sessions.len(), 2);
+        assert!(sessions.iter().all(|s| s.converged), "{sessions:?}");
+        assert_eq!(
+            estimate.estimated,
+            ["given_name", "family_name", "postcode", "sex", "date_of_birth"]
+        );
+        let w = &estimate.weights;
+        let given_disagree = 1.0
+            - (w.given_name.exact.m + w.given_name.alias.m + w.given_name.typo.m + w.given_name.similar.m);
+        let dob_disagree = 1.0
+            - (w.date_of_birth.exact.m
+                + w.date_of_birth.day_month_swapped.m
+                + w.date_of_birth.one_digit.m
+                + w.date_of_birth.same_month.m);
+        for (what, got, want) in [
+            ("given exact", w.given_name.exact.m, 0.80),
+            ("given disagree", given_disagree, 0.07),
+            ("family exact", w.family_name.exact.m, 0.82),
+            ("dob exact", w.date_of_birth.exact.m, 0.90),
+            ("dob one digit", w.date_of_birth.one_digit.m, 0.04),
+            ("dob disagree", dob_disagree, 0.03),
+            ("postcode full", w.postcode.full.m, 0.60),
+            ("sex agree", w.sex.agree.m, 0.96),
+        ] {
+            assert!((got - want).abs() < 0.03, "{what}: {got} against {want}");
+        }
+        // One model over every pair takes the siblings for matches: the m of a
+        // disagreeing given name and date of birth rise, the levels that keep siblings
+        // and twins apart weigh less. The sessions avoid exactly this.
+        let levels_to_comparisons: Vec<Comparison> = pairs
+            .iter()
+            .map(|p| comparison([0, 1, 2, 3, 4].map(|f| usize::from(p[f].unwrap_or(0)))))
+            .collect();
+        let pooled = estimate_m(&levels_to_comparisons, &configured, &options).weights;
+        let pooled_given_disagree = 1.0
+            - (pooled.given_name.exact.m
+                + pooled.given_name.alias.m
+                + pooled.given_name.typo.m
+                + pooled.given_name.similar.m);
+        assert!(
+            pooled_given_disagree > given_disagree + 0.05,
+            "pooled {pooled_given_disagree} against sessions {given_disagree}"
+        );
     }
 }
