@@ -21,6 +21,9 @@ pub struct AppState {
     pub directory: DirectoryHandle,
     /// The `[matching]` settings, validated at start.
     pub matching: matching::MatchingSettings,
+    /// The *m* searches are scored with: estimated from this node's searches
+    /// (`[matching.estimate_m]`), the configured ones the fallback.
+    pub m_estimation: std::sync::Arc<crate::finding::estimating::MEstimation>,
     /// The federation's matching key, when `matching.key_file` is set: the node keeps its
     /// children's keyed encodings current and, in keyed mode, answers keyed queries.
     pub matching_key: Option<std::sync::Arc<matching::MatchingKey>>,
@@ -250,8 +253,12 @@ impl Application {
         )?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let notification_gauges = crate::routes::health::NotificationGauges::default();
+        let m_estimation = std::sync::Arc::new(crate::finding::estimating::MEstimation::new(
+            settings.matching.clone(),
+        ));
         let metrics = web::Data::new(service::metrics::Metrics::new("agency-node", |registry| {
-            notification_gauges.register(registry)
+            notification_gauges.register(registry);
+            m_estimation.register(registry);
         }));
         let state = web::Data::new(AppState {
             agency_id: settings.agency.id.clone(),
@@ -259,6 +266,7 @@ impl Application {
             pool,
             directory,
             matching: settings.matching.clone(),
+            m_estimation,
             matching_key,
             policy,
             limiter: service::limits::RateLimiter::new(settings.limits),

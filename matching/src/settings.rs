@@ -336,6 +336,35 @@ pub struct MatchingSettings {
     /// Most children read from each blocking key for one search.
     pub max_candidates_per_block: i64,
     pub weights: Weights,
+    /// Estimating *m* from the node's own searches (`[matching.estimate_m]`).
+    pub estimate_m: EstimateM,
+}
+
+/// How a node estimates the *m* of its weights by expectation–maximisation over the
+/// comparison levels of its recent searches (see `docs/matching.md`, "m by
+/// expectation–maximisation"). The configured *m* stay the fallback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EstimateM {
+    /// Off: every search is scored with the configured *m*.
+    pub enabled: bool,
+    /// Re-estimate after this many new searches that compared at least one child.
+    pub every_searches: u64,
+    /// The most recent pairs kept (levels only), the oldest dropped first.
+    pub max_pairs: usize,
+    /// The most pairs one search adds (a search reading more keeps an even spread).
+    pub max_pairs_per_search: usize,
+}
+
+impl Default for EstimateM {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            every_searches: 1_000,
+            max_pairs: 50_000,
+            max_pairs_per_search: 300,
+        }
+    }
 }
 
 impl Default for MatchingSettings {
@@ -349,6 +378,7 @@ impl Default for MatchingSettings {
             similar_at: 0.92,
             max_candidates_per_block: 200,
             weights: Weights::default(),
+            estimate_m: EstimateM::default(),
         }
     }
 }
@@ -454,6 +484,15 @@ impl MatchingSettings {
         }
         if !(1..=10_000).contains(&self.max_candidates_per_block) {
             return Err("matching.max_candidates_per_block must be between 1 and 10000".into());
+        }
+        let e = &self.estimate_m;
+        if e.every_searches == 0 {
+            return Err("matching.estimate_m.every_searches must be at least 1".into());
+        }
+        if e.max_pairs == 0 || e.max_pairs_per_search == 0 {
+            return Err(
+                "matching.estimate_m.max_pairs and max_pairs_per_search must be at least 1".into(),
+            );
         }
         Ok(())
     }

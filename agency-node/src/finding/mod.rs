@@ -18,6 +18,7 @@
 
 mod candidates;
 mod deciding;
+pub mod estimating;
 mod pruning;
 mod settling;
 mod weights;
@@ -28,6 +29,7 @@ use candidates::{
     score_rows,
 };
 use deciding::{ByIdentifier, decide, not_held, settle_by_identifier};
+use matching::em::PairLevels;
 use matching::keyed;
 use matching::score::Comparison;
 use matching::{MatchingKey, MatchingSettings, blocking_keys};
@@ -50,6 +52,36 @@ pub fn find_with(
     find_reading(conn, query, settings, true)
 }
 
+/// Where a search notes the comparison levels of the pairs it compared (for estimating
+/// *m*, [`estimating`]), and how many at most.
+pub struct PairNotes<'a> {
+    pub into: &'a mut Vec<PairLevels>,
+    pub limit: usize,
+}
+
+/// [`find_with`], noting the levels of every pair compared.
+pub fn find_noting(
+    conn: &mut DbConnection,
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+    notes: PairNotes<'_>,
+) -> Result<MatchResponse, DbError> {
+    find_searching(conn, query, settings, true, true, Some(notes))
+}
+
+/// Decides, first noting the compared pairs' levels when asked to.
+fn decide_noting(
+    compared: Vec<(String, Comparison)>,
+    settings: &MatchingSettings,
+    children: u64,
+    notes: Option<PairNotes<'_>>,
+) -> MatchResponse {
+    if let Some(notes) = notes {
+        estimating::note_pairs(&compared, notes.limit, notes.into);
+    }
+    decide(compared, settings, children)
+}
+
 /// [`find_with`]; `settle_early`: leave the broad blocks unread when the narrow ones
 /// settle the answer (see [`settled_without_broad_blocks`]). Tests compare both ways.
 fn find_reading(
@@ -70,6 +102,18 @@ fn find_reading_pruned(
     settings: &MatchingSettings,
     settle_early: bool,
     prune: bool,
+) -> Result<MatchResponse, DbError> {
+    find_searching(conn, query, settings, settle_early, prune, None)
+}
+
+/// [`find_reading_pruned`], noting the compared pairs' levels when `notes` is given.
+fn find_searching(
+    conn: &mut DbConnection,
+    query: &ChildQuery,
+    settings: &MatchingSettings,
+    settle_early: bool,
+    prune: bool,
+    notes: Option<PairNotes<'_>>,
 ) -> Result<MatchResponse, DbError> {
     let by_identifier = identifier_matches(conn, query)?;
     let asked = asked_of(query);
@@ -125,7 +169,7 @@ fn find_reading_pruned(
             settled_without_broad_blocks(&compared, query, settings, children, w)
         };
         if settled(&weights) {
-            return Ok(decide(compared, settings, children));
+            return Ok(decide_noting(compared, settings, children, notes));
         }
         // Only the bound on a family-name typo stands in the way: read what a typo of
         // this query's family name weighs here (one read of its one-keystroke variants).
@@ -136,7 +180,7 @@ fn find_reading_pruned(
         if weights.typo.is_none() && settled(&no_typo) {
             weights.typo = Some(query_typo_weight(conn, demographics, settings, children)?);
             if settled(&weights) {
-                return Ok(decide(compared, settings, children));
+                return Ok(decide_noting(compared, settings, children, notes));
             }
         }
     }
@@ -160,7 +204,7 @@ fn find_reading_pruned(
         },
     )?;
     compared.extend(broad.finish(conn, children)?);
-    Ok(decide(compared, settings, children))
+    Ok(decide_noting(compared, settings, children, notes))
 }
 
 #[cfg(test)]
@@ -179,6 +223,17 @@ pub fn find_keyed(
     query: &schemas::KeyedChildQuery,
     key: Option<&MatchingKey>,
     settings: &MatchingSettings,
+) -> Result<MatchResponse, DbError> {
+    find_keyed_noting(conn, query, key, settings, None)
+}
+
+/// [`find_keyed`], noting the levels of every pair compared when `notes` is given.
+pub fn find_keyed_noting(
+    conn: &mut DbConnection,
+    query: &schemas::KeyedChildQuery,
+    key: Option<&MatchingKey>,
+    settings: &MatchingSettings,
+    notes: Option<PairNotes<'_>>,
 ) -> Result<MatchResponse, DbError> {
     let by_identifier = db::keyed::identifier_matches(conn, &query.identifiers, &query.key_id)?;
     let found: Vec<ByIdentifier> = by_identifier
@@ -244,7 +299,7 @@ pub fn find_keyed(
     // An exact keyed name token is the HMAC of the normalised name the node counts, so
     // the held child's plain name stands for the query's.
     weigh_by_name_counts(conn, settings, children, &mut compared, &names)?;
-    Ok(decide(compared, settings, children))
+    Ok(decide_noting(compared, settings, children, notes))
 }
 
 #[cfg(test)]

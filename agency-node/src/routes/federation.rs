@@ -117,8 +117,8 @@ pub async fn match_child(
         return Err(ApiError::Invalid(errors));
     }
     let qh = relationship::query_hash("plain", &query);
-    answer_match(state, caller, req, context, qh, move |c, settings| {
-        finding::find_with(c, &query, settings)
+    answer_match(state, caller, req, context, qh, move |c, settings, notes| {
+        finding::find_noting(c, &query, settings, notes)
     })
     .await
 }
@@ -174,8 +174,8 @@ pub async fn match_child_keyed(
     }
     let key = state.matching_key.clone();
     let qh = relationship::query_hash("keyed", &query);
-    answer_match(state, caller, req, context, qh, move |c, settings| {
-        finding::find_keyed(c, &query, key.as_deref(), settings)
+    answer_match(state, caller, req, context, qh, move |c, settings, notes| {
+        finding::find_keyed_noting(c, &query, key.as_deref(), settings, Some(notes))
     })
     .await
 }
@@ -278,6 +278,7 @@ where
     F: FnOnce(
             &mut crate::db::DbConnection,
             &matching::MatchingSettings,
+            finding::PairNotes<'_>,
         ) -> Result<MatchResponse, db::DbError>
         + Send
         + 'static,
@@ -288,8 +289,16 @@ where
     let answer = web::block(move || {
         let state = state_for_block;
         let mut conn = state.pool.get()?;
-        audited::<_, ApiError>(&mut conn, |c| {
-            let found = find(c, &state.matching)?;
+        // Scored with the m in use now; the pairs' levels go to the estimate once the
+        // answer is committed.
+        let settings = state.m_estimation.settings();
+        let mut pairs = Vec::new();
+        let notes = finding::PairNotes {
+            into: &mut pairs,
+            limit: state.m_estimation.per_search(),
+        };
+        let answer = audited::<_, ApiError>(&mut conn, |c| {
+            let found = find(c, &settings, notes)?;
             match_one(
                 c,
                 &state,
@@ -300,7 +309,9 @@ where
                 &correlation_id,
                 found,
             )
-        })
+        })?;
+        state.m_estimation.record(pairs);
+        Ok::<_, ApiError>(answer)
     })
     .await??;
     Ok(HttpResponse::Ok().json(answer))
