@@ -572,7 +572,11 @@ mod tests {
         ];
         let u: Vec<Vec<f64>> = fields
             .iter()
-            .map(|f| (0..=f.levels.len()).map(|l| f.u(usize::from(l as u8))).collect())
+            .map(|f| {
+                (0..=f.levels.len())
+                    .map(|l| f.u(usize::from(l as u8)))
+                    .collect()
+            })
             .collect();
         // Siblings: names differ (now and then alike), dates of birth differ.
         let mut sibling = u.clone();
@@ -597,11 +601,20 @@ mod tests {
         assert!(sessions.iter().all(|s| s.converged), "{sessions:?}");
         assert_eq!(
             estimate.estimated,
-            ["given_name", "family_name", "postcode", "sex", "date_of_birth"]
+            [
+                "given_name",
+                "family_name",
+                "postcode",
+                "sex",
+                "date_of_birth"
+            ]
         );
         let w = &estimate.weights;
         let given_disagree = 1.0
-            - (w.given_name.exact.m + w.given_name.alias.m + w.given_name.typo.m + w.given_name.similar.m);
+            - (w.given_name.exact.m
+                + w.given_name.alias.m
+                + w.given_name.typo.m
+                + w.given_name.similar.m);
         let dob_disagree = 1.0
             - (w.date_of_birth.exact.m
                 + w.date_of_birth.day_month_swapped.m

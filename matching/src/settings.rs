@@ -360,7 +360,7 @@ impl Default for EstimateM {
     fn default() -> Self {
         Self {
             enabled: true,
-            every_searches: 1_000,
+            every_searches: 200,
             max_pairs: 50_000,
             max_pairs_per_search: 300,
         }

@@ -21,7 +21,11 @@ use std::sync::{Arc, Mutex, RwLock};
 
 /// The levels of one search's compared pairs, at most `limit` of them, evenly spread
 /// over the rows in the order they were read (narrow blocks first).
-pub(super) fn note_pairs(compared: &[(String, Comparison)], limit: usize, into: &mut Vec<PairLevels>) {
+pub(super) fn note_pairs(
+    compared: &[(String, Comparison)],
+    limit: usize,
+    into: &mut Vec<PairLevels>,
+) {
     let n = compared.len();
     if n <= limit {
         into.extend(compared.iter().map(|(_, c)| pair_levels(c)));

@@ -305,6 +305,8 @@ pub fn find_keyed_noting(
 #[cfg(test)]
 mod counted_levels_tests;
 #[cfg(test)]
+mod estimating_tests;
+#[cfg(test)]
 mod hopeless_tests;
 #[cfg(test)]
 mod slip_tests;

@@ -117,9 +117,14 @@ pub async fn match_child(
         return Err(ApiError::Invalid(errors));
     }
     let qh = relationship::query_hash("plain", &query);
-    answer_match(state, caller, req, context, qh, move |c, settings, notes| {
-        finding::find_noting(c, &query, settings, notes)
-    })
+    answer_match(
+        state,
+        caller,
+        req,
+        context,
+        qh,
+        move |c, settings, notes| finding::find_noting(c, &query, settings, notes),
+    )
     .await
 }
 
@@ -174,9 +179,16 @@ pub async fn match_child_keyed(
     }
     let key = state.matching_key.clone();
     let qh = relationship::query_hash("keyed", &query);
-    answer_match(state, caller, req, context, qh, move |c, settings, notes| {
-        finding::find_keyed_noting(c, &query, key.as_deref(), settings, Some(notes))
-    })
+    answer_match(
+        state,
+        caller,
+        req,
+        context,
+        qh,
+        move |c, settings, notes| {
+            finding::find_keyed_noting(c, &query, key.as_deref(), settings, Some(notes))
+        },
+    )
     .await
 }
 

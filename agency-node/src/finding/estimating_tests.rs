@@ -1,0 +1,368 @@
+//! The node estimating *m* from its own searches: after enough searches the *m* in use
+//! have moved off the configured ones, toward what the searches show, and twins are
+//! still never linked with them.
+
+use super::estimating::MEstimation;
+use super::tests::hold;
+use super::*;
+use crate::db::testing::TestDb;
+use matching::settings::EstimateM;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use schemas::{ChildIdentifiers, Demographics, MatchOutcome, Sex};
+use std::sync::Arc;
+
+const GIVEN: [&str; 40] = [
+    "Amelia",
+    "Olivia",
+    "Isla",
+    "Ava",
+    "Mia",
+    "Ivy",
+    "Lily",
+    "Isabella",
+    "Rosie",
+    "Sophia",
+    "Grace",
+    "Willow",
+    "Freya",
+    "Florence",
+    "Emily",
+    "Ella",
+    "Poppy",
+    "Evie",
+    "Elsie",
+    "Charlotte",
+    "Noah",
+    "Oliver",
+    "George",
+    "Arthur",
+    "Muhammad",
+    "Leo",
+    "Harry",
+    "Oscar",
+    "Archie",
+    "Henry",
+    "Theodore",
+    "Freddie",
+    "Jack",
+    "Charlie",
+    "Theo",
+    "Thomas",
+    "Jacob",
+    "Alfie",
+    "Finley",
+    "Lucas",
+];
+const FAMILY: [&str; 30] = [
+    "Okafor",
+    "Thornbury",
+    "Pemberton",
+    "Ashworth",
+    "Kowalczyk",
+    "Nakamura",
+    "Fairbairn",
+    "Haldane",
+    "Quigley",
+    "Rasmussen",
+    "Winterbourne",
+    "Abernethy",
+    "Castellano",
+    "Dunmore",
+    "Eastwood",
+    "Fenwick",
+    "Gallagher",
+    "Hargreaves",
+    "Iredale",
+    "Jablonski",
+    "Kettering",
+    "Lindqvist",
+    "Mulholland",
+    "Northcott",
+    "Oyelaran",
+    "Prendergast",
+    "Rosenthal",
+    "Saltmarsh",
+    "Tremayne",
+    "Underhill",
+];
+
+fn postcode(rng: &mut StdRng) -> String {
+    let letters = ["AB", "AD", "BE", "DF", "GH", "JL"];
+    format!(
+        "ZZ{} {}{}",
+        rng.random_range(1..4),
+        rng.random_range(1..6),
+        letters[rng.random_range(0..letters.len())]
+    )
+}
+
+fn date(year: i32, rng: &mut StdRng) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(year, rng.random_range(1..13), rng.random_range(1..29))
+        .unwrap_or_default()
+}
+
+/// One keystroke off: a letter after the first replaced.
+fn typo(name: &str, rng: &mut StdRng) -> String {
+    let mut chars: Vec<char> = name.chars().collect();
+    let at = rng.random_range(1..chars.len());
+    chars[at] = if chars[at] == 'x' { 'z' } else { 'x' };
+    chars.into_iter().collect()
+}
+
+/// A search for `d` as another agency records it: names now and then mistyped or
+/// replaced, dates now and then a digit off or wrong, and half the families moved.
+fn as_recorded_elsewhere(d: &Demographics, rng: &mut StdRng) -> Demographics {
+    let mut q = d.clone();
+    let roll: f64 = rng.random();
+    if roll < 0.06 {
+        q.given_name = typo(&d.given_name, rng);
+    } else if roll < 0.10 {
+        q.given_name = GIVEN[rng.random_range(0..GIVEN.len())].into();
+    }
+    if rng.random_bool(0.06) {
+        q.family_name = typo(&d.family_name, rng);
+    }
+    let roll: f64 = rng.random();
+    if roll < 0.05 {
+        q.date_of_birth = d.date_of_birth + chrono::Days::new(1);
+    } else if roll < 0.08 {
+        q.date_of_birth = date(2012 + rng.random_range(0..8), rng);
+    }
+    let roll: f64 = rng.random();
+    if roll < 0.5 {
+        q.postcode = Some(postcode(rng));
+    }
+    q
+}
+
+fn search(
+    conn: &mut DbConnection,
+    d: &Demographics,
+    estimation: &Arc<MEstimation>,
+) -> MatchResponse {
+    let query = ChildQuery {
+        identifiers: ChildIdentifiers::default(),
+        demographics: Some(d.clone()),
+    };
+    let mut pairs = Vec::new();
+    let answer = find_noting(
+        conn,
+        &query,
+        &estimation.settings(),
+        PairNotes {
+            into: &mut pairs,
+            limit: estimation.per_search(),
+        },
+    )
+    .unwrap();
+    estimation.record(pairs);
+    answer
+}
+
+/// A node of 120 families (siblings share the family name and the address; one family
+/// in eight has twins), searched for each child as another agency records it and for
+/// children it does not hold.
+fn node_with_families(conn: &mut DbConnection, rng: &mut StdRng) -> Vec<(String, Demographics)> {
+    let mut held = Vec::new();
+    for family in 0..120 {
+        let family_name = FAMILY[family % FAMILY.len()];
+        let home = postcode(rng);
+        let children = rng.random_range(1..5);
+        let twins = family % 8 == 0;
+        let mut first = None;
+        for i in 0..children {
+            let d = Demographics {
+                given_name: GIVEN[rng.random_range(0..GIVEN.len())].into(),
+                family_name: family_name.into(),
+                date_of_birth: match (twins, i, first) {
+                    (true, 1, Some(dob)) => dob,
+                    _ => date(2011 + rng.random_range(0..9), rng),
+                },
+                sex: Some(if rng.random_bool(0.5) {
+                    Sex::Female
+                } else {
+                    Sex::Male
+                }),
+                postcode: Some(home.clone()),
+            };
+            first.get_or_insert(d.date_of_birth);
+            if held.iter().any(|(_, h): &(String, Demographics)| {
+                h.given_name == d.given_name && h.family_name == d.family_name
+            }) {
+                continue;
+            }
+            let id = hold(conn, &format!("f{family}-{i}"), d.clone());
+            held.push((id, d));
+        }
+    }
+    held
+}
+
+#[test]
+fn after_enough_searches_the_node_scores_with_estimated_m_and_twins_stay_apart() {
+    let mut conn = TestDb::fresh();
+    let mut rng = StdRng::seed_from_u64(28);
+    let held = node_with_families(&mut conn, &mut rng);
+    assert!(held.len() > 200, "{}", held.len());
+    let configured = MatchingSettings {
+        estimate_m: EstimateM {
+            // Estimated by the test, below, not in the background.
+            every_searches: u64::MAX,
+            ..EstimateM::default()
+        },
+        ..MatchingSettings::default()
+    };
+    let estimation = Arc::new(MEstimation::new(configured.clone()));
+    for _ in 0..2 {
+        for (_, d) in &held {
+            let q = as_recorded_elsewhere(d, &mut rng);
+            search(&mut conn, &q, &estimation);
+        }
+    }
+    // Children the node does not hold.
+    for _ in 0..100 {
+        let d = Demographics {
+            given_name: GIVEN[rng.random_range(0..GIVEN.len())].into(),
+            family_name: FAMILY[rng.random_range(0..FAMILY.len())].into(),
+            date_of_birth: date(2011 + rng.random_range(0..9), &mut rng),
+            sex: None,
+            postcode: Some(postcode(&mut rng)),
+        };
+        search(&mut conn, &d, &estimation);
+    }
+    assert_eq!(*estimation.settings(), configured, "nothing estimated yet");
+    let outcome = estimation.reestimate();
+    assert_eq!(
+        outcome.estimated,
+        [
+            "given_name",
+            "family_name",
+            "postcode",
+            "sex",
+            "date_of_birth"
+        ],
+        "{outcome:?}"
+    );
+    let in_use = estimation.settings();
+    let (m, c) = (&in_use.weights, &configured.weights);
+    // Half the families moved: the full postcode's m falls from 0.75 toward 0.5.
+    assert!(m.postcode.full.m < 0.65, "{:?}", m.postcode);
+    assert_ne!(m.date_of_birth.exact.m, c.date_of_birth.exact.m);
+    assert_ne!(m.given_name.exact.m, c.given_name.exact.m);
+    // The siblings in the pairs did not raise the m of a disagreeing given name or date
+    // of birth: both still weigh strongly against a link.
+    let given_disagree = matching::settings::disagreement_weight(&[
+        m.given_name.exact,
+        m.given_name.alias,
+        m.given_name.typo,
+        m.given_name.similar,
+    ]);
+    let dob_disagree = matching::settings::disagreement_weight(&[
+        m.date_of_birth.exact,
+        m.date_of_birth.day_month_swapped,
+        m.date_of_birth.one_digit,
+        m.date_of_birth.same_month,
+    ]);
+    assert!(given_disagree < -3.0, "{given_disagree} {:?}", m.given_name);
+    assert!(dob_disagree < -3.0, "{dob_disagree} {:?}", m.date_of_birth);
+    // u is never estimated here.
+    assert_eq!(m.postcode.full.u, c.postcode.full.u);
+
+    // Twins, with the estimated m: each found as themselves, never as the other.
+    let mut twins = 0;
+    for (id, d) in &held {
+        let other = held.iter().find(|(other, h)| {
+            other != id && h.family_name == d.family_name && h.date_of_birth == d.date_of_birth
+        });
+        if other.is_none() {
+            continue;
+        }
+        twins += 1;
+        let answer = search(&mut conn, d, &estimation);
+        assert_eq!(answer.outcome, MatchOutcome::Held, "{d:?}: {answer:?}");
+        assert_eq!(answer.local_ref.as_ref(), Some(id), "{d:?}");
+    }
+    assert!(twins >= 10, "{twins}");
+    // Only one twin held: the other is never linked to her, nor Leo to Leon.
+    let olivia = Demographics {
+        given_name: "Olivia".into(),
+        family_name: "Vantongeren".into(),
+        date_of_birth: "2014-03-09".parse().unwrap(),
+        sex: Some(Sex::Female),
+        postcode: Some("ZZ9 4AB".into()),
+    };
+    hold(&mut conn, "only-twin", olivia.clone());
+    let leon = Demographics {
+        given_name: "Leon".into(),
+        family_name: "Smallwood".into(),
+        date_of_birth: "2015-06-01".parse().unwrap(),
+        sex: Some(Sex::Male),
+        postcode: Some("ZZ9 1AB".into()),
+    };
+    hold(&mut conn, "leon", leon.clone());
+    for twin in [
+        Demographics {
+            given_name: "Amelia".into(),
+            ..olivia
+        },
+        Demographics {
+            given_name: "Leo".into(),
+            ..leon
+        },
+    ] {
+        let answer = search(&mut conn, &twin, &estimation);
+        assert!(!answer.held, "{twin:?}: {answer:?}");
+        assert_eq!(answer.local_ref, None);
+    }
+}
+
+/// The node re-estimates by itself, on another thread, once `every_searches` searches
+/// have added pairs; a search never waits for it.
+#[test]
+fn the_node_reestimates_by_itself_every_so_many_searches() {
+    let mut conn = TestDb::fresh();
+    let mut rng = StdRng::seed_from_u64(6);
+    let held = node_with_families(&mut conn, &mut rng);
+    let estimation = Arc::new(MEstimation::new(MatchingSettings {
+        estimate_m: EstimateM {
+            every_searches: 100,
+            ..EstimateM::default()
+        },
+        ..MatchingSettings::default()
+    }));
+    for (_, d) in held.iter().take(99) {
+        search(&mut conn, &as_recorded_elsewhere(d, &mut rng), &estimation);
+    }
+    assert_eq!(estimation.estimates(), 0);
+    for (_, d) in held.iter().skip(99).take(101) {
+        search(&mut conn, &as_recorded_elsewhere(d, &mut rng), &estimation);
+    }
+    let waited = std::time::Instant::now();
+    while estimation.estimates() == 0 && waited.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(estimation.estimates() >= 1);
+
+    // Off: nothing is kept and the configured m stay.
+    let off = Arc::new(MEstimation::new(MatchingSettings {
+        estimate_m: EstimateM {
+            enabled: false,
+            every_searches: 1,
+            ..EstimateM::default()
+        },
+        ..MatchingSettings::default()
+    }));
+    for (_, d) in held.iter().take(20) {
+        search(&mut conn, d, &off);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(off.estimates(), 0);
+    assert_eq!(
+        *off.settings(),
+        MatchingSettings {
+            estimate_m: off.settings().estimate_m.clone(),
+            ..MatchingSettings::default()
+        }
+    );
+}
