@@ -446,6 +446,11 @@ enum BenchCmd {
         /// Searches in flight at the gateway.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Search every A record this many times, reporting each pass: the nodes
+        /// estimate m from their own searches as they go (`[matching.estimate_m]`), so a
+        /// later pass is scored with what the earlier ones taught them.
+        #[arg(long, default_value_t = 1)]
+        passes: usize,
         /// Seed of Splink's u sampling.
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -847,6 +852,7 @@ fn main() -> anyhow::Result<()> {
                     venv,
                     dir,
                     concurrency,
+                    passes,
                     seed,
                     json,
                 },
@@ -859,6 +865,7 @@ fn main() -> anyhow::Result<()> {
                 venv,
                 dir,
                 concurrency,
+                passes,
                 seed,
                 exe: std::env::current_exe().context("locating the federation binary")?,
             })?;

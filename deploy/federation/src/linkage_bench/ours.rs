@@ -36,7 +36,8 @@ const BATCH: usize = 5_000;
 
 /// What our side gave in one mode.
 pub struct OursRun {
-    pub answers: Vec<Answer>,
+    /// Each pass's answers (every A record searched once per pass) and its seconds.
+    pub passes: Vec<(Vec<Answer>, f64)>,
     /// Whether B's node stored each B record.
     pub b_stored: Vec<bool>,
     /// How many A records A's node stored.
@@ -47,7 +48,6 @@ pub struct OursRun {
     /// From the first process spawned to every service ready.
     pub start_seconds: f64,
     pub load_seconds: f64,
-    pub search_seconds: f64,
 }
 
 struct Process {
@@ -78,6 +78,7 @@ pub async fn run(
     exe: &Path,
     dir: &Path,
     concurrency: usize,
+    passes: usize,
 ) -> anyhow::Result<OursRun> {
     let mut plan = Plan::dev(free_port()?, 0);
     plan.nodes = vec![
@@ -112,7 +113,7 @@ pub async fn run(
     let result = async {
         wait_ready(&federation, &mut processes).await?;
         let start_seconds = started.elapsed().as_secs_f64();
-        drive(&federation, split, concurrency, start_seconds).await
+        drive(&federation, split, concurrency, passes, start_seconds).await
     }
     .await;
     stop(&mut processes).await;
@@ -410,6 +411,7 @@ async fn drive(
     federation: &Federation,
     split: &Split,
     concurrency: usize,
+    passes: usize,
     start_seconds: f64,
 ) -> anyhow::Result<OursRun> {
     let url = |id: &str| {
@@ -466,36 +468,41 @@ async fn drive(
         )?,
     });
     let b_of = split.b_by_person();
-    let searching = Instant::now();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, a) in split.a.iter().enumerate() {
-        let (searcher, semaphore, a) = (searcher.clone(), semaphore.clone(), a.clone());
-        let truth = b_of.get(&a.person).copied();
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire().await;
-            (i, searcher.search(&a, truth).await)
-        });
-    }
-    let mut answers = vec![Answer::NotFound; split.a.len()];
-    let mut done = 0;
-    let mut said = Instant::now();
-    while let Some(joined) = tasks.join_next().await {
-        let (i, answer) = joined?;
-        answers[i] = answer;
-        done += 1;
-        if said.elapsed() >= Duration::from_secs(15) {
-            said = Instant::now();
-            println!("  searched {done}/{}", split.a.len());
+    let mut done_passes = Vec::new();
+    // Each pass searches every A record once; the nodes estimate m from the searches as
+    // they go, so a later pass is scored with what the earlier ones taught them.
+    for pass in 1..=passes.max(1) {
+        let searching = Instant::now();
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, a) in split.a.iter().enumerate() {
+            let (searcher, semaphore, a) = (searcher.clone(), semaphore.clone(), a.clone());
+            let truth = b_of.get(&a.person).copied();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire().await;
+                (i, searcher.search(&a, truth).await)
+            });
         }
+        let mut answers = vec![Answer::NotFound; split.a.len()];
+        let mut done = 0;
+        let mut said = Instant::now();
+        while let Some(joined) = tasks.join_next().await {
+            let (i, answer) = joined?;
+            answers[i] = answer;
+            done += 1;
+            if said.elapsed() >= Duration::from_secs(15) {
+                said = Instant::now();
+                println!("  pass {pass}: searched {done}/{}", split.a.len());
+            }
+        }
+        done_passes.push((answers, searching.elapsed().as_secs_f64()));
     }
     Ok(OursRun {
-        answers,
+        passes: done_passes,
         b_stored,
         a_stored,
         refusals,
         start_seconds,
         load_seconds,
-        search_seconds: searching.elapsed().as_secs_f64(),
     })
 }
