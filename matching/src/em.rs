@@ -245,7 +245,7 @@ pub fn estimate_m_by_sessions(
         for &i in session.estimates {
             if run.expected[i] >= options.min_expected_matches {
                 estimated.push(fields[i].name);
-                set_m(&mut weights, i, &run.m[i]);
+                set_m(&mut weights, i, &ordered(&fields[i], &run.m[i]));
             }
         }
         outcomes.push(SessionOutcome {
@@ -365,7 +365,7 @@ pub fn estimate_m(pairs: &[Comparison], configured: &Weights, options: &EmOption
             continue;
         }
         estimated.push(f.name);
-        set_m(&mut weights, i, &run.m[i]);
+        set_m(&mut weights, i, &ordered(f, &run.m[i]));
     }
     EmEstimate {
         weights,
@@ -374,6 +374,23 @@ pub fn estimate_m(pairs: &[Comparison], configured: &Weights, options: &EmOption
         converged: run.converged,
         estimated,
     }
+}
+
+/// One field's estimated *m* with no agreeing level weighing less than `disagree`: a
+/// level the pairs (almost) never show, such as a date in the same month when the
+/// node's searches hold no such slip, would otherwise count more against a match than a
+/// date that disagrees outright. Such a level is raised to the disagreement's weight
+/// (its *m* to its *u* times the disagreement's m/u); the rest of the field's *m* follow
+/// the pairs.
+fn ordered(field: &Field, m: &[f64]) -> Vec<f64> {
+    let agreeing = field.levels.len();
+    let ratio = m[agreeing] / field.u(agreeing).max(1e-12);
+    let mut out: Vec<f64> = m.to_vec();
+    for (level, value) in out.iter_mut().enumerate().take(agreeing) {
+        *value = value.max(field.u(level) * ratio);
+    }
+    out[agreeing] = (1.0 - out[..agreeing].iter().sum::<f64>()).max(1e-6);
+    out
 }
 
 /// Puts one field's estimated *m* (its agreeing levels; `disagree` takes the rest) into
@@ -649,5 +666,49 @@ mod tests {
             pooled_given_disagree > given_disagree + 0.05,
             "pooled {pooled_given_disagree} against sessions {given_disagree}"
         );
+    }
+
+    /// A level no pair shows (no date in the same month, no day and month swapped) does
+    /// not end up weighing more against a match than a date that disagrees outright.
+    #[test]
+    fn a_level_no_pair_shows_never_weighs_less_than_disagreement() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let configured = Weights::default();
+        let mut pairs = Vec::new();
+        let u: Vec<Vec<f64>> = fields(&configured)
+            .iter()
+            .map(|f| (0..=f.levels.len()).map(|l| f.u(l)).collect())
+            .collect();
+        // True matches whose dates are exact, one digit off or wrong; never in between.
+        let mut m = u.clone();
+        m[0] = vec![0.9, 0.02, 0.02, 0.02, 0.04];
+        m[1] = vec![0.9, 0.02, 0.02, 0.02, 0.04];
+        m[2] = vec![0.9, 0.0, 0.05, 0.0, 0.05];
+        m[3] = vec![0.7, 0.1, 0.1, 0.1];
+        m[4] = vec![0.97, 0.03];
+        for _ in 0..2_000 {
+            pairs.push(draw(&mut rng, &m, &[(FAMILY, 0), (POSTCODE, 0)]));
+            for _ in 0..2 {
+                pairs.push(draw(&mut rng, &u, &[(FAMILY, 0), (POSTCODE, 0)]));
+            }
+        }
+        let (estimate, _) = estimate_m_by_sessions(&pairs, &configured, &EmOptions::default());
+        assert!(estimate.estimated.contains(&"date_of_birth"));
+        let d = &estimate.weights.date_of_birth;
+        let disagree = crate::settings::disagreement_weight(&[
+            d.exact,
+            d.day_month_swapped,
+            d.one_digit,
+            d.same_month,
+        ]);
+        assert!(disagree < -3.0, "{disagree}");
+        for level in [d.exact, d.day_month_swapped, d.one_digit, d.same_month] {
+            assert!(
+                level.weight() >= disagree - 1e-9,
+                "{level:?} below {disagree}"
+            );
+        }
+        assert!((d.exact.m - 0.9).abs() < 0.03, "{d:?}");
+        assert!((d.one_digit.m - 0.05).abs() < 0.02, "{d:?}");
     }
 }
