@@ -38,6 +38,7 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
         venv: dir.path().join("venv"),
         dir: Some(folder.clone()),
         concurrency: 2,
+        passes: 1,
         seed: 42,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_federation")),
     })
@@ -97,4 +98,36 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
     // The folder was kept (--dir), with a layout per mode.
     assert!(folder.join("plain").join("directory.toml").exists());
     assert!(folder.join("keyed").join("directory.toml").exists());
+}
+
+/// `--passes 2`: every A record searched twice against the same nodes, each pass its own
+/// column. Six searches are far from the 200 after which a node re-estimates m, so both
+/// passes are scored with the configured m and answer alike.
+#[test]
+fn two_passes_search_every_record_twice_and_report_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("febrl.csv");
+    std::fs::write(&data, FEBRL).unwrap();
+    let report = linkage(&Options {
+        data,
+        modes: vec![MatchingMode::Plain],
+        splink: false,
+        python: "python3".into(),
+        venv: dir.path().join("venv"),
+        dir: None,
+        concurrency: 2,
+        passes: 2,
+        seed: 42,
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_federation")),
+    })
+    .unwrap();
+    let labels: Vec<&str> = report.sides.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels, ["ours plain pass 1", "ours plain pass 2"]);
+    let [first, second] = &report.sides[..] else {
+        panic!("{labels:?}")
+    };
+    assert_eq!(first.tally.searches, 6);
+    assert_eq!(second.tally.searches, 6);
+    assert_eq!(first.tally.right_links, 2);
+    assert_eq!(first.answers, second.answers);
 }
