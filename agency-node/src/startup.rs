@@ -253,9 +253,10 @@ impl Application {
         )?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let notification_gauges = crate::routes::health::NotificationGauges::default();
-        let m_estimation = std::sync::Arc::new(crate::finding::estimating::MEstimation::new(
+        let m_estimation = crate::finding::estimating::MEstimation::with_database(
             settings.matching.clone(),
-        ));
+            pool.clone(),
+        );
         let metrics = web::Data::new(service::metrics::Metrics::new("agency-node", |registry| {
             notification_gauges.register(registry);
             m_estimation.register(registry);

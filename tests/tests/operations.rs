@@ -87,10 +87,11 @@ fn series(text: &str, name: &str) -> f64 {
 }
 
 /// A node estimates m from its own searches (every 200 by default) and shows the m in
-/// use on its metrics: configured at start, estimated once enough searches were made.
+/// use on its metrics: configured at start, estimated once enough searches were made,
+/// and estimated again from the stored pairs when it restarts.
 #[tokio::test]
 async fn a_node_shows_the_m_it_estimated_from_its_searches() {
-    let fed = spawn_federation(Options {
+    let mut fed = spawn_federation(Options {
         rate_limit: Some((1e6, 1_000_000)),
         ..Options::nodes(&["school-a"], 120)
     })
@@ -132,6 +133,22 @@ async fn a_node_shows_the_m_it_estimated_from_its_searches() {
     );
     // Every search was for a held child as recorded: given names agree in more true
     // matches than the configured 0.88 allow for.
-    assert!(series(&text, given_exact) > 0.88, "{text}");
+    let estimated = series(&text, given_exact);
+    assert!(estimated > 0.88, "{text}");
+
+    // The pairs are in the node's database: restarted (or another replica on it), the
+    // node estimates the same m from them before any new search.
+    fed.stop_node("school-a").await;
+    fed.restart_node("school-a").await.unwrap();
+    let waited = std::time::Instant::now();
+    let text = loop {
+        let text = fed.metrics("school-a").await;
+        if series(&text, "matching_m_pairs") > 0.0 || waited.elapsed().as_secs() > 30 {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(series(&text, "matching_m_pairs") >= 200.0, "{text}");
+    assert_eq!(series(&text, given_exact), estimated, "{text}");
     fed.shutdown().await;
 }

@@ -8,6 +8,7 @@ pub mod concerns;
 pub mod consents;
 pub mod dpo_alerts;
 pub mod keyed;
+pub mod match_pairs;
 pub mod models;
 pub mod name_counts;
 pub mod notifications;

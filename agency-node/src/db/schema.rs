@@ -268,6 +268,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    match_pairs (id) {
+        id -> BigInt,
+        given_name -> Nullable<SmallInt>,
+        family_name -> Nullable<SmallInt>,
+        date_of_birth -> Nullable<SmallInt>,
+        postcode -> Nullable<SmallInt>,
+        sex -> Nullable<SmallInt>,
+    }
+}
+
 diesel::joinable!(records -> children (child_id));
 diesel::joinable!(concern_messages -> concerns (concern_id));
 diesel::joinable!(outbox -> children (child_id));

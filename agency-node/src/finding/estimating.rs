@@ -1,13 +1,16 @@
 //! The *m* a node scores with, estimated from its own searches (`[matching.estimate_m]`).
 //!
 //! Each search hands over the comparison levels of the query against every child its
-//! blocks read and compared (levels only: no value, no child id, no query). The node
-//! keeps the most recent `max_pairs` of them in memory and, every `every_searches`
-//! searches, re-estimates *m* by expectation–maximisation on a thread of its own
-//! ([`matching::em::estimate_m_by_sessions`]), *u* fixed. Later searches are scored with
-//! the estimate; a field the pairs say too little about keeps its configured *m*.
+//! blocks read and compared (levels only: no value, no child id, no query). Every
+//! `every_searches` searches, on a thread of its own, the node writes the pairs it has
+//! gathered to its database (`match_pairs`, the newest `max_pairs` kept, shared by every
+//! replica), reads the newest `max_pairs` back and re-estimates *m* from them by
+//! expectation–maximisation ([`matching::em::estimate_m_by_sessions`]), *u* fixed. Later
+//! searches are scored with the estimate; a field the pairs say too little about keeps
+//! its configured *m*. At start a node estimates from the pairs already stored.
 //! See `docs/matching.md`, "m by expectation–maximisation".
 
+use crate::db::{self, DbPool};
 use matching::MatchingSettings;
 use matching::em::{EmOptions, PairLevels, SessionOutcome, estimate_m_by_sessions, pair_levels};
 use matching::score::Comparison;
@@ -40,6 +43,9 @@ type Labels = [(&'static str, &'static str); 2];
 pub struct MEstimation {
     configured: MatchingSettings,
     in_use: RwLock<Arc<MatchingSettings>>,
+    /// Where the pairs are shared; `None`: kept in memory only (`pairs`).
+    pool: Option<DbPool>,
+    /// The pairs (without a database), or those not yet written to it.
     pairs: Mutex<VecDeque<PairLevels>>,
     searches_since: AtomicU64,
     estimates: AtomicU64,
@@ -58,9 +64,25 @@ pub struct Reestimated {
 }
 
 impl MEstimation {
+    /// Pairs kept in memory only (tests; see [`with_database`](Self::with_database)).
     pub fn new(configured: MatchingSettings) -> Self {
+        Self::build(configured, None)
+    }
+
+    /// Pairs shared in the node's database, and a first estimate from those already
+    /// stored, made on a thread of its own.
+    pub fn with_database(configured: MatchingSettings, pool: DbPool) -> Arc<Self> {
+        let this = Arc::new(Self::build(configured, Some(pool)));
+        if this.enabled() && !this.running.swap(true, Ordering::AcqRel) {
+            this.spawn_reestimate();
+        }
+        this
+    }
+
+    fn build(configured: MatchingSettings, pool: Option<DbPool>) -> Self {
         let this = Self {
             in_use: RwLock::new(Arc::new(configured.clone())),
+            pool,
             configured,
             pairs: Mutex::new(VecDeque::new()),
             searches_since: AtomicU64::new(0),
@@ -116,16 +138,44 @@ impl MEstimation {
             && !self.running.swap(true, Ordering::AcqRel)
         {
             self.searches_since.store(0, Ordering::Relaxed);
-            let this = Arc::clone(self);
-            let spawned = std::thread::Builder::new()
-                .name("estimate-m".into())
-                .spawn(move || {
-                    this.reestimate();
-                    this.running.store(false, Ordering::Release);
-                });
-            if let Err(why) = spawned {
-                tracing::warn!(%why, "could not start estimating m; the m in use stay");
-                self.running.store(false, Ordering::Release);
+            self.spawn_reestimate();
+        }
+    }
+
+    /// Re-estimates on a thread of its own; `running` is set by the caller.
+    fn spawn_reestimate(self: &Arc<Self>) {
+        let this = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("estimate-m".into())
+            .spawn(move || {
+                this.reestimate();
+                this.running.store(false, Ordering::Release);
+            });
+        if let Err(why) = spawned {
+            tracing::warn!(%why, "could not start estimating m; the m in use stay");
+            self.running.store(false, Ordering::Release);
+        }
+    }
+
+    /// The pairs to estimate from: those kept in memory, or, with a database, the newest
+    /// stored once this node's new ones are written. `None`: the database failed.
+    fn pairs_now(&self) -> Option<Vec<PairLevels>> {
+        let Some(pool) = &self.pool else {
+            return Some(lock(&self.pairs).iter().copied().collect());
+        };
+        let new: Vec<PairLevels> = lock(&self.pairs).drain(..).collect();
+        let max = self.configured.estimate_m.max_pairs;
+        let stored = pool.get().map_err(db::DbError::from).and_then(|mut conn| {
+            if !new.is_empty() {
+                db::write(&mut conn, |c| db::match_pairs::add(c, &new, max))?;
+            }
+            db::match_pairs::newest(&mut conn, max)
+        });
+        match stored {
+            Ok(pairs) => Some(pairs),
+            Err(why) => {
+                tracing::warn!(%why, "reading or writing match pairs failed; the m in use stay");
+                None
             }
         }
     }
@@ -133,7 +183,13 @@ impl MEstimation {
     /// Re-estimates *m* from the pairs kept now and puts the estimate in use (tests call
     /// it directly; the node calls it from [`record`](Self::record)'s thread).
     pub fn reestimate(&self) -> Reestimated {
-        let pairs: Vec<PairLevels> = lock(&self.pairs).iter().copied().collect();
+        let Some(pairs) = self.pairs_now() else {
+            return Reestimated {
+                pairs: 0,
+                estimated: Vec::new(),
+                sessions: Vec::new(),
+            };
+        };
         let (estimate, sessions) = estimate_m_by_sessions(
             &pairs,
             &self.configured.weights,
