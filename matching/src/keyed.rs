@@ -295,42 +295,63 @@ impl MatchingKey {
         self.token("block:sector", &format!("{sector}|{year}"))
     }
 
-    /// The keyed query a gateway sends for a plain one.
+    /// The keyed query a gateway sends for a plain one. A search's missing fields are
+    /// encoded as a partial child's are (a missing name as an empty one, a missing date
+    /// of birth as empty tokens: `missing`, no evidence). Its blocks mirror plain
+    /// matching's: the family name with the birth year, or, with no date of birth, with
+    /// every year a date of birth can have (the plain search's family blocks across all
+    /// years); with the day and month of birth; with the unknown year (children held
+    /// without a date of birth); the sector with the birth year.
     pub fn encode_query(&self, q: &ChildQuery) -> KeyedChildQuery {
         let blocks = q.demographics.as_ref().map(|d| {
-            let keys = super::blocking_keys(d);
+            let keys = super::search_blocking_keys(d);
+            let years: Vec<i32> = match keys.birth_year {
+                Some(year) => vec![year],
+                None => {
+                    let latest = schemas::child::latest_date_of_birth(schemas::dates::today());
+                    (schemas::dates::EARLIEST.year()..=latest.year()).collect()
+                }
+            };
+            let mut family: Vec<String> = Vec::new();
+            for code in &keys.family {
+                family.extend(years.iter().map(|year| self.family_block(code, *year)));
+                family.extend(d.date_of_birth.map(|date| self.day_block(code, date)));
+                // Children held without a date of birth, by family name.
+                family.push(self.family_block(code, super::UNKNOWN_BIRTH_YEAR));
+            }
+            family.truncate(schemas::keyed::MAX_BLOCK_TOKENS);
             KeyedBlocks {
-                family: keys
-                    .family
-                    .iter()
-                    .map(|code| self.family_block(code, keys.birth_year))
-                    .chain(
-                        keys.family
-                            .iter()
-                            .map(|code| self.day_block(code, d.date_of_birth)),
-                    )
-                    // Children held without a date of birth, by family name.
-                    .chain(
-                        keys.family
-                            .iter()
-                            .map(|code| self.family_block(code, super::UNKNOWN_BIRTH_YEAR)),
-                    )
-                    .take(schemas::keyed::MAX_TOKENS)
-                    .collect(),
+                family,
                 sector: keys
                     .postcode_sector
                     .as_deref()
-                    .map(|s| self.sector_block(s, keys.birth_year)),
+                    .zip(keys.birth_year)
+                    .map(|(s, year)| self.sector_block(s, year)),
             }
         });
         KeyedChildQuery {
             key_id: self.id.clone(),
             identifiers: self.encode_identifiers(&q.identifiers),
-            demographics: q
-                .demographics
-                .as_ref()
-                .map(|d| self.encode_demographics(d, true)),
+            demographics: q.demographics.as_ref().map(|d| self.encode_search(d)),
             blocks,
+        }
+    }
+
+    /// A search's demographics encoded for comparison, missing fields as empty ones.
+    fn encode_search(&self, d: &schemas::SearchDemographics) -> KeyedDemographics {
+        KeyedDemographics {
+            given_name: self.encode_name(NameField::Given, d.given()),
+            family_name: self.encode_name(NameField::Family, d.family()),
+            date_of_birth: match d.date_of_birth {
+                Some(date) => self.encode_date(date, true),
+                None => KeyedDate::missing(),
+            },
+            sex: match d.sex {
+                Some(Sex::Female) => Some(self.token("sex", "female")),
+                Some(Sex::Male) => Some(self.token("sex", "male")),
+                Some(Sex::Unknown) | None => None,
+            },
+            postcode: d.postcode.as_deref().and_then(|p| self.encode_postcode(p)),
         }
     }
 
@@ -380,12 +401,7 @@ impl MatchingKey {
         let ids = self.encode_identifiers(ids);
         let date_of_birth = match d.date_of_birth {
             Some(date) => self.encode_date(date, false),
-            None => KeyedDate {
-                exact: String::new(),
-                swapped: None,
-                masked: Vec::new(),
-                month: String::new(),
-            },
+            None => KeyedDate::missing(),
         };
         let demographics = KeyedDemographics {
             given_name: self.encode_name(NameField::Given, d.given_name.as_deref().unwrap_or("")),

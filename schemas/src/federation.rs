@@ -2,7 +2,7 @@
 
 use crate::agency::AgencyKind;
 use crate::category::RecordCategory;
-use crate::child::{ChildIdentifiers, Demographics};
+use crate::child::{ChildIdentifiers, SearchDemographics};
 use crate::disclosure::{CategoryDisclosure, ContactRoute};
 use crate::identifiers::AgencyId;
 use crate::problem::FieldError;
@@ -86,8 +86,10 @@ impl AccessContext {
 pub struct ChildQuery {
     #[serde(default, deserialize_with = "crate::object::object")]
     pub identifiers: ChildIdentifiers,
+    /// May be partial (see the rule of `SearchDemographics`); with identifiers, any
+    /// fields at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub demographics: Option<Demographics>,
+    pub demographics: Option<SearchDemographics>,
 }
 
 impl ChildQuery {
@@ -95,7 +97,14 @@ impl ChildQuery {
         let mut errors = Vec::new();
         self.identifiers.validate("identifiers.", &mut errors);
         if let Some(d) = &self.demographics {
+            let before = errors.len();
             d.validate("demographics.", &mut errors);
+            if errors.len() == before && self.identifiers.is_empty() && !d.enough() {
+                errors.push(FieldError::new(
+                    "demographics",
+                    crate::child::SEARCH_NOT_ENOUGH,
+                ));
+            }
         } else if self.identifiers.is_empty() {
             errors.push(FieldError::new(
                 "identifiers",

@@ -495,16 +495,24 @@ macro_rules! blocks_for {
                     ),
                 )
                 .into_boxed(),
-            c::children
-                .filter(c::family_name_key.eq_any(&keys.family))
-                .filter(c::birth_year.eq(keys.birth_year))
-                .into_boxed(),
-            c::children
-                .filter(c::family_name_key2.is_not_null())
-                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
-                .filter(c::birth_year.eq(keys.birth_year))
-                .into_boxed(),
         ];
+        // The phonetic family name with the birth year; a search without a date of
+        // birth reads it across every year, through the same indexes' first column
+        // (capped like every broad block: for a common name at a big node, only the
+        // first rows).
+        let mut by_year = c::children
+            .filter(c::family_name_key.eq_any(&keys.family))
+            .into_boxed();
+        let mut by_year2 = c::children
+            .filter(c::family_name_key2.is_not_null())
+            .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
+            .into_boxed();
+        if let Some(year) = keys.birth_year {
+            by_year = by_year.filter(c::birth_year.eq(year));
+            by_year2 = by_year2.filter(c::birth_year.eq(year));
+        }
+        blocks.push(by_year);
+        blocks.push(by_year2);
         // Children held without a date of birth (a partial child), by family name: no
         // date block reads them, and a missing date is no evidence against them.
         blocks.push(
@@ -514,12 +522,14 @@ macro_rules! blocks_for {
                 .into_boxed(),
         );
         if let Some(sector) = &keys.postcode_sector {
-            blocks.push(
-                c::children
-                    .filter(c::postcode_sector.eq(sector))
-                    .filter(c::birth_year.eq(keys.birth_year))
-                    .into_boxed(),
-            );
+            if let Some(year) = keys.birth_year {
+                blocks.push(
+                    c::children
+                        .filter(c::postcode_sector.eq(sector))
+                        .filter(c::birth_year.eq(year))
+                        .into_boxed(),
+                );
+            }
             // The phonetic family name in the same postcode sector, any year: a child
             // whose date of birth was replaced (no date block reads it). A few rows: one
             // family's children, and namesakes nearby.

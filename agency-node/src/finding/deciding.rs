@@ -95,11 +95,16 @@ fn only_a_sibling_of(best: &Comparison, second: &Comparison) -> bool {
         && second.could_be_a_sibling()
 }
 
-/// Scores every compared candidate and applies the linking rules.
+/// Scores every compared candidate and applies the linking rules. `can_link`: whether
+/// the search's demographics may link a child at all; a search without a given name
+/// may not, since the given name is the one field that tells twins apart (with only
+/// the family name, date of birth and address, a twin held here would be linked for
+/// the other twin held elsewhere). Its candidates are offered as `possible`.
 pub(super) fn decide(
     mut compared: Vec<(String, Comparison)>,
     settings: &MatchingSettings,
     children: u64,
+    can_link: bool,
 ) -> MatchResponse {
     // Candidates (reaching `possible` here) who share the family name and date of birth:
     // with two of them here, a given name one keystroke off may be the other twin's, so
@@ -132,7 +137,7 @@ pub(super) fn decide(
             let mut grade = score::grade_at(score, settings, children)?;
             let typo_with_a_sibling_here =
                 comparison.given_name == score::GivenLevel::Typo && others > 0;
-            if comparison.could_be_a_sibling() || typo_with_a_sibling_here {
+            if comparison.could_be_a_sibling() || typo_with_a_sibling_here || !can_link {
                 grade = MatchGrade::Possible;
             }
             Some(Scored {

@@ -30,7 +30,7 @@ use candidates::{
 use deciding::{ByIdentifier, decide, not_held, settle_by_identifier};
 use matching::keyed;
 use matching::score::Comparison;
-use matching::{MatchingKey, MatchingSettings, blocking_keys};
+use matching::{MatchingKey, MatchingSettings, search_blocking_keys};
 use pruning::Hopeless;
 use schemas::{ChildQuery, MatchResponse};
 use settling::settled_without_broad_blocks;
@@ -95,7 +95,11 @@ fn find_reading_pruned(
     let (Some(demographics), Some(asked)) = (&query.demographics, &asked) else {
         return Ok(not_held());
     };
-    let keys = blocking_keys(demographics);
+    let keys = search_blocking_keys(demographics);
+    // Only a search that states a given name links on demographics (see [`decide`]).
+    let can_link = !matching::normalise::NormalName::new(demographics.given())
+        .joined
+        .is_empty();
     let children = db::children::estimated_count(conn)?;
     // The narrow blocks first; a child found by identifier but not linked (a conflicting
     // identifier) is scored like any other; one the demographics contradict is not.
@@ -120,12 +124,14 @@ fn find_reading_pruned(
         children,
         &compared,
     )?;
-    if settle_early && complete {
+    // A partial search reads every block it has keys for: the bound of settling early
+    // assumes a family name and a date of birth to agree on.
+    if settle_early && complete && demographics.complete().is_some() {
         let settled = |w: &QueryWeights| {
             settled_without_broad_blocks(&compared, query, settings, children, w)
         };
         if settled(&weights) {
-            return Ok(decide(compared, settings, children));
+            return Ok(decide(compared, settings, children, can_link));
         }
         // Only the bound on a family-name typo stands in the way: read what a typo of
         // this query's family name weighs here (one read of its one-keystroke variants).
@@ -136,7 +142,7 @@ fn find_reading_pruned(
         if weights.typo.is_none() && settled(&no_typo) {
             weights.typo = Some(query_typo_weight(conn, demographics, settings, children)?);
             if settled(&weights) {
-                return Ok(decide(compared, settings, children));
+                return Ok(decide(compared, settings, children, can_link));
             }
         }
     }
@@ -160,7 +166,7 @@ fn find_reading_pruned(
         },
     )?;
     compared.extend(broad.finish(conn, children)?);
-    Ok(decide(compared, settings, children))
+    Ok(decide(compared, settings, children, can_link))
 }
 
 #[cfg(test)]
@@ -206,8 +212,12 @@ pub fn find_keyed(
     let (Some(demographics), Some(blocks)) = (&query.demographics, &query.blocks) else {
         return Ok(not_held());
     };
+    let can_link = !demographics.given_name.exact.is_empty();
+    // A search without a date of birth reads no date block (an empty token would read
+    // the children held without one).
     let dates: Vec<String> = std::iter::once(demographics.date_of_birth.exact.clone())
         .chain(demographics.date_of_birth.swapped.clone())
+        .filter(|d| !d.is_empty())
         .collect();
     let mut rows = db::keyed::match_candidates(
         conn,
@@ -244,7 +254,7 @@ pub fn find_keyed(
     // An exact keyed name token is the HMAC of the normalised name the node counts, so
     // the held child's plain name stands for the query's.
     weigh_by_name_counts(conn, settings, children, &mut compared, &names)?;
-    Ok(decide(compared, settings, children))
+    Ok(decide(compared, settings, children, can_link))
 }
 
 #[cfg(test)]

@@ -88,8 +88,9 @@ pub async fn search(
         Some(keyed) => federation::NodeQuery::Keyed(keyed),
         None => federation::NodeQuery::Plain(&query),
     };
-    // With the record locator, only nodes whose filter may hold the child are asked.
-    let tokens = state.locator.as_ref().map(|l| l.query_tokens(&query));
+    // With the record locator, only nodes whose filter may hold the child are asked; a
+    // partial search it cannot key asks every node.
+    let tokens = state.locator.as_ref().and_then(|l| l.query_tokens(&query));
     let lookup = state.locator.as_deref().zip(tokens.as_deref());
     let query_hash = match &node_query {
         federation::NodeQuery::Plain(q) => schemas::query_hash("plain", q),
