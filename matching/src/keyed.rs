@@ -980,7 +980,7 @@ mod tests {
         };
         let query = k.encode_query(&ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(demographics("Amelia", "Okafor")),
+            demographics: Some(demographics("Amelia", "Okafor").into()),
         });
         let compare_with = |given: &str, family: &str, with_key: bool| {
             let held = k.encode_stored(&demographics(given, family), &ChildIdentifiers::default());
@@ -1042,7 +1042,7 @@ mod tests {
                 date_of_birth: d("2014-03-09"),
                 sex: None,
                 postcode: Some("ZZ1 4AB".into()),
-            }),
+            }.into()),
         });
         let known = |given: Option<&str>, family: Option<&str>, dob: Option<&str>| {
             schemas::KnownDemographics {
@@ -1106,7 +1106,7 @@ mod tests {
                 date_of_birth: d("2014-03-09"),
                 sex: Some(Sex::Female),
                 postcode: Some("ZZ1 4AB".into()),
-            }),
+            }.into()),
         };
         let encoded = serde_json::to_string(&k.encode_query(&q)).unwrap();
         // Hex and base64 can hold short digit runs by chance, not these.

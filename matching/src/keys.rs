@@ -171,7 +171,7 @@ mod tests {
         let k = stored_keys(&demographics("Wood-Allen", "2014-03-09", Some("zz1 4ab")));
         assert_eq!(k.family_name_key, refined_soundex("wood"));
         assert_eq!(k.family_name_key2, Some(refined_soundex("allen")));
-        assert_eq!(k.birth_year, Some(2014));
+        assert_eq!(k.birth_year, 2014);
         assert_eq!(k.postcode_sector.as_deref(), Some("ZZ1 4"));
         let single = stored_keys(&demographics("O'Neill", "2014-03-09", None));
         assert_eq!(single.family_name_key, refined_soundex("oneill"));
