@@ -1036,13 +1036,16 @@ mod tests {
         let s = MatchingSettings::default();
         let query = k.encode_query(&ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(Demographics {
-                given_name: "Amelia".into(),
-                family_name: "Okafor".into(),
-                date_of_birth: d("2014-03-09"),
-                sex: None,
-                postcode: Some("ZZ1 4AB".into()),
-            }.into()),
+            demographics: Some(
+                Demographics {
+                    given_name: "Amelia".into(),
+                    family_name: "Okafor".into(),
+                    date_of_birth: d("2014-03-09"),
+                    sex: None,
+                    postcode: Some("ZZ1 4AB".into()),
+                }
+                .into(),
+            ),
         });
         let known = |given: Option<&str>, family: Option<&str>, dob: Option<&str>| {
             schemas::KnownDemographics {
@@ -1100,13 +1103,16 @@ mod tests {
         let k = key();
         let q = ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(Demographics {
-                given_name: "Amelia".into(),
-                family_name: "Okafor".into(),
-                date_of_birth: d("2014-03-09"),
-                sex: Some(Sex::Female),
-                postcode: Some("ZZ1 4AB".into()),
-            }.into()),
+            demographics: Some(
+                Demographics {
+                    given_name: "Amelia".into(),
+                    family_name: "Okafor".into(),
+                    date_of_birth: d("2014-03-09"),
+                    sex: Some(Sex::Female),
+                    postcode: Some("ZZ1 4AB".into()),
+                }
+                .into(),
+            ),
         };
         let encoded = serde_json::to_string(&k.encode_query(&q)).unwrap();
         // Hex and base64 can hold short digit runs by chance, not these.

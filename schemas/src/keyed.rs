@@ -177,11 +177,7 @@ fn check_date(date: &KeyedDate, errors: &mut Vec<FieldError>) {
             "must hold eight tokens",
         ));
     } else {
-        check_list(
-            "demographics.date_of_birth.masked",
-            &date.masked,
-            errors,
-        );
+        check_list("demographics.date_of_birth.masked", &date.masked, errors);
     }
     check_token("demographics.date_of_birth.month", &date.month, errors);
 }
@@ -204,8 +200,7 @@ impl KeyedChildQuery {
                 check_name("demographics.family_name", &d.family_name, &mut errors);
                 let date = &d.date_of_birth;
                 if date.is_missing() {
-                    if date.swapped.is_some() || !date.masked.is_empty() || !date.month.is_empty()
-                    {
+                    if date.swapped.is_some() || !date.masked.is_empty() || !date.month.is_empty() {
                         errors.push(FieldError::new(
                             "demographics.date_of_birth",
                             "a missing date of birth has every token empty",
@@ -236,8 +231,8 @@ impl KeyedChildQuery {
                 let stated = |name: &KeyedName| !name.exact.is_empty();
                 let (given, family) = (stated(&d.given_name), stated(&d.family_name));
                 let dated = !d.date_of_birth.is_missing();
-                let enough = (family && (given || dated || d.postcode.is_some()))
-                    || (given && dated);
+                let enough =
+                    (family && (given || dated || d.postcode.is_some())) || (given && dated);
                 let no_identifiers =
                     self.identifiers.upn.is_none() && self.identifiers.nhs_number.is_none();
                 if errors.is_empty() && no_identifiers && !enough {

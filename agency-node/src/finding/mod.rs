@@ -27,7 +27,7 @@ use candidates::{
     RowScorer, asked_of, compare, conflicting_identifier, conflicting_upn, identifier_matches,
     score_rows,
 };
-use deciding::{ByIdentifier, decide, not_held, settle_by_identifier};
+use deciding::{ByIdentifier, Stated, decide, not_held, settle_by_identifier};
 use matching::keyed;
 use matching::score::Comparison;
 use matching::{MatchingKey, MatchingSettings, search_blocking_keys};
@@ -96,10 +96,12 @@ fn find_reading_pruned(
         return Ok(not_held());
     };
     let keys = search_blocking_keys(demographics);
-    // Only a search that states a given name links on demographics (see [`decide`]).
-    let can_link = !matching::normalise::NormalName::new(demographics.given())
-        .joined
-        .is_empty();
+    let names = |n: &str| !matching::normalise::NormalName::new(n).joined.is_empty();
+    let stated = Stated {
+        given_name: names(demographics.given()),
+        family_name: names(demographics.family()),
+        date_of_birth: demographics.date_of_birth.is_some(),
+    };
     let children = db::children::estimated_count(conn)?;
     // The narrow blocks first; a child found by identifier but not linked (a conflicting
     // identifier) is scored like any other; one the demographics contradict is not.
@@ -131,7 +133,7 @@ fn find_reading_pruned(
             settled_without_broad_blocks(&compared, query, settings, children, w)
         };
         if settled(&weights) {
-            return Ok(decide(compared, settings, children, can_link));
+            return Ok(decide(compared, settings, children, stated));
         }
         // Only the bound on a family-name typo stands in the way: read what a typo of
         // this query's family name weighs here (one read of its one-keystroke variants).
@@ -142,7 +144,7 @@ fn find_reading_pruned(
         if weights.typo.is_none() && settled(&no_typo) {
             weights.typo = Some(query_typo_weight(conn, demographics, settings, children)?);
             if settled(&weights) {
-                return Ok(decide(compared, settings, children, can_link));
+                return Ok(decide(compared, settings, children, stated));
             }
         }
     }
@@ -166,7 +168,7 @@ fn find_reading_pruned(
         },
     )?;
     compared.extend(broad.finish(conn, children)?);
-    Ok(decide(compared, settings, children, can_link))
+    Ok(decide(compared, settings, children, stated))
 }
 
 #[cfg(test)]
@@ -212,7 +214,11 @@ pub fn find_keyed(
     let (Some(demographics), Some(blocks)) = (&query.demographics, &query.blocks) else {
         return Ok(not_held());
     };
-    let can_link = !demographics.given_name.exact.is_empty();
+    let stated = Stated {
+        given_name: !demographics.given_name.exact.is_empty(),
+        family_name: !demographics.family_name.exact.is_empty(),
+        date_of_birth: !demographics.date_of_birth.is_missing(),
+    };
     // A search without a date of birth reads no date block (an empty token would read
     // the children held without one).
     let dates: Vec<String> = std::iter::once(demographics.date_of_birth.exact.clone())
@@ -254,13 +260,15 @@ pub fn find_keyed(
     // An exact keyed name token is the HMAC of the normalised name the node counts, so
     // the held child's plain name stands for the query's.
     weigh_by_name_counts(conn, settings, children, &mut compared, &names)?;
-    Ok(decide(compared, settings, children, can_link))
+    Ok(decide(compared, settings, children, stated))
 }
 
 #[cfg(test)]
 mod counted_levels_tests;
 #[cfg(test)]
 mod hopeless_tests;
+#[cfg(test)]
+mod partial_tests;
 #[cfg(test)]
 mod slip_tests;
 #[cfg(test)]
