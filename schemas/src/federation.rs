@@ -93,6 +93,44 @@ pub struct ChildQuery {
 }
 
 impl ChildQuery {
+    /// Parses a query from a JSON body, naming every invalid field of its identifiers
+    /// and demographics at once (`demographics.date_of_birth`), then applies
+    /// [`ChildQuery::validate`]. A key sent twice is refused by the body itself.
+    pub fn parse(body: crate::json::Body) -> Result<Self, Vec<FieldError>> {
+        let value = body.into_value()?;
+        let serde_json::Value::Object(object) = &value else {
+            return Err(vec![FieldError::new(
+                "body",
+                "must be a JSON object with identifiers and demographics",
+            )]);
+        };
+        let mut errors = Vec::new();
+        let identifiers = match object.get("identifiers") {
+            None => Some(ChildIdentifiers::default()),
+            Some(i) => crate::fields::parse::<ChildIdentifiers>(i, "identifiers.")
+                .map_err(|e| errors.extend(e))
+                .ok(),
+        };
+        let demographics = match object.get("demographics") {
+            None | Some(serde_json::Value::Null) => Some(None),
+            Some(d) => crate::fields::parse::<SearchDemographics>(d, "demographics.")
+                .map(Some)
+                .map_err(|e| errors.extend(e))
+                .ok(),
+        };
+        let (Some(identifiers), Some(demographics)) = (identifiers, demographics) else {
+            return Err(errors);
+        };
+        let query = ChildQuery {
+            identifiers,
+            demographics,
+        };
+        match query.validate() {
+            errors if errors.is_empty() => Ok(query),
+            errors => Err(errors),
+        }
+    }
+
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         self.identifiers.validate("identifiers.", &mut errors);

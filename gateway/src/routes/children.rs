@@ -68,12 +68,19 @@ pub async fn search(
     state: web::Data<AppState>,
     req: HttpRequest,
     context: web::Query<AccessContext>,
-    body: web::Json<ChildQuery>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, GatewayError> {
     let context = context.into_inner();
-    let query = body.into_inner();
+    let query = ChildQuery::parse(body.into_inner());
+    // Every invalid field, of the context and of the query, at once.
     let mut errors = context.validate();
-    errors.extend(query.validate());
+    let query = match query {
+        Ok(query) => query,
+        Err(e) => {
+            errors.extend(e);
+            return Err(GatewayError::Invalid(errors));
+        }
+    };
     if !errors.is_empty() {
         return Err(GatewayError::Invalid(errors));
     }
