@@ -83,13 +83,18 @@ impl crate::fields::Fields for Demographics {
     }
 }
 
-/// Whom a search looks for: any field may be missing, as in what a node stores
-/// ([`KnownDemographics`]), under the same rule of what is enough to find a child:
-/// a family name with a given name, a date of birth or a postcode; or a given name with
-/// a date of birth (or, in the query, an identifier). A field the search lacks is no
-/// evidence, neither for nor against; a search without a given name is never linked on
-/// demographics (the given name is what tells twins apart), only offered as candidates.
-/// Each field present obeys the rules of [`Demographics`]. Unknown fields are refused.
+/// Whom a search looks for. Any field may be missing, as in what a node stores, under
+/// the rule by which a child is stored: a family name with a given name, a date of birth
+/// or a postcode; or a given name with a date of birth; or, beside them in the query, a
+/// UPN or NHS number. Less is refused (400 naming `demographics`).
+///
+/// A field the search lacks is no evidence, neither for nor against. A search without a
+/// given name links no child on demographics (the given name is what tells twins
+/// apart): it is answered with candidates at most. A search without a family name or a
+/// date of birth links only a child whose given name agrees exactly or as a known
+/// short form. Each field present obeys the rules of a child's demographics: names of 1
+/// to 100 characters without control characters, a date of birth from 1990-01-01 to 10
+/// months ahead, a UK postcode. Unknown fields are refused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({

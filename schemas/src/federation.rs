@@ -86,8 +86,8 @@ impl AccessContext {
 pub struct ChildQuery {
     #[serde(default, deserialize_with = "crate::object::object")]
     pub identifiers: ChildIdentifiers,
-    /// May be partial (see the rule of `SearchDemographics`); with identifiers, any
-    /// fields at all.
+    /// May be partial: without identifiers, enough to search by (see
+    /// `SearchDemographics`); beside an identifier, any fields at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demographics: Option<SearchDemographics>,
 }
