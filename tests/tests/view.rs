@@ -219,7 +219,10 @@ async fn invalid_search_is_a_problem_listing_the_fields() {
         .await
         .expect(400);
     // The gateway reads the search body field by field: the message on the field.
-    assert_eq!(problem["errors"][0]["field"], "identifiers.upn", "{problem}");
+    assert_eq!(
+        problem["errors"][0]["field"], "identifiers.upn",
+        "{problem}"
+    );
     assert!(
         problem["errors"][0]["message"]
             .as_str()
