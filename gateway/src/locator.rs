@@ -412,6 +412,29 @@ mod tests {
         );
     }
 
+    /// A partial search has no demographic key: no tokens at all, so every node is asked
+    /// (none skipped because its filter lacks a key the search could not make).
+    #[test]
+    fn a_partial_search_is_not_located_and_every_node_is_asked() {
+        let locator = Locator::new(own_key(), Duration::from_secs(60));
+        for demographics in [
+            serde_json::json!({"family_name": "Okafor", "postcode": "ZZ1 4AB"}),
+            serde_json::json!({"given_name": "Amelia", "date_of_birth": "2014-03-09"}),
+            serde_json::json!({"given_name": "Amelia", "family_name": "Okafor"}),
+        ] {
+            let query: ChildQuery = serde_json::from_value(serde_json::json!({
+                "identifiers": {"upn": "U999123456789"}, "demographics": demographics}))
+            .unwrap();
+            assert_eq!(locator.query_tokens(&query), None, "{query:?}");
+        }
+        // A full search, or identifiers alone, is located as before.
+        assert!(locator.query_tokens(&query("Amelia")).is_some());
+        let by_upn: ChildQuery =
+            serde_json::from_value(serde_json::json!({"identifiers": {"upn": "U999123456789"}}))
+                .unwrap();
+        assert_eq!(locator.query_tokens(&by_upn).map(|t| t.len()), Some(1));
+    }
+
     #[test]
     fn a_stale_filter_is_not_used() {
         let own = own_key();

@@ -850,6 +850,46 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A partial search is encoded with its missing fields empty, passes the node's
+    /// validation, and asks for blocks it can read: the family name across every birth
+    /// year when it has no date of birth; no family token without a family name. One
+    /// that states too little is refused naming `demographics`.
+    #[test]
+    fn a_partial_search_is_encoded_with_what_it_lacks_empty() {
+        let k = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
+        let encode = |d: serde_json::Value| {
+            k.encode_query(&serde_json::from_value(serde_json::json!({"demographics": d})).unwrap())
+        };
+        let undated = encode(
+            serde_json::json!({"given_name": "Amelia", "family_name": "Okafor",
+            "postcode": "ZZ1 4AB"}),
+        );
+        assert!(undated.validate().is_empty(), "{:?}", undated.validate());
+        let d = undated.demographics.as_ref().unwrap();
+        assert!(d.date_of_birth.is_missing() && d.date_of_birth.masked.is_empty());
+        let blocks = undated.blocks.as_ref().unwrap();
+        // Every year from 1990 to next year, and the unknown year.
+        assert!(blocks.family.len() > 35, "{}", blocks.family.len());
+        assert!(blocks.family.len() <= schemas::keyed::MAX_BLOCK_TOKENS);
+        assert_eq!(blocks.sector, None);
+        let unnamed = encode(serde_json::json!({"given_name": "Amelia",
+            "date_of_birth": "2014-03-09"}));
+        assert!(unnamed.validate().is_empty(), "{:?}", unnamed.validate());
+        assert!(
+            unnamed
+                .demographics
+                .as_ref()
+                .unwrap()
+                .family_name
+                .exact
+                .is_empty()
+        );
+        assert!(unnamed.blocks.as_ref().unwrap().family.is_empty());
+        let too_little = encode(serde_json::json!({"family_name": "Okafor", "sex": "female"}));
+        let fields: Vec<String> = too_little.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["demographics"]);
+    }
+
     #[test]
     fn keys_are_32_bytes_of_base64_and_ids_differ() {
         assert!(MatchingKey::from_base64("c2hvcnQ=").is_err());

@@ -659,6 +659,63 @@ pub struct ChildView {
 mod tests {
     use super::*;
 
+    /// The fields a search body is refused for, or none.
+    fn refused(body: serde_json::Value) -> Vec<String> {
+        let body = crate::json::Body::from_slice(body.to_string().as_bytes()).unwrap();
+        match ChildQuery::parse(body) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| e.field).collect(),
+        }
+    }
+
+    #[test]
+    fn a_search_may_be_partial_by_the_rule_a_child_is_stored_by() {
+        use serde_json::json;
+        for enough in [
+            json!({"demographics": {"given_name": "Amelia", "family_name": "Okafor"}}),
+            json!({"demographics": {"family_name": "Okafor", "postcode": "ZZ1 4AB"}}),
+            json!({"demographics": {"family_name": "Okafor", "date_of_birth": "2014-03-09"}}),
+            json!({"demographics": {"given_name": "Amelia", "date_of_birth": "2014-03-09"}}),
+            json!({"identifiers": {"upn": "U999123456789"}, "demographics": {"sex": "female"}}),
+            json!({"demographics": {"given_name": "Amelia", "family_name": "Okafor",
+                   "date_of_birth": "2014-03-09", "sex": "female", "postcode": "ZZ1 4AB"}}),
+        ] {
+            assert_eq!(refused(enough.clone()), Vec::<String>::new(), "{enough}");
+        }
+        for too_little in [
+            json!({"demographics": {"family_name": "Okafor"}}),
+            json!({"demographics": {"given_name": "Amelia", "postcode": "ZZ1 4AB"}}),
+            json!({"demographics": {"date_of_birth": "2014-03-09", "sex": "female"}}),
+            json!({"demographics": {}}),
+        ] {
+            assert_eq!(
+                refused(too_little.clone()),
+                ["demographics"],
+                "{too_little}"
+            );
+        }
+        // A field present is checked and named as itself, every one at once.
+        assert_eq!(
+            refused(json!({"identifiers": {"upn": "A999123456789"},
+                "demographics": {"family_name": "Okafor", "date_of_birth": "2014-02-30",
+                                 "middle_name": "Rose"}})),
+            [
+                "identifiers.upn",
+                "demographics.middle_name",
+                "demographics.date_of_birth"
+            ]
+        );
+        assert_eq!(refused(json!({})), ["identifiers"]);
+        // A full search reads as before: the same value, serialised the same way.
+        let full = json!({"identifiers": {}, "demographics": {"given_name": "Amelia",
+            "family_name": "Okafor", "date_of_birth": "2014-03-09"}});
+        let query: ChildQuery = serde_json::from_value(full.clone()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&query).unwrap()["demographics"],
+            full["demographics"]
+        );
+    }
+
     #[test]
     fn override_without_reason_is_invalid() {
         let ctx = AccessContext {
