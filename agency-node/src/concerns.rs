@@ -351,7 +351,7 @@ pub fn wire(status: ConcernStatus) -> String {
 pub fn query_of(child: &schemas::Child) -> ChildQuery {
     ChildQuery {
         identifiers: child.identifiers.clone(),
-        demographics: child.demographics.complete(),
+        demographics: child.demographics.complete().map(Into::into),
     }
 }
 
@@ -696,14 +696,7 @@ pub fn open_work(
                     let child = schemas::ChildUpsert {
                         demographics: query
                             .demographics
-                            .map(|d| schemas::child::KnownDemographics {
-                                given_name: Some(d.given_name),
-                                family_name: Some(d.family_name),
-                                date_of_birth: Some(d.date_of_birth),
-                                sex: d.sex,
-                                postcode: d.postcode,
-                                ..Default::default()
-                            })
+                            .map(schemas::child::KnownDemographics::from)
                             .unwrap_or_default(),
                         identifiers: query.identifiers,
                     };

@@ -120,8 +120,10 @@ impl Locator {
     }
 
     /// The tokens a search looks up: every identifier it gives and its demographic
-    /// blocking key.
-    pub fn query_tokens(&self, query: &ChildQuery) -> Vec<Token> {
+    /// blocking key. `None` when its demographics are partial (no given name, family
+    /// name or date of birth), so no blocking key can be computed: every node is asked,
+    /// since a filter holding none of its identifiers may still hold the child.
+    pub fn query_tokens(&self, query: &ChildQuery) -> Option<Vec<Token>> {
         let upn = query
             .identifiers
             .upn
@@ -132,16 +134,34 @@ impl Locator {
             .nhs_number
             .as_ref()
             .map(|n| n.as_str().to_owned());
-        let demographics = query.demographics.as_ref().map(|d| BlockingInput {
-            given_name: &d.given_name,
-            family_name: &d.family_name,
-            date_of_birth: d.date_of_birth,
-            postcode: d.postcode.as_deref(),
-            sex: d.sex,
-        });
-        let mut tokens =
-            self.key
-                .query_tokens(upn.as_deref(), nhs.as_deref(), None, demographics.as_ref());
+        let demographics = match &query.demographics {
+            None => None,
+            Some(d) => {
+                let (Some(given_name), Some(family_name), Some(date_of_birth)) =
+                    (&d.given_name, &d.family_name, d.date_of_birth)
+                else {
+                    return None;
+                };
+                Some(BlockingInput {
+                    given_name,
+                    family_name,
+                    date_of_birth,
+                    postcode: d.postcode.as_deref(),
+                    sex: d.sex,
+                })
+            }
+        };
+        let by_demographics = self
+            .key
+            .query_tokens(None, None, None, demographics.as_ref());
+        if demographics.is_some() && by_demographics.is_empty() {
+            // Names no key can be made of (no letter in the given name): ask everyone.
+            return None;
+        }
+        let mut tokens = self
+            .key
+            .query_tokens(upn.as_deref(), nhs.as_deref(), None, None);
+        tokens.extend(by_demographics);
         // A former UPN finds the child as a UPN does (a node keys its children's former
         // UPNs as UPNs).
         for former in &query.identifiers.former_upns {
@@ -150,7 +170,7 @@ impl Locator {
                     .query_tokens(Some(former.as_str()), None, None, None),
             );
         }
-        tokens
+        Some(tokens)
     }
 
     /// Whether to ask `node` for a search with these tokens.
@@ -359,7 +379,7 @@ mod tests {
     /// (otherwise as [`query`]).
     fn decide(locator: &Locator, agency: &str, given: &str) -> Decision {
         let agency = AgencyId::parse(agency).unwrap();
-        locator.decide(&agency, &locator.query_tokens(&query(given)))
+        locator.decide(&agency, &locator.query_tokens(&query(given)).unwrap())
     }
 
     #[test]
@@ -390,6 +410,29 @@ mod tests {
             metrics.contains("locator_decisions_total{decision=\"no_filter\"} 2\n"),
             "{metrics}"
         );
+    }
+
+    /// A partial search has no demographic key: no tokens at all, so every node is asked
+    /// (none skipped because its filter lacks a key the search could not make).
+    #[test]
+    fn a_partial_search_is_not_located_and_every_node_is_asked() {
+        let locator = Locator::new(own_key(), Duration::from_secs(60));
+        for demographics in [
+            serde_json::json!({"family_name": "Okafor", "postcode": "ZZ1 4AB"}),
+            serde_json::json!({"given_name": "Amelia", "date_of_birth": "2014-03-09"}),
+            serde_json::json!({"given_name": "Amelia", "family_name": "Okafor"}),
+        ] {
+            let query: ChildQuery = serde_json::from_value(serde_json::json!({
+                "identifiers": {"upn": "U999123456789"}, "demographics": demographics}))
+            .unwrap();
+            assert_eq!(locator.query_tokens(&query), None, "{query:?}");
+        }
+        // A full search, or identifiers alone, is located as before.
+        assert!(locator.query_tokens(&query("Amelia")).is_some());
+        let by_upn: ChildQuery =
+            serde_json::from_value(serde_json::json!({"identifiers": {"upn": "U999123456789"}}))
+                .unwrap();
+        assert_eq!(locator.query_tokens(&by_upn).map(|t| t.len()), Some(1));
     }
 
     #[test]

@@ -295,42 +295,63 @@ impl MatchingKey {
         self.token("block:sector", &format!("{sector}|{year}"))
     }
 
-    /// The keyed query a gateway sends for a plain one.
+    /// The keyed query a gateway sends for a plain one. A search's missing fields are
+    /// encoded as a partial child's are (a missing name as an empty one, a missing date
+    /// of birth as empty tokens: `missing`, no evidence). Its blocks mirror plain
+    /// matching's: the family name with the birth year, or, with no date of birth, with
+    /// every year a date of birth can have (the plain search's family blocks across all
+    /// years); with the day and month of birth; with the unknown year (children held
+    /// without a date of birth); the sector with the birth year.
     pub fn encode_query(&self, q: &ChildQuery) -> KeyedChildQuery {
         let blocks = q.demographics.as_ref().map(|d| {
-            let keys = super::blocking_keys(d);
+            let keys = super::search_blocking_keys(d);
+            let years: Vec<i32> = match keys.birth_year {
+                Some(year) => vec![year],
+                None => {
+                    let latest = schemas::child::latest_date_of_birth(schemas::dates::today());
+                    (schemas::dates::EARLIEST.year()..=latest.year()).collect()
+                }
+            };
+            let mut family: Vec<String> = Vec::new();
+            for code in &keys.family {
+                family.extend(years.iter().map(|year| self.family_block(code, *year)));
+                family.extend(d.date_of_birth.map(|date| self.day_block(code, date)));
+                // Children held without a date of birth, by family name.
+                family.push(self.family_block(code, super::UNKNOWN_BIRTH_YEAR));
+            }
+            family.truncate(schemas::keyed::MAX_BLOCK_TOKENS);
             KeyedBlocks {
-                family: keys
-                    .family
-                    .iter()
-                    .map(|code| self.family_block(code, keys.birth_year))
-                    .chain(
-                        keys.family
-                            .iter()
-                            .map(|code| self.day_block(code, d.date_of_birth)),
-                    )
-                    // Children held without a date of birth, by family name.
-                    .chain(
-                        keys.family
-                            .iter()
-                            .map(|code| self.family_block(code, super::UNKNOWN_BIRTH_YEAR)),
-                    )
-                    .take(schemas::keyed::MAX_TOKENS)
-                    .collect(),
+                family,
                 sector: keys
                     .postcode_sector
                     .as_deref()
-                    .map(|s| self.sector_block(s, keys.birth_year)),
+                    .zip(keys.birth_year)
+                    .map(|(s, year)| self.sector_block(s, year)),
             }
         });
         KeyedChildQuery {
             key_id: self.id.clone(),
             identifiers: self.encode_identifiers(&q.identifiers),
-            demographics: q
-                .demographics
-                .as_ref()
-                .map(|d| self.encode_demographics(d, true)),
+            demographics: q.demographics.as_ref().map(|d| self.encode_search(d)),
             blocks,
+        }
+    }
+
+    /// A search's demographics encoded for comparison, missing fields as empty ones.
+    fn encode_search(&self, d: &schemas::SearchDemographics) -> KeyedDemographics {
+        KeyedDemographics {
+            given_name: self.encode_name(NameField::Given, d.given()),
+            family_name: self.encode_name(NameField::Family, d.family()),
+            date_of_birth: match d.date_of_birth {
+                Some(date) => self.encode_date(date, true),
+                None => KeyedDate::missing(),
+            },
+            sex: match d.sex {
+                Some(Sex::Female) => Some(self.token("sex", "female")),
+                Some(Sex::Male) => Some(self.token("sex", "male")),
+                Some(Sex::Unknown) | None => None,
+            },
+            postcode: d.postcode.as_deref().and_then(|p| self.encode_postcode(p)),
         }
     }
 
@@ -380,12 +401,7 @@ impl MatchingKey {
         let ids = self.encode_identifiers(ids);
         let date_of_birth = match d.date_of_birth {
             Some(date) => self.encode_date(date, false),
-            None => KeyedDate {
-                exact: String::new(),
-                swapped: None,
-                masked: Vec::new(),
-                month: String::new(),
-            },
+            None => KeyedDate::missing(),
         };
         let demographics = KeyedDemographics {
             given_name: self.encode_name(NameField::Given, d.given_name.as_deref().unwrap_or("")),
@@ -834,6 +850,46 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A partial search is encoded with its missing fields empty, passes the node's
+    /// validation, and asks for blocks it can read: the family name across every birth
+    /// year when it has no date of birth; no family token without a family name. One
+    /// that states too little is refused naming `demographics`.
+    #[test]
+    fn a_partial_search_is_encoded_with_what_it_lacks_empty() {
+        let k = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
+        let encode = |d: serde_json::Value| {
+            k.encode_query(&serde_json::from_value(serde_json::json!({"demographics": d})).unwrap())
+        };
+        let undated = encode(
+            serde_json::json!({"given_name": "Amelia", "family_name": "Okafor",
+            "postcode": "ZZ1 4AB"}),
+        );
+        assert!(undated.validate().is_empty(), "{:?}", undated.validate());
+        let d = undated.demographics.as_ref().unwrap();
+        assert!(d.date_of_birth.is_missing() && d.date_of_birth.masked.is_empty());
+        let blocks = undated.blocks.as_ref().unwrap();
+        // Every year from 1990 to next year, and the unknown year.
+        assert!(blocks.family.len() > 35, "{}", blocks.family.len());
+        assert!(blocks.family.len() <= schemas::keyed::MAX_BLOCK_TOKENS);
+        assert_eq!(blocks.sector, None);
+        let unnamed = encode(serde_json::json!({"given_name": "Amelia",
+            "date_of_birth": "2014-03-09"}));
+        assert!(unnamed.validate().is_empty(), "{:?}", unnamed.validate());
+        assert!(
+            unnamed
+                .demographics
+                .as_ref()
+                .unwrap()
+                .family_name
+                .exact
+                .is_empty()
+        );
+        assert!(unnamed.blocks.as_ref().unwrap().family.is_empty());
+        let too_little = encode(serde_json::json!({"family_name": "Okafor", "sex": "female"}));
+        let fields: Vec<String> = too_little.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["demographics"]);
+    }
+
     #[test]
     fn keys_are_32_bytes_of_base64_and_ids_differ() {
         assert!(MatchingKey::from_base64("c2hvcnQ=").is_err());
@@ -964,7 +1020,7 @@ mod tests {
         };
         let query = k.encode_query(&ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(demographics("Amelia", "Okafor")),
+            demographics: Some(demographics("Amelia", "Okafor").into()),
         });
         let compare_with = |given: &str, family: &str, with_key: bool| {
             let held = k.encode_stored(&demographics(given, family), &ChildIdentifiers::default());
@@ -1020,13 +1076,16 @@ mod tests {
         let s = MatchingSettings::default();
         let query = k.encode_query(&ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(Demographics {
-                given_name: "Amelia".into(),
-                family_name: "Okafor".into(),
-                date_of_birth: d("2014-03-09"),
-                sex: None,
-                postcode: Some("ZZ1 4AB".into()),
-            }),
+            demographics: Some(
+                Demographics {
+                    given_name: "Amelia".into(),
+                    family_name: "Okafor".into(),
+                    date_of_birth: d("2014-03-09"),
+                    sex: None,
+                    postcode: Some("ZZ1 4AB".into()),
+                }
+                .into(),
+            ),
         });
         let known = |given: Option<&str>, family: Option<&str>, dob: Option<&str>| {
             schemas::KnownDemographics {
@@ -1084,13 +1143,16 @@ mod tests {
         let k = key();
         let q = ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(Demographics {
-                given_name: "Amelia".into(),
-                family_name: "Okafor".into(),
-                date_of_birth: d("2014-03-09"),
-                sex: Some(Sex::Female),
-                postcode: Some("ZZ1 4AB".into()),
-            }),
+            demographics: Some(
+                Demographics {
+                    given_name: "Amelia".into(),
+                    family_name: "Okafor".into(),
+                    date_of_birth: d("2014-03-09"),
+                    sex: Some(Sex::Female),
+                    postcode: Some("ZZ1 4AB".into()),
+                }
+                .into(),
+            ),
         };
         let encoded = serde_json::to_string(&k.encode_query(&q)).unwrap();
         // Hex and base64 can hold short digit runs by chance, not these.

@@ -4,7 +4,7 @@
 use super::normalise::{NormalName, Postcode, swap_day_month};
 use super::phonetic::refined_soundex;
 use chrono::{Datelike, NaiveDate};
-use schemas::{Demographics, KnownDemographics};
+use schemas::{Demographics, KnownDemographics, SearchDemographics};
 
 /// Raise when the way keys are computed changes: rows with an older version have their
 /// keys recomputed at start.
@@ -79,7 +79,8 @@ pub struct BlockingKeys {
     /// with the date of birth (narrow tier only): a child recorded with given and
     /// family name the other way round. Empty when they equal `family`'s.
     pub transposed: Vec<String>,
-    pub birth_year: i32,
+    /// `None` when the search has no date of birth.
+    pub birth_year: Option<i32>,
     pub dates: Vec<NaiveDate>,
     /// Every valid date one of whose eight digits `YYYYMMDD` differs from the date of
     /// birth: read with the family name, so a slip in the year is found too.
@@ -108,7 +109,15 @@ pub fn one_digit_dates(date: NaiveDate) -> Vec<NaiveDate> {
 }
 
 pub fn blocking_keys(d: &Demographics) -> BlockingKeys {
-    let name = NormalName::new(&d.family_name);
+    search_blocking_keys(&SearchDemographics::from(d.clone()))
+}
+
+/// [`blocking_keys`] of a search that may be partial: no family name gives no family
+/// keys (and reads no family block), no given name no transposed keys, no date of birth
+/// no dates and no birth year (the family blocks are then read across every year, see
+/// the node's `db::children::blocks`).
+pub fn search_blocking_keys(d: &SearchDemographics) -> BlockingKeys {
+    let name = NormalName::new(d.family());
     let mut family: Vec<String> = std::iter::once(name.joined.as_str())
         .chain(name.significant_parts())
         .map(refined_soundex)
@@ -116,7 +125,7 @@ pub fn blocking_keys(d: &Demographics) -> BlockingKeys {
         .collect();
     family.sort();
     family.dedup();
-    let given = NormalName::new(&d.given_name);
+    let given = NormalName::new(d.given());
     let mut transposed: Vec<String> = std::iter::once(given.joined.as_str())
         .chain(given.significant_parts())
         .map(refined_soundex)
@@ -124,15 +133,17 @@ pub fn blocking_keys(d: &Demographics) -> BlockingKeys {
         .collect();
     transposed.sort();
     transposed.dedup();
-    let dates = std::iter::once(d.date_of_birth)
-        .chain(swap_day_month(d.date_of_birth))
+    let dates = d
+        .date_of_birth
+        .into_iter()
+        .flat_map(|date| std::iter::once(date).chain(swap_day_month(date)))
         .collect();
     BlockingKeys {
         family,
         transposed,
-        birth_year: d.date_of_birth.year(),
+        birth_year: d.date_of_birth.map(|date| date.year()),
         dates,
-        near_dates: one_digit_dates(d.date_of_birth),
+        near_dates: d.date_of_birth.map(one_digit_dates).unwrap_or_default(),
         postcode_sector: d
             .postcode
             .as_deref()

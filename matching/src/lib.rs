@@ -21,7 +21,7 @@ pub mod similarity;
 
 pub use keyed::MatchingKey;
 pub use keys::{
-    BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, UNKNOWN_BIRTH_YEAR, blocking_keys, stored_keys,
-    stored_keys_known,
+    BlockingKeys, MATCH_KEYS_VERSION, StoredKeys, UNKNOWN_BIRTH_YEAR, blocking_keys,
+    search_blocking_keys, stored_keys, stored_keys_known,
 };
 pub use settings::{MatchingMode, MatchingSettings};

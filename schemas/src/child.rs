@@ -83,15 +83,129 @@ impl crate::fields::Fields for Demographics {
     }
 }
 
+/// Whom a search looks for. Any field may be missing, as in what a node stores, under
+/// the rule by which a child is stored: a family name with a given name, a date of birth
+/// or a postcode; or a given name with a date of birth; or, beside them in the query, a
+/// UPN or NHS number. Less is refused (400 naming `demographics`).
+///
+/// A field the search lacks is no evidence, neither for nor against. A search without a
+/// given name links no child on demographics (the given name is what tells twins
+/// apart): it is answered with candidates at most. A search without a family name or a
+/// date of birth links only a child whose given name agrees exactly or as a known
+/// short form. Each field present obeys the rules of a child's demographics: names of 1
+/// to 100 characters without control characters, a date of birth from 1990-01-01 to 10
+/// months ahead, a UK postcode. Unknown fields are refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "given_name": "Amelia", "family_name": "Okafor", "date_of_birth": "2014-03-09",
+    "sex": "female", "postcode": "ZZ1 4AB"
+}))]
+pub struct SearchDemographics {
+    /// First name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// Family name (surname).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// Date of birth, ISO 8601 (`YYYY-MM-DD`), from 1990-01-01 to 10 months ahead.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::dates::optional_date"
+    )]
+    #[schema(value_type = Option<String>, format = Date, example = "2014-03-09")]
+    pub date_of_birth: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<Sex>,
+    /// Home postcode; spacing and case are normalised for matching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
+}
+
+/// Why a search's demographics are not enough to search by, when they are not.
+pub const SEARCH_NOT_ENOUGH: &str = "not enough to search by: give a UPN or NHS number, a \
+     family name with a given name, date of birth or postcode, or a given name with a date \
+     of birth";
+
+impl SearchDemographics {
+    /// Every invalid field present, each named `{prefix}{field}`; a missing field is
+    /// not an error.
+    pub fn validate(&self, prefix: &str, errors: &mut Vec<FieldError>) {
+        self.check_on(crate::dates::today(), prefix, errors);
+    }
+
+    /// [`SearchDemographics::validate`] on a given day.
+    pub fn check_on(&self, today: NaiveDate, prefix: &str, errors: &mut Vec<FieldError>) {
+        KnownDemographics::from(self.clone()).check_on(today, prefix, errors);
+    }
+
+    /// Whether these demographics alone are enough to search by: the rule of
+    /// [`ChildUpsert::enough_to_find`] without identifiers.
+    pub fn enough(&self) -> bool {
+        (self.family_name.is_some()
+            && (self.given_name.is_some()
+                || self.date_of_birth.is_some()
+                || self.postcode.is_some()))
+            || (self.given_name.is_some() && self.date_of_birth.is_some())
+    }
+
+    /// Names and date of birth all stated (a search as every search was before partial
+    /// ones).
+    pub fn complete(&self) -> Option<Demographics> {
+        KnownDemographics::from(self.clone()).complete()
+    }
+
+    /// The given name, or `""` when the search has none (how matching reads a missing
+    /// name).
+    pub fn given(&self) -> &str {
+        self.given_name.as_deref().unwrap_or_default()
+    }
+
+    /// The family name, or `""` when the search has none.
+    pub fn family(&self) -> &str {
+        self.family_name.as_deref().unwrap_or_default()
+    }
+}
+
+impl From<Demographics> for SearchDemographics {
+    fn from(d: Demographics) -> Self {
+        Self {
+            given_name: Some(d.given_name),
+            family_name: Some(d.family_name),
+            date_of_birth: Some(d.date_of_birth),
+            sex: d.sex,
+            postcode: d.postcode,
+        }
+    }
+}
+
+impl From<SearchDemographics> for KnownDemographics {
+    fn from(d: SearchDemographics) -> Self {
+        Self {
+            given_name: d.given_name,
+            family_name: d.family_name,
+            date_of_birth: d.date_of_birth,
+            sex: d.sex,
+            postcode: d.postcode,
+            ..Self::default()
+        }
+    }
+}
+
+impl crate::fields::Fields for SearchDemographics {
+    fn check(&mut self, errors: &mut Vec<FieldError>) {
+        self.validate("", errors);
+    }
+}
+
 /// What an agency knows of who the child is: any field may be missing. A police or
 /// health system often lacks a date of birth or a name, and the children in need census
 /// carries no names at all; such a child is still a child (see
 /// [`ChildUpsert::enough_to_find`]). A missing field is no evidence when matching,
 /// neither for nor against. Each field present obeys the rules of [`Demographics`].
 ///
-/// A search states whom it looks for with [`Demographics`], where names and the date of
-/// birth are required: what a node holds may be partial, what a practitioner asks for
-/// is a person.
+/// A search states whom it looks for with [`SearchDemographics`], under the same rule.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({

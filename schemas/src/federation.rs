@@ -2,7 +2,7 @@
 
 use crate::agency::AgencyKind;
 use crate::category::RecordCategory;
-use crate::child::{ChildIdentifiers, Demographics};
+use crate::child::{ChildIdentifiers, SearchDemographics};
 use crate::disclosure::{CategoryDisclosure, ContactRoute};
 use crate::identifiers::AgencyId;
 use crate::problem::FieldError;
@@ -86,16 +86,63 @@ impl AccessContext {
 pub struct ChildQuery {
     #[serde(default, deserialize_with = "crate::object::object")]
     pub identifiers: ChildIdentifiers,
+    /// May be partial: without identifiers, enough to search by (see
+    /// `SearchDemographics`); beside an identifier, any fields at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub demographics: Option<Demographics>,
+    pub demographics: Option<SearchDemographics>,
 }
 
 impl ChildQuery {
+    /// Parses a query from a JSON body, naming every invalid field of its identifiers
+    /// and demographics at once (`demographics.date_of_birth`), then applies
+    /// [`ChildQuery::validate`]. A key sent twice is refused by the body itself.
+    pub fn parse(body: crate::json::Body) -> Result<Self, Vec<FieldError>> {
+        let value = body.into_value()?;
+        let serde_json::Value::Object(object) = &value else {
+            return Err(vec![FieldError::new(
+                "body",
+                "must be a JSON object with identifiers and demographics",
+            )]);
+        };
+        let mut errors = Vec::new();
+        let identifiers = match object.get("identifiers") {
+            None => Some(ChildIdentifiers::default()),
+            Some(i) => crate::fields::parse::<ChildIdentifiers>(i, "identifiers.")
+                .map_err(|e| errors.extend(e))
+                .ok(),
+        };
+        let demographics = match object.get("demographics") {
+            None | Some(serde_json::Value::Null) => Some(None),
+            Some(d) => crate::fields::parse::<SearchDemographics>(d, "demographics.")
+                .map(Some)
+                .map_err(|e| errors.extend(e))
+                .ok(),
+        };
+        let (Some(identifiers), Some(demographics)) = (identifiers, demographics) else {
+            return Err(errors);
+        };
+        let query = ChildQuery {
+            identifiers,
+            demographics,
+        };
+        match query.validate() {
+            errors if errors.is_empty() => Ok(query),
+            errors => Err(errors),
+        }
+    }
+
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         self.identifiers.validate("identifiers.", &mut errors);
         if let Some(d) = &self.demographics {
+            let before = errors.len();
             d.validate("demographics.", &mut errors);
+            if errors.len() == before && self.identifiers.is_empty() && !d.enough() {
+                errors.push(FieldError::new(
+                    "demographics",
+                    crate::child::SEARCH_NOT_ENOUGH,
+                ));
+            }
         } else if self.identifiers.is_empty() {
             errors.push(FieldError::new(
                 "identifiers",
@@ -611,6 +658,63 @@ pub struct ChildView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields a search body is refused for, or none.
+    fn refused(body: serde_json::Value) -> Vec<String> {
+        let body = crate::json::Body::from_slice(body.to_string().as_bytes()).unwrap();
+        match ChildQuery::parse(body) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| e.field).collect(),
+        }
+    }
+
+    #[test]
+    fn a_search_may_be_partial_by_the_rule_a_child_is_stored_by() {
+        use serde_json::json;
+        for enough in [
+            json!({"demographics": {"given_name": "Amelia", "family_name": "Okafor"}}),
+            json!({"demographics": {"family_name": "Okafor", "postcode": "ZZ1 4AB"}}),
+            json!({"demographics": {"family_name": "Okafor", "date_of_birth": "2014-03-09"}}),
+            json!({"demographics": {"given_name": "Amelia", "date_of_birth": "2014-03-09"}}),
+            json!({"identifiers": {"upn": "U999123456789"}, "demographics": {"sex": "female"}}),
+            json!({"demographics": {"given_name": "Amelia", "family_name": "Okafor",
+                   "date_of_birth": "2014-03-09", "sex": "female", "postcode": "ZZ1 4AB"}}),
+        ] {
+            assert_eq!(refused(enough.clone()), Vec::<String>::new(), "{enough}");
+        }
+        for too_little in [
+            json!({"demographics": {"family_name": "Okafor"}}),
+            json!({"demographics": {"given_name": "Amelia", "postcode": "ZZ1 4AB"}}),
+            json!({"demographics": {"date_of_birth": "2014-03-09", "sex": "female"}}),
+            json!({"demographics": {}}),
+        ] {
+            assert_eq!(
+                refused(too_little.clone()),
+                ["demographics"],
+                "{too_little}"
+            );
+        }
+        // A field present is checked and named as itself, every one at once.
+        assert_eq!(
+            refused(json!({"identifiers": {"upn": "A999123456789"},
+                "demographics": {"family_name": "Okafor", "date_of_birth": "2014-02-30",
+                                 "middle_name": "Rose"}})),
+            [
+                "identifiers.upn",
+                "demographics.middle_name",
+                "demographics.date_of_birth"
+            ]
+        );
+        assert_eq!(refused(json!({})), ["identifiers"]);
+        // A full search reads as before: the same value, serialised the same way.
+        let full = json!({"identifiers": {}, "demographics": {"given_name": "Amelia",
+            "family_name": "Okafor", "date_of_birth": "2014-03-09"}});
+        let query: ChildQuery = serde_json::from_value(full.clone()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&query).unwrap()["demographics"],
+            full["demographics"]
+        );
+    }
 
     #[test]
     fn override_without_reason_is_invalid() {

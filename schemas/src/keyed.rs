@@ -14,6 +14,10 @@ pub const TOKEN_HEX_LEN: usize = 32;
 pub const BLOOM_BYTES: usize = 128;
 /// Most tokens in one list (name forms, short-form groups).
 pub const MAX_TOKENS: usize = 16;
+/// Most family blocking tokens in one query: a search without a date of birth sends its
+/// family name with every birth year a child can have (about 40), for each part of a
+/// double-barrelled name.
+pub const MAX_BLOCK_TOKENS: usize = 96;
 
 /// A keyed query for one child. Identifiers are tried first, as in plain mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -68,6 +72,23 @@ pub struct KeyedDate {
     pub month: String,
 }
 
+impl KeyedDate {
+    /// No date of birth (a partial child, or a search without one): every token empty,
+    /// which compares as `missing`.
+    pub fn missing() -> Self {
+        Self {
+            exact: String::new(),
+            swapped: None,
+            masked: Vec::new(),
+            month: String::new(),
+        }
+    }
+
+    pub fn is_missing(&self) -> bool {
+        self.exact.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct KeyedPostcode {
     pub full: String,
@@ -89,7 +110,9 @@ pub struct KeyedDemographics {
 /// Tokens of the blocking keys of plain matching.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct KeyedBlocks {
-    /// Phonetic family name with birth year, for the whole name and each part.
+    /// Phonetic family name with birth year (with every year when the search has no
+    /// date of birth), with day and month of birth, and with the unknown year, for the
+    /// whole name and each part; at most 96.
     pub family: Vec<String>,
     /// Postcode sector with birth year.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,6 +166,22 @@ fn check_name(field: &str, name: &KeyedName, errors: &mut Vec<FieldError>) {
     }
 }
 
+fn check_date(date: &KeyedDate, errors: &mut Vec<FieldError>) {
+    check_token("demographics.date_of_birth.exact", &date.exact, errors);
+    if let Some(s) = &date.swapped {
+        check_token("demographics.date_of_birth.swapped", s, errors);
+    }
+    if date.masked.len() != 8 {
+        errors.push(FieldError::new(
+            "demographics.date_of_birth.masked",
+            "must hold eight tokens",
+        ));
+    } else {
+        check_list("demographics.date_of_birth.masked", &date.masked, errors);
+    }
+    check_token("demographics.date_of_birth.month", &date.month, errors);
+}
+
 impl KeyedChildQuery {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
@@ -160,23 +199,16 @@ impl KeyedChildQuery {
                 check_name("demographics.given_name", &d.given_name, &mut errors);
                 check_name("demographics.family_name", &d.family_name, &mut errors);
                 let date = &d.date_of_birth;
-                check_token("demographics.date_of_birth.exact", &date.exact, &mut errors);
-                if let Some(s) = &date.swapped {
-                    check_token("demographics.date_of_birth.swapped", s, &mut errors);
-                }
-                if date.masked.len() != 8 {
-                    errors.push(FieldError::new(
-                        "demographics.date_of_birth.masked",
-                        "must hold eight tokens",
-                    ));
+                if date.is_missing() {
+                    if date.swapped.is_some() || !date.masked.is_empty() || !date.month.is_empty() {
+                        errors.push(FieldError::new(
+                            "demographics.date_of_birth",
+                            "a missing date of birth has every token empty",
+                        ));
+                    }
                 } else {
-                    check_list(
-                        "demographics.date_of_birth.masked",
-                        &date.masked,
-                        &mut errors,
-                    );
+                    check_date(date, &mut errors);
                 }
-                check_token("demographics.date_of_birth.month", &date.month, &mut errors);
                 if let Some(sex) = &d.sex {
                     check_token("demographics.sex", sex, &mut errors);
                 }
@@ -185,7 +217,30 @@ impl KeyedChildQuery {
                     check_token("demographics.postcode.sector", &p.sector, &mut errors);
                     check_token("demographics.postcode.district", &p.district, &mut errors);
                 }
-                check_list("blocks.family", &blocks.family, &mut errors);
+                if blocks.family.len() > MAX_BLOCK_TOKENS {
+                    errors.push(FieldError::new(
+                        "blocks.family",
+                        format!("at most {MAX_BLOCK_TOKENS} tokens"),
+                    ));
+                } else if !blocks.family.iter().all(|v| is_token(v)) {
+                    errors.push(FieldError::new(
+                        "blocks.family",
+                        format!("every item must be a token of {TOKEN_HEX_LEN} hex characters"),
+                    ));
+                }
+                let stated = |name: &KeyedName| !name.exact.is_empty();
+                let (given, family) = (stated(&d.given_name), stated(&d.family_name));
+                let dated = !d.date_of_birth.is_missing();
+                let enough =
+                    (family && (given || dated || d.postcode.is_some())) || (given && dated);
+                let no_identifiers =
+                    self.identifiers.upn.is_none() && self.identifiers.nhs_number.is_none();
+                if errors.is_empty() && no_identifiers && !enough {
+                    errors.push(FieldError::new(
+                        "demographics",
+                        crate::child::SEARCH_NOT_ENOUGH,
+                    ));
+                }
                 if let Some(s) = &blocks.sector {
                     check_token("blocks.sector", s, &mut errors);
                 }

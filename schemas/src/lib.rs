@@ -27,7 +27,9 @@ pub mod view;
 
 pub use agency::{AgencyKind, MemberRole, PractitionerRole};
 pub use category::RecordCategory;
-pub use child::{Child, ChildIdentifiers, ChildUpsert, Demographics, KnownDemographics, Sex};
+pub use child::{
+    Child, ChildIdentifiers, ChildUpsert, Demographics, KnownDemographics, SearchDemographics, Sex,
+};
 pub use details::{RecordDetails, Sessions};
 pub use disclosure::{CategoryDisclosure, ContactRoute, DisclosureLevel, WithheldReason};
 pub use federation::*;

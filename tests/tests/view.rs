@@ -218,9 +218,11 @@ async fn invalid_search_is_a_problem_listing_the_fields() {
     let problem = post(r#"{"identifiers": {"upn": "A999000000001"}}"#)
         .await
         .expect(400);
-    // The gateway's search body is read whole by serde: the message, without serde's
-    // line and column, on the field `body`.
-    assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
+    // The gateway reads the search body field by field: the message on the field.
+    assert_eq!(
+        problem["errors"][0]["field"], "identifiers.upn",
+        "{problem}"
+    );
     assert!(
         problem["errors"][0]["message"]
             .as_str()

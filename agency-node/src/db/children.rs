@@ -420,7 +420,10 @@ pub fn each_match_candidate(
             Tier::Both => true,
         });
     let cap = usize::try_from(per_block).unwrap_or(0);
-    for (_, block) in chosen {
+    for (_, (live, block)) in chosen {
+        if !live {
+            continue;
+        }
         // On SQLite capped while stepping, not with a bound `LIMIT` (see `first_rows`).
         let mut read = 0;
         for row in limit_on_postgres(conn, block, cap)
@@ -454,87 +457,122 @@ macro_rules! blocks_for {
         // (key, date of birth) each.
         let near: Vec<chrono::NaiveDate> =
             keys.dates.iter().chain(&keys.near_dates).copied().collect();
+        // Whether a block can hold anything: a partial search has no keys for some
+        // (no family name, or no date of birth), and those are not read at all.
+        let (named, dated) = (!keys.family.is_empty(), !near.is_empty());
         let mut blocks = vec![
-            c::children
-                .filter(c::family_name_key.eq_any(&keys.family))
-                .filter(c::date_of_birth.eq_any(near.clone()))
-                .into_boxed::<$db>(),
+            (
+                named && dated,
+                c::children
+                    .filter(c::family_name_key.eq_any(&keys.family))
+                    .filter(c::date_of_birth.eq_any(near.clone()))
+                    .into_boxed::<$db>(),
+            ),
             // The query's given name read as a family name: a child recorded with the
             // names the other way round (its own block, on the same index).
-            c::children
-                .filter(c::family_name_key.eq_any(&keys.transposed))
-                .filter(c::date_of_birth.eq_any(near.clone()))
-                .into_boxed(),
-            c::children
-                .filter(c::family_name_key2.is_not_null())
-                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
-                .filter(c::date_of_birth.eq_any(near.clone()))
-                .into_boxed(),
+            (
+                !keys.transposed.is_empty() && dated,
+                c::children
+                    .filter(c::family_name_key.eq_any(&keys.transposed))
+                    .filter(c::date_of_birth.eq_any(near.clone()))
+                    .into_boxed(),
+            ),
+            (
+                named && dated,
+                c::children
+                    .filter(c::family_name_key2.is_not_null())
+                    .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
+                    .filter(c::date_of_birth.eq_any(near.clone()))
+                    .into_boxed(),
+            ),
             // A child known before by the query's family name (a former family name),
             // with the date of birth or a slip of it: through the former names' keys.
-            c::children
-                .filter(
-                    c::id.eq_any(
-                        ff::child_former_family_keys
-                            .filter(ff::family_name_key.eq_any(&keys.family))
-                            .filter(ff::date_of_birth.eq_any(near))
-                            .select(ff::child_id),
-                    ),
-                )
-                .into_boxed(),
-            c::children
-                .filter(c::date_of_birth.eq_any(&keys.dates))
-                .into_boxed(),
+            (
+                named && dated,
+                c::children
+                    .filter(
+                        c::id.eq_any(
+                            ff::child_former_family_keys
+                                .filter(ff::family_name_key.eq_any(&keys.family))
+                                .filter(ff::date_of_birth.eq_any(near))
+                                .select(ff::child_id),
+                        ),
+                    )
+                    .into_boxed(),
+            ),
+            (
+                dated,
+                c::children
+                    .filter(c::date_of_birth.eq_any(&keys.dates))
+                    .into_boxed(),
+            ),
             // The former family name, any date of birth (a replaced date too).
-            c::children
-                .filter(
-                    c::id.eq_any(
-                        ff::child_former_family_keys
-                            .filter(ff::family_name_key.eq_any(&keys.family))
-                            .select(ff::child_id),
-                    ),
-                )
-                .into_boxed(),
-            c::children
-                .filter(c::family_name_key.eq_any(&keys.family))
-                .filter(c::birth_year.eq(keys.birth_year))
-                .into_boxed(),
-            c::children
-                .filter(c::family_name_key2.is_not_null())
-                .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
-                .filter(c::birth_year.eq(keys.birth_year))
-                .into_boxed(),
+            (
+                named,
+                c::children
+                    .filter(
+                        c::id.eq_any(
+                            ff::child_former_family_keys
+                                .filter(ff::family_name_key.eq_any(&keys.family))
+                                .select(ff::child_id),
+                        ),
+                    )
+                    .into_boxed(),
+            ),
         ];
+        // The phonetic family name with the birth year; a search without a date of
+        // birth reads it across every year, through the same indexes' first column
+        // (capped like every broad block: for a common name at a big node, only the
+        // first rows).
+        let mut by_year = c::children
+            .filter(c::family_name_key.eq_any(&keys.family))
+            .into_boxed();
+        let mut by_year2 = c::children
+            .filter(c::family_name_key2.is_not_null())
+            .filter(c::family_name_key2.assume_not_null().eq_any(&keys.family))
+            .into_boxed();
+        if let Some(year) = keys.birth_year {
+            by_year = by_year.filter(c::birth_year.eq(year));
+            by_year2 = by_year2.filter(c::birth_year.eq(year));
+        }
+        blocks.push((named, by_year));
+        blocks.push((named, by_year2));
         // Children held without a date of birth (a partial child), by family name: no
         // date block reads them, and a missing date is no evidence against them.
-        blocks.push(
+        blocks.push((
+            named,
             c::children
                 .filter(c::family_name_key.eq_any(&keys.family))
                 .filter(c::date_of_birth.eq(crate::db::models::UNKNOWN_DATE_OF_BIRTH))
                 .into_boxed(),
-        );
+        ));
         if let Some(sector) = &keys.postcode_sector {
-            blocks.push(
-                c::children
-                    .filter(c::postcode_sector.eq(sector))
-                    .filter(c::birth_year.eq(keys.birth_year))
-                    .into_boxed(),
-            );
+            if let Some(year) = keys.birth_year {
+                blocks.push((
+                    true,
+                    c::children
+                        .filter(c::postcode_sector.eq(sector))
+                        .filter(c::birth_year.eq(year))
+                        .into_boxed(),
+                ));
+            }
             // The phonetic family name in the same postcode sector, any year: a child
             // whose date of birth was replaced (no date block reads it). A few rows: one
             // family's children, and namesakes nearby.
-            blocks.push(
+            blocks.push((
+                named,
                 c::children
                     .filter(c::family_name_key.eq_any(&keys.family))
                     .filter(c::postcode_sector.eq(sector))
                     .into_boxed(),
-            );
+            ));
         }
         blocks
     }};
 }
 
-fn blocks(keys: &BlockingKeys) -> Vec<Block<'_>> {
+/// The blocks of `keys`, each with whether it can hold anything (see [`blocks_for`]).
+fn blocks(keys: &BlockingKeys) -> Vec<(bool, Block<'_>)> {
     blocks_for!(super::DbBackend, keys)
 }
 
@@ -952,9 +990,37 @@ mod tests {
         }
         conn.batch_execute("ANALYZE").unwrap();
         let keys = keys_for("Wood-Allen", "2014-03-09", "ZZ1 4AB");
-        let blocks = blocks_for!(diesel::sqlite::Sqlite, &keys);
+        // A partial search: no date of birth (the family blocks across every year, no
+        // sector-and-year block), and no family name (the date blocks only).
+        let undated = matching::search_blocking_keys(&schemas::SearchDemographics {
+            given_name: Some("Amelia".into()),
+            family_name: Some("Wood-Allen".into()),
+            postcode: Some("ZZ1 4AB".into()),
+            ..Default::default()
+        });
+        let unnamed = matching::search_blocking_keys(&schemas::SearchDemographics {
+            given_name: Some("Amelia".into()),
+            date_of_birth: chrono::NaiveDate::from_ymd_opt(2014, 3, 9),
+            ..Default::default()
+        });
+        fn live<T>(blocks: Vec<(bool, T)>) -> Vec<T> {
+            blocks
+                .into_iter()
+                .filter(|(live, _)| *live)
+                .map(|(_, b)| b)
+                .collect()
+        }
+        let blocks = live(blocks_for!(diesel::sqlite::Sqlite, &keys));
         assert_eq!(blocks.len(), 11);
-        for block in blocks {
+        // Undated: the family blocks any year, former names, the undated children, the
+        // family in the sector. Unnamed: the date block, and the given name read as a
+        // family name with the date (names the other way round).
+        let partial: Vec<_> = live(blocks_for!(diesel::sqlite::Sqlite, &undated))
+            .into_iter()
+            .chain(live(blocks_for!(diesel::sqlite::Sqlite, &unnamed)))
+            .collect();
+        assert_eq!(partial.len(), 5 + 2);
+        for block in blocks.into_iter().chain(partial) {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();
             let sql = sql.split(" -- binds:").next().unwrap();
@@ -1061,7 +1127,7 @@ mod tests {
             // Each block with a bound LIMIT, in block order, each row once.
             let mut expected: Vec<String> = Vec::new();
             let mut every_block_complete = true;
-            for block in blocks(&keys) {
+            for (_, block) in blocks(&keys) {
                 let ids: Vec<String> = block.select(c::id).limit(cap).load(&mut *conn).unwrap();
                 every_block_complete &= (ids.len() as i64) < cap;
                 for id in ids {

@@ -322,7 +322,7 @@ mod tests {
         conn.batch_execute("ANALYZE").unwrap();
         let query = rotated.encode_query(&schemas::ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: child(5).demographics.complete(),
+            demographics: child(5).demographics.complete().map(Into::into),
         });
         let d = query.demographics.as_ref().unwrap();
         let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())

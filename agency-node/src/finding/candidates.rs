@@ -158,9 +158,10 @@ pub(super) fn held_upn<'a>(query: &'a ChildQuery, child: &'a CandidateRow) -> Op
 pub(super) fn asked_of(query: &ChildQuery) -> Option<score::Asked<'_>> {
     let d = query.demographics.as_ref()?;
     Some(score::Asked::new(Person {
-        given_name: &d.given_name,
-        family_name: &d.family_name,
-        date_of_birth: Some(d.date_of_birth),
+        // A field the search lacks compares as `missing`: no evidence either way.
+        given_name: d.given(),
+        family_name: d.family(),
+        date_of_birth: d.date_of_birth,
         sex: d.sex,
         postcode: d.postcode.as_deref(),
         upn: query.identifiers.upn.as_ref().map(|u| u.as_str()),

@@ -54,7 +54,7 @@ fn family(
     let key = test_key();
     let keyed_query = key.encode_query(&ChildQuery {
         identifiers: ChildIdentifiers::default(),
-        demographics: Some(query.clone()),
+        demographics: Some(query.clone().into()),
     });
     let keyed = keyed::compare(
         &keyed_query,
@@ -295,7 +295,7 @@ fn at_a_small_node_a_counted_level_weighs_what_it_is_configured_to() {
 fn reads_broad_blocks(conn: &mut DbConnection, d: &Demographics, s: &MatchingSettings) -> bool {
     let query = ChildQuery {
         identifiers: ChildIdentifiers::default(),
-        demographics: Some(d.clone()),
+        demographics: Some(d.clone().into()),
     };
     let before = BROAD_READS.with(|n| n.get());
     let answer = find_with(conn, &query, s).unwrap();

@@ -95,11 +95,55 @@ fn only_a_sibling_of(best: &Comparison, second: &Comparison) -> bool {
         && second.could_be_a_sibling()
 }
 
-/// Scores every compared candidate and applies the linking rules.
+/// Which of the names and the date of birth a search states. A partial search lacks
+/// some: they compare as `missing`, and are not reported as `missing` at the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stated {
+    pub(super) given_name: bool,
+    pub(super) family_name: bool,
+    pub(super) date_of_birth: bool,
+}
+
+impl Stated {
+    /// Whether a candidate may be linked on demographics, beyond the rules every search
+    /// follows. A search without a given name links none: the given name is the one field
+    /// that tells twins apart (with only the family name, date of birth and address, a
+    /// twin held here would be linked for the other twin held elsewhere). A search
+    /// without a family name or a date of birth links only a child whose given name
+    /// agrees exactly or as a known short form: the twin rule
+    /// ([`Comparison::could_be_a_sibling`]) needs the family name and the date of birth
+    /// to agree, and cannot see a twin by what the search lacks.
+    fn may_link(&self, c: &Comparison) -> bool {
+        use score::GivenLevel;
+        let given_agrees = matches!(c.given_name, GivenLevel::Exact | GivenLevel::Alias);
+        self.given_name && (self.family_name && self.date_of_birth || given_agrees)
+    }
+
+    /// The fields `c` did not agree on, without those the search does not state.
+    fn disagreed(&self, c: &Comparison) -> Vec<String> {
+        let unstated = [
+            (self.given_name, "given_name:"),
+            (self.family_name, "family_name:"),
+            (self.date_of_birth, "date_of_birth:"),
+        ];
+        c.disagreed()
+            .into_iter()
+            .filter(|f| {
+                !unstated
+                    .iter()
+                    .any(|(stated, field)| !stated && f.starts_with(field))
+            })
+            .collect()
+    }
+}
+
+/// Scores every compared candidate and applies the linking rules (with those of
+/// [`Stated::may_link`] for a partial search).
 pub(super) fn decide(
     mut compared: Vec<(String, Comparison)>,
     settings: &MatchingSettings,
     children: u64,
+    stated: Stated,
 ) -> MatchResponse {
     // Candidates (reaching `possible` here) who share the family name and date of birth:
     // with two of them here, a given name one keystroke off may be the other twin's, so
@@ -132,7 +176,10 @@ pub(super) fn decide(
             let mut grade = score::grade_at(score, settings, children)?;
             let typo_with_a_sibling_here =
                 comparison.given_name == score::GivenLevel::Typo && others > 0;
-            if comparison.could_be_a_sibling() || typo_with_a_sibling_here {
+            if comparison.could_be_a_sibling()
+                || typo_with_a_sibling_here
+                || !stated.may_link(&comparison)
+            {
                 grade = MatchGrade::Possible;
             }
             Some(Scored {
@@ -159,7 +206,7 @@ pub(super) fn decide(
                         grade: s.grade,
                         matched_on: s.matched_on.clone(),
                         disagreed: if with_disagreed {
-                            s.comparison.disagreed()
+                            stated.disagreed(&s.comparison)
                         } else {
                             Vec::new()
                         },

@@ -143,7 +143,7 @@ fn search(
 ) -> MatchResponse {
     let query = ChildQuery {
         identifiers: ChildIdentifiers::default(),
-        demographics: Some(d.clone()),
+        demographics: Some(d.clone().into()),
     };
     let mut pairs = Vec::new();
     let answer = find_noting(

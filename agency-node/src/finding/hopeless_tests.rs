@@ -108,7 +108,7 @@ fn queries(rng: &mut impl Rng, n: usize) -> Vec<ChildQuery> {
                 nhs_number: None,
                 ..Default::default()
             },
-            demographics: Some(person(rng)),
+            demographics: Some(person(rng).into()),
         })
         .collect()
 }
@@ -134,7 +134,7 @@ fn a_row_left_out_could_not_have_counted() {
             let names = query_name_weights(
                 &mut db,
                 d,
-                &matching::blocking_keys(d).family,
+                &matching::search_blocking_keys(d).family,
                 &settings,
                 children,
                 &[],

@@ -28,11 +28,11 @@ use candidates::{
     RowScorer, asked_of, compare, conflicting_identifier, conflicting_upn, identifier_matches,
     score_rows,
 };
-use deciding::{ByIdentifier, decide, not_held, settle_by_identifier};
+use deciding::{ByIdentifier, Stated, decide, not_held, settle_by_identifier};
 use matching::em::PairLevels;
 use matching::keyed;
 use matching::score::Comparison;
-use matching::{MatchingKey, MatchingSettings, blocking_keys};
+use matching::{MatchingKey, MatchingSettings, search_blocking_keys};
 use pruning::Hopeless;
 use schemas::{ChildQuery, MatchResponse};
 use settling::settled_without_broad_blocks;
@@ -74,12 +74,13 @@ fn decide_noting(
     compared: Vec<(String, Comparison)>,
     settings: &MatchingSettings,
     children: u64,
+    stated: Stated,
     notes: Option<PairNotes<'_>>,
 ) -> MatchResponse {
     if let Some(notes) = notes {
         estimating::note_pairs(&compared, notes.limit, notes.into);
     }
-    decide(compared, settings, children)
+    decide(compared, settings, children, stated)
 }
 
 /// [`find_with`]; `settle_early`: leave the broad blocks unread when the narrow ones
@@ -139,7 +140,13 @@ fn find_searching(
     let (Some(demographics), Some(asked)) = (&query.demographics, &asked) else {
         return Ok(not_held());
     };
-    let keys = blocking_keys(demographics);
+    let keys = search_blocking_keys(demographics);
+    let names = |n: &str| !matching::normalise::NormalName::new(n).joined.is_empty();
+    let stated = Stated {
+        given_name: names(demographics.given()),
+        family_name: names(demographics.family()),
+        date_of_birth: demographics.date_of_birth.is_some(),
+    };
     let children = db::children::estimated_count(conn)?;
     // The narrow blocks first; a child found by identifier but not linked (a conflicting
     // identifier) is scored like any other; one the demographics contradict is not.
@@ -164,12 +171,14 @@ fn find_searching(
         children,
         &compared,
     )?;
-    if settle_early && complete {
+    // A partial search reads every block it has keys for: the bound of settling early
+    // assumes a family name and a date of birth to agree on.
+    if settle_early && complete && demographics.complete().is_some() {
         let settled = |w: &QueryWeights| {
             settled_without_broad_blocks(&compared, query, settings, children, w)
         };
         if settled(&weights) {
-            return Ok(decide_noting(compared, settings, children, notes));
+            return Ok(decide_noting(compared, settings, children, stated, notes));
         }
         // Only the bound on a family-name typo stands in the way: read what a typo of
         // this query's family name weighs here (one read of its one-keystroke variants).
@@ -180,7 +189,7 @@ fn find_searching(
         if weights.typo.is_none() && settled(&no_typo) {
             weights.typo = Some(query_typo_weight(conn, demographics, settings, children)?);
             if settled(&weights) {
-                return Ok(decide_noting(compared, settings, children, notes));
+                return Ok(decide_noting(compared, settings, children, stated, notes));
             }
         }
     }
@@ -204,7 +213,7 @@ fn find_searching(
         },
     )?;
     compared.extend(broad.finish(conn, children)?);
-    Ok(decide_noting(compared, settings, children, notes))
+    Ok(decide_noting(compared, settings, children, stated, notes))
 }
 
 #[cfg(test)]
@@ -261,8 +270,16 @@ pub fn find_keyed_noting(
     let (Some(demographics), Some(blocks)) = (&query.demographics, &query.blocks) else {
         return Ok(not_held());
     };
+    let stated = Stated {
+        given_name: !demographics.given_name.exact.is_empty(),
+        family_name: !demographics.family_name.exact.is_empty(),
+        date_of_birth: !demographics.date_of_birth.is_missing(),
+    };
+    // A search without a date of birth reads no date block (an empty token would read
+    // the children held without one).
     let dates: Vec<String> = std::iter::once(demographics.date_of_birth.exact.clone())
         .chain(demographics.date_of_birth.swapped.clone())
+        .filter(|d| !d.is_empty())
         .collect();
     let mut rows = db::keyed::match_candidates(
         conn,
@@ -299,7 +316,7 @@ pub fn find_keyed_noting(
     // An exact keyed name token is the HMAC of the normalised name the node counts, so
     // the held child's plain name stands for the query's.
     weigh_by_name_counts(conn, settings, children, &mut compared, &names)?;
-    Ok(decide_noting(compared, settings, children, notes))
+    Ok(decide_noting(compared, settings, children, stated, notes))
 }
 
 #[cfg(test)]
@@ -308,6 +325,8 @@ mod counted_levels_tests;
 mod estimating_tests;
 #[cfg(test)]
 mod hopeless_tests;
+#[cfg(test)]
+mod partial_tests;
 #[cfg(test)]
 mod slip_tests;
 #[cfg(test)]

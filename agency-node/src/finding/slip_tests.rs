@@ -21,7 +21,7 @@ fn counts_from(from: f64) -> MatchingSettings {
 fn ask(conn: &mut DbConnection, d: Demographics, settings: &MatchingSettings) -> MatchResponse {
     let query = ChildQuery {
         identifiers: ChildIdentifiers::default(),
-        demographics: Some(d),
+        demographics: Some(d.into()),
     };
     let plain = find_with(conn, &query, settings).unwrap();
     let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();

@@ -117,7 +117,7 @@ pub(super) fn test_key() -> &'static MatchingKey {
 fn ask(conn: &mut DbConnection, d: Option<Demographics>, ids: ChildIdentifiers) -> MatchResponse {
     let query = ChildQuery {
         identifiers: ids,
-        demographics: d,
+        demographics: d.map(Into::into),
     };
     let plain = find(conn, &query).unwrap();
     // Keyed mode gives the same answer: outcome, reference, grade, fields, candidates.
@@ -149,7 +149,7 @@ fn ask_with(
 ) -> MatchResponse {
     let query = ChildQuery {
         identifiers: no_ids(),
-        demographics: Some(d),
+        demographics: Some(d.into()),
     };
     find_with(conn, &query, settings).unwrap()
 }
@@ -488,7 +488,7 @@ fn leaving_the_broad_blocks_unread_changes_no_answer() {
     for d in queries {
         let query = ChildQuery {
             identifiers: no_ids(),
-            demographics: Some(d),
+            demographics: Some(d.into()),
         };
         let early = find_reading(conn, &query, &settings, true).unwrap();
         let every = find_reading(conn, &query, &settings, false).unwrap();
@@ -586,7 +586,7 @@ fn ask_plain(
         conn,
         &ChildQuery {
             identifiers: ids,
-            demographics: d,
+            demographics: d.map(Into::into),
         },
     )
     .unwrap()
@@ -726,7 +726,7 @@ fn a_child_is_found_by_a_former_family_name() {
     let ask_both_ways = |conn: &mut DbConnection, d: Demographics| {
         let query = ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(d),
+            demographics: Some(d.into()),
         };
         let settled = find_reading(conn, &query, &settings, true).unwrap();
         let read_all = find_reading_pruned(conn, &query, &settings, false, false).unwrap();
@@ -812,7 +812,7 @@ fn former_family_names_stored_before_their_keys_are_keyed_at_start() {
         &mut conn,
         &ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(amelia()),
+            demographics: Some(amelia().into()),
         },
     )
     .unwrap();

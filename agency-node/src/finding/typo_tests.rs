@@ -23,7 +23,7 @@ fn person(given: &str, family: &str, dob: &str, postcode: Option<&str>) -> Demog
 fn ask_both(conn: &mut DbConnection, d: Demographics) -> (MatchResponse, MatchResponse) {
     let query = ChildQuery {
         identifiers: ChildIdentifiers::default(),
-        demographics: Some(d),
+        demographics: Some(d.into()),
     };
     let settings = MatchingSettings::default();
     let plain = find_with(conn, &query, &settings).unwrap();

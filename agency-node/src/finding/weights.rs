@@ -55,7 +55,7 @@ impl QueryWeights {
 /// are the query's phonetic family keys ([`matching::BlockingKeys::family`]).
 pub(super) fn query_name_weights(
     conn: &mut DbConnection,
-    demographics: &schemas::Demographics,
+    demographics: &schemas::SearchDemographics,
     family_keys: &[String],
     settings: &MatchingSettings,
     children: u64,
@@ -94,7 +94,7 @@ pub(super) fn query_name_weights(
         };
     let given = one(
         NameKind::Given,
-        &demographics.given_name,
+        demographics.given(),
         w.given_name.exact,
         compared
             .iter()
@@ -102,7 +102,7 @@ pub(super) fn query_name_weights(
     )?;
     let family = one(
         NameKind::Family,
-        &demographics.family_name,
+        demographics.family(),
         w.family_name.exact,
         compared
             .iter()
@@ -111,8 +111,8 @@ pub(super) fn query_name_weights(
     // A `part` agreement agrees on one of the query's forms: with a single-part query,
     // its name, carried as a part; with a double-barrelled one, either part (or the whole
     // name), carried as a part or as a whole name (see [`score::PartAgreed`]).
-    let whole = count_key(&demographics.family_name);
-    let parts = family_parts(&demographics.family_name);
+    let whole = count_key(demographics.family());
+    let parts = family_parts(demographics.family());
     let forms: Vec<String> = std::iter::once(whole)
         .chain(parts.iter().cloned())
         .collect();
@@ -144,7 +144,7 @@ pub(super) fn query_name_weights(
 /// (no child here could agree so).
 pub(super) fn query_typo_weight(
     conn: &mut DbConnection,
-    demographics: &schemas::Demographics,
+    demographics: &schemas::SearchDemographics,
     settings: &MatchingSettings,
     children: u64,
 ) -> Result<f64, DbError> {
@@ -152,7 +152,7 @@ pub(super) fn query_typo_weight(
     if !w.frequency_based {
         return Ok(w.family_name.typo.weight());
     }
-    let asked = db::name_counts::count_key(&demographics.family_name);
+    let asked = db::name_counts::count_key(demographics.family());
     if asked.chars().count() < score::FAMILY_TYPO_MIN_LEN {
         return Ok(f64::NEG_INFINITY);
     }

@@ -262,7 +262,7 @@ impl Worker {
                 identifiers: child.identifiers,
                 // A partial child is offered by what a search can state: its
                 // identifiers, with its demographics only when complete.
-                demographics: child.demographics.complete(),
+                demographics: child.demographics.complete().map(Into::into),
             },
             payloads: super::payloads(&self.policy, category, &event.impact, &details),
             // The school the police record names takes the event as well (the offer

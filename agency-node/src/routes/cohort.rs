@@ -20,7 +20,7 @@ use schemas::cohort::{
     cursor_of, local_id_of_cursor,
 };
 use schemas::federation::AccessContext;
-use schemas::{ChildQuery, Demographics, FieldError, Problem, Record, RecordCategory};
+use schemas::{ChildQuery, FieldError, Problem, Record, RecordCategory};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -33,16 +33,7 @@ const SCAN: i64 = 1_000;
 /// is the one every node that receives it computes.
 fn query_of(child: &schemas::Child) -> Option<ChildQuery> {
     let d = &child.demographics;
-    let demographics = match (&d.given_name, &d.family_name, d.date_of_birth) {
-        (Some(given), Some(family), Some(dob)) => Some(Demographics {
-            given_name: given.clone(),
-            family_name: family.clone(),
-            date_of_birth: dob,
-            sex: d.sex,
-            postcode: d.postcode.clone(),
-        }),
-        _ => None,
-    };
+    let demographics = d.complete().map(Into::into);
     let mut query = ChildQuery {
         identifiers: child.identifiers.clone(),
         demographics,

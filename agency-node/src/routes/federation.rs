@@ -101,18 +101,25 @@ pub async fn match_child(
     state: web::Data<AppState>,
     req: HttpRequest,
     context: web::Query<AccessContext>,
-    body: web::Json<ChildQuery>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, ApiError> {
     let context = context.into_inner();
-    let query = body.into_inner();
+    let query = ChildQuery::parse(body.into_inner());
     if state.matching.mode == MatchingMode::Keyed {
         return Err(ApiError::Conflict(
             "this node matches in keyed mode: send a keyed query to /v1/federation/match/keyed"
                 .into(),
         ));
     }
+    // Every invalid field, of the context and of the query, at once.
     let mut errors = context.validate();
-    errors.extend(query.validate());
+    let query = match query {
+        Ok(query) => query,
+        Err(e) => {
+            errors.extend(e);
+            return Err(ApiError::Invalid(errors));
+        }
+    };
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }

@@ -743,7 +743,7 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
         let truth = &children[asked];
         let plain = ChildQuery {
             identifiers: ChildIdentifiers::default(),
-            demographics: Some(truth.demographics.clone()),
+            demographics: Some(truth.demographics.clone().into()),
         };
         let by_upn = ChildQuery {
             identifiers: ChildIdentifiers {

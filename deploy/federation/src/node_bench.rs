@@ -574,9 +574,9 @@ async fn drive(
             body(ChildQuery {
                 identifiers: ChildIdentifiers::default(),
                 demographics: Some(if i % 2 == 0 {
-                    t.exact.clone()
+                    t.exact.clone().into()
                 } else {
-                    t.drifted.clone()
+                    t.drifted.clone().into()
                 }),
             })
         })
@@ -714,9 +714,9 @@ fn in_process(conn: &mut db::DbConnection, targets: &[Target]) -> anyhow::Result
                 ChildQuery {
                     identifiers: ChildIdentifiers::default(),
                     demographics: Some(if i % 2 == 0 {
-                        t.exact.clone()
+                        t.exact.clone().into()
                     } else {
-                        t.drifted.clone()
+                        t.drifted.clone().into()
                     }),
                 }
             };

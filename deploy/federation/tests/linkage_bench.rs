@@ -22,6 +22,7 @@ rec-5-dup-0, , whitcombe, 5, e street, , x, 6100, wa, 19881111, 5
 rec-6-org, rowan, abernethy, 6, f street, , x, 7250, tas, 19910305, 6
 rec-6-dup-0, rowan, abernethy, 6, f street, , x, 7250, tas, 19910503, 6
 rec-6-dup-1, rowan, abernethy, 6, f street, , x, 7250, tas, 19910305, 6
+rec-7-org, , hartigan, 7, g street, , x, , nsw, , 7
 ";
 
 #[test]
@@ -44,7 +45,7 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
     })
     .unwrap();
 
-    assert_eq!((report.a_records, report.b_records), (6, 5));
+    assert_eq!((report.a_records, report.b_records), (7, 5));
     let labels: Vec<&str> = report.sides.iter().map(|s| s.label.as_str()).collect();
     assert_eq!(labels, ["ours plain", "ours keyed"]);
     for side in &report.sides {
@@ -54,7 +55,9 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
         // B has no date of birth: a partial child, held, and offered in both modes (its
         // names and postcode agree, the missing date is no evidence; keyed mode encodes a
         // partial child's demographics as plain mode compares them). 5 has no given name
-        // at A: not searchable.
+        // at A: searched with what it states (a partial search), offered and never
+        // linked, since without a given name it could be either twin. 7 states only a
+        // family name: not searchable.
         let four = Answer::Candidates {
             count: 1,
             includes_true: true,
@@ -68,14 +71,16 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
                     includes_true: true
                 },
                 Answer::NotFound,
+                four.clone(),
                 four,
-                Answer::NotSearchable,
                 Answer::Linked { b: 4 },
+                Answer::NotSearchable,
             ],
             "{}",
             side.label
         );
-        assert_eq!((t.true_pairs, t.not_held_searches), (5, 1));
+        assert_eq!((t.true_pairs, t.not_held_searches), (5, 2));
+        assert_eq!(t.a_not_searchable, 1);
         // Partial children are children: B holds every copy (4's without a date of
         // birth, 5's without a given name).
         assert_eq!(t.b_not_stored, 0, "{}", side.label);
@@ -83,7 +88,7 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
         assert_eq!(t.precision, Some(1.0));
         assert!((t.linked_recall - 0.4).abs() < 1e-12);
         assert!(
-            (t.linked_or_offered_recall - 0.8).abs() < 1e-12,
+            (t.linked_or_offered_recall - 1.0).abs() < 1e-12,
             "{}: {}",
             side.label,
             t.linked_or_offered_recall

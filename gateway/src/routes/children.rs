@@ -68,12 +68,19 @@ pub async fn search(
     state: web::Data<AppState>,
     req: HttpRequest,
     context: web::Query<AccessContext>,
-    body: web::Json<ChildQuery>,
+    body: web::Json<schemas::json::Body>,
 ) -> Result<HttpResponse, GatewayError> {
     let context = context.into_inner();
-    let query = body.into_inner();
+    let query = ChildQuery::parse(body.into_inner());
+    // Every invalid field, of the context and of the query, at once.
     let mut errors = context.validate();
-    errors.extend(query.validate());
+    let query = match query {
+        Ok(query) => query,
+        Err(e) => {
+            errors.extend(e);
+            return Err(GatewayError::Invalid(errors));
+        }
+    };
     if !errors.is_empty() {
         return Err(GatewayError::Invalid(errors));
     }
@@ -88,8 +95,9 @@ pub async fn search(
         Some(keyed) => federation::NodeQuery::Keyed(keyed),
         None => federation::NodeQuery::Plain(&query),
     };
-    // With the record locator, only nodes whose filter may hold the child are asked.
-    let tokens = state.locator.as_ref().map(|l| l.query_tokens(&query));
+    // With the record locator, only nodes whose filter may hold the child are asked; a
+    // partial search it cannot key asks every node.
+    let tokens = state.locator.as_ref().and_then(|l| l.query_tokens(&query));
     let lookup = state.locator.as_deref().zip(tokens.as_deref());
     let query_hash = match &node_query {
         federation::NodeQuery::Plain(q) => schemas::query_hash("plain", q),

@@ -45,6 +45,34 @@ impl Mapped {
         lacks
     }
 
+    /// What a practitioner holding this record would search with: every field it has,
+    /// except one a search would refuse (a date of birth or postcode that is not one;
+    /// nobody searches by those), when that is enough to search by
+    /// ([`schemas::SearchDemographics::enough`], the rule nodes store children by).
+    /// `None`: not searchable.
+    pub fn search(&self) -> Option<schemas::SearchDemographics> {
+        let known = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        let mut d = schemas::SearchDemographics {
+            given_name: known(&self.given_name),
+            family_name: known(&self.family_name),
+            date_of_birth: self.date(),
+            sex: None,
+            postcode: known(&self.postcode),
+        };
+        let mut errors = Vec::new();
+        d.validate("", &mut errors);
+        for error in errors {
+            match error.field.as_str() {
+                "date_of_birth" => d.date_of_birth = None,
+                "postcode" => d.postcode = None,
+                "given_name" => d.given_name = None,
+                "family_name" => d.family_name = None,
+                _ => {}
+            }
+        }
+        d.enough().then_some(d)
+    }
+
     /// The demographics as the integration API and the gateway take them: a missing
     /// value is left out, a malformed date is sent as it is (the node refuses it, as
     /// it would an agency system's).
@@ -247,5 +275,18 @@ mod tests {
             serde_json::json!({"family_name": "waller", "postcode": "N40 1AB"})
         );
         assert_eq!(split.b_by_person()[&2], 0);
+        // Searchable by what they state: a family name with a postcode; a malformed
+        // date is left out of the search, not sent.
+        let search = waller.search().unwrap();
+        assert_eq!(
+            (search.family_name.as_deref(), search.date_of_birth),
+            (Some("waller"), None)
+        );
+        assert_eq!(b.search().unwrap().date_of_birth, None);
+        let nameless = Mapped {
+            family_name: String::new(),
+            ..waller.clone()
+        };
+        assert_eq!(nameless.search(), None);
     }
 }

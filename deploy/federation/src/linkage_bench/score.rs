@@ -12,7 +12,7 @@ pub const TARGET_PRECISION: f64 = 0.999;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
 pub enum Answer {
-    /// The gateway refused the search (the A record lacks what a search needs).
+    /// The A record states too little to search by (`Mapped::search`): not sent.
     NotSearchable,
     /// B linked this record of its own (index into `Split::b`).
     Linked {

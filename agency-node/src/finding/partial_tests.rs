@@ -1,0 +1,246 @@
+//! Partial searches (no given name, family name or date of birth) against a real
+//! database, in plain and keyed mode alike: what the search lacks is no evidence, it
+//! links only on what it states when that is strong enough, never a twin, and never
+//! without a given name.
+
+use super::tests::{girl, hold, test_key};
+use super::*;
+use crate::db::testing::TestDb;
+use schemas::{ChildIdentifiers, ChildUpsert, KnownDemographics, MatchOutcome, SearchDemographics};
+use schemas::{MatchGrade, Sex, Upn};
+
+/// A search stating only the given fields (sex female, as [`girl`]'s children).
+fn search(
+    given: Option<&str>,
+    family: Option<&str>,
+    dob: Option<&str>,
+    postcode: Option<&str>,
+) -> SearchDemographics {
+    SearchDemographics {
+        given_name: given.map(str::to_owned),
+        family_name: family.map(str::to_owned),
+        date_of_birth: dob.map(|d| d.parse().unwrap()),
+        sex: Some(Sex::Female),
+        postcode: postcode.map(str::to_owned),
+    }
+}
+
+/// The plain answer, after checking that keyed mode and a search reading every block
+/// give the same one.
+fn ask(conn: &mut DbConnection, d: SearchDemographics) -> MatchResponse {
+    let query = ChildQuery {
+        identifiers: ChildIdentifiers::default(),
+        demographics: Some(d),
+    };
+    assert!(query.validate().is_empty(), "{query:?}");
+    let settings = MatchingSettings::default();
+    let plain = find_with(conn, &query, &settings).unwrap();
+    let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();
+    let every_block = find_reading(conn, &query, &settings, false).unwrap();
+    assert_eq!(json(&every_block), json(&plain), "every block: {query:?}");
+    let keyed = test_key().encode_query(&query);
+    assert!(keyed.validate().is_empty(), "{:?}", keyed.validate());
+    let keyed = find_keyed(conn, &keyed, Some(test_key()), &settings).unwrap();
+    assert_eq!(json(&keyed), json(&plain), "keyed: {query:?}");
+    plain
+}
+
+#[track_caller]
+fn assert_links(answer: &MatchResponse, id: &str) {
+    assert_eq!(answer.outcome, MatchOutcome::Held, "{answer:?}");
+    assert_eq!(answer.local_ref.as_deref(), Some(id), "{answer:?}");
+}
+
+#[track_caller]
+fn assert_not_linked(answer: &MatchResponse) {
+    assert!(!answer.held, "{answer:?}");
+    assert_eq!(answer.local_ref, None, "{answer:?}");
+}
+
+/// A node with the searched-for child and others around it: namesakes, the same date
+/// of birth elsewhere, the same postcode.
+fn node() -> (TestDb, String) {
+    let mut db = TestDb::fresh();
+    let amelia = hold(&mut db, "amelia", girl("Amelia", "Okafor", "2014-03-09"));
+    hold(&mut db, "brother", girl("Tobi", "Okafor", "2011-06-20"));
+    let mut namesake = girl("Amelia", "Okafor", "2016-11-02");
+    namesake.postcode = Some("ZZ9 1XY".into());
+    hold(&mut db, "namesake", namesake);
+    let mut same_day = girl("Grace", "Nowak", "2014-03-09");
+    same_day.postcode = Some("ZZ7 2CD".into());
+    hold(&mut db, "same-day", same_day);
+    hold(&mut db, "neighbour", girl("Lily", "Patel", "2013-01-15"));
+    (db, amelia)
+}
+
+#[test]
+fn a_search_without_a_date_of_birth_links_on_both_names_and_the_address() {
+    let (mut db, _) = node();
+    let zainab = hold(&mut db, "zainab", girl("Zainab", "Adeyemi", "2015-05-05"));
+    let answer = ask(
+        &mut db,
+        search(Some("Zainab"), Some("Adeyemi"), None, Some("ZZ1 4AB")),
+    );
+    assert_links(&answer, &zainab);
+    assert_eq!(answer.grade, Some(MatchGrade::Probable));
+    assert!(
+        !answer
+            .matched_on
+            .iter()
+            .any(|f| f.starts_with("date_of_birth"))
+    );
+    // Without the address the names alone are not enough to link.
+    let answer = ask(&mut db, search(Some("Zainab"), Some("Adeyemi"), None, None));
+    assert_not_linked(&answer);
+    // Nor a given name that is only similar (`Zaynab`: a twin could be called so).
+    let answer = ask(
+        &mut db,
+        search(Some("Zaynab"), Some("Adeyemi"), None, Some("ZZ1 4AB")),
+    );
+    assert_not_linked(&answer);
+}
+
+#[test]
+fn a_given_name_with_a_date_of_birth_is_offered_and_with_the_address_linked() {
+    let (mut db, amelia) = node();
+    let answer = ask(
+        &mut db,
+        search(Some("Amelia"), None, Some("2014-03-09"), None),
+    );
+    assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
+    assert_eq!(answer.candidates.len(), 1, "{answer:?}");
+    // What the search did not state is not reported as disagreeing.
+    assert!(
+        !answer.candidates[0]
+            .disagreed
+            .iter()
+            .any(|f| f.starts_with("family_name")),
+        "{answer:?}"
+    );
+    let answer = ask(
+        &mut db,
+        search(Some("Amelia"), None, Some("2014-03-09"), Some("ZZ1 4AB")),
+    );
+    assert_links(&answer, &amelia);
+}
+
+#[test]
+fn a_family_name_with_the_address_alone_never_links() {
+    let (mut db, _) = node();
+    for d in [
+        search(None, Some("Okafor"), None, Some("ZZ1 4AB")),
+        search(None, Some("Okafor"), Some("2014-03-09"), None),
+    ] {
+        assert_not_linked(&ask(&mut db, d));
+    }
+}
+
+/// Without a given name nothing tells twins apart: a search for one twin must not be
+/// linked to the other, even when the node holds only that other one.
+#[test]
+fn a_search_without_a_given_name_never_links_a_twin() {
+    let mut db = TestDb::fresh();
+    let olivia = hold(&mut db, "olivia", girl("Olivia", "Okafor", "2014-03-09"));
+    let d = search(None, Some("Okafor"), Some("2014-03-09"), Some("ZZ1 4AB"));
+    let answer = ask(&mut db, d.clone());
+    assert_not_linked(&answer);
+    assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
+    // With both twins held: still neither.
+    hold(&mut db, "amelia", girl("Amelia", "Okafor", "2014-03-09"));
+    assert_not_linked(&ask(&mut db, d));
+    // With the given name, each twin is told from the other.
+    let answer = ask(
+        &mut db,
+        search(Some("Olivia"), None, Some("2014-03-09"), Some("ZZ1 4AB")),
+    );
+    assert_links(&answer, &olivia);
+}
+
+/// A search without a family name, for a twin the node does not hold: the other twin
+/// (same date of birth, same address, another given name) is not linked, nor is a
+/// sibling; and a twin a keystroke away is not taken for a typo (a typo needs the
+/// family name to agree).
+#[test]
+fn a_search_without_a_family_name_never_links_a_twin_or_a_sibling() {
+    let mut db = TestDb::fresh();
+    hold(&mut db, "olivia", girl("Olivia", "Okafor", "2014-03-09"));
+    hold(&mut db, "tobi", girl("Tobi", "Okafor", "2011-06-20"));
+    hold(&mut db, "ann", girl("Ann", "Okafor", "2014-03-09"));
+    for given in ["Amelia", "Anna", "Tobias"] {
+        let answer = ask(
+            &mut db,
+            search(Some(given), None, Some("2014-03-09"), Some("ZZ1 4AB")),
+        );
+        assert_not_linked(&answer);
+    }
+}
+
+/// Stores a partial child (any field may be missing).
+fn hold_known(
+    conn: &mut DbConnection,
+    local_id: &str,
+    d: KnownDemographics,
+    upn: Option<Upn>,
+) -> String {
+    let child = ChildUpsert {
+        demographics: d,
+        identifiers: ChildIdentifiers {
+            upn,
+            ..Default::default()
+        },
+    };
+    crate::db::write(conn, |conn| {
+        let (row, _) = crate::db::children::upsert(conn, local_id, &child)?;
+        crate::db::keyed::store(conn, &row, test_key())?;
+        Ok(row)
+    })
+    .unwrap()
+    .id
+}
+
+#[test]
+fn a_partial_search_finds_a_partial_child_and_an_identifier_finds_it_alone() {
+    let (mut db, _) = node();
+    let upn = Upn::with_check_letter("999000000555").unwrap();
+    let undated = hold_known(
+        &mut db,
+        "undated",
+        KnownDemographics {
+            given_name: Some("Zainab".into()),
+            family_name: Some("Adeyemi".into()),
+            sex: Some(Sex::Female),
+            postcode: Some("ZZ1 4AB".into()),
+            ..Default::default()
+        },
+        Some(upn.clone()),
+    );
+    // Both sides without a date of birth: names and address.
+    let answer = ask(
+        &mut db,
+        search(Some("Zainab"), Some("Adeyemi"), None, Some("ZZ1 4AB")),
+    );
+    assert_links(&answer, &undated);
+    // A full search: the child's missing date is no evidence against it.
+    let answer = ask(
+        &mut db,
+        search(
+            Some("Zainab"),
+            Some("Adeyemi"),
+            Some("2015-05-05"),
+            Some("ZZ1 4AB"),
+        ),
+    );
+    assert_links(&answer, &undated);
+    // By identifier alone, with a partial search's demographics beside it.
+    let query = ChildQuery {
+        identifiers: ChildIdentifiers {
+            upn: Some(upn),
+            ..Default::default()
+        },
+        demographics: Some(search(None, Some("Adeyemi"), None, None)),
+    };
+    assert!(query.validate().is_empty());
+    let answer = find(&mut db, &query).unwrap();
+    assert_links(&answer, &undated);
+    assert_eq!(answer.grade, Some(MatchGrade::Certain));
+}
