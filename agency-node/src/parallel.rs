@@ -83,6 +83,45 @@ where
     })
 }
 
+/// Runs `consume` on each item in order, on the calling thread, while `prepare` works on
+/// the next item on another thread: item k+1's preparation overlaps item k's
+/// consumption (a chunk's CPU work beside the writing of the chunk before). Stops at the
+/// first error `consume` gives. A panic in `prepare` is resumed here.
+pub fn pipeline<T, P, R, E>(
+    items: Vec<T>,
+    prepare: impl Fn(&T) -> P + Sync,
+    mut consume: impl FnMut(T, P) -> Result<R, E>,
+) -> Result<Vec<R>, E>
+where
+    T: Send,
+    P: Send,
+{
+    let prepare = &prepare;
+    std::thread::scope(|scope| {
+        let mut out = Vec::with_capacity(items.len());
+        let mut items = items.into_iter();
+        let mut current = items.next().map(|first| {
+            let prepared = prepare(&first);
+            (first, prepared)
+        });
+        while let Some((item, prepared)) = current.take() {
+            let next = items.next().map(|next| {
+                scope.spawn(move || {
+                    let prepared = prepare(&next);
+                    (next, prepared)
+                })
+            });
+            out.push(consume(item, prepared)?);
+            current = match next.map(|handle| handle.join()) {
+                Some(Ok(ready)) => Some(ready),
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                None => None,
+            };
+        }
+        Ok(out)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +137,27 @@ mod tests {
         assert_eq!(doubled, items.iter().map(|n| n * 2).collect::<Vec<_>>());
         assert_eq!(map_owned(vec![7_u32], |n| n + 1), vec![8]);
         assert!(map_owned(Vec::<u32>::new(), |n| n).is_empty());
+    }
+
+    #[test]
+    fn a_pipeline_consumes_in_order_each_item_with_its_own_preparation() {
+        let items: Vec<u32> = (0..50).collect();
+        let mut seen = Vec::new();
+        let out: Result<Vec<u32>, ()> = pipeline(
+            items,
+            |n| n * 10,
+            |n, prepared| {
+                seen.push(n);
+                assert_eq!(prepared, n * 10);
+                Ok(prepared + 1)
+            },
+        );
+        assert_eq!(out.unwrap(), (0..50).map(|n| n * 10 + 1).collect::<Vec<_>>());
+        assert_eq!(seen, (0..50).collect::<Vec<_>>());
+        let stopped: Result<Vec<u32>, u32> =
+            pipeline((0..10).collect(), |n| *n, |n, _| if n == 3 { Err(n) } else { Ok(n) });
+        assert_eq!(stopped, Err(3));
+        let none: Result<Vec<u32>, ()> = pipeline(Vec::new(), |n: &u32| *n, |n, _| Ok(n));
+        assert!(none.unwrap().is_empty());
     }
 }

@@ -4,7 +4,7 @@
 use crate::auth::IntegrationClient;
 use crate::db::{self, records::Expect};
 use crate::error::ApiError;
-use crate::routes::children::{record_response, write_as, write_one};
+use crate::routes::children::{record_response, write_one};
 use crate::startup::AppState;
 use crate::writes::{self, Write, Written};
 use actix_web::http::header;
@@ -508,41 +508,72 @@ pub async fn batch(
         parse_ms = started.elapsed().as_secs_f64() * 1e3,
         "batch parsed"
     );
-    let mut results: Vec<BatchItemResult> = Vec::with_capacity(count);
+    let mut chunks: Vec<Vec<(usize, Result<Item, ApiError>)>> = Vec::new();
     let mut items = parsed.into_iter().enumerate().peekable();
     while items.peek().is_some() {
-        let parsed: Vec<(usize, Result<Item, ApiError>)> =
-            items.by_ref().take(BATCH_CHUNK).collect();
-        let chunk_started = std::time::Instant::now();
-        results.extend(
-            write_as(&state, &caller, &req, notify, move |c, writer| {
-                let applied = {
-                    let valid: Vec<Write<'_>> = parsed
-                        .iter()
-                        .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
-                        .collect();
-                    writes::apply_many(c, writer, &valid)?
-                };
-                let mut applied = applied.into_iter();
-                Ok(parsed
-                    .into_iter()
-                    .map(|(index, item)| {
-                        let result = match item {
-                            Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
-                            Err(e) => Err(e),
-                        };
-                        item_result(index, result)
-                    })
-                    .collect::<Vec<_>>())
-            })
-            .await?,
-        );
-        // The chunk's whole transaction: the write lock, the writes, the commit.
-        tracing::debug!(
-            chunk_ms = chunk_started.elapsed().as_secs_f64() * 1e3,
-            "batch chunk committed"
-        );
+        chunks.push(items.by_ref().take(BATCH_CHUNK).collect());
     }
+    let pool = state.pool.clone();
+    let system = caller.member_id.clone();
+    let correlation_id = crate::audit::correlation_of(&req);
+    let state = state.clone();
+    // One transaction per chunk, one chunk after another; chunk k+1's children are
+    // prepared (rows, keyed encodings) on the other core while chunk k is written.
+    let results: Vec<BatchItemResult> = web::block(move || {
+        let mut conn = pool.get().map_err(crate::db::DbError::from)?;
+        let writer = writes::Writer {
+            system: &system,
+            correlation_id: &correlation_id,
+            raise_within_days: state.notifications.raise_within_days,
+            raise_events: notify,
+            earliest_school_day: Some(&state.earliest_school_day),
+            matching_key: state.matching_key.as_deref(),
+        };
+        let key = writer.matching_key;
+        let written = crate::parallel::pipeline(
+            chunks,
+            |chunk| {
+                let writes: Vec<Write<'_>> = chunk
+                    .iter()
+                    .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
+                    .collect();
+                writes::prepare(&writes, key)
+            },
+            |chunk, prepared| {
+                let chunk_started = std::time::Instant::now();
+                let results = crate::db::write_with(&mut conn, |c| {
+                    let applied = {
+                        let valid: Vec<Write<'_>> = chunk
+                            .iter()
+                            .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
+                            .collect();
+                        writes::apply_prepared(c, &writer, &valid, prepared?)?
+                    };
+                    let mut applied = applied.into_iter();
+                    Ok::<_, ApiError>(
+                        chunk
+                            .into_iter()
+                            .map(|(index, item)| {
+                                let result = match item {
+                                    Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
+                                    Err(e) => Err(e),
+                                };
+                                item_result(index, result)
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                });
+                // The chunk's whole transaction: the write lock, the writes, the commit.
+                tracing::debug!(
+                    chunk_ms = chunk_started.elapsed().as_secs_f64() * 1e3,
+                    "batch chunk committed"
+                );
+                results
+            },
+        )?;
+        Ok::<_, ApiError>(written.concat())
+    })
+    .await??;
     let failed = results.iter().filter(|r| r.problem.is_some()).count();
     Ok(HttpResponse::Ok().json(BatchResponse {
         succeeded: results.len() - failed,
