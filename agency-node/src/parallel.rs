@@ -152,10 +152,16 @@ mod tests {
                 Ok(prepared + 1)
             },
         );
-        assert_eq!(out.unwrap(), (0..50).map(|n| n * 10 + 1).collect::<Vec<_>>());
+        assert_eq!(
+            out.unwrap(),
+            (0..50).map(|n| n * 10 + 1).collect::<Vec<_>>()
+        );
         assert_eq!(seen, (0..50).collect::<Vec<_>>());
-        let stopped: Result<Vec<u32>, u32> =
-            pipeline((0..10).collect(), |n| *n, |n, _| if n == 3 { Err(n) } else { Ok(n) });
+        let stopped: Result<Vec<u32>, u32> = pipeline(
+            (0..10).collect(),
+            |n| *n,
+            |n, _| if n == 3 { Err(n) } else { Ok(n) },
+        );
         assert_eq!(stopped, Err(3));
         let none: Result<Vec<u32>, ()> = pipeline(Vec::new(), |n: &u32| *n, |n, _| Ok(n));
         assert!(none.unwrap().is_empty());

@@ -4,8 +4,8 @@
 
 use crate::audit::NewEntry;
 use crate::db::DbConnection;
-use crate::db::records::Expect;
 use crate::db::keyed::KeyedRow;
+use crate::db::records::Expect;
 use crate::db::{self, models::ChildRow, models::RecordRow};
 use crate::error::ApiError;
 use crate::notifications;
@@ -377,13 +377,7 @@ fn plan_and_write(
                     }
                     None => {
                         unkeyed.push(children.len());
-                        ChildRow::new(
-                            id,
-                            local_id,
-                            &child.demographics,
-                            &child.identifiers,
-                            now,
-                        )
+                        ChildRow::new(id, local_id, &child.demographics, &child.identifiers, now)
                     }
                 };
                 if let Some(upn) = &child.identifiers.upn {

@@ -138,10 +138,20 @@ pub fn append_many(conn: &mut DbConnection, entries: &[NewEntry]) -> Result<i64,
     }
     seq += entries.len() as i64;
     let rows: Vec<AuditRow> = rows.into_iter().map(|(row, _)| row).collect();
-    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
-        super::on_backend!(&mut *conn, |c| diesel::insert_into(audit_log::table)
-            .values(chunk)
-            .execute(c))?;
+    match conn {
+        // PostgreSQL: one `COPY ... FROM STDIN` (binary), no statement to parse or plan.
+        DbConnection::Pg(c) if rows.len() > 1 => {
+            diesel::copy_from(audit_log::table)
+                .from_insertable(&rows)
+                .execute(c)?;
+        }
+        _ => {
+            for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+                super::on_backend!(&mut *conn, |c| diesel::insert_into(audit_log::table)
+                    .values(chunk)
+                    .execute(c))?;
+            }
+        }
     }
     Ok(seq)
 }

@@ -118,10 +118,23 @@ pub fn store_new(
 
 /// Writes encodings computed already ([`row_for`]) in multi-row statements.
 pub fn insert_rows(conn: &mut DbConnection, rows: &[KeyedRow]) -> Result<(), DbError> {
-    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
-        super::on_backend!(&mut *conn, |c| diesel::insert_into(k::child_keyed)
-            .values(chunk)
-            .execute(c))?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        // PostgreSQL: one `COPY ... FROM STDIN` (binary), no statement to parse or plan.
+        DbConnection::Pg(c) => {
+            diesel::copy_from(k::child_keyed)
+                .from_insertable(rows)
+                .execute(c)?;
+        }
+        DbConnection::Sqlite(c) => {
+            for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+                diesel::insert_into(k::child_keyed)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+        }
     }
     Ok(())
 }
