@@ -206,8 +206,8 @@ pub fn store(
         writes_of
             .chunks(crate::routes::records::BATCH_CHUNK)
             .collect(),
-        |chunk| writes::prepare(chunk, key),
-        |chunk, prepared| writes::apply_prepared(conn, writer, chunk, prepared?),
+        |chunk, beside| (chunk, writes::prepare(chunk, key, beside)),
+        |(chunk, prepared)| writes::apply_prepared(conn, writer, chunk, prepared?),
     )?
     .into_iter()
     .flatten()

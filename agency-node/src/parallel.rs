@@ -83,14 +83,16 @@ where
     })
 }
 
-/// Runs `consume` on each item in order, on the calling thread, while `prepare` works on
-/// the next item on another thread: item k+1's preparation overlaps item k's
-/// consumption (a chunk's CPU work beside the writing of the chunk before). Stops at the
-/// first error `consume` gives. A panic in `prepare` is resumed here.
+/// Prepares each item and consumes it, in order: `consume` runs on the calling thread
+/// while `prepare` works on the next item on another thread, so item k+1's preparation
+/// overlaps item k's consumption (a chunk's CPU work beside the writing of the chunk
+/// before). `prepare` learns whether it runs beside a consumption (`true`: keep to one
+/// core, the other is the consumer's) or alone (the first item: every core). Stops at
+/// the first error `consume` gives. A panic in `prepare` is resumed here.
 pub fn pipeline<T, P, R, E>(
     items: Vec<T>,
-    prepare: impl Fn(&T) -> P + Sync,
-    mut consume: impl FnMut(T, P) -> Result<R, E>,
+    prepare: impl Fn(T, bool) -> P + Sync,
+    mut consume: impl FnMut(P) -> Result<R, E>,
 ) -> Result<Vec<R>, E>
 where
     T: Send,
@@ -100,18 +102,12 @@ where
     std::thread::scope(|scope| {
         let mut out = Vec::with_capacity(items.len());
         let mut items = items.into_iter();
-        let mut current = items.next().map(|first| {
-            let prepared = prepare(&first);
-            (first, prepared)
-        });
-        while let Some((item, prepared)) = current.take() {
-            let next = items.next().map(|next| {
-                scope.spawn(move || {
-                    let prepared = prepare(&next);
-                    (next, prepared)
-                })
-            });
-            out.push(consume(item, prepared)?);
+        let mut current = items.next().map(|first| prepare(first, false));
+        while let Some(prepared) = current.take() {
+            let next = items
+                .next()
+                .map(|next| scope.spawn(move || prepare(next, true)));
+            out.push(consume(prepared)?);
             current = match next.map(|handle| handle.join()) {
                 Some(Ok(ready)) => Some(ready),
                 Some(Err(panic)) => std::panic::resume_unwind(panic),
@@ -120,6 +116,20 @@ where
         }
         Ok(out)
     })
+}
+
+/// [`map_owned`], or on the calling thread alone when `one_core` (beside other work).
+pub fn map_owned_on<T, R, F>(one_core: bool, items: Vec<T>, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(T) -> R + Sync,
+{
+    if one_core {
+        items.into_iter().map(f).collect()
+    } else {
+        map_owned(items, f)
+    }
 }
 
 #[cfg(test)]
@@ -145,10 +155,11 @@ mod tests {
         let mut seen = Vec::new();
         let out: Result<Vec<u32>, ()> = pipeline(
             items,
-            |n| n * 10,
-            |n, prepared| {
+            |n, beside| (n, n * 10, beside),
+            |(n, prepared, beside)| {
                 seen.push(n);
                 assert_eq!(prepared, n * 10);
+                assert_eq!(beside, n > 0, "only the first is prepared alone");
                 Ok(prepared + 1)
             },
         );
@@ -159,11 +170,12 @@ mod tests {
         assert_eq!(seen, (0..50).collect::<Vec<_>>());
         let stopped: Result<Vec<u32>, u32> = pipeline(
             (0..10).collect(),
-            |n| *n,
-            |n, _| if n == 3 { Err(n) } else { Ok(n) },
+            |n, _| n,
+            |n| if n == 3 { Err(n) } else { Ok(n) },
         );
         assert_eq!(stopped, Err(3));
-        let none: Result<Vec<u32>, ()> = pipeline(Vec::new(), |n: &u32| *n, |n, _| Ok(n));
+        let none: Result<Vec<u32>, ()> = pipeline(Vec::new(), |n: u32, _| n, Ok);
         assert!(none.unwrap().is_empty());
+        assert_eq!(map_owned_on(true, vec![1, 2], |n| n + 1), vec![2, 3]);
     }
 }

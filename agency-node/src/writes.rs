@@ -221,9 +221,10 @@ pub struct Prepared {
 pub fn prepare(
     writes: &[Write<'_>],
     key: Option<&matching::MatchingKey>,
+    one_core: bool,
 ) -> Result<Prepared, ApiError> {
     let now = chrono::Utc::now().naive_utc();
-    let parts = crate::parallel::map_parts(writes, |part| {
+    let each = |part: &[Write<'_>]| {
         part.iter()
             .map(|write| match write {
                 Write::Child { local_id, child } => {
@@ -240,7 +241,12 @@ pub fn prepare(
                 _ => Ok(None),
             })
             .collect::<Result<Vec<_>, db::DbError>>()
-    });
+    };
+    let parts = if one_core {
+        vec![each(writes)]
+    } else {
+        crate::parallel::map_parts(writes, each)
+    };
     let mut children = Vec::with_capacity(writes.len());
     for part in parts {
         children.extend(part?);
@@ -814,8 +820,8 @@ mod bulk_tests {
         let mut pipelined = TestDb::fresh();
         let in_pipeline: Vec<String> = crate::parallel::pipeline(
             vec![first, second],
-            |part| prepare(part, Some(&key)),
-            |part, prepared| {
+            |part, beside| (part, prepare(part, Some(&key), beside)),
+            |(part, prepared)| {
                 crate::db::write_with(&mut pipelined, |c| {
                     apply_prepared(c, &writer, part, prepared?)
                 })

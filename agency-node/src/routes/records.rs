@@ -490,26 +490,8 @@ pub async fn batch(
     let items = batch_items(body.into_inner())?;
     let notify = params.into_inner().notify;
     let holder = state.agency_kind;
-    let count = items.len();
-    let started = std::time::Instant::now();
-    // Parsed and checked on every core before any write: the writes hold the node's one
-    // write lock, the parsing need not.
-    let parsed: Vec<Result<Item, ApiError>> = web::block(move || {
-        crate::parallel::map_owned(items, |(value, duplicates)| {
-            parse_item(value, duplicates, holder).and_then(|item| {
-                writes::validate(&item.write())?;
-                Ok(item)
-            })
-        })
-    })
-    .await?;
-    tracing::debug!(
-        items = count,
-        parse_ms = started.elapsed().as_secs_f64() * 1e3,
-        "batch parsed"
-    );
-    let mut chunks: Vec<Vec<(usize, Result<Item, ApiError>)>> = Vec::new();
-    let mut items = parsed.into_iter().enumerate().peekable();
+    let mut chunks: Vec<Vec<(usize, (serde_json::Value, Vec<String>))>> = Vec::new();
+    let mut items = items.into_iter().enumerate().peekable();
     while items.peek().is_some() {
         chunks.push(items.by_ref().take(BATCH_CHUNK).collect());
     }
@@ -517,8 +499,10 @@ pub async fn batch(
     let system = caller.member_id.clone();
     let correlation_id = crate::audit::correlation_of(&req);
     let state = state.clone();
-    // One transaction per chunk, one chunk after another; chunk k+1's children are
-    // prepared (rows, keyed encodings) on the other core while chunk k is written.
+    // One transaction per chunk, one chunk after another. A chunk's items are parsed and
+    // checked, and its children prepared (rows, keyed encodings), outside the write
+    // lock: the first chunk's on every core, each next one on the other core while the
+    // chunk before it is written.
     let results: Vec<BatchItemResult> = web::block(move || {
         let mut conn = pool.get().map_err(crate::db::DbError::from)?;
         let writer = writes::Writer {
@@ -532,14 +516,30 @@ pub async fn batch(
         let key = writer.matching_key;
         let written = crate::parallel::pipeline(
             chunks,
-            |chunk| {
-                let writes: Vec<Write<'_>> = chunk
+            |chunk, beside| {
+                let started = std::time::Instant::now();
+                let parsed: Vec<(usize, Result<Item, ApiError>)> =
+                    crate::parallel::map_owned_on(beside, chunk, |(index, (value, duplicates))| {
+                        let item = parse_item(value, duplicates, holder).and_then(|item| {
+                            writes::validate(&item.write())?;
+                            Ok(item)
+                        });
+                        (index, item)
+                    });
+                let writes: Vec<Write<'_>> = parsed
                     .iter()
                     .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
                     .collect();
-                writes::prepare(&writes, key)
+                let prepared = writes::prepare(&writes, key, beside);
+                tracing::debug!(
+                    items = parsed.len(),
+                    beside,
+                    prepare_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "batch chunk parsed and prepared"
+                );
+                (parsed, prepared)
             },
-            |chunk, prepared| {
+            |(chunk, prepared)| {
                 let chunk_started = std::time::Instant::now();
                 let results = crate::db::write_with(&mut conn, |c| {
                     let applied = {
