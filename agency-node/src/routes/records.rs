@@ -353,12 +353,13 @@ fn parse_item(
     }
 }
 
+/// A batch item as sent, with the keys it sends twice.
+type RawItem = (serde_json::Value, Vec<String>);
+
 /// The items of a batch body, each with the keys it sends twice (named within the
 /// item); a batch that is not `{"items": [...]}` of at most [`BATCH_LIMIT`] items, or
 /// that repeats a key outside its items, is refused whole.
-fn batch_items(
-    body: schemas::json::Body,
-) -> Result<Vec<(serde_json::Value, Vec<String>)>, ApiError> {
+fn batch_items(body: schemas::json::Body) -> Result<Vec<RawItem>, ApiError> {
     use schemas::FieldError;
     let (value, duplicates) = body.into_parts();
     let mut errors = Vec::new();
@@ -490,7 +491,7 @@ pub async fn batch(
     let items = batch_items(body.into_inner())?;
     let notify = params.into_inner().notify;
     let holder = state.agency_kind;
-    let mut chunks: Vec<Vec<(usize, (serde_json::Value, Vec<String>))>> = Vec::new();
+    let mut chunks: Vec<Vec<(usize, RawItem)>> = Vec::new();
     let mut items = items.into_iter().enumerate().peekable();
     while items.peek().is_some() {
         chunks.push(items.by_ref().take(BATCH_CHUNK).collect());
