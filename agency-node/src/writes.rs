@@ -254,8 +254,9 @@ pub fn prepare(
     Ok(Prepared { children })
 }
 
-/// [`apply_many`] with the writes' [`Prepared`] part computed already (from the same
-/// writes: one for other writes is ignored).
+/// [`apply_many`] with the writes' [`Prepared`] part computed already. It must come from
+/// these same writes: one of another length, or a child's under another local id, is
+/// not used.
 pub fn apply_prepared(
     conn: &mut DbConnection,
     writer: &Writer<'_>,
@@ -367,7 +368,11 @@ fn plan_and_write(
                     continue;
                 }
                 let id = uuid::Uuid::new_v4().to_string();
-                let row = match prepared.get_mut(i).and_then(Option::take) {
+                let ready = prepared
+                    .get_mut(i)
+                    .and_then(Option::take)
+                    .filter(|(row, _)| row.local_id == *local_id);
+                let row = match ready {
                     Some((mut row, keyed)) => {
                         row.id.clone_from(&id);
                         row.created_at = now;
