@@ -173,12 +173,22 @@ pub fn format_at(at: NaiveDateTime) -> String {
 
 /// `SHA-256(prev_hash || canonical JSON)`, lower-case hex.
 pub fn chain_hash(prev_hash: &str, seq: i64, at: NaiveDateTime, entry: &NewEntry) -> String {
-    let canonical = serde_json::to_string(&Canonical {
+    chain_hash_of(prev_hash, &canonical(seq, at, entry))
+}
+
+/// The canonical JSON an entry's hash covers: all but the previous hash, so it can be
+/// made for many entries at once (on every core) before they are chained.
+pub fn canonical(seq: i64, at: NaiveDateTime, entry: &NewEntry) -> String {
+    serde_json::to_string(&Canonical {
         seq,
         at: format_at(at),
         entry,
     })
-    .unwrap_or_default();
+    .unwrap_or_default()
+}
+
+/// [`chain_hash`] of an entry's [`canonical`] JSON.
+pub fn chain_hash_of(prev_hash: &str, canonical: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash.as_bytes());
     hasher.update(canonical.as_bytes());

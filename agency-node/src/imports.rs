@@ -114,8 +114,9 @@ pub struct FileFacts {
 /// file order. Call it inside the write transaction ([`db::write_with`]).
 ///
 /// Children the node does not hold yet, with records it does not hold yet (a first
-/// import), are written together through the bulk path ([`writes::apply_many`]:
-/// multi-row statements, one audit entry per write as ever). The others (a child held
+/// import), are written together through the bulk path ([`writes::apply_prepared`], in
+/// chunks of a batch's size, each chunk's children prepared while the one before is
+/// written: multi-row statements, one audit entry per write as ever). The others (a child held
 /// already, a record to compare with what is held, a local id twice in the file) are
 /// compared and written one child at a time, each in a savepoint, after them.
 pub fn store(
@@ -197,7 +198,20 @@ pub fn store(
             owner.push((i, Some(r.element.as_str())));
         }
     }
-    let written = writes::apply_many(conn, writer, &writes_of)?;
+    // In chunks, as a batch writes: chunk k+1's children prepared (rows, keyed
+    // encodings) on the other core while chunk k is written. One transaction still (the
+    // caller's): the file is stored whole.
+    let key = writer.matching_key;
+    let written: Vec<_> = crate::parallel::pipeline(
+        writes_of
+            .chunks(crate::routes::records::BATCH_CHUNK)
+            .collect(),
+        |chunk, beside| (chunk, writes::prepare(chunk, key, beside)),
+        |(chunk, prepared)| writes::apply_prepared(conn, writer, chunk, prepared?),
+    )?
+    .into_iter()
+    .flatten()
+    .collect();
     let mut by_child: HashMap<usize, ImportedChildResult> = HashMap::new();
     for ((i, element), outcome) in owner.into_iter().zip(written) {
         let child = imported[i];

@@ -4,6 +4,7 @@
 
 use crate::audit::NewEntry;
 use crate::db::DbConnection;
+use crate::db::keyed::KeyedRow;
 use crate::db::records::Expect;
 use crate::db::{self, models::ChildRow, models::RecordRow};
 use crate::error::ApiError;
@@ -200,6 +201,68 @@ pub fn apply_many(
     writer: &Writer<'_>,
     writes: &[Write<'_>],
 ) -> Result<Vec<Result<Written, ApiError>>, ApiError> {
+    apply_prepared(conn, writer, writes, Prepared::default())
+}
+
+/// What a chunk of writes costs the node before any database work and before the
+/// chunks ahead of it are written ([`prepare`]): each child's row (its normalised names
+/// and blocking keys) and its keyed encodings (about 30 HMACs), as if the child were
+/// new. Computed on another core while the chunk before is written, so the database's
+/// time and the node's overlap; a child that turns out not to be new ignores its part.
+#[derive(Default)]
+pub struct Prepared {
+    /// By the write's index: the child's row (no id yet) and its encodings.
+    children: Vec<Option<(ChildRow, Option<KeyedRow>)>>,
+}
+
+/// [`Prepared`] for `writes`, on every core. Needs no database: it depends on the
+/// writes and the matching key only, so the plan of the same writes later (which sees
+/// the chunks written before) uses it unchanged.
+pub fn prepare(
+    writes: &[Write<'_>],
+    key: Option<&matching::MatchingKey>,
+    one_core: bool,
+) -> Result<Prepared, ApiError> {
+    let now = chrono::Utc::now().naive_utc();
+    let each = |part: &[Write<'_>]| {
+        part.iter()
+            .map(|write| match write {
+                Write::Child { local_id, child } => {
+                    let row = ChildRow::new(
+                        String::new(),
+                        local_id,
+                        &child.demographics,
+                        &child.identifiers,
+                        now,
+                    );
+                    let keyed = key.map(|k| db::keyed::row_for(&row, k)).transpose()?;
+                    Ok(Some((row, keyed)))
+                }
+                _ => Ok(None),
+            })
+            .collect::<Result<Vec<_>, db::DbError>>()
+    };
+    let parts = if one_core {
+        vec![each(writes)]
+    } else {
+        crate::parallel::map_parts(writes, each)
+    };
+    let mut children = Vec::with_capacity(writes.len());
+    for part in parts {
+        children.extend(part?);
+    }
+    Ok(Prepared { children })
+}
+
+/// [`apply_many`] with the writes' [`Prepared`] part computed already. It must come from
+/// these same writes: one of another length, or a child's under another local id, is
+/// not used.
+pub fn apply_prepared(
+    conn: &mut DbConnection,
+    writer: &Writer<'_>,
+    writes: &[Write<'_>],
+    prepared: Prepared,
+) -> Result<Vec<Result<Written, ApiError>>, ApiError> {
     let started = std::time::Instant::now();
     if let DbConnection::Pg(c) = conn {
         // A load grows the tables fast. PostgreSQL, after five runs of a prepared
@@ -218,7 +281,7 @@ pub fn apply_many(
         // call, given back at the end.
         diesel::RunQueryDsl::execute(diesel::sql_query("PRAGMA cache_size = -65536"), c)?;
     }
-    let result = plan_and_write(conn, writer, writes, started);
+    let result = plan_and_write(conn, writer, writes, prepared, started);
     if let DbConnection::Sqlite(c) = conn {
         diesel::RunQueryDsl::execute(diesel::sql_query("PRAGMA cache_size = -2000"), c)?;
     }
@@ -230,9 +293,15 @@ fn plan_and_write(
     conn: &mut DbConnection,
     writer: &Writer<'_>,
     writes: &[Write<'_>],
+    prepared: Prepared,
     started: std::time::Instant,
 ) -> Result<Vec<Result<Written, ApiError>>, ApiError> {
     use std::collections::{HashMap, HashSet};
+    let mut prepared = if prepared.children.len() == writes.len() {
+        prepared.children
+    } else {
+        Vec::new()
+    };
     let mut local_ids: Vec<&str> = Vec::new();
     let mut upns: Vec<&str> = Vec::new();
     let mut nhs_numbers: Vec<&str> = Vec::new();
@@ -267,6 +336,10 @@ fn plan_and_write(
     let mut records: Vec<RecordRow> = Vec::new();
     let mut entries: Vec<NewEntry> = Vec::new();
     let mut new_ids: HashMap<&str, String> = HashMap::new();
+    // The new children's encodings prepared ahead, and which new children (by their
+    // place in `children`) have none yet.
+    let mut keyed_rows: Vec<KeyedRow> = Vec::new();
+    let mut unkeyed: Vec<usize> = Vec::new();
     let mut one_by_one = writes.len();
     for (i, write) in writes.iter().enumerate() {
         match write {
@@ -294,13 +367,30 @@ fn plan_and_write(
                     results.push(Err(identifier_held(held)));
                     continue;
                 }
-                let row = ChildRow::new(
-                    uuid::Uuid::new_v4().to_string(),
-                    local_id,
-                    &child.demographics,
-                    &child.identifiers,
-                    now,
-                );
+                let id = uuid::Uuid::new_v4().to_string();
+                let ready = prepared
+                    .get_mut(i)
+                    .and_then(Option::take)
+                    .filter(|(row, _)| row.local_id == *local_id);
+                let row = match ready {
+                    Some((mut row, keyed)) => {
+                        row.id.clone_from(&id);
+                        row.created_at = now;
+                        row.updated_at = now;
+                        match (keyed, writer.matching_key) {
+                            (Some(mut keyed), Some(key)) if keyed.key_id == key.id() => {
+                                keyed.child_id.clone_from(&id);
+                                keyed_rows.push(keyed);
+                            }
+                            _ => unkeyed.push(children.len()),
+                        }
+                        row
+                    }
+                    None => {
+                        unkeyed.push(children.len());
+                        ChildRow::new(id, local_id, &child.demographics, &child.identifiers, now)
+                    }
+                };
                 if let Some(upn) = &child.identifiers.upn {
                     upn_holder.insert(upn.as_str().to_owned(), (*local_id).to_owned());
                 }
@@ -358,7 +448,13 @@ fn plan_and_write(
     db::children::insert_new(conn, &children)?;
     let children_written = started.elapsed();
     if let Some(key) = writer.matching_key {
-        db::keyed::store_new(conn, &children, key)?;
+        if unkeyed.len() == children.len() {
+            db::keyed::store_new(conn, &children, key)?;
+        } else {
+            let rest: Vec<ChildRow> = unkeyed.iter().map(|&n| children[n].clone()).collect();
+            db::keyed::store_new(conn, &rest, key)?;
+        }
+        db::keyed::insert_rows(conn, &keyed_rows)?;
     }
     let keyed_written = started.elapsed();
     db::records::insert_new(conn, &records)?;
@@ -723,6 +819,25 @@ mod bulk_tests {
             .map(|result| outcome(&result))
             .collect();
         assert_eq!(together, one_by_one);
+        // As a batch writes its chunks: the second chunk's children prepared (rows, keyed
+        // encodings) while the first is written, before they can see its rows. The
+        // second chunk holds a child whose UPN the first wrote, and an update.
+        let mut pipelined = TestDb::fresh();
+        let in_pipeline: Vec<String> = crate::parallel::pipeline(
+            vec![first, second],
+            |part, beside| (part, prepare(part, Some(&key), beside)),
+            |(part, prepared)| {
+                crate::db::write_with(&mut pipelined, |c| {
+                    apply_prepared(c, &writer, part, prepared?)
+                })
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .map(|result| outcome(&result))
+        .collect();
+        assert_eq!(in_pipeline, one_by_one);
         assert!(one_by_one.iter().any(|o| o.contains("identifier-held")));
         assert!(one_by_one.iter().any(|o| o.contains("child-not-found")));
         assert!(one_by_one.iter().any(|o| o == "child L001 false"));
@@ -730,6 +845,14 @@ mod bulk_tests {
         let differing: Vec<(&String, &String)> =
             b.iter().zip(&s).filter(|(x, y)| x != y).take(3).collect();
         assert!(differing.is_empty() && b.len() == s.len(), "{differing:#?}");
+        let p = stored(&mut pipelined);
+        let differing: Vec<(&String, &String)> =
+            p.iter().zip(&s).filter(|(x, y)| x != y).take(3).collect();
+        assert!(differing.is_empty() && p.len() == s.len(), "{differing:#?}");
+        assert!(
+            p.iter().filter(|l| l.starts_with("keyed ")).count() == 40,
+            "every child stored has its encodings"
+        );
         assert!(
             b.iter().any(|l| l.starts_with("former ")),
             "former UPNs kept"
@@ -740,7 +863,7 @@ mod bulk_tests {
                 "{kept} kept"
             );
         }
-        for db in [&mut single, &mut bulk] {
+        for db in [&mut single, &mut bulk, &mut pipelined] {
             let verified = crate::db::audit::verify(db).unwrap();
             assert!(verified.intact, "{verified:?}");
         }

@@ -99,33 +99,59 @@ pub fn append(conn: &mut DbConnection, entry: &NewEntry) -> Result<i64, DbError>
 pub fn append_many(conn: &mut DbConnection, entries: &[NewEntry]) -> Result<i64, DbError> {
     let head = stored_head(conn)?.unwrap_or((0, audit::GENESIS.to_owned()));
     let (mut seq, mut prev_hash) = newest_after(conn, head.0)?.unwrap_or(head);
-    let mut rows = Vec::with_capacity(entries.len());
-    for entry in entries {
-        seq += 1;
-        let at = audit::now();
-        let hash = audit::chain_hash(&prev_hash, seq, at, entry);
-        rows.push(AuditRow {
-            seq,
-            at,
-            action: entry.action.to_owned(),
-            actor_user: entry.actor_user.clone(),
-            actor_role: entry.actor_role.clone(),
-            actor_agency: entry.actor_agency.clone(),
-            via_member: entry.via_member.clone(),
-            purpose: entry.purpose.clone(),
-            legal_basis: entry.legal_basis.clone(),
-            override_reason: entry.override_reason.clone(),
-            child_id: entry.child_id.clone(),
-            detail: entry.detail.to_string(),
-            correlation_id: entry.correlation_id.clone(),
-            prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
-            hash,
-        });
+    let first = seq + 1;
+    let at: Vec<chrono::NaiveDateTime> = entries.iter().map(|_| audit::now()).collect();
+    // The rows and the JSON each hash covers, on every core; then the chain, in order.
+    let mut rows: Vec<(AuditRow, String)> = crate::parallel::map_parts(
+        &entries.iter().zip(&at).enumerate().collect::<Vec<_>>(),
+        |part| {
+            part.iter()
+                .map(|&(n, (entry, &at))| {
+                    let seq = first + n as i64;
+                    let row = AuditRow {
+                        seq,
+                        at,
+                        action: entry.action.to_owned(),
+                        actor_user: entry.actor_user.clone(),
+                        actor_role: entry.actor_role.clone(),
+                        actor_agency: entry.actor_agency.clone(),
+                        via_member: entry.via_member.clone(),
+                        purpose: entry.purpose.clone(),
+                        legal_basis: entry.legal_basis.clone(),
+                        override_reason: entry.override_reason.clone(),
+                        child_id: entry.child_id.clone(),
+                        detail: entry.detail.to_string(),
+                        correlation_id: entry.correlation_id.clone(),
+                        prev_hash: String::new(),
+                        hash: String::new(),
+                    };
+                    (row, audit::canonical(seq, at, entry))
+                })
+                .collect::<Vec<_>>()
+        },
+    )
+    .concat();
+    for (row, canonical) in &mut rows {
+        let hash = audit::chain_hash_of(&prev_hash, canonical);
+        row.prev_hash = std::mem::replace(&mut prev_hash, hash.clone());
+        row.hash = hash;
     }
-    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
-        super::on_backend!(&mut *conn, |c| diesel::insert_into(audit_log::table)
-            .values(chunk)
-            .execute(c))?;
+    seq += entries.len() as i64;
+    let rows: Vec<AuditRow> = rows.into_iter().map(|(row, _)| row).collect();
+    match conn {
+        // PostgreSQL: one `COPY ... FROM STDIN` (binary), no statement to parse or plan.
+        DbConnection::Pg(c) if rows.len() > 1 => {
+            diesel::copy_from(audit_log::table)
+                .from_insertable(&rows)
+                .execute(c)?;
+        }
+        _ => {
+            for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+                super::on_backend!(&mut *conn, |c| diesel::insert_into(audit_log::table)
+                    .values(chunk)
+                    .execute(c))?;
+            }
+        }
     }
     Ok(seq)
 }

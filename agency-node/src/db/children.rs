@@ -243,10 +243,20 @@ pub fn former_upn_holders(conn: &mut DbConnection, upns: &[&str]) -> Result<Hold
 /// Inserts new children in multi-row statements, with their names counted (the bulk
 /// path; each row built by [`ChildRow::new`]). Call it inside [`super::write`].
 pub fn insert_new(conn: &mut DbConnection, rows: &[ChildRow]) -> Result<(), DbError> {
-    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
-        super::on_backend!(&mut *conn, |db| diesel::insert_into(c::children)
-            .values(chunk)
-            .execute(db))?;
+    match conn {
+        // PostgreSQL: one `COPY ... FROM STDIN` (binary), no statement to parse or plan.
+        DbConnection::Pg(db) if !rows.is_empty() => {
+            diesel::copy_from(c::children)
+                .from_insertable(rows)
+                .execute(db)?;
+        }
+        _ => {
+            for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+                super::on_backend!(&mut *conn, |db| diesel::insert_into(c::children)
+                    .values(chunk)
+                    .execute(db))?;
+            }
+        }
     }
     let with_former: Vec<&ChildRow> = rows.iter().filter(|r| r.former_upns.is_some()).collect();
     insert_former_upns(conn, &with_former)?;

@@ -86,6 +86,17 @@ pub fn store(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) -> Re
     Ok(())
 }
 
+/// A stored child's encodings as the row [`store_new`] writes: a pure function of the
+/// key and the child's demographics and identifiers (the bulk path computes it ahead,
+/// before it knows whether the child is new, and sets the child's id later).
+pub fn row_for(child: &ChildRow, key: &MatchingKey) -> Result<KeyedRow, DbError> {
+    let wire = child.clone().into_wire()?;
+    KeyedRow::new(
+        &child.id,
+        key.encode_stored_known(&wire.demographics, &wire.identifiers),
+    )
+}
+
 /// Writes the encodings of new children in multi-row statements (the bulk path), the
 /// HMACs (about 30 a child) computed on every core. Call it in the transaction that
 /// wrote them.
@@ -96,22 +107,34 @@ pub fn store_new(
 ) -> Result<(), DbError> {
     let rows = crate::parallel::map_parts(children, |part| {
         part.iter()
-            .map(|child| {
-                let wire = child.clone().into_wire()?;
-                KeyedRow::new(
-                    &child.id,
-                    key.encode_stored_known(&wire.demographics, &wire.identifiers),
-                )
-            })
+            .map(|child| row_for(child, key))
             .collect::<Result<Vec<_>, DbError>>()
     })
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?
     .concat();
-    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
-        super::on_backend!(&mut *conn, |c| diesel::insert_into(k::child_keyed)
-            .values(chunk)
-            .execute(c))?;
+    insert_rows(conn, &rows)
+}
+
+/// Writes encodings computed already ([`row_for`]) in multi-row statements.
+pub fn insert_rows(conn: &mut DbConnection, rows: &[KeyedRow]) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        // PostgreSQL: one `COPY ... FROM STDIN` (binary), no statement to parse or plan.
+        DbConnection::Pg(c) => {
+            diesel::copy_from(k::child_keyed)
+                .from_insertable(rows)
+                .execute(c)?;
+        }
+        DbConnection::Sqlite(c) => {
+            for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+                diesel::insert_into(k::child_keyed)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+        }
     }
     Ok(())
 }

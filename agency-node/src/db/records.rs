@@ -69,10 +69,21 @@ pub fn new_row(
 /// Inserts new records in multi-row statements (the bulk path). Call it inside
 /// [`super::write`].
 pub fn insert_new(conn: &mut DbConnection, rows: &[RecordRow]) -> Result<(), DbError> {
-    for chunk in rows.chunks(super::ROWS_PER_INSERT) {
-        super::on_backend!(&mut *conn, |c| diesel::insert_into(r::records)
-            .values(chunk)
-            .execute(c))?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        // PostgreSQL: one `COPY ... FROM STDIN` (binary), no statement to parse or plan.
+        DbConnection::Pg(c) => {
+            diesel::copy_from(r::records)
+                .from_insertable(rows)
+                .execute(c)?;
+        }
+        DbConnection::Sqlite(c) => {
+            for chunk in rows.chunks(super::ROWS_PER_INSERT) {
+                diesel::insert_into(r::records).values(chunk).execute(c)?;
+            }
+        }
     }
     Ok(())
 }

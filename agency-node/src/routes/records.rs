@@ -4,7 +4,7 @@
 use crate::auth::IntegrationClient;
 use crate::db::{self, records::Expect};
 use crate::error::ApiError;
-use crate::routes::children::{record_response, write_as, write_one};
+use crate::routes::children::{record_response, write_one};
 use crate::startup::AppState;
 use crate::writes::{self, Write, Written};
 use actix_web::http::header;
@@ -353,12 +353,13 @@ fn parse_item(
     }
 }
 
+/// A batch item as sent, with the keys it sends twice.
+type RawItem = (serde_json::Value, Vec<String>);
+
 /// The items of a batch body, each with the keys it sends twice (named within the
 /// item); a batch that is not `{"items": [...]}` of at most [`BATCH_LIMIT`] items, or
 /// that repeats a key outside its items, is refused whole.
-fn batch_items(
-    body: schemas::json::Body,
-) -> Result<Vec<(serde_json::Value, Vec<String>)>, ApiError> {
+fn batch_items(body: schemas::json::Body) -> Result<Vec<RawItem>, ApiError> {
     use schemas::FieldError;
     let (value, duplicates) = body.into_parts();
     let mut errors = Vec::new();
@@ -490,59 +491,90 @@ pub async fn batch(
     let items = batch_items(body.into_inner())?;
     let notify = params.into_inner().notify;
     let holder = state.agency_kind;
-    let count = items.len();
-    let started = std::time::Instant::now();
-    // Parsed and checked on every core before any write: the writes hold the node's one
-    // write lock, the parsing need not.
-    let parsed: Vec<Result<Item, ApiError>> = web::block(move || {
-        crate::parallel::map_owned(items, |(value, duplicates)| {
-            parse_item(value, duplicates, holder).and_then(|item| {
-                writes::validate(&item.write())?;
-                Ok(item)
-            })
-        })
-    })
-    .await?;
-    tracing::debug!(
-        items = count,
-        parse_ms = started.elapsed().as_secs_f64() * 1e3,
-        "batch parsed"
-    );
-    let mut results: Vec<BatchItemResult> = Vec::with_capacity(count);
-    let mut items = parsed.into_iter().enumerate().peekable();
+    let mut chunks: Vec<Vec<(usize, RawItem)>> = Vec::new();
+    let mut items = items.into_iter().enumerate().peekable();
     while items.peek().is_some() {
-        let parsed: Vec<(usize, Result<Item, ApiError>)> =
-            items.by_ref().take(BATCH_CHUNK).collect();
-        let chunk_started = std::time::Instant::now();
-        results.extend(
-            write_as(&state, &caller, &req, notify, move |c, writer| {
-                let applied = {
-                    let valid: Vec<Write<'_>> = parsed
-                        .iter()
-                        .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
-                        .collect();
-                    writes::apply_many(c, writer, &valid)?
-                };
-                let mut applied = applied.into_iter();
-                Ok(parsed
-                    .into_iter()
-                    .map(|(index, item)| {
-                        let result = match item {
-                            Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
-                            Err(e) => Err(e),
-                        };
-                        item_result(index, result)
-                    })
-                    .collect::<Vec<_>>())
-            })
-            .await?,
-        );
-        // The chunk's whole transaction: the write lock, the writes, the commit.
-        tracing::debug!(
-            chunk_ms = chunk_started.elapsed().as_secs_f64() * 1e3,
-            "batch chunk committed"
-        );
+        chunks.push(items.by_ref().take(BATCH_CHUNK).collect());
     }
+    let pool = state.pool.clone();
+    let system = caller.member_id.clone();
+    let correlation_id = crate::audit::correlation_of(&req);
+    let state = state.clone();
+    // One transaction per chunk, one chunk after another. A chunk's items are parsed and
+    // checked, and its children prepared (rows, keyed encodings), outside the write
+    // lock: the first chunk's on every core, each next one on the other core while the
+    // chunk before it is written.
+    let results: Vec<BatchItemResult> = web::block(move || {
+        let mut conn = pool.get().map_err(crate::db::DbError::from)?;
+        let writer = writes::Writer {
+            system: &system,
+            correlation_id: &correlation_id,
+            raise_within_days: state.notifications.raise_within_days,
+            raise_events: notify,
+            earliest_school_day: Some(&state.earliest_school_day),
+            matching_key: state.matching_key.as_deref(),
+        };
+        let key = writer.matching_key;
+        let written = crate::parallel::pipeline(
+            chunks,
+            |chunk, beside| {
+                let started = std::time::Instant::now();
+                let parsed: Vec<(usize, Result<Item, ApiError>)> =
+                    crate::parallel::map_owned_on(beside, chunk, |(index, (value, duplicates))| {
+                        let item = parse_item(value, duplicates, holder).and_then(|item| {
+                            writes::validate(&item.write())?;
+                            Ok(item)
+                        });
+                        (index, item)
+                    });
+                let writes: Vec<Write<'_>> = parsed
+                    .iter()
+                    .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
+                    .collect();
+                let prepared = writes::prepare(&writes, key, beside);
+                tracing::debug!(
+                    items = parsed.len(),
+                    beside,
+                    prepare_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "batch chunk parsed and prepared"
+                );
+                (parsed, prepared)
+            },
+            |(chunk, prepared)| {
+                let chunk_started = std::time::Instant::now();
+                let results = crate::db::write_with(&mut conn, |c| {
+                    let applied = {
+                        let valid: Vec<Write<'_>> = chunk
+                            .iter()
+                            .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
+                            .collect();
+                        writes::apply_prepared(c, &writer, &valid, prepared?)?
+                    };
+                    let mut applied = applied.into_iter();
+                    Ok::<_, ApiError>(
+                        chunk
+                            .into_iter()
+                            .map(|(index, item)| {
+                                let result = match item {
+                                    Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
+                                    Err(e) => Err(e),
+                                };
+                                item_result(index, result)
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                });
+                // The chunk's whole transaction: the write lock, the writes, the commit.
+                tracing::debug!(
+                    chunk_ms = chunk_started.elapsed().as_secs_f64() * 1e3,
+                    "batch chunk committed"
+                );
+                results
+            },
+        )?;
+        Ok::<_, ApiError>(written.concat())
+    })
+    .await??;
     let failed = results.iter().filter(|r| r.problem.is_some()).count();
     Ok(HttpResponse::Ok().json(BatchResponse {
         succeeded: results.len() - failed,
