@@ -38,7 +38,7 @@ use std::path::Path;
 
 /// Raise when the encodings change: it is part of the key id, so nodes re-encode their
 /// children at start and gateways with the old version are refused.
-pub const KEYED_ENCODING_VERSION: u32 = 3;
+pub const KEYED_ENCODING_VERSION: u32 = 4;
 
 /// Bits of a Bloom filter before balancing.
 const BLOOM_BITS: usize = BLOOM_BYTES * 8 / 2;
@@ -295,13 +295,28 @@ impl MatchingKey {
         self.token("block:sector", &format!("{sector}|{year}"))
     }
 
+    /// Family name in the postcode sector, any year: finds a child whose date of birth
+    /// was replaced (every other block carries the date or the year).
+    fn family_sector_block(&self, code: &str, sector: &str) -> String {
+        self.token("block:family_sector", &format!("{code}|{sector}"))
+    }
+
+    /// The stored family-and-sector token: none without a family name or a postcode.
+    fn stored_family_sector(&self, keys: &super::StoredKeys) -> Option<String> {
+        keys.postcode_sector
+            .as_deref()
+            .filter(|_| !keys.family_name_key.is_empty())
+            .map(|sector| self.family_sector_block(&keys.family_name_key, sector))
+    }
+
     /// The keyed query a gateway sends for a plain one. A search's missing fields are
     /// encoded as a partial child's are (a missing name as an empty one, a missing date
     /// of birth as empty tokens: `missing`, no evidence). Its blocks mirror plain
     /// matching's: the family name with the birth year, or, with no date of birth, with
     /// every year a date of birth can have (the plain search's family blocks across all
     /// years); with the day and month of birth; with the unknown year (children held
-    /// without a date of birth); the sector with the birth year.
+    /// without a date of birth); with the postcode sector, any year (all four kinds in
+    /// `blocks.family`, told apart by their HMAC labels); the sector with the birth year.
     pub fn encode_query(&self, q: &ChildQuery) -> KeyedChildQuery {
         let blocks = q.demographics.as_ref().map(|d| {
             let keys = super::search_blocking_keys(d);
@@ -312,7 +327,18 @@ impl MatchingKey {
                     (schemas::dates::EARLIEST.year()..=latest.year()).collect()
                 }
             };
-            let mut family: Vec<String> = Vec::new();
+            // The family name in the sector, any year, first: a search without a date
+            // sends up to 96 tokens, and these must not be the ones cut.
+            let mut family: Vec<String> = keys
+                .postcode_sector
+                .as_deref()
+                .map(|sector| {
+                    keys.family
+                        .iter()
+                        .map(|code| self.family_sector_block(code, sector))
+                        .collect()
+                })
+                .unwrap_or_default();
             for code in &keys.family {
                 family.extend(years.iter().map(|year| self.family_block(code, *year)));
                 family.extend(d.date_of_birth.map(|date| self.day_block(code, date)));
@@ -380,6 +406,7 @@ impl MatchingKey {
             family_block: nowhere.clone(),
             family_block2: None,
             sector_block: None,
+            family_sector_block: None,
             day_block: nowhere,
             day_block2: None,
             demographics: None,
@@ -391,7 +418,7 @@ impl MatchingKey {
     /// (both compare as `missing`, no evidence). Its blocks mirror plain matching's: the
     /// family name with the birth year, or with [`super::UNKNOWN_BIRTH_YEAR`] when the
     /// date is missing (queries send that block too); the date of birth; the postcode
-    /// sector with the year.
+    /// sector with the year; the family name in the sector, any year.
     fn encode_stored_partial(
         &self,
         d: &schemas::KnownDemographics,
@@ -435,6 +462,7 @@ impl MatchingKey {
                 .as_deref()
                 .filter(|_| d.date_of_birth.is_some())
                 .map(|s| self.sector_block(s, keys.birth_year)),
+            family_sector_block: self.stored_family_sector(&keys),
             day_block: day(&keys.family_name_key),
             day_block2: keys.family_name_key2.as_deref().map(day),
             demographics: Some(demographics),
@@ -460,6 +488,7 @@ impl MatchingKey {
                 .postcode_sector
                 .as_deref()
                 .map(|s| self.sector_block(s, keys.birth_year)),
+            family_sector_block: self.stored_family_sector(&keys),
             day_block: self.day_block(&keys.family_name_key, d.date_of_birth),
             day_block2: keys
                 .family_name_key2
@@ -481,6 +510,8 @@ pub struct StoredEncoding {
     pub family_block: String,
     pub family_block2: Option<String>,
     pub sector_block: Option<String>,
+    /// The family name (first stored key) in the postcode sector, any year.
+    pub family_sector_block: Option<String>,
     pub day_block: String,
     pub day_block2: Option<String>,
     /// `None` for a partial child (see [`MatchingKey::encode_stored_known`]).
@@ -1136,6 +1167,71 @@ mod tests {
                 "{held:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_replaced_date_of_birth_is_found_by_the_family_in_the_sector() {
+        let k = key();
+        let held = Demographics {
+            given_name: "Amelia".into(),
+            family_name: "Okafor".into(),
+            date_of_birth: d("2009-11-27"),
+            sex: None,
+            postcode: Some("ZZ1 4AB".into()),
+        };
+        let stored = k.encode_stored(&held, &ChildIdentifiers::default());
+        let token = stored.family_sector_block.clone().unwrap();
+        let blocks_of = |family: &str, dob: Option<&str>, postcode: Option<&str>| {
+            k.encode_query(&ChildQuery {
+                identifiers: ChildIdentifiers::default(),
+                demographics: Some(schemas::SearchDemographics {
+                    given_name: Some("Amelia".into()),
+                    family_name: Some(family.into()),
+                    date_of_birth: dob.map(d),
+                    sex: None,
+                    postcode: postcode.map(str::to_owned),
+                }),
+            })
+            .blocks
+            .unwrap()
+        };
+        // Another date of birth, the same family in the sector (another unit of it).
+        let blocks = blocks_of("Okafor", Some("2014-03-09"), Some("ZZ1 4XY"));
+        assert!(blocks.family.contains(&token));
+        // It is the only block that reads the child: every other carries the year.
+        for other in [&stored.family_block, &stored.day_block] {
+            assert!(!blocks.family.contains(other));
+        }
+        assert_ne!(blocks.sector, stored.sector_block);
+        // A search without a date sends it too, before the tokens of every year.
+        let undated = blocks_of("Okafor", None, Some("ZZ1 4AB"));
+        assert_eq!(undated.family.first(), Some(&token));
+        // Another sector, another family, or no postcode: not read.
+        assert!(
+            !blocks_of("Okafor", Some("2014-03-09"), Some("ZZ9 9XY"))
+                .family
+                .contains(&token)
+        );
+        assert!(
+            !blocks_of("Mensah", Some("2014-03-09"), Some("ZZ1 4AB"))
+                .family
+                .contains(&token)
+        );
+        assert!(
+            !blocks_of("Okafor", Some("2014-03-09"), None)
+                .family
+                .contains(&token)
+        );
+        // A child held without a postcode has no such token.
+        let no_postcode = Demographics {
+            postcode: None,
+            ..held
+        };
+        assert_eq!(
+            k.encode_stored(&no_postcode, &ChildIdentifiers::default())
+                .family_sector_block,
+            None
+        );
     }
 
     #[test]

@@ -110,9 +110,9 @@ pub struct KeyedDemographics {
 /// Tokens of the blocking keys of plain matching.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct KeyedBlocks {
-    /// Phonetic family name with birth year (with every year when the search has no
-    /// date of birth), with day and month of birth, and with the unknown year, for the
-    /// whole name and each part; at most 96.
+    /// Phonetic family name with postcode sector (any year), with birth year (with every
+    /// year when the search has no date of birth), with day and month of birth, and with
+    /// the unknown year, for the whole name and each part; at most 96.
     pub family: Vec<String>,
     /// Postcode sector with birth year.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -29,6 +29,7 @@ pub struct KeyedRow {
     pub encoding: String,
     pub day_block: Option<String>,
     pub day_block2: Option<String>,
+    pub family_sector_block: Option<String>,
 }
 
 /// A stored child's encodings, ready to compare.
@@ -53,6 +54,7 @@ impl KeyedRow {
             sector_block: e.sector_block,
             day_block: Some(e.day_block),
             day_block2: e.day_block2,
+            family_sector_block: e.family_sector_block,
             encoding: serde_json::to_string(&e.demographics)
                 .map_err(|e| DbError::Corrupt(format!("keyed encoding: {e}")))?,
         })
@@ -210,8 +212,9 @@ type Block<'a> = super::schema::child_keyed::BoxedQuery<'a, super::DbBackend>;
 /// The keyed twins of plain matching's blocks, as boxed queries for backend `$db` (the
 /// node's own, or SQLite in the test that reads query plans): date of birth (as given or
 /// swapped), phonetic family name with birth year (either stored key), phonetic family
-/// name with day and month of birth (either key; `blocks.family` carries both kinds of
-/// token, told apart by their labels), postcode sector with birth year. Each is one
+/// name with day and month of birth (either key), phonetic family name with postcode
+/// sector, any year (`blocks.family` carries all three kinds of family token, told apart
+/// by their labels), postcode sector with birth year. Each is one
 /// indexed token column.
 macro_rules! keyed_blocks_for {
     ($db:ty, $dates:expr, $blocks:expr, $key_id:expr) => {{
@@ -237,6 +240,17 @@ macro_rules! keyed_blocks_for {
                 .filter(k::day_block2.assume_not_null().eq_any(&blocks.family))
                 .into_boxed(),
         ];
+        // Family name in the postcode sector, any year (a replaced date of birth).
+        out.push(
+            k::child_keyed
+                .filter(k::family_sector_block.is_not_null())
+                .filter(
+                    k::family_sector_block
+                        .assume_not_null()
+                        .eq_any(&blocks.family),
+                )
+                .into_boxed(),
+        );
         if let Some(sector) = &blocks.sector {
             out.push(
                 k::child_keyed
@@ -360,7 +374,7 @@ mod tests {
         assert!(found.len() < 700);
 
         let all = keyed_blocks_for!(diesel::sqlite::Sqlite, &dates, keyed_blocks, rotated.id());
-        assert_eq!(all.len(), 6);
+        assert_eq!(all.len(), 7);
         for block in all {
             let q = block.select(KeyedRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();

@@ -205,6 +205,7 @@ diesel::table! {
         encoding -> Text,
         day_block -> Nullable<Text>,
         day_block2 -> Nullable<Text>,
+        family_sector_block -> Nullable<Text>,
     }
 }
 

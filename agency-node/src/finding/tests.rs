@@ -559,8 +559,9 @@ fn a_child_whose_date_of_birth_was_replaced_is_offered() {
     );
     hold(&mut conn, "replaced", amelia().with_dob("2009-11-27"));
     // Same names and postcode, a wholly different date: the family-and-sector block
-    // reads it, and it is offered (never linked on names and postcode alone).
-    let answer = ask_with(&mut conn, amelia(), &MatchingSettings::default());
+    // reads it, and it is offered (never linked on names and postcode alone). In plain
+    // and keyed mode alike (`ask_for`): keyed mode's family-and-sector token.
+    let answer = ask_for(&mut conn, amelia());
     assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
     assert_eq!(answer.candidates.len(), 1, "{answer:?}");
     assert_eq!(
@@ -568,11 +569,10 @@ fn a_child_whose_date_of_birth_was_replaced_is_offered() {
         ["given_name", "family_name", "postcode"]
     );
     // Moved to another sector as well: nothing says it is the child.
-    let answer = ask_with(
-        &mut conn,
-        amelia().with_postcode("ZZ9 9XY"),
-        &MatchingSettings::default(),
-    );
+    let answer = ask_for(&mut conn, amelia().with_postcode("ZZ9 9XY"));
+    assert_eq!(answer.outcome, MatchOutcome::NotHeld, "{answer:?}");
+    // Another family name in the same sector: not read, in either mode.
+    let answer = ask_for(&mut conn, amelia().with_family("Mensah"));
     assert_eq!(answer.outcome, MatchOutcome::NotHeld, "{answer:?}");
 }
 

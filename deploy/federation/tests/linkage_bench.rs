@@ -106,8 +106,9 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
 }
 
 /// `--passes 2`: every A record searched twice against the same nodes, each pass its own
-/// column. Seven searches are far from the 200 after which a node re-estimates m, so both
-/// passes are scored with the configured m and answer alike.
+/// column. Seven A records (one not searchable) are far from the 200 searches after
+/// which a node re-estimates m, so both passes are scored with the configured m and
+/// answer alike.
 #[test]
 fn two_passes_search_every_record_twice_and_report_each() {
     let dir = tempfile::tempdir().unwrap();
@@ -133,6 +134,8 @@ fn two_passes_search_every_record_twice_and_report_each() {
     };
     assert_eq!(first.tally.searches, 7);
     assert_eq!(second.tally.searches, 7);
+    assert_eq!(first.tally.a_not_searchable, 1);
+    assert_eq!(second.tally.a_not_searchable, 1);
     assert_eq!(first.tally.right_links, 2);
     assert_eq!(first.answers, second.answers);
 }
