@@ -88,7 +88,11 @@ pub struct ChildQuery {
     pub identifiers: ChildIdentifiers,
     /// May be partial: without identifiers, enough to search by (see
     /// `SearchDemographics`); beside an identifier, any fields at all.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::object::optional_object"
+    )]
     pub demographics: Option<SearchDemographics>,
 }
 

@@ -25,12 +25,20 @@ pub struct KeyedChildQuery {
     /// Which matching key made the encodings (a fingerprint of the key and of the
     /// encoding version, not the key). A node holding another key refuses the query.
     pub key_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::object::object")]
     pub identifiers: KeyedIdentifiers,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::object::optional_object"
+    )]
     pub demographics: Option<KeyedDemographics>,
     /// The blocks the node reads candidates from; with demographics only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::object::optional_object"
+    )]
     pub blocks: Option<KeyedBlocks>,
 }
 
