@@ -673,9 +673,14 @@ async fn drive(
             say(
                 options,
                 format!(
-                    "{kind} c={concurrency}: {} ok, {} errors, {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms; node RSS peak {:.1} MiB",
+                    "{kind} c={concurrency}: {} ok, {} errors{}, {:.0}/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms; node RSS peak {:.1} MiB",
                     run.ok,
                     run.errors,
+                    if run.errors > 0 {
+                        format!(" (answers by outcome: {:?})", run.outcomes)
+                    } else {
+                        String::new()
+                    },
                     run.throughput_rps,
                     run.latency_ms.p50,
                     run.latency_ms.p90,
