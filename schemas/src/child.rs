@@ -123,6 +123,14 @@ pub struct SearchDemographics {
     pub postcode: Option<String>,
 }
 
+/// The one rule of what demographics are enough to find a child by, stored or searched
+/// for (with no identifier): a family name with a given name, a date of birth or a
+/// postcode; or a given name with a date of birth. Each flag says whether that field is
+/// stated.
+pub fn enough_to_find(given: bool, family: bool, dated: bool, postcode: bool) -> bool {
+    (family && (given || dated || postcode)) || (given && dated)
+}
+
 /// Why a search's demographics are not enough to search by, when they are not.
 pub const SEARCH_NOT_ENOUGH: &str = "not enough to search by: give a UPN or NHS number, a \
      family name with a given name, date of birth or postcode, or a given name with a date \
@@ -143,11 +151,12 @@ impl SearchDemographics {
     /// Whether these demographics alone are enough to search by: the rule of
     /// [`ChildUpsert::enough_to_find`] without identifiers.
     pub fn enough(&self) -> bool {
-        (self.family_name.is_some()
-            && (self.given_name.is_some()
-                || self.date_of_birth.is_some()
-                || self.postcode.is_some()))
-            || (self.given_name.is_some() && self.date_of_birth.is_some())
+        enough_to_find(
+            self.given_name.is_some(),
+            self.family_name.is_some(),
+            self.date_of_birth.is_some(),
+            self.postcode.is_some(),
+        )
     }
 
     /// Names and date of birth all stated (a search as every search was before partial
@@ -582,9 +591,12 @@ impl ChildUpsert {
     pub fn enough_to_find(&self) -> Result<(), FieldError> {
         let d = &self.demographics;
         let enough = !self.identifiers.is_empty()
-            || (d.family_name.is_some()
-                && (d.given_name.is_some() || d.date_of_birth.is_some() || d.postcode.is_some()))
-            || (d.given_name.is_some() && d.date_of_birth.is_some());
+            || enough_to_find(
+                d.given_name.is_some(),
+                d.family_name.is_some(),
+                d.date_of_birth.is_some(),
+                d.postcode.is_some(),
+            );
         if enough {
             Ok(())
         } else {

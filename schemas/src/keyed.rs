@@ -240,7 +240,7 @@ impl KeyedChildQuery {
                 let (given, family) = (stated(&d.given_name), stated(&d.family_name));
                 let dated = !d.date_of_birth.is_missing();
                 let enough =
-                    (family && (given || dated || d.postcode.is_some())) || (given && dated);
+                    crate::child::enough_to_find(given, family, dated, d.postcode.is_some());
                 let no_identifiers =
                     self.identifiers.upn.is_none() && self.identifiers.nhs_number.is_none();
                 if errors.is_empty() && no_identifiers && !enough {
