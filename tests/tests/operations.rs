@@ -86,6 +86,17 @@ fn series(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
+/// The node's metrics once it has estimated m from stored pairs (at most 30 s).
+async fn metrics_once_estimated(fed: &federation_tests::TestFederation, node: &str) -> String {
+    let waited = std::time::Instant::now();
+    loop {
+        let text = fed.metrics(node).await;
+        if series(&text, "matching_m_pairs") > 0.0 || waited.elapsed().as_secs() > 30 {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
 /// A node estimates m from its own searches (every 200 by default) and shows the m in
 /// use on its metrics: configured at start, estimated once enough searches were made,
 /// and estimated again from the stored pairs when it restarts.
@@ -118,14 +129,7 @@ async fn a_node_shows_the_m_it_estimated_from_its_searches() {
         )
         .await;
     }
-    let waited = std::time::Instant::now();
-    let text = loop {
-        let text = fed.metrics("school-a").await;
-        if series(&text, "matching_m_pairs") > 0.0 || waited.elapsed().as_secs() > 30 {
-            break text;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let text = metrics_once_estimated(&fed, "school-a").await;
     assert!(series(&text, "matching_m_pairs") >= 200.0, "{text}");
     assert!(
         series(&text, "matching_m_fields_estimated") >= 4.0,
@@ -140,14 +144,7 @@ async fn a_node_shows_the_m_it_estimated_from_its_searches() {
     // node estimates the same m from them before any new search.
     fed.stop_node("school-a").await;
     fed.restart_node("school-a").await.unwrap();
-    let waited = std::time::Instant::now();
-    let text = loop {
-        let text = fed.metrics("school-a").await;
-        if series(&text, "matching_m_pairs") > 0.0 || waited.elapsed().as_secs() > 30 {
-            break text;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let text = metrics_once_estimated(&fed, "school-a").await;
     assert!(series(&text, "matching_m_pairs") >= 200.0, "{text}");
     assert_eq!(series(&text, given_exact), estimated, "{text}");
     fed.shutdown().await;
