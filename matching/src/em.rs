@@ -86,32 +86,22 @@ impl Field {
 }
 
 fn fields(w: &Weights) -> [Field; 5] {
-    let g = &w.given_name;
-    let f = &w.family_name;
-    let d = &w.date_of_birth;
-    let p = &w.postcode;
+    let levels = w.agreeing_levels();
     [
-        Field {
-            name: "given_name",
-            levels: vec![g.exact, g.alias, g.typo, g.similar],
-        },
-        Field {
-            name: "family_name",
-            levels: vec![f.exact, f.part, f.typo, f.similar],
-        },
-        Field {
-            name: "date_of_birth",
-            levels: vec![d.exact, d.day_month_swapped, d.one_digit, d.same_month],
-        },
-        Field {
-            name: "postcode",
-            levels: vec![p.full, p.sector, p.district],
-        },
-        Field {
-            name: "sex",
-            levels: vec![w.sex.agree],
-        },
+        "given_name",
+        "family_name",
+        "date_of_birth",
+        "postcode",
+        "sex",
     ]
+    .map(|name| Field {
+        name,
+        levels: levels
+            .iter()
+            .filter(|(field, _, _)| *field == name)
+            .map(|(_, _, a)| *a)
+            .collect(),
+    })
 }
 
 /// One pair's agreement level index per field, in the order given name, family name,
@@ -245,7 +235,7 @@ pub fn estimate_m_by_sessions(
         for &i in session.estimates {
             if run.expected[i] >= options.min_expected_matches {
                 estimated.push(fields[i].name);
-                set_m(&mut weights, i, &ordered(&fields[i], &run.m[i]));
+                set_m(&mut weights, &fields[i], &ordered(&fields[i], &run.m[i]));
             }
         }
         outcomes.push(SessionOutcome {
@@ -365,7 +355,7 @@ pub fn estimate_m(pairs: &[Comparison], configured: &Weights, options: &EmOption
             continue;
         }
         estimated.push(f.name);
-        set_m(&mut weights, i, &ordered(f, &run.m[i]));
+        set_m(&mut weights, f, &ordered(f, &run.m[i]));
     }
     EmEstimate {
         weights,
@@ -395,37 +385,10 @@ fn ordered(field: &Field, m: &[f64]) -> Vec<f64> {
 
 /// Puts one field's estimated *m* (its agreeing levels; `disagree` takes the rest) into
 /// `weights`.
-fn set_m(weights: &mut Weights, field: usize, m: &[f64]) {
-    let set = |a: &mut Agreement, level: usize| a.m = m[level];
-    match field {
-        GIVEN => {
-            let g = &mut weights.given_name;
-            set(&mut g.exact, 0);
-            set(&mut g.alias, 1);
-            set(&mut g.typo, 2);
-            set(&mut g.similar, 3);
-        }
-        FAMILY => {
-            let g = &mut weights.family_name;
-            set(&mut g.exact, 0);
-            set(&mut g.part, 1);
-            set(&mut g.typo, 2);
-            set(&mut g.similar, 3);
-        }
-        DOB => {
-            let g = &mut weights.date_of_birth;
-            set(&mut g.exact, 0);
-            set(&mut g.day_month_swapped, 1);
-            set(&mut g.one_digit, 2);
-            set(&mut g.same_month, 3);
-        }
-        POSTCODE => {
-            let g = &mut weights.postcode;
-            set(&mut g.full, 0);
-            set(&mut g.sector, 1);
-            set(&mut g.district, 2);
-        }
-        _ => set(&mut weights.sex.agree, 0),
+fn set_m(weights: &mut Weights, field: &Field, m: &[f64]) {
+    let levels = weights.agreeing_levels_mut().into_iter();
+    for ((_, _, a), m) in levels.filter(|(f, _, _)| *f == field.name).zip(m) {
+        a.m = *m;
     }
 }
 

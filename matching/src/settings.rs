@@ -237,6 +237,47 @@ pub struct Weights {
     pub transposed_names: f64,
 }
 
+/// Every agreeing level whose *m* a node estimates (`crate::em`), by field and level name,
+/// fields in the order of [`crate::em::PairLevels`] and each field's levels best first:
+/// one table, read for the estimate, its gauges and its `[matching.weights]` section, and
+/// written when the estimate is applied.
+macro_rules! agreeing_levels {
+    ($($field:ident . $level:ident),* $(,)?) => {
+        impl Weights {
+            /// Every agreeing level EM estimates, as (field, level, its *m* and *u*).
+            pub fn agreeing_levels(&self) -> [(&'static str, &'static str, Agreement); 16] {
+                [$((stringify!($field), stringify!($level), self.$field.$level)),*]
+            }
+
+            /// [`Weights::agreeing_levels`], to set.
+            pub fn agreeing_levels_mut(
+                &mut self,
+            ) -> [(&'static str, &'static str, &mut Agreement); 16] {
+                [$((stringify!($field), stringify!($level), &mut self.$field.$level)),*]
+            }
+        }
+    };
+}
+
+agreeing_levels!(
+    given_name.exact,
+    given_name.alias,
+    given_name.typo,
+    given_name.similar,
+    family_name.exact,
+    family_name.part,
+    family_name.typo,
+    family_name.similar,
+    date_of_birth.exact,
+    date_of_birth.day_month_swapped,
+    date_of_birth.one_digit,
+    date_of_birth.same_month,
+    postcode.full,
+    postcode.sector,
+    postcode.district,
+    sex.agree,
+);
+
 impl Weights {
     /// What recording the names the other way round costs: `log2(transposed_names)`.
     pub fn transposed_weight(&self) -> f64 {

@@ -14,7 +14,7 @@ use crate::db::{self, DbPool};
 use matching::MatchingSettings;
 use matching::em::{EmOptions, PairLevels, SessionOutcome, estimate_m_by_sessions, pair_levels};
 use matching::score::Comparison;
-use matching::settings::{Agreement, Weights};
+use matching::settings::Weights;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -255,7 +255,7 @@ impl MEstimation {
     }
 
     fn show(&self, w: &Weights, pairs: usize, fields: usize) {
-        for (field, level, a) in levels(w) {
+        for (field, level, a) in w.agreeing_levels() {
             self.m_gauge
                 .get_or_create(&[("field", field), ("level", level)])
                 .set(a.m);
@@ -271,38 +271,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Every agreeing level EM estimates, as (field, level, m and u).
-fn levels(w: &Weights) -> [(&'static str, &'static str, Agreement); 16] {
-    [
-        ("given_name", "exact", w.given_name.exact),
-        ("given_name", "alias", w.given_name.alias),
-        ("given_name", "typo", w.given_name.typo),
-        ("given_name", "similar", w.given_name.similar),
-        ("family_name", "exact", w.family_name.exact),
-        ("family_name", "part", w.family_name.part),
-        ("family_name", "typo", w.family_name.typo),
-        ("family_name", "similar", w.family_name.similar),
-        ("date_of_birth", "exact", w.date_of_birth.exact),
-        (
-            "date_of_birth",
-            "day_month_swapped",
-            w.date_of_birth.day_month_swapped,
-        ),
-        ("date_of_birth", "one_digit", w.date_of_birth.one_digit),
-        ("date_of_birth", "same_month", w.date_of_birth.same_month),
-        ("postcode", "full", w.postcode.full),
-        ("postcode", "sector", w.postcode.sector),
-        ("postcode", "district", w.postcode.district),
-        ("sex", "agree", w.sex.agree),
-    ]
-}
-
 /// The estimated levels as a `[matching.weights]` section an operator can review and
 /// paste into the configuration (to keep them when estimation is off, say).
 pub fn weights_section(w: &Weights) -> String {
     let mut out = String::new();
     let mut current = "";
-    for (field, level, a) in levels(w) {
+    for (field, level, a) in w.agreeing_levels() {
         if field != current {
             out.push_str(&format!("[matching.weights.{field}]\n"));
             current = field;
