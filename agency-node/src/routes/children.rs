@@ -100,6 +100,28 @@ where
         + Send
         + 'static,
 {
+    with_writer(state, caller, req, raise_events, |conn, writer| {
+        crate::db::write_with(conn, |c| f(c, writer))
+    })
+    .await
+}
+
+/// Runs `f` off the async workers with a connection and the caller's [`writes::Writer`],
+/// outside any transaction: `f` opens its own (one, as [`write_as`], or one per chunk, as
+/// `/v1/batch`).
+pub(crate) async fn with_writer<T, F>(
+    state: &web::Data<AppState>,
+    caller: &IntegrationClient,
+    req: &HttpRequest,
+    raise_events: bool,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConnection, &writes::Writer<'_>) -> Result<T, ApiError>
+        + Send
+        + 'static,
+{
     let pool = state.pool.clone();
     let system = caller.member_id.clone();
     let matching_key = state.matching_key.clone();
@@ -115,7 +137,7 @@ where
             earliest_school_day: Some(&state.earliest_school_day),
             matching_key: matching_key.as_deref(),
         };
-        crate::db::write_with(&mut conn, |c| f(c, &writer))
+        f(&mut conn, &writer)
     })
     .await?
 }

@@ -4,7 +4,7 @@
 use crate::auth::IntegrationClient;
 use crate::db::{self, records::Expect};
 use crate::error::ApiError;
-use crate::routes::children::{record_response, write_one};
+use crate::routes::children::{record_response, with_writer, write_one};
 use crate::startup::AppState;
 use crate::writes::{self, Write, Written};
 use actix_web::http::header;
@@ -496,85 +496,77 @@ pub async fn batch(
     while items.peek().is_some() {
         chunks.push(items.by_ref().take(BATCH_CHUNK).collect());
     }
-    let pool = state.pool.clone();
-    let system = caller.member_id.clone();
-    let correlation_id = crate::audit::correlation_of(&req);
-    let state = state.clone();
     // One transaction per chunk, one chunk after another. A chunk's items are parsed and
     // checked, and its children prepared (rows, keyed encodings), outside the write
     // lock: the first chunk's on every core, each next one on the other core while the
     // chunk before it is written.
-    let results: Vec<BatchItemResult> = web::block(move || {
-        let mut conn = pool.get().map_err(crate::db::DbError::from)?;
-        let writer = writes::Writer {
-            system: &system,
-            correlation_id: &correlation_id,
-            raise_within_days: state.notifications.raise_within_days,
-            raise_events: notify,
-            earliest_school_day: Some(&state.earliest_school_day),
-            matching_key: state.matching_key.as_deref(),
-        };
-        let key = writer.matching_key;
-        let written = crate::parallel::pipeline(
-            chunks,
-            |chunk, beside| {
-                let started = std::time::Instant::now();
-                let parsed: Vec<(usize, Result<Item, ApiError>)> =
-                    crate::parallel::map_owned_on(beside, chunk, |(index, (value, duplicates))| {
-                        let item = parse_item(value, duplicates, holder).and_then(|item| {
-                            writes::validate(&item.write())?;
-                            Ok(item)
-                        });
-                        (index, item)
+    let results: Vec<BatchItemResult> =
+        with_writer(&state, &caller, &req, notify, move |conn, writer| {
+            let key = writer.matching_key;
+            let written = crate::parallel::pipeline(
+                chunks,
+                |chunk, beside| {
+                    let started = std::time::Instant::now();
+                    let parsed: Vec<(usize, Result<Item, ApiError>)> =
+                        crate::parallel::map_owned_on(
+                            beside,
+                            chunk,
+                            |(index, (value, duplicates))| {
+                                let item = parse_item(value, duplicates, holder).and_then(|item| {
+                                    writes::validate(&item.write())?;
+                                    Ok(item)
+                                });
+                                (index, item)
+                            },
+                        );
+                    let writes: Vec<Write<'_>> = parsed
+                        .iter()
+                        .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
+                        .collect();
+                    let prepared = writes::prepare(&writes, key, beside);
+                    tracing::debug!(
+                        items = parsed.len(),
+                        beside,
+                        prepare_ms = started.elapsed().as_secs_f64() * 1e3,
+                        "batch chunk parsed and prepared"
+                    );
+                    (parsed, prepared)
+                },
+                |(chunk, prepared)| {
+                    let chunk_started = std::time::Instant::now();
+                    let results = crate::db::write_with(conn, |c| {
+                        let applied = {
+                            let valid: Vec<Write<'_>> = chunk
+                                .iter()
+                                .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
+                                .collect();
+                            writes::apply_prepared(c, writer, &valid, prepared?)?
+                        };
+                        let mut applied = applied.into_iter();
+                        Ok::<_, ApiError>(
+                            chunk
+                                .into_iter()
+                                .map(|(index, item)| {
+                                    let result = match item {
+                                        Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
+                                        Err(e) => Err(e),
+                                    };
+                                    item_result(index, result)
+                                })
+                                .collect::<Vec<_>>(),
+                        )
                     });
-                let writes: Vec<Write<'_>> = parsed
-                    .iter()
-                    .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
-                    .collect();
-                let prepared = writes::prepare(&writes, key, beside);
-                tracing::debug!(
-                    items = parsed.len(),
-                    beside,
-                    prepare_ms = started.elapsed().as_secs_f64() * 1e3,
-                    "batch chunk parsed and prepared"
-                );
-                (parsed, prepared)
-            },
-            |(chunk, prepared)| {
-                let chunk_started = std::time::Instant::now();
-                let results = crate::db::write_with(&mut conn, |c| {
-                    let applied = {
-                        let valid: Vec<Write<'_>> = chunk
-                            .iter()
-                            .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
-                            .collect();
-                        writes::apply_prepared(c, &writer, &valid, prepared?)?
-                    };
-                    let mut applied = applied.into_iter();
-                    Ok::<_, ApiError>(
-                        chunk
-                            .into_iter()
-                            .map(|(index, item)| {
-                                let result = match item {
-                                    Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
-                                    Err(e) => Err(e),
-                                };
-                                item_result(index, result)
-                            })
-                            .collect::<Vec<_>>(),
-                    )
-                });
-                // The chunk's whole transaction: the write lock, the writes, the commit.
-                tracing::debug!(
-                    chunk_ms = chunk_started.elapsed().as_secs_f64() * 1e3,
-                    "batch chunk committed"
-                );
-                results
-            },
-        )?;
-        Ok::<_, ApiError>(written.concat())
-    })
-    .await??;
+                    // The chunk's whole transaction: the write lock, the writes, the commit.
+                    tracing::debug!(
+                        chunk_ms = chunk_started.elapsed().as_secs_f64() * 1e3,
+                        "batch chunk committed"
+                    );
+                    results
+                },
+            )?;
+            Ok(written.concat())
+        })
+        .await?;
     let failed = results.iter().filter(|r| r.problem.is_some()).count();
     Ok(HttpResponse::Ok().json(BatchResponse {
         succeeded: results.len() - failed,
