@@ -346,13 +346,10 @@ pub fn wire(status: ConcernStatus) -> String {
     crate::audit::wire_name(&status)
 }
 
-/// The child as the front door should find it: identifiers, and demographics when
-/// complete.
-pub fn query_of(child: &schemas::Child) -> ChildQuery {
-    ChildQuery {
-        identifiers: child.identifiers.clone(),
-        demographics: child.demographics.complete().map(Into::into),
-    }
+/// The child as the front door should find it: identifiers and whatever demographics
+/// are known (a partial child's as far as they go); `None` when nothing valid is left.
+pub fn query_of(child: &schemas::Child) -> Option<ChildQuery> {
+    ChildQuery::of_child(&child.identifiers, &child.demographics)
 }
 
 /// The outcome social care tells the referrer, at the level its sharing policy gives

@@ -256,7 +256,8 @@ pub fn prepare(
 
 /// [`apply_many`] with the writes' [`Prepared`] part computed already. It must come from
 /// these same writes: one of another length, or a child's under another local id, is
-/// not used.
+/// not used. A load's chunks go through it inside [`db::loading`] (SQLite's settings
+/// for a load).
 pub fn apply_prepared(
     conn: &mut DbConnection,
     writer: &Writer<'_>,
@@ -275,17 +276,7 @@ pub fn apply_prepared(
             c,
         )?;
     }
-    if let DbConnection::Sqlite(c) = conn {
-        // A chunk dirties pages of some 25 indexes at random (the keyed tokens are
-        // HMACs): room for them all in SQLite's page cache (2 MiB by default) for this
-        // call, given back at the end.
-        diesel::RunQueryDsl::execute(diesel::sql_query("PRAGMA cache_size = -65536"), c)?;
-    }
-    let result = plan_and_write(conn, writer, writes, prepared, started);
-    if let DbConnection::Sqlite(c) = conn {
-        diesel::RunQueryDsl::execute(diesel::sql_query("PRAGMA cache_size = -2000"), c)?;
-    }
-    result
+    plan_and_write(conn, writer, writes, prepared, started)
 }
 
 /// [`apply_many`]'s work.

@@ -32,9 +32,9 @@ pub struct Settings {
     pub practitioner_limits: service::limits::RateLimitSettings,
     /// Search answers per practitioner that say which fields a candidate disagreed on
     /// (an agency answered `candidates`): each lets the practitioner check one field of
-    /// a child they may not have, so beyond this a search that would show them is
-    /// refused with 429 (`candidate-detail-rate-limited`) and `Retry-After`. Default 30
-    /// at once, then one every 2 minutes (30 an hour).
+    /// a child they may not have, so beyond this a search is answered without them
+    /// (`disagreed_withheld: true`; the rest of the answer is unchanged). Default 30 at
+    /// once, then one every 2 minutes (30 an hour).
     #[serde(default = "default_candidate_detail_limits")]
     pub candidate_detail_limits: service::limits::RateLimitSettings,
     #[serde(default)]

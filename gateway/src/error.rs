@@ -20,10 +20,6 @@ pub enum GatewayError {
     /// The practitioner is over their own rate at this gateway.
     #[error("rate limited (practitioner)")]
     PractitionerRateLimited(std::time::Duration),
-    /// The practitioner has had as many search answers saying which fields a candidate
-    /// disagreed on as `candidate_detail_limits` allows.
-    #[error("rate limited (candidate detail)")]
-    CandidateDetailRateLimited(std::time::Duration),
     #[error("busy")]
     Busy,
     /// A node routed more events than its routing quota.
@@ -104,17 +100,6 @@ impl GatewayError {
             GatewayError::RoutingRateLimited(wait) => {
                 service::problem::rate_limited_problem("agency node's events", *wait)
             }
-            GatewayError::CandidateDetailRateLimited(wait) => Problem::new(
-                "candidate-detail-rate-limited",
-                "Too many search answers with candidates' disagreeing fields for this practitioner",
-                429,
-            )
-            .with_detail(format!(
-                "an agency answered with candidates and the fields they disagreed on; this \
-                 practitioner has had as many such answers as this gateway allows for now \
-                 (each is audited at the agency): retry after {} s",
-                service::problem::retry_after_seconds(*wait)
-            )),
             GatewayError::SenderDoesNotHold => Problem::new(
                 "sender-does-not-hold-child",
                 "The sending agency's node does not hold this child; nothing was routed",
@@ -252,7 +237,6 @@ impl ResponseError for GatewayError {
         let retry_after = match self {
             GatewayError::RateLimited(wait)
             | GatewayError::PractitionerRateLimited(wait)
-            | GatewayError::CandidateDetailRateLimited(wait)
             | GatewayError::RoutingRateLimited(wait) => Some(*wait),
             GatewayError::Busy => Some(std::time::Duration::from_secs(1)),
             GatewayError::BreakGlassLimit(_) => Some(service::problem::until_next_day_in_london(
@@ -302,11 +286,6 @@ mod tests {
                 GatewayError::PractitionerRateLimited(std::time::Duration::from_secs(1)),
                 429,
                 "rate-limited",
-            ),
-            (
-                GatewayError::CandidateDetailRateLimited(std::time::Duration::from_secs(1)),
-                429,
-                "candidate-detail-rate-limited",
             ),
             (GatewayError::Busy, 503, "busy"),
             (

@@ -382,9 +382,10 @@ impl MatchingKey {
     }
 
     /// What a node stores for one of its children, where any field may be missing. A
-    /// partial child (no given name, family name or date of birth) is encoded by its
-    /// identifiers only: its demographics are no evidence in keyed matching, and its
-    /// blocks are tokens no query sends (an empty phonetic code, an unknown year).
+    /// partial child (no given name, family name or date of birth) is encoded as a
+    /// complete one whose missing name is empty and whose missing date has empty tokens
+    /// (both compare as `missing`), with the undated family block; a child with no name
+    /// and no date at all by its identifiers only, its blocks tokens no query sends.
     pub fn encode_stored_known(
         &self,
         d: &schemas::KnownDemographics,
@@ -772,7 +773,7 @@ pub fn compare(
     // the other field's label and compares them with the query's tokens.
     let mut transposed = false;
     if let Some((key, plain_given, plain_family)) = held_plain
-        && let Some((g, f)) = crossed_levels(key, q, plain_given, plain_family)
+        && let Some((g, f)) = crossed_levels(key, q, plain_given, plain_family, date_of_birth)
         && super::score::configured_names_weight(settings, g, f)
             + settings.weights.transposed_weight()
             > super::score::configured_names_weight(settings, given_name, family_name)
@@ -815,12 +816,14 @@ pub fn compare(
 /// The crossed levels of a keyed query against the node's own plain names (see
 /// [`super::score::transposed_levels`]): exact when the held family name, encoded as a
 /// given name, has the query's exact given-name token (and the other way round);
-/// `similar` when its phonetic token agrees.
+/// `similar` when its phonetic token agrees; `typo` when a one-keystroke variant of it
+/// has the query's exact token, under the rules of [`super::score::crossed_typos`].
 fn crossed_levels(
     key: &MatchingKey,
     q: &KeyedDemographics,
     held_given: &str,
     held_family: &str,
+    date_of_birth: DobLevel,
 ) -> Option<(GivenLevel, FamilyLevel)> {
     let (held_given, held_family) = (
         NormalName::new(held_given).joined,
@@ -843,13 +846,23 @@ fn crossed_levels(
     let given = match agrees(NameField::Given, &q.given_name, &held_family) {
         (true, _) => GivenLevel::Exact,
         (false, true) => GivenLevel::Similar,
-        _ => return None,
+        _ => GivenLevel::Disagree,
     };
     let family = match agrees(NameField::Family, &q.family_name, &held_given) {
         (true, _) => FamilyLevel::Exact,
         (false, true) => FamilyLevel::Similar,
-        _ => return None,
+        _ => FamilyLevel::Disagree,
     };
+    let (given, family) = super::score::crossed_typos(
+        given,
+        family,
+        date_of_birth,
+        || {
+            query_variant(key, "given_name:exact", &q.given_name, &held_family)
+                .is_some_and(|(v, held)| is_family_typo(&v, &held))
+        },
+        || family_name_typo(key, &q.family_name, &held_given).is_some(),
+    );
     super::score::transposed_levels(given, family)
 }
 
@@ -1094,6 +1107,19 @@ mod tests {
             &s,
         );
         assert!((plain.score(&s) - crossed.score(&s)).abs() < 1e-9);
+        // A typo in one crossed name, as in plain matching: the node finds the variant
+        // of its own child's name that has the query's token.
+        let typo = compare_with("Okafro", "Amelia", true);
+        assert!(typo.transposed);
+        assert_eq!(
+            (typo.given_name, typo.family_name),
+            (GivenLevel::Exact, FamilyLevel::Typo)
+        );
+        let typo_given = compare_with("Okafor", "Amelai", true);
+        assert_eq!(
+            (typo_given.given_name, typo_given.family_name),
+            (GivenLevel::Typo, FamilyLevel::Exact)
+        );
         // Without the node's own names and the key, tokens of different fields never meet.
         assert!(!compare_with("Okafor", "Amelia", false).transposed);
         // A twin (same family name, another given name) is not crossed.

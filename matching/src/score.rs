@@ -431,11 +431,14 @@ pub fn compare_asked(
     {
         family_name = FamilyLevel::Typo;
     }
-    let crossed = transposed_levels(
+    let (crossed_given, crossed_family) = crossed_typos(
         given_level(&asked.given, &held_family, settings.similar_at),
         family_level(&asked.family, &held_given, settings.similar_at),
-    )
-    .filter(|&(g, f)| {
+        date_of_birth,
+        || is_family_typo(&asked.given.normal.joined, &held_family.joined),
+        || is_family_typo(&asked.family.normal.joined, &held_given.joined),
+    );
+    let crossed = transposed_levels(crossed_given, crossed_family).filter(|&(g, f)| {
         configured_names_weight(settings, g, f) + settings.weights.transposed_weight()
             > configured_names_weight(settings, given_name, family_name)
     });
@@ -461,7 +464,8 @@ pub fn compare_asked(
         family_part: (family_name == FamilyLevel::Part && !transposed)
             .then(|| PartAgreed::of(&asked.family.normal, &held_family))
             .flatten(),
-        family_typo: (family_name == FamilyLevel::Typo).then(|| asked.family.normal.joined.clone()),
+        family_typo: (family_name == FamilyLevel::Typo && !transposed)
+            .then(|| asked.family.normal.joined.clone()),
         family_former: family_former && !transposed,
         transposed,
     }
@@ -478,14 +482,51 @@ pub fn transposed_levels(
 ) -> Option<(GivenLevel, FamilyLevel)> {
     let given_ok = matches!(
         given,
-        GivenLevel::Exact | GivenLevel::Alias | GivenLevel::Similar
+        GivenLevel::Exact | GivenLevel::Alias | GivenLevel::Typo | GivenLevel::Similar
     );
     let family_ok = matches!(
         family,
-        FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Similar
+        FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Typo | FamilyLevel::Similar
     );
     let one_exact = given == GivenLevel::Exact || family == FamilyLevel::Exact;
     (given_ok && family_ok && one_exact).then_some((given, family))
+}
+
+/// The crossed levels with a typo allowed in one of them: a crossed name one keystroke
+/// from the other (`given_typo`: the query's given name from the held family name;
+/// `family_typo`: the query's family name from the held given name; both of four letters
+/// or more, as [`is_family_typo`]) is the level `typo` when the other crossed name agrees
+/// exactly and the date of birth is the same, allowing for a swap or one digit: the
+/// conditions of a family-name typo ([`family_typo_possible`]), so a typo never ties two
+/// records together on its own. (Compared straight, such a name is often not even
+/// `similar`: one keystroke in a short name drops Jaro-Winkler below 0.92.)
+pub fn crossed_typos(
+    given: GivenLevel,
+    family: FamilyLevel,
+    dob: DobLevel,
+    given_typo: impl FnOnce() -> bool,
+    family_typo: impl FnOnce() -> bool,
+) -> (GivenLevel, FamilyLevel) {
+    let dob_agrees = matches!(
+        dob,
+        DobLevel::Exact | DobLevel::DayMonthSwapped | DobLevel::OneDigit
+    );
+    if !dob_agrees {
+        return (given, family);
+    }
+    if family == FamilyLevel::Exact
+        && matches!(given, GivenLevel::Similar | GivenLevel::Disagree)
+        && given_typo()
+    {
+        return (GivenLevel::Typo, family);
+    }
+    if given == GivenLevel::Exact
+        && matches!(family, FamilyLevel::Similar | FamilyLevel::Disagree)
+        && family_typo()
+    {
+        return (given, FamilyLevel::Typo);
+    }
+    (given, family)
 }
 
 /// The given name's configured weight at `level` (no frequency-based weight).
@@ -725,17 +766,17 @@ impl Comparison {
     }
 }
 
-/// The grade a score reaches under the thresholds, if any, at a node of up to
+/// The grade a score reaches under the thresholds as configured, if any: at a node of
 /// `reference_children` children.
 pub fn grade(score: f64, settings: &MatchingSettings) -> Option<MatchGrade> {
-    grade_at(score, settings, 0)
+    grade_at(score, settings, settings.thresholds.reference_children)
 }
 
-/// The grade a score reaches at a node holding `children` children: the thresholds rise
-/// with the node's size (see [`super::settings::Thresholds::raise_for`]).
+/// The grade a score reaches at a node holding `children` children: the thresholds move
+/// with the node's size (see [`super::settings::Thresholds::shift_for`]).
 pub fn grade_at(score: f64, settings: &MatchingSettings, children: u64) -> Option<MatchGrade> {
     let t = &settings.thresholds;
-    let score = score - t.raise_for(children);
+    let score = score - t.shift_for(children);
     if t.certain.is_some_and(|c| score >= c) {
         Some(MatchGrade::Certain)
     } else if score >= t.probable {
@@ -998,7 +1039,32 @@ mod tests {
         );
         assert!(typo.transposed);
         assert_eq!(typo.given_name, GivenLevel::Exact);
-        assert_eq!(typo.family_name, FamilyLevel::Similar);
+        assert_eq!(typo.family_name, FamilyLevel::Typo);
+        assert_eq!(grade(typo.score(&s), &s), Some(MatchGrade::Probable));
+        // A crossed typo of a name that is not even `similar` (one keystroke in a short
+        // name: Jaro-Winkler below 0.92, another phonetic code) counts as well...
+        let short = person("Kyle", "Obi", "2014-03-09", Some("ZZ1 4AB"));
+        let c = compare(
+            &short,
+            &person("Obi", "Kyld", "2014-03-09", Some("ZZ1 4AB")),
+            &s,
+        );
+        assert!(c.transposed);
+        assert_eq!(c.given_name, GivenLevel::Typo);
+        // ... only with the other crossed name exact and the date of birth agreeing: a
+        // typo never ties two records together on its own.
+        let moved_date = compare(
+            &short,
+            &person("Obi", "Kyld", "2011-07-21", Some("ZZ1 4AB")),
+            &s,
+        );
+        assert!(!moved_date.transposed);
+        let both_off = compare(
+            &short,
+            &person("Obu", "Kyld", "2014-03-09", Some("ZZ1 4AB")),
+            &s,
+        );
+        assert!(!both_off.transposed);
         // Straight agreement is never replaced by a crossed one.
         assert!(!straight.transposed);
         // A name that is both (`Thomas James` / `James Thomas`) crosses exactly.
@@ -1139,6 +1205,51 @@ mod tests {
             Some(MatchGrade::Possible)
         );
         assert_eq!(at_a_million(&q), Some(MatchGrade::Probable));
+    }
+
+    #[test]
+    fn thresholds_fall_for_a_small_node_down_to_the_floor() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        // Moved to another district, no sex on either side: 22.6 bits, a candidate at
+        // the reference size, linked at a node of 1,000 children (the same posterior
+        // odds: a tenth of the strangers to agree by coincidence).
+        let mut moved = person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"));
+        moved.sex = None;
+        let score = compare(&q, &moved, &s).score(&s);
+        assert_eq!(grade_at(score, &s, 10_000), Some(MatchGrade::Possible));
+        assert_eq!(grade_at(score, &s, 1_000), Some(MatchGrade::Probable));
+        // Below the floor the thresholds fall no further.
+        let t = &s.thresholds;
+        assert_eq!(t.shift_for(10), t.shift_for(t.floor_children));
+        assert_eq!(t.shift_for(0), t.shift_for(t.floor_children));
+        assert!((t.shift_for(1_000) + 10f64.log2()).abs() < 1e-9);
+        assert_eq!(t.shift_for(10_000), 0.0);
+        // A stranger with another name and date in the same district never comes near.
+        let stranger = person("Noah", "Smith", "2016-01-20", Some("ZZ1 4XY"));
+        assert_eq!(grade_at(compare(&q, &stranger, &s).score(&s), &s, 10), None);
+    }
+
+    /// Why the floor is 1,000: at any node that small, a given name and a date of birth
+    /// with sex (what a search without a family name or an address can show, and what
+    /// a stranger born the same day can share), with the given name as rare as a node's
+    /// counts can make it, stay below `probable`. A link needs a family name or an
+    /// address as well.
+    #[test]
+    fn at_the_floor_a_given_name_and_a_date_of_birth_never_link() {
+        let s = MatchingSettings::default();
+        let w = &s.weights;
+        for children in [1, 10, 100, 500, 999, 1_000] {
+            // The held child is the only one carrying the name.
+            let given = w.frequency.exact_weight(w.given_name.exact, 1, children);
+            let score = given.max(w.given_name.exact.weight())
+                + w.date_of_birth.exact.weight()
+                + w.sex.agree.weight();
+            assert!(
+                grade_at(score, &s, children) != Some(MatchGrade::Probable),
+                "{children} children: {score}"
+            );
+        }
     }
 
     #[test]

@@ -312,22 +312,27 @@ pub struct Thresholds {
     pub certain: Option<f64>,
     pub probable: f64,
     pub possible: f64,
-    /// The thresholds hold for a node of up to this many children. A node holding more
-    /// raises every threshold by `log2(children / reference_children)`: Fellegi–Sunter's
-    /// prior odds that a given record is the searched-for child fall as the node grows,
-    /// and twice the children means twice the chance that a stranger agrees by
-    /// coincidence.
+    /// The thresholds hold as configured for a node of this many children, and move by
+    /// `log2(children / reference_children)` for any other size: Fellegi–Sunter's prior
+    /// odds that a given record is the searched-for child are 1 : children, so twice the
+    /// children means twice the chance that a stranger agrees by coincidence, and half
+    /// as many half the chance. The grades then stand for the same posterior odds at
+    /// every size.
     pub reference_children: u64,
+    /// A node smaller than this keeps this size's thresholds (they fall no further).
+    /// At the default 1,000 (3.32 bits below the reference's), `probable` stays above
+    /// what a given name and a date of birth with sex can weigh at a node that small
+    /// (at most 19.9 bits, a name no other child here carries): a link always needs a
+    /// family name or an address to agree as well. See `docs/matching.md`, "Grades".
+    pub floor_children: u64,
 }
 
 impl Thresholds {
-    /// How far the thresholds rise at a node of `children` children.
-    pub fn raise_for(&self, children: u64) -> f64 {
-        if children > self.reference_children {
-            (children as f64 / self.reference_children as f64).log2()
-        } else {
-            0.0
-        }
+    /// How far the thresholds move at a node of `children` children: up above
+    /// `reference_children`, down below it, never below `floor_children`'s.
+    pub fn shift_for(&self, children: u64) -> f64 {
+        let children = children.max(self.floor_children).max(1);
+        (children as f64 / self.reference_children as f64).log2()
     }
 }
 
@@ -341,6 +346,7 @@ impl Default for Thresholds {
             probable: 23.5,
             possible: 15.0,
             reference_children: 10_000,
+            floor_children: 1_000,
         }
     }
 }
@@ -511,6 +517,12 @@ impl MatchingSettings {
         if t.reference_children == 0 {
             return Err("matching.thresholds.reference_children must be at least 1".into());
         }
+        if t.floor_children == 0 || t.floor_children > t.reference_children {
+            return Err(
+                "matching.thresholds.floor_children must be between 1 and reference_children"
+                    .into(),
+            );
+        }
         if !(self.ambiguity_margin.is_finite() && self.ambiguity_margin >= 0.0) {
             return Err("matching.ambiguity_margin must be zero or more".into());
         }
@@ -572,6 +584,17 @@ mod tests {
         // A small node's counts say little: its weights stay near the configured ones.
         let small = f.exact_weight(level, 1, 20);
         assert!((small - flat).abs() < 0.2, "small {small} vs flat {flat}");
+    }
+
+    #[test]
+    fn a_floor_above_the_reference_is_refused() {
+        let mut s = MatchingSettings::default();
+        s.thresholds.floor_children = s.thresholds.reference_children + 1;
+        assert!(s.validate().is_err());
+        s.thresholds.floor_children = 0;
+        assert!(s.validate().is_err());
+        s.thresholds.floor_children = s.thresholds.reference_children;
+        assert!(s.validate().is_ok());
     }
 
     #[test]

@@ -189,6 +189,21 @@ impl From<Demographics> for SearchDemographics {
     }
 }
 
+impl From<&KnownDemographics> for SearchDemographics {
+    /// What a search for a child held with these demographics states: every field of
+    /// a search that is known (a partial child's as far as it goes); the preferred and
+    /// former names are not search fields.
+    fn from(d: &KnownDemographics) -> Self {
+        Self {
+            given_name: d.given_name.clone(),
+            family_name: d.family_name.clone(),
+            date_of_birth: d.date_of_birth,
+            sex: d.sex,
+            postcode: d.postcode.clone(),
+        }
+    }
+}
+
 impl From<SearchDemographics> for KnownDemographics {
     fn from(d: SearchDemographics) -> Self {
         Self {

@@ -2,7 +2,7 @@
 
 use crate::agency::AgencyKind;
 use crate::category::RecordCategory;
-use crate::child::{ChildIdentifiers, SearchDemographics};
+use crate::child::{ChildIdentifiers, KnownDemographics, SearchDemographics};
 use crate::disclosure::{CategoryDisclosure, ContactRoute};
 use crate::identifiers::AgencyId;
 use crate::problem::FieldError;
@@ -135,6 +135,28 @@ impl ChildQuery {
         }
     }
 
+    /// The query another agency finds a child held here by: its identifiers and every
+    /// demographic field it has, so a partial child (no date of birth, no names) is
+    /// looked for by what is known of it, as a practitioner's partial search would be.
+    /// Demographics are left out when they would not pass a search's validation (a
+    /// value stored under older rules); `None` when nothing valid is left to find the
+    /// child by.
+    pub fn of_child(identifiers: &ChildIdentifiers, known: &KnownDemographics) -> Option<Self> {
+        let demographics = SearchDemographics::from(known);
+        let stated = demographics.given_name.is_some()
+            || demographics.family_name.is_some()
+            || demographics.date_of_birth.is_some()
+            || demographics.postcode.is_some();
+        let mut query = Self {
+            identifiers: identifiers.clone(),
+            demographics: stated.then_some(demographics),
+        };
+        if !query.validate().is_empty() {
+            query.demographics = None;
+        }
+        query.validate().is_empty().then_some(query)
+    }
+
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         self.identifiers.validate("identifiers.", &mut errors);
@@ -199,8 +221,8 @@ pub struct MatchCandidate {
     /// `field:disagree` (both sides hold it and it differs) or `field:missing` (the node
     /// holds none), for `given_name`, `family_name`, `date_of_birth`, `postcode`, `sex`,
     /// `upn`, `nhs_number`. Never the node's values. Each such answer is audited at the
-    /// node, and a gateway answers at most `candidate_detail_limits` of them per
-    /// practitioner (beyond, 429).
+    /// node, and a gateway lists them in at most `candidate_detail_limits` answers per
+    /// practitioner (beyond, the answer leaves them out: `disagreed_withheld`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disagreed: Vec<String>,
 }
@@ -556,6 +578,13 @@ pub struct SearchResponse {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<DateTime<Utc>>,
     pub agencies: Vec<AgencySearchResult>,
+    /// `true` when agencies answered with candidates but the fields they disagreed on
+    /// are left out: this practitioner has had as many answers listing them as the
+    /// gateway allows for now (`candidate_detail_limits`; each is audited at the
+    /// agency). Everything else is here: the candidates, their grades and `matched_on`
+    /// (they may still be confirmed), and every other agency's answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disagreed_withheld: bool,
 }
 
 /// The state of one agency's section of a view.
@@ -670,6 +699,56 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(errors) => errors.into_iter().map(|e| e.field).collect(),
         }
+    }
+
+    /// A child held here is looked for elsewhere by everything known of it.
+    #[test]
+    fn a_childs_query_states_what_is_known_of_it() {
+        use serde_json::json;
+        let known =
+            |v: serde_json::Value| -> KnownDemographics { serde_json::from_value(v).unwrap() };
+        let ids = |v: serde_json::Value| -> ChildIdentifiers { serde_json::from_value(v).unwrap() };
+        let query = |i: &ChildIdentifiers, d: &KnownDemographics| {
+            ChildQuery::of_child(i, d).map(|q| serde_json::to_value(q).unwrap())
+        };
+        let none = ids(json!({}));
+        let upn = ids(json!({"upn": "U999123456789"}));
+        // Undated, no identifier: names, address and sex, no date.
+        let undated = known(
+            json!({"given_name": "Rowan", "family_name": "Quenby-Astley",
+                                   "postcode": "ZZ9 4QT", "sex": "male",
+                                   "preferred_given_name": "Ro"}),
+        );
+        assert_eq!(
+            query(&none, &undated),
+            Some(
+                json!({"identifiers": {}, "demographics": {"given_name": "Rowan",
+                "family_name": "Quenby-Astley", "sex": "male", "postcode": "ZZ9 4QT"}})
+            )
+        );
+        // Beside an identifier, any field at all; an identifier alone, no demographics.
+        assert_eq!(
+            query(&upn, &known(json!({"given_name": "Rowan"}))),
+            Some(json!({"identifiers": {"upn": "U999123456789"},
+                        "demographics": {"given_name": "Rowan"}}))
+        );
+        assert_eq!(
+            query(&upn, &known(json!({"sex": "male"}))),
+            Some(json!({"identifiers": {"upn": "U999123456789"}}))
+        );
+        // Too little to search by and no identifier: nothing to find the child by.
+        assert_eq!(query(&none, &known(json!({"given_name": "Rowan"}))), None);
+        // A stored value a search would refuse (a date before the earliest): left out,
+        // the identifier still finds the child; without one, nothing is left.
+        let old = known(
+            json!({"given_name": "Rowan", "family_name": "Quenby-Astley",
+                               "date_of_birth": "1950-01-01"}),
+        );
+        assert_eq!(
+            query(&upn, &old),
+            Some(json!({"identifiers": {"upn": "U999123456789"}}))
+        );
+        assert_eq!(query(&none, &old), None);
     }
 
     #[test]

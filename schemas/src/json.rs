@@ -55,8 +55,9 @@ impl Serialize for Body {
 impl<'de> Deserialize<'de> for Body {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut duplicates = Vec::new();
+        let mut path = String::new();
         let value = Strict {
-            path: String::new(),
+            path: &mut path,
             duplicates: &mut duplicates,
         }
         .deserialize(deserializer)?;
@@ -64,9 +65,12 @@ impl<'de> Deserialize<'de> for Body {
     }
 }
 
-/// Reads one value at `path`, noting duplicated keys below it.
+/// Reads one value at `path`, noting duplicated keys below it. One path buffer for the
+/// whole body, grown and cut back as the reading goes down and up (a batch body has
+/// some 300,000 values: a path of their own each, only ever read for a duplicate, cost
+/// as much as the parsing).
 struct Strict<'a> {
-    path: String,
+    path: &'a mut String,
     duplicates: &'a mut Vec<String>,
 }
 
@@ -111,30 +115,46 @@ impl<'de> Visitor<'de> for Strict<'_> {
         self.deserialize(deserializer)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        use std::fmt::Write;
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Strict {
-            path: format!("{}[{}]", self.path, items.len()),
-            duplicates: &mut *self.duplicates,
-        })? {
-            items.push(item);
+        let at = self.path.len();
+        loop {
+            let _ = write!(self.path, "[{}]", items.len());
+            let item = seq.next_element_seed(Strict {
+                path: &mut *self.path,
+                duplicates: &mut *self.duplicates,
+            });
+            self.path.truncate(at);
+            match item? {
+                Some(item) => items.push(item),
+                None => break,
+            }
         }
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
+        let at = self.path.len();
         while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() {
-                key.clone()
-            } else {
-                format!("{}.{key}", self.path)
-            };
-            let value = map.next_value_seed(Strict {
-                path: path.clone(),
-                duplicates: &mut *self.duplicates,
-            })?;
-            if object.insert(key, value).is_some() && !self.duplicates.contains(&path) {
-                self.duplicates.push(path);
+            if at > 0 {
+                self.path.push('.');
             }
+            self.path.push_str(&key);
+            let value = map.next_value_seed(Strict {
+                path: &mut *self.path,
+                duplicates: &mut *self.duplicates,
+            });
+            let value = match value {
+                Ok(value) => value,
+                Err(e) => {
+                    self.path.truncate(at);
+                    return Err(e);
+                }
+            };
+            if object.insert(key, value).is_some() && !self.duplicates.contains(self.path) {
+                self.duplicates.push(self.path.clone());
+            }
+            self.path.truncate(at);
         }
         Ok(Value::Object(object))
     }

@@ -208,6 +208,22 @@ impl System {
 }
 
 impl TestFederation {
+    /// One synthetic child held by two agencies: at `partial` (node, local id) with
+    /// names, address and sex but no date of birth and no identifier (a partial child),
+    /// and at `complete` the same child with its date of birth as well.
+    pub async fn store_partial_and_complete(&self, partial: (&str, &str), complete: (&str, &str)) {
+        let known = serde_json::json!({"given_name": "Thaddeus",
+            "family_name": "Wrenfield-Oduya", "postcode": "ZZ8 3QT", "sex": "male"});
+        self.system(partial.0)
+            .store_child(partial.1, &serde_json::json!({"demographics": known}))
+            .await;
+        let mut dated = known;
+        dated["date_of_birth"] = serde_json::json!("2013-05-02");
+        self.system(complete.0)
+            .store_child(complete.1, &serde_json::json!({"demographics": dated}))
+            .await;
+    }
+
     /// The integration face of a node, as its agency's own system.
     pub fn system(&self, node: &str) -> System {
         System {

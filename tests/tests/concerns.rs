@@ -866,3 +866,34 @@ async fn concern_routes_refuse_the_wrong_callers() {
         .expect_problem(404, "concern-not-found");
     fed.shutdown().await;
 }
+
+/// The school knows a child's names, address and sex but no date of birth and no
+/// identifier (a partial child); social care holds the same child complete. The concern
+/// states what the school knows, and the front door that holds the child finds it.
+#[tokio::test]
+async fn a_concern_about_a_partial_child_finds_the_child_at_the_front_door() {
+    let fed = federation().await;
+    fed.store_partial_and_complete(("school-a", "SCH-PART-1"), ("social-care", "SC-PART-1"))
+        .await;
+
+    let accepted = fed
+        .system("school-a")
+        .post("/v1/concerns", &concern("SCH-PART-1", false))
+        .await
+        .expect(202);
+    assert_eq!(
+        accepted["front_door"]["agency_id"], "social-care",
+        "{accepted:#}"
+    );
+    let items = received(&fed, "social-care", "").await;
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert_eq!(items[0]["status"], "received", "{items:#?}");
+    assert_eq!(items[0]["local_id"], "SC-PART-1");
+    assert!(
+        items[0]["child"]["demographics"]
+            .get("date_of_birth")
+            .is_none(),
+        "the school stated no date of birth: {items:#?}"
+    );
+    fed.shutdown().await;
+}

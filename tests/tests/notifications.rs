@@ -627,3 +627,43 @@ async fn an_unacknowledged_encompass_notification_is_at_risk_until_acknowledged(
     assert_eq!(metric(&fed, "school-a", inbox_series).await, "0");
     fed.shutdown().await;
 }
+
+/// The police hold a child with no identifier and no date of birth (names, address and
+/// sex only); the school holds the same child complete. The notification is offered by
+/// what the police know, and the school finds its child by it.
+#[tokio::test]
+async fn a_notification_about_a_partial_child_reaches_the_school_that_holds_the_child() {
+    let fed = federation().await;
+    fed.store_partial_and_complete(("police", "POL-PART-1"), ("school-a", "SCH-PART-1"))
+        .await;
+    // On roll: the school's own records make it the child's school.
+    fed.system("school-a")
+        .store_record(
+            "SCH-PART-1",
+            &json!({"source_system_id": "ENR-PART-1", "category": "enrolment",
+                    "effective_from": "2022-09-05", "impact": "On roll, Year 6",
+                    "details": {"urn": "999101", "school_name": "Northfield Primary School",
+                                "year_group": 6}}),
+        )
+        .await;
+
+    let id = record_incident(&fed, "POL-PART-1", "POL-ENC-PART").await;
+    let event = wait_for(&fed, &id, "delivery", |e| e["status"] == "delivered").await;
+    assert_eq!(
+        recipient(&event, "school-a").map(|r| &r["outcome"]),
+        Some(&json!("delivered")),
+        "{event:#}"
+    );
+    assert_eq!(copies_at_school_a(&fed, &id).await, 1);
+    let items = inbox(&fed, "school-a").await;
+    let item = items.iter().find(|i| i["id"] == id.as_str()).unwrap();
+    assert_eq!(item["local_id"], "SCH-PART-1", "{item:#}");
+    // School B does not hold the child and got nothing.
+    assert!(
+        inbox(&fed, "school-b")
+            .await
+            .iter()
+            .all(|i| i["id"] != id.as_str())
+    );
+    fed.shutdown().await;
+}

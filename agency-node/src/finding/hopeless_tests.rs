@@ -88,10 +88,11 @@ fn upn(i: usize) -> schemas::Upn {
 }
 
 /// Settings whose thresholds rise at a node this small, as at a large node; and the
-/// defaults (no rise here).
+/// defaults (lowered to the floor's here).
 fn settings_both_ways() -> [MatchingSettings; 2] {
     let mut raised = MatchingSettings::default();
     raised.thresholds.reference_children = 10;
+    raised.thresholds.floor_children = 1;
     [raised, MatchingSettings::default()]
 }
 

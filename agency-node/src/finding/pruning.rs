@@ -43,9 +43,9 @@ pub(super) struct Hopeless {
 impl Hopeless {
     pub(super) fn new(settings: &MatchingSettings, children: u64, weights: QueryWeights) -> Self {
         Self {
-            // `grade_at` grades `score - raise >= possible`; a best score below this by
+            // `grade_at` grades `score - shift >= possible`; a best score below this by
             // more than rounding cannot.
-            threshold: settings.thresholds.possible + settings.thresholds.raise_for(children)
+            threshold: settings.thresholds.possible + settings.thresholds.shift_for(children)
                 - 1e-9,
             typo_bound: weights.typo_bound(settings),
             weights,

@@ -258,12 +258,16 @@ impl Worker {
             event_type,
             occurred_at: event.occurred_at.and_utc(),
             category,
-            child: ChildQuery {
-                identifiers: child.identifiers,
-                // A partial child is offered by what a search can state: its
-                // identifiers, with its demographics only when complete.
-                demographics: child.demographics.complete().map(Into::into),
-            },
+            // A partial child is offered by whatever is known of it, as a partial
+            // search states it.
+            child: ChildQuery::of_child(&child.identifiers, &child.demographics).ok_or_else(
+                || {
+                    anyhow::anyhow!(
+                        "outbox event {}: nothing valid to find the child by",
+                        event.id
+                    )
+                },
+            )?,
             payloads: super::payloads(&self.policy, category, &event.impact, &details),
             // The school the police record names takes the event as well (the offer
             // carries its URN only, never the payload).

@@ -27,23 +27,12 @@ use std::collections::HashMap;
 /// Children read at a time while walking the node's list.
 const SCAN: i64 = 1_000;
 
-/// The query the other nodes are asked with: identifiers and demographics as this
-/// agency holds them; demographics left out when they would not pass a search's
-/// validation, and no query at all without either. Read back from its JSON, so its hash
-/// is the one every node that receives it computes.
+/// The query the other nodes are asked with: identifiers and whatever demographics this
+/// agency holds (a partial child's as far as they go, [`ChildQuery::of_child`]); no
+/// query at all when nothing valid is left. Read back from its JSON, so its hash is the
+/// one every node that receives it computes.
 fn query_of(child: &schemas::Child) -> Option<ChildQuery> {
-    let d = &child.demographics;
-    let demographics = d.complete().map(Into::into);
-    let mut query = ChildQuery {
-        identifiers: child.identifiers.clone(),
-        demographics,
-    };
-    if !query.validate().is_empty() {
-        query.demographics = None;
-    }
-    if !query.validate().is_empty() {
-        return None;
-    }
+    let query = ChildQuery::of_child(&child.identifiers, &child.demographics)?;
     serde_json::to_vec(&query)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())

@@ -126,14 +126,14 @@ pub async fn raise_concern(
     let (message_id, postcode) = write_one(&state, &caller, &req, move |c, writer| {
         let child = db::children::find_by_local_id(c, &local_id)?.ok_or(ApiError::ChildNotFound)?;
         let wire = child.clone().into_wire()?;
-        let query = domain::query_of(&wire);
-        if !query.validate().is_empty() {
+        let Some(query) = domain::query_of(&wire) else {
             return Err(ApiError::Invalid(vec![FieldError::new(
                 "local_id",
-                "this child has neither identifiers nor a full name and date of birth here: \
+                "this child has neither identifiers nor enough valid demographics here (a \
+                 family name with one more fact, or a given name with a date of birth): \
                  social care could not find them; record them first",
             )]));
-        }
+        };
         let route = ConcernRoute {
             id,
             raised_at: now,

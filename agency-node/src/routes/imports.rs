@@ -2,12 +2,11 @@
 //! Common Transfer File from any school MIS, the children in need census from any
 //! social-care system). `docs/imports.md` maps each element.
 
-use crate::audit;
 use crate::auth::IntegrationClient;
 use crate::error::ApiError;
 use crate::imports::{self, FileFacts};
+use crate::routes::children::with_writer;
 use crate::startup::AppState;
-use crate::writes;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use dfe_formats::FileProblem;
@@ -216,24 +215,14 @@ async fn run(
     + Send
     + 'static,
 ) -> Result<HttpResponse, ApiError> {
-    let pool = state.pool.clone();
-    let system = caller.member_id.clone();
-    let correlation_id = audit::correlation_of(req);
-    let state = state.clone();
-    let report: ImportReport = web::block(move || {
+    let report: ImportReport = with_writer(state, caller, req, notify, move |conn, writer| {
         let (facts, outcomes) = read()?;
-        let mut conn = pool.get().map_err(crate::db::DbError::from)?;
-        let writer = writes::Writer {
-            system: &system,
-            correlation_id: &correlation_id,
-            raise_within_days: state.notifications.raise_within_days,
-            earliest_school_day: Some(&state.earliest_school_day),
-            matching_key: state.matching_key.as_deref(),
-            raise_events: notify,
-        };
-        crate::db::write_with(&mut conn, |c| imports::store(c, &writer, facts, &outcomes))
+        crate::db::write_with(conn, |c| imports::store(c, writer, facts, &outcomes))
     })
-    .await??;
+    .await?;
+    // The import wrote its children as a load (`db::loading`): the log is copied into
+    // the database file after the answer, as after a batch.
+    crate::db::checkpoint_later(&state.pool);
     Ok(HttpResponse::Ok().json(report))
 }
 

@@ -460,6 +460,78 @@ pub struct BatchParams {
     pub notify: bool,
 }
 
+/// A batch chunk's items, each parsed and checked (or the problem it got), in order.
+type Parsed = Vec<(usize, Result<Item, ApiError>)>;
+
+/// The writes of a chunk's valid items, in order.
+fn valid_writes(parsed: &Parsed) -> Vec<Write<'_>> {
+    parsed
+        .iter()
+        .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
+        .collect()
+}
+
+/// A batch's first stage, outside the write lock: a chunk's items parsed and checked,
+/// and its children prepared (rows, keyed encodings); on every core, or on one
+/// (`beside`) while the chunk before is written.
+fn parse_and_prepare(
+    chunk: Vec<(usize, RawItem)>,
+    holder: schemas::AgencyKind,
+    key: Option<&matching::MatchingKey>,
+    beside: bool,
+) -> (Parsed, Result<writes::Prepared, ApiError>) {
+    let started = std::time::Instant::now();
+    let parsed: Parsed =
+        crate::parallel::map_owned_on(beside, chunk, |(index, (value, duplicates))| {
+            let item = parse_item(value, duplicates, holder).and_then(|item| {
+                writes::validate(&item.write())?;
+                Ok(item)
+            });
+            (index, item)
+        });
+    let prepared = writes::prepare(&valid_writes(&parsed), key, beside);
+    tracing::debug!(
+        items = parsed.len(),
+        beside,
+        prepare_ms = started.elapsed().as_secs_f64() * 1e3,
+        "batch chunk parsed and prepared"
+    );
+    (parsed, prepared)
+}
+
+/// A batch's second stage: one chunk in one transaction, a result per item in order
+/// (an item refused at parsing keeps its problem).
+fn write_chunk(
+    conn: &mut db::DbConnection,
+    writer: &writes::Writer<'_>,
+    parsed: Parsed,
+    prepared: Result<writes::Prepared, ApiError>,
+) -> Result<Vec<BatchItemResult>, ApiError> {
+    let started = std::time::Instant::now();
+    let results = db::write_with(conn, |c| {
+        let applied = writes::apply_prepared(c, writer, &valid_writes(&parsed), prepared?)?;
+        let mut applied = applied.into_iter();
+        Ok::<_, ApiError>(
+            parsed
+                .into_iter()
+                .map(|(index, item)| {
+                    let result = match item {
+                        Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
+                        Err(e) => Err(e),
+                    };
+                    item_result(index, result)
+                })
+                .collect(),
+        )
+    });
+    // The chunk's whole transaction: the write lock, the writes, the commit.
+    tracing::debug!(
+        chunk_ms = started.elapsed().as_secs_f64() * 1e3,
+        "batch chunk committed"
+    );
+    results
+}
+
 /// Apply many writes in one call.
 ///
 /// Up to 50,000 operations (`upsert_child`, `upsert_record`, `retract_record`), applied
@@ -503,70 +575,17 @@ pub async fn batch(
     let results: Vec<BatchItemResult> =
         with_writer(&state, &caller, &req, notify, move |conn, writer| {
             let key = writer.matching_key;
-            let written = crate::parallel::pipeline(
-                chunks,
-                |chunk, beside| {
-                    let started = std::time::Instant::now();
-                    let parsed: Vec<(usize, Result<Item, ApiError>)> =
-                        crate::parallel::map_owned_on(
-                            beside,
-                            chunk,
-                            |(index, (value, duplicates))| {
-                                let item = parse_item(value, duplicates, holder).and_then(|item| {
-                                    writes::validate(&item.write())?;
-                                    Ok(item)
-                                });
-                                (index, item)
-                            },
-                        );
-                    let writes: Vec<Write<'_>> = parsed
-                        .iter()
-                        .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
-                        .collect();
-                    let prepared = writes::prepare(&writes, key, beside);
-                    tracing::debug!(
-                        items = parsed.len(),
-                        beside,
-                        prepare_ms = started.elapsed().as_secs_f64() * 1e3,
-                        "batch chunk parsed and prepared"
-                    );
-                    (parsed, prepared)
-                },
-                |(chunk, prepared)| {
-                    let chunk_started = std::time::Instant::now();
-                    let results = crate::db::write_with(conn, |c| {
-                        let applied = {
-                            let valid: Vec<Write<'_>> = chunk
-                                .iter()
-                                .filter_map(|(_, item)| item.as_ref().ok().map(Item::write))
-                                .collect();
-                            writes::apply_prepared(c, writer, &valid, prepared?)?
-                        };
-                        let mut applied = applied.into_iter();
-                        Ok::<_, ApiError>(
-                            chunk
-                                .into_iter()
-                                .map(|(index, item)| {
-                                    let result = match item {
-                                        Ok(_) => applied.next().unwrap_or(Err(ApiError::Internal)),
-                                        Err(e) => Err(e),
-                                    };
-                                    item_result(index, result)
-                                })
-                                .collect::<Vec<_>>(),
-                        )
-                    });
-                    // The chunk's whole transaction: the write lock, the writes, the commit.
-                    tracing::debug!(
-                        chunk_ms = chunk_started.elapsed().as_secs_f64() * 1e3,
-                        "batch chunk committed"
-                    );
-                    results
-                },
-            )?;
+            let written = crate::db::loading(conn, |conn| {
+                crate::parallel::pipeline(
+                    chunks,
+                    |chunk, beside| parse_and_prepare(chunk, holder, key, beside),
+                    |(parsed, prepared)| write_chunk(conn, writer, parsed, prepared),
+                )
+            })?;
             Ok(written.concat())
         })
         .await?;
+    crate::db::checkpoint_later(&state.pool);
     let failed = results.iter().filter(|r| r.problem.is_some()).count();
     Ok(HttpResponse::Ok().json(BatchResponse {
         succeeded: results.len() - failed,

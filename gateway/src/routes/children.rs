@@ -53,12 +53,8 @@ use schemas::{
             })),
         (status = 400, description = "Invalid query, purpose or legal basis", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or not accepted", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the practitioner's or agency's rate, or (`candidate-detail-rate-limited`) over the practitioner's limit of answers saying which fields candidates disagreed on (`candidate_detail_limits`)", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Whole seconds to wait before retrying")),
-            example = json!({"type": "https://child-view.example/problems/candidate-detail-rate-limited",
-                "title": "Too many search answers with candidates' disagreeing fields for this practitioner",
-                "status": 429,
-                "detail": "an agency answered with candidates and the fields they disagreed on; this practitioner has had as many such answers as this gateway allows for now (each is audited at the agency): retry after 120 s"})),
+        (status = 429, description = "Over the practitioner's or agency's rate", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Whole seconds to wait before retrying"))),
     ),
     security(("practitioner_jwt" = []))
 )]
@@ -103,7 +99,7 @@ pub async fn search(
         federation::NodeQuery::Plain(q) => schemas::query_hash("plain", q),
         federation::NodeQuery::Keyed(q) => schemas::query_hash("keyed", q),
     };
-    let outcome = federation::search(
+    let mut outcome = federation::search(
         &directory,
         &fanout(&state, &auth, &req),
         node_query,
@@ -113,19 +109,25 @@ pub async fn search(
     )
     .await;
     // An answer saying which fields a candidate disagreed on counts against the
-    // practitioner's own limit of such answers (the agencies audit each).
+    // practitioner's own limit of such answers (the agencies audit each). Beyond it the
+    // search is still answered (another agency's link, the candidates to confirm, what
+    // agreed), only without the disagreeing fields.
     let shows_disagreement = outcome
         .agencies
         .iter()
         .any(|a| a.candidates.iter().any(|c| !c.matched.disagreed.is_empty()));
-    if shows_disagreement {
-        state
+    let disagreed_withheld = shows_disagreement
+        && state
             .candidate_detail_limiter
             .check(&format!(
                 "{}\n{}",
                 auth.practitioner.issuer, auth.practitioner.subject
             ))
-            .map_err(GatewayError::CandidateDetailRateLimited)?;
+            .is_err();
+    if disagreed_withheld {
+        for candidate in outcome.agencies.iter_mut().flat_map(|a| &mut a.candidates) {
+            candidate.matched.disagreed.clear();
+        }
     }
     // A reference is worth issuing when there is something to read, or a candidate to
     // confirm.
@@ -155,6 +157,7 @@ pub async fn search(
         reference,
         expires_at,
         agencies: outcome.agencies,
+        disagreed_withheld,
     }))
 }
 

@@ -70,6 +70,10 @@ pub struct Side {
     /// Our side only: the node's refusals of children, by the fields it named.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub refusals: BTreeMap<String, usize>,
+    /// Our side only: B children sent again without the fields a refusal named, by
+    /// those fields: (sent again, stored then).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub b_second_attempts: BTreeMap<String, (usize, usize)>,
     /// The answer per A record (in the order of `Split::a`), with its FEBRL id.
     #[serde(skip)]
     pub answers: Vec<Answer>,
@@ -238,6 +242,7 @@ fn run_sides(options: &Options, split: &febrl::Split, root: &Path) -> anyhow::Re
                 seconds,
                 misses: score::misses(split, &answers, &run.b_stored),
                 refusals: run.refusals.clone(),
+                b_second_attempts: run.b_second_attempts.clone(),
                 answers,
             });
         }
@@ -276,6 +281,7 @@ fn run_sides(options: &Options, split: &febrl::Split, root: &Path) -> anyhow::Re
             seconds: seconds.clone(),
             misses: score::misses(split, &answers, &everyone),
             refusals: BTreeMap::new(),
+            b_second_attempts: BTreeMap::new(),
             answers,
         });
     }
@@ -300,6 +306,21 @@ pub fn render(report: &Report) -> String {
     row("searches (A records)", &|s| count(s.tally.searches));
     row("  for a person B holds (true pairs)", &|s| {
         count(s.tally.true_pairs)
+    });
+    row("B copies sent again without the named fields", &|s| {
+        if s.b_second_attempts.is_empty() {
+            return "-".into();
+        }
+        let (sent, stored) = s
+            .b_second_attempts
+            .values()
+            .fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+        let by: Vec<String> = s
+            .b_second_attempts
+            .iter()
+            .map(|(f, (n, _))| format!("{n} {}", f.replace("demographics.", "")))
+            .collect();
+        format!("{sent}, {stored} stored ({})", by.join(", "))
     });
     row("B copies not stored (node refused)", &|s| {
         let t = &s.tally;

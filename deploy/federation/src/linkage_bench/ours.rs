@@ -43,8 +43,11 @@ pub struct OursRun {
     /// How many A records A's node stored.
     pub a_stored: usize,
     /// Refusals by the field the node named (`demographics.date_of_birth`, …), both
-    /// agencies, children only.
+    /// agencies, children only, at the first attempt.
     pub refusals: BTreeMap<String, usize>,
+    /// B children refused and sent again without the fields the refusal named, by
+    /// those fields: (sent again, stored then).
+    pub b_second_attempts: BTreeMap<String, (usize, usize)>,
     /// From the first process spawned to every service ready.
     pub start_seconds: f64,
     pub load_seconds: f64,
@@ -220,30 +223,39 @@ fn marker(index: usize) -> Value {
     })
 }
 
-/// Writes one agency's children (and, at B, their marker records) in batches; returns
-/// which children were stored, and the refusals by field.
-async fn load(
+/// One child's batch items (and, at B, its marker record's).
+fn child_items(agency: char, index: usize, demographics: Value) -> Vec<Value> {
+    let id = local_id(agency, index);
+    let mut items = vec![json!({"op": "upsert_child", "local_id": id,
+        "child": {"demographics": demographics}})];
+    if agency == 'b' {
+        items.push(json!({"op": "upsert_record", "local_id": id, "record": marker(index)}));
+    }
+    items
+}
+
+/// How the node answered one child of a batch: stored, or refused with the fields its
+/// problem named (`demographics.date_of_birth`, …; empty when it named none) and its
+/// detail.
+enum Stored {
+    Yes,
+    Refused { fields: Vec<String>, detail: String },
+}
+
+/// Sends the children `(index, demographics)` to `node_url` in batches.
+async fn send(
     client: &reqwest::Client,
     node_url: &str,
     agency: char,
-    records: &[Mapped],
-    refusals: &mut BTreeMap<String, usize>,
-) -> anyhow::Result<Vec<bool>> {
-    let mut stored = vec![false; records.len()];
-    let with_marker = agency == 'b';
-    let per_child = if with_marker { 2 } else { 1 };
-    for (chunk_number, chunk) in records.chunks(BATCH / per_child).enumerate() {
-        let first = chunk_number * (BATCH / per_child);
-        let mut items = Vec::new();
-        for (offset, r) in chunk.iter().enumerate() {
-            let id = local_id(agency, first + offset);
-            items.push(json!({"op": "upsert_child", "local_id": id,
-                "child": {"demographics": r.demographics_json()}}));
-            if with_marker {
-                items.push(json!({"op": "upsert_record", "local_id": id,
-                    "record": marker(first + offset)}));
-            }
-        }
+    children: Vec<(usize, Value)>,
+) -> anyhow::Result<Vec<(usize, Stored)>> {
+    let per_child = if agency == 'b' { 2 } else { 1 };
+    let mut out = Vec::new();
+    for chunk in children.chunks(BATCH / per_child) {
+        let items: Vec<Value> = chunk
+            .iter()
+            .flat_map(|(index, d)| child_items(agency, *index, d.clone()))
+            .collect();
         let response = client
             .post(format!("{node_url}/v1/batch"))
             .json(&json!({ "items": items }))
@@ -255,38 +267,117 @@ async fn load(
         let results = body["results"]
             .as_array()
             .context("a batch answer without results")?;
+        let mut refused_children = Vec::new();
         for result in results {
-            let index = result["index"].as_u64().unwrap_or(u64::MAX) as usize;
-            let (offset, is_child) = (index / per_child, index.is_multiple_of(per_child));
+            let item = result["index"].as_u64().unwrap_or(u64::MAX) as usize;
+            let (offset, is_child) = (item / per_child, item.is_multiple_of(per_child));
+            let Some((index, _)) = chunk.get(offset) else {
+                continue;
+            };
             let failed = result["outcome"] == "failed";
-            if is_child && offset < chunk.len() {
-                stored[first + offset] = !failed;
-                if failed {
-                    let fields: Vec<String> = result["problem"]["errors"]
-                        .as_array()
-                        .map(|errors| {
-                            errors
-                                .iter()
-                                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let key = if fields.is_empty() {
-                        result["problem"]["detail"]
-                            .as_str()
-                            .unwrap_or("refused")
-                            .to_owned()
+            if is_child {
+                out.push((
+                    *index,
+                    if failed {
+                        refused_children.push(offset);
+                        Stored::Refused {
+                            fields: result["problem"]["errors"]
+                                .as_array()
+                                .map(|errors| {
+                                    errors
+                                        .iter()
+                                        .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                                        .collect()
+                                })
+                                .unwrap_or_default(),
+                            detail: result["problem"]["detail"]
+                                .as_str()
+                                .unwrap_or("refused")
+                                .to_owned(),
+                        }
                     } else {
-                        fields.join(", ")
-                    };
-                    *refusals.entry(key).or_default() += 1;
-                }
-            } else if !is_child && failed && stored.get(first + offset) == Some(&true) {
+                        Stored::Yes
+                    },
+                ));
+            } else if failed && !refused_children.contains(&offset) {
                 anyhow::bail!("B's node refused a marker record: {result}");
             }
         }
     }
-    Ok(stored)
+    Ok(out)
+}
+
+/// What loading one agency gave.
+struct Loaded {
+    /// Whether each record was stored (at the first or the second attempt).
+    stored: Vec<bool>,
+    /// Refusals at the first attempt, by the fields named (or the detail).
+    refusals: BTreeMap<String, usize>,
+    /// Second attempts, by the fields left out: (sent again, stored).
+    second_attempts: BTreeMap<String, (usize, usize)>,
+}
+
+/// Writes one agency's children (and, at B, their marker records) in batches, then does
+/// what an integrator does with a refused child: reads the fields the problem names and
+/// sends the child again without them (a malformed date of birth left out, as Splink
+/// reads an invalid date as null). A refusal that names no field of the demographics is
+/// not sent again.
+async fn load(
+    client: &reqwest::Client,
+    node_url: &str,
+    agency: char,
+    records: &[Mapped],
+) -> anyhow::Result<Loaded> {
+    let mut loaded = Loaded {
+        stored: vec![false; records.len()],
+        refusals: BTreeMap::new(),
+        second_attempts: BTreeMap::new(),
+    };
+    let first: Vec<(usize, Value)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (i, r.demographics_json()))
+        .collect();
+    let mut again = Vec::new();
+    let mut left_out = BTreeMap::new();
+    for (index, answer) in send(client, node_url, agency, first).await? {
+        match answer {
+            Stored::Yes => loaded.stored[index] = true,
+            Stored::Refused { fields, detail } => {
+                let key = if fields.is_empty() {
+                    detail
+                } else {
+                    fields.join(", ")
+                };
+                *loaded.refusals.entry(key.clone()).or_default() += 1;
+                let named: Vec<&str> = fields
+                    .iter()
+                    .filter_map(|f| f.strip_prefix("demographics."))
+                    .collect();
+                if named.is_empty() || named.len() != fields.len() {
+                    continue;
+                }
+                let mut d = records[index].demographics_json();
+                if let Some(d) = d.as_object_mut() {
+                    for field in &named {
+                        d.remove(*field);
+                    }
+                }
+                again.push((index, d));
+                left_out.insert(index, key);
+            }
+        }
+    }
+    for (index, answer) in send(client, node_url, agency, again).await? {
+        let key = left_out.get(&index).cloned().unwrap_or_default();
+        let entry = loaded.second_attempts.entry(key).or_default();
+        entry.0 += 1;
+        if matches!(answer, Stored::Yes) {
+            entry.1 += 1;
+            loaded.stored[index] = true;
+        }
+    }
+    Ok(loaded)
 }
 
 struct Searcher {
@@ -433,26 +524,14 @@ async fn drive(
         http(trust::tls::client_config(tls)?)
     };
     let loading = Instant::now();
-    let mut refusals = BTreeMap::new();
-    let a_stored = load(
-        &integration(A_NODE)?,
-        &url(A_NODE),
-        'a',
-        &split.a,
-        &mut refusals,
-    )
-    .await?
-    .into_iter()
-    .filter(|s| *s)
-    .count();
-    let b_stored = load(
-        &integration(B_NODE)?,
-        &url(B_NODE),
-        'b',
-        &split.b,
-        &mut refusals,
-    )
-    .await?;
+    let a = load(&integration(A_NODE)?, &url(A_NODE), 'a', &split.a).await?;
+    let b = load(&integration(B_NODE)?, &url(B_NODE), 'b', &split.b).await?;
+    let a_stored = a.stored.iter().filter(|s| **s).count();
+    let mut refusals = a.refusals;
+    for (key, n) in b.refusals {
+        *refusals.entry(key).or_default() += n;
+    }
+    let (b_stored, b_second_attempts) = (b.stored, b.second_attempts);
     let load_seconds = loading.elapsed().as_secs_f64();
 
     let searcher = Arc::new(Searcher {
@@ -504,6 +583,7 @@ async fn drive(
         b_stored,
         a_stored,
         refusals,
+        b_second_attempts,
         start_seconds,
         load_seconds,
     })
