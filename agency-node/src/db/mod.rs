@@ -187,7 +187,9 @@ pub enum DbError {
 }
 
 /// Settings applied to every connection. SQLite: WAL for concurrent readers, a busy
-/// timeout instead of immediate `SQLITE_BUSY`, and enforced foreign keys (PostgreSQL
+/// timeout instead of immediate `SQLITE_BUSY` (30 s: SQLite's busy handler is not fair,
+/// so on a loaded machine with many writers one of them can wait several seconds behind
+/// the others; 5 s failed writes under a load average of 12), and enforced foreign keys (PostgreSQL
 /// has all three by nature); the log cut back to 64 MiB when it starts over, so a load
 /// that grew it (see [`loading`]) leaves no large file behind. PostgreSQL: timestamps
 /// are stored without a zone, in UTC.
@@ -199,7 +201,7 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettin
         let settings = match conn {
             // busy_timeout first: switching to WAL needs a lock other connections may hold.
             DbConnection::Sqlite(_) => {
-                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
                  PRAGMA mmap_size = 1073741824; PRAGMA journal_size_limit = 67108864;"
             }
