@@ -192,11 +192,7 @@ pub fn chain_hash_of(prev_hash: &str, canonical: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash.as_bytes());
     hasher.update(canonical.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    schemas::hex::lower_hex(&hasher.finalize())
 }
 
 /// A correlation id: the trace id of a W3C `traceparent` header when the caller sent a

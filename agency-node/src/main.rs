@@ -80,6 +80,12 @@ enum AuditCommand {
     Verify,
 }
 
+/// mimalloc rather than glibc's malloc: a load through `/v1/batch` allocates and frees
+/// millions of small values (rows, JSON, hashes), and glibc's allocator and its
+/// consolidation took about a fifth of the node's CPU (docs/benchmarks.md, onboarding).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = service::cli::parse::<Command>(&service::cli::Binary {
         name: env!("CARGO_BIN_NAME"),

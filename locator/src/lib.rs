@@ -90,10 +90,7 @@ impl LocatorKey {
         // A short public name for the key, so a gateway can tell which key built a
         // filter without learning anything about the key.
         let tag = hmac::sign(&key, b"child-view locator key id");
-        let id = tag.as_ref()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let id = schemas::hex::lower_hex(&tag.as_ref()[..8]);
         Ok(Self { key, id })
     }
 

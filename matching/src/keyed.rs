@@ -520,7 +520,7 @@ pub struct StoredEncoding {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    schemas::hex::lower_hex(bytes)
 }
 
 /// `_ab`, padded: `anna` → `_a an nn na a_`.

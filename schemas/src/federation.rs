@@ -306,10 +306,7 @@ pub fn query_hash(form: &str, query: &impl Serialize) -> String {
     hash.update(form.as_bytes());
     hash.update(b"\n");
     hash.update(serde_json::to_vec(query).unwrap_or_default());
-    hash.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::lower_hex(&hash.finalize()[..16])
 }
 
 /// A break-glass request from the gateway to the node of the practitioner's own agency,

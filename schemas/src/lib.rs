@@ -14,6 +14,7 @@ pub mod details;
 pub mod disclosure;
 pub mod federation;
 pub mod fields;
+pub mod hex;
 pub mod identifiers;
 pub mod imports;
 pub mod json;

@@ -48,7 +48,7 @@ pub fn hex(bytes: &[u8]) -> String {
         Some(first) => &bytes[first..],
         None => &bytes[bytes.len().saturating_sub(1)..],
     };
-    trimmed.iter().map(|b| format!("{b:02x}")).collect()
+    schemas::hex::lower_hex(trimmed)
 }
 
 /// The URI SAN that names a member in its certificate.

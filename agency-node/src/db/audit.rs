@@ -361,6 +361,32 @@ mod tests {
     }
 
     #[test]
+    fn many_entries_appended_at_once_are_stored_in_order_and_chain() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}", dir.path().join("node.db").display());
+        let pool = super::super::connect(&url).unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+        let entries: Vec<NewEntry> = (1..=275).map(entry).collect();
+        let last = super::super::write(&mut conn, |c| append_many(c, &entries))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(last, 275);
+        // A second batch, chained from the first one's last entry.
+        let more: Vec<NewEntry> = (276..=550).map(entry).collect();
+        super::super::write(&mut conn, |c| append_many(c, &more)).unwrap_or_else(|e| panic!("{e}"));
+        let details: Vec<(i64, String)> = audit_log::table
+            .order(audit_log::seq.asc())
+            .select((audit_log::seq, audit_log::detail))
+            .load(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let expected: Vec<(i64, String)> =
+            (1..=550).map(|n| (n, format!(r#"{{"n":{n}}}"#))).collect();
+        assert_eq!(details, expected);
+        let result = verify(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+        assert!(result.intact, "{result:?}");
+        assert_eq!(result.entries, 550);
+    }
+
+    #[test]
     fn verification_reads_the_log_a_page_at_a_time_and_finds_an_edit_on_any_page() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let url = format!("sqlite://{}", dir.path().join("node.db").display());

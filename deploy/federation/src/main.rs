@@ -582,6 +582,12 @@ fn parse_role(s: &str) -> Result<PractitionerRole, String> {
         .map_err(|_| format!("unknown role '{s}'"))
 }
 
+/// mimalloc rather than glibc's malloc: a load through `/v1/batch` allocates and frees
+/// millions of small values (rows, JSON, hashes), and glibc's allocator and its
+/// consolidation took about a fifth of the node's CPU (docs/benchmarks.md, onboarding).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::Up {
