@@ -655,6 +655,22 @@ impl Comparison {
             )
     }
 
+    /// Whether something beyond what a stranger born the same day could share backs the
+    /// link: the family name agrees (exactly, on one part, a keystroke off, or as a former
+    /// name) or the address does (the full postcode or its sector). A given name with a
+    /// date of birth, however rare the name, is evidence a stranger at the node shares by
+    /// coincidence more often than the size-adjusted thresholds assume of an average one;
+    /// such a candidate is offered, never linked (`docs/matching.md`, "Grades").
+    pub fn corroborated(&self) -> bool {
+        matches!(
+            self.family_name,
+            FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Typo
+        ) || matches!(
+            self.postcode,
+            Some(PostcodeLevel::Full | PostcodeLevel::Sector)
+        )
+    }
+
     /// Family name agreeing at some level and date of birth the same (allowing for a
     /// day/month swap): another child like this at the node may be the searched-for
     /// child's twin, so no candidate is linked on a typo of the given name. (A date one
@@ -1164,8 +1180,13 @@ mod tests {
                 Some(MatchGrade::Probable),
             ),
             (
-                "... but only possible when one side does not record sex",
+                "... and when one side does not record sex (22.6 bits)",
                 moved_sex_unknown,
+                Some(MatchGrade::Probable),
+            ),
+            (
+                "names and postcode agreeing, the date of birth another (17.8 bits): possible",
+                person("Amelia", "Okafor", "2016-11-20", Some("ZZ1 4AB")),
                 Some(MatchGrade::Possible),
             ),
             (
@@ -1211,12 +1232,15 @@ mod tests {
     fn thresholds_fall_for_a_small_node_down_to_the_floor() {
         let s = MatchingSettings::default();
         let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
-        // Moved to another district, no sex on either side: 22.6 bits, a candidate at
-        // the reference size, linked at a node of 1,000 children (the same posterior
-        // odds: a tenth of the strangers to agree by coincidence).
-        let mut moved = person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"));
-        moved.sex = None;
-        let score = compare(&q, &moved, &s).score(&s);
+        // Names and postcode agreeing, another date of birth, no sex on either side:
+        // 16.9 bits, a candidate at the reference size, linked at a node of 1,000
+        // children (the same posterior odds: a tenth of the strangers to agree by
+        // coincidence).
+        let mut redated = person("Amelia", "Okafor", "2016-11-20", Some("ZZ1 4AB"));
+        redated.sex = None;
+        let mut q = q;
+        q.sex = None;
+        let score = compare(&q, &redated, &s).score(&s);
         assert_eq!(grade_at(score, &s, 10_000), Some(MatchGrade::Possible));
         assert_eq!(grade_at(score, &s, 1_000), Some(MatchGrade::Probable));
         // Below the floor the thresholds fall no further.
@@ -1230,25 +1254,48 @@ mod tests {
         assert_eq!(grade_at(compare(&q, &stranger, &s).score(&s), &s, 10), None);
     }
 
-    /// Why the floor is 1,000: at any node that small, a given name and a date of birth
-    /// with sex (what a search without a family name or an address can show, and what
-    /// a stranger born the same day can share), with the given name as rare as a node's
-    /// counts can make it, stay below `probable`. A link needs a family name or an
-    /// address as well.
+    /// What a stranger born the same day can share, a given name and a date of birth
+    /// with sex, with the given name as rare as a node's counts can make it, reaches
+    /// `probable` at a small node; it is never corroborated, so the node offers it and
+    /// links nothing on it (the rule, tested end to end in the node's
+    /// `finding::partial_tests`). The family name or the address corroborates.
     #[test]
-    fn at_the_floor_a_given_name_and_a_date_of_birth_never_link() {
+    fn a_given_name_and_a_date_of_birth_alone_are_not_corroborated() {
         let s = MatchingSettings::default();
         let w = &s.weights;
-        for children in [1, 10, 100, 500, 999, 1_000] {
-            // The held child is the only one carrying the name.
-            let given = w.frequency.exact_weight(w.given_name.exact, 1, children);
-            let score = given.max(w.given_name.exact.weight())
-                + w.date_of_birth.exact.weight()
-                + w.sex.agree.weight();
-            assert!(
-                grade_at(score, &s, children) != Some(MatchGrade::Probable),
-                "{children} children: {score}"
-            );
+        let rarest = w.frequency.exact_weight(w.given_name.exact, 1, 1_000);
+        let score = rarest.max(w.given_name.exact.weight())
+            + w.date_of_birth.exact.weight()
+            + w.sex.agree.weight();
+        assert_eq!(
+            grade_at(score, &s, 1_000),
+            Some(MatchGrade::Probable),
+            "{score}"
+        );
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let stranger = person("Amelia", "Whitfield", "2014-03-09", Some("ZZ7 1XY"));
+        assert!(!compare(&q, &stranger, &s).corroborated());
+        let unstated = person("Amelia", "", "2014-03-09", None);
+        assert!(!compare(&unstated, &q, &s).corroborated());
+        for (case, held) in [
+            (
+                "family name",
+                person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY")),
+            ),
+            (
+                "a keystroke off",
+                person("Amelia", "Okafro", "2014-03-09", None),
+            ),
+            (
+                "postcode",
+                person("Amelia", "Whitfield", "2014-03-09", Some("ZZ1 4AB")),
+            ),
+            (
+                "sector",
+                person("Amelia", "Whitfield", "2014-03-09", Some("ZZ1 4XY")),
+            ),
+        ] {
+            assert!(compare(&q, &held, &s).corroborated(), "{case}");
         }
     }
 
