@@ -340,9 +340,10 @@ impl Default for Thresholds {
     fn default() -> Self {
         Self {
             certain: None,
-            // Posterior odds of 100 : 1 (6.6 bits above the prior at the reference
-            // size): see `docs/matching.md`, "Grades", for why and what it links.
-            probable: 19.9,
+            // Name and date of birth agreeing, with the postcode in another district
+            // (the family moved) or a new family name at the same address, reach it;
+            // see `docs/matching.md` for the odds this stands for.
+            probable: 23.5,
             possible: 15.0,
             reference_children: 10_000,
             floor_children: 1_000,

@@ -56,7 +56,7 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
         // B has no date of birth: a partial child, held, and linked in both modes (its
         // names and postcode agree, 23.5 bits without sex; the missing date is no
         // evidence; B holds 5 children, so its thresholds are at the floor's, probable
-        // 16.6; keyed mode encodes a partial child's demographics as plain mode compares
+        // 20.2; keyed mode encodes a partial child's demographics as plain mode compares
         // them). 5 has no given name at A: searched with what it states (a partial
         // search), offered and never linked, since without a given name it could be
         // either twin. 7 states only a family name: not searchable.
