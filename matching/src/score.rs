@@ -655,6 +655,22 @@ impl Comparison {
             )
     }
 
+    /// Whether something beyond what a stranger born the same day could share backs a
+    /// link: the family name agrees (exactly, on one part, a keystroke off, or as a former
+    /// name) or the address does (the full postcode or its sector). A candidate that is
+    /// not corroborated is offered at most, whatever it scores: a given name with a date
+    /// of birth (and sex), however rare the name, is what a stranger born the same day
+    /// can share (`docs/matching.md`, "Grades").
+    pub fn corroborated(&self) -> bool {
+        matches!(
+            self.family_name,
+            FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Typo
+        ) || matches!(
+            self.postcode,
+            Some(PostcodeLevel::Full | PostcodeLevel::Sector)
+        )
+    }
+
     /// Family name agreeing at some level and date of birth the same (allowing for a
     /// day/month swap): another child like this at the node may be the searched-for
     /// child's twin, so no candidate is linked on a typo of the given name. (A date one
@@ -1249,6 +1265,38 @@ mod tests {
                 grade_at(score, &s, children) != Some(MatchGrade::Probable),
                 "{children} children: {score}"
             );
+        }
+    }
+
+    /// The family name or the address corroborates a link; a given name with a date of
+    /// birth does not (the rule, end to end in the node's `finding::partial_tests`).
+    #[test]
+    fn only_the_family_name_or_the_address_corroborates() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let stranger = person("Amelia", "Whitfield", "2014-03-09", Some("ZZ7 1XY"));
+        assert!(!compare(&q, &stranger, &s).corroborated());
+        let unstated = person("Amelia", "", "2014-03-09", None);
+        assert!(!compare(&unstated, &q, &s).corroborated());
+        for (case, held) in [
+            (
+                "family name",
+                person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY")),
+            ),
+            (
+                "a keystroke off",
+                person("Amelia", "Okafro", "2014-03-09", None),
+            ),
+            (
+                "postcode",
+                person("Amelia", "Whitfield", "2014-03-09", Some("ZZ1 4AB")),
+            ),
+            (
+                "sector",
+                person("Amelia", "Whitfield", "2014-03-09", Some("ZZ1 4XY")),
+            ),
+        ] {
+            assert!(compare(&q, &held, &s).corroborated(), "{case}");
         }
     }
 

@@ -178,6 +178,7 @@ pub(super) fn decide(
                 comparison.given_name == score::GivenLevel::Typo && others > 0;
             if comparison.could_be_a_sibling()
                 || typo_with_a_sibling_here
+                || !comparison.corroborated()
                 || !stated.may_link(&comparison)
             {
                 grade = MatchGrade::Possible;

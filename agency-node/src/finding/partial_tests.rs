@@ -244,3 +244,65 @@ fn a_partial_search_finds_a_partial_child_and_an_identifier_finds_it_alone() {
     assert_links(&answer, &undated);
     assert_eq!(answer.grade, Some(MatchGrade::Certain));
 }
+
+/// What a stranger born the same day can share, a given name and a date of birth (with
+/// sex), never links, however low the thresholds: the family name or the address must
+/// agree as well (`Comparison::corroborated`). With thresholds this low the same
+/// child links as soon as the family name agrees, so it is the rule that refuses.
+#[test]
+fn a_given_name_and_a_date_of_birth_link_only_with_the_family_name_or_the_address() {
+    let mut db = TestDb::fresh();
+    let mut held = girl("Zainab", "Adeyemi", "2015-05-05");
+    held.postcode = Some("ZZ7 2CD".into());
+    let zainab = hold(&mut db, "zainab", held);
+    let mut settings = MatchingSettings::default();
+    settings.thresholds.probable = 5.0;
+    settings.thresholds.possible = 2.0;
+    let answer = |conn: &mut DbConnection, d: SearchDemographics| {
+        let query = ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(d),
+        };
+        let plain = find_with(conn, &query, &settings).unwrap();
+        let keyed = test_key().encode_query(&query);
+        let keyed = find_keyed(conn, &keyed, Some(test_key()), &settings).unwrap();
+        let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();
+        assert_eq!(json(&keyed), json(&plain), "keyed: {query:?}");
+        plain
+    };
+    // Another family name, another district: offered, not linked.
+    let other = answer(
+        &mut db,
+        search(
+            Some("Zainab"),
+            Some("Whitfield"),
+            Some("2015-05-05"),
+            Some("ZZ3 9XY"),
+        ),
+    );
+    assert_not_linked(&other);
+    assert_eq!(other.outcome, MatchOutcome::Candidates, "{other:?}");
+    // No family name and no postcode in the search: the same.
+    let bare = answer(
+        &mut db,
+        search(Some("Zainab"), None, Some("2015-05-05"), None),
+    );
+    assert_not_linked(&bare);
+    assert_eq!(bare.outcome, MatchOutcome::Candidates, "{bare:?}");
+    // The family name agreeing, or the postcode's sector: linked.
+    let family = answer(
+        &mut db,
+        search(
+            Some("Zainab"),
+            Some("Adeyemi"),
+            Some("2015-05-05"),
+            Some("ZZ3 9XY"),
+        ),
+    );
+    assert_links(&family, &zainab);
+    let sector = answer(
+        &mut db,
+        search(Some("Zainab"), None, Some("2015-05-05"), Some("ZZ7 2XY")),
+    );
+    assert_links(&sector, &zainab);
+}

@@ -458,6 +458,10 @@ enum BenchCmd {
         /// as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// A TOML file with a `[matching]` section (thresholds, weights, estimation, as
+        /// in a node's configuration) merged into both nodes' own.
+        #[arg(long)]
+        settings: Option<PathBuf>,
     },
     /// An agency joining the federation: one real school node (its own process, mutual
     /// TLS, SQLite or PostgreSQL) and its MIS loading synthetic children with two records
@@ -861,9 +865,11 @@ fn main() -> anyhow::Result<()> {
                     passes,
                     seed,
                     json,
+                    settings,
                 },
         } => {
             let report = federation::linkage_bench::linkage(&federation::linkage_bench::Options {
+                settings,
                 data,
                 modes,
                 splink: !no_splink,

@@ -41,6 +41,7 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
         concurrency: 2,
         passes: 1,
         seed: 42,
+        settings: None,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_federation")),
     })
     .unwrap();
@@ -122,6 +123,7 @@ fn two_passes_search_every_record_twice_and_report_each() {
         concurrency: 2,
         passes: 2,
         seed: 42,
+        settings: None,
         exe: PathBuf::from(env!("CARGO_BIN_EXE_federation")),
     })
     .unwrap();

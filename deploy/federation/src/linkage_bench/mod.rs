@@ -47,6 +47,9 @@ pub struct Options {
     pub passes: usize,
     /// Seed of Splink's u sampling.
     pub seed: u64,
+    /// A TOML file whose `[matching]` tables are merged into both nodes' `[matching]`
+    /// sections (thresholds, weights, estimation), as `bench matching --settings`.
+    pub settings: Option<PathBuf>,
     /// The `federation` binary (it runs the nodes and the gateway).
     pub exe: PathBuf,
 }
@@ -204,14 +207,7 @@ fn run_sides(options: &Options, split: &febrl::Split, root: &Path) -> anyhow::Re
     for &mode in &options.modes {
         let name = mode_name(mode);
         println!("our matcher, {name} mode: a federation of two nodes and a gateway…");
-        let run = runtime.block_on(ours::run(
-            split,
-            mode,
-            &options.exe,
-            &root.join(name),
-            options.concurrency,
-            options.passes,
-        ))?;
+        let run = runtime.block_on(ours::run(split, mode, &root.join(name), options))?;
         let several = run.passes.len() > 1;
         for (pass, (answers, search_seconds)) in run.passes.into_iter().enumerate() {
             let tally = score::tally(split, &answers, &run.b_stored);

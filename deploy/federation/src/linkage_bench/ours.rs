@@ -78,11 +78,10 @@ fn http(config: impl std::any::Any) -> anyhow::Result<reqwest::Client> {
 pub async fn run(
     split: &Split,
     mode: MatchingMode,
-    exe: &Path,
     dir: &Path,
-    concurrency: usize,
-    passes: usize,
+    options: &super::Options,
 ) -> anyhow::Result<OursRun> {
+    let (exe, concurrency, passes) = (&options.exe, options.concurrency, options.passes);
     let mut plan = Plan::dev(free_port()?, 0);
     plan.nodes = vec![
         NodePlan {
@@ -111,6 +110,11 @@ pub async fn run(
     plan.node_timeout_ms = 30_000;
     plan.matching_mode = mode;
     let federation = Federation::generate(dir, plan)?;
+    if let Some(settings) = &options.settings {
+        for (config, _) in federation.node_configs.values() {
+            merge_matching(config, settings)?;
+        }
+    }
     let started = Instant::now();
     let mut processes = start(&federation, exe)?;
     let result = async {
@@ -121,6 +125,27 @@ pub async fn run(
     .await;
     stop(&mut processes).await;
     result
+}
+
+/// Merges the `[matching]` tables of the TOML file `settings` into the node
+/// configuration `config`'s `[matching]` section (a key both give: the settings' value).
+fn merge_matching(config: &Path, settings: &Path) -> anyhow::Result<()> {
+    let read = |path: &Path| -> anyhow::Result<toml::Table> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    };
+    let mut node = read(config)?;
+    let extra = match read(settings)?.remove("matching") {
+        Some(toml::Value::Table(table)) => table,
+        _ => anyhow::bail!("{}: no [matching] section", settings.display()),
+    };
+    let Some(toml::Value::Table(matching)) = node.get_mut("matching") else {
+        anyhow::bail!("{}: no [matching] section", config.display());
+    };
+    matching.extend(extra);
+    std::fs::write(config, toml::to_string(&node)?)
+        .with_context(|| format!("writing {}", config.display()))
 }
 
 fn start(federation: &Federation, exe: &Path) -> anyhow::Result<Vec<Process>> {
@@ -587,4 +612,46 @@ async fn drive(
         start_seconds,
         load_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_matching;
+
+    #[test]
+    fn settings_are_merged_into_the_nodes_matching_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("node.toml");
+        let settings = dir.path().join("settings.toml");
+        std::fs::write(
+            &config,
+            "[node]\nid = \"b\"\n\n[matching]\nmode = \"plain\"\nkey_file = \"k\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &settings,
+            "[matching.thresholds]\nprobable = 19.0\n[matching.weights.sex.agree]\nm = 0.9\nu = 0.5\n",
+        )
+        .unwrap();
+        merge_matching(&config, &settings).unwrap();
+        let merged: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+        assert_eq!(merged["node"]["id"].as_str(), Some("b"));
+        assert_eq!(merged["matching"]["mode"].as_str(), Some("plain"));
+        assert_eq!(
+            merged["matching"]["thresholds"]["probable"].as_float(),
+            Some(19.0)
+        );
+        assert_eq!(
+            merged["matching"]["weights"]["sex"]["agree"]["u"].as_float(),
+            Some(0.5)
+        );
+
+        std::fs::write(&settings, "[thresholds]\nprobable = 19.0\n").unwrap();
+        let refused = merge_matching(&config, &settings).unwrap_err();
+        assert!(
+            refused.to_string().contains("no [matching] section"),
+            "{refused}"
+        );
+    }
 }
