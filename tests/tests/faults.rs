@@ -238,8 +238,10 @@ async fn past_the_fan_out_limit_the_gateway_says_busy_at_once() {
     let query = query_for(fed.child_known_to(1, &[]).unwrap());
     let slow = search(&fed, &token, &query);
     let busy = async {
-        // Starts while the first search waits on the silent node.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Starts while the first search waits on the silent node (for DEADLINE_MS):
+        // a second after it, so that on a loaded machine the first has surely taken the
+        // only slot (at 300 ms, beside a release build, this one sometimes took it first).
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
         fed.gateway_post(
             &token,
             &format!("/v1/children:search?{SAFEGUARDING}"),
