@@ -29,6 +29,7 @@ use super::settings::MatchingSettings;
 use aws_lc_rs::hmac;
 use base64::Engine;
 use chrono::{Datelike, NaiveDate};
+use schemas::hex::lower_hex;
 use schemas::keyed::{BLOOM_BYTES, TOKEN_HEX_LEN};
 use schemas::{
     ChildIdentifiers, ChildQuery, Demographics, KeyedBlocks, KeyedChildQuery, KeyedDate,
@@ -117,7 +118,10 @@ impl MatchingKey {
         }
         let key = hmac::Key::new(hmac::HMAC_SHA256, &bytes);
         let tag = hmac::sign(&key, b"matching-key-id");
-        let id = format!("{}.v{KEYED_ENCODING_VERSION}", hex(&tag.as_ref()[..8]));
+        let id = format!(
+            "{}.v{KEYED_ENCODING_VERSION}",
+            lower_hex(&tag.as_ref()[..8])
+        );
         let field = |field: NameField| {
             let sub = hmac::sign(&key, format!("bloom-key\0{}", field.label()).as_bytes());
             let field_key = hmac::Key::new(hmac::HMAC_SHA256, sub.as_ref());
@@ -145,7 +149,7 @@ impl MatchingKey {
         ctx.update(label.as_bytes());
         ctx.update(&[0]);
         ctx.update(value.as_bytes());
-        hex(&ctx.sign().as_ref()[..TOKEN_HEX_LEN / 2])
+        lower_hex(&ctx.sign().as_ref()[..TOKEN_HEX_LEN / 2])
     }
 
     /// The balanced keyed Bloom filter of a normalised name's padded bigrams.
@@ -517,10 +521,6 @@ pub struct StoredEncoding {
     pub day_block2: Option<String>,
     /// `None` for a partial child (see [`MatchingKey::encode_stored_known`]).
     pub demographics: Option<KeyedDemographics>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    schemas::hex::lower_hex(bytes)
 }
 
 /// `_ab`, padded: `anna` → `_a an nn na a_`.
