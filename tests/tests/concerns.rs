@@ -80,6 +80,21 @@ fn concern(local_id: &str, immediate_risk: bool) -> Value {
     })
 }
 
+/// School A raises a concern (no immediate risk) about its child `local_id`: the
+/// answer, once checked that the concern went to the social care node's front door.
+async fn raise_to_social_care(fed: &TestFederation, local_id: &str) -> Value {
+    let accepted = fed
+        .system("school-a")
+        .post("/v1/concerns", &concern(local_id, false))
+        .await
+        .expect(202);
+    assert_eq!(
+        accepted["front_door"]["agency_id"], "social-care",
+        "{accepted:#}"
+    );
+    accepted
+}
+
 /// The end of the first working day after today (London), at 17:00: Monday to Friday,
 /// less `holidays`. Written here from the rule, not from the node's code.
 fn expected_deadline(received: DateTime<Utc>, holidays: &[NaiveDate]) -> DateTime<Utc> {
@@ -640,15 +655,7 @@ async fn a_concern_goes_to_the_social_care_node_that_holds_the_child() {
             .local_id
             .clone()
     };
-    let accepted = fed
-        .system("school-a")
-        .post("/v1/concerns", &concern(&local("school-a"), false))
-        .await
-        .expect(202);
-    assert_eq!(
-        accepted["front_door"]["agency_id"], "social-care",
-        "{accepted:#}"
-    );
+    let accepted = raise_to_social_care(&fed, &local("school-a")).await;
     let items = received(&fed, "social-care", "").await;
     assert_eq!(items[0]["status"], "received");
     assert_eq!(items[0]["local_id"], local("social-care").as_str());
@@ -876,15 +883,7 @@ async fn a_concern_about_a_partial_child_finds_the_child_at_the_front_door() {
     fed.store_partial_and_complete(("school-a", "SCH-PART-1"), ("social-care", "SC-PART-1"))
         .await;
 
-    let accepted = fed
-        .system("school-a")
-        .post("/v1/concerns", &concern("SCH-PART-1", false))
-        .await
-        .expect(202);
-    assert_eq!(
-        accepted["front_door"]["agency_id"], "social-care",
-        "{accepted:#}"
-    );
+    raise_to_social_care(&fed, "SCH-PART-1").await;
     let items = received(&fed, "social-care", "").await;
     assert_eq!(items.len(), 1, "{items:#?}");
     assert_eq!(items[0]["status"], "received", "{items:#?}");
