@@ -126,7 +126,9 @@ pub struct Report {
     pub startup_seconds: f64,
     /// The node's resident memory a second after it became ready.
     pub node_rss_idle_kib: u64,
-    /// `VmHWM` of the node at the end of the runs: its peak resident memory over its life.
+    /// `VmHWM` of the node at the end of the runs: its peak resident memory over its life,
+    /// as the kernel counts it (approximately: it can read a few pages under an earlier
+    /// `VmRSS`).
     pub node_rss_high_water_kib: u64,
     /// What the sampled searches found (`outcome` → count), asked one at a time before
     /// the load runs: identifier lookups, exact and drifted demographic matches.

