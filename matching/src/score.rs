@@ -655,20 +655,28 @@ impl Comparison {
             )
     }
 
-    /// Whether something beyond what a stranger born the same day could share backs a
-    /// link: the family name agrees (exactly, on one part, a keystroke off, or as a former
-    /// name) or the address does (the full postcode or its sector). A candidate that is
-    /// not corroborated is offered at most, whatever it scores: a given name with a date
-    /// of birth (and sex), however rare the name, is what a stranger born the same day
-    /// can share (`docs/matching.md`, "Grades").
+    /// Whether something beyond what a stranger could share by coincidence backs a
+    /// link. Two rules; a candidate failing either is offered at most, whatever it
+    /// scores (`docs/matching.md`, "Grades"):
+    ///
+    /// * the family name agrees (exactly, on one part, a keystroke off, or as a former
+    ///   name) or the address does (the full postcode or its sector): a given name with
+    ///   a date of birth (and sex), however rare the name, is what a stranger born the
+    ///   same day can share;
+    /// * a date of birth that agrees only with day and month swapped needs the address:
+    ///   the names and a swapped date are what a namesake born the same year can share,
+    ///   and the swap's weight rests on an *m* nothing measures (FEBRL has no swap, and a
+    ///   node's searches show too few to estimate it).
     pub fn corroborated(&self) -> bool {
-        matches!(
-            self.family_name,
-            FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Typo
-        ) || matches!(
+        let address = matches!(
             self.postcode,
             Some(PostcodeLevel::Full | PostcodeLevel::Sector)
-        )
+        );
+        let family = matches!(
+            self.family_name,
+            FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Typo
+        );
+        address || (family && self.date_of_birth != DobLevel::DayMonthSwapped)
     }
 
     /// Family name agreeing at some level and date of birth the same (allowing for a
@@ -1298,6 +1306,27 @@ mod tests {
         ] {
             assert!(compare(&q, &held, &s).corroborated(), "{case}");
         }
+    }
+
+    /// A date of birth agreeing only with day and month swapped is corroborated by the
+    /// address alone: both names with it are what a namesake born the same year shares.
+    #[test]
+    fn a_swapped_date_of_birth_needs_the_address() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        for (case, postcode) in [("another district", Some("ZZ7 1XY")), ("none", None)] {
+            let namesake = person("Amelia", "Okafor", "2014-09-03", postcode);
+            let c = compare(&q, &namesake, &s);
+            assert_eq!(c.date_of_birth, DobLevel::DayMonthSwapped, "{case}");
+            assert!(!c.corroborated(), "{case}");
+        }
+        for (case, postcode) in [("postcode", "ZZ1 4AB"), ("sector", "ZZ1 4XY")] {
+            let held = person("Amelia", "Okafor", "2014-09-03", Some(postcode));
+            assert!(compare(&q, &held, &s).corroborated(), "{case}");
+        }
+        // The exact date with both names after a move stays corroborated.
+        let moved = person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"));
+        assert!(compare(&q, &moved, &s).corroborated());
     }
 
     #[test]
