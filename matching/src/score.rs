@@ -646,29 +646,47 @@ impl Comparison {
     /// similar or different one leaves the candidate at `possible` at most. A typo is
     /// capped too when the node holds another child of that family name and date of birth
     /// (see [`Comparison::shares_family_and_birth`]; applied by the caller).
+    ///
+    /// The date agrees here also with day and month swapped or one digit off: a twin's
+    /// record with its date mistyped is still the twin (with the family name, the
+    /// address, sex and the swapped date a twin scores 19.3 bits, over `probable` 19.9 at
+    /// a node of 1,000 children, whose threshold is 16.6). Two children of one family
+    /// born a digit apart (a year to the day, or ten months) are capped too: as siblings
+    /// they are never to be linked anyway.
     pub fn could_be_a_sibling(&self) -> bool {
         self.family_name.agrees()
-            && self.date_of_birth == DobLevel::Exact
+            && matches!(
+                self.date_of_birth,
+                DobLevel::Exact | DobLevel::DayMonthSwapped | DobLevel::OneDigit
+            )
             && !matches!(
                 self.given_name,
                 GivenLevel::Exact | GivenLevel::Alias | GivenLevel::Typo
             )
     }
 
-    /// Whether something beyond what a stranger born the same day could share backs a
-    /// link: the family name agrees (exactly, on one part, a keystroke off, or as a former
-    /// name) or the address does (the full postcode or its sector). A candidate that is
-    /// not corroborated is offered at most, whatever it scores: a given name with a date
-    /// of birth (and sex), however rare the name, is what a stranger born the same day
-    /// can share (`docs/matching.md`, "Grades").
+    /// Whether something beyond what a stranger could share by coincidence backs a
+    /// link. Two rules; a candidate failing either is offered at most, whatever it
+    /// scores (`docs/matching.md`, "Grades"):
+    ///
+    /// * the family name agrees (exactly, on one part, a keystroke off, or as a former
+    ///   name) or the address does (the full postcode or its sector): a given name with
+    ///   a date of birth (and sex), however rare the name, is what a stranger born the
+    ///   same day can share;
+    /// * a date of birth that agrees only with day and month swapped needs the address:
+    ///   the names and a swapped date are what a namesake born the same year can share,
+    ///   and the swap's weight rests on an *m* nothing measures (FEBRL has no swap, and a
+    ///   node's searches show too few to estimate it).
     pub fn corroborated(&self) -> bool {
-        matches!(
-            self.family_name,
-            FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Typo
-        ) || matches!(
+        let address = matches!(
             self.postcode,
             Some(PostcodeLevel::Full | PostcodeLevel::Sector)
-        )
+        );
+        let family = matches!(
+            self.family_name,
+            FamilyLevel::Exact | FamilyLevel::Part | FamilyLevel::Typo
+        );
+        address || (family && self.date_of_birth != DobLevel::DayMonthSwapped)
     }
 
     /// Family name agreeing at some level and date of birth the same (allowing for a
@@ -1300,6 +1318,27 @@ mod tests {
         }
     }
 
+    /// A date of birth agreeing only with day and month swapped is corroborated by the
+    /// address alone: both names with it are what a namesake born the same year shares.
+    #[test]
+    fn a_swapped_date_of_birth_needs_the_address() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        for (case, postcode) in [("another district", Some("ZZ7 1XY")), ("none", None)] {
+            let namesake = person("Amelia", "Okafor", "2014-09-03", postcode);
+            let c = compare(&q, &namesake, &s);
+            assert_eq!(c.date_of_birth, DobLevel::DayMonthSwapped, "{case}");
+            assert!(!c.corroborated(), "{case}");
+        }
+        for (case, postcode) in [("postcode", "ZZ1 4AB"), ("sector", "ZZ1 4XY")] {
+            let held = person("Amelia", "Okafor", "2014-09-03", Some(postcode));
+            assert!(compare(&q, &held, &s).corroborated(), "{case}");
+        }
+        // The exact date with both names after a move stays corroborated.
+        let moved = person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"));
+        assert!(compare(&q, &moved, &s).corroborated());
+    }
+
     #[test]
     fn a_differing_identifier_lowers_the_score() {
         let s = MatchingSettings::default();
@@ -1321,6 +1360,14 @@ mod tests {
         assert!(compare(&q, &twin, &s).could_be_a_sibling());
         let millie = person("Millie", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
         assert!(!compare(&q, &millie, &s).could_be_a_sibling());
+        // A twin's record with its date mistyped is still the twin.
+        for date in ["2014-09-03", "2014-03-08"] {
+            let twin = person("Olivia", "Okafor", date, Some("ZZ1 4AB"));
+            assert!(compare(&q, &twin, &s).could_be_a_sibling(), "{date}");
+        }
+        // A date in the same month is no twin's.
+        let later = person("Olivia", "Okafor", "2014-03-27", Some("ZZ1 4AB"));
+        assert!(!compare(&q, &later, &s).could_be_a_sibling());
     }
 
     #[test]

@@ -306,3 +306,114 @@ fn a_given_name_and_a_date_of_birth_link_only_with_the_family_name_or_the_addres
     );
     assert_links(&sector, &zainab);
 }
+
+/// A namesake born the same year with day and month swapped, living elsewhere: both
+/// names, the swapped date and sex agree, and at `probable` 19.9 (the floor's 16.6 at this
+/// node) it scores enough to link. The shape of the one wrong link our generator made at
+/// that threshold (2,000 children, seed 7: two different children of the same common
+/// names, born 3 December and 12 March of one year). A swapped date needs the address
+/// (`Comparison::corroborated`): without it the namesake is offered, not linked, in plain
+/// and keyed mode; with the postcode's sector agreeing the same child links.
+#[test]
+fn a_swapped_date_of_birth_links_only_with_the_address() {
+    let mut db = TestDb::fresh();
+    let mut held = girl("Ella", "Price", "2016-12-03");
+    held.postcode = Some("ZZ7 2CD".into());
+    let ella = hold(&mut db, "ella", held);
+    let mut settings = MatchingSettings::default();
+    settings.thresholds.probable = 19.9;
+    let answer = |conn: &mut DbConnection, d: SearchDemographics| {
+        let query = ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(d),
+        };
+        let plain = find_with(conn, &query, &settings).unwrap();
+        let every_block = find_reading(conn, &query, &settings, false).unwrap();
+        let keyed = test_key().encode_query(&query);
+        let keyed = find_keyed(conn, &keyed, Some(test_key()), &settings).unwrap();
+        let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();
+        assert_eq!(json(&every_block), json(&plain), "every block: {query:?}");
+        assert_eq!(json(&keyed), json(&plain), "keyed: {query:?}");
+        plain
+    };
+    // The namesake in another district, and with no postcode in the search: offered.
+    for postcode in [Some("ZZ3 9XY"), None] {
+        let namesake = answer(
+            &mut db,
+            search(Some("Ella"), Some("Price"), Some("2016-03-12"), postcode),
+        );
+        assert_not_linked(&namesake);
+        assert_eq!(namesake.outcome, MatchOutcome::Candidates, "{namesake:?}");
+        assert!(
+            namesake.candidates[0]
+                .matched_on
+                .contains(&"date_of_birth:day_month_swapped".to_owned()),
+            "{namesake:?}"
+        );
+    }
+    // The exact date after the same move links: the rule is the swap's, not the move's.
+    let moved = answer(
+        &mut db,
+        search(
+            Some("Ella"),
+            Some("Price"),
+            Some("2016-12-03"),
+            Some("ZZ3 9XY"),
+        ),
+    );
+    assert_links(&moved, &ella);
+    // The swapped date with the postcode's sector agreeing links.
+    let sector = answer(
+        &mut db,
+        search(
+            Some("Ella"),
+            Some("Price"),
+            Some("2016-03-12"),
+            Some("ZZ7 2XY"),
+        ),
+    );
+    assert_links(&sector, &ella);
+}
+
+/// A twin whose record has its date of birth mistyped (day and month swapped, or one
+/// digit off) is still the twin: with the family name, the address and sex agreeing it
+/// scores over `probable` 19.9 at this node (16.6 at the floor's size), and the twin
+/// rule (`Comparison::could_be_a_sibling`) keeps it at `possible`, in plain and keyed
+/// mode. The searched-for twin itself, with the same mistyped date, links.
+#[test]
+fn a_twin_with_a_mistyped_date_of_birth_is_never_linked() {
+    let mut db = TestDb::fresh();
+    let mut olivia = girl("Olivia", "Okafor", "2015-04-07");
+    olivia.postcode = Some("ZZ7 2CD".into());
+    let olivia = hold(&mut db, "olivia", olivia);
+    let mut settings = MatchingSettings::default();
+    settings.thresholds.probable = 19.9;
+    let answer = |conn: &mut DbConnection, d: SearchDemographics| {
+        let query = ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(d),
+        };
+        let plain = find_with(conn, &query, &settings).unwrap();
+        let every_block = find_reading(conn, &query, &settings, false).unwrap();
+        let keyed = test_key().encode_query(&query);
+        let keyed = find_keyed(conn, &keyed, Some(test_key()), &settings).unwrap();
+        let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();
+        assert_eq!(json(&every_block), json(&plain), "every block: {query:?}");
+        assert_eq!(json(&keyed), json(&plain), "keyed: {query:?}");
+        plain
+    };
+    for date in ["2015-07-04", "2015-04-08"] {
+        // Amelia, Olivia's twin, is not held here.
+        let twin = answer(
+            &mut db,
+            search(Some("Amelia"), Some("Okafor"), Some(date), Some("ZZ7 2CD")),
+        );
+        assert_not_linked(&twin);
+        assert_eq!(twin.outcome, MatchOutcome::Candidates, "{date}: {twin:?}");
+        let herself = answer(
+            &mut db,
+            search(Some("Olivia"), Some("Okafor"), Some(date), Some("ZZ7 2CD")),
+        );
+        assert_links(&herself, &olivia);
+    }
+}
