@@ -28,19 +28,27 @@ fn search(
 /// The plain answer, after checking that keyed mode and a search reading every block
 /// give the same one.
 fn ask(conn: &mut DbConnection, d: SearchDemographics) -> MatchResponse {
+    ask_with(conn, d, &MatchingSettings::default())
+}
+
+/// [`ask`] with other settings (lower thresholds).
+fn ask_with(
+    conn: &mut DbConnection,
+    d: SearchDemographics,
+    settings: &MatchingSettings,
+) -> MatchResponse {
     let query = ChildQuery {
         identifiers: ChildIdentifiers::default(),
         demographics: Some(d),
     };
     assert!(query.validate().is_empty(), "{query:?}");
-    let settings = MatchingSettings::default();
-    let plain = find_with(conn, &query, &settings).unwrap();
+    let plain = find_with(conn, &query, settings).unwrap();
     let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();
-    let every_block = find_reading(conn, &query, &settings, false).unwrap();
+    let every_block = find_reading(conn, &query, settings, false).unwrap();
     assert_eq!(json(&every_block), json(&plain), "every block: {query:?}");
     let keyed = test_key().encode_query(&query);
     assert!(keyed.validate().is_empty(), "{:?}", keyed.validate());
-    let keyed = find_keyed(conn, &keyed, Some(test_key()), &settings).unwrap();
+    let keyed = find_keyed(conn, &keyed, Some(test_key()), settings).unwrap();
     assert_eq!(json(&keyed), json(&plain), "keyed: {query:?}");
     plain
 }
@@ -258,18 +266,7 @@ fn a_given_name_and_a_date_of_birth_link_only_with_the_family_name_or_the_addres
     let mut settings = MatchingSettings::default();
     settings.thresholds.probable = 5.0;
     settings.thresholds.possible = 2.0;
-    let answer = |conn: &mut DbConnection, d: SearchDemographics| {
-        let query = ChildQuery {
-            identifiers: ChildIdentifiers::default(),
-            demographics: Some(d),
-        };
-        let plain = find_with(conn, &query, &settings).unwrap();
-        let keyed = test_key().encode_query(&query);
-        let keyed = find_keyed(conn, &keyed, Some(test_key()), &settings).unwrap();
-        let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();
-        assert_eq!(json(&keyed), json(&plain), "keyed: {query:?}");
-        plain
-    };
+    let answer = |conn: &mut DbConnection, d: SearchDemographics| ask_with(conn, d, &settings);
     // Another family name, another district: offered, not linked.
     let other = answer(
         &mut db,
@@ -322,20 +319,7 @@ fn a_swapped_date_of_birth_links_only_with_the_address() {
     let ella = hold(&mut db, "ella", held);
     let mut settings = MatchingSettings::default();
     settings.thresholds.probable = 19.9;
-    let answer = |conn: &mut DbConnection, d: SearchDemographics| {
-        let query = ChildQuery {
-            identifiers: ChildIdentifiers::default(),
-            demographics: Some(d),
-        };
-        let plain = find_with(conn, &query, &settings).unwrap();
-        let every_block = find_reading(conn, &query, &settings, false).unwrap();
-        let keyed = test_key().encode_query(&query);
-        let keyed = find_keyed(conn, &keyed, Some(test_key()), &settings).unwrap();
-        let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();
-        assert_eq!(json(&every_block), json(&plain), "every block: {query:?}");
-        assert_eq!(json(&keyed), json(&plain), "keyed: {query:?}");
-        plain
-    };
+    let answer = |conn: &mut DbConnection, d: SearchDemographics| ask_with(conn, d, &settings);
     // The namesake in another district, and with no postcode in the search: offered.
     for postcode in [Some("ZZ3 9XY"), None] {
         let namesake = answer(
@@ -388,20 +372,7 @@ fn a_twin_with_a_mistyped_date_of_birth_is_never_linked() {
     let olivia = hold(&mut db, "olivia", olivia);
     let mut settings = MatchingSettings::default();
     settings.thresholds.probable = 19.9;
-    let answer = |conn: &mut DbConnection, d: SearchDemographics| {
-        let query = ChildQuery {
-            identifiers: ChildIdentifiers::default(),
-            demographics: Some(d),
-        };
-        let plain = find_with(conn, &query, &settings).unwrap();
-        let every_block = find_reading(conn, &query, &settings, false).unwrap();
-        let keyed = test_key().encode_query(&query);
-        let keyed = find_keyed(conn, &keyed, Some(test_key()), &settings).unwrap();
-        let json = |a: &MatchResponse| serde_json::to_value(a).unwrap();
-        assert_eq!(json(&every_block), json(&plain), "every block: {query:?}");
-        assert_eq!(json(&keyed), json(&plain), "keyed: {query:?}");
-        plain
-    };
+    let answer = |conn: &mut DbConnection, d: SearchDemographics| ask_with(conn, d, &settings);
     for date in ["2015-07-04", "2015-04-08"] {
         // Amelia, Olivia's twin, is not held here.
         let twin = answer(
