@@ -6,6 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export FEDERATION_TEST_DATABASE="${FEDERATION_TEST_DATABASE:-postgres://postgres@127.0.0.1:5432}"
+# libpq without TLS to this loopback test server (libpq reads PGSSLMODE). With TLS, libpq
+# brings in OpenSSL, whose exit handler (OPENSSL_cleanup, registered with atexit) can run
+# while a connection pool's worker thread of a test's in-process node is still connecting:
+# a test binary then dies with SIGSEGV after every test passed (seen once in CI, in
+# `cohort`; diesel-rs/diesel#3441, sfackler/r2d2#137). Trust authentication over loopback
+# needs no TLS, so libpq never initialises OpenSSL here.
+export PGSSLMODE="${PGSSLMODE:-disable}"
 
 reachable() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 
