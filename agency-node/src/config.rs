@@ -133,6 +133,17 @@ pub struct AgencySettings {
 pub struct DatabaseSettings {
     /// `sqlite://PATH` (or a plain path), or `postgres://USER@HOST:PORT/DB`.
     pub url: String,
+    /// SQLite: how much of the database file each connection maps into memory, in MiB
+    /// (default 1024; 0 reads through SQLite's own page cache only). The pages read
+    /// through the map count in the node's resident memory; they are the kernel's page
+    /// cache for the file, shared by the connections. SQLite caps the map at its build's
+    /// maximum. Ignored on PostgreSQL.
+    #[serde(default = "default_sqlite_mmap_mib")]
+    pub sqlite_mmap_mib: u32,
+}
+
+fn default_sqlite_mmap_mib() -> u32 {
+    crate::db::DEFAULT_SQLITE_MMAP_MIB
 }
 
 impl Settings {

@@ -108,7 +108,7 @@ fn main() -> anyhow::Result<()> {
         command: AuditCommand::Verify,
     }) = cli.command
     {
-        let pool = agency_node::db::connect(&settings.database.url)?;
+        let pool = agency_node::db::connect_with(&settings.database)?;
         let mut conn = pool.get()?;
         let result = agency_node::db::audit::verify(&mut conn)?;
         println!("{}", serde_json::to_string_pretty(&result)?);
@@ -171,7 +171,7 @@ fn main() -> anyhow::Result<()> {
             },
     }) = cli.command
     {
-        let pool = agency_node::db::connect(&settings.database.url)?;
+        let pool = agency_node::db::connect_with(&settings.database)?;
         let mut conn = pool.get()?;
         let children = agency_node::db::children::sample(&mut conn, sample)?;
         let estimate = matching::estimate::estimate_u(&children, pairs, seed, &settings.matching)

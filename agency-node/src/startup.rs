@@ -110,7 +110,7 @@ impl Application {
             .map_err(|why| anyhow::anyhow!("invalid [matching] settings: {why}"))?;
         let single_process =
             db::SingleProcessLock::acquire(&settings.database.url, SINGLE_PROCESS_WAIT)?;
-        let pool = db::connect(&settings.database.url)
+        let pool = db::connect_with(&settings.database)
             .with_context(|| format!("opening database {}", settings.database.url))?;
         let matching_key = match &settings.matching.key_file {
             Some(path) => {

@@ -153,7 +153,11 @@ pub fn establish(database_url: &str) -> Result<DbConnection, DbError> {
     };
     manager
         .connect()
-        .and_then(|mut conn| ConnectionSettings.on_acquire(&mut conn).map(|()| conn))
+        .and_then(|mut conn| {
+            ConnectionSettings::default()
+                .on_acquire(&mut conn)
+                .map(|()| conn)
+        })
         .map_err(|e| DbError::Connection(diesel::ConnectionError::BadConnection(e.to_string())))
 }
 
@@ -186,28 +190,44 @@ pub enum DbError {
     HeldByAnotherProcess(String),
 }
 
+/// How much of a SQLite database file each connection maps into memory by default, in
+/// MiB (`database.sqlite_mmap_mib`).
+pub const DEFAULT_SQLITE_MMAP_MIB: u32 = 1024;
+
 /// Settings applied to every connection. SQLite: WAL for concurrent readers, a busy
 /// timeout instead of immediate `SQLITE_BUSY` (30 s: SQLite's busy handler is not fair,
 /// so on a loaded machine with many writers one of them can wait several seconds behind
 /// the others; 5 s failed writes under a load average of 12), and enforced foreign keys (PostgreSQL
 /// has all three by nature); the log cut back to 64 MiB when it starts over, so a load
-/// that grew it (see [`loading`]) leaves no large file behind. PostgreSQL: timestamps
-/// are stored without a zone, in UTC.
+/// that grew it (see [`loading`]) leaves no large file behind, and up to `sqlite_mmap_mib`
+/// of the file mapped into memory. PostgreSQL: timestamps are stored without a zone, in
+/// UTC.
 #[derive(Debug)]
-struct ConnectionSettings;
+struct ConnectionSettings {
+    sqlite_mmap_mib: u32,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            sqlite_mmap_mib: DEFAULT_SQLITE_MMAP_MIB,
+        }
+    }
+}
 
 impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettings {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
         let settings = match conn {
             // busy_timeout first: switching to WAL needs a lock other connections may hold.
-            DbConnection::Sqlite(_) => {
+            DbConnection::Sqlite(_) => format!(
                 "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                 PRAGMA mmap_size = 1073741824; PRAGMA journal_size_limit = 67108864;"
-            }
-            DbConnection::Pg(_) => "SET TIME ZONE 'UTC';",
+                 PRAGMA mmap_size = {}; PRAGMA journal_size_limit = 67108864;",
+                u64::from(self.sqlite_mmap_mib) << 20
+            ),
+            DbConnection::Pg(_) => "SET TIME ZONE 'UTC';".to_owned(),
         };
-        conn.batch_execute(settings)
+        conn.batch_execute(&settings)
             .map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -381,8 +401,17 @@ where
     )
 }
 
-/// Opens the pool and brings the schema up to date.
+/// Opens the pool and brings the schema up to date, with the default SQLite settings.
 pub fn connect(database_url: &str) -> Result<DbPool, DbError> {
+    connect_with(&crate::config::DatabaseSettings {
+        url: database_url.to_owned(),
+        sqlite_mmap_mib: DEFAULT_SQLITE_MMAP_MIB,
+    })
+}
+
+/// Opens the pool as `[database]` says and brings the schema up to date.
+pub fn connect_with(settings: &crate::config::DatabaseSettings) -> Result<DbPool, DbError> {
+    let database_url = settings.url.as_str();
     connection_target(database_url)?;
     let pool = Pool::builder()
         .max_size(8)
@@ -393,7 +422,9 @@ pub fn connect(database_url: &str) -> Result<DbPool, DbError> {
             Backend::Sqlite => None,
         })
         .connection_timeout(std::time::Duration::from_secs(10))
-        .connection_customizer(Box::new(ConnectionSettings))
+        .connection_customizer(Box::new(ConnectionSettings {
+            sqlite_mmap_mib: settings.sqlite_mmap_mib,
+        }))
         .build(Manager {
             url: database_url.to_owned(),
         })?;
@@ -1060,5 +1091,49 @@ mod loading_tests {
         assert_eq!(during, (-65536, i64::from(LOAD_LOG_PAGES)));
         // A pooled connection goes on to single writes: SQLite's usual checkpoints.
         assert_eq!(settings(&mut db), (-2000, 1000));
+    }
+}
+
+#[cfg(test)]
+mod mmap_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::config::DatabaseSettings;
+    use diesel::sql_types::BigInt;
+
+    #[derive(QueryableByName)]
+    struct MmapSize {
+        #[diesel(sql_type = BigInt)]
+        mmap_size: i64,
+    }
+
+    /// The map size a pooled connection of a node opened with `[database]` as `toml` has.
+    fn mapped_bytes(toml_text: &str) -> i64 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("node.db").display());
+        let settings: DatabaseSettings =
+            toml::from_str(&format!("url = {url:?}\n{toml_text}")).unwrap();
+        let pool = connect_with(&settings).unwrap();
+        let mut conn = pool.get().unwrap();
+        let DbConnection::Sqlite(c) = &mut *conn else {
+            panic!("SQLite only");
+        };
+        diesel::sql_query("PRAGMA mmap_size")
+            .get_result::<MmapSize>(c)
+            .unwrap()
+            .mmap_size
+    }
+
+    #[test]
+    fn the_sqlite_memory_map_is_a_setting_of_one_gib_by_default() {
+        assert_eq!(mapped_bytes(""), 1 << 30);
+        assert_eq!(mapped_bytes("sqlite_mmap_mib = 16"), 16 << 20);
+        assert_eq!(mapped_bytes("sqlite_mmap_mib = 0"), 0);
+    }
+
+    #[test]
+    fn a_negative_or_unknown_database_setting_is_refused() {
+        assert!(toml::from_str::<DatabaseSettings>("url = \"x\"\nsqlite_mmap_mib = -1").is_err());
+        assert!(toml::from_str::<DatabaseSettings>("url = \"x\"\nmmap = 1").is_err());
     }
 }
