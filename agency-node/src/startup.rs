@@ -108,6 +108,9 @@ impl Application {
             .matching
             .validate()
             .map_err(|why| anyhow::anyhow!("invalid [matching] settings: {why}"))?;
+        if let Some(hook) = &settings.notifications.inbox_webhook {
+            hook.check().map_err(anyhow::Error::msg)?;
+        }
         let single_process =
             db::SingleProcessLock::acquire(&settings.database.url, SINGLE_PROCESS_WAIT)?;
         let pool = db::connect_with(&settings.database)

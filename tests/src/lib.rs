@@ -7,6 +7,7 @@
 //! per test on it, dropped when the federation is dropped.
 
 pub mod scenario;
+pub mod webhook;
 
 pub use scenario::{Answer, Call, SAFEGUARDING, System};
 

@@ -667,3 +667,167 @@ async fn a_notification_about_a_partial_child_reaches_the_school_that_holds_the_
     );
     fed.shutdown().await;
 }
+
+/// School A's node restarted with `[notifications.inbox_webhook]` pointing at a real
+/// receiver standing for the school's MIS, which refuses its first `refuse_first`
+/// deliveries. Returns the receiver's deliveries, its handle and the secret.
+async fn school_a_pushing_to_its_mis(
+    fed: &mut TestFederation,
+    refuse_first: usize,
+    event_types: Option<Vec<schemas::notification::EventType>>,
+) -> (
+    std::sync::Arc<std::sync::Mutex<Vec<federation_tests::webhook::Received>>>,
+    actix_web::dev::ServerHandle,
+    String,
+    tempfile::TempDir,
+) {
+    let (url, received, handle) = federation_tests::webhook::receiver(refuse_first).await;
+    let secret = trust::webhook::WebhookSecret::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("mis.secret");
+    std::fs::write(&secret_file, &secret).unwrap();
+    fed.stop_node("school-a").await;
+    fed.restart_node_with("school-a", move |settings| {
+        settings.notifications.inbox_webhook = Some(agency_node::notifications::InboxWebhook {
+            url,
+            secret_file,
+            event_types,
+        });
+    })
+    .await
+    .unwrap();
+    (received, handle, secret, dir)
+}
+
+/// Where the push of a school A inbox item stands: accepted at, attempts, last error.
+fn push_state(fed: &TestFederation, id: &str) -> agency_node::db::notifications::PushState {
+    let mut conn = fed.database("school-a");
+    agency_node::db::notifications::push_state(&mut conn, id)
+        .unwrap()
+        .expect("the item is in school A's inbox")
+}
+
+/// An item landing in a school's inbox reaches the school's own system at once: signed
+/// with the secret they share (Standard Webhooks), the item as the inbox API gives it,
+/// sent again after a refusal under the same id, and not again once accepted.
+#[tokio::test]
+async fn an_inbox_item_is_pushed_to_the_schools_own_system_signed_and_retried() {
+    let mut fed = federation().await;
+    let (police_id, school_id, _) = known_child(&fed);
+    let (received, receiver, secret, _dir) = school_a_pushing_to_its_mis(&mut fed, 1, None).await;
+    let id = record_incident(&fed, &police_id, "POL-ENC-PUSH1").await;
+
+    let deliveries = federation_tests::webhook::wait_for_deliveries(&received, 2, WAIT).await;
+    let (hook_id, timestamp, signature, body) = &deliveries[1];
+    let key = trust::webhook::WebhookSecret::parse(&secret).unwrap();
+    key.verify(
+        hook_id.as_deref(),
+        timestamp.as_deref(),
+        signature.as_deref(),
+        body,
+    )
+    .expect("the school's system can check the item is its node's");
+    let other =
+        trust::webhook::WebhookSecret::parse(&trust::webhook::WebhookSecret::generate()).unwrap();
+    assert!(
+        other
+            .verify(
+                hook_id.as_deref(),
+                timestamp.as_deref(),
+                signature.as_deref(),
+                body
+            )
+            .is_err()
+    );
+    assert_eq!(hook_id.as_deref(), Some(id.as_str()));
+    assert_eq!(
+        deliveries[0].0, deliveries[1].0,
+        "the same item, sent again"
+    );
+
+    // The body is the item exactly as the inbox lists it (but `at_risk`, which moves
+    // with the clock), at the level the police's policy gave the school.
+    let pushed: Value = serde_json::from_slice(body).unwrap();
+    let listed = inbox(&fed, "school-a")
+        .await
+        .into_iter()
+        .find(|i| i["id"] == id.as_str())
+        .expect("in school A's inbox too");
+    for field in [
+        "id",
+        "event_type",
+        "sender",
+        "local_id",
+        "category",
+        "level",
+        "impact",
+        "deadline",
+        "occurred_at",
+        "received_at",
+    ] {
+        assert_eq!(pushed[field], listed[field], "{field}: {pushed:#}");
+    }
+    assert_eq!(pushed["local_id"], school_id.as_str());
+    assert_eq!(pushed["level"], "summary");
+    let text = String::from_utf8_lossy(body);
+    assert!(!text.contains(POLICE_REFERENCE) && !text.contains(CIRCUMSTANCES));
+
+    let (pushed_at, attempts, error) = push_state(&fed, &id);
+    assert!(pushed_at.is_some());
+    assert_eq!((attempts, error), (2, None));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        received.lock().unwrap().len(),
+        2,
+        "nothing more once accepted"
+    );
+    receiver.stop(false).await;
+    fed.shutdown().await;
+}
+
+/// A system that keeps refusing gets the item again until someone reads it in the inbox
+/// (acknowledged: no more pushes); and a system that asked for other event types gets
+/// nothing of this one.
+#[tokio::test]
+async fn an_inbox_push_stops_at_acknowledgement_and_only_asked_types_are_pushed() {
+    let mut fed = federation().await;
+    let (police_id, _, _) = known_child(&fed);
+    let (received, receiver, _secret, _dir) =
+        school_a_pushing_to_its_mis(&mut fed, usize::MAX, None).await;
+    let id = record_incident(&fed, &police_id, "POL-ENC-PUSH2").await;
+    federation_tests::webhook::wait_for_deliveries(&received, 1, WAIT).await;
+    let (pushed_at, attempts, error) = push_state(&fed, &id);
+    assert_eq!(pushed_at, None);
+    assert!(attempts >= 1);
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("503")),
+        "{error:?}"
+    );
+    acknowledge_at_school_a(&fed, &id).await.expect(200);
+    let after_acknowledgement = received.lock().unwrap().len();
+    // Retries come every 0.5–1 s at first (the default backoff): three seconds would
+    // hold at least two more.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        received.lock().unwrap().len(),
+        after_acknowledgement,
+        "an acknowledged item is not pushed again"
+    );
+    receiver.stop(false).await;
+
+    // Another system asking for plan events only: the incident lands in the inbox and
+    // is not pushed.
+    let (received, receiver, _secret, _dir) = school_a_pushing_to_its_mis(
+        &mut fed,
+        0,
+        Some(vec![schemas::notification::EventType::PlanStarted]),
+    )
+    .await;
+    let id = record_incident(&fed, &police_id, "POL-ENC-PUSH3").await;
+    delivered_once_to_school_a(&fed, &id).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(received.lock().unwrap().is_empty());
+    assert_eq!(push_state(&fed, &id), (None, 0, None));
+    receiver.stop(false).await;
+    fed.shutdown().await;
+}

@@ -557,55 +557,6 @@ async fn break_glass_is_flagged_alerted_in_the_access_report_and_limited_per_day
     fed.shutdown().await;
 }
 
-/// One request the DPO's receiver got: its webhook headers and body.
-type Received = (Option<String>, Option<String>, Option<String>, Vec<u8>);
-
-/// A real HTTP receiver standing for the data protection officer's system: it refuses
-/// the first delivery (503), as a system restarting would, then accepts.
-async fn dpo_receiver() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
-    actix_web::dev::ServerHandle,
-) {
-    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-    let received: std::sync::Arc<std::sync::Mutex<Vec<Received>>> = Default::default();
-    let kept = received.clone();
-    let server = HttpServer::new(move || {
-        let kept = kept.clone();
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let kept = kept.clone();
-            async move {
-                let header = |name: &str| {
-                    req.headers()
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned)
-                };
-                let mut kept = kept.lock().unwrap();
-                kept.push((
-                    header("webhook-id"),
-                    header("webhook-timestamp"),
-                    header("webhook-signature"),
-                    body.to_vec(),
-                ));
-                if kept.len() == 1 {
-                    HttpResponse::ServiceUnavailable().finish()
-                } else {
-                    HttpResponse::NoContent().finish()
-                }
-            }
-        }))
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .unwrap();
-    let url = format!("http://{}/alerts", server.addrs()[0]);
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (url, received, handle)
-}
-
 /// Issue 20: a break-glass "raises an alert at once to the holding agency's data
 /// protection officer". With `[notifications] dpo_webhook` set, the holding node pushes
 /// the alert to the DPO's own system, signed (Standard Webhooks), from a durable queue:
@@ -613,7 +564,7 @@ async fn dpo_receiver() -> (
 #[tokio::test]
 async fn a_break_glass_alert_reaches_the_data_protection_officers_system_signed_and_retried() {
     let mut fed = spawn_federation(schools_and_social_care()).await.unwrap();
-    let (url, received, receiver) = dpo_receiver().await;
+    let (url, received, receiver) = federation_tests::webhook::receiver(1).await;
     let secret = trust::webhook::WebhookSecret::generate();
     let secret_dir = tempfile::tempdir().unwrap();
     let secret_file = secret_dir.path().join("dpo.secret");
@@ -636,15 +587,12 @@ async fn a_break_glass_alert_reaches_the_data_protection_officers_system_signed_
     assert_eq!(view["break_glass"], true, "{view}");
 
     // Refused once, then delivered.
-    let started = std::time::Instant::now();
-    while received.lock().unwrap().len() < 2 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "the alert was not sent again after a refusal: {:?}",
-            received.lock().unwrap().len()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    federation_tests::webhook::wait_for_deliveries(
+        &received,
+        2,
+        std::time::Duration::from_secs(30),
+    )
+    .await;
     let deliveries = received.lock().unwrap().clone();
     let key = trust::webhook::WebhookSecret::parse(&secret).unwrap();
     let (id, timestamp, signature, body) = &deliveries[1];

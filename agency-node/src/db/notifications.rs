@@ -323,6 +323,81 @@ pub fn receive(conn: &mut DbConnection, row: &InboxRow) -> Result<bool, DbError>
     Ok(true)
 }
 
+/// Inbox items to push to the agency's own system (`[notifications.inbox_webhook]`):
+/// not yet pushed, not acknowledged (an item the agency has read needs no push), due,
+/// of the given types when some are given; oldest first, each with its attempts so far.
+pub fn push_due(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    event_types: Option<&[String]>,
+    limit: i64,
+) -> Result<Vec<(InboxRow, i32)>, DbError> {
+    let mut query = inbox::table
+        .filter(inbox::pushed_at.is_null())
+        .filter(inbox::acknowledged_at.is_null())
+        .filter(
+            inbox::push_next_at
+                .is_null()
+                .or(inbox::push_next_at.le(now)),
+        )
+        .order(inbox::received_at.asc())
+        .limit(limit)
+        .select((InboxRow::as_select(), inbox::push_attempts))
+        .into_boxed();
+    if let Some(types) = event_types {
+        query = query.filter(inbox::event_type.eq_any(types));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// The agency's system accepted the item.
+pub fn mark_pushed(
+    conn: &mut DbConnection,
+    id: &str,
+    attempts: i32,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(inbox::table.find(id))
+        .set((
+            inbox::pushed_at.eq(Some(at)),
+            inbox::push_attempts.eq(attempts),
+            inbox::push_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The push failed: try again at `next`.
+pub fn record_push_failure(
+    conn: &mut DbConnection,
+    id: &str,
+    attempts: i32,
+    next: NaiveDateTime,
+    error: &str,
+) -> Result<(), DbError> {
+    diesel::update(inbox::table.find(id))
+        .set((
+            inbox::push_attempts.eq(attempts),
+            inbox::push_next_at.eq(Some(next)),
+            inbox::push_error.eq(Some(error)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Where the push of an inbox item stands: when the agency's system accepted it, the
+/// attempts so far and the last error.
+pub type PushState = (Option<NaiveDateTime>, i32, Option<String>);
+
+/// Where the push of an inbox item stands (operators and tests); `None` when no such item.
+pub fn push_state(conn: &mut DbConnection, id: &str) -> Result<Option<PushState>, DbError> {
+    Ok(inbox::table
+        .find(id)
+        .select((inbox::pushed_at, inbox::push_attempts, inbox::push_error))
+        .first(conn)
+        .optional()?)
+}
+
 pub fn inbox_item(conn: &mut DbConnection, id: &str) -> Result<Option<InboxRow>, DbError> {
     Ok(inbox::table
         .find(id)

@@ -181,6 +181,10 @@ diesel::table! {
         acknowledged_at -> Nullable<Timestamp>,
         acknowledged_by -> Nullable<Text>,
         ack_relayed -> Bool,
+        pushed_at -> Nullable<Timestamp>,
+        push_attempts -> Integer,
+        push_next_at -> Nullable<Timestamp>,
+        push_error -> Nullable<Text>,
     }
 }
 

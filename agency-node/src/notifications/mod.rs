@@ -78,6 +78,13 @@ pub struct NotificationSettings {
     /// node's inbox only.
     #[serde(default)]
     pub dpo_webhook: Option<DpoWebhook>,
+    /// The agency's own system (a school's MIS, a case system): every item that lands
+    /// in this node's inbox is also pushed there, signed (Standard Webhooks), from the
+    /// inbox itself as a durable queue, retried until the endpoint accepts it or the
+    /// item is acknowledged. Without it, the system reads the inbox
+    /// (`GET /v1/notifications/inbox`).
+    #[serde(default)]
+    pub inbox_webhook: Option<InboxWebhook>,
 }
 
 /// A Standard Webhooks endpoint of the data protection officer's system.
@@ -89,6 +96,47 @@ pub struct DpoWebhook {
     /// The shared secret (`whsec_<base64>`) alerts are signed with; read at each
     /// delivery, so a rotated secret applies at once.
     pub secret_file: PathBuf,
+}
+
+/// A Standard Webhooks endpoint of the agency's own system, for its inbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxWebhook {
+    /// Where inbox items are posted (`https://…`; `http://` for a receiver on the same
+    /// host).
+    pub url: String,
+    /// The shared secret (`whsec_<base64>`) items are signed with; read at each
+    /// delivery, so a rotated secret applies at once.
+    pub secret_file: PathBuf,
+    /// Only items of these event types are pushed (default: every type).
+    #[serde(default)]
+    pub event_types: Option<Vec<EventType>>,
+}
+
+impl InboxWebhook {
+    /// Whether `url` is one the worker can post to: `https://`, or `http://` to a
+    /// receiver on this host.
+    pub fn check(&self) -> Result<(), String> {
+        let url = reqwest::Url::parse(&self.url)
+            .map_err(|e| format!("notifications.inbox_webhook.url '{}': {e}", self.url))?;
+        let local = match url.host_str() {
+            Some("localhost") => true,
+            Some(host) => host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback()),
+            None => false,
+        };
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" if local => Ok(()),
+            _ => Err(format!(
+                "notifications.inbox_webhook.url '{}': use https:// (http:// only to this host)",
+                self.url
+            )),
+        }
+    }
 }
 
 fn default_poll_ms() -> u64 {
@@ -134,6 +182,7 @@ impl Default for NotificationSettings {
             at_risk_minutes: default_at_risk_minutes(),
             earliest_school_day_start: default_earliest_start(),
             dpo_webhook: None,
+            inbox_webhook: None,
             timezone: default_timezone(),
         }
     }
@@ -461,6 +510,24 @@ fn at_risk(deadline: Option<NaiveDateTime>, open: bool, horizon: NaiveDateTime) 
     open && deadline.is_some_and(|d| d <= horizon)
 }
 
+/// The child's local id at this agency, for an inbox or outbox item about it.
+pub fn local_id_of(conn: &mut DbConnection, child_id: &str) -> Result<String, DbError> {
+    db::children::find_by_id(conn, child_id)?
+        .map(|c| c.local_id)
+        .ok_or_else(|| DbError::Corrupt(format!("notification names unknown child {child_id}")))
+}
+
+/// An inbox row as the agency's system reads it (the inbox API and the inbox webhook);
+/// `horizon`: how near a deadline counts as at risk.
+pub fn inbox_item_of(
+    conn: &mut DbConnection,
+    row: InboxRow,
+    horizon: NaiveDateTime,
+) -> Result<InboxItem, DbError> {
+    let local_id = local_id_of(conn, &row.child_id)?;
+    inbox_item(row, local_id, horizon)
+}
+
 pub fn inbox_item(
     row: InboxRow,
     local_id: String,
@@ -538,6 +605,32 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
     use schemas::{RecordDetails, RecordUpsert};
+
+    #[test]
+    fn an_inbox_webhook_posts_over_https_or_to_this_host_only() {
+        let hook = |url: &str| InboxWebhook {
+            url: url.to_owned(),
+            secret_file: PathBuf::from("mis.secret"),
+            event_types: None,
+        };
+        for ok in [
+            "https://mis.school.example/inbox",
+            "http://127.0.0.1:8080/inbox",
+            "http://localhost/inbox",
+            "http://[::1]:9000/inbox",
+        ] {
+            assert_eq!(hook(ok).check(), Ok(()), "{ok}");
+        }
+        for refused in [
+            "http://mis.school.example/inbox",
+            "http://10.0.0.8/inbox",
+            "ftp://127.0.0.1/inbox",
+            "not a url",
+        ] {
+            let why = hook(refused).check().expect_err(refused);
+            assert!(why.contains("notifications.inbox_webhook.url"), "{why}");
+        }
+    }
 
     /// A record of `category` checked as its node would, from the category's example
     /// details with `changes` over them, ending on `to`.

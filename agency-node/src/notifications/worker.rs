@@ -48,9 +48,9 @@ pub struct Worker {
     /// None: events wait in the outbox (the worker runs for the DPO's alerts only).
     gateway_url: Option<String>,
     http: reqwest::Client,
-    /// For the data protection officer's endpoint: not a federation member, so the
-    /// client presents no certificate of ours.
-    dpo_http: reqwest::Client,
+    /// For the data protection officer's endpoint and the agency's own system: not
+    /// federation members, so the client presents no certificate of ours.
+    webhook_http: reqwest::Client,
     /// Set when the node drains: the worker finishes its delivery and claims no more.
     draining: service::server::Draining,
     /// Sends the concern messages waiting in the node's queue.
@@ -60,22 +60,25 @@ pub struct Worker {
 /// How long one call to the gateway may take (it asks every node, then delivers).
 const GATEWAY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long the DPO's endpoint may take to accept an alert.
-const DPO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the DPO's endpoint or the agency's system may take to accept a delivery.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Events handled per round.
 const BATCH: usize = 16;
 
 impl Worker {
-    /// `None` when neither a gateway nor a DPO endpoint is configured: events then wait
-    /// in the outbox.
+    /// `None` when neither a gateway nor a webhook (the DPO's, the inbox's) is
+    /// configured: events then wait in the outbox.
     pub fn new(
         pool: DbPool,
         policy: Policy,
         settings: NotificationSettings,
         tls: &trust::tls::TlsFiles,
     ) -> anyhow::Result<Option<Self>> {
-        if settings.gateway_url.is_none() && settings.dpo_webhook.is_none() {
+        if settings.gateway_url.is_none()
+            && settings.dpo_webhook.is_none()
+            && settings.inbox_webhook.is_none()
+        {
             return Ok(None);
         }
         let http = reqwest::Client::builder()
@@ -83,9 +86,9 @@ impl Worker {
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .build()?;
-        let dpo_http = reqwest::Client::builder()
+        let webhook_http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(DPO_TIMEOUT)
+            .timeout(WEBHOOK_TIMEOUT)
             .build()?;
         Ok(Some(Self {
             pool,
@@ -96,7 +99,7 @@ impl Worker {
                 .map(|u| u.trim_end_matches('/').to_owned()),
             settings,
             http,
-            dpo_http,
+            webhook_http,
             draining: service::server::Draining::default(),
             concerns: None,
         }))
@@ -143,6 +146,7 @@ impl Worker {
             i64::try_from(self.settings.claim_timeout_ms).unwrap_or(i64::MAX / 2),
         );
         self.alert_dpo().await?;
+        self.push_inbox().await?;
         if self.gateway_url.is_none() {
             return Ok(());
         }
@@ -189,28 +193,9 @@ impl Worker {
             .await?;
         for alert in due {
             let attempts = alert.attempts + 1;
-            let sent = async {
-                let secret = trust::webhook::WebhookSecret::load(&dpo.secret_file)?;
-                let timestamp = Utc::now().timestamp();
-                let signature = secret.sign(&alert.id, timestamp, alert.body.as_bytes())?;
-                let response = self
-                    .dpo_http
-                    .post(&dpo.url)
-                    .header(trust::webhook::ID_HEADER, &alert.id)
-                    .header(trust::webhook::TIMESTAMP_HEADER, timestamp.to_string())
-                    .header(trust::webhook::SIGNATURE_HEADER, signature)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(alert.body.clone())
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "the endpoint answered {}",
-                    response.status()
-                );
-                anyhow::Ok(())
-            }
-            .await;
+            let sent = self
+                .post_signed(&dpo.url, &dpo.secret_file, &alert.id, alert.body.clone())
+                .await;
             let id = alert.id.clone();
             match sent {
                 Ok(()) => {
@@ -231,6 +216,93 @@ impl Worker {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Pushes the inbox's items to the agency's own system, each signed with its secret
+    /// (Standard Webhooks: `webhook-id` is the item's id, so the system keeps one copy if
+    /// two replicas or a lost answer send it twice); the body is the item as
+    /// `GET /v1/notifications/inbox` gives it. A refusal or no answer is retried with the
+    /// same backoff as events until the system accepts the item or someone acknowledges
+    /// it (the inbox API): an item is never given up while it is unread.
+    async fn push_inbox(&self) -> anyhow::Result<()> {
+        let Some(hook) = self.settings.inbox_webhook.clone() else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let horizon = (now + ChronoDuration::minutes(self.settings.at_risk_minutes)).naive_utc();
+        let types: Option<Vec<String>> = hook
+            .event_types
+            .as_ref()
+            .map(|types| types.iter().map(|t| t.as_str().to_owned()).collect());
+        let due = self
+            .blocking(move |c| {
+                db::notifications::push_due(c, now.naive_utc(), types.as_deref(), BATCH as i64)?
+                    .into_iter()
+                    .map(|(row, attempts)| {
+                        let id = row.id.clone();
+                        let item = super::inbox_item_of(c, row, horizon)?;
+                        let body = serde_json::to_string(&item)
+                            .map_err(|e| DbError::Corrupt(e.to_string()))?;
+                        Ok((id, attempts + 1, body))
+                    })
+                    .collect::<Result<Vec<_>, DbError>>()
+            })
+            .await?;
+        for (id, attempts, body) in due {
+            let sent = self
+                .post_signed(&hook.url, &hook.secret_file, &id, body)
+                .await;
+            match sent {
+                Ok(()) => {
+                    tracing::info!(item = %id, attempts, "inbox item pushed to the agency's system");
+                    let at = Utc::now().naive_utc();
+                    self.blocking(move |c| db::notifications::mark_pushed(c, &id, attempts, at))
+                        .await?;
+                }
+                Err(e) => {
+                    let why = format!("{e:#}");
+                    tracing::warn!(item = %id, attempts, error = %why, "inbox item not pushed to the agency's system; will retry");
+                    let next =
+                        Utc::now().naive_utc() + ChronoDuration::from_std(self.backoff(attempts))?;
+                    self.blocking(move |c| {
+                        db::notifications::record_push_failure(c, &id, attempts, next, &why)
+                    })
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Posts `body` to an endpoint outside the federation, signed with the secret in
+    /// `secret_file` (read at each delivery, so a rotated secret applies at once) under
+    /// `id`. Accepted when the endpoint answers 2xx.
+    async fn post_signed(
+        &self,
+        url: &str,
+        secret_file: &std::path::Path,
+        id: &str,
+        body: String,
+    ) -> anyhow::Result<()> {
+        let secret = trust::webhook::WebhookSecret::load(secret_file)?;
+        let timestamp = Utc::now().timestamp();
+        let signature = secret.sign(id, timestamp, body.as_bytes())?;
+        let response = self
+            .webhook_http
+            .post(url)
+            .header(trust::webhook::ID_HEADER, id)
+            .header(trust::webhook::TIMESTAMP_HEADER, timestamp.to_string())
+            .header(trust::webhook::SIGNATURE_HEADER, signature)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "the endpoint answered {}",
+            response.status()
+        );
         Ok(())
     }
 

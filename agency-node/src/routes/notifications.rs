@@ -31,29 +31,14 @@ fn horizon(state: &AppState) -> NaiveDateTime {
     (Utc::now() + chrono::Duration::minutes(state.notifications.at_risk_minutes)).naive_utc()
 }
 
-fn local_id_of(conn: &mut DbConnection, child_id: &str) -> Result<String, DbError> {
-    db::children::find_by_id(conn, child_id)?
-        .map(|c| c.local_id)
-        .ok_or_else(|| DbError::Corrupt(format!("notification names unknown child {child_id}")))
-}
-
 fn outbox_item(
     conn: &mut DbConnection,
     row: db::notifications::OutboxRow,
     horizon: NaiveDateTime,
 ) -> Result<OutboxItem, DbError> {
-    let local_id = local_id_of(conn, &row.child_id)?;
+    let local_id = notifications::local_id_of(conn, &row.child_id)?;
     let recipients = db::notifications::recipients(conn, &row.id)?;
     notifications::outbox_item(row, local_id, recipients, horizon)
-}
-
-fn inbox_item(
-    conn: &mut DbConnection,
-    row: db::notifications::InboxRow,
-    horizon: NaiveDateTime,
-) -> Result<InboxItem, DbError> {
-    let local_id = local_id_of(conn, &row.child_id)?;
-    notifications::inbox_item(row, local_id, horizon)
 }
 
 /// Publish an event about one of this agency's children.
@@ -283,7 +268,7 @@ pub async fn inbox(
         let mut conn = pool.get()?;
         let rows = db::notifications::inbox(&mut conn, query.unacknowledged, LIST_LIMIT)?;
         rows.into_iter()
-            .map(|row| inbox_item(&mut conn, row, horizon))
+            .map(|row| notifications::inbox_item_of(&mut conn, row, horizon))
             .filter(|item| !query.at_risk || item.as_ref().is_ok_and(|i| i.at_risk))
             .collect()
     })
@@ -343,7 +328,7 @@ pub async fn acknowledge(
             detail,
         );
         db::audit::append(c, &entry)?;
-        Ok(inbox_item(c, row, horizon)?)
+        Ok(notifications::inbox_item_of(c, row, horizon)?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(item))
