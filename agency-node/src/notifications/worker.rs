@@ -20,7 +20,7 @@ use super::NotificationSettings;
 use crate::db::notifications::{Claim, DEAD, DELIVERED, InboxRow, PENDING, RecipientRow};
 use crate::db::{self, DbError, DbPool};
 use crate::disclosure::Policy;
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::{Duration as ChronoDuration, NaiveDateTime, Utc};
 use rand::Rng;
 use schemas::notification::{
     Acknowledgement, DeliveryOutcome, EventType, RouteRequest, RouteResponse,
@@ -65,6 +65,27 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Events handled per round.
 const BATCH: usize = 16;
+
+/// A queue of signed deliveries to a system outside the federation: how its rows record
+/// an outcome.
+struct WebhookQueue {
+    /// What goes where, for the log.
+    what: &'static str,
+    delivered: fn(&mut db::DbConnection, &str, i32, NaiveDateTime) -> Result<(), DbError>,
+    failed: fn(&mut db::DbConnection, &str, i32, NaiveDateTime, &str) -> Result<(), DbError>,
+}
+
+const DPO_ALERTS: WebhookQueue = WebhookQueue {
+    what: "break-glass alert to the data protection officer",
+    delivered: db::dpo_alerts::mark_delivered,
+    failed: db::dpo_alerts::record_failure,
+};
+
+const INBOX_PUSHES: WebhookQueue = WebhookQueue {
+    what: "inbox item to the agency's own system",
+    delivered: db::notifications::mark_pushed,
+    failed: db::notifications::record_push_failure,
+};
 
 impl Worker {
     /// `None` when neither a gateway nor a webhook (the DPO's, the inbox's) is
@@ -192,29 +213,14 @@ impl Worker {
             .blocking(move |c| db::dpo_alerts::due(c, now, BATCH as i64))
             .await?;
         for alert in due {
-            let attempts = alert.attempts + 1;
-            let sent = self
-                .post_signed(&dpo.url, &dpo.secret_file, &alert.id, alert.body.clone())
-                .await;
-            let id = alert.id.clone();
-            match sent {
-                Ok(()) => {
-                    tracing::info!(alert = %id, attempts, "break-glass alert delivered to the DPO");
-                    let at = Utc::now().naive_utc();
-                    self.blocking(move |c| db::dpo_alerts::mark_delivered(c, &id, attempts, at))
-                        .await?;
-                }
-                Err(e) => {
-                    let why = format!("{e:#}");
-                    tracing::warn!(alert = %id, attempts, error = %why, "break-glass alert not delivered to the DPO; will retry");
-                    let next =
-                        Utc::now().naive_utc() + ChronoDuration::from_std(self.backoff(attempts))?;
-                    self.blocking(move |c| {
-                        db::dpo_alerts::record_failure(c, &id, attempts, next, &why)
-                    })
-                    .await?;
-                }
-            }
+            self.deliver_webhook(
+                &DPO_ALERTS,
+                (&dpo.url, &dpo.secret_file),
+                alert.id,
+                alert.attempts + 1,
+                alert.body,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -250,26 +256,46 @@ impl Worker {
             })
             .await?;
         for (id, attempts, body) in due {
-            let sent = self
-                .post_signed(&hook.url, &hook.secret_file, &id, body)
-                .await;
-            match sent {
-                Ok(()) => {
-                    tracing::info!(item = %id, attempts, "inbox item pushed to the agency's system");
-                    let at = Utc::now().naive_utc();
-                    self.blocking(move |c| db::notifications::mark_pushed(c, &id, attempts, at))
-                        .await?;
-                }
-                Err(e) => {
-                    let why = format!("{e:#}");
-                    tracing::warn!(item = %id, attempts, error = %why, "inbox item not pushed to the agency's system; will retry");
-                    let next =
-                        Utc::now().naive_utc() + ChronoDuration::from_std(self.backoff(attempts))?;
-                    self.blocking(move |c| {
-                        db::notifications::record_push_failure(c, &id, attempts, next, &why)
-                    })
+            self.deliver_webhook(
+                &INBOX_PUSHES,
+                (&hook.url, &hook.secret_file),
+                id,
+                attempts,
+                body,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Posts one queued delivery (`attempts` counts this one) to `endpoint` (its URL and
+    /// secret file) and records the outcome in its queue: delivered, or failed and due
+    /// again after the backoff.
+    async fn deliver_webhook(
+        &self,
+        queue: &WebhookQueue,
+        (url, secret_file): (&str, &std::path::Path),
+        id: String,
+        attempts: i32,
+        body: String,
+    ) -> anyhow::Result<()> {
+        let what = queue.what;
+        match self.post_signed(url, secret_file, &id, body).await {
+            Ok(()) => {
+                tracing::info!(id = %id, attempts, "{what} delivered");
+                let at = Utc::now().naive_utc();
+                let delivered = queue.delivered;
+                self.blocking(move |c| delivered(c, &id, attempts, at))
                     .await?;
-                }
+            }
+            Err(e) => {
+                let why = format!("{e:#}");
+                tracing::warn!(id = %id, attempts, error = %why, "{what} not delivered; will retry");
+                let next =
+                    Utc::now().naive_utc() + ChronoDuration::from_std(self.backoff(attempts))?;
+                let failed = queue.failed;
+                self.blocking(move |c| failed(c, &id, attempts, next, &why))
+                    .await?;
             }
         }
         Ok(())
