@@ -803,6 +803,16 @@ async fn an_inbox_push_stops_at_acknowledgement_and_only_asked_types_are_pushed(
         error.as_deref().is_some_and(|e| e.contains("503")),
         "{error:?}"
     );
+    // The node's metrics tell its operator the school's system is refusing.
+    assert_eq!(
+        metric(
+            &fed,
+            "school-a",
+            "webhook_deliveries_failing{endpoint=\"inbox_webhook\"}"
+        )
+        .await,
+        "1"
+    );
     acknowledge_at_school_a(&fed, &id).await.expect(200);
     let after_acknowledgement = received.lock().unwrap().len();
     // Retries come every 0.5–1 s at first (the default backoff): three seconds would
@@ -812,6 +822,15 @@ async fn an_inbox_push_stops_at_acknowledgement_and_only_asked_types_are_pushed(
         received.lock().unwrap().len(),
         after_acknowledgement,
         "an acknowledged item is not pushed again"
+    );
+    assert_eq!(
+        metric(
+            &fed,
+            "school-a",
+            "webhook_deliveries_failing{endpoint=\"inbox_webhook\"}"
+        )
+        .await,
+        "0"
     );
     receiver.stop(false).await;
 

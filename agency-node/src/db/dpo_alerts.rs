@@ -77,6 +77,15 @@ pub fn record_failure(
     Ok(())
 }
 
+/// Alerts the DPO's system refused or left unanswered at least once, not yet accepted.
+pub fn failing(conn: &mut DbConnection) -> Result<i64, DbError> {
+    Ok(dpo_alerts::table
+        .filter(dpo_alerts::delivered_at.is_null())
+        .filter(dpo_alerts::attempts.gt(0))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Every alert, newest first (for tests and operators).
 pub fn list(conn: &mut DbConnection, limit: i64) -> Result<Vec<DpoAlertRow>, DbError> {
     Ok(dpo_alerts::table

@@ -385,6 +385,17 @@ pub fn record_push_failure(
     Ok(())
 }
 
+/// Inbox items whose push the agency's system refused or left unanswered at least once,
+/// still unread and not yet accepted.
+pub fn pushes_failing(conn: &mut DbConnection) -> Result<i64, DbError> {
+    Ok(inbox::table
+        .filter(inbox::pushed_at.is_null())
+        .filter(inbox::acknowledged_at.is_null())
+        .filter(inbox::push_attempts.gt(0))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Where the push of an inbox item stands: when the agency's system accepted it, the
 /// attempts so far and the last error.
 pub type PushState = (Option<NaiveDateTime>, i32, Option<String>);

@@ -79,6 +79,9 @@ struct NotificationCounts {
     at_risk_inbox: usize,
     /// Concerns received here, undecided, near or past their decision deadline.
     concerns_at_risk: i64,
+    /// Deliveries to systems outside the federation refused or unanswered at least once
+    /// and not yet accepted: the DPO's alerts, the inbox's pushes.
+    webhooks_failing: [(&'static str, i64); 2],
 }
 
 impl NotificationCounts {
@@ -99,6 +102,10 @@ impl NotificationCounts {
             at_risk_outbox: n::pending_due_by(conn, horizon)?.len(),
             at_risk_inbox: n::unacknowledged_due_by(conn, horizon)?.len(),
             concerns_at_risk: crate::db::concerns::undecided_due_by(conn, horizon)?,
+            webhooks_failing: [
+                ("dpo_webhook", crate::db::dpo_alerts::failing(conn)?),
+                ("inbox_webhook", n::pushes_failing(conn)?),
+            ],
         })
     }
 }
@@ -109,6 +116,7 @@ pub struct NotificationGauges {
     outbox: Family<[(&'static str, &'static str); 1], Gauge>,
     at_risk: Family<[(&'static str, &'static str); 1], Gauge>,
     concerns_at_risk: Family<[(&'static str, &'static str); 1], Gauge>,
+    webhooks_failing: Family<[(&'static str, &'static str); 1], Gauge>,
 }
 
 impl NotificationGauges {
@@ -130,6 +138,13 @@ impl NotificationGauges {
              their deadline (the end of the next working day after receipt)",
             self.concerns_at_risk.clone(),
         );
+        registry.register(
+            "webhook_deliveries_failing",
+            "Deliveries to systems outside the federation (the data protection officer's, \
+             the agency's own for its inbox) refused or unanswered at least once and not \
+             yet accepted, by endpoint",
+            self.webhooks_failing.clone(),
+        );
     }
 
     /// Sets the gauges, or leaves them out when the database did not answer.
@@ -138,8 +153,14 @@ impl NotificationGauges {
             self.outbox.clear();
             self.at_risk.clear();
             self.concerns_at_risk.clear();
+            self.webhooks_failing.clear();
             return;
         };
+        for (endpoint, count) in counts.webhooks_failing {
+            self.webhooks_failing
+                .get_or_create(&[("endpoint", endpoint)])
+                .set(count);
+        }
         self.concerns_at_risk
             .get_or_create(&[("state", "undecided")])
             .set(counts.concerns_at_risk);
