@@ -358,7 +358,7 @@ fn plan_and_write(
                     results.push(Err(identifier_held(held)));
                     continue;
                 }
-                let id = uuid::Uuid::new_v4().to_string();
+                let id = db::new_row_id();
                 let ready = prepared
                     .get_mut(i)
                     .and_then(Option::take)
