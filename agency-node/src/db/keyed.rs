@@ -310,7 +310,7 @@ pub fn match_candidates(
 mod tests {
     use super::*;
     use diesel::connection::SimpleConnection;
-    use schemas::{ChildIdentifiers, ChildUpsert, Demographics};
+    use schemas::{ChildIdentifiers, ChildUpsert, Demographics, KeyedDemographics};
 
     // These tests read SQLite's query plans, so they use SQLite whatever the backend.
     fn memory_db() -> crate::db::testing::TestDb {
@@ -402,6 +402,14 @@ mod tests {
             stored.push(row);
         }
         crate::db::migrate(&mut db).unwrap();
+        // A replica of the release before, on the migrated schema: its insert still runs,
+        // and this release reads what it wrote.
+        for i in 80..85u32 {
+            let (row, _) =
+                super::super::children::upsert(&mut db, &format!("R{i}"), &with_upn(i)).unwrap();
+            store_as_before_compact(&mut db, &row, &key);
+            stored.push(row);
+        }
         for i in 40..80u32 {
             let (row, _) =
                 super::super::children::upsert(&mut db, &format!("A{i}"), &with_upn(i)).unwrap();
@@ -411,6 +419,17 @@ mod tests {
         let compact: Vec<Option<Vec<u8>>> =
             k::child_keyed.select(k::compact).load(&mut *db).unwrap();
         assert_eq!(compact.iter().filter(|c| c.is_some()).count(), 40);
+        // What that replica reads of this release's rows: `null`, a child with
+        // identifiers only (found by identifier, not by demographics), never an error.
+        let json: Vec<String> = k::child_keyed
+            .filter(k::compact.is_not_null())
+            .select(k::encoding)
+            .load(&mut *db)
+            .unwrap();
+        for text in json {
+            let old: Option<KeyedDemographics> = serde_json::from_str(&text).unwrap();
+            assert!(old.is_none());
+        }
 
         for row in &stored {
             let wire = row.clone().into_wire().unwrap();
