@@ -352,7 +352,7 @@ mod tests {
     }
 
     /// Writes a child's encodings as the releases before migration
-    /// `2026-12-08-000100_compact_keyed_encoding` did: the JSON in `encoding`.
+    /// `2026-12-08-001000_compact_keyed_encoding` did: the JSON in `encoding`.
     fn store_as_before_compact(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) {
         let wire = child.clone().into_wire().unwrap();
         let e = key.encode_stored_known(&wire.demographics, &wire.identifiers);
@@ -380,7 +380,7 @@ mod tests {
     /// children written after it are stored compact and found the same way.
     #[test]
     fn children_encoded_before_the_compact_encodings_stay_findable() {
-        let mut db = crate::db::testing::TestDb::before("2026-12-08-000100");
+        let mut db = crate::db::testing::TestDb::before("2026-12-08-001000");
         let key = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
         let upn = |i: u32| {
             // A valid UPN: the check letter of `U` and twelve digits.
