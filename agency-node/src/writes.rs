@@ -358,7 +358,7 @@ fn plan_and_write(
                     results.push(Err(identifier_held(held)));
                     continue;
                 }
-                let id = uuid::Uuid::new_v4().to_string();
+                let id = db::new_row_id();
                 let ready = prepared
                     .get_mut(i)
                     .and_then(Option::take)
@@ -669,6 +669,7 @@ mod bulk_tests {
                 child_keyed::date_of_birth,
                 child_keyed::family_block,
                 child_keyed::encoding,
+                child_keyed::compact,
             ))
             .load::<(
                 String,
@@ -677,12 +678,13 @@ mod bulk_tests {
                 String,
                 String,
                 String,
+                Option<Vec<u8>>,
             )>(conn)
             .unwrap()
             .into_iter()
-            .map(|(id, upn, nhs, dob, block, encoding)| {
+            .map(|(id, upn, nhs, dob, block, encoding, compact)| {
                 format!(
-                    "keyed {} {upn:?} {nhs:?} {dob} {block} {encoding}",
+                    "keyed {} {upn:?} {nhs:?} {dob} {block} {encoding} {compact:?}",
                     ids[&id]
                 )
             })

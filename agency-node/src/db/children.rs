@@ -53,7 +53,7 @@ pub fn upsert(
         }
         None => {
             let row = ChildRow::new(
-                uuid::Uuid::new_v4().to_string(),
+                super::new_row_id(),
                 local_id,
                 &child.demographics,
                 &child.identifiers,

@@ -2,6 +2,8 @@
 //! refreshed at start when the matching key changed, and read for keyed matching through
 //! indexed tokens only.
 
+mod compact;
+
 use super::DbError;
 use super::models::ChildRow;
 use super::schema::child_keyed::dsl as k;
@@ -30,6 +32,9 @@ pub struct KeyedRow {
     pub day_block: Option<String>,
     pub day_block2: Option<String>,
     pub family_sector_block: Option<String>,
+    /// The encodings for comparison as [`compact`] bytes; `None` for a row written
+    /// before them (its JSON in `encoding`) and for a child with identifiers only.
+    pub compact: Option<Vec<u8>>,
 }
 
 /// A stored child's encodings, ready to compare.
@@ -55,15 +60,23 @@ impl KeyedRow {
             day_block: Some(e.day_block),
             day_block2: e.day_block2,
             family_sector_block: e.family_sector_block,
-            encoding: serde_json::to_string(&e.demographics)
-                .map_err(|e| DbError::Corrupt(format!("keyed encoding: {e}")))?,
+            // `null` is what a child with identifiers only always had here: a replica
+            // of the release before the compact bytes reads such a row without error.
+            encoding: "null".to_owned(),
+            compact: e.demographics.as_ref().map(compact::encode),
         })
     }
 
     fn into_child(self) -> Result<KeyedChild, DbError> {
-        Ok(KeyedChild {
-            demographics: serde_json::from_str(&self.encoding)
+        let demographics = match &self.compact {
+            Some(bytes) => Some(compact::decode(bytes).map_err(|e| {
+                DbError::Corrupt(format!("keyed encoding of {}: {e}", self.child_id))
+            })?),
+            None => serde_json::from_str(&self.encoding)
                 .map_err(|e| DbError::Corrupt(format!("keyed encoding: {e}")))?,
+        };
+        Ok(KeyedChild {
+            demographics,
             identifiers: KeyedIdentifiers {
                 upn: self.upn,
                 nhs_number: self.nhs_number,
@@ -297,7 +310,7 @@ pub fn match_candidates(
 mod tests {
     use super::*;
     use diesel::connection::SimpleConnection;
-    use schemas::{ChildIdentifiers, ChildUpsert, Demographics};
+    use schemas::{ChildIdentifiers, ChildUpsert, Demographics, KeyedDemographics};
 
     // These tests read SQLite's query plans, so they use SQLite whatever the backend.
     fn memory_db() -> crate::db::testing::TestDb {
@@ -335,6 +348,121 @@ mod tests {
             }
             .into(),
             identifiers: ChildIdentifiers::default(),
+        }
+    }
+
+    /// Writes a child's encodings as the releases before migration
+    /// `2026-12-08-001000_compact_keyed_encoding` did: the JSON in `encoding`.
+    fn store_as_before_compact(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) {
+        let wire = child.clone().into_wire().unwrap();
+        let e = key.encode_stored_known(&wire.demographics, &wire.identifiers);
+        diesel::insert_into(k::child_keyed)
+            .values((
+                k::child_id.eq(&child.id),
+                k::key_id.eq(&e.key_id),
+                k::upn.eq(&e.upn),
+                k::nhs_number.eq(&e.nhs_number),
+                k::date_of_birth.eq(&e.date_of_birth),
+                k::family_block.eq(&e.family_block),
+                k::family_block2.eq(&e.family_block2),
+                k::sector_block.eq(&e.sector_block),
+                k::encoding.eq(serde_json::to_string(&e.demographics).unwrap()),
+                k::day_block.eq(Some(&e.day_block)),
+                k::day_block2.eq(&e.day_block2),
+                k::family_sector_block.eq(&e.family_sector_block),
+            ))
+            .execute(conn)
+            .unwrap();
+    }
+
+    /// Children encoded as JSON before the compact encodings are all found after the
+    /// migration, by identifier and by demographics, with the encodings they had; the
+    /// children written after it are stored compact and found the same way.
+    #[test]
+    fn children_encoded_before_the_compact_encodings_stay_findable() {
+        let mut db = crate::db::testing::TestDb::before("2026-12-08-001000");
+        let key = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
+        let upn = |i: u32| {
+            // A valid UPN: the check letter of `U` and twelve digits.
+            (0..26u8)
+                .map(|l| format!("{}999{:09}", char::from(b'A' + l), 100_000 + i))
+                .find_map(|text| schemas::Upn::parse(&text).ok())
+                .unwrap()
+        };
+        let with_upn = |i: u32| {
+            let mut c = child(i);
+            c.identifiers.upn = Some(upn(i));
+            c
+        };
+        let mut stored = Vec::new();
+        for i in 0..40u32 {
+            let (row, _) =
+                super::super::children::upsert(&mut db, &format!("B{i}"), &with_upn(i)).unwrap();
+            store_as_before_compact(&mut db, &row, &key);
+            stored.push(row);
+        }
+        crate::db::migrate(&mut db).unwrap();
+        // A replica of the release before, on the migrated schema: its insert still runs,
+        // and this release reads what it wrote.
+        for i in 80..85u32 {
+            let (row, _) =
+                super::super::children::upsert(&mut db, &format!("R{i}"), &with_upn(i)).unwrap();
+            store_as_before_compact(&mut db, &row, &key);
+            stored.push(row);
+        }
+        for i in 40..80u32 {
+            let (row, _) =
+                super::super::children::upsert(&mut db, &format!("A{i}"), &with_upn(i)).unwrap();
+            store(&mut db, &row, &key).unwrap();
+            stored.push(row);
+        }
+        let compact: Vec<Option<Vec<u8>>> =
+            k::child_keyed.select(k::compact).load(&mut *db).unwrap();
+        assert_eq!(compact.iter().filter(|c| c.is_some()).count(), 40);
+        // What that replica reads of this release's rows: `null`, a child with
+        // identifiers only (found by identifier, not by demographics), never an error.
+        let json: Vec<String> = k::child_keyed
+            .filter(k::compact.is_not_null())
+            .select(k::encoding)
+            .load(&mut *db)
+            .unwrap();
+        for text in json {
+            let old: Option<KeyedDemographics> = serde_json::from_str(&text).unwrap();
+            assert!(old.is_none());
+        }
+
+        for row in &stored {
+            let wire = row.clone().into_wire().unwrap();
+            let expected = key.encode_stored_known(&wire.demographics, &wire.identifiers);
+            let ids = key.encode_identifiers(&wire.identifiers);
+            let by_id = identifier_matches(&mut db, &ids, key.id()).unwrap();
+            assert_eq!(by_id.len(), 1, "{}", row.local_id);
+            assert_eq!(by_id[0].0.child_id, row.id);
+            assert_eq!(by_id[0].0.demographics, expected.demographics);
+
+            let query = key.encode_query(&schemas::ChildQuery {
+                identifiers: ChildIdentifiers::default(),
+                demographics: wire.demographics.complete().map(Into::into),
+            });
+            let d = query.demographics.as_ref().unwrap();
+            let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())
+                .chain(d.date_of_birth.swapped.clone())
+                .collect();
+            let found = match_candidates(
+                &mut db,
+                &dates,
+                query.blocks.as_ref().unwrap(),
+                key.id(),
+                200,
+            )
+            .unwrap();
+            let held = found.iter().find(|c| c.child_id == row.id);
+            assert_eq!(
+                held.and_then(|c| c.demographics.clone()),
+                expected.demographics,
+                "{}",
+                row.local_id
+            );
         }
     }
 

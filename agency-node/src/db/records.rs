@@ -48,7 +48,7 @@ pub fn new_row(
 ) -> Result<RecordRow, DbError> {
     let now = chrono::Utc::now().naive_utc();
     Ok(RecordRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: super::new_row_id(),
         child_id: child_id.to_owned(),
         source_system_id: record.source_system_id().to_owned(),
         category: record.category().as_str().to_owned(),
@@ -146,7 +146,7 @@ pub fn upsert(
         None if matches!(expect, Expect::Version(_)) => Err(DbError::Stale(0)),
         None => {
             let row = RecordRow {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: super::new_row_id(),
                 child_id: child_id.to_owned(),
                 source_system_id: record.source_system_id().to_owned(),
                 category: record.category().as_str().to_owned(),

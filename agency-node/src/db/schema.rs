@@ -210,6 +210,7 @@ diesel::table! {
         day_block -> Nullable<Text>,
         day_block2 -> Nullable<Text>,
         family_sector_block -> Nullable<Text>,
+        compact -> Nullable<Binary>,
     }
 }
 
