@@ -67,6 +67,24 @@ impl KeyedRow {
         })
     }
 
+    /// The row as PostgreSQL stores it: the encodings for comparison as JSON in
+    /// `encoding`, which every release reads, not as compact bytes. Replicas of two
+    /// releases share a PostgreSQL database during a rolling upgrade, and a release
+    /// before the compact bytes would read a compact row as a child with identifiers only
+    /// (found by identifier, silently not by demographics). A SQLite database has one node
+    /// process, which reads both, so it keeps the compact bytes (half the table's size).
+    fn as_json(&self) -> Result<Self, DbError> {
+        let mut row = self.clone();
+        if let Some(bytes) = row.compact.take() {
+            let demographics = compact::decode(&bytes).map_err(|e| {
+                DbError::Corrupt(format!("keyed encoding of {}: {e}", row.child_id))
+            })?;
+            row.encoding = serde_json::to_string(&demographics)
+                .map_err(|e| DbError::Corrupt(format!("keyed encoding: {e}")))?;
+        }
+        Ok(row)
+    }
+
     fn into_child(self) -> Result<KeyedChild, DbError> {
         let demographics = match &self.compact {
             Some(bytes) => Some(compact::decode(bytes).map_err(|e| {
@@ -95,10 +113,7 @@ pub fn store(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) -> Re
         key.encode_stored_known(&wire.demographics, &wire.identifiers),
     )?;
     diesel::delete(k::child_keyed.find(&child.id)).execute(conn)?;
-    diesel::insert_into(k::child_keyed)
-        .values(&row)
-        .execute(conn)?;
-    Ok(())
+    insert_rows(conn, std::slice::from_ref(&row))
 }
 
 /// A stored child's encodings as the row [`store_new`] writes: a pure function of the
@@ -138,9 +153,14 @@ pub fn insert_rows(conn: &mut DbConnection, rows: &[KeyedRow]) -> Result<(), DbE
     }
     match conn {
         // PostgreSQL: one `COPY ... FROM STDIN` (binary), no statement to parse or plan.
+        // The encodings as JSON: see [`KeyedRow::as_json`].
         DbConnection::Pg(c) => {
+            let rows = rows
+                .iter()
+                .map(KeyedRow::as_json)
+                .collect::<Result<Vec<_>, _>>()?;
             diesel::copy_from(k::child_keyed)
-                .from_insertable(rows)
+                .from_insertable(&rows)
                 .execute(c)?;
         }
         DbConnection::Sqlite(c) => {
@@ -416,19 +436,31 @@ mod tests {
             store(&mut db, &row, &key).unwrap();
             stored.push(row);
         }
+        let sqlite = matches!(&*db, DbConnection::Sqlite(_));
         let compact: Vec<Option<Vec<u8>>> =
             k::child_keyed.select(k::compact).load(&mut *db).unwrap();
-        assert_eq!(compact.iter().filter(|c| c.is_some()).count(), 40);
-        // What that replica reads of this release's rows: `null`, a child with
-        // identifiers only (found by identifier, not by demographics), never an error.
-        let json: Vec<String> = k::child_keyed
-            .filter(k::compact.is_not_null())
-            .select(k::encoding)
-            .load(&mut *db)
-            .unwrap();
-        for text in json {
+        assert_eq!(
+            compact.iter().filter(|c| c.is_some()).count(),
+            if sqlite { 40 } else { 0 },
+            "SQLite stores this release's encodings compact, PostgreSQL as JSON"
+        );
+        // What a replica of the release before reads of this release's rows. PostgreSQL
+        // (replicas share it): the encodings, as it wrote them itself. SQLite (one
+        // process, no replica): `null`, a child with identifiers only, never an error.
+        for row in stored.iter().filter(|r| r.local_id.starts_with('A')) {
+            let text: String = k::child_keyed
+                .find(&row.id)
+                .select(k::encoding)
+                .first(&mut *db)
+                .unwrap();
             let old: Option<KeyedDemographics> = serde_json::from_str(&text).unwrap();
-            assert!(old.is_none());
+            let wire = row.clone().into_wire().unwrap();
+            let expected = key.encode_stored_known(&wire.demographics, &wire.identifiers);
+            if sqlite {
+                assert!(old.is_none(), "{}", row.local_id);
+            } else {
+                assert_eq!(old, expected.demographics, "{}", row.local_id);
+            }
         }
 
         for row in &stored {
