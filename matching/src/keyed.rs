@@ -19,7 +19,9 @@
 //! the Bloom filters. `docs/matching.md` has the threat model.
 
 use super::nicknames::groups_of;
-use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
+use super::normalise::{
+    NormalName, Postcode, adjacent_digit_transpositions, date_digits, swap_day_month,
+};
 use super::phonetic::refined_soundex;
 use super::score::{
     Comparison, DobLevel, FamilyLevel, GivenLevel, PartAgreed, PostcodeLevel, family_typo_possible,
@@ -242,6 +244,14 @@ impl MatchingKey {
                 None
             },
             masked,
+            transposed: if with_swap {
+                adjacent_digit_transpositions(date)
+                    .into_iter()
+                    .map(|t| self.token("date_of_birth:exact", &t.to_string()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             month: self.token(
                 "date_of_birth:month",
                 &format!("{:04}-{:02}", date.year(), date.month()),
@@ -620,6 +630,10 @@ pub fn compare_dob(query: &KeyedDate, held: &KeyedDate) -> DobLevel {
     if query.masked.len() == held.masked.len()
         && query.masked.iter().zip(&held.masked).any(|(a, b)| a == b)
     {
+        return DobLevel::OneDigit;
+    }
+    // Two adjacent digits exchanged: one of the query's transposed dates is the held one.
+    if query.transposed.contains(&held.exact) {
         return DobLevel::OneDigit;
     }
     if query.month == held.month {
@@ -1030,6 +1044,11 @@ mod tests {
             ("2014-03-09", "2013-03-09"),
             ("2014-03-09", "2014-03-21"),
             ("2014-03-09", "2012-07-21"),
+            ("2014-03-12", "2014-03-21"),
+            ("2014-10-03", "2014-01-03"),
+            ("2014-11-02", "2014-10-12"),
+            ("2014-03-12", "2041-03-12"),
+            ("2014-03-12", "2014-02-13"),
         ];
         for (a, b) in dates {
             let plain = score::compare_dob(d(a), d(b));

@@ -3,7 +3,7 @@
 
 use super::given_names::{is_slip_of, near_only_each_other, one_edit_apart};
 use super::nicknames::are_aliases;
-use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
+use super::normalise::{NormalName, Postcode, one_digit_keystroke, swap_day_month};
 use super::phonetic::refined_soundex;
 use super::settings::{MatchingSettings, disagreement_weight};
 use super::similarity::jaro_winkler;
@@ -49,6 +49,8 @@ impl FamilyLevel {
 pub enum DobLevel {
     Exact,
     DayMonthSwapped,
+    /// One keystroke of a digit in `YYYYMMDD`: one digit differs, or two adjacent digits
+    /// are exchanged (see [`super::normalise::one_digit_keystroke`]).
     OneDigit,
     SameMonth,
     Disagree,
@@ -302,12 +304,7 @@ pub fn compare_dob(a: NaiveDate, b: NaiveDate) -> DobLevel {
     if swap_day_month(a) == Some(b) {
         return DobLevel::DayMonthSwapped;
     }
-    let differing = date_digits(a)
-        .iter()
-        .zip(date_digits(b).iter())
-        .filter(|(x, y)| x != y)
-        .count();
-    if differing == 1 {
+    if one_digit_keystroke(a, b) {
         return DobLevel::OneDigit;
     }
     if a.year() == b.year() && a.month() == b.month() {
@@ -930,6 +927,20 @@ mod tests {
             ("2016-07-21", DobLevel::Disagree),
         ] {
             assert_eq!(compare_dob(d("2014-03-09"), d(other)), level, "{other}");
+        }
+        // Two adjacent digits exchanged count as one keystroke (`OneDigit`): in the day,
+        // the month, across month and day, in the year. Two digits exchanged that are not
+        // neighbours, or two neighbours changed otherwise, do not.
+        for (a, b, level) in [
+            ("2014-03-12", "2014-03-21", DobLevel::OneDigit),
+            ("2014-10-03", "2014-01-03", DobLevel::OneDigit),
+            ("2014-11-02", "2014-10-12", DobLevel::OneDigit),
+            ("2014-03-12", "2041-03-12", DobLevel::OneDigit),
+            ("2014-03-12", "2014-02-13", DobLevel::Disagree),
+            ("2014-03-12", "2014-03-25", DobLevel::SameMonth),
+        ] {
+            assert_eq!(compare_dob(d(a), d(b)), level, "{a}/{b}");
+            assert_eq!(compare_dob(d(b), d(a)), level, "{b}/{a}");
         }
     }
 
