@@ -763,6 +763,10 @@ pub fn compare(
     let mut family_name =
         compare_family(&q.family_name, &held.family_name, settings.keyed_similar_at);
     let date_of_birth = compare_dob(&q.date_of_birth, &held.date_of_birth);
+    let postcode = match (&q.postcode, &held.postcode) {
+        (Some(a), Some(b)) => Some(compare_postcode(a, b)),
+        _ => None,
+    };
     let mut given_slip = None;
     if let Some((key, plain, _)) = held_plain
         && typo_possible(given_name, family_name, date_of_birth)
@@ -777,7 +781,7 @@ pub fn compare(
     }
     let mut family_typo = None;
     if let Some((key, _, plain)) = held_plain
-        && family_typo_possible(given_name, family_name, date_of_birth)
+        && family_typo_possible(given_name, family_name, date_of_birth, postcode)
         && let Some(asked) = family_name_typo(key, &q.family_name, plain)
     {
         family_name = FamilyLevel::Typo;
@@ -802,10 +806,7 @@ pub fn compare(
         given_name,
         family_name,
         date_of_birth,
-        postcode: match (&q.postcode, &held.postcode) {
-            (Some(a), Some(b)) => Some(compare_postcode(a, b)),
-            _ => None,
-        },
+        postcode,
         sex_agrees: match (&q.sex, &held.sex) {
             (Some(a), Some(b)) => Some(a == b),
             _ => None,

@@ -428,3 +428,45 @@ fn a_date_with_two_digits_transposed_links_and_never_links_a_twin() {
         assert_eq!(twin.outcome, MatchOutcome::Candidates, "{date}: {twin:?}");
     }
 }
+
+/// A family name one keystroke off counts as `typo` when a search states no date of
+/// birth and the address agrees (the address stands where the date would), and when the
+/// given name is itself a typo; in plain and keyed mode. Without the address the search
+/// stays a candidate.
+#[test]
+fn a_family_name_typo_links_with_the_address_where_there_is_no_date_or_with_a_given_name_typo() {
+    let mut db = TestDb::fresh();
+    // `Okaffor`: its phonetic code is `Okafor`'s, so a search without a date finds it.
+    let mut amelia = girl("Amelia", "Okaffor", "2014-03-09");
+    amelia.postcode = Some("ZZ7 2CD".into());
+    let amelia = hold(&mut db, "amelia", amelia);
+    let settings = MatchingSettings::default();
+    let no_date = ask_with(
+        &mut db,
+        search(Some("Amelia"), Some("Okafor"), None, Some("ZZ7 2CD")),
+        &settings,
+    );
+    assert_links(&no_date, &amelia);
+    assert!(
+        no_date.matched_on.contains(&"family_name:typo".to_owned()),
+        "{no_date:?}"
+    );
+    let nothing_else = ask_with(
+        &mut db,
+        search(Some("Amelia"), Some("Okafor"), None, None),
+        &settings,
+    );
+    assert_not_linked(&nothing_else);
+    let both_mistyped = ask_with(
+        &mut db,
+        search(Some("Amelai"), Some("Okafor"), Some("2014-03-09"), None),
+        &settings,
+    );
+    assert_links(&both_mistyped, &amelia);
+    for level in ["given_name:typo", "family_name:typo"] {
+        assert!(
+            both_mistyped.matched_on.contains(&level.to_owned()),
+            "{both_mistyped:?}"
+        );
+    }
+}
