@@ -913,6 +913,45 @@ mod tests {
     /// validation, and asks for blocks it can read: the family name across every birth
     /// year when it has no date of birth; no family token without a family name. One
     /// that states too little is refused naming `demographics`.
+    /// A keyed query carries the tokens of its date's adjacent transpositions (those
+    /// that are dates); more than seven, or an item that is no token, is refused naming
+    /// the field, and so is any of them beside a missing date.
+    #[test]
+    fn transposed_date_tokens_are_sent_and_checked() {
+        let k = key();
+        let encode = |d: serde_json::Value| {
+            k.encode_query(&serde_json::from_value(serde_json::json!({"demographics": d})).unwrap())
+        };
+        let mut q = encode(
+            serde_json::json!({"given_name": "Ruby", "family_name": "Adeyemi",
+            "date_of_birth": "2014-03-12"}),
+        );
+        assert!(q.validate().is_empty(), "{:?}", q.validate());
+        let date = &mut q.demographics.as_mut().unwrap().date_of_birth;
+        // 0214-03-12, 2104-03-12, 2041-03-12, 2014-03-21.
+        assert_eq!(date.transposed.len(), 4);
+        let named = |q: &KeyedChildQuery| {
+            q.validate()
+                .iter()
+                .any(|e| e.field == "demographics.date_of_birth.transposed")
+        };
+        date.transposed = vec![date.exact.clone(); 8];
+        assert!(named(&q));
+        q.demographics.as_mut().unwrap().date_of_birth.transposed = vec!["zz".into()];
+        assert!(named(&q));
+        let mut undated = encode(serde_json::json!({"given_name": "Ruby",
+            "family_name": "Adeyemi", "postcode": "ZZ1 4AB"}));
+        assert!(undated.validate().is_empty());
+        let exact = q.demographics.as_ref().unwrap().date_of_birth.exact.clone();
+        undated
+            .demographics
+            .as_mut()
+            .unwrap()
+            .date_of_birth
+            .transposed = vec![exact];
+        assert!(!undated.validate().is_empty());
+    }
+
     #[test]
     fn a_partial_search_is_encoded_with_what_it_lacks_empty() {
         let k = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
