@@ -19,7 +19,9 @@
 //! the Bloom filters. `docs/matching.md` has the threat model.
 
 use super::nicknames::groups_of;
-use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
+use super::normalise::{
+    NormalName, Postcode, adjacent_digit_transpositions, date_digits, swap_day_month,
+};
 use super::phonetic::refined_soundex;
 use super::score::{
     Comparison, DobLevel, FamilyLevel, GivenLevel, PartAgreed, PostcodeLevel, family_typo_possible,
@@ -242,6 +244,14 @@ impl MatchingKey {
                 None
             },
             masked,
+            transposed: if with_swap {
+                adjacent_digit_transpositions(date)
+                    .into_iter()
+                    .map(|t| self.token("date_of_birth:exact", &t.to_string()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
             month: self.token(
                 "date_of_birth:month",
                 &format!("{:04}-{:02}", date.year(), date.month()),
@@ -622,6 +632,10 @@ pub fn compare_dob(query: &KeyedDate, held: &KeyedDate) -> DobLevel {
     {
         return DobLevel::OneDigit;
     }
+    // Two adjacent digits exchanged: one of the query's transposed dates is the held one.
+    if query.transposed.contains(&held.exact) {
+        return DobLevel::OneDigit;
+    }
     if query.month == held.month {
         return DobLevel::SameMonth;
     }
@@ -749,6 +763,10 @@ pub fn compare(
     let mut family_name =
         compare_family(&q.family_name, &held.family_name, settings.keyed_similar_at);
     let date_of_birth = compare_dob(&q.date_of_birth, &held.date_of_birth);
+    let postcode = match (&q.postcode, &held.postcode) {
+        (Some(a), Some(b)) => Some(compare_postcode(a, b)),
+        _ => None,
+    };
     let mut given_slip = None;
     if let Some((key, plain, _)) = held_plain
         && typo_possible(given_name, family_name, date_of_birth)
@@ -763,7 +781,7 @@ pub fn compare(
     }
     let mut family_typo = None;
     if let Some((key, _, plain)) = held_plain
-        && family_typo_possible(given_name, family_name, date_of_birth)
+        && family_typo_possible(given_name, family_name, date_of_birth, postcode)
         && let Some(asked) = family_name_typo(key, &q.family_name, plain)
     {
         family_name = FamilyLevel::Typo;
@@ -788,10 +806,7 @@ pub fn compare(
         given_name,
         family_name,
         date_of_birth,
-        postcode: match (&q.postcode, &held.postcode) {
-            (Some(a), Some(b)) => Some(compare_postcode(a, b)),
-            _ => None,
-        },
+        postcode,
         sex_agrees: match (&q.sex, &held.sex) {
             (Some(a), Some(b)) => Some(a == b),
             _ => None,
@@ -898,6 +913,45 @@ mod tests {
     /// validation, and asks for blocks it can read: the family name across every birth
     /// year when it has no date of birth; no family token without a family name. One
     /// that states too little is refused naming `demographics`.
+    /// A keyed query carries the tokens of its date's adjacent transpositions (those
+    /// that are dates); more than seven, or an item that is no token, is refused naming
+    /// the field, and so is any of them beside a missing date.
+    #[test]
+    fn transposed_date_tokens_are_sent_and_checked() {
+        let k = key();
+        let encode = |d: serde_json::Value| {
+            k.encode_query(&serde_json::from_value(serde_json::json!({"demographics": d})).unwrap())
+        };
+        let mut q = encode(
+            serde_json::json!({"given_name": "Ruby", "family_name": "Adeyemi",
+            "date_of_birth": "2014-03-12"}),
+        );
+        assert!(q.validate().is_empty(), "{:?}", q.validate());
+        let date = &mut q.demographics.as_mut().unwrap().date_of_birth;
+        // 0214-03-12, 2104-03-12, 2041-03-12, 2014-03-21.
+        assert_eq!(date.transposed.len(), 4);
+        let named = |q: &KeyedChildQuery| {
+            q.validate()
+                .iter()
+                .any(|e| e.field == "demographics.date_of_birth.transposed")
+        };
+        date.transposed = vec![date.exact.clone(); 8];
+        assert!(named(&q));
+        q.demographics.as_mut().unwrap().date_of_birth.transposed = vec!["zz".into()];
+        assert!(named(&q));
+        let mut undated = encode(serde_json::json!({"given_name": "Ruby",
+            "family_name": "Adeyemi", "postcode": "ZZ1 4AB"}));
+        assert!(undated.validate().is_empty());
+        let exact = q.demographics.as_ref().unwrap().date_of_birth.exact.clone();
+        undated
+            .demographics
+            .as_mut()
+            .unwrap()
+            .date_of_birth
+            .transposed = vec![exact];
+        assert!(!undated.validate().is_empty());
+    }
+
     #[test]
     fn a_partial_search_is_encoded_with_what_it_lacks_empty() {
         let k = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
@@ -1030,6 +1084,11 @@ mod tests {
             ("2014-03-09", "2013-03-09"),
             ("2014-03-09", "2014-03-21"),
             ("2014-03-09", "2012-07-21"),
+            ("2014-03-12", "2014-03-21"),
+            ("2014-10-03", "2014-01-03"),
+            ("2014-11-02", "2014-10-12"),
+            ("2014-03-12", "2041-03-12"),
+            ("2014-03-12", "2014-02-13"),
         ];
         for (a, b) in dates {
             let plain = score::compare_dob(d(a), d(b));

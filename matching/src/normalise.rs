@@ -131,6 +131,44 @@ pub fn swap_day_month(date: NaiveDate) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(date.year(), date.day(), date.month())
 }
 
+/// Whether two dates' `YYYYMMDD` differ by one keystroke of a digit: exactly one digit
+/// differs, or two adjacent digits are exchanged (`20140319` / `20140391` is no date, but
+/// `20140312` / `20140321` is). Damerau-Levenshtein distance 1 between strings of the same
+/// length, as Splink's date comparison counts it.
+pub fn one_digit_keystroke(a: NaiveDate, b: NaiveDate) -> bool {
+    let (a, b) = (date_digits(a), date_digits(b));
+    let differing: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    match differing.as_slice() {
+        [_] => true,
+        [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
+        _ => false,
+    }
+}
+
+/// The other dates whose `YYYYMMDD` is this one's with two adjacent, different digits
+/// exchanged (at most seven): what a keyed query sends so that a node can find a date
+/// with its digits transposed (see [`one_digit_keystroke`]).
+pub fn adjacent_digit_transpositions(date: NaiveDate) -> Vec<NaiveDate> {
+    let digits = date_digits(date);
+    let mut out = Vec::new();
+    for i in 0..digits.len() - 1 {
+        if digits[i] == digits[i + 1] {
+            continue;
+        }
+        let mut t = digits;
+        t.swap(i, i + 1);
+        let number = |r: std::ops::Range<usize>| {
+            t[r].iter()
+                .fold(0u32, |n, d| n * 10 + u32::from(d.saturating_sub(b'0')))
+        };
+        let year = i32::try_from(number(0..4)).unwrap_or(0);
+        if let Some(other) = NaiveDate::from_ymd_opt(year, number(4..6), number(6..8)) {
+            out.push(other);
+        }
+    }
+    out
+}
+
 /// The eight digits `YYYYMMDD` of a date, compared position by position.
 pub fn date_digits(date: NaiveDate) -> [u8; 8] {
     let (year, month, day) = (date.year(), date.month(), date.day());
@@ -219,6 +257,19 @@ mod tests {
     #[test]
     fn day_and_month_swap_only_when_both_can_be_months() {
         assert_eq!(swap_day_month(d("2014-03-09")), Some(d("2014-09-03")));
+        // Every adjacent transposition that is a date, and nothing else.
+        assert_eq!(
+            adjacent_digit_transpositions(d("2014-03-12")),
+            [
+                d("0214-03-12"),
+                d("2104-03-12"),
+                d("2041-03-12"),
+                d("2014-03-21")
+            ]
+        );
+        for t in adjacent_digit_transpositions(d("2014-11-02")) {
+            assert!(one_digit_keystroke(d("2014-11-02"), t), "{t}");
+        }
         assert_eq!(swap_day_month(d("2014-03-13")), None);
         assert_eq!(swap_day_month(d("2014-05-05")), None);
     }

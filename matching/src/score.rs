@@ -3,7 +3,7 @@
 
 use super::given_names::{is_slip_of, near_only_each_other, one_edit_apart};
 use super::nicknames::are_aliases;
-use super::normalise::{NormalName, Postcode, date_digits, swap_day_month};
+use super::normalise::{NormalName, Postcode, one_digit_keystroke, swap_day_month};
 use super::phonetic::refined_soundex;
 use super::settings::{MatchingSettings, disagreement_weight};
 use super::similarity::jaro_winkler;
@@ -49,6 +49,8 @@ impl FamilyLevel {
 pub enum DobLevel {
     Exact,
     DayMonthSwapped,
+    /// One keystroke of a digit in `YYYYMMDD`: one digit differs, or two adjacent digits
+    /// are exchanged (see [`super::normalise::one_digit_keystroke`]).
     OneDigit,
     SameMonth,
     Disagree,
@@ -302,12 +304,7 @@ pub fn compare_dob(a: NaiveDate, b: NaiveDate) -> DobLevel {
     if swap_day_month(a) == Some(b) {
         return DobLevel::DayMonthSwapped;
     }
-    let differing = date_digits(a)
-        .iter()
-        .zip(date_digits(b).iter())
-        .filter(|(x, y)| x != y)
-        .count();
-    if differing == 1 {
+    if one_digit_keystroke(a, b) {
         return DobLevel::OneDigit;
     }
     if a.year() == b.year() && a.month() == b.month() {
@@ -365,17 +362,29 @@ pub fn typo_possible(given: GivenLevel, family: FamilyLevel, dob: DobLevel) -> b
 pub const FAMILY_TYPO_MIN_LEN: usize = 4;
 
 /// Whether a family name one keystroke off may count as a typo: only when the given name
-/// agrees exactly or as a known short form and the date of birth is the same, allowing
-/// for a swap or one digit. As for the given name, a typo never ties two records
-/// together on its own; and since the given name must agree, a twin (who differs by the
-/// given name) is never reached through it.
-pub fn family_typo_possible(given: GivenLevel, family: FamilyLevel, dob: DobLevel) -> bool {
+/// agrees (exactly, as a known short form, or as a typo that passed the given name's own
+/// rules) and the date of birth is the same, allowing for a swap or one digit; or, when
+/// one side has no date of birth, the given name agrees and the address does (the full
+/// postcode or its sector), which then stands where the date would. As for the given
+/// name, a typo never ties two records together on its own; and since the given name must
+/// agree, a twin (who differs by the given name) is never reached through it.
+pub fn family_typo_possible(
+    given: GivenLevel,
+    family: FamilyLevel,
+    dob: DobLevel,
+    postcode: Option<PostcodeLevel>,
+) -> bool {
+    let date_agrees = matches!(
+        dob,
+        DobLevel::Exact | DobLevel::DayMonthSwapped | DobLevel::OneDigit
+    );
+    let address_agrees = matches!(postcode, Some(PostcodeLevel::Full | PostcodeLevel::Sector));
     matches!(family, FamilyLevel::Similar | FamilyLevel::Disagree)
-        && matches!(given, GivenLevel::Exact | GivenLevel::Alias)
         && matches!(
-            dob,
-            DobLevel::Exact | DobLevel::DayMonthSwapped | DobLevel::OneDigit
+            given,
+            GivenLevel::Exact | GivenLevel::Alias | GivenLevel::Typo
         )
+        && (date_agrees || (dob == DobLevel::Missing && address_agrees))
 }
 
 /// Whether two normalised (`joined`) family names are one keystroke apart, both long
@@ -406,6 +415,7 @@ pub fn compare_asked(
     let mut given_name = given_level(&asked.given, &held_given, settings.similar_at);
     let mut family_name = family_level(&asked.family, &held_family, settings.similar_at);
     let date_of_birth = compare_known_dob(query.date_of_birth, held.date_of_birth);
+    let postcode = asked.compare_postcode(held.postcode);
     // A family name the held child was known by before counts nearly as its current one.
     let family_former = !matches!(family_name, FamilyLevel::Exact | FamilyLevel::Part)
         && held.former_family_names.iter().any(|former| {
@@ -426,7 +436,7 @@ pub fn compare_asked(
             }
         }
     }
-    if family_typo_possible(given_name, family_name, date_of_birth)
+    if family_typo_possible(given_name, family_name, date_of_birth, postcode)
         && is_family_typo(&asked.family.normal.joined, &held_family.joined)
     {
         family_name = FamilyLevel::Typo;
@@ -452,7 +462,7 @@ pub fn compare_asked(
         given_name,
         family_name,
         date_of_birth,
-        postcode: asked.compare_postcode(held.postcode),
+        postcode,
         sex_agrees: match (known(query.sex), known(held.sex)) {
             (Some(a), Some(b)) => Some(a == b),
             _ => None,
@@ -931,6 +941,20 @@ mod tests {
         ] {
             assert_eq!(compare_dob(d("2014-03-09"), d(other)), level, "{other}");
         }
+        // Two adjacent digits exchanged count as one keystroke (`OneDigit`): in the day,
+        // the month, across month and day, in the year. Two digits exchanged that are not
+        // neighbours, or two neighbours changed otherwise, do not.
+        for (a, b, level) in [
+            ("2014-03-12", "2014-03-21", DobLevel::OneDigit),
+            ("2014-10-03", "2014-01-03", DobLevel::OneDigit),
+            ("2014-11-02", "2014-10-12", DobLevel::OneDigit),
+            ("2014-03-12", "2041-03-12", DobLevel::OneDigit),
+            ("2014-03-12", "2014-02-13", DobLevel::Disagree),
+            ("2014-03-12", "2014-03-25", DobLevel::SameMonth),
+        ] {
+            assert_eq!(compare_dob(d(a), d(b)), level, "{a}/{b}");
+            assert_eq!(compare_dob(d(b), d(a)), level, "{b}/{a}");
+        }
     }
 
     #[test]
@@ -969,6 +993,20 @@ mod tests {
         );
         // Two keystrokes are not a typo.
         assert_ne!(level("Amelia", "Okfaro", "2014-03-09"), FamilyLevel::Typo);
+        // A given name that is itself a typo (both names mistyped) allows it too.
+        assert_eq!(level("Amelai", "Okafro", "2014-03-09"), FamilyLevel::Typo);
+        // With no date of birth on one side, the address stands where the date would:
+        // the full postcode or its sector, not the district, and never no postcode.
+        let no_date = |postcode: Option<&'static str>| {
+            let mut held = person("Amelia", "Okafro", "2014-03-09", postcode);
+            held.date_of_birth = None;
+            let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+            compare(&q, &held, &s).family_name
+        };
+        assert_eq!(no_date(Some("ZZ1 4AB")), FamilyLevel::Typo);
+        assert_eq!(no_date(Some("ZZ1 4XY")), FamilyLevel::Typo);
+        assert_eq!(no_date(Some("ZZ1 7XY")), FamilyLevel::Similar);
+        assert_eq!(no_date(None), FamilyLevel::Similar);
         // Names of three letters or fewer: their neighbours are other families' names.
         let short = |a: &str, b: &str| {
             compare(

@@ -76,6 +76,11 @@ pub struct KeyedDate {
     pub swapped: Option<String>,
     /// Eight tokens, one per digit of `YYYYMMDD` with that digit masked.
     pub masked: Vec<String>,
+    /// The dates with two adjacent digits of `YYYYMMDD` exchanged, when they are dates,
+    /// as `exact` tokens (queries only): a date mistyped so is one keystroke off, as one
+    /// digit off is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transposed: Vec<String>,
     /// Token of year and month.
     pub month: String,
 }
@@ -88,6 +93,7 @@ impl KeyedDate {
             exact: String::new(),
             swapped: None,
             masked: Vec::new(),
+            transposed: Vec::new(),
             month: String::new(),
         }
     }
@@ -187,6 +193,19 @@ fn check_date(date: &KeyedDate, errors: &mut Vec<FieldError>) {
     } else {
         check_list("demographics.date_of_birth.masked", &date.masked, errors);
     }
+    // Seven pairs of adjacent digits in `YYYYMMDD`.
+    if date.transposed.len() > 7 {
+        errors.push(FieldError::new(
+            "demographics.date_of_birth.transposed",
+            "at most seven tokens",
+        ));
+    } else {
+        check_list(
+            "demographics.date_of_birth.transposed",
+            &date.transposed,
+            errors,
+        );
+    }
     check_token("demographics.date_of_birth.month", &date.month, errors);
 }
 
@@ -208,7 +227,11 @@ impl KeyedChildQuery {
                 check_name("demographics.family_name", &d.family_name, &mut errors);
                 let date = &d.date_of_birth;
                 if date.is_missing() {
-                    if date.swapped.is_some() || !date.masked.is_empty() || !date.month.is_empty() {
+                    if date.swapped.is_some()
+                        || !date.masked.is_empty()
+                        || !date.transposed.is_empty()
+                        || !date.month.is_empty()
+                    {
                         errors.push(FieldError::new(
                             "demographics.date_of_birth",
                             "a missing date of birth has every token empty",

@@ -107,7 +107,12 @@ impl Hopeless {
         // A family name one keystroke off may still count as a typo when the given name
         // agrees (`score::compare` decides that after the given name): bound it so.
         if matches!(family, FamilyLevel::Similar | FamilyLevel::Disagree)
-            && score::family_typo_possible(GivenLevel::Exact, family, others.date_of_birth)
+            && score::family_typo_possible(
+                GivenLevel::Exact,
+                family,
+                others.date_of_birth,
+                others.postcode,
+            )
             && score::is_family_typo(
                 &asked.family_normal().joined,
                 &normalise::NormalName::new(&child.family_name).joined,
