@@ -26,6 +26,9 @@ pub fn encode(d: &KeyedDemographics) -> Vec<u8> {
     token(&mut out, &d.date_of_birth.exact);
     optional(&mut out, d.date_of_birth.swapped.as_deref());
     tokens(&mut out, &d.date_of_birth.masked);
+    // Empty in a stored child's encodings (queries only), kept so that any encoding
+    // reads back exactly.
+    tokens(&mut out, &d.date_of_birth.transposed);
     token(&mut out, &d.date_of_birth.month);
     optional(&mut out, d.sex.as_deref());
     match &d.postcode {
@@ -52,6 +55,7 @@ pub fn decode(bytes: &[u8]) -> Result<KeyedDemographics, String> {
         exact: r.token()?,
         swapped: r.optional()?,
         masked: r.tokens()?,
+        transposed: r.tokens()?,
         month: r.token()?,
     };
     let sex = r.optional()?;
@@ -294,6 +298,8 @@ mod tests {
         odd.family_name.forms.push("not a token".into());
         odd.given_name.bloom = "not base64!".into();
         odd.date_of_birth.swapped = Some(String::new());
+        // A query's field, never in a stored child's encodings: kept all the same.
+        odd.date_of_birth.transposed = vec![odd.date_of_birth.exact.clone(), "x".into()];
         assert_eq!(read_back(&odd), odd);
     }
 
