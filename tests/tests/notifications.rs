@@ -707,6 +707,16 @@ fn push_state(fed: &TestFederation, id: &str) -> agency_node::db::notifications:
         .expect("the item is in school A's inbox")
 }
 
+/// School A's gauge of inbox items its system refused or left unanswered, not yet accepted.
+async fn failing_pushes(fed: &TestFederation) -> String {
+    metric(
+        fed,
+        "school-a",
+        "webhook_deliveries_failing{endpoint=\"inbox_webhook\"}",
+    )
+    .await
+}
+
 /// An item landing in a school's inbox reaches the school's own system at once: signed
 /// with the secret they share (Standard Webhooks), the item as the inbox API gives it,
 /// sent again after a refusal under the same id, and not again once accepted.
@@ -804,15 +814,7 @@ async fn an_inbox_push_stops_at_acknowledgement_and_only_asked_types_are_pushed(
         "{error:?}"
     );
     // The node's metrics tell its operator the school's system is refusing.
-    assert_eq!(
-        metric(
-            &fed,
-            "school-a",
-            "webhook_deliveries_failing{endpoint=\"inbox_webhook\"}"
-        )
-        .await,
-        "1"
-    );
+    assert_eq!(failing_pushes(&fed).await, "1");
     acknowledge_at_school_a(&fed, &id).await.expect(200);
     let after_acknowledgement = received.lock().unwrap().len();
     // Retries come every 0.5–1 s at first (the default backoff): three seconds would
@@ -823,15 +825,7 @@ async fn an_inbox_push_stops_at_acknowledgement_and_only_asked_types_are_pushed(
         after_acknowledgement,
         "an acknowledged item is not pushed again"
     );
-    assert_eq!(
-        metric(
-            &fed,
-            "school-a",
-            "webhook_deliveries_failing{endpoint=\"inbox_webhook\"}"
-        )
-        .await,
-        "0"
-    );
+    assert_eq!(failing_pushes(&fed).await, "0");
     receiver.stop(false).await;
 
     // Another system asking for plan events only: the incident lands in the inbox and
