@@ -202,12 +202,13 @@ pub fn store(
     // encodings) on the other core while chunk k is written. One transaction still (the
     // caller's): the file is stored whole.
     let key = writer.matching_key;
+    let form = crate::db::keyed::Form::of(conn);
     let written: Vec<_> = crate::db::loading(conn, |conn| {
         crate::parallel::pipeline(
             writes_of
                 .chunks(crate::routes::records::BATCH_CHUNK)
                 .collect(),
-            |chunk, beside| (chunk, writes::prepare(chunk, key, beside)),
+            |chunk, beside| (chunk, writes::prepare(chunk, key, form, beside)),
             |(chunk, prepared)| writes::apply_prepared(conn, writer, chunk, prepared?),
         )
     })?

@@ -216,11 +216,12 @@ pub struct Prepared {
 }
 
 /// [`Prepared`] for `writes`, on every core. Needs no database: it depends on the
-/// writes and the matching key only, so the plan of the same writes later (which sees
+/// writes, the matching key and the backend's form of keyed encodings only, so the plan of the same writes later (which sees
 /// the chunks written before) uses it unchanged.
 pub fn prepare(
     writes: &[Write<'_>],
     key: Option<&matching::MatchingKey>,
+    form: db::keyed::Form,
     one_core: bool,
 ) -> Result<Prepared, ApiError> {
     let now = chrono::Utc::now().naive_utc();
@@ -235,7 +236,7 @@ pub fn prepare(
                         &child.identifiers,
                         now,
                     );
-                    let keyed = key.map(|k| db::keyed::row_for(&row, k)).transpose()?;
+                    let keyed = key.map(|k| db::keyed::row_for(&row, k, form)).transpose()?;
                     Ok(Some((row, keyed)))
                 }
                 _ => Ok(None),
@@ -816,9 +817,10 @@ mod bulk_tests {
         // encodings) while the first is written, before they can see its rows. The
         // second chunk holds a child whose UPN the first wrote, and an update.
         let mut pipelined = TestDb::fresh();
+        let form = crate::db::keyed::Form::of(&pipelined);
         let in_pipeline: Vec<String> = crate::parallel::pipeline(
             vec![first, second],
-            |part, beside| (part, prepare(part, Some(&key), beside)),
+            |part, beside| (part, prepare(part, Some(&key), form, beside)),
             |(part, prepared)| {
                 crate::db::write_with(&mut pipelined, |c| {
                     apply_prepared(c, &writer, part, prepared?)

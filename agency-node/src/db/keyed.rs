@@ -46,8 +46,43 @@ pub struct KeyedChild {
     pub demographics: Option<KeyedDemographics>,
 }
 
+/// How a backend stores a child's encodings for comparison.
+///
+/// PostgreSQL: as JSON in `encoding`, which every release reads. Replicas of two releases
+/// share a PostgreSQL database during a rolling upgrade, and a release before the compact
+/// bytes would read a compact row as a child with identifiers only (found by identifier,
+/// silently not by demographics). SQLite: as compact bytes in `compact` (half the table's
+/// size); a SQLite database has one node process, which reads both forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    Json,
+    Compact,
+}
+
+impl Form {
+    /// The form `conn`'s backend stores.
+    pub fn of(conn: &DbConnection) -> Self {
+        match conn {
+            DbConnection::Pg(_) => Form::Json,
+            DbConnection::Sqlite(_) => Form::Compact,
+        }
+    }
+}
+
 impl KeyedRow {
-    fn new(child_id: &str, e: StoredEncoding) -> Result<Self, DbError> {
+    fn new(child_id: &str, e: StoredEncoding, form: Form) -> Result<Self, DbError> {
+        let (encoding, compact) = match form {
+            Form::Json => (
+                serde_json::to_string(&e.demographics)
+                    .map_err(|e| DbError::Corrupt(format!("keyed encoding: {e}")))?,
+                None,
+            ),
+            // `null` is what a child with identifiers only always had in `encoding`.
+            Form::Compact => (
+                "null".to_owned(),
+                e.demographics.as_ref().map(compact::encode),
+            ),
+        };
         Ok(Self {
             child_id: child_id.to_owned(),
             key_id: e.key_id,
@@ -60,29 +95,9 @@ impl KeyedRow {
             day_block: Some(e.day_block),
             day_block2: e.day_block2,
             family_sector_block: e.family_sector_block,
-            // `null` is what a child with identifiers only always had here: a replica
-            // of the release before the compact bytes reads such a row without error.
-            encoding: "null".to_owned(),
-            compact: e.demographics.as_ref().map(compact::encode),
+            encoding,
+            compact,
         })
-    }
-
-    /// The row as PostgreSQL stores it: the encodings for comparison as JSON in
-    /// `encoding`, which every release reads, not as compact bytes. Replicas of two
-    /// releases share a PostgreSQL database during a rolling upgrade, and a release
-    /// before the compact bytes would read a compact row as a child with identifiers only
-    /// (found by identifier, silently not by demographics). A SQLite database has one node
-    /// process, which reads both, so it keeps the compact bytes (half the table's size).
-    fn as_json(&self) -> Result<Self, DbError> {
-        let mut row = self.clone();
-        if let Some(bytes) = row.compact.take() {
-            let demographics = compact::decode(&bytes).map_err(|e| {
-                DbError::Corrupt(format!("keyed encoding of {}: {e}", row.child_id))
-            })?;
-            row.encoding = serde_json::to_string(&demographics)
-                .map_err(|e| DbError::Corrupt(format!("keyed encoding: {e}")))?;
-        }
-        Ok(row)
     }
 
     fn into_child(self) -> Result<KeyedChild, DbError> {
@@ -107,23 +122,21 @@ impl KeyedRow {
 /// Writes (or rewrites) the encodings of a stored child. Call it in the transaction that
 /// wrote the child.
 pub fn store(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) -> Result<(), DbError> {
-    let wire = child.clone().into_wire()?;
-    let row = KeyedRow::new(
-        &child.id,
-        key.encode_stored_known(&wire.demographics, &wire.identifiers),
-    )?;
+    let row = row_for(child, key, Form::of(conn))?;
     diesel::delete(k::child_keyed.find(&child.id)).execute(conn)?;
     insert_rows(conn, std::slice::from_ref(&row))
 }
 
 /// A stored child's encodings as the row [`store_new`] writes: a pure function of the
-/// key and the child's demographics and identifiers (the bulk path computes it ahead,
-/// before it knows whether the child is new, and sets the child's id later).
-pub fn row_for(child: &ChildRow, key: &MatchingKey) -> Result<KeyedRow, DbError> {
+/// key, the child's demographics and identifiers and the backend's [`Form`] (the bulk
+/// path computes it ahead, before it knows whether the child is new, and sets the child's
+/// id later).
+pub fn row_for(child: &ChildRow, key: &MatchingKey, form: Form) -> Result<KeyedRow, DbError> {
     let wire = child.clone().into_wire()?;
     KeyedRow::new(
         &child.id,
         key.encode_stored_known(&wire.demographics, &wire.identifiers),
+        form,
     )
 }
 
@@ -135,9 +148,10 @@ pub fn store_new(
     children: &[ChildRow],
     key: &MatchingKey,
 ) -> Result<(), DbError> {
+    let form = Form::of(conn);
     let rows = crate::parallel::map_parts(children, |part| {
         part.iter()
-            .map(|child| row_for(child, key))
+            .map(|child| row_for(child, key, form))
             .collect::<Result<Vec<_>, DbError>>()
     })
     .into_iter()
@@ -153,14 +167,9 @@ pub fn insert_rows(conn: &mut DbConnection, rows: &[KeyedRow]) -> Result<(), DbE
     }
     match conn {
         // PostgreSQL: one `COPY ... FROM STDIN` (binary), no statement to parse or plan.
-        // The encodings as JSON: see [`KeyedRow::as_json`].
         DbConnection::Pg(c) => {
-            let rows = rows
-                .iter()
-                .map(KeyedRow::as_json)
-                .collect::<Result<Vec<_>, _>>()?;
             diesel::copy_from(k::child_keyed)
-                .from_insertable(&rows)
+                .from_insertable(rows)
                 .execute(c)?;
         }
         DbConnection::Sqlite(c) => {

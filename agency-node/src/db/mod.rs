@@ -31,8 +31,9 @@ pub const ROWS_PER_INSERT: usize = 1_000;
 /// time. A load's new rows then land at the end of every index keyed by the id (the
 /// primary keys, `child_keyed`'s, the records' and audit entries' child indexes) rather
 /// than at random pages, so a chunk dirties a few pages of each instead of most of them.
-/// The id never leaves the node unsealed, so the time it carries tells no one more than
-/// the row's own `created_at`.
+/// A child's id leaves the node only to the gateway (`local_ref`, over mutual TLS), which
+/// seals it in references for practitioners; the time it carries is the row's
+/// `created_at`, which the gateway can thus learn to the millisecond.
 pub fn new_row_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

@@ -478,6 +478,7 @@ fn parse_and_prepare(
     chunk: Vec<(usize, RawItem)>,
     holder: schemas::AgencyKind,
     key: Option<&matching::MatchingKey>,
+    form: crate::db::keyed::Form,
     beside: bool,
 ) -> (Parsed, Result<writes::Prepared, ApiError>) {
     let started = std::time::Instant::now();
@@ -489,7 +490,7 @@ fn parse_and_prepare(
             });
             (index, item)
         });
-    let prepared = writes::prepare(&valid_writes(&parsed), key, beside);
+    let prepared = writes::prepare(&valid_writes(&parsed), key, form, beside);
     tracing::debug!(
         items = parsed.len(),
         beside,
@@ -575,10 +576,11 @@ pub async fn batch(
     let results: Vec<BatchItemResult> =
         with_writer(&state, &caller, &req, notify, move |conn, writer| {
             let key = writer.matching_key;
+            let form = crate::db::keyed::Form::of(conn);
             let written = crate::db::loading(conn, |conn| {
                 crate::parallel::pipeline(
                     chunks,
-                    |chunk, beside| parse_and_prepare(chunk, holder, key, beside),
+                    |chunk, beside| parse_and_prepare(chunk, holder, key, form, beside),
                     |(parsed, prepared)| write_chunk(conn, writer, parsed, prepared),
                 )
             })?;
