@@ -5,4 +5,5 @@ ALTER TABLE inbox ADD COLUMN pushed_at TIMESTAMP;
 ALTER TABLE inbox ADD COLUMN push_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE inbox ADD COLUMN push_next_at TIMESTAMP;
 ALTER TABLE inbox ADD COLUMN push_error TEXT;
-CREATE INDEX inbox_push_due ON inbox (push_next_at) WHERE pushed_at IS NULL AND acknowledged_at IS NULL;
+-- What is waiting to be pushed, oldest first (the worker reads it in that order).
+CREATE INDEX inbox_push_due ON inbox (received_at) WHERE pushed_at IS NULL AND acknowledged_at IS NULL;
