@@ -909,10 +909,6 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// A partial search is encoded with its missing fields empty, passes the node's
-    /// validation, and asks for blocks it can read: the family name across every birth
-    /// year when it has no date of birth; no family token without a family name. One
-    /// that states too little is refused naming `demographics`.
     /// A keyed query carries the tokens of its date's adjacent transpositions (those
     /// that are dates); more than seven, or an item that is no token, is refused naming
     /// the field, and so is any of them beside a missing date.
@@ -952,6 +948,10 @@ mod tests {
         assert!(!undated.validate().is_empty());
     }
 
+    /// A partial search is encoded with its missing fields empty, passes the node's
+    /// validation, and asks for blocks it can read: the family name across every birth
+    /// year when it has no date of birth; no family token without a family name. One
+    /// that states too little is refused naming `demographics`.
     #[test]
     fn a_partial_search_is_encoded_with_what_it_lacks_empty() {
         let k = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
