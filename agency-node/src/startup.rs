@@ -111,6 +111,9 @@ impl Application {
         if let Some(hook) = &settings.notifications.inbox_webhook {
             hook.check().map_err(anyhow::Error::msg)?;
         }
+        if let Some(hook) = &settings.notifications.dpo_webhook {
+            hook.check().map_err(anyhow::Error::msg)?;
+        }
         let single_process =
             db::SingleProcessLock::acquire(&settings.database.url, SINGLE_PROCESS_WAIT)?;
         let pool = db::connect_with(&settings.database)

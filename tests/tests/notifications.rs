@@ -844,3 +844,54 @@ async fn an_inbox_push_stops_at_acknowledgement_and_only_asked_types_are_pushed(
     receiver.stop(false).await;
     fed.shutdown().await;
 }
+
+/// A webhook endpoint the worker must not post to (plain `http://` to another host)
+/// stops the node at start, for the agency's own system and for the data protection
+/// officer's, rather than failing every delivery later; the node starts again with
+/// a valid one.
+#[tokio::test]
+async fn a_node_with_a_webhook_over_plain_http_to_another_host_does_not_start() {
+    let mut fed = federation().await;
+    fed.stop_node("school-a").await;
+    let refused = fed
+        .restart_node_with("school-a", |settings| {
+            settings.notifications.inbox_webhook = Some(agency_node::notifications::InboxWebhook {
+                url: "http://mis.school-a.example/inbox".into(),
+                secret_file: "mis.secret".into(),
+                event_types: None,
+            });
+        })
+        .await
+        .expect_err("an inbox webhook over plain http to another host");
+    assert!(
+        refused
+            .to_string()
+            .contains("notifications.inbox_webhook.url"),
+        "{refused:#}"
+    );
+    let refused = fed
+        .restart_node_with("school-a", |settings| {
+            settings.notifications.dpo_webhook = Some(agency_node::notifications::DpoWebhook {
+                url: "http://dpo.example.org/alerts".into(),
+                secret_file: "dpo.secret".into(),
+            });
+        })
+        .await
+        .expect_err("a DPO webhook over plain http to another host");
+    assert!(
+        refused
+            .to_string()
+            .contains("notifications.dpo_webhook.url"),
+        "{refused:#}"
+    );
+    fed.restart_node_with("school-a", |settings| {
+        settings.notifications.dpo_webhook = Some(agency_node::notifications::DpoWebhook {
+            url: "https://dpo.example.org/alerts".into(),
+            secret_file: "dpo.secret".into(),
+        });
+    })
+    .await
+    .expect("an https endpoint is accepted");
+    inbox(&fed, "school-a").await;
+    fed.shutdown().await;
+}

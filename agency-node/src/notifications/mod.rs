@@ -113,29 +113,40 @@ pub struct InboxWebhook {
     pub event_types: Option<Vec<EventType>>,
 }
 
-impl InboxWebhook {
-    /// Whether `url` is one the worker can post to: `https://`, or `http://` to a
-    /// receiver on this host.
+impl DpoWebhook {
+    /// Whether `url` is one the worker can post to (see [`check_webhook_url`]).
     pub fn check(&self) -> Result<(), String> {
-        let url = reqwest::Url::parse(&self.url)
-            .map_err(|e| format!("notifications.inbox_webhook.url '{}': {e}", self.url))?;
-        let local = match url.host_str() {
-            Some("localhost") => true,
-            Some(host) => host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback()),
-            None => false,
-        };
-        match url.scheme() {
-            "https" => Ok(()),
-            "http" if local => Ok(()),
-            _ => Err(format!(
-                "notifications.inbox_webhook.url '{}': use https:// (http:// only to this host)",
-                self.url
-            )),
-        }
+        check_webhook_url("notifications.dpo_webhook.url", &self.url)
+    }
+}
+
+impl InboxWebhook {
+    /// Whether `url` is one the worker can post to (see [`check_webhook_url`]).
+    pub fn check(&self) -> Result<(), String> {
+        check_webhook_url("notifications.inbox_webhook.url", &self.url)
+    }
+}
+
+/// Whether `url`, the setting `name`, is one the worker can post to: `https://`, or
+/// `http://` to a receiver on this host. Checked when the node starts, so that a
+/// mistyped endpoint stops it there rather than failing every delivery later.
+pub fn check_webhook_url(name: &str, url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{name} '{url}': {e}"))?;
+    let local = match parsed.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if local => Ok(()),
+        _ => Err(format!(
+            "{name} '{url}': use https:// (http:// only to this host)"
+        )),
     }
 }
 
@@ -607,11 +618,21 @@ mod tests {
     use schemas::{RecordDetails, RecordUpsert};
 
     #[test]
-    fn an_inbox_webhook_posts_over_https_or_to_this_host_only() {
-        let hook = |url: &str| InboxWebhook {
-            url: url.to_owned(),
-            secret_file: PathBuf::from("mis.secret"),
-            event_types: None,
+    fn webhooks_post_over_https_or_to_this_host_only() {
+        let inbox = |url: &str| {
+            InboxWebhook {
+                url: url.to_owned(),
+                secret_file: PathBuf::from("mis.secret"),
+                event_types: None,
+            }
+            .check()
+        };
+        let dpo = |url: &str| {
+            DpoWebhook {
+                url: url.to_owned(),
+                secret_file: PathBuf::from("dpo.secret"),
+            }
+            .check()
         };
         for ok in [
             "https://mis.school.example/inbox",
@@ -619,7 +640,8 @@ mod tests {
             "http://localhost/inbox",
             "http://[::1]:9000/inbox",
         ] {
-            assert_eq!(hook(ok).check(), Ok(()), "{ok}");
+            assert_eq!(inbox(ok), Ok(()), "{ok}");
+            assert_eq!(dpo(ok), Ok(()), "{ok}");
         }
         for refused in [
             "http://mis.school.example/inbox",
@@ -627,8 +649,10 @@ mod tests {
             "ftp://127.0.0.1/inbox",
             "not a url",
         ] {
-            let why = hook(refused).check().expect_err(refused);
+            let why = inbox(refused).expect_err(refused);
             assert!(why.contains("notifications.inbox_webhook.url"), "{why}");
+            let why = dpo(refused).expect_err(refused);
+            assert!(why.contains("notifications.dpo_webhook.url"), "{why}");
         }
     }
 
