@@ -524,3 +524,47 @@ fn a_child_without_a_date_and_a_family_name_typo_is_found_in_the_sector() {
     assert_not_linked(&elsewhere);
     assert!(elsewhere.candidates.is_empty(), "{elsewhere:?}");
 }
+
+/// A date of birth that disagrees outright links nothing, however much else agrees and
+/// however low the thresholds (`Comparison::corroborated`): both names and the full
+/// postcode with another date are offered, the date named as disagreeing; a date one
+/// keystroke off still links. Plain and keyed alike.
+#[test]
+fn a_replaced_date_of_birth_is_offered_never_linked() {
+    let mut db = TestDb::fresh();
+    let mut held = girl("Zainab", "Adeyemi", "2015-05-05");
+    held.postcode = Some("ZZ7 2CD".into());
+    let zainab = hold(&mut db, "zainab", held);
+    let mut settings = MatchingSettings::default();
+    settings.thresholds.probable = 5.0;
+    settings.thresholds.possible = 2.0;
+    let replaced = ask_with(
+        &mut db,
+        search(
+            Some("Zainab"),
+            Some("Adeyemi"),
+            Some("2012-10-21"),
+            Some("ZZ7 2CD"),
+        ),
+        &settings,
+    );
+    assert_not_linked(&replaced);
+    assert_eq!(replaced.outcome, MatchOutcome::Candidates, "{replaced:?}");
+    assert!(
+        replaced.candidates[0]
+            .disagreed
+            .contains(&"date_of_birth:disagree".to_owned()),
+        "{replaced:?}"
+    );
+    let slipped = ask_with(
+        &mut db,
+        search(
+            Some("Zainab"),
+            Some("Adeyemi"),
+            Some("2015-05-06"),
+            Some("ZZ7 2CD"),
+        ),
+        &settings,
+    );
+    assert_links(&slipped, &zainab);
+}
