@@ -475,8 +475,9 @@ fn a_family_name_typo_links_with_the_address_where_there_is_no_date_or_with_a_gi
 /// phonetic code changed (`Adeyebi` for `Adeyemi`: `b` and `m` are coded apart), is in
 /// no family block and no date block; the undated children of the search's
 /// postcode sector are read as a block of their own, so the family-name typo with the
-/// address standing for the date links it. Plain mode only: a keyed query carries one
-/// sector token, with its birth year, and does not read this block.
+/// address standing for the date links it. Plain mode only: a keyed child held without
+/// a date stores no sector token (`encode_stored_partial`), so keyed mode has no such
+/// block.
 #[test]
 fn a_child_without_a_date_and_a_family_name_typo_is_found_in_the_sector() {
     let (mut db, _) = node();
