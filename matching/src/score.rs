@@ -686,8 +686,18 @@ impl Comparison {
     /// * a date of birth that agrees only with day and month swapped needs the address:
     ///   the names and a swapped date are what a namesake born the same year can share,
     ///   and the swap's weight rests on an *m* nothing measures (FEBRL has no swap, and a
-    ///   node's searches show too few to estimate it).
+    ///   node's searches show too few to estimate it);
+    /// * a date of birth that disagrees outright (both sides hold one, and it is no slip:
+    ///   not swapped, one keystroke off or in the same month) links nothing: with the
+    ///   given name it is what tells two children of one name apart, and its weight
+    ///   rests on the estimated *m* of a replaced date, which on data whose dates drift
+    ///   (FEBRL: one true pair in twenty) puts both names and the full postcode within a
+    ///   few tenths of a bit of `probable`, so the answer would turn on the estimate's
+    ///   noise. The practitioner sees `date_of_birth:disagree` and confirms.
     pub fn corroborated(&self) -> bool {
+        if self.date_of_birth == DobLevel::Disagree {
+            return false;
+        }
         let address = matches!(
             self.postcode,
             Some(PostcodeLevel::Full | PostcodeLevel::Sector)
@@ -1375,6 +1385,36 @@ mod tests {
         // The exact date with both names after a move stays corroborated.
         let moved = person("Amelia", "Okafor", "2014-03-09", Some("ZZ7 1XY"));
         assert!(compare(&q, &moved, &s).corroborated());
+    }
+
+    /// A date of birth that disagrees outright corroborates nothing, whatever else
+    /// agrees; its slips (swapped with the address, one keystroke off, the same month)
+    /// and a missing date do not count against a link.
+    #[test]
+    fn a_replaced_date_of_birth_never_corroborates() {
+        let s = MatchingSettings::default();
+        let q = person("Amelia", "Okafor", "2014-03-09", Some("ZZ1 4AB"));
+        let replaced = person("Amelia", "Okafor", "2016-11-27", Some("ZZ1 4AB"));
+        let c = compare(&q, &replaced, &s);
+        assert_eq!(c.date_of_birth, DobLevel::Disagree);
+        assert!(!c.corroborated());
+        for (case, dob) in [
+            ("swapped", Some("2014-09-03")),
+            ("one digit", Some("2014-03-08")),
+            ("same month", Some("2014-03-27")),
+            ("missing", None),
+        ] {
+            let mut held = person(
+                "Amelia",
+                "Okafor",
+                dob.unwrap_or("2014-03-09"),
+                Some("ZZ1 4AB"),
+            );
+            if dob.is_none() {
+                held.date_of_birth = None;
+            }
+            assert!(compare(&q, &held, &s).corroborated(), "{case}");
+        }
     }
 
     #[test]

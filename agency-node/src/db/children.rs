@@ -379,9 +379,9 @@ pub enum Tier {
     Narrow,
     /// The broad blocks, each capped at `per_block` rows: date of birth (as given or
     /// swapped) alone; a former family name's key, any date; phonetic family name and
-    /// birth year; postcode sector and birth year; phonetic family name and postcode
-    /// sector, any year. They find the children
-    /// whose family name or date of birth changed.
+    /// birth year; postcode sector and birth year; the children held without a date of
+    /// birth in the postcode sector; phonetic family name and postcode sector, any year.
+    /// They find the children whose family name or date of birth changed.
     Broad,
     Both,
 }
@@ -566,6 +566,17 @@ macro_rules! blocks_for {
                         .into_boxed(),
                 ));
             }
+            // Children held without a date of birth in the sector, any family name: a
+            // family name mistyped so that its phonetic code changed hides such a child
+            // from every family block, and no date block reads it. A few rows (the
+            // partial children of one sector), on the sector-and-year index.
+            blocks.push((
+                true,
+                c::children
+                    .filter(c::postcode_sector.eq(sector))
+                    .filter(c::birth_year.eq(matching::UNKNOWN_BIRTH_YEAR))
+                    .into_boxed(),
+            ));
             // The phonetic family name in the same postcode sector, any year: a child
             // whose date of birth was replaced (no date block reads it). A few rows: one
             // family's children, and namesakes nearby.
@@ -1021,15 +1032,15 @@ mod tests {
                 .collect()
         }
         let blocks = live(blocks_for!(diesel::sqlite::Sqlite, &keys));
-        assert_eq!(blocks.len(), 11);
+        assert_eq!(blocks.len(), 12);
         // Undated: the family blocks any year, former names, the undated children, the
-        // family in the sector. Unnamed: the date block, and the given name read as a
+        // family in the sector, the undated children in the sector. Unnamed: the date block, and the given name read as a
         // family name with the date (names the other way round).
         let partial: Vec<_> = live(blocks_for!(diesel::sqlite::Sqlite, &undated))
             .into_iter()
             .chain(live(blocks_for!(diesel::sqlite::Sqlite, &unnamed)))
             .collect();
-        assert_eq!(partial.len(), 5 + 2);
+        assert_eq!(partial.len(), 6 + 2);
         for block in blocks.into_iter().chain(partial) {
             let query = block.select(ChildRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&query).to_string();

@@ -470,3 +470,102 @@ fn a_family_name_typo_links_with_the_address_where_there_is_no_date_or_with_a_gi
         );
     }
 }
+
+/// A child held without a date of birth, whose family name is mistyped so that its
+/// phonetic code changed (`Adeyebi` for `Adeyemi`: `b` and `m` are coded apart), is in
+/// no family block and no date block; the undated children of the search's
+/// postcode sector are read as a block of their own, so the family-name typo with the
+/// address standing for the date links it. Plain mode only: a keyed child held without
+/// a date stores no sector token (`encode_stored_partial`), so keyed mode has no such
+/// block.
+#[test]
+fn a_child_without_a_date_and_a_family_name_typo_is_found_in_the_sector() {
+    let (mut db, _) = node();
+    let undated = hold_known(
+        &mut db,
+        "undated-typo",
+        KnownDemographics {
+            given_name: Some("Zainab".into()),
+            family_name: Some("Adeyebi".into()),
+            sex: Some(Sex::Female),
+            postcode: Some("ZZ1 4AB".into()),
+            ..Default::default()
+        },
+        None,
+    );
+    assert_ne!(
+        matching::phonetic::refined_soundex("Adeyebi"),
+        matching::phonetic::refined_soundex("Adeyemi"),
+        "the typo must change the phonetic code"
+    );
+    let settings = MatchingSettings::default();
+    let asked = |db: &mut TestDb, dob: Option<&str>, postcode: &str| {
+        let query = ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: Some(search(Some("Zainab"), Some("Adeyemi"), dob, Some(postcode))),
+        };
+        let plain = find_with(db, &query, &settings).unwrap();
+        let every_block = find_reading(db, &query, &settings, false).unwrap();
+        assert_eq!(
+            serde_json::to_value(&every_block).unwrap(),
+            serde_json::to_value(&plain).unwrap()
+        );
+        plain
+    };
+    for dob in [Some("2015-05-05"), None] {
+        let answer = asked(&mut db, dob, "ZZ1 4AB");
+        assert_links(&answer, &undated);
+        assert!(
+            answer.matched_on.contains(&"family_name:typo".to_owned()),
+            "{answer:?}"
+        );
+    }
+    // Elsewhere, the block holds no one: nothing links, nothing is offered.
+    let elsewhere = asked(&mut db, Some("2015-05-05"), "ZZ8 3QQ");
+    assert_not_linked(&elsewhere);
+    assert!(elsewhere.candidates.is_empty(), "{elsewhere:?}");
+}
+
+/// A date of birth that disagrees outright links nothing, however much else agrees and
+/// however low the thresholds (`Comparison::corroborated`): both names and the full
+/// postcode with another date are offered, the date named as disagreeing; a date one
+/// keystroke off still links. Plain and keyed alike.
+#[test]
+fn a_replaced_date_of_birth_is_offered_never_linked() {
+    let mut db = TestDb::fresh();
+    let mut held = girl("Zainab", "Adeyemi", "2015-05-05");
+    held.postcode = Some("ZZ7 2CD".into());
+    let zainab = hold(&mut db, "zainab", held);
+    let mut settings = MatchingSettings::default();
+    settings.thresholds.probable = 5.0;
+    settings.thresholds.possible = 2.0;
+    let replaced = ask_with(
+        &mut db,
+        search(
+            Some("Zainab"),
+            Some("Adeyemi"),
+            Some("2012-10-21"),
+            Some("ZZ7 2CD"),
+        ),
+        &settings,
+    );
+    assert_not_linked(&replaced);
+    assert_eq!(replaced.outcome, MatchOutcome::Candidates, "{replaced:?}");
+    assert!(
+        replaced.candidates[0]
+            .disagreed
+            .contains(&"date_of_birth:disagree".to_owned()),
+        "{replaced:?}"
+    );
+    let slipped = ask_with(
+        &mut db,
+        search(
+            Some("Zainab"),
+            Some("Adeyemi"),
+            Some("2015-05-06"),
+            Some("ZZ7 2CD"),
+        ),
+        &settings,
+    );
+    assert_links(&slipped, &zainab);
+}
