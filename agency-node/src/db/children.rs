@@ -1034,8 +1034,9 @@ mod tests {
         let blocks = live(blocks_for!(diesel::sqlite::Sqlite, &keys));
         assert_eq!(blocks.len(), 12);
         // Undated: the family blocks any year, former names, the undated children, the
-        // family in the sector, the undated children in the sector. Unnamed: the date block, and the given name read as a
-        // family name with the date (names the other way round).
+        // family in the sector, the undated children in the sector. Unnamed: the date
+        // block, and the given name read as a family name with the date (names the
+        // other way round).
         let partial: Vec<_> = live(blocks_for!(diesel::sqlite::Sqlite, &undated))
             .into_iter()
             .chain(live(blocks_for!(diesel::sqlite::Sqlite, &unnamed)))
