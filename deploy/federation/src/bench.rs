@@ -1042,16 +1042,10 @@ pub fn machine() -> String {
     format!("{cores} cores, {model}")
 }
 
-/// The short commit of the working tree, if git answers.
+/// The short commit this binary was built from (`build.rs`), `unknown` when it was
+/// built outside a git checkout.
 pub fn commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
+    env!("FEDERATION_BUILD_COMMIT").to_owned()
 }
 
 fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
