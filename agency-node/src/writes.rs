@@ -216,8 +216,8 @@ pub struct Prepared {
 }
 
 /// [`Prepared`] for `writes`, on every core. Needs no database: it depends on the
-/// writes, the matching key and the backend's form of keyed encodings only, so the plan of the same writes later (which sees
-/// the chunks written before) uses it unchanged.
+/// writes, the matching key and the backend's form of keyed encodings only, so the plan
+/// of the same writes later (which sees the chunks written before) uses it unchanged.
 pub fn prepare(
     writes: &[Write<'_>],
     key: Option<&matching::MatchingKey>,
