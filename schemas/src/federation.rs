@@ -209,6 +209,12 @@ pub enum MatchOutcome {
     Candidates,
 }
 
+/// Most candidates a node lists in one answer (`ambiguous` or `candidates`), best first:
+/// a practitioner checks each before confirming one, and a node offers no more children
+/// than that to a search it may not be able to answer (issue 28: at most 3 per search).
+/// The OpenAPI `maxItems` of the candidate lists states the same number.
+pub const MAX_CANDIDATES: usize = 3;
+
 /// A child a node did not link: how well it matched and which fields agreed. It carries
 /// no reference and none of the node's own demographics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -253,8 +259,10 @@ pub struct MatchResponse {
     /// when the query's family name is one the child was known by before.
     #[serde(default)]
     pub matched_on: Vec<String>,
-    /// With `ambiguous` or `candidates`: the children not linked, best first.
+    /// With `ambiguous` or `candidates`: the children not linked, best first, at most
+    /// three.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 3)]
     pub candidates: Vec<MatchCandidate>,
     /// Inside the node only: its own references of `candidates`, in the same order, for
     /// sealing candidate tokens. Never serialised, so it never leaves the node.
@@ -277,6 +285,7 @@ pub struct NodeMatchAnswer {
     /// one to `POST /v1/federation/match/confirm`. Absent otherwise: the candidates of
     /// an `ambiguous` answer cannot be confirmed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 3)]
     pub candidate_tokens: Vec<String>,
     /// The link was made by a practitioner confirming a candidate, not by this node's
     /// matching alone; `grade` is the candidate's.
@@ -403,7 +412,7 @@ pub struct ConfirmRequest {
     #[schema(value_type = String)]
     pub agency_id: AgencyId,
     /// The candidate's number in the search answer.
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 3)]
     pub candidate: u32,
     /// Why you are sure this candidate is the child you searched for. Recorded in the
     /// agency's audit.
@@ -527,8 +536,9 @@ pub struct AgencySearchResult {
     /// (`POST /v1/children/{reference}/confirm`), not by the agency's matching alone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirmed: bool,
-    /// With `ambiguous` or `candidates`: the unlinked matches, best first.
+    /// With `ambiguous` or `candidates`: the unlinked matches, best first, at most three.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 3)]
     pub candidates: Vec<SearchCandidate>,
     /// Why the agency could not answer, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -874,6 +884,33 @@ mod tests {
         assert!(!text.contains("child-secret-ref"), "{text}");
         let back: MatchResponse = serde_json::from_str(&text).unwrap();
         assert!(back.candidate_refs.is_empty());
+    }
+
+    /// The OpenAPI bound of every candidate list, and of a confirmation's candidate
+    /// number, is the cap a node applies.
+    #[test]
+    fn candidate_lists_are_bounded_by_the_cap_in_the_schema() {
+        fn property<T: utoipa::PartialSchema>(name: &str) -> serde_json::Value {
+            let schema = serde_json::to_value(T::schema()).unwrap();
+            schema["properties"][name].clone()
+        }
+        let cap = serde_json::json!(MAX_CANDIDATES);
+        assert_eq!(property::<MatchResponse>("candidates")["maxItems"], cap);
+        assert_eq!(
+            property::<AgencySearchResult>("candidates")["maxItems"],
+            cap
+        );
+        assert_eq!(property::<ConfirmRequest>("candidate")["maximum"], cap);
+        // The tokens, one per candidate, sit beside the flattened answer (`allOf`).
+        let node =
+            serde_json::to_value(<NodeMatchAnswer as utoipa::PartialSchema>::schema()).unwrap();
+        let tokens = node["allOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|part| &part["properties"]["candidate_tokens"])
+            .find(|t| !t.is_null());
+        assert_eq!(tokens.map(|t| &t["maxItems"]), Some(&cap), "{node}");
     }
 
     #[test]

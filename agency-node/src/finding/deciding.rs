@@ -3,10 +3,7 @@
 
 use matching::MatchingSettings;
 use matching::score::{self, Comparison};
-use schemas::{MatchCandidate, MatchGrade, MatchOutcome, MatchResponse};
-
-/// Most unlinked candidates reported in one answer.
-const MAX_REPORTED_CANDIDATES: usize = 5;
+use schemas::{MAX_CANDIDATES, MatchCandidate, MatchGrade, MatchOutcome, MatchResponse};
 
 /// A child whose UPN or NHS number equals the query's.
 pub(super) struct ByIdentifier {
@@ -199,7 +196,7 @@ pub(super) fn decide(
     let report = |scored: &[Scored], with_disagreed: bool| {
         scored
             .iter()
-            .take(MAX_REPORTED_CANDIDATES)
+            .take(MAX_CANDIDATES)
             .map(|s| {
                 (
                     s.id.clone(),

@@ -276,6 +276,69 @@ fn a_weak_match_is_reported_as_a_candidate_without_a_reference() {
 }
 
 #[test]
+fn a_candidates_answer_lists_the_best_three() {
+    let mut conn = memory_db();
+    // Amelia's record drifted (the family moved, the date is one digit off): offered, not
+    // linked. Her four siblings live at the searched-for address, born in other years.
+    let amelia_id = hold(
+        &mut conn,
+        "A",
+        amelia().with_postcode("ZZ7 1XY").with_dob("2014-03-08"),
+    );
+    for (i, (given, dob)) in [
+        ("Olivia", "2016-05-21"),
+        ("Isla", "2012-11-02"),
+        ("Noah", "2018-01-15"),
+        ("Grace", "2010-07-30"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        hold(
+            &mut conn,
+            &format!("sibling-{i}"),
+            amelia().with_given(given).with_dob(dob),
+        );
+    }
+    // A node whose `possible` is set low enough to offer a sibling (the family name and the
+    // address agree) has five candidates for this search.
+    let mut settings = MatchingSettings::default();
+    settings.thresholds.possible = 4.0;
+    let query = ChildQuery {
+        identifiers: no_ids(),
+        demographics: Some(amelia().into()),
+    };
+    let plain = find_with(&mut conn, &query, &settings).unwrap();
+    let keyed = find_keyed(
+        &mut conn,
+        &test_key().encode_query(&query),
+        Some(test_key()),
+        &settings,
+    )
+    .unwrap();
+    for answer in [plain, keyed] {
+        assert_eq!(answer.outcome, MatchOutcome::Candidates, "{answer:?}");
+        // At most three candidates per search (issue 28).
+        assert_eq!(answer.candidates.len(), 3, "{answer:?}");
+        assert_eq!(answer.candidate_refs.len(), 3);
+        // Best first: Amelia, whose names agree, then two siblings.
+        assert_eq!(answer.candidate_refs[0], amelia_id, "{answer:?}");
+        assert!(
+            answer.candidates[0]
+                .matched_on
+                .contains(&"given_name".to_owned()),
+            "{answer:?}"
+        );
+        for sibling in &answer.candidates[1..] {
+            assert!(
+                sibling.matched_on.contains(&"postcode".to_owned()),
+                "{answer:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn someone_else_is_not_held() {
     let mut conn = memory_db();
     hold(&mut conn, "A", amelia());

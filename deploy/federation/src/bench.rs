@@ -538,6 +538,13 @@ struct Tally {
     ambiguous_held: usize,
     candidates: usize,
     candidates_held: usize,
+    /// `candidates` answers for a held child that list it.
+    candidates_with_true: usize,
+    /// The most candidates listed in one `candidates` answer.
+    most_candidates: usize,
+    /// Candidates offered for a child the agency does not hold, by what they truly share
+    /// with the searched-for child ([`kinship`]).
+    offered_not_held: BTreeMap<&'static str, usize>,
     not_found_held: usize,
     /// Per drift: held pairs with that drift and right links among them; then the same
     /// for copies with that drift alone.
@@ -548,6 +555,28 @@ struct Tally {
     id_wrong: usize,
     /// Wrong links by the fields that agreed (`matched_on`).
     wrong_by_fields: BTreeMap<String, usize>,
+}
+
+/// What a child offered for a search truly shares with the searched-for child `asked`
+/// (`truth`), as a practitioner would see it: the twin, or a child sharing the family
+/// name and date of birth, both names, the family name, the given name and date of
+/// birth, or nothing of these.
+fn kinship(truth: &TrueChild, asked: usize, offered: &TrueChild) -> &'static str {
+    if offered.twin == Some(asked) {
+        return "the twin";
+    }
+    let (a, b) = (&truth.demographics, &offered.demographics);
+    let same = |x: &str, y: &str| NormalName::new(x).joined == NormalName::new(y).joined;
+    let family = same(&a.family_name, &b.family_name);
+    let given = same(&a.given_name, &b.given_name);
+    let born = a.date_of_birth == b.date_of_birth;
+    match (given, family, born) {
+        (_, true, true) => "family name and date of birth",
+        (true, true, false) => "both names (a namesake)",
+        (false, true, false) => "the family name only",
+        (true, false, true) => "given name and date of birth",
+        _ => "none of names and date of birth",
+    }
 }
 
 /// Children who share sex, given name, family name and date of birth (as the matcher
@@ -853,6 +882,20 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
                 MatchOutcome::Candidates => {
                     t.candidates += 1;
                     t.candidates_held += usize::from(held.is_some());
+                    t.most_candidates = t.most_candidates.max(answer.candidates.len());
+                    let offered = answer
+                        .candidate_refs
+                        .iter()
+                        .filter_map(|r| row_child.get(r));
+                    if held.is_some() {
+                        t.candidates_with_true += usize::from(offered.clone().any(|c| *c == asked));
+                    } else {
+                        for c in offered {
+                            *t.offered_not_held
+                                .entry(kinship(truth, asked, &children[*c]))
+                                .or_default() += 1;
+                        }
+                    }
                 }
             }
 
@@ -1125,6 +1168,19 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
         "| `candidates` outcomes | {} ({} for a held child) |",
         t.candidates, t.candidates_held
     );
+    let offered_not_held = t.candidates - t.candidates_held;
+    println!(
+        "| `candidates` for a child not held | {offered_not_held} of {} ({:.2} %); most candidates in one answer {} |",
+        t.not_held_pairs,
+        100.0 * offered_not_held as f64 / t.not_held_pairs.max(1) as f64,
+        t.most_candidates
+    );
+    println!(
+        "| linked + offered recall (linked, or listed among the candidates) | {:.4} ({} of {}) |",
+        (t.right_links + t.candidates_with_true) as f64 / t.held_pairs.max(1) as f64,
+        t.right_links + t.candidates_with_true,
+        t.held_pairs
+    );
     println!("| `not_held` for a held child | {} |", t.not_found_held);
     println!(
         "| match latency p50 / p99 ({}, {} searches) | {} / {} |",
@@ -1151,6 +1207,18 @@ fn report(options: &Options, children: usize, queries: usize, t: &mut Tally) {
         println!("|---|---|");
         for (fields, n) in &t.wrong_by_fields {
             println!("| {fields} | {n} |");
+        }
+    }
+    if !t.offered_not_held.is_empty() {
+        println!();
+        println!(
+            "Candidates offered for a child the agency does not hold, by what they truly share with the searched-for child:"
+        );
+        println!();
+        println!("| shares | candidates |");
+        println!("|---|---|");
+        for (kind, n) in &t.offered_not_held {
+            println!("| {kind} | {n} |");
         }
     }
     println!();

@@ -59,10 +59,12 @@ fn our_side_links_offers_and_refuses_where_it_should_in_both_modes() {
         // 20.2; keyed mode encodes a partial child's demographics as plain mode compares
         // them). 5 has no given name at A: searched with what it states (a partial
         // search), offered and never linked, since without a given name it could be
-        // either twin. 7 states only a family name: not searchable.
+        // either twin. 7 states only a family name: not searchable. The practitioner is
+        // shown what each candidate agreed on: all but the given name.
         let offered = Answer::Candidates {
             count: 1,
             includes_true: true,
+            offered: vec!["family_name+date_of_birth+postcode".into()],
         };
         assert_eq!(
             side.answers,

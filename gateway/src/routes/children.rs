@@ -24,9 +24,9 @@ use schemas::{
 /// who searched can use. A node whose sharing policy gives this practitioner nothing
 /// answers as if it did not hold the child.
 ///
-/// An agency with only `possible` matches answers `candidates`, each numbered
-/// (`candidate`: 1, 2, …) with its grade and the fields that agreed, never the agency's
-/// own details. Nothing of theirs is read until you confirm one with
+/// An agency with only `possible` matches answers `candidates`, at most three, best
+/// first, each numbered (`candidate`: 1, 2, 3) with its grade and the fields that agreed,
+/// never the agency's own details. Nothing of theirs is read until you confirm one with
 /// `POST /v1/children/{reference}/confirm`; the reference is issued for that too.
 /// Candidates of an `ambiguous` agency cannot be confirmed: search with an identifier.
 #[utoipa::path(

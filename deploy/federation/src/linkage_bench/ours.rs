@@ -518,6 +518,14 @@ impl Searcher {
                 Answer::Candidates {
                     count: candidates.len(),
                     includes_true,
+                    offered: candidates
+                        .iter()
+                        .map(|c| {
+                            let fields = c["matched_on"].as_array().into_iter().flatten();
+                            let fields: Vec<&str> = fields.filter_map(|f| f.as_str()).collect();
+                            fields.join("+")
+                        })
+                        .collect(),
                 }
             }
             other => return Err(format!("search: B answered {other}: {b}")),

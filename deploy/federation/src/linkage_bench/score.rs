@@ -22,6 +22,11 @@ pub enum Answer {
     Candidates {
         count: usize,
         includes_true: bool,
+        /// What each candidate agreed on, as the practitioner is shown it (its
+        /// `matched_on`, joined by `+`), best first: what a search is offered, in the
+        /// JSON report.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        offered: Vec<String>,
     },
     /// B found several children alike and linked none.
     Ambiguous {
@@ -132,6 +137,7 @@ pub fn tally(split: &Split, answers: &[Answer], b_stored: &[bool]) -> Tally {
             Answer::Candidates {
                 count,
                 includes_true,
+                ..
             } => {
                 t.candidates_answers += 1;
                 t.most_candidates = t.most_candidates.max(*count);
@@ -428,6 +434,7 @@ mod tests {
             Answer::Candidates {
                 count: 2,
                 includes_true: true,
+                offered: Vec::new(),
             },
             Answer::NotSearchable,
             Answer::Linked { b: 0 },
