@@ -126,23 +126,15 @@ pub async fn search(
                         MatchOutcome::Candidates => SearchStatus::Candidates,
                         MatchOutcome::Held | MatchOutcome::NotHeld => SearchStatus::NotFound,
                     };
-                    let confirmable = answer.outcome == MatchOutcome::Candidates
-                        && !answer.candidates.is_empty()
-                        && node_answer.candidate_tokens.len() == answer.candidates.len();
-                    result.candidates = (1..)
-                        .zip(answer.candidates)
-                        .map(|(candidate, matched)| SearchCandidate {
-                            candidate,
-                            matched,
-                            confirmable,
-                        })
-                        .collect();
-                    if confirmable {
-                        NodeEntry::Candidates {
-                            t: node_answer.candidate_tokens,
-                        }
-                    } else {
-                        NodeEntry::NotFound
+                    let (candidates, tokens) = listed_candidates(
+                        answer.outcome,
+                        answer.candidates,
+                        node_answer.candidate_tokens,
+                    );
+                    result.candidates = candidates;
+                    match tokens {
+                        Some(t) => NodeEntry::Candidates { t },
+                        None => NodeEntry::NotFound,
                     }
                 }
             },
@@ -165,6 +157,31 @@ pub async fn search(
         nodes: entries,
         relationship,
     }
+}
+
+/// The candidates of a node's `ambiguous` or `candidates` answer as the search lists
+/// them, numbered from 1, at most [`schemas::MAX_CANDIDATES`] (a node of an earlier
+/// release may send more), and the candidate tokens the reference keeps for them:
+/// only for a `candidates` answer with one token per candidate listed by the node.
+fn listed_candidates(
+    outcome: MatchOutcome,
+    mut candidates: Vec<schemas::MatchCandidate>,
+    mut tokens: Vec<String>,
+) -> (Vec<SearchCandidate>, Option<Vec<String>>) {
+    let confirmable = outcome == MatchOutcome::Candidates
+        && !candidates.is_empty()
+        && tokens.len() == candidates.len();
+    candidates.truncate(schemas::MAX_CANDIDATES);
+    tokens.truncate(schemas::MAX_CANDIDATES);
+    let listed = (1..)
+        .zip(candidates)
+        .map(|(candidate, matched)| SearchCandidate {
+            candidate,
+            matched,
+            confirmable,
+        })
+        .collect();
+    (listed, confirmable.then_some(tokens))
 }
 
 fn search_failure(failure: Failure) -> (SearchStatus, Option<String>) {
@@ -309,5 +326,55 @@ fn view_failure(failure: Failure) -> (SectionStatus, Option<String>) {
         ),
         Failure::Unavailable(why) => (SectionStatus::Unavailable, Some(why)),
         Failure::Error(why) => (SectionStatus::Error, Some(why)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::MatchCandidate;
+
+    fn possible(field: &str) -> MatchCandidate {
+        MatchCandidate {
+            grade: MatchGrade::Possible,
+            matched_on: vec![field.to_owned()],
+            disagreed: Vec::new(),
+        }
+    }
+
+    /// A node of an earlier release listed up to five: the search lists the best three,
+    /// numbered 1 to 3, and the reference keeps their three tokens in the same order.
+    #[test]
+    fn a_node_listing_more_than_the_cap_is_cut_to_its_best_three() {
+        let five: Vec<_> = ["a", "b", "c", "d", "e"].map(possible).into();
+        let tokens: Vec<String> = (1..=5).map(|i| format!("token-{i}")).collect();
+        let (listed, kept) = listed_candidates(MatchOutcome::Candidates, five, tokens);
+        assert_eq!(listed.len(), schemas::MAX_CANDIDATES);
+        let numbers: Vec<u32> = listed.iter().map(|c| c.candidate).collect();
+        assert_eq!(numbers, [1, 2, 3]);
+        assert_eq!(listed[2].matched.matched_on, ["c"]);
+        assert!(listed.iter().all(|c| c.confirmable));
+        assert_eq!(
+            kept,
+            Some(vec!["token-1".into(), "token-2".into(), "token-3".into()])
+        );
+    }
+
+    /// Candidates of an `ambiguous` answer, or of an answer whose tokens do not pair
+    /// one to one with its candidates, are listed but cannot be confirmed.
+    #[test]
+    fn candidates_without_one_token_each_are_listed_unconfirmable() {
+        let two: Vec<_> = ["a", "b"].map(possible).into();
+        let (listed, kept) = listed_candidates(
+            MatchOutcome::Ambiguous,
+            two.clone(),
+            vec!["t1".into(), "t2".into()],
+        );
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().all(|c| !c.confirmable));
+        assert_eq!(kept, None);
+        let (listed, kept) = listed_candidates(MatchOutcome::Candidates, two, vec!["t1".into()]);
+        assert!(listed.iter().all(|c| !c.confirmable));
+        assert_eq!(kept, None);
     }
 }
