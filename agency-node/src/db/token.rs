@@ -4,7 +4,7 @@
 //! Each child writes up to nine of them into nine indexes at random places (an HMAC
 //! lands anywhere), the index writes that grow with the table during a load. As 16-byte
 //! BLOBs instead of 32-character TEXT, an index entry is about half as wide, so an index
-//! has about half the pages and a chunk of new children dirties (and copies into the
+//! has about 40% fewer pages and a chunk of new children dirties (and copies into the
 //! log) fewer of them. PostgreSQL keeps TEXT: replicas of the release before share its
 //! database during a rolling upgrade and bind text (a SQLite database has one node
 //! process; migration `2026-12-09-000100_keyed_token_blobs` rewrote its columns).
