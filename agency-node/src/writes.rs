@@ -562,6 +562,7 @@ mod bulk_tests {
         records,
     };
     use crate::db::testing::TestDb;
+    use crate::db::token::KeyedToken;
     use diesel::prelude::*;
     use schemas::{ChildIdentifiers, KnownDemographics, NhsNumber, Upn};
 
@@ -674,10 +675,10 @@ mod bulk_tests {
             ))
             .load::<(
                 String,
-                Option<String>,
-                Option<String>,
-                String,
-                String,
+                Option<KeyedToken>,
+                Option<KeyedToken>,
+                KeyedToken,
+                KeyedToken,
                 String,
                 Option<Vec<u8>>,
             )>(conn)
@@ -685,7 +686,7 @@ mod bulk_tests {
             .into_iter()
             .map(|(id, upn, nhs, dob, block, encoding, compact)| {
                 format!(
-                    "keyed {} {upn:?} {nhs:?} {dob} {block} {encoding} {compact:?}",
+                    "keyed {} {upn:?} {nhs:?} {dob:?} {block:?} {encoding} {compact:?}",
                     ids[&id]
                 )
             })

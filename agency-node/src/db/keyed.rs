@@ -8,12 +8,13 @@ use super::DbError;
 use super::models::ChildRow;
 use super::schema::child_keyed::dsl as k;
 use super::schema::children::dsl as c;
+use super::token::KeyedToken;
 use crate::db::DbConnection;
 use diesel::prelude::*;
 use matching::keyed::{MatchingKey, StoredEncoding};
 use schemas::{KeyedBlocks, KeyedDemographics, KeyedIdentifiers};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = super::schema::child_keyed)]
 // A missing value is NULL, not DEFAULT: what lets SQLite take many rows in one INSERT
 // (with DEFAULT, diesel sends one statement a row).
@@ -22,16 +23,16 @@ use schemas::{KeyedBlocks, KeyedDemographics, KeyedIdentifiers};
 pub struct KeyedRow {
     pub child_id: String,
     pub key_id: String,
-    pub upn: Option<String>,
-    pub nhs_number: Option<String>,
-    pub date_of_birth: String,
-    pub family_block: String,
-    pub family_block2: Option<String>,
-    pub sector_block: Option<String>,
+    pub upn: Option<KeyedToken>,
+    pub nhs_number: Option<KeyedToken>,
+    pub date_of_birth: KeyedToken,
+    pub family_block: KeyedToken,
+    pub family_block2: Option<KeyedToken>,
+    pub sector_block: Option<KeyedToken>,
     pub encoding: String,
-    pub day_block: Option<String>,
-    pub day_block2: Option<String>,
-    pub family_sector_block: Option<String>,
+    pub day_block: Option<KeyedToken>,
+    pub day_block2: Option<KeyedToken>,
+    pub family_sector_block: Option<KeyedToken>,
     /// The encodings for comparison as [`compact`] bytes; `None` for a row written
     /// before them (its JSON in `encoding`) and for a child with identifiers only.
     pub compact: Option<Vec<u8>>,
@@ -86,15 +87,15 @@ impl KeyedRow {
         Ok(Self {
             child_id: child_id.to_owned(),
             key_id: e.key_id,
-            upn: e.upn,
-            nhs_number: e.nhs_number,
-            date_of_birth: e.date_of_birth,
-            family_block: e.family_block,
-            family_block2: e.family_block2,
-            sector_block: e.sector_block,
-            day_block: Some(e.day_block),
-            day_block2: e.day_block2,
-            family_sector_block: e.family_sector_block,
+            upn: e.upn.map(KeyedToken),
+            nhs_number: e.nhs_number.map(KeyedToken),
+            date_of_birth: KeyedToken(e.date_of_birth),
+            family_block: KeyedToken(e.family_block),
+            family_block2: e.family_block2.map(KeyedToken),
+            sector_block: e.sector_block.map(KeyedToken),
+            day_block: Some(KeyedToken(e.day_block)),
+            day_block2: e.day_block2.map(KeyedToken),
+            family_sector_block: e.family_sector_block.map(KeyedToken),
             encoding,
             compact,
         })
@@ -111,8 +112,8 @@ impl KeyedRow {
         Ok(KeyedChild {
             demographics,
             identifiers: KeyedIdentifiers {
-                upn: self.upn,
-                nhs_number: self.nhs_number,
+                upn: self.upn.map(|t| t.0),
+                nhs_number: self.nhs_number.map(|t| t.0),
             },
             child_id: self.child_id,
         })
@@ -214,6 +215,19 @@ fn load(rows: Vec<KeyedRow>) -> Result<Vec<KeyedChild>, DbError> {
     rows.into_iter().map(KeyedRow::into_child).collect()
 }
 
+/// The children whose identifier token in `$column` (`upn`, `nhs_number`) is `$token`,
+/// as a boxed query for backend `$db` (the node's own, or SQLite in the test that reads
+/// query plans). One indexed token column.
+macro_rules! identifier_lookup_for {
+    ($db:ty, $column:expr, $token:expr, $key_id:expr) => {{
+        let (token, key_id): (&String, &str) = ($token, $key_id);
+        k::child_keyed
+            .filter($column.eq(KeyedToken(token.clone())))
+            .filter(k::key_id.eq(key_id))
+            .into_boxed::<$db>()
+    }};
+}
+
 /// Children whose UPN or NHS number token equals the query's, with the identifiers that
 /// agreed.
 pub fn identifier_matches(
@@ -231,17 +245,13 @@ pub fn identifier_matches(
         }
     };
     if let Some(upn) = &ids.upn {
-        let rows = k::child_keyed
-            .filter(k::upn.eq(upn))
-            .filter(k::key_id.eq(key_id))
+        let rows = identifier_lookup_for!(super::DbBackend, k::upn, upn, key_id)
             .select(KeyedRow::as_select())
             .load(conn)?;
         add(load(rows)?, "upn");
     }
     if let Some(nhs) = &ids.nhs_number {
-        let rows = k::child_keyed
-            .filter(k::nhs_number.eq(nhs))
-            .filter(k::key_id.eq(key_id))
+        let rows = identifier_lookup_for!(super::DbBackend, k::nhs_number, nhs, key_id)
             .select(KeyedRow::as_select())
             .load(conn)?;
         add(load(rows)?, "nhs_number");
@@ -261,42 +271,42 @@ type Block<'a> = super::schema::child_keyed::BoxedQuery<'a, super::DbBackend>;
 macro_rules! keyed_blocks_for {
     ($db:ty, $dates:expr, $blocks:expr, $key_id:expr) => {{
         let (dates, blocks, key_id): (&[String], &KeyedBlocks, &str) = ($dates, $blocks, $key_id);
+        let tokens = |values: &[String]| -> Vec<KeyedToken> {
+            values.iter().cloned().map(KeyedToken).collect()
+        };
+        let family = tokens(&blocks.family);
         let mut out = vec![
             k::child_keyed
-                .filter(k::date_of_birth.eq_any(dates))
+                .filter(k::date_of_birth.eq_any(tokens(dates)))
                 .into_boxed::<$db>(),
             k::child_keyed
-                .filter(k::family_block.eq_any(&blocks.family))
+                .filter(k::family_block.eq_any(family.clone()))
                 .into_boxed(),
             k::child_keyed
                 .filter(k::family_block2.is_not_null())
-                .filter(k::family_block2.assume_not_null().eq_any(&blocks.family))
+                .filter(k::family_block2.assume_not_null().eq_any(family.clone()))
                 .into_boxed(),
             // Family name with day and month of birth, any year (a year slip).
             k::child_keyed
                 .filter(k::day_block.is_not_null())
-                .filter(k::day_block.assume_not_null().eq_any(&blocks.family))
+                .filter(k::day_block.assume_not_null().eq_any(family.clone()))
                 .into_boxed(),
             k::child_keyed
                 .filter(k::day_block2.is_not_null())
-                .filter(k::day_block2.assume_not_null().eq_any(&blocks.family))
+                .filter(k::day_block2.assume_not_null().eq_any(family.clone()))
                 .into_boxed(),
         ];
         // Family name in the postcode sector, any year (a replaced date of birth).
         out.push(
             k::child_keyed
                 .filter(k::family_sector_block.is_not_null())
-                .filter(
-                    k::family_sector_block
-                        .assume_not_null()
-                        .eq_any(&blocks.family),
-                )
+                .filter(k::family_sector_block.assume_not_null().eq_any(family))
                 .into_boxed(),
         );
         if let Some(sector) = &blocks.sector {
             out.push(
                 k::child_keyed
-                    .filter(k::sector_block.eq(sector))
+                    .filter(k::sector_block.eq(KeyedToken(sector.clone())))
                     .into_boxed(),
             );
         }
@@ -380,25 +390,60 @@ mod tests {
         }
     }
 
+    /// Child `i` with a UPN and an NHS number of its own.
+    fn with_ids(i: u32) -> ChildUpsert {
+        let mut c = child(i);
+        c.identifiers.upn = Some(schemas::Upn::with_check_letter(&format!("999{i:09}")).unwrap());
+        c.identifiers.nhs_number = Some(
+            (i * 20..i * 20 + 20)
+                .find_map(|n| schemas::NhsNumber::with_check_digit(&format!("999{n:06}")))
+                .unwrap(),
+        );
+        c
+    }
+
+    // `child_keyed` as the releases before migration `2026-12-09-000100_keyed_token_blobs`
+    // wrote it: every token as its hex text.
+    diesel::table! {
+        #[sql_name = "child_keyed"]
+        child_keyed_text (child_id) {
+            child_id -> Text,
+            key_id -> Text,
+            upn -> Nullable<Text>,
+            nhs_number -> Nullable<Text>,
+            date_of_birth -> Text,
+            family_block -> Text,
+            family_block2 -> Nullable<Text>,
+            sector_block -> Nullable<Text>,
+            encoding -> Text,
+            day_block -> Nullable<Text>,
+            day_block2 -> Nullable<Text>,
+            family_sector_block -> Nullable<Text>,
+            compact -> Nullable<Binary>,
+        }
+    }
+
     /// Writes a child's encodings as the releases before migration
-    /// `2026-12-08-001000_compact_keyed_encoding` did: the JSON in `encoding`.
+    /// `2026-12-08-001000_compact_keyed_encoding` did: the JSON in `encoding`, the tokens
+    /// as hex text.
     fn store_as_before_compact(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) {
+        use child_keyed_text::dsl as t;
         let wire = child.clone().into_wire().unwrap();
         let e = key.encode_stored_known(&wire.demographics, &wire.identifiers);
-        diesel::insert_into(k::child_keyed)
+        diesel::insert_into(t::child_keyed_text)
             .values((
-                k::child_id.eq(&child.id),
-                k::key_id.eq(&e.key_id),
-                k::upn.eq(&e.upn),
-                k::nhs_number.eq(&e.nhs_number),
-                k::date_of_birth.eq(&e.date_of_birth),
-                k::family_block.eq(&e.family_block),
-                k::family_block2.eq(&e.family_block2),
-                k::sector_block.eq(&e.sector_block),
-                k::encoding.eq(serde_json::to_string(&e.demographics).unwrap()),
-                k::day_block.eq(Some(&e.day_block)),
-                k::day_block2.eq(&e.day_block2),
-                k::family_sector_block.eq(&e.family_sector_block),
+                t::child_id.eq(&child.id),
+                t::key_id.eq(&e.key_id),
+                t::upn.eq(&e.upn),
+                t::nhs_number.eq(&e.nhs_number),
+                t::date_of_birth.eq(&e.date_of_birth),
+                t::family_block.eq(&e.family_block),
+                t::family_block2.eq(&e.family_block2),
+                t::sector_block.eq(&e.sector_block),
+                t::encoding.eq(serde_json::to_string(&e.demographics).unwrap()),
+                t::day_block.eq(Some(&e.day_block)),
+                t::day_block2.eq(&e.day_block2),
+                t::family_sector_block.eq(&e.family_sector_block),
             ))
             .execute(conn)
             .unwrap();
@@ -431,9 +476,11 @@ mod tests {
             stored.push(row);
         }
         crate::db::migrate(&mut db).unwrap();
+        let sqlite = matches!(&*db, DbConnection::Sqlite(_));
         // A replica of the release before, on the migrated schema: its insert still runs,
-        // and this release reads what it wrote.
-        for i in 80..85u32 {
+        // and this release reads what it wrote. PostgreSQL only: a SQLite database has one
+        // node process, so no release before writes hex tokens beside this one.
+        for i in (80..85u32).filter(|_| !sqlite) {
             let (row, _) =
                 super::super::children::upsert(&mut db, &format!("R{i}"), &with_upn(i)).unwrap();
             store_as_before_compact(&mut db, &row, &key);
@@ -445,7 +492,6 @@ mod tests {
             store(&mut db, &row, &key).unwrap();
             stored.push(row);
         }
-        let sqlite = matches!(&*db, DbConnection::Sqlite(_));
         let compact: Vec<Option<Vec<u8>>> =
             k::child_keyed.select(k::compact).load(&mut *db).unwrap();
         assert_eq!(
@@ -507,13 +553,178 @@ mod tests {
         }
     }
 
+    /// Writes a child's encodings as the releases between migrations
+    /// `2026-12-08-001000_compact_keyed_encoding` and `2026-12-09-000100_keyed_token_blobs`
+    /// did on SQLite: compact bytes, the tokens as hex text.
+    fn store_as_before_token_blobs(conn: &mut DbConnection, child: &ChildRow, key: &MatchingKey) {
+        use child_keyed_text::dsl as t;
+        let r = row_for(child, key, Form::Compact).unwrap();
+        let text = |t: &Option<KeyedToken>| t.as_ref().map(|t| t.0.clone());
+        diesel::insert_into(t::child_keyed_text)
+            .values((
+                t::child_id.eq(&r.child_id),
+                t::key_id.eq(&r.key_id),
+                t::upn.eq(text(&r.upn)),
+                t::nhs_number.eq(text(&r.nhs_number)),
+                t::date_of_birth.eq(&r.date_of_birth.0),
+                t::family_block.eq(&r.family_block.0),
+                t::family_block2.eq(text(&r.family_block2)),
+                t::sector_block.eq(text(&r.sector_block)),
+                t::encoding.eq(&r.encoding),
+                t::day_block.eq(text(&r.day_block)),
+                t::day_block2.eq(text(&r.day_block2)),
+                t::family_sector_block.eq(text(&r.family_sector_block)),
+                t::compact.eq(&r.compact),
+            ))
+            .execute(conn)
+            .unwrap();
+    }
+
+    #[derive(QueryableByName)]
+    struct TypeOf {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        kind: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    /// SQLite: children stored with hex tokens are found after migration
+    /// `2026-12-09-000100_keyed_token_blobs` by identifier and by demographics, with the
+    /// tokens they had; theirs and new children's are stored as 16-byte BLOBs. A value
+    /// that is not a token (the empty date token of a child without a date of birth) reads
+    /// back as it was, as does one of 16 bytes, kept as TEXT; this release refuses to
+    /// write such a one rather than store what would read back as a token.
+    #[test]
+    fn children_stored_with_hex_tokens_are_found_after_the_token_blob_migration() {
+        let mut db = crate::db::testing::TestDb::sqlite_before("2026-12-09-000100");
+        let key = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
+        let mut stored = Vec::new();
+        for i in 0..40u32 {
+            let (row, _) =
+                super::super::children::upsert(&mut db, &format!("B{i}"), &with_ids(i)).unwrap();
+            store_as_before_token_blobs(&mut db, &row, &key);
+            stored.push(row);
+        }
+        // Values that are not tokens: the empty date token (a child without a date of
+        // birth), other text, and text of a token's 16 bytes (none is written).
+        let odd: [(String, &str, &str); 3] = [
+            (stored[0].id.clone(), "date_of_birth", ""),
+            (stored[1].id.clone(), "family_block2", "not a token"),
+            (stored[2].id.clone(), "family_block2", "sixteen bytes ok"),
+        ];
+        for (id, column, value) in &odd {
+            diesel::sql_query(format!(
+                "UPDATE child_keyed SET {column} = ? WHERE child_id = ?"
+            ))
+            .bind::<diesel::sql_types::Text, _>(value)
+            .bind::<diesel::sql_types::Text, _>(id.as_str())
+            .execute(&mut *db)
+            .unwrap();
+        }
+        crate::db::migrate(&mut db).unwrap();
+        for i in 40..80u32 {
+            let (row, _) =
+                super::super::children::upsert(&mut db, &format!("A{i}"), &with_ids(i)).unwrap();
+            store(&mut db, &row, &key).unwrap();
+            stored.push(row);
+        }
+
+        let blobs: Count = diesel::sql_query(
+            "SELECT count(*) AS n FROM child_keyed WHERE child_id NOT IN (?, ?, ?) AND \
+             typeof(upn) = 'blob' AND length(upn) = 16 AND \
+             typeof(nhs_number) = 'blob' AND length(nhs_number) = 16 AND \
+             typeof(date_of_birth) = 'blob' AND length(date_of_birth) = 16 AND \
+             typeof(family_block) = 'blob' AND length(family_block) = 16 AND \
+             typeof(sector_block) = 'blob' AND length(sector_block) = 16 AND \
+             typeof(day_block) = 'blob' AND length(day_block) = 16 AND \
+             typeof(family_sector_block) = 'blob' AND length(family_sector_block) = 16",
+        )
+        .bind::<diesel::sql_types::Text, _>(odd[0].0.as_str())
+        .bind::<diesel::sql_types::Text, _>(odd[1].0.as_str())
+        .bind::<diesel::sql_types::Text, _>(odd[2].0.as_str())
+        .get_result(&mut *db)
+        .unwrap();
+        assert_eq!(blobs.n, 77);
+        let kinds: Vec<String> = odd
+            .iter()
+            .map(|(id, column, _)| {
+                diesel::sql_query(format!(
+                    "SELECT typeof({column}) AS kind FROM child_keyed WHERE child_id = ?"
+                ))
+                .bind::<diesel::sql_types::Text, _>(id.as_str())
+                .get_result::<TypeOf>(&mut *db)
+                .unwrap()
+                .kind
+            })
+            .collect();
+        assert_eq!(kinds, ["blob", "blob", "text"]);
+        let sixteen = KeyedToken("sixteen bytes ok".into());
+        assert!(
+            diesel::update(k::child_keyed.find(&odd[1].0))
+                .set(k::family_block2.eq(Some(sixteen)))
+                .execute(&mut *db)
+                .is_err()
+        );
+
+        for row in &stored {
+            let mut expected = row_for(row, &key, Form::Compact).unwrap();
+            for (_, column, value) in odd.iter().filter(|(id, _, _)| *id == row.id) {
+                let value = KeyedToken((*value).to_owned());
+                match *column {
+                    "date_of_birth" => expected.date_of_birth = value,
+                    _ => expected.family_block2 = Some(value),
+                }
+            }
+            let held: KeyedRow = k::child_keyed
+                .find(&row.id)
+                .select(KeyedRow::as_select())
+                .first(&mut *db)
+                .unwrap();
+            assert_eq!(held, expected, "{}", row.local_id);
+
+            let wire = row.clone().into_wire().unwrap();
+            let ids = key.encode_identifiers(&wire.identifiers);
+            let by_id = identifier_matches(&mut db, &ids, key.id()).unwrap();
+            assert_eq!(by_id.len(), 1, "{}", row.local_id);
+            assert_eq!(by_id[0].0.child_id, row.id);
+            assert_eq!(by_id[0].0.identifiers, ids);
+            assert_eq!(by_id[0].1, ["upn", "nhs_number"]);
+
+            let query = key.encode_query(&schemas::ChildQuery {
+                identifiers: ChildIdentifiers::default(),
+                demographics: wire.demographics.complete().map(Into::into),
+            });
+            let d = query.demographics.as_ref().unwrap();
+            let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())
+                .chain(d.date_of_birth.swapped.clone())
+                .collect();
+            let found = match_candidates(
+                &mut db,
+                &dates,
+                query.blocks.as_ref().unwrap(),
+                key.id(),
+                200,
+            )
+            .unwrap();
+            assert!(
+                found.iter().any(|c| c.child_id == row.id),
+                "{}",
+                row.local_id
+            );
+        }
+    }
+
     #[test]
     fn encodings_are_written_refreshed_and_read_through_indexes() {
         let mut conn = memory_db();
         let key = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
         for i in 0..700u32 {
             let (row, _) =
-                super::super::children::upsert(&mut conn, &format!("L{i}"), &child(i)).unwrap();
+                super::super::children::upsert(&mut conn, &format!("L{i}"), &with_ids(i)).unwrap();
             if i % 2 == 0 {
                 store(&mut conn, &row, &key).unwrap();
             }
@@ -542,8 +753,27 @@ mod tests {
         assert!(found.iter().any(|c| c.child_id == wanted.id));
         assert!(found.len() < 700);
 
-        let all = keyed_blocks_for!(diesel::sqlite::Sqlite, &dates, keyed_blocks, rotated.id());
+        let ids = rotated.encode_identifiers(&with_ids(5).identifiers);
+        let by_id = identifier_matches(&mut conn, &ids, rotated.id()).unwrap();
+        assert_eq!(by_id.len(), 1);
+        assert_eq!(by_id[0].0.child_id, wanted.id);
+        assert_eq!(by_id[0].1, ["upn", "nhs_number"]);
+
+        let (upn, nhs) = (ids.upn.as_ref().unwrap(), ids.nhs_number.as_ref().unwrap());
+        let mut all = keyed_blocks_for!(diesel::sqlite::Sqlite, &dates, keyed_blocks, rotated.id());
         assert_eq!(all.len(), 7);
+        all.push(identifier_lookup_for!(
+            diesel::sqlite::Sqlite,
+            k::upn,
+            upn,
+            rotated.id()
+        ));
+        all.push(identifier_lookup_for!(
+            diesel::sqlite::Sqlite,
+            k::nhs_number,
+            nhs,
+            rotated.id()
+        ));
         for block in all {
             let q = block.select(KeyedRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();

@@ -14,6 +14,7 @@ pub mod name_counts;
 pub mod notifications;
 pub mod records;
 pub mod schema;
+pub mod token;
 pub mod witnessed;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -619,6 +620,32 @@ pub const TEST_DATABASE_ENV: &str = "FEDERATION_TEST_DATABASE";
 pub(crate) mod testing {
     use super::*;
 
+    /// Runs `conn`'s backend's migrations up to, not including, the one whose directory
+    /// starts with `version`.
+    fn migrate_until(conn: &mut DbConnection, version: &str) {
+        fn until<DB: diesel::backend::Backend>(
+            c: &mut impl MigrationHarness<DB>,
+            source: EmbeddedMigrations,
+            version: &str,
+        ) where
+            EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+        {
+            let pending = c.pending_migrations(source).expect("listing migrations");
+            for migration in pending {
+                if migration.name().version().to_string().replace('-', "") == version {
+                    return;
+                }
+                c.run_migration(&*migration).expect("migrating");
+            }
+            panic!("no migration {version}");
+        }
+        let version = version.replace('-', "");
+        match conn {
+            DbConnection::Sqlite(c) => until(c, MIGRATIONS, &version),
+            DbConnection::Pg(c) => until(c, PG_MIGRATIONS, &version),
+        }
+    }
+
     pub struct TestDb {
         conn: DbConnection,
         url: Option<String>,
@@ -633,29 +660,17 @@ pub(crate) mod testing {
         /// directory starts with `version` (`2026-12-05-002200`): for tests of what a
         /// migration does to rows stored before it.
         pub fn before(version: &str) -> Self {
-            let version = version.replace('-', "");
-            Self::fresh_with(|conn| {
-                fn until<DB: diesel::backend::Backend>(
-                    c: &mut impl MigrationHarness<DB>,
-                    source: EmbeddedMigrations,
-                    version: &str,
-                ) where
-                    EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
-                {
-                    let pending = c.pending_migrations(source).expect("listing migrations");
-                    for migration in pending {
-                        if migration.name().version().to_string().replace('-', "") == version {
-                            return;
-                        }
-                        c.run_migration(&*migration).expect("migrating");
-                    }
-                    panic!("no migration {version}");
-                }
-                match conn {
-                    DbConnection::Sqlite(c) => until(c, MIGRATIONS, &version),
-                    DbConnection::Pg(c) => until(c, PG_MIGRATIONS, &version),
-                }
-            })
+            Self::fresh_with(|conn| migrate_until(conn, version))
+        }
+
+        /// [`TestDb::before`] on an in-memory SQLite database, whatever the environment
+        /// says (tests of a SQLite-only migration).
+        pub fn sqlite_before(version: &str) -> Self {
+            let mut conn = DbConnection::Sqlite(
+                SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
+            );
+            migrate_until(&mut conn, version);
+            Self { conn, url: None }
         }
 
         /// A fresh database without any migration run (tests of the migrations).

@@ -197,19 +197,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::token::Token;
+
+    /// The keyed tokens are [`Token`]s: TEXT on PostgreSQL, 16-byte BLOBs on SQLite.
     child_keyed (child_id) {
         child_id -> Text,
         key_id -> Text,
-        upn -> Nullable<Text>,
-        nhs_number -> Nullable<Text>,
-        date_of_birth -> Text,
-        family_block -> Text,
-        family_block2 -> Nullable<Text>,
-        sector_block -> Nullable<Text>,
+        upn -> Nullable<Token>,
+        nhs_number -> Nullable<Token>,
+        date_of_birth -> Token,
+        family_block -> Token,
+        family_block2 -> Nullable<Token>,
+        sector_block -> Nullable<Token>,
         encoding -> Text,
-        day_block -> Nullable<Text>,
-        day_block2 -> Nullable<Text>,
-        family_sector_block -> Nullable<Text>,
+        day_block -> Nullable<Token>,
+        day_block2 -> Nullable<Token>,
+        family_sector_block -> Nullable<Token>,
         compact -> Nullable<Binary>,
     }
 }
