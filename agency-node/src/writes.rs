@@ -320,7 +320,13 @@ pub fn plan_ahead(
         look_up(c, writes)
     })?;
     let looked_up = started.elapsed();
-    let plan = plan(writer, writes, prepared, lookups.carrying(before), looked_up)?;
+    let plan = plan(
+        writer,
+        writes,
+        prepared,
+        lookups.carrying(before),
+        looked_up,
+    )?;
     tracing::debug!(
         lookups_ms = looked_up.as_secs_f64() * 1e3,
         plan_ms = (started.elapsed() - looked_up).as_secs_f64() * 1e3,
@@ -373,7 +379,13 @@ pub fn apply_chunk(
                 // is stale. Its prepared rows went into it; they are computed again.
                 tracing::debug!("bulk chunk planned again: a write came between");
                 let lookups = look_up(conn, writes)?;
-                let plan = plan(writer, writes, Prepared::default(), lookups, started.elapsed())?;
+                let plan = plan(
+                    writer,
+                    writes,
+                    Prepared::default(),
+                    lookups,
+                    started.elapsed(),
+                )?;
                 (plan, db::audit::chain_end(conn)?)
             }
         }
@@ -685,8 +697,7 @@ fn write_plan(
     let (written, audit_rows) = std::thread::scope(|scope| {
         let entries = &entries;
         let end = beside.then(|| chain_end.clone());
-        let built =
-            end.map(|end| scope.spawn(move || db::audit::chained_rows(end, entries, true)));
+        let built = end.map(|end| scope.spawn(move || db::audit::chained_rows(end, entries, true)));
         let written = write_planned(
             conn,
             writer.matching_key,
@@ -733,7 +744,14 @@ fn write_planned(
     key: Option<&matching::MatchingKey>,
     (children, unkeyed, keyed_rows, records): (&[ChildRow], &[usize], &[KeyedRow], &[RecordRow]),
     started: std::time::Instant,
-) -> Result<(std::time::Duration, std::time::Duration, std::time::Duration), ApiError> {
+) -> Result<
+    (
+        std::time::Duration,
+        std::time::Duration,
+        std::time::Duration,
+    ),
+    ApiError,
+> {
     db::children::insert_new(conn, children)?;
     let children_written = started.elapsed();
     if let Some(key) = key {
@@ -1269,13 +1287,14 @@ mod bulk_tests {
         let mut ahead = TestDb::shared();
         let mut reader = ahead.another();
         let mut between_outcomes = Vec::new();
-        let mut got = write_planned_ahead(&mut ahead, &mut reader, &writer, &first, &second, |db| {
-            for w in &between {
-                between_outcomes.push(outcome(&crate::db::write_with(db, |c| {
-                    apply(c, &writer, w)
-                })));
-            }
-        });
+        let mut got =
+            write_planned_ahead(&mut ahead, &mut reader, &writer, &first, &second, |db| {
+                for w in &between {
+                    between_outcomes.push(outcome(&crate::db::write_with(db, |c| {
+                        apply(c, &writer, w)
+                    })));
+                }
+            });
         let second_outcomes = got.split_off(first.len());
         got.extend(between_outcomes);
         got.extend(second_outcomes);

@@ -119,29 +119,29 @@ pub fn chained_rows(end: (i64, String), entries: &[NewEntry], one_core: bool) ->
     let at: Vec<chrono::NaiveDateTime> = entries.iter().map(|_| audit::now()).collect();
     let numbered: Vec<_> = entries.iter().zip(&at).enumerate().collect();
     let each = |part: &[(usize, (&NewEntry, &chrono::NaiveDateTime))]| {
-            part.iter()
-                .map(|&(n, (entry, &at))| {
-                    let seq = first + n as i64;
-                    let row = AuditRow {
-                        seq,
-                        at,
-                        action: entry.action.to_owned(),
-                        actor_user: entry.actor_user.clone(),
-                        actor_role: entry.actor_role.clone(),
-                        actor_agency: entry.actor_agency.clone(),
-                        via_member: entry.via_member.clone(),
-                        purpose: entry.purpose.clone(),
-                        legal_basis: entry.legal_basis.clone(),
-                        override_reason: entry.override_reason.clone(),
-                        child_id: entry.child_id.clone(),
-                        detail: entry.detail.to_string(),
-                        correlation_id: entry.correlation_id.clone(),
-                        prev_hash: String::new(),
-                        hash: String::new(),
-                    };
-                    (row, audit::canonical(seq, at, entry))
-                })
-                .collect::<Vec<_>>()
+        part.iter()
+            .map(|&(n, (entry, &at))| {
+                let seq = first + n as i64;
+                let row = AuditRow {
+                    seq,
+                    at,
+                    action: entry.action.to_owned(),
+                    actor_user: entry.actor_user.clone(),
+                    actor_role: entry.actor_role.clone(),
+                    actor_agency: entry.actor_agency.clone(),
+                    via_member: entry.via_member.clone(),
+                    purpose: entry.purpose.clone(),
+                    legal_basis: entry.legal_basis.clone(),
+                    override_reason: entry.override_reason.clone(),
+                    child_id: entry.child_id.clone(),
+                    detail: entry.detail.to_string(),
+                    correlation_id: entry.correlation_id.clone(),
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                };
+                (row, audit::canonical(seq, at, entry))
+            })
+            .collect::<Vec<_>>()
     };
     let mut rows: Vec<(AuditRow, String)> = if one_core {
         each(&numbered)
