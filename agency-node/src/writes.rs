@@ -320,13 +320,14 @@ pub fn plan_ahead(
         look_up(c, writes)
     })?;
     let looked_up = started.elapsed();
-    let plan = plan(
+    let mut plan = plan(
         writer,
         writes,
         prepared,
         lookups.carrying(before),
         looked_up,
     )?;
+    plan.ahead = true;
     tracing::debug!(
         lookups_ms = looked_up.as_secs_f64() * 1e3,
         plan_ms = (started.elapsed() - looked_up).as_secs_f64() * 1e3,
@@ -484,6 +485,8 @@ struct Plan {
     next_change: i64,
     looked_up: std::time::Duration,
     plan_time: std::time::Duration,
+    /// Whether it was made ahead ([`plan_ahead`]), its lookups on another connection.
+    ahead: bool,
 }
 
 impl Plan {
@@ -662,6 +665,7 @@ fn plan(
         next_change,
         looked_up,
         plan_time: started.elapsed(),
+        ahead: false,
     })
 }
 
@@ -686,6 +690,7 @@ fn write_plan(
         one_by_one,
         looked_up,
         plan_time,
+        ahead,
         ..
     } = plan;
     let planned = started.elapsed();
@@ -719,6 +724,7 @@ fn write_plan(
         children = children.len(),
         records = records.len(),
         one_by_one = writes.len() - one_by_one,
+        ahead,
         lookups_ms = looked_up.as_secs_f64() * 1e3,
         plan_ms = plan_time.as_secs_f64() * 1e3,
         children_ms = (children_written - planned).as_secs_f64() * 1e3,

@@ -306,6 +306,10 @@ const WRITE_LOCK: i64 = 0x414e_4f44_4557_5254;
 /// snapshot under READ COMMITTED) sees the previous writer's commit. Reads outside
 /// `write` are never blocked. Before committing, the audit's stored head is moved to the
 /// last entry the write appended (see [`audit::append`]).
+///
+/// Every write that adds or changes a child or a record appends an audit entry: a batch
+/// chunk planned before its transaction (`writes::plan_ahead`) relies on it to tell that
+/// nothing was written since the chunk before it.
 pub fn write<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
