@@ -535,11 +535,12 @@ fn write_chunk(
     results
 }
 
-/// A batch's chunks on PostgreSQL, in three stages that overlap: each chunk parsed and
-/// prepared (one chunk ahead), then planned on `reader` while the chunk before it is
+/// A batch's chunks on PostgreSQL, in three stages that overlap: on one thread each
+/// chunk is parsed and prepared, then planned on `reader` while the chunk before it is
 /// written (once that chunk holds the write lock and is planned:
-/// [`writes::plan_ahead`]), then written on `conn`. The server writes one chunk while
-/// the node plans the next, instead of each waiting for the other.
+/// [`writes::plan_ahead`]); on this one each is written on `conn`. The server writes one
+/// chunk while the node prepares and plans the next, instead of each waiting for the
+/// other.
 fn write_planning_ahead(
     conn: &mut db::DbConnection,
     reader: &mut db::DbConnection,
@@ -552,20 +553,13 @@ fn write_planning_ahead(
     let key = writer.matching_key;
     let count = chunks.len();
     std::thread::scope(|scope| {
-        let (prepared_tx, prepared_rx) = sync_channel(1);
         let (ahead_tx, ahead_rx) = sync_channel(1);
         let (carry_tx, carry_rx) = sync_channel::<Option<writes::Carry>>(1);
         scope.spawn(move || {
             for (n, chunk) in chunks.into_iter().enumerate() {
-                // The first chunk alone on every core; the others beside the writing.
-                let prepared = parse_and_prepare(chunk, holder, key, form, n > 0);
-                if prepared_tx.send(prepared).is_err() {
-                    break;
-                }
-            }
-        });
-        scope.spawn(move || {
-            for (n, (parsed, prepared)) in prepared_rx.iter().enumerate() {
+                // The first chunk alone on every core; each next one on one core, beside
+                // the writing of the chunk before it (which it then waits for).
+                let (parsed, prepared) = parse_and_prepare(chunk, holder, key, form, n > 0);
                 let chunk = if n == 0 {
                     prepared.map(writes::Chunk::Prepared)
                 } else {
