@@ -12,6 +12,7 @@ use crate::notifications;
 use schemas::child::local_id_problem;
 use schemas::{AgencyId, AgencyKind, CheckedRecord, ChildUpsert, FieldError, RecordUpsert};
 use serde_json::json;
+use std::collections::{HashMap, HashSet};
 
 pub enum Write<'a> {
     Child {
@@ -265,63 +266,280 @@ pub fn apply_prepared(
     writes: &[Write<'_>],
     prepared: Prepared,
 ) -> Result<Vec<Result<Written, ApiError>>, ApiError> {
+    apply_chunk(conn, writer, writes, Chunk::Prepared(prepared), |_| ())
+}
+
+/// A chunk of writes as it comes to its transaction: prepared ([`prepare`]), or planned
+/// too, ahead of its transaction ([`plan_ahead`]).
+pub enum Chunk {
+    Prepared(Prepared),
+    Ahead(Ahead),
+}
+
+/// What a chunk's bulk plan writes that the next chunk's plan must see: the new
+/// children's local ids, row ids and identifiers, the new records' source ids, the next
+/// change number, and the audit chain's last sequence number once the chunk's entries
+/// are appended. Given only when the whole chunk went in bulk (no write one by one).
+pub struct Carry {
+    /// (local id, row id, UPN, NHS number) of each new child.
+    children: Vec<(String, String, Option<String>, Option<String>)>,
+    sources: Vec<String>,
+    next_change: i64,
+    audit_seq: i64,
+}
+
+/// A chunk planned before its transaction, on another connection, while the chunk
+/// before it was written ([`plan_ahead`]).
+pub struct Ahead {
+    plan: Plan,
+    /// The audit chain's last sequence number the plan assumes: the one the chunk before
+    /// leaves. Any other write appends an entry, so finding it unchanged in the chunk's
+    /// transaction proves that nothing was written between.
+    expects_seq: i64,
+}
+
+/// Plans `writes` before their transaction, on `reader` (a connection other than the
+/// writer's), while the chunk before them (`before`, planned already) holds the write
+/// lock and is being written: what `reader` sees then is what that chunk sees, so the
+/// database as it will be when that chunk commits is what `reader` reads plus `before`.
+/// The plan is used only if nothing else was written by then ([`apply_chunk`] checks),
+/// so it is the plan the chunk's transaction would have made.
+///
+/// Call it only after the chunk before has taken the write lock and planned: its
+/// [`apply_chunk`] hands `before` out at that moment.
+pub fn plan_ahead(
+    reader: &mut DbConnection,
+    writer: &Writer<'_>,
+    writes: &[Write<'_>],
+    prepared: Prepared,
+    before: &Carry,
+) -> Result<Ahead, ApiError> {
     let started = std::time::Instant::now();
+    let lookups = db::read_snapshot(reader, |c| {
+        custom_plans(c)?;
+        look_up(c, writes)
+    })?;
+    let looked_up = started.elapsed();
+    let mut plan = plan(
+        writer,
+        writes,
+        prepared,
+        lookups.carrying(before),
+        looked_up,
+    )?;
+    plan.ahead = true;
+    tracing::debug!(
+        lookups_ms = looked_up.as_secs_f64() * 1e3,
+        plan_ms = (started.elapsed() - looked_up).as_secs_f64() * 1e3,
+        "bulk chunk planned ahead"
+    );
+    Ok(Ahead {
+        plan,
+        expects_seq: before.audit_seq,
+    })
+}
+
+/// On PostgreSQL, plans the current transaction's statements for their own values.
+///
+/// A load grows the tables fast. PostgreSQL, after five runs of a prepared statement,
+/// may keep a generic plan made while they were small: then each `= ANY(...)` lookup of
+/// [`look_up`] scans the whole table (measured: up to 0.7 s a chunk at 25,000 children,
+/// against 1 ms). `SET LOCAL` ends with the transaction.
+fn custom_plans(conn: &mut DbConnection) -> Result<(), ApiError> {
     if let DbConnection::Pg(c) = conn {
-        // A load grows the tables fast. PostgreSQL, after five runs of a prepared
-        // statement, may keep a generic plan made while they were small: then each
-        // `= ANY(...)` lookup below scans the whole table (measured: up to 0.7 s a chunk
-        // at 25,000 children, against 1 ms). Plan this transaction's statements for
-        // their own values; `SET LOCAL` ends with the transaction.
         diesel::RunQueryDsl::execute(
             diesel::sql_query("SET LOCAL plan_cache_mode = force_custom_plan"),
             c,
         )?;
     }
-    plan_and_write(conn, writer, writes, prepared, started)
+    Ok(())
 }
 
-/// [`apply_many`]'s work.
-fn plan_and_write(
+/// Writes a chunk in the caller's write transaction: [`apply_many`]'s work, with the
+/// chunk's [`Prepared`] part or its whole plan made already. A plan made ahead is used
+/// only if the audit chain ends where it expects (nothing written since the chunk
+/// before); otherwise the chunk is planned again here, as if it had come prepared only.
+/// `planned` gets the chunk's [`Carry`] (or `None`) as soon as its plan is settled,
+/// before its rows are written, so that the next chunk can be planned meanwhile.
+pub fn apply_chunk(
     conn: &mut DbConnection,
     writer: &Writer<'_>,
     writes: &[Write<'_>],
-    prepared: Prepared,
-    started: std::time::Instant,
+    chunk: Chunk,
+    planned: impl FnOnce(Option<Carry>),
 ) -> Result<Vec<Result<Written, ApiError>>, ApiError> {
-    use std::collections::{HashMap, HashSet};
-    let mut prepared = if prepared.children.len() == writes.len() {
-        prepared.children
-    } else {
-        Vec::new()
+    let started = std::time::Instant::now();
+    custom_plans(conn)?;
+    let (plan, chain_end) = match chunk {
+        Chunk::Ahead(ahead) => {
+            let chain_end = db::audit::chain_end(conn)?;
+            if chain_end.0 == ahead.expects_seq {
+                (ahead.plan, chain_end)
+            } else {
+                // Another write came between the chunk before and this one: its plan
+                // is stale. Its prepared rows went into it; they are computed again.
+                tracing::debug!("bulk chunk planned again: a write came between");
+                let lookups = look_up(conn, writes)?;
+                let plan = plan(
+                    writer,
+                    writes,
+                    Prepared::default(),
+                    lookups,
+                    started.elapsed(),
+                )?;
+                (plan, db::audit::chain_end(conn)?)
+            }
+        }
+        Chunk::Prepared(prepared) => {
+            let lookups = look_up(conn, writes)?;
+            let plan = plan(writer, writes, prepared, lookups, started.elapsed())?;
+            (plan, db::audit::chain_end(conn)?)
+        }
     };
-    let mut local_ids: Vec<&str> = Vec::new();
+    planned(plan.carry(writes.len(), chain_end.0));
+    write_plan(conn, writer, writes, plan, chain_end, started)
+}
+
+/// What the plan of a chunk reads from the database about its writes.
+struct Lookups {
+    /// The children held, by local id: their row ids.
+    existing: HashMap<String, String>,
+    upn_holder: HashMap<String, String>,
+    nhs_holder: HashMap<String, String>,
+    held_sources: HashSet<String>,
+    next_change: i64,
+}
+
+impl Lookups {
+    /// What a chunk planned on a connection that does not see `before`'s rows yet would
+    /// read once they are committed.
+    fn carrying(mut self, before: &Carry) -> Self {
+        for (local_id, id, upn, nhs) in &before.children {
+            self.existing.insert(local_id.clone(), id.clone());
+            if let Some(upn) = upn {
+                self.upn_holder.insert(upn.clone(), local_id.clone());
+            }
+            if let Some(nhs) = nhs {
+                self.nhs_holder.insert(nhs.clone(), local_id.clone());
+            }
+        }
+        self.held_sources.extend(before.sources.iter().cloned());
+        self.next_change = self.next_change.max(before.next_change);
+        self
+    }
+}
+
+/// Reads, once for the chunk, the children its local ids name, the holders of its
+/// identifiers, which of its source ids are held, and the next change number.
+fn look_up(conn: &mut DbConnection, writes: &[Write<'_>]) -> Result<Lookups, ApiError> {
+    let mut local_ids: HashSet<&str> = HashSet::new();
     let mut upns: Vec<&str> = Vec::new();
     let mut nhs_numbers: Vec<&str> = Vec::new();
     let mut sources: Vec<&str> = Vec::new();
     for write in writes {
         match write {
             Write::Child { local_id, child } => {
-                local_ids.push(local_id);
+                local_ids.insert(local_id);
                 upns.extend(child.identifiers.upn.as_ref().map(|u| u.as_str()));
                 nhs_numbers.extend(child.identifiers.nhs_number.as_ref().map(|n| n.as_str()));
             }
             Write::Record {
                 local_id, record, ..
             } => {
-                local_ids.push(local_id);
+                local_ids.insert(local_id);
                 sources.push(record.source_system_id());
             }
-            Write::Retract { local_id, .. } => local_ids.push(local_id),
+            Write::Retract { local_id, .. } => {
+                local_ids.insert(local_id);
+            }
         }
     }
-    let existing = db::children::by_local_ids(conn, &local_ids)?;
+    // Each local id once: a child's records name it again.
+    let local_ids: Vec<&str> = local_ids.into_iter().collect();
+    let existing = db::children::by_local_ids(conn, &local_ids)?
+        .into_iter()
+        .map(|(local_id, row)| (local_id, row.id))
+        .collect();
     let (by_upn, by_nhs) = db::children::identifier_holders(conn, &upns, &nhs_numbers)?;
-    let mut upn_holder: HashMap<String, String> = by_upn.into_iter().collect();
-    let mut nhs_holder: HashMap<String, String> = by_nhs.into_iter().collect();
-    let mut held_sources: HashSet<String> = db::records::held_source_ids(conn, &sources)?;
-    let mut next_change = db::records::next_change(conn)?;
+    Ok(Lookups {
+        existing,
+        upn_holder: by_upn.into_iter().collect(),
+        nhs_holder: by_nhs.into_iter().collect(),
+        held_sources: db::records::held_source_ids(conn, &sources)?,
+        next_change: db::records::next_change(conn)?,
+    })
+}
+
+/// A chunk's plan: a result for each write planned, and the rows the bulk part writes.
+struct Plan {
+    results: Vec<Result<Written, ApiError>>,
+    children: Vec<ChildRow>,
+    records: Vec<RecordRow>,
+    entries: Vec<NewEntry>,
+    /// The new children's encodings prepared ahead, and which new children (by their
+    /// place in `children`) have none yet.
+    keyed_rows: Vec<KeyedRow>,
+    unkeyed: Vec<usize>,
+    /// The first write not planned: it and the rest go one by one.
+    one_by_one: usize,
+    next_change: i64,
+    looked_up: std::time::Duration,
+    plan_time: std::time::Duration,
+    /// Whether it was made ahead ([`plan_ahead`]), its lookups on another connection.
+    ahead: bool,
+}
+
+impl Plan {
+    /// The [`Carry`] of a chunk of `writes` writes whose audit chain ends at `audit_seq`
+    /// before it: `None` if some writes go one by one (what they write is not planned).
+    fn carry(&self, writes: usize, audit_seq: i64) -> Option<Carry> {
+        (self.one_by_one == writes).then(|| Carry {
+            children: self
+                .children
+                .iter()
+                .map(|c| {
+                    (
+                        c.local_id.clone(),
+                        c.id.clone(),
+                        c.upn.clone(),
+                        c.nhs_number.clone(),
+                    )
+                })
+                .collect(),
+            sources: self
+                .records
+                .iter()
+                .map(|r| r.source_system_id.clone())
+                .collect(),
+            next_change: self.next_change,
+            audit_seq: audit_seq + self.entries.len() as i64,
+        })
+    }
+}
+
+/// Plans every write in memory against `lookups`, up to the first one the bulk path does
+/// not cover (an update, a retraction, a record raising an event).
+fn plan(
+    writer: &Writer<'_>,
+    writes: &[Write<'_>],
+    prepared: Prepared,
+    lookups: Lookups,
+    looked_up: std::time::Duration,
+) -> Result<Plan, ApiError> {
+    let started = std::time::Instant::now();
+    let mut prepared = if prepared.children.len() == writes.len() {
+        prepared.children
+    } else {
+        Vec::new()
+    };
+    let Lookups {
+        existing,
+        mut upn_holder,
+        mut nhs_holder,
+        mut held_sources,
+        mut next_change,
+    } = lookups;
     let now = chrono::Utc::now().naive_utc();
-    let looked_up = started.elapsed();
 
     let mut results = Vec::with_capacity(writes.len());
     let mut children: Vec<ChildRow> = Vec::new();
@@ -405,7 +623,7 @@ fn plan_and_write(
                 expect: Expect::Anything,
             } if !writer.raise_events && !held_sources.contains(record.source_system_id()) => {
                 let child_id = match existing.get(*local_id) {
-                    Some(row) => row.id.clone(),
+                    Some(id) => id.clone(),
                     None => match new_ids.get(*local_id) {
                         Some(id) => id.clone(),
                         None => {
@@ -436,29 +654,79 @@ fn plan_and_write(
             }
         }
     }
+    Ok(Plan {
+        results,
+        children,
+        records,
+        entries,
+        keyed_rows,
+        unkeyed,
+        one_by_one,
+        next_change,
+        looked_up,
+        plan_time: started.elapsed(),
+        ahead: false,
+    })
+}
+
+/// Writes a chunk's plan (children, name counts, keyed encodings, records, audit
+/// entries chained after `chain_end`, the chain's end in this transaction), then the
+/// writes it did not cover one by one.
+fn write_plan(
+    conn: &mut DbConnection,
+    writer: &Writer<'_>,
+    writes: &[Write<'_>],
+    plan: Plan,
+    chain_end: (i64, String),
+    started: std::time::Instant,
+) -> Result<Vec<Result<Written, ApiError>>, ApiError> {
+    let Plan {
+        mut results,
+        children,
+        records,
+        entries,
+        keyed_rows,
+        unkeyed,
+        one_by_one,
+        looked_up,
+        plan_time,
+        ahead,
+        ..
+    } = plan;
     let planned = started.elapsed();
-    db::children::insert_new(conn, &children)?;
-    let children_written = started.elapsed();
-    if let Some(key) = writer.matching_key {
-        if unkeyed.len() == children.len() {
-            db::keyed::store_new(conn, &children, key)?;
-        } else {
-            let rest: Vec<ChildRow> = unkeyed.iter().map(|&n| children[n].clone()).collect();
-            db::keyed::store_new(conn, &rest, key)?;
-        }
-        db::keyed::insert_rows(conn, &keyed_rows)?;
-    }
-    let keyed_written = started.elapsed();
-    db::records::insert_new(conn, &records)?;
-    let records_written = started.elapsed();
-    db::audit::append_many(conn, &entries)?;
+    // On PostgreSQL the server does the writing: the audit rows, which depend on the plan
+    // and the chain's end only, are built and hashed on another thread meanwhile (one
+    // core: the other prepares the next chunk), and written last, as before. On SQLite
+    // the writing is this thread's CPU: the rows are built after it, on every core.
+    let beside = matches!(conn, DbConnection::Pg(_));
+    let (written, audit_rows) = std::thread::scope(|scope| {
+        let entries = &entries;
+        let end = beside.then(|| chain_end.clone());
+        let built = end.map(|end| scope.spawn(move || db::audit::chained_rows(end, entries, true)));
+        let written = write_planned(
+            conn,
+            writer.matching_key,
+            (&children, &unkeyed, &keyed_rows, &records),
+            started,
+        );
+        let rows = match built.map(|handle| handle.join()) {
+            Some(Ok(rows)) => rows,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None if written.is_ok() => db::audit::chained_rows(chain_end, entries, false),
+            None => Vec::new(),
+        };
+        (written, rows)
+    });
+    let (children_written, keyed_written, records_written) = written?;
+    db::audit::insert_rows(conn, &audit_rows)?;
     tracing::debug!(
         items = writes.len(),
         children = children.len(),
         records = records.len(),
         one_by_one = writes.len() - one_by_one,
+        ahead,
         lookups_ms = looked_up.as_secs_f64() * 1e3,
-        plan_ms = (planned - looked_up).as_secs_f64() * 1e3,
+        plan_ms = plan_time.as_secs_f64() * 1e3,
         children_ms = (children_written - planned).as_secs_f64() * 1e3,
         keyed_ms = (keyed_written - children_written).as_secs_f64() * 1e3,
         records_ms = (records_written - keyed_written).as_secs_f64() * 1e3,
@@ -472,6 +740,38 @@ fn plan_and_write(
         }));
     }
     Ok(results)
+}
+
+/// The planned children (with their name counts), their keyed encodings (those
+/// prepared, and those of `unkeyed` children computed now) and the records, in bulk;
+/// returns the time since `started` after each.
+fn write_planned(
+    conn: &mut DbConnection,
+    key: Option<&matching::MatchingKey>,
+    (children, unkeyed, keyed_rows, records): (&[ChildRow], &[usize], &[KeyedRow], &[RecordRow]),
+    started: std::time::Instant,
+) -> Result<
+    (
+        std::time::Duration,
+        std::time::Duration,
+        std::time::Duration,
+    ),
+    ApiError,
+> {
+    db::children::insert_new(conn, children)?;
+    let children_written = started.elapsed();
+    if let Some(key) = key {
+        if unkeyed.len() == children.len() {
+            db::keyed::store_new(conn, children, key)?;
+        } else {
+            let rest: Vec<ChildRow> = unkeyed.iter().map(|&n| children[n].clone()).collect();
+            db::keyed::store_new(conn, &rest, key)?;
+        }
+        db::keyed::insert_rows(conn, keyed_rows)?;
+    }
+    let keyed_written = started.elapsed();
+    db::records::insert_new(conn, records)?;
+    Ok((children_written, keyed_written, started.elapsed()))
 }
 
 /// 409 `identifier-held`: each field with the local id holding it.
@@ -834,6 +1134,14 @@ mod bulk_tests {
         .map(|result| outcome(&result))
         .collect();
         assert_eq!(in_pipeline, one_by_one);
+        // As a batch writes its chunks on PostgreSQL: the second chunk planned ahead, on
+        // another connection, while the first holds the write lock, before it commits.
+        // The second holds a child whose UPN the first wrote (409) and an update of a
+        // child the first wrote (one by one): the first's carry is what tells the plan.
+        let mut ahead = TestDb::shared();
+        let mut reader = ahead.another();
+        let in_ahead = write_planned_ahead(&mut ahead, &mut reader, &writer, first, second, |_| ());
+        assert_eq!(in_ahead, one_by_one);
         assert!(one_by_one.iter().any(|o| o.contains("identifier-held")));
         assert!(one_by_one.iter().any(|o| o.contains("child-not-found")));
         assert!(one_by_one.iter().any(|o| o == "child L001 false"));
@@ -841,10 +1149,12 @@ mod bulk_tests {
         let differing: Vec<(&String, &String)> =
             b.iter().zip(&s).filter(|(x, y)| x != y).take(3).collect();
         assert!(differing.is_empty() && b.len() == s.len(), "{differing:#?}");
+        for p in [stored(&mut pipelined), stored(&mut ahead)] {
+            let differing: Vec<(&String, &String)> =
+                p.iter().zip(&s).filter(|(x, y)| x != y).take(3).collect();
+            assert!(differing.is_empty() && p.len() == s.len(), "{differing:#?}");
+        }
         let p = stored(&mut pipelined);
-        let differing: Vec<(&String, &String)> =
-            p.iter().zip(&s).filter(|(x, y)| x != y).take(3).collect();
-        assert!(differing.is_empty() && p.len() == s.len(), "{differing:#?}");
         assert!(
             p.iter().filter(|l| l.starts_with("keyed ")).count() == 40,
             "every child stored has its encodings"
@@ -859,9 +1169,149 @@ mod bulk_tests {
                 "{kept} kept"
             );
         }
-        for db in [&mut single, &mut bulk, &mut pipelined] {
+        for db in [&mut single, &mut bulk, &mut pipelined, &mut *ahead] {
             let verified = crate::db::audit::verify(db).unwrap();
             assert!(verified.intact, "{verified:?}");
         }
+    }
+
+    /// Writes `first` in one transaction, planning `second` on `reader` once `first` is
+    /// planned (holding the write lock), then `between` (after `first` commits), then
+    /// `second` with its plan made ahead: the outcomes of both chunks, in order.
+    fn write_planned_ahead(
+        db: &mut DbConnection,
+        reader: &mut DbConnection,
+        writer: &Writer<'_>,
+        first: &[Write<'_>],
+        second: &[Write<'_>],
+        between: impl FnOnce(&mut DbConnection),
+    ) -> Vec<String> {
+        let form = crate::db::keyed::Form::of(db);
+        let key = writer.matching_key;
+        let mut second_ahead = None;
+        let mut out: Vec<String> = crate::db::write_with(db, |c| {
+            let prepared = prepare(first, key, form, false)?;
+            apply_chunk(c, writer, first, Chunk::Prepared(prepared), |carry| {
+                let carry = carry.expect("the first chunk is written in bulk whole");
+                let prepared = prepare(second, key, form, true).unwrap();
+                second_ahead = Some(plan_ahead(reader, writer, second, prepared, &carry).unwrap());
+            })
+        })
+        .unwrap()
+        .iter()
+        .map(outcome)
+        .collect();
+        between(db);
+        let ahead = Chunk::Ahead(second_ahead.expect("planned ahead"));
+        out.extend(
+            crate::db::write_with(db, |c| apply_chunk(c, writer, second, ahead, |_| ()))
+                .unwrap()
+                .iter()
+                .map(outcome),
+        );
+        out
+    }
+
+    /// A write between two chunks of a batch (another request taking the write lock
+    /// first) makes the plan made ahead stale: the chunk is planned again in its
+    /// transaction, and the three give what single writes give.
+    #[test]
+    fn a_chunk_planned_ahead_is_planned_again_after_a_write_between() {
+        let key = matching::MatchingKey::from_base64(&matching::MatchingKey::generate().unwrap())
+            .unwrap();
+        let system = AgencyId::parse("school-a-system").unwrap();
+        let writer = Writer {
+            system: &system,
+            correlation_id: "00-ahead",
+            raise_within_days: 30,
+            raise_events: false,
+            earliest_school_day: None,
+            matching_key: Some(&key),
+        };
+        let (a, c, d, between_child) = (
+            child(0, Some(1)),
+            child(1, Some(3)),
+            child(2, Some(4)),
+            child(5, Some(2)),
+        );
+        let held = child(3, Some(2));
+        let (r1, r2, r3) = (record("R1"), record("R2"), record("R3"));
+        let first = [
+            Write::Child {
+                local_id: "L1",
+                child: &a,
+            },
+            Write::Record {
+                local_id: "L1",
+                record: &r1,
+                expect: Expect::Anything,
+            },
+        ];
+        // In the second chunk: a UPN the write between takes (409), a record the write
+        // between created (an update, one by one), and children and records new.
+        let second = [
+            Write::Child {
+                local_id: "L3",
+                child: &c,
+            },
+            Write::Child {
+                local_id: "L2",
+                child: &held,
+            },
+            Write::Record {
+                local_id: "L3",
+                record: &r3,
+                expect: Expect::Anything,
+            },
+            Write::Record {
+                local_id: "L1",
+                record: &r2,
+                expect: Expect::Anything,
+            },
+            Write::Child {
+                local_id: "L4",
+                child: &d,
+            },
+        ];
+        let between = [
+            Write::Child {
+                local_id: "L9",
+                child: &between_child,
+            },
+            Write::Record {
+                local_id: "L1",
+                record: &r2,
+                expect: Expect::Anything,
+            },
+        ];
+        let mut single = TestDb::fresh();
+        let mut expected: Vec<String> = Vec::new();
+        for w in first.iter().chain(&between).chain(&second) {
+            expected.push(outcome(&crate::db::write_with(&mut single, |c| {
+                apply(c, &writer, w)
+            })));
+        }
+        let mut ahead = TestDb::shared();
+        let mut reader = ahead.another();
+        let mut between_outcomes = Vec::new();
+        let mut got =
+            write_planned_ahead(&mut ahead, &mut reader, &writer, &first, &second, |db| {
+                for w in &between {
+                    between_outcomes.push(outcome(&crate::db::write_with(db, |c| {
+                        apply(c, &writer, w)
+                    })));
+                }
+            });
+        let second_outcomes = got.split_off(first.len());
+        got.extend(between_outcomes);
+        got.extend(second_outcomes);
+        assert_eq!(got, expected);
+        assert!(expected.iter().any(|o| o.contains("identifier-held")));
+        let (x, y) = (stored(&mut ahead), stored(&mut single));
+        let differing: Vec<(&String, &String)> =
+            x.iter().zip(&y).filter(|(x, y)| x != y).take(3).collect();
+        assert!(differing.is_empty() && x.len() == y.len(), "{differing:#?}");
+        let verified = crate::db::audit::verify(&mut ahead).unwrap();
+        assert!(verified.intact, "{verified:?}");
     }
 }

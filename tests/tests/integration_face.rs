@@ -730,3 +730,126 @@ async fn preferred_and_former_names_and_former_upns_are_kept_and_each_bad_entry_
     assert!(replaced["identifiers"].get("former_upns").is_none());
     fed.shutdown().await;
 }
+
+/// A batch of several chunks (5,000 items each, one transaction each) gives each item
+/// what it would have alone: a chunk sees the children, identifiers and records of the
+/// chunks before it, whether it was planned in its own transaction or, on PostgreSQL,
+/// while the chunk before it was written (then also after a chunk whose last items went
+/// one by one); the audit chain holds one entry per write.
+#[tokio::test]
+async fn a_batch_of_several_chunks_sees_the_chunks_before_each() {
+    let fed = spawn_federation(school()).await.unwrap();
+    let mis = fed.system("school-a");
+    let upn = |n: usize| {
+        schemas::Upn::with_check_letter(&format!("996{n:09}"))
+            .unwrap()
+            .as_str()
+            .to_owned()
+    };
+    let kid = |n: usize, family: &str| {
+        json!({"demographics": {"given_name": "Tegan", "family_name": format!("{family}-{n}"),
+                                "date_of_birth": "2016-05-14"},
+               "identifiers": {"upn": upn(n)}})
+    };
+    let upsert = |local: String, child: Value| json!({"op": "upsert_child", "local_id": local, "child": child});
+    let record = |local: String, source: String, impact: &str| {
+        json!({"op": "upsert_record", "local_id": local,
+               "record": with(attendance(impact), json!({"source_system_id": source}))})
+    };
+    let mut items = Vec::new();
+    let mut expected = Vec::new();
+    // Chunk 1: 5,000 new children.
+    for n in 0..5_000 {
+        items.push(upsert(format!("MC-{n}"), kid(n, "Marsh")));
+        expected.push("created");
+    }
+    // Chunk 2: a record for a child of chunk 1; a new local id with a UPN chunk 1 wrote
+    // (409); new children with a record each.
+    items.push(record("MC-0".into(), "MC-R-0".into(), "Attendance 96%"));
+    items.push(upsert("MC-X".into(), kid(1, "Idowu")));
+    expected.extend(["created", "failed"]);
+    for n in 5_000..7_499 {
+        items.push(upsert(format!("MC-{n}"), kid(n, "Marsh")));
+        items.push(record(
+            format!("MC-{n}"),
+            format!("MC-R-{n}"),
+            "Attendance 96%",
+        ));
+        expected.extend(["created", "created"]);
+    }
+    // Chunk 3: records for children of chunk 1, then a record chunk 2 wrote and a child
+    // chunk 2 wrote, both changed (updates: these two go one by one).
+    for n in 1..4_999 {
+        items.push(record(
+            format!("MC-{n}"),
+            format!("MC-R-{n}"),
+            "Attendance 96%",
+        ));
+        expected.push("created");
+    }
+    items.push(record(
+        "MC-5000".into(),
+        "MC-R-5000".into(),
+        "Attendance 71%",
+    ));
+    items.push(upsert("MC-5001".into(), kid(5_001, "Okafor")));
+    expected.extend(["updated", "updated"]);
+    // Chunk 4, after a chunk that ended one by one: a record for a child of chunk 2, a new
+    // local id with a UPN chunk 2 wrote (409).
+    items.push(record(
+        "MC-7000".into(),
+        "MC-R-7000-B".into(),
+        "Attendance 96%",
+    ));
+    items.push(upsert("MC-Y".into(), kid(7_001, "Idowu")));
+    expected.extend(["created", "failed"]);
+    assert_eq!(items.len(), 15_002);
+    let before = mis.get("/v1/audit/verify").await.expect(200);
+    // Three chunks and a bit take longer than the test client's default timeout on a
+    // debug build.
+    let answer = mis
+        .client
+        .post(mis.url("/v1/batch"))
+        .timeout(std::time::Duration::from_secs(600))
+        .json(&json!({ "items": items }))
+        .answer()
+        .await
+        .expect(200);
+    let outcomes: Vec<&str> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    let differing: Vec<(usize, &str, &str)> = outcomes
+        .iter()
+        .zip(&expected)
+        .enumerate()
+        .filter(|(_, (got, want))| got != want)
+        .map(|(i, (got, want))| (i, *got, *want))
+        .take(5)
+        .collect();
+    assert!(
+        differing.is_empty() && outcomes.len() == expected.len(),
+        "{differing:?}"
+    );
+    for i in [5_001, 15_001] {
+        assert_eq!(
+            answer["results"][i]["status"], 409,
+            "{}",
+            answer["results"][i]
+        );
+    }
+    let changed = mis.get("/v1/children/MC-5001").await.expect(200);
+    assert_eq!(changed["demographics"]["family_name"], "Okafor-5001");
+    let verified = mis.get("/v1/audit/verify").await.expect(200);
+    assert_eq!(verified["intact"], true, "{verified}");
+    let succeeded = expected.iter().filter(|o| **o != "failed").count() as u64;
+    let entries = |v: &Value| v["entries"].as_u64().unwrap();
+    assert_eq!(
+        entries(&verified) - entries(&before),
+        succeeded,
+        "{verified}"
+    );
+    fed.shutdown().await;
+}

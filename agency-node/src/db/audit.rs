@@ -97,52 +97,78 @@ pub fn append(conn: &mut DbConnection, entry: &NewEntry) -> Result<i64, DbError>
 /// Appends entries in order, each chained from the one before, in multi-row inserts
 /// (the bulk path of a batch). Returns the last entry's sequence number.
 pub fn append_many(conn: &mut DbConnection, entries: &[NewEntry]) -> Result<i64, DbError> {
+    let rows = chained_rows(chain_end(conn)?, entries, false);
+    insert_rows(conn, &rows)
+}
+
+/// Where the next entry chains from: the newest entry the current transaction appended,
+/// else the stored head (`(0, GENESIS)` before the first entry). Read it inside the write
+/// transaction; it holds until this transaction appends.
+pub fn chain_end(conn: &mut DbConnection) -> Result<(i64, String), DbError> {
     let head = stored_head(conn)?.unwrap_or((0, audit::GENESIS.to_owned()));
-    let (mut seq, mut prev_hash) = newest_after(conn, head.0)?.unwrap_or(head);
+    Ok(newest_after(conn, head.0)?.unwrap_or(head))
+}
+
+/// The rows of `entries` chained in order after `end` ([`chain_end`]): needs no
+/// database, so the bulk path builds them on another thread while its other rows are
+/// written. The rows and the JSON each hash covers are made on every core (on the
+/// calling thread alone when `one_core`), then chained.
+pub fn chained_rows(end: (i64, String), entries: &[NewEntry], one_core: bool) -> Vec<AuditRow> {
+    let (seq, mut prev_hash) = end;
     let first = seq + 1;
     let at: Vec<chrono::NaiveDateTime> = entries.iter().map(|_| audit::now()).collect();
-    // The rows and the JSON each hash covers, on every core; then the chain, in order.
-    let mut rows: Vec<(AuditRow, String)> = crate::parallel::map_parts(
-        &entries.iter().zip(&at).enumerate().collect::<Vec<_>>(),
-        |part| {
-            part.iter()
-                .map(|&(n, (entry, &at))| {
-                    let seq = first + n as i64;
-                    let row = AuditRow {
-                        seq,
-                        at,
-                        action: entry.action.to_owned(),
-                        actor_user: entry.actor_user.clone(),
-                        actor_role: entry.actor_role.clone(),
-                        actor_agency: entry.actor_agency.clone(),
-                        via_member: entry.via_member.clone(),
-                        purpose: entry.purpose.clone(),
-                        legal_basis: entry.legal_basis.clone(),
-                        override_reason: entry.override_reason.clone(),
-                        child_id: entry.child_id.clone(),
-                        detail: entry.detail.to_string(),
-                        correlation_id: entry.correlation_id.clone(),
-                        prev_hash: String::new(),
-                        hash: String::new(),
-                    };
-                    (row, audit::canonical(seq, at, entry))
-                })
-                .collect::<Vec<_>>()
-        },
-    )
-    .concat();
+    let numbered: Vec<_> = entries.iter().zip(&at).enumerate().collect();
+    let each = |part: &[(usize, (&NewEntry, &chrono::NaiveDateTime))]| {
+        part.iter()
+            .map(|&(n, (entry, &at))| {
+                let seq = first + n as i64;
+                let row = AuditRow {
+                    seq,
+                    at,
+                    action: entry.action.to_owned(),
+                    actor_user: entry.actor_user.clone(),
+                    actor_role: entry.actor_role.clone(),
+                    actor_agency: entry.actor_agency.clone(),
+                    via_member: entry.via_member.clone(),
+                    purpose: entry.purpose.clone(),
+                    legal_basis: entry.legal_basis.clone(),
+                    override_reason: entry.override_reason.clone(),
+                    child_id: entry.child_id.clone(),
+                    detail: entry.detail.to_string(),
+                    correlation_id: entry.correlation_id.clone(),
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                };
+                (row, audit::canonical(seq, at, entry))
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut rows: Vec<(AuditRow, String)> = if one_core {
+        each(&numbered)
+    } else {
+        crate::parallel::map_parts(&numbered, each).concat()
+    };
     for (row, canonical) in &mut rows {
         let hash = audit::chain_hash_of(&prev_hash, canonical);
         row.prev_hash = std::mem::replace(&mut prev_hash, hash.clone());
         row.hash = hash;
     }
-    seq += entries.len() as i64;
-    let rows: Vec<AuditRow> = rows.into_iter().map(|(row, _)| row).collect();
+    rows.into_iter().map(|(row, _)| row).collect()
+}
+
+/// Writes rows made by [`chained_rows`] from the current [`chain_end`] (nothing appended
+/// between), in multi-row inserts. Returns the last entry's sequence number (that of the
+/// end when there are none).
+pub fn insert_rows(conn: &mut DbConnection, rows: &[AuditRow]) -> Result<i64, DbError> {
+    let Some(last) = rows.last() else {
+        return Ok(chain_end(conn)?.0);
+    };
+    let last = last.seq;
     match conn {
         // PostgreSQL: one `COPY ... FROM STDIN` (binary), no statement to parse or plan.
         DbConnection::Pg(c) if rows.len() > 1 => {
             diesel::copy_from(audit_log::table)
-                .from_insertable(&rows)
+                .from_insertable(rows)
                 .execute(c)?;
         }
         _ => {
@@ -153,7 +179,7 @@ pub fn append_many(conn: &mut DbConnection, entries: &[NewEntry]) -> Result<i64,
             }
         }
     }
-    Ok(seq)
+    Ok(last)
 }
 
 /// Moves the stored head to the last entry the current transaction appended, if any.

@@ -307,6 +307,10 @@ const WRITE_LOCK: i64 = 0x414e_4f44_4557_5254;
 /// snapshot under READ COMMITTED) sees the previous writer's commit. Reads outside
 /// `write` are never blocked. Before committing, the audit's stored head is moved to the
 /// last entry the write appended (see [`audit::append`]).
+///
+/// Every write that adds or changes a child or a record appends an audit entry: a batch
+/// chunk planned before its transaction (`writes::plan_ahead`) relies on it to tell that
+/// nothing was written since the chunk before it.
 pub fn write<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
@@ -649,6 +653,8 @@ pub(crate) mod testing {
     pub struct TestDb {
         conn: DbConnection,
         url: Option<String>,
+        /// A SQLite file's directory (deleted with the guard) and URL.
+        file: Option<(tempfile::TempDir, String)>,
     }
 
     impl TestDb {
@@ -688,6 +694,7 @@ pub(crate) mod testing {
                     Self {
                         conn,
                         url: Some(url),
+                        file: None,
                     }
                 }
                 _ => {
@@ -695,7 +702,11 @@ pub(crate) mod testing {
                         SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
                     );
                     prepare(&mut conn);
-                    Self { conn, url: None }
+                    Self {
+                        conn,
+                        url: None,
+                        file: None,
+                    }
                 }
             }
         }
@@ -707,7 +718,40 @@ pub(crate) mod testing {
                 SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
             );
             migrate(&mut conn).expect("migrating");
-            Self { conn, url: None }
+            Self {
+                conn,
+                url: None,
+                file: None,
+            }
+        }
+
+        /// A fresh database that [`TestDb::another`] opens a second connection to: on
+        /// the PostgreSQL server in [`TEST_DATABASE_ENV`], else a SQLite file (in WAL
+        /// mode, as a node keeps it).
+        pub fn shared() -> Self {
+            let fresh = Self::fresh();
+            if fresh.url.is_some() {
+                return fresh;
+            }
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let url = format!("sqlite://{}", dir.path().join("node.db").display());
+            let mut conn = establish(&url).expect("a SQLite file");
+            migrate(&mut conn).expect("migrating");
+            Self {
+                conn,
+                url: None,
+                file: Some((dir, url)),
+            }
+        }
+
+        /// A second connection to this database (made by [`TestDb::shared`]).
+        pub fn another(&self) -> DbConnection {
+            let url = self
+                .url
+                .as_deref()
+                .or(self.file.as_ref().map(|(_, url)| url.as_str()))
+                .expect("a database another connection can open (TestDb::shared)");
+            establish(url).expect("a second connection")
         }
     }
 

@@ -501,16 +501,18 @@ fn parse_and_prepare(
 }
 
 /// A batch's second stage: one chunk in one transaction, a result per item in order
-/// (an item refused at parsing keeps its problem).
+/// (an item refused at parsing keeps its problem). `planned` gets the chunk's
+/// [`writes::Carry`] once its plan is settled (see [`writes::apply_chunk`]).
 fn write_chunk(
     conn: &mut db::DbConnection,
     writer: &writes::Writer<'_>,
     parsed: Parsed,
-    prepared: Result<writes::Prepared, ApiError>,
+    chunk: Result<writes::Chunk, ApiError>,
+    planned: impl FnOnce(Option<writes::Carry>),
 ) -> Result<Vec<BatchItemResult>, ApiError> {
     let started = std::time::Instant::now();
     let results = db::write_with(conn, |c| {
-        let applied = writes::apply_prepared(c, writer, &valid_writes(&parsed), prepared?)?;
+        let applied = writes::apply_chunk(c, writer, &valid_writes(&parsed), chunk?, planned)?;
         let mut applied = applied.into_iter();
         Ok::<_, ApiError>(
             parsed
@@ -531,6 +533,66 @@ fn write_chunk(
         "batch chunk committed"
     );
     results
+}
+
+/// A batch's chunks on PostgreSQL, in three stages that overlap: on one thread each
+/// chunk is parsed and prepared, then planned on `reader` while the chunk before it is
+/// written (once that chunk holds the write lock and is planned:
+/// [`writes::plan_ahead`]); on this one each is written on `conn`. The server writes one
+/// chunk while the node prepares and plans the next, instead of each waiting for the
+/// other.
+fn write_planning_ahead(
+    conn: &mut db::DbConnection,
+    reader: &mut db::DbConnection,
+    writer: &writes::Writer<'_>,
+    chunks: Vec<Vec<(usize, RawItem)>>,
+    holder: schemas::AgencyKind,
+    form: crate::db::keyed::Form,
+) -> Result<Vec<Vec<BatchItemResult>>, ApiError> {
+    use std::sync::mpsc::sync_channel;
+    let key = writer.matching_key;
+    let count = chunks.len();
+    std::thread::scope(|scope| {
+        let (ahead_tx, ahead_rx) = sync_channel(1);
+        let (carry_tx, carry_rx) = sync_channel::<Option<writes::Carry>>(1);
+        scope.spawn(move || {
+            for (n, chunk) in chunks.into_iter().enumerate() {
+                // The first chunk alone on every core; each next one on one core, beside
+                // the writing of the chunk before it (which it then waits for).
+                let (parsed, prepared) = parse_and_prepare(chunk, holder, key, form, n > 0);
+                let chunk = if n == 0 {
+                    prepared.map(writes::Chunk::Prepared)
+                } else {
+                    // The chunk before holds the write lock and is planned.
+                    let Ok(before) = carry_rx.recv() else {
+                        break;
+                    };
+                    match (prepared, before) {
+                        (Ok(prepared), Some(before)) => writes::plan_ahead(
+                            reader,
+                            writer,
+                            &valid_writes(&parsed),
+                            prepared,
+                            &before,
+                        )
+                        .map(writes::Chunk::Ahead),
+                        (prepared, _) => prepared.map(writes::Chunk::Prepared),
+                    }
+                };
+                if ahead_tx.send((parsed, chunk)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut written = Vec::with_capacity(count);
+        for (parsed, chunk) in ahead_rx.iter() {
+            written.push(write_chunk(conn, writer, parsed, chunk, |carry| {
+                // The planner may have stopped (the last chunk): nothing waits for it.
+                let _ = carry_tx.send(carry);
+            })?);
+        }
+        Ok(written)
+    })
 }
 
 /// Apply many writes in one call.
@@ -573,16 +635,29 @@ pub async fn batch(
     // checked, and its children prepared (rows, keyed encodings), outside the write
     // lock: the first chunk's on every core, each next one on the other core while the
     // chunk before it is written.
+    // On PostgreSQL, with a second connection free, each next chunk is also planned
+    // while the chunk before it is written (`write_planning_ahead`).
+    let pool = state.pool.clone();
     let results: Vec<BatchItemResult> =
         with_writer(&state, &caller, &req, notify, move |conn, writer| {
             let key = writer.matching_key;
             let form = crate::db::keyed::Form::of(conn);
-            let written = crate::db::loading(conn, |conn| {
-                crate::parallel::pipeline(
+            let reader = match conn {
+                db::DbConnection::Pg(_) if chunks.len() > 1 => pool.try_get(),
+                _ => None,
+            };
+            let written = crate::db::loading(conn, |conn| match reader {
+                Some(mut reader) => {
+                    write_planning_ahead(conn, &mut reader, writer, chunks, holder, form)
+                }
+                None => crate::parallel::pipeline(
                     chunks,
                     |chunk, beside| parse_and_prepare(chunk, holder, key, form, beside),
-                    |(parsed, prepared)| write_chunk(conn, writer, parsed, prepared),
-                )
+                    |(parsed, prepared)| {
+                        let chunk = prepared.map(writes::Chunk::Prepared);
+                        write_chunk(conn, writer, parsed, chunk, |_| ())
+                    },
+                ),
             })?;
             Ok(written.concat())
         })
