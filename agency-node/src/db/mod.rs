@@ -676,7 +676,11 @@ pub(crate) mod testing {
                 SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
             );
             migrate_until(&mut conn, version);
-            Self { conn, url: None }
+            Self {
+                conn,
+                url: None,
+                file: None,
+            }
         }
 
         /// A fresh database without any migration run (tests of the migrations).
