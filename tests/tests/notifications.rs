@@ -707,6 +707,23 @@ fn push_state(fed: &TestFederation, id: &str) -> agency_node::db::notifications:
         .expect("the item is in school A's inbox")
 }
 
+/// [`push_state`] once `done` holds: the node records a push attempt after its system
+/// has answered, so a test that saw the delivery arrive may read the state before that.
+async fn push_state_once(
+    fed: &TestFederation,
+    id: &str,
+    done: impl Fn(&agency_node::db::notifications::PushState) -> bool,
+) -> agency_node::db::notifications::PushState {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let state = push_state(fed, id);
+        if done(&state) || tokio::time::Instant::now() >= deadline {
+            return state;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// School A's gauge of inbox items its system refused or left unanswered, not yet accepted.
 async fn failing_pushes(fed: &TestFederation) -> String {
     metric(
@@ -782,7 +799,7 @@ async fn an_inbox_item_is_pushed_to_the_schools_own_system_signed_and_retried() 
     let text = String::from_utf8_lossy(body);
     assert!(!text.contains(POLICE_REFERENCE) && !text.contains(CIRCUMSTANCES));
 
-    let (pushed_at, attempts, error) = push_state(&fed, &id);
+    let (pushed_at, attempts, error) = push_state_once(&fed, &id, |s| s.0.is_some()).await;
     assert!(pushed_at.is_some());
     assert_eq!((attempts, error), (2, None));
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -806,7 +823,7 @@ async fn an_inbox_push_stops_at_acknowledgement_and_only_asked_types_are_pushed(
         school_a_pushing_to_its_mis(&mut fed, usize::MAX, None).await;
     let id = record_incident(&fed, &police_id, "POL-ENC-PUSH2").await;
     federation_tests::webhook::wait_for_deliveries(&received, 1, WAIT).await;
-    let (pushed_at, attempts, error) = push_state(&fed, &id);
+    let (pushed_at, attempts, error) = push_state_once(&fed, &id, |s| s.1 >= 1).await;
     assert_eq!(pushed_at, None);
     assert!(attempts >= 1);
     assert!(
