@@ -1029,19 +1029,28 @@ mod bulk_tests {
         }
     }
 
+    /// A school system's writer for a load: no events, keyed encodings under `key`.
+    fn loading_writer<'a>(
+        system: &'a AgencyId,
+        correlation_id: &'a str,
+        key: &'a matching::MatchingKey,
+    ) -> Writer<'a> {
+        Writer {
+            system,
+            correlation_id,
+            raise_within_days: 30,
+            raise_events: false,
+            earliest_school_day: None,
+            matching_key: Some(key),
+        }
+    }
+
     #[test]
     fn the_bulk_path_stores_what_single_writes_store() {
         let key = matching::MatchingKey::from_base64(&matching::MatchingKey::generate().unwrap())
             .unwrap();
         let system = AgencyId::parse("school-a-system").unwrap();
-        let writer = Writer {
-            system: &system,
-            correlation_id: "00-bulk",
-            raise_within_days: 30,
-            raise_events: false,
-            earliest_school_day: None,
-            matching_key: Some(&key),
-        };
+        let writer = loading_writer(&system, "00-bulk", &key);
         let mut upserts: Vec<(String, ChildUpsert)> = (0..40)
             .map(|n| (format!("L{n:03}"), child(n, (n % 2 == 0).then_some(n))))
             .collect();
@@ -1220,14 +1229,7 @@ mod bulk_tests {
         let key = matching::MatchingKey::from_base64(&matching::MatchingKey::generate().unwrap())
             .unwrap();
         let system = AgencyId::parse("school-a-system").unwrap();
-        let writer = Writer {
-            system: &system,
-            correlation_id: "00-ahead",
-            raise_within_days: 30,
-            raise_events: false,
-            earliest_school_day: None,
-            matching_key: Some(&key),
-        };
+        let writer = loading_writer(&system, "00-ahead", &key);
         let (a, c, d, between_child) = (
             child(0, Some(1)),
             child(1, Some(3)),

@@ -521,28 +521,10 @@ mod tests {
         for row in &stored {
             let wire = row.clone().into_wire().unwrap();
             let expected = key.encode_stored_known(&wire.demographics, &wire.identifiers);
-            let ids = key.encode_identifiers(&wire.identifiers);
-            let by_id = identifier_matches(&mut db, &ids, key.id()).unwrap();
+            let (by_id, found) = searched(&mut db, &key, row);
             assert_eq!(by_id.len(), 1, "{}", row.local_id);
             assert_eq!(by_id[0].0.child_id, row.id);
             assert_eq!(by_id[0].0.demographics, expected.demographics);
-
-            let query = key.encode_query(&schemas::ChildQuery {
-                identifiers: ChildIdentifiers::default(),
-                demographics: wire.demographics.complete().map(Into::into),
-            });
-            let d = query.demographics.as_ref().unwrap();
-            let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())
-                .chain(d.date_of_birth.swapped.clone())
-                .collect();
-            let found = match_candidates(
-                &mut db,
-                &dates,
-                query.blocks.as_ref().unwrap(),
-                key.id(),
-                200,
-            )
-            .unwrap();
             let held = found.iter().find(|c| c.child_id == row.id);
             assert_eq!(
                 held.and_then(|c| c.demographics.clone()),
@@ -551,6 +533,29 @@ mod tests {
                 row.local_id
             );
         }
+    }
+
+    /// What searches for `row` find at the node: by its identifiers, and by its
+    /// demographics (the blocks of its date of birth, exact and swapped).
+    fn searched(
+        conn: &mut DbConnection,
+        key: &MatchingKey,
+        row: &ChildRow,
+    ) -> (Vec<(KeyedChild, Vec<String>)>, Vec<KeyedChild>) {
+        let wire = row.clone().into_wire().unwrap();
+        let ids = key.encode_identifiers(&wire.identifiers);
+        let by_id = identifier_matches(conn, &ids, key.id()).unwrap();
+        let query = key.encode_query(&schemas::ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: wire.demographics.complete().map(Into::into),
+        });
+        let d = query.demographics.as_ref().unwrap();
+        let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())
+            .chain(d.date_of_birth.swapped.clone())
+            .collect();
+        let found =
+            match_candidates(conn, &dates, query.blocks.as_ref().unwrap(), key.id(), 200).unwrap();
+        (by_id, found)
     }
 
     /// Writes a child's encodings as the releases between migrations
@@ -688,28 +693,11 @@ mod tests {
 
             let wire = row.clone().into_wire().unwrap();
             let ids = key.encode_identifiers(&wire.identifiers);
-            let by_id = identifier_matches(&mut db, &ids, key.id()).unwrap();
+            let (by_id, found) = searched(&mut db, &key, row);
             assert_eq!(by_id.len(), 1, "{}", row.local_id);
             assert_eq!(by_id[0].0.child_id, row.id);
             assert_eq!(by_id[0].0.identifiers, ids);
             assert_eq!(by_id[0].1, ["upn", "nhs_number"]);
-
-            let query = key.encode_query(&schemas::ChildQuery {
-                identifiers: ChildIdentifiers::default(),
-                demographics: wire.demographics.complete().map(Into::into),
-            });
-            let d = query.demographics.as_ref().unwrap();
-            let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())
-                .chain(d.date_of_birth.swapped.clone())
-                .collect();
-            let found = match_candidates(
-                &mut db,
-                &dates,
-                query.blocks.as_ref().unwrap(),
-                key.id(),
-                200,
-            )
-            .unwrap();
             assert!(
                 found.iter().any(|c| c.child_id == row.id),
                 "{}",
