@@ -1155,15 +1155,19 @@ mod bulk_tests {
         assert!(one_by_one.iter().any(|o| o.contains("child-not-found")));
         assert!(one_by_one.iter().any(|o| o == "child L001 false"));
         let (b, s) = (stored(&mut bulk), stored(&mut single));
-        let differing: Vec<(&String, &String)> =
-            b.iter().zip(&s).filter(|(x, y)| x != y).take(3).collect();
-        assert!(differing.is_empty() && b.len() == s.len(), "{differing:#?}");
-        for p in [stored(&mut pipelined), stored(&mut ahead)] {
-            let differing: Vec<(&String, &String)> =
-                p.iter().zip(&s).filter(|(x, y)| x != y).take(3).collect();
-            assert!(differing.is_empty() && p.len() == s.len(), "{differing:#?}");
-        }
         let p = stored(&mut pipelined);
+        for other in [&b, &p, &stored(&mut ahead)] {
+            let differing: Vec<(&String, &String)> = other
+                .iter()
+                .zip(&s)
+                .filter(|(x, y)| x != y)
+                .take(3)
+                .collect();
+            assert!(
+                differing.is_empty() && other.len() == s.len(),
+                "{differing:#?}"
+            );
+        }
         assert!(
             p.iter().filter(|l| l.starts_with("keyed ")).count() == 40,
             "every child stored has its encodings"

@@ -672,15 +672,7 @@ pub(crate) mod testing {
         /// [`TestDb::before`] on an in-memory SQLite database, whatever the environment
         /// says (tests of a SQLite-only migration).
         pub fn sqlite_before(version: &str) -> Self {
-            let mut conn = DbConnection::Sqlite(
-                SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
-            );
-            migrate_until(&mut conn, version);
-            Self {
-                conn,
-                url: None,
-                file: None,
-            }
+            Self::in_memory(|conn| migrate_until(conn, version))
         }
 
         /// A fresh database without any migration run (tests of the migrations).
@@ -701,32 +693,27 @@ pub(crate) mod testing {
                         file: None,
                     }
                 }
-                _ => {
-                    let mut conn = DbConnection::Sqlite(
-                        SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
-                    );
-                    prepare(&mut conn);
-                    Self {
-                        conn,
-                        url: None,
-                        file: None,
-                    }
-                }
+                _ => Self::in_memory(prepare),
+            }
+        }
+
+        /// An in-memory SQLite database, `prepare`d.
+        fn in_memory(prepare: impl FnOnce(&mut DbConnection)) -> Self {
+            let mut conn = DbConnection::Sqlite(
+                SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
+            );
+            prepare(&mut conn);
+            Self {
+                conn,
+                url: None,
+                file: None,
             }
         }
 
         /// An in-memory SQLite database, whatever the environment says (tests of
         /// SQLite's own behaviour).
         pub fn sqlite_memory() -> Self {
-            let mut conn = DbConnection::Sqlite(
-                SqliteConnection::establish(":memory:").expect("in-memory SQLite"),
-            );
-            migrate(&mut conn).expect("migrating");
-            Self {
-                conn,
-                url: None,
-                file: None,
-            }
+            Self::in_memory(|conn| migrate(conn).expect("migrating"))
         }
 
         /// A fresh database that [`TestDb::another`] opens a second connection to: on
