@@ -259,8 +259,9 @@ pub const LOAD_LOG_PAGES: u32 = 65_536;
 /// spilling them into the log before its commit ([`write_in_runs`]). Savepoint and
 /// statement journals (the original of each page a chunk's savepoint or a multi-row
 /// statement changes first) in memory rather than in a temporary file: at 200,000
-/// children they were 40 MB of file writes a chunk. And no checkpoint at each chunk's commit (SQLite checkpoints once the log
-/// passes 1,000 pages, which every chunk does, and the committing writer waits for it):
+/// children they were 40 MB of file writes a chunk. And no checkpoint at each commit
+/// (SQLite checkpoints once the log passes 1,000 pages, which every transaction of a load
+/// does, and the committing writer waits for it):
 /// the caller checkpoints after the load, off the request ([`checkpoint_later`]). The log
 /// is written as before (the commits are as durable). While loads follow one another the
 /// log cannot start over (a writer is always ahead of the checkpoint), so the writer still

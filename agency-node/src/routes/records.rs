@@ -453,9 +453,10 @@ fn item_result(index: usize, result: Result<Written, ApiError>) -> BatchItemResu
 /// however many chunks dirtied it. On PostgreSQL a transaction a chunk.
 pub const LOAD_TRANSACTION_ITEMS: usize = 15_000;
 
-/// How many items of a batch share one transaction: each chunk commits on its own, so a
-/// long batch neither holds the write lock throughout nor loses the chunks before a
-/// failure of the database.
+/// How many items of a batch are planned and written together: on PostgreSQL a
+/// transaction each, on SQLite in a savepoint each of a transaction of
+/// [`LOAD_TRANSACTION_ITEMS`]; so a long batch neither holds the write lock throughout
+/// nor loses the chunks before a failure of the database.
 pub const BATCH_CHUNK: usize = 5_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -646,10 +647,10 @@ pub async fn batch(
     while items.peek().is_some() {
         chunks.push(items.by_ref().take(BATCH_CHUNK).collect());
     }
-    // One transaction per chunk, one chunk after another. A chunk's items are parsed and
-    // checked, and its children prepared (rows, keyed encodings), outside the write
-    // lock: the first chunk's on every core, each next one on the other core while the
-    // chunk before it is written.
+    // One chunk after another (on SQLite several to a transaction). A chunk's items are
+    // parsed and checked, and its children prepared (rows, keyed encodings), outside the
+    // write lock: the first chunk's on every core, each next one on the other core while
+    // the chunk before it is written.
     // On PostgreSQL, with a second connection free, each next chunk is also planned
     // while the chunk before it is written (`write_planning_ahead`).
     let pool = state.pool.clone();
