@@ -244,6 +244,9 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettin
     }
 }
 
+/// A load's page cache, in KiB (256 MiB).
+pub const LOAD_CACHE_KIB: u32 = 262_144;
+
 /// The log's size (pages of 4 KiB: 256 MiB) at which a load's writer checkpoints itself.
 pub const LOAD_LOG_PAGES: u32 = 65_536;
 
@@ -251,9 +254,14 @@ pub const LOAD_LOG_PAGES: u32 = 65_536;
 /// chunk) on `conn` with SQLite set for it, and puts the settings back after.
 ///
 /// A chunk dirties pages of some 25 indexes at random (the keyed tokens are HMACs): a
-/// page cache with room for them all (64 MiB; 2 MiB by default) kept across the load's
-/// chunks. And no checkpoint at each chunk's commit (SQLite checkpoints once the log
-/// passes 1,000 pages, which every chunk does, and the committing writer waits for it):
+/// page cache with room for them (256 MiB, [`LOAD_CACHE_KIB`]; 2 MiB by default) kept
+/// across the load's chunks and holding a multi-chunk transaction's dirty pages without
+/// spilling them into the log before its commit ([`write_in_runs`]). Savepoint and
+/// statement journals (the original of each page a chunk's savepoint or a multi-row
+/// statement changes first) in memory rather than in a temporary file: at 200,000
+/// children they were 40 MB of file writes a chunk. And no checkpoint at each commit
+/// (SQLite checkpoints once the log passes 1,000 pages, which every transaction of a load
+/// does, and the committing writer waits for it):
 /// the caller checkpoints after the load, off the request ([`checkpoint_later`]). The log
 /// is written as before (the commits are as durable). While loads follow one another the
 /// log cannot start over (a writer is always ahead of the checkpoint), so the writer still
@@ -266,13 +274,37 @@ pub fn loading<T>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> 
     };
     // A failure to set a pragma leaves SQLite's defaults: slower, not wrong.
     let _ = c.batch_execute(&format!(
-        "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = {LOAD_LOG_PAGES};"
+        "PRAGMA cache_size = -{LOAD_CACHE_KIB}; PRAGMA wal_autocheckpoint = {LOAD_LOG_PAGES}; \
+         PRAGMA temp_store = MEMORY;"
     ));
     let out = f(conn);
     if let DbConnection::Sqlite(c) = conn {
-        let _ = c.batch_execute("PRAGMA cache_size = -2000; PRAGMA wal_autocheckpoint = 1000;");
+        let _ = c.batch_execute(
+            "PRAGMA cache_size = -2000; PRAGMA wal_autocheckpoint = 1000; \
+             PRAGMA temp_store = DEFAULT;",
+        );
     }
     out
+}
+
+/// Bytes the calling thread has read and written by system calls so far (`rchar` and
+/// `wchar` of `/proc/thread-self/io`; 0 where the system has none), for the bulk
+/// path's debug log. In a [`loading`] on SQLite a write transaction writes nothing but
+/// its log frames (4,120 bytes a page: each page it dirtied, once at the commit, and
+/// before it the pages spilled from a full page cache), and its checkpoint when the log
+/// passes [`LOAD_LOG_PAGES`]; it reads the pages it needs that are in the log and not
+/// in its page cache (the rest of the file is mapped into memory).
+pub fn thread_io() -> (u64, u64) {
+    let Ok(io) = std::fs::read_to_string("/proc/thread-self/io") else {
+        return (0, 0);
+    };
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("rchar:"), field("wchar:"))
 }
 
 /// After a [`loading`] on SQLite: copies the log into the database file on a
@@ -334,9 +366,24 @@ where
         // Already inside a write (it holds the lock): a savepoint.
         return conn.transaction(f);
     }
+    begin_write(conn)?;
+    match f(conn) {
+        Ok(value) => {
+            commit_write(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
+/// Opens a write transaction holding the write lock ([`write`]).
+fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {
     match conn {
         DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
         }
         DbConnection::Pg(c) => {
             AnsiTransactionManager::begin_transaction(c)?;
@@ -345,31 +392,92 @@ where
                 .execute(c)
             {
                 let _ = AnsiTransactionManager::rollback_transaction(c);
-                return Err(E::from(e));
+                return Err(e);
             }
+            Ok(())
         }
     }
-    match f(conn).and_then(|value| {
-        audit::move_head(conn)?;
-        Ok(value)
-    }) {
-        Ok(value) => {
-            match <DbConnection as Connection>::TransactionManager::commit_transaction(conn) {
-                Ok(()) => Ok(value),
-                Err(e) => {
-                    // Leave the connection outside any transaction for its next user.
-                    let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(
-                        conn,
-                    );
-                    Err(E::from(e))
+}
+
+/// Moves the audit's stored head and commits the write transaction [`begin_write`]
+/// opened; on a failure rolls it back, leaving the connection outside any transaction
+/// for its next user.
+fn commit_write(conn: &mut DbConnection) -> QueryResult<()> {
+    let committed = audit::move_head(conn)
+        .and_then(|()| <DbConnection as Connection>::TransactionManager::commit_transaction(conn));
+    if committed.is_err() {
+        let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+    }
+    committed
+}
+
+/// Writes a load's `chunks` one after another, each [`pipeline`](crate::parallel::pipeline)d:
+/// `prepare` works on the next chunk while `write` writes one. The chunks share write
+/// transactions of at least `per_transaction` items (`size` counts a chunk's): a
+/// transaction takes chunks until they hold that many, then commits, so the pages a
+/// chunk dirties that the next one dirties again (the random-keyed indexes) are written
+/// to the log once for them all. Each chunk is written in a savepoint of it: a chunk
+/// whose `write` fails leaves nothing, the chunks before it in its transaction are
+/// committed, and the error is returned (as when each chunk had its own transaction).
+/// `per_transaction` of 1: a transaction a chunk.
+pub fn write_in_runs<T, P, R, E>(
+    conn: &mut DbConnection,
+    chunks: Vec<T>,
+    per_transaction: usize,
+    size: impl Fn(&T) -> usize,
+    prepare: impl Fn(T, bool) -> P + Sync,
+    mut write: impl FnMut(&mut DbConnection, P) -> Result<R, E>,
+) -> Result<Vec<R>, E>
+where
+    T: Send,
+    P: Send,
+    E: From<diesel::result::Error>,
+{
+    let sized: Vec<(usize, T)> = chunks.into_iter().map(|c| (size(&c), c)).collect();
+    // The open transaction, if one is: the items it holds, the bytes this thread had
+    // written when it began.
+    let mut open: Option<(usize, u64)> = None;
+    let written = crate::parallel::pipeline(
+        sized,
+        |(n, chunk), beside| (n, prepare(chunk, beside)),
+        |(n, prepared)| {
+            if open.is_none() {
+                let before = thread_io().1;
+                begin_write(conn)?;
+                open = Some((0, before));
+            }
+            let result = conn.transaction(|c| write(c, prepared));
+            if let Some((held, before)) = open.as_mut() {
+                *held += n;
+                if result.is_ok() && *held >= per_transaction {
+                    let (held, before) = (*held, *before);
+                    open = None;
+                    commit_logged(conn, held, before)?;
                 }
             }
-        }
-        Err(e) => {
-            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
-            Err(e)
-        }
+            result
+        },
+    );
+    if let Some((held, before)) = open {
+        commit_logged(conn, held, before)?;
     }
+    written
+}
+
+/// [`commit_write`], with the log bytes the transaction wrote before its commit (pages
+/// spilled from the cache) and at it in the debug log.
+fn commit_logged(conn: &mut DbConnection, items: usize, before: u64) -> QueryResult<()> {
+    let started = std::time::Instant::now();
+    let at_commit = thread_io().1;
+    let committed = commit_write(conn);
+    tracing::debug!(
+        items,
+        spilled_kib = at_commit.saturating_sub(before) / 1024,
+        committed_kib = thread_io().1.saturating_sub(at_commit) / 1024,
+        commit_ms = started.elapsed().as_secs_f64() * 1e3,
+        "load transaction committed"
+    );
+    committed
 }
 
 /// Runs `f` on one consistent snapshot of the database, for reads of several
@@ -1130,8 +1238,15 @@ mod loading_tests {
         wal_autocheckpoint: i64,
     }
 
-    /// The page cache and the checkpoint threshold, as SQLite reports them.
-    fn settings(conn: &mut DbConnection) -> (i64, i64) {
+    #[derive(QueryableByName)]
+    struct TempStore {
+        #[diesel(sql_type = BigInt)]
+        temp_store: i64,
+    }
+
+    /// The page cache, the checkpoint threshold and where temporary data goes, as SQLite
+    /// reports them.
+    fn settings(conn: &mut DbConnection) -> (i64, i64, i64) {
         let DbConnection::Sqlite(c) = conn else {
             panic!("SQLite only");
         };
@@ -1141,17 +1256,24 @@ mod loading_tests {
         let auto = diesel::sql_query("PRAGMA wal_autocheckpoint")
             .get_result::<AutoCheckpoint>(c)
             .unwrap();
-        (cache.cache_size, auto.wal_autocheckpoint)
+        let temp = diesel::sql_query("PRAGMA temp_store")
+            .get_result::<TempStore>(c)
+            .unwrap();
+        (cache.cache_size, auto.wal_autocheckpoint, temp.temp_store)
     }
 
     #[test]
     fn a_load_sets_sqlite_for_itself_and_gives_the_connection_back_as_it_was() {
         let mut db = testing::TestDb::sqlite_memory();
-        assert_eq!(settings(&mut db), (-2000, 1000));
+        assert_eq!(settings(&mut db), (-2000, 1000, 0));
         let during = loading(&mut db, settings);
-        assert_eq!(during, (-65536, i64::from(LOAD_LOG_PAGES)));
+        // temp_store 2: in memory.
+        assert_eq!(
+            during,
+            (-i64::from(LOAD_CACHE_KIB), i64::from(LOAD_LOG_PAGES), 2)
+        );
         // A pooled connection goes on to single writes: SQLite's usual checkpoints.
-        assert_eq!(settings(&mut db), (-2000, 1000));
+        assert_eq!(settings(&mut db), (-2000, 1000, 0));
     }
 }
 
@@ -1196,5 +1318,115 @@ mod mmap_tests {
     fn a_negative_or_unknown_database_setting_is_refused() {
         assert!(toml::from_str::<DatabaseSettings>("url = \"x\"\nsqlite_mmap_mib = -1").is_err());
         assert!(toml::from_str::<DatabaseSettings>("url = \"x\"\nmmap = 1").is_err());
+    }
+}
+
+#[cfg(test)]
+mod load_run_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::schema::name_counts;
+    use super::testing::TestDb;
+    use super::*;
+
+    const FAIL: &str = "fails";
+
+    /// What the database holds for others: the names counted, in order.
+    fn names(conn: &mut DbConnection) -> Vec<String> {
+        name_counts::table
+            .select(name_counts::name)
+            .order(name_counts::name)
+            .load(conn)
+            .unwrap()
+    }
+
+    /// A chunk's write: a name count and an audit entry an item; the item [`FAIL`] fails
+    /// after the items before it were written.
+    fn write_names(conn: &mut DbConnection, chunk: Vec<&str>) -> Result<usize, DbError> {
+        let system = schemas::AgencyId::parse("school-a-system").unwrap();
+        for name in &chunk {
+            if *name == FAIL {
+                return Err(DbError::Corrupt("a failing chunk".into()));
+            }
+            diesel::insert_into(name_counts::table)
+                .values((
+                    name_counts::kind.eq("family"),
+                    name_counts::name.eq(*name),
+                    name_counts::count.eq(1_i64),
+                ))
+                .execute(conn)?;
+            audit::append(
+                conn,
+                &crate::audit::NewEntry::by_system(
+                    &system,
+                    "00-load",
+                    None,
+                    serde_json::json!({"n": name}),
+                ),
+            )?;
+        }
+        Ok(chunk.len())
+    }
+
+    #[test]
+    fn chunks_share_a_transaction_and_a_failing_chunk_keeps_the_chunks_before_it() {
+        for per_transaction in [1, 4, 100] {
+            let mut db = TestDb::shared();
+            let mut other = db.another();
+            write(&mut db, |c| write_names(c, vec!["before"])).unwrap();
+            let chunks = vec![
+                vec!["a0", "a1"],
+                vec!["b0", "b1"],
+                vec!["c0", FAIL],
+                vec!["d0"],
+            ];
+            // What another connection sees while each chunk is written: the chunks
+            // before it in the same transaction are not committed yet.
+            let mut seen = Vec::new();
+            let written = write_in_runs(
+                &mut db,
+                chunks,
+                per_transaction,
+                Vec::len,
+                |chunk, _beside| chunk,
+                |conn, chunk| {
+                    seen.push(names(&mut other).len());
+                    write_names(conn, chunk)
+                },
+            );
+            assert!(
+                written.is_err(),
+                "{per_transaction}: the failure is returned"
+            );
+            let expected_seen = match per_transaction {
+                1 => vec![1, 3, 5],
+                4 => vec![1, 1, 5],
+                _ => vec![1, 1, 1],
+            };
+            assert_eq!(seen, expected_seen, "{per_transaction}");
+            // Nothing of the failing chunk, everything before it, committed.
+            assert_eq!(
+                names(&mut other),
+                ["a0", "a1", "b0", "b1", "before"],
+                "{per_transaction}"
+            );
+            let verified = audit::verify(&mut other).unwrap();
+            assert!(verified.intact, "{per_transaction}");
+            assert_eq!(verified.entries, 5, "{per_transaction}");
+            // The connection is left outside any transaction: a write after it commits.
+            write(&mut db, |c| write_names(c, vec!["after"])).unwrap();
+            assert_eq!(names(&mut other).len(), 6, "{per_transaction}");
+            assert!(audit::verify(&mut other).unwrap().intact);
+        }
+    }
+
+    #[test]
+    fn a_load_without_failure_commits_every_chunk() {
+        let mut db = TestDb::shared();
+        let mut other = db.another();
+        let chunks = vec![vec!["a0"], vec!["b0", "b1"], vec!["c0"]];
+        let written = write_in_runs(&mut db, chunks, 2, Vec::len, |c, _| c, write_names).unwrap();
+        assert_eq!(written, [1, 2, 1]);
+        assert_eq!(names(&mut other), ["a0", "b0", "b1", "c0"]);
+        assert_eq!(audit::verify(&mut other).unwrap().entries, 4);
     }
 }

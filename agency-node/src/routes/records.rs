@@ -446,9 +446,17 @@ fn item_result(index: usize, result: Result<Written, ApiError>) -> BatchItemResu
     }
 }
 
-/// How many items of a batch share one transaction: each chunk commits on its own, so a
-/// long batch neither holds the write lock throughout nor loses the chunks before a
-/// failure of the database.
+/// How many items of a batch at least share one write transaction on SQLite, in chunks
+/// of [`BATCH_CHUNK`] (`db::write_in_runs`): a chunk's entries in the random-keyed indexes
+/// (blocking keys, keyed tokens) land on most of their pages once the tables are large,
+/// and each page a transaction dirties is written to the log once at its commit,
+/// however many chunks dirtied it. On PostgreSQL a transaction a chunk.
+pub const LOAD_TRANSACTION_ITEMS: usize = 15_000;
+
+/// How many items of a batch are planned and written together: on PostgreSQL a
+/// transaction each, on SQLite in a savepoint each of a transaction of
+/// [`LOAD_TRANSACTION_ITEMS`]; so a long batch neither holds the write lock throughout
+/// nor loses the chunks before a failure of the database.
 pub const BATCH_CHUNK: usize = 5_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -511,8 +519,11 @@ fn write_chunk(
     planned: impl FnOnce(Option<writes::Carry>),
 ) -> Result<Vec<BatchItemResult>, ApiError> {
     let started = std::time::Instant::now();
+    let (read_before, written_before) = db::thread_io();
+    let mut written_in = 0;
     let results = db::write_with(conn, |c| {
         let applied = writes::apply_chunk(c, writer, &valid_writes(&parsed), chunk?, planned)?;
+        written_in = db::thread_io().1;
         let mut applied = applied.into_iter();
         Ok::<_, ApiError>(
             parsed
@@ -527,9 +538,14 @@ fn write_chunk(
                 .collect(),
         )
     });
-    // The chunk's whole transaction: the write lock, the writes, the commit.
+    // The chunk's whole transaction: the write lock, the writes, the commit. On SQLite
+    // the bytes written are log frames: spilled before the commit, then at it.
+    let (read_after, written_after) = db::thread_io();
     tracing::debug!(
         chunk_ms = started.elapsed().as_secs_f64() * 1e3,
+        read_kib = read_after.saturating_sub(read_before) / 1024,
+        spilled_kib = written_in.saturating_sub(written_before) / 1024,
+        committed_kib = written_after.saturating_sub(written_in.max(written_before)) / 1024,
         "batch chunk committed"
     );
     results
@@ -631,10 +647,10 @@ pub async fn batch(
     while items.peek().is_some() {
         chunks.push(items.by_ref().take(BATCH_CHUNK).collect());
     }
-    // One transaction per chunk, one chunk after another. A chunk's items are parsed and
-    // checked, and its children prepared (rows, keyed encodings), outside the write
-    // lock: the first chunk's on every core, each next one on the other core while the
-    // chunk before it is written.
+    // One chunk after another (on SQLite several to a transaction). A chunk's items are
+    // parsed and checked, and its children prepared (rows, keyed encodings), outside the
+    // write lock: the first chunk's on every core, each next one on the other core while
+    // the chunk before it is written.
     // On PostgreSQL, with a second connection free, each next chunk is also planned
     // while the chunk before it is written (`write_planning_ahead`).
     let pool = state.pool.clone();
@@ -650,6 +666,17 @@ pub async fn batch(
                 Some(mut reader) => {
                     write_planning_ahead(conn, &mut reader, writer, chunks, holder, form)
                 }
+                None if matches!(conn, db::DbConnection::Sqlite(_)) => db::write_in_runs(
+                    conn,
+                    chunks,
+                    LOAD_TRANSACTION_ITEMS,
+                    Vec::len,
+                    |chunk, beside| parse_and_prepare(chunk, holder, key, form, beside),
+                    |conn, (parsed, prepared)| {
+                        let chunk = prepared.map(writes::Chunk::Prepared);
+                        write_chunk(conn, writer, parsed, chunk, |_| ())
+                    },
+                ),
                 None => crate::parallel::pipeline(
                     chunks,
                     |chunk, beside| parse_and_prepare(chunk, holder, key, form, beside),
