@@ -1258,6 +1258,110 @@ mod bulk_tests {
         assert_ne!(session, "force_custom_plan");
     }
 
+    /// On PostgreSQL, that records and keyed encodings name a child is checked once per
+    /// statement (migration `2026-12-10-000210_child_checks_per_statement`), not by
+    /// foreign keys row by row: a bulk `COPY` with one row among several naming no child
+    /// fails whole, as does a single insert or update, and a child still named can be
+    /// neither removed nor given another id; a child nothing names can. Each failure is
+    /// SQLSTATE 23503, as the foreign keys gave.
+    #[test]
+    fn rows_naming_no_child_are_refused_per_statement_on_postgres() {
+        use diesel::result::{DatabaseErrorKind, Error as QueryError};
+        let mut db = TestDb::fresh();
+        if !matches!(&*db, DbConnection::Pg(_)) {
+            return;
+        }
+        fn refused<T: std::fmt::Debug>(result: Result<T, db::DbError>) -> bool {
+            matches!(
+                result,
+                Err(db::DbError::Query(QueryError::DatabaseError(
+                    DatabaseErrorKind::ForeignKeyViolation,
+                    _
+                )))
+            )
+        }
+        // Each attempt in a savepoint of its own, so that a refusal leaves the rest.
+        fn attempt<T>(
+            conn: &mut DbConnection,
+            f: impl FnOnce(&mut DbConnection) -> Result<T, db::DbError>,
+        ) -> Result<T, db::DbError> {
+            diesel::Connection::transaction(conn, f)
+        }
+        let key = matching::MatchingKey::from_base64(&matching::MatchingKey::generate().unwrap())
+            .unwrap();
+        let form = db::keyed::Form::of(&db);
+        let (named, _) = db::children::upsert(&mut db, "L1", &child(0, Some(1))).unwrap();
+        let (unnamed, _) = db::children::upsert(&mut db, "L2", &child(1, Some(2))).unwrap();
+        let row =
+            |child_id: &str, id: &str| db::records::new_row(child_id, &record(id), 1).unwrap();
+        let mut nobody = named.clone();
+        nobody.id = "no-such-child".into();
+
+        db::records::insert_new(&mut db, &[row(&named.id, "R1"), row(&named.id, "R2")]).unwrap();
+        db::keyed::insert_rows(&mut db, &[db::keyed::row_for(&named, &key, form).unwrap()])
+            .unwrap();
+        assert!(refused(attempt(&mut db, |c| db::records::insert_new(
+            c,
+            &[row(&named.id, "R3"), row(&nobody.id, "R4")]
+        ))));
+        assert!(refused(attempt(&mut db, |c| {
+            let DbConnection::Pg(pg) = c else {
+                unreachable!()
+            };
+            Ok(diesel::insert_into(records::table)
+                .values(row(&nobody.id, "R5"))
+                .execute(pg)?)
+        })));
+        assert!(refused(attempt(&mut db, |c| {
+            Ok(
+                diesel::update(records::table.filter(records::source_system_id.eq("R1")))
+                    .set(records::child_id.eq(&nobody.id))
+                    .execute(c)?,
+            )
+        })));
+        assert!(refused(attempt(&mut db, |c| db::keyed::insert_rows(
+            c,
+            &[db::keyed::row_for(&nobody, &key, form).unwrap()]
+        ))));
+        assert!(refused(attempt(&mut db, |c| Ok(diesel::delete(
+            children::table.find(&named.id)
+        )
+        .execute(c)?))));
+        assert!(refused(attempt(&mut db, |c| Ok(diesel::update(
+            children::table.find(&named.id)
+        )
+        .set(children::id.eq("another-id"))
+        .execute(c)?))));
+        // What nothing names may go; a child's other columns may change.
+        attempt(&mut db, |c| {
+            Ok(diesel::update(children::table.find(&named.id))
+                .set(children::given_name.eq("Ada"))
+                .execute(c)?)
+        })
+        .unwrap();
+        attempt(&mut db, |c| {
+            diesel::delete(
+                child_former_upns::table.filter(child_former_upns::child_id.eq(&unnamed.id)),
+            )
+            .execute(c)?;
+            diesel::delete(
+                child_former_family_keys::table
+                    .filter(child_former_family_keys::child_id.eq(&unnamed.id)),
+            )
+            .execute(c)?;
+            Ok(diesel::delete(children::table.find(&unnamed.id)).execute(c)?)
+        })
+        .unwrap();
+        let held: Vec<String> = records::table
+            .select(records::source_system_id)
+            .order(records::source_system_id)
+            .load(&mut *db)
+            .unwrap();
+        assert_eq!(held, ["R1", "R2"]);
+        let keyed: i64 = child_keyed::table.count().get_result(&mut *db).unwrap();
+        assert_eq!(keyed, 1);
+    }
+
     /// Writes `first` in one transaction, planning `second` on `reader` once `first` is
     /// planned (holding the write lock), then `between` (after `first` commits), then
     /// `second` with its plan made ahead: the outcomes of both chunks, in order.
