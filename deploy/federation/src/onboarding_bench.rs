@@ -41,6 +41,14 @@ pub struct Report {
     /// the load (Linux `/proc`; `None` elsewhere): a figure less swayed than the wall
     /// clock by other work on a shared machine.
     pub node_cpu_seconds: Option<f64>,
+    /// CPU seconds this bench process (the MIS: sending the bodies, reading the answers)
+    /// used during the load (Linux; `None` elsewhere). It shares the machine's cores with
+    /// the node and the database.
+    pub client_cpu_seconds: Option<f64>,
+    /// CPU seconds every `postgres` process on this machine used during the load (the
+    /// node's backends, the WAL writer, the checkpointer; Linux `/proc`, so a server on
+    /// this host only; `None` on SQLite or elsewhere).
+    pub postgres_cpu_seconds: Option<f64>,
     /// The machine's load average (1 minute) when the load ended (Linux; `None` elsewhere).
     pub load_average: Option<f64>,
     pub commit: String,
@@ -55,6 +63,34 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     Some(ticks / 100.0)
+}
+
+/// The summed CPU seconds of every process named `postgres` (by `/proc/PID/comm`), by
+/// process id, so that a difference counts only what each used in between.
+fn postgres_cpu() -> std::collections::HashMap<u32, f64> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Default::default();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == "postgres")
+        })
+        .filter_map(|pid| Some((pid, cpu_seconds(pid)?)))
+        .collect()
+}
+
+/// What the `postgres` processes used between two [`postgres_cpu`] readings (a process
+/// started between them counts whole; one that ended is lost).
+fn postgres_cpu_between(
+    before: &std::collections::HashMap<u32, f64>,
+    after: &std::collections::HashMap<u32, f64>,
+) -> f64 {
+    after
+        .iter()
+        .map(|(pid, s)| s - before.get(pid).copied().unwrap_or(0.0))
+        .sum()
 }
 
 fn load_average() -> Option<f64> {
@@ -217,6 +253,9 @@ async fn load(
         bodies.push(serde_json::to_vec(&json!({ "items": batch }))?);
         n = end;
     }
+    let postgres = matches!(options.database, Database::Postgres { .. });
+    let postgres_before = postgres.then(postgres_cpu);
+    let client_before = cpu_seconds(std::process::id());
     let started = Instant::now();
     let mut slowest: f64 = 0.0;
     for body in bodies.iter() {
@@ -243,6 +282,12 @@ async fn load(
     }
     let seconds = started.elapsed().as_secs_f64();
     let node_cpu_seconds = node.and_then(cpu_seconds);
+    let client_cpu_seconds = cpu_seconds(std::process::id())
+        .zip(client_before)
+        .map(|(after, before)| after - before);
+    let postgres_cpu_seconds = postgres_before
+        .map(|before| postgres_cpu_between(&before, &postgres_cpu()))
+        .filter(|s| *s > 0.0);
     let load_average = load_average();
     let verify: Value = client
         .get(format!("{url}/v1/audit/verify"))
@@ -264,6 +309,8 @@ async fn load(
         items_per_second: (options.children * 3) as f64 / seconds,
         slowest_batch_seconds: slowest,
         node_cpu_seconds,
+        client_cpu_seconds,
+        postgres_cpu_seconds,
         load_average,
         commit: crate::bench::commit(),
     })
@@ -274,7 +321,7 @@ pub fn render(r: &Report) -> String {
     format!(
         "onboarding on {}: {} children and {} records in {} batches in {:.2} s: \
          {:.0} children/s ({:.0} items/s); slowest batch {:.2} s; node CPU {}; \
-         load average {}; commit {}\n",
+         client CPU {}{}; load average {}; commit {}\n",
         r.database,
         r.children,
         r.records,
@@ -287,6 +334,10 @@ pub fn render(r: &Report) -> String {
             "{s:.2} s ({:.0} children per CPU second)",
             r.children as f64 / s
         )),
+        r.client_cpu_seconds
+            .map_or("unknown".to_owned(), |s| format!("{s:.2} s")),
+        r.postgres_cpu_seconds
+            .map_or(String::new(), |s| format!("; PostgreSQL CPU {s:.2} s")),
         r.load_average
             .map_or("unknown".to_owned(), |l| format!("{l:.1}")),
         r.commit
