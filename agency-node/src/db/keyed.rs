@@ -351,6 +351,18 @@ mod tests {
     use diesel::connection::SimpleConnection;
     use schemas::{ChildIdentifiers, ChildUpsert, Demographics, KeyedDemographics};
 
+    /// Every query on an indexed token for backend `$db`: the 7 blocks, then the UPN and
+    /// NHS number lookups.
+    macro_rules! token_lookups_for {
+        ($db:ty, $dates:expr, $blocks:expr, $upn:expr, $nhs:expr, $key_id:expr) => {{
+            let mut all = keyed_blocks_for!($db, $dates, $blocks, $key_id);
+            assert_eq!(all.len(), 7);
+            all.push(identifier_lookup_for!($db, k::upn, $upn, $key_id));
+            all.push(identifier_lookup_for!($db, k::nhs_number, $nhs, $key_id));
+            all
+        }};
+    }
+
     // These tests read SQLite's query plans, so they use SQLite whatever the backend.
     fn memory_db() -> crate::db::testing::TestDb {
         crate::db::testing::TestDb::sqlite_memory()
@@ -748,20 +760,14 @@ mod tests {
         assert_eq!(by_id[0].1, ["upn", "nhs_number"]);
 
         let (upn, nhs) = (ids.upn.as_ref().unwrap(), ids.nhs_number.as_ref().unwrap());
-        let mut all = keyed_blocks_for!(diesel::sqlite::Sqlite, &dates, keyed_blocks, rotated.id());
-        assert_eq!(all.len(), 7);
-        all.push(identifier_lookup_for!(
+        let all = token_lookups_for!(
             diesel::sqlite::Sqlite,
-            k::upn,
+            &dates,
+            keyed_blocks,
             upn,
-            rotated.id()
-        ));
-        all.push(identifier_lookup_for!(
-            diesel::sqlite::Sqlite,
-            k::nhs_number,
             nhs,
             rotated.id()
-        ));
+        );
         for block in all {
             let q = block.select(KeyedRow::as_select()).limit(200);
             let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
@@ -829,20 +835,7 @@ mod tests {
         let keyed_blocks = query.blocks.as_ref().unwrap();
         let ids = key.encode_identifiers(&with_ids(5).identifiers);
         let (upn, nhs) = (ids.upn.as_ref().unwrap(), ids.nhs_number.as_ref().unwrap());
-        let mut all = keyed_blocks_for!(diesel::pg::Pg, &dates, keyed_blocks, key.id());
-        assert_eq!(all.len(), 7);
-        all.push(identifier_lookup_for!(
-            diesel::pg::Pg,
-            k::upn,
-            upn,
-            key.id()
-        ));
-        all.push(identifier_lookup_for!(
-            diesel::pg::Pg,
-            k::nhs_number,
-            nhs,
-            key.id()
-        ));
+        let all = token_lookups_for!(diesel::pg::Pg, &dates, keyed_blocks, upn, nhs, key.id());
         let DbConnection::Pg(pg) = &mut *db else {
             unreachable!()
         };
