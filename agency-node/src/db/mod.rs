@@ -231,8 +231,11 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettin
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
         let settings = match conn {
             // busy_timeout first: switching to WAL needs a lock other connections may hold.
+            // The page size before WAL: a new database takes it with its first table, an
+            // existing one keeps its own.
             DbConnection::Sqlite(_) => format!(
-                "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
+                "PRAGMA busy_timeout = 30000; PRAGMA page_size = {SQLITE_PAGE_SIZE}; \
+                 PRAGMA journal_mode = WAL; \
                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
                  PRAGMA mmap_size = {}; PRAGMA journal_size_limit = 67108864;",
                 u64::from(self.sqlite_mmap_mib) << 20
@@ -247,8 +250,34 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSettin
 /// A load's page cache, in KiB (256 MiB).
 pub const LOAD_CACHE_KIB: u32 = 262_144;
 
-/// The log's size (pages of 4 KiB: 256 MiB) at which a load's writer checkpoints itself.
-pub const LOAD_LOG_PAGES: u32 = 65_536;
+/// The log's size (256 MiB) at which a load's writer checkpoints itself; SQLite counts it
+/// in pages of the database's own size ([`sqlite_log_pages`]).
+pub const LOAD_LOG_BYTES: u32 = 256 << 20;
+
+/// The page size of a SQLite database the node creates, in bytes. A load's entries in the
+/// random-keyed indexes (blocking keys, keyed tokens) land on most of their pages; with
+/// pages of 16 KiB rather than SQLite's 4 KiB those indexes have a quarter as many pages
+/// to find, split and copy into the log at each commit (`docs/benchmarks.md`,
+/// "Onboarding"). SQLite takes it only before the database's first table: a database
+/// made with another page size keeps its own (a `VACUUM` outside WAL mode would change
+/// it).
+pub const SQLITE_PAGE_SIZE: u32 = 16_384;
+
+/// `bytes` of log in pages of the database `c` holds.
+fn sqlite_log_pages(c: &mut SqliteConnection, bytes: u32) -> u32 {
+    #[derive(QueryableByName)]
+    struct PageSize {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        page_size: i32,
+    }
+    let page = diesel::sql_query("PRAGMA page_size")
+        .get_result::<PageSize>(c)
+        .ok()
+        .and_then(|p| u32::try_from(p.page_size).ok())
+        .filter(|&p| p > 0)
+        .unwrap_or(4096);
+    bytes / page
+}
 
 /// Runs a load (`/v1/batch`, a file import: many rows, in one transaction or one per
 /// chunk) on `conn` with SQLite set for it, and puts the settings back after.
@@ -265,7 +294,7 @@ pub const LOAD_LOG_PAGES: u32 = 65_536;
 /// the caller checkpoints after the load, off the request ([`checkpoint_later`]). The log
 /// is written as before (the commits are as durable). While loads follow one another the
 /// log cannot start over (a writer is always ahead of the checkpoint), so the writer still
-/// checkpoints once the log passes [`LOAD_LOG_PAGES`] (mostly copied by then, and the log
+/// checkpoints once the log passes [`LOAD_LOG_BYTES`] (mostly copied by then, and the log
 /// starts over at the next chunk): the log stays under about 256 MiB, and is cut back to
 /// 64 MiB once it starts over (`journal_size_limit`). PostgreSQL: `f` as it is.
 pub fn loading<T>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> T) -> T {
@@ -273,8 +302,9 @@ pub fn loading<T>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> 
         return f(conn);
     };
     // A failure to set a pragma leaves SQLite's defaults: slower, not wrong.
+    let log_pages = sqlite_log_pages(c, LOAD_LOG_BYTES);
     let _ = c.batch_execute(&format!(
-        "PRAGMA cache_size = -{LOAD_CACHE_KIB}; PRAGMA wal_autocheckpoint = {LOAD_LOG_PAGES}; \
+        "PRAGMA cache_size = -{LOAD_CACHE_KIB}; PRAGMA wal_autocheckpoint = {log_pages}; \
          PRAGMA temp_store = MEMORY;"
     ));
     let out = f(conn);
@@ -292,7 +322,7 @@ pub fn loading<T>(conn: &mut DbConnection, f: impl FnOnce(&mut DbConnection) -> 
 /// path's debug log. In a [`loading`] on SQLite a write transaction writes nothing but
 /// its log frames (4,120 bytes a page: each page it dirtied, once at the commit, and
 /// before it the pages spilled from a full page cache), and its checkpoint when the log
-/// passes [`LOAD_LOG_PAGES`]; it reads the pages it needs that are in the log and not
+/// passes [`LOAD_LOG_BYTES`]; it reads the pages it needs that are in the log and not
 /// in its page cache (the rest of the file is mapped into memory).
 pub fn thread_io() -> (u64, u64) {
     let Ok(io) = std::fs::read_to_string("/proc/thread-self/io") else {
@@ -1270,7 +1300,11 @@ mod loading_tests {
         // temp_store 2: in memory.
         assert_eq!(
             during,
-            (-i64::from(LOAD_CACHE_KIB), i64::from(LOAD_LOG_PAGES), 2)
+            (
+                -i64::from(LOAD_CACHE_KIB),
+                i64::from(LOAD_LOG_BYTES / 4096),
+                2
+            )
         );
         // A pooled connection goes on to single writes: SQLite's usual checkpoints.
         assert_eq!(settings(&mut db), (-2000, 1000, 0));
@@ -1312,6 +1346,58 @@ mod mmap_tests {
         assert_eq!(mapped_bytes(""), 1 << 30);
         assert_eq!(mapped_bytes("sqlite_mmap_mib = 16"), 16 << 20);
         assert_eq!(mapped_bytes("sqlite_mmap_mib = 0"), 0);
+    }
+
+    #[derive(QueryableByName)]
+    struct PageSize {
+        #[diesel(sql_type = BigInt)]
+        page_size: i64,
+    }
+
+    /// The page size of the SQLite database at `url`, read on a pooled connection.
+    fn page_size(url: &str) -> i64 {
+        let pool = connect(url).unwrap();
+        let mut conn = pool.get().unwrap();
+        diesel::sql_query("PRAGMA page_size")
+            .get_result::<PageSize>(&mut *conn)
+            .unwrap()
+            .page_size
+    }
+
+    #[test]
+    fn a_new_sqlite_database_has_pages_of_16_kib_and_an_older_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = format!("sqlite://{}", dir.path().join("new.db").display());
+        assert_eq!(page_size(&new), i64::from(SQLITE_PAGE_SIZE));
+        assert_eq!(page_size(&new), i64::from(SQLITE_PAGE_SIZE), "opened again");
+
+        // A database an earlier release made, with SQLite's default pages and a table.
+        let old_path = dir.path().join("old.db");
+        let mut made = SqliteConnection::establish(&old_path.display().to_string()).unwrap();
+        made.batch_execute(
+            "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; \
+             CREATE TABLE kept (x INTEGER); INSERT INTO kept VALUES (7);",
+        )
+        .unwrap();
+        drop(made);
+        let old = format!("sqlite://{}", old_path.display());
+        assert_eq!(page_size(&old), 4096);
+        let pool = connect(&old).unwrap();
+        let mut conn = pool.get().unwrap();
+        #[derive(QueryableByName)]
+        struct Kept {
+            #[diesel(sql_type = BigInt)]
+            x: i64,
+        }
+        let kept = diesel::sql_query("SELECT x FROM kept")
+            .get_result::<Kept>(&mut *conn)
+            .unwrap();
+        assert_eq!(kept.x, 7);
+        // A load on it counts its log threshold in its own pages.
+        let DbConnection::Sqlite(c) = &mut *conn else {
+            panic!("SQLite only");
+        };
+        assert_eq!(sqlite_log_pages(c, LOAD_LOG_BYTES), LOAD_LOG_BYTES / 4096);
     }
 
     #[test]
