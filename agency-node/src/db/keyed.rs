@@ -363,6 +363,23 @@ mod tests {
         }};
     }
 
+    /// `key`'s encoding of a demographic search for `demographics`, and the dates of birth
+    /// its date block looks up (as given, and day and month swapped where that is a date).
+    fn demographic_query(
+        key: &MatchingKey,
+        demographics: &schemas::KnownDemographics,
+    ) -> (schemas::KeyedChildQuery, Vec<String>) {
+        let query = key.encode_query(&schemas::ChildQuery {
+            identifiers: ChildIdentifiers::default(),
+            demographics: demographics.complete().map(Into::into),
+        });
+        let d = query.demographics.as_ref().unwrap();
+        let dates = std::iter::once(d.date_of_birth.exact.clone())
+            .chain(d.date_of_birth.swapped.clone())
+            .collect();
+        (query, dates)
+    }
+
     // These tests read SQLite's query plans, so they use SQLite whatever the backend.
     fn memory_db() -> crate::db::testing::TestDb {
         crate::db::testing::TestDb::sqlite_memory()
@@ -557,14 +574,7 @@ mod tests {
         let wire = row.clone().into_wire().unwrap();
         let ids = key.encode_identifiers(&wire.identifiers);
         let by_id = identifier_matches(conn, &ids, key.id()).unwrap();
-        let query = key.encode_query(&schemas::ChildQuery {
-            identifiers: ChildIdentifiers::default(),
-            demographics: wire.demographics.complete().map(Into::into),
-        });
-        let d = query.demographics.as_ref().unwrap();
-        let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())
-            .chain(d.date_of_birth.swapped.clone())
-            .collect();
+        let (query, dates) = demographic_query(key, &wire.demographics);
         let found =
             match_candidates(conn, &dates, query.blocks.as_ref().unwrap(), key.id(), 200).unwrap();
         (by_id, found)
@@ -737,14 +747,7 @@ mod tests {
         assert_eq!(refresh(&mut conn, &rotated).unwrap(), 700);
 
         conn.batch_execute("ANALYZE").unwrap();
-        let query = rotated.encode_query(&schemas::ChildQuery {
-            identifiers: ChildIdentifiers::default(),
-            demographics: child(5).demographics.complete().map(Into::into),
-        });
-        let d = query.demographics.as_ref().unwrap();
-        let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())
-            .chain(d.date_of_birth.swapped.clone())
-            .collect();
+        let (query, dates) = demographic_query(&rotated, &child(5).demographics);
         let keyed_blocks = query.blocks.as_ref().unwrap();
         let found = match_candidates(&mut conn, &dates, keyed_blocks, rotated.id(), 200).unwrap();
         let wanted = super::super::children::find_by_local_id(&mut conn, "L5")
@@ -824,14 +827,7 @@ mod tests {
                 super::super::children::upsert(&mut db, &format!("L{i}"), &with_ids(i)).unwrap();
             store(&mut db, &row, &key).unwrap();
         }
-        let query = key.encode_query(&schemas::ChildQuery {
-            identifiers: ChildIdentifiers::default(),
-            demographics: child(5).demographics.complete().map(Into::into),
-        });
-        let d = query.demographics.as_ref().unwrap();
-        let dates: Vec<String> = std::iter::once(d.date_of_birth.exact.clone())
-            .chain(d.date_of_birth.swapped.clone())
-            .collect();
+        let (query, dates) = demographic_query(&key, &child(5).demographics);
         let keyed_blocks = query.blocks.as_ref().unwrap();
         let ids = key.encode_identifiers(&with_ids(5).identifiers);
         let (upn, nhs) = (ids.upn.as_ref().unwrap(), ids.nhs_number.as_ref().unwrap());
