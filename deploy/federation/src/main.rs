@@ -62,6 +62,16 @@ enum Cmd {
         /// a node you stop stays stopped and the gateway reports it `unavailable`.
         #[arg(long)]
         restart: bool,
+        /// Requests a second each caller may make, for a bulk run on your own machine
+        /// (measuring matching on your own data through the API, a load test): every
+        /// node's limit per calling member, and the gateway's per agency, per
+        /// practitioner and on answers naming candidates' disagreeing fields, each with a
+        /// burst of twice the rate. Without it the services' own defaults: 50 a second
+        /// (burst 100) a member at a node and an agency at the gateway, 10 a second
+        /// (burst 20) a practitioner, 30 answers naming disagreeing fields then one every
+        /// 2 minutes.
+        #[arg(long, value_parser = parse_rate)]
+        rate_limit: Option<f64>,
     },
     /// Lay out and seed the dev federation with each service on its own host address,
     /// without starting anything (for running the services on separate hosts, as
@@ -534,6 +544,17 @@ fn parse_watch(s: &str) -> Result<(String, u32), String> {
     Ok((name.to_owned(), pid))
 }
 
+/// A rate in requests a second: a positive number, at least 0.001 (one request in about
+/// 17 minutes), at most 1,000,000.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(rate) if (0.001..=1_000_000.0).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "'{s}': give requests a second, a number from 0.001 to 1000000"
+        )),
+    }
+}
+
 fn parse_mode(s: &str) -> Result<matching::MatchingMode, String> {
     match s {
         "plain" => Ok(matching::MatchingMode::Plain),
@@ -605,6 +626,7 @@ fn main() -> anyhow::Result<()> {
             database,
             locator,
             restart,
+            rate_limit,
         } => {
             service::telemetry::init("text");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -621,6 +643,7 @@ fn main() -> anyhow::Result<()> {
                 database,
                 locator,
                 restart,
+                rate_limit,
             }))
         }
         Cmd::Layout {

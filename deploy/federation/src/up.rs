@@ -26,6 +26,9 @@ pub struct UpOptions {
     pub locator: bool,
     /// Start a node that dies again, with backoff.
     pub restart: bool,
+    /// Requests a second for every caller (burst twice that), instead of the services'
+    /// defaults.
+    pub rate_limit: Option<f64>,
 }
 
 /// Demo practitioners whose tokens `up` prints: (env name, role, agency, subject).
@@ -112,6 +115,9 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
         database: opts.database.clone(),
         locator_refresh_seconds: opts.locator.then_some(60),
         metrics_port_offset: Some(1000),
+        rate_limit: opts
+            .rate_limit
+            .map(|per_second| (per_second, (2.0 * per_second).ceil() as u32)),
         ..Plan::dev(opts.gateway_port, opts.first_node_port)
     };
     let federation = Federation::generate(&opts.dir, plan)?;
@@ -119,6 +125,12 @@ pub async fn up(opts: UpOptions) -> anyhow::Result<()> {
         "Generated the dev PKI, federation directory and token issuer in {}",
         federation.root.display()
     );
+    if let Some((per_second, burst)) = federation.plan.rate_limit {
+        println!(
+            "Rate limits: {per_second} requests a second for every caller, bursts of {burst} \
+             (--rate-limit), instead of the services' defaults"
+        );
+    }
     if let Database::Postgres { server, .. } = &opts.database {
         println!(
             "Databases on PostgreSQL at {server}: {}",

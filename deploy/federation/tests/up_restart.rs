@@ -1,5 +1,6 @@
 //! `federation up --restart`: a node killed with SIGKILL is started again, with a line
-//! saying so, and answers again on its address.
+//! saying so, and answers again on its address. `--rate-limit`: one practitioner's
+//! searches in a row are answered beyond the gateway's default limit.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,13 +29,20 @@ fn wait_for_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, needle:
 }
 
 #[tokio::test]
-async fn up_with_restart_starts_a_killed_node_again_and_says_so() {
+async fn up_with_restart_starts_a_killed_node_again_and_says_so_and_takes_a_rate_limit() {
     trust::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("federation");
     let base = common::free_port();
     let mut up = Command::new(env!("CARGO_BIN_EXE_federation"))
-        .args(["up", "--restart", "--children", "60"])
+        .args([
+            "up",
+            "--restart",
+            "--children",
+            "60",
+            "--rate-limit",
+            "1000",
+        ])
         .arg("--dir")
         .arg(&root)
         .args(["--gateway-port", &common::free_port().to_string()])
@@ -104,6 +112,39 @@ async fn up_with_restart_starts_a_killed_node_again_and_says_so() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // `--rate-limit 1000`: 60 searches by one practitioner at once are all answered
+    // (the gateway's default, 10 a second with bursts of 20, refuses most with 429).
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            trust::tls::client_config_without_identity(std::path::Path::new(&session["CA_CERT"]))
+                .unwrap(),
+        )
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let samples: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("sample-children.json")).unwrap())
+            .unwrap();
+    let query = serde_json::json!({ "demographics": samples[0]["demographics"] });
+    let search = format!(
+        "{}/v1/children:search?purpose=safeguarding&legal_basis=public_task",
+        session["GATEWAY_URL"]
+    );
+    let answers = futures::future::join_all((0..60).map(|_| {
+        client
+            .post(&search)
+            .bearer_auth(&session["TOKEN_DSL"])
+            .json(&query)
+            .send()
+    }))
+    .await;
+    let statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|a| a.unwrap().status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 
     Command::new("kill")
         .args(["-TERM", &up.id().to_string()])
