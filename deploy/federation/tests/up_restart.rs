@@ -28,6 +28,18 @@ fn wait_for_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, needle:
     panic!("no line with '{needle}'; saw:\n{}", seen.join("\n"));
 }
 
+/// A client of the dev federation's CA, with no certificate of its own.
+fn client(ca: &str, timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(
+            trust::tls::client_config_without_identity(std::path::Path::new(ca)).unwrap(),
+        )
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn up_with_restart_starts_a_killed_node_again_and_says_so_and_takes_a_rate_limit() {
     trust::install_crypto_provider();
@@ -87,15 +99,7 @@ async fn up_with_restart_starts_a_killed_node_again_and_says_so_and_takes_a_rate
     wait_for_line(&lines, &mut seen, "police started again");
 
     // It answers again, on the same address.
-    let probe = reqwest::Client::builder()
-        .tls_backend_preconfigured(
-            trust::tls::client_config_without_identity(std::path::Path::new(&session["CA_CERT"]))
-                .unwrap(),
-        )
-        .no_proxy()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
+    let probe = client(&session["CA_CERT"], Duration::from_secs(2));
     let deadline = Instant::now() + WAIT;
     loop {
         let ready = probe
@@ -115,15 +119,7 @@ async fn up_with_restart_starts_a_killed_node_again_and_says_so_and_takes_a_rate
 
     // `--rate-limit 1000`: 60 searches by one practitioner at once are all answered
     // (the gateway's default, 10 a second with bursts of 20, refuses most with 429).
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(
-            trust::tls::client_config_without_identity(std::path::Path::new(&session["CA_CERT"]))
-                .unwrap(),
-        )
-        .no_proxy()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let searcher = client(&session["CA_CERT"], Duration::from_secs(60));
     let samples: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("sample-children.json")).unwrap())
             .unwrap();
@@ -133,7 +129,7 @@ async fn up_with_restart_starts_a_killed_node_again_and_says_so_and_takes_a_rate
         session["GATEWAY_URL"]
     );
     let answers = futures::future::join_all((0..60).map(|_| {
-        client
+        searcher
             .post(&search)
             .bearer_auth(&session["TOKEN_DSL"])
             .json(&query)
