@@ -40,13 +40,31 @@ fn client(ca: &str, timeout: Duration) -> reqwest::Client {
         .unwrap()
 }
 
+/// `federation up`, sent SIGTERM (it then stops every service it started) if the test
+/// ends before it does, so that a failing assertion leaves no service running.
+struct Up(std::process::Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn up_with_restart_starts_a_killed_node_again_and_says_so_and_takes_a_rate_limit() {
     trust::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("federation");
     let base = common::free_port();
-    let mut up = Command::new(env!("CARGO_BIN_EXE_federation"))
+    let mut up = Up(Command::new(env!("CARGO_BIN_EXE_federation"))
         .args([
             "up",
             "--restart",
@@ -63,9 +81,9 @@ async fn up_with_restart_starts_a_killed_node_again_and_says_so_and_takes_a_rate
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap());
     let (send, lines) = mpsc::channel();
-    let stdout = up.stdout.take().unwrap();
+    let stdout = up.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if send.send(line).is_err() {
@@ -143,11 +161,11 @@ async fn up_with_restart_starts_a_killed_node_again_and_says_so_and_takes_a_rate
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 
     Command::new("kill")
-        .args(["-TERM", &up.id().to_string()])
+        .args(["-TERM", &up.0.id().to_string()])
         .status()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while up.try_wait().unwrap().is_none() {
+    while up.0.try_wait().unwrap().is_none() {
         assert!(Instant::now() < deadline, "up did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(100));
     }
