@@ -943,6 +943,40 @@ mod tests {
         );
     }
 
+    /// SQLite: children with a second family name written before migration
+    /// `2026-12-11-000110_second_family_key_partial_indexes` (the indexes of that key made
+    /// partial) and after it are found by that name alone, through those indexes; a child
+    /// without it is not.
+    #[test]
+    fn second_family_names_are_found_after_the_partial_index_migration() {
+        let mut db = TestDb::sqlite_before("2026-12-11-000110");
+        upsert_child(&mut db, "W1", "Wood-Allen", "2014-03-09", "ZZ1 4AB");
+        upsert_child(&mut db, "S1", "Smith", "2014-03-09", "ZZ1 4AB");
+        crate::db::migrate(&mut db).unwrap();
+        upsert_child(&mut db, "W2", "Wood-Allen", "2012-07-21", "ZZ2 5AB");
+        upsert_child(&mut db, "S2", "Smith", "2012-07-21", "ZZ2 5AB");
+        // No date of birth and another sector: only the family blocks can find them.
+        let keys = matching::search_blocking_keys(&schemas::SearchDemographics {
+            given_name: Some("Amelia".into()),
+            family_name: Some("Allen".into()),
+            postcode: Some("ZZ9 9ZZ".into()),
+            ..Default::default()
+        });
+        let mut found = Vec::new();
+        for tier in [Tier::Narrow, Tier::Broad] {
+            let (rows, _) =
+                match_candidates(&mut db, &keys, 200, tier, &Default::default()).unwrap();
+            found.extend(rows.into_iter().map(|r| r.id));
+        }
+        found.sort();
+        let mut wanted: Vec<String> = ["W1", "W2"]
+            .iter()
+            .map(|l| find_by_local_id(&mut db, l).unwrap().unwrap().id)
+            .collect();
+        wanted.sort();
+        assert_eq!(found, wanted);
+    }
+
     fn upsert_child(
         conn: &mut DbConnection,
         local_id: &str,

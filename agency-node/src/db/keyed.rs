@@ -215,16 +215,57 @@ fn load(rows: Vec<KeyedRow>) -> Result<Vec<KeyedChild>, DbError> {
     rows.into_iter().map(KeyedRow::into_child).collect()
 }
 
-/// The children whose identifier token in `$column` (`upn`, `nhs_number`) is `$token`,
-/// as a boxed query for backend `$db` (the node's own, or SQLite in the test that reads
-/// query plans). One indexed token column.
+/// Whether `conn` reads the keyed tokens through indexes of their prefixes (SQLite,
+/// migration `2026-12-11-000100_keyed_token_prefix_indexes`) rather than of the whole
+/// tokens (PostgreSQL's hash indexes).
+fn by_prefix(conn: &DbConnection) -> bool {
+    matches!(conn, DbConnection::Sqlite(_))
+}
+
+/// `$query` narrowed, where `$prefixed` (SQLite), to the rows whose token column `$name`
+/// begins as one of `$values` does: the condition SQLite's index of that column reads
+/// (`substr(<column>, 1, 4)`, written as the index is). The caller's condition on the
+/// whole token stays, and keeps out a row whose token only shares the prefix; on a
+/// column that may be NULL the caller says `IS NOT NULL`, the condition of its index.
+macro_rules! through_prefix {
+    ($query:expr, $prefixed:expr, $name:literal, $values:expr) => {{
+        let query = $query;
+        if $prefixed {
+            let values: &[KeyedToken] = $values;
+            let prefixes: Vec<Vec<u8>> = values
+                .iter()
+                .map(KeyedToken::sqlite_indexed_prefix)
+                .collect();
+            query.filter(
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Binary>>(
+                    concat!("substr(child_keyed.", $name, ", 1, 4)"),
+                )
+                .eq_any(prefixes),
+            )
+        } else {
+            query
+        }
+    }};
+}
+
+/// The children whose identifier token in `$column` (`upn`, `nhs_number`, named `$name`)
+/// is `$token`, as a boxed query for backend `$db` (the node's own, or one backend in the
+/// tests that read query plans), through the column's prefix where `$prefixed`
+/// ([`by_prefix`]). One indexed token column.
 macro_rules! identifier_lookup_for {
-    ($db:ty, $column:expr, $token:expr, $key_id:expr) => {{
+    ($db:ty, $prefixed:expr, $column:expr, $name:literal, $token:expr, $key_id:expr) => {{
         let (token, key_id): (&String, &str) = ($token, $key_id);
-        k::child_keyed
-            .filter($column.eq(KeyedToken(token.clone())))
-            .filter(k::key_id.eq(key_id))
-            .into_boxed::<$db>()
+        let token = KeyedToken(token.clone());
+        through_prefix!(
+            k::child_keyed
+                .filter($column.is_not_null())
+                .filter($column.eq(token.clone()))
+                .filter(k::key_id.eq(key_id))
+                .into_boxed::<$db>(),
+            $prefixed,
+            $name,
+            std::slice::from_ref(&token)
+        )
     }};
 }
 
@@ -244,16 +285,24 @@ pub fn identifier_matches(
             }
         }
     };
+    let prefixed = by_prefix(conn);
     if let Some(upn) = &ids.upn {
-        let rows = identifier_lookup_for!(super::DbBackend, k::upn, upn, key_id)
+        let rows = identifier_lookup_for!(super::DbBackend, prefixed, k::upn, "upn", upn, key_id)
             .select(KeyedRow::as_select())
             .load(conn)?;
         add(load(rows)?, "upn");
     }
     if let Some(nhs) = &ids.nhs_number {
-        let rows = identifier_lookup_for!(super::DbBackend, k::nhs_number, nhs, key_id)
-            .select(KeyedRow::as_select())
-            .load(conn)?;
+        let rows = identifier_lookup_for!(
+            super::DbBackend,
+            prefixed,
+            k::nhs_number,
+            "nhs_number",
+            nhs,
+            key_id
+        )
+        .select(KeyedRow::as_select())
+        .load(conn)?;
         add(load(rows)?, "nhs_number");
     }
     Ok(found)
@@ -267,48 +316,87 @@ type Block<'a> = super::schema::child_keyed::BoxedQuery<'a, super::DbBackend>;
 /// name with day and month of birth (either key), phonetic family name with postcode
 /// sector, any year (`blocks.family` carries all three kinds of family token, told apart
 /// by their labels), postcode sector with birth year. Each is one
-/// indexed token column.
+/// indexed token column, read through its prefix where `$prefixed` ([`by_prefix`]).
 macro_rules! keyed_blocks_for {
-    ($db:ty, $dates:expr, $blocks:expr, $key_id:expr) => {{
+    ($db:ty, $prefixed:expr, $dates:expr, $blocks:expr, $key_id:expr) => {{
         let (dates, blocks, key_id): (&[String], &KeyedBlocks, &str) = ($dates, $blocks, $key_id);
+        let prefixed: bool = $prefixed;
         let tokens = |values: &[String]| -> Vec<KeyedToken> {
             values.iter().cloned().map(KeyedToken).collect()
         };
         let family = tokens(&blocks.family);
+        let dates = tokens(dates);
         let mut out = vec![
-            k::child_keyed
-                .filter(k::date_of_birth.eq_any(tokens(dates)))
-                .into_boxed::<$db>(),
-            k::child_keyed
-                .filter(k::family_block.eq_any(family.clone()))
-                .into_boxed(),
-            k::child_keyed
-                .filter(k::family_block2.is_not_null())
-                .filter(k::family_block2.assume_not_null().eq_any(family.clone()))
-                .into_boxed(),
+            through_prefix!(
+                k::child_keyed
+                    .filter(k::date_of_birth.eq_any(dates.clone()))
+                    .into_boxed::<$db>(),
+                prefixed,
+                "date_of_birth",
+                &dates
+            ),
+            through_prefix!(
+                k::child_keyed
+                    .filter(k::family_block.eq_any(family.clone()))
+                    .into_boxed(),
+                prefixed,
+                "family_block",
+                &family
+            ),
+            through_prefix!(
+                k::child_keyed
+                    .filter(k::family_block2.is_not_null())
+                    .filter(k::family_block2.assume_not_null().eq_any(family.clone()))
+                    .into_boxed(),
+                prefixed,
+                "family_block2",
+                &family
+            ),
             // Family name with day and month of birth, any year (a year slip).
-            k::child_keyed
-                .filter(k::day_block.is_not_null())
-                .filter(k::day_block.assume_not_null().eq_any(family.clone()))
-                .into_boxed(),
-            k::child_keyed
-                .filter(k::day_block2.is_not_null())
-                .filter(k::day_block2.assume_not_null().eq_any(family.clone()))
-                .into_boxed(),
+            through_prefix!(
+                k::child_keyed
+                    .filter(k::day_block.is_not_null())
+                    .filter(k::day_block.assume_not_null().eq_any(family.clone()))
+                    .into_boxed(),
+                prefixed,
+                "day_block",
+                &family
+            ),
+            through_prefix!(
+                k::child_keyed
+                    .filter(k::day_block2.is_not_null())
+                    .filter(k::day_block2.assume_not_null().eq_any(family.clone()))
+                    .into_boxed(),
+                prefixed,
+                "day_block2",
+                &family
+            ),
         ];
         // Family name in the postcode sector, any year (a replaced date of birth).
-        out.push(
+        out.push(through_prefix!(
             k::child_keyed
                 .filter(k::family_sector_block.is_not_null())
-                .filter(k::family_sector_block.assume_not_null().eq_any(family))
+                .filter(
+                    k::family_sector_block
+                        .assume_not_null()
+                        .eq_any(family.clone())
+                )
                 .into_boxed(),
-        );
+            prefixed,
+            "family_sector_block",
+            &family
+        ));
         if let Some(sector) = &blocks.sector {
-            out.push(
+            let sector = KeyedToken(sector.clone());
+            out.push(through_prefix!(
                 k::child_keyed
-                    .filter(k::sector_block.eq(KeyedToken(sector.clone())))
+                    .filter(k::sector_block.is_not_null())
+                    .filter(k::sector_block.eq(sector.clone()))
                     .into_boxed(),
-            );
+                prefixed,
+                "sector_block",
+                std::slice::from_ref(&sector)
+            ));
         }
         out.into_iter()
             .map(|b| b.filter(k::key_id.eq(key_id)))
@@ -316,8 +404,13 @@ macro_rules! keyed_blocks_for {
     }};
 }
 
-fn blocks<'a>(dates: &'a [String], blocks: &'a KeyedBlocks, key_id: &'a str) -> Vec<Block<'a>> {
-    keyed_blocks_for!(super::DbBackend, dates, blocks, key_id)
+fn blocks<'a>(
+    prefixed: bool,
+    dates: &'a [String],
+    blocks: &'a KeyedBlocks,
+    key_id: &'a str,
+) -> Vec<Block<'a>> {
+    keyed_blocks_for!(super::DbBackend, prefixed, dates, blocks, key_id)
 }
 
 /// Candidates for a keyed demographic match: the union of the blocks, each capped at
@@ -331,7 +424,7 @@ pub fn match_candidates(
 ) -> Result<Vec<KeyedChild>, DbError> {
     let mut found: Vec<KeyedChild> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for block in blocks(dates, keyed_blocks, key_id) {
+    for block in blocks(by_prefix(conn), dates, keyed_blocks, key_id) {
         for row in block
             .select(KeyedRow::as_select())
             .limit(per_block)
@@ -354,11 +447,25 @@ mod tests {
     /// Every query on an indexed token for backend `$db`: the 7 blocks, then the UPN and
     /// NHS number lookups.
     macro_rules! token_lookups_for {
-        ($db:ty, $dates:expr, $blocks:expr, $upn:expr, $nhs:expr, $key_id:expr) => {{
-            let mut all = keyed_blocks_for!($db, $dates, $blocks, $key_id);
+        ($db:ty, $prefixed:expr, $dates:expr, $blocks:expr, $upn:expr, $nhs:expr, $key_id:expr) => {{
+            let mut all = keyed_blocks_for!($db, $prefixed, $dates, $blocks, $key_id);
             assert_eq!(all.len(), 7);
-            all.push(identifier_lookup_for!($db, k::upn, $upn, $key_id));
-            all.push(identifier_lookup_for!($db, k::nhs_number, $nhs, $key_id));
+            all.push(identifier_lookup_for!(
+                $db,
+                $prefixed,
+                k::upn,
+                "upn",
+                $upn,
+                $key_id
+            ));
+            all.push(identifier_lookup_for!(
+                $db,
+                $prefixed,
+                k::nhs_number,
+                "nhs_number",
+                $nhs,
+                $key_id
+            ));
             all
         }};
     }
@@ -728,6 +835,91 @@ mod tests {
         }
     }
 
+    /// SQLite: children whose encodings were indexed on the whole tokens are found after
+    /// migration `2026-12-11-000100_keyed_token_prefix_indexes` by identifier and by
+    /// demographics, as are children written after it; the indexes hold the tokens' first
+    /// 4 bytes, and a child whose tokens only share those bytes with a search is not
+    /// found by it.
+    #[test]
+    fn children_indexed_on_whole_tokens_are_found_after_the_prefix_index_migration() {
+        let mut db = crate::db::testing::TestDb::sqlite_before("2026-12-11-000100");
+        let key = MatchingKey::from_base64(&MatchingKey::generate().unwrap()).unwrap();
+        let mut stored = Vec::new();
+        for i in 0..40u32 {
+            let (row, _) =
+                super::super::children::upsert(&mut db, &format!("B{i}"), &with_ids(i)).unwrap();
+            store(&mut db, &row, &key).unwrap();
+            stored.push(row);
+        }
+        crate::db::migrate(&mut db).unwrap();
+        for i in 40..80u32 {
+            let (row, _) =
+                super::super::children::upsert(&mut db, &format!("A{i}"), &with_ids(i)).unwrap();
+            store(&mut db, &row, &key).unwrap();
+            stored.push(row);
+        }
+
+        #[derive(QueryableByName)]
+        struct Sql {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            sql: String,
+        }
+        let indexes: Vec<String> = diesel::sql_query(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'child_keyed' \
+             AND sql IS NOT NULL ORDER BY name",
+        )
+        .load::<Sql>(&mut *db)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.sql)
+        .collect();
+        assert_eq!(indexes.len(), 9, "{indexes:?}");
+        for sql in &indexes {
+            assert!(sql.contains(", 1, 4))"), "{sql}");
+        }
+
+        for row in &stored {
+            let wire = row.clone().into_wire().unwrap();
+            let ids = key.encode_identifiers(&wire.identifiers);
+            let (by_id, found) = searched(&mut db, &key, row);
+            assert_eq!(by_id.len(), 1, "{}", row.local_id);
+            assert_eq!(by_id[0].0.child_id, row.id);
+            assert_eq!(by_id[0].0.identifiers, ids);
+            assert_eq!(by_id[0].1, ["upn", "nhs_number"]);
+            assert!(
+                found.iter().any(|c| c.child_id == row.id),
+                "{}",
+                row.local_id
+            );
+        }
+
+        // A child whose UPN token shares its first 4 bytes with another's but not the
+        // rest: in the same index entries, not found by the other's UPN.
+        let target = &stored[0];
+        let ids = key.encode_identifiers(&target.clone().into_wire().unwrap().identifiers);
+        let upn = ids.upn.clone().unwrap();
+        let twin = format!("{}{}", &upn[..8], "0".repeat(24));
+        assert_ne!(twin, upn);
+        diesel::update(k::child_keyed.find(&stored[1].id))
+            .set(k::upn.eq(Some(KeyedToken(twin.clone()))))
+            .execute(&mut *db)
+            .unwrap();
+        let upn_only = KeyedIdentifiers {
+            upn: Some(upn),
+            nhs_number: None,
+        };
+        let by_id = identifier_matches(&mut db, &upn_only, key.id()).unwrap();
+        assert_eq!(by_id.len(), 1);
+        assert_eq!(by_id[0].0.child_id, target.id);
+        let twin_only = KeyedIdentifiers {
+            upn: Some(twin),
+            nhs_number: None,
+        };
+        let by_id = identifier_matches(&mut db, &twin_only, key.id()).unwrap();
+        assert_eq!(by_id.len(), 1);
+        assert_eq!(by_id[0].0.child_id, stored[1].id);
+    }
+
     #[test]
     fn encodings_are_written_refreshed_and_read_through_indexes() {
         let mut conn = memory_db();
@@ -765,6 +957,7 @@ mod tests {
         let (upn, nhs) = (ids.upn.as_ref().unwrap(), ids.nhs_number.as_ref().unwrap());
         let all = token_lookups_for!(
             diesel::sqlite::Sqlite,
+            true,
             &dates,
             keyed_blocks,
             upn,
@@ -780,8 +973,10 @@ mod tests {
                 .unwrap();
             assert!(!plan.is_empty());
             for step in &plan {
+                // The index of the token's prefix, read for the prefix's value
+                // (migration `2026-12-11-000100_keyed_token_prefix_indexes`).
                 assert!(
-                    step.detail.contains("USING INDEX") && !step.detail.starts_with("SCAN"),
+                    step.detail.contains("_prefix (<expr>=?)") && !step.detail.starts_with("SCAN"),
                     "{sql}: {}",
                     step.detail
                 );
@@ -831,7 +1026,15 @@ mod tests {
         let keyed_blocks = query.blocks.as_ref().unwrap();
         let ids = key.encode_identifiers(&with_ids(5).identifiers);
         let (upn, nhs) = (ids.upn.as_ref().unwrap(), ids.nhs_number.as_ref().unwrap());
-        let all = token_lookups_for!(diesel::pg::Pg, &dates, keyed_blocks, upn, nhs, key.id());
+        let all = token_lookups_for!(
+            diesel::pg::Pg,
+            false,
+            &dates,
+            keyed_blocks,
+            upn,
+            nhs,
+            key.id()
+        );
         let DbConnection::Pg(pg) = &mut *db else {
             unreachable!()
         };

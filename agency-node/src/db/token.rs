@@ -75,18 +75,38 @@ impl ToSql<Token, Pg> for KeyedToken {
     }
 }
 
+/// How many leading bytes of a token SQLite's token indexes hold (migration
+/// `2026-12-11-000100_keyed_token_prefix_indexes`): a lookup reads the entries of the
+/// prefix and compares the whole token in the row.
+pub const SQLITE_INDEXED_PREFIX: usize = 4;
+
+impl KeyedToken {
+    /// The bytes SQLite stores for this value: a token's 16, any other value's UTF-8
+    /// bytes, except one of 16 bytes, which would read back as a token.
+    fn sqlite_bytes(&self) -> Result<Vec<u8>, String> {
+        match token_bytes(&self.0) {
+            Some(bytes) => Ok(bytes.to_vec()),
+            None if self.0.len() == TOKEN_BYTES => Err(format!(
+                "a keyed value of {TOKEN_BYTES} bytes that is not a token would read back as one"
+            )),
+            None => Ok(self.0.as_bytes().to_vec()),
+        }
+    }
+
+    /// What SQLite's index of a token column holds for this value: the first
+    /// [`SQLITE_INDEXED_PREFIX`] bytes it stores (`substr(column, 1, 4)` of a BLOB).
+    pub fn sqlite_indexed_prefix(&self) -> Vec<u8> {
+        let mut bytes = self
+            .sqlite_bytes()
+            .unwrap_or_else(|_| self.0.as_bytes().to_vec());
+        bytes.truncate(SQLITE_INDEXED_PREFIX);
+        bytes
+    }
+}
+
 impl ToSql<Token, Sqlite> for KeyedToken {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-        match token_bytes(&self.0) {
-            Some(bytes) => out.set_value(bytes.to_vec()),
-            None if self.0.len() == TOKEN_BYTES => {
-                return Err(format!(
-                    "a keyed value of {TOKEN_BYTES} bytes that is not a token would read back as one"
-                )
-                .into());
-            }
-            None => out.set_value(self.0.as_bytes()),
-        }
+        out.set_value(self.sqlite_bytes()?);
         Ok(IsNull::No)
     }
 }

@@ -1,0 +1,18 @@
+DROP INDEX child_keyed_upn_prefix;
+DROP INDEX child_keyed_nhs_number_prefix;
+DROP INDEX child_keyed_dob_prefix;
+DROP INDEX child_keyed_family_prefix;
+DROP INDEX child_keyed_family2_prefix;
+DROP INDEX child_keyed_sector_prefix;
+DROP INDEX child_keyed_day_prefix;
+DROP INDEX child_keyed_day2_prefix;
+DROP INDEX child_keyed_family_sector_prefix;
+CREATE INDEX child_keyed_upn ON child_keyed (upn);
+CREATE INDEX child_keyed_nhs_number ON child_keyed (nhs_number);
+CREATE INDEX child_keyed_dob ON child_keyed (date_of_birth);
+CREATE INDEX child_keyed_family ON child_keyed (family_block);
+CREATE INDEX child_keyed_family2 ON child_keyed (family_block2);
+CREATE INDEX child_keyed_sector ON child_keyed (sector_block);
+CREATE INDEX child_keyed_day ON child_keyed (day_block);
+CREATE INDEX child_keyed_day2 ON child_keyed (day_block2);
+CREATE INDEX child_keyed_family_sector ON child_keyed (family_sector_block);
