@@ -248,6 +248,24 @@ macro_rules! through_prefix {
     }};
 }
 
+/// A block on the nullable family token column `$column` (named `$name`): the children
+/// whose token there is one of `$family`, through its prefix where `$prefixed`. The
+/// column's index covers its present tokens only, hence `IS NOT NULL`.
+macro_rules! nullable_family_block {
+    ($column:expr, $name:literal, $family:expr, $prefixed:expr) => {{
+        let family: &Vec<KeyedToken> = $family;
+        through_prefix!(
+            k::child_keyed
+                .filter($column.is_not_null())
+                .filter($column.assume_not_null().eq_any(family.clone()))
+                .into_boxed(),
+            $prefixed,
+            $name,
+            family
+        )
+    }};
+}
+
 /// The children whose identifier token in `$column` (`upn`, `nhs_number`, named `$name`)
 /// is `$token`, as a boxed query for backend `$db` (the node's own, or one backend in the
 /// tests that read query plans), through the column's prefix where `$prefixed`
@@ -343,48 +361,17 @@ macro_rules! keyed_blocks_for {
                 "family_block",
                 &family
             ),
-            through_prefix!(
-                k::child_keyed
-                    .filter(k::family_block2.is_not_null())
-                    .filter(k::family_block2.assume_not_null().eq_any(family.clone()))
-                    .into_boxed(),
-                prefixed,
-                "family_block2",
-                &family
-            ),
+            nullable_family_block!(k::family_block2, "family_block2", &family, prefixed),
             // Family name with day and month of birth, any year (a year slip).
-            through_prefix!(
-                k::child_keyed
-                    .filter(k::day_block.is_not_null())
-                    .filter(k::day_block.assume_not_null().eq_any(family.clone()))
-                    .into_boxed(),
-                prefixed,
-                "day_block",
-                &family
-            ),
-            through_prefix!(
-                k::child_keyed
-                    .filter(k::day_block2.is_not_null())
-                    .filter(k::day_block2.assume_not_null().eq_any(family.clone()))
-                    .into_boxed(),
-                prefixed,
-                "day_block2",
-                &family
-            ),
+            nullable_family_block!(k::day_block, "day_block", &family, prefixed),
+            nullable_family_block!(k::day_block2, "day_block2", &family, prefixed),
         ];
         // Family name in the postcode sector, any year (a replaced date of birth).
-        out.push(through_prefix!(
-            k::child_keyed
-                .filter(k::family_sector_block.is_not_null())
-                .filter(
-                    k::family_sector_block
-                        .assume_not_null()
-                        .eq_any(family.clone())
-                )
-                .into_boxed(),
-            prefixed,
+        out.push(nullable_family_block!(
+            k::family_sector_block,
             "family_sector_block",
-            &family
+            &family,
+            prefixed
         ));
         if let Some(sector) = &blocks.sector {
             let sector = KeyedToken(sector.clone());
@@ -671,6 +658,27 @@ mod tests {
         }
     }
 
+    /// `row` (with a UPN and an NHS number) is found by its identifiers, both naming it and
+    /// no other child, and among the children its demographics find.
+    fn assert_found_by_both_identifiers_and_demographics(
+        conn: &mut DbConnection,
+        key: &MatchingKey,
+        row: &ChildRow,
+    ) {
+        let wire = row.clone().into_wire().unwrap();
+        let ids = key.encode_identifiers(&wire.identifiers);
+        let (by_id, found) = searched(conn, key, row);
+        assert_eq!(by_id.len(), 1, "{}", row.local_id);
+        assert_eq!(by_id[0].0.child_id, row.id);
+        assert_eq!(by_id[0].0.identifiers, ids);
+        assert_eq!(by_id[0].1, ["upn", "nhs_number"]);
+        assert!(
+            found.iter().any(|c| c.child_id == row.id),
+            "{}",
+            row.local_id
+        );
+    }
+
     /// What searches for `row` find at the node: by its identifiers, and by its
     /// demographics (the blocks of its date of birth, exact and swapped).
     fn searched(
@@ -820,18 +828,7 @@ mod tests {
                 .unwrap();
             assert_eq!(held, expected, "{}", row.local_id);
 
-            let wire = row.clone().into_wire().unwrap();
-            let ids = key.encode_identifiers(&wire.identifiers);
-            let (by_id, found) = searched(&mut db, &key, row);
-            assert_eq!(by_id.len(), 1, "{}", row.local_id);
-            assert_eq!(by_id[0].0.child_id, row.id);
-            assert_eq!(by_id[0].0.identifiers, ids);
-            assert_eq!(by_id[0].1, ["upn", "nhs_number"]);
-            assert!(
-                found.iter().any(|c| c.child_id == row.id),
-                "{}",
-                row.local_id
-            );
+            assert_found_by_both_identifiers_and_demographics(&mut db, &key, row);
         }
     }
 
@@ -879,18 +876,7 @@ mod tests {
         }
 
         for row in &stored {
-            let wire = row.clone().into_wire().unwrap();
-            let ids = key.encode_identifiers(&wire.identifiers);
-            let (by_id, found) = searched(&mut db, &key, row);
-            assert_eq!(by_id.len(), 1, "{}", row.local_id);
-            assert_eq!(by_id[0].0.child_id, row.id);
-            assert_eq!(by_id[0].0.identifiers, ids);
-            assert_eq!(by_id[0].1, ["upn", "nhs_number"]);
-            assert!(
-                found.iter().any(|c| c.child_id == row.id),
-                "{}",
-                row.local_id
-            );
+            assert_found_by_both_identifiers_and_demographics(&mut db, &key, row);
         }
 
         // A child whose UPN token shares its first 4 bytes with another's but not the
