@@ -263,20 +263,23 @@ pub const LOAD_LOG_BYTES: u32 = 256 << 20;
 /// it).
 pub const SQLITE_PAGE_SIZE: u32 = 16_384;
 
-/// `bytes` of log in pages of the database `c` holds.
-fn sqlite_log_pages(c: &mut SqliteConnection, bytes: u32) -> u32 {
+/// The page size of the database `c` holds, in bytes (`None` if SQLite does not say).
+fn sqlite_page_size(c: &mut SqliteConnection) -> Option<u32> {
     #[derive(QueryableByName)]
     struct PageSize {
         #[diesel(sql_type = diesel::sql_types::Integer)]
         page_size: i32,
     }
-    let page = diesel::sql_query("PRAGMA page_size")
+    diesel::sql_query("PRAGMA page_size")
         .get_result::<PageSize>(c)
         .ok()
         .and_then(|p| u32::try_from(p.page_size).ok())
         .filter(|&p| p > 0)
-        .unwrap_or(4096);
-    bytes / page
+}
+
+/// `bytes` of log in pages of the database `c` holds.
+fn sqlite_log_pages(c: &mut SqliteConnection, bytes: u32) -> u32 {
+    bytes / sqlite_page_size(c).unwrap_or(4096)
 }
 
 /// Runs a load (`/v1/batch`, a file import: many rows, in one transaction or one per
@@ -1348,20 +1351,14 @@ mod mmap_tests {
         assert_eq!(mapped_bytes("sqlite_mmap_mib = 0"), 0);
     }
 
-    #[derive(QueryableByName)]
-    struct PageSize {
-        #[diesel(sql_type = BigInt)]
-        page_size: i64,
-    }
-
     /// The page size of the SQLite database at `url`, read on a pooled connection.
     fn page_size(url: &str) -> i64 {
         let pool = connect(url).unwrap();
         let mut conn = pool.get().unwrap();
-        diesel::sql_query("PRAGMA page_size")
-            .get_result::<PageSize>(&mut *conn)
-            .unwrap()
-            .page_size
+        let DbConnection::Sqlite(c) = &mut *conn else {
+            panic!("SQLite only");
+        };
+        i64::from(sqlite_page_size(c).unwrap())
     }
 
     #[test]
