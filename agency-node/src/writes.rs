@@ -709,27 +709,23 @@ fn write_plan(
         ..
     } = plan;
     let planned = started.elapsed();
-    // On PostgreSQL the server does the writing: the audit rows, which depend on the plan
-    // and the chain's end only, are built and hashed on another thread meanwhile (one
-    // core: the other prepares the next chunk), and written last, as before. On SQLite
-    // the writing is this thread's CPU: the rows are built after it, on every core.
-    let beside = matches!(conn, DbConnection::Pg(_));
+    // The audit rows, which depend on the plan and the chain's end only, are built and
+    // hashed on another thread while the children, encodings and records are written,
+    // and written last, as before. On PostgreSQL the server does that writing; on SQLite
+    // this thread does, and the other core, which prepares the next chunk in less time
+    // than this one takes to write, has time to spare for them.
     let (written, audit_rows) = std::thread::scope(|scope| {
         let entries = &entries;
-        let end = beside.then(|| chain_end.clone());
-        let built = end.map(|end| scope.spawn(move || db::audit::chained_rows(end, entries, true)));
+        let built = scope.spawn(move || db::audit::chained_rows(chain_end, entries, true));
         let written = write_planned(
             conn,
             writer.matching_key,
             (&children, &unkeyed, &keyed_rows, &records),
             started,
         );
-        let rows = match built.map(|handle| handle.join()) {
-            Some(Ok(rows)) => rows,
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None if written.is_ok() => db::audit::chained_rows(chain_end, entries, false),
-            None => Vec::new(),
-        };
+        let rows = built
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (written, rows)
     });
     let (children_written, keyed_written, records_written) = written?;
