@@ -23,7 +23,7 @@ pub struct AppState {
     pub matching: matching::MatchingSettings,
     /// The *m* searches are scored with: estimated from this node's searches
     /// (`[matching.estimate_m]`), the configured ones the fallback.
-    pub m_estimation: std::sync::Arc<crate::finding::estimating::MEstimation>,
+    pub weight_estimation: std::sync::Arc<crate::finding::estimating::WeightEstimation>,
     /// The federation's matching key, when `matching.key_file` is set: the node keeps its
     /// children's keyed encodings current and, in keyed mode, answers keyed queries.
     pub matching_key: Option<std::sync::Arc<matching::MatchingKey>>,
@@ -259,13 +259,13 @@ impl Application {
         )?;
         let tls = trust::tls::server_config(&settings.tls, ClientAuth::VerifyIfPresented)?;
         let notification_gauges = crate::routes::health::NotificationGauges::default();
-        let m_estimation = crate::finding::estimating::MEstimation::with_database(
+        let weight_estimation = crate::finding::estimating::WeightEstimation::with_database(
             settings.matching.clone(),
             pool.clone(),
         );
         let metrics = web::Data::new(service::metrics::Metrics::new("agency-node", |registry| {
             notification_gauges.register(registry);
-            m_estimation.register(registry);
+            weight_estimation.register(registry);
         }));
         let state = web::Data::new(AppState {
             agency_id: settings.agency.id.clone(),
@@ -273,7 +273,7 @@ impl Application {
             pool,
             directory,
             matching: settings.matching.clone(),
-            m_estimation,
+            weight_estimation,
             matching_key,
             policy,
             limiter: service::limits::RateLimiter::new(settings.limits),

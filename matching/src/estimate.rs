@@ -49,8 +49,13 @@ pub struct Estimate {
     pub exhaustive: bool,
     pub tally: Tally,
     pub weights: Weights,
-    /// Levels no pair showed: their *u* is set to half a pair's share, an upper bound.
-    pub unseen: Vec<&'static str>,
+    /// What a node scores with (`[matching.estimate_u]`): each estimated *u* raised to
+    /// the upper bound of its count, `(count + 3) / pairs`, and to at least the
+    /// configured *u* lowered by `max_lowering_bits`.
+    pub adopted: Weights,
+    /// Levels no pair showed, as (field, level): their raw *u* is set to half a pair's
+    /// share.
+    pub unseen: Vec<(&'static str, &'static str)>,
 }
 
 fn person(s: &Sampled) -> Person<'_> {
@@ -67,6 +72,30 @@ fn person(s: &Sampled) -> Person<'_> {
 }
 
 impl Tally {
+    /// For a level whose *u* is estimated (`field`, `level` as in
+    /// [`Weights::agreeing_levels`]): the pairs showing it and the pairs it is counted
+    /// over. `None` for the levels kept as configured (the typo levels).
+    pub fn count(&self, field: &str, level: &str) -> Option<(u64, u64)> {
+        let over_all = |count: u64| Some((count, self.pairs));
+        match (field, level) {
+            ("given_name", "exact") => over_all(self.given[0]),
+            ("given_name", "alias") => over_all(self.given[1]),
+            ("given_name", "similar") => over_all(self.given[2]),
+            ("family_name", "exact") => over_all(self.family[0]),
+            ("family_name", "part") => over_all(self.family[1]),
+            ("family_name", "similar") => over_all(self.family[2]),
+            ("date_of_birth", "exact") => over_all(self.date_of_birth[0]),
+            ("date_of_birth", "day_month_swapped") => over_all(self.date_of_birth[1]),
+            ("date_of_birth", "one_digit") => over_all(self.date_of_birth[2]),
+            ("date_of_birth", "same_month") => over_all(self.date_of_birth[3]),
+            ("postcode", "full") => Some((self.postcode[0], self.postcode_pairs)),
+            ("postcode", "sector") => Some((self.postcode[1], self.postcode_pairs)),
+            ("postcode", "district") => Some((self.postcode[2], self.postcode_pairs)),
+            ("sex", "agree") => Some((self.sex_agree, self.sex_pairs)),
+            _ => None,
+        }
+    }
+
     fn add(&mut self, a: &Sampled, b: &Sampled, settings: &MatchingSettings) {
         let c = score::compare(&person(a), &person(b), settings);
         self.pairs += 1;
@@ -141,150 +170,41 @@ pub fn estimate_u(
             tally.add(&sample[i], &sample[j], settings);
         }
     }
+    // Per estimated level, the raw share and the share a node scores with (adopted):
+    // `(count + 3) / pairs` (at zero the rule of three's 95 % upper bound; a small count
+    // is not taken for a rare agreement), never below the configured *u* by more than
+    // `max_lowering_bits`. A level no pair could show (`pairs` 0) stays configured.
+    let lowering = settings.estimate_u.max_lowering_bits;
     let mut unseen = Vec::new();
-    let mut u = |count: u64, pairs: u64, level: &'static str, configured: Agreement| {
-        if pairs == 0 {
-            return configured;
-        }
+    let mut w = settings.weights.clone();
+    let mut a = settings.weights.clone();
+    for ((field, level, raw), (_, _, adopted)) in w
+        .agreeing_levels_mut()
+        .into_iter()
+        .zip(a.agreeing_levels_mut())
+    {
+        let Some((count, pairs)) = tally.count(field, level).filter(|&(_, p)| p > 0) else {
+            continue;
+        };
         let share = if count == 0 {
-            unseen.push(level);
+            unseen.push((field, level));
             0.5 / pairs as f64
         } else {
             count as f64 / pairs as f64
         };
-        Agreement::new(configured.m, share)
-    };
-    let mut w = settings.weights.clone();
-    let t = &tally;
-    w.given_name.exact = u(t.given[0], t.pairs, "given_name.exact", w.given_name.exact);
-    w.given_name.alias = u(t.given[1], t.pairs, "given_name.alias", w.given_name.alias);
-    w.given_name.similar = u(
-        t.given[2],
-        t.pairs,
-        "given_name.similar",
-        w.given_name.similar,
-    );
-    w.family_name.exact = u(
-        t.family[0],
-        t.pairs,
-        "family_name.exact",
-        w.family_name.exact,
-    );
-    w.family_name.part = u(t.family[1], t.pairs, "family_name.part", w.family_name.part);
-    w.family_name.similar = u(
-        t.family[2],
-        t.pairs,
-        "family_name.similar",
-        w.family_name.similar,
-    );
-    let d = &mut w.date_of_birth;
-    d.exact = u(t.date_of_birth[0], t.pairs, "date_of_birth.exact", d.exact);
-    d.day_month_swapped = u(
-        t.date_of_birth[1],
-        t.pairs,
-        "date_of_birth.day_month_swapped",
-        d.day_month_swapped,
-    );
-    d.one_digit = u(
-        t.date_of_birth[2],
-        t.pairs,
-        "date_of_birth.one_digit",
-        d.one_digit,
-    );
-    d.same_month = u(
-        t.date_of_birth[3],
-        t.pairs,
-        "date_of_birth.same_month",
-        d.same_month,
-    );
-    let p = &mut w.postcode;
-    p.full = u(t.postcode[0], t.postcode_pairs, "postcode.full", p.full);
-    p.sector = u(t.postcode[1], t.postcode_pairs, "postcode.sector", p.sector);
-    p.district = u(
-        t.postcode[2],
-        t.postcode_pairs,
-        "postcode.district",
-        p.district,
-    );
-    w.sex.agree = u(t.sex_agree, t.sex_pairs, "sex.agree", w.sex.agree);
+        let bound = ((count + 3) as f64 / pairs as f64).min(1.0);
+        let floor = adopted.u * (-lowering).exp2();
+        *raw = Agreement::new(raw.m, share);
+        *adopted = Agreement::new(adopted.m, bound.max(floor));
+    }
     Some(Estimate {
         children: n,
         exhaustive,
         tally,
         weights: w,
+        adopted: a,
         unseen,
     })
-}
-
-/// Every level whose *u* is estimated, by name, as (configured, estimated).
-fn levels<'a>(
-    before: &'a Weights,
-    after: &'a Weights,
-) -> Vec<(&'static str, &'a Agreement, &'a Agreement)> {
-    vec![
-        (
-            "given_name.exact",
-            &before.given_name.exact,
-            &after.given_name.exact,
-        ),
-        (
-            "given_name.alias",
-            &before.given_name.alias,
-            &after.given_name.alias,
-        ),
-        (
-            "given_name.similar",
-            &before.given_name.similar,
-            &after.given_name.similar,
-        ),
-        (
-            "family_name.exact",
-            &before.family_name.exact,
-            &after.family_name.exact,
-        ),
-        (
-            "family_name.part",
-            &before.family_name.part,
-            &after.family_name.part,
-        ),
-        (
-            "family_name.similar",
-            &before.family_name.similar,
-            &after.family_name.similar,
-        ),
-        (
-            "date_of_birth.exact",
-            &before.date_of_birth.exact,
-            &after.date_of_birth.exact,
-        ),
-        (
-            "date_of_birth.day_month_swapped",
-            &before.date_of_birth.day_month_swapped,
-            &after.date_of_birth.day_month_swapped,
-        ),
-        (
-            "date_of_birth.one_digit",
-            &before.date_of_birth.one_digit,
-            &after.date_of_birth.one_digit,
-        ),
-        (
-            "date_of_birth.same_month",
-            &before.date_of_birth.same_month,
-            &after.date_of_birth.same_month,
-        ),
-        ("postcode.full", &before.postcode.full, &after.postcode.full),
-        (
-            "postcode.sector",
-            &before.postcode.sector,
-            &after.postcode.sector,
-        ),
-        (
-            "postcode.district",
-            &before.postcode.district,
-            &after.postcode.district,
-        ),
-        ("sex.agree", &before.sex.agree, &after.sex.agree),
-    ]
 }
 
 /// For people: what was counted, and each level's configured and estimated u and weight.
@@ -307,26 +227,41 @@ pub fn report(estimate: &Estimate, settings: &MatchingSettings) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<32} {:>12} {:>12} {:>9} {:>9}",
-        "level", "u configured", "u estimated", "weight", "now"
+        "{:<32} {:>12} {:>12} {:>12} {:>9} {:>9}",
+        "level", "u configured", "u counted", "u adopted", "weight", "now"
     );
-    for (name, before, after) in levels(&settings.weights, &estimate.weights) {
+    let configured = settings.weights.agreeing_levels();
+    let counted = estimate.weights.agreeing_levels();
+    let adopted = estimate.adopted.agreeing_levels();
+    for ((field, level, before), ((_, _, counted), (_, _, after))) in
+        configured.into_iter().zip(counted.into_iter().zip(adopted))
+    {
+        if estimate.tally.count(field, level).is_none() {
+            continue;
+        }
+        let name = format!("{field}.{level}");
         let _ = writeln!(
             out,
-            "{name:<32} {:>12.6} {:>12.6} {:>+9.2} {:>+9.2}{}",
+            "{name:<32} {:>12.6} {:>12.6} {:>12.6} {:>+9.2} {:>+9.2}{}",
             before.u,
+            counted.u,
             after.u,
             before.weight(),
             after.weight(),
-            if estimate.unseen.contains(&name) {
-                "  (no pair: an upper bound)"
+            if estimate.unseen.contains(&(field, level)) {
+                "  (no pair)"
             } else {
                 ""
             }
         );
     }
+    let _ = writeln!(
+        out,
+        "adopted: the count's upper bound (count + 3) / pairs, at most {} bits of weight above the configured",
+        settings.estimate_u.max_lowering_bits
+    );
     let check = MatchingSettings {
-        weights: estimate.weights.clone(),
+        weights: estimate.adopted.clone(),
         ..settings.clone()
     };
     if let Err(problem) = check.validate() {
@@ -339,7 +274,8 @@ pub fn report(estimate: &Estimate, settings: &MatchingSettings) -> String {
     out
 }
 
-/// The estimated weights as a `[matching.weights]` section of the node configuration.
+/// The adopted weights as a `[matching.weights]` section of the node configuration (to
+/// pin them with `[matching.estimate_u] enabled = false`).
 pub fn weights_toml(estimate: &Estimate) -> Result<String, toml::ser::Error> {
     #[derive(serde::Serialize)]
     struct Section<'a> {
@@ -351,7 +287,7 @@ pub fn weights_toml(estimate: &Estimate) -> Result<String, toml::ser::Error> {
     }
     toml::to_string(&File {
         matching: Section {
-            weights: &estimate.weights,
+            weights: &estimate.adopted,
         },
     })
 }
@@ -427,7 +363,7 @@ mod tests {
         assert_eq!(e.weights.postcode.full.u, 1.0);
         // No two share a birthday: the level is unseen and gets half a pair's share.
         assert_eq!(e.tally.date_of_birth[0], 0);
-        assert!(e.unseen.contains(&"date_of_birth.exact"));
+        assert!(e.unseen.contains(&("date_of_birth", "exact")));
         assert!((e.weights.date_of_birth.exact.u - 0.5 / 4_950.0).abs() < 1e-15);
     }
 
@@ -450,6 +386,44 @@ mod tests {
     }
 
     #[test]
+    fn the_adopted_u_is_the_counts_upper_bound_and_lowers_no_weight_by_more_than_two_bits() {
+        let sample = population();
+        let settings = MatchingSettings::default();
+        let configured = &settings.weights;
+        let e = estimate_u(&sample, 10_000, 1, &settings).unwrap();
+        // 1,225 Amelia pairs of 4,950: (1,225 + 3) / 4,950, far above the configured u.
+        assert!((e.adopted.given_name.exact.u - 1_228.0 / 4_950.0).abs() < 1e-12);
+        // No two share a birthday: the rule of three's 3 / 4,950 (6.1e-4) is above a
+        // quarter of the configured 0.0003, so it stands.
+        assert!((e.adopted.date_of_birth.exact.u - 3.0 / 4_950.0).abs() < 1e-15);
+        // No pair of family names agrees at all: 3 / 4,950 is below a quarter of the
+        // configured exact u (0.005 / 4), which is where the adopted u stops.
+        assert_eq!(e.tally.family[0], 0);
+        let floor = configured.family_name.exact.u / 4.0;
+        assert!(3.0 / 4_950.0 < floor);
+        assert!((e.adopted.family_name.exact.u - floor).abs() < 1e-15);
+        assert!(
+            (configured.family_name.exact.weight() - e.adopted.family_name.exact.weight() + 2.0)
+                .abs()
+                < 1e-9
+        );
+        // m is the configured m; the levels not estimated keep their configured u.
+        assert_eq!(e.adopted.given_name.exact.m, configured.given_name.exact.m);
+        assert_eq!(e.adopted.given_name.typo, configured.given_name.typo);
+        assert_eq!(e.adopted.identifiers, configured.identifiers);
+        // A bigger allowance lets the count speak further, never below its bound.
+        let wider = MatchingSettings {
+            estimate_u: crate::settings::EstimateU {
+                max_lowering_bits: 10.0,
+                ..Default::default()
+            },
+            ..MatchingSettings::default()
+        };
+        let e = estimate_u(&sample, 10_000, 1, &wider).unwrap();
+        assert!((e.adopted.family_name.exact.u - 3.0 / 4_950.0).abs() < 1e-15);
+    }
+
+    #[test]
     fn fewer_than_two_children_give_no_estimate() {
         let one = &population()[..1];
         assert!(estimate_u(one, 100, 1, &MatchingSettings::default()).is_none());
@@ -465,7 +439,7 @@ mod tests {
             matching: MatchingSettings,
         }
         let read: File = toml::from_str(&weights_toml(&e).unwrap()).unwrap();
-        assert_eq!(read.matching.weights, e.weights);
+        assert_eq!(read.matching.weights, e.adopted);
         let text = report(&e, &settings);
         assert!(text.contains("4950 pairs compared (every pair)"), "{text}");
         // Every sampled postcode is the same: full agreement has u = 1, which no weight

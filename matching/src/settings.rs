@@ -385,6 +385,43 @@ pub struct MatchingSettings {
     pub weights: Weights,
     /// Estimating *m* from the node's own searches (`[matching.estimate_m]`).
     pub estimate_m: EstimateM,
+    /// Estimating *u* from the node's own children (`[matching.estimate_u]`).
+    pub estimate_u: EstimateU,
+}
+
+/// How a node estimates the *u* of its weights from pairs of its own children (see
+/// `docs/matching.md`, "u from the node's own children"). The configured *u* stay the
+/// fallback, and the estimate never lowers one by more than `max_lowering_bits`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EstimateU {
+    /// Off: every search is scored with the configured *u*.
+    pub enabled: bool,
+    /// Fewest complete children (a given and a family name and a date of birth) the
+    /// node must hold for an estimate; below, the configured *u* stay.
+    pub min_children: usize,
+    /// Most children read (a uniform random sample of the complete ones).
+    pub sample: i64,
+    /// Most pairs compared (every pair of the sample when there are fewer).
+    pub max_pairs: u64,
+    /// Estimate again once the node's size has moved by this share since the last one.
+    pub refresh_growth: f64,
+    /// The most an estimate may lower a level's *u* below the configured value, in bits
+    /// of weight (2: a quarter of the configured *u*).
+    pub max_lowering_bits: f64,
+}
+
+impl Default for EstimateU {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_children: 200,
+            sample: 5_000,
+            max_pairs: 500_000,
+            refresh_growth: 0.1,
+            max_lowering_bits: 2.0,
+        }
+    }
 }
 
 /// How a node estimates the *m* of its weights by expectation–maximisation over the
@@ -426,6 +463,7 @@ impl Default for MatchingSettings {
             max_candidates_per_block: 200,
             weights: Weights::default(),
             estimate_m: EstimateM::default(),
+            estimate_u: EstimateU::default(),
         }
     }
 }
@@ -546,6 +584,19 @@ impl MatchingSettings {
             return Err(
                 "matching.estimate_m.max_pairs and max_pairs_per_search must be at least 1".into(),
             );
+        }
+        let e = &self.estimate_u;
+        if e.min_children < 2 || e.sample < 2 || e.max_pairs == 0 {
+            return Err(
+                "matching.estimate_u: min_children and sample must be at least 2, max_pairs at least 1"
+                    .into(),
+            );
+        }
+        if !(e.refresh_growth.is_finite() && e.refresh_growth > 0.0) {
+            return Err("matching.estimate_u.refresh_growth must be more than 0".into());
+        }
+        if !(e.max_lowering_bits.is_finite() && e.max_lowering_bits >= 0.0) {
+            return Err("matching.estimate_u.max_lowering_bits must be zero or more".into());
         }
         Ok(())
     }

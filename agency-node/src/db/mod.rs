@@ -878,12 +878,19 @@ pub(crate) mod testing {
 
         /// A second connection to this database (made by [`TestDb::shared`]).
         pub fn another(&self) -> DbConnection {
-            let url = self
-                .url
+            establish(self.shared_url()).expect("a second connection")
+        }
+
+        /// A pool over this database (made by [`TestDb::shared`]), as a node opens it.
+        pub fn pool(&self) -> DbPool {
+            connect(self.shared_url()).expect("a pool")
+        }
+
+        fn shared_url(&self) -> &str {
+            self.url
                 .as_deref()
                 .or(self.file.as_ref().map(|(_, url)| url.as_str()))
-                .expect("a database another connection can open (TestDb::shared)");
-            establish(url).expect("a second connection")
+                .expect("a database another connection can open (TestDb::shared)")
         }
     }
 

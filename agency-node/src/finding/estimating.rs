@@ -1,4 +1,13 @@
-//! The *m* a node scores with, estimated from its own searches (`[matching.estimate_m]`).
+//! The weights a node scores with: *u* estimated from its own children
+//! (`[matching.estimate_u]`), *m* from its own searches (`[matching.estimate_m]`).
+//!
+//! *u*: at start, at the first search, and with the re-estimates of *m* whenever the
+//! node's size has moved by `refresh_growth` since, on a thread of its own, the node
+//! samples its complete children and counts the levels over pairs of them
+//! ([`matching::estimate::estimate_u`]), adopting each level's upper bound, never more
+//! than `max_lowering_bits` below the configured *u*. Below `min_children` complete
+//! children the configured *u* stay. See `docs/matching.md`, "u from the node's own
+//! children".
 //!
 //! Each search hands over the comparison levels of the query against every child its
 //! blocks read and compared (levels only: no value, no child id, no query). Every
@@ -39,10 +48,19 @@ pub(super) fn note_pairs(
 
 type Labels = [(&'static str, &'static str); 2];
 
-/// The node's *m* in use and the pairs it estimates them from.
-pub struct MEstimation {
+/// The node's weights in use: the *u* it estimated from its children, the *m* from its
+/// searches and the pairs it estimates them from.
+pub struct WeightEstimation {
     configured: MatchingSettings,
+    /// The configured settings with the *u* estimated from the node's children (the
+    /// configured *u* until there is one); *m* is estimated on top of these.
+    base: RwLock<Arc<MatchingSettings>>,
     in_use: RwLock<Arc<MatchingSettings>>,
+    /// The node's size when *u* was last looked at (estimated, or too few children).
+    u_checked_at: Mutex<Option<u64>>,
+    /// Complete children the *u* in use were estimated from; 0: configured.
+    u_children: AtomicU64,
+    searches: AtomicU64,
     /// Where the pairs are shared; `None`: kept in memory only (`pairs`).
     pool: Option<DbPool>,
     /// The pairs (without a database), or those not yet written to it.
@@ -51,8 +69,10 @@ pub struct MEstimation {
     estimates: AtomicU64,
     running: AtomicBool,
     m_gauge: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    u_gauge: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pairs_gauge: Gauge,
     fields_gauge: Gauge,
+    u_children_gauge: Gauge,
 }
 
 /// One re-estimate: what it was made from and which fields moved off the configuration.
@@ -63,17 +83,18 @@ pub struct Reestimated {
     pub sessions: Vec<SessionOutcome>,
 }
 
-impl MEstimation {
+impl WeightEstimation {
     /// Pairs kept in memory only (tests; see [`with_database`](Self::with_database)).
     pub fn new(configured: MatchingSettings) -> Self {
         Self::build(configured, None)
     }
 
-    /// Pairs shared in the node's database, and a first estimate from those already
-    /// stored, made on a thread of its own.
+    /// Pairs shared in the node's database, and a first estimate of *u* from the
+    /// node's children and of *m* from the pairs already stored, made on a thread of
+    /// its own.
     pub fn with_database(configured: MatchingSettings, pool: DbPool) -> Arc<Self> {
         let this = Arc::new(Self::build(configured, Some(pool)));
-        if this.enabled() && !this.running.swap(true, Ordering::AcqRel) {
+        if (this.enabled() || this.u_enabled()) && !this.running.swap(true, Ordering::AcqRel) {
             this.spawn_reestimate();
         }
         this
@@ -81,7 +102,11 @@ impl MEstimation {
 
     fn build(configured: MatchingSettings, pool: Option<DbPool>) -> Self {
         let this = Self {
+            base: RwLock::new(Arc::new(configured.clone())),
             in_use: RwLock::new(Arc::new(configured.clone())),
+            u_checked_at: Mutex::new(None),
+            u_children: AtomicU64::new(0),
+            searches: AtomicU64::new(0),
             pool,
             configured,
             pairs: Mutex::new(VecDeque::new()),
@@ -89,19 +114,34 @@ impl MEstimation {
             estimates: AtomicU64::new(0),
             running: AtomicBool::new(false),
             m_gauge: Family::default(),
+            u_gauge: Family::default(),
             pairs_gauge: Gauge::default(),
             fields_gauge: Gauge::default(),
+            u_children_gauge: Gauge::default(),
         };
         this.show(&this.configured.weights, 0, 0);
         this
     }
 
-    /// The settings searches are scored with: the configured ones with the estimated *m*.
+    /// The settings searches are scored with: the configured ones with the estimated
+    /// *u* and *m*.
     pub fn settings(&self) -> Arc<MatchingSettings> {
-        match self.in_use.read() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        read(&self.in_use)
+    }
+
+    /// The configured settings with the estimated *u*, before any estimated *m*.
+    fn base(&self) -> Arc<MatchingSettings> {
+        read(&self.base)
+    }
+
+    /// Whether the node estimates its *u* (it needs its database to read its children).
+    pub fn u_enabled(&self) -> bool {
+        self.configured.estimate_u.enabled && self.pool.is_some()
+    }
+
+    /// How many complete children the *u* in use were estimated from; 0: configured.
+    pub fn u_children(&self) -> u64 {
+        self.u_children.load(Ordering::Relaxed)
     }
 
     /// The most pairs one search hands over.
@@ -121,23 +161,31 @@ impl MEstimation {
     /// Keeps one search's pairs and, when `every_searches` searches have added pairs
     /// since the last estimate, re-estimates on a thread of its own: the search that
     /// triggers it does not wait.
+    ///
+    /// The first search since the node started also starts one, for *u*: a node
+    /// loaded after it started (an onboarding batch) has its estimate from then on.
     pub fn record(self: &Arc<Self>, levels: Vec<PairLevels>) {
-        if !self.enabled() || levels.is_empty() {
-            return;
-        }
-        let max = self.configured.estimate_m.max_pairs;
-        {
-            let mut pairs = lock(&self.pairs);
-            pairs.extend(levels);
-            while pairs.len() > max {
-                pairs.pop_front();
+        let every = self.configured.estimate_m.every_searches;
+        let searches = self.searches.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut m_due = false;
+        if self.enabled() && !levels.is_empty() {
+            let max = self.configured.estimate_m.max_pairs;
+            {
+                let mut pairs = lock(&self.pairs);
+                pairs.extend(levels);
+                while pairs.len() > max {
+                    pairs.pop_front();
+                }
             }
+            m_due = self.searches_since.fetch_add(1, Ordering::Relaxed) + 1 >= every;
         }
-        let since = self.searches_since.fetch_add(1, Ordering::Relaxed) + 1;
-        if since >= self.configured.estimate_m.every_searches
-            && !self.running.swap(true, Ordering::AcqRel)
-        {
-            self.searches_since.store(0, Ordering::Relaxed);
+        // *u* rides on m's re-estimates; with m's off, it is looked at as often.
+        let u_due = self.u_enabled()
+            && (searches == 1 || (!self.enabled() && searches.is_multiple_of(every)));
+        if (m_due || u_due) && !self.running.swap(true, Ordering::AcqRel) {
+            if m_due {
+                self.searches_since.store(0, Ordering::Relaxed);
+            }
             self.spawn_reestimate();
         }
     }
@@ -146,13 +194,21 @@ impl MEstimation {
     fn spawn_reestimate(self: &Arc<Self>) {
         let this = Arc::clone(self);
         let spawned = std::thread::Builder::new()
-            .name("estimate-m".into())
+            .name("estimate-weights".into())
             .spawn(move || {
-                this.reestimate();
+                if this.refresh_u() {
+                    // At once, with the configured m until they are re-estimated on it.
+                    let base = this.base();
+                    this.show(&base.weights, 0, 0);
+                    write(&this.in_use, base);
+                }
+                if this.enabled() {
+                    this.reestimate();
+                }
                 this.running.store(false, Ordering::Release);
             });
         if let Err(why) = spawned {
-            tracing::warn!(%why, "could not start estimating m; the m in use stay");
+            tracing::warn!(%why, "could not start estimating weights; the weights in use stay");
             self.running.store(false, Ordering::Release);
         }
     }
@@ -190,24 +246,25 @@ impl MEstimation {
                 sessions: Vec::new(),
             };
         };
+        let base = self.base();
         let (estimate, sessions) = estimate_m_by_sessions(
             &pairs,
-            &self.configured.weights,
+            &base.weights,
             &EmOptions {
                 min_expected_matches: 20.0,
                 ..EmOptions::default()
             },
         );
-        let mut settings = self.configured.clone();
+        let mut settings = (*base).clone();
         settings.weights = estimate.weights;
         let settings = match settings.validate() {
             Ok(()) => settings,
             Err(why) => {
                 tracing::warn!(%why, "estimated m refused; the configured m stay in use");
-                self.configured.clone()
+                (*base).clone()
             }
         };
-        let estimated = if settings == self.configured {
+        let estimated = if settings == *base {
             Vec::new()
         } else {
             estimate.estimated
@@ -220,16 +277,60 @@ impl MEstimation {
             "m re-estimated from this node's searches; in use now:\n{}",
             weights_section(&settings.weights)
         );
-        match self.in_use.write() {
-            Ok(mut in_use) => *in_use = Arc::new(settings),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(settings),
-        }
+        write(&self.in_use, Arc::new(settings));
         self.estimates.fetch_add(1, Ordering::Relaxed);
         Reestimated {
             pairs: pairs.len(),
             estimated,
             sessions,
         }
+    }
+
+    /// Estimates *u* again when it is due: none yet, or the node's size moved by
+    /// `refresh_growth` since it was last looked at. Puts the estimate in the base the
+    /// *m* are estimated on; `true` when the base changed.
+    pub fn refresh_u(&self) -> bool {
+        let options = &self.configured.estimate_u;
+        let Some(pool) = self.pool.as_ref().filter(|_| self.u_enabled()) else {
+            return false;
+        };
+        let started = std::time::Instant::now();
+        let outcome = pool.get().map_err(db::DbError::from).and_then(|mut conn| {
+            let size = db::children::estimated_count(&mut conn)?;
+            {
+                let mut checked = lock(&self.u_checked_at);
+                if !u_due(*checked, size, options.refresh_growth) {
+                    return Ok(None);
+                }
+                *checked = Some(size);
+            }
+            own_u(&mut conn, &self.configured).map(Some)
+        });
+        let (estimate, settings) = match outcome {
+            Ok(Some(OwnU::Adopted(adopted))) => *adopted,
+            Ok(None | Some(OwnU::TooFew(_))) => return false,
+            Ok(Some(OwnU::Refused(why))) => {
+                tracing::warn!(%why, "estimated u refused; the u in use stay");
+                return false;
+            }
+            Err(why) => {
+                tracing::warn!(%why, "reading children to estimate u failed; the u in use stay");
+                return false;
+            }
+        };
+        tracing::info!(
+            children = estimate.children,
+            pairs = estimate.tally.pairs,
+            ms = started.elapsed().as_millis() as u64,
+            "u estimated from this node's children; adopted:\n{}",
+            matching::estimate::report(&estimate, &self.configured)
+        );
+        self.u_children
+            .store(estimate.children as u64, Ordering::Relaxed);
+        self.u_children_gauge
+            .set(i64::try_from(estimate.children).unwrap_or(i64::MAX));
+        write(&self.base, Arc::new(settings));
+        true
     }
 
     /// Registers the gauges: `matching_m{field,level}` (the *m* in use),
@@ -241,6 +342,17 @@ impl MEstimation {
             "The m in use per field and agreement level: estimated from this node's \
              searches, or configured",
             self.m_gauge.clone(),
+        );
+        registry.register(
+            "matching_u",
+            "The u in use per field and agreement level: estimated from this node's \
+             children, or configured",
+            self.u_gauge.clone(),
+        );
+        registry.register(
+            "matching_u_children",
+            "Complete children the u in use were estimated from; 0: configured",
+            self.u_children_gauge.clone(),
         );
         registry.register(
             "matching_m_pairs",
@@ -259,6 +371,9 @@ impl MEstimation {
             self.m_gauge
                 .get_or_create(&[("field", field), ("level", level)])
                 .set(a.m);
+            self.u_gauge
+                .get_or_create(&[("field", field), ("level", level)])
+                .set(a.u);
         }
         self.pairs_gauge
             .set(i64::try_from(pairs).unwrap_or(i64::MAX));
@@ -267,8 +382,68 @@ impl MEstimation {
     }
 }
 
+/// What a node makes of its own children for its *u* (`[matching.estimate_u]`).
+pub enum OwnU {
+    /// Fewer complete children than `min_children` (this many): the configured *u* stay.
+    TooFew(usize),
+    /// The estimate, and `configured` with its adopted *u*, accepted by the checks.
+    Adopted(Box<(matching::estimate::Estimate, MatchingSettings)>),
+    /// The adopted *u* the settings' own checks refuse, and why.
+    Refused(String),
+}
+
+/// Samples the node's complete children and estimates the *u* it adopts, as
+/// `configured`'s `[matching.estimate_u]` says: what a node does when its *u* are due,
+/// and what `federation bench matching` does for each agency.
+pub fn own_u(
+    conn: &mut db::DbConnection,
+    configured: &MatchingSettings,
+) -> Result<OwnU, db::DbError> {
+    let options = &configured.estimate_u;
+    let sample = db::children::sample(conn, options.sample)?;
+    let estimate = (sample.len() >= options.min_children)
+        .then(|| {
+            matching::estimate::estimate_u(
+                &sample,
+                options.max_pairs,
+                sample.len() as u64,
+                configured,
+            )
+        })
+        .flatten();
+    let Some(estimate) = estimate else {
+        return Ok(OwnU::TooFew(sample.len()));
+    };
+    let mut settings = configured.clone();
+    settings.weights = estimate.adopted.clone();
+    Ok(match settings.validate() {
+        Ok(()) => OwnU::Adopted(Box::new((estimate, settings))),
+        Err(why) => OwnU::Refused(why),
+    })
+}
+
+/// Whether *u* is due at a node of `size` children: never looked at yet, or the size
+/// moved by `growth` (a share) since it was looked at, at `last`.
+pub(super) fn u_due(last: Option<u64>, size: u64, growth: f64) -> bool {
+    last.is_none_or(|last| (size as f64 - last as f64).abs() >= growth * last.max(1) as f64)
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn read(settings: &RwLock<Arc<MatchingSettings>>) -> Arc<MatchingSettings> {
+    match settings.read() {
+        Ok(s) => s.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+fn write(settings: &RwLock<Arc<MatchingSettings>>, to: Arc<MatchingSettings>) {
+    match settings.write() {
+        Ok(mut s) => *s = to,
+        Err(poisoned) => *poisoned.into_inner() = to,
+    }
 }
 
 /// The estimated levels as a `[matching.weights]` section an operator can review and

@@ -2,11 +2,11 @@
 //! have moved off the configured ones, toward what the searches show, and twins are
 //! still never linked with them.
 
-use super::estimating::MEstimation;
+use super::estimating::WeightEstimation;
 use super::tests::hold;
 use super::*;
 use crate::db::testing::TestDb;
-use matching::settings::EstimateM;
+use matching::settings::{EstimateM, EstimateU};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use schemas::{ChildIdentifiers, Demographics, MatchOutcome, Sex};
@@ -139,7 +139,7 @@ fn as_recorded_elsewhere(d: &Demographics, rng: &mut StdRng) -> Demographics {
 fn search(
     conn: &mut DbConnection,
     d: &Demographics,
-    estimation: &Arc<MEstimation>,
+    estimation: &Arc<WeightEstimation>,
 ) -> MatchResponse {
     let query = ChildQuery {
         identifiers: ChildIdentifiers::default(),
@@ -213,7 +213,7 @@ fn after_enough_searches_the_node_scores_with_estimated_m_and_twins_stay_apart()
         },
         ..MatchingSettings::default()
     };
-    let estimation = Arc::new(MEstimation::new(configured.clone()));
+    let estimation = Arc::new(WeightEstimation::new(configured.clone()));
     for _ in 0..2 {
         for (_, d) in &held {
             let q = as_recorded_elsewhere(d, &mut rng);
@@ -324,7 +324,7 @@ fn the_node_reestimates_by_itself_every_so_many_searches() {
     let mut conn = TestDb::fresh();
     let mut rng = StdRng::seed_from_u64(6);
     let held = node_with_families(&mut conn, &mut rng);
-    let estimation = Arc::new(MEstimation::new(MatchingSettings {
+    let estimation = Arc::new(WeightEstimation::new(MatchingSettings {
         estimate_m: EstimateM {
             every_searches: 100,
             ..EstimateM::default()
@@ -345,7 +345,7 @@ fn the_node_reestimates_by_itself_every_so_many_searches() {
     assert!(estimation.estimates() >= 1);
 
     // Off: nothing is kept and the configured m stay.
-    let off = Arc::new(MEstimation::new(MatchingSettings {
+    let off = Arc::new(WeightEstimation::new(MatchingSettings {
         estimate_m: EstimateM {
             enabled: false,
             every_searches: 1,
@@ -365,4 +365,119 @@ fn the_node_reestimates_by_itself_every_so_many_searches() {
             ..MatchingSettings::default()
         }
     );
+}
+
+/// Waits (at most 30 s) for `done`, which a thread of the node's makes true.
+fn wait_for(done: impl Fn() -> bool) -> bool {
+    let waited = std::time::Instant::now();
+    loop {
+        if done() {
+            return true;
+        }
+        if waited.elapsed().as_secs() >= 30 {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// u from the node's own children: estimated at start on a thread of its own, the
+/// adopted values those of [`matching::estimate::estimate_u`] over the same children,
+/// not again until the node's size moves by `refresh_growth`, and never below
+/// `min_children`.
+#[test]
+fn the_node_estimates_its_u_from_its_own_children_and_again_when_it_grows() {
+    let mut db = TestDb::shared();
+    let mut rng = StdRng::seed_from_u64(11);
+    let held = node_with_families(&mut db, &mut rng);
+    assert!(held.len() > 250, "{}", held.len());
+    let configured = MatchingSettings {
+        estimate_m: EstimateM {
+            enabled: false,
+            ..EstimateM::default()
+        },
+        ..MatchingSettings::default()
+    };
+    let estimation = WeightEstimation::with_database(configured.clone(), db.pool());
+    assert!(wait_for(|| estimation.u_children() > 0));
+    assert_eq!(estimation.u_children(), held.len() as u64);
+
+    // Every pair of so few children is compared, so the estimate is the count's.
+    let sample = crate::db::children::sample(&mut db, 5_000).unwrap();
+    let expected =
+        matching::estimate::estimate_u(&sample, 500_000, sample.len() as u64, &configured).unwrap();
+    assert!(expected.exhaustive);
+    assert!(wait_for(
+        || estimation.settings().weights == expected.adopted
+    ));
+    let in_use = estimation.settings();
+    assert_ne!(in_use.weights, configured.weights);
+    // Siblings share an address here far more often than the configured one pair in a
+    // thousand: the full postcode weighs less than configured.
+    let full = (
+        in_use.weights.postcode.full,
+        configured.weights.postcode.full,
+    );
+    assert!(full.0.u > full.1.u, "{full:?}");
+    // m stay configured (estimating m is off); the thresholds are untouched.
+    assert_eq!(
+        in_use.weights.given_name.exact.m,
+        configured.weights.given_name.exact.m
+    );
+    assert_eq!(in_use.thresholds, configured.thresholds);
+
+    // Not due again at the same size (SQLite's size is exact; PostgreSQL's is the
+    // statistics', which may still move); due once the node has grown by a tenth.
+    if matches!(*db, DbConnection::Sqlite(_)) {
+        assert!(!estimation.refresh_u());
+    }
+    let more = held.len() / 10 + 1;
+    for i in 0..more {
+        let d = Demographics {
+            given_name: GIVEN[i % GIVEN.len()].into(),
+            family_name: format!("Newfamily{i}"),
+            date_of_birth: date(2015, &mut rng),
+            sex: None,
+            postcode: Some(postcode(&mut rng)),
+        };
+        hold(&mut db, &format!("new-{i}"), d);
+    }
+    assert!(wait_for(|| estimation.refresh_u()));
+    assert_eq!(estimation.u_children(), (held.len() + more) as u64);
+
+    // Below `min_children`, and switched off: the configured u stay.
+    for options in [
+        EstimateU {
+            min_children: 10_000,
+            ..EstimateU::default()
+        },
+        EstimateU {
+            enabled: false,
+            ..EstimateU::default()
+        },
+    ] {
+        let settings = MatchingSettings {
+            estimate_u: options,
+            ..configured.clone()
+        };
+        let kept = WeightEstimation::with_database(settings.clone(), db.pool());
+        assert!(!kept.refresh_u());
+        assert_eq!(kept.u_children(), 0);
+        assert_eq!(*kept.settings(), settings);
+    }
+}
+
+#[test]
+fn u_is_due_first_and_then_when_the_size_moved_by_the_share() {
+    use super::estimating::u_due;
+    assert!(u_due(None, 0, 0.1));
+    assert!(u_due(None, 5_000, 0.1));
+    assert!(!u_due(Some(1_000), 1_000, 0.1));
+    assert!(!u_due(Some(1_000), 1_099, 0.1));
+    assert!(u_due(Some(1_000), 1_100, 0.1));
+    assert!(u_due(Some(1_000), 900, 0.1));
+    assert!(!u_due(Some(1_000), 901, 0.1));
+    // A node that was empty: any child is growth.
+    assert!(!u_due(Some(0), 0, 0.1));
+    assert!(u_due(Some(0), 1, 0.1));
 }

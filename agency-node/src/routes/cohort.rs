@@ -349,7 +349,7 @@ pub async fn match_batch(
             let mut entries = Vec::with_capacity(batch.queries.len());
             for query in &batch.queries {
                 let qh = relationship::query_hash("plain", query);
-                let found = finding::find_with(c, query, &state.m_estimation.settings())?;
+                let found = finding::find_with(c, query, &state.weight_estimation.settings())?;
                 let (answer, mut entry) = match_one(
                     c,
                     &state,

@@ -405,7 +405,7 @@ pub async fn decide_concern(
     let horizon = horizon(&state);
     let state_kind = state.agency_kind;
     let self_id = state.agency_id.clone();
-    let settings = state.m_estimation.settings();
+    let settings = state.weight_estimation.settings();
     let item = write_one(&state, &caller, &req, move |c, writer| {
         let mut row = db::concerns::find(c, &id)?
             .filter(|r| r.side == RECEIVED)

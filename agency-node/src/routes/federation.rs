@@ -310,11 +310,11 @@ where
         let mut conn = state.pool.get()?;
         // Scored with the m in use now; the pairs' levels go to the estimate once the
         // answer is committed.
-        let settings = state.m_estimation.settings();
+        let settings = state.weight_estimation.settings();
         let mut pairs = Vec::new();
         let notes = finding::PairNotes {
             into: &mut pairs,
-            limit: state.m_estimation.per_search(),
+            limit: state.weight_estimation.per_search(),
         };
         let answer = audited::<_, ApiError>(&mut conn, |c| {
             let found = find(c, &settings, notes)?;
@@ -329,7 +329,7 @@ where
                 found,
             )
         })?;
-        state.m_estimation.record(pairs);
+        state.weight_estimation.record(pairs);
         Ok::<_, ApiError>(answer)
     })
     .await??;

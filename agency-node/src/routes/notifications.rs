@@ -458,7 +458,7 @@ pub async fn offer(
         let state = state2;
         let mut conn = state.pool.get().map_err(DbError::from)?;
         Ok(db::write(&mut conn, |c| {
-            let found = finding::find_with(c, &offer.child, &state.m_estimation.settings())?;
+            let found = finding::find_with(c, &offer.child, &state.weight_estimation.settings())?;
             let held = found.outcome == MatchOutcome::Held && found.held;
             let subscribed = db::notifications::is_subscribed(c, offer.event_type.as_str())?;
             // The routing table: does this agency's involvement with the child, by its
@@ -559,7 +559,7 @@ pub async fn origin(
         let state = state2;
         let mut conn = state.pool.get().map_err(DbError::from)?;
         Ok(db::write(&mut conn, |c| {
-            let found = finding::find_with(c, &event.child, &state.m_estimation.settings())?;
+            let found = finding::find_with(c, &event.child, &state.weight_estimation.settings())?;
             let held = event.sender == state.agency_id
                 && found.outcome == MatchOutcome::Held
                 && found.held;

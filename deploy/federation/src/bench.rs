@@ -41,17 +41,14 @@ pub struct Options {
     /// files in `dir`.
     pub postgres: Option<String>,
     /// The nodes' matching settings (default: `MatchingSettings::default()`), e.g. from
-    /// `--settings` with weights printed by `agency-node matching estimate-u`.
+    /// `--settings`. Each agency estimates its *u* from its own children on top of them,
+    /// as a node does, unless they turn that off (`[matching.estimate_u]`).
     pub settings: MatchingSettings,
     /// Search the SQLite files already in `dir` (loaded by an earlier run with the same
     /// children, seed and plain mode) instead of loading them again.
     pub reuse: bool,
     /// A file to write every search's answer to, one JSON line each.
     pub answers: Option<PathBuf>,
-    /// Each agency estimates its *u* values from its own children, as
-    /// `agency-node matching estimate-u` does, and searches with them (on top of
-    /// `settings`).
-    pub estimate_u: bool,
 }
 
 /// The `[matching]` section of a TOML file (a node configuration, or the output of
@@ -729,8 +726,8 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
             diesel::sql_query("ANALYZE children").execute(pg)?;
         }
         let seeding = loading.elapsed();
-        let node_settings = if options.estimate_u {
-            own_estimate(&mut conn, name, options.seed, settings)?
+        let node_settings = if settings.estimate_u.enabled {
+            own_estimate(&mut conn, name, settings)?
         } else {
             settings.clone()
         };
@@ -947,25 +944,31 @@ fn run(options: &Options, children: &[TrueChild], dir: &std::path::Path) -> anyh
     Ok(())
 }
 
-/// `settings` with the *u* values an agency estimates from a sample of its own children
-/// (`agency-node matching estimate-u`'s defaults: 20,000 children, 2,000,000 pairs); the
-/// estimate's report is printed.
+/// `settings` with the *u* values an agency's node adopts from a sample of its own
+/// children ([`finding::estimating::own_u`]: `[matching.estimate_u]`'s sample size,
+/// pairs and bounds); the estimate's report is printed.
 pub fn own_estimate(
     conn: &mut db::DbConnection,
     agency: &str,
-    seed: u64,
     settings: &MatchingSettings,
 ) -> anyhow::Result<MatchingSettings> {
-    let sample = db::children::sample(conn, 20_000)?;
-    let estimate = matching::estimate::estimate_u(&sample, 2_000_000, seed, settings)
-        .ok_or_else(|| anyhow::anyhow!("{agency} holds fewer than two children"))?;
-    println!("{agency}: u estimated from its own children");
-    print!("{}", matching::estimate::report(&estimate, settings));
-    let mut own = settings.clone();
-    own.weights = estimate.weights;
-    own.validate()
-        .map_err(|e| anyhow::anyhow!("{agency}: the estimated weights are refused: {e}"))?;
-    Ok(own)
+    use finding::estimating::OwnU;
+    match finding::estimating::own_u(conn, settings)? {
+        OwnU::TooFew(children) => {
+            println!(
+                "{agency}: the configured u ({children} complete children, fewer than {})",
+                settings.estimate_u.min_children
+            );
+            Ok(settings.clone())
+        }
+        OwnU::Refused(why) => anyhow::bail!("{agency}: the estimated weights are refused: {why}"),
+        OwnU::Adopted(adopted) => {
+            let (estimate, own) = *adopted;
+            println!("{agency}: u estimated from its own children");
+            print!("{}", matching::estimate::report(&estimate, settings));
+            Ok(own)
+        }
+    }
 }
 
 /// The row ids of an agency's copies in a database an earlier run loaded (`--reuse`):

@@ -243,8 +243,9 @@ enum BenchCmd {
         #[arg(long, default_value = "sqlite", value_parser = parse_database)]
         database: federation::plan::Database,
         /// A TOML file with a `[matching]` section (as in a node's configuration) to use
-        /// at every agency instead of the defaults; e.g. the weights printed by
-        /// `agency-node matching estimate-u`.
+        /// at every agency instead of the defaults; each agency estimates its u from its
+        /// own children as a node does, unless the file turns that off
+        /// (`[matching.estimate_u] enabled = false`).
         #[arg(long)]
         settings: Option<PathBuf>,
         /// Search the SQLite databases an earlier run with the same `--children`,
@@ -256,11 +257,6 @@ enum BenchCmd {
         /// searched for, answer), to show that two matchers answer alike.
         #[arg(long)]
         answers: Option<PathBuf>,
-        /// Each agency estimates its u values from its own children, as
-        /// `agency-node matching estimate-u` does, and searches with them (instead of
-        /// the configured u; on top of --settings).
-        #[arg(long)]
-        estimate_u: bool,
     },
     /// Fairness under a flood: police and social care each read views at many times
     /// their quota while school A's DSL reads a few views a second, in a federation
@@ -757,12 +753,10 @@ fn main() -> anyhow::Result<()> {
                     settings,
                     reuse,
                     answers,
-                    estimate_u,
                 },
         } => federation::bench::matching(&federation::bench::Options {
             reuse,
             answers,
-            estimate_u,
             children,
             queries,
             seed,

@@ -14,7 +14,6 @@ fn options(dir: &std::path::Path, seed: u64, reuse: bool, answers: &str) -> Opti
         settings: Default::default(),
         reuse,
         answers: Some(dir.join(answers)),
-        estimate_u: false,
     }
 }
 
@@ -41,29 +40,42 @@ fn reuse_needs_the_databases() {
 }
 
 #[test]
-fn each_agency_can_search_with_u_estimated_from_its_own_children() {
+fn each_agency_searches_with_the_u_its_node_estimates_from_its_own_children() {
     let dir = tempfile::tempdir().unwrap();
-    let estimating = Options {
-        estimate_u: true,
-        ..options(dir.path(), 7, false, "estimated.jsonl")
-    };
-    matching(&estimating).unwrap();
+    // The default, as a node: u estimated from the agency's own children.
+    matching(&options(dir.path(), 7, false, "estimated.jsonl")).unwrap();
     let answers = std::fs::read_to_string(dir.path().join("estimated.jsonl")).unwrap();
     assert_eq!(answers.lines().count(), 180);
     assert!(answers.contains("\"outcome\":\"held\""), "{answers}");
 
     // The estimate replaces the configured u: the generator's children share a full
-    // postcode less often than the configured one in a thousand, and a district (one
-    // of nine) more often than the configured one in twenty.
+    // postcode less often than the configured one in a thousand (lowered by at most
+    // two bits), and a district (one of nine) more often than the configured one in
+    // twenty.
     let url = format!("sqlite://{}", dir.path().join("school.sqlite").display());
     let pool = agency_node::db::connect(&url).unwrap();
     let configured = matching::MatchingSettings::default();
-    let own = own_estimate(&mut pool.get().unwrap(), "school", 7, &configured).unwrap();
+    let own = own_estimate(&mut pool.get().unwrap(), "school", &configured).unwrap();
+    let full = (
+        own.weights.postcode.full.u,
+        configured.weights.postcode.full.u,
+    );
+    assert!(full.0 < full.1 && full.0 >= full.1 / 4.0, "{full:?}");
     assert!(
-        own.weights.postcode.full.u < configured.weights.postcode.full.u
-            && own.weights.postcode.district.u > configured.weights.postcode.district.u,
+        own.weights.postcode.district.u > configured.weights.postcode.district.u,
         "{:?}",
         own.weights.postcode
     );
     assert_eq!(own.thresholds.probable, configured.thresholds.probable);
+
+    // Too few complete children for the node's minimum: the configured u stay.
+    let strict = matching::MatchingSettings {
+        estimate_u: matching::settings::EstimateU {
+            min_children: 100_000,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let kept = own_estimate(&mut pool.get().unwrap(), "school", &strict).unwrap();
+    assert_eq!(kept.weights, strict.weights);
 }
