@@ -21,8 +21,9 @@ pub struct AppState {
     pub directory: DirectoryHandle,
     /// The `[matching]` settings, validated at start.
     pub matching: matching::MatchingSettings,
-    /// The *m* searches are scored with: estimated from this node's searches
-    /// (`[matching.estimate_m]`), the configured ones the fallback.
+    /// The weights searches are scored with: *u* estimated from this node's children
+    /// (`[matching.estimate_u]`), *m* from its searches (`[matching.estimate_m]`), the
+    /// configured ones the fallback.
     pub weight_estimation: std::sync::Arc<crate::finding::estimating::WeightEstimation>,
     /// The federation's matching key, when `matching.key_file` is set: the node keeps its
     /// children's keyed encodings current and, in keyed mode, answers keyed queries.

@@ -58,8 +58,6 @@ pub struct WeightEstimation {
     in_use: RwLock<Arc<MatchingSettings>>,
     /// The node's size when *u* was last looked at (estimated, or too few children).
     u_checked_at: Mutex<Option<u64>>,
-    /// Complete children the *u* in use were estimated from; 0: configured.
-    u_children: AtomicU64,
     searches: AtomicU64,
     /// Where the pairs are shared; `None`: kept in memory only (`pairs`).
     pool: Option<DbPool>,
@@ -72,6 +70,7 @@ pub struct WeightEstimation {
     u_gauge: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pairs_gauge: Gauge,
     fields_gauge: Gauge,
+    /// Complete children the *u* in use were estimated from; 0: configured.
     u_children_gauge: Gauge,
 }
 
@@ -105,7 +104,6 @@ impl WeightEstimation {
             base: RwLock::new(Arc::new(configured.clone())),
             in_use: RwLock::new(Arc::new(configured.clone())),
             u_checked_at: Mutex::new(None),
-            u_children: AtomicU64::new(0),
             searches: AtomicU64::new(0),
             pool,
             configured,
@@ -141,7 +139,7 @@ impl WeightEstimation {
 
     /// How many complete children the *u* in use were estimated from; 0: configured.
     pub fn u_children(&self) -> u64 {
-        self.u_children.load(Ordering::Relaxed)
+        u64::try_from(self.u_children_gauge.get()).unwrap_or(0)
     }
 
     /// The most pairs one search hands over.
@@ -325,8 +323,6 @@ impl WeightEstimation {
             "u estimated from this node's children; adopted:\n{}",
             matching::estimate::report(&estimate, &self.configured)
         );
-        self.u_children
-            .store(estimate.children as u64, Ordering::Relaxed);
         self.u_children_gauge
             .set(i64::try_from(estimate.children).unwrap_or(i64::MAX));
         write(&self.base, Arc::new(settings));
@@ -406,6 +402,7 @@ pub fn own_u(
             matching::estimate::estimate_u(
                 &sample,
                 options.max_pairs,
+                // The pairs' seed: the sample is already random (drawn by the database).
                 sample.len() as u64,
                 configured,
             )
