@@ -683,7 +683,7 @@ pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
 }
 
 /// Given and family name, date of birth, sex and postcode.
-type SampleRow = (
+pub type SampleRow = (
     String,
     String,
     chrono::NaiveDate,
@@ -692,27 +692,43 @@ type SampleRow = (
 );
 
 /// A uniform random sample of up to `limit` children's demographics, for estimating match
-/// weights from the node's own data (`agency-node matching estimate-u`).
+/// weights from the node's own data (`agency-node matching estimate-u`). Complete children
+/// only: the estimate compares pairs field by field, and a partial child's missing fields
+/// are no evidence either way.
+///
+/// In SQLite, once the table is more than [`PROBE_FROM`] times the sample, by probing
+/// random row ids ([`sample_by_rowid`]): a few thousand point reads instead of reading
+/// every child to sort them by `RANDOM()`, which at 1,000,000 children took seconds of a
+/// core and brought the whole table through the memory map. In PostgreSQL (whose server
+/// does the scan, keeping only the top `limit` rows) and in a small table, `ORDER BY
+/// RANDOM()`.
 pub fn sample(
     conn: &mut DbConnection,
     limit: i64,
 ) -> Result<Vec<matching::estimate::Sampled>, DbError> {
-    // Complete children only: the estimate compares pairs field by field, and a
-    // partial child's missing fields are no evidence either way.
-    let rows: Vec<SampleRow> = c::children
-        .filter(c::date_of_birth.ne(crate::db::models::UNKNOWN_DATE_OF_BIRTH))
-        .filter(c::given_name.ne(""))
-        .filter(c::family_name.ne(""))
-        .select((
-            c::given_name,
-            c::family_name,
-            c::date_of_birth,
-            c::sex,
-            c::postcode,
-        ))
-        .order(diesel::dsl::sql::<diesel::sql_types::Double>("RANDOM()"))
-        .limit(limit)
-        .load(conn)?;
+    let rows = match conn {
+        DbConnection::Sqlite(lite) => {
+            let max = max_rowid(lite)?;
+            let probed = if max > limit.saturating_mul(PROBE_FROM) {
+                sample_by_rowid(lite, limit, max)?
+            } else {
+                None
+            };
+            match probed {
+                Some(rows) => rows,
+                None => complete_children()
+                    .select(sample_columns())
+                    .order(diesel::dsl::sql::<diesel::sql_types::Double>("RANDOM()"))
+                    .limit(limit)
+                    .load(lite)?,
+            }
+        }
+        DbConnection::Pg(pg) => complete_children()
+            .select(sample_columns())
+            .order(diesel::dsl::sql::<diesel::sql_types::Double>("RANDOM()"))
+            .limit(limit)
+            .load(pg)?,
+    };
     Ok(rows
         .into_iter()
         .map(|(given_name, family_name, date_of_birth, sex, postcode)| {
@@ -725,6 +741,102 @@ pub fn sample(
             }
         })
         .collect())
+}
+
+/// Row ids are probed once the largest is more than this many times the sample asked.
+pub const PROBE_FROM: i64 = 4;
+/// Rounds of probes before the sample falls back to `ORDER BY RANDOM()`.
+const PROBE_ROUNDS: usize = 8;
+/// Row ids per query (SQLite binds each as a parameter).
+const PROBE_CHUNK: usize = 500;
+
+#[diesel::dsl::auto_type]
+fn complete_children() -> _ {
+    let unknown: chrono::NaiveDate = crate::db::models::UNKNOWN_DATE_OF_BIRTH;
+    let empty: &'static str = "";
+    c::children
+        .filter(c::date_of_birth.ne(unknown))
+        .filter(c::given_name.ne(empty))
+        .filter(c::family_name.ne(empty))
+}
+
+#[diesel::dsl::auto_type]
+fn sample_columns() -> _ {
+    (
+        c::given_name,
+        c::family_name,
+        c::date_of_birth,
+        c::sex,
+        c::postcode,
+    )
+}
+
+fn max_rowid(lite: &mut diesel::SqliteConnection) -> Result<i64, DbError> {
+    #[derive(QueryableByName)]
+    struct Max {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    Ok(
+        diesel::sql_query("SELECT COALESCE(MAX(rowid), 0) AS n FROM children")
+            .get_result::<Max>(lite)?
+            .n,
+    )
+}
+
+/// Up to `limit` complete children whose row ids are drawn uniformly without replacement
+/// from `1..=max`, in rounds sized by the share of probes that found a complete child so
+/// far (deleted rows and partial children miss). Every complete child is equally likely
+/// to be drawn, and the rows found are shuffled before the sample is cut to `limit`, so
+/// the sample is uniform, as `ORDER BY RANDOM()` is. `None` when the rounds did not find
+/// `limit` (a table mostly of holes or partial children): the caller then sorts.
+pub fn sample_by_rowid(
+    lite: &mut diesel::SqliteConnection,
+    limit: i64,
+    max: i64,
+) -> Result<Option<Vec<SampleRow>>, DbError> {
+    use rand::Rng;
+    use rand::seq::SliceRandom;
+    let want = usize::try_from(limit).unwrap_or(0);
+    let mut rng = rand::rng();
+    let mut probed = std::collections::HashSet::new();
+    let mut rows: Vec<SampleRow> = Vec::with_capacity(want);
+    for _ in 0..PROBE_ROUNDS {
+        let missing = want.saturating_sub(rows.len());
+        let untried = u64::try_from(max).unwrap_or(0) - probed.len() as u64;
+        if missing == 0 || untried == 0 {
+            break;
+        }
+        let hit_rate = if probed.is_empty() {
+            1.0
+        } else {
+            (rows.len() as f64 / probed.len() as f64).max(0.02)
+        };
+        let ask = ((missing as f64 / hit_rate) * 1.25).ceil() as u64 + 16;
+        let ask = ask.min(untried).min(want as u64 * 50) as usize;
+        let mut ids = Vec::with_capacity(ask);
+        while ids.len() < ask {
+            let id = rng.random_range(1..=max);
+            if probed.insert(id) {
+                ids.push(id);
+            }
+        }
+        for chunk in ids.chunks(PROBE_CHUNK) {
+            let found: Vec<SampleRow> = complete_children()
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>("children.rowid").eq_any(chunk),
+                )
+                .select(sample_columns())
+                .load(lite)?;
+            rows.extend(found);
+        }
+    }
+    if rows.len() < want {
+        return Ok(None);
+    }
+    rows.shuffle(&mut rng);
+    rows.truncate(want);
+    Ok(Some(rows))
 }
 
 pub fn count(conn: &mut DbConnection) -> Result<i64, DbError> {
@@ -1253,5 +1365,99 @@ mod tests {
         assert_eq!((e.tally.pairs, e.tally.given[0]), (15, 3));
         assert_eq!(e.tally.date_of_birth[0], 15);
         assert_eq!(e.tally.sex_pairs, 0);
+    }
+
+    /// Stores `n` children, each `partial_every`-th without a given name (a partial
+    /// child), family names `Fam{i}` so that each child is told by its family name.
+    fn store_numbered(db: &mut TestDb, n: usize, partial_every: usize) {
+        super::super::write(db, |conn| {
+            for i in 0..n {
+                let child = ChildUpsert {
+                    demographics: schemas::KnownDemographics {
+                        given_name: (i % partial_every != 0).then(|| "Amelia".to_string()),
+                        family_name: Some(format!("Fam{i}")),
+                        date_of_birth: Some("2014-03-09".parse().unwrap()),
+                        ..Default::default()
+                    },
+                    identifiers: ChildIdentifiers::default(),
+                };
+                upsert(conn, &format!("L-{i}"), &child)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    fn numbered(sample: &[matching::estimate::Sampled]) -> Vec<usize> {
+        sample
+            .iter()
+            .map(|c| c.family_name.trim_start_matches("Fam").parse().unwrap())
+            .collect()
+    }
+
+    /// A large SQLite table is sampled by probing random row ids, not by sorting every
+    /// child: the sample is complete children only, none twice, spread over the whole
+    /// table (not a run of neighbouring rows), also across deleted rows; where probing
+    /// cannot find enough (a table mostly of partial children) the sample falls back to
+    /// sorting and still holds every complete child.
+    #[test]
+    fn a_large_table_is_sampled_by_probing_row_ids() {
+        let mut db = TestDb::sqlite_memory();
+        store_numbered(&mut db, 2_000, 5);
+        // Holes: children 1,000 to 1,299 deleted.
+        diesel::delete(
+            c::children.filter(c::local_id.eq_any((1_000..1_300).map(|i| format!("L-{i}")))),
+        )
+        .execute(&mut *db)
+        .unwrap();
+        let DbConnection::Sqlite(lite) = &mut *db else {
+            unreachable!("an in-memory SQLite database")
+        };
+        let max = max_rowid(lite).unwrap();
+        assert!(max > 100 * PROBE_FROM);
+        let probed = sample_by_rowid(lite, 100, max)
+            .unwrap()
+            .expect("enough complete children to probe");
+        assert_eq!(probed.len(), 100);
+
+        let mut ids = numbered(&sample(&mut db, 100).unwrap());
+        assert_eq!(ids.len(), 100);
+        assert!(
+            ids.iter().all(|i| i % 5 != 0),
+            "a partial child sampled: {ids:?}"
+        );
+        assert!(ids.iter().all(|i| !(1_000..1_300).contains(i)), "{ids:?}");
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 100, "a child sampled twice");
+        // About 1,000 / 1,700 of the sample lies below child 1,000 (sd about 5).
+        let low = ids.iter().filter(|&&i| i < 1_000).count();
+        assert!(
+            (30..=90).contains(&low),
+            "{low} of 100 below child 1,000: {ids:?}"
+        );
+
+        // Mostly partial: 2,000 children, 20 of them complete.
+        let mut sparse = TestDb::sqlite_memory();
+        store_numbered(&mut sparse, 2_000, 1);
+        super::super::write(&mut sparse, |conn| {
+            for i in 0..20 {
+                let child = ChildUpsert {
+                    demographics: schemas::KnownDemographics {
+                        given_name: Some("Amelia".into()),
+                        family_name: Some(format!("Fam{}", 5_000 + i)),
+                        date_of_birth: Some("2014-03-09".parse().unwrap()),
+                        ..Default::default()
+                    },
+                    identifiers: ChildIdentifiers::default(),
+                };
+                upsert(conn, &format!("C-{i}"), &child)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let mut all = numbered(&sample(&mut sparse, 100).unwrap());
+        all.sort_unstable();
+        assert_eq!(all, (5_000..5_020).collect::<Vec<_>>());
     }
 }
