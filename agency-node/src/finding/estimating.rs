@@ -121,6 +121,12 @@ impl WeightEstimation {
         this
     }
 
+    /// Whether an estimate is running on its thread (tests wait for the first).
+    #[cfg(test)]
+    pub(crate) fn estimating(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
     /// The settings searches are scored with: the configured ones with the estimated
     /// *u* and *m*.
     pub fn settings(&self) -> Arc<MatchingSettings> {
@@ -295,14 +301,24 @@ impl WeightEstimation {
         let started = std::time::Instant::now();
         let outcome = pool.get().map_err(db::DbError::from).and_then(|mut conn| {
             let size = db::children::estimated_count(&mut conn)?;
-            {
+            // Marked before the sample is read, so that searches arriving meanwhile do
+            // not start the same estimate again; put back when reading fails, so that
+            // the next search retries rather than waiting for the node to grow.
+            let previous = {
                 let mut checked = lock(&self.u_checked_at);
                 if !u_due(*checked, size, options.refresh_growth) {
                     return Ok(None);
                 }
-                *checked = Some(size);
-            }
-            own_u(&mut conn, &self.configured).map(Some)
+                checked.replace(size)
+            };
+            own_u(&mut conn, &self.configured)
+                .map(Some)
+                .inspect_err(|_| {
+                    let mut checked = lock(&self.u_checked_at);
+                    if *checked == Some(size) {
+                        *checked = previous;
+                    }
+                })
         });
         let (estimate, settings) = match outcome {
             Ok(Some(OwnU::Adopted(adopted))) => *adopted,

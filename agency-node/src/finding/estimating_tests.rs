@@ -467,6 +467,44 @@ fn the_node_estimates_its_u_from_its_own_children_and_again_when_it_grows() {
     }
 }
 
+/// Reading the children for *u* fails (here: a column renamed away): the u in use stay
+/// configured, and the next search's check retries at once instead of waiting for the
+/// node to grow by `refresh_growth` (the size is marked as looked at only when read).
+#[test]
+fn a_failed_read_of_the_children_for_u_is_retried_without_waiting_for_growth() {
+    use diesel::RunQueryDsl;
+    let mut db = TestDb::shared();
+    let mut rng = StdRng::seed_from_u64(12);
+    let held = node_with_families(&mut db, &mut rng);
+    let configured = MatchingSettings {
+        estimate_m: EstimateM {
+            enabled: false,
+            ..EstimateM::default()
+        },
+        ..MatchingSettings::default()
+    };
+    let rename = |db: &mut TestDb, from: &str, to: &str| {
+        diesel::sql_query(format!("ALTER TABLE children RENAME COLUMN {from} TO {to}"))
+            .execute(&mut **db)
+            .unwrap();
+    };
+    let pool = db.pool();
+    rename(&mut db, "given_name", "given_name_away");
+    let estimation = WeightEstimation::with_database(configured.clone(), pool);
+    assert!(wait_for(|| !estimation.estimating()));
+    assert_eq!(estimation.u_children(), 0);
+    assert!(!estimation.refresh_u());
+    assert_eq!(*estimation.settings(), configured);
+
+    rename(&mut db, "given_name_away", "given_name");
+    assert!(estimation.refresh_u());
+    assert_eq!(estimation.u_children(), held.len() as u64);
+    // And not again at the same size once read (SQLite's size is exact).
+    if matches!(*db, DbConnection::Sqlite(_)) {
+        assert!(!estimation.refresh_u());
+    }
+}
+
 #[test]
 fn u_is_due_first_and_then_when_the_size_moved_by_the_share() {
     use super::estimating::u_due;
