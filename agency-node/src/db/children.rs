@@ -1367,14 +1367,18 @@ mod tests {
         assert_eq!(e.tally.sex_pairs, 0);
     }
 
-    /// Stores `n` children, each `partial_every`-th without a given name (a partial
-    /// child), family names `Fam{i}` so that each child is told by its family name.
-    fn store_numbered(db: &mut TestDb, n: usize, partial_every: usize) {
+    /// Stores the children numbered `numbers`, family names `Fam{i}` so that each child
+    /// is told by its family name; those not `complete` without a given name (partial).
+    fn store_numbered(
+        db: &mut TestDb,
+        numbers: std::ops::Range<usize>,
+        complete: impl Fn(usize) -> bool,
+    ) {
         super::super::write(db, |conn| {
-            for i in 0..n {
+            for i in numbers {
                 let child = ChildUpsert {
                     demographics: schemas::KnownDemographics {
-                        given_name: (i % partial_every != 0).then(|| "Amelia".to_string()),
+                        given_name: complete(i).then(|| "Amelia".to_string()),
                         family_name: Some(format!("Fam{i}")),
                         date_of_birth: Some("2014-03-09".parse().unwrap()),
                         ..Default::default()
@@ -1403,7 +1407,7 @@ mod tests {
     #[test]
     fn a_large_table_is_sampled_by_probing_row_ids() {
         let mut db = TestDb::sqlite_memory();
-        store_numbered(&mut db, 2_000, 5);
+        store_numbered(&mut db, 0..2_000, |i| i % 5 != 0);
         // Holes: children 1,000 to 1,299 deleted.
         diesel::delete(
             c::children.filter(c::local_id.eq_any((1_000..1_300).map(|i| format!("L-{i}")))),
@@ -1439,23 +1443,8 @@ mod tests {
 
         // Mostly partial: 2,000 children, 20 of them complete.
         let mut sparse = TestDb::sqlite_memory();
-        store_numbered(&mut sparse, 2_000, 1);
-        super::super::write(&mut sparse, |conn| {
-            for i in 0..20 {
-                let child = ChildUpsert {
-                    demographics: schemas::KnownDemographics {
-                        given_name: Some("Amelia".into()),
-                        family_name: Some(format!("Fam{}", 5_000 + i)),
-                        date_of_birth: Some("2014-03-09".parse().unwrap()),
-                        ..Default::default()
-                    },
-                    identifiers: ChildIdentifiers::default(),
-                };
-                upsert(conn, &format!("C-{i}"), &child)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+        store_numbered(&mut sparse, 0..2_000, |_| false);
+        store_numbered(&mut sparse, 5_000..5_020, |_| true);
         let mut all = numbered(&sample(&mut sparse, 100).unwrap());
         all.sort_unstable();
         assert_eq!(all, (5_000..5_020).collect::<Vec<_>>());
