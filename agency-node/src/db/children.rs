@@ -644,17 +644,8 @@ pub fn refresh_match_keys(conn: &mut DbConnection) -> Result<usize, DbError> {
 /// autovacuum's ANALYZE) or the statistics collector's live-row count, whichever is
 /// larger, or the exact count while there is neither (a new, empty node).
 pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
-    #[derive(QueryableByName)]
-    struct Estimate {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     let estimate = match conn {
-        DbConnection::Sqlite(lite) => {
-            diesel::sql_query("SELECT COALESCE(MAX(rowid), 0) AS n FROM children")
-                .get_result::<Estimate>(lite)?
-                .n
-        }
+        DbConnection::Sqlite(lite) => max_rowid(lite)?,
         DbConnection::Pg(pg) => {
             // The larger of the planner's estimate and the statistics collector's
             // live-row count (kept at every commit): a table never analysed (reltuples
@@ -670,7 +661,7 @@ pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
                     WHERE relid = 'children'::regclass)), \
                    -1) AS n",
             )
-            .get_result::<Estimate>(pg)?
+            .get_result::<Number>(pg)?
             .n;
             if n < 0 {
                 c::children.count().get_result(pg)?
@@ -683,7 +674,7 @@ pub fn estimated_count(conn: &mut DbConnection) -> Result<u64, DbError> {
 }
 
 /// Given and family name, date of birth, sex and postcode.
-pub type SampleRow = (
+type SampleRow = (
     String,
     String,
     chrono::NaiveDate,
@@ -698,36 +689,32 @@ pub type SampleRow = (
 ///
 /// In SQLite, once the table is more than [`PROBE_FROM`] times the sample, by probing
 /// random row ids ([`sample_by_rowid`]): a few thousand point reads instead of reading
-/// every child to sort them by `RANDOM()`, which at 1,000,000 children took seconds of a
-/// core and brought the whole table through the memory map. In PostgreSQL (whose server
+/// every child to sort them by `RANDOM()`, which at 1,000,000 children brought the whole
+/// table through the memory map (`docs/benchmarks.md`). In PostgreSQL (whose server
 /// does the scan, keeping only the top `limit` rows) and in a small table, `ORDER BY
 /// RANDOM()`.
 pub fn sample(
     conn: &mut DbConnection,
     limit: i64,
 ) -> Result<Vec<matching::estimate::Sampled>, DbError> {
-    let rows = match conn {
+    let probed = match conn {
         DbConnection::Sqlite(lite) => {
             let max = max_rowid(lite)?;
-            let probed = if max > limit.saturating_mul(PROBE_FROM) {
+            if max > limit.saturating_mul(PROBE_FROM) {
                 sample_by_rowid(lite, limit, max)?
             } else {
                 None
-            };
-            match probed {
-                Some(rows) => rows,
-                None => complete_children()
-                    .select(sample_columns())
-                    .order(diesel::dsl::sql::<diesel::sql_types::Double>("RANDOM()"))
-                    .limit(limit)
-                    .load(lite)?,
             }
         }
-        DbConnection::Pg(pg) => complete_children()
+        DbConnection::Pg(_) => None,
+    };
+    let rows = match probed {
+        Some(rows) => rows,
+        None => complete_children()
             .select(sample_columns())
             .order(diesel::dsl::sql::<diesel::sql_types::Double>("RANDOM()"))
             .limit(limit)
-            .load(pg)?,
+            .load(conn)?,
     };
     Ok(rows
         .into_iter()
@@ -744,7 +731,7 @@ pub fn sample(
 }
 
 /// Row ids are probed once the largest is more than this many times the sample asked.
-pub const PROBE_FROM: i64 = 4;
+const PROBE_FROM: i64 = 4;
 /// Rounds of probes before the sample falls back to `ORDER BY RANDOM()`.
 const PROBE_ROUNDS: usize = 8;
 /// Row ids per query (SQLite binds each as a parameter).
@@ -771,15 +758,18 @@ fn sample_columns() -> _ {
     )
 }
 
+/// One number a raw query selects as `n`.
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The children table's largest row id (0 when empty).
 fn max_rowid(lite: &mut diesel::SqliteConnection) -> Result<i64, DbError> {
-    #[derive(QueryableByName)]
-    struct Max {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     Ok(
         diesel::sql_query("SELECT COALESCE(MAX(rowid), 0) AS n FROM children")
-            .get_result::<Max>(lite)?
+            .get_result::<Number>(lite)?
             .n,
     )
 }
@@ -790,7 +780,7 @@ fn max_rowid(lite: &mut diesel::SqliteConnection) -> Result<i64, DbError> {
 /// to be drawn, and the rows found are shuffled before the sample is cut to `limit`, so
 /// the sample is uniform, as `ORDER BY RANDOM()` is. `None` when the rounds did not find
 /// `limit` (a table mostly of holes or partial children): the caller then sorts.
-pub fn sample_by_rowid(
+fn sample_by_rowid(
     lite: &mut diesel::SqliteConnection,
     limit: i64,
     max: i64,
@@ -1414,6 +1404,24 @@ mod tests {
         )
         .execute(&mut *db)
         .unwrap();
+        // Complete children only, none deleted, none twice, spread over the table.
+        let check = |mut ids: Vec<usize>| {
+            assert_eq!(ids.len(), 100);
+            assert!(
+                ids.iter().all(|i| i % 5 != 0),
+                "a partial child sampled: {ids:?}"
+            );
+            assert!(ids.iter().all(|i| !(1_000..1_300).contains(i)), "{ids:?}");
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), 100, "a child sampled twice");
+            // About 1,000 / 1,700 of the sample lies below child 1,000 (sd about 5).
+            let low = ids.iter().filter(|&&i| i < 1_000).count();
+            assert!(
+                (30..=90).contains(&low),
+                "{low} of 100 below child 1,000: {ids:?}"
+            );
+        };
         let DbConnection::Sqlite(lite) = &mut *db else {
             unreachable!("an in-memory SQLite database")
         };
@@ -1422,24 +1430,13 @@ mod tests {
         let probed = sample_by_rowid(lite, 100, max)
             .unwrap()
             .expect("enough complete children to probe");
-        assert_eq!(probed.len(), 100);
-
-        let mut ids = numbered(&sample(&mut db, 100).unwrap());
-        assert_eq!(ids.len(), 100);
-        assert!(
-            ids.iter().all(|i| i % 5 != 0),
-            "a partial child sampled: {ids:?}"
+        check(
+            probed
+                .iter()
+                .map(|(_, family, ..)| family.trim_start_matches("Fam").parse().unwrap())
+                .collect(),
         );
-        assert!(ids.iter().all(|i| !(1_000..1_300).contains(i)), "{ids:?}");
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), 100, "a child sampled twice");
-        // About 1,000 / 1,700 of the sample lies below child 1,000 (sd about 5).
-        let low = ids.iter().filter(|&&i| i < 1_000).count();
-        assert!(
-            (30..=90).contains(&low),
-            "{low} of 100 below child 1,000: {ids:?}"
-        );
+        check(numbered(&sample(&mut db, 100).unwrap()));
 
         // Mostly partial: 2,000 children, 20 of them complete.
         let mut sparse = TestDb::sqlite_memory();
