@@ -578,9 +578,13 @@ pub(crate) const COMMON: &[&str] = &[
     "daithi",
 ];
 
+/// [`COMMON`] as a set, built once, rather than a scan of the list at every lookup.
+static COMMON_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| COMMON.iter().copied().collect());
+
 /// Whether a normalised given name is a name given in its own right.
 pub fn is_known(name: &str) -> bool {
-    COMMON.contains(&name) || GROUPS.iter().any(|group| group.contains(&name))
+    COMMON_SET.contains(name) || super::nicknames::in_a_group(name)
 }
 
 fn known_names() -> impl Iterator<Item = &'static str> {
@@ -688,6 +692,17 @@ pub fn one_edit_variants(name: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    /// The sets answer as the lists do.
+    #[test]
+    fn a_name_is_known_when_a_list_holds_it() {
+        let groups = super::super::nicknames::GROUPS;
+        for name in known_names().chain(["zebedee", "amelai", "miya", ""]) {
+            let listed = COMMON.contains(&name) || groups.iter().any(|g| g.contains(&name));
+            assert_eq!(is_known(name), listed, "{name}");
+        }
+    }
+
     use super::*;
 
     #[test]
