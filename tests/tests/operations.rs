@@ -149,3 +149,55 @@ async fn a_node_shows_the_m_it_estimated_from_its_searches() {
     assert_eq!(series(&text, given_exact), estimated, "{text}");
     fed.shutdown().await;
 }
+
+/// A node loaded through `/v1/batch` after it started estimates its *u* from the loaded
+/// children once the writes pause, before any search: its first searches are scored
+/// with its own *u*, not the configured ones while an estimate runs beside them.
+#[tokio::test]
+async fn a_node_loaded_by_batch_estimates_its_u_before_its_first_search() {
+    let fed = spawn_federation(Options::nodes(&["school-a"], 0))
+        .await
+        .unwrap();
+    let text = fed.metrics("school-a").await;
+    assert_eq!(series(&text, "matching_u_children"), 0.0, "{text}");
+
+    // 300 complete children (the estimate needs 200), in three batches back to back.
+    let given = [
+        "Amara", "Ellis", "Freya", "Idris", "Maya", "Noah", "Ruby", "Tariq",
+    ];
+    let family = [
+        "Adeyemi", "Brook", "Castell", "Dunmore", "Evanson", "Farrant",
+    ];
+    let school = fed.system("school-a");
+    for batch in 0..3 {
+        let items: Vec<serde_json::Value> = (0..100)
+            .map(|i| {
+                let n = batch * 100 + i;
+                serde_json::json!({"op": "upsert_child", "local_id": format!("LD-{n}"),
+                    "child": {"demographics": {
+                        "given_name": given[n % given.len()],
+                        "family_name": format!("{}{}", family[n % family.len()], n / 7),
+                        "date_of_birth": format!("20{:02}-{:02}-{:02}", 10 + n % 8, 1 + n % 12, 1 + n % 28),
+                        "postcode": format!("ZZ{} {}AB", 1 + n % 9, n % 10)}}})
+            })
+            .collect();
+        let loaded = school
+            .post("/v1/batch", &serde_json::json!({ "items": items }))
+            .await
+            .expect(200);
+        assert_eq!(loaded["succeeded"], 100, "{loaded}");
+    }
+
+    let waited = std::time::Instant::now();
+    let text = loop {
+        let text = fed.metrics("school-a").await;
+        if series(&text, "matching_u_children") > 0.0 || waited.elapsed().as_secs() > 30 {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(series(&text, "matching_u_children"), 300.0, "{text}");
+    // No search was made: the load alone started it.
+    assert!(!text.contains("route=\"/v1/federation/match\""), "{text}");
+    fed.shutdown().await;
+}

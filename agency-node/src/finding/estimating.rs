@@ -1,7 +1,8 @@
 //! The weights a node scores with: *u* estimated from its own children
 //! (`[matching.estimate_u]`), *m* from its own searches (`[matching.estimate_m]`).
 //!
-//! *u*: at start, at the first search, and with the re-estimates of *m* whenever the
+//! *u*: at start, once writes of the node's agency systems have paused (a load by
+//! `/v1/batch`, say), at the first search, and with the re-estimates of *m* whenever the
 //! node's size has moved by `refresh_growth` since, on a thread of its own, the node
 //! samples its complete children and counts the levels over pairs of them
 //! ([`matching::estimate::estimate_u`]), adopting each level's upper bound, never more
@@ -48,6 +49,10 @@ pub(super) fn note_pairs(
 
 type Labels = [(&'static str, &'static str); 2];
 
+/// How long the agency systems' writes must pause before *u* is looked at again
+/// ([`WeightEstimation::written`]).
+pub const WRITES_PAUSE: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// The node's weights in use: the *u* it estimated from its children, the *m* from its
 /// searches and the pairs it estimates them from.
 pub struct WeightEstimation {
@@ -66,6 +71,11 @@ pub struct WeightEstimation {
     searches_since: AtomicU64,
     estimates: AtomicU64,
     running: AtomicBool,
+    /// Writes by the node's agency systems since it started (see
+    /// [`written`](WeightEstimation::written)).
+    writes: AtomicU64,
+    /// Whether a thread waits for the writes to pause.
+    awaiting_pause: AtomicBool,
     m_gauge: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     u_gauge: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pairs_gauge: Gauge,
@@ -111,6 +121,8 @@ impl WeightEstimation {
             searches_since: AtomicU64::new(0),
             estimates: AtomicU64::new(0),
             running: AtomicBool::new(false),
+            writes: AtomicU64::new(0),
+            awaiting_pause: AtomicBool::new(false),
             m_gauge: Family::default(),
             u_gauge: Family::default(),
             pairs_gauge: Gauge::default(),
@@ -194,18 +206,71 @@ impl WeightEstimation {
         }
     }
 
+    /// The node's agency systems wrote (children, records, a batch, an import): once
+    /// their writes have paused for [`WRITES_PAUSE`], *u* is estimated again if the
+    /// node's size moved by `refresh_growth`, on a thread of its own, so that a node
+    /// loaded by `/v1/batch` scores its first searches with its own *u* rather than
+    /// the configured ones while an estimate started by the first search runs. A load's
+    /// batches come back to back, so it is estimated once at its end, not at every
+    /// tenth of its growth. The writer does not wait.
+    pub fn written(self: &Arc<Self>) {
+        if !self.u_enabled() {
+            return;
+        }
+        self.writes.fetch_add(1, Ordering::AcqRel);
+        if self.awaiting_pause.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("estimate-u-after-writes".into())
+            .spawn(move || {
+                let mut seen = this.writes.load(Ordering::Acquire);
+                loop {
+                    std::thread::sleep(WRITES_PAUSE);
+                    let now = this.writes.load(Ordering::Acquire);
+                    if now == seen {
+                        break;
+                    }
+                    seen = now;
+                }
+                // Writes arriving from here on start another wait.
+                this.awaiting_pause.store(false, Ordering::Release);
+                // One estimate at a time: an estimate already running (a search's) may
+                // have read the node before the last writes, so wait for it and look again.
+                while this.running.swap(true, Ordering::AcqRel) {
+                    std::thread::sleep(WRITES_PAUSE / 4);
+                }
+                if this.refresh_u_in_use() && this.enabled() {
+                    this.reestimate();
+                }
+                this.running.store(false, Ordering::Release);
+            });
+        if let Err(why) = spawned {
+            tracing::warn!(%why, "could not start waiting to estimate u; the weights in use stay");
+            self.awaiting_pause.store(false, Ordering::Release);
+        }
+    }
+
+    /// Estimates *u* if due and, when it changed, puts it in use at once, with the
+    /// configured *m* until they are re-estimated on it; `true` when it changed.
+    fn refresh_u_in_use(&self) -> bool {
+        let changed = self.refresh_u();
+        if changed {
+            let base = self.base();
+            self.show(&base.weights, 0, 0);
+            write(&self.in_use, base);
+        }
+        changed
+    }
+
     /// Re-estimates on a thread of its own; `running` is set by the caller.
     fn spawn_reestimate(self: &Arc<Self>) {
         let this = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name("estimate-weights".into())
             .spawn(move || {
-                if this.refresh_u() {
-                    // At once, with the configured m until they are re-estimated on it.
-                    let base = this.base();
-                    this.show(&base.weights, 0, 0);
-                    write(&this.in_use, base);
-                }
+                this.refresh_u_in_use();
                 if this.enabled() {
                     this.reestimate();
                 }

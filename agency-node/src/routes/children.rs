@@ -127,7 +127,8 @@ where
     let matching_key = state.matching_key.clone();
     let correlation_id = audit::correlation_of(req);
     let state = state.clone();
-    web::block(move || {
+    let estimation = state.weight_estimation.clone();
+    let written = web::block(move || {
         let mut conn = pool.get().map_err(crate::db::DbError::from)?;
         let writer = writes::Writer {
             system: &system,
@@ -139,7 +140,10 @@ where
         };
         f(&mut conn, &writer)
     })
-    .await?
+    .await?;
+    // Even a refused batch may have stored its earlier chunks.
+    estimation.written();
+    written
 }
 
 /// Read back a child by the agency's local id.
