@@ -49,6 +49,10 @@ pub(super) fn note_pairs(
 
 type Labels = [(&'static str, &'static str); 2];
 
+/// A node's first estimate of *u* is made from `max_pairs / FIRST_SHARE` pairs first
+/// ([`WeightEstimation::refresh_u`]).
+pub const FIRST_SHARE: u64 = 10;
+
 /// How long the agency systems' writes must pause before *u* is looked at again
 /// ([`WeightEstimation::written`]).
 pub const WRITES_PAUSE: std::time::Duration = std::time::Duration::from_millis(300);
@@ -82,6 +86,10 @@ pub struct WeightEstimation {
     fields_gauge: Gauge,
     /// Complete children the *u* in use were estimated from; 0: configured.
     u_children_gauge: Gauge,
+    /// Estimates of *u* adopted since the node started.
+    u_estimates: AtomicU64,
+    /// Pairs of children the *u* in use were counted over; 0: configured.
+    u_pairs_gauge: Gauge,
 }
 
 /// One re-estimate: what it was made from and which fields moved off the configuration.
@@ -128,6 +136,8 @@ impl WeightEstimation {
             pairs_gauge: Gauge::default(),
             fields_gauge: Gauge::default(),
             u_children_gauge: Gauge::default(),
+            u_estimates: AtomicU64::new(0),
+            u_pairs_gauge: Gauge::default(),
         };
         this.show(&this.configured.weights, 0, 0);
         this
@@ -167,6 +177,17 @@ impl WeightEstimation {
 
     pub fn enabled(&self) -> bool {
         self.configured.estimate_m.enabled
+    }
+
+    /// How many pairs of children the *u* in use were counted over; 0: configured.
+    pub fn u_pairs(&self) -> u64 {
+        u64::try_from(self.u_pairs_gauge.get()).unwrap_or(0)
+    }
+
+    /// How many estimates of *u* were adopted since the node started (a first estimate
+    /// counts twice: the quick one and the full one).
+    pub fn u_estimates(&self) -> u64 {
+        self.u_estimates.load(Ordering::Relaxed)
     }
 
     /// How many times *m* has been re-estimated since the node started.
@@ -241,7 +262,7 @@ impl WeightEstimation {
                 while this.running.swap(true, Ordering::AcqRel) {
                     std::thread::sleep(WRITES_PAUSE / 4);
                 }
-                if this.refresh_u_in_use() && this.enabled() {
+                if this.refresh_u() && this.enabled() {
                     this.reestimate();
                 }
                 this.running.store(false, Ordering::Release);
@@ -252,25 +273,13 @@ impl WeightEstimation {
         }
     }
 
-    /// Estimates *u* if due and, when it changed, puts it in use at once, with the
-    /// configured *m* until they are re-estimated on it; `true` when it changed.
-    fn refresh_u_in_use(&self) -> bool {
-        let changed = self.refresh_u();
-        if changed {
-            let base = self.base();
-            self.show(&base.weights, 0, 0);
-            write(&self.in_use, base);
-        }
-        changed
-    }
-
     /// Re-estimates on a thread of its own; `running` is set by the caller.
     fn spawn_reestimate(self: &Arc<Self>) {
         let this = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name("estimate-weights".into())
             .spawn(move || {
-                this.refresh_u_in_use();
+                this.refresh_u();
                 if this.enabled() {
                     this.reestimate();
                 }
@@ -357,14 +366,23 @@ impl WeightEstimation {
 
     /// Estimates *u* again when it is due: none yet, or the node's size moved by
     /// `refresh_growth` since it was last looked at. Puts the estimate in the base the
-    /// *m* are estimated on; `true` when the base changed.
+    /// *m* are estimated on and in use at once, with the configured *m* until they are
+    /// re-estimated on it; `true` when the base changed.
+    ///
+    /// A node's first estimate is made twice from one sample: from a tenth of
+    /// `max_pairs` first ([`FIRST_SHARE`]), put in use at once, then from them all, so
+    /// that a node just loaded and searched at once scores with its own *u* after a
+    /// tenth of the wait. Counted from fewer pairs, each level's adopted upper bound is
+    /// higher on average, so on average the quick estimate weighs agreement less than the
+    /// full one; like it, it weighs no agreement more than `max_lowering_bits` above the
+    /// configured weight.
     pub fn refresh_u(&self) -> bool {
         let options = &self.configured.estimate_u;
         let Some(pool) = self.pool.as_ref().filter(|_| self.u_enabled()) else {
             return false;
         };
         let started = std::time::Instant::now();
-        let outcome = pool.get().map_err(db::DbError::from).and_then(|mut conn| {
+        let sampled = pool.get().map_err(db::DbError::from).and_then(|mut conn| {
             let size = db::children::estimated_count(&mut conn)?;
             // Marked before the sample is read, so that searches arriving meanwhile do
             // not start the same estimate again; put back when reading fails, so that
@@ -376,7 +394,7 @@ impl WeightEstimation {
                 }
                 checked.replace(size)
             };
-            own_u(&mut conn, &self.configured)
+            db::children::sample(&mut conn, options.sample)
                 .map(Some)
                 .inspect_err(|_| {
                     let mut checked = lock(&self.u_checked_at);
@@ -385,15 +403,35 @@ impl WeightEstimation {
                     }
                 })
         });
-        let (estimate, settings) = match outcome {
-            Ok(Some(OwnU::Adopted(adopted))) => *adopted,
-            Ok(None | Some(OwnU::TooFew(_))) => return false,
-            Ok(Some(OwnU::Refused(why))) => {
-                tracing::warn!(%why, "estimated u refused; the u in use stay");
-                return false;
-            }
+        let sample = match sampled {
+            Ok(Some(sample)) => sample,
+            Ok(None) => return false,
             Err(why) => {
                 tracing::warn!(%why, "reading children to estimate u failed; the u in use stay");
+                return false;
+            }
+        };
+        let quick = options.max_pairs / FIRST_SHARE;
+        let all_pairs =
+            (sample.len() as u64).saturating_mul(sample.len().saturating_sub(1) as u64) / 2;
+        let mut changed = false;
+        if self.u_children() == 0 && quick > 0 && all_pairs > quick {
+            changed |= self.adopt_u(u_from_sample(&sample, &self.configured, quick), started);
+        }
+        changed |= self.adopt_u(
+            u_from_sample(&sample, &self.configured, options.max_pairs),
+            started,
+        );
+        changed
+    }
+
+    /// Puts an estimate of *u* in the base and in use; `true` when it was adopted.
+    fn adopt_u(&self, outcome: OwnU, started: std::time::Instant) -> bool {
+        let (estimate, settings) = match outcome {
+            OwnU::Adopted(adopted) => *adopted,
+            OwnU::TooFew(_) => return false,
+            OwnU::Refused(why) => {
+                tracing::warn!(%why, "estimated u refused; the u in use stay");
                 return false;
             }
         };
@@ -406,7 +444,13 @@ impl WeightEstimation {
         );
         self.u_children_gauge
             .set(i64::try_from(estimate.children).unwrap_or(i64::MAX));
-        write(&self.base, Arc::new(settings));
+        self.u_pairs_gauge
+            .set(i64::try_from(estimate.tally.pairs).unwrap_or(i64::MAX));
+        self.u_estimates.fetch_add(1, Ordering::Relaxed);
+        let base = Arc::new(settings);
+        write(&self.base, base.clone());
+        self.show(&base.weights, 0, 0);
+        write(&self.in_use, base);
         true
     }
 
@@ -430,6 +474,11 @@ impl WeightEstimation {
             "matching_u_children",
             "Complete children the u in use were estimated from; 0: configured",
             self.u_children_gauge.clone(),
+        );
+        registry.register(
+            "matching_u_pairs",
+            "Pairs of children the u in use were counted over; 0: configured",
+            self.u_pairs_gauge.clone(),
         );
         registry.register(
             "matching_m_pairs",
@@ -478,11 +527,22 @@ pub fn own_u(
 ) -> Result<OwnU, db::DbError> {
     let options = &configured.estimate_u;
     let sample = db::children::sample(conn, options.sample)?;
+    Ok(u_from_sample(&sample, configured, options.max_pairs))
+}
+
+/// The *u* adopted from a sample of the node's complete children, counted over at most
+/// `max_pairs` of its pairs.
+fn u_from_sample(
+    sample: &[matching::estimate::Sampled],
+    configured: &MatchingSettings,
+    max_pairs: u64,
+) -> OwnU {
+    let options = &configured.estimate_u;
     let estimate = (sample.len() >= options.min_children)
         .then(|| {
             matching::estimate::estimate_u(
-                &sample,
-                options.max_pairs,
+                sample,
+                max_pairs,
                 // The pairs' seed: the sample is already random (drawn by the database).
                 sample.len() as u64,
                 configured,
@@ -490,14 +550,14 @@ pub fn own_u(
         })
         .flatten();
     let Some(estimate) = estimate else {
-        return Ok(OwnU::TooFew(sample.len()));
+        return OwnU::TooFew(sample.len());
     };
     let mut settings = configured.clone();
     settings.weights = estimate.adopted.clone();
-    Ok(match settings.validate() {
+    match settings.validate() {
         Ok(()) => OwnU::Adopted(Box::new((estimate, settings))),
         Err(why) => OwnU::Refused(why),
-    })
+    }
 }
 
 /// Whether *u* is due at a node of `size` children: never looked at yet, or the size

@@ -401,6 +401,9 @@ fn the_node_estimates_its_u_from_its_own_children_and_again_when_it_grows() {
     let estimation = WeightEstimation::with_database(configured.clone(), db.pool());
     assert!(wait_for(|| estimation.u_children() > 0));
     assert_eq!(estimation.u_children(), held.len() as u64);
+    // Every pair is fewer than a tenth of `max_pairs`: one estimate, no quick one first.
+    assert!(wait_for(|| !estimation.estimating()));
+    assert_eq!(estimation.u_estimates(), 1);
 
     // Every pair of so few children is compared, so the estimate is the count's.
     let sample = crate::db::children::sample(&mut db, 5_000).unwrap();
@@ -465,6 +468,53 @@ fn the_node_estimates_its_u_from_its_own_children_and_again_when_it_grows() {
         assert_eq!(kept.u_children(), 0);
         assert_eq!(*kept.settings(), settings);
     }
+}
+
+/// A node's first estimate of *u* is made from a tenth of `max_pairs` first and put in
+/// use, then from them all; later estimates (the node grew) only from them all.
+#[test]
+fn the_first_u_is_estimated_quickly_first_and_then_from_every_pair() {
+    let mut db = TestDb::shared();
+    let mut rng = StdRng::seed_from_u64(13);
+    let held = node_with_families(&mut db, &mut rng);
+    let all_pairs = (held.len() * (held.len() - 1) / 2) as u64;
+    let configured = MatchingSettings {
+        estimate_m: EstimateM {
+            enabled: false,
+            ..EstimateM::default()
+        },
+        estimate_u: EstimateU {
+            max_pairs: 10_000,
+            ..EstimateU::default()
+        },
+        ..MatchingSettings::default()
+    };
+    assert!(all_pairs > 10_000, "{all_pairs}");
+    let estimation = WeightEstimation::with_database(configured.clone(), db.pool());
+    assert!(wait_for(
+        || estimation.u_children() > 0 && !estimation.estimating()
+    ));
+    assert_eq!(estimation.u_estimates(), 2);
+    assert_eq!(estimation.u_children(), held.len() as u64);
+    // The full estimate is the one in use.
+    assert_eq!(estimation.u_pairs(), 10_000);
+    assert_ne!(estimation.settings().weights, configured.weights);
+
+    let more = held.len() / 10 + 1;
+    for i in 0..more {
+        let d = Demographics {
+            given_name: GIVEN[i % GIVEN.len()].into(),
+            family_name: format!("Laterfamily{i}"),
+            date_of_birth: date(2016, &mut rng),
+            sex: None,
+            postcode: Some(postcode(&mut rng)),
+        };
+        hold(&mut db, &format!("later-{i}"), d);
+    }
+    assert!(wait_for(|| estimation.refresh_u()));
+    assert_eq!(estimation.u_estimates(), 3);
+    assert_eq!(estimation.u_pairs(), 10_000);
+    assert_eq!(estimation.u_children(), (held.len() + more) as u64);
 }
 
 /// Reading the children for *u* fails (here: a column renamed away): the u in use stay
