@@ -381,6 +381,23 @@ fn wait_for(done: impl Fn() -> bool) -> bool {
     }
 }
 
+/// Stores a tenth more children than `held` (new families, complete), so that *u* is
+/// due again; how many.
+fn grow_by_a_tenth(db: &mut TestDb, rng: &mut StdRng, held: usize, prefix: &str) -> usize {
+    let more = held / 10 + 1;
+    for i in 0..more {
+        let d = Demographics {
+            given_name: GIVEN[i % GIVEN.len()].into(),
+            family_name: format!("{prefix}family{i}"),
+            date_of_birth: date(2015, rng),
+            sex: None,
+            postcode: Some(postcode(rng)),
+        };
+        hold(db, &format!("{prefix}-{i}"), d);
+    }
+    more
+}
+
 /// u from the node's own children: estimated at start on a thread of its own, the
 /// adopted values those of [`matching::estimate::estimate_u`] over the same children,
 /// not again until the node's size moves by `refresh_growth`, and never below
@@ -434,17 +451,7 @@ fn the_node_estimates_its_u_from_its_own_children_and_again_when_it_grows() {
     if matches!(*db, DbConnection::Sqlite(_)) {
         assert!(!estimation.refresh_u());
     }
-    let more = held.len() / 10 + 1;
-    for i in 0..more {
-        let d = Demographics {
-            given_name: GIVEN[i % GIVEN.len()].into(),
-            family_name: format!("Newfamily{i}"),
-            date_of_birth: date(2015, &mut rng),
-            sex: None,
-            postcode: Some(postcode(&mut rng)),
-        };
-        hold(&mut db, &format!("new-{i}"), d);
-    }
+    let more = grow_by_a_tenth(&mut db, &mut rng, held.len(), "new");
     assert!(wait_for(|| estimation.refresh_u()));
     assert_eq!(estimation.u_children(), (held.len() + more) as u64);
 
@@ -500,17 +507,7 @@ fn the_first_u_is_estimated_quickly_first_and_then_from_every_pair() {
     assert_eq!(estimation.u_pairs(), 10_000);
     assert_ne!(estimation.settings().weights, configured.weights);
 
-    let more = held.len() / 10 + 1;
-    for i in 0..more {
-        let d = Demographics {
-            given_name: GIVEN[i % GIVEN.len()].into(),
-            family_name: format!("Laterfamily{i}"),
-            date_of_birth: date(2016, &mut rng),
-            sex: None,
-            postcode: Some(postcode(&mut rng)),
-        };
-        hold(&mut db, &format!("later-{i}"), d);
-    }
+    let more = grow_by_a_tenth(&mut db, &mut rng, held.len(), "later");
     assert!(wait_for(|| estimation.refresh_u()));
     assert_eq!(estimation.u_estimates(), 3);
     assert_eq!(estimation.u_pairs(), 10_000);
