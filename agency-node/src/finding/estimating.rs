@@ -6,9 +6,10 @@
 //! node's size has moved by `refresh_growth` since, on a thread of its own, the node
 //! samples its complete children and counts the levels over pairs of them
 //! ([`matching::estimate::estimate_u`]), adopting each level's upper bound, never more
-//! than `max_lowering_bits` below the configured *u*. Below `min_children` complete
-//! children the configured *u* stay. See `docs/matching.md`, "u from the node's own
-//! children".
+//! than `max_lowering_bits` below the configured *u*. A node's first estimate is put in
+//! use from a tenth of the pairs first, then from them all. Below `min_children`
+//! complete children the configured *u* stay. See `docs/matching.md`, "u from the node's
+//! own children".
 //!
 //! Each search hands over the comparison levels of the query against every child its
 //! blocks read and compared (levels only: no value, no child id, no query). Every
