@@ -692,6 +692,7 @@ pub fn one_edit_variants(name: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// The sets answer as the lists do.
     #[test]
@@ -702,8 +703,6 @@ mod tests {
             assert_eq!(is_known(name), listed, "{name}");
         }
     }
-
-    use super::*;
 
     #[test]
     fn one_edit_is_a_substitution_insertion_deletion_or_transposition() {

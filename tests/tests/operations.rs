@@ -86,12 +86,16 @@ fn series(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
-/// The node's metrics once it has estimated m from stored pairs (at most 30 s).
-async fn metrics_once_estimated(fed: &federation_tests::TestFederation, node: &str) -> String {
+/// The node's metrics once the series `name` is above 0 (at most 30 s).
+async fn metrics_once_above_zero(
+    fed: &federation_tests::TestFederation,
+    node: &str,
+    name: &str,
+) -> String {
     let waited = std::time::Instant::now();
     loop {
         let text = fed.metrics(node).await;
-        if series(&text, "matching_m_pairs") > 0.0 || waited.elapsed().as_secs() > 30 {
+        if series(&text, name) > 0.0 || waited.elapsed().as_secs() > 30 {
             return text;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -129,7 +133,7 @@ async fn a_node_shows_the_m_it_estimated_from_its_searches() {
         )
         .await;
     }
-    let text = metrics_once_estimated(&fed, "school-a").await;
+    let text = metrics_once_above_zero(&fed, "school-a", "matching_m_pairs").await;
     assert!(series(&text, "matching_m_pairs") >= 200.0, "{text}");
     assert!(
         series(&text, "matching_m_fields_estimated") >= 4.0,
@@ -144,7 +148,7 @@ async fn a_node_shows_the_m_it_estimated_from_its_searches() {
     // node estimates the same m from them before any new search.
     fed.stop_node("school-a").await;
     fed.restart_node("school-a").await.unwrap();
-    let text = metrics_once_estimated(&fed, "school-a").await;
+    let text = metrics_once_above_zero(&fed, "school-a", "matching_m_pairs").await;
     assert!(series(&text, "matching_m_pairs") >= 200.0, "{text}");
     assert_eq!(series(&text, given_exact), estimated, "{text}");
     fed.shutdown().await;
@@ -188,14 +192,7 @@ async fn a_node_loaded_by_batch_estimates_its_u_before_its_first_search() {
         assert_eq!(loaded["succeeded"], 100, "{loaded}");
     }
 
-    let waited = std::time::Instant::now();
-    let text = loop {
-        let text = fed.metrics("school-a").await;
-        if series(&text, "matching_u_children") > 0.0 || waited.elapsed().as_secs() > 30 {
-            break text;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let text = metrics_once_above_zero(&fed, "school-a", "matching_u_children").await;
     assert_eq!(series(&text, "matching_u_children"), 300.0, "{text}");
     // No search was made: the load alone started it.
     assert!(!text.contains("route=\"/v1/federation/match\""), "{text}");

@@ -1383,10 +1383,12 @@ mod tests {
     }
 
     fn numbered(sample: &[matching::estimate::Sampled]) -> Vec<usize> {
-        sample
-            .iter()
-            .map(|c| c.family_name.trim_start_matches("Fam").parse().unwrap())
-            .collect()
+        sample.iter().map(|c| number(&c.family_name)).collect()
+    }
+
+    /// The number in a family name `Fam{i}`.
+    fn number(family_name: &str) -> usize {
+        family_name.trim_start_matches("Fam").parse().unwrap()
     }
 
     /// A large SQLite table is sampled by probing random row ids, not by sorting every
@@ -1433,7 +1435,7 @@ mod tests {
         check(
             probed
                 .iter()
-                .map(|(_, family, ..)| family.trim_start_matches("Fam").parse().unwrap())
+                .map(|(_, family, ..)| number(family))
                 .collect(),
         );
         check(numbered(&sample(&mut db, 100).unwrap()));

@@ -413,17 +413,20 @@ impl WeightEstimation {
             }
         };
         let quick = options.max_pairs / FIRST_SHARE;
-        let all_pairs =
-            (sample.len() as u64).saturating_mul(sample.len().saturating_sub(1) as u64) / 2;
         let mut changed = false;
-        if self.u_children() == 0 && quick > 0 && all_pairs > quick {
-            changed |= self.adopt_u(u_from_sample(&sample, &self.configured, quick), started);
+        if self.u_children() == 0 && quick > 0 {
+            let first = u_from_sample(&sample, &self.configured, quick);
+            // Every pair counted already: that is the full estimate.
+            let exhaustive = matches!(&first, OwnU::Adopted(a) if a.0.exhaustive);
+            changed = self.adopt_u(first, started);
+            if exhaustive {
+                return changed;
+            }
         }
-        changed |= self.adopt_u(
+        self.adopt_u(
             u_from_sample(&sample, &self.configured, options.max_pairs),
             started,
-        );
-        changed
+        ) || changed
     }
 
     /// Puts an estimate of *u* in the base and in use; `true` when it was adopted.
