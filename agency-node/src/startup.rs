@@ -119,6 +119,16 @@ impl Application {
             db::SingleProcessLock::acquire(&settings.database.url, SINGLE_PROCESS_WAIT)?;
         let pool = db::connect_with(&settings.database)
             .with_context(|| format!("opening database {}", settings.database.url))?;
+        if single_process.is_only_process() {
+            // A previous process that stopped mid-delivery left its claims; no worker
+            // holds them now, so its events go out at once instead of after the lease.
+            let mut conn = pool.get()?;
+            let released = db::notifications::release_claims(&mut conn)?
+                + db::concerns::release_claims(&mut conn)?;
+            if released > 0 {
+                tracing::info!(released, "claims of a previous process released");
+            }
+        }
         let matching_key = match &settings.matching.key_file {
             Some(path) => {
                 let key = matching::MatchingKey::load(path)?;

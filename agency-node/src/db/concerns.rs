@@ -204,6 +204,19 @@ pub fn record_attempt(
     Ok(changed == 1)
 }
 
+/// Lets go of every claim on the queue of concern messages; see
+/// [`crate::db::notifications::release_claims`].
+pub fn release_claims(conn: &mut DbConnection) -> Result<usize, DbError> {
+    Ok(
+        diesel::update(concern_messages::table.filter(concern_messages::claim_token.is_not_null()))
+            .set((
+                concern_messages::claim_token.eq(None::<String>),
+                concern_messages::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?,
+    )
+}
+
 /// The newest message about a concern of a kind (its delivery state).
 pub fn latest_message(
     conn: &mut DbConnection,

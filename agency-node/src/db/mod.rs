@@ -633,15 +633,21 @@ pub fn migrate(conn: &mut DbConnection) -> Result<(), DbError> {
 /// the operating system's (`flock`), so it dies with the process, even on `SIGKILL`.
 #[derive(Debug)]
 pub struct SingleProcessLock {
-    _file: Option<std::fs::File>,
+    file: Option<std::fs::File>,
 }
 
 impl SingleProcessLock {
+    /// Whether this process holds a file lock (SQLite), and so is the database's only
+    /// process: nothing another process claimed can still be in its hands.
+    pub fn is_only_process(&self) -> bool {
+        self.file.is_some()
+    }
+
     /// Takes the lock for `database_url`, waiting up to `wait` for a process that is
     /// stopping to let go; PostgreSQL URLs need none (an empty lock).
     pub fn acquire(database_url: &str, wait: std::time::Duration) -> Result<Self, DbError> {
         if Backend::of(database_url) == Backend::Postgres {
-            return Ok(Self { _file: None });
+            return Ok(Self { file: None });
         }
         let path = format!("{}.lock", connection_target(database_url)?);
         let file = std::fs::OpenOptions::new()
@@ -653,7 +659,7 @@ impl SingleProcessLock {
         let started = std::time::Instant::now();
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Self { _file: Some(file) }),
+                Ok(()) => return Ok(Self { file: Some(file) }),
                 Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }

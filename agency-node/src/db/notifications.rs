@@ -278,6 +278,22 @@ pub fn record_attempt(
     Ok(true)
 }
 
+/// Lets go of every claim on the outbox: for a node that knows no other worker can hold
+/// one (on SQLite, the start of the only process, [`crate::db::SingleProcessLock`]). A
+/// claim left by a process that stopped mid-delivery would otherwise hold its event
+/// until the lease runs out. A late result under a released token is discarded, as
+/// after a lapsed lease. Returns how many claims were released.
+pub fn release_claims(conn: &mut DbConnection) -> Result<usize, DbError> {
+    Ok(
+        diesel::update(outbox::table.filter(outbox::claim_token.is_not_null()))
+            .set((
+                outbox::claim_token.eq(None::<String>),
+                outbox::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?,
+    )
+}
+
 /// Puts a dead event back in the queue, due now. `false` when it is not dead.
 pub fn replay(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<bool, DbError> {
     let changed = diesel::update(outbox::table.find(id).filter(outbox::status.eq(DEAD)))
@@ -668,6 +684,24 @@ mod claim_tests {
         // Recorded once: the same token does not record twice, and nothing is left.
         assert!(!record(&mut db, &second));
         assert!(claim(&mut db, now + Duration::hours(1)).is_none());
+    }
+
+    #[test]
+    fn a_claim_released_at_start_is_taken_again_at_once_and_the_old_result_is_discarded() {
+        let mut db = TestDb::fresh();
+        let now = Utc::now().naive_utc();
+        event(&mut db, "E3", now - Duration::seconds(1));
+        let stopped = claim(&mut db, now).expect("a due event is claimed");
+        assert!(claim(&mut db, now + Duration::seconds(1)).is_none());
+
+        // The next process starts: it lets go of the claim the stopped one left.
+        assert_eq!(release_claims(&mut db).unwrap(), 1);
+        assert_eq!(release_claims(&mut db).unwrap(), 0);
+        let next = claim(&mut db, now + Duration::seconds(1)).expect("taken before the lease");
+        assert_eq!(next.event.id, "E3");
+        assert!(!record(&mut db, &stopped));
+        assert!(record(&mut db, &next));
+        assert_eq!(find(&mut db, "E3").unwrap().unwrap().status, DELIVERED);
     }
 
     #[test]
