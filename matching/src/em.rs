@@ -62,8 +62,11 @@ pub struct EmEstimate {
 /// One field's agreement levels, best first, the last being `disagree`.
 struct Field {
     name: &'static str,
-    /// Configured m and u of the agreeing levels (the disagree level's are the rest).
+    /// Configured m and u of the agreeing levels (the disagree level's m is the rest).
     levels: Vec<Agreement>,
+    /// The last level's u: the rest of the agreeing levels' (a distribution), or, for
+    /// the order of the names, 1 (see [`ORDER`]).
+    last_u: f64,
 }
 
 impl Field {
@@ -74,7 +77,7 @@ impl Field {
     fn u(&self, level: usize) -> f64 {
         match self.levels.get(level) {
             Some(a) => a.u,
-            None => 1.0 - self.levels.iter().map(|a| a.u).sum::<f64>(),
+            None => self.last_u,
         }
     }
 
@@ -85,36 +88,66 @@ impl Field {
     }
 }
 
-fn fields(w: &Weights) -> [Field; 5] {
+/// The fields in the order of [`PairLevels`].
+fn fields(w: &Weights) -> [Field; FIELDS] {
     let levels = w.agreeing_levels();
-    [
-        "given_name",
-        "family_name",
-        "date_of_birth",
-        "postcode",
-        "sex",
-    ]
-    .map(|name| Field {
-        name,
-        levels: levels
+    let field = |name: &'static str| {
+        let levels: Vec<Agreement> = levels
             .iter()
             .filter(|(field, _, _)| *field == name)
             .map(|(_, _, a)| *a)
-            .collect(),
-    })
+            .collect();
+        let last_u = 1.0 - levels.iter().map(|a| a.u).sum::<f64>();
+        Field {
+            name,
+            levels,
+            last_u,
+        }
+    };
+    [
+        field("given_name"),
+        field("family_name"),
+        field("date_of_birth"),
+        field("postcode"),
+        field("sex"),
+        // Straight, then crossed. Both u are 1: the score prices crossed names with the
+        // straight names' u (an upper bound on how often unrelated children's names
+        // agree crossed) and adds log2(m of crossed), as the model here does.
+        Field {
+            name: TRANSPOSED_NAMES,
+            levels: vec![Agreement {
+                m: 1.0 - w.transposed_names,
+                u: 1.0,
+            }],
+            last_u: 1.0,
+        },
+    ]
 }
 
-/// One pair's agreement level index per field, in the order given name, family name,
-/// date of birth, postcode, sex (`None`: either side lacks the field). Levels only: no
-/// value, no child and no query can be read from it, which is what a node keeps of its
-/// searches to estimate *m* from.
-pub type PairLevels = [Option<u8>; 5];
+/// The name [`EmEstimate::estimated`] gives the share of names recorded the other way
+/// round (`matching.weights.transposed_names`).
+pub const TRANSPOSED_NAMES: &str = "transposed_names";
 
+/// The most the estimated share of names recorded the other way round may be: crossed
+/// names never weigh more than straight ones.
+const MAX_TRANSPOSED_SHARE: f64 = 0.5;
+
+/// One pair's agreement level index per field, in the order given name, family name,
+/// date of birth, postcode, sex, and the order of the names (`None`: either side lacks
+/// the field). Levels only: no value, no child and no query can be read from it, which
+/// is what a node keeps of its searches to estimate *m* from.
+pub type PairLevels = [Option<u8>; FIELDS];
+
+const FIELDS: usize = 6;
 const GIVEN: usize = 0;
 const FAMILY: usize = 1;
 const DOB: usize = 2;
 const POSTCODE: usize = 3;
 const SEX: usize = 4;
+/// Whether the names were compared straight (0) or crossed (1: the pair's names agree
+/// only the other way round, [`Comparison::transposed`]); `None` when either side lacks
+/// a name. Its *m* of crossed is `matching.weights.transposed_names`.
+pub const ORDER: usize = 5;
 
 /// The levels of one compared pair (see [`PairLevels`]).
 pub fn pair_levels(c: &Comparison) -> PairLevels {
@@ -149,7 +182,8 @@ pub fn pair_levels(c: &Comparison) -> PairLevels {
         PostcodeLevel::Disagree => 3,
     });
     let sex = c.sex_agrees.map(|a| if a { 0 } else { 1 });
-    [given, family, dob, postcode, sex]
+    let order = (given.is_some() && family.is_some()).then_some(u8::from(c.transposed));
+    [given, family, dob, postcode, sex, order]
 }
 
 /// One training session, as Splink's: the pairs a blocking condition selects, with the
@@ -171,25 +205,28 @@ pub struct Session {
 ///
 /// * `date_of_birth`: pairs whose dates of birth agree exactly or with day and month
 ///   swapped (the date-of-birth block's own condition). Unrelated children born the same
-///   day are the non-matches; the model is given name, family name, postcode and sex,
-///   whose *m* it estimates.
+///   day are the non-matches; the model is given name, family name, postcode, sex and
+///   the order of the names, whose *m* it estimates (the order's: the share of true
+///   matches whose names are recorded the other way round).
 /// * `family_name_and_postcode`: pairs whose family names agree exactly and who live in
 ///   the same postcode sector (within the family-name-and-sector block). The non-matches
 ///   here are mostly siblings; with family name and postcode out of the model they show
 ///   a disagreeing given name and date of birth, the non-match pattern, so they cannot
 ///   raise the *m* of those levels. Estimates the date of birth's *m* only: a field is
-///   estimated once, from the session that does not hold the siblings for it.
+///   estimated once, from the session that does not hold the siblings for it. The
+///   order of the names is left out too: the family name the condition reads is the
+///   crossed one when the names are crossed.
 pub const SESSIONS: [Session; 2] = [
     Session {
         name: "date_of_birth",
         selects: |p| matches!(p[DOB], Some(0 | 1)),
         blocked: &[DOB],
-        estimates: &[GIVEN, FAMILY, POSTCODE, SEX],
+        estimates: &[GIVEN, FAMILY, POSTCODE, SEX, ORDER],
     },
     Session {
         name: "family_name_and_postcode",
         selects: |p| p[FAMILY] == Some(0) && matches!(p[POSTCODE], Some(0 | 1)),
-        blocked: &[FAMILY, POSTCODE],
+        blocked: &[FAMILY, POSTCODE, ORDER],
         estimates: &[DOB],
     },
 ];
@@ -224,7 +261,7 @@ pub fn estimate_m_by_sessions(
             .filter(|p| (session.selects)(p))
             .copied()
             .collect();
-        let mut active = [true; 5];
+        let mut active = [true; FIELDS];
         for &b in session.blocked {
             active[b] = false;
         }
@@ -265,7 +302,7 @@ struct Run {
     iterations: usize,
     converged: bool,
     /// Expected matches per field among pairs that have it, at the last E step.
-    expected: [f64; 5],
+    expected: [f64; FIELDS],
 }
 
 /// EM over the `active` fields of `observed`; *u* fixed, *m* and λ free.
@@ -273,7 +310,7 @@ fn run_em(
     observed: &[PairLevels],
     configured: &Weights,
     options: &EmOptions,
-    active: [bool; 5],
+    active: [bool; FIELDS],
 ) -> Run {
     let fields = fields(configured);
     let prior: Vec<Vec<f64>> = fields.iter().map(Field::configured_m).collect();
@@ -281,7 +318,7 @@ fn run_em(
     let mut share = options.initial_match_share.clamp(1e-6, 1.0 - 1e-6);
     let mut iterations = 0;
     let mut converged = false;
-    let mut expected = [0.0f64; 5];
+    let mut expected = [0.0f64; FIELDS];
     const FLOOR: f64 = 1e-6;
     while iterations < options.max_iterations && !observed.is_empty() {
         iterations += 1;
@@ -290,7 +327,7 @@ fn run_em(
             .iter()
             .map(|f| vec![0.0; f.levels.len() + 1])
             .collect();
-        expected = [0.0; 5];
+        expected = [0.0; FIELDS];
         let mut total = 0.0;
         for levels in observed {
             let mut log_ratio = (share / (1.0 - share)).ln();
@@ -346,7 +383,7 @@ fn run_em(
 /// in one model. A node uses [`estimate_m_by_sessions`] instead.
 pub fn estimate_m(pairs: &[Comparison], configured: &Weights, options: &EmOptions) -> EmEstimate {
     let observed: Vec<PairLevels> = pairs.iter().map(pair_levels).collect();
-    let run = run_em(&observed, configured, options, [true; 5]);
+    let run = run_em(&observed, configured, options, [true; FIELDS]);
     let fields = fields(configured);
     let mut weights = configured.clone();
     let mut estimated = Vec::new();
@@ -384,8 +421,13 @@ fn ordered(field: &Field, m: &[f64]) -> Vec<f64> {
 }
 
 /// Puts one field's estimated *m* (its agreeing levels; `disagree` takes the rest) into
-/// `weights`.
+/// `weights`; for the order of the names, the *m* of crossed, at most
+/// [`MAX_TRANSPOSED_SHARE`].
 fn set_m(weights: &mut Weights, field: &Field, m: &[f64]) {
+    if field.name == TRANSPOSED_NAMES {
+        weights.transposed_names = m[1].min(MAX_TRANSPOSED_SHARE);
+        return;
+    }
     let levels = weights.agreeing_levels_mut().into_iter();
     for ((_, _, a), m) in levels.filter(|(f, _, _)| *f == field.name).zip(m) {
         a.m = *m;
@@ -470,7 +512,7 @@ mod tests {
             vec![0.50, 0.10, 0.10, 0.30],
             vec![0.95, 0.05],
         ];
-        let u: Vec<Vec<f64>> = fields
+        let u: Vec<Vec<f64>> = fields[..5]
             .iter()
             .map(|f| (0..=f.levels.len()).map(|l| f.u(l)).collect())
             .collect();
@@ -490,8 +532,11 @@ mod tests {
         let estimate = estimate_m(&pairs, &configured, &EmOptions::default());
         assert!(estimate.converged, "{estimate:?}");
         assert!((estimate.match_share - 0.05).abs() < 0.005, "{estimate:?}");
-        assert_eq!(estimate.estimated.len(), 5);
+        assert_eq!(estimate.estimated.len(), 6);
         let w = &estimate.weights;
+        // No pair's names are crossed: the share of crossed names falls from the
+        // configured 0.02 to what the prior's five pseudo-matches leave.
+        assert!(w.transposed_names < 0.001, "{}", w.transposed_names);
         for (got, want) in [
             (w.given_name.exact.m, 0.70),
             (w.family_name.exact.m, 0.75),
@@ -523,7 +568,7 @@ mod tests {
     /// Draws one pair's levels, field by field, from `source`, with the fields in
     /// `fixed` set to the given level (what a block's condition makes every pair show).
     fn draw<R: Rng>(rng: &mut R, source: &[Vec<f64>], fixed: &[(usize, u8)]) -> PairLevels {
-        let mut levels: PairLevels = [None; 5];
+        let mut levels: PairLevels = [None; FIELDS];
         for (f, probabilities) in source.iter().enumerate() {
             levels[f] = Some(pick(rng, probabilities) as u8);
         }
@@ -549,7 +594,10 @@ mod tests {
             vec![0.90, 0.02, 0.04, 0.01, 0.03],
             vec![0.60, 0.10, 0.08, 0.22],
             vec![0.96, 0.04],
+            // One true match in sixteen has its names recorded the other way round.
+            vec![0.9375, 0.0625],
         ];
+        // Unrelated children's names agree crossed almost never: drawn straight.
         let u: Vec<Vec<f64>> = fields
             .iter()
             .map(|f| {
@@ -586,6 +634,7 @@ mod tests {
                 "family_name",
                 "postcode",
                 "sex",
+                "transposed_names",
                 "date_of_birth"
             ]
         );
@@ -612,6 +661,12 @@ mod tests {
         ] {
             assert!((got - want).abs() < 0.03, "{what}: {got} against {want}");
         }
+        // The share of crossed names, from the configured 0.02.
+        assert!(
+            (w.transposed_names - 0.0625).abs() < 0.01,
+            "{}",
+            w.transposed_names
+        );
         // One model over every pair takes the siblings for matches: the m of a
         // disagreeing given name and date of birth rise, the levels that keep siblings
         // and twins apart weigh less. The sessions avoid exactly this.

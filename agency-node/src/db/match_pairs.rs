@@ -13,6 +13,7 @@ type Row = (
     Option<i16>,
     Option<i16>,
     Option<i16>,
+    Option<i16>,
 );
 
 /// Adds `pairs`, then drops all but the newest `keep`. Call it inside [`super::write`].
@@ -27,6 +28,7 @@ pub fn add(conn: &mut DbConnection, pairs: &[PairLevels], keep: usize) -> Result
                 p::date_of_birth.eq(level(l[2])),
                 p::postcode.eq(level(l[3])),
                 p::sex.eq(level(l[4])),
+                p::names_order.eq(level(l[5])),
             )
         })
         .collect();
@@ -55,12 +57,13 @@ pub fn newest(conn: &mut DbConnection, limit: usize) -> Result<Vec<PairLevels>, 
             p::date_of_birth,
             p::postcode,
             p::sex,
+            p::names_order,
         ))
         .load(conn)?;
     let level = |l: Option<i16>| l.and_then(|l| u8::try_from(l).ok());
     Ok(rows
         .into_iter()
-        .map(|(g, f, d, pc, s)| [level(g), level(f), level(d), level(pc), level(s)])
+        .map(|(g, f, d, pc, s, o)| [level(g), level(f), level(d), level(pc), level(s), level(o)])
         .collect())
 }
 
@@ -72,7 +75,8 @@ mod tests {
     #[test]
     fn pairs_round_trip_and_only_the_newest_are_kept() {
         let mut conn = TestDb::fresh();
-        let pair = |i: u8| -> PairLevels { [Some(i % 5), None, Some(0), Some(3), None] };
+        let pair =
+            |i: u8| -> PairLevels { [Some(i % 5), None, Some(0), Some(3), None, Some(i % 2)] };
         let first: Vec<PairLevels> = (0..6).map(pair).collect();
         crate::db::write(&mut conn, |c| add(c, &first, 10)).unwrap();
         let second: Vec<PairLevels> = (6..12).map(pair).collect();

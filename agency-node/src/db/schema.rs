@@ -286,6 +286,7 @@ diesel::table! {
         date_of_birth -> Nullable<SmallInt>,
         postcode -> Nullable<SmallInt>,
         sex -> Nullable<SmallInt>,
+        names_order -> Nullable<SmallInt>,
     }
 }
 

@@ -491,7 +491,8 @@ impl WeightEstimation {
         );
         registry.register(
             "matching_m_fields_estimated",
-            "Fields whose m in use were estimated from this node's searches (of 5)",
+            "Fields whose m in use were estimated from this node's searches (of 6: the \
+             five fields and the share of names recorded the other way round)",
             self.fields_gauge.clone(),
         );
     }
@@ -505,6 +506,9 @@ impl WeightEstimation {
                 .get_or_create(&[("field", field), ("level", level)])
                 .set(a.u);
         }
+        self.m_gauge
+            .get_or_create(&[("field", "names"), ("level", "transposed")])
+            .set(w.transposed_names);
         self.pairs_gauge
             .set(i64::try_from(pairs).unwrap_or(i64::MAX));
         self.fields_gauge
@@ -591,7 +595,10 @@ fn write(settings: &RwLock<Arc<MatchingSettings>>, to: Arc<MatchingSettings>) {
 /// The estimated levels as a `[matching.weights]` section an operator can review and
 /// paste into the configuration (to keep them when estimation is off, say).
 pub fn weights_section(w: &Weights) -> String {
-    let mut out = String::new();
+    let mut out = format!(
+        "[matching.weights]\ntransposed_names = {:.4}\n",
+        w.transposed_names
+    );
     let mut current = "";
     for (field, level, a) in w.agreeing_levels() {
         if field != current {

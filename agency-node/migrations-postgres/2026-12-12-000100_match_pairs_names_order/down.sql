@@ -1,0 +1,1 @@
+ALTER TABLE match_pairs DROP COLUMN names_order;
