@@ -6,9 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration as ChronoDuration, Utc};
-use federation::plan::NotificationKnobs;
+use federation::plan::{Database, NotificationKnobs};
 use federation_tests::scenario::problem_fields;
-use federation_tests::{Answer, Call, Options, TestFederation, query_for, spawn_federation};
+use federation_tests::{
+    Answer, Call, Options, TestFederation, query_for, spawn_federation, test_database,
+};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -275,14 +277,26 @@ async fn an_event_committed_before_the_sender_stopped_is_delivered_after_restart
         "{waiting:#}"
     );
     // The police node stops with the event undelivered, in the middle of an attempt:
-    // its claim on the event (an hour's lease, longer than this test waits) is left
-    // behind as a process killed mid-delivery leaves it. Then everything comes back.
+    // its claim on the event is left behind as a process killed mid-delivery leaves it.
+    // On SQLite the node is one process, so its next start lets go of the claim: an
+    // hour's lease, longer than this test waits. On PostgreSQL another replica may hold
+    // a claim, so the next start waits for the lease to lapse: a few seconds here. Then
+    // everything comes back.
     fed.stop_node("police").await;
     let now = Utc::now().naive_utc();
+    let lapses_at = now
+        + match test_database() {
+            Database::Sqlite => ChronoDuration::hours(1),
+            Database::Postgres { .. } => ChronoDuration::seconds(3),
+        };
+    // Claimed as of a moment the retry is due by (its backoff is at most 2 s) and any
+    // claim the stopped process held has lapsed (the lease is 60 s): whether or not
+    // the stop fell mid-attempt, the claim left is this one.
+    let as_of = now + ChronoDuration::seconds(61);
     let left = agency_node::db::notifications::claim_due(
         &mut fed.database("police"),
-        now + ChronoDuration::minutes(1),
-        ChronoDuration::hours(1),
+        as_of,
+        lapses_at - as_of,
     )
     .unwrap()
     .expect("the undelivered event can be claimed");
