@@ -41,7 +41,7 @@ use std::path::Path;
 
 /// Raise when the encodings change: it is part of the key id, so nodes re-encode their
 /// children at start and gateways with the old version are refused.
-pub const KEYED_ENCODING_VERSION: u32 = 4;
+pub const KEYED_ENCODING_VERSION: u32 = 5;
 
 /// Bits of a Bloom filter before balancing.
 const BLOOM_BITS: usize = BLOOM_BYTES * 8 / 2;
@@ -330,7 +330,8 @@ impl MatchingKey {
     /// every year a date of birth can have (the plain search's family blocks across all
     /// years); with the day and month of birth; with the unknown year (children held
     /// without a date of birth); with the postcode sector, any year (all four kinds in
-    /// `blocks.family`, told apart by their HMAC labels); the sector with the birth year.
+    /// `blocks.family`, told apart by their HMAC labels); the sector with the birth year,
+    /// and with the unknown year (children held without a date of birth in the sector).
     pub fn encode_query(&self, q: &ChildQuery) -> KeyedChildQuery {
         let blocks = q.demographics.as_ref().map(|d| {
             let keys = super::search_blocking_keys(d);
@@ -367,6 +368,11 @@ impl MatchingKey {
                     .as_deref()
                     .zip(keys.birth_year)
                     .map(|(s, year)| self.sector_block(s, year)),
+                // Children held without a date of birth in the sector.
+                sector_undated: keys
+                    .postcode_sector
+                    .as_deref()
+                    .map(|s| self.sector_block(s, super::UNKNOWN_BIRTH_YEAR)),
             }
         });
         KeyedChildQuery {
@@ -433,7 +439,8 @@ impl MatchingKey {
     /// (both compare as `missing`, no evidence). Its blocks mirror plain matching's: the
     /// family name with the birth year, or with [`super::UNKNOWN_BIRTH_YEAR`] when the
     /// date is missing (queries send that block too); the date of birth; the postcode
-    /// sector with the year; the family name in the sector, any year.
+    /// sector with the year, or with the unknown year when the date is missing (queries
+    /// send that block too, `sector_undated`); the family name in the sector, any year.
     fn encode_stored_partial(
         &self,
         d: &schemas::KnownDemographics,
@@ -472,10 +479,11 @@ impl MatchingKey {
                 .family_name_key2
                 .as_deref()
                 .map(|k| self.family_block(k, keys.birth_year)),
+            // Without a date, the sector with the unknown year: what a query's
+            // `sector_undated` reads.
             sector_block: keys
                 .postcode_sector
                 .as_deref()
-                .filter(|_| d.date_of_birth.is_some())
                 .map(|s| self.sector_block(s, keys.birth_year)),
             family_sector_block: self.stored_family_sector(&keys),
             day_block: day(&keys.family_name_key),

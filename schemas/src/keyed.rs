@@ -131,6 +131,11 @@ pub struct KeyedBlocks {
     /// Postcode sector with birth year.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sector: Option<String>,
+    /// Postcode sector with the unknown year: the children held without a date of birth
+    /// in the sector, whatever their family name (plain matching's block of the sector's
+    /// undated children). A node of an earlier release ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_undated: Option<String>,
 }
 
 fn is_token(s: &str) -> bool {
@@ -274,6 +279,9 @@ impl KeyedChildQuery {
                 }
                 if let Some(s) = &blocks.sector {
                     check_token("blocks.sector", s, &mut errors);
+                }
+                if let Some(s) = &blocks.sector_undated {
+                    check_token("blocks.sector_undated", s, &mut errors);
                 }
             }
             (Some(_), None) => errors.push(FieldError::new(

@@ -333,7 +333,8 @@ type Block<'a> = super::schema::child_keyed::BoxedQuery<'a, super::DbBackend>;
 /// swapped), phonetic family name with birth year (either stored key), phonetic family
 /// name with day and month of birth (either key), phonetic family name with postcode
 /// sector, any year (`blocks.family` carries all three kinds of family token, told apart
-/// by their labels), postcode sector with birth year. Each is one
+/// by their labels), postcode sector with birth year or with the unknown year (children
+/// held without a date of birth). Each is one
 /// indexed token column, read through its prefix where `$prefixed` ([`by_prefix`]).
 macro_rules! keyed_blocks_for {
     ($db:ty, $prefixed:expr, $dates:expr, $blocks:expr, $key_id:expr) => {{
@@ -373,16 +374,23 @@ macro_rules! keyed_blocks_for {
             &family,
             prefixed
         ));
-        if let Some(sector) = &blocks.sector {
-            let sector = KeyedToken(sector.clone());
+        // The sector with the birth year, and with the unknown year: the children held
+        // without a date of birth in the sector, whatever their family name.
+        let sectors: Vec<KeyedToken> = [&blocks.sector, &blocks.sector_undated]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .map(KeyedToken)
+            .collect();
+        if !sectors.is_empty() {
             out.push(through_prefix!(
                 k::child_keyed
                     .filter(k::sector_block.is_not_null())
-                    .filter(k::sector_block.eq(sector.clone()))
+                    .filter(k::sector_block.eq_any(sectors.clone()))
                     .into_boxed(),
                 prefixed,
                 "sector_block",
-                std::slice::from_ref(&sector)
+                &sectors
             ));
         }
         out.into_iter()

@@ -510,6 +510,15 @@ fn a_child_without_a_date_and_a_family_name_typo_is_found_in_the_sector() {
             serde_json::to_value(&every_block).unwrap(),
             serde_json::to_value(&plain).unwrap()
         );
+        // Keyed mode reads the block too (`blocks.sector_undated`).
+        let keyed = test_key().encode_query(&query);
+        assert!(keyed.validate().is_empty(), "{:?}", keyed.validate());
+        let keyed = find_keyed(db, &keyed, Some(test_key()), &settings).unwrap();
+        assert_eq!(
+            serde_json::to_value(&keyed).unwrap(),
+            serde_json::to_value(&plain).unwrap(),
+            "keyed"
+        );
         plain
     };
     for dob in [Some("2015-05-05"), None] {
